@@ -1,0 +1,55 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .venv-tools
+CHECKOV_VERSION := 3.3.30
+export DAGSTER_HOME := $(CURDIR)/.dagster
+
+.PHONY: install demo test dev lint format bench checkov clean
+
+# Reinstall only when the dependency list changes.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/lake demo --reset
+
+# checkov pins libraries that clash with dagster's, so it lives in its own venv.
+$(TOOLS)/bin/checkov:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+
+checkov: $(TOOLS)/bin/checkov
+	$(TOOLS)/bin/checkov -d terraform --config-file .checkov.yaml
+
+test: install checkov
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf lake .dagster bench-data spark-warehouse

@@ -1,0 +1,294 @@
+"""`lake`: the project's command line. Everything the daemon does can be done from here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lake_assets.settings import ConfigError, Settings, load_settings
+
+
+def _resources(settings: Settings) -> dict:
+    from resources import build_resources
+
+    return build_resources(settings)
+
+
+# --- ingest and profile ----------------------------------------------------------------------
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    from lake_assets.ingestion.intake import land_payload
+
+    source = settings.source(args.source)
+    storage = _resources(settings)["storage"]
+    for path in args.files:
+        info = land_payload(storage, source, path, args.ingest_date)
+        print(f"landed {path} -> {storage.uri(info.key)} ({info.size} bytes)")
+    return 0
+
+
+def cmd_profile(args, settings: Settings) -> int:
+    from lake_assets.ingestion.intake import pending_objects, profile_objects
+
+    res = _resources(settings)
+    sources = [settings.source(args.source)] if args.source else list(settings.sources.values())
+    for source in sources:
+        pending = pending_objects(res["storage"], res["registry"], source.source_id, args.date)
+        summary = profile_objects(res["storage"], res["registry"], res["notifier"], source, pending)
+        print(
+            f"{source.source_id}: {summary.count('PROFILED')} profiled, "
+            f"{summary.count('DEAD_LETTER')} dead-lettered, {len(summary.new_versions)} new versions"
+        )
+        for version in summary.new_versions:
+            print(f"  {version.version} {version.status}")
+            for reason in version.violations:
+                print(f"    {reason}")
+    return 0
+
+
+# --- registry --------------------------------------------------------------------------------
+
+
+def cmd_registry_show(args, settings: Settings) -> int:
+    from lake_assets.ingestion.schema_registry import canonical_schema, describe_diff
+
+    settings.source(args.source)
+    versions = _resources(settings)["registry"].versions(args.source)
+    if args.json:
+        print(json.dumps([v.to_dict() for v in versions], indent=2, default=str))
+        return 0
+    if not versions:
+        print(f"{args.source}: no versions yet")
+    for version in versions:
+        print(f"{version.version}  {version.status:<10} {version.compatibility}  {len(version.fields)} fields"
+              + (f"  promoted {version.promoted_at}" if version.promoted_at else ""))
+        for line in describe_diff(version.field_diff):
+            print(f"    {line}")
+        for reason in version.violations:
+            print(f"    BREAKING: {reason}")
+        if version.approved_renames:
+            print(f"    renames: {version.approved_renames}")
+    if versions:
+        print("curated schema: " + ", ".join(f"{k}:{v}" for k, v in canonical_schema(versions).items()))
+    return 0
+
+
+def cmd_registry_diff(args, settings: Settings) -> int:
+    from lake_assets.ingestion.schema_registry import canonical_fields, describe_diff, diff_fields
+
+    registry = _resources(settings)["registry"]
+    old, new = registry.version(args.source, args.old), registry.version(args.source, args.new)
+    lines = describe_diff(diff_fields(canonical_fields(old), canonical_fields(new)))
+    print("\n".join(lines) if lines else "no field changes")
+    return 0
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        new, sep, old = value.partition("=")
+        if not sep or not new or not old:
+            raise SystemExit(f"{flag} expects NEW=OLD, got {value!r}")
+        pairs[new] = old
+    return pairs
+
+
+def cmd_registry_approve(args, settings: Settings) -> int:
+    from lake_assets.ingestion.schema_registry import approve
+
+    registry = _resources(settings)["registry"]
+    changed = approve(
+        registry.versions(args.source),
+        args.version,
+        datetime.now(UTC),
+        renames=_pairs(args.rename, "--rename"),
+        removals=args.accept_removal,
+        type_changes=args.accept_type_change,
+    )
+    for version in changed:
+        registry.update_version(version)
+        print(f"{version.source_id} {version.version} is now {version.status}")
+    return 0
+
+
+# --- promotion through Dagster ---------------------------------------------------------------
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+def materialize_partitions(settings, keys, first: str, last: str | None = None, resources=None, instance=None):
+    """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)."""
+    from dagster import materialize
+
+    from lake_assets.definitions import build_definitions
+
+    defs = build_definitions(settings, resources)
+    assets = list(defs.assets)
+    tags = {}
+    partition_key = first
+    if last and last != first:
+        partition_key = None
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    return materialize(
+        assets,
+        selection=keys,
+        partition_key=partition_key,
+        tags=tags,
+        resources=defs.resources,
+        instance=instance or _instance(),
+        raise_on_error=False,
+    )
+
+
+def _report(result) -> int:
+    failed = [e for e in result.all_events if e.is_step_failure]
+    for event in failed:
+        print(f"FAILED {event.step_key}: {event.event_specific_data.error.message.strip()}")
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            if not data.passed:
+                print(f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}: {data.description}")
+    return 0 if result.success else 1
+
+
+def cmd_promote(args, settings: Settings) -> int:
+    from lake_assets.ingestion.assets import curated_key_of
+
+    settings.source(args.source)
+    result = materialize_partitions(settings, [curated_key_of(args.source)], args.date, args.to)
+    return _report(result)
+
+
+# --- status and demo -------------------------------------------------------------------------
+
+
+def lake_summary(settings: Settings, resources: dict) -> str:
+    """Rows per zone and day, registry versions and dead-lettered files, as text."""
+    storage, registry, catalog = resources["storage"], resources["registry"], resources["catalog"]
+    lines = [f"lake at {storage.uri('')}"]
+    for sid in sorted(settings.sources):
+        lines.append(f"\n== {sid}")
+        raw_rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for record in registry.raw_files(sid):
+            counts = raw_rows[record.ingest_date]
+            counts[0] += 1
+            counts[1] += record.row_count
+            counts[2] += record.status == "DEAD_LETTER"
+        lines.append("raw (ingest date: files, rows, dead-lettered files)")
+        lines += [f"  {d}: {f} files, {r} rows, {dl} dead-lettered" for d, (f, r, dl) in sorted(raw_rows.items())]
+        lines.append("curated (event date: published rows, quarantined rows, run)")
+        for part in catalog.partitions(sid):
+            manifest = json.loads(storage.get_bytes(part.location + "_manifest.json"))
+            lines.append(
+                f"  {part.partition}: {part.row_count} rows, {manifest['rows_quarantined']} quarantined,"
+                f" run {part.run_id[:8]}, schema {part.schema_version}"
+            )
+        lines.append("registry versions")
+        for version in registry.versions(sid):
+            renames = f" renames {version.approved_renames}" if version.approved_renames else ""
+            lines.append(f"  {version.version} {version.status}{renames}")
+        dead = [r for r in registry.raw_files(sid) if r.status == "DEAD_LETTER"]
+        if dead:
+            lines.append("dead-lettered files")
+            lines += [f"  {r.key}: {r.reason}" for r in dead]
+    return "\n".join(lines)
+
+
+def cmd_status(args, settings: Settings) -> int:
+    print(lake_summary(settings, _resources(settings)))
+    return 0
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from lake_assets.ingestion.demo import run_demo
+
+    if settings.profile != "local":
+        raise SystemExit("the demo runs on the embedded local profile (unset LAKE_PROFILE)")
+    if settings.lake_root.exists():
+        if not args.reset:
+            raise SystemExit(f"{settings.lake_root} exists; pass --reset to replace it with the demo lake")
+        shutil.rmtree(settings.lake_root)
+    return run_demo(settings, days=args.days)
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lake", description="Operate the lakehouse from the shell.")
+    top.add_argument("-v", "--verbose", action="store_true")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="land payloads in the raw zone (never rejects one)")
+    p.add_argument("--source", required=True)
+    p.add_argument("--ingest-date", help="YYYY-MM-DD; default today (UTC)")
+    p.add_argument("files", nargs="+", type=Path)
+    p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("profile", help="profile raw payloads not yet profiled (what the sensor triggers)")
+    p.add_argument("--source")
+    p.add_argument("--date", help="only this ingest date")
+    p.set_defaults(run=cmd_profile)
+
+    registry = sub.add_parser("registry", help="inspect and approve schema versions").add_subparsers(
+        dest="registry_command", required=True
+    )
+    p = registry.add_parser("show", help="versions of a source with their diffs")
+    p.add_argument("source")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_registry_show)
+    p = registry.add_parser("diff", help="field changes between two versions")
+    p.add_argument("source")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.set_defaults(run=cmd_registry_diff)
+    p = registry.add_parser("approve", help="accept a BREAKING version")
+    p.add_argument("source")
+    p.add_argument("version")
+    p.add_argument("--rename", action="append", default=[], metavar="NEW=OLD")
+    p.add_argument("--accept-removal", action="append", default=[], metavar="FIELD")
+    p.add_argument("--accept-type-change", action="append", default=[], metavar="FIELD")
+    p.set_defaults(run=cmd_registry_approve)
+
+    p = sub.add_parser("promote", help="materialize curated partitions (one run for a range)")
+    p.add_argument("--source", required=True)
+    p.add_argument("--date", required=True, help="first event date YYYY-MM-DD")
+    p.add_argument("--to", help="last event date of a range")
+    p.set_defaults(run=cmd_promote)
+
+    p = sub.add_parser("status", help="rows per zone and day, versions, dead letters")
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("demo", help="generate a sample lake and run the pipeline over it")
+    p.add_argument("--days", type=int, default=6)
+    p.add_argument("--reset", action="store_true", help="replace an existing lake folder")
+    p.set_defaults(run=cmd_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args, load_settings())
+    except (ConfigError, KeyError, LookupError, ValueError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"lake: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

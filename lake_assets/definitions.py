@@ -1,0 +1,31 @@
+"""The whole lake as one Dagster code location (workspace.yaml points here)."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job
+
+from lake_assets.ingestion.assets import build_source_assets
+from lake_assets.ingestion.sensors import build_arrival_sensor
+from lake_assets.settings import Settings, load_settings
+from partitions import daily_partitions
+from resources import build_resources
+
+
+def build_definitions(settings: Settings, resources: dict | None = None) -> Definitions:
+    partitions_def = daily_partitions(settings.partitions_start)
+    assets = [a for s in settings.sources.values() for a in build_source_assets(s, partitions_def)]
+    ingestion_job = define_asset_job(
+        "ingestion",
+        selection=AssetSelection.groups("registry", "curated"),
+        partitions_def=partitions_def,
+        description="Profile a day's payloads, then promote the day's events to curated.",
+    )
+    return Definitions(
+        assets=assets,
+        jobs=[ingestion_job],
+        sensors=[build_arrival_sensor(sorted(settings.sources))],
+        resources=resources if resources is not None else build_resources(settings),
+    )
+
+
+defs = build_definitions(load_settings())

@@ -1,0 +1,197 @@
+"""The ingestion engine in the asset graph: raw -> registry -> curated, per declared source.
+
+Thin wiring: the work happens in intake.py, promotion_plan.py, promotion.py and publish.py.
+"""
+
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    ResourceParam,
+    asset,
+)
+
+from lake_assets.ingestion.intake import pending_objects, profile_objects
+from lake_assets.ingestion.promotion_plan import plan_promotion
+from lake_assets.ingestion.publish import (
+    AuditFailed,
+    audit,
+    expected_rows_read,
+    expire_superseded,
+    publish_partitions,
+)
+from lake_assets.ingestion.raw_zone import raw_prefix, run_output_prefix
+from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
+from lake_assets.settings import Settings, SourceConfig
+from resources.catalog import PartitionCatalog
+from resources.notifier import Notifier
+from resources.promotion_runner import PromotionRunner
+from resources.registry_store import RegistryStore
+from resources.storage import LakeStorage
+
+SCHEMA_CHECK = "schema_compatible"
+
+
+def raw_key_of(source_id: str) -> AssetKey:
+    return AssetKey(["raw", source_id])
+
+
+def registry_key_of(source_id: str) -> AssetKey:
+    return AssetKey(["registry", source_id])
+
+
+def curated_key_of(source_id: str) -> AssetKey:
+    return AssetKey(["curated", source_id])
+
+
+def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefinition) -> list:
+    """The three assets of one source. Raw is external: payloads land through `lake ingest`
+    (or any S3 writer) and the arrival sensor records them."""
+    sid = source.source_id
+    raw = AssetSpec(
+        key=raw_key_of(sid),
+        partitions_def=partitions_def,
+        group_name="raw",
+        description=f"Payloads of {sid} exactly as received, by ingest date. {source.description}",
+        metadata={"format": source.format, "prefix": raw_prefix(sid)},
+        kinds={"json" if source.format == "json" else "csv"},
+        owners=[f"team:{source.owner}"],
+    )
+
+    @asset(
+        key=registry_key_of(sid),
+        deps=[raw.key],
+        partitions_def=partitions_def,
+        group_name="registry",
+        description=f"Schema versions of {sid}: profiles the day's unprofiled raw payloads.",
+        check_specs=[
+            AssetCheckSpec(
+                SCHEMA_CHECK,
+                asset=registry_key_of(sid),
+                blocking=True,
+                description="No BREAKING schema version awaits approval; blocks promotion.",
+            )
+        ],
+        kinds={"python", "pyarrow"},
+        owners=[f"team:{source.owner}"],
+    )
+    def registry_asset(
+        context: AssetExecutionContext,
+        storage: ResourceParam[LakeStorage],
+        registry: ResourceParam[RegistryStore],
+        notifier: ResourceParam[Notifier],
+    ):
+        pending = pending_objects(storage, registry, sid, context.partition_key)
+        context.log.info(f"{sid} {context.partition_key}: {len(pending)} payloads to profile")
+        summary = profile_objects(storage, registry, notifier, source, pending)
+        versions = registry.versions(sid)
+        current = latest_accepted(versions)
+        yield MaterializeResult(
+            metadata={
+                "files_profiled": summary.count("PROFILED"),
+                "files_dead_lettered": summary.count("DEAD_LETTER"),
+                "rows_profiled": sum(o.rows for o in summary.outcomes),
+                "new_versions": MetadataValue.json(
+                    [{"version": v.version, "status": v.status} for v in summary.new_versions]
+                ),
+                "active_version": current.version if current else "none",
+                "versions": len(versions),
+            }
+        )
+        yield schema_check_result(sid, versions)
+
+    @asset(
+        key=curated_key_of(sid),
+        deps=[registry_asset.key],
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name="curated",
+        description=f"{sid} as typed Parquet by event date, published through the catalog.",
+        kinds={"spark", "parquet"},
+        owners=[f"team:{source.owner}"],
+    )
+    def curated_asset(
+        context: AssetExecutionContext,
+        settings: ResourceParam[Settings],
+        storage: ResourceParam[LakeStorage],
+        registry: ResourceParam[RegistryStore],
+        catalog: ResourceParam[PartitionCatalog],
+        promotion_runner: ResourceParam[PromotionRunner],
+    ) -> MaterializeResult:
+        versions, raw_files = registry.versions(sid), registry.raw_files(sid)
+        plan = plan_promotion(
+            sid,
+            source.event_time_field,
+            source.format,
+            context.partition_keys,
+            versions,
+            raw_files,
+            storage.uri,
+        )
+        context.log.info(
+            f"promoting {sid} {plan.partitions[0]}..{plan.partitions[-1]} from "
+            f"{len(plan.input_keys)} raw files under {plan.schema_version}"
+        )
+        result = promotion_runner.run(
+            context,
+            plan,
+            storage.uri(run_output_prefix("curated", sid, context.run_id)),
+            storage.uri(run_output_prefix("quarantine", sid, context.run_id)),
+        )
+        problems = audit(plan, result, expected_rows_read(plan, raw_files))
+        if problems:
+            raise AuditFailed(f"{sid}: nothing published, audit failed: " + "; ".join(problems))
+        published = publish_partitions(catalog, storage, plan, result, context.run_id)
+        for version in versions:
+            if version.version in {g.version for g in plan.inputs}:
+                version.promoted_at = published[0].published_at if published else None
+                registry.update_version(version)
+        expired = expire_superseded(catalog, storage, settings.retention_days)
+        per_partition = {p: vars(r) | {"files": len(r.files)} for p, r in result.partitions.items()}
+        return MaterializeResult(
+            metadata={
+                "rows_in": sum(r.rows_in for r in result.partitions.values()),
+                "rows_published": sum(r.rows_published for r in result.partitions.values()),
+                "rows_quarantined": sum(r.rows_quarantined for r in result.partitions.values()),
+                "raw_files_read": len(plan.input_keys),
+                "files_written": sum(len(r.files) for r in result.partitions.values()),
+                "schema_version": plan.schema_version,
+                "location": storage.uri(run_output_prefix("curated", sid, context.run_id)),
+                "partitions": MetadataValue.json(per_partition),
+                "superseded_versions_removed": len(expired),
+            }
+        )
+
+    return [raw, registry_asset, curated_asset]
+
+
+def schema_check_result(source_id: str, versions) -> AssetCheckResult:
+    blocking = blocking_version(versions)
+    if blocking is None:
+        return AssetCheckResult(
+            asset_key=registry_key_of(source_id),
+            check_name=SCHEMA_CHECK,
+            passed=True,
+            metadata={"versions": len(versions)},
+        )
+    return AssetCheckResult(
+        asset_key=registry_key_of(source_id),
+        check_name=SCHEMA_CHECK,
+        passed=False,
+        severity=AssetCheckSeverity.ERROR,
+        description=f"{blocking.version} is BREAKING: {'; '.join(blocking.violations)}",
+        metadata={
+            "version": blocking.version,
+            "violations": MetadataValue.json(blocking.violations),
+            "changes": MetadataValue.md("\n".join(f"- `{line}`" for line in describe_diff(blocking.field_diff))),
+            "approve_with": f"lake registry approve {source_id} {blocking.version} --rename NEW=OLD",
+        },
+    )

@@ -1,0 +1,69 @@
+"""`lake demo`: six days of a small bank's deliveries through the real pipeline.
+
+Each day lands its payloads, profiles them (the registry asset, as the sensor would trigger)
+and promotes the day plus the day before (a one-day lookback, so late records are picked up).
+On the day the card processor renames `transaction_date`, the registry flags the version as
+BREAKING and promotion refuses; the demo then approves the proposed rename, as an operator
+would with `lake registry approve`, and backfills the blocked days in one run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from lake_assets.cli import _instance, _report, lake_summary, materialize_partitions
+from lake_assets.ingestion.assets import curated_key_of, registry_key_of
+from lake_assets.ingestion.demo_data import generate
+from lake_assets.ingestion.intake import land_payload
+from lake_assets.ingestion.schema_registry import approve, describe_diff
+from lake_assets.settings import Settings
+from resources import build_resources
+
+
+def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) -> int:
+    resources = build_resources(settings)
+    storage, registry = resources["storage"], resources["registry"]
+    instance = _instance()
+    deliveries = generate(settings.lake_root / "_incoming", start=start, days=days)
+    blocked: dict[str, list[str]] = {}
+    for offset in range(days):
+        day = (start + timedelta(days=offset)).isoformat()
+        print(f"\n--- {day}")
+        for delivery in (d for d in deliveries if d.ingest_date == day):
+            land_payload(storage, settings.source(delivery.source_id), delivery.path, day)
+        for sid in sorted(settings.sources):
+            profiled = materialize_partitions(settings, [registry_key_of(sid)], day, resources=resources, instance=instance)
+            _report(profiled)
+            first = max(start.isoformat(), (date.fromisoformat(day) - timedelta(days=1)).isoformat())
+            promoted = materialize_partitions(settings, [curated_key_of(sid)], first, day, resources=resources, instance=instance)
+            if promoted.success:
+                print(f"{sid}: profiled and promoted {first}..{day}")
+            else:
+                blocked.setdefault(sid, []).append(day)
+                print(f"{sid}: promotion of {first}..{day} refused")
+                _report(promoted)
+
+    for sid, days_blocked in blocked.items():
+        breaking = [v for v in registry.versions(sid) if v.status == "BREAKING"]
+        for version in breaking:
+            print(f"\n{sid} {version.version} is BREAKING:")
+            for line in describe_diff(version.field_diff):
+                print(f"    {line}")
+            renames = {c.new: c.old for c in version.field_diff.renamed}
+            flags = " ".join(f"--rename {new}={old}" for new, old in renames.items())
+            print(f"  approving as an operator would: lake registry approve {sid} {version.version} {flags}")
+            for changed in approve(registry.versions(sid), version.version, datetime.now(UTC), renames=renames):
+                registry.update_version(changed)
+        first = (date.fromisoformat(days_blocked[0]) - timedelta(days=1)).isoformat()
+        print(f"  backfilling {sid} {first}..{days_blocked[-1]} as one run")
+        if _report(materialize_partitions(settings, [curated_key_of(sid)], first, days_blocked[-1], resources=resources, instance=instance)):
+            return 1
+
+    print("\n" + lake_summary(settings, resources))
+    print(
+        f"\nWhere to look:\n  lake folder:   {settings.lake_root}\n"
+        f"  alerts:        {settings.state_dir / 'alerts.jsonl'}\n"
+        "  registry:      .venv/bin/lake registry show card_transactions\n"
+        "  webserver:     make dev, then http://127.0.0.1:3000 (runs, asset checks, partitions)"
+    )
+    return 0

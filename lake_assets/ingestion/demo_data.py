@@ -1,0 +1,113 @@
+"""A small banking lake to try the platform on: card transactions (JSON lines) and customer
+snapshots (CSV) over several days, with the realities the platform must handle: a release that
+renames `transaction_date` to `txn_date` and adds two fields, a few late records, unreadable
+amounts, and one corrupt file. Deterministic for a given seed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+CURRENCIES = ("MYR", "MYR", "MYR", "SGD", "USD")
+MERCHANTS = (
+    ("Kedai Runcit Ali", "grocery", "MY"),
+    ("Petronas Jalan Ampang", "fuel", "MY"),
+    ("Grab", "transport", "MY"),
+    ("Shopee", "ecommerce", "SG"),
+    ("Starbucks KLCC", "restaurants", "MY"),
+)
+SEGMENTS = ("retail", "premier", "private", "sme")
+
+
+@dataclass(frozen=True)
+class DemoDelivery:
+    source_id: str
+    ingest_date: str
+    path: Path
+
+
+def _transaction(rng: random.Random, number: int, day: date, renamed: bool) -> dict:
+    # About one record in twenty is late: it happened the day before it was delivered.
+    event_day = day - timedelta(days=1) if rng.random() < 0.05 else day
+    moment = datetime(event_day.year, event_day.month, event_day.day) + timedelta(
+        seconds=rng.randrange(86_400)
+    )
+    name, category, country = rng.choice(MERCHANTS)
+    record = {
+        "transaction_id": f"TXN-{number:07d}",
+        "customer_id": f"C{rng.randrange(1, 60):05d}",
+        "amount": round(rng.uniform(1, 2_500), 2),
+        "currency": rng.choice(CURRENCIES),
+        "merchant": {"name": name, "category": category, "country": country},
+        "card_present": rng.random() < 0.7,
+        ("txn_date" if renamed else "transaction_date"): moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if renamed:
+        record["channel"] = rng.choice(("pos", "online", "contactless"))
+        record["device_id"] = f"DEV-{rng.randrange(10**6):06d}"
+    return record
+
+
+def _customers(rng: random.Random, day: date, count: int = 60) -> list[dict]:
+    names = ("Aisyah", "Wei Ling", "Rajesh", "Nur", "Daniel", "Mei", "Arjun", "Siti")
+    rows = []
+    for number in range(1, count + 1):
+        person = random.Random(number)  # stable attributes per customer across snapshots
+        rows.append(
+            {
+                "customer_id": f"C{number:05d}",
+                "full_name": f"{person.choice(names)} {person.choice(('Tan', 'Lim', 'Abdullah', 'Kumar'))}",
+                "email": f"customer{number}@example.com.my",
+                "phone": f"+6012{person.randrange(10**7):07d}",
+                "segment": person.choice(SEGMENTS),
+                "date_of_birth": (date(1960, 1, 1) + timedelta(days=person.randrange(15_000))).isoformat(),
+                "risk_score": rng.randrange(1, 100),
+                "snapshot_date": day.isoformat(),
+            }
+        )
+    return rows
+
+
+def generate(
+    out_dir: Path,
+    start: date = date(2026, 3, 2),
+    days: int = 6,
+    rename_on_day: int = 4,
+    transactions_per_day: int = 400,
+    seed: int = 7,
+) -> list[DemoDelivery]:
+    """Write each day's deliveries under out_dir/<ingest date>/ and list them in order."""
+    rng = random.Random(seed)
+    deliveries = []
+    number = 0
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        folder = out_dir / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        renamed = offset + 1 >= rename_on_day
+        for batch in (1, 2):
+            records = []
+            for _ in range(transactions_per_day // 2):
+                number += 1
+                records.append(_transaction(rng, number, day, renamed))
+            if offset == 1 and batch == 2:
+                records[3]["amount"] = "N/A"  # an unreadable value: quarantined, not nulled
+            path = folder / f"card_transactions_{day:%Y%m%d}_{batch}.json"
+            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+            deliveries.append(DemoDelivery("card_transactions", day.isoformat(), path))
+        if offset == 2:
+            corrupt = folder / f"card_transactions_{day:%Y%m%d}_3.json"
+            corrupt.write_bytes(b"\x1f\x8b\x08\x00 this batch was gzipped by mistake \xff\xfe")
+            deliveries.append(DemoDelivery("card_transactions", day.isoformat(), corrupt))
+        path = folder / f"customers_{day:%Y%m%d}.csv"
+        rows = _customers(rng, day)
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        deliveries.append(DemoDelivery("customers", day.isoformat(), path))
+    return deliveries

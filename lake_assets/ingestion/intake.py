@@ -1,0 +1,215 @@
+"""Landing payloads in the raw zone and profiling them on arrival.
+
+Dagster-free so that the `lake` command line, the sensor-triggered registry asset and tests all
+run the same code. Landing never rejects a payload; profiling decides whether a payload joins a
+schema version or goes to the dead-letter zone, and it is idempotent per (object key, etag).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
+from lake_assets.ingestion.raw_zone import RawFile, dead_letter_key, parse_raw_key, raw_key, raw_prefix
+from lake_assets.ingestion.schema_registry import describe_diff, register_observation
+from lake_assets.ingestion.schema_versions import SchemaVersion
+from lake_assets.settings import SourceConfig
+from resources.notifier import Alert, Notifier
+from resources.registry_store import RegistryStore
+from resources.storage import LakeStorage, ObjectInfo
+
+log = logging.getLogger("lakehouse.intake")
+
+
+def land_payload(
+    storage: LakeStorage,
+    source: SourceConfig,
+    local_path: Path | str,
+    ingest_date: date | str | None = None,
+    now: datetime | None = None,
+) -> ObjectInfo:
+    """Store a payload byte for byte under raw/source=<id>/ingest_date=<d>/.
+
+    The object name is prefixed with the landing time and a short random id, so two
+    deliveries of a file with the same name never overwrite each other.
+    """
+    now = now or datetime.now(UTC)
+    local_path = Path(local_path)
+    if not local_path.is_file():
+        raise FileNotFoundError(f"cannot land {local_path}: no such file")
+    ingest_date = ingest_date or now.date()
+    name = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:8]}-{local_path.name}"
+    info = storage.put_file(raw_key(source.source_id, ingest_date, name), local_path)
+    log.info("landed %s (%d bytes) as %s", local_path, info.size, info.key)
+    return info
+
+
+@dataclass
+class ProfileOutcome:
+    """What profiling one raw object did."""
+
+    key: str
+    status: str  # PROFILED | DEAD_LETTER | ALREADY_PROFILED
+    version: str | None = None
+    new_version: SchemaVersion | None = None
+    rows: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class ProfilingSummary:
+    outcomes: list[ProfileOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def new_versions(self) -> list[SchemaVersion]:
+        return [o.new_version for o in self.outcomes if o.new_version is not None]
+
+
+def _temporal_index(profile: FileProfile) -> tuple[dict[str, list[str]], dict[str, int]]:
+    temporal = [f for f in profile.fields if f.type in ("date", "timestamp")]
+    return {f.name: list(f.dates) for f in temporal}, {f.name: f.null_count for f in temporal}
+
+
+def profile_raw_object(
+    storage: LakeStorage,
+    registry: RegistryStore,
+    notifier: Notifier,
+    source: SourceConfig,
+    info: ObjectInfo,
+    now: datetime | None = None,
+) -> ProfileOutcome:
+    """Profile one raw object and record it; a second call for the same bytes does nothing."""
+    now = now or datetime.now(UTC)
+    parsed = parse_raw_key(info.key)
+    if parsed is None or parsed[0] != source.source_id:
+        raise ValueError(f"{info.key} is not a raw object of source {source.source_id!r}")
+    _, ingest_date, name = parsed
+    known = registry.get_raw_file(source.source_id, info.key)
+    if known is not None and known.etag == info.etag:
+        return ProfileOutcome(info.key, "ALREADY_PROFILED", version=known.version)
+
+    record = RawFile(
+        source_id=source.source_id,
+        key=info.key,
+        etag=info.etag,
+        ingest_date=ingest_date,
+        size=info.size,
+        status="PROFILED",
+        profiled_at=now.isoformat(),
+    )
+    try:
+        with storage.local_path(info.key) as path:
+            profile = profile_file(path, source.format, max_bytes=source.max_payload_bytes)
+    except MalformedPayload as error:
+        return _dead_letter(storage, registry, notifier, record, name, error.reason)
+
+    version, changed = register_observation(
+        source.source_id,
+        source.compatibility,
+        profile,
+        registry.versions(source.source_id),
+        now,
+    )
+    new_version = next((v for v in changed if v.version == version.version), None)
+    for written in changed:
+        (registry.put_version if written is new_version else registry.update_version)(written)
+    if new_version is not None and new_version.status == "BREAKING":
+        _alert_breaking(notifier, new_version, info.key)
+    record.version = version.version
+    record.row_count = profile.row_count
+    record.malformed_rows = profile.malformed_rows
+    record.field_dates, record.field_nulls = _temporal_index(profile)
+    registry.put_raw_file(record)
+    return ProfileOutcome(
+        info.key, "PROFILED", version=version.version, new_version=new_version, rows=profile.row_count
+    )
+
+
+def _dead_letter(
+    storage: LakeStorage,
+    registry: RegistryStore,
+    notifier: Notifier,
+    record: RawFile,
+    name: str,
+    reason: str,
+) -> ProfileOutcome:
+    """Copy the payload to the dead-letter zone with its reason beside it. The raw original
+    stays where it is: the raw zone is the immutable record of what was received."""
+    target = dead_letter_key(record.source_id, record.ingest_date, name)
+    storage.copy(record.key, target)
+    storage.put_bytes(
+        target + ".reason.json",
+        json.dumps(
+            {"raw_key": record.key, "etag": record.etag, "reason": reason, "at": record.profiled_at},
+            indent=2,
+        ).encode(),
+    )
+    record.status, record.reason = "DEAD_LETTER", reason
+    registry.put_raw_file(record)
+    notifier.send(
+        Alert(
+            kind="payload.dead_lettered",
+            subject=f"{record.source_id}: {name} dead-lettered",
+            detail={"source_id": record.source_id, "raw_key": record.key, "dead_letter_key": target, "reason": reason},
+        )
+    )
+    return ProfileOutcome(record.key, "DEAD_LETTER", reason=reason)
+
+
+def _alert_breaking(notifier: Notifier, version: SchemaVersion, key: str) -> None:
+    notifier.send(
+        Alert(
+            kind="schema.breaking",
+            subject=f"{version.source_id}: BREAKING schema {version.version}; promotion halted",
+            detail={
+                "source_id": version.source_id,
+                "version": version.version,
+                "first_seen_in": key,
+                "violations": version.violations,
+                "changes": describe_diff(version.field_diff),
+                "rename_candidates": [
+                    {"old": c.old, "new": c.new, "confidence": c.confidence}
+                    for c in version.field_diff.renamed
+                ],
+                "resolve_with": f"lake registry approve {version.source_id} {version.version} "
+                "--rename NEW=OLD ... | --accept-removal FIELD ...",
+            },
+        )
+    )
+
+
+def pending_objects(
+    storage: LakeStorage, registry: RegistryStore, source_id: str, ingest_date: str | None = None
+) -> list[ObjectInfo]:
+    """Raw objects of a source not yet profiled in their current form."""
+    indexed = {r.key: r.etag for r in registry.raw_files(source_id)}
+    return [
+        info
+        for info in storage.list(raw_prefix(source_id, ingest_date))
+        if indexed.get(info.key) != info.etag
+    ]
+
+
+def profile_objects(
+    storage: LakeStorage,
+    registry: RegistryStore,
+    notifier: Notifier,
+    source: SourceConfig,
+    objects: Iterable[ObjectInfo],
+    now: datetime | None = None,
+) -> ProfilingSummary:
+    summary = ProfilingSummary()
+    for info in sorted(objects, key=lambda i: i.key):
+        outcome = profile_raw_object(storage, registry, notifier, source, info, now)
+        log.info("%s: %s %s", outcome.key, outcome.status, outcome.version or outcome.reason or "")
+        summary.outcomes.append(outcome)
+    return summary

@@ -1,0 +1,768 @@
+"""Profiling on arrival: one raw payload in, the shape of its fields out. No Dagster, no Spark.
+
+A payload is read in bounded blocks and folded into one accumulator per field, so memory follows
+the block size, not the file size. Every block is profiled with vectorised pyarrow/numpy kernels;
+Python only touches individual values when pyarrow cannot read a block (malformed lines, fields
+whose JSON type flips inside a block) and on the JSON-array path.
+
+What a field profile holds and why:
+- the type, on the `field_types` lattice, widened across blocks rather than failing on drift;
+- null and distinct counts, and a bottom-k sketch of value hashes, so the registry can tell a
+  renamed field from a new one by value overlap (`jaccard_estimate`);
+- the dominant value shape ("9999-99-99"), which survives renames and catches format drift;
+- for date and timestamp fields, the event dates present, so promotion knows which partitions
+  a file feeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import IO, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.json as pj
+
+from lake_assets.ingestion.field_types import widest
+
+SKETCH_SIZE = 128  # k of the bottom-k sketch: ~9% relative error on distinct counts above k
+MAX_DATES = 400  # the earliest dates are kept; more than a year of days in one file is an outlier
+MAX_SHAPES = 64  # shapes kept per field; enough to find a dominant one without unbounded growth
+MAX_LINE_BYTES = 64 << 20  # a longer JSON line is counted malformed and skipped, not buffered
+FALLBACK_ROWS = 10_000  # records converted per batch when pyarrow cannot read a block
+ARROW_BLOCK_BYTES = 1 << 20  # pyarrow parses a block's 1 MiB sub-blocks on parallel threads
+CSV_NULLS = ("", "NULL", "null")  # "NA" and "NaN" stay values: both are real codes in bank data
+
+_TEMPORAL_TYPES = frozenset({"date", "timestamp"})
+_DATE = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+_TIME = r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
+_ZONE = r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+# One pattern for both: an ISO date, optionally followed by a time, is a timestamp if it has one.
+_TEMPORAL = rf"^{_DATE}(?:[T ]{_TIME}{_ZONE}?)?$"
+_ZONED = rf"{_ZONE}$"
+
+Hint = Literal["typed", "text", "json"]
+"""How to read a column: arrow's type is the value type ("typed"), untyped CSV text to narrow
+("text"), or canonical JSON text of nested values ("json")."""
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldProfile:
+    name: str  # nested objects flattened to dotted paths: "merchant.name"
+    type: str  # one of field_types.FIELD_TYPES
+    row_count: int
+    null_count: int  # null, or key missing in that record
+    distinct_estimate: int  # exact below SKETCH_SIZE distinct values, KMV estimate above
+    format_signature: str  # dominant shape: digits -> "9", letters -> "a"/"A", others kept
+    format_share: float  # fraction of non-null values with that shape
+    value_sketch: tuple[int, ...]  # the SKETCH_SIZE smallest value_hash()es, ascending
+    dates: tuple[str, ...]  # date/timestamp fields: sorted distinct ISO dates (UTC if zoned)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["value_sketch"] = list(self.value_sketch)
+        data["dates"] = list(self.dates)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FieldProfile:
+        return cls(
+            **{
+                **data,
+                "value_sketch": tuple(int(h) for h in data.get("value_sketch", ())),
+                "dates": tuple(data.get("dates", ())),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class FileProfile:
+    format: str  # "json" or "csv"
+    row_count: int  # rows successfully parsed
+    malformed_rows: int  # JSON lines (or array elements) that were not objects
+    fields: tuple[FieldProfile, ...]  # sorted by name
+
+    def field_types(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.fields}
+
+    def field(self, name: str) -> FieldProfile | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class MalformedPayload(Exception):
+    """The payload cannot be profiled; `reason` says why, for the dead-letter record."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- hashing and sketches ------------------------------------------------------------------------
+
+# value_hash, spelled out so other runtimes can reproduce it: over the UTF-8 bytes b_0..b_{n-1},
+# s = sum(b_i * P**i) mod 2**64, then h = fmix64(s ^ (n * L)) with MurmurHash3's 64-bit finaliser.
+# A polynomial is used instead of blake2b because it vectorises: numpy hashes a whole column.
+_PRIME = np.uint64(0x100000001B3)
+_LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
+_HASH_SLICE_BYTES = 1 << 20  # hash in cache-sized slices; also caps the temporaries' memory
+
+
+def value_hash(text: str) -> int:
+    """Stable 64-bit hash of a value's canonical text; the hash the value sketches hold."""
+    return int(_hash_strings(pa.array([text], pa.string()))[0])
+
+
+def jaccard_estimate(a: Sequence[int], b: Sequence[int]) -> float:
+    """Jaccard similarity of two value sets from their bottom-k sketches.
+
+    Among the union's k smallest hashes (k = the smaller sketch, unless a sketch is shorter than
+    SKETCH_SIZE and so is its whole set), the fraction that both sketches hold.
+    """
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return 0.0
+    sizes = [len(s) for s in (sa, sb) if len(s) >= SKETCH_SIZE]
+    union = sorted(sa | sb)
+    bottom = union[: min(sizes)] if sizes else union
+    return sum(1 for h in bottom if h in sa and h in sb) / len(bottom)
+
+
+def _distinct_estimate(sketch: tuple[int, ...]) -> int:
+    """Exact while the sketch holds every value; else the KMV estimator (k - 1) / U_(k)."""
+    if len(sketch) < SKETCH_SIZE:
+        return len(sketch)
+    return round((SKETCH_SIZE - 1) * 2.0**64 / (sketch[SKETCH_SIZE - 1] + 1))
+
+
+def _merge_sketches(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(set(a) | set(b))[:SKETCH_SIZE])
+
+
+def _bottom_k(hashes: np.ndarray) -> tuple[int, ...]:
+    if hashes.size > SKETCH_SIZE:
+        hashes = np.partition(hashes, SKETCH_SIZE - 1)[:SKETCH_SIZE]
+    return tuple(int(h) for h in np.unique(hashes))
+
+
+def _string_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array without copying; offsets index into the bytes."""
+    _, offsets, data = texts.buffers()
+    starts = np.frombuffer(offsets, np.int32, count=len(texts) + 1, offset=texts.offset * 4)
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+    return starts.astype(np.int64), raw
+
+
+@lru_cache(maxsize=8)
+def _powers(size: int) -> np.ndarray:
+    factors = np.full(size, _PRIME, np.uint64)
+    factors[0] = 1
+    return np.cumprod(factors)  # wraps mod 2**64, as the hash needs
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+def _hash_strings(texts: pa.Array) -> np.ndarray:
+    """value_hash of every string of a (null-free) string array, as uint64."""
+    offsets, data = _string_buffers(texts)
+    bounds = np.searchsorted(
+        offsets, np.arange(offsets[0], offsets[-1], _HASH_SLICE_BYTES), side="right"
+    )
+    cuts = np.unique(np.concatenate(([0], bounds - 1, [len(texts)])))
+    sums = np.zeros(len(texts), np.uint64)
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        sums[lo:hi] = _polynomial(offsets[lo : hi + 1], data)
+    lengths = np.diff(offsets).astype(np.uint64)
+    return _fmix64(sums ^ (lengths * _LENGTH_SALT))
+
+
+def _polynomial(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """sum(b_i * P**i) mod 2**64 of each string between consecutive offsets."""
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    sums = np.zeros(len(starts), np.uint64)
+    if offsets[-1] == offsets[0]:
+        return sums
+    local = starts - offsets[0]
+    position = np.arange(offsets[-1] - offsets[0]) - np.repeat(local, lengths)
+    terms = data[offsets[0] : offsets[-1]] * _powers(int(lengths.max()))[position]
+    filled = lengths > 0  # reduceat would give empty strings their neighbour's first term
+    sums[filled] = np.add.reduceat(terms, local[filled])
+    return sums
+
+
+# --- shapes and dates ----------------------------------------------------------------------------
+
+
+def _shape_table() -> np.ndarray:
+    table = np.arange(256, dtype=np.uint8)
+    table[ord("0") : ord("9") + 1] = ord("9")
+    table[ord("a") : ord("z") + 1] = ord("a")
+    table[ord("A") : ord("Z") + 1] = ord("A")
+    return table
+
+
+_SHAPE_BYTES = _shape_table()
+
+
+def _shapes(texts: pa.Array) -> pa.Array:
+    """Each string's shape; ASCII by byte lookup, other text by Unicode classes (slower)."""
+    offsets, data = _string_buffers(texts)
+    used = data[offsets[0] : offsets[-1]]
+    if used.size and used.max() >= 0x80:
+        digits = pc.replace_substring_regex(texts, r"\p{Nd}", "9")
+        lower = pc.replace_substring_regex(digits, r"[\p{Ll}\p{Lm}\p{Lo}]", "a")
+        return pc.replace_substring_regex(lower, r"[\p{Lu}\p{Lt}]", "A")
+    shaped = pa.py_buffer(_SHAPE_BYTES[data])
+    return pa.Array.from_buffers(
+        pa.string(), len(texts), [None, texts.buffers()[1], shaped], offset=texts.offset
+    )
+
+
+def _top_shapes(uniques: pa.Array, counts: pa.Array) -> tuple[tuple[str, int], ...]:
+    totals = (
+        pa.table({"shape": _shapes(uniques), "n": counts})
+        .group_by("shape")
+        .aggregate([("n", "sum")])
+        .sort_by([("n_sum", "descending"), ("shape", "ascending")])
+        .slice(0, MAX_SHAPES)
+    )
+    return tuple(zip(totals["shape"].to_pylist(), totals["n_sum"].to_pylist(), strict=True))
+
+
+def _merge_shapes(a: tuple, b: tuple) -> tuple[tuple[str, int], ...]:
+    counts = Counter(dict(a))
+    counts.update(dict(b))
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SHAPES])
+
+
+def _dates(texts: pa.Array) -> tuple[str, ...]:
+    """Distinct dates of ISO date/timestamp texts: as written, or in UTC when a zone is given.
+
+    UTC because promotion partitions by the UTC event date, as Spark does in a UTC session.
+    """
+    zoned = pc.match_substring_regex(texts, _ZONED)
+    local = pc.utf8_slice_codeunits(pc.filter(texts, pc.invert(zoned)), 0, 10)
+    with_zone = pc.filter(texts, zoned)
+    try:
+        # Seconds precision: nanosecond timestamps cannot hold years past 2262.
+        whole_seconds = pc.replace_substring_regex(with_zone, r"\.\d+", "")
+        utc = pc.cast(pc.cast(whole_seconds, pa.timestamp("s", "UTC")), pa.date32())
+        zone_dates = pc.cast(utc, pa.string())
+    except pa.ArrowInvalid:  # e.g. "2026-02-30T..." passes the pattern but is no real date
+        zone_dates = pc.utf8_slice_codeunits(with_zone, 0, 10)
+    found = pc.unique(pa.chunked_array([local, zone_dates], pa.string())).to_pylist()
+    return tuple(sorted(found)[:MAX_DATES])
+
+
+def _merge_dates(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(a) | set(b))[:MAX_DATES])
+
+
+# --- types ---------------------------------------------------------------------------------------
+
+Detector = Callable[[pa.Array], "pa.Array | None"]
+"""A narrowing of untyped text: the values as that type if every one is, else None."""
+
+
+def _cast_detector(target: pa.DataType) -> Detector:
+    def detect(values: pa.Array) -> pa.Array | None:
+        try:
+            return pc.cast(values, target)
+        except pa.ArrowInvalid:
+            return None
+
+    return detect
+
+
+# Narrowest first: "1" is an integer before it is a double or a boolean.
+_TEXT_DETECTORS: tuple[Detector, ...] = tuple(
+    _cast_detector(t) for t in (pa.int64(), pa.float64(), pa.bool_(), pa.date32())
+)
+
+
+def _narrowest(values: pa.Array) -> pa.Array:
+    return next(
+        (typed for typed in (d(values) for d in _TEXT_DETECTORS) if typed is not None), values
+    )
+
+
+def _is_nested(t: pa.DataType) -> bool:
+    return pa.types.is_nested(t)
+
+
+_ARROW_TYPES: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
+    (pa.types.is_boolean, "boolean"),
+    (pa.types.is_integer, "integer"),
+    (pa.types.is_floating, "double"),
+    (pa.types.is_decimal, "double"),
+    (pa.types.is_date, "date"),
+    (pa.types.is_timestamp, "timestamp"),
+    (_is_nested, "json"),
+)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _text_type(uniques: pa.Array) -> str:
+    """date if every value is an ISO date, timestamp if each is a date or timestamp, else string.
+
+    A mix of dates and timestamps is a timestamp: the lattice widens date to timestamp.
+    """
+    if not pc.all(pc.match_substring_regex(uniques, _TEMPORAL)).as_py():
+        return "string"
+    return "timestamp" if pc.max(pc.utf8_length(uniques)).as_py() > 10 else "date"
+
+
+def _value_type(t: pa.DataType, uniques: pa.Array, known: str | None) -> str:
+    if _is_text(t):
+        # Once a field is something else, text can only make it a string: skip the regex.
+        return _text_type(uniques) if known in (None, *_TEMPORAL_TYPES) else "string"
+    return next((name for test, name in _ARROW_TYPES if test(t)), "string")
+
+
+def _json_text(value: object) -> str:
+    """Canonical text of a nested value: compact, sorted keys, so equal values hash equal."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    t = values.type
+    if pa.types.is_string(t):
+        return values
+    if _is_nested(t):
+        return pa.array([_json_text(v) for v in values.to_pylist()], pa.string())
+    return pc.cast(values, pa.string())
+
+
+# --- accumulation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Partial:
+    """What a field's values seen so far say; `_merge` folds two of them, in any order."""
+
+    non_null: int = 0
+    type: str | None = None  # None until a non-null value is seen
+    sketch: tuple[int, ...] = ()
+    shapes: tuple[tuple[str, int], ...] = ()
+    dates: tuple[str, ...] = ()
+
+
+_EMPTY = _Partial()
+
+
+def _merge(a: _Partial, b: _Partial) -> _Partial:
+    if a.type is None or b.type is None:
+        kind = a.type or b.type
+    else:
+        kind = widest(a.type, b.type)
+    return _Partial(
+        non_null=a.non_null + b.non_null,
+        type=kind,
+        sketch=_merge_sketches(a.sketch, b.sketch),
+        shapes=_merge_shapes(a.shapes, b.shapes),
+        dates=_merge_dates(a.dates, b.dates),
+    )
+
+
+def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, known: str | None) -> _Partial:
+    """Profile one batch of one field; `known` is the field's type so far, to skip needless work."""
+    values = column.drop_null()
+    if len(values) == 0:
+        return _EMPTY
+    if hint == "text" and known != "string":
+        values = _narrowest(values)
+    counted = pc.value_counts(_canonical_text(values))
+    uniques, counts = counted.field("values"), counted.field("counts")
+    kind = "json" if hint == "json" else _value_type(values.type, uniques, known)
+    return _Partial(
+        non_null=len(values),
+        type=kind,
+        sketch=_bottom_k(_hash_strings(uniques)),
+        shapes=_top_shapes(uniques, counts),
+        dates=_dates(uniques) if kind in _TEMPORAL_TYPES else (),
+    )
+
+
+@dataclass(frozen=True)
+class _Batch:
+    rows: int
+    columns: list[tuple[str, pa.Array | pa.ChunkedArray, Hint]]  # a name may repeat
+
+
+@dataclass(frozen=True)
+class _BadRecord:
+    where: str  # "line 12" or "element 3"
+    reason: str
+
+
+_Event = _Batch | _BadRecord
+
+
+def _field_profile(name: str, acc: _Partial, rows: int) -> FieldProfile:
+    kind = acc.type or "string"
+    shape, count = acc.shapes[0] if acc.shapes else ("", 0)
+    return FieldProfile(
+        name=name,
+        type=kind,
+        row_count=rows,
+        null_count=max(rows - acc.non_null, 0),
+        distinct_estimate=_distinct_estimate(acc.sketch),
+        format_signature=shape,
+        format_share=count / acc.non_null if acc.non_null else 0.0,
+        value_sketch=acc.sketch,
+        dates=acc.dates if kind in _TEMPORAL_TYPES else (),
+    )
+
+
+def _is_placeholder(name: str, acc: _Partial, names: Iterable[str]) -> bool:
+    """An object that was only ever null in some block, while its children show elsewhere."""
+    return acc.type is None and any(other.startswith(f"{name}.") for other in names)
+
+
+def _fold(fmt: str, events: Iterable[_Event]) -> FileProfile:
+    fields: dict[str, _Partial] = {}
+    rows, bad, first_bad = 0, 0, None
+    for event in events:
+        if isinstance(event, _BadRecord):
+            bad += 1
+            first_bad = first_bad or f"{event.where}: {event.reason}"
+            continue
+        rows += event.rows
+        for name, column, hint in event.columns:
+            seen = fields.get(name, _EMPTY)
+            fields[name] = _merge(seen, _observe(column, hint, seen.type))
+    if rows == 0 and bad:
+        raise MalformedPayload(f"not valid JSON: {first_bad}")
+    if fmt == "json" and rows == 0:
+        raise MalformedPayload("empty payload: no JSON records")
+    profiles = tuple(
+        _field_profile(name, acc, rows)
+        for name, acc in sorted(fields.items())
+        if not _is_placeholder(name, acc, fields)
+    )
+    return FileProfile(format=fmt, row_count=rows, malformed_rows=bad, fields=profiles)
+
+
+# --- arrow batches -------------------------------------------------------------------------------
+
+
+def _leaves(
+    name: str, column: pa.Array | pa.ChunkedArray
+) -> Iterator[tuple[str, pa.Array | pa.ChunkedArray]]:
+    """Struct columns as dotted leaf columns; a parent's nulls carry into its children."""
+    t = column.type
+    if pa.types.is_struct(t) and t.num_fields:
+        for child, field in zip(column.flatten(), t, strict=True):
+            yield from _leaves(f"{name}.{field.name}", child)
+    else:
+        yield name, column
+
+
+def _table_batch(table: pa.Table | pa.RecordBatch, hint: Hint) -> _Batch:
+    columns = [
+        (leaf, values, hint)
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        for leaf, values in _leaves(name, column)
+    ]
+    return _Batch(table.num_rows, columns)
+
+
+# --- Python records (fallback and JSON arrays) ---------------------------------------------------
+
+
+def _flat(record: dict) -> Iterator[tuple[str, object]]:
+    """Dotted leaves of a parsed record; iterative, since json.loads nests up to ~1000 deep."""
+    stack = [("", record)]
+    while stack:
+        prefix, obj = stack.pop()
+        for key, value in obj.items():
+            if isinstance(value, dict) and value:
+                stack.append((f"{prefix}{key}.", value))
+            else:
+                yield f"{prefix}{key}", value
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _python_arrays(values: list) -> Iterator[tuple[pa.Array, Hint]]:
+    """A column of parsed JSON values as one arrow array per JSON type present."""
+    groups: dict[str, list] = {}
+    for value in values:
+        if value is not None:
+            groups.setdefault(_json_kind(value), []).append(value)
+    if not groups:
+        yield pa.nulls(0), "typed"  # the field exists, with nulls only
+    for kind, group in groups.items():
+        if kind == "json":
+            yield pa.array([_json_text(v) for v in group], pa.string()), "json"
+        elif kind == "string":
+            yield _utf8_array(group), "typed"
+        else:
+            yield pa.array(group, _PYTHON_TYPES[kind]), "typed"
+
+
+_PYTHON_TYPES = {"boolean": pa.bool_(), "integer": pa.int64(), "double": pa.float64()}
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        # Like pyarrow, integers beyond int64 are read as doubles.
+        return "integer" if _INT64[0] <= value <= _INT64[1] else "double"
+    if isinstance(value, float):
+        return "double"
+    return "string" if isinstance(value, str) else "json"
+
+
+def _utf8_array(texts: list[str]) -> pa.Array:
+    try:
+        return pa.array(texts, pa.string())
+    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes
+        return pa.array([t.encode("utf-8", "replace").decode("utf-8") for t in texts], pa.string())
+
+
+def _records_batch(records: list[dict]) -> _Batch:
+    columns: dict[str, list] = {}
+    for record in records:
+        for name, value in _flat(record):
+            columns.setdefault(name, []).append(value)
+    return _Batch(
+        len(records),
+        [(name, a, hint) for name, vals in columns.items() for a, hint in _python_arrays(vals)],
+    )
+
+
+def _json_error(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at column {error.colno}"
+    return str(error) or type(error).__name__
+
+
+def _records_events(items: Iterable[tuple[str, object] | _BadRecord]) -> Iterator[_Event]:
+    """Batches of the objects among parsed (position, value) pairs; anything else is bad."""
+    batch: list[dict] = []
+    for item in items:
+        if isinstance(item, _BadRecord):
+            yield item
+        elif not isinstance(item[1], dict):
+            yield _BadRecord(item[0], f"expected a JSON object, got {type(item[1]).__name__}")
+        else:
+            batch.append(item[1])
+            if len(batch) == FALLBACK_ROWS:
+                yield _records_batch(batch)
+                batch = []
+    if batch:
+        yield _records_batch(batch)
+
+
+def _parsed_lines(chunk: bytes, first_line: int) -> Iterator[tuple[str, object] | _BadRecord]:
+    for number, line in enumerate(chunk.split(b"\n"), start=first_line):
+        if line.strip():
+            try:
+                yield f"line {number}", json.loads(line)
+            except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+                yield _BadRecord(f"line {number}", _json_error(error))
+
+
+# --- JSON lines ----------------------------------------------------------------------------------
+
+
+def _pin(t: pa.DataType) -> pa.DataType | None:
+    """The type that stops pyarrow reading ISO text as timestamps; None if `t` has none.
+
+    pyarrow infers "2026-03-02" and "2026-03-02T10:00:00+02:00" alike as timestamp[s], losing
+    both the date/timestamp distinction and the text the sketches hash. Pinned to string, such
+    fields are typed by the same pattern as text from every other path.
+    """
+    if pa.types.is_timestamp(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        kids = [pa.field(f.name, p) for f in t if (p := _pin(f.type)) is not None]
+        return pa.struct(kids) if kids else None
+    if pa.types.is_list(t):
+        item = _pin(t.value_type)
+        return None if item is None else pa.list_(item)
+    return None
+
+
+def _child(t: pa.StructType, name: str) -> pa.DataType | None:
+    return t.field(name).type if t.get_field_index(name) >= 0 else None
+
+
+def _merge_pins(a: pa.DataType | None, b: pa.DataType | None) -> pa.DataType | None:
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if pa.types.is_struct(a) and pa.types.is_struct(b):
+        names = dict.fromkeys([f.name for f in a] + [f.name for f in b])
+        return pa.struct([(n, _merge_pins(_child(a, n), _child(b, n))) for n in names])
+    if pa.types.is_list(a) and pa.types.is_list(b):
+        return pa.list_(_merge_pins(a.value_type, b.value_type))
+    return b
+
+
+def _parse_json(chunk: bytes, pins: pa.StructType | None) -> pa.Table:
+    options = pj.ParseOptions(
+        newlines_in_values=False,
+        explicit_schema=None if pins is None else pa.schema(list(pins)),
+        unexpected_field_behavior="infer",  # pins name a few fields; the rest are inferred
+    )
+    read = pj.ReadOptions(block_size=ARROW_BLOCK_BYTES)
+    return pj.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
+
+
+def _read_chunk(chunk: bytes, pins: pa.StructType | None) -> tuple[pa.Table, pa.StructType | None]:
+    """The chunk as a table with no inferred timestamps, and the pins that achieved it."""
+    table = _parse_json(chunk, pins)
+    wider = _merge_pins(pins, _pin(pa.struct(list(table.schema))))
+    return (table, pins) if wider == pins else (_parse_json(chunk, wider), wider)
+
+
+def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, bytes | None]]:
+    """(first line number, whole lines) about block_size at a time; None for an over-long line."""
+    number, carry = 1, b""
+    while block := fh.read(block_size):
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield number, data[:cut]
+            number += data.count(b"\n", 0, cut)
+        carry = data[cut:]
+        if len(carry) > MAX_LINE_BYTES:
+            yield number, None
+            carry = _rest_after_newline(fh, block_size)
+            number += 1
+    if carry.strip():
+        yield number, carry
+
+
+def _rest_after_newline(fh: IO[bytes], block_size: int) -> bytes:
+    while block := fh.read(block_size):
+        end = block.find(b"\n")
+        if end >= 0:
+            return block[end + 1 :]
+    return b""
+
+
+def _json_lines_events(fh: IO[bytes], block_size: int) -> Iterator[_Event]:
+    # Not pyarrow.json.open_json: its streaming reader fixes the schema from the first block and
+    # fails on a later block with a new field or a widened type, which is the drift we profile.
+    # Each chunk is read whole by read_json instead; chunks are bounded, so memory still is.
+    pins = None
+    for first_line, chunk in _line_chunks(fh, block_size):
+        if chunk is None:
+            yield _BadRecord(f"line {first_line}", f"longer than {MAX_LINE_BYTES} bytes")
+            continue
+        try:
+            table, pins = _read_chunk(chunk, pins)
+        except pa.ArrowException:
+            # pyarrow rejects a whole chunk for one bad line or one field changing JSON type;
+            # json.loads finds the bad lines and keeps the good ones.
+            yield from _records_events(_parsed_lines(chunk, first_line))
+        else:
+            yield _table_batch(table, "typed")
+
+
+# --- JSON array ----------------------------------------------------------------------------------
+
+
+def _json_array_events(fh: IO[bytes]) -> Iterator[_Event]:
+    # A JSON array is one document, so it is parsed whole and its memory grows with the file:
+    # only max_bytes bounds it. Large feeds should send JSON lines, which stream.
+    try:
+        document = json.loads(fh.read())
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}: {error.msg} at column {error.colno}"
+        raise MalformedPayload(f"not valid JSON: {where}") from error
+    except (ValueError, RecursionError) as error:
+        raise MalformedPayload(f"not valid JSON: {_json_error(error)}") from error
+    yield from _records_events((f"element {i}", value) for i, value in enumerate(document))
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
+    read = pcsv.ReadOptions(block_size=block_size)
+    try:
+        with pcsv.open_csv(path, read_options=read) as header:
+            names = header.schema.names
+        # All text, typed per block by _TEXT_DETECTORS: pyarrow would fix each column's type
+        # from the first block and fail on a later block that widens it.
+        convert = pcsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=True,
+            null_values=list(CSV_NULLS),
+        )
+        with pcsv.open_csv(path, read_options=read, convert_options=convert) as reader:
+            yield _Batch(0, [(name, pa.array([], pa.string()), "text") for name in names])
+            for batch in reader:
+                yield _table_batch(batch, "text")
+    except pa.ArrowException as error:
+        raise MalformedPayload(f"not valid CSV: {error}") from error
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _payload_start(fh: IO[bytes], block_size: int) -> tuple[int, bytes | None]:
+    """Offset past a UTF-8 BOM, and the first non-whitespace byte (None if there is none)."""
+    start = len(_BOM) if fh.read(len(_BOM)) == _BOM else 0
+    fh.seek(start)
+    while block := fh.read(block_size):
+        if text := block.lstrip():
+            return start, text[:1]
+    return start, None
+
+
+def profile_file(
+    path: str | os.PathLike,
+    fmt: str,
+    *,
+    max_bytes: int | None = None,
+    block_size: int = 16 << 20,
+) -> FileProfile:
+    """Profile one payload ("json": lines or an array of objects; "csv": with a header row).
+
+    Raises MalformedPayload, with its reason, for a payload that cannot be profiled.
+    """
+    if fmt not in ("json", "csv"):
+        raise ValueError(f"unknown payload format {fmt!r}")
+    size = os.path.getsize(path)
+    if max_bytes is not None and size > max_bytes:
+        raise MalformedPayload(f"payload is {size} bytes, over the {max_bytes}-byte limit")
+    with open(path, "rb") as fh:
+        start, first = _payload_start(fh, block_size)
+        if first is None:
+            raise MalformedPayload("empty payload")
+        fh.seek(start)
+        if fmt == "csv":
+            events = _csv_events(os.fspath(path), block_size)
+        elif first == b"[":
+            events = _json_array_events(fh)
+        else:
+            events = _json_lines_events(fh, block_size)
+        return _fold(fmt, events)

@@ -1,0 +1,163 @@
+"""What a promotion run must read and how each input maps onto the curated schema.
+
+Pure: registry versions and the raw-file index in, a JSON-serialisable plan out. The plan is
+all the Spark job needs, so it can be handed to an EMR Serverless job through Dagster Pipes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from lake_assets.ingestion.raw_zone import RawFile
+from lake_assets.ingestion.schema_registry import (
+    ACCEPTED,
+    blocking_version,
+    canonical_schema,
+    source_field,
+)
+from lake_assets.ingestion.schema_versions import SchemaVersion
+
+# Added to every curated row so a record can be traced to the payload and day it came from.
+LINEAGE_COLUMNS = {"_source_file": "string", "_ingest_date": "date"}
+
+
+def column_name(canonical: str) -> str:
+    """Curated column for a canonical field: nested paths are flattened with "__", because
+    dots in column names trip up every SQL engine that reads the curated zone."""
+    return canonical.replace(".", "__")
+
+
+class SchemaDriftBlocked(RuntimeError):
+    """Promotion refused: the source's newest schema is BREAKING and nobody approved it."""
+
+    def __init__(self, version: SchemaVersion):
+        self.version = version
+        fields = sorted({*version.field_diff.removed, *version.field_diff.narrowed, *version.field_diff.changed})
+        candidates = "; ".join(
+            f"{c.old} -> {c.new} ({c.confidence:.2f})" for c in version.field_diff.renamed
+        )
+        super().__init__(
+            f"promotion of {version.source_id} refused: schema {version.version} is BREAKING "
+            f"({'; '.join(version.violations)}); fields: {', '.join(fields)}"
+            + (f"; proposed renames: {candidates}" if candidates else "")
+            + f". Approve it with `lake registry approve {version.source_id} {version.version}`."
+        )
+
+
+@dataclass(frozen=True)
+class PlannedInput:
+    """A group of raw files written under one schema version."""
+
+    version: str
+    format: str
+    uris: tuple[str, ...]
+    keys: tuple[str, ...]
+    # source field (dotted for nested JSON) -> canonical column
+    column_map: dict[str, str]
+    # ingest date of each uri, for rows whose event time is missing
+    ingest_dates: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    dataset: str
+    partitions: tuple[str, ...]
+    event_time_column: str
+    columns: dict[str, str]  # canonical column -> field type, in output order
+    inputs: tuple[PlannedInput, ...]
+    schema_version: str  # newest accepted version the plan was made against
+
+    @property
+    def input_keys(self) -> list[str]:
+        return [key for group in self.inputs for key in group.keys]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PromotionPlan:
+        data = dict(data)
+        data["partitions"] = tuple(data["partitions"])
+        data["inputs"] = tuple(
+            PlannedInput(**{**g, "uris": tuple(g["uris"]), "keys": tuple(g["keys"])})
+            for g in data["inputs"]
+        )
+        return cls(**data)
+
+
+def file_partitions(record: RawFile, event_field: str | None) -> set[str]:
+    """The event-date partitions a raw file contributes rows to. Rows with no event time are
+    assigned to the file's ingest date, where promotion quarantines them with a reason."""
+    if event_field is None or event_field not in record.field_dates:
+        return {record.ingest_date}
+    dates = set(record.field_dates[event_field])
+    if record.field_nulls.get(event_field, 0) or not dates:
+        dates.add(record.ingest_date)
+    return dates
+
+
+def plan_promotion(
+    dataset: str,
+    event_time_field: str,
+    payload_format: str,
+    partitions: Sequence[str],
+    versions: Sequence[SchemaVersion],
+    raw_files: Sequence[RawFile],
+    uri_of,
+) -> PromotionPlan:
+    """Plan the promotion of `partitions` (event dates) of one source.
+
+    Raises SchemaDriftBlocked while a BREAKING version is unapproved: promoting then would
+    publish partitions silently missing the renamed or removed fields.
+    """
+    blocking = blocking_version(versions)
+    if blocking is not None:
+        raise SchemaDriftBlocked(blocking)
+    accepted = {v.version: v for v in versions if v.status in ACCEPTED}
+    if not accepted:
+        raise LookupError(f"{dataset}: no accepted schema version yet; profile its raw files first")
+    columns = canonical_schema(versions)
+    curated = {column_name(c): kind for c, kind in columns.items()}
+    if len(curated) != len(columns):
+        clashing = sorted(c for c in columns if column_name(c) != c and column_name(c) in columns)
+        raise LookupError(f"{dataset}: nested fields {clashing} clash with flat fields of the same name")
+    if event_time_field not in columns:
+        raise LookupError(
+            f"{dataset}: event-time field {event_time_field!r} is in no accepted version "
+            f"(fields: {', '.join(columns)})"
+        )
+    wanted = set(partitions)
+    groups: dict[str, list[RawFile]] = defaultdict(list)
+    for record in raw_files:
+        if record.status != "PROFILED" or record.version not in accepted:
+            continue
+        version = accepted[record.version]
+        if file_partitions(record, source_field(version, event_time_field)) & wanted:
+            groups[record.version].append(record)
+    inputs = []
+    for version_id in sorted(groups):
+        version, records = accepted[version_id], groups[version_id]
+        inputs.append(
+            PlannedInput(
+                version=version_id,
+                format=payload_format,
+                uris=tuple(uri_of(r.key) for r in records),
+                keys=tuple(r.key for r in records),
+                column_map={
+                    name: column_name(version.approved_renames.get(name, name))
+                    for name in version.fields
+                },
+                ingest_dates={uri_of(r.key): r.ingest_date for r in records},
+            )
+        )
+    return PromotionPlan(
+        dataset=dataset,
+        partitions=tuple(sorted(wanted)),
+        event_time_column=column_name(event_time_field),
+        columns={**curated, **LINEAGE_COLUMNS},
+        inputs=tuple(inputs),
+        schema_version=max(accepted),
+    )
+

@@ -1,0 +1,63 @@
+"""Zone layout and the record kept for every raw object. Pure: keys in, keys out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+RAW_KEY = re.compile(r"^raw/source=(?P<source>[^/]+)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>.+)$")
+
+
+def raw_prefix(source_id: str, ingest_date: date | str | None = None) -> str:
+    prefix = f"raw/source={source_id}/"
+    return prefix if ingest_date is None else f"{prefix}ingest_date={ingest_date}/"
+
+
+def raw_key(source_id: str, ingest_date: date | str, object_name: str) -> str:
+    return f"{raw_prefix(source_id, ingest_date)}{object_name}"
+
+
+def parse_raw_key(key: str) -> tuple[str, str, str] | None:
+    """(source_id, ingest_date, object name) for a raw-zone key, None for any other key."""
+    match = RAW_KEY.match(key)
+    return (match["source"], match["date"], match["name"]) if match else None
+
+
+def dead_letter_key(source_id: str, ingest_date: str, object_name: str) -> str:
+    return f"dead-letter/source={source_id}/ingest_date={ingest_date}/{object_name}"
+
+
+def run_output_prefix(zone: str, dataset: str, run_id: str) -> str:
+    """Each run writes its own folder (zone "curated" or "quarantine"), partitioned inside by
+    event_date; the catalog pointer says which run's folder is the published one."""
+    return f"{zone}/{dataset}/run={run_id}/"
+
+
+def partition_location(zone: str, dataset: str, run_id: str, partition: str) -> str:
+    return f"{run_output_prefix(zone, dataset, run_id)}event_date={partition}/"
+
+
+FileStatus = Literal["PROFILED", "DEAD_LETTER"]
+
+
+@dataclass
+class RawFile:
+    """What profiling learned about one raw object; the index promotion plans from."""
+
+    source_id: str
+    key: str
+    etag: str
+    ingest_date: str
+    size: int
+    status: FileStatus
+    profiled_at: str
+    version: str | None = None  # the registry version this file's schema matched
+    row_count: int = 0
+    malformed_rows: int = 0
+    # For each date or timestamp field: the distinct event dates it holds and its null count.
+    # Promotion uses the event-time field's entry to find the files a partition needs.
+    field_dates: dict[str, list[str]] = field(default_factory=dict)
+    field_nulls: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None  # why a dead-lettered file could not be read

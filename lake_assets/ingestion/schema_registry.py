@@ -1,0 +1,408 @@
+"""The schema registry's logic: how an observed payload schema becomes (or joins) a version.
+
+Pure functions over `SchemaVersion` records; persistence lives in resources/registry_store.py.
+
+Versioning is union by default (ADR-0003): a payload whose shape matches an existing version
+joins it; a new shape becomes a new version, ACTIVE when it is compatible with the accepted
+history under the source's compatibility mode, BREAKING otherwise. All comparisons happen in
+the *canonical* namespace: a field renamed with approval (`txn_date -> transaction_date`) is
+the same field as its canonical name, so history stays comparable across renames.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from lake_assets.ingestion.field_types import is_narrowing, is_widening, widest
+from lake_assets.ingestion.profiling import FieldProfile, FileProfile, jaccard_estimate
+from lake_assets.ingestion.schema_versions import FieldDiff, RenameCandidate, SchemaVersion
+
+ACCEPTED = ("ACTIVE", "DEPRECATED")
+RENAME_THRESHOLD = 0.6
+
+
+class SchemaRegistryError(ValueError):
+    """A registry request that cannot be carried out; the message says which source and why."""
+
+
+# --- compatibility ---------------------------------------------------------------------------
+#
+# Each mode is a set of change kinds it forbids. A change is judged in the direction the
+# mode names (ADR-0003):
+#   BACKWARD: a consumer on the new schema reads data written under earlier ones. Added
+#     fields read as null from old data and removed fields are ignored; a narrowed or changed
+#     type cannot hold the old values.
+#   FORWARD: a consumer still on an earlier schema reads new data. An added field is ignored;
+#     a removed field comes back null for every new record (the silent drift that makes a
+#     report miss 40% of its rows); a changed type is unreadable. Widening is allowed because
+#     the catalog serves the widened type to every reader and the promotion is lossless.
+#   FULL: both. The default, because it forbids exactly removals, narrowing and changes.
+#   *_TRANSITIVE: against every accepted earlier version instead of only the latest.
+
+_FORBIDDEN: dict[str, frozenset[str]] = {
+    "BACKWARD": frozenset({"narrowed", "changed"}),
+    "FORWARD": frozenset({"removed", "changed"}),
+    "FULL": frozenset({"removed", "narrowed", "changed"}),
+    "NONE": frozenset(),
+}
+
+
+def _mode_parts(mode: str) -> tuple[frozenset[str], bool]:
+    base, _, transitive = mode.partition("_")
+    if base not in _FORBIDDEN or transitive not in ("", "TRANSITIVE") or mode == "NONE_TRANSITIVE":
+        raise SchemaRegistryError(f"unknown compatibility mode {mode!r}")
+    return _FORBIDDEN[base], bool(transitive)
+
+
+def violations(mode: str, diff: FieldDiff) -> list[str]:
+    """Human-readable reasons why `diff` breaks `mode`, empty when it is compatible."""
+    forbidden, _ = _mode_parts(mode)
+    found = []
+    if "removed" in forbidden:
+        found += [f"field {name!r} ({kind}) was removed" for name, kind in diff.removed.items()]
+    if "narrowed" in forbidden:
+        found += [f"field {n!r} narrowed from {a} to {b}" for n, (a, b) in diff.narrowed.items()]
+    if "changed" in forbidden:
+        found += [f"field {n!r} changed from {a} to {b}" for n, (a, b) in diff.changed.items()]
+    return found
+
+
+def compatibility_violations(
+    mode: str, observed: dict[str, str], history: Sequence[SchemaVersion]
+) -> list[str]:
+    """Check canonical `observed` fields against the accepted history under `mode`."""
+    _, transitive = _mode_parts(mode)
+    accepted = [v for v in history if v.status in ACCEPTED]
+    against = accepted if transitive else accepted[-1:]
+    found: list[str] = []
+    for version in against:
+        for reason in violations(mode, diff_fields(canonical_fields(version), observed)):
+            found.append(reason if len(against) == 1 else f"{reason} (since {version.version})")
+    return found
+
+
+# --- diffing ---------------------------------------------------------------------------------
+
+
+def canonical_fields(version: SchemaVersion) -> dict[str, str]:
+    """The version's fields under their canonical names (approved renames applied)."""
+    return {version.approved_renames.get(name, name): kind for name, kind in version.fields.items()}
+
+
+def diff_fields(old: dict[str, str], new: dict[str, str]) -> FieldDiff:
+    """Field-level changes from `old` to `new` (no rename detection)."""
+    common = old.keys() & new.keys()
+    return FieldDiff(
+        added={n: new[n] for n in new if n not in old},
+        removed={n: old[n] for n in old if n not in new},
+        widened={n: (old[n], new[n]) for n in sorted(common) if is_widening(old[n], new[n])},
+        narrowed={n: (old[n], new[n]) for n in sorted(common) if is_narrowing(old[n], new[n])},
+        changed={
+            n: (old[n], new[n])
+            for n in sorted(common)
+            if old[n] != new[n] and not is_widening(old[n], new[n])
+            and not is_narrowing(old[n], new[n])
+        },
+    )
+
+
+# --- rename detection ------------------------------------------------------------------------
+#
+# No registry we know proposes renames. A field that disappears while another appears in the
+# same version is compared on the evidence a human would use: same type, same null ratio,
+# similar cardinality, same value format, shared values, and a name that abbreviates the old
+# one. Value overlap is weighted modestly because a renamed date field carries new dates.
+
+RENAME_WEIGHTS = {
+    "type": 0.20,
+    "null_ratio": 0.10,
+    "cardinality": 0.15,
+    "format": 0.25,
+    "value_overlap": 0.15,
+    "name": 0.15,
+}
+
+
+# Abbreviations that are not subsequences of the word they stand for ("x" for "trans").
+KNOWN_ABBREVIATIONS = {
+    "txn": "transaction",
+    "xfer": "transfer",
+    "ccy": "currency",
+    "qty": "quantity",
+    "no": "number",
+}
+
+
+def _is_abbreviation(short: str, long: str) -> bool:
+    """'txn_date' abbreviates 'transaction_date': each token of `short` is a known
+    abbreviation of, or a subsequence starting with the same letter as, the matching token."""
+    short_tokens, long_tokens = short.lower().split("_"), long.lower().split("_")
+    if len(short_tokens) != len(long_tokens) or short == long:
+        return False
+
+    def abbreviates(a: str, b: str) -> bool:
+        if KNOWN_ABBREVIATIONS.get(a) == b:
+            return True
+        letters = iter(b)
+        return bool(a) and a[0] == b[0] and all(ch in letters for ch in a)
+
+    return all(abbreviates(s, t) for s, t in zip(short_tokens, long_tokens, strict=True))
+
+
+def name_similarity(old: str, new: str) -> float:
+    if _is_abbreviation(new, old) or _is_abbreviation(old, new):
+        return 0.9
+    return difflib.SequenceMatcher(None, old.lower(), new.lower()).ratio()
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def score_rename(old: FieldProfile, new: FieldProfile) -> RenameCandidate | None:
+    """How likely `new` is `old` under another name; None when their types cannot match."""
+    if old.type == new.type:
+        type_score = 1.0
+    elif is_widening(old.type, new.type) or is_narrowing(old.type, new.type):
+        type_score = 0.7
+    else:
+        return None
+    old_distinct = _ratio(old.distinct_estimate, old.row_count - old.null_count)
+    new_distinct = _ratio(new.distinct_estimate, new.row_count - new.null_count)
+    evidence = {
+        "type": type_score,
+        "null_ratio": 1 - abs(_ratio(old.null_count, old.row_count) - _ratio(new.null_count, new.row_count)),
+        "cardinality": 1 - abs(old_distinct - new_distinct),
+        "format": 1.0 if old.format_signature == new.format_signature else 0.0,
+        "value_overlap": jaccard_estimate(old.value_sketch, new.value_sketch),
+        "name": name_similarity(old.name, new.name),
+    }
+    confidence = sum(RENAME_WEIGHTS[k] * v for k, v in evidence.items())
+    return RenameCandidate(
+        old=old.name,
+        new=new.name,
+        confidence=round(confidence, 3),
+        evidence={k: round(v, 3) for k, v in evidence.items()},
+    )
+
+
+def propose_renames(
+    removed: dict[str, FieldProfile], added: dict[str, FieldProfile]
+) -> tuple[RenameCandidate, ...]:
+    """One-to-one rename proposals above RENAME_THRESHOLD, strongest first.
+
+    `removed` is keyed by canonical name, so a proposal reads `canonical -> new name`.
+    """
+    scored = []
+    for canonical, old in removed.items():
+        for new in added.values():
+            candidate = score_rename(old, new)
+            if candidate and candidate.confidence >= RENAME_THRESHOLD:
+                scored.append(replace(candidate, old=canonical))
+    scored.sort(key=lambda c: (-c.confidence, c.old, c.new))
+    taken_old: set[str] = set()
+    taken_new: set[str] = set()
+    chosen = []
+    for candidate in scored:
+        if candidate.old not in taken_old and candidate.new not in taken_new:
+            chosen.append(candidate)
+            taken_old.add(candidate.old)
+            taken_new.add(candidate.new)
+    return tuple(chosen)
+
+
+# --- registration ----------------------------------------------------------------------------
+
+
+def fingerprint(fields: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(fields.items())).encode()).hexdigest()[:16]
+
+
+def next_version_id(history: Sequence[SchemaVersion], now: datetime) -> str:
+    """`version#<UTC timestamp>`, strictly after the newest existing one."""
+    stamp = now.astimezone(UTC).replace(tzinfo=None)
+    if history:
+        newest = datetime.strptime(history[-1].version, "version#%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = max(stamp, newest + timedelta(microseconds=1))
+    return "version#" + stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def latest_accepted(history: Sequence[SchemaVersion]) -> SchemaVersion | None:
+    accepted = [v for v in history if v.status in ACCEPTED]
+    return accepted[-1] if accepted else None
+
+
+def blocking_version(history: Sequence[SchemaVersion]) -> SchemaVersion | None:
+    """The newest BREAKING version not yet approved, which stops promotion of the source."""
+    return next((v for v in reversed(history) if v.is_blocking), None)
+
+
+def register_observation(
+    source_id: str,
+    compatibility: str,
+    observed: FileProfile,
+    history: Sequence[SchemaVersion],
+    now: datetime,
+) -> tuple[SchemaVersion, list[SchemaVersion]]:
+    """The version an observed payload belongs to, and the records to write.
+
+    Returns `(version, changed)`: `changed` holds the new version (if one was created) and
+    any earlier version whose status changes (the previous ACTIVE becomes DEPRECATED).
+    """
+    fields = observed.field_types()
+    print_ = fingerprint(fields)
+    for existing in history:
+        if existing.fingerprint == print_:
+            return existing, []
+
+    baseline = latest_accepted(history)
+    renames = {}
+    if baseline is not None:
+        # Approved renames carry forward while the renamed field is still delivered.
+        renames = {f: c for f, c in baseline.approved_renames.items() if f in fields}
+    canonical_observed = {renames.get(name, name): kind for name, kind in fields.items()}
+    diff = diff_fields(canonical_fields(baseline) if baseline else {}, canonical_observed)
+    if baseline is not None and diff.removed and diff.added:
+        old_profiles = _profiles_by_canonical(baseline)
+        diff = replace(
+            diff,
+            renamed=propose_renames(
+                {n: old_profiles[n] for n in diff.removed if n in old_profiles},
+                {n: observed.field(n) for n in diff.added},
+            ),
+        )
+    reasons = compatibility_violations(compatibility, canonical_observed, history)
+    version = SchemaVersion(
+        source_id=source_id,
+        version=next_version_id(history, now),
+        fields=fields,
+        field_diff=diff,
+        status="BREAKING" if reasons else "ACTIVE",
+        compatibility=compatibility,
+        created_at=now.isoformat(),
+        fingerprint=print_,
+        profiles={p.name: p.to_dict() for p in observed.fields},
+        violations=reasons,
+        approved_renames=renames,
+    )
+    changed = [version]
+    if version.status == "ACTIVE" and baseline is not None and baseline.status == "ACTIVE":
+        changed.append(replace(baseline, status="DEPRECATED"))
+    return version, changed
+
+
+def _profiles_by_canonical(version: SchemaVersion) -> dict[str, FieldProfile]:
+    return {
+        version.approved_renames.get(name, name): FieldProfile.from_dict(profile)
+        for name, profile in version.profiles.items()
+    }
+
+
+def approve(
+    history: Sequence[SchemaVersion],
+    version_id: str,
+    now: datetime,
+    renames: dict[str, str] | None = None,
+    removals: Sequence[str] = (),
+    type_changes: Sequence[str] = (),
+) -> list[SchemaVersion]:
+    """Accept a BREAKING version with an explicit resolution of every violation.
+
+    `renames` maps a field of the version to the canonical field it replaces
+    (`{"txn_date": "transaction_date"}`); `removals` accepts canonical fields as gone (they
+    stay in the curated schema, null from now on); `type_changes` accepts narrowed or changed
+    types. Returns the records to write: the approved version and a deprecated predecessor.
+    """
+    renames = dict(renames or {})
+    version = next((v for v in history if v.version == version_id), None)
+    if version is None:
+        raise SchemaRegistryError(f"{_source(history)} has no version {version_id!r}")
+    if version.status != "BREAKING":
+        raise SchemaRegistryError(
+            f"{version.source_id} {version_id} is {version.status}; only BREAKING versions "
+            "need approval"
+        )
+    diff = version.field_diff
+    for new, old in renames.items():
+        if new not in diff.added:
+            raise SchemaRegistryError(
+                f"{version.source_id} {version_id}: {new!r} is not a field this version added "
+                f"(added: {', '.join(diff.added) or 'none'})"
+            )
+        if old not in diff.removed:
+            raise SchemaRegistryError(
+                f"{version.source_id} {version_id}: {old!r} is not a field this version removed "
+                f"(removed: {', '.join(diff.removed) or 'none'})"
+            )
+        if diff.removed[old] != diff.added[new] and not is_widening(diff.removed[old], diff.added[new]):
+            if new not in type_changes:
+                raise SchemaRegistryError(
+                    f"{version.source_id} {version_id}: renaming {new!r} to {old!r} also changes "
+                    f"its type {diff.removed[old]} -> {diff.added[new]}; accept the type change too"
+                )
+    unresolved = [
+        name for name in diff.removed if name not in renames.values() and name not in removals
+    ]
+    unresolved += [
+        name for name in (*diff.narrowed, *diff.changed) if name not in type_changes
+    ]
+    if unresolved:
+        raise SchemaRegistryError(
+            f"{version.source_id} {version_id} still has unresolved breaking changes in "
+            f"{', '.join(sorted(unresolved))}: map each removed field with a rename, accept it "
+            "as removed, or accept the type change"
+        )
+    approved = replace(
+        version,
+        status="ACTIVE",
+        approved_renames={**version.approved_renames, **renames},
+        approved_removals=sorted(removals),
+        approved_at=now.isoformat(),
+    )
+    changed = [approved]
+    baseline = latest_accepted([v for v in history if v.version < version_id])
+    if baseline is not None and baseline.status == "ACTIVE":
+        changed.append(replace(baseline, status="DEPRECATED"))
+    return changed
+
+
+def _source(history: Sequence[SchemaVersion]) -> str:
+    return history[0].source_id if history else "the source"
+
+
+# --- the curated view ------------------------------------------------------------------------
+
+
+def canonical_schema(history: Sequence[SchemaVersion]) -> dict[str, str]:
+    """Union of every accepted version's fields under canonical names, types widened."""
+    schema: dict[str, str] = {}
+    for version in history:
+        if version.status not in ACCEPTED:
+            continue
+        for name, kind in canonical_fields(version).items():
+            schema[name] = widest(schema[name], kind) if name in schema else kind
+    return schema
+
+
+def source_field(version: SchemaVersion, canonical: str) -> str | None:
+    """The name `version` delivers the canonical field under, or None if it lacks it."""
+    for name in version.fields:
+        if version.approved_renames.get(name, name) == canonical:
+            return name
+    return None
+
+
+def describe_diff(diff: FieldDiff) -> list[str]:
+    """One line per change, for the CLI and alert messages."""
+    lines = [f"+ {n}: {t}" for n, t in diff.added.items()]
+    lines += [f"- {n}: {t}" for n, t in diff.removed.items()]
+    lines += [f"^ {n}: {a} -> {b} (widened)" for n, (a, b) in diff.widened.items()]
+    lines += [f"v {n}: {a} -> {b} (narrowed)" for n, (a, b) in diff.narrowed.items()]
+    lines += [f"! {n}: {a} -> {b} (changed)" for n, (a, b) in diff.changed.items()]
+    lines += [f"~ {c.old} -> {c.new}? rename confidence {c.confidence:.2f}" for c in diff.renamed]
+    return lines

@@ -1,0 +1,146 @@
+"""Where the lake lives and which backends serve it, read once from the environment and YAML.
+
+One setting, `LAKE_PROFILE`, chooses between the embedded `local` profile (a folder, SQLite,
+Spark local[*]) and `aws` (S3, DynamoDB, Glue, SNS, SQS, EMR Serverless).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
+
+Profile = Literal["local", "aws"]
+COMPATIBILITY_MODES = (
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+    "NONE",
+)
+
+
+class ConfigError(ValueError):
+    """A declarative config file is invalid; the message names the file, key and reason."""
+
+    def __init__(self, file: Path | str, key: str, reason: str):
+        self.file, self.key, self.reason = str(file), key, reason
+        super().__init__(f"{file}: {key}: {reason}")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One producer of payloads, as declared in config/sources.yaml."""
+
+    source_id: str
+    format: Literal["json", "csv"]
+    event_time_field: str
+    compatibility: str = "FULL"
+    max_payload_bytes: int = 2 * 1024**3
+    owner: str = "unowned"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    region: str = "eu-west-1"
+    endpoint_url: str | None = None
+    bucket: str = "lakehouse"
+    registry_table: str = "lake-schema-registry"
+    file_index_table: str = "lake-raw-file-index"
+    glue_database: str = "lakehouse_curated"
+    alert_topic_arn: str | None = None
+    arrivals_queue_url: str | None = None
+    emr_application_id: str | None = None
+    emr_execution_role_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: Profile
+    lake_root: Path
+    sources: dict[str, SourceConfig]
+    partitions_start: str = "2025-01-01"
+    retention_days: int = 7
+    aws: AwsSettings = field(default_factory=AwsSettings)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the local profile keeps its SQLite stores and alert log."""
+        return self.lake_root / "_state"
+
+    def source(self, source_id: str) -> SourceConfig:
+        try:
+            return self.sources[source_id]
+        except KeyError:
+            known = ", ".join(sorted(self.sources)) or "none"
+            raise KeyError(f"unknown source {source_id!r}; declared sources: {known}") from None
+
+
+def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceConfig]:
+    """Parse and validate the source declarations; every error names file, key and reason."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(path, "-", "file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(path, "-", f"not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), dict):
+        raise ConfigError(path, "sources", "expected a mapping of source id to declaration")
+    sources = {}
+    allowed = set(SourceConfig.__dataclass_fields__) - {"source_id"}
+    for source_id, declaration in document["sources"].items():
+        key = f"sources.{source_id}"
+        if not isinstance(declaration, dict):
+            raise ConfigError(path, key, "expected a mapping")
+        unknown = set(declaration) - allowed
+        if unknown:
+            raise ConfigError(path, f"{key}.{sorted(unknown)[0]}", "unknown key")
+        for required in ("format", "event_time_field"):
+            if required not in declaration:
+                raise ConfigError(path, f"{key}.{required}", "required")
+        if declaration["format"] not in ("json", "csv"):
+            raise ConfigError(path, f"{key}.format", "must be json or csv")
+        mode = declaration.get("compatibility", "FULL")
+        if mode not in COMPATIBILITY_MODES:
+            raise ConfigError(
+                path, f"{key}.compatibility", f"must be one of {', '.join(COMPATIBILITY_MODES)}"
+            )
+        sources[source_id] = SourceConfig(source_id=source_id, **declaration)
+    return sources
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    profile = env.get("LAKE_PROFILE", "local")
+    if profile not in ("local", "aws"):
+        raise ConfigError("LAKE_PROFILE", "LAKE_PROFILE", "must be 'local' or 'aws'")
+    aws = AwsSettings(
+        region=env.get("AWS_DEFAULT_REGION", AwsSettings.region),
+        endpoint_url=env.get("LAKE_AWS_ENDPOINT_URL") or None,
+        bucket=env.get("LAKE_S3_BUCKET", AwsSettings.bucket),
+        registry_table=env.get("LAKE_REGISTRY_TABLE", AwsSettings.registry_table),
+        file_index_table=env.get("LAKE_FILE_INDEX_TABLE", AwsSettings.file_index_table),
+        glue_database=env.get("LAKE_GLUE_DATABASE", AwsSettings.glue_database),
+        alert_topic_arn=env.get("LAKE_ALERT_TOPIC_ARN") or None,
+        arrivals_queue_url=env.get("LAKE_ARRIVALS_QUEUE_URL") or None,
+        emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,
+        emr_execution_role_arn=env.get("LAKE_EMR_EXECUTION_ROLE_ARN") or None,
+    )
+    return Settings(
+        profile=profile,
+        lake_root=Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve(),
+        sources=load_sources(env.get("LAKE_SOURCES_FILE", DEFAULT_SOURCES_FILE)),
+        partitions_start=env.get("LAKE_PARTITIONS_START", "2025-01-01"),
+        retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),
+        aws=aws,
+    )

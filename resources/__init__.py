@@ -1,0 +1,83 @@
+"""The resources of each profile, chosen by one setting (LAKE_PROFILE), so the same asset code
+runs on a laptop and on AWS. The `lake` command line uses the same mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster_pyspark import PySparkResource
+
+from lake_assets.settings import Settings
+from resources.arrivals import ListingArrivalFeed
+from resources.catalog import SQLiteCatalog
+from resources.notifier import LocalNotifier
+from resources.promotion_runner import EmrServerlessRunner, LocalSparkRunner
+from resources.registry_store import SQLiteRegistryStore
+from resources.storage import LocalStorage
+
+LOCAL_SPARK_CONFIG = {
+    "spark.master": "local[*]",
+    "spark.app.name": "lakehouse",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.memory": "4g",
+}
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """Resource key -> backend for the configured profile."""
+    if settings.profile == "aws":
+        return _aws_resources(settings)
+    state = settings.state_dir
+    storage = LocalStorage(settings.lake_root)
+    return {
+        "settings": settings,
+        "storage": storage,
+        "registry": SQLiteRegistryStore(state / "registry.db"),
+        "catalog": SQLiteCatalog(state / "catalog.db"),
+        "notifier": LocalNotifier(state / "alerts.jsonl"),
+        "arrivals": ListingArrivalFeed(storage),
+        "promotion_runner": LocalSparkRunner(PySparkResource(spark_config=LOCAL_SPARK_CONFIG)),
+    }
+
+
+def _aws_resources(settings: Settings) -> dict[str, Any]:
+    from resources.aws import (
+        DynamoRegistryStore,
+        GlueCatalog,
+        S3Storage,
+        SNSNotifier,
+        SQSArrivalFeed,
+    )
+
+    aws = settings.aws
+    connection = {"endpoint_url": aws.endpoint_url, "region": aws.region}
+    storage = S3Storage(bucket=aws.bucket, **connection)
+    if not (aws.alert_topic_arn and aws.emr_application_id and aws.emr_execution_role_arn):
+        raise ValueError(
+            "the aws profile needs LAKE_ALERT_TOPIC_ARN, LAKE_EMR_APPLICATION_ID and "
+            "LAKE_EMR_EXECUTION_ROLE_ARN (see terraform outputs: `terraform output lake_env`)"
+        )
+    return {
+        "settings": settings,
+        "storage": storage,
+        "registry": DynamoRegistryStore(
+            versions_table=aws.registry_table, files_table=aws.file_index_table, **connection
+        ),
+        "catalog": GlueCatalog(database=aws.glue_database, bucket=aws.bucket, **connection),
+        "notifier": SNSNotifier(topic_arn=aws.alert_topic_arn, **connection),
+        "arrivals": (
+            SQSArrivalFeed(queue_url=aws.arrivals_queue_url, **connection)
+            if aws.arrivals_queue_url
+            else ListingArrivalFeed(storage)
+        ),
+        "promotion_runner": EmrServerlessRunner(
+            application_id=aws.emr_application_id,
+            execution_role_arn=aws.emr_execution_role_arn,
+            entry_point_uri=f"s3://{aws.bucket}/_code/pipes_promote.py",
+            py_files_uri=f"s3://{aws.bucket}/_code/lakehouse.zip",
+            messages_bucket=aws.bucket,
+            **connection,
+        ),
+    }

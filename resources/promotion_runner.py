@@ -1,0 +1,111 @@
+"""Where the promotion job runs: in-process on the local SparkSession, or through Dagster
+Pipes (a subprocess here, EMR Serverless in production). The job function is the same."""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from typing import Any
+
+from dagster import AssetExecutionContext, PipesClientCompletedInvocation, PipesSubprocessClient
+from dagster_pyspark import PySparkResource
+
+from lake_assets.ingestion.promotion import PromotionResult, promote
+from lake_assets.ingestion.promotion_plan import PromotionPlan
+
+PIPES_ENTRY_MODULE = "lake_assets.ingestion.pipes_promote"
+
+
+class PromotionRunner(ABC):
+    @abstractmethod
+    def run(
+        self, context: AssetExecutionContext, plan: PromotionPlan, curated_uri: str, quarantine_uri: str
+    ) -> PromotionResult: ...
+
+
+class LocalSparkRunner(PromotionRunner):
+    """The embedded default: one local SparkSession shared by every asset in the run."""
+
+    def __init__(self, spark: PySparkResource):
+        self.spark = spark
+
+    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
+        return promote(self.spark.spark_session, plan, curated_uri, quarantine_uri)
+
+
+def _extras(plan: PromotionPlan, curated_uri: str, quarantine_uri: str) -> dict[str, Any]:
+    return {"plan": plan.to_dict(), "curated_uri": curated_uri, "quarantine_uri": quarantine_uri}
+
+
+def _result_of(invocation: PipesClientCompletedInvocation, plan: PromotionPlan) -> PromotionResult:
+    messages = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and "rows_read" in m]
+    if not messages:
+        raise RuntimeError(f"the promotion job for {plan.dataset} reported no result over Pipes")
+    return PromotionResult.from_dict(messages[-1])
+
+
+class PipesSubprocessRunner(PromotionRunner):
+    """Runs the EMR entry script as a local subprocess: the Pipes protocol without AWS."""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.env = env
+
+    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
+        invocation = PipesSubprocessClient(env=self.env).run(
+            context=context,
+            command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
+            extras=_extras(plan, curated_uri, quarantine_uri),
+        )
+        return _result_of(invocation, plan)
+
+
+class EmrServerlessRunner(PromotionRunner):
+    """Submits the entry script to an EMR Serverless application through Dagster Pipes.
+
+    `entry_point_uri` is the S3 copy of lake_assets/ingestion/pipes_promote.py and
+    `py_files_uri` a zip of this package, both uploaded by the deploy step.
+    """
+
+    def __init__(
+        self,
+        application_id: str,
+        execution_role_arn: str,
+        entry_point_uri: str,
+        py_files_uri: str,
+        messages_bucket: str,
+        region: str,
+        endpoint_url: str | None = None,
+    ):
+        self.application_id, self.execution_role_arn = application_id, execution_role_arn
+        self.entry_point_uri, self.py_files_uri = entry_point_uri, py_files_uri
+        self.messages_bucket, self.region, self.endpoint_url = messages_bucket, region, endpoint_url
+
+    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
+        import boto3
+        from dagster_aws.pipes import PipesEMRServerlessClient, PipesS3MessageReader
+
+        session = boto3.session.Session(region_name=self.region)
+        client = PipesEMRServerlessClient(
+            client=session.client("emr-serverless", endpoint_url=self.endpoint_url),
+            message_reader=PipesS3MessageReader(
+                bucket=self.messages_bucket,
+                client=session.client("s3", endpoint_url=self.endpoint_url),
+            ),
+        )
+        invocation = client.run(
+            context=context,
+            start_job_run_params={
+                "applicationId": self.application_id,
+                "executionRoleArn": self.execution_role_arn,
+                "name": f"promote-{plan.dataset}-{context.run_id[:8]}",
+                "jobDriver": {
+                    "sparkSubmit": {
+                        "entryPoint": self.entry_point_uri,
+                        "sparkSubmitParameters": f"--py-files {self.py_files_uri} "
+                        "--conf spark.sql.session.timeZone=UTC",
+                    }
+                },
+            },
+            extras=_extras(plan, curated_uri, quarantine_uri),
+        )
+        return _result_of(invocation, plan)

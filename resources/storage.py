@@ -1,0 +1,153 @@
+"""One interface over the lake's object storage: a local folder or an S3 bucket.
+
+Keys are always '/'-separated and relative to the lake root ("raw/source=x/..."), so zone layout
+code never knows which backend it runs on. Spark receives `uri(key)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+class LakeStorage(ABC):
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> ObjectInfo: ...
+
+    @abstractmethod
+    def put_file(self, key: str, local_path: Path) -> ObjectInfo:
+        """Upload a local file as-is, streaming, byte for byte."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        """A local file with the object's bytes for the duration of the block."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`, in key order."""
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    @abstractmethod
+    def copy(self, source_key: str, target_key: str) -> None: ...
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix`; returns how many were deleted."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """The address Spark and other engines use for `key` (file:// or s3://)."""
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class LocalStorage(LakeStorage):
+    """The embedded default: the lake is a folder. Writes go through a temp file and rename,
+    so a reader never sees half an object."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents and path != self.root:
+            raise ValueError(f"key {key!r} escapes the lake root {self.root}")
+        return path
+
+    def _info(self, key: str, path: Path) -> ObjectInfo:
+        stat = path.stat()
+        return ObjectInfo(
+            key=key,
+            size=stat.st_size,
+            etag=_md5_of(path),
+            last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+        )
+
+    def _atomic_write(self, key: str, write) -> ObjectInfo:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".inflight-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        return self._info(key, target)
+
+    def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
+        return self._atomic_write(key, lambda handle: handle.write(data))
+
+    def put_file(self, key: str, local_path: Path) -> ObjectInfo:
+        def stream(handle):
+            with Path(local_path).open("rb") as source:
+                shutil.copyfileobj(source, handle, 1 << 20)
+
+        return self._atomic_write(key, stream)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object {key!r} in {self.root}")
+        yield path
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix) and not path.name.startswith(".inflight-"):
+                yield self._info(key, path)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        return self._info(key, path) if path.is_file() else None
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        self.put_file(target_key, self._path(source_key))
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = [info.key for info in self.list(prefix)]
+        for key in keys:
+            self._path(key).unlink()
+        return len(keys)
+
+    def uri(self, key: str) -> str:
+        return self._path(key).as_uri()

@@ -1,0 +1,30 @@
+# The Glue Data Catalog database of the curated tables. Tables and partitions are created by
+# the orchestrator when it publishes (the partition's location is the published folder).
+
+resource "aws_glue_catalog_database" "curated" {
+  name        = var.glue_database_name
+  description = "Curated tables of the ${var.name_prefix} lake; partitions point at published folders."
+
+  # Tables live under curated/ of the lake bucket.
+  location_uri = "s3://${aws_s3_bucket.lake.bucket}/curated/"
+}
+
+# Catalog metadata (table and partition definitions, which reveal column names of confidential
+# data) encrypted with the lake key. This is one setting per account and region: switch it off
+# with manage_glue_catalog_encryption where another stack owns it.
+resource "aws_glue_data_catalog_encryption_settings" "this" {
+  count      = var.manage_glue_catalog_encryption ? 1 : 0
+  catalog_id = local.account_id
+
+  data_catalog_encryption_settings {
+    encryption_at_rest {
+      catalog_encryption_mode = "SSE-KMS"
+      sse_aws_kms_key_id      = aws_kms_key.lake.arn
+    }
+
+    connection_password_encryption {
+      return_connection_password_encrypted = true
+      aws_kms_key_id                       = aws_kms_key.lake.arn
+    }
+  }
+}

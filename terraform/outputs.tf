@@ -1,0 +1,73 @@
+# Each output is named after the environment variable the code reads (lowercased); lake_env
+# gives them all as one map, ready to export.
+
+output "lake_s3_bucket" {
+  description = "LAKE_S3_BUCKET: the lake bucket."
+  value       = aws_s3_bucket.lake.bucket
+}
+
+output "lake_arrivals_queue_url" {
+  description = "LAKE_ARRIVALS_QUEUE_URL: SQS queue of S3 ObjectCreated events under raw/."
+  value       = aws_sqs_queue.arrivals.url
+}
+
+output "lake_alert_topic_arn" {
+  description = "LAKE_ALERT_TOPIC_ARN: SNS topic of schema-drift alerts."
+  value       = aws_sns_topic.schema_drift_alerts.arn
+}
+
+output "lake_registry_table" {
+  description = "LAKE_REGISTRY_TABLE: DynamoDB table of schema versions."
+  value       = aws_dynamodb_table.schema_registry.name
+}
+
+output "lake_file_index_table" {
+  description = "LAKE_FILE_INDEX_TABLE: DynamoDB table of raw objects."
+  value       = aws_dynamodb_table.raw_file_index.name
+}
+
+output "lake_glue_database" {
+  description = "LAKE_GLUE_DATABASE: Glue database of curated tables."
+  value       = aws_glue_catalog_database.curated.name
+}
+
+output "lake_emr_application_id" {
+  description = "LAKE_EMR_APPLICATION_ID: EMR Serverless Spark application."
+  value       = aws_emrserverless_application.spark.id
+}
+
+output "lake_emr_execution_role_arn" {
+  description = "LAKE_EMR_EXECUTION_ROLE_ARN: execution role of the promotion job."
+  value       = aws_iam_role.emr_execution.arn
+}
+
+output "lake_env" {
+  description = "Every environment variable of the aws profile, by name."
+  value = {
+    LAKE_PROFILE                = "aws"
+    AWS_DEFAULT_REGION          = local.region
+    LAKE_S3_BUCKET              = aws_s3_bucket.lake.bucket
+    LAKE_ARRIVALS_QUEUE_URL     = aws_sqs_queue.arrivals.url
+    LAKE_ALERT_TOPIC_ARN        = aws_sns_topic.schema_drift_alerts.arn
+    LAKE_REGISTRY_TABLE         = aws_dynamodb_table.schema_registry.name
+    LAKE_FILE_INDEX_TABLE       = aws_dynamodb_table.raw_file_index.name
+    LAKE_GLUE_DATABASE          = aws_glue_catalog_database.curated.name
+    LAKE_EMR_APPLICATION_ID     = aws_emrserverless_application.spark.id
+    LAKE_EMR_EXECUTION_ROLE_ARN = aws_iam_role.emr_execution.arn
+  }
+}
+
+output "orchestrator_role_arn" {
+  description = "Role for the Dagster process (not an env var: attach it to the task, instance or pod that runs Dagster)."
+  value       = aws_iam_role.orchestrator.arn
+}
+
+output "job_artifacts_uri" {
+  description = "Where the deployment uploads the promotion job's entry point (read-only for the execution role)."
+  value       = "s3://${aws_s3_bucket.lake.bucket}/artifacts/"
+}
+
+output "kms_key_arn" {
+  description = "The lake's customer managed key."
+  value       = aws_kms_key.lake.arn
+}

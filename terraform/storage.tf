@@ -1,0 +1,328 @@
+# The lake key, the lake bucket with its zones, and the bucket receiving its access logs.
+
+# ---------------------------------------------------------------------------------------------
+# Customer managed key: encrypts the lake bucket, the queues, the topic, the DynamoDB tables
+# and the Glue Data Catalog.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_kms_key" "lake" {
+  description             = "${var.name_prefix}: lake data at rest (S3, SQS, SNS, DynamoDB, Glue)"
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.lake_key.json
+}
+
+resource "aws_kms_alias" "lake" {
+  name          = "alias/${var.name_prefix}-lake"
+  target_key_id = aws_kms_key.lake.key_id
+}
+
+# A key policy's Resource must be "*": in a key policy it means "this key" and nothing else
+# (AWS KMS developer guide, "Elements in a key policy"); the key's own ARN does not exist yet
+# when the policy is written. Actions are listed one by one, no "kms:*".
+data "aws_iam_policy_document" "lake_key" {
+  #checkov:skip=CKV_AWS_109:Key policy: Resource "*" means this key only; AWS requires it.
+  #checkov:skip=CKV_AWS_111:Key policy: Resource "*" means this key only; AWS requires it.
+  #checkov:skip=CKV_AWS_356:Key policy: Resource "*" means this key only; AWS requires it.
+
+  # The account (through IAM policies) administers and uses the key. Without this statement
+  # nobody could ever change the key policy again. Only the symmetric-key operations exist here.
+  statement {
+    sid    = "AccountAdministersKeyThroughIam"
+    effect = "Allow"
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+    actions = [
+      "kms:CancelKeyDeletion",
+      "kms:CreateAlias",
+      "kms:CreateGrant",
+      "kms:Decrypt",
+      "kms:DeleteAlias",
+      "kms:DescribeKey",
+      "kms:DisableKey",
+      "kms:DisableKeyRotation",
+      "kms:EnableKey",
+      "kms:EnableKeyRotation",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+      "kms:GenerateDataKeyWithoutPlaintext",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListGrants",
+      "kms:ListKeyRotations",
+      "kms:ListResourceTags",
+      "kms:PutKeyPolicy",
+      "kms:ReEncryptFrom",
+      "kms:ReEncryptTo",
+      "kms:RetireGrant",
+      "kms:RevokeGrant",
+      "kms:RotateKeyOnDemand",
+      "kms:ScheduleKeyDeletion",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:UpdateAlias",
+      "kms:UpdateKeyDescription",
+    ]
+    resources = ["*"]
+  }
+
+  # S3 encrypts the event notifications it sends to the (KMS-encrypted) arrivals queue. This is
+  # the statement AWS documents for S3 -> encrypted SQS; what S3 may deliver is bounded by the
+  # queue policy (only the lake bucket of this account may send).
+  statement {
+    sid    = "S3SendsEncryptedNotifications"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = ["*"]
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# The lake bucket: raw/, curated/, quarantine/, dead-letter/.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_s3_bucket" "lake" {
+  #checkov:skip=CKV_AWS_144:Cross-region replication needs a second region, key and bucket chosen by the bank's DR design; this root deploys one region. Versioning and PITR cover recovery within it.
+  bucket = local.lake_bucket_name
+}
+
+resource "aws_s3_bucket_ownership_controls" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "lake" {
+  bucket                  = aws_s3_bucket.lake.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.lake.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "lake" {
+  bucket = aws_s3_bucket.lake.id
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  rule {
+    id     = "expire-noncurrent-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_retention_days
+    }
+    expiration {
+      expired_object_delete_marker = true
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.lake]
+}
+
+resource "aws_s3_bucket_logging" "lake" {
+  bucket        = aws_s3_bucket.lake.id
+  target_bucket = aws_s3_bucket.logs.id
+  target_prefix = "s3-access/${local.lake_bucket_name}/"
+}
+
+# Refuse plain-HTTP requests. A Deny needs no wildcard to be useful here: it names every
+# bucket and object operation any principal of this lake is granted, plus the versioning ones.
+data "aws_iam_policy_document" "lake_bucket" {
+  statement {
+    sid    = "DenyInsecureTransport"
+    effect = "Deny"
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    actions = [
+      "s3:AbortMultipartUpload",
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:ListBucket",
+      "s3:ListBucketVersions",
+      "s3:ListMultipartUploadParts",
+      "s3:PutObject",
+    ]
+    resources = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "lake" {
+  bucket     = aws_s3_bucket.lake.id
+  policy     = data.aws_iam_policy_document.lake_bucket.json
+  depends_on = [aws_s3_bucket_public_access_block.lake]
+}
+
+# New raw objects are announced on the arrivals queue; the sensor reads them from there.
+resource "aws_s3_bucket_notification" "lake" {
+  bucket = aws_s3_bucket.lake.id
+
+  queue {
+    id            = "raw-object-created"
+    queue_arn     = aws_sqs_queue.arrivals.arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = "raw/"
+  }
+
+  depends_on = [aws_sqs_queue_policy.arrivals]
+}
+
+# ---------------------------------------------------------------------------------------------
+# The access-log bucket. S3 server access logging only delivers to a bucket encrypted with
+# SSE-S3 (AES256), not SSE-KMS, and a log bucket does not log or announce itself.
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_s3_bucket" "logs" {
+  #checkov:skip=CKV_AWS_144:Cross-region replication is a DR decision of the bank, outside this single-region root.
+  #checkov:skip=CKV_AWS_145:S3 server access logging cannot deliver to an SSE-KMS bucket; SSE-S3 (AES256) is the only supported encryption for the target.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events of the log bucket; notifications would only add cost.
+  bucket = local.log_bucket_name
+}
+
+resource "aws_s3_bucket_ownership_controls" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket                  = aws_s3_bucket.logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.access_log_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.logs]
+}
+
+# Only the S3 logging service, and only for the lake bucket of this account, may write here.
+data "aws_iam_policy_document" "log_bucket" {
+  statement {
+    sid    = "S3ServerAccessLogsFromLakeBucket"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/s3-access/${local.lake_bucket_name}/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_s3_bucket.lake.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid    = "DenyInsecureTransport"
+    effect = "Deny"
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    actions = [
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:ListBucket",
+      "s3:ListBucketVersions",
+      "s3:PutObject",
+    ]
+    resources = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "logs" {
+  bucket     = aws_s3_bucket.logs.id
+  policy     = data.aws_iam_policy_document.log_bucket.json
+  depends_on = [aws_s3_bucket_public_access_block.logs]
+}

@@ -1,0 +1,102 @@
+# `terraform test` against a mocked AWS provider: plans and "applies" the root without an AWS
+# account, so variable validations, preconditions and the wiring of outputs are exercised.
+# (Mocked data sources return placeholders: policy JSON is checked by tests/test_terraform.py.)
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::lakehouse-lake-123456789012-eu-west-1" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:lakehouse-arrivals"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/lakehouse-arrivals"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/lakehouse-promotion-job" }
+  }
+  mock_resource "aws_emrserverless_application" {
+    defaults = {
+      id  = "00fabcdefgh12345"
+      arn = "arn:aws:emr-serverless:eu-west-1:123456789012:/applications/00fabcdefgh12345"
+    }
+  }
+}
+
+run "plan_names_and_keys" {
+  command = plan
+
+  assert {
+    condition     = output.lake_s3_bucket == "lakehouse-lake-123456789012-eu-west-1"
+    error_message = "The default bucket name is <name_prefix>-lake-<account>-<region>."
+  }
+
+  assert {
+    condition     = one(aws_s3_bucket_notification.lake.queue).filter_prefix == "raw/"
+    error_message = "Only objects under raw/ may be announced on the arrivals queue."
+  }
+
+  assert {
+    condition = (
+      aws_dynamodb_table.schema_registry.hash_key == "source_id" &&
+      aws_dynamodb_table.schema_registry.range_key == "version" &&
+      aws_dynamodb_table.raw_file_index.hash_key == "source_id" &&
+      aws_dynamodb_table.raw_file_index.range_key == "key"
+    )
+    error_message = "DynamoDB keys must match the registry store: (source_id, version) and (source_id, key)."
+  }
+}
+
+run "apply_with_mocks_wires_every_env_var" {
+  command = apply
+
+  assert {
+    condition = toset(keys(output.lake_env)) == toset([
+      "LAKE_PROFILE", "AWS_DEFAULT_REGION", "LAKE_S3_BUCKET", "LAKE_ARRIVALS_QUEUE_URL",
+      "LAKE_ALERT_TOPIC_ARN", "LAKE_REGISTRY_TABLE", "LAKE_FILE_INDEX_TABLE",
+      "LAKE_GLUE_DATABASE", "LAKE_EMR_APPLICATION_ID", "LAKE_EMR_EXECUTION_ROLE_ARN",
+    ])
+    error_message = "lake_env must name every environment variable of the aws profile."
+  }
+
+  assert {
+    condition     = output.lake_env["LAKE_EMR_EXECUTION_ROLE_ARN"] == output.lake_emr_execution_role_arn
+    error_message = "lake_env and the single outputs must agree."
+  }
+}
+
+run "orchestrator_role_needs_a_trusted_principal" {
+  command = plan
+
+  variables {
+    orchestrator_trusted_service   = null
+    orchestrator_trusted_role_arns = []
+  }
+
+  expect_failures = [aws_iam_role.orchestrator]
+}
+
+run "release_label_is_validated" {
+  command = plan
+
+  variables {
+    emr_release_label = "7.5.0"
+  }
+
+  expect_failures = [var.emr_release_label]
+}

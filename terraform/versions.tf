@@ -1,0 +1,41 @@
+# Provider and Terraform versions, and the tags every resource carries.
+
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.80, < 6.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+
+  # Credentials come from the environment (profile, SSO or instance role), never from here.
+  default_tags {
+    tags = merge(var.tags, {
+      project             = "lakehouse"
+      managed_by          = "terraform"
+      data_classification = "confidential"
+    })
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  # Globally unique by default: bucket names are shared by every AWS account.
+  lake_bucket_name = coalesce(var.lake_bucket_name, "${var.name_prefix}-lake-${local.account_id}-${local.region}")
+  log_bucket_name  = coalesce(var.log_bucket_name, "${var.name_prefix}-access-logs-${local.account_id}-${local.region}")
+}

@@ -1,0 +1,68 @@
+"""Shared fixtures: one local SparkSession and one moto server for the whole test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("lakehouse-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A real HTTP endpoint on 127.0.0.1 that boto3 talks to, as it would to AWS."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    previous = {k: os.environ.get(k) for k in _FAKE_CREDENTIALS}
+    os.environ.update(_FAKE_CREDENTIALS)
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+}
+
+
+@pytest.fixture
+def aws_endpoint(moto_server):
+    """The moto endpoint with its state reset, so each test starts from an empty account."""
+    import urllib.request
+
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    ).close()
+    return moto_server

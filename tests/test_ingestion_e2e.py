@@ -1,0 +1,254 @@
+"""The ingestion engine end to end through Dagster's `materialize`, on a temporary local lake."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+from dagster_pyspark import PySparkResource
+
+from lake_assets.cli import materialize_partitions
+from lake_assets.ingestion.assets import curated_key_of, registry_key_of
+from lake_assets.ingestion.intake import land_payload
+from lake_assets.ingestion.promotion import PromotionResult
+from lake_assets.ingestion.publish import expire_superseded
+from lake_assets.ingestion.reader import read_published
+from lake_assets.ingestion.schema_registry import approve
+from lake_assets.settings import load_settings
+from resources import build_resources
+from resources.promotion_runner import LocalSparkRunner, PipesSubprocessRunner, PromotionRunner
+
+
+def card(number: int, day: str, renamed: bool = False, amount=12.5) -> dict:
+    return {
+        "transaction_id": f"TXN-{number:05d}",
+        "customer_id": f"C{number % 7:03d}",
+        "amount": amount,
+        "merchant": {"name": "Grab", "country": "MY"},
+        ("txn_date" if renamed else "transaction_date"): f"{day}T{number % 24:02d}:15:00Z",
+    }
+
+
+class Lake:
+    """A temporary lake with the project's sources, driven like an operator would."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.settings = load_settings({"LAKE_ROOT": str(root)})
+        self.resources = build_resources(self.settings)
+        self.instance = DagsterInstance.ephemeral()
+
+    def __getattr__(self, name):
+        return self.resources[name]
+
+    def deliver(self, source: str, day: str, name: str, content: str | bytes) -> None:
+        path = self.root.parent / "incoming" / day / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        land_payload(self.storage, self.settings.source(source), path, day)
+
+    def deliver_cards(self, day: str, numbers, renamed=False, name=None, **overrides) -> None:
+        lines = "".join(json.dumps({**card(n, day, renamed), **overrides}) + "\n" for n in numbers)
+        self.deliver("card_transactions", day, name or f"cards-{day}-{numbers[0]}.json", lines)
+
+    def profile(self, source: str, day: str):
+        return materialize_partitions(self.settings, [registry_key_of(source)], day, resources=self.resources, instance=self.instance)
+
+    def promote(self, source: str, first: str, last: str | None = None):
+        return materialize_partitions(
+            self.settings, [curated_key_of(source)], first, last, resources=self.resources, instance=self.instance
+        )
+
+    def rows(self, spark, source: str, partitions=None):
+        return read_published(spark, self.catalog, self.storage, source, partitions)
+
+
+@pytest.fixture
+def lake(tmp_path, spark):
+    return Lake(tmp_path / "lake")
+
+
+def failure_message(result) -> str:
+    return "\n".join(e.event_specific_data.error.message for e in result.all_events if e.is_step_failure)
+
+
+def test_payloads_are_profiled_promoted_and_published(lake, spark):
+    lake.deliver_cards("2026-03-02", range(0, 30))
+    lake.deliver_cards("2026-03-02", range(30, 40), name="with-bad-amounts.json", amount="N/A")
+    lake.deliver_cards("2026-03-03", range(40, 60))
+    lake.deliver("card_transactions", "2026-03-03", "garbage.json", b"\x00\x01 not json at all")
+
+    for day in ("2026-03-02", "2026-03-03"):
+        assert lake.profile("card_transactions", day).success
+    result = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
+    assert result.success, failure_message(result)
+
+    published = {p.partition: p for p in lake.catalog.partitions("card_transactions")}
+    assert published["2026-03-02"].row_count == 30
+    assert published["2026-03-03"].row_count == 20
+    rows = lake.rows(spark, "card_transactions")
+    assert rows.count() == 50
+    assert rows.filter("amount IS NULL OR transaction_date IS NULL").count() == 0
+    assert dict(rows.dtypes)["amount"] == "double"
+    # Nested objects arrive flattened: merchant.name becomes the column merchant__name.
+    assert dict(rows.dtypes)["merchant__name"] == "string"
+    assert {"_source_file", "_ingest_date", "event_date"} <= set(rows.columns)
+
+    # Unreadable amounts are quarantined with their reason, not published as nulls.
+    quarantined = spark.read.json(lake.storage.uri("quarantine/card_transactions/"))
+    assert quarantined.count() == 10
+    assert all("amount: cannot read N/A as double" in r["_reject_reasons"] for r in quarantined.collect())
+    manifest = json.loads(lake.storage.get_bytes(published["2026-03-02"].location + "_manifest.json"))
+    assert manifest["row_count"] + manifest["rows_quarantined"] == 40
+
+    # The garbage payload is dead-lettered with its reason, and counted.
+    dead = [r for r in lake.registry.raw_files("card_transactions") if r.status == "DEAD_LETTER"]
+    assert len(dead) == 1 and "not valid JSON" in dead[0].reason
+    letters = [i.key for i in lake.storage.list("dead-letter/source=card_transactions/ingest_date=2026-03-03/")]
+    assert len(letters) == 2 and any(k.endswith(".reason.json") for k in letters)
+
+    materialization = lake.instance.get_latest_materialization_event(curated_key_of("card_transactions"))
+    metadata = materialization.asset_materialization.metadata
+    assert metadata["rows_in"].value == 60
+    assert metadata["rows_published"].value == 50 and metadata["rows_quarantined"].value == 10
+
+
+def test_a_rename_blocks_promotion_until_approved(lake, spark):
+    """The seed's silent drift: `transaction_date` becomes `txn_date`. Without the registry the
+    curated table would carry nulls for every new record; here promotion refuses instead."""
+    lake.deliver_cards("2026-03-02", range(0, 20))
+    assert lake.profile("card_transactions", "2026-03-02").success
+    assert lake.promote("card_transactions", "2026-03-02").success
+    lake.deliver_cards("2026-03-03", range(20, 50), renamed=True)
+
+    profiled = lake.profile("card_transactions", "2026-03-03")
+    assert not profiled.success
+    [check] = [
+        e.event_specific_data
+        for e in profiled.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert not check.passed and "transaction_date" in check.description
+    alerts = [a for a in lake.notifier.alerts() if a.kind == "schema.breaking"]
+    assert alerts and alerts[0].detail["rename_candidates"][0]["new"] == "txn_date"
+
+    refused = lake.promote("card_transactions", "2026-03-03")
+    assert not refused.success
+    message = failure_message(refused)
+    breaking = lake.registry.versions("card_transactions")[-1]
+    assert "card_transactions" in message and breaking.version in message and "transaction_date" in message
+    assert lake.catalog.current("card_transactions", "2026-03-03") is None
+
+    for version in approve(
+        lake.registry.versions("card_transactions"), breaking.version, datetime.now(UTC),
+        renames={"txn_date": "transaction_date"},
+    ):
+        lake.registry.update_version(version)
+    assert lake.promote("card_transactions", "2026-03-03").success
+    day3 = lake.rows(spark, "card_transactions", ["2026-03-03"])
+    assert day3.count() == 30
+    assert day3.filter("transaction_date IS NULL").count() == 0
+
+
+class FailingRunner(PromotionRunner):
+    """Writes like the real job, then dies before reporting: a crash mid-promotion."""
+
+    def __init__(self, inner: PromotionRunner):
+        self.inner = inner
+
+    def run(self, context, plan, curated_uri, quarantine_uri):
+        self.inner.run(context, plan, curated_uri, quarantine_uri)
+        raise RuntimeError("executor lost")
+
+
+class MiscountingRunner(PromotionRunner):
+    def __init__(self, inner: PromotionRunner):
+        self.inner = inner
+
+    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
+        result = self.inner.run(context, plan, curated_uri, quarantine_uri)
+        result.partitions[plan.partitions[0]].rows_written -= 1
+        return result
+
+
+@pytest.mark.parametrize("runner", [FailingRunner, MiscountingRunner])
+def test_a_failed_or_unreconciled_run_leaves_the_published_version_in_place(lake, spark, runner):
+    lake.deliver_cards("2026-03-02", range(0, 10))
+    lake.profile("card_transactions", "2026-03-02")
+    assert lake.promote("card_transactions", "2026-03-02").success
+    before = lake.catalog.current("card_transactions", "2026-03-02")
+
+    lake.deliver_cards("2026-03-02", range(10, 25))
+    lake.profile("card_transactions", "2026-03-02")
+    lake.resources["promotion_runner"] = runner(lake.resources["promotion_runner"])
+    result = lake.promote("card_transactions", "2026-03-02")
+    assert not result.success
+    if runner is MiscountingRunner:
+        assert "audit failed" in failure_message(result)
+    assert lake.catalog.current("card_transactions", "2026-03-02") == before
+    assert lake.rows(spark, "card_transactions").count() == 10
+
+
+def test_republishing_supersedes_and_retention_removes_the_old_version(lake, spark):
+    lake.deliver_cards("2026-03-02", range(0, 10))
+    lake.profile("card_transactions", "2026-03-02")
+    lake.promote("card_transactions", "2026-03-02")
+    first = lake.catalog.current("card_transactions", "2026-03-02")
+    lake.deliver_cards("2026-03-02", range(10, 15))
+    lake.profile("card_transactions", "2026-03-02")
+    lake.promote("card_transactions", "2026-03-02")
+    second = lake.catalog.current("card_transactions", "2026-03-02")
+
+    assert second.run_id != first.run_id and second.row_count == 15
+    assert lake.rows(spark, "card_transactions").count() == 15  # the reader sees one version
+    assert list(lake.storage.list(first.location))  # kept during the retention period
+    removed = expire_superseded(lake.catalog, lake.storage, 0, datetime.now(UTC) + timedelta(seconds=1))
+    assert removed == [first.location]
+    assert not list(lake.storage.list(first.location))
+    assert list(lake.storage.list(second.location))
+
+
+def test_pipes_runs_the_same_job_as_the_local_path(lake, spark, tmp_path):
+    lake.deliver_cards("2026-03-02", range(0, 12))
+    lake.deliver_cards("2026-03-02", range(12, 15), name="bad.json", amount="twelve")
+    lake.profile("card_transactions", "2026-03-02")
+    lake.resources["promotion_runner"] = PipesSubprocessRunner()
+    result = lake.promote("card_transactions", "2026-03-02")
+    assert result.success, failure_message(result)
+    published = lake.catalog.current("card_transactions", "2026-03-02")
+    assert published.row_count == 12
+    assert lake.rows(spark, "card_transactions").count() == 12
+
+
+def test_customers_csv_snapshots_are_promoted(lake, spark):
+    header = "customer_id,full_name,risk_score,date_of_birth,snapshot_date\n"
+    lake.deliver("customers", "2026-03-02", "customers.csv",
+                 header + "".join(f"C{i:03d},Name {i},{i * 3},1980-01-0{i % 9 + 1},2026-03-02\n" for i in range(25)))
+    assert lake.profile("customers", "2026-03-02").success
+    assert lake.promote("customers", "2026-03-02").success
+    rows = lake.rows(spark, "customers")
+    assert rows.count() == 25
+    types = dict(rows.dtypes)
+    assert types["risk_score"] == "bigint" and types["date_of_birth"] == "date"
+
+
+def test_local_runner_uses_the_shared_session(lake, spark):
+    runner = lake.resources["promotion_runner"]
+    assert isinstance(runner, LocalSparkRunner)
+    assert isinstance(runner.spark, PySparkResource)
+    assert runner.spark.spark_session is spark
+
+
+def test_rows_without_event_time_are_quarantined_on_their_ingest_date(lake, spark):
+    records = [card(n, "2026-03-02") for n in range(5)]
+    records[0]["transaction_date"] = None
+    records[1]["transaction_date"] = "not a time"
+    lake.deliver("card_transactions", "2026-03-02", "cards.json", "".join(json.dumps(r) + "\n" for r in records))
+    lake.profile("card_transactions", "2026-03-02")
+    assert lake.promote("card_transactions", "2026-03-02").success
+    assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 3
+    reasons = [r["_reject_reasons"] for r in spark.read.json(lake.storage.uri("quarantine/")).collect()]
+    assert len(reasons) == 2 and all("event time transaction_date" in r for r in reasons)

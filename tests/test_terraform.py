@@ -1,0 +1,545 @@
+"""Static checks of terraform/ (the aws profile): it parses, its IAM is least-privilege, and it
+provides what the code reads. No AWS account or terraform binary is needed; when terraform and
+a local copy of the AWS provider exist, `terraform validate` and `terraform test` run as well.
+
+python-hcl2 8 keeps HCL syntax in what it returns: string literals keep their quotes
+('"s3:GetObject"'), references come back as '${aws_s3_bucket.lake.arn}', block labels are quoted
+and every block carries '__is_block__'. `_clean` turns that into plain values, so a literal is
+'raw/' and a reference stays recognisable by its '${'.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TF_DIR = REPO_ROOT / "terraform"
+SETTINGS_FILE = REPO_ROOT / "lake_assets" / "settings.py"
+
+EXPECTED_FILES = [
+    "versions.tf",
+    "variables.tf",
+    "storage.tf",
+    "registry.tf",
+    "catalog.tf",
+    "messaging.tf",
+    "emr.tf",
+    "iam.tf",
+    "outputs.tf",
+]
+
+# The environment variables the aws profile reads (lake_assets/settings.py), each an output.
+ENV_OUTPUTS = {
+    "LAKE_S3_BUCKET": "lake_s3_bucket",
+    "LAKE_ARRIVALS_QUEUE_URL": "lake_arrivals_queue_url",
+    "LAKE_ALERT_TOPIC_ARN": "lake_alert_topic_arn",
+    "LAKE_REGISTRY_TABLE": "lake_registry_table",
+    "LAKE_FILE_INDEX_TABLE": "lake_file_index_table",
+    "LAKE_GLUE_DATABASE": "lake_glue_database",
+    "LAKE_EMR_APPLICATION_ID": "lake_emr_application_id",
+    "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
+}
+
+# Exactly the calls the Dagster process makes (resources/*), and the ones the promotion job makes.
+ORCHESTRATOR_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "glue:GetTable",
+    "glue:CreateTable",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:CreatePartition",
+    "glue:UpdatePartition",
+    "sns:Publish",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "emr-serverless:StartJobRun",
+    "emr-serverless:GetJobRun",
+    "emr-serverless:CancelJobRun",
+    "iam:PassRole",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+}
+EXECUTION_ROLE_ACTIONS = {
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListBucket",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+}
+
+# "service:Action" with nothing but letters and digits in the action: no "*" or "?" anywhere.
+LITERAL_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
+# The object keys a role may be granted: one zone (or the job artifacts prefix) and what is in it.
+ALLOWED_OBJECT_SUFFIXES = {
+    "emr_execution": {"/raw/*", "/curated/*", "/quarantine/*", "/artifacts/*"},
+    "orchestrator": {"/raw/*", "/curated/*", "/dead-letter/*"},
+}
+S3_OBJECT_ACTIONS = {
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]
+    return text
+
+
+def _clean(value):
+    """python-hcl2 8 output -> plain Python values (literals unquoted, block markers dropped)."""
+    if isinstance(value, dict):
+        return {_unquote(k): _clean(v) for k, v in value.items() if k != "__is_block__"}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, str):
+        return _unquote(value)
+    return value
+
+
+def _parse(path: Path) -> dict:
+    with path.open() as handle:
+        return _clean(hcl2.load(handle))
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, list]:
+    """Every top-level block of terraform/*.tf, merged by kind ("resource", "data", ...)."""
+    merged: dict[str, list] = {}
+    for path in sorted(TF_DIR.glob("*.tf")):
+        for kind, entries in _parse(path).items():
+            merged.setdefault(kind, []).extend(entries)
+    return merged
+
+
+def _labelled(config: dict, kind: str) -> dict[tuple[str, str], dict]:
+    """{(type, name): body} for two-label blocks (resource, data)."""
+    found = {}
+    for entry in config.get(kind, []):
+        for type_, named in entry.items():
+            for name, body in named.items():
+                assert (type_, name) not in found, f"duplicate {kind} {type_}.{name}"
+                found[(type_, name)] = body
+    return found
+
+
+def _resources(config, type_: str) -> dict[str, dict]:
+    return {name: body for (t, name), body in _labelled(config, "resource").items() if t == type_}
+
+
+def _policy_documents(config) -> dict[str, dict]:
+    return {
+        name: body
+        for (t, name), body in _labelled(config, "data").items()
+        if t == "aws_iam_policy_document"
+    }
+
+
+def _statements(document: dict) -> list[dict]:
+    """Static statements and the content of `dynamic "statement"` blocks."""
+    statements = list(document.get("statement", []))
+    for dynamic in document.get("dynamic", []):
+        if "statement" in dynamic:
+            statements.extend(dynamic["statement"].get("content", []))
+    return statements
+
+
+def one(items: list):
+    assert len(items) == 1, items
+    return items[0]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _reference_target(expression: str) -> str | None:
+    """'${data.aws_iam_policy_document.x.json}' -> 'x'; anything else -> None."""
+    match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}", expression)
+    return match.group(1) if match else None
+
+
+def _key_policy_documents(config) -> set[str]:
+    return {
+        _reference_target(body["policy"])
+        for body in _resources(config, "aws_kms_key").values()
+        if "policy" in body
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------
+
+
+def test_expected_files_exist():
+    present = {p.name for p in TF_DIR.glob("*.tf")}
+    missing = [name for name in EXPECTED_FILES if name not in present]
+    assert not missing, f"missing terraform files: {missing}"
+
+
+@pytest.mark.parametrize("path", sorted(TF_DIR.glob("*.tf")), ids=lambda p: p.name)
+def test_every_tf_file_parses(path):
+    parsed = _parse(path)
+    assert parsed, f"{path.name} parsed to nothing"
+
+
+def test_clean_unquotes_literals_and_keeps_references():
+    raw = hcl2.loads(
+        'x = ["s3:GetObject", "${aws_s3_bucket.lake.arn}/raw/*", aws_s3_bucket.lake.arn]\n'
+    )
+    assert _clean(raw)["x"] == [
+        "s3:GetObject",
+        "${aws_s3_bucket.lake.arn}/raw/*",
+        "${aws_s3_bucket.lake.arn}",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# IAM: every policy is an aws_iam_policy_document, and no document has a wildcard
+# --------------------------------------------------------------------------------------------
+
+
+POLICY_ATTRIBUTES = {"policy", "assume_role_policy"}
+
+
+def test_every_policy_attribute_comes_from_a_policy_document(config):
+    """So the wildcard checks below see every policy: no jsonencode() or heredoc policies."""
+    documents = _policy_documents(config)
+    seen = 0
+    for (type_, name), body in _labelled(config, "resource").items():
+        for attribute in POLICY_ATTRIBUTES & set(body):
+            seen += 1
+            target = _reference_target(body[attribute])
+            assert target, (
+                f"{type_}.{name}.{attribute} must be data.aws_iam_policy_document.<x>.json, "
+                f"got {body[attribute]!r}"
+            )
+            assert target in documents, f"{type_}.{name} uses undefined document {target}"
+    # key, two bucket policies, queue policy, two trust policies, two role policies
+    assert seen >= 8, f"only {seen} policies found; did the parser miss blocks?"
+
+
+def _wildcard_problems(name: str, document: dict, is_key_policy: bool) -> list[str]:
+    problems = []
+    statements = _statements(document)
+    if not statements:
+        problems.append(f"{name}: no statements found")
+    for index, statement in enumerate(statements):
+        where = f"{name}.statement[{statement.get('sid', index)}]"
+        effect = statement.get("effect", "Allow")
+        for field in ("not_actions", "not_resources", "not_principals"):
+            if field in statement:
+                problems.append(f"{where}: {field} is a wildcard in disguise")
+        actions = _as_list(statement.get("actions", []))
+        if not actions:
+            problems.append(f"{where}: no actions")
+        for action in actions:
+            if not isinstance(action, str) or not LITERAL_ACTION.fullmatch(action):
+                problems.append(f"{where}: action {action!r} is not one literal action")
+        resources = statement.get("resources")
+        if resources is None:
+            if set(actions) != {"sts:AssumeRole"}:
+                problems.append(f"{where}: no resources (only trust policies may omit them)")
+        else:
+            for resource in _as_list(resources):
+                if not isinstance(resource, str):
+                    problems.append(f"{where}: resource {resource!r} is not a string")
+                elif resource == "*":
+                    # In a KMS key policy "*" means "this key" and AWS requires it; nowhere else.
+                    if not is_key_policy:
+                        problems.append(f"{where}: resource '*'")
+                elif "*" in (resource[:-2] if resource.endswith("/*") else resource):
+                    # A trailing "/*" (objects under a prefix, job runs of an application,
+                    # tables of a database) is the only wildcard a resource may carry.
+                    problems.append(f"{where}: resource {resource!r} has a wildcard")
+        for principal in statement.get("principals", []):
+            identifiers = _as_list(principal.get("identifiers", []))
+            if effect == "Allow" and any("*" in str(i) for i in identifiers):
+                problems.append(f"{where}: Allow for a wildcard principal {identifiers}")
+    return problems
+
+
+def test_policy_documents_have_no_wildcard_actions_or_resources(config):
+    documents = _policy_documents(config)
+    key_policies = _key_policy_documents(config)
+    assert len(documents) >= 8, f"only {len(documents)} policy documents parsed"
+    assert key_policies, "the KMS key must have a policy document"
+    problems = [
+        problem
+        for name, document in documents.items()
+        for problem in _wildcard_problems(name, document, name in key_policies)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "statement, expected",
+    [
+        ({"actions": ["s3:*"], "resources": ["${x}/raw/*"]}, "not one literal action"),
+        ({"actions": ["s3:Get*"], "resources": ["${x}/raw/*"]}, "not one literal action"),
+        ({"actions": ["*"], "resources": ["${x}"]}, "not one literal action"),
+        ({"actions": ["s3:GetObject"], "resources": ["*"]}, "resource '*'"),
+        (
+            {"actions": ["dynamodb:GetItem"], "resources": ["arn:aws:dynamodb:*:1:table/t"]},
+            "wildcard",
+        ),
+        ({"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::*/raw/*"]}, "wildcard"),
+        ({"actions": ["s3:GetObject"], "not_resources": ["${x}"]}, "wildcard in disguise"),
+        ({"actions": ["s3:GetObject"]}, "no resources"),
+        (
+            {
+                "actions": ["s3:GetObject"],
+                "resources": ["${x}/raw/*"],
+                "principals": [{"type": "AWS", "identifiers": ["*"]}],
+            },
+            "wildcard principal",
+        ),
+    ],
+)
+def test_wildcard_check_catches(statement, expected):
+    problems = _wildcard_problems("probe", {"statement": [statement]}, is_key_policy=False)
+    assert any(expected in p for p in problems), problems
+
+
+def test_wildcard_check_accepts_object_prefixes_and_key_policy_resource():
+    statement = {"actions": ["s3:GetObject"], "resources": ["${aws_s3_bucket.lake.arn}/raw/*"]}
+    assert _wildcard_problems("probe", {"statement": [statement]}, False) == []
+    key_statement = {"actions": ["kms:Decrypt"], "resources": ["*"]}
+    assert _wildcard_problems("probe", {"statement": [key_statement]}, True) == []
+    key_wildcard = {"actions": ["kms:*"], "resources": ["*"]}
+    assert _wildcard_problems("probe", {"statement": [key_wildcard]}, True)
+
+
+def _role_document(config, role_policy: str) -> dict:
+    body = _resources(config, "aws_iam_role_policy")[role_policy]
+    return _policy_documents(config)[_reference_target(body["policy"])]
+
+
+@pytest.mark.parametrize(
+    "role_policy, expected",
+    [("orchestrator", ORCHESTRATOR_ACTIONS), ("emr_execution", EXECUTION_ROLE_ACTIONS)],
+)
+def test_role_actions_are_exactly_what_the_code_uses(config, role_policy, expected):
+    statements = _statements(_role_document(config, role_policy))
+    assert all(s.get("effect", "Allow") == "Allow" for s in statements)
+    granted = {a for s in statements for a in _as_list(s["actions"])}
+    assert granted == expected, (
+        f"extra: {sorted(granted - expected)}, missing: {sorted(expected - granted)}"
+    )
+
+
+@pytest.mark.parametrize("role_policy", ["orchestrator", "emr_execution"])
+def test_s3_grants_are_scoped_to_zone_prefixes(config, role_policy):
+    allowed = ALLOWED_OBJECT_SUFFIXES[role_policy]
+    lake = "${local.lake_arn}"
+    for statement in _statements(_role_document(config, role_policy)):
+        actions = set(_as_list(statement["actions"]))
+        resources = _as_list(statement["resources"])
+        if actions & S3_OBJECT_ACTIONS:
+            assert actions <= S3_OBJECT_ACTIONS, f"mix of S3 object and other actions: {actions}"
+            for resource in resources:
+                assert resource.startswith(lake) and resource[len(lake) :] in allowed, (
+                    f"{role_policy}: object grant on {resource!r}, allowed: {sorted(allowed)}"
+                )
+        if "s3:ListBucket" in actions:
+            assert resources == [lake], resources
+            conditions = statement.get("condition", [])
+            prefixes = [c for c in conditions if c["variable"] == "s3:prefix"]
+            assert prefixes, f"{role_policy}: ListBucket without an s3:prefix condition"
+            assert all(c["test"] == "StringLike" for c in prefixes)
+            values = {v for c in prefixes for v in _as_list(c["values"])}
+            expected = {suffix[1:] for suffix in allowed}
+            assert values == expected, f"{role_policy}: ListBucket prefixes {values} != {expected}"
+
+
+def test_pass_role_is_limited_to_the_execution_role(config):
+    statements = [
+        s
+        for s in _statements(_role_document(config, "orchestrator"))
+        if "iam:PassRole" in _as_list(s["actions"])
+    ]
+    assert len(statements) == 1
+    assert statements[0]["resources"] == ["${aws_iam_role.emr_execution.arn}"]
+    condition = one(statements[0]["condition"])
+    assert condition["variable"] == "iam:PassedToService"
+    assert condition["values"] == ["emr-serverless.amazonaws.com"]
+
+
+def test_arrivals_queue_accepts_only_s3_from_the_lake_bucket(config):
+    queue_policy = one(list(_resources(config, "aws_sqs_queue_policy").values()))
+    assert queue_policy["queue_url"] == "${aws_sqs_queue.arrivals.id}"
+    document = _policy_documents(config)[_reference_target(queue_policy["policy"])]
+    statement = one(_statements(document))
+    assert statement.get("effect", "Allow") == "Allow"
+    assert statement["actions"] == ["sqs:SendMessage"]
+    assert statement["resources"] == ["${aws_sqs_queue.arrivals.arn}"]
+    principal = one(statement["principals"])
+    assert principal == {"type": "Service", "identifiers": ["s3.amazonaws.com"]}
+    source_arn = [c for c in statement["condition"] if c["variable"] == "aws:SourceArn"]
+    assert one(source_arn)["test"] in {"ArnEquals", "ArnLike"}
+    assert one(source_arn)["values"] == ["${aws_s3_bucket.lake.arn}"]
+
+
+# --------------------------------------------------------------------------------------------
+# Storage, messaging, registry
+# --------------------------------------------------------------------------------------------
+
+
+def test_s3_notification_sends_only_raw_objects_to_the_arrivals_queue(config):
+    notification = _resources(config, "aws_s3_bucket_notification")["lake"]
+    assert notification["bucket"] == "${aws_s3_bucket.lake.id}"
+    queue = one(notification["queue"])
+    assert queue["filter_prefix"] == "raw/"
+    assert queue["queue_arn"] == "${aws_sqs_queue.arrivals.arn}"
+    assert queue["events"] == ["s3:ObjectCreated:*"]
+    assert "lambda_function" not in notification and "topic" not in notification
+
+
+@pytest.mark.parametrize(
+    "table, hash_key, range_key",
+    [("schema_registry", "source_id", "version"), ("raw_file_index", "source_id", "key")],
+)
+def test_dynamodb_keys_match_the_registry_store(config, table, hash_key, range_key):
+    body = _resources(config, "aws_dynamodb_table")[table]
+    assert body["hash_key"] == hash_key
+    assert body["range_key"] == range_key
+    assert {a["name"]: a["type"] for a in body["attribute"]} == {hash_key: "S", range_key: "S"}
+    assert body["billing_mode"] == "PAY_PER_REQUEST"
+    assert one(body["point_in_time_recovery"])["enabled"] is True
+    sse = one(body["server_side_encryption"])
+    assert sse["enabled"] is True and sse["kms_key_arn"] == "${aws_kms_key.lake.arn}"
+
+
+def test_data_at_rest_uses_the_customer_managed_key(config):
+    key = _resources(config, "aws_kms_key")["lake"]
+    assert key["enable_key_rotation"] is True
+    sse = one(
+        _resources(config, "aws_s3_bucket_server_side_encryption_configuration")["lake"]["rule"]
+    )
+    default = one(sse["apply_server_side_encryption_by_default"])
+    assert default == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.lake.arn}"}
+    for name, queue in _resources(config, "aws_sqs_queue").items():
+        assert queue.get("kms_master_key_id") == "${aws_kms_key.lake.arn}", name
+    for name, topic in _resources(config, "aws_sns_topic").items():
+        assert topic.get("kms_master_key_id") == "${aws_kms_key.lake.arn}", name
+    arrivals = _resources(config, "aws_sqs_queue")["arrivals"]
+    assert "aws_sqs_queue.arrivals_dlq.arn" in arrivals["redrive_policy"]
+
+
+def test_lake_bucket_is_private_versioned_logged_and_expires_old_versions(config):
+    access_block = _resources(config, "aws_s3_bucket_public_access_block")["lake"]
+    for flag in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
+        assert access_block[flag] is True, flag
+    versioning = _resources(config, "aws_s3_bucket_versioning")["lake"]
+    assert one(versioning["versioning_configuration"])["status"] == "Enabled"
+    logging = _resources(config, "aws_s3_bucket_logging")["lake"]
+    assert logging["target_bucket"] == "${aws_s3_bucket.logs.id}"
+    rules = _resources(config, "aws_s3_bucket_lifecycle_configuration")["lake"]["rule"]
+    assert any("abort_incomplete_multipart_upload" in r for r in rules)
+    assert any("noncurrent_version_expiration" in r for r in rules)
+
+
+def test_default_tags(config):
+    provider = one(config["provider"])["aws"]
+    tags = one(provider["default_tags"])["tags"]
+    assert tags.startswith("${merge(var.tags,"), tags
+    for key, value in {
+        "project": "lakehouse",
+        "managed_by": "terraform",
+        "data_classification": "confidential",
+    }.items():
+        assert re.search(rf'\b{key}\s*=\s*\\?"{value}\\?"', tags), f"{key} missing from {tags}"
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs: one per environment variable the code reads
+# --------------------------------------------------------------------------------------------
+
+
+def test_env_vars_are_the_ones_settings_reads():
+    read = set(re.findall(r'env\.get\("(LAKE_[A-Z0-9_]+)"', SETTINGS_FILE.read_text()))
+    missing = set(ENV_OUTPUTS) - read
+    assert not missing, f"settings.py does not read {sorted(missing)}; outputs would be unused"
+
+
+def test_every_required_output_exists(config):
+    outputs = {name: body for entry in config["output"] for name, body in entry.items()}
+    missing = [name for name in ENV_OUTPUTS.values() if name not in outputs]
+    assert not missing, f"missing outputs: {missing}"
+    lake_env = outputs["lake_env"]["value"]
+    for env_var, output in ENV_OUTPUTS.items():
+        assert lake_env.get(env_var) == outputs[output]["value"], (
+            f"lake_env[{env_var}] = {lake_env.get(env_var)!r} but output {output} = "
+            f"{outputs[output]['value']!r}"
+        )
+    assert lake_env.get("LAKE_PROFILE") == "aws"
+
+
+# --------------------------------------------------------------------------------------------
+# terraform itself, where it is installed with a local copy of the AWS provider
+# --------------------------------------------------------------------------------------------
+
+PLUGIN_DIR = Path(os.environ.get("LAKE_TF_PLUGIN_DIR", "/opt/tf-plugins"))
+
+
+@pytest.mark.skipif(
+    shutil.which("terraform") is None or not PLUGIN_DIR.is_dir(),
+    reason="terraform or a local AWS provider (LAKE_TF_PLUGIN_DIR) is not installed",
+)
+def test_terraform_validate_and_mocked_test(tmp_path):
+    work = tmp_path / "terraform"
+    shutil.copytree(TF_DIR, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    env = {
+        **os.environ,
+        "TF_IN_AUTOMATION": "1",
+        "TF_CLI_CONFIG_FILE": os.devnull,
+        "CHECKPOINT_DISABLE": "1",
+    }
+
+    def run(*args: str) -> None:
+        result = subprocess.run(
+            ["terraform", *args, "-no-color"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, (
+            f"terraform {args[0]} failed:\n{result.stdout}\n{result.stderr}"
+        )
+
+    run("init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}")
+    run("validate")
+    run("test")
