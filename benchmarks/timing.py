@@ -11,6 +11,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 MB = 1_000_000  # throughput is in decimal megabytes per second
@@ -45,7 +46,7 @@ def alternate(cases: dict[str, Callable[[int], Any]], repeats: int) -> dict[str,
     runs = {name: Runs() for name in cases}
     for round_number in range(repeats):
         for name, case in cases.items():
-            seconds, runs[name].result = timed(lambda case=case: case(round_number))
+            seconds, runs[name].result = timed(partial(case, round_number))
             runs[name].seconds.append(seconds)
             print(f"  round {round_number + 1}/{repeats}  {name:<24} {seconds:8.2f} s", flush=True)
     return runs
@@ -56,7 +57,9 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n{title}")
     for number, row in enumerate(cells):
-        print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        label, *values = row
+        aligned = (v.rjust(w) for v, w in zip(values, widths[1:], strict=True))
+        print("  " + "  ".join([label.ljust(widths[0]), *aligned]))
         if number == 0:
             print("  " + "  ".join("-" * w for w in widths))
 

@@ -152,10 +152,21 @@ def materialize_partitions(settings, keys, first: str, last: str | None = None, 
     )
 
 
+def step_failures(result) -> list[str]:
+    """The user-facing reason of each failed step: Dagster wraps it, the cause says it."""
+    reasons = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            while error.cause is not None:
+                error = error.cause
+            reasons.append(f"{event.step_key}: {error.message.strip()}")
+    return reasons
+
+
 def _report(result) -> int:
-    failed = [e for e in result.all_events if e.is_step_failure]
-    for event in failed:
-        print(f"FAILED {event.step_key}: {event.event_specific_data.error.message.strip()}")
+    for reason in step_failures(result):
+        print(f"FAILED {reason}")
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data

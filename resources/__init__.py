@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster_pyspark import PySparkResource
-
 from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
@@ -38,7 +36,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "catalog": SQLiteCatalog(state / "catalog.db"),
         "notifier": LocalNotifier(state / "alerts.jsonl"),
         "arrivals": ListingArrivalFeed(storage),
-        "promotion_runner": LocalSparkRunner(PySparkResource(spark_config=LOCAL_SPARK_CONFIG)),
+        "promotion_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG),
     }
 
 
@@ -68,7 +66,7 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
         "catalog": GlueCatalog(database=aws.glue_database, bucket=aws.bucket, **connection),
         "notifier": SNSNotifier(topic_arn=aws.alert_topic_arn, **connection),
         "arrivals": (
-            SQSArrivalFeed(queue_url=aws.arrivals_queue_url, **connection)
+            SQSArrivalFeed(queue_url=aws.arrivals_queue_url, bucket=aws.bucket, **connection)
             if aws.arrivals_queue_url
             else ListingArrivalFeed(storage)
         ),

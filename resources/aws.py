@@ -401,8 +401,9 @@ class GlueCatalog(PartitionCatalog):
     """One Glue table per dataset, partitioned by `event_date`; a partition's
     StorageDescriptor.Location is the publish pointer, its Parameters the rest of the record.
 
-    Superseded locations wait for `expire` in the dataset table's parameters. `bucket` and
-    `prefix` say where the lake lives, as for S3Storage.
+    Superseded locations wait for `expire` in the dataset table's parameters, a JSON list
+    (Glue allows 512,000 characters, some 2,500 entries, plenty while expire keeps it to the
+    retention window). `bucket` and `prefix` say where the lake lives, as for S3Storage.
     """
 
     def __init__(
@@ -530,9 +531,10 @@ class GlueCatalog(PartitionCatalog):
                 return self.publish(published)
         else:
             # UpdatePartition cannot be made conditional: between current() and this call another
-            # publisher could switch the pointer and we would overwrite it. Dagster runs one
-            # materialization per partition at a time, so the window only matters for a stale
-            # run, which the check above catches in every case but a race of milliseconds.
+            # publisher could switch the pointer and we would overwrite it. The check is
+            # best-effort, which is enough because Dagster's run concurrency keeps one writer per
+            # partition; what it must catch is a stale run (a retry or an old backfill), and
+            # that it does unless the stale run races the current one by milliseconds.
             self._glue.update_partition(
                 DatabaseName=self.database,
                 TableName=published.dataset,
@@ -727,7 +729,8 @@ class SQSArrivalFeed(ArrivalFeed):
         return [
             Arrival(key=s3_key[len(self.prefix) :], etag=etag, receipt=message["ReceiptHandle"])
             for bucket, s3_key, etag in created
-            if self.bucket in (None, bucket) and s3_key.startswith(self.prefix + RAW_ZONE)
+            if (self.bucket is None or bucket == self.bucket)
+            and s3_key.startswith(self.prefix + RAW_ZONE)
         ]
 
     def acknowledge(self, arrivals: list[Arrival]) -> None:

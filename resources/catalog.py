@@ -150,7 +150,8 @@ class SQLiteCatalog(PartitionCatalog):
             rows = db.execute(
                 "SELECT dataset, partition, location, superseded_at FROM superseded "
                 "WHERE superseded_at < ? ORDER BY superseded_at",
-                (older_than.isoformat(),),
+                # Stored stamps are UTC ISO strings, so compare against the cutoff in UTC.
+                (older_than.astimezone(UTC).isoformat(),),
             ).fetchall()
         return [SupersededLocation(*row) for row in rows]
 

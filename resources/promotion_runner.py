@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from dagster import AssetExecutionContext, PipesClientCompletedInvocation, PipesSubprocessClient
-from dagster_pyspark import PySparkResource
+from dagster_pyspark.resources import spark_session_from_config
 
 from lake_assets.ingestion.promotion import PromotionResult, promote
 from lake_assets.ingestion.promotion_plan import PromotionPlan
@@ -24,13 +24,18 @@ class PromotionRunner(ABC):
 
 
 class LocalSparkRunner(PromotionRunner):
-    """The embedded default: one local SparkSession shared by every asset in the run."""
+    """The embedded default: one local SparkSession, created on first use and shared by every
+    asset of the process (getOrCreate), as dagster-pyspark's PySparkResource builds it."""
 
-    def __init__(self, spark: PySparkResource):
-        self.spark = spark
+    def __init__(self, spark_config: dict[str, str]):
+        self.spark_config = spark_config
+
+    @property
+    def spark_session(self):
+        return spark_session_from_config(self.spark_config)
 
     def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
-        return promote(self.spark.spark_session, plan, curated_uri, quarantine_uri)
+        return promote(self.spark_session, plan, curated_uri, quarantine_uri)
 
 
 def _extras(plan: PromotionPlan, curated_uri: str, quarantine_uri: str) -> dict[str, Any]:

@@ -131,10 +131,10 @@ class LocalStorage(LakeStorage):
         base = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
         if not base.exists():
             return
-        for path in sorted(p for p in base.rglob("*") if p.is_file()):
-            key = path.relative_to(self.root).as_posix()
-            if key.startswith(prefix) and not path.name.startswith(".inflight-"):
-                yield self._info(key, path)
+        keys = sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
+        for key in keys:
+            if key.startswith(prefix) and not key.rsplit("/", 1)[-1].startswith(".inflight-"):
+                yield self._info(key, self.root / key)
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
@@ -150,4 +150,6 @@ class LocalStorage(LakeStorage):
         return len(keys)
 
     def uri(self, key: str) -> str:
-        return self._path(key).as_uri()
+        # Not Path.as_uri(): it percent-encodes "=" in source=<id>/, which Hadoop takes literally.
+        path = self._path(key).as_posix()
+        return f"file://{path}/" if key.endswith("/") else f"file://{path}"

@@ -12,7 +12,7 @@ locals {
   glue_database_arn = aws_glue_catalog_database.curated.arn
   # Tables are created by the orchestrator at publish time (one per curated dataset), so their
   # names are not known here: the grant is bounded to the tables of the curated database.
-  glue_tables_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/*/*"
+  glue_tables_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.curated.name}/*"
 }
 
 # ---------------------------------------------------------------------------------------------

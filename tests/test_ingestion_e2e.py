@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
-from dagster_pyspark import PySparkResource
 
-from lake_assets.cli import materialize_partitions
+from lake_assets.cli import materialize_partitions, step_failures
 from lake_assets.ingestion.assets import curated_key_of, registry_key_of
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.promotion import PromotionResult
@@ -50,8 +49,11 @@ class Lake:
         path.write_bytes(content.encode() if isinstance(content, str) else content)
         land_payload(self.storage, self.settings.source(source), path, day)
 
-    def deliver_cards(self, day: str, numbers, renamed=False, name=None, **overrides) -> None:
-        lines = "".join(json.dumps({**card(n, day, renamed), **overrides}) + "\n" for n in numbers)
+    def deliver_cards(self, day: str, numbers, renamed=False, name=None, bad_amounts=()) -> None:
+        lines = "".join(
+            json.dumps(card(n, day, renamed, amount="N/A" if n in bad_amounts else 12.5)) + "\n"
+            for n in numbers
+        )
         self.deliver("card_transactions", day, name or f"cards-{day}-{numbers[0]}.json", lines)
 
     def profile(self, source: str, day: str):
@@ -72,13 +74,14 @@ def lake(tmp_path, spark):
 
 
 def failure_message(result) -> str:
-    return "\n".join(e.event_specific_data.error.message for e in result.all_events if e.is_step_failure)
+    return "\n".join(step_failures(result))
 
 
 def test_payloads_are_profiled_promoted_and_published(lake, spark):
     lake.deliver_cards("2026-03-02", range(0, 30))
-    lake.deliver_cards("2026-03-02", range(30, 40), name="with-bad-amounts.json", amount="N/A")
-    lake.deliver_cards("2026-03-03", range(40, 60))
+    # One unreadable amount among forty does not change the field's type; the row is quarantined.
+    lake.deliver_cards("2026-03-02", range(30, 70), name="with-a-bad-amount.json", bad_amounts={33})
+    lake.deliver_cards("2026-03-03", range(70, 90))
     lake.deliver("card_transactions", "2026-03-03", "garbage.json", b"\x00\x01 not json at all")
 
     for day in ("2026-03-02", "2026-03-03"):
@@ -87,10 +90,10 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
     assert result.success, failure_message(result)
 
     published = {p.partition: p for p in lake.catalog.partitions("card_transactions")}
-    assert published["2026-03-02"].row_count == 30
+    assert published["2026-03-02"].row_count == 69
     assert published["2026-03-03"].row_count == 20
     rows = lake.rows(spark, "card_transactions")
-    assert rows.count() == 50
+    assert rows.count() == 89
     assert rows.filter("amount IS NULL OR transaction_date IS NULL").count() == 0
     assert dict(rows.dtypes)["amount"] == "double"
     # Nested objects arrive flattened: merchant.name becomes the column merchant__name.
@@ -99,10 +102,11 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
 
     # Unreadable amounts are quarantined with their reason, not published as nulls.
     quarantined = spark.read.json(lake.storage.uri("quarantine/card_transactions/"))
-    assert quarantined.count() == 10
-    assert all("amount: cannot read N/A as double" in r["_reject_reasons"] for r in quarantined.collect())
+    [bad] = quarantined.collect()
+    assert bad["_reject_reasons"] == "amount: cannot read N/A as double"
+    assert json.loads(bad["_raw_record"])["transaction_id"] == "TXN-00033"
     manifest = json.loads(lake.storage.get_bytes(published["2026-03-02"].location + "_manifest.json"))
-    assert manifest["row_count"] + manifest["rows_quarantined"] == 40
+    assert manifest["row_count"] + manifest["rows_quarantined"] == 70
 
     # The garbage payload is dead-lettered with its reason, and counted.
     dead = [r for r in lake.registry.raw_files("card_transactions") if r.status == "DEAD_LETTER"]
@@ -112,8 +116,8 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
 
     materialization = lake.instance.get_latest_materialization_event(curated_key_of("card_transactions"))
     metadata = materialization.asset_materialization.metadata
-    assert metadata["rows_in"].value == 60
-    assert metadata["rows_published"].value == 50 and metadata["rows_quarantined"].value == 10
+    assert metadata["rows_in"].value == 90
+    assert metadata["rows_published"].value == 89 and metadata["rows_quarantined"].value == 1
 
 
 def test_a_rename_blocks_promotion_until_approved(lake, spark):
@@ -213,14 +217,14 @@ def test_republishing_supersedes_and_retention_removes_the_old_version(lake, spa
 
 def test_pipes_runs_the_same_job_as_the_local_path(lake, spark, tmp_path):
     lake.deliver_cards("2026-03-02", range(0, 12))
-    lake.deliver_cards("2026-03-02", range(12, 15), name="bad.json", amount="twelve")
+    lake.deliver_cards("2026-03-02", range(12, 52), name="one-bad.json", bad_amounts={20})
     lake.profile("card_transactions", "2026-03-02")
     lake.resources["promotion_runner"] = PipesSubprocessRunner()
     result = lake.promote("card_transactions", "2026-03-02")
     assert result.success, failure_message(result)
     published = lake.catalog.current("card_transactions", "2026-03-02")
-    assert published.row_count == 12
-    assert lake.rows(spark, "card_transactions").count() == 12
+    assert published.row_count == 51
+    assert lake.rows(spark, "card_transactions").count() == 51
 
 
 def test_customers_csv_snapshots_are_promoted(lake, spark):
@@ -238,8 +242,7 @@ def test_customers_csv_snapshots_are_promoted(lake, spark):
 def test_local_runner_uses_the_shared_session(lake, spark):
     runner = lake.resources["promotion_runner"]
     assert isinstance(runner, LocalSparkRunner)
-    assert isinstance(runner.spark, PySparkResource)
-    assert runner.spark.spark_session is spark
+    assert runner.spark_session is spark
 
 
 def test_rows_without_event_time_are_quarantined_on_their_ingest_date(lake, spark):

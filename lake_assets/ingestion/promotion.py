@@ -149,7 +149,7 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
         F.concat_ws("; ", *failures).alias(REASONS),
         raw_record.alias(RAW_RECORD),
     )
-    event_date = F.to_date(F.col(plan.event_time_column))
+    event_date = F.col(plan.event_time_column).try_cast("date")
     missing_event = F.when(
         event_date.isNull(), F.lit(f"missing or unreadable event time {plan.event_time_column}")
     )

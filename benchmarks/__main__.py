@@ -1,0 +1,30 @@
+"""`python -m benchmarks [profiling] [promotion] [--rows N]`: run the benchmarks (all by default),
+each printing its own tables, then one summary line per benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from benchmarks import profiling, promotion
+
+BENCHMARKS = {"profiling": profiling.run, "promotion": promotion.run}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="benchmark", help=" | ".join(BENCHMARKS))
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the main payload")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    start = time.perf_counter()
+    summaries = [BENCHMARKS[name](args.rows) for name in args.names or BENCHMARKS]
+    print(f"\nSummary ({time.perf_counter() - start:.0f} s)")
+    for line in summaries:
+        print(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()

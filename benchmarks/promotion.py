@@ -1,0 +1,158 @@
+"""Promotion: `promote` against a plain PySpark read-and-write of the same landed file.
+
+The baseline is what a hand-written job would do: `spark.read.json(raw)` with schema inference,
+then `.write.parquet(out)`. `promote` does more for its guarantees: it reads every field as text
+under the registry's schema, try_casts each to its registry type while collecting a reason for
+every value that does not fit, counts rows per partition and validity, writes curated Parquet
+partitioned by event date (and quarantined rows as JSON, if any), then reads the footers back
+to audit. The ratio promote / baseline is what those guarantees cost; the target is <= 1.3.
+
+Both run alternately in one SparkSession configured as the local profile's
+(resources.LOCAL_SPARK_CONFIG), warmed up on a small sample before either is timed, and read the
+same file. Landing, profiling and planning are setup and are not timed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from benchmarks.data import BENCH_DATA, EVENT_DAY, transactions_file
+from benchmarks.timing import MB, Runs, alternate, print_table, timed
+from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
+from lake_assets.ingestion.promotion import PromotionResult, promote
+from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
+from lake_assets.settings import load_settings
+from resources import LOCAL_SPARK_CONFIG, build_resources
+
+SOURCE = "card_transactions"
+REPEATS = 2
+WARM_UP_ROWS = 20_000
+BASELINE, SUBJECT = "spark.read.json+write", "promote"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A promotion plan over one raw payload, and a folder for the outputs of every run."""
+
+    plan: PromotionPlan
+    payload: Path  # the local file the plan's single raw object was landed from
+    out: Path
+
+    @property
+    def raw_uri(self) -> str:
+        ((uri,),) = (group.uris for group in self.plan.inputs)
+        return uri
+
+    def output(self, job: str, label: object) -> str:
+        return _file_uri(self.out / f"{job}-{label}")
+
+    def sample(self, rows: int) -> Workload:
+        """The same plan over the payload's first `rows` lines, with outputs of its own."""
+        out = self.out / "sample"
+        path = out / f"ingest_date={EVENT_DAY}" / "sample.json"  # laid out like a raw object
+        path.parent.mkdir(parents=True)
+        with self.payload.open("rb") as lines:
+            path.write_bytes(b"".join(itertools.islice(lines, rows)))
+        uri = _file_uri(path)
+        (group,) = self.plan.inputs
+        group = replace(group, uris=(uri,), ingest_dates={uri: str(EVENT_DAY)})
+        return Workload(replace(self.plan, inputs=(group,)), path, out)
+
+
+def _file_uri(path: Path) -> str:
+    # Not Path.as_uri(): it percent-encodes the "=" of ingest_date=, which Hadoop reads literally.
+    return f"file://{path.as_posix()}"
+
+
+def _plain_job(spark: SparkSession, workload: Workload, label: object) -> None:
+    spark.read.json(workload.raw_uri).write.parquet(workload.output(BASELINE, label))
+
+
+def _promotion(spark: SparkSession, workload: Workload, label: object) -> PromotionResult:
+    curated, quarantine = (workload.output(zone, label) for zone in ("curated", "quarantine"))
+    return promote(spark, workload.plan, curated, quarantine)
+
+
+JOBS = {BASELINE: _plain_job, SUBJECT: _promotion}
+
+
+def run(rows: int) -> str:
+    payload = transactions_file(rows)
+    print(f"\n[promotion] {payload.name}: {rows:,} rows", flush=True)
+    spark = _spark_session()
+    try:
+        with tempfile.TemporaryDirectory(dir=BENCH_DATA, prefix="lake-") as root:
+            workload = _landed_workload(Path(root), payload)
+            _warm_up(spark, workload.sample(WARM_UP_ROWS))
+            jobs = {name: partial(job, spark, workload) for name, job in JOBS.items()}
+            runs = alternate(jobs, REPEATS)
+            _report(spark, workload, runs)
+    finally:
+        spark.stop()
+    ratio = runs[SUBJECT].median / runs[BASELINE].median
+    return f"promotion: {ratio:.2f} x plain PySpark (target <= 1.3)"
+
+
+def _spark_session() -> SparkSession:
+    builder = SparkSession.builder
+    for key, value in {**LOCAL_SPARK_CONFIG, "spark.app.name": "lakehouse-bench"}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _landed_workload(root: Path, payload: Path) -> Workload:
+    """A fresh local lake holding the payload, landed, profiled and planned as the assets do."""
+    settings = load_settings({"LAKE_ROOT": str(root / "lake")})
+    resources = build_resources(settings)
+    storage, registry, source = resources["storage"], resources["registry"], settings.source(SOURCE)
+    landing, _ = timed(lambda: land_payload(storage, source, payload, ingest_date=EVENT_DAY))
+    pending = pending_objects(storage, registry, SOURCE)
+    profiling, summary = timed(
+        lambda: profile_objects(storage, registry, resources["notifier"], source, pending)
+    )
+    if summary.count("PROFILED") != 1:
+        raise RuntimeError(f"setup: expected one profiled payload, got {summary.outcomes}")
+    plan = plan_promotion(
+        SOURCE,
+        source.event_time_field,
+        source.format,
+        [EVENT_DAY.isoformat()],
+        registry.versions(SOURCE),
+        registry.raw_files(SOURCE),
+        storage.uri,
+    )
+    print(f"  setup (not timed): landed in {landing:.1f} s, profiled in {profiling:.1f} s")
+    return Workload(plan, payload, root / "out")
+
+
+def _warm_up(spark: SparkSession, sample: Workload) -> None:
+    """Both jobs once on a small sample, so neither timed run pays for JIT and codegen."""
+    for name, job in JOBS.items():
+        seconds, _ = timed(partial(job, spark, sample, "warm-up"))
+        print(f"  warm-up  {name:<24} {seconds:8.2f} s  ({WARM_UP_ROWS:,} rows, not timed)")
+
+
+def _report(spark: SparkSession, workload: Workload, runs: dict[str, Runs]) -> None:
+    size = workload.payload.stat().st_size
+    result: PromotionResult = runs[SUBJECT].result
+    partitions = result.partitions.values()
+    baseline_rows = spark.read.parquet(workload.output(BASELINE, REPEATS - 1)).count()
+    print_table(
+        "Promotion (median of alternated runs, one warm SparkSession)",
+        ["job", "median s", "MB/s", "runs s", "rows read", "published", "quarantined", "written"],
+        [
+            [BASELINE, runs[BASELINE].median, size / MB / runs[BASELINE].median,
+             runs[BASELINE].spread(), "-", "-", "-", baseline_rows],
+            [SUBJECT, runs[SUBJECT].median, size / MB / runs[SUBJECT].median,
+             runs[SUBJECT].spread(), result.rows_read, sum(p.rows_published for p in partitions),
+             sum(p.rows_quarantined for p in partitions), sum(p.rows_written for p in partitions)],
+        ],
+    )  # fmt: skip
