@@ -7,7 +7,7 @@
 
 resource "aws_kms_key" "lake" {
   description             = "${var.name_prefix}: lake data at rest (S3, SQS, SNS, DynamoDB, Glue)"
-  enable_key_rotation     = false
+  enable_key_rotation     = true
   rotation_period_in_days = 365
   deletion_window_in_days = var.kms_deletion_window_days
   policy                  = data.aws_iam_policy_document.lake_key.json

@@ -48,7 +48,7 @@ _TIME = r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
 _ZONE = r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
 # One pattern for both: an ISO date, optionally followed by a time, is a timestamp if it has one.
 _TEMPORAL = rf"^{_DATE}(?:[T ]{_TIME}{_ZONE}?)?$"
-_ZONED = rf"{_ZONE}$"
+_OFFSET = r"[+-]\d{2}:\d{2}$"  # "Z" needs no conversion: the written date is the UTC date
 
 Hint = Literal["typed", "text", "json"]
 """How to read a column: arrow's type is the value type ("typed"), untyped CSV text to narrow
@@ -157,6 +157,13 @@ def _bottom_k(hashes: np.ndarray) -> tuple[int, ...]:
     return tuple(int(h) for h in np.unique(hashes))
 
 
+def _integers(values: pa.Array) -> np.ndarray:
+    """A null-free integer array as numpy, zero-copy (Array.to_numpy first imports pandas)."""
+    width = values.type.byte_width
+    data = values.buffers()[1]
+    return np.frombuffer(data, f"<i{width}", count=len(values), offset=values.offset * width)
+
+
 def _string_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, bytes) of a string array without copying; offsets index into the bytes."""
     _, offsets, data = texts.buffers()
@@ -246,13 +253,11 @@ def _shapes(texts: pa.Array) -> pa.Array:
 
 def _top_shapes(uniques: pa.Array, counts: pa.Array) -> tuple[tuple[str, int], ...]:
     encoded = pc.dictionary_encode(_shapes(uniques))
-    totals = np.bincount(
-        encoded.indices.to_numpy(), weights=counts.to_numpy(), minlength=len(encoded.dictionary)
-    )
+    weights = _integers(counts).astype(np.float64)
+    totals = np.bincount(_integers(encoded.indices), weights, minlength=len(encoded.dictionary))
     top = np.argpartition(-totals, MAX_SHAPES)[:MAX_SHAPES] if totals.size > MAX_SHAPES else None
     top = np.argsort(-totals, kind="stable") if top is None else top[np.argsort(-totals[top])]
-    shapes = encoded.dictionary.take(pa.array(top)).to_pylist()
-    return tuple(zip(shapes, (int(n) for n in totals[top]), strict=True))
+    return tuple((encoded.dictionary[int(i)].as_py(), int(totals[i])) for i in top)
 
 
 def _merge_shapes(a: tuple, b: tuple) -> tuple[tuple[str, int], ...]:
@@ -262,22 +267,25 @@ def _merge_shapes(a: tuple, b: tuple) -> tuple[tuple[str, int], ...]:
 
 
 def _dates(texts: pa.Array) -> tuple[str, ...]:
-    """Distinct dates of ISO date/timestamp texts: as written, or in UTC when a zone is given.
+    """Distinct dates of ISO date/timestamp texts: as written, or in UTC when an offset is given.
 
     UTC because promotion partitions by the UTC event date, as Spark does in a UTC session.
     """
-    zoned = pc.match_substring_regex(texts, _ZONED)
-    local = pc.utf8_slice_codeunits(pc.filter(texts, pc.invert(zoned)), 0, 10)
-    with_zone = pc.filter(texts, zoned)
+    offset = pc.match_substring_regex(texts, _OFFSET)
+    written = pc.unique(pc.utf8_slice_codeunits(pc.filter(texts, pc.invert(offset)), 0, 10))
+    found = pa.chunked_array([written, _utc_dates(pc.filter(texts, offset))], pa.string())
+    # Only YYYY-MM-DD: an offset can push 9999-12-31 into year 10000.
+    return tuple(sorted(d for d in pc.unique(found).to_pylist() if len(d) == 10)[:MAX_DATES])
+
+
+def _utc_dates(texts: pa.Array) -> pa.Array:
     try:
         # Seconds precision: nanosecond timestamps cannot hold years past 2262.
-        whole_seconds = pc.replace_substring_regex(with_zone, r"\.\d+", "")
+        whole_seconds = pc.replace_substring_regex(texts, r"\.\d+", "")
         utc = pc.cast(pc.cast(whole_seconds, pa.timestamp("s", "UTC")), pa.date32())
-        zone_dates = pc.cast(utc, pa.string())
+        return pc.cast(utc, pa.string())
     except pa.ArrowInvalid:  # e.g. "2026-02-30T..." passes the pattern but is no real date
-        zone_dates = pc.utf8_slice_codeunits(with_zone, 0, 10)
-    found = pc.unique(pa.chunked_array([local, zone_dates], pa.string())).to_pylist()
-    return tuple(sorted(found)[:MAX_DATES])
+        return pc.utf8_slice_codeunits(texts, 0, 10)
 
 
 def _merge_dates(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -402,8 +410,9 @@ def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, known: str | None) 
         return _EMPTY
     if hint == "text" and known != "string":
         values = _narrowest(values)
-    counted = pc.value_counts(_canonical_text(values))
-    uniques, counts = counted.field("values"), counted.field("counts")
+    # Counted before they become text: hashing numbers is cheaper, and there are fewer to format.
+    counted = pc.value_counts(_canonical_text(values) if _is_nested(values.type) else values)
+    uniques, counts = _canonical_text(counted.field("values")), counted.field("counts")
     kind = "json" if hint == "json" else _value_type(values.type, uniques, known)
     return _Partial(
         non_null=len(values),
@@ -529,20 +538,18 @@ def _flat(record: dict) -> Iterator[tuple[str, object]]:
                 yield f"{prefix}{key}", value
 
 
-_INT64 = (-(2**63), 2**63 - 1)
-
-
 def _python_arrays(values: list) -> Iterator[tuple[pa.Array, Hint]]:
     """A column of parsed JSON values as one arrow array per JSON type present."""
     groups: dict[str, list] = {}
     for value in values:
         if value is not None:
-            groups.setdefault(_json_kind(value), []).append(value)
+            kind, plain = _json_value(value)
+            groups.setdefault(kind, []).append(plain)
     if not groups:
         yield pa.nulls(0), "typed"  # the field exists, with nulls only
     for kind, group in groups.items():
         if kind == "json":
-            yield pa.array([_json_text(v) for v in group], pa.string()), "json"
+            yield pa.array(group, pa.string()), "json"
         elif kind == "string":
             yield _utf8_array(group), "typed"
         else:
@@ -550,17 +557,25 @@ def _python_arrays(values: list) -> Iterator[tuple[pa.Array, Hint]]:
 
 
 _PYTHON_TYPES = {"boolean": pa.bool_(), "integer": pa.int64(), "double": pa.float64()}
+_INT64 = (-(2**63), 2**63 - 1)
 
 
-def _json_kind(value: object) -> str:
+def _json_value(value: object) -> tuple[str, object]:
+    """A parsed JSON value's kind, and the value as that kind's arrow array takes it."""
     if isinstance(value, bool):
-        return "boolean"
+        return "boolean", value
     if isinstance(value, int):
-        # Like pyarrow, integers beyond int64 are read as doubles.
-        return "integer" if _INT64[0] <= value <= _INT64[1] else "double"
+        if _INT64[0] <= value <= _INT64[1]:
+            return "integer", value
+        try:
+            return "double", float(value)  # as pyarrow reads integers beyond int64
+        except OverflowError:
+            return "string", str(value)
     if isinstance(value, float):
-        return "double"
-    return "string" if isinstance(value, str) else "json"
+        return "double", value
+    if isinstance(value, str):
+        return "string", value
+    return "json", _json_text(value)
 
 
 def _utf8_array(texts: list[str]) -> pa.Array:
@@ -579,6 +594,11 @@ def _records_batch(records: list[dict]) -> _Batch:
         len(records),
         [(name, a, hint) for name, vals in columns.items() for a, hint in _python_arrays(vals)],
     )
+
+
+def _clip(reason: str, limit: int = 300) -> str:
+    """Reasons quote the payload; a dead-letter record needs the gist, not the bytes."""
+    return reason if len(reason) <= limit else f"{reason[:limit]}..."
 
 
 def _json_error(error: Exception) -> str:
@@ -610,7 +630,7 @@ def _parsed_lines(chunk: bytes, first_line: int) -> Iterator[tuple[str, object] 
             try:
                 yield f"line {number}", json.loads(line)
             except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
-                yield _BadRecord(f"line {number}", _json_error(error))
+                yield _BadRecord(f"line {number}", _clip(_json_error(error)))
 
 
 # --- JSON lines ----------------------------------------------------------------------------------
@@ -667,7 +687,10 @@ def _read_chunk(chunk: bytes, pins: pa.StructType | None) -> tuple[pa.Table, pa.
     pins = _merge_pins(pins, _sample_pins(chunk)) if pins is None else pins
     table = _parse_json(chunk, pins)
     wider = _merge_pins(pins, _pin(pa.struct(list(table.schema))))
-    return (table, pins) if wider == pins else (_parse_json(chunk, wider), wider)
+    if wider != pins:
+        table, pins = _parse_json(chunk, wider), wider
+    table.validate(full=True)  # pyarrow's JSON reader leaves invalid UTF-8 in place
+    return table, pins
 
 
 def _sample_pins(chunk: bytes) -> pa.StructType | None:
@@ -715,12 +738,13 @@ def _json_lines_events(fh: IO[bytes], block_size: int) -> Iterator[_Event]:
             continue
         try:
             table, pins = _read_chunk(chunk, pins)
-        except pa.ArrowException:
+            batch = _table_batch(table, "typed")
+        except (pa.ArrowException, UnicodeDecodeError):  # the latter from invalid UTF-8 keys
             # pyarrow rejects a whole chunk for one bad line or one field changing JSON type;
             # json.loads finds the bad lines and keeps the good ones.
             yield from _records_events(_parsed_lines(chunk, first_line))
         else:
-            yield _table_batch(table, "typed")
+            yield batch
 
 
 # --- JSON array ----------------------------------------------------------------------------------
@@ -755,11 +779,11 @@ def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
             null_values=list(CSV_NULLS),
         )
         with pcsv.open_csv(path, read_options=read, convert_options=convert) as reader:
-            yield _Batch(0, [(name, pa.array([], pa.string()), "text") for name in names])
+            yield _Batch(0, [(name, pa.nulls(0, pa.string()), "text") for name in names])
             for batch in reader:
                 yield _table_batch(batch, "text")
-    except pa.ArrowException as error:
-        raise MalformedPayload(f"not valid CSV: {error}") from error
+    except (pa.ArrowException, UnicodeDecodeError) as error:  # the latter from the header
+        raise MalformedPayload(f"not valid CSV: {_clip(str(error))}") from error
 
 
 # --- entry point ---------------------------------------------------------------------------------
