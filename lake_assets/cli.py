@@ -68,8 +68,10 @@ def cmd_registry_show(args, settings: Settings) -> int:
     if not versions:
         print(f"{args.source}: no versions yet")
     for version in versions:
-        print(f"{version.version}  {version.status:<10} {version.compatibility}  {len(version.fields)} fields"
-              + (f"  promoted {version.promoted_at}" if version.promoted_at else ""))
+        print(
+            f"{version.version}  {version.status:<10} {version.compatibility}  {len(version.fields)} fields"
+            + (f"  promoted {version.promoted_at}" if version.promoted_at else "")
+        )
         for line in describe_diff(version.field_diff):
             print(f"    {line}")
         for reason in version.violations:
@@ -77,7 +79,10 @@ def cmd_registry_show(args, settings: Settings) -> int:
         if version.approved_renames:
             print(f"    renames: {version.approved_renames}")
     if versions:
-        print("curated schema: " + ", ".join(f"{k}:{v}" for k, v in canonical_schema(versions).items()))
+        print(
+            "curated schema: "
+            + ", ".join(f"{k}:{v}" for k, v in canonical_schema(versions).items())
+        )
     return 0
 
 
@@ -128,7 +133,9 @@ def _instance():
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
-def materialize_partitions(settings, keys, first: str, last: str | None = None, resources=None, instance=None):
+def materialize_partitions(
+    settings, keys, first: str, last: str | None = None, resources=None, instance=None
+):
     """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)."""
     from dagster import materialize
 
@@ -140,7 +147,10 @@ def materialize_partitions(settings, keys, first: str, last: str | None = None, 
     partition_key = first
     if last and last != first:
         partition_key = None
-        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        tags = {
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        }
     return materialize(
         assets,
         selection=keys,
@@ -171,7 +181,9 @@ def _report(result) -> int:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
-                print(f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}: {data.description}")
+                print(
+                    f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}: {data.description}"
+                )
     return 0 if result.success else 1
 
 
@@ -199,7 +211,10 @@ def lake_summary(settings: Settings, resources: dict) -> str:
             counts[1] += record.row_count
             counts[2] += record.status == "DEAD_LETTER"
         lines.append("raw (ingest date: files, rows, dead-lettered files)")
-        lines += [f"  {d}: {f} files, {r} rows, {dl} dead-lettered" for d, (f, r, dl) in sorted(raw_rows.items())]
+        lines += [
+            f"  {d}: {f} files, {r} rows, {dl} dead-lettered"
+            for d, (f, r, dl) in sorted(raw_rows.items())
+        ]
         lines.append("curated (event date: published rows, quarantined rows, run)")
         for part in catalog.partitions(sid):
             manifest = json.loads(storage.get_bytes(part.location + "_manifest.json"))
@@ -230,7 +245,9 @@ def cmd_demo(args, settings: Settings) -> int:
         raise SystemExit("the demo runs on the embedded local profile (unset LAKE_PROFILE)")
     if settings.lake_root.exists():
         if not args.reset:
-            raise SystemExit(f"{settings.lake_root} exists; pass --reset to replace it with the demo lake")
+            raise SystemExit(
+                f"{settings.lake_root} exists; pass --reset to replace it with the demo lake"
+            )
         shutil.rmtree(settings.lake_root)
     return run_demo(settings, days=args.days)
 
@@ -249,14 +266,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(run=cmd_ingest)
 
-    p = sub.add_parser("profile", help="profile raw payloads not yet profiled (what the sensor triggers)")
+    p = sub.add_parser(
+        "profile", help="profile raw payloads not yet profiled (what the sensor triggers)"
+    )
     p.add_argument("--source")
     p.add_argument("--date", help="only this ingest date")
     p.set_defaults(run=cmd_profile)
 
-    registry = sub.add_parser("registry", help="inspect and approve schema versions").add_subparsers(
-        dest="registry_command", required=True
-    )
+    registry = sub.add_parser(
+        "registry", help="inspect and approve schema versions"
+    ).add_subparsers(dest="registry_command", required=True)
     p = registry.add_parser("show", help="versions of a source with their diffs")
     p.add_argument("source")
     p.add_argument("--json", action="store_true")
@@ -292,7 +311,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.run(args, load_settings())
     except (ConfigError, KeyError, LookupError, ValueError, FileNotFoundError) as error:

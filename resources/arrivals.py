@@ -26,7 +26,7 @@ class ArrivalFeed(ABC):
     def poll(self, cursor: str | None, limit: int = 1000) -> tuple[list[Arrival], str | None]:
         """Arrivals not yet reported under `cursor`, and the cursor to store afterwards."""
 
-    def acknowledge(self, arrivals: list[Arrival]) -> None:
+    def acknowledge(self, arrivals: list[Arrival]) -> None:  # noqa: B027 - a no-op by default
         """Called once run requests for `arrivals` exist; a queue deletes the messages."""
 
 

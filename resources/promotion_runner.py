@@ -19,7 +19,11 @@ PIPES_ENTRY_MODULE = "lake_assets.ingestion.pipes_promote"
 class PromotionRunner(ABC):
     @abstractmethod
     def run(
-        self, context: AssetExecutionContext, plan: PromotionPlan, curated_uri: str, quarantine_uri: str
+        self,
+        context: AssetExecutionContext,
+        plan: PromotionPlan,
+        curated_uri: str,
+        quarantine_uri: str,
     ) -> PromotionResult: ...
 
 
@@ -43,7 +47,9 @@ def _extras(plan: PromotionPlan, curated_uri: str, quarantine_uri: str) -> dict[
 
 
 def _result_of(invocation: PipesClientCompletedInvocation, plan: PromotionPlan) -> PromotionResult:
-    messages = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and "rows_read" in m]
+    messages = [
+        m for m in invocation.get_custom_messages() if isinstance(m, dict) and "rows_read" in m
+    ]
     if not messages:
         raise RuntimeError(f"the promotion job for {plan.dataset} reported no result over Pipes")
     return PromotionResult.from_dict(messages[-1])

@@ -28,7 +28,10 @@ def local_lake(tmp_path, monkeypatch):
 def write_cards(path, day="2026-03-02", count=5, date_field="transaction_date"):
     path.write_text(
         "".join(
-            json.dumps({"transaction_id": f"T{i}", "amount": i * 1.5, date_field: f"{day}T10:00:00Z"}) + "\n"
+            json.dumps(
+                {"transaction_id": f"T{i}", "amount": i * 1.5, date_field: f"{day}T10:00:00Z"}
+            )
+            + "\n"
             for i in range(count)
         )
     )
@@ -44,14 +47,21 @@ def test_sensor_requests_one_profiling_run_per_source_and_day(local_lake, tmp_pa
     res["storage"].put_bytes("raw/source=unknown/ingest_date=2026-03-02/x.json", b"{}")
 
     sensor = build_arrival_sensor(sorted(settings.sources))
-    context = build_sensor_context(resources={"arrivals": res["arrivals"], "registry": res["registry"]})
+    context = build_sensor_context(
+        resources={"arrivals": res["arrivals"], "registry": res["registry"]}
+    )
     result = sensor(context)
     assert sorted(r.partition_key for r in result.run_requests) == ["2026-03-02", "2026-03-03"]
     assert {r.tags["lake/arrivals"] for r in result.run_requests} == {"2", "1"}
     assert [e.partition for e in result.asset_events] == ["2026-03-02", "2026-03-03"]
 
     # Nothing new: the next tick with the stored cursor requests nothing.
-    again = sensor(build_sensor_context(cursor=result.cursor, resources={"arrivals": res["arrivals"], "registry": res["registry"]}))
+    again = sensor(
+        build_sensor_context(
+            cursor=result.cursor,
+            resources={"arrivals": res["arrivals"], "registry": res["registry"]},
+        )
+    )
     assert again.run_requests == []
 
 
@@ -65,7 +75,9 @@ def test_an_arrival_announced_twice_is_profiled_once(local_lake, tmp_path):
     redelivered, _, _ = arrival_run_requests(twice[:1], {"card_transactions"}, res["registry"])
     assert redelivered[0].run_key == requests[0].run_key  # Dagster skips a repeated run key
 
-    summary = profile_objects(res["storage"], res["registry"], res["notifier"], source, [info, info])
+    summary = profile_objects(
+        res["storage"], res["registry"], res["notifier"], source, [info, info]
+    )
     assert [o.status for o in summary.outcomes] == ["PROFILED", "ALREADY_PROFILED"]
     assert len(res["registry"].raw_files("card_transactions")) == 1
     # Once profiled, a late duplicate announcement requests no run at all.
@@ -90,11 +102,19 @@ def test_listing_cursor_never_hides_objects_with_equal_timestamps(local_lake, tm
 def test_lake_ingest_and_profile_commands(local_lake, tmp_path, capsys):
     settings, res = local_lake
     path = write_cards(tmp_path / "batch.json")
-    assert main(["ingest", "--source", "card_transactions", "--ingest-date", "2026-03-02", str(path)]) == 0
+    assert (
+        main(["ingest", "--source", "card_transactions", "--ingest-date", "2026-03-02", str(path)])
+        == 0
+    )
     [landed] = list(res["storage"].list("raw/source=card_transactions/ingest_date=2026-03-02/"))
-    assert landed.key.endswith("-batch.json") and res["storage"].get_bytes(landed.key) == path.read_bytes()
+    assert (
+        landed.key.endswith("-batch.json")
+        and res["storage"].get_bytes(landed.key) == path.read_bytes()
+    )
     assert main(["profile"]) == 0
-    assert "card_transactions: 1 profiled, 0 dead-lettered, 1 new versions" in capsys.readouterr().out
+    assert (
+        "card_transactions: 1 profiled, 0 dead-lettered, 1 new versions" in capsys.readouterr().out
+    )
     assert pending_objects(res["storage"], res["registry"], "card_transactions") == []
 
 
@@ -102,7 +122,12 @@ def test_lake_registry_show_and_approve(local_lake, tmp_path, capsys):
     settings, res = local_lake
     source = settings.source("card_transactions")
     land_payload(res["storage"], source, write_cards(tmp_path / "a.json"), "2026-03-02")
-    land_payload(res["storage"], source, write_cards(tmp_path / "b.json", date_field="txn_date"), "2026-03-03")
+    land_payload(
+        res["storage"],
+        source,
+        write_cards(tmp_path / "b.json", date_field="txn_date"),
+        "2026-03-03",
+    )
     assert main(["profile"]) == 0
     versions = res["registry"].versions("card_transactions")
     assert [v.status for v in versions] == ["ACTIVE", "BREAKING"]
@@ -113,29 +138,54 @@ def test_lake_registry_show_and_approve(local_lake, tmp_path, capsys):
     assert "BREAKING: field 'transaction_date' (timestamp) was removed" in shown
     assert "transaction_date -> txn_date? rename confidence" in shown
 
-    assert main(["registry", "diff", "card_transactions", versions[0].version, versions[1].version]) == 0
+    assert (
+        main(["registry", "diff", "card_transactions", versions[0].version, versions[1].version])
+        == 0
+    )
     assert "- transaction_date: timestamp" in capsys.readouterr().out
 
     assert main(["registry", "approve", "card_transactions", versions[1].version]) == 2
     assert "unresolved breaking changes in transaction_date" in capsys.readouterr().err
-    assert main(["registry", "approve", "card_transactions", versions[1].version, "--rename", "txn_date=transaction_date"]) == 0
-    assert [v.status for v in res["registry"].versions("card_transactions")] == ["DEPRECATED", "ACTIVE"]
+    assert (
+        main(
+            [
+                "registry",
+                "approve",
+                "card_transactions",
+                versions[1].version,
+                "--rename",
+                "txn_date=transaction_date",
+            ]
+        )
+        == 0
+    )
+    assert [v.status for v in res["registry"].versions("card_transactions")] == [
+        "DEPRECATED",
+        "ACTIVE",
+    ]
 
 
 def test_cli_errors_name_the_problem(local_lake, capsys):
     assert main(["registry", "show", "payroll"]) == 2
-    assert "unknown source 'payroll'; declared sources: card_transactions, customers" in capsys.readouterr().err
+    assert (
+        "unknown source 'payroll'; declared sources: card_transactions, customers"
+        in capsys.readouterr().err
+    )
 
 
 def test_sources_config_errors_name_file_key_and_reason(tmp_path):
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  cards:\n    format: xml\n    event_time_field: ts\n")
-    with pytest.raises(ConfigError, match=r"sources.yaml: sources.cards.format: must be json or csv"):
+    with pytest.raises(
+        ConfigError, match=r"sources.yaml: sources.cards.format: must be json or csv"
+    ):
         load_sources(bad)
     bad.write_text("sources:\n  cards:\n    format: json\n")
     with pytest.raises(ConfigError, match="sources.cards.event_time_field: required"):
         load_sources(bad)
-    bad.write_text("sources:\n  cards:\n    format: json\n    event_time_field: ts\n    compatibility: LOOSE\n")
+    bad.write_text(
+        "sources:\n  cards:\n    format: json\n    event_time_field: ts\n    compatibility: LOOSE\n"
+    )
     with pytest.raises(ConfigError, match="sources.cards.compatibility: must be one of BACKWARD"):
         load_sources(bad)
 
@@ -145,10 +195,14 @@ def test_oversized_and_empty_payloads_are_dead_lettered_not_lost(local_lake, tmp
     from dataclasses import replace
 
     small_limit = replace(settings.source("card_transactions"), max_payload_bytes=100)
-    big = land_payload(res["storage"], small_limit, write_cards(tmp_path / "big.json", count=50), "2026-03-02")
+    big = land_payload(
+        res["storage"], small_limit, write_cards(tmp_path / "big.json", count=50), "2026-03-02"
+    )
     (tmp_path / "empty.json").write_text("")
     empty = land_payload(res["storage"], small_limit, tmp_path / "empty.json", "2026-03-02")
-    summary = profile_objects(res["storage"], res["registry"], res["notifier"], small_limit, [big, empty])
+    summary = profile_objects(
+        res["storage"], res["registry"], res["notifier"], small_limit, [big, empty]
+    )
     assert [o.status for o in summary.outcomes] == ["DEAD_LETTER", "DEAD_LETTER"]
     reasons = {o.key.rsplit("-", 1)[-1]: o.reason for o in summary.outcomes}
     assert "100" in reasons["big.json"] and "empty" in reasons["empty.json"]
@@ -180,4 +234,7 @@ def test_version_time_is_utc(local_lake, tmp_path):
     info = land_payload(res["storage"], source, write_cards(tmp_path / "a.json"), "2026-03-02")
     now = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)
     profile_objects(res["storage"], res["registry"], res["notifier"], source, [info], now=now)
-    assert res["registry"].versions("card_transactions")[0].version == "version#2026-03-02T23:30:00.000000Z"
+    assert (
+        res["registry"].versions("card_transactions")[0].version
+        == "version#2026-03-02T23:30:00.000000Z"
+    )

@@ -32,7 +32,9 @@ def aws_lake(aws_endpoint, tmp_path):
     s3, sqs, sns = client("s3"), client("sqs"), client("sns")
     s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
     queue_url = sqs.create_queue(QueueName="arrivals")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     s3.put_bucket_notification_configuration(
         Bucket="lake",
         NotificationConfiguration={
@@ -47,8 +49,15 @@ def aws_lake(aws_endpoint, tmp_path):
     )
     topic_arn = sns.create_topic(Name="schema-drift-alerts")["TopicArn"]
     alerts_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-    alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=alerts_arn, Attributes={"RawMessageDelivery": "true"})
+    alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=alerts_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     settings = load_settings(
         {
             "LAKE_PROFILE": "aws",
@@ -63,13 +72,18 @@ def aws_lake(aws_endpoint, tmp_path):
         }
     )
     DynamoRegistryStore.create_tables(
-        settings.aws.registry_table, settings.aws.file_index_table, endpoint_url=aws_endpoint, region=REGION
+        settings.aws.registry_table,
+        settings.aws.file_index_table,
+        endpoint_url=aws_endpoint,
+        region=REGION,
     )
     resources = build_resources(settings)
     resources["catalog"].ensure_database()
 
     def alerts() -> list[dict]:
-        messages = sqs.receive_message(QueueUrl=alerts_url, MaxNumberOfMessages=10).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=alerts_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
         return [json.loads(m["Body"]) for m in messages]
 
     return settings, resources, alerts
@@ -78,7 +92,10 @@ def aws_lake(aws_endpoint, tmp_path):
 def write(path, date_field="transaction_date", count=4):
     path.write_text(
         "".join(
-            json.dumps({"transaction_id": f"T{i}", "amount": 10.0 + i, date_field: "2026-03-02T08:00:00Z"}) + "\n"
+            json.dumps(
+                {"transaction_id": f"T{i}", "amount": 10.0 + i, date_field: "2026-03-02T08:00:00Z"}
+            )
+            + "\n"
             for i in range(count)
         )
     )
@@ -92,32 +109,68 @@ def test_s3_events_drive_profiling_into_dynamodb_and_alert_through_sns(aws_lake,
     assert res["storage"].uri(info.key).startswith("s3://lake/raw/source=card_transactions/")
 
     sensor = build_arrival_sensor(sorted(settings.sources))
-    tick = sensor(build_sensor_context(resources={"arrivals": res["arrivals"], "registry": res["registry"]}))
+    tick = sensor(
+        build_sensor_context(resources={"arrivals": res["arrivals"], "registry": res["registry"]})
+    )
     [request] = tick.run_requests
     assert request.partition_key == "2026-03-02"
     assert request.asset_selection == [registry_key_of("card_transactions")]
     # The queue messages were acknowledged: the next tick sees nothing.
-    assert sensor(build_sensor_context(resources={"arrivals": res["arrivals"], "registry": res["registry"]})).run_requests == []
+    assert (
+        sensor(
+            build_sensor_context(
+                resources={"arrivals": res["arrivals"], "registry": res["registry"]}
+            )
+        ).run_requests
+        == []
+    )
 
     instance = DagsterInstance.ephemeral()
-    run = materialize_partitions(settings, [registry_key_of("card_transactions")], "2026-03-02", resources=res, instance=instance)
+    run = materialize_partitions(
+        settings,
+        [registry_key_of("card_transactions")],
+        "2026-03-02",
+        resources=res,
+        instance=instance,
+    )
     assert run.success
     [version] = res["registry"].versions("card_transactions")
-    assert version.status == "ACTIVE" and set(version.fields) == {"transaction_id", "amount", "transaction_date"}
-    item = boto3.client("dynamodb", endpoint_url=settings.aws.endpoint_url, region_name=REGION).get_item(
+    assert version.status == "ACTIVE" and set(version.fields) == {
+        "transaction_id",
+        "amount",
+        "transaction_date",
+    }
+    item = boto3.client(
+        "dynamodb", endpoint_url=settings.aws.endpoint_url, region_name=REGION
+    ).get_item(
         TableName=settings.aws.registry_table,
         Key={"source_id": {"S": "card_transactions"}, "version": {"S": version.version}},
     )["Item"]
     assert item["status"] == {"S": "ACTIVE"} and "amount" in item["fields"]["M"]
 
     # The renamed field arrives: BREAKING in DynamoDB, alert on SNS, blocking check fails.
-    land_payload(res["storage"], source, write(tmp_path / "b.json", date_field="txn_date"), "2026-03-03")
-    run = materialize_partitions(settings, [registry_key_of("card_transactions")], "2026-03-03", resources=res, instance=instance)
+    land_payload(
+        res["storage"], source, write(tmp_path / "b.json", date_field="txn_date"), "2026-03-03"
+    )
+    run = materialize_partitions(
+        settings,
+        [registry_key_of("card_transactions")],
+        "2026-03-03",
+        resources=res,
+        instance=instance,
+    )
     assert not run.success
-    assert [v.status for v in res["registry"].versions("card_transactions")] == ["ACTIVE", "BREAKING"]
+    assert [v.status for v in res["registry"].versions("card_transactions")] == [
+        "ACTIVE",
+        "BREAKING",
+    ]
     [alert] = alerts()
     assert alert["kind"] == "schema.breaking"
-    assert alert["detail"]["rename_candidates"][0] == {"old": "transaction_date", "new": "txn_date", "confidence": pytest.approx(alert["detail"]["rename_candidates"][0]["confidence"])}
+    assert alert["detail"]["rename_candidates"][0] == {
+        "old": "transaction_date",
+        "new": "txn_date",
+        "confidence": pytest.approx(alert["detail"]["rename_candidates"][0]["confidence"]),
+    }
 
 
 def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
@@ -128,15 +181,21 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
 
     profile_objects(res["storage"], res["registry"], res["notifier"], source, [info])
     plan = plan_promotion(
-        "card_transactions", "transaction_date", "json", ["2026-03-02"],
-        res["registry"].versions("card_transactions"), res["registry"].raw_files("card_transactions"),
+        "card_transactions",
+        "transaction_date",
+        "json",
+        ["2026-03-02"],
+        res["registry"].versions("card_transactions"),
+        res["registry"].raw_files("card_transactions"),
         res["storage"].uri,
     )
     assert plan.inputs[0].uris == (f"s3://lake/{info.key}",)
     for run_id in ("run-one", "run-two"):
         result = PromotionResult(
-            "card_transactions", 4,
-            {"2026-03-02": PartitionResult("2026-03-02", 4, 4, 0, 4, ["part-0.parquet"])}, {},
+            "card_transactions",
+            4,
+            {"2026-03-02": PartitionResult("2026-03-02", 4, 4, 0, 4, ["part-0.parquet"])},
+            {},
         )
         publish_partitions(res["catalog"], res["storage"], plan, result, run_id)
     catalog: GlueCatalog = res["catalog"]
@@ -144,8 +203,13 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
     assert current.run_id == "run-two" and current.row_count == 4
     glue = boto3.client("glue", endpoint_url=settings.aws.endpoint_url, region_name=REGION)
     partition = glue.get_partition(
-        DatabaseName=settings.aws.glue_database, TableName="card_transactions", PartitionValues=["2026-03-02"]
+        DatabaseName=settings.aws.glue_database,
+        TableName="card_transactions",
+        PartitionValues=["2026-03-02"],
     )["Partition"]
-    assert partition["StorageDescriptor"]["Location"] == "s3://lake/curated/card_transactions/run=run-two/event_date=2026-03-02/"
+    assert (
+        partition["StorageDescriptor"]["Location"]
+        == "s3://lake/curated/card_transactions/run=run-two/event_date=2026-03-02/"
+    )
     manifest = json.loads(res["storage"].get_bytes(current.location + "_manifest.json"))
     assert manifest["inputs"] == [info.key]

@@ -57,11 +57,22 @@ class Lake:
         self.deliver("card_transactions", day, name or f"cards-{day}-{numbers[0]}.json", lines)
 
     def profile(self, source: str, day: str):
-        return materialize_partitions(self.settings, [registry_key_of(source)], day, resources=self.resources, instance=self.instance)
+        return materialize_partitions(
+            self.settings,
+            [registry_key_of(source)],
+            day,
+            resources=self.resources,
+            instance=self.instance,
+        )
 
     def promote(self, source: str, first: str, last: str | None = None):
         return materialize_partitions(
-            self.settings, [curated_key_of(source)], first, last, resources=self.resources, instance=self.instance
+            self.settings,
+            [curated_key_of(source)],
+            first,
+            last,
+            resources=self.resources,
+            instance=self.instance,
         )
 
     def rows(self, spark, source: str, partitions=None):
@@ -105,16 +116,23 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
     [bad] = quarantined.collect()
     assert bad["_reject_reasons"] == "amount: cannot read N/A as double"
     assert json.loads(bad["_raw_record"])["transaction_id"] == "TXN-00033"
-    manifest = json.loads(lake.storage.get_bytes(published["2026-03-02"].location + "_manifest.json"))
+    manifest = json.loads(
+        lake.storage.get_bytes(published["2026-03-02"].location + "_manifest.json")
+    )
     assert manifest["row_count"] + manifest["rows_quarantined"] == 70
 
     # The garbage payload is dead-lettered with its reason, and counted.
     dead = [r for r in lake.registry.raw_files("card_transactions") if r.status == "DEAD_LETTER"]
     assert len(dead) == 1 and "not valid JSON" in dead[0].reason
-    letters = [i.key for i in lake.storage.list("dead-letter/source=card_transactions/ingest_date=2026-03-03/")]
+    letters = [
+        i.key
+        for i in lake.storage.list("dead-letter/source=card_transactions/ingest_date=2026-03-03/")
+    ]
     assert len(letters) == 2 and any(k.endswith(".reason.json") for k in letters)
 
-    materialization = lake.instance.get_latest_materialization_event(curated_key_of("card_transactions"))
+    materialization = lake.instance.get_latest_materialization_event(
+        curated_key_of("card_transactions")
+    )
     metadata = materialization.asset_materialization.metadata
     assert metadata["rows_in"].value == 90
     assert metadata["rows_published"].value == 89 and metadata["rows_quarantined"].value == 1
@@ -143,11 +161,17 @@ def test_a_rename_blocks_promotion_until_approved(lake, spark):
     assert not refused.success
     message = failure_message(refused)
     breaking = lake.registry.versions("card_transactions")[-1]
-    assert "card_transactions" in message and breaking.version in message and "transaction_date" in message
+    assert (
+        "card_transactions" in message
+        and breaking.version in message
+        and "transaction_date" in message
+    )
     assert lake.catalog.current("card_transactions", "2026-03-03") is None
 
     for version in approve(
-        lake.registry.versions("card_transactions"), breaking.version, datetime.now(UTC),
+        lake.registry.versions("card_transactions"),
+        breaking.version,
+        datetime.now(UTC),
         renames={"txn_date": "transaction_date"},
     ):
         lake.registry.update_version(version)
@@ -209,7 +233,9 @@ def test_republishing_supersedes_and_retention_removes_the_old_version(lake, spa
     assert second.run_id != first.run_id and second.row_count == 15
     assert lake.rows(spark, "card_transactions").count() == 15  # the reader sees one version
     assert list(lake.storage.list(first.location))  # kept during the retention period
-    removed = expire_superseded(lake.catalog, lake.storage, 0, datetime.now(UTC) + timedelta(seconds=1))
+    removed = expire_superseded(
+        lake.catalog, lake.storage, 0, datetime.now(UTC) + timedelta(seconds=1)
+    )
     assert removed == [first.location]
     assert not list(lake.storage.list(first.location))
     assert list(lake.storage.list(second.location))
@@ -229,8 +255,15 @@ def test_pipes_runs_the_same_job_as_the_local_path(lake, spark, tmp_path):
 
 def test_customers_csv_snapshots_are_promoted(lake, spark):
     header = "customer_id,full_name,risk_score,date_of_birth,snapshot_date\n"
-    lake.deliver("customers", "2026-03-02", "customers.csv",
-                 header + "".join(f"C{i:03d},Name {i},{i * 3},1980-01-0{i % 9 + 1},2026-03-02\n" for i in range(25)))
+    lake.deliver(
+        "customers",
+        "2026-03-02",
+        "customers.csv",
+        header
+        + "".join(
+            f"C{i:03d},Name {i},{i * 3},1980-01-0{i % 9 + 1},2026-03-02\n" for i in range(25)
+        ),
+    )
     assert lake.profile("customers", "2026-03-02").success
     assert lake.promote("customers", "2026-03-02").success
     rows = lake.rows(spark, "customers")
@@ -249,9 +282,16 @@ def test_rows_without_event_time_are_quarantined_on_their_ingest_date(lake, spar
     records = [card(n, "2026-03-02") for n in range(5)]
     records[0]["transaction_date"] = None
     records[1]["transaction_date"] = "not a time"
-    lake.deliver("card_transactions", "2026-03-02", "cards.json", "".join(json.dumps(r) + "\n" for r in records))
+    lake.deliver(
+        "card_transactions",
+        "2026-03-02",
+        "cards.json",
+        "".join(json.dumps(r) + "\n" for r in records),
+    )
     lake.profile("card_transactions", "2026-03-02")
     assert lake.promote("card_transactions", "2026-03-02").success
     assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 3
-    reasons = [r["_reject_reasons"] for r in spark.read.json(lake.storage.uri("quarantine/")).collect()]
+    reasons = [
+        r["_reject_reasons"] for r in spark.read.json(lake.storage.uri("quarantine/")).collect()
+    ]
     assert len(reasons) == 2 and all("event time transaction_date" in r for r in reasons)

@@ -29,7 +29,9 @@ SIGNATURES = {
 }
 
 
-def field_profile(name: str, kind: str, values: range | None = None, nulls: int = 0) -> FieldProfile:
+def field_profile(
+    name: str, kind: str, values: range | None = None, nulls: int = 0
+) -> FieldProfile:
     values = values if values is not None else range(100)
     sketch = tuple(sorted(value_hash(f"{name}-{v}") for v in values)[:128])
     return FieldProfile(
@@ -58,7 +60,9 @@ class Registry:
 
     def observe(self, profile: FileProfile, mode: str | None = None):
         self.clock += timedelta(minutes=1)
-        version, changed = register_observation("cards", mode or self.mode, profile, self.history, self.clock)
+        version, changed = register_observation(
+            "cards", mode or self.mode, profile, self.history, self.clock
+        )
         self._write(changed)
         return version
 
@@ -156,7 +160,11 @@ def test_new_active_version_deprecates_the_previous_one():
 
 CARDS_V1 = dict(transaction_id="string", amount="double", transaction_date="timestamp")
 CARDS_RENAMED = dict(
-    transaction_id="string", amount="double", txn_date="timestamp", channel="string", device_id="string"
+    transaction_id="string",
+    amount="double",
+    txn_date="timestamp",
+    channel="string",
+    device_id="string",
 )
 
 
@@ -178,7 +186,10 @@ def test_value_overlap_raises_rename_confidence():
     base = field_profile("account_ref", "string", range(0, 100))
     same_values = FieldProfile(**{**base.__dict__, "name": "acct_reference"})
     other_values = FieldProfile(
-        **{**field_profile("acct_reference", "string", range(500, 600)).__dict__, "name": "acct_reference"}
+        **{
+            **field_profile("acct_reference", "string", range(500, 600)).__dict__,
+            "name": "acct_reference",
+        }
     )
     from lake_assets.ingestion.schema_registry import score_rename
 
@@ -227,7 +238,9 @@ def test_approval_must_resolve_every_breaking_change():
         registry.approve(breaking.version, renames={"txn_date": "transaction_date"})
     with pytest.raises(SchemaRegistryError, match="'channel' is not a field this version removed"):
         registry.approve(breaking.version, renames={"txn_date": "channel"})
-    registry.approve(breaking.version, renames={"txn_date": "transaction_date"}, removals=["merchant"])
+    registry.approve(
+        breaking.version, renames={"txn_date": "transaction_date"}, removals=["merchant"]
+    )
     assert registry.history[-1].approved_removals == ["merchant"]
     assert "merchant" in canonical_schema(registry.history)
 

@@ -3,7 +3,6 @@
 Thin wiring: the work happens in intake.py, promotion_plan.py, promotion.py and publish.py.
 """
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -191,7 +190,9 @@ def schema_check_result(source_id: str, versions) -> AssetCheckResult:
         metadata={
             "version": blocking.version,
             "violations": MetadataValue.json(blocking.violations),
-            "changes": MetadataValue.md("\n".join(f"- `{line}`" for line in describe_diff(blocking.field_diff))),
+            "changes": MetadataValue.md(
+                "\n".join(f"- `{line}`" for line in describe_diff(blocking.field_diff))
+            ),
             "approve_with": f"lake registry approve {source_id} {blocking.version} --rename NEW=OLD",
         },
     )

@@ -32,10 +32,16 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
         for delivery in (d for d in deliveries if d.ingest_date == day):
             land_payload(storage, settings.source(delivery.source_id), delivery.path, day)
         for sid in sorted(settings.sources):
-            profiled = materialize_partitions(settings, [registry_key_of(sid)], day, resources=resources, instance=instance)
+            profiled = materialize_partitions(
+                settings, [registry_key_of(sid)], day, resources=resources, instance=instance
+            )
             _report(profiled)
-            first = max(start.isoformat(), (date.fromisoformat(day) - timedelta(days=1)).isoformat())
-            promoted = materialize_partitions(settings, [curated_key_of(sid)], first, day, resources=resources, instance=instance)
+            first = max(
+                start.isoformat(), (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+            )
+            promoted = materialize_partitions(
+                settings, [curated_key_of(sid)], first, day, resources=resources, instance=instance
+            )
             if promoted.success:
                 print(f"{sid}: profiled and promoted {first}..{day}")
             else:
@@ -51,12 +57,25 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
                 print(f"    {line}")
             renames = {c.new: c.old for c in version.field_diff.renamed}
             flags = " ".join(f"--rename {new}={old}" for new, old in renames.items())
-            print(f"  approving as an operator would: lake registry approve {sid} {version.version} {flags}")
-            for changed in approve(registry.versions(sid), version.version, datetime.now(UTC), renames=renames):
+            print(
+                f"  approving as an operator would: lake registry approve {sid} {version.version} {flags}"
+            )
+            for changed in approve(
+                registry.versions(sid), version.version, datetime.now(UTC), renames=renames
+            ):
                 registry.update_version(changed)
         first = (date.fromisoformat(days_blocked[0]) - timedelta(days=1)).isoformat()
         print(f"  backfilling {sid} {first}..{days_blocked[-1]} as one run")
-        if _report(materialize_partitions(settings, [curated_key_of(sid)], first, days_blocked[-1], resources=resources, instance=instance)):
+        if _report(
+            materialize_partitions(
+                settings,
+                [curated_key_of(sid)],
+                first,
+                days_blocked[-1],
+                resources=resources,
+                instance=instance,
+            )
+        ):
             return 1
 
     print("\n" + lake_summary(settings, resources))

@@ -64,7 +64,9 @@ def _customers(rng: random.Random, day: date, count: int = 60) -> list[dict]:
                 "email": f"customer{number}@example.com.my",
                 "phone": f"+6012{person.randrange(10**7):07d}",
                 "segment": person.choice(SEGMENTS),
-                "date_of_birth": (date(1960, 1, 1) + timedelta(days=person.randrange(15_000))).isoformat(),
+                "date_of_birth": (
+                    date(1960, 1, 1) + timedelta(days=person.randrange(15_000))
+                ).isoformat(),
                 "risk_score": rng.randrange(1, 100),
                 "snapshot_date": day.isoformat(),
             }

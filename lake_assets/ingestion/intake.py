@@ -16,7 +16,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
-from lake_assets.ingestion.raw_zone import RawFile, dead_letter_key, parse_raw_key, raw_key, raw_prefix
+from lake_assets.ingestion.raw_zone import (
+    RawFile,
+    dead_letter_key,
+    parse_raw_key,
+    raw_key,
+    raw_prefix,
+)
 from lake_assets.ingestion.schema_registry import describe_diff, register_observation
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from lake_assets.settings import SourceConfig
@@ -130,7 +136,11 @@ def profile_raw_object(
     record.field_dates, record.field_nulls = _temporal_index(profile)
     registry.put_raw_file(record)
     return ProfileOutcome(
-        info.key, "PROFILED", version=version.version, new_version=new_version, rows=profile.row_count
+        info.key,
+        "PROFILED",
+        version=version.version,
+        new_version=new_version,
+        rows=profile.row_count,
     )
 
 
@@ -149,7 +159,12 @@ def _dead_letter(
     storage.put_bytes(
         target + ".reason.json",
         json.dumps(
-            {"raw_key": record.key, "etag": record.etag, "reason": reason, "at": record.profiled_at},
+            {
+                "raw_key": record.key,
+                "etag": record.etag,
+                "reason": reason,
+                "at": record.profiled_at,
+            },
             indent=2,
         ).encode(),
     )
@@ -159,7 +174,12 @@ def _dead_letter(
         Alert(
             kind="payload.dead_lettered",
             subject=f"{record.source_id}: {name} dead-lettered",
-            detail={"source_id": record.source_id, "raw_key": record.key, "dead_letter_key": target, "reason": reason},
+            detail={
+                "source_id": record.source_id,
+                "raw_key": record.key,
+                "dead_letter_key": target,
+                "reason": reason,
+            },
         )
     )
     return ProfileOutcome(record.key, "DEAD_LETTER", reason=reason)

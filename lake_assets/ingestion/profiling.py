@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass
+from functools import reduce
 from typing import IO, Literal
 
 import numpy as np
@@ -701,6 +703,31 @@ def _sample_pins(chunk: bytes) -> pa.StructType | None:
         return None
 
 
+_LEADING_NULL = re.compile(rb"[ \t\r\n]*null")
+
+
+def _arrow_batch(
+    chunk: bytes, pins: pa.StructType | None
+) -> tuple[_Batch | None, pa.StructType | None]:
+    """The chunk as read by pyarrow, or None where pyarrow cannot read it or be trusted to."""
+    if _LEADING_NULL.match(chunk):  # pyarrow 26 segfaults when the first row is `null`
+        return None, pins
+    try:
+        table, pins = _read_chunk(chunk, pins)
+        batch = _table_batch(table, "typed")
+    except (pa.ArrowException, UnicodeDecodeError):  # the latter from invalid UTF-8 keys
+        return None, pins
+    return (None if _has_empty_row(table) else batch), pins
+
+
+def _has_empty_row(table: pa.Table) -> bool:
+    """Whether a row holds no value: pyarrow reads a `null` line, not an object, as such a row."""
+    if table.num_columns == 0:
+        return table.num_rows > 0
+    filled = reduce(pc.or_, (pc.is_valid(column) for column in table.columns))
+    return not pc.all(filled).as_py()
+
+
 def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, bytes | None]]:
     """(first line number, whole lines) about block_size at a time; None for an over-long line."""
     number, carry = 1, b""
@@ -736,10 +763,8 @@ def _json_lines_events(fh: IO[bytes], block_size: int) -> Iterator[_Event]:
         if chunk is None:
             yield _BadRecord(f"line {first_line}", f"longer than {MAX_LINE_BYTES} bytes")
             continue
-        try:
-            table, pins = _read_chunk(chunk, pins)
-            batch = _table_batch(table, "typed")
-        except (pa.ArrowException, UnicodeDecodeError):  # the latter from invalid UTF-8 keys
+        batch, pins = _arrow_batch(chunk, pins)
+        if batch is None:
             # pyarrow rejects a whole chunk for one bad line or one field changing JSON type;
             # json.loads finds the bad lines and keeps the good ones.
             yield from _records_events(_parsed_lines(chunk, first_line))

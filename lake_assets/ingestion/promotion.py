@@ -134,7 +134,9 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
         failures.append(
             F.when(
                 raw.isNotNull() & typed.isNull(),
-                F.concat(F.lit(f"{column}: cannot read "), F.substring(raw, 1, 60), F.lit(f" as {kind}")),
+                F.concat(
+                    F.lit(f"{column}: cannot read "), F.substring(raw, 1, 60), F.lit(f" as {kind}")
+                ),
             )
         )
     raw_record = F.to_json(
@@ -155,7 +157,9 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
     )
     return typed_frame.withColumn(
         REASONS, F.concat_ws("; ", *[c for c in (F.col(REASONS), missing_event)])
-    ).withColumn(PARTITION, F.date_format(F.coalesce(event_date, F.col("_ingest_date")), "yyyy-MM-dd"))
+    ).withColumn(
+        PARTITION, F.date_format(F.coalesce(event_date, F.col("_ingest_date")), "yyyy-MM-dd")
+    )
 
 
 def promote(
@@ -220,9 +224,7 @@ def _audit_written(
         result = results[str(partition)]
         result.files.append(file_name)
         result.rows_written += count
-    return {
-        f.name: f.dataType.simpleString() for f in written.schema.fields if f.name != PARTITION
-    }
+    return {f.name: f.dataType.simpleString() for f in written.schema.fields if f.name != PARTITION}
 
 
 def expected_schema(plan: PromotionPlan) -> dict[str, str]:

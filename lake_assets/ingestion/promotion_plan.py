@@ -34,7 +34,9 @@ class SchemaDriftBlocked(RuntimeError):
 
     def __init__(self, version: SchemaVersion):
         self.version = version
-        fields = sorted({*version.field_diff.removed, *version.field_diff.narrowed, *version.field_diff.changed})
+        fields = sorted(
+            {*version.field_diff.removed, *version.field_diff.narrowed, *version.field_diff.changed}
+        )
         candidates = "; ".join(
             f"{c.old} -> {c.new} ({c.confidence:.2f})" for c in version.field_diff.renamed
         )
@@ -122,7 +124,9 @@ def plan_promotion(
     curated = {column_name(c): kind for c, kind in columns.items()}
     if len(curated) != len(columns):
         clashing = sorted(c for c in columns if column_name(c) != c and column_name(c) in columns)
-        raise LookupError(f"{dataset}: nested fields {clashing} clash with flat fields of the same name")
+        raise LookupError(
+            f"{dataset}: nested fields {clashing} clash with flat fields of the same name"
+        )
     if event_time_field not in columns:
         raise LookupError(
             f"{dataset}: event-time field {event_time_field!r} is in no accepted version "
@@ -160,4 +164,3 @@ def plan_promotion(
         inputs=tuple(inputs),
         schema_version=max(accepted),
     )
-

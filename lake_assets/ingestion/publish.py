@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lake_assets.ingestion.promotion import PromotionResult, expected_schema
@@ -26,7 +25,9 @@ class AuditFailed(RuntimeError):
 class PartialPublish(RuntimeError):
     """Publishing stopped part-way through a range; names what was and was not published."""
 
-    def __init__(self, dataset: str, published: list[str], failed: str, pending: list[str], error: Exception):
+    def __init__(
+        self, dataset: str, published: list[str], failed: str, pending: list[str], error: Exception
+    ):
         self.published, self.failed, self.pending = published, failed, pending
         super().__init__(
             f"{dataset}: published {published or 'no partitions'}; publishing {failed} failed "
@@ -55,7 +56,9 @@ def audit(plan: PromotionPlan, result: PromotionResult, expected_read: int) -> l
                 f"quarantined {r.rows_quarantined}"
             )
         if r.rows_written != r.rows_published:
-            problems.append(f"{partition}: wrote {r.rows_written} rows, expected {r.rows_published}")
+            problems.append(
+                f"{partition}: wrote {r.rows_written} rows, expected {r.rows_published}"
+            )
     if result.written_schema and result.written_schema != expected_schema(plan):
         problems.append(
             f"written schema {result.written_schema} differs from the registry's {expected_schema(plan)}"
@@ -95,8 +98,12 @@ def publish_partitions(
             storage.put_bytes(
                 location + "_manifest.json",
                 json.dumps(
-                    {**entry.__dict__, "files": r.files, "rows_quarantined": r.rows_quarantined,
-                     "inputs": plan.input_keys},
+                    {
+                        **entry.__dict__,
+                        "files": r.files,
+                        "rows_quarantined": r.rows_quarantined,
+                        "inputs": plan.input_keys,
+                    },
                     indent=2,
                 ).encode(),
             )
@@ -114,7 +121,10 @@ def publish_partitions(
 
 
 def expire_superseded(
-    catalog: PartitionCatalog, storage: LakeStorage, retention_days: int, now: datetime | None = None
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    retention_days: int,
+    now: datetime | None = None,
 ) -> list[str]:
     """Delete partition versions superseded more than `retention_days` ago."""
     now = now or datetime.now(UTC)

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-RAW_KEY = re.compile(r"^raw/source=(?P<source>[^/]+)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>.+)$")
+RAW_KEY = re.compile(
+    r"^raw/source=(?P<source>[^/]+)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>.+)$"
+)
 
 
 def raw_prefix(source_id: str, ingest_date: date | str | None = None) -> str:

@@ -28,11 +28,15 @@ def read_published(
         p for p in catalog.partitions(dataset) if partitions is None or p.partition in partitions
     ]
     if not published:
-        raise LookupError(f"{dataset}: no published partitions" + (f" among {list(partitions)}" if partitions else ""))
+        raise LookupError(
+            f"{dataset}: no published partitions"
+            + (f" among {list(partitions)}" if partitions else "")
+        )
     # The latest publish carries the current union schema; older files lack later columns (null).
     latest = max(published, key=lambda p: p.published_at)
     ddl = ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in latest.columns.items())
     frame = spark.read.schema(ddl).parquet(*[storage.uri(p.location) for p in published])
     return frame.withColumn(
-        PARTITION, F.regexp_extract(F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1)
+        PARTITION,
+        F.regexp_extract(F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1),
     )

@@ -105,7 +105,8 @@ def diff_fields(old: dict[str, str], new: dict[str, str]) -> FieldDiff:
         changed={
             n: (old[n], new[n])
             for n in sorted(common)
-            if old[n] != new[n] and not is_widening(old[n], new[n])
+            if old[n] != new[n]
+            and not is_widening(old[n], new[n])
             and not is_narrowing(old[n], new[n])
         },
     )
@@ -176,7 +177,8 @@ def score_rename(old: FieldProfile, new: FieldProfile) -> RenameCandidate | None
     new_distinct = _ratio(new.distinct_estimate, new.row_count - new.null_count)
     evidence = {
         "type": type_score,
-        "null_ratio": 1 - abs(_ratio(old.null_count, old.row_count) - _ratio(new.null_count, new.row_count)),
+        "null_ratio": 1
+        - abs(_ratio(old.null_count, old.row_count) - _ratio(new.null_count, new.row_count)),
         "cardinality": 1 - abs(old_distinct - new_distinct),
         "format": 1.0 if old.format_signature == new.format_signature else 0.0,
         "value_overlap": jaccard_estimate(old.value_sketch, new.value_sketch),
@@ -339,7 +341,9 @@ def approve(
                 f"{version.source_id} {version_id}: {old!r} is not a field this version removed "
                 f"(removed: {', '.join(diff.removed) or 'none'})"
             )
-        if diff.removed[old] != diff.added[new] and not is_widening(diff.removed[old], diff.added[new]):
+        if diff.removed[old] != diff.added[new] and not is_widening(
+            diff.removed[old], diff.added[new]
+        ):
             if new not in type_changes:
                 raise SchemaRegistryError(
                     f"{version.source_id} {version_id}: renaming {new!r} to {old!r} also changes "
@@ -348,9 +352,7 @@ def approve(
     unresolved = [
         name for name in diff.removed if name not in renames.values() and name not in removals
     ]
-    unresolved += [
-        name for name in (*diff.narrowed, *diff.changed) if name not in type_changes
-    ]
+    unresolved += [name for name in (*diff.narrowed, *diff.changed) if name not in type_changes]
     if unresolved:
         raise SchemaRegistryError(
             f"{version.source_id} {version_id} still has unresolved breaking changes in "

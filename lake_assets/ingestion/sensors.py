@@ -3,7 +3,6 @@
 Without the daemon, `lake profile` does the same work directly (see README).
 """
 
-
 import hashlib
 from collections import defaultdict
 
@@ -80,7 +79,9 @@ def build_arrival_sensor(source_ids: list[str]):
         new, cursor = arrivals.poll(context.cursor)
         requests, events, ignored = arrival_run_requests(new, set(source_ids), registry)
         if ignored:
-            context.log.warning(f"ignored {len(ignored)} objects of undeclared sources: {ignored[:5]}")
+            context.log.warning(
+                f"ignored {len(ignored)} objects of undeclared sources: {ignored[:5]}"
+            )
         # Messages are acknowledged once the requests exist; if this tick is lost after that,
         # the objects are still in the raw zone and `lake profile` (or the listing) finds them.
         arrivals.acknowledge(new)
