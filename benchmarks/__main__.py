@@ -4,6 +4,7 @@ each printing its own tables, then one summary line per benchmark."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from benchmarks import profiling, promotion
@@ -19,11 +20,17 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    print(f"{_machine()} at start")
     start = time.perf_counter()
     summaries = [BENCHMARKS[name](args.rows) for name in args.names or BENCHMARKS]
-    print(f"\nSummary ({time.perf_counter() - start:.0f} s)")
+    print(f"\nSummary ({time.perf_counter() - start:.0f} s; {_machine()} at end)")
     for line in summaries:
         print(f"  {line}")
+
+
+def _machine() -> str:
+    """Other load on the machine skews every figure; say how much there was."""
+    return f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ class Workload:
 
     @property
     def raw_uri(self) -> str:
-        ((uri,),) = (group.uris for group in self.plan.inputs)
+        (group,) = self.plan.inputs
+        (uri,) = group.uris
         return uri
 
     def output(self, job: str, label: object) -> str:
@@ -105,6 +106,8 @@ def _spark_session() -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**30
+    print(f"  Spark {spark.version}, {spark.sparkContext.master}, driver heap {heap:.1f} GiB")
     return spark
 
 

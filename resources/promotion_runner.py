@@ -38,12 +38,12 @@ class LocalSparkRunner(PromotionRunner):
     def spark_session(self):
         return spark_session_from_config(self.spark_config)
 
-    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
-        return promote(self.spark_session, plan, curated_uri, quarantine_uri)
+    def run(self, context, plan, output_uri) -> PromotionResult:
+        return promote(self.spark_session, plan, output_uri)
 
 
-def _extras(plan: PromotionPlan, curated_uri: str, quarantine_uri: str) -> dict[str, Any]:
-    return {"plan": plan.to_dict(), "curated_uri": curated_uri, "quarantine_uri": quarantine_uri}
+def _extras(plan: PromotionPlan, output_uri: str) -> dict[str, Any]:
+    return {"plan": plan.to_dict(), "output_uri": output_uri}
 
 
 def _result_of(invocation: PipesClientCompletedInvocation, plan: PromotionPlan) -> PromotionResult:
@@ -61,11 +61,11 @@ class PipesSubprocessRunner(PromotionRunner):
     def __init__(self, env: dict[str, str] | None = None):
         self.env = env
 
-    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
+    def run(self, context, plan, output_uri) -> PromotionResult:
         invocation = PipesSubprocessClient(env=self.env).run(
             context=context,
             command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
-            extras=_extras(plan, curated_uri, quarantine_uri),
+            extras=_extras(plan, output_uri),
         )
         return _result_of(invocation, plan)
 
@@ -91,7 +91,7 @@ class EmrServerlessRunner(PromotionRunner):
         self.entry_point_uri, self.py_files_uri = entry_point_uri, py_files_uri
         self.messages_bucket, self.region, self.endpoint_url = messages_bucket, region, endpoint_url
 
-    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
+    def run(self, context, plan, output_uri) -> PromotionResult:
         import boto3
         from dagster_aws.pipes import PipesEMRServerlessClient, PipesS3MessageReader
 
@@ -117,6 +117,6 @@ class EmrServerlessRunner(PromotionRunner):
                     }
                 },
             },
-            extras=_extras(plan, curated_uri, quarantine_uri),
+            extras=_extras(plan, output_uri),
         )
         return _result_of(invocation, plan)

@@ -193,9 +193,11 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
     for run_id in ("run-one", "run-two"):
         result = PromotionResult(
             "card_transactions",
-            4,
-            {"2026-03-02": PartitionResult("2026-03-02", 4, 4, 0, 4, ["part-0.parquet"])},
-            {},
+            rows_read=4,
+            observed_published=4,
+            observed_quarantined=0,
+            partitions={"2026-03-02": PartitionResult("2026-03-02", 4, 0, ["part-0.parquet"])},
+            written_schema={},
         )
         publish_partitions(res["catalog"], res["storage"], plan, result, run_id)
     catalog: GlueCatalog = res["catalog"]
@@ -209,7 +211,7 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
     )["Partition"]
     assert (
         partition["StorageDescriptor"]["Location"]
-        == "s3://lake/curated/card_transactions/run=run-two/event_date=2026-03-02/"
+        == "s3://lake/curated/card_transactions/run=run-two/_zone=published/event_date=2026-03-02/"
     )
     manifest = json.loads(res["storage"].get_bytes(current.location + "_manifest.json"))
     assert manifest["inputs"] == [info.key]

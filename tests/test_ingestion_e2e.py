@@ -112,8 +112,9 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
     assert {"_source_file", "_ingest_date", "event_date"} <= set(rows.columns)
 
     # Unreadable amounts are quarantined with their reason, not published as nulls.
-    quarantined = spark.read.json(lake.storage.uri("quarantine/card_transactions/"))
+    quarantined = spark.read.parquet(lake.storage.uri("quarantine/card_transactions/"))
     [bad] = quarantined.collect()
+    assert bad["event_date"].isoformat() == "2026-03-02" and bad["amount"] is None
     assert bad["_reject_reasons"] == "amount: cannot read N/A as double"
     assert json.loads(bad["_raw_record"])["transaction_id"] == "TXN-00033"
     manifest = json.loads(
@@ -187,8 +188,8 @@ class FailingRunner(PromotionRunner):
     def __init__(self, inner: PromotionRunner):
         self.inner = inner
 
-    def run(self, context, plan, curated_uri, quarantine_uri):
-        self.inner.run(context, plan, curated_uri, quarantine_uri)
+    def run(self, context, plan, output_uri):
+        self.inner.run(context, plan, output_uri)
         raise RuntimeError("executor lost")
 
 
@@ -196,9 +197,9 @@ class MiscountingRunner(PromotionRunner):
     def __init__(self, inner: PromotionRunner):
         self.inner = inner
 
-    def run(self, context, plan, curated_uri, quarantine_uri) -> PromotionResult:
-        result = self.inner.run(context, plan, curated_uri, quarantine_uri)
-        result.partitions[plan.partitions[0]].rows_written -= 1
+    def run(self, context, plan, output_uri) -> PromotionResult:
+        result = self.inner.run(context, plan, output_uri)
+        result.observed_published += 1
         return result
 
 
@@ -292,6 +293,6 @@ def test_rows_without_event_time_are_quarantined_on_their_ingest_date(lake, spar
     assert lake.promote("card_transactions", "2026-03-02").success
     assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 3
     reasons = [
-        r["_reject_reasons"] for r in spark.read.json(lake.storage.uri("quarantine/")).collect()
+        r["_reject_reasons"] for r in spark.read.parquet(lake.storage.uri("quarantine/")).collect()
     ]
     assert len(reasons) == 2 and all("event time transaction_date" in r for r in reasons)

@@ -139,12 +139,8 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
             f"promoting {sid} {plan.partitions[0]}..{plan.partitions[-1]} from "
             f"{len(plan.input_keys)} raw files under {plan.schema_version}"
         )
-        result = promotion_runner.run(
-            context,
-            plan,
-            storage.uri(run_output_prefix("curated", sid, context.run_id)),
-            storage.uri(run_output_prefix("quarantine", sid, context.run_id)),
-        )
+        output = storage.uri(run_output_prefix(sid, context.run_id))
+        result = promotion_runner.run(context, plan, output)
         problems = audit(plan, result, expected_rows_read(plan, raw_files))
         if problems:
             raise AuditFailed(f"{sid}: nothing published, audit failed: " + "; ".join(problems))
@@ -154,7 +150,14 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
                 version.promoted_at = published[0].published_at if published else None
                 registry.update_version(version)
         expired = expire_superseded(catalog, storage, settings.retention_days)
-        per_partition = {p: vars(r) | {"files": len(r.files)} for p, r in result.partitions.items()}
+        per_partition = {
+            p: {
+                "published": r.rows_published,
+                "quarantined": r.rows_quarantined,
+                "files": len(r.files),
+            }
+            for p, r in result.partitions.items()
+        }
         return MaterializeResult(
             metadata={
                 "rows_in": sum(r.rows_in for r in result.partitions.values()),
@@ -163,7 +166,7 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
                 "raw_files_read": len(plan.input_keys),
                 "files_written": sum(len(r.files) for r in result.partitions.values()),
                 "schema_version": plan.schema_version,
-                "location": storage.uri(run_output_prefix("curated", sid, context.run_id)),
+                "location": output,
                 "partitions": MetadataValue.json(per_partition),
                 "superseded_versions_removed": len(expired),
             }

@@ -20,9 +20,7 @@ def main() -> None:
             .getOrCreate()
         )
         pipes.log.info(f"promoting {plan.dataset} {plan.partitions[0]}..{plan.partitions[-1]}")
-        result = promote(
-            spark, plan, pipes.get_extra("curated_uri"), pipes.get_extra("quarantine_uri")
-        )
+        result = promote(spark, plan, pipes.get_extra("output_uri"))
         pipes.report_custom_message(result.to_dict())
 
 

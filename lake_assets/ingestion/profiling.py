@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from functools import reduce
+from itertools import repeat
 from typing import IO, Literal
 
 import numpy as np
@@ -322,10 +323,6 @@ def _narrowest(values: pa.Array) -> pa.Array:
     )
 
 
-def _is_nested(t: pa.DataType) -> bool:
-    return pa.types.is_nested(t)
-
-
 _ARROW_TYPES: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
     (pa.types.is_boolean, "boolean"),
     (pa.types.is_integer, "integer"),
@@ -333,7 +330,7 @@ _ARROW_TYPES: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
     (pa.types.is_decimal, "double"),
     (pa.types.is_date, "date"),
     (pa.types.is_timestamp, "timestamp"),
-    (_is_nested, "json"),
+    (pa.types.is_nested, "json"),
 )
 
 
@@ -367,7 +364,7 @@ def _canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunked
     t = values.type
     if pa.types.is_string(t):
         return values
-    if _is_nested(t):
+    if pa.types.is_nested(t):
         return pa.array([_json_text(v) for v in values.to_pylist()], pa.string())
     return pc.cast(values, pa.string())
 
@@ -413,7 +410,9 @@ def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, known: str | None) 
     if hint == "text" and known != "string":
         values = _narrowest(values)
     # Counted before they become text: hashing numbers is cheaper, and there are fewer to format.
-    counted = pc.value_counts(_canonical_text(values) if _is_nested(values.type) else values)
+    counted = pc.value_counts(
+        _canonical_text(values) if pa.types.is_nested(values.type) else values
+    )
     uniques, counts = _canonical_text(counted.field("values")), counted.field("counts")
     kind = "json" if hint == "json" else _value_type(values.type, uniques, known)
     return _Partial(
@@ -425,10 +424,13 @@ def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, known: str | None) 
     )
 
 
+_Column = tuple[str, "pa.Array | pa.ChunkedArray", Hint]  # a name may repeat within a batch
+
+
 @dataclass(frozen=True)
 class _Batch:
     rows: int
-    columns: list[tuple[str, pa.Array | pa.ChunkedArray, Hint]]  # a name may repeat
+    columns: list[_Column]
 
 
 @dataclass(frozen=True)
@@ -461,6 +463,11 @@ def _is_placeholder(name: str, acc: _Partial, names: Iterable[str]) -> bool:
     return acc.type is None and any(other.startswith(f"{name}.") for other in names)
 
 
+def _observe_column(column: _Column, known: dict[str, str | None]) -> _Partial:
+    name, values, hint = column
+    return _observe(values, hint, known[name])
+
+
 def _fold(fmt: str, events: Iterator[_Event]) -> FileProfile:
     fields: dict[str, _Partial] = {}
     rows, bad, first_bad = 0, 0, None
@@ -473,9 +480,9 @@ def _fold(fmt: str, events: Iterator[_Event]) -> FileProfile:
                 first_bad = first_bad or f"{event.where}: {event.reason}"
                 continue
             rows += event.rows
-            names, columns, hints = zip(*event.columns, strict=True) if event.columns else ((),) * 3
-            known = [fields.get(name, _EMPTY).type for name in names]  # as of the batch's start
-            for name, partial in zip(names, pool.map(_observe, columns, hints, known), strict=True):
+            known = {name: fields.get(name, _EMPTY).type for name, _, _ in event.columns}
+            observed = pool.map(_observe_column, event.columns, repeat(known))
+            for (name, _, _), partial in zip(event.columns, observed, strict=True):
                 fields[name] = _merge(fields.get(name, _EMPTY), partial)
     if rows == 0 and bad:
         raise MalformedPayload(f"not valid JSON: {first_bad}")
@@ -626,8 +633,8 @@ def _records_events(items: Iterable[tuple[str, object] | _BadRecord]) -> Iterato
         yield _records_batch(batch)
 
 
-def _parsed_lines(chunk: bytes, first_line: int) -> Iterator[tuple[str, object] | _BadRecord]:
-    for number, line in enumerate(chunk.split(b"\n"), start=first_line):
+def _parsed_lines(chunk: memoryview, first_line: int) -> Iterator[tuple[str, object] | _BadRecord]:
+    for number, line in enumerate(bytes(chunk).split(b"\n"), start=first_line):
         if line.strip():
             try:
                 yield f"line {number}", json.loads(line)
@@ -673,20 +680,24 @@ def _merge_pins(a: pa.DataType | None, b: pa.DataType | None) -> pa.DataType | N
     return b
 
 
-def _parse_json(chunk: bytes, pins: pa.StructType | None) -> pa.Table:
+def _parse_json(chunk: bytes | memoryview, pins: pa.StructType | None) -> pa.Table:
     options = pj.ParseOptions(
         newlines_in_values=False,
         explicit_schema=None if pins is None else pa.schema(list(pins)),
         unexpected_field_behavior="infer",  # pins name a few fields; the rest are inferred
     )
     read = pj.ReadOptions(block_size=ARROW_BLOCK_BYTES)
-    return pj.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
+    return pj.read_json(
+        pa.BufferReader(pa.py_buffer(chunk)), read_options=read, parse_options=options
+    )
 
 
-def _read_chunk(chunk: bytes, pins: pa.StructType | None) -> tuple[pa.Table, pa.StructType | None]:
+def _read_chunk(
+    chunk: memoryview, pins: pa.StructType | None
+) -> tuple[pa.Table, pa.StructType | None]:
     """The chunk as a table with no inferred timestamps, and the pins that achieved it."""
-    # Pins found in the first lines spare most chunks a second parse.
-    pins = _merge_pins(pins, _sample_pins(chunk)) if pins is None else pins
+    if pins is None:  # pins found in the first lines spare most chunks a second parse
+        pins = _sample_pins(chunk)
     table = _parse_json(chunk, pins)
     wider = _merge_pins(pins, _pin(pa.struct(list(table.schema))))
     if wider != pins:
@@ -695,8 +706,9 @@ def _read_chunk(chunk: bytes, pins: pa.StructType | None) -> tuple[pa.Table, pa.
     return table, pins
 
 
-def _sample_pins(chunk: bytes) -> pa.StructType | None:
-    head = chunk[: chunk.rfind(b"\n", 0, SAMPLE_BYTES) + 1]
+def _sample_pins(chunk: memoryview) -> pa.StructType | None:
+    head = bytes(chunk[:SAMPLE_BYTES])
+    head = head[: head.rfind(b"\n") + 1]
     try:
         return _pin(pa.struct(list(_parse_json(head, None).schema))) if head else None
     except pa.ArrowException:  # the full parse will meet the same problem and say so
@@ -707,7 +719,7 @@ _LEADING_NULL = re.compile(rb"[ \t\r\n]*null")
 
 
 def _arrow_batch(
-    chunk: bytes, pins: pa.StructType | None
+    chunk: memoryview, pins: pa.StructType | None
 ) -> tuple[_Batch | None, pa.StructType | None]:
     """The chunk as read by pyarrow, or None where pyarrow cannot read it or be trusted to."""
     if _LEADING_NULL.match(chunk):  # pyarrow 26 segfaults when the first row is `null`
@@ -728,30 +740,40 @@ def _has_empty_row(table: pa.Table) -> bool:
     return not pc.all(filled).as_py()
 
 
-def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, bytes | None]]:
-    """(first line number, whole lines) about block_size at a time; None for an over-long line."""
-    number, carry = 1, b""
+def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, memoryview | None]]:
+    """(first line number, whole lines) about block_size at a time; None for an over-long line.
+
+    Zero-copy: a chunk is a view of the block read, and the partial line after its last newline
+    is read again with the next block rather than copied into it.
+    """
+    number = 1
     while block := fh.read(block_size):
-        data = carry + block
-        cut = data.rfind(b"\n") + 1
+        cut = block.rfind(b"\n") + 1
         if cut:
-            yield number, data[:cut]
-            number += data.count(b"\n", 0, cut)
-        carry = data[cut:]
-        if len(carry) > MAX_LINE_BYTES:
-            yield number, None
-            carry = _rest_after_newline(fh, block_size)
-            number += 1
-    if carry.strip():
-        yield number, carry
+            fh.seek(cut - len(block), os.SEEK_CUR)
+        else:
+            block = _rest_of_line(fh, block, block_size)
+            cut = len(block)
+        yield number, memoryview(block)[:cut] if cut else None
+        number += block.count(b"\n", 0, cut) if cut else 1
 
 
-def _rest_after_newline(fh: IO[bytes], block_size: int) -> bytes:
+def _rest_of_line(fh: IO[bytes], head: bytes, block_size: int) -> bytes:
+    """A line longer than a block, read to its end; b"" (the line skipped) past MAX_LINE_BYTES."""
+    parts, size = [head], len(head)
     while block := fh.read(block_size):
-        end = block.find(b"\n")
-        if end >= 0:
-            return block[end + 1 :]
-    return b""
+        end = block.find(b"\n") + 1
+        if end:
+            fh.seek(end - len(block), os.SEEK_CUR)
+            block = block[:end]
+        size += len(block)
+        if size <= MAX_LINE_BYTES:
+            parts.append(block)
+        else:
+            parts.clear()  # no buffering once too long
+        if end:
+            break
+    return b"".join(parts)
 
 
 def _json_lines_events(fh: IO[bytes], block_size: int) -> Iterator[_Event]:

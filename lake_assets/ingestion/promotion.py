@@ -6,15 +6,16 @@ the Pipes entry script (pipes_promote.py), unchanged inside an EMR Serverless jo
 Every raw value is read as text and cast with try_cast, so a value that does not fit the
 registry type is quarantined with its reason instead of becoming a silent null. Output goes to
 a folder unique to the run; nothing is visible to readers until the orchestrator audits the
-result and switches the catalog pointer.
+result and switches the catalog pointer. The published files also carry two internal
+columns, `_reject_reasons` and `_raw_record`, null for every published row: one write for both
+zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog's columns.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -30,6 +31,8 @@ SPARK_TYPES = {
     "json": "string",
 }
 CORRUPT = "_corrupt_record"
+ZONE = "_zone"
+PUBLISHED, QUARANTINED = "published", "quarantined"
 REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
 PARTITION = "event_date"
@@ -37,20 +40,27 @@ PARTITION = "event_date"
 
 @dataclass
 class PartitionResult:
+    """What was written for one event date, read back from the Parquet footers."""
+
     partition: str
-    rows_in: int = 0
     rows_published: int = 0
     rows_quarantined: int = 0
-    rows_written: int = 0  # read back from the Parquet footers after the write
     files: list[str] = field(default_factory=list)
+
+    @property
+    def rows_in(self) -> int:
+        return self.rows_published + self.rows_quarantined
 
 
 @dataclass
 class PromotionResult:
     dataset: str
     rows_read: int  # every row read from the input files, in or outside the window
+    # Counted by Spark while it wrote (an Observation), independently of the read-back.
+    observed_published: int
+    observed_quarantined: int
     partitions: dict[str, PartitionResult]
-    written_schema: dict[str, str]  # column -> Spark simpleString, as read back from Parquet
+    written_schema: dict[str, str]  # published column -> Spark simpleString, read back
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,12 +133,12 @@ def _read_input(spark: SparkSession, group: PlannedInput, plan: PromotionPlan) -
 
 
 def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
-    """Cast text to registry types, collecting a reason for every value that does not fit."""
+    """Cast text to registry types; a row gets reasons for every value that does not fit, and
+    its original text (`_raw_record`) only when it has a reason, since most rows never need it."""
+    data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
     casts, failures = [], [F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed record"))]
-    for column, kind in plan.columns.items():
-        if column in LINEAGE_COLUMNS:
-            continue
-        raw = F.col(column)
+    for column in data_columns:
+        kind, raw = plan.columns[column], F.col(column)
         typed = raw if kind in ("string", "json") else raw.try_cast(SPARK_TYPES[kind])
         casts.append(typed.alias(column))
         failures.append(
@@ -139,92 +149,90 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
                 ),
             )
         )
-    raw_record = F.to_json(
-        F.struct(*[F.col(c) for c in plan.columns if c not in LINEAGE_COLUMNS], F.col(CORRUPT))
-    )
+    ingest_date = F.regexp_extract("_source_file", r"ingest_date=(\d{4}-\d{2}-\d{2})", 1)
     typed_frame = frame.select(
         *casts,
         F.col("_source_file"),
-        F.to_date(F.regexp_extract("_source_file", r"ingest_date=(\d{4}-\d{2}-\d{2})", 1)).alias(
-            "_ingest_date"
-        ),
-        F.concat_ws("; ", *failures).alias(REASONS),
-        raw_record.alias(RAW_RECORD),
+        F.to_date(ingest_date).alias("_ingest_date"),
+        F.array(*failures).alias(REASONS),
+        F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)).alias(RAW_RECORD),
     )
     event_date = F.col(plan.event_time_column).try_cast("date")
     missing_event = F.when(
         event_date.isNull(), F.lit(f"missing or unreadable event time {plan.event_time_column}")
     )
-    return typed_frame.withColumn(
-        REASONS, F.concat_ws("; ", *[c for c in (F.col(REASONS), missing_event)])
-    ).withColumn(
-        PARTITION, F.date_format(F.coalesce(event_date, F.col("_ingest_date")), "yyyy-MM-dd")
+    reasons = F.concat_ws("; ", F.col(REASONS), missing_event)
+    return (
+        typed_frame.withColumn(REASONS, F.when(reasons != "", reasons))
+        .withColumn(RAW_RECORD, F.when(F.col(REASONS).isNotNull(), F.to_json(RAW_RECORD)))
+        .withColumn(
+            PARTITION, F.date_format(F.coalesce(event_date, F.col("_ingest_date")), "yyyy-MM-dd")
+        )
     )
 
 
-def promote(
-    spark: SparkSession, plan: PromotionPlan, curated_uri: str, quarantine_uri: str
-) -> PromotionResult:
-    """Read, cast, validate and write the plan's partitions; audit what was written."""
+def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> PromotionResult:
+    """Read, cast, validate and write the plan's partitions in one pass, then read back.
+
+    Every row of the window is written once, under `output_uri`/_zone=published|quarantined/
+    event_date=<d>/. Spark counts rows while it writes (an Observation), and the audit compares
+    those counts with what the Parquet footers say was written.
+    """
     results = {p: PartitionResult(p) for p in plan.partitions}
     if not plan.inputs:
-        return PromotionResult(plan.dataset, 0, results, {})
+        return PromotionResult(plan.dataset, 0, 0, 0, results, {})
     frames = [_read_input(spark, group, plan) for group in plan.inputs]
     frame = frames[0]
     for other in frames[1:]:
         frame = frame.unionByName(other)
-    rows = _typed(frame, plan).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        rows_read = 0
-        valid = F.col(REASONS) == ""
-        for partition, is_valid, count in (
-            rows.groupBy(PARTITION, valid.alias("valid")).count().collect()
-        ):
-            rows_read += count
-            if partition in results:
-                result = results[partition]
-                result.rows_in += count
-                if is_valid:
-                    result.rows_published += count
-                else:
-                    result.rows_quarantined += count
-        in_window = F.col(PARTITION).isin(list(plan.partitions))
-        output_columns = [*plan.columns, PARTITION]
-        (
-            rows.filter(in_window & valid)
-            .select(*output_columns)
-            .write.mode("errorifexists")
-            .partitionBy(PARTITION)
-            .parquet(curated_uri)
+    rows = _typed(frame, plan)
+    in_window = F.col(PARTITION).isin(list(plan.partitions))
+    valid = F.col(REASONS).isNull()
+    observation = Observation(f"promote_{plan.dataset}")
+    (
+        rows.observe(
+            observation,
+            F.count(F.lit(1)).alias("read"),
+            F.count_if(in_window & valid).alias("published"),
+            F.count_if(in_window & ~valid).alias("quarantined"),
         )
-        if any(r.rows_quarantined for r in results.values()):
-            (
-                rows.filter(in_window & ~valid)
-                .select(RAW_RECORD, REASONS, "_source_file", PARTITION)
-                .write.mode("errorifexists")
-                .partitionBy(PARTITION)
-                .json(quarantine_uri)
-            )
-    finally:
-        rows.unpersist()
-    written_schema = _audit_written(spark, curated_uri, results, plan)
-    return PromotionResult(plan.dataset, rows_read, results, written_schema)
+        .filter(in_window)
+        .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
+        .select(*plan.columns, REASONS, RAW_RECORD, ZONE, PARTITION)
+        .write.mode("errorifexists")
+        .partitionBy(ZONE, PARTITION)
+        .parquet(output_uri)
+    )
+    counted = observation.get
+    wrote_any = counted["published"] + counted["quarantined"] > 0
+    written_schema = _read_back(spark, output_uri, results) if wrote_any else {}
+    return PromotionResult(
+        plan.dataset,
+        rows_read=counted["read"],
+        observed_published=counted["published"],
+        observed_quarantined=counted["quarantined"],
+        partitions=results,
+        written_schema=written_schema,
+    )
 
 
-def _audit_written(
-    spark: SparkSession, curated_uri: str, results: dict[str, PartitionResult], plan: PromotionPlan
+def _read_back(
+    spark: SparkSession, output_uri: str, results: dict[str, PartitionResult]
 ) -> dict[str, str]:
-    """Read back what was written: per-partition row counts and file names, and the schema.
-    Counting Parquet rows reads only the footers."""
-    if not any(r.rows_published for r in results.values()):
-        return {}
-    written = spark.read.parquet(curated_uri)
-    per_file = written.groupBy(PARTITION, F.col("_metadata.file_name").alias("file")).count()
-    for partition, file_name, count in sorted(per_file.collect()):
+    """Rows and files per zone and partition, from the Parquet footers alone; and the schema."""
+    written = spark.read.parquet(output_uri)
+    per_file = written.groupBy(ZONE, PARTITION, F.col("_metadata.file_name").alias("file")).count()
+    for zone, partition, file_name, count in sorted(per_file.collect()):
         result = results[str(partition)]
-        result.files.append(file_name)
-        result.rows_written += count
-    return {f.name: f.dataType.simpleString() for f in written.schema.fields if f.name != PARTITION}
+        if zone == PUBLISHED:
+            result.rows_published += count
+            result.files.append(file_name)
+        else:
+            result.rows_quarantined += count
+    internal = {ZONE, PARTITION, REASONS, RAW_RECORD}
+    return {
+        f.name: f.dataType.simpleString() for f in written.schema.fields if f.name not in internal
+    }
 
 
 def expected_schema(plan: PromotionPlan) -> dict[str, str]:

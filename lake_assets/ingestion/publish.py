@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from lake_assets.ingestion.promotion import PromotionResult, expected_schema
 from lake_assets.ingestion.promotion_plan import PromotionPlan
-from lake_assets.ingestion.raw_zone import RawFile, partition_location
+from lake_assets.ingestion.raw_zone import (
+    RawFile,
+    published_location,
+    quarantine_location,
+    written_quarantine_location,
+)
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
 
@@ -48,22 +54,34 @@ def audit(plan: PromotionPlan, result: PromotionResult, expected_read: int) -> l
         problems.append(
             f"read {result.rows_read} rows from the input files, profiling counted {expected_read}"
         )
-    for partition in plan.partitions:
-        r = result.partitions[partition]
-        if r.rows_in != r.rows_published + r.rows_quarantined:
+    written = result.partitions.values()
+    for zone, observed, footers in (
+        ("published", result.observed_published, sum(r.rows_published for r in written)),
+        ("quarantined", result.observed_quarantined, sum(r.rows_quarantined for r in written)),
+    ):
+        if observed != footers:
             problems.append(
-                f"{partition}: rows in {r.rows_in} != published {r.rows_published} + "
-                f"quarantined {r.rows_quarantined}"
-            )
-        if r.rows_written != r.rows_published:
-            problems.append(
-                f"{partition}: wrote {r.rows_written} rows, expected {r.rows_published}"
+                f"Spark counted {observed} {zone} rows, the written files hold {footers}"
             )
     if result.written_schema and result.written_schema != expected_schema(plan):
         problems.append(
             f"written schema {result.written_schema} differs from the registry's {expected_schema(plan)}"
         )
     return problems
+
+
+def move_quarantine(storage: LakeStorage, plan: PromotionPlan, run_id: str) -> dict[str, str]:
+    """Move rejected rows out of the run folder into the quarantine zone, which has its own
+    access policy; returns partition -> quarantine location for partitions that have any."""
+    moved = {}
+    for partition in plan.partitions:
+        written = written_quarantine_location(plan.dataset, run_id, partition)
+        target = quarantine_location(plan.dataset, run_id, partition)
+        for info in storage.list(written):
+            storage.copy(info.key, target + info.key[len(written) :])
+            moved[partition] = target
+        storage.delete_prefix(written)
+    return moved
 
 
 def publish_partitions(
@@ -80,33 +98,30 @@ def publish_partitions(
     so) even for a partition whose every row was quarantined.
     """
     now = now or datetime.now(UTC)
+    quarantined = move_quarantine(storage, plan, run_id)
     published: list[PublishedPartition] = []
     for index, partition in enumerate(plan.partitions):
-        r = result.partitions[partition]
-        location = partition_location("curated", plan.dataset, run_id, partition)
+        written = result.partitions[partition]
+        location = published_location(plan.dataset, run_id, partition)
         entry = PublishedPartition(
             dataset=plan.dataset,
             partition=partition,
             location=location,
             run_id=run_id,
             published_at=now.isoformat(),
-            row_count=r.rows_published,
+            row_count=written.rows_published,
             schema_version=plan.schema_version,
             columns=dict(plan.columns),
         )
+        manifest = {
+            **asdict(entry),
+            "files": written.files,
+            "rows_quarantined": written.rows_quarantined,
+            "quarantine_location": quarantined.get(partition),
+            "inputs": plan.input_keys,
+        }
         try:
-            storage.put_bytes(
-                location + "_manifest.json",
-                json.dumps(
-                    {
-                        **entry.__dict__,
-                        "files": r.files,
-                        "rows_quarantined": r.rows_quarantined,
-                        "inputs": plan.input_keys,
-                    },
-                    indent=2,
-                ).encode(),
-            )
+            storage.put_bytes(location + "_manifest.json", json.dumps(manifest, indent=2).encode())
             catalog.publish(entry)
         except Exception as error:
             raise PartialPublish(

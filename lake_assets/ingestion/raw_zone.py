@@ -31,14 +31,23 @@ def dead_letter_key(source_id: str, ingest_date: str, object_name: str) -> str:
     return f"dead-letter/source={source_id}/ingest_date={ingest_date}/{object_name}"
 
 
-def run_output_prefix(zone: str, dataset: str, run_id: str) -> str:
-    """Each run writes its own folder (zone "curated" or "quarantine"), partitioned inside by
-    event_date; the catalog pointer says which run's folder is the published one."""
-    return f"{zone}/{dataset}/run={run_id}/"
+def run_output_prefix(dataset: str, run_id: str) -> str:
+    """Each promotion run writes its own folder; no reader resolves it until the catalog
+    pointer of a partition is switched to the run's published subfolder."""
+    return f"curated/{dataset}/run={run_id}/"
 
 
-def partition_location(zone: str, dataset: str, run_id: str, partition: str) -> str:
-    return f"{run_output_prefix(zone, dataset, run_id)}event_date={partition}/"
+def published_location(dataset: str, run_id: str, partition: str) -> str:
+    return f"{run_output_prefix(dataset, run_id)}_zone=published/event_date={partition}/"
+
+
+def written_quarantine_location(dataset: str, run_id: str, partition: str) -> str:
+    """Where the job leaves rejected rows, before the orchestrator moves them to quarantine/."""
+    return f"{run_output_prefix(dataset, run_id)}_zone=quarantined/event_date={partition}/"
+
+
+def quarantine_location(dataset: str, run_id: str, partition: str) -> str:
+    return f"quarantine/{dataset}/event_date={partition}/run={run_id}/"
 
 
 FileStatus = Literal["PROFILED", "DEAD_LETTER"]
