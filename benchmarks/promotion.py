@@ -76,8 +76,7 @@ def _plain_job(spark: SparkSession, workload: Workload, label: object) -> None:
 
 
 def _promotion(spark: SparkSession, workload: Workload, label: object) -> PromotionResult:
-    curated, quarantine = (workload.output(zone, label) for zone in ("curated", "quarantine"))
-    return promote(spark, workload.plan, curated, quarantine)
+    return promote(spark, workload.plan, workload.output(SUBJECT, label))
 
 
 JOBS = {BASELINE: _plain_job, SUBJECT: _promotion}
@@ -150,12 +149,12 @@ def _report(spark: SparkSession, workload: Workload, runs: dict[str, Runs]) -> N
     baseline_rows = spark.read.parquet(workload.output(BASELINE, REPEATS - 1)).count()
     print_table(
         "Promotion (median of alternated runs, one warm SparkSession)",
-        ["job", "median s", "MB/s", "runs s", "rows read", "published", "quarantined", "written"],
+        ["job", "median s", "MB/s", "runs s", "rows read", "published", "quarantined", "counted"],
         [
             [BASELINE, runs[BASELINE].median, size / MB / runs[BASELINE].median,
              runs[BASELINE].spread(), "-", "-", "-", baseline_rows],
             [SUBJECT, runs[SUBJECT].median, size / MB / runs[SUBJECT].median,
              runs[SUBJECT].spread(), result.rows_read, sum(p.rows_published for p in partitions),
-             sum(p.rows_quarantined for p in partitions), sum(p.rows_written for p in partitions)],
+             sum(p.rows_quarantined for p in partitions), result.observed_published],
         ],
     )  # fmt: skip

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass
@@ -39,7 +39,7 @@ from lake_assets.ingestion.field_types import widest
 SKETCH_SIZE = 128  # k of the bottom-k sketch: ~9% relative error on distinct counts above k
 MAX_DATES = 400  # the earliest dates are kept; more than a year of days in one file is an outlier
 MAX_SHAPES = 64  # shapes kept per field; enough to find a dominant one without unbounded growth
-MAX_LINE_BYTES = 64 << 20  # a longer JSON line is counted malformed and skipped, not buffered
+MAX_LINE_BYTES = 64 << 20  # a JSON line longer than this and the block: malformed, skipped
 FALLBACK_ROWS = 10_000  # records converted per batch when pyarrow cannot read a block
 ARROW_BLOCK_BYTES = 1 << 20  # pyarrow parses a block's 1 MiB sub-blocks on parallel threads
 SAMPLE_BYTES = 64 << 10  # first lines parsed to learn which fields pyarrow reads as timestamps
@@ -155,9 +155,15 @@ def _merge_sketches(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _bottom_k(hashes: np.ndarray) -> tuple[int, ...]:
-    if hashes.size > SKETCH_SIZE:
-        hashes = np.partition(hashes, SKETCH_SIZE - 1)[:SKETCH_SIZE]
-    return tuple(int(h) for h in np.unique(hashes))
+    """The SKETCH_SIZE smallest distinct hashes."""
+    take = SKETCH_SIZE
+    while True:  # repeated values can crowd the smallest `take`: take more until k are distinct
+        if hashes.size <= take:
+            return tuple(int(h) for h in np.unique(hashes)[:SKETCH_SIZE])
+        smallest = np.unique(np.partition(hashes, take - 1)[:take])
+        if smallest.size >= SKETCH_SIZE:
+            return tuple(int(h) for h in smallest[:SKETCH_SIZE])
+        take *= 8
 
 
 def _integers(values: pa.Array) -> np.ndarray:
@@ -254,9 +260,10 @@ def _shapes(texts: pa.Array) -> pa.Array:
     )
 
 
-def _top_shapes(uniques: pa.Array, counts: pa.Array) -> tuple[tuple[str, int], ...]:
-    encoded = pc.dictionary_encode(_shapes(uniques))
-    weights = _integers(counts).astype(np.float64)
+def _top_shapes(texts: pa.Array, counts: pa.Array | None) -> tuple[tuple[str, int], ...]:
+    """The commonest shapes, each text counted `counts` times (once if None)."""
+    encoded = pc.dictionary_encode(_shapes(texts))
+    weights = None if counts is None else _integers(counts).astype(np.float64)
     totals = np.bincount(_integers(encoded.indices), weights, minlength=len(encoded.dictionary))
     top = np.argpartition(-totals, MAX_SHAPES)[:MAX_SHAPES] if totals.size > MAX_SHAPES else None
     top = np.argsort(-totals, kind="stable") if top is None else top[np.argsort(-totals[top])]
@@ -338,20 +345,20 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
-def _text_type(uniques: pa.Array) -> str:
+def _text_type(texts: pa.Array) -> str:
     """date if every value is an ISO date, timestamp if each is a date or timestamp, else string.
 
     A mix of dates and timestamps is a timestamp: the lattice widens date to timestamp.
     """
-    if not pc.all(pc.match_substring_regex(uniques, _TEMPORAL)).as_py():
+    if not pc.all(pc.match_substring_regex(texts, _TEMPORAL)).as_py():
         return "string"
-    return "timestamp" if pc.max(pc.utf8_length(uniques)).as_py() > 10 else "date"
+    return "timestamp" if pc.max(pc.utf8_length(texts)).as_py() > 10 else "date"
 
 
-def _value_type(t: pa.DataType, uniques: pa.Array, known: str | None) -> str:
+def _value_type(t: pa.DataType, texts: pa.Array, known: str | None) -> str:
     if _is_text(t):
         # Once a field is something else, text can only make it a string: skip the regex.
-        return _text_type(uniques) if known in (None, *_TEMPORAL_TYPES) else "string"
+        return _text_type(texts) if known in (None, *_TEMPORAL_TYPES) else "string"
     return next((name for test, name in _ARROW_TYPES if test(t)), "string")
 
 
@@ -374,13 +381,15 @@ def _canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunked
 
 @dataclass(frozen=True)
 class _Partial:
-    """What a field's values seen so far say; `_merge` folds two of them, in any order."""
+    """What a field's values seen so far say; `_merge` folds two of them, in either order."""
 
     non_null: int = 0
     type: str | None = None  # None until a non-null value is seen
     sketch: tuple[int, ...] = ()
     shapes: tuple[tuple[str, int], ...] = ()
     dates: tuple[str, ...] = ()
+    dense: bool = False  # the latest batch's values were mostly distinct: a hint, not a result,
+    # and the one part whose merge depends on order
 
 
 _EMPTY = _Partial()
@@ -397,30 +406,36 @@ def _merge(a: _Partial, b: _Partial) -> _Partial:
         sketch=_merge_sketches(a.sketch, b.sketch),
         shapes=_merge_shapes(a.shapes, b.shapes),
         dates=_merge_dates(a.dates, b.dates),
+        dense=b.dense if b.type else a.dense,
     )
 
 
-def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, known: str | None) -> _Partial:
-    """Profile one batch of one field; `known` is the field's type so far, to skip needless work."""
+def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, seen: _Partial) -> _Partial:
+    """Profile one batch of one field; `seen` is the field so far, to skip needless work."""
     values = column.drop_null()
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()  # kernels run ~3x faster on one contiguous array
     if len(values) == 0:
         return _EMPTY
-    if hint == "text" and known != "string":
+    if hint == "text" and seen.type != "string":
         values = _narrowest(values)
-    # Counted before they become text: hashing numbers is cheaper, and there are fewer to format.
-    counted = pc.value_counts(
-        _canonical_text(values) if pa.types.is_nested(values.type) else values
-    )
-    uniques, counts = _canonical_text(counted.field("values")), counted.field("counts")
-    kind = "json" if hint == "json" else _value_type(values.type, uniques, known)
+    if seen.dense:  # counting repeats would cost more than it saves: treat each value alike
+        texts, counts = _canonical_text(values), None
+    else:  # counted before they become text: numbers hash faster, and fewer are formatted
+        counted = pc.value_counts(
+            _canonical_text(values) if pa.types.is_nested(values.type) else values
+        )
+        texts, counts = _canonical_text(counted.field("values")), counted.field("counts")
+    kind = "json" if hint == "json" else _value_type(values.type, texts, seen.type)
+    sketch = _bottom_k(_hash_strings(texts))
+    distinct = _distinct_estimate(sketch) if counts is None else len(texts)
     return _Partial(
         non_null=len(values),
         type=kind,
-        sketch=_bottom_k(_hash_strings(uniques)),
-        shapes=_top_shapes(uniques, counts),
-        dates=_dates(uniques) if kind in _TEMPORAL_TYPES else (),
+        sketch=sketch,
+        shapes=_top_shapes(texts, counts),
+        dates=_dates(texts) if kind in _TEMPORAL_TYPES else (),
+        dense=distinct > len(values) // 2,
     )
 
 
@@ -463,12 +478,12 @@ def _is_placeholder(name: str, acc: _Partial, names: Iterable[str]) -> bool:
     return acc.type is None and any(other.startswith(f"{name}.") for other in names)
 
 
-def _observe_column(column: _Column, known: dict[str, str | None]) -> _Partial:
+def _observe_column(column: _Column, seen: dict[str, _Partial]) -> _Partial:
     name, values, hint = column
-    return _observe(values, hint, known[name])
+    return _observe(values, hint, seen[name])
 
 
-def _fold(fmt: str, events: Iterator[_Event]) -> FileProfile:
+def _fold(fmt: str, events: Generator[_Event, None, None]) -> FileProfile:
     fields: dict[str, _Partial] = {}
     rows, bad, first_bad = 0, 0, None
     # Fields of a batch are observed in parallel and the next batch is parsed meanwhile:
@@ -480,8 +495,8 @@ def _fold(fmt: str, events: Iterator[_Event]) -> FileProfile:
                 first_bad = first_bad or f"{event.where}: {event.reason}"
                 continue
             rows += event.rows
-            known = {name: fields.get(name, _EMPTY).type for name, _, _ in event.columns}
-            observed = pool.map(_observe_column, event.columns, repeat(known))
+            seen = {name: fields.get(name, _EMPTY) for name, _, _ in event.columns}
+            observed = pool.map(_observe_column, event.columns, repeat(seen))
             for (name, _, _), partial in zip(event.columns, observed, strict=True):
                 fields[name] = _merge(fields.get(name, _EMPTY), partial)
     if rows == 0 and bad:
@@ -496,9 +511,10 @@ def _fold(fmt: str, events: Iterator[_Event]) -> FileProfile:
     return FileProfile(format=fmt, row_count=rows, malformed_rows=bad, fields=profiles)
 
 
-def _read_ahead(events: Iterator[_Event]) -> Iterator[_Event]:
+def _read_ahead(events: Generator[_Event, None, None]) -> Iterator[_Event]:
     """The same events, each produced on another thread while the previous one is consumed."""
-    with ThreadPoolExecutor(1) as reader:
+    # Exits in reverse: the read in flight finishes, then the source closes its payload.
+    with closing(events), ThreadPoolExecutor(1) as reader:
         pending = reader.submit(next, events, None)
         try:
             while (event := pending.result()) is not None:
@@ -815,8 +831,10 @@ def _json_array_events(fh: IO[bytes]) -> Iterator[_Event]:
 
 def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
     read = pcsv.ReadOptions(block_size=block_size)
+    # Exports quote multi-line memos and addresses; allowing that costs pyarrow some parallelism.
+    parse = pcsv.ParseOptions(newlines_in_values=True)
     try:
-        with pcsv.open_csv(path, read_options=read) as header:
+        with pcsv.open_csv(path, read_options=read, parse_options=parse) as header:
             names = header.schema.names
         # All text, typed per block by _TEXT_DETECTORS: pyarrow would fix each column's type
         # from the first block and fail on a later block that widens it.
@@ -825,7 +843,9 @@ def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
             strings_can_be_null=True,
             null_values=list(CSV_NULLS),
         )
-        with pcsv.open_csv(path, read_options=read, convert_options=convert) as reader:
+        with pcsv.open_csv(
+            path, read_options=read, parse_options=parse, convert_options=convert
+        ) as reader:
             yield _Batch(0, [(name, pa.nulls(0, pa.string()), "text") for name in names])
             for batch in reader:
                 yield _table_batch(batch, "text")

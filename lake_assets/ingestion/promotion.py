@@ -14,6 +14,7 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -161,13 +162,13 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
     missing_event = F.when(
         event_date.isNull(), F.lit(f"missing or unreadable event time {plan.event_time_column}")
     )
-    reasons = F.concat_ws("; ", F.col(REASONS), missing_event)
     return (
-        typed_frame.withColumn(REASONS, F.when(reasons != "", reasons))
-        .withColumn(RAW_RECORD, F.when(F.col(REASONS).isNotNull(), F.to_json(RAW_RECORD)))
-        .withColumn(
-            PARTITION, F.date_format(F.coalesce(event_date, F.col("_ingest_date")), "yyyy-MM-dd")
+        typed_frame.withColumn(
+            REASONS, F.nullif(F.concat_ws("; ", REASONS, missing_event), F.lit(""))
         )
+        .withColumn(RAW_RECORD, F.when(F.col(REASONS).isNotNull(), F.to_json(RAW_RECORD)))
+        # A date, not a formatted string: Spark writes it as event_date=YYYY-MM-DD either way.
+        .withColumn(PARTITION, F.coalesce(event_date, F.col("_ingest_date")))
     )
 
 
@@ -186,7 +187,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     for other in frames[1:]:
         frame = frame.unionByName(other)
     rows = _typed(frame, plan)
-    in_window = F.col(PARTITION).isin(list(plan.partitions))
+    in_window = F.col(PARTITION).isin([date.fromisoformat(p) for p in plan.partitions])
     valid = F.col(REASONS).isNull()
     observation = Observation(f"promote_{plan.dataset}")
     (

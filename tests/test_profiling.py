@@ -1,0 +1,532 @@
+"""Profiling on arrival: types, counts, sketches and dates of one payload, and why one is unreadable."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from datetime import date, timedelta
+
+import pytest
+
+from lake_assets.ingestion import profiling
+from lake_assets.ingestion.field_types import FIELD_TYPES
+from lake_assets.ingestion.profiling import (
+    MAX_DATES,
+    SKETCH_SIZE,
+    FieldProfile,
+    FileProfile,
+    MalformedPayload,
+    jaccard_estimate,
+    profile_file,
+    value_hash,
+)
+
+
+def write_lines(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def profile_lines(tmp_path, records, **options) -> FileProfile:
+    return profile_file(write_lines(tmp_path / "payload.json", records), "json", **options)
+
+
+def profile_csv(tmp_path, text, **options) -> FileProfile:
+    path = tmp_path / "payload.csv"
+    path.write_text(text)
+    return profile_file(path, "csv", **options)
+
+
+def malformed_reason(path, fmt, **options) -> str:
+    with pytest.raises(MalformedPayload) as caught:
+        profile_file(path, fmt, **options)
+    assert str(caught.value) == caught.value.reason
+    return caught.value.reason
+
+
+TRANSACTIONS = [
+    {
+        "id": f"T{i:04d}",
+        "amount": 10.5 + i,
+        "booked_at": f"2026-03-0{1 + i % 3}T10:00:00Z",
+        "merchant": {"name": f"Shop {i % 4}", "geo": {"country": "DE"}},
+        "tags": ["card", "eu"],
+        "reversal": i % 10 == 0,
+    }
+    for i in range(30)
+]
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def test_json_lines_flatten_nested_objects_to_dotted_fields(tmp_path):
+    profile = profile_lines(tmp_path, TRANSACTIONS)
+
+    assert profile.format == "json"
+    assert (profile.row_count, profile.malformed_rows) == (30, 0)
+    assert profile.field_types() == {
+        "amount": "double",
+        "booked_at": "timestamp",
+        "id": "string",
+        "merchant.geo.country": "string",
+        "merchant.name": "string",
+        "reversal": "boolean",
+        "tags": "json",
+    }
+    assert [f.name for f in profile.fields] == sorted(profile.field_types())
+    assert all(f.row_count == 30 and f.null_count == 0 for f in profile.fields)
+    assert profile.field("merchant.name").distinct_estimate == 4
+    assert profile.field("merchant.name").format_signature == "Aaaa 9"
+    assert profile.field("tags").format_signature == '["aaaa","aa"]'
+    assert profile.field("nope") is None
+
+
+def test_json_array_of_objects(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps([{"a": 1, "m": {"d": "2026-03-02"}}, {"a": 2.5}, 7]))
+
+    profile = profile_file(path, "json")
+
+    assert (profile.row_count, profile.malformed_rows) == (2, 1)
+    assert profile.field_types() == {"a": "double", "m.d": "date"}
+    assert profile.field("m.d").null_count == 1
+    assert profile.field("m.d").dates == ("2026-03-02",)
+
+
+def test_missing_keys_count_as_nulls(tmp_path):
+    records = [{"a": 1, "b": "x"}, {"a": 2}, {"b": None}, {"c": True}]
+
+    profile = profile_lines(tmp_path, records)
+
+    nulls = {f.name: (f.row_count, f.null_count) for f in profile.fields}
+    assert nulls == {"a": (4, 2), "b": (4, 3), "c": (4, 3)}
+
+
+def test_all_null_field_is_a_string_of_nulls(tmp_path):
+    profile = profile_lines(tmp_path, [{"a": 1, "gone": None}, {"a": 2, "gone": None}])
+
+    gone = profile.field("gone")
+    assert (gone.type, gone.null_count, gone.distinct_estimate, gone.format_signature) == (
+        "string",
+        2,
+        0,
+        "",
+    )
+
+
+def test_object_null_in_one_block_leaves_only_its_children(tmp_path):
+    records = [{"m": None}] * 20 + [{"m": {"x": 1}}] * 20
+
+    profile = profile_lines(tmp_path, records, block_size=64)
+
+    assert profile.field_types() == {"m.x": "integer"}
+    assert profile.field("m.x").null_count == 20
+
+
+def test_types_widen_across_blocks(tmp_path):
+    records = [{"n": i, "d": "2026-03-02"} for i in range(50)]
+    records += [{"n": i + 0.5, "d": "2026-03-02T10:00:00"} for i in range(50)]
+
+    profile = profile_lines(tmp_path, records, block_size=256)
+
+    assert profile.field_types() == {"n": "double", "d": "timestamp"}
+
+
+def test_incompatible_types_across_blocks_become_string(tmp_path):
+    records = [{"v": i} for i in range(50)] + [{"v": f"code-{i}"} for i in range(50)]
+
+    profile = profile_lines(tmp_path, records, block_size=256)
+
+    assert profile.field_types() == {"v": "string"}
+    assert profile.malformed_rows == 0
+
+
+def test_type_conflict_inside_one_block_is_widened_not_malformed(tmp_path):
+    records = [{"v": 1}, {"v": "one"}, {"v": 2.5}, {"w": [1, {"x": 2}]}]
+
+    profile = profile_lines(tmp_path, records)
+
+    assert (profile.row_count, profile.malformed_rows) == (4, 0)
+    assert profile.field_types() == {"v": "string", "w": "json"}
+
+
+def test_iso_text_is_typed_by_pattern_not_by_pyarrow_inference(tmp_path):
+    records = [
+        {"day": "2026-03-02", "at": "2026-03-02 10:00:00", "note": "2026-03-02 maybe"},
+        {"day": "2026-03-03", "at": "2026-03-02T10:00:00.123+02:00", "note": "x"},
+    ]
+
+    profile = profile_lines(tmp_path, records)
+
+    assert profile.field_types() == {"day": "date", "at": "timestamp", "note": "string"}
+    # The sketch holds the text as written, not pyarrow's reading of it.
+    assert value_hash("2026-03-02") in profile.field("day").value_sketch
+    assert value_hash("2026-03-02 10:00:00") in profile.field("at").value_sketch
+
+
+def test_malformed_line_among_good_ones(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_text('{"a": 1}\n{"a": \n\n{"a": 3}\n[1, 2]\n{"a": 4}\n')
+
+    profile = profile_file(path, "json")
+
+    assert (profile.row_count, profile.malformed_rows) == (3, 2)
+    assert profile.field("a").type == "integer"
+    assert profile.field("a").row_count == 3
+
+
+def test_a_null_line_is_malformed(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_text('null\n{"a": 1}\nnull\n{"a": 2}\n')
+
+    profile = profile_file(path, "json")
+
+    assert (profile.row_count, profile.malformed_rows) == (2, 2)
+
+
+def test_entirely_invalid_json_names_the_first_bad_line(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_text("\nnot json\n{also: not}\n")
+
+    reason = malformed_reason(path, "json")
+
+    assert reason.startswith("not valid JSON: line 2: Expecting value")
+
+
+def test_invalid_json_array_names_where(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_text('[{"a": 1},\n {"a": ]')
+
+    assert malformed_reason(path, "json").startswith("not valid JSON: line 2:")
+
+
+def test_empty_json_array_has_no_records(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_text("[]")
+
+    assert malformed_reason(path, "json") == "empty payload: no JSON records"
+
+
+def test_overlong_line_is_skipped_as_malformed(tmp_path, monkeypatch):
+    monkeypatch.setattr(profiling, "MAX_LINE_BYTES", 100)
+    path = tmp_path / "payload.json"
+    path.write_text('{"a": 1}\n{"a": "' + "x" * 500 + '"}\n{"a": 2}\n')
+
+    profile = profile_file(path, "json", block_size=64)
+
+    assert (profile.row_count, profile.malformed_rows) == (2, 1)
+    assert profile.field("a").type == "integer"
+
+
+def test_utf8_bom_is_ignored(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
+
+    assert profile_file(path, "json").row_count == 2
+
+
+@pytest.mark.parametrize("block_size", [64, 1 << 20])
+def test_same_profile_whichever_path_reads_the_lines(tmp_path, block_size):
+    """pyarrow reads clean blocks, json.loads the rest; the profile must not tell them apart."""
+    clean = [{**r, "n": i} for i, r in enumerate(TRANSACTIONS)]
+    dirty = clean[:10] + [{"n": "not a number"}] + clean[10:]
+
+    fast = profile_lines(tmp_path, clean, block_size=block_size)
+    slow = profile_lines(tmp_path, dirty, block_size=block_size)
+
+    assert slow.row_count == fast.row_count + 1
+    for name, field in fast.field_types().items():
+        if name != "n":
+            assert slow.field(name).type == field
+            assert slow.field(name).value_sketch == fast.field(name).value_sketch
+            assert slow.field(name).dates == fast.field(name).dates
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def test_csv_types(tmp_path):
+    text = (
+        "id,amount,day,at,name,flag\n"
+        "1,1.5,2026-03-02,2026-03-02T10:00:00Z,Alice,true\n"
+        "2,,2026-03-03,2026-03-02 11:30:00,Bob,false\n"
+        "3,2,,2026-03-04T10:00:00.123,,true\n"
+    )
+
+    profile = profile_csv(tmp_path, text)
+
+    assert profile.format == "csv"
+    assert (profile.row_count, profile.malformed_rows) == (3, 0)
+    assert profile.field_types() == {
+        "id": "integer",
+        "amount": "double",
+        "day": "date",
+        "at": "timestamp",
+        "name": "string",
+        "flag": "boolean",
+    }
+    assert profile.field("amount").null_count == 1
+    assert profile.field("day").dates == ("2026-03-02", "2026-03-03")
+
+
+def test_csv_quoted_values_may_span_lines(tmp_path):
+    profile = profile_csv(tmp_path, 'id,memo\n1,"first line\nsecond, line"\n2,plain\n')
+
+    assert profile.row_count == 2
+    assert profile.field_types() == {"id": "integer", "memo": "string"}
+
+
+def test_csv_types_widen_across_blocks(tmp_path):
+    text = "v,d\n" + "".join(f"{i},2026-03-02\n" for i in range(100))
+    text += "".join(f"{i}.5,2026-03-02 10:00:00\n" for i in range(100))
+
+    profile = profile_csv(tmp_path, text, block_size=256)
+
+    assert profile.field_types() == {"v": "double", "d": "timestamp"}
+
+
+def test_header_only_csv_has_fields_and_no_rows(tmp_path):
+    profile = profile_csv(tmp_path, "a,b,c\n")
+
+    assert profile.row_count == 0
+    assert [(f.name, f.type, f.null_count) for f in profile.fields] == [
+        ("a", "string", 0),
+        ("b", "string", 0),
+        ("c", "string", 0),
+    ]
+
+
+def test_csv_with_inconsistent_rows_is_malformed(tmp_path):
+    path = tmp_path / "payload.csv"
+    path.write_text("a,b\n1,2\n3\n")
+
+    reason = malformed_reason(path, "csv")
+
+    assert reason.startswith("not valid CSV:")
+    assert "Expected 2 columns, got 1" in reason
+
+
+# --- unreadable payloads -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+@pytest.mark.parametrize("content", [b"", b"  \n\t\r\n"])
+def test_empty_payload(tmp_path, fmt, content):
+    path = tmp_path / f"payload.{fmt}"
+    path.write_bytes(content)
+
+    assert malformed_reason(path, fmt) == "empty payload"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_binary_garbage_is_malformed(tmp_path, fmt):
+    path = tmp_path / "payload.bin"
+    path.write_bytes(random.Random(7).randbytes(4096))
+
+    reason = malformed_reason(path, fmt)
+
+    assert reason.startswith("not valid JSON:" if fmt == "json" else "not valid CSV:")
+    assert len(reason) < 400
+
+
+def test_oversized_payload_is_refused_before_reading(tmp_path):
+    path = write_lines(tmp_path / "payload.json", TRANSACTIONS)
+    size = path.stat().st_size
+
+    reason = malformed_reason(path, "json", max_bytes=size - 1)
+
+    assert reason == f"payload is {size} bytes, over the {size - 1}-byte limit"
+    assert profile_file(path, "json", max_bytes=size).row_count == 30
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_damaged_payloads_profile_or_are_malformed_never_crash(tmp_path, seed):
+    rnd = random.Random(seed)
+    good = "".join(json.dumps(r) + "\n" for r in TRANSACTIONS).encode()
+    path = tmp_path / "payload.json"
+    for _ in range(25):
+        damaged = bytearray(good[: rnd.randrange(1, len(good))])
+        for _ in range(rnd.randrange(1, 10)):
+            damaged[rnd.randrange(len(damaged))] = rnd.choice(b'{}[]":,\n\\ n0\xff')
+        path.write_bytes(bytes(damaged))
+        for fmt in ("json", "csv"):
+            try:
+                profile = profile_file(path, fmt, block_size=rnd.choice([64, 1 << 20]))
+            except MalformedPayload:
+                continue
+            assert all(f.type in FIELD_TYPES for f in profile.fields)
+
+
+# --- dates, counts, shapes and sketches ----------------------------------------------------------
+
+
+def test_dates_of_timestamp_field_are_utc_dates(tmp_path):
+    records = [
+        {"at": "2026-03-02T10:00:00Z"},
+        {"at": "2026-03-02T23:30:00-05:00"},  # 2026-03-03 in UTC
+        {"at": "2026-02-27 08:00:00"},
+        {"at": None},
+        {"note": "2026-01-01"},
+    ]
+
+    profile = profile_lines(tmp_path, records)
+
+    assert profile.field("at").type == "timestamp"
+    assert profile.field("at").dates == ("2026-02-27", "2026-03-02", "2026-03-03")
+    assert profile.field("note").dates == ("2026-01-01",)
+
+
+def test_dates_are_capped_to_the_earliest(tmp_path):
+    days = [(date(2025, 1, 1) + timedelta(days=i)).isoformat() for i in range(MAX_DATES + 100)]
+    records = [{"d": day} for day in reversed(days)]
+
+    dates = profile_lines(tmp_path, records, block_size=4096).field("d").dates
+
+    assert dates == tuple(days[:MAX_DATES])
+
+
+def test_dates_only_for_date_and_timestamp_fields(tmp_path):
+    profile = profile_lines(tmp_path, [{"d": "2026-03-02"}, {"d": "soon"}])
+
+    assert profile.field("d").type == "string"
+    assert profile.field("d").dates == ()
+
+
+def test_distinct_count_is_exact_below_sketch_size(tmp_path):
+    records = [{"v": f"value-{i % 100}", "n": i % 7} for i in range(1000)]
+
+    profile = profile_lines(tmp_path, records, block_size=4096)
+
+    assert profile.field("v").distinct_estimate == 100
+    assert profile.field("n").distinct_estimate == 7
+    assert len(profile.field("v").value_sketch) == 100
+
+
+def test_distinct_count_is_estimated_within_ten_percent(tmp_path):
+    records = [{"account": f"ACC{i:08d}"} for i in range(50_000)] * 2
+
+    field = profile_lines(tmp_path, records, block_size=256 << 10).field("account")
+
+    assert abs(field.distinct_estimate - 50_000) / 50_000 < 0.10
+    assert len(field.value_sketch) == SKETCH_SIZE
+    assert list(field.value_sketch) == sorted(set(field.value_sketch))
+
+
+def test_sketch_holds_the_smallest_value_hashes(tmp_path):
+    values = [f"v{i}" for i in range(1000)]
+
+    field = profile_lines(tmp_path, [{"v": v} for v in values]).field("v")
+
+    assert field.value_sketch == tuple(sorted(value_hash(v) for v in values)[:SKETCH_SIZE])
+
+
+def test_numbers_are_sketched_by_their_text(tmp_path):
+    profile = profile_lines(tmp_path, [{"i": 42, "x": 1.5, "b": True}])
+
+    assert profile.field("i").value_sketch == (value_hash("42"),)
+    assert profile.field("x").value_sketch == (value_hash("1.5"),)
+    assert profile.field("b").value_sketch == (value_hash("true"),)
+
+
+def test_jaccard_of_half_overlapping_fields(tmp_path):
+    left = profile_lines(tmp_path, [{"v": f"id-{i}"} for i in range(0, 15_000)]).field("v")
+    right = profile_lines(tmp_path, [{"v": f"id-{i}"} for i in range(5_000, 20_000)]).field("v")
+
+    assert jaccard_estimate(left.value_sketch, right.value_sketch) == pytest.approx(0.5, abs=0.1)
+    assert jaccard_estimate(left.value_sketch, left.value_sketch) == 1.0
+
+
+def test_jaccard_of_small_sets_is_exact():
+    a = [value_hash(v) for v in ("x", "y", "z")]
+    b = [value_hash(v) for v in ("y", "z", "w", "v")]
+
+    assert jaccard_estimate(a, b) == pytest.approx(2 / 5)
+    assert jaccard_estimate(a, []) == 0.0
+    assert jaccard_estimate([], []) == 0.0
+
+
+def test_format_signature_and_share(tmp_path):
+    records = [{"d": "2026-03-02", "code": "AB12"}] * 3 + [{"d": "2026-3-2", "code": "ab-1"}]
+
+    profile = profile_lines(tmp_path, records)
+
+    assert profile.field("d").format_signature == "9999-99-99"
+    assert profile.field("d").format_share == 0.75
+    assert profile.field("code").format_signature == "AA99"
+
+
+def test_format_signature_of_non_ascii_letters(tmp_path):
+    profile = profile_lines(tmp_path, [{"city": "Zürich 8001"}, {"city": "Genève 1201"}])
+
+    assert profile.field("city").format_signature == "Aaaaaa 9999"
+    assert profile.field("city").format_share == 1.0
+
+
+def _fmix64(h: int) -> int:
+    mask = 2**64 - 1
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & mask
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & mask
+    return h ^ (h >> 33)
+
+
+def reference_hash(text: str) -> int:
+    """value_hash as its comment spells it out, for runtimes other than this one."""
+    data, salt = text.encode(), 0x9E3779B97F4A7C15
+    words = [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
+    total = sum(_fmix64((w + j * salt) % 2**64) for j, w in enumerate(words)) % 2**64
+    return _fmix64(total ^ ((len(data) * salt) % 2**64))
+
+
+def test_value_hash_is_stable_and_follows_its_formula():
+    texts = ["", "a", "lakehouse", "2026-03-02", "exactly8", "é" * 100, "x" * 10_000]
+
+    assert [value_hash(t) for t in texts] == [reference_hash(t) for t in texts]
+    assert value_hash("lakehouse") == 0x1B73_22AC_3FCE_5DC9  # changing it orphans stored sketches
+    assert value_hash("a") != value_hash("a\x00")
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def test_field_profile_round_trips_through_json(tmp_path):
+    field = profile_lines(tmp_path, TRANSACTIONS).field("booked_at")
+
+    data = json.loads(json.dumps(field.to_dict()))
+
+    assert FieldProfile.from_dict(data) == field
+    assert data["dates"] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+
+
+# --- streaming -----------------------------------------------------------------------------------
+
+
+def test_json_lines_are_read_in_bounded_chunks_of_whole_lines():
+    lines = [json.dumps({"i": i, "pad": "x" * (i % 50)}).encode() + b"\n" for i in range(500)]
+    data = b"".join(lines)
+
+    chunks = list(profiling._line_chunks(io.BytesIO(data), 1024))
+
+    assert b"".join(bytes(chunk) for _, chunk in chunks) == data
+    assert all(len(chunk) <= 1024 and bytes(chunk).endswith(b"\n") for _, chunk in chunks)
+    assert [first for first, _ in chunks] == [
+        1 + sum(bytes(c).count(b"\n") for _, c in chunks[:i]) for i in range(len(chunks))
+    ]
+
+
+def test_csv_is_read_in_blocks(tmp_path, monkeypatch):
+    block_sizes = []
+    open_csv = profiling.pcsv.open_csv
+
+    def spy(path, read_options=None, **options):
+        block_sizes.append(read_options.block_size)
+        return open_csv(path, read_options=read_options, **options)
+
+    monkeypatch.setattr(profiling.pcsv, "open_csv", spy)
+    profile = profile_csv(tmp_path, "a\n" + "1\n" * 1000, block_size=512)
+
+    assert profile.row_count == 1000
+    assert block_sizes and set(block_sizes) == {512}
