@@ -8,9 +8,12 @@ import logging
 import os
 import shutil
 import sys
+import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+
+from dagster import BetaWarning
 
 from lake_assets.settings import ConfigError, Settings, load_settings
 
@@ -156,6 +159,8 @@ def materialize_partitions(
         selection=keys,
         partition_key=partition_key,
         tags=tags,
+        # The command line prints its own summary; Dagster's step log stays in the run record.
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         resources=defs.resources,
         instance=instance or _instance(),
         raise_on_error=False,
@@ -311,6 +316,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=BetaWarning)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -19,6 +19,7 @@ LOCAL_SPARK_CONFIG = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "ERROR",
     "spark.driver.memory": "4g",
 }
 

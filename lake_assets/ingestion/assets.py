@@ -168,6 +168,7 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
                 "schema_version": plan.schema_version,
                 "location": output,
                 "partitions": MetadataValue.json(per_partition),
+                "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),
             }
         )

@@ -29,8 +29,11 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
     for offset in range(days):
         day = (start + timedelta(days=offset)).isoformat()
         print(f"\n--- {day}")
-        for delivery in (d for d in deliveries if d.ingest_date == day):
-            land_payload(storage, settings.source(delivery.source_id), delivery.path, day)
+        # Deliveries land through the morning of their day, as a nightly extract would.
+        landing = datetime.fromisoformat(day).replace(hour=6, tzinfo=UTC)
+        for number, delivery in enumerate(d for d in deliveries if d.ingest_date == day):
+            landed = landing + timedelta(minutes=7 * number)
+            land_payload(storage, settings.source(delivery.source_id), delivery.path, day, landed)
         for sid in sorted(settings.sources):
             profiled = materialize_partitions(
                 settings, [registry_key_of(sid)], day, resources=resources, instance=instance

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
 from lake_assets.ingestion.raw_zone import (
+    landed_at,
+    landing_name,
     RawFile,
     dead_letter_key,
     parse_raw_key,
@@ -31,6 +34,10 @@ from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage, ObjectInfo
 
 log = logging.getLogger("lakehouse.intake")
+
+# Spaces, '%', '#' and the like are escaped differently by S3, Hadoop and shells; a key made of
+# these characters only is the same string everywhere.
+UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def land_payload(
@@ -50,7 +57,8 @@ def land_payload(
     if not local_path.is_file():
         raise FileNotFoundError(f"cannot land {local_path}: no such file")
     ingest_date = ingest_date or now.date()
-    name = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:8]}-{local_path.name}"
+    safe_name = UNSAFE_KEY_CHARACTERS.sub("_", local_path.name)
+    name = landing_name(now, uuid.uuid4().hex[:8], safe_name)
     info = storage.put_file(raw_key(source.source_id, ingest_date, name), local_path)
     log.info("landed %s (%d bytes) as %s", local_path, info.size, info.key)
     return info
@@ -111,6 +119,7 @@ def profile_raw_object(
         size=info.size,
         status="PROFILED",
         profiled_at=now.isoformat(),
+        landed_at=landed_at(name, info.last_modified).isoformat(),
     )
     try:
         with storage.local_path(info.key) as path:

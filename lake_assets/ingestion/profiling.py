@@ -3,7 +3,7 @@
 A payload is read in bounded blocks and folded into one accumulator per field, so memory follows
 the block size, not the file size. Every block is profiled with vectorised pyarrow/numpy kernels;
 Python only touches individual values when pyarrow cannot read a block (malformed lines, fields
-whose JSON type flips inside a block) and on the JSON-array path.
+whose JSON type flips inside a block), on the JSON-array path, and to write lists as JSON text.
 
 What a field profile holds and why:
 - the type, on the `field_types` lattice, widened across blocks rather than failing on drift;
@@ -176,9 +176,9 @@ def _integers(values: pa.Array) -> np.ndarray:
 def _string_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, bytes) of a string array without copying; offsets index into the bytes."""
     _, offsets, data = texts.buffers()
-    starts = np.frombuffer(offsets, np.int32, count=len(texts) + 1, offset=texts.offset * 4)
+    bounds = np.frombuffer(offsets, np.int32, count=len(texts) + 1, offset=texts.offset * 4)
     raw = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
-    return starts.astype(np.int64), raw
+    return bounds.astype(np.int64), raw
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -262,7 +262,10 @@ def _shapes(texts: pa.Array) -> pa.Array:
 
 def _top_shapes(texts: pa.Array, counts: pa.Array | None) -> tuple[tuple[str, int], ...]:
     """The commonest shapes, each text counted `counts` times (once if None)."""
-    encoded = pc.dictionary_encode(_shapes(texts))
+    shapes = _shapes(texts)
+    if (single := _single_shape(shapes)) is not None:  # ids, dates, timestamps: skip hashing
+        return ((single, len(texts) if counts is None else int(_integers(counts).sum())),)
+    encoded = pc.dictionary_encode(shapes)
     weights = None if counts is None else _integers(counts).astype(np.float64)
     totals = np.bincount(_integers(encoded.indices), weights, minlength=len(encoded.dictionary))
     top = np.argpartition(-totals, MAX_SHAPES)[:MAX_SHAPES] if totals.size > MAX_SHAPES else None
@@ -270,7 +273,19 @@ def _top_shapes(texts: pa.Array, counts: pa.Array | None) -> tuple[tuple[str, in
     return tuple((encoded.dictionary[int(i)].as_py(), int(totals[i])) for i in top)
 
 
-def _merge_shapes(a: tuple, b: tuple) -> tuple[tuple[str, int], ...]:
+def _single_shape(shapes: pa.Array) -> str | None:
+    """The shape all share, found by comparing bytes; None if they differ."""
+    offsets, data = _string_buffers(shapes)
+    width = int(offsets[1] - offsets[0])
+    if (np.diff(offsets) != width).any():
+        return None
+    rows = data[offsets[0] : offsets[-1]].reshape(len(shapes), width)
+    return shapes[0].as_py() if (rows == rows[0]).all() else None
+
+
+def _merge_shapes(
+    a: tuple[tuple[str, int], ...], b: tuple[tuple[str, int], ...]
+) -> tuple[tuple[str, int], ...]:
     counts = Counter(dict(a))
     counts.update(dict(b))
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SHAPES])
@@ -281,11 +296,22 @@ def _dates(texts: pa.Array) -> tuple[str, ...]:
 
     UTC because promotion partitions by the UTC event date, as Spark does in a UTC session.
     """
-    offset = pc.match_substring_regex(texts, _OFFSET)
-    written = pc.unique(pc.utf8_slice_codeunits(pc.filter(texts, pc.invert(offset)), 0, 10))
-    found = pa.chunked_array([written, _utc_dates(pc.filter(texts, offset))], pa.string())
+    offset = pc.match_substring_regex(texts, _OFFSET) if _any_offset(texts) else None
+    written = texts if offset is None else pc.filter(texts, pc.invert(offset))
+    found = [pc.unique(pc.utf8_slice_codeunits(written, 0, 10))]
+    if offset is not None:
+        found.append(_utc_dates(pc.filter(texts, offset)))
+    dates = pc.unique(pa.chunked_array(found, pa.string())).to_pylist()
     # Only YYYY-MM-DD: an offset can push 9999-12-31 into year 10000.
-    return tuple(sorted(d for d in pc.unique(found).to_pylist() if len(d) == 10)[:MAX_DATES])
+    return tuple(sorted(d for d in dates if len(d) == 10)[:MAX_DATES])
+
+
+def _any_offset(texts: pa.Array) -> bool:
+    """Whether an ISO text ends in ±HH:MM; a look at two bytes each, far cheaper than a pattern."""
+    offsets, data = _string_buffers(texts)
+    ends = offsets[1:][np.diff(offsets) >= 6]
+    sign, colon = data[ends - 6], data[ends - 3]
+    return bool((((sign == ord("+")) | (sign == ord("-"))) & (colon == ord(":"))).any())
 
 
 def _utc_dates(texts: pa.Array) -> pa.Array:

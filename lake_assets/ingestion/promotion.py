@@ -37,6 +37,8 @@ PUBLISHED, QUARANTINED = "published", "quarantined"
 REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
 PARTITION = "event_date"
+LATENESS_QUANTILES = [0.5, 0.95, 0.99]
+RAW_KEY_IN_PATH = r"(raw/source=[^/]+/ingest_date=[^/]+/[^/]+)$"
 
 
 @dataclass
@@ -62,6 +64,8 @@ class PromotionResult:
     observed_quarantined: int
     partitions: dict[str, PartitionResult]
     written_schema: dict[str, str]  # published column -> Spark simpleString, read back
+    # Processing time minus event time over the window's rows, in hours: p50, p95, p99.
+    lateness_hours: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,10 +130,17 @@ def _read_input(spark: SparkSession, group: PlannedInput, plan: PromotionPlan) -
         for column in plan.columns
         if column not in LINEAGE_COLUMNS
     ]
+    # The raw key is the tail of whatever URI the engine reports (file:/, s3://, s3a://).
+    key = F.regexp_extract(F.col("_metadata.file_path"), RAW_KEY_IN_PATH, 1)
+    landed_at = F.lit(None).cast("timestamp")
+    if group.landed_at:
+        landed = F.create_map(*[F.lit(v) for item in group.landed_at.items() for v in item])
+        landed_at = F.to_timestamp(landed[key])
     return frame.select(
         *raw_columns,
         F.col(CORRUPT),
-        F.col("_metadata.file_path").alias("_source_file"),
+        key.alias("_source_file"),
+        landed_at.alias("_ingested_at"),
     )
 
 
@@ -155,6 +166,7 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
         *casts,
         F.col("_source_file"),
         F.to_date(ingest_date).alias("_ingest_date"),
+        F.col("_ingested_at"),
         F.array(*failures).alias(REASONS),
         F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)).alias(RAW_RECORD),
     )
@@ -196,6 +208,9 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
             F.count(F.lit(1)).alias("read"),
             F.count_if(in_window & valid).alias("published"),
             F.count_if(in_window & ~valid).alias("quarantined"),
+            F.percentile_approx(F.when(in_window, _lateness_hours(plan)), LATENESS_QUANTILES).alias(
+                "lateness"
+            ),
         )
         .filter(in_window)
         .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
@@ -214,7 +229,13 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         observed_quarantined=counted["quarantined"],
         partitions=results,
         written_schema=written_schema,
+        lateness_hours=dict(zip(("p50", "p95", "p99"), counted["lateness"] or (), strict=False)),
     )
+
+
+def _lateness_hours(plan: PromotionPlan) -> Column:
+    event_time = F.col(plan.event_time_column).try_cast("timestamp")
+    return (F.unix_micros(F.col("_ingested_at")) - F.unix_micros(event_time)) / 3_600_000_000
 
 
 def _read_back(

@@ -20,7 +20,9 @@ from lake_assets.ingestion.schema_registry import (
 from lake_assets.ingestion.schema_versions import SchemaVersion
 
 # Added to every curated row so a record can be traced to the payload and day it came from.
-LINEAGE_COLUMNS = {"_source_file": "string", "_ingest_date": "date"}
+# Event time is the source's own field; processing time is `_ingested_at`, when the payload
+# landed. Both stay in curated data, so lateness can be measured and backfills reasoned about.
+LINEAGE_COLUMNS = {"_source_file": "string", "_ingest_date": "date", "_ingested_at": "timestamp"}
 
 
 def column_name(canonical: str) -> str:
@@ -58,8 +60,8 @@ class PlannedInput:
     keys: tuple[str, ...]
     # source field (dotted for nested JSON) -> canonical column
     column_map: dict[str, str]
-    # ingest date of each uri, for rows whose event time is missing
-    ingest_dates: dict[str, str] = field(default_factory=dict)
+    # raw key -> when it landed (ISO), the processing time of its rows
+    landed_at: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def plan_promotion(
                     name: column_name(version.approved_renames.get(name, name))
                     for name in version.fields
                 },
-                ingest_dates={uri_of(r.key): r.ingest_date for r in records},
+                landed_at={r.key: r.landed_at for r in records if r.landed_at},
             )
         )
     return PromotionPlan(

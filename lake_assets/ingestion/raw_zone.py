@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 RAW_KEY = re.compile(
@@ -25,6 +25,23 @@ def parse_raw_key(key: str) -> tuple[str, str, str] | None:
     """(source_id, ingest_date, object name) for a raw-zone key, None for any other key."""
     match = RAW_KEY.match(key)
     return (match["source"], match["date"], match["name"]) if match else None
+
+
+LANDING_STAMP = re.compile(r"^(\d{8}T\d{12}Z)-")
+
+
+def landing_name(landed_at: datetime, token: str, original_name: str) -> str:
+    """`lake ingest` names objects `<landing time>-<token>-<name>`: unique, and in time order."""
+    return f"{landed_at.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{token}-{original_name}"
+
+
+def landed_at(object_name: str, last_modified: datetime) -> datetime:
+    """When a payload landed: the time in its name if `lake ingest` put it there, else the
+    object's modification time (producers writing to S3 directly)."""
+    match = LANDING_STAMP.match(object_name)
+    if match:
+        return datetime.strptime(match[1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    return last_modified
 
 
 def dead_letter_key(source_id: str, ingest_date: str, object_name: str) -> str:
@@ -64,6 +81,7 @@ class RawFile:
     size: int
     status: FileStatus
     profiled_at: str
+    landed_at: str | None = None  # processing time: when the payload reached the raw zone
     version: str | None = None  # the registry version this file's schema matched
     row_count: int = 0
     malformed_rows: int = 0

@@ -1,0 +1,352 @@
+"""Data contracts: one YAML file per dataset in config/contracts/, validated into typed models.
+
+A contract states what a curated partition must satisfy before it is published: the schema,
+row rules (checked per row, in the promotion pass), partition rules (unique keys, volume,
+referential integrity) and freshness. Everything wrong with a file is found when it is loaded,
+and the error names the file, the key path (`rules[2].range.max`) and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from lake_assets.ingestion.field_types import FieldType
+from lake_assets.settings import REPO_ROOT, ConfigError
+
+CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
+
+Severity = Literal["error", "warn"]
+Action = Literal["fail", "drop", "warn"]
+ROW_KINDS = ("not_null", "range", "regex", "allowed_values", "sql")
+KINDS = (*ROW_KINDS, "unique", "volume", "referential_integrity")
+# Rows are compared with numbers; Spark would compare other types as strings, silently.
+NUMERIC = ("integer", "double")
+# What a YAML scalar in `allowed_values` must be for the column's type.
+SCALAR_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "json": (str,),
+    "integer": (int,),
+    "double": (int, float),
+    "boolean": (bool,),
+}
+SCHEMA_NOT_NULL = "schema.not_null."
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    name: str = Field(min_length=1)
+    type: FieldType
+    nullable: bool = True
+
+
+class NotNull(_Strict):
+    column: str
+
+
+class Range(_Strict):
+    """Inclusive bounds; at least one."""
+
+    column: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Range:
+        if self.min is None and self.max is None:
+            raise ValueError("needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class Regex(_Strict):
+    """Spark RLIKE semantics: matches anywhere in the value unless anchored with ^...$."""
+
+    column: str
+    pattern: str = Field(min_length=1)
+
+
+class AllowedValues(_Strict):
+    column: str
+    values: tuple[Any, ...] = Field(min_length=1)  # checked against the column type below
+
+
+class Unique(_Strict):
+    columns: tuple[str, ...] = Field(min_length=1)
+
+
+class Sql(_Strict):
+    """A Spark SQL boolean expression that must hold for every row."""
+
+    expression: str = Field(min_length=1)
+
+
+class Volume(_Strict):
+    """A partition's row count against the trailing partitions: by % change or by z-score."""
+
+    trailing_partitions: int = Field(default=7, ge=1)
+    max_change_pct: float | None = Field(default=None, gt=0)
+    max_zscore: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Volume:
+        if (self.max_change_pct is None) == (self.max_zscore is None):
+            raise ValueError("needs exactly one of max_change_pct or max_zscore")
+        return self
+
+
+class Reference(_Strict):
+    dataset: str
+    column: str
+
+
+class ReferentialIntegrity(_Strict):
+    column: str
+    references: Reference
+    grace_hours: float = Field(default=0, ge=0)
+
+
+RuleCheck = NotNull | Range | Regex | AllowedValues | Unique | Sql | Volume | ReferentialIntegrity
+
+
+class Rule(_Strict):
+    """One named rule with exactly one kind key (`not_null:`, `range:`, ...)."""
+
+    # Names become check and metadata keys downstream, so they stay identifiers.
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    severity: Severity
+    action: Action
+    not_null: NotNull | None = None
+    range: Range | None = None
+    regex: Regex | None = None
+    allowed_values: AllowedValues | None = None
+    unique: Unique | None = None
+    sql: Sql | None = None
+    volume: Volume | None = None
+    referential_integrity: ReferentialIntegrity | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_action(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("action") is None:
+            return {**data, "action": "fail" if data.get("severity") == "error" else "warn"}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        kinds = [k for k in KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            found = ", ".join(kinds) or "none"
+            raise ValueError(
+                f"rule {self.name!r} needs exactly one of {', '.join(KINDS)}; found {found}"
+            )
+        if self.action == "fail" and self.severity == "warn":
+            raise ValueError(f"rule {self.name!r}: action fail needs severity error")
+        if self.action == "drop" and kinds[0] == "volume":
+            raise ValueError(f"rule {self.name!r}: a volume rule judges a partition, not rows")
+        if self.action == "drop" and kinds[0] == "referential_integrity":
+            # A reference snapshot that is merely late would quarantine every row.
+            raise ValueError(
+                f"rule {self.name!r}: referential_integrity cannot drop rows; use fail or warn"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in KINDS if getattr(self, k) is not None)
+
+    @property
+    def check(self) -> RuleCheck:
+        return getattr(self, self.kind)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the rule reads (an sql expression's are known only to Spark)."""
+        check = self.check
+        if isinstance(check, Unique):
+            return check.columns
+        column = getattr(check, "column", None)
+        return (column,) if column else ()
+
+
+class Freshness(_Strict):
+    """deadline_hours: partition D is due by the end of day D (UTC) plus this many hours.
+    max_staleness_hours: the newest publish may be at most this old."""
+
+    deadline_hours: float | None = Field(default=None, ge=0)
+    max_staleness_hours: float | None = Field(default=None, gt=0)
+
+
+class Contract(_Strict):
+    dataset: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    # `schema` would shadow a BaseModel attribute, so the YAML key is an alias.
+    columns: tuple[ColumnSpec, ...] = Field(alias="schema", min_length=1)
+    rules: tuple[Rule, ...] = ()
+    freshness: Freshness = Freshness()
+    # Volume rules observe this many partitions before they enforce anything.
+    bootstrap_partitions: int = Field(default=7, ge=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Contract:
+        types: dict[str, str] = {}
+        for i, column in enumerate(self.columns):
+            if column.name in types:
+                raise _keyed(f"schema[{i}].name", f"column {column.name!r} is declared twice")
+            types[column.name] = column.type
+        seen: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.name in seen:
+                raise _keyed(f"rules[{i}].name", f"rule name {rule.name!r} is used twice")
+            seen.add(rule.name)
+            _check_rule(rule, f"rules[{i}].{rule.kind}", types)
+        return self
+
+    @cached_property
+    def column_types(self) -> dict[str, str]:
+        return {c.name: c.type for c in self.columns}
+
+    @cached_property
+    def implicit_rules(self) -> tuple[Rule, ...]:
+        """A non-nullable schema column is a not_null rule; a null there quarantines the row."""
+        # Constructed unvalidated: the dotted name is deliberately outside the pattern of
+        # declared names, so the two can never collide.
+        return tuple(
+            Rule.model_construct(
+                name=f"{SCHEMA_NOT_NULL}{c.name}",
+                severity="error",
+                action="drop",
+                not_null=NotNull(column=c.name),
+            )
+            for c in self.columns
+            if not c.nullable
+        )
+
+    @cached_property
+    def all_rules(self) -> tuple[Rule, ...]:
+        return (*self.implicit_rules, *self.rules)
+
+    def rules_of(self, *kinds: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.all_rules if r.kind in kinds)
+
+    def rule(self, name: str) -> Rule:
+        return next(r for r in self.all_rules if r.name == name)
+
+
+def _keyed(key: str, reason: str) -> PydanticCustomError:
+    # Carries the key path out of a model-level validator, whose own location is the root.
+    return PydanticCustomError("contract", "{reason}", {"key": key, "reason": reason})
+
+
+def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
+    """Every column a rule reads is in the schema, with a type the rule can compare."""
+    check = rule.check
+    for j, column in enumerate(rule.columns):
+        if column not in types:
+            where = f"{key}.columns[{j}]" if isinstance(check, Unique) else f"{key}.column"
+            raise _keyed(where, f"rule {rule.name!r} reads column {column!r}, not in schema")
+    if isinstance(check, Range) and types[check.column] not in NUMERIC:
+        raise _keyed(
+            f"{key}.column",
+            f"rule {rule.name!r}: range needs an integer or double column, "
+            f"{check.column!r} is {types[check.column]} (use an sql rule)",
+        )
+    if isinstance(check, Regex):
+        try:
+            re.compile(check.pattern)
+        except re.error as error:
+            raise _keyed(
+                f"{key}.pattern", f"rule {rule.name!r}: invalid regex {check.pattern!r}: {error}"
+            ) from None
+    if isinstance(check, AllowedValues):
+        column_type = types[check.column]
+        accepted = SCALAR_TYPES.get(column_type)
+        if accepted is None:
+            raise _keyed(
+                f"{key}.column",
+                f"rule {rule.name!r}: allowed_values cannot compare {column_type} column "
+                f"{check.column!r} (use an sql rule)",
+            )
+        for j, value in enumerate(check.values):
+            # bool is an int in Python; only a boolean column takes true/false.
+            if not isinstance(value, accepted) or (
+                isinstance(value, bool) and bool not in accepted
+            ):
+                raise _keyed(
+                    f"{key}.values[{j}]",
+                    f"rule {rule.name!r}: {value!r} is not a {column_type} value",
+                )
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path or "-"
+
+
+_PYDANTIC_REASONS = {"extra_forbidden": "unknown key", "missing": "required"}
+
+
+def _config_error(path: Path, error: ValidationError) -> ConfigError:
+    first = error.errors()[0]
+    context = first.get("ctx") or {}
+    key = context.get("key") or _key_path(first["loc"])
+    reason = _PYDANTIC_REASONS.get(first["type"]) or first["msg"].removeprefix("Value error, ")
+    return ConfigError(path, key, reason)
+
+
+def load_contract(path: Path | str) -> Contract:
+    """Parse and validate one contract file; its `dataset:` must equal the file's stem."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(path, "-", "file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(path, "-", f"not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(path, "-", "expected a mapping")
+    try:
+        contract = Contract.model_validate(document)
+    except ValidationError as error:
+        raise _config_error(path, error) from None
+    if contract.dataset != path.stem:
+        raise ConfigError(path, "dataset", f"must match the file name ({path.stem!r})")
+    return contract
+
+
+def load_contracts(folder: Path | str = CONTRACTS_DIR) -> dict[str, Contract]:
+    """Every `<dataset>.yaml` in `folder`, by dataset. A referential_integrity rule whose target
+    dataset has a contract must reference a column of that contract's schema."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(folder, "-", "contracts folder not found")
+    files = {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    contracts = {dataset: load_contract(p) for dataset, p in files.items()}
+    for dataset, contract in contracts.items():
+        for i, rule in enumerate(contract.rules):
+            if not isinstance(rule.check, ReferentialIntegrity):
+                continue
+            target = rule.check.references
+            if target.dataset in contracts and target.column not in (
+                contracts[target.dataset].column_types
+            ):
+                raise ConfigError(
+                    files[dataset],
+                    f"rules[{i}].referential_integrity.references.column",
+                    f"rule {rule.name!r}: {target.column!r} is not in the schema of "
+                    f"{target.dataset!r}",
+                )
+    return contracts

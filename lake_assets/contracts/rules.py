@@ -1,0 +1,200 @@
+"""A contract's row-level rules compiled to Spark columns, for the promotion's single pass.
+
+Every rule a row violates is named in one array<string> column (`_contract_violations`): row
+rules are one expression and add no Spark job; a unique rule adds a window (a shuffle) and
+referential integrity a broadcast left join of the reference's keys, so the input is still
+read once and every row written once. Counting violations is one aggregate over that column
+of the written output.
+
+Null semantics, as in SQL CHECK constraints and every contract tool: a null violates only
+not_null rules and non-nullable schema columns. range, regex and allowed_values skip nulls, an
+sql expression that evaluates to null holds, and rows with a null key are neither duplicates
+nor orphans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lake_assets.contracts.model import (
+    ROW_KINDS,
+    AllowedValues,
+    Contract,
+    NotNull,
+    Range,
+    ReferentialIntegrity,
+    Regex,
+    Rule,
+    Sql,
+)
+
+VIOLATIONS = "_contract_violations"
+_REF_PARTITION, _REF_KEY, _REF_FOUND = "_ri_partition", "_ri_key", "_ri_found"
+
+
+def _violated(rule: Rule) -> Column:
+    """True when the row breaks the rule, null when the rule does not judge the row."""
+    check = rule.check
+    if isinstance(check, NotNull):
+        return F.col(check.column).isNull()
+    if isinstance(check, Range):
+        value = F.col(check.column)
+        below = value < F.lit(check.min) if check.min is not None else F.lit(False)
+        above = value > F.lit(check.max) if check.max is not None else F.lit(False)
+        return below | above
+    if isinstance(check, Regex):
+        return ~F.col(check.column).rlike(check.pattern)
+    if isinstance(check, AllowedValues):
+        return ~F.col(check.column).isin(list(check.values))
+    if isinstance(check, Sql):
+        return ~F.expr(check.expression)
+    raise ValueError(f"rule {rule.name!r} ({rule.kind}) is not a row rule")
+
+
+def row_violations(contract: Contract, frame_columns: Collection[str]) -> Column:
+    """array<string> of the row rules (not_null, range, regex, allowed_values, sql, and the
+    schema's `schema.not_null.<column>`) each row violates, in contract order."""
+    rules = contract.rules_of(*ROW_KINDS)
+    missing = sorted({c for r in rules for c in r.columns} - set(frame_columns))
+    if missing:
+        raise ValueError(
+            f"contract {contract.dataset!r} reads columns the frame lacks: {', '.join(missing)}"
+        )
+    named = [F.when(_violated(rule), F.lit(rule.name)) for rule in rules]
+    return F.filter(F.array(*named), lambda name: name.isNotNull()).cast("array<string>")
+
+
+def with_unique_violations(
+    frame: DataFrame, contract: Contract, partition_col: str, violations_col: str = VIOLATIONS
+) -> DataFrame:
+    """Append each unique rule's name to every row whose key occurs more than once in its
+    partition: all copies are flagged, so a drop action quarantines every copy. Uniqueness
+    is per partition; one window (one shuffle) per rule."""
+    for rule in contract.rules_of("unique"):
+        keys = rule.columns
+        copies = F.count(F.lit(1)).over(Window.partitionBy(partition_col, *keys))
+        duplicated = (copies > 1) & _all_present(keys)
+        frame = frame.withColumn(violations_col, _append_when(duplicated, violations_col, rule))
+    return frame
+
+
+def with_referential_violations(
+    frame: DataFrame,
+    rule: Rule,
+    reference: DataFrame,
+    partition_col: str,
+    violations_col: str = VIOLATIONS,
+) -> DataFrame:
+    """Append the rule's name to rows whose key is absent from the reference's same partition.
+
+    `reference` needs `partition_col` (its snapshot date) and the referenced column; limit it
+    to the partitions being promoted, since it is broadcast. A partition the reference has not
+    published flags every row: `ri_phase` decides whether that counts.
+    """
+    check = rule.check
+    if not isinstance(check, ReferentialIntegrity):
+        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
+    # Distinct keys, so the left join can never multiply rows and upset the row counts.
+    known = (
+        reference.select(
+            F.col(partition_col).alias(_REF_PARTITION),
+            F.col(check.references.column).alias(_REF_KEY),
+        )
+        .distinct()
+        .withColumn(_REF_FOUND, F.lit(True))
+    )
+    matches = (F.col(partition_col) == F.col(_REF_PARTITION)) & (
+        F.col(check.column) == F.col(_REF_KEY)
+    )
+    orphan = F.col(check.column).isNotNull() & F.col(_REF_FOUND).isNull()
+    return (
+        frame.join(F.broadcast(known), matches, "left")
+        .withColumn(violations_col, _append_when(orphan, violations_col, rule))
+        .drop(_REF_PARTITION, _REF_KEY, _REF_FOUND)
+    )
+
+
+def _all_present(columns: Collection[str]) -> Column:
+    present = F.lit(True)
+    for column in columns:
+        present = present & F.col(column).isNotNull()
+    return present
+
+
+def _append_when(condition: Column, violations_col: str, rule: Rule) -> Column:
+    violations = F.col(violations_col)
+    return F.when(condition, F.array_append(violations, F.lit(rule.name))).otherwise(violations)
+
+
+def rules_with_action(contract: Contract, action: str) -> frozenset[str]:
+    return frozenset(r.name for r in contract.all_rules if r.action == action)
+
+
+def drop_rules(contract: Contract) -> frozenset[str]:
+    """Rules whose violating rows are quarantined."""
+    return rules_with_action(contract, "drop")
+
+
+def fail_rules(contract: Contract) -> frozenset[str]:
+    """Rules that block the partition's publish when violated."""
+    return rules_with_action(contract, "fail")
+
+
+def warn_rules(contract: Contract) -> frozenset[str]:
+    return rules_with_action(contract, "warn")
+
+
+def drop_reasons(violations_col: str | Column, contract: Contract) -> Column:
+    """A quarantine reason naming the drop rules a row violates, null when there are none."""
+    dropping = sorted(drop_rules(contract))
+    if not dropping:
+        return F.lit(None).cast("string")
+    violated = F.array_intersect(F.col(violations_col), F.array(*map(F.lit, dropping)))
+    return F.when(
+        F.size(violated) > 0,
+        F.concat(F.lit("violates contract rules: "), F.array_join(violated, ", ")),
+    )
+
+
+def rejects(violations_col: str | Column, contract: Contract) -> Column:
+    """True when the row violates any rule whose action is drop."""
+    return drop_reasons(violations_col, contract).isNotNull()
+
+
+def violation_counts(
+    frame: DataFrame, violations_col: str, partition_col: str
+) -> dict[str, dict[str, int]]:
+    """{partition: {rule: violating rows}} in one aggregate; clean partitions are absent."""
+    rows = (
+        frame.select(partition_col, F.explode(violations_col).alias("rule"))
+        .groupBy(partition_col, "rule")
+        .count()
+        .collect()
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for partition, rule, count in rows:
+        counts.setdefault(str(partition), {})[rule] = count
+    return counts
+
+
+def violating_keys(
+    frame: DataFrame, violations_col: str, rule: Rule, partition_col: str
+) -> dict[str, set[str]]:
+    """{partition: distinct keys} of the rows violating a referential rule, for
+    `classify_missing_keys`; at most one partition's worth of the reference's keys."""
+    if not isinstance(rule.check, ReferentialIntegrity):
+        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
+    column = rule.check.column
+    rows = (
+        frame.where(F.array_contains(violations_col, rule.name))
+        .select(partition_col, F.col(column).cast("string"))
+        .distinct()
+        .collect()
+    )
+    keys: dict[str, set[str]] = {}
+    for partition, key in rows:
+        keys.setdefault(str(partition), set()).add(key)
+    return keys

@@ -1,0 +1,180 @@
+"""Partition-level contract verdicts, pure: volume, freshness, referential grace, blocking.
+
+The inputs are numbers and timestamps the orchestrator already has (published row counts,
+publish times, violation counts from the promotion), so none of this needs Spark.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from lake_assets.contracts.model import Contract, ReferentialIntegrity, Rule, Volume
+
+
+def end_of_day(partition_date: date) -> datetime:
+    """A daily partition's data is complete at the next midnight, UTC."""
+    return datetime.combine(partition_date + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+# --- referential integrity -------------------------------------------------------------
+
+
+def ri_phase(
+    rule: Rule,
+    partition_date: date,
+    reference_published_at: datetime | None,
+    now: datetime,
+) -> Literal["grace", "enforced"]:
+    """ "grace" while the referenced partition is unpublished and the grace window (end of the
+    day plus grace_hours) is open: orphans are counted but do not fail. Otherwise "enforced"."""
+    check = rule.check
+    if not isinstance(check, ReferentialIntegrity):
+        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
+    closes = end_of_day(partition_date) + timedelta(hours=check.grace_hours)
+    return "grace" if reference_published_at is None and now < closes else "enforced"
+
+
+def classify_missing_keys(
+    keys_missing_today: Iterable[str], previous_snapshot_keys: Iterable[str]
+) -> dict[str, int]:
+    """Split orphan keys into those the previous reference snapshot still had (the reference
+    deleted them: a downstream join now yields nulls) and those it never had."""
+    missing, previous = set(keys_missing_today), set(previous_snapshot_keys)
+    deleted = len(missing & previous)
+    return {"deleted_since_previous_snapshot": deleted, "never_seen": len(missing) - deleted}
+
+
+# --- volume ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeVerdict:
+    phase: Literal["observing", "enforcing"]
+    passed: bool
+    baseline: dict[str, float | int | None]
+    detail: str
+
+
+def _baseline(window: list[int]) -> dict[str, float | int | None]:
+    if not window:
+        return {"partitions": 0, "mean": None, "std": None}
+    return {
+        "partitions": len(window),
+        "mean": statistics.fmean(window),
+        "std": statistics.pstdev(window),
+    }
+
+
+def _judge(volume: Volume, today: int, mean: float, std: float) -> tuple[bool, str]:
+    if volume.max_change_pct is not None:
+        if mean == 0:
+            change = 0.0 if today == 0 else math.inf
+        else:
+            change = (today - mean) / mean * 100
+        passed = abs(change) <= volume.max_change_pct
+        return (
+            passed,
+            f"{change:+.1f}% vs trailing mean {mean:.1f} (limit ±{volume.max_change_pct}%)",
+        )
+    # Counts carry at least counting noise (√mean), so a perfectly steady history does not
+    # make a one-row change infinitely anomalous.
+    scale = max(std, math.sqrt(mean))
+    if scale == 0:
+        zscore = 0.0 if today == mean else math.inf
+    else:
+        zscore = (today - mean) / scale
+    passed = abs(zscore) <= volume.max_zscore
+    return passed, (
+        f"z={zscore:+.2f} vs trailing mean {mean:.1f}, scale {scale:.2f} "
+        f"(limit ±{volume.max_zscore})"
+    )
+
+
+def volume_verdict(
+    rule: Rule, history_counts: list[int], today: int, bootstrap_partitions: int
+) -> VolumeVerdict:
+    """Judge today's row count against the last `trailing_partitions` of `history_counts`
+    (published partitions, oldest first). Until `bootstrap_partitions` exist the rule only
+    observes: it passes, records the baseline, and says what it would have decided."""
+    volume = rule.check
+    if not isinstance(volume, Volume):
+        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not volume")
+    window = history_counts[-volume.trailing_partitions :]
+    baseline = _baseline(window)
+    if len(history_counts) < max(bootstrap_partitions, 1):
+        seen = f"observing {len(history_counts)}/{bootstrap_partitions} partitions"
+        if not window:
+            return VolumeVerdict("observing", True, baseline, f"{seen}; no baseline yet")
+        would_pass, detail = _judge(volume, today, baseline["mean"], baseline["std"])
+        verdict = "would pass" if would_pass else "would fail"
+        return VolumeVerdict("observing", True, baseline, f"{seen}; {verdict}: {detail}")
+    passed, detail = _judge(volume, today, baseline["mean"], baseline["std"])
+    return VolumeVerdict("enforcing", passed, baseline, f"{today} rows, {detail}")
+
+
+# --- freshness -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FreshnessVerdict:
+    status: Literal["on_time", "pending", "late", "overdue", "fresh", "stale"]
+    passed: bool
+    due: datetime | None
+    detail: str
+
+
+def partition_deadline(partition_date: date, deadline_hours: float) -> datetime:
+    """Partition D is due by the end of day D (UTC) plus `deadline_hours`."""
+    return end_of_day(partition_date) + timedelta(hours=deadline_hours)
+
+
+def deadline_verdict(
+    partition_date: date,
+    published_at: datetime | None,
+    now: datetime,
+    deadline_hours: float,
+) -> FreshnessVerdict:
+    """on_time / late once published; pending before the deadline, overdue after it."""
+    due = partition_deadline(partition_date, deadline_hours)
+    if published_at is not None:
+        if published_at <= due:
+            return FreshnessVerdict("on_time", True, due, f"published {published_at:%F %T}Z")
+        hours = (published_at - due) / timedelta(hours=1)
+        return FreshnessVerdict("late", False, due, f"published {hours:.1f} h after the deadline")
+    if now <= due:
+        return FreshnessVerdict("pending", True, due, f"due by {due:%F %T}Z")
+    hours = (now - due) / timedelta(hours=1)
+    return FreshnessVerdict("overdue", False, due, f"not published, {hours:.1f} h past deadline")
+
+
+def staleness_verdict(
+    last_published_at: datetime | None, now: datetime, max_staleness_hours: float
+) -> FreshnessVerdict:
+    """Whether the newest publish of the dataset is recent enough."""
+    if last_published_at is None:
+        return FreshnessVerdict("stale", False, None, "never published")
+    due = last_published_at + timedelta(hours=max_staleness_hours)
+    age = (now - last_published_at) / timedelta(hours=1)
+    status = "fresh" if now <= due else "stale"
+    return FreshnessVerdict(status, status == "fresh", due, f"last published {age:.1f} h ago")
+
+
+# --- blocking --------------------------------------------------------------------------
+
+
+def blocking_rules(
+    contract: Contract, counts: Mapping[str, int], in_grace: Iterable[str] = ()
+) -> list[str]:
+    """The fail-action rules a partition violated (counts from `violation_counts`), minus
+    referential rules in grace: a non-empty answer blocks the partition's publish."""
+    waived = set(in_grace)
+    return [
+        r.name
+        for r in contract.all_rules
+        if r.action == "fail" and counts.get(r.name, 0) > 0 and r.name not in waived
+    ]
