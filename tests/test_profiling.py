@@ -530,3 +530,32 @@ def test_csv_is_read_in_blocks(tmp_path, monkeypatch):
 
     assert profile.row_count == 1000
     assert block_sizes and set(block_sizes) == {512}
+
+
+def test_a_few_unreadable_values_do_not_change_a_fields_type(tmp_path):
+    """One "N/A" among the amounts is an outlier to quarantine, not a new (string) type;
+    past TYPE_CONFORMANCE the field honestly becomes a string."""
+    from lake_assets.ingestion.profiling import TYPE_CONFORMANCE
+
+    lines = [{"amount": 12.5, "when": "2026-03-02T10:00:00Z"} for _ in range(99)]
+    lines.append({"amount": "N/A", "when": "later"})
+    path = tmp_path / "mixed.json"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    fields = {f.name: f for f in profile_file(path, "json").fields}
+    assert (fields["amount"].type, fields["amount"].type_outliers) == ("double", 1)
+    assert (fields["when"].type, fields["when"].type_outliers) == ("timestamp", 1)
+    assert fields["when"].dates == ("2026-03-02",)
+
+    mostly_text = int(len(lines) * (1 - TYPE_CONFORMANCE)) + 1
+    for line in lines[:mostly_text]:
+        line["amount"] = "N/A"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    amount = profile_file(path, "json").field("amount")
+    assert amount.type == "string" and amount.type_outliers == 0
+
+
+def test_csv_columns_keep_their_type_despite_an_outlier(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("score\n" + "".join(f"{i}\n" for i in range(60)) + "unknown\n")
+    score = profile_file(path, "csv").field("score")
+    assert (score.type, score.type_outliers, score.null_count) == ("integer", 1, 0)

@@ -241,7 +241,10 @@ class Contract(_Strict):
         return tuple(r for r in self.all_rules if r.kind in kinds)
 
     def rule(self, name: str) -> Rule:
-        return next(r for r in self.all_rules if r.name == name)
+        for rule in self.all_rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(f"contract {self.dataset!r} has no rule {name!r}")
 
 
 def _keyed(key: str, reason: str) -> PydanticCustomError:

@@ -34,8 +34,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pj
 
-from lake_assets.ingestion.field_types import widest
-
 SKETCH_SIZE = 128  # k of the bottom-k sketch: ~9% relative error on distinct counts above k
 MAX_DATES = 400  # the earliest dates are kept; more than a year of days in one file is an outlier
 MAX_SHAPES = 64  # shapes kept per field; enough to find a dominant one without unbounded growth
@@ -43,6 +41,10 @@ MAX_LINE_BYTES = 64 << 20  # a JSON line longer than this and the block: malform
 FALLBACK_ROWS = 10_000  # records converted per batch when pyarrow cannot read a block
 ARROW_BLOCK_BYTES = 1 << 20  # pyarrow parses a block's 1 MiB sub-blocks on parallel threads
 SAMPLE_BYTES = 64 << 10  # first lines parsed to learn which fields pyarrow reads as timestamps
+# A field keeps the narrowest type that at least this share of its non-null values conform to;
+# the others are counted as outliers (and quarantined by promotion) instead of making one "N/A"
+# among thousands of amounts turn the field into a string, which the registry would call BREAKING.
+TYPE_CONFORMANCE = 0.95
 CSV_NULLS = ("", "NULL", "null")  # "NA" and "NaN" stay values: both are real codes in bank data
 
 _TEMPORAL_TYPES = frozenset({"date", "timestamp"})
@@ -72,6 +74,7 @@ class FieldProfile:
     format_share: float  # fraction of non-null values with that shape
     value_sketch: tuple[int, ...]  # the SKETCH_SIZE smallest value_hash()es, ascending
     dates: tuple[str, ...]  # date/timestamp fields: sorted distinct ISO dates (UTC if zoned)
+    type_outliers: int = 0  # non-null values that do not conform to `type` (see TYPE_CONFORMANCE)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -410,7 +413,8 @@ class _Partial:
     """What a field's values seen so far say; `_merge` folds two of them, in either order."""
 
     non_null: int = 0
-    type: str | None = None  # None until a non-null value is seen
+    type: str | None = None  # the dominant type so far; None until a non-null value is seen
+    type_counts: tuple[tuple[str, int], ...] = ()  # non-null values per type they read as
     sketch: tuple[int, ...] = ()
     shapes: tuple[tuple[str, int], ...] = ()
     dates: tuple[str, ...] = ()
@@ -422,13 +426,13 @@ _EMPTY = _Partial()
 
 
 def _merge(a: _Partial, b: _Partial) -> _Partial:
-    if a.type is None or b.type is None:
-        kind = a.type or b.type
-    else:
-        kind = widest(a.type, b.type)
+    counts = Counter(dict(a.type_counts))
+    counts.update(dict(b.type_counts))
+    type_counts = tuple(sorted(counts.items()))
     return _Partial(
         non_null=a.non_null + b.non_null,
-        type=kind,
+        type=dominant_type(type_counts),
+        type_counts=type_counts,
         sketch=_merge_sketches(a.sketch, b.sketch),
         shapes=_merge_shapes(a.shapes, b.shapes),
         dates=_merge_dates(a.dates, b.dates),
@@ -453,16 +457,83 @@ def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, seen: _Partial) -> 
         )
         texts, counts = _canonical_text(counted.field("values")), counted.field("counts")
     kind = "json" if hint == "json" else _value_type(values.type, texts, seen.type)
+    type_counts = ((kind, len(values)),)
+    temporal = texts if kind in _TEMPORAL_TYPES else None
+    if kind == "string" and _is_text(values.type) and seen.type != "string":
+        type_counts, temporal = _text_type_counts(texts, counts)
     sketch = _bottom_k(_hash_strings(texts))
     distinct = _distinct_estimate(sketch) if counts is None else len(texts)
     return _Partial(
         non_null=len(values),
-        type=kind,
+        type=dominant_type(type_counts),
+        type_counts=type_counts,
         sketch=sketch,
         shapes=_top_shapes(texts, counts),
-        dates=_dates(texts) if kind in _TEMPORAL_TYPES else (),
+        dates=_dates(temporal) if temporal is not None and len(temporal) else (),
         dense=distinct > len(values) // 2,
     )
+
+
+# What a text value reads as, narrowest first; a value takes the first pattern it matches.
+_TEXT_PATTERNS = (
+    ("integer", r"^[+-]?\d+$"),
+    ("double", r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"),
+    ("boolean", r"^(?:true|false|TRUE|FALSE|True|False)$"),
+    ("date", rf"^{_DATE}$"),
+    ("timestamp", _TEMPORAL),
+)
+
+
+def _text_type_counts(
+    texts: pa.Array, counts: pa.Array | None
+) -> tuple[tuple[tuple[str, int], ...], pa.Array]:
+    """How many values of a text column read as each type, and its temporal values (for dates).
+
+    Only for columns whose values do not all read as one type, so the regexes run rarely.
+    """
+    weights = np.ones(len(texts), np.int64) if counts is None else counts.to_numpy()
+    unassigned = np.ones(len(texts), bool)
+    found: dict[str, int] = {}
+    temporal = np.zeros(len(texts), bool)
+    for kind, pattern in _TEXT_PATTERNS:
+        matches = pc.match_substring_regex(texts, pattern).to_numpy(zero_copy_only=False)
+        if kind in _TEMPORAL_TYPES:
+            temporal |= matches
+        hit = matches & unassigned
+        if hit.any():
+            found[kind] = int(weights[hit].sum())
+            unassigned &= ~hit
+    if unassigned.any():
+        found["string"] = int(weights[unassigned].sum())
+    return tuple(sorted(found.items())), pc.filter(texts, pa.array(temporal))
+
+
+# Each type with the narrower types it promotes from, in the order a field's type is chosen.
+_CONFORMING = (
+    ("boolean", ("boolean",)),
+    ("integer", ("integer",)),
+    ("double", ("integer", "double")),
+    ("date", ("date",)),
+    ("timestamp", ("date", "timestamp")),
+    ("json", ("json",)),
+)
+
+
+def conforming(type_counts: Iterable[tuple[str, int]], kind: str) -> int:
+    """How many of the counted values can be read as `kind`."""
+    accepted = dict(_CONFORMING).get(kind, ())
+    return sum(n for k, n in type_counts if k in accepted or kind == "string")
+
+
+def dominant_type(type_counts: tuple[tuple[str, int], ...]) -> str | None:
+    """The narrowest type that TYPE_CONFORMANCE of the values read as; else string."""
+    total = sum(n for _, n in type_counts)
+    if not total:
+        return None
+    for kind, _ in _CONFORMING:
+        if conforming(type_counts, kind) >= TYPE_CONFORMANCE * total:
+            return kind
+    return "string"
 
 
 _Column = tuple[str, "pa.Array | pa.ChunkedArray", Hint]  # a name may repeat within a batch
@@ -496,6 +567,7 @@ def _field_profile(name: str, acc: _Partial, rows: int) -> FieldProfile:
         format_share=count / acc.non_null if acc.non_null else 0.0,
         value_sketch=acc.sketch,
         dates=acc.dates if kind in _TEMPORAL_TYPES else (),
+        type_outliers=acc.non_null - conforming(acc.type_counts, kind),
     )
 
 
