@@ -160,7 +160,7 @@ def materialize_partitions(
         partition_key=partition_key,
         tags=tags,
         # The command line prints its own summary; Dagster's step log stays in the run record.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         resources=defs.resources,
         instance=instance or _instance(),
         raise_on_error=False,

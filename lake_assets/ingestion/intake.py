@@ -18,10 +18,10 @@ from pathlib import Path
 
 from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
 from lake_assets.ingestion.raw_zone import (
-    landed_at,
-    landing_name,
     RawFile,
     dead_letter_key,
+    landed_at,
+    landing_name,
     parse_raw_key,
     raw_key,
     raw_prefix,
