@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
+from lake_assets.contracts.model import load_contracts
 from lake_assets.ingestion.assets import build_source_assets
 from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import Settings, load_settings
@@ -13,7 +14,12 @@ from resources import build_resources
 
 def build_definitions(settings: Settings, resources: dict | None = None) -> Definitions:
     partitions_def = daily_partitions(settings.partitions_start)
-    assets = [a for s in settings.sources.values() for a in build_source_assets(s, partitions_def)]
+    contracts = load_contracts(settings.contracts_dir)
+    assets = [
+        asset
+        for source in settings.sources.values()
+        for asset in build_source_assets(source, partitions_def, contracts.get(source.source_id))
+    ]
     ingestion_job = define_asset_job(
         "ingestion",
         selection=AssetSelection.groups("registry", "curated"),

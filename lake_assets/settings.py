@@ -15,6 +15,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
+DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 
 Profile = Literal["local", "aws"]
 COMPATIBILITY_MODES = (
@@ -45,6 +46,9 @@ class SourceConfig:
     event_time_field: str
     compatibility: str = "FULL"
     max_payload_bytes: int = 2 * 1024**3
+    # A daily run re-publishes the partitions of the last `lookback_days` days, so records up
+    # to that late land in their event date's partition; later ones are held as late arrivals.
+    lookback_days: int = 3
     owner: str = "unowned"
     description: str = ""
 
@@ -68,6 +72,7 @@ class Settings:
     profile: Profile
     lake_root: Path
     sources: dict[str, SourceConfig]
+    contracts_dir: Path = DEFAULT_CONTRACTS_DIR
     partitions_start: str = "2025-01-01"
     retention_days: int = 7
     aws: AwsSettings = field(default_factory=AwsSettings)
@@ -140,6 +145,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         profile=profile,
         lake_root=Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve(),
         sources=load_sources(env.get("LAKE_SOURCES_FILE", DEFAULT_SOURCES_FILE)),
+        contracts_dir=Path(env.get("LAKE_CONTRACTS_DIR", DEFAULT_CONTRACTS_DIR)),
         partitions_start=env.get("LAKE_PARTITIONS_START", "2025-01-01"),
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),
         aws=aws,

@@ -10,6 +10,7 @@ import pytest
 from dagster import build_sensor_context
 
 from lake_assets.cli import main
+from lake_assets.ingestion.assets import curated_key_of, registry_key_of
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.ingestion.sensors import arrival_run_requests, build_arrival_sensor
 from lake_assets.settings import ConfigError, load_settings, load_sources
@@ -222,8 +223,22 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
     assert keys == {
         f"{zone}/{source}" for zone in ("raw", "registry", "curated") for source in settings.sources
     }
-    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"schema_compatible"}
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert {
+        ("registry/card_transactions", "schema_compatible"),
+        ("registry/customers", "schema_compatible"),
+    } <= checks
+    # Every contract rule is a check on its curated asset; fail rules block downstream.
+    from lake_assets.contracts.gate import check_name
+    from lake_assets.contracts.model import load_contracts
+
+    for dataset, contract in load_contracts(settings.contracts_dir).items():
+        for rule in contract.all_rules:
+            assert (f"curated/{dataset}", check_name(rule)) in checks
+    cards = graph.get(curated_key_of("card_transactions"))
+    assert registry_key_of("card_transactions") in cards.parent_keys
+    assert curated_key_of("customers") in cards.parent_keys  # the referential rule's input
     assert defs.resolve_sensor_def("raw_arrivals") is not None
     assert defs.resolve_job_def("ingestion") is not None
 

@@ -34,9 +34,14 @@ def card(number: int, day: str, renamed: bool = False, amount=12.5) -> dict:
 class Lake:
     """A temporary lake with the project's sources, driven like an operator would."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, contracts: Path | None = None):
         self.root = root
-        self.settings = load_settings({"LAKE_ROOT": str(root)})
+        if contracts is None:  # the ingestion engine alone; contracts have their own tests
+            contracts = root.parent / "no-contracts"
+            contracts.mkdir(parents=True, exist_ok=True)
+        self.settings = load_settings(
+            {"LAKE_ROOT": str(root), "LAKE_CONTRACTS_DIR": str(contracts)}
+        )
         self.resources = build_resources(self.settings)
         self.instance = DagsterInstance.ephemeral()
 

@@ -3,6 +3,9 @@
 Thin wiring: the work happens in intake.py, promotion_plan.py, promotion.py and publish.py.
 """
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -11,6 +14,7 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -18,6 +22,14 @@ from dagster import (
     asset,
 )
 
+from lake_assets.contracts.checks import (
+    contract_check_results,
+    contract_check_specs,
+    reference_publish_times,
+    referenced_partitions,
+)
+from lake_assets.contracts.gate import judge_partitions
+from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.ingestion.publish import (
@@ -39,6 +51,15 @@ from resources.storage import LakeStorage
 SCHEMA_CHECK = "schema_compatible"
 
 
+def _referential(contract: Contract | None) -> tuple:
+    return contract.rules_of("referential_integrity") if contract else ()
+
+
+def _freshness_policy(contract: Contract | None) -> FreshnessPolicy | None:
+    hours = contract.freshness.max_staleness_hours if contract and contract.freshness else None
+    return FreshnessPolicy.time_window(fail_window=timedelta(hours=hours)) if hours else None
+
+
 def raw_key_of(source_id: str) -> AssetKey:
     return AssetKey(["raw", source_id])
 
@@ -51,7 +72,9 @@ def curated_key_of(source_id: str) -> AssetKey:
     return AssetKey(["curated", source_id])
 
 
-def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefinition) -> list:
+def build_source_assets(
+    source: SourceConfig, partitions_def: PartitionsDefinition, contract: Contract | None = None
+) -> list:
     """The three assets of one source. Raw is external: payloads land through `lake ingest`
     (or any S3 writer) and the arrival sensor records them."""
     sid = source.source_id
@@ -107,15 +130,20 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
         )
         yield schema_check_result(sid, versions)
 
+    references = sorted({r.check.references.dataset for r in _referential(contract)})
+
     @asset(
         key=curated_key_of(sid),
-        deps=[registry_asset.key],
+        # Referenced datasets are inputs too: their published snapshot decides referential rules.
+        deps=[registry_asset.key, *[curated_key_of(ref) for ref in references]],
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         group_name="curated",
         description=f"{sid} as typed Parquet by event date, published through the catalog.",
         kinds={"spark", "parquet"},
         owners=[f"team:{source.owner}"],
+        check_specs=contract_check_specs(curated_key_of(sid), contract),
+        freshness_policy=_freshness_policy(contract),
     )
     def curated_asset(
         context: AssetExecutionContext,
@@ -124,7 +152,7 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
         registry: ResourceParam[RegistryStore],
         catalog: ResourceParam[PartitionCatalog],
         promotion_runner: ResourceParam[PromotionRunner],
-    ) -> MaterializeResult:
+    ):
         versions, raw_files = registry.versions(sid), registry.raw_files(sid)
         plan = plan_promotion(
             sid,
@@ -135,6 +163,12 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
             raw_files,
             storage.uri,
         )
+        if contract is not None:
+            plan = replace(
+                plan,
+                contract=contract.model_dump(by_alias=True, mode="json"),
+                references=referenced_partitions(contract, plan.partitions, catalog, storage),
+            )
         context.log.info(
             f"promoting {sid} {plan.partitions[0]}..{plan.partitions[-1]} from "
             f"{len(plan.input_keys)} raw files under {plan.schema_version}"
@@ -144,34 +178,58 @@ def build_source_assets(source: SourceConfig, partitions_def: PartitionsDefiniti
         problems = audit(plan, result, expected_rows_read(plan, raw_files))
         if problems:
             raise AuditFailed(f"{sid}: nothing published, audit failed: " + "; ".join(problems))
-        published = publish_partitions(catalog, storage, plan, result, context.run_id)
+        verdicts = (
+            judge_partitions(
+                contract,
+                plan.partitions,
+                result.violations,
+                {p: r.rows_published for p, r in result.partitions.items()},
+                {p.partition: p.row_count for p in catalog.partitions(sid)},
+                reference_publish_times(contract, plan.partitions, catalog),
+                datetime.now(UTC),
+            )
+            if contract is not None
+            else {}
+        )
+        blocked = {p: v.blocked_by for p, v in verdicts.items() if v.blocked_by}
+        publishable = [p for p in plan.partitions if p not in blocked]
+        published = publish_partitions(catalog, storage, plan, result, context.run_id, publishable)
         for version in versions:
-            if version.version in {g.version for g in plan.inputs}:
-                version.promoted_at = published[0].published_at if published else None
-                registry.update_version(version)
+            if published and version.version in {g.version for g in plan.inputs}:
+                registry.update_version(replace(version, promoted_at=published[0].published_at))
         expired = expire_superseded(catalog, storage, settings.retention_days)
-        per_partition = {
-            p: {
-                "published": r.rows_published,
-                "quarantined": r.rows_quarantined,
-                "files": len(r.files),
-            }
-            for p, r in result.partitions.items()
-        }
-        return MaterializeResult(
+        yield MaterializeResult(
             metadata={
                 "rows_in": sum(r.rows_in for r in result.partitions.values()),
-                "rows_published": sum(r.rows_published for r in result.partitions.values()),
+                "rows_published": sum(
+                    r.rows_published
+                    for r in result.partitions.values()
+                    if r.partition not in blocked
+                ),
                 "rows_quarantined": sum(r.rows_quarantined for r in result.partitions.values()),
                 "raw_files_read": len(plan.input_keys),
+                "raw_files": MetadataValue.json(plan.input_keys[:200]),
                 "files_written": sum(len(r.files) for r in result.partitions.values()),
                 "schema_version": plan.schema_version,
                 "location": output,
-                "partitions": MetadataValue.json(per_partition),
+                "partitions_published": MetadataValue.json(publishable),
+                "partitions_blocked": MetadataValue.json(blocked),
+                "partitions": MetadataValue.json(
+                    {
+                        p: {
+                            "published": r.rows_published,
+                            "quarantined": r.rows_quarantined,
+                            "files": len(r.files),
+                        }
+                        for p, r in result.partitions.items()
+                    }
+                ),
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),
             }
         )
+        if contract is not None:
+            yield from contract_check_results(curated_key_of(sid), contract, verdicts)
 
     return [raw, registry_asset, curated_asset]
 

@@ -12,12 +12,24 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from lake_assets.cli import _instance, _report, lake_summary, materialize_partitions
+from lake_assets.contracts.model import load_contracts
 from lake_assets.ingestion.assets import curated_key_of, registry_key_of
 from lake_assets.ingestion.demo_data import generate
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import approve, describe_diff
 from lake_assets.settings import Settings
 from resources import build_resources
+
+
+def promotion_order(settings: Settings) -> list[str]:
+    """Sources whose curated data others reference (dimensions) before those referencing them."""
+    contracts = load_contracts(settings.contracts_dir)
+    referenced = {
+        rule.check.references.dataset
+        for contract in contracts.values()
+        for rule in contract.rules_of("referential_integrity")
+    }
+    return sorted(settings.sources, key=lambda sid: (sid not in referenced, sid))
 
 
 def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) -> int:
@@ -34,7 +46,7 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
         for number, delivery in enumerate(d for d in deliveries if d.ingest_date == day):
             landed = landing + timedelta(minutes=7 * number)
             land_payload(storage, settings.source(delivery.source_id), delivery.path, day, landed)
-        for sid in sorted(settings.sources):
+        for sid in promotion_order(settings):
             profiled = materialize_partitions(
                 settings, [registry_key_of(sid)], day, resources=resources, instance=instance
             )

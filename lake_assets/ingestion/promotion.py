@@ -20,6 +20,15 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lake_assets.contracts.model import Contract
+from lake_assets.contracts.rules import (
+    VIOLATIONS,
+    drop_reasons,
+    row_violations,
+    violation_counts,
+    with_referential_violations,
+    with_unique_violations,
+)
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 
 SPARK_TYPES = {
@@ -66,6 +75,8 @@ class PromotionResult:
     written_schema: dict[str, str]  # published column -> Spark simpleString, read back
     # Processing time minus event time over the window's rows, in hours: p50, p95, p99.
     lateness_hours: dict[str, float] = field(default_factory=dict)
+    # Contract rule violations per partition, counted on the written rows: {partition: {rule: n}}
+    violations: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -199,6 +210,8 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     for other in frames[1:]:
         frame = frame.unionByName(other)
     rows = _typed(frame, plan)
+    if plan.contract is not None:
+        rows = _with_contract(spark, rows, plan)
     in_window = F.col(PARTITION).isin([date.fromisoformat(p) for p in plan.partitions])
     valid = F.col(REASONS).isNull()
     observation = Observation(f"promote_{plan.dataset}")
@@ -214,7 +227,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         )
         .filter(in_window)
         .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
-        .select(*plan.columns, REASONS, RAW_RECORD, ZONE, PARTITION)
+        .select(*plan.columns, *internal_columns(plan), ZONE, PARTITION)
         .write.mode("errorifexists")
         .partitionBy(ZONE, PARTITION)
         .parquet(output_uri)
@@ -222,6 +235,9 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     counted = observation.get
     wrote_any = counted["published"] + counted["quarantined"] > 0
     written_schema = _read_back(spark, output_uri, results) if wrote_any else {}
+    violations = {}
+    if wrote_any and plan.contract is not None:
+        violations = violation_counts(spark.read.parquet(output_uri), VIOLATIONS, PARTITION)
     return PromotionResult(
         plan.dataset,
         rows_read=counted["read"],
@@ -230,7 +246,39 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         partitions=results,
         written_schema=written_schema,
         lateness_hours=dict(zip(("p50", "p95", "p99"), counted["lateness"] or (), strict=False)),
+        violations=violations,
     )
+
+
+def internal_columns(plan: PromotionPlan) -> list[str]:
+    """Columns written beside the data for the audit, never served to readers."""
+    return [REASONS, RAW_RECORD] + ([VIOLATIONS] if plan.contract is not None else [])
+
+
+def _with_contract(spark: SparkSession, rows: DataFrame, plan: PromotionPlan) -> DataFrame:
+    """Name, per row, every contract rule it violates; rows violating a drop rule get a reason
+    and so go to quarantine. Evaluated in the same pass as the casts."""
+    contract = Contract.model_validate(plan.contract)
+    # A column the contract expects but no payload has delivered yet reads as null: a
+    # non-nullable one then violates its schema rule, a nullable one is simply empty. Only the
+    # plan's columns are written, so these stand-ins never reach the output.
+    for column, kind in contract.column_types.items():
+        if column not in rows.columns:
+            rows = rows.withColumn(column, F.lit(None).cast(SPARK_TYPES[kind]))
+    rows = rows.withColumn(VIOLATIONS, row_violations(contract, rows.columns))
+    rows = with_unique_violations(rows, contract, PARTITION)
+    for rule in contract.rules_of("referential_integrity"):
+        reference = plan.references.get(rule.name)
+        known = (
+            read_locations(spark, list(reference.uris), reference.columns)
+            if reference and reference.uris
+            else spark.createDataFrame(
+                [], f"{PARTITION} date, `{rule.check.references.column}` string"
+            )
+        )
+        rows = with_referential_violations(rows, rule, known, PARTITION)
+    dropped = drop_reasons(VIOLATIONS, contract)
+    return rows.withColumn(REASONS, F.nullif(F.concat_ws("; ", REASONS, dropped), F.lit("")))
 
 
 def _lateness_hours(plan: PromotionPlan) -> Column:
@@ -251,10 +299,20 @@ def _read_back(
             result.files.append(file_name)
         else:
             result.rows_quarantined += count
-    internal = {ZONE, PARTITION, REASONS, RAW_RECORD}
+    internal = {ZONE, PARTITION, REASONS, RAW_RECORD, VIOLATIONS}
     return {
         f.name: f.dataType.simpleString() for f in written.schema.fields if f.name not in internal
     }
+
+
+def read_locations(spark: SparkSession, uris: list[str], columns: dict[str, str]) -> DataFrame:
+    """Published partition folders read with the catalog's columns (internal ones ignored),
+    and their event date taken from the folder name."""
+    ddl = ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
+    event_date = F.regexp_extract(
+        F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1
+    )
+    return spark.read.schema(ddl).parquet(*uris).withColumn(PARTITION, F.to_date(event_date))
 
 
 def expected_schema(plan: PromotionPlan) -> dict[str, str]:

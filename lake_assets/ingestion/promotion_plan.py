@@ -65,6 +65,15 @@ class PlannedInput:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """Published partitions of another dataset a referential rule checks keys against."""
+
+    dataset: str
+    uris: tuple[str, ...]  # published partition folders, one per event date
+    columns: dict[str, str]
+
+
+@dataclass(frozen=True)
 class PromotionPlan:
     dataset: str
     partitions: tuple[str, ...]
@@ -72,6 +81,8 @@ class PromotionPlan:
     columns: dict[str, str]  # canonical column -> field type, in output order
     inputs: tuple[PlannedInput, ...]
     schema_version: str  # newest accepted version the plan was made against
+    contract: dict | None = None  # the dataset's data contract, as loaded from its YAML
+    references: dict[str, Reference] = field(default_factory=dict)  # by referential rule name
 
     @property
     def input_keys(self) -> list[str]:
@@ -88,6 +99,10 @@ class PromotionPlan:
             PlannedInput(**{**g, "uris": tuple(g["uris"]), "keys": tuple(g["keys"])})
             for g in data["inputs"]
         )
+        data["references"] = {
+            rule: Reference(**{**r, "uris": tuple(r["uris"])})
+            for rule, r in data.get("references", {}).items()
+        }
         return cls(**data)
 
 

@@ -90,9 +90,11 @@ def publish_partitions(
     plan: PromotionPlan,
     result: PromotionResult,
     run_id: str,
+    partitions: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> list[PublishedPartition]:
-    """Switch each partition's pointer to this run's folder, in partition order.
+    """Switch each partition's pointer (all of the plan's, or `partitions`) to this run's
+    folder, in partition order.
 
     A manifest beside the data records what the folder holds, so the folder exists (and says
     so) even for a partition whose every row was quarantined.
@@ -100,7 +102,8 @@ def publish_partitions(
     now = now or datetime.now(UTC)
     quarantined = move_quarantine(storage, plan, run_id)
     published: list[PublishedPartition] = []
-    for index, partition in enumerate(plan.partitions):
+    chosen = list(plan.partitions if partitions is None else partitions)
+    for index, partition in enumerate(chosen):
         written = result.partitions[partition]
         location = published_location(plan.dataset, run_id, partition)
         entry = PublishedPartition(
@@ -128,7 +131,7 @@ def publish_partitions(
                 plan.dataset,
                 [p.partition for p in published],
                 partition,
-                list(plan.partitions[index + 1 :]),
+                chosen[index + 1 :],
                 error,
             ) from error
         published.append(entry)

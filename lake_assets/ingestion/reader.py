@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
-from lake_assets.ingestion.promotion import PARTITION, SPARK_TYPES
+from lake_assets.ingestion.promotion import read_locations
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 
@@ -34,9 +33,4 @@ def read_published(
         )
     # The latest publish carries the current union schema; older files lack later columns (null).
     latest = max(published, key=lambda p: p.published_at)
-    ddl = ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in latest.columns.items())
-    frame = spark.read.schema(ddl).parquet(*[storage.uri(p.location) for p in published])
-    return frame.withColumn(
-        PARTITION,
-        F.regexp_extract(F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1),
-    )
+    return read_locations(spark, [storage.uri(p.location) for p in published], latest.columns)

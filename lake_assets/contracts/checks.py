@@ -1,0 +1,85 @@
+"""Contracts in the asset graph: one asset check per rule on the curated asset.
+
+Rules whose action is `fail` are blocking checks, so nothing downstream runs after a failing
+partition; every check reports the violating rows of each partition, not only pass or fail.
+"""
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+
+from lake_assets.contracts.gate import PartitionVerdict, check_name
+from lake_assets.contracts.model import Contract
+from lake_assets.ingestion.promotion_plan import Reference
+from resources.catalog import PartitionCatalog
+from resources.storage import LakeStorage
+
+
+def contract_check_specs(asset_key: AssetKey, contract: Contract | None) -> list[AssetCheckSpec]:
+    if contract is None:
+        return []
+    return [
+        AssetCheckSpec(
+            check_name(rule),
+            asset=asset_key,
+            blocking=rule.action == "fail",
+            description=f"{rule.kind} ({rule.severity}, {rule.action}): contract v{contract.version}",
+        )
+        for rule in contract.all_rules
+    ]
+
+
+def contract_check_results(
+    asset_key: AssetKey, contract: Contract, verdicts: dict[str, PartitionVerdict]
+) -> Iterator[AssetCheckResult]:
+    for rule in contract.all_rules:
+        outcomes = {p: v.rules[rule.name] for p, v in verdicts.items()}
+        violated = {p: o.violations for p, o in outcomes.items() if o.violations}
+        blocked = sorted(p for p, o in outcomes.items() if o.blocks)
+        yield AssetCheckResult(
+            asset_key=asset_key,
+            check_name=check_name(rule),
+            passed=not (blocked if rule.action == "fail" else violated),
+            severity=AssetCheckSeverity.ERROR if rule.action == "fail" else AssetCheckSeverity.WARN,
+            metadata={
+                "violating_rows": sum(violated.values()),
+                "violating_rows_by_partition": MetadataValue.json(violated),
+                "partitions_blocked": MetadataValue.json(blocked),
+                "phase_by_partition": MetadataValue.json({p: o.phase for p, o in outcomes.items()}),
+                "detail": MetadataValue.json(
+                    {p: o.detail for p, o in outcomes.items() if o.detail}
+                ),
+                "action": rule.action,
+            },
+        )
+
+
+def referenced_partitions(
+    contract: Contract, partitions: Sequence[str], catalog: PartitionCatalog, storage: LakeStorage
+) -> dict[str, Reference]:
+    """For each referential rule, the referenced dataset's published folders of `partitions`."""
+    references = {}
+    for rule in contract.rules_of("referential_integrity"):
+        dataset = rule.check.references.dataset
+        published = [catalog.current(dataset, p) for p in partitions]
+        published = [p for p in published if p is not None]
+        references[rule.name] = Reference(
+            dataset=dataset,
+            uris=tuple(storage.uri(p.location) for p in published),
+            columns={rule.check.references.column: "string"},
+        )
+    return references
+
+
+def reference_publish_times(
+    contract: Contract, partitions: Sequence[str], catalog: PartitionCatalog
+) -> dict[tuple[str, str], datetime | None]:
+    times = {}
+    for rule in contract.rules_of("referential_integrity"):
+        for partition in partitions:
+            published = catalog.current(rule.check.references.dataset, partition)
+            times[(rule.name, partition)] = (
+                datetime.fromisoformat(published.published_at) if published else None
+            )
+    return times

@@ -1,0 +1,104 @@
+"""The quality gate: which partitions of a promotion may be published, and why not.
+
+Pure: violation counts, volume history and reference publish times in; a verdict per partition
+and per rule out. The curated asset publishes the partitions that pass and reports every rule
+as a Dagster asset check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from lake_assets.contracts.model import Contract, Rule
+from lake_assets.contracts.verdicts import blocking_rules, ri_phase, volume_verdict
+
+
+@dataclass
+class RuleOutcome:
+    """One rule over one partition."""
+
+    violations: int = 0
+    phase: str = "enforced"  # enforced | grace (referential) | observing (volume)
+    blocks: bool = False
+    detail: str = ""
+
+
+@dataclass
+class PartitionVerdict:
+    partition: str
+    rules: dict[str, RuleOutcome] = field(default_factory=dict)
+
+    @property
+    def blocked_by(self) -> list[str]:
+        return [name for name, outcome in self.rules.items() if outcome.blocks]
+
+
+def check_name(rule: Rule) -> str:
+    """Dagster check names allow letters, digits and underscores only."""
+    return "contract_" + rule.name.replace(".", "_")
+
+
+def judge_partitions(
+    contract: Contract,
+    partitions: Sequence[str],
+    violations: Mapping[str, Mapping[str, int]],
+    published_rows: Mapping[str, int],
+    history: Mapping[str, int],
+    reference_published_at: Mapping[tuple[str, str], datetime | None],
+    now: datetime,
+) -> dict[str, PartitionVerdict]:
+    """A verdict per partition.
+
+    `history` holds the published row counts of earlier partitions (partition -> rows), the
+    baseline of volume rules; `reference_published_at[(rule, partition)]` says when the
+    referenced dataset published that partition, None if it has not.
+    """
+    verdicts = {}
+    for partition in partitions:
+        counts = violations.get(partition, {})
+        verdict = PartitionVerdict(partition)
+        in_grace = []
+        for rule in contract.rules_of("referential_integrity"):
+            phase = ri_phase(
+                rule,
+                date.fromisoformat(partition),
+                reference_published_at.get((rule.name, partition)),
+                now,
+            )
+            if phase == "grace":
+                in_grace.append(rule.name)
+        blocking = set(blocking_rules(contract, counts, in_grace))
+        for rule in contract.all_rules:
+            if rule.kind == "volume":
+                verdict.rules[rule.name] = _volume_outcome(
+                    contract, rule, partition, published_rows, history
+                )
+                continue
+            verdict.rules[rule.name] = RuleOutcome(
+                violations=counts.get(rule.name, 0),
+                phase="grace" if rule.name in in_grace else "enforced",
+                blocks=rule.name in blocking,
+            )
+        verdicts[partition] = verdict
+    return verdicts
+
+
+def _volume_outcome(
+    contract: Contract,
+    rule: Rule,
+    partition: str,
+    published_rows: Mapping[str, int],
+    history: Mapping[str, int],
+) -> RuleOutcome:
+    earlier = [rows for p, rows in sorted(history.items()) if p < partition]
+    verdict = volume_verdict(
+        rule, earlier, published_rows.get(partition, 0), contract.bootstrap_partitions
+    )
+    return RuleOutcome(
+        violations=0 if verdict.passed else 1,
+        phase=verdict.phase,
+        blocks=verdict.phase == "enforcing" and not verdict.passed and rule.action == "fail",
+        detail=verdict.detail,
+    )
