@@ -6,13 +6,16 @@ declares, about 280 bytes a line. Every record happens on EVENT_DAY, so promotio
 one partition. Lines are built column-wise with numpy and pyarrow string kernels (a million
 lines in a few seconds), deterministically from SEED, and the file is reused while its sidecar
 says it has the wanted row count and its size still matches.
+
+`daily_files` writes the same kind of lines as one small file per day, each day's records
+happening on that day, for benchmarks that need many partitions rather than many rows.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +55,24 @@ def transactions_file(rows: int) -> Path:
     return path
 
 
-def _lines(rng: np.random.Generator, first: int, count: int) -> pa.Array:
-    """`count` JSON lines, newline included, numbered from first + 1 like the demo's."""
+def daily_files(folder: Path, first_day: date, days: int, rows_per_day: int) -> list[tuple[date, Path]]:
+    """One file of `rows_per_day` lines per day from `first_day`, each day's events on that day,
+    transaction ids numbered on across days; [(day, path)] in day order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+    files = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        path = folder / f"card_transactions_{day:%Y%m%d}.json"
+        with path.open("wb") as out:
+            _write_lines(out, _lines(rng, offset * rows_per_day, rows_per_day, day))
+        files.append((day, path))
+    return files
+
+
+def _lines(rng: np.random.Generator, first: int, count: int, day: date = EVENT_DAY) -> pa.Array:
+    """`count` JSON lines, newline included, numbered from first + 1 like the demo's, all
+    happening on `day`."""
     merchant = pa.array(rng.integers(0, len(MERCHANTS), count))
     names, categories, countries = (pa.array(column) for column in zip(*MERCHANTS, strict=True))
     cents = rng.integers(100, 250_001, count)
@@ -67,7 +86,7 @@ def _lines(rng: np.random.Generator, first: int, count: int) -> pa.Array:
         '", "category": "', categories.take(merchant),
         '", "country": "', countries.take(merchant),
         '"}, "card_present": ', card_present,
-        ', "transaction_date": "', _timestamps(rng, count),
+        ', "transaction_date": "', _timestamps(rng, count, day),
         '", "channel": "', _choice(rng, CHANNELS, count),
         '", "device_id": "DEV-', _digits(rng.integers(0, 10**6, count), 6),
         '"}\n',
@@ -83,8 +102,8 @@ def _choice(rng: np.random.Generator, options: tuple[str, ...], count: int) -> p
     return pa.array(options).take(pa.array(rng.integers(0, len(options), count)))
 
 
-def _timestamps(rng: np.random.Generator, count: int) -> pa.Array:
-    midnight = int(datetime(EVENT_DAY.year, EVENT_DAY.month, EVENT_DAY.day, tzinfo=UTC).timestamp())
+def _timestamps(rng: np.random.Generator, count: int, day: date) -> pa.Array:
+    midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
     seconds = pa.array(midnight + rng.integers(0, 86_400, count), pa.timestamp("s"))
     return pc.strftime(seconds, "%Y-%m-%dT%H:%M:%SZ")
 

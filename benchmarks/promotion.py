@@ -23,14 +23,11 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from benchmarks.data import BENCH_DATA, EVENT_DAY, transactions_file
+from benchmarks.lake import SOURCE, land_and_profile, local_lake, spark_session
 from benchmarks.timing import MB, Runs, alternate, print_table, timed
-from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.ingestion.promotion import PromotionResult, promote
 from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
-from lake_assets.settings import load_settings
-from resources import LOCAL_SPARK_CONFIG, build_resources
 
-SOURCE = "card_transactions"
 REPEATS = 2
 WARM_UP_ROWS = 20_000
 BASELINE, SUBJECT = "spark.read.json+write", "promote"
@@ -85,7 +82,7 @@ JOBS = {BASELINE: _plain_job, SUBJECT: _promotion}
 def run(rows: int) -> str:
     payload = transactions_file(rows)
     print(f"\n[promotion] {payload.name}: {rows:,} rows", flush=True)
-    spark = _spark_session()
+    spark = spark_session()
     try:
         with tempfile.TemporaryDirectory(dir=BENCH_DATA, prefix="lake-") as root:
             workload = _landed_workload(Path(root), payload)
@@ -99,29 +96,12 @@ def run(rows: int) -> str:
     return f"promotion: {ratio:.2f} x plain PySpark (target <= 1.3)"
 
 
-def _spark_session() -> SparkSession:
-    builder = SparkSession.builder
-    for key, value in {**LOCAL_SPARK_CONFIG, "spark.app.name": "lakehouse-bench"}.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**30
-    print(f"  Spark {spark.version}, {spark.sparkContext.master}, driver heap {heap:.1f} GiB")
-    return spark
-
-
 def _landed_workload(root: Path, payload: Path) -> Workload:
     """A fresh local lake holding the payload, landed, profiled and planned as the assets do."""
-    settings = load_settings({"LAKE_ROOT": str(root / "lake")})
-    resources = build_resources(settings)
-    storage, registry, source = resources["storage"], resources["registry"], settings.source(SOURCE)
-    landing, _ = timed(lambda: land_payload(storage, source, payload, ingest_date=EVENT_DAY))
-    pending = pending_objects(storage, registry, SOURCE)
-    profiling, summary = timed(
-        lambda: profile_objects(storage, registry, resources["notifier"], source, pending)
-    )
-    if summary.count("PROFILED") != 1:
-        raise RuntimeError(f"setup: expected one profiled payload, got {summary.outcomes}")
+    _, resources = local_lake(root / "lake")
+    land_and_profile(resources, SOURCE, [(EVENT_DAY, payload)])
+    registry, storage = resources["registry"], resources["storage"]
+    source = resources["settings"].source(SOURCE)
     plan = plan_promotion(
         SOURCE,
         source.event_time_field,
@@ -131,7 +111,6 @@ def _landed_workload(root: Path, payload: Path) -> Workload:
         registry.raw_files(SOURCE),
         storage.uri,
     )
-    print(f"  setup (not timed): landed in {landing:.1f} s, profiled in {profiling:.1f} s")
     return Workload(plan, payload, root / "out")
 
 

@@ -6,6 +6,7 @@ from dagster import AssetSelection, Definitions, define_asset_job
 
 from lake_assets.contracts.model import load_contracts
 from lake_assets.ingestion.assets import build_source_assets
+from lake_assets.ingestion.schedules import build_daily_promotion
 from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
@@ -30,6 +31,10 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         assets=assets,
         jobs=[ingestion_job],
         sensors=[build_arrival_sensor(sorted(settings.sources))],
+        schedules=[
+            build_daily_promotion(source, settings.partitions_start)
+            for source in settings.sources.values()
+        ],
         resources=resources if resources is not None else build_resources(settings),
     )
 

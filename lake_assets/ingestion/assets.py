@@ -31,6 +31,11 @@ from lake_assets.contracts.checks import (
 from lake_assets.contracts.gate import judge_partitions
 from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.intake import pending_objects, profile_objects
+from lake_assets.ingestion.late_arrivals import (
+    find_late_arrivals,
+    mark_folded,
+    record_late_arrivals,
+)
 from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.ingestion.publish import (
     AuditFailed,
@@ -151,6 +156,7 @@ def build_source_assets(
         storage: ResourceParam[LakeStorage],
         registry: ResourceParam[RegistryStore],
         catalog: ResourceParam[PartitionCatalog],
+        notifier: ResourceParam[Notifier],
         promotion_runner: ResourceParam[PromotionRunner],
     ):
         versions, raw_files = registry.versions(sid), registry.raw_files(sid)
@@ -198,6 +204,20 @@ def build_source_assets(
             if published and version.version in {g.version for g in plan.inputs}:
                 registry.update_version(replace(version, promoted_at=published[0].published_at))
         expired = expire_superseded(catalog, storage, settings.retention_days)
+        late = record_late_arrivals(
+            storage,
+            notifier,
+            find_late_arrivals(
+                sid,
+                source.event_time_field,
+                source.lookback_days,
+                plan.partitions,
+                versions,
+                raw_files,
+                datetime.now(UTC).isoformat(),
+            ),
+        )
+        folded = mark_folded(storage, sid, [p.partition for p in published], context.run_id)
         yield MaterializeResult(
             metadata={
                 "rows_in": sum(r.rows_in for r in result.partitions.values()),
@@ -226,6 +246,8 @@ def build_source_assets(
                 ),
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),
+                "late_arrivals_held": MetadataValue.json({a.raw_key: a.event_dates for a in late}),
+                "late_arrivals_folded_in": len(folded),
             }
         )
         if contract is not None:

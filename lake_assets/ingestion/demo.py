@@ -41,8 +41,8 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
     for offset in range(days):
         day = (start + timedelta(days=offset)).isoformat()
         print(f"\n--- {day}")
-        # Deliveries land through the morning of their day, as a nightly extract would.
-        landing = datetime.fromisoformat(day).replace(hour=6, tzinfo=UTC)
+        # Each day's deliveries land late that evening, as an end-of-day batch would.
+        landing = datetime.fromisoformat(day).replace(hour=23, tzinfo=UTC)
         for number, delivery in enumerate(d for d in deliveries if d.ingest_date == day):
             landed = landing + timedelta(minutes=7 * number)
             land_payload(storage, settings.source(delivery.source_id), delivery.path, day, landed)
