@@ -1,5 +1,5 @@
-"""`python -m benchmarks [profiling] [promotion] [--rows N]`: run the benchmarks (all by default),
-each printing its own tables, then one summary line per benchmark."""
+"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [--rows N]`: run the
+benchmarks (all by default), each printing its own tables, then one summary line per benchmark."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import argparse
 import os
 import time
 
-from benchmarks import profiling, promotion
+from benchmarks import backfill, contracts, profiling, promotion
 
-BENCHMARKS = {"profiling": profiling.run, "promotion": promotion.run}
+BENCHMARKS = {
+    "profiling": profiling.run,
+    "promotion": promotion.run,
+    "contracts": contracts.run,
+    "backfill": backfill.run,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -55,7 +55,9 @@ def transactions_file(rows: int) -> Path:
     return path
 
 
-def daily_files(folder: Path, first_day: date, days: int, rows_per_day: int) -> list[tuple[date, Path]]:
+def daily_files(
+    folder: Path, first_day: date, days: int, rows_per_day: int
+) -> list[tuple[date, Path]]:
     """One file of `rows_per_day` lines per day from `first_day`, each day's events on that day,
     transaction ids numbered on across days; [(day, path)] in day order."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -66,3 +66,11 @@ def aws_endpoint(moto_server):
         urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     ).close()
     return moto_server
+
+
+@pytest.fixture
+def lake(tmp_path, spark):
+    """A temporary local lake with the project's sources and no contracts."""
+    from lake_harness import Lake
+
+    return Lake(tmp_path / "lake")

@@ -1,0 +1,82 @@
+"""Drives a temporary lake the way an operator would: deliver, profile, promote, read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from lake_assets.cli import materialize_partitions, step_failures
+from lake_assets.ingestion.assets import curated_key_of, registry_key_of
+from lake_assets.ingestion.intake import land_payload
+from lake_assets.ingestion.reader import read_published
+from lake_assets.settings import load_settings
+from resources import build_resources
+
+
+def card(number: int, day: str, renamed: bool = False, amount=12.5) -> dict:
+    return {
+        "transaction_id": f"TXN-{number:05d}",
+        "customer_id": f"C{number % 7:03d}",
+        "amount": amount,
+        "merchant": {"name": "Grab", "country": "MY"},
+        ("txn_date" if renamed else "transaction_date"): f"{day}T{number % 24:02d}:15:00Z",
+    }
+
+
+class Lake:
+    """A temporary lake with the project's sources, driven like an operator would."""
+
+    def __init__(self, root: Path, contracts: Path | None = None):
+        self.root = root
+        if contracts is None:  # the ingestion engine alone; contracts have their own tests
+            contracts = root.parent / "no-contracts"
+            contracts.mkdir(parents=True, exist_ok=True)
+        self.settings = load_settings(
+            {"LAKE_ROOT": str(root), "LAKE_CONTRACTS_DIR": str(contracts)}
+        )
+        self.resources = build_resources(self.settings)
+        self.instance = DagsterInstance.ephemeral()
+
+    def __getattr__(self, name):
+        return self.resources[name]
+
+    def deliver(self, source: str, day: str, name: str, content: str | bytes) -> None:
+        path = self.root.parent / "incoming" / day / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        land_payload(self.storage, self.settings.source(source), path, day)
+
+    def deliver_cards(self, day: str, numbers, renamed=False, name=None, bad_amounts=()) -> None:
+        lines = "".join(
+            json.dumps(card(n, day, renamed, amount="N/A" if n in bad_amounts else 12.5)) + "\n"
+            for n in numbers
+        )
+        self.deliver("card_transactions", day, name or f"cards-{day}-{numbers[0]}.json", lines)
+
+    def profile(self, source: str, day: str):
+        return materialize_partitions(
+            self.settings,
+            [registry_key_of(source)],
+            day,
+            resources=self.resources,
+            instance=self.instance,
+        )
+
+    def promote(self, source: str, first: str, last: str | None = None):
+        return materialize_partitions(
+            self.settings,
+            [curated_key_of(source)],
+            first,
+            last,
+            resources=self.resources,
+            instance=self.instance,
+        )
+
+    def rows(self, spark, source: str, partitions=None):
+        return read_published(spark, self.catalog, self.storage, source, partitions)
+
+
+def failure_message(result) -> str:
+    return "\n".join(step_failures(result))

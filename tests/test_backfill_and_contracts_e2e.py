@@ -1,0 +1,309 @@
+"""Backfills, late arrivals and data contracts end to end, through `materialize`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from dagster import build_schedule_context
+from lake_harness import Lake, card, failure_message
+
+from lake_assets.cli import date_ranges, main
+from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.intake import pending_objects, profile_objects
+from lake_assets.ingestion.late_arrivals import late_arrivals
+from lake_assets.ingestion.lateness import recommend_lookback
+from lake_assets.ingestion.schedules import build_daily_promotion
+
+DATA_COLUMNS = ["transaction_id", "customer_id", "amount", "transaction_date", "event_date"]
+
+
+def profile_all(lake: Lake, source: str = "card_transactions") -> None:
+    """Profile every landed payload directly (what the sensor-triggered runs would do)."""
+    profile_objects(
+        lake.storage,
+        lake.registry,
+        lake.notifier,
+        lake.settings.source(source),
+        pending_objects(lake.storage, lake.registry, source),
+    )
+
+
+def rows_of(lake: Lake, spark, partitions=None) -> list[tuple]:
+    frame = lake.rows(spark, "card_transactions", partitions).select(*DATA_COLUMNS)
+    return sorted(tuple(r) for r in frame.collect())
+
+
+def test_a_year_long_single_run_backfill_equals_the_daily_runs(lake, spark):
+    days = [date(2025, 1, 1) + timedelta(days=n) for n in range(365)]
+    for number, day in enumerate(days):
+        lake.deliver_cards(day.isoformat(), range(number * 3, number * 3 + 3))
+    profile_all(lake)
+
+    year = lake.promote("card_transactions", "2025-01-01", "2025-12-31")
+    assert year.success, failure_message(year)
+    assert len([r for r in year.all_events if r.is_step_start]) == 1  # one run, one step
+    published = lake.catalog.partitions("card_transactions")
+    assert [p.partition for p in published] == [d.isoformat() for d in days]
+    backfilled = rows_of(lake, spark)
+    assert len(backfilled) == 365 * 3 and len({r[0] for r in backfilled}) == 365 * 3
+
+    # The daily run is the same code over a one-day window: same rows, partition by partition.
+    sample = ["2025-01-01", "2025-02-28", "2025-03-01", "2025-06-30", "2025-12-31"]
+    for day in sample:
+        assert lake.promote("card_transactions", day).success
+    assert rows_of(lake, spark, sample) == [r for r in backfilled if r[4].isoformat() in sample]
+
+    # Running the same range again republishes it: same rows, no duplicates.
+    assert lake.promote("card_transactions", "2025-01-01", "2025-12-31").success
+    assert rows_of(lake, spark) == backfilled
+
+
+def test_a_record_arriving_feb_3_for_jan_15_lands_in_jan_15_exactly_once(
+    tmp_path, spark, monkeypatch
+):
+    lake = Lake(tmp_path / "lake")
+    lake.deliver_cards("2026-01-15", range(0, 4))
+    profile_all(lake)
+    assert lake.promote("card_transactions", "2026-01-12", "2026-01-15").success
+
+    feb3 = [card(n, "2026-02-03") for n in range(10, 13)]
+    feb3.append(card(20, "2026-02-01"))  # two days late: inside the 3-day lookback
+    feb3.append(card(30, "2026-01-15"))  # nineteen days late: beyond it
+    lake.deliver(
+        "card_transactions", "2026-02-03", "feb3.json", "".join(json.dumps(r) + "\n" for r in feb3)
+    )
+    profile_all(lake)
+    daily = lake.promote("card_transactions", "2026-01-31", "2026-02-03")  # the daily window
+    assert daily.success, failure_message(daily)
+
+    def partitions_of(transaction_id):
+        rows = lake.rows(spark, "card_transactions").where(f"transaction_id = '{transaction_id}'")
+        return [r["event_date"].isoformat() for r in rows.collect()]
+
+    assert partitions_of("TXN-00020") == ["2026-02-01"]
+    assert partitions_of("TXN-00030") == []  # held, not dropped
+    [held] = late_arrivals(lake.storage, "card_transactions")
+    assert held.pending and held.event_dates == ("2026-01-15",)
+    assert [a.kind for a in lake.notifier.alerts()] == ["records.late_beyond_lookback"]
+
+    monkeypatch.setenv("LAKE_ROOT", str(lake.root))
+    monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(lake.settings.contracts_dir))
+    assert main(["late", "fold-in", "card_transactions"]) == 0
+    assert partitions_of("TXN-00030") == ["2026-01-15"]
+    assert lake.rows(spark, "card_transactions", ["2026-01-15"]).count() == 5
+    assert not late_arrivals(lake.storage, "card_transactions")[0].pending
+    assert main(["late", "fold-in", "card_transactions"]) == 0  # nothing left: a no-op
+    assert partitions_of("TXN-00030") == ["2026-01-15"]
+
+
+def test_the_daily_schedule_promotes_the_lookback_window_as_one_range():
+    from lake_assets.settings import load_settings
+
+    source = load_settings().source("card_transactions")
+    schedule = build_daily_promotion(source, "2025-01-01")
+    request = schedule(
+        build_schedule_context(scheduled_execution_time=datetime(2026, 2, 4, 2, tzinfo=UTC))
+    )
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-01-31"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-02-03"
+    assert (
+        request.asset_selection is None
+        or curated_key_of("card_transactions") in request.asset_selection
+    )
+
+
+def test_lookback_recommendation_covers_99_percent():
+    assert recommend_lookback({0: 900, 1: 80, 2: 15, 9: 5}) == 2
+    assert recommend_lookback({0: 98, 5: 2}) == 5
+    assert date_ranges(["2026-01-03", "2026-01-01", "2026-01-02", "2026-01-09"]) == [
+        ("2026-01-01", "2026-01-03"),
+        ("2026-01-09", "2026-01-09"),
+    ]
+
+
+CONTRACT = """
+dataset: card_transactions
+owner: payments-data
+version: 1
+bootstrap_partitions: {bootstrap}
+schema:
+  - {{name: transaction_id, type: string, nullable: false}}
+  - {{name: customer_id, type: string}}
+  - {{name: amount, type: double}}
+rules:
+  - name: amount_positive
+    severity: error
+    action: drop
+    range: {{column: amount, min: 0.01}}
+  - name: amount_small
+    severity: warn
+    range: {{column: amount, max: 1000}}
+  - name: transaction_id_unique
+    severity: error
+    unique: {{columns: [transaction_id]}}
+  - name: daily_volume
+    severity: error
+    volume: {{trailing_partitions: 3, max_change_pct: 50}}
+{extra}
+"""
+
+REFERENTIAL = """
+  - name: customer_exists
+    severity: error
+    referential_integrity:
+      column: customer_id
+      references: {dataset: customers, column: customer_id}
+      grace_hours: 6
+"""
+
+
+def contract_lake(tmp_path, bootstrap: int = 7, extra: str = "") -> Lake:
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "card_transactions.yaml").write_text(
+        CONTRACT.format(bootstrap=bootstrap, extra=extra)
+    )
+    return Lake(tmp_path / "lake", contracts=contracts)
+
+
+def check_results(result) -> dict[str, object]:
+    return {
+        e.event_specific_data.check_name: e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def deliver(lake: Lake, day: str, records: list[dict], name: str = "cards.json") -> None:
+    lake.deliver("card_transactions", day, name, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_contract_rules_drop_warn_and_block_per_partition(tmp_path, spark):
+    lake = contract_lake(tmp_path)
+    day1 = [card(n, "2026-03-02") for n in range(10)]
+    day1[0]["amount"] = -5.0  # drop: quarantined with the rule's name
+    day1[1]["amount"] = 5000.0  # warn: published, reported
+    day2 = [card(n, "2026-03-03") for n in range(10, 20)]
+    day2[1]["transaction_id"] = day2[0]["transaction_id"]  # fail: the partition is blocked
+    deliver(lake, "2026-03-02", day1)
+    deliver(lake, "2026-03-03", day2, "day2.json")
+    profile_all(lake)
+
+    result = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
+    assert not result.success  # the blocking check failed, so nothing downstream runs
+    checks = check_results(result)
+    assert checks["contract_transaction_id_unique"].passed is False
+    assert checks["contract_transaction_id_unique"].metadata[
+        "violating_rows_by_partition"
+    ].value == {"2026-03-03": 2}
+    assert checks["contract_amount_positive"].metadata["violating_rows"].value == 1
+    assert checks["contract_amount_small"].metadata["violating_rows"].value == 1
+    assert (
+        checks["contract_daily_volume"].metadata["phase_by_partition"].value["2026-03-02"]
+        == "observing"
+    )
+
+    assert lake.catalog.current("card_transactions", "2026-03-03") is None  # blocked
+    assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 9
+    [dropped] = spark.read.parquet(lake.storage.uri("quarantine/card_transactions/")).collect()
+    assert dropped["_reject_reasons"] == "violates contract rules: amount_positive"
+    assert dropped["transaction_id"] == "TXN-00000"
+
+
+def test_volume_rules_observe_during_bootstrap_then_enforce(tmp_path, spark):
+    lake = contract_lake(tmp_path, bootstrap=3)
+    for offset in range(3):
+        day = f"2026-03-0{offset + 2}"
+        deliver(lake, day, [card(offset * 100 + n, day) for n in range(10)], f"{day}.json")
+    deliver(lake, "2026-03-05", [card(900 + n, "2026-03-05") for n in range(2)], "small.json")
+    profile_all(lake)
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
+        checks = check_results(lake.promote("card_transactions", day))
+        assert checks["contract_daily_volume"].metadata["phase_by_partition"].value == {
+            day: "observing"
+        }
+    result = lake.promote("card_transactions", "2026-03-05")
+    volume = check_results(result)["contract_daily_volume"]
+    assert volume.passed is False
+    assert volume.metadata["phase_by_partition"].value == {"2026-03-05": "enforcing"}
+    assert lake.catalog.current("card_transactions", "2026-03-05") is None
+
+
+def test_a_customer_deleted_from_todays_snapshot_blocks_the_fact_partition(tmp_path, spark):
+    lake = contract_lake(tmp_path, extra=REFERENTIAL)
+    header = "customer_id,full_name,snapshot_date\n"
+    lake.deliver(
+        "customers",
+        "2026-03-02",
+        "c1.csv",
+        header + "C001,Aisyah,2026-03-02\nC002,Wei,2026-03-02\n",
+    )
+    lake.deliver(
+        "customers", "2026-03-03", "c2.csv", header + "C001,Aisyah,2026-03-03\n"
+    )  # C002 deleted
+    profile_all(lake, "customers")
+    assert lake.promote("customers", "2026-03-02", "2026-03-03").success
+    for day in ("2026-03-02", "2026-03-03"):
+        records = [card(1, day), card(2, day)]
+        records[0]["customer_id"], records[1]["customer_id"] = "C001", "C002"
+        records[1]["transaction_id"] = f"TXN-{day}"
+        deliver(lake, day, records, f"{day}.json")
+    profile_all(lake)
+
+    result = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
+    customer_exists = check_results(result)["contract_customer_exists"]
+    assert customer_exists.passed is False
+    assert customer_exists.metadata["violating_rows_by_partition"].value == {"2026-03-03": 1}
+    assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 2
+    assert lake.catalog.current("card_transactions", "2026-03-03") is None
+
+
+def test_a_dimension_merely_late_does_not_fail_the_fact_inside_the_grace_window(tmp_path, spark):
+    lake = contract_lake(tmp_path, extra=REFERENTIAL)
+    today = datetime.now(UTC).date().isoformat()
+    deliver(lake, today, [card(1, today), card(2, today)])
+    deliver(lake, "2026-03-02", [card(3, "2026-03-02")], "old.json")
+    profile_all(lake)
+    # No customers snapshot at all: today's partition is within its grace window, an old one is not.
+    fresh = lake.promote("card_transactions", today)
+    assert fresh.success, failure_message(fresh)
+    assert check_results(fresh)["contract_customer_exists"].metadata[
+        "phase_by_partition"
+    ].value == {today: "grace"}
+    old = lake.promote("card_transactions", "2026-03-02")
+    assert check_results(old)["contract_customer_exists"].passed is False
+    assert lake.catalog.current("card_transactions", "2026-03-02") is None
+
+
+def test_quarantine_replay_publishes_rows_that_now_pass_once(tmp_path, spark, monkeypatch):
+    lake = contract_lake(tmp_path)
+    records = [card(n, "2026-03-02") for n in range(6)]
+    records[0]["amount"] = -1.0
+    deliver(lake, "2026-03-02", records)
+    profile_all(lake)
+    assert lake.promote("card_transactions", "2026-03-02").success
+    assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 5
+
+    # The upstream fix: refunds are legitimate, the contract drops the rule.
+    path = lake.settings.contracts_dir / "card_transactions.yaml"
+    path.write_text(path.read_text().replace("min: 0.01", "min: -10000"))
+    monkeypatch.setenv("LAKE_ROOT", str(lake.root))
+    monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(lake.settings.contracts_dir))
+    for _ in range(2):  # replaying twice still publishes each row once
+        assert main(["quarantine", "replay", "card_transactions", "--partition", "2026-03-02"]) == 0
+    fresh = Lake(lake.root, contracts=lake.settings.contracts_dir)
+    assert fresh.catalog.current("card_transactions", "2026-03-02").row_count == 6
+    ids = [r["transaction_id"] for r in fresh.rows(spark, "card_transactions").collect()]
+    assert sorted(ids) == sorted({r["transaction_id"] for r in records})
+
+
+def test_contract_load_errors_stop_the_definitions_with_file_key_and_reason(tmp_path):
+    from lake_assets.definitions import build_definitions
+    from lake_assets.settings import ConfigError
+
+    bad_regex = "  - name: bad\n    severity: error\n    regex: {column: customer_id, pattern: '('}\n"
+    lake = contract_lake(tmp_path, extra=bad_regex)
+    with pytest.raises(ConfigError, match=r"card_transactions.yaml: rules\[4\].*bad"):
+        build_definitions(lake.settings, lake.resources)
