@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+)
 
+from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import load_contracts
-from lake_assets.ingestion.assets import build_source_assets
+from lake_assets.ingestion.assets import build_source_assets, curated_key_of
 from lake_assets.ingestion.schedules import build_daily_promotion
 from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import Settings, load_settings
@@ -21,6 +28,21 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         for source in settings.sources.values()
         for asset in build_source_assets(source, partitions_def, contracts.get(source.source_id))
     ]
+    deadline_checks = [
+        check
+        for source_id in settings.sources
+        if (
+            check := build_deadline_check(
+                source_id, curated_key_of(source_id), contracts.get(source_id)
+            )
+        )
+    ]
+    # Deadlines pass whether or not anything runs, so they are checked on the clock.
+    freshness_job = define_asset_job(
+        "partition_deadlines",
+        selection=AssetSelection.checks(*deadline_checks),
+        description="Checks each dataset's newest partition past its deadline was published.",
+    )
     ingestion_job = define_asset_job(
         "ingestion",
         selection=AssetSelection.groups("registry", "curated"),
@@ -29,11 +51,20 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
     )
     return Definitions(
         assets=assets,
-        jobs=[ingestion_job],
+        asset_checks=deadline_checks,
+        jobs=[ingestion_job, freshness_job],
         sensors=[build_arrival_sensor(sorted(settings.sources))],
         schedules=[
-            build_daily_promotion(source, settings.partitions_start)
-            for source in settings.sources.values()
+            *[
+                build_daily_promotion(s, settings.partitions_start)
+                for s in settings.sources.values()
+            ],
+            ScheduleDefinition(
+                job=freshness_job,
+                cron_schedule="15 * * * *",
+                execution_timezone="UTC",
+                default_status=DefaultScheduleStatus.RUNNING,
+            ),
         ],
         resources=resources if resources is not None else build_resources(settings),
     )

@@ -128,6 +128,7 @@ dataset: card_transactions
 owner: payments-data
 version: 1
 bootstrap_partitions: {bootstrap}
+freshness: {{deadline_hours: 6}}
 schema:
   - {{name: transaction_id, type: string, nullable: false}}
   - {{name: customer_id, type: string}}
@@ -303,7 +304,49 @@ def test_contract_load_errors_stop_the_definitions_with_file_key_and_reason(tmp_
     from lake_assets.definitions import build_definitions
     from lake_assets.settings import ConfigError
 
-    bad_regex = "  - name: bad\n    severity: error\n    regex: {column: customer_id, pattern: '('}\n"
+    bad_regex = (
+        "  - name: bad\n    severity: error\n    regex: {column: customer_id, pattern: '('}\n"
+    )
     lake = contract_lake(tmp_path, extra=bad_regex)
     with pytest.raises(ConfigError, match=r"card_transactions.yaml: rules\[4\].*bad"):
         build_definitions(lake.settings, lake.resources)
+
+
+def test_partition_deadline_check_flags_an_overdue_partition_then_an_on_time_one(tmp_path):
+    from dagster import DagsterInstance
+
+    from lake_assets.contracts.checks import latest_due_partition
+    from lake_assets.contracts.verdicts import partition_deadline
+    from lake_assets.definitions import build_definitions
+    from resources.catalog import PublishedPartition
+
+    lake = contract_lake(tmp_path)
+    job = build_definitions(lake.settings, lake.resources).resolve_job_def("partition_deadlines")
+
+    def evaluate():
+        result = job.execute_in_process(instance=DagsterInstance.ephemeral())
+        [check] = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
+        return check
+
+    overdue = evaluate()
+    due_day = latest_due_partition(datetime.now(UTC), 6)
+    assert overdue.passed is False and overdue.metadata["status"].text == "overdue"
+    assert overdue.metadata["partition"].text == due_day.isoformat()
+
+    on_time = partition_deadline(due_day, 6) - timedelta(hours=1)
+    lake.catalog.publish(
+        PublishedPartition(
+            "card_transactions",
+            due_day.isoformat(),
+            "curated/x/",
+            "r1",
+            on_time.isoformat(),
+            5,
+            "v1",
+        )
+    )
+    assert evaluate().passed is True

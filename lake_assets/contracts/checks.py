@@ -5,12 +5,21 @@ partition; every check reports the violating rows of each partition, not only pa
 """
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+    ResourceParam,
+    asset_check,
+)
 
 from lake_assets.contracts.gate import PartitionVerdict, check_name
 from lake_assets.contracts.model import Contract
+from lake_assets.contracts.verdicts import deadline_verdict, partition_deadline
 from lake_assets.ingestion.promotion_plan import Reference
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
@@ -83,3 +92,47 @@ def reference_publish_times(
                 datetime.fromisoformat(published.published_at) if published else None
             )
     return times
+
+
+def latest_due_partition(now: datetime, deadline_hours: float) -> date:
+    """The newest daily partition whose deadline has passed at `now`."""
+    day = now.date()
+    while partition_deadline(day, deadline_hours) > now:
+        day -= timedelta(days=1)
+    return day
+
+
+DEADLINE_CHECK = "partition_deadline"
+
+
+def build_deadline_check(dataset: str, asset_key: AssetKey, contract: Contract | None):
+    """A check that the newest partition past its deadline was published by then (the
+    contract's freshness SLA per daily partition); None without a deadline."""
+    hours = contract.freshness.deadline_hours if contract and contract.freshness else None
+    if hours is None:
+        return None
+
+    @asset_check(
+        asset=asset_key,
+        name=DEADLINE_CHECK,
+        description=f"Each daily partition is published by the end of its day plus {hours} h.",
+    )
+    def partition_deadline_check(catalog: ResourceParam[PartitionCatalog]) -> AssetCheckResult:
+        now = datetime.now(UTC)
+        day = latest_due_partition(now, hours)
+        published = catalog.current(dataset, day.isoformat())
+        verdict = deadline_verdict(
+            day, datetime.fromisoformat(published.published_at) if published else None, now, hours
+        )
+        return AssetCheckResult(
+            passed=verdict.passed,
+            severity=AssetCheckSeverity.WARN,
+            description=f"{day}: {verdict.status}, {verdict.detail}",
+            metadata={
+                "partition": day.isoformat(),
+                "status": verdict.status,
+                "due": verdict.due.isoformat(),
+            },
+        )
+
+    return partition_deadline_check
