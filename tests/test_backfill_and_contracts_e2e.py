@@ -257,6 +257,9 @@ def test_a_customer_deleted_from_todays_snapshot_blocks_the_fact_partition(tmp_p
     customer_exists = check_results(result)["contract_customer_exists"]
     assert customer_exists.passed is False
     assert customer_exists.metadata["violating_rows_by_partition"].value == {"2026-03-03": 1}
+    assert customer_exists.metadata["missing_keys_by_partition"].value == {
+        "2026-03-03": {"deleted_since_previous_snapshot": 1, "never_seen": 0}
+    }
     assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 2
     assert lake.catalog.current("card_transactions", "2026-03-03") is None
 

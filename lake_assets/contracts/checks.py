@@ -40,8 +40,12 @@ def contract_check_specs(asset_key: AssetKey, contract: Contract | None) -> list
 
 
 def contract_check_results(
-    asset_key: AssetKey, contract: Contract, verdicts: dict[str, PartitionVerdict]
+    asset_key: AssetKey,
+    contract: Contract,
+    verdicts: dict[str, PartitionVerdict],
+    missing_keys: dict[str, dict[str, dict[str, int]]],
 ) -> Iterator[AssetCheckResult]:
+    """One result per rule; `missing_keys` classifies referential orphans per partition."""
     for rule in contract.all_rules:
         outcomes = {p: v.rules[rule.name] for p, v in verdicts.items()}
         violated = {p: o.violations for p, o in outcomes.items() if o.violations}
@@ -59,6 +63,7 @@ def contract_check_results(
                 "detail": MetadataValue.json(
                     {p: o.detail for p, o in outcomes.items() if o.detail}
                 ),
+                "missing_keys_by_partition": MetadataValue.json(missing_keys.get(rule.name, {})),
                 "action": rule.action,
             },
         )
@@ -67,11 +72,14 @@ def contract_check_results(
 def referenced_partitions(
     contract: Contract, partitions: Sequence[str], catalog: PartitionCatalog, storage: LakeStorage
 ) -> dict[str, Reference]:
-    """For each referential rule, the referenced dataset's published folders of `partitions`."""
+    """For each referential rule, the referenced dataset's published folders of `partitions`
+    and of the day before the first: the previous snapshot tells a deleted key from one that
+    never existed."""
+    before = (date.fromisoformat(min(partitions)) - timedelta(days=1)).isoformat()
     references = {}
     for rule in contract.rules_of("referential_integrity"):
         dataset = rule.check.references.dataset
-        published = [catalog.current(dataset, p) for p in partitions]
+        published = [catalog.current(dataset, p) for p in (before, *partitions)]
         published = [p for p in published if p is not None]
         references[rule.name] = Reference(
             dataset=dataset,

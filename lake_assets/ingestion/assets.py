@@ -251,7 +251,9 @@ def build_source_assets(
             }
         )
         if contract is not None:
-            yield from contract_check_results(curated_key_of(sid), contract, verdicts)
+            yield from contract_check_results(
+                curated_key_of(sid), contract, verdicts, result.missing_keys
+            )
 
     return [raw, registry_asset, curated_asset]
 

@@ -14,7 +14,7 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -25,10 +25,12 @@ from lake_assets.contracts.rules import (
     VIOLATIONS,
     drop_reasons,
     row_violations,
+    violating_keys,
     violation_counts,
     with_referential_violations,
     with_unique_violations,
 )
+from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 
 SPARK_TYPES = {
@@ -77,6 +79,8 @@ class PromotionResult:
     lateness_hours: dict[str, float] = field(default_factory=dict)
     # Contract rule violations per partition, counted on the written rows: {partition: {rule: n}}
     violations: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Referential orphans, {rule: {partition: {"deleted_since_previous_snapshot": n, ...}}}
+    missing_keys: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -235,9 +239,11 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     counted = observation.get
     wrote_any = counted["published"] + counted["quarantined"] > 0
     written_schema = _read_back(spark, output_uri, results) if wrote_any else {}
-    violations = {}
+    violations, missing_keys = {}, {}
     if wrote_any and plan.contract is not None:
-        violations = violation_counts(spark.read.parquet(output_uri), VIOLATIONS, PARTITION)
+        written = spark.read.parquet(output_uri)
+        violations = violation_counts(written, VIOLATIONS, PARTITION)
+        missing_keys = _classify_orphans(spark, written, plan, violations)
     return PromotionResult(
         plan.dataset,
         rows_read=counted["read"],
@@ -247,7 +253,38 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         written_schema=written_schema,
         lateness_hours=dict(zip(("p50", "p95", "p99"), counted["lateness"] or (), strict=False)),
         violations=violations,
+        missing_keys=missing_keys,
     )
+
+
+def _classify_orphans(
+    spark: SparkSession, written: DataFrame, plan: PromotionPlan, violations: dict
+) -> dict[str, dict[str, dict[str, int]]]:
+    """For referential rules with orphans: were the keys in the reference's previous snapshot
+    (deleted since, the seed's failure mode) or never there? Runs only when orphans exist."""
+    contract = Contract.model_validate(plan.contract)
+    classified = {}
+    for rule in contract.rules_of("referential_integrity"):
+        reference = plan.references.get(rule.name)
+        if not reference or not any(rule.name in counts for counts in violations.values()):
+            continue
+        orphans = violating_keys(written, VIOLATIONS, rule, PARTITION)
+        snapshots = {}
+        if reference.uris:
+            known = read_locations(spark, list(reference.uris), reference.columns)
+            column = rule.check.references.column
+            for day, key in (
+                known.select(PARTITION, F.col(column).cast("string")).distinct().collect()
+            ):
+                snapshots.setdefault(day.isoformat(), set()).add(key)
+        classified[rule.name] = {
+            partition: classify_missing_keys(
+                keys,
+                snapshots.get((date.fromisoformat(partition) - timedelta(days=1)).isoformat(), ()),
+            )
+            for partition, keys in orphans.items()
+        }
+    return classified
 
 
 def internal_columns(plan: PromotionPlan) -> list[str]:
