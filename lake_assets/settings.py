@@ -90,16 +90,24 @@ class Settings:
             raise KeyError(f"unknown source {source_id!r}; declared sources: {known}") from None
 
 
-def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceConfig]:
-    """Parse and validate the source declarations; every error names file, key and reason."""
-    path = Path(path)
+def read_yaml_mapping(path: Path) -> dict:
+    """A declarative config file's top-level mapping; errors name the file and the reason."""
     try:
         document = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(path, "-", "file not found") from None
     except yaml.YAMLError as error:
         raise ConfigError(path, "-", f"not valid YAML: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("sources"), dict):
+    if not isinstance(document, dict):
+        raise ConfigError(path, "-", "expected a mapping")
+    return document
+
+
+def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceConfig]:
+    """Parse and validate the source declarations; every error names file, key and reason."""
+    path = Path(path)
+    document = read_yaml_mapping(path)
+    if not isinstance(document.get("sources"), dict):
         raise ConfigError(path, "sources", "expected a mapping of source id to declaration")
     sources = {}
     allowed = set(SourceConfig.__dataclass_fields__) - {"source_id"}

@@ -13,12 +13,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from lake_assets.ingestion.field_types import FieldType
-from lake_assets.settings import REPO_ROOT, ConfigError
+from lake_assets.settings import REPO_ROOT, ConfigError, read_yaml_mapping
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 
@@ -313,14 +312,7 @@ def _config_error(path: Path, error: ValidationError) -> ConfigError:
 def load_contract(path: Path | str) -> Contract:
     """Parse and validate one contract file; its `dataset:` must equal the file's stem."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(path, "-", "file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(path, "-", f"not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(path, "-", "expected a mapping")
+    document = read_yaml_mapping(path)
     try:
         contract = Contract.model_validate(document)
     except ValidationError as error:
