@@ -130,7 +130,7 @@ def cmd_registry_approve(args, settings: Settings) -> int:
 # --- promotion through Dagster ---------------------------------------------------------------
 
 
-def _instance():
+def dagster_instance():
     from dagster import DagsterInstance
 
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
@@ -162,7 +162,7 @@ def materialize_partitions(
         # The command line prints its own summary; Dagster's step log stays in the run record.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         resources=defs.resources,
-        instance=instance or _instance(),
+        instance=instance or dagster_instance(),
         raise_on_error=False,
     )
 
@@ -179,7 +179,7 @@ def step_failures(result) -> list[str]:
     return reasons
 
 
-def _report(result) -> int:
+def report_run(result) -> int:
     for reason in step_failures(result):
         print(f"FAILED {reason}")
     for event in result.all_events:
@@ -197,7 +197,7 @@ def cmd_promote(args, settings: Settings) -> int:
 
     settings.source(args.source)
     result = materialize_partitions(settings, [curated_key_of(args.source)], args.date, args.to)
-    return _report(result)
+    return report_run(result)
 
 
 # --- late arrivals, lateness, quarantine ---------------------------------------------------
@@ -244,7 +244,7 @@ def cmd_late_fold_in(args, settings: Settings) -> int:
     failed = 0
     for first, last in date_ranges(dates):
         print(f"{args.source}: re-promoting {first}..{last}")
-        failed |= _report(
+        failed |= report_run(
             materialize_partitions(settings, [curated_key_of(args.source)], first, last)
         )
     return failed
@@ -271,7 +271,7 @@ def cmd_quarantine_replay(args, settings: Settings) -> int:
     settings.source(args.dataset)
     res = _resources(settings)
     before = res["catalog"].current(args.dataset, args.partition)
-    if _report(materialize_partitions(settings, [curated_key_of(args.dataset)], args.partition)):
+    if report_run(materialize_partitions(settings, [curated_key_of(args.dataset)], args.partition)):
         return 1
     after = res["catalog"].current(args.dataset, args.partition)
     quarantined = json.loads(res["storage"].get_bytes(after.location + "_manifest.json"))[

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from lake_assets.cli import _instance, _report, lake_summary, materialize_partitions
+from lake_assets.cli import dagster_instance, lake_summary, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
 from lake_assets.ingestion.assets import curated_key_of, registry_key_of
 from lake_assets.ingestion.demo_data import generate
@@ -35,7 +35,7 @@ def promotion_order(settings: Settings) -> list[str]:
 def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) -> int:
     resources = build_resources(settings)
     storage, registry = resources["storage"], resources["registry"]
-    instance = _instance()
+    instance = dagster_instance()
     deliveries = generate(settings.lake_root / "_incoming", start=start, days=days)
     blocked: dict[str, list[str]] = {}
     for offset in range(days):
@@ -50,7 +50,7 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
             profiled = materialize_partitions(
                 settings, [registry_key_of(sid)], day, resources=resources, instance=instance
             )
-            _report(profiled)
+            report_run(profiled)
             first = max(
                 start.isoformat(), (date.fromisoformat(day) - timedelta(days=1)).isoformat()
             )
@@ -62,7 +62,7 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
             else:
                 blocked.setdefault(sid, []).append(day)
                 print(f"{sid}: promotion of {first}..{day} refused")
-                _report(promoted)
+                report_run(promoted)
 
     for sid, days_blocked in blocked.items():
         breaking = [v for v in registry.versions(sid) if v.status == "BREAKING"]
@@ -81,7 +81,7 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
                 registry.update_version(changed)
         first = (date.fromisoformat(days_blocked[0]) - timedelta(days=1)).isoformat()
         print(f"  backfilling {sid} {first}..{days_blocked[-1]} as one run")
-        if _report(
+        if report_run(
             materialize_partitions(
                 settings,
                 [curated_key_of(sid)],
