@@ -131,9 +131,15 @@ def cmd_registry_approve(args, settings: Settings) -> int:
 
 
 def dagster_instance():
+    """The instance under DAGSTER_HOME (created if missing), so runs started here show in the
+    webserver; an ephemeral one without it."""
     from dagster import DagsterInstance
 
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return DagsterInstance.ephemeral()
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return DagsterInstance.get()
 
 
 def materialize_partitions(

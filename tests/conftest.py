@@ -8,6 +8,12 @@ import socket
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def no_dagster_home(monkeypatch):
+    """Runs started by tests use ephemeral instances, never the developer's DAGSTER_HOME."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
 @pytest.fixture(scope="session")
 def spark():
     from pyspark.sql import SparkSession
