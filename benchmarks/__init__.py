@@ -4,8 +4,13 @@
   throughput and for peak memory at two file sizes (profiling memory must not follow file size).
 - promotion: `promote` against a plain `spark.read.json(...).write.parquet(...)` job in the same
   warm SparkSession, on the same landed file.
+- contracts: ten contract rules compiled by lake_assets.contracts.rules, with their violation
+  counts, against one hand-written Spark SQL aggregate computing the same counts, on the same
+  cached frame; both must agree.
+- backfill: 365 daily partitions of small data materialized as one Dagster run against one
+  single-day run, through the same `materialize_partitions` the `lake promote` command uses.
 
-Run `python -m benchmarks` for both, or name one: `python -m benchmarks profiling`. Data is
-generated once under bench-data/ and reused. Figures are printed, never asserted: a ratio to a
+Run `python -m benchmarks` for all, or name some: `python -m benchmarks profiling backfill`.
+Data is generated once under bench-data/ and reused. Figures are printed, never asserted: a ratio to a
 baseline measured in the same run is what carries from one machine to another.
 """

@@ -416,6 +416,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--partition", required=True)
     p.set_defaults(run=cmd_quarantine_replay)
 
+    from lake_assets.events.cli import add_event_commands
+
+    add_event_commands(sub, _resources)
+
     p = sub.add_parser("status", help="rows per zone and day, versions, dead letters")
     p.set_defaults(run=cmd_status)
 

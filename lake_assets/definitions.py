@@ -12,9 +12,12 @@ from dagster import (
 
 from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import load_contracts
+from lake_assets.events.model import load_rules
+from lake_assets.events.sensors import build_dependency_sensor
 from lake_assets.ingestion.assets import build_source_assets, curated_key_of
 from lake_assets.ingestion.schedules import build_daily_promotion
 from lake_assets.ingestion.sensors import build_arrival_sensor
+from lake_assets.marts.assets import build_spend_by_customer
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
 from resources import build_resources
@@ -28,6 +31,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         for source in settings.sources.values()
         for asset in build_source_assets(source, partitions_def, contracts.get(source.source_id))
     ]
+    assets.append(build_spend_by_customer(partitions_def))
     deadline_checks = [
         check
         for source_id in settings.sources
@@ -53,7 +57,10 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         assets=assets,
         asset_checks=deadline_checks,
         jobs=[ingestion_job, freshness_job],
-        sensors=[build_arrival_sensor(sorted(settings.sources))],
+        sensors=[
+            build_arrival_sensor(sorted(settings.sources)),
+            build_dependency_sensor(load_rules(settings.dependencies_file)),
+        ],
         schedules=[
             *[
                 build_daily_promotion(s, settings.partitions_start)

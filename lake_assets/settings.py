@@ -16,6 +16,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
 DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
+DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 
 Profile = Literal["local", "aws"]
 COMPATIBILITY_MODES = (
@@ -61,6 +62,8 @@ class AwsSettings:
     registry_table: str = "lake-schema-registry"
     file_index_table: str = "lake-raw-file-index"
     glue_database: str = "lakehouse_curated"
+    events_table: str = "lake-events"
+    event_state_table: str = "lake-event-state"
     alert_topic_arn: str | None = None
     arrivals_queue_url: str | None = None
     emr_application_id: str | None = None
@@ -73,6 +76,7 @@ class Settings:
     lake_root: Path
     sources: dict[str, SourceConfig]
     contracts_dir: Path = DEFAULT_CONTRACTS_DIR
+    dependencies_file: Path = DEFAULT_DEPENDENCIES_FILE
     partitions_start: str = "2025-01-01"
     retention_days: int = 7
     aws: AwsSettings = field(default_factory=AwsSettings)
@@ -144,6 +148,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         registry_table=env.get("LAKE_REGISTRY_TABLE", AwsSettings.registry_table),
         file_index_table=env.get("LAKE_FILE_INDEX_TABLE", AwsSettings.file_index_table),
         glue_database=env.get("LAKE_GLUE_DATABASE", AwsSettings.glue_database),
+        events_table=env.get("LAKE_EVENTS_TABLE", AwsSettings.events_table),
+        event_state_table=env.get("LAKE_EVENT_STATE_TABLE", AwsSettings.event_state_table),
         alert_topic_arn=env.get("LAKE_ALERT_TOPIC_ARN") or None,
         arrivals_queue_url=env.get("LAKE_ARRIVALS_QUEUE_URL") or None,
         emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,
@@ -154,6 +160,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         lake_root=Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve(),
         sources=load_sources(env.get("LAKE_SOURCES_FILE", DEFAULT_SOURCES_FILE)),
         contracts_dir=Path(env.get("LAKE_CONTRACTS_DIR", DEFAULT_CONTRACTS_DIR)),
+        dependencies_file=Path(env.get("LAKE_DEPENDENCIES_FILE", DEFAULT_DEPENDENCIES_FILE)),
         partitions_start=env.get("LAKE_PARTITIONS_START", "2025-01-01"),
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),
         aws=aws,

@@ -8,6 +8,7 @@ from typing import Any
 from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
+from resources.event_store import DynamoEventStore, SQLiteEventStore
 from resources.notifier import LocalNotifier
 from resources.promotion_runner import EmrServerlessRunner, LocalSparkRunner
 from resources.registry_store import SQLiteRegistryStore
@@ -36,6 +37,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "registry": SQLiteRegistryStore(state / "registry.db"),
         "catalog": SQLiteCatalog(state / "catalog.db"),
         "notifier": LocalNotifier(state / "alerts.jsonl"),
+        "events": SQLiteEventStore(state / "events.db"),
         "arrivals": ListingArrivalFeed(storage),
         "promotion_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG),
     }
@@ -66,6 +68,9 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
         ),
         "catalog": GlueCatalog(database=aws.glue_database, bucket=aws.bucket, **connection),
         "notifier": SNSNotifier(topic_arn=aws.alert_topic_arn, **connection),
+        "events": DynamoEventStore(
+            events_table=aws.events_table, state_table=aws.event_state_table, **connection
+        ),
         "arrivals": (
             SQSArrivalFeed(queue_url=aws.arrivals_queue_url, bucket=aws.bucket, **connection)
             if aws.arrivals_queue_url

@@ -353,3 +353,44 @@ def test_partition_deadline_check_flags_an_overdue_partition_then_an_on_time_one
         )
     )
     assert evaluate().passed is True
+
+
+def test_publishing_both_inputs_triggers_the_mart_once(lake, spark):
+    from dagster import build_sensor_context, materialize
+
+    from lake_assets.events.model import load_rules
+    from lake_assets.events.sensors import build_dependency_sensor
+    from lake_assets.marts.assets import SPEND_BY_CUSTOMER, build_spend_by_customer
+    from partitions import daily_partitions
+
+    day = "2026-03-02"
+    lake.deliver_cards(day, range(0, 6))
+    header = "customer_id,segment,snapshot_date\n"
+    lake.deliver(
+        "customers", day, "c.csv", header + "".join(f"C00{n},retail,{day}\n" for n in range(7))
+    )
+    profile_all(lake)
+    profile_all(lake, "customers")
+    sensor = build_dependency_sensor(load_rules(lake.settings.dependencies_file))
+
+    def tick():
+        context = build_sensor_context(resources={"events": lake.events, "notifier": lake.notifier})
+        return sensor(context).run_requests
+
+    assert lake.promote("card_transactions", day).success
+    assert tick() == []  # customers not ready yet: the rule waits
+    assert lake.promote("customers", day).success
+    [request] = tick()
+    assert request.partition_key == day and request.asset_selection == [SPEND_BY_CUSTOMER]
+    assert lake.promote("customers", day).success  # same content republished: no new event
+    again = tick()
+    assert [r.run_key for r in again] in ([], [request.run_key]), "a republish must not be a new run"
+
+    result = materialize(
+        [build_spend_by_customer(daily_partitions())],
+        partition_key=day,
+        resources={k: lake.resources[k] for k in ("storage", "catalog", "promotion_runner")},
+    )
+    assert result.success
+    published = lake.catalog.current("spend_by_customer", day)
+    assert published.row_count == 6  # six distinct customers in the card data

@@ -30,13 +30,14 @@ from lake_assets.contracts.checks import (
 )
 from lake_assets.contracts.gate import judge_partitions
 from lake_assets.contracts.model import Contract
+from lake_assets.events.model import DataReady
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.ingestion.late_arrivals import (
     find_late_arrivals,
     mark_folded,
     record_late_arrivals,
 )
-from lake_assets.ingestion.promotion_plan import plan_promotion
+from lake_assets.ingestion.promotion_plan import partition_inputs, plan_promotion
 from lake_assets.ingestion.publish import (
     AuditFailed,
     audit,
@@ -48,6 +49,7 @@ from lake_assets.ingestion.raw_zone import raw_prefix, run_output_prefix
 from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
+from resources.event_store import EventStore
 from resources.notifier import Notifier
 from resources.promotion_runner import PromotionRunner
 from resources.registry_store import RegistryStore
@@ -157,6 +159,7 @@ def build_source_assets(
         registry: ResourceParam[RegistryStore],
         catalog: ResourceParam[PartitionCatalog],
         notifier: ResourceParam[Notifier],
+        events: ResourceParam[EventStore],
         promotion_runner: ResourceParam[PromotionRunner],
     ):
         versions, raw_files = registry.versions(sid), registry.raw_files(sid)
@@ -200,6 +203,15 @@ def build_source_assets(
         blocked = {p: v.blocked_by for p, v in verdicts.items() if v.blocked_by}
         publishable = [p for p in plan.partitions if p not in blocked]
         published = publish_partitions(catalog, storage, plan, result, context.run_id, publishable)
+        # Data-ready events drive downstream rules. A partition's content is identified by the raw
+        # files (and versions) it was built from, so republishing the same data is a duplicate.
+        for entry in published:
+            sources = partition_inputs(
+                plan, source.event_time_field, versions, raw_files, entry.partition
+            )
+            events.record(
+                DataReady.from_published(entry, sorted(f"{r.key}@{r.etag}" for r in sources))
+            )
         for version in versions:
             if published and version.version in {g.version for g in plan.inputs}:
                 registry.update_version(replace(version, promoted_at=published[0].published_at))

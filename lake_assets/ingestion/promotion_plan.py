@@ -181,3 +181,21 @@ def plan_promotion(
         inputs=tuple(inputs),
         schema_version=max(accepted),
     )
+
+
+def partition_inputs(
+    plan: PromotionPlan,
+    event_time_field: str,
+    versions: Sequence[SchemaVersion],
+    raw_files: Sequence[RawFile],
+    partition: str,
+) -> list[RawFile]:
+    """The raw files of the plan that hold rows of `partition`: its fan-in, for lineage and for
+    the identity of what was published (same files, same data)."""
+    planned, by_version = set(plan.input_keys), {v.version: v for v in versions}
+    return [
+        r
+        for r in raw_files
+        if r.key in planned
+        and partition in file_partitions(r, source_field(by_version[r.version], event_time_field))
+    ]

@@ -1,0 +1,128 @@
+"""Data-ready events and the dependency rules declared in config/dependencies.yaml.
+
+Every publish of a curated partition emits a `DataReady`; a `DependencyRule` says which
+partitions must be ready before a downstream asset runs for the same partition, how long to wait
+for them and what to do when the wait is over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lake_assets.settings import REPO_ROOT, ConfigError, read_yaml_mapping
+from resources.catalog import PublishedPartition
+
+DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
+
+OnTimeout = Literal["wait", "run_partial", "skip"]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def content_hash_of(manifest: dict) -> str:
+    """A stable hash of a published partition's content: its files and row count.
+
+    Order-independent in the files, so the same publish hashed twice gives the same value;
+    any new publish writes new files, so it gives a new one.
+    """
+    body = {"files": sorted(manifest.get("files") or []), "row_count": manifest["row_count"]}
+    return _sha256(json.dumps(body, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class DataReady:
+    """A published partition, announced. Delivered at least once; deduplicated by its key."""
+
+    dataset: str
+    partition: str
+    schema_version: str
+    row_count: int
+    run_id: str
+    content_hash: str
+    published_at: str
+
+    @property
+    def idempotency_key(self) -> str:
+        # The run id is left out on purpose: a retried publisher announcing the same content
+        # under another run id is still the same version of the partition.
+        return _sha256(f"{self.dataset}|{self.partition}|{self.content_hash}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DataReady:
+        fields = {name: data[name] for name in cls.__dataclass_fields__}
+        return cls(**{**fields, "row_count": int(fields["row_count"])})
+
+    @classmethod
+    def from_published(cls, published: PublishedPartition, files: list[str]) -> DataReady:
+        """The event for a partition `publish_partitions` just switched to."""
+        manifest = {"files": files, "row_count": published.row_count}
+        return cls(
+            dataset=published.dataset,
+            partition=published.partition,
+            schema_version=published.schema_version,
+            row_count=published.row_count,
+            run_id=published.run_id,
+            content_hash=content_hash_of(manifest),
+            published_at=published.published_at,
+        )
+
+
+class DependencyRule(BaseModel):
+    """Run `target` for partition p when every input dataset has published p."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    target: str = Field(min_length=1)  # an asset key path, "marts/daily_spend"
+    inputs: tuple[str, ...] = Field(min_length=1)
+    timeout_hours: float = Field(gt=0)
+    on_timeout: OnTimeout = "wait"
+
+    @field_validator("inputs")
+    @classmethod
+    def _distinct(cls, inputs: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(inputs)) != len(inputs):
+            raise ValueError("inputs must be distinct")
+        return inputs
+
+    @property
+    def target_path(self) -> list[str]:
+        return self.target.strip("/").split("/")
+
+
+def load_rules(path: Path | str = DEPENDENCIES_FILE) -> list[DependencyRule]:
+    """Parse and validate the dependency rules; every error names file, key and reason."""
+    path = Path(path)
+    document = read_yaml_mapping(path)
+    declared = document.get("rules")
+    if not isinstance(declared, list):
+        raise ConfigError(path, "rules", "expected a list of rules")
+    rules: list[DependencyRule] = []
+    for index, declaration in enumerate(declared):
+        key = f"rules[{index}]"
+        if not isinstance(declaration, dict):
+            raise ConfigError(path, key, "expected a mapping")
+        try:
+            rule = DependencyRule.model_validate(declaration)
+        except ValidationError as error:
+            first = error.errors()[0]
+            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+            reason = {"extra_forbidden": "unknown key", "missing": "required"}.get(
+                first["type"], first["msg"].removeprefix("Value error, ")
+            )
+            raise ConfigError(path, key + loc, reason) from None
+        if any(rule.name == other.name for other in rules):
+            raise ConfigError(path, f"{key}.name", f"duplicate rule name {rule.name!r}")
+        rules.append(rule)
+    return rules

@@ -1,0 +1,53 @@
+"""Deciding what a dependency rule does for one partition: a pure function of what is ready."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from lake_assets.events.model import DataReady, DependencyRule
+
+Action = Literal["run", "wait", "run_partial", "skip", "dead_letter"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    missing: list[str] = field(default_factory=list)
+    inputs: dict[str, DataReady] = field(default_factory=dict)  # the ready inputs
+    run_key: str | None = None  # set for "run" and "run_partial"
+
+
+def deadline_of(rule: DependencyRule, first_seen: datetime) -> datetime:
+    return first_seen + timedelta(hours=rule.timeout_hours)
+
+
+def run_key_of(rule: DependencyRule, partition: str, inputs: dict[str, DataReady]) -> str:
+    """Derived from the input versions, so a repeated event gives the same key (Dagster launches
+    a run key once) and a new version of any input gives a new one."""
+    versions = "|".join(f"{d}={inputs[d].content_hash}" for d in sorted(inputs))
+    digest = hashlib.sha256(versions.encode()).hexdigest()[:16]
+    return f"deps/{rule.name}/{partition}/{digest}"
+
+
+def evaluate(
+    rule: DependencyRule,
+    partition: str,
+    ready: dict[str, DataReady],
+    first_seen: datetime,
+    now: datetime,
+) -> Decision:
+    """All inputs ready: run. Some missing before the deadline (first_seen + timeout): wait.
+    After it, by the rule's policy: run_partial runs with the missing inputs flagged; skip gives
+    up on the partition; wait becomes "dead_letter" (report it, and keep waiting)."""
+    inputs = {d: ready[d] for d in rule.inputs if d in ready}
+    missing = [d for d in rule.inputs if d not in ready]
+    if not missing:
+        return Decision("run", [], inputs, run_key_of(rule, partition, inputs))
+    if now < deadline_of(rule, first_seen):
+        return Decision("wait", missing, inputs)
+    if rule.on_timeout == "run_partial":
+        return Decision("run_partial", missing, inputs, run_key_of(rule, partition, inputs))
+    return Decision("skip" if rule.on_timeout == "skip" else "dead_letter", missing, inputs)

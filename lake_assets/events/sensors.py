@@ -1,0 +1,213 @@
+"""The dependency sensor: data-ready events in, runs of downstream assets out.
+
+Each tick reads the events recorded since its cursor, starts waiting for every (rule, partition)
+they touch, and evaluates every waiting rule, so deadlines pass even when no event comes.
+Duplicated deliveries never reach it (the store keeps one event per idempotency key), and run
+keys derived from the input versions make a repeated request launch once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DefaultSensorStatus,
+    ResourceParam,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from lake_assets.events.model import DataReady, DependencyRule
+from lake_assets.events.rules import Decision, deadline_of, evaluate
+from resources.event_store import DeadLetter, EventStore, Pending, _stamp
+from resources.notifier import Alert, Notifier
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_target_selection(rule: DependencyRule) -> list[AssetKey]:
+    return [AssetKey(rule.target_path)]
+
+
+@dataclass
+class Tick:
+    """What one evaluation decided: runs to request, dead letters written, the new cursor."""
+
+    run_requests: list[RunRequest] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    cursor: str | None = None
+
+
+def _ready(store: EventStore, rule: DependencyRule, partition: str) -> dict[str, DataReady]:
+    found = {d: store.latest(d, partition) for d in rule.inputs}
+    return {d: event for d, event in found.items() if event is not None}
+
+
+def _run_request(
+    rule: DependencyRule,
+    partition: str,
+    decision: Decision,
+    selection: Sequence[AssetKey],
+    replayed: list[str],
+) -> RunRequest:
+    tags = {
+        "lake/rule": rule.name,
+        "lake/inputs": ",".join(
+            f"{d}@{e.content_hash[:12]}" for d, e in sorted(decision.inputs.items())
+        ),
+    }
+    if decision.missing:
+        tags["lake/missing_inputs"] = ",".join(decision.missing)
+    if replayed:
+        tags["lake/replay"] = ",".join(replayed)
+    assert decision.run_key is not None
+    return RunRequest(
+        run_key=decision.run_key,
+        asset_selection=list(selection),
+        partition_key=partition,
+        tags=tags,
+    )
+
+
+def _dead_letter_for(rule: DependencyRule, pending: Pending, decision: Decision) -> DeadLetter:
+    # One dead letter per wait: the id is fixed by when the wait began, so a repeated tick
+    # cannot write (or alert) twice.
+    digest = hashlib.sha256(f"{rule.name}|{pending.partition}|{pending.first_seen}".encode())
+    return DeadLetter(
+        id=digest.hexdigest()[:12],
+        rule=rule.name,
+        partition=pending.partition,
+        missing=decision.missing,
+        on_timeout=rule.on_timeout,
+        first_seen=pending.first_seen,
+        deadline=_stamp(deadline_of(rule, pending.first_seen_at)),
+    )
+
+
+def evaluate_tick(
+    rules: Sequence[DependencyRule],
+    store: EventStore,
+    notifier: Notifier,
+    cursor: str | None,
+    now: datetime,
+    target_selection_for: Callable[[DependencyRule], Sequence[AssetKey]] = (
+        default_target_selection
+    ),
+) -> Tick:
+    """One sensor evaluation, without Dagster: what the sensor and the tests both run."""
+    events, cursor = store.events_since(cursor)
+    by_name = {rule.name: rule for rule in rules}
+    for event in events:
+        for rule in rules:
+            if event.dataset in rule.inputs:
+                store.touch(rule.name, event.partition, now)
+    tick = Tick(cursor=cursor)
+    for pending in store.pending():
+        rule = by_name.get(pending.rule)
+        if rule is None or pending.status == "skipped":
+            continue  # a rule removed from config, or given up on until replayed
+        decision = evaluate(
+            rule,
+            pending.partition,
+            _ready(store, rule, pending.partition),
+            pending.first_seen_at,
+            now,
+        )
+        if decision.action in ("run", "run_partial"):
+            # A run settles the partition's open dead letters, whichever way it came about.
+            open_letters = [
+                d.id
+                for d in store.dead_letters()
+                if d.rule == rule.name and d.partition == pending.partition
+            ]
+            replayed = open_letters if pending.status == "replay" else []
+            tick.run_requests.append(
+                _run_request(
+                    rule, pending.partition, decision, target_selection_for(rule), replayed
+                )
+            )
+            for id in open_letters:
+                store.resolve_dead_letter(id, now)
+            # Forgotten once requested: the next version of any input starts a new wait.
+            store.clear_pending(rule.name, pending.partition)
+        elif decision.action in ("dead_letter", "skip") and pending.status != "dead_lettered":
+            record = _dead_letter_for(rule, pending, decision)
+            if store.put_dead_letter(record):
+                notifier.send(
+                    Alert(
+                        kind="events.dead_lettered",
+                        subject=f"{rule.name}[{pending.partition}] is missing "
+                        f"{', '.join(decision.missing)} past its deadline",
+                        detail={**asdict(record), "action": decision.action},
+                    )
+                )
+                tick.dead_letters.append(record)
+            status = "skipped" if decision.action == "skip" else "dead_lettered"
+            store.set_pending(replace(pending, status=status))
+    return tick
+
+
+def replay(
+    rules: Sequence[DependencyRule], store: EventStore, dead_letter_id: str, now: datetime
+) -> Decision:
+    """Re-evaluate a dead letter as if its wait began now. If every input is ready, the rule is
+    queued for the sensor's next tick (so the run is launched by Dagster, with a run key);
+    otherwise nothing changes and the decision says what is still missing."""
+    record = store.get_dead_letter(dead_letter_id)
+    if record is None:
+        raise KeyError(f"no dead letter {dead_letter_id!r}")
+    rule = {r.name: r for r in rules}.get(record.rule)
+    if rule is None:
+        raise KeyError(f"dead letter {dead_letter_id} names unknown rule {record.rule!r}")
+    decision = evaluate(rule, record.partition, _ready(store, rule, record.partition), now, now)
+    if decision.action == "run":
+        store.set_pending(Pending(rule.name, record.partition, _stamp(now), "replay"))
+    return decision
+
+
+def build_dependency_sensor(
+    rules: Sequence[DependencyRule],
+    target_selection_for: Callable[[DependencyRule], Sequence[AssetKey]] = (
+        default_target_selection
+    ),
+    *,
+    name: str = "data_ready_dependencies",
+    minimum_interval_seconds: int = 60,
+    clock: Clock = _utcnow,
+):
+    """A sensor running each rule's target for a partition once its inputs are ready."""
+    targets = [key for rule in rules for key in target_selection_for(rule)]
+
+    @sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        asset_selection=AssetSelection.assets(*targets),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Runs downstream assets when their inputs' data-ready events have arrived "
+        "(config/dependencies.yaml).",
+    )
+    def data_ready_dependencies(
+        context: SensorEvaluationContext,
+        events: ResourceParam[EventStore],
+        notifier: ResourceParam[Notifier],
+    ):
+        tick = evaluate_tick(rules, events, notifier, context.cursor, clock(), target_selection_for)
+        for record in tick.dead_letters:
+            context.log.warning(
+                f"dead letter {record.id}: {record.rule}[{record.partition}] "
+                f"missing {record.missing}"
+            )
+        return SensorResult(run_requests=tick.run_requests, cursor=tick.cursor)
+
+    return data_ready_dependencies

@@ -1,0 +1,176 @@
+"""LineageRun records as OpenLineage run events, sent with the openlineage-python client.
+
+Events go to a JSON-lines file under the lake's state folder by default, or to an OpenLineage
+HTTP endpoint (Marquez) when LAKE_OPENLINEAGE_URL is set. A run emits START when it begins and
+COMPLETE, FAIL or ABORT when it ends, under one runId (the Dagster run id when it is a UUID).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attr
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import RunFacet, column_lineage_dataset
+from openlineage.client.transport.file import FileConfig, FileTransport
+from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage.client.transport.transport import Transport
+
+from lake_assets.lineage.graph import supersedes_for
+from lake_assets.lineage.model import LineageRun
+
+if TYPE_CHECKING:
+    from resources.lineage_store import LineageStore
+
+log = logging.getLogger("lakehouse.lineage")
+
+JOB_NAMESPACE = "lakehouse"
+PRODUCER = "https://github.com/lakehouse/lakehouse"
+# OpenLineage's column lineage calls IDENTITY, TRANSFORMATION and AGGREGATION subtypes of DIRECT.
+DIRECT = "DIRECT"
+
+
+@attr.define
+class LakehouseRunFacet(RunFacet):
+    """The lake's own run facts: which partition, which code and schema, which run it replaces
+    (the explicit link that lets a trace drop the superseded run's inputs)."""
+
+    lakeRunId: str | None = attr.field(default=None)  # noqa: N815
+    partition: str | None = attr.field(default=None)
+    codeVersion: str | None = attr.field(default=None)  # noqa: N815
+    schemaVersion: str | None = attr.field(default=None)  # noqa: N815
+    supersedes: str | None = attr.field(default=None)  # the superseded run's OpenLineage runId
+
+    @staticmethod
+    def _get_schema() -> str:
+        return f"{PRODUCER}/blob/main/docs/lineage/LakehouseRunFacet.json"
+
+
+def openlineage_run_id(run_id: str) -> str:
+    """OpenLineage wants a UUID; Dagster run ids are one, other ids map to a stable UUIDv5."""
+    try:
+        return str(uuid.UUID(run_id))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lakehouse:{run_id}"))
+
+
+def _column_lineage(
+    run: LineageRun, lake_uri: str
+) -> column_lineage_dataset.ColumnLineageDatasetFacet:
+    fields = {}
+    for column, sources in run.column_lineage.items():
+        inputs = []
+        for source in sources:
+            dataset, _, field = source["input"].rpartition(".")
+            transformation = column_lineage_dataset.Transformation(
+                type=DIRECT, subtype=source["transformation"], masking=source["masking"]
+            )
+            inputs.append(
+                column_lineage_dataset.InputField(
+                    namespace=lake_uri, name=dataset, field=field, transformations=[transformation]
+                )
+            )
+        fields[column] = column_lineage_dataset.Fields(inputFields=inputs)
+    return column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields)
+
+
+def run_event(run: LineageRun, lake_uri: str) -> RunEvent:
+    """The OpenLineage event for `run` in its current state. Column lineage goes on the
+    partition addresses (`<dataset>[<partition>]`), or on every output when there are none."""
+    facets = {
+        "lakehouse": LakehouseRunFacet(
+            lakeRunId=run.run_id,
+            partition=run.partition,
+            codeVersion=run.code_version,
+            schemaVersion=run.schema_version,
+            supersedes=run.supersedes and openlineage_run_id(run.supersedes),
+            producer=PRODUCER,
+        )
+    }
+    addressed = [key for key in run.outputs if key.endswith("]")] or list(run.outputs)
+    columns = _column_lineage(run, lake_uri) if run.column_lineage else None
+    outputs = [
+        OutputDataset(
+            namespace=lake_uri,
+            name=key,
+            facets={"columnLineage": columns} if columns and key in addressed else {},
+        )
+        for key in run.outputs
+    ]
+    return RunEvent(
+        eventType=RunState[run.state],
+        eventTime=run.ended_at if run.state != "START" and run.ended_at else run.started_at,
+        run=Run(runId=openlineage_run_id(run.run_id), facets=facets),
+        job=Job(namespace=JOB_NAMESPACE, name=run.job),
+        inputs=[InputDataset(namespace=lake_uri, name=key) for key in run.inputs],
+        outputs=outputs,
+        producer=PRODUCER,
+    )
+
+
+def default_transport(state_dir: Path, url: str | None = None) -> Transport:
+    """HTTP to `url` (or LAKE_OPENLINEAGE_URL) when set, else a JSON-lines file in state_dir."""
+    url = url or os.environ.get("LAKE_OPENLINEAGE_URL")
+    if url:
+        return HttpTransport(HttpConfig(url=url))
+    folder = Path(state_dir) / "lineage"
+    folder.mkdir(parents=True, exist_ok=True)
+    # append=True: one file of events, not one file per event (the client's default).
+    return FileTransport(FileConfig(log_file_path=str(folder / "events.jsonl"), append=True))
+
+
+class LineageEmitter:
+    """Sends a run's events; `lake_uri` is the OpenLineage namespace of the lake's datasets."""
+
+    def __init__(self, transport: Transport, lake_uri: str):
+        self.client = OpenLineageClient(transport=transport)
+        self.lake_uri = lake_uri
+
+    def emit(self, run: LineageRun) -> RunEvent:
+        event = run_event(run, self.lake_uri)
+        self.client.emit(event)
+        return event
+
+
+class LineageRecorder:
+    """Stores each record (the source of truth for traces), then emits it."""
+
+    def __init__(self, store: LineageStore, emitter: LineageEmitter):
+        self.store, self.emitter = store, emitter
+
+    def record(self, run: LineageRun) -> None:
+        self.store.put_run(run)
+        try:
+            self.emitter.emit(run)
+        except Exception:
+            # A lineage server that is down must not fail a publish; the store has the record.
+            log.warning("could not emit lineage event for run %s", run.run_id, exc_info=True)
+
+    @contextmanager
+    def track(self, run: LineageRun) -> Iterator[list[str]]:
+        """Record START (with the run's declared outputs), yield a list the body appends what
+        it really wrote to, then record COMPLETE with exactly those outputs (none published,
+        none claimed) and a link to the run they supersede; FAIL on an error, ABORT on an
+        interruption, re-raising either."""
+        self.record(run)
+        outputs: list[str] = []
+        try:
+            yield outputs
+        except BaseException as error:
+            state = "FAIL" if isinstance(error, Exception) else "ABORT"
+            ended = datetime.now(UTC).isoformat()
+            self.record(replace(run, outputs=tuple(outputs) or run.outputs).finished(state, ended))
+            raise
+        final = tuple(outputs)
+        previous = [r for r in self.store.runs() if r.run_id != run.run_id]
+        done = replace(run, outputs=final, supersedes=supersedes_for(previous, final))
+        self.record(done.finished("COMPLETE", datetime.now(UTC).isoformat()))

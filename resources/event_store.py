@@ -1,0 +1,391 @@
+"""Data-ready events, per-rule waiting state and dead letters, behind one interface.
+
+The conditional write is what makes at-least-once delivery safe: an event is stored under its
+idempotency key only if that key is new (SQLite: a unique constraint with INSERT OR IGNORE;
+DynamoDB: `attribute_not_exists`), and only a new event is handed to the sensor.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from lake_assets.events.model import DataReady
+
+PendingStatus = Literal["waiting", "dead_lettered", "skipped", "replay"]
+
+
+def _stamp(at: datetime | None = None) -> str:
+    # Fixed width (isoformat drops zero microseconds), so stamps compare correctly as strings.
+    return (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A rule waiting for one partition's inputs since `first_seen` (its first input event)."""
+
+    rule: str
+    partition: str
+    first_seen: str
+    status: PendingStatus = "waiting"
+
+    @property
+    def first_seen_at(self) -> datetime:
+        return datetime.fromisoformat(self.first_seen)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A rule whose inputs for a partition were not all ready by its deadline."""
+
+    id: str
+    rule: str
+    partition: str
+    missing: list[str]
+    on_timeout: str
+    first_seen: str
+    deadline: str
+    created_at: str = field(default_factory=_stamp)
+    resolved_at: str | None = None
+
+
+class EventStore(ABC):
+    @abstractmethod
+    def record(self, event: DataReady) -> bool:
+        """Store the event unless its idempotency key exists; True if it was new."""
+
+    @abstractmethod
+    def latest(self, dataset: str, partition: str) -> DataReady | None:
+        """The most recently published version of a partition."""
+
+    @abstractmethod
+    def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
+        """Events recorded after `cursor` (None: all), oldest first, and the new cursor."""
+
+    @abstractmethod
+    def touch(self, rule: str, partition: str, at: datetime) -> Pending:
+        """Start waiting for (rule, partition) at `at` unless already tracked; the state."""
+
+    @abstractmethod
+    def pending(self) -> list[Pending]:
+        """Every tracked (rule, partition), including skipped ones."""
+
+    @abstractmethod
+    def set_pending(self, pending: Pending) -> None: ...
+
+    @abstractmethod
+    def clear_pending(self, rule: str, partition: str) -> None: ...
+
+    @abstractmethod
+    def put_dead_letter(self, record: DeadLetter) -> bool:
+        """Store the record unless its id exists; True if it was new."""
+
+    @abstractmethod
+    def dead_letters(self, include_resolved: bool = False) -> list[DeadLetter]:
+        """Dead letters, oldest first."""
+
+    @abstractmethod
+    def get_dead_letter(self, id: str) -> DeadLetter | None: ...
+
+    @abstractmethod
+    def _put_dead_letter_body(self, record: DeadLetter) -> None: ...
+
+    def resolve_dead_letter(self, id: str, at: datetime | None = None) -> DeadLetter:
+        record = self.get_dead_letter(id)
+        if record is None:
+            raise KeyError(f"no dead letter {id!r}")
+        resolved = replace(record, resolved_at=record.resolved_at or _stamp(at))
+        self._put_dead_letter_body(resolved)
+        return resolved
+
+
+def _dead_letter(body: str) -> DeadLetter:
+    return DeadLetter(**json.loads(body))
+
+
+class SQLiteEventStore(EventStore):
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    dataset TEXT NOT NULL, partition TEXT NOT NULL,
+                    published_at TEXT NOT NULL, body TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS events_by_partition
+                    ON events (dataset, partition, published_at);
+                CREATE TABLE IF NOT EXISTS pending (
+                    rule TEXT NOT NULL, partition TEXT NOT NULL, body TEXT NOT NULL,
+                    PRIMARY KEY (rule, partition));
+                CREATE TABLE IF NOT EXISTS dead_letters (
+                    id TEXT PRIMARY KEY, created_at TEXT NOT NULL, body TEXT NOT NULL);
+                """
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def record(self, event: DataReady) -> bool:
+        with self._connect() as db:
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO events "
+                "(idempotency_key, dataset, partition, published_at, body) VALUES (?, ?, ?, ?, ?)",
+                (
+                    event.idempotency_key,
+                    event.dataset,
+                    event.partition,
+                    event.published_at,
+                    json.dumps(event.to_dict()),
+                ),
+            ).rowcount
+        return inserted == 1
+
+    def latest(self, dataset: str, partition: str) -> DataReady | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT body FROM events WHERE dataset = ? AND partition = ? "
+                "ORDER BY published_at DESC, seq DESC LIMIT 1",
+                (dataset, partition),
+            ).fetchone()
+        return DataReady.from_dict(json.loads(row[0])) if row else None
+
+    def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", (int(cursor or 0),)
+            ).fetchall()
+        events = [DataReady.from_dict(json.loads(body)) for _, body in rows]
+        return events, str(rows[-1][0]) if rows else cursor
+
+    def touch(self, rule: str, partition: str, at: datetime) -> Pending:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO pending VALUES (?, ?, ?)",
+                (rule, partition, json.dumps(asdict(Pending(rule, partition, _stamp(at))))),
+            )
+            (body,) = db.execute(
+                "SELECT body FROM pending WHERE rule = ? AND partition = ?", (rule, partition)
+            ).fetchone()
+        return Pending(**json.loads(body))
+
+    def pending(self) -> list[Pending]:
+        with self._connect() as db:
+            rows = db.execute("SELECT body FROM pending ORDER BY rule, partition").fetchall()
+        return [Pending(**json.loads(body)) for (body,) in rows]
+
+    def set_pending(self, pending: Pending) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?)",
+                (pending.rule, pending.partition, json.dumps(asdict(pending))),
+            )
+
+    def clear_pending(self, rule: str, partition: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM pending WHERE rule = ? AND partition = ?", (rule, partition))
+
+    def put_dead_letter(self, record: DeadLetter) -> bool:
+        with self._connect() as db:
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?)",
+                (record.id, record.created_at, json.dumps(asdict(record))),
+            ).rowcount
+        return inserted == 1
+
+    def _put_dead_letter_body(self, record: DeadLetter) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE dead_letters SET body = ? WHERE id = ?",
+                (json.dumps(asdict(record)), record.id),
+            )
+
+    def dead_letters(self, include_resolved: bool = False) -> list[DeadLetter]:
+        with self._connect() as db:
+            rows = db.execute("SELECT body FROM dead_letters ORDER BY created_at, id").fetchall()
+        found = [_dead_letter(body) for (body,) in rows]
+        return [d for d in found if include_resolved or d.resolved_at is None]
+
+    def get_dead_letter(self, id: str) -> DeadLetter | None:
+        with self._connect() as db:
+            row = db.execute("SELECT body FROM dead_letters WHERE id = ?", (id,)).fetchone()
+        return _dead_letter(row[0]) if row else None
+
+
+class DynamoEventStore(EventStore):
+    """Two tables: events by idempotency key, and a state table (PK `pk`, SK `sk`) holding each
+    partition's latest version (`latest#<dataset>`), pending rules and dead letters.
+
+    The sensor's cursor is the `recorded_at` stamp; a scan reads past it. Writers' clocks must
+    agree to within a tick for that to miss nothing (DynamoDB Streams would remove the need).
+    """
+
+    def __init__(
+        self, events_table: str, state_table: str, *, endpoint_url: str | None, region: str
+    ):
+        from resources.aws import _client
+
+        self.events_table, self.state_table = events_table, state_table
+        self._dynamo = _client("dynamodb", endpoint_url, region)
+
+    @classmethod
+    def create_tables(
+        cls, events_table: str, state_table: str, *, endpoint_url: str | None, region: str
+    ) -> DynamoEventStore:
+        """Create both tables (on-demand capacity) unless they exist, and wait until usable."""
+        store = cls(events_table, state_table, endpoint_url=endpoint_url, region=region)
+        schemas = {events_table: ["idempotency_key"], state_table: ["pk", "sk"]}
+        for table, keys in schemas.items():
+            try:
+                store._dynamo.create_table(
+                    TableName=table,
+                    BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+                    KeySchema=[
+                        {"AttributeName": k, "KeyType": kind}
+                        for k, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+                    ],
+                )
+            except store._dynamo.exceptions.ResourceInUseException:
+                pass
+            store._dynamo.get_waiter("table_exists").wait(TableName=table)
+        return store
+
+    def _put_if_absent(self, table: str, item: dict, key: str) -> bool:
+        try:
+            self._dynamo.put_item(
+                TableName=table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": key},
+            )
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _state(self, pk: str, sk: str) -> str | None:
+        item = self._dynamo.get_item(
+            TableName=self.state_table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item["body"]["S"] if item else None
+
+    def _states(self, pk: str) -> list[str]:
+        pages = self._dynamo.get_paginator("query").paginate(
+            TableName=self.state_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )
+        return [item["body"]["S"] for page in pages for item in page["Items"]]
+
+    def _put_state(self, pk: str, sk: str, body: str, **condition) -> None:
+        self._dynamo.put_item(
+            TableName=self.state_table,
+            Item={"pk": {"S": pk}, "sk": {"S": sk}, "body": {"S": body}},
+            **condition,
+        )
+
+    def record(self, event: DataReady) -> bool:
+        body = json.dumps(event.to_dict())
+        item = {
+            "idempotency_key": {"S": event.idempotency_key},
+            "recorded_at": {"S": _stamp()},
+            "dataset": {"S": event.dataset},
+            "partition": {"S": event.partition},
+            "body": {"S": body},
+        }
+        if not self._put_if_absent(self.events_table, item, "idempotency_key"):
+            return False
+        # The pointer to the latest version moves forward only, whatever the delivery order.
+        try:
+            self._dynamo.put_item(
+                TableName=self.state_table,
+                Item={
+                    "pk": {"S": f"latest#{event.dataset}"},
+                    "sk": {"S": event.partition},
+                    "published_at": {"S": event.published_at},
+                    "body": {"S": body},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR published_at <= :at",
+                ExpressionAttributeValues={":at": {"S": event.published_at}},
+            )
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            pass  # an older version delivered late: recorded, but not the latest
+        return True
+
+    def latest(self, dataset: str, partition: str) -> DataReady | None:
+        body = self._state(f"latest#{dataset}", partition)
+        return DataReady.from_dict(json.loads(body)) if body else None
+
+    def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
+        pages = self._dynamo.get_paginator("scan").paginate(
+            TableName=self.events_table,
+            FilterExpression="recorded_at > :c",
+            ExpressionAttributeValues={":c": {"S": cursor or ""}},
+            ConsistentRead=True,
+        )
+        items = sorted(
+            (item for page in pages for item in page["Items"]),
+            key=lambda i: (i["recorded_at"]["S"], i["idempotency_key"]["S"]),
+        )
+        events = [DataReady.from_dict(json.loads(i["body"]["S"])) for i in items]
+        return events, items[-1]["recorded_at"]["S"] if items else cursor
+
+    def touch(self, rule: str, partition: str, at: datetime) -> Pending:
+        fresh = Pending(rule, partition, _stamp(at))
+        item = {
+            "pk": {"S": "pending"},
+            "sk": {"S": f"{rule}#{partition}"},
+            "body": {"S": json.dumps(asdict(fresh))},
+        }
+        if self._put_if_absent(self.state_table, item, "pk"):
+            return fresh
+        return Pending(**json.loads(self._state("pending", f"{rule}#{partition}") or "{}"))
+
+    def pending(self) -> list[Pending]:
+        found = [Pending(**json.loads(body)) for body in self._states("pending")]
+        return sorted(found, key=lambda p: (p.rule, p.partition))
+
+    def set_pending(self, pending: Pending) -> None:
+        self._put_state(
+            "pending", f"{pending.rule}#{pending.partition}", json.dumps(asdict(pending))
+        )
+
+    def clear_pending(self, rule: str, partition: str) -> None:
+        self._dynamo.delete_item(
+            TableName=self.state_table,
+            Key={"pk": {"S": "pending"}, "sk": {"S": f"{rule}#{partition}"}},
+        )
+
+    def put_dead_letter(self, record: DeadLetter) -> bool:
+        item = {
+            "pk": {"S": "dead_letter"},
+            "sk": {"S": record.id},
+            "body": {"S": json.dumps(asdict(record))},
+        }
+        return self._put_if_absent(self.state_table, item, "pk")
+
+    def _put_dead_letter_body(self, record: DeadLetter) -> None:
+        self._put_state("dead_letter", record.id, json.dumps(asdict(record)))
+
+    def dead_letters(self, include_resolved: bool = False) -> list[DeadLetter]:
+        found = sorted(
+            (_dead_letter(body) for body in self._states("dead_letter")),
+            key=lambda d: (d.created_at, d.id),
+        )
+        return [d for d in found if include_resolved or d.resolved_at is None]
+
+    def get_dead_letter(self, id: str) -> DeadLetter | None:
+        body = self._state("dead_letter", id)
+        return _dead_letter(body) if body else None

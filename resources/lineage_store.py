@@ -1,0 +1,120 @@
+"""Persistence of lineage records (one per run and state), behind one interface.
+
+SQLite is the embedded default; DynamoLineageStore serves the aws profile with the same keys:
+PK `run_id`, SK `state`. A trace needs the whole graph, so `runs()` returns every record and the
+walking happens in memory (lake_assets/lineage/graph.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from lake_assets.lineage.model import LineageRun
+
+
+class LineageStore(ABC):
+    @abstractmethod
+    def put_run(self, run: LineageRun) -> None:
+        """Insert or replace the record for (run.run_id, run.state)."""
+
+    @abstractmethod
+    def runs(self) -> list[LineageRun]:
+        """Every record, ordered by run id then state."""
+
+    def runs_touching(self, key: str) -> list[LineageRun]:
+        """Records that read or wrote `key`."""
+        return [run for run in self.runs() if key in run.inputs or key in run.outputs]
+
+
+class SQLiteLineageStore(LineageStore):
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS lineage_runs (
+                    run_id TEXT NOT NULL, state TEXT NOT NULL, job TEXT NOT NULL,
+                    body TEXT NOT NULL, PRIMARY KEY (run_id, state))"""
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def put_run(self, run: LineageRun) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO lineage_runs VALUES (?, ?, ?, ?)",
+                (run.run_id, run.state, run.job, json.dumps(run.to_dict())),
+            )
+
+    def runs(self) -> list[LineageRun]:
+        with self._connect() as db:
+            rows = db.execute("SELECT body FROM lineage_runs ORDER BY run_id, state").fetchall()
+        return [LineageRun.from_dict(json.loads(body)) for (body,) in rows]
+
+
+class DynamoLineageStore(LineageStore):
+    """Lineage records in one DynamoDB table. Items carry job, partition and times as native
+    attributes for the console, and the whole record as the JSON string `body`. An item holds
+    at most 400 KB, some thousands of keys: enough for a partition's files and raw inputs."""
+
+    def __init__(self, table: str, *, endpoint_url: str | None, region: str):
+        # Imported here so the local profile does not load boto3 just to open SQLite.
+        from resources.aws import _client
+
+        self.table = table
+        self._dynamo = _client("dynamodb", endpoint_url, region)
+
+    @classmethod
+    def create_table(
+        cls, table: str, *, endpoint_url: str | None, region: str
+    ) -> DynamoLineageStore:
+        """Create the table (on-demand capacity) unless it exists, and wait until usable."""
+        store = cls(table, endpoint_url=endpoint_url, region=region)
+        try:
+            store._dynamo.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": "run_id", "AttributeType": "S"},
+                    {"AttributeName": "state", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "run_id", "KeyType": "HASH"},
+                    {"AttributeName": "state", "KeyType": "RANGE"},
+                ],
+            )
+        except store._dynamo.exceptions.ResourceInUseException:
+            pass
+        store._dynamo.get_waiter("table_exists").wait(TableName=table)
+        return store
+
+    def put_run(self, run: LineageRun) -> None:
+        item = {
+            "run_id": {"S": run.run_id},
+            "state": {"S": run.state},
+            "job": {"S": run.job},
+            "started_at": {"S": run.started_at},
+            "body": {"S": json.dumps(run.to_dict())},
+        }
+        if run.partition:
+            item["partition"] = {"S": run.partition}
+        if run.ended_at:
+            item["ended_at"] = {"S": run.ended_at}
+        self._dynamo.put_item(TableName=self.table, Item=item)
+
+    def runs(self) -> list[LineageRun]:
+        pages = self._dynamo.get_paginator("scan").paginate(
+            TableName=self.table, ProjectionExpression="body", ConsistentRead=True
+        )
+        found = [
+            LineageRun.from_dict(json.loads(item["body"]["S"]))
+            for page in pages
+            for item in page["Items"]
+        ]
+        return sorted(found, key=lambda run: (run.run_id, run.state))

@@ -1,0 +1,262 @@
+"""Event-driven dependencies: data-ready events, conditional writes, the sensor, dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dagster import AssetKey, build_sensor_context
+
+from lake_assets.events.model import DataReady, DependencyRule, content_hash_of, load_rules
+from lake_assets.events.rules import evaluate
+from lake_assets.events.sensors import build_dependency_sensor, replay
+from lake_assets.settings import ConfigError
+from resources.event_store import DynamoEventStore, SQLiteEventStore
+from resources.notifier import LocalNotifier
+
+P = "2026-03-02"
+T0 = datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
+
+
+def ready(dataset: str, partition: str = P, files: tuple[str, ...] = ("a.parquet",)) -> DataReady:
+    rows = 10 * len(files)
+    return DataReady(
+        dataset=dataset,
+        partition=partition,
+        schema_version="v1",
+        row_count=rows,
+        run_id="run-1",
+        content_hash=content_hash_of({"files": list(files), "row_count": rows}),
+        published_at=T0.isoformat(),
+    )
+
+
+def rule(on_timeout: str = "run_partial") -> DependencyRule:
+    return DependencyRule(
+        name="spend_by_customer",
+        target="marts/spend_by_customer",
+        inputs=("card_transactions", "customers"),
+        timeout_hours=6,
+        on_timeout=on_timeout,
+    )
+
+
+class Clock:
+    def __init__(self, now: datetime = T0):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "dynamo"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        return SQLiteEventStore(tmp_path / "events.db")
+    endpoint = request.getfixturevalue("aws_endpoint")
+    return DynamoEventStore.create_tables(
+        "lake-events", "lake-event-state", endpoint_url=endpoint, region="eu-west-1"
+    )
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    return SQLiteEventStore(tmp_path / "events.db")
+
+
+class Harness:
+    """The sensor over one store and notifier, ticking with its cursor like the daemon."""
+
+    def __init__(self, store, tmp_path, on_timeout: str = "run_partial"):
+        self.store, self.clock, self.cursor = store, Clock(), None
+        self.notifier = LocalNotifier(tmp_path / "alerts.jsonl")
+        self.rules = [rule(on_timeout)]
+        self.sensor = build_dependency_sensor(self.rules, clock=self.clock)
+
+    def tick(self):
+        context = build_sensor_context(
+            cursor=self.cursor, resources={"events": self.store, "notifier": self.notifier}
+        )
+        result = self.sensor(context)
+        self.cursor = result.cursor
+        return result.run_requests
+
+
+# --- model and rules -----------------------------------------------------------------------------
+
+
+def test_idempotency_key_depends_on_dataset_partition_and_content_only():
+    event = ready("customers")
+    assert event.idempotency_key == DataReady(**{**event.to_dict(), "run_id": "x"}).idempotency_key
+    assert event.idempotency_key != ready("customers", files=("b.parquet",)).idempotency_key
+    assert event.idempotency_key != ready("customers", partition="2026-03-03").idempotency_key
+    assert content_hash_of({"files": ["b", "a"], "row_count": 1}) == content_hash_of(
+        {"files": ["a", "b"], "row_count": 1}
+    )
+
+
+def test_evaluate_follows_the_deadline_and_policy():
+    both = {"card_transactions": ready("card_transactions"), "customers": ready("customers")}
+    one = {"card_transactions": both["card_transactions"]}
+    assert evaluate(rule(), P, both, T0, T0).action == "run"
+    assert evaluate(rule(), P, one, T0, T0 + timedelta(hours=5)).action == "wait"
+    late = T0 + timedelta(hours=6)
+    partial = evaluate(rule("run_partial"), P, one, T0, late)
+    assert (partial.action, partial.missing) == ("run_partial", ["customers"])
+    assert evaluate(rule("wait"), P, one, T0, late).action == "dead_letter"
+    assert evaluate(rule("skip"), P, one, T0, late).action == "skip"
+
+
+def test_rules_load_from_the_repository_and_errors_name_file_key_reason(tmp_path):
+    assert [r.name for r in load_rules()] == ["spend_by_customer"]
+    bad = tmp_path / "dependencies.yaml"
+    bad.write_text(
+        "rules:\n  - {name: r, target: t, inputs: [a], timeout_hours: 1, on_timeout: later}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_rules(bad)
+    assert (error.value.file, error.value.key) == (str(bad), "rules[0].on_timeout")
+    bad.write_text("rules:\n  - {name: r, target: t, inputs: [], timeout_hours: 1}\n")
+    with pytest.raises(ConfigError, match=r"rules\[0\]\.inputs"):
+        load_rules(bad)
+
+
+# --- conditional writes on both stores -----------------------------------------------------------
+
+
+def test_conditional_write_keeps_one_event_per_idempotency_key(store):
+    event = ready("customers")
+    assert [store.record(event) for _ in range(3)] == [True, False, False]
+    newer = DataReady(
+        **{**ready("customers", files=("b.parquet",)).to_dict(), "published_at": "2026-03-04"}
+    )
+    assert store.record(newer) is True
+    events, cursor = store.events_since(None)
+    assert [e.content_hash for e in events] == [event.content_hash, newer.content_hash]
+    assert store.events_since(cursor) == ([], cursor)
+    # The older version delivered again, late, neither counts as new nor becomes the latest.
+    assert store.record(event) is False
+    assert store.latest("customers", P) == newer
+    assert store.latest("customers", "2026-01-01") is None
+
+
+def test_sensor_over_each_store_runs_once_for_a_thrice_delivered_event(store, tmp_path):
+    lake = Harness(store, tmp_path)
+    lake.store.record(ready("card_transactions"))
+    assert lake.tick() == []
+    for _ in range(3):
+        lake.store.record(ready("customers"))
+    requests = lake.tick()
+    assert len(requests) == 1
+    assert requests[0].partition_key == P
+    assert requests[0].asset_selection == [AssetKey(["marts", "spend_by_customer"])]
+    assert lake.tick() == []
+
+
+# --- the sensor ----------------------------------------------------------------------------------
+
+
+def test_a_new_version_of_a_partition_triggers_a_new_run(sqlite_store, tmp_path):
+    lake = Harness(sqlite_store, tmp_path)
+    lake.store.record(ready("card_transactions"))
+    lake.store.record(ready("customers"))
+    (first,) = lake.tick()
+    lake.store.record(ready("customers"))  # redelivered: nothing
+    assert lake.tick() == []
+    lake.store.record(ready("customers", files=("a.parquet", "b.parquet")))
+    (second,) = lake.tick()
+    assert second.run_key != first.run_key
+    assert second.tags["lake/rule"] == "spend_by_customer"
+    assert "lake/missing_inputs" not in second.tags
+
+
+def test_timeout_with_run_partial_runs_with_the_missing_inputs_in_tags(sqlite_store, tmp_path):
+    lake = Harness(sqlite_store, tmp_path, "run_partial")
+    lake.store.record(ready("card_transactions"))
+    assert lake.tick() == []
+    lake.clock.now += timedelta(hours=6)
+    (request,) = lake.tick()
+    assert request.tags["lake/missing_inputs"] == "customers"
+    assert lake.store.dead_letters() == []
+    # The missing input arriving later completes the partition with a full run.
+    lake.store.record(ready("customers"))
+    (full,) = lake.tick()
+    assert full.run_key != request.run_key and "lake/missing_inputs" not in full.tags
+
+
+def test_timeout_with_wait_dead_letters_alerts_once_and_keeps_waiting(sqlite_store, tmp_path):
+    lake = Harness(sqlite_store, tmp_path, "wait")
+    lake.store.record(ready("card_transactions"))
+    lake.tick()
+    lake.clock.now += timedelta(hours=7)
+    assert lake.tick() == []
+    assert lake.tick() == []
+    (letter,) = lake.store.dead_letters()
+    assert (letter.rule, letter.partition, letter.missing) == (
+        "spend_by_customer",
+        P,
+        ["customers"],
+    )
+    assert [a.kind for a in lake.notifier.alerts()] == ["events.dead_lettered"]
+    # Still waiting: the input arriving runs the rule and settles the dead letter.
+    lake.store.record(ready("customers"))
+    (request,) = lake.tick()
+    assert request.partition_key == P
+    assert lake.store.dead_letters() == []
+    assert lake.store.get_dead_letter(letter.id).resolved_at is not None
+
+
+def test_timeout_with_skip_dead_letters_and_replay_runs_after_the_input_arrives(
+    sqlite_store, tmp_path
+):
+    lake = Harness(sqlite_store, tmp_path, "skip")
+    lake.store.record(ready("card_transactions"))
+    lake.tick()
+    lake.clock.now += timedelta(hours=6)
+    assert lake.tick() == []
+    (letter,) = lake.store.dead_letters()
+    assert len(lake.notifier.alerts()) == 1
+    # Replay while the input is still missing changes nothing.
+    assert replay(lake.rules, lake.store, letter.id, lake.clock.now).missing == ["customers"]
+    # Skipped: a late input does not run the rule by itself ...
+    lake.store.record(ready("customers"))
+    assert lake.tick() == []
+    # ... the operator's replay does, through the sensor, once.
+    decision = replay(lake.rules, lake.store, letter.id, lake.clock.now)
+    assert decision.action == "run"
+    (request,) = lake.tick()
+    assert request.run_key == decision.run_key
+    assert request.tags["lake/replay"] == letter.id
+    assert lake.store.dead_letters() == []
+    assert lake.tick() == []
+
+
+def test_cli_lists_dead_letters_and_replays_one(sqlite_store, tmp_path, capsys):
+    import argparse
+
+    from lake_assets.events.cli import add_event_commands
+
+    lake = Harness(sqlite_store, tmp_path, "skip")
+    lake.store.record(ready("card_transactions"))
+    lake.tick()
+    lake.clock.now += timedelta(hours=6)
+    lake.tick()
+    (letter,) = lake.store.dead_letters()
+    top = argparse.ArgumentParser()
+    add_event_commands(top.add_subparsers(dest="command"), lambda _: {"events": lake.store})
+    rules_file = tmp_path / "dependencies.yaml"
+    rules_file.write_text(
+        "rules:\n  - {name: spend_by_customer, target: marts/spend_by_customer,"
+        " inputs: [card_transactions, customers], timeout_hours: 6, on_timeout: skip}\n"
+    )
+
+    def run(*argv: str) -> int:
+        args = top.parse_args(list(argv))
+        return args.run(args, None)
+
+    assert run("events", "dead-letters") == 0
+    assert letter.id in capsys.readouterr().out
+    assert run("events", "replay", letter.id, "--rules", str(rules_file)) == 1
+    lake.store.record(ready("customers"))
+    assert run("events", "replay", letter.id, "--rules", str(rules_file)) == 0
+    assert len(lake.tick()) == 1

@@ -1,0 +1,340 @@
+"""File-level lineage: tracing through hops, fan-in, fan-out and reruns; stores; OpenLineage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from lake_assets.lineage.cli import add_lineage_commands
+from lake_assets.lineage.emitter import LineageEmitter, default_transport, openlineage_run_id
+from lake_assets.lineage.graph import impact, render, supersedes_for, to_json, trace
+from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
+from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
+
+DATASET = "card_transactions"
+DAY = "2025-01-01"
+ADDRESS = partition_address(DATASET, DAY)
+
+
+def at(minute: int) -> str:
+    return f"2025-01-02T00:{minute:02d}:00+00:00"
+
+
+def done(run_id, job, inputs, outputs, ended, partition=None, **extra) -> LineageRun:
+    return LineageRun(
+        run_id=run_id,
+        job=job,
+        partition=partition,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        started_at=at(ended - 1),
+        ended_at=at(ended),
+        state="COMPLETE",
+        **extra,
+    )
+
+
+def raw(i: int) -> str:
+    return f"raw/source=cards/ingest_date={DAY}/part-{i:03d}.json"
+
+
+def curated(run_id: str) -> tuple[str, ...]:
+    location = f"curated/{DATASET}/run={run_id}/_zone=published/event_date={DAY}/"
+    return partition_outputs(DATASET, DAY, location, ["part-0.parquet", "part-1.parquet"])
+
+
+@pytest.fixture
+def fan_in() -> list[LineageRun]:
+    """200 raw files staged in 15 batch runs, then one partition built from the 15 batches."""
+    batches = []
+    for b in range(15):
+        files = [raw(i) for i in range(200) if i % 15 == b]
+        batches.append(done(f"batch-{b}", "staging/cards", files, [f"staging/batch-{b}/"], 1))
+    partition = done(
+        "run-1",
+        f"curated/{DATASET}",
+        [f"staging/batch-{b}/" for b in range(15)],
+        curated("run-1"),
+        5,
+        DAY,
+    )
+    # START records of the same runs must not count as producers.
+    starts = [LineageRun("run-1", f"curated/{DATASET}", DAY, ("x",), curated("run-1"), at(4))]
+    return [*batches, partition, *starts]
+
+
+def test_fan_in_traces_a_partition_to_all_200_raw_files(fan_in):
+    tree = trace(fan_in, ADDRESS)
+    assert tree.run_id == "run-1"
+    assert len(tree.children) == 15
+    assert all(child.run_id.startswith("batch-") for child in tree.children)
+    assert tree.leaves() == {raw(i) for i in range(200)}
+    # A curated file and its partition folder trace to the same raw files.
+    file_key = curated("run-1")[1]
+    assert trace(fan_in, file_key).leaves() == tree.leaves()
+    folder = file_key.rsplit("/", 1)[0] + "/"
+    assert trace(fan_in, folder).leaves() == tree.leaves()
+
+
+def test_fan_out_and_impact_forwards():
+    shared = raw(1)
+    runs = [
+        done(f"run-{t}", f"curated/{t}", [shared, raw(10 + n)], [f"{t}[{DAY}]"], 2 + n, DAY)
+        for n, t in enumerate(("cards", "accounts", "fraud"))
+    ]
+    report = done("rep", "marts/risk", ["fraud[2025-01-01]"], ["marts/risk[2025-01-01]"], 9)
+    runs.append(report)
+    tree = impact(runs, shared)
+    assert {child.key for child in tree.children} == {
+        f"{t}[{DAY}]" for t in ("cards", "accounts", "fraud")
+    }
+    assert tree.leaves() == {"cards[2025-01-01]", "accounts[2025-01-01]", "marts/risk[2025-01-01]"}
+    # Each table traces back only to its own raw files plus the shared one.
+    assert trace(runs, f"accounts[{DAY}]").leaves() == {shared, raw(11)}
+    assert json.loads(json.dumps(to_json(tree)))["leaves"] == sorted(tree.leaves())
+
+
+def test_multi_hop_trace_renders_every_level():
+    runs = [
+        done("a", "bronze/x", [raw(1)], ["bronze/x/1"], 1),
+        done("b", "silver/x", ["bronze/x/1"], ["silver/x/1"], 2),
+        done("c", "gold/x", ["silver/x/1", raw(2)], ["gold/x[d]"], 3, "d"),
+    ]
+    tree = trace(runs, "gold/x[d]")
+    assert tree.leaves() == {raw(1), raw(2)}
+    text = render(tree)
+    lines = text.splitlines()
+    assert lines[0].startswith("gold/x[d]  <- run c (gold/x d)")
+    assert f"      {raw(1)}" in lines  # three hops down: gold -> silver -> bronze -> raw
+    assert "    bronze/x/1  <- run a (bronze/x)" in lines
+
+
+def test_rerun_supersedes_the_old_run_and_as_of_answers_for_it():
+    first = done("run-1", f"curated/{DATASET}", [raw(1), raw(2)], curated("run-1"), 1, DAY)
+    runs = [first]
+    link = supersedes_for(runs, curated("run-2"))
+    assert link == "run-1"
+    # The rerun reads a corrected file and drops raw(2); it republishes the same address.
+    rerun = done(
+        "run-2", f"curated/{DATASET}", [raw(1), raw(3)], curated("run-2"), 2, DAY, supersedes=link
+    )
+    runs.append(rerun)
+    now = trace(runs, ADDRESS)
+    assert (now.run_id, now.supersedes) == ("run-2", "run-1")
+    assert now.leaves() == {raw(1), raw(3)}
+    assert "supersedes run-1" in render(now)
+    assert trace(runs, ADDRESS, as_of_run="run-1").leaves() == {raw(1), raw(2)}
+    # Impact follows current producers only: raw(2) feeds nothing published now.
+    assert impact(runs, raw(2)).children == ()
+    # A file of the replaced version still traces through the run that wrote it.
+    assert trace(runs, curated("run-1")[1]).run_id == "run-1"
+    assert supersedes_for(runs, [ADDRESS]) == "run-2"
+    with pytest.raises(KeyError):
+        trace(runs, ADDRESS, as_of_run="nope")
+
+
+def test_superseded_run_is_ignored_even_if_it_finished_later():
+    # An old backfill that finished after the rerun was explicitly superseded by it.
+    old = done("old", "j", [raw(1)], ["t[d]"], 9)
+    new = done("new", "j", [raw(2)], ["t[d]"], 3, supersedes="old")
+    failed = LineageRun("bad", "j", None, (raw(3),), ("t[d]",), at(10), at(11), "FAIL")
+    assert trace([old, new, failed], "t[d]").leaves() == {raw(2)}
+
+
+def test_cycles_terminate():
+    runs = [
+        done("a", "j", ["k2", raw(1)], ["k1"], 1),
+        done("b", "j", ["k1"], ["k2"], 2),
+    ]
+    tree = trace(runs, "k1")
+    assert tree.leaves() == {raw(1)}
+    assert "(cycle)" in render(tree)
+    assert impact(runs, "k1").children[0].children[0].cycle
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        return SQLiteLineageStore(tmp_path / "lineage.db")
+    endpoint = request.getfixturevalue("aws_endpoint")
+    return DynamoLineageStore.create_table(
+        "lake-lineage", endpoint_url=endpoint, region="eu-west-1"
+    )
+
+
+def test_stores_round_trip_and_upsert(store, fan_in):
+    column = {
+        "amount_eur": [
+            {"input": "raw/cards.amount", "transformation": "TRANSFORMATION", "masking": False}
+        ]
+    }
+    start = LineageRun("run-9", "j", DAY, (raw(1),), ("t[d]",), at(1), column_lineage=column)
+    for run in [*fan_in, start, start]:
+        store.put_run(run)
+    store.put_run(start.finished("COMPLETE", at(2)))
+    runs = store.runs()
+    assert len(runs) == len(fan_in) + 2  # START and COMPLETE of run-9, no duplicates
+    assert start in runs and start.finished("COMPLETE", at(2)) in runs
+    assert trace(runs, ADDRESS).leaves() == {raw(i) for i in range(200)}
+    assert {r.run_id for r in store.runs_touching(raw(1))} == {"batch-1", "run-9"}
+
+
+def _events(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_emitter_file_transport_writes_start_and_complete(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAKE_OPENLINEAGE_URL", raising=False)
+    column = {
+        "card_number_masked": [
+            {"input": "raw/cards.card_number", "transformation": "TRANSFORMATION", "masking": True}
+        ],
+        "daily_total": [
+            {"input": "raw/cards.amount", "transformation": "AGGREGATION", "masking": False}
+        ],
+    }
+    start = LineageRun(
+        "run-1",
+        f"curated/{DATASET}",
+        DAY,
+        (raw(1),),
+        curated("run-1"),
+        at(1),
+        code_version="abc123",
+        schema_version="v3",
+        supersedes="run-0",
+        column_lineage=column,
+    )
+    emitter = LineageEmitter(default_transport(tmp_path), "file:///lake")
+    emitter.emit(start)
+    emitter.emit(start.finished("COMPLETE", at(2)))
+    events = _events(tmp_path / "lineage" / "events.jsonl")
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert len({e["run"]["runId"] for e in events}) == 1
+    facet = events[1]["run"]["facets"]["lakehouse"]
+    assert facet["codeVersion"] == "abc123" and facet["schemaVersion"] == "v3"
+    assert facet["supersedes"] == openlineage_run_id("run-0")
+    assert [i["name"] for i in events[1]["inputs"]] == [raw(1)]
+    address = next(o for o in events[1]["outputs"] if o["name"] == ADDRESS)
+    fields = address["facets"]["columnLineage"]["fields"]
+    masked = fields["card_number_masked"]["inputFields"][0]
+    assert (masked["name"], masked["field"]) == ("raw/cards", "card_number")
+    assert masked["transformations"] == [
+        {"type": "DIRECT", "subtype": "TRANSFORMATION", "masking": True}
+    ]
+    assert fields["daily_total"]["inputFields"][0]["transformations"][0]["subtype"] == "AGGREGATION"
+    assert events[1]["eventTime"] == at(2)
+
+
+def test_emitter_http_transport_posts_to_a_lineage_server(tmp_path, monkeypatch):
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, "event": json.loads(body)})
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("LAKE_OPENLINEAGE_URL", f"http://127.0.0.1:{server.server_port}")
+        emitter = LineageEmitter(default_transport(tmp_path), "s3://lakehouse")
+        start = LineageRun("run-1", "curated/x", DAY, (raw(1),), ("x[d]",), at(1))
+        emitter.emit(start)
+        emitter.emit(start.finished("FAIL", at(2)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r["path"] for r in received] == ["/api/v1/lineage"] * 2
+    assert [r["event"]["eventType"] for r in received] == ["START", "FAIL"]
+    assert received[0]["event"]["run"]["runId"] == received[1]["event"]["run"]["runId"]
+    assert not (tmp_path / "lineage").exists()
+
+
+def test_cli_trace_and_impact(tmp_path, capsys, fan_in):
+    from resources.storage import LocalStorage
+
+    store = SQLiteLineageStore(tmp_path / "lineage.db")
+    for run in fan_in:
+        store.put_run(run)
+    storage = LocalStorage(tmp_path / "lake")
+    top = argparse.ArgumentParser()
+    add_lineage_commands(
+        top.add_subparsers(dest="command"), lambda s: {"lineage": store, "storage": storage}
+    )
+
+    args = top.parse_args(["lineage", "trace", storage.uri(curated("run-1")[1]), "--json"])
+    assert args.run(args, None) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["run_id"] == "run-1" and len(out["leaves"]) == 200
+
+    args = top.parse_args(["lineage", "impact", raw(7)])
+    assert args.run(args, None) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == raw(7)
+    assert any(line.strip().startswith(f"{ADDRESS}  <- run run-1") for line in lines)
+
+
+def test_rerun_of_one_partition_keeps_the_range_run_for_the_others():
+    both = done("range", "j", [raw(1), raw(2)], ["t[a]", "t[b]"], 1)
+    rerun = done("again", "j", [raw(3)], ["t[a]"], 2, supersedes="range")
+    runs = [both, rerun]
+    assert trace(runs, "t[a]").leaves() == {raw(3)}
+    assert trace(runs, "t[b]").leaves() == {raw(1), raw(2)}
+    assert {c.key for c in impact(runs, raw(1)).children} == {"t[b]"}
+
+
+def test_recorder_tracks_a_rerun_and_a_failure(tmp_path, monkeypatch):
+    from lake_assets.lineage.emitter import LineageRecorder
+
+    monkeypatch.delenv("LAKE_OPENLINEAGE_URL", raising=False)
+    store = SQLiteLineageStore(tmp_path / "lineage.db")
+    recorder = LineageRecorder(store, LineageEmitter(default_transport(tmp_path), "file:///lake"))
+    for run_id, inputs in (("run-1", [raw(1), raw(2)]), ("run-2", [raw(1), raw(3)])):
+        run = LineageRun(run_id, f"curated/{DATASET}", DAY, tuple(inputs), (ADDRESS,), at(1))
+        with recorder.track(run) as outputs:
+            outputs.extend(curated(run_id))
+    with (
+        pytest.raises(RuntimeError),
+        recorder.track(
+            LineageRun("run-3", f"curated/{DATASET}", DAY, (raw(4),), (ADDRESS,), at(5))
+        ),
+    ):
+        raise RuntimeError("audit failed")
+
+    runs = store.runs()
+    assert {(r.run_id, r.state) for r in runs} == {
+        ("run-1", "START"),
+        ("run-1", "COMPLETE"),
+        ("run-2", "START"),
+        ("run-2", "COMPLETE"),
+        ("run-3", "START"),
+        ("run-3", "FAIL"),
+    }
+    tree = trace(runs, ADDRESS)
+    assert (tree.run_id, tree.supersedes, tree.leaves()) == ("run-2", "run-1", {raw(1), raw(3)})
+    events = _events(tmp_path / "lineage" / "events.jsonl")
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2 + ["START", "FAIL"]
+
+
+def test_recorder_claims_no_outputs_when_nothing_was_published(tmp_path, monkeypatch):
+    from lake_assets.lineage.emitter import LineageRecorder
+
+    monkeypatch.delenv("LAKE_OPENLINEAGE_URL", raising=False)
+    store = SQLiteLineageStore(tmp_path / "lineage.db")
+    recorder = LineageRecorder(store, LineageEmitter(default_transport(tmp_path), "file:///lake"))
+    with recorder.track(LineageRun("blocked", "j", DAY, (raw(1),), (ADDRESS,), at(1))):
+        pass  # every partition blocked by a contract
+    complete = next(r for r in store.runs() if r.state == "COMPLETE")
+    assert complete.outputs == () and trace(store.runs(), ADDRESS).run_id is None
