@@ -62,6 +62,7 @@ class AwsSettings:
     registry_table: str = "lake-schema-registry"
     file_index_table: str = "lake-raw-file-index"
     glue_database: str = "lakehouse_curated"
+    lineage_table: str = "lake-lineage"
     events_table: str = "lake-events"
     event_state_table: str = "lake-event-state"
     alert_topic_arn: str | None = None
@@ -148,6 +149,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         registry_table=env.get("LAKE_REGISTRY_TABLE", AwsSettings.registry_table),
         file_index_table=env.get("LAKE_FILE_INDEX_TABLE", AwsSettings.file_index_table),
         glue_database=env.get("LAKE_GLUE_DATABASE", AwsSettings.glue_database),
+        lineage_table=env.get("LAKE_LINEAGE_TABLE", AwsSettings.lineage_table),
         events_table=env.get("LAKE_EVENTS_TABLE", AwsSettings.events_table),
         event_state_table=env.get("LAKE_EVENT_STATE_TABLE", AwsSettings.event_state_table),
         alert_topic_arn=env.get("LAKE_ALERT_TOPIC_ARN") or None,

@@ -9,6 +9,7 @@ from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
 from resources.event_store import DynamoEventStore, SQLiteEventStore
+from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
 from resources.notifier import LocalNotifier
 from resources.promotion_runner import EmrServerlessRunner, LocalSparkRunner
 from resources.registry_store import SQLiteRegistryStore
@@ -38,6 +39,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "catalog": SQLiteCatalog(state / "catalog.db"),
         "notifier": LocalNotifier(state / "alerts.jsonl"),
         "events": SQLiteEventStore(state / "events.db"),
+        "lineage": SQLiteLineageStore(state / "lineage.db"),
         "arrivals": ListingArrivalFeed(storage),
         "promotion_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG),
     }
@@ -68,6 +70,7 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
         ),
         "catalog": GlueCatalog(database=aws.glue_database, bucket=aws.bucket, **connection),
         "notifier": SNSNotifier(topic_arn=aws.alert_topic_arn, **connection),
+        "lineage": DynamoLineageStore(table=aws.lineage_table, **connection),
         "events": DynamoEventStore(
             events_table=aws.events_table, state_table=aws.event_state_table, **connection
         ),

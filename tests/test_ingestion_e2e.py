@@ -223,3 +223,28 @@ def test_rows_without_event_time_are_quarantined_on_their_ingest_date(lake, spar
         r["_reject_reasons"] for r in spark.read.parquet(lake.storage.uri("quarantine/")).collect()
     ]
     assert len(reasons) == 2 and all("event time transaction_date" in r for r in reasons)
+
+
+def test_lineage_traces_a_published_partition_to_its_raw_files_after_a_rerun(lake, spark):
+    from lake_assets.lineage.graph import impact, trace
+
+    lake.deliver_cards("2026-03-02", range(0, 5))
+    lake.profile("card_transactions", "2026-03-02")
+    lake.promote("card_transactions", "2026-03-02")
+    first = {r.key for r in lake.registry.raw_files("card_transactions")}
+    first_run = lake.catalog.current("card_transactions", "2026-03-02").run_id
+    lake.deliver_cards("2026-03-02", range(5, 8))
+    lake.profile("card_transactions", "2026-03-02")
+    lake.promote("card_transactions", "2026-03-02")
+    every = {r.key for r in lake.registry.raw_files("card_transactions")}
+    published = lake.catalog.current("card_transactions", "2026-03-02")
+
+    runs = lake.lineage.runs()
+    tree = trace(runs, "card_transactions[2026-03-02]")
+    assert set(tree.leaves()) == every and tree.run_id == published.run_id
+    assert tree.supersedes == first_run  # the rerun links to the run it replaced
+    assert set(trace(runs, "card_transactions[2026-03-02]", as_of_run=first_run).leaves()) == first
+    a_file = published.location + json.loads(lake.storage.get_bytes(published.location + "_manifest.json"))["files"][0]
+    assert set(trace(runs, a_file).leaves()) == every
+    [raw] = sorted(every - first)[:1]
+    assert "card_transactions[2026-03-02]" in json.dumps(impact(runs, raw).__dict__, default=str)

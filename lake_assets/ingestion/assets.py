@@ -47,15 +47,20 @@ from lake_assets.ingestion.publish import (
 )
 from lake_assets.ingestion.raw_zone import raw_prefix, run_output_prefix
 from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
+from lake_assets.lineage import LineageRun, partition_address, partition_outputs
+from lake_assets.lineage.emitter import LineageEmitter, LineageRecorder, default_transport
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.event_store import EventStore
+from resources.lineage_store import LineageStore
 from resources.notifier import Notifier
 from resources.promotion_runner import PromotionRunner
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage
 
 SCHEMA_CHECK = "schema_compatible"
+# Recorded in lineage events; bump when the promotion job's semantics change.
+PROMOTION_CODE_VERSION = "promotion-v1"
 
 
 def _referential(contract: Contract | None) -> tuple:
@@ -160,6 +165,7 @@ def build_source_assets(
         catalog: ResourceParam[PartitionCatalog],
         notifier: ResourceParam[Notifier],
         events: ResourceParam[EventStore],
+        lineage: ResourceParam[LineageStore],
         promotion_runner: ResourceParam[PromotionRunner],
     ):
         versions, raw_files = registry.versions(sid), registry.raw_files(sid)
@@ -183,35 +189,55 @@ def build_source_assets(
             f"{len(plan.input_keys)} raw files under {plan.schema_version}"
         )
         output = storage.uri(run_output_prefix(sid, context.run_id))
-        result = promotion_runner.run(context, plan, output)
-        problems = audit(plan, result, expected_rows_read(plan, raw_files))
-        if problems:
-            raise AuditFailed(f"{sid}: nothing published, audit failed: " + "; ".join(problems))
-        verdicts = (
-            judge_partitions(
-                contract,
-                plan.partitions,
-                result.violations,
-                {p: r.rows_published for p, r in result.partitions.items()},
-                {p.partition: p.row_count for p in catalog.partitions(sid)},
-                reference_publish_times(contract, plan.partitions, catalog),
-                datetime.now(UTC),
-            )
-            if contract is not None
-            else {}
+        recorder = LineageRecorder(
+            lineage, LineageEmitter(default_transport(settings.state_dir), storage.uri(""))
         )
-        blocked = {p: v.blocked_by for p, v in verdicts.items() if v.blocked_by}
-        publishable = [p for p in plan.partitions if p not in blocked]
-        published = publish_partitions(catalog, storage, plan, result, context.run_id, publishable)
-        # Data-ready events drive downstream rules. A partition's content is identified by the raw
-        # files (and versions) it was built from, so republishing the same data is a duplicate.
-        for entry in published:
-            sources = partition_inputs(
-                plan, source.event_time_field, versions, raw_files, entry.partition
+        started = LineageRun(
+            run_id=context.run_id,
+            job=f"curated/{sid}",
+            partition=f"{plan.partitions[0]}..{plan.partitions[-1]}",
+            inputs=tuple(plan.input_keys),
+            outputs=tuple(partition_address(sid, p) for p in plan.partitions),
+            started_at=datetime.now(UTC).isoformat(),
+            code_version=PROMOTION_CODE_VERSION,
+            schema_version=plan.schema_version,
+        )
+        with recorder.track(started) as outputs:
+            result = promotion_runner.run(context, plan, output)
+            problems = audit(plan, result, expected_rows_read(plan, raw_files))
+            if problems:
+                raise AuditFailed(f"{sid}: nothing published, audit failed: " + "; ".join(problems))
+            verdicts = (
+                judge_partitions(
+                    contract,
+                    plan.partitions,
+                    result.violations,
+                    {p: r.rows_published for p, r in result.partitions.items()},
+                    {p.partition: p.row_count for p in catalog.partitions(sid)},
+                    reference_publish_times(contract, plan.partitions, catalog),
+                    datetime.now(UTC),
+                )
+                if contract is not None
+                else {}
             )
-            events.record(
-                DataReady.from_published(entry, sorted(f"{r.key}@{r.etag}" for r in sources))
+            blocked = {p: v.blocked_by for p, v in verdicts.items() if v.blocked_by}
+            publishable = [p for p in plan.partitions if p not in blocked]
+            published = publish_partitions(
+                catalog, storage, plan, result, context.run_id, publishable
             )
+            # Data-ready events drive downstream rules. A partition's content is identified by the raw
+            # files (and versions) it was built from, so republishing the same data is a duplicate.
+            for entry in published:
+                sources = partition_inputs(
+                    plan, source.event_time_field, versions, raw_files, entry.partition
+                )
+                events.record(
+                    DataReady.from_published(entry, sorted(f"{r.key}@{r.etag}" for r in sources))
+                )
+            # File-level lineage of what this run published: each partition from its own raw files.
+            for entry in published:
+                files = result.partitions[entry.partition].files
+                outputs.extend(partition_outputs(sid, entry.partition, entry.location, files))
         for version in versions:
             if published and version.version in {g.version for g in plan.inputs}:
                 registry.update_version(replace(version, promoted_at=published[0].published_at))
