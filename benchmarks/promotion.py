@@ -53,13 +53,16 @@ class Workload:
     def sample(self, rows: int) -> Workload:
         """The same plan over the payload's first `rows` lines, with outputs of its own."""
         out = self.out / "sample"
-        path = out / f"ingest_date={EVENT_DAY}" / "sample.json"  # laid out like a raw object
+        (group,) = self.plan.inputs
+        (landed_key,) = group.keys
+        # Laid out like a raw object, so promote reads its key (and ingest date) from the path.
+        key = f"{landed_key.rsplit('/', 1)[0]}/sample.json"
+        path = out / key
         path.parent.mkdir(parents=True)
         with self.payload.open("rb") as lines:
             path.write_bytes(b"".join(itertools.islice(lines, rows)))
-        uri = _file_uri(path)
-        (group,) = self.plan.inputs
-        group = replace(group, uris=(uri,), ingest_dates={uri: str(EVENT_DAY)})
+        landed_at = {key: group.landed_at[landed_key]} if landed_key in group.landed_at else {}
+        group = replace(group, uris=(_file_uri(path),), keys=(key,), landed_at=landed_at)
         return Workload(replace(self.plan, inputs=(group,)), path, out)
 
 

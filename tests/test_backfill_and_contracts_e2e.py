@@ -384,13 +384,27 @@ def test_publishing_both_inputs_triggers_the_mart_once(lake, spark):
     assert request.partition_key == day and request.asset_selection == [SPEND_BY_CUSTOMER]
     assert lake.promote("customers", day).success  # same content republished: no new event
     again = tick()
-    assert [r.run_key for r in again] in ([], [request.run_key]), "a republish must not be a new run"
+    assert [r.run_key for r in again] in ([], [request.run_key]), (
+        "a republish must not be a new run"
+    )
 
     result = materialize(
         [build_spend_by_customer(daily_partitions())],
         partition_key=day,
-        resources={k: lake.resources[k] for k in ("storage", "catalog", "promotion_runner")},
+        resources={
+            k: lake.resources[k]
+            for k in ("settings", "storage", "catalog", "lineage", "promotion_runner")
+        },
     )
     assert result.success
     published = lake.catalog.current("spend_by_customer", day)
     assert published.row_count == 6  # six distinct customers in the card data
+
+    # Lineage runs through the mart to the raw files of both inputs, with column lineage.
+    from lake_assets.lineage.graph import trace
+
+    runs = lake.lineage.runs()
+    leaves = trace(runs, f"spend_by_customer[{day}]").leaves()
+    assert {k.split("/")[1] for k in leaves} == {"source=card_transactions", "source=customers"}
+    [mart_run] = [r for r in runs if r.job == "marts/spend_by_customer" and r.state == "COMPLETE"]
+    assert mart_run.column_lineage["spend"][0]["transformation"] == "AGGREGATION"

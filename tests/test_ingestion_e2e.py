@@ -244,7 +244,10 @@ def test_lineage_traces_a_published_partition_to_its_raw_files_after_a_rerun(lak
     assert set(tree.leaves()) == every and tree.run_id == published.run_id
     assert tree.supersedes == first_run  # the rerun links to the run it replaced
     assert set(trace(runs, "card_transactions[2026-03-02]", as_of_run=first_run).leaves()) == first
-    a_file = published.location + json.loads(lake.storage.get_bytes(published.location + "_manifest.json"))["files"][0]
+    a_file = (
+        published.location
+        + json.loads(lake.storage.get_bytes(published.location + "_manifest.json"))["files"][0]
+    )
     assert set(trace(runs, a_file).leaves()) == every
     [raw] = sorted(every - first)[:1]
     assert "card_transactions[2026-03-02]" in json.dumps(impact(runs, raw).__dict__, default=str)

@@ -17,11 +17,32 @@ from pyspark.sql import functions as F
 from lake_assets.ingestion.assets import curated_key_of
 from lake_assets.ingestion.raw_zone import published_location
 from lake_assets.ingestion.reader import read_published
+from lake_assets.lineage import LineageRun, partition_address, partition_outputs
+from lake_assets.lineage.emitter import LineageEmitter, LineageRecorder, default_transport
+from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog, PublishedPartition
+from resources.lineage_store import LineageStore
 from resources.promotion_runner import LocalSparkRunner
 from resources.storage import LakeStorage
 
 SPEND_BY_CUSTOMER = AssetKey(["marts", "spend_by_customer"])
+# How each column derives from its inputs; access control will propagate restrictions along it.
+SPEND_COLUMN_LINEAGE = {
+    "customer_id": [
+        {"input": "card_transactions.customer_id", "transformation": "IDENTITY", "masking": False}
+    ],
+    "segment": [{"input": "customers.segment", "transformation": "IDENTITY", "masking": False}],
+    "transactions": [
+        {
+            "input": "card_transactions.transaction_id",
+            "transformation": "AGGREGATION",
+            "masking": False,
+        }
+    ],
+    "spend": [
+        {"input": "card_transactions.amount", "transformation": "AGGREGATION", "masking": False}
+    ],
+}
 SPEND_COLUMNS = {
     "customer_id": "string",
     "segment": "string",
@@ -53,23 +74,43 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
     )
     def spend_by_customer(
         context: AssetExecutionContext,
+        settings: ResourceParam[Settings],
         storage: ResourceParam[LakeStorage],
         catalog: ResourceParam[PartitionCatalog],
+        lineage: ResourceParam[LineageStore],
         promotion_runner: ResourceParam[LocalSparkRunner],
     ) -> MaterializeResult:
         partition = context.partition_key
         spark = promotion_runner.spark_session
+        inputs = [d for d in ("card_transactions", "customers") if catalog.current(d, partition)]
         cards = read_published(spark, catalog, storage, "card_transactions", [partition])
-        has_customers = catalog.current("customers", partition) is not None
         customers = (
             read_published(spark, catalog, storage, "customers", [partition])
-            if has_customers
+            if "customers" in inputs
             else None
         )
         location = published_location("spend_by_customer", context.run_id, partition)
-        rows = spend_by_customer_rows(cards, customers)
-        rows.write.mode("errorifexists").parquet(storage.uri(location))
-        count = spark.read.parquet(storage.uri(location)).count()
+        started = LineageRun(
+            run_id=context.run_id,
+            job="marts/spend_by_customer",
+            partition=partition,
+            inputs=tuple(partition_address(d, partition) for d in inputs),
+            outputs=(partition_address("spend_by_customer", partition),),
+            started_at=datetime.now(UTC).isoformat(),
+            schema_version="derived",
+            column_lineage=SPEND_COLUMN_LINEAGE,
+        )
+        recorder = LineageRecorder(
+            lineage, LineageEmitter(default_transport(settings.state_dir), storage.uri(""))
+        )
+        with recorder.track(started) as outputs:
+            spend_by_customer_rows(cards, customers).write.mode("errorifexists").parquet(
+                storage.uri(location)
+            )
+            written = spark.read.parquet(storage.uri(location))
+            count = written.count()
+            files = sorted(r[0] for r in written.select("_metadata.file_name").distinct().collect())
+            outputs.extend(partition_outputs("spend_by_customer", partition, location, files))
         catalog.publish(
             PublishedPartition(
                 dataset="spend_by_customer",
