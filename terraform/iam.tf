@@ -179,6 +179,25 @@ data "aws_iam_policy_document" "orchestrator" {
     ]
   }
 
+  # Lineage runs, data-ready events and dependency state (resources/lineage_store.py,
+  # resources/event_store.py): traces scan the runs, the sensor queries waits and deletes them.
+  statement {
+    sid    = "LineageAndEvents"
+    effect = "Allow"
+    actions = [
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+    ]
+    resources = [
+      aws_dynamodb_table.lineage.arn,
+      aws_dynamodb_table.events.arn,
+      aws_dynamodb_table.event_state.arn,
+    ]
+  }
+
   # Partition catalog: publish is a pointer switch on the partition (resources/catalog.py).
   statement {
     sid    = "CuratedCatalog"

@@ -26,6 +26,21 @@ output "lake_file_index_table" {
   value       = aws_dynamodb_table.raw_file_index.name
 }
 
+output "lake_lineage_table" {
+  description = "LAKE_LINEAGE_TABLE: DynamoDB table of lineage runs."
+  value       = aws_dynamodb_table.lineage.name
+}
+
+output "lake_events_table" {
+  description = "LAKE_EVENTS_TABLE: DynamoDB table of data-ready events."
+  value       = aws_dynamodb_table.events.name
+}
+
+output "lake_event_state_table" {
+  description = "LAKE_EVENT_STATE_TABLE: DynamoDB table of dependency waits and dead letters."
+  value       = aws_dynamodb_table.event_state.name
+}
+
 output "lake_glue_database" {
   description = "LAKE_GLUE_DATABASE: Glue database of curated tables."
   value       = aws_glue_catalog_database.curated.name
@@ -51,6 +66,9 @@ output "lake_env" {
     LAKE_ALERT_TOPIC_ARN        = aws_sns_topic.schema_drift_alerts.arn
     LAKE_REGISTRY_TABLE         = aws_dynamodb_table.schema_registry.name
     LAKE_FILE_INDEX_TABLE       = aws_dynamodb_table.raw_file_index.name
+    LAKE_LINEAGE_TABLE          = aws_dynamodb_table.lineage.name
+    LAKE_EVENTS_TABLE           = aws_dynamodb_table.events.name
+    LAKE_EVENT_STATE_TABLE      = aws_dynamodb_table.event_state.name
     LAKE_GLUE_DATABASE          = aws_glue_catalog_database.curated.name
     LAKE_EMR_APPLICATION_ID     = aws_emrserverless_application.spark.id
     LAKE_EMR_EXECUTION_ROLE_ARN = aws_iam_role.emr_execution.arn

@@ -156,3 +156,21 @@ variable "kms_deletion_window_days" {
   type        = number
   default     = 30
 }
+
+variable "lineage_table_name" {
+  description = "DynamoDB table of lineage runs (LAKE_LINEAGE_TABLE)."
+  type        = string
+  default     = "lake-lineage"
+}
+
+variable "events_table_name" {
+  description = "DynamoDB table of data-ready events (LAKE_EVENTS_TABLE)."
+  type        = string
+  default     = "lake-events"
+}
+
+variable "event_state_table_name" {
+  description = "DynamoDB table of dependency waits and dead letters (LAKE_EVENT_STATE_TABLE)."
+  type        = string
+  default     = "lake-event-state"
+}

@@ -42,6 +42,9 @@ ENV_OUTPUTS = {
     "LAKE_ALERT_TOPIC_ARN": "lake_alert_topic_arn",
     "LAKE_REGISTRY_TABLE": "lake_registry_table",
     "LAKE_FILE_INDEX_TABLE": "lake_file_index_table",
+    "LAKE_LINEAGE_TABLE": "lake_lineage_table",
+    "LAKE_EVENTS_TABLE": "lake_events_table",
+    "LAKE_EVENT_STATE_TABLE": "lake_event_state_table",
     "LAKE_GLUE_DATABASE": "lake_glue_database",
     "LAKE_EMR_APPLICATION_ID": "lake_emr_application_id",
     "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
@@ -49,6 +52,8 @@ ENV_OUTPUTS = {
 
 # Exactly the calls the Dagster process makes (resources/*), and the ones the promotion job makes.
 ORCHESTRATOR_ACTIONS = {
+    "dynamodb:DeleteItem",
+    "dynamodb:Scan",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -447,7 +452,12 @@ def test_s3_notification_sends_only_raw_objects_to_the_arrivals_queue(config):
 
 @pytest.mark.parametrize(
     "table, hash_key, range_key",
-    [("schema_registry", "source_id", "version"), ("raw_file_index", "source_id", "key")],
+    [
+        ("schema_registry", "source_id", "version"),
+        ("raw_file_index", "source_id", "key"),
+        ("lineage", "run_id", "state"),
+        ("event_state", "pk", "sk"),
+    ],
 )
 def test_dynamodb_keys_match_the_registry_store(config, table, hash_key, range_key):
     body = _resources(config, "aws_dynamodb_table")[table]
