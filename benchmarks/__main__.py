@@ -1,4 +1,4 @@
-"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [--rows N]`: run the
+"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [lineage] [--rows N]`: run the
 benchmarks (all by default), each printing its own tables, then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ import argparse
 import os
 import time
 
-from benchmarks import backfill, contracts, profiling, promotion
+from benchmarks import backfill, contracts, lineage_events, profiling, promotion
 
 BENCHMARKS = {
     "profiling": profiling.run,
     "promotion": promotion.run,
     "contracts": contracts.run,
     "backfill": backfill.run,
+    "lineage": lineage_events.run,
 }
 
 
