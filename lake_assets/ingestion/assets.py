@@ -59,6 +59,7 @@ from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage
 
 SCHEMA_CHECK = "schema_compatible"
+DETAILED_METADATA_PARTITIONS = 31
 # Recorded in lineage events; bump when the promotion job's semantics change.
 PROMOTION_CODE_VERSION = "promotion-v1"
 
@@ -222,18 +223,24 @@ def build_source_assets(
             )
             blocked = {p: v.blocked_by for p, v in verdicts.items() if v.blocked_by}
             publishable = [p for p in plan.partitions if p not in blocked]
+            # Each partition's own raw files: its manifest's inputs and its content identity.
+            inputs = {
+                p: partition_inputs(plan, source.event_time_field, versions, raw_files, p)
+                for p in publishable
+            }
             published = publish_partitions(
-                catalog, storage, plan, result, context.run_id, publishable
+                catalog,
+                storage,
+                plan,
+                result,
+                context.run_id,
+                publishable,
+                {p: [r.key for r in files] for p, files in inputs.items()},
             )
-            # Data-ready events drive downstream rules. A partition's content is identified by the raw
-            # files (and versions) it was built from, so republishing the same data is a duplicate.
+            # Data-ready events drive downstream rules; the same inputs republished are a duplicate.
             for entry in published:
-                sources = partition_inputs(
-                    plan, source.event_time_field, versions, raw_files, entry.partition
-                )
-                events.record(
-                    DataReady.from_published(entry, sorted(f"{r.key}@{r.etag}" for r in sources))
-                )
+                content = sorted(f"{r.key}@{r.etag}" for r in inputs[entry.partition])
+                events.record(DataReady.from_published(entry, content))
             # File-level lineage of what this run published: each partition from its own raw files.
             for entry in published:
                 files = result.partitions[entry.partition].files
@@ -266,21 +273,28 @@ def build_source_assets(
                 ),
                 "rows_quarantined": sum(r.rows_quarantined for r in result.partitions.values()),
                 "raw_files_read": len(plan.input_keys),
-                "raw_files": MetadataValue.json(plan.input_keys[:200]),
                 "files_written": sum(len(r.files) for r in result.partitions.values()),
                 "schema_version": plan.schema_version,
                 "location": output,
                 "partitions_published": MetadataValue.json(publishable),
                 "partitions_blocked": MetadataValue.json(blocked),
-                "partitions": MetadataValue.json(
+                # Dagster copies this metadata onto every partition of a range, so per-partition
+                # detail stays for short runs; each partition's _manifest.json always has it.
+                **(
                     {
-                        p: {
-                            "published": r.rows_published,
-                            "quarantined": r.rows_quarantined,
-                            "files": len(r.files),
-                        }
-                        for p, r in result.partitions.items()
+                        "partitions": MetadataValue.json(
+                            {
+                                p: {
+                                    "published": r.rows_published,
+                                    "quarantined": r.rows_quarantined,
+                                }
+                                for p, r in result.partitions.items()
+                            }
+                        ),
+                        "raw_files": MetadataValue.json(plan.input_keys[:50]),
                     }
+                    if len(plan.partitions) <= DETAILED_METADATA_PARTITIONS
+                    else {}
                 ),
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),

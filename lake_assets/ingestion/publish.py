@@ -8,7 +8,7 @@ switching its catalog pointer. A run that dies before the switch leaves the old 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
@@ -91,6 +91,7 @@ def publish_partitions(
     result: PromotionResult,
     run_id: str,
     partitions: Sequence[str] | None = None,
+    inputs: Mapping[str, Sequence[str]] | None = None,
     now: datetime | None = None,
 ) -> list[PublishedPartition]:
     """Switch each partition's pointer (all of the plan's, or `partitions`) to this run's
@@ -121,7 +122,8 @@ def publish_partitions(
             "files": written.files,
             "rows_quarantined": written.rows_quarantined,
             "quarantine_location": quarantined.get(partition),
-            "inputs": plan.input_keys,
+            # The raw files this partition was built from (all the plan's, if not given).
+            "inputs": list(inputs[partition]) if inputs else plan.input_keys,
         }
         try:
             storage.put_bytes(location + "_manifest.json", json.dumps(manifest, indent=2).encode())
