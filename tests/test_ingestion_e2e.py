@@ -48,6 +48,9 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
         lake.storage.get_bytes(published["2026-03-02"].location + "_manifest.json")
     )
     assert manifest["row_count"] + manifest["rows_quarantined"] == 70
+    # A partition's manifest names its own raw files, not the whole range's.
+    assert all("ingest_date=2026-03-02" in key for key in manifest["inputs"])
+    assert len(manifest["inputs"]) == 2
 
     # The garbage payload is dead-lettered with its reason, and counted.
     dead = [r for r in lake.registry.raw_files("card_transactions") if r.status == "DEAD_LETTER"]
