@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import sys
+import uuid
 import warnings
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -29,12 +30,28 @@ def _resources(settings: Settings) -> dict:
 
 def cmd_ingest(args, settings: Settings) -> int:
     from lake_assets.ingestion.intake import land_payload
+    from lake_assets.lineage import LineageRun
+    from lake_assets.lineage.emitter import recorder_for
 
     source = settings.source(args.source)
-    storage = _resources(settings)["storage"]
-    for path in args.files:
-        info = land_payload(storage, source, path, args.ingest_date)
-        print(f"landed {path} -> {storage.uri(info.key)} ({info.size} bytes)")
+    res = _resources(settings)
+    storage = res["storage"]
+    # Landing is a run too: its lineage starts at the files as the producer handed them over.
+    started = LineageRun(
+        run_id=str(uuid.uuid4()),
+        job=f"ingest/{source.source_id}",
+        partition=args.ingest_date,
+        inputs=tuple(Path(path).resolve().as_uri() for path in args.files),
+        outputs=(),
+        started_at=datetime.now(UTC).isoformat(),
+    )
+    with recorder_for(res["lineage"], settings.state_dir, storage.uri("")).track(
+        started
+    ) as outputs:
+        for path in args.files:
+            info = land_payload(storage, source, path, args.ingest_date)
+            outputs.append(info.key)
+            print(f"landed {path} -> {storage.uri(info.key)} ({info.size} bytes)")
     return 0
 
 

@@ -112,6 +112,10 @@ def test_lake_ingest_and_profile_commands(local_lake, tmp_path, capsys):
         landed.key.endswith("-batch.json")
         and res["storage"].get_bytes(landed.key) == path.read_bytes()
     )
+    # Landing is recorded as lineage: the raw object traces back to the file handed over.
+    from lake_assets.lineage.graph import trace
+
+    assert trace(res["lineage"].runs(), landed.key).leaves() == {path.resolve().as_uri()}
     assert main(["profile"]) == 0
     assert (
         "card_transactions: 1 profiled, 0 dead-lettered, 1 new versions" in capsys.readouterr().out

@@ -60,6 +60,11 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
         for i in lake.storage.list("dead-letter/source=card_transactions/ingest_date=2026-03-03/")
     ]
     assert len(letters) == 2 and any(k.endswith(".reason.json") for k in letters)
+    # Profiling recorded the dead letter as an output of the raw payload it copied.
+    from lake_assets.lineage.graph import trace
+
+    [letter] = [k for k in letters if not k.endswith(".reason.json")]
+    assert dead[0].key in trace(lake.lineage.runs(), letter).leaves()  # run-level, as OpenLineage
 
     materialization = lake.instance.get_latest_materialization_event(
         curated_key_of("card_transactions")

@@ -48,7 +48,7 @@ from lake_assets.ingestion.publish import (
 from lake_assets.ingestion.raw_zone import raw_prefix, run_output_prefix
 from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
-from lake_assets.lineage.emitter import LineageEmitter, LineageRecorder, default_transport
+from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.event_store import EventStore
@@ -120,13 +120,28 @@ def build_source_assets(
     )
     def registry_asset(
         context: AssetExecutionContext,
+        settings: ResourceParam[Settings],
         storage: ResourceParam[LakeStorage],
         registry: ResourceParam[RegistryStore],
         notifier: ResourceParam[Notifier],
+        lineage: ResourceParam[LineageStore],
     ):
         pending = pending_objects(storage, registry, sid, context.partition_key)
         context.log.info(f"{sid} {context.partition_key}: {len(pending)} payloads to profile")
-        summary = profile_objects(storage, registry, notifier, source, pending)
+        started = LineageRun(
+            run_id=context.run_id,
+            job=f"registry/{sid}",
+            partition=context.partition_key,
+            inputs=tuple(info.key for info in pending),
+            outputs=(),
+            started_at=datetime.now(UTC).isoformat(),
+            code_version=PROMOTION_CODE_VERSION,
+        )
+        with recorder_for(lineage, settings.state_dir, storage.uri("")).track(started) as outputs:
+            summary = profile_objects(storage, registry, notifier, source, pending)
+            # What profiling wrote: dead-letter copies (with their reasons) and schema versions.
+            outputs.extend(o.dead_letter_key for o in summary.outcomes if o.dead_letter_key)
+            outputs.extend(f"schema_registry/{sid}/{v.version}" for v in summary.new_versions)
         versions = registry.versions(sid)
         current = latest_accepted(versions)
         yield MaterializeResult(
@@ -190,9 +205,7 @@ def build_source_assets(
             f"{len(plan.input_keys)} raw files under {plan.schema_version}"
         )
         output = storage.uri(run_output_prefix(sid, context.run_id))
-        recorder = LineageRecorder(
-            lineage, LineageEmitter(default_transport(settings.state_dir), storage.uri(""))
-        )
+        recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         started = LineageRun(
             run_id=context.run_id,
             job=f"curated/{sid}",

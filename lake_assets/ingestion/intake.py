@@ -74,6 +74,7 @@ class ProfileOutcome:
     new_version: SchemaVersion | None = None
     rows: int = 0
     reason: str | None = None
+    dead_letter_key: str | None = None
 
 
 @dataclass
@@ -191,7 +192,7 @@ def _dead_letter(
             },
         )
     )
-    return ProfileOutcome(record.key, "DEAD_LETTER", reason=reason)
+    return ProfileOutcome(record.key, "DEAD_LETTER", reason=reason, dead_letter_key=target)
 
 
 def _alert_breaking(notifier: Notifier, version: SchemaVersion, key: str) -> None:

@@ -174,3 +174,9 @@ class LineageRecorder:
         previous = [r for r in self.store.runs() if r.run_id != run.run_id]
         done = replace(run, outputs=final, supersedes=supersedes_for(previous, final))
         self.record(done.finished("COMPLETE", datetime.now(UTC).isoformat()))
+
+
+def recorder_for(store: LineageStore, state_dir: Path, lake_uri: str) -> LineageRecorder:
+    """The recorder every lake-writing run uses: the store, and OpenLineage events to the file
+    under `state_dir` (or to `LAKE_OPENLINEAGE_URL`)."""
+    return LineageRecorder(store, LineageEmitter(default_transport(state_dir), lake_uri))

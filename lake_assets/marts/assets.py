@@ -18,7 +18,7 @@ from lake_assets.ingestion.assets import curated_key_of
 from lake_assets.ingestion.raw_zone import published_location
 from lake_assets.ingestion.reader import read_published
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
-from lake_assets.lineage.emitter import LineageEmitter, LineageRecorder, default_transport
+from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.lineage_store import LineageStore
@@ -100,9 +100,7 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
             schema_version="derived",
             column_lineage=SPEND_COLUMN_LINEAGE,
         )
-        recorder = LineageRecorder(
-            lineage, LineageEmitter(default_transport(settings.state_dir), storage.uri(""))
-        )
+        recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         with recorder.track(started) as outputs:
             spend_by_customer_rows(cards, customers).write.mode("errorifexists").parquet(
                 storage.uri(location)
