@@ -421,7 +421,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.set_defaults(run=cmd_late_fold_in)
 
-    p = sub.add_parser("lateness", help="lateness percentiles and the lookback that catches 99%")
+    p = sub.add_parser("lateness", help="lateness percentiles and the lookback that catches 99%%")
     p.add_argument("source")
     p.set_defaults(run=cmd_lateness)
 

@@ -257,3 +257,20 @@ def test_version_time_is_utc(local_lake, tmp_path):
         res["registry"].versions("card_transactions")[0].version
         == "version#2026-03-02T23:30:00.000000Z"
     )
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["registry"], ["late"], ["quarantine"], ["events"], ["lineage"]]
+)
+def test_the_lake_command_starts_in_a_fresh_interpreter(command):
+    """Import cycles and broken help texts only show when the entry point starts from scratch."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "lake_assets.cli", *command, "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "usage: lake" in shown.stdout

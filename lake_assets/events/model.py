@@ -11,16 +11,18 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lake_assets.settings import REPO_ROOT, ConfigError, read_yaml_mapping
-from resources.catalog import PublishedPartition
 
 DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 
 OnTimeout = Literal["wait", "run_partial", "skip"]
+
+if TYPE_CHECKING:  # the core must not import the resources package at run time
+    from resources.catalog import PublishedPartition
 
 
 def _sha256(text: str) -> str:
