@@ -54,6 +54,24 @@ def _client(service: str, endpoint_url: str | None, region: str) -> Any:
     )
 
 
+def ensure_table(dynamo: Any, table: str, *keys: str) -> None:
+    """Create an on-demand table keyed by `keys` (hash, then optional range; all strings)
+    unless it exists, and wait until it is usable. Terraform creates them in production."""
+    try:
+        dynamo.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+            KeySchema=[
+                {"AttributeName": k, "KeyType": kind}
+                for k, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+            ],
+        )
+    except dynamo.exceptions.ResourceInUseException:
+        pass
+    dynamo.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 2})
+
+
 def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
@@ -255,25 +273,8 @@ class DynamoRegistryStore(RegistryStore):
     ) -> DynamoRegistryStore:
         """Create both tables (on-demand capacity) unless they exist, and wait until usable."""
         store = cls(versions_table, files_table, endpoint_url=endpoint_url, region=region)
-        for table, sort_key in ((versions_table, "version"), (files_table, "key")):
-            try:
-                store._dynamo.create_table(
-                    TableName=table,
-                    BillingMode="PAY_PER_REQUEST",
-                    AttributeDefinitions=[
-                        {"AttributeName": "source_id", "AttributeType": "S"},
-                        {"AttributeName": sort_key, "AttributeType": "S"},
-                    ],
-                    KeySchema=[
-                        {"AttributeName": "source_id", "KeyType": "HASH"},
-                        {"AttributeName": sort_key, "KeyType": "RANGE"},
-                    ],
-                )
-            except store._dynamo.exceptions.ResourceInUseException:
-                pass
-            store._dynamo.get_waiter("table_exists").wait(
-                TableName=table, WaiterConfig={"Delay": 2}
-            )
+        ensure_table(store._dynamo, versions_table, "source_id", "version")
+        ensure_table(store._dynamo, files_table, "source_id", "key")
         return store
 
     @staticmethod

@@ -243,21 +243,10 @@ class DynamoEventStore(EventStore):
     ) -> DynamoEventStore:
         """Create both tables (on-demand capacity) unless they exist, and wait until usable."""
         store = cls(events_table, state_table, endpoint_url=endpoint_url, region=region)
-        schemas = {events_table: ["idempotency_key"], state_table: ["pk", "sk"]}
-        for table, keys in schemas.items():
-            try:
-                store._dynamo.create_table(
-                    TableName=table,
-                    BillingMode="PAY_PER_REQUEST",
-                    AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-                    KeySchema=[
-                        {"AttributeName": k, "KeyType": kind}
-                        for k, kind in zip(keys, ("HASH", "RANGE"), strict=False)
-                    ],
-                )
-            except store._dynamo.exceptions.ResourceInUseException:
-                pass
-            store._dynamo.get_waiter("table_exists").wait(TableName=table)
+        from resources.aws import ensure_table
+
+        ensure_table(store._dynamo, events_table, "idempotency_key")
+        ensure_table(store._dynamo, state_table, "pk", "sk")
         return store
 
     def _put_if_absent(self, table: str, item: dict, key: str) -> bool:

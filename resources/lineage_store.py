@@ -76,22 +76,9 @@ class DynamoLineageStore(LineageStore):
     ) -> DynamoLineageStore:
         """Create the table (on-demand capacity) unless it exists, and wait until usable."""
         store = cls(table, endpoint_url=endpoint_url, region=region)
-        try:
-            store._dynamo.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[
-                    {"AttributeName": "run_id", "AttributeType": "S"},
-                    {"AttributeName": "state", "AttributeType": "S"},
-                ],
-                KeySchema=[
-                    {"AttributeName": "run_id", "KeyType": "HASH"},
-                    {"AttributeName": "state", "KeyType": "RANGE"},
-                ],
-            )
-        except store._dynamo.exceptions.ResourceInUseException:
-            pass
-        store._dynamo.get_waiter("table_exists").wait(TableName=table)
+        from resources.aws import ensure_table
+
+        ensure_table(store._dynamo, table, "run_id", "state")
         return store
 
     def put_run(self, run: LineageRun) -> None:

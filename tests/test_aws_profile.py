@@ -22,6 +22,8 @@ from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import load_settings
 from resources import build_resources
 from resources.aws import DynamoRegistryStore, GlueCatalog
+from resources.event_store import DynamoEventStore
+from resources.lineage_store import DynamoLineageStore
 
 REGION = "eu-west-1"
 
@@ -76,6 +78,11 @@ def aws_lake(aws_endpoint, tmp_path):
         settings.aws.file_index_table,
         endpoint_url=aws_endpoint,
         region=REGION,
+    )
+    connection = {"endpoint_url": aws_endpoint, "region": REGION}
+    DynamoLineageStore.create_table(settings.aws.lineage_table, **connection)
+    DynamoEventStore.create_tables(
+        settings.aws.events_table, settings.aws.event_state_table, **connection
     )
     resources = build_resources(settings)
     resources["catalog"].ensure_database()
