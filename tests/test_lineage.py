@@ -338,3 +338,35 @@ def test_recorder_claims_no_outputs_when_nothing_was_published(tmp_path, monkeyp
         pass  # every partition blocked by a contract
     complete = next(r for r in store.runs() if r.state == "COMPLETE")
     assert complete.outputs == () and trace(store.runs(), ADDRESS).run_id is None
+
+
+def test_a_window_run_traces_each_partition_to_its_own_inputs():
+    """A daily run re-publishes several days; each day's lineage is its own raw files."""
+    from lake_assets.lineage.graph import impact, trace
+    from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
+
+    day1, day2 = ("raw/d1/a.json", "raw/d1/b.json"), ("raw/d2/c.json",)
+    run = LineageRun(
+        run_id="window",
+        job="curated/cards",
+        partition="2026-03-01..2026-03-02",
+        inputs=day1 + day2,
+        outputs=(
+            *partition_outputs("cards", "2026-03-01", "curated/cards/w/d1/", ["p1.parquet"]),
+            *partition_outputs("cards", "2026-03-02", "curated/cards/w/d2/", ["p2.parquet"]),
+        ),
+        started_at="2026-03-03T00:00:00+00:00",
+        ended_at="2026-03-03T00:01:00+00:00",
+        state="COMPLETE",
+        partition_inputs={
+            partition_address("cards", "2026-03-01"): day1,
+            partition_address("cards", "2026-03-02"): day2,
+        },
+    )
+    assert trace([run], "cards[2026-03-01]").leaves() == set(day1)
+    assert trace([run], "curated/cards/w/d2/p2.parquet").leaves() == set(day2)
+    assert impact([run], "raw/d2/c.json").leaves() == {
+        "cards[2026-03-02]",
+        "curated/cards/w/d2/p2.parquet",
+    }
+    assert LineageRun.from_dict(run.to_dict()) == run

@@ -206,7 +206,16 @@ def build_source_assets(
         )
         output = storage.uri(run_output_prefix(sid, context.run_id))
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
+        # Each partition's own raw files: its lineage, its manifest's inputs, its content identity.
+        inputs = {
+            p: partition_inputs(plan, source.event_time_field, versions, raw_files, p)
+            for p in plan.partitions
+        }
         started = LineageRun(
+            partition_inputs={
+                partition_address(sid, p): tuple(r.key for r in files)
+                for p, files in inputs.items()
+            },
             run_id=context.run_id,
             job=f"curated/{sid}",
             partition=f"{plan.partitions[0]}..{plan.partitions[-1]}",
@@ -236,11 +245,6 @@ def build_source_assets(
             )
             blocked = {p: v.blocked_by for p, v in verdicts.items() if v.blocked_by}
             publishable = [p for p in plan.partitions if p not in blocked]
-            # Each partition's own raw files: its manifest's inputs and its content identity.
-            inputs = {
-                p: partition_inputs(plan, source.event_time_field, versions, raw_files, p)
-                for p in publishable
-            }
             published = publish_partitions(
                 catalog,
                 storage,
@@ -248,7 +252,7 @@ def build_source_assets(
                 result,
                 context.run_id,
                 publishable,
-                {p: [r.key for r in files] for p, files in inputs.items()},
+                {p: [r.key for r in inputs[p]] for p in publishable},
             )
             # Data-ready events drive downstream rules; the same inputs republished are a duplicate.
             for entry in published:

@@ -53,6 +53,20 @@ def _groups(outputs: Sequence[str]) -> list[list[str]]:
     return groups
 
 
+def _inputs_behind(run: LineageRun, key: str) -> tuple[str, ...]:
+    """The run's inputs behind one of its outputs: its partition's own inputs when the run
+    recorded them per partition, else all of them."""
+    if not run.partition_inputs:
+        return run.inputs
+    owning = [
+        group[0]
+        for group in _groups(run.outputs)
+        if any(k == key or (key.endswith("/") and k.startswith(key)) for k in group)
+    ]
+    chosen = [i for address in owning for i in run.partition_inputs.get(address, run.inputs)]
+    return tuple(dict.fromkeys(chosen)) or run.inputs
+
+
 def _writers(
     runs: Sequence[LineageRun], as_of: LineageRun | None = None
 ) -> tuple[dict[str, LineageRun], dict[str, LineageRun]]:
@@ -126,7 +140,7 @@ def trace(runs: Sequence[LineageRun], target: str, as_of_run: str | None = None)
         found = _producers_of(key, current) or _producers_of(key, historic)
         if not found:
             return LineageTree(key)
-        inputs = dict.fromkeys(i for run in found for i in run.inputs)
+        inputs = dict.fromkeys(i for run in found for i in _inputs_behind(run, key))
         children = tuple(walk(i, path | {key}) for i in inputs)
         run = found[0]
         if len(found) > 1:  # a folder written by several runs: name them all
@@ -153,7 +167,8 @@ def impact(runs: Sequence[LineageRun], raw_key: str) -> LineageTree:
             walk(out, consumer, path | {key})
             for consumer in consumers.get(key, [])
             for out in consumer.outputs
-            if producers.get(out) is consumer  # only what the consumer still produces
+            # only what the consumer still produces, and built from this key
+            if producers.get(out) is consumer and key in _inputs_behind(consumer, out)
         )
         return LineageTree(key, children=children, **node)
 

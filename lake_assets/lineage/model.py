@@ -49,6 +49,9 @@ class LineageRun:
     schema_version: str | None = None
     supersedes: str | None = None  # the run that produced these outputs before this one
     column_lineage: dict[str, list[ColumnInput]] = field(default_factory=dict)
+    # Output address -> the inputs that partition was built from (a subset of `inputs`): a run
+    # over a window of days builds each day from its own files, and a trace must say which.
+    partition_inputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -56,6 +59,9 @@ class LineageRun:
         # Lists from JSON or callers become tuples, so records compare equal after a round trip.
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "outputs", tuple(self.outputs))
+        object.__setattr__(
+            self, "partition_inputs", {k: tuple(v) for k, v in self.partition_inputs.items()}
+        )
 
     def finished(self, state: State, ended_at: str) -> LineageRun:
         """The same run in its terminal state."""
@@ -64,6 +70,7 @@ class LineageRun:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["inputs"], data["outputs"] = list(self.inputs), list(self.outputs)
+        data["partition_inputs"] = {k: list(v) for k, v in self.partition_inputs.items()}
         return data
 
     @classmethod
