@@ -238,10 +238,11 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     )
     counted = observation.get
     wrote_any = counted["published"] + counted["quarantined"] > 0
-    written_schema = _read_back(spark, output_uri, results) if wrote_any else {}
+    # One read of what was written serves the audit and the contract counts.
+    written = spark.read.parquet(output_uri) if wrote_any else None
+    written_schema = _read_back(written, results) if written is not None else {}
     violations, missing_keys = {}, {}
-    if wrote_any and plan.contract is not None:
-        written = spark.read.parquet(output_uri)
+    if written is not None and plan.contract is not None:
         violations = violation_counts(written, VIOLATIONS, PARTITION)
         missing_keys = _classify_orphans(spark, written, plan, violations)
     return PromotionResult(
@@ -323,11 +324,8 @@ def _lateness_hours(plan: PromotionPlan) -> Column:
     return (F.unix_micros(F.col("_ingested_at")) - F.unix_micros(event_time)) / 3_600_000_000
 
 
-def _read_back(
-    spark: SparkSession, output_uri: str, results: dict[str, PartitionResult]
-) -> dict[str, str]:
+def _read_back(written: DataFrame, results: dict[str, PartitionResult]) -> dict[str, str]:
     """Rows and files per zone and partition, from the Parquet footers alone; and the schema."""
-    written = spark.read.parquet(output_uri)
     per_file = written.groupBy(ZONE, PARTITION, F.col("_metadata.file_name").alias("file")).count()
     for zone, partition, file_name, count in sorted(per_file.collect()):
         result = results[str(partition)]
