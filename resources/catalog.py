@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from resources.registry_store import connect_sqlite
+
 
 class StalePublish(RuntimeError):
     """The partition changed since the publisher read it (optimistic concurrency check)."""
@@ -86,9 +88,8 @@ class SQLiteCatalog(PartitionCatalog):
             )
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        # Autocommit: publish manages its own BEGIN IMMEDIATE transaction.
+        return connect_sqlite(self.path, isolation_level=None)
 
     @staticmethod
     def _decode(body: str) -> PublishedPartition:

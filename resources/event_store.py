@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from lake_assets.events.model import DataReady
+from resources.registry_store import connect_sqlite
 
 PendingStatus = Literal["waiting", "dead_lettered", "skipped", "replay"]
 
@@ -131,9 +132,7 @@ class SQLiteEventStore(EventStore):
             )
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return connect_sqlite(self.path)
 
     def record(self, event: DataReady) -> bool:
         with self._connect() as db:

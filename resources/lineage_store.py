@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from lake_assets.lineage.model import LineageRun
+from resources.registry_store import connect_sqlite
 
 
 class LineageStore(ABC):
@@ -41,9 +42,7 @@ class SQLiteLineageStore(LineageStore):
             )
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return connect_sqlite(self.path)
 
     def put_run(self, run: LineageRun) -> None:
         with self._connect() as db:

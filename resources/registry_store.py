@@ -16,6 +16,14 @@ from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.ingestion.schema_versions import SchemaVersion
 
 
+def connect_sqlite(path: Path, isolation_level: str | None = "") -> sqlite3.Connection:
+    """A connection to an embedded store: WAL, so readers never block the one writer, and a
+    generous timeout for the writer lock. Shared by every SQLite store of the local profile."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=isolation_level)
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
 class VersionConflict(RuntimeError):
     """A version with this key already exists (two writers raced to register it)."""
 
@@ -69,9 +77,7 @@ class SQLiteRegistryStore(RegistryStore):
             )
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return connect_sqlite(self.path)
 
     def versions(self, source_id: str) -> list[SchemaVersion]:
         with self._connect() as db:
