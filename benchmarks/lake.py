@@ -14,16 +14,16 @@ from benchmarks.timing import timed
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.settings import load_settings
 from resources import LOCAL_SPARK_CONFIG, build_resources
+from resources.promotion_runner import LocalSparkRunner
 
 SOURCE = "card_transactions"
 
 
 def spark_session() -> SparkSession:
-    builder = SparkSession.builder
-    for key, value in {**LOCAL_SPARK_CONFIG, "spark.app.name": "lakehouse-bench"}.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    """The session the local profile's promotion runner uses, so both sides run under it."""
+    spark = LocalSparkRunner(
+        {**LOCAL_SPARK_CONFIG, "spark.app.name": "lakehouse-bench"}
+    ).spark_session
     heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**30
     print(f"  Spark {spark.version}, {spark.sparkContext.master}, driver heap {heap:.1f} GiB")
     return spark

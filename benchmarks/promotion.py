@@ -27,6 +27,7 @@ from benchmarks.lake import SOURCE, land_and_profile, local_lake, spark_session
 from benchmarks.timing import MB, Runs, alternate, print_table, timed
 from lake_assets.ingestion.promotion import PromotionResult, promote
 from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
+from resources.storage import LocalStorage
 
 REPEATS = 2
 WARM_UP_ROWS = 20_000
@@ -48,7 +49,7 @@ class Workload:
         return uri
 
     def output(self, job: str, label: object) -> str:
-        return _file_uri(self.out / f"{job}-{label}")
+        return LocalStorage(self.out).uri(f"{job}-{label}")
 
     def sample(self, rows: int) -> Workload:
         """The same plan over the payload's first `rows` lines, with outputs of its own."""
@@ -62,13 +63,8 @@ class Workload:
         with self.payload.open("rb") as lines:
             path.write_bytes(b"".join(itertools.islice(lines, rows)))
         landed_at = {key: group.landed_at[landed_key]} if landed_key in group.landed_at else {}
-        group = replace(group, uris=(_file_uri(path),), keys=(key,), landed_at=landed_at)
+        group = replace(group, uris=(LocalStorage(out).uri(key),), keys=(key,), landed_at=landed_at)
         return Workload(replace(self.plan, inputs=(group,)), path, out)
-
-
-def _file_uri(path: Path) -> str:
-    # Not Path.as_uri(): it percent-encodes the "=" of ingest_date=, which Hadoop reads literally.
-    return f"file://{path.as_posix()}"
 
 
 def _plain_job(spark: SparkSession, workload: Workload, label: object) -> None:
