@@ -38,6 +38,20 @@ class ConfigError(ValueError):
         super().__init__(f"{file}: {key}: {reason}")
 
 
+OutOfOrderPolicy = Literal["resequence", "reject"]
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    """Bi-temporal history (SCD Type 2) kept for a snapshot source; see ADR-0022."""
+
+    keys: tuple[str, ...]
+    # Orders several rows of one key in one snapshot (same-day updates); a column of the source.
+    sequence_field: str | None = None
+    # What to do with a snapshot older than the newest one applied (ADR-0023).
+    out_of_order: OutOfOrderPolicy = "resequence"
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One producer of payloads, as declared in config/sources.yaml."""
@@ -52,6 +66,10 @@ class SourceConfig:
     lookback_days: int = 3
     owner: str = "unowned"
     description: str = ""
+    # "events": every file adds rows. "snapshot": each file is the whole state for its event
+    # dates, so a later delivery for a date replaces the earlier ones (ADR-0024).
+    delivery: Literal["events", "snapshot"] = "events"
+    history: HistoryConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +151,35 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
             raise ConfigError(
                 path, f"{key}.compatibility", f"must be one of {', '.join(COMPATIBILITY_MODES)}"
             )
+        if declaration.get("delivery", "events") not in ("events", "snapshot"):
+            raise ConfigError(path, f"{key}.delivery", "must be events or snapshot")
+        if "history" in declaration:
+            declaration = {
+                **declaration,
+                "history": _history_config(path, f"{key}.history", declaration),
+            }
         sources[source_id] = SourceConfig(source_id=source_id, **declaration)
     return sources
+
+
+def _history_config(path: Path, key: str, declaration: dict) -> HistoryConfig:
+    history = declaration["history"]
+    if not isinstance(history, dict):
+        raise ConfigError(path, key, "expected a mapping")
+    unknown = set(history) - set(HistoryConfig.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(path, f"{key}.{sorted(unknown)[0]}", "unknown key")
+    if declaration.get("delivery") != "snapshot":
+        raise ConfigError(path, key, "history is kept for snapshot sources (delivery: snapshot)")
+    keys = history.get("keys")
+    if not keys or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(path, f"{key}.keys", "required: a list of key column names")
+    policy = history.get("out_of_order", "resequence")
+    if policy not in ("resequence", "reject"):
+        raise ConfigError(path, f"{key}.out_of_order", "must be resequence or reject")
+    return HistoryConfig(
+        keys=tuple(keys), sequence_field=history.get("sequence_field"), out_of_order=policy
+    )
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

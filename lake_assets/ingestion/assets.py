@@ -193,6 +193,7 @@ def build_source_assets(
             versions,
             raw_files,
             storage.uri,
+            source.delivery,
         )
         if contract is not None:
             plan = replace(

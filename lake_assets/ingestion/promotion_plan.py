@@ -7,7 +7,7 @@ all the Spark job needs, so it can be handed to an EMR Serverless job through Da
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from lake_assets.ingestion.raw_zone import RawFile
@@ -117,6 +117,26 @@ def file_partitions(record: RawFile, event_field: str | None) -> set[str]:
     return dates
 
 
+def latest_deliveries(
+    records: Sequence[RawFile], partitions_of: Callable[[RawFile], set[str]]
+) -> list[RawFile]:
+    """For a snapshot source: drop each file whose every event date was delivered again later.
+
+    A snapshot file is the whole state of its dates, so a re-delivery (a correction) replaces
+    the earlier file instead of adding its rows twice. The replaced file stays in the raw zone.
+    """
+    newest: dict[str, tuple[str, str]] = {}
+    for record in records:
+        stamp = (record.landed_at or record.profiled_at, record.key)
+        for partition in partitions_of(record):
+            newest[partition] = max(newest.get(partition, stamp), stamp)
+    return [
+        r
+        for r in records
+        if any(newest[p] == (r.landed_at or r.profiled_at, r.key) for p in partitions_of(r))
+    ]
+
+
 def plan_promotion(
     dataset: str,
     event_time_field: str,
@@ -125,6 +145,7 @@ def plan_promotion(
     versions: Sequence[SchemaVersion],
     raw_files: Sequence[RawFile],
     uri_of,
+    delivery: str = "events",
 ) -> PromotionPlan:
     """Plan the promotion of `partitions` (event dates) of one source.
 
@@ -150,12 +171,16 @@ def plan_promotion(
             f"(fields: {', '.join(columns)})"
         )
     wanted = set(partitions)
+
+    def partitions_of(record: RawFile) -> set[str]:
+        return file_partitions(record, source_field(accepted[record.version], event_time_field))
+
+    readable = [r for r in raw_files if r.status == "PROFILED" and r.version in accepted]
+    if delivery == "snapshot":
+        readable = latest_deliveries(readable, partitions_of)
     groups: dict[str, list[RawFile]] = defaultdict(list)
-    for record in raw_files:
-        if record.status != "PROFILED" or record.version not in accepted:
-            continue
-        version = accepted[record.version]
-        if file_partitions(record, source_field(version, event_time_field)) & wanted:
+    for record in readable:
+        if partitions_of(record) & wanted:
             groups[record.version].append(record)
     inputs = []
     for version_id in sorted(groups):

@@ -1,0 +1,239 @@
+"""Applying published snapshots to a source's history: plan, merge, write, publish.
+
+Dagster-free: the asset and `lake` call `apply_snapshots`. The history is one table, published
+like a curated partition (a folder per version, a catalog pointer switched in one step), so a
+reader sees the old or the new history, never a half-merged one. Its manifest carries the
+ledger of applied snapshots, so the ledger and the history can never disagree. Two applies
+racing each other are caught by the catalog's optimistic check; the loser re-plans against the
+winner's history and tries again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lake_assets.history.ledger import (
+    ApplyPlan,
+    OutOfOrderSnapshot,
+    plan_apply,
+    snapshot_fingerprint,
+)
+from lake_assets.history.merge import history_spec, merge_history
+from lake_assets.ingestion.promotion import SPARK_TYPES
+from lake_assets.ingestion.raw_zone import run_output_prefix
+from lake_assets.ingestion.reader import read_published
+from lake_assets.settings import SourceConfig
+from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
+from resources.storage import LakeStorage
+
+# The history is one table: a single catalog entry whose pointer names its current version.
+WHOLE_TABLE = "all"
+MANIFEST = "_manifest.json"
+# Spark type -> the catalog's field type (the inverse of promotion's mapping).
+FIELD_TYPES = {spark: field for field, spark in SPARK_TYPES.items() if field != "json"}
+
+
+class AmbiguousSnapshot(ValueError):
+    """A snapshot holds several different rows for one key and no sequence orders them."""
+
+
+def history_dataset(source_id: str) -> str:
+    return f"{source_id}_history"
+
+
+@dataclass
+class HistoryApplied:
+    """What one apply did; `published` is None when there was nothing to change."""
+
+    dataset: str
+    plan: ApplyPlan
+    published: PublishedPartition | None = None
+    rows: int = 0
+    recorded: int = 0  # rows recorded at this transaction time
+    superseded: int = 0  # rows this apply superseded
+    attempts: int = 1
+
+    def summary(self) -> str:
+        plan = self.plan
+        if self.published is None:
+            return (
+                f"{self.dataset}: nothing to apply (unchanged: {', '.join(plan.unchanged) or '-'})"
+            )
+        return (
+            f"{self.dataset}: applied {', '.join(plan.dates)} from {plan.recompute_from}; "
+            f"{self.recorded} rows recorded, {self.superseded} superseded, {self.rows} in total"
+        )
+
+
+def read_manifest(storage: LakeStorage, published: PublishedPartition) -> dict:
+    return json.loads(storage.get_bytes(published.location + MANIFEST))
+
+
+def current_history(
+    spark: SparkSession, catalog: PartitionCatalog, storage: LakeStorage, source_id: str
+) -> DataFrame:
+    """The current version of a source's history table."""
+    published = catalog.current(history_dataset(source_id), WHOLE_TABLE)
+    if published is None:
+        raise LookupError(
+            f"{history_dataset(source_id)}: no history yet; materialize history/{source_id} "
+            "for at least one snapshot date"
+        )
+    return spark.read.parquet(storage.uri(published.location))
+
+
+def snapshot_fingerprints(
+    catalog: PartitionCatalog, storage: LakeStorage, source_id: str, dates: Sequence[str]
+) -> dict[str, str]:
+    fingerprints = {}
+    for day in dates:
+        published = catalog.current(source_id, day)
+        if published is None:
+            raise LookupError(
+                f"{source_id}[{day}]: no published snapshot (not promoted yet, or blocked by its "
+                "contract); the history can only apply published snapshots"
+            )
+        fingerprints[day] = snapshot_fingerprint(read_manifest(storage, published))
+    return fingerprints
+
+
+def apply_snapshots(
+    spark: SparkSession,
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    source: SourceConfig,
+    dates: Sequence[str],
+    run_id: str,
+    now: datetime | None = None,
+    attempts: int = 3,
+    log: Callable[[str], None] = print,
+) -> HistoryApplied:
+    """Apply the published snapshots of `dates` to the source's history.
+
+    Raises OutOfOrderSnapshot, after applying whatever else was accepted, when a late snapshot
+    meets the `reject` policy; the caller alerts.
+    """
+    if source.history is None:
+        raise ValueError(f"{source.source_id}: no history declared in config/sources.yaml")
+    dataset = history_dataset(source.source_id)
+    for attempt in range(1, attempts + 1):
+        current = catalog.current(dataset, WHOLE_TABLE)
+        ledger = read_manifest(storage, current)["applied"] if current else {}
+        applied = {day: entry["fingerprint"] for day, entry in ledger.items()}
+        incoming = snapshot_fingerprints(catalog, storage, source.source_id, dates)
+        plan = plan_apply(applied, incoming, source.history.out_of_order)
+        for note in plan.notes:
+            log(f"{dataset}: {note}")
+        if plan.is_noop:
+            result = HistoryApplied(dataset, plan, attempts=attempt)
+            break
+        try:
+            result = _merge_and_publish(
+                spark, catalog, storage, source, plan, current, ledger, run_id, attempt, now
+            )
+            break
+        except StalePublish as race:
+            log(f"{dataset}: another apply published first ({race}); re-planning")
+    else:
+        raise StalePublish(f"{dataset}: {attempts} attempts lost the race to other applies")
+    if plan.rejected:
+        raise OutOfOrderSnapshot(source.source_id, list(plan.rejected), max(applied))
+    return result
+
+
+def _merge_and_publish(
+    spark: SparkSession,
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    source: SourceConfig,
+    plan: ApplyPlan,
+    current: PublishedPartition | None,
+    ledger: dict,
+    run_id: str,
+    attempt: int,
+    now: datetime | None,
+) -> HistoryApplied:
+    dataset = history_dataset(source.source_id)
+    now = now or datetime.now(UTC)
+    # Snapshots from the first changed date on are re-read as published now: one republished
+    # meanwhile (a correction not yet applied) is absorbed here too.
+    fingerprints = snapshot_fingerprints(catalog, storage, source.source_id, plan.dates)
+    snapshots = read_published(spark, catalog, storage, source.source_id, list(plan.dates))
+    spec = history_spec(
+        source.history,
+        [c for c in snapshots.columns if c != "event_date"],
+        source.event_time_field,
+    )
+    history = spark.read.parquet(storage.uri(current.location)) if current else None
+    merge = merge_history(history, snapshots, plan.dates, spec, now)
+    location = f"{run_output_prefix(dataset, run_id)}version={attempt}/"
+    merge.frame.write.mode("errorifexists").parquet(storage.uri(location))
+    counts, ambiguous = merge.counts.get, merge.ambiguity.get["rows"]
+    if ambiguous:
+        storage.delete_prefix(location)
+        raise AmbiguousSnapshot(_ambiguity_report(snapshots, spec.keys, ambiguous, source))
+    entry = PublishedPartition(
+        dataset=dataset,
+        partition=WHOLE_TABLE,
+        location=location,
+        run_id=f"{run_id}/{attempt}",
+        published_at=now.isoformat(),
+        row_count=counts["rows"],
+        schema_version=current.schema_version if current else "history-v1",
+        columns={c: FIELD_TYPES.get(t, t) for c, t in merge.frame.dtypes},
+    )
+    applied_now = {
+        day: {"fingerprint": fingerprints[day], "applied_at": now.isoformat(), "run_id": run_id}
+        for day in plan.dates
+    }
+    manifest = {
+        **asdict(entry),
+        "applied": {**ledger, **applied_now},
+        "recompute_from": plan.recompute_from,
+        "recorded": counts["recorded"],
+        "superseded": counts["superseded"],
+        "notes": plan.notes,
+    }
+    storage.put_bytes(location + MANIFEST, json.dumps(manifest, indent=2).encode())
+    try:
+        catalog.publish(entry, expected_run_id=current.run_id if current else "")
+    except StalePublish:
+        storage.delete_prefix(location)
+        raise
+    return HistoryApplied(
+        dataset,
+        plan,
+        published=entry,
+        rows=counts["rows"],
+        recorded=counts["recorded"],
+        superseded=counts["superseded"],
+        attempts=attempt,
+    )
+
+
+def _ambiguity_report(
+    snapshots: DataFrame, keys: Sequence[str], rows: int, source: SourceConfig
+) -> str:
+    duplicated = (
+        snapshots.groupBy("event_date", *keys)
+        .count()
+        .where(F.col("count") > 1)
+        .orderBy("event_date", *keys)
+        .limit(5)
+        .collect()
+    )
+    examples = "; ".join(
+        f"{r['event_date']} " + ", ".join(f"{k}={r[k]}" for k in keys) + f" ({r['count']} rows)"
+        for r in duplicated
+    )
+    return (
+        f"{source.source_id}: {rows} rows share a key within one snapshot with different values "
+        f"and no history.sequence_field orders them, e.g. {examples}. Nothing was applied. "
+        "Declare the column that orders same-day changes as history.sequence_field."
+    )
