@@ -1,4 +1,4 @@
-"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [lineage] [--rows N]`: run the
+"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [lineage] [scd] [--rows N]`: run the
 benchmarks (all by default), each printing its own tables, then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import argparse
 import os
 import time
 
-from benchmarks import backfill, contracts, lineage_events, profiling, promotion
+from benchmarks import backfill, contracts, lineage_events, profiling, promotion, scd
 
 BENCHMARKS = {
     "profiling": profiling.run,
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "contracts": contracts.run,
     "backfill": backfill.run,
     "lineage": lineage_events.run,
+    "scd": scd.run,
 }
 
 

@@ -14,6 +14,7 @@ from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import load_contracts
 from lake_assets.events.model import load_rules
 from lake_assets.events.sensors import build_dependency_sensor
+from lake_assets.history.assets import build_history_asset
 from lake_assets.ingestion.assets import build_source_assets, curated_key_of
 from lake_assets.ingestion.schedules import build_daily_promotion
 from lake_assets.ingestion.sensors import build_arrival_sensor
@@ -30,6 +31,11 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         asset
         for source in settings.sources.values()
         for asset in build_source_assets(source, partitions_def, contracts.get(source.source_id))
+    ]
+    assets += [
+        build_history_asset(source, partitions_def)
+        for source in settings.sources.values()
+        if source.history
     ]
     assets.append(build_spend_by_customer(partitions_def))
     deadline_checks = [

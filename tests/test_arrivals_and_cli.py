@@ -220,14 +220,17 @@ def test_oversized_and_empty_payloads_are_dead_lettered_not_lost(local_lake, tmp
 
 def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
     from lake_assets.definitions import build_definitions
+    from lake_assets.history.assets import history_key_of
 
     settings, res = local_lake
     defs = build_definitions(settings, res)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
         f"{zone}/{source}" for zone in ("raw", "registry", "curated") for source in settings.sources
-    } | {"marts/spend_by_customer"}
+    } | {"marts/spend_by_customer", "history/customers"}
     graph = defs.resolve_asset_graph()
+    history = graph.get(history_key_of("customers"))
+    assert history.parent_keys == {curated_key_of("customers")}
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert {
         ("registry/card_transactions", "schema_compatible"),

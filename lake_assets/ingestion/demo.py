@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from lake_assets.cli import dagster_instance, lake_summary, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
+from lake_assets.history.assets import history_key_of
 from lake_assets.ingestion.assets import curated_key_of, registry_key_of
 from lake_assets.ingestion.demo_data import generate
 from lake_assets.ingestion.intake import land_payload
@@ -93,11 +94,28 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
         ):
             return 1
 
+    last = (start + timedelta(days=days - 1)).isoformat()
+    for sid in (s for s, source in settings.sources.items() if source.history):
+        print(f"\napplying {sid} snapshots {start}..{last} to history/{sid} as one run")
+        applied = materialize_partitions(
+            settings,
+            [history_key_of(sid)],
+            start.isoformat(),
+            last,
+            resources=resources,
+            instance=instance,
+        )
+        if report_run(applied):
+            return 1
+        for event in applied.get_asset_materialization_events():
+            print(f"  {event.materialization.metadata['summary'].value}")
+
     print("\n" + lake_summary(settings, resources))
     print(
         f"\nWhere to look:\n  lake folder:   {settings.lake_root}\n"
         f"  alerts:        {settings.state_dir / 'alerts.jsonl'}\n"
         "  registry:      .venv/bin/lake registry show card_transactions\n"
+        f"  history:       .venv/bin/lake scd as-of customers --valid-at {last} --key C00001\n"
         "  webserver:     make dev, then http://127.0.0.1:3000 (runs, asset checks, partitions)"
     )
     return 0
