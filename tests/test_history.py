@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pyspark.sql import functions as F
 
 from lake_assets.history.apply import (
     WHOLE_TABLE,
@@ -20,7 +21,7 @@ from lake_assets.history.apply import (
     read_manifest,
 )
 from lake_assets.history.ledger import OutOfOrderSnapshot, plan_apply
-from lake_assets.history.merge import as_of
+from lake_assets.history.merge import as_of, overlapping_versions
 from lake_assets.ingestion.raw_zone import published_location
 from lake_assets.settings import HistoryConfig, SourceConfig
 from resources.catalog import PublishedPartition, SQLiteCatalog
@@ -299,6 +300,12 @@ def test_resequenced_history_equals_the_history_of_in_order_delivery(tmp_path, s
         shuffled.apply(day)
     for customer in ("C1", "C2", "C3"):
         assert shuffled.current(customer) == in_order.current(customer)
+    history = current_history(spark, shuffled.catalog, shuffled.storage, "customers")
+    assert overlapping_versions(history, ["customer_id"]) == 0
+    # The check does find a broken history: a second open version of C3, from Thursday.
+    c3 = history.where("customer_id = 'C3' AND valid_to IS NULL AND superseded_at IS NULL")
+    broken = history.unionByName(c3.withColumn("valid_from", F.lit(THU).cast("date")))
+    assert overlapping_versions(broken, ["customer_id"]) == 1
 
 
 def test_reject_policy_refuses_the_late_snapshot_and_keeps_the_history(tmp_path, spark):

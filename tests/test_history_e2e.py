@@ -54,6 +54,8 @@ def test_snapshots_flow_into_history_and_a_redelivery_is_a_correction(lake, spar
     result = apply(lake, MON, TUE)  # one run over both days, applied in date order
     assert result.success, failure_message(result)
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "valid_intervals_disjoint" and check.passed
     # Two versions of C00001 and the soft-closed C00002, all recorded at once: nothing superseded.
     assert metadata["recorded"].value == 3 and metadata["superseded"].value == 0
     assert segments_on(lake, spark, MON) == {"C00001": "retail", "C00002": "sme"}

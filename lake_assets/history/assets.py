@@ -5,6 +5,8 @@ its days in date order in one run. Thin wiring: the work is in apply.py and merg
 from datetime import UTC, datetime
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
@@ -15,8 +17,14 @@ from dagster import (
     asset,
 )
 
-from lake_assets.history.apply import WHOLE_TABLE, apply_snapshots, history_dataset
+from lake_assets.history.apply import (
+    WHOLE_TABLE,
+    apply_snapshots,
+    current_history,
+    history_dataset,
+)
 from lake_assets.history.ledger import OutOfOrderSnapshot
+from lake_assets.history.merge import overlapping_versions
 from lake_assets.ingestion.assets import curated_key_of
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
@@ -28,6 +36,7 @@ from resources.promotion_runner import LocalSparkRunner
 from resources.storage import LakeStorage
 
 HISTORY_CODE_VERSION = "scd2-bitemporal-v1"
+INTERVALS_CHECK = "valid_intervals_disjoint"
 
 
 def history_key_of(source_id: str) -> AssetKey:
@@ -44,6 +53,13 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         backfill_policy=BackfillPolicy.single_run(),
         group_name="history",
         kinds={"spark", "parquet"},
+        check_specs=[
+            AssetCheckSpec(
+                INTERVALS_CHECK,
+                asset=history_key_of(sid),
+                description="No key has two versions believed true at the same date.",
+            )
+        ],
         description=(
             f"Bi-temporal SCD2 history of {sid}: valid_from/valid_to (true in the world) and "
             "recorded_at/superseded_at (known to the platform). A partition is a snapshot date "
@@ -100,7 +116,18 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 )
                 outputs.extend(partition_outputs(dataset, WHOLE_TABLE, location, files))
         plan = applied.plan
+        spark = promotion_runner.spark_session
+        overlaps = overlapping_versions(
+            current_history(spark, catalog, storage, sid), source.history.keys
+        )
         return MaterializeResult(
+            check_results=[
+                AssetCheckResult(
+                    check_name=INTERVALS_CHECK,
+                    passed=overlaps == 0,
+                    metadata={"overlapping_versions": overlaps},
+                )
+            ],
             metadata={
                 "summary": applied.summary(),
                 "rows": applied.rows,
@@ -114,7 +141,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 "unchanged": MetadataValue.json(list(plan.unchanged)),
                 "location": storage.uri(applied.published.location) if applied.published else "",
                 "attempts": applied.attempts,
-            }
+            },
         )
 
     return history_asset

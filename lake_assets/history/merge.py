@@ -281,6 +281,25 @@ def merge_history(
     return HistoryMerge(frame=frame, counts=counts, ambiguity=ambiguity)
 
 
+def overlapping_versions(history: DataFrame, keys: Sequence[str]) -> int:
+    """Versions of the current belief whose valid interval overlaps the one before them of the
+    same key: zero unless the merge is broken. Zero-width versions overlap nothing."""
+    order = Window.partitionBy(*keys).orderBy(VALID_FROM, F.col(VALID_TO).asc_nulls_last())
+    current = history.where(
+        F.col(SUPERSEDED_AT).isNull()
+        & (F.col(VALID_TO).isNull() | (F.col(VALID_FROM) < F.col(VALID_TO)))
+    )
+    previous = current.select(
+        VALID_FROM,
+        F.lag(VALID_TO).over(order).alias("_previous_to"),
+        F.lag(F.lit(True)).over(order).alias("_has_previous"),
+    )
+    return previous.where(
+        F.col("_has_previous")
+        & (F.col("_previous_to").isNull() | (F.col("_previous_to") > F.col(VALID_FROM)))
+    ).count()
+
+
 def as_of(
     history: DataFrame,
     valid_at: date | str,
