@@ -34,13 +34,12 @@ ROW_HASH = "row_hash"
 BITEMPORAL_COLUMNS = (VALID_FROM, VALID_TO, RECORDED_AT, SUPERSEDED_AT, OPENED_BY, CLOSED_BY)
 
 # Internal columns of the merge stream.
-_KIND, _IDX, _SEQ, _SEED_FROM, _SEED_OPENED, _VID = (
+_KIND, _IDX, _SEQ, _SEED_FROM, _SEED_OPENED = (
     "_kind",
     "_idx",
     "_seq",
     "_seed_valid_from",
     "_seed_opened_by",
-    "_version_id",
 )
 SEED, DORMANT, SNAPSHOT = "seed", "dormant", "snapshot"
 
@@ -96,13 +95,19 @@ def _row_hash(columns: Sequence[str]) -> Column:
     return F.sha2(F.to_json(F.struct(*[F.col(c) for c in sorted(columns)])), 256)
 
 
-def _version_id(spec: HistorySpec) -> Column:
-    """A version's identity: key, valid interval, content and how it began and ended. The
-    sequence is part of it, so A -> B -> A within one day gives two distinct zero-width rows."""
-    parts = [*spec.keys, VALID_FROM, VALID_TO, ROW_HASH, OPENED_BY, CLOSED_BY]
-    if spec.sequence:
-        parts.append(spec.sequence)
-    return F.sha2(F.to_json(F.struct(*[F.col(c).cast("string").alias(c) for c in parts])), 256)
+def _identity(spec: HistorySpec) -> list[str]:
+    """What makes two rows the same version: key, valid interval, content and how it began and
+    ended. The sequence is part of it, so A -> B -> A within one day gives two distinct
+    zero-width rows."""
+    return [
+        *spec.keys,
+        VALID_FROM,
+        VALID_TO,
+        ROW_HASH,
+        OPENED_BY,
+        CLOSED_BY,
+        *([spec.sequence] if spec.sequence else []),
+    ]
 
 
 def _is_current(start: str) -> Column:
@@ -236,7 +241,6 @@ def merge_history(
         OPENED_BY,
         CLOSED_BY,
     )
-    believed = believed.withColumn(_VID, _version_id(spec))
 
     if affected is None:
         merged = believed.select(
@@ -252,9 +256,11 @@ def merge_history(
             ROW_HASH,
         )
     else:
-        old, new = affected.withColumn(_VID, _version_id(spec)).alias("old"), believed.alias("new")
-        joined = old.join(new, F.col(f"old.{_VID}") == F.col(f"new.{_VID}"), "full_outer")
-        kept = F.col(f"old.{_VID}").isNotNull()
+        old = affected.withColumn("_believed", F.lit(True)).alias("old")
+        new = believed.withColumn("_derived", F.lit(True)).alias("new")
+        same_version = [F.col(f"old.{c}").eqNullSafe(F.col(f"new.{c}")) for c in _identity(spec)]
+        joined = old.join(new, same_version, "full_outer")
+        kept = F.col("old._believed").isNotNull()
 
         def pick(column: str) -> Column:
             return F.when(kept, F.col(f"old.{column}")).otherwise(F.col(f"new.{column}"))
@@ -262,7 +268,7 @@ def merge_history(
         diffed = joined.select(
             *[pick(c).alias(c) for c in [*spec.keys, *spec.tracked, VALID_FROM, VALID_TO]],
             F.coalesce(F.col(f"old.{RECORDED_AT}"), stamp).alias(RECORDED_AT),
-            F.when(F.col(f"new.{_VID}").isNull(), stamp)
+            F.when(F.col("new._derived").isNull(), stamp)
             .otherwise(F.lit(None).cast("timestamp"))
             .alias(SUPERSEDED_AT),
             *[pick(c).alias(c) for c in [OPENED_BY, CLOSED_BY, *spec.carried, ROW_HASH]],
