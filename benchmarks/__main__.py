@@ -1,5 +1,6 @@
-"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [lineage] [scd] [--rows N]`: run the
-benchmarks (all by default), each printing its own tables, then one summary line per benchmark."""
+"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [lineage] [scd]
+[compaction] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+then one summary line per benchmark."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import os
 import time
 
-from benchmarks import backfill, contracts, lineage_events, profiling, promotion, scd
+from benchmarks import backfill, compaction, contracts, lineage_events, profiling, promotion, scd
 
 BENCHMARKS = {
     "profiling": profiling.run,
@@ -16,6 +17,7 @@ BENCHMARKS = {
     "backfill": backfill.run,
     "lineage": lineage_events.run,
     "scd": scd.run,
+    "compaction": compaction.run,
 }
 
 

@@ -10,6 +10,9 @@ from dagster import (
     define_asset_job,
 )
 
+from lake_assets.compaction.assets import build_compaction_asset
+from lake_assets.compaction.policy import load_policy
+from lake_assets.compaction.schedules import compaction_job, compaction_schedule
 from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import load_contracts
 from lake_assets.events.model import load_rules
@@ -38,6 +41,8 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         if source.history
     ]
     assets.append(build_spend_by_customer(partitions_def))
+    compaction_policy = load_policy(settings.compaction_file)
+    assets.append(build_compaction_asset(list(settings.sources.values()), compaction_policy))
     deadline_checks = [
         check
         for source_id in settings.sources
@@ -62,7 +67,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
     return Definitions(
         assets=assets,
         asset_checks=deadline_checks,
-        jobs=[ingestion_job, freshness_job],
+        jobs=[ingestion_job, freshness_job, compaction_job],
         sensors=[
             build_arrival_sensor(sorted(settings.sources)),
             build_dependency_sensor(load_rules(settings.dependencies_file)),
@@ -78,6 +83,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
                 execution_timezone="UTC",
                 default_status=DefaultScheduleStatus.RUNNING,
             ),
+            compaction_schedule,
         ],
         resources=resources if resources is not None else build_resources(settings),
     )

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
 DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
+DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
 
 Profile = Literal["local", "aws"]
 COMPATIBILITY_MODES = (
@@ -83,6 +84,7 @@ class AwsSettings:
     lineage_table: str = "lake-lineage"
     events_table: str = "lake-events"
     event_state_table: str = "lake-event-state"
+    compaction_history_table: str = "lake-compaction-history"
     alert_topic_arn: str | None = None
     arrivals_queue_url: str | None = None
     emr_application_id: str | None = None
@@ -96,6 +98,7 @@ class Settings:
     sources: dict[str, SourceConfig]
     contracts_dir: Path = DEFAULT_CONTRACTS_DIR
     dependencies_file: Path = DEFAULT_DEPENDENCIES_FILE
+    compaction_file: Path = DEFAULT_COMPACTION_FILE
     partitions_start: str = "2025-01-01"
     retention_days: int = 7
     aws: AwsSettings = field(default_factory=AwsSettings)
@@ -197,6 +200,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         lineage_table=env.get("LAKE_LINEAGE_TABLE", AwsSettings.lineage_table),
         events_table=env.get("LAKE_EVENTS_TABLE", AwsSettings.events_table),
         event_state_table=env.get("LAKE_EVENT_STATE_TABLE", AwsSettings.event_state_table),
+        compaction_history_table=(
+            env.get("LAKE_COMPACTION_HISTORY_TABLE") or AwsSettings.compaction_history_table
+        ),
         alert_topic_arn=env.get("LAKE_ALERT_TOPIC_ARN") or None,
         arrivals_queue_url=env.get("LAKE_ARRIVALS_QUEUE_URL") or None,
         emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,
@@ -208,6 +214,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sources=load_sources(env.get("LAKE_SOURCES_FILE", DEFAULT_SOURCES_FILE)),
         contracts_dir=Path(env.get("LAKE_CONTRACTS_DIR", DEFAULT_CONTRACTS_DIR)),
         dependencies_file=Path(env.get("LAKE_DEPENDENCIES_FILE", DEFAULT_DEPENDENCIES_FILE)),
+        compaction_file=Path(env.get("LAKE_COMPACTION_FILE", DEFAULT_COMPACTION_FILE)),
         partitions_start=env.get("LAKE_PARTITIONS_START", "2025-01-01"),
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),
         aws=aws,

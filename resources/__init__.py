@@ -8,6 +8,7 @@ from typing import Any
 from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
+from resources.compaction_history import DynamoCompactionHistory, SQLiteCompactionHistory
 from resources.event_store import DynamoEventStore, SQLiteEventStore
 from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
 from resources.notifier import LocalNotifier
@@ -40,6 +41,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "notifier": LocalNotifier(state / "alerts.jsonl"),
         "events": SQLiteEventStore(state / "events.db"),
         "lineage": SQLiteLineageStore(state / "lineage.db"),
+        "compaction_history": SQLiteCompactionHistory(state / "compaction.db"),
         "arrivals": ListingArrivalFeed(storage),
         "promotion_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG),
     }
@@ -71,6 +73,9 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
         "catalog": GlueCatalog(database=aws.glue_database, bucket=aws.bucket, **connection),
         "notifier": SNSNotifier(topic_arn=aws.alert_topic_arn, **connection),
         "lineage": DynamoLineageStore(table=aws.lineage_table, **connection),
+        "compaction_history": DynamoCompactionHistory(
+            table=aws.compaction_history_table, **connection
+        ),
         "events": DynamoEventStore(
             events_table=aws.events_table, state_table=aws.event_state_table, **connection
         ),

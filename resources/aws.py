@@ -463,9 +463,20 @@ class GlueCatalog(PartitionCatalog):
             row_count=int(parameters["row_count"]),
             schema_version=parameters["schema_version"],
             columns=json.loads(parameters["columns"]),
+            sealed_at=parameters.get("sealed_at"),
         )
 
     def _partition_input(self, published: PublishedPartition) -> dict:
+        parameters = {
+            "location": published.location,
+            "run_id": published.run_id,
+            "published_at": published.published_at,
+            "row_count": str(published.row_count),
+            "schema_version": published.schema_version,
+            "columns": json.dumps(published.columns),
+        }
+        if published.sealed_at:
+            parameters["sealed_at"] = published.sealed_at
         return {
             "Values": [published.partition],
             "StorageDescriptor": {
@@ -473,14 +484,7 @@ class GlueCatalog(PartitionCatalog):
                 "Columns": _glue_columns(published.columns),
                 "Location": self._lake_uri + published.location,
             },
-            "Parameters": {
-                "location": published.location,
-                "run_id": published.run_id,
-                "published_at": published.published_at,
-                "row_count": str(published.row_count),
-                "schema_version": published.schema_version,
-                "columns": json.dumps(published.columns),
-            },
+            "Parameters": parameters,
         }
 
     def current(self, dataset: str, partition: str) -> PublishedPartition | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +31,9 @@ class PublishedPartition:
     row_count: int
     schema_version: str
     columns: dict[str, str] = field(default_factory=dict)  # column -> field type
+    # When this version was sealed: its event date had left the late-arrival window, so no
+    # daily run republishes it and compaction may rewrite it. A republish starts unsealed.
+    sealed_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,14 @@ class PartitionCatalog(ABC):
 
     @abstractmethod
     def superseded(self, older_than: datetime) -> list[SupersededLocation]: ...
+
+    def seal(self, published: PublishedPartition, sealed_at: str) -> PublishedPartition:
+        """Record that `published` is sealed. The seal is a publish of the same folder under the
+        optimistic check, so it is refused (StalePublish) if the partition changed since it
+        was read, and a seal never lands on a version nobody has looked at."""
+        sealed = replace(published, sealed_at=sealed_at)
+        self.publish(sealed, expected_run_id=published.run_id)
+        return sealed
 
     @abstractmethod
     def forget_superseded(self, location: SupersededLocation) -> None: ...

@@ -198,7 +198,22 @@ data "aws_iam_policy_document" "orchestrator" {
     ]
   }
 
-  # Partition catalog: publish is a pointer switch on the partition (resources/catalog.py).
+  # Compaction history and its per-dataset lease (resources/compaction_history.py): records
+  # are put and scanned; the lease is a conditional put, read when busy, deleted when done.
+  statement {
+    sid    = "CompactionHistory"
+    effect = "Allow"
+    actions = [
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+    ]
+    resources = [aws_dynamodb_table.compaction_history.arn]
+  }
+
+  # Partition catalog: publish is a pointer switch on the partition (resources/catalog.py);
+  # sealing and compaction switch it the same way.
   statement {
     sid    = "CuratedCatalog"
     effect = "Allow"

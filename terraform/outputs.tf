@@ -41,6 +41,11 @@ output "lake_event_state_table" {
   value       = aws_dynamodb_table.event_state.name
 }
 
+output "lake_compaction_history_table" {
+  description = "LAKE_COMPACTION_HISTORY_TABLE: DynamoDB table of compaction history and leases."
+  value       = aws_dynamodb_table.compaction_history.name
+}
+
 output "lake_glue_database" {
   description = "LAKE_GLUE_DATABASE: Glue database of curated tables."
   value       = aws_glue_catalog_database.curated.name
@@ -59,19 +64,20 @@ output "lake_emr_execution_role_arn" {
 output "lake_env" {
   description = "Every environment variable of the aws profile, by name."
   value = {
-    LAKE_PROFILE                = "aws"
-    AWS_DEFAULT_REGION          = local.region
-    LAKE_S3_BUCKET              = aws_s3_bucket.lake.bucket
-    LAKE_ARRIVALS_QUEUE_URL     = aws_sqs_queue.arrivals.url
-    LAKE_ALERT_TOPIC_ARN        = aws_sns_topic.schema_drift_alerts.arn
-    LAKE_REGISTRY_TABLE         = aws_dynamodb_table.schema_registry.name
-    LAKE_FILE_INDEX_TABLE       = aws_dynamodb_table.raw_file_index.name
-    LAKE_LINEAGE_TABLE          = aws_dynamodb_table.lineage.name
-    LAKE_EVENTS_TABLE           = aws_dynamodb_table.events.name
-    LAKE_EVENT_STATE_TABLE      = aws_dynamodb_table.event_state.name
-    LAKE_GLUE_DATABASE          = aws_glue_catalog_database.curated.name
-    LAKE_EMR_APPLICATION_ID     = aws_emrserverless_application.spark.id
-    LAKE_EMR_EXECUTION_ROLE_ARN = aws_iam_role.emr_execution.arn
+    LAKE_PROFILE                  = "aws"
+    AWS_DEFAULT_REGION            = local.region
+    LAKE_S3_BUCKET                = aws_s3_bucket.lake.bucket
+    LAKE_ARRIVALS_QUEUE_URL       = aws_sqs_queue.arrivals.url
+    LAKE_ALERT_TOPIC_ARN          = aws_sns_topic.schema_drift_alerts.arn
+    LAKE_REGISTRY_TABLE           = aws_dynamodb_table.schema_registry.name
+    LAKE_FILE_INDEX_TABLE         = aws_dynamodb_table.raw_file_index.name
+    LAKE_LINEAGE_TABLE            = aws_dynamodb_table.lineage.name
+    LAKE_EVENTS_TABLE             = aws_dynamodb_table.events.name
+    LAKE_EVENT_STATE_TABLE        = aws_dynamodb_table.event_state.name
+    LAKE_COMPACTION_HISTORY_TABLE = aws_dynamodb_table.compaction_history.name
+    LAKE_GLUE_DATABASE            = aws_glue_catalog_database.curated.name
+    LAKE_EMR_APPLICATION_ID       = aws_emrserverless_application.spark.id
+    LAKE_EMR_EXECUTION_ROLE_ARN   = aws_iam_role.emr_execution.arn
   }
 }
 

@@ -174,3 +174,9 @@ variable "event_state_table_name" {
   type        = string
   default     = "lake-event-state"
 }
+
+variable "compaction_history_table_name" {
+  description = "DynamoDB table of compaction history and leases (LAKE_COMPACTION_HISTORY_TABLE)."
+  type        = string
+  default     = "lake-compaction-history"
+}

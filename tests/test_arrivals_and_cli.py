@@ -227,7 +227,7 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
         f"{zone}/{source}" for zone in ("raw", "registry", "curated") for source in settings.sources
-    } | {"marts/spend_by_customer", "history/customers"}
+    } | {"marts/spend_by_customer", "history/customers", "maintenance/compaction"}
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))
     assert history.parent_keys == {curated_key_of("customers")}
@@ -263,7 +263,18 @@ def test_version_time_is_utc(local_lake, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["registry"], ["late"], ["quarantine"], ["events"], ["lineage"]]
+    "command",
+    [
+        [],
+        ["registry"],
+        ["late"],
+        ["quarantine"],
+        ["events"],
+        ["lineage"],
+        ["scd"],
+        ["compact"],
+        ["compaction", "report"],
+    ],
 )
 def test_the_lake_command_starts_in_a_fresh_interpreter(command):
     """Import cycles and broken help texts only show when the entry point starts from scratch."""

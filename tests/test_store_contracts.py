@@ -487,6 +487,49 @@ def test_superseded_filters_by_age_and_forget_removes_one(catalog: PartitionCata
     assert catalog.current("payments_daily", "2026-03-02") == _published(run_id="run-3")
 
 
+def test_seal_records_the_version_it_was_given_and_a_republish_starts_unsealed(
+    catalog: PartitionCatalog,
+):
+    catalog.publish(_published())
+    listed = catalog.partitions("payments_daily")[0]
+
+    sealed = catalog.seal(listed, "2026-03-07T04:00:00+00:00")
+
+    assert sealed == replace(listed, sealed_at="2026-03-07T04:00:00+00:00")
+    assert catalog.current("payments_daily", "2026-03-02") == sealed
+    # Sealing switches nothing: the folder is the same, so nothing is superseded.
+    assert catalog.superseded(datetime.now(UTC) + timedelta(days=1)) == []
+    catalog.publish(_published(run_id="run-2"))
+    assert catalog.current("payments_daily", "2026-03-02").sealed_at is None
+
+
+def test_sealing_a_partition_republished_since_it_was_read_is_refused(catalog: PartitionCatalog):
+    catalog.publish(_published())
+    listed = catalog.current("payments_daily", "2026-03-02")
+    catalog.publish(_published(run_id="run-2"))  # a late fold-in
+
+    with pytest.raises(StalePublish):
+        catalog.seal(listed, "2026-03-07T04:00:00+00:00")
+    assert catalog.current("payments_daily", "2026-03-02") == _published(run_id="run-2")
+
+
+def test_glue_carries_the_seal_as_a_partition_parameter(aws_endpoint: str):
+    catalog = GlueCatalog("lake_curated", BUCKET, endpoint_url=aws_endpoint, region=REGION)
+    catalog.ensure_database()
+    catalog.publish(_published())
+    glue = boto3.client("glue", endpoint_url=aws_endpoint, region_name=REGION)
+
+    def parameters() -> dict:
+        return glue.get_partition(
+            DatabaseName="lake_curated", TableName="payments_daily", PartitionValues=["2026-03-02"]
+        )["Partition"]["Parameters"]
+
+    assert "sealed_at" not in parameters()
+    catalog.seal(_published(), "2026-03-07T04:00:00+00:00")
+    assert parameters()["sealed_at"] == "2026-03-07T04:00:00+00:00"
+    assert parameters()["run_id"] == "run-1"
+
+
 def test_glue_table_and_partition_layout(aws_endpoint: str):
     catalog = GlueCatalog("lake_curated", BUCKET, endpoint_url=aws_endpoint, region=REGION)
     catalog.ensure_database()

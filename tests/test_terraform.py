@@ -45,6 +45,7 @@ ENV_OUTPUTS = {
     "LAKE_LINEAGE_TABLE": "lake_lineage_table",
     "LAKE_EVENTS_TABLE": "lake_events_table",
     "LAKE_EVENT_STATE_TABLE": "lake_event_state_table",
+    "LAKE_COMPACTION_HISTORY_TABLE": "lake_compaction_history_table",
     "LAKE_GLUE_DATABASE": "lake_glue_database",
     "LAKE_EMR_APPLICATION_ID": "lake_emr_application_id",
     "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
@@ -457,6 +458,7 @@ def test_s3_notification_sends_only_raw_objects_to_the_arrivals_queue(config):
         ("raw_file_index", "source_id", "key"),
         ("lineage", "run_id", "state"),
         ("event_state", "pk", "sk"),
+        ("compaction_history", "dataset", "entry"),
     ],
 )
 def test_dynamodb_keys_match_the_registry_store(config, table, hash_key, range_key):

@@ -36,6 +36,12 @@ class LateArrival:
         return self.folded_by_run is None
 
 
+def lookback_window(day: date, lookback_days: int, earliest: str) -> tuple[str, str]:
+    """First and last event date a daily run for `day` promotes."""
+    first = (day - timedelta(days=lookback_days)).isoformat()
+    return max(first, earliest), day.isoformat()
+
+
 def late_prefix(source_id: str) -> str:
     return f"quarantine/{source_id}/late/"
 

@@ -2,7 +2,7 @@
 so records up to `lookback_days` late land in their own partition (the same code path as any
 backfill, with a window of lookback_days + 1 days)."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from dagster import (
     AssetSelection,
@@ -13,13 +13,8 @@ from dagster import (
 )
 
 from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.late_arrivals import lookback_window
 from lake_assets.settings import SourceConfig
-
-
-def lookback_window(day: date, lookback_days: int, earliest: str) -> tuple[str, str]:
-    """First and last event date a daily run for `day` promotes."""
-    first = (day - timedelta(days=lookback_days)).isoformat()
-    return max(first, earliest), day.isoformat()
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:

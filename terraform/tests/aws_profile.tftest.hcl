@@ -70,7 +70,8 @@ run "apply_with_mocks_wires_every_env_var" {
       "LAKE_PROFILE", "AWS_DEFAULT_REGION", "LAKE_S3_BUCKET", "LAKE_ARRIVALS_QUEUE_URL",
       "LAKE_ALERT_TOPIC_ARN", "LAKE_REGISTRY_TABLE", "LAKE_FILE_INDEX_TABLE",
       "LAKE_LINEAGE_TABLE", "LAKE_EVENTS_TABLE", "LAKE_EVENT_STATE_TABLE",
-      "LAKE_GLUE_DATABASE", "LAKE_EMR_APPLICATION_ID", "LAKE_EMR_EXECUTION_ROLE_ARN",
+      "LAKE_COMPACTION_HISTORY_TABLE", "LAKE_GLUE_DATABASE", "LAKE_EMR_APPLICATION_ID",
+      "LAKE_EMR_EXECUTION_ROLE_ARN",
     ])
     error_message = "lake_env must name every environment variable of the aws profile."
   }

@@ -1,0 +1,304 @@
+"""A compaction pass, dataset by dataset: seal, clean up after dead runs, pick, rewrite, publish.
+
+Each partition is its own write-audit-publish: the rewrite goes to a folder of its own, the
+rows are reconciled with the version it read, and the catalog pointer is switched under the
+optimistic check that the partition is still at that version. If a writer published meanwhile
+the switch is refused, the rewrite is deleted and the partition waits for the next pass: the
+writer's version stays, nothing is lost or counted twice (ADR-0025).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from lake_assets.compaction.model import CompactionRecord, Outcome
+from lake_assets.compaction.planning import (
+    Candidate,
+    PartitionLayout,
+    compactable,
+    compacted_location,
+    is_data_file,
+    seal_due,
+    select,
+)
+from lake_assets.compaction.policy import CompactionPolicy
+from lake_assets.compaction.rewrite import rewrite
+from lake_assets.lineage.emitter import LineageRecorder, recorder_for
+from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
+from lake_assets.settings import Settings, SourceConfig
+from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
+from resources.compaction_history import CompactionBusy, CompactionHistory
+from resources.storage import LakeStorage
+
+# Recorded in lineage events; bump when what a compaction writes changes.
+COMPACTION_CODE_VERSION = "compaction-v1"
+MANIFEST = "_manifest.json"
+
+
+class CompactionAuditFailed(RuntimeError):
+    """The rewrite does not hold the rows of the version it read; nothing was published."""
+
+
+@dataclass
+class DatasetPass:
+    """What one pass did (or, dry, would do) for one dataset."""
+
+    dataset: str
+    sealed: list[str] = field(default_factory=list)
+    cleaned: list[CompactionRecord] = field(default_factory=list)  # dead runs cleaned up
+    candidates: list[Candidate] = field(default_factory=list)
+    records: list[CompactionRecord] = field(default_factory=list)
+    busy: str | None = None  # why the pass did not run: another run holds the lease
+
+
+@dataclass(frozen=True)
+class CompactionPass:
+    """One compaction run over the lake: its resources, identity and policy."""
+
+    spark: Callable[[], SparkSession]  # started on first use: a dry run needs none
+    storage: LakeStorage
+    catalog: PartitionCatalog
+    history: CompactionHistory
+    recorder: LineageRecorder
+    policy: CompactionPolicy
+    run_id: str
+    earliest: str  # the first partition of the lake (settings.partitions_start)
+    progress: Callable[[str], None] = print
+
+    def run(self, source: SourceConfig, today: date, dry_run: bool = False) -> DatasetPass:
+        """Seal what left the window, then, holding the dataset's lease, clean up after dead
+        runs and compact every qualifying partition. A dry run writes nothing."""
+        dataset = source.source_id
+        done = DatasetPass(dataset)
+        due = seal_due(self.catalog.partitions(dataset), source.lookback_days, today, self.earliest)
+        done.sealed = [p.partition for p in due] if dry_run else self.seal(due)
+        if dry_run:
+            sealed = {p.partition: replace(p, sealed_at="dry run") for p in due}
+            partitions = [sealed.get(p.partition, p) for p in self.catalog.partitions(dataset)]
+            done.candidates = self.candidates(partitions, source, today)
+            return done
+        try:
+            with self.history.lease(dataset, self.run_id):
+                done.cleaned = self.clean_up_dead_runs(dataset)
+                done.candidates = self.candidates(self.catalog.partitions(dataset), source, today)
+                done.records = [self.compact(candidate) for candidate in done.candidates]
+        except CompactionBusy as busy:
+            self.progress(f"{dataset}: skipped, {busy}")
+            done.busy = str(busy)
+        return done
+
+    def seal(self, due: list[PublishedPartition]) -> list[str]:
+        sealed = []
+        for published in due:
+            try:
+                self.catalog.seal(published, datetime.now(UTC).isoformat())
+            except StalePublish:
+                # Republished since it was listed (a late fold-in): sealed by the next pass.
+                continue
+            sealed.append(published.partition)
+        if sealed:
+            self.progress(f"{due[0].dataset}: sealed {', '.join(sealed)}")
+        return sealed
+
+    def candidates(
+        self, partitions: list[PublishedPartition], source: SourceConfig, today: date
+    ) -> list[Candidate]:
+        layouts = []
+        for published in compactable(partitions, source.lookback_days, today, self.earliest):
+            # The manifest's file count rules most partitions out without listing them.
+            manifest = json.loads(self.storage.get_bytes(published.location + MANIFEST))
+            if len(manifest["files"]) < self.policy.selection.min_files:
+                continue
+            files = {
+                info.key: info.size
+                for info in self.storage.list(published.location)
+                if is_data_file(info.key)
+            }
+            layouts.append(PartitionLayout(published, files))
+        return select(layouts, self.policy.selection)
+
+    def clean_up_dead_runs(self, dataset: str) -> list[CompactionRecord]:
+        """Finish the records of runs that died mid-way, which the lease proves dead: a folder
+        the catalog never pointed at is deleted (`abandoned`); one it did point at was
+        published just before the run died (`compacted`)."""
+        referenced = {p.location for p in self.catalog.partitions(dataset)} | {
+            s.location
+            for s in self.catalog.superseded(datetime.max.replace(tzinfo=UTC))
+            if s.dataset == dataset
+        }
+        cleaned = []
+        for record in self.history.records(dataset):
+            if record.outcome != "started" or record.run_id == self.run_id:
+                continue
+            if record.location in referenced:
+                files = self._data_files(record.location)
+                finished = record.finished(
+                    "compacted",
+                    files_after=len(files),
+                    bytes_after=sum(files.values()),
+                    reason="published; its run ended before recording it (duration unknown)",
+                )
+            else:
+                self.storage.delete_prefix(record.location)
+                finished = record.finished(
+                    "abandoned", reason=f"run died; {self.run_id} removed its staging"
+                )
+                self.progress(f"{dataset}: removed {record.location} of dead run {record.run_id}")
+            self.history.record(finished)
+            cleaned.append(finished)
+        return cleaned
+
+    def _data_files(self, location: str) -> dict[str, int]:
+        return {
+            info.key: info.size for info in self.storage.list(location) if is_data_file(info.key)
+        }
+
+    def compact(self, candidate: Candidate) -> CompactionRecord:
+        """Rewrite one partition and switch its pointer if it is still at the version read."""
+        layout, clock = candidate.layout, time.perf_counter()
+        current = layout.published
+        dataset, partition = current.dataset, current.partition
+        location = compacted_location(dataset, self.run_id, partition)
+        started = CompactionRecord(
+            run_id=self.run_id,
+            dataset=dataset,
+            partition=partition,
+            started_at=datetime.now(UTC).isoformat(),
+            outcome="started",
+            replaced_run_id=current.run_id,
+            location=location,
+            files_before=len(layout.files),
+            bytes_before=layout.bytes,
+            rows=current.row_count,
+        )
+        self.history.record(started)
+        self.progress(
+            f"{dataset}[{partition}]: rewriting {len(layout.files)} files "
+            f"({layout.bytes:,} bytes) into about {candidate.planned_files}"
+        )
+        address = partition_address(dataset, partition)
+        lineage = LineageRun(
+            # One lineage run per partition: each supersedes the run that built that partition.
+            run_id=f"{self.run_id}/{partition}",
+            job=f"compaction/{dataset}",
+            partition=partition,
+            inputs=tuple(sorted(layout.files)),
+            outputs=(address,),
+            started_at=started.started_at,
+            code_version=COMPACTION_CODE_VERSION,
+            schema_version=current.schema_version,
+        )
+        switched = False
+        try:
+            with self.recorder.track(lineage) as outputs:
+                files = self._stage(layout, location)
+                self.catalog.publish(
+                    replace(current, location=location, run_id=self.run_id),
+                    expected_run_id=current.run_id,
+                )
+                switched = True
+                outputs.extend(partition_outputs(dataset, partition, location, sorted(files)))
+        except StalePublish as stale:
+            self.storage.delete_prefix(location)
+            self.progress(f"{dataset}[{partition}]: aborted, {stale}")
+            return self._finish(started, clock, "aborted", reason=str(stale))
+        except Exception as error:
+            # After the switch the folder is the published version, whatever failed next (the
+            # lineage record); its history record is finished by the next run's clean-up.
+            if not switched:
+                self.storage.delete_prefix(location)
+                self._finish(started, clock, "failed", reason=f"{type(error).__name__}: {error}")
+            raise
+        written = self._data_files(location)
+        record = self._finish(
+            started,
+            clock,
+            "compacted",
+            files_after=len(written),
+            bytes_after=sum(written.values()),
+        )
+        self.progress(
+            f"{dataset}[{partition}]: {record.files_before} -> {record.files_after} files, "
+            f"{record.bytes_before:,} -> {record.bytes_after:,} bytes "
+            f"in {record.duration_seconds:.1f} s"
+        )
+        return record
+
+    def _stage(self, layout: PartitionLayout, location: str) -> dict[str, int]:
+        """Write and audit the compacted version; its manifest carries the replaced version's
+        raw inputs and quarantine, so lineage and `lake status` read it like any version."""
+        current = layout.published
+        rewritten = rewrite(
+            self.spark(),
+            self.storage.uri(current.location),
+            self.storage.uri(location),
+            self.policy.selection.target_file_bytes,
+        )
+        if rewritten.rows != current.row_count:
+            raise CompactionAuditFailed(
+                f"{current.dataset}[{current.partition}]: the rewrite holds {rewritten.rows} rows,"
+                f" version {current.run_id} holds {current.row_count}; nothing published"
+            )
+        replaced = json.loads(self.storage.get_bytes(current.location + MANIFEST))
+        manifest = {
+            **asdict(replace(current, location=location, run_id=self.run_id)),
+            "files": sorted(rewritten.files),
+            "rows_quarantined": replaced["rows_quarantined"],
+            "quarantine_location": replaced["quarantine_location"],
+            "inputs": replaced["inputs"],
+            "compacted_from": {
+                "run_id": current.run_id,
+                "location": current.location,
+                "files": len(layout.files),
+                "bytes": layout.bytes,
+            },
+        }
+        self.storage.put_bytes(location + MANIFEST, json.dumps(manifest, indent=2).encode())
+        return rewritten.files
+
+    def _finish(
+        self, started: CompactionRecord, clock: float, outcome: Outcome, **changes
+    ) -> CompactionRecord:
+        record = started.finished(
+            outcome, duration_seconds=round(time.perf_counter() - clock, 3), **changes
+        )
+        self.history.record(record)
+        return record
+
+
+def compaction_pass(
+    settings: Settings,
+    policy: CompactionPolicy,
+    run_id: str,
+    resources: Mapping[str, Any],
+    progress: Callable[[str], None] = print,
+) -> CompactionPass:
+    """The pass over a profile's resources (the keys of resources.build_resources)."""
+    runner, storage = resources["promotion_runner"], resources["storage"]
+
+    def spark() -> SparkSession:
+        if not hasattr(runner, "spark_session"):
+            raise RuntimeError(
+                f"compaction rewrites on a local Spark session, which {type(runner).__name__} "
+                "does not provide"
+            )
+        return runner.spark_session
+
+    return CompactionPass(
+        spark=spark,
+        storage=storage,
+        catalog=resources["catalog"],
+        history=resources["compaction_history"],
+        recorder=recorder_for(resources["lineage"], settings.state_dir, storage.uri("")),
+        policy=policy,
+        run_id=run_id,
+        earliest=settings.partitions_start,
+        progress=progress,
+    )
