@@ -54,9 +54,16 @@ def cmd_scd_apply(args, settings) -> int:
     if settings.source(args.dataset).history is None:
         raise ValueError(f"{args.dataset} keeps no history (history: in config/sources.yaml)")
     result = materialize_partitions(settings, [history_key_of(args.dataset)], args.date, args.to)
-    for event in result.get_asset_materialization_events():
-        print(event.materialization.metadata["summary"].value)
+    for summary in applied_summaries(result):
+        print(summary)
     return report_run(result)
+
+
+def applied_summaries(result) -> list[str]:
+    """What each history apply of a run did, once: Dagster copies a range run's metadata onto
+    every partition it materialized."""
+    events = result.get_asset_materialization_events()
+    return list(dict.fromkeys(e.materialization.metadata["summary"].value for e in events))
 
 
 def add_scd_commands(

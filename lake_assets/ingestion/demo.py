@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from lake_assets.cli import dagster_instance, lake_summary, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
 from lake_assets.history.assets import history_key_of
+from lake_assets.history.cli import applied_summaries
 from lake_assets.ingestion.assets import curated_key_of, registry_key_of
 from lake_assets.ingestion.demo_data import generate
 from lake_assets.ingestion.intake import land_payload
@@ -107,8 +108,8 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
         )
         if report_run(applied):
             return 1
-        for event in applied.get_asset_materialization_events():
-            print(f"  {event.materialization.metadata['summary'].value}")
+        for summary in applied_summaries(applied):
+            print(f"  {summary}")
 
     print("\n" + lake_summary(settings, resources))
     print(
