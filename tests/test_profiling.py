@@ -271,6 +271,24 @@ def test_csv_types(tmp_path):
     assert profile.field("day").dates == ("2026-03-02", "2026-03-03")
 
 
+def test_digits_with_a_leading_plus_or_zero_stay_text(tmp_path):
+    """Phone, account and IC numbers written in digits would lose their "+" or leading zero as
+    numbers; amounts and counts still read as numbers."""
+    text = "phone,account,ic,amount,count\n" + "".join(
+        f"+6012{n:07d},00{n:05d},0{n}0101-14-{n:04d},{n}.25,{n}\n" for n in range(1, 50)
+    )
+
+    profile = profile_csv(tmp_path, text, block_size=256)
+
+    assert profile.field_types() == {
+        "phone": "string",
+        "account": "string",
+        "ic": "string",
+        "amount": "double",
+        "count": "integer",
+    }
+
+
 def test_csv_quoted_values_may_span_lines(tmp_path):
     profile = profile_csv(tmp_path, 'id,memo\n1,"first line\nsecond, line"\n2,plain\n')
 

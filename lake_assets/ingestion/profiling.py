@@ -348,15 +348,20 @@ def _cast_detector(target: pa.DataType) -> Detector:
 
 
 # Narrowest first: "1" is an integer before it is a double or a boolean.
-_TEXT_DETECTORS: tuple[Detector, ...] = tuple(
-    _cast_detector(t) for t in (pa.int64(), pa.float64(), pa.bool_(), pa.date32())
+_NUMBER_DETECTORS: tuple[Detector, ...] = tuple(
+    _cast_detector(t) for t in (pa.int64(), pa.float64())
 )
+_OTHER_DETECTORS: tuple[Detector, ...] = tuple(_cast_detector(t) for t in (pa.bool_(), pa.date32()))
+# A leading "+" or zero marks an identifier written in digits (a phone number, an account or
+# IC number, a postcode): as a number it would lose that character, so it stays text.
+_IDENTIFIER_DIGITS = r"^(?:\+|-?0\d)"
 
 
 def _narrowest(values: pa.Array) -> pa.Array:
-    return next(
-        (typed for typed in (d(values) for d in _TEXT_DETECTORS) if typed is not None), values
-    )
+    detectors = _OTHER_DETECTORS
+    if not pc.any(pc.match_substring_regex(values, _IDENTIFIER_DIGITS)).as_py():
+        detectors = _NUMBER_DETECTORS + detectors
+    return next((typed for typed in (d(values) for d in detectors) if typed is not None), values)
 
 
 _ARROW_TYPES: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
@@ -476,8 +481,8 @@ def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, seen: _Partial) -> 
 
 # What a text value reads as, narrowest first; a value takes the first pattern it matches.
 _TEXT_PATTERNS = (
-    ("integer", r"^[+-]?\d+$"),
-    ("double", r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"),
+    ("integer", r"^-?(?:0|[1-9]\d*)$"),  # no "+" or leading zero: see _IDENTIFIER_DIGITS
+    ("double", r"^-?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"),
     ("boolean", r"^(?:true|false|TRUE|FALSE|True|False)$"),
     ("date", rf"^{_DATE}$"),
     ("timestamp", _TEMPORAL),
