@@ -278,9 +278,10 @@ def cmd_lateness(args, settings: Settings) -> int:
 
     source = settings.source(args.source)
     res = _resources(settings)
-    report = measure_lateness(
-        res["promotion_runner"].spark_session, res["catalog"], res["storage"], source
-    )
+    from resources.promotion_runner import local_spark
+
+    spark = local_spark(res["promotion_runner"], "lake lateness")
+    report = measure_lateness(spark, res["catalog"], res["storage"], source)
     print(report.describe(source.lookback_days))
     return 0
 

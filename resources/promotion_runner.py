@@ -42,6 +42,18 @@ class LocalSparkRunner(PromotionRunner):
         return promote(self.spark_session, plan, output_uri)
 
 
+def local_spark(runner: PromotionRunner, job: str):
+    """The in-process SparkSession, for the jobs that have no remote entry point yet (history,
+    compaction, marts, lateness); a remote runner refuses them by name instead of failing on a
+    missing attribute."""
+    if isinstance(runner, LocalSparkRunner):
+        return runner.spark_session
+    raise NotImplementedError(
+        f"{job} runs on the local Spark session, and {type(runner).__name__} runs Spark "
+        "remotely with an entry point for promotion only; run it under the local profile"
+    )
+
+
 def _extras(plan: PromotionPlan, output_uri: str) -> dict[str, Any]:
     return {"plan": plan.to_dict(), "output_uri": output_uri}
 

@@ -35,6 +35,7 @@ from lake_assets.lineage.model import LineageRun, partition_address, partition_o
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.compaction_history import CompactionBusy, CompactionHistory
+from resources.promotion_runner import local_spark
 from resources.storage import LakeStorage
 
 # Recorded in lineage events; bump when what a compaction writes changes.
@@ -284,12 +285,7 @@ def compaction_pass(
     runner, storage = resources["promotion_runner"], resources["storage"]
 
     def spark() -> SparkSession:
-        if not hasattr(runner, "spark_session"):
-            raise RuntimeError(
-                f"compaction rewrites on a local Spark session, which {type(runner).__name__} "
-                "does not provide"
-            )
-        return runner.spark_session
+        return local_spark(runner, "compaction")
 
     return CompactionPass(
         spark=spark,

@@ -32,7 +32,7 @@ from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.lineage_store import LineageStore
 from resources.notifier import Alert, Notifier
-from resources.promotion_runner import LocalSparkRunner
+from resources.promotion_runner import PromotionRunner, local_spark
 from resources.storage import LakeStorage
 
 HISTORY_CODE_VERSION = "scd2-bitemporal-v1"
@@ -73,9 +73,10 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         catalog: ResourceParam[PartitionCatalog],
         notifier: ResourceParam[Notifier],
         lineage: ResourceParam[LineageStore],
-        promotion_runner: ResourceParam[LocalSparkRunner],
+        promotion_runner: ResourceParam[PromotionRunner],
     ) -> MaterializeResult:
         dates = list(context.partition_keys)
+        spark = local_spark(promotion_runner, f"history/{sid}")
         started = LineageRun(
             run_id=context.run_id,
             job=f"history/{sid}",
@@ -89,7 +90,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         with recorder.track(started) as outputs:
             try:
                 applied = apply_snapshots(
-                    promotion_runner.spark_session,
+                    spark,
                     catalog,
                     storage,
                     source,
@@ -116,7 +117,6 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 )
                 outputs.extend(partition_outputs(dataset, WHOLE_TABLE, location, files))
         plan = applied.plan
-        spark = promotion_runner.spark_session
         overlaps = overlapping_versions(
             current_history(spark, catalog, storage, sid), source.history.keys
         )

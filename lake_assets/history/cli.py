@@ -26,14 +26,14 @@ def _keys(values: list[str], key_columns: tuple[str, ...]) -> dict[str, str]:
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     from lake_assets.history.apply import current_history
     from lake_assets.history.merge import BITEMPORAL_COLUMNS, as_of
+    from resources.promotion_runner import local_spark
 
     source = settings.source(args.dataset)
     if source.history is None:
         raise ValueError(f"{args.dataset} keeps no history (history: in config/sources.yaml)")
     res = resources_for(settings)
-    history = current_history(
-        res["promotion_runner"].spark_session, res["catalog"], res["storage"], args.dataset
-    )
+    spark = local_spark(res["promotion_runner"], "lake scd as-of")
+    history = current_history(spark, res["catalog"], res["storage"], args.dataset)
     known_at = args.known_at or datetime.now(UTC).isoformat()
     rows = as_of(history, args.valid_at, known_at, _keys(args.key, source.history.keys))
     shown = [c for c in rows.columns if c != "row_hash" and not c.startswith("_")]
