@@ -4,7 +4,9 @@ Each day lands its payloads, profiles them (the registry asset, as the sensor wo
 and promotes the day plus the day before (a one-day lookback, so late records are picked up).
 On the day the card processor renames `transaction_date`, the registry flags the version as
 BREAKING and promotion refuses; the demo then approves the proposed rename, as an operator
-would with `lake registry approve`, and backfills the blocked days in one run.
+would with `lake registry approve`, and backfills the blocked days in one run. The customer
+snapshots then build the bi-temporal history in one run, and a re-sent past snapshot shows a
+correction: what was true that day, as known before and after it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from datetime import UTC, date, datetime, timedelta
 
 from lake_assets.cli import dagster_instance, lake_summary, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
+from lake_assets.history.apply import current_history
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
+from lake_assets.history.merge import as_of
 from lake_assets.ingestion.assets import curated_key_of, registry_key_of
-from lake_assets.ingestion.demo_data import generate
+from lake_assets.ingestion.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import approve, describe_diff
 from lake_assets.settings import Settings
 from resources import build_resources
+from resources.promotion_runner import local_spark
 
 
 def promotion_order(settings: Settings) -> list[str]:
@@ -32,6 +37,44 @@ def promotion_order(settings: Settings) -> list[str]:
         for rule in contract.rules_of("referential_integrity")
     }
     return sorted(settings.sources, key=lambda sid: (sid not in referenced, sid))
+
+
+def _apply_history(settings, resources, instance, first: str, last: str) -> int:
+    applied = materialize_partitions(
+        settings, [history_key_of("customers")], first, last, resources=resources, instance=instance
+    )
+    for summary in applied_summaries(applied):
+        print(f"  {summary}")
+    return report_run(applied)
+
+
+def _correct_a_snapshot(settings, resources, instance, start: date, day_index: int) -> int:
+    """The customer master re-sends a past day with one customer's segment fixed: the re-sent
+    file replaces the first in curated, and the history amends that version only."""
+    storage, spark = resources["storage"], local_spark(resources["promotion_runner"], "demo")
+    day = start + timedelta(days=day_index)
+    customer, fixed = "C00002", {"segment": "private"}
+    believed_before = datetime.now(UTC)
+    landed_on = (day + timedelta(days=3)).isoformat()  # within the lookback: no fold-in needed
+    print(f"\n--- {landed_on}: the customer master re-sends {day} with {customer} {fixed}")
+    path = settings.lake_root / "_incoming" / landed_on / f"customers_{day:%Y%m%d}_corrected.csv"
+    write_csv(path, customers_snapshot(day, day_index, amended={customer: fixed}))
+    land_payload(storage, settings.source("customers"), path, landed_on)
+    for keys, partition in ((registry_key_of, landed_on), (curated_key_of, day.isoformat())):
+        run = materialize_partitions(
+            settings, [keys("customers")], partition, resources=resources, instance=instance
+        )
+        if report_run(run):
+            return 1
+    if _apply_history(settings, resources, instance, day.isoformat(), day.isoformat()):
+        return 1
+    history = current_history(spark, resources["catalog"], storage, "customers")
+    for label, known_at in (("before the correction", believed_before), ("now", None)):
+        [row] = as_of(
+            history, day, known_at or datetime.now(UTC), {"customer_id": customer}
+        ).collect()
+        print(f"  {customer} on {day}, as known {label}: segment {row['segment']}")
+    return 0
 
 
 def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) -> int:
@@ -96,20 +139,11 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
             return 1
 
     last = (start + timedelta(days=days - 1)).isoformat()
-    for sid in (s for s, source in settings.sources.items() if source.history):
-        print(f"\napplying {sid} snapshots {start}..{last} to history/{sid} as one run")
-        applied = materialize_partitions(
-            settings,
-            [history_key_of(sid)],
-            start.isoformat(),
-            last,
-            resources=resources,
-            instance=instance,
-        )
-        if report_run(applied):
-            return 1
-        for summary in applied_summaries(applied):
-            print(f"  {summary}")
+    print(f"\napplying customers snapshots {start}..{last} to history/customers as one run")
+    if _apply_history(settings, resources, instance, start.isoformat(), last):
+        return 1
+    if days > 3 and _correct_a_snapshot(settings, resources, instance, start, day_index=2):
+        return 1
 
     print("\n" + lake_summary(settings, resources))
     print(

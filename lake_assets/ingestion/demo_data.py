@@ -1,7 +1,8 @@
 """A small banking lake to try the platform on: card transactions (JSON lines) and customer
 snapshots (CSV) over several days, with the realities the platform must handle: a release that
 renames `transaction_date` to `txn_date` and adds two fields, a few late records, unreadable
-amounts, and one corrupt file. Deterministic for a given seed."""
+amounts, one corrupt file, customers who change segment or close and reopen their account.
+Deterministic for a given seed."""
 
 from __future__ import annotations
 
@@ -52,26 +53,47 @@ def _transaction(rng: random.Random, number: int, day: date, renamed: bool) -> d
     return record
 
 
-def _customers(rng: random.Random, day: date, count: int = 60) -> list[dict]:
+CLOSED_FOR_A_DAY = 4  # the last customer's account is closed on this day and reopened the next
+
+
+def customers_snapshot(
+    day: date, day_index: int, count: int = 60, amended: dict[str, dict] | None = None
+) -> list[dict]:
+    """The customer master on `day`: stable people, a few changes a day for the history to
+    record. Every fifth customer moves up a segment once (on day `number % 7`); the last
+    customer, whom no card payment references, is missing on CLOSED_FOR_A_DAY and back the day
+    after. `amended` overrides fields per customer id (a correction re-sent by the source)."""
     names = ("Aisyah", "Wei Ling", "Rajesh", "Nur", "Daniel", "Mei", "Arjun", "Siti")
     rows = []
     for number in range(1, count + 1):
+        if number == count and day_index == CLOSED_FOR_A_DAY:
+            continue
         person = random.Random(number)  # stable attributes per customer across snapshots
-        rows.append(
-            {
-                "customer_id": f"C{number:05d}",
-                "full_name": f"{person.choice(names)} {person.choice(('Tan', 'Lim', 'Abdullah', 'Kumar'))}",
-                "email": f"customer{number}@example.com.my",
-                "phone": f"+6012{person.randrange(10**7):07d}",
-                "segment": person.choice(SEGMENTS),
-                "date_of_birth": (
-                    date(1960, 1, 1) + timedelta(days=person.randrange(15_000))
-                ).isoformat(),
-                "risk_score": rng.randrange(1, 100),
-                "snapshot_date": day.isoformat(),
-            }
-        )
+        segment = SEGMENTS.index(person.choice(SEGMENTS))
+        moved = number % 5 == 0 and day_index >= number % 7
+        customer_id = f"C{number:05d}"
+        row = {
+            "customer_id": customer_id,
+            "full_name": f"{person.choice(names)} {person.choice(('Tan', 'Lim', 'Abdullah', 'Kumar'))}",
+            "email": f"customer{number}@example.com.my",
+            "phone": f"+6012{person.randrange(10**7):07d}",
+            "segment": SEGMENTS[(segment + moved) % len(SEGMENTS)],
+            "date_of_birth": (
+                date(1960, 1, 1) + timedelta(days=person.randrange(15_000))
+            ).isoformat(),
+            "risk_score": person.randrange(1, 100),
+            "snapshot_date": day.isoformat(),
+        }
+        rows.append({**row, **(amended or {}).get(customer_id, {})})
     return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def generate(
@@ -105,11 +127,6 @@ def generate(
             corrupt = folder / f"card_transactions_{day:%Y%m%d}_3.json"
             corrupt.write_bytes(b"\x1f\x8b\x08\x00 this batch was gzipped by mistake \xff\xfe")
             deliveries.append(DemoDelivery("card_transactions", day.isoformat(), corrupt))
-        path = folder / f"customers_{day:%Y%m%d}.csv"
-        rows = _customers(rng, day)
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        path = write_csv(folder / f"customers_{day:%Y%m%d}.csv", customers_snapshot(day, offset))
         deliveries.append(DemoDelivery("customers", day.isoformat(), path))
     return deliveries
