@@ -80,7 +80,8 @@ def test_snapshots_flow_into_history_and_a_redelivery_is_a_correction(lake, spar
     # Lineage: the history version traces back to the curated snapshot it applied.
     runs = [r for r in lake.lineage.runs() if r.job == "history/customers"]
     latest = max((r for r in runs if r.state == "COMPLETE"), key=lambda r: r.started_at)
-    assert latest.inputs == (f"customers[{MON}]",)
+    # Correcting Monday re-read Tuesday too: both snapshots are inputs of the new version.
+    assert latest.inputs == (f"customers[{MON}]", f"customers[{TUE}]")
     assert any(o.startswith("curated/customers_history/run=") for o in latest.outputs)
 
 

@@ -103,6 +103,20 @@ def snapshot_fingerprints(
     return fingerprints
 
 
+def plan_snapshots(
+    catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig, dates: Sequence[str]
+) -> tuple[ApplyPlan, PublishedPartition | None, dict]:
+    """What applying `dates` would do to the current history: the plan (which snapshots it
+    reads), the version it was made against and that version's ledger."""
+    if source.history is None:
+        raise ValueError(f"{source.source_id}: no history declared in config/sources.yaml")
+    current = catalog.current(history_dataset(source.source_id), WHOLE_TABLE)
+    ledger = read_manifest(storage, current)["applied"] if current else {}
+    applied = {day: entry["fingerprint"] for day, entry in ledger.items()}
+    incoming = snapshot_fingerprints(catalog, storage, source.source_id, dates)
+    return plan_apply(applied, incoming, source.history.out_of_order), current, ledger
+
+
 def apply_snapshots(
     spark: SparkSession,
     catalog: PartitionCatalog,
@@ -119,15 +133,9 @@ def apply_snapshots(
     Raises OutOfOrderSnapshot, after applying whatever else was accepted, when a late snapshot
     meets the `reject` policy; the caller alerts.
     """
-    if source.history is None:
-        raise ValueError(f"{source.source_id}: no history declared in config/sources.yaml")
     dataset = history_dataset(source.source_id)
     for attempt in range(1, attempts + 1):
-        current = catalog.current(dataset, WHOLE_TABLE)
-        ledger = read_manifest(storage, current)["applied"] if current else {}
-        applied = {day: entry["fingerprint"] for day, entry in ledger.items()}
-        incoming = snapshot_fingerprints(catalog, storage, source.source_id, dates)
-        plan = plan_apply(applied, incoming, source.history.out_of_order)
+        plan, current, ledger = plan_snapshots(catalog, storage, source, dates)
         for note in plan.notes:
             log(f"{dataset}: {note}")
         if plan.is_noop:
@@ -143,7 +151,7 @@ def apply_snapshots(
     else:
         raise StalePublish(f"{dataset}: {attempts} attempts lost the race to other applies")
     if plan.rejected:
-        raise OutOfOrderSnapshot(source.source_id, list(plan.rejected), max(applied))
+        raise OutOfOrderSnapshot(source.source_id, list(plan.rejected), max(ledger))
     return result
 
 

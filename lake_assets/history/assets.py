@@ -22,6 +22,7 @@ from lake_assets.history.apply import (
     apply_snapshots,
     current_history,
     history_dataset,
+    plan_snapshots,
 )
 from lake_assets.history.ledger import OutOfOrderSnapshot
 from lake_assets.history.merge import overlapping_versions
@@ -77,11 +78,13 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
     ) -> MaterializeResult:
         dates = list(context.partition_keys)
         spark = local_spark(promotion_runner, f"history/{sid}")
+        # A late or corrected snapshot makes the merge re-read every later one: all are inputs.
+        planned, _, _ = plan_snapshots(catalog, storage, source, dates)
         started = LineageRun(
             run_id=context.run_id,
             job=f"history/{sid}",
             partition=f"{dates[0]}..{dates[-1]}",
-            inputs=tuple(partition_address(sid, d) for d in dates),
+            inputs=tuple(partition_address(sid, d) for d in planned.dates or dates),
             outputs=(partition_address(dataset, WHOLE_TABLE),),
             started_at=datetime.now(UTC).isoformat(),
             code_version=HISTORY_CODE_VERSION,
