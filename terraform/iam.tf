@@ -174,8 +174,8 @@ data "aws_iam_policy_document" "orchestrator" {
       "dynamodb:UpdateItem",
     ]
     resources = [
-      aws_dynamodb_table.schema_registry.arn,
-      aws_dynamodb_table.raw_file_index.arn,
+      aws_dynamodb_table.lake["schema_registry"].arn,
+      aws_dynamodb_table.lake["raw_file_index"].arn,
     ]
   }
 
@@ -192,9 +192,9 @@ data "aws_iam_policy_document" "orchestrator" {
       "dynamodb:Scan",
     ]
     resources = [
-      aws_dynamodb_table.lineage.arn,
-      aws_dynamodb_table.events.arn,
-      aws_dynamodb_table.event_state.arn,
+      aws_dynamodb_table.lake["lineage"].arn,
+      aws_dynamodb_table.lake["events"].arn,
+      aws_dynamodb_table.lake["event_state"].arn,
     ]
   }
 
@@ -209,7 +209,7 @@ data "aws_iam_policy_document" "orchestrator" {
       "dynamodb:PutItem",
       "dynamodb:Scan",
     ]
-    resources = [aws_dynamodb_table.compaction_history.arn]
+    resources = [aws_dynamodb_table.lake["compaction_history"].arn]
   }
 
   # Partition catalog: publish is a pointer switch on the partition (resources/catalog.py);

@@ -18,32 +18,32 @@ output "lake_alert_topic_arn" {
 
 output "lake_registry_table" {
   description = "LAKE_REGISTRY_TABLE: DynamoDB table of schema versions."
-  value       = aws_dynamodb_table.schema_registry.name
+  value       = aws_dynamodb_table.lake["schema_registry"].name
 }
 
 output "lake_file_index_table" {
   description = "LAKE_FILE_INDEX_TABLE: DynamoDB table of raw objects."
-  value       = aws_dynamodb_table.raw_file_index.name
+  value       = aws_dynamodb_table.lake["raw_file_index"].name
 }
 
 output "lake_lineage_table" {
   description = "LAKE_LINEAGE_TABLE: DynamoDB table of lineage runs."
-  value       = aws_dynamodb_table.lineage.name
+  value       = aws_dynamodb_table.lake["lineage"].name
 }
 
 output "lake_events_table" {
   description = "LAKE_EVENTS_TABLE: DynamoDB table of data-ready events."
-  value       = aws_dynamodb_table.events.name
+  value       = aws_dynamodb_table.lake["events"].name
 }
 
 output "lake_event_state_table" {
   description = "LAKE_EVENT_STATE_TABLE: DynamoDB table of dependency waits and dead letters."
-  value       = aws_dynamodb_table.event_state.name
+  value       = aws_dynamodb_table.lake["event_state"].name
 }
 
 output "lake_compaction_history_table" {
   description = "LAKE_COMPACTION_HISTORY_TABLE: DynamoDB table of compaction history and leases."
-  value       = aws_dynamodb_table.compaction_history.name
+  value       = aws_dynamodb_table.lake["compaction_history"].name
 }
 
 output "lake_glue_database" {
@@ -69,12 +69,12 @@ output "lake_env" {
     LAKE_S3_BUCKET                = aws_s3_bucket.lake.bucket
     LAKE_ARRIVALS_QUEUE_URL       = aws_sqs_queue.arrivals.url
     LAKE_ALERT_TOPIC_ARN          = aws_sns_topic.schema_drift_alerts.arn
-    LAKE_REGISTRY_TABLE           = aws_dynamodb_table.schema_registry.name
-    LAKE_FILE_INDEX_TABLE         = aws_dynamodb_table.raw_file_index.name
-    LAKE_LINEAGE_TABLE            = aws_dynamodb_table.lineage.name
-    LAKE_EVENTS_TABLE             = aws_dynamodb_table.events.name
-    LAKE_EVENT_STATE_TABLE        = aws_dynamodb_table.event_state.name
-    LAKE_COMPACTION_HISTORY_TABLE = aws_dynamodb_table.compaction_history.name
+    LAKE_REGISTRY_TABLE           = aws_dynamodb_table.lake["schema_registry"].name
+    LAKE_FILE_INDEX_TABLE         = aws_dynamodb_table.lake["raw_file_index"].name
+    LAKE_LINEAGE_TABLE            = aws_dynamodb_table.lake["lineage"].name
+    LAKE_EVENTS_TABLE             = aws_dynamodb_table.lake["events"].name
+    LAKE_EVENT_STATE_TABLE        = aws_dynamodb_table.lake["event_state"].name
+    LAKE_COMPACTION_HISTORY_TABLE = aws_dynamodb_table.lake["compaction_history"].name
     LAKE_GLUE_DATABASE            = aws_glue_catalog_database.curated.name
     LAKE_EMR_APPLICATION_ID       = aws_emrserverless_application.spark.id
     LAKE_EMR_EXECUTION_ROLE_ARN   = aws_iam_role.emr_execution.arn

@@ -27,7 +27,7 @@ EXPECTED_FILES = [
     "versions.tf",
     "variables.tf",
     "storage.tf",
-    "registry.tf",
+    "dynamodb.tf",
     "catalog.tf",
     "messaging.tf",
     "emr.tf",
@@ -457,19 +457,31 @@ def test_s3_notification_sends_only_raw_objects_to_the_arrivals_queue(config):
         ("schema_registry", "source_id", "version"),
         ("raw_file_index", "source_id", "key"),
         ("lineage", "run_id", "state"),
+        ("events", "idempotency_key", None),
         ("event_state", "pk", "sk"),
         ("compaction_history", "dataset", "entry"),
     ],
 )
-def test_dynamodb_keys_match_the_registry_store(config, table, hash_key, range_key):
-    body = _resources(config, "aws_dynamodb_table")[table]
-    assert body["hash_key"] == hash_key
-    assert body["range_key"] == range_key
-    assert {a["name"]: a["type"] for a in body["attribute"]} == {hash_key: "S", range_key: "S"}
+def test_dynamodb_keys_match_the_stores(config, table, hash_key, range_key):
+    locals_ = {k: v for block in config.get("locals", []) for k, v in block.items()}
+    declared = locals_["dynamodb_tables"][table]
+    assert (declared["hash_key"], declared["range_key"]) == (hash_key, range_key)
+
+
+def test_every_dynamodb_table_is_on_demand_recoverable_and_encrypted(config):
+    body = _resources(config, "aws_dynamodb_table")["lake"]
+    assert body["for_each"] == "${local.dynamodb_tables}"
     assert body["billing_mode"] == "PAY_PER_REQUEST"
+    assert body["deletion_protection_enabled"] is True
+    attribute = one(body["dynamic"])["attribute"]
+    assert "each.value.hash_key" in attribute["for_each"]
+    assert "each.value.range_key" in attribute["for_each"]
     assert one(body["point_in_time_recovery"])["enabled"] is True
     sse = one(body["server_side_encryption"])
     assert sse["enabled"] is True and sse["kms_key_arn"] == "${aws_kms_key.lake.arn}"
+    # A deployed stack keeps its tables: each old resource address moves into the map.
+    moved = {(m["from"], m["to"]) for m in config.get("moved", [])}
+    assert len(moved) == 6 and all("aws_dynamodb_table.lake[" in to for _, to in moved)
 
 
 def test_data_at_rest_uses_the_customer_managed_key(config):

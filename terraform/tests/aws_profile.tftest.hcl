@@ -53,10 +53,10 @@ run "plan_names_and_keys" {
 
   assert {
     condition = (
-      aws_dynamodb_table.schema_registry.hash_key == "source_id" &&
-      aws_dynamodb_table.schema_registry.range_key == "version" &&
-      aws_dynamodb_table.raw_file_index.hash_key == "source_id" &&
-      aws_dynamodb_table.raw_file_index.range_key == "key"
+      aws_dynamodb_table.lake["schema_registry"].hash_key == "source_id" &&
+      aws_dynamodb_table.lake["schema_registry"].range_key == "version" &&
+      aws_dynamodb_table.lake["raw_file_index"].hash_key == "source_id" &&
+      aws_dynamodb_table.lake["raw_file_index"].range_key == "key"
     )
     error_message = "DynamoDB keys must match the registry store: (source_id, version) and (source_id, key)."
   }

@@ -1,0 +1,81 @@
+# Every DynamoDB table of the aws profile, one per store in resources/. Keys mirror the SQLite
+# stores; all are on demand, with point-in-time recovery, deletion protection and the lake's
+# customer managed key.
+#   schema_registry     (source_id, version)   resources/registry_store.py
+#   raw_file_index      (source_id, key)       resources/registry_store.py
+#   lineage             (run_id, state)        resources/lineage_store.py
+#   events              (idempotency_key)      resources/event_store.py: the conditional put
+#                                              on the key is the deduplication
+#   event_state         (pk, sk)               resources/event_store.py
+#   compaction_history  (dataset, entry)       resources/compaction_history.py: records keyed
+#                                              "<started_at>#<partition>#<run_id>", and the
+#                                              per-dataset lease (dataset, "lease")
+
+locals {
+  dynamodb_tables = {
+    schema_registry    = { name = var.registry_table_name, hash_key = "source_id", range_key = "version" }
+    raw_file_index     = { name = var.file_index_table_name, hash_key = "source_id", range_key = "key" }
+    lineage            = { name = var.lineage_table_name, hash_key = "run_id", range_key = "state" }
+    events             = { name = var.events_table_name, hash_key = "idempotency_key", range_key = null }
+    event_state        = { name = var.event_state_table_name, hash_key = "pk", range_key = "sk" }
+    compaction_history = { name = var.compaction_history_table_name, hash_key = "dataset", range_key = "entry" }
+  }
+}
+
+resource "aws_dynamodb_table" "lake" {
+  for_each = local.dynamodb_tables
+
+  name                        = each.value.name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = each.value.hash_key
+  range_key                   = each.value.range_key
+  deletion_protection_enabled = true
+
+  dynamic "attribute" {
+    for_each = compact([each.value.hash_key, each.value.range_key])
+    content {
+      name = attribute.value
+      type = "S"
+    }
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.lake.arn
+  }
+}
+
+# The tables were one resource block each; these keep a deployed stack's tables in place.
+moved {
+  from = aws_dynamodb_table.schema_registry
+  to   = aws_dynamodb_table.lake["schema_registry"]
+}
+
+moved {
+  from = aws_dynamodb_table.raw_file_index
+  to   = aws_dynamodb_table.lake["raw_file_index"]
+}
+
+moved {
+  from = aws_dynamodb_table.lineage
+  to   = aws_dynamodb_table.lake["lineage"]
+}
+
+moved {
+  from = aws_dynamodb_table.events
+  to   = aws_dynamodb_table.lake["events"]
+}
+
+moved {
+  from = aws_dynamodb_table.event_state
+  to   = aws_dynamodb_table.lake["event_state"]
+}
+
+moved {
+  from = aws_dynamodb_table.compaction_history
+  to   = aws_dynamodb_table.lake["compaction_history"]
+}
