@@ -103,18 +103,29 @@ def snapshot_fingerprints(
     return fingerprints
 
 
+@dataclass(frozen=True)
+class PlannedApply:
+    """A plan with what it was made against: the history version, its ledger and the incoming
+    snapshots' fingerprints."""
+
+    plan: ApplyPlan
+    current: PublishedPartition | None
+    ledger: dict
+    incoming: dict[str, str]
+
+
 def plan_snapshots(
     catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig, dates: Sequence[str]
-) -> tuple[ApplyPlan, PublishedPartition | None, dict]:
-    """What applying `dates` would do to the current history: the plan (which snapshots it
-    reads), the version it was made against and that version's ledger."""
+) -> PlannedApply:
+    """What applying `dates` would do to the current history (which snapshots it reads)."""
     if source.history is None:
         raise ValueError(f"{source.source_id}: no history declared in config/sources.yaml")
     current = catalog.current(history_dataset(source.source_id), WHOLE_TABLE)
     ledger = read_manifest(storage, current)["applied"] if current else {}
     applied = {day: entry["fingerprint"] for day, entry in ledger.items()}
     incoming = snapshot_fingerprints(catalog, storage, source.source_id, dates)
-    return plan_apply(applied, incoming, source.history.out_of_order), current, ledger
+    plan = plan_apply(applied, incoming, source.history.out_of_order)
+    return PlannedApply(plan, current, ledger, incoming)
 
 
 def apply_snapshots(
@@ -127,15 +138,19 @@ def apply_snapshots(
     now: datetime | None = None,
     attempts: int = 3,
     log: Callable[[str], None] = print,
+    planned: PlannedApply | None = None,
 ) -> HistoryApplied:
-    """Apply the published snapshots of `dates` to the source's history.
+    """Apply the published snapshots of `dates` to the source's history; `planned`, if the
+    caller already planned them, is the first attempt's plan (a retry plans again).
 
     Raises OutOfOrderSnapshot, after applying whatever else was accepted, when a late snapshot
     meets the `reject` policy; the caller alerts.
     """
     dataset = history_dataset(source.source_id)
     for attempt in range(1, attempts + 1):
-        plan, current, ledger = plan_snapshots(catalog, storage, source, dates)
+        if planned is None or attempt > 1:
+            planned = plan_snapshots(catalog, storage, source, dates)
+        plan, ledger = planned.plan, planned.ledger
         for note in plan.notes:
             log(f"{dataset}: {note}")
         if plan.is_noop:
@@ -143,7 +158,7 @@ def apply_snapshots(
             break
         try:
             result = _merge_and_publish(
-                spark, catalog, storage, source, plan, current, ledger, run_id, attempt, now
+                spark, catalog, storage, source, planned, run_id, attempt, now
             )
             break
         except StalePublish as race:
@@ -160,18 +175,21 @@ def _merge_and_publish(
     catalog: PartitionCatalog,
     storage: LakeStorage,
     source: SourceConfig,
-    plan: ApplyPlan,
-    current: PublishedPartition | None,
-    ledger: dict,
+    planned: PlannedApply,
     run_id: str,
     attempt: int,
     now: datetime | None,
 ) -> HistoryApplied:
     dataset = history_dataset(source.source_id)
+    plan, current, ledger = planned.plan, planned.current, planned.ledger
     now = now or datetime.now(UTC)
-    # Snapshots from the first changed date on are re-read as published now: one republished
-    # meanwhile (a correction not yet applied) is absorbed here too.
-    fingerprints = snapshot_fingerprints(catalog, storage, source.source_id, plan.dates)
+    # Earlier snapshots from the first changed date on are read as published now: one
+    # republished meanwhile (a correction not yet applied) is absorbed here too.
+    earlier = [day for day in plan.dates if day not in planned.incoming]
+    fingerprints = {
+        **planned.incoming,
+        **snapshot_fingerprints(catalog, storage, source.source_id, earlier),
+    }
     snapshots = read_published(spark, catalog, storage, source.source_id, list(plan.dates))
     spec = history_spec(
         source.history,

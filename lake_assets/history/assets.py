@@ -79,12 +79,12 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         dates = list(context.partition_keys)
         spark = local_spark(promotion_runner, f"history/{sid}")
         # A late or corrected snapshot makes the merge re-read every later one: all are inputs.
-        planned, _, _ = plan_snapshots(catalog, storage, source, dates)
+        planned = plan_snapshots(catalog, storage, source, dates)
         started = LineageRun(
             run_id=context.run_id,
             job=f"history/{sid}",
             partition=f"{dates[0]}..{dates[-1]}",
-            inputs=tuple(partition_address(sid, d) for d in planned.dates or dates),
+            inputs=tuple(partition_address(sid, d) for d in planned.plan.dates or dates),
             outputs=(partition_address(dataset, WHOLE_TABLE),),
             started_at=datetime.now(UTC).isoformat(),
             code_version=HISTORY_CODE_VERSION,
@@ -100,6 +100,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                     dates,
                     context.run_id,
                     log=context.log.info,
+                    planned=planned,
                 )
             except OutOfOrderSnapshot as refused:
                 notifier.send(

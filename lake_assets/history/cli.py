@@ -23,14 +23,20 @@ def _keys(values: list[str], key_columns: tuple[str, ...]) -> dict[str, str]:
     return keys
 
 
+def history_source(settings, dataset: str):
+    """The declared source `dataset`, which must keep a history."""
+    source = settings.source(dataset)
+    if source.history is None:
+        raise ValueError(f"{dataset} keeps no history (history: in config/sources.yaml)")
+    return source
+
+
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     from lake_assets.history.apply import current_history
     from lake_assets.history.merge import BITEMPORAL_COLUMNS, as_of
     from resources.promotion_runner import local_spark
 
-    source = settings.source(args.dataset)
-    if source.history is None:
-        raise ValueError(f"{args.dataset} keeps no history (history: in config/sources.yaml)")
+    source = history_source(settings, args.dataset)
     res = resources_for(settings)
     spark = local_spark(res["promotion_runner"], "lake scd as-of")
     history = current_history(spark, res["catalog"], res["storage"], args.dataset)
@@ -51,8 +57,7 @@ def cmd_scd_apply(args, settings) -> int:
     from lake_assets.cli import materialize_partitions, report_run
     from lake_assets.history.assets import history_key_of
 
-    if settings.source(args.dataset).history is None:
-        raise ValueError(f"{args.dataset} keeps no history (history: in config/sources.yaml)")
+    history_source(settings, args.dataset)
     result = materialize_partitions(settings, [history_key_of(args.dataset)], args.date, args.to)
     for summary in applied_summaries(result):
         print(summary)

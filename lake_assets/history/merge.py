@@ -244,17 +244,10 @@ def merge_history(
 
     if affected is None:
         merged = believed.select(
-            *spec.keys,
-            *spec.tracked,
-            VALID_FROM,
-            VALID_TO,
+            "*",
             stamp.alias(RECORDED_AT),
             F.lit(None).cast("timestamp").alias(SUPERSEDED_AT),
-            OPENED_BY,
-            CLOSED_BY,
-            *spec.carried,
-            ROW_HASH,
-        )
+        ).select(*spec.columns)
     else:
         old = affected.withColumn("_believed", F.lit(True)).alias("old")
         new = believed.withColumn("_derived", F.lit(True)).alias("new")
