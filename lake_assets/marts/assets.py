@@ -105,22 +105,28 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
             spend_by_customer_rows(cards, customers).write.mode("errorifexists").parquet(
                 storage.uri(location)
             )
-            written = spark.read.parquet(storage.uri(location))
-            count = written.count()
-            files = sorted(r[0] for r in written.select("_metadata.file_name").distinct().collect())
-            outputs.extend(partition_outputs("spend_by_customer", partition, location, files))
-        catalog.publish(
-            PublishedPartition(
-                dataset="spend_by_customer",
-                partition=partition,
-                location=location,
-                run_id=context.run_id,
-                published_at=datetime.now(UTC).isoformat(),
-                row_count=count,
-                schema_version="derived",
-                columns=SPEND_COLUMNS,
+            # One pass over what was written: rows per file give the count and the file names.
+            per_file = (
+                spark.read.parquet(storage.uri(location))
+                .groupBy(F.col("_metadata.file_name"))
+                .count()
+                .collect()
             )
-        )
+            count, files = sum(r["count"] for r in per_file), sorted(r[0] for r in per_file)
+            catalog.publish(
+                PublishedPartition(
+                    dataset="spend_by_customer",
+                    partition=partition,
+                    location=location,
+                    run_id=context.run_id,
+                    published_at=datetime.now(UTC).isoformat(),
+                    row_count=count,
+                    schema_version="derived",
+                    columns=SPEND_COLUMNS,
+                )
+            )
+            # Claimed only once published: a failed publish records no outputs.
+            outputs.extend(partition_outputs("spend_by_customer", partition, location, files))
         missing = context.run.tags.get("lake/missing_inputs", "")
         return MaterializeResult(
             metadata={
