@@ -291,6 +291,7 @@ def cmd_quarantine_replay(args, settings: Settings) -> int:
     from its raw files, so rows that now pass are published (once: the partition is replaced)
     and the rest stay quarantined."""
     from lake_assets.ingestion.assets import curated_key_of
+    from lake_assets.ingestion.publish import read_manifest
 
     settings.source(args.dataset)
     res = _resources(settings)
@@ -298,9 +299,7 @@ def cmd_quarantine_replay(args, settings: Settings) -> int:
     if report_run(materialize_partitions(settings, [curated_key_of(args.dataset)], args.partition)):
         return 1
     after = res["catalog"].current(args.dataset, args.partition)
-    quarantined = json.loads(res["storage"].get_bytes(after.location + "_manifest.json"))[
-        "rows_quarantined"
-    ]
+    quarantined = read_manifest(res["storage"], after)["rows_quarantined"]
     print(
         f"{args.dataset}[{args.partition}]: {before.row_count if before else 0} -> {after.row_count} rows "
         f"published, {quarantined} still quarantined"
@@ -313,6 +312,8 @@ def cmd_quarantine_replay(args, settings: Settings) -> int:
 
 def lake_summary(settings: Settings, resources: dict) -> str:
     """Rows per zone and day, registry versions and dead-lettered files, as text."""
+    from lake_assets.ingestion.publish import read_manifest
+
     storage, registry, catalog = resources["storage"], resources["registry"], resources["catalog"]
     lines = [f"lake at {storage.uri('')}"]
     for sid in sorted(settings.sources):
@@ -330,7 +331,7 @@ def lake_summary(settings: Settings, resources: dict) -> str:
         ]
         lines.append("curated (event date: published rows, quarantined rows, run)")
         for part in catalog.partitions(sid):
-            manifest = json.loads(storage.get_bytes(part.location + "_manifest.json"))
+            manifest = read_manifest(storage, part)
             lines.append(
                 f"  {part.partition}: {part.row_count} rows, {manifest['rows_quarantined']} quarantined,"
                 f" run {part.run_id[:8]}, schema {part.schema_version}"

@@ -9,7 +9,6 @@ writer's version stays, nothing is lost or counted twice (ADR-0025).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +29,7 @@ from lake_assets.compaction.planning import (
 )
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.rewrite import rewrite
+from lake_assets.ingestion.publish import read_manifest, write_manifest
 from lake_assets.lineage.emitter import LineageRecorder, recorder_for
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
 from lake_assets.settings import Settings, SourceConfig
@@ -40,7 +40,6 @@ from resources.storage import LakeStorage
 
 # Recorded in lineage events; bump when what a compaction writes changes.
 COMPACTION_CODE_VERSION = "compaction-v1"
-MANIFEST = "_manifest.json"
 
 
 class CompactionAuditFailed(RuntimeError):
@@ -114,7 +113,7 @@ class CompactionPass:
         layouts = []
         for published in compactable(partitions, source.lookback_days, today, self.earliest):
             # The manifest's file count rules most partitions out without listing them.
-            manifest = json.loads(self.storage.get_bytes(published.location + MANIFEST))
+            manifest = read_manifest(self.storage, published)
             if len(manifest["files"]) < self.policy.selection.min_files:
                 continue
             files = {
@@ -247,7 +246,7 @@ class CompactionPass:
                 f"{current.dataset}[{current.partition}]: the rewrite holds {rewritten.rows} rows,"
                 f" version {current.run_id} holds {current.row_count}; nothing published"
             )
-        replaced = json.loads(self.storage.get_bytes(current.location + MANIFEST))
+        replaced = read_manifest(self.storage, current)
         manifest = {
             **asdict(replace(current, location=location, run_id=self.run_id)),
             "files": sorted(rewritten.files),
@@ -261,7 +260,7 @@ class CompactionPass:
                 "bytes": layout.bytes,
             },
         }
-        self.storage.put_bytes(location + MANIFEST, json.dumps(manifest, indent=2).encode())
+        write_manifest(self.storage, location, manifest)
         return rewritten.files
 
     def _finish(

@@ -10,7 +10,6 @@ winner's history and tries again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from lake_assets.history.ledger import (
 )
 from lake_assets.history.merge import history_spec, merge_history
 from lake_assets.ingestion.promotion import SPARK_TYPES
+from lake_assets.ingestion.publish import read_manifest, write_manifest
 from lake_assets.ingestion.raw_zone import run_output_prefix
 from lake_assets.ingestion.reader import read_published
 from lake_assets.settings import SourceConfig
@@ -34,7 +34,6 @@ from resources.storage import LakeStorage
 
 # The history is one table: a single catalog entry whose pointer names its current version.
 WHOLE_TABLE = "all"
-MANIFEST = "_manifest.json"
 # Spark type -> the catalog's field type (the inverse of promotion's mapping).
 FIELD_TYPES = {spark: field for field, spark in SPARK_TYPES.items() if field != "json"}
 
@@ -69,10 +68,6 @@ class HistoryApplied:
             f"{self.dataset}: applied {', '.join(plan.dates)} from {plan.recompute_from}; "
             f"{self.recorded} rows recorded, {self.superseded} superseded, {self.rows} in total"
         )
-
-
-def read_manifest(storage: LakeStorage, published: PublishedPartition) -> dict:
-    return json.loads(storage.get_bytes(published.location + MANIFEST))
 
 
 def current_history(
@@ -226,7 +221,7 @@ def _merge_and_publish(
         "superseded": counts["superseded"],
         "notes": plan.notes,
     }
-    storage.put_bytes(location + MANIFEST, json.dumps(manifest, indent=2).encode())
+    write_manifest(storage, location, manifest)
     try:
         catalog.publish(entry, expected_run_id=current.run_id if current else "")
     except StalePublish:

@@ -23,6 +23,17 @@ from lake_assets.ingestion.raw_zone import (
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
 
+# Beside each published folder: what it holds and what it was built from.
+MANIFEST = "_manifest.json"
+
+
+def read_manifest(storage: LakeStorage, published: PublishedPartition) -> dict:
+    return json.loads(storage.get_bytes(published.location + MANIFEST))
+
+
+def write_manifest(storage: LakeStorage, location: str, manifest: dict) -> None:
+    storage.put_bytes(location + MANIFEST, json.dumps(manifest, indent=2).encode())
+
 
 class AuditFailed(RuntimeError):
     """The written output does not reconcile; nothing of this run was published."""
@@ -126,7 +137,7 @@ def publish_partitions(
             "inputs": list(inputs[partition]) if inputs else plan.input_keys,
         }
         try:
-            storage.put_bytes(location + "_manifest.json", json.dumps(manifest, indent=2).encode())
+            write_manifest(storage, location, manifest)
             catalog.publish(entry)
         except Exception as error:
             raise PartialPublish(
