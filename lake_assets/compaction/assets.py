@@ -18,6 +18,7 @@ from lake_assets.compaction.cost import combined, payback
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.service import compaction_pass
 from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.lineage import partition_address
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.compaction_history import CompactionHistory
@@ -72,13 +73,13 @@ def build_compaction_asset(sources: Sequence[SourceConfig], policy: CompactionPo
                 "bytes_after": sum(r.bytes_after for r in compacted),
                 "compacted": MetadataValue.json(
                     {
-                        f"{r.dataset}[{r.partition}]": [r.files_before, r.files_after]
+                        partition_address(r.dataset, r.partition): [r.files_before, r.files_after]
                         for r in compacted
                     }
                 ),
                 "aborted": MetadataValue.json(
                     {
-                        f"{r.dataset}[{r.partition}]": r.reason
+                        partition_address(r.dataset, r.partition): r.reason
                         for r in records
                         if r.outcome == "aborted"
                     }

@@ -77,11 +77,12 @@ class CompactionPass:
         runs and compact every qualifying partition. A dry run writes nothing."""
         dataset = source.source_id
         done = DatasetPass(dataset)
-        due = seal_due(self.catalog.partitions(dataset), source.lookback_days, today, self.earliest)
+        listed = self.catalog.partitions(dataset)
+        due = seal_due(listed, source.lookback_days, today, self.earliest)
         done.sealed = [p.partition for p in due] if dry_run else self.seal(due)
         if dry_run:
             sealed = {p.partition: replace(p, sealed_at="dry run") for p in due}
-            partitions = [sealed.get(p.partition, p) for p in self.catalog.partitions(dataset)]
+            partitions = [sealed.get(p.partition, p) for p in listed]
             done.candidates = self.candidates(partitions, source, today)
             return done
         try:
@@ -116,12 +117,7 @@ class CompactionPass:
             manifest = read_manifest(self.storage, published)
             if len(manifest["files"]) < self.policy.selection.min_files:
                 continue
-            files = {
-                info.key: info.size
-                for info in self.storage.list(published.location)
-                if is_data_file(info.key)
-            }
-            layouts.append(PartitionLayout(published, files))
+            layouts.append(PartitionLayout(published, self._data_files(published.location)))
         return select(layouts, self.policy.selection)
 
     def clean_up_dead_runs(self, dataset: str) -> list[CompactionRecord]:
