@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from lake_assets.events.model import DEPENDENCIES_FILE, load_rules
+from lake_assets.events.model import load_rules
 from lake_assets.events.sensors import replay
 from lake_assets.settings import Settings
 
@@ -36,7 +36,8 @@ def add_event_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
 
     def replay_one(args: argparse.Namespace, settings: Settings) -> int:
         store = resources_for(settings)["events"]
-        decision = replay(load_rules(args.rules), store, args.id, datetime.now(UTC))
+        rules = load_rules(args.rules or settings.dependencies_file)
+        decision = replay(rules, store, args.id, datetime.now(UTC))
         if decision.action != "run":
             print(f"{args.id}: still missing {', '.join(decision.missing)}; nothing queued")
             return 1
@@ -52,5 +53,5 @@ def add_event_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     p.set_defaults(run=dead_letters)
     p = events.add_parser("replay", help="re-evaluate a dead letter now")
     p.add_argument("id")
-    p.add_argument("--rules", default=DEPENDENCIES_FILE, help="the dependency rules file")
+    p.add_argument("--rules", help="the dependency rules file (default: the sensor's)")
     p.set_defaults(run=replay_one)

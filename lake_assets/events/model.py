@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lake_assets.settings import REPO_ROOT, ConfigError, read_yaml_mapping
+from lake_assets.settings import DEFAULT_DEPENDENCIES_FILE, ConfigError, read_yaml_mapping
 
-DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 
 OnTimeout = Literal["wait", "run_partial", "skip"]
 
@@ -103,7 +102,7 @@ class DependencyRule(BaseModel):
         return self.target.strip("/").split("/")
 
 
-def load_rules(path: Path | str = DEPENDENCIES_FILE) -> list[DependencyRule]:
+def load_rules(path: Path | str = DEFAULT_DEPENDENCIES_FILE) -> list[DependencyRule]:
     """Parse and validate the dependency rules; every error names file, key and reason."""
     path = Path(path)
     document = read_yaml_mapping(path)
