@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lake_assets.settings import DEFAULT_DEPENDENCIES_FILE, ConfigError, read_yaml_mapping
 
-
 OnTimeout = Literal["wait", "run_partial", "skip"]
 
 if TYPE_CHECKING:  # the core must not import the resources package at run time
