@@ -78,6 +78,8 @@ class LocalStorage(LakeStorage):
 
     def __init__(self, root: Path | str):
         self.root = Path(root).resolve()
+        # md5 per file version (path, size, mtime, inode): listing must not re-read every byte.
+        self._etags: dict[tuple[str, int, int, int], str] = {}
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -87,10 +89,13 @@ class LocalStorage(LakeStorage):
 
     def _info(self, key: str, path: Path) -> ObjectInfo:
         stat = path.stat()
+        version = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if version not in self._etags:
+            self._etags[version] = _md5_of(path)
         return ObjectInfo(
             key=key,
             size=stat.st_size,
-            etag=_md5_of(path),
+            etag=self._etags[version],
             last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
         )
 
@@ -127,14 +132,19 @@ class LocalStorage(LakeStorage):
             raise FileNotFoundError(f"no object {key!r} in {self.root}")
         yield path
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def _keys(self, prefix: str) -> Iterator[str]:
+        """Keys of complete objects under `prefix`, in key order (writes in flight left out)."""
         base = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
         if not base.exists():
             return
         keys = sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
         for key in keys:
             if key.startswith(prefix) and not key.rsplit("/", 1)[-1].startswith(".inflight-"):
-                yield self._info(key, self.root / key)
+                yield key
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        for key in self._keys(prefix):
+            yield self._info(key, self.root / key)
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
@@ -144,7 +154,7 @@ class LocalStorage(LakeStorage):
         self.put_file(target_key, self._path(source_key))
 
     def delete_prefix(self, prefix: str) -> int:
-        keys = [info.key for info in self.list(prefix)]
+        keys = list(self._keys(prefix))
         for key in keys:
             self._path(key).unlink()
         return len(keys)
