@@ -22,9 +22,9 @@ class PromotionRunner(ABC):
         self,
         context: AssetExecutionContext,
         plan: PromotionPlan,
-        curated_uri: str,
-        quarantine_uri: str,
-    ) -> PromotionResult: ...
+        output_uri: str,
+    ) -> PromotionResult:
+        """Run the promotion job of `plan`, writing under `output_uri` (the run's folder)."""
 
 
 class LocalSparkRunner(PromotionRunner):
