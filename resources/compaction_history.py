@@ -144,26 +144,35 @@ class DynamoCompactionHistory(CompactionHistory):
             "entry": {"S": f"{record.started_at}#{record.partition}#{record.run_id}"},
             "body": {"S": json.dumps(record.to_dict())},
         }
+        from resources.aws import _attribute
+
         for name in self._ATTRIBUTES:
-            value = getattr(record, name)
-            item[name] = {"N": str(value)} if isinstance(value, int) else {"S": value}
+            item[name] = _attribute(getattr(record, name))
         self._dynamo.put_item(TableName=self.table, Item=item)
 
     def records(self, dataset: str | None = None) -> list[CompactionRecord]:
-        pages = self._dynamo.get_paginator("scan").paginate(
+        # One dataset is one partition key: a query; every dataset: a scan.
+        names, values = {"#entry": "entry"}, {":lease": {"S": self.LEASE}}
+        keyed = {}
+        if dataset is not None:
+            names["#dataset"], values[":dataset"] = "dataset", {"S": dataset}
+            keyed = {"KeyConditionExpression": "#dataset = :dataset"}
+        pages = self._dynamo.get_paginator("query" if keyed else "scan").paginate(
             TableName=self.table,
             FilterExpression="#entry <> :lease",
-            ExpressionAttributeNames={"#entry": "entry"},
-            ExpressionAttributeValues={":lease": {"S": self.LEASE}},
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             ProjectionExpression="body",
             ConsistentRead=True,
+            **keyed,
         )
-        found = [
-            CompactionRecord.from_dict(json.loads(item["body"]["S"]))
-            for page in pages
-            for item in page["Items"]
-        ]
-        return _ordered([r for r in found if dataset is None or r.dataset == dataset])
+        return _ordered(
+            [
+                CompactionRecord.from_dict(json.loads(item["body"]["S"]))
+                for page in pages
+                for item in page["Items"]
+            ]
+        )
 
     @contextmanager
     def lease(self, dataset: str, run_id: str) -> Iterator[None]:
