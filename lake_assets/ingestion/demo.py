@@ -83,6 +83,7 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
     instance = dagster_instance()
     deliveries = generate(settings.lake_root / "_incoming", start=start, days=days)
     blocked: dict[str, list[str]] = {}
+    order = promotion_order(settings)
     for offset in range(days):
         day = (start + timedelta(days=offset)).isoformat()
         print(f"\n--- {day}")
@@ -91,7 +92,7 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
         for number, delivery in enumerate(d for d in deliveries if d.ingest_date == day):
             landed = landing + timedelta(minutes=7 * number)
             land_payload(storage, settings.source(delivery.source_id), delivery.path, day, landed)
-        for sid in promotion_order(settings):
+        for sid in order:
             profiled = materialize_partitions(
                 settings, [registry_key_of(sid)], day, resources=resources, instance=instance
             )
