@@ -240,7 +240,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     wrote_any = counted["published"] + counted["quarantined"] > 0
     # One read of what was written serves the audit and the contract counts.
     written = spark.read.parquet(output_uri) if wrote_any else None
-    written_schema = _read_back(written, results) if written is not None else {}
+    written_schema = _read_back(written, results, plan) if written is not None else {}
     violations, missing_keys = {}, {}
     if written is not None and plan.contract is not None:
         violations = violation_counts(written, VIOLATIONS, PARTITION)
@@ -324,7 +324,9 @@ def _lateness_hours(plan: PromotionPlan) -> Column:
     return (F.unix_micros(F.col("_ingested_at")) - F.unix_micros(event_time)) / 3_600_000_000
 
 
-def _read_back(written: DataFrame, results: dict[str, PartitionResult]) -> dict[str, str]:
+def _read_back(
+    written: DataFrame, results: dict[str, PartitionResult], plan: PromotionPlan
+) -> dict[str, str]:
     """Rows and files per zone and partition, from the Parquet footers alone; and the schema."""
     per_file = written.groupBy(ZONE, PARTITION, F.col("_metadata.file_name").alias("file")).count()
     for zone, partition, file_name, count in sorted(per_file.collect()):
@@ -334,7 +336,7 @@ def _read_back(written: DataFrame, results: dict[str, PartitionResult]) -> dict[
             result.files.append(file_name)
         else:
             result.rows_quarantined += count
-    internal = {ZONE, PARTITION, REASONS, RAW_RECORD, VIOLATIONS}
+    internal = {ZONE, PARTITION, *internal_columns(plan)}
     return {
         f.name: f.dataType.simpleString() for f in written.schema.fields if f.name not in internal
     }
