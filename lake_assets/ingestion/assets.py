@@ -208,10 +208,7 @@ def build_source_assets(
         output = storage.uri(run_output_prefix(sid, context.run_id))
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         # Each partition's own raw files: its lineage, its manifest's inputs, its content identity.
-        inputs = {
-            p: partition_inputs(plan, source.event_time_field, versions, raw_files, p)
-            for p in plan.partitions
-        }
+        inputs = partition_inputs(plan, source.event_time_field, versions, raw_files)
         started = LineageRun(
             partition_inputs={
                 partition_address(sid, p): tuple(r.key for r in files)

@@ -213,14 +213,15 @@ def partition_inputs(
     event_time_field: str,
     versions: Sequence[SchemaVersion],
     raw_files: Sequence[RawFile],
-    partition: str,
-) -> list[RawFile]:
-    """The raw files of the plan that hold rows of `partition`: its fan-in, for lineage and for
-    the identity of what was published (same files, same data)."""
+) -> dict[str, list[RawFile]]:
+    """For each partition of the plan, its raw files: its fan-in, for lineage and for the
+    identity of what was published (same files, same data). One pass over the files."""
     planned, by_version = set(plan.input_keys), {v.version: v for v in versions}
-    return [
-        r
-        for r in raw_files
-        if r.key in planned
-        and partition in file_partitions(r, source_field(by_version[r.version], event_time_field))
-    ]
+    inputs: dict[str, list[RawFile]] = {p: [] for p in plan.partitions}
+    for record in raw_files:
+        if record.key not in planned:
+            continue
+        field = source_field(by_version[record.version], event_time_field)
+        for partition in file_partitions(record, field) & inputs.keys():
+            inputs[partition].append(record)
+    return inputs
