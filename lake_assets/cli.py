@@ -49,9 +49,21 @@ def cmd_ingest(args, settings: Settings) -> int:
         started
     ) as outputs:
         for path in args.files:
-            info = land_payload(storage, source, path, args.ingest_date)
+            info = land_payload(
+                storage,
+                source,
+                path,
+                args.ingest_date,
+                registry=res["registry"],
+                notifier=res["notifier"],
+            )
             outputs.append(info.key)
             print(f"landed {path} -> {storage.uri(info.key)} ({info.size} bytes)")
+            if info.duplicate_of:
+                print(
+                    f"  duplicate of {storage.uri(info.duplicate_of)} (same bytes): kept in raw, "
+                    "recorded as DUPLICATE, not promoted"
+                )
     return 0
 
 
@@ -65,7 +77,8 @@ def cmd_profile(args, settings: Settings) -> int:
         summary = profile_objects(res["storage"], res["registry"], res["notifier"], source, pending)
         print(
             f"{source.source_id}: {summary.count('PROFILED')} profiled, "
-            f"{summary.count('DEAD_LETTER')} dead-lettered, {len(summary.new_versions)} new versions"
+            f"{summary.count('DEAD_LETTER')} dead-lettered, {len(summary.new_versions)} new versions, "
+            f"{summary.count('DUPLICATE')} duplicate (not promoted)"
         )
         for version in summary.new_versions:
             print(f"  {version.version} {version.status}")
