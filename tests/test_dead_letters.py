@@ -72,7 +72,9 @@ def test_dead_letters_list_and_replay_once_after_the_config_is_fixed(
     sources.write_text(json.dumps({"sources": {"card_transactions": declared}}))
     monkeypatch.setenv("LAKE_SOURCES_FILE", str(sources))
     lines = "".join(
-        json.dumps({"transaction_id": f"T{i}", "amount": 2.5, "transaction_date": f"{DAY}T10:00Z"})
+        json.dumps(
+            {"transaction_id": f"T{i}", "amount": 2.5, "transaction_date": f"{DAY}T10:00:00Z"}
+        )
         + "\n"
         for i in range(5)
     )

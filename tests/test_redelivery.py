@@ -18,7 +18,9 @@ CARDS_PREFIX = f"raw/source=card_transactions/ingest_date={DAY}/"
 
 def cards(count: int, day: str = DAY) -> str:
     return "".join(
-        json.dumps({"transaction_id": f"T{i}", "amount": 1.5, "transaction_date": f"{day}T10:00Z"})
+        json.dumps(
+            {"transaction_id": f"T{i}", "amount": 1.5, "transaction_date": f"{day}T10:00:00Z"}
+        )
         + "\n"
         for i in range(count)
     )
