@@ -21,9 +21,8 @@ def csv_error_reason(path: str | os.PathLike, error: Exception) -> str:
     message = str(error)
     if counts := _FIELD_COUNT.search(message):
         expected, got = int(counts[1]), int(counts[2])
-        return (
-            f"{_first_row_of_width(path, expected)}: {got} fields where the header has {expected}"
-        )
+        fields = f"{got} field{'' if got == 1 else 's'}"
+        return f"{_first_row_of_width(path, expected)}: {fields} where the header has {expected}"
     utf8 = isinstance(error, UnicodeDecodeError) or "UTF8" in message
     problem = "not valid UTF-8" if utf8 else f"unreadable ({type(error).__name__})"
     if column := _COLUMN.search(message):
