@@ -177,3 +177,35 @@ def test_redelivery_policy_is_validated(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"sources\.s\.redelivery.*keep"):
         load_sources(path)
+
+
+def test_a_snapshot_sent_again_after_a_correction_is_the_latest_state_again(local_lake, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from lake_assets.ingestion.promotion_plan import plan_promotion
+
+    settings, res = local_lake
+    source = settings.source("customers")
+    day = "2026-03-03"
+    first = "customer_id,name,snapshot_date\nC1,Aminah,2026-03-03\n"
+    landed = []
+    for n, text in enumerate([first, first.replace("Aminah", "Aminah Ali"), first]):
+        path = tmp_path / f"customers-{n}.csv"
+        path.write_text(text)
+        at = datetime(2026, 3, 3, 23, tzinfo=UTC) + timedelta(hours=n)
+        landed.append(land_payload(res["storage"], source, path, day, at, **_index_of(res)))
+    profile_objects(res["storage"], res["registry"], res["notifier"], source, landed)
+
+    plan = plan_promotion(
+        "customers",
+        source.event_time_field,
+        source.format,
+        [day],
+        res["registry"].versions("customers"),
+        res["registry"].raw_files("customers"),
+        res["storage"].uri,
+        delivery="snapshot",
+    )
+    # The third delivery re-asserts the first: promoted from the original object, once.
+    assert plan.input_keys == [landed[0].key]
+    assert landed[2].duplicate_of == landed[0].key
