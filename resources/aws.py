@@ -24,6 +24,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lake_assets.ingestion.raw_zone import RawFile, check_key
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from resources.arrivals import Arrival, ArrivalFeed
 from resources.catalog import (
@@ -35,7 +36,6 @@ from resources.catalog import (
 )
 from resources.notifier import Alert, Notifier
 from resources.registry_store import RegistryStore, VersionConflict
-from lake_assets.ingestion.raw_zone import RawFile, check_key
 from resources.storage import LakeStorage, ObjectInfo
 
 log = logging.getLogger("lakehouse.aws")
