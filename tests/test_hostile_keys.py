@@ -174,7 +174,9 @@ def test_the_sensor_holds_odd_dates_and_still_serves_valid_ones(lake):
     held = {h["raw_key"]: h["reason"] for h in alert.detail["held"]}
     assert len(held) == len(ODD_DAYS)
     assert "after today" in held[f"raw/source={CARDS}/ingest_date=2099-01-01/cards.json"]
-    assert "not a date" in held[f"raw/source={CARDS}/ingest_date=2026-13-45/cards.json"]
+    assert (
+        "not a real calendar day" in held[f"raw/source={CARDS}/ingest_date=2026-13-45/cards.json"]
+    )
     assert "before" in held[f"raw/source={CARDS}/ingest_date=2019-06-30/cards.json"]
 
 

@@ -67,7 +67,7 @@ def check_date(value: object, part: str = "ingest date") -> str:
     try:
         date.fromisoformat(value)
     except ValueError:
-        raise InvalidKeyPart(part, value, "is not a date: no such day in the calendar") from None
+        raise InvalidKeyPart(part, value, "is not a real calendar day") from None
     return value
 
 
