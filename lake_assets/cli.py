@@ -67,9 +67,21 @@ def cmd_ingest(args, settings: Settings) -> int:
         started
     ) as outputs:
         for path in args.files:
-            info = land_payload(storage, source, path, args.ingest_date)
+            info = land_payload(
+                storage,
+                source,
+                path,
+                args.ingest_date,
+                registry=res["registry"],
+                notifier=res["notifier"],
+            )
             outputs.append(info.key)
             print(f"landed {path} -> {storage.uri(info.key)} ({info.size} bytes)")
+            if info.duplicate_of:
+                print(
+                    f"  duplicate of {storage.uri(info.duplicate_of)} (same bytes): kept in raw, "
+                    "recorded as DUPLICATE, not promoted"
+                )
     return 0
 
 
@@ -91,7 +103,7 @@ def cmd_profile(args, settings: Settings) -> int:
         print(
             f"{source.source_id}: {summary.count('PROFILED')} profiled, "
             f"{summary.count('DEAD_LETTER')} dead-lettered, {len(summary.new_versions)} new versions"
-            f", {summary.count('HELD')} held"
+            f", {summary.count('HELD')} held, {summary.count('DUPLICATE')} duplicate (not promoted)"
         )
         for held in (o for o in summary.outcomes if o.status == "HELD"):
             print(f"  held {held.key}: {held.reason}")
@@ -466,12 +478,14 @@ def parser() -> argparse.ArgumentParser:
     from lake_assets.compaction.cli import add_compaction_commands
     from lake_assets.events.cli import add_event_commands
     from lake_assets.history.cli import add_scd_commands
+    from lake_assets.ingestion.dead_letter_cli import add_dead_letter_commands
     from lake_assets.lineage.cli import add_lineage_commands
 
     add_event_commands(sub, _resources)
     add_lineage_commands(sub, _resources)
     add_compaction_commands(sub, _resources)
     add_scd_commands(sub, _resources)
+    add_dead_letter_commands(sub, _resources)
 
     p = sub.add_parser("status", help="rows per zone and day, versions, dead letters")
     p.set_defaults(run=cmd_status)

@@ -73,6 +73,9 @@ class SourceConfig:
     # dates, so a later delivery for a date replaces the earlier ones (ADR-0024).
     delivery: Literal["events", "snapshot"] = "events"
     history: HistoryConfig | None = None
+    # "skip": a payload with the same bytes as an earlier one of the source is recorded as a
+    # DUPLICATE and never promoted. "keep": a source whose identical files are distinct deliveries.
+    redelivery: Literal["skip", "keep"] = "skip"
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,8 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
             )
         if declaration.get("delivery", "events") not in ("events", "snapshot"):
             raise ConfigError(path, f"{key}.delivery", "must be events or snapshot")
+        if declaration.get("redelivery", "skip") not in ("skip", "keep"):
+            raise ConfigError(path, f"{key}.redelivery", "must be skip or keep")
         if "history" in declaration:
             declaration = {
                 **declaration,

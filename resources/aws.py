@@ -288,12 +288,20 @@ class DynamoRegistryStore(RegistryStore):
         keys = {"source_id": version.source_id, "version": version.version}
         return self._item(keys, version.to_dict(), self._VERSION_ATTRIBUTES)
 
-    def _query(self, table: str, source_id: str) -> Iterator[dict]:
+    def _query(
+        self, table: str, source_id: str, sk: tuple[str, str] | None = None
+    ) -> Iterator[dict]:
+        """Bodies of a source's items; `sk` (name, prefix) narrows them to a sort-key prefix."""
+        condition, names = "#pk = :source", {"#pk": "source_id"}
+        values = {":source": {"S": source_id}}
+        if sk is not None:
+            condition += " AND begins_with(#sk, :prefix)"
+            names["#sk"], values[":prefix"] = sk[0], {"S": sk[1]}
         pages = self._dynamo.get_paginator("query").paginate(
             TableName=table,
-            KeyConditionExpression="#pk = :source",
-            ExpressionAttributeNames={"#pk": "source_id"},
-            ExpressionAttributeValues={":source": {"S": source_id}},
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             ProjectionExpression="body",
             ScanIndexForward=True,
             ConsistentRead=True,
@@ -332,7 +340,9 @@ class DynamoRegistryStore(RegistryStore):
             ) from None
 
     def raw_files(self, source_id: str) -> list[RawFile]:
-        return [RawFile(**body) for body in self._query(self.files_table, source_id)]
+        # Only raw objects: content claims share the table under keys outside the raw zone.
+        files = self._query(self.files_table, source_id, ("key", "raw/"))
+        return [RawFile(**body) for body in files]
 
     def get_raw_file(self, source_id: str, key: str) -> RawFile | None:
         response = self._dynamo.get_item(
@@ -350,6 +360,24 @@ class DynamoRegistryStore(RegistryStore):
             TableName=self.files_table,
             Item=self._item(keys, asdict(record), self._RAW_FILE_ATTRIBUTES),
         )
+
+    def claim_content(self, source_id: str, sha256: str, key: str) -> str:
+        # A claim is an item of the files table keyed `content#sha256:<hex>`: no raw key starts
+        # so, and the conditional put makes the first writer the owner.
+        claim = {"source_id": {"S": source_id}, "key": {"S": f"content#sha256:{sha256}"}}
+        try:
+            self._dynamo.put_item(
+                TableName=self.files_table,
+                Item={**claim, "owner": {"S": key}},
+                ConditionExpression="attribute_not_exists(#sk)",
+                ExpressionAttributeNames={"#sk": "key"},
+            )
+            return key
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            item = self._dynamo.get_item(
+                TableName=self.files_table, Key=claim, ConsistentRead=True
+            )["Item"]
+            return item["owner"]["S"]
 
 
 # --- Glue --------------------------------------------------------------------------------------

@@ -52,6 +52,11 @@ class RegistryStore(ABC):
     def put_raw_file(self, record: RawFile) -> None:
         """Insert or replace the record for `record.key`."""
 
+    @abstractmethod
+    def claim_content(self, source_id: str, sha256: str, key: str) -> str:
+        """Claim a content hash for the raw object `key`, unless an object of the source claimed
+        it first; returns the claiming object's key. Atomic: of racing claims, one wins."""
+
     def version(self, source_id: str, version: str) -> SchemaVersion:
         for candidate in self.versions(source_id):
             if candidate.version == version:
@@ -73,6 +78,9 @@ class SQLiteRegistryStore(RegistryStore):
                 CREATE TABLE IF NOT EXISTS raw_files (
                     source_id TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
                     PRIMARY KEY (source_id, key));
+                CREATE TABLE IF NOT EXISTS content_claims (
+                    source_id TEXT NOT NULL, sha256 TEXT NOT NULL, key TEXT NOT NULL,
+                    PRIMARY KEY (source_id, sha256));
                 """
             )
 
@@ -126,3 +134,14 @@ class SQLiteRegistryStore(RegistryStore):
                 "INSERT OR REPLACE INTO raw_files VALUES (?, ?, ?)",
                 (record.source_id, record.key, json.dumps(asdict(record))),
             )
+
+    def claim_content(self, source_id: str, sha256: str, key: str) -> str:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO content_claims VALUES (?, ?, ?)", (source_id, sha256, key)
+            )
+            (owner,) = db.execute(
+                "SELECT key FROM content_claims WHERE source_id = ? AND sha256 = ?",
+                (source_id, sha256),
+            ).fetchone()
+        return owner

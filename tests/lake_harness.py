@@ -46,7 +46,14 @@ class Lake:
         path = self.root.parent / "incoming" / day / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content.encode() if isinstance(content, str) else content)
-        land_payload(self.storage, self.settings.source(source), path, day)
+        land_payload(
+            self.storage,
+            self.settings.source(source),
+            path,
+            day,
+            registry=self.registry,
+            notifier=self.notifier,
+        )
 
     def deliver_cards(self, day: str, numbers, renamed=False, name=None, bad_amounts=()) -> None:
         lines = "".join(

@@ -323,7 +323,7 @@ def test_csv_with_inconsistent_rows_is_malformed(tmp_path):
     reason = malformed_reason(path, "csv")
 
     assert reason.startswith("not valid CSV:")
-    assert "Expected 2 columns, got 1" in reason
+    assert "line 3: 1 field where the header has 2" in reason  # the place, not the row
 
 
 # --- unreadable payloads -------------------------------------------------------------------------

@@ -324,6 +324,28 @@ def test_raw_files_upsert_and_list_in_key_order(registry: RegistryStore):
     assert registry.raw_files("loans") == []
 
 
+def test_a_content_hash_is_claimed_by_exactly_one_object(registry: RegistryStore):
+    # Two `lake ingest` of one file both claim its hash: the first is the original, the other
+    # learns its key, and claiming again changes nothing. (Racing threads are tested on SQLite in
+    # test_redelivery: moto's server does not serialise conditional writes as DynamoDB does.)
+    prefix = "raw/source=payments/ingest_date=2026-03-02/"
+    digest = "ab" * 32
+    first, second = f"{prefix}1-cards.json", f"{prefix}2-cards.json"
+
+    assert registry.claim_content("payments", digest, first) == first
+    assert registry.claim_content("payments", digest, second) == first
+    assert registry.claim_content("payments", digest, first) == first
+    assert registry.claim_content("cards", digest, second) == second  # per source
+    assert registry.claim_content("payments", "cd" * 32, second) == second
+    # Claims live beside the raw-file index but are not raw files.
+    assert registry.raw_files("payments") == []
+    duplicate = _raw_file(
+        second, status="DUPLICATE", version=None, sha256=digest, duplicate_of=first
+    )
+    registry.put_raw_file(duplicate)
+    assert registry.raw_files("payments") == [duplicate]
+
+
 def test_dynamo_items_are_readable_without_the_body(aws_endpoint: str):
     store = DynamoRegistryStore.create_tables(
         "schema-registry", "raw-file-index", endpoint_url=aws_endpoint, region=REGION

@@ -148,6 +148,7 @@ def build_source_assets(
             metadata={
                 "files_profiled": summary.count("PROFILED"),
                 "files_dead_lettered": summary.count("DEAD_LETTER"),
+                "files_duplicate": summary.count("DUPLICATE"),
                 "rows_profiled": sum(o.rows for o in summary.outcomes),
                 "new_versions": MetadataValue.json(
                     [{"version": v.version, "status": v.status} for v in summary.new_versions]

@@ -28,6 +28,11 @@ from lake_assets.ingestion.raw_zone import (
     raw_key_problem,
     raw_prefix,
 )
+from lake_assets.ingestion.redelivery import (
+    content_sha256,
+    recognise_redelivery,
+    settle_duplicate_counts,
+)
 from lake_assets.ingestion.schema_registry import describe_diff, register_observation
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from lake_assets.settings import SourceConfig
@@ -42,17 +47,30 @@ log = logging.getLogger("lakehouse.intake")
 UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")
 
 
+@dataclass(frozen=True)
+class LandedPayload(ObjectInfo):
+    """A landed raw object, its bytes' hash, and the original it re-delivers, if it does."""
+
+    sha256: str = ""
+    duplicate_of: str | None = None
+
+
 def land_payload(
     storage: LakeStorage,
     source: SourceConfig,
     local_path: Path | str,
     ingest_date: date | str | None = None,
     now: datetime | None = None,
-) -> ObjectInfo:
+    *,
+    registry: RegistryStore | None = None,
+    notifier: Notifier | None = None,
+) -> LandedPayload:
     """Store a payload byte for byte under raw/source=<id>/ingest_date=<d>/.
 
     The object name is prefixed with the landing time and a short random id, so two
-    deliveries of a file with the same name never overwrite each other.
+    deliveries of a file with the same name never overwrite each other. Given the registry
+    and notifier, a payload with the bytes of an earlier one is recorded as its duplicate
+    (kept, never promoted); without them profiling recognises it.
     """
     now = now or datetime.now(UTC)
     local_path = Path(local_path)
@@ -61,9 +79,15 @@ def land_payload(
     ingest_date = now.date() if ingest_date is None else ingest_date
     safe_name = UNSAFE_KEY_CHARACTERS.sub("_", local_path.name)
     name = landing_name(now, uuid.uuid4().hex[:8], safe_name)
+    sha256 = content_sha256(local_path)
     info = storage.put_file(raw_key(source.source_id, ingest_date, name), local_path)
     log.info("landed %s (%d bytes) as %s", local_path, info.size, info.key)
-    return info
+    duplicate = None
+    if registry is not None and notifier is not None:
+        duplicate = recognise_redelivery(registry, notifier, source, info, sha256, now)
+    return LandedPayload(
+        **vars(info), sha256=sha256, duplicate_of=duplicate.duplicate_of if duplicate else None
+    )
 
 
 @dataclass
@@ -71,12 +95,13 @@ class ProfileOutcome:
     """What profiling one raw object did."""
 
     key: str
-    status: str  # PROFILED | DEAD_LETTER | ALREADY_PROFILED | HELD
+    status: str  # PROFILED | DEAD_LETTER | DUPLICATE | ALREADY_PROFILED | HELD
     version: str | None = None
     new_version: SchemaVersion | None = None
     rows: int = 0
     reason: str | None = None
     dead_letter_key: str | None = None
+    duplicate_of: str | None = None
 
 
 @dataclass
@@ -104,8 +129,10 @@ def profile_raw_object(
     info: ObjectInfo,
     now: datetime | None = None,
     calendar: PartitionCalendar | None = None,
+    again: bool = False,
 ) -> ProfileOutcome:
-    """Profile one raw object and record it; a second call for the same bytes does nothing.
+    """Profile one raw object and record it; a second call for the same bytes does nothing,
+    unless `again` (a dead letter replayed after its cause was fixed).
 
     An object whose key breaks the raw zone's grammar, or whose ingest date is outside
     `calendar`, is HELD: left unprofiled in raw and looked at again on the next pass."""
@@ -118,7 +145,7 @@ def profile_raw_object(
         return ProfileOutcome(info.key, "HELD", reason=reason)
     _, ingest_date, name = parsed
     known = registry.get_raw_file(source.source_id, info.key)
-    if known is not None and known.etag == info.etag:
+    if known is not None and known.etag == info.etag and not again:
         return ProfileOutcome(info.key, "ALREADY_PROFILED", version=known.version)
 
     record = RawFile(
@@ -133,9 +160,14 @@ def profile_raw_object(
     )
     try:
         with storage.local_path(info.key) as path:
+            record.sha256 = content_sha256(path)
+            duplicate = recognise_redelivery(registry, notifier, source, info, record.sha256, now)
+            if duplicate is not None:
+                return ProfileOutcome(info.key, "DUPLICATE", duplicate_of=duplicate.duplicate_of)
             profile = profile_file(path, source.format, max_bytes=source.max_payload_bytes)
     except MalformedPayload as error:
         return _dead_letter(storage, registry, notifier, record, name, error.reason)
+    record.replayed_at = now.isoformat() if again else None
 
     version, changed = register_observation(
         source.source_id,
@@ -255,6 +287,8 @@ def profile_objects(
     held = [(o.key, o.reason) for o in summary.outcomes if o.status == "HELD"]
     if held:
         notifier.send(held_alert(source.source_id, held))
+    if summary.count("PROFILED") + summary.count("DEAD_LETTER"):
+        settle_duplicate_counts(registry, source.source_id)  # originals profiled after copies
     return summary
 
 

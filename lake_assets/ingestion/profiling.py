@@ -34,6 +34,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pj
 
+from lake_assets.ingestion.payload_errors import csv_error_reason
+
 SKETCH_SIZE = 128  # k of the bottom-k sketch: ~9% relative error on distinct counts above k
 MAX_DATES = 400  # the earliest dates are kept; more than a year of days in one file is an outlier
 MAX_SHAPES = 64  # shapes kept per field; enough to find a dominant one without unbounded growth
@@ -730,9 +732,12 @@ def _clip(reason: str, limit: int = 300) -> str:
 
 
 def _json_error(error: Exception) -> str:
+    """Where and why, never the text: reasons reach alerts (json's messages quote nothing)."""
     if isinstance(error, json.JSONDecodeError):
         return f"{error.msg} at column {error.colno}"
-    return str(error) or type(error).__name__
+    if isinstance(error, UnicodeDecodeError):
+        return f"not valid UTF-8 at byte {error.start + 1}"
+    return type(error).__name__
 
 
 def _records_events(items: Iterable[tuple[str, object] | _BadRecord]) -> Iterator[_Event]:
@@ -953,7 +958,7 @@ def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
             for batch in reader:
                 yield _table_batch(batch, "text")
     except (pa.ArrowException, UnicodeDecodeError) as error:  # the latter from the header
-        raise MalformedPayload(f"not valid CSV: {_clip(str(error))}") from error
+        raise MalformedPayload(f"not valid CSV: {csv_error_reason(path, error)}") from error
 
 
 # --- entry point ---------------------------------------------------------------------------------

@@ -118,22 +118,29 @@ def file_partitions(record: RawFile, event_field: str | None) -> set[str]:
 
 
 def latest_deliveries(
-    records: Sequence[RawFile], partitions_of: Callable[[RawFile], set[str]]
+    records: Sequence[RawFile],
+    partitions_of: Callable[[RawFile], set[str]],
+    duplicates: Sequence[RawFile] = (),
 ) -> list[RawFile]:
     """For a snapshot source: drop each file whose every event date was delivered again later.
 
     A snapshot file is the whole state of its dates, so a re-delivery (a correction) replaces
     the earlier file instead of adding its rows twice. The replaced file stays in the raw zone.
+    A DUPLICATE (the same bytes again) delivers its original again: after A, B and A again,
+    A is the latest state, promoted from the original's object.
     """
+    landed = {r.key: r.landed_at or r.profiled_at for r in records}
+    for copy in duplicates:
+        if copy.duplicate_of in landed:
+            stamp = copy.landed_at or copy.profiled_at
+            landed[copy.duplicate_of] = max(landed[copy.duplicate_of], stamp)
     newest: dict[str, tuple[str, str]] = {}
     for record in records:
-        stamp = (record.landed_at or record.profiled_at, record.key)
+        stamp = (landed[record.key], record.key)
         for partition in partitions_of(record):
             newest[partition] = max(newest.get(partition, stamp), stamp)
     return [
-        r
-        for r in records
-        if any(newest[p] == (r.landed_at or r.profiled_at, r.key) for p in partitions_of(r))
+        r for r in records if any(newest[p] == (landed[r.key], r.key) for p in partitions_of(r))
     ]
 
 
@@ -177,7 +184,8 @@ def plan_promotion(
 
     readable = [r for r in raw_files if r.status == "PROFILED" and r.version in accepted]
     if delivery == "snapshot":
-        readable = latest_deliveries(readable, partitions_of)
+        copies = [r for r in raw_files if r.status == "DUPLICATE"]
+        readable = latest_deliveries(readable, partitions_of, copies)
     groups: dict[str, list[RawFile]] = defaultdict(list)
     for record in readable:
         if partitions_of(record) & wanted:

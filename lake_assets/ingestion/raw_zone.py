@@ -197,7 +197,8 @@ def quarantine_location(dataset: str, run_id: str, partition: str) -> str:
     return f"quarantine/{dataset}/event_date={partition}/run={run_id}/"
 
 
-FileStatus = Literal["PROFILED", "DEAD_LETTER"]
+# DUPLICATE: the same bytes as an earlier object of the source (`duplicate_of`); never promoted.
+FileStatus = Literal["PROFILED", "DEAD_LETTER", "DUPLICATE"]
 
 
 @dataclass
@@ -220,3 +221,6 @@ class RawFile:
     field_dates: dict[str, list[str]] = field(default_factory=dict)
     field_nulls: dict[str, int] = field(default_factory=dict)
     reason: str | None = None  # why a dead-lettered file could not be read
+    sha256: str | None = None  # of the bytes: a re-delivery is recognised by its content
+    duplicate_of: str | None = None  # a DUPLICATE's original, the object that claimed the hash
+    replayed_at: str | None = None  # when a dead letter was profiled again and joined the index
