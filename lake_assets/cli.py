@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dagster import BetaWarning
 
+from lake_assets.graph import check_config
 from lake_assets.settings import ConfigError, Settings, load_settings
 
 
@@ -463,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return args.run(args, load_settings())
+        settings = load_settings()
+        check_config(settings)  # what loading the code location would refuse
+        return args.run(args, settings)
     except (ConfigError, KeyError, LookupError, ValueError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"lake: error: {message}", file=sys.stderr)
