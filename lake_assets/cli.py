@@ -16,7 +16,6 @@ from pathlib import Path
 
 from dagster import BetaWarning
 
-from lake_assets.graph import check_config
 from lake_assets.settings import ConfigError, Settings, load_settings
 
 
@@ -463,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from lake_assets.graph import check_config  # builds the asset graph: not for --help
+
     try:
         settings = load_settings()
         check_config(settings)  # what loading the code location would refuse
