@@ -19,7 +19,7 @@ versions per key with the same content.
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import partial
 from pathlib import Path
 
@@ -56,8 +56,8 @@ def _history(spark: SparkSession, keys: int) -> DataFrame:
         F.when(last, F.lit(None).cast("date"))
         .otherwise(F.date_add(F.lit(first), ((F.col("v") + 1) * 7).cast("int")))
         .alias("valid_to"),
-        F.lit(datetime(2026, 1, 1, tzinfo=UTC)).cast("timestamp").alias("recorded_at"),
-        F.lit(None).cast("timestamp").alias("superseded_at"),
+        F.lit("seed/1").alias("recorded_by"),
+        F.lit(None).cast("string").alias("superseded_by"),
         F.when(F.col("v") == 0, "insert").otherwise("update").alias("opened_by"),
         F.when(last, F.lit(None).cast("string")).otherwise("update").alias("closed_by"),
     )
@@ -87,7 +87,7 @@ def _subject(spark: SparkSession, history: str, snapshot: str, out: Path, round_
         spark.read.parquet(snapshot),
         [SNAPSHOT_DATE],
         SPEC,
-        datetime.now(UTC),
+        "benchmark/1",
     )
     merge.frame.write.parquet(str(out / f"subject-{round_number}"))
 
@@ -124,7 +124,7 @@ def _baseline(spark: SparkSession, history: str, snapshot: str, out: Path, round
 def _open_versions(spark: SparkSession, path: str, current_only: bool) -> DataFrame:
     frame = spark.read.parquet(path).where(F.col("valid_to").isNull())
     if current_only:
-        frame = frame.where(F.col("superseded_at").isNull())
+        frame = frame.where(F.col("superseded_by").isNull())
     return frame.select("customer_id", "segment", "risk_score", "email", "valid_from")
 
 

@@ -504,8 +504,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from lake_assets.graph import check_config  # builds the asset graph: not for --help
+
     try:
-        return args.run(args, load_settings())
+        settings = load_settings()
+        check_config(settings)  # what loading the code location would refuse
+        return args.run(args, settings)
     except (ConfigError, KeyError, LookupError, ValueError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"lake: error: {message}", file=sys.stderr)

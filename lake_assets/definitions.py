@@ -14,14 +14,11 @@ from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import load_policy
 from lake_assets.compaction.schedules import compaction_job, compaction_schedule
 from lake_assets.contracts.checks import build_deadline_check
-from lake_assets.contracts.model import load_contracts
-from lake_assets.events.model import load_rules
 from lake_assets.events.sensors import build_dependency_sensor
-from lake_assets.history.assets import build_history_asset
-from lake_assets.ingestion.assets import build_source_assets, curated_key_of
+from lake_assets.graph import checked_graph
+from lake_assets.ingestion.assets import curated_key_of
 from lake_assets.ingestion.schedules import build_daily_promotion
 from lake_assets.ingestion.sensors import build_arrival_sensor
-from lake_assets.marts.assets import build_spend_by_customer
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
 from resources import build_resources
@@ -29,18 +26,7 @@ from resources import build_resources
 
 def build_definitions(settings: Settings, resources: dict | None = None) -> Definitions:
     partitions_def = daily_partitions(settings.partitions_start)
-    contracts = load_contracts(settings.contracts_dir)
-    assets = [
-        asset
-        for source in settings.sources.values()
-        for asset in build_source_assets(source, partitions_def, contracts.get(source.source_id))
-    ]
-    assets += [
-        build_history_asset(source, partitions_def)
-        for source in settings.sources.values()
-        if source.history
-    ]
-    assets.append(build_spend_by_customer(partitions_def))
+    contracts, rules, assets = checked_graph(settings, partitions_def)
     compaction_policy = load_policy(settings.compaction_file)
     assets.append(build_compaction_asset(list(settings.sources.values()), compaction_policy))
     deadline_checks = [
@@ -70,7 +56,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         jobs=[ingestion_job, freshness_job, compaction_job],
         sensors=[
             build_arrival_sensor(sorted(settings.sources), settings.partitions_start),
-            build_dependency_sensor(load_rules(settings.dependencies_file)),
+            build_dependency_sensor(rules),
         ],
         schedules=[
             *[

@@ -42,6 +42,8 @@ class ConfigError(ValueError):
 
 
 OutOfOrderPolicy = Literal["resequence", "reject"]
+# Whole-number fields of a source declaration -> the least value allowed.
+WHOLE_NUMBERS = {"lookback_days": 0, "max_payload_bytes": 1}
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,12 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
             raise ConfigError(
                 path, f"{key}.compatibility", f"must be one of {', '.join(COMPATIBILITY_MODES)}"
             )
+        for name, least in WHOLE_NUMBERS.items():
+            value = declaration.get(name, least)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(
+                    path, f"{key}.{name}", f"must be a whole number >= {least}, got {value!r}"
+                )
         if declaration.get("delivery", "events") not in ("events", "snapshot"):
             raise ConfigError(path, f"{key}.delivery", "must be events or snapshot")
         if declaration.get("redelivery", "skip") not in ("skip", "keep"):

@@ -94,7 +94,7 @@ class History:
             self.source,
             list(days),
             run_id=f"apply-{self.clock:%H}",
-            now=self.clock,
+            clock=lambda: self.clock,
             **kwargs,
         )
 

@@ -9,6 +9,7 @@ and the error names the file, the key path (`rules[2].range.max`) and the reason
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
 from lake_assets.ingestion.field_types import FieldType
+from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
 from lake_assets.settings import REPO_ROOT, ConfigError, read_yaml_mapping
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
@@ -36,6 +39,9 @@ SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
 }
 SCHEMA_NOT_NULL = "schema.not_null."
+# Columns a row rule sees besides the schema: lineage and the partition column
+# (promotion.PARTITION, which imports this module).
+PROMOTION_COLUMNS = (*LINEAGE_COLUMNS, "event_date")
 
 
 class _Strict(BaseModel):
@@ -265,12 +271,23 @@ def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
             f"{check.column!r} is {types[check.column]} (use an sql rule)",
         )
     if isinstance(check, Regex):
+        problem = java_regex_problem(check.pattern)
+        if problem:
+            raise _keyed(f"{key}.pattern", f"rule {rule.name!r}: {problem}")
         try:
-            re.compile(check.pattern)
+            re.compile(python_spelling(check.pattern))
         except re.error as error:
             raise _keyed(
                 f"{key}.pattern", f"rule {rule.name!r}: invalid regex {check.pattern!r}: {error}"
             ) from None
+    if isinstance(check, Sql):
+        known = {c.lower() for c in (*types, *PROMOTION_COLUMNS)}
+        unknown = [c for c in sql_columns(check.expression) if c.lower() not in known]
+        if unknown:
+            raise _keyed(
+                f"{key}.expression",
+                f"rule {rule.name!r} reads column {unknown[0]!r}, not in schema",
+            )
     if isinstance(check, AllowedValues):
         column_type = types[check.column]
         accepted = SCALAR_TYPES.get(column_type)
@@ -322,9 +339,12 @@ def load_contract(path: Path | str) -> Contract:
     return contract
 
 
-def load_contracts(folder: Path | str = CONTRACTS_DIR) -> dict[str, Contract]:
-    """Every `<dataset>.yaml` in `folder`, by dataset. A referential_integrity rule whose target
-    dataset has a contract must reference a column of that contract's schema."""
+def load_contracts(
+    folder: Path | str = CONTRACTS_DIR, datasets: Collection[str] | None = None
+) -> dict[str, Contract]:
+    """Every `<dataset>.yaml` in `folder`, by dataset. A referential_integrity rule references a
+    dataset of `datasets` (the declared sources) or one with a contract, and if it has a
+    contract, a column of that contract's schema."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(folder, "-", "contracts folder not found")
@@ -335,6 +355,13 @@ def load_contracts(folder: Path | str = CONTRACTS_DIR) -> dict[str, Contract]:
             if not isinstance(rule.check, ReferentialIntegrity):
                 continue
             target = rule.check.references
+            if datasets is not None and target.dataset not in {*datasets, *contracts}:
+                raise ConfigError(
+                    files[dataset],
+                    f"rules[{i}].referential_integrity.references.dataset",
+                    f"rule {rule.name!r}: unknown dataset {target.dataset!r}; known: "
+                    f"{', '.join(sorted({*datasets, *contracts}))}",
+                )
             if target.dataset in contracts and target.column not in (
                 contracts[target.dataset].column_types
             ):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -126,3 +127,30 @@ def load_rules(path: Path | str = DEFAULT_DEPENDENCIES_FILE) -> list[DependencyR
             raise ConfigError(path, f"{key}.name", f"duplicate rule name {rule.name!r}")
         rules.append(rule)
     return rules
+
+
+def check_rules(
+    path: Path | str,
+    rules: list[DependencyRule],
+    datasets: Collection[str],
+    targets: Collection[str],
+) -> None:
+    """Every input is a dataset that announces its partitions (a declared source), and every
+    target an asset of the graph: an unknown input would wait forever in silence, an unknown
+    target fail every sensor tick."""
+    for index, rule in enumerate(rules):
+        key = f"rules[{index}]"
+        for position, dataset in enumerate(rule.inputs):
+            if dataset not in datasets:
+                raise ConfigError(
+                    path,
+                    f"{key}.inputs[{position}]",
+                    f"unknown dataset {dataset!r}: no source publishes it; "
+                    f"declared sources: {', '.join(sorted(datasets))}",
+                )
+        if "/".join(rule.target_path) not in targets:
+            raise ConfigError(
+                path,
+                f"{key}.target",
+                f"no asset {rule.target!r} in the graph; assets: {', '.join(sorted(targets))}",
+            )

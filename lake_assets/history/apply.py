@@ -2,7 +2,8 @@
 
 Dagster-free: the asset and `lake` call `apply_snapshots`. The history is one table, published
 like a curated partition (a folder per version, a catalog pointer switched in one step), so a
-reader sees the old or the new history, never a half-merged one. Its manifest carries the
+reader sees the old or the new history, never a half-merged one; the switch is then committed
+with the instant that is the apply's transaction time (transactions.py). Its manifest carries the
 ledger of applied snapshots, so the ledger and the history can never disagree. Two applies
 racing each other are caught by the catalog's optimistic check; the loser re-plans against the
 winner's history and tries again.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -24,6 +24,15 @@ from lake_assets.history.ledger import (
     snapshot_fingerprint,
 )
 from lake_assets.history.merge import history_spec, merge_history
+from lake_assets.history.transactions import (
+    Clock,
+    commit,
+    commit_instants,
+    committed_version,
+    uncommitted,
+    utc_now,
+    with_transaction_times,
+)
 from lake_assets.ingestion.promotion import SPARK_TYPES
 from lake_assets.ingestion.publish import read_manifest, write_manifest
 from lake_assets.ingestion.raw_zone import run_output_prefix
@@ -71,16 +80,22 @@ class HistoryApplied:
 
 
 def current_history(
-    spark: SparkSession, catalog: PartitionCatalog, storage: LakeStorage, source_id: str
+    spark: SparkSession,
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    source_id: str,
+    clock: Clock = utc_now,
 ) -> DataFrame:
-    """The current version of a source's history table."""
-    published = catalog.current(history_dataset(source_id), WHOLE_TABLE)
+    """The current version of a source's history table, with transaction times. A reader asking
+    "as known now" takes its now before calling this (ADR: transaction time is commit time)."""
+    published = committed_version(catalog, history_dataset(source_id), WHOLE_TABLE, clock)
     if published is None:
         raise LookupError(
             f"{history_dataset(source_id)}: no history yet; materialize history/{source_id} "
             "for at least one snapshot date"
         )
-    return spark.read.parquet(storage.uri(published.location))
+    stored = spark.read.parquet(storage.uri(published.location))
+    return with_transaction_times(stored, commit_instants(storage, published))
 
 
 def snapshot_fingerprints(
@@ -110,12 +125,16 @@ class PlannedApply:
 
 
 def plan_snapshots(
-    catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig, dates: Sequence[str]
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    source: SourceConfig,
+    dates: Sequence[str],
+    clock: Clock = utc_now,
 ) -> PlannedApply:
     """What applying `dates` would do to the current history (which snapshots it reads)."""
     if source.history is None:
         raise ValueError(f"{source.source_id}: no history declared in config/sources.yaml")
-    current = catalog.current(history_dataset(source.source_id), WHOLE_TABLE)
+    current = committed_version(catalog, history_dataset(source.source_id), WHOLE_TABLE, clock)
     ledger = read_manifest(storage, current)["applied"] if current else {}
     applied = {day: entry["fingerprint"] for day, entry in ledger.items()}
     incoming = snapshot_fingerprints(catalog, storage, source.source_id, dates)
@@ -130,13 +149,14 @@ def apply_snapshots(
     source: SourceConfig,
     dates: Sequence[str],
     run_id: str,
-    now: datetime | None = None,
+    clock: Clock = utc_now,
     attempts: int = 3,
     log: Callable[[str], None] = print,
     planned: PlannedApply | None = None,
 ) -> HistoryApplied:
     """Apply the published snapshots of `dates` to the source's history; `planned`, if the
-    caller already planned them, is the first attempt's plan (a retry plans again).
+    caller already planned them, is the first attempt's plan (a retry plans again). `clock`
+    gives the commit instant, read after the new version is switched in.
 
     Raises OutOfOrderSnapshot, after applying whatever else was accepted, when a late snapshot
     meets the `reject` policy; the caller alerts.
@@ -144,7 +164,7 @@ def apply_snapshots(
     dataset = history_dataset(source.source_id)
     for attempt in range(1, attempts + 1):
         if planned is None or attempt > 1:
-            planned = plan_snapshots(catalog, storage, source, dates)
+            planned = plan_snapshots(catalog, storage, source, dates, clock)
         plan, ledger = planned.plan, planned.ledger
         for note in plan.notes:
             log(f"{dataset}: {note}")
@@ -153,7 +173,7 @@ def apply_snapshots(
             break
         try:
             result = _merge_and_publish(
-                spark, catalog, storage, source, planned, run_id, attempt, now
+                spark, catalog, storage, source, planned, run_id, attempt, clock
             )
             break
         except StalePublish as race:
@@ -173,11 +193,11 @@ def _merge_and_publish(
     planned: PlannedApply,
     run_id: str,
     attempt: int,
-    now: datetime | None,
+    clock: Clock,
 ) -> HistoryApplied:
     dataset = history_dataset(source.source_id)
     plan, current, ledger = planned.plan, planned.current, planned.ledger
-    now = now or datetime.now(UTC)
+    transaction, started = f"{run_id}/{attempt}", clock().isoformat()
     # Earlier snapshots from the first changed date on are read as published now: one
     # republished meanwhile (a correction not yet applied) is absorbed here too.
     earlier = [day for day in plan.dates if day not in planned.incoming]
@@ -192,7 +212,7 @@ def _merge_and_publish(
         source.event_time_field,
     )
     history = spark.read.parquet(storage.uri(current.location)) if current else None
-    merge = merge_history(history, snapshots, plan.dates, spec, now)
+    merge = merge_history(history, snapshots, plan.dates, spec, transaction)
     location = f"{run_output_prefix(dataset, run_id)}version={attempt}/"
     merge.frame.write.mode("errorifexists").parquet(storage.uri(location))
     counts, ambiguous = merge.counts.get, merge.ambiguity.get["rows"]
@@ -203,14 +223,14 @@ def _merge_and_publish(
         dataset=dataset,
         partition=WHOLE_TABLE,
         location=location,
-        run_id=f"{run_id}/{attempt}",
-        published_at=now.isoformat(),
+        run_id=transaction,
+        published_at=started,  # until committed: then the instant it became visible
         row_count=counts["rows"],
         schema_version=current.schema_version if current else "history-v1",
         columns={c: FIELD_TYPES.get(t, t) for c, t in merge.frame.dtypes},
     )
     applied_now = {
-        day: {"fingerprint": fingerprints[day], "applied_at": now.isoformat(), "run_id": run_id}
+        day: {"fingerprint": fingerprints[day], "applied_at": started, "run_id": run_id}
         for day in plan.dates
     }
     manifest = {
@@ -220,22 +240,33 @@ def _merge_and_publish(
         "recorded": counts["recorded"],
         "superseded": counts["superseded"],
         "notes": plan.notes,
+        # Commit instants of the applies whose ids the rows carry; this one's is in the catalog.
+        "transactions": commit_instants(storage, current) if current else {},
     }
     write_manifest(storage, location, manifest)
+    switched = uncommitted(entry)
     try:
-        catalog.publish(entry, expected_run_id=current.run_id if current else "")
+        catalog.publish(switched, expected_run_id=current.run_id if current else "")
     except StalePublish:
         storage.delete_prefix(location)
         raise
+    committed = commit(catalog, switched, clock) or _as_committed(catalog, entry)
     return HistoryApplied(
         dataset,
         plan,
-        published=entry,
+        published=committed,
         rows=counts["rows"],
         recorded=counts["recorded"],
         superseded=counts["superseded"],
         attempts=attempt,
     )
+
+
+def _as_committed(catalog: PartitionCatalog, entry: PublishedPartition) -> PublishedPartition:
+    """Our version as a reader committed it before we could; if a newer version already
+    replaced it, ours as switched in."""
+    current = catalog.current(entry.dataset, entry.partition)
+    return current if current is not None and current.run_id == entry.run_id else entry
 
 
 def _ambiguity_report(

@@ -2,7 +2,9 @@
 
 Valid time (`valid_from`, `valid_to`) says when a version was true in the world, at the
 granularity of the daily snapshot; transaction time (`recorded_at`, `superseded_at`) says when
-the platform held that belief. A row, once written, only ever gets `superseded_at` set: every
+the platform held that belief. Stored rows name the apply that recorded and superseded them
+(`recorded_by`, `superseded_by`); transactions.py resolves those to the instants the applies
+became visible. A row, once written, only ever gets `superseded_by` set: every
 change of belief (an update closing an open version, a deletion, a correction, a resequenced
 late snapshot) supersedes the rows it contradicts and records new ones (ADR-0022).
 
@@ -29,9 +31,11 @@ from lake_assets.settings import HistoryConfig
 
 VALID_FROM, VALID_TO = "valid_from", "valid_to"
 RECORDED_AT, SUPERSEDED_AT = "recorded_at", "superseded_at"
+RECORDED_BY, SUPERSEDED_BY = "recorded_by", "superseded_by"  # as stored: transaction ids
 OPENED_BY, CLOSED_BY = "opened_by", "closed_by"  # insert|update|reinstate; update|delete
 ROW_HASH = "row_hash"
 BITEMPORAL_COLUMNS = (VALID_FROM, VALID_TO, RECORDED_AT, SUPERSEDED_AT, OPENED_BY, CLOSED_BY)
+STORED_COLUMNS = (VALID_FROM, VALID_TO, RECORDED_BY, SUPERSEDED_BY, OPENED_BY, CLOSED_BY)
 
 # Internal columns of the merge stream.
 _KIND, _IDX, _SEQ, _SEED_FROM, _SEED_OPENED = (
@@ -55,7 +59,8 @@ class HistorySpec:
 
     @property
     def columns(self) -> list[str]:
-        return [*self.keys, *self.tracked, *BITEMPORAL_COLUMNS, *self.carried, ROW_HASH]
+        """The stored columns of the history table."""
+        return [*self.keys, *self.tracked, *STORED_COLUMNS, *self.carried, ROW_HASH]
 
 
 def history_spec(
@@ -113,7 +118,7 @@ def _identity(spec: HistorySpec) -> list[str]:
 def _is_current(start: str) -> Column:
     """Rows of the current belief whose valid time reaches `start` or later: the ones a
     recomputation from `start` may contradict."""
-    return F.col(SUPERSEDED_AT).isNull() & (
+    return F.col(SUPERSEDED_BY).isNull() & (
         F.col(VALID_TO).isNull() | (F.col(VALID_TO) >= F.lit(start).cast("date"))
     )
 
@@ -123,18 +128,18 @@ def merge_history(
     snapshots: DataFrame,
     dates: Sequence[str],
     spec: HistorySpec,
-    recorded_at: datetime,
+    transaction: str,
 ) -> HistoryMerge:
-    """The history after (re)applying the snapshots of `dates` (ascending, every snapshot from
-    the first of them on), read as one frame with an `event_date` column, at transaction time
-    `recorded_at`."""
+    """The stored history after (re)applying the snapshots of `dates` (ascending, every snapshot
+    from the first of them on), read as one frame with an `event_date` column, by the apply
+    `transaction`: the rows it records or supersedes carry that id."""
     start, count = dates[0], len(dates)
     day_list = F.array(*[F.lit(d).cast("date") for d in dates])
 
     def day_at(index: Column) -> Column:
         return F.element_at(day_list, (index + 1).cast("int"))
 
-    stamp = F.lit(recorded_at).cast("timestamp")
+    stamp = F.lit(transaction)
     attributes = [*spec.tracked, *spec.carried]
     snapshot_rows = snapshots.select(
         *spec.keys,
@@ -167,7 +172,7 @@ def merge_history(
         )
         # Keys deleted before `start`: their next appearance is a reinstatement, not an insert.
         dormant = (
-            untouched.where(F.col(SUPERSEDED_AT).isNull() & (F.col(CLOSED_BY) == "delete"))
+            untouched.where(F.col(SUPERSEDED_BY).isNull() & (F.col(CLOSED_BY) == "delete"))
             .select(*spec.keys)
             .distinct()
             .select(*spec.keys, F.lit(DORMANT).alias(_KIND), F.lit(-2).alias(_IDX))
@@ -245,8 +250,8 @@ def merge_history(
     if affected is None:
         merged = believed.select(
             "*",
-            stamp.alias(RECORDED_AT),
-            F.lit(None).cast("timestamp").alias(SUPERSEDED_AT),
+            stamp.alias(RECORDED_BY),
+            F.lit(None).cast("string").alias(SUPERSEDED_BY),
         ).select(*spec.columns)
     else:
         old = affected.withColumn("_believed", F.lit(True)).alias("old")
@@ -260,10 +265,10 @@ def merge_history(
 
         diffed = joined.select(
             *[pick(c).alias(c) for c in [*spec.keys, *spec.tracked, VALID_FROM, VALID_TO]],
-            F.coalesce(F.col(f"old.{RECORDED_AT}"), stamp).alias(RECORDED_AT),
+            F.coalesce(F.col(f"old.{RECORDED_BY}"), stamp).alias(RECORDED_BY),
             F.when(F.col("new._derived").isNull(), stamp)
-            .otherwise(F.lit(None).cast("timestamp"))
-            .alias(SUPERSEDED_AT),
+            .otherwise(F.lit(None).cast("string"))
+            .alias(SUPERSEDED_BY),
             *[pick(c).alias(c) for c in [OPENED_BY, CLOSED_BY, *spec.carried, ROW_HASH]],
         )
         merged = untouched.unionByName(diffed, allowMissingColumns=True)
@@ -272,8 +277,8 @@ def merge_history(
     frame = merged.observe(
         counts,
         F.count(F.lit(1)).alias("rows"),
-        F.coalesce(F.sum((F.col(RECORDED_AT) == stamp).cast("int")), F.lit(0)).alias("recorded"),
-        F.coalesce(F.sum((F.col(SUPERSEDED_AT) == stamp).cast("int")), F.lit(0)).alias(
+        F.coalesce(F.sum((F.col(RECORDED_BY) == stamp).cast("int")), F.lit(0)).alias("recorded"),
+        F.coalesce(F.sum((F.col(SUPERSEDED_BY) == stamp).cast("int")), F.lit(0)).alias(
             "superseded"
         ),
     )
