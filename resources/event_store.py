@@ -94,6 +94,17 @@ class EventStore(ABC):
         return found[1] if found else None
 
     @abstractmethod
+    def put_outbox(self, id: str, body: str) -> None:
+        """Keep an announcement a publish owes (lake_assets/events/outbox.py) until drained."""
+
+    @abstractmethod
+    def outbox(self) -> list[tuple[str, str]]:
+        """Every (id, body) kept, in id order."""
+
+    @abstractmethod
+    def delete_outbox(self, id: str) -> None: ...
+
+    @abstractmethod
     def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
         """Events recorded after `cursor` (None: all), oldest first, and the new cursor."""
 
@@ -157,6 +168,7 @@ class SQLiteEventStore(EventStore):
                     PRIMARY KEY (rule, partition));
                 CREATE TABLE IF NOT EXISTS dead_letters (
                     id TEXT PRIMARY KEY, created_at TEXT NOT NULL, body TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL);
                 """
             )
 
@@ -186,6 +198,18 @@ class SQLiteEventStore(EventStore):
                 (dataset, partition),
             ).fetchone()
         return (row[0], DataReady.from_dict(json.loads(row[1]))) if row else None
+
+    def put_outbox(self, id: str, body: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO outbox VALUES (?, ?)", (id, body))
+
+    def outbox(self) -> list[tuple[str, str]]:
+        with self._connect() as db:
+            return db.execute("SELECT id, body FROM outbox ORDER BY id").fetchall()
+
+    def delete_outbox(self, id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (id,))
 
     def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
         with self._connect() as db:
@@ -251,7 +275,7 @@ class SQLiteEventStore(EventStore):
 
 class DynamoEventStore(EventStore):
     """Two tables: events by idempotency key, and a state table (PK `pk`, SK `sk`) holding each
-    partition's latest version (`latest#<dataset>`), pending rules and dead letters.
+    partition's latest version (`latest#<dataset>`), pending rules, dead letters and the outbox.
 
     The sensor's cursor is the `recorded_at` stamp; a scan reads past it. Writers' clocks must
     agree to within a tick for that to miss nothing (DynamoDB Streams would remove the need).
@@ -353,6 +377,23 @@ class DynamoEventStore(EventStore):
         # Pointers written before keys were chained carry no key: chain from the empty one.
         key = item.get("event_key", {}).get("S", "")
         return key, DataReady.from_dict(json.loads(item["body"]["S"]))
+
+    def put_outbox(self, id: str, body: str) -> None:
+        self._put_state("outbox", id, body)
+
+    def outbox(self) -> list[tuple[str, str]]:
+        pages = self._dynamo.get_paginator("query").paginate(
+            TableName=self.state_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "outbox"}},
+            ConsistentRead=True,
+        )
+        return [(i["sk"]["S"], i["body"]["S"]) for page in pages for i in page["Items"]]
+
+    def delete_outbox(self, id: str) -> None:
+        self._dynamo.delete_item(
+            TableName=self.state_table, Key={"pk": {"S": "outbox"}, "sk": {"S": id}}
+        )
 
     def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
         pages = self._dynamo.get_paginator("scan").paginate(

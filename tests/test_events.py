@@ -10,7 +10,8 @@ from dagster import AssetKey, build_sensor_context
 from lake_assets.events.model import DataReady, DependencyRule, content_hash_of, load_rules
 from lake_assets.events.rules import evaluate
 from lake_assets.events.sensors import build_dependency_sensor, replay
-from lake_assets.settings import ConfigError
+from lake_assets.settings import ConfigError, load_settings
+from resources import build_resources
 from resources.event_store import DynamoEventStore, SQLiteEventStore
 from resources.notifier import LocalNotifier
 
@@ -72,11 +73,12 @@ class Harness:
         self.notifier = LocalNotifier(tmp_path / "alerts.jsonl")
         self.rules = [rule(on_timeout)]
         self.sensor = build_dependency_sensor(self.rules, clock=self.clock)
+        # The sensor drains the outbox first: it reads the catalog and completes lineage.
+        self.lake_resources = build_resources(load_settings({"LAKE_ROOT": str(tmp_path)}))
 
     def tick(self):
-        context = build_sensor_context(
-            cursor=self.cursor, resources={"events": self.store, "notifier": self.notifier}
-        )
+        resources = {**self.lake_resources, "events": self.store, "notifier": self.notifier}
+        context = build_sensor_context(cursor=self.cursor, resources=resources)
         result = self.sensor(context)
         self.cursor = result.cursor
         return result.run_requests
