@@ -47,6 +47,7 @@ from lake_assets.ingestion.publish import (
     publish_partitions,
 )
 from lake_assets.ingestion.raw_zone import raw_prefix, run_output_prefix
+from lake_assets.ingestion.retention import sweep_orphans
 from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
@@ -265,6 +266,7 @@ def build_source_assets(
             if published and version.version in {g.version for g in plan.inputs}:
                 registry.update_version(replace(version, promoted_at=published[0].published_at))
         expired = expire_superseded(catalog, storage, settings.retention_days)
+        swept = sweep_orphans(catalog, storage, timedelta(days=settings.retention_days), [sid])
         late = record_late_arrivals(
             storage,
             notifier,
@@ -314,6 +316,7 @@ def build_source_assets(
                 ),
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),
+                "orphan_folders_removed": MetadataValue.json(swept.deleted),
                 "late_arrivals_held": MetadataValue.json({a.raw_key: a.event_dates for a in late}),
                 "late_arrivals_folded_in": len(folded),
             }

@@ -1,0 +1,60 @@
+"""The retention sweep: what killed runs leave (run folders, quarantine copies) is deleted past
+the retention period; what the catalog still references, or a run still writes, is kept."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from lake_assets.cli import main
+from lake_assets.ingestion.publish import read_manifest
+
+DS, DAY = "card_transactions", "2026-03-02"
+KILLED = [
+    f"curated/{DS}/run=killed/",
+    f"curated/{DS}/compaction=killed/",
+    f"quarantine/{DS}/event_date={DAY}/run=killed/",
+]
+WRITING = [f"curated/{DS}/run=writing/", f"quarantine/{DS}/event_date={DAY}/run=writing/"]
+LATE = f"quarantine/{DS}/late/"
+
+
+def age(lake, folder: str, days: int = 10) -> None:
+    then = time.time() - days * 86400
+    for path in (lake.root / folder).rglob("*"):
+        os.utime(path, (then, then))
+
+
+def present(lake, folder: str) -> bool:
+    return any(lake.storage.list(folder))
+
+
+def test_killed_runs_leftovers_are_swept_past_the_retention_and_nothing_referenced(
+    lake, spark, monkeypatch, capsys
+):
+    lake.deliver_cards(DAY, range(6), bad_amounts=(1,))
+    lake.profile(DS, DAY)
+    assert lake.promote(DS, DAY).success
+    first = lake.catalog.current(DS, DAY)
+    first_quarantine = read_manifest(lake.storage, first)["quarantine_location"]
+    for folder in KILLED + WRITING + [LATE]:
+        lake.storage.put_bytes(folder + "part-00000.parquet", b"left by a killed run")
+    for folder in KILLED + [LATE, first.location, first_quarantine]:
+        age(lake, folder)
+
+    assert lake.promote(DS, DAY).success  # its expire step sweeps the dataset
+
+    second = lake.catalog.current(DS, DAY)
+    assert [f for f in KILLED if present(lake, f)] == []
+    # Kept: a run still writing, the version just superseded (a reader may be on it) and its
+    # quarantine however old their files, the current version, held late arrivals.
+    second_quarantine = read_manifest(lake.storage, second)["quarantine_location"]
+    for folder in WRITING + [first.location, first_quarantine, second.location, LATE]:
+        assert present(lake, folder), folder
+    assert second_quarantine and present(lake, second_quarantine)
+    assert lake.rows(spark, DS).count() == 5  # one row of six quarantined
+
+    monkeypatch.setenv("LAKE_ROOT", str(lake.root))
+    monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(lake.settings.contracts_dir))
+    assert main(["retention", "sweep"]) == 0
+    assert "0 orphan folders deleted, 2 kept" in capsys.readouterr().out
