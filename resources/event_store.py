@@ -1,12 +1,14 @@
 """Data-ready events, per-rule waiting state and dead letters, behind one interface.
 
-The conditional write is what makes at-least-once delivery safe: an event is stored under its
-idempotency key only if that key is new (SQLite: a unique constraint with INSERT OR IGNORE;
-DynamoDB: `attribute_not_exists`), and only a new event is handed to the sensor.
+The conditional write is what makes at-least-once delivery safe: an event is stored only if it
+differs from its partition's latest event, under a key chained to that event's key, and only if
+that key is new (SQLite: a unique constraint with INSERT OR IGNORE; DynamoDB:
+`attribute_not_exists`); only a new event is handed to the sensor.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from abc import ABC, abstractmethod
@@ -55,14 +57,52 @@ class DeadLetter:
     resolved_at: str | None = None
 
 
+def event_key(event: DataReady, previous_key: str | None) -> str:
+    """The key an event is stored under: its identity chained to the key of the event it
+    follows, so A -> B -> A stores the second A under a key of its own, while two writers
+    delivering the same event after the same predecessor collide on one key."""
+    return hashlib.sha256(f"{event.identity}|{previous_key or ''}".encode()).hexdigest()
+
+
 class EventStore(ABC):
-    @abstractmethod
     def record(self, event: DataReady) -> bool:
-        """Store the event unless its idempotency key exists; True if it was new."""
+        """Store the event if it announces a new version of its partition; True if it did.
+
+        Deduplicated against the partition's latest event, not all history: the same identity
+        (a redelivery, or a republish of the current content and schema) is not new, and
+        neither is a delivery published before the latest (an old version arriving late). The
+        write is conditional on `event_key`, so concurrent deliveries store it once.
+        """
+        previous_key, found = None, self._latest_entry(event.dataset, event.partition)
+        if found is not None:
+            previous_key, latest = found
+            if latest.identity == event.identity or latest.published_at > event.published_at:
+                return False
+        return self._insert(event_key(event, previous_key), event)
 
     @abstractmethod
+    def _latest_entry(self, dataset: str, partition: str) -> tuple[str, DataReady] | None:
+        """The partition's latest event and the key it is stored under."""
+
+    @abstractmethod
+    def _insert(self, key: str, event: DataReady) -> bool:
+        """Store the event under `key` unless the key exists; True if it was new."""
+
     def latest(self, dataset: str, partition: str) -> DataReady | None:
         """The most recently published version of a partition."""
+        found = self._latest_entry(dataset, partition)
+        return found[1] if found else None
+
+    @abstractmethod
+    def put_outbox(self, id: str, body: str) -> None:
+        """Keep an announcement a publish owes (lake_assets/events/outbox.py) until drained."""
+
+    @abstractmethod
+    def outbox(self) -> list[tuple[str, str]]:
+        """Every (id, body) kept, in id order."""
+
+    @abstractmethod
+    def delete_outbox(self, id: str) -> None: ...
 
     @abstractmethod
     def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
@@ -128,19 +168,20 @@ class SQLiteEventStore(EventStore):
                     PRIMARY KEY (rule, partition));
                 CREATE TABLE IF NOT EXISTS dead_letters (
                     id TEXT PRIMARY KEY, created_at TEXT NOT NULL, body TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL);
                 """
             )
 
     def _connect(self) -> sqlite3.Connection:
         return connect_sqlite(self.path)
 
-    def record(self, event: DataReady) -> bool:
+    def _insert(self, key: str, event: DataReady) -> bool:
         with self._connect() as db:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO events "
                 "(idempotency_key, dataset, partition, published_at, body) VALUES (?, ?, ?, ?, ?)",
                 (
-                    event.idempotency_key,
+                    key,
                     event.dataset,
                     event.partition,
                     event.published_at,
@@ -149,14 +190,26 @@ class SQLiteEventStore(EventStore):
             ).rowcount
         return inserted == 1
 
-    def latest(self, dataset: str, partition: str) -> DataReady | None:
+    def _latest_entry(self, dataset: str, partition: str) -> tuple[str, DataReady] | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT body FROM events WHERE dataset = ? AND partition = ? "
+                "SELECT idempotency_key, body FROM events WHERE dataset = ? AND partition = ? "
                 "ORDER BY published_at DESC, seq DESC LIMIT 1",
                 (dataset, partition),
             ).fetchone()
-        return DataReady.from_dict(json.loads(row[0])) if row else None
+        return (row[0], DataReady.from_dict(json.loads(row[1]))) if row else None
+
+    def put_outbox(self, id: str, body: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO outbox VALUES (?, ?)", (id, body))
+
+    def outbox(self) -> list[tuple[str, str]]:
+        with self._connect() as db:
+            return db.execute("SELECT id, body FROM outbox ORDER BY id").fetchall()
+
+    def delete_outbox(self, id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (id,))
 
     def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
         with self._connect() as db:
@@ -222,7 +275,7 @@ class SQLiteEventStore(EventStore):
 
 class DynamoEventStore(EventStore):
     """Two tables: events by idempotency key, and a state table (PK `pk`, SK `sk`) holding each
-    partition's latest version (`latest#<dataset>`), pending rules and dead letters.
+    partition's latest version (`latest#<dataset>`), pending rules, dead letters and the outbox.
 
     The sensor's cursor is the `recorded_at` stamp; a scan reads past it. Writers' clocks must
     agree to within a tick for that to miss nothing (DynamoDB Streams would remove the need).
@@ -284,10 +337,10 @@ class DynamoEventStore(EventStore):
             **condition,
         )
 
-    def record(self, event: DataReady) -> bool:
+    def _insert(self, key: str, event: DataReady) -> bool:
         body = json.dumps(event.to_dict())
         item = {
-            "idempotency_key": {"S": event.idempotency_key},
+            "idempotency_key": {"S": key},
             "recorded_at": {"S": _stamp()},
             "dataset": {"S": event.dataset},
             "partition": {"S": event.partition},
@@ -303,6 +356,7 @@ class DynamoEventStore(EventStore):
                     "pk": {"S": f"latest#{event.dataset}"},
                     "sk": {"S": event.partition},
                     "published_at": {"S": event.published_at},
+                    "event_key": {"S": key},
                     "body": {"S": body},
                 },
                 ConditionExpression="attribute_not_exists(pk) OR published_at <= :at",
@@ -312,9 +366,34 @@ class DynamoEventStore(EventStore):
             pass  # an older version delivered late: recorded, but not the latest
         return True
 
-    def latest(self, dataset: str, partition: str) -> DataReady | None:
-        body = self._state(f"latest#{dataset}", partition)
-        return DataReady.from_dict(json.loads(body)) if body else None
+    def _latest_entry(self, dataset: str, partition: str) -> tuple[str, DataReady] | None:
+        item = self._dynamo.get_item(
+            TableName=self.state_table,
+            Key={"pk": {"S": f"latest#{dataset}"}, "sk": {"S": partition}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        # Pointers written before keys were chained carry no key: chain from the empty one.
+        key = item.get("event_key", {}).get("S", "")
+        return key, DataReady.from_dict(json.loads(item["body"]["S"]))
+
+    def put_outbox(self, id: str, body: str) -> None:
+        self._put_state("outbox", id, body)
+
+    def outbox(self) -> list[tuple[str, str]]:
+        pages = self._dynamo.get_paginator("query").paginate(
+            TableName=self.state_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "outbox"}},
+            ConsistentRead=True,
+        )
+        return [(i["sk"]["S"], i["body"]["S"]) for page in pages for i in page["Items"]]
+
+    def delete_outbox(self, id: str) -> None:
+        self._dynamo.delete_item(
+            TableName=self.state_table, Key={"pk": {"S": "outbox"}, "sk": {"S": id}}
+        )
 
     def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
         pages = self._dynamo.get_paginator("scan").paginate(

@@ -12,6 +12,7 @@ from dagster_pyspark.resources import spark_session_from_config
 
 from lake_assets.ingestion.promotion import PromotionResult, promote
 from lake_assets.ingestion.promotion_plan import PromotionPlan
+from resources.spark_guard import guarded_jvm
 
 PIPES_ENTRY_MODULE = "lake_assets.ingestion.pipes_promote"
 
@@ -36,7 +37,8 @@ class LocalSparkRunner(PromotionRunner):
 
     @property
     def spark_session(self):
-        return spark_session_from_config(self.spark_config)
+        with guarded_jvm():  # a killed process must not leave the JVM behind
+            return spark_session_from_config(self.spark_config)
 
     def run(self, context, plan, output_uri) -> PromotionResult:
         return promote(self.spark_session, plan, output_uri)

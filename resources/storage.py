@@ -66,6 +66,12 @@ class LakeStorage(ABC):
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
 
+    def folders(self, prefix: str) -> list[str]:
+        """The folders directly under `prefix` (which ends in "/"), each ending in "/", in
+        key order."""
+        rests = (info.key[len(prefix) :] for info in self.list(prefix))
+        return sorted({prefix + rest.split("/", 1)[0] + "/" for rest in rests if "/" in rest})
+
 
 def _md5_of(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
@@ -149,6 +155,13 @@ class LocalStorage(LakeStorage):
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         for key in self._keys(prefix):
             yield self._info(key, self.root / key)
+
+    def folders(self, prefix: str) -> list[str]:
+        # Without listing the objects: listing hashes each file (see _info).
+        base = self._path(prefix)
+        if not base.is_dir():
+            return []
+        return sorted(f"{prefix}{child.name}/" for child in base.iterdir() if child.is_dir())
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)

@@ -10,7 +10,8 @@ from dagster import AssetKey, build_sensor_context
 from lake_assets.events.model import DataReady, DependencyRule, content_hash_of, load_rules
 from lake_assets.events.rules import evaluate
 from lake_assets.events.sensors import build_dependency_sensor, replay
-from lake_assets.settings import ConfigError
+from lake_assets.settings import ConfigError, load_settings
+from resources import build_resources
 from resources.event_store import DynamoEventStore, SQLiteEventStore
 from resources.notifier import LocalNotifier
 
@@ -72,11 +73,12 @@ class Harness:
         self.notifier = LocalNotifier(tmp_path / "alerts.jsonl")
         self.rules = [rule(on_timeout)]
         self.sensor = build_dependency_sensor(self.rules, clock=self.clock)
+        # The sensor drains the outbox first: it reads the catalog and completes lineage.
+        self.lake_resources = build_resources(load_settings({"LAKE_ROOT": str(tmp_path)}))
 
     def tick(self):
-        context = build_sensor_context(
-            cursor=self.cursor, resources={"events": self.store, "notifier": self.notifier}
-        )
+        resources = {**self.lake_resources, "events": self.store, "notifier": self.notifier}
+        context = build_sensor_context(cursor=self.cursor, resources=resources)
         result = self.sensor(context)
         self.cursor = result.cursor
         return result.run_requests
@@ -85,11 +87,13 @@ class Harness:
 # --- model and rules -----------------------------------------------------------------------------
 
 
-def test_idempotency_key_depends_on_dataset_partition_and_content_only():
+def test_identity_depends_on_dataset_partition_content_and_schema_only():
     event = ready("customers")
-    assert event.idempotency_key == DataReady(**{**event.to_dict(), "run_id": "x"}).idempotency_key
-    assert event.idempotency_key != ready("customers", files=("b.parquet",)).idempotency_key
-    assert event.idempotency_key != ready("customers", partition="2026-03-03").idempotency_key
+    same = DataReady(**{**event.to_dict(), "run_id": "x", "published_at": "2026-03-09"})
+    assert event.identity == same.identity
+    assert event.identity != ready("customers", files=("b.parquet",)).identity
+    assert event.identity != ready("customers", partition="2026-03-03").identity
+    assert event.identity != DataReady(**{**event.to_dict(), "schema_version": "v2"}).identity
     assert content_hash_of({"files": ["b", "a"], "row_count": 1}) == content_hash_of(
         {"files": ["a", "b"], "row_count": 1}
     )
@@ -138,6 +142,57 @@ def test_conditional_write_keeps_one_event_per_idempotency_key(store):
     assert store.record(event) is False
     assert store.latest("customers", P) == newer
     assert store.latest("customers", "2026-01-01") is None
+
+
+def at(event: DataReady, hours: int, **changes) -> DataReady:
+    published = (T0 + timedelta(hours=hours)).isoformat()
+    return DataReady(**{**event.to_dict(), "published_at": published, **changes})
+
+
+def test_a_republish_under_a_new_schema_is_a_new_version(store):
+    v1 = ready("customers")
+    assert store.record(v1) is True
+    assert store.record(at(v1, 1)) is False  # the same content and schema republished
+    v2 = at(v1, 2, schema_version="v2")  # the same raw files promoted under a new schema
+    assert store.record(v2) is True
+    assert store.latest("customers", P) == v2
+    assert store.record(at(v1, 3, schema_version="v2")) is False
+
+
+def test_content_going_a_b_a_emits_three_versions_and_the_latest_is_a(store):
+    a, b = ready("customers"), ready("customers", files=("b.parquet",))
+    assert store.record(a) is True
+    assert store.record(at(b, 1)) is True
+    assert store.record(at(a, 2)) is True
+    assert store.latest("customers", P) == at(a, 2)
+    # Delivered again, or republished with the same content: still one third version.
+    assert [store.record(at(a, 2)), store.record(at(a, 3))] == [False, False]
+    # The first A arriving late again is older than the latest: not new.
+    assert store.record(a) is False
+    events, _ = store.events_since(None)
+    assert [e.published_at for e in events] == [
+        a.published_at,
+        at(b, 1).published_at,
+        at(a, 2).published_at,
+    ]
+    assert store.record(at(b, 4)) is True  # ... and B again after that is a fourth
+
+
+def test_downstream_runs_again_when_an_input_goes_back_to_earlier_content(store, tmp_path):
+    lake = Harness(store, tmp_path)
+    a, b = ready("customers"), ready("customers", files=("b.parquet",))
+    lake.store.record(ready("card_transactions"))
+    lake.store.record(a)
+    lake.store.record(at(b, 1))
+    lake.store.record(at(a, 2))
+    lake.store.record(at(a, 2))  # redelivered
+    first, second = lake.tick(), lake.tick()
+    assert len(first) == 1 and second == []
+    lake.store.record(at(b, 3))
+    (again,) = lake.tick()
+    lake.store.record(at(a, 4))
+    (back,) = lake.tick()
+    assert len({first[0].run_key, again.run_key, back.run_key}) == 3
 
 
 def test_sensor_over_each_store_runs_once_for_a_thrice_delivered_event(store, tmp_path):

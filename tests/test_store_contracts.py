@@ -176,6 +176,20 @@ def test_delete_prefix_deletes_only_under_the_prefix(storage: LakeStorage):
     assert storage.delete_prefix("curated/ds/event_date=2026-03-02/run=1/") == 0
 
 
+def test_folders_are_the_folders_directly_under_a_prefix(storage: LakeStorage):
+    for key in (
+        "curated/ds/run=1/_zone=published/event_date=2026-03-02/a.parquet",
+        "curated/ds/run=1/_SUCCESS",
+        "curated/ds/compaction=2/event_date=2026-03-02/b.parquet",
+        "curated/ds/loose.json",
+        "curated/dt/run=3/c.parquet",
+    ):
+        storage.put_bytes(key, b"x")
+    assert storage.folders("curated/ds/") == ["curated/ds/compaction=2/", "curated/ds/run=1/"]
+    assert storage.folders("curated/") == ["curated/ds/", "curated/dt/"]
+    assert storage.folders("quarantine/") == []
+
+
 def test_uri_spells_the_key_as_engines_need_it(storage: LakeStorage):
     # Hadoop paths take the characters literally, so `=` in partition folders must stay `=`.
     key = "curated/ds/run=1/event_date=2026-03-02/"

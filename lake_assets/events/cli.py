@@ -1,4 +1,4 @@
-"""`lake events dead-letters` and `lake events replay ID`."""
+"""`lake events dead-letters`, `lake events replay ID` and `lake events drain`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import argparse
 import json
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lake_assets.events.model import load_rules
+from lake_assets.events.outbox import drain
 from lake_assets.events.sensors import replay
+from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
 
 ResourcesFor = Callable[[Settings], dict[str, Any]]
@@ -44,6 +46,26 @@ def add_event_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         print(f"{args.id}: all inputs ready; the sensor launches {decision.run_key} next tick")
         return 0
 
+    def drain_outbox(args: argparse.Namespace, settings: Settings) -> int:
+        resources = resources_for(settings)
+        recorder = recorder_for(
+            resources["lineage"], settings.state_dir, resources["storage"].uri("")
+        )
+        drained = drain(
+            resources["events"],
+            resources["catalog"],
+            recorder,
+            datetime.now(UTC),
+            timedelta(days=settings.retention_days),
+        )
+        for event in drained.recorded:
+            print(f"announced {event.dataset}[{event.partition}] of run {event.run_id}")
+        print(
+            f"{len(drained.delivered)} delivered ({len(drained.recorded)} new events), "
+            f"{len(drained.abandoned)} abandoned"
+        )
+        return 0
+
     events = subparsers.add_parser(
         "events", help="data-ready events and dependency rules"
     ).add_subparsers(dest="events_command", required=True)
@@ -55,3 +77,7 @@ def add_event_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     p.add_argument("id")
     p.add_argument("--rules", help="the dependency rules file (default: the sensor's)")
     p.set_defaults(run=replay_one)
+    p = events.add_parser(
+        "drain", help="announce publishes a killed run switched but never announced"
+    )
+    p.set_defaults(run=drain_outbox)

@@ -40,7 +40,8 @@ def content_hash_of(manifest: dict) -> str:
 
 @dataclass(frozen=True)
 class DataReady:
-    """A published partition, announced. Delivered at least once; deduplicated by its key."""
+    """A published partition, announced. Delivered at least once; a delivery is new only when
+    its identity differs from the partition's latest recorded event (see EventStore.record)."""
 
     dataset: str
     partition: str
@@ -51,10 +52,13 @@ class DataReady:
     published_at: str
 
     @property
-    def idempotency_key(self) -> str:
-        # The run id is left out on purpose: a retried publisher announcing the same content
-        # under another run id is still the same version of the partition.
-        return _sha256(f"{self.dataset}|{self.partition}|{self.content_hash}")
+    def identity(self) -> str:
+        """Which version of the partition this announces: its content under its schema.
+
+        The run id and publish time are left out on purpose: a retried publisher announcing
+        the same content under another run id is still the same version of the partition.
+        """
+        return _sha256(f"{self.dataset}|{self.partition}|{self.schema_version}|{self.content_hash}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -26,8 +26,12 @@ def deadline_of(rule: DependencyRule, first_seen: datetime) -> datetime:
 
 def run_key_of(rule: DependencyRule, partition: str, inputs: dict[str, DataReady]) -> str:
     """Derived from the input versions, so a repeated event gives the same key (Dagster launches
-    a run key once) and a new version of any input gives a new one."""
-    versions = "|".join(f"{d}={inputs[d].content_hash}" for d in sorted(inputs))
+    a run key once) and a new version of any input gives a new one. The publish time is part
+    of a version: content going A -> B -> A is a third version, and downstream must run again
+    (a redelivery is never recorded, so it cannot change the time)."""
+    versions = "|".join(
+        f"{d}={inputs[d].identity}@{inputs[d].published_at}" for d in sorted(inputs)
+    )
     digest = hashlib.sha256(versions.encode()).hexdigest()[:16]
     return f"deps/{rule.name}/{partition}/{digest}"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetKey,
@@ -25,9 +25,15 @@ from dagster import (
 )
 
 from lake_assets.events.model import DataReady, DependencyRule
+from lake_assets.events.outbox import drain
 from lake_assets.events.rules import Decision, deadline_of, evaluate
+from lake_assets.lineage.emitter import recorder_for
+from lake_assets.settings import Settings
+from resources.catalog import PartitionCatalog
 from resources.event_store import DeadLetter, EventStore, Pending, _stamp
+from resources.lineage_store import LineageStore
 from resources.notifier import Alert, Notifier
+from resources.storage import LakeStorage
 
 Clock = Callable[[], datetime]
 
@@ -201,7 +207,19 @@ def build_dependency_sensor(
         context: SensorEvaluationContext,
         events: ResourceParam[EventStore],
         notifier: ResourceParam[Notifier],
+        catalog: ResourceParam[PartitionCatalog],
+        lineage: ResourceParam[LineageStore],
+        storage: ResourceParam[LakeStorage],
+        settings: ResourceParam[Settings],
     ):
+        # First announce what a killed publisher switched but never announced (events/outbox.py).
+        recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
+        retention = timedelta(days=settings.retention_days)
+        for event in drain(events, catalog, recorder, clock(), retention).recorded:
+            context.log.warning(
+                f"announced {event.dataset}[{event.partition}] of run {event.run_id}, "
+                "published by a run that stopped before announcing it"
+            )
         tick = evaluate_tick(rules, events, notifier, context.cursor, clock(), target_selection_for)
         for record in tick.dead_letters:
             context.log.warning(

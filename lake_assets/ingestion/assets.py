@@ -31,6 +31,7 @@ from lake_assets.contracts.checks import (
 from lake_assets.contracts.gate import judge_partitions
 from lake_assets.contracts.model import Contract
 from lake_assets.events.model import DataReady
+from lake_assets.events.outbox import Announcement, drain, stage
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.ingestion.late_arrivals import (
     find_late_arrivals,
@@ -46,6 +47,7 @@ from lake_assets.ingestion.publish import (
     publish_partitions,
 )
 from lake_assets.ingestion.raw_zone import raw_prefix, run_output_prefix
+from lake_assets.ingestion.retention import sweep_orphans
 from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
@@ -252,19 +254,20 @@ def build_source_assets(
                 context.run_id,
                 publishable,
                 {p: [r.key for r in inputs[p]] for p in publishable},
+                before_switch=lambda entry: stage(
+                    events, announcement_of(entry, inputs, result.partitions)
+                ),
             )
-            # Data-ready events drive downstream rules; the same inputs republished are a duplicate.
             for entry in published:
-                content = sorted(f"{r.key}@{r.etag}" for r in inputs[entry.partition])
-                events.record(DataReady.from_published(entry, content))
-            # File-level lineage of what this run published: each partition from its own raw files.
-            for entry in published:
-                files = result.partitions[entry.partition].files
-                outputs.extend(partition_outputs(sid, entry.partition, entry.location, files))
+                outputs.extend(announcement_of(entry, inputs, result.partitions).lineage_outputs)
+        # Data-ready events of what was switched (this run's, and any a killed run left staged);
+        # lineage is complete for this run already, a killed run's is completed here.
+        drain(events, catalog, recorder, datetime.now(UTC), timedelta(days=settings.retention_days))
         for version in versions:
             if published and version.version in {g.version for g in plan.inputs}:
                 registry.update_version(replace(version, promoted_at=published[0].published_at))
         expired = expire_superseded(catalog, storage, settings.retention_days)
+        swept = sweep_orphans(catalog, storage, timedelta(days=settings.retention_days), [sid])
         late = record_late_arrivals(
             storage,
             notifier,
@@ -314,6 +317,7 @@ def build_source_assets(
                 ),
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),
+                "orphan_folders_removed": MetadataValue.json(swept.deleted),
                 "late_arrivals_held": MetadataValue.json({a.raw_key: a.event_dates for a in late}),
                 "late_arrivals_folded_in": len(folded),
             }
@@ -324,6 +328,18 @@ def build_source_assets(
             )
 
     return [raw, registry_asset, curated_asset]
+
+
+def announcement_of(entry, inputs, written) -> Announcement:
+    """What publishing `entry` owes: its data-ready event, identified by the raw files it was
+    built from (the same inputs republished are a duplicate), and its file-level lineage."""
+    content = sorted(f"{r.key}@{r.etag}" for r in inputs[entry.partition])
+    files = written[entry.partition].files
+    return Announcement(
+        DataReady.from_published(entry, content),
+        partition_outputs(entry.dataset, entry.partition, entry.location, files),
+        datetime.now(UTC).isoformat(),
+    )
 
 
 def schema_check_result(source_id: str, versions) -> AssetCheckResult:

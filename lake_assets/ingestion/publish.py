@@ -8,7 +8,7 @@ switching its catalog pointer. A run that dies before the switch leaves the old 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
@@ -104,12 +104,14 @@ def publish_partitions(
     partitions: Sequence[str] | None = None,
     inputs: Mapping[str, Sequence[str]] | None = None,
     now: datetime | None = None,
+    before_switch: Callable[[PublishedPartition], None] | None = None,
 ) -> list[PublishedPartition]:
     """Switch each partition's pointer (all of the plan's, or `partitions`) to this run's
     folder, in partition order.
 
     A manifest beside the data records what the folder holds, so the folder exists (and says
-    so) even for a partition whose every row was quarantined.
+    so) even for a partition whose every row was quarantined. `before_switch` is called with
+    each entry just before its switch (to stage what the switch owes, events/outbox.py).
     """
     now = now or datetime.now(UTC)
     quarantined = move_quarantine(storage, plan, run_id)
@@ -138,6 +140,8 @@ def publish_partitions(
         }
         try:
             write_manifest(storage, location, manifest)
+            if before_switch is not None:
+                before_switch(entry)
             catalog.publish(entry)
         except Exception as error:
             raise PartialPublish(
