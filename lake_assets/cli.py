@@ -438,12 +438,14 @@ def parser() -> argparse.ArgumentParser:
     from lake_assets.compaction.cli import add_compaction_commands
     from lake_assets.events.cli import add_event_commands
     from lake_assets.history.cli import add_scd_commands
+    from lake_assets.ingestion.raw_cli import add_raw_commands
     from lake_assets.lineage.cli import add_lineage_commands
 
     add_event_commands(sub, _resources)
     add_lineage_commands(sub, _resources)
     add_compaction_commands(sub, _resources)
     add_scd_commands(sub, _resources)
+    add_raw_commands(sub, _resources)
 
     p = sub.add_parser("status", help="rows per zone and day, versions, dead letters")
     p.set_defaults(run=cmd_status)

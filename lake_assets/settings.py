@@ -71,6 +71,8 @@ class SourceConfig:
     # dates, so a later delivery for a date replaces the earlier ones (ADR-0024).
     delivery: Literal["events", "snapshot"] = "events"
     history: HistoryConfig | None = None
+    # The payloads' character encoding, read alike by the profiler and Spark (payload_reading.py).
+    encoding: str = "UTF-8"
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
             )
         if declaration.get("delivery", "events") not in ("events", "snapshot"):
             raise ConfigError(path, f"{key}.delivery", "must be events or snapshot")
+        if "encoding" in declaration:
+            declaration = {**declaration, "encoding": _encoding(path, key, declaration)}
         if "history" in declaration:
             declaration = {
                 **declaration,
@@ -163,6 +167,15 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
             }
         sources[source_id] = SourceConfig(source_id=source_id, **declaration)
     return sources
+
+
+def _encoding(path: Path, key: str, declaration: dict) -> str:
+    from lake_assets.ingestion.payload_reading import canonical_encoding
+
+    try:
+        return canonical_encoding(declaration["encoding"])
+    except ValueError as error:
+        raise ConfigError(path, f"{key}.encoding", str(error)) from None
 
 
 def _history_config(path: Path, key: str, declaration: dict) -> HistoryConfig:

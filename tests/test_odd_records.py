@@ -91,7 +91,10 @@ ODD_SHAPES = {
     "JSON lines with a BOM, a blank line, a null line and CRLF": (
         CARDS,
         "crlf.json",
-        "\ufeff" + _lines(CARD_LINES[:1]).replace("\n", "\r\n") + "\n  \nnull\n" + _lines(CARD_LINES[1:]),
+        "\ufeff"
+        + _lines(CARD_LINES[:1]).replace("\n", "\r\n")
+        + "\n  \nnull\n"
+        + _lines(CARD_LINES[1:]),
         3,
         1,
     ),
@@ -140,7 +143,9 @@ def test_audit_names_the_file_and_an_operator_sets_it_aside_then_restores_it(
     assert disputed.key in message and "good.json" not in message
     assert "lake raw set-aside" in message
 
-    assert _lake_cli(lake, monkeypatch, "raw", "set-aside", CARDS, disputed.key, "--reason", "x") == 0
+    assert (
+        _lake_cli(lake, monkeypatch, "raw", "set-aside", CARDS, disputed.key, "--reason", "x") == 0
+    )
     aside = lake.registry.get_raw_file(CARDS, disputed.key)
     assert aside.status == "SET_ASIDE" and aside.reason == "x"
     assert aside.row_count == 4 and aside.malformed_rows == 0  # counts kept for reconciliation
@@ -238,5 +243,5 @@ def test_an_unknown_encoding_fails_at_load_naming_file_and_key(tmp_path):
     config.write_text(
         "sources:\n  s:\n    format: csv\n    event_time_field: d\n    encoding: klingon-8\n"
     )
-    with pytest.raises(ValueError, match=r"sources\.s\.encoding"):
+    with pytest.raises(ValueError, match=r"sources\.s\.encoding: unsupported encoding .klingon-8"):
         load_sources(config)

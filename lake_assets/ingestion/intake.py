@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from lake_assets.ingestion.payload_reading import is_json_array, utf8_view
 from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
+from lake_assets.ingestion.raw_decisions import hold_empty_snapshot
 from lake_assets.ingestion.raw_zone import (
     RawFile,
     dead_letter_key,
@@ -69,7 +71,7 @@ class ProfileOutcome:
     """What profiling one raw object did."""
 
     key: str
-    status: str  # PROFILED | DEAD_LETTER | ALREADY_PROFILED
+    status: str  # PROFILED | HELD_EMPTY | DEAD_LETTER | ALREADY_PROFILED
     version: str | None = None
     new_version: SchemaVersion | None = None
     rows: int = 0
@@ -123,8 +125,9 @@ def profile_raw_object(
         landed_at=landed_at(name, info.last_modified).isoformat(),
     )
     try:
-        with storage.local_path(info.key) as path:
-            profile = profile_file(path, source.format, max_bytes=source.max_payload_bytes)
+        with storage.local_path(info.key) as path, utf8_view(path, source.encoding) as text:
+            profile = profile_file(text, source.format, max_bytes=source.max_payload_bytes)
+            record.json_array = source.format == "json" and is_json_array(text)
     except MalformedPayload as error:
         return _dead_letter(storage, registry, notifier, record, name, error.reason)
 
@@ -144,10 +147,11 @@ def profile_raw_object(
     record.row_count = profile.row_count
     record.malformed_rows = profile.malformed_rows
     record.field_dates, record.field_nulls = _temporal_index(profile)
+    hold_empty_snapshot(notifier, source, record, profile)
     registry.put_raw_file(record)
     return ProfileOutcome(
         info.key,
-        "PROFILED",
+        record.status,
         version=version.version,
         new_version=new_version,
         rows=profile.row_count,

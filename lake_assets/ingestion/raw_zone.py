@@ -67,7 +67,9 @@ def quarantine_location(dataset: str, run_id: str, partition: str) -> str:
     return f"quarantine/{dataset}/event_date={partition}/run={run_id}/"
 
 
-FileStatus = Literal["PROFILED", "DEAD_LETTER"]
+# SET_ASIDE: an operator excluded the object from promotion; HELD_EMPTY: a snapshot delivery
+# with no rows, waiting for an operator to confirm it (raw_decisions.py). Neither is promoted.
+FileStatus = Literal["PROFILED", "DEAD_LETTER", "SET_ASIDE", "HELD_EMPTY"]
 
 
 @dataclass
@@ -89,4 +91,7 @@ class RawFile:
     # Promotion uses the event-time field's entry to find the files a partition needs.
     field_dates: dict[str, list[str]] = field(default_factory=dict)
     field_nulls: dict[str, int] = field(default_factory=dict)
-    reason: str | None = None  # why a dead-lettered file could not be read
+    reason: str | None = None  # why a file was dead-lettered, set aside or held
+    json_array: bool = False  # a JSON payload that is one array of records, not JSON lines
+    # Operator decisions on this object, oldest first: {action, from, to, reason, by, at}.
+    decisions: list[dict] = field(default_factory=list)
