@@ -126,6 +126,47 @@ def test_valid_odd_files_publish_with_profiler_and_spark_agreeing(lake, spark, s
         assert names["C00001"] == 'Lee\nAh "Boy"'
 
 
+AGREEMENT_SHAPES = [
+    # (format, encoding, bytes): every odd shape we know; profiler and Spark must count alike.
+    *[("json", "UTF-8", content.encode()) for _, _, content, _, _ in list(ODD_SHAPES.values())[:4]],
+    ("json", "UTF-8", b'{"a": 1}\n{"a": {"b": [1, 2]}}\n{}\n"text"\n{"a": 2'),  # no final newline
+    ("json", "UTF-8", b'{"a": 1} {"a": 2}\n[]\n[{"a": 3}]\n'),
+    ("json", "UTF-8", b' \n [\n {"a": 1},\n null, [1], {"a": {"b": 2}}\n ]\n'),
+    ("json", "UTF-16", '{"a": "José"}\n{"a": "Ærø"}\n'.encode("utf-16")),
+    ("csv", "UTF-8", b'a,b\r\n1,2\r\n\r\n3,"x\r\ny"\r\n'),
+    ("csv", "UTF-8", b'\xef\xbb\xbfa,b\n1,"say ""hi"""\n,\n'),
+    ("csv", "ISO-8859-1", 'a,b\n1,José\n2,"Mü\nller"\n'.encode("latin-1")),
+]
+
+
+@pytest.mark.parametrize(("fmt", "encoding", "content"), AGREEMENT_SHAPES)
+def test_profiler_and_spark_count_the_same_records(spark, tmp_path, fmt, encoding, content):
+    from lake_assets.ingestion.payload_reading import is_json_array, utf8_view
+    from lake_assets.ingestion.profiling import MalformedPayload, profile_file
+    from lake_assets.ingestion.promotion_plan import PlannedInput, column_name
+    from lake_assets.ingestion.raw_records import read_records
+
+    path = tmp_path / f"payload.{fmt}"
+    path.write_bytes(content)
+    with utf8_view(path, encoding) as text:
+        try:
+            profile = profile_file(text, fmt)
+        except MalformedPayload:
+            return  # dead-lettered: never promoted, nothing to agree on
+        group = PlannedInput(
+            version="v",
+            format=fmt,
+            uris=(path.as_uri(),),
+            keys=("k",),
+            column_map={f.name: column_name(f.name) for f in profile.fields},
+            json_array=fmt == "json" and is_json_array(text),
+            encoding=encoding,
+        )
+    records = read_records(spark, group)
+    assert records.count() == profile.row_count + profile.malformed_rows
+    assert records.filter("_corrupt_record IS NOT NULL").count() == profile.malformed_rows
+
+
 def test_audit_names_the_file_and_an_operator_sets_it_aside_then_restores_it(
     lake, spark, monkeypatch
 ):

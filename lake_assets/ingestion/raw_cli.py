@@ -11,7 +11,7 @@ from typing import Any
 from lake_assets.ingestion import raw_decisions
 from lake_assets.ingestion.promotion_plan import file_partitions
 from lake_assets.ingestion.raw_zone import RawFile
-from lake_assets.settings import Settings
+from lake_assets.settings import Settings, SourceConfig
 
 ResourcesFor = Callable[[Settings], dict[str, Any]]
 
@@ -23,11 +23,9 @@ def _operator() -> str:
         return os.environ.get("USER", "unknown")
 
 
-def _dates(record: RawFile) -> str:
-    """The event dates the object feeds, as far as the file index knows (a hint to re-promote)."""
-    dates = sorted(
-        {d for days in record.field_dates.values() for d in days} or file_partitions(record, None)
-    )
+def _dates(record: RawFile, source: SourceConfig) -> str:
+    """The event dates the object feeds, as the file index knows them: where to re-promote."""
+    dates = sorted(file_partitions(record, source.event_time_field))
     return ", ".join(dates[:5]) + (f" and {len(dates) - 5} more" if len(dates) > 5 else "")
 
 
@@ -35,7 +33,7 @@ def add_raw_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     """Register `raw set-aside`, `raw restore`, `raw confirm-empty` and `raw list`."""
 
     def set_aside(args: argparse.Namespace, settings: Settings) -> int:
-        settings.source(args.source)
+        source = settings.source(args.source)
         res = resources_for(settings)
         record = raw_decisions.set_aside(
             res["registry"], res["notifier"], args.source, args.raw_key, args.reason, args.by
@@ -43,16 +41,18 @@ def add_raw_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         print(
             f"{record.key}: SET_ASIDE by {args.by} ({record.row_count} rows, "
             f"{record.malformed_rows} malformed, kept in raw); re-promote its event dates "
-            f"({_dates(record)}) to publish without it"
+            f"({_dates(record, source)}) to publish without it"
         )
         return 0
 
     def restore(args: argparse.Namespace, settings: Settings) -> int:
-        settings.source(args.source)
+        source = settings.source(args.source)
         record = raw_decisions.restore(
             resources_for(settings)["registry"], args.source, args.raw_key, args.by
         )
-        print(f"{record.key}: {record.status} again; re-promote {_dates(record)} to include it")
+        print(
+            f"{record.key}: {record.status} again; re-promote {_dates(record, source)} to include it"
+        )
         return 0
 
     def confirm_empty(args: argparse.Namespace, settings: Settings) -> int:
