@@ -479,6 +479,7 @@ def parser() -> argparse.ArgumentParser:
     from lake_assets.events.cli import add_event_commands
     from lake_assets.history.cli import add_scd_commands
     from lake_assets.ingestion.dead_letter_cli import add_dead_letter_commands
+    from lake_assets.ingestion.raw_cli import add_raw_commands
     from lake_assets.ingestion.retention_cli import add_retention_commands
     from lake_assets.lineage.cli import add_lineage_commands
 
@@ -488,6 +489,7 @@ def parser() -> argparse.ArgumentParser:
     add_scd_commands(sub, _resources)
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)
+    add_raw_commands(sub, _resources)
 
     p = sub.add_parser("status", help="rows per zone and day, versions, dead letters")
     p.set_defaults(run=cmd_status)

@@ -78,6 +78,8 @@ class SourceConfig:
     # "skip": a payload with the same bytes as an earlier one of the source is recorded as a
     # DUPLICATE and never promoted. "keep": a source whose identical files are distinct deliveries.
     redelivery: Literal["skip", "keep"] = "skip"
+    # The payloads' character encoding, read alike by the profiler and Spark (payload_reading.py).
+    encoding: str = "UTF-8"
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
             raise ConfigError(path, f"{key}.delivery", "must be events or snapshot")
         if declaration.get("redelivery", "skip") not in ("skip", "keep"):
             raise ConfigError(path, f"{key}.redelivery", "must be skip or keep")
+        if "encoding" in declaration:
+            declaration = {**declaration, "encoding": _encoding(path, key, declaration)}
         if "history" in declaration:
             declaration = {
                 **declaration,
@@ -182,6 +186,15 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
             }
         sources[source_id] = SourceConfig(source_id=source_id, **declaration)
     return sources
+
+
+def _encoding(path: Path, key: str, declaration: dict) -> str:
+    from lake_assets.ingestion.payload_reading import canonical_encoding
+
+    try:
+        return canonical_encoding(declaration["encoding"])
+    except ValueError as error:
+        raise ConfigError(path, f"{key}.encoding", str(error)) from None
 
 
 def _history_config(path: Path, key: str, declaration: dict) -> HistoryConfig:

@@ -197,6 +197,7 @@ def build_source_assets(
             raw_files,
             storage.uri,
             source.delivery,
+            source.encoding,
         )
         if contract is not None:
             plan = replace(

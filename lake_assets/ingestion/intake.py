@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from lake_assets.ingestion.payload_reading import is_json_array, utf8_view
 from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
+from lake_assets.ingestion.raw_decisions import hold_empty_snapshot
 from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,
     RawFile,
@@ -95,7 +97,7 @@ class ProfileOutcome:
     """What profiling one raw object did."""
 
     key: str
-    status: str  # PROFILED | DEAD_LETTER | DUPLICATE | ALREADY_PROFILED | HELD
+    status: str  # PROFILED | HELD_EMPTY | DEAD_LETTER | DUPLICATE | ALREADY_PROFILED | HELD
     version: str | None = None
     new_version: SchemaVersion | None = None
     rows: int = 0
@@ -164,7 +166,9 @@ def profile_raw_object(
             duplicate = recognise_redelivery(registry, notifier, source, info, record.sha256, now)
             if duplicate is not None:
                 return ProfileOutcome(info.key, "DUPLICATE", duplicate_of=duplicate.duplicate_of)
-            profile = profile_file(path, source.format, max_bytes=source.max_payload_bytes)
+            with utf8_view(path, source.encoding) as text:
+                profile = profile_file(text, source.format, max_bytes=source.max_payload_bytes)
+                record.json_array = source.format == "json" and is_json_array(text)
     except MalformedPayload as error:
         return _dead_letter(storage, registry, notifier, record, name, error.reason)
     record.replayed_at = now.isoformat() if again else None
@@ -185,10 +189,11 @@ def profile_raw_object(
     record.row_count = profile.row_count
     record.malformed_rows = profile.malformed_rows
     record.field_dates, record.field_nulls = _temporal_index(profile)
+    hold_empty_snapshot(notifier, source, record, profile)
     registry.put_raw_file(record)
     return ProfileOutcome(
         info.key,
-        "PROFILED",
+        record.status,
         version=version.version,
         new_version=new_version,
         rows=profile.row_count,

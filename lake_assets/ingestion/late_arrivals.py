@@ -64,7 +64,11 @@ def find_late_arrivals(
     accepted = {v.version: v for v in versions if v.status in ACCEPTED}
     found = []
     for record in raw_files:
-        if record.ingest_date not in days or record.version not in accepted:
+        if (
+            record.ingest_date not in days
+            or record.version not in accepted
+            or record.status != "PROFILED"  # set aside or held: not promoted, not late either
+        ):
             continue
         oldest_allowed = (
             date.fromisoformat(record.ingest_date) - timedelta(days=lookback_days)

@@ -18,7 +18,6 @@ from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import (
@@ -32,6 +31,7 @@ from lake_assets.contracts.rules import (
 )
 from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
+from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
 
 SPARK_TYPES = {
     "boolean": "boolean",
@@ -42,7 +42,6 @@ SPARK_TYPES = {
     "string": "string",
     "json": "string",
 }
-CORRUPT = "_corrupt_record"
 ZONE = "_zone"
 PUBLISHED, QUARANTINED = "published", "quarantined"
 REASONS = "_reject_reasons"
@@ -81,6 +80,9 @@ class PromotionResult:
     violations: dict[str, dict[str, int]] = field(default_factory=dict)
     # Referential orphans, {rule: {partition: {"deleted_since_previous_snapshot": n, ...}}}
     missing_keys: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # Records read per raw key; counted only when rows_read differs from what profiling
+    # counted, so that the audit can name the files that disagree.
+    rows_read_by_file: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,61 +94,15 @@ class PromotionResult:
         return cls(**data)
 
 
-def _text_schema(fields: list[str]) -> T.StructType:
-    """A read schema with every leaf as string; dotted names become nested structs."""
-    tree: dict = {}
-    for name in fields:
-        node = tree
-        *parents, leaf = name.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node.setdefault(leaf, None)
-
-    def build(node: dict) -> T.StructType:
-        return T.StructType(
-            [
-                T.StructField(k, T.StringType() if v is None else build(v), True)
-                for k, v in node.items()
-            ]
-        )
-
-    return build(tree)
-
-
-def _source_column(name: str, fmt: str) -> Column:
-    # CSV headers may contain dots that are not nesting.
-    return F.col(f"`{name}`") if fmt == "csv" else F.col(name)
-
-
 def _read_input(spark: SparkSession, group: PlannedInput, plan: PromotionPlan) -> DataFrame:
-    if group.format == "csv":
-        frame = (
-            spark.read.option("header", True)
-            .option("mode", "PERMISSIVE")
-            .option("inferSchema", False)
-            .csv(list(group.uris))
-            .withColumn(CORRUPT, F.lit(None).cast("string"))
-        )
-    else:
-        schema = _text_schema(list(group.column_map)).add(CORRUPT, T.StringType())
-        frame = (
-            spark.read.schema(schema)
-            .option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", CORRUPT)
-            .json(list(group.uris))
-        )
-    delivered = {canonical: source for source, canonical in group.column_map.items()}
+    frame = read_records(spark, group)
     raw_columns = [
-        (
-            _source_column(delivered[column], group.format)
-            if column in delivered
-            else F.lit(None).cast("string")
-        ).alias(column)
+        (F.col(column) if column in frame.columns else F.lit(None).cast("string")).alias(column)
         for column in plan.columns
         if column not in LINEAGE_COLUMNS
     ]
     # The raw key is the tail of whatever URI the engine reports (file:/, s3://, s3a://).
-    key = F.regexp_extract(F.col("_metadata.file_path"), RAW_KEY_IN_PATH, 1)
+    key = F.regexp_extract(F.col(FILE_PATH), RAW_KEY_IN_PATH, 1)
     landed_at = F.lit(None).cast("timestamp")
     if group.landed_at:
         landed = F.create_map(*[F.lit(v) for item in group.landed_at.items() for v in item])
@@ -237,6 +193,11 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         .parquet(output_uri)
     )
     counted = observation.get
+    profiled = {key: n for group in plan.inputs for key, n in group.records.items()}
+    by_file = {}
+    if profiled and counted["read"] != sum(profiled.values()):
+        # Off the happy path: one more read of the inputs, counting records per file.
+        by_file = {key: n for key, n in frame.groupBy("_source_file").count().collect()}
     wrote_any = counted["published"] + counted["quarantined"] > 0
     # One read of what was written serves the audit and the contract counts.
     written = spark.read.parquet(output_uri) if wrote_any else None
@@ -255,6 +216,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         lateness_hours=dict(zip(("p50", "p95", "p99"), counted["lateness"] or (), strict=False)),
         violations=violations,
         missing_keys=missing_keys,
+        rows_read_by_file=by_file,
     )
 
 

@@ -6,6 +6,7 @@ all the Spark job needs, so it can be handed to an EMR Serverless job through Da
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,10 +26,16 @@ from lake_assets.ingestion.schema_versions import SchemaVersion
 LINEAGE_COLUMNS = {"_source_file": "string", "_ingest_date": "date", "_ingested_at": "timestamp"}
 
 
+# Field names come from payloads (JSON keys, CSV headers) and may hold anything: backticks,
+# spaces, quotes. A curated column is a plain identifier, the same in Spark, SQL, Athena and Glue.
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+
+
 def column_name(canonical: str) -> str:
     """Curated column for a canonical field: nested paths are flattened with "__", because
-    dots in column names trip up every SQL engine that reads the curated zone."""
-    return canonical.replace(".", "__")
+    dots in column names trip up every SQL engine that reads the curated zone, and any other
+    character that is not a letter, digit or underscore becomes "_"."""
+    return _NOT_IDENTIFIER.sub("_", canonical.replace(".", "__"))
 
 
 class SchemaDriftBlocked(RuntimeError):
@@ -62,6 +69,10 @@ class PlannedInput:
     column_map: dict[str, str]
     # raw key -> when it landed (ISO), the processing time of its rows
     landed_at: dict[str, str] = field(default_factory=dict)
+    json_array: bool = False  # each file is one JSON array of records, not JSON lines
+    encoding: str = "UTF-8"
+    # raw key -> records profiling counted in it (rows and malformed), for the audit
+    records: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,7 @@ def plan_promotion(
     raw_files: Sequence[RawFile],
     uri_of,
     delivery: str = "events",
+    encoding: str = "UTF-8",
 ) -> PromotionPlan:
     """Plan the promotion of `partitions` (event dates) of one source.
 
@@ -168,9 +180,13 @@ def plan_promotion(
     columns = canonical_schema(versions)
     curated = {column_name(c): kind for c, kind in columns.items()}
     if len(curated) != len(columns):
-        clashing = sorted(c for c in columns if column_name(c) != c and column_name(c) in columns)
+        by_column = defaultdict(list)
+        for canonical in columns:
+            by_column[column_name(canonical)].append(canonical)
+        clashing = {c: names for c, names in by_column.items() if len(names) > 1}
         raise LookupError(
-            f"{dataset}: nested fields {clashing} clash with flat fields of the same name"
+            f"{dataset}: fields {clashing} map to the same curated column; rename one with "
+            "`lake registry approve --rename`"
         )
     if event_time_field not in columns:
         raise LookupError(
@@ -186,13 +202,14 @@ def plan_promotion(
     if delivery == "snapshot":
         copies = [r for r in raw_files if r.status == "DUPLICATE"]
         readable = latest_deliveries(readable, partitions_of, copies)
-    groups: dict[str, list[RawFile]] = defaultdict(list)
+    # A group is read in one go: one schema version, one layout.
+    groups: dict[tuple[str, bool], list[RawFile]] = defaultdict(list)
     for record in readable:
         if partitions_of(record) & wanted:
-            groups[record.version].append(record)
+            groups[record.version, record.json_array].append(record)
     inputs = []
-    for version_id in sorted(groups):
-        version, records = accepted[version_id], groups[version_id]
+    for version_id, json_array in sorted(groups):
+        version, records = accepted[version_id], groups[version_id, json_array]
         inputs.append(
             PlannedInput(
                 version=version_id,
@@ -204,6 +221,9 @@ def plan_promotion(
                     for name in version.fields
                 },
                 landed_at={r.key: r.landed_at for r in records if r.landed_at},
+                json_array=json_array,
+                encoding=encoding,
+                records={r.key: r.row_count + r.malformed_rows for r in records},
             )
         )
     return PromotionPlan(

@@ -65,6 +65,7 @@ def audit(plan: PromotionPlan, result: PromotionResult, expected_read: int) -> l
         problems.append(
             f"read {result.rows_read} rows from the input files, profiling counted {expected_read}"
         )
+        problems += disagreeing_files(plan, result)
     written = result.partitions.values()
     for zone, observed, footers in (
         ("published", result.observed_published, sum(r.rows_published for r in written)),
@@ -79,6 +80,19 @@ def audit(plan: PromotionPlan, result: PromotionResult, expected_read: int) -> l
             f"written schema {result.written_schema} differs from the registry's {expected_schema(plan)}"
         )
     return problems
+
+
+def disagreeing_files(plan: PromotionPlan, result: PromotionResult) -> list[str]:
+    """One problem per raw file whose records Spark and profiling counted differently, with the
+    command that lets the rest of its partitions publish."""
+    return [
+        f"{key}: Spark read {result.rows_read_by_file.get(key, 0)} records, profiling counted "
+        f"{profiled} (to publish without it: lake raw set-aside {plan.dataset} {key} "
+        '--reason "...")'
+        for group in plan.inputs
+        for key, profiled in group.records.items()
+        if result.rows_read_by_file and result.rows_read_by_file.get(key, 0) != profiled
+    ]
 
 
 def move_quarantine(storage: LakeStorage, plan: PromotionPlan, run_id: str) -> dict[str, str]:

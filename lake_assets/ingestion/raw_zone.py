@@ -198,7 +198,9 @@ def quarantine_location(dataset: str, run_id: str, partition: str) -> str:
 
 
 # DUPLICATE: the same bytes as an earlier object of the source (`duplicate_of`); never promoted.
-FileStatus = Literal["PROFILED", "DEAD_LETTER", "DUPLICATE"]
+# SET_ASIDE: an operator excluded the object from promotion; HELD_EMPTY: a snapshot delivery
+# with no rows, waiting for an operator to confirm it (raw_decisions.py). None is promoted.
+FileStatus = Literal["PROFILED", "DEAD_LETTER", "DUPLICATE", "SET_ASIDE", "HELD_EMPTY"]
 
 
 @dataclass
@@ -220,7 +222,10 @@ class RawFile:
     # Promotion uses the event-time field's entry to find the files a partition needs.
     field_dates: dict[str, list[str]] = field(default_factory=dict)
     field_nulls: dict[str, int] = field(default_factory=dict)
-    reason: str | None = None  # why a dead-lettered file could not be read
+    reason: str | None = None  # why a file was dead-lettered, set aside or held
     sha256: str | None = None  # of the bytes: a re-delivery is recognised by its content
     duplicate_of: str | None = None  # a DUPLICATE's original, the object that claimed the hash
     replayed_at: str | None = None  # when a dead letter was profiled again and joined the index
+    json_array: bool = False  # a JSON payload that is one array of records, not JSON lines
+    # Operator decisions on this object, oldest first: {action, from, to, reason, by, at}.
+    decisions: list[dict] = field(default_factory=list)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from lake_assets.ingestion.field_types import is_narrowing, is_widening, widest
 from lake_assets.ingestion.profiling import FieldProfile, FileProfile, jaccard_estimate
 from lake_assets.ingestion.schema_versions import FieldDiff, RenameCandidate, SchemaVersion
+from lake_assets.ingestion.type_evidence import evidenced_types
 
 ACCEPTED = ("ACTIVE", "DEPRECATED")
 RENAME_THRESHOLD = 0.6
@@ -256,13 +257,13 @@ def register_observation(
     Returns `(version, changed)`: `changed` holds the new version (if one was created) and
     any earlier version whose status changes (the previous ACTIVE becomes DEPRECATED).
     """
-    fields = observed.field_types()
+    baseline = latest_accepted(history)
+    fields = evidenced_types(observed, baseline)
     print_ = fingerprint(fields)
     for existing in history:
         if existing.fingerprint == print_:
             return existing, []
 
-    baseline = latest_accepted(history)
     renames = {}
     if baseline is not None:
         # Approved renames carry forward while the renamed field is still delivered.

@@ -1,0 +1,154 @@
+"""Raw payloads as records in Spark, counted exactly as the profiler counts them.
+
+What a record is, per payload layout (profiling.py reads the same bytes the same way):
+- JSON lines: each line that is not blank; a line that is not one JSON object (an array, a
+  scalar, `null`, junk) is one malformed record, never expanded into several rows.
+- JSON array: each element of the one array; an element that is not an object is malformed.
+- CSV: each record after the header, RFC 4180 style: a quoted value may hold newlines, and a
+  quote inside one is doubled.
+Spark's own JSON reader expands arrays into rows and its CSV reader splits quoted newlines by
+default: either makes the two counts differ and the audit refuse the partition for good.
+
+Field names come from payloads, so no name is ever parsed as an expression: JSON fields are
+taken with getField from a parsed struct, CSV columns by their position in the header.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lake_assets.ingestion.promotion_plan import PlannedInput
+
+CORRUPT = "_corrupt_record"
+FILE_PATH = "_file_path"
+_TEXT = "_record_text"
+_BLANK = r"^\s*$"
+_PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+
+
+def read_records(spark: SparkSession, group: PlannedInput) -> DataFrame:
+    """One row per record of the group's files: each delivered field of `group.column_map`
+    as text under its canonical column, CORRUPT (a malformed record's text) and FILE_PATH."""
+    if group.format == "csv":
+        return _csv_records(spark, group)
+    return _json_records(_json_texts(spark, group), group)
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def _json_texts(spark: SparkSession, group: PlannedInput) -> DataFrame:
+    """(record text, file path): a line or an array element each; null for a null element."""
+    uris = list(group.uris)
+    if not group.json_array and group.encoding == "UTF-8":
+        lines = spark.read.option("lineSep", "\n").text(uris)
+        return lines.select(
+            F.col("value").alias(_TEXT), F.col("_metadata.file_path").alias(FILE_PATH)
+        ).filter(~F.col(_TEXT).rlike(_BLANK))
+    # Read whole: an array is one document, and Spark's text reader knows only UTF-8.
+    documents = (
+        spark.read.format("binaryFile")
+        .load(uris)
+        .select(
+            F.regexp_replace(F.decode("content", group.encoding), "^\ufeff", "").alias("doc"),
+            F.col("path").alias(FILE_PATH),
+        )
+    )
+    if group.json_array:
+        # As text, so that an element that is not an object stays one (malformed) record.
+        elements = F.explode_outer(F.from_json("doc", "array<string>"))
+        return documents.select(elements.alias(_TEXT), FILE_PATH)
+    lines = documents.select(F.explode(F.split("doc", "\n")).alias(_TEXT), FILE_PATH)
+    return lines.filter(~F.col(_TEXT).rlike(_BLANK))
+
+
+def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
+    names = list(group.column_map)
+    tree = _name_tree(names)
+    schema = _text_schema(tree).add(CORRUPT, T.StringType())
+    text = F.regexp_replace(F.col(_TEXT), "^\ufeff", "")
+    parsed = F.from_json(text, schema, _PARSE)
+    # Only an object is a record: from_json reads arrays and scalars differently across versions.
+    malformed = text.isNull() | ~text.rlike(r"^\s*\{") | parsed.getField(CORRUPT).isNotNull()
+    record = F.when(~malformed, parsed)
+    return texts.select(
+        *[_json_field(record, name, tree).alias(group.column_map[name]) for name in names],
+        F.when(malformed, F.coalesce(F.col(_TEXT), F.lit("null"))).alias(CORRUPT),
+        F.col(FILE_PATH),
+    )
+
+
+def _name_tree(names: list[str]) -> dict:
+    """Dotted profile names as a tree of nested objects (a leaf is None). A key that itself
+    holds a dot ("ref.no") reads the same as a nested one, so each dotted name is also a
+    top-level leaf; whichever the record has is taken."""
+    tree: dict = {}
+    for name in names:
+        node, *parents, leaf = [tree, *name.split(".")]
+        for part in parents:
+            child = node.setdefault(part, {})
+            if child is None:  # a scalar elsewhere under this name: no nesting to follow
+                break
+            node = child
+        else:
+            node.setdefault(leaf, None)
+        if "." in name:
+            tree.setdefault(name, None)
+    return tree
+
+
+def _text_schema(tree: dict) -> T.StructType:
+    return T.StructType(
+        [
+            T.StructField(name, T.StringType() if child is None else _text_schema(child), True)
+            for name, child in tree.items()
+        ]
+    )
+
+
+def _json_field(record: Column, name: str, tree: dict) -> Column:
+    ways = []
+    node, value = tree, record
+    for part in name.split("."):
+        if not isinstance(node, dict) or part not in node:
+            break
+        node, value = node[part], value.getField(part)
+    else:
+        if node is None:
+            ways.append(value)
+    if "." in name and tree.get(name, {}) is None:
+        ways.append(record.getField(name))
+    if not ways:  # an object that never held a value of its own: nothing to read
+        return F.lit(None).cast("string")
+    return F.coalesce(*ways) if len(ways) > 1 else ways[0]
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def _csv_records(spark: SparkSession, group: PlannedInput) -> DataFrame:
+    frame = (
+        spark.read.option("header", True)
+        .option("multiLine", True)  # quoted newlines stay inside their record
+        .option("escape", '"')  # a doubled quote is a quote, as in RFC 4180 and pyarrow
+        .option("encoding", group.encoding)
+        .option("mode", "PERMISSIVE")
+        .option("inferSchema", False)
+        .csv(list(group.uris))
+    )
+    header = frame.columns
+    frame = frame.withColumn(FILE_PATH, F.col("_metadata.file_path"))
+    frame = frame.toDF(*[f"_c{i}" for i in range(len(header))], FILE_PATH)
+    position = {name: i for i, name in reversed(list(enumerate(header)))}
+    return frame.select(
+        *[
+            (
+                F.col(f"_c{position[name]}") if name in position else F.lit(None).cast("string")
+            ).alias(column)
+            for name, column in group.column_map.items()
+        ],
+        F.lit(None).cast("string").alias(CORRUPT),
+        F.col(FILE_PATH),
+    )
