@@ -158,7 +158,7 @@ class LocalStorage(LakeStorage):
 
     def folders(self, prefix: str) -> list[str]:
         # Without listing the objects: listing hashes each file (see _info).
-        base = self._path(prefix)
+        base = self._path(prefix, prefix=True)
         if not base.is_dir():
             return []
         return sorted(f"{prefix}{child.name}/" for child in base.iterdir() if child.is_dir())

@@ -71,6 +71,9 @@ def test_dead_letters_list_and_replay_once_after_the_config_is_fixed(
     }
     sources.write_text(json.dumps({"sources": {"card_transactions": declared}}))
     monkeypatch.setenv("LAKE_SOURCES_FILE", str(sources))
+    # The shipped dependency rules name customers, which this lake does not declare.
+    (tmp_path / "dependencies.yaml").write_text("rules: []\n")
+    monkeypatch.setenv("LAKE_DEPENDENCIES_FILE", str(tmp_path / "dependencies.yaml"))
     lines = "".join(
         json.dumps(
             {"transaction_id": f"T{i}", "amount": 2.5, "transaction_date": f"{DAY}T10:00:00Z"}

@@ -261,10 +261,11 @@ def test_a_declared_encoding_is_read_by_profiler_and_spark(lake, spark, encoding
     config.write_text(
         "sources:\n  customers:\n    format: csv\n    event_time_field: snapshot_date\n"
         f"    delivery: snapshot\n    encoding: {encoding}\n"
+        "    history:\n      keys: [customer_id]\n"
     )
     sources = load_sources(config)
     assert sources[CUSTOMERS].encoding == declared
-    lake.settings = replace(lake.settings, sources=sources)
+    lake.settings = replace(lake.settings, sources={**lake.settings.sources, **sources})
     day = "2026-03-02"
     text = "customer_id,name,snapshot_date\nC00001,José Müller,2026-03-02\nC00002,Søren Ærø,2026-03-02\n"
     lake.deliver(CUSTOMERS, day, "names.csv", text.encode(codec))
