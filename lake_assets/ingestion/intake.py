@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
+from lake_assets.ingestion.event_dates import index_event_dates
+from lake_assets.ingestion.profiling import MalformedPayload, profile_file
 from lake_assets.ingestion.raw_zone import (
     RawFile,
     dead_letter_key,
@@ -26,7 +27,11 @@ from lake_assets.ingestion.raw_zone import (
     raw_key,
     raw_prefix,
 )
-from lake_assets.ingestion.schema_registry import describe_diff, register_observation
+from lake_assets.ingestion.schema_registry import (
+    describe_diff,
+    register_observation,
+    source_field,
+)
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from lake_assets.settings import SourceConfig
 from resources.notifier import Alert, Notifier
@@ -89,11 +94,6 @@ class ProfilingSummary:
         return [o.new_version for o in self.outcomes if o.new_version is not None]
 
 
-def _temporal_index(profile: FileProfile) -> tuple[dict[str, list[str]], dict[str, int]]:
-    temporal = [f for f in profile.fields if f.type in ("date", "timestamp")]
-    return {f.name: list(f.dates) for f in temporal}, {f.name: f.null_count for f in temporal}
-
-
 def profile_raw_object(
     storage: LakeStorage,
     registry: RegistryStore,
@@ -143,7 +143,9 @@ def profile_raw_object(
     record.version = version.version
     record.row_count = profile.row_count
     record.malformed_rows = profile.malformed_rows
-    record.field_dates, record.field_nulls = _temporal_index(profile)
+    record.date_rows = index_event_dates(
+        profile.date_rows, source_field(version, source.event_time_field)
+    )
     registry.put_raw_file(record)
     return ProfileOutcome(
         info.key,
