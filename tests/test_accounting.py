@@ -70,3 +70,130 @@ def test_a_promotion_profiles_raw_objects_nobody_profiled_yet(lake, spark):
     [row] = lake.rows(spark, "customers", ["2026-03-02"]).collect()
     assert row["segment"] == "private"
     assert all(r.status == "PROFILED" for r in lake.registry.raw_files("customers"))
+
+
+# --- the index keeps rows per event date ---------------------------------------------------
+
+
+def test_profiling_counts_rows_per_date_and_the_index_keeps_every_date(tmp_path):
+    from lake_assets.ingestion.event_dates import decode_runs, encode_runs, index_event_dates
+    from lake_assets.ingestion.profiling import MAX_DATES, profile_file
+
+    days = [(date(2025, 1, 1) + timedelta(days=i)).isoformat() for i in range(MAX_DATES + 50)]
+    records = [{"at": f"{day}T10:00:00Z"} for day in days]
+    records += [{"at": "2026-06-01T23:30:00-05:00"}] * 3  # June 2 in UTC
+    records += [{"at": None}, {"at": "2026-02-30T10:00:00Z"}]
+    path = tmp_path / "dump.json"
+    path.write_text(_lines(records) + "not json\n")
+
+    profile = profile_file(path, "json")
+    assert len(profile.field("at").dates) == MAX_DATES  # the registry's profile stays small
+    counted = dict(profile.date_rows["at"])
+    assert counted["2026-06-02"] == 3 and counted["2025-01-01"] == 1
+    assert len(counted) == MAX_DATES + 52
+
+    runs = index_event_dates(profile.date_rows, "at")["at"]
+    assert len(runs) == 2  # 450 consecutive days in one run, June 2 in another
+    indexed = decode_runs(runs)
+    assert "2026-02-30" not in indexed  # not a calendar date: promotion cannot read it either
+    assert sum(indexed.values()) == MAX_DATES + 53
+    assert encode_runs(tuple(sorted(indexed.items()))) == runs
+
+
+# --- the reconciliation, on index records ----------------------------------------------------
+
+
+def _source(delivery="events"):
+    from lake_assets.settings import SourceConfig
+
+    return SourceConfig("cards", "json", "booked_at", delivery=delivery)
+
+
+def _version():
+    from lake_assets.ingestion.schema_versions import FieldDiff, SchemaVersion
+
+    return SchemaVersion(
+        "cards", "v1", {"booked_at": "timestamp"}, FieldDiff(), "ACTIVE", "FULL", "t", "f"
+    )
+
+
+def _file(key, ingest_date, rows, status="PROFILED", malformed=0, landed=None):
+    from lake_assets.ingestion.event_dates import encode_runs
+    from lake_assets.ingestion.raw_zone import RawFile
+
+    return RawFile(
+        source_id="cards",
+        key=key,
+        etag="e",
+        ingest_date=ingest_date,
+        size=1,
+        status=status,
+        profiled_at="2026-03-09T00:00:00",
+        landed_at=landed,
+        version="v1",
+        row_count=sum(rows.values()),
+        malformed_rows=malformed,
+        date_rows={"booked_at": encode_runs(tuple(sorted(rows.items())))},
+    )
+
+
+def test_every_row_is_in_exactly_one_place_and_a_lost_row_shows():
+    from lake_assets.ingestion.late_arrivals import LateArrival
+    from lake_assets.ingestion.reconciliation import PartitionCount, reconcile
+
+    files = [
+        _file("a", "2026-03-02", {"2026-03-02": 10}),
+        _file("b", "2026-03-05", {"2026-03-02": 2, "2026-02-01": 4}, malformed=1),
+        _file("c", "2026-03-06", {"2026-03-06": 7}),  # profiled, not yet promoted
+        _file("dup", "2026-03-02", {"2026-03-02": 10}, status="DUPLICATE"),
+        _file("aside", "2026-03-03", {"2026-03-03": 5}, status="SET_ASIDE", malformed=1),
+        _file("gz", "2026-03-03", {}, status="DEAD_LETTER"),
+    ]
+    published = [
+        PartitionCount("2026-03-02", 11, 1, ("a", "b")),
+        PartitionCount("2026-03-05", 0, 1, ("b",)),  # b's malformed line
+    ]
+    late = [LateArrival("cards", "b", "2026-03-05", ("2026-02-01",), "t")]
+
+    account = reconcile(_source(), [_version()], files, published, late, unprofiled_files=2)
+    assert (account.received, account.published, account.quarantined) == (40, 11, 2)
+    assert (account.held_late, account.not_yet_promoted) == (4, {"2026-03-06": 7})
+    assert (account.duplicate, account.set_aside) == (10, 6)
+    assert (account.dead_lettered_files, account.unprofiled_files) == (1, 2)
+    assert account.balanced and account.difference == 0
+    assert account.lines()[-1].endswith("difference 0: balanced")
+
+    # A published row goes missing: the total and the partition say so.
+    published[0] = PartitionCount("2026-03-02", 10, 1, ("a", "b"))
+    lost = reconcile(_source(), [_version()], files, published, late)
+    assert lost.difference == 1 and lost.partition_differences == {"2026-03-02": 1}
+    assert not lost.balanced and "DOES NOT BALANCE" in lost.lines()[-2]
+    # A file set aside after it was published is counted twice until the partition is rebuilt.
+    files[0] = _file("a", "2026-03-02", {"2026-03-02": 10}, status="SET_ASIDE")
+    doubled = reconcile(_source(), [_version()], files, published, late)
+    assert doubled.difference == -9 and doubled.partition_differences == {"2026-03-02": -9}
+
+
+def test_a_snapshot_day_delivered_again_replaces_the_earlier_file():
+    from lake_assets.ingestion.reconciliation import PartitionCount, reconcile
+
+    first = _file("first", "2026-03-02", {"2026-03-02": 60}, landed="2026-03-02T23:00:00")
+    again = _file("again", "2026-03-05", {"2026-03-02": 60}, landed="2026-03-05T23:00:00")
+    account = reconcile(
+        _source("snapshot"),
+        [_version()],
+        [first, again],
+        [PartitionCount("2026-03-02", 60, 0, ("again",))],
+        [],
+    )
+    assert (account.received, account.replaced, account.not_yet_promoted) == (120, 60, {})
+    assert account.balanced
+    # Before the correction is promoted it is pending, and the earlier file still published.
+    account = reconcile(
+        _source("snapshot"),
+        [_version()],
+        [first, again],
+        [PartitionCount("2026-03-02", 60, 0, ("first",))],
+        [],
+    )
+    assert account.not_yet_promoted == {"2026-03-02": 60} and account.balanced
