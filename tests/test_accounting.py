@@ -197,3 +197,86 @@ def test_a_snapshot_day_delivered_again_replaces_the_earlier_file():
         [],
     )
     assert account.not_yet_promoted == {"2026-03-02": 60} and account.balanced
+
+
+# --- the reconciliation, in a lake fed odd input ----------------------------------------------
+
+
+def test_the_rows_of_a_lake_fed_odd_input_balance_exactly(lake, spark, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from lake_assets.cli import main
+    from lake_assets.ingestion.event_dates import encode_runs
+    from lake_assets.ingestion.raw_zone import RawFile
+
+    lake.deliver_cards("2026-03-02", range(0, 21), bad_amounts={3})  # a quarantined value
+    # Delivered three days late with a malformed line, which belongs to March 5.
+    body = _lines([card(n, "2026-03-02") for n in range(5, 7)]) + "{not json\n"
+    lake.deliver("card_transactions", "2026-03-05", "late-with-junk.json", body)
+    # 405 event dates: the 401 before the lookback window are held as a late arrival.
+    days = [(date(2026, 3, 5) - timedelta(days=i)).isoformat() for i in range(405)]
+    lake.deliver(
+        "card_transactions",
+        "2026-03-05",
+        "dump.json",
+        _lines(card(100 + n, day) for n, day in enumerate(days)),
+    )
+    lake.deliver("card_transactions", "2026-03-05", "batch.json.gz", b"\x1f\x8b\x08\x00\xff\xfe")
+    # Promotion profiles what nobody profiled yet, then promotes the daily window of March 5.
+    daily = lake.promote("card_transactions", "2026-03-02", "2026-03-05")
+    assert daily.success, failure_message(daily)
+    lake.deliver_cards("2026-03-06", range(600, 604))  # delivered, not yet promoted
+    assert lake.profile("card_transactions", "2026-03-06").success
+    lake.deliver_cards("2026-03-06", range(700, 702), name="unprofiled.json")
+    # Files other tools keep out of promotion: a re-delivered copy and one an operator set aside.
+    for status, rows in (("DUPLICATE", 5), ("SET_ASIDE", 3)):
+        lake.registry.put_raw_file(
+            RawFile(
+                source_id="card_transactions",
+                key=f"raw/source=card_transactions/ingest_date=2026-03-06/{status}.json",
+                etag="x",
+                ingest_date="2026-03-06",
+                size=1,
+                status=status,
+                profiled_at="2026-03-06T10:00:00",
+                row_count=rows,
+                malformed_rows=1,
+                date_rows={"transaction_date": encode_runs((("2026-03-06", rows),))},
+            )
+        )
+    # A customer snapshot corrected by a second delivery of the same day.
+    header = "customer_id,segment,snapshot_date\n"
+    lake.deliver("customers", "2026-03-02", "c.csv", header + "C001,retail,2026-03-02\n")
+    lake.deliver("customers", "2026-03-03", "c-fix.csv", header + "C001,private,2026-03-02\n")
+    assert lake.promote("customers", "2026-03-02").success
+
+    monkeypatch.setenv("LAKE_ROOT", str(lake.root))
+    monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(lake.settings.contracts_dir))
+    from lake_assets.ingestion.reconciliation import reconcile_source
+
+    def account(sid):
+        source = lake.settings.source(sid)
+        return reconcile_source(source, lake.storage, lake.registry, lake.catalog)
+
+    cards = account("card_transactions")
+    assert cards.received == 21 + 3 + 405 + 4 + 6 + 4
+    # March 2: 20 of file one, 2 of the late file, 1 of the dump; March 3..5: one each of the dump.
+    assert (cards.published, cards.quarantined) == (23 + 3, 1 + 1)
+    assert cards.held_late == 401 and cards.not_yet_promoted == {"2026-03-06": 4}
+    assert (cards.duplicate, cards.set_aside) == (6, 4)
+    assert (cards.dead_lettered_files, cards.unprofiled_files) == (1, 1)
+    assert cards.balanced, cards.lines()
+    customers = account("customers")
+    assert (customers.received, customers.published, customers.replaced) == (2, 1, 1)
+    assert customers.balanced, customers.lines()
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.count("difference 0: balanced") == 2
+
+    # A published row lost (the catalog's count of March 3 lowered) shows as a difference.
+    march3 = lake.catalog.current("card_transactions", "2026-03-03")
+    lake.catalog.publish(replace(march3, row_count=0))
+    lost = account("card_transactions")
+    assert lost.difference == 1 and lost.partition_differences == {"2026-03-03": 1}
+    assert main(["status"]) == 1
+    out = capsys.readouterr().out
+    assert "difference 1: DOES NOT BALANCE" in out and "2026-03-03: its raw files hold +1" in out
