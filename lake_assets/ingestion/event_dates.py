@@ -24,14 +24,30 @@ Runs = list[list]
 """DateRows as runs of consecutive days: [[first day, rows of that day, of the next, ...], ...]."""
 
 
-def count_days(days: pa.Array, weights: pa.Array) -> DateRows:
-    """Rows per day of `days` (ISO texts, `weights` rows each); anything not YYYY-MM-DD is left
-    out (an offset can push 9999-12-31 into year 10000)."""
-    if not len(days):
+def count_days(texts: pa.Array, weights: pa.Array, offset: pa.Array | None) -> DateRows:
+    """Rows per date of ISO date/timestamp texts (`weights` rows each): the date as written, or
+    in UTC where `offset` says the text has one. Anything not YYYY-MM-DD is left out (an offset
+    can push 9999-12-31 into year 10000)."""
+    if not len(texts):
         return ()
+    days = pc.utf8_slice_codeunits(texts, 0, 10)
+    if offset is not None:
+        written = pc.invert(offset)
+        days = pa.concat_arrays([days.filter(written), _utc_dates(texts.filter(offset))])
+        weights = pa.concat_arrays([weights.filter(written), weights.filter(offset)])
     summed = pa.table({"day": days, "rows": weights}).group_by("day").aggregate([("rows", "sum")])
     kept = summed.filter(pc.equal(pc.utf8_length(summed["day"]), 10))
     return tuple(sorted(zip(kept["day"].to_pylist(), kept["rows_sum"].to_pylist(), strict=True)))
+
+
+def _utc_dates(texts: pa.Array) -> pa.Array:
+    try:
+        # Seconds precision: nanosecond timestamps cannot hold years past 2262.
+        whole_seconds = pc.replace_substring_regex(texts, r"\.\d+", "")
+        utc = pc.cast(pc.cast(whole_seconds, pa.timestamp("s", "UTC")), pa.date32())
+        return pc.cast(utc, pa.string())
+    except pa.ArrowInvalid:  # e.g. "2026-02-30T..." passes the pattern but is no real date
+        return pc.utf8_slice_codeunits(texts, 0, 10)
 
 
 def merge_date_rows(a: DateRows, b: DateRows) -> DateRows:

@@ -37,9 +37,7 @@ import pyarrow.json as pj
 from lake_assets.ingestion.event_dates import DateRows, count_days, merge_date_rows
 
 SKETCH_SIZE = 128  # k of the bottom-k sketch: ~9% relative error on distinct counts above k
-# The earliest dates a field profile keeps for the registry; the raw-file index keeps them all
-# (FileProfile.date_rows).
-MAX_DATES = 400
+MAX_DATES = 400  # dates a field profile keeps for the registry; FileProfile.date_rows has all
 MAX_SHAPES = 64  # shapes kept per field; enough to find a dominant one without unbounded growth
 MAX_LINE_BYTES = 64 << 20  # a JSON line longer than this and the block: malformed, skipped
 FALLBACK_ROWS = 10_000  # records converted per batch when pyarrow cannot read a block
@@ -307,17 +305,8 @@ def _dates(texts: pa.Array, counts: pa.Array | None) -> DateRows:
     UTC because promotion partitions by the UTC event date, as Spark does in a UTC session.
     """
     weights = pa.array(np.ones(len(texts), np.int64)) if counts is None else counts
-    if not _any_offset(texts):
-        return count_days(pc.utf8_slice_codeunits(texts, 0, 10), weights)
-    offset = pc.match_substring_regex(texts, _OFFSET)
-    written = pc.invert(offset)
-    days = [
-        pc.utf8_slice_codeunits(pc.filter(texts, written), 0, 10),
-        _utc_dates(pc.filter(texts, offset)),
-    ]
-    return count_days(
-        pa.concat_arrays(days), pa.concat_arrays([weights.filter(written), weights.filter(offset)])
-    )
+    offset = pc.match_substring_regex(texts, _OFFSET) if _any_offset(texts) else None
+    return count_days(texts, weights, offset)
 
 
 def _any_offset(texts: pa.Array) -> bool:
@@ -326,16 +315,6 @@ def _any_offset(texts: pa.Array) -> bool:
     ends = offsets[1:][np.diff(offsets) >= 6]
     sign, colon = data[ends - 6], data[ends - 3]
     return bool((((sign == ord("+")) | (sign == ord("-"))) & (colon == ord(":"))).any())
-
-
-def _utc_dates(texts: pa.Array) -> pa.Array:
-    try:
-        # Seconds precision: nanosecond timestamps cannot hold years past 2262.
-        whole_seconds = pc.replace_substring_regex(texts, r"\.\d+", "")
-        utc = pc.cast(pc.cast(whole_seconds, pa.timestamp("s", "UTC")), pa.date32())
-        return pc.cast(utc, pa.string())
-    except pa.ArrowInvalid:  # e.g. "2026-02-30T..." passes the pattern but is no real date
-        return pc.utf8_slice_codeunits(texts, 0, 10)
 
 
 # --- types ---------------------------------------------------------------------------------------
@@ -623,8 +602,8 @@ def _fold(fmt: str, events: Generator[_Event, None, None]) -> FileProfile:
         for name, acc in sorted(fields.items())
         if not _is_placeholder(name, acc, fields)
     )
-    date_rows = {p.name: fields[p.name].dates for p in profiles if p.type in _TEMPORAL_TYPES}
-    return FileProfile(fmt, rows, bad, profiles, date_rows)
+    dated = {p.name: fields[p.name].dates for p in profiles if p.type in _TEMPORAL_TYPES}
+    return FileProfile(fmt, rows, bad, profiles, dated)
 
 
 def _read_ahead(events: Generator[_Event, None, None]) -> Iterator[_Event]:
