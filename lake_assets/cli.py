@@ -31,7 +31,7 @@ def _resources(settings: Settings) -> dict:
 def _calendar(settings: Settings):
     from lake_assets.ingestion.raw_zone import PartitionCalendar
 
-    return PartitionCalendar(settings.partitions_start, datetime.now(UTC).date())
+    return PartitionCalendar.until_today(settings.partitions_start)
 
 
 def _date_argument(value: str) -> str:
@@ -350,9 +350,24 @@ def cmd_quarantine_replay(args, settings: Settings) -> int:
 # --- status and demo -------------------------------------------------------------------------
 
 
-def lake_summary(settings: Settings, resources: dict) -> str:
-    """Rows per zone and day, registry versions and dead-lettered files, as text."""
+def reconcile_sources(settings: Settings, resources: dict) -> dict:
+    """Every source's row reconciliation, by source id."""
+    from lake_assets.ingestion.reconciliation import reconcile_source
+
+    return {
+        sid: reconcile_source(
+            source, resources["storage"], resources["registry"], resources["catalog"]
+        )
+        for sid, source in sorted(settings.sources.items())
+    }
+
+
+def lake_summary(settings: Settings, resources: dict, accounts: dict | None = None) -> str:
+    """Rows per zone and day, registry versions, dead-lettered files and each source's row
+    reconciliation (`accounts`, computed if not given), as text."""
     from lake_assets.ingestion.publish import read_manifest
+
+    accounts = accounts if accounts is not None else reconcile_sources(settings, resources)
 
     storage, registry, catalog = resources["storage"], resources["registry"], resources["catalog"]
     lines = [f"lake at {storage.uri('')}"]
@@ -384,12 +399,17 @@ def lake_summary(settings: Settings, resources: dict) -> str:
         if dead:
             lines.append("dead-lettered files")
             lines += [f"  {r.key}: {r.reason}" for r in dead]
+        lines.append("reconciliation (rows)")
+        lines += accounts[sid].lines()
     return "\n".join(lines)
 
 
 def cmd_status(args, settings: Settings) -> int:
-    print(lake_summary(settings, _resources(settings)))
-    return 0
+    """Exits 1 when a source's rows do not balance, so a scheduled check can alert on it."""
+    resources = _resources(settings)
+    accounts = reconcile_sources(settings, resources)
+    print(lake_summary(settings, resources, accounts))
+    return 0 if all(account.balanced for account in accounts.values()) else 1
 
 
 def cmd_demo(args, settings: Settings) -> int:
@@ -491,7 +511,9 @@ def parser() -> argparse.ArgumentParser:
     add_retention_commands(sub, _resources)
     add_raw_commands(sub, _resources)
 
-    p = sub.add_parser("status", help="rows per zone and day, versions, dead letters")
+    p = sub.add_parser(
+        "status", help="rows per zone and day, versions, dead letters, row reconciliation"
+    )
     p.set_defaults(run=cmd_status)
 
     p = sub.add_parser("demo", help="generate a sample lake and run the pipeline over it")

@@ -5,6 +5,7 @@ Thin wiring: the work happens in intake.py, promotion_plan.py, promotion.py and 
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 from dagster import (
     AssetCheckResult,
@@ -32,7 +33,7 @@ from lake_assets.contracts.gate import judge_partitions
 from lake_assets.contracts.model import Contract
 from lake_assets.events.model import DataReady
 from lake_assets.events.outbox import Announcement, drain, stage
-from lake_assets.ingestion.intake import pending_objects, profile_objects
+from lake_assets.ingestion.intake import ProfilingSummary, pending_objects, profile_objects
 from lake_assets.ingestion.late_arrivals import (
     find_late_arrivals,
     mark_folded,
@@ -46,7 +47,7 @@ from lake_assets.ingestion.publish import (
     expire_superseded,
     publish_partitions,
 )
-from lake_assets.ingestion.raw_zone import raw_prefix, run_output_prefix
+from lake_assets.ingestion.raw_zone import PartitionCalendar, raw_prefix, run_output_prefix
 from lake_assets.ingestion.retention import sweep_orphans
 from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
@@ -58,7 +59,7 @@ from resources.lineage_store import LineageStore
 from resources.notifier import Notifier
 from resources.promotion_runner import PromotionRunner
 from resources.registry_store import RegistryStore
-from resources.storage import LakeStorage
+from resources.storage import LakeStorage, ObjectInfo
 
 SCHEMA_CHECK = "schema_compatible"
 DETAILED_METADATA_PARTITIONS = 31
@@ -130,20 +131,17 @@ def build_source_assets(
     ):
         pending = pending_objects(storage, registry, sid, context.partition_key)
         context.log.info(f"{sid} {context.partition_key}: {len(pending)} payloads to profile")
-        started = LineageRun(
-            run_id=context.run_id,
-            job=f"registry/{sid}",
-            partition=context.partition_key,
-            inputs=tuple(info.key for info in pending),
-            outputs=(),
-            started_at=datetime.now(UTC).isoformat(),
-            code_version=PROMOTION_CODE_VERSION,
+        summary = profile_with_lineage(
+            settings,
+            storage,
+            registry,
+            notifier,
+            lineage,
+            source,
+            pending,
+            context.run_id,
+            context.partition_key,
         )
-        with recorder_for(lineage, settings.state_dir, storage.uri("")).track(started) as outputs:
-            summary = profile_objects(storage, registry, notifier, source, pending)
-            # What profiling wrote: dead-letter copies (with their reasons) and schema versions.
-            outputs.extend(o.dead_letter_key for o in summary.outcomes if o.dead_letter_key)
-            outputs.extend(f"schema_registry/{sid}/{v.version}" for v in summary.new_versions)
         versions = registry.versions(sid)
         current = latest_accepted(versions)
         yield MaterializeResult(
@@ -187,6 +185,22 @@ def build_source_assets(
         lineage: ResourceParam[LineageStore],
         promotion_runner: ResourceParam[PromotionRunner],
     ):
+        # A raw object nobody profiled yet (no sensor, no `lake profile`) may hold rows of any
+        # partition of the window: profiled here, it is planned like the others, never skipped.
+        unprofiled = pending_objects(storage, registry, sid)
+        if unprofiled:
+            context.log.info(f"{sid}: profiling {len(unprofiled)} raw objects before promotion")
+            profile_with_lineage(
+                settings,
+                storage,
+                registry,
+                notifier,
+                lineage,
+                source,
+                unprofiled,
+                str(uuid4()),
+                None,
+            )
         versions, raw_files = registry.versions(sid), registry.raw_files(sid)
         plan = plan_promotion(
             sid,
@@ -293,6 +307,7 @@ def build_source_assets(
                 ),
                 "rows_quarantined": sum(r.rows_quarantined for r in result.partitions.values()),
                 "raw_files_read": len(plan.input_keys),
+                "raw_files_profiled_first": len(unprofiled),
                 "files_written": sum(len(r.files) for r in result.partitions.values()),
                 "schema_version": plan.schema_version,
                 "location": output,
@@ -341,6 +356,39 @@ def announcement_of(entry, inputs, written) -> Announcement:
         partition_outputs(entry.dataset, entry.partition, entry.location, files),
         datetime.now(UTC).isoformat(),
     )
+
+
+def profile_with_lineage(
+    settings: Settings,
+    storage: LakeStorage,
+    registry: RegistryStore,
+    notifier: Notifier,
+    lineage: LineageStore,
+    source: SourceConfig,
+    pending: list[ObjectInfo],
+    run_id: str,
+    ingest_date: str | None,
+) -> ProfilingSummary:
+    """Profile raw objects (of one ingest date, or any) as one lineage run of job
+    registry/<source>: its outputs are the dead-letter copies (with their reasons) and schema
+    versions profiling wrote."""
+    sid = source.source_id
+    started = LineageRun(
+        run_id=run_id,
+        job=f"registry/{sid}",
+        partition=ingest_date,
+        inputs=tuple(info.key for info in pending),
+        outputs=(),
+        started_at=datetime.now(UTC).isoformat(),
+        code_version=PROMOTION_CODE_VERSION,
+    )
+    with recorder_for(lineage, settings.state_dir, storage.uri("")).track(started) as outputs:
+        # Objects dated outside the partition calendar are held, as the arrival sensor holds them.
+        calendar = PartitionCalendar.until_today(settings.partitions_start)
+        summary = profile_objects(storage, registry, notifier, source, pending, calendar=calendar)
+        outputs.extend(o.dead_letter_key for o in summary.outcomes if o.dead_letter_key)
+        outputs.extend(f"schema_registry/{sid}/{v.version}" for v in summary.new_versions)
+    return summary
 
 
 def schema_check_result(source_id: str, versions) -> AssetCheckResult:

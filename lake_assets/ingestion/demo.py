@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from lake_assets.cli import dagster_instance, lake_summary, materialize_partitions, report_run
+from lake_assets.cli import (
+    dagster_instance,
+    lake_summary,
+    materialize_partitions,
+    reconcile_sources,
+    report_run,
+)
 from lake_assets.contracts.model import load_contracts
 from lake_assets.history.apply import current_history
 from lake_assets.history.assets import history_key_of
@@ -146,7 +152,8 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
     if days > 3 and _correct_a_snapshot(settings, resources, instance, start, day_index=2):
         return 1
 
-    print("\n" + lake_summary(settings, resources))
+    accounts = reconcile_sources(settings, resources)
+    print("\n" + lake_summary(settings, resources, accounts))
     print(
         f"\nWhere to look:\n  lake folder:   {settings.lake_root}\n"
         f"  alerts:        {settings.state_dir / 'alerts.jsonl'}\n"
@@ -154,4 +161,4 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
         f"  history:       .venv/bin/lake scd as-of customers --valid-at {last} --key C00001\n"
         "  webserver:     make dev, then http://127.0.0.1:3000 (runs, asset checks, partitions)"
     )
-    return 0
+    return 0 if all(account.balanced for account in accounts.values()) else 1

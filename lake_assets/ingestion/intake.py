@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from lake_assets.ingestion.event_dates import index_event_dates
 from lake_assets.ingestion.payload_reading import is_json_array, utf8_view
-from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
+from lake_assets.ingestion.profiling import MalformedPayload, profile_file
 from lake_assets.ingestion.raw_decisions import hold_empty_snapshot
 from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,
@@ -35,7 +36,11 @@ from lake_assets.ingestion.redelivery import (
     recognise_redelivery,
     settle_duplicate_counts,
 )
-from lake_assets.ingestion.schema_registry import describe_diff, register_observation
+from lake_assets.ingestion.schema_registry import (
+    describe_diff,
+    register_observation,
+    source_field,
+)
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from lake_assets.settings import SourceConfig
 from resources.notifier import Alert, Notifier
@@ -118,11 +123,6 @@ class ProfilingSummary:
         return [o.new_version for o in self.outcomes if o.new_version is not None]
 
 
-def _temporal_index(profile: FileProfile) -> tuple[dict[str, list[str]], dict[str, int]]:
-    temporal = [f for f in profile.fields if f.type in ("date", "timestamp")]
-    return {f.name: list(f.dates) for f in temporal}, {f.name: f.null_count for f in temporal}
-
-
 def profile_raw_object(
     storage: LakeStorage,
     registry: RegistryStore,
@@ -188,7 +188,9 @@ def profile_raw_object(
     record.version = version.version
     record.row_count = profile.row_count
     record.malformed_rows = profile.malformed_rows
-    record.field_dates, record.field_nulls = _temporal_index(profile)
+    record.date_rows = index_event_dates(
+        profile.date_rows, source_field(version, source.event_time_field)
+    )
     hold_empty_snapshot(notifier, source, record, profile)
     registry.put_raw_file(record)
     return ProfileOutcome(

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import reduce
 from itertools import repeat
 from typing import IO, Literal
@@ -34,10 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pj
 
+from lake_assets.ingestion.event_dates import DateRows, count_days, merge_date_rows
 from lake_assets.ingestion.payload_errors import csv_error_reason
 
 SKETCH_SIZE = 128  # k of the bottom-k sketch: ~9% relative error on distinct counts above k
-MAX_DATES = 400  # the earliest dates are kept; more than a year of days in one file is an outlier
+MAX_DATES = 400  # dates a field profile keeps for the registry; FileProfile.date_rows has all
 MAX_SHAPES = 64  # shapes kept per field; enough to find a dominant one without unbounded growth
 MAX_LINE_BYTES = 64 << 20  # a JSON line longer than this and the block: malformed, skipped
 FALLBACK_ROWS = 10_000  # records converted per batch when pyarrow cannot read a block
@@ -101,6 +102,8 @@ class FileProfile:
     row_count: int  # rows successfully parsed
     malformed_rows: int  # JSON lines (or array elements) that were not objects
     fields: tuple[FieldProfile, ...]  # sorted by name
+    # Date and timestamp fields: rows per date, every date (what the raw-file index keeps).
+    date_rows: dict[str, DateRows] = field(default_factory=dict)
 
     def field_types(self) -> dict[str, str]:
         return {f.name: f.type for f in self.fields}
@@ -296,19 +299,15 @@ def _merge_shapes(
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SHAPES])
 
 
-def _dates(texts: pa.Array) -> tuple[str, ...]:
-    """Distinct dates of ISO date/timestamp texts: as written, or in UTC when an offset is given.
+def _dates(texts: pa.Array, counts: pa.Array | None) -> DateRows:
+    """Rows per date of ISO date/timestamp texts (`counts` rows each, or one): the date as
+    written, or in UTC when an offset is given.
 
     UTC because promotion partitions by the UTC event date, as Spark does in a UTC session.
     """
+    weights = pa.array(np.ones(len(texts), np.int64)) if counts is None else counts
     offset = pc.match_substring_regex(texts, _OFFSET) if _any_offset(texts) else None
-    written = texts if offset is None else pc.filter(texts, pc.invert(offset))
-    found = [pc.unique(pc.utf8_slice_codeunits(written, 0, 10))]
-    if offset is not None:
-        found.append(_utc_dates(pc.filter(texts, offset)))
-    dates = pc.unique(pa.chunked_array(found, pa.string())).to_pylist()
-    # Only YYYY-MM-DD: an offset can push 9999-12-31 into year 10000.
-    return tuple(sorted(d for d in dates if len(d) == 10)[:MAX_DATES])
+    return count_days(texts, weights, offset)
 
 
 def _any_offset(texts: pa.Array) -> bool:
@@ -317,20 +316,6 @@ def _any_offset(texts: pa.Array) -> bool:
     ends = offsets[1:][np.diff(offsets) >= 6]
     sign, colon = data[ends - 6], data[ends - 3]
     return bool((((sign == ord("+")) | (sign == ord("-"))) & (colon == ord(":"))).any())
-
-
-def _utc_dates(texts: pa.Array) -> pa.Array:
-    try:
-        # Seconds precision: nanosecond timestamps cannot hold years past 2262.
-        whole_seconds = pc.replace_substring_regex(texts, r"\.\d+", "")
-        utc = pc.cast(pc.cast(whole_seconds, pa.timestamp("s", "UTC")), pa.date32())
-        return pc.cast(utc, pa.string())
-    except pa.ArrowInvalid:  # e.g. "2026-02-30T..." passes the pattern but is no real date
-        return pc.utf8_slice_codeunits(texts, 0, 10)
-
-
-def _merge_dates(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted(set(a) | set(b))[:MAX_DATES])
 
 
 # --- types ---------------------------------------------------------------------------------------
@@ -424,7 +409,7 @@ class _Partial:
     type_counts: tuple[tuple[str, int], ...] = ()  # non-null values per type they read as
     sketch: tuple[int, ...] = ()
     shapes: tuple[tuple[str, int], ...] = ()
-    dates: tuple[str, ...] = ()
+    dates: DateRows = ()
     dense: bool = False  # the latest batch's values were mostly distinct: a hint, not a result,
     # and the one part whose merge depends on order
 
@@ -442,7 +427,7 @@ def _merge(a: _Partial, b: _Partial) -> _Partial:
         type_counts=type_counts,
         sketch=_merge_sketches(a.sketch, b.sketch),
         shapes=_merge_shapes(a.shapes, b.shapes),
-        dates=_merge_dates(a.dates, b.dates),
+        dates=merge_date_rows(a.dates, b.dates),
         dense=b.dense if b.type else a.dense,
     )
 
@@ -465,7 +450,7 @@ def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, seen: _Partial) -> 
         texts, counts = _canonical_text(counted.field("values")), counted.field("counts")
     kind = "json" if hint == "json" else _value_type(values.type, texts, seen.type)
     type_counts = ((kind, len(values)),)
-    temporal = texts if kind in _TEMPORAL_TYPES else None
+    temporal = (texts, counts) if kind in _TEMPORAL_TYPES else None
     if kind == "string" and _is_text(values.type) and seen.type != "string":
         type_counts, temporal = _text_type_counts(texts, counts)
     sketch = _bottom_k(_hash_strings(texts))
@@ -476,7 +461,7 @@ def _observe(column: pa.Array | pa.ChunkedArray, hint: Hint, seen: _Partial) -> 
         type_counts=type_counts,
         sketch=sketch,
         shapes=_top_shapes(texts, counts),
-        dates=_dates(temporal) if temporal is not None and len(temporal) else (),
+        dates=_dates(*temporal) if temporal is not None and len(temporal[0]) else (),
         dense=distinct > len(values) // 2,
     )
 
@@ -493,8 +478,9 @@ _TEXT_PATTERNS = (
 
 def _text_type_counts(
     texts: pa.Array, counts: pa.Array | None
-) -> tuple[tuple[tuple[str, int], ...], pa.Array]:
-    """How many values of a text column read as each type, and its temporal values (for dates).
+) -> tuple[tuple[tuple[str, int], ...], tuple[pa.Array, pa.Array | None]]:
+    """How many values of a text column read as each type, and its temporal values with their
+    counts (for dates).
 
     Only for columns whose values do not all read as one type, so the regexes run rarely.
     """
@@ -512,7 +498,11 @@ def _text_type_counts(
             unassigned &= ~hit
     if unassigned.any():
         found["string"] = int(weights[unassigned].sum())
-    return tuple(sorted(found.items())), pc.filter(texts, pa.array(temporal))
+    keep = pa.array(temporal)
+    return tuple(sorted(found.items())), (
+        pc.filter(texts, keep),
+        None if counts is None else pc.filter(counts, keep),
+    )
 
 
 # Each type with the narrower types it promotes from, in the order a field's type is chosen.
@@ -573,7 +563,7 @@ def _field_profile(name: str, acc: _Partial, rows: int) -> FieldProfile:
         format_signature=shape,
         format_share=count / acc.non_null if acc.non_null else 0.0,
         value_sketch=acc.sketch,
-        dates=acc.dates if kind in _TEMPORAL_TYPES else (),
+        dates=tuple(day for day, _ in acc.dates[:MAX_DATES]) if kind in _TEMPORAL_TYPES else (),
         type_outliers=acc.non_null - conforming(acc.type_counts, kind),
     )
 
@@ -613,7 +603,8 @@ def _fold(fmt: str, events: Generator[_Event, None, None]) -> FileProfile:
         for name, acc in sorted(fields.items())
         if not _is_placeholder(name, acc, fields)
     )
-    return FileProfile(format=fmt, row_count=rows, malformed_rows=bad, fields=profiles)
+    dated = {p.name: fields[p.name].dates for p in profiles if p.type in _TEMPORAL_TYPES}
+    return FileProfile(fmt, rows, bad, profiles, dated)
 
 
 def _read_ahead(events: Generator[_Event, None, None]) -> Iterator[_Event]:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.ingestion.schema_registry import (
     ACCEPTED,
@@ -118,14 +119,15 @@ class PromotionPlan:
 
 
 def file_partitions(record: RawFile, event_field: str | None) -> set[str]:
-    """The event-date partitions a raw file contributes rows to. Rows with no event time are
-    assigned to the file's ingest date, where promotion quarantines them with a reason."""
-    if event_field is None or event_field not in record.field_dates:
-        return {record.ingest_date}
-    dates = set(record.field_dates[event_field])
-    if record.field_nulls.get(event_field, 0) or not dates:
-        dates.add(record.ingest_date)
-    return dates
+    """The event-date partitions a raw file contributes rows to. Rows with no event time
+    (malformed lines included) are assigned to the file's ingest date, where promotion
+    quarantines them with a reason."""
+    if event_field in record.field_dates and not record.date_rows:  # indexed before date_rows
+        dates = set(record.field_dates[event_field])
+        if record.field_nulls.get(event_field, 0) or record.malformed_rows or not dates:
+            dates.add(record.ingest_date)
+        return dates
+    return set(partition_rows(record, event_field))
 
 
 def latest_deliveries(

@@ -89,6 +89,10 @@ class PartitionCalendar:
     start: str
     today: date
 
+    @classmethod
+    def until_today(cls, start: str) -> PartitionCalendar:
+        return cls(start, datetime.now(UTC).date())
+
     def problem(self, day: str) -> str | None:
         """Why `day` (a valid date) has no partition; None when it has one."""
         if day < self.start:
@@ -218,8 +222,11 @@ class RawFile:
     version: str | None = None  # the registry version this file's schema matched
     row_count: int = 0
     malformed_rows: int = 0
-    # For each date or timestamp field: the distinct event dates it holds and its null count.
-    # Promotion uses the event-time field's entry to find the files a partition needs.
+    # Rows per event date of the event-time field, as runs of consecutive days (every date,
+    # see event_dates.py): the partitions a file feeds and how many rows it gives each.
+    date_rows: dict[str, list[list]] = field(default_factory=dict)
+    # Records indexed before date_rows: the first 400 distinct dates of each date field and its
+    # null count. Promotion still reads them for those records.
     field_dates: dict[str, list[str]] = field(default_factory=dict)
     field_nulls: dict[str, int] = field(default_factory=dict)
     reason: str | None = None  # why a file was dead-lettered, set aside or held

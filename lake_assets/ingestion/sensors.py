@@ -5,7 +5,6 @@ Without the daemon, `lake profile` does the same work directly (see README).
 
 import hashlib
 from collections import defaultdict
-from datetime import UTC, datetime
 
 from dagster import (
     AssetMaterialization,
@@ -94,7 +93,7 @@ def build_arrival_sensor(source_ids: list[str], partitions_start: str):
         notifier: ResourceParam[Notifier],
     ):
         new, cursor = arrivals.poll(context.cursor)
-        calendar = PartitionCalendar(partitions_start, datetime.now(UTC).date())
+        calendar = PartitionCalendar.until_today(partitions_start)
         requests, events, ignored, held = arrival_run_requests(
             new, set(source_ids), registry, calendar
         )
