@@ -92,6 +92,8 @@ def test_a_widened_type_reads_as_one_table_in_spark_pyarrow_and_duckdb(lake, spa
     files_hold_catalog_types(lake)
     assert dict(lake.rows(spark, CARDS).dtypes)["amount"] == "double"
     assert lake.rows(spark, CARDS).count() == 10
+    # One type per column whichever partitions are read.
+    assert dict(lake.rows(spark, CARDS, ["2026-03-03"]).dtypes)["amount"] == "double"
 
     # The rerun migrates what is left, then publishes; the range's empty day gets a file too.
     refusing.refuse = None

@@ -25,15 +25,15 @@ def read_published(
     partitions: Sequence[str] | None = None,
 ) -> DataFrame:
     """The published rows of `dataset` (optionally only some event dates), with event_date."""
-    published = [
-        p for p in catalog.partitions(dataset) if partitions is None or p.partition in partitions
-    ]
+    every = catalog.partitions(dataset)
+    published = [p for p in every if partitions is None or p.partition in partitions]
     if not published:
         raise LookupError(
             f"{dataset}: no published partitions"
             + (f" among {list(partitions)}" if partitions else "")
         )
-    table = table_columns(published)
+    # The whole table's columns, whichever partitions are read: one type per column.
+    table = table_columns(every)
     groups: dict[tuple, list[str]] = {}
     for p in published:
         groups.setdefault(tuple(p.columns.items()), []).append(storage.uri(p.location))
