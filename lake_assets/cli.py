@@ -28,12 +28,30 @@ def _resources(settings: Settings) -> dict:
 # --- ingest and profile ----------------------------------------------------------------------
 
 
+def _calendar(settings: Settings):
+    from lake_assets.ingestion.raw_zone import PartitionCalendar
+
+    return PartitionCalendar(settings.partitions_start, datetime.now(UTC).date())
+
+
+def _date_argument(value: str) -> str:
+    """argparse type for a date that becomes part of a key: a real YYYY-MM-DD date."""
+    from lake_assets.ingestion.raw_zone import check_date
+
+    try:
+        return check_date(value, "date")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def cmd_ingest(args, settings: Settings) -> int:
     from lake_assets.ingestion.intake import land_payload
     from lake_assets.lineage import LineageRun
     from lake_assets.lineage.emitter import recorder_for
 
     source = settings.source(args.source)
+    if args.ingest_date and (problem := _calendar(settings).problem(args.ingest_date)):
+        raise ValueError(f"--ingest-date {args.ingest_date} {problem}; nothing landed")
     res = _resources(settings)
     storage = res["storage"]
     # Landing is a run too: its lineage starts at the files as the producer handed them over.
@@ -62,11 +80,21 @@ def cmd_profile(args, settings: Settings) -> int:
     sources = [settings.source(args.source)] if args.source else list(settings.sources.values())
     for source in sources:
         pending = pending_objects(res["storage"], res["registry"], source.source_id, args.date)
-        summary = profile_objects(res["storage"], res["registry"], res["notifier"], source, pending)
+        summary = profile_objects(
+            res["storage"],
+            res["registry"],
+            res["notifier"],
+            source,
+            pending,
+            calendar=_calendar(settings),
+        )
         print(
             f"{source.source_id}: {summary.count('PROFILED')} profiled, "
             f"{summary.count('DEAD_LETTER')} dead-lettered, {len(summary.new_versions)} new versions"
+            f", {summary.count('HELD')} held"
         )
+        for held in (o for o in summary.outcomes if o.status == "HELD"):
+            print(f"  held {held.key}: {held.reason}")
         for version in summary.new_versions:
             print(f"  {version.version} {version.status}")
             for reason in version.violations:
@@ -376,7 +404,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="land payloads in the raw zone (never rejects one)")
     p.add_argument("--source", required=True)
-    p.add_argument("--ingest-date", help="YYYY-MM-DD; default today (UTC)")
+    p.add_argument("--ingest-date", type=_date_argument, help="YYYY-MM-DD; default today (UTC)")
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(run=cmd_ingest)
 
@@ -384,7 +412,7 @@ def parser() -> argparse.ArgumentParser:
         "profile", help="profile raw payloads not yet profiled (what the sensor triggers)"
     )
     p.add_argument("--source")
-    p.add_argument("--date", help="only this ingest date")
+    p.add_argument("--date", type=_date_argument, help="only this ingest date")
     p.set_defaults(run=cmd_profile)
 
     registry = sub.add_parser(
@@ -409,8 +437,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("promote", help="materialize curated partitions (one run for a range)")
     p.add_argument("--source", required=True)
-    p.add_argument("--date", required=True, help="first event date YYYY-MM-DD")
-    p.add_argument("--to", help="last event date of a range")
+    p.add_argument("--date", required=True, type=_date_argument, help="first event date YYYY-MM-DD")
+    p.add_argument("--to", type=_date_argument, help="last event date of a range")
     p.set_defaults(run=cmd_promote)
 
     late = sub.add_parser("late", help="records later than the lookback window").add_subparsers(
@@ -432,7 +460,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p = quarantine.add_parser("replay", help="re-validate and publish what now passes")
     p.add_argument("dataset")
-    p.add_argument("--partition", required=True)
+    p.add_argument("--partition", required=True, type=_date_argument)
     p.set_defaults(run=cmd_quarantine_replay)
 
     from lake_assets.compaction.cli import add_compaction_commands

@@ -69,7 +69,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         asset_checks=deadline_checks,
         jobs=[ingestion_job, freshness_job, compaction_job],
         sensors=[
-            build_arrival_sensor(sorted(settings.sources)),
+            build_arrival_sensor(sorted(settings.sources), settings.partitions_start),
             build_dependency_sensor(load_rules(settings.dependencies_file)),
         ],
         schedules=[

@@ -13,6 +13,8 @@ from typing import Literal
 
 import yaml
 
+from lake_assets.ingestion.raw_zone import InvalidKeyPart, check_source_id
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
 DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
@@ -139,6 +141,10 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
     allowed = set(SourceConfig.__dataclass_fields__) - {"source_id"}
     for source_id, declaration in document["sources"].items():
         key = f"sources.{source_id}"
+        try:
+            check_source_id(source_id)
+        except InvalidKeyPart as error:
+            raise ConfigError(path, key, str(error)) from None
         if not isinstance(declaration, dict):
             raise ConfigError(path, key, "expected a mapping")
         unknown = set(declaration) - allowed

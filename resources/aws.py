@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lake_assets.ingestion.field_types import is_widening
-from lake_assets.ingestion.raw_zone import RawFile
+from lake_assets.ingestion.raw_zone import RawFile, check_key
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from resources.arrivals import Arrival, ArrivalFeed
 from resources.catalog import (
@@ -109,8 +109,8 @@ class S3Storage(LakeStorage):
             multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold
         )
 
-    def _s3_key(self, key: str) -> str:
-        return self.prefix + key
+    def _s3_key(self, key: str, prefix: bool = False) -> str:
+        return self.prefix + check_key(key, prefix)
 
     @staticmethod
     def _info(key: str, size: int, etag: str, last_modified: datetime) -> ObjectInfo:
@@ -159,7 +159,7 @@ class S3Storage(LakeStorage):
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._s3_key(prefix)
+            Bucket=self.bucket, Prefix=self._s3_key(prefix, prefix=True)
         )
         # S3 lists in UTF-8 byte order, which is the key order Python's str comparison gives.
         for page in pages:
@@ -199,7 +199,7 @@ class S3Storage(LakeStorage):
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0
         pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._s3_key(prefix)
+            Bucket=self.bucket, Prefix=self._s3_key(prefix, prefix=True)
         )
         # A page holds at most 1000 keys, the most one delete_objects call accepts.
         for page in pages:
@@ -219,7 +219,7 @@ class S3Storage(LakeStorage):
         return deleted
 
     def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._s3_key(key)}"
+        return f"s3://{self.bucket}/{self._s3_key(key, prefix=True)}"
 
 
 # --- DynamoDB ----------------------------------------------------------------------------------

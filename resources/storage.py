@@ -1,7 +1,8 @@
 """One interface over the lake's object storage: a local folder or an S3 bucket.
 
 Keys are always '/'-separated and relative to the lake root ("raw/source=x/..."), so zone layout
-code never knows which backend it runs on. Spark receives `uri(key)`.
+code never knows which backend it runs on. Spark receives `uri(key)`. Both backends refuse a key
+that is not normalised (see raw_zone.check_key): a key names one place, on a disk and in a bucket alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from lake_assets.ingestion.raw_zone import check_key
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,8 @@ class LocalStorage(LakeStorage):
         # md5 per file version (path, size, mtime, inode): listing must not re-read every byte.
         self._etags: dict[tuple[str, int, int, int], str] = {}
 
-    def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+    def _path(self, key: str, prefix: bool = False) -> Path:
+        path = (self.root / check_key(key, prefix)).resolve()
         if self.root not in path.parents and path != self.root:
             raise ValueError(f"key {key!r} escapes the lake root {self.root}")
         return path
@@ -134,6 +137,7 @@ class LocalStorage(LakeStorage):
 
     def _keys(self, prefix: str) -> Iterator[str]:
         """Keys of complete objects under `prefix`, in key order (writes in flight left out)."""
+        check_key(prefix, prefix=True)
         base = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
         if not base.exists():
             return
@@ -161,5 +165,5 @@ class LocalStorage(LakeStorage):
 
     def uri(self, key: str) -> str:
         # Not Path.as_uri(): it percent-encodes "=" in source=<id>/, which Hadoop takes literally.
-        path = self._path(key).as_posix()
+        path = self._path(key, prefix=True).as_posix()
         return f"file://{path}/" if key.endswith("/") else f"file://{path}"

@@ -47,10 +47,9 @@ def test_sensor_requests_one_profiling_run_per_source_and_day(local_lake, tmp_pa
     land_payload(res["storage"], source, write_cards(tmp_path / "c.json"), "2026-03-03")
     res["storage"].put_bytes("raw/source=unknown/ingest_date=2026-03-02/x.json", b"{}")
 
-    sensor = build_arrival_sensor(sorted(settings.sources))
-    context = build_sensor_context(
-        resources={"arrivals": res["arrivals"], "registry": res["registry"]}
-    )
+    sensor = build_arrival_sensor(sorted(settings.sources), settings.partitions_start)
+    resources = {k: res[k] for k in ("arrivals", "registry", "notifier")}
+    context = build_sensor_context(resources=resources)
     result = sensor(context)
     assert sorted(r.partition_key for r in result.run_requests) == ["2026-03-02", "2026-03-03"]
     assert {r.tags["lake/arrivals"] for r in result.run_requests} == {"2", "1"}
@@ -60,7 +59,7 @@ def test_sensor_requests_one_profiling_run_per_source_and_day(local_lake, tmp_pa
     again = sensor(
         build_sensor_context(
             cursor=result.cursor,
-            resources={"arrivals": res["arrivals"], "registry": res["registry"]},
+            resources=resources,
         )
     )
     assert again.run_requests == []
@@ -71,9 +70,9 @@ def test_an_arrival_announced_twice_is_profiled_once(local_lake, tmp_path):
     source = settings.source("card_transactions")
     info = land_payload(res["storage"], source, write_cards(tmp_path / "a.json"), "2026-03-02")
     twice = [Arrival(info.key, info.etag), Arrival(info.key, info.etag)]
-    requests, _, _ = arrival_run_requests(twice, {"card_transactions"}, res["registry"])
+    requests, _, _, _ = arrival_run_requests(twice, {"card_transactions"}, res["registry"])
     assert len(requests) == 1
-    redelivered, _, _ = arrival_run_requests(twice[:1], {"card_transactions"}, res["registry"])
+    redelivered, _, _, _ = arrival_run_requests(twice[:1], {"card_transactions"}, res["registry"])
     assert redelivered[0].run_key == requests[0].run_key  # Dagster skips a repeated run key
 
     summary = profile_objects(

@@ -115,22 +115,14 @@ def test_s3_events_drive_profiling_into_dynamodb_and_alert_through_sns(aws_lake,
     info = land_payload(res["storage"], source, write(tmp_path / "a.json"), "2026-03-02")
     assert res["storage"].uri(info.key).startswith("s3://lake/raw/source=card_transactions/")
 
-    sensor = build_arrival_sensor(sorted(settings.sources))
-    tick = sensor(
-        build_sensor_context(resources={"arrivals": res["arrivals"], "registry": res["registry"]})
-    )
+    sensor = build_arrival_sensor(sorted(settings.sources), settings.partitions_start)
+    resources = {k: res[k] for k in ("arrivals", "registry", "notifier")}
+    tick = sensor(build_sensor_context(resources=resources))
     [request] = tick.run_requests
     assert request.partition_key == "2026-03-02"
     assert request.asset_selection == [registry_key_of("card_transactions")]
     # The queue messages were acknowledged: the next tick sees nothing.
-    assert (
-        sensor(
-            build_sensor_context(
-                resources={"arrivals": res["arrivals"], "registry": res["registry"]}
-            )
-        ).run_requests
-        == []
-    )
+    assert sensor(build_sensor_context(resources=resources)).run_requests == []
 
     instance = DagsterInstance.ephemeral()
     run = materialize_partitions(

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from lake_assets.ingestion.profiling import FileProfile, MalformedPayload, profile_file
 from lake_assets.ingestion.raw_zone import (
+    PartitionCalendar,
     RawFile,
     dead_letter_key,
     landed_at,
     landing_name,
     parse_raw_key,
     raw_key,
+    raw_key_problem,
     raw_prefix,
 )
 from lake_assets.ingestion.schema_registry import describe_diff, register_observation
@@ -56,7 +58,7 @@ def land_payload(
     local_path = Path(local_path)
     if not local_path.is_file():
         raise FileNotFoundError(f"cannot land {local_path}: no such file")
-    ingest_date = ingest_date or now.date()
+    ingest_date = now.date() if ingest_date is None else ingest_date
     safe_name = UNSAFE_KEY_CHARACTERS.sub("_", local_path.name)
     name = landing_name(now, uuid.uuid4().hex[:8], safe_name)
     info = storage.put_file(raw_key(source.source_id, ingest_date, name), local_path)
@@ -69,7 +71,7 @@ class ProfileOutcome:
     """What profiling one raw object did."""
 
     key: str
-    status: str  # PROFILED | DEAD_LETTER | ALREADY_PROFILED
+    status: str  # PROFILED | DEAD_LETTER | ALREADY_PROFILED | HELD
     version: str | None = None
     new_version: SchemaVersion | None = None
     rows: int = 0
@@ -101,12 +103,19 @@ def profile_raw_object(
     source: SourceConfig,
     info: ObjectInfo,
     now: datetime | None = None,
+    calendar: PartitionCalendar | None = None,
 ) -> ProfileOutcome:
-    """Profile one raw object and record it; a second call for the same bytes does nothing."""
+    """Profile one raw object and record it; a second call for the same bytes does nothing.
+
+    An object whose key breaks the raw zone's grammar, or whose ingest date is outside
+    `calendar`, is HELD: left unprofiled in raw and looked at again on the next pass."""
     now = now or datetime.now(UTC)
     parsed = parse_raw_key(info.key)
-    if parsed is None or parsed[0] != source.source_id:
+    if parsed is not None and parsed[0] != source.source_id:
         raise ValueError(f"{info.key} is not a raw object of source {source.source_id!r}")
+    if reason := raw_key_problem(info.key, calendar):
+        # Written by a producer outside `lake ingest`: kept in raw, not indexed, reported.
+        return ProfileOutcome(info.key, "HELD", reason=reason)
     _, ingest_date, name = parsed
     known = registry.get_raw_file(source.source_id, info.key)
     if known is not None and known.etag == info.etag:
@@ -236,10 +245,29 @@ def profile_objects(
     source: SourceConfig,
     objects: Iterable[ObjectInfo],
     now: datetime | None = None,
+    calendar: PartitionCalendar | None = None,
 ) -> ProfilingSummary:
     summary = ProfilingSummary()
     for info in sorted(objects, key=lambda i: i.key):
-        outcome = profile_raw_object(storage, registry, notifier, source, info, now)
+        outcome = profile_raw_object(storage, registry, notifier, source, info, now, calendar)
         log.info("%s: %s %s", outcome.key, outcome.status, outcome.version or outcome.reason or "")
         summary.outcomes.append(outcome)
+    held = [(o.key, o.reason) for o in summary.outcomes if o.status == "HELD"]
+    if held:
+        notifier.send(held_alert(source.source_id, held))
     return summary
+
+
+def held_alert(source_id: str, held: list[tuple[str, str]]) -> Alert:
+    """One alert for the raw objects of a source held in one pass (sensor tick or profile)."""
+    return Alert(
+        kind="raw.held",
+        subject=f"{source_id}: {len(held)} raw objects held: their keys have no partition",
+        detail={
+            "source_id": source_id,
+            "held": [{"raw_key": key, "reason": reason} for key, reason in held[:100]],
+            "resolve_with": "the objects stay in raw as received; land each again under a real "
+            "ingest date with `lake ingest --source ... --ingest-date YYYY-MM-DD`. An object "
+            "dated after today is profiled once its date has a partition.",
+        },
+    )

@@ -1,4 +1,9 @@
-"""Zone layout and the record kept for every raw object. Pure: keys in, keys out."""
+"""Zone layout and the record kept for every raw object. Pure: keys in, keys out.
+
+Every value a user or producer hands us that becomes part of a key (a source id, an ingest or
+event date, an object name) is checked here against its grammar, so a value can never name a
+place in another zone ("2026-03-05/../../curated/..."). See ADR "keys built from user input".
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,149 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal
 
-RAW_KEY = re.compile(
-    r"^raw/source=(?P<source>[^/]+)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>.+)$"
-)
+
+def check_key(key: str, prefix: bool = False) -> str:
+    """`key` if it is normalised: relative, '/'-separated, no empty, '.' or '..' segment, no
+    backslash or control character. S3 would store "raw/../curated/x" as a literal key that
+    Hadoop and a disk resolve elsewhere, so no backend accepts one. A `prefix` may be empty
+    or end with '/'."""
+    body = key[:-1] if prefix and key.endswith("/") else key
+    if prefix and body == "":
+        return key
+    problem = None
+    if body == "":
+        problem = "is empty"
+    elif body.startswith("/"):
+        problem = "starts with '/'"
+    elif "\\" in body or any(ord(c) < 32 or c == "\x7f" for c in body):
+        problem = "holds a backslash or a control character"
+    elif any(segment in ("", ".", "..") for segment in body.split("/")):
+        problem = "has an empty, '.' or '..' segment"
+    if problem:
+        raise ValueError(f"key {key!r} {problem}: lake keys are normalised relative paths")
+    return key
+
+
+class InvalidKeyPart(ValueError):
+    """A value that becomes part of a lake key does not follow its grammar."""
+
+    def __init__(self, part: str, value: object, reason: str):
+        self.part, self.value, self.reason = part, value, reason
+        super().__init__(f"{part} {value!r} {reason}")
+
+
+# Source ids are also Dagster asset key parts and Glue table names: lower case, digits, "_".
+SOURCE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# What `lake ingest` names an object: no "/", no leading dot (hidden and in-flight files).
+LANDED_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
+
+
+def check_source_id(value: object) -> str:
+    if not isinstance(value, str) or not SOURCE_ID.fullmatch(value):
+        raise InvalidKeyPart(
+            "source id", value, "must be a lower-case letter then up to 62 of a-z, 0-9 and _"
+        )
+    return value
+
+
+def check_date(value: object, part: str = "ingest date") -> str:
+    """A real calendar date written YYYY-MM-DD; returns it as text."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str) or not DATE.fullmatch(value):
+        raise InvalidKeyPart(part, value, "is not a date written YYYY-MM-DD")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise InvalidKeyPart(part, value, "is not a real calendar day") from None
+    return value
+
+
+def check_object_name(value: object) -> str:
+    if not isinstance(value, str) or not LANDED_NAME.fullmatch(value):
+        raise InvalidKeyPart(
+            "object name",
+            value,
+            "must be 1-255 of A-Z, a-z, 0-9, '.', '_', '-', not starting with '.'",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class PartitionCalendar:
+    """The days the pipeline has partitions for: settings.partitions_start through today (UTC).
+    An object dated outside it has no partition to be profiled or promoted in."""
+
+    start: str
+    today: date
+
+    def problem(self, day: str) -> str | None:
+        """Why `day` (a valid date) has no partition; None when it has one."""
+        if day < self.start:
+            return f"is before the first partition ({self.start}, settings.partitions_start)"
+        if day > self.today.isoformat():
+            return f"is after today ({self.today.isoformat()} UTC): no partition exists yet"
+        return None
 
 
 def raw_prefix(source_id: str, ingest_date: date | str | None = None) -> str:
-    prefix = f"raw/source={source_id}/"
-    return prefix if ingest_date is None else f"{prefix}ingest_date={ingest_date}/"
+    prefix = f"raw/source={check_source_id(source_id)}/"
+    return prefix if ingest_date is None else f"{prefix}ingest_date={check_date(ingest_date)}/"
 
 
 def raw_key(source_id: str, ingest_date: date | str, object_name: str) -> str:
-    return f"{raw_prefix(source_id, ingest_date)}{object_name}"
+    """The key of a landed object; each part is checked, so the key is inside the raw zone."""
+    return f"{raw_prefix(source_id, ingest_date)}{check_object_name(object_name)}"
+
+
+RAW_SOURCE = re.compile(r"^raw/source=(?P<source>[^/]*)/(?P<rest>.*)$")
+RAW_KEY = re.compile(r"^ingest_date=(?P<date>[^/]*)/(?P<name>.+)$")
+
+
+def raw_source_of(key: str) -> str | None:
+    """The source folder a raw-zone key sits in (whatever the rest of it), None outside raw."""
+    match = RAW_SOURCE.match(key)
+    return match["source"] if match else None
+
+
+def raw_key_problem(key: str, calendar: PartitionCalendar | None = None) -> str | None:
+    """Why an object in a source's raw folder cannot be profiled (it is held), None if it can.
+
+    Producers writing to S3 directly are not checked at landing: a key whose ingest date is
+    not a date, or is outside the partition calendar, is held where it is and reported.
+    """
+    try:
+        check_key(key)
+    except ValueError as error:
+        return str(error)
+    match = RAW_SOURCE.match(key)
+    if match is None:
+        return "is not in the raw zone (raw/source=<id>/ingest_date=<YYYY-MM-DD>/<name>)"
+    try:
+        check_source_id(match["source"])
+    except InvalidKeyPart as error:
+        return str(error)
+    placed = RAW_KEY.match(match["rest"])
+    if placed is None:
+        return "is not in an ingest_date=<YYYY-MM-DD>/ folder of its source"
+    try:
+        day = check_date(placed["date"])
+    except InvalidKeyPart as error:
+        return str(error)
+    if calendar is not None and (problem := calendar.problem(day)):
+        return f"ingest date {day} {problem}"
+    return None
 
 
 def parse_raw_key(key: str) -> tuple[str, str, str] | None:
-    """(source_id, ingest_date, object name) for a raw-zone key, None for any other key."""
-    match = RAW_KEY.match(key)
-    return (match["source"], match["date"], match["name"]) if match else None
+    """(source_id, ingest_date, object name) for a raw-zone key whose source id and ingest
+    date follow their grammars; None for any other key (see raw_key_problem for why)."""
+    if raw_key_problem(key) is not None:
+        return None
+    source = RAW_SOURCE.match(key)
+    placed = RAW_KEY.match(source["rest"])
+    return source["source"], placed["date"], placed["name"]
 
 
 LANDING_STAMP = re.compile(r"^(\d{8}T\d{12}Z)-")

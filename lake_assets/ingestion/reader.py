@@ -1,7 +1,8 @@
 """Reading curated data the safe way: through the catalog, never by listing folders.
 
-A reader resolves each partition to the folder its catalog pointer names, so it sees one
-complete published version per partition, whatever is being written beside it.
+A reader resolves each partition to the version its catalog pointer names and reads exactly
+the files that version's manifest lists, so it sees one complete published version per
+partition, whatever is being written beside it, and nothing that was put in the folder later.
 """
 
 from __future__ import annotations
@@ -12,9 +13,24 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 
 from lake_assets.ingestion.field_types import widest
-from lake_assets.ingestion.promotion import conformed, read_locations
+from lake_assets.ingestion.promotion import PARTITION, conformed, empty_frame, read_locations
+from lake_assets.ingestion.publish import read_manifest
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
+
+
+def published_files(storage: LakeStorage, version: PublishedPartition) -> list[str]:
+    """Keys of the data files of a published version, as its manifest lists them; a listed
+    file that is missing is an error naming it, a file the manifest does not list is ignored."""
+    listed = [version.location + name for name in read_manifest(storage, version)["files"]]
+    present = {info.key for info in storage.list(version.location)}
+    missing = [key for key in listed if key not in present]
+    if missing:
+        raise FileNotFoundError(
+            f"{version.dataset}[{version.partition}]: version {version.run_id} lists "
+            f"{len(listed)} files in its manifest; missing: {', '.join(missing[:5])}"
+        )
+    return listed
 
 
 def read_published(
@@ -35,15 +51,19 @@ def read_published(
     # The whole table's columns, whichever partitions are read: one type per column.
     table = table_columns(every)
     groups: dict[tuple, list[str]] = {}
-    for p in published:
-        groups.setdefault(tuple(p.columns.items()), []).append(storage.uri(p.location))
+    for version in published:
+        files = groups.setdefault(tuple(version.columns.items()), [])
+        files += [storage.uri(key) for key in published_files(storage, version)]
     # Each partition is read with the types its own files hold (the catalog records them with
     # the version), then cast to the table's: a partition published before a widening, or
     # while its migration is under way (ADR-0027), reads as part of the same table.
     frames = [
-        conformed(read_locations(spark, uris, dict(columns)), table)
-        for columns, uris in groups.items()
+        conformed(read_locations(spark, files, dict(columns)), table)
+        for columns, files in groups.items()
+        if files  # partitions published empty before each carried a file
     ]
+    if not frames:
+        return empty_frame(spark, {**table, PARTITION: "date"})
     return reduce(DataFrame.unionByName, frames)
 
 

@@ -5,6 +5,7 @@ Without the daemon, `lake profile` does the same work directly (see README).
 
 import hashlib
 from collections import defaultdict
+from datetime import UTC, datetime
 
 from dagster import (
     AssetMaterialization,
@@ -18,27 +19,42 @@ from dagster import (
 )
 
 from lake_assets.ingestion.assets import raw_key_of, registry_key_of
-from lake_assets.ingestion.raw_zone import parse_raw_key
+from lake_assets.ingestion.intake import held_alert
+from lake_assets.ingestion.raw_zone import (
+    PartitionCalendar,
+    parse_raw_key,
+    raw_key_problem,
+    raw_source_of,
+)
 from resources.arrivals import ArrivalFeed
+from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
 
 
 def arrival_run_requests(
-    arrivals, source_ids: set[str], registry: RegistryStore
-) -> tuple[list[RunRequest], list[AssetMaterialization], list[str]]:
+    arrivals,
+    source_ids: set[str],
+    registry: RegistryStore,
+    calendar: PartitionCalendar | None = None,
+) -> tuple[list[RunRequest], list[AssetMaterialization], list[str], dict[str, list]]:
     """Group new arrivals by (source, ingest date) into one profiling run each.
 
     An arrival already profiled with the same etag is dropped; the run key is derived from the
-    group's objects, so a group announced twice launches once.
+    group's objects, so a group announced twice launches once. An arrival of a declared source
+    whose key has no partition (an ingest date that is not a date, or outside `calendar`) is
+    held: returned per source with its reason, never requested, so it cannot fail the tick.
     """
     groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     ignored = []
+    held: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for arrival in arrivals:
-        parsed = parse_raw_key(arrival.key)
-        if parsed is None or parsed[0] not in source_ids:
+        if raw_source_of(arrival.key) not in source_ids:
             ignored.append(arrival.key)
             continue
-        source_id, ingest_date, _ = parsed
+        if reason := raw_key_problem(arrival.key, calendar):
+            held[raw_source_of(arrival.key)].append((arrival.key, reason))
+            continue
+        source_id, ingest_date, _ = parse_raw_key(arrival.key)
         known = registry.get_raw_file(source_id, arrival.key)
         if known is None or known.etag != arrival.etag:
             groups[(source_id, ingest_date)].add((arrival.key, arrival.etag))
@@ -60,10 +76,10 @@ def arrival_run_requests(
                 metadata={"objects": len(objects), "keys": sorted(k for k, _ in objects)[:50]},
             )
         )
-    return requests, events, ignored
+    return requests, events, ignored, dict(held)
 
 
-def build_arrival_sensor(source_ids: list[str]):
+def build_arrival_sensor(source_ids: list[str], partitions_start: str):
     @sensor(
         name="raw_arrivals",
         minimum_interval_seconds=30,
@@ -75,13 +91,20 @@ def build_arrival_sensor(source_ids: list[str]):
         context: SensorEvaluationContext,
         arrivals: ResourceParam[ArrivalFeed],
         registry: ResourceParam[RegistryStore],
+        notifier: ResourceParam[Notifier],
     ):
         new, cursor = arrivals.poll(context.cursor)
-        requests, events, ignored = arrival_run_requests(new, set(source_ids), registry)
+        calendar = PartitionCalendar(partitions_start, datetime.now(UTC).date())
+        requests, events, ignored, held = arrival_run_requests(
+            new, set(source_ids), registry, calendar
+        )
         if ignored:
             context.log.warning(
                 f"ignored {len(ignored)} objects of undeclared sources: {ignored[:5]}"
             )
+        for source_id, objects in sorted(held.items()):
+            context.log.warning(f"{source_id}: held {len(objects)} objects: {objects[:5]}")
+            notifier.send(held_alert(source_id, objects))
         # Messages are acknowledged once the requests exist; if this tick is lost after that,
         # the objects are still in the raw zone and `lake profile` (or the listing) finds them.
         arrivals.acknowledge(new)
