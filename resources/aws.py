@@ -24,6 +24,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lake_assets.ingestion.field_types import is_widening
 from lake_assets.ingestion.raw_zone import RawFile, check_key
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from resources.arrivals import Arrival, ArrivalFeed
@@ -392,6 +393,13 @@ GLUE_TYPES = {
     "string": "string",
     "json": "string",
 }
+# Glue types a table column may change between: a file of the first reads as the second.
+_GLUE_WIDENINGS = {
+    (GLUE_TYPES[narrow], GLUE_TYPES[wide])
+    for narrow in GLUE_TYPES
+    for wide in GLUE_TYPES
+    if is_widening(narrow, wide)
+}
 _PARQUET = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -548,6 +556,8 @@ class GlueCatalog(PartitionCatalog):
                 f"{previous.run_id if previous else '(none)'}, expected {expected_run_id!r}"
             )
         partition_input = self._partition_input(published)
+        # Before the switch: the table's types are the newest before any file of them is read.
+        self._widen_columns(published)
         if previous is None:
             try:
                 self._glue.create_partition(
@@ -589,36 +599,66 @@ class GlueCatalog(PartitionCatalog):
         return [SupersededLocation(**entry) for entry in entries]
 
     def _update_superseded(
+        self, dataset: str, change: Callable[[list[SupersededLocation]], list[SupersededLocation]]
+    ) -> None:
+        def with_entries(table: dict) -> dict:
+            entries = [asdict(entry) for entry in change(self._superseded_of(table))]
+            return {"Parameters": {**table.get("Parameters", {}), _SUPERSEDED: json.dumps(entries)}}
+
+        # Bookkeeping changes need no archived table version; the account's table-version
+        # quota would fill up with them.
+        self._update_table(dataset, with_entries, "superseded list", archive=False)
+
+    def _widen_columns(self, published: PublishedPartition) -> None:
+        """Add the published partition's new columns to the table, and widen the ones it
+        holds at a wider type (ADR-0027): Athena reads every partition's files with the
+        table's types, so they must be the newest, never narrowed by an older publish."""
+
+        def widened(table: dict) -> dict | None:
+            descriptor = table["StorageDescriptor"]
+            columns = {c["Name"]: c["Type"] for c in descriptor.get("Columns", [])}
+            merged = dict(columns)
+            for column in _glue_columns(published.columns):
+                name, kind = column["Name"], column["Type"]
+                if name not in merged or (merged[name], kind) in _GLUE_WIDENINGS:
+                    merged[name] = kind
+            if merged == columns:
+                return None
+            listed = [{"Name": name, "Type": kind} for name, kind in merged.items()]
+            return {"StorageDescriptor": {**descriptor, "Columns": listed}}
+
+        self._update_table(published.dataset, widened, "columns", archive=True)
+
+    def _update_table(
         self,
         dataset: str,
-        change: Callable[[list[SupersededLocation]], list[SupersededLocation]],
+        change: Callable[[dict], dict | None],
+        what: str,
+        archive: bool,
         attempts: int = 10,
     ) -> None:
-        """Read-modify-write of the table's superseded list, safe against concurrent publishes
-        of other partitions: UpdateTable with VersionId fails if the table changed meanwhile."""
+        """Read-modify-write of the table (`change` returns the fields to replace, or None for
+        none), safe against concurrent publishes of other partitions: UpdateTable with
+        VersionId fails if the table changed meanwhile."""
         for _ in range(attempts):
             table = self._table(dataset)
             if table is None:
                 return
+            changed = change(table)
+            if changed is None:
+                return
             table_input = {name: table[name] for name in _TABLE_INPUT_FIELDS if name in table}
-            entries = [asdict(entry) for entry in change(self._superseded_of(table))]
-            table_input["Parameters"] = {
-                **table.get("Parameters", {}),
-                _SUPERSEDED: json.dumps(entries),
-            }
             try:
                 self._glue.update_table(
                     DatabaseName=self.database,
-                    TableInput=table_input,
+                    TableInput={**table_input, **changed},
                     VersionId=table["VersionId"],
-                    # Bookkeeping changes need no archived table version; the account's
-                    # table-version quota would fill up with them.
-                    SkipArchive=True,
+                    SkipArchive=not archive,
                 )
                 return
             except self._glue.exceptions.ConcurrentModificationException:
                 continue
-        raise RuntimeError(f"{self.database}.{dataset} kept changing; superseded list not saved")
+        raise RuntimeError(f"{self.database}.{dataset} kept changing; {what} not saved")
 
     def superseded(self, older_than: datetime) -> list[SupersededLocation]:
         pages = self._glue.get_paginator("get_tables").paginate(DatabaseName=self.database)

@@ -103,6 +103,7 @@ def add_compaction_commands(subparsers: Any, resources_for: ResourcesFor) -> Non
         for r in records:
             head = (
                 f"{r.started_at[:19]}  {r.dataset}[{r.partition}]  run {r.run_id[:8]}  {r.outcome}"
+                + (f" (migrated to schema {r.migrated_to})" if r.migrated_to else "")
             )
             if r.outcome != "compacted":
                 print(f"{head}: {r.reason or 'in progress'}")

@@ -2,7 +2,8 @@
 
 A record is written as `started` before anything is staged, so a run that dies leaves a record
 naming the folder it was writing; the next run, holding the dataset's lease, knows that run is
-dead and cleans the folder up (`abandoned`).
+dead and cleans the folder up (`abandoned`). A schema migration (migration.py) is the same
+rewrite with a cast, recorded the same way with the version it migrated to.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class CompactionRecord:
     rows: int = 0
     duration_seconds: float = 0.0
     reason: str | None = None  # why it was aborted, failed or abandoned
+    # A schema migration's rewrite: the schema version it cast the partition to (ADR-0027).
+    migrated_to: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -90,6 +90,21 @@ class Candidate:
     planned_files: int
 
 
+@dataclass(frozen=True)
+class TargetSchema:
+    """The dataset's current schema, which a migration rewrite casts a partition to."""
+
+    version: str
+    columns: Mapping[str, str]  # column -> field type
+
+
+def holds_older_types(published: PublishedPartition, schema: TargetSchema) -> bool:
+    """True when a column of the partition's files has another type than the schema's (a
+    widening since it was published). A column it lacks is not one: every engine reads a
+    missing column as null, so an added field never rewrites the table."""
+    return any(schema.columns.get(name, kind) != kind for name, kind in published.columns.items())
+
+
 def planned_files(total_bytes: int, target_file_bytes: int) -> int:
     """How many files of about the target size hold `total_bytes`. Spark's planner packs
     whole files largest first, so a pass can end with one file more than this."""

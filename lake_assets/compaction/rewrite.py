@@ -3,15 +3,19 @@
 Spark's file planner already bin-packs: it sorts a scan's files largest first and fills read
 splits of at most spark.sql.files.maxPartitionBytes, so with that set to the target and no
 shuffle, each split becomes one output file near the target (ADR-0025). Rows are copied as
-they are, every column included, internal ones too. Dagster-free, like the promotion job.
+they are, every column included, internal ones too; a schema migration casts the catalog's
+columns to the current types on the way (ADR-0027). Dagster-free, like the promotion job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+
+from lake_assets.ingestion.promotion import conformed, empty_frame
 
 
 @dataclass(frozen=True)
@@ -39,15 +43,31 @@ def packing_session(spark: SparkSession, target_file_bytes: int) -> SparkSession
 
 
 def rewrite(
-    spark: SparkSession, source_uri: str, target_uri: str, target_file_bytes: int
+    spark: SparkSession,
+    source_uri: str | None,
+    target_uri: str,
+    target_file_bytes: int,
+    columns: Mapping[str, str] | None = None,
 ) -> Rewritten:
-    """Bin-pack the data files of the folder `source_uri` into new files under `target_uri`."""
+    """Bin-pack the data files of the folder `source_uri` into new files under `target_uri`.
+
+    With `columns` (column -> field type), the rewrite is a schema migration: those columns
+    are cast to their types, a column the files lack is added as nulls, the rest (internal
+    columns) copied as they are. A partition with no data file (`source_uri` None) gets one
+    file of no rows with those columns (ADR-0027).
+    """
     session = packing_session(spark, target_file_bytes)
-    session.read.parquet(source_uri).write.mode("errorifexists").parquet(target_uri)
-    per_file = (
-        session.read.parquet(target_uri)
-        .groupBy(F.col("_metadata.file_name").alias("file"))
-        .count()
-        .collect()
-    )
-    return Rewritten({file: count for file, count in per_file})
+    if source_uri is None:
+        if columns is None:
+            raise ValueError("a rewrite without source files needs the columns to write")
+        frame = empty_frame(session, dict(columns))
+    else:
+        frame = session.read.parquet(source_uri)
+    if columns is not None:
+        frame = conformed(frame, columns)
+    frame.write.mode("errorifexists").parquet(target_uri)
+    written = session.read.parquet(target_uri)
+    per_file = dict(written.groupBy(F.col("_metadata.file_name").alias("file")).count().collect())
+    # Listed, not only counted: a file of no rows is still a file of the version.
+    names = (uri.rsplit("/", 1)[-1] for uri in written.inputFiles())
+    return Rewritten({name: per_file.get(name, 0) for name in names})

@@ -10,7 +10,7 @@ writer's version stays, nothing is lost or counted twice (ADR-0025).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,9 +21,12 @@ from lake_assets.compaction.model import CompactionRecord, Outcome
 from lake_assets.compaction.planning import (
     Candidate,
     PartitionLayout,
+    TargetSchema,
     compactable,
     compacted_location,
+    holds_older_types,
     is_data_file,
+    planned_files,
     seal_due,
     select,
 )
@@ -38,12 +41,27 @@ from resources.compaction_history import CompactionBusy, CompactionHistory
 from resources.promotion_runner import local_spark
 from resources.storage import LakeStorage
 
-# Recorded in lineage events; bump when what a compaction writes changes.
+# Recorded in lineage events; bump when what a compaction or a migration writes changes.
 COMPACTION_CODE_VERSION = "compaction-v1"
+MIGRATION_CODE_VERSION = "schema-migration-v1"
 
 
 class CompactionAuditFailed(RuntimeError):
     """The rewrite does not hold the rows of the version it read; nothing was published."""
+
+
+class SchemaMigrationIncomplete(RuntimeError):
+    """Some partitions still hold older types; the caller must not publish under the new
+    schema yet. A rerun migrates what is left."""
+
+    def __init__(self, dataset: str, version: str, unfinished: list[CompactionRecord]):
+        self.unfinished = unfinished
+        reasons = "; ".join(f"{r.partition}: {r.outcome}, {r.reason}" for r in unfinished)
+        super().__init__(
+            f"{dataset}: migrating published partitions to schema {version} did not finish "
+            f"({reasons}); nothing was published under {version}. Re-run the promotion: "
+            "migrated partitions are kept, the rest are retried."
+        )
 
 
 @dataclass
@@ -156,12 +174,56 @@ class CompactionPass:
             info.key: info.size for info in self.storage.list(location) if is_data_file(info.key)
         }
 
-    def compact(self, candidate: Candidate) -> CompactionRecord:
-        """Rewrite one partition and switch its pointer if it is still at the version read."""
+    def migrate(
+        self, dataset: str, schema: TargetSchema, keep: Collection[str] = ()
+    ) -> list[CompactionRecord]:
+        """Rewrite every published partition whose files hold an older type than `schema` (or
+        no file at all) cast to it, holding the dataset's lease: each partition its own write-
+        audit-publish, so a reader sees it before or after, never between (ADR-0027).
+        Partitions in `keep` are left alone (the caller republishes them). Idempotent: a
+        migrated partition's columns are the schema's, so a rerun rewrites only the rest.
+        Raises SchemaMigrationIncomplete if a partition could not be migrated."""
+        if not self._migration_due(dataset, schema, keep):
+            return []  # the common case: no lease taken, no Spark started
+        with self.history.lease(dataset, self.run_id):
+            self.clean_up_dead_runs(dataset)
+            target = self.policy.selection.target_file_bytes
+            records = [
+                self.compact(Candidate(layout, planned_files(layout.bytes, target)), schema)
+                for layout in self._migration_due(dataset, schema, keep)
+            ]
+        unfinished = [r for r in records if r.outcome != "compacted"]
+        if unfinished:
+            raise SchemaMigrationIncomplete(dataset, schema.version, unfinished)
+        return records
+
+    def _migration_due(
+        self, dataset: str, schema: TargetSchema, keep: Collection[str]
+    ) -> list[PartitionLayout]:
+        due = []
+        for published in self.catalog.partitions(dataset):
+            older = holds_older_types(published, schema)
+            # Only an empty partition can lack a file (published before each carried one).
+            if published.partition in keep or not (older or published.row_count == 0):
+                continue
+            files = self._data_files(published.location)
+            if older or not files:
+                due.append(PartitionLayout(published, files))
+        return due
+
+    def compact(self, candidate: Candidate, schema: TargetSchema | None = None) -> CompactionRecord:
+        """Rewrite one partition and switch its pointer if it is still at the version read;
+        with `schema`, cast to it (a migration)."""
         layout, clock = candidate.layout, time.perf_counter()
         current = layout.published
         dataset, partition = current.dataset, current.partition
         location = compacted_location(dataset, self.run_id, partition)
+        # The version the rewrite publishes: the same data, at the target schema's types.
+        rewritten = replace(current, location=location, run_id=self.run_id)
+        if schema is not None:
+            rewritten = replace(
+                rewritten, columns=dict(schema.columns), schema_version=schema.version
+            )
         started = CompactionRecord(
             run_id=self.run_id,
             dataset=dataset,
@@ -173,32 +235,31 @@ class CompactionPass:
             files_before=len(layout.files),
             bytes_before=layout.bytes,
             rows=current.row_count,
+            migrated_to=schema.version if schema else None,
         )
         self.history.record(started)
         self.progress(
             f"{dataset}[{partition}]: rewriting {len(layout.files)} files "
             f"({layout.bytes:,} bytes) into about {candidate.planned_files}"
+            + (f", cast to schema {schema.version}" if schema else "")
         )
         address = partition_address(dataset, partition)
         lineage = LineageRun(
             # One lineage run per partition: each supersedes the run that built that partition.
             run_id=f"{self.run_id}/{partition}",
-            job=f"compaction/{dataset}",
+            job=f"{'schema-migration' if schema else 'compaction'}/{dataset}",
             partition=partition,
             inputs=tuple(sorted(layout.files)),
             outputs=(address,),
             started_at=started.started_at,
-            code_version=COMPACTION_CODE_VERSION,
-            schema_version=current.schema_version,
+            code_version=MIGRATION_CODE_VERSION if schema else COMPACTION_CODE_VERSION,
+            schema_version=rewritten.schema_version,
         )
         switched = False
         try:
             with self.recorder.track(lineage) as outputs:
-                files = self._stage(layout, location)
-                self.catalog.publish(
-                    replace(current, location=location, run_id=self.run_id),
-                    expected_run_id=current.run_id,
-                )
+                files = self._stage(layout, rewritten)
+                self.catalog.publish(rewritten, expected_run_id=current.run_id)
                 switched = True
                 outputs.extend(partition_outputs(dataset, partition, location, sorted(files)))
         except StalePublish as stale:
@@ -227,15 +288,17 @@ class CompactionPass:
         )
         return record
 
-    def _stage(self, layout: PartitionLayout, location: str) -> dict[str, int]:
-        """Write and audit the compacted version; its manifest carries the replaced version's
+    def _stage(self, layout: PartitionLayout, version: PublishedPartition) -> dict[str, int]:
+        """Write and audit the compacted `version`; its manifest carries the replaced version's
         raw inputs and quarantine, so lineage and `lake status` read it like any version."""
-        current = layout.published
+        current, location = layout.published, version.location
+        migrating = version.columns != current.columns
         rewritten = rewrite(
             self.spark(),
-            self.storage.uri(current.location),
+            self.storage.uri(current.location) if layout.files else None,
             self.storage.uri(location),
             self.policy.selection.target_file_bytes,
+            version.columns if migrating or not layout.files else None,
         )
         if rewritten.rows != current.row_count:
             raise CompactionAuditFailed(
@@ -244,7 +307,7 @@ class CompactionPass:
             )
         replaced = read_manifest(self.storage, current)
         manifest = {
-            **asdict(replace(current, location=location, run_id=self.run_id)),
+            **asdict(version),
             "files": sorted(rewritten.files),
             "rows_quarantined": replaced["rows_quarantined"],
             "quarantine_location": replaced["quarantine_location"],
@@ -254,6 +317,7 @@ class CompactionPass:
                 "location": current.location,
                 "files": len(layout.files),
                 "bytes": layout.bytes,
+                "schema_version": current.schema_version,
             },
         }
         write_manifest(self.storage, location, manifest)

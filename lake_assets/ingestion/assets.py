@@ -23,6 +23,7 @@ from dagster import (
     asset,
 )
 
+from lake_assets.compaction.migration import migrate_published
 from lake_assets.contracts.checks import (
     contract_check_results,
     contract_check_specs,
@@ -54,6 +55,7 @@ from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
+from resources.compaction_history import CompactionHistory
 from resources.event_store import EventStore
 from resources.lineage_store import LineageStore
 from resources.notifier import Notifier
@@ -184,6 +186,7 @@ def build_source_assets(
         events: ResourceParam[EventStore],
         lineage: ResourceParam[LineageStore],
         promotion_runner: ResourceParam[PromotionRunner],
+        compaction_history: ResourceParam[CompactionHistory],
     ):
         # A raw object nobody profiled yet (no sensor, no `lake profile`) may hold rows of any
         # partition of the window: profiled here, it is planned like the others, never skipped.
@@ -261,6 +264,22 @@ def build_source_assets(
             )
             blocked = {p: v.blocked_by for p, v in verdicts.items() if v.blocked_by}
             publishable = [p for p in plan.partitions if p not in blocked]
+            # Older partitions are brought to the plan's types before any is published under
+            # them (ADR-0027); nothing to do unless a type widened or an old one lacks a file.
+            migrated = migrate_published(
+                settings,
+                plan,
+                context.run_id,
+                {
+                    "storage": storage,
+                    "catalog": catalog,
+                    "lineage": lineage,
+                    "compaction_history": compaction_history,
+                    "promotion_runner": promotion_runner,
+                },
+                keep=publishable,
+                progress=context.log.info,
+            )
             published = publish_partitions(
                 catalog,
                 storage,
@@ -334,6 +353,7 @@ def build_source_assets(
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),
                 "orphan_folders_removed": MetadataValue.json(swept.deleted),
+                "partitions_migrated": MetadataValue.json([r.partition for r in migrated]),
                 "late_arrivals_held": MetadataValue.json({a.raw_key: a.event_dates for a in late}),
                 "late_arrivals_folded_in": len(folded),
             }

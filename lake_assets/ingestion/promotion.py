@@ -13,6 +13,7 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -164,6 +165,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     """
     results = {p: PartitionResult(p) for p in plan.partitions}
     if not plan.inputs:
+        _write_empty_partitions(spark, plan, results, output_uri)
         return PromotionResult(plan.dataset, 0, 0, 0, results, {})
     frames = [_read_input(spark, group, plan) for group in plan.inputs]
     frame = frames[0]
@@ -202,6 +204,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     # One read of what was written serves the audit and the contract counts.
     written = spark.read.parquet(output_uri) if wrote_any else None
     written_schema = _read_back(written, results, plan) if written is not None else {}
+    _write_empty_partitions(spark, plan, results, output_uri)
     violations, missing_keys = {}, {}
     if written is not None and plan.contract is not None:
         violations = violation_counts(written, VIOLATIONS, PARTITION)
@@ -304,10 +307,50 @@ def _read_back(
     }
 
 
+def empty_frame(spark: SparkSession, columns: dict[str, str]) -> DataFrame:
+    """No rows, the columns typed as the catalog says (column -> field type)."""
+    return spark.createDataFrame([], _ddl(columns))
+
+
+def conformed(frame: DataFrame, columns: Mapping[str, str]) -> DataFrame:
+    """`frame` with `columns` at their field types (the lattice only widens losslessly, so a
+    cast never loses a value), in that order, followed by its other columns unchanged."""
+    present = set(frame.columns)
+    return frame.select(
+        *[
+            (F.col(f"`{name}`") if name in present else F.lit(None))
+            .cast(SPARK_TYPES[kind])
+            .alias(name)
+            for name, kind in columns.items()
+        ],
+        *[F.col(f"`{name}`") for name in frame.columns if name not in columns],
+    )
+
+
+def _write_empty_partitions(
+    spark: SparkSession, plan: PromotionPlan, results: dict[str, PartitionResult], output_uri: str
+) -> None:
+    """A partition with no published row still gets one Parquet file, of no rows and the full
+    schema: engines that read the files of every partition (Athena over Glue, DuckDB, pyarrow)
+    then see the same table through every partition (ADR-0027)."""
+    for partition in plan.partitions:
+        if results[partition].files:
+            continue
+        folder = f"{output_uri.rstrip('/')}/{ZONE}={PUBLISHED}/{PARTITION}={partition}"
+        # Spark writes one file holding the schema for a frame without rows.
+        empty_frame(spark, plan.columns).write.mode("errorifexists").parquet(folder)
+        written = spark.read.parquet(folder).inputFiles()
+        results[partition].files.extend(sorted(uri.rsplit("/", 1)[-1] for uri in written))
+
+
+def _ddl(columns: dict[str, str]) -> str:
+    return ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
+
+
 def read_locations(spark: SparkSession, uris: list[str], columns: dict[str, str]) -> DataFrame:
     """Published partition folders read with the catalog's columns (internal ones ignored),
     and their event date taken from the folder name."""
-    ddl = ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
+    ddl = _ddl(columns)
     event_date = F.regexp_extract(
         F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1
     )

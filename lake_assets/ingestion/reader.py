@@ -8,10 +8,12 @@ partition, whatever is being written beside it, and nothing that was put in the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lake_assets.ingestion.promotion import read_locations
+from lake_assets.ingestion.field_types import widest
+from lake_assets.ingestion.promotion import PARTITION, conformed, empty_frame, read_locations
 from lake_assets.ingestion.publish import read_manifest
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
@@ -39,15 +41,37 @@ def read_published(
     partitions: Sequence[str] | None = None,
 ) -> DataFrame:
     """The published rows of `dataset` (optionally only some event dates), with event_date."""
-    published = [
-        p for p in catalog.partitions(dataset) if partitions is None or p.partition in partitions
-    ]
+    every = catalog.partitions(dataset)
+    published = [p for p in every if partitions is None or p.partition in partitions]
     if not published:
         raise LookupError(
             f"{dataset}: no published partitions"
             + (f" among {list(partitions)}" if partitions else "")
         )
-    # The latest publish carries the current union schema; older files lack later columns (null).
-    latest = max(published, key=lambda p: p.published_at)
-    files = [storage.uri(key) for version in published for key in published_files(storage, version)]
-    return read_locations(spark, files, latest.columns)
+    # The whole table's columns, whichever partitions are read: one type per column.
+    table = table_columns(every)
+    groups: dict[tuple, list[str]] = {}
+    for version in published:
+        files = groups.setdefault(tuple(version.columns.items()), [])
+        files += [storage.uri(key) for key in published_files(storage, version)]
+    # Each partition is read with the types its own files hold (the catalog records them with
+    # the version), then cast to the table's: a partition published before a widening, or
+    # while its migration is under way (ADR-0027), reads as part of the same table.
+    frames = [
+        conformed(read_locations(spark, files, dict(columns)), table)
+        for columns, files in groups.items()
+        if files  # partitions published empty before each carried a file
+    ]
+    if not frames:
+        return empty_frame(spark, {**table, PARTITION: "date"})
+    return reduce(DataFrame.unionByName, frames)
+
+
+def table_columns(published: Sequence[PublishedPartition]) -> dict[str, str]:
+    """The table's columns: every partition's, each at the widest type any partition has,
+    in the order of the latest publish (older columns it lacks after)."""
+    columns: dict[str, str] = {}
+    for p in sorted(published, key=lambda p: p.published_at, reverse=True):
+        for name, kind in p.columns.items():
+            columns[name] = widest(columns[name], kind) if name in columns else kind
+    return columns
