@@ -24,12 +24,12 @@ from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,
     RawFile,
     dead_letter_key,
-    landed_at,
     landing_name,
     parse_raw_key,
     raw_key,
     raw_key_problem,
     raw_prefix,
+    received_record,
 )
 from lake_assets.ingestion.redelivery import (
     content_sha256,
@@ -150,16 +150,7 @@ def profile_raw_object(
     if known is not None and known.etag == info.etag and not again:
         return ProfileOutcome(info.key, "ALREADY_PROFILED", version=known.version)
 
-    record = RawFile(
-        source_id=source.source_id,
-        key=info.key,
-        etag=info.etag,
-        ingest_date=ingest_date,
-        size=info.size,
-        status="PROFILED",
-        profiled_at=now.isoformat(),
-        landed_at=landed_at(name, info.last_modified).isoformat(),
-    )
+    record = received_record(source.source_id, info, "PROFILED", now)
     try:
         with storage.local_path(info.key) as path:
             record.sha256 = content_sha256(path)

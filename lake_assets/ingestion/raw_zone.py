@@ -236,3 +236,19 @@ class RawFile:
     json_array: bool = False  # a JSON payload that is one array of records, not JSON lines
     # Operator decisions on this object, oldest first: {action, from, to, reason, by, at}.
     decisions: list[dict] = field(default_factory=list)
+
+
+def received_record(source_id: str, info, status: FileStatus, now: datetime) -> RawFile:
+    """The index record of raw object `info` (an ObjectInfo: key, etag, size, last_modified)
+    as received, before profiling or duplicate detection fills in what they learn."""
+    _, ingest_date, name = parse_raw_key(info.key)
+    return RawFile(
+        source_id=source_id,
+        key=info.key,
+        etag=info.etag,
+        ingest_date=ingest_date,
+        size=info.size,
+        status=status,
+        profiled_at=now.isoformat(),
+        landed_at=landed_at(name, info.last_modified).isoformat(),
+    )

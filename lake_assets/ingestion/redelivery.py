@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from lake_assets.ingestion.raw_zone import RawFile, landed_at, parse_raw_key
+from lake_assets.ingestion.raw_zone import RawFile, parse_raw_key, received_record
 from lake_assets.settings import SourceConfig
 from resources.notifier import Alert, Notifier
 from resources.registry_store import RegistryStore
@@ -54,24 +54,14 @@ def recognise_redelivery(
     known = registry.get_raw_file(source.source_id, info.key)
     if known is not None and known.etag == info.etag and known.status == "DUPLICATE":
         return known  # recorded by an earlier call (landing, then the profiling that follows)
-    _, ingest_date, name = parse_raw_key(info.key)
+    _, _, name = parse_raw_key(info.key)
     counted = registry.get_raw_file(source.source_id, original)
-    record = RawFile(
-        source_id=source.source_id,
-        key=info.key,
-        etag=info.etag,
-        ingest_date=ingest_date,
-        size=info.size,
-        status="DUPLICATE",
-        profiled_at=now.isoformat(),
-        landed_at=landed_at(name, info.last_modified).isoformat(),
-        # Its rows are the original's; counted for reconciliation, never promoted. Until the
-        # original is profiled they are unknown, and settle_duplicate_counts fills them in.
-        row_count=counted.row_count if counted else 0,
-        malformed_rows=counted.malformed_rows if counted else 0,
-        sha256=sha256,
-        duplicate_of=original,
-    )
+    record = received_record(source.source_id, info, "DUPLICATE", now)
+    # Its rows are the original's; counted for reconciliation, never promoted. Until the
+    # original is profiled they are unknown, and settle_duplicate_counts fills them in.
+    record.row_count = counted.row_count if counted else 0
+    record.malformed_rows = counted.malformed_rows if counted else 0
+    record.sha256, record.duplicate_of = sha256, original
     registry.put_raw_file(record)
     notifier.send(
         Alert(
