@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lake_assets.cli import main
+from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.intake import land_payload, profile_objects
 from lake_assets.settings import load_settings
 
@@ -102,11 +103,8 @@ def test_dead_letters_list_and_replay_once_after_the_config_is_fixed(
     out = capsys.readouterr().out
     assert "profiled" in out and "5 rows" in out and DAY in out
     record = res["registry"].get_raw_file("card_transactions", key)
-    assert (record.status, record.row_count, record.field_dates) == (
-        "PROFILED",
-        5,
-        {"transaction_date": [DAY]},
-    )
+    rows_by_date = partition_rows(record, "transaction_date")
+    assert (record.status, record.row_count, rows_by_date) == ("PROFILED", 5, {DAY: 5})
     assert record.replayed_at is not None
     assert main(["dead-letters", "replay", "card_transactions", key]) == 0
     assert "nothing to replay" in capsys.readouterr().out
