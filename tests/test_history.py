@@ -81,7 +81,12 @@ class History:
         entry = PublishedPartition(
             "customers", day, location, run, self.clock.isoformat(), len(rows), "v1", COLUMNS
         )
-        manifest = {**entry.__dict__, "inputs": [f"raw/{run}.csv"], "files": []}
+        files = [i.key.rsplit("/", 1)[-1] for i in self.storage.list(location)]
+        manifest = {
+            **entry.__dict__,
+            "inputs": [f"raw/{run}.csv"],
+            "files": [name for name in files if name.endswith(".parquet")],
+        }
         self.storage.put_bytes(location + "_manifest.json", json.dumps(manifest).encode())
         self.catalog.publish(entry)
 

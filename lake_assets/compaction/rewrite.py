@@ -9,7 +9,7 @@ columns to the current types on the way (ADR-0027). Dagster-free, like the promo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -44,25 +44,26 @@ def packing_session(spark: SparkSession, target_file_bytes: int) -> SparkSession
 
 def rewrite(
     spark: SparkSession,
-    source_uri: str | None,
+    source_uris: Sequence[str],
     target_uri: str,
     target_file_bytes: int,
     columns: Mapping[str, str] | None = None,
 ) -> Rewritten:
-    """Bin-pack the data files of the folder `source_uri` into new files under `target_uri`.
+    """Bin-pack the data files `source_uris` (a version's, as its manifest lists them) into new
+    files under `target_uri`.
 
     With `columns` (column -> field type), the rewrite is a schema migration: those columns
     are cast to their types, a column the files lack is added as nulls, the rest (internal
-    columns) copied as they are. A partition with no data file (`source_uri` None) gets one
+    columns) copied as they are. A partition with no data file (no `source_uris`) gets one
     file of no rows with those columns (ADR-0027).
     """
     session = packing_session(spark, target_file_bytes)
-    if source_uri is None:
+    if not source_uris:
         if columns is None:
             raise ValueError("a rewrite without source files needs the columns to write")
         frame = empty_frame(session, dict(columns))
     else:
-        frame = session.read.parquet(source_uri)
+        frame = session.read.parquet(*source_uris)
     if columns is not None:
         frame = conformed(frame, columns)
     frame.write.mode("errorifexists").parquet(target_uri)

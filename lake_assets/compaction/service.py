@@ -33,6 +33,7 @@ from lake_assets.compaction.planning import (
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.rewrite import rewrite
 from lake_assets.ingestion.publish import read_manifest, write_manifest
+from lake_assets.ingestion.reader import published_files
 from lake_assets.lineage.emitter import LineageRecorder, recorder_for
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
 from lake_assets.settings import Settings, SourceConfig
@@ -135,7 +136,7 @@ class CompactionPass:
             manifest = read_manifest(self.storage, published)
             if len(manifest["files"]) < self.policy.selection.min_files:
                 continue
-            layouts.append(PartitionLayout(published, self._data_files(published.location)))
+            layouts.append(PartitionLayout(published, published_files(self.storage, published)))
         return select(layouts, self.policy.selection)
 
     def clean_up_dead_runs(self, dataset: str) -> list[CompactionRecord]:
@@ -206,7 +207,7 @@ class CompactionPass:
             # Only an empty partition can lack a file (published before each carried one).
             if published.partition in keep or not (older or published.row_count == 0):
                 continue
-            files = self._data_files(published.location)
+            files = published_files(self.storage, published)
             if older or not files:
                 due.append(PartitionLayout(published, files))
         return due
@@ -295,7 +296,7 @@ class CompactionPass:
         migrating = version.columns != current.columns
         rewritten = rewrite(
             self.spark(),
-            self.storage.uri(current.location) if layout.files else None,
+            [self.storage.uri(key) for key in layout.files],
             self.storage.uri(location),
             self.policy.selection.target_file_bytes,
             version.columns if migrating or not layout.files else None,

@@ -21,6 +21,7 @@ from lake_assets.contracts.gate import PartitionVerdict, check_name
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.verdicts import deadline_verdict, partition_deadline
 from lake_assets.ingestion.promotion_plan import Reference
+from lake_assets.ingestion.reader import published_uris
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 
@@ -72,9 +73,9 @@ def contract_check_results(
 def referenced_partitions(
     contract: Contract, partitions: Sequence[str], catalog: PartitionCatalog, storage: LakeStorage
 ) -> dict[str, Reference]:
-    """For each referential rule, the referenced dataset's published folders of `partitions`
-    and of the day before the first: the previous snapshot tells a deleted key from one that
-    never existed."""
+    """For each referential rule, the files of the referenced dataset's published versions of
+    `partitions` and of the day before the first (as their manifests list them): the previous
+    snapshot tells a deleted key from one that never existed."""
     before = (date.fromisoformat(min(partitions)) - timedelta(days=1)).isoformat()
     references = {}
     for rule in contract.rules_of("referential_integrity"):
@@ -83,7 +84,7 @@ def referenced_partitions(
         published = [p for p in published if p is not None]
         references[rule.name] = Reference(
             dataset=dataset,
-            uris=tuple(storage.uri(p.location) for p in published),
+            uris=tuple(uri for p in published for uri in published_uris(storage, p)),
             columns={rule.check.references.column: "string"},
         )
     return references

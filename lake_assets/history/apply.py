@@ -36,7 +36,7 @@ from lake_assets.history.transactions import (
 from lake_assets.ingestion.promotion import SPARK_TYPES
 from lake_assets.ingestion.publish import read_manifest, write_manifest
 from lake_assets.ingestion.raw_zone import run_output_prefix
-from lake_assets.ingestion.reader import read_published
+from lake_assets.ingestion.reader import published_uris, read_published
 from lake_assets.settings import SourceConfig
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
@@ -94,7 +94,7 @@ def current_history(
             f"{history_dataset(source_id)}: no history yet; materialize history/{source_id} "
             "for at least one snapshot date"
         )
-    stored = spark.read.parquet(storage.uri(published.location))
+    stored = spark.read.parquet(*published_uris(storage, published))
     return with_transaction_times(stored, commit_instants(storage, published))
 
 
@@ -211,7 +211,7 @@ def _merge_and_publish(
         [c for c in snapshots.columns if c != "event_date"],
         source.event_time_field,
     )
-    history = spark.read.parquet(storage.uri(current.location)) if current else None
+    history = spark.read.parquet(*published_uris(storage, current)) if current else None
     merge = merge_history(history, snapshots, plan.dates, spec, transaction)
     location = f"{run_output_prefix(dataset, run_id)}version={attempt}/"
     merge.frame.write.mode("errorifexists").parquet(storage.uri(location))
@@ -219,6 +219,10 @@ def _merge_and_publish(
     if ambiguous:
         storage.delete_prefix(location)
         raise AmbiguousSnapshot(_ambiguity_report(snapshots, spec.keys, ambiguous, source))
+    # The manifest lists the files, so readers read this version's files and nothing else.
+    files = sorted(
+        uri.rsplit("/", 1)[-1] for uri in spark.read.parquet(storage.uri(location)).inputFiles()
+    )
     entry = PublishedPartition(
         dataset=dataset,
         partition=WHOLE_TABLE,
@@ -235,6 +239,7 @@ def _merge_and_publish(
     }
     manifest = {
         **asdict(entry),
+        "files": files,
         "applied": {**ledger, **applied_now},
         "recompute_from": plan.recompute_from,
         "recorded": counts["recorded"],

@@ -81,7 +81,7 @@ class Reference:
     """Published partitions of another dataset a referential rule checks keys against."""
 
     dataset: str
-    uris: tuple[str, ...]  # published partition folders, one per event date
+    uris: tuple[str, ...]  # the data files of the published versions, as manifests list them
     columns: dict[str, str]
 
 

@@ -19,18 +19,30 @@ from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
 
 
-def published_files(storage: LakeStorage, version: PublishedPartition) -> list[str]:
-    """Keys of the data files of a published version, as its manifest lists them; a listed
-    file that is missing is an error naming it, a file the manifest does not list is ignored."""
-    listed = [version.location + name for name in read_manifest(storage, version)["files"]]
-    present = {info.key for info in storage.list(version.location)}
+def published_files(storage: LakeStorage, version: PublishedPartition) -> dict[str, int]:
+    """The data files of a published version (key -> bytes), as its manifest lists them: every
+    reader of a published version reads these and nothing else. A listed file that is missing is
+    an error naming it; a file in the folder that the manifest does not list is ignored."""
+    manifest = read_manifest(storage, version)
+    if "files" not in manifest:
+        raise FileNotFoundError(
+            f"{version.dataset}[{version.partition}]: the manifest of version {version.run_id} "
+            "lists no files (written before manifests listed them); publish it again"
+        )
+    present = {info.key: info.size for info in storage.list(version.location)}
+    listed = [version.location + name for name in manifest["files"]]
     missing = [key for key in listed if key not in present]
     if missing:
         raise FileNotFoundError(
             f"{version.dataset}[{version.partition}]: version {version.run_id} lists "
             f"{len(listed)} files in its manifest; missing: {', '.join(missing[:5])}"
         )
-    return listed
+    return {key: present[key] for key in listed}
+
+
+def published_uris(storage: LakeStorage, version: PublishedPartition) -> list[str]:
+    """The URIs of `published_files`, for Spark."""
+    return [storage.uri(key) for key in published_files(storage, version)]
 
 
 def read_published(
@@ -53,7 +65,7 @@ def read_published(
     groups: dict[tuple, list[str]] = {}
     for version in published:
         files = groups.setdefault(tuple(version.columns.items()), [])
-        files += [storage.uri(key) for key in published_files(storage, version)]
+        files += published_uris(storage, version)
     # Each partition is read with the types its own files hold (the catalog records them with
     # the version), then cast to the table's: a partition published before a widening, or
     # while its migration is under way (ADR-0027), reads as part of the same table.
