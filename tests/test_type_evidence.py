@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 
+import boto3
 from lake_harness import card, failure_message
 from pyspark.sql import types as T
+
+from resources.aws import GlueCatalog
+from resources.catalog import PublishedPartition
 
 CARDS = "card_transactions"
 CUSTOMERS = "customers"
@@ -64,3 +68,42 @@ def test_an_all_null_key_is_refined_by_later_values_and_older_days_migrate(lake,
     assert table.schema["amount"].dataType == T.DoubleType()
     amounts = {(str(r.event_date), r.amount) for r in table.collect()}
     assert amounts == {(first, None), (second, 12.5)}
+
+
+def test_the_glue_column_of_an_untyped_field_takes_the_first_evidenced_type(aws_endpoint: str):
+    """Athena reads the migrated files with the table's types: the string column that held an
+    untyped field must become the evidenced type, and a real string column must not."""
+    catalog = GlueCatalog(
+        "lake_curated", "lake-evidence", endpoint_url=aws_endpoint, region="eu-west-1"
+    )
+    catalog.ensure_database()
+
+    def publish(partition: str, run_id: str, columns: dict) -> dict:
+        location = f"curated/{CARDS}/run={run_id}/_zone=published/event_date={partition}/"
+        catalog.publish(
+            PublishedPartition(
+                CARDS,
+                partition,
+                location,
+                run_id,
+                f"{partition}T12:00:00+00:00",
+                5,
+                run_id,
+                columns,
+            )
+        )
+        glue = boto3.client("glue", endpoint_url=aws_endpoint, region_name="eu-west-1")
+        table = glue.get_table(DatabaseName="lake_curated", Name=CARDS)["Table"]
+        return {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+
+    assert publish("2026-03-02", "run-1", {"merchant": "string", "amount": "null"}) == {
+        "merchant": "string",
+        "amount": "string",
+    }
+    typed = {"merchant": "string", "amount": "double"}
+    assert publish("2026-03-03", "run-2", typed) == {"merchant": "string", "amount": "double"}
+    # An older plan publishing afterwards never turns the column back into a string.
+    assert publish("2026-03-04", "run-3", {"merchant": "null", "amount": "null"}) == {
+        "merchant": "string",
+        "amount": "double",
+    }
