@@ -24,7 +24,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lake_assets.ingestion.field_types import is_widening
+from lake_assets.ingestion.field_types import UNTYPED, is_widening
 from lake_assets.ingestion.raw_zone import RawFile, check_key
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from resources.arrivals import Arrival, ArrivalFeed
@@ -385,6 +385,7 @@ class DynamoRegistryStore(RegistryStore):
 
 PARTITION_KEY = "event_date"
 GLUE_TYPES = {
+    UNTYPED: "string",
     "boolean": "boolean",
     "integer": "bigint",
     "double": "double",
@@ -398,8 +399,11 @@ _GLUE_WIDENINGS = {
     (GLUE_TYPES[narrow], GLUE_TYPES[wide])
     for narrow in GLUE_TYPES
     for wide in GLUE_TYPES
-    if is_widening(narrow, wide)
+    if narrow != UNTYPED and is_widening(narrow, wide)
 }
+# The Comment that tells the string column of an UNTYPED field (all null so far) from a real
+# string: only the former takes the first evidenced type (ADR-0031).
+_UNTYPED_COMMENT = "no values yet"
 _PARQUET = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -429,9 +433,20 @@ def _glue_columns(columns: dict[str, str]) -> list[dict[str, str]]:
         raise ValueError(f"no Glue type for columns {unknown}; known: {sorted(GLUE_TYPES)}")
     return [
         {"Name": name, "Type": GLUE_TYPES[kind]}
+        | ({"Comment": _UNTYPED_COMMENT} if kind == UNTYPED else {})
         for name, kind in columns.items()
         if name != PARTITION_KEY
     ]
+
+
+def _replaces(old: dict[str, str] | None, new: dict[str, str]) -> bool:
+    """Whether the published column `new` replaces the table's `old` one: a new column, a
+    widening, or the first evidenced type of an untyped one; never a narrowing."""
+    if old is None:
+        return True
+    if old.get("Comment") == _UNTYPED_COMMENT:
+        return new.get("Comment") != _UNTYPED_COMMENT
+    return (old["Type"], new["Type"]) in _GLUE_WIDENINGS
 
 
 class GlueCatalog(PartitionCatalog):
@@ -616,16 +631,14 @@ class GlueCatalog(PartitionCatalog):
 
         def widened(table: dict) -> dict | None:
             descriptor = table["StorageDescriptor"]
-            columns = {c["Name"]: c["Type"] for c in descriptor.get("Columns", [])}
+            columns = {c["Name"]: c for c in descriptor.get("Columns", [])}
             merged = dict(columns)
             for column in _glue_columns(published.columns):
-                name, kind = column["Name"], column["Type"]
-                if name not in merged or (merged[name], kind) in _GLUE_WIDENINGS:
-                    merged[name] = kind
+                if _replaces(merged.get(column["Name"]), column):
+                    merged[column["Name"]] = column
             if merged == columns:
                 return None
-            listed = [{"Name": name, "Type": kind} for name, kind in merged.items()]
-            return {"StorageDescriptor": {**descriptor, "Columns": listed}}
+            return {"StorageDescriptor": {**descriptor, "Columns": list(merged.values())}}
 
         self._update_table(published.dataset, widened, "columns", archive=True)
 

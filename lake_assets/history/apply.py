@@ -44,7 +44,9 @@ from resources.storage import LakeStorage
 # The history is one table: a single catalog entry whose pointer names its current version.
 WHOLE_TABLE = "all"
 # Spark type -> the catalog's field type (the inverse of promotion's mapping).
-FIELD_TYPES = {spark: field for field, spark in SPARK_TYPES.items() if field != "json"}
+FIELD_TYPES = {
+    spark: field for field, spark in SPARK_TYPES.items() if field not in ("json", "null")
+}
 
 
 class AmbiguousSnapshot(ValueError):

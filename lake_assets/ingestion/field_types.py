@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-FieldType = Literal["boolean", "integer", "double", "date", "timestamp", "string", "json"]
+FieldType = Literal["null", "boolean", "integer", "double", "date", "timestamp", "string", "json"]
 FIELD_TYPES: tuple[FieldType, ...] = (
+    "null",
     "boolean",
     "integer",
     "double",
@@ -26,8 +27,16 @@ _WIDENS_TO: dict[str, frozenset[str]] = {
 }
 
 
+# "null" is a field no payload has given a value yet (a header-only file, a key null in every
+# record): no evidence of a type, so the first values set one without a breaking change. Its
+# column holds only nulls, which every type represents (ADR-0031).
+UNTYPED = "null"
+
+
 def is_widening(old: str, new: str) -> bool:
     """True when every value of `old` is representable, losslessly, as `new`."""
+    if old == UNTYPED:
+        return new != UNTYPED
     return new in _WIDENS_TO.get(old, frozenset())
 
 

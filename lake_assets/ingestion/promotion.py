@@ -35,6 +35,7 @@ from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, 
 from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
 
 SPARK_TYPES = {
+    "null": "string",  # no values yet: a nullable string loses nothing (field_types.UNTYPED)
     "boolean": "boolean",
     "integer": "bigint",
     "double": "double",

@@ -1,24 +1,25 @@
 """What a payload says about its fields' types: only values are evidence.
 
-A field with no non-null value (a header-only CSV, a key that is null in every record) was
+A field with no non-null value (a header-only CSV, a key that is null in every record) is
 typed "string" by the profiler for want of anything else. Taken at its word, that string
 "changes" a date or narrows nothing into something and halts the source as BREAKING. Such a
-field keeps the type the accepted schema already gives it; only a field nobody has typed yet
-becomes a string.
+field keeps the type the accepted schema already gives it; a field nobody has typed yet is
+UNTYPED, which the first values refine without a breaking change.
 """
 
 from __future__ import annotations
 
+from lake_assets.ingestion.field_types import UNTYPED
 from lake_assets.ingestion.profiling import FileProfile
 from lake_assets.ingestion.schema_versions import SchemaVersion
 
 
 def evidenced_types(observed: FileProfile, baseline: SchemaVersion | None) -> dict[str, str]:
-    """The observed field types, each field without values taking the baseline's type."""
+    """The observed field types, each field without values taking the baseline's type, or
+    UNTYPED when the baseline has none for it."""
     types = observed.field_types()
-    if baseline is None:
-        return types
+    known = baseline.fields if baseline is not None else {}
     for field in observed.fields:
-        if field.null_count >= field.row_count and field.name in baseline.fields:
-            types[field.name] = baseline.fields[field.name]
+        if field.null_count >= field.row_count:
+            types[field.name] = known.get(field.name, UNTYPED)
     return types
