@@ -24,6 +24,8 @@ from lake_assets.ingestion.promotion_plan import PlannedInput
 CORRUPT = "_corrupt_record"
 FILE_PATH = "_file_path"
 _TEXT = "_record_text"
+_OBJECT = "_record_is_object"
+_PARSED = "_record_parsed"
 _BLANK = r"^\s*$"
 _PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
 
@@ -69,11 +71,21 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     tree = _name_tree(names)
     schema = _text_schema(tree).add(CORRUPT, T.StringType())
     text = F.regexp_replace(F.col(_TEXT), "^\ufeff", "")
-    parsed = F.from_json(text, schema, _PARSE)
+    # Parsed in a projection of its own: every field below reads the parsed record, and inlined
+    # into each of them from_json would run once per field (Spark keeps a costly expression
+    # that is used more than once in its own projection rather than copy it).
+    parsed = texts.select(
+        F.col(_TEXT),
+        F.col(FILE_PATH),
+        text.rlike(r"^\s*\{").alias(_OBJECT),
+        F.from_json(text, schema, _PARSE).alias(_PARSED),
+    )
     # Only an object is a record: from_json reads arrays and scalars differently across versions.
-    malformed = text.isNull() | ~text.rlike(r"^\s*\{") | parsed.getField(CORRUPT).isNotNull()
-    record = F.when(~malformed, parsed)
-    return texts.select(
+    malformed = (
+        F.col(_TEXT).isNull() | ~F.col(_OBJECT) | F.col(_PARSED).getField(CORRUPT).isNotNull()
+    )
+    record = F.when(~malformed, F.col(_PARSED))
+    return parsed.select(
         *[_json_field(record, name, tree).alias(group.column_map[name]) for name in names],
         F.when(malformed, F.coalesce(F.col(_TEXT), F.lit("null"))).alias(CORRUPT),
         F.col(FILE_PATH),
