@@ -80,3 +80,15 @@ def lake(tmp_path, spark):
     from lake_harness import Lake
 
     return Lake(tmp_path / "lake")
+
+
+@pytest.fixture
+def local_lake(tmp_path, monkeypatch):
+    """Settings and resources of a local lake under tmp_path, as `lake` would build them."""
+    from lake_assets.settings import load_settings
+    from resources import build_resources
+
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    settings = load_settings()
+    return settings, build_resources(settings)

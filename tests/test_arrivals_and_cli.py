@@ -13,17 +13,8 @@ from lake_assets.cli import main
 from lake_assets.ingestion.assets import curated_key_of, registry_key_of
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.ingestion.sensors import arrival_run_requests, build_arrival_sensor
-from lake_assets.settings import ConfigError, load_settings, load_sources
-from resources import build_resources
+from lake_assets.settings import ConfigError, load_sources
 from resources.arrivals import Arrival, ListingArrivalFeed
-
-
-@pytest.fixture
-def local_lake(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.delenv("LAKE_PROFILE", raising=False)
-    settings = load_settings()
-    return settings, build_resources(settings)
 
 
 def write_cards(path, day="2026-03-02", count=5, date_field="transaction_date"):

@@ -9,20 +9,9 @@ import pytest
 from lake_assets.cli import main
 from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.intake import land_payload, profile_objects
-from lake_assets.settings import load_settings
 
 DAY = "2026-03-02"
 EMAIL, PHONE = "jane.doe@example.com", "+60 12-345 6789"
-
-
-@pytest.fixture
-def local_lake(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.delenv("LAKE_PROFILE", raising=False)
-    from resources import build_resources
-
-    settings = load_settings()
-    return settings, build_resources(settings)
 
 
 def _land(settings, res, tmp_path, source_id: str, name: str, content: str, source=None):

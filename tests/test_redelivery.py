@@ -10,7 +10,7 @@ import pytest
 
 from lake_assets.cli import main
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
-from lake_assets.settings import ConfigError, load_settings, load_sources
+from lake_assets.settings import ConfigError, load_sources
 
 DAY = "2026-03-02"
 CARDS_PREFIX = f"raw/source=card_transactions/ingest_date={DAY}/"
@@ -24,16 +24,6 @@ def cards(count: int, day: str = DAY) -> str:
         + "\n"
         for i in range(count)
     )
-
-
-@pytest.fixture
-def local_lake(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.delenv("LAKE_PROFILE", raising=False)
-    from resources import build_resources
-
-    settings = load_settings()
-    return settings, build_resources(settings)
 
 
 def _index_of(res) -> dict:
