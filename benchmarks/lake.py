@@ -14,7 +14,7 @@ from benchmarks.timing import timed
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.settings import load_settings
 from resources import LOCAL_SPARK_CONFIG, build_resources
-from resources.promotion_runner import LocalSparkRunner
+from resources.spark_runner import LocalSparkRunner
 
 SOURCE = "card_transactions"
 

@@ -318,9 +318,9 @@ def cmd_lateness(args, settings: Settings) -> int:
 
     source = settings.source(args.source)
     res = _resources(settings)
-    from resources.promotion_runner import local_spark
+    from resources.spark_runner import local_spark
 
-    spark = local_spark(res["promotion_runner"], "lake lateness")
+    spark = local_spark(res["spark_runner"], "lake lateness")
     report = measure_lateness(spark, res["catalog"], res["storage"], source)
     print(report.describe(source.lookback_days))
     return 0

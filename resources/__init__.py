@@ -12,8 +12,8 @@ from resources.compaction_history import DynamoCompactionHistory, SQLiteCompacti
 from resources.event_store import DynamoEventStore, SQLiteEventStore
 from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
 from resources.notifier import LocalNotifier
-from resources.promotion_runner import EmrServerlessRunner, LocalSparkRunner
 from resources.registry_store import SQLiteRegistryStore
+from resources.spark_runner import EmrServerlessRunner, LocalSparkRunner
 from resources.storage import LocalStorage
 
 LOCAL_SPARK_CONFIG = {
@@ -43,7 +43,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "lineage": SQLiteLineageStore(state / "lineage.db"),
         "compaction_history": SQLiteCompactionHistory(state / "compaction.db"),
         "arrivals": ListingArrivalFeed(storage),
-        "promotion_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG),
+        "spark_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG),
     }
 
 
@@ -84,7 +84,7 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
             if aws.arrivals_queue_url
             else ListingArrivalFeed(storage)
         ),
-        "promotion_runner": EmrServerlessRunner(
+        "spark_runner": EmrServerlessRunner(
             application_id=aws.emr_application_id,
             execution_role_arn=aws.emr_execution_role_arn,
             entry_point_uri=f"s3://{aws.bucket}/_code/pipes_promote.py",

@@ -217,8 +217,8 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
 
 
 def test_jobs_without_a_remote_entry_point_refuse_by_name_under_emr(aws_lake):
-    from resources.promotion_runner import local_spark
+    from resources.spark_runner import local_spark
 
     _, res, _ = aws_lake
     with pytest.raises(NotImplementedError, match="history/customers runs on the local Spark"):
-        local_spark(res["promotion_runner"], "history/customers")
+        local_spark(res["spark_runner"], "history/customers")

@@ -397,7 +397,7 @@ def test_publishing_both_inputs_triggers_the_mart_once(lake, spark):
         partition_key=day,
         resources={
             k: lake.resources[k]
-            for k in ("settings", "storage", "catalog", "lineage", "promotion_runner")
+            for k in ("settings", "storage", "catalog", "lineage", "spark_runner")
         },
     )
     assert result.success

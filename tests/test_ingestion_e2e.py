@@ -9,10 +9,9 @@ import pytest
 from lake_harness import card, failure_message  # noqa: E402
 
 from lake_assets.ingestion.assets import curated_key_of
-from lake_assets.ingestion.promotion import PromotionResult
 from lake_assets.ingestion.publish import expire_superseded
 from lake_assets.ingestion.schema_registry import approve
-from resources.promotion_runner import LocalSparkRunner, PipesSubprocessRunner, PromotionRunner
+from resources.spark_runner import LocalSparkRunner, PipesSubprocessRunner, SparkRunner
 
 
 def test_payloads_are_profiled_promoted_and_published(lake, spark):
@@ -120,24 +119,24 @@ def test_a_rename_blocks_promotion_until_approved(lake, spark):
     assert day3.filter("transaction_date IS NULL").count() == 0
 
 
-class FailingRunner(PromotionRunner):
+class FailingRunner(SparkRunner):
     """Writes like the real job, then dies before reporting: a crash mid-promotion."""
 
-    def __init__(self, inner: PromotionRunner):
+    def __init__(self, inner: SparkRunner):
         self.inner = inner
 
-    def run(self, context, plan, output_uri):
-        self.inner.run(context, plan, output_uri)
+    def run(self, context, job, plan):
+        self.inner.run(context, job, plan)
         raise RuntimeError("executor lost")
 
 
-class MiscountingRunner(PromotionRunner):
-    def __init__(self, inner: PromotionRunner):
+class MiscountingRunner(SparkRunner):
+    def __init__(self, inner: SparkRunner):
         self.inner = inner
 
-    def run(self, context, plan, output_uri) -> PromotionResult:
-        result = self.inner.run(context, plan, output_uri)
-        result.observed_published += 1
+    def run(self, context, job, plan) -> dict:
+        result = self.inner.run(context, job, plan)
+        result["observed_published"] += 1
         return result
 
 
@@ -150,7 +149,7 @@ def test_a_failed_or_unreconciled_run_leaves_the_published_version_in_place(lake
 
     lake.deliver_cards("2026-03-02", range(10, 25))
     lake.profile("card_transactions", "2026-03-02")
-    lake.resources["promotion_runner"] = runner(lake.resources["promotion_runner"])
+    lake.resources["spark_runner"] = runner(lake.resources["spark_runner"])
     result = lake.promote("card_transactions", "2026-03-02")
     assert not result.success
     if runner is MiscountingRunner:
@@ -184,7 +183,7 @@ def test_pipes_runs_the_same_job_as_the_local_path(lake, spark, tmp_path):
     lake.deliver_cards("2026-03-02", range(0, 12))
     lake.deliver_cards("2026-03-02", range(12, 52), name="one-bad.json", bad_amounts={20})
     lake.profile("card_transactions", "2026-03-02")
-    lake.resources["promotion_runner"] = PipesSubprocessRunner()
+    lake.resources["spark_runner"] = PipesSubprocessRunner()
     result = lake.promote("card_transactions", "2026-03-02")
     assert result.success, failure_message(result)
     published = lake.catalog.current("card_transactions", "2026-03-02")
@@ -212,7 +211,7 @@ def test_customers_csv_snapshots_are_promoted(lake, spark):
 
 
 def test_local_runner_uses_the_shared_session(lake, spark):
-    runner = lake.resources["promotion_runner"]
+    runner = lake.resources["spark_runner"]
     assert isinstance(runner, LocalSparkRunner)
     assert runner.spark_session is spark
 

@@ -70,7 +70,7 @@ def test_a_stray_file_in_a_published_folder_is_read_by_no_reader(tmp_path, spark
     # The mart counts the catalog's card rows, not a forged one beside them.
     cards = lake.catalog.current(CARDS, MON)
     plant_forged_row(spark, lake, tmp_path, cards, cards, "customer_id = 'C00001'")
-    keys = ("settings", "storage", "catalog", "lineage", "promotion_runner")
+    keys = ("settings", "storage", "catalog", "lineage", "spark_runner")
     built = materialize(
         [build_spend_by_customer(daily_partitions())],
         partition_key=MON,

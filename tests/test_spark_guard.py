@@ -18,7 +18,7 @@ BUSY_LAKE = """
 import sys, time
 from pathlib import Path
 from resources import LOCAL_SPARK_CONFIG
-from resources.promotion_runner import LocalSparkRunner
+from resources.spark_runner import LocalSparkRunner
 
 config = {**LOCAL_SPARK_CONFIG, "spark.master": "local[1]", "spark.driver.memory": "512m"}
 spark = LocalSparkRunner(config).spark_session

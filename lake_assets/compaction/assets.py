@@ -23,7 +23,7 @@ from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.compaction_history import CompactionHistory
 from resources.lineage_store import LineageStore
-from resources.promotion_runner import PromotionRunner
+from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage
 
 COMPACTION_KEY = AssetKey(["maintenance", "compaction"])
@@ -47,14 +47,14 @@ def build_compaction_asset(sources: Sequence[SourceConfig], policy: CompactionPo
         catalog: ResourceParam[PartitionCatalog],
         lineage: ResourceParam[LineageStore],
         compaction_history: ResourceParam[CompactionHistory],
-        promotion_runner: ResourceParam[PromotionRunner],
+        spark_runner: ResourceParam[SparkRunner],
     ) -> MaterializeResult:
         resources = {
             "storage": storage,
             "catalog": catalog,
             "lineage": lineage,
             "compaction_history": compaction_history,
-            "promotion_runner": promotion_runner,
+            "spark_runner": spark_runner,
         }
         work = compaction_pass(settings, policy, context.run_id, resources, context.log.info)
         today = datetime.now(UTC).date()

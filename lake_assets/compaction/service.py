@@ -39,7 +39,7 @@ from lake_assets.lineage.model import LineageRun, partition_address, partition_o
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.compaction_history import CompactionBusy, CompactionHistory
-from resources.promotion_runner import local_spark
+from resources.spark_runner import local_spark
 from resources.storage import LakeStorage
 
 # Recorded in lineage events; bump when what a compaction or a migration writes changes.
@@ -342,7 +342,7 @@ def compaction_pass(
     progress: Callable[[str], None] = print,
 ) -> CompactionPass:
     """The pass over a profile's resources (the keys of resources.build_resources)."""
-    runner, storage = resources["promotion_runner"], resources["storage"]
+    runner, storage = resources["spark_runner"], resources["storage"]
 
     def spark() -> SparkSession:
         return local_spark(runner, "compaction")

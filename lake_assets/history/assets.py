@@ -33,7 +33,7 @@ from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.lineage_store import LineageStore
 from resources.notifier import Alert, Notifier
-from resources.promotion_runner import PromotionRunner, local_spark
+from resources.spark_runner import SparkRunner, local_spark
 from resources.storage import LakeStorage
 
 HISTORY_CODE_VERSION = "scd2-bitemporal-v1"
@@ -74,10 +74,10 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         catalog: ResourceParam[PartitionCatalog],
         notifier: ResourceParam[Notifier],
         lineage: ResourceParam[LineageStore],
-        promotion_runner: ResourceParam[PromotionRunner],
+        spark_runner: ResourceParam[SparkRunner],
     ) -> MaterializeResult:
         dates = list(context.partition_keys)
-        spark = local_spark(promotion_runner, f"history/{sid}")
+        spark = local_spark(spark_runner, f"history/{sid}")
         # A late or corrected snapshot makes the merge re-read every later one: all are inputs.
         planned = plan_snapshots(catalog, storage, source, dates)
         started = LineageRun(

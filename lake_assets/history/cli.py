@@ -34,14 +34,14 @@ def history_source(settings, dataset: str):
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     from lake_assets.history.apply import current_history
     from lake_assets.history.merge import BITEMPORAL_COLUMNS, as_of
-    from resources.promotion_runner import local_spark
+    from resources.spark_runner import local_spark
 
     source = history_source(settings, args.dataset)
     # "Now" is read before the history is: a version switched in after this instant is
     # committed later than it, so the answer as of this instant never changes.
     known_at = args.known_at or datetime.now(UTC).isoformat()
     res = resources_for(settings)
-    spark = local_spark(res["promotion_runner"], "lake scd as-of")
+    spark = local_spark(res["spark_runner"], "lake scd as-of")
     history = current_history(spark, res["catalog"], res["storage"], args.dataset)
     rows = as_of(history, args.valid_at, known_at, _keys(args.key, source.history.keys))
     shown = [c for c in rows.columns if c != "row_hash" and not c.startswith("_")]

@@ -40,6 +40,7 @@ from lake_assets.ingestion.late_arrivals import (
     mark_folded,
     record_late_arrivals,
 )
+from lake_assets.ingestion.promotion import PromotionResult
 from lake_assets.ingestion.promotion_plan import partition_inputs, plan_promotion
 from lake_assets.ingestion.publish import (
     AuditFailed,
@@ -59,8 +60,8 @@ from resources.compaction_history import CompactionHistory
 from resources.event_store import EventStore
 from resources.lineage_store import LineageStore
 from resources.notifier import Notifier
-from resources.promotion_runner import PromotionRunner
 from resources.registry_store import RegistryStore
+from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage, ObjectInfo
 
 SCHEMA_CHECK = "schema_compatible"
@@ -185,7 +186,7 @@ def build_source_assets(
         notifier: ResourceParam[Notifier],
         events: ResourceParam[EventStore],
         lineage: ResourceParam[LineageStore],
-        promotion_runner: ResourceParam[PromotionRunner],
+        spark_runner: ResourceParam[SparkRunner],
         compaction_history: ResourceParam[CompactionHistory],
     ):
         # A raw object nobody profiled yet (no sensor, no `lake profile`) may hold rows of any
@@ -245,7 +246,9 @@ def build_source_assets(
             schema_version=plan.schema_version,
         )
         with recorder.track(started) as outputs:
-            result = promotion_runner.run(context, plan, output)
+            result = PromotionResult.from_dict(
+                spark_runner.run(context, "promote", {"plan": plan.to_dict(), "output_uri": output})
+            )
             problems = audit(plan, result, expected_rows_read(plan, raw_files))
             if problems:
                 raise AuditFailed(f"{sid}: nothing published, audit failed: " + "; ".join(problems))
@@ -275,7 +278,7 @@ def build_source_assets(
                     "catalog": catalog,
                     "lineage": lineage,
                     "compaction_history": compaction_history,
-                    "promotion_runner": promotion_runner,
+                    "spark_runner": spark_runner,
                 },
                 keep=publishable,
                 progress=context.log.info,

@@ -157,6 +157,11 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
     )
 
 
+def promotion_job(spark: SparkSession, job: dict) -> dict:
+    """The registered Spark job (lake_assets/runtime/jobs.py): `promote` on a JSON plan."""
+    return promote(spark, PromotionPlan.from_dict(job["plan"]), job["output_uri"]).to_dict()
+
+
 def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> PromotionResult:
     """Read, cast, validate and write the plan's partitions in one pass, then read back.
 

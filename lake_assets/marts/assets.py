@@ -22,7 +22,7 @@ from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.lineage_store import LineageStore
-from resources.promotion_runner import PromotionRunner, local_spark
+from resources.spark_runner import SparkRunner, local_spark
 from resources.storage import LakeStorage
 
 SPEND_BY_CUSTOMER = AssetKey(["marts", "spend_by_customer"])
@@ -78,10 +78,10 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
         storage: ResourceParam[LakeStorage],
         catalog: ResourceParam[PartitionCatalog],
         lineage: ResourceParam[LineageStore],
-        promotion_runner: ResourceParam[PromotionRunner],
+        spark_runner: ResourceParam[SparkRunner],
     ) -> MaterializeResult:
         partition = context.partition_key
-        spark = local_spark(promotion_runner, "marts/spend_by_customer")
+        spark = local_spark(spark_runner, "marts/spend_by_customer")
         inputs = [d for d in ("card_transactions", "customers") if catalog.current(d, partition)]
         cards = read_published(spark, catalog, storage, "card_transactions", [partition])
         customers = (

@@ -1,5 +1,6 @@
-"""Where the promotion job runs: in-process on the local SparkSession, or through Dagster
-Pipes (a subprocess here, EMR Serverless in production). The job function is the same."""
+"""Where Spark jobs run: in-process on the local SparkSession, or through Dagster Pipes (a
+subprocess here, EMR Serverless in production). Every runner runs the same registered job
+functions (lake_assets/runtime/jobs.py) on the same JSON plans."""
 
 from __future__ import annotations
 
@@ -10,25 +11,19 @@ from typing import Any
 from dagster import AssetExecutionContext, PipesClientCompletedInvocation, PipesSubprocessClient
 from dagster_pyspark.resources import spark_session_from_config
 
-from lake_assets.ingestion.promotion import PromotionResult, promote
-from lake_assets.ingestion.promotion_plan import PromotionPlan
+from lake_assets.runtime.jobs import run_job
 from resources.spark_guard import guarded_jvm
 
-PIPES_ENTRY_MODULE = "lake_assets.ingestion.pipes_promote"
+PIPES_ENTRY_MODULE = "lake_assets.runtime.entry"
 
 
-class PromotionRunner(ABC):
+class SparkRunner(ABC):
     @abstractmethod
-    def run(
-        self,
-        context: AssetExecutionContext,
-        plan: PromotionPlan,
-        output_uri: str,
-    ) -> PromotionResult:
-        """Run the promotion job of `plan`, writing under `output_uri` (the run's folder)."""
+    def run(self, context: AssetExecutionContext, job: str, plan: dict) -> dict:
+        """Run the registered Spark `job` on `plan` (JSON-able) and return its result."""
 
 
-class LocalSparkRunner(PromotionRunner):
+class LocalSparkRunner(SparkRunner):
     """The embedded default: one local SparkSession, created on first use and shared by every
     asset of the process (getOrCreate), as dagster-pyspark's PySparkResource builds it."""
 
@@ -40,11 +35,11 @@ class LocalSparkRunner(PromotionRunner):
         with guarded_jvm():  # a killed process must not leave the JVM behind
             return spark_session_from_config(self.spark_config)
 
-    def run(self, context, plan, output_uri) -> PromotionResult:
-        return promote(self.spark_session, plan, output_uri)
+    def run(self, context, job, plan) -> dict:
+        return run_job(self.spark_session, job, plan)
 
 
-def local_spark(runner: PromotionRunner, job: str):
+def local_spark(runner: SparkRunner, job: str):
     """The in-process SparkSession, for the jobs that have no remote entry point yet (history,
     compaction, marts, lateness); a remote runner refuses them by name instead of failing on a
     missing attribute."""
@@ -56,38 +51,38 @@ def local_spark(runner: PromotionRunner, job: str):
     )
 
 
-def _extras(plan: PromotionPlan, output_uri: str) -> dict[str, Any]:
-    return {"plan": plan.to_dict(), "output_uri": output_uri}
+def _extras(job: str, plan: dict) -> dict[str, Any]:
+    return {"job": job, "plan": plan}
 
 
-def _result_of(invocation: PipesClientCompletedInvocation, plan: PromotionPlan) -> PromotionResult:
+def _result_of(invocation: PipesClientCompletedInvocation, job: str) -> dict:
     messages = [
-        m for m in invocation.get_custom_messages() if isinstance(m, dict) and "rows_read" in m
+        m for m in invocation.get_custom_messages() if isinstance(m, dict) and "result" in m
     ]
     if not messages:
-        raise RuntimeError(f"the promotion job for {plan.dataset} reported no result over Pipes")
-    return PromotionResult.from_dict(messages[-1])
+        raise RuntimeError(f"the Spark job {job} reported no result over Pipes")
+    return messages[-1]["result"]
 
 
-class PipesSubprocessRunner(PromotionRunner):
+class PipesSubprocessRunner(SparkRunner):
     """Runs the EMR entry script as a local subprocess: the Pipes protocol without AWS."""
 
     def __init__(self, env: dict[str, str] | None = None):
         self.env = env
 
-    def run(self, context, plan, output_uri) -> PromotionResult:
+    def run(self, context, job, plan) -> dict:
         invocation = PipesSubprocessClient(env=self.env).run(
             context=context,
             command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
-            extras=_extras(plan, output_uri),
+            extras=_extras(job, plan),
         )
-        return _result_of(invocation, plan)
+        return _result_of(invocation, job)
 
 
-class EmrServerlessRunner(PromotionRunner):
+class EmrServerlessRunner(SparkRunner):
     """Submits the entry script to an EMR Serverless application through Dagster Pipes.
 
-    `entry_point_uri` is the S3 copy of lake_assets/ingestion/pipes_promote.py and
+    `entry_point_uri` is the S3 copy of lake_assets/runtime/entry.py and
     `py_files_uri` a zip of this package, both uploaded by the deploy step.
     """
 
@@ -105,7 +100,7 @@ class EmrServerlessRunner(PromotionRunner):
         self.entry_point_uri, self.py_files_uri = entry_point_uri, py_files_uri
         self.messages_bucket, self.region, self.endpoint_url = messages_bucket, region, endpoint_url
 
-    def run(self, context, plan, output_uri) -> PromotionResult:
+    def run(self, context, job, plan) -> dict:
         import boto3
         from dagster_aws.pipes import PipesEMRServerlessClient, PipesS3MessageReader
 
@@ -122,7 +117,7 @@ class EmrServerlessRunner(PromotionRunner):
             start_job_run_params={
                 "applicationId": self.application_id,
                 "executionRoleArn": self.execution_role_arn,
-                "name": f"promote-{plan.dataset}-{context.run_id[:8]}",
+                "name": f"{job}-{context.run_id[:8]}",
                 "jobDriver": {
                     "sparkSubmit": {
                         "entryPoint": self.entry_point_uri,
@@ -131,6 +126,6 @@ class EmrServerlessRunner(PromotionRunner):
                     }
                 },
             },
-            extras=_extras(plan, output_uri),
+            extras=_extras(job, plan),
         )
-        return _result_of(invocation, plan)
+        return _result_of(invocation, job)

@@ -1,0 +1,31 @@
+"""The Spark jobs a runner can run, by name.
+
+Every Spark job has one shape: the orchestrator plans (a JSON-able dict naming the files to read
+and the run folder to write), `job(spark, plan) -> result` (a JSON-able dict) runs wherever the
+runner puts it (in-process, a Pipes subprocess, EMR Serverless), and the orchestrator audits and
+publishes. Jobs are named here as `module:function` so the remote entry point imports only the
+job it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+JOBS = {
+    "promote": "lake_assets.ingestion.promotion:promotion_job",
+}
+
+Job = Callable[[Any, dict], dict]
+
+
+def job_function(name: str) -> Job:
+    if name not in JOBS:
+        raise KeyError(f"no Spark job named {name!r}; the registered jobs are {sorted(JOBS)}")
+    module, function = JOBS[name].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def run_job(spark, name: str, plan: dict) -> dict:
+    return job_function(name)(spark, plan)
