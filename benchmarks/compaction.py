@@ -43,8 +43,8 @@ from lake_assets.compaction.model import CompactionRecord
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.service import CompactionPass, compaction_pass
 from lake_assets.ingestion.assets import curated_key_of
-from lake_assets.ingestion.promotion import read_locations
 from lake_assets.settings import SourceConfig
+from lake_assets.tables.frames import read_locations
 from resources.catalog import PublishedPartition
 
 FILES = 10_000

@@ -36,7 +36,7 @@ def _calendar(settings: Settings):
 
 def _date_argument(value: str) -> str:
     """argparse type for a date that becomes part of a key: a real YYYY-MM-DD date."""
-    from lake_assets.ingestion.raw_zone import check_date
+    from lake_assets.tables.keys import check_date
 
     try:
         return check_date(value, "date")
@@ -331,7 +331,7 @@ def cmd_quarantine_replay(args, settings: Settings) -> int:
     from its raw files, so rows that now pass are published (once: the partition is replaced)
     and the rest stay quarantined."""
     from lake_assets.ingestion.assets import curated_key_of
-    from lake_assets.ingestion.publish import read_manifest
+    from lake_assets.tables.manifest import read_manifest
 
     settings.source(args.dataset)
     res = _resources(settings)
@@ -365,7 +365,7 @@ def reconcile_sources(settings: Settings, resources: dict) -> dict:
 def lake_summary(settings: Settings, resources: dict, accounts: dict | None = None) -> str:
     """Rows per zone and day, registry versions, dead-lettered files and each source's row
     reconciliation (`accounts`, computed if not given), as text."""
-    from lake_assets.ingestion.publish import read_manifest
+    from lake_assets.tables.manifest import read_manifest
 
     accounts = accounts if accounts is not None else reconcile_sources(settings, resources)
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 import yaml
 
-from lake_assets.ingestion.raw_zone import InvalidKeyPart, check_source_id
+from lake_assets.tables.keys import InvalidKeyPart, check_source_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"

@@ -24,9 +24,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lake_assets.ingestion.field_types import UNTYPED, is_widening
-from lake_assets.ingestion.raw_zone import RawFile, check_key
+from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.ingestion.schema_versions import SchemaVersion
+from lake_assets.tables.keys import check_key
+from lake_assets.tables.types import GLUE_TYPES, UNTYPED, is_widening
 from resources.arrivals import Arrival, ArrivalFeed
 from resources.catalog import (
     PartitionCatalog,
@@ -384,16 +385,6 @@ class DynamoRegistryStore(RegistryStore):
 # --- Glue --------------------------------------------------------------------------------------
 
 PARTITION_KEY = "event_date"
-GLUE_TYPES = {
-    UNTYPED: "string",
-    "boolean": "boolean",
-    "integer": "bigint",
-    "double": "double",
-    "date": "date",
-    "timestamp": "timestamp",
-    "string": "string",
-    "json": "string",
-}
 # Glue types a table column may change between: a file of the first reads as the second.
 _GLUE_WIDENINGS = {
     (GLUE_TYPES[narrow], GLUE_TYPES[wide])

@@ -2,7 +2,7 @@
 
 Keys are always '/'-separated and relative to the lake root ("raw/source=x/..."), so zone layout
 code never knows which backend it runs on. Spark receives `uri(key)`. Both backends refuse a key
-that is not normalised (see raw_zone.check_key): a key names one place, on a disk and in a bucket alike.
+that is not normalised (see tables/keys.check_key): a key names one place, on a disk and in a bucket alike.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lake_assets.ingestion.raw_zone import check_key
+from lake_assets.tables.keys import check_key
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from lake_harness import card, failure_message
 
 from lake_assets.ingestion.late_arrivals import late_arrivals
-from lake_assets.ingestion.publish import read_manifest
+from lake_assets.tables.manifest import read_manifest
 
 
 def _lines(records) -> str:

@@ -189,6 +189,7 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
         res["storage"].uri,
     )
     assert plan.inputs[0].uris == (f"s3://lake/{info.key}",)
+    replaced = ""  # the version each publish expects to replace
     for run_id in ("run-one", "run-two"):
         result = PromotionResult(
             "card_transactions",
@@ -198,7 +199,10 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
             partitions={"2026-03-02": PartitionResult("2026-03-02", 4, 0, ["part-0.parquet"])},
             written_schema={},
         )
-        publish_partitions(res["catalog"], res["storage"], plan, result, run_id)
+        publish_partitions(
+            res["catalog"], res["storage"], plan, result, run_id, {"2026-03-02": replaced}
+        )
+        replaced = run_id
     catalog: GlueCatalog = res["catalog"]
     current = catalog.current("card_transactions", "2026-03-02")
     assert current.run_id == "run-two" and current.row_count == 4

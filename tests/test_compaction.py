@@ -16,7 +16,6 @@ from lake_assets.compaction.model import CompactionRecord
 from lake_assets.compaction.planning import (
     PartitionLayout,
     compactable,
-    compacted_location,
     planned_files,
     seal_due,
     select,
@@ -31,6 +30,7 @@ from lake_assets.compaction.policy import (
 from lake_assets.compaction.service import CompactionPass
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import DEFAULT_COMPACTION_FILE, ConfigError
+from lake_assets.tables.locations import compacted_location
 from resources.catalog import PublishedPartition, SQLiteCatalog
 from resources.compaction_history import (
     CompactionBusy,

@@ -22,17 +22,13 @@ from lake_harness import card
 
 from lake_assets.cli import main
 from lake_assets.compaction.assets import COMPACTION_KEY
-from lake_assets.compaction.planning import (
-    compacted_location,
-    compaction_prefix,
-    is_data_file,
-    planned_files,
-)
+from lake_assets.compaction.planning import is_data_file, planned_files
 from lake_assets.compaction.policy import CompactionPolicy, Selection
 from lake_assets.compaction.rewrite import rewrite
 from lake_assets.compaction.service import CompactionAuditFailed, CompactionPass, compaction_pass
 from lake_assets.definitions import build_definitions
 from lake_assets.lineage import partition_address, trace
+from lake_assets.tables.locations import compacted_location, compaction_prefix
 from resources.catalog import PublishedPartition, SQLiteCatalog
 
 DS = "card_transactions"

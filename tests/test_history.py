@@ -22,8 +22,8 @@ from lake_assets.history.apply import (
 )
 from lake_assets.history.ledger import OutOfOrderSnapshot, plan_apply
 from lake_assets.history.merge import as_of, overlapping_versions
-from lake_assets.ingestion.raw_zone import published_location
 from lake_assets.settings import HistoryConfig, SourceConfig
+from lake_assets.tables.locations import published_location
 from resources.catalog import PublishedPartition, SQLiteCatalog
 from resources.storage import LocalStorage
 

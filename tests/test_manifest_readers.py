@@ -19,8 +19,8 @@ from lake_assets.compaction.planning import TargetSchema
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.service import compaction_pass
 from lake_assets.history.apply import WHOLE_TABLE, current_history, history_dataset
-from lake_assets.ingestion.reader import published_files
 from lake_assets.marts.assets import build_spend_by_customer
+from lake_assets.tables.reader import published_files
 from partitions import daily_partitions
 
 MON, TUE = "2026-03-02", "2026-03-03"

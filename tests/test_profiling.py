@@ -10,7 +10,6 @@ from datetime import date, timedelta
 import pytest
 
 from lake_assets.ingestion import profiling
-from lake_assets.ingestion.field_types import FIELD_TYPES
 from lake_assets.ingestion.profiling import (
     MAX_DATES,
     SKETCH_SIZE,
@@ -21,6 +20,7 @@ from lake_assets.ingestion.profiling import (
     profile_file,
     value_hash,
 )
+from lake_assets.tables.types import FIELD_TYPES
 
 
 def write_lines(path, records):

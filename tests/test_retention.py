@@ -9,8 +9,8 @@ import time
 from lake_harness import failure_message
 
 from lake_assets.cli import main
-from lake_assets.ingestion.publish import read_manifest
 from lake_assets.ingestion.retention import candidate_folders
+from lake_assets.tables.manifest import read_manifest
 from resources.storage import LocalStorage
 
 DS, DAY = "card_transactions", "2026-03-02"

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 from lake_harness import failure_message
 from pyspark.sql import functions as F
 
-from lake_assets.ingestion.promotion import SPARK_TYPES
 from lake_assets.lineage import partition_address
 from lake_assets.lineage.graph import trace
+from lake_assets.tables.types import SPARK_TYPES
 from resources.aws import GlueCatalog
 from resources.catalog import PublishedPartition, SQLiteCatalog, StalePublish
 

@@ -23,16 +23,6 @@ if TYPE_CHECKING:  # the core must not import the resources package at run time
 COMPACTED_FOLDER = re.compile(r"/compaction=[^/]+/")
 
 
-def compaction_prefix(dataset: str, run_id: str) -> str:
-    return f"curated/{dataset}/compaction={run_id}/"
-
-
-def compacted_location(dataset: str, run_id: str, partition: str) -> str:
-    """A compaction run writes each partition to a folder of its own; like a promotion run's
-    folder, no reader resolves it until the partition's catalog pointer is switched to it."""
-    return f"{compaction_prefix(dataset, run_id)}event_date={partition}/"
-
-
 def is_data_file(key: str) -> bool:
     """What engines read in a partition folder: Spark and Athena skip names starting with
     "_" or "." (the manifest, _SUCCESS, in-flight files)."""

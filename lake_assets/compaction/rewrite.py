@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lake_assets.ingestion.promotion import conformed, empty_frame
+from lake_assets.tables.frames import conformed, empty_frame
 
 
 @dataclass(frozen=True)

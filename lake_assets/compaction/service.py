@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,7 +23,6 @@ from lake_assets.compaction.planning import (
     PartitionLayout,
     TargetSchema,
     compactable,
-    compacted_location,
     holds_older_types,
     is_data_file,
     planned_files,
@@ -32,11 +31,13 @@ from lake_assets.compaction.planning import (
 )
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.rewrite import rewrite
-from lake_assets.ingestion.publish import read_manifest, write_manifest
-from lake_assets.ingestion.reader import published_files
 from lake_assets.lineage.emitter import LineageRecorder, recorder_for
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
 from lake_assets.settings import Settings, SourceConfig
+from lake_assets.tables.locations import compacted_location
+from lake_assets.tables.manifest import read_manifest
+from lake_assets.tables.publish import publish
+from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.compaction_history import CompactionBusy, CompactionHistory
 from resources.spark_runner import local_spark
@@ -259,12 +260,11 @@ class CompactionPass:
         switched = False
         try:
             with self.recorder.track(lineage) as outputs:
-                files = self._stage(layout, rewritten)
-                self.catalog.publish(rewritten, expected_run_id=current.run_id)
+                files, details = self._stage(layout, rewritten)
+                publish(self.catalog, self.storage, rewritten, files, current.run_id, details)
                 switched = True
                 outputs.extend(partition_outputs(dataset, partition, location, sorted(files)))
         except StalePublish as stale:
-            self.storage.delete_prefix(location)
             self.progress(f"{dataset}[{partition}]: aborted, {stale}")
             return self._finish(started, clock, "aborted", reason=str(stale))
         except Exception as error:
@@ -289,9 +289,12 @@ class CompactionPass:
         )
         return record
 
-    def _stage(self, layout: PartitionLayout, version: PublishedPartition) -> dict[str, int]:
-        """Write and audit the compacted `version`; its manifest carries the replaced version's
-        raw inputs and quarantine, so lineage and `lake status` read it like any version."""
+    def _stage(
+        self, layout: PartitionLayout, version: PublishedPartition
+    ) -> tuple[list[str], dict]:
+        """Write and audit the compacted `version`; returns its files and what its manifest
+        carries of the replaced version (raw inputs, quarantine), so lineage and `lake status`
+        read it like any version."""
         current, location = layout.published, version.location
         migrating = version.columns != current.columns
         rewritten = rewrite(
@@ -307,9 +310,7 @@ class CompactionPass:
                 f" version {current.run_id} holds {current.row_count}; nothing published"
             )
         replaced = read_manifest(self.storage, current)
-        manifest = {
-            **asdict(version),
-            "files": sorted(rewritten.files),
+        return list(rewritten.files), {
             "rows_quarantined": replaced["rows_quarantined"],
             "quarantine_location": replaced["quarantine_location"],
             "inputs": replaced["inputs"],
@@ -321,8 +322,6 @@ class CompactionPass:
                 "schema_version": current.schema_version,
             },
         }
-        write_manifest(self.storage, location, manifest)
-        return rewritten.files
 
     def _finish(
         self, started: CompactionRecord, clock: float, outcome: Outcome, **changes

@@ -21,7 +21,7 @@ from lake_assets.contracts.gate import PartitionVerdict, check_name
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.verdicts import deadline_verdict, partition_deadline
 from lake_assets.ingestion.promotion_plan import Reference
-from lake_assets.ingestion.reader import published_uris
+from lake_assets.tables.reader import published_uris
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 

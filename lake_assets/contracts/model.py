@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError
 
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
-from lake_assets.ingestion.field_types import FieldType
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
 from lake_assets.settings import REPO_ROOT, ConfigError, read_yaml_mapping
+from lake_assets.tables.types import FieldType
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 

@@ -12,7 +12,7 @@ winner's history and tries again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -33,20 +33,17 @@ from lake_assets.history.transactions import (
     utc_now,
     with_transaction_times,
 )
-from lake_assets.ingestion.promotion import SPARK_TYPES
-from lake_assets.ingestion.publish import read_manifest, write_manifest
-from lake_assets.ingestion.raw_zone import run_output_prefix
-from lake_assets.ingestion.reader import published_uris, read_published
 from lake_assets.settings import SourceConfig
+from lake_assets.tables.locations import run_output_prefix
+from lake_assets.tables.manifest import read_manifest
+from lake_assets.tables.publish import publish, version_of
+from lake_assets.tables.reader import published_uris, read_published
+from lake_assets.tables.types import field_type_of_spark
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
 
 # The history is one table: a single catalog entry whose pointer names its current version.
 WHOLE_TABLE = "all"
-# Spark type -> the catalog's field type (the inverse of promotion's mapping).
-FIELD_TYPES = {
-    spark: field for field, spark in SPARK_TYPES.items() if field not in ("json", "null")
-}
 
 
 class AmbiguousSnapshot(ValueError):
@@ -233,15 +230,17 @@ def _merge_and_publish(
         published_at=started,  # until committed: then the instant it became visible
         row_count=counts["rows"],
         schema_version=current.schema_version if current else "history-v1",
-        columns={c: FIELD_TYPES.get(t, t) for c, t in merge.frame.dtypes},
+        columns={c: field_type_of_spark(t) for c, t in merge.frame.dtypes},
     )
     applied_now = {
         day: {"fingerprint": fingerprints[day], "applied_at": started, "run_id": run_id}
         for day in plan.dates
     }
-    manifest = {
-        **asdict(entry),
-        "files": files,
+    switched = uncommitted(entry)
+    details = {
+        # The manifest names the transaction; the catalog's copy carries the uncommitted mark
+        # until `commit` stamps it.
+        "run_id": entry.run_id,
         "applied": {**ledger, **applied_now},
         "recompute_from": plan.recompute_from,
         "recorded": counts["recorded"],
@@ -250,13 +249,7 @@ def _merge_and_publish(
         # Commit instants of the applies whose ids the rows carry; this one's is in the catalog.
         "transactions": commit_instants(storage, current) if current else {},
     }
-    write_manifest(storage, location, manifest)
-    switched = uncommitted(entry)
-    try:
-        catalog.publish(switched, expected_run_id=current.run_id if current else "")
-    except StalePublish:
-        storage.delete_prefix(location)
-        raise
+    publish(catalog, storage, switched, files, version_of(current), details)
     committed = commit(catalog, switched, clock) or _as_committed(catalog, entry)
     return HistoryApplied(
         dataset,

@@ -25,9 +25,9 @@ from datetime import date, datetime
 from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
-from lake_assets.ingestion.promotion import PARTITION
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, column_name
 from lake_assets.settings import HistoryConfig
+from lake_assets.tables.frames import PARTITION
 
 VALID_FROM, VALID_TO = "valid_from", "valid_to"
 RECORDED_AT, SUPERSEDED_AT = "recorded_at", "superseded_at"

@@ -25,7 +25,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lake_assets.history.merge import RECORDED_AT, RECORDED_BY, SUPERSEDED_AT, SUPERSEDED_BY
-from lake_assets.ingestion.publish import read_manifest
+from lake_assets.tables.manifest import read_manifest
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
 

@@ -42,19 +42,15 @@ from lake_assets.ingestion.late_arrivals import (
 )
 from lake_assets.ingestion.promotion import PromotionResult
 from lake_assets.ingestion.promotion_plan import partition_inputs, plan_promotion
-from lake_assets.ingestion.publish import (
-    AuditFailed,
-    audit,
-    expected_rows_read,
-    expire_superseded,
-    publish_partitions,
-)
-from lake_assets.ingestion.raw_zone import PartitionCalendar, raw_prefix, run_output_prefix
+from lake_assets.ingestion.publish import AuditFailed, audit, expected_rows_read, publish_partitions
+from lake_assets.ingestion.raw_zone import PartitionCalendar
 from lake_assets.ingestion.retention import sweep_orphans
 from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings, SourceConfig
+from lake_assets.tables.locations import raw_prefix, run_output_prefix
+from lake_assets.tables.publish import expire_superseded
 from resources.catalog import PartitionCatalog
 from resources.compaction_history import CompactionHistory
 from resources.event_store import EventStore
@@ -227,6 +223,10 @@ def build_source_assets(
             f"promoting {sid} {plan.partitions[0]}..{plan.partitions[-1]} from "
             f"{len(plan.input_keys)} raw files under {plan.schema_version}"
         )
+        # The versions this run replaces: one another writer publishes meanwhile (compaction,
+        # another promotion) stops this run's publish of that partition instead of being lost.
+        current = {p.partition: p.run_id for p in catalog.partitions(sid)}
+        expected = {p: current.get(p, "") for p in plan.partitions}
         output = storage.uri(run_output_prefix(sid, context.run_id))
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         # Each partition's own raw files: its lineage, its manifest's inputs, its content identity.
@@ -289,6 +289,7 @@ def build_source_assets(
                 plan,
                 result,
                 context.run_id,
+                expected,
                 publishable,
                 {p: [r.key for r in inputs[p]] for p in publishable},
                 before_switch=lambda entry: stage(

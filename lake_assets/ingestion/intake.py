@@ -23,12 +23,9 @@ from lake_assets.ingestion.raw_decisions import hold_empty_snapshot
 from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,
     RawFile,
-    dead_letter_key,
     landing_name,
     parse_raw_key,
-    raw_key,
     raw_key_problem,
-    raw_prefix,
     received_record,
 )
 from lake_assets.ingestion.redelivery import (
@@ -43,6 +40,7 @@ from lake_assets.ingestion.schema_registry import (
 )
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from lake_assets.settings import SourceConfig
+from lake_assets.tables.locations import dead_letter_key, raw_key, raw_prefix
 from resources.notifier import Alert, Notifier
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage, ObjectInfo

@@ -13,8 +13,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import column_name
-from lake_assets.ingestion.reader import read_published
 from lake_assets.settings import SourceConfig
+from lake_assets.tables.reader import read_published
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 

@@ -6,7 +6,7 @@ Python only touches individual values when pyarrow cannot read a block (malforme
 whose JSON type flips inside a block), on the JSON-array path, and to write lists as JSON text.
 
 What a field profile holds and why:
-- the type, on the `field_types` lattice, widened across blocks rather than failing on drift;
+- the type, on the field type lattice (tables/types.py), widened across blocks rather than failing on drift;
 - null and distinct counts, and a bottom-k sketch of value hashes, so the registry can tell a
   renamed field from a new one by value overlap (`jaccard_estimate`);
 - the dominant value shape ("9999-99-99"), which survives renames and catches format drift;
@@ -69,7 +69,7 @@ Hint = Literal["typed", "text", "json"]
 @dataclass(frozen=True)
 class FieldProfile:
     name: str  # nested objects flattened to dotted paths: "merchant.name"
-    type: str  # one of field_types.FIELD_TYPES
+    type: str  # one of tables.types.FIELD_TYPES
     row_count: int
     null_count: int  # null, or key missing in that record
     distinct_estimate: int  # exact below SKETCH_SIZE distinct values, KMV estimate above

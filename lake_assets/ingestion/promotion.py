@@ -13,7 +13,6 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -33,22 +32,13 @@ from lake_assets.contracts.rules import (
 from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
+from lake_assets.tables.frames import PARTITION, empty_frame, read_locations
+from lake_assets.tables.types import SPARK_TYPES
 
-SPARK_TYPES = {
-    "null": "string",  # no values yet: a nullable string loses nothing (field_types.UNTYPED)
-    "boolean": "boolean",
-    "integer": "bigint",
-    "double": "double",
-    "date": "date",
-    "timestamp": "timestamp",
-    "string": "string",
-    "json": "string",
-}
 ZONE = "_zone"
 PUBLISHED, QUARANTINED = "published", "quarantined"
 REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
-PARTITION = "event_date"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
 RAW_KEY_IN_PATH = r"(raw/source=[^/]+/ingest_date=[^/]+/[^/]+)$"
 
@@ -313,26 +303,6 @@ def _read_back(
     }
 
 
-def empty_frame(spark: SparkSession, columns: dict[str, str]) -> DataFrame:
-    """No rows, the columns typed as the catalog says (column -> field type)."""
-    return spark.createDataFrame([], _ddl(columns))
-
-
-def conformed(frame: DataFrame, columns: Mapping[str, str]) -> DataFrame:
-    """`frame` with `columns` at their field types (the lattice only widens losslessly, so a
-    cast never loses a value), in that order, followed by its other columns unchanged."""
-    present = set(frame.columns)
-    return frame.select(
-        *[
-            (F.col(f"`{name}`") if name in present else F.lit(None))
-            .cast(SPARK_TYPES[kind])
-            .alias(name)
-            for name, kind in columns.items()
-        ],
-        *[F.col(f"`{name}`") for name in frame.columns if name not in columns],
-    )
-
-
 def _write_empty_partitions(
     spark: SparkSession, plan: PromotionPlan, results: dict[str, PartitionResult], output_uri: str
 ) -> None:
@@ -347,20 +317,6 @@ def _write_empty_partitions(
         empty_frame(spark, plan.columns).write.mode("errorifexists").parquet(folder)
         written = spark.read.parquet(folder).inputFiles()
         results[partition].files.extend(sorted(uri.rsplit("/", 1)[-1] for uri in written))
-
-
-def _ddl(columns: dict[str, str]) -> str:
-    return ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
-
-
-def read_locations(spark: SparkSession, uris: list[str], columns: dict[str, str]) -> DataFrame:
-    """Published partition folders read with the catalog's columns (internal ones ignored),
-    and their event date taken from the folder name."""
-    ddl = _ddl(columns)
-    event_date = F.regexp_extract(
-        F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1
-    )
-    return spark.read.schema(ddl).parquet(*uris).withColumn(PARTITION, F.to_date(event_date))
 
 
 def expected_schema(plan: PromotionPlan) -> dict[str, str]:

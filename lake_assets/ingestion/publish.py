@@ -7,32 +7,20 @@ switching its catalog pointer. A run that dies before the switch leaves the old 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from lake_assets.ingestion.promotion import PromotionResult, expected_schema
 from lake_assets.ingestion.promotion_plan import PromotionPlan
-from lake_assets.ingestion.raw_zone import (
-    RawFile,
+from lake_assets.ingestion.raw_zone import RawFile
+from lake_assets.tables.locations import (
     published_location,
     quarantine_location,
     written_quarantine_location,
 )
+from lake_assets.tables.publish import publish
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
-
-# Beside each published folder: what it holds and what it was built from.
-MANIFEST = "_manifest.json"
-
-
-def read_manifest(storage: LakeStorage, published: PublishedPartition) -> dict:
-    return json.loads(storage.get_bytes(published.location + MANIFEST))
-
-
-def write_manifest(storage: LakeStorage, location: str, manifest: dict) -> None:
-    storage.put_bytes(location + MANIFEST, json.dumps(manifest, indent=2).encode())
 
 
 class AuditFailed(RuntimeError):
@@ -115,17 +103,18 @@ def publish_partitions(
     plan: PromotionPlan,
     result: PromotionResult,
     run_id: str,
+    expected: Mapping[str, str],
     partitions: Sequence[str] | None = None,
     inputs: Mapping[str, Sequence[str]] | None = None,
     now: datetime | None = None,
     before_switch: Callable[[PublishedPartition], None] | None = None,
 ) -> list[PublishedPartition]:
-    """Switch each partition's pointer (all of the plan's, or `partitions`) to this run's
-    folder, in partition order.
+    """Publish each partition (all of the plan's, or `partitions`) from this run's folder, in
+    partition order, each refused if it moved from `expected` (partition -> the version read
+    when the run was planned, tables.publish.version_of).
 
-    A manifest beside the data records what the folder holds, so the folder exists (and says
-    so) even for a partition whose every row was quarantined. `before_switch` is called with
-    each entry just before its switch (to stage what the switch owes, events/outbox.py).
+    The manifest records what the folder holds, so the folder exists (and says so) even for a
+    partition whose every row was quarantined.
     """
     now = now or datetime.now(UTC)
     quarantined = move_quarantine(storage, plan, run_id)
@@ -133,30 +122,26 @@ def publish_partitions(
     chosen = list(plan.partitions if partitions is None else partitions)
     for index, partition in enumerate(chosen):
         written = result.partitions[partition]
-        location = published_location(plan.dataset, run_id, partition)
         entry = PublishedPartition(
             dataset=plan.dataset,
             partition=partition,
-            location=location,
+            location=published_location(plan.dataset, run_id, partition),
             run_id=run_id,
             published_at=now.isoformat(),
             row_count=written.rows_published,
             schema_version=plan.schema_version,
             columns=dict(plan.columns),
         )
-        manifest = {
-            **asdict(entry),
-            "files": written.files,
+        details = {
             "rows_quarantined": written.rows_quarantined,
             "quarantine_location": quarantined.get(partition),
             # The raw files this partition was built from (all the plan's, if not given).
             "inputs": list(inputs[partition]) if inputs else plan.input_keys,
         }
         try:
-            write_manifest(storage, location, manifest)
-            if before_switch is not None:
-                before_switch(entry)
-            catalog.publish(entry)
+            publish(
+                catalog, storage, entry, written.files, expected[partition], details, before_switch
+            )
         except Exception as error:
             raise PartialPublish(
                 plan.dataset,
@@ -167,19 +152,3 @@ def publish_partitions(
             ) from error
         published.append(entry)
     return published
-
-
-def expire_superseded(
-    catalog: PartitionCatalog,
-    storage: LakeStorage,
-    retention_days: int,
-    now: datetime | None = None,
-) -> list[str]:
-    """Delete partition versions superseded more than `retention_days` ago."""
-    now = now or datetime.now(UTC)
-    removed = []
-    for old in catalog.superseded(older_than=now - timedelta(days=retention_days)):
-        storage.delete_prefix(old.location)
-        catalog.forget_superseded(old)
-        removed.append(old.location)
-    return removed

@@ -12,73 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal
 
-
-def check_key(key: str, prefix: bool = False) -> str:
-    """`key` if it is normalised: relative, '/'-separated, no empty, '.' or '..' segment, no
-    backslash or control character. S3 would store "raw/../curated/x" as a literal key that
-    Hadoop and a disk resolve elsewhere, so no backend accepts one. A `prefix` may be empty
-    or end with '/'."""
-    body = key[:-1] if prefix and key.endswith("/") else key
-    if prefix and body == "":
-        return key
-    problem = None
-    if body == "":
-        problem = "is empty"
-    elif body.startswith("/"):
-        problem = "starts with '/'"
-    elif "\\" in body or any(ord(c) < 32 or c == "\x7f" for c in body):
-        problem = "holds a backslash or a control character"
-    elif any(segment in ("", ".", "..") for segment in body.split("/")):
-        problem = "has an empty, '.' or '..' segment"
-    if problem:
-        raise ValueError(f"key {key!r} {problem}: lake keys are normalised relative paths")
-    return key
-
-
-class InvalidKeyPart(ValueError):
-    """A value that becomes part of a lake key does not follow its grammar."""
-
-    def __init__(self, part: str, value: object, reason: str):
-        self.part, self.value, self.reason = part, value, reason
-        super().__init__(f"{part} {value!r} {reason}")
-
-
-# Source ids are also Dagster asset key parts and Glue table names: lower case, digits, "_".
-SOURCE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# What `lake ingest` names an object: no "/", no leading dot (hidden and in-flight files).
-LANDED_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
-
-
-def check_source_id(value: object) -> str:
-    if not isinstance(value, str) or not SOURCE_ID.fullmatch(value):
-        raise InvalidKeyPart(
-            "source id", value, "must be a lower-case letter then up to 62 of a-z, 0-9 and _"
-        )
-    return value
-
-
-def check_date(value: object, part: str = "ingest date") -> str:
-    """A real calendar date written YYYY-MM-DD; returns it as text."""
-    if isinstance(value, date):
-        return value.isoformat()
-    if not isinstance(value, str) or not DATE.fullmatch(value):
-        raise InvalidKeyPart(part, value, "is not a date written YYYY-MM-DD")
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise InvalidKeyPart(part, value, "is not a real calendar day") from None
-    return value
-
-
-def check_object_name(value: object) -> str:
-    if not isinstance(value, str) or not LANDED_NAME.fullmatch(value):
-        raise InvalidKeyPart(
-            "object name",
-            value,
-            "must be 1-255 of A-Z, a-z, 0-9, '.', '_', '-', not starting with '.'",
-        )
-    return value
+from lake_assets.tables.keys import InvalidKeyPart, check_date, check_key, check_source_id
 
 
 @dataclass(frozen=True)
@@ -100,16 +34,6 @@ class PartitionCalendar:
         if day > self.today.isoformat():
             return f"is after today ({self.today.isoformat()} UTC): no partition exists yet"
         return None
-
-
-def raw_prefix(source_id: str, ingest_date: date | str | None = None) -> str:
-    prefix = f"raw/source={check_source_id(source_id)}/"
-    return prefix if ingest_date is None else f"{prefix}ingest_date={check_date(ingest_date)}/"
-
-
-def raw_key(source_id: str, ingest_date: date | str, object_name: str) -> str:
-    """The key of a landed object; each part is checked, so the key is inside the raw zone."""
-    return f"{raw_prefix(source_id, ingest_date)}{check_object_name(object_name)}"
 
 
 RAW_SOURCE = re.compile(r"^raw/source=(?P<source>[^/]*)/(?P<rest>.*)$")
@@ -176,29 +100,6 @@ def landed_at(object_name: str, last_modified: datetime) -> datetime:
     if match:
         return datetime.strptime(match[1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
     return last_modified
-
-
-def dead_letter_key(source_id: str, ingest_date: str, object_name: str) -> str:
-    return f"dead-letter/source={source_id}/ingest_date={ingest_date}/{object_name}"
-
-
-def run_output_prefix(dataset: str, run_id: str) -> str:
-    """Each promotion run writes its own folder; no reader resolves it until the catalog
-    pointer of a partition is switched to the run's published subfolder."""
-    return f"curated/{dataset}/run={run_id}/"
-
-
-def published_location(dataset: str, run_id: str, partition: str) -> str:
-    return f"{run_output_prefix(dataset, run_id)}_zone=published/event_date={partition}/"
-
-
-def written_quarantine_location(dataset: str, run_id: str, partition: str) -> str:
-    """Where the job leaves rejected rows, before the orchestrator moves them to quarantine/."""
-    return f"{run_output_prefix(dataset, run_id)}_zone=quarantined/event_date={partition}/"
-
-
-def quarantine_location(dataset: str, run_id: str, partition: str) -> str:
-    return f"quarantine/{dataset}/event_date={partition}/run={run_id}/"
 
 
 # DUPLICATE: the same bytes as an earlier object of the source (`duplicate_of`); never promoted.

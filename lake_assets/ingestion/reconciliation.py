@@ -25,11 +25,11 @@ from datetime import date, timedelta
 from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.intake import pending_objects
 from lake_assets.ingestion.late_arrivals import LateArrival, late_arrivals
-from lake_assets.ingestion.publish import read_manifest
 from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.ingestion.schema_registry import source_field
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from lake_assets.settings import SourceConfig
+from lake_assets.tables.manifest import read_manifest
 from resources.catalog import PartitionCatalog
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage

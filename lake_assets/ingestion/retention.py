@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from lake_assets.ingestion.publish import MANIFEST
+from lake_assets.tables.manifest import MANIFEST
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 

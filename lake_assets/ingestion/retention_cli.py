@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from lake_assets.ingestion.publish import expire_superseded
+from lake_assets.tables.publish import expire_superseded
+
 from lake_assets.ingestion.retention import sweep_orphans
 from lake_assets.settings import Settings
 

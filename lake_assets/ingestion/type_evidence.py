@@ -9,9 +9,9 @@ UNTYPED, which the first values refine without a breaking change.
 
 from __future__ import annotations
 
-from lake_assets.ingestion.field_types import UNTYPED
 from lake_assets.ingestion.profiling import FileProfile
 from lake_assets.ingestion.schema_versions import SchemaVersion
+from lake_assets.tables.types import UNTYPED
 
 
 def evidenced_types(observed: FileProfile, baseline: SchemaVersion | None) -> dict[str, str]:

@@ -15,11 +15,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lake_assets.ingestion.assets import curated_key_of
-from lake_assets.ingestion.raw_zone import published_location
-from lake_assets.ingestion.reader import read_published
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
+from lake_assets.tables.locations import published_location
+from lake_assets.tables.publish import publish, version_of
+from lake_assets.tables.reader import read_published
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.lineage_store import LineageStore
 from resources.spark_runner import SparkRunner, local_spark
@@ -83,6 +84,7 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
         partition = context.partition_key
         spark = local_spark(spark_runner, "marts/spend_by_customer")
         inputs = [d for d in ("card_transactions", "customers") if catalog.current(d, partition)]
+        replaced = version_of(catalog.current("spend_by_customer", partition))
         cards = read_published(spark, catalog, storage, "card_transactions", [partition])
         customers = (
             read_published(spark, catalog, storage, "customers", [partition])
@@ -113,18 +115,18 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
                 .collect()
             )
             count, files = sum(r["count"] for r in per_file), sorted(r[0] for r in per_file)
-            catalog.publish(
-                PublishedPartition(
-                    dataset="spend_by_customer",
-                    partition=partition,
-                    location=location,
-                    run_id=context.run_id,
-                    published_at=datetime.now(UTC).isoformat(),
-                    row_count=count,
-                    schema_version="derived",
-                    columns=SPEND_COLUMNS,
-                )
+            entry = PublishedPartition(
+                dataset="spend_by_customer",
+                partition=partition,
+                location=location,
+                run_id=context.run_id,
+                published_at=datetime.now(UTC).isoformat(),
+                row_count=count,
+                schema_version="derived",
+                columns=SPEND_COLUMNS,
             )
+            built_from = {"built_from": [partition_address(d, partition) for d in inputs]}
+            publish(catalog, storage, entry, files, replaced, built_from)
             # Claimed only once published: a failed publish records no outputs.
             outputs.extend(partition_outputs("spend_by_customer", partition, location, files))
         missing = context.run.tags.get("lake/missing_inputs", "")

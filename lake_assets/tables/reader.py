@@ -8,13 +8,12 @@ partition, whatever is being written beside it, and nothing that was put in the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lake_assets.ingestion.field_types import widest
-from lake_assets.ingestion.promotion import PARTITION, conformed, empty_frame, read_locations
-from lake_assets.ingestion.publish import read_manifest
+from lake_assets.tables.frames import read_resolved
+from lake_assets.tables.manifest import read_manifest
+from lake_assets.tables.types import widest
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
 
@@ -45,6 +44,34 @@ def published_uris(storage: LakeStorage, version: PublishedPartition) -> list[st
     return [storage.uri(key) for key in published_files(storage, version)]
 
 
+def resolve_published(
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    dataset: str,
+    partitions: Sequence[str] | None = None,
+) -> dict:
+    """What a job reads of `dataset` (optionally only some event dates), resolved through the
+    catalog now: the files of each published version grouped by the columns they hold, and the
+    table's columns. JSON-able, so it travels in a job's plan (frames.read_resolved reads it)."""
+    every = catalog.partitions(dataset)
+    published = [p for p in every if partitions is None or p.partition in partitions]
+    if not published:
+        raise LookupError(
+            f"{dataset}: no published partitions"
+            + (f" among {list(partitions)}" if partitions else "")
+        )
+    groups: dict[tuple, list[str]] = {}
+    for version in published:
+        files = groups.setdefault(tuple(version.columns.items()), [])
+        files += published_uris(storage, version)
+    return {
+        "dataset": dataset,
+        # The whole table's columns, whichever partitions are read: one type per column.
+        "columns": table_columns(every),
+        "groups": [{"columns": dict(columns), "uris": uris} for columns, uris in groups.items()],
+    }
+
+
 def read_published(
     spark: SparkSession,
     catalog: PartitionCatalog,
@@ -53,30 +80,7 @@ def read_published(
     partitions: Sequence[str] | None = None,
 ) -> DataFrame:
     """The published rows of `dataset` (optionally only some event dates), with event_date."""
-    every = catalog.partitions(dataset)
-    published = [p for p in every if partitions is None or p.partition in partitions]
-    if not published:
-        raise LookupError(
-            f"{dataset}: no published partitions"
-            + (f" among {list(partitions)}" if partitions else "")
-        )
-    # The whole table's columns, whichever partitions are read: one type per column.
-    table = table_columns(every)
-    groups: dict[tuple, list[str]] = {}
-    for version in published:
-        files = groups.setdefault(tuple(version.columns.items()), [])
-        files += published_uris(storage, version)
-    # Each partition is read with the types its own files hold (the catalog records them with
-    # the version), then cast to the table's: a partition published before a widening, or
-    # while its migration is under way (ADR-0027), reads as part of the same table.
-    frames = [
-        conformed(read_locations(spark, files, dict(columns)), table)
-        for columns, files in groups.items()
-        if files  # partitions published empty before each carried a file
-    ]
-    if not frames:
-        return empty_frame(spark, {**table, PARTITION: "date"})
-    return reduce(DataFrame.unionByName, frames)
+    return read_resolved(spark, resolve_published(catalog, storage, dataset, partitions))
 
 
 def table_columns(published: Sequence[PublishedPartition]) -> dict[str, str]:

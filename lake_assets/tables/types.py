@@ -51,3 +51,47 @@ def widest(a: str, b: str) -> str:
     if is_widening(a, b):
         return b
     return "string"
+
+
+# How each engine stores a field type. "null" (no values yet) and "json" (kept as its text)
+# are strings everywhere: a nullable string loses nothing.
+SPARK_TYPES = {
+    "null": "string",
+    "boolean": "boolean",
+    "integer": "bigint",
+    "double": "double",
+    "date": "date",
+    "timestamp": "timestamp",
+    "string": "string",
+    "json": "string",
+}
+GLUE_TYPES = {
+    "null": "string",
+    "boolean": "boolean",
+    "integer": "bigint",
+    "double": "double",
+    "date": "date",
+    "timestamp": "timestamp",
+    "string": "string",
+    "json": "string",
+}
+# pyarrow type aliases (pyarrow.type_for_alias), for readers outside Spark.
+ARROW_TYPES = {
+    "null": "string",
+    "boolean": "bool",
+    "integer": "int64",
+    "double": "double",
+    "date": "date32",
+    "timestamp": "timestamp[us, tz=UTC]",
+    "string": "string",
+    "json": "string",
+}
+
+
+def field_type_of_spark(spark_type: str) -> str:
+    """The field type of a Spark column type (its simpleString); a type outside the lattice
+    (a struct, an array) is kept as Spark names it."""
+    for field, spark in SPARK_TYPES.items():
+        if spark == spark_type and field not in ("null", "json"):
+            return field
+    return spark_type

@@ -1,0 +1,67 @@
+"""Reading and shaping table data in Spark: the job side of the table core. Nothing here
+touches the catalog: the orchestrator resolves which files to read (reader.py) and a job reads
+them with these, wherever it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import reduce
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lake_assets.tables.types import SPARK_TYPES
+
+# Every table is partitioned by event date, a directory level of its published folders.
+PARTITION = "event_date"
+
+
+def empty_frame(spark: SparkSession, columns: dict[str, str]) -> DataFrame:
+    """No rows, the columns typed as the catalog says (column -> field type)."""
+    return spark.createDataFrame([], ddl(columns))
+
+
+def conformed(frame: DataFrame, columns: Mapping[str, str]) -> DataFrame:
+    """`frame` with `columns` at their field types (the lattice only widens losslessly, so a
+    cast never loses a value), in that order, followed by its other columns unchanged."""
+    present = set(frame.columns)
+    return frame.select(
+        *[
+            (F.col(f"`{name}`") if name in present else F.lit(None))
+            .cast(SPARK_TYPES[kind])
+            .alias(name)
+            for name, kind in columns.items()
+        ],
+        *[F.col(f"`{name}`") for name in frame.columns if name not in columns],
+    )
+
+
+def ddl(columns: dict[str, str]) -> str:
+    return ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
+
+
+def read_locations(spark: SparkSession, uris: list[str], columns: dict[str, str]) -> DataFrame:
+    """Published partition folders read with the catalog's columns (internal ones ignored),
+    and their event date taken from the folder name."""
+    schema = ddl(columns)
+    event_date = F.regexp_extract(
+        F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1
+    )
+    return spark.read.schema(schema).parquet(*uris).withColumn(PARTITION, F.to_date(event_date))
+
+
+def read_resolved(spark: SparkSession, resolved: dict) -> DataFrame:
+    """The rows of a table as `reader.resolve_published` resolved them, with event_date.
+
+    Each partition is read with the types its own files hold (the catalog records them with
+    the version), then cast to the table's: a partition published before a widening, or while
+    its migration is under way (ADR-0027), reads as part of the same table."""
+    table = resolved["columns"]
+    frames = [
+        conformed(read_locations(spark, group["uris"], group["columns"]), table)
+        for group in resolved["groups"]
+        if group["uris"]  # partitions published empty before each carried a file
+    ]
+    if not frames:
+        return empty_frame(spark, {**table, PARTITION: "date"})
+    return reduce(DataFrame.unionByName, frames)

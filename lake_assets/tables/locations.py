@@ -1,0 +1,57 @@
+"""Where everything lives in the lake: one prefix per zone, and in the table zone one folder
+per run (promotion, history apply, mart) or compaction pass. No reader resolves a run's folder
+until the catalog pointer of a partition is switched to it (publish.py).
+
+Zones: raw/ (landed bytes, kept), dead-letter/ (objects no reader can parse), curated/ (every
+published table: source datasets, histories, marts), quarantine/ (rejected rows, their own
+access policy). Every part built from user input is checked by keys.py first.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lake_assets.tables.keys import check_date, check_object_name, check_source_id
+
+
+def raw_prefix(source_id: str, ingest_date: date | str | None = None) -> str:
+    prefix = f"raw/source={check_source_id(source_id)}/"
+    return prefix if ingest_date is None else f"{prefix}ingest_date={check_date(ingest_date)}/"
+
+
+def raw_key(source_id: str, ingest_date: date | str, object_name: str) -> str:
+    """The key of a landed object; each part is checked, so the key is inside the raw zone."""
+    return f"{raw_prefix(source_id, ingest_date)}{check_object_name(object_name)}"
+
+
+def dead_letter_key(source_id: str, ingest_date: str, object_name: str) -> str:
+    return f"dead-letter/source={source_id}/ingest_date={ingest_date}/{object_name}"
+
+
+def run_output_prefix(dataset: str, run_id: str) -> str:
+    """Each run writes its own folder; no reader resolves it until the catalog pointer of a
+    partition is switched to a subfolder of it."""
+    return f"curated/{dataset}/run={run_id}/"
+
+
+def published_location(dataset: str, run_id: str, partition: str) -> str:
+    return f"{run_output_prefix(dataset, run_id)}_zone=published/event_date={partition}/"
+
+
+def written_quarantine_location(dataset: str, run_id: str, partition: str) -> str:
+    """Where the job leaves rejected rows, before the orchestrator moves them to quarantine/."""
+    return f"{run_output_prefix(dataset, run_id)}_zone=quarantined/event_date={partition}/"
+
+
+def quarantine_location(dataset: str, run_id: str, partition: str) -> str:
+    return f"quarantine/{dataset}/event_date={partition}/run={run_id}/"
+
+
+def compaction_prefix(dataset: str, run_id: str) -> str:
+    return f"curated/{dataset}/compaction={run_id}/"
+
+
+def compacted_location(dataset: str, run_id: str, partition: str) -> str:
+    """A compaction run writes each partition to a folder of its own; like a promotion run's
+    folder, no reader resolves it until the partition's catalog pointer is switched to it."""
+    return f"{compaction_prefix(dataset, run_id)}event_date={partition}/"
