@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from lake_assets.runtime.deploy import deploy_code
+from lake_assets.runtime.deploy import DeployError, deploy_code
 from lake_assets.settings import Settings
 
 ResourcesFor = Callable[[Settings], dict[str, Any]]
@@ -21,7 +22,12 @@ def add_deploy_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
                 "`terraform output lake_env` (the local profile runs the code in place)"
             )
         storage = resources_for(settings)["storage"]
-        for line in deploy_code(storage).lines(storage):
+        try:
+            report = deploy_code(storage)
+        except DeployError as error:
+            print(f"lake: error: {error}", file=sys.stderr)
+            return 2
+        for line in report.lines(storage):
             print(line)
         return 0
 
