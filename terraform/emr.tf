@@ -1,5 +1,5 @@
 # The EMR Serverless Spark application that runs the lake's Spark jobs, and the job runtime image
-# it runs them in (ADR-0042). Job logs use EMR Serverless managed persistence (on by default,
+# it runs them in (ADR-0043). Job logs use EMR Serverless managed persistence (on by default,
 # encrypted, kept 30 days); the execution role therefore needs no CloudWatch Logs or log-bucket
 # permissions.
 

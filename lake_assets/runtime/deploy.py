@@ -1,5 +1,5 @@
 """`lake deploy`: the code an EMR Serverless job runs, built here and uploaded to the place the
-runner submits it from (ADR-0043).
+runner submits it from (ADR-0044).
 
 Three objects at fixed keys under CODE_PREFIX in the lake bucket:
 - ENTRY_SCRIPT_KEY: lake_assets/runtime/entry.py as it is, the job's entry point;
