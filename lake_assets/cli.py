@@ -502,6 +502,7 @@ def parser() -> argparse.ArgumentParser:
     from lake_assets.ingestion.raw_cli import add_raw_commands
     from lake_assets.ingestion.retention_cli import add_retention_commands
     from lake_assets.lineage.cli import add_lineage_commands
+    from lake_assets.runtime.cli import add_deploy_commands
 
     add_event_commands(sub, _resources)
     add_lineage_commands(sub, _resources)
@@ -510,6 +511,7 @@ def parser() -> argparse.ArgumentParser:
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)
     add_raw_commands(sub, _resources)
+    add_deploy_commands(sub, _resources)
 
     p = sub.add_parser(
         "status", help="rows per zone and day, versions, dead letters, row reconciliation"

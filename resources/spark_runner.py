@@ -11,8 +11,10 @@ from typing import Any
 from dagster import AssetExecutionContext, PipesClientCompletedInvocation, PipesSubprocessClient
 from dagster_pyspark.resources import spark_session_from_config
 
+from lake_assets.runtime.deploy import require_deployed_code
 from lake_assets.runtime.jobs import run_job
 from resources.spark_guard import guarded_jvm
+from resources.storage import LakeStorage
 
 PIPES_ENTRY_MODULE = "lake_assets.runtime.entry"
 
@@ -95,12 +97,16 @@ class EmrServerlessRunner(SparkRunner):
         messages_bucket: str,
         region: str,
         endpoint_url: str | None = None,
+        *,
+        code_storage: LakeStorage,
     ):
+        self.code_storage = code_storage
         self.application_id, self.execution_role_arn = application_id, execution_role_arn
         self.entry_point_uri, self.py_files_uri = entry_point_uri, py_files_uri
         self.messages_bucket, self.region, self.endpoint_url = messages_bucket, region, endpoint_url
 
     def run(self, context, job, plan) -> dict:
+        require_deployed_code(self.code_storage, job)  # refuse before anything is submitted
         import boto3
         from dagster_aws.pipes import PipesEMRServerlessClient, PipesS3MessageReader
 

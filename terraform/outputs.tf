@@ -86,9 +86,14 @@ output "orchestrator_role_arn" {
   value       = aws_iam_role.orchestrator.arn
 }
 
-output "job_artifacts_uri" {
-  description = "Where the deployment uploads the promotion job's entry point (read-only for the execution role)."
-  value       = "s3://${aws_s3_bucket.lake.bucket}/artifacts/"
+output "job_code_uri" {
+  description = "Where `lake deploy` uploads the Spark jobs' code: wheel, entry script, deploy manifest (CODE_PREFIX in lake_assets/runtime/deploy.py)."
+  value       = "s3://${aws_s3_bucket.lake.bucket}/_code/"
+}
+
+output "job_runtime_repository_url" {
+  description = "ECR repository of the job runtime image (deploy/emr/Dockerfile); push it under the tag `lake deploy` prints."
+  value       = aws_ecr_repository.job_runtime.repository_url
 }
 
 output "kms_key_arn" {

@@ -69,13 +69,23 @@ variable "manage_glue_catalog_encryption" {
 }
 
 variable "emr_release_label" {
-  description = "EMR Serverless release of the Spark application."
+  description = "EMR Serverless release of the Spark application (Spark 3.5); the same as the base image in deploy/emr/Dockerfile and EMR_RELEASE in lake_assets/runtime/deploy.py."
   type        = string
-  default     = "emr-7.5.0"
+  default     = "emr-7.12.0"
 
   validation {
     condition     = can(regex("^emr-[0-9]+\\.[0-9]+\\.[0-9]+$", var.emr_release_label))
     error_message = "emr_release_label looks like emr-7.5.0."
+  }
+}
+
+variable "emr_runtime_image_tag" {
+  description = "Tag of the job runtime image (deploy/emr/Dockerfile) in the job_runtime ECR repository; `lake deploy` prints the tag of the current sources. Build and push the image before the application uses it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", var.emr_runtime_image_tag))
+    error_message = "emr_runtime_image_tag is an image tag, e.g. emr-7.12.0-0123456789ab."
   }
 }
 

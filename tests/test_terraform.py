@@ -275,7 +275,17 @@ def test_every_policy_attribute_comes_from_a_policy_document(config):
     assert seen >= 8, f"only {seen} policies found; did the parser miss blocks?"
 
 
-def _wildcard_problems(name: str, document: dict, is_key_policy: bool) -> list[str]:
+def _repository_policy_documents(config) -> set[str]:
+    """ECR repository policies take no Resource element: a statement applies to its repository."""
+    return {
+        _reference_target(body["policy"])
+        for body in _resources(config, "aws_ecr_repository_policy").values()
+    }
+
+
+def _wildcard_problems(
+    name: str, document: dict, is_key_policy: bool, resource_implied: bool = False
+) -> list[str]:
     problems = []
     statements = _statements(document)
     if not statements:
@@ -294,7 +304,7 @@ def _wildcard_problems(name: str, document: dict, is_key_policy: bool) -> list[s
                 problems.append(f"{where}: action {action!r} is not one literal action")
         resources = statement.get("resources")
         if resources is None:
-            if set(actions) != {"sts:AssumeRole"}:
+            if set(actions) != {"sts:AssumeRole"} and not resource_implied:
                 problems.append(f"{where}: no resources (only trust policies may omit them)")
         else:
             for resource in _as_list(resources):
@@ -318,12 +328,15 @@ def _wildcard_problems(name: str, document: dict, is_key_policy: bool) -> list[s
 def test_policy_documents_have_no_wildcard_actions_or_resources(config):
     documents = _policy_documents(config)
     key_policies = _key_policy_documents(config)
+    repository_policies = _repository_policy_documents(config)
     assert len(documents) >= 8, f"only {len(documents)} policy documents parsed"
     assert key_policies, "the KMS key must have a policy document"
     problems = [
         problem
         for name, document in documents.items()
-        for problem in _wildcard_problems(name, document, name in key_policies)
+        for problem in _wildcard_problems(
+            name, document, name in key_policies, name in repository_policies
+        )
     ]
     assert not problems, "\n".join(problems)
 

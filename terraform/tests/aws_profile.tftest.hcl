@@ -30,12 +30,20 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/lakehouse-promotion-job" }
   }
+  mock_resource "aws_ecr_repository" {
+    defaults = { repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/lakehouse/emr-job-runtime" }
+  }
   mock_resource "aws_emrserverless_application" {
     defaults = {
       id  = "00fabcdefgh12345"
       arn = "arn:aws:emr-serverless:eu-west-1:123456789012:/applications/00fabcdefgh12345"
     }
   }
+}
+
+# The job runtime image tag has no default: an application without its image cannot run a job.
+variables {
+  emr_runtime_image_tag = "emr-7.12.0-0123456789ab"
 }
 
 run "plan_names_and_keys" {
@@ -101,4 +109,14 @@ run "release_label_is_validated" {
   }
 
   expect_failures = [var.emr_release_label]
+}
+
+run "runtime_image_tag_is_validated" {
+  command = plan
+
+  variables {
+    emr_runtime_image_tag = "latest and greatest"
+  }
+
+  expect_failures = [var.emr_runtime_image_tag]
 }
