@@ -49,7 +49,7 @@ def load_config(path: Path | str, model: type[Declared]) -> Declared:
     try:
         return _adapter(model).validate_python(document)
     except ValidationError as error:
-        raise config_error(path, error) from None
+        raise _config_error(path, error) from None
 
 
 def keyed(key: str, reason: str) -> PydanticCustomError:
@@ -58,13 +58,13 @@ def keyed(key: str, reason: str) -> PydanticCustomError:
     return PydanticCustomError("config", "{reason}", {"key": key, "reason": reason})
 
 
-def config_error(path: Path, error: ValidationError) -> ConfigError:
+def _config_error(path: Path, error: ValidationError) -> ConfigError:
     """The first of pydantic's errors, as file, key path and reason."""
     first = error.errors()[0]
     key = _key_path(first["loc"])
     relative = (first.get("ctx") or {}).get("key")
     if relative:
-        key = f"{key}{'' if relative.startswith('[') else '.'}{relative}" if key else relative
+        key = f"{key}.{relative}" if key else relative
     return ConfigError(path, key or "-", _reason(first))
 
 

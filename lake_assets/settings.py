@@ -37,6 +37,8 @@ OutOfOrderPolicy = Literal["resequence", "reject"]
 
 
 def _canonical_encoding(name: str) -> str:
+    # Imported when an encoding is declared: payload_reading loads the profiler (pyarrow,
+    # numpy), which reading the settings does not otherwise need.
     from lake_assets.ingestion.payload_reading import canonical_encoding
 
     return canonical_encoding(name)
@@ -97,13 +99,14 @@ class SourcesFile(BaseModel):
         # The id is the declaration's key in the file, never a key inside it.
         if not isinstance(declared, dict):
             return declared
+        named = {}
         for source_id, declaration in declared.items():
-            if isinstance(declaration, dict) and "source_id" in declaration:
-                raise keyed(f"{source_id}.source_id", "unknown key")
-        return {
-            source_id: {"source_id": source_id, **d} if isinstance(d, dict) else d
-            for source_id, d in declared.items()
-        }
+            if isinstance(declaration, dict):
+                if "source_id" in declaration:
+                    raise keyed(f"{source_id}.source_id", "unknown key")
+                declaration = {"source_id": source_id, **declaration}
+            named[source_id] = declaration
+        return named
 
 
 @dataclass(frozen=True)
