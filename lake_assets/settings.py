@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-import yaml
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic.dataclasses import dataclass as declared
 
-from lake_assets.tables.keys import InvalidKeyPart, check_source_id
+from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, WholeNumber, keyed, load_config
+from lake_assets.tables.keys import check_source_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
@@ -22,7 +24,7 @@ DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
 
 Profile = Literal["local", "aws"]
-COMPATIBILITY_MODES = (
+Compatibility = Literal[
     "BACKWARD",
     "BACKWARD_TRANSITIVE",
     "FORWARD",
@@ -30,45 +32,41 @@ COMPATIBILITY_MODES = (
     "FULL",
     "FULL_TRANSITIVE",
     "NONE",
-)
-
-
-class ConfigError(ValueError):
-    """A declarative config file is invalid; the message names the file, key and reason."""
-
-    def __init__(self, file: Path | str, key: str, reason: str):
-        self.file, self.key, self.reason = str(file), key, reason
-        super().__init__(f"{file}: {key}: {reason}")
-
-
+]
 OutOfOrderPolicy = Literal["resequence", "reject"]
-# Whole-number fields of a source declaration -> the least value allowed.
-WHOLE_NUMBERS = {"lookback_days": 0, "max_payload_bytes": 1}
 
 
-@dataclass(frozen=True)
+def _canonical_encoding(name: str) -> str:
+    # Imported when an encoding is declared: payload_reading loads the profiler (pyarrow,
+    # numpy), which reading the settings does not otherwise need.
+    from lake_assets.ingestion.payload_reading import canonical_encoding
+
+    return canonical_encoding(name)
+
+
+@declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class HistoryConfig:
     """Bi-temporal history (SCD Type 2) kept for a snapshot source; see ADR-0022."""
 
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] = Field(min_length=1)
     # Orders several rows of one key in one snapshot (same-day updates); a column of the source.
     sequence_field: str | None = None
     # What to do with a snapshot older than the newest one applied (ADR-0023).
     out_of_order: OutOfOrderPolicy = "resequence"
 
 
-@dataclass(frozen=True)
+@declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class SourceConfig:
     """One producer of payloads, as declared in config/sources.yaml."""
 
     source_id: str
     format: Literal["json", "csv"]
     event_time_field: str
-    compatibility: str = "FULL"
-    max_payload_bytes: int = 2 * 1024**3
+    compatibility: Compatibility = "FULL"
+    max_payload_bytes: Annotated[WholeNumber, Field(ge=1)] = 2 * 1024**3
     # A daily run re-publishes the partitions of the last `lookback_days` days, so records up
     # to that late land in their event date's partition; later ones are held as late arrivals.
-    lookback_days: int = 3
+    lookback_days: WholeNumber = 3
     owner: str = "unowned"
     description: str = ""
     # "events": every file adds rows. "snapshot": each file is the whole state for its event
@@ -79,7 +77,36 @@ class SourceConfig:
     # DUPLICATE and never promoted. "keep": a source whose identical files are distinct deliveries.
     redelivery: Literal["skip", "keep"] = "skip"
     # The payloads' character encoding, read alike by the profiler and Spark (payload_reading.py).
-    encoding: str = "UTF-8"
+    encoding: Annotated[str, AfterValidator(_canonical_encoding)] = "UTF-8"
+
+    @model_validator(mode="after")
+    def _history_of_snapshots(self) -> SourceConfig:
+        if self.history is not None and self.delivery != "snapshot":
+            raise keyed("history", "history is kept for snapshot sources (delivery: snapshot)")
+        return self
+
+
+class SourcesFile(BaseModel):
+    """config/sources.yaml: every source's declaration under its source id."""
+
+    model_config = NO_UNKNOWN_KEYS
+
+    sources: dict[Annotated[str, AfterValidator(check_source_id)], SourceConfig]
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _named_by_their_keys(cls, declared: object) -> object:
+        # The id is the declaration's key in the file, never a key inside it.
+        if not isinstance(declared, dict):
+            return declared
+        named = {}
+        for source_id, declaration in declared.items():
+            if isinstance(declaration, dict):
+                if "source_id" in declaration:
+                    raise keyed(f"{source_id}.source_id", "unknown key")
+                declaration = {"source_id": source_id, **declaration}
+            named[source_id] = declaration
+        return named
 
 
 @dataclass(frozen=True)
@@ -125,96 +152,9 @@ class Settings:
             raise KeyError(f"unknown source {source_id!r}; declared sources: {known}") from None
 
 
-def read_yaml_mapping(path: Path) -> dict:
-    """A declarative config file's top-level mapping; errors name the file and the reason."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(path, "-", "file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(path, "-", f"not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(path, "-", "expected a mapping")
-    return document
-
-
 def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceConfig]:
     """Parse and validate the source declarations; every error names file, key and reason."""
-    path = Path(path)
-    document = read_yaml_mapping(path)
-    if not isinstance(document.get("sources"), dict):
-        raise ConfigError(path, "sources", "expected a mapping of source id to declaration")
-    sources = {}
-    allowed = set(SourceConfig.__dataclass_fields__) - {"source_id"}
-    for source_id, declaration in document["sources"].items():
-        key = f"sources.{source_id}"
-        try:
-            check_source_id(source_id)
-        except InvalidKeyPart as error:
-            raise ConfigError(path, key, str(error)) from None
-        if not isinstance(declaration, dict):
-            raise ConfigError(path, key, "expected a mapping")
-        unknown = set(declaration) - allowed
-        if unknown:
-            raise ConfigError(path, f"{key}.{sorted(unknown)[0]}", "unknown key")
-        for required in ("format", "event_time_field"):
-            if required not in declaration:
-                raise ConfigError(path, f"{key}.{required}", "required")
-        if declaration["format"] not in ("json", "csv"):
-            raise ConfigError(path, f"{key}.format", "must be json or csv")
-        mode = declaration.get("compatibility", "FULL")
-        if mode not in COMPATIBILITY_MODES:
-            raise ConfigError(
-                path, f"{key}.compatibility", f"must be one of {', '.join(COMPATIBILITY_MODES)}"
-            )
-        for name, least in WHOLE_NUMBERS.items():
-            value = declaration.get(name, least)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(
-                    path, f"{key}.{name}", f"must be a whole number >= {least}, got {value!r}"
-                )
-        if declaration.get("delivery", "events") not in ("events", "snapshot"):
-            raise ConfigError(path, f"{key}.delivery", "must be events or snapshot")
-        if declaration.get("redelivery", "skip") not in ("skip", "keep"):
-            raise ConfigError(path, f"{key}.redelivery", "must be skip or keep")
-        if "encoding" in declaration:
-            declaration = {**declaration, "encoding": _encoding(path, key, declaration)}
-        if "history" in declaration:
-            declaration = {
-                **declaration,
-                "history": _history_config(path, f"{key}.history", declaration),
-            }
-        sources[source_id] = SourceConfig(source_id=source_id, **declaration)
-    return sources
-
-
-def _encoding(path: Path, key: str, declaration: dict) -> str:
-    from lake_assets.ingestion.payload_reading import canonical_encoding
-
-    try:
-        return canonical_encoding(declaration["encoding"])
-    except ValueError as error:
-        raise ConfigError(path, f"{key}.encoding", str(error)) from None
-
-
-def _history_config(path: Path, key: str, declaration: dict) -> HistoryConfig:
-    history = declaration["history"]
-    if not isinstance(history, dict):
-        raise ConfigError(path, key, "expected a mapping")
-    unknown = set(history) - set(HistoryConfig.__dataclass_fields__)
-    if unknown:
-        raise ConfigError(path, f"{key}.{sorted(unknown)[0]}", "unknown key")
-    if declaration.get("delivery") != "snapshot":
-        raise ConfigError(path, key, "history is kept for snapshot sources (delivery: snapshot)")
-    keys = history.get("keys")
-    if not keys or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise ConfigError(path, f"{key}.keys", "required: a list of key column names")
-    policy = history.get("out_of_order", "resequence")
-    if policy not in ("resequence", "reject"):
-        raise ConfigError(path, f"{key}.out_of_order", "must be resequence or reject")
-    return HistoryConfig(
-        keys=tuple(keys), sequence_field=history.get("sequence_field"), out_of_order=policy
-    )
+    return load_config(path, SourcesFile).sources
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

@@ -181,9 +181,9 @@ def test_a_policy_file_overrides_some_keys(tmp_path: Path):
         ("cost:\n  athena_usd_per_tb: -5\n", "cost.athena_usd_per_tb", "0 or more"),
         ("cost:\n  queries_per_day: 0\n", "cost.queries_per_day", "greater than 0"),
         ("selection:\n  target_file_mib: 0\n", "selection.target_file_mib", "greater than 0"),
-        ("cost:\n  vcpus: yes\n", "cost.vcpus", "must be a number"),
+        ("cost:\n  vcpus: yes\n", "cost.vcpus", "must be a whole number, got True"),
         ("cost: 5\n", "cost", "expected a mapping"),
-        ("select:\n  min_files: 2\n", "select", "unknown section"),
+        ("select:\n  min_files: 2\n", "select", "unknown key"),
     ],
 )
 def test_policy_errors_name_file_key_and_reason(tmp_path: Path, text, key, reason):

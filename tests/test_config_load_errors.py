@@ -45,7 +45,7 @@ CASES = {
         "    compatibility: FULL\n    owner: payments-data",
         "    compatibility: FULL\n    lookback_days: three\n    owner: payments-data",
         "sources.card_transactions.lookback_days",
-        "must be a whole number >= 0, got 'three'",
+        "must be a whole number, got 'three'",
     ),
     "regex_valid_in_python_only": (
         "contracts/customers.yaml",

@@ -116,10 +116,10 @@ def drop_key(path: list):
         (
             set_in(["rules", AMOUNT, "range", "max"], "lots"),
             f"rules[{AMOUNT}].range.max",
-            "valid number",
+            "must be a number, got 'lots'",
         ),
-        (set_in(["version"], "one"), "version", "valid integer"),
-        (set_in(["schema", 0, "type"], "uuid"), "schema[0].type", "'json'"),
+        (set_in(["version"], "one"), "version", "must be a whole number, got 'one'"),
+        (set_in(["schema", 0, "type"], "uuid"), "schema[0].type", "string or json, got 'uuid'"),
         (drop_key(["owner"]), "owner", "required"),
         (
             set_in(["rules", AMOUNT, "range", "column"], "amt"),

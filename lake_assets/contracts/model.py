@@ -14,12 +14,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
-from lake_assets.settings import REPO_ROOT, ConfigError, read_yaml_mapping
+from lake_assets.settings import REPO_ROOT
 from lake_assets.tables.types import FieldType
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
@@ -45,7 +45,7 @@ PROMOTION_COLUMNS = (*LINEAGE_COLUMNS, "event_date")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(**NO_UNKNOWN_KEYS, frozen=True)
 
 
 class ColumnSpec(_Strict):
@@ -208,12 +208,12 @@ class Contract(_Strict):
         types: dict[str, str] = {}
         for i, column in enumerate(self.columns):
             if column.name in types:
-                raise _keyed(f"schema[{i}].name", f"column {column.name!r} is declared twice")
+                raise keyed(f"schema[{i}].name", f"column {column.name!r} is declared twice")
             types[column.name] = column.type
         seen: set[str] = set()
         for i, rule in enumerate(self.rules):
             if rule.name in seen:
-                raise _keyed(f"rules[{i}].name", f"rule name {rule.name!r} is used twice")
+                raise keyed(f"rules[{i}].name", f"rule name {rule.name!r} is used twice")
             seen.add(rule.name)
             _check_rule(rule, f"rules[{i}].{rule.kind}", types)
         return self
@@ -252,20 +252,15 @@ class Contract(_Strict):
         raise KeyError(f"contract {self.dataset!r} has no rule {name!r}")
 
 
-def _keyed(key: str, reason: str) -> PydanticCustomError:
-    # Carries the key path out of a model-level validator, whose own location is the root.
-    return PydanticCustomError("contract", "{reason}", {"key": key, "reason": reason})
-
-
 def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
     """Every column a rule reads is in the schema, with a type the rule can compare."""
     check = rule.check
     for j, column in enumerate(rule.columns):
         if column not in types:
             where = f"{key}.columns[{j}]" if isinstance(check, Unique) else f"{key}.column"
-            raise _keyed(where, f"rule {rule.name!r} reads column {column!r}, not in schema")
+            raise keyed(where, f"rule {rule.name!r} reads column {column!r}, not in schema")
     if isinstance(check, Range) and types[check.column] not in NUMERIC:
-        raise _keyed(
+        raise keyed(
             f"{key}.column",
             f"rule {rule.name!r}: range needs an integer or double column, "
             f"{check.column!r} is {types[check.column]} (use an sql rule)",
@@ -273,18 +268,18 @@ def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
     if isinstance(check, Regex):
         problem = java_regex_problem(check.pattern)
         if problem:
-            raise _keyed(f"{key}.pattern", f"rule {rule.name!r}: {problem}")
+            raise keyed(f"{key}.pattern", f"rule {rule.name!r}: {problem}")
         try:
             re.compile(python_spelling(check.pattern))
         except re.error as error:
-            raise _keyed(
+            raise keyed(
                 f"{key}.pattern", f"rule {rule.name!r}: invalid regex {check.pattern!r}: {error}"
             ) from None
     if isinstance(check, Sql):
         known = {c.lower() for c in (*types, *PROMOTION_COLUMNS)}
         unknown = [c for c in sql_columns(check.expression) if c.lower() not in known]
         if unknown:
-            raise _keyed(
+            raise keyed(
                 f"{key}.expression",
                 f"rule {rule.name!r} reads column {unknown[0]!r}, not in schema",
             )
@@ -292,7 +287,7 @@ def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
         column_type = types[check.column]
         accepted = SCALAR_TYPES.get(column_type)
         if accepted is None:
-            raise _keyed(
+            raise keyed(
                 f"{key}.column",
                 f"rule {rule.name!r}: allowed_values cannot compare {column_type} column "
                 f"{check.column!r} (use an sql rule)",
@@ -302,38 +297,16 @@ def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
             if not isinstance(value, accepted) or (
                 isinstance(value, bool) and bool not in accepted
             ):
-                raise _keyed(
+                raise keyed(
                     f"{key}.values[{j}]",
                     f"rule {rule.name!r}: {value!r} is not a {column_type} value",
                 )
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
-    return path or "-"
-
-
-_PYDANTIC_REASONS = {"extra_forbidden": "unknown key", "missing": "required"}
-
-
-def _config_error(path: Path, error: ValidationError) -> ConfigError:
-    first = error.errors()[0]
-    context = first.get("ctx") or {}
-    key = context.get("key") or _key_path(first["loc"])
-    reason = _PYDANTIC_REASONS.get(first["type"]) or first["msg"].removeprefix("Value error, ")
-    return ConfigError(path, key, reason)
-
-
 def load_contract(path: Path | str) -> Contract:
     """Parse and validate one contract file; its `dataset:` must equal the file's stem."""
     path = Path(path)
-    document = read_yaml_mapping(path)
-    try:
-        contract = Contract.model_validate(document)
-    except ValidationError as error:
-        raise _config_error(path, error) from None
+    contract = load_config(path, Contract)
     if contract.dataset != path.stem:
         raise ConfigError(path, "dataset", f"must match the file name ({path.stem!r})")
     return contract

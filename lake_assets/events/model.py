@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lake_assets.settings import DEFAULT_DEPENDENCIES_FILE, ConfigError, read_yaml_mapping
+from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
+from lake_assets.settings import DEFAULT_DEPENDENCIES_FILE
 
 OnTimeout = Literal["wait", "run_partial", "skip"]
 
@@ -86,7 +87,7 @@ class DataReady:
 class DependencyRule(BaseModel):
     """Run `target` for partition p when every input dataset has published p."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(**NO_UNKNOWN_KEYS, frozen=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     target: str = Field(min_length=1)  # an asset key path, "marts/daily_spend"
@@ -106,31 +107,24 @@ class DependencyRule(BaseModel):
         return self.target.strip("/").split("/")
 
 
+class DependencyRules(BaseModel):
+    """config/dependencies.yaml: a list of rules with distinct names."""
+
+    model_config = NO_UNKNOWN_KEYS
+
+    rules: tuple[DependencyRule, ...]
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> DependencyRules:
+        for index, rule in enumerate(self.rules):
+            if any(rule.name == other.name for other in self.rules[:index]):
+                raise keyed(f"rules[{index}].name", f"duplicate rule name {rule.name!r}")
+        return self
+
+
 def load_rules(path: Path | str = DEFAULT_DEPENDENCIES_FILE) -> list[DependencyRule]:
     """Parse and validate the dependency rules; every error names file, key and reason."""
-    path = Path(path)
-    document = read_yaml_mapping(path)
-    declared = document.get("rules")
-    if not isinstance(declared, list):
-        raise ConfigError(path, "rules", "expected a list of rules")
-    rules: list[DependencyRule] = []
-    for index, declaration in enumerate(declared):
-        key = f"rules[{index}]"
-        if not isinstance(declaration, dict):
-            raise ConfigError(path, key, "expected a mapping")
-        try:
-            rule = DependencyRule.model_validate(declaration)
-        except ValidationError as error:
-            first = error.errors()[0]
-            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-            reason = {"extra_forbidden": "unknown key", "missing": "required"}.get(
-                first["type"], first["msg"].removeprefix("Value error, ")
-            )
-            raise ConfigError(path, key + loc, reason) from None
-        if any(rule.name == other.name for other in rules):
-            raise ConfigError(path, f"{key}.name", f"duplicate rule name {rule.name!r}")
-        rules.append(rule)
-    return rules
+    return list(load_config(path, DependencyRules).rules)
 
 
 def check_rules(

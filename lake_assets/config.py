@@ -1,0 +1,136 @@
+"""One loader for every declarative config file (sources, contracts, dependency rules, the
+compaction policy): YAML parsed, validated into the pydantic model its owner declares, and every
+error a `ConfigError` naming the file, the key path and the reason:
+
+    config/sources.yaml: sources.customers.history.keys[0]: must be a string, got 5
+
+The models live beside the code that reads them (`settings.SourcesFile`, `contracts.model.Contract`,
+`events.model.DependencyRules`, `compaction.policy.CompactionPolicy`); this module imports none of
+them, so any module can use it. Checks that span files (a contract referencing another dataset,
+a rule naming an asset of the graph) raise the same `ConfigError` from their own modules.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import yaml
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+Declared = TypeVar("Declared")
+
+# Every model of a config file refuses keys it does not declare: a misspelt key is an error,
+# not a silently ignored default.
+NO_UNKNOWN_KEYS = ConfigDict(extra="forbid")
+
+# Numbers in YAML files. Strict: `min_files: yes` (a bool) or `lookback_days: "3"` is a mistake,
+# not 1 or 3; an integer is still a valid float.
+WholeNumber = Annotated[int, Field(strict=True, ge=0)]
+Number = Annotated[float, Field(strict=True, ge=0)]
+PositiveNumber = Annotated[float, Field(strict=True, gt=0)]
+
+
+class ConfigError(ValueError):
+    """A declarative config file is invalid; the message names the file, key and reason."""
+
+    def __init__(self, file: Path | str, key: str, reason: str):
+        self.file, self.key, self.reason = str(file), key, reason
+        super().__init__(f"{file}: {key}: {reason}")
+
+
+def load_config(path: Path | str, model: type[Declared]) -> Declared:
+    """The file at `path` validated into `model` (a pydantic model or dataclass)."""
+    path = Path(path)
+    document = _read_mapping(path)
+    try:
+        return _adapter(model).validate_python(document)
+    except ValidationError as error:
+        raise _config_error(path, error) from None
+
+
+def keyed(key: str, reason: str) -> PydanticCustomError:
+    """An error for a validator that knows which key is wrong: a model-level check's own
+    location is the model, so the key (relative to that model) travels in the error."""
+    return PydanticCustomError("config", "{reason}", {"key": key, "reason": reason})
+
+
+def _config_error(path: Path, error: ValidationError) -> ConfigError:
+    """The first of pydantic's errors, as file, key path and reason."""
+    first = error.errors()[0]
+    key = _key_path(first["loc"])
+    relative = (first.get("ctx") or {}).get("key")
+    if relative:
+        key = f"{key}.{relative}" if key else relative
+    return ConfigError(path, key or "-", _reason(first))
+
+
+def _read_mapping(path: Path) -> dict:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(path, "-", "file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(path, "-", f"not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(path, "-", "expected a mapping")
+    return document
+
+
+@cache
+def _adapter(model: type) -> TypeAdapter:
+    return TypeAdapter(model)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if part == "[key]":  # the error is about a mapping's key itself, already in the path
+            continue
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+# pydantic error type -> the reason in the house's words ("got" is added where there is input).
+_REASONS = {
+    "extra_forbidden": "unknown key",
+    "unexpected_keyword_argument": "unknown key",
+    "missing": "required",
+    "missing_argument": "required",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "dataclass_type": "expected a mapping",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be {ge} or more",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be {le} or less",
+    "string_pattern_mismatch": "must match {pattern}",
+}
+_NO_INPUT = {"extra_forbidden", "unexpected_keyword_argument", "missing", "missing_argument"}
+
+
+def _reason(error: ErrorDetails) -> str:
+    kind, context = error["type"], error.get("ctx") or {}
+    if kind == "literal_error":
+        choices = context["expected"].replace("'", "")
+        reason = f"must be {'one of ' if ',' in choices else ''}{choices}"
+    elif kind in ("too_short", "string_too_short") and context["min_length"] == 1:
+        reason = "must not be empty"
+    elif kind in _REASONS:
+        reason = _REASONS[kind].format(**context)
+    else:  # a validator's own words (ValueError, keyed) or a pydantic message we do not reword
+        return error["msg"].removeprefix("Value error, ")
+    return reason if kind in _NO_INPUT else f"{reason}, got {reprlib.repr(error.get('input'))}"
