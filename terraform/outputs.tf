@@ -86,9 +86,9 @@ output "orchestrator_role_arn" {
   value       = aws_iam_role.orchestrator.arn
 }
 
-output "job_artifacts_uri" {
-  description = "Where the deployment uploads the promotion job's entry point (read-only for the execution role)."
-  value       = "s3://${aws_s3_bucket.lake.bucket}/artifacts/"
+output "job_code_uri" {
+  description = "Where `lake deploy` (orchestrator role) uploads the Spark jobs' code, which the execution role reads."
+  value       = "s3://${aws_s3_bucket.lake.bucket}/_code/"
 }
 
 output "kms_key_arn" {
