@@ -10,10 +10,12 @@ Re-record after the code calls something new (runs every test file that uses the
 Which calls are the code's: calls through a boto3 client the code built (a frame of lake_assets/
 or resources/ on the stack when the client was made), except a call the test makes itself on
 such a client and the provisioning helpers that stand in for Terraform in tests (tables, the
-Glue database). The role: the Spark job's when the client was built under lake_assets/runtime/
-(the entry point, which runs in the job process), the orchestrator's otherwise. S3 calls carry
-the zone they touch: the key's first segment below the storage's root ("raw/"), "" for the
-bucket itself.
+Glue database). A test that looks at AWS through the code's own stores makes the code's calls:
+look with a client of the test's own. The role: the Spark job's when the client was built under
+the job entry point (lake_assets/runtime/entry.py, which runs in the job process only: a fake
+EMR must run it in this process for its calls to be seen), the orchestrator's otherwise. S3
+calls carry the zone they touch: the key's first segment below the storage's root ("raw/"), ""
+for the bucket itself.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ RECORD_COMMAND = "make aws-calls"
 ROLES = ("orchestrator", "job")
 
 _CODE = tuple(str(REPO / folder) + os.sep for folder in ("lake_assets", "resources"))
-_JOB = str(REPO / "lake_assets" / "runtime") + os.sep
+# The one entry point of every Spark job: its frames run in the job process only.
+JOB_ENTRY = REPO / "lake_assets" / "runtime" / "entry.py"
 _TESTS = str(REPO / "tests") + os.sep
 # Frames of the AWS SDK (and of this recorder) sit between any caller and the request.
 _SDK = (*(str(Path(m.__file__).parent) + os.sep for m in (boto3, botocore, s3transfer)), __file__)
@@ -127,6 +130,8 @@ class AwsCallRecorder:
         # Imported here: the provisioning helpers are recognised by their code objects.
         from resources.aws import GlueCatalog, S3Storage, ensure_table
 
+        assert JOB_ENTRY.is_file(), f"{JOB_ENTRY} moved: tell tests/aws_calls.py where jobs start"
+
         self._provisioning = {ensure_table.__code__, GlueCatalog.ensure_database.__code__}
         self._storage_init = S3Storage.__init__.__code__
         original_init, original_call = BaseClient.__init__, BaseClient._make_api_call
@@ -156,7 +161,7 @@ class AwsCallRecorder:
         files = [(f, f.f_code.co_filename) for f in _files(frame)]
         if not any(name.startswith(_CODE) for _, name in files):
             return None
-        role = "job" if any(name.startswith(_JOB) for _, name in files) else "orchestrator"
+        role = "job" if any(name == str(JOB_ENTRY) for _, name in files) else "orchestrator"
         storage = [f for f, _ in files if f.f_code is self._storage_init]
         return _Origin(role, storage[0].f_locals["self"].prefix if storage else "")
 
