@@ -6,7 +6,7 @@ TOOLS := .venv-tools
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install demo test dev lint format bench checkov clean
+.PHONY: install demo test dev lint format bench checkov aws-calls clean
 
 # Reinstall only when the dependency list changes.
 $(BIN)/.installed: pyproject.toml
@@ -32,6 +32,12 @@ $(TOOLS)/bin/checkov:
 
 checkov: $(TOOLS)/bin/checkov
 	$(TOOLS)/bin/checkov -d terraform --config-file .checkov.yaml
+
+# Re-records terraform/tests/aws_calls.json, the AWS calls the code makes, from every test file
+# that uses the moto server (tests/aws_calls.py); terraform/iam.tf must then grant exactly those.
+AWS_CALL_TESTS = $(shell grep -l -E 'aws_endpoint|moto_server' tests/test_*.py)
+aws-calls: install
+	LAKE_RECORD_AWS_CALLS=1 $(BIN)/pytest -q $(AWS_CALL_TESTS)
 
 test: install checkov
 	$(BIN)/ruff check .

@@ -1,9 +1,15 @@
 # Two roles, each with only the calls its code makes, on only the resources it touches:
-#   - the promotion job's EMR Serverless execution role;
+#   - the Spark jobs' EMR Serverless execution role;
 #   - the orchestrator role of the Dagster process.
+# The calls are recorded from the code while the moto-server tests run
+# (terraform/tests/aws_calls.json, `make aws-calls`), and tests/test_terraform.py requires each
+# role's actions, and its object actions per zone, to equal what the recording needs.
 # Object grants name a zone prefix ("<bucket>/raw/*"), never the whole bucket, and ListBucket is
-# narrowed to the same zones with s3:prefix. Zones are written out literally (no locals) so that
-# tests/test_terraform.py can check them.
+# narrowed with s3:prefix to the zones the role reads or lists (so a missing object is a 404,
+# not a 403). Zones are written out literally (no locals) so that the test can check them.
+# Two prefixes are not lake zones: _pipes/ holds the Dagster Pipes sessions (the context the
+# orchestrator writes for a job, the message chunks the job writes back), _code/ the job code
+# `lake deploy` uploads and EMR Serverless runs.
 
 locals {
   lake_arn = aws_s3_bucket.lake.arn
@@ -16,7 +22,7 @@ locals {
 }
 
 # ---------------------------------------------------------------------------------------------
-# EMR Serverless execution role (the promotion job)
+# EMR Serverless execution role (the Spark jobs)
 # ---------------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "emr_execution_trust" {
@@ -56,17 +62,19 @@ data "aws_iam_policy_document" "emr_execution" {
     resources = ["${local.lake_arn}/raw/*"]
   }
 
-  # The deployment (not the orchestrator) uploads the job's entry point under artifacts/.
+  # EMR Serverless fetches the submitted entry point and code archive with this role;
+  # `lake deploy` (the orchestrator) uploads them.
   statement {
-    sid       = "ReadJobEntryPoint"
+    sid       = "ReadSubmittedCode"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
-    resources = ["${local.lake_arn}/artifacts/*"]
+    resources = ["${local.lake_arn}/_code/*"]
   }
 
+  # Published versions are read; run folders written, read back and cleaned by the committer.
   # Spark writes with multipart uploads and aborts them on task failure.
   statement {
-    sid    = "WriteCuratedAndQuarantineZones"
+    sid    = "WriteRunFolders"
     effect = "Allow"
     actions = [
       "s3:AbortMultipartUpload",
@@ -78,6 +86,17 @@ data "aws_iam_policy_document" "emr_execution" {
       "${local.lake_arn}/curated/*",
       "${local.lake_arn}/quarantine/*",
     ]
+  }
+
+  # The job reads its Pipes context and writes its message chunks.
+  statement {
+    sid    = "PipesSession"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/_pipes/*"]
   }
 
   statement {
@@ -92,7 +111,8 @@ data "aws_iam_policy_document" "emr_execution" {
         "raw/*",
         "curated/*",
         "quarantine/*",
-        "artifacts/*",
+        "_code/*",
+        "_pipes/*",
       ]
     }
   }
@@ -163,7 +183,8 @@ resource "aws_iam_role" "orchestrator" {
 }
 
 data "aws_iam_policy_document" "orchestrator" {
-  # Registry versions and the raw-file index (resources/registry_store.py).
+  # Registry versions and the raw-file index (resources/aws.py): versions are put (a status
+  # change overwrites the item), files put and read, both queried per source.
   statement {
     sid    = "RegistryAndFileIndex"
     effect = "Allow"
@@ -171,7 +192,6 @@ data "aws_iam_policy_document" "orchestrator" {
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:Query",
-      "dynamodb:UpdateItem",
     ]
     resources = [
       aws_dynamodb_table.lake["schema_registry"].arn,
@@ -199,7 +219,8 @@ data "aws_iam_policy_document" "orchestrator" {
   }
 
   # Compaction history and its per-dataset lease (resources/compaction_history.py): records
-  # are put and scanned; the lease is a conditional put, read when busy, deleted when done.
+  # are put, queried per dataset or scanned; the lease is a conditional put, read when busy,
+  # deleted when done.
   statement {
     sid    = "CompactionHistory"
     effect = "Allow"
@@ -207,13 +228,15 @@ data "aws_iam_policy_document" "orchestrator" {
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
+      "dynamodb:Query",
       "dynamodb:Scan",
     ]
     resources = [aws_dynamodb_table.lake["compaction_history"].arn]
   }
 
-  # Partition catalog: publish is a pointer switch on the partition (resources/catalog.py);
-  # sealing and compaction switch it the same way.
+  # Partition catalog: publish is a pointer switch on the partition (resources/aws.py);
+  # sealing and compaction switch it the same way. The table carries the superseded locations
+  # retention reads across tables, and widened columns: both are table updates.
   statement {
     sid    = "CuratedCatalog"
     effect = "Allow"
@@ -223,7 +246,9 @@ data "aws_iam_policy_document" "orchestrator" {
       "glue:GetPartition",
       "glue:GetPartitions",
       "glue:GetTable",
+      "glue:GetTables",
       "glue:UpdatePartition",
+      "glue:UpdateTable",
     ]
     resources = [
       local.glue_catalog_arn,
@@ -244,21 +269,27 @@ data "aws_iam_policy_document" "orchestrator" {
     effect = "Allow"
     actions = [
       "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
       "sqs:ReceiveMessage",
     ]
     resources = [aws_sqs_queue.arrivals.arn]
   }
 
+  # Dagster Pipes' EMR Serverless client starts a run (tagged with the Dagster run: tagging on
+  # creation is authorised as TagResource on the new run), polls it, fetches its dashboard
+  # link, reads the application's monitoring settings, and cancels the run when Dagster's is
+  # terminated.
   statement {
-    sid    = "PromotionJobRuns"
+    sid    = "SparkJobRuns"
     effect = "Allow"
     actions = [
       "emr-serverless:CancelJobRun",
+      "emr-serverless:GetApplication",
+      "emr-serverless:GetDashboardForJobRun",
       "emr-serverless:GetJobRun",
       "emr-serverless:StartJobRun",
+      "emr-serverless:TagResource",
     ]
-    # StartJobRun acts on the application, Get/CancelJobRun on its job runs.
+    # StartJobRun and GetApplication act on the application, the others on its job runs.
     resources = [
       aws_emrserverless_application.spark.arn,
       "${aws_emrserverless_application.spark.arn}/jobruns/*",
@@ -277,21 +308,73 @@ data "aws_iam_policy_document" "orchestrator" {
     }
   }
 
-  # Landing and reading raw files, dead-lettering them, and the retention cleanup of
-  # superseded curated folders.
+  # Payloads are landed (multipart when large, aborted on failure) and read by profiling; raw
+  # is immutable, so nothing deletes there (ADR-0012).
   statement {
-    sid    = "LakeZoneObjects"
+    sid    = "LandAndReadRawPayloads"
+    effect = "Allow"
+    actions = [
+      "s3:AbortMultipartUpload",
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/raw/*"]
+  }
+
+  # Publish writes the manifest of a version, readers read it, and the retention sweep deletes
+  # superseded run folders.
+  statement {
+    sid    = "CuratedVersions"
     effect = "Allow"
     actions = [
       "s3:DeleteObject",
       "s3:GetObject",
       "s3:PutObject",
     ]
-    resources = [
-      "${local.lake_arn}/raw/*",
-      "${local.lake_arn}/dead-letter/*",
-      "${local.lake_arn}/curated/*",
+    resources = ["${local.lake_arn}/curated/*"]
+  }
+
+  # A dead letter is a copy of a raw payload with its reason; replay reads it.
+  statement {
+    sid    = "DeadLetterCopies"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
     ]
+    resources = ["${local.lake_arn}/dead-letter/*"]
+  }
+
+  # The retention sweep deletes quarantine copies nothing references; jobs write them.
+  statement {
+    sid       = "QuarantineRetention"
+    effect    = "Allow"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.lake_arn}/quarantine/*"]
+  }
+
+  # Pipes sessions: the orchestrator writes a job's context and deletes it when the run ends,
+  # and reads the message chunks the job writes.
+  statement {
+    sid    = "PipesSessions"
+    effect = "Allow"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/_pipes/*"]
+  }
+
+  # `lake deploy` uploads the job code; a submission first checks that it is there.
+  statement {
+    sid    = "DeployJobCode"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/_code/*"]
   }
 
   statement {
@@ -304,8 +387,11 @@ data "aws_iam_policy_document" "orchestrator" {
       variable = "s3:prefix"
       values = [
         "raw/*",
-        "dead-letter/*",
         "curated/*",
+        "dead-letter/*",
+        "quarantine/*",
+        "_pipes/*",
+        "_code/*",
       ]
     }
   }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+import aws_calls
 import pytest
 
 
@@ -44,6 +45,7 @@ def moto_server():
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    aws_calls.start()
     previous = {k: os.environ.get(k) for k in _FAKE_CREDENTIALS}
     os.environ.update(_FAKE_CREDENTIALS)
     yield f"http://127.0.0.1:{port}"
@@ -53,6 +55,17 @@ def moto_server():
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def aws_calls_in_recording():
+    """A test fails when the code made an AWS call terraform/tests/aws_calls.json lacks."""
+    yield
+    aws_calls.check_test()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    aws_calls.finish(exitstatus)
 
 
 _FAKE_CREDENTIALS = {

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import hcl2
 import pytest
+from aws_calls import RECORD_COMMAND, RECORDING, load_recording
+from iam_grants import S3_OBJECT_ACTIONS, Grants, grants_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TF_DIR = REPO_ROOT / "terraform"
@@ -51,59 +53,14 @@ ENV_OUTPUTS = {
     "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
 }
 
-# Exactly the calls the Dagster process makes (resources/*), and the ones the promotion job makes.
-ORCHESTRATOR_ACTIONS = {
-    "dynamodb:DeleteItem",
-    "dynamodb:Scan",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:Query",
-    "glue:GetTable",
-    "glue:CreateTable",
-    "glue:GetPartition",
-    "glue:GetPartitions",
-    "glue:CreatePartition",
-    "glue:UpdatePartition",
-    "sns:Publish",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "emr-serverless:StartJobRun",
-    "emr-serverless:GetJobRun",
-    "emr-serverless:CancelJobRun",
-    "iam:PassRole",
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:ListBucket",
-    "kms:Decrypt",
-    "kms:Encrypt",
-    "kms:GenerateDataKey",
-}
-EXECUTION_ROLE_ACTIONS = {
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListBucket",
-    "kms:Decrypt",
-    "kms:GenerateDataKey",
-}
+# The role policy of each role the recording names (tests/aws_calls.py).
+ROLE_POLICIES = {"orchestrator": "orchestrator", "job": "emr_execution"}
 
 # "service:Action" with nothing but letters and digits in the action: no "*" or "?" anywhere.
 LITERAL_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
-# The object keys a role may be granted: one zone (or the job artifacts prefix) and what is in it.
-ALLOWED_OBJECT_SUFFIXES = {
-    "emr_execution": {"/raw/*", "/curated/*", "/quarantine/*", "/artifacts/*"},
-    "orchestrator": {"/raw/*", "/curated/*", "/dead-letter/*"},
-}
-S3_OBJECT_ACTIONS = {
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:AbortMultipartUpload",
-}
+LAKE_ARN = "${aws_s3_bucket.lake.arn}"
+# One zone of the bucket and what is in it: "${aws_s3_bucket.lake.arn}/raw/*" -> "raw/".
+ZONE_OBJECTS = re.compile(re.escape(LAKE_ARN) + r"/([A-Za-z0-9_-]+/)\*")
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,47 +341,71 @@ def _role_document(config, role_policy: str) -> dict:
     return _policy_documents(config)[_reference_target(body["policy"])]
 
 
-@pytest.mark.parametrize(
-    "role_policy, expected",
-    [("orchestrator", ORCHESTRATOR_ACTIONS), ("emr_execution", EXECUTION_ROLE_ACTIONS)],
-)
-def test_role_actions_are_exactly_what_the_code_uses(config, role_policy, expected):
-    statements = _statements(_role_document(config, role_policy))
-    assert all(s.get("effect", "Allow") == "Allow" for s in statements)
-    granted = {a for s in statements for a in _as_list(s["actions"])}
-    assert granted == expected, (
-        f"extra: {sorted(granted - expected)}, missing: {sorted(expected - granted)}"
+@pytest.fixture(scope="module")
+def needed() -> dict[str, Grants]:
+    """What each role must be granted for the calls the code makes."""
+    return grants_of(load_recording())
+
+
+def _difference(granted: set, expected: set) -> str:
+    return (
+        f"extra: {sorted(granted - expected)}, missing: {sorted(expected - granted)}; the "
+        f"code's calls are in {RECORDING.relative_to(REPO_ROOT)} (re-record: {RECORD_COMMAND})"
     )
 
 
-@pytest.mark.parametrize("role_policy", ["orchestrator", "emr_execution"])
-def test_s3_grants_are_scoped_to_zone_prefixes(config, role_policy):
-    allowed = ALLOWED_OBJECT_SUFFIXES[role_policy]
-    lake = "${aws_s3_bucket.lake.arn}"
-    for statement in _statements(_role_document(config, role_policy)):
+@pytest.mark.parametrize("role", sorted(ROLE_POLICIES))
+def test_role_actions_are_exactly_what_the_code_uses(config, needed, role):
+    statements = _statements(_role_document(config, ROLE_POLICIES[role]))
+    assert all(s.get("effect", "Allow") == "Allow" for s in statements)
+    granted = {a for s in statements for a in _as_list(s["actions"])}
+    assert granted == needed[role].actions, _difference(granted, needed[role].actions)
+
+
+def test_every_recorded_role_has_a_policy(needed):
+    assert set(needed) == set(ROLE_POLICIES)
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_POLICIES))
+def test_s3_grants_are_the_zones_the_code_touches(config, needed, role):
+    """Object actions per zone ("<bucket>/raw/*") and ListBucket narrowed by s3:prefix to
+    zones, each exactly what the code does there."""
+    objects, listed = set(), set()
+    for statement in _statements(_role_document(config, ROLE_POLICIES[role])):
         actions = set(_as_list(statement["actions"]))
         resources = _as_list(statement["resources"])
         if actions & S3_OBJECT_ACTIONS:
             assert actions <= S3_OBJECT_ACTIONS, f"mix of S3 object and other actions: {actions}"
             for resource in resources:
-                assert resource.startswith(lake) and resource[len(lake) :] in allowed, (
-                    f"{role_policy}: object grant on {resource!r}, allowed: {sorted(allowed)}"
-                )
+                zone = ZONE_OBJECTS.fullmatch(resource)
+                assert zone, f"{role}: object grant on {resource!r}, not on one zone"
+                objects |= {(action, zone.group(1)) for action in actions}
         if "s3:ListBucket" in actions:
-            assert resources == [lake], f"{role_policy}: ListBucket on {resources}"
+            assert resources == [LAKE_ARN], f"{role}: ListBucket on {resources}"
             conditions = statement.get("condition", [])
             prefixes = [c for c in conditions if c["variable"] == "s3:prefix"]
-            assert prefixes, f"{role_policy}: ListBucket without an s3:prefix condition"
+            assert prefixes, f"{role}: ListBucket without an s3:prefix condition"
             assert all(c["test"] == "StringLike" for c in prefixes)
-            values = {v for c in prefixes for v in _as_list(c["values"])}
-            expected = {suffix[1:] for suffix in allowed}
-            assert values == expected, f"{role_policy}: ListBucket prefixes {values} != {expected}"
+            for value in (v for c in prefixes for v in _as_list(c["values"])):
+                assert re.fullmatch(r"[A-Za-z0-9_-]+/\*", value), f"{role}: s3:prefix {value}"
+                listed.add(value[:-1])
+    assert objects == needed[role].objects, _difference(objects, needed[role].objects)
+    assert listed == needed[role].listed, _difference(listed, needed[role].listed)
+
+
+def test_recorded_s3_calls_are_object_or_listing_actions(needed):
+    """An S3 operation IAM authorises under another name needs a line in AUTHORISED_AS
+    (tests/iam_grants.py); without it the grant would name an action that does not exist."""
+    known = S3_OBJECT_ACTIONS | {"s3:ListBucket"}
+    for role, grants in needed.items():
+        s3 = {a for a in grants.actions if a.startswith("s3:")}
+        assert s3 <= known, f"{role}: {sorted(s3 - known)} are not S3 actions of this lake"
 
 
 def test_pass_role_is_limited_to_the_execution_role(config):
     statements = [
         s
-        for s in _statements(_role_document(config, "orchestrator"))
+        for s in _statements(_role_document(config, ROLE_POLICIES["orchestrator"]))
         if "iam:PassRole" in _as_list(s["actions"])
     ]
     assert len(statements) == 1

@@ -1,0 +1,252 @@
+"""The AWS calls the code makes, seen while the moto-server tests run, each attributed to the
+role that makes it in production. terraform/tests/aws_calls.json is the recording: the IAM test
+(tests/test_terraform.py) derives each role's grants from it, and every test that starts the moto
+server fails when the code makes a call the recording does not hold.
+
+Re-record after the code calls something new (runs every test file that uses the moto server):
+
+    make aws-calls        # LAKE_RECORD_AWS_CALLS=1 pytest <those files>
+
+Which calls are the code's: calls through a boto3 client the code built (a frame of lake_assets/
+or resources/ on the stack when the client was made), except a call the test makes itself on
+such a client and the provisioning helpers that stand in for Terraform in tests (tables, the
+Glue database). A test that looks at AWS through the code's own stores makes the code's calls:
+look with a client of the test's own. The role: the Spark job's when the client was built under
+the job entry point (lake_assets/runtime/entry.py, which runs in the job process only: a fake
+EMR must run it in this process for its calls to be seen), the orchestrator's otherwise. S3
+calls carry the zone they touch: the key's first segment below the storage's root ("raw/"), ""
+for the bucket itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import boto3
+import botocore
+import pytest
+import s3transfer
+from botocore.client import BaseClient
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDING = REPO / "terraform" / "tests" / "aws_calls.json"
+RECORD_ENV = "LAKE_RECORD_AWS_CALLS"
+RECORD_COMMAND = "make aws-calls"
+ROLES = ("orchestrator", "job")
+
+_CODE = tuple(str(REPO / folder) + os.sep for folder in ("lake_assets", "resources"))
+# The one entry point of every Spark job: its frames run in the job process only.
+JOB_ENTRY = REPO / "lake_assets" / "runtime" / "entry.py"
+_TESTS = str(REPO / "tests") + os.sep
+# Frames of the AWS SDK (and of this recorder) sit between any caller and the request.
+_SDK = (*(str(Path(m.__file__).parent) + os.sep for m in (boto3, botocore, s3transfer)), __file__)
+
+
+@dataclass(frozen=True, order=True)
+class AwsCall:
+    role: str
+    service: str  # botocore's service name ("s3", "emr-serverless")
+    operation: str  # the API operation ("PutObject")
+    zone: str | None = None  # S3 only: "raw/", "_pipes/", "" for the bucket
+
+
+@dataclass(frozen=True)
+class _Origin:
+    role: str
+    root: str  # the S3 storage's key prefix, stripped before the zone is taken
+
+
+def load_recording(path: Path = RECORDING) -> set[AwsCall]:
+    tree = json.loads(path.read_text())["calls"]
+    return {
+        AwsCall(role, service, operation, zone)
+        for role, services in tree.items()
+        for service, operations in services.items()
+        for operation, zones in operations.items()
+        for zone in (zones if service == "s3" else [None])
+    }
+
+
+def write_recording(calls: set[AwsCall], path: Path = RECORDING) -> None:
+    tree: dict = {}
+    for call in sorted(calls, key=lambda c: (c.role, c.service, c.operation, c.zone or "")):
+        zones = tree.setdefault(call.role, {}).setdefault(call.service, {})
+        zones = zones.setdefault(call.operation, [])
+        if call.zone is not None:
+            zones.append(call.zone)
+    document = {
+        "generated_by": f"{RECORD_COMMAND} (see tests/aws_calls.py); do not edit by hand",
+        "calls": tree,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def _files(frame: FrameType | None):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def _zone(key: str, root: str) -> str:
+    key = key[len(root) :] if root and key.startswith(root) else key
+    head, slash, _ = key.partition("/")
+    return head + slash
+
+
+def _zones(api_params: dict, root: str) -> set[str]:
+    """The zones an S3 request touches: of its key, prefix or batch of keys; "" if none."""
+    keys = [api_params[name] for name in ("Key", "Prefix") if api_params.get(name)]
+    keys += [entry["Key"] for entry in api_params.get("Delete", {}).get("Objects", [])]
+    return {_zone(key, root) for key in keys} or {""}
+
+
+def _copy_source_zone(api_params: dict, root: str) -> str | None:
+    """A copy reads its source, which IAM authorises apart from the write: noted as the
+    pseudo-operation "CopySource" (see tests/iam_grants.py)."""
+    source = api_params.get("CopySource")
+    if source is None:
+        return None
+    key = source["Key"] if isinstance(source, dict) else source.split("/", 1)[1]
+    return _zone(key, root)
+
+
+class AwsCallRecorder:
+    """Patches botocore while installed. `expected` None records; a set checks against it."""
+
+    def __init__(self, expected: set[AwsCall] | None):
+        self.expected = expected
+        self.seen: set[AwsCall] = set()
+        self.unrecorded: list[AwsCall] = []
+        self._patched: tuple | None = None
+
+    def install(self) -> None:
+        # Imported here: the provisioning helpers are recognised by their code objects.
+        from resources.aws import GlueCatalog, S3Storage, ensure_table
+
+        assert JOB_ENTRY.is_file(), f"{JOB_ENTRY} moved: tell tests/aws_calls.py where jobs start"
+
+        self._provisioning = {ensure_table.__code__, GlueCatalog.ensure_database.__code__}
+        self._storage_init = S3Storage.__init__.__code__
+        original_init, original_call = BaseClient.__init__, BaseClient._make_api_call
+        recorder = self
+
+        def init(client, *args, **kwargs):
+            original_init(client, *args, **kwargs)
+            client._lake_origin = recorder._origin(sys._getframe(1))
+
+        def call(client, operation_name, api_params):
+            origin = getattr(client, "_lake_origin", None)
+            if origin is not None and recorder._is_code_call(sys._getframe(1)):
+                recorder._note_call(
+                    origin, client.meta.service_model.service_name, operation_name, api_params
+                )
+            return original_call(client, operation_name, api_params)
+
+        BaseClient.__init__, BaseClient._make_api_call = init, call
+        self._patched = (original_init, original_call)
+
+    def uninstall(self) -> None:
+        if self._patched:
+            BaseClient.__init__, BaseClient._make_api_call = self._patched
+            self._patched = None
+
+    def _origin(self, frame: FrameType | None) -> _Origin | None:
+        files = [(f, f.f_code.co_filename) for f in _files(frame)]
+        if not any(name.startswith(_CODE) for _, name in files):
+            return None
+        role = "job" if any(name == str(JOB_ENTRY) for _, name in files) else "orchestrator"
+        storage = [f for f, _ in files if f.f_code is self._storage_init]
+        return _Origin(role, storage[0].f_locals["self"].prefix if storage else "")
+
+    def _is_code_call(self, frame: FrameType | None) -> bool:
+        caller = None
+        for each in _files(frame):
+            if each.f_code in self._provisioning:
+                return False
+            if caller is None and not each.f_code.co_filename.startswith(_SDK):
+                caller = each.f_code.co_filename
+        return caller is None or not caller.startswith(_TESTS)
+
+    def _note_call(self, origin: _Origin, service: str, operation: str, params: dict) -> None:
+        if service != "s3":
+            self._note(AwsCall(origin.role, service, operation))
+            return
+        for zone in _zones(params, origin.root):
+            self._note(AwsCall(origin.role, service, operation, zone))
+        source = _copy_source_zone(params, origin.root)
+        if source is not None:
+            self._note(AwsCall(origin.role, service, "CopySource", source))
+
+    def _note(self, call: AwsCall) -> None:
+        self.seen.add(call)
+        if self.expected is not None and call not in self.expected:
+            self.unrecorded.append(call)
+
+    def fail_on_unrecorded(self) -> None:
+        """Called after each test: a call outside the recording fails the test that made it."""
+        if not self.unrecorded:
+            return
+        calls, self.unrecorded = sorted(set(self.unrecorded)), []
+        listed = "\n".join(
+            f"  {c.role}: {c.service} {c.operation}" + (f" on {c.zone!r}" if c.zone else "")
+            for c in calls
+        )
+        pytest.fail(
+            f"the code made AWS calls that {RECORDING.relative_to(REPO)} does not hold:\n"
+            f"{listed}\nre-record with `{RECORD_COMMAND}`, then grant them in terraform/iam.tf "
+            "(tests/test_terraform.py compares the roles with the recording)",
+            pytrace=False,
+        )
+
+
+_recorder: AwsCallRecorder | None = None
+
+
+def start() -> AwsCallRecorder:
+    """Record (LAKE_RECORD_AWS_CALLS=1) or check calls from now on; once per session."""
+    global _recorder
+    if _recorder is None:
+        recording = os.environ.get(RECORD_ENV) == "1"
+        _recorder = AwsCallRecorder(None if recording else load_recording())
+        _recorder.install()
+    return _recorder
+
+
+@contextmanager
+def recording_apart(expected: set[AwsCall] | None = None) -> Iterator[AwsCallRecorder]:
+    """A recorder of its own for a test of the recorder, with the session's suspended so that
+    what the test provokes stays out of the session's recording."""
+    if _recorder is not None:
+        _recorder.uninstall()
+    apart = AwsCallRecorder(expected)
+    apart.install()
+    try:
+        yield apart
+    finally:
+        apart.uninstall()
+        if _recorder is not None:
+            _recorder.install()
+
+
+def check_test() -> None:
+    if _recorder is not None:
+        _recorder.fail_on_unrecorded()
+
+
+def finish(exit_status: int) -> None:
+    """Writes the recording after a recording session that passed (a failed test may have
+    stopped before some of its calls, and the recording would lose them)."""
+    global _recorder
+    if _recorder is None:
+        return
+    _recorder.uninstall()
+    if _recorder.expected is None and exit_status == 0:
+        write_recording(_recorder.seen)
+    _recorder = None

@@ -1,0 +1,120 @@
+"""What each role must be granted, derived from the AWS calls the code makes (recorded by
+tests/aws_calls.py in terraform/tests/aws_calls.json).
+
+- An operation is authorised as "<prefix>:<Operation>", the prefix being the service's signing
+  name in botocore's service model, except where AWS authorises it as another action
+  (AUTHORISED_AS, from the Service Authorization Reference).
+- Some calls need grants beyond their own action (ALSO_NEEDED): the lake key behind encrypted
+  objects, queues, topics and the catalog; the execution role EMR Serverless is handed; the
+  tags Pipes puts on every job run.
+- The job's Spark reads and writes s3:// through Hadoop, not boto3, and EMR Serverless fetches
+  the submitted code with the job's role: JOB_STORAGE states those S3 requests per zone.
+- A role may list every zone it reads, so that a missing object is NoSuchKey (404) and not
+  AccessDenied (403), which is what S3 answers a caller that may not list: the code tells the
+  two apart (resources/aws.py `head`, Pipes waiting for its first message chunk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_calls import AwsCall
+from botocore.session import get_session
+
+AUTHORISED_AS = {
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "CopySource"): "s3:GetObject",  # the source of a copy, noted apart by aws_calls
+    ("s3", "CopyObject"): "s3:PutObject",
+    ("s3", "UploadPartCopy"): "s3:PutObject",  # the managed copy of large objects
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",  # checked per key
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",  # checked per message
+}
+
+_KMS_READ = ("kms:Decrypt",)
+_KMS_WRITE = ("kms:GenerateDataKey",)
+# Parts of a multipart upload, and messages of an encrypted topic, are encrypted under a data
+# key that is generated once and decrypted for each use.
+_KMS_DATA_KEY = ("kms:Decrypt", "kms:GenerateDataKey")
+ALSO_NEEDED = {
+    ("s3", "GetObject"): _KMS_READ,
+    ("s3", "CopySource"): _KMS_READ,
+    ("s3", "PutObject"): _KMS_WRITE,
+    ("s3", "CopyObject"): _KMS_WRITE,
+    ("s3", "UploadPartCopy"): _KMS_DATA_KEY,
+    # The SDK aborts an upload that fails, in the zone it was writing to.
+    ("s3", "CreateMultipartUpload"): (*_KMS_DATA_KEY, "s3:AbortMultipartUpload"),
+    ("s3", "UploadPart"): _KMS_DATA_KEY,
+    ("s3", "CompleteMultipartUpload"): _KMS_DATA_KEY,
+    ("sqs", "ReceiveMessage"): _KMS_READ,
+    ("sns", "Publish"): _KMS_DATA_KEY,
+    # The job run gets the execution role, and tags (Pipes adds its own to every run), which
+    # EMR Serverless authorises as TagResource on the new run.
+    ("emr-serverless", "StartJobRun"): ("iam:PassRole", "emr-serverless:TagResource"),
+}
+# Every client of an SSE-KMS Data Catalog, reader or writer, needs all three (Glue developer
+# guide, "Setting up encryption").
+CATALOG_KMS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+
+_SPARK_READS = ("GetObject", "HeadObject", "ListObjectsV2")
+_SPARK_WRITES = (
+    *_SPARK_READS,
+    "PutObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+    "DeleteObjects",  # the committer's temporary files
+)
+# zone -> the S3 requests the job makes there outside boto3.
+JOB_STORAGE = {
+    "raw/": _SPARK_READS,  # promotion reads the payloads its plan names
+    "curated/": _SPARK_WRITES,  # published versions read; run folders written and read back
+    "quarantine/": _SPARK_WRITES,  # promotion's quarantined rows, in its run folder
+    "_code/": ("GetObject",),  # EMR Serverless fetches the entry point and the code archive
+}
+
+S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
+
+
+@dataclass
+class Grants:
+    actions: set[str] = field(default_factory=set)
+    objects: set[tuple[str, str]] = field(default_factory=set)  # (S3 object action, zone)
+    listed: set[str] = field(default_factory=set)  # zones ListBucket must cover
+
+
+def job_storage_calls() -> set[AwsCall]:
+    return {
+        AwsCall("job", "s3", operation, zone)
+        for zone, operations in JOB_STORAGE.items()
+        for operation in operations
+    }
+
+
+def iam_action(service: str, operation: str) -> str:
+    if (service, operation) in AUTHORISED_AS:
+        return AUTHORISED_AS[service, operation]
+    model = get_session().get_service_model(service)
+    return f"{model.signing_name or model.endpoint_prefix}:{operation}"
+
+
+def grants_of(calls: set[AwsCall]) -> dict[str, Grants]:
+    """role -> what it must be granted for `calls` and the job's S3 requests outside boto3."""
+    grants: dict[str, Grants] = {}
+    for call in calls | job_storage_calls():
+        role = grants.setdefault(call.role, Grants())
+        actions = {iam_action(call.service, call.operation)}
+        actions.update(ALSO_NEEDED.get((call.service, call.operation), ()))
+        if call.service == "glue":
+            actions.update(CATALOG_KMS)
+        role.actions |= actions
+        role.objects |= {(action, call.zone) for action in actions & S3_OBJECT_ACTIONS}
+        if actions & {"s3:ListBucket", "s3:GetObject"}:
+            role.listed.add(call.zone)
+    for role in grants.values():
+        if role.listed:
+            role.actions.add("s3:ListBucket")
+    return grants

@@ -1,0 +1,127 @@
+"""The recorder of the code's AWS calls (tests/aws_calls.py) and the grants derived from them
+(tests/iam_grants.py), against the moto server."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from aws_calls import (
+    RECORD_COMMAND,
+    REPO,
+    AwsCall,
+    load_recording,
+    recording_apart,
+    write_recording,
+)
+from iam_grants import grants_of
+
+from resources.aws import DynamoRegistryStore, S3Storage
+
+REGION = "eu-west-1"
+BUCKET = "lake-calls"
+
+
+@pytest.fixture
+def bucket(aws_endpoint):
+    s3 = boto3.client("s3", endpoint_url=aws_endpoint, region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return s3
+
+
+def test_the_codes_calls_are_recorded_and_the_tests_own_are_not(aws_endpoint, bucket):
+    with recording_apart() as recorder:
+        storage = S3Storage(BUCKET, "lake", endpoint_url=aws_endpoint, region=REGION)
+        storage.put_bytes("raw/source=a/x.json", b"{}")
+        # The test's own client, and the test calling the code's client directly: not the code.
+        bucket.list_objects_v2(Bucket=BUCKET)
+        storage._s3.list_objects_v2(Bucket=BUCKET)
+        # Tables are Terraform's in production: creating them here is no call of the code's.
+        registry = DynamoRegistryStore.create_tables(
+            "registry", "files", endpoint_url=aws_endpoint, region=REGION
+        )
+        registry.raw_files("a")
+    assert recorder.seen == {
+        AwsCall("orchestrator", "s3", "PutObject", "raw/"),  # below the storage's root "lake/"
+        AwsCall("orchestrator", "s3", "HeadObject", "raw/"),
+        AwsCall("orchestrator", "dynamodb", "Query"),
+    }
+
+
+def test_a_client_the_job_entry_point_builds_makes_the_jobs_calls(aws_endpoint, bucket):
+    # Code compiled as lake_assets/runtime/entry.py stands for the job process's entry point.
+    entry = str(REPO / "lake_assets" / "runtime" / "entry.py")
+    job_code = (
+        "s3 = boto3.client('s3', endpoint_url=endpoint, region_name=region)\n"
+        "s3.put_object(Bucket=bucket, Key='_pipes/session/1.json', Body=b'{}')\n"
+    )
+    scope = {"boto3": boto3, "endpoint": aws_endpoint, "region": REGION, "bucket": BUCKET}
+    with recording_apart() as recorder:
+        exec(compile(job_code, entry, "exec"), scope)
+        scope["s3"].list_objects_v2(Bucket=BUCKET)  # the test's call on it: not recorded
+    assert recorder.seen == {AwsCall("job", "s3", "PutObject", "_pipes/")}
+
+
+def test_a_copy_is_recorded_as_a_write_and_a_read_of_its_source(aws_endpoint, bucket):
+    storage = S3Storage(BUCKET, endpoint_url=aws_endpoint, region=REGION)
+    storage.put_bytes("raw/source=a/x.json", b"{}")
+    with recording_apart() as recorder:
+        storage.copy("raw/source=a/x.json", "dead-letter/source=a/x.json")
+    assert {c for c in recorder.seen if c.operation != "HeadObject"} == {
+        AwsCall("orchestrator", "s3", "CopyObject", "dead-letter/"),
+        AwsCall("orchestrator", "s3", "CopySource", "raw/"),
+    }
+
+
+def test_a_call_outside_the_recording_fails_the_test_with_how_to_re_record(aws_endpoint, bucket):
+    with recording_apart(expected=set()) as recorder:
+        S3Storage(BUCKET, endpoint_url=aws_endpoint, region=REGION).head("raw/missing.json")
+    with pytest.raises(pytest.fail.Exception) as failure:
+        recorder.fail_on_unrecorded()
+    assert "orchestrator: s3 HeadObject on 'raw/'" in str(failure.value)
+    assert RECORD_COMMAND in str(failure.value)
+    recorder.fail_on_unrecorded()  # reported once
+
+
+def test_the_recording_round_trips(tmp_path):
+    calls = {
+        AwsCall("orchestrator", "s3", "GetObject", "raw/"),
+        AwsCall("orchestrator", "s3", "ListObjectsV2", ""),
+        AwsCall("job", "glue", "GetTable"),
+    }
+    write_recording(calls, tmp_path / "calls.json")
+    assert load_recording(tmp_path / "calls.json") == calls
+
+
+def test_grants_follow_from_the_calls():
+    grants = grants_of(
+        {
+            AwsCall("orchestrator", "s3", "HeadObject", "_code/"),
+            AwsCall("orchestrator", "s3", "CreateMultipartUpload", "raw/"),
+            AwsCall("orchestrator", "emr-serverless", "StartJobRun"),
+            AwsCall("orchestrator", "sqs", "DeleteMessageBatch"),
+            AwsCall("job", "s3", "GetObject", "_pipes/"),
+        }
+    )
+    orchestrator = grants["orchestrator"]
+    assert orchestrator.actions == {
+        "s3:GetObject",  # HeadObject is authorised as GetObject
+        "s3:ListBucket",  # where it reads, so that a missing object is a 404
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "emr-serverless:StartJobRun",
+        "emr-serverless:TagResource",
+        "iam:PassRole",
+        "sqs:DeleteMessage",
+    }
+    assert orchestrator.objects == {
+        ("s3:GetObject", "_code/"),
+        ("s3:PutObject", "raw/"),
+        ("s3:AbortMultipartUpload", "raw/"),
+    }
+    assert orchestrator.listed == {"_code/"}
+    # The job's Spark I/O and EMR's fetch of its code come from JOB_STORAGE.
+    job = grants["job"]
+    assert ("s3:GetObject", "_pipes/") in job.objects and ("s3:GetObject", "_code/") in job.objects
+    assert ("s3:PutObject", "curated/") in job.objects and "raw/" in job.listed
