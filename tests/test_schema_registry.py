@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lake_assets.ingestion.profiling import FieldProfile, FileProfile, value_hash
+from lake_assets.ingestion.profiling import FieldProfile, FileProfile
 from lake_assets.ingestion.schema_registry import (
     SchemaRegistryError,
     approve,
@@ -17,6 +17,7 @@ from lake_assets.ingestion.schema_registry import (
     register_observation,
     source_field,
 )
+from lake_assets.ingestion.value_sketches import value_hash
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SIGNATURES = {

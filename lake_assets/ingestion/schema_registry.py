@@ -19,9 +19,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from lake_assets.ingestion.field_types import is_narrowing, is_widening, widest
-from lake_assets.ingestion.profiling import FieldProfile, FileProfile, jaccard_estimate
+from lake_assets.ingestion.profiling import FieldProfile, FileProfile
 from lake_assets.ingestion.schema_versions import FieldDiff, RenameCandidate, SchemaVersion
 from lake_assets.ingestion.type_evidence import evidenced_types
+from lake_assets.ingestion.value_sketches import jaccard_estimate
 
 ACCEPTED = ("ACTIVE", "DEPRECATED")
 RENAME_THRESHOLD = 0.6
