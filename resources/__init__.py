@@ -48,7 +48,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 def _aws_resources(settings: Settings) -> dict[str, Any]:
-    from resources.aws import (
+    from resources.aws.glue import (
         DynamoRegistryStore,
         GlueCatalog,
         S3Storage,

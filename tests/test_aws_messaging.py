@@ -10,7 +10,7 @@ import time
 import boto3
 import pytest
 
-from resources.aws import S3Storage, SNSNotifier, SQSArrivalFeed
+from resources.aws.glue import S3Storage, SNSNotifier, SQSArrivalFeed
 from resources.notifier import Alert
 
 REGION = "eu-west-1"
