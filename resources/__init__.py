@@ -48,13 +48,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 def _aws_resources(settings: Settings) -> dict[str, Any]:
-    from resources.aws.glue import (
-        DynamoRegistryStore,
-        GlueCatalog,
-        S3Storage,
-        SNSNotifier,
-        SQSArrivalFeed,
-    )
+    from resources.aws.dynamo_registry import DynamoRegistryStore
+    from resources.aws.glue import GlueCatalog
+    from resources.aws.s3 import S3Storage
+    from resources.aws.sns import SNSNotifier
+    from resources.aws.sqs import SQSArrivalFeed
 
     aws = settings.aws
     connection = {"endpoint_url": aws.endpoint_url, "region": aws.region}

@@ -122,7 +122,7 @@ class DynamoCompactionHistory(CompactionHistory):
         lease_seconds: int = 6 * 3600,  # longer than any compaction run
     ):
         # Imported here so the local profile does not load boto3 just to open SQLite.
-        from resources.aws.glue import _client
+        from resources.aws.clients import _client
 
         self.table, self.lease_seconds = table, lease_seconds
         self._dynamo = _client("dynamodb", endpoint_url, region)
@@ -133,7 +133,7 @@ class DynamoCompactionHistory(CompactionHistory):
     ) -> DynamoCompactionHistory:
         """Create the table (on-demand capacity) unless it exists, and wait until usable."""
         store = cls(table, endpoint_url=endpoint_url, region=region, **options)
-        from resources.aws.glue import ensure_table
+        from resources.aws.clients import ensure_table
 
         ensure_table(store._dynamo, table, "dataset", "entry")
         return store
@@ -144,7 +144,7 @@ class DynamoCompactionHistory(CompactionHistory):
             "entry": {"S": f"{record.started_at}#{record.partition}#{record.run_id}"},
             "body": {"S": json.dumps(record.to_dict())},
         }
-        from resources.aws.glue import _attribute
+        from resources.aws.clients import _attribute
 
         for name in self._ATTRIBUTES:
             item[name] = _attribute(getattr(record, name))

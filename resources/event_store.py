@@ -284,7 +284,7 @@ class DynamoEventStore(EventStore):
     def __init__(
         self, events_table: str, state_table: str, *, endpoint_url: str | None, region: str
     ):
-        from resources.aws.glue import _client
+        from resources.aws.clients import _client
 
         self.events_table, self.state_table = events_table, state_table
         self._dynamo = _client("dynamodb", endpoint_url, region)
@@ -295,7 +295,7 @@ class DynamoEventStore(EventStore):
     ) -> DynamoEventStore:
         """Create both tables (on-demand capacity) unless they exist, and wait until usable."""
         store = cls(events_table, state_table, endpoint_url=endpoint_url, region=region)
-        from resources.aws.glue import ensure_table
+        from resources.aws.clients import ensure_table
 
         ensure_table(store._dynamo, events_table, "idempotency_key")
         ensure_table(store._dynamo, state_table, "pk", "sk")

@@ -64,7 +64,7 @@ class DynamoLineageStore(LineageStore):
 
     def __init__(self, table: str, *, endpoint_url: str | None, region: str):
         # Imported here so the local profile does not load boto3 just to open SQLite.
-        from resources.aws.glue import _client
+        from resources.aws.clients import _client
 
         self.table = table
         self._dynamo = _client("dynamodb", endpoint_url, region)
@@ -75,7 +75,7 @@ class DynamoLineageStore(LineageStore):
     ) -> DynamoLineageStore:
         """Create the table (on-demand capacity) unless it exists, and wait until usable."""
         store = cls(table, endpoint_url=endpoint_url, region=region)
-        from resources.aws.glue import ensure_table
+        from resources.aws.clients import ensure_table
 
         ensure_table(store._dynamo, table, "run_id", "state")
         return store

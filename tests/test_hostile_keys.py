@@ -103,7 +103,7 @@ def test_a_missing_listed_file_fails_the_read_naming_it(lake, spark):
 def test_storage_refuses_a_key_that_is_not_normalised(key, tmp_path, request):
     from test_store_contracts import BUCKET, REGION, _bucket
 
-    from resources.aws.glue import S3Storage
+    from resources.aws.s3 import S3Storage
 
     endpoint = request.getfixturevalue("aws_endpoint")
     _bucket(endpoint)
