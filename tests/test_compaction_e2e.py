@@ -20,7 +20,7 @@ import pytest
 from dagster import DefaultScheduleStatus, materialize
 from lake_harness import card
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.compaction.assets import COMPACTION_KEY
 from lake_assets.compaction.planning import (
     compacted_location,

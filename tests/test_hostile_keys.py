@@ -9,7 +9,7 @@ import pytest
 from dagster import build_sensor_context
 from lake_harness import failure_message
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.settings import ConfigError, load_sources
 from resources.storage import LocalStorage

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from lake_harness import card, failure_message
 
-from lake_assets.cli import main as lake_main
+from lake_assets.cli.main import main as lake_main
 from lake_assets.settings import load_sources
 
 CARDS = "card_transactions"

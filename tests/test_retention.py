@@ -8,7 +8,7 @@ import time
 
 from lake_harness import failure_message
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.ingestion.publish import read_manifest
 from lake_assets.ingestion.retention import candidate_folders
 from resources.storage import LocalStorage

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from lake_assets.cli import (
+from lake_assets.cli.main import (
     dagster_instance,
     lake_summary,
     materialize_partitions,
