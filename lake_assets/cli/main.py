@@ -1,10 +1,12 @@
-"""`lake`: the project's command line. Everything the daemon does can be done from here."""
+"""`lake`: the project's command line. Everything the daemon does can be done from here.
+
+The entry point: each capability registers its command group (its cli.py), in the order the
+help lists them; every command first checks the configuration as the code location would."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import warnings
 
@@ -12,6 +14,7 @@ from dagster import BetaWarning
 
 from lake_assets.cli.runs import _resources
 from lake_assets.compaction.cli import add_compaction_commands
+from lake_assets.demo.cli import add_demo_commands
 from lake_assets.events.cli import add_event_commands
 from lake_assets.history.cli import add_scd_commands
 from lake_assets.ingestion.cli import add_intake_commands, add_status_commands
@@ -21,24 +24,7 @@ from lake_assets.ingestion.raw_cli import add_raw_commands
 from lake_assets.ingestion.registry_cli import add_registry_commands
 from lake_assets.ingestion.retention_cli import add_retention_commands
 from lake_assets.lineage.cli import add_lineage_commands
-from lake_assets.settings import ConfigError, Settings, load_settings
-
-
-def cmd_demo(args, settings: Settings) -> int:
-    from lake_assets.ingestion.demo import run_demo
-
-    if settings.profile != "local":
-        raise SystemExit("the demo runs on the embedded local profile (unset LAKE_PROFILE)")
-    if settings.lake_root.exists():
-        if not args.reset:
-            raise SystemExit(
-                f"{settings.lake_root} exists; pass --reset to replace it with the demo lake"
-            )
-        shutil.rmtree(settings.lake_root)
-    return run_demo(settings, days=args.days)
-
-
-# --- wiring ----------------------------------------------------------------------------------
+from lake_assets.settings import ConfigError, load_settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,11 +42,7 @@ def parser() -> argparse.ArgumentParser:
     add_retention_commands(sub, _resources)
     add_raw_commands(sub, _resources)
     add_status_commands(sub)
-
-    p = sub.add_parser("demo", help="generate a sample lake and run the pipeline over it")
-    p.add_argument("--days", type=int, default=6)
-    p.add_argument("--reset", action="store_true", help="replace an existing lake folder")
-    p.set_defaults(run=cmd_demo)
+    add_demo_commands(sub)
     return top
 
 
