@@ -30,7 +30,7 @@ from benchmarks.data import BENCH_DATA, daily_files
 from benchmarks.lake import SOURCE, land_and_profile, local_lake
 from benchmarks.timing import Runs, alternate, print_table, timed
 from lake_assets.cli.runs import materialize_partitions, step_failures
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 
 FIRST_DAY = date(2025, 1, 1)
 DAYS = 365

@@ -42,7 +42,7 @@ from lake_assets.compaction.cost import Payback, compaction_cost, query_cost
 from lake_assets.compaction.model import CompactionRecord
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.service import CompactionPass, compaction_pass
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.promotion import read_locations
 from lake_assets.settings import SourceConfig
 from resources.catalog import PublishedPartition

@@ -13,7 +13,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from lake_assets.cli.runs import materialize_partitions
-from lake_assets.ingestion.assets import registry_key_of
+from lake_assets.ingestion.asset_keys import registry_key_of
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.promotion import PartitionResult, PromotionResult
 from lake_assets.ingestion.promotion_plan import plan_promotion

@@ -10,7 +10,7 @@ from dagster import build_schedule_context
 from lake_harness import Lake, card, failure_message
 
 from lake_assets.cli.main import main
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.ingestion.late_arrivals import late_arrivals
 from lake_assets.ingestion.lateness import recommend_lookback

@@ -14,7 +14,7 @@ from dagster import (
 
 from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import Contract
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.settings import Settings
 
 

@@ -20,7 +20,7 @@ from lake_assets.history.apply import current_history
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
 from lake_assets.history.merge import as_of
-from lake_assets.ingestion.assets import curated_key_of, registry_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.cli import lake_summary, reconcile_sources
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import approve, describe_diff

@@ -12,7 +12,7 @@ from lake_assets.settings import Settings
 
 
 def cmd_promote(args, settings: Settings) -> int:
-    from lake_assets.ingestion.assets import curated_key_of
+    from lake_assets.ingestion.asset_keys import curated_key_of
 
     settings.source(args.source)
     result = materialize_partitions(settings, [curated_key_of(args.source)], args.date, args.to)
@@ -51,7 +51,7 @@ def cmd_late_list(args, settings: Settings) -> int:
 
 
 def cmd_late_fold_in(args, settings: Settings) -> int:
-    from lake_assets.ingestion.assets import curated_key_of
+    from lake_assets.ingestion.asset_keys import curated_key_of
     from lake_assets.ingestion.late_arrivals import late_arrivals
 
     settings.source(args.source)
@@ -86,7 +86,7 @@ def cmd_quarantine_replay(args, settings: Settings) -> int:
     """Re-validate a partition's rows after an upstream fix: the partition is promoted again
     from its raw files, so rows that now pass are published (once: the partition is replaced)
     and the rest stay quarantined."""
-    from lake_assets.ingestion.assets import curated_key_of
+    from lake_assets.ingestion.asset_keys import curated_key_of
     from lake_assets.ingestion.publish import read_manifest
 
     settings.source(args.dataset)
