@@ -9,7 +9,7 @@ from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
 from resources.compaction_history import DynamoCompactionHistory, SQLiteCompactionHistory
-from resources.event_store import DynamoEventStore, SQLiteEventStore
+from resources.event_store import SQLiteEventStore
 from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
 from resources.notifier import LocalNotifier
 from resources.registry_store import SQLiteRegistryStore
@@ -48,6 +48,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 def _aws_resources(settings: Settings) -> dict[str, Any]:
+    from resources.aws.dynamo_events import DynamoEventStore
     from resources.aws.dynamo_registry import DynamoRegistryStore
     from resources.aws.glue import GlueCatalog
     from resources.aws.s3 import S3Storage

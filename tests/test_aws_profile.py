@@ -21,9 +21,9 @@ from lake_assets.ingestion.publish import publish_partitions
 from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import load_settings
 from resources import build_resources
+from resources.aws.dynamo_events import DynamoEventStore
 from resources.aws.dynamo_registry import DynamoRegistryStore
 from resources.aws.glue import GlueCatalog
-from resources.event_store import DynamoEventStore
 from resources.lineage_store import DynamoLineageStore
 
 REGION = "eu-west-1"
