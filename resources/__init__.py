@@ -8,9 +8,9 @@ from typing import Any
 from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
-from resources.compaction_history import DynamoCompactionHistory, SQLiteCompactionHistory
+from resources.compaction_history import SQLiteCompactionHistory
 from resources.event_store import SQLiteEventStore
-from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
+from resources.lineage_store import SQLiteLineageStore
 from resources.notifier import LocalNotifier
 from resources.registry_store import SQLiteRegistryStore
 from resources.spark_runner import EmrServerlessRunner, LocalSparkRunner
@@ -48,7 +48,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 def _aws_resources(settings: Settings) -> dict[str, Any]:
+    from resources.aws.dynamo_compaction import DynamoCompactionHistory
     from resources.aws.dynamo_events import DynamoEventStore
+    from resources.aws.dynamo_lineage import DynamoLineageStore
     from resources.aws.dynamo_registry import DynamoRegistryStore
     from resources.aws.glue import GlueCatalog
     from resources.aws.s3 import S3Storage

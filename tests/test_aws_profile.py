@@ -22,9 +22,9 @@ from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import load_settings
 from resources import build_resources
 from resources.aws.dynamo_events import DynamoEventStore
+from resources.aws.dynamo_lineage import DynamoLineageStore
 from resources.aws.dynamo_registry import DynamoRegistryStore
 from resources.aws.glue import GlueCatalog
-from resources.lineage_store import DynamoLineageStore
 
 REGION = "eu-west-1"
 
