@@ -6,7 +6,7 @@ Spark's job scheduling once and reads every day's files in one pass. Its baselin
 single-partition run timed in the same process, alternated with the year run (median of
 REPEATS each), so year run / (DAYS x one-day run) is what the single run costs relative to
 running the days one by one: below 1 is a saving. Both go through
-`lake_assets.cli.materialize_partitions`, as `lake promote` does, on a fresh local lake without
+`lake_assets.cli.runs.materialize_partitions`, as `lake promote` does, on a fresh local lake without
 contracts, with the session the local profile's LocalSparkRunner creates. One untimed run of
 another day first pays for Spark's start-up, JIT and codegen. The catalog must end with DAYS
 partitions of DAYS x ROWS_PER_DAY rows in all.
@@ -29,8 +29,8 @@ from pyspark.sql import SparkSession
 from benchmarks.data import BENCH_DATA, daily_files
 from benchmarks.lake import SOURCE, land_and_profile, local_lake
 from benchmarks.timing import Runs, alternate, print_table, timed
-from lake_assets.cli import materialize_partitions, step_failures
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.cli.runs import materialize_partitions, step_failures
+from lake_assets.ingestion.asset_keys import curated_key_of
 
 FIRST_DAY = date(2025, 1, 1)
 DAYS = 365

@@ -37,12 +37,12 @@ from pyspark.sql import functions as F
 from benchmarks.data import BENCH_DATA, EVENT_DAY, transactions_file
 from benchmarks.lake import SOURCE, land_and_profile, local_lake, spark_session
 from benchmarks.timing import MB, Runs, alternate, print_table, timed
-from lake_assets.cli import materialize_partitions, step_failures
+from lake_assets.cli.runs import materialize_partitions, step_failures
 from lake_assets.compaction.cost import Payback, compaction_cost, query_cost
 from lake_assets.compaction.model import CompactionRecord
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.service import CompactionPass, compaction_pass
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.frames import read_locations
 from resources.catalog import PublishedPartition

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lake_assets.ingestion.demo_data import CURRENCIES, MERCHANTS
+from lake_assets.demo.demo_data import CURRENCIES, MERCHANTS
 from lake_assets.settings import REPO_ROOT
 
 BENCH_DATA = REPO_ROOT / "bench-data"

@@ -1,24 +1,14 @@
-"""The whole lake as one Dagster code location (workspace.yaml points here)."""
+"""The whole lake as one Dagster code location (workspace.yaml points here): each capability's
+definitions (its definitions.py), merged, with the resources of the configured profile."""
 
 from __future__ import annotations
 
-from dagster import (
-    AssetSelection,
-    DefaultScheduleStatus,
-    Definitions,
-    ScheduleDefinition,
-    define_asset_job,
-)
+from dagster import Definitions
 
-from lake_assets.compaction.assets import build_compaction_asset
-from lake_assets.compaction.policy import load_policy
-from lake_assets.compaction.schedules import compaction_job, compaction_schedule
-from lake_assets.contracts.checks import build_deadline_check
-from lake_assets.events.sensors import build_dependency_sensor
+from lake_assets.compaction.definitions import compaction_definitions
+from lake_assets.contracts.definitions import contracts_definitions
+from lake_assets.events.definitions import events_definitions
 from lake_assets.graph import checked_graph
-from lake_assets.ingestion.assets import curated_key_of
-from lake_assets.ingestion.schedules import build_daily_promotion
-from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
 from resources import build_resources
@@ -26,52 +16,13 @@ from resources import build_resources
 
 def build_definitions(settings: Settings, resources: dict | None = None) -> Definitions:
     partitions_def = daily_partitions(settings.partitions_start)
-    contracts, rules, assets = checked_graph(settings, partitions_def)
-    compaction_policy = load_policy(settings.compaction_file)
-    assets.append(build_compaction_asset(list(settings.sources.values()), compaction_policy))
-    deadline_checks = [
-        check
-        for source_id in settings.sources
-        if (
-            check := build_deadline_check(
-                source_id, curated_key_of(source_id), contracts.get(source_id)
-            )
-        )
-    ]
-    # Deadlines pass whether or not anything runs, so they are checked on the clock.
-    freshness_job = define_asset_job(
-        "partition_deadlines",
-        selection=AssetSelection.checks(*deadline_checks),
-        description="Checks each dataset's newest partition past its deadline was published.",
-    )
-    ingestion_job = define_asset_job(
-        "ingestion",
-        selection=AssetSelection.groups("registry", "curated"),
-        partitions_def=partitions_def,
-        description="Profile a day's payloads, then promote the day's events to curated.",
-    )
-    return Definitions(
-        assets=assets,
-        asset_checks=deadline_checks,
-        jobs=[ingestion_job, freshness_job, compaction_job],
-        sensors=[
-            build_arrival_sensor(sorted(settings.sources), settings.partitions_start),
-            build_dependency_sensor(rules),
-        ],
-        schedules=[
-            *[
-                build_daily_promotion(s, settings.partitions_start)
-                for s in settings.sources.values()
-            ],
-            ScheduleDefinition(
-                job=freshness_job,
-                cron_schedule="15 * * * *",
-                execution_timezone="UTC",
-                default_status=DefaultScheduleStatus.RUNNING,
-            ),
-            compaction_schedule,
-        ],
-        resources=resources if resources is not None else build_resources(settings),
+    contracts, rules, data = checked_graph(settings, partitions_def)
+    return Definitions.merge(
+        *data,
+        compaction_definitions(settings),
+        contracts_definitions(settings, contracts),
+        events_definitions(rules),
+        Definitions(resources=resources if resources is not None else build_resources(settings)),
     )
 
 

@@ -9,9 +9,9 @@ from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY
 from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
-from resources.compaction_history import DynamoCompactionHistory, SQLiteCompactionHistory
-from resources.event_store import DynamoEventStore, SQLiteEventStore
-from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
+from resources.compaction_history import SQLiteCompactionHistory
+from resources.event_store import SQLiteEventStore
+from resources.lineage_store import SQLiteLineageStore
 from resources.notifier import LocalNotifier
 from resources.registry_store import SQLiteRegistryStore
 from resources.spark_runner import EmrServerlessRunner, LocalSparkRunner
@@ -49,13 +49,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 def _aws_resources(settings: Settings) -> dict[str, Any]:
-    from resources.aws import (
-        DynamoRegistryStore,
-        GlueCatalog,
-        S3Storage,
-        SNSNotifier,
-        SQSArrivalFeed,
-    )
+    from resources.aws.dynamo_compaction import DynamoCompactionHistory
+    from resources.aws.dynamo_events import DynamoEventStore
+    from resources.aws.dynamo_lineage import DynamoLineageStore
+    from resources.aws.dynamo_registry import DynamoRegistryStore
+    from resources.aws.glue import GlueCatalog
+    from resources.aws.s3 import S3Storage
+    from resources.aws.sns import SNSNotifier
+    from resources.aws.sqs import SQSArrivalFeed
 
     aws = settings.aws
     connection = {"endpoint_url": aws.endpoint_url, "region": aws.region}

@@ -1,8 +1,8 @@
 """How the arrival sensor learns about new raw objects.
 
 Listing (local, and the aws fallback) compares the zone against a cursor; the aws profile
-normally reads S3 event notifications from SQS (resources/aws.py). Both yield `Arrival`s and
-both may repeat one: the sensor's run keys and the raw-file index make repeats harmless.
+normally reads S3 event notifications from SQS (resources/aws/sqs.py). Both yield `Arrival`s
+and both may repeat one: the sensor's run keys and the raw-file index make repeats harmless.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Publishing is a pointer switch, so a reader resolving through the catalog sees the old or the
 new version of a partition, never a mix. SQLite locally; the Glue Data Catalog in aws
-(resources/aws.py), where the pointer is the partition's StorageDescriptor.Location.
+(resources/aws/glue.py), where the pointer is the partition's StorageDescriptor.Location.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Persistence of the schema registry and the raw-file index, behind one interface.
 
-SQLite is the embedded default; DynamoDB (resources/aws.py) serves the aws profile with the
-same keys: PK `source_id`, SK `version#<timestamp>` for versions, SK = object key for files.
+SQLite is the embedded default; DynamoDB (resources/aws/dynamo_registry.py) serves the aws
+profile with the same keys: PK `source_id`, SK `version#<timestamp>` for versions, SK = object
+key for files.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from lake_assets.cli import materialize_partitions, step_failures
-from lake_assets.ingestion.assets import curated_key_of, registry_key_of
+from lake_assets.cli.runs import materialize_partitions, step_failures
+from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.settings import load_settings
 from lake_assets.tables.reader import read_published

@@ -205,7 +205,7 @@ def test_a_snapshot_day_delivered_again_replaces_the_earlier_file():
 def test_the_rows_of_a_lake_fed_odd_input_balance_exactly(lake, spark, monkeypatch, capsys):
     from dataclasses import replace
 
-    from lake_assets.cli import main
+    from lake_assets.cli.main import main
     from lake_assets.ingestion.event_dates import encode_runs
     from lake_assets.ingestion.raw_zone import RawFile
 

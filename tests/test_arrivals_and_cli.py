@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from dagster import build_sensor_context
 
-from lake_assets.cli import main
-from lake_assets.ingestion.assets import curated_key_of, registry_key_of
+from lake_assets.cli.main import main
+from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.ingestion.sensors import arrival_run_requests, build_arrival_sensor
 from lake_assets.settings import ConfigError, load_sources

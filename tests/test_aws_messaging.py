@@ -10,7 +10,9 @@ import time
 import boto3
 import pytest
 
-from resources.aws import S3Storage, SNSNotifier, SQSArrivalFeed
+from resources.aws.s3 import S3Storage
+from resources.aws.sns import SNSNotifier
+from resources.aws.sqs import SQSArrivalFeed
 from resources.notifier import Alert
 
 REGION = "eu-west-1"

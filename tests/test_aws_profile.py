@@ -12,8 +12,8 @@ import boto3
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
-from lake_assets.cli import materialize_partitions
-from lake_assets.ingestion.assets import registry_key_of
+from lake_assets.cli.runs import materialize_partitions
+from lake_assets.ingestion.asset_keys import registry_key_of
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.promotion import PartitionResult, PromotionResult
 from lake_assets.ingestion.promotion_plan import plan_promotion
@@ -21,9 +21,10 @@ from lake_assets.ingestion.publish import publish_partitions
 from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import load_settings
 from resources import build_resources
-from resources.aws import DynamoRegistryStore, GlueCatalog
-from resources.event_store import DynamoEventStore
-from resources.lineage_store import DynamoLineageStore
+from resources.aws.dynamo_events import DynamoEventStore
+from resources.aws.dynamo_lineage import DynamoLineageStore
+from resources.aws.dynamo_registry import DynamoRegistryStore
+from resources.aws.glue import GlueCatalog
 
 REGION = "eu-west-1"
 

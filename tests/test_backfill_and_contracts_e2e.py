@@ -9,11 +9,12 @@ import pytest
 from dagster import build_schedule_context
 from lake_harness import Lake, card, failure_message
 
-from lake_assets.cli import date_ranges, main
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.cli.main import main
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.ingestion.late_arrivals import late_arrivals
 from lake_assets.ingestion.lateness import recommend_lookback
+from lake_assets.ingestion.promotion_cli import date_ranges
 from lake_assets.ingestion.schedules import build_daily_promotion
 
 DATA_COLUMNS = ["transaction_id", "customer_id", "amount", "transaction_date", "event_date"]

@@ -31,13 +31,9 @@ from lake_assets.compaction.service import CompactionPass
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import DEFAULT_COMPACTION_FILE, ConfigError
 from lake_assets.tables.locations import compacted_location
+from resources.aws.dynamo_compaction import DynamoCompactionHistory
 from resources.catalog import PublishedPartition, SQLiteCatalog
-from resources.compaction_history import (
-    CompactionBusy,
-    CompactionHistory,
-    DynamoCompactionHistory,
-    SQLiteCompactionHistory,
-)
+from resources.compaction_history import CompactionBusy, CompactionHistory, SQLiteCompactionHistory
 from resources.lineage_store import SQLiteLineageStore
 from resources.storage import LocalStorage
 

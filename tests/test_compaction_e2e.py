@@ -20,7 +20,7 @@ import pytest
 from dagster import DefaultScheduleStatus, materialize
 from lake_harness import card
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.compaction.assets import COMPACTION_KEY
 from lake_assets.compaction.planning import is_data_file, planned_files
 from lake_assets.compaction.policy import CompactionPolicy, Selection

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.definitions import build_definitions
 from lake_assets.settings import REPO_ROOT, ConfigError, load_settings
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.intake import land_payload, profile_objects
 

@@ -12,7 +12,8 @@ from lake_assets.events.rules import evaluate
 from lake_assets.events.sensors import build_dependency_sensor, replay
 from lake_assets.settings import ConfigError, load_settings
 from resources import build_resources
-from resources.event_store import DynamoEventStore, SQLiteEventStore
+from resources.aws.dynamo_events import DynamoEventStore
+from resources.event_store import SQLiteEventStore
 from resources.notifier import LocalNotifier
 
 P = "2026-03-02"

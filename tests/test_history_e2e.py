@@ -8,7 +8,8 @@ import dataclasses
 
 from lake_harness import failure_message
 
-from lake_assets.cli import main, materialize_partitions
+from lake_assets.cli.main import main
+from lake_assets.cli.runs import materialize_partitions
 from lake_assets.history.apply import WHOLE_TABLE, current_history, history_dataset
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.merge import as_of

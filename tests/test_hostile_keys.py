@@ -10,7 +10,7 @@ import pytest
 from dagster import build_sensor_context
 from lake_harness import failure_message
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.settings import ConfigError, load_sources
 from resources.storage import LocalStorage
@@ -104,7 +104,7 @@ def test_a_missing_listed_file_fails_the_read_naming_it(lake, spark):
 def test_storage_refuses_a_key_that_is_not_normalised(key, tmp_path, request):
     from test_store_contracts import BUCKET, REGION, _bucket
 
-    from resources.aws import S3Storage
+    from resources.aws.s3 import S3Storage
 
     endpoint = request.getfixturevalue("aws_endpoint")
     _bucket(endpoint)

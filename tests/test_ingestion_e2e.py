@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from lake_assets.tables.publish import expire_superseded
 from lake_harness import card, failure_message  # noqa: E402
 
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.schema_registry import approve
+from lake_assets.tables.publish import expire_superseded
 from resources.spark_runner import LocalSparkRunner, PipesSubprocessRunner, SparkRunner
 
 

@@ -13,7 +13,8 @@ from lake_assets.lineage.cli import add_lineage_commands
 from lake_assets.lineage.emitter import LineageEmitter, default_transport, openlineage_run_id
 from lake_assets.lineage.graph import impact, render, supersedes_for, to_json, trace
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
-from resources.lineage_store import DynamoLineageStore, SQLiteLineageStore
+from resources.aws.dynamo_lineage import DynamoLineageStore
+from resources.lineage_store import SQLiteLineageStore
 
 DATASET = "card_transactions"
 DAY = "2025-01-01"

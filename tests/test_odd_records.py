@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from lake_harness import card, failure_message
 
-from lake_assets.cli import main as lake_main
+from lake_assets.cli.main import main as lake_main
 from lake_assets.settings import load_sources
 
 CARDS = "card_transactions"
@@ -141,8 +141,9 @@ AGREEMENT_SHAPES = [
 
 @pytest.mark.parametrize(("fmt", "encoding", "content"), AGREEMENT_SHAPES)
 def test_profiler_and_spark_count_the_same_records(spark, tmp_path, fmt, encoding, content):
+    from lake_assets.ingestion.payload_errors import MalformedPayload
     from lake_assets.ingestion.payload_reading import is_json_array, utf8_view
-    from lake_assets.ingestion.profiling import MalformedPayload, profile_file
+    from lake_assets.ingestion.profiling import profile_file
     from lake_assets.ingestion.promotion_plan import PlannedInput, column_name
     from lake_assets.ingestion.raw_records import read_records
 

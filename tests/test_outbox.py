@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import build_sensor_context
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import Announcement, drain, stage
 from lake_assets.events.sensors import build_dependency_sensor

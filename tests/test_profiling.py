@@ -9,17 +9,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from lake_assets.ingestion import profiling
-from lake_assets.ingestion.profiling import (
-    MAX_DATES,
-    SKETCH_SIZE,
-    FieldProfile,
-    FileProfile,
-    MalformedPayload,
-    jaccard_estimate,
-    profile_file,
-    value_hash,
-)
+from lake_assets.ingestion import payload_formats
+from lake_assets.ingestion.payload_errors import MalformedPayload
+from lake_assets.ingestion.profiling import MAX_DATES, FieldProfile, FileProfile, profile_file
+from lake_assets.ingestion.value_sketches import SKETCH_SIZE, jaccard_estimate, value_hash
 from lake_assets.tables.types import FIELD_TYPES
 
 
@@ -210,7 +203,7 @@ def test_empty_json_array_has_no_records(tmp_path):
 
 
 def test_overlong_line_is_skipped_as_malformed(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiling, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(payload_formats, "MAX_LINE_BYTES", 100)
     path = tmp_path / "payload.json"
     path.write_text('{"a": 1}\n{"a": "' + "x" * 500 + '"}\n{"a": 2}\n')
 
@@ -526,7 +519,7 @@ def test_json_lines_are_read_in_bounded_chunks_of_whole_lines():
     lines = [json.dumps({"i": i, "pad": "x" * (i % 50)}).encode() + b"\n" for i in range(500)]
     data = b"".join(lines)
 
-    chunks = list(profiling._line_chunks(io.BytesIO(data), 1024))
+    chunks = list(payload_formats._line_chunks(io.BytesIO(data), 1024))
 
     assert b"".join(bytes(chunk) for _, chunk in chunks) == data
     assert all(len(chunk) <= 1024 and bytes(chunk).endswith(b"\n") for _, chunk in chunks)
@@ -537,13 +530,13 @@ def test_json_lines_are_read_in_bounded_chunks_of_whole_lines():
 
 def test_csv_is_read_in_blocks(tmp_path, monkeypatch):
     block_sizes = []
-    open_csv = profiling.pcsv.open_csv
+    open_csv = payload_formats.pcsv.open_csv
 
     def spy(path, read_options=None, **options):
         block_sizes.append(read_options.block_size)
         return open_csv(path, read_options=read_options, **options)
 
-    monkeypatch.setattr(profiling.pcsv, "open_csv", spy)
+    monkeypatch.setattr(payload_formats.pcsv, "open_csv", spy)
     profile = profile_csv(tmp_path, "a\n" + "1\n" * 1000, block_size=512)
 
     assert profile.row_count == 1000
@@ -553,7 +546,7 @@ def test_csv_is_read_in_blocks(tmp_path, monkeypatch):
 def test_a_few_unreadable_values_do_not_change_a_fields_type(tmp_path):
     """One "N/A" among the amounts is an outlier to quarantine, not a new (string) type;
     past TYPE_CONFORMANCE the field honestly becomes a string."""
-    from lake_assets.ingestion.profiling import TYPE_CONFORMANCE
+    from lake_assets.ingestion.value_types import TYPE_CONFORMANCE
 
     lines = [{"amount": 12.5, "when": "2026-03-02T10:00:00Z"} for _ in range(99)]
     lines.append({"amount": "N/A", "when": "later"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lake_assets.cli import main as lake_main
+from lake_assets.cli.main import main as lake_main
 from lake_assets.ingestion.raw_decisions import (
     RawDecisionRefused,
     confirm_empty,

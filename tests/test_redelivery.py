@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.settings import ConfigError, load_sources
 

@@ -8,7 +8,7 @@ import time
 
 from lake_harness import failure_message
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.ingestion.retention import candidate_folders
 from lake_assets.tables.manifest import read_manifest
 from resources.storage import LocalStorage

@@ -6,17 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lake_assets.ingestion.profiling import FieldProfile, FileProfile, value_hash
+from lake_assets.ingestion.profiling import FieldProfile, FileProfile
+from lake_assets.ingestion.rename_detection import name_similarity
 from lake_assets.ingestion.schema_registry import (
     SchemaRegistryError,
     approve,
     blocking_version,
     canonical_schema,
-    name_similarity,
     next_version_id,
     register_observation,
     source_field,
 )
+from lake_assets.ingestion.value_sketches import value_hash
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SIGNATURES = {
@@ -191,14 +192,14 @@ def test_value_overlap_raises_rename_confidence():
             "name": "acct_reference",
         }
     )
-    from lake_assets.ingestion.schema_registry import score_rename
+    from lake_assets.ingestion.rename_detection import score_rename
 
     assert score_rename(base, same_values).confidence > score_rename(base, other_values).confidence
     assert score_rename(base, same_values).evidence["value_overlap"] == pytest.approx(1.0)
 
 
 def test_incompatible_types_are_never_rename_candidates():
-    from lake_assets.ingestion.schema_registry import score_rename
+    from lake_assets.ingestion.rename_detection import score_rename
 
     assert score_rename(field_profile("amount", "double"), field_profile("amt", "boolean")) is None
 

@@ -17,7 +17,9 @@ import pytest
 
 from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.ingestion.schema_versions import FieldDiff, RenameCandidate, SchemaVersion
-from resources.aws import DynamoRegistryStore, GlueCatalog, S3Storage
+from resources.aws.dynamo_registry import DynamoRegistryStore
+from resources.aws.glue import GlueCatalog
+from resources.aws.s3 import S3Storage
 from resources.catalog import (
     PartitionCatalog,
     PublishedPartition,

@@ -10,7 +10,7 @@ import boto3
 from lake_harness import card, failure_message
 from pyspark.sql import types as T
 
-from resources.aws import GlueCatalog
+from resources.aws.glue import GlueCatalog
 from resources.catalog import PublishedPartition
 
 CARDS = "card_transactions"

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from lake_assets.lineage import partition_address
 from lake_assets.lineage.graph import trace
 from lake_assets.tables.types import SPARK_TYPES
-from resources.aws import GlueCatalog
+from resources.aws.glue import GlueCatalog
 from resources.catalog import PublishedPartition, SQLiteCatalog, StalePublish
 
 CARDS = "card_transactions"

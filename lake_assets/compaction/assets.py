@@ -17,7 +17,7 @@ from dagster import (
 from lake_assets.compaction.cost import combined, payback
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.service import compaction_pass
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.lineage import partition_address
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog

@@ -26,7 +26,7 @@ from lake_assets.history.apply import (
 )
 from lake_assets.history.ledger import OutOfOrderSnapshot
 from lake_assets.history.merge import overlapping_versions
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings, SourceConfig

@@ -56,7 +56,7 @@ def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
 
 
 def cmd_scd_apply(args, settings) -> int:
-    from lake_assets.cli import materialize_partitions, report_run
+    from lake_assets.cli.runs import materialize_partitions, report_run
     from lake_assets.history.assets import history_key_of
 
     history_source(settings, args.dataset)

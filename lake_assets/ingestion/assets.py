@@ -1,6 +1,8 @@
 """The ingestion engine in the asset graph: raw -> registry -> curated, per declared source.
 
-Thin wiring: the work happens in intake.py, promotion_plan.py, promotion.py and publish.py.
+Thin wiring: the work happens in intake.py, promotion_plan.py, promotion.py and publish.py;
+the keys are in asset_keys.py, the registry's check in checks.py, what a run records beside
+its data in run_lineage.py.
 """
 
 from dataclasses import replace
@@ -8,11 +10,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetSpec,
     BackfillPolicy,
     FreshnessPolicy,
@@ -32,9 +31,10 @@ from lake_assets.contracts.checks import (
 )
 from lake_assets.contracts.gate import judge_partitions
 from lake_assets.contracts.model import Contract
-from lake_assets.events.model import DataReady
-from lake_assets.events.outbox import Announcement, drain, stage
-from lake_assets.ingestion.intake import ProfilingSummary, pending_objects, profile_objects
+from lake_assets.events.outbox import drain, stage
+from lake_assets.ingestion.asset_keys import curated_key_of, raw_key_of, registry_key_of
+from lake_assets.ingestion.checks import SCHEMA_CHECK, schema_check_result
+from lake_assets.ingestion.intake import pending_objects
 from lake_assets.ingestion.late_arrivals import (
     find_late_arrivals,
     mark_folded,
@@ -43,10 +43,14 @@ from lake_assets.ingestion.late_arrivals import (
 from lake_assets.ingestion.promotion import PromotionResult
 from lake_assets.ingestion.promotion_plan import partition_inputs, plan_promotion
 from lake_assets.ingestion.publish import AuditFailed, audit, expected_rows_read, publish_partitions
-from lake_assets.ingestion.raw_zone import PartitionCalendar
 from lake_assets.ingestion.retention import sweep_orphans
-from lake_assets.ingestion.schema_registry import blocking_version, describe_diff, latest_accepted
-from lake_assets.lineage import LineageRun, partition_address, partition_outputs
+from lake_assets.ingestion.run_lineage import (
+    PROMOTION_CODE_VERSION,
+    announcement_of,
+    profile_with_lineage,
+)
+from lake_assets.ingestion.schema_registry import latest_accepted
+from lake_assets.lineage import LineageRun, partition_address
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings, SourceConfig
 from lake_assets.tables.locations import raw_prefix, run_output_prefix
@@ -58,12 +62,9 @@ from resources.lineage_store import LineageStore
 from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
 from resources.spark_runner import SparkRunner
-from resources.storage import LakeStorage, ObjectInfo
+from resources.storage import LakeStorage
 
-SCHEMA_CHECK = "schema_compatible"
 DETAILED_METADATA_PARTITIONS = 31
-# Recorded in lineage events; bump when the promotion job's semantics change.
-PROMOTION_CODE_VERSION = "promotion-v1"
 
 
 def _referential(contract: Contract | None) -> tuple:
@@ -73,18 +74,6 @@ def _referential(contract: Contract | None) -> tuple:
 def _freshness_policy(contract: Contract | None) -> FreshnessPolicy | None:
     hours = contract.freshness.max_staleness_hours if contract and contract.freshness else None
     return FreshnessPolicy.time_window(fail_window=timedelta(hours=hours)) if hours else None
-
-
-def raw_key_of(source_id: str) -> AssetKey:
-    return AssetKey(["raw", source_id])
-
-
-def registry_key_of(source_id: str) -> AssetKey:
-    return AssetKey(["registry", source_id])
-
-
-def curated_key_of(source_id: str) -> AssetKey:
-    return AssetKey(["curated", source_id])
 
 
 def build_source_assets(
@@ -368,74 +357,3 @@ def build_source_assets(
             )
 
     return [raw, registry_asset, curated_asset]
-
-
-def announcement_of(entry, inputs, written) -> Announcement:
-    """What publishing `entry` owes: its data-ready event, identified by the raw files it was
-    built from (the same inputs republished are a duplicate), and its file-level lineage."""
-    content = sorted(f"{r.key}@{r.etag}" for r in inputs[entry.partition])
-    files = written[entry.partition].files
-    return Announcement(
-        DataReady.from_published(entry, content),
-        partition_outputs(entry.dataset, entry.partition, entry.location, files),
-        datetime.now(UTC).isoformat(),
-    )
-
-
-def profile_with_lineage(
-    settings: Settings,
-    storage: LakeStorage,
-    registry: RegistryStore,
-    notifier: Notifier,
-    lineage: LineageStore,
-    source: SourceConfig,
-    pending: list[ObjectInfo],
-    run_id: str,
-    ingest_date: str | None,
-) -> ProfilingSummary:
-    """Profile raw objects (of one ingest date, or any) as one lineage run of job
-    registry/<source>: its outputs are the dead-letter copies (with their reasons) and schema
-    versions profiling wrote."""
-    sid = source.source_id
-    started = LineageRun(
-        run_id=run_id,
-        job=f"registry/{sid}",
-        partition=ingest_date,
-        inputs=tuple(info.key for info in pending),
-        outputs=(),
-        started_at=datetime.now(UTC).isoformat(),
-        code_version=PROMOTION_CODE_VERSION,
-    )
-    with recorder_for(lineage, settings.state_dir, storage.uri("")).track(started) as outputs:
-        # Objects dated outside the partition calendar are held, as the arrival sensor holds them.
-        calendar = PartitionCalendar.until_today(settings.partitions_start)
-        summary = profile_objects(storage, registry, notifier, source, pending, calendar=calendar)
-        outputs.extend(o.dead_letter_key for o in summary.outcomes if o.dead_letter_key)
-        outputs.extend(f"schema_registry/{sid}/{v.version}" for v in summary.new_versions)
-    return summary
-
-
-def schema_check_result(source_id: str, versions) -> AssetCheckResult:
-    blocking = blocking_version(versions)
-    if blocking is None:
-        return AssetCheckResult(
-            asset_key=registry_key_of(source_id),
-            check_name=SCHEMA_CHECK,
-            passed=True,
-            metadata={"versions": len(versions)},
-        )
-    return AssetCheckResult(
-        asset_key=registry_key_of(source_id),
-        check_name=SCHEMA_CHECK,
-        passed=False,
-        severity=AssetCheckSeverity.ERROR,
-        description=f"{blocking.version} is BREAKING: {'; '.join(blocking.violations)}",
-        metadata={
-            "version": blocking.version,
-            "violations": MetadataValue.json(blocking.violations),
-            "changes": MetadataValue.md(
-                "\n".join(f"- `{line}`" for line in describe_diff(blocking.field_diff))
-            ),
-            "approve_with": f"lake registry approve {source_id} {blocking.version} --rename NEW=OLD",
-        },
-    )

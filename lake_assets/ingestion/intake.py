@@ -17,8 +17,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from lake_assets.ingestion.event_dates import index_event_dates
+from lake_assets.ingestion.payload_errors import MalformedPayload
 from lake_assets.ingestion.payload_reading import is_json_array, utf8_view
-from lake_assets.ingestion.profiling import MalformedPayload, profile_file
+from lake_assets.ingestion.profiling import profile_file
 from lake_assets.ingestion.raw_decisions import hold_empty_snapshot
 from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,

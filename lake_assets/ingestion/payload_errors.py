@@ -43,3 +43,11 @@ def _first_row_of_width(path: str | os.PathLike, expected: int) -> str:
         except csv.Error:  # a field over csv's size limit: the row is the one being read
             return f"line {start}"
     return "a row"
+
+
+class MalformedPayload(Exception):
+    """The payload cannot be profiled; `reason` says why, for the dead-letter record."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

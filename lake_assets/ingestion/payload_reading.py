@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lake_assets.ingestion.profiling import MalformedPayload
+from lake_assets.ingestion.payload_errors import MalformedPayload
 
 DEFAULT_ENCODING = "UTF-8"
 # Python codec name -> the charset name Spark is given. Only charsets Spark's `decode` reads

@@ -12,7 +12,7 @@ from dagster import (
     schedule,
 )
 
-from lake_assets.ingestion.assets import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.late_arrivals import lookback_window
 from lake_assets.settings import SourceConfig
 

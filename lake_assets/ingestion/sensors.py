@@ -17,7 +17,7 @@ from dagster import (
     sensor,
 )
 
-from lake_assets.ingestion.assets import raw_key_of, registry_key_of
+from lake_assets.ingestion.asset_keys import raw_key_of, registry_key_of
 from lake_assets.ingestion.intake import held_alert
 from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,

@@ -13,20 +13,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from lake_assets.cli import (
-    dagster_instance,
-    lake_summary,
-    materialize_partitions,
-    reconcile_sources,
-    report_run,
-)
+from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
+from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.history.apply import current_history
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
 from lake_assets.history.merge import as_of
-from lake_assets.ingestion.assets import curated_key_of, registry_key_of
-from lake_assets.ingestion.demo_data import customers_snapshot, generate, write_csv
+from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.ingestion.cli import lake_summary, reconcile_sources
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import approve, describe_diff
 from lake_assets.settings import Settings

@@ -1,0 +1,67 @@
+"""`lake`: the project's command line. Everything the daemon does can be done from here.
+
+The entry point: each capability registers its command group (its cli.py), in the order the
+help lists them; every command first checks the configuration as the code location would."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+from dagster import BetaWarning
+
+from lake_assets.cli.runs import _resources
+from lake_assets.compaction.cli import add_compaction_commands
+from lake_assets.demo.cli import add_demo_commands
+from lake_assets.events.cli import add_event_commands
+from lake_assets.history.cli import add_scd_commands
+from lake_assets.ingestion.cli import add_intake_commands, add_status_commands
+from lake_assets.ingestion.dead_letter_cli import add_dead_letter_commands
+from lake_assets.ingestion.promotion_cli import add_promotion_commands
+from lake_assets.ingestion.raw_cli import add_raw_commands
+from lake_assets.ingestion.registry_cli import add_registry_commands
+from lake_assets.ingestion.retention_cli import add_retention_commands
+from lake_assets.lineage.cli import add_lineage_commands
+from lake_assets.runtime.cli import add_deploy_commands
+from lake_assets.settings import ConfigError, load_settings
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lake", description="Operate the lakehouse from the shell.")
+    top.add_argument("-v", "--verbose", action="store_true")
+    sub = top.add_subparsers(dest="command", required=True)
+    add_intake_commands(sub)
+    add_registry_commands(sub)
+    add_promotion_commands(sub)
+    add_event_commands(sub, _resources)
+    add_lineage_commands(sub, _resources)
+    add_compaction_commands(sub, _resources)
+    add_scd_commands(sub, _resources)
+    add_dead_letter_commands(sub, _resources)
+    add_retention_commands(sub, _resources)
+    add_raw_commands(sub, _resources)
+    add_deploy_commands(sub, _resources)
+    add_status_commands(sub)
+    add_demo_commands(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from lake_assets.graph import check_config  # builds the asset graph: not for --help
+
+    try:
+        settings = load_settings()
+        check_config(settings)  # what loading the code location would refuse
+        return args.run(args, settings)
+    except (ConfigError, KeyError, LookupError, ValueError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"lake: error: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,30 @@
+"""`lake demo`: generate a sample lake and run the pipeline over it."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+from lake_assets.settings import Settings
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from lake_assets.demo.demo import run_demo
+
+    if settings.profile != "local":
+        raise SystemExit("the demo runs on the embedded local profile (unset LAKE_PROFILE)")
+    if settings.lake_root.exists():
+        if not args.reset:
+            raise SystemExit(
+                f"{settings.lake_root} exists; pass --reset to replace it with the demo lake"
+            )
+        shutil.rmtree(settings.lake_root)
+    return run_demo(settings, days=args.days)
+
+
+def add_demo_commands(sub: argparse._SubParsersAction) -> None:
+    """Register `demo`."""
+    p = sub.add_parser("demo", help="generate a sample lake and run the pipeline over it")
+    p.add_argument("--days", type=int, default=6)
+    p.add_argument("--reset", action="store_true", help="replace an existing lake folder")
+    p.set_defaults(run=cmd_demo)

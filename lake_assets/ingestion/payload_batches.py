@@ -1,0 +1,176 @@
+"""What the payload readers hand the profiler: batches of leaf columns, and the records they
+could not read. pyarrow tables become batches directly; records parsed by Python (the fallback
+for blocks pyarrow cannot read, and JSON arrays) are converted a batch at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+from lake_assets.ingestion.value_types import _json_text
+
+FALLBACK_ROWS = 10_000  # records converted per batch when pyarrow cannot read a block
+
+Hint = Literal["typed", "text", "json"]
+"""How to read a column: arrow's type is the value type ("typed"), untyped CSV text to narrow
+("text"), or canonical JSON text of nested values ("json")."""
+
+
+_Column = tuple[str, "pa.Array | pa.ChunkedArray", Hint]  # a name may repeat within a batch
+
+
+@dataclass(frozen=True)
+class _Batch:
+    rows: int
+    columns: list[_Column]
+
+
+@dataclass(frozen=True)
+class _BadRecord:
+    where: str  # "line 12" or "element 3"
+    reason: str
+
+
+_Event = _Batch | _BadRecord
+
+
+# --- arrow batches -------------------------------------------------------------------------------
+
+
+def _leaves(
+    name: str, column: pa.Array | pa.ChunkedArray
+) -> Iterator[tuple[str, pa.Array | pa.ChunkedArray]]:
+    """Struct columns as dotted leaf columns; a parent's nulls carry into its children."""
+    t = column.type
+    if pa.types.is_struct(t) and t.num_fields:
+        for child, field in zip(column.flatten(), t, strict=True):
+            yield from _leaves(f"{name}.{field.name}", child)
+    else:
+        yield name, column
+
+
+def _table_batch(table: pa.Table | pa.RecordBatch, hint: Hint) -> _Batch:
+    columns = [
+        (leaf, values, hint)
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        for leaf, values in _leaves(name, column)
+    ]
+    return _Batch(table.num_rows, columns)
+
+
+# --- Python records (fallback and JSON arrays) ---------------------------------------------------
+
+
+def _flat(record: dict) -> Iterator[tuple[str, object]]:
+    """Dotted leaves of a parsed record; iterative, since json.loads nests up to ~1000 deep."""
+    stack = [("", record)]
+    while stack:
+        prefix, obj = stack.pop()
+        for key, value in obj.items():
+            if isinstance(value, dict) and value:
+                stack.append((f"{prefix}{key}.", value))
+            else:
+                yield f"{prefix}{key}", value
+
+
+def _python_arrays(values: list) -> Iterator[tuple[pa.Array, Hint]]:
+    """A column of parsed JSON values as one arrow array per JSON type present."""
+    groups: dict[str, list] = {}
+    for value in values:
+        if value is not None:
+            kind, plain = _json_value(value)
+            groups.setdefault(kind, []).append(plain)
+    if not groups:
+        yield pa.nulls(0), "typed"  # the field exists, with nulls only
+    for kind, group in groups.items():
+        if kind == "json":
+            yield pa.array(group, pa.string()), "json"
+        elif kind == "string":
+            yield _utf8_array(group), "typed"
+        else:
+            yield pa.array(group, _PYTHON_TYPES[kind]), "typed"
+
+
+_PYTHON_TYPES = {"boolean": pa.bool_(), "integer": pa.int64(), "double": pa.float64()}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _json_value(value: object) -> tuple[str, object]:
+    """A parsed JSON value's kind, and the value as that kind's arrow array takes it."""
+    if isinstance(value, bool):
+        return "boolean", value
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return "integer", value
+        try:
+            return "double", float(value)  # as pyarrow reads integers beyond int64
+        except OverflowError:
+            return "string", str(value)
+    if isinstance(value, float):
+        return "double", value
+    if isinstance(value, str):
+        return "string", value
+    return "json", _json_text(value)
+
+
+def _utf8_array(texts: list[str]) -> pa.Array:
+    try:
+        return pa.array(texts, pa.string())
+    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes
+        return pa.array([t.encode("utf-8", "replace").decode("utf-8") for t in texts], pa.string())
+
+
+def _records_batch(records: list[dict]) -> _Batch:
+    columns: dict[str, list] = {}
+    for record in records:
+        for name, value in _flat(record):
+            columns.setdefault(name, []).append(value)
+    return _Batch(
+        len(records),
+        [(name, a, hint) for name, vals in columns.items() for a, hint in _python_arrays(vals)],
+    )
+
+
+def _clip(reason: str, limit: int = 300) -> str:
+    """Reasons quote the payload; a dead-letter record needs the gist, not the bytes."""
+    return reason if len(reason) <= limit else f"{reason[:limit]}..."
+
+
+def _json_error(error: Exception) -> str:
+    """Where and why, never the text: reasons reach alerts (json's messages quote nothing)."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not valid UTF-8 at byte {error.start + 1}"
+    return type(error).__name__
+
+
+def _records_events(items: Iterable[tuple[str, object] | _BadRecord]) -> Iterator[_Event]:
+    """Batches of the objects among parsed (position, value) pairs; anything else is bad."""
+    batch: list[dict] = []
+    for item in items:
+        if isinstance(item, _BadRecord):
+            yield item
+        elif not isinstance(item[1], dict):
+            yield _BadRecord(item[0], f"expected a JSON object, got {type(item[1]).__name__}")
+        else:
+            batch.append(item[1])
+            if len(batch) == FALLBACK_ROWS:
+                yield _records_batch(batch)
+                batch = []
+    if batch:
+        yield _records_batch(batch)
+
+
+def _parsed_lines(chunk: memoryview, first_line: int) -> Iterator[tuple[str, object] | _BadRecord]:
+    for number, line in enumerate(bytes(chunk).split(b"\n"), start=first_line):
+        if line.strip():
+            try:
+                yield f"line {number}", json.loads(line)
+            except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+                yield _BadRecord(f"line {number}", _clip(_json_error(error)))

@@ -1,0 +1,228 @@
+"""The payload formats read in bounded blocks: JSON lines, a JSON array (whole), CSV with a
+header row. Each yields the batches and bad records of payload_batches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from functools import reduce
+from typing import IO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.json as pj
+
+from lake_assets.ingestion.payload_batches import (
+    _BadRecord,
+    _Batch,
+    _Event,
+    _json_error,
+    _parsed_lines,
+    _records_events,
+    _table_batch,
+)
+from lake_assets.ingestion.payload_errors import MalformedPayload, csv_error_reason
+
+MAX_LINE_BYTES = 64 << 20  # a JSON line longer than this and the block: malformed, skipped
+ARROW_BLOCK_BYTES = 1 << 20  # pyarrow parses a block's 1 MiB sub-blocks on parallel threads
+SAMPLE_BYTES = 64 << 10  # first lines parsed to learn which fields pyarrow reads as timestamps
+CSV_NULLS = ("", "NULL", "null")  # "NA" and "NaN" stay values: both are real codes in bank data
+
+
+# --- JSON lines ----------------------------------------------------------------------------------
+
+
+def _pin(t: pa.DataType) -> pa.DataType | None:
+    """The type that stops pyarrow reading ISO text as timestamps; None if `t` has none.
+
+    pyarrow infers "2026-03-02" and "2026-03-02T10:00:00+02:00" alike as timestamp[s], losing
+    both the date/timestamp distinction and the text the sketches hash. Pinned to string, such
+    fields are typed by the same pattern as text from every other path.
+    """
+    if pa.types.is_timestamp(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        kids = [pa.field(f.name, p) for f in t if (p := _pin(f.type)) is not None]
+        return pa.struct(kids) if kids else None
+    if pa.types.is_list(t):
+        item = _pin(t.value_type)
+        return None if item is None else pa.list_(item)
+    return None
+
+
+def _child(t: pa.StructType, name: str) -> pa.DataType | None:
+    return t.field(name).type if t.get_field_index(name) >= 0 else None
+
+
+def _merge_pins(a: pa.DataType | None, b: pa.DataType | None) -> pa.DataType | None:
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if pa.types.is_struct(a) and pa.types.is_struct(b):
+        names = dict.fromkeys([f.name for f in a] + [f.name for f in b])
+        return pa.struct([(n, _merge_pins(_child(a, n), _child(b, n))) for n in names])
+    if pa.types.is_list(a) and pa.types.is_list(b):
+        return pa.list_(_merge_pins(a.value_type, b.value_type))
+    return b
+
+
+def _parse_json(chunk: bytes | memoryview, pins: pa.StructType | None) -> pa.Table:
+    options = pj.ParseOptions(
+        newlines_in_values=False,
+        explicit_schema=None if pins is None else pa.schema(list(pins)),
+        unexpected_field_behavior="infer",  # pins name a few fields; the rest are inferred
+    )
+    read = pj.ReadOptions(block_size=ARROW_BLOCK_BYTES)
+    return pj.read_json(
+        pa.BufferReader(pa.py_buffer(chunk)), read_options=read, parse_options=options
+    )
+
+
+def _read_chunk(
+    chunk: memoryview, pins: pa.StructType | None
+) -> tuple[pa.Table, pa.StructType | None]:
+    """The chunk as a table with no inferred timestamps, and the pins that achieved it."""
+    if pins is None:  # pins found in the first lines spare most chunks a second parse
+        pins = _sample_pins(chunk)
+    table = _parse_json(chunk, pins)
+    wider = _merge_pins(pins, _pin(pa.struct(list(table.schema))))
+    if wider != pins:
+        table, pins = _parse_json(chunk, wider), wider
+    table.validate(full=True)  # pyarrow's JSON reader leaves invalid UTF-8 in place
+    return table, pins
+
+
+def _sample_pins(chunk: memoryview) -> pa.StructType | None:
+    head = bytes(chunk[:SAMPLE_BYTES])
+    head = head[: head.rfind(b"\n") + 1]
+    try:
+        return _pin(pa.struct(list(_parse_json(head, None).schema))) if head else None
+    except pa.ArrowException:  # the full parse will meet the same problem and say so
+        return None
+
+
+_LEADING_NULL = re.compile(rb"[ \t\r\n]*null")
+
+
+def _arrow_batch(
+    chunk: memoryview, pins: pa.StructType | None
+) -> tuple[_Batch | None, pa.StructType | None]:
+    """The chunk as read by pyarrow, or None where pyarrow cannot read it or be trusted to."""
+    if _LEADING_NULL.match(chunk):  # pyarrow 26 segfaults when the first row is `null`
+        return None, pins
+    try:
+        table, pins = _read_chunk(chunk, pins)
+        batch = _table_batch(table, "typed")
+    except (pa.ArrowException, UnicodeDecodeError):  # the latter from invalid UTF-8 keys
+        return None, pins
+    return (None if _has_empty_row(table) else batch), pins
+
+
+def _has_empty_row(table: pa.Table) -> bool:
+    """Whether a row holds no value: pyarrow reads a `null` line, not an object, as such a row."""
+    if table.num_columns == 0:
+        return table.num_rows > 0
+    filled = reduce(pc.or_, (pc.is_valid(column) for column in table.columns))
+    return not pc.all(filled).as_py()
+
+
+def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, memoryview | None]]:
+    """(first line number, whole lines) about block_size at a time; None for an over-long line.
+
+    Zero-copy: a chunk is a view of the block read, and the partial line after its last newline
+    is read again with the next block rather than copied into it.
+    """
+    number = 1
+    while block := fh.read(block_size):
+        cut = block.rfind(b"\n") + 1
+        if cut:
+            fh.seek(cut - len(block), os.SEEK_CUR)
+        else:
+            block = _rest_of_line(fh, block, block_size)
+            cut = len(block)
+        yield number, memoryview(block)[:cut] if cut else None
+        number += block.count(b"\n", 0, cut) if cut else 1
+
+
+def _rest_of_line(fh: IO[bytes], head: bytes, block_size: int) -> bytes:
+    """A line longer than a block, read to its end; b"" (the line skipped) past MAX_LINE_BYTES."""
+    parts, size = [head], len(head)
+    while block := fh.read(block_size):
+        end = block.find(b"\n") + 1
+        if end:
+            fh.seek(end - len(block), os.SEEK_CUR)
+            block = block[:end]
+        size += len(block)
+        if size <= MAX_LINE_BYTES:
+            parts.append(block)
+        else:
+            parts.clear()  # no buffering once too long
+        if end:
+            break
+    return b"".join(parts)
+
+
+def _json_lines_events(fh: IO[bytes], block_size: int) -> Iterator[_Event]:
+    # Not pyarrow.json.open_json: its streaming reader fixes the schema from the first block and
+    # fails on a later block with a new field or a widened type, which is the drift we profile.
+    # Each chunk is read whole by read_json instead; chunks are bounded, so memory still is.
+    pins = None
+    for first_line, chunk in _line_chunks(fh, block_size):
+        if chunk is None:
+            yield _BadRecord(f"line {first_line}", f"longer than {MAX_LINE_BYTES} bytes")
+            continue
+        batch, pins = _arrow_batch(chunk, pins)
+        if batch is None:
+            # pyarrow rejects a whole chunk for one bad line or one field changing JSON type;
+            # json.loads finds the bad lines and keeps the good ones.
+            yield from _records_events(_parsed_lines(chunk, first_line))
+        else:
+            yield batch
+
+
+# --- JSON array ----------------------------------------------------------------------------------
+
+
+def _json_array_events(fh: IO[bytes]) -> Iterator[_Event]:
+    # A JSON array is one document, so it is parsed whole and its memory grows with the file:
+    # only max_bytes bounds it. Large feeds should send JSON lines, which stream.
+    try:
+        document = json.loads(fh.read())
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}: {error.msg} at column {error.colno}"
+        raise MalformedPayload(f"not valid JSON: {where}") from error
+    except (ValueError, RecursionError) as error:
+        raise MalformedPayload(f"not valid JSON: {_json_error(error)}") from error
+    yield from _records_events((f"element {i}", value) for i, value in enumerate(document))
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
+    read = pcsv.ReadOptions(block_size=block_size)
+    # Exports quote multi-line memos and addresses; allowing that costs pyarrow some parallelism.
+    parse = pcsv.ParseOptions(newlines_in_values=True)
+    try:
+        with pcsv.open_csv(path, read_options=read, parse_options=parse) as header:
+            names = header.schema.names
+        # All text, typed per block by _TEXT_DETECTORS: pyarrow would fix each column's type
+        # from the first block and fail on a later block that widens it.
+        convert = pcsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=True,
+            null_values=list(CSV_NULLS),
+        )
+        with pcsv.open_csv(
+            path, read_options=read, parse_options=parse, convert_options=convert
+        ) as reader:
+            yield _Batch(0, [(name, pa.nulls(0, pa.string()), "text") for name in names])
+            for batch in reader:
+                yield _table_batch(batch, "text")
+    except (pa.ArrowException, UnicodeDecodeError) as error:  # the latter from the header
+        raise MalformedPayload(f"not valid CSV: {csv_error_reason(path, error)}") from error

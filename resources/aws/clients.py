@@ -1,0 +1,53 @@
+"""boto3 clients, and the DynamoDB helpers every store on DynamoDB shares."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def _client(service: str, endpoint_url: str | None, region: str) -> Any:
+    # A session per client: boto3's default session is not safe to share across the threads
+    # Dagster runs sensors and ops in, while the clients themselves are.
+    return boto3.session.Session().client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}),
+    )
+
+
+def ensure_table(dynamo: Any, table: str, *keys: str) -> None:
+    """Create an on-demand table keyed by `keys` (hash, then optional range; all strings)
+    unless it exists, and wait until it is usable. Terraform creates them in production."""
+    try:
+        dynamo.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+            KeySchema=[
+                {"AttributeName": k, "KeyType": kind}
+                for k, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+            ],
+        )
+    except dynamo.exceptions.ResourceInUseException:
+        pass
+    dynamo.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 2})
+
+
+def _error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+_serialize = TypeSerializer().serialize
+
+
+def _attribute(value: Any) -> dict:
+    """A DynamoDB attribute value; boto3 refuses floats, so numbers travel as Decimal."""
+    return _serialize(json.loads(json.dumps(value), parse_float=Decimal))

@@ -1,0 +1,109 @@
+"""The compaction history and its lease on DynamoDB (CompactionHistory)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from lake_assets.compaction.model import CompactionRecord
+from resources.aws.clients import _attribute, _client, ensure_table
+from resources.compaction_history import CompactionBusy, CompactionHistory, _ordered
+
+
+class DynamoCompactionHistory(CompactionHistory):
+    """Records and leases in one DynamoDB table. Items carry the record's main fields as
+    native attributes for the console, and the whole record as the JSON string `body`."""
+
+    LEASE = "lease"
+    _ATTRIBUTES = ("run_id", "partition", "outcome", "files_before", "files_after")
+
+    def __init__(
+        self,
+        table: str,
+        *,
+        endpoint_url: str | None,
+        region: str,
+        lease_seconds: int = 6 * 3600,  # longer than any compaction run
+    ):
+        self.table, self.lease_seconds = table, lease_seconds
+        self._dynamo = _client("dynamodb", endpoint_url, region)
+
+    @classmethod
+    def create_table(
+        cls, table: str, *, endpoint_url: str | None, region: str, **options
+    ) -> DynamoCompactionHistory:
+        """Create the table (on-demand capacity) unless it exists, and wait until usable."""
+        store = cls(table, endpoint_url=endpoint_url, region=region, **options)
+        ensure_table(store._dynamo, table, "dataset", "entry")
+        return store
+
+    def record(self, record: CompactionRecord) -> None:
+        item = {
+            "dataset": {"S": record.dataset},
+            "entry": {"S": f"{record.started_at}#{record.partition}#{record.run_id}"},
+            "body": {"S": json.dumps(record.to_dict())},
+        }
+        for name in self._ATTRIBUTES:
+            item[name] = _attribute(getattr(record, name))
+        self._dynamo.put_item(TableName=self.table, Item=item)
+
+    def records(self, dataset: str | None = None) -> list[CompactionRecord]:
+        # One dataset is one partition key: a query; every dataset: a scan.
+        names, values = {"#entry": "entry"}, {":lease": {"S": self.LEASE}}
+        keyed = {}
+        if dataset is not None:
+            names["#dataset"], values[":dataset"] = "dataset", {"S": dataset}
+            keyed = {"KeyConditionExpression": "#dataset = :dataset"}
+        pages = self._dynamo.get_paginator("query" if keyed else "scan").paginate(
+            TableName=self.table,
+            FilterExpression="#entry <> :lease",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ProjectionExpression="body",
+            ConsistentRead=True,
+            **keyed,
+        )
+        return _ordered(
+            [
+                CompactionRecord.from_dict(json.loads(item["body"]["S"]))
+                for page in pages
+                for item in page["Items"]
+            ]
+        )
+
+    @contextmanager
+    def lease(self, dataset: str, run_id: str) -> Iterator[None]:
+        now = datetime.now(UTC)
+        key = {"dataset": {"S": dataset}, "entry": {"S": self.LEASE}}
+        try:
+            self._dynamo.put_item(
+                TableName=self.table,
+                Item={
+                    **key,
+                    "run_id": {"S": run_id},
+                    "expires_at": {"S": (now + timedelta(seconds=self.lease_seconds)).isoformat()},
+                },
+                ConditionExpression="attribute_not_exists(dataset) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"S": now.isoformat()}},
+            )
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            holder = self._dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+            item = holder.get("Item", {})
+            raise CompactionBusy(
+                f"{dataset}: another compaction holds the lease (run "
+                f"{item.get('run_id', {}).get('S')} until {item.get('expires_at', {}).get('S')})"
+            ) from None
+        try:
+            yield
+        finally:
+            try:
+                self._dynamo.delete_item(
+                    TableName=self.table,
+                    Key=key,
+                    ConditionExpression="run_id = :me",
+                    ExpressionAttributeValues={":me": {"S": run_id}},
+                )
+            except self._dynamo.exceptions.ConditionalCheckFailedException:
+                pass  # it lapsed and another run took it over: that lease is not ours to end

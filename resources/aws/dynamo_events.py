@@ -1,0 +1,192 @@
+"""Data-ready events, waiting rules, dead letters and the outbox on DynamoDB (EventStore)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+from lake_assets.events.model import DataReady
+from resources.aws.clients import _client, ensure_table
+from resources.event_store import DeadLetter, EventStore, Pending, _dead_letter, _stamp
+
+
+class DynamoEventStore(EventStore):
+    """Two tables: events by idempotency key, and a state table (PK `pk`, SK `sk`) holding each
+    partition's latest version (`latest#<dataset>`), pending rules, dead letters and the outbox.
+
+    The sensor's cursor is the `recorded_at` stamp; a scan reads past it. Writers' clocks must
+    agree to within a tick for that to miss nothing (DynamoDB Streams would remove the need).
+    """
+
+    def __init__(
+        self, events_table: str, state_table: str, *, endpoint_url: str | None, region: str
+    ):
+        self.events_table, self.state_table = events_table, state_table
+        self._dynamo = _client("dynamodb", endpoint_url, region)
+
+    @classmethod
+    def create_tables(
+        cls, events_table: str, state_table: str, *, endpoint_url: str | None, region: str
+    ) -> DynamoEventStore:
+        """Create both tables (on-demand capacity) unless they exist, and wait until usable."""
+        store = cls(events_table, state_table, endpoint_url=endpoint_url, region=region)
+        ensure_table(store._dynamo, events_table, "idempotency_key")
+        ensure_table(store._dynamo, state_table, "pk", "sk")
+        return store
+
+    def _put_if_absent(self, table: str, item: dict, key: str) -> bool:
+        try:
+            self._dynamo.put_item(
+                TableName=table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": key},
+            )
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _state(self, pk: str, sk: str) -> str | None:
+        item = self._dynamo.get_item(
+            TableName=self.state_table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item["body"]["S"] if item else None
+
+    def _states(self, pk: str) -> list[str]:
+        pages = self._dynamo.get_paginator("query").paginate(
+            TableName=self.state_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )
+        return [item["body"]["S"] for page in pages for item in page["Items"]]
+
+    def _put_state(self, pk: str, sk: str, body: str, **condition) -> None:
+        self._dynamo.put_item(
+            TableName=self.state_table,
+            Item={"pk": {"S": pk}, "sk": {"S": sk}, "body": {"S": body}},
+            **condition,
+        )
+
+    def _insert(self, key: str, event: DataReady) -> bool:
+        body = json.dumps(event.to_dict())
+        item = {
+            "idempotency_key": {"S": key},
+            "recorded_at": {"S": _stamp()},
+            "dataset": {"S": event.dataset},
+            "partition": {"S": event.partition},
+            "body": {"S": body},
+        }
+        if not self._put_if_absent(self.events_table, item, "idempotency_key"):
+            return False
+        # The pointer to the latest version moves forward only, whatever the delivery order.
+        try:
+            self._dynamo.put_item(
+                TableName=self.state_table,
+                Item={
+                    "pk": {"S": f"latest#{event.dataset}"},
+                    "sk": {"S": event.partition},
+                    "published_at": {"S": event.published_at},
+                    "event_key": {"S": key},
+                    "body": {"S": body},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR published_at <= :at",
+                ExpressionAttributeValues={":at": {"S": event.published_at}},
+            )
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            pass  # an older version delivered late: recorded, but not the latest
+        return True
+
+    def _latest_entry(self, dataset: str, partition: str) -> tuple[str, DataReady] | None:
+        item = self._dynamo.get_item(
+            TableName=self.state_table,
+            Key={"pk": {"S": f"latest#{dataset}"}, "sk": {"S": partition}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        # Pointers written before keys were chained carry no key: chain from the empty one.
+        key = item.get("event_key", {}).get("S", "")
+        return key, DataReady.from_dict(json.loads(item["body"]["S"]))
+
+    def put_outbox(self, id: str, body: str) -> None:
+        self._put_state("outbox", id, body)
+
+    def outbox(self) -> list[tuple[str, str]]:
+        pages = self._dynamo.get_paginator("query").paginate(
+            TableName=self.state_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "outbox"}},
+            ConsistentRead=True,
+        )
+        return [(i["sk"]["S"], i["body"]["S"]) for page in pages for i in page["Items"]]
+
+    def delete_outbox(self, id: str) -> None:
+        self._dynamo.delete_item(
+            TableName=self.state_table, Key={"pk": {"S": "outbox"}, "sk": {"S": id}}
+        )
+
+    def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
+        pages = self._dynamo.get_paginator("scan").paginate(
+            TableName=self.events_table,
+            FilterExpression="recorded_at > :c",
+            ExpressionAttributeValues={":c": {"S": cursor or ""}},
+            ConsistentRead=True,
+        )
+        items = sorted(
+            (item for page in pages for item in page["Items"]),
+            key=lambda i: (i["recorded_at"]["S"], i["idempotency_key"]["S"]),
+        )
+        events = [DataReady.from_dict(json.loads(i["body"]["S"])) for i in items]
+        return events, items[-1]["recorded_at"]["S"] if items else cursor
+
+    def touch(self, rule: str, partition: str, at: datetime) -> Pending:
+        fresh = Pending(rule, partition, _stamp(at))
+        item = {
+            "pk": {"S": "pending"},
+            "sk": {"S": f"{rule}#{partition}"},
+            "body": {"S": json.dumps(asdict(fresh))},
+        }
+        if self._put_if_absent(self.state_table, item, "pk"):
+            return fresh
+        return Pending(**json.loads(self._state("pending", f"{rule}#{partition}") or "{}"))
+
+    def pending(self) -> list[Pending]:
+        found = [Pending(**json.loads(body)) for body in self._states("pending")]
+        return sorted(found, key=lambda p: (p.rule, p.partition))
+
+    def set_pending(self, pending: Pending) -> None:
+        self._put_state(
+            "pending", f"{pending.rule}#{pending.partition}", json.dumps(asdict(pending))
+        )
+
+    def clear_pending(self, rule: str, partition: str) -> None:
+        self._dynamo.delete_item(
+            TableName=self.state_table,
+            Key={"pk": {"S": "pending"}, "sk": {"S": f"{rule}#{partition}"}},
+        )
+
+    def put_dead_letter(self, record: DeadLetter) -> bool:
+        item = {
+            "pk": {"S": "dead_letter"},
+            "sk": {"S": record.id},
+            "body": {"S": json.dumps(asdict(record))},
+        }
+        return self._put_if_absent(self.state_table, item, "pk")
+
+    def _put_dead_letter_body(self, record: DeadLetter) -> None:
+        self._put_state("dead_letter", record.id, json.dumps(asdict(record)))
+
+    def dead_letters(self, include_resolved: bool = False) -> list[DeadLetter]:
+        found = sorted(
+            (_dead_letter(body) for body in self._states("dead_letter")),
+            key=lambda d: (d.created_at, d.id),
+        )
+        return [d for d in found if include_resolved or d.resolved_at is None]
+
+    def get_dead_letter(self, id: str) -> DeadLetter | None:
+        body = self._state("dead_letter", id)
+        return _dead_letter(body) if body else None

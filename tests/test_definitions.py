@@ -1,0 +1,99 @@
+"""The whole definition set as the code location loads it, with the repository's own config: an
+asset, check, job, sensor or schedule that appears, disappears or changes its default status
+shows here, in review."""
+
+from __future__ import annotations
+
+import pytest
+
+from lake_assets.definitions import build_definitions
+from lake_assets.settings import load_settings
+
+ASSETS = [
+    "curated/card_transactions",
+    "curated/customers",
+    "history/customers",
+    "maintenance/compaction",
+    "marts/spend_by_customer",
+    "raw/card_transactions",
+    "raw/customers",
+    "registry/card_transactions",
+    "registry/customers",
+]
+CHECKS = [
+    "curated/card_transactions:contract_amount_positive",
+    "curated/card_transactions:contract_amount_unusually_large",
+    "curated/card_transactions:contract_channel_known",
+    "curated/card_transactions:contract_currency_known",
+    "curated/card_transactions:contract_customer_exists",
+    "curated/card_transactions:contract_customer_id_format",
+    "curated/card_transactions:contract_daily_volume",
+    "curated/card_transactions:contract_merchant_country_iso",
+    "curated/card_transactions:contract_merchant_named",
+    "curated/card_transactions:contract_online_has_device",
+    "curated/card_transactions:contract_schema_not_null_amount",
+    "curated/card_transactions:contract_schema_not_null_currency",
+    "curated/card_transactions:contract_schema_not_null_customer_id",
+    "curated/card_transactions:contract_schema_not_null_transaction_date",
+    "curated/card_transactions:contract_schema_not_null_transaction_id",
+    "curated/card_transactions:contract_transaction_id_unique",
+    "curated/card_transactions:partition_deadline",
+    "curated/customers:contract_customer_id_format",
+    "curated/customers:contract_customer_id_unique",
+    "curated/customers:contract_date_of_birth_plausible",
+    "curated/customers:contract_email_format",
+    "curated/customers:contract_risk_score_range",
+    "curated/customers:contract_schema_not_null_customer_id",
+    "curated/customers:contract_schema_not_null_full_name",
+    "curated/customers:contract_schema_not_null_snapshot_date",
+    "curated/customers:contract_segment_known",
+    "curated/customers:contract_snapshot_volume",
+    "curated/customers:partition_deadline",
+    "history/customers:valid_intervals_disjoint",
+    "registry/card_transactions:schema_compatible",
+    "registry/customers:schema_compatible",
+]
+# Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
+# start with "__".
+JOBS = ["compaction", "ingestion", "partition_deadlines"]
+SENSORS = [("data_ready_dependencies", "RUNNING"), ("raw_arrivals", "RUNNING")]
+# (name, cron, default status)
+SCHEDULES = [
+    ("compaction_schedule", "0 4 * * *", "RUNNING"),
+    ("daily_card_transactions", "0 2 * * *", "RUNNING"),
+    ("daily_customers", "0 2 * * *", "RUNNING"),
+    ("partition_deadlines_schedule", "15 * * * *", "RUNNING"),
+]
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory):
+    settings = load_settings({"LAKE_ROOT": str(tmp_path_factory.mktemp("lake"))})
+    return build_definitions(settings).get_repository_def()
+
+
+def test_asset_keys(repository):
+    keys = repository.asset_graph.get_all_asset_keys()
+    assert sorted(key.to_user_string() for key in keys) == ASSETS
+
+
+def test_asset_checks(repository):
+    checks = repository.asset_graph.asset_check_keys
+    assert sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in checks) == CHECKS
+
+
+def test_jobs(repository):
+    names = [job.name for job in repository.get_all_jobs() if not job.name.startswith("__")]
+    assert sorted(names) == JOBS
+
+
+def test_sensors_and_their_default_status(repository):
+    sensors = [(s.name, s.default_status.value) for s in repository.sensor_defs]
+    assert sorted(sensors) == SENSORS
+
+
+def test_schedules_and_their_default_status(repository):
+    schedules = [
+        (s.name, s.cron_schedule, s.default_status.value) for s in repository.schedule_defs
+    ]
+    assert sorted(schedules) == SCHEDULES
