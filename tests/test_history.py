@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from pyspark.sql import functions as F
@@ -22,6 +23,7 @@ from lake_assets.history.apply import (
 )
 from lake_assets.history.ledger import OutOfOrderSnapshot, plan_apply
 from lake_assets.history.merge import as_of, overlapping_versions
+from lake_assets.runtime.jobs import run_job
 from lake_assets.settings import HistoryConfig, SourceConfig
 from lake_assets.tables.locations import published_location
 from resources.catalog import PublishedPartition, SQLiteCatalog
@@ -93,7 +95,7 @@ class History:
     def apply(self, *days: str, **kwargs):
         self.clock += timedelta(hours=1)
         return apply_snapshots(
-            self.spark,
+            partial(run_job, self.spark),
             self.catalog,
             self.storage,
             self.source,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from functools import partial
 
 from test_history import MON, TUE, WED, History
 
 from lake_assets.history.apply import apply_snapshots, current_history, history_dataset
 from lake_assets.history.merge import as_of
+from lake_assets.runtime.jobs import run_job
 from resources.catalog import SQLiteCatalog
 
 DATASET = history_dataset("customers")
@@ -63,7 +65,7 @@ def apply(history: History, day: str) -> None:
     """Apply on the real clock: the reader compares its own clock with transaction times."""
     history.deliveries += 1
     apply_snapshots(
-        history.spark,
+        partial(run_job, history.spark),
         history.catalog,
         history.storage,
         history.source,

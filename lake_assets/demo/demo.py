@@ -16,17 +16,15 @@ from datetime import UTC, date, datetime, timedelta
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
-from lake_assets.history.apply import current_history
+from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
-from lake_assets.history.cli import applied_summaries
-from lake_assets.history.merge import as_of
+from lake_assets.history.cli import applied_summaries, standalone
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.cli import lake_summary, reconcile_sources
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import approve, describe_diff
 from lake_assets.settings import Settings
 from resources import build_resources
-from resources.spark_runner import local_spark
 
 
 def promotion_order(settings: Settings) -> list[str]:
@@ -52,7 +50,7 @@ def _apply_history(settings, resources, instance, first: str, last: str) -> int:
 def _correct_a_snapshot(settings, resources, instance, start: date, day_index: int) -> int:
     """The customer master re-sends a past day with one customer's segment fixed: the re-sent
     file replaces the first in curated, and the history amends that version only."""
-    storage, spark = resources["storage"], local_spark(resources["spark_runner"], "demo")
+    storage = resources["storage"]
     day = start + timedelta(days=day_index)
     customer, fixed = "C00002", {"segment": "private"}
     believed_before = datetime.now(UTC)
@@ -69,11 +67,17 @@ def _correct_a_snapshot(settings, resources, instance, start: date, day_index: i
             return 1
     if _apply_history(settings, resources, instance, day.isoformat(), day.isoformat()):
         return 1
-    history = current_history(spark, resources["catalog"], storage, "customers")
+    run, source = standalone(resources["spark_runner"]), settings.source("customers")
     for label, known_at in (("before the correction", believed_before), ("now", None)):
-        [row] = as_of(
-            history, day, known_at or datetime.now(UTC), {"customer_id": customer}
-        ).collect()
+        [row] = history_as_of(
+            run,
+            resources["catalog"],
+            storage,
+            source,
+            day,
+            known_at or datetime.now(UTC),
+            {"customer_id": customer},
+        )
         print(f"  {customer} on {day}, as known {label}: segment {row['segment']}")
     return 0
 

@@ -1,29 +1,34 @@
-"""Applying published snapshots to a source's history: plan, merge, write, publish.
+"""Applying published snapshots to a source's history, and reading it: the orchestrator's side.
 
-Dagster-free: the asset and `lake` call `apply_snapshots`. The history is one table, published
-like a curated partition (a folder per version, a catalog pointer switched in one step), so a
-reader sees the old or the new history, never a half-merged one; the switch is then committed
-with the instant that is the apply's transaction time (transactions.py). Its manifest carries the
-ledger of applied snapshots, so the ledger and the history can never disagree. Two applies
-racing each other are caught by the catalog's optimistic check; the loser re-plans against the
-winner's history and tries again.
+Dagster-free: the asset and `lake` call `apply_snapshots` and `history_as_of` with `run`, a
+runner bound to where they run (`run(job, plan) -> result`). The orchestrator plans (the ledger,
+the snapshots' fingerprints, which snapshot and history files to read, resolved through the
+catalog as URIs, the merge spec and the run folder); the Spark job (jobs.py) merges and writes
+the version into the run folder; the orchestrator audits its result and publishes. The history
+is one table, published like a curated partition (a folder per version, a catalog pointer
+switched in one step), so a reader sees the old or the new history, never a half-merged one;
+the switch is then committed with the instant that is the apply's transaction time
+(transactions.py). Its manifest carries the ledger of applied snapshots, so the ledger and the
+history can never disagree. Two applies racing each other are caught by the catalog's
+optimistic check; the loser re-plans against the winner's history and runs the job again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
+from lake_assets.history.jobs import read_history
 from lake_assets.history.ledger import (
     ApplyPlan,
     OutOfOrderSnapshot,
     plan_apply,
     snapshot_fingerprint,
 )
-from lake_assets.history.merge import history_spec, merge_history
+from lake_assets.history.merge import history_spec
 from lake_assets.history.transactions import (
     Clock,
     commit,
@@ -31,16 +36,18 @@ from lake_assets.history.transactions import (
     committed_version,
     uncommitted,
     utc_now,
-    with_transaction_times,
 )
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.locations import run_output_prefix
 from lake_assets.tables.manifest import read_manifest
 from lake_assets.tables.publish import publish, version_of
-from lake_assets.tables.reader import published_uris, read_published
-from lake_assets.tables.types import field_type_of_spark
+from lake_assets.tables.reader import published_uris, resolve_published
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
+
+# Runs a registered Spark job (lake_assets/runtime/jobs.py) on a plan: a runner bound to the
+# Dagster context it runs in, or to a local session.
+RunJob = Callable[[str, dict], dict]
 
 # The history is one table: a single catalog entry whose pointer names its current version.
 WHOLE_TABLE = "all"
@@ -65,6 +72,8 @@ class HistoryApplied:
     recorded: int = 0  # rows recorded at this transaction time
     superseded: int = 0  # rows this apply superseded
     attempts: int = 1
+    # The interval check of the version written (merge.overlapping_versions); None if none was.
+    overlapping_versions: int | None = None
 
     def summary(self) -> str:
         plan = self.plan
@@ -78,6 +87,24 @@ class HistoryApplied:
         )
 
 
+def resolve_history(
+    catalog: PartitionCatalog, storage: LakeStorage, source_id: str, clock: Clock = utc_now
+) -> dict:
+    """The committed current version of a source's history as a job reads it (jobs.read_history):
+    its files as URIs and the commit instants of the applies its rows name. JSON-able. A reader
+    asking "as known now" takes its now before calling this (ADR-0039)."""
+    published = committed_version(catalog, history_dataset(source_id), WHOLE_TABLE, clock)
+    if published is None:
+        raise LookupError(
+            f"{history_dataset(source_id)}: no history yet; materialize history/{source_id} "
+            "for at least one snapshot date"
+        )
+    return {
+        "uris": published_uris(storage, published),
+        "instants": commit_instants(storage, published),
+    }
+
+
 def current_history(
     spark: SparkSession,
     catalog: PartitionCatalog,
@@ -85,16 +112,42 @@ def current_history(
     source_id: str,
     clock: Clock = utc_now,
 ) -> DataFrame:
-    """The current version of a source's history table, with transaction times. A reader asking
-    "as known now" takes its now before calling this (ADR: transaction time is commit time)."""
-    published = committed_version(catalog, history_dataset(source_id), WHOLE_TABLE, clock)
-    if published is None:
-        raise LookupError(
-            f"{history_dataset(source_id)}: no history yet; materialize history/{source_id} "
-            "for at least one snapshot date"
-        )
-    stored = spark.read.parquet(*published_uris(storage, published))
-    return with_transaction_times(stored, commit_instants(storage, published))
+    """The current version of a source's history table, with transaction times, on a local
+    session."""
+    return read_history(spark, resolve_history(catalog, storage, source_id, clock))
+
+
+def history_as_of(
+    run: RunJob,
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    source: SourceConfig,
+    valid_at: date | str,
+    known_at: datetime | str,
+    keys: Mapping[str, str] | None = None,
+) -> list[dict]:
+    """What was true on `valid_at`, as the platform believed it at `known_at` (merge.as_of), as
+    rows ordered by the history's keys, run by the `history_as_of` job. Take `known_at` before
+    calling: the history is resolved after it."""
+    plan = {
+        "history": resolve_history(catalog, storage, source.source_id),
+        "valid_at": str(valid_at),
+        "known_at": known_at.isoformat() if isinstance(known_at, datetime) else str(known_at),
+        "keys": dict(keys or {}),
+        "order_by": list(source.history.keys),
+    }
+    return run("history_as_of", plan)["rows"]
+
+
+def overlapping_current_versions(
+    run: RunJob, catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig
+) -> int:
+    """The interval check of the current history version, run by the `history_check` job."""
+    plan = {
+        "history": resolve_history(catalog, storage, source.source_id)["uris"],
+        "keys": list(source.history.keys),
+    }
+    return run("history_check", plan)["overlapping_versions"]
 
 
 def snapshot_fingerprints(
@@ -142,7 +195,7 @@ def plan_snapshots(
 
 
 def apply_snapshots(
-    spark: SparkSession,
+    run: RunJob,
     catalog: PartitionCatalog,
     storage: LakeStorage,
     source: SourceConfig,
@@ -153,9 +206,10 @@ def apply_snapshots(
     log: Callable[[str], None] = print,
     planned: PlannedApply | None = None,
 ) -> HistoryApplied:
-    """Apply the published snapshots of `dates` to the source's history; `planned`, if the
-    caller already planned them, is the first attempt's plan (a retry plans again). `clock`
-    gives the commit instant, read after the new version is switched in.
+    """Apply the published snapshots of `dates` to the source's history, merging them with the
+    `history_apply` job through `run`; `planned`, if the caller already planned them, is the
+    first attempt's plan (a retry plans again and runs the job again). `clock` gives the commit
+    instant, read after the new version is switched in.
 
     Raises OutOfOrderSnapshot, after applying whatever else was accepted, when a late snapshot
     meets the `reject` policy; the caller alerts.
@@ -172,7 +226,7 @@ def apply_snapshots(
             break
         try:
             result = _merge_and_publish(
-                spark, catalog, storage, source, planned, run_id, attempt, clock
+                run, catalog, storage, source, planned, run_id, attempt, clock
             )
             break
         except StalePublish as race:
@@ -184,8 +238,33 @@ def apply_snapshots(
     return result
 
 
+def merge_plan(
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    source: SourceConfig,
+    planned: PlannedApply,
+    transaction: str,
+    location: str,
+) -> dict:
+    """The `history_apply` job's plan: every snapshot from the first changed date on as
+    published now (one republished meanwhile, a correction not yet applied, is absorbed here
+    too), the current version's files, how the snapshot's columns take part, and the folder to
+    write."""
+    snapshots = resolve_published(catalog, storage, source.source_id, list(planned.plan.dates))
+    spec = history_spec(source.history, list(snapshots["columns"]), source.event_time_field)
+    current = planned.current
+    return {
+        "snapshots": snapshots,
+        "dates": list(planned.plan.dates),
+        "history": published_uris(storage, current) if current else None,
+        "spec": asdict(spec),
+        "transaction": transaction,
+        "output_uri": storage.uri(location),
+    }
+
+
 def _merge_and_publish(
-    spark: SparkSession,
+    run: RunJob,
     catalog: PartitionCatalog,
     storage: LakeStorage,
     source: SourceConfig,
@@ -197,31 +276,18 @@ def _merge_and_publish(
     dataset = history_dataset(source.source_id)
     plan, current, ledger = planned.plan, planned.current, planned.ledger
     transaction, started = f"{run_id}/{attempt}", clock().isoformat()
-    # Earlier snapshots from the first changed date on are read as published now: one
-    # republished meanwhile (a correction not yet applied) is absorbed here too.
     earlier = [day for day in plan.dates if day not in planned.incoming]
     fingerprints = {
         **planned.incoming,
         **snapshot_fingerprints(catalog, storage, source.source_id, earlier),
     }
-    snapshots = read_published(spark, catalog, storage, source.source_id, list(plan.dates))
-    spec = history_spec(
-        source.history,
-        [c for c in snapshots.columns if c != "event_date"],
-        source.event_time_field,
-    )
-    history = spark.read.parquet(*published_uris(storage, current)) if current else None
-    merge = merge_history(history, snapshots, plan.dates, spec, transaction)
     location = f"{run_output_prefix(dataset, run_id)}version={attempt}/"
-    merge.frame.write.mode("errorifexists").parquet(storage.uri(location))
-    counts, ambiguous = merge.counts.get, merge.ambiguity.get["rows"]
-    if ambiguous:
+    job_plan = merge_plan(catalog, storage, source, planned, transaction, location)
+    merged = run("history_apply", job_plan)
+    counts, ambiguous = merged["counts"], merged["ambiguous"]
+    if ambiguous["rows"]:
         storage.delete_prefix(location)
-        raise AmbiguousSnapshot(_ambiguity_report(snapshots, spec.keys, ambiguous, source))
-    # The manifest lists the files, so readers read this version's files and nothing else.
-    files = sorted(
-        uri.rsplit("/", 1)[-1] for uri in spark.read.parquet(storage.uri(location)).inputFiles()
-    )
+        raise AmbiguousSnapshot(_ambiguity_report(ambiguous, source))
     entry = PublishedPartition(
         dataset=dataset,
         partition=WHOLE_TABLE,
@@ -230,7 +296,7 @@ def _merge_and_publish(
         published_at=started,  # until committed: then the instant it became visible
         row_count=counts["rows"],
         schema_version=current.schema_version if current else "history-v1",
-        columns={c: field_type_of_spark(t) for c, t in merge.frame.dtypes},
+        columns=merged["columns"],
     )
     applied_now = {
         day: {"fingerprint": fingerprints[day], "applied_at": started, "run_id": run_id}
@@ -249,7 +315,8 @@ def _merge_and_publish(
         # Commit instants of the applies whose ids the rows carry; this one's is in the catalog.
         "transactions": commit_instants(storage, current) if current else {},
     }
-    publish(catalog, storage, switched, files, version_of(current), details)
+    # The manifest lists the job's files, so readers read this version's files and nothing else.
+    publish(catalog, storage, switched, merged["files"], version_of(current), details)
     committed = commit(catalog, switched, clock) or _as_committed(catalog, entry)
     return HistoryApplied(
         dataset,
@@ -259,6 +326,7 @@ def _merge_and_publish(
         recorded=counts["recorded"],
         superseded=counts["superseded"],
         attempts=attempt,
+        overlapping_versions=merged["overlapping_versions"],
     )
 
 
@@ -269,23 +337,16 @@ def _as_committed(catalog: PartitionCatalog, entry: PublishedPartition) -> Publi
     return current if current is not None and current.run_id == entry.run_id else entry
 
 
-def _ambiguity_report(
-    snapshots: DataFrame, keys: Sequence[str], rows: int, source: SourceConfig
-) -> str:
-    duplicated = (
-        snapshots.groupBy("event_date", *keys)
-        .count()
-        .where(F.col("count") > 1)
-        .orderBy("event_date", *keys)
-        .limit(5)
-        .collect()
-    )
+def _ambiguity_report(ambiguous: dict, source: SourceConfig) -> str:
+    """What the job found ambiguous (jobs._duplicated_keys), as the fix the user must make."""
     examples = "; ".join(
-        f"{r['event_date']} " + ", ".join(f"{k}={r[k]}" for k in keys) + f" ({r['count']} rows)"
-        for r in duplicated
+        f"{e['date']} "
+        + ", ".join(f"{k}={v}" for k, v in e["key"].items())
+        + f" ({e['rows']} rows)"
+        for e in ambiguous["examples"]
     )
     return (
-        f"{source.source_id}: {rows} rows share a key within one snapshot with different values "
-        f"and no history.sequence_field orders them, e.g. {examples}. Nothing was applied. "
-        "Declare the column that orders same-day changes as history.sequence_field."
+        f"{source.source_id}: {ambiguous['rows']} rows share a key within one snapshot with "
+        f"different values and no history.sequence_field orders them, e.g. {examples}. Nothing "
+        "was applied. Declare the column that orders same-day changes as history.sequence_field."
     )

@@ -1,8 +1,10 @@
 """The history of each snapshot source in the asset graph: `history/<source>`, one partition per
 snapshot date. Materializing a partition applies that day's published snapshot; a range applies
-its days in date order in one run. Thin wiring: the work is in apply.py and merge.py."""
+its days in date order in one run. Thin wiring: apply.py plans and publishes, the runner runs
+the Spark jobs of jobs.py wherever the profile puts them."""
 
 from datetime import UTC, datetime
+from functools import partial
 
 from dagster import (
     AssetCheckResult,
@@ -20,12 +22,11 @@ from dagster import (
 from lake_assets.history.apply import (
     WHOLE_TABLE,
     apply_snapshots,
-    current_history,
     history_dataset,
+    overlapping_current_versions,
     plan_snapshots,
 )
 from lake_assets.history.ledger import OutOfOrderSnapshot
-from lake_assets.history.merge import overlapping_versions
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
@@ -33,7 +34,7 @@ from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.lineage_store import LineageStore
 from resources.notifier import Alert, Notifier
-from resources.spark_runner import SparkRunner, local_spark
+from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage
 
 HISTORY_CODE_VERSION = "scd2-bitemporal-v1"
@@ -77,7 +78,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         spark_runner: ResourceParam[SparkRunner],
     ) -> MaterializeResult:
         dates = list(context.partition_keys)
-        spark = local_spark(spark_runner, f"history/{sid}")
+        run = partial(spark_runner.run, context)
         # A late or corrected snapshot makes the merge re-read every later one: all are inputs.
         planned = plan_snapshots(catalog, storage, source, dates)
         started = LineageRun(
@@ -93,7 +94,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         with recorder.track(started) as outputs:
             try:
                 applied = apply_snapshots(
-                    spark,
+                    run,
                     catalog,
                     storage,
                     source,
@@ -121,9 +122,10 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 )
                 outputs.extend(partition_outputs(dataset, WHOLE_TABLE, location, files))
         plan = applied.plan
-        overlaps = overlapping_versions(
-            current_history(spark, catalog, storage, sid), source.history.keys
-        )
+        # The check of the version this run leaves current: the apply job checked what it wrote.
+        overlaps = applied.overlapping_versions
+        if overlaps is None:
+            overlaps = overlapping_current_versions(run, catalog, storage, source)
         return MaterializeResult(
             check_results=[
                 AssetCheckResult(

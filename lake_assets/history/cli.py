@@ -31,24 +31,54 @@ def history_source(settings, dataset: str):
     return source
 
 
+def standalone(runner):
+    """`runner` bound for a `lake` command, which runs its Spark jobs outside any Dagster run:
+    each job is the one op of an in-process job on an ephemeral instance (Pipes reports through
+    a step's context), so nothing is launched or recorded."""
+    # LEAD: the one call site to switch to the runner branch's
+    # `resources.spark_runner.run_standalone(runner, job, plan)`, which does the same, once it
+    # is on main; then this function goes.
+    import dagster
+
+    def run(job: str, plan: dict) -> dict:
+        @dagster.op(name="spark_job")
+        def spark_job(context) -> dict:
+            return runner.run(context, job, plan)
+
+        @dagster.job(name="lake_command")
+        def lake_command():
+            spark_job()
+
+        executed = lake_command.execute_in_process(
+            instance=dagster.DagsterInstance.ephemeral(),
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+        return executed.output_for_node("spark_job")
+
+    return run
+
+
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
-    from lake_assets.history.apply import current_history
-    from lake_assets.history.merge import BITEMPORAL_COLUMNS, as_of
-    from resources.spark_runner import local_spark
+    from lake_assets.history.apply import history_as_of
+    from lake_assets.history.merge import BITEMPORAL_COLUMNS
 
     source = history_source(settings, args.dataset)
     # "Now" is read before the history is: a version switched in after this instant is
     # committed later than it, so the answer as of this instant never changes.
     known_at = args.known_at or datetime.now(UTC).isoformat()
     res = resources_for(settings)
-    spark = local_spark(res["spark_runner"], "lake scd as-of")
-    history = current_history(spark, res["catalog"], res["storage"], args.dataset)
-    rows = as_of(history, args.valid_at, known_at, _keys(args.key, source.history.keys))
-    shown = [c for c in rows.columns if c != "row_hash" and not c.startswith("_")]
-    found = rows.select(*shown).orderBy(*source.history.keys).collect()
+    found = history_as_of(
+        standalone(res["spark_runner"]),
+        res["catalog"],
+        res["storage"],
+        source,
+        args.valid_at,
+        known_at,
+        _keys(args.key, source.history.keys),
+    )
     print(f"{args.dataset} as true on {args.valid_at}, as known at {known_at}: {len(found)} rows")
     if found:
-        order = [c for c in shown if c not in BITEMPORAL_COLUMNS] + list(BITEMPORAL_COLUMNS)
+        order = [c for c in found[0] if c not in BITEMPORAL_COLUMNS] + list(BITEMPORAL_COLUMNS)
         print("\t".join(order))
         for row in found:
             print("\t".join("" if row[c] is None else str(row[c]) for c in order))

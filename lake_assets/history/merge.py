@@ -57,6 +57,16 @@ class HistorySpec:
     carried: tuple[str, ...]  # kept from the row that opened the version: lineage, sequence
     sequence: str | None  # orders several rows of one key within one snapshot
 
+    @classmethod
+    def from_dict(cls, spec: dict) -> HistorySpec:
+        """The spec as `dataclasses.asdict` gave it, after a trip through JSON."""
+        return cls(
+            keys=tuple(spec["keys"]),
+            tracked=tuple(spec["tracked"]),
+            carried=tuple(spec["carried"]),
+            sequence=spec["sequence"],
+        )
+
     @property
     def columns(self) -> list[str]:
         """The stored columns of the history table."""
@@ -285,12 +295,16 @@ def merge_history(
     return HistoryMerge(frame=frame, counts=counts, ambiguity=ambiguity)
 
 
-def overlapping_versions(history: DataFrame, keys: Sequence[str]) -> int:
+def overlapping_versions(
+    history: DataFrame, keys: Sequence[str], superseded: str = SUPERSEDED_AT
+) -> int:
     """Versions of the current belief whose valid interval overlaps the one before them of the
-    same key: zero unless the merge is broken. Zero-width versions overlap nothing."""
+    same key: zero unless the merge is broken. Zero-width versions overlap nothing. The current
+    belief is the rows whose `superseded` column is null: `superseded_at` as read with
+    transaction times, `superseded_by` as stored."""
     order = Window.partitionBy(*keys).orderBy(VALID_FROM, F.col(VALID_TO).asc_nulls_last())
     current = history.where(
-        F.col(SUPERSEDED_AT).isNull()
+        F.col(superseded).isNull()
         & (F.col(VALID_TO).isNull() | (F.col(VALID_FROM) < F.col(VALID_TO)))
     )
     previous = current.select(

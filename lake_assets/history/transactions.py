@@ -21,10 +21,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-
-from lake_assets.history.merge import RECORDED_AT, RECORDED_BY, SUPERSEDED_AT, SUPERSEDED_BY
 from lake_assets.tables.manifest import read_manifest
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
@@ -80,19 +76,3 @@ def commit_instants(storage: LakeStorage, committed: PublishedPartition) -> dict
     """Transaction id -> commit instant (ISO) of every apply a committed version holds rows of."""
     earlier = read_manifest(storage, committed).get("transactions", {})
     return {**earlier, transaction_of(committed): committed.published_at}
-
-
-def with_transaction_times(frame: DataFrame, instants: dict[str, str]) -> DataFrame:
-    """The stored history with `recorded_by`/`superseded_by` resolved to `recorded_at`/
-    `superseded_at`, in their place."""
-    times = F.create_map(
-        *[part for txn, at in instants.items() for part in (F.lit(txn), F.lit(at))]
-    )
-
-    def instant(column: str) -> Column:
-        return F.when(F.col(column).isNotNull(), times[F.col(column)]).cast("timestamp")
-
-    resolved = {RECORDED_BY: RECORDED_AT, SUPERSEDED_BY: SUPERSEDED_AT}
-    return frame.select(
-        *[instant(c).alias(resolved[c]) if c in resolved else F.col(c) for c in frame.columns]
-    )

@@ -15,6 +15,9 @@ from typing import Any
 
 JOBS = {
     "promote": "lake_assets.ingestion.promotion:promotion_job",
+    "history_apply": "lake_assets.history.jobs:history_apply",
+    "history_check": "lake_assets.history.jobs:history_check",
+    "history_as_of": "lake_assets.history.jobs:history_as_of",
 }
 
 Job = Callable[[Any, dict], dict]
