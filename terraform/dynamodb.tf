@@ -1,13 +1,13 @@
-# Every DynamoDB table of the aws profile, one per store in resources/. Keys mirror the SQLite
-# stores; all are on demand, with point-in-time recovery, deletion protection and the lake's
-# customer managed key.
-#   schema_registry     (source_id, version)   resources/registry_store.py
-#   raw_file_index      (source_id, key)       resources/registry_store.py
-#   lineage             (run_id, state)        resources/lineage_store.py
-#   events              (idempotency_key)      resources/event_store.py: the conditional put
-#                                              on the key is the deduplication
-#   event_state         (pk, sk)               resources/event_store.py
-#   compaction_history  (dataset, entry)       resources/compaction_history.py: records keyed
+# Every DynamoDB table of the aws profile, one per store in resources/aws/. Keys mirror the
+# SQLite stores; all are on demand, with point-in-time recovery, deletion protection and the
+# lake's customer managed key.
+#   schema_registry     (source_id, version)   resources/aws/dynamo_registry.py
+#   raw_file_index      (source_id, key)       resources/aws/dynamo_registry.py
+#   lineage             (run_id, state)        resources/aws/dynamo_lineage.py
+#   events              (idempotency_key)      resources/aws/dynamo_events.py: the conditional
+#                                              put on the key is the deduplication
+#   event_state         (pk, sk)               resources/aws/dynamo_events.py
+#   compaction_history  (dataset, entry)       resources/aws/dynamo_compaction.py: records keyed
 #                                              "<started_at>#<partition>#<run_id>", and the
 #                                              per-dataset lease (dataset, "lease")
 

@@ -183,8 +183,8 @@ resource "aws_iam_role" "orchestrator" {
 }
 
 data "aws_iam_policy_document" "orchestrator" {
-  # Registry versions and the raw-file index (resources/aws.py): versions are put (a status
-  # change overwrites the item), files put and read, both queried per source.
+  # Registry versions and the raw-file index (resources/aws/dynamo_registry.py): versions are
+  # put (a status change overwrites the item), files put and read, both queried per source.
   statement {
     sid    = "RegistryAndFileIndex"
     effect = "Allow"
@@ -199,8 +199,9 @@ data "aws_iam_policy_document" "orchestrator" {
     ]
   }
 
-  # Lineage runs, data-ready events and dependency state (resources/lineage_store.py,
-  # resources/event_store.py): traces scan the runs, the sensor queries waits and deletes them.
+  # Lineage runs, data-ready events and dependency state (resources/aws/dynamo_lineage.py,
+  # resources/aws/dynamo_events.py): traces scan the runs, the sensor queries waits and deletes
+  # them.
   statement {
     sid    = "LineageAndEvents"
     effect = "Allow"
@@ -218,7 +219,7 @@ data "aws_iam_policy_document" "orchestrator" {
     ]
   }
 
-  # Compaction history and its per-dataset lease (resources/compaction_history.py): records
+  # Compaction history and its per-dataset lease (resources/aws/dynamo_compaction.py): records
   # are put, queried per dataset or scanned; the lease is a conditional put, read when busy,
   # deleted when done.
   statement {
@@ -234,7 +235,7 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = [aws_dynamodb_table.lake["compaction_history"].arn]
   }
 
-  # Partition catalog: publish is a pointer switch on the partition (resources/aws.py);
+  # Partition catalog: publish is a pointer switch on the partition (resources/aws/glue.py);
   # sealing and compaction switch it the same way. The table carries the superseded locations
   # retention reads across tables, and widened columns: both are table updates.
   statement {

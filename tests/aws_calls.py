@@ -128,7 +128,9 @@ class AwsCallRecorder:
 
     def install(self) -> None:
         # Imported here: the provisioning helpers are recognised by their code objects.
-        from resources.aws import GlueCatalog, S3Storage, ensure_table
+        from resources.aws.clients import ensure_table
+        from resources.aws.glue import GlueCatalog
+        from resources.aws.s3 import S3Storage
 
         assert JOB_ENTRY.is_file(), f"{JOB_ENTRY} moved: tell tests/aws_calls.py where jobs start"
 

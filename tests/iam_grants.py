@@ -11,7 +11,7 @@ tests/aws_calls.py in terraform/tests/aws_calls.json).
   the submitted code with the job's role: JOB_STORAGE states those S3 requests per zone.
 - A role may list every zone it reads, so that a missing object is NoSuchKey (404) and not
   AccessDenied (403), which is what S3 answers a caller that may not list: the code tells the
-  two apart (resources/aws.py `head`, Pipes waiting for its first message chunk).
+  two apart (resources/aws/s3.py `head`, Pipes waiting for its first message chunk).
 """
 
 from __future__ import annotations

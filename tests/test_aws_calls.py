@@ -15,7 +15,8 @@ from aws_calls import (
 )
 from iam_grants import grants_of
 
-from resources.aws import DynamoRegistryStore, S3Storage
+from resources.aws.dynamo_registry import DynamoRegistryStore
+from resources.aws.s3 import S3Storage
 
 REGION = "eu-west-1"
 BUCKET = "lake-calls"

@@ -19,7 +19,7 @@ import hcl2
 import pytest
 from dagster import asset, materialize
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.runtime.deploy import (
     EMR_RELEASE,
     ENTRY_SCRIPT_KEY,

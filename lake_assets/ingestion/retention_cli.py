@@ -7,10 +7,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from lake_assets.tables.publish import expire_superseded
-
 from lake_assets.ingestion.retention import sweep_orphans
 from lake_assets.settings import Settings
+from lake_assets.tables.publish import expire_superseded
 
 ResourcesFor = Callable[[Settings], dict[str, Any]]
 
