@@ -24,7 +24,9 @@ PYSPARK_PYTHON is the fake's `python`; the job imports this checkout, as deploye
 
 To test a job on EMR Serverless, take the `emr_lake` fixture (tests/conftest.py): an `EmrLake`,
 driven like the local `Lake` (deliver, profile, promote, `materialize(keys, first, last)`,
-`rows`), whose `emr.runs` record each job run (request, environment, state, driver log).
+`rows`, `local_copy()` to read any zone), whose `emr.runs` record each job run (request,
+driver environment, state, driver log). A `lake` command's job runs on it with
+`run_standalone(emr_lake.spark_runner, job, plan)` (resources/spark_runner.py).
 """
 
 from __future__ import annotations
@@ -161,17 +163,28 @@ class FakeEmrServerless:
         thread.start()
 
     def _execute(self, run: JobRun) -> None:
+        try:
+            run.exit_code = self._drive(run)
+        except Exception as error:  # ends the run, or the client would poll it for ever
+            run.state, run.state_details = "FAILED", f"the job could not run: {error}"
+            return
+        if run.exit_code == 0:
+            run.state = "SUCCESS"
+        else:
+            run.state, run.state_details = (
+                "FAILED",
+                "Job failed, please check complete logs in configured logging destination. "
+                f"ExitCode: {run.exit_code}.",
+            )
+
+    def _drive(self, run: JobRun) -> int:
+        """Run the job's driver as EMR would, on a mirror of S3; its exit code."""
         driver = run.request["jobDriver"]["sparkSubmit"]
         run.driver_env, run.spark_args = submit_parameters(driver.get("sparkSubmitParameters", ""))
         run.folder = self.root / run.id
         run.folder.mkdir(parents=True)
         entry = run.folder / "entry.py"
-        bucket, key = _bucket_and_key(driver["entryPoint"])
-        try:
-            self.s3.download_file(bucket, key, str(entry))
-        except Exception as error:
-            run.state, run.state_details = "FAILED", f"entry point not found: {error}"
-            return
+        self.s3.download_file(*_bucket_and_key(driver["entryPoint"]), str(entry))
         run.state = "RUNNING"
         mirror = run.folder / "s3"
         before = self.pull(mirror)
@@ -193,16 +206,9 @@ class FakeEmrServerless:
                 [self.python, str(entry)], env=env, cwd=run.folder, stdout=log, stderr=log
             )
             self._processes.append(process)
-            run.exit_code = process.wait()
+            exit_code = process.wait()
         self._push(mirror, before)
-        if run.exit_code == 0:
-            run.state = "SUCCESS"
-        else:
-            run.state, run.state_details = (
-                "FAILED",
-                "Job failed, please check complete logs in configured logging destination. "
-                f"ExitCode: {run.exit_code}.",
-            )
+        return exit_code
 
     def pull(self, mirror: Path) -> dict[Path, tuple[int, int]]:
         """Every bucket's objects (Pipes' excepted) copied under `mirror`/<bucket>/, with the
@@ -329,9 +335,12 @@ class EmrLake(Lake):
             self.settings, keys, first, last, resources=self.resources, instance=self.instance
         )
 
-    def rows(self, spark, source: str, partitions=None):
-        """The published rows, read through the catalog from a local copy of the bucket."""
+    def local_copy(self) -> LocalStorage:
+        """A local copy of the lake bucket as it is now, for reading any zone with Spark."""
         copy = self.root / f"copy-{len(list(self.root.glob('copy-*')))}"
         self.emr.pull(copy)
-        storage = LocalStorage(copy / self.settings.aws.bucket)
-        return read_published(spark, self.catalog, storage, source, partitions)
+        return LocalStorage(copy / self.settings.aws.bucket)
+
+    def rows(self, spark, source: str, partitions=None):
+        """The published rows, read through the catalog from a local copy of the bucket."""
+        return read_published(spark, self.catalog, self.local_copy(), source, partitions)
