@@ -1,14 +1,33 @@
 """Where Spark jobs run: in-process on the local SparkSession, or through Dagster Pipes (a
 subprocess here, EMR Serverless in production). Every runner runs the same registered job
-functions (lake_assets/runtime/jobs.py) on the same JSON plans."""
+functions (lake_assets/runtime/jobs.py) on the same JSON plans.
+
+A job that fails where it ran raises `SparkJobFailed` here, with the error the job itself
+reported over Pipes; `run_standalone` runs a job for a `lake` command outside any asset.
+"""
 
 from __future__ import annotations
 
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
-from dagster import AssetExecutionContext, PipesClientCompletedInvocation, PipesSubprocessClient
+import boto3
+import dagster
+from dagster import (
+    AssetExecutionContext,
+    DagsterInstance,
+    PipesClientCompletedInvocation,
+    PipesSubprocessClient,
+    PipesTempFileMessageReader,
+)
+from dagster_aws.pipes import (
+    PipesEMRServerlessClient,
+    PipesS3ContextInjector,
+    PipesS3MessageReader,
+)
 from dagster_pyspark.resources import spark_session_from_config
 
 from lake_assets.runtime.deploy import require_deployed_code
@@ -17,12 +36,60 @@ from resources.spark_guard import guarded_jvm
 from resources.storage import LakeStorage
 
 PIPES_ENTRY_MODULE = "lake_assets.runtime.entry"
+# The one prefix of the lake bucket that carries Pipes traffic (each run's context and its
+# message chunks, under a random folder); Terraform grants exactly this prefix to the roles.
+PIPES_PREFIX = "_pipes/"
 
 
 class SparkRunner(ABC):
     @abstractmethod
     def run(self, context: AssetExecutionContext, job: str, plan: dict) -> dict:
         """Run the registered Spark `job` on `plan` (JSON-able) and return its result."""
+
+
+class SparkJobFailed(RuntimeError):
+    """A Spark job failed where it ran. The message names the job and its plan and carries the
+    job's own error, as the entry point reported it over Pipes (lake_assets/runtime/entry.py)."""
+
+    def __init__(self, job: str, plan: dict, where: str, error: dict | None, launcher: str):
+        self.job, self.plan, self.error = job, plan, error
+        reason = (
+            f"{error['type']}: {_shortened(error['message'])}"
+            if error
+            else f"it reported no error over Pipes ({launcher}); see the job's driver log"
+        )
+        super().__init__(
+            f"Spark job {job} failed on {where}: {reason} [plan: {plan_summary(plan)}]"
+        )
+
+
+def plan_summary(plan: dict, limit: int = 300) -> str:
+    """The plan in one line: its scalar fields two levels deep, lists by first, last and size."""
+    parts = []
+
+    def walk(prefix: str, value: Any, depth: int) -> None:
+        if isinstance(value, dict):
+            if depth < 2:
+                for key, item in value.items():
+                    walk(f"{prefix}{key}.", item, depth + 1)
+        elif isinstance(value, list | tuple):
+            if value and not isinstance(value[0], dict | list):
+                shown = (
+                    ", ".join(map(str, value)) if len(value) <= 2 else f"{value[0]}..{value[-1]}"
+                )
+                parts.append(f"{prefix[:-1]}=[{shown}] ({len(value)})")
+            else:
+                parts.append(f"{prefix[:-1]}: {len(value)}")
+        elif value is not None:
+            parts.append(f"{prefix[:-1]}={value}")
+
+    walk("", plan, 0)
+    return _shortened("; ".join(parts), limit)
+
+
+def _shortened(text: str, limit: int = 1000) -> str:
+    text = str(text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class LocalSparkRunner(SparkRunner):
@@ -53,17 +120,72 @@ def local_spark(runner: SparkRunner, job: str):
     )
 
 
-def _extras(job: str, plan: dict) -> dict[str, Any]:
-    return {"job": job, "plan": plan}
+def run_standalone(runner: SparkRunner, job: str, plan: dict) -> dict:
+    """Run `job` for a `lake` command, outside any asset or run of the instance.
+
+    Pipes reports through a step's context, so the job runs as the one op of an in-process job
+    on an ephemeral instance: nothing is launched or recorded, and a failure raises the same
+    `SparkJobFailed` an asset would.
+    """
+
+    @dagster.op(name="spark_job")
+    def spark_job(context) -> dict:  # an annotation is checked by value, which postponed ones lack
+        return runner.run(context, job, plan)
+
+    @dagster.job(name="lake_command")
+    def lake_command():
+        spark_job()
+
+    result = lake_command.execute_in_process(
+        instance=DagsterInstance.ephemeral(),
+        # The command prints its own outcome; Pipes' step log stays out of the terminal.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    return result.output_for_node("spark_job")
 
 
-def _result_of(invocation: PipesClientCompletedInvocation, job: str) -> dict:
-    messages = [
-        m for m in invocation.get_custom_messages() if isinstance(m, dict) and "result" in m
-    ]
-    if not messages:
-        raise RuntimeError(f"the Spark job {job} reported no result over Pipes")
-    return messages[-1]["result"]
+class _KeepsCustomMessages:
+    """Mixed into a Pipes message reader: keeps the session's message handler, so what a failed
+    job reported can still be read after the Pipes client raised (it returns no invocation)."""
+
+    handler = None
+
+    @contextmanager
+    def read_messages(self, handler):
+        self.handler = handler
+        with super().read_messages(handler) as params:
+            yield params
+
+    def reported(self, key: str):
+        return _reported(self.handler.get_custom_messages() if self.handler else (), key)
+
+
+def _reported(messages, key: str):
+    """The last value the job reported under `key` (entry.py reports `result` or `error`)."""
+    values = [m[key] for m in messages if isinstance(m, dict) and key in m]
+    return values[-1] if values else None
+
+
+def _run_over_pipes(
+    job: str,
+    plan: dict,
+    where: str,
+    reader: _KeepsCustomMessages,
+    launch: Callable[[dict], PipesClientCompletedInvocation],
+) -> dict:
+    try:
+        invocation = launch({"job": job, "plan": plan})
+    except Exception as failure:
+        # Not chained: the cause a user is shown is the job's error, not the launcher's.
+        raise SparkJobFailed(job, plan, where, reader.reported("error"), str(failure)) from None
+    result = _reported(invocation.get_custom_messages(), "result")
+    if result is None:
+        raise SparkJobFailed(job, plan, where, None, "it exited without a result")
+    return result
+
+
+class _TempFileMessages(_KeepsCustomMessages, PipesTempFileMessageReader):
+    pass
 
 
 class PipesSubprocessRunner(SparkRunner):
@@ -73,17 +195,34 @@ class PipesSubprocessRunner(SparkRunner):
         self.env = env
 
     def run(self, context, job, plan) -> dict:
-        invocation = PipesSubprocessClient(env=self.env).run(
-            context=context,
-            command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
-            extras=_extras(job, plan),
+        reader = _TempFileMessages()
+        return _run_over_pipes(
+            job,
+            plan,
+            "a Pipes subprocess",
+            reader,
+            lambda extras: PipesSubprocessClient(env=self.env, message_reader=reader).run(
+                context=context,
+                command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
+                extras=extras,
+            ),
         )
-        return _result_of(invocation, job)
+
+
+class _LakeS3Messages(_KeepsCustomMessages, PipesS3MessageReader):
+    """Message chunks under PIPES_PREFIX (the reader's own prefix is a random top folder)."""
+
+    @contextmanager
+    def get_params(self):
+        with super().get_params() as params:
+            yield {**params, "key_prefix": PIPES_PREFIX + params["key_prefix"]}
 
 
 class EmrServerlessRunner(SparkRunner):
     """Submits the entry script to an EMR Serverless application through Dagster Pipes.
 
+    The job's context (its plan included) and its messages travel through S3 under
+    PIPES_PREFIX of the lake bucket, so a plan's size is not bounded by sparkSubmitParameters.
     `entry_point_uri` is the S3 copy of lake_assets/runtime/entry.py and
     `py_files_uri` a zip of this package, both uploaded by the deploy step.
     """
@@ -107,31 +246,32 @@ class EmrServerlessRunner(SparkRunner):
 
     def run(self, context, job, plan) -> dict:
         require_deployed_code(self.code_storage, job)  # refuse before anything is submitted
-        import boto3
-        from dagster_aws.pipes import PipesEMRServerlessClient, PipesS3MessageReader
-
         session = boto3.session.Session(region_name=self.region)
+        s3 = session.client("s3", endpoint_url=self.endpoint_url)
+        reader = _LakeS3Messages(bucket=self.messages_bucket, client=s3)
         client = PipesEMRServerlessClient(
             client=session.client("emr-serverless", endpoint_url=self.endpoint_url),
-            message_reader=PipesS3MessageReader(
-                bucket=self.messages_bucket,
-                client=session.client("s3", endpoint_url=self.endpoint_url),
+            context_injector=PipesS3ContextInjector(
+                bucket=self.messages_bucket, client=s3, key_prefix=PIPES_PREFIX
             ),
+            message_reader=reader,
         )
-        invocation = client.run(
-            context=context,
-            start_job_run_params={
-                "applicationId": self.application_id,
-                "executionRoleArn": self.execution_role_arn,
-                "name": f"{job}-{context.run_id[:8]}",
-                "jobDriver": {
-                    "sparkSubmit": {
-                        "entryPoint": self.entry_point_uri,
-                        "sparkSubmitParameters": f"--py-files {self.py_files_uri} "
-                        "--conf spark.sql.session.timeZone=UTC",
-                    }
-                },
+        params = {
+            "applicationId": self.application_id,
+            "executionRoleArn": self.execution_role_arn,
+            "name": f"{job}-{context.run_id[:8]}",
+            "jobDriver": {
+                "sparkSubmit": {
+                    "entryPoint": self.entry_point_uri,
+                    "sparkSubmitParameters": f"--py-files {self.py_files_uri} "
+                    "--conf spark.sql.session.timeZone=UTC",
+                }
             },
-            extras=_extras(job, plan),
+        }
+        return _run_over_pipes(
+            job,
+            plan,
+            f"EMR Serverless application {self.application_id}",
+            reader,
+            lambda extras: client.run(context=context, start_job_run_params=params, extras=extras),
         )
-        return _result_of(invocation, job)

@@ -105,3 +105,13 @@ def local_lake(tmp_path, monkeypatch):
     monkeypatch.delenv("LAKE_PROFILE", raising=False)
     settings = load_settings()
     return settings, build_resources(settings)
+
+
+@pytest.fixture
+def emr_lake(aws_endpoint, tmp_path):
+    """A lake on the aws profile (moto) whose Spark jobs run on a fake EMR Serverless that
+    executes what the runner submits (tests/emr_fake.py says how, and how to add a job's test)."""
+    from emr_fake import EmrLake, FakeEmrServerless
+
+    with FakeEmrServerless(aws_endpoint, tmp_path / "emr") as emr:
+        yield EmrLake(emr, tmp_path)

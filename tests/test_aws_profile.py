@@ -10,6 +10,7 @@ import json
 
 import boto3
 import pytest
+from aws_lake import REGION, open_aws_lake
 from dagster import DagsterInstance, build_sensor_context
 
 from lake_assets.cli.runs import materialize_partitions
@@ -19,82 +20,12 @@ from lake_assets.ingestion.promotion import PartitionResult, PromotionResult
 from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.ingestion.publish import publish_partitions
 from lake_assets.ingestion.sensors import build_arrival_sensor
-from lake_assets.settings import load_settings
-from resources import build_resources
-from resources.aws.dynamo_events import DynamoEventStore
-from resources.aws.dynamo_lineage import DynamoLineageStore
-from resources.aws.dynamo_registry import DynamoRegistryStore
 from resources.aws.glue import GlueCatalog
-
-REGION = "eu-west-1"
 
 
 @pytest.fixture
 def aws_lake(aws_endpoint, tmp_path):
-    client = lambda name: boto3.client(name, endpoint_url=aws_endpoint, region_name=REGION)  # noqa: E731
-    s3, sqs, sns = client("s3"), client("sqs"), client("sns")
-    s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
-    queue_url = sqs.create_queue(QueueName="arrivals")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket="lake",
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
-                }
-            ]
-        },
-    )
-    topic_arn = sns.create_topic(Name="schema-drift-alerts")["TopicArn"]
-    alerts_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-    alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=alerts_arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    settings = load_settings(
-        {
-            "LAKE_PROFILE": "aws",
-            "LAKE_ROOT": str(tmp_path / "unused"),
-            "AWS_DEFAULT_REGION": REGION,
-            "LAKE_AWS_ENDPOINT_URL": aws_endpoint,
-            "LAKE_S3_BUCKET": "lake",
-            "LAKE_ALERT_TOPIC_ARN": topic_arn,
-            "LAKE_ARRIVALS_QUEUE_URL": queue_url,
-            "LAKE_EMR_APPLICATION_ID": "00fakeapp",
-            "LAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/promotion",
-        }
-    )
-    DynamoRegistryStore.create_tables(
-        settings.aws.registry_table,
-        settings.aws.file_index_table,
-        endpoint_url=aws_endpoint,
-        region=REGION,
-    )
-    connection = {"endpoint_url": aws_endpoint, "region": REGION}
-    DynamoLineageStore.create_table(settings.aws.lineage_table, **connection)
-    DynamoEventStore.create_tables(
-        settings.aws.events_table, settings.aws.event_state_table, **connection
-    )
-    resources = build_resources(settings)
-    resources["catalog"].ensure_database()
-
-    def alerts() -> list[dict]:
-        messages = sqs.receive_message(QueueUrl=alerts_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        return [json.loads(m["Body"]) for m in messages]
-
-    return settings, resources, alerts
+    return open_aws_lake(aws_endpoint, tmp_path)
 
 
 def write(path, date_field="transaction_date", count=4):

@@ -1,0 +1,89 @@
+"""The `aws` profile as production wires it (resources.build_resources with LAKE_PROFILE=aws),
+on a moto server: shared by the aws-profile tests and the EMR Serverless end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+
+from lake_assets.settings import load_settings
+from resources import build_resources
+from resources.aws.dynamo_events import DynamoEventStore
+from resources.aws.dynamo_lineage import DynamoLineageStore
+from resources.aws.dynamo_registry import DynamoRegistryStore
+
+REGION = "eu-west-1"
+
+
+def open_aws_lake(aws_endpoint: str, tmp_path: Path, env: dict[str, str] | None = None):
+    """Settings, resources and an alert reader of a lake on the `aws` profile, against the
+    moto server at `aws_endpoint`: bucket `lake` with S3 events on raw/ into an SQS queue, an
+    SNS alert topic read through a queue, the DynamoDB tables and the Glue database. `env`
+    adds to or overrides the profile's settings (e.g. the EMR application to submit to)."""
+    client = lambda name: boto3.client(name, endpoint_url=aws_endpoint, region_name=REGION)  # noqa: E731
+    s3, sqs, sns = client("s3"), client("sqs"), client("sns")
+    s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
+    queue_url = sqs.create_queue(QueueName="arrivals")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket="lake",
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
+                }
+            ]
+        },
+    )
+    topic_arn = sns.create_topic(Name="schema-drift-alerts")["TopicArn"]
+    alerts_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=alerts_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    settings = load_settings(
+        {
+            "LAKE_PROFILE": "aws",
+            "LAKE_ROOT": str(tmp_path / "unused"),
+            "AWS_DEFAULT_REGION": REGION,
+            "LAKE_AWS_ENDPOINT_URL": aws_endpoint,
+            "LAKE_S3_BUCKET": "lake",
+            "LAKE_ALERT_TOPIC_ARN": topic_arn,
+            "LAKE_ARRIVALS_QUEUE_URL": queue_url,
+            "LAKE_EMR_APPLICATION_ID": "00fakeapp",
+            "LAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/promotion",
+            **(env or {}),
+        }
+    )
+    DynamoRegistryStore.create_tables(
+        settings.aws.registry_table,
+        settings.aws.file_index_table,
+        endpoint_url=aws_endpoint,
+        region=REGION,
+    )
+    connection = {"endpoint_url": aws_endpoint, "region": REGION}
+    DynamoLineageStore.create_table(settings.aws.lineage_table, **connection)
+    DynamoEventStore.create_tables(
+        settings.aws.events_table, settings.aws.event_state_table, **connection
+    )
+    resources = build_resources(settings)
+    resources["catalog"].ensure_database()
+
+    def alerts() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=alerts_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+    return settings, resources, alerts
