@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
+
+from resources.spark_runner import run_standalone
 
 
 def _keys(values: list[str], key_columns: tuple[str, ...]) -> dict[str, str]:
@@ -31,33 +34,6 @@ def history_source(settings, dataset: str):
     return source
 
 
-def standalone(runner):
-    """`runner` bound for a `lake` command, which runs its Spark jobs outside any Dagster run:
-    each job is the one op of an in-process job on an ephemeral instance (Pipes reports through
-    a step's context), so nothing is launched or recorded."""
-    # LEAD: the one call site to switch to the runner branch's
-    # `resources.spark_runner.run_standalone(runner, job, plan)`, which does the same, once it
-    # is on main; then this function goes.
-    import dagster
-
-    def run(job: str, plan: dict) -> dict:
-        @dagster.op(name="spark_job")
-        def spark_job(context) -> dict:
-            return runner.run(context, job, plan)
-
-        @dagster.job(name="lake_command")
-        def lake_command():
-            spark_job()
-
-        executed = lake_command.execute_in_process(
-            instance=dagster.DagsterInstance.ephemeral(),
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
-        return executed.output_for_node("spark_job")
-
-    return run
-
-
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     from lake_assets.history.apply import history_as_of
     from lake_assets.history.merge import BITEMPORAL_COLUMNS
@@ -68,7 +44,7 @@ def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     known_at = args.known_at or datetime.now(UTC).isoformat()
     res = resources_for(settings)
     found = history_as_of(
-        standalone(res["spark_runner"]),
+        partial(run_standalone, res["spark_runner"]),
         res["catalog"],
         res["storage"],
         source,
