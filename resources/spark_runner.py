@@ -19,6 +19,7 @@ import dagster
 from dagster import (
     AssetExecutionContext,
     DagsterInstance,
+    OpExecutionContext,
     PipesClientCompletedInvocation,
     PipesSubprocessClient,
     PipesTempFileMessageReader,
@@ -43,8 +44,11 @@ PIPES_PREFIX = "_pipes/"
 
 class SparkRunner(ABC):
     @abstractmethod
-    def run(self, context: AssetExecutionContext, job: str, plan: dict) -> dict:
-        """Run the registered Spark `job` on `plan` (JSON-able) and return its result."""
+    def run(
+        self, context: AssetExecutionContext | OpExecutionContext, job: str, plan: dict
+    ) -> dict:
+        """Run the registered Spark `job` on `plan` (JSON-able) and return its result; an
+        asset's context, or an op's (`run_standalone`)."""
 
 
 class SparkJobFailed(RuntimeError):
