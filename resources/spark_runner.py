@@ -53,6 +53,19 @@ def local_spark(runner: SparkRunner, job: str):
     )
 
 
+def run_standalone(runner: SparkRunner, job: str, plan: dict) -> dict:
+    """Run `job` for a `lake` command, outside any asset or run of the instance.
+
+    PLACEHOLDER (branch i10-otherjobs) for the `run_standalone` of branch i10-runner, same name
+    and signature: when merging, keep i10-runner's body. This one serves the in-process runner
+    only (it ignores the context); a Pipes runner needs a step's context, which i10-runner's
+    builds.
+    """
+    from dagster import build_op_context
+
+    return runner.run(build_op_context(), job, plan)
+
+
 def _extras(job: str, plan: dict) -> dict[str, Any]:
     return {"job": job, "plan": plan}
 

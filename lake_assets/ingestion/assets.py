@@ -282,6 +282,7 @@ def build_source_assets(
                 },
                 keep=publishable,
                 progress=context.log.info,
+                context=context,
             )
             published = publish_partitions(
                 catalog,

@@ -15,6 +15,9 @@ from typing import Any
 
 JOBS = {
     "promote": "lake_assets.ingestion.promotion:promotion_job",
+    "compaction_rewrite": "lake_assets.compaction.rewrite:rewrite_job",
+    "spend_by_customer": "lake_assets.marts.spend_by_customer:spend_by_customer_job",
+    "lateness": "lake_assets.ingestion.lateness:lateness_job",
 }
 
 Job = Callable[[Any, dict], dict]
