@@ -42,8 +42,8 @@ class LocalSparkRunner(SparkRunner):
 
 
 def local_spark(runner: SparkRunner, job: str):
-    """The in-process SparkSession, for the jobs that have no remote entry point yet (history,
-    compaction, marts, lateness); a remote runner refuses them by name instead of failing on a
+    """The in-process SparkSession, for the jobs that have no remote entry point yet (history
+    apply, the as-of query); a remote runner refuses them by name instead of failing on a
     missing attribute."""
     if isinstance(runner, LocalSparkRunner):
         return runner.spark_session

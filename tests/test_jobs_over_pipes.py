@@ -6,16 +6,38 @@ job returns what it returns in-process."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
-import pytest
-from dagster import AssetExecutionContext, asset, materialize
+from dagster import asset, materialize
 from lake_harness import card, failure_message
 
 from lake_assets.cli import main
+from lake_assets.compaction.assets import build_compaction_asset
+from lake_assets.compaction.policy import CompactionPolicy, Selection
 from lake_assets.ingestion.intake import land_payload
+from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
+from lake_assets.marts.assets import build_spend_by_customer
+from lake_assets.tables.reader import published_files, published_uris, resolve_published
+from partitions import daily_partitions
+from resources.spark_runner import PipesSubprocessRunner, run_standalone
 
 CARDS = "card_transactions"
+
+
+def over_pipes(job: str, plan: dict) -> dict:
+    """`job` run on `plan` by the Pipes subprocess runner inside an asset's step, where a
+    runner runs every job (Pipes reports through the step's context)."""
+
+    @asset(name="spark_job")
+    def spark_job(context) -> dict:
+        return PipesSubprocessRunner().run(context, job, plan)
+
+    return materialize([spark_job]).output_for_node("spark_job")
+
+
+def rows_of(spark, lake, location: str) -> list[tuple]:
+    return sorted(tuple(r) for r in spark.read.parquet(lake.storage.uri(location)).collect())
 
 
 def land_cards(lake, day: str, numbers, event_day: str, landed: datetime) -> None:
@@ -38,8 +60,16 @@ def late_cards(lake) -> None:
     assert promoted.success, failure_message(promoted)
 
 
-def test_lake_lateness_prints_the_report(lake, monkeypatch, capsys):
+def test_lake_lateness_prints_the_report_its_job_measures_in_process_and_over_pipes(
+    lake, monkeypatch, capsys
+):
     late_cards(lake)
+    plan = lateness_plan(resolve_published(lake.catalog, lake.storage, CARDS), "transaction_date")
+    in_process = run_standalone(lake.spark_runner, "lateness", plan)
+    assert over_pipes("lateness", plan) == in_process
+    report = LatenessReport.from_result(CARDS, in_process)
+    assert (report.rows, report.rows_by_days_late) == (11, {0: 6, 1: 2, 2: 3})
+
     monkeypatch.setenv("LAKE_ROOT", str(lake.root))
     monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(lake.settings.contracts_dir))
 
@@ -50,3 +80,74 @@ def test_lake_lateness_prints_the_report(lake, monkeypatch, capsys):
         "  records by days late: 0 d: 6, 1 d: 2, 2 d: 3\n"
         "  a lookback of 2 days would have caught 99% of them (configured: 3)\n"
     )
+
+
+def test_the_mart_publishes_the_same_rows_over_pipes_as_in_process(lake, spark):
+    day = "2026-03-02"
+    lake.deliver_cards(day, range(0, 9))
+    header = "customer_id,segment,snapshot_date\n"
+    segments = "".join(f"C00{n},{'retail' if n % 2 else 'premier'},{day}\n" for n in range(7))
+    lake.deliver("customers", day, "c.csv", header + segments)
+    for source in (CARDS, "customers"):
+        assert lake.profile(source, day).success
+        assert lake.promote(source, day).success
+    mart = build_spend_by_customer(daily_partitions())
+    keys = ("settings", "storage", "catalog", "lineage", "spark_runner")
+    published = {}
+    for runner in (lake.spark_runner, PipesSubprocessRunner()):
+        resources = {**{k: lake.resources[k] for k in keys}, "spark_runner": runner}
+        built = materialize([mart], partition_key=day, resources=resources)
+        assert built.success, failure_message(built)
+        version = lake.catalog.current("spend_by_customer", day)
+        files = published_files(lake.storage, version)
+        published[type(runner).__name__] = (version.row_count, len(files))
+        published[type(runner).__name__ + " rows"] = rows_of(spark, lake, version.location)
+
+    assert published["LocalSparkRunner"] == published["PipesSubprocessRunner"] == (7, 1)
+    rows = published["PipesSubprocessRunner rows"]
+    assert rows == published["LocalSparkRunner rows"]
+    assert sum(r[2] for r in rows) == 9  # every card transaction counted once
+    assert {r[1] for r in rows} == {"retail", "premier"}
+
+
+def test_compaction_rewrites_over_pipes_as_in_process(lake, spark, tmp_path):
+    day = "2025-01-02"  # long out of the lookback window: sealed and compacted today
+    for i in range(3):
+        lake.deliver_cards(day, range(10 * i, 10 * i + 5), name=f"cards-{i}.json")
+    assert lake.profile(CARDS, day).success
+    assert lake.promote(CARDS, day).success
+    before = lake.catalog.current(CARDS, day)
+    files = published_uris(lake.storage, before)
+    assert len(files) >= 2, "precondition: small files"
+    plan = {
+        "source_uris": files,
+        "target_file_bytes": 128 * 2**20,
+        "columns": {**before.columns, "amount": "double"},  # a migration's plan: cast, conform
+    }
+
+    in_process = run_standalone(
+        lake.spark_runner, "compaction_rewrite", {**plan, "target_uri": str(tmp_path / "local")}
+    )
+    piped = over_pipes("compaction_rewrite", {**plan, "target_uri": str(tmp_path / "pipes")})
+
+    assert sorted(piped["files"].values()) == sorted(in_process["files"].values()) == [15]
+    assert sorted(spark.read.parquet(str(tmp_path / "pipes")).collect()) == sorted(
+        spark.read.parquet(str(tmp_path / "local")).collect()
+    )
+
+    # The daily compaction asset runs its rewrites on the runner it is given.
+    policy = CompactionPolicy(Selection(min_files=2))
+    resources = {**lake.resources, "spark_runner": PipesSubprocessRunner()}
+    keys = ("settings", "storage", "catalog", "lineage", "compaction_history", "spark_runner")
+    compacted = materialize(
+        [build_compaction_asset([lake.settings.source(CARDS)], policy)],
+        resources={k: resources[k] for k in keys},
+    )
+    assert compacted.success, failure_message(compacted)
+    after = lake.catalog.current(CARDS, day)
+    assert after.location != before.location and after.sealed_at is not None
+    assert replace(after, location="", run_id="", sealed_at=None) == replace(
+        before, location="", run_id=""
+    )
+    assert len(published_files(lake.storage, after)) == 1
+    assert rows_of(spark, lake, after.location) == rows_of(spark, lake, before.location)

@@ -31,7 +31,6 @@ from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import approve, describe_diff
 from lake_assets.settings import Settings
 from resources import build_resources
-from resources.spark_runner import local_spark
 
 
 def promotion_order(settings: Settings) -> list[str]:
@@ -57,7 +56,8 @@ def _apply_history(settings, resources, instance, first: str, last: str) -> int:
 def _correct_a_snapshot(settings, resources, instance, start: date, day_index: int) -> int:
     """The customer master re-sends a past day with one customer's segment fixed: the re-sent
     file replaces the first in curated, and the history amends that version only."""
-    storage, spark = resources["storage"], local_spark(resources["spark_runner"], "demo")
+    # The demo is local-only: it reads the history on the local runner's own session.
+    storage, spark = resources["storage"], resources["spark_runner"].spark_session
     day = start + timedelta(days=day_index)
     customer, fixed = "C00002", {"segment": "private"}
     believed_before = datetime.now(UTC)

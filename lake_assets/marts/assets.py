@@ -15,6 +15,7 @@ from dagster import (
     ResourceParam,
     asset,
 )
+
 from lake_assets.ingestion.assets import curated_key_of
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
