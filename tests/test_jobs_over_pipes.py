@@ -6,10 +6,13 @@ job returns what it returns in-process."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from dagster import asset, materialize
+from dagster import job as dagster_job
+from dagster import materialize, op
 from lake_harness import card, failure_message
 
 from lake_assets.cli import main
@@ -20,20 +23,24 @@ from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
 from lake_assets.marts.assets import build_spend_by_customer
 from lake_assets.tables.reader import published_files, published_uris, resolve_published
 from partitions import daily_partitions
-from resources.spark_runner import PipesSubprocessRunner, run_standalone
+from resources.spark_runner import PipesSubprocessRunner, SparkRunner, run_standalone
 
 CARDS = "card_transactions"
 
 
 def over_pipes(job: str, plan: dict) -> dict:
-    """`job` run on `plan` by the Pipes subprocess runner inside an asset's step, where a
-    runner runs every job (Pipes reports through the step's context)."""
+    """`job` run on `plan` by the Pipes subprocess runner in an op's step (Pipes reports through
+    a step's context), as `run_standalone` of i10-runner runs it for a `lake` command."""
 
-    @asset(name="spark_job")
+    @op
     def spark_job(context) -> dict:
         return PipesSubprocessRunner().run(context, job, plan)
 
-    return materialize([spark_job]).output_for_node("spark_job")
+    @dagster_job
+    def one_job():
+        spark_job()
+
+    return one_job.execute_in_process().output_for_node("spark_job")
 
 
 def rows_of(spark, lake, location: str) -> list[tuple]:
@@ -109,6 +116,19 @@ def test_the_mart_publishes_the_same_rows_over_pipes_as_in_process(lake, spark):
     assert sum(r[2] for r in rows) == 9  # every card transaction counted once
     assert {r[1] for r in rows} == {"retail", "premier"}
 
+    # A job whose rows do not count the published card rows is not published.
+    class Miscounting(SparkRunner):
+        def run(self, context, job, plan):
+            written = lake.spark_runner.run(context, job, plan)
+            return {**written, "transactions": written["transactions"] - 1}
+
+    current = lake.catalog.current("spend_by_customer", day)
+    resources = {**{k: lake.resources[k] for k in keys}, "spark_runner": Miscounting()}
+    refused = materialize([mart], partition_key=day, resources=resources, raise_on_error=False)
+    assert not refused.success
+    assert "counted 8 card transactions" in failure_message(refused)
+    assert lake.catalog.current("spend_by_customer", day) == current
+
 
 def test_compaction_rewrites_over_pipes_as_in_process(lake, spark, tmp_path):
     day = "2025-01-02"  # long out of the lookback window: sealed and compacted today
@@ -151,3 +171,18 @@ def test_compaction_rewrites_over_pipes_as_in_process(lake, spark, tmp_path):
     )
     assert len(published_files(lake.storage, after)) == 1
     assert rows_of(spark, lake, after.location) == rows_of(spark, lake, before.location)
+
+
+def test_job_modules_import_neither_dagster_nor_the_stores():
+    """A job runs where no orchestrator is (EMR Serverless): its module imports pyspark, the
+    stdlib and Dagster-free lake_assets modules only."""
+    code = (
+        "import importlib, sys\n"
+        "from lake_assets.runtime.jobs import JOBS\n"
+        "for target in JOBS.values(): importlib.import_module(target.split(':')[0])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'resources'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"

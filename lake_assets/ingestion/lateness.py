@@ -86,5 +86,5 @@ def lateness_job(spark: SparkSession, plan: dict) -> dict:
     return {
         "rows": sum(histogram.values()),
         "hours": dict(zip(("p50", "p95", "p99"), quantiles or (), strict=False)),
-        "rows_by_days_late": [[days, count] for days, count in histogram.items()],
+        "rows_by_days_late": [[days, count] for days, count in sorted(histogram.items())],
     }
