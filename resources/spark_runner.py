@@ -112,18 +112,6 @@ class LocalSparkRunner(SparkRunner):
         return run_job(self.spark_session, job, plan)
 
 
-def local_spark(runner: SparkRunner, job: str):
-    """The in-process SparkSession, for the jobs that have no remote entry point yet (history,
-    compaction, marts, lateness); a remote runner refuses them by name instead of failing on a
-    missing attribute."""
-    if isinstance(runner, LocalSparkRunner):
-        return runner.spark_session
-    raise NotImplementedError(
-        f"{job} runs on the local Spark session, and {type(runner).__name__} runs Spark "
-        "remotely with an entry point for promotion only; run it under the local profile"
-    )
-
-
 def run_standalone(runner: SparkRunner, job: str, plan: dict) -> dict:
     """Run `job` for a `lake` command, outside any asset or run of the instance.
 

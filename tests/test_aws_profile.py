@@ -152,9 +152,101 @@ def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):
     assert manifest["inputs"] == [info.key]
 
 
-def test_jobs_without_a_remote_entry_point_refuse_by_name_under_emr(aws_lake):
-    from resources.spark_runner import local_spark
+def test_compaction_the_mart_and_lateness_run_their_jobs_on_the_aws_profiles_runner(
+    aws_lake, tmp_path, monkeypatch, capsys
+):
+    """None refuses under aws: each plans against Glue and S3, hands its job to the profile's
+    EMR Serverless runner, and audits and publishes what the job reports. The runner is played
+    here (it answers as the job would and writes the files it names); the jobs themselves run
+    through Pipes in tests/test_jobs_over_pipes.py."""
+    import argparse
 
-    _, res, _ = aws_lake
-    with pytest.raises(NotImplementedError, match="history/customers runs on the local Spark"):
-        local_spark(res["spark_runner"], "history/customers")
+    from dagster import materialize
+
+    from lake_assets.cli import cmd_lateness
+    from lake_assets.compaction.assets import build_compaction_asset
+    from lake_assets.compaction.policy import CompactionPolicy, Selection
+    from lake_assets.ingestion.intake import profile_objects
+    from lake_assets.marts.assets import build_spend_by_customer
+    from partitions import daily_partitions
+    from resources.compaction_history import DynamoCompactionHistory
+    from resources.spark_runner import EmrServerlessRunner
+
+    settings, res, _ = aws_lake
+    storage, day = res["storage"], "2026-03-02"
+    assert isinstance(res["spark_runner"], EmrServerlessRunner)
+    connection = {"endpoint_url": settings.aws.endpoint_url, "region": REGION}
+    DynamoCompactionHistory.create_table(settings.aws.compaction_history_table, **connection)
+    source = settings.source("card_transactions")
+    info = land_payload(storage, source, write(tmp_path / "a.json"), day)
+    profile_objects(storage, res["registry"], res["notifier"], source, [info])
+    plan = plan_promotion(
+        "card_transactions",
+        "transaction_date",
+        "json",
+        [day],
+        res["registry"].versions("card_transactions"),
+        res["registry"].raw_files("card_transactions"),
+        storage.uri,
+    )
+    small = ["part-0.parquet", "part-1.parquet"]
+    result = PromotionResult(
+        "card_transactions", 4, 4, 0, {day: PartitionResult(day, 4, 0, small)}, {}
+    )
+    [promoted] = publish_partitions(res["catalog"], storage, plan, result, "run-one", {day: ""})
+    for name in small:
+        storage.put_bytes(promoted.location + name, b"PAR1")
+
+    answers = {
+        "compaction_rewrite": ({"files": {"part-00000.parquet": 4}}, "target_uri"),
+        "spend_by_customer": (
+            {"rows": 3, "files": ["part-00000.parquet"], "transactions": 4},
+            "output_uri",
+        ),
+        "lateness": (
+            {
+                "rows": 4,
+                "hours": {"p50": 1.5, "p95": 2.0, "p99": 2.0},
+                "rows_by_days_late": [[0, 4]],
+            },
+            None,
+        ),
+    }
+    submitted = []
+
+    def played(runner, context, job, plan):
+        submitted.append((type(runner), job, plan))
+        answer, folder = answers[job]
+        for name in answer["files"] if folder else ():
+            storage.put_bytes(plan[folder].removeprefix("s3://lake/") + name, b"PAR1")
+        return answer
+
+    monkeypatch.setattr(EmrServerlessRunner, "run", played)
+    keys = ("settings", "storage", "catalog", "lineage", "compaction_history", "spark_runner")
+    compaction = build_compaction_asset([source], CompactionPolicy(Selection(min_files=2)))
+    assert materialize([compaction], resources={k: res[k] for k in keys}).success
+    compacted = res["catalog"].current("card_transactions", day)
+    assert "/compaction=" in compacted.location and compacted.row_count == 4
+    mart = build_spend_by_customer(daily_partitions())
+    mart_keys = ("settings", "storage", "catalog", "lineage", "spark_runner")
+    assert materialize([mart], partition_key=day, resources={k: res[k] for k in mart_keys}).success
+    spend = res["catalog"].current("spend_by_customer", day)
+    assert spend.row_count == 3
+    manifest = json.loads(storage.get_bytes(spend.location + "_manifest.json"))
+    assert manifest["files"] == ["part-00000.parquet"]
+    assert cmd_lateness(argparse.Namespace(source="card_transactions"), settings) == 0
+    assert "card_transactions: 4 published records; lateness p50 1.5 h" in capsys.readouterr().out
+
+    assert [(kind, job) for kind, job, _ in submitted] == [
+        (EmrServerlessRunner, "compaction_rewrite"),
+        (EmrServerlessRunner, "spend_by_customer"),
+        (EmrServerlessRunner, "lateness"),
+    ]
+    rewrite, spend_plan, lateness = (plan for _, _, plan in submitted)
+    assert rewrite["source_uris"] == [f"s3://lake/{promoted.location}{n}" for n in small]
+    assert rewrite["target_uri"] == f"s3://lake/{compacted.location}"
+    [cards] = spend_plan["cards"]["groups"]
+    assert cards["uris"] == [f"s3://lake/{compacted.location}part-00000.parquet"]
+    assert spend_plan["customers"] is None
+    assert spend_plan["output_uri"] == f"s3://lake/{spend.location}"
+    assert lateness["resolved"]["groups"] == spend_plan["cards"]["groups"]

@@ -290,7 +290,7 @@ def test_a_dead_run_is_cleaned_up_or_recognised_as_published(tmp_path: Path):
     history.record(record("c-dead", "2025-01-02", "2025-01-10T04:00:00+00:00"))
     history.record(record("c-published", "2025-01-03", "2025-01-10T04:00:00+00:00"))
     work = CompactionPass(
-        spark=lambda: pytest.fail("cleaning up needs no Spark"),
+        run_spark=lambda job, plan: pytest.fail("cleaning up needs no Spark"),
         storage=storage,
         catalog=catalog,
         history=history,

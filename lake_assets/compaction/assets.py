@@ -56,7 +56,9 @@ def build_compaction_asset(sources: Sequence[SourceConfig], policy: CompactionPo
             "compaction_history": compaction_history,
             "spark_runner": spark_runner,
         }
-        work = compaction_pass(settings, policy, context.run_id, resources, context.log.info)
+        work = compaction_pass(
+            settings, policy, context.run_id, resources, context.log.info, context
+        )
         today = datetime.now(UTC).date()
         passes = [work.run(source, today) for source in sources]
         records = [record for done in passes for record in done.records]

@@ -44,7 +44,7 @@ def add_compaction_commands(subparsers: Any, resources_for: ResourcesFor) -> Non
     `resources_for(settings)`."""
 
     def compact(args: argparse.Namespace, settings: Settings) -> int:
-        from lake_assets.compaction.service import compaction_pass  # Spark: only when it runs
+        from lake_assets.compaction.service import compaction_pass  # only when it runs
 
         resources = resources_for(settings)
         sources = (

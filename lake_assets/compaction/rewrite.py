@@ -4,7 +4,9 @@ Spark's file planner already bin-packs: it sorts a scan's files largest first an
 splits of at most spark.sql.files.maxPartitionBytes, so with that set to the target and no
 shuffle, each split becomes one output file near the target (ADR-0025). Rows are copied as
 they are, every column included, internal ones too; a schema migration casts the catalog's
-columns to the current types on the way (ADR-0027). Dagster-free, like the promotion job.
+columns to the current types on the way (ADR-0027). Dagster-free, like the promotion job: the
+registered job `compaction_rewrite` (lake_assets/runtime/jobs.py) runs it on a JSON plan wherever
+the Spark runner puts it, and the orchestrator audits and publishes (service.py).
 """
 
 from __future__ import annotations
@@ -72,3 +74,17 @@ def rewrite(
     # Listed, not only counted: a file of no rows is still a file of the version.
     names = (uri.rsplit("/", 1)[-1] for uri in written.inputFiles())
     return Rewritten({name: per_file.get(name, 0) for name in names})
+
+
+def rewrite_job(spark: SparkSession, plan: dict) -> dict:
+    """The registered Spark job `compaction_rewrite`: `rewrite` on a JSON plan (`source_uris`,
+    `target_uri`, `target_file_bytes`, optional `columns`); the result is the rows per written
+    file (`files`: name -> rows)."""
+    written = rewrite(
+        spark,
+        plan["source_uris"],
+        plan["target_uri"],
+        plan["target_file_bytes"],
+        plan.get("columns"),
+    )
+    return {"files": written.files}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pyspark.sql import SparkSession
+from dagster import AssetExecutionContext
 
 from lake_assets.compaction.model import CompactionRecord, Outcome
 from lake_assets.compaction.planning import (
@@ -30,7 +30,6 @@ from lake_assets.compaction.planning import (
     select,
 )
 from lake_assets.compaction.policy import CompactionPolicy
-from lake_assets.compaction.rewrite import rewrite
 from lake_assets.lineage.emitter import LineageRecorder, recorder_for
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
 from lake_assets.settings import Settings, SourceConfig
@@ -40,7 +39,7 @@ from lake_assets.tables.publish import publish
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.compaction_history import CompactionBusy, CompactionHistory
-from resources.spark_runner import local_spark
+from resources.spark_runner import run_standalone
 from resources.storage import LakeStorage
 
 # Recorded in lineage events; bump when what a compaction or a migration writes changes.
@@ -82,7 +81,9 @@ class DatasetPass:
 class CompactionPass:
     """One compaction run over the lake: its resources, identity and policy."""
 
-    spark: Callable[[], SparkSession]  # started on first use: a dry run needs none
+    # Runs a registered Spark job on a plan and returns its result (the profile's runner, in
+    # the Dagster step or for a `lake` command); a dry run runs none.
+    run_spark: Callable[[str, dict], dict]
     storage: LakeStorage
     catalog: PartitionCatalog
     history: CompactionHistory
@@ -297,20 +298,23 @@ class CompactionPass:
         read it like any version."""
         current, location = layout.published, version.location
         migrating = version.columns != current.columns
-        rewritten = rewrite(
-            self.spark(),
-            [self.storage.uri(key) for key in layout.files],
-            self.storage.uri(location),
-            self.policy.selection.target_file_bytes,
-            version.columns if migrating or not layout.files else None,
-        )
-        if rewritten.rows != current.row_count:
+        written = self.run_spark(
+            "compaction_rewrite",
+            {
+                "source_uris": [self.storage.uri(key) for key in layout.files],
+                "target_uri": self.storage.uri(location),
+                "target_file_bytes": self.policy.selection.target_file_bytes,
+                "columns": dict(version.columns) if migrating or not layout.files else None,
+            },
+        )["files"]
+        rows = sum(written.values())
+        if rows != current.row_count:
             raise CompactionAuditFailed(
-                f"{current.dataset}[{current.partition}]: the rewrite holds {rewritten.rows} rows,"
+                f"{current.dataset}[{current.partition}]: the rewrite holds {rows} rows,"
                 f" version {current.run_id} holds {current.row_count}; nothing published"
             )
         replaced = read_manifest(self.storage, current)
-        return list(rewritten.files), {
+        return list(written), {
             "rows_quarantined": replaced["rows_quarantined"],
             "quarantine_location": replaced["quarantine_location"],
             "inputs": replaced["inputs"],
@@ -339,15 +343,20 @@ def compaction_pass(
     run_id: str,
     resources: Mapping[str, Any],
     progress: Callable[[str], None] = print,
+    context: AssetExecutionContext | None = None,
 ) -> CompactionPass:
-    """The pass over a profile's resources (the keys of resources.build_resources)."""
+    """The pass over a profile's resources (the keys of resources.build_resources), running its
+    Spark jobs on their `spark_runner` in the Dagster step `context`, or, without one, for a
+    `lake` command."""
     runner, storage = resources["spark_runner"], resources["storage"]
 
-    def spark() -> SparkSession:
-        return local_spark(runner, "compaction")
+    def run_spark(job: str, plan: dict) -> dict:
+        if context is None:
+            return run_standalone(runner, job, plan)
+        return runner.run(context, job, plan)
 
     return CompactionPass(
-        spark=spark,
+        run_spark=run_spark,
         storage=storage,
         catalog=resources["catalog"],
         history=resources["compaction_history"],

@@ -271,6 +271,7 @@ def build_source_assets(
                 },
                 keep=publishable,
                 progress=context.log.info,
+                context=context,
             )
             published = publish_partitions(
                 catalog,

@@ -1,7 +1,10 @@
 """How late a source's records arrive, and the lookback window that would have caught 99%.
 
 Lateness is processing time (`_ingested_at`, when the payload landed) minus event time.
-Measured over published data, so held late arrivals count once they are folded in.
+Measured over published data, so held late arrivals count once they are folded in. The
+measurement is the registered Spark job `lateness` (lake_assets/runtime/jobs.py): the
+orchestrator resolves the published files into its plan (`lateness_plan`), and the job's
+JSON-able result becomes the report (`LatenessReport.from_result`).
 """
 
 from __future__ import annotations
@@ -13,10 +16,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import column_name
-from lake_assets.settings import SourceConfig
-from lake_assets.tables.reader import read_published
-from resources.catalog import PartitionCatalog
-from resources.storage import LakeStorage
+from lake_assets.tables.frames import read_resolved
 
 COVERAGE = 0.99
 
@@ -40,6 +40,16 @@ class LatenessReport:
     hours: dict[str, float]  # p50, p95, p99 of lateness in hours
     rows_by_days_late: dict[int, int]
 
+    @classmethod
+    def from_result(cls, source_id: str, result: dict) -> LatenessReport:
+        """The report of the `lateness` job's result."""
+        return cls(
+            source_id=source_id,
+            rows=result["rows"],
+            hours=result["hours"],
+            rows_by_days_late={days: count for days, count in result["rows_by_days_late"]},
+        )
+
     @property
     def recommended_lookback(self) -> int:
         return recommend_lookback(self.rows_by_days_late)
@@ -55,11 +65,17 @@ class LatenessReport:
         )
 
 
-def measure_lateness(
-    spark: SparkSession, catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig
-) -> LatenessReport:
-    rows = read_published(spark, catalog, storage, source.source_id)
-    event = F.col(column_name(source.event_time_field))
+def lateness_plan(resolved: dict, event_time_field: str) -> dict:
+    """The `lateness` job's plan: a source's published files (`tables.reader.resolve_published`)
+    and its event time field."""
+    return {"resolved": resolved, "event_time_field": event_time_field}
+
+
+def lateness_job(spark: SparkSession, plan: dict) -> dict:
+    """The registered Spark job `lateness`: the record count, the p50/p95/p99 of lateness in
+    hours and the records by whole days late (as [days, records] pairs: JSON keys are text)."""
+    rows = read_resolved(spark, plan["resolved"])
+    event = F.col(column_name(plan["event_time_field"]))
     hours = (F.unix_micros("_ingested_at") - F.unix_micros(event.try_cast("timestamp"))) / 3.6e9
     days_late = F.datediff(F.col("_ingest_date"), event.try_cast("date"))
     measured = rows.select(hours.alias("hours"), days_late.alias("days")).where("hours IS NOT NULL")
@@ -67,9 +83,8 @@ def measure_lateness(
         "q"
     ]
     histogram = {days: count for days, count in measured.groupBy("days").count().collect()}
-    return LatenessReport(
-        source_id=source.source_id,
-        rows=sum(histogram.values()),
-        hours=dict(zip(("p50", "p95", "p99"), quantiles or (), strict=False)),
-        rows_by_days_late=histogram,
-    )
+    return {
+        "rows": sum(histogram.values()),
+        "hours": dict(zip(("p50", "p95", "p99"), quantiles or (), strict=False)),
+        "rows_by_days_late": [[days, count] for days, count in sorted(histogram.items())],
+    }

@@ -1,5 +1,9 @@
 """Marts: datasets derived from curated ones, run by the data-ready dependency sensor when
-their inputs have published a partition (config/dependencies.yaml), not on a clock."""
+their inputs have published a partition (config/dependencies.yaml), not on a clock.
+
+Each mart is plan -> Spark job -> audit and publish: the asset resolves its inputs through the
+catalog into the job's plan, the job (spend_by_customer.py) writes the run's folder wherever
+the Spark runner puts it, and the asset audits the rows and publishes through tables.publish."""
 
 from datetime import UTC, datetime
 
@@ -11,8 +15,6 @@ from dagster import (
     ResourceParam,
     asset,
 )
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
@@ -20,10 +22,10 @@ from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
 from lake_assets.tables.locations import published_location
 from lake_assets.tables.publish import publish, version_of
-from lake_assets.tables.reader import read_published
+from lake_assets.tables.reader import resolve_published
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.lineage_store import LineageStore
-from resources.spark_runner import SparkRunner, local_spark
+from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage
 
 SPEND_BY_CUSTOMER = AssetKey(["marts", "spend_by_customer"])
@@ -52,16 +54,9 @@ SPEND_COLUMNS = {
 }
 
 
-def spend_by_customer_rows(cards: DataFrame, customers: DataFrame | None) -> DataFrame:
-    """Card spend per customer and segment; without the customers snapshot the segment is null
-    (a partial run, flagged in its metadata)."""
-    if customers is None:
-        cards = cards.withColumn("segment", F.lit(None).cast("string"))
-    else:
-        cards = cards.join(customers.select("customer_id", "segment"), "customer_id", "left")
-    return cards.groupBy("customer_id", "segment").agg(
-        F.count(F.lit(1)).alias("transactions"), F.sum("amount").alias("spend")
-    )
+class MartAuditFailed(RuntimeError):
+    """What the mart's job wrote does not count the rows of the inputs it read; nothing was
+    published."""
 
 
 def build_spend_by_customer(partitions_def: PartitionsDefinition):
@@ -82,16 +77,19 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
         spark_runner: ResourceParam[SparkRunner],
     ) -> MaterializeResult:
         partition = context.partition_key
-        spark = local_spark(spark_runner, "marts/spend_by_customer")
-        inputs = [d for d in ("card_transactions", "customers") if catalog.current(d, partition)]
+        read = {d: catalog.current(d, partition) for d in ("card_transactions", "customers")}
+        inputs = [d for d, version in read.items() if version]
         replaced = version_of(catalog.current("spend_by_customer", partition))
-        cards = read_published(spark, catalog, storage, "card_transactions", [partition])
-        customers = (
-            read_published(spark, catalog, storage, "customers", [partition])
-            if "customers" in inputs
-            else None
-        )
         location = published_location("spend_by_customer", context.run_id, partition)
+        plan = {
+            "cards": resolve_published(catalog, storage, "card_transactions", [partition]),
+            "customers": (
+                resolve_published(catalog, storage, "customers", [partition])
+                if "customers" in inputs
+                else None
+            ),
+            "output_uri": storage.uri(location),
+        }
         started = LineageRun(
             run_id=context.run_id,
             job="marts/spend_by_customer",
@@ -104,17 +102,15 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
         )
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         with recorder.track(started) as outputs:
-            spend_by_customer_rows(cards, customers).write.mode("errorifexists").parquet(
-                storage.uri(location)
-            )
-            # One pass over what was written: rows per file give the count and the file names.
-            per_file = (
-                spark.read.parquet(storage.uri(location))
-                .groupBy(F.col("_metadata.file_name"))
-                .count()
-                .collect()
-            )
-            count, files = sum(r["count"] for r in per_file), sorted(r[0] for r in per_file)
+            written = spark_runner.run(context, "spend_by_customer", plan)
+            count, files = written["rows"], written["files"]
+            cards = read["card_transactions"].row_count
+            if written["transactions"] != cards:
+                raise MartAuditFailed(
+                    f"spend_by_customer[{partition}]: the job counted {written['transactions']}"
+                    f" card transactions, the published card_transactions[{partition}] holds "
+                    f"{cards}; nothing published"
+                )
             entry = PublishedPartition(
                 dataset="spend_by_customer",
                 partition=partition,

@@ -18,6 +18,9 @@ JOBS = {
     "history_apply": "lake_assets.history.jobs:history_apply",
     "history_check": "lake_assets.history.jobs:history_check",
     "history_as_of": "lake_assets.history.jobs:history_as_of",
+    "compaction_rewrite": "lake_assets.compaction.rewrite:rewrite_job",
+    "spend_by_customer": "lake_assets.marts.spend_by_customer:spend_by_customer_job",
+    "lateness": "lake_assets.ingestion.lateness:lateness_job",
 }
 
 Job = Callable[[Any, dict], dict]

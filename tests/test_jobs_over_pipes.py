@@ -1,0 +1,188 @@
+"""Compaction's rewrite, the spend_by_customer mart and `lake lateness` as registered Spark jobs:
+planned by the orchestrator, run by whichever Spark runner the profile has, audited and
+published by the orchestrator. Over Pipes (a subprocess running the remote entry point) each
+job returns what it returns in-process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from dagster import job as dagster_job
+from dagster import materialize, op
+from lake_harness import card, failure_message
+
+from lake_assets.cli import main
+from lake_assets.compaction.assets import build_compaction_asset
+from lake_assets.compaction.policy import CompactionPolicy, Selection
+from lake_assets.ingestion.intake import land_payload
+from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
+from lake_assets.marts.assets import build_spend_by_customer
+from lake_assets.tables.reader import published_files, published_uris, resolve_published
+from partitions import daily_partitions
+from resources.spark_runner import PipesSubprocessRunner, SparkRunner, run_standalone
+
+CARDS = "card_transactions"
+
+
+def over_pipes(job: str, plan: dict) -> dict:
+    """`job` run on `plan` by the Pipes subprocess runner in an op's step (Pipes reports through
+    a step's context), as `run_standalone` of i10-runner runs it for a `lake` command."""
+
+    @op
+    def spark_job(context) -> dict:
+        return PipesSubprocessRunner().run(context, job, plan)
+
+    @dagster_job
+    def one_job():
+        spark_job()
+
+    return one_job.execute_in_process().output_for_node("spark_job")
+
+
+def rows_of(spark, lake, location: str) -> list[tuple]:
+    return sorted(tuple(r) for r in spark.read.parquet(lake.storage.uri(location)).collect())
+
+
+def land_cards(lake, day: str, numbers, event_day: str, landed: datetime) -> None:
+    """Cards of `event_day` landed at `landed` (a fixed instant: lateness is measured from it)."""
+    path = lake.root.parent / "incoming" / f"{day}-{numbers[0]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(card(n, event_day)) + "\n" for n in numbers))
+    source = lake.settings.source(CARDS)
+    land_payload(lake.storage, source, path, day, landed, registry=lake.registry)
+
+
+def late_cards(lake) -> None:
+    """Cards of 2026-03-02 landed that evening, and some of 03-02 and 03-03 landed on 03-04."""
+    land_cards(lake, "2026-03-02", range(0, 6), "2026-03-02", datetime(2026, 3, 2, 23, tzinfo=UTC))
+    land_cards(lake, "2026-03-04", range(6, 9), "2026-03-02", datetime(2026, 3, 4, 6, tzinfo=UTC))
+    land_cards(lake, "2026-03-04", range(9, 11), "2026-03-03", datetime(2026, 3, 4, 7, tzinfo=UTC))
+    for day in ("2026-03-02", "2026-03-04"):
+        assert lake.profile(CARDS, day).success
+    promoted = lake.promote(CARDS, "2026-03-02", "2026-03-04")
+    assert promoted.success, failure_message(promoted)
+
+
+def test_lake_lateness_prints_the_report_its_job_measures_in_process_and_over_pipes(
+    lake, monkeypatch, capsys
+):
+    late_cards(lake)
+    plan = lateness_plan(resolve_published(lake.catalog, lake.storage, CARDS), "transaction_date")
+    in_process = run_standalone(lake.spark_runner, "lateness", plan)
+    assert over_pipes("lateness", plan) == in_process
+    report = LatenessReport.from_result(CARDS, in_process)
+    assert (report.rows, report.rows_by_days_late) == (11, {0: 6, 1: 2, 2: 3})
+
+    monkeypatch.setenv("LAKE_ROOT", str(lake.root))
+    monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(lake.settings.contracts_dir))
+
+    assert main(["lateness", CARDS]) == 0
+
+    assert capsys.readouterr().out == (
+        f"{CARDS}: 11 published records; lateness p50 21.8 h, p95 47.8 h, p99 47.8 h\n"
+        "  records by days late: 0 d: 6, 1 d: 2, 2 d: 3\n"
+        "  a lookback of 2 days would have caught 99% of them (configured: 3)\n"
+    )
+
+
+def test_the_mart_publishes_the_same_rows_over_pipes_as_in_process(lake, spark):
+    day = "2026-03-02"
+    lake.deliver_cards(day, range(0, 9))
+    header = "customer_id,segment,snapshot_date\n"
+    segments = "".join(f"C00{n},{'retail' if n % 2 else 'premier'},{day}\n" for n in range(7))
+    lake.deliver("customers", day, "c.csv", header + segments)
+    for source in (CARDS, "customers"):
+        assert lake.profile(source, day).success
+        assert lake.promote(source, day).success
+    mart = build_spend_by_customer(daily_partitions())
+    keys = ("settings", "storage", "catalog", "lineage", "spark_runner")
+    published = {}
+    for runner in (lake.spark_runner, PipesSubprocessRunner()):
+        resources = {**{k: lake.resources[k] for k in keys}, "spark_runner": runner}
+        built = materialize([mart], partition_key=day, resources=resources)
+        assert built.success, failure_message(built)
+        version = lake.catalog.current("spend_by_customer", day)
+        files = published_files(lake.storage, version)
+        published[type(runner).__name__] = (version.row_count, len(files))
+        published[type(runner).__name__ + " rows"] = rows_of(spark, lake, version.location)
+
+    assert published["LocalSparkRunner"] == published["PipesSubprocessRunner"] == (7, 1)
+    rows = published["PipesSubprocessRunner rows"]
+    assert rows == published["LocalSparkRunner rows"]
+    assert sum(r[2] for r in rows) == 9  # every card transaction counted once
+    assert {r[1] for r in rows} == {"retail", "premier"}
+
+    # A job whose rows do not count the published card rows is not published.
+    class Miscounting(SparkRunner):
+        def run(self, context, job, plan):
+            written = lake.spark_runner.run(context, job, plan)
+            return {**written, "transactions": written["transactions"] - 1}
+
+    current = lake.catalog.current("spend_by_customer", day)
+    resources = {**{k: lake.resources[k] for k in keys}, "spark_runner": Miscounting()}
+    refused = materialize([mart], partition_key=day, resources=resources, raise_on_error=False)
+    assert not refused.success
+    assert "counted 8 card transactions" in failure_message(refused)
+    assert lake.catalog.current("spend_by_customer", day) == current
+
+
+def test_compaction_rewrites_over_pipes_as_in_process(lake, spark, tmp_path):
+    day = "2025-01-02"  # long out of the lookback window: sealed and compacted today
+    for i in range(3):
+        lake.deliver_cards(day, range(10 * i, 10 * i + 5), name=f"cards-{i}.json")
+    assert lake.profile(CARDS, day).success
+    assert lake.promote(CARDS, day).success
+    before = lake.catalog.current(CARDS, day)
+    files = published_uris(lake.storage, before)
+    assert len(files) >= 2, "precondition: small files"
+    plan = {
+        "source_uris": files,
+        "target_file_bytes": 128 * 2**20,
+        "columns": {**before.columns, "amount": "double"},  # a migration's plan: cast, conform
+    }
+
+    in_process = run_standalone(
+        lake.spark_runner, "compaction_rewrite", {**plan, "target_uri": str(tmp_path / "local")}
+    )
+    piped = over_pipes("compaction_rewrite", {**plan, "target_uri": str(tmp_path / "pipes")})
+
+    assert sorted(piped["files"].values()) == sorted(in_process["files"].values()) == [15]
+    assert sorted(spark.read.parquet(str(tmp_path / "pipes")).collect()) == sorted(
+        spark.read.parquet(str(tmp_path / "local")).collect()
+    )
+
+    # The daily compaction asset runs its rewrites on the runner it is given.
+    policy = CompactionPolicy(Selection(min_files=2))
+    resources = {**lake.resources, "spark_runner": PipesSubprocessRunner()}
+    keys = ("settings", "storage", "catalog", "lineage", "compaction_history", "spark_runner")
+    compacted = materialize(
+        [build_compaction_asset([lake.settings.source(CARDS)], policy)],
+        resources={k: resources[k] for k in keys},
+    )
+    assert compacted.success, failure_message(compacted)
+    after = lake.catalog.current(CARDS, day)
+    assert after.location != before.location and after.sealed_at is not None
+    assert replace(after, location="", run_id="", sealed_at=None) == replace(
+        before, location="", run_id=""
+    )
+    assert len(published_files(lake.storage, after)) == 1
+    assert rows_of(spark, lake, after.location) == rows_of(spark, lake, before.location)
+
+
+def test_job_modules_import_neither_dagster_nor_the_stores():
+    """A job runs where no orchestrator is (EMR Serverless): its module imports pyspark, the
+    stdlib and Dagster-free lake_assets modules only."""
+    code = (
+        "import importlib, sys\n"
+        "from lake_assets.runtime.jobs import JOBS\n"
+        "for target in JOBS.values(): importlib.import_module(target.split(':')[0])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'resources'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
