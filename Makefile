@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
+# Spark jobs also run on the Spark of EMR 7.x (3.5): its own small venv, built from one file.
+SPARK35 := .venv-spark35
+JOB_PYTHON ?= python3.11
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
@@ -33,7 +36,13 @@ $(TOOLS)/bin/checkov:
 checkov: $(TOOLS)/bin/checkov
 	$(TOOLS)/bin/checkov -d terraform --config-file .checkov.yaml
 
-test: install checkov
+$(SPARK35)/.installed: requirements-spark35.txt
+	rm -rf $(SPARK35)
+	$(JOB_PYTHON) -m venv $(SPARK35)
+	$(SPARK35)/bin/pip install --quiet -r requirements-spark35.txt
+	touch $@
+
+test: install checkov $(SPARK35)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
