@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import column_name
 from lake_assets.ingestion.reader import read_published
+from lake_assets.runtime.columns import try_cast
 from lake_assets.settings import SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
@@ -59,9 +60,9 @@ def measure_lateness(
     spark: SparkSession, catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig
 ) -> LatenessReport:
     rows = read_published(spark, catalog, storage, source.source_id)
-    event = F.col(column_name(source.event_time_field))
-    hours = (F.unix_micros("_ingested_at") - F.unix_micros(event.try_cast("timestamp"))) / 3.6e9
-    days_late = F.datediff(F.col("_ingest_date"), event.try_cast("date"))
+    event = column_name(source.event_time_field)
+    hours = (F.unix_micros("_ingested_at") - F.unix_micros(try_cast(event, "timestamp"))) / 3.6e9
+    days_late = F.datediff(F.col("_ingest_date"), try_cast(event, "date"))
     measured = rows.select(hours.alias("hours"), days_late.alias("days")).where("hours IS NOT NULL")
     quantiles = measured.agg(F.percentile_approx("hours", [0.5, 0.95, 0.99]).alias("q")).first()[
         "q"
