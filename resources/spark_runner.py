@@ -65,15 +65,18 @@ def _result_of(invocation: PipesClientCompletedInvocation, job: str) -> dict:
 
 
 class PipesSubprocessRunner(SparkRunner):
-    """Runs the EMR entry script as a local subprocess: the Pipes protocol without AWS."""
+    """Runs the EMR entry script as a local subprocess: the Pipes protocol without AWS.
 
-    def __init__(self, env: dict[str, str] | None = None):
-        self.env = env
+    `python` is the interpreter it runs under: this one by default, or another environment's
+    (CI runs every job under PySpark 3.5, EMR 7.x's Spark, too)."""
+
+    def __init__(self, env: dict[str, str] | None = None, python: str = sys.executable):
+        self.env, self.python = env, python
 
     def run(self, context, job, plan) -> dict:
         invocation = PipesSubprocessClient(env=self.env).run(
             context=context,
-            command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
+            command=[self.python, "-m", PIPES_ENTRY_MODULE],
             extras=_extras(job, plan),
         )
         return _result_of(invocation, job)
