@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
+# Spark jobs also run on the Spark of EMR 7.x (3.5): its own small venv, built from one file.
+SPARK35 := .venv-spark35
+JOB_PYTHON ?= python3.11
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
@@ -39,7 +42,13 @@ AWS_CALL_TESTS = $(shell grep -l -E 'aws_endpoint|moto_server' tests/test_*.py)
 aws-calls: install
 	LAKE_RECORD_AWS_CALLS=1 $(BIN)/pytest -q $(AWS_CALL_TESTS)
 
-test: install checkov
+$(SPARK35)/.installed: requirements-spark35.txt
+	rm -rf $(SPARK35)
+	$(JOB_PYTHON) -m venv $(SPARK35)
+	$(SPARK35)/bin/pip install --quiet -r requirements-spark35.txt
+	touch $@
+
+test: install checkov $(SPARK35)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -181,10 +181,13 @@ class _TempFileMessages(_KeepsCustomMessages, PipesTempFileMessageReader):
 
 
 class PipesSubprocessRunner(SparkRunner):
-    """Runs the EMR entry script as a local subprocess: the Pipes protocol without AWS."""
+    """Runs the EMR entry script as a local subprocess: the Pipes protocol without AWS.
 
-    def __init__(self, env: dict[str, str] | None = None):
-        self.env = env
+    `python` is the interpreter it runs under: this one by default, or another environment's
+    (CI runs every job under PySpark 3.5, EMR 7.x's Spark, too)."""
+
+    def __init__(self, env: dict[str, str] | None = None, python: str = sys.executable):
+        self.env, self.python = env, python
 
     def run(self, context, job, plan) -> dict:
         reader = _TempFileMessages()
@@ -195,7 +198,7 @@ class PipesSubprocessRunner(SparkRunner):
             reader,
             lambda extras: PipesSubprocessClient(env=self.env, message_reader=reader).run(
                 context=context,
-                command=[sys.executable, "-m", PIPES_ENTRY_MODULE],
+                command=[self.python, "-m", PIPES_ENTRY_MODULE],
                 extras=extras,
             ),
         )

@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import column_name
+from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import read_resolved
 
 COVERAGE = 0.99
@@ -75,9 +76,9 @@ def lateness_job(spark: SparkSession, plan: dict) -> dict:
     """The registered Spark job `lateness`: the record count, the p50/p95/p99 of lateness in
     hours and the records by whole days late (as [days, records] pairs: JSON keys are text)."""
     rows = read_resolved(spark, plan["resolved"])
-    event = F.col(column_name(plan["event_time_field"]))
-    hours = (F.unix_micros("_ingested_at") - F.unix_micros(event.try_cast("timestamp"))) / 3.6e9
-    days_late = F.datediff(F.col("_ingest_date"), event.try_cast("date"))
+    event = column_name(plan["event_time_field"])
+    hours = (F.unix_micros("_ingested_at") - F.unix_micros(try_cast(event, "timestamp"))) / 3.6e9
+    days_late = F.datediff(F.col("_ingest_date"), try_cast(event, "date"))
     measured = rows.select(hours.alias("hours"), days_late.alias("days")).where("hours IS NOT NULL")
     quantiles = measured.agg(F.percentile_approx("hours", [0.5, 0.95, 0.99]).alias("q")).first()[
         "q"

@@ -13,6 +13,7 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -32,6 +33,7 @@ from lake_assets.contracts.rules import (
 from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
+from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame, read_locations
 from lake_assets.tables.types import SPARK_TYPES
 
@@ -114,7 +116,7 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
     casts, failures = [], [F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed record"))]
     for column in data_columns:
         kind, raw = plan.columns[column], F.col(column)
-        typed = raw if kind in ("string", "json") else raw.try_cast(SPARK_TYPES[kind])
+        typed = raw if kind in ("string", "json") else try_cast(column, SPARK_TYPES[kind])
         casts.append(typed.alias(column))
         failures.append(
             F.when(
@@ -133,7 +135,7 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
         F.array(*failures).alias(REASONS),
         F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)).alias(RAW_RECORD),
     )
-    event_date = F.col(plan.event_time_column).try_cast("date")
+    event_date = try_cast(plan.event_time_column, "date")
     missing_event = F.when(
         event_date.isNull(), F.lit(f"missing or unreadable event time {plan.event_time_column}")
     )
@@ -179,9 +181,10 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
             F.count(F.lit(1)).alias("read"),
             F.count_if(in_window & valid).alias("published"),
             F.count_if(in_window & ~valid).alias("quarantined"),
-            F.percentile_approx(F.when(in_window, _lateness_hours(plan)), LATENESS_QUANTILES).alias(
-                "lateness"
-            ),
+            # As JSON text: Spark 3.5 hands an observed array to Python as a Java object.
+            F.to_json(
+                F.percentile_approx(F.when(in_window, _lateness_hours(plan)), LATENESS_QUANTILES)
+            ).alias("lateness"),
         )
         .filter(in_window)
         .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
@@ -212,7 +215,9 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         observed_quarantined=counted["quarantined"],
         partitions=results,
         written_schema=written_schema,
-        lateness_hours=dict(zip(("p50", "p95", "p99"), counted["lateness"] or (), strict=False)),
+        lateness_hours=dict(
+            zip(("p50", "p95", "p99"), json.loads(counted["lateness"] or "[]"), strict=False)
+        ),
         violations=violations,
         missing_keys=missing_keys,
         rows_read_by_file=by_file,
@@ -281,7 +286,7 @@ def _with_contract(spark: SparkSession, rows: DataFrame, plan: PromotionPlan) ->
 
 
 def _lateness_hours(plan: PromotionPlan) -> Column:
-    event_time = F.col(plan.event_time_column).try_cast("timestamp")
+    event_time = try_cast(plan.event_time_column, "timestamp")
     return (F.unix_micros(F.col("_ingested_at")) - F.unix_micros(event_time)) / 3_600_000_000
 
 

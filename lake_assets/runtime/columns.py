@@ -1,0 +1,15 @@
+"""Column expressions that every Spark a job runs on understands: PySpark 4.x here, 3.5 on
+EMR 7.x. A job builds them here when the Python API differs between the two."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+
+def try_cast(column: str, spark_type: str) -> Column:
+    """`column` (a name) cast to `spark_type`, null where its value does not fit.
+
+    Spark 3.5's Python API has no `Column.try_cast`; the SQL form is the same cast (TRY mode)
+    in both, and unlike a plain cast it does not depend on `spark.sql.ansi.enabled`."""
+    return F.expr(f"try_cast(`{column.replace('`', '``')}` AS {spark_type})")
