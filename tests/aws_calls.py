@@ -12,8 +12,9 @@ or resources/ on the stack when the client was made), except a call the test mak
 such a client and the provisioning helpers that stand in for Terraform in tests (tables, the
 Glue database). A test that looks at AWS through the code's own stores makes the code's calls:
 look with a client of the test's own. The role: the Spark job's when the client was built under
-the job entry point (lake_assets/runtime/entry.py, which runs in the job process only: a fake
-EMR must run it in this process for its calls to be seen), the orchestrator's otherwise. S3
+the job entry point (lake_assets/runtime/entry.py) in this process, or made by a job process the
+fake EMR runs (tests/job_process/sitecustomize.py notes those, `note_job_calls` adds them), the
+orchestrator's otherwise. S3
 calls carry the zone they touch: the key's first segment below the storage's root ("raw/"), ""
 for the bucket itself.
 """
@@ -235,6 +236,20 @@ def recording_apart(expected: set[AwsCall] | None = None) -> Iterator[AwsCallRec
         apart.uninstall()
         if _recorder is not None:
             _recorder.install()
+
+
+# The fake EMR's job process notes its calls in this file (tests/job_process/sitecustomize.py).
+JOB_CALLS_ENV = "LAKE_JOB_AWS_CALLS"
+JOB_PROCESS_HOOKS = REPO / "tests" / "job_process"
+
+
+def note_job_calls(path: Path) -> None:
+    """The calls a Spark job process made (as the fake EMR ran it), attributed to the job role
+    and recorded or checked like the orchestrator's."""
+    if _recorder is None or not path.exists():
+        return
+    for service, operation, zone in json.loads(path.read_text()):
+        _recorder._note(AwsCall("job", service, operation, zone))
 
 
 def check_test() -> None:

@@ -44,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aws_calls
 import boto3
 from aws_lake import REGION, open_aws_lake
 from dagster import DagsterInstance
@@ -193,8 +194,15 @@ class FakeEmrServerless:
             **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PIPES_")},
             **run.driver_env,
             "PYTHONPATH": os.pathsep.join(
-                p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p
+                p
+                for p in (
+                    str(aws_calls.JOB_PROCESS_HOOKS),
+                    str(PROJECT_ROOT),
+                    os.environ.get("PYTHONPATH"),
+                )
+                if p
             ),
+            aws_calls.JOB_CALLS_ENV: str(run.folder / "aws_calls.json"),
             "AWS_ENDPOINT_URL": self.moto_endpoint,
             "AWS_DEFAULT_REGION": REGION,
             "PYSPARK_SUBMIT_ARGS": shlex.join(
@@ -209,6 +217,7 @@ class FakeEmrServerless:
             self._processes.append(process)
             exit_code = process.wait()
         self._push(mirror, before)
+        aws_calls.note_job_calls(run.folder / "aws_calls.json")  # the job role's, for IAM
         return exit_code
 
     def pull(self, mirror: Path) -> dict[Path, tuple[int, int]]:
