@@ -150,6 +150,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
   }
 
+  # Dagster Pipes leaves each job's message chunks under _pipes/ (resources/spark_runner.py):
+  # read once, by the orchestrator, while the job runs.
+  rule {
+    id     = "expire-pipes-messages"
+    status = "Enabled"
+    filter {
+      prefix = "_pipes/"
+    }
+    expiration {
+      days = 3
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.lake]
 }
 
