@@ -38,7 +38,7 @@ checkov: $(TOOLS)/bin/checkov
 
 # Re-records terraform/tests/aws_calls.json, the AWS calls the code makes, from every test file
 # that uses the moto server (tests/aws_calls.py); terraform/iam.tf must then grant exactly those.
-AWS_CALL_TESTS = $(shell grep -l -E 'aws_endpoint|moto_server' tests/test_*.py)
+AWS_CALL_TESTS = $(shell grep -l -E 'aws_endpoint|moto_server|emr_lake' tests/test_*.py)
 aws-calls: install
 	LAKE_RECORD_AWS_CALLS=1 $(BIN)/pytest -q $(AWS_CALL_TESTS)
 
