@@ -26,6 +26,7 @@ from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, column_name
+from lake_assets.runtime.columns import array_position
 from lake_assets.settings import HistoryConfig
 from lake_assets.tables.frames import PARTITION
 
@@ -156,7 +157,7 @@ def merge_history(
         *attributes,
         _row_hash(spec.tracked).alias(ROW_HASH),
         F.lit(SNAPSHOT).alias(_KIND),
-        (F.array_position(day_list, F.col(PARTITION)) - 1).cast("int").alias(_IDX),
+        (array_position(day_list, F.col(PARTITION)) - 1).cast("int").alias(_IDX),
         (F.col(spec.sequence) if spec.sequence else F.lit(None).cast("string")).alias(_SEQ),
         F.lit(None).cast("date").alias(_SEED_FROM),
         F.lit(None).cast("string").alias(_SEED_OPENED),

@@ -13,3 +13,9 @@ def try_cast(column: str, spark_type: str) -> Column:
     Spark 3.5's Python API has no `Column.try_cast`; the SQL form is the same cast (TRY mode)
     in both, and unlike a plain cast it does not depend on `spark.sql.ansi.enabled`."""
     return F.expr(f"try_cast(`{column.replace('`', '``')}` AS {spark_type})")
+
+
+def array_position(array: Column, value: Column) -> Column:
+    """The 1-based position of `value` in `array`, 0 if absent: Spark 3.5's Python API takes
+    only a literal value, the SQL function any column."""
+    return F.call_function("array_position", array, value)
