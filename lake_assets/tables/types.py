@@ -65,16 +65,8 @@ SPARK_TYPES = {
     "string": "string",
     "json": "string",
 }
-GLUE_TYPES = {
-    "null": "string",
-    "boolean": "boolean",
-    "integer": "bigint",
-    "double": "double",
-    "date": "date",
-    "timestamp": "timestamp",
-    "string": "string",
-    "json": "string",
-}
+# Glue (Hive DDL) names each of these types as Spark does; one table, named for each reader.
+GLUE_TYPES = SPARK_TYPES
 # pyarrow type aliases (pyarrow.type_for_alias), for readers outside Spark.
 ARROW_TYPES = {
     "null": "string",
