@@ -10,6 +10,7 @@ import boto3
 
 from lake_assets.settings import load_settings
 from resources import build_resources
+from resources.aws.dynamo_compaction import DynamoCompactionHistory
 from resources.aws.dynamo_events import DynamoEventStore
 from resources.aws.dynamo_lineage import DynamoLineageStore
 from resources.aws.dynamo_registry import DynamoRegistryStore
@@ -77,6 +78,7 @@ def open_aws_lake(aws_endpoint: str, tmp_path: Path, env: dict[str, str] | None 
     DynamoEventStore.create_tables(
         settings.aws.events_table, settings.aws.event_state_table, **connection
     )
+    DynamoCompactionHistory.create_table(settings.aws.compaction_history_table, **connection)
     resources = build_resources(settings)
     resources["catalog"].ensure_database()
 

@@ -51,7 +51,6 @@ from dagster import DagsterInstance
 from lake_harness import Lake
 
 import lake_assets
-from lake_assets.cli.runs import materialize_partitions
 from lake_assets.runtime.deploy import deploy_code
 from lake_assets.runtime.entry import S3_MIRROR_ENV
 from lake_assets.tables.reader import read_published
@@ -337,11 +336,6 @@ class EmrLake(Lake):
         """`lake deploy`'s upload: the runner refuses to submit without it, and the fake runs
         the entry script it uploaded."""
         deploy_code(self.resources["storage"])
-
-    def materialize(self, keys, first: str, last: str | None = None):
-        return materialize_partitions(
-            self.settings, keys, first, last, resources=self.resources, instance=self.instance
-        )
 
     def local_copy(self) -> LocalStorage:
         """A local copy of the lake bucket as it is now, for reading any zone with Spark."""

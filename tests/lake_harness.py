@@ -81,6 +81,11 @@ class Lake:
             instance=self.instance,
         )
 
+    def materialize(self, keys, first: str, last: str | None = None):
+        return materialize_partitions(
+            self.settings, keys, first, last, resources=self.resources, instance=self.instance
+        )
+
     def rows(self, spark, source: str, partitions=None):
         return read_published(spark, self.catalog, self.storage, source, partitions)
 
