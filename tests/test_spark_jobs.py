@@ -16,11 +16,21 @@ from dataclasses import dataclass, replace
 
 import pytest
 from dagster import MaterializeResult, asset, materialize
+from test_history import MON, TUE, History
+from test_jobs_over_pipes import CARDS, late_cards
 
 from lake_assets.contracts.model import load_contract
+from lake_assets.history.apply import (
+    history_as_of,
+    merge_plan,
+    overlapping_current_versions,
+    plan_snapshots,
+)
+from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
+from lake_assets.tables.reader import published_uris, resolve_published
 from resources.spark_runner import PipesSubprocessRunner
 
 SPARK35_PYTHON = REPO_ROOT / ".venv-spark35" / "bin" / "python"
@@ -29,8 +39,8 @@ DAY = "2026-03-02"
 
 @dataclass(frozen=True)
 class JobCase:
-    """How to run one job on tiny data: `plan(lake)` lays out its inputs in a temporary lake and
-    returns the job's plan; `check(result, plan, lake, spark)` asserts the result and the rows
+    """How to run one job on tiny data: `plan(lake, spark)` lays out its inputs in a temporary
+    lake and returns the job's plan; `check(result, plan, lake, spark)` asserts the result and the rows
     the job wrote."""
 
     plan: Callable
@@ -52,7 +62,7 @@ def _card(number: int, **fields) -> dict:
     }
 
 
-def _promotion_plan(lake) -> dict:
+def _promotion_plan(lake, spark) -> dict:
     cards = [_card(n) for n in range(30)]
     cards[3]["amount"] = "N/A"  # does not read as a double: quarantined with its reason
     cards[4]["transaction_date"] = "not a time"  # no event time: quarantined on its ingest date
@@ -113,8 +123,179 @@ def _check_promotion(result: dict, plan: dict, lake, spark) -> None:
     assert {f.name for f in published.schema.fields} >= {"event_date", "_ingested_at"}
 
 
+# --- the history: apply, its interval check, as-of ----------------------------------------------
+
+
+def _snapshots(lake, spark) -> History:
+    """Monday's and Tuesday's customer snapshots, published: C2 leaves, C1 changes segment."""
+    history = History(lake.root.parent / "history", spark)
+    history.deliver(MON, {"C1": "retail", "C2": "sme", "C3": "retail"})
+    history.deliver(TUE, {"C1": "premier", "C3": "retail"})
+    return history
+
+
+def _applied(lake, spark) -> History:
+    history = _snapshots(lake, spark)
+    history.apply(MON, TUE)  # in-process: the cases below read the version it publishes
+    return history
+
+
+def _plan_handed_to_the_runner(ask) -> dict:
+    """The plan an orchestrator function (`ask(run)`) hands its runner, as it makes it."""
+    plans = []
+
+    def run(job: str, plan: dict) -> dict:
+        plans.append(plan)
+        return {"rows": [], "overlapping_versions": 0}
+
+    ask(run)
+    return plans[0]
+
+
+def _apply_plan(lake, spark) -> dict:
+    history = _snapshots(lake, spark)
+    planned = plan_snapshots(history.catalog, history.storage, history.source, [MON, TUE])
+    location = "runs/history_apply/version=1/"
+    return merge_plan(history.catalog, history.storage, history.source, planned, "a/1", location)
+
+
+def _check_apply(result: dict, plan: dict, lake, spark) -> None:
+    assert result["counts"] == {"rows": 4, "recorded": 4, "superseded": 0}
+    assert result["ambiguous"] == {"rows": 0, "examples": []}
+    assert result["overlapping_versions"] == 0
+    written = spark.read.parquet(plan["output_uri"])
+    assert sorted(uri.rsplit("/", 1)[-1] for uri in written.inputFiles()) == result["files"]
+    assert set(result["columns"]) == set(written.columns)
+    versions = written.selectExpr(
+        "customer_id", "segment", "CAST(valid_from AS STRING)", "CAST(valid_to AS STRING)"
+    )
+    assert sorted(tuple(r) for r in versions.collect()) == [
+        ("C1", "premier", TUE, None),
+        ("C1", "retail", MON, TUE),
+        ("C2", "sme", MON, TUE),
+        ("C3", "retail", MON, None),
+    ]
+
+
+def _check_plan(lake, spark) -> dict:
+    history = _applied(lake, spark)
+    plan = _plan_handed_to_the_runner(
+        lambda run: overlapping_current_versions(
+            run, history.catalog, history.storage, history.source
+        )
+    )
+    # The version's files named twice: every current version overlaps its own copy.
+    return {**plan, "history": plan["history"] * 2}
+
+
+def _check_check(result: dict, plan: dict, lake, spark) -> None:
+    assert result == {"overlapping_versions": 3}
+
+
+def _as_of_plan(lake, spark) -> dict:
+    history = _applied(lake, spark)
+    return _plan_handed_to_the_runner(
+        lambda run: history_as_of(
+            run, history.catalog, history.storage, history.source, TUE, history.clock
+        )
+    )
+
+
+def _check_as_of(result: dict, plan: dict, lake, spark) -> None:
+    # The rows travel as JSON values: dates and instants as text, as `lake` prints them.
+    assert [(r["customer_id"], r["segment"], r["valid_from"]) for r in result["rows"]] == [
+        ("C1", "premier", TUE),
+        ("C3", "retail", MON),
+    ]
+    assert all(isinstance(r["recorded_at"], str) for r in result["rows"])
+
+
+# --- compaction, the mart, lateness ------------------------------------------------------------
+
+
+def _rewrite_plan(lake, spark) -> dict:
+    day = "2025-01-02"
+    for i in range(3):
+        lake.deliver_cards(day, range(10 * i, 10 * i + 5), name=f"cards-{i}.json")
+    assert lake.profile(CARDS, day).success
+    assert lake.promote(CARDS, day).success
+    published = lake.catalog.current(CARDS, day)
+    return {
+        "source_uris": published_uris(lake.storage, published),
+        "target_uri": lake.storage.uri("runs/compaction/"),
+        "target_file_bytes": 128 * 2**20,
+        "columns": {**published.columns, "amount": "double"},  # a migration's plan: cast
+    }
+
+
+def _check_rewrite(result: dict, plan: dict, lake, spark) -> None:
+    assert len(plan["source_uris"]) >= 2, "precondition: small files"
+    assert list(result["files"].values()) == [15]
+    written = spark.read.parquet(plan["target_uri"])
+    assert dict(written.dtypes)["amount"] == "double"
+    before = spark.read.parquet(*plan["source_uris"]).select(written.columns)
+    assert sorted(written.selectExpr("transaction_id").collect()) == sorted(
+        before.selectExpr("transaction_id").collect()
+    )
+
+
+def _mart_plan(lake, spark) -> dict:
+    lake.deliver_cards(DAY, range(0, 9))
+    header = "customer_id,segment,snapshot_date\n"
+    segments = "".join(f"C00{n},{'retail' if n % 2 else 'premier'},{DAY}\n" for n in range(7))
+    lake.deliver("customers", DAY, "c.csv", header + segments)
+    for source in (CARDS, "customers"):
+        assert lake.profile(source, DAY).success
+        assert lake.promote(source, DAY).success
+    return {
+        "cards": resolve_published(lake.catalog, lake.storage, CARDS, [DAY]),
+        "customers": resolve_published(lake.catalog, lake.storage, "customers", [DAY]),
+        "output_uri": lake.storage.uri("runs/spend_by_customer/"),
+    }
+
+
+def _check_mart(result: dict, plan: dict, lake, spark) -> None:
+    written = spark.read.parquet(plan["output_uri"])
+    assert (result["rows"], result["transactions"]) == (7, 9)
+    assert sorted(uri.rsplit("/", 1)[-1] for uri in written.inputFiles()) == result["files"]
+    rows = sorted(
+        tuple(r) for r in written.select("customer_id", "segment", "transactions").collect()
+    )
+    # Cards 0-8 of customers C000-C006 (card n of C00{n % 7}): every one counted once.
+    assert rows == [
+        ("C000", "premier", 2),
+        ("C001", "retail", 2),
+        ("C002", "premier", 1),
+        ("C003", "retail", 1),
+        ("C004", "premier", 1),
+        ("C005", "retail", 1),
+        ("C006", "premier", 1),
+    ]
+
+
+def _lateness_plan(lake, spark) -> dict:
+    late_cards(lake)
+    return lateness_plan(resolve_published(lake.catalog, lake.storage, CARDS), "transaction_date")
+
+
+def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
+    assert result["rows"] == 11
+    assert result["rows_by_days_late"] == [[0, 6], [1, 2], [2, 3]]
+    assert {k: round(v, 1) for k, v in result["hours"].items()} == {
+        "p50": 21.8,
+        "p95": 47.8,
+        "p99": 47.8,
+    }
+
+
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
+    "history_apply": JobCase(_apply_plan, _check_apply),
+    "history_check": JobCase(_check_plan, _check_check),
+    "history_as_of": JobCase(_as_of_plan, _check_as_of),
+    "compaction_rewrite": JobCase(_rewrite_plan, _check_rewrite),
+    "spend_by_customer": JobCase(_mart_plan, _check_mart),
+    "lateness": JobCase(_lateness_plan, _check_lateness),
 }
 
 
@@ -168,7 +349,7 @@ def _run_through_pipes(runner: PipesSubprocessRunner, job: str, plan: dict) -> d
 @pytest.mark.parametrize("job", sorted(JOB_CASES))
 def test_job_runs_through_pipes(job, python, lake, spark):
     case = JOB_CASES[job]
-    plan = case.plan(lake)
+    plan = case.plan(lake, spark)
     # The job code of this checkout, whichever environment runs it (the 3.5 one has no copy).
     runner = PipesSubprocessRunner(env={"PYTHONPATH": str(REPO_ROOT)}, python=python)
     case.check(_run_through_pipes(runner, job, plan), plan, lake, spark)
