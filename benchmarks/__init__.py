@@ -4,6 +4,8 @@
   throughput and for peak memory at two file sizes (profiling memory must not follow file size).
 - promotion: `promote` against a plain `spark.read.json(...).write.parquet(...)` job in the same
   warm SparkSession, on the same landed file.
+- runners: each registered Spark job through the Pipes subprocess runner (a fresh Python and
+  JVM per job) against the in-process runner's warm SparkSession, on the same plan.
 - contracts: ten contract rules compiled by lake_assets.contracts.rules, with their violation
   counts, against one hand-written Spark SQL aggregate computing the same counts, on the same
   cached frame; both must agree.

@@ -1,5 +1,5 @@
-"""`python -m benchmarks [profiling] [promotion] [contracts] [backfill] [lineage] [scd]
-[compaction] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+"""`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
+[scd] [compaction] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -8,11 +8,21 @@ import argparse
 import os
 import time
 
-from benchmarks import backfill, compaction, contracts, lineage_events, profiling, promotion, scd
+from benchmarks import (
+    backfill,
+    compaction,
+    contracts,
+    lineage_events,
+    profiling,
+    promotion,
+    runners,
+    scd,
+)
 
 BENCHMARKS = {
     "profiling": profiling.run,
     "promotion": promotion.run,
+    "runners": runners.run,
     "contracts": contracts.run,
     "backfill": backfill.run,
     "lineage": lineage_events.run,

@@ -84,7 +84,7 @@ def run(rows: int) -> str:
     spark = spark_session()
     try:
         with tempfile.TemporaryDirectory(dir=BENCH_DATA, prefix="lake-") as root:
-            workload = _landed_workload(Path(root), payload)
+            workload = landed_workload(Path(root), payload)
             _warm_up(spark, workload.sample(WARM_UP_ROWS))
             jobs = {name: partial(job, spark, workload) for name, job in JOBS.items()}
             runs = alternate(jobs, REPEATS)
@@ -95,7 +95,7 @@ def run(rows: int) -> str:
     return f"promotion: {ratio:.2f} x plain PySpark (target <= 1.3)"
 
 
-def _landed_workload(root: Path, payload: Path) -> Workload:
+def landed_workload(root: Path, payload: Path) -> Workload:
     """A fresh local lake holding the payload, landed, profiled and planned as the assets do."""
     _, resources = local_lake(root / "lake")
     land_and_profile(resources, SOURCE, [(EVENT_DAY, payload)])

@@ -42,7 +42,7 @@ PUBLISHED, QUARANTINED = "published", "quarantined"
 REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
-RAW_KEY_IN_PATH = r"(raw/source=[^/]+/ingest_date=[^/]+/[^/]+)$"
+RAW_KEY_SEGMENTS = 4  # raw/source=<id>/ingest_date=<day>/<file>
 
 
 @dataclass
@@ -95,12 +95,16 @@ def _read_input(spark: SparkSession, group: PlannedInput, plan: PromotionPlan) -
         for column in plan.columns
         if column not in LINEAGE_COLUMNS
     ]
-    # The raw key is the tail of whatever URI the engine reports (file:/, s3://, s3a://).
-    key = F.regexp_extract(F.col(FILE_PATH), RAW_KEY_IN_PATH, 1)
+    # The raw key is the tail of whatever URI the engine reports (file:/, s3://, s3a://): its
+    # last RAW_KEY_SEGMENTS. Sliced rather than matched: this runs on every row.
+    key = F.substring_index(F.col(FILE_PATH), "/", -RAW_KEY_SEGMENTS)
     landed_at = F.lit(None).cast("timestamp")
     if group.landed_at:
-        landed = F.create_map(*[F.lit(v) for item in group.landed_at.items() for v in item])
-        landed_at = F.to_timestamp(landed[key])
+        # Literal timestamps, parsed once when Spark folds the map; a row only looks one up.
+        landed = F.create_map(
+            *[c for k, v in group.landed_at.items() for c in (F.lit(k), F.to_timestamp(F.lit(v)))]
+        )
+        landed_at = landed[key]
     return frame.select(
         *raw_columns,
         F.col(CORRUPT),
@@ -126,7 +130,8 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
                 ),
             )
         )
-    ingest_date = F.regexp_extract("_source_file", r"ingest_date=(\d{4}-\d{2}-\d{2})", 1)
+    # raw/source=<id>/ingest_date=<day>/<file>: the day is what follows the third segment's "=".
+    ingest_date = F.substring_index(F.substring_index("_source_file", "/", 3), "=", -1)
     typed_frame = frame.select(
         *casts,
         F.col("_source_file"),
