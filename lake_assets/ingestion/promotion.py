@@ -1,7 +1,7 @@
 """The promotion job: raw payloads to typed Parquet, one code path in-process and on EMR.
 
 Dagster-free on purpose: `promote` runs inside the orchestrator's local SparkSession and, via
-the Pipes entry script (pipes_promote.py), unchanged inside an EMR Serverless job.
+the Pipes entry script (lake_assets/runtime/entry.py), unchanged inside an EMR Serverless job.
 
 Every raw value is read as text and cast with try_cast, so a value that does not fit the
 registry type is quarantined with its reason instead of becoming a silent null. Output goes to
