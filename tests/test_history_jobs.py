@@ -8,9 +8,8 @@ from functools import partial
 from test_history import MON, TUE, History
 
 from lake_assets.history.apply import apply_snapshots, history_as_of
-from lake_assets.history.cli import standalone
 from lake_assets.runtime.jobs import run_job
-from resources.spark_runner import PipesSubprocessRunner
+from resources.spark_runner import PipesSubprocessRunner, run_standalone
 
 
 def apply_and_ask(history: History, run):
@@ -34,7 +33,7 @@ def apply_and_ask(history: History, run):
 def test_apply_and_as_of_over_pipes_match_the_in_process_jobs(tmp_path, spark):
     in_process, piped = History(tmp_path / "local", spark), History(tmp_path / "pipes", spark)
     local, local_answer = apply_and_ask(in_process, partial(run_job, spark))
-    remote, remote_answer = apply_and_ask(piped, standalone(PipesSubprocessRunner()))
+    remote, remote_answer = apply_and_ask(piped, partial(run_standalone, PipesSubprocessRunner()))
 
     assert (remote.rows, remote.recorded, remote.superseded) == (4, 4, 0)
     assert (local.rows, local.recorded, local.superseded) == (4, 4, 0)
