@@ -163,10 +163,10 @@ def test_compaction_the_mart_and_lateness_run_their_jobs_on_the_aws_profiles_run
 
     from dagster import materialize
 
-    from lake_assets.cli import cmd_lateness
     from lake_assets.compaction.assets import build_compaction_asset
     from lake_assets.compaction.policy import CompactionPolicy, Selection
     from lake_assets.ingestion.intake import profile_objects
+    from lake_assets.ingestion.promotion_cli import cmd_lateness
     from lake_assets.marts.assets import build_spend_by_customer
     from partitions import daily_partitions
     from resources.compaction_history import DynamoCompactionHistory

@@ -15,7 +15,7 @@ from dagster import job as dagster_job
 from dagster import materialize, op
 from lake_harness import card, failure_message
 
-from lake_assets.cli import main
+from lake_assets.cli.main import main
 from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
 from lake_assets.ingestion.intake import land_payload
