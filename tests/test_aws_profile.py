@@ -169,7 +169,7 @@ def test_compaction_the_mart_and_lateness_run_their_jobs_on_the_aws_profiles_run
     from lake_assets.ingestion.promotion_cli import cmd_lateness
     from lake_assets.marts.assets import build_spend_by_customer
     from partitions import daily_partitions
-    from resources.compaction_history import DynamoCompactionHistory
+    from resources.aws.dynamo_compaction import DynamoCompactionHistory
     from resources.spark_runner import EmrServerlessRunner
 
     settings, res, _ = aws_lake
