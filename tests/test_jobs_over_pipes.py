@@ -1,7 +1,7 @@
 """Compaction's rewrite, the spend_by_customer mart and `lake lateness` as registered Spark jobs:
 planned by the orchestrator, run by whichever Spark runner the profile has, audited and
-published by the orchestrator. Over Pipes (a subprocess running the remote entry point) each
-job returns what it returns in-process."""
+published by the orchestrator. The jobs themselves, over Pipes on PySpark 4.x and 3.5, are cases
+of test_spark_jobs.py; here the assets and the command around them, on the runner they are given."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from dagster import job as dagster_job
-from dagster import materialize, op
+from dagster import materialize
 from lake_harness import card, failure_message
 
 from lake_assets.cli.main import main
@@ -26,21 +25,6 @@ from partitions import daily_partitions
 from resources.spark_runner import PipesSubprocessRunner, SparkRunner, run_standalone
 
 CARDS = "card_transactions"
-
-
-def over_pipes(job: str, plan: dict) -> dict:
-    """`job` run on `plan` by the Pipes subprocess runner in an op's step (Pipes reports through
-    a step's context), as `run_standalone` of i10-runner runs it for a `lake` command."""
-
-    @op
-    def spark_job(context) -> dict:
-        return PipesSubprocessRunner().run(context, job, plan)
-
-    @dagster_job
-    def one_job():
-        spark_job()
-
-    return one_job.execute_in_process().output_for_node("spark_job")
 
 
 def rows_of(spark, lake, location: str) -> list[tuple]:
@@ -67,14 +51,10 @@ def late_cards(lake) -> None:
     assert promoted.success, failure_message(promoted)
 
 
-def test_lake_lateness_prints_the_report_its_job_measures_in_process_and_over_pipes(
-    lake, monkeypatch, capsys
-):
+def test_lake_lateness_prints_the_report_its_job_measures(lake, monkeypatch, capsys):
     late_cards(lake)
     plan = lateness_plan(resolve_published(lake.catalog, lake.storage, CARDS), "transaction_date")
-    in_process = run_standalone(lake.spark_runner, "lateness", plan)
-    assert over_pipes("lateness", plan) == in_process
-    report = LatenessReport.from_result(CARDS, in_process)
+    report = LatenessReport.from_result(CARDS, run_standalone(lake.spark_runner, "lateness", plan))
     assert (report.rows, report.rows_by_days_late) == (11, {0: 6, 1: 2, 2: 3})
 
     monkeypatch.setenv("LAKE_ROOT", str(lake.root))
@@ -130,7 +110,7 @@ def test_the_mart_publishes_the_same_rows_over_pipes_as_in_process(lake, spark):
     assert lake.catalog.current("spend_by_customer", day) == current
 
 
-def test_compaction_rewrites_over_pipes_as_in_process(lake, spark, tmp_path):
+def test_the_compaction_asset_rewrites_on_the_pipes_runner(lake, spark):
     day = "2025-01-02"  # long out of the lookback window: sealed and compacted today
     for i in range(3):
         lake.deliver_cards(day, range(10 * i, 10 * i + 5), name=f"cards-{i}.json")
@@ -139,22 +119,6 @@ def test_compaction_rewrites_over_pipes_as_in_process(lake, spark, tmp_path):
     before = lake.catalog.current(CARDS, day)
     files = published_uris(lake.storage, before)
     assert len(files) >= 2, "precondition: small files"
-    plan = {
-        "source_uris": files,
-        "target_file_bytes": 128 * 2**20,
-        "columns": {**before.columns, "amount": "double"},  # a migration's plan: cast, conform
-    }
-
-    in_process = run_standalone(
-        lake.spark_runner, "compaction_rewrite", {**plan, "target_uri": str(tmp_path / "local")}
-    )
-    piped = over_pipes("compaction_rewrite", {**plan, "target_uri": str(tmp_path / "pipes")})
-
-    assert sorted(piped["files"].values()) == sorted(in_process["files"].values()) == [15]
-    assert sorted(spark.read.parquet(str(tmp_path / "pipes")).collect()) == sorted(
-        spark.read.parquet(str(tmp_path / "local")).collect()
-    )
-
     # The daily compaction asset runs its rewrites on the runner it is given.
     policy = CompactionPolicy(Selection(min_files=2))
     resources = {**lake.resources, "spark_runner": PipesSubprocessRunner()}

@@ -189,7 +189,7 @@ def _check_plan(lake, spark) -> dict:
 
 
 def _check_check(result: dict, plan: dict, lake, spark) -> None:
-    assert result == {"overlapping_versions": 3}
+    assert result == {"overlapping_versions": 4}
 
 
 def _as_of_plan(lake, spark) -> dict:
