@@ -3,7 +3,8 @@ subprocess here, EMR Serverless in production). Every runner runs the same regis
 functions (lake_assets/runtime/jobs.py) on the same JSON plans.
 
 A job that fails where it ran raises `SparkJobFailed` here, with the error the job itself
-reported over Pipes; `run_standalone` runs a job for a `lake` command outside any asset.
+reported over Pipes; `SparkRunner.run_standalone` runs a job for a `lake` command outside any
+asset, and `bound` gives the one callable the Dagster-free core takes (`run(job, plan)`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import boto3
@@ -32,7 +34,7 @@ from dagster_aws.pipes import (
 from dagster_pyspark.resources import spark_session_from_config
 
 from lake_assets.runtime.deploy import require_deployed_code
-from lake_assets.runtime.jobs import run_job
+from lake_assets.runtime.jobs import RunJob, run_job
 from resources.spark_guard import guarded_jvm
 from resources.storage import LakeStorage
 
@@ -49,6 +51,34 @@ class SparkRunner(ABC):
     ) -> dict:
         """Run the registered Spark `job` on `plan` (JSON-able) and return its result; an
         asset's context, or an op's (`run_standalone`)."""
+
+    def run_standalone(self, job: str, plan: dict) -> dict:
+        """Run `job` for a `lake` command, outside any asset or run of the instance.
+
+        Pipes reports through a step's context, so the job runs as the one op of an in-process
+        job on an ephemeral instance: nothing is launched or recorded, and a failure raises the
+        same `SparkJobFailed` an asset would.
+        """
+
+        @dagster.op(name="spark_job")
+        def spark_job(context) -> dict:  # annotations are checked by value: postponed ones fail
+            return self.run(context, job, plan)
+
+        @dagster.job(name="lake_command")
+        def lake_command():
+            spark_job()
+
+        result = lake_command.execute_in_process(
+            instance=DagsterInstance.ephemeral(),
+            # The command prints its own outcome; Pipes' step log stays out of the terminal.
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+        return result.output_for_node("spark_job")
+
+    def bound(self, context: AssetExecutionContext | OpExecutionContext | None = None) -> RunJob:
+        """`run` bound to where its jobs run: the Dagster step `context`, or, without one, a
+        `lake` command (`run_standalone`)."""
+        return self.run_standalone if context is None else partial(self.run, context)
 
 
 class SparkJobFailed(RuntimeError):
@@ -111,29 +141,9 @@ class LocalSparkRunner(SparkRunner):
     def run(self, context, job, plan) -> dict:
         return run_job(self.spark_session, job, plan)
 
-
-def run_standalone(runner: SparkRunner, job: str, plan: dict) -> dict:
-    """Run `job` for a `lake` command, outside any asset or run of the instance.
-
-    Pipes reports through a step's context, so the job runs as the one op of an in-process job
-    on an ephemeral instance: nothing is launched or recorded, and a failure raises the same
-    `SparkJobFailed` an asset would.
-    """
-
-    @dagster.op(name="spark_job")
-    def spark_job(context) -> dict:  # an annotation is checked by value, which postponed ones lack
-        return runner.run(context, job, plan)
-
-    @dagster.job(name="lake_command")
-    def lake_command():
-        spark_job()
-
-    result = lake_command.execute_in_process(
-        instance=DagsterInstance.ephemeral(),
-        # The command prints its own outcome; Pipes' step log stays out of the terminal.
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-    )
-    return result.output_for_node("spark_job")
+    def run_standalone(self, job: str, plan: dict) -> dict:
+        # The job runs in this process and reports nothing over Pipes: no step is needed.
+        return self.run(None, job, plan)
 
 
 class _KeepsCustomMessages:

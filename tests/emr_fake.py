@@ -26,7 +26,7 @@ To test a job on EMR Serverless, take the `emr_lake` fixture (tests/conftest.py)
 driven like the local `Lake` (deliver, profile, promote, `materialize(keys, first, last)`,
 `rows`, `local_copy()` to read any zone), whose `emr.runs` record each job run (request,
 driver environment, state, driver log). A `lake` command's job runs on it with
-`run_standalone(emr_lake.spark_runner, job, plan)` (resources/spark_runner.py).
+`emr_lake.spark_runner.run_standalone(job, plan)` (resources/spark_runner.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ the mart, `lake lateness` and compaction each run once through the fake EMR Serv
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import partial
 
 from dagster import materialize
 from lake_harness import failure_message
@@ -20,7 +19,6 @@ from lake_assets.history.assets import history_key_of
 from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.tables.reader import published_files, resolve_published
-from resources.spark_runner import run_standalone
 
 CARDS = "card_transactions"
 DAY = "2025-01-02"  # long out of the lookback window: compaction seals and rewrites it
@@ -57,7 +55,7 @@ def everything(lake, spark) -> dict:
 
     source = lake.settings.source("customers")
     found = history_as_of(
-        partial(run_standalone, lake.spark_runner),
+        lake.spark_runner.run_standalone,
         lake.catalog,
         lake.storage,
         source,
@@ -71,8 +69,8 @@ def everything(lake, spark) -> dict:
     out["mart"] = sorted(tuple(r) for r in lake.rows(spark, "spend_by_customer").collect())
 
     resolved = resolve_published(lake.catalog, lake.storage, CARDS)
-    result = run_standalone(
-        lake.spark_runner, "lateness", lateness_plan(resolved, "transaction_date")
+    result = lake.spark_runner.run_standalone(
+        "lateness", lateness_plan(resolved, "transaction_date")
     )
     out["lateness"] = LatenessReport.from_result(CARDS, result).describe(3)
 

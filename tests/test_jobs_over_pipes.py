@@ -22,7 +22,7 @@ from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
 from lake_assets.marts.assets import build_spend_by_customer
 from lake_assets.tables.reader import published_files, published_uris, resolve_published
 from partitions import daily_partitions
-from resources.spark_runner import PipesSubprocessRunner, SparkRunner, run_standalone
+from resources.spark_runner import PipesSubprocessRunner, SparkRunner
 
 CARDS = "card_transactions"
 
@@ -54,7 +54,7 @@ def late_cards(lake) -> None:
 def test_lake_lateness_prints_the_report_its_job_measures(lake, monkeypatch, capsys):
     late_cards(lake)
     plan = lateness_plan(resolve_published(lake.catalog, lake.storage, CARDS), "transaction_date")
-    report = LatenessReport.from_result(CARDS, run_standalone(lake.spark_runner, "lateness", plan))
+    report = LatenessReport.from_result(CARDS, lake.spark_runner.run_standalone("lateness", plan))
     assert (report.rows, report.rows_by_days_late) == (11, {0: 6, 1: 2, 2: 3})
 
     monkeypatch.setenv("LAKE_ROOT", str(lake.root))
@@ -69,8 +69,8 @@ def test_lake_lateness_prints_the_report_its_job_measures(lake, monkeypatch, cap
     )
 
 
-def test_the_mart_publishes_the_same_rows_over_pipes_as_in_process(lake, spark):
-    day = "2026-03-02"
+def mart_inputs(lake, day: str) -> None:
+    """The mart's inputs for `day`, published: 9 cards of 7 customers in two segments."""
     lake.deliver_cards(day, range(0, 9))
     header = "customer_id,segment,snapshot_date\n"
     segments = "".join(f"C00{n},{'retail' if n % 2 else 'premier'},{day}\n" for n in range(7))
@@ -78,6 +78,11 @@ def test_the_mart_publishes_the_same_rows_over_pipes_as_in_process(lake, spark):
     for source in (CARDS, "customers"):
         assert lake.profile(source, day).success
         assert lake.promote(source, day).success
+
+
+def test_the_mart_publishes_the_same_rows_over_pipes_as_in_process(lake, spark):
+    day = "2026-03-02"
+    mart_inputs(lake, day)
     mart = build_spend_by_customer(daily_partitions())
     keys = ("settings", "storage", "catalog", "lineage", "spark_runner")
     published = {}

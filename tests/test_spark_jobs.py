@@ -12,12 +12,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 from dagster import MaterializeResult, asset, materialize
 from test_history import MON, TUE, History
-from test_jobs_over_pipes import CARDS, late_cards
+from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
+from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
 from lake_assets.history.apply import (
@@ -27,7 +28,6 @@ from lake_assets.history.apply import (
     plan_snapshots,
 )
 from lake_assets.ingestion.lateness import lateness_plan
-from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
 from lake_assets.tables.reader import published_uris, resolve_published
@@ -72,19 +72,10 @@ def _promotion_plan(lake, spark) -> dict:
         "card_transactions", DAY, "cards.json", "".join(json.dumps(c) + "\n" for c in cards)
     )
     assert lake.profile("card_transactions", DAY).success
-    source = lake.settings.source("card_transactions")
-    plan = plan_promotion(
-        "card_transactions",
-        source.event_time_field,
-        source.format,
-        [DAY],
-        lake.registry.versions("card_transactions"),
-        lake.registry.raw_files("card_transactions"),
-        lake.storage.uri,
-    )
+    job = promotion_of(lake, DAY, "promote")
     contract = load_contract(DEFAULT_CONTRACTS_DIR / "card_transactions.yaml")
-    plan = replace(plan, contract=contract.model_dump(by_alias=True, mode="json"))
-    return {"plan": plan.to_dict(), "output_uri": lake.storage.uri("runs/promote/")}
+    job["plan"]["contract"] = contract.model_dump(by_alias=True, mode="json")
+    return job
 
 
 def _check_promotion(result: dict, plan: dict, lake, spark) -> None:
@@ -240,13 +231,7 @@ def _check_rewrite(result: dict, plan: dict, lake, spark) -> None:
 
 
 def _mart_plan(lake, spark) -> dict:
-    lake.deliver_cards(DAY, range(0, 9))
-    header = "customer_id,segment,snapshot_date\n"
-    segments = "".join(f"C00{n},{'retail' if n % 2 else 'premier'},{DAY}\n" for n in range(7))
-    lake.deliver("customers", DAY, "c.csv", header + segments)
-    for source in (CARDS, "customers"):
-        assert lake.profile(source, DAY).success
-        assert lake.promote(source, DAY).success
+    mart_inputs(lake, DAY)
     return {
         "cards": resolve_published(lake.catalog, lake.storage, CARDS, [DAY]),
         "customers": resolve_published(lake.catalog, lake.storage, "customers", [DAY]),

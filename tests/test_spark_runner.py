@@ -22,7 +22,6 @@ from resources.spark_runner import (
     PipesSubprocessRunner,
     SparkJobFailed,
     plan_summary,
-    run_standalone,
 )
 
 
@@ -46,8 +45,8 @@ def test_a_lake_command_runs_a_job_outside_any_run(lake):
     lake.deliver_cards("2026-03-02", range(0, 7))
     lake.profile("card_transactions", "2026-03-02")
 
-    result = run_standalone(
-        PipesSubprocessRunner(), "promote", promotion_of(lake, "2026-03-02", "cli")
+    result = PipesSubprocessRunner().run_standalone(
+        "promote", promotion_of(lake, "2026-03-02", "cli")
     )
 
     written = PromotionResult.from_dict(result).partitions["2026-03-02"]
@@ -78,7 +77,7 @@ def test_a_failed_job_fails_the_run_and_the_command_with_its_own_error(lake):
     assert lake.catalog.partitions("card_transactions") == []
 
     with pytest.raises(SparkJobFailed, match=r"promote failed .* AnalysisException: \[PATH_NOT"):
-        run_standalone(PipesSubprocessRunner(), "promote", promotion_of(lake, "2026-03-02", "c"))
+        PipesSubprocessRunner().run_standalone("promote", promotion_of(lake, "2026-03-02", "c"))
 
 
 def test_a_plan_is_summarised_in_one_line():

@@ -32,6 +32,7 @@ from lake_assets.compaction.planning import (
 from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.lineage.emitter import LineageRecorder, recorder_for
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
+from lake_assets.runtime.jobs import RunJob
 from lake_assets.settings import Settings, SourceConfig
 from lake_assets.tables.locations import compacted_location
 from lake_assets.tables.manifest import read_manifest
@@ -39,7 +40,6 @@ from lake_assets.tables.publish import publish
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.compaction_history import CompactionBusy, CompactionHistory
-from resources.spark_runner import run_standalone
 from resources.storage import LakeStorage
 
 # Recorded in lineage events; bump when what a compaction or a migration writes changes.
@@ -83,7 +83,7 @@ class CompactionPass:
 
     # Runs a registered Spark job on a plan and returns its result (the profile's runner, in
     # the Dagster step or for a `lake` command); a dry run runs none.
-    run_spark: Callable[[str, dict], dict]
+    run_spark: RunJob
     storage: LakeStorage
     catalog: PartitionCatalog
     history: CompactionHistory
@@ -348,15 +348,9 @@ def compaction_pass(
     """The pass over a profile's resources (the keys of resources.build_resources), running its
     Spark jobs on their `spark_runner` in the Dagster step `context`, or, without one, for a
     `lake` command."""
-    runner, storage = resources["spark_runner"], resources["storage"]
-
-    def run_spark(job: str, plan: dict) -> dict:
-        if context is None:
-            return run_standalone(runner, job, plan)
-        return runner.run(context, job, plan)
-
+    storage = resources["storage"]
     return CompactionPass(
-        run_spark=run_spark,
+        run_spark=resources["spark_runner"].bound(context),
         storage=storage,
         catalog=resources["catalog"],
         history=resources["compaction_history"],

@@ -12,7 +12,6 @@ correction: what was true that day, as known before and after it.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
@@ -26,7 +25,6 @@ from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import approve, describe_diff
 from lake_assets.settings import Settings
 from resources import build_resources
-from resources.spark_runner import run_standalone
 
 
 def promotion_order(settings: Settings) -> list[str]:
@@ -69,7 +67,7 @@ def _correct_a_snapshot(settings, resources, instance, start: date, day_index: i
             return 1
     if _apply_history(settings, resources, instance, day.isoformat(), day.isoformat()):
         return 1
-    run, source = partial(run_standalone, resources["spark_runner"]), settings.source("customers")
+    run, source = resources["spark_runner"].bound(), settings.source("customers")
     for label, known_at in (("before the correction", believed_before), ("now", None)):
         [row] = history_as_of(
             run,

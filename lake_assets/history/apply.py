@@ -37,6 +37,7 @@ from lake_assets.history.transactions import (
     uncommitted,
     utc_now,
 )
+from lake_assets.runtime.jobs import RunJob
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.locations import run_output_prefix
 from lake_assets.tables.manifest import read_manifest
@@ -44,10 +45,6 @@ from lake_assets.tables.publish import publish, version_of
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
-
-# Runs a registered Spark job (lake_assets/runtime/jobs.py) on a plan: a runner bound to the
-# Dagster context it runs in, or to a local session.
-RunJob = Callable[[str, dict], dict]
 
 # The history is one table: a single catalog entry whose pointer names its current version.
 WHOLE_TABLE = "all"

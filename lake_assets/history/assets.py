@@ -4,7 +4,6 @@ its days in date order in one run. Thin wiring: apply.py plans and publishes, th
 the Spark jobs of jobs.py wherever the profile puts them."""
 
 from datetime import UTC, datetime
-from functools import partial
 
 from dagster import (
     AssetCheckResult,
@@ -78,7 +77,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         spark_runner: ResourceParam[SparkRunner],
     ) -> MaterializeResult:
         dates = list(context.partition_keys)
-        run = partial(spark_runner.run, context)
+        run = spark_runner.bound(context)
         # A late or corrected snapshot makes the merge re-read every later one: all are inputs.
         planned = plan_snapshots(catalog, storage, source, dates)
         started = LineageRun(

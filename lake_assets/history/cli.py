@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import partial
 from typing import Any
-
-from resources.spark_runner import run_standalone
 
 
 def _keys(values: list[str], key_columns: tuple[str, ...]) -> dict[str, str]:
@@ -44,7 +41,7 @@ def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     known_at = args.known_at or datetime.now(UTC).isoformat()
     res = resources_for(settings)
     found = history_as_of(
-        partial(run_standalone, res["spark_runner"]),
+        res["spark_runner"].bound(),
         res["catalog"],
         res["storage"],
         source,

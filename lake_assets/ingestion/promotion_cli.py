@@ -72,13 +72,12 @@ def cmd_late_fold_in(args, settings: Settings) -> int:
 def cmd_lateness(args, settings: Settings) -> int:
     from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
     from lake_assets.tables.reader import resolve_published
-    from resources.spark_runner import run_standalone
 
     source = settings.source(args.source)
     res = _resources(settings)
     resolved = resolve_published(res["catalog"], res["storage"], source.source_id)
     plan = lateness_plan(resolved, source.event_time_field)
-    result = run_standalone(res["spark_runner"], "lateness", plan)
+    result = res["spark_runner"].run_standalone("lateness", plan)
     print(LatenessReport.from_result(source.source_id, result).describe(source.lookback_days))
     return 0
 

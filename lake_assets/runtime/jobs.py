@@ -24,6 +24,8 @@ JOBS = {
 }
 
 Job = Callable[[Any, dict], dict]
+# A runner bound to where its jobs run (SparkRunner.bound): what the Dagster-free core calls.
+RunJob = Callable[[str, dict], dict]
 
 
 def job_function(name: str) -> Job:
