@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY
 from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
@@ -87,12 +86,9 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
             else ListingArrivalFeed(storage)
         ),
         "spark_runner": EmrServerlessRunner(
+            storage,
             application_id=aws.emr_application_id,
             execution_role_arn=aws.emr_execution_role_arn,
-            entry_point_uri=storage.uri(ENTRY_SCRIPT_KEY),
-            py_files_uri=storage.uri(PACKAGE_KEY),
-            messages_bucket=aws.bucket,
             **connection,
-            code_storage=storage,
         ),
     }

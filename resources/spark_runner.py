@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import dagster
@@ -33,10 +33,12 @@ from dagster_aws.pipes import (
 )
 from dagster_pyspark.resources import spark_session_from_config
 
-from lake_assets.runtime.deploy import require_deployed_code
+from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY, require_deployed_code
 from lake_assets.runtime.jobs import RunJob, run_job
 from resources.spark_guard import guarded_jvm
-from resources.storage import LakeStorage
+
+if TYPE_CHECKING:
+    from resources.aws.s3 import S3Storage
 
 PIPES_ENTRY_MODULE = "lake_assets.runtime.entry"
 # The one prefix of the lake bucket that carries Pipes traffic (each run's context and its
@@ -226,38 +228,37 @@ class _LakeS3Messages(_KeepsCustomMessages, PipesS3MessageReader):
 class EmrServerlessRunner(SparkRunner):
     """Submits the entry script to an EMR Serverless application through Dagster Pipes.
 
-    The job's context (its plan included) and its messages travel through S3 under
-    PIPES_PREFIX of the lake bucket, so a plan's size is not bounded by sparkSubmitParameters.
-    `entry_point_uri` is the S3 copy of lake_assets/runtime/entry.py and
-    `py_files_uri` a zip of this package, both uploaded by the deploy step.
+    Everything it names lives in the lake bucket (`storage`): the code `lake deploy` uploaded
+    (the entry script and this package, checked before each submission) and, under
+    PIPES_PREFIX, the job's context (its plan included, so a plan's size is not bounded by
+    sparkSubmitParameters) and its messages.
     """
 
     def __init__(
         self,
+        storage: S3Storage,
         application_id: str,
         execution_role_arn: str,
-        entry_point_uri: str,
-        py_files_uri: str,
-        messages_bucket: str,
         region: str,
         endpoint_url: str | None = None,
-        *,
-        code_storage: LakeStorage,
     ):
-        self.code_storage = code_storage
-        self.application_id, self.execution_role_arn = application_id, execution_role_arn
-        self.entry_point_uri, self.py_files_uri = entry_point_uri, py_files_uri
-        self.messages_bucket, self.region, self.endpoint_url = messages_bucket, region, endpoint_url
+        self.storage, self.application_id = storage, application_id
+        self.execution_role_arn, self.region, self.endpoint_url = (
+            execution_role_arn,
+            region,
+            endpoint_url,
+        )
 
     def run(self, context, job, plan) -> dict:
-        require_deployed_code(self.code_storage, job)  # refuse before anything is submitted
+        require_deployed_code(self.storage, job)  # refuse before anything is submitted
         session = boto3.session.Session(region_name=self.region)
         s3 = session.client("s3", endpoint_url=self.endpoint_url)
-        reader = _LakeS3Messages(bucket=self.messages_bucket, client=s3)
+        bucket = self.storage.bucket
+        reader = _LakeS3Messages(bucket=bucket, client=s3)
         client = PipesEMRServerlessClient(
             client=session.client("emr-serverless", endpoint_url=self.endpoint_url),
             context_injector=PipesS3ContextInjector(
-                bucket=self.messages_bucket, client=s3, key_prefix=PIPES_PREFIX
+                bucket=bucket, client=s3, key_prefix=PIPES_PREFIX
             ),
             message_reader=reader,
         )
@@ -267,8 +268,8 @@ class EmrServerlessRunner(SparkRunner):
             "name": f"{job}-{context.run_id[:8]}",
             "jobDriver": {
                 "sparkSubmit": {
-                    "entryPoint": self.entry_point_uri,
-                    "sparkSubmitParameters": f"--py-files {self.py_files_uri} "
+                    "entryPoint": self.storage.uri(ENTRY_SCRIPT_KEY),
+                    "sparkSubmitParameters": f"--py-files {self.storage.uri(PACKAGE_KEY)} "
                     "--conf spark.sql.session.timeZone=UTC",
                 }
             },
