@@ -13,6 +13,7 @@ from typing import Literal
 import pyarrow as pa
 
 from lake_assets.ingestion.value_types import _json_text
+from lake_assets.tables.types import ARROW_TYPES
 
 FALLBACK_ROWS = 10_000  # records converted per batch when pyarrow cannot read a block
 
@@ -93,10 +94,9 @@ def _python_arrays(values: list) -> Iterator[tuple[pa.Array, Hint]]:
         elif kind == "string":
             yield _utf8_array(group), "typed"
         else:
-            yield pa.array(group, _PYTHON_TYPES[kind]), "typed"
+            yield pa.array(group, pa.type_for_alias(ARROW_TYPES[kind])), "typed"
 
 
-_PYTHON_TYPES = {"boolean": pa.bool_(), "integer": pa.int64(), "double": pa.float64()}
 _INT64 = (-(2**63), 2**63 - 1)
 
 
