@@ -42,7 +42,7 @@ PLANS: dict[str, Callable[[Workload, str, object], dict]] = {"promote": _promoti
 def run(rows: int) -> str:
     payload = transactions_file(rows)
     print(f"\n[runners] {payload.name}: {rows:,} rows", flush=True)
-    spark_session()  # the warm session LocalSparkRunner shares (getOrCreate)
+    spark = spark_session()  # the warm session LocalSparkRunner shares (getOrCreate)
     runners = {
         IN_PROCESS: LocalSparkRunner({**LOCAL_SPARK_CONFIG, "spark.app.name": "lakehouse-bench"}),
         PIPES: PipesSubprocessRunner(),
@@ -69,7 +69,7 @@ def run(rows: int) -> str:
                     ]
                 )
     finally:
-        runners[IN_PROCESS].spark_session.stop()
+        spark.stop()
     print_table(
         "Runners (median s of alternated runs; pipes starts a Python and a JVM per job)",
         ["job", IN_PROCESS, PIPES, "ratio", "runs s (in-process | pipes)"],
