@@ -28,19 +28,24 @@ def card(number: int, day: str, renamed: bool = False, amount=12.5) -> dict:
 class Lake:
     """A temporary lake with the project's sources, driven like an operator would."""
 
-    def __init__(self, root: Path, contracts: Path | None = None):
+    def __init__(
+        self, root: Path, contracts: Path | None = None, instance: DagsterInstance | None = None
+    ):
         self.root = root
         if contracts is None:  # the ingestion engine alone; contracts have their own tests
             contracts = root.parent / "no-contracts"
             contracts.mkdir(parents=True, exist_ok=True)
-        self.settings = load_settings(
-            {"LAKE_ROOT": str(root), "LAKE_CONTRACTS_DIR": str(contracts)}
-        )
+        # The environment that opens this lake: a webserver started with it sees the same lake.
+        self.env = {"LAKE_ROOT": str(root), "LAKE_CONTRACTS_DIR": str(contracts)}
+        self.settings = load_settings(self.env)
         self.resources = build_resources(self.settings)
-        self.instance = DagsterInstance.ephemeral()
+        self.instance = instance or DagsterInstance.ephemeral()
 
     def __getattr__(self, name):
-        return self.resources[name]
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def deliver(self, source: str, day: str, name: str, content: str | bytes) -> None:
         path = self.root.parent / "incoming" / day / name
