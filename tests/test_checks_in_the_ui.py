@@ -142,3 +142,15 @@ def test_the_webserver_shows_each_days_check_results(tmp_path, spark, monkeypatc
     assert {e["label"]: e.get("text") for e in latest["metadataEntries"]}[
         "active_version"
     ] == breaking.version
+
+
+def test_every_rule_of_the_projects_contracts_is_described_with_its_columns_and_action():
+    from lake_assets.contracts.model import CONTRACTS_DIR, load_contracts
+    from lake_assets.contracts.verdicts import ACTION_EFFECTS, describe_rule
+
+    for contract in load_contracts(CONTRACTS_DIR).values():
+        for rule in contract.all_rules:
+            text = describe_rule(rule, contract)
+            assert text.startswith(f"{rule.name} ({rule.kind}): ")
+            assert ACTION_EFFECTS[rule.action] in text
+            assert all(column in text for column in rule.columns), text
