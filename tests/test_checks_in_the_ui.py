@@ -133,6 +133,13 @@ def test_the_webserver_shows_each_days_check_results(tmp_path, spark, monkeypatc
         True,
     )
 
+    # A few of the violating rows, as a table: the columns the rule reads, and their file.
+    samples = entries["violation_samples"]["table"]
+    assert [c["name"] for c in samples["schema"]["columns"]] == ["transaction_id", "_source_file"]
+    sampled = [json.loads(r) for r in samples["records"]]
+    assert [r["transaction_id"] for r in sampled] == [sampled[0]["transaction_id"]] * 2
+    assert sampled[0]["_source_file"].endswith(f"cards-{FAILED_DAY}.json")
+
     # After the approval the registry's check reads passed, naming the approved version.
     [compatible] = schema_check
     assert day_statuses(compatible)[RENAMED_DAY] == "SUCCEEDED"
@@ -154,3 +161,39 @@ def test_every_rule_of_the_projects_contracts_is_described_with_its_columns_and_
             assert text.startswith(f"{rule.name} ({rule.kind}): ")
             assert ACTION_EFFECTS[rule.action] in text
             assert all(column in text for column in rule.columns), text
+
+
+def test_violation_samples_show_a_few_rows_per_partition_and_rule(spark):
+    from lake_assets.contracts.model import Contract
+    from lake_assets.contracts.rules import violation_samples
+
+    contract = Contract.model_validate(
+        {
+            "dataset": "cards",
+            "owner": "payments",
+            "version": 1,
+            "schema": [{"name": "amount", "type": "double"}, {"name": "channel", "type": "string"}],
+            "rules": [
+                {"name": "positive", "severity": "error", "range": {"column": "amount", "min": 0}},
+                {"name": "online", "severity": "warn", "sql": {"expression": "channel = 'pos'"}},
+            ],
+        }
+    )
+    frame = spark.createDataFrame(
+        [("d1", float(-n), "web", "f.json", ["positive", "online"]) for n in range(1, 8)]
+        + [("d2", 1.0, "pos", "g.json", [])],
+        "event_date string, amount double, channel string, _source_file string, v array<string>",
+    )
+    samples = violation_samples(frame, "v", contract, "event_date", per_rule=2)
+    assert samples == {
+        "d1": {
+            "positive": [
+                {"amount": "-1.0", "_source_file": "f.json"},
+                {"amount": "-2.0", "_source_file": "f.json"},
+            ],
+            "online": [
+                {"channel": "web", "_source_file": "f.json"},
+                {"channel": "web", "_source_file": "f.json"},
+            ],
+        }
+    }

@@ -81,9 +81,10 @@ def contract_check_results(
     contract: Contract,
     verdicts: dict[str, PartitionVerdict],
     missing_keys: dict[str, dict[str, dict[str, int]]],
+    samples: dict[str, dict[str, list[dict]]],
 ) -> Iterator[tuple[str, AssetCheckResult]]:
     """One result per rule and partition, `(partition, result)`; `missing_keys` classifies
-    referential orphans per partition. A `fail` rule fails where it blocks the publish (not in
+    referential orphans per partition, `samples` holds a few violating rows of each. A `fail` rule fails where it blocks the publish (not in
     a grace window or while a volume rule observes); other rules fail where rows violate them."""
     for rule in contract.all_rules:
         for partition, verdict in verdicts.items():
@@ -106,6 +107,12 @@ def contract_check_results(
             }
             if outcome.detail:
                 metadata["detail"] = outcome.detail
+            rows = samples.get(partition, {}).get(rule.name)
+            if rows:
+                metadata["violation_samples"] = MetadataValue.table(
+                    [TableRecord(r) for r in rows],
+                    schema=TableSchema(columns=[TableColumn(c, "string") for c in rows[0]]),
+                )
             keys = missing_keys.get(rule.name, {}).get(partition)
             if keys:
                 metadata["missing_keys"] = MetadataValue.table(

@@ -352,7 +352,9 @@ def build_source_assets(
             yield from per_partition(
                 context,
                 curated_key_of(sid),
-                contract_check_results(contract, verdicts, result.missing_keys),
+                contract_check_results(
+                    contract, verdicts, result.missing_keys, result.violation_samples
+                ),
             )
 
     return [raw, registry_asset, curated_asset]
