@@ -57,6 +57,7 @@ def _correct_a_snapshot(settings, resources, instance, start: date, day_index: i
     landed_on = (day + timedelta(days=3)).isoformat()  # within the lookback: no fold-in needed
     print(f"\n--- {landed_on}: the customer master re-sends {day} with {customer} {fixed}")
     path = settings.lake_root / "_incoming" / landed_on / f"customers_{day:%Y%m%d}_corrected.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)  # a day the demo did not generate
     write_csv(path, customers_snapshot(day, day_index, amended={customer: fixed}))
     land_payload(storage, settings.source("customers"), path, landed_on)
     for keys, partition in ((registry_key_of, landed_on), (curated_key_of, day.isoformat())):
