@@ -73,14 +73,27 @@ def step_failures(result) -> list[str]:
     return reasons
 
 
+def materializations(result, asset_key) -> dict[str, dict]:
+    """The metadata values of each partition `result` materialized of `asset_key`."""
+    found = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            if materialization.asset_key == asset_key:
+                found[materialization.partition] = {
+                    name: value.value for name, value in materialization.metadata.items()
+                }
+    return found
+
+
 def report_run(result) -> int:
+    """Print what failed (steps and checks), each with its reason; the exit status."""
     for reason in step_failures(result):
         print(f"FAILED {reason}")
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
-                print(
-                    f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}: {data.description}"
-                )
+                reason = f": {data.description}" if data.description else ""
+                print(f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}{reason}")
     return 0 if result.success else 1
