@@ -22,7 +22,12 @@ from lake_assets.history.cli import applied_summaries
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.cli import lake_summary, reconcile_sources
 from lake_assets.ingestion.intake import land_payload
-from lake_assets.ingestion.schema_registry import approve, describe_diff
+from lake_assets.ingestion.schema_registry import (
+    approval_command,
+    approve,
+    describe_diff,
+    proposed_resolution,
+)
 from lake_assets.settings import Settings
 from resources import build_resources
 
@@ -122,13 +127,12 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
             print(f"\n{sid} {version.version} is BREAKING:")
             for line in describe_diff(version.field_diff):
                 print(f"    {line}")
-            renames = {c.new: c.old for c in version.field_diff.renamed}
-            flags = " ".join(f"--rename {new}={old}" for new, old in renames.items())
-            print(
-                f"  approving as an operator would: lake registry approve {sid} {version.version} {flags}"
-            )
+            print(f"  approving as an operator would: {approval_command(version)}")
             for changed in approve(
-                registry.versions(sid), version.version, datetime.now(UTC), renames=renames
+                registry.versions(sid),
+                version.version,
+                datetime.now(UTC),
+                **proposed_resolution(version),
             ):
                 registry.update_version(changed)
         first = (date.fromisoformat(days_blocked[0]) - timedelta(days=1)).isoformat()
