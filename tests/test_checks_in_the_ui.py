@@ -102,8 +102,8 @@ def test_the_webserver_shows_each_days_check_results(tmp_path, spark, monkeypatc
     failed = unique[0]["evaluation"]
     assert unique[0]["partition"] == FAILED_DAY and failed["success"] is False
     assert failed["description"] == (
-        f"{FAILED_DAY}: transaction_id_unique on transaction_id: 2 violating rows, "
-        "partition not published"
+        "rule 'transaction_id_unique' (unique on column transaction_id) in partition "
+        f"{FAILED_DAY}: 2 violating rows; the partition is not published"
     )
 
     # The descriptions name the column, the rule, its threshold and what the action does.

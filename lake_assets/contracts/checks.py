@@ -22,12 +22,11 @@ from dagster import (
     asset_check,
 )
 
-from lake_assets.contracts.gate import PartitionVerdict, check_name
+from lake_assets.contracts.gate import PartitionVerdict, check_name, describe_outcomes
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.verdicts import (
     deadline_verdict,
     describe_rule,
-    outcome_text,
     partition_deadline,
     rule_test,
 )
@@ -84,8 +83,9 @@ def contract_check_results(
     samples: dict[str, dict[str, list[dict]]],
 ) -> Iterator[tuple[str, AssetCheckResult]]:
     """One result per rule and partition, `(partition, result)`; `missing_keys` classifies
-    referential orphans per partition, `samples` holds a few violating rows of each. A `fail` rule fails where it blocks the publish (not in
-    a grace window or while a volume rule observes); other rules fail where rows violate them."""
+    referential orphans per partition, `samples` holds a few violating rows of each. A `fail`
+    rule fails where it blocks the publish (not in a grace window or while a volume rule
+    observes); other rules fail where rows violate them."""
     for rule in contract.all_rules:
         for partition, verdict in verdicts.items():
             outcome = verdict.rules[rule.name]
@@ -129,9 +129,7 @@ def contract_check_results(
                         if rule.action == "fail"
                         else AssetCheckSeverity.WARN
                     ),
-                    description=outcome_text(
-                        rule, partition, outcome.violations, outcome.blocks, outcome.phase
-                    ),
+                    description=describe_outcomes(rule, {partition: outcome}),
                     metadata=metadata,
                 ),
             )

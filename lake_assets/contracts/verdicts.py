@@ -244,22 +244,3 @@ def describe_rule(rule: Rule, contract: Contract) -> str:
         f"{rule.name} ({rule.kind}): {rule_test(rule)}. {ACTION_EFFECTS[rule.action]}. "
         f"Severity {rule.severity}, contract {contract.dataset} v{contract.version}.{phase}"
     )
-
-
-def outcome_text(rule: Rule, partition: str, violations: int, blocks: bool, phase: str) -> str:
-    """One partition's result of one rule: the rule, the column, the partition, the count."""
-    columns = ", ".join(rule.columns) or "rows"
-    if rule.kind == "volume":
-        verdict = "outside its limit" if violations else "within its limit"
-        return f"{partition}: {rule.name} ({rule_test(rule)}): row count {verdict}, {phase}"
-    if not violations:
-        return f"{partition}: {rule.name} on {columns}: no violating rows"
-    if blocks:
-        effect = "partition not published"
-    elif phase == "grace":
-        effect = "counted, not enforced inside the grace window"
-    else:
-        effect = {"drop": "rows quarantined", "warn": "rows published, reported"}.get(
-            rule.action, "not enforced"
-        )
-    return f"{partition}: {rule.name} on {columns}: {violations} violating rows, {effect}"

@@ -34,6 +34,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from lake_assets.ingestion.asset_keys import registry_key_of
 from lake_assets.ingestion.schema_registry import (
+    approval_command,
     blocking_version,
     describe_diff,
     latest_accepted,
@@ -167,7 +168,7 @@ def schema_check_result(source_id: str, versions) -> AssetCheckResult:
             "changes": MetadataValue.md(
                 "\n".join(f"- `{line}`" for line in describe_diff(blocking.field_diff))
             ),
-            "approve_with": f"lake registry approve {source_id} {blocking.version} --rename NEW=OLD",
+            "approve_with": approval_command(blocking),
         },
     )
 
