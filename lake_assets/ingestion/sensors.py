@@ -86,9 +86,7 @@ def build_arrival_sensor(source_ids: list[str], partitions_start: str):
     ):
         new, cursor = arrivals.poll(context.cursor)
         calendar = PartitionCalendar.until_today(partitions_start)
-        requests, ignored, held = arrival_run_requests(
-            new, set(source_ids), registry, calendar
-        )
+        requests, ignored, held = arrival_run_requests(new, set(source_ids), registry, calendar)
         if ignored:
             context.log.warning(
                 f"ignored {len(ignored)} objects of undeclared sources: {ignored[:5]}"
