@@ -30,22 +30,18 @@ class Lake:
     """A temporary lake with the project's sources, driven like an operator would."""
 
     def __init__(
-        self,
-        root: Path,
-        contracts: Path | None = None,
-        instance: DagsterInstance | None = None,
-        partitions_start: str | None = None,
+        self, root: Path, contracts: Path | None = None, instance: DagsterInstance | None = None
     ):
         self.root = root
         if contracts is None:  # the ingestion engine alone; contracts have their own tests
             contracts = root.parent / "no-contracts"
             contracts.mkdir(parents=True, exist_ok=True)
         # The environment that opens this lake: a webserver started with it sees the same lake.
+        start = os.environ.get("LAKE_PARTITIONS_START")  # the tests' calendar (conftest.py)
         self.env = {
             "LAKE_ROOT": str(root),
             "LAKE_CONTRACTS_DIR": str(contracts),
-            # The tests' calendar (conftest.py), unless a test sets its own start.
-            "LAKE_PARTITIONS_START": partitions_start or os.environ["LAKE_PARTITIONS_START"],
+            **({"LAKE_PARTITIONS_START": start} if start else {}),
         }
         self.settings = load_settings(self.env)
         self.resources = build_resources(self.settings)
