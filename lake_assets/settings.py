@@ -184,6 +184,11 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceCon
     return load_config(path, SourcesFile).sources
 
 
+def load_lake_file(path: Path | str = DEFAULT_LAKE_FILE) -> LakeFile:
+    """Parse and validate config/lake.yaml; every error names file, key and reason."""
+    return load_config(path, LakeFile)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     profile = env.get("LAKE_PROFILE", "local")
@@ -207,7 +212,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,
         emr_execution_role_arn=env.get("LAKE_EMR_EXECUTION_ROLE_ARN") or None,
     )
-    lake = load_config(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE), LakeFile)
+    lake = load_lake_file(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE))
     return Settings(
         profile=profile,
         lake_root=Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve(),

@@ -8,10 +8,9 @@ from __future__ import annotations
 from lake_harness import Lake, failure_message
 from webserver import Webserver, persistent_instance
 
-from lake_assets.config import load_config
 from lake_assets.ingestion.asset_keys import curated_key_of, raw_key_of
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
-from lake_assets.settings import DEFAULT_LAKE_FILE, LakeFile
+from lake_assets.settings import load_lake_file
 
 CONTRACT = """\
 dataset: card_transactions
@@ -61,7 +60,7 @@ def test_the_webserver_shows_each_partition_its_columns_arrivals_owners_and_cale
 ):
     # The calendar of config/lake.yaml, not the tests' own (conftest.py).
     monkeypatch.delenv("LAKE_PARTITIONS_START")
-    start = load_config(DEFAULT_LAKE_FILE, LakeFile).partitions_start.isoformat()
+    start = load_lake_file().partitions_start.isoformat()
     contracts = tmp_path / "contracts"
     contracts.mkdir()
     (contracts / "card_transactions.yaml").write_text(CONTRACT)
