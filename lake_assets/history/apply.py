@@ -150,17 +150,6 @@ def history_as_of(
     return run("history_as_of", plan)["rows"]
 
 
-def overlapping_current_versions(
-    run: RunJob, catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig
-) -> int:
-    """The interval check of the current history version, run by the `history_check` job."""
-    plan = {
-        "history": resolve_history(catalog, storage, source.source_id)["uris"],
-        "keys": list(source.history.keys),
-    }
-    return run("history_check", plan)["overlapping_versions"]
-
-
 def snapshot_fingerprints(
     catalog: PartitionCatalog, storage: LakeStorage, source_id: str, dates: Sequence[str]
 ) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""`lake scd apply|as-of`: apply snapshots to a source's history and query it bi-temporally."""
+"""`lake scd apply|status|as-of`: apply snapshots to a source's history, see where it stands, and
+query it bi-temporally."""
 
 from __future__ import annotations
 
@@ -93,17 +94,33 @@ def cmd_scd_apply(args, settings) -> int:
     return report_run(result)
 
 
+def cmd_scd_status(args, settings, resources_for: Callable[[Any], dict]) -> int:
+    from lake_assets.history.status import history_status
+
+    sources = (
+        [history_source(settings, args.dataset)]
+        if args.dataset
+        else [s for _, s in sorted(settings.sources.items()) if s.history]
+    )
+    res = resources_for(settings)
+    for source in sources:
+        print("\n".join(history_status(res["catalog"], res["storage"], source).lines()))
+    return 0
+
+
 def applied_summaries(result) -> list[str]:
     """What each history apply of a run did, once: Dagster copies a range run's metadata onto
-    every partition it materialized."""
-    events = result.get_asset_materialization_events()
-    return list(dict.fromkeys(e.materialization.metadata["summary"].value for e in events))
+    every partition it materialized (an apply that changed nothing is an observation)."""
+    recorded = [e.materialization for e in result.get_asset_materialization_events()] + [
+        e.event_specific_data.asset_observation for e in result.get_asset_observation_events()
+    ]
+    return list(dict.fromkeys(event.metadata["summary"].value for event in recorded))
 
 
 def add_scd_commands(
     subparsers: argparse._SubParsersAction, resources_for: Callable[[Any], dict]
 ) -> None:
-    """Register `scd apply DATASET --date D [--to D2]` and
+    """Register `scd apply DATASET --date D [--to D2]`, `scd status [DATASET]` and
     `scd as-of DATASET --valid-at X [--known-at Y] [--key K ...]`."""
     scd = subparsers.add_parser("scd", help="bi-temporal history (SCD2)").add_subparsers(
         dest="scd_command", required=True
@@ -113,6 +130,9 @@ def add_scd_commands(
     p.add_argument("--date", required=True, help="snapshot date YYYY-MM-DD")
     p.add_argument("--to", help="last snapshot date of a range")
     p.set_defaults(run=cmd_scd_apply)
+    p = scd.add_parser("status", help="applied and pending snapshots, and the last apply")
+    p.add_argument("dataset", nargs="?", help="a source with history (default: every one)")
+    p.set_defaults(run=lambda args, settings: cmd_scd_status(args, settings, resources_for))
     p = scd.add_parser("as-of", help="what was true on a date, as known at a time")
     p.add_argument("dataset", help="a source with history, e.g. customers")
     p.add_argument("--valid-at", required=True, type=_date_argument, help="YYYY-MM-DD")

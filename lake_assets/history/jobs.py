@@ -5,7 +5,6 @@ store: the plan names every file to read, as URIs, and the folder to write.
 
 - `history_apply`: merge the planned snapshots into the current history, write the new version
   into the run folder, and report its counts, files, columns, ambiguity and interval check.
-- `history_check`: the interval check of a version (a run with nothing to apply).
 - `history_as_of`: what was true on a date as known at a time, as rows.
 """
 
@@ -64,12 +63,6 @@ def history_apply(spark: SparkSession, plan: dict) -> dict:
         "columns": {c: field_type_of_spark(t) for c, t in merge.frame.dtypes},
         "overlapping_versions": overlapping_versions(written, spec.keys, SUPERSEDED_BY),
     }
-
-
-def history_check(spark: SparkSession, plan: dict) -> dict:
-    """The interval check of a stored version (`plan["history"]`, its files)."""
-    stored = spark.read.parquet(*plan["history"])
-    return {"overlapping_versions": overlapping_versions(stored, plan["keys"], SUPERSEDED_BY)}
 
 
 def history_as_of(spark: SparkSession, plan: dict) -> dict:
