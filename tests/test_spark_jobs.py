@@ -24,7 +24,6 @@ from lake_assets.contracts.model import load_contract
 from lake_assets.history.apply import (
     history_as_of,
     merge_plan,
-    overlapping_current_versions,
     plan_snapshots,
 )
 from lake_assets.ingestion.lateness import lateness_plan
@@ -168,21 +167,6 @@ def _check_apply(result: dict, plan: dict, lake, spark) -> None:
     ]
 
 
-def _check_plan(lake, spark) -> dict:
-    history = _applied(lake, spark)
-    plan = _plan_handed_to_the_runner(
-        lambda run: overlapping_current_versions(
-            run, history.catalog, history.storage, history.source
-        )
-    )
-    # The version's files named twice: every current version overlaps its own copy.
-    return {**plan, "history": plan["history"] * 2}
-
-
-def _check_check(result: dict, plan: dict, lake, spark) -> None:
-    assert result == {"overlapping_versions": 4}
-
-
 def _as_of_plan(lake, spark) -> dict:
     history = _applied(lake, spark)
     return _plan_handed_to_the_runner(
@@ -276,7 +260,6 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
     "history_apply": JobCase(_apply_plan, _check_apply),
-    "history_check": JobCase(_check_plan, _check_check),
     "history_as_of": JobCase(_as_of_plan, _check_as_of),
     "compaction_rewrite": JobCase(_rewrite_plan, _check_rewrite),
     "spend_by_customer": JobCase(_mart_plan, _check_mart),

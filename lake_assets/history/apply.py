@@ -35,8 +35,8 @@ from lake_assets.history.transactions import (
     commit_instants,
     committed_version,
     uncommitted,
-    utc_now,
 )
+from lake_assets.instants import format_instant, utc_now
 from lake_assets.runtime.jobs import RunJob
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.locations import run_output_prefix
@@ -114,6 +114,26 @@ def current_history(
     return read_history(spark, resolve_history(catalog, storage, source_id, clock))
 
 
+def as_of_plan(
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    source: SourceConfig,
+    valid_at: date | str,
+    known_at: datetime | str,
+    keys: Mapping[str, str] | None = None,
+) -> dict:
+    """What a point query reads (the `history_as_of` job, or point_query.as_of_rows in this
+    process): the committed current version, the date, the instant (instants.parse_instant:
+    naive is UTC) and the keys. Take `known_at` before calling: the history is resolved after."""
+    return {
+        "history": resolve_history(catalog, storage, source.source_id),
+        "valid_at": str(valid_at),
+        "known_at": format_instant(known_at),
+        "keys": dict(keys or {}),
+        "order_by": list(source.history.keys),
+    }
+
+
 def history_as_of(
     run: RunJob,
     catalog: PartitionCatalog,
@@ -126,25 +146,8 @@ def history_as_of(
     """What was true on `valid_at`, as the platform believed it at `known_at` (merge.as_of), as
     rows ordered by the history's keys, run by the `history_as_of` job. Take `known_at` before
     calling: the history is resolved after it."""
-    plan = {
-        "history": resolve_history(catalog, storage, source.source_id),
-        "valid_at": str(valid_at),
-        "known_at": known_at.isoformat() if isinstance(known_at, datetime) else str(known_at),
-        "keys": dict(keys or {}),
-        "order_by": list(source.history.keys),
-    }
+    plan = as_of_plan(catalog, storage, source, valid_at, known_at, keys)
     return run("history_as_of", plan)["rows"]
-
-
-def overlapping_current_versions(
-    run: RunJob, catalog: PartitionCatalog, storage: LakeStorage, source: SourceConfig
-) -> int:
-    """The interval check of the current history version, run by the `history_check` job."""
-    plan = {
-        "history": resolve_history(catalog, storage, source.source_id)["uris"],
-        "keys": list(source.history.keys),
-    }
-    return run("history_check", plan)["overlapping_versions"]
 
 
 def snapshot_fingerprints(

@@ -10,19 +10,20 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
+    AssetSpec,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
     ResourceParam,
-    asset,
+    multi_asset,
 )
 
 from lake_assets.history.apply import (
     WHOLE_TABLE,
     apply_snapshots,
     history_dataset,
-    overlapping_current_versions,
     plan_snapshots,
 )
 from lake_assets.history.ledger import OutOfOrderSnapshot
@@ -47,13 +48,30 @@ def history_key_of(source_id: str) -> AssetKey:
 def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefinition):
     sid, dataset = source.source_id, history_dataset(source.source_id)
 
-    @asset(
-        key=history_key_of(sid),
-        deps=[curated_key_of(sid)],
+    # A multi-asset of one, subsettable, so that both the asset and its check may be left out:
+    # an apply that changes nothing materializes nothing and checks nothing (the latest
+    # materialization and its check stay those of the last real apply).
+    @multi_asset(
+        specs=[
+            AssetSpec(
+                history_key_of(sid),
+                deps=[curated_key_of(sid)],
+                group_name="history",
+                kinds={"spark", "parquet"},
+                owners=[f"team:{source.owner}"],
+                skippable=True,
+                description=(
+                    f"Bi-temporal SCD2 history of {sid}: valid_from/valid_to (true in the world) "
+                    "and recorded_at/superseded_at (known to the platform). A partition is a "
+                    "snapshot date applied; late snapshots are "
+                    f"{source.history.out_of_order}d (ADR-0023)."
+                ),
+            )
+        ],
+        name=f"history__{sid}",
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
-        group_name="history",
-        kinds={"spark", "parquet"},
+        can_subset=True,
         check_specs=[
             AssetCheckSpec(
                 INTERVALS_CHECK,
@@ -61,11 +79,6 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 description="No key has two versions believed true at the same date.",
             )
         ],
-        description=(
-            f"Bi-temporal SCD2 history of {sid}: valid_from/valid_to (true in the world) and "
-            "recorded_at/superseded_at (known to the platform). A partition is a snapshot date "
-            f"applied; late snapshots are {source.history.out_of_order}d (ADR-0023)."
-        ),
     )
     def history_asset(
         context: AssetExecutionContext,
@@ -75,7 +88,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         notifier: ResourceParam[Notifier],
         lineage: ResourceParam[LineageStore],
         spark_runner: ResourceParam[SparkRunner],
-    ) -> MaterializeResult:
+    ):
         dates = list(context.partition_keys)
         run = spark_runner.bound(context)
         # A late or corrected snapshot makes the merge re-read every later one: all are inputs.
@@ -121,16 +134,22 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 )
                 outputs.extend(partition_outputs(dataset, WHOLE_TABLE, location, files))
         plan = applied.plan
-        # The check of the version this run leaves current: the apply job checked what it wrote.
-        overlaps = applied.overlapping_versions
-        if overlaps is None:
-            overlaps = overlapping_current_versions(run, catalog, storage, source)
-        return MaterializeResult(
+        if applied.published is None:
+            # Nothing changed: no materialization, so the latest one (and its check) still tells
+            # the last real apply; an observation per date says this run looked and why not.
+            for day in dates:
+                yield AssetObservation(
+                    history_key_of(sid), partition=day, metadata={"summary": applied.summary()}
+                )
+            return
+        yield MaterializeResult(
+            asset_key=history_key_of(sid),
             check_results=[
                 AssetCheckResult(
                     check_name=INTERVALS_CHECK,
-                    passed=overlaps == 0,
-                    metadata={"overlapping_versions": overlaps},
+                    # The apply job checked the version it wrote, read back from its files.
+                    passed=applied.overlapping_versions == 0,
+                    metadata={"overlapping_versions": applied.overlapping_versions},
                 )
             ],
             metadata={
@@ -138,13 +157,13 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 "rows": applied.rows,
                 "recorded": applied.recorded,
                 "superseded": applied.superseded,
-                "recomputed_from": plan.recompute_from or "nothing to apply",
+                "recomputed_from": plan.recompute_from,
                 "snapshots_read": MetadataValue.json(list(plan.dates)),
                 "appended": MetadataValue.json(list(plan.appended)),
                 "corrected": MetadataValue.json(list(plan.corrected)),
                 "resequenced": MetadataValue.json(list(plan.resequenced)),
                 "unchanged": MetadataValue.json(list(plan.unchanged)),
-                "location": storage.uri(applied.published.location) if applied.published else "",
+                "location": storage.uri(applied.published.location),
                 "attempts": applied.attempts,
             },
         )

@@ -26,6 +26,7 @@ from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, column_name
+from lake_assets.instants import format_instant
 from lake_assets.runtime.columns import array_position
 from lake_assets.settings import HistoryConfig
 from lake_assets.tables.frames import PARTITION
@@ -329,10 +330,11 @@ def as_of(
 
     With `known_at` now, this is the current view of the past; with an earlier `known_at`, it is
     what a report run then would have shown, before later corrections and late snapshots.
-    Zero-width versions (superseded within their own day) are never true at a date.
+    Zero-width versions (superseded within their own day) are never true at a date. `known_at`
+    is read as every instant is (instants.parse_instant: without an offset, UTC).
     """
     on = F.lit(str(valid_at)).cast("date")
-    known = F.lit(known_at if isinstance(known_at, datetime) else str(known_at)).cast("timestamp")
+    known = F.lit(format_instant(known_at)).cast("timestamp")
     selected = history.where(
         (F.col(VALID_FROM) <= on)
         & (F.col(VALID_TO).isNull() | (F.col(VALID_TO) > on))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lake_assets.tables.manifest import read_manifest
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
@@ -27,10 +27,6 @@ from resources.storage import LakeStorage
 
 Clock = Callable[[], datetime]
 UNCOMMITTED = "/uncommitted"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def transaction_of(entry: PublishedPartition) -> str:

@@ -152,6 +152,11 @@ def lake_summary(settings: Settings, resources: dict, accounts: dict | None = No
         if dead:
             lines.append("dead-lettered files")
             lines += [f"  {r.key}: {r.reason}" for r in dead]
+        if settings.sources[sid].history:
+            from lake_assets.history.status import history_status
+
+            status = history_status(catalog, storage, settings.sources[sid])
+            lines += ["history", f"  {status.headline()}"]
         lines.append("reconciliation (rows)")
         lines += accounts[sid].lines()
     return "\n".join(lines)

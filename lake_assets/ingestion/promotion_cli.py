@@ -38,25 +38,16 @@ def promote_and_report(settings: Settings, source: str, first: str, last: str | 
 
 
 def partition_outcome(partition: str, metadata: dict) -> str:
-    """A partition's outcome from what the curated asset recorded on its materialization:
-    blocked (by which rules), or published with its rows, quarantined rows and schema version."""
+    """A partition's outcome from what the curated asset recorded on its materialization, which
+    carries that partition's own figures: blocked (by which rules), or published with its rows,
+    quarantined rows and schema version."""
     blocked = metadata.get("partitions_blocked", {})
     if partition in blocked:
         return f"refused, not published: contract rules {', '.join(blocked[partition])} failed"
-    counts = metadata.get("partitions", {}).get(partition)
-    if counts is None and metadata.get("partitions_published", [partition]) == [partition]:
-        # The materialization describes this partition alone: its totals are the partition's.
-        counts = {
-            "published": metadata["rows_published"],
-            "quarantined": metadata["rows_quarantined"],
-        }
-    rows = (
-        f"{counts['published']} rows, {counts['quarantined']} quarantined"
-        if counts is not None
-        else f"the run published {metadata['rows_published']} rows, "
-        f"quarantined {metadata['rows_quarantined']}"
+    return (
+        f"published {metadata['rows_published']} rows, {metadata['rows_quarantined']} "
+        f"quarantined, schema {metadata['schema_version']}"
     )
-    return f"published {rows}, schema {metadata['schema_version']}"
 
 
 # --- late arrivals, lateness, quarantine ---------------------------------------------------

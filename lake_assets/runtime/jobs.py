@@ -16,7 +16,6 @@ from typing import Any
 JOBS = {
     "promote": "lake_assets.ingestion.promotion:promotion_job",
     "history_apply": "lake_assets.history.jobs:history_apply",
-    "history_check": "lake_assets.history.jobs:history_check",
     "history_as_of": "lake_assets.history.jobs:history_as_of",
     "compaction_rewrite": "lake_assets.compaction.rewrite:rewrite_job",
     "spend_by_customer": "lake_assets.marts.spend_by_customer:spend_by_customer_job",
