@@ -170,9 +170,10 @@ def contract_lake(tmp_path, bootstrap: int = 7, extra: str = "") -> Lake:
     return Lake(tmp_path / "lake", contracts=contracts)
 
 
-def check_results(result) -> dict[str, object]:
+def check_results(result) -> dict[tuple[str, str], object]:
+    """Each check's result per partition: {(check, partition): evaluation}."""
     return {
-        e.event_specific_data.check_name: e.event_specific_data
+        (e.event_specific_data.check_name, e.event_specific_data.partition): e.event_specific_data
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
@@ -196,16 +197,13 @@ def test_contract_rules_drop_warn_and_block_per_partition(tmp_path, spark):
     result = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
     assert not result.success  # the blocking check failed, so nothing downstream runs
     checks = check_results(result)
-    assert checks["contract_transaction_id_unique"].passed is False
-    assert checks["contract_transaction_id_unique"].metadata[
-        "violating_rows_by_partition"
-    ].value == {"2026-03-03": 2}
-    assert checks["contract_amount_positive"].metadata["violating_rows"].value == 1
-    assert checks["contract_amount_small"].metadata["violating_rows"].value == 1
-    assert (
-        checks["contract_daily_volume"].metadata["phase_by_partition"].value["2026-03-02"]
-        == "observing"
-    )
+    unique = "contract_transaction_id_unique"
+    assert checks[(unique, "2026-03-03")].passed is False
+    assert checks[(unique, "2026-03-03")].metadata["violating_rows"].value == 2
+    assert checks[(unique, "2026-03-02")].passed is True
+    assert checks[("contract_amount_positive", "2026-03-02")].metadata["violating_rows"].value == 1
+    assert checks[("contract_amount_small", "2026-03-02")].metadata["violating_rows"].value == 1
+    assert checks[("contract_daily_volume", "2026-03-02")].metadata["phase"].value == "observing"
 
     assert lake.catalog.current("card_transactions", "2026-03-03") is None  # blocked
     assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 9
@@ -223,13 +221,11 @@ def test_volume_rules_observe_during_bootstrap_then_enforce(tmp_path, spark):
     profile_all(lake)
     for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
         checks = check_results(lake.promote("card_transactions", day))
-        assert checks["contract_daily_volume"].metadata["phase_by_partition"].value == {
-            day: "observing"
-        }
+        assert checks[("contract_daily_volume", day)].metadata["phase"].value == "observing"
     result = lake.promote("card_transactions", "2026-03-05")
-    volume = check_results(result)["contract_daily_volume"]
+    volume = check_results(result)[("contract_daily_volume", "2026-03-05")]
     assert volume.passed is False
-    assert volume.metadata["phase_by_partition"].value == {"2026-03-05": "enforcing"}
+    assert volume.metadata["phase"].value == "enforcing"
     assert lake.catalog.current("card_transactions", "2026-03-05") is None
 
 
@@ -255,12 +251,12 @@ def test_a_customer_deleted_from_todays_snapshot_blocks_the_fact_partition(tmp_p
     profile_all(lake)
 
     result = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
-    customer_exists = check_results(result)["contract_customer_exists"]
+    customer_exists = check_results(result)[("contract_customer_exists", "2026-03-03")]
     assert customer_exists.passed is False
-    assert customer_exists.metadata["violating_rows_by_partition"].value == {"2026-03-03": 1}
-    assert customer_exists.metadata["missing_keys_by_partition"].value == {
-        "2026-03-03": {"deleted_since_previous_snapshot": 1, "never_seen": 0}
-    }
+    assert customer_exists.metadata["violating_rows"].value == 1
+    [missing] = customer_exists.metadata["missing_keys"].records
+    assert (missing.data["deleted_since_previous_snapshot"], missing.data["never_seen"]) == (1, 0)
+    assert check_results(result)[("contract_customer_exists", "2026-03-02")].passed is True
     assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 2
     assert lake.catalog.current("card_transactions", "2026-03-03") is None
 
@@ -274,11 +270,11 @@ def test_a_dimension_merely_late_does_not_fail_the_fact_inside_the_grace_window(
     # No customers snapshot at all: today's partition is within its grace window, an old one is not.
     fresh = lake.promote("card_transactions", today)
     assert fresh.success, failure_message(fresh)
-    assert check_results(fresh)["contract_customer_exists"].metadata[
-        "phase_by_partition"
-    ].value == {today: "grace"}
+    assert (
+        check_results(fresh)[("contract_customer_exists", today)].metadata["phase"].value == "grace"
+    )
     old = lake.promote("card_transactions", "2026-03-02")
-    assert check_results(old)["contract_customer_exists"].passed is False
+    assert check_results(old)[("contract_customer_exists", "2026-03-02")].passed is False
     assert lake.catalog.current("card_transactions", "2026-03-02") is None
 
 

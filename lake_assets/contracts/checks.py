@@ -1,7 +1,8 @@
-"""Contracts in the asset graph: one asset check per rule on the curated asset.
+"""Contracts in the asset graph: one asset check per rule on the curated asset, partitioned
+like it, with one result per partition a run promoted.
 
 Rules whose action is `fail` are blocking checks, so nothing downstream runs after a failing
-partition; every check reports the violating rows of each partition, not only pass or fail.
+partition; every result reports the partition's violating rows, not only pass or fail.
 """
 
 from collections.abc import Iterator, Sequence
@@ -13,62 +14,125 @@ from dagster import (
     AssetCheckSpec,
     AssetKey,
     MetadataValue,
+    PartitionsDefinition,
     ResourceParam,
+    TableColumn,
+    TableRecord,
+    TableSchema,
     asset_check,
 )
 
 from lake_assets.contracts.gate import PartitionVerdict, check_name, describe_outcomes
 from lake_assets.contracts.model import Contract
-from lake_assets.contracts.verdicts import deadline_verdict, partition_deadline
+from lake_assets.contracts.verdicts import (
+    deadline_verdict,
+    describe_rule,
+    partition_deadline,
+    rule_test,
+)
+from lake_assets.ingestion.checks import partitioned_check_spec
 from lake_assets.ingestion.promotion_plan import Reference
 from lake_assets.tables.reader import published_uris
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 
 
-def contract_check_specs(asset_key: AssetKey, contract: Contract | None) -> list[AssetCheckSpec]:
+def contract_check_specs(
+    asset_key: AssetKey, contract: Contract | None, partitions_def: PartitionsDefinition
+) -> list[AssetCheckSpec]:
+    """One check per rule, partitioned like the asset; `fail` rules block."""
     if contract is None:
         return []
     return [
-        AssetCheckSpec(
+        partitioned_check_spec(
             check_name(rule),
-            asset=asset_key,
+            asset_key,
+            partitions_def,
             blocking=rule.action == "fail",
-            description=f"{rule.kind} ({rule.severity}, {rule.action}): contract v{contract.version}",
+            description=describe_rule(rule, contract),
         )
         for rule in contract.all_rules
     ]
 
 
+VIOLATIONS_TABLE = TableSchema(
+    columns=[
+        TableColumn("partition", "string"),
+        TableColumn("rule", "string"),
+        TableColumn("columns", "string"),
+        TableColumn("test", "string", description="the column and threshold checked"),
+        TableColumn("violating_rows", "int"),
+        TableColumn("phase", "string", description="enforced, grace or observing"),
+        TableColumn("action", "string", description="fail, drop or warn"),
+        TableColumn("blocks_publish", "bool"),
+    ]
+)
+MISSING_KEYS_TABLE = TableSchema(
+    columns=[
+        TableColumn("partition", "string"),
+        TableColumn("deleted_since_previous_snapshot", "int"),
+        TableColumn("never_seen", "int"),
+    ]
+)
+
+
 def contract_check_results(
-    asset_key: AssetKey,
     contract: Contract,
     verdicts: dict[str, PartitionVerdict],
     missing_keys: dict[str, dict[str, dict[str, int]]],
-) -> Iterator[AssetCheckResult]:
-    """One result per rule; `missing_keys` classifies referential orphans per partition."""
+    samples: dict[str, dict[str, list[dict]]],
+) -> Iterator[tuple[str, AssetCheckResult]]:
+    """One result per rule and partition, `(partition, result)`; `missing_keys` classifies
+    referential orphans per partition, `samples` holds a few violating rows of each. A `fail`
+    rule fails where it blocks the publish (not in a grace window or while a volume rule
+    observes); other rules fail where rows violate them."""
     for rule in contract.all_rules:
-        outcomes = {p: v.rules[rule.name] for p, v in verdicts.items()}
-        violated = {p: o.violations for p, o in outcomes.items() if o.violations}
-        blocked = sorted(p for p, o in outcomes.items() if o.blocks)
-        yield AssetCheckResult(
-            asset_key=asset_key,
-            check_name=check_name(rule),
-            passed=not (blocked if rule.action == "fail" else violated),
-            severity=AssetCheckSeverity.ERROR if rule.action == "fail" else AssetCheckSeverity.WARN,
-            description=describe_outcomes(rule, outcomes),
-            metadata={
-                "violating_rows": sum(violated.values()),
-                "violating_rows_by_partition": MetadataValue.json(violated),
-                "partitions_blocked": MetadataValue.json(blocked),
-                "phase_by_partition": MetadataValue.json({p: o.phase for p, o in outcomes.items()}),
-                "detail": MetadataValue.json(
-                    {p: o.detail for p, o in outcomes.items() if o.detail}
-                ),
-                "missing_keys_by_partition": MetadataValue.json(missing_keys.get(rule.name, {})),
+        for partition, verdict in verdicts.items():
+            outcome = verdict.rules[rule.name]
+            row = {
+                "partition": partition,
+                "rule": rule.name,
+                "columns": ", ".join(rule.columns),
+                "test": rule_test(rule),
+                "violating_rows": outcome.violations,
+                "phase": outcome.phase,
                 "action": rule.action,
-            },
-        )
+                "blocks_publish": outcome.blocks,
+            }
+            metadata = {
+                "violating_rows": outcome.violations,
+                "phase": outcome.phase,
+                "action": rule.action,
+                "violations": MetadataValue.table([TableRecord(row)], schema=VIOLATIONS_TABLE),
+            }
+            if outcome.detail:
+                metadata["detail"] = outcome.detail
+            rows = samples.get(partition, {}).get(rule.name)
+            if rows:
+                metadata["violation_samples"] = MetadataValue.table(
+                    [TableRecord(r) for r in rows],
+                    schema=TableSchema(columns=[TableColumn(c, "string") for c in rows[0]]),
+                )
+            keys = missing_keys.get(rule.name, {}).get(partition)
+            if keys:
+                metadata["missing_keys"] = MetadataValue.table(
+                    [TableRecord({"partition": partition, **keys})], schema=MISSING_KEYS_TABLE
+                )
+            passed = not (outcome.blocks if rule.action == "fail" else outcome.violations)
+            yield (
+                partition,
+                AssetCheckResult(
+                    check_name=check_name(rule),
+                    passed=passed,
+                    severity=(
+                        AssetCheckSeverity.ERROR
+                        if rule.action == "fail"
+                        else AssetCheckSeverity.WARN
+                    ),
+                    description=describe_outcomes(rule, {partition: outcome}),
+                    metadata=metadata,
+                ),
+            )
 
 
 def referenced_partitions(

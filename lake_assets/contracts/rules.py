@@ -19,6 +19,7 @@ from collections.abc import Collection
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lake_assets.contracts.dialects import sql_columns
 from lake_assets.contracts.model import (
     ROW_KINDS,
     AllowedValues,
@@ -198,3 +199,47 @@ def violating_keys(
     for partition, key in rows:
         keys.setdefault(str(partition), set()).add(key)
     return keys
+
+
+SAMPLE_ROWS = 5  # violating rows kept per partition and rule, to show what broke the rule
+SAMPLE_FILE = "_source_file"  # where a sampled row came from
+
+
+def sample_columns(rule: Rule) -> tuple[str, ...]:
+    """The columns a rule's violation samples show: the ones it reads."""
+    if isinstance(rule.check, Sql):
+        return tuple(sql_columns(rule.check.expression))
+    return rule.columns
+
+
+def violation_samples(
+    frame: DataFrame,
+    violations_col: str,
+    contract: Contract,
+    partition_col: str,
+    per_rule: int = SAMPLE_ROWS,
+) -> dict[str, dict[str, list[dict[str, str | None]]]]:
+    """{partition: {rule: up to `per_rule` violating rows}}, each row as text: the columns the
+    rule reads and the raw file the row came from. One job over the violating rows only."""
+    shown = {
+        r.name: [c for c in sample_columns(r) if c in frame.columns] for r in contract.all_rules
+    }
+    columns = sorted({c for names in shown.values() for c in names} | {SAMPLE_FILE})
+    violating = frame.where(F.size(violations_col) > 0).select(
+        F.col(partition_col).cast("string").alias(partition_col),
+        F.explode(violations_col).alias("_rule"),
+        *[F.col(c).cast("string").alias(c) for c in columns],
+    )
+    first = Window.partitionBy(partition_col, "_rule").orderBy(*columns)
+    rows = (
+        violating.withColumn("_n", F.row_number().over(first))
+        .where(F.col("_n") <= per_rule)
+        .collect()
+    )
+    samples: dict[str, dict[str, list[dict[str, str | None]]]] = {}
+    for row in sorted(rows, key=lambda r: (r[partition_col], r["_rule"], r["_n"])):
+        rule = row["_rule"]
+        samples.setdefault(row[partition_col], {}).setdefault(rule, []).append(
+            {c: row[c] for c in (*shown.get(rule, ()), SAMPLE_FILE)}
+        )
+    return samples

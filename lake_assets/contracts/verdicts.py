@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from lake_assets.contracts.model import Contract, ReferentialIntegrity, Rule, Volume
+from lake_assets.contracts.model import (
+    AllowedValues,
+    Contract,
+    NotNull,
+    Range,
+    ReferentialIntegrity,
+    Regex,
+    Rule,
+    Sql,
+    Unique,
+    Volume,
+)
 
 
 def end_of_day(partition_date: date) -> datetime:
@@ -178,3 +189,58 @@ def blocking_rules(
         for r in contract.all_rules
         if r.action == "fail" and counts.get(r.name, 0) > 0 and r.name not in waived
     ]
+
+
+# --- what a rule and its verdict say (check descriptions in the webserver) ------------------
+
+# What each action does to a partition that violates the rule.
+ACTION_EFFECTS = {
+    "fail": "fail: a violating partition is not published and nothing downstream of it runs",
+    "drop": "drop: violating rows go to quarantine with the rule's name, the rest is published",
+    "warn": "warn: violating rows are published and reported here",
+}
+
+
+def rule_test(rule: Rule) -> str:
+    """The rule's column and threshold, as a reader of the check needs them."""
+    check = rule.check
+    if isinstance(check, NotNull):
+        return f"{check.column} is not null"
+    if isinstance(check, Range):
+        bounds = [
+            f"{check.column} >= {check.min:g}" if check.min is not None else "",
+            f"{check.column} <= {check.max:g}" if check.max is not None else "",
+        ]
+        return " and ".join(b for b in bounds if b)
+    if isinstance(check, Regex):
+        return f"{check.column} matches {check.pattern}"
+    if isinstance(check, AllowedValues):
+        return f"{check.column} in {', '.join(str(v) for v in check.values)}"
+    if isinstance(check, Unique):
+        return f"{', '.join(check.columns)} unique within the partition"
+    if isinstance(check, Sql):
+        return check.expression
+    if isinstance(check, Volume):
+        limit = (
+            f"within ±{check.max_change_pct:g}% of"
+            if check.max_change_pct is not None
+            else f"within z ±{check.max_zscore:g} of"
+        )
+        return f"row count {limit} the trailing {check.trailing_partitions} partitions' mean"
+    references = check.references
+    return f"{check.column} exists in {references.dataset}.{references.column} of the same day" + (
+        f" (grace {check.grace_hours:g} h after the day ends)" if check.grace_hours else ""
+    )
+
+
+def describe_rule(rule: Rule, contract: Contract) -> str:
+    """One sentence per check: the rule, its column and threshold, what its action does."""
+    phase = (
+        f" Observes only for the first {contract.bootstrap_partitions} partitions."
+        if rule.kind == "volume"
+        else ""
+    )
+    return (
+        f"{rule.name} ({rule.kind}): {rule_test(rule)}. {ACTION_EFFECTS[rule.action]}. "
+        f"Severity {rule.severity}, contract {contract.dataset} v{contract.version}.{phase}"
+    )

@@ -20,6 +20,7 @@ from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.ingestion.checks import record_schema_verdict
 from lake_assets.ingestion.cli import lake_summary, reconcile_sources
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.schema_registry import (
@@ -137,6 +138,7 @@ def run_demo(settings: Settings, days: int = 6, start: date | None = None) -> in
                 **proposed_resolution(version),
             ):
                 registry.update_version(changed)
+        record_schema_verdict(instance, sid, registry.versions(sid))
         first = (date.fromisoformat(days_blocked[0]) - timedelta(days=1)).isoformat()
         print(f"  backfilling {sid} {first}..{days_blocked[-1]} as one run")
         if report_run(

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from dagster import (
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetMaterialization,
     AssetSpec,
@@ -40,7 +39,7 @@ from lake_assets.ingestion.asset_metadata import (
     curated_table_schema,
     promoted_partition_metadata,
 )
-from lake_assets.ingestion.checks import SCHEMA_CHECK, schema_check_result
+from lake_assets.ingestion.checks import per_partition, schema_check_results, schema_check_spec
 from lake_assets.ingestion.intake import pending_objects
 from lake_assets.ingestion.late_arrivals import (
     find_late_arrivals,
@@ -103,14 +102,7 @@ def build_source_assets(
         partitions_def=partitions_def,
         group_name="registry",
         description=f"Schema versions of {sid}: profiles the day's unprofiled raw payloads.",
-        check_specs=[
-            AssetCheckSpec(
-                SCHEMA_CHECK,
-                asset=registry_key_of(sid),
-                blocking=True,
-                description="No BREAKING schema version awaits approval; blocks promotion.",
-            )
-        ],
+        check_specs=[schema_check_spec(sid, partitions_def)],
         kinds={"python", "pyarrow"},
         owners=[f"team:{source.owner}"],
     )
@@ -159,7 +151,11 @@ def build_source_assets(
                 "versions": len(versions),
             }
         )
-        yield schema_check_result(sid, versions)
+        yield from per_partition(
+            context,
+            registry_key_of(sid),
+            schema_check_results(sid, versions, context.partition_keys),
+        )
 
     references = sorted({r.check.references.dataset for r in _referential(contract)})
 
@@ -173,7 +169,7 @@ def build_source_assets(
         description=f"{sid} as typed Parquet by event date, published through the catalog.",
         kinds={"spark", "parquet"},
         owners=[f"team:{source.owner}"],
-        check_specs=contract_check_specs(curated_key_of(sid), contract),
+        check_specs=contract_check_specs(curated_key_of(sid), contract, partitions_def),
         freshness_policy=_freshness_policy(contract),
     )
     def curated_asset(
@@ -353,8 +349,12 @@ def build_source_assets(
             }
         )
         if contract is not None:
-            yield from contract_check_results(
-                curated_key_of(sid), contract, verdicts, result.missing_keys
+            yield from per_partition(
+                context,
+                curated_key_of(sid),
+                contract_check_results(
+                    contract, verdicts, result.missing_keys, result.violation_samples
+                ),
             )
 
     return [raw, registry_asset, curated_asset]

@@ -27,6 +27,7 @@ from lake_assets.contracts.rules import (
     row_violations,
     violating_keys,
     violation_counts,
+    violation_samples,
     with_referential_violations,
     with_unique_violations,
 )
@@ -74,6 +75,8 @@ class PromotionResult:
     violations: dict[str, dict[str, int]] = field(default_factory=dict)
     # Referential orphans, {rule: {partition: {"deleted_since_previous_snapshot": n, ...}}}
     missing_keys: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # A few violating rows per partition and rule, as text: {partition: {rule: [row]}}
+    violation_samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
     # Records read per raw key; counted only when rows_read differs from what profiling
     # counted, so that the audit can name the files that disagree.
     rows_read_by_file: dict[str, int] = field(default_factory=dict)
@@ -209,10 +212,13 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     written = spark.read.parquet(output_uri) if wrote_any else None
     written_schema = _read_back(written, results, plan) if written is not None else {}
     _write_empty_partitions(spark, plan, results, output_uri)
-    violations, missing_keys = {}, {}
+    violations, missing_keys, samples = {}, {}, {}
     if written is not None and plan.contract is not None:
         violations = violation_counts(written, VIOLATIONS, PARTITION)
         missing_keys = _classify_orphans(spark, written, plan, violations)
+        if violations:
+            contract = Contract.model_validate(plan.contract)
+            samples = violation_samples(written, VIOLATIONS, contract, PARTITION)
     return PromotionResult(
         plan.dataset,
         rows_read=counted["read"],
@@ -225,6 +231,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         ),
         violations=violations,
         missing_keys=missing_keys,
+        violation_samples=samples,
         rows_read_by_file=by_file,
     )
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from lake_assets.cli.runs import _resources
+from lake_assets.cli.runs import _resources, dagster_instance
 from lake_assets.settings import Settings
 
 # --- registry --------------------------------------------------------------------------------
@@ -62,6 +62,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 
 def cmd_registry_approve(args, settings: Settings) -> int:
+    from lake_assets.ingestion.checks import SCHEMA_CHECK, record_schema_verdict
     from lake_assets.ingestion.schema_registry import approve
 
     registry = _resources(settings)["registry"]
@@ -76,6 +77,15 @@ def cmd_registry_approve(args, settings: Settings) -> int:
     for version in changed:
         registry.update_version(version)
         print(f"{version.source_id} {version.version} is now {version.status}")
+    # The webserver shows the registry's check as of its last run: record the verdict now.
+    recorded = record_schema_verdict(
+        dagster_instance(), args.source, registry.versions(args.source)
+    )
+    if recorded:
+        print(
+            f"{SCHEMA_CHECK}: new result for {len(recorded)} ingest dates "
+            f"({recorded[0]}..{recorded[-1]})"
+        )
     return 0
 
 
