@@ -33,13 +33,11 @@ def dagster_instance():
 def materialize_partitions(
     settings, keys, first: str, last: str | None = None, resources=None, instance=None
 ):
-    """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)."""
-    from dagster import materialize
-
-    from lake_assets.definitions import build_definitions
+    """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)
+    of the named job of their capability (lake_assets/definitions.py), with `keys` selected."""
+    from lake_assets.definitions import build_definitions, job_of
 
     defs = build_definitions(settings, resources)
-    assets = list(defs.assets)
     tags = {}
     partition_key = first
     if last and last != first:
@@ -48,14 +46,12 @@ def materialize_partitions(
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
         }
-    return materialize(
-        assets,
-        selection=keys,
+    return defs.resolve_job_def(job_of(defs, keys)).execute_in_process(
+        asset_selection=list(keys),
         partition_key=partition_key,
         tags=tags,
         # The command line prints its own summary; Dagster's step log stays in the run record.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        resources=defs.resources,
         instance=instance or dagster_instance(),
         raise_on_error=False,
     )
