@@ -1,0 +1,82 @@
+"""A calm lake: a `lake` command prints its own outcome and nothing else (no Spark start-up
+chatter, no Dagster telemetry banner), the DAGSTER_HOME it sets up lets at most two runs be in
+flight, and its runs are named jobs of the code location."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from dagster import DagsterInstance, QueuedRunCoordinator
+from test_history_e2e import MON, land
+
+from lake_assets.cli.runs import set_up_dagster_home
+
+# What Spark's JVM and Dagster print on their own when a command starts them.
+NOISE = (
+    "Using incubator modules",  # the JDK
+    "loopback address",  # Spark's Utils, and its advice to set SPARK_LOCAL_IP
+    "SPARK_LOCAL_IP",
+    "native-hadoop",  # Hadoop's NativeCodeLoader
+    "log4j",  # log4j's set-up lines
+    "setLogLevel",
+    "Telemetry",  # Dagster's banner on a home without dagster.yaml
+    "Welcome to Dagster",
+    "dagster.yaml",
+)
+
+
+def test_a_command_starting_spark_on_a_fresh_dagster_home_prints_only_its_outcome(lake, tmp_path):
+    land(lake, MON, {"C00001": "retail"})
+    home = tmp_path / "fresh-home"  # no dagster.yaml: the command sets up what it needs
+
+    done = subprocess.run(
+        [sys.executable, "-m", "lake_assets.cli", "scd", "apply", "customers", "--date", MON],
+        env={**os.environ, **lake.env, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"customers_history: applied {MON}")  # the command's own outcome
+    assert [line for line in (done.stdout + done.stderr).splitlines() if line.strip()] == [
+        done.stdout.strip()
+    ]
+    for noise in NOISE:
+        assert noise not in done.stdout + done.stderr
+    # The JVM's chatter is kept, in the lake's log, not lost.
+    assert "Using incubator modules" in (lake.settings.state_dir / "logs/spark.log").read_text()
+    # The run is recorded in the home, as the named job the webserver can launch again.
+    [run] = DagsterInstance.from_config(str(home)).get_runs()
+    assert run.job_name == "history"
+
+
+def test_the_dagster_home_the_lake_sets_up_queues_runs_beyond_two(tmp_path):
+    home = tmp_path / "home"
+    assert set_up_dagster_home(home) == ["telemetry", "concurrency"]
+    assert set_up_dagster_home(home) == []  # once
+
+    instance = DagsterInstance.from_config(str(home))
+    assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+    assert not instance.telemetry_enabled
+
+
+def test_setting_up_a_home_keeps_what_its_dagster_yaml_says(tmp_path):
+    older = tmp_path / "older"  # what `make demo` wrote before the run cap
+    older.mkdir()
+    (older / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert set_up_dagster_home(older) == ["concurrency"]
+    assert DagsterInstance.from_config(str(older)).get_concurrency_config().run_queue_config
+    assert (older / "dagster.yaml").read_text().startswith("telemetry:\n  enabled: false\n")
+
+    own = tmp_path / "own"  # a user's own run queue and telemetry choice stay theirs
+    own.mkdir()
+    (own / "dagster.yaml").write_text(
+        "# mine\ntelemetry:\n  enabled: true\nrun_queue:\n  max_concurrent_runs: 5"
+    )
+    assert set_up_dagster_home(own) == []
+    instance = DagsterInstance.from_config(str(own))
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 5
