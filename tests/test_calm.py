@@ -15,14 +15,18 @@ from dagster import (
     build_schedule_context,
     build_sensor_context,
 )
+from lake_harness import Lake, failure_message
 from test_history_e2e import MON, land
+from webserver import Webserver, persistent_instance
 
 from lake_assets.cli.runs import set_up_dagster_home
 from lake_assets.definitions import build_definitions
 from lake_assets.demo.demo import run_demo
+from lake_assets.ingestion.asset_keys import registry_key_of
 from lake_assets.settings import load_settings
 from resources import build_resources
 
+DAY = "2026-03-01"
 # What Spark's JVM and Dagster print on their own when a command starts them.
 NOISE = (
     "Using incubator modules",  # the JDK
@@ -127,3 +131,48 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(tmp_path, spark, mo
         for name, runs in requested.items()
         if runs and name not in clock_only
     } == {}
+
+
+def test_a_cli_run_is_a_named_job_the_webserver_launches_again(tmp_path):
+    home = tmp_path / "dagster"
+    lake = Lake(tmp_path / "lake", instance=persistent_instance(home))
+    set_up_dagster_home(home)  # the project's home: a queued run waits under the run cap
+    lake.deliver_cards(DAY, range(3))
+    profiled = lake.profile("card_transactions", DAY)  # what `lake promote` etc. run through
+    assert profiled.success, failure_message(profiled)
+
+    with Webserver(home, lake.env) as web:
+        repositories = web.query(
+            """{ repositoriesOrError { ... on RepositoryConnection { nodes {
+                name location { name } jobs { name } } } } }"""
+        )["repositoriesOrError"]["nodes"]
+        [run] = web.query(
+            "{ runsOrError { ... on Runs { results { runId pipelineName tags { key value } } } } }"
+        )["runsOrError"]["results"]
+        [repository] = repositories
+        assert run["pipelineName"] == "profile"
+        assert run["pipelineName"] in {job["name"] for job in repository["jobs"]}
+        relaunched = web.query(
+            """mutation($params: ExecutionParams!) { launchPipelineReexecution(
+                executionParams: $params) { __typename
+                ... on LaunchRunSuccess { run { pipelineName status assetSelection { path } } }
+                ... on PythonError { message } ... on PipelineNotFoundError { message } } }""",
+            {
+                "params": {
+                    "selector": {
+                        "repositoryLocationName": repository["location"]["name"],
+                        "repositoryName": repository["name"],
+                        "pipelineName": run["pipelineName"],
+                        "assetSelection": [{"path": registry_key_of("card_transactions").path}],
+                    },
+                    "executionMetadata": {
+                        "parentRunId": run["runId"],
+                        "rootRunId": run["runId"],
+                        "tags": [t for t in run["tags"] if t["key"] == "dagster/partition"],
+                    },
+                }
+            },
+        )["launchPipelineReexecution"]
+    assert relaunched["__typename"] == "LaunchRunSuccess", relaunched
+    assert relaunched["run"]["pipelineName"] == "profile"
+    assert relaunched["run"]["status"] == "QUEUED"  # no daemon here: it waits in the run queue
