@@ -49,9 +49,11 @@ $(SPARK35)/.installed: requirements-spark35.txt
 	$(SPARK35)/bin/pip install --quiet -r requirements-spark35.txt
 	touch $@
 
+# One pytest worker per core, each test file kept on one worker (its module fixtures, one
+# SparkSession per worker): most tests wait on Python and Dagster, not on Spark's threads.
 test: install checkov $(SPARK35)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 dev: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml

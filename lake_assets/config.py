@@ -118,6 +118,9 @@ _REASONS = {
     "less_than": "must be less than {lt}",
     "less_than_equal": "must be {le} or less",
     "string_pattern_mismatch": "must match {pattern}",
+    "date_type": "must be a date (YYYY-MM-DD)",
+    "date_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
 }
 _NO_INPUT = {"extra_forbidden", "unexpected_keyword_argument", "missing", "missing_argument"}
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dagster import (
     AssetKey,
     AssetSelection,
+    AssetSpec,
     Definitions,
     PartitionsDefinition,
     define_asset_job,
@@ -61,6 +62,11 @@ def job_of(defs: Definitions, keys: Sequence[AssetKey]) -> str:
 def build_definitions(settings: Settings, resources: dict | None = None) -> Definitions:
     partitions_def = daily_partitions(settings.partitions_start)
     contracts, rules, data = checked_graph(settings, partitions_def)
+
+    # Applied once here: a source's assets name the source's owner, the rest are the platform's.
+    def owned(spec: AssetSpec) -> AssetSpec:
+        return spec if spec.owners else spec.replace_attributes(owners=[settings.platform_owner])
+
     return Definitions.merge(
         *data,
         compaction_definitions(settings),
@@ -70,7 +76,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),
         ),
-    )
+    ).map_asset_specs(func=owned)
 
 
 defs = build_definitions(load_settings())

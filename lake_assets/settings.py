@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,6 +23,7 @@ DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
 DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
+DEFAULT_LAKE_FILE = REPO_ROOT / "config" / "lake.yaml"
 
 Profile = Literal["local", "aws"]
 Compatibility = Literal[
@@ -109,6 +111,30 @@ class SourcesFile(BaseModel):
         return named
 
 
+class LakeFile(BaseModel):
+    """config/lake.yaml: what holds for the whole lake rather than for one source."""
+
+    model_config = NO_UNKNOWN_KEYS
+
+    # The partition calendar's first day: where the lake's data starts. A calendar that starts
+    # earlier shows hundreds of partitions that can never hold data (ADR: partitions start).
+    partitions_start: date = date(2025, 1, 1)
+    # Owner of the assets that no source owns (marts, maintenance), as Dagster shows owners.
+    platform_owner: str = Field(default="team:data-platform", min_length=1)
+
+
+def _partitions_start(env, declared: date) -> str:
+    value = env.get("LAKE_PARTITIONS_START")
+    if value is None:
+        return declared.isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(
+            "LAKE_PARTITIONS_START", "LAKE_PARTITIONS_START", "must be YYYY-MM-DD"
+        ) from None
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     region: str = "eu-west-1"
@@ -136,6 +162,7 @@ class Settings:
     dependencies_file: Path = DEFAULT_DEPENDENCIES_FILE
     compaction_file: Path = DEFAULT_COMPACTION_FILE
     partitions_start: str = "2025-01-01"
+    platform_owner: str = "team:data-platform"
     retention_days: int = 7
     aws: AwsSettings = field(default_factory=AwsSettings)
 
@@ -155,6 +182,11 @@ class Settings:
 def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceConfig]:
     """Parse and validate the source declarations; every error names file, key and reason."""
     return load_config(path, SourcesFile).sources
+
+
+def load_lake_file(path: Path | str = DEFAULT_LAKE_FILE) -> LakeFile:
+    """Parse and validate config/lake.yaml; every error names file, key and reason."""
+    return load_config(path, LakeFile)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -180,6 +212,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,
         emr_execution_role_arn=env.get("LAKE_EMR_EXECUTION_ROLE_ARN") or None,
     )
+    lake = load_lake_file(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE))
     return Settings(
         profile=profile,
         lake_root=Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve(),
@@ -187,7 +220,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         contracts_dir=Path(env.get("LAKE_CONTRACTS_DIR", DEFAULT_CONTRACTS_DIR)),
         dependencies_file=Path(env.get("LAKE_DEPENDENCIES_FILE", DEFAULT_DEPENDENCIES_FILE)),
         compaction_file=Path(env.get("LAKE_COMPACTION_FILE", DEFAULT_COMPACTION_FILE)),
-        partitions_start=env.get("LAKE_PARTITIONS_START", "2025-01-01"),
+        partitions_start=_partitions_start(env, lake.partitions_start),
+        platform_owner=lake.platform_owner,
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),
         aws=aws,
     )

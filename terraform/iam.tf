@@ -346,11 +346,16 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/dead-letter/*"]
   }
 
-  # The retention sweep deletes quarantine copies nothing references; jobs write them.
+  # A promotion moves the rejected rows its job wrote in the run folder into the quarantine
+  # zone (a copy, then the run folder's copy is deleted); the retention sweep deletes quarantine
+  # copies nothing references.
   statement {
-    sid       = "QuarantineRetention"
-    effect    = "Allow"
-    actions   = ["s3:DeleteObject"]
+    sid    = "QuarantineMovesAndRetention"
+    effect = "Allow"
+    actions = [
+      "s3:DeleteObject",
+      "s3:PutObject",
+    ]
     resources = ["${local.lake_arn}/quarantine/*"]
   }
 

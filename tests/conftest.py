@@ -8,6 +8,10 @@ import socket
 import aws_calls
 import pytest
 
+# The tests' lakes hold days from 2025 on, before config/lake.yaml's calendar start.
+TESTS_PARTITIONS_START = "2025-01-01"
+os.environ["LAKE_PARTITIONS_START"] = TESTS_PARTITIONS_START
+
 
 @pytest.fixture(autouse=True)
 def no_dagster_home(monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -36,7 +37,12 @@ class Lake:
             contracts = root.parent / "no-contracts"
             contracts.mkdir(parents=True, exist_ok=True)
         # The environment that opens this lake: a webserver started with it sees the same lake.
-        self.env = {"LAKE_ROOT": str(root), "LAKE_CONTRACTS_DIR": str(contracts)}
+        start = os.environ.get("LAKE_PARTITIONS_START")  # the tests' calendar (conftest.py)
+        self.env = {
+            "LAKE_ROOT": str(root),
+            "LAKE_CONTRACTS_DIR": str(contracts),
+            **({"LAKE_PARTITIONS_START": start} if start else {}),
+        }
         self.settings = load_settings(self.env)
         self.resources = build_resources(self.settings)
         self.instance = instance or DagsterInstance.ephemeral()

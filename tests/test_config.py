@@ -12,7 +12,7 @@ from lake_assets.compaction.policy import CompactionPolicy, Prices, Selection, l
 from lake_assets.config import ConfigError
 from lake_assets.contracts.model import load_contract
 from lake_assets.events.model import load_rules
-from lake_assets.settings import REPO_ROOT, load_sources
+from lake_assets.settings import REPO_ROOT, load_lake_file, load_sources
 
 CONFIG = REPO_ROOT / "config"
 LOADERS = {
@@ -20,10 +20,18 @@ LOADERS = {
     "contracts/customers.yaml": load_contract,
     "dependencies.yaml": load_rules,
     "compaction.yaml": load_policy,
+    "lake.yaml": load_lake_file,
 }
 
 # file, text in the shipped file, its replacement, the key path, the reason (whole).
 CASES = {
+    "lake_wrong_type": (
+        "lake.yaml",
+        "partitions_start: 2026-03-01",
+        "partitions_start: last spring",
+        "partitions_start",
+        "must be a date (YYYY-MM-DD), got 'last spring'",
+    ),
     "sources_wrong_type": (
         "sources.yaml",
         "keys: [customer_id]",

@@ -50,6 +50,8 @@ CHECKS = [
     "curated/customers:contract_snapshot_volume",
     "curated/customers:partition_deadline",
     "history/customers:valid_intervals_disjoint",
+    "marts/spend_by_customer:customer_id_not_null",
+    "marts/spend_by_customer:transactions_reconcile",
     "registry/card_transactions:schema_compatible",
     "registry/customers:schema_compatible",
 ]

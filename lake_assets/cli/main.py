@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from dagster import BetaWarning
+from dagster import BetaWarning, PreviewWarning
 
 from lake_assets.cli.runs import _resources, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
@@ -66,6 +66,7 @@ def cmd_setup_home(args, settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)  # Definitions.map_asset_specs
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

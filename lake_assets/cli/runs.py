@@ -88,26 +88,46 @@ def materialize_partitions(
     )
 
 
+def _root_cause(failure_event):
+    """Dagster wraps a step's error; the innermost cause says it in the user's terms."""
+    error = failure_event.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    return error
+
+
+def _reason(failure_event) -> str:
+    return f"{failure_event.step_key}: {_root_cause(failure_event).message.strip()}"
+
+
 def step_failures(result) -> list[str]:
-    """The user-facing reason of each failed step: Dagster wraps it, the cause says it."""
-    reasons = []
+    """The user-facing reason of each failed step."""
+    return [_reason(event) for event in result.all_events if event.is_step_failure]
+
+
+def materializations(result, asset_key) -> dict[str, dict]:
+    """The metadata values of each partition `result` materialized of `asset_key`."""
+    found = {}
     for event in result.all_events:
-        if event.is_step_failure:
-            error = event.event_specific_data.error
-            while error.cause is not None:
-                error = error.cause
-            reasons.append(f"{event.step_key}: {error.message.strip()}")
-    return reasons
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            if materialization.asset_key == asset_key:
+                found[materialization.partition] = {
+                    name: value.value for name, value in materialization.metadata.items()
+                }
+    return found
 
 
 def report_run(result) -> int:
-    for reason in step_failures(result):
-        print(f"FAILED {reason}")
+    """Print what failed (steps and checks), each with its reason; the exit status."""
+    for event in result.all_events:
+        # A step stopped by a blocking check: the check's own line below says which and why.
+        if event.is_step_failure and _root_cause(event).cls_name != "DagsterAssetCheckFailedError":
+            print(f"FAILED {_reason(event)}")
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
-                print(
-                    f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}: {data.description}"
-                )
+                reason = f": {data.description}" if data.description else ""
+                print(f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}{reason}")
     return 0 if result.success else 1

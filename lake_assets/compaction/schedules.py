@@ -14,5 +14,6 @@ compaction_schedule = ScheduleDefinition(
     job=compaction_job,
     cron_schedule="0 4 * * *",
     execution_timezone="UTC",
+    description="Daily at 04:00 UTC, after the daily promotions: seals and compacts partitions.",
     default_status=DefaultScheduleStatus.RUNNING,
 )

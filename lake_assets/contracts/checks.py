@@ -17,7 +17,7 @@ from dagster import (
     asset_check,
 )
 
-from lake_assets.contracts.gate import PartitionVerdict, check_name
+from lake_assets.contracts.gate import PartitionVerdict, check_name, describe_outcomes
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.verdicts import deadline_verdict, partition_deadline
 from lake_assets.ingestion.promotion_plan import Reference
@@ -56,6 +56,7 @@ def contract_check_results(
             check_name=check_name(rule),
             passed=not (blocked if rule.action == "fail" else violated),
             severity=AssetCheckSeverity.ERROR if rule.action == "fail" else AssetCheckSeverity.WARN,
+            description=describe_outcomes(rule, outcomes),
             metadata={
                 "violating_rows": sum(violated.values()),
                 "violating_rows_by_partition": MetadataValue.json(violated),

@@ -42,6 +42,7 @@ def contracts_definitions(settings: Settings, contracts: dict[str, Contract]) ->
                 job=freshness_job,
                 cron_schedule="15 * * * *",
                 execution_timezone="UTC",
+                description="Hourly: checks each dataset's newest partition past its deadline.",
                 default_status=DefaultScheduleStatus.RUNNING,
             )
         ],

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from lake_assets.contracts.model import Contract, Rule
+from lake_assets.contracts.model import Contract, ReferentialIntegrity, Rule, Sql
 from lake_assets.contracts.verdicts import blocking_rules, ri_phase, volume_verdict
 
 
@@ -102,3 +102,47 @@ def _volume_outcome(
         blocks=verdict.phase == "enforcing" and not verdict.passed and rule.action == "fail",
         detail=verdict.detail,
     )
+
+
+# --- messages ------------------------------------------------------------------------------
+
+# What a violation does to the partition, by the rule's action.
+_CONSEQUENCE = {
+    "drop": "rows quarantined, the rest published",
+    "warn": "published, reported",
+    "fail": "the partition is not published",
+}
+
+
+def rule_subject(rule: Rule) -> str:
+    """The rule and what it reads: `rule 'amount_positive' (range on column amount)`."""
+    check = rule.check
+    if isinstance(check, Sql):
+        on = f"expression {check.expression!r}"
+    elif isinstance(check, ReferentialIntegrity):
+        on = f"column {check.column} -> {check.references.dataset}.{check.references.column}"
+    elif rule.columns:
+        on = f"column{'s' if len(rule.columns) > 1 else ''} {', '.join(rule.columns)}"
+    else:
+        on = "the partition's row count"
+    return f"rule {rule.name!r} ({rule.kind} on {on})"
+
+
+def violation_message(rule: Rule, partition: str, outcome: RuleOutcome) -> str:
+    """What one rule found in one partition, and what that does: the rule, its column, the
+    partition and the count of violating rows (a volume rule judges the count itself)."""
+    found = outcome.detail if rule.kind == "volume" else f"{outcome.violations} violating rows"
+    if outcome.phase == "grace":
+        consequence = "not enforced: the reference is unpublished, within its grace window"
+    else:
+        consequence = _CONSEQUENCE[rule.action]
+    return f"{rule_subject(rule)} in partition {partition}: {found}; {consequence}"
+
+
+def describe_outcomes(rule: Rule, outcomes: Mapping[str, RuleOutcome]) -> str:
+    """A check's description over the partitions of a run: one message per partition with
+    violations, or that none had any."""
+    violated = [violation_message(rule, p, o) for p, o in sorted(outcomes.items()) if o.violations]
+    partitions = sorted(outcomes)
+    span = partitions[0] if len(partitions) == 1 else f"{partitions[0]}..{partitions[-1]}"
+    return "; ".join(violated) or f"{rule_subject(rule)}: no violations in {span}"

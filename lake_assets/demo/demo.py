@@ -23,7 +23,12 @@ from lake_assets.history.cli import applied_summaries
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.cli import lake_summary, reconcile_sources
 from lake_assets.ingestion.intake import land_payload
-from lake_assets.ingestion.schema_registry import approve, describe_diff
+from lake_assets.ingestion.schema_registry import (
+    approval_command,
+    approve,
+    describe_diff,
+    proposed_resolution,
+)
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.settings import Settings
 from resources import build_resources
@@ -59,6 +64,7 @@ def _correct_a_snapshot(settings, resources, instance, start: date, day_index: i
     landed_on = (day + timedelta(days=3)).isoformat()  # within the lookback: no fold-in needed
     print(f"\n--- {landed_on}: the customer master re-sends {day} with {customer} {fixed}")
     path = settings.lake_root / "_incoming" / landed_on / f"customers_{day:%Y%m%d}_corrected.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)  # a day the demo did not generate
     write_csv(path, customers_snapshot(day, day_index, amended={customer: fixed}))
     land_payload(storage, settings.source("customers"), path, landed_on)
     for keys, partition in ((registry_key_of, landed_on), (curated_key_of, day.isoformat())):
@@ -84,7 +90,9 @@ def _correct_a_snapshot(settings, resources, instance, start: date, day_index: i
     return 0
 
 
-def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) -> int:
+def run_demo(settings: Settings, days: int = 6, start: date | None = None) -> int:
+    # The demo plays the calendar's first days; the first day's late records fall on its start.
+    start = start or date.fromisoformat(settings.partitions_start) + timedelta(days=1)
     resources = build_resources(settings)
     storage, registry = resources["storage"], resources["registry"]
     instance = dagster_instance()
@@ -123,13 +131,12 @@ def run_demo(settings: Settings, days: int = 6, start: date = date(2026, 3, 2)) 
             print(f"\n{sid} {version.version} is BREAKING:")
             for line in describe_diff(version.field_diff):
                 print(f"    {line}")
-            renames = {c.new: c.old for c in version.field_diff.renamed}
-            flags = " ".join(f"--rename {new}={old}" for new, old in renames.items())
-            print(
-                f"  approving as an operator would: lake registry approve {sid} {version.version} {flags}"
-            )
+            print(f"  approving as an operator would: {approval_command(version)}")
             for changed in approve(
-                registry.versions(sid), version.version, datetime.now(UTC), renames=renames
+                registry.versions(sid),
+                version.version,
+                datetime.now(UTC),
+                **proposed_resolution(version),
             ):
                 registry.update_version(changed)
         first = (date.fromisoformat(days_blocked[0]) - timedelta(days=1)).isoformat()

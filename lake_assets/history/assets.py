@@ -54,6 +54,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         backfill_policy=BackfillPolicy.single_run(),
         group_name="history",
         kinds={"spark", "parquet"},
+        owners=[f"team:{source.owner}"],
         check_specs=[
             AssetCheckSpec(
                 INTERVALS_CHECK,

@@ -12,6 +12,7 @@ from uuid import uuid4
 from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetMaterialization,
     AssetSpec,
     BackfillPolicy,
     FreshnessPolicy,
@@ -33,6 +34,12 @@ from lake_assets.contracts.gate import judge_partitions
 from lake_assets.contracts.model import Contract
 from lake_assets.events.outbox import drain, stage
 from lake_assets.ingestion.asset_keys import curated_key_of, raw_key_of, registry_key_of
+from lake_assets.ingestion.asset_metadata import (
+    COLUMN_SCHEMA,
+    arrival_metadata,
+    curated_table_schema,
+    promoted_partition_metadata,
+)
 from lake_assets.ingestion.checks import SCHEMA_CHECK, schema_check_result
 from lake_assets.ingestion.intake import pending_objects
 from lake_assets.ingestion.late_arrivals import (
@@ -63,8 +70,6 @@ from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
 from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage
-
-DETAILED_METADATA_PARTITIONS = 31
 
 
 def _referential(contract: Contract | None) -> tuple:
@@ -130,6 +135,15 @@ def build_source_assets(
             context.run_id,
             context.partition_key,
         )
+        if pending:
+            # The raw asset is external (payloads land outside any run): the run that first
+            # sees a day's new payloads records what that ingest date now holds.
+            day = raw_prefix(sid, context.partition_key)
+            yield AssetMaterialization(
+                asset_key=raw.key,
+                partition=context.partition_key,
+                metadata=arrival_metadata(storage.list(day), storage.uri(day)),
+            )
         versions = registry.versions(sid)
         current = latest_accepted(versions)
         yield MaterializeResult(
@@ -310,40 +324,26 @@ def build_source_assets(
             ),
         )
         folded = mark_folded(storage, sid, [p.partition for p in published], context.run_id)
+        # Each partition's materialization carries its own figures; what follows is the run's.
+        locations = {entry.partition: storage.uri(entry.location) for entry in published}
+        for p in plan.partitions:
+            context.add_asset_metadata(
+                promoted_partition_metadata(
+                    result.partitions.get(p),
+                    [r.key for r in inputs.get(p, ())],
+                    locations.get(p),
+                    blocked.get(p, ()),
+                ),
+                partition_key=p,
+            )
         yield MaterializeResult(
             metadata={
-                "rows_in": sum(r.rows_in for r in result.partitions.values()),
-                "rows_published": sum(
-                    r.rows_published
-                    for r in result.partitions.values()
-                    if r.partition not in blocked
-                ),
-                "rows_quarantined": sum(r.rows_quarantined for r in result.partitions.values()),
-                "raw_files_read": len(plan.input_keys),
+                COLUMN_SCHEMA: curated_table_schema(plan.columns, contract),
+                "run_partitions": f"{plan.partitions[0]}..{plan.partitions[-1]}",
                 "raw_files_profiled_first": len(unprofiled),
-                "files_written": sum(len(r.files) for r in result.partitions.values()),
                 "schema_version": plan.schema_version,
-                "location": output,
                 "partitions_published": MetadataValue.json(publishable),
                 "partitions_blocked": MetadataValue.json(blocked),
-                # Dagster copies this metadata onto every partition of a range, so per-partition
-                # detail stays for short runs; each partition's _manifest.json always has it.
-                **(
-                    {
-                        "partitions": MetadataValue.json(
-                            {
-                                p: {
-                                    "published": r.rows_published,
-                                    "quarantined": r.rows_quarantined,
-                                }
-                                for p, r in result.partitions.items()
-                            }
-                        ),
-                        "raw_files": MetadataValue.json(plan.input_keys[:50]),
-                    }
-                    if len(plan.partitions) <= DETAILED_METADATA_PARTITIONS
-                    else {}
-                ),
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
                 "superseded_versions_removed": len(expired),
                 "orphan_folders_removed": MetadataValue.json(swept.deleted),

@@ -4,7 +4,11 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
 from lake_assets.ingestion.asset_keys import registry_key_of
-from lake_assets.ingestion.schema_registry import blocking_version, describe_diff
+from lake_assets.ingestion.schema_registry import (
+    approval_command,
+    blocking_version,
+    describe_diff,
+)
 
 SCHEMA_CHECK = "schema_compatible"
 
@@ -30,6 +34,6 @@ def schema_check_result(source_id: str, versions) -> AssetCheckResult:
             "changes": MetadataValue.md(
                 "\n".join(f"- `{line}`" for line in describe_diff(blocking.field_diff))
             ),
-            "approve_with": f"lake registry approve {source_id} {blocking.version} --rename NEW=OLD",
+            "approve_with": approval_command(blocking),
         },
     )

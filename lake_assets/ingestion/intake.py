@@ -35,6 +35,7 @@ from lake_assets.ingestion.redelivery import (
     settle_duplicate_counts,
 )
 from lake_assets.ingestion.schema_registry import (
+    approval_command,
     describe_diff,
     register_observation,
     source_field,
@@ -248,8 +249,7 @@ def _alert_breaking(notifier: Notifier, version: SchemaVersion, key: str) -> Non
                     {"old": c.old, "new": c.new, "confidence": c.confidence}
                     for c in version.field_diff.renamed
                 ],
-                "resolve_with": f"lake registry approve {version.source_id} {version.version} "
-                "--rename NEW=OLD ... | --accept-removal FIELD ...",
+                "resolve_with": approval_command(version),
             },
         )
     )

@@ -6,17 +6,48 @@ from __future__ import annotations
 import argparse
 from datetime import date, timedelta
 
-from lake_assets.cli.runs import _resources, materialize_partitions, report_run
+from lake_assets.cli.runs import _resources, materializations, materialize_partitions, report_run
 from lake_assets.ingestion.cli import _date_argument
 from lake_assets.settings import Settings
 
 
 def cmd_promote(args, settings: Settings) -> int:
+    settings.source(args.source)
+    return promote_and_report(settings, args.source, args.date, args.to)
+
+
+def promote_and_report(settings: Settings, source: str, first: str, last: str | None) -> int:
+    """Promote a partition or a range as one run, saying what it covers before it starts
+    (a long range takes a while) and each partition's outcome after; the exit status."""
     from lake_assets.ingestion.asset_keys import curated_key_of
 
-    settings.source(args.source)
-    result = materialize_partitions(settings, [curated_key_of(args.source)], args.date, args.to)
+    last = last or first
+    days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+    span = first if days == 1 else f"{first}..{last} ({days} partitions, one run)"
+    print(f"{source}: promoting {span}", flush=True)
+    key = curated_key_of(source)
+    result = materialize_partitions(settings, [key], first, last)
+    decided = materializations(result, key)
+    for i, (partition, metadata) in enumerate(sorted(decided.items()), 1):
+        print(
+            f"[{i}/{len(decided)}] {source} {partition}: {partition_outcome(partition, metadata)}"
+        )
+    if not decided:
+        print(f"{source} {first if days == 1 else f'{first}..{last}'}: nothing published")
     return report_run(result)
+
+
+def partition_outcome(partition: str, metadata: dict) -> str:
+    """A partition's outcome from what the curated asset recorded on its materialization, which
+    carries that partition's own figures: blocked (by which rules), or published with its rows,
+    quarantined rows and schema version."""
+    blocked = metadata.get("partitions_blocked", {})
+    if partition in blocked:
+        return f"refused, not published: contract rules {', '.join(blocked[partition])} failed"
+    return (
+        f"published {metadata['rows_published']} rows, {metadata['rows_quarantined']} "
+        f"quarantined, schema {metadata['schema_version']}"
+    )
 
 
 # --- late arrivals, lateness, quarantine ---------------------------------------------------
@@ -51,7 +82,6 @@ def cmd_late_list(args, settings: Settings) -> int:
 
 
 def cmd_late_fold_in(args, settings: Settings) -> int:
-    from lake_assets.ingestion.asset_keys import curated_key_of
     from lake_assets.ingestion.late_arrivals import late_arrivals
 
     settings.source(args.source)
@@ -62,10 +92,7 @@ def cmd_late_fold_in(args, settings: Settings) -> int:
         return 0
     failed = 0
     for first, last in date_ranges(dates):
-        print(f"{args.source}: re-promoting {first}..{last}")
-        failed |= report_run(
-            materialize_partitions(settings, [curated_key_of(args.source)], first, last)
-        )
+        failed |= promote_and_report(settings, args.source, first, last)
     return failed
 
 

@@ -15,6 +15,7 @@ from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.ingestion.schema_registry import (
     ACCEPTED,
+    approval_command,
     blocking_version,
     canonical_schema,
     source_field,
@@ -54,7 +55,7 @@ class SchemaDriftBlocked(RuntimeError):
             f"promotion of {version.source_id} refused: schema {version.version} is BREAKING "
             f"({'; '.join(version.violations)}); fields: {', '.join(fields)}"
             + (f"; proposed renames: {candidates}" if candidates else "")
-            + f". Approve it with `lake registry approve {version.source_id} {version.version}`."
+            + f". Review the changes, then approve them as proposed: {approval_command(version)}"
         )
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lake_assets.ingestion.profiling import FieldProfile, FileProfile
 from lake_assets.ingestion.rename_detection import propose_renames
@@ -252,7 +254,7 @@ def approve(
         raise SchemaRegistryError(
             f"{version.source_id} {version_id} still has unresolved breaking changes in "
             f"{', '.join(sorted(unresolved))}: map each removed field with a rename, accept it "
-            "as removed, or accept the type change"
+            f"as removed, or accept the type change; as proposed: {approval_command(version)}"
         )
     approved = replace(
         version,
@@ -266,6 +268,39 @@ def approve(
     if baseline is not None and baseline.status == "ACTIVE":
         changed.append(replace(baseline, status="DEPRECATED"))
     return changed
+
+
+def proposed_resolution(version: SchemaVersion) -> dict[str, Any]:
+    """The arguments of `approve` that resolve every break of `version` as the registry proposes:
+    each proposed rename, every other removed field accepted as removed, and every narrowed or
+    changed type (a rename's too) accepted."""
+    diff = version.field_diff
+    renames = {c.new: c.old for c in diff.renamed if c.new in diff.added and c.old in diff.removed}
+    retyped = [
+        new
+        for new, old in renames.items()
+        if diff.removed[old] != diff.added[new]
+        and not is_widening(diff.removed[old], diff.added[new])
+    ]
+    return {
+        "renames": renames,
+        "removals": [name for name in diff.removed if name not in renames.values()],
+        "type_changes": [*retyped, *diff.narrowed, *diff.changed],
+    }
+
+
+def approval_command(version: SchemaVersion) -> str:
+    """The `lake registry approve` command, quoted for a shell, that approves `version` as
+    proposed: what a refusal and an alert tell the operator to run (after reviewing it)."""
+    resolution = proposed_resolution(version)
+    words = ["lake", "registry", "approve", version.source_id, version.version]
+    for new, old in resolution["renames"].items():
+        words += ["--rename", f"{new}={old}"]
+    for name in resolution["removals"]:
+        words += ["--accept-removal", name]
+    for name in resolution["type_changes"]:
+        words += ["--accept-type-change", name]
+    return shlex.join(words)
 
 
 def _source(history: Sequence[SchemaVersion]) -> str:

@@ -7,7 +7,6 @@ import hashlib
 from collections import defaultdict
 
 from dagster import (
-    AssetMaterialization,
     AssetSelection,
     DefaultSensorStatus,
     ResourceParam,
@@ -17,7 +16,7 @@ from dagster import (
     sensor,
 )
 
-from lake_assets.ingestion.asset_keys import raw_key_of, registry_key_of
+from lake_assets.ingestion.asset_keys import registry_key_of
 from lake_assets.ingestion.intake import held_alert
 from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,
@@ -35,7 +34,7 @@ def arrival_run_requests(
     source_ids: set[str],
     registry: RegistryStore,
     calendar: PartitionCalendar | None = None,
-) -> tuple[list[RunRequest], list[AssetMaterialization], list[str], dict[str, list]]:
+) -> tuple[list[RunRequest], list[str], dict[str, list]]:
     """Group new arrivals by (source, ingest date) into one profiling run each.
 
     An arrival already profiled with the same etag is dropped; the run key is derived from the
@@ -57,7 +56,7 @@ def arrival_run_requests(
         known = registry.get_raw_file(source_id, arrival.key)
         if known is None or known.etag != arrival.etag:
             groups[(source_id, ingest_date)].add((arrival.key, arrival.etag))
-    requests, events = [], []
+    requests = []
     for (source_id, ingest_date), objects in sorted(groups.items()):
         digest = hashlib.sha256(repr(sorted(objects)).encode()).hexdigest()[:16]
         requests.append(
@@ -68,14 +67,7 @@ def arrival_run_requests(
                 tags={"lake/source": source_id, "lake/arrivals": str(len(objects))},
             )
         )
-        events.append(
-            AssetMaterialization(
-                asset_key=raw_key_of(source_id),
-                partition=ingest_date,
-                metadata={"objects": len(objects), "keys": sorted(k for k, _ in objects)[:50]},
-            )
-        )
-    return requests, events, ignored, dict(held)
+    return requests, ignored, dict(held)
 
 
 def build_arrival_sensor(source_ids: list[str], partitions_start: str):
@@ -94,9 +86,7 @@ def build_arrival_sensor(source_ids: list[str], partitions_start: str):
     ):
         new, cursor = arrivals.poll(context.cursor)
         calendar = PartitionCalendar.until_today(partitions_start)
-        requests, events, ignored, held = arrival_run_requests(
-            new, set(source_ids), registry, calendar
-        )
+        requests, ignored, held = arrival_run_requests(new, set(source_ids), registry, calendar)
         if ignored:
             context.log.warning(
                 f"ignored {len(ignored)} objects of undeclared sources: {ignored[:5]}"
@@ -107,6 +97,7 @@ def build_arrival_sensor(source_ids: list[str], partitions_start: str):
         # Messages are acknowledged once the requests exist; if this tick is lost after that,
         # the objects are still in the raw zone and `lake profile` (or the listing) finds them.
         arrivals.acknowledge(new)
-        return SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
+        # The requested profiling run records the arrivals on raw/<source> (files, bytes).
+        return SensorResult(run_requests=requests, cursor=cursor)
 
     return raw_arrivals

@@ -5,18 +5,23 @@ Each mart is plan -> Spark job -> audit and publish: the asset resolves its inpu
 catalog into the job's plan, the job (spend_by_customer.py) writes the run's folder wherever
 the Spark runner puts it, and the asset audits the rows and publishes through tables.publish."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    FreshnessPolicy,
     MaterializeResult,
+    MetadataValue,
     PartitionsDefinition,
     ResourceParam,
     asset,
 )
 
 from lake_assets.ingestion.asset_keys import curated_key_of
+from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
@@ -46,6 +51,10 @@ SPEND_COLUMN_LINEAGE = {
         {"input": "card_transactions.amount", "transformation": "AGGREGATION", "masking": False}
     ],
 }
+RECONCILED, KEYS_NOT_NULL = "transactions_reconcile", "customer_id_not_null"
+# A day's card data is due daily, and the data-ready rule waits up to 6 hours for customers
+# (config/dependencies.yaml) before running without them.
+FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=30))
 SPEND_COLUMNS = {
     "customer_id": "string",
     "segment": "string",
@@ -67,6 +76,20 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
         group_name="marts",
         kinds={"spark", "parquet"},
         description="Card spend per customer and segment by event date; run on data-ready events.",
+        check_specs=[
+            AssetCheckSpec(
+                RECONCILED,
+                asset=SPEND_BY_CUSTOMER,
+                description="The mart's `transactions` add up to the row count of the published "
+                "card_transactions partition it read; otherwise nothing is published.",
+            ),
+            AssetCheckSpec(
+                KEYS_NOT_NULL,
+                asset=SPEND_BY_CUSTOMER,
+                description="Every row of the mart names its customer (customer_id is not null).",
+            ),
+        ],
+        freshness_policy=FRESHNESS,
     )
     def spend_by_customer(
         context: AssetExecutionContext,
@@ -75,7 +98,7 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
         catalog: ResourceParam[PartitionCatalog],
         lineage: ResourceParam[LineageStore],
         spark_runner: ResourceParam[SparkRunner],
-    ) -> MaterializeResult:
+    ):
         partition = context.partition_key
         read = {d: catalog.current(d, partition) for d in ("card_transactions", "customers")}
         inputs = [d for d, version in read.items() if version]
@@ -105,7 +128,9 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
             written = spark_runner.run(context, "spend_by_customer", plan)
             count, files = written["rows"], written["files"]
             cards = read["card_transactions"].row_count
+            reconciled = {"partition": partition, "mart": written["transactions"], "cards": cards}
             if written["transactions"] != cards:
+                yield AssetCheckResult(check_name=RECONCILED, passed=False, metadata=reconciled)
                 raise MartAuditFailed(
                     f"spend_by_customer[{partition}]: the job counted {written['transactions']}"
                     f" card transactions, the published card_transactions[{partition}] holds "
@@ -126,12 +151,22 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
             # Claimed only once published: a failed publish records no outputs.
             outputs.extend(partition_outputs("spend_by_customer", partition, location, files))
         missing = context.run.tags.get("lake/missing_inputs", "")
-        return MaterializeResult(
+        yield MaterializeResult(
             metadata={
                 "rows": count,
-                "location": storage.uri(location),
+                PARTITION_ROW_COUNT: count,
+                "location": MetadataValue.path(storage.uri(location)),
+                URI: storage.uri(location),
                 "missing_inputs": missing or "none",
-            }
+            },
+            check_results=[
+                AssetCheckResult(check_name=RECONCILED, passed=True, metadata=reconciled),
+                AssetCheckResult(
+                    check_name=KEYS_NOT_NULL,
+                    passed=written["null_customer_ids"] == 0,
+                    metadata={"partition": partition, "null_rows": written["null_customer_ids"]},
+                ),
+            ],
         )
 
     return spend_by_customer

@@ -27,8 +27,9 @@ def spend_by_customer_rows(cards: DataFrame, customers: DataFrame | None) -> Dat
 def spend_by_customer_job(spark: SparkSession, plan: dict) -> dict:
     """The registered Spark job `spend_by_customer`. Plan: `cards` and `customers` (or None) as
     `tables.reader.resolve_published` resolved them, and `output_uri`, the partition's folder
-    in the run's own folder. Result: the `rows` written, the data `files` (names) and
-    `transactions`, the card rows they count, for the orchestrator's audit."""
+    in the run's own folder. Result: the `rows` written, the data `files` (names),
+    `transactions`, the card rows they count, for the orchestrator's audit, and
+    `null_customer_ids`, the rows without a customer, for its check."""
     cards = read_resolved(spark, plan["cards"])
     customers = read_resolved(spark, plan["customers"]) if plan["customers"] else None
     spend_by_customer_rows(cards, customers).write.mode("errorifexists").parquet(plan["output_uri"])
@@ -36,11 +37,16 @@ def spend_by_customer_job(spark: SparkSession, plan: dict) -> dict:
     per_file = (
         spark.read.parquet(plan["output_uri"])
         .groupBy(F.col("_metadata.file_name").alias("file"))
-        .agg(F.count(F.lit(1)).alias("rows"), F.sum("transactions").alias("transactions"))
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum("transactions").alias("transactions"),
+            F.sum(F.col("customer_id").isNull().cast("int")).alias("null_customer_ids"),
+        )
         .collect()
     )
     return {
         "rows": sum(r["rows"] for r in per_file),
         "files": sorted(r["file"] for r in per_file),
         "transactions": sum(r["transactions"] or 0 for r in per_file),
+        "null_customer_ids": sum(r["null_customer_ids"] or 0 for r in per_file),
     }

@@ -1,0 +1,83 @@
+"""What the webserver shows on a source's assets, built from what the core returned: each
+promoted partition's own figures and location, the curated table's columns, and the raw files
+that arrived on an ingest date.
+
+Dagster metadata only; the figures come from promotion's result and the storage listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from dagster import (
+    MetadataValue,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
+)
+
+from lake_assets.contracts.model import Contract
+from lake_assets.ingestion.promotion import PartitionResult
+from resources.storage import ObjectInfo
+
+# Keys listed in one metadata entry; the counts are always complete.
+LISTED_KEYS = 50
+# Dagster's own keys (its TableMetadataSet and UriMetadataSet), which the webserver draws as a
+# column table, a row count and a location.
+COLUMN_SCHEMA, PARTITION_ROW_COUNT, URI = (
+    "dagster/column_schema",
+    "dagster/partition_row_count",
+    "dagster/uri",
+)
+
+
+def curated_table_schema(columns: Mapping[str, str], contract: Contract | None) -> TableSchema:
+    """The curated table's columns in output order with their lake field types; a column the
+    contract declares `nullable: false` is non-null (promotion quarantines its null rows)."""
+    required = {c.name for c in contract.columns if not c.nullable} if contract else set()
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name, type=kind, constraints=TableColumnConstraints(nullable=name not in required)
+            )
+            for name, kind in columns.items()
+        ]
+    )
+
+
+def promoted_partition_metadata(
+    written: PartitionResult | None,
+    raw_keys: Sequence[str],
+    location_uri: str | None,
+    blocked_by: Sequence[str] = (),
+) -> dict:
+    """One partition's own materialization: its rows, files, raw inputs and published folder
+    (none when the contract blocked it: the partition keeps its earlier version)."""
+    published = written.rows_published if written and location_uri else 0
+    metadata = {
+        "rows_in": written.rows_in if written else 0,
+        "rows_published": published,
+        "rows_quarantined": written.rows_quarantined if written else 0,
+        "files_written": len(written.files) if written else 0,
+        "raw_files_read": len(raw_keys),
+        "raw_files": MetadataValue.json(list(raw_keys[:LISTED_KEYS])),
+        PARTITION_ROW_COUNT: published,
+    }
+    if blocked_by:
+        metadata["blocked_by"] = MetadataValue.json(list(blocked_by))
+    if location_uri:
+        metadata["location"] = MetadataValue.path(location_uri)
+        metadata[URI] = location_uri
+    return metadata
+
+
+def arrival_metadata(objects: Iterable[ObjectInfo], folder_uri: str) -> dict:
+    """The raw files of one ingest date: how many, their bytes, their keys and their folder."""
+    objects = sorted(objects, key=lambda o: o.key)
+    return {
+        "files": len(objects),
+        "bytes": sum(o.size for o in objects),
+        "keys": MetadataValue.json([o.key for o in objects[:LISTED_KEYS]]),
+        "location": MetadataValue.path(folder_uri),
+        URI: folder_uri,
+    }
