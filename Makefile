@@ -9,7 +9,7 @@ JOB_PYTHON ?= python3.11
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install demo test dev lint format bench checkov aws-calls clean
+.PHONY: install dagster-home demo test dev lint format bench checkov aws-calls clean
 
 # Reinstall only when the dependency list changes.
 $(BIN)/.installed: pyproject.toml
@@ -20,11 +20,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-$(DAGSTER_HOME)/dagster.yaml:
-	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+# Telemetry off and at most two runs in flight (lake_assets/cli/runs.py), added to an existing
+# dagster.yaml too, so a home an older checkout created gets the run cap before `make dev`.
+dagster-home: install
+	$(BIN)/lake setup-home
 
-demo: install $(DAGSTER_HOME)/dagster.yaml
+demo: install dagster-home
 	$(BIN)/lake demo --reset
 
 # checkov pins libraries that clash with dagster's, so it lives in its own venv.
@@ -54,7 +55,7 @@ test: install checkov $(SPARK35)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile
 
-dev: install $(DAGSTER_HOME)/dagster.yaml
+dev: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
 
 lint: install

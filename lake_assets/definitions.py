@@ -1,9 +1,19 @@
 """The whole lake as one Dagster code location (workspace.yaml points here): each capability's
-definitions (its definitions.py), merged, with the resources of the configured profile."""
+definitions (its definitions.py), merged, with the resources of the configured profile, and one
+named job per capability that every `lake` command and the demo run through."""
 
 from __future__ import annotations
 
-from dagster import AssetSpec, Definitions
+from collections.abc import Sequence
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    Definitions,
+    PartitionsDefinition,
+    define_asset_job,
+)
 
 from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
@@ -12,6 +22,41 @@ from lake_assets.graph import checked_graph
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
 from resources import build_resources
+
+# The named job of each partitioned asset group. A run of a selection outside any job is recorded
+# as `__ephemeral_asset_job__`, which the webserver cannot re-execute; a run of one of these
+# jobs (with the selection) shows under its name and can be launched again from the UI.
+CAPABILITY_JOBS = {
+    "registry": ("profile", "Profile a day's new raw payloads into schema versions."),
+    "curated": ("promote", "Promote event dates to curated Parquet, one run for a range."),
+    "history": ("history", "Apply published snapshots to the bi-temporal history."),
+    "marts": ("marts", "Build the marts from curated partitions."),
+}
+
+
+def capability_jobs(partitions_def: PartitionsDefinition) -> list:
+    return [
+        define_asset_job(
+            name,
+            selection=AssetSelection.groups(group),
+            partitions_def=partitions_def,
+            description=description,
+        )
+        for group, (name, description) in CAPABILITY_JOBS.items()
+    ]
+
+
+def job_of(defs: Definitions, keys: Sequence[AssetKey]) -> str:
+    """The named job that runs asset `keys`: the job of their group (one group per run)."""
+    graph = defs.resolve_asset_graph()
+    groups = {graph.get(key).group_name for key in keys}
+    names = {CAPABILITY_JOBS[group][0] for group in groups if group in CAPABILITY_JOBS}
+    if len(groups) != 1 or len(names) != 1:
+        raise ValueError(
+            f"{', '.join(k.to_user_string() for k in keys)} are not the assets of one job "
+            f"({', '.join(name for name, _ in CAPABILITY_JOBS.values())})"
+        )
+    return names.pop()
 
 
 def build_definitions(settings: Settings, resources: dict | None = None) -> Definitions:
@@ -27,7 +72,10 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         compaction_definitions(settings),
         contracts_definitions(settings, contracts),
         events_definitions(rules),
-        Definitions(resources=resources if resources is not None else build_resources(settings)),
+        Definitions(
+            jobs=capability_jobs(partitions_def),
+            resources=resources if resources is not None else build_resources(settings),
+        ),
     ).map_asset_specs(func=owned)
 
 

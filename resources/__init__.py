@@ -43,7 +43,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "lineage": SQLiteLineageStore(state / "lineage.db"),
         "compaction_history": SQLiteCompactionHistory(state / "compaction.db"),
         "arrivals": ListingArrivalFeed(storage),
-        "spark_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG),
+        "spark_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG, state / "logs" / "spark.log"),
     }
 
 

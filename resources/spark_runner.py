@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -35,6 +36,7 @@ from dagster_pyspark.resources import spark_session_from_config
 
 from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY, require_deployed_code
 from lake_assets.runtime.jobs import RunJob, run_job
+from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 from resources.spark_guard import guarded_jvm
 
 if TYPE_CHECKING:
@@ -130,14 +132,16 @@ def _shortened(text: str, limit: int = 1000) -> str:
 
 class LocalSparkRunner(SparkRunner):
     """The embedded default: one local SparkSession, created on first use and shared by every
-    asset of the process (getOrCreate), as dagster-pyspark's PySparkResource builds it."""
+    asset of the process (getOrCreate), as dagster-pyspark's PySparkResource builds it. Its JVM
+    writes its own output to `log_file` (runtime/jvm_log.py), when given."""
 
-    def __init__(self, spark_config: dict[str, str]):
-        self.spark_config = spark_config
+    def __init__(self, spark_config: dict[str, str], log_file: Path | None = None):
+        self.spark_config, self.log_file = spark_config, log_file
 
     @property
     def spark_session(self):
-        with guarded_jvm():  # a killed process must not leave the JVM behind
+        # A killed process must not leave the JVM behind, nor its chatter in the terminal.
+        with guarded_jvm(), local_jvm_output(self.log_file):
             return spark_session_from_config(self.spark_config)
 
     def run(self, context, job, plan) -> dict:
@@ -196,10 +200,17 @@ class PipesSubprocessRunner(SparkRunner):
     """Runs the EMR entry script as a local subprocess: the Pipes protocol without AWS.
 
     `python` is the interpreter it runs under: this one by default, or another environment's
-    (CI runs every job under PySpark 3.5, EMR 7.x's Spark, too)."""
+    (CI runs every job under PySpark 3.5, EMR 7.x's Spark, too). With `log_file`, the job's JVM
+    writes its own output there (runtime/jvm_log.py)."""
 
-    def __init__(self, env: dict[str, str] | None = None, python: str = sys.executable):
-        self.env, self.python = env, python
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        python: str = sys.executable,
+        log_file: Path | None = None,
+    ):
+        self.python = python
+        self.env = {**(env or {}), **({SPARK_LOG_ENV: str(log_file)} if log_file else {})}
 
     def run(self, context, job, plan) -> dict:
         reader = _TempFileMessages()

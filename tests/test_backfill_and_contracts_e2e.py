@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from dagster import build_schedule_context
+from dagster import RunRequest, SkipReason, build_schedule_context
 from lake_harness import Lake, card, failure_message
 
 from lake_assets.cli.main import main
@@ -99,14 +99,23 @@ def test_a_record_arriving_feb_3_for_jan_15_lands_in_jan_15_exactly_once(
     assert partitions_of("TXN-00030") == ["2026-01-15"]
 
 
-def test_the_daily_schedule_promotes_the_lookback_window_as_one_range():
-    from lake_assets.settings import load_settings
+def test_the_daily_schedule_promotes_the_lookback_window_as_one_range(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    schedule = build_daily_promotion(lake.settings.source("card_transactions"), "2025-01-01")
 
-    source = load_settings().source("card_transactions")
-    schedule = build_daily_promotion(source, "2025-01-01")
-    request = schedule(
-        build_schedule_context(scheduled_execution_time=datetime(2026, 2, 4, 2, tzinfo=UTC))
-    )
+    def tick():
+        return schedule(
+            build_schedule_context(
+                scheduled_execution_time=datetime(2026, 2, 4, 2, tzinfo=UTC),
+                resources=lake.resources,
+            )
+        )
+
+    assert isinstance(tick(), SkipReason)  # nothing landed: nothing to promote
+    lake.deliver_cards("2026-02-03", range(3))
+    assert isinstance(tick(), RunRequest)  # promotion profiles what is not profiled yet
+    profile_all(lake)
+    request = tick()  # rows of the window not yet promoted
     assert request.tags["dagster/asset_partition_range_start"] == "2026-01-31"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-02-03"
     assert (

@@ -57,7 +57,7 @@ CHECKS = [
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".
-JOBS = ["compaction", "ingestion", "partition_deadlines"]
+JOBS = ["compaction", "history", "ingestion", "marts", "partition_deadlines", "profile", "promote"]
 SENSORS = [("data_ready_dependencies", "RUNNING"), ("raw_arrivals", "RUNNING")]
 # (name, cron, default status)
 SCHEDULES = [

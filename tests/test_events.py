@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dagster import AssetKey, build_sensor_context
+from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from lake_assets.events.model import DataReady, DependencyRule, content_hash_of, load_rules
 from lake_assets.events.rules import evaluate
@@ -76,10 +76,14 @@ class Harness:
         self.sensor = build_dependency_sensor(self.rules, clock=self.clock)
         # The sensor drains the outbox first: it reads the catalog and completes lineage.
         self.lake_resources = build_resources(load_settings({"LAKE_ROOT": str(tmp_path)}))
+        # Where the sensor looks up its targets' runs, as the daemon's tick does: none ran here.
+        self.instance = DagsterInstance.ephemeral()
 
     def tick(self):
         resources = {**self.lake_resources, "events": self.store, "notifier": self.notifier}
-        context = build_sensor_context(cursor=self.cursor, resources=resources)
+        context = build_sensor_context(
+            cursor=self.cursor, resources=resources, instance=self.instance
+        )
         result = self.sensor(context)
         self.cursor = result.cursor
         return result.run_requests

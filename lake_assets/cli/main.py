@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
+from pathlib import Path
 
 from dagster import BetaWarning, PreviewWarning
 
-from lake_assets.cli.runs import _resources
+from lake_assets.cli.runs import _resources, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
 from lake_assets.demo.cli import add_demo_commands
 from lake_assets.events.cli import add_event_commands
@@ -45,7 +47,20 @@ def parser() -> argparse.ArgumentParser:
     add_deploy_commands(sub, _resources)
     add_status_commands(sub)
     add_demo_commands(sub)
+    setup = sub.add_parser(
+        "setup-home", help="write what the lake needs into $DAGSTER_HOME/dagster.yaml (make dev)"
+    )
+    setup.set_defaults(run=cmd_setup_home)
     return top
+
+
+def cmd_setup_home(args, settings) -> int:
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise ValueError("DAGSTER_HOME is not set: name the folder of the Dagster instance")
+    added = set_up_dagster_home(Path(home))
+    print(f"{home}/dagster.yaml: " + (f"added {', '.join(added)}" if added else "set up already"))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,28 +18,57 @@ def _resources(settings: Settings) -> dict:
 # --- runs through Dagster -------------------------------------------------------------------
 
 
+# What the lake needs of a DAGSTER_HOME, each a top-level key of its dagster.yaml: no telemetry
+# (its banner would print in the middle of a command's output), and at most two runs in flight,
+# so a webserver started over a backlog (`make dev` after `make demo`) queues it instead of
+# starting a Spark process per run on a small machine.
+DAGSTER_HOME_SETTINGS = {
+    "telemetry": "telemetry:\n  enabled: false\n",
+    "concurrency": "concurrency:\n  runs:\n    max_concurrent_runs: 2\n",
+}
+# Keys by which a user's dagster.yaml already decides what a setting would.
+_DECIDED_BY = {
+    "telemetry": {"telemetry"},
+    "concurrency": {"concurrency", "run_queue", "run_coordinator"},
+}
+
+
+def set_up_dagster_home(home: Path) -> list[str]:
+    """Add to `home`'s dagster.yaml (created if missing) each setting it does not decide yet;
+    return the keys added. What a user wrote (comments included) stays as it is."""
+    import yaml
+
+    config_file = home / "dagster.yaml"
+    home.mkdir(parents=True, exist_ok=True)
+    text = config_file.read_text() if config_file.exists() else ""
+    present = set(yaml.safe_load(text) or {})
+    added = [key for key in DAGSTER_HOME_SETTINGS if not present & _DECIDED_BY[key]]
+    if added:
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        config_file.write_text(text + prefix + "".join(DAGSTER_HOME_SETTINGS[k] for k in added))
+    return added
+
+
 def dagster_instance():
-    """The instance under DAGSTER_HOME (created if missing), so runs started here show in the
+    """The instance under DAGSTER_HOME (set up if needed), so runs started here show in the
     webserver; an ephemeral one without it."""
     from dagster import DagsterInstance
 
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return DagsterInstance.ephemeral()
-    Path(home).mkdir(parents=True, exist_ok=True)
+    set_up_dagster_home(Path(home))
     return DagsterInstance.get()
 
 
 def materialize_partitions(
     settings, keys, first: str, last: str | None = None, resources=None, instance=None
 ):
-    """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)."""
-    from dagster import materialize
-
-    from lake_assets.definitions import build_definitions
+    """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)
+    of the named job of their capability (lake_assets/definitions.py), with `keys` selected."""
+    from lake_assets.definitions import build_definitions, job_of
 
     defs = build_definitions(settings, resources)
-    assets = list(defs.assets)
     tags = {}
     partition_key = first
     if last and last != first:
@@ -48,14 +77,12 @@ def materialize_partitions(
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
         }
-    return materialize(
-        assets,
-        selection=keys,
+    return defs.resolve_job_def(job_of(defs, keys)).execute_in_process(
+        asset_selection=list(keys),
         partition_key=partition_key,
         tags=tags,
         # The command line prints its own summary; Dagster's step log stays in the run record.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        resources=defs.resources,
         instance=instance or dagster_instance(),
         raise_on_error=False,
     )

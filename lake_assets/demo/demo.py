@@ -6,7 +6,8 @@ On the day the card processor renames `transaction_date`, the registry flags the
 BREAKING and promotion refuses; the demo then approves the proposed rename, as an operator
 would with `lake registry approve`, and backfills the blocked days in one run. The customer
 snapshots then build the bi-temporal history in one run, and a re-sent past snapshot shows a
-correction: what was true that day, as known before and after it.
+correction: what was true that day, as known before and after it. Last, the mart is built for
+each day, so the demo leaves nothing for the sensors to do.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lake_assets.ingestion.schema_registry import (
     describe_diff,
     proposed_resolution,
 )
+from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.settings import Settings
 from resources import build_resources
 
@@ -159,6 +161,16 @@ def run_demo(settings: Settings, days: int = 6, start: date | None = None) -> in
         return 1
     if days > 3 and _correct_a_snapshot(settings, resources, instance, start, day_index=2):
         return 1
+    # The mart last, after the correction: what the dependency sensor would run, so a webserver
+    # started on the demo's lake has nothing left to request.
+    print(f"\nbuilding {SPEND_BY_CUSTOMER.to_user_string()} for {start}..{last}, a run per day")
+    for offset in range(days):
+        day = (start + timedelta(days=offset)).isoformat()
+        built = materialize_partitions(
+            settings, [SPEND_BY_CUSTOMER], day, resources=resources, instance=instance
+        )
+        if report_run(built):
+            return 1
 
     accounts = reconcile_sources(settings, resources)
     print("\n" + lake_summary(settings, resources, accounts))

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
+    DagsterInstance,
     DefaultSensorStatus,
     ResourceParam,
     RunRequest,
@@ -36,6 +38,8 @@ from resources.notifier import Alert, Notifier
 from resources.storage import LakeStorage
 
 Clock = Callable[[], datetime]
+# When the run that last materialized a rule's target for a partition started (None: never).
+LastRunStart = Callable[[DependencyRule, str], datetime | None]
 
 
 def _utcnow() -> datetime:
@@ -53,6 +57,35 @@ class Tick:
     run_requests: list[RunRequest] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     cursor: str | None = None
+
+
+def _never_ran(rule: DependencyRule, partition: str) -> None:
+    return None
+
+
+def _covers(started: datetime | None, inputs: dict[str, DataReady]) -> bool:
+    """Whether a run started at `started` read every input version: each was published before."""
+    if started is None:
+        return False
+    published = [datetime.fromisoformat(e.published_at) for e in inputs.values()]
+    return all((p if p.tzinfo else p.replace(tzinfo=UTC)) <= started for p in published)
+
+
+def last_run_start(
+    instance: DagsterInstance, keys: Sequence[AssetKey], partition: str
+) -> datetime | None:
+    """When the earliest of the runs that last materialized each of `keys` for `partition`
+    started; None if one of them never was."""
+    starts = []
+    for key in keys:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        run = instance.get_run_record_by_id(records[0].run_id) if records else None
+        if run is None or run.start_time is None:
+            return None
+        starts.append(run.start_time)
+    return datetime.fromtimestamp(min(starts), UTC)
 
 
 def _ready(store: EventStore, rule: DependencyRule, partition: str) -> dict[str, DataReady]:
@@ -110,8 +143,12 @@ def evaluate_tick(
     target_selection_for: Callable[[DependencyRule], Sequence[AssetKey]] = (
         default_target_selection
     ),
+    last_run_started: LastRunStart = _never_ran,
 ) -> Tick:
-    """One sensor evaluation, without Dagster: what the sensor and the tests both run."""
+    """One sensor evaluation, without Dagster: what the sensor and the tests both run.
+
+    A partition whose target was last run after every input version was published (a run of
+    its own, `lake scd apply`, the demo) has nothing new to do: it is settled without a run."""
     events, cursor = store.events_since(cursor)
     by_name = {rule.name: rule for rule in rules}
     for event in events:
@@ -130,7 +167,13 @@ def evaluate_tick(
             pending.first_seen_at,
             now,
         )
-        if decision.action in ("run", "run_partial"):
+        if (
+            decision.action == "run"
+            and pending.status != "replay"  # a replay asks for a run
+            and _covers(last_run_started(rule, pending.partition), decision.inputs)
+        ):
+            store.clear_pending(rule.name, pending.partition)
+        elif decision.action in ("run", "run_partial"):
             # A run settles the partition's open dead letters, whichever way it came about.
             open_letters = [
                 d.id
@@ -220,7 +263,17 @@ def build_dependency_sensor(
                 f"announced {event.dataset}[{event.partition}] of run {event.run_id}, "
                 "published by a run that stopped before announcing it"
             )
-        tick = evaluate_tick(rules, events, notifier, context.cursor, clock(), target_selection_for)
+        tick = evaluate_tick(
+            rules,
+            events,
+            notifier,
+            context.cursor,
+            clock(),
+            target_selection_for,
+            lambda rule, partition: last_run_start(
+                context.instance, target_selection_for(rule), partition
+            ),
+        )
         for record in tick.dead_letters:
             context.log.warning(
                 f"dead letter {record.id}: {record.rule}[{record.partition}] "

@@ -11,6 +11,8 @@ defaults (temporary files, the subprocess runner).
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 from dagster_pipes import (
@@ -26,6 +28,7 @@ from dagster_pipes import (
 )
 
 from lake_assets.runtime.jobs import run_job
+from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 
 # A local folder standing in for S3 in Spark's own reads and writes: s3://<bucket>/<key> is
 # read and written at <folder>/<bucket>/<key>. Only the tests' EMR Serverless fake sets it
@@ -74,11 +77,15 @@ def main() -> None:
         try:  # every failure from here on reaches the orchestrator with its type and message
             from pyspark.sql import SparkSession
 
-            spark = (
-                SparkSession.builder.appName(f"lakehouse-{job}")
-                .config("spark.sql.session.timeZone", "UTC")
-                .getOrCreate()
-            )
+            # A local subprocess (its runner names a log file) keeps the JVM's chatter out of
+            # the terminal; on EMR, stderr is the driver log and stays as it is.
+            log_file = os.environ.get(SPARK_LOG_ENV)
+            with local_jvm_output(Path(log_file)) if log_file else nullcontext():
+                spark = (
+                    SparkSession.builder.appName(f"lakehouse-{job}")
+                    .config("spark.sql.session.timeZone", "UTC")
+                    .getOrCreate()
+                )
             pipes.log.info(f"running Spark job {job}")
             result = run_job(spark, job, mirrored(plan, ("s3://",), local) if local else plan)
         except Exception as error:
