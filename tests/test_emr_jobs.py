@@ -94,9 +94,7 @@ def everything(lake, spark) -> dict:
         len(published_files(lake.storage, before)),
         len(published_files(lake.storage, after)),
     )
-    out["compacted"] = sorted(
-        tuple(r) for r in lake.rows(spark, CARDS).drop(*LANDING).collect()
-    )
+    out["compacted"] = sorted(tuple(r) for r in lake.rows(spark, CARDS).drop(*LANDING).collect())
     return out
 
 
