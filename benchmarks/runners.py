@@ -45,7 +45,7 @@ def run(rows: int) -> str:
     spark = spark_session()  # the warm session LocalSparkRunner shares (getOrCreate)
     runners = {
         IN_PROCESS: LocalSparkRunner({**LOCAL_SPARK_CONFIG, "spark.app.name": "lakehouse-bench"}),
-        PIPES: PipesSubprocessRunner(),
+        PIPES: PipesSubprocessRunner(spark_conf=LOCAL_SPARK_CONFIG),
     }
     instance = DagsterInstance.ephemeral()
     table, ratios = [], []

@@ -9,9 +9,10 @@ asset, and `bound` gives the one callable the Dagster-free core takes (`run(job,
 
 from __future__ import annotations
 
+import shlex
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -201,16 +202,22 @@ class PipesSubprocessRunner(SparkRunner):
 
     `python` is the interpreter it runs under: this one by default, or another environment's
     (CI runs every job under PySpark 3.5, EMR 7.x's Spark, too). With `log_file`, the job's JVM
-    writes its own output there (runtime/jvm_log.py)."""
+    writes its own output there (runtime/jvm_log.py). `spark_conf` reaches the job's session as
+    spark-submit's `--conf`s, the way EMR Serverless passes sparkSubmitParameters: the entry
+    script builds its session the same way everywhere."""
 
     def __init__(
         self,
         env: dict[str, str] | None = None,
         python: str = sys.executable,
         log_file: Path | None = None,
+        spark_conf: Mapping[str, str] | None = None,
     ):
         self.python = python
         self.env = {**(env or {}), **({SPARK_LOG_ENV: str(log_file)} if log_file else {})}
+        if spark_conf:
+            confs = " ".join(shlex.quote(f"--conf={k}={v}") for k, v in spark_conf.items())
+            self.env["PYSPARK_SUBMIT_ARGS"] = f"{confs} pyspark-shell"
 
     def run(self, context, job, plan) -> dict:
         reader = _TempFileMessages()

@@ -4,6 +4,7 @@ on a moto server: shared by the aws-profile tests and the EMR Serverless end-to-
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -64,6 +65,8 @@ def open_aws_lake(aws_endpoint: str, tmp_path: Path, env: dict[str, str] | None 
             "LAKE_ARRIVALS_QUEUE_URL": queue_url,
             "LAKE_EMR_APPLICATION_ID": "00fakeapp",
             "LAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/promotion",
+            # the tests' calendar (conftest.py), as the local Lake harness has it
+            "LAKE_PARTITIONS_START": os.environ["LAKE_PARTITIONS_START"],
             **(env or {}),
         }
     )

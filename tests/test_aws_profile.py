@@ -200,7 +200,12 @@ def test_compaction_the_mart_and_lateness_run_their_jobs_on_the_aws_profiles_run
     answers = {
         "compaction_rewrite": ({"files": {"part-00000.parquet": 4}}, "target_uri"),
         "spend_by_customer": (
-            {"rows": 3, "files": ["part-00000.parquet"], "transactions": 4},
+            {
+                "rows": 3,
+                "files": ["part-00000.parquet"],
+                "transactions": 4,
+                "null_customer_ids": 0,
+            },
             "output_uri",
         ),
         "lateness": (

@@ -381,7 +381,7 @@ def test_publishing_both_inputs_triggers_the_mart_once(lake, spark):
     sensor = build_dependency_sensor(load_rules(lake.settings.dependencies_file))
 
     def tick():
-        context = build_sensor_context(resources=lake.resources)
+        context = build_sensor_context(instance=lake.instance, resources=lake.resources)
         return sensor(context).run_requests
 
     assert lake.promote("card_transactions", day).success

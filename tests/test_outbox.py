@@ -35,7 +35,9 @@ class Sensor:
         self.sensor = build_dependency_sensor([CARDS_READY])
 
     def tick(self):
-        context = build_sensor_context(cursor=self.cursor, resources=self.lake.resources)
+        context = build_sensor_context(
+            cursor=self.cursor, instance=self.lake.instance, resources=self.lake.resources
+        )
         result = self.sensor(context)
         self.cursor = result.cursor
         return result.run_requests

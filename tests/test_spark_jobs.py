@@ -30,6 +30,7 @@ from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
 from lake_assets.tables.reader import published_uris, resolve_published
+from resources import LOCAL_SPARK_CONFIG
 from resources.spark_runner import PipesSubprocessRunner
 
 SPARK35_PYTHON = REPO_ROOT / ".venv-spark35" / "bin" / "python"
@@ -318,6 +319,9 @@ def _run_through_pipes(runner: PipesSubprocessRunner, job: str, plan: dict) -> d
 def test_job_runs_through_pipes(job, python, lake, spark):
     case = JOB_CASES[job]
     plan = case.plan(lake, spark)
-    # The job code of this checkout, whichever environment runs it (the 3.5 one has no copy).
-    runner = PipesSubprocessRunner(env={"PYTHONPATH": str(REPO_ROOT)}, python=python)
+    # The job code of this checkout, whichever environment runs it (the 3.5 one has no copy),
+    # on the session settings the local profile uses.
+    runner = PipesSubprocessRunner(
+        env={"PYTHONPATH": str(REPO_ROOT)}, python=python, spark_conf=LOCAL_SPARK_CONFIG
+    )
     case.check(_run_through_pipes(runner, job, plan), plan, lake, spark)
