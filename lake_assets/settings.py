@@ -151,6 +151,10 @@ class AwsSettings:
     arrivals_queue_url: str | None = None
     emr_application_id: str | None = None
     emr_execution_role_arn: str | None = None
+    # How often the orchestrator asks EMR Serverless for a running job's state and reads its
+    # Pipes messages from S3. AWS-friendly by default; the tests' fake EMR answers in under a
+    # second, so they ask more often (each job would otherwise wait about two polls).
+    emr_poll_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         arrivals_queue_url=env.get("LAKE_ARRIVALS_QUEUE_URL") or None,
         emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,
         emr_execution_role_arn=env.get("LAKE_EMR_EXECUTION_ROLE_ARN") or None,
+        emr_poll_seconds=float(env.get("LAKE_EMR_POLL_SECONDS") or AwsSettings.emr_poll_seconds),
     )
     lake = load_lake_file(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE))
     return Settings(

@@ -89,6 +89,7 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
             storage,
             application_id=aws.emr_application_id,
             execution_role_arn=aws.emr_execution_role_arn,
+            poll_seconds=aws.emr_poll_seconds,
             **connection,
         ),
     }

@@ -259,8 +259,9 @@ class EmrServerlessRunner(SparkRunner):
         execution_role_arn: str,
         region: str,
         endpoint_url: str | None = None,
+        poll_seconds: float = 5.0,
     ):
-        self.storage, self.application_id = storage, application_id
+        self.storage, self.application_id, self.poll_seconds = storage, application_id, poll_seconds
         self.execution_role_arn, self.region, self.endpoint_url = (
             execution_role_arn,
             region,
@@ -272,9 +273,10 @@ class EmrServerlessRunner(SparkRunner):
         session = boto3.session.Session(region_name=self.region)
         s3 = session.client("s3", endpoint_url=self.endpoint_url)
         bucket = self.storage.bucket
-        reader = _LakeS3Messages(bucket=bucket, client=s3)
+        reader = _LakeS3Messages(bucket=bucket, client=s3, interval=self.poll_seconds)
         client = PipesEMRServerlessClient(
             client=session.client("emr-serverless", endpoint_url=self.endpoint_url),
+            poll_interval=self.poll_seconds,
             context_injector=PipesS3ContextInjector(
                 bucket=bucket, client=s3, key_prefix=PIPES_PREFIX
             ),

@@ -1,5 +1,7 @@
-"""Every registered Spark job, through the Pipes subprocess runner, on PySpark 4.x (this
-environment) and on PySpark 3.5 (EMR 7.x's Spark, the `.venv-spark35` that `make test` builds).
+"""Every registered Spark job, through the Pipes subprocess runner, on PySpark 3.5 (EMR 7.x's
+Spark, the `.venv-spark35` that `make test` builds). On PySpark 4.x (this environment) every job
+runs through the same entry point on the fake EMR Serverless (test_emr_serverless.py for
+promotion, test_emr_jobs.py for the others), so it is not run a second time here.
 
 One table names, per job, how to make a tiny plan and what its result and rows must be; a job
 registered in lake_assets/runtime/jobs.py without an entry here fails the suite.
@@ -10,12 +12,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from dagster import MaterializeResult, asset, materialize
+from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_spark_runner import promotion_of
@@ -295,15 +296,9 @@ def spark35_python() -> str:
     return str(SPARK35_PYTHON)
 
 
-@pytest.fixture(params=["pyspark 4", "pyspark 3.5"])
-def python(request) -> str:
-    if request.param == "pyspark 3.5":
-        return request.getfixturevalue("spark35_python")
-    return sys.executable
-
-
-def _run_through_pipes(runner: PipesSubprocessRunner, job: str, plan: dict) -> dict:
-    """Runs `job` from an asset, the way the orchestrator's assets call their runner."""
+def _run_through_pipes(runner: PipesSubprocessRunner, job: str, plan: dict) -> tuple[dict, str]:
+    """Runs `job` from an asset, the way the orchestrator's assets call their runner; returns
+    its result and what the job logged about its session."""
     results = {}
 
     @asset
@@ -311,17 +306,24 @@ def _run_through_pipes(runner: PipesSubprocessRunner, job: str, plan: dict) -> d
         results[job] = runner.run(context, job, plan)
         return MaterializeResult()
 
-    assert materialize([spark_job]).success
-    return results[job]
+    instance = DagsterInstance.ephemeral()
+    run = materialize([spark_job], instance=instance)
+    assert run.success
+    logged = [entry.user_message for entry in instance.all_logs(run.run_id)]
+    return results[job], next(line for line in logged if "running Spark job" in line)
 
 
 @pytest.mark.parametrize("job", sorted(JOB_CASES))
-def test_job_runs_through_pipes(job, python, lake, spark):
+def test_job_runs_through_pipes_on_spark_35(job, spark35_python, lake, spark):
     case = JOB_CASES[job]
     plan = case.plan(lake, spark)
-    # The job code of this checkout, whichever environment runs it (the 3.5 one has no copy),
-    # on the session settings the local profile uses.
+    # The job code of this checkout (the 3.5 environment has no copy), on the session settings
+    # the local profile uses: they reach the job's own session as spark-submit --confs.
     runner = PipesSubprocessRunner(
-        env={"PYTHONPATH": str(REPO_ROOT)}, python=python, spark_conf=LOCAL_SPARK_CONFIG
+        env={"PYTHONPATH": str(REPO_ROOT)}, python=spark35_python, spark_conf=LOCAL_SPARK_CONFIG
     )
-    case.check(_run_through_pipes(runner, job, plan), plan, lake, spark)
+    result, session = _run_through_pipes(runner, job, plan)
+    assert "on Spark 3.5." in session, session
+    shuffle = LOCAL_SPARK_CONFIG["spark.sql.shuffle.partitions"]
+    assert f"(shuffle partitions {shuffle})" in session, session
+    case.check(result, plan, lake, spark)

@@ -86,7 +86,12 @@ def main() -> None:
                     .config("spark.sql.session.timeZone", "UTC")
                     .getOrCreate()
                 )
-            pipes.log.info(f"running Spark job {job}")
+            # The Spark it got and the one setting that most shapes a small job's time: what
+            # an operator checks first when a job is slower on EMR than on a laptop.
+            shuffle = spark.conf.get("spark.sql.shuffle.partitions")
+            pipes.log.info(
+                f"running Spark job {job} on Spark {spark.version} (shuffle partitions {shuffle})"
+            )
             result = run_job(spark, job, mirrored(plan, ("s3://",), local) if local else plan)
         except Exception as error:
             pipes.report_custom_message(
