@@ -159,7 +159,7 @@ def test_every_rule_of_the_projects_contracts_is_described_with_its_columns_and_
         for rule in contract.all_rules:
             text = describe_rule(rule, contract)
             assert text.startswith(f"{rule.name} ({rule.kind}): ")
-            assert ACTION_EFFECTS[rule.action] in text
+            assert ACTION_EFFECTS[rule.action].policy in text
             assert all(column in text for column in rule.columns), text
 
 

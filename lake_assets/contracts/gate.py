@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from lake_assets.contracts.model import Contract, ReferentialIntegrity, Rule, Sql
-from lake_assets.contracts.verdicts import blocking_rules, ri_phase, volume_verdict
+from lake_assets.contracts.verdicts import (
+    ACTION_EFFECTS,
+    blocking_rules,
+    ri_phase,
+    volume_verdict,
+)
 
 
 @dataclass
@@ -106,14 +111,8 @@ def _volume_outcome(
 
 # --- messages ------------------------------------------------------------------------------
 
+
 # What a violation does to the partition, by the rule's action.
-_CONSEQUENCE = {
-    "drop": "rows quarantined, the rest published",
-    "warn": "published, reported",
-    "fail": "the partition is not published",
-}
-
-
 def rule_subject(rule: Rule) -> str:
     """The rule and what it reads: `rule 'amount_positive' (range on column amount)`."""
     check = rule.check
@@ -135,7 +134,7 @@ def violation_message(rule: Rule, partition: str, outcome: RuleOutcome) -> str:
     if outcome.phase == "grace":
         consequence = "not enforced: the reference is unpublished, within its grace window"
     else:
-        consequence = _CONSEQUENCE[rule.action]
+        consequence = ACTION_EFFECTS[rule.action].outcome
     return f"{rule_subject(rule)} in partition {partition}: {found}; {consequence}"
 
 

@@ -193,11 +193,29 @@ def blocking_rules(
 
 # --- what a rule and its verdict say (check descriptions in the webserver) ------------------
 
+
 # What each action does to a partition that violates the rule.
+@dataclass(frozen=True)
+class ActionEffect:
+    """What a rule's action does, said two ways: as the rule's policy (a check's description)
+    and as what happened to a partition it found violations in (a rule's message)."""
+
+    policy: str
+    outcome: str
+
+
 ACTION_EFFECTS = {
-    "fail": "fail: a violating partition is not published and nothing downstream of it runs",
-    "drop": "drop: violating rows go to quarantine with the rule's name, the rest is published",
-    "warn": "warn: violating rows are published and reported here",
+    "fail": ActionEffect(
+        "fail: a violating partition is not published and nothing downstream of it runs",
+        "the partition is not published",
+    ),
+    "drop": ActionEffect(
+        "drop: violating rows go to quarantine with the rule's name, the rest is published",
+        "rows quarantined, the rest published",
+    ),
+    "warn": ActionEffect(
+        "warn: violating rows are published and reported here", "published, reported"
+    ),
 }
 
 
@@ -241,6 +259,6 @@ def describe_rule(rule: Rule, contract: Contract) -> str:
         else ""
     )
     return (
-        f"{rule.name} ({rule.kind}): {rule_test(rule)}. {ACTION_EFFECTS[rule.action]}. "
+        f"{rule.name} ({rule.kind}): {rule_test(rule)}. {ACTION_EFFECTS[rule.action].policy}. "
         f"Severity {rule.severity}, contract {contract.dataset} v{contract.version}.{phase}"
     )
