@@ -17,17 +17,14 @@ from dagster import (
 )
 from lake_harness import Lake, failure_message
 from test_history_e2e import MON, land
-from test_spark_runner import promotion_of
 from webserver import Webserver, persistent_instance
 
 from lake_assets.cli.runs import set_up_dagster_home
 from lake_assets.definitions import build_definitions
 from lake_assets.demo.demo import run_demo
 from lake_assets.ingestion.asset_keys import registry_key_of
-from lake_assets.ingestion.promotion import PromotionResult
 from lake_assets.settings import load_settings
 from resources import build_resources
-from resources.spark_runner import PipesSubprocessRunner
 
 DAY = "2026-03-01"
 # What Spark's JVM and Dagster print on their own when a command starts them.
@@ -179,19 +176,3 @@ def test_a_cli_run_is_a_named_job_the_webserver_launches_again(tmp_path):
     assert relaunched["__typename"] == "LaunchRunSuccess", relaunched
     assert relaunched["run"]["pipelineName"] == "profile"
     assert relaunched["run"]["status"] == "QUEUED"  # no daemon here: it waits in the run queue
-
-
-def test_a_job_in_a_local_pipes_subprocess_keeps_its_jvm_chatter_in_the_log(lake, tmp_path, capfd):
-    lake.deliver_cards(DAY, range(3))
-    assert lake.profile("card_transactions", DAY).success
-    log = tmp_path / "spark.log"
-    capfd.readouterr()
-
-    result = PipesSubprocessRunner(log_file=log).run_standalone(
-        "promote", promotion_of(lake, DAY, "calm")
-    )
-
-    assert PromotionResult.from_dict(result).partitions[DAY].rows_published == 3
-    printed = "".join(capfd.readouterr())
-    assert [noise for noise in NOISE if noise in printed] == []
-    assert "Using incubator modules" in log.read_text()

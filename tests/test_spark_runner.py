@@ -13,6 +13,7 @@ from dagster_pipes import (
     PipesS3MessageWriter,
     encode_param,
 )
+from test_calm import NOISE
 
 from lake_assets.cli.runs import step_failures
 from lake_assets.ingestion.promotion import PromotionResult
@@ -41,13 +42,21 @@ def promotion_of(lake, day: str, run: str) -> dict:
     return {"plan": plan.to_dict(), "output_uri": output}
 
 
-def test_a_lake_command_runs_a_job_outside_any_run(lake):
+def test_a_lake_command_runs_a_job_outside_any_run_and_its_jvm_chatter_goes_to_the_log(
+    lake, tmp_path, capfd
+):
     lake.deliver_cards("2026-03-02", range(0, 7))
     lake.profile("card_transactions", "2026-03-02")
+    log = tmp_path / "spark.log"
+    capfd.readouterr()
 
-    result = PipesSubprocessRunner().run_standalone(
+    result = PipesSubprocessRunner(log_file=log).run_standalone(
         "promote", promotion_of(lake, "2026-03-02", "cli")
     )
+
+    printed = "".join(capfd.readouterr())
+    assert [noise for noise in NOISE if noise in printed] == []
+    assert "Using incubator modules" in log.read_text()
 
     written = PromotionResult.from_dict(result).partitions["2026-03-02"]
     assert written.rows_published == 7 and written.files
