@@ -23,7 +23,7 @@ from lake_assets.classification.model import ColumnClassification
 from lake_assets.classification.policy import ClassificationPolicy
 
 CARD_TYPES = ("visa16", "mastercard", "amex", "jcb16", "discover")
-POOL = 20_000  # distinct Faker values per column at most
+POOL = 20_000  # distinct Faker values per column at most, by default
 PASTED_IC_SHARE = 0.03  # rows of `notes` where an operator pasted an IC number
 
 # Column -> its true semantic type (what the evaluation scores against).
@@ -57,12 +57,13 @@ TOWNS = (("50450", "Kuala Lumpur"), ("46000", "Petaling Jaya"), ("10200", "Georg
          ("80000", "Johor Bahru"), ("88000", "Kota Kinabalu"), ("93000", "Kuching"))  # fmt: skip
 
 
-def generate(rows: int, seed: int = 12) -> tuple[pa.Table, dict[str, str]]:
-    """`rows` labelled rows, the same for the same seed, and each column's true type."""
+def generate(rows: int, seed: int = 12, pool: int = POOL) -> tuple[pa.Table, dict[str, str]]:
+    """`rows` labelled rows, the same for the same seed, and each column's true type. Faker's
+    columns draw from `pool` values each (Faker writes a few thousand values a second)."""
     rng = np.random.default_rng(seed)
     fake = Faker("en_US")
     fake.seed_instance(seed)
-    pool = min(rows, POOL)
+    pool = min(rows, pool)
 
     def drawn(make) -> list[str]:
         values = [make() for _ in range(pool)]

@@ -133,7 +133,12 @@ def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:
     few_values = profile.distinct <= 100 and profile.cardinality_ratio <= 0.2
     if few_values and strongest < SUPPORTED and not kind.startswith("timestamp"):
         add("code", 0.85, **signals, distinct=profile.distinct)
-    elif strongest < SUPPORTED and profile.cardinality_ratio >= 0.9 and kind in ("string", "int64"):
+    elif (
+        strongest < SUPPORTED
+        and profile.cardinality_ratio >= 0.9
+        and kind in ("string", "int64")
+        and not profile.char_classes.get("space")
+    ):  # a key: (nearly) unique, one token
         add("identifier", 0.65, **signals, entropy=profile.normalised_entropy)
 
 
