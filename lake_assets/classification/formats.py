@@ -1,5 +1,6 @@
 """The formats a column's values may have: each a small pure detector with one signature,
-collected in `DETECTORS` (adding a format is adding a function to that list).
+collected in `DETECTORS` (adding a format is adding a function to that list, and its regex to
+`SHAPES`, which the benchmark's regex-only baseline also runs).
 
 A detector takes a column's sampled values (non-null, trimmed strings) and returns a `Detection`:
 how many values have the format's shape (a regex, run by pyarrow.compute over the whole array),
@@ -45,6 +46,29 @@ _PLACE_ISSUED[list(MYKAD_PLACE_CODES)] = True
 # Birth years of the bank's customers: no one over 125, and no dates of the last ten years, which
 # in a bank's tables are events (transactions, openings) far more often than births.
 BIRTH_YEARS = (1900, date.today().year - 10)
+_STREET = (
+    r"jalan|jln|lorong|lrg|taman|persiaran|lebuh|street|st|road|rd|avenue|ave|lane|ln|"
+    r"drive|dr|way|court|ct|boulevard|blvd|suite|apt|unit|box|place|pl"
+)
+_POSTCODE = r"\b\d{5}(?:-\d{4})?\b"
+_NAME_WORD = r"[A-Z][a-z'.-]+|[A-Z][A-Z'.-]+|bin|binti|bt|a/l|a/p|A/L|A/P|BIN|BINTI|@|van|de|al"
+# Each format's shape, the regex that prefilters values before the checks (RE2 syntax; matched
+# whole, or found inside text).
+SHAPES = {
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "iban": r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}",
+    "phone": r"\+?\d[\d ()-]{6,16}\d",
+    "mykad": r"\d{6}-?\d{2}-?\d{4}",
+    "payment_card": r"\d(?:[ -]?\d){12,18}",
+    "bank_account": r"\d{2,16}(?:-\d{2,8}){0,3}",
+    "date": r"\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}|\d{2}-\d{2}-\d{4}",
+    "person_name": rf"[A-Z][A-Za-z'.-]+(?: (?:{_NAME_WORD})){{1,4}}",
+    "address": (
+        rf"(?is:[^\n]*\d[^\n]*\b(?:{_STREET})\b.*{_POSTCODE}.*"
+        rf"|(?:no\.?\s*)?\d+[a-z]?,?\s+[a-z][^,\n]*[,\n].*{_POSTCODE}(?:\s+[a-z][a-z .]*)?)"
+    ),
+    "free_text": r"(?s:\S+(?:\s+\S+){4,})",
+}
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -96,14 +120,13 @@ def _number(block: np.ndarray) -> np.ndarray:
 
 def email(values: pa.Array, within_text: bool = False) -> Detection:
     """An e-mail address: local part, @, a dotted domain with a top-level label."""
-    shape = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-    shaped = _shaped(values, shape, within_text)
+    shaped = _shaped(values, SHAPES["email"], within_text)
     return Detection(len(shaped), len(shaped))
 
 
 def iban(values: pa.Array, within_text: bool = False) -> Detection:
     """An IBAN (printed in groups of four or not) whose check digits pass ISO 13616's mod 97."""
-    shaped = _shaped(values, r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", within_text)
+    shaped = _shaped(values, SHAPES["iban"], within_text)
     compact = pc.replace_substring(shaped, " ", "")
     rotated = pc.binary_join_element_wise(
         pc.utf8_slice_codeunits(compact, 4), pc.utf8_slice_codeunits(compact, 0, 4), ""
@@ -122,7 +145,7 @@ def iban(values: pa.Array, within_text: bool = False) -> Detection:
 def phone(values: pa.Array, within_text: bool = False) -> Detection:
     """A phone number: Malaysian mobile or landline as usually written (`+60 12-345 6789`,
     `012-3456789`, `60123456789`, `03-2345 6789`) or any E.164 number (`+44 20 7946 0958`)."""
-    shaped = _shaped(values, r"\+?\d[\d ()-]{6,16}\d", within_text)
+    shaped = _shaped(values, SHAPES["phone"], within_text)
     plus = pc.starts_with(shaped, "+").to_numpy(zero_copy_only=False)
     digits = _digits(shaped)
     # Mobile: 01X + 7 digits (011 + 8); landline: 0[3-9] + 7 or 8; with 60 instead of 0 abroad.
@@ -136,7 +159,7 @@ def phone(values: pa.Array, within_text: bool = False) -> Detection:
 def mykad(values: pa.Array, within_text: bool = False) -> Detection:
     """A Malaysian IC (MyKad) number YYMMDD-PB-###G, with or without dashes, whose YYMMDD is a
     real date and whose place-of-birth code PB is one that is issued."""
-    shaped = _shaped(values, r"\d{6}-?\d{2}-?\d{4}", within_text)
+    shaped = _shaped(values, SHAPES["mykad"], within_text)
     block = _fixed_width(_digits(shaped), 12)
     place = block[:, 6] * 10 + block[:, 7]
     # YY may be either century; 29 February is real when YY divides by four (2000 was leap).
@@ -149,7 +172,7 @@ def mykad(values: pa.Array, within_text: bool = False) -> Detection:
 def payment_card(values: pa.Array, within_text: bool = False) -> Detection:
     """A payment card number (13-19 digits, grouped or not) from a card scheme's ranges
     (Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners) whose Luhn check digit is right."""
-    shaped = _shaped(values, r"\d(?:[ -]?\d){12,18}", within_text)
+    shaped = _shaped(values, SHAPES["payment_card"], within_text)
     digits = _digits(shaped)
     scheme = pc.match_substring_regex(digits, r"^(?:4|5\d|2[2-7]|3[04-8]|6)")
     block = _fixed_width(digits, 19)
@@ -165,12 +188,9 @@ def bank_account(values: pa.Array, within_text: bool = False) -> Detection:
     """A bank account number: 10-16 digits, plain or in dashed groups. Malaysian banks print no
     check digit, so nothing more can be checked: the shape is weak evidence on its own, and a
     column of them is told from IC numbers by the checks those fail."""
-    shaped = _shaped(values, r"\d{2,16}(?:-\d{2,8}){0,3}", within_text)
+    shaped = _shaped(values, SHAPES["bank_account"], within_text)
     length = pc.utf8_length(_digits(shaped)).to_numpy(zero_copy_only=False)
     return _detection(shaped, {"length": (length >= 10) & (length <= 16)})
-
-
-_DATE_SHAPE = r"\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}|\d{2}-\d{2}-\d{4}"
 
 
 def _years_and_real(shaped: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -185,14 +205,14 @@ def _years_and_real(shaped: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def calendar_date(values: pa.Array, within_text: bool = False) -> Detection:
     """A calendar date without a time: `2024-03-01`, `01/03/2024`, `01-03-2024`."""
-    shaped = _shaped(values, _DATE_SHAPE, within_text)
+    shaped = _shaped(values, SHAPES["date"], within_text)
     _, real = _years_and_real(shaped)
     return _detection(shaped, {"impossible_date": real})
 
 
 def date_of_birth(values: pa.Array, within_text: bool = False) -> Detection:
     """A calendar date a living person can have been born on."""
-    shaped = _shaped(values, _DATE_SHAPE, within_text)
+    shaped = _shaped(values, SHAPES["date"], within_text)
     year, real = _years_and_real(shaped)
     plausible = (year >= BIRTH_YEARS[0]) & (year <= BIRTH_YEARS[1])
     return _detection(shaped, {"impossible_date": real, "birth_year": plausible})
@@ -201,8 +221,7 @@ def date_of_birth(values: pa.Array, within_text: bool = False) -> Detection:
 def person_name(values: pa.Array, within_text: bool = False) -> Detection:
     """A person's name: two to five capitalised words (or all capitals), with the Malay and
     Indian connectives `bin`, `binti`, `a/l`, `a/p`, `@`."""
-    word = r"[A-Z][a-z'.-]+|[A-Z][A-Z'.-]+|bin|binti|bt|a/l|a/p|A/L|A/P|BIN|BINTI|@|van|de|al"
-    shaped = _shaped(values, rf"[A-Z][A-Za-z'.-]+(?: (?:{word})){{1,4}}", within_text)
+    shaped = _shaped(values, SHAPES["person_name"], within_text)
     return Detection(len(shaped), len(shaped))
 
 
@@ -210,22 +229,13 @@ def address(values: pa.Array, within_text: bool = False) -> Detection:
     """A postal address: a five-digit postcode (Malaysian and US postcodes both have five)
     and either a street word (English or Malay) after a number, or a leading house number
     followed by comma- or line-separated parts."""
-    street = (
-        r"jalan|jln|lorong|lrg|taman|persiaran|lebuh|street|st|road|rd|avenue|ave|lane|ln|"
-        r"drive|dr|way|court|ct|boulevard|blvd|suite|apt|unit|box|place|pl"
-    )
-    postcode = r"\b\d{5}(?:-\d{4})?\b"
-    shape = (
-        rf"(?is:[^\n]*\d[^\n]*\b(?:{street})\b.*{postcode}.*"
-        rf"|(?:no\.?\s*)?\d+[a-z]?,?\s+[a-z][^,\n]*[,\n].*{postcode}(?:\s+[a-z][a-z .]*)?)"
-    )
-    shaped = _shaped(values, shape, within_text)
+    shaped = _shaped(values, SHAPES["address"], within_text)
     return Detection(len(shaped), len(shaped))
 
 
 def free_text(values: pa.Array, within_text: bool = False) -> Detection:
     """Prose: five or more words, mostly letters."""
-    shaped = _shaped(values, r"(?s:\S+(?:\s+\S+){4,})", within_text)
+    shaped = _shaped(values, SHAPES["free_text"], within_text)
     letters = pc.count_substring_regex(shaped, r"[A-Za-z]").to_numpy(zero_copy_only=False)
     length = pc.utf8_length(shaped).to_numpy(zero_copy_only=False)
     return _detection(shaped, {"letters": letters >= 0.6 * np.maximum(length, 1)})
