@@ -19,7 +19,6 @@ import pyarrow as pa
 from faker import Faker
 
 from lake_assets.classification.formats import MYKAD_PLACE_CODES
-from lake_assets.classification.model import ColumnClassification
 from lake_assets.classification.policy import ClassificationPolicy
 
 CARD_TYPES = ("visa16", "mastercard", "amex", "jcb16", "discover")
@@ -105,11 +104,11 @@ class Scores:
 
 
 def score(
-    classified: list[ColumnClassification], labels: dict[str, str], policy: ClassificationPolicy
+    found: dict[str, str | None], labels: dict[str, str], policy: ClassificationPolicy
 ) -> Scores:
-    """Precision and recall of the PII labels, per column: a PII column counts as found only
-    under its true type; a column labelled PII under any other type is a false positive."""
-    found = {c.column: c.semantic_type for c in classified}
+    """Precision and recall of the PII labels (column -> labelled type, None when flagged for
+    review), per column: a PII column counts as found only under its true type; a column
+    labelled PII under any other type is a false positive."""
     true_pii = {col for col, t in labels.items() if policy.is_pii(t)}
     said_pii = {col for col, t in found.items() if t is not None and policy.is_pii(t)}
     right = {col for col in true_pii & said_pii if found[col] == labels[col]}

@@ -69,6 +69,8 @@ SHAPES = {
     ),
     "free_text": r"(?s:\S+(?:\s+\S+){4,})",
 }
+_LETTER_BYTES = np.zeros(256, dtype=np.int64)
+_LETTER_BYTES[[*range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1)]] = 1
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -81,8 +83,23 @@ def _shaped(values: pa.Array, shape: str, within_text: bool) -> pa.Array:
     return values.filter(pc.match_substring_regex(values, f"^(?:{shape})$"))
 
 
-def _digits(values: pa.Array) -> pa.Array:
-    return pc.replace_substring_regex(values, r"\D", "")
+def _digits(values: pa.Array, separators: str) -> pa.Array:
+    """The values without the separators their shape allows (literal replaces: no regex)."""
+    for separator in separators:
+        values = pc.replace_substring(values, separator, "")
+    return values
+
+
+def _per_value(values: pa.Array, byte_class: np.ndarray) -> np.ndarray:
+    """How many bytes of each value fall in `byte_class` (a 256-entry mask), in one numpy pass."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    running = np.concatenate([[0], np.cumsum(byte_class[data])])
+    return running[offsets[1:] - offsets[0]] - running[offsets[:-1] - offsets[0]]
 
 
 def _fixed_width(digits: pa.Array, width: int) -> np.ndarray:
@@ -146,21 +163,24 @@ def phone(values: pa.Array, within_text: bool = False) -> Detection:
     """A phone number: Malaysian mobile or landline as usually written (`+60 12-345 6789`,
     `012-3456789`, `60123456789`, `03-2345 6789`) or any E.164 number (`+44 20 7946 0958`)."""
     shaped = _shaped(values, SHAPES["phone"], within_text)
-    plus = pc.starts_with(shaped, "+").to_numpy(zero_copy_only=False)
-    digits = _digits(shaped)
-    # Mobile: 01X + 7 digits (011 + 8); landline: 0[3-9] + 7 or 8; with 60 instead of 0 abroad.
-    malaysian = r"^(?:60|0)(?:1[02-46-9]\d{7}|11\d{8}|[3-9]\d{7,8})$"
-    national = pc.match_substring_regex(digits, malaysian).to_numpy(zero_copy_only=False)
-    e164 = pc.match_substring_regex(digits, r"^[1-9]\d{7,14}$").to_numpy(zero_copy_only=False)
-    foreign = plus & e164 & ~pc.starts_with(digits, "60").to_numpy(zero_copy_only=False)
-    return _detection(shaped, {"numbering_plan": national | foreign})
+    # Mobile: 01X + 7 digits (011 + 8); landline: 0[3-9] + 7 or 8; 60 instead of 0 from abroad.
+    # Separators may fall anywhere after the prefix, as people type them.
+    malaysian = (
+        r"^(?:\+?60|0)[ -]?(?:1[02-46-9](?:[ -]?\d){7}|11(?:[ -]?\d){8}|[3-9](?:[ -]?\d){7,8})$"
+    )
+    foreign = pc.and_(
+        pc.match_substring_regex(shaped, r"^\+[1-9](?:[ ()-]*\d){7,14}$"),
+        pc.invert(pc.starts_with(shaped, "+60")),
+    )
+    valid = pc.or_(pc.match_substring_regex(shaped, malaysian), foreign)
+    return _detection(shaped, {"numbering_plan": valid.to_numpy(zero_copy_only=False)})
 
 
 def mykad(values: pa.Array, within_text: bool = False) -> Detection:
     """A Malaysian IC (MyKad) number YYMMDD-PB-###G, with or without dashes, whose YYMMDD is a
     real date and whose place-of-birth code PB is one that is issued."""
     shaped = _shaped(values, SHAPES["mykad"], within_text)
-    block = _fixed_width(_digits(shaped), 12)
+    block = _fixed_width(_digits(shaped, "-"), 12)
     place = block[:, 6] * 10 + block[:, 7]
     # YY may be either century; 29 February is real when YY divides by four (2000 was leap).
     yy = _number(block[:, 0:2])
@@ -173,7 +193,7 @@ def payment_card(values: pa.Array, within_text: bool = False) -> Detection:
     """A payment card number (13-19 digits, grouped or not) from a card scheme's ranges
     (Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners) whose Luhn check digit is right."""
     shaped = _shaped(values, SHAPES["payment_card"], within_text)
-    digits = _digits(shaped)
+    digits = _digits(shaped, " -")
     scheme = pc.match_substring_regex(digits, r"^(?:4|5\d|2[2-7]|3[04-8]|6)")
     block = _fixed_width(digits, 19)
     # Luhn from the right: every second digit doubled, 9 taken off a two-digit result.
@@ -189,14 +209,14 @@ def bank_account(values: pa.Array, within_text: bool = False) -> Detection:
     check digit, so nothing more can be checked: the shape is weak evidence on its own, and a
     column of them is told from IC numbers by the checks those fail."""
     shaped = _shaped(values, SHAPES["bank_account"], within_text)
-    length = pc.utf8_length(_digits(shaped)).to_numpy(zero_copy_only=False)
+    length = pc.utf8_length(_digits(shaped, "-")).to_numpy(zero_copy_only=False)
     return _detection(shaped, {"length": (length >= 10) & (length <= 16)})
 
 
 def _years_and_real(shaped: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Year of each date (ISO, or day first) and whether its month and day are real."""
     iso = pc.match_substring_regex(shaped, r"^\d{4}").to_numpy(zero_copy_only=False)
-    digits = _fixed_width(_digits(shaped), 8)
+    digits = _fixed_width(_digits(shaped, "-/"), 8)
     ymd = np.where(iso[:, None], digits, digits[:, [4, 5, 6, 7, 2, 3, 0, 1]])  # to YYYYMMDD
     year = _number(ymd[:, 0:4])
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
@@ -236,8 +256,8 @@ def address(values: pa.Array, within_text: bool = False) -> Detection:
 def free_text(values: pa.Array, within_text: bool = False) -> Detection:
     """Prose: five or more words, mostly letters."""
     shaped = _shaped(values, SHAPES["free_text"], within_text)
-    letters = pc.count_substring_regex(shaped, r"[A-Za-z]").to_numpy(zero_copy_only=False)
-    length = pc.utf8_length(shaped).to_numpy(zero_copy_only=False)
+    letters = _per_value(shaped, _LETTER_BYTES)
+    length = pc.binary_length(shaped).to_numpy(zero_copy_only=False)
     return _detection(shaped, {"letters": letters >= 0.6 * np.maximum(length, 1)})
 
 

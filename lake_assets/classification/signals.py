@@ -103,16 +103,16 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     rows, non_null = len(column), len(column) - column.null_count
-    values = _as_text(pc.drop_null(column))
+    # Integers are read as printed too: IC and account numbers are often stored as numbers.
+    kind = column.type
+    text = _is_text(kind) or pa.types.is_integer(kind) or pa.types.is_date(kind)
+    values = _as_text(pc.drop_null(column)) if text else pc.drop_null(column)
     counts = pc.value_counts(values).field("counts").to_numpy() if non_null else np.empty(0)
     entropy = _entropy(counts)
-    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
-    # Integers are read as printed too: IC and account numbers are often stored as numbers.
-    text = (
-        _is_text(column.type) or pa.types.is_integer(column.type) or pa.types.is_date(column.type)
-    )
-    classes = _char_classes(values, int(lengths.sum())) if text else {}
-    formats, shapes, failures, embedded = ({}, {}, {}, {}) if not text else _formats(values)
+    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False) if text else np.zeros(0)
+    bytes_seen = _bytes_seen(values) if text else np.zeros(256, dtype=np.int64)
+    classes = _char_classes(bytes_seen)
+    formats, shapes, failures, embedded = _formats(values, bytes_seen) if text else ({}, {}, {}, {})
     return ColumnProfile(
         column=name,
         arrow_type=str(column.type),
@@ -122,8 +122,8 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
         cardinality_ratio=_ratio(len(counts), non_null),
         entropy=round(entropy, 4),
         normalised_entropy=round(entropy / math.log2(non_null), 4) if non_null > 1 else 0.0,
-        length_mean=round(float(lengths.mean()), 2) if non_null else 0.0,
-        length_max=int(lengths.max()) if non_null else 0,
+        length_mean=round(float(lengths.mean()), 2) if len(lengths) else 0.0,
+        length_max=int(lengths.max()) if len(lengths) else 0,
         char_classes=classes,
         format_shares=formats,
         shape_shares=shapes,
@@ -132,19 +132,20 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
     )
 
 
-def _formats(values: pa.Array) -> tuple[dict, dict, dict, dict]:
+def _formats(values: pa.Array, bytes_seen: np.ndarray) -> tuple[dict, dict, dict, dict]:
     formats, shapes, failures, embedded = {}, {}, {}, {}
     n = len(values)
     if not n:
         return formats, shapes, failures, embedded
     # Cheap gates skip detectors whose shapes cannot match: most columns are not most formats.
     has = {
-        "digit": pc.any(pc.match_substring_regex(values, r"\d")).as_py(),
-        "@": pc.any(pc.match_substring(values, "@")).as_py(),
+        "digit": bytes_seen[_DIGITS].any(),
+        "letter": bytes_seen[_LETTERS].any(),
+        "@": bytes_seen[ord("@")] > 0,
     }
     for detector in DETECTORS:
         name = format_name(detector)
-        if (name == "email" and not has["@"]) or (name in _NEEDS_DIGITS and not has["digit"]):
+        if not all(has[needed] for needed in _NEEDS.get(name, ())):
             continue
         found = detector(values)
         if found.shaped:
@@ -153,17 +154,29 @@ def _formats(values: pa.Array) -> tuple[dict, dict, dict, dict]:
             for check, count in found.failed.items():
                 failures[f"{name}.{check}"] = _ratio(count, found.shaped)
     if formats.get("free_text", 0) >= PROSE_SHARE:
-        for detector in EMBEDDED:
-            if detector.__name__ == "email" and not has["@"]:
-                continue
-            found = detector(values, within_text=True)
+        # Pasted numbers and addresses are rare in prose: look only in rows with a digit or @.
+        candidates = values.filter(pc.match_substring_regex(values, r"[0-9@]"))
+        for detector in EMBEDDED if len(candidates) else ():
+            found = detector(candidates, within_text=True)
             if found.valid:
                 embedded[format_name(detector)] = _ratio(found.valid, n)
     return formats, shapes, failures, embedded
 
 
-_NEEDS_DIGITS = {"iban", "mykad", "payment_card", "phone", "bank_account", "date_of_birth",
-                 "date", "address"}  # fmt: skip
+# What a value must contain for a format's shape to match it.
+_NEEDS = {
+    "email": ("@", "letter"),
+    "iban": ("digit", "letter"),
+    "person_name": ("letter",),
+    "address": ("digit", "letter"),
+    "free_text": ("letter",),
+    **dict.fromkeys(
+        ("mykad", "payment_card", "phone", "bank_account", "date_of_birth", "date"), ("digit",)
+    ),
+}
+_DIGITS = np.arange(ord("0"), ord("9") + 1)
+_LETTERS = np.r_[ord("A") : ord("Z") + 1, ord("a") : ord("z") + 1]
+_SPACES = np.array([ord(c) for c in " \t\n\r"])
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -178,7 +191,7 @@ def _as_text(values: pa.Array) -> pa.Array:
     """Values as trimmed strings: detectors read text; numbers and dates are read as printed."""
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+    if not pa.types.is_string(values.type):  # detectors read 32-bit offsets
         values = values.cast(pa.string())
     return pc.utf8_trim_whitespace(values)
 
@@ -190,15 +203,28 @@ def _entropy(counts: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def _char_classes(values: pa.Array, characters: int) -> dict[str, float]:
-    if not characters:
+def _bytes_seen(values: pa.Array) -> np.ndarray:
+    """How often each byte occurs in the values: one numpy pass instead of a regex per class."""
+    if not len(values):
+        return np.zeros(256, dtype=np.int64)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset :]
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
+    return np.bincount(data[offsets[0] : offsets[len(values)]], minlength=256)
+
+
+def _char_classes(bytes_seen: np.ndarray) -> dict[str, float]:
+    """Share of digits, ASCII letters, whitespace and anything else (a non-ASCII character
+    counts once per byte of its UTF-8 encoding, as other)."""
+    total = int(bytes_seen.sum())
+    if not total:
         return {}
     counted = {
-        name: int(pc.sum(pc.count_substring_regex(values, pattern)).as_py() or 0)
-        for name, pattern in (("digit", r"\d"), ("letter", r"[A-Za-z]"), ("space", r"\s"))
+        "digit": int(bytes_seen[_DIGITS].sum()),
+        "letter": int(bytes_seen[_LETTERS].sum()),
+        "space": int(bytes_seen[_SPACES].sum()),
     }
-    counted["other"] = characters - sum(counted.values())
-    return {name: _ratio(count, characters) for name, count in counted.items()}
+    counted["other"] = total - sum(counted.values())
+    return {name: _ratio(count, total) for name, count in counted.items()}
 
 
 def _ratio(part: int, whole: int) -> float:
