@@ -145,8 +145,12 @@ def test_values_outweigh_names_and_low_confidence_goes_to_review():
     sample = pa.table({
         "contact": ["siti@bank.my", "ali@mail.com", "wong@x.org"] * 20,
         "no_hp": [f"see {i} or {i + 1}" for i in range(60)],
+        "empty": pa.nulls(60, pa.string()),
     })  # fmt: skip
-    contact, no_hp = classify_table("customers", sample, ("2026-03-01", "2026-03-02"), POLICY)
+    contact, no_hp, empty = classify_table(
+        "customers", sample, ("2026-03-01", "2026-03-02"), POLICY
+    )
+    assert empty.needs_review and empty.reason == "no values in the sample"
     assert (contact.semantic_type, contact.sensitivity) == ("email", "pii")
     assert "suggests phone" in contact.conflict
     assert no_hp.needs_review and no_hp.sensitivity is None

@@ -67,7 +67,7 @@ def _label(
     if labelled:
         reason = None
     elif best is None:
-        reason = "no signal suggests a type"
+        reason = "no values in the sample" if not profile.distinct else "no signal suggests a type"
     else:
         reason = (
             f"best candidate {best.semantic_type} ({best.confidence:.2f}) is below the review "

@@ -130,7 +130,7 @@ def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:
         add("amount", 0.75, **signals)
         add("number", 0.6, **signals)
     strongest = max(scores.values(), default=0.0)
-    few_values = profile.distinct <= 100 and profile.cardinality_ratio <= 0.2
+    few_values = 0 < profile.distinct <= 100 and profile.cardinality_ratio <= 0.2
     if few_values and strongest < SUPPORTED and not kind.startswith("timestamp"):
         add("code", 0.85, **signals, distinct=profile.distinct)
     elif (

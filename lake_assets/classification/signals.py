@@ -50,7 +50,9 @@ def sample_table(source: pa.Table | Iterable[pa.RecordBatch], size: int, seed: i
             best = np.argpartition(keys, size - 1)[:size]
             best.sort()  # keeps the rows in their original order
             kept, keys, positions = kept.take(pa.array(best)), keys[best], positions[best]
-    if kept is None:
+    if kept is None:  # an empty partition samples to an empty table of its schema
+        if isinstance(source, pa.Table):
+            return source.slice(0, 0)
         raise ValueError("nothing to sample: the source has no record batches")
     return kept.take(pa.array(np.argsort(positions, kind="stable")))
 
