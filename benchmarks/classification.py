@@ -2,7 +2,7 @@
 the sample's memory against the rows it is drawn from, and precision/recall beside Presidio.
 
 The data is the evaluation generator's labelled table (lake_assets/classification/evaluation.py,
-18 columns with misleading names), `rows` rows written once to bench-data/ as Parquet in chunks
+19 columns with misleading names), `rows` rows written once to bench-data/ as Parquet in chunks
 and reused. The baseline is what a regex-only classifier does: per column, one pyarrow.compute
 pass of every format's shape regex (`formats.SHAPES`), counting matches; nothing else. The
 classifier's cost on top of it (checks, profile, fusion) should stay within 2x. The memory part
@@ -96,10 +96,14 @@ def run(rows: int) -> str:
 
 
 def labelled_file(rows: int) -> Path:
-    """bench-data/classification_<rows>.parquet, generated in chunks if missing."""
+    """bench-data/classification_<rows>.parquet, generated in chunks if missing or if the
+    generator's columns changed."""
     path = BENCH_DATA / f"classification_{rows}.parquet"
-    if path.exists() and pq.ParquetFile(path).metadata.num_rows == rows:
-        return path
+    if path.exists():
+        existing = pq.ParquetFile(path)
+        current = existing.schema_arrow.names == list(evaluation.LABELS)
+        if current and existing.metadata.num_rows == rows:
+            return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     writer = None

@@ -175,6 +175,8 @@ def test_evaluation_set_precision_recall_and_account_told_from_ic():
     assert ic.candidates[0].evidence["dob_matches.d1"] == 1.0  # the date of birth confirms it
     assert by_column["d1"].candidates[0].evidence["matches_ic.ref_no"] == 1.0
     assert by_column["field_a"].candidates[0].evidence["beside"] == "phone_country_code"
+    # National numbers without their trunk 0 are phones with the country code beside them.
+    assert by_column["field_b"].candidates[0].evidence["phone_with.phone_country_code"] == 1.0
 
 
 def test_ic_numbers_pasted_into_notes_drift_and_make_the_column_pii():

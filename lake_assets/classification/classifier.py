@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake_assets.classification.formats import phone
 from lake_assets.classification.fusion import TableContext, rank
 from lake_assets.classification.model import ColumnClassification
+from lake_assets.classification.names import is_phone_neighbour
 from lake_assets.classification.policy import ClassificationPolicy
 from lake_assets.classification.signals import ColumnProfile, profile_column
 from lake_assets.classification.signals import sample_table as _sample
@@ -91,8 +93,18 @@ def _cross_signals(
     sample: pa.Table, profiles: Mapping[str, ColumnProfile]
 ) -> dict[str, dict[str, float | str]]:
     """Row-wise signals between columns: the share of rows where a date column equals an IC
-    column's YYMMDD confirms both (the IC's birth date, the column's being one)."""
+    column's YYMMDD confirms both (the IC's birth date, the column's being one); the share of
+    numbers that are phone numbers once the country code beside them is put in front."""
     cross: dict[str, dict[str, float | str]] = {}
+    codes = [n for n in sample.column_names if is_phone_neighbour(n)]
+    for name, profile in profiles.items():
+        local = profile.shape_shares.get("phone", 0) >= SUPPORTED
+        if codes and local and profile.format_shares.get("phone", 0) < SUPPORTED:
+            code = pc.replace_substring(_text(sample.column(codes[0])), "+", "")
+            joined = pc.binary_join_element_wise("+", code, " ", _text(sample.column(name)), "")
+            found = phone(pc.drop_null(joined).combine_chunks())
+            rows = sample.num_rows - sample.column(name).null_count
+            cross.setdefault(name, {})[f"phone_with.{codes[0]}"] = round(found.valid / rows, 4)
     ics = [n for n, p in profiles.items() if p.format_shares.get("mykad", 0) >= SUPPORTED]
     dates = [n for n, p in profiles.items() if _is_date(p)]
     for ic in ics:

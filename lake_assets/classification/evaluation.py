@@ -3,7 +3,7 @@
 `generate(rows, seed)` builds, deterministically, a table of a Malaysian bank's kind of data
 under misleading or meaningless column names (IC numbers under `ref_no`, account numbers shaped
 like IC numbers with impossible dates under `cust_ref`, e-mail addresses under `contact`, phones
-in mixed spellings under `field_a`, free text with the odd pasted IC number), with the true
+in mixed spellings under `field_a`, national numbers beside their country code, free text with the odd pasted IC number), with the true
 semantic type of each column. Faker (seeded) writes the prose, names, e-mails, IBANs and card
 numbers: a pool of them, drawn from with numpy so a million rows take seconds; the Malaysian
 formats Faker does not know (IC numbers, phones, addresses) are built here.
@@ -31,6 +31,7 @@ LABELS = {
     "cust_ref": "bank_account",
     "contact": "email",
     "field_a": "phone",
+    "field_b": "phone",  # national numbers without the trunk 0, beside their country code
     "phone_country_code": "code",
     "beneficiary": "iban",
     "instrument": "payment_card",
@@ -74,6 +75,7 @@ def generate(rows: int, seed: int = 12, pool: int = POOL) -> tuple[pa.Table, dic
         "cust_ref": _accounts_like_ic(rng, rows),
         "contact": drawn(fake.email),
         "field_a": _phones(rng, rows),
+        "field_b": _national_numbers(rng, rows),
         "phone_country_code": rng.choice(["60", "65", "62"], rows, p=[0.9, 0.06, 0.04]).tolist(),
         "beneficiary": drawn(fake.iban),
         "instrument": drawn(lambda: fake.credit_card_number(str(rng.choice(CARD_TYPES)))),
@@ -174,6 +176,17 @@ def _phones(rng: np.random.Generator, rows: int) -> list[str]:
             )[how]
         )
     return out
+
+
+def _national_numbers(rng: np.random.Generator, rows: int) -> list[str]:
+    """Subscriber numbers as some systems keep them: no trunk 0, no country code, which sits in
+    `phone_country_code` beside them."""
+    prefix = rng.choice(["12", "13", "17", "11", "3"], rows)
+    subscriber = rng.integers(0, 100_000_000, rows)
+    return [
+        f"{p}{s:08d}" if p in ("11", "3") else f"{p}{s % 10_000_000:07d}"
+        for p, s in zip(prefix, subscriber, strict=True)
+    ]
 
 
 def _person(fake: Faker, rng: np.random.Generator) -> str:

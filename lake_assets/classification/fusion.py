@@ -5,8 +5,9 @@ Values outweigh names: a format's share, times how conclusive the format is (a p
 digit or a real date and issued place code say more than a bare run of digits), makes the base
 confidence; a name that agrees adds a little, and a name alone makes only a weak candidate. When
 the values say one thing and the name another, the column's `conflict` says so. Co-occurring
-columns add evidence: a phone country code beside a column, or a date of birth equal to an IC
-number's YYMMDD in the same rows. A 12-digit column that has the IC shape but fails its checks
+columns add evidence: a phone country code beside a column (which makes national numbers
+written without a trunk prefix valid phones), or a date of birth equal to an IC number's YYMMDD
+in the same rows. A 12-digit column that has the IC shape but fails its checks
 keeps the failed checks' shares in its evidence, which is how an account number is told apart.
 """
 
@@ -158,6 +159,8 @@ def _cross_columns(profile: ColumnProfile, context: TableContext, add, scores) -
     for signal, value in cross.items():
         if signal.startswith("dob_matches.") and "mykad" in scores:
             add("mykad", scores["mykad"] + CROSS_CHECK * float(value), **{signal: value})
+        if signal.startswith("phone_with."):  # national numbers, the country code beside them
+            add("phone", CONCLUSIVE["phone"] * float(value), **{signal: value})
         if signal.startswith("matches_ic.") and "date_of_birth" in scores:
             add("date_of_birth", scores["date_of_birth"] + CROSS_CHECK * float(value),
                 **{signal: value})  # fmt: skip
