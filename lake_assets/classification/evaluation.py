@@ -3,10 +3,11 @@
 `generate(rows, seed)` builds, deterministically, a table of a Malaysian bank's kind of data
 under misleading or meaningless column names (IC numbers under `ref_no`, account numbers shaped
 like IC numbers with impossible dates under `cust_ref`, e-mail addresses under `contact`, phones
-in mixed spellings under `field_a`, national numbers beside their country code, free text with the odd pasted IC number), with the true
-semantic type of each column. Faker (seeded) writes the prose, names, e-mails, IBANs and card
-numbers: a pool of them, drawn from with numpy so a million rows take seconds; the Malaysian
-formats Faker does not know (IC numbers, phones, addresses) are built here.
+in mixed spellings under `field_a`, national numbers beside their country code under `field_b`,
+free text with the odd pasted IC number), with the true semantic type of each column. Faker
+(seeded) writes the prose, names, e-mails, IBANs and card numbers into a pool per column, drawn
+from with numpy, since Faker writes only a few thousand values a second; the Malaysian formats
+Faker does not know (IC numbers, phones, addresses) are built here.
 """
 
 from __future__ import annotations
