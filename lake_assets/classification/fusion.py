@@ -38,8 +38,9 @@ NAME_AGREES = 0.1  # what a name adds to a type the values support
 NAME_ONLY = 0.3  # the confidence of a type only the name suggests
 SUPPORTED = 0.5  # a format share from which the values support a type
 CROSS_CHECK = 0.15  # what a cross-column confirmation adds, times its share
-# A dataset about people makes a person's data likelier than elsewhere.
+# A dataset about people makes a person's data likelier than elsewhere: a nudge, not proof.
 PERSON_DATASETS = frozenset(("customer", "customers", "kyc", "party", "member", "pelanggan"))
+ABOUT_PEOPLE = 0.02
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,11 @@ def rank(
     if context.about_people:
         for semantic_type in scores:
             if policy.is_pii(semantic_type) and scores[semantic_type] >= SUPPORTED:
-                add(semantic_type, min(1.0, scores[semantic_type] + 0.02), dataset=context.dataset)
+                add(
+                    semantic_type,
+                    min(1.0, scores[semantic_type] + ABOUT_PEOPLE),
+                    dataset=context.dataset,
+                )
 
     ranked = sorted(scores, key=lambda t: (-scores[t], t))
     candidates = tuple(
