@@ -1,5 +1,5 @@
 """`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
-[scd] [compaction] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+[scd] [compaction] [classification] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import time
 
 from benchmarks import (
     backfill,
+    classification,
     compaction,
     contracts,
     lineage_events,
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "lineage": lineage_events.run,
     "scd": scd.run,
     "compaction": compaction.run,
+    "classification": classification.run,
 }
 
 

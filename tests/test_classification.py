@@ -1,0 +1,200 @@
+"""The classification core (issue 12), without Spark or Dagster: each format detector alone,
+name hints, the deterministic sample and profile, fusion's conflicts and cross-column evidence,
+the policy file's errors, drift, and precision/recall on the labelled evaluation set."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from lake_assets.classification import formats
+from lake_assets.classification.classifier import (
+    CLASSIFIER_VERSION,
+    classify_table,
+    profile_table,
+    sample_table,
+)
+from lake_assets.classification.drift import detect_drift
+from lake_assets.classification.evaluation import generate, score
+from lake_assets.classification.model import ColumnClassification
+from lake_assets.classification.names import name_hints
+from lake_assets.classification.policy import load_policy
+from lake_assets.classification.signals import ColumnProfile
+from lake_assets.config import ConfigError
+
+POLICY = load_policy()
+
+
+def detect(detector, values, within_text=False):
+    return detector(pa.array(values, pa.string()), within_text=within_text)
+
+
+def test_email():
+    found = detect(formats.email, ["a.b@bank.com.my", "x@y", "not an email", "p+q@mail.co"])
+    assert (found.shaped, found.valid) == (2, 2)
+    assert detect(formats.email, ["reach me at siti@example.my."], within_text=True).valid == 1
+
+
+def test_iban_mod97():
+    found = detect(
+        formats.iban,
+        ["GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432", "GB83WEST12345698765432"],
+    )
+    assert (found.shaped, found.valid, found.failed) == (3, 2, {"mod97": 1})
+
+
+def test_phone_malaysian_spellings_and_e164():
+    valid = ["+60 12-345 6789", "012-3456789", "60123456789", "03-2345 6789", "011-2345 6789",
+             "+44 20 7946 0958"]  # fmt: skip
+    assert detect(formats.phone, valid).valid == len(valid)
+    # IC numbers and short codes are no phones; a dial plan Malaysia does not have fails.
+    found = detect(formats.phone, ["900101-14-5678", "12345", "0023456789"])
+    assert (found.shaped, found.valid) == (2, 0)
+
+
+def test_mykad_needs_a_real_date_and_an_issued_place_code():
+    found = detect(
+        formats.mykad,
+        ["900101-14-5678", "900101145678", "000229-10-1111",  # 2000 was a leap year
+         "991399-14-5678", "010229101111",  # no 13th month; 2001 was not a leap year
+         "900101-00-5678", "900101-19-5678", "900101-73-5678"],  # codes never issued
+    )  # fmt: skip
+    assert found.valid == 3
+    assert found.failed == {"impossible_date": 2, "unissued_place_code": 3}
+    assert {1, 16, 21, 59, 60, 68, 71, 72, 74, 79, 82, 93, 98, 99} <= formats.MYKAD_PLACE_CODES
+    assert not {0, 17, 20, 69, 70, 73, 80, 81, 94, 97} & formats.MYKAD_PLACE_CODES
+    pasted = ["Customer IC 900101-14-5678 seen", "ref 991399145678 here", "no number"]
+    assert detect(formats.mykad, pasted, within_text=True).valid == 1
+
+
+def test_payment_card_luhn():
+    found = detect(
+        formats.payment_card,
+        ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "4111111111111112"],
+    )
+    assert (found.valid, found.failed) == (3, {"luhn": 1})
+
+
+def test_bank_account():
+    found = detect(formats.bank_account, ["5621-3490-1234", "1234567890", "123", "12-34"])
+    assert (found.shaped, found.valid, found.failed) == (4, 2, {"length": 2})
+
+
+def test_dates_and_dates_of_birth():
+    values = ["1990-02-28", "29/02/2000", "29/02/1900", "1985-13-01", f"{date.today():%Y-%m-%d}"]
+    assert detect(formats.calendar_date, values).valid == 3
+    birth = detect(formats.date_of_birth, values)
+    assert (birth.valid, birth.failed) == (2, {"impossible_date": 2, "birth_year": 1})
+
+
+def test_person_name_address_free_text():
+    names = ["Ahmad bin Ismail", "TAN WEI MING", "Suresh a/l Rajan", "John Smith"]
+    assert detect(formats.person_name, [*names, "the quick brown fox", "MYR"]).valid == 4
+    addresses = ["No. 12, Jalan Ampang 3/4, Taman Melati, 50450 Kuala Lumpur",
+                 "144 Lisa Fork, Port Yvetteburgh, IA 59992"]  # fmt: skip
+    assert detect(formats.address, [*addresses, "Jalan Ampang"]).valid == 2
+    prose = detect(formats.free_text, ["The customer called about a lost card", "1 2 3 4 5 6"])
+    assert (prose.shaped, prose.valid) == (2, 1)
+
+
+def test_name_hints_english_and_malay():
+    assert name_hints("no_kp")[0] == "mykad"
+    assert name_hints("customerNRIC")[0] == "mykad"
+    assert name_hints("no_hp")[0] == "phone"
+    assert name_hints("acct_no")[0] == "bank_account"
+    assert "person_name" not in name_hints("merchant_name")
+    assert name_hints("ref_no") == []
+
+
+def test_sample_is_deterministic_bounded_and_batch_independent():
+    table = pa.table({"n": list(range(10_000))})
+    policy = replace(POLICY, sample_size=100)
+    one = sample_table(table.to_batches(max_chunksize=1000), policy, seed=3)
+    again = sample_table(table.to_batches(max_chunksize=77), policy, seed=3)
+    assert one.num_rows == 100 and one.equals(again)  # the batches' sizes do not matter
+    drawn = one.column("n").to_pylist()
+    assert drawn == sorted(drawn) and drawn[-1] > 9000  # in order, from the whole table
+    assert not one.equals(sample_table(table, policy, seed=4))
+    assert sample_table(table.slice(0, 50), policy).num_rows == 50
+
+
+def test_profile_round_trips_through_json():
+    profile = profile_table(pa.table({"c": ["a@b.com", "c@d.org", None, "a@b.com"]}))["c"]
+    assert (profile.null_ratio, profile.distinct, profile.format_shares["email"]) == (
+        0.25, 2, 1.0
+    )  # fmt: skip
+    assert profile.cardinality_ratio == pytest.approx(2 / 3, abs=1e-4)
+    assert ColumnProfile.from_json(profile.to_json()) == profile
+
+
+def test_policy_errors_name_file_key_and_reason(tmp_path):
+    path = tmp_path / "classification.yaml"
+    path.write_text("sensitivity:\n  mykad: secret\n")
+    with pytest.raises(ConfigError, match=r"classification.yaml: sensitivity.mykad: must be one"):
+        load_policy(path)
+    path.write_text("sensitivity:\n  device_id: public\n")
+    policy = load_policy(path)
+    assert policy.sensitivity_of("device_id") == "public"
+    assert policy.sensitivity_of("mykad") == "pii"  # a partial mapping keeps the defaults
+
+
+def test_values_outweigh_names_and_low_confidence_goes_to_review():
+    sample = pa.table({
+        "contact": ["siti@bank.my", "ali@mail.com", "wong@x.org"] * 20,
+        "no_hp": [f"see {i} or {i + 1}" for i in range(60)],
+        "empty": pa.nulls(60, pa.string()),
+    })  # fmt: skip
+    contact, no_hp, empty = classify_table(
+        "customers", sample, ("2026-03-01", "2026-03-02"), POLICY
+    )
+    assert empty.needs_review and empty.reason == "no values in the sample"
+    assert (contact.semantic_type, contact.sensitivity) == ("email", "pii")
+    assert "suggests phone" in contact.conflict
+    assert no_hp.needs_review and no_hp.sensitivity is None
+    assert no_hp.candidates[0].evidence == {"name": "no_hp"}
+    assert "below the review threshold" in no_hp.reason
+    assert contact.classifier_version == CLASSIFIER_VERSION
+    assert ColumnClassification.from_json(contact.to_json()) == contact
+
+
+def test_evaluation_set_precision_recall_and_account_told_from_ic():
+    table, labels = generate(3000, seed=12, pool=400)
+    assert len(table.column_names) >= 15
+    classified = classify_table("customers", table, ("2026-03-01", "2026-03-30"), POLICY)
+    scores = score({c.column: c.semantic_type for c in classified}, labels, POLICY)
+    assert scores.precision >= 0.95 and scores.recall >= 0.95, scores.mistakes
+    by_column = {c.column: c for c in classified}
+    account, ic = by_column["cust_ref"], by_column["ref_no"]
+    assert (account.semantic_type, ic.semantic_type) == ("bank_account", "mykad")
+    reasons = account.candidates[0].evidence
+    assert reasons["shape.mykad"] == 1.0 and reasons["failed.mykad.impossible_date"] == 1.0
+    assert all(c.semantic_type != "mykad" for c in account.candidates)
+    assert ic.candidates[0].evidence["dob_matches.d1"] == 1.0  # the date of birth confirms it
+    assert by_column["d1"].candidates[0].evidence["matches_ic.ref_no"] == 1.0
+    assert by_column["field_a"].candidates[0].evidence["beside"] == "phone_country_code"
+    # National numbers without their trunk 0 are phones with the country code beside them.
+    assert by_column["field_b"].candidates[0].evidence["phone_with.phone_country_code"] == 1.0
+
+
+def test_ic_numbers_pasted_into_notes_drift_and_make_the_column_pii():
+    table, _ = generate(2000, seed=5, pool=400)
+    clean = [text.split(" Customer IC ")[0] for text in table.column("notes").to_pylist()]
+    before = pa.table({"notes": clean})
+    after = pa.table({"notes": table.column("notes")})  # 3% of rows with an IC number
+    baseline = profile_table(before)["notes"]
+    (first,) = classify_table("crm", before, ("2026-03-01", "2026-03-01"), POLICY)
+    assert (first.semantic_type, first.sensitivity) == ("free_text", "internal")
+
+    current = profile_table(after)["notes"]
+    drifts = detect_drift(baseline, current, POLICY.drift)
+    assert drifts[0].signal == "embedded.mykad" and 0.02 < drifts[0].observed < 0.05
+    assert drifts[0].baseline == 0.0 and "notes: embedded.mykad 0 ->" in drifts[0].describe()
+    (again,) = classify_table(
+        "crm", after, ("2026-03-02", "2026-03-02"), POLICY, {"notes": current}
+    )
+    assert (again.semantic_type, again.sensitivity) == ("mykad", "pii")
+    assert again.candidates[1].semantic_type == "free_text"
+    assert detect_drift(current, current, POLICY.drift) == []
