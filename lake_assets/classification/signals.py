@@ -1,0 +1,205 @@
+"""What a column's values say about it, measured on a deterministic sample: cardinality ratio,
+Shannon entropy, null ratio, lengths and character classes, and the share of values in each
+format of `formats.DETECTORS` (and, in prose, the share of rows holding an embedded format).
+
+`sample_table` draws the sample from record batches in one pass without holding more than the
+sample and one batch: each row's key is a seeded hash of its position, and the sample is the
+rows with the `size` smallest keys (a bottom-k reservoir), so the same partition always gives
+the same sample. A `ColumnProfile` serialises to JSON: it is the column's baseline for drift.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lake_assets.classification.formats import DETECTORS, EMBEDDED, format_name
+
+# Prose is looked into for embedded formats: most values have five words or more.
+PROSE_SHARE = 0.5
+
+
+def sample_table(source: pa.Table | Iterable[pa.RecordBatch], size: int, seed: int = 0) -> pa.Table:
+    """Up to `size` rows of `source`, the same rows for the same source and seed, in their
+    original order. Memory holds the sample and one batch, however many rows `source` has."""
+    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    kept: pa.Table | None = None
+    keys = np.empty(0, dtype=np.uint64)
+    positions = np.empty(0, dtype=np.int64)
+    start = 0
+    for batch in batches:
+        position = np.arange(start, start + batch.num_rows, dtype=np.int64)
+        start += batch.num_rows
+        batch_keys = _row_keys(position, seed)
+        if len(keys) >= size:  # only rows that beat the current k-th smallest key can enter
+            entering = batch_keys < keys.max()
+            batch, batch_keys, position = (
+                batch.filter(pa.array(entering)),
+                batch_keys[entering],
+                position[entering],
+            )
+        table = pa.Table.from_batches([batch])
+        kept = table if kept is None else pa.concat_tables([kept, table]).combine_chunks()
+        keys, positions = np.concatenate([keys, batch_keys]), np.concatenate([positions, position])
+        if len(keys) > size:
+            best = np.argpartition(keys, size - 1)[:size]
+            best.sort()  # keeps the rows in their original order
+            kept, keys, positions = kept.take(pa.array(best)), keys[best], positions[best]
+    if kept is None:
+        raise ValueError("nothing to sample: the source has no record batches")
+    return kept.take(pa.array(np.argsort(positions, kind="stable")))
+
+
+def _row_keys(position: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64 of (seed, position): uniform, independent of the batch boundaries."""
+    with np.errstate(over="ignore"):
+        z = position.astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    column: str
+    arrow_type: str
+    rows: int  # rows sampled
+    null_ratio: float
+    distinct: int
+    cardinality_ratio: float  # distinct / non-null
+    entropy: float  # Shannon entropy of the value distribution, in bits
+    normalised_entropy: float  # entropy / log2(non-null): 0 a constant, 1 all distinct
+    length_mean: float
+    length_max: int
+    # Share of characters that are digits, letters, whitespace, anything else.
+    char_classes: dict[str, float] = field(default_factory=dict)
+    # Detector -> share of non-null values in its format (shape and every check).
+    format_shares: dict[str, float] = field(default_factory=dict)
+    # Detector -> share with its shape; "detector.check" -> share of the shaped failing a check.
+    shape_shares: dict[str, float] = field(default_factory=dict)
+    check_failures: dict[str, float] = field(default_factory=dict)
+    # Prose only: detector -> share of non-null values holding the format somewhere inside.
+    embedded_shares: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def non_null(self) -> int:
+        return round(self.rows * (1 - self.null_ratio))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, body: dict) -> ColumnProfile:
+        return cls(**body)
+
+
+def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfile:
+    """The signals of one sampled column."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    rows, non_null = len(column), len(column) - column.null_count
+    values = _as_text(pc.drop_null(column))
+    counts = pc.value_counts(values).field("counts").to_numpy() if non_null else np.empty(0)
+    entropy = _entropy(counts)
+    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
+    # Integers are read as printed too: IC and account numbers are often stored as numbers.
+    text = (
+        _is_text(column.type) or pa.types.is_integer(column.type) or pa.types.is_date(column.type)
+    )
+    classes = _char_classes(values, int(lengths.sum())) if text else {}
+    formats, shapes, failures, embedded = ({}, {}, {}, {}) if not text else _formats(values)
+    return ColumnProfile(
+        column=name,
+        arrow_type=str(column.type),
+        rows=rows,
+        null_ratio=_ratio(rows - non_null, rows),
+        distinct=len(counts),
+        cardinality_ratio=_ratio(len(counts), non_null),
+        entropy=round(entropy, 4),
+        normalised_entropy=round(entropy / math.log2(non_null), 4) if non_null > 1 else 0.0,
+        length_mean=round(float(lengths.mean()), 2) if non_null else 0.0,
+        length_max=int(lengths.max()) if non_null else 0,
+        char_classes=classes,
+        format_shares=formats,
+        shape_shares=shapes,
+        check_failures=failures,
+        embedded_shares=embedded,
+    )
+
+
+def _formats(values: pa.Array) -> tuple[dict, dict, dict, dict]:
+    formats, shapes, failures, embedded = {}, {}, {}, {}
+    n = len(values)
+    if not n:
+        return formats, shapes, failures, embedded
+    # Cheap gates skip detectors whose shapes cannot match: most columns are not most formats.
+    has = {
+        "digit": pc.any(pc.match_substring_regex(values, r"\d")).as_py(),
+        "@": pc.any(pc.match_substring(values, "@")).as_py(),
+    }
+    for detector in DETECTORS:
+        name = format_name(detector)
+        if (name == "email" and not has["@"]) or (name in _NEEDS_DIGITS and not has["digit"]):
+            continue
+        found = detector(values)
+        if found.shaped:
+            shapes[name] = _ratio(found.shaped, n)
+            formats[name] = _ratio(found.valid, n)
+            for check, count in found.failed.items():
+                failures[f"{name}.{check}"] = _ratio(count, found.shaped)
+    if formats.get("free_text", 0) >= PROSE_SHARE:
+        for detector in EMBEDDED:
+            if detector.__name__ == "email" and not has["@"]:
+                continue
+            found = detector(values, within_text=True)
+            if found.valid:
+                embedded[format_name(detector)] = _ratio(found.valid, n)
+    return formats, shapes, failures, embedded
+
+
+_NEEDS_DIGITS = {"iban", "mykad", "payment_card", "phone", "bank_account", "date_of_birth",
+                 "date", "address"}  # fmt: skip
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or (pa.types.is_dictionary(kind) and _is_text(kind.value_type))
+    )
+
+
+def _as_text(values: pa.Array) -> pa.Array:
+    """Values as trimmed strings: detectors read text; numbers and dates are read as printed."""
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())
+    return pc.utf8_trim_whitespace(values)
+
+
+def _entropy(counts: np.ndarray) -> float:
+    if not len(counts):
+        return 0.0
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def _char_classes(values: pa.Array, characters: int) -> dict[str, float]:
+    if not characters:
+        return {}
+    counted = {
+        name: int(pc.sum(pc.count_substring_regex(values, pattern)).as_py() or 0)
+        for name, pattern in (("digit", r"\d"), ("letter", r"[A-Za-z]"), ("space", r"\s"))
+    }
+    counted["other"] = characters - sum(counted.values())
+    return {name: _ratio(count, characters) for name, count in counted.items()}
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
