@@ -42,9 +42,9 @@ def _share(values) -> float:
     return sum(bool(IC.search(str(v))) for v in present) / max(len(present), 1)
 
 
-def _classify(dataset, sample, partitions):
+def _classify(dataset, sample, partitions, columns, profiles):
     found = []
-    for column in sample.column_names:
+    for column in columns:
         share = _share(sample[column].to_pylist())
         kind = (
             "mykad"

@@ -47,8 +47,12 @@ class Classifier:
     sample: Callable[[pa.Table], pa.Table]
     profile: Callable[[pa.Table], dict[str, dict]]  # column -> baseline-able profile JSON
     drift: Callable[[dict, dict], Drift | None]  # baseline, now -> what moved past thresholds
-    # dataset, sample, partition range -> one classification per column of the sample
-    classify: Callable[[str, pa.Table, tuple[str, str]], list[ColumnClassification]]
+    # dataset, sample, partition range, the columns to classify (the others are context), the
+    # sample's profiles -> one classification per column asked for
+    classify: Callable[
+        [str, pa.Table, tuple[str, str], Sequence[str], dict[str, dict]],
+        list[ColumnClassification],
+    ]
     sensitivity_of: Callable[[str], str]  # semantic type -> sensitivity (KeyError: unknown)
 
 
@@ -125,10 +129,11 @@ class ClassificationService:
             if c in baselines and (moved := self.classifier.drift(baselines[c], profiles[c]))
         }
         chosen = columns if everything else [*new, *drifted]
-        results = []
-        if chosen:
-            every = self.classifier.classify(dataset, sample, (partition, partition))
-            results = [r for r in every if r.column in chosen]
+        results = (
+            self.classifier.classify(dataset, sample, (partition, partition), chosen, profiles)
+            if chosen
+            else []
+        )
         stored = self.store.columns(dataset)
         records = [
             replace(stored.get(r.column) or ColumnRecord(dataset, r.column), automated=r)
