@@ -69,7 +69,6 @@ def rank(
     for name, share in profile.format_shares.items():
         if share > 0:
             add(name, CONCLUSIVE[name] * share, **_format_evidence(profile, name))
-    _embedded(profile, policy, add, scores)
     _from_type_and_statistics(profile, add, scores)
     _account_not_ic(profile, evidence)
     _cross_columns(profile, context, add, scores)
@@ -80,6 +79,7 @@ def rank(
             add(hint, min(1.0, scores[hint] + NAME_AGREES), name=profile.column)
         elif hint not in scores:
             add(hint, NAME_ONLY, name=profile.column)
+    _embedded(profile, policy, add, scores)
     if context.about_people:
         for semantic_type in scores:
             if policy.is_pii(semantic_type) and scores[semantic_type] >= SUPPORTED:
@@ -106,12 +106,16 @@ def _format_evidence(profile: ColumnProfile, name: str) -> dict[str, float]:
 
 def _embedded(profile: ColumnProfile, policy: ClassificationPolicy, add, scores) -> None:
     """A PII format inside prose makes the column PII even at a few percent of rows: masking
-    the column is the only way to hide the pasted numbers."""
+    the column is the only way to hide the pasted numbers. The prose stays a candidate, ranked
+    just below the PII it holds."""
     prose = scores.get("free_text", 0.0)
+    prose_share = profile.format_shares.get("free_text", 0.0)
     for name, share in profile.embedded_shares.items():
         if policy.is_pii(name) and share >= policy.embedded_pii_share:
-            score = max(prose, CONCLUSIVE["free_text"]) + 0.05 + min(0.05, share)
-            add(name, min(1.0, score), **{f"embedded.{name}": share, "format.free_text": prose})
+            score = min(1.0, max(prose, CONCLUSIVE["free_text"]) + 0.05 + min(0.05, share))
+            add(name, score, **{f"embedded.{name}": share, "format.free_text": prose_share})
+            if "free_text" in scores:
+                scores["free_text"] = min(scores["free_text"], score - 0.05)
 
 
 def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:
@@ -130,7 +134,7 @@ def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:
     if few_values and strongest < SUPPORTED and not kind.startswith("timestamp"):
         add("code", 0.85, **signals, distinct=profile.distinct)
     elif strongest < SUPPORTED and profile.cardinality_ratio >= 0.9 and kind in ("string", "int64"):
-        add("identifier", 0.6, **signals, entropy=profile.normalised_entropy)
+        add("identifier", 0.65, **signals, entropy=profile.normalised_entropy)
 
 
 def _account_not_ic(profile: ColumnProfile, evidence: dict) -> None:
@@ -153,11 +157,9 @@ def _cross_columns(profile: ColumnProfile, context: TableContext, add, scores) -
             add("date_of_birth", scores["date_of_birth"] + CROSS_CHECK * float(value),
                 **{signal: value})  # fmt: skip
     neighbours = [c for c in context.columns if c != profile.column and is_phone_neighbour(c)]
-    phone_shape = profile.shape_shares.get("phone", 0.0)
-    if neighbours and phone_shape >= SUPPORTED:
-        # Beside a country code, numbers written without their trunk prefix are phones too.
-        base = max(scores.get("phone", 0.0), CONCLUSIVE["phone"] * phone_shape * 0.8)
-        add("phone", base + NAME_AGREES, beside=neighbours[0], **{"shape.phone": phone_shape})
+    if neighbours and profile.format_shares.get("phone", 0.0) >= SUPPORTED:
+        # Confirms, never creates: digits beside a country code are not phones by that alone.
+        add("phone", min(1.0, scores["phone"] + NAME_AGREES), beside=neighbours[0])
 
 
 def _supported(profile: ColumnProfile, semantic_type: str, scores: dict[str, float]) -> bool:

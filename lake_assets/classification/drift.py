@@ -1,0 +1,68 @@
+"""Whether a column's values have moved away from what it was classified on: a new partition's
+profile against the column's baseline profile, signal by signal, against the policy's declared
+thresholds. What drifted, and by how much, is the reason to reclassify and the alert's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from lake_assets.classification.policy import DriftThresholds
+from lake_assets.classification.signals import ColumnProfile
+
+
+@dataclass(frozen=True)
+class Drift:
+    column: str
+    signal: str  # "format.mykad", "embedded.mykad", "normalised_entropy", "cardinality_ratio"...
+    baseline: float
+    observed: float
+    threshold: float
+
+    @property
+    def change(self) -> float:
+        return round(self.observed - self.baseline, 4)
+
+    def describe(self) -> str:
+        return (
+            f"{self.column}: {self.signal} {self.baseline:.4g} -> {self.observed:.4g} "
+            f"(change {self.change:+.4g}, threshold {self.threshold:.4g})"
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def detect_drift(
+    baseline: ColumnProfile, current: ColumnProfile, thresholds: DriftThresholds
+) -> list[Drift]:
+    """The signals of `current` that moved past their threshold from `baseline`, largest
+    change first. A format that appears or vanishes counts from a share of 0."""
+    pairs: list[tuple[str, float, float, float]] = [
+        (f"format.{name}", *_shares(baseline.format_shares, current.format_shares, name),
+         thresholds.format_share)
+        for name in sorted(baseline.format_shares.keys() | current.format_shares.keys())
+    ] + [
+        (f"embedded.{name}", *_shares(baseline.embedded_shares, current.embedded_shares, name),
+         thresholds.format_share)
+        for name in sorted(baseline.embedded_shares.keys() | current.embedded_shares.keys())
+    ] + [
+        ("normalised_entropy", baseline.normalised_entropy, current.normalised_entropy,
+         thresholds.entropy),
+        ("cardinality_ratio", baseline.cardinality_ratio, current.cardinality_ratio,
+         thresholds.cardinality_ratio),
+        ("null_ratio", baseline.null_ratio, current.null_ratio, thresholds.null_ratio),
+    ]  # fmt: skip
+    drifts = [
+        Drift(current.column, signal, before, after, threshold)
+        for signal, before, after, threshold in pairs
+        if abs(after - before) > threshold
+    ]
+    if baseline.arrow_type != current.arrow_type:  # a widened type changes what can be read
+        drifts.append(Drift(current.column, f"arrow_type {baseline.arrow_type} -> "
+                            f"{current.arrow_type}", 0.0, 1.0, 0.0))  # fmt: skip
+    return sorted(drifts, key=lambda d: -abs(d.change))
+
+
+def _shares(before: dict[str, float], after: dict[str, float], name: str) -> tuple[float, float]:
+    return before.get(name, 0.0), after.get(name, 0.0)
