@@ -8,6 +8,7 @@ moto server, without Spark.
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import boto3
@@ -15,13 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lake_assets.classification.drift import Drift
 from lake_assets.classification.model import Candidate, ColumnClassification
-from lake_assets.classification.service import (
-    DRIFT_ALERT,
-    ClassificationService,
-    Classifier,
-    Drift,
-)
+from lake_assets.classification.service import DRIFT_ALERT, ClassificationService, Classifier
 from lake_assets.tables.manifest import write_manifest
 from resources.aws.clients import ensure_table
 from resources.aws.glue import GlueCatalog
@@ -70,7 +67,7 @@ def _classify(dataset, sample, partitions, columns, profiles):
 
 def _drift(baseline: dict, now: dict) -> Drift | None:
     moved = abs(now["mykad"] - baseline["mykad"]) >= 0.02
-    return Drift("format.mykad", baseline["mykad"], now["mykad"]) if moved else None
+    return Drift("notes", "format.mykad", baseline["mykad"], now["mykad"], 0.02) if moved else None
 
 
 def _sensitivity_of(kind: str) -> str:
@@ -176,7 +173,7 @@ def test_a_publish_classifies_only_new_and_drifted_columns(backend: Backend):
     )
     drift = service.classify_partition("support_tickets", "2026-03-04")
     assert drift.new_columns == ("email",)
-    assert drift.drifted == {"notes": Drift("format.mykad", 0.0, 0.04)}
+    assert drift.drifted == {"notes": Drift("notes", "format.mykad", 0.0, 0.04, 0.02)}
     assert {c.column for c in drift.classified} == {"email", "notes"}  # amount not re-read
     notes = backend.store.columns("support_tickets")["notes"].current
     assert (notes.semantic_type, notes.sensitivity, notes.partitions) == (
@@ -243,3 +240,46 @@ def test_glue_holds_the_classification_and_is_written_only_on_change(aws_endpoin
     aws.publish("2026-03-03", {"notes": _notes(10), "amount": [1.0] * 100})
     kept = {c["Name"]: c for c in table()["StorageDescriptor"]["Columns"]}
     assert kept["notes"]["Parameters"]["classification.semantic_type"] == "mykad"
+
+
+def test_lake_classify_and_catalog_show(local_lake, capsys):
+    from lake_assets.cli.main import main
+
+    _, resources = local_lake
+    keys = ("catalog", "storage", "classification", "notifier")
+    Backend(*(resources[k] for k in keys)).publish(
+        "2026-03-02", {"notes": _notes(25), "amount": [float(i) for i in range(100)]}
+    )
+
+    def lake(*argv: str) -> tuple[int, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    code, out = lake("classify", "support_tickets")
+    assert (code, out.splitlines()[0]) == (
+        0, "support_tickets[2026-03-02]: 2 columns classified, 2 changed in the catalog",
+    )  # fmt: skip
+    code, out = lake("classify", "set", "support_tickets.notes", "free_text", "--reason", "DPO ok")
+    assert code == 0 and "free_text (internal), decided by the operator: DPO ok" in out
+    assert "automation now says mykad" in out
+
+    code, out = lake("catalog", "show", "support_tickets")
+    [notes] = [line for line in out.splitlines() if line.startswith("notes")]
+    assert notes.split()[:4] == ["notes", "free_text", "internal", "1.00"]
+    assert "operator: DPO ok" in notes and "! automation now says mykad" in out
+    code, out = lake("catalog", "show", "support_tickets", "--explain", "notes")
+    assert "decided by operator: DPO ok" in out and "  1. mykad" in out
+    assert "embedded.mykad=0.04" in out
+    code, out = lake("catalog", "show", "support_tickets", "--json")
+    body = json.loads(out)
+    assert body["columns"]["notes"]["decision"]["semantic_type"] == "free_text"
+    assert body["columns"]["amount"]["automated"]["sensitivity"] == "confidential"
+
+    assert lake("catalog", "show", "tickets") == (
+        2, "lake: error: unknown dataset 'tickets': nothing of it is published\n",
+    )  # fmt: skip
+    code, out = lake("catalog", "show", "support_tickets", "--explain", "note")
+    assert (code, out) == (
+        2, "lake: error: support_tickets has no column 'note'; its columns: notes, amount\n",
+    )  # fmt: skip

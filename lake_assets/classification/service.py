@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
+from lake_assets.classification.drift import Drift
 from lake_assets.classification.model import ColumnClassification
 from lake_assets.tables.reader import read_version_arrow
 from resources.catalog import PartitionCatalog, PublishedPartition
@@ -26,16 +27,6 @@ from resources.notifier import Alert, Notifier
 from resources.storage import LakeStorage
 
 DRIFT_ALERT = "classification.drift"
-
-
-@dataclass(frozen=True)
-class Drift:
-    """How a column's values moved from its baseline: the signal that moved most and its
-    values before and now (a format's share of values, an entropy, a cardinality ratio)."""
-
-    signal: str
-    baseline: float
-    observed: float
 
 
 @dataclass(frozen=True)
