@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lake_assets.classification.adapter import Classifier
 from lake_assets.classification.drift import Drift
 from lake_assets.classification.model import Candidate, ColumnClassification
-from lake_assets.classification.service import DRIFT_ALERT, ClassificationService, Classifier
+from lake_assets.classification.service import DRIFT_ALERT, ClassificationService
 from lake_assets.tables.manifest import write_manifest
 from resources.aws.clients import ensure_table
 from resources.aws.glue import GlueCatalog

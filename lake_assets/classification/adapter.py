@@ -1,7 +1,13 @@
-"""The classification core (classifier.py, drift.py, policy.py) as the service uses it: one
-`Classifier` of plain functions over Arrow tables and profile JSON (what the stores keep)."""
+"""The classifier as the service uses it: one `Classifier` of plain functions over Arrow tables
+and profile JSON (what the stores keep), built from the core (classifier.py, drift.py,
+policy.py) or, in tests, from stand-ins."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
 
 from lake_assets.classification.classifier import (
     CLASSIFIER_VERSION,
@@ -9,10 +15,27 @@ from lake_assets.classification.classifier import (
     profile_table,
     sample_table,
 )
-from lake_assets.classification.drift import detect_drift
+from lake_assets.classification.drift import Drift, detect_drift
+from lake_assets.classification.model import ColumnClassification
 from lake_assets.classification.policy import ClassificationPolicy, load_policy
-from lake_assets.classification.service import Classifier
 from lake_assets.classification.signals import ColumnProfile
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The classifier's functions the service calls."""
+
+    version: str
+    sample: Callable[[pa.Table], pa.Table]
+    profile: Callable[[pa.Table], dict[str, dict]]  # column -> baseline-able profile JSON
+    drift: Callable[[dict, dict], Drift | None]  # baseline, now -> what moved past thresholds
+    # dataset, sample, partition range, the columns to classify (the others are context), the
+    # sample's profiles -> one classification per column asked for
+    classify: Callable[
+        [str, pa.Table, tuple[str, str], Sequence[str], dict[str, dict]],
+        list[ColumnClassification],
+    ]
+    sensitivity_of: Callable[[str], str]  # semantic type -> sensitivity (KeyError: unknown)
 
 
 def core_classifier(policy: ClassificationPolicy | None = None) -> Classifier:

@@ -13,11 +13,10 @@ classifier's functions come in a `Classifier` (the core's by default, a test's o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import pyarrow as pa
-
+from lake_assets.classification.adapter import Classifier, core_classifier
 from lake_assets.classification.drift import Drift
 from lake_assets.classification.model import ColumnClassification
 from lake_assets.tables.reader import read_version_arrow
@@ -27,24 +26,6 @@ from resources.notifier import Alert, Notifier
 from resources.storage import LakeStorage
 
 DRIFT_ALERT = "classification.drift"
-
-
-@dataclass(frozen=True)
-class Classifier:
-    """The classifier as the service uses it: plain functions over Arrow tables and profile
-    JSON, so the service is tested with stand-ins and runs with the core (adapter.py)."""
-
-    version: str
-    sample: Callable[[pa.Table], pa.Table]
-    profile: Callable[[pa.Table], dict[str, dict]]  # column -> baseline-able profile JSON
-    drift: Callable[[dict, dict], Drift | None]  # baseline, now -> what moved past thresholds
-    # dataset, sample, partition range, the columns to classify (the others are context), the
-    # sample's profiles -> one classification per column asked for
-    classify: Callable[
-        [str, pa.Table, tuple[str, str], Sequence[str], dict[str, dict]],
-        list[ColumnClassification],
-    ]
-    sensitivity_of: Callable[[str], str]  # semantic type -> sensitivity (KeyError: unknown)
 
 
 @dataclass(frozen=True)
@@ -77,11 +58,7 @@ class ClassificationService:
         classifier: Classifier | None = None,
     ):
         self.catalog, self.storage, self.store, self.notifier = catalog, storage, store, notifier
-        if classifier is None:
-            from lake_assets.classification.adapter import core_classifier
-
-            classifier = core_classifier()
-        self.classifier = classifier
+        self.classifier = classifier or core_classifier()
 
     def version(self, dataset: str, partition: str) -> PublishedPartition:
         version = self.catalog.current(dataset, partition)
