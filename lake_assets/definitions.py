@@ -15,6 +15,7 @@ from dagster import (
     define_asset_job,
 )
 
+from lake_assets.classification.definitions import classification_definitions
 from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
 from lake_assets.events.definitions import events_definitions
@@ -31,6 +32,7 @@ CAPABILITY_JOBS = {
     "curated": ("promote", "Promote event dates to curated Parquet, one run for a range."),
     "history": ("history", "Apply published snapshots to the bi-temporal history."),
     "marts": ("marts", "Build the marts from curated partitions."),
+    "classification": ("classify", "Classify the columns of published curated partitions."),
 }
 
 
@@ -70,6 +72,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
     return Definitions.merge(
         *data,
         compaction_definitions(settings),
+        classification_definitions(settings, partitions_def),
         contracts_definitions(settings, contracts),
         events_definitions(rules),
         Definitions(

@@ -8,6 +8,7 @@ from typing import Any
 from lake_assets.settings import Settings
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
+from resources.classification_store import SQLiteClassificationStore
 from resources.compaction_history import SQLiteCompactionHistory
 from resources.event_store import SQLiteEventStore
 from resources.lineage_store import SQLiteLineageStore
@@ -38,6 +39,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "storage": storage,
         "registry": SQLiteRegistryStore(state / "registry.db"),
         "catalog": SQLiteCatalog(state / "catalog.db"),
+        "classification": SQLiteClassificationStore(state / "classification.db"),
         "notifier": LocalNotifier(state / "alerts.jsonl"),
         "events": SQLiteEventStore(state / "events.db"),
         "lineage": SQLiteLineageStore(state / "lineage.db"),
@@ -53,6 +55,7 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
     from resources.aws.dynamo_lineage import DynamoLineageStore
     from resources.aws.dynamo_registry import DynamoRegistryStore
     from resources.aws.glue import GlueCatalog
+    from resources.aws.glue_classification import GlueClassificationStore
     from resources.aws.s3 import S3Storage
     from resources.aws.sns import SNSNotifier
     from resources.aws.sqs import SQSArrivalFeed
@@ -60,6 +63,7 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
     aws = settings.aws
     connection = {"endpoint_url": aws.endpoint_url, "region": aws.region}
     storage = S3Storage(bucket=aws.bucket, **connection)
+    catalog = GlueCatalog(database=aws.glue_database, bucket=aws.bucket, **connection)
     if not (aws.alert_topic_arn and aws.emr_application_id and aws.emr_execution_role_arn):
         raise ValueError(
             "the aws profile needs LAKE_ALERT_TOPIC_ARN, LAKE_EMR_APPLICATION_ID and "
@@ -71,7 +75,10 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
         "registry": DynamoRegistryStore(
             versions_table=aws.registry_table, files_table=aws.file_index_table, **connection
         ),
-        "catalog": GlueCatalog(database=aws.glue_database, bucket=aws.bucket, **connection),
+        "catalog": catalog,
+        "classification": GlueClassificationStore(
+            catalog, state_table=aws.file_index_table, **connection
+        ),
         "notifier": SNSNotifier(topic_arn=aws.alert_topic_arn, **connection),
         "lineage": DynamoLineageStore(table=aws.lineage_table, **connection),
         "compaction_history": DynamoCompactionHistory(

@@ -30,7 +30,11 @@ class Lake:
     """A temporary lake with the project's sources, driven like an operator would."""
 
     def __init__(
-        self, root: Path, contracts: Path | None = None, instance: DagsterInstance | None = None
+        self,
+        root: Path,
+        contracts: Path | None = None,
+        instance: DagsterInstance | None = None,
+        sources: Path | None = None,
     ):
         self.root = root
         if contracts is None:  # the ingestion engine alone; contracts have their own tests
@@ -42,6 +46,7 @@ class Lake:
             "LAKE_ROOT": str(root),
             "LAKE_CONTRACTS_DIR": str(contracts),
             **({"LAKE_PARTITIONS_START": start} if start else {}),
+            **({"LAKE_SOURCES_FILE": str(sources)} if sources else {}),
         }
         self.settings = load_settings(self.env)
         self.resources = build_resources(self.settings)

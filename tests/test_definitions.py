@@ -10,6 +10,8 @@ from lake_assets.definitions import build_definitions
 from lake_assets.settings import load_settings
 
 ASSETS = [
+    "classification/card_transactions",
+    "classification/customers",
     "curated/card_transactions",
     "curated/customers",
     "history/customers",
@@ -57,8 +59,21 @@ CHECKS = [
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".
-JOBS = ["compaction", "history", "ingestion", "marts", "partition_deadlines", "profile", "promote"]
-SENSORS = [("data_ready_dependencies", "RUNNING"), ("raw_arrivals", "RUNNING")]
+JOBS = [
+    "classify",
+    "compaction",
+    "history",
+    "ingestion",
+    "marts",
+    "partition_deadlines",
+    "profile",
+    "promote",
+]
+SENSORS = [
+    ("classification_staleness", "RUNNING"),
+    ("data_ready_dependencies", "RUNNING"),
+    ("raw_arrivals", "RUNNING"),
+]
 # (name, cron, default status)
 SCHEDULES = [
     ("compaction_schedule", "0 4 * * *", "RUNNING"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dagster import BetaWarning, PreviewWarning
 
+from lake_assets.classification.cli import add_classification_commands
 from lake_assets.cli.runs import _resources, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
 from lake_assets.demo.cli import add_demo_commands
@@ -40,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     add_event_commands(sub, _resources)
     add_lineage_commands(sub, _resources)
     add_compaction_commands(sub, _resources)
+    add_classification_commands(sub, _resources)
     add_scd_commands(sub, _resources)
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)

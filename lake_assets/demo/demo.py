@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
@@ -170,6 +171,20 @@ def run_demo(settings: Settings, days: int = 6, start: date | None = None) -> in
             settings, [SPEND_BY_CUSTOMER], day, resources=resources, instance=instance
         )
         if report_run(built):
+            return 1
+
+    # Classification of what was published, as the staleness sensor would request it: one
+    # range run per source, so the webserver starts with nothing left to classify.
+    for source_id in settings.sources:
+        classified = materialize_partitions(
+            settings,
+            [classification_key_of(source_id)],
+            start.isoformat(),
+            last,
+            resources=resources,
+            instance=instance,
+        )
+        if report_run(classified):
             return 1
 
     accounts = reconcile_sources(settings, resources)

@@ -18,6 +18,7 @@ from dagster import (
 
 from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.promotion import PartitionResult
+from resources.classification_store import ColumnRecord
 from resources.storage import ObjectInfo
 
 # Keys listed in one metadata entry; the counts are always complete.
@@ -31,16 +32,57 @@ COLUMN_SCHEMA, PARTITION_ROW_COUNT, URI = (
 )
 
 
-def curated_table_schema(columns: Mapping[str, str], contract: Contract | None) -> TableSchema:
-    """The curated table's columns in output order with their lake field types; a column the
-    contract declares `nullable: false` is non-null (promotion quarantines its null rows)."""
+def classification_tags(record: ColumnRecord | None) -> dict[str, str]:
+    """A column's classification as column tags (what the catalog holds when the schema is
+    recorded; a column not classified yet has none)."""
+    current = record.current if record else None
+    if current is None:
+        return {}
+    return {
+        "classification/semantic_type": current.semantic_type or "needs_review",
+        "classification/sensitivity": current.sensitivity or "needs_review",
+        "classification/confidence": f"{current.confidence:.2f}",
+        "classification/decided_by": current.decided_by,
+    }
+
+
+def curated_table_schema(
+    columns: Mapping[str, str],
+    contract: Contract | None,
+    classifications: Mapping[str, ColumnRecord] | None = None,
+) -> TableSchema:
+    """The curated table's columns in output order with their lake field types, tagged with
+    their classification; a column the contract declares `nullable: false` is non-null
+    (promotion quarantines its null rows)."""
     required = {c.name for c in contract.columns if not c.nullable} if contract else set()
+    known = classifications or {}
     return TableSchema(
         columns=[
             TableColumn(
-                name, type=kind, constraints=TableColumnConstraints(nullable=name not in required)
+                name,
+                type=kind,
+                constraints=TableColumnConstraints(nullable=name not in required),
+                tags=classification_tags(known.get(name)),
             )
             for name, kind in columns.items()
+        ]
+    )
+
+
+def classified_table_schema(
+    columns: Sequence[str], classifications: Mapping[str, ColumnRecord]
+) -> TableSchema:
+    """The classification asset's columns: each with its semantic type as type and tags."""
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name,
+                type=(r.current.semantic_type or "needs_review")
+                if (r := classifications.get(name)) and r.current
+                else "unclassified",
+                tags=classification_tags(classifications.get(name)),
+            )
+            for name in columns
         ]
     )
 

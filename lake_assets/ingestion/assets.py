@@ -62,6 +62,7 @@ from lake_assets.settings import Settings, SourceConfig
 from lake_assets.tables.locations import raw_prefix, run_output_prefix
 from lake_assets.tables.publish import expire_superseded
 from resources.catalog import PartitionCatalog
+from resources.classification_store import ClassificationStore
 from resources.compaction_history import CompactionHistory
 from resources.event_store import EventStore
 from resources.lineage_store import LineageStore
@@ -183,6 +184,7 @@ def build_source_assets(
         lineage: ResourceParam[LineageStore],
         spark_runner: ResourceParam[SparkRunner],
         compaction_history: ResourceParam[CompactionHistory],
+        classification: ResourceParam[ClassificationStore],
     ):
         # A raw object nobody profiled yet (no sensor, no `lake profile`) may hold rows of any
         # partition of the window: profiled here, it is planned like the others, never skipped.
@@ -334,7 +336,9 @@ def build_source_assets(
             )
         yield MaterializeResult(
             metadata={
-                COLUMN_SCHEMA: curated_table_schema(plan.columns, contract),
+                COLUMN_SCHEMA: curated_table_schema(
+                    plan.columns, contract, classification.columns(sid)
+                ),
                 "run_partitions": f"{plan.partitions[0]}..{plan.partitions[-1]}",
                 "raw_files_profiled_first": len(unprofiled),
                 "schema_version": plan.schema_version,

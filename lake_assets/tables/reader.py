@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
 from lake_assets.tables.frames import read_resolved
@@ -42,6 +44,23 @@ def published_files(storage: LakeStorage, version: PublishedPartition) -> dict[s
 def published_uris(storage: LakeStorage, version: PublishedPartition) -> list[str]:
     """The URIs of `published_files`, for Spark."""
     return [storage.uri(key) for key in published_files(storage, version)]
+
+
+def read_version_arrow(
+    storage: LakeStorage, version: PublishedPartition, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """One published version's rows with pyarrow, in this process, without Spark (a partition
+    is small enough to sample here); `columns` narrows what is read, each file's own columns
+    kept (an older file lacks a newer column)."""
+    tables = []
+    for key in published_files(storage, version):
+        with storage.local_path(key) as path:
+            present = pq.read_schema(path).names
+            wanted = [c for c in columns if c in present] if columns is not None else None
+            tables.append(pq.read_table(path, columns=wanted))
+    if not tables:
+        return pa.table({})
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def resolve_published(

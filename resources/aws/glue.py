@@ -261,13 +261,25 @@ class GlueCatalog(PartitionCatalog):
             columns = {c["Name"]: c for c in descriptor.get("Columns", [])}
             merged = dict(columns)
             for column in _glue_columns(published.columns):
-                if _replaces(merged.get(column["Name"]), column):
-                    merged[column["Name"]] = column
+                old = merged.get(column["Name"])
+                if _replaces(old, column):
+                    # A column's classification (its Parameters) outlives a widening.
+                    kept = {"Parameters": old["Parameters"]} if old and "Parameters" in old else {}
+                    merged[column["Name"]] = column | kept
             if merged == columns:
                 return None
             return {"StorageDescriptor": {**descriptor, "Columns": list(merged.values())}}
 
         self._update_table(published.dataset, widened, "columns", archive=True)
+
+    def table(self, dataset: str) -> dict | None:
+        """The dataset's Glue table as GetTable returns it (None before its first publish)."""
+        return self._table(dataset)
+
+    def update_table(self, dataset: str, change: Callable[[dict], dict | None], what: str) -> None:
+        """A read-modify-write of the table's metadata, kept as a table version (for example
+        the columns' classification: its history is the catalog's audit trail)."""
+        self._update_table(dataset, change, what, archive=True)
 
     def _update_table(
         self,
