@@ -10,4 +10,8 @@ a confidence and the evidence behind it, written back to the catalog and kept cu
 - drift.py: a new partition's profile against the column's baseline.
 - classifier.py: sample, profile and classify a table (the entry point).
 - evaluation.py: a seeded, labelled dataset with misleading names, and its scores.
+- adapter.py: the classifier functions the service takes (the core's, or a test's).
+- service.py: a published partition's new and drifted columns classified, merged under
+  operator decisions, written back (resources/classification_store.py) and alerted on.
+- assets.py, sensors.py, cli.py, definitions.py: the Dagster and `lake` wiring.
 """
