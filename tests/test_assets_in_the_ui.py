@@ -8,6 +8,7 @@ from __future__ import annotations
 from lake_harness import Lake, failure_message
 from webserver import Webserver, persistent_instance
 
+from lake_assets.classification.assets import classification_key_of
 from lake_assets.ingestion.asset_keys import curated_key_of, raw_key_of
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.settings import load_lake_file
@@ -24,8 +25,10 @@ schema:
 METADATA = """metadataEntries { label __typename
     ... on IntMetadataEntry { intValue }
     ... on TextMetadataEntry { text }
+    ... on JsonMetadataEntry { jsonString }
     ... on PathMetadataEntry { path }
-    ... on TableSchemaMetadataEntry { schema { columns { name type constraints { nullable } } } }
+    ... on TableSchemaMetadataEntry { schema { columns {
+        name type constraints { nullable } tags { key value } } } }
 }"""
 
 ASSET = (
@@ -72,10 +75,19 @@ def test_the_webserver_shows_each_partition_its_columns_arrivals_owners_and_cale
         assert lake.profile("card_transactions", day).success
     promoted = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
     assert promoted.success, failure_message(promoted)
+    # Classified, then a later day published: its column schema carries the classifications.
+    classified = lake.materialize(
+        [classification_key_of("card_transactions")], "2026-03-02", "2026-03-03"
+    )
+    assert classified.success, failure_message(classified)
+    lake.deliver_cards("2026-03-04", range(5, 7))
+    assert lake.profile("card_transactions", "2026-03-04").success
+    assert lake.promote("card_transactions", "2026-03-04").success
 
     with Webserver(home, lake.env) as web:
         curated = _by_partition(web, curated_key_of("card_transactions"))
         raw = _by_partition(web, raw_key_of("card_transactions"))
+        classification = _by_partition(web, classification_key_of("card_transactions"))
         nodes = {"/".join(n["assetKey"]["path"]): n for n in web.query(NODES)["assetNodes"]}
         schedules = [
             s
@@ -87,6 +99,7 @@ def test_the_webserver_shows_each_partition_its_columns_arrivals_owners_and_cale
     assert {p: m["rows_published"]["intValue"] for p, m in curated.items()} == {
         "2026-03-02": 3,
         "2026-03-03": 2,
+        "2026-03-04": 2,
     }
     assert curated["2026-03-03"]["dagster/partition_row_count"]["intValue"] == 2
     locations = {p: m["location"]["path"] for p, m in curated.items()}
@@ -101,8 +114,19 @@ def test_the_webserver_shows_each_partition_its_columns_arrivals_owners_and_cale
     assert columns["transaction_id"]["constraints"]["nullable"] is False
     assert columns["amount"]["constraints"]["nullable"] is True
 
+    # Each column's classification: as tags of the curated table published after it, and as
+    # the classification asset's own column schema, per partition it classified.
+    tags = {
+        c["name"]: {t["key"]: t["value"] for t in c["tags"]}
+        for c in curated["2026-03-04"]["dagster/column_schema"]["schema"]["columns"]
+    }
+    assert tags["transaction_id"]["classification/decided_by"] == "classifier"
+    assert set(tags["amount"]) >= {"classification/semantic_type", "classification/sensitivity"}
+    assert sorted(classification) == ["2026-03-02", "2026-03-03"]
+    assert "transaction_id" in classification["2026-03-02"]["columns_classified"]["jsonString"]
+
     # Files that landed show on raw/<source>, per ingest date, with files and bytes.
-    assert sorted(raw) == ["2026-03-02", "2026-03-03"]
+    assert sorted(raw) == ["2026-03-02", "2026-03-03", "2026-03-04"]
     assert raw["2026-03-02"]["files"]["intValue"] == 1
     assert raw["2026-03-02"]["bytes"]["intValue"] > 0
 

@@ -198,3 +198,12 @@ def test_ic_numbers_pasted_into_notes_drift_and_make_the_column_pii():
     assert (again.semantic_type, again.sensitivity) == ("mykad", "pii")
     assert again.candidates[1].semantic_type == "free_text"
     assert detect_drift(current, current, POLICY.drift) == []
+
+
+def test_a_nested_column_is_profiled_by_what_it_holds():
+    # A list column (curated tables keep JSON arrays as lists): its values are read as text.
+    profile = profile_table(
+        pa.table({"contacts": [["ali@example.com", "siti@example.my"], None, ["x@y.co"]] * 20})
+    )["contacts"]
+    assert profile.null_ratio == pytest.approx(1 / 3, abs=1e-3)
+    assert profile.embedded_shares["email"] == 1.0

@@ -10,6 +10,7 @@ the same sample. A `ColumnProfile` serialises to JSON: it is the column's baseli
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -107,14 +108,20 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
     rows, non_null = len(column), len(column) - column.null_count
     # Integers are read as printed too: IC and account numbers are often stored as numbers.
     kind = column.type
-    text = _is_text(kind) or pa.types.is_integer(kind) or pa.types.is_date(kind)
-    values = _as_text(pc.drop_null(column)) if text else pc.drop_null(column)
+    nested = pa.types.is_nested(kind)
+    text = nested or _is_text(kind) or pa.types.is_integer(kind) or pa.types.is_date(kind)
+    values = pc.drop_null(column)
+    if nested:  # a list or struct is read as its JSON text: what it holds is still found in it
+        values = pa.array([json.dumps(v, default=str) for v in values.to_pylist()], pa.string())
+    values = _as_text(values) if text else values
     counts = pc.value_counts(values).field("counts").to_numpy() if non_null else np.empty(0)
     entropy = _entropy(counts)
     lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False) if text else np.zeros(0)
     bytes_seen = _bytes_seen(values) if text else np.zeros(256, dtype=np.int64)
     classes = _char_classes(bytes_seen)
-    formats, shapes, failures, embedded = _formats(values, bytes_seen) if text else ({}, {}, {}, {})
+    formats, shapes, failures, embedded = (
+        _formats(values, bytes_seen, nested) if text else ({}, {}, {}, {})
+    )
     return ColumnProfile(
         column=name,
         arrow_type=str(column.type),
@@ -134,7 +141,9 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
     )
 
 
-def _formats(values: pa.Array, bytes_seen: np.ndarray) -> tuple[dict, dict, dict, dict]:
+def _formats(
+    values: pa.Array, bytes_seen: np.ndarray, nested: bool = False
+) -> tuple[dict, dict, dict, dict]:
     formats, shapes, failures, embedded = {}, {}, {}, {}
     n = len(values)
     if not n:
@@ -155,7 +164,8 @@ def _formats(values: pa.Array, bytes_seen: np.ndarray) -> tuple[dict, dict, dict
             formats[name] = _ratio(found.valid, n)
             for check, count in found.failed.items():
                 failures[f"{name}.{check}"] = _ratio(count, found.shaped)
-    if formats.get("free_text", 0) >= PROSE_SHARE:
+    if nested or formats.get("free_text", 0) >= PROSE_SHARE:
+        # A list's or struct's text holds its values among JSON punctuation, as prose does.
         # Pasted numbers and addresses are rare in prose: look only in rows with a digit or @.
         candidates = values.filter(pc.match_substring_regex(values, r"[0-9@]"))
         for detector in EMBEDDED if len(candidates) else ():
