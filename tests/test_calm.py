@@ -137,6 +137,7 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
     assert set(requested) - CLOCK_ONLY == {
         "raw_arrivals",
         "data_ready_dependencies",
+        "classification_staleness",
         "daily_card_transactions",
         "daily_customers",
     }
