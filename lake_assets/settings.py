@@ -123,9 +123,40 @@ class LakeFile(BaseModel):
     platform_owner: str = Field(default="team:data-platform", min_length=1)
 
 
-def _partitions_start(env, declared: date) -> str:
+class LakeCalendar(BaseModel):
+    """<lake>/_state/calendar.yaml: the calendar start a lake records for itself. Only the demo
+    writes one: its days follow the day it is played, so its lake's data starts where no
+    config file can say in advance."""
+
+    model_config = NO_UNKNOWN_KEYS
+
+    partitions_start: date
+
+
+def calendar_file(lake_root: Path) -> Path:
+    return lake_root / "_state" / "calendar.yaml"
+
+
+def record_partitions_start(lake_root: Path, start: date) -> Path:
+    """Record in the lake that its data starts on `start`: every reader of this lake (the `lake`
+    commands, the code location `make dev` loads) then starts the calendar there."""
+    path = calendar_file(lake_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Where this lake's data starts, recorded by `lake demo`: it overrides config/lake.yaml's\n"
+        "# partitions_start for this lake; LAKE_PARTITIONS_START overrides both.\n"
+        f"partitions_start: {start.isoformat()}\n"
+    )
+    return path
+
+
+def _partitions_start(env, lake_root: Path, declared: date) -> str:
+    """LAKE_PARTITIONS_START, else the start the lake recorded, else config/lake.yaml's."""
     value = env.get("LAKE_PARTITIONS_START")
     if value is None:
+        recorded = calendar_file(lake_root)
+        if recorded.exists():
+            return load_config(recorded, LakeCalendar).partitions_start.isoformat()
         return declared.isoformat()
     try:
         return date.fromisoformat(value).isoformat()
@@ -218,14 +249,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         emr_poll_seconds=float(env.get("LAKE_EMR_POLL_SECONDS") or AwsSettings.emr_poll_seconds),
     )
     lake = load_lake_file(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE))
+    lake_root = Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve()
     return Settings(
         profile=profile,
-        lake_root=Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve(),
+        lake_root=lake_root,
         sources=load_sources(env.get("LAKE_SOURCES_FILE", DEFAULT_SOURCES_FILE)),
         contracts_dir=Path(env.get("LAKE_CONTRACTS_DIR", DEFAULT_CONTRACTS_DIR)),
         dependencies_file=Path(env.get("LAKE_DEPENDENCIES_FILE", DEFAULT_DEPENDENCIES_FILE)),
         compaction_file=Path(env.get("LAKE_COMPACTION_FILE", DEFAULT_COMPACTION_FILE)),
-        partitions_start=_partitions_start(env, lake.partitions_start),
+        partitions_start=_partitions_start(env, lake_root, lake.partitions_start),
         platform_owner=lake.platform_owner,
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),
         aws=aws,

@@ -12,7 +12,13 @@ from lake_assets.compaction.policy import CompactionPolicy, Prices, Selection, l
 from lake_assets.config import ConfigError
 from lake_assets.contracts.model import load_contract
 from lake_assets.events.model import load_rules
-from lake_assets.settings import REPO_ROOT, load_lake_file, load_sources
+from lake_assets.settings import (
+    REPO_ROOT,
+    load_lake_file,
+    load_settings,
+    load_sources,
+    record_partitions_start,
+)
 
 CONFIG = REPO_ROOT / "config"
 LOADERS = {
@@ -163,6 +169,26 @@ def test_a_compaction_section_with_every_key_commented_out_is_the_defaults(tmp_p
     path = tmp_path / "compaction.yaml"
     path.write_text("selection:\n  # min_files: 5\ncost:\n")
     assert load_policy(path) == CompactionPolicy(Selection(), Prices())
+
+
+def test_a_lakes_recorded_calendar_start_overrides_the_config_file_and_the_environment_it(
+    tmp_path,
+):
+    from datetime import date
+
+    env = {"LAKE_ROOT": str(tmp_path / "lake")}
+    declared = load_lake_file().partitions_start.isoformat()
+    assert load_settings(env).partitions_start == declared  # a lake that records none
+
+    recorded = record_partitions_start(tmp_path / "lake", date(2026, 11, 29))  # as the demo does
+    assert load_settings(env).partitions_start == "2026-11-29"
+    assert load_settings({**env, "LAKE_PARTITIONS_START": "2025-01-01"}).partitions_start == (
+        "2025-01-01"
+    )
+
+    recorded.write_text("partitions_start: last week\n")  # checked like every config file
+    with pytest.raises(ConfigError, match="partitions_start: must be a date"):
+        load_settings(env)
 
 
 def test_a_declaration_built_in_code_is_checked_like_one_read_from_a_file():

@@ -87,8 +87,11 @@ class ClassificationService:
         column, as `lake classify` does), write back what changed, alert on drift."""
         version = self.version(dataset, partition)
         sample = self.classifier.sample(read_version_arrow(self.storage, version))
+        # The platform's own columns are neither profiled nor context: `_contract_violations` is
+        # a list, which the profiler has no kernel for.
+        sample = sample.select(classified_columns(sample.column_names))
         profiles = self.classifier.profile(sample)
-        columns = classified_columns(list(profiles))
+        columns = list(profiles)
         baselines = self.store.baselines(dataset)
         new = [c for c in columns if c not in baselines]
         drifted = {

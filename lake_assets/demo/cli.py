@@ -25,6 +25,6 @@ def cmd_demo(args, settings: Settings) -> int:
 def add_demo_commands(sub: argparse._SubParsersAction) -> None:
     """Register `demo`."""
     p = sub.add_parser("demo", help="generate a sample lake and run the pipeline over it")
-    p.add_argument("--days", type=int, default=6)
+    p.add_argument("--days", type=int, default=6, help="how many days, ending yesterday")
     p.add_argument("--reset", action="store_true", help="replace an existing lake folder")
     p.set_defaults(run=cmd_demo)

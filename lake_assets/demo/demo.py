@@ -8,10 +8,15 @@ would with `lake registry approve`, and backfills the blocked days in one run. T
 snapshots then build the bi-temporal history in one run, and a re-sent past snapshot shows a
 correction: what was true that day, as known before and after it. Last, the mart is built for
 each day, so the demo leaves nothing for the sensors to do.
+
+The demo plays the days ending yesterday, whatever day it is played, and records in its lake that
+the lake's data starts on its first day (settings.record_partitions_start): the webserver's views
+of recent partitions show the demo's days, and no empty partitions precede them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from lake_assets.classification.assets import classification_key_of
@@ -32,7 +37,7 @@ from lake_assets.ingestion.schema_registry import (
     proposed_resolution,
 )
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
-from lake_assets.settings import Settings
+from lake_assets.settings import Settings, record_partitions_start
 from resources import build_resources
 
 
@@ -56,14 +61,18 @@ def _apply_history(settings, resources, instance, first: str, last: str) -> int:
     return report_run(applied)
 
 
-def _correct_a_snapshot(settings, resources, instance, start: date, day_index: int) -> int:
+def _correct_a_snapshot(
+    settings, resources, instance, start: date, last: date, day_index: int
+) -> int:
     """The customer master re-sends a past day with one customer's segment fixed: the re-sent
     file replaces the first in curated, and the history amends that version only."""
     storage = resources["storage"]
     day = start + timedelta(days=day_index)
     customer, fixed = "C00002", {"segment": "private"}
     believed_before = datetime.now(UTC)
-    landed_on = (day + timedelta(days=3)).isoformat()  # within the lookback: no fold-in needed
+    # Within the lookback (no fold-in needed), and no later than the demo's last day: a later
+    # ingest date may be a day the calendar does not have yet.
+    landed_on = min(day + timedelta(days=3), last).isoformat()
     print(f"\n--- {landed_on}: the customer master re-sends {day} with {customer} {fixed}")
     path = settings.lake_root / "_incoming" / landed_on / f"customers_{day:%Y%m%d}_corrected.csv"
     path.parent.mkdir(parents=True, exist_ok=True)  # a day the demo did not generate
@@ -92,9 +101,13 @@ def _correct_a_snapshot(settings, resources, instance, start: date, day_index: i
     return 0
 
 
-def run_demo(settings: Settings, days: int = 6, start: date | None = None) -> int:
-    # The demo plays the calendar's first days; the first day's late records fall on its start.
-    start = start or date.fromisoformat(settings.partitions_start) + timedelta(days=1)
+def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> int:
+    """Play the `days` days before `today` (UTC) into the settings' lake, which must be empty."""
+    today = today or datetime.now(UTC).date()
+    start = today - timedelta(days=days)
+    # The lake's calendar starts on the demo's first day (whose records are none of them late).
+    record_partitions_start(settings.lake_root, start)
+    settings = replace(settings, partitions_start=start.isoformat())
     resources = build_resources(settings)
     storage, registry = resources["storage"], resources["registry"]
     instance = dagster_instance()
@@ -156,11 +169,14 @@ def run_demo(settings: Settings, days: int = 6, start: date | None = None) -> in
         ):
             return 1
 
-    last = (start + timedelta(days=days - 1)).isoformat()
+    last_day = today - timedelta(days=1)
+    last = last_day.isoformat()
     print(f"\napplying customers snapshots {start}..{last} to history/customers as one run")
     if _apply_history(settings, resources, instance, start.isoformat(), last):
         return 1
-    if days > 3 and _correct_a_snapshot(settings, resources, instance, start, day_index=2):
+    if days > 3 and _correct_a_snapshot(
+        settings, resources, instance, start, last_day, day_index=2
+    ):
         return 1
     # The mart last, after the correction: what the dependency sensor would run, so a webserver
     # started on the demo's lake has nothing left to request.

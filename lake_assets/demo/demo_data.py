@@ -31,9 +31,11 @@ class DemoDelivery:
     path: Path
 
 
-def _transaction(rng: random.Random, number: int, day: date, renamed: bool) -> dict:
-    # About one record in twenty is late: it happened the day before it was delivered.
-    event_day = day - timedelta(days=1) if rng.random() < 0.05 else day
+def _transaction(rng: random.Random, number: int, day: date, renamed: bool, first: bool) -> dict:
+    # About one record in twenty is late: it happened the day before it was delivered. None on
+    # the first day: the demo's lake starts there, and nothing of its data falls before it.
+    late = rng.random() < 0.05
+    event_day = day - timedelta(days=1) if late and not first else day
     moment = datetime(event_day.year, event_day.month, event_day.day) + timedelta(
         seconds=rng.randrange(86_400)
     )
@@ -117,7 +119,7 @@ def generate(
             records = []
             for _ in range(transactions_per_day // 2):
                 number += 1
-                records.append(_transaction(rng, number, day, renamed))
+                records.append(_transaction(rng, number, day, renamed, first=offset == 0))
             if offset == 1 and batch == 2:
                 records[3]["amount"] = "N/A"  # an unreadable value: quarantined, not nulled
             path = folder / f"card_transactions_{day:%Y%m%d}_{batch}.json"
