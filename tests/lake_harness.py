@@ -106,5 +106,18 @@ class Lake:
         return read_published(spark, self.catalog, self.storage, source, partitions)
 
 
+def write_card_contract(folder: Path, rules: str = "") -> Path:
+    """A card_transactions contract in `folder` (created): transaction_id required, amount a
+    double, and `rules` (YAML list items under `rules:`) if any. Returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    body = (
+        "dataset: card_transactions\nowner: payments-data\nversion: 1\nschema:\n"
+        "  - {name: transaction_id, type: string, nullable: false}\n"
+        "  - {name: amount, type: double}\n"
+    )
+    (folder / "card_transactions.yaml").write_text(body + (f"rules:\n{rules}" if rules else ""))
+    return folder
+
+
 def failure_message(result) -> str:
     return "\n".join(step_failures(result))

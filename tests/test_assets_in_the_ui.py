@@ -5,22 +5,13 @@ descriptions, and a calendar that starts where config/lake.yaml says the lake's 
 
 from __future__ import annotations
 
-from lake_harness import Lake, failure_message
+from lake_harness import Lake, failure_message, write_card_contract
 from webserver import Webserver, persistent_instance
 
 from lake_assets.classification.assets import classification_key_of
 from lake_assets.ingestion.asset_keys import curated_key_of, raw_key_of
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.settings import load_lake_file
-
-CONTRACT = """\
-dataset: card_transactions
-owner: payments-data
-version: 1
-schema:
-  - {name: transaction_id, type: string, nullable: false}
-  - {name: amount, type: double}
-"""
 
 METADATA = """metadataEntries { label __typename
     ... on IntMetadataEntry { intValue }
@@ -64,9 +55,7 @@ def test_the_webserver_shows_each_partition_its_columns_arrivals_owners_and_cale
     # The calendar of config/lake.yaml, not the tests' own (conftest.py).
     monkeypatch.delenv("LAKE_PARTITIONS_START")
     start = load_lake_file().partitions_start.isoformat()
-    contracts = tmp_path / "contracts"
-    contracts.mkdir()
-    (contracts / "card_transactions.yaml").write_text(CONTRACT)
+    contracts = write_card_contract(tmp_path / "contracts")
     home = tmp_path / "dagster"
     lake = Lake(tmp_path / "lake", contracts=contracts, instance=persistent_instance(home))
     lake.deliver_cards("2026-03-02", range(0, 3))

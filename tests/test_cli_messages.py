@@ -10,20 +10,13 @@ import re
 import shlex
 
 import pytest
-from lake_harness import Lake, card
+from lake_harness import Lake, card, write_card_contract
 
 from lake_assets.cli.main import main
 
 SOURCE = "card_transactions"
 
-CONTRACT = """
-dataset: card_transactions
-owner: payments-data
-version: 1
-schema:
-  - {name: transaction_id, type: string, nullable: false}
-  - {name: amount, type: double}
-rules:
+RULES = """\
   - name: amount_positive
     severity: error
     action: drop
@@ -51,9 +44,7 @@ def contract_range(tmp_path_factory, spark):
     """One `lake promote` of two days under a contract: day one has a row the contract drops,
     day two a duplicated id that blocks it. Returns the exit status and the output."""
     root = tmp_path_factory.mktemp("contract_range")
-    contracts = root / "contracts"
-    contracts.mkdir()
-    (contracts / f"{SOURCE}.yaml").write_text(CONTRACT)
+    contracts = write_card_contract(root / "contracts", RULES)
     lake = Lake(root / "lake", contracts=contracts)
     day1 = [card(n, "2026-03-02") for n in range(10)]
     day1[0]["amount"] = -5.0

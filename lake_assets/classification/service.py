@@ -87,8 +87,8 @@ class ClassificationService:
         column, as `lake classify` does), write back what changed, alert on drift."""
         version = self.version(dataset, partition)
         sample = self.classifier.sample(read_version_arrow(self.storage, version))
-        # The platform's own columns are neither profiled nor context: `_contract_violations` is
-        # a list, which the profiler has no kernel for.
+        # The platform's own columns (lineage, contract bookkeeping) are neither profiled nor
+        # context: they hold no one's data.
         sample = sample.select(classified_columns(sample.column_names))
         profiles = self.classifier.profile(sample)
         columns = list(profiles)

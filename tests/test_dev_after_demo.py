@@ -1,0 +1,229 @@
+"""`make dev` after `make demo`: the webserver and daemon start calmly on the lake and the
+DAGSTER_HOME the demo leaves (no sensor or schedule requests a run, at most two runs in flight)
+and show the demo's days. One demo, played once for the module."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from dagster import (
+    DagsterInstance,
+    build_schedule_context,
+    build_sensor_context,
+)
+from webserver import Webserver
+
+from lake_assets.cli.runs import set_up_dagster_home
+from lake_assets.definitions import build_definitions
+from lake_assets.demo.demo import run_demo
+from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.settings import load_settings
+from resources import build_resources
+
+DEMO_DAYS = 2  # the smallest demo: two days of both sources, the history and the mart
+CLOCK_ONLY = {"partition_deadlines_schedule", "compaction_schedule"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, spark):
+    """A DAGSTER_HOME and a lake as `make demo` leaves them: the home set up (`lake setup-home`),
+    then the demo played into the lake (its days ending yesterday), its runs in the home."""
+    root = tmp_path_factory.mktemp("demo")
+    home, env = root / "home", {"LAKE_ROOT": str(root / "lake")}
+    set_up_dagster_home(home)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        assert run_demo(load_settings(env), days=DEMO_DAYS) == 0
+    return home, env
+
+
+def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
+    """What `make dev` after `make demo` starts with: every sensor's first tick and every
+    schedule's next one, on the demo's lake and instance, request nothing: it has all run."""
+    home, env = demo
+    settings = load_settings(env)
+    resources = build_resources(settings)
+    defs = build_definitions(settings, resources)
+    instance = DagsterInstance.from_config(str(home))
+
+    requested = {}
+    for sensor in defs.sensors:
+        context = build_sensor_context(instance=instance, resources=resources, definitions=defs)
+        requested[sensor.name] = sensor.evaluate_tick(context).run_requests
+    for schedule in defs.schedules:
+        context = build_schedule_context(
+            instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
+        )
+        requested[schedule.name] = schedule.evaluate_tick(context).run_requests
+    # On the clock, whatever the data: the hourly deadline check, and the 04:00 compaction,
+    # which has work once the demo's days leave the lookback window (sealing them).
+    # Neither catches up missed ticks when the webserver starts.
+    assert set(requested) - CLOCK_ONLY == {
+        "raw_arrivals",
+        "data_ready_dependencies",
+        "classification_staleness",
+        "daily_card_transactions",
+        "daily_customers",
+    }
+    assert {
+        name: [(r.partition_key, r.tags) for r in runs]
+        for name, runs in requested.items()
+        if runs and name not in CLOCK_ONLY
+    } == {}
+
+
+REPOSITORY = """{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name }
+    schedules { name pipelineName }
+    sensors { name sensorState { ticks(limit: 10) { status runIds error { message } } } } } } } }"""
+RUNS = """{ runsOrError { ... on Runs { results { runId jobName status
+    tags { key value } } } } }"""
+# The webserver's "Test schedule" dialog, then its "Launch all runs" (buildExecutionParamsList).
+SCHEDULE_DRY_RUN = """mutation($selector: ScheduleSelector!, $timestamp: Float) {
+    scheduleDryRun(selectorData: $selector, timestamp: $timestamp) { __typename
+    ... on DryRunInstigationTick { evaluationResult { skipReason error { message }
+        runRequests { jobName runConfigYaml tags { key value } assetSelection { path }
+            assetChecks { assetKey { path } name } } } }
+    ... on PythonError { message } } }"""
+LAUNCH = """mutation($params: [ExecutionParams!]!) { launchMultipleRuns(executionParamsList: $params) {
+    __typename ... on LaunchMultipleRunsResult { launchMultipleRunsResult { __typename
+        ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }
+    ... on PythonError { message } } }"""
+CURATED = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+    partitionKeys
+    assetChecksOrError { ... on AssetChecks { checks { name
+        partitionStatuses { ... on AssetCheckTimePartitionStatuses {
+            ranges { startKey endKey status } } } } } } } }
+    assetOrError(assetKey: $key) { ... on Asset { assetMaterializations(limit: 50) { partition
+        metadataEntries { label ... on IntMetadataEntry { intValue }
+            ... on TableSchemaMetadataEntry { schema { columns { name type } } } } } } } }"""
+IN_FLIGHT = {"STARTING", "STARTED"}
+NOT_DONE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
+SETTLING_SECONDS = 600  # a guard against a daemon that never settles, not a measurement
+
+
+def _launch_from_the_ui(web: Webserver, repository: dict) -> list[str]:
+    """What a user does in the webserver right after `make dev`: "Test schedule" and "Launch all
+    runs" for the schedules on the clock (not due within a test), and "Materialize" the newest
+    registry partition: three runs at once, for the queue to hold one of them back."""
+    where = {
+        "repositoryLocationName": repository["location"]["name"],
+        "repositoryName": repository["name"],
+    }
+    params = []
+    jobs = {s["name"]: s["pipelineName"] for s in repository["schedules"]}
+    for schedule in sorted(CLOCK_ONLY):
+        tick = web.query(
+            SCHEDULE_DRY_RUN,
+            {"selector": {**where, "scheduleName": schedule}, "timestamp": time.time()},
+        )["scheduleDryRun"]
+        assert tick["__typename"] == "DryRunInstigationTick", tick
+        for request in tick["evaluationResult"]["runRequests"]:
+            params.append(
+                {
+                    "selector": {
+                        **where,
+                        "jobName": request["jobName"] or jobs[schedule],
+                        "assetSelection": request["assetSelection"] or [],
+                        "assetCheckSelection": request["assetChecks"] or [],
+                    },
+                    "runConfigData": request["runConfigYaml"],
+                    "mode": "default",
+                    "executionMetadata": {"tags": request["tags"]},
+                }
+            )
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    params.append(
+        {
+            "selector": {
+                **where,
+                "jobName": "profile",
+                "assetSelection": [{"path": registry_key_of("card_transactions").path}],
+            },
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": yesterday}]},
+        }
+    )
+    launched = web.query(LAUNCH, {"params": params})["launchMultipleRuns"]
+    results = launched["launchMultipleRunsResult"]
+    assert [r["__typename"] for r in results] == ["LaunchRunSuccess"] * 3, launched
+    return [r["run"]["runId"] for r in results]
+
+
+def _days(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def test_make_dev_after_the_demo_keeps_two_runs_in_flight_and_shows_the_demos_days(
+    demo, monkeypatch
+):
+    """`make dev` after `make demo`, started as the Makefile starts it: the daemon ticks every
+    sensor and runs what is launched from the UI, never more than two runs at once, none failing;
+    curated/card_transactions shows the demo's days as its newest partitions, each with its own
+    check results, columns and row count."""
+    home, env = demo
+    monkeypatch.delenv("LAKE_PARTITIONS_START")  # the calendar the demo's lake records
+    catalog = build_resources(load_settings(env))["catalog"]
+    published = {p.partition: p for p in catalog.partitions("card_transactions")}
+    today = datetime.now(UTC).date()
+    demo_days = [(today - timedelta(days=n)).isoformat() for n in range(DEMO_DAYS, 0, -1)]
+    curated = {"path": curated_key_of("card_transactions").path}
+
+    with Webserver(home, env, dev=True) as web:
+        [repository] = web.query(REPOSITORY)["repositoriesOrError"]["nodes"]
+        before = {run["runId"] for run in web.query(RUNS)["runsOrError"]["results"]}
+        launched = _launch_from_the_ui(web, repository)
+        in_flight, deadline = [], time.monotonic() + SETTLING_SECONDS
+        while time.monotonic() < deadline:
+            runs = web.query(RUNS)["runsOrError"]["results"]
+            in_flight.append(sorted(r["runId"] for r in runs if r["status"] in IN_FLIGHT))
+            [repository] = web.query(REPOSITORY)["repositoriesOrError"]["nodes"]
+            ticked = all(
+                any(t["status"] != "STARTED" for t in sensor["sensorState"]["ticks"])
+                for sensor in repository["sensors"]
+            )
+            if ticked and not any(r["status"] in NOT_DONE for r in runs):
+                break
+            time.sleep(1)
+        shown = web.query(CURATED, {"key": curated})
+
+    # At most two runs in flight at any moment; nothing failed; the daemon launched nothing of
+    # its own (every sensor's ticks requested no run), only what the user launched ran.
+    assert max(len(ids) for ids in in_flight) <= 2, in_flight
+    assert {r["runId"]: r["status"] for r in runs if r["status"] != "SUCCESS"} == {}
+    assert {r["runId"] for r in runs} - before == set(launched)
+    ticks = [t for sensor in repository["sensors"] for t in sensor["sensorState"]["ticks"]]
+    assert [t for t in ticks if t["runIds"] or t["error"]] == [], ticks
+
+    # The calendar starts where the demo's lake records its data starts: the demo's days are the
+    # newest partitions (today's is still open), and no empty one precedes them.
+    node = shown["assetNodeOrError"]
+    assert node["partitionKeys"] == [*demo_days, today.isoformat()]
+
+    # Each demo day: its own materialization with its own row count and the table's columns.
+    latest = {}
+    for m in shown["assetOrError"]["assetMaterializations"]:  # newest first
+        latest.setdefault(m["partition"], {e["label"]: e for e in m["metadataEntries"]})
+    for day in demo_days:
+        entries = latest[day]
+        assert entries["dagster/partition_row_count"]["intValue"] == published[day].row_count
+        columns = {c["name"] for c in entries["dagster/column_schema"]["schema"]["columns"]}
+        assert set(published[day].columns) <= columns, (day, columns)
+    assert len({published[day].row_count for day in demo_days}) == DEMO_DAYS  # not a run total
+
+    # ... and a result of every contract check for each day (the deadline check judges the
+    # newest due day, unpartitioned).
+    checks = node["assetChecksOrError"]["checks"]
+    per_day = [c for c in checks if c["partitionStatuses"] is not None]
+    assert [c["name"] for c in checks if c not in per_day] == ["partition_deadline"]
+    assert per_day
+    for check in per_day:
+        statuses = {
+            day: r["status"]
+            for r in check["partitionStatuses"]["ranges"]
+            for day in _days(r["startKey"], r["endKey"])
+        }
+        assert {day: statuses.get(day) in {"SUCCEEDED", "FAILED"} for day in demo_days} == {
+            day: True for day in demo_days
+        }, (check["name"], statuses)
