@@ -4,15 +4,17 @@ through Dagster (one run for a partition or a range) with a report of what faile
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from lake_assets.settings import Settings
 
 
-def _resources(settings: Settings) -> dict:
-    from resources import build_resources
+def _resources(settings: Settings) -> Mapping:
+    """The profile's resources; the Spark runner (Dagster, PySpark) only if a command uses it."""
+    from resources import command_resources
 
-    return build_resources(settings)
+    return command_resources(settings)
 
 
 # --- runs through Dagster -------------------------------------------------------------------
@@ -49,11 +51,24 @@ def set_up_dagster_home(home: Path) -> list[str]:
     return added
 
 
+def quiet_dagster() -> None:
+    """Keep Dagster's beta and preview warnings (Definitions.map_asset_specs, partitioned checks)
+    out of a command's output; called where a command starts using Dagster, so commands that do
+    not use it never import it."""
+    import warnings
+
+    from dagster import BetaWarning, PreviewWarning
+
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
+
+
 def dagster_instance():
     """The instance under DAGSTER_HOME (set up if needed), so runs started here show in the
     webserver; an ephemeral one without it."""
     from dagster import DagsterInstance
 
+    quiet_dagster()
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return DagsterInstance.ephemeral()

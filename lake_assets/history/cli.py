@@ -37,7 +37,7 @@ def history_source(settings, dataset: str):
 
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     from lake_assets.history.apply import as_of_plan
-    from lake_assets.history.merge import BITEMPORAL_COLUMNS
+    from lake_assets.history.columns import BITEMPORAL_COLUMNS
 
     source = history_source(settings, args.dataset)
     # "Now" is read before the history is: a version switched in after this instant is
@@ -129,7 +129,7 @@ def add_scd_commands(
     p.add_argument("dataset", help="a source with history, e.g. customers")
     p.add_argument("--date", required=True, help="snapshot date YYYY-MM-DD")
     p.add_argument("--to", help="last snapshot date of a range")
-    p.set_defaults(run=cmd_scd_apply)
+    p.set_defaults(run=cmd_scd_apply, checks_config=True)
     p = scd.add_parser("status", help="applied and pending snapshots, and the last apply")
     p.add_argument("dataset", nargs="?", help="a source with history (default: every one)")
     p.set_defaults(run=lambda args, settings: cmd_scd_status(args, settings, resources_for))

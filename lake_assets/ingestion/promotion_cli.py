@@ -136,7 +136,7 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", required=True)
     p.add_argument("--date", required=True, type=_date_argument, help="first event date YYYY-MM-DD")
     p.add_argument("--to", type=_date_argument, help="last event date of a range")
-    p.set_defaults(run=cmd_promote)
+    p.set_defaults(run=cmd_promote, checks_config=True)
 
     late = sub.add_parser("late", help="records later than the lookback window").add_subparsers(
         dest="late_command", required=True
@@ -146,11 +146,11 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_late_list)
     p = late.add_parser("fold-in", help="re-promote the event dates of pending late arrivals")
     p.add_argument("source")
-    p.set_defaults(run=cmd_late_fold_in)
+    p.set_defaults(run=cmd_late_fold_in, checks_config=True)
 
     p = sub.add_parser("lateness", help="lateness percentiles and the lookback that catches 99%%")
     p.add_argument("source")
-    p.set_defaults(run=cmd_lateness)
+    p.set_defaults(run=cmd_lateness, checks_config=True)
 
     quarantine = sub.add_parser("quarantine", help="quarantined rows").add_subparsers(
         dest="quarantine_command", required=True
@@ -158,4 +158,4 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     p = quarantine.add_parser("replay", help="re-validate and publish what now passes")
     p.add_argument("dataset")
     p.add_argument("--partition", required=True, type=_date_argument)
-    p.set_defaults(run=cmd_quarantine_replay)
+    p.set_defaults(run=cmd_quarantine_replay, checks_config=True)
