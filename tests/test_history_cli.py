@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 from lake_harness import Lake, failure_message
+from test_cli_messages import RUN_ENDED, mark_the_run_end
 from test_history_e2e import MON, TUE, WED, apply, land
 
 from lake_assets.cli.main import main
@@ -27,7 +28,7 @@ from lake_assets.history.apply import (
     history_as_of,
     history_dataset,
 )
-from lake_assets.history.cli import cmd_scd_as_of
+from lake_assets.history.cli import cmd_scd_as_of, snapshot_outcome
 from lake_assets.history.merge import as_of
 from lake_assets.history.point_query import as_of_rows
 from lake_assets.instants import format_instant, parse_instant
@@ -159,6 +160,27 @@ def test_a_point_query_and_a_trace_import_neither_dagster_nor_pyspark(history, m
     assert json.loads(last) == [[0, 0], []]  # both answered, and loaded neither
     assert "".join(answers) == in_process  # the same answers as a run that has Dagster loaded
     assert "2 rows" in in_process and "<- run" in in_process
+
+
+def test_an_apply_of_several_snapshots_prints_each_while_the_run_goes_on(
+    history, monkeypatch, capsys
+):
+    mark_the_run_end(monkeypatch)
+    code, out, _ = _cli(history, monkeypatch, capsys, "scd", "apply", "customers",
+                        "--date", MON, "--to", TUE)  # fmt: skip
+    assert code == 0, out
+    # Both were applied by the fixture: the run looks, records each date, changes nothing.
+    assert out.splitlines() == [
+        f"customers: applying {MON}..{TUE} (2 snapshots, one run)",
+        f"[1/2] customers {MON}: nothing to apply",
+        f"[2/2] customers {TUE}: nothing to apply",
+        RUN_ENDED,
+        f"customers_history: nothing to apply (unchanged: {MON}, {TUE})",
+    ]
+    assert [snapshot_outcome(d, {"appended": [TUE], "corrected": [MON]}) for d in (MON, TUE)] == [
+        "applied (a correction)",
+        "applied (new)",
+    ]
 
 
 def test_known_at_that_is_not_a_time_is_refused_naming_the_flag_and_the_value(

@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 from datetime import date, timedelta
 
-from lake_assets.cli.runs import _resources, materializations, materialize_partitions, report_run
+from lake_assets.cli.runs import (
+    _resources,
+    materialize_partitions,
+    partition_progress,
+    report_run,
+)
 from lake_assets.ingestion.cli import _date_argument
 from lake_assets.settings import Settings
 
@@ -18,20 +23,25 @@ def cmd_promote(args, settings: Settings) -> int:
 
 def promote_and_report(settings: Settings, source: str, first: str, last: str | None) -> int:
     """Promote a partition or a range as one run, saying what it covers before it starts
-    (a long range takes a while) and each partition's outcome after; the exit status."""
+    (a long range takes a while) and each partition's outcome as the run records it, before
+    the run ends; the exit status."""
     from lake_assets.ingestion.asset_keys import curated_key_of
 
     last = last or first
     days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
     span = first if days == 1 else f"{first}..{last} ({days} partitions, one run)"
     print(f"{source}: promoting {span}", flush=True)
+    decided = []
+
+    def say(partition: str, metadata: dict) -> None:
+        decided.append(partition)
+        outcome = partition_outcome(partition, metadata)
+        print(f"[{len(decided)}/{days}] {source} {partition}: {outcome}", flush=True)
+
     key = curated_key_of(source)
-    result = materialize_partitions(settings, [key], first, last)
-    decided = materializations(result, key)
-    for i, (partition, metadata) in enumerate(sorted(decided.items()), 1):
-        print(
-            f"[{i}/{len(decided)}] {source} {partition}: {partition_outcome(partition, metadata)}"
-        )
+    result = materialize_partitions(
+        settings, [key], first, last, on_event=partition_progress(key, say)
+    )
     if not decided:
         print(f"{source} {first if days == 1 else f'{first}..{last}'}: nothing published")
     return report_run(result)
