@@ -1,8 +1,11 @@
 """The resources of each profile, chosen by one setting (LAKE_PROFILE), so the same asset code
-runs on a laptop and on AWS. The `lake` command line uses the same mapping."""
+runs on a laptop and on AWS. The `lake` command line uses the same mapping, with the Spark
+runner built on first use (`command_resources`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from lake_assets.settings import Settings
@@ -14,7 +17,6 @@ from resources.event_store import SQLiteEventStore
 from resources.lineage_store import SQLiteLineageStore
 from resources.notifier import LocalNotifier
 from resources.registry_store import SQLiteRegistryStore
-from resources.spark_runner import EmrServerlessRunner, LocalSparkRunner
 from resources.storage import LocalStorage
 
 LOCAL_SPARK_CONFIG = {
@@ -28,13 +30,53 @@ LOCAL_SPARK_CONFIG = {
 }
 
 
+class _BuiltOnFirstUse(Mapping):
+    """Resources of which some are built only when first asked for."""
+
+    def __init__(self, built: dict[str, Any], later: dict[str, Callable[[], Any]]):
+        self._built, self._later = built, later
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._built and key in self._later:
+            self._built[key] = self._later[key]()
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._built, **self._later})
+
+    def __len__(self) -> int:
+        return len({**self._built, **self._later})
+
+
+def command_resources(settings: Settings) -> Mapping[str, Any]:
+    """Resource key -> backend for the configured profile, the Spark runner built when first
+    used: it imports Dagster and PySpark (seconds), which a `lake` command reading only the
+    stores never needs."""
+    stores, runner = (_aws_resources if settings.profile == "aws" else _local_resources)(settings)
+    return _BuiltOnFirstUse(stores, {"spark_runner": runner})
+
+
 def build_resources(settings: Settings) -> dict[str, Any]:
     """Resource key -> backend for the configured profile."""
-    if settings.profile == "aws":
-        return _aws_resources(settings)
+    return dict(command_resources(settings))
+
+
+def _local_runner(log_file):
+    from resources.spark_runner import LocalSparkRunner
+
+    return LocalSparkRunner(LOCAL_SPARK_CONFIG, log_file)
+
+
+def _emr_runner(storage, **kwargs):
+    from resources.spark_runner import EmrServerlessRunner
+
+    return EmrServerlessRunner(storage, **kwargs)
+
+
+def _local_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any]]:
     state = settings.state_dir
     storage = LocalStorage(settings.lake_root)
-    return {
+    stores = {
         "settings": settings,
         "storage": storage,
         "registry": SQLiteRegistryStore(state / "registry.db"),
@@ -45,11 +87,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "lineage": SQLiteLineageStore(state / "lineage.db"),
         "compaction_history": SQLiteCompactionHistory(state / "compaction.db"),
         "arrivals": ListingArrivalFeed(storage),
-        "spark_runner": LocalSparkRunner(LOCAL_SPARK_CONFIG, state / "logs" / "spark.log"),
     }
+    return stores, partial(_local_runner, state / "logs" / "spark.log")
 
 
-def _aws_resources(settings: Settings) -> dict[str, Any]:
+def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any]]:
     from resources.aws.dynamo_compaction import DynamoCompactionHistory
     from resources.aws.dynamo_events import DynamoEventStore
     from resources.aws.dynamo_lineage import DynamoLineageStore
@@ -69,7 +111,7 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
             "the aws profile needs LAKE_ALERT_TOPIC_ARN, LAKE_EMR_APPLICATION_ID and "
             "LAKE_EMR_EXECUTION_ROLE_ARN (see terraform outputs: `terraform output lake_env`)"
         )
-    return {
+    stores = {
         "settings": settings,
         "storage": storage,
         "registry": DynamoRegistryStore(
@@ -92,11 +134,12 @@ def _aws_resources(settings: Settings) -> dict[str, Any]:
             if aws.arrivals_queue_url
             else ListingArrivalFeed(storage)
         ),
-        "spark_runner": EmrServerlessRunner(
-            storage,
-            application_id=aws.emr_application_id,
-            execution_role_arn=aws.emr_execution_role_arn,
-            poll_seconds=aws.emr_poll_seconds,
-            **connection,
-        ),
     }
+    return stores, partial(
+        _emr_runner,
+        storage,
+        application_id=aws.emr_application_id,
+        execution_role_arn=aws.emr_execution_role_arn,
+        poll_seconds=aws.emr_poll_seconds,
+        **connection,
+    )

@@ -18,6 +18,7 @@ from webserver import Webserver, persistent_instance
 
 from lake_assets.cli.runs import set_up_dagster_home
 from lake_assets.ingestion.asset_keys import registry_key_of
+from lake_assets.runtime.jvm_log import local_jvm_output
 
 DAY = "2026-03-01"
 # What Spark's JVM and Dagster print on their own when a command starts them.
@@ -132,3 +133,19 @@ def test_a_cli_run_is_a_named_job_the_webserver_launches_again(tmp_path):
     assert relaunched["__typename"] == "LaunchRunSuccess", relaunched
     assert relaunched["run"]["pipelineName"] == "profile"
     assert relaunched["run"]["status"] == "QUEUED"  # no daemon here: it waits in the run queue
+
+
+def test_the_spark_log_is_rotated_when_a_jvm_starts_keeping_the_last_few(tmp_path):
+    log = tmp_path / "logs" / "spark.log"
+    for launch in range(5):  # what five JVMs write to their inherited stderr
+        with local_jvm_output(log, max_bytes=20, backups=2):
+            os.write(2, f"JVM {launch}: more than twenty bytes\n".encode())
+
+    assert sorted(p.name for p in log.parent.iterdir()) == [
+        "spark.log",
+        "spark.log.1",
+        "spark.log.2",
+    ]
+    assert log.read_text() == "JVM 4: more than twenty bytes\n"  # the newest, in the log itself
+    assert (log.parent / "spark.log.1").read_text().startswith("JVM 3")
+    assert (log.parent / "spark.log.2").read_text().startswith("JVM 2")  # JVM 0 and 1 dropped

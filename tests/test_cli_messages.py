@@ -10,6 +10,7 @@ import re
 import shlex
 
 import pytest
+from dagster import DagsterEventType, DagsterInstance
 from lake_harness import Lake, card, write_card_contract
 
 from lake_assets.cli.main import main
@@ -35,6 +36,25 @@ def lake_cli(argv: list[str]) -> tuple[int, str]:
     return status, out.getvalue()
 
 
+RUN_ENDED = "(the run ended)"
+
+
+def mark_the_run_end(monkeypatch) -> None:
+    """Print RUN_ENDED where the instance records a run's end, among what a command prints: a
+    line printed before it was printed while the run went on."""
+    record = DagsterInstance.handle_new_event
+
+    def recording(instance, event, **kwargs):
+        record(instance, event, **kwargs)
+        if event.dagster_event is not None and event.dagster_event.event_type in (
+            DagsterEventType.RUN_SUCCESS,
+            DagsterEventType.RUN_FAILURE,
+        ):
+            print(RUN_ENDED)
+
+    monkeypatch.setattr(DagsterInstance, "handle_new_event", recording)
+
+
 def deliver(lake: Lake, day: str, records: list[dict], name: str) -> None:
     lake.deliver(SOURCE, day, name, "".join(json.dumps(r) + "\n" for r in records))
 
@@ -56,6 +76,7 @@ def contract_range(tmp_path_factory, spark):
         env.delenv("DAGSTER_HOME", raising=False)
         for name, value in lake.env.items():
             env.setenv(name, value)
+        mark_the_run_end(env)
         yield lake_cli(
             ["promote", "--source", SOURCE, "--date", "2026-03-02", "--to", "2026-03-03"]
         )
@@ -72,6 +93,15 @@ def test_promote_prints_each_partition_published_or_refused(contract_range):
         f"[2/2] {SOURCE} 2026-03-03: refused, not published: contract rules "
         "transaction_id_unique failed" in out
     ), out
+
+
+def test_promote_prints_each_partition_while_the_run_goes_on(contract_range):
+    _, out = contract_range
+    lines = out.splitlines()
+    said = [i for i, line in enumerate(lines) if line.startswith(("[1/2]", "[2/2]"))]
+    ended = lines.index(RUN_ENDED)
+    assert len(said) == 2 and said[-1] < ended, out  # each partition's line before the run ends
+    assert lines[ended + 1].startswith("CHECK FAILED"), out  # the run's own report after it
 
 
 def test_a_failed_rule_names_the_rule_column_partition_and_count(contract_range):

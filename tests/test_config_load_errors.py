@@ -98,6 +98,9 @@ def test_invalid_config_fails_when_the_code_location_loads_and_in_lake(
     assert main(["status"]) == 2
     err = capsys.readouterr().err
     assert str(edited) in err and key in err and reason in err
+    if file == "sources.yaml":  # read by every command, those that build no asset graph too
+        assert main(["lineage", "trace", "card_transactions[2026-03-02]"]) == 2
+        assert capsys.readouterr().err == err
 
 
 def test_the_shipped_config_loads(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ ISO 8601 with +00:00, whatever the machine's time zone."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 from lake_harness import Lake, failure_message
+from test_cli_messages import RUN_ENDED, mark_the_run_end
 from test_history_e2e import MON, TUE, WED, apply, land
 
 from lake_assets.cli.main import main
@@ -26,7 +28,7 @@ from lake_assets.history.apply import (
     history_as_of,
     history_dataset,
 )
-from lake_assets.history.cli import cmd_scd_as_of
+from lake_assets.history.cli import cmd_scd_as_of, snapshot_outcome
 from lake_assets.history.merge import as_of
 from lake_assets.history.point_query import as_of_rows
 from lake_assets.instants import format_instant, parse_instant
@@ -126,6 +128,59 @@ def test_lake_scd_as_of_answers_locally_without_spark_and_on_aws_through_the_job
     assert runner.jobs == ["history_as_of"]
     assert captured.out == local
     assert "running the history_as_of job" in captured.err  # a long command says so
+
+
+# Runs `lake` commands in a fresh interpreter, then says which of Dagster and PySpark they loaded.
+COMMANDS_THEN_MODULES = """
+import json, sys
+from lake_assets.cli.main import main
+codes = [main(argv) for argv in json.loads(sys.argv[1])]
+print(json.dumps([codes, sorted(m for m in sys.modules if m.split(".")[0] in ("dagster", "pyspark"))]))
+"""
+
+
+def test_a_point_query_and_a_trace_import_neither_dagster_nor_pyspark(history, monkeypatch, capsys):
+    commands = [
+        ["scd", "as-of", "customers", "--valid-at", MON, "--known-at", AFTER_EVERYTHING],
+        ["lineage", "trace", f"customers[{MON}]"],
+    ]
+    in_process = "".join(_cli(history, monkeypatch, capsys, *argv)[1] for argv in commands)
+
+    env = {**os.environ, **history.lake.env, "PYTHONPATH": str(REPO_ROOT)}
+    alone = subprocess.run(
+        [sys.executable, "-c", COMMANDS_THEN_MODULES, json.dumps(commands)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert alone.returncode == 0, alone.stderr
+    *answers, last = alone.stdout.splitlines(keepends=True)
+    assert json.loads(last) == [[0, 0], []]  # both answered, and loaded neither
+    assert "".join(answers) == in_process  # the same answers as a run that has Dagster loaded
+    assert "2 rows" in in_process and "<- run" in in_process
+
+
+def test_an_apply_of_several_snapshots_prints_each_while_the_run_goes_on(
+    history, monkeypatch, capsys
+):
+    mark_the_run_end(monkeypatch)
+    code, out, _ = _cli(history, monkeypatch, capsys, "scd", "apply", "customers",
+                        "--date", MON, "--to", TUE)  # fmt: skip
+    assert code == 0, out
+    # Both were applied by the fixture: the run looks, records each date, changes nothing.
+    assert out.splitlines() == [
+        f"customers: applying {MON}..{TUE} (2 snapshots, one run)",
+        f"[1/2] customers {MON}: nothing to apply",
+        f"[2/2] customers {TUE}: nothing to apply",
+        RUN_ENDED,
+        f"customers_history: nothing to apply (unchanged: {MON}, {TUE})",
+    ]
+    assert [snapshot_outcome(d, {"appended": [TUE], "corrected": [MON]}) for d in (MON, TUE)] == [
+        "applied (a correction)",
+        "applied (new)",
+    ]
 
 
 def test_known_at_that_is_not_a_time_is_refused_naming_the_flag_and_the_value(

@@ -1,7 +1,11 @@
 """`lake`: the project's command line. Everything the daemon does can be done from here.
 
 The entry point: each capability registers its command group (its cli.py), in the order the
-help lists them; every command first checks the configuration as the code location would."""
+help lists them. A command that runs assets or Spark jobs (`set_defaults(checks_config=True)`)
+first checks the configuration as the code location would, which imports Dagster and builds the
+asset graph (seconds); the others import neither Dagster nor Spark unless they use them, so a
+point query or a lineage trace answers in about a second. Every command reads the settings, so
+a bad config file fails each command that reads it with the same ConfigError."""
 
 from __future__ import annotations
 
@@ -9,13 +13,10 @@ import argparse
 import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 
-from dagster import BetaWarning, PreviewWarning
-
 from lake_assets.classification.cli import add_classification_commands
-from lake_assets.cli.runs import _resources, set_up_dagster_home
+from lake_assets.cli.runs import _resources, quiet_dagster, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
 from lake_assets.demo.cli import add_demo_commands
 from lake_assets.events.cli import add_event_commands
@@ -67,17 +68,17 @@ def cmd_setup_home(args, settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    warnings.filterwarnings("ignore", category=BetaWarning)
-    warnings.filterwarnings("ignore", category=PreviewWarning)  # Definitions.map_asset_specs
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from lake_assets.graph import check_config  # builds the asset graph: not for --help
-
     try:
         settings = load_settings()
-        check_config(settings)  # what loading the code location would refuse
+        if getattr(args, "checks_config", False):
+            quiet_dagster()
+            from lake_assets.graph import check_config  # builds the asset graph
+
+            check_config(settings)  # what loading the code location would refuse
         return args.run(args, settings)
     except (ConfigError, KeyError, LookupError, ValueError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

@@ -4,15 +4,18 @@ through Dagster (one run for a partition or a range) with a report of what faile
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from uuid import uuid4
 
 from lake_assets.settings import Settings
 
 
-def _resources(settings: Settings) -> dict:
-    from resources import build_resources
+def _resources(settings: Settings) -> Mapping:
+    """The profile's resources; the Spark runner (Dagster, PySpark) only if a command uses it."""
+    from resources import command_resources
 
-    return build_resources(settings)
+    return command_resources(settings)
 
 
 # --- runs through Dagster -------------------------------------------------------------------
@@ -49,11 +52,24 @@ def set_up_dagster_home(home: Path) -> list[str]:
     return added
 
 
+def quiet_dagster() -> None:
+    """Keep Dagster's beta and preview warnings (Definitions.map_asset_specs, partitioned checks)
+    out of a command's output; called where a command starts using Dagster, so commands that do
+    not use it never import it."""
+    import warnings
+
+    from dagster import BetaWarning, PreviewWarning
+
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
+
+
 def dagster_instance():
     """The instance under DAGSTER_HOME (set up if needed), so runs started here show in the
     webserver; an ephemeral one without it."""
     from dagster import DagsterInstance
 
+    quiet_dagster()
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return DagsterInstance.ephemeral()
@@ -62,10 +78,18 @@ def dagster_instance():
 
 
 def materialize_partitions(
-    settings, keys, first: str, last: str | None = None, resources=None, instance=None
+    settings,
+    keys,
+    first: str,
+    last: str | None = None,
+    resources=None,
+    instance=None,
+    on_event: Callable | None = None,
 ):
     """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)
-    of the named job of their capability (lake_assets/definitions.py), with `keys` selected."""
+    of the named job of their capability (lake_assets/definitions.py), with `keys` selected.
+    `on_event(entry)` is called with each event of the run as the instance records it, while
+    the run goes on (`partition_progress` makes one)."""
     from lake_assets.definitions import build_definitions, job_of
 
     defs = build_definitions(settings, resources)
@@ -77,15 +101,45 @@ def materialize_partitions(
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
         }
+    instance = instance or dagster_instance()
+    run_id = str(uuid4())
+    if on_event is not None:
+        instance.add_event_listener(run_id, on_event)
     return defs.resolve_job_def(job_of(defs, keys)).execute_in_process(
         asset_selection=list(keys),
         partition_key=partition_key,
         tags=tags,
         # The command line prints its own summary; Dagster's step log stays in the run record.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        instance=instance or dagster_instance(),
+        instance=instance,
+        run_id=run_id,
         raise_on_error=False,
     )
+
+
+def partition_progress(asset_key, on_partition: Callable[[str, dict], None]) -> Callable:
+    """A run's event listener that calls `on_partition(partition, metadata)` as each partition
+    of `asset_key` is recorded (materialized, or observed by a run with nothing to do), so a
+    command prints each partition's outcome while the run goes on."""
+
+    def listen(entry) -> None:
+        if entry.dagster_event is not None and (found := _recorded(entry.dagster_event, asset_key)):
+            on_partition(*found)
+
+    return listen
+
+
+def _recorded(event, asset_key) -> tuple[str, dict] | None:
+    """(partition, metadata values) of a materialization or observation of `asset_key`."""
+    if event.event_type_value == "ASSET_MATERIALIZATION":
+        recorded = event.event_specific_data.materialization
+    elif event.event_type_value == "ASSET_OBSERVATION":
+        recorded = event.event_specific_data.asset_observation
+    else:
+        return None
+    if recorded.asset_key != asset_key:
+        return None
+    return recorded.partition, {name: value.value for name, value in recorded.metadata.items()}
 
 
 def _root_cause(failure_event):
@@ -103,19 +157,6 @@ def _reason(failure_event) -> str:
 def step_failures(result) -> list[str]:
     """The user-facing reason of each failed step."""
     return [_reason(event) for event in result.all_events if event.is_step_failure]
-
-
-def materializations(result, asset_key) -> dict[str, dict]:
-    """The metadata values of each partition `result` materialized of `asset_key`."""
-    found = {}
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_MATERIALIZATION":
-            materialization = event.event_specific_data.materialization
-            if materialization.asset_key == asset_key:
-                found[materialization.partition] = {
-                    name: value.value for name, value in materialization.metadata.items()
-                }
-    return found
 
 
 def report_run(result) -> int:

@@ -128,7 +128,7 @@ def add_compaction_commands(subparsers: Any, resources_for: ResourcesFor) -> Non
     )
     p.add_argument("--dataset", help="only this dataset")
     p.add_argument("--dry-run", action="store_true", help="print what it would do, write nothing")
-    p.set_defaults(run=compact)
+    p.set_defaults(run=compact, checks_config=True)
     compaction = subparsers.add_parser(
         "compaction", help="compaction history and its return"
     ).add_subparsers(dest="compaction_command", required=True)

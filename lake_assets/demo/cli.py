@@ -27,4 +27,4 @@ def add_demo_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate a sample lake and run the pipeline over it")
     p.add_argument("--days", type=int, default=6, help="how many days, ending yesterday")
     p.add_argument("--reset", action="store_true", help="replace an existing lake folder")
-    p.set_defaults(run=cmd_demo)
+    p.set_defaults(run=cmd_demo, checks_config=True)

@@ -10,9 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lake_assets.events.model import load_rules
-from lake_assets.events.outbox import drain
-from lake_assets.events.sensors import replay
-from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
 
 ResourcesFor = Callable[[Settings], dict[str, Any]]
@@ -37,6 +34,8 @@ def add_event_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         return 0
 
     def replay_one(args: argparse.Namespace, settings: Settings) -> int:
+        from lake_assets.events.sensors import replay  # the sensor's own rule: Dagster
+
         store = resources_for(settings)["events"]
         rules = load_rules(args.rules or settings.dependencies_file)
         decision = replay(rules, store, args.id, datetime.now(UTC))
@@ -47,6 +46,9 @@ def add_event_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         return 0
 
     def drain_outbox(args: argparse.Namespace, settings: Settings) -> int:
+        from lake_assets.events.outbox import drain  # with OpenLineage's client: only here
+        from lake_assets.lineage.emitter import recorder_for
+
         resources = resources_for(settings)
         recorder = recorder_for(
             resources["lineage"], settings.state_dir, resources["storage"].uri("")

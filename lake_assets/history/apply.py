@@ -18,17 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame, SparkSession
-
-from lake_assets.history.jobs import read_history
 from lake_assets.history.ledger import (
     ApplyPlan,
     OutOfOrderSnapshot,
     plan_apply,
     snapshot_fingerprint,
 )
-from lake_assets.history.merge import history_spec
 from lake_assets.history.transactions import (
     Clock,
     commit,
@@ -45,6 +42,9 @@ from lake_assets.tables.publish import publish, version_of
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
+
+if TYPE_CHECKING:  # a point query plans here without importing PySpark
+    from pyspark.sql import DataFrame, SparkSession
 
 # The history is one table: a single catalog entry whose pointer names its current version.
 WHOLE_TABLE = "all"
@@ -111,6 +111,8 @@ def current_history(
 ) -> DataFrame:
     """The current version of a source's history table, with transaction times, on a local
     session."""
+    from lake_assets.history.jobs import read_history
+
     return read_history(spark, resolve_history(catalog, storage, source_id, clock))
 
 
@@ -250,6 +252,8 @@ def merge_plan(
     published now (one republished meanwhile, a correction not yet applied, is absorbed here
     too), the current version's files, how the snapshot's columns take part, and the folder to
     write."""
+    from lake_assets.history.merge import history_spec
+
     snapshots = resolve_published(catalog, storage, source.source_id, list(planned.plan.dates))
     spec = history_spec(source.history, list(snapshots["columns"]), source.event_time_field)
     current = planned.current

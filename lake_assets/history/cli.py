@@ -37,7 +37,7 @@ def history_source(settings, dataset: str):
 
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
     from lake_assets.history.apply import as_of_plan
-    from lake_assets.history.merge import BITEMPORAL_COLUMNS
+    from lake_assets.history.columns import BITEMPORAL_COLUMNS
 
     source = history_source(settings, args.dataset)
     # "Now" is read before the history is: a version switched in after this instant is
@@ -83,12 +83,43 @@ def _date_argument(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date: give YYYY-MM-DD") from None
 
 
+# What an apply did with one snapshot, by the plan's list it is in (the history's metadata).
+SNAPSHOT_OUTCOMES = {
+    "appended": "applied (new)",
+    "corrected": "applied (a correction)",
+    "resequenced": "applied (late: resequenced)",
+    "unchanged": "unchanged: applied already",
+}
+
+
+def snapshot_outcome(day: str, metadata: dict) -> str:
+    """One snapshot's outcome from what the run recorded on its date: a materialization names
+    the plan's lists; an apply with nothing to apply records an observation without them."""
+    found = [outcome for key, outcome in SNAPSHOT_OUTCOMES.items() if day in metadata.get(key, ())]
+    return found[0] if found else "nothing to apply"
+
+
 def cmd_scd_apply(args, settings) -> int:
-    from lake_assets.cli.runs import materialize_partitions, report_run
+    from lake_assets.cli.runs import materialize_partitions, partition_progress, report_run
     from lake_assets.history.assets import history_key_of
 
     history_source(settings, args.dataset)
-    result = materialize_partitions(settings, [history_key_of(args.dataset)], args.date, args.to)
+    key, last = history_key_of(args.dataset), args.to or args.date
+    days = (date.fromisoformat(last) - date.fromisoformat(args.date)).days + 1
+    progress = None
+    if days > 1:  # a range: what it covers first, then each snapshot as the run records it
+        print(
+            f"{args.dataset}: applying {args.date}..{last} ({days} snapshots, one run)", flush=True
+        )
+        said = []
+
+        def say(day: str, metadata: dict) -> None:
+            said.append(day)
+            outcome = snapshot_outcome(day, metadata)
+            print(f"[{len(said)}/{days}] {args.dataset} {day}: {outcome}", flush=True)
+
+        progress = partition_progress(key, say)
+    result = materialize_partitions(settings, [key], args.date, args.to, on_event=progress)
     for summary in applied_summaries(result):
         print(summary)
     return report_run(result)
@@ -129,7 +160,7 @@ def add_scd_commands(
     p.add_argument("dataset", help="a source with history, e.g. customers")
     p.add_argument("--date", required=True, help="snapshot date YYYY-MM-DD")
     p.add_argument("--to", help="last snapshot date of a range")
-    p.set_defaults(run=cmd_scd_apply)
+    p.set_defaults(run=cmd_scd_apply, checks_config=True)
     p = scd.add_parser("status", help="applied and pending snapshots, and the last apply")
     p.add_argument("dataset", nargs="?", help="a source with history (default: every one)")
     p.set_defaults(run=lambda args, settings: cmd_scd_status(args, settings, resources_for))

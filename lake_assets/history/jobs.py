@@ -16,11 +16,8 @@ from decimal import Decimal
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lake_assets.history.columns import RECORDED_AT, RECORDED_BY, SUPERSEDED_AT, SUPERSEDED_BY
 from lake_assets.history.merge import (
-    RECORDED_AT,
-    RECORDED_BY,
-    SUPERSEDED_AT,
-    SUPERSEDED_BY,
     HistorySpec,
     as_of,
     merge_history,

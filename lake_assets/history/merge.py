@@ -25,19 +25,24 @@ from datetime import date, datetime
 from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
+from lake_assets.history.columns import (
+    CLOSED_BY,
+    OPENED_BY,
+    RECORDED_AT,
+    RECORDED_BY,
+    STORED_COLUMNS,
+    SUPERSEDED_AT,
+    SUPERSEDED_BY,
+    VALID_FROM,
+    VALID_TO,
+)
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, column_name
 from lake_assets.instants import format_instant
 from lake_assets.runtime.columns import array_position
 from lake_assets.settings import HistoryConfig
 from lake_assets.tables.frames import PARTITION
 
-VALID_FROM, VALID_TO = "valid_from", "valid_to"
-RECORDED_AT, SUPERSEDED_AT = "recorded_at", "superseded_at"
-RECORDED_BY, SUPERSEDED_BY = "recorded_by", "superseded_by"  # as stored: transaction ids
-OPENED_BY, CLOSED_BY = "opened_by", "closed_by"  # insert|update|reinstate; update|delete
 ROW_HASH = "row_hash"
-BITEMPORAL_COLUMNS = (VALID_FROM, VALID_TO, RECORDED_AT, SUPERSEDED_AT, OPENED_BY, CLOSED_BY)
-STORED_COLUMNS = (VALID_FROM, VALID_TO, RECORDED_BY, SUPERSEDED_BY, OPENED_BY, CLOSED_BY)
 
 # Internal columns of the merge stream.
 _KIND, _IDX, _SEQ, _SEED_FROM, _SEED_OPENED = (

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyarrow import fs
 
-from lake_assets.history.merge import (
+from lake_assets.history.columns import (
     RECORDED_AT,
     RECORDED_BY,
     SUPERSEDED_AT,

@@ -191,4 +191,5 @@ def add_status_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "status", help="rows per zone and day, versions, dead letters, row reconciliation"
     )
-    p.set_defaults(run=cmd_status)
+    # The lake's health check (exit 1 when rows do not balance) covers its config too.
+    p.set_defaults(run=cmd_status, checks_config=True)

@@ -10,10 +10,12 @@ import argparse
 import json
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lake_assets.ingestion.dead_letters import Replay, dead_letters, replay_dead_letter
 from lake_assets.settings import Settings
+
+if TYPE_CHECKING:  # the profiler (pyarrow) is imported by the commands that use it
+    from lake_assets.ingestion.dead_letters import Replay
 
 ResourcesFor = Callable[[Settings], dict[str, Any]]
 
@@ -38,6 +40,8 @@ def add_dead_letter_commands(subparsers: Any, resources_for: ResourcesFor) -> No
     """Register the `dead-letters` command group over the raw-file index."""
 
     def list_letters(args: argparse.Namespace, settings: Settings) -> int:
+        from lake_assets.ingestion.dead_letters import dead_letters
+
         registry = resources_for(settings)["registry"]
         sources = [args.source] if args.source else sorted(settings.sources)
         letters = [
@@ -53,6 +57,8 @@ def add_dead_letter_commands(subparsers: Any, resources_for: ResourcesFor) -> No
         return 0
 
     def replay(args: argparse.Namespace, settings: Settings) -> int:
+        from lake_assets.ingestion.dead_letters import dead_letters, replay_dead_letter
+
         if bool(args.raw_key) == args.all:
             raise SystemExit("lake dead-letters replay: give one RAW_KEY or --all")
         source = settings.source(args.source)

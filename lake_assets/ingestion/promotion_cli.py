@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 from datetime import date, timedelta
 
-from lake_assets.cli.runs import _resources, materializations, materialize_partitions, report_run
+from lake_assets.cli.runs import (
+    _resources,
+    materialize_partitions,
+    partition_progress,
+    report_run,
+)
 from lake_assets.ingestion.cli import _date_argument
 from lake_assets.settings import Settings
 
@@ -18,20 +23,25 @@ def cmd_promote(args, settings: Settings) -> int:
 
 def promote_and_report(settings: Settings, source: str, first: str, last: str | None) -> int:
     """Promote a partition or a range as one run, saying what it covers before it starts
-    (a long range takes a while) and each partition's outcome after; the exit status."""
+    (a long range takes a while) and each partition's outcome as the run records it, before
+    the run ends; the exit status."""
     from lake_assets.ingestion.asset_keys import curated_key_of
 
     last = last or first
     days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
     span = first if days == 1 else f"{first}..{last} ({days} partitions, one run)"
     print(f"{source}: promoting {span}", flush=True)
+    decided = []
+
+    def say(partition: str, metadata: dict) -> None:
+        decided.append(partition)
+        outcome = partition_outcome(partition, metadata)
+        print(f"[{len(decided)}/{days}] {source} {partition}: {outcome}", flush=True)
+
     key = curated_key_of(source)
-    result = materialize_partitions(settings, [key], first, last)
-    decided = materializations(result, key)
-    for i, (partition, metadata) in enumerate(sorted(decided.items()), 1):
-        print(
-            f"[{i}/{len(decided)}] {source} {partition}: {partition_outcome(partition, metadata)}"
-        )
+    result = materialize_partitions(
+        settings, [key], first, last, on_event=partition_progress(key, say)
+    )
     if not decided:
         print(f"{source} {first if days == 1 else f'{first}..{last}'}: nothing published")
     return report_run(result)
@@ -136,7 +146,7 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", required=True)
     p.add_argument("--date", required=True, type=_date_argument, help="first event date YYYY-MM-DD")
     p.add_argument("--to", type=_date_argument, help="last event date of a range")
-    p.set_defaults(run=cmd_promote)
+    p.set_defaults(run=cmd_promote, checks_config=True)
 
     late = sub.add_parser("late", help="records later than the lookback window").add_subparsers(
         dest="late_command", required=True
@@ -146,11 +156,11 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_late_list)
     p = late.add_parser("fold-in", help="re-promote the event dates of pending late arrivals")
     p.add_argument("source")
-    p.set_defaults(run=cmd_late_fold_in)
+    p.set_defaults(run=cmd_late_fold_in, checks_config=True)
 
     p = sub.add_parser("lateness", help="lateness percentiles and the lookback that catches 99%%")
     p.add_argument("source")
-    p.set_defaults(run=cmd_lateness)
+    p.set_defaults(run=cmd_lateness, checks_config=True)
 
     quarantine = sub.add_parser("quarantine", help="quarantined rows").add_subparsers(
         dest="quarantine_command", required=True
@@ -158,4 +168,4 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     p = quarantine.add_parser("replay", help="re-validate and publish what now passes")
     p.add_argument("dataset")
     p.add_argument("--partition", required=True, type=_date_argument)
-    p.set_defaults(run=cmd_quarantine_replay)
+    p.set_defaults(run=cmd_quarantine_replay, checks_config=True)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from lake_assets.ingestion import raw_decisions
-from lake_assets.ingestion.promotion_plan import file_partitions
 from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.settings import Settings, SourceConfig
 
@@ -25,6 +24,8 @@ def _operator() -> str:
 
 def _dates(record: RawFile, source: SourceConfig) -> str:
     """The event dates the object feeds, as the file index knows them: where to re-promote."""
+    from lake_assets.ingestion.promotion_plan import file_partitions  # pyarrow: only here
+
     dates = sorted(file_partitions(record, source.event_time_field))
     return ", ".join(dates[:5]) + (f" and {len(dates) - 5} more" if len(dates) > 5 else "")
 

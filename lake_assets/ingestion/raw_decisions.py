@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from lake_assets.ingestion.profiling import FileProfile
 from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.settings import SourceConfig
 from resources.notifier import Alert, Notifier
 from resources.registry_store import RegistryStore
+
+if TYPE_CHECKING:  # the profiler imports pyarrow, which deciding on a raw object does not need
+    from lake_assets.ingestion.profiling import FileProfile
 
 PROFILED, SET_ASIDE, HELD_EMPTY = "PROFILED", "SET_ASIDE", "HELD_EMPTY"
 EMPTY_SNAPSHOT = "snapshot delivery with no rows: held until an operator confirms it"

@@ -109,4 +109,4 @@ def add_registry_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rename", action="append", default=[], metavar="NEW=OLD")
     p.add_argument("--accept-removal", action="append", default=[], metavar="FIELD")
     p.add_argument("--accept-type-change", action="append", default=[], metavar="FIELD")
-    p.set_defaults(run=cmd_registry_approve)
+    p.set_defaults(run=cmd_registry_approve, checks_config=True)

@@ -8,16 +8,18 @@ partition, whatever is being written beside it, and nothing that was put in the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
 
-from lake_assets.tables.frames import read_resolved
 from lake_assets.tables.manifest import read_manifest
 from lake_assets.tables.types import widest
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
+
+if TYPE_CHECKING:  # resolving what to read needs no Spark: a point query reads with pyarrow
+    from pyspark.sql import DataFrame, SparkSession
 
 
 def published_files(storage: LakeStorage, version: PublishedPartition) -> dict[str, int]:
@@ -99,6 +101,8 @@ def read_published(
     partitions: Sequence[str] | None = None,
 ) -> DataFrame:
     """The published rows of `dataset` (optionally only some event dates), with event_date."""
+    from lake_assets.tables.frames import read_resolved
+
     return read_resolved(spark, resolve_published(catalog, storage, dataset, partitions))
 
 
