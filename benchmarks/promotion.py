@@ -23,10 +23,11 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from benchmarks.data import BENCH_DATA, EVENT_DAY, transactions_file
+from benchmarks.job_plans import promotion_plan
 from benchmarks.lake import SOURCE, land_and_profile, local_lake, spark_session
 from benchmarks.timing import MB, Runs, alternate, print_table, timed
 from lake_assets.ingestion.promotion import PromotionResult, promote
-from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
+from lake_assets.ingestion.promotion_plan import PromotionPlan
 from resources.storage import LocalStorage
 
 REPEATS = 2
@@ -99,17 +100,7 @@ def landed_workload(root: Path, payload: Path) -> Workload:
     """A fresh local lake holding the payload, landed, profiled and planned as the assets do."""
     _, resources = local_lake(root / "lake")
     land_and_profile(resources, SOURCE, [(EVENT_DAY, payload)])
-    registry, storage = resources["registry"], resources["storage"]
-    source = resources["settings"].source(SOURCE)
-    plan = plan_promotion(
-        SOURCE,
-        source.event_time_field,
-        source.format,
-        [EVENT_DAY.isoformat()],
-        registry.versions(SOURCE),
-        registry.raw_files(SOURCE),
-        storage.uri,
-    )
+    plan = promotion_plan(resources)
     return Workload(plan, payload, root / "out")
 
 
