@@ -217,7 +217,9 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
     defs = build_definitions(settings, res)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
-        f"{zone}/{source}" for zone in ("raw", "registry", "curated") for source in settings.sources
+        f"{zone}/{source}"
+        for zone in ("raw", "registry", "curated", "classification")
+        for source in settings.sources
     } | {"marts/spend_by_customer", "history/customers", "maintenance/compaction"}
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))

@@ -13,7 +13,7 @@ from lake_assets.classification.assets import classification_key_of
 from lake_assets.classification.cli import explain
 from lake_assets.classification.sensors import classification_requests
 from lake_assets.classification.service import DRIFT_ALERT
-from lake_assets.cli.runs import materializations
+from lake_assets.cli.runs import recorded_partition
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.settings import DEFAULT_SOURCES_FILE
 
@@ -70,7 +70,7 @@ def test_pasted_ic_numbers_make_notes_pii_with_an_alert(tmp_path, spark):
     published = lake.promote(NOTES, DAY2)
     assert published.success
     # The publish's column schema carries each column's classification (day 1's) as tags.
-    schema = materializations(published, curated_key_of(NOTES))[DAY2]["dagster/column_schema"]
+    schema = materialized(published, curated_key_of(NOTES))[DAY2]["dagster/column_schema"]
     tags = {c.name: c.tags for c in schema.columns}
     assert tags["notes"]["classification/semantic_type"] == "free_text"
     assert tags["notes"]["classification/decided_by"] == "classifier"
@@ -89,7 +89,14 @@ def test_pasted_ic_numbers_make_notes_pii_with_an_alert(tmp_path, spark):
         DAY2,
     )
     assert alert.detail["share"] == 0.04 and "4.0%" in alert.subject
-    shown = materializations(second, key)[DAY2]
+    shown = materialized(second, key)[DAY2]
     assert shown["drifted"]["notes"].startswith("embedded.mykad 0 -> 0.04")
     assert "ticket_id" not in shown["columns_classified"]  # unchanged: not classified
     assert "1. mykad" in explain(NOTES, "notes", record)
+
+
+def materialized(result, asset_key) -> dict[str, dict]:
+    """The metadata values of each partition `result` recorded of `asset_key`."""
+    return dict(
+        found for event in result.all_events if (found := recorded_partition(event, asset_key))
+    )

@@ -123,13 +123,15 @@ def partition_progress(asset_key, on_partition: Callable[[str, dict], None]) -> 
     command prints each partition's outcome while the run goes on."""
 
     def listen(entry) -> None:
-        if entry.dagster_event is not None and (found := _recorded(entry.dagster_event, asset_key)):
+        if entry.dagster_event is not None and (
+            found := recorded_partition(entry.dagster_event, asset_key)
+        ):
             on_partition(*found)
 
     return listen
 
 
-def _recorded(event, asset_key) -> tuple[str, dict] | None:
+def recorded_partition(event, asset_key) -> tuple[str, dict] | None:
     """(partition, metadata values) of a materialization or observation of `asset_key`."""
     if event.event_type_value == "ASSET_MATERIALIZATION":
         recorded = event.event_specific_data.materialization
