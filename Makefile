@@ -50,10 +50,10 @@ $(SPARK35)/.installed: requirements-spark35.txt
 	touch $@
 
 # One pytest worker per core, each test file kept on one worker (its module fixtures, one
-# SparkSession per worker): most tests wait on Python and Dagster, not on Spark's threads.
+# SparkSession per worker), the slowest files first (tests/conftest.py SLOWEST_FIRST).
 test: install checkov $(SPARK35)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 dev: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
