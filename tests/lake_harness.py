@@ -15,6 +15,19 @@ from lake_assets.settings import load_settings
 from lake_assets.tables.reader import read_published
 from resources import build_resources
 
+# What Spark's JVM and Dagster print on their own when a command starts them.
+NOISE = (
+    "Using incubator modules",  # the JDK
+    "loopback address",  # Spark's Utils, and its advice to set SPARK_LOCAL_IP
+    "SPARK_LOCAL_IP",
+    "native-hadoop",  # Hadoop's NativeCodeLoader
+    "log4j",  # log4j's set-up lines
+    "setLogLevel",
+    "Telemetry",  # Dagster's banner on a home without dagster.yaml
+    "Welcome to Dagster",
+    "dagster.yaml",
+)
+
 
 def card(number: int, day: str, renamed: bool = False, amount=12.5) -> dict:
     return {

@@ -12,7 +12,7 @@ from dagster import (
     DagsterInstance,
     QueuedRunCoordinator,
 )
-from lake_harness import Lake, failure_message
+from lake_harness import NOISE, Lake, failure_message
 from test_history_e2e import MON, land
 from webserver import Webserver, persistent_instance
 
@@ -21,18 +21,6 @@ from lake_assets.ingestion.asset_keys import registry_key_of
 from lake_assets.runtime.jvm_log import local_jvm_output
 
 DAY = "2026-03-01"
-# What Spark's JVM and Dagster print on their own when a command starts them.
-NOISE = (
-    "Using incubator modules",  # the JDK
-    "loopback address",  # Spark's Utils, and its advice to set SPARK_LOCAL_IP
-    "SPARK_LOCAL_IP",
-    "native-hadoop",  # Hadoop's NativeCodeLoader
-    "log4j",  # log4j's set-up lines
-    "setLogLevel",
-    "Telemetry",  # Dagster's banner on a home without dagster.yaml
-    "Welcome to Dagster",
-    "dagster.yaml",
-)
 
 
 def test_a_command_starting_spark_on_a_fresh_dagster_home_prints_only_its_outcome(lake, tmp_path):

@@ -13,7 +13,7 @@ from dagster_pipes import (
     PipesS3MessageWriter,
     encode_param,
 )
-from test_calm import NOISE
+from lake_harness import NOISE
 
 from lake_assets.cli.runs import step_failures
 from lake_assets.ingestion.promotion import PromotionResult
