@@ -11,16 +11,28 @@ from lake_assets.settings import load_settings
 
 ASSETS = [
     "classification/card_transactions",
+    "classification/crm_contacts",
     "classification/customers",
+    "classification/fx_rates",
+    "classification/order_events",
     "curated/card_transactions",
+    "curated/crm_contacts",
     "curated/customers",
+    "curated/fx_rates",
+    "curated/order_events",
     "history/customers",
     "maintenance/compaction",
     "marts/spend_by_customer",
     "raw/card_transactions",
+    "raw/crm_contacts",
     "raw/customers",
+    "raw/fx_rates",
+    "raw/order_events",
     "registry/card_transactions",
+    "registry/crm_contacts",
     "registry/customers",
+    "registry/fx_rates",
+    "registry/order_events",
 ]
 CHECKS = [
     "curated/card_transactions:contract_amount_positive",
@@ -55,7 +67,10 @@ CHECKS = [
     "marts/spend_by_customer:customer_id_not_null",
     "marts/spend_by_customer:transactions_reconcile",
     "registry/card_transactions:schema_compatible",
+    "registry/crm_contacts:schema_compatible",
     "registry/customers:schema_compatible",
+    "registry/fx_rates:schema_compatible",
+    "registry/order_events:schema_compatible",
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".
@@ -78,7 +93,10 @@ SENSORS = [
 SCHEDULES = [
     ("compaction_schedule", "0 4 * * *", "RUNNING"),
     ("daily_card_transactions", "0 2 * * *", "RUNNING"),
+    ("daily_crm_contacts", "0 2 * * *", "RUNNING"),
     ("daily_customers", "0 2 * * *", "RUNNING"),
+    ("daily_fx_rates", "0 2 * * *", "RUNNING"),
+    ("daily_order_events", "0 2 * * *", "RUNNING"),
     ("partition_deadlines_schedule", "15 * * * *", "RUNNING"),
 ]
 
