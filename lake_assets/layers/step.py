@@ -148,7 +148,7 @@ def run_step(
             entry,
             result["files"],
             replaced,
-            {"built_from": list(inputs)},
+            {"built_from": list(inputs), "rows_in": outcome.rows_in},
             before_switch=None
             if events is None
             else lambda e: stage(
