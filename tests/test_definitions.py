@@ -83,6 +83,7 @@ JOBS = [
     "partition_deadlines",
     "profile",
     "promote",
+    "pull_crm_contacts",
 ]
 SENSORS = [
     ("classification_staleness", "RUNNING"),
@@ -98,6 +99,7 @@ SCHEDULES = [
     ("daily_fx_rates", "0 2 * * *", "RUNNING"),
     ("daily_order_events", "0 2 * * *", "RUNNING"),
     ("partition_deadlines_schedule", "15 * * * *", "RUNNING"),
+    ("pull_crm_contacts_schedule", "*/15 * * * *", "STOPPED"),
 ]
 
 
