@@ -169,10 +169,17 @@ def test_a_pull_killed_before_landing_or_before_its_watermark_loses_and_doubles_
     assert current <= landed
 
 
-def test_credentials_come_from_the_environment_or_secrets_manager_and_are_never_shown(
-    aws_endpoint, tmp_path, caplog
+def test_on_aws_the_watermark_is_in_the_bucket_and_credentials_come_from_secrets_manager(
+    aws_endpoint, tmp_path, monkeypatch, caplog
 ):
+    monkeypatch.chdir(tmp_path)
     settings, resources, _ = open_aws_lake(aws_endpoint, tmp_path)
+    play_crm_day(tmp_path / "crm.sqlite", START, 0)
+    result = pull(settings, resources, 0)
+    assert result.rows == 30 and result.landed.key.startswith(f"raw/source={SOURCE}/")
+    assert resources["storage"].exists(state_key(SOURCE))  # in the bucket, under _state/
+    assert read_state(resources["storage"], SOURCE).watermark == result.watermark
+
     secrets = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name=REGION)
     secrets.create_secret(
         Name="lakehouse/crm-db",
@@ -208,16 +215,6 @@ def test_credentials_come_from_the_environment_or_secrets_manager_and_are_never_
         pull_declared_source(settings, resources, SOURCE, environ={})
     assert "lake_reader:***@" in str(failure.value)
     assert "sm-s3cret" not in str(failure.value) + caplog.text
-
-
-def test_a_pull_keeps_its_watermark_in_the_lake_on_s3(aws_endpoint, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    settings, resources, _ = open_aws_lake(aws_endpoint, tmp_path)
-    play_crm_day(tmp_path / "crm.sqlite", START, 0)
-    result = pull(settings, resources, 0)
-    assert result.rows == 30 and result.landed.key.startswith(f"raw/source={SOURCE}/")
-    assert resources["storage"].exists(state_key(SOURCE))
-    assert read_state(resources["storage"], SOURCE).watermark == result.watermark
 
 
 BASE = """sources:
