@@ -17,6 +17,7 @@ from aws_lake import REGION, open_aws_lake
 import lake_assets.pull.service as service
 from lake_assets.cli.main import main
 from lake_assets.demo.crm_database import contacts, play_crm_day
+from lake_assets.demo.demo_data import customers_snapshot
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.pull.credentials import MissingCredentials, connection_url
 from lake_assets.pull.model import Credentials
@@ -280,3 +281,23 @@ def test_a_pull_block_s_mistakes_name_file_key_and_reason(tmp_path, old, new, ke
     assert (error.value.file, error.value.key) == (str(path), key)
     assert reason in error.value.reason
     assert "hunter2" not in str(error.value)
+
+
+def test_the_demo_crm_changes_daily_with_leads_conversions_and_merges(tmp_path):
+    path = tmp_path / "crm.sqlite"
+    changed = [play_crm_day(path, START, day) for day in range(4)]
+    assert changed[0] == 30 and all(0 < n < 10 for n in changed[1:])
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        rows = {r.contact_id: r for r in connection.execute(sa.select(contacts))}
+    masters = {row["customer_id"] for row in customers_snapshot(START, 0)}
+    assert {r.customer_ref for r in rows.values() if r.customer_ref} <= masters
+    assert any(r.customer_ref is None and r.lifecycle_stage == "lead" for r in rows.values())
+    assert (rows["K000025"].customer_ref, rows["K000025"].lifecycle_stage) == ("C00031", "customer")
+    # A customer's duplicate merged into its contact (one customer), and two leads merged.
+    assert rows["K000101"].merged_into == "K000003"
+    assert rows["K000101"].customer_ref == rows["K000003"].customer_ref == "C00003"
+    assert rows["K000027"].merged_into == "K000026" and rows["K000027"].customer_ref is None
+    for day in range(4):
+        play_crm_day(tmp_path / "again.sqlite", START, day)
+    assert database_rows(tmp_path / "again.sqlite") == database_rows(path)  # deterministic
