@@ -16,9 +16,11 @@ from aws_lake import REGION, open_aws_lake
 
 import lake_assets.pull.service as service
 from lake_assets.cli.main import main
+from lake_assets.definitions import build_definitions
 from lake_assets.demo.crm_database import contacts, play_crm_day
 from lake_assets.demo.demo_data import customers_snapshot
 from lake_assets.ingestion.intake import pending_objects, profile_objects
+from lake_assets.instants import format_instant
 from lake_assets.pull.credentials import MissingCredentials, connection_url
 from lake_assets.pull.model import Credentials
 from lake_assets.pull.service import PullFailed, pull_declared_source
@@ -107,6 +109,21 @@ def test_pulls_land_what_changed_after_the_watermark_nested_and_then_advance_it(
     assert f"{SOURCE}: watermark updated_at=2026-11-27T23:29:00+00:00, contact_id=K000001" in out
     assert main(["pull", SOURCE]) == 0
     assert f"{SOURCE}: nothing changed up to" in capsys.readouterr().out
+
+
+def test_the_pull_job_pulls_as_lake_pull_does_and_says_what_it_landed(crm):
+    settings, resources, path = crm
+    play_crm_day(path, START, 0)
+    job = build_definitions(settings, resources).get_job_def("pull_crm_contacts")
+    result = job.execute_in_process()
+    assert result.success
+    [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = {k: v.value for k, v in output.event_specific_data.metadata.items()}
+    assert metadata["rows"] == 30 and metadata["raw_key"].startswith(f"raw/source={SOURCE}/")
+    assert metadata["watermark"] == {
+        "updated_at": format_instant(read_state(resources["storage"], SOURCE).watermark.at),
+        "contact_id": "K000030",
+    }
 
 
 class CrashBefore:

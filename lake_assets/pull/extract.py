@@ -30,14 +30,15 @@ class Position:
     key: str | int
 
 
-def changed_rows(
+def changed_pages(
     connection: sa.Connection, pull: PullConfig, after: Position | None, upper: datetime
-) -> Iterator[dict]:
-    """Rows changed after `after` (all rows if None) and at or before `upper`, in watermark
-    order, read `pull.page_size` at a time."""
+) -> Iterator[list[dict]]:
+    """The rows changed after `after` (all rows if None) and at or before `upper`, in watermark
+    order, in pages of up to `pull.page_size` rows."""
     while True:
         page = [dict(row) for row in connection.execute(_page_query(pull, after, upper)).mappings()]
-        yield from page
+        if page:
+            yield page
         if len(page) < pull.page_size:
             return
         after = position_of(page[-1], pull)

@@ -42,7 +42,7 @@ from lake_assets.ingestion.intake import LandedPayload, land_payload
 from lake_assets.ingestion.redelivery import content_sha256
 from lake_assets.instants import format_instant, utc_now
 from lake_assets.pull.credentials import connection_url, shown
-from lake_assets.pull.extract import Position, changed_rows, json_lines, position_of
+from lake_assets.pull.extract import Position, changed_pages, json_lines, position_of
 from lake_assets.pull.watermark import (
     PendingPull,
     PullState,
@@ -152,13 +152,7 @@ def _extract(
     try:
         engine = sa.create_engine(url)
         with engine.connect() as connection, target.open("wb") as out:
-            page: list[dict] = []
-            for row in changed_rows(connection, pull, after, upper):
-                page.append(row)
-                if len(page) == pull.page_size:
-                    out.write(json_lines(page, pull))
-                    rows, last, page = rows + len(page), position_of(page[-1], pull), []
-            if page:
+            for page in changed_pages(connection, pull, after, upper):
                 out.write(json_lines(page, pull))
                 rows, last = rows + len(page), position_of(page[-1], pull)
     except sa.exc.SQLAlchemyError as error:
