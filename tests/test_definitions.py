@@ -77,6 +77,7 @@ CHECKS = [
 JOBS = [
     "classify",
     "compaction",
+    "gold",
     "history",
     "ingestion",
     "marts",
@@ -84,6 +85,7 @@ JOBS = [
     "profile",
     "promote",
     "pull_crm_contacts",
+    "silver",
 ]
 SENSORS = [
     ("classification_staleness", "RUNNING"),
