@@ -105,7 +105,7 @@ def test_pulls_land_what_changed_after_the_watermark_nested_and_then_advance_it(
     }
     assert main(["pull", SOURCE]) == 0  # now: the lag has long passed
     out = capsys.readouterr().out
-    assert f"{SOURCE}: landed 1 rows: raw/source={SOURCE}/" in out
+    assert f"{SOURCE}: landed 1 row: raw/source={SOURCE}/" in out
     assert f"{SOURCE}: watermark updated_at=2026-11-27T23:29:00+00:00, contact_id=K000001" in out
     assert main(["pull", SOURCE]) == 0
     assert f"{SOURCE}: nothing changed up to" in capsys.readouterr().out

@@ -29,6 +29,9 @@ class Position:
     at: datetime
     key: str | int
 
+    def __str__(self) -> str:
+        return f"{format_instant(self.at)}, {self.key}"
+
 
 def changed_pages(
     connection: sa.Connection, pull: PullConfig, after: Position | None, upper: datetime

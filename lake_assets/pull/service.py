@@ -83,7 +83,8 @@ class PullResult:
                 f"{self.source_id}: nothing changed up to {format_instant(self.upper_bound)}"
             )
         else:
-            lines.append(f"{self.source_id}: landed {self.rows} rows: {_landing(self.landed)}")
+            rows = f"{self.rows} row{'' if self.rows == 1 else 's'}"
+            lines.append(f"{self.source_id}: landed {rows}: {_landing(self.landed)}")
         at, key = watermark_columns
         lines.append(
             f"{self.source_id}: watermark "
@@ -145,7 +146,7 @@ def _extract(
         "pulling %s from %s after %s up to %s",
         source.source_id,
         shown(url),
-        after,
+        after or "the start",
         format_instant(upper),
     )
     engine = None
