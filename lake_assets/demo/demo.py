@@ -1,5 +1,8 @@
 """`lake demo`: six days of a small bank's deliveries through the real pipeline.
 
+The sources pushed to the lake deliver each day: card transactions and customer snapshots
+(demo_data), the orders change stream and, on business days, vendor FX rates (medallion_data).
+
 Each day lands its payloads, profiles them (the registry asset, as the sensor would trigger)
 and promotes the day plus the day before (a one-day lookback, so late records are picked up).
 On the day the card processor renames `transaction_date`, the registry flags the version as
@@ -23,6 +26,7 @@ from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
+from lake_assets.demo.medallion_data import generate_medallion
 from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
@@ -111,7 +115,10 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
     resources = build_resources(settings)
     storage, registry = resources["storage"], resources["registry"]
     instance = dagster_instance()
-    deliveries = generate(settings.lake_root / "_incoming", start=start, days=days)
+    incoming = settings.lake_root / "_incoming"
+    deliveries = generate(incoming, start=start, days=days) + generate_medallion(
+        incoming, start, days
+    )
     blocked: dict[str, list[str]] = {}
     order = promotion_order(settings)
     for offset in range(days):
