@@ -23,7 +23,7 @@ from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.settings import load_settings
 from resources import build_resources
 
-DEMO_DAYS = 2  # the smallest demo: two days of both sources, the history and the mart
+DEMO_DAYS = 2  # the smallest demo: two days of the sources, the history and the mart
 CLOCK_ONLY = {"partition_deadlines_schedule", "compaction_schedule"}
 
 
@@ -68,7 +68,10 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
         "data_ready_dependencies",
         "classification_staleness",
         "daily_card_transactions",
+        "daily_crm_contacts",
         "daily_customers",
+        "daily_fx_rates",
+        "daily_order_events",
     }
     assert {
         name: [(r.partition_key, r.tags) for r in runs]

@@ -1,5 +1,8 @@
 """`lake demo`: six days of a small bank's deliveries through the real pipeline.
 
+The sources pushed to the lake deliver each day: card transactions and customer snapshots
+(demo_data), the orders change stream and, on business days, vendor FX rates (medallion_data).
+
 Each day lands its payloads, profiles them (the registry asset, as the sensor would trigger)
 and promotes the day plus the day before (a one-day lookback, so late records are picked up).
 The CRM's contacts are pulled, not delivered: each day changes the demo's CRM database
@@ -26,6 +29,7 @@ from lake_assets.cli.runs import dagster_instance, materialize_partitions, repor
 from lake_assets.contracts.model import load_contracts
 from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
+from lake_assets.demo.medallion_data import generate_medallion
 from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
@@ -114,7 +118,10 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
     resources = build_resources(settings)
     storage, registry = resources["storage"], resources["registry"]
     instance = dagster_instance()
-    deliveries = generate(settings.lake_root / "_incoming", start=start, days=days)
+    incoming = settings.lake_root / "_incoming"
+    deliveries = generate(incoming, start=start, days=days) + generate_medallion(
+        incoming, start, days
+    )
     blocked: dict[str, list[str]] = {}
     order = promotion_order(settings)
     for offset in range(days):
@@ -133,6 +140,9 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
                 settings, [registry_key_of(sid)], day, resources=resources, instance=instance
             )
             report_run(profiled)
+            if not registry.versions(sid):
+                print(f"{sid}: nothing delivered yet")  # FX on a weekend the window starts with
+                continue
             first = max(
                 start.isoformat(), (date.fromisoformat(day) - timedelta(days=1)).isoformat()
             )
@@ -198,6 +208,8 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
     # Classification of what was published, as the staleness sensor would request it: one
     # range run per source, so the webserver starts with nothing left to classify.
     for source_id in settings.sources:
+        if not resources["catalog"].partitions(source_id):
+            continue  # a source with nothing delivered yet has nothing to classify
         classified = materialize_partitions(
             settings,
             [classification_key_of(source_id)],
