@@ -4,7 +4,7 @@ Spark, the job functions on a few rows each with the session's Spark."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -185,3 +185,58 @@ def test_fx_carries_over_a_weekend_and_a_holiday_and_fails_past_the_max_gap(spar
         calendar_day(partial, "2026-03-09", max_gap=3)
     assert error.value.last_rates == {"USD": "2026-03-05"}
     assert "USD (last rate 2026-03-05)" in str(error.value)
+
+
+def test_rules_with_a_lookback_rerun_the_days_that_read_a_changed_partition(tmp_path):
+    from lake_assets.events.model import DataReady, DependencyRule
+    from lake_assets.events.sensors import evaluate_tick
+    from resources.event_store import SQLiteEventStore
+    from resources.notifier import LocalNotifier
+
+    fx = DependencyRule(
+        name="silver_fx_rates",
+        target="silver/fx_rates",
+        lookback={"fx_rates": 3},
+        timeout_hours=24,
+    )
+    customer = DependencyRule(
+        name="silver_customer",
+        target="silver/customer",
+        inputs=("customers",),
+        lookback={"crm_contacts": 1},
+        timeout_hours=24,
+    )
+    store, notifier = SQLiteEventStore(tmp_path / "e.db"), LocalNotifier(tmp_path / "a.jsonl")
+    cursor = None
+
+    def publish(dataset, partition, at, content="a"):
+        store.record(DataReady(dataset, partition, "v1", 1, "run", content, at.isoformat()))
+
+    def tick(at):
+        nonlocal cursor
+        found = evaluate_tick([fx, customer], store, notifier, cursor, at)
+        cursor = found.cursor
+        return sorted((r.partition_key, r.tags["lake/rule"]) for r in found.run_requests)
+
+    friday = datetime(2026, 3, 6, 18, tzinfo=UTC)
+    publish("fx_rates", "2026-03-06", friday)
+    publish("crm_contacts", "2026-03-06", friday)
+    # Friday's rate runs Friday's calendar day now; the CRM change waits for the master.
+    assert tick(friday) == [("2026-03-06", "silver_fx_rates")]
+    publish("customers", "2026-03-06", friday)
+    assert tick(friday) == [("2026-03-06", "silver_customer")]
+    # Saturday and Sunday carry Friday's rate, each once its day has begun.
+    assert tick(datetime(2026, 3, 7, 0, 5, tzinfo=UTC)) == [("2026-03-07", "silver_fx_rates")]
+    publish("customers", "2026-03-07", datetime(2026, 3, 7, 6, tzinfo=UTC))
+    assert tick(datetime(2026, 3, 7, 6, tzinfo=UTC)) == [("2026-03-07", "silver_customer")]
+    # A late CRM change for Friday re-conforms Friday and Saturday (its lookback), not Sunday.
+    sunday = datetime(2026, 3, 8, 9, tzinfo=UTC)
+    publish("crm_contacts", "2026-03-06", sunday, content="late")
+    publish("customers", "2026-03-08", sunday)
+    assert tick(sunday) == [
+        ("2026-03-06", "silver_customer"),
+        ("2026-03-07", "silver_customer"),
+        ("2026-03-08", "silver_customer"),
+        ("2026-03-08", "silver_fx_rates"),
+    ]
+    assert tick(sunday) == []
