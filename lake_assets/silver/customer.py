@@ -1,11 +1,11 @@
-"""The Spark job of `silver/customer`: one row per customer of the master snapshot of day d,
-conformed with the CRM's state as of d (merges folded, survivorship per attribute), under a
-stable surrogate key.
+"""The Spark jobs of `silver/crm_contacts` and `silver/customer`.
 
-CRM files carry only the contacts changed that day, so the CRM state as of d is kept as a table
-of its own, `silver_crm_contacts` (the latest version of every contact up to d): the job reads
-a base state (the newest published before the late-data lookback window) and the CRM changes
-after it, and writes both the customers of d and the state of d (ADR pending-silver)."""
+CRM files carry only the contacts changed that day, so the CRM state as of day d is a table of
+its own, `silver_crm_contacts` (the latest version of every contact up to d). Both jobs compute
+it the same way, from the newest state published before the late-data lookback window (no late
+change can alter it) and the CRM changes after it (customer_table.py plans which); the customer
+job then conforms the master snapshot of d with it: one row per customer, merges folded,
+survivorship per attribute, a stable surrogate key."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import hashlib
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from lake_assets.layers.job import write_derived
 from lake_assets.silver.crm_merges import surviving_contacts
-from lake_assets.silver.written import write_counted
-from lake_assets.tables.frames import conformed, read_resolved
+from lake_assets.tables.frames import conformed, ddl, read_resolved
 
 # silver_crm_contacts: a contact's latest version; _ingested_at breaks ties of updated_at.
 STATE_COLUMNS = {
@@ -51,17 +51,24 @@ CUSTOMER_COLUMNS = {
 }
 # Each system's value of an attribute (conformance.CARRIED_BY says which system has which).
 MASTER_VALUES = ("full_name", "email", "phone", "segment", "date_of_birth", "risk_score")
-CRM_VALUES: dict[str, Column] = {
-    "full_name": F.when(
-        F.col("name__first").isNotNull() | F.col("name__last").isNotNull(),
-        F.concat_ws(" ", "name__first", "name__last"),
-    ),
-    "email": F.get_json_object("emails", "$[0]"),  # the CRM lists the primary address first
-    "phone": F.col("phone"),
-    "city": F.col("address__city"),
-    "country": F.col("address__country"),
-    "lifecycle_stage": F.col("lifecycle_stage"),
-}
+CRM_ATTRIBUTES = ("full_name", "email", "phone", "city", "country", "lifecycle_stage")
+
+
+def crm_values() -> dict[str, Column]:
+    """The CRM's value of each attribute it carries, from a contact's columns."""
+    return {
+        "full_name": F.when(
+            F.col("name__first").isNotNull() | F.col("name__last").isNotNull(),
+            F.concat_ws(" ", "name__first", "name__last"),
+        ),
+        "email": F.get_json_object("emails", "$[0]"),  # the CRM lists the primary one first
+        "phone": F.col("phone"),
+        "city": F.col("address__city"),
+        "country": F.col("address__country"),
+        "lifecycle_stage": F.col("lifecycle_stage"),
+    }
+
+
 SK_NAMESPACE = "silver_customer|"
 
 
@@ -120,7 +127,7 @@ def crm_customers(state: DataFrame, survivors: DataFrame) -> DataFrame:
     in_customer = _whole(Window.partitionBy("customer_id").orderBy(*_survivor_first()))
     values = [
         F.first(expression, ignorenulls=True).over(in_customer).alias(name)
-        for name, expression in CRM_VALUES.items()
+        for name, expression in crm_values().items()
     ]
     contacts = F.to_json(F.array_sort(F.collect_set("contact_id").over(in_customer)))
     return members.select("customer_id", *values, contacts.alias("crm_contact_ids")).dropDuplicates(
@@ -137,7 +144,7 @@ def conformed_customers(
     joined = m.join(c, F.col("m.customer_id") == F.col("c.customer_id"), "left")
 
     def surviving(attribute: str) -> Column:
-        carried = {"master": attribute in MASTER_VALUES, "crm": attribute in CRM_VALUES}
+        carried = {"master": attribute in MASTER_VALUES, "crm": attribute in CRM_ATTRIBUTES}
         order = sorted(carried, key=lambda system: system != prefer[attribute])
         values = [F.col(f"{system[0]}.{attribute}") for system in order if carried[system]]
         return (F.coalesce(*values) if len(values) > 1 else values[0]).alias(attribute)
@@ -152,33 +159,34 @@ def conformed_customers(
     return conformed(rows, CUSTOMER_COLUMNS).select(*CUSTOMER_COLUMNS)
 
 
-def silver_customer_job(spark: SparkSession, plan: dict) -> dict:
-    """The registered Spark job `silver_customer`. Plan: `day`; `master` (customers[day]),
-    `crm_base` (silver_crm_contacts, the newest state before the lookback window, or None) and
-    `crm_changes` (crm_contacts of the days after it through `day`, or None), each as
-    `tables.reader.resolve_published` resolved them; `prefer` (attribute -> system); and
-    `customers_uri`, `state_uri`, the run's folders of the two outputs. Result: each output's
-    `rows` and `files`, the `master_rows` and `crm_changes` read, and `crm_unmatched`, the
-    customer references of the CRM that the master does not hold."""
-    master = read_resolved(spark, plan["master"]).where(F.col("customer_id").isNotNull())
+def crm_state_of(spark: SparkSession, plan: dict) -> DataFrame:
+    """The CRM state the plan names: `crm_base` (a silver_crm_contacts partition, or None) with
+    `crm_changes` (crm_contacts partitions after it, or None) applied."""
     base = read_resolved(spark, plan["crm_base"]) if plan["crm_base"] else None
     changes = read_resolved(spark, plan["crm_changes"]) if plan["crm_changes"] else None
-    if base is None and changes is None:  # no CRM yet: the master alone
-        state = conformed(master.limit(0), STATE_COLUMNS).select(*STATE_COLUMNS)
-    else:
-        state = crm_state(base, changes).cache()
+    if base is None and changes is None:  # no CRM yet
+        return spark.createDataFrame([], ddl(STATE_COLUMNS))
+    return crm_state(base, changes)
+
+
+def silver_crm_contacts_job(spark: SparkSession, plan: dict) -> dict:
+    """The registered Spark job `silver_crm_contacts`: the CRM state as of `plan["partition"]`
+    (plan: `crm_base`, `crm_changes`, as crm_state_of reads them), written by write_derived."""
+    return write_derived(spark, crm_state_of(spark, plan), plan)
+
+
+def silver_customer_job(spark: SparkSession, plan: dict) -> dict:
+    """The registered Spark job `silver_customer`. Plan: `inputs["customers"]`, the master
+    snapshot of `partition`; `crm_base` and `crm_changes` (crm_state_of); `prefer`
+    (attribute -> system). Result: write_derived's, with `crm_unmatched`, the CRM customer
+    references the master does not hold (not customers of the bank's record: left out)."""
+    master = read_resolved(spark, plan["inputs"]["customers"])
+    master = master.where(F.col("customer_id").isNotNull())
+    state = crm_state_of(spark, plan).cache()
     crm = crm_customers(state, survivors_frame(spark, state)).cache()
-    customers = conformed_customers(master, crm, plan["prefer"], plan["day"])
-    written = write_counted(spark, customers, plan["customers_uri"])
-    kept = write_counted(spark, state, plan["state_uri"])
-    unmatched = crm.join(master, "customer_id", "left_anti").count()
-    return {
-        "customers": written,
-        "state": kept,
-        "master_rows": master.count(),
-        "crm_changes": changes.count() if changes is not None else 0,
-        "crm_unmatched": unmatched,
-    }
+    customers = conformed_customers(master, crm, plan["prefer"], plan["partition"])
+    written = write_derived(spark, customers, plan)
+    return {**written, "crm_unmatched": crm.join(master, "customer_id", "left_anti").count()}
 
 
 def _survivor_first() -> list[Column]:

@@ -10,8 +10,8 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lake_assets.silver.written import write_counted
-from lake_assets.tables.frames import conformed, read_resolved
+from lake_assets.layers.job import write_derived
+from lake_assets.tables.frames import conformed, ddl, read_resolved
 
 FX_COLUMNS = {
     "rate_date": "date",
@@ -20,6 +20,16 @@ FX_COLUMNS = {
     "rate": "double",
     "carried_forward": "boolean",
     "source_rate_date": "date",
+}
+
+
+# What the calendar reads of curated fx_rates.
+RATE_COLUMNS = {
+    "rate_date": "date",
+    "base_currency": "string",
+    "quote_currency": "string",
+    "rate": "double",
+    "_ingested_at": "timestamp",
 }
 
 
@@ -92,22 +102,15 @@ def _last_before(rates: DataFrame, currency: str, first: str) -> str | None:
 
 
 def silver_fx_rates_job(spark: SparkSession, plan: dict) -> dict:
-    """The registered Spark job `silver_fx_rates`. Plan: `day`; `rates`, the curated fx_rates
-    partitions from `window_start(day, max_gap_days)` through `day` as
-    `tables.reader.resolve_published` resolved them (None when none is published);
-    `currencies`, `quote_currency`, `max_gap_days` (config/silver/fx_rates.yaml); `output_uri`.
-    Result: the `rows` and `files` written, `rates_read` and `carried`, the rows carried."""
+    """The registered Spark job `silver_fx_rates`. Plan: `partition`; `rates`, the curated
+    fx_rates partitions published in the window before it (fx_rates_table.py), or None;
+    `currencies`, `quote_currency`, `max_gap_days` (config/silver/fx_rates.yaml). Result:
+    write_derived's, with `carried`, the currencies whose rate was carried forward."""
     if plan["rates"]:
         rates = read_resolved(spark, plan["rates"])
     else:
-        rates = spark.createDataFrame(
-            [],
-            "rate_date date, base_currency string, quote_currency string, rate double, "
-            "_ingested_at timestamp",
-        )
+        rates = spark.createDataFrame([], ddl(RATE_COLUMNS))
     rows = fx_calendar_rows(
-        rates, plan["day"], plan["currencies"], plan["quote_currency"], plan["max_gap_days"]
-    )
-    written = write_counted(spark, rows, plan["output_uri"])
-    carried = spark.read.parquet(plan["output_uri"]).where("carried_forward").count()
-    return {**written, "rates_read": rates.count(), "carried": carried}
+        rates, plan["partition"], plan["currencies"], plan["quote_currency"], plan["max_gap_days"]
+    ).cache()
+    return {**write_derived(spark, rows, plan), "carried": rows.where("carried_forward").count()}
