@@ -75,7 +75,7 @@ CRM_DDL = (
 )
 MASTER_DDL = (
     "customer_id string, full_name string, email string, phone string, segment string, "
-    "date_of_birth date, risk_score int, snapshot_date date"
+    "date_of_birth date, risk_score bigint, snapshot_date date"
 )
 
 
