@@ -1,0 +1,27 @@
+"""The derived layers' part of the code location: each declared table as an asset, with its
+output contract (config/contracts/<dataset>.yaml) when it has one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from dagster import Definitions, PartitionsDefinition
+
+from lake_assets.contracts.model import Contract
+from lake_assets.layers.assets import build_layer_asset
+from lake_assets.layers.model import DerivedTable
+from lake_assets.silver.customer_table import SILVER_CRM_CONTACTS, SILVER_CUSTOMER
+from lake_assets.silver.fx_rates_table import SILVER_FX_RATES
+
+# The declared tables, silver before gold; each layer's module adds its own.
+DERIVED_TABLES: tuple[DerivedTable, ...] = (SILVER_CRM_CONTACTS, SILVER_CUSTOMER, SILVER_FX_RATES)
+
+
+def layers_definitions(
+    partitions_def: PartitionsDefinition,
+    contracts: Mapping[str, Contract],
+    tables: Sequence[DerivedTable] = DERIVED_TABLES,
+) -> Definitions:
+    return Definitions(
+        assets=[build_layer_asset(t.with_contract(contracts), partitions_def) for t in tables]
+    )
