@@ -240,3 +240,15 @@ def test_rules_with_a_lookback_rerun_the_days_that_read_a_changed_partition(tmp_
         ("2026-03-08", "silver_fx_rates"),
     ]
     assert tick(sunday) == []
+
+
+def test_the_rules_lookbacks_match_what_the_silver_tables_read():
+    from lake_assets.events.model import load_rules
+    from lake_assets.silver.customer_table import CRM_LOOKBACK_DAYS
+    from lake_assets.silver.fx_rates_table import RATES
+
+    lookbacks = {r.name: r.lookback for r in load_rules()}
+    assert lookbacks["silver_fx_rates"] == {"fx_rates": CALENDAR.max_gap_days + 1}
+    assert RATES.lookback_days == CALENDAR.max_gap_days + 1
+    crm = {"crm_contacts": CRM_LOOKBACK_DAYS}
+    assert lookbacks["silver_customer"] == lookbacks["silver_crm_contacts"] == crm
