@@ -124,3 +124,9 @@ def test_fx_rates_every_currency_every_day_carried_over_the_gap(lake, spark):
             for r in rows(lake, spark, "silver_fx_rates", day)
         )
         assert found == [(c, carried, source) for c in CURRENCIES], day
+    # Six days after Tuesday's rates, with none since: a failure naming the last rate, not a
+    # silent carry; nothing is published for the day.
+    gap = lake.materialize([FX], "2026-03-16")
+    assert not gap.success
+    assert "USD (last rate 2026-03-10)" in failure_message(gap)
+    assert lake.catalog.current("silver_fx_rates", "2026-03-16") is None
