@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from lake_assets.layers.job import write_derived
 from lake_assets.silver.crm_merges import surviving_contacts
 from lake_assets.tables.frames import conformed, ddl, read_resolved
+from lake_assets.tables.types import SPARK_TYPES
 
 # silver_crm_contacts: a contact's latest version; _ingested_at breaks ties of updated_at.
 STATE_COLUMNS = {
@@ -50,7 +51,16 @@ CUSTOMER_COLUMNS = {
     "as_of_date": "date",
 }
 # Each system's value of an attribute (conformance.CARRIED_BY says which system has which).
-MASTER_VALUES = ("full_name", "email", "phone", "segment", "date_of_birth", "risk_score")
+MASTER_COLUMNS = {
+    "customer_id": "string",
+    "full_name": "string",
+    "email": "string",
+    "phone": "string",
+    "segment": "string",
+    "date_of_birth": "date",
+    "risk_score": "integer",
+}
+MASTER_VALUES = tuple(c for c in MASTER_COLUMNS if c != "customer_id")
 CRM_ATTRIBUTES = ("full_name", "email", "phone", "city", "country", "lifecycle_stage")
 
 
@@ -169,6 +179,15 @@ def crm_state_of(spark: SparkSession, plan: dict) -> DataFrame:
     return crm_state(base, changes)
 
 
+def with_master_columns(master: DataFrame) -> DataFrame:
+    """The master snapshot with every attribute the conformance reads: one its snapshots never
+    carried (a column added later, a source without it) is null, not an error."""
+    for name, kind in MASTER_COLUMNS.items():
+        if name not in master.columns:
+            master = master.withColumn(name, F.lit(None).cast(SPARK_TYPES[kind]))
+    return master
+
+
 def silver_crm_contacts_job(spark: SparkSession, plan: dict) -> dict:
     """The registered Spark job `silver_crm_contacts`: the CRM state as of `plan["partition"]`
     (plan: `crm_base`, `crm_changes`, as crm_state_of reads them), written by write_derived."""
@@ -180,7 +199,7 @@ def silver_customer_job(spark: SparkSession, plan: dict) -> dict:
     snapshot of `partition`; `crm_base` and `crm_changes` (crm_state_of); `prefer`
     (attribute -> system). Result: write_derived's, with `crm_unmatched`, the CRM customer
     references the master does not hold (not customers of the bank's record: left out)."""
-    master = read_resolved(spark, plan["inputs"]["customers"])
+    master = with_master_columns(read_resolved(spark, plan["inputs"]["customers"]))
     master = master.where(F.col("customer_id").isNotNull())
     state = crm_state_of(spark, plan).cache()
     crm = crm_customers(state, survivors_frame(spark, state)).cache()
