@@ -33,6 +33,9 @@ ASSETS = [
     "registry/customers",
     "registry/fx_rates",
     "registry/order_events",
+    "silver/crm_contacts",
+    "silver/customer",
+    "silver/fx_rates",
 ]
 CHECKS = [
     "curated/card_transactions:contract_amount_positive",
@@ -107,6 +110,25 @@ CHECKS = [
     "registry/customers:schema_compatible",
     "registry/fx_rates:schema_compatible",
     "registry/order_events:schema_compatible",
+    "silver/crm_contacts:inputs_passed_gate",
+    "silver/customer:contract_customer_id_unique",
+    "silver/customer:contract_customer_sk_unique",
+    "silver/customer:contract_lifecycle_stage_known",
+    "silver/customer:contract_schema_not_null_as_of_date",
+    "silver/customer:contract_schema_not_null_crm_contact_ids",
+    "silver/customer:contract_schema_not_null_customer_id",
+    "silver/customer:contract_schema_not_null_customer_sk",
+    "silver/customer:inputs_passed_gate",
+    "silver/fx_rates:contract_carried_from_an_earlier_day",
+    "silver/fx_rates:contract_one_rate_per_currency",
+    "silver/fx_rates:contract_rate_positive",
+    "silver/fx_rates:contract_schema_not_null_base_currency",
+    "silver/fx_rates:contract_schema_not_null_carried_forward",
+    "silver/fx_rates:contract_schema_not_null_quote_currency",
+    "silver/fx_rates:contract_schema_not_null_rate",
+    "silver/fx_rates:contract_schema_not_null_rate_date",
+    "silver/fx_rates:contract_schema_not_null_source_rate_date",
+    "silver/fx_rates:inputs_passed_gate",
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".

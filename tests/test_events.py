@@ -117,7 +117,13 @@ def test_evaluate_follows_the_deadline_and_policy():
 
 
 def test_rules_load_from_the_repository_and_errors_name_file_key_reason(tmp_path):
-    assert [r.name for r in load_rules()] == ["spend_by_customer", "customers_history"]
+    assert [r.name for r in load_rules()] == [
+        "spend_by_customer",
+        "customers_history",
+        "silver_crm_contacts",
+        "silver_customer",
+        "silver_fx_rates",
+    ]
     bad = tmp_path / "dependencies.yaml"
     bad.write_text(
         "rules:\n  - {name: r, target: t, inputs: [a], timeout_hours: 1, on_timeout: later}\n"

@@ -14,11 +14,13 @@ import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
+from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
@@ -30,6 +32,8 @@ from lake_assets.history.apply import (
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
+from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS, customer_sk_of
+from lake_assets.silver.fx_rates import FX_COLUMNS
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources import LOCAL_SPARK_CONFIG
 from resources.spark_runner import PipesSubprocessRunner
@@ -259,6 +263,91 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
     }
 
 
+# --- silver: the CRM state, the conformed customer, the FX calendar ----------------------------
+
+
+def _written(lake, spark, name: str, rows: list, ddl: str) -> dict:
+    """`rows` as a Parquet input folder of the lake, resolved as tables.reader resolves one."""
+    uri = lake.storage.uri(f"inputs/{name}/")
+    frame = spark.createDataFrame(rows, ddl)
+    frame.write.parquet(uri)
+    columns = {n: {"bigint": "integer"}.get(t, t) for n, t in frame.dtypes}
+    return {"dataset": name, "columns": columns, "groups": [{"columns": columns, "uris": [uri]}]}
+
+
+def _silver_plan(lake, job: str, columns: dict, **extra) -> dict:
+    return {
+        "partition": SILVER_DAY,
+        "output_uri": lake.storage.uri(f"runs/{job}/"),
+        "columns": columns,
+        "contract": None,
+        **extra,
+    }
+
+
+SILVER_DAY = "2026-03-07"
+
+
+def _crm_changes(lake, spark) -> dict:
+    rows = [
+        contact("K1", "C00001", "2026-03-06"),
+        contact("K1", "C00001", SILVER_DAY, merged_into="K2"),
+        contact("K2", None, SILVER_DAY, city="Penang"),
+    ]
+    return _written(lake, spark, "crm_contacts", rows, CRM_DDL)
+
+
+def _crm_state_plan(lake, spark) -> dict:
+    changes = _crm_changes(lake, spark)
+    return _silver_plan(lake, "crm", STATE_COLUMNS, crm_base=None, crm_changes=changes)
+
+
+def _check_crm_state(result: dict, plan: dict, lake, spark) -> None:
+    written = {r["contact_id"]: r for r in spark.read.parquet(plan["output_uri"]).collect()}
+    assert result["rows"] == 2 and written["K1"]["merged_into"] == "K2"
+
+
+def _customer_plan(lake, spark) -> dict:
+    # A master snapshot without e-mail and phone columns: they are null, not an error.
+    master = [(c, "Ana Lee", "retail", 10, date(2026, 3, 7)) for c in ("C00001", "C00002")]
+    ddl = "customer_id string, full_name string, segment string, risk_score bigint, snapshot_date date"
+    return _silver_plan(
+        lake,
+        "customer",
+        CUSTOMER_COLUMNS,
+        inputs={"customers": _written(lake, spark, "customers", master, ddl)},
+        crm_base=None,
+        crm_changes=_crm_changes(lake, spark),
+        prefer=dict(PREFER),
+    )
+
+
+def _check_customer(result: dict, plan: dict, lake, spark) -> None:
+    written = {r["customer_id"]: r for r in spark.read.parquet(plan["output_uri"]).collect()}
+    assert (result["rows"], result["crm_unmatched"]) == (2, 0)
+    assert written["C00001"]["crm_contact_ids"] == '["K1","K2"]'
+    assert written["C00001"]["city"] == "Penang"
+    assert written["C00002"]["customer_sk"] == customer_sk_of("C00002")
+    assert written["C00002"]["email"] is None and written["C00001"]["risk_score"] == 10
+
+
+def _fx_plan(lake, spark) -> dict:
+    rates = [(date(2026, 3, 6), c, "MYR", 4.0, datetime(2026, 3, 6)) for c in CALENDAR.currencies]
+    return _silver_plan(
+        lake,
+        "fx",
+        FX_COLUMNS,
+        rates=_written(lake, spark, "fx_rates", rates, FX_DDL),
+        currencies=list(CALENDAR.currencies),
+        quote_currency="MYR",
+        max_gap_days=5,
+    )
+
+
+def _check_fx(result: dict, plan: dict, lake, spark) -> None:
+    assert (result["rows"], result["carried"]) == (6, 6)  # Saturday: every rate Friday's
+
+
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
     "history_apply": JobCase(_apply_plan, _check_apply),
@@ -266,6 +355,9 @@ JOB_CASES: dict[str, JobCase] = {
     "compaction_rewrite": JobCase(_rewrite_plan, _check_rewrite),
     "spend_by_customer": JobCase(_mart_plan, _check_mart),
     "lateness": JobCase(_lateness_plan, _check_lateness),
+    "silver_crm_contacts": JobCase(_crm_state_plan, _check_crm_state),
+    "silver_customer": JobCase(_customer_plan, _check_customer),
+    "silver_fx_rates": JobCase(_fx_plan, _check_fx),
 }
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
+from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, WholeNumber, keyed, load_config
 from lake_assets.settings import DEFAULT_DEPENDENCIES_FILE
 
 OnTimeout = Literal["wait", "run_partial", "skip"]
@@ -85,13 +85,18 @@ class DataReady:
 
 
 class DependencyRule(BaseModel):
-    """Run `target` for partition p when every input dataset has published p."""
+    """Run `target` for partition p when every input dataset has published p.
+
+    `lookback` names datasets whose partitions p-N..p the target's partition p also reads
+    (a state with its late changes, a rate carried forward), none of them required: a publish
+    of q touches the target's partitions q..q+N, each run once its day has begun."""
 
     model_config = ConfigDict(**NO_UNKNOWN_KEYS, frozen=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     target: str = Field(min_length=1)  # an asset key path, "marts/daily_spend"
-    inputs: tuple[str, ...] = Field(min_length=1)
+    inputs: tuple[str, ...] = ()
+    lookback: dict[str, WholeNumber] = Field(default_factory=dict)
     timeout_hours: float = Field(gt=0)
     on_timeout: OnTimeout = "wait"
 
@@ -101,6 +106,17 @@ class DependencyRule(BaseModel):
         if len(set(inputs)) != len(inputs):
             raise ValueError("inputs must be distinct")
         return inputs
+
+    @model_validator(mode="after")
+    def _reads_something(self) -> DependencyRule:
+        if not self.inputs and not self.lookback:
+            raise keyed("inputs", "must not be empty unless the rule has a lookback")
+        return self
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """Every dataset whose publish concerns the rule: its inputs, then its lookback's."""
+        return self.inputs + tuple(d for d in self.lookback if d not in self.inputs)
 
     @property
     def target_path(self) -> list[str]:
@@ -139,11 +155,13 @@ def check_rules(
     target fail every sensor tick."""
     for index, rule in enumerate(rules):
         key = f"rules[{index}]"
-        for position, dataset in enumerate(rule.inputs):
+        named = [(f"inputs[{i}]", d) for i, d in enumerate(rule.inputs)]
+        named += [(f"lookback.{d}", d) for d in rule.lookback]
+        for place, dataset in named:
             if dataset not in datasets:
                 raise ConfigError(
                     path,
-                    f"{key}.inputs[{position}]",
+                    f"{key}.{place}",
                     f"unknown dataset {dataset!r}: nothing announces it; "
                     f"datasets that do: {', '.join(sorted(datasets))}",
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from lake_assets.events.model import DataReady, DependencyRule
@@ -36,6 +36,35 @@ def run_key_of(rule: DependencyRule, partition: str, inputs: dict[str, DataReady
     return f"deps/{rule.name}/{partition}/{digest}"
 
 
+def day_begins(partition: str) -> datetime:
+    """When a daily partition's day begins (UTC): no run for it before then."""
+    return datetime.combine(date.fromisoformat(partition), time(), UTC)
+
+
+def lookback_key(dataset: str, partition: str) -> str:
+    """How a lookback dataset's partition is named among a decision's inputs."""
+    return f"{dataset}[{partition}]"
+
+
+def lookback_partitions(rule: DependencyRule, dataset: str, partition: str) -> list[str]:
+    """The partitions of `dataset` that the rule's partition `partition` reads through its
+    lookback: `partition` and the N days before it."""
+    day = date.fromisoformat(partition)
+    return [(day - timedelta(days=n)).isoformat() for n in range(rule.lookback[dataset] + 1)]
+
+
+def touched_partitions(rule: DependencyRule, dataset: str, partition: str) -> list[str]:
+    """The rule's partitions whose inputs a publish of `dataset`[`partition`] changed: the same
+    partition for an input, and the N days after it for a lookback dataset."""
+    touched = [partition] if dataset in rule.datasets else []
+    if dataset in rule.lookback:
+        day = date.fromisoformat(partition)
+        touched += [
+            (day + timedelta(days=n)).isoformat() for n in range(1, rule.lookback[dataset] + 1)
+        ]
+    return touched
+
+
 def evaluate(
     rule: DependencyRule,
     partition: str,
@@ -45,9 +74,13 @@ def evaluate(
 ) -> Decision:
     """All inputs ready: run. Some missing before the deadline (first_seen + timeout): wait.
     After it, by the rule's policy: run_partial runs with the missing inputs flagged; skip gives
-    up on the partition; wait becomes "dead_letter" (report it, and keep waiting)."""
-    inputs = {d: ready[d] for d in rule.inputs if d in ready}
+    up on the partition; wait becomes "dead_letter" (report it, and keep waiting). A partition
+    whose day has not begun waits. `ready` holds the ready inputs and, under `lookback_key`,
+    the published partitions of the lookback: all of them are what the run reads."""
+    inputs = dict(ready)
     missing = [d for d in rule.inputs if d not in ready]
+    if rule.lookback and now < day_begins(partition):
+        return Decision("wait", missing, inputs)
     if not missing:
         return Decision("run", [], inputs, run_key_of(rule, partition, inputs))
     if now < deadline_of(rule, first_seen):

@@ -28,7 +28,15 @@ from dagster import (
 
 from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import drain
-from lake_assets.events.rules import Decision, deadline_of, evaluate
+from lake_assets.events.rules import (
+    Decision,
+    day_begins,
+    deadline_of,
+    evaluate,
+    lookback_key,
+    lookback_partitions,
+    touched_partitions,
+)
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog
@@ -90,6 +98,9 @@ def last_run_start(
 
 def _ready(store: EventStore, rule: DependencyRule, partition: str) -> dict[str, DataReady]:
     found = {d: store.latest(d, partition) for d in rule.inputs}
+    for dataset in rule.lookback:
+        for day in lookback_partitions(rule, dataset, partition):
+            found[lookback_key(dataset, day)] = store.latest(dataset, day)
     return {d: event for d, event in found.items() if event is not None}
 
 
@@ -153,8 +164,10 @@ def evaluate_tick(
     by_name = {rule.name: rule for rule in rules}
     for event in events:
         for rule in rules:
-            if event.dataset in rule.inputs:
-                store.touch(rule.name, event.partition, now)
+            for partition in touched_partitions(rule, event.dataset, event.partition):
+                # A later day touched through a lookback waits from when its day begins.
+                begins = day_begins(partition) if partition != event.partition else now
+                store.touch(rule.name, partition, max(now, begins))
     tick = Tick(cursor=cursor)
     for pending in store.pending():
         rule = by_name.get(pending.rule)
