@@ -1,8 +1,10 @@
-"""The Spark job of every gold table: its SQL over temp views of its inputs, written as Parquet.
+"""The Spark job of every gold table: its SQL over temp views of its inputs, written as Parquet,
+and what the orchestrator checks against the table's declared schema, read back from the files.
 
 Dagster-free, catalog-free and config-free, like every registered job (runtime/jobs.py): the
-plan carries the SQL text and the inputs as tables.reader.resolve_published resolved them, so
-the job runs in-process, in a Pipes subprocess or on EMR (PySpark 3.5 and 4.x) unchanged.
+plan carries the SQL text, the inputs as tables.reader.resolve_published resolved them and the
+columns to check, so the job runs in-process, in a Pipes subprocess or on EMR (PySpark 3.5 and
+4.x) unchanged.
 """
 
 from __future__ import annotations
@@ -24,24 +26,35 @@ def gold_rows(spark: SparkSession, sql: str, inputs: Mapping[str, DataFrame]) ->
 
 
 def gold_job(spark: SparkSession, plan: dict) -> dict:
-    """The registered Spark job `gold_table`. Plan: `table` (its name, for messages), `sql`,
-    `inputs` (view name -> what resolve_published resolved) and `output_uri`, the partition's
-    folder in the run's own folder. Result: the `rows` written, the data `files` (names) and
-    the `columns` written (column -> field type), for the orchestrator's schema check."""
+    """The registered Spark job `gold_table`. Plan: `sql`, `inputs` (view name -> what
+    resolve_published resolved), `not_null` and `grain` (column lists) and `output_uri`, the
+    partition's folder in the run's own folder. Result: the `rows` written, the data `files`
+    (names), the `columns` written (column -> field type), `nulls` (not_null column -> null
+    rows) and `duplicate_keys` (rows beyond one per grain), for the orchestrator's checks."""
     # A session of its own: its temp views are invisible to any other job in this JVM.
     session = spark.newSession()
     inputs = {view: read_resolved(session, resolved) for view, resolved in plan["inputs"].items()}
     gold_rows(session, plan["sql"], inputs).write.mode("errorifexists").parquet(plan["output_uri"])
     written = session.read.parquet(plan["output_uri"])
+    present = set(written.columns)
+    checked = [c for c in plan["not_null"] if c in present]
+    # One pass over what was written: rows and nulls per file, and the file names.
     per_file = (
         written.groupBy(F.col("_metadata.file_name").alias("file"))
-        .agg(F.count(F.lit(1)).alias("rows"))
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            *[F.sum(F.col(c).isNull().cast("int")).alias(c) for c in checked],
+        )
         .collect()
     )
+    grain = [c for c in plan["grain"] if c in present]
+    rows = sum(r["rows"] for r in per_file)
     return {
-        "rows": sum(r["rows"] for r in per_file),
+        "rows": rows,
         "files": sorted(r["file"] for r in per_file),
         "columns": {
             f.name: field_type_of_spark(f.dataType.simpleString()) for f in written.schema.fields
         },
+        "nulls": {c: sum(r[c] or 0 for r in per_file) for c in checked},
+        "duplicate_keys": rows - written.select(*grain).distinct().count() if grain else 0,
     }
