@@ -17,11 +17,16 @@ from dataclasses import dataclass
 
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from gold_inputs import DAY as GOLD_DAY
+from gold_inputs import publish_inputs
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
+from lake_assets.gold.plan import gold_plan
+from lake_assets.gold.schema import schema_violations
+from lake_assets.gold.tables import FACT_CARD_SPEND
 from lake_assets.history.apply import (
     history_as_of,
     merge_plan,
@@ -259,6 +264,23 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
     }
 
 
+def _gold_plan(lake, spark) -> dict:
+    publish_inputs(lake, spark)
+    output = lake.storage.uri("runs/gold_table/")
+    return gold_plan(lake.catalog, lake.storage, FACT_CARD_SPEND, GOLD_DAY, output)
+
+
+def _check_gold(result: dict, plan: dict, lake, spark) -> None:
+    assert schema_violations(FACT_CARD_SPEND, result) == []
+    written = spark.read.parquet(plan["output_uri"]).select("transaction_id", "amount_myr")
+    assert sorted(tuple(r) for r in written.collect()) == [
+        ("T1", 10.0),
+        ("T2", 9.0),
+        ("T3", 13.0),
+        ("T4", 1.0),
+    ]
+
+
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
     "history_apply": JobCase(_apply_plan, _check_apply),
@@ -266,6 +288,7 @@ JOB_CASES: dict[str, JobCase] = {
     "compaction_rewrite": JobCase(_rewrite_plan, _check_rewrite),
     "spend_by_customer": JobCase(_mart_plan, _check_mart),
     "lateness": JobCase(_lateness_plan, _check_lateness),
+    "gold_table": JobCase(_gold_plan, _check_gold),
 }
 
 
