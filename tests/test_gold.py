@@ -5,7 +5,15 @@ test_spark_jobs.py."""
 from __future__ import annotations
 
 import pytest
-from gold_inputs import DAY, FX, FX_COLUMNS, publish_inputs, publish_rows
+from gold_inputs import (
+    CUSTOMER_COLUMNS,
+    CUSTOMERS,
+    DAY,
+    FX,
+    FX_COLUMNS,
+    publish_inputs,
+    publish_rows,
+)
 
 from lake_assets.gold.build import gold_job
 from lake_assets.gold.lineage import column_lineage
@@ -100,8 +108,16 @@ def test_gold_tables_from_tiny_silver_partitions(lake, spark):
     ]
 
 
-def test_a_missing_rate_fails_the_build_naming_currency_and_day(lake, spark):
+def test_broken_silver_inputs_fail_the_build_naming_what_broke(lake, spark):
     publish_inputs(lake, spark)
-    publish_rows(lake, spark, "silver_fx_rates", FX[:1], FX_COLUMNS, "silver-2")  # no SGD
+    twice = CUSTOMERS + [(*CUSTOMERS[0][:1], "C00002", *CUSTOMERS[0][2:])]  # SK1 also C00002
+    publish_rows(lake, spark, "silver_customer", twice, CUSTOMER_COLUMNS, "silver-2")
+    table = GOLD_TABLES["fact_card_spend"]
+    plan = gold_plan(lake.catalog, lake.storage, table, DAY, lake.storage.uri("runs/dup/"))
+    assert schema_violations(table, gold_job(spark, plan)) == [
+        "gold_fact_card_spend: 1 row(s) beyond one per (transaction_id), the table's grain"
+    ]
+
+    publish_rows(lake, spark, "silver_fx_rates", FX[:1], FX_COLUMNS, "silver-3")  # no SGD
     with pytest.raises(Exception, match=f"no FX rate for SGD on {DAY}"):
         build(lake, spark, "fact_card_spend")

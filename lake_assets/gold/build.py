@@ -38,23 +38,21 @@ def gold_job(spark: SparkSession, plan: dict) -> dict:
     written = session.read.parquet(plan["output_uri"])
     present = set(written.columns)
     checked = [c for c in plan["not_null"] if c in present]
-    # One pass over what was written: rows and nulls per file, and the file names.
-    per_file = (
-        written.groupBy(F.col("_metadata.file_name").alias("file"))
-        .agg(
-            F.count(F.lit(1)).alias("rows"),
-            *[F.sum(F.col(c).isNull().cast("int")).alias(c) for c in checked],
-        )
-        .collect()
-    )
-    grain = [c for c in plan["grain"] if c in present]
-    rows = sum(r["rows"] for r in per_file)
+    grain = [F.col(c) for c in plan["grain"] if c in present]
+    # One pass over what was written: rows, files, nulls and distinct keys together.
+    stats = written.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.collect_set(F.col("_metadata.file_name")).alias("files"),
+        F.countDistinct(F.struct(*grain) if grain else F.lit(0)).alias("keys"),
+        *[F.sum(F.col(c).isNull().cast("int")).alias(c) for c in checked],
+    ).first()
+    rows = stats["rows"]
     return {
         "rows": rows,
-        "files": sorted(r["file"] for r in per_file),
+        "files": sorted(stats["files"]),
         "columns": {
             f.name: field_type_of_spark(f.dataType.simpleString()) for f in written.schema.fields
         },
-        "nulls": {c: sum(r[c] or 0 for r in per_file) for c in checked},
-        "duplicate_keys": rows - written.select(*grain).distinct().count() if grain else 0,
+        "nulls": {c: stats[c] or 0 for c in checked},
+        "duplicate_keys": rows - stats["keys"] if grain else 0,
     }
