@@ -1,28 +1,28 @@
-"""The gold layer: its SQL's rows over tiny silver partitions, the lineage sqlglot derives from
-that SQL, and the declared schema's check. The job over Pipes on PySpark 3.5 is a case of
-test_spark_jobs.py."""
+"""The gold layer: its SQL's rows over tiny silver partitions built by the layers core, the
+lineage sqlglot derives from that SQL, the declared schema and grain enforced, and a failed gate
+that leaves the published gold version readable row for row. The job over Pipes on PySpark 3.5
+is a case of test_spark_jobs.py."""
 
 from __future__ import annotations
 
 import pytest
+from dagster import AssetKey, AssetMaterialization
 from gold_inputs import (
     CUSTOMER_COLUMNS,
     CUSTOMERS,
     DAY,
     FX,
     FX_COLUMNS,
+    build,
     publish_inputs,
     publish_rows,
 )
 
-from lake_assets.gold.build import gold_job
+from lake_assets.gold.build import schema_mismatches
+from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.gold.lineage import column_lineage
-from lake_assets.gold.plan import gold_plan
-from lake_assets.gold.schema import schema_violations
 from lake_assets.gold.tables import FACT_CARD_SPEND, GOLD_TABLES
-from lake_assets.tables.locations import published_location
-from lake_assets.tables.publish import publish
-from resources.catalog import PublishedPartition
+from lake_assets.tables.reader import read_published
 
 SILVER_AND_BRONZE = {"silver_customer", "silver_orders", "silver_fx_rates", "card_transactions"}
 
@@ -44,49 +44,30 @@ def test_every_gold_column_has_lineage_to_silver_or_bronze_columns():
     assert column_lineage(FACT_CARD_SPEND)["segment"] == [
         {"input": "silver_customer.segment", "transformation": "IDENTITY", "masking": False}
     ]
+    # What the runs record is the same lineage.
+    recorded = {t.dataset: dict(t.column_lineage) for t in GOLD_DERIVED_TABLES}
+    assert recorded["gold_fact_card_spend"] == column_lineage(FACT_CARD_SPEND)
 
 
-def test_the_declared_schema_is_checked_on_what_was_written():
-    written = {
-        "columns": {**{n: c.type for n, c in FACT_CARD_SPEND.columns.items()}, "extra": "string"},
-        "nulls": {"amount_myr": 2, "transaction_id": 0},
-        "duplicate_keys": 1,
-    }
-    written["columns"]["fx_rate"] = "string"
-    del written["columns"]["segment"]
-    assert schema_violations(FACT_CARD_SPEND, written) == [
-        "gold_fact_card_spend: declared column segment was not written",
-        "gold_fact_card_spend.fx_rate: written as string, declared double",
-        "gold_fact_card_spend: column extra is written but not declared (config/gold/"
-        "fact_card_spend.sql selects it; declare it in lake_assets/gold/tables.py)",
-        "gold_fact_card_spend.amount_myr: 2 null row(s) in a column declared not null",
-        "gold_fact_card_spend: 1 row(s) beyond one per (transaction_id), the table's grain",
+def test_the_sql_is_checked_against_the_declared_columns():
+    declared = {"transaction_id": "string", "fx_rate": "double", "segment": "string"}
+    selected = {"transaction_id": "string", "fx_rate": "string", "extra": "integer"}
+    assert schema_mismatches("gold_x", declared, selected) == [
+        "gold_x: declared column segment is not selected by its SQL",
+        "gold_x.fx_rate: the SQL selects string, declared double",
+        "gold_x: the SQL selects extra, which lake_assets/gold/tables.py does not declare",
     ]
-
-
-def build(lake, spark, name: str, run_id: str = "gold-1") -> tuple[dict, list]:
-    """One gold table's job for DAY, published as the asset would; its result and rows."""
-    table = GOLD_TABLES[name]
-    location = published_location(table.dataset, run_id, DAY)
-    plan = gold_plan(lake.catalog, lake.storage, table, DAY, lake.storage.uri(location))
-    result = gold_job(spark, plan)
-    assert schema_violations(table, result) == []
-    entry = PublishedPartition(table.dataset, DAY, location, run_id, "2026-03-03T00:00:00+00:00",
-                               result["rows"], "derived", result["columns"])  # fmt: skip
-    publish(lake.catalog, lake.storage, entry, result["files"], "")
-    rows = spark.read.parquet(plan["output_uri"]).select(*table.columns).collect()
-    return result, sorted(tuple(r) for r in rows)
 
 
 def test_gold_tables_from_tiny_silver_partitions(lake, spark):
     publish_inputs(lake, spark)
 
-    _, customers = build(lake, spark, "dim_customer")
+    customers = build(lake, spark, "dim_customer")
     assert [(r[0], r[1], r[5]) for r in customers] == [
         ("SK1", "C00001", "retail"),
         ("SK2", "C00002", "premier"),
     ]
-    _, spend = build(lake, spark, "fact_card_spend")
+    spend = build(lake, spark, "fact_card_spend")
     # transaction, customer_sk, segment, currency, rate, carried forward, MYR
     assert [(r[0], r[3], r[5], r[11], r[12], r[13], r[14]) for r in spend] == [
         ("T1", "SK1", "retail", "MYR", 1.0, False, 10.0),
@@ -94,12 +75,12 @@ def test_gold_tables_from_tiny_silver_partitions(lake, spark):
         ("T3", "SK2", "premier", "SGD", 3.25, True, 13.0),
         ("T4", None, None, "MYR", 1.0, False, 1.0),
     ]
-    _, orders = build(lake, spark, "fact_orders")
+    orders = build(lake, spark, "fact_orders")
     assert [(r[0], r[2], r[5], r[9]) for r in orders] == [
         ("O1", "SK2", "paid", 450.0),
         ("O2", "SK2", "cancelled", 50.0),
     ]
-    _, kpis = build(lake, spark, "kpi_daily")
+    kpis = build(lake, spark, "kpi_daily")
     # segment, spend MYR, card transactions, active customers, orders, order revenue MYR
     assert [r[1:] for r in kpis] == [
         ("premier", 13.0, 1, 1, 2, 450.0),
@@ -108,16 +89,40 @@ def test_gold_tables_from_tiny_silver_partitions(lake, spark):
     ]
 
 
-def test_broken_silver_inputs_fail_the_build_naming_what_broke(lake, spark):
+def test_broken_silver_inputs_hold_or_fail_the_build_naming_what_broke(lake, spark):
     publish_inputs(lake, spark)
     twice = CUSTOMERS + [(*CUSTOMERS[0][:1], "C00002", *CUSTOMERS[0][2:])]  # SK1 also C00002
     publish_rows(lake, spark, "silver_customer", twice, CUSTOMER_COLUMNS, "silver-2")
-    table = GOLD_TABLES["fact_card_spend"]
-    plan = gold_plan(lake.catalog, lake.storage, table, DAY, lake.storage.uri("runs/dup/"))
-    assert schema_violations(table, gold_job(spark, plan)) == [
-        "gold_fact_card_spend: 1 row(s) beyond one per (transaction_id), the table's grain"
-    ]
+    held = build(lake, spark, "fact_card_spend", run_id="gold-2")
+    assert held.held_by == ("one_row_per_transaction_id",)
+    assert lake.catalog.current("gold_fact_card_spend", DAY) is None
 
     publish_rows(lake, spark, "silver_fx_rates", FX[:1], FX_COLUMNS, "silver-3")  # no SGD
     with pytest.raises(Exception, match=f"no FX rate for SGD on {DAY}"):
-        build(lake, spark, "fact_card_spend")
+        build(lake, spark, "fact_card_spend", run_id="gold-3")
+
+
+def test_a_failed_gate_leaves_the_published_gold_version_readable_row_for_row(lake, spark):
+    publish_inputs(lake, spark)
+    dim = AssetKey(["gold", "dim_customer"])
+    assert lake.materialize([dim], DAY).success
+    published = lake.catalog.current("gold_dim_customer", DAY)
+    before = read_published(spark, lake.catalog, lake.storage, "gold_dim_customer").collect()
+
+    # silver/customer's next attempt at the day is blocked by its contract; what it published
+    # before stays in the catalog, but gold must not build from it.
+    lake.instance.report_runless_asset_event(
+        AssetMaterialization(
+            AssetKey(["silver", "customer"]), partition=DAY, metadata={"blocked_by": ["x_rule"]}
+        )
+    )
+    held = lake.materialize([dim], DAY)
+
+    assert not held.success
+    gate = held.get_asset_check_evaluations()[0]
+    assert not gate.passed and "silver_customer[2026-03-02] was held back by x_rule" in (
+        gate.description
+    )
+    assert lake.catalog.current("gold_dim_customer", DAY) == published
+    after = read_published(spark, lake.catalog, lake.storage, "gold_dim_customer").collect()
+    assert sorted(map(tuple, after)) == sorted(map(tuple, before)) and len(after) == 2

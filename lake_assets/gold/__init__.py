@@ -3,6 +3,6 @@
 - tables.py   the gold tables declared once: inputs, grain, columns; SQL in config/gold/
 - build.py    the registered Spark job `gold_table`: a table's SQL over temp views of its inputs
 - lineage.py  each gold column's lineage, derived from the SQL with sqlglot
-- schema.py   the declared schema checked on what a build wrote
-- assets.py   gold/<table> assets on the derived-layer core
+- derived.py  the tables as derived tables of the layers core: job, SQL, lineage, contract
+- assets: built by lake_assets/layers from derived.py's tables
 """

@@ -27,13 +27,14 @@ def column_lineage(table: GoldTable, tables: Mapping[str, GoldTable] = GOLD_TABL
     expanded into its own SQL (found in `tables` by dataset name)."""
     gold = {t.dataset: t for t in tables.values()}
     sources = _expanded_sources(table, gold)
+    # No schema: every column in the SQL is qualified or in a one-table scope.
     nodes = lineage(None, table.sql(), {}, sources=sources, dialect=DIALECT)
     return {column: _inputs(node) for column, node in nodes.items()}
 
 
 def _expanded_sources(table: GoldTable, gold: Mapping[str, GoldTable]) -> dict[str, str]:
     sources: dict[str, str] = {}
-    for dataset in table.inputs:
+    for dataset in (spec.dataset for spec in table.inputs):
         if dataset in gold:
             sources[dataset] = gold[dataset].sql()
             sources.update(_expanded_sources(gold[dataset], gold))

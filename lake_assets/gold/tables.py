@@ -2,9 +2,9 @@
 
 Every gold table is one SQL file in config/gold/ run over temp views named after its inputs
 (each input's partition d), so a reviewer reads a table's definition there and nowhere else.
-The columns below are the schema every build is checked against (schema.py) and the catalog
-records; lineage.py derives each column's lineage from the same SQL. Dagster-free and
-pandera-free: the job side imports nothing from here but plain data.
+The columns below are the schema the catalog records, the job checks the SQL's output against
+(build.py) and the output contract enforces (derived.py); lineage.py derives each column's
+lineage from the same SQL.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lake_assets.layers.model import LayerInput
 from lake_assets.settings import REPO_ROOT
 
 GOLD_SQL_DIR = REPO_ROOT / "config" / "gold"
@@ -26,7 +27,7 @@ class GoldColumn:
 @dataclass(frozen=True)
 class GoldTable:
     name: str  # the asset is gold/<name>, the catalog dataset gold_<name>
-    inputs: tuple[str, ...]  # catalog datasets, each read at partition d under its own name
+    inputs: tuple[LayerInput, ...]  # each read at partition d, as a view named by its dataset
     grain: tuple[str, ...]  # the columns that identify a row
     columns: dict[str, GoldColumn]
     description: str
@@ -39,6 +40,14 @@ class GoldTable:
         return (folder / f"{self.name}.sql").read_text(encoding="utf-8")
 
 
+SILVER_CUSTOMER = LayerInput("silver_customer", ("silver", "customer"))
+SILVER_FX_RATES = LayerInput("silver_fx_rates", ("silver", "fx_rates"))
+SILVER_ORDERS = LayerInput("silver_orders", ("silver", "orders"))
+CARD_TRANSACTIONS = LayerInput("card_transactions", ("curated", "card_transactions"))
+FACT_CARD_SPEND_INPUT = LayerInput("gold_fact_card_spend", ("gold", "fact_card_spend"))
+FACT_ORDERS_INPUT = LayerInput("gold_fact_orders", ("gold", "fact_orders"))
+
+
 def _columns(**declared: str) -> dict[str, GoldColumn]:
     """`name="type"` nullable, `name="type!"` not null."""
     return {
@@ -49,7 +58,7 @@ def _columns(**declared: str) -> dict[str, GoldColumn]:
 
 DIM_CUSTOMER = GoldTable(
     name="dim_customer",
-    inputs=("silver_customer",),
+    inputs=(SILVER_CUSTOMER,),
     grain=("customer_sk",),
     columns=_columns(
         customer_sk="string!",
@@ -65,12 +74,13 @@ DIM_CUSTOMER = GoldTable(
         lifecycle_stage="string",
         as_of_date="date!",
     ),
-    description="The conformed customers as of day d (current view); their bi-temporal "
-    "history is history/customers.",
+    description="The conformed customers as of day d (current view). Their bi-temporal history "
+    "(valid_from/valid_to, recorded_at/superseded_at) is history/customers; gold does not "
+    "rebuild it.",
 )
 FACT_CARD_SPEND = GoldTable(
     name="fact_card_spend",
-    inputs=("card_transactions", "silver_fx_rates", "silver_customer"),
+    inputs=(CARD_TRANSACTIONS, SILVER_FX_RATES, SILVER_CUSTOMER),
     grain=("transaction_id",),
     columns=_columns(
         transaction_id="string!",
@@ -94,7 +104,7 @@ FACT_CARD_SPEND = GoldTable(
 )
 FACT_ORDERS = GoldTable(
     name="fact_orders",
-    inputs=("silver_orders", "silver_fx_rates", "silver_customer"),
+    inputs=(SILVER_ORDERS, SILVER_FX_RATES, SILVER_CUSTOMER),
     grain=("order_id",),
     columns=_columns(
         order_id="string!",
@@ -114,7 +124,7 @@ FACT_ORDERS = GoldTable(
 )
 KPI_DAILY = GoldTable(
     name="kpi_daily",
-    inputs=("gold_fact_card_spend", "gold_fact_orders"),
+    inputs=(FACT_CARD_SPEND_INPUT, FACT_ORDERS_INPUT),
     grain=("kpi_date", "segment"),
     columns=_columns(
         kpi_date="date!",

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dagster import Definitions, PartitionsDefinition
 
 from lake_assets.contracts.model import Contract
+from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.layers.assets import build_layer_asset
 from lake_assets.layers.model import DerivedTable
 
 # The declared tables, silver before gold; each layer's module adds its own.
-DERIVED_TABLES: tuple[DerivedTable, ...] = ()
+DERIVED_TABLES: tuple[DerivedTable, ...] = (*GOLD_DERIVED_TABLES,)
 
 
 def layers_definitions(
