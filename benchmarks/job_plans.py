@@ -23,12 +23,10 @@ from typing import Any
 from dagster import DagsterInstance
 
 from benchmarks.data import CUSTOMERS, EVENT_DAY
-from benchmarks.gold import publish_gold_inputs
+from benchmarks.gold import gold_job_plan, publish_gold_inputs
 from benchmarks.lake import SOURCE, land_and_profile, local_lake
 from benchmarks.timing import timed
 from lake_assets.cli.runs import materialize_partitions, step_failures
-from lake_assets.gold.plan import gold_plan
-from lake_assets.gold.tables import FACT_CARD_SPEND
 from lake_assets.history.apply import apply_snapshots, as_of_plan, merge_plan, plan_snapshots
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.lateness import lateness_plan
@@ -125,10 +123,9 @@ def _lateness(resources: dict[str, Any]) -> dict:
 
 def _gold_table(resources: dict[str, Any]) -> dict:
     """The card spend fact of the promoted cards, over silver inputs published for the day."""
-    catalog, storage, day = resources["catalog"], resources["storage"], EVENT_DAY.isoformat()
-    cards = catalog.current(SOURCE, day).row_count
+    cards = resources["catalog"].current(SOURCE, EVENT_DAY.isoformat()).row_count
     publish_gold_inputs(resources["spark_runner"].spark_session, resources, cards)
-    return gold_plan(catalog, storage, FACT_CARD_SPEND, day, output_uri="")
+    return gold_job_plan(resources, "gold_fact_card_spend", output_uri="")
 
 
 @dataclass(frozen=True)

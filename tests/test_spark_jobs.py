@@ -24,15 +24,14 @@ from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
-from lake_assets.gold.plan import gold_plan
-from lake_assets.gold.schema import schema_violations
-from lake_assets.gold.tables import FACT_CARD_SPEND
+from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.history.apply import (
     history_as_of,
     merge_plan,
     plan_snapshots,
 )
 from lake_assets.ingestion.lateness import lateness_plan
+from lake_assets.layers.step import derived_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
 from lake_assets.tables.reader import published_uris, resolve_published
@@ -266,12 +265,17 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
 
 def _gold_plan(lake, spark) -> dict:
     publish_inputs(lake, spark)
+    table = next(t for t in GOLD_DERIVED_TABLES if t.dataset == "gold_fact_card_spend")
+    resolved = {
+        i.dataset: resolve_published(lake.catalog, lake.storage, i.dataset, [GOLD_DAY])
+        for i in table.inputs
+    }
     output = lake.storage.uri("runs/gold_table/")
-    return gold_plan(lake.catalog, lake.storage, FACT_CARD_SPEND, GOLD_DAY, output)
+    return derived_plan(table, GOLD_DAY, resolved, lake.catalog, lake.storage, output)
 
 
 def _check_gold(result: dict, plan: dict, lake, spark) -> None:
-    assert schema_violations(FACT_CARD_SPEND, result) == []
+    assert result["rows"] == 4 and not any(result["violations"].values())
     written = spark.read.parquet(plan["output_uri"]).select("transaction_id", "amount_myr")
     assert sorted(tuple(r) for r in written.collect()) == [
         ("T1", 10.0),
