@@ -112,7 +112,7 @@ def _plain(spark: SparkSession, resources: dict[str, Any], folder: str) -> dict:
     """The same SQL in one session over the same files, written, with nothing around it."""
     catalog, storage = resources["catalog"], resources["storage"]
     session = spark.newSession()
-    inputs = {t for table in GOLD_TABLES.values() for t in table.inputs} - {
+    inputs = {i.dataset for table in GOLD_TABLES.values() for i in table.inputs} - {
         table.dataset for table in GOLD_TABLES.values()
     }
     for dataset in inputs:
@@ -124,7 +124,7 @@ def _plain(spark: SparkSession, resources: dict[str, Any], folder: str) -> dict:
         session.sql(table.sql()).write.parquet(f"{folder}/{table.name}")
         output = session.read.parquet(f"{folder}/{table.name}")
         output.createOrReplaceTempView(table.dataset)
-        written[table.name] = output.count()
+        written[table.dataset] = output.count()
     return written
 
 
