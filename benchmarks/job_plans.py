@@ -23,6 +23,7 @@ from typing import Any
 from dagster import DagsterInstance
 
 from benchmarks.data import CUSTOMERS, EVENT_DAY
+from benchmarks.gold import gold_job_plan, publish_gold_inputs
 from benchmarks.lake import SOURCE, land_and_profile, local_lake
 from benchmarks.timing import timed
 from lake_assets.cli.runs import materialize_partitions, step_failures
@@ -120,6 +121,13 @@ def _lateness(resources: dict[str, Any]) -> dict:
     return lateness_plan(resolve_published(catalog, storage, SOURCE), event_time)
 
 
+def _gold_table(resources: dict[str, Any]) -> dict:
+    """The card spend fact of the promoted cards, over silver inputs published for the day."""
+    cards = resources["catalog"].current(SOURCE, EVENT_DAY.isoformat()).row_count
+    publish_gold_inputs(resources["spark_runner"].spark_session, resources, cards)
+    return gold_job_plan(resources, "gold_fact_card_spend", output_uri="")
+
+
 @dataclass(frozen=True)
 class JobPlan:
     make: Callable[[dict[str, Any]], dict]
@@ -134,6 +142,7 @@ JOB_PLANS: dict[str, JobPlan] = {
     "compaction_rewrite": JobPlan(_compaction_rewrite, "target_uri"),
     "spend_by_customer": JobPlan(_spend_by_customer, "output_uri"),
     "lateness": JobPlan(_lateness, None),
+    "gold_table": JobPlan(_gold_table, "output_uri"),
 }
 
 

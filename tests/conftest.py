@@ -34,6 +34,7 @@ SLOWEST_FIRST = (
     "test_classification_e2e.py",
     "test_silver_e2e.py",
     "test_silver.py",
+    "test_gold.py",
 )
 
 

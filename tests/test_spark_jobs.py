@@ -18,18 +18,22 @@ from datetime import date, datetime
 
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from gold_inputs import DAY as GOLD_DAY
+from gold_inputs import publish_inputs
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
+from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.history.apply import (
     history_as_of,
     merge_plan,
     plan_snapshots,
 )
 from lake_assets.ingestion.lateness import lateness_plan
+from lake_assets.layers.step import derived_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
 from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS, customer_sk_of
@@ -346,6 +350,26 @@ def _fx_plan(lake, spark) -> dict:
 
 def _check_fx(result: dict, plan: dict, lake, spark) -> None:
     assert (result["rows"], result["carried"]) == (6, 6)  # Saturday: every rate Friday's
+def _gold_plan(lake, spark) -> dict:
+    publish_inputs(lake, spark)
+    table = next(t for t in GOLD_DERIVED_TABLES if t.dataset == "gold_fact_card_spend")
+    resolved = {
+        i.dataset: resolve_published(lake.catalog, lake.storage, i.dataset, [GOLD_DAY])
+        for i in table.inputs
+    }
+    output = lake.storage.uri("runs/gold_table/")
+    return derived_plan(table, GOLD_DAY, resolved, lake.catalog, lake.storage, output)
+
+
+def _check_gold(result: dict, plan: dict, lake, spark) -> None:
+    assert result["rows"] == 4 and not any(result["violations"].values())
+    written = spark.read.parquet(plan["output_uri"]).select("transaction_id", "amount_myr")
+    assert sorted(tuple(r) for r in written.collect()) == [
+        ("T1", 10.0),
+        ("T2", 9.0),
+        ("T3", 13.0),
+        ("T4", 1.0),
+    ]
 
 
 JOB_CASES: dict[str, JobCase] = {
@@ -358,6 +382,7 @@ JOB_CASES: dict[str, JobCase] = {
     "silver_crm_contacts": JobCase(_crm_state_plan, _check_crm_state),
     "silver_customer": JobCase(_customer_plan, _check_customer),
     "silver_fx_rates": JobCase(_fx_plan, _check_fx),
+    "gold_table": JobCase(_gold_plan, _check_gold),
 }
 
 

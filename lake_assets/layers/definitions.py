@@ -8,13 +8,19 @@ from collections.abc import Mapping, Sequence
 from dagster import Definitions, PartitionsDefinition
 
 from lake_assets.contracts.model import Contract
+from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.layers.assets import build_layer_asset
 from lake_assets.layers.model import DerivedTable
 from lake_assets.silver.customer_table import SILVER_CRM_CONTACTS, SILVER_CUSTOMER
 from lake_assets.silver.fx_rates_table import SILVER_FX_RATES
 
 # The declared tables, silver before gold; each layer's module adds its own.
-DERIVED_TABLES: tuple[DerivedTable, ...] = (SILVER_CRM_CONTACTS, SILVER_CUSTOMER, SILVER_FX_RATES)
+DERIVED_TABLES: tuple[DerivedTable, ...] = (
+    SILVER_CRM_CONTACTS,
+    SILVER_CUSTOMER,
+    SILVER_FX_RATES,
+    *GOLD_DERIVED_TABLES,
+)
 
 
 def layers_definitions(

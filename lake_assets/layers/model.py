@@ -67,4 +67,5 @@ class DerivedTable:
     def with_contract(self, contracts: Mapping[str, Contract]) -> DerivedTable:
         from dataclasses import replace
 
-        return replace(self, contract=contracts.get(self.dataset))
+        # A contract in config/contracts/ wins; a table may declare its own (gold does).
+        return replace(self, contract=contracts.get(self.dataset, self.contract))

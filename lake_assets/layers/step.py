@@ -46,6 +46,34 @@ class StepOutcome:
         return tuple(self.verdict.blocked_by) if self.verdict else ()
 
 
+def derived_plan(
+    table: DerivedTable,
+    partition: str,
+    resolved: dict[str, dict | None],
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    output_uri: str,
+) -> dict:
+    """The plan of `table`'s job for `partition`: its inputs as resolved (dataset ->
+    tables.reader.resolve_published, or None), where to write, the declared columns, the output
+    contract, and the table's own extra."""
+    extra = (
+        table.plan_extra(PlanInputs(partition, resolved, catalog, storage))
+        if table.plan_extra
+        else {}
+    )
+    return {
+        "inputs": resolved,
+        "partition": partition,
+        "output_uri": output_uri,
+        "columns": dict(table.columns),
+        "contract": table.contract.model_dump(by_alias=True, mode="json")
+        if table.contract
+        else None,
+        **extra,
+    }
+
+
 def run_step(
     table: DerivedTable,
     partition: str,
@@ -78,21 +106,7 @@ def run_step(
             else None
         )
     location = published_location(table.dataset, run_id, partition)
-    extra = (
-        table.plan_extra(PlanInputs(partition, resolved, catalog, storage))
-        if table.plan_extra
-        else {}
-    )
-    plan = {
-        "inputs": resolved,
-        "partition": partition,
-        "output_uri": storage.uri(location),
-        "columns": dict(table.columns),
-        "contract": table.contract.model_dump(by_alias=True, mode="json")
-        if table.contract
-        else None,
-        **extra,
-    }
+    plan = derived_plan(table, partition, resolved, catalog, storage, storage.uri(location))
     inputs = tuple(partition_address(d, v.partition) for d, vs in read.items() for v in vs)
     replaced = version_of(catalog.current(table.dataset, partition))
     started = LineageRun(

@@ -23,6 +23,7 @@ JOBS = {
     "silver_crm_contacts": "lake_assets.silver.customer:silver_crm_contacts_job",
     "silver_customer": "lake_assets.silver.customer:silver_customer_job",
     "silver_fx_rates": "lake_assets.silver.fx_rates:silver_fx_rates_job",
+    "gold_table": "lake_assets.gold.build:gold_job",
 }
 
 Job = Callable[[Any, dict], dict]

@@ -1,0 +1,128 @@
+"""The gold layer: its SQL's rows over tiny silver partitions built by the layers core, the
+lineage sqlglot derives from that SQL, the declared schema and grain enforced, and a failed gate
+that leaves the published gold version readable row for row. The job over Pipes on PySpark 3.5
+is a case of test_spark_jobs.py."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import AssetKey, AssetMaterialization
+from gold_inputs import (
+    CUSTOMER_COLUMNS,
+    CUSTOMERS,
+    DAY,
+    FX,
+    FX_COLUMNS,
+    build,
+    publish_inputs,
+    publish_rows,
+)
+
+from lake_assets.gold.build import schema_mismatches
+from lake_assets.gold.derived import GOLD_DERIVED_TABLES
+from lake_assets.gold.lineage import column_lineage
+from lake_assets.gold.tables import FACT_CARD_SPEND, GOLD_TABLES
+from lake_assets.tables.reader import read_published
+
+SILVER_AND_BRONZE = {"silver_customer", "silver_orders", "silver_fx_rates", "card_transactions"}
+
+
+def test_every_gold_column_has_lineage_to_silver_or_bronze_columns():
+    for table in GOLD_TABLES.values():
+        lineage = column_lineage(table)
+        assert list(lineage) == list(table.columns), table.name
+        for column, inputs in lineage.items():
+            assert inputs, f"{table.dataset}.{column} has no lineage"
+            assert {i["input"].split(".")[0] for i in inputs} <= SILVER_AND_BRONZE, inputs
+    spend = column_lineage(GOLD_TABLES["kpi_daily"])["card_spend_myr"]
+    assert {i["input"]: i["transformation"] for i in spend} == {
+        "card_transactions.amount": "AGGREGATION",
+        "card_transactions.currency": "AGGREGATION",
+        "card_transactions.event_date": "AGGREGATION",  # names the day of a missing rate
+        "silver_fx_rates.rate": "AGGREGATION",
+    }
+    assert column_lineage(FACT_CARD_SPEND)["segment"] == [
+        {"input": "silver_customer.segment", "transformation": "IDENTITY", "masking": False}
+    ]
+    # What the runs record is the same lineage.
+    recorded = {t.dataset: dict(t.column_lineage) for t in GOLD_DERIVED_TABLES}
+    assert recorded["gold_fact_card_spend"] == column_lineage(FACT_CARD_SPEND)
+
+
+def test_the_sql_is_checked_against_the_declared_columns():
+    declared = {"transaction_id": "string", "fx_rate": "double", "segment": "string"}
+    selected = {"transaction_id": "string", "fx_rate": "string", "extra": "integer"}
+    assert schema_mismatches("gold_x", declared, selected) == [
+        "gold_x: declared column segment is not selected by its SQL",
+        "gold_x.fx_rate: the SQL selects string, declared double",
+        "gold_x: the SQL selects extra, which lake_assets/gold/tables.py does not declare",
+    ]
+
+
+def test_gold_tables_from_tiny_silver_partitions(lake, spark):
+    publish_inputs(lake, spark)
+
+    customers = build(lake, spark, "dim_customer")
+    assert [(r[0], r[1], r[5]) for r in customers] == [
+        ("SK1", "C00001", "retail"),
+        ("SK2", "C00002", "premier"),
+    ]
+    spend = build(lake, spark, "fact_card_spend")
+    # transaction, customer_sk, segment, currency, rate, carried forward, MYR
+    assert [(r[0], r[3], r[5], r[11], r[12], r[13], r[14]) for r in spend] == [
+        ("T1", "SK1", "retail", "MYR", 1.0, False, 10.0),
+        ("T2", "SK1", "retail", "USD", 4.5, False, 9.0),
+        ("T3", "SK2", "premier", "SGD", 3.25, True, 13.0),
+        ("T4", None, None, "MYR", 1.0, False, 1.0),
+    ]
+    orders = build(lake, spark, "fact_orders")
+    assert [(r[0], r[2], r[5], r[9]) for r in orders] == [
+        ("O1", "SK2", "paid", 450.0),
+        ("O2", "SK2", "cancelled", 50.0),
+    ]
+    kpis = build(lake, spark, "kpi_daily")
+    # segment, spend MYR, card transactions, active customers, orders, order revenue MYR
+    assert [r[1:] for r in kpis] == [
+        ("premier", 13.0, 1, 1, 2, 450.0),
+        ("retail", 19.0, 2, 1, 0, 0.0),
+        ("unknown", 1.0, 1, 1, 0, 0.0),
+    ]
+
+
+def test_broken_silver_inputs_hold_or_fail_the_build_naming_what_broke(lake, spark):
+    publish_inputs(lake, spark)
+    twice = CUSTOMERS + [(*CUSTOMERS[0][:1], "C00002", *CUSTOMERS[0][2:])]  # SK1 also C00002
+    publish_rows(lake, spark, "silver_customer", twice, CUSTOMER_COLUMNS, "silver-2")
+    held = build(lake, spark, "fact_card_spend", run_id="gold-2")
+    assert held.held_by == ("one_row_per_transaction_id",)
+    assert lake.catalog.current("gold_fact_card_spend", DAY) is None
+
+    publish_rows(lake, spark, "silver_fx_rates", FX[:1], FX_COLUMNS, "silver-3")  # no SGD
+    with pytest.raises(Exception, match=f"no FX rate for SGD on {DAY}"):
+        build(lake, spark, "fact_card_spend", run_id="gold-3")
+
+
+def test_a_failed_gate_leaves_the_published_gold_version_readable_row_for_row(lake, spark):
+    publish_inputs(lake, spark)
+    dim = AssetKey(["gold", "dim_customer"])
+    assert lake.materialize([dim], DAY).success
+    published = lake.catalog.current("gold_dim_customer", DAY)
+    before = read_published(spark, lake.catalog, lake.storage, "gold_dim_customer").collect()
+
+    # silver/customer's next attempt at the day is blocked by its contract; what it published
+    # before stays in the catalog, but gold must not build from it.
+    lake.instance.report_runless_asset_event(
+        AssetMaterialization(
+            AssetKey(["silver", "customer"]), partition=DAY, metadata={"blocked_by": ["x_rule"]}
+        )
+    )
+    held = lake.materialize([dim], DAY)
+
+    assert not held.success
+    gate = held.get_asset_check_evaluations()[0]
+    assert not gate.passed and "silver_customer[2026-03-02] was held back by x_rule" in (
+        gate.description
+    )
+    assert lake.catalog.current("gold_dim_customer", DAY) == published
+    after = read_published(spark, lake.catalog, lake.storage, "gold_dim_customer").collect()
+    assert sorted(map(tuple, after)) == sorted(map(tuple, before)) and len(after) == 2
