@@ -20,6 +20,7 @@ JOBS = {
     "compaction_rewrite": "lake_assets.compaction.rewrite:rewrite_job",
     "spend_by_customer": "lake_assets.marts.spend_by_customer:spend_by_customer_job",
     "lateness": "lake_assets.ingestion.lateness:lateness_job",
+    "orders_merge": "lake_assets.silver.orders:orders_merge_job",
 }
 
 Job = Callable[[Any, dict], dict]

@@ -1,0 +1,150 @@
+"""`silver_orders`: the current state of every order, merged from the order_events change stream.
+
+The state is one row per order (a tombstone for a deleted one), stored in slices by order date.
+A day's changes are merged into the current versions of the slices whose order dates they touch;
+every other slice is neither read nor written. Per order the change with the highest `seq`
+wins, whatever day or order it arrived in, so applying a day is idempotent and days may be
+applied (or re-applied) in any order: an older change arriving late never overwrites a newer
+one, and a delete leaves a tombstone holding its seq, so no older change resurrects the order.
+
+This module is the job side (Dagster-free and catalog-free, registered in
+lake_assets/runtime/jobs.py as `orders_merge`); orders_apply.py plans and publishes.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lake_assets.tables.frames import PARTITION, ddl, read_resolved
+
+ORDERS_DATASET = "silver_orders"
+# The state's columns and field types (tables/types.py), as the catalog records them.
+ORDER_COLUMNS = {
+    "order_id": "string",
+    "customer_id": "string",
+    "status": "string",
+    "amount": "double",
+    "currency": "string",
+    "order_date": "date",
+    "seq": "integer",
+    "changed_at": "timestamp",
+    "deleted": "boolean",
+}
+# The order's attributes, carried from the winning change (null on a tombstone).
+ATTRIBUTES = ("customer_id", "status", "amount", "currency")
+# Where a candidate row came from: at an equal seq the stored state wins, so re-applying a
+# change that is already applied changes nothing (not even which row is kept).
+FROM_CHANGES, FROM_STATE = 0, 1
+APPLIED = "_applied"
+
+
+def change_rows(changes: DataFrame) -> DataFrame:
+    """Change events (curated order_events rows) as candidate state rows: a delete becomes a
+    tombstone. Events without an order date name no slice and are left out (counted by the job)."""
+    return changes.where(F.col("order_date").isNotNull()).select(
+        "order_id",
+        *ATTRIBUTES,
+        "order_date",
+        "seq",
+        "changed_at",
+        (F.col("op") == "delete").alias("deleted"),
+    )
+
+
+def merge_orders(state: DataFrame | None, changes: DataFrame) -> DataFrame:
+    """The state of every order in `state` or `changes` after applying `changes`: per order the
+    row with the highest seq, the stored row at an equal seq; ties between changes (a change
+    delivered twice) resolved by the rest of the row, so the outcome never depends on arrival.
+
+    Columns: ORDER_COLUMNS and `_applied` (true where a change won: the order changed)."""
+    candidates = change_rows(changes).withColumn("_from", F.lit(FROM_CHANGES))
+    if state is not None:
+        stored = state.select(*ORDER_COLUMNS).withColumn("_from", F.lit(FROM_STATE))
+        candidates = candidates.unionByName(stored)
+    # max over a struct orders by its fields in turn: seq first, then the source.
+    ranked = ("seq", "_from", "changed_at", "deleted", "order_date", *ATTRIBUTES)
+    winners = candidates.groupBy("order_id").agg(F.max(F.struct(*ranked)).alias("w"))
+    return winners.select(
+        "order_id",
+        *[F.col(f"w.{c}").alias(c) for c in ORDER_COLUMNS if c != "order_id"],
+        (F.col("w._from") == FROM_CHANGES).alias(APPLIED),
+    )
+
+
+def current_orders(state: DataFrame) -> DataFrame:
+    """What readers of current orders see: the state without its tombstones."""
+    return state.where(~F.col("deleted")).drop("deleted")
+
+
+def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
+    """The registered Spark job `orders_merge`. Plan: `changes`, the day's order_events as
+    `tables.reader.resolve_published` resolved them; `slices`, per order date the changes touch,
+    the data files (URIs) of its current version ([] if none yet); `output_uri`, the run's
+    folder, under which each changed slice is written as `event_date=<order date>/`.
+
+    Result: `changes` read and `unplaced` (without an order date), and per slice `rows`,
+    `tombstones`, `applied` (orders a change won) and, for slices that changed, the `files`
+    written and the `rows_written` they hold, read back for the orchestrator's audit. A slice
+    no change won (a replayed day) is not written."""
+    changes = read_resolved(spark, plan["changes"])
+    uris = [uri for files in plan["slices"].values() for uri in files]
+    state = spark.read.schema(ddl(ORDER_COLUMNS)).parquet(*uris) if uris else None
+    merged = merge_orders(state, changes).persist()
+    try:
+        per_slice = {
+            str(r["order_date"]): {
+                "rows": r["rows"],
+                "tombstones": r["tombstones"],
+                "applied": r["applied"],
+            }
+            for r in merged.groupBy("order_date")
+            .agg(
+                F.count(F.lit(1)).alias("rows"),
+                F.sum(F.col("deleted").cast("int")).alias("tombstones"),
+                F.sum(F.col(APPLIED).cast("int")).alias("applied"),
+            )
+            .collect()
+        }
+        unplanned = sorted(set(per_slice) - set(plan["slices"]))
+        if unplanned:  # the plan read other files than these: nothing is written
+            raise ValueError(f"changes touch order dates the plan has no slice for: {unplanned}")
+        changed = sorted(d for d, s in per_slice.items() if s["applied"])
+        if changed:
+            (
+                merged.where(F.col("order_date").cast("string").isin(changed))
+                .select(*ORDER_COLUMNS, F.col("order_date").alias(PARTITION))
+                .write.mode("errorifexists")
+                .partitionBy(PARTITION)
+                .parquet(plan["output_uri"])
+            )
+    finally:
+        merged.unpersist()
+    for day, written in _written(spark, plan["output_uri"], changed).items():
+        per_slice[day].update(written)
+    totals = changes.agg(
+        F.count(F.lit(1)).alias("read"),
+        F.sum(F.col("order_date").isNull().cast("int")).alias("unplaced"),
+    ).first()
+    return {"changes": totals["read"], "unplaced": totals["unplaced"] or 0, "slices": per_slice}
+
+
+def _written(spark: SparkSession, output_uri: str, changed: list[str]) -> dict:
+    """Per changed slice, the data files written into its folder (names) and their rows."""
+    if not changed:
+        return {}
+    per_file = (
+        spark.read.parquet(output_uri)
+        .groupBy(
+            F.col(PARTITION).cast("string").alias("day"),
+            F.col("_metadata.file_name").alias("file"),
+        )
+        .count()
+        .collect()
+    )
+    written: dict[str, dict] = {}
+    for r in per_file:
+        day = written.setdefault(r["day"], {"files": [], "rows_written": 0})
+        day["files"].append(r["file"])
+        day["rows_written"] += r["count"]
+    return {d: {**w, "files": sorted(w["files"])} for d, w in written.items()}
