@@ -5,9 +5,21 @@ applied through the plan, the registered job and the publish the asset runs, sli
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
+import pytest
+from lake_harness import failure_message
+
+from lake_assets.ingestion.publish import PartialPublish
+from lake_assets.runtime.jobs import run_job
 from lake_assets.silver.orders import APPLIED, ORDER_COLUMNS, current_orders, merge_orders
+from lake_assets.silver.orders_apply import (
+    JOB,
+    plan_orders_merge,
+    publish_orders,
+    read_current_orders,
+)
 
 EVENTS = "order_events"
 CHANGE_DDL = (
@@ -78,3 +90,74 @@ def test_the_highest_seq_wins_and_a_tombstone_keeps_a_deleted_order_deleted(spar
         k: v[:3] for k, v in states(merged).items()
     }
     assert not any(v[3] for v in states(replayed).values())
+
+
+def deliver_changes(lake, day: str, records: list[dict]) -> None:
+    """A day's change records landed as one file, profiled and promoted into order_events."""
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    lake.deliver(EVENTS, day, f"orders-{day}-{len(records)}.json", lines)
+    for step in (lake.profile, lake.promote):
+        result = step(EVENTS, day)
+        assert result.success, failure_message(result)
+
+
+def apply_day(lake, spark, day: str, run_id: str) -> list[str]:
+    """Plan, run the job in-process and publish, as the asset does; the order dates published."""
+    planned = plan_orders_merge(lake.catalog, lake.storage, day, run_id)
+    result = run_job(spark, JOB, planned.job_plan)
+    return [p.partition for p in publish_orders(lake.catalog, lake.storage, planned, result)]
+
+
+def versions(lake) -> dict[str, str]:
+    return {p.partition: p.run_id for p in lake.catalog.partitions("silver_orders")}
+
+
+def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lake, spark):
+    mon, tue, wed = "2026-03-02", "2026-03-03", "2026-03-04"
+    old, recent = "2026-02-20", "2026-03-01"
+    deliver_changes(
+        lake,
+        mon,
+        [
+            change("O1", 1, op="insert", status="placed", order_date=old),
+            change("O2", 1, op="insert", status="placed", order_date=recent),
+            change("O3", 1, op="insert", status="placed", order_date=mon),
+        ],
+    )
+    assert apply_day(lake, spark, mon, "run-mon") == [old, recent, mon]
+    tuesday = [
+        change("O2", 3, status="shipped", order_date=recent, day=tue),  # before seq 2 in the file
+        change("O2", 2, status="paid", order_date=recent, day=tue),
+        change("O3", 4, op="delete", order_date=mon, day=tue),
+        change("O4", 1, op="insert", status="placed", order_date=tue, day=tue),
+    ]
+    deliver_changes(lake, tue, tuesday)
+    assert apply_day(lake, spark, tue, "run-tue") == [recent, mon, tue]
+    # The old order date was neither read nor rewritten: its version is Monday's.
+    assert versions(lake) == {old: "run-mon", recent: "run-tue", mon: "run-tue", tue: "run-tue"}
+
+    # Replaying Tuesday publishes nothing new anywhere.
+    assert apply_day(lake, spark, tue, "run-tue-again") == []
+    assert set(versions(lake).values()) == {"run-mon", "run-tue"}
+
+    # Wednesday: an older change of the deleted order (it must not resurrect it) and a newer
+    # change of O4, applied by two runs at once: the slower one is refused for O4's slice.
+    wednesday = [
+        change("O3", 2, status="paid", order_date=mon, day=wed),
+        change("O4", 2, status="paid", order_date=tue, day=wed),
+    ]
+    deliver_changes(lake, wed, wednesday)
+    planned = plan_orders_merge(lake.catalog, lake.storage, wed, "run-slow")
+    result = run_job(spark, JOB, planned.job_plan)
+    assert apply_day(lake, spark, wed, "run-fast") == [tue]
+    with pytest.raises(PartialPublish, match=f"publishing {tue} failed"):
+        publish_orders(lake.catalog, lake.storage, planned, result)
+    assert versions(lake) == {old: "run-mon", recent: "run-tue", mon: "run-tue", tue: "run-fast"}
+    rows = read_current_orders(spark, lake.catalog, lake.storage).collect()
+    assert sorted((r["order_id"], r["status"], r["seq"]) for r in rows) == [
+        ("O1", "placed", 1),
+        ("O2", "shipped", 3),
+        ("O4", "paid", 2),
+    ]
+    tombstone = lake.rows(spark, "silver_orders", [mon]).where("order_id = 'O3'").first()
+    assert (tombstone["deleted"], tombstone["seq"]) == (True, 4)
