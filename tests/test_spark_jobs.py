@@ -19,6 +19,7 @@ import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
+from test_silver_orders import change, deliver_changes
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
@@ -30,6 +31,7 @@ from lake_assets.history.apply import (
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
+from lake_assets.silver.orders_apply import plan_orders_merge
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources import LOCAL_SPARK_CONFIG
 from resources.spark_runner import PipesSubprocessRunner
@@ -259,6 +261,34 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
     }
 
 
+# --- silver orders: a day of changes merged into order-date slices ------------------------------
+
+
+def _orders_plan(lake, spark) -> dict:
+    changes = [
+        change("O1", 2, status="paid"),  # before its insert in the file: seq decides
+        change("O1", 1, op="insert", status="placed"),
+        change("O2", 1, op="delete", order_date=DAY),
+    ]
+    deliver_changes(lake, DAY, changes)
+    return plan_orders_merge(lake.catalog, lake.storage, DAY, "run-1").job_plan
+
+
+def _check_orders(result: dict, plan: dict, lake, spark) -> None:
+    assert (result["changes"], result["unplaced"]) == (3, 0)
+    assert {d: (s["rows"], s["tombstones"], s["applied"]) for d, s in result["slices"].items()} == {
+        "2026-03-01": (1, 0, 1),
+        DAY: (1, 1, 1),
+    }
+    written = spark.read.parquet(plan["output_uri"])
+    assert sorted(
+        tuple(r) for r in written.select("order_id", "status", "seq", "deleted").collect()
+    ) == [
+        ("O1", "paid", 2, False),
+        ("O2", None, 1, True),
+    ]
+
+
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
     "history_apply": JobCase(_apply_plan, _check_apply),
@@ -266,6 +296,7 @@ JOB_CASES: dict[str, JobCase] = {
     "compaction_rewrite": JobCase(_rewrite_plan, _check_rewrite),
     "spend_by_customer": JobCase(_mart_plan, _check_mart),
     "lateness": JobCase(_lateness_plan, _check_lateness),
+    "orders_merge": JobCase(_orders_plan, _check_orders),
 }
 
 
