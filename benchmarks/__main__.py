@@ -1,5 +1,5 @@
 """`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
-[scd] [compaction] [classification] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+[scd] [compaction] [classification] [orders] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from benchmarks import (
     compaction,
     contracts,
     lineage_events,
+    orders,
     profiling,
     promotion,
     runners,
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "scd": scd.run,
     "compaction": compaction.run,
     "classification": classification.run,
+    "orders": orders.run,
 }
 
 

@@ -5,7 +5,9 @@ The lake (setup, never timed): the card payload landed, profiled and promoted in
 and a customer snapshot of the payload's CUSTOMERS for EVENT_DAY and the day after (every
 CHANGED_EVERY-th customer changes segment, every LEFT_EVERY-th leaves), both promoted. The
 history apply plan is made before the history exists (both snapshots, no earlier version); the
-history is then applied in-process, so the as-of query has a version to read.
+history is then applied in-process, so the as-of query has a version to read. A day of order
+changes (an insert and an update per order of each customer, placed over the week before
+EVENT_DAY), promoted into order_events, is what the silver orders merge plans from.
 
 `JOB_PLANS` names, per job, its plan and the plan key of the folder it writes (None: it writes
 nothing), so each run writes a folder of its own.
@@ -13,6 +15,7 @@ nothing), so each run writes a folder of its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +34,7 @@ from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
 from lake_assets.runtime.jobs import run_job
+from lake_assets.silver.orders_apply import CHANGES_DATASET, plan_orders_merge
 from lake_assets.tables.reader import published_uris, resolve_published
 
 CUSTOMER_SOURCE = "customers"
@@ -120,6 +124,11 @@ def _lateness(resources: dict[str, Any]) -> dict:
     return lateness_plan(resolve_published(catalog, storage, SOURCE), event_time)
 
 
+def _orders_merge(resources: dict[str, Any]) -> dict:
+    catalog, storage = resources["catalog"], resources["storage"]
+    return plan_orders_merge(catalog, storage, EVENT_DAY.isoformat(), "bench").job_plan
+
+
 @dataclass(frozen=True)
 class JobPlan:
     make: Callable[[dict[str, Any]], dict]
@@ -134,6 +143,7 @@ JOB_PLANS: dict[str, JobPlan] = {
     "compaction_rewrite": JobPlan(_compaction_rewrite, "target_uri"),
     "spend_by_customer": JobPlan(_spend_by_customer, "output_uri"),
     "lateness": JobPlan(_lateness, None),
+    "orders_merge": JobPlan(_orders_merge, "output_uri"),
 }
 
 
@@ -145,8 +155,11 @@ def job_plans(root: Path, payload: Path) -> JobPlans:
     land_and_profile(resources, SOURCE, [(EVENT_DAY, payload)])
     snapshots = [(day, _customer_snapshot(root / "incoming", day)) for day in SNAPSHOT_DAYS]
     land_and_profile(resources, CUSTOMER_SOURCE, snapshots)
+    land_and_profile(resources, CHANGES_DATASET, [(EVENT_DAY, _order_events(root / "incoming"))])
     instance = DagsterInstance.ephemeral()
-    promotions = [(SOURCE, EVENT_DAY)] + [(CUSTOMER_SOURCE, day) for day in SNAPSHOT_DAYS]
+    promotions = [(SOURCE, EVENT_DAY), (CHANGES_DATASET, EVENT_DAY)] + [
+        (CUSTOMER_SOURCE, day) for day in SNAPSHOT_DAYS
+    ]
     for source_id, day in promotions:
         seconds, result = timed(
             lambda source_id=source_id, day=day: materialize_partitions(
@@ -174,6 +187,28 @@ def _customer_snapshot(folder: Path, day) -> Path:
         segment = "premier" if (n % 2 == 0) != (later and n % CHANGED_EVERY == 0) else "retail"
         lines.append(f"C{n:05d},{segment},{day}\n")
     path = folder / f"customers_{day:%Y%m%d}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    return path
+
+
+def _order_events(folder: Path) -> Path:
+    """EVENT_DAY's order changes as JSON lines: per customer an order placed on one of the
+    seven days before, inserted and then paid (the update first in the file: seq orders them)."""
+    lines = []
+    for n in range(1, CUSTOMERS + 1):
+        order = {
+            "order_id": f"O{n:07d}",
+            "order_date": (EVENT_DAY - timedelta(days=n % 7)).isoformat(),
+            "customer_id": f"C{n:05d}",
+            "amount": 10.0 + n % 500,
+            "currency": "MYR",
+        }
+        for seq, op, status in ((2, "update", "paid"), (1, "insert", "placed")):
+            changed_at = f"{EVENT_DAY}T{n % 24:02d}:{seq:02d}:00Z"
+            change = {**order, "op": op, "seq": seq, "status": status, "changed_at": changed_at}
+            lines.append(json.dumps(change) + "\n")
+    path = folder / f"order_events_{EVENT_DAY:%Y%m%d}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines))
     return path

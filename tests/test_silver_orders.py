@@ -148,6 +148,7 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
     ]
     deliver_changes(lake, wed, wednesday)
     planned = plan_orders_merge(lake.catalog, lake.storage, wed, "run-slow")
+    assert planned.changes == {mon: 1, tue: 1}
     result = run_job(spark, JOB, planned.job_plan)
     assert apply_day(lake, spark, wed, "run-fast") == [tue]
     with pytest.raises(PartialPublish, match=f"publishing {tue} failed"):

@@ -275,7 +275,6 @@ def _orders_plan(lake, spark) -> dict:
 
 
 def _check_orders(result: dict, plan: dict, lake, spark) -> None:
-    assert (result["changes"], result["unplaced"]) == (3, 0)
     assert {d: (s["rows"], s["tombstones"], s["applied"]) for d, s in result["slices"].items()} == {
         "2026-03-01": (1, 0, 1),
         DAY: (1, 1, 1),

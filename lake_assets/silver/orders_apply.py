@@ -11,6 +11,7 @@ day does not touch are never read, written or published.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ class OrdersMergePlan:
     day: str
     run_id: str
     read: dict[str, str]  # order date -> version read ("" for a slice not yet published)
+    changes: dict[str, int]  # order date -> changes of the day; "none": without an order date
     job_plan: dict
 
     @property
@@ -54,10 +56,13 @@ class OrdersMergePlan:
         return sorted(self.read)
 
 
-def touched_order_dates(storage: LakeStorage, changes: PublishedPartition) -> list[str]:
-    """The order dates a published order_events version's changes touch."""
+def changes_per_order_date(storage: LakeStorage, changes: PublishedPartition) -> dict[str, int]:
+    """How many of a published order_events version's changes fall on each order date; those
+    without one (no slice to merge into: the job leaves them out) under "none"."""
     dates = read_version_arrow(storage, changes, ["order_date"]).column("order_date")
-    return sorted({str(d) for d in dates.to_pylist() if d is not None})
+    return dict(
+        sorted(Counter(str(d) if d is not None else "none" for d in dates.to_pylist()).items())
+    )
 
 
 def plan_orders_merge(
@@ -67,11 +72,13 @@ def plan_orders_merge(
     changes = catalog.current(CHANGES_DATASET, day)
     if changes is None:
         raise LookupError(f"{CHANGES_DATASET}[{day}] is not published: no changes to apply")
-    slices = {d: catalog.current(ORDERS_DATASET, d) for d in touched_order_dates(storage, changes)}
+    counted = changes_per_order_date(storage, changes)
+    slices = {d: catalog.current(ORDERS_DATASET, d) for d in counted if d != "none"}
     return OrdersMergePlan(
         day=day,
         run_id=run_id,
         read={d: version_of(v) for d, v in slices.items()},
+        changes=counted,
         job_plan={
             "changes": resolve_published(catalog, storage, CHANGES_DATASET, [day]),
             "slices": {d: published_uris(storage, v) if v else [] for d, v in slices.items()},
