@@ -33,6 +33,8 @@ CAPABILITY_JOBS = {
     "history": ("history", "Apply published snapshots to the bi-temporal history."),
     "marts": ("marts", "Build the marts from curated partitions."),
     "classification": ("classify", "Classify the columns of published curated partitions."),
+    "silver": ("silver", "Build the conformed silver tables from published bronze partitions."),
+    "gold": ("gold", "Build the gold facts, dimensions and KPIs from published silver."),
 }
 
 

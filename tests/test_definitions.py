@@ -77,12 +77,14 @@ CHECKS = [
 JOBS = [
     "classify",
     "compaction",
+    "gold",
     "history",
     "ingestion",
     "marts",
     "partition_deadlines",
     "profile",
     "promote",
+    "silver",
 ]
 SENSORS = [
     ("classification_staleness", "RUNNING"),

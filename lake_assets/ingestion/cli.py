@@ -167,6 +167,9 @@ def cmd_status(args, settings: Settings) -> int:
     resources = _resources(settings)
     accounts = reconcile_sources(settings, resources)
     print(lake_summary(settings, resources, accounts))
+    from lake_assets.layers.cli import layers_summary
+
+    print("\n".join(layers_summary(resources)))
     return 0 if all(account.balanced for account in accounts.values()) else 1
 
 
