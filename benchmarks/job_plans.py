@@ -33,8 +33,11 @@ from lake_assets.history.apply import apply_snapshots, as_of_plan, merge_plan, p
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
+from lake_assets.layers.gate import InputState
+from lake_assets.layers.step import run_step
+from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.jobs import run_job
-from lake_assets.silver.orders_apply import CHANGES_DATASET, plan_orders_merge
+from lake_assets.silver.orders_table import CHANGES_DATASET, SILVER_ORDERS
 from lake_assets.tables.reader import published_uris, resolve_published
 
 CUSTOMER_SOURCE = "customers"
@@ -124,9 +127,26 @@ def _lateness(resources: dict[str, Any]) -> dict:
     return lateness_plan(resolve_published(catalog, storage, SOURCE), event_time)
 
 
+class _Planned(Exception):
+    """Stops the derived-layer step once it has handed its job the plan."""
+
+
 def _orders_merge(resources: dict[str, Any]) -> dict:
-    catalog, storage = resources["catalog"], resources["storage"]
-    return plan_orders_merge(catalog, storage, EVENT_DAY.isoformat(), "bench").job_plan
+    """The plan silver/orders' step makes for EVENT_DAY's changes (the step stopped there)."""
+    catalog, storage, day = resources["catalog"], resources["storage"], EVENT_DAY.isoformat()
+    plans = []
+
+    def keep(job: str, plan: dict) -> dict:
+        plans.append(plan)
+        raise _Planned
+
+    recorder = recorder_for(resources["lineage"], resources["settings"].state_dir, storage.uri(""))
+    states = [InputState(CHANGES_DATASET, day, published=True)]
+    try:
+        run_step(SILVER_ORDERS, day, "bench", states, catalog, storage, recorder, keep)
+    except _Planned:
+        return plans[0]
+    raise RuntimeError("setup: the silver/orders step ran no job")
 
 
 @dataclass(frozen=True)

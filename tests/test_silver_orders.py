@@ -1,7 +1,8 @@
 """silver/orders: the current state of every order, merged incrementally from order_events.
 
 The seq rule and tombstones on tiny frames (merge_orders), then one lake: days of changes
-applied through the plan, the registered job and the publish the asset runs, slice by slice."""
+applied through the derived-layer step the asset runs (plan, the registered job, a publish per
+order-date slice)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,21 @@ import json
 from datetime import date, datetime
 
 import pytest
+from dagster import AssetKey
 from lake_harness import failure_message
 
+from lake_assets.cli.runs import recorded_partition
 from lake_assets.ingestion.publish import PartialPublish
+from lake_assets.layers.gate import InputState
+from lake_assets.layers.step import run_step
+from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.jobs import run_job
-from lake_assets.silver.orders import APPLIED, ORDER_COLUMNS, current_orders, merge_orders
-from lake_assets.silver.orders_apply import (
-    JOB,
-    plan_orders_merge,
-    publish_orders,
-    read_current_orders,
-)
+from lake_assets.silver.orders import APPLIED, current_orders, merge_orders
+from lake_assets.silver.orders_schema import ORDER_COLUMNS
+from lake_assets.silver.orders_table import SILVER_ORDERS, read_current_orders
 
 EVENTS = "order_events"
+ORDERS_ASSET = AssetKey(["silver", "orders"])
 CHANGE_DDL = (
     "order_id string, op string, seq bigint, changed_at timestamp, order_date date, "
     "customer_id string, status string, amount double, currency string"
@@ -101,11 +104,42 @@ def deliver_changes(lake, day: str, records: list[dict]) -> None:
         assert result.success, failure_message(result)
 
 
-def apply_day(lake, spark, day: str, run_id: str) -> list[str]:
-    """Plan, run the job in-process and publish, as the asset does; the order dates published."""
-    planned = plan_orders_merge(lake.catalog, lake.storage, day, run_id)
-    result = run_job(spark, JOB, planned.job_plan)
-    return [p.partition for p in publish_orders(lake.catalog, lake.storage, planned, result)]
+def build(lake, spark, day: str, run_id: str, run=None):
+    """The derived-layer step of silver/orders for change day `day`, as the asset runs it."""
+    return run_step(
+        SILVER_ORDERS,
+        day,
+        run_id,
+        [InputState(EVENTS, day, published=True)],
+        lake.catalog,
+        lake.storage,
+        recorder_for(lake.lineage, lake.settings.state_dir, lake.storage.uri("")),
+        run or (lambda job, plan: run_job(spark, job, plan)),
+    )
+
+
+def apply_day(lake, spark, day: str, run_id: str, run=None) -> list[str]:
+    """The order dates the step published for `day`."""
+    outcome = build(lake, spark, day, run_id, run)
+    assert not outcome.held_by, outcome.held_by
+    return [p.partition for p in outcome.published_slices]
+
+
+class Planned(Exception):
+    """Raised by a runner that only keeps the plan it was handed."""
+
+
+def step_plan(lake, spark, day: str) -> dict:
+    """The plan the step hands the orders_merge job for `day`, as it makes it."""
+    plans = []
+
+    def keep(job: str, plan: dict) -> dict:
+        plans.append(plan)
+        raise Planned
+
+    with pytest.raises(Planned):
+        build(lake, spark, day, "run-1", keep)
+    return plans[0]
 
 
 def versions(lake) -> dict[str, str]:
@@ -124,7 +158,20 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
             change("O3", 1, op="insert", status="placed", order_date=mon),
         ],
     )
-    assert apply_day(lake, spark, mon, "run-mon") == [old, recent, mon]
+    # Monday through the asset, as a run records it: each slice it published, rows and run id.
+    run = lake.materialize([ORDERS_ASSET], mon)
+    assert run.success, failure_message(run)
+    recorded = [
+        found
+        for event in run.all_events
+        if (found := recorded_partition(event, ORDERS_ASSET)) and found[0] == mon
+    ]
+    assert len(recorded) == 1
+    metadata = recorded[0][1]
+    assert metadata["slices_published"] == [old, recent, mon]
+    assert (metadata["rows_in"], metadata["rows_out"]) == ({EVENTS: 3}, 3)
+    assert metadata["run_id"] == run.run_id
+    monday = run.run_id
     tuesday = [
         change("O2", 3, status="shipped", order_date=recent, day=tue),  # before seq 2 in the file
         change("O2", 2, status="paid", order_date=recent, day=tue),
@@ -134,11 +181,11 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
     deliver_changes(lake, tue, tuesday)
     assert apply_day(lake, spark, tue, "run-tue") == [recent, mon, tue]
     # The old order date was neither read nor rewritten: its version is Monday's.
-    assert versions(lake) == {old: "run-mon", recent: "run-tue", mon: "run-tue", tue: "run-tue"}
+    assert versions(lake) == {old: monday, recent: "run-tue", mon: "run-tue", tue: "run-tue"}
 
     # Replaying Tuesday publishes nothing new anywhere.
     assert apply_day(lake, spark, tue, "run-tue-again") == []
-    assert set(versions(lake).values()) == {"run-mon", "run-tue"}
+    assert set(versions(lake).values()) == {monday, "run-tue"}
 
     # Wednesday: an older change of the deleted order (it must not resurrect it) and a newer
     # change of O4, applied by two runs at once: the slower one is refused for O4's slice.
@@ -147,13 +194,17 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
         change("O4", 2, status="paid", order_date=tue, day=wed),
     ]
     deliver_changes(lake, wed, wednesday)
-    planned = plan_orders_merge(lake.catalog, lake.storage, wed, "run-slow")
-    assert planned.changes == {mon: 1, tue: 1}
-    result = run_job(spark, JOB, planned.job_plan)
-    assert apply_day(lake, spark, wed, "run-fast") == [tue]
+
+    def racing(job: str, plan: dict) -> dict:
+        """The slow run's job, after the slow run read the slices and before it publishes:
+        the fast run applies the whole day meanwhile."""
+        assert sorted(plan["slices"]) == [mon, tue]
+        assert apply_day(lake, spark, wed, "run-fast") == [tue]
+        return run_job(spark, job, plan)
+
     with pytest.raises(PartialPublish, match=f"publishing {tue} failed"):
-        publish_orders(lake.catalog, lake.storage, planned, result)
-    assert versions(lake) == {old: "run-mon", recent: "run-tue", mon: "run-tue", tue: "run-fast"}
+        build(lake, spark, wed, "run-slow", racing)
+    assert versions(lake) == {old: monday, recent: "run-tue", mon: "run-tue", tue: "run-fast"}
     rows = read_current_orders(spark, lake.catalog, lake.storage).collect()
     assert sorted((r["order_id"], r["status"], r["seq"]) for r in rows) == [
         ("O1", "placed", 1),

@@ -19,7 +19,7 @@ import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
-from test_silver_orders import change, deliver_changes
+from test_silver_orders import change, deliver_changes, step_plan
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
@@ -31,7 +31,6 @@ from lake_assets.history.apply import (
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
-from lake_assets.silver.orders_apply import plan_orders_merge
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources import LOCAL_SPARK_CONFIG
 from resources.spark_runner import PipesSubprocessRunner
@@ -271,13 +270,18 @@ def _orders_plan(lake, spark) -> dict:
         change("O2", 1, op="delete", order_date=DAY),
     ]
     deliver_changes(lake, DAY, changes)
-    return plan_orders_merge(lake.catalog, lake.storage, DAY, "run-1").job_plan
+    return step_plan(lake, spark, DAY)
 
 
 def _check_orders(result: dict, plan: dict, lake, spark) -> None:
-    assert {d: (s["rows"], s["tombstones"], s["applied"]) for d, s in result["slices"].items()} == {
+    touched = result["touched"]
+    assert {d: (s["rows"], s["tombstones"], s["applied"]) for d, s in touched.items()} == {
         "2026-03-01": (1, 0, 1),
         DAY: (1, 1, 1),
+    }
+    assert {d: (s["rows"], len(s["files"])) for d, s in result["slices"].items()} == {
+        "2026-03-01": (1, 1),
+        DAY: (1, 1),
     }
     written = spark.read.parquet(plan["output_uri"])
     assert sorted(

@@ -10,9 +10,10 @@ from dagster import Definitions, PartitionsDefinition
 from lake_assets.contracts.model import Contract
 from lake_assets.layers.assets import build_layer_asset
 from lake_assets.layers.model import DerivedTable
+from lake_assets.silver.orders_table import SILVER_ORDERS
 
 # The declared tables, silver before gold; each layer's module adds its own.
-DERIVED_TABLES: tuple[DerivedTable, ...] = ()
+DERIVED_TABLES: tuple[DerivedTable, ...] = (SILVER_ORDERS,)
 
 
 def layers_definitions(

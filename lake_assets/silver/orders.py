@@ -8,7 +8,8 @@ applied (or re-applied) in any order: an older change arriving late never overwr
 one, and a delete leaves a tombstone holding its seq, so no older change resurrects the order.
 
 This module is the job side (Dagster-free and catalog-free, registered in
-lake_assets/runtime/jobs.py as `orders_merge`); orders_apply.py plans and publishes.
+lake_assets/runtime/jobs.py as `orders_merge`); orders_table.py declares the table for the
+derived-layer step, which plans the touched slices and publishes each.
 """
 
 from __future__ import annotations
@@ -16,21 +17,10 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lake_assets.layers.job import contract_violations
+from lake_assets.silver.orders_schema import ORDER_COLUMNS, ORDERS_DATASET
 from lake_assets.tables.frames import PARTITION, ddl, read_resolved
 
-ORDERS_DATASET = "silver_orders"
-# The state's columns and field types (tables/types.py), as the catalog records them.
-ORDER_COLUMNS = {
-    "order_id": "string",
-    "customer_id": "string",
-    "status": "string",
-    "amount": "double",
-    "currency": "string",
-    "order_date": "date",
-    "seq": "integer",
-    "changed_at": "timestamp",
-    "deleted": "boolean",
-}
 # The order's attributes, carried from the winning change (null on a tombstone).
 ATTRIBUTES = ("customer_id", "status", "amount", "currency")
 # Where a candidate row came from: at an equal seq the stored state wins, so re-applying a
@@ -78,21 +68,23 @@ def current_orders(state: DataFrame) -> DataFrame:
 
 
 def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
-    """The registered Spark job `orders_merge`. Plan: `changes`, the day's order_events as
-    `tables.reader.resolve_published` resolved them; `slices`, per order date the changes touch,
-    the data files (URIs) of its current version ([] if none yet); `output_uri`, the run's
-    folder, under which each changed slice is written as `event_date=<order date>/`.
+    """The registered Spark job `orders_merge`, as the derived-layer step plans it for a sliced
+    table (layers/step.py). Plan: `inputs["order_events"]`, the day's changes as
+    `tables.reader.resolve_published` resolved them; `slices`, per order date the changes
+    touch, the data files (URIs) of its current version ([] if none yet); `output_uri`, the
+    run's folder, under which each rewritten slice is written as `event_date=<order date>/`;
+    `contract`, the output contract (or None).
 
-    Result: per slice `rows`, `tombstones`, `applied` (orders a change won) and, for slices
-    that changed, the `files`
-    written and the `rows_written` they hold, read back for the orchestrator's audit. A slice
-    no change won (a replayed day) is not written."""
-    changes = read_resolved(spark, plan["changes"])
+    Result: `touched`, per touched slice its `rows`, `tombstones` and `applied` (orders a change
+    won); `slices`, per rewritten slice (one where a change won) the `rows` and `files` read
+    back and each contract rule's `violations`; `rows`, their sum. A replayed day rewrites
+    nothing."""
+    changes = read_resolved(spark, plan["inputs"]["order_events"])
     uris = [uri for files in plan["slices"].values() for uri in files]
     state = spark.read.schema(ddl(ORDER_COLUMNS)).parquet(*uris) if uris else None
     merged = merge_orders(state, changes).persist()
     try:
-        per_slice = {
+        touched = {
             str(r["order_date"]): {
                 "rows": r["rows"],
                 "tombstones": r["tombstones"],
@@ -106,10 +98,10 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
             )
             .collect()
         }
-        unplanned = sorted(set(per_slice) - set(plan["slices"]))
-        if unplanned:  # the plan read other files than these: nothing is written
+        unplanned = sorted(set(touched) - set(plan["slices"]))
+        if unplanned:  # the changes are not those the plan was made from: write nothing
             raise ValueError(f"changes touch order dates the plan has no slice for: {unplanned}")
-        changed = sorted(d for d, s in per_slice.items() if s["applied"])
+        changed = sorted(d for d, s in touched.items() if s["applied"])
         if changed:
             (
                 merged.where(F.col("order_date").cast("string").isin(changed))
@@ -121,27 +113,29 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
             )
     finally:
         merged.unpersist()
-    for day, written in _written(spark, plan["output_uri"], changed).items():
-        per_slice[day].update(written)
-    return {"slices": per_slice}
+    slices = _written(spark, plan, changed)
+    lost = [d for d in changed if slices.get(d, {}).get("rows") != touched[d]["rows"]]
+    if lost:
+        raise RuntimeError(f"{ORDERS_DATASET}: slices {lost} read back other row counts")
+    return {
+        "touched": touched,
+        "slices": slices,
+        "rows": sum(s["rows"] for s in slices.values()),
+    }
 
 
-def _written(spark: SparkSession, output_uri: str, changed: list[str]) -> dict:
-    """Per changed slice, the data files written into its folder (names) and their rows."""
+def _written(spark: SparkSession, plan: dict, changed: list[str]) -> dict:
+    """Per rewritten slice, read back: its data files (names), rows and contract violations."""
     if not changed:
         return {}
-    per_file = (
-        spark.read.parquet(output_uri)
-        .groupBy(
-            F.col(PARTITION).cast("string").alias("day"),
-            F.col("_metadata.file_name").alias("file"),
-        )
-        .count()
-        .collect()
+    written = spark.read.parquet(plan["output_uri"]).withColumn(
+        PARTITION, F.col(PARTITION).cast("string")
     )
-    written: dict[str, dict] = {}
-    for r in per_file:
-        day = written.setdefault(r["day"], {"files": [], "rows_written": 0})
-        day["files"].append(r["file"])
-        day["rows_written"] += r["count"]
-    return {d: {**w, "files": sorted(w["files"])} for d, w in written.items()}
+    per_file = written.groupBy(PARTITION, F.col("_metadata.file_name").alias("file")).count()
+    slices: dict[str, dict] = {d: {"rows": 0, "files": [], "violations": {}} for d in changed}
+    for r in per_file.collect():
+        slices[r[PARTITION]]["files"].append(r["file"])
+        slices[r[PARTITION]]["rows"] += r["count"]
+    for day, counts in contract_violations(written, plan.get("contract")).items():
+        slices[day]["violations"] = counts
+    return {d: {**s, "files": sorted(s["files"])} for d, s in slices.items()}
