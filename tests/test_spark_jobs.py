@@ -275,9 +275,9 @@ def _orders_plan(lake, spark) -> dict:
 
 def _check_orders(result: dict, plan: dict, lake, spark) -> None:
     touched = result["touched"]
-    assert {d: (s["rows"], s["tombstones"], s["applied"]) for d, s in touched.items()} == {
-        "2026-03-01": (1, 0, 1),
-        DAY: (1, 1, 1),
+    assert {d: (s["rows"], s["tombstones"], s["rewritten"]) for d, s in touched.items()} == {
+        "2026-03-01": (1, 0, True),
+        DAY: (1, 1, True),
     }
     assert {d: (s["rows"], len(s["files"])) for d, s in result["slices"].items()} == {
         "2026-03-01": (1, 1),

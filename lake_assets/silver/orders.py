@@ -14,11 +14,11 @@ derived-layer step, which plans the touched slices and publishes each.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.layers.job import contract_violations
-from lake_assets.silver.orders_schema import ORDER_COLUMNS, ORDERS_DATASET
+from lake_assets.silver.orders_schema import ORDER_COLUMNS
 from lake_assets.tables.frames import PARTITION, ddl, read_resolved
 
 # The order's attributes, carried from the winning change (null on a tombstone).
@@ -52,12 +52,18 @@ def merge_orders(state: DataFrame | None, changes: DataFrame) -> DataFrame:
     if state is not None:
         stored = state.select(*ORDER_COLUMNS).withColumn("_from", F.lit(FROM_STATE))
         candidates = candidates.unionByName(stored)
+    # An order's order date is fixed when it is placed, so grouping by (order date, order id)
+    # is grouping by order; one shuffle by order date then serves the merge and the write
+    # (each slice is in one task: one file per slice, no second shuffle).
+    by_slice = candidates.repartition("order_date")
     # max over a struct orders by its fields in turn: seq first, then the source.
-    ranked = ("seq", "_from", "changed_at", "deleted", "order_date", *ATTRIBUTES)
-    winners = candidates.groupBy("order_id").agg(F.max(F.struct(*ranked)).alias("w"))
+    ranked = ("seq", "_from", "changed_at", "deleted", *ATTRIBUTES)
+    winners = by_slice.groupBy("order_date", "order_id").agg(F.max(F.struct(*ranked)).alias("w"))
     return winners.select(
-        "order_id",
-        *[F.col(f"w.{c}").alias(c) for c in ORDER_COLUMNS if c != "order_id"],
+        *[
+            F.col(c) if c in ("order_id", "order_date") else F.col(f"w.{c}").alias(c)
+            for c in ORDER_COLUMNS
+        ],
         (F.col("w._from") == FROM_CHANGES).alias(APPLIED),
     )
 
@@ -75,67 +81,62 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
     run's folder, under which each rewritten slice is written as `event_date=<order date>/`;
     `contract`, the output contract (or None).
 
-    Result: `touched`, per touched slice its `rows`, `tombstones` and `applied` (orders a change
-    won); `slices`, per rewritten slice (one where a change won) the `rows` and `files` read
-    back and each contract rule's `violations`; `rows`, their sum. A replayed day rewrites
-    nothing."""
+    Result: `touched`, per touched slice its `rows`, `tombstones` and whether a change won
+    there (`rewritten`); `slices`, per rewritten slice the `rows` and `files` read back and each
+    contract rule's `violations`; `rows`, their sum. A replayed day rewrites no slice: its
+    folders are written but never published (the retention sweep removes them)."""
     changes = read_resolved(spark, plan["inputs"]["order_events"])
     uris = [uri for files in plan["slices"].values() for uri in files]
     state = spark.read.schema(ddl(ORDER_COLUMNS)).parquet(*uris) if uris else None
-    merged = merge_orders(state, changes).persist()
-    try:
-        touched = {
-            str(r["order_date"]): {
-                "rows": r["rows"],
-                "tombstones": r["tombstones"],
-                "applied": r["applied"],
-            }
-            for r in merged.groupBy("order_date")
-            .agg(
-                F.count(F.lit(1)).alias("rows"),
-                F.sum(F.col("deleted").cast("int")).alias("tombstones"),
-                F.sum(F.col(APPLIED).cast("int")).alias("applied"),
-            )
-            .collect()
-        }
-        unplanned = sorted(set(touched) - set(plan["slices"]))
-        if unplanned:  # the changes are not those the plan was made from: write nothing
-            raise ValueError(f"changes touch order dates the plan has no slice for: {unplanned}")
-        changed = sorted(d for d, s in touched.items() if s["applied"])
-        if changed:
-            (
-                merged.where(F.col("order_date").cast("string").isin(changed))
-                .select(*ORDER_COLUMNS, F.col("order_date").alias(PARTITION))
-                .repartition(PARTITION)  # one file per slice: a day's orders are few
-                .write.mode("errorifexists")
-                .partitionBy(PARTITION)
-                .parquet(plan["output_uri"])
-            )
-    finally:
-        merged.unpersist()
-    slices = _written(spark, plan, changed)
-    lost = [d for d in changed if slices.get(d, {}).get("rows") != touched[d]["rows"]]
-    if lost:
-        raise RuntimeError(f"{ORDERS_DATASET}: slices {lost} read back other row counts")
+    # Every touched slice is written in the one pass that merges; which of them a change won
+    # is observed during that pass, and only those are reported for publishing.
+    observed = Observation("orders_merge")
+    merged = merge_orders(state, changes).observe(
+        observed,
+        F.count(F.lit(1)).alias("rows"),
+        # As text: Spark 3.5's Observation hands an array back as a bare Java object.
+        F.concat_ws(
+            ",", F.collect_set(F.when(F.col(APPLIED), F.col("order_date").cast("string")))
+        ).alias("won"),
+    )
+    merged.select(*ORDER_COLUMNS, F.col("order_date").alias(PARTITION)).write.mode(
+        "errorifexists"
+    ).partitionBy(PARTITION).parquet(plan["output_uri"])
+    metrics = observed.get
+    touched = _written(spark, plan) if metrics["rows"] else {}
+    unplanned = sorted(set(touched) - set(plan["slices"]))
+    if unplanned:  # the changes are not those the plan was made from: report nothing
+        raise ValueError(f"changes touch order dates the plan has no slice for: {unplanned}")
+    slices = {d: touched[d] for d in sorted(filter(None, metrics["won"].split(",")))}
     return {
-        "touched": touched,
-        "slices": slices,
+        "touched": {
+            d: {"rows": t["rows"], "tombstones": t["tombstones"], "rewritten": d in slices}
+            for d, t in touched.items()
+        },
+        "slices": {
+            d: {k: s[k] for k in ("rows", "files", "violations")} for d, s in slices.items()
+        },
         "rows": sum(s["rows"] for s in slices.values()),
     }
 
 
-def _written(spark: SparkSession, plan: dict, changed: list[str]) -> dict:
-    """Per rewritten slice, read back: its data files (names), rows and contract violations."""
-    if not changed:
-        return {}
+def _written(spark: SparkSession, plan: dict) -> dict:
+    """Per slice written, read back: its data files (names), rows, tombstones and contract
+    violations."""
     written = spark.read.parquet(plan["output_uri"]).withColumn(
         PARTITION, F.col(PARTITION).cast("string")
     )
-    per_file = written.groupBy(PARTITION, F.col("_metadata.file_name").alias("file")).count()
-    slices: dict[str, dict] = {d: {"rows": 0, "files": [], "violations": {}} for d in changed}
+    per_file = written.groupBy(PARTITION, F.col("_metadata.file_name").alias("file")).agg(
+        F.count(F.lit(1)).alias("rows"), F.sum(F.col("deleted").cast("int")).alias("tombstones")
+    )
+    slices: dict[str, dict] = {}
     for r in per_file.collect():
-        slices[r[PARTITION]]["files"].append(r["file"])
-        slices[r[PARTITION]]["rows"] += r["count"]
+        day = slices.setdefault(
+            r[PARTITION], {"rows": 0, "tombstones": 0, "files": [], "violations": {}}
+        )
+        day["files"].append(r["file"])
+        day["rows"] += r["rows"]
+        day["tombstones"] += r["tombstones"] or 0
     for day, counts in contract_violations(written, plan.get("contract")).items():
         slices[day]["violations"] = counts
     return {d: {**s, "files": sorted(s["files"])} for d, s in slices.items()}
