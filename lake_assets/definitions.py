@@ -20,6 +20,7 @@ from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
 from lake_assets.events.definitions import events_definitions
 from lake_assets.graph import checked_graph
+from lake_assets.pull.definitions import pull_definitions
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
 from resources import build_resources
@@ -77,6 +78,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         classification_definitions(settings, partitions_def),
         contracts_definitions(settings, contracts),
         events_definitions(rules),
+        pull_definitions(settings),
         Definitions(
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),

@@ -84,6 +84,7 @@ JOBS = [
     "partition_deadlines",
     "profile",
     "promote",
+    "pull_crm_contacts",
     "silver",
 ]
 SENSORS = [
@@ -100,6 +101,7 @@ SCHEDULES = [
     ("daily_fx_rates", "0 2 * * *", "RUNNING"),
     ("daily_order_events", "0 2 * * *", "RUNNING"),
     ("partition_deadlines_schedule", "15 * * * *", "RUNNING"),
+    ("pull_crm_contacts_schedule", "*/15 * * * *", "STOPPED"),
 ]
 
 

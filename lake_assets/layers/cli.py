@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import argparse
 
-from lake_assets.cli.runs import materialize_partitions, partition_progress, report_run
-from lake_assets.ingestion.cli import _date_argument
+from lake_assets.cli.runs import (
+    date_argument,
+    materialize_partitions,
+    partition_progress,
+    report_run,
+)
 from lake_assets.settings import Settings
 
 
@@ -69,8 +73,8 @@ def add_layer_commands(sub: argparse._SubParsersAction) -> None:
         "build", help="build derived tables (silver, gold) for a day or a range, layer by layer"
     )
     p.add_argument("tables", nargs="+", help="layers (silver, gold) or tables (gold/kpi_daily)")
-    p.add_argument("--date", required=True, type=_date_argument, help="first day YYYY-MM-DD")
-    p.add_argument("--to", type=_date_argument, help="last day of a range")
+    p.add_argument("--date", required=True, type=date_argument, help="first day YYYY-MM-DD")
+    p.add_argument("--to", type=date_argument, help="last day of a range")
     p.set_defaults(run=cmd_build, checks_config=True)
 
 
