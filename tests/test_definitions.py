@@ -33,6 +33,7 @@ ASSETS = [
     "registry/customers",
     "registry/fx_rates",
     "registry/order_events",
+    "silver/orders",
 ]
 CHECKS = [
     "curated/card_transactions:contract_amount_positive",
@@ -71,6 +72,7 @@ CHECKS = [
     "registry/customers:schema_compatible",
     "registry/fx_rates:schema_compatible",
     "registry/order_events:schema_compatible",
+    "silver/orders:inputs_passed_gate",
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".
