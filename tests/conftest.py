@@ -32,6 +32,7 @@ SLOWEST_FIRST = (
     "test_compaction_e2e.py",
     "test_ingestion_e2e.py",
     "test_classification_e2e.py",
+    "test_silver_orders.py",
 )
 
 
