@@ -11,6 +11,8 @@
   cached frame; both must agree.
 - backfill: 365 daily partitions of small data materialized as one Dagster run against one
   single-day run, through the same `materialize_partitions` the `lake promote` command uses.
+- orders: the silver orders merge of a day's changes into the order-date slices they touch
+  against a plain Spark recompute of the whole state from every event (orders.py).
 
 Run `python -m benchmarks` for all, or name some: `python -m benchmarks profiling backfill`.
 Data is generated once under bench-data/ and reused. Figures are printed, never asserted: a ratio to a

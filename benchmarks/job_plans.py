@@ -5,7 +5,9 @@ The lake (setup, never timed): the card payload landed, profiled and promoted in
 and a customer snapshot of the payload's CUSTOMERS for EVENT_DAY and the day after (every
 CHANGED_EVERY-th customer changes segment, every LEFT_EVERY-th leaves), both promoted. The
 history apply plan is made before the history exists (both snapshots, no earlier version); the
-history is then applied in-process, so the as-of query has a version to read.
+history is then applied in-process, so the as-of query has a version to read. A day of order
+changes (an insert and an update per order of each customer, placed over the week before
+EVENT_DAY), promoted into order_events, is what the silver orders merge plans from.
 
 `JOB_PLANS` names, per job, its plan and the plan key of the folder it writes (None: it writes
 nothing), so each run writes a folder of its own.
@@ -13,6 +15,7 @@ nothing), so each run writes a folder of its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +34,11 @@ from lake_assets.history.apply import apply_snapshots, as_of_plan, merge_plan, p
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
+from lake_assets.layers.gate import InputState
+from lake_assets.layers.step import run_step
+from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.jobs import run_job
+from lake_assets.silver.orders_table import CHANGES_DATASET, SILVER_ORDERS
 from lake_assets.tables.reader import published_uris, resolve_published
 
 CUSTOMER_SOURCE = "customers"
@@ -128,6 +135,28 @@ def _gold_table(resources: dict[str, Any]) -> dict:
     return gold_job_plan(resources, "gold_fact_card_spend", output_uri="")
 
 
+class _Planned(Exception):
+    """Stops the derived-layer step once it has handed its job the plan."""
+
+
+def _orders_merge(resources: dict[str, Any]) -> dict:
+    """The plan silver/orders' step makes for EVENT_DAY's changes (the step stopped there)."""
+    catalog, storage, day = resources["catalog"], resources["storage"], EVENT_DAY.isoformat()
+    plans = []
+
+    def keep(job: str, plan: dict) -> dict:
+        plans.append(plan)
+        raise _Planned
+
+    recorder = recorder_for(resources["lineage"], resources["settings"].state_dir, storage.uri(""))
+    states = [InputState(CHANGES_DATASET, day, published=True)]
+    try:
+        run_step(SILVER_ORDERS, day, "bench", states, catalog, storage, recorder, keep)
+    except _Planned:
+        return plans[0]
+    raise RuntimeError("setup: the silver/orders step ran no job")
+
+
 @dataclass(frozen=True)
 class JobPlan:
     make: Callable[[dict[str, Any]], dict]
@@ -143,6 +172,7 @@ JOB_PLANS: dict[str, JobPlan] = {
     "spend_by_customer": JobPlan(_spend_by_customer, "output_uri"),
     "lateness": JobPlan(_lateness, None),
     "gold_table": JobPlan(_gold_table, "output_uri"),
+    "orders_merge": JobPlan(_orders_merge, "output_uri"),
 }
 
 
@@ -154,8 +184,11 @@ def job_plans(root: Path, payload: Path) -> JobPlans:
     land_and_profile(resources, SOURCE, [(EVENT_DAY, payload)])
     snapshots = [(day, _customer_snapshot(root / "incoming", day)) for day in SNAPSHOT_DAYS]
     land_and_profile(resources, CUSTOMER_SOURCE, snapshots)
+    land_and_profile(resources, CHANGES_DATASET, [(EVENT_DAY, _order_events(root / "incoming"))])
     instance = DagsterInstance.ephemeral()
-    promotions = [(SOURCE, EVENT_DAY)] + [(CUSTOMER_SOURCE, day) for day in SNAPSHOT_DAYS]
+    promotions = [(SOURCE, EVENT_DAY), (CHANGES_DATASET, EVENT_DAY)] + [
+        (CUSTOMER_SOURCE, day) for day in SNAPSHOT_DAYS
+    ]
     for source_id, day in promotions:
         seconds, result = timed(
             lambda source_id=source_id, day=day: materialize_partitions(
@@ -183,6 +216,28 @@ def _customer_snapshot(folder: Path, day) -> Path:
         segment = "premier" if (n % 2 == 0) != (later and n % CHANGED_EVERY == 0) else "retail"
         lines.append(f"C{n:05d},{segment},{day}\n")
     path = folder / f"customers_{day:%Y%m%d}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    return path
+
+
+def _order_events(folder: Path) -> Path:
+    """EVENT_DAY's order changes as JSON lines: per customer an order placed on one of the
+    seven days before, inserted and then paid (the update first in the file: seq orders them)."""
+    lines = []
+    for n in range(1, CUSTOMERS + 1):
+        order = {
+            "order_id": f"O{n:07d}",
+            "order_date": (EVENT_DAY - timedelta(days=n % 7)).isoformat(),
+            "customer_id": f"C{n:05d}",
+            "amount": 10.0 + n % 500,
+            "currency": "MYR",
+        }
+        for seq, op, status in ((2, "update", "paid"), (1, "insert", "placed")):
+            changed_at = f"{EVENT_DAY}T{n % 24:02d}:{seq:02d}:00Z"
+            change = {**order, "op": op, "seq": seq, "status": status, "changed_at": changed_at}
+            lines.append(json.dumps(change) + "\n")
+    path = folder / f"order_events_{EVENT_DAY:%Y%m%d}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines))
     return path

@@ -35,6 +35,7 @@ SLOWEST_FIRST = (
     "test_silver_e2e.py",
     "test_silver.py",
     "test_gold.py",
+    "test_silver_orders.py",
 )
 
 

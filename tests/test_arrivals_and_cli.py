@@ -220,7 +220,7 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         f"{zone}/{source}"
         for zone in ("raw", "registry", "curated", "classification")
         for source in settings.sources
-    } | {"marts/spend_by_customer", "history/customers", "maintenance/compaction"}
+    } | {"marts/spend_by_customer", "history/customers", "maintenance/compaction", "silver/orders"}
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))
     assert history.parent_keys == {curated_key_of("customers")}

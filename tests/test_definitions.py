@@ -166,6 +166,7 @@ CHECKS = [
     "silver/fx_rates:contract_schema_not_null_rate_date",
     "silver/fx_rates:contract_schema_not_null_source_rate_date",
     "silver/fx_rates:inputs_passed_gate",
+    "silver/orders:inputs_passed_gate",
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".

@@ -23,6 +23,7 @@ from gold_inputs import publish_inputs
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
+from test_silver_orders import change, deliver_changes, step_plan
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
@@ -350,6 +351,8 @@ def _fx_plan(lake, spark) -> dict:
 
 def _check_fx(result: dict, plan: dict, lake, spark) -> None:
     assert (result["rows"], result["carried"]) == (6, 6)  # Saturday: every rate Friday's
+
+
 def _gold_plan(lake, spark) -> dict:
     publish_inputs(lake, spark)
     table = next(t for t in GOLD_DERIVED_TABLES if t.dataset == "gold_fact_card_spend")
@@ -372,6 +375,38 @@ def _check_gold(result: dict, plan: dict, lake, spark) -> None:
     ]
 
 
+# --- silver orders: a day of changes merged into order-date slices ------------------------------
+
+
+def _orders_plan(lake, spark) -> dict:
+    changes = [
+        change("O1", 2, status="paid"),  # before its insert in the file: seq decides
+        change("O1", 1, op="insert", status="placed"),
+        change("O2", 1, op="delete", order_date=DAY),
+    ]
+    deliver_changes(lake, DAY, changes)
+    return step_plan(lake, spark, DAY)
+
+
+def _check_orders(result: dict, plan: dict, lake, spark) -> None:
+    touched = result["touched"]
+    assert {d: (s["rows"], s["tombstones"], s["rewritten"]) for d, s in touched.items()} == {
+        "2026-03-01": (1, 0, True),
+        DAY: (1, 1, True),
+    }
+    assert {d: (s["rows"], len(s["files"])) for d, s in result["slices"].items()} == {
+        "2026-03-01": (1, 1),
+        DAY: (1, 1),
+    }
+    written = spark.read.parquet(plan["output_uri"])
+    assert sorted(
+        tuple(r) for r in written.select("order_id", "status", "seq", "deleted").collect()
+    ) == [
+        ("O1", "paid", 2, False),
+        ("O2", None, 1, True),
+    ]
+
+
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
     "history_apply": JobCase(_apply_plan, _check_apply),
@@ -383,6 +418,7 @@ JOB_CASES: dict[str, JobCase] = {
     "silver_customer": JobCase(_customer_plan, _check_customer),
     "silver_fx_rates": JobCase(_fx_plan, _check_fx),
     "gold_table": JobCase(_gold_plan, _check_gold),
+    "orders_merge": JobCase(_orders_plan, _check_orders),
 }
 
 

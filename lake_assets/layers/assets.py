@@ -67,19 +67,35 @@ def input_states(
 
 
 def partition_metadata(outcome: StepOutcome, run_id: str, location_uri: str | None) -> dict:
+    rows_out = outcome.rows_out if outcome.published_any else 0
     metadata = {
         "run_id": run_id,
-        "rows_out": outcome.rows_out if outcome.published else 0,
+        "rows_out": rows_out,
         "rows_in": MetadataValue.json(outcome.rows_in),
-        PARTITION_ROW_COUNT: outcome.published.row_count if outcome.published else 0,
+        PARTITION_ROW_COUNT: rows_out,
         "inputs_left_out": MetadataValue.json(list(outcome.left_out)),
     }
+    if outcome.result.get("slices") is not None:  # a sliced table: which it rewrote
+        metadata["slices_published"] = MetadataValue.json(
+            [p.partition for p in outcome.published_slices]
+        )
     if outcome.held_by:
         metadata["blocked_by"] = MetadataValue.json(list(outcome.held_by))
     if location_uri:
         metadata["location"] = MetadataValue.path(location_uri)
         metadata[URI] = location_uri
     return metadata
+
+
+def describe(outcome: StepOutcome) -> str:
+    if outcome.held_by:
+        return "held: " + "; ".join(outcome.held_by)
+    if outcome.published_slices:
+        slices = ", ".join(p.partition for p in outcome.published_slices)
+        return f"published {outcome.rows_out} rows in {slices} from {outcome.rows_in}"
+    if outcome.published is None:
+        return f"nothing changed: no slice rewritten from {outcome.rows_in}"
+    return f"published {outcome.rows_out} rows from {outcome.rows_in}"
 
 
 def gate_result(outcome: StepOutcome) -> AssetCheckResult:
@@ -149,21 +165,14 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
             context.add_asset_metadata(
                 partition_metadata(outcome, context.run_id, where), partition_key=partition
             )
-            context.log.info(
-                f"{table.dataset}[{partition}]: "
-                + (
-                    f"published {outcome.rows_out} rows from {outcome.rows_in}"
-                    if outcome.published
-                    else "held: " + "; ".join(outcome.held_by)
-                )
-            )
+            context.log.info(f"{table.dataset}[{partition}]: {describe(outcome)}")
         drain(events, catalog, recorder, datetime.now(UTC), timedelta(days=settings.retention_days))
         held = [o.partition for o in outcomes if o.held_by]
         yield MaterializeResult(
             metadata={
                 "run_id": context.run_id,
                 "partitions_published": MetadataValue.json(
-                    [o.partition for o in outcomes if o.published]
+                    [o.partition for o in outcomes if o.published_any]
                 ),
                 "partitions_held": MetadataValue.json(held),
                 "rows_out": sum(o.rows_out for o in outcomes if o.published),

@@ -13,12 +13,14 @@ from lake_assets.layers.assets import build_layer_asset
 from lake_assets.layers.model import DerivedTable
 from lake_assets.silver.customer_table import SILVER_CRM_CONTACTS, SILVER_CUSTOMER
 from lake_assets.silver.fx_rates_table import SILVER_FX_RATES
+from lake_assets.silver.orders_table import SILVER_ORDERS
 
 # The declared tables, silver before gold; each layer's module adds its own.
 DERIVED_TABLES: tuple[DerivedTable, ...] = (
     SILVER_CRM_CONTACTS,
     SILVER_CUSTOMER,
     SILVER_FX_RATES,
+    SILVER_ORDERS,
     *GOLD_DERIVED_TABLES,
 )
 

@@ -32,15 +32,21 @@ def write_derived(spark: SparkSession, rows: DataFrame, plan: dict) -> dict:
         .agg(F.count(F.lit(1)).alias("rows"))
         .collect()
     )
-    violations: dict[str, int] = {}
-    if plan.get("contract"):
-        contract = Contract.model_validate(plan["contract"])
-        checked = written.withColumn(PARTITION, F.lit(plan["partition"]))
-        checked = checked.withColumn(VIOLATIONS, row_violations(contract, checked.columns))
-        checked = with_unique_violations(checked, contract, PARTITION)
-        violations = violation_counts(checked, VIOLATIONS, PARTITION).get(plan["partition"], {})
+    checked = written.withColumn(PARTITION, F.lit(plan["partition"]))
+    violations = contract_violations(checked, plan.get("contract")).get(plan["partition"], {})
     return {
         "rows": sum(r["rows"] for r in per_file),
         "files": sorted(r["file"] for r in per_file),
         "violations": violations,
     }
+
+
+def contract_violations(written: DataFrame, contract: dict | None) -> dict[str, dict[str, int]]:
+    """Per partition (the `event_date` column of `written`), the rows breaking each rule of
+    `contract` (a plan's JSON form); none without a contract."""
+    if not contract:
+        return {}
+    rules = Contract.model_validate(contract)
+    checked = written.withColumn(VIOLATIONS, row_violations(rules, written.columns))
+    checked = with_unique_violations(checked, rules, PARTITION)
+    return violation_counts(checked, VIOLATIONS, PARTITION)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from lake_assets.contracts.model import Contract
+from resources.catalog import PublishedPartition
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class LayerInput:
 PlanExtra = Callable[["PlanInputs"], dict]
 
 
+SlicesOf = Callable[["PlanInputs"], Mapping[str, "PublishedPartition | None"]]
+
+
 @dataclass(frozen=True)
 class PlanInputs:
     partition: str
@@ -59,6 +63,12 @@ class DerivedTable:
     column_lineage: Mapping[str, list[dict]] = field(default_factory=dict)
     plan_extra: PlanExtra | None = None
     contract: Contract | None = None
+    # A table whose catalog partitions are not its asset's partitions (silver_orders: order
+    # dates, built per change day) names, per build, the catalog partitions ("slices") it may
+    # rewrite, each with its current version (None: not yet published), read once: the plan
+    # hands the job each slice's files and the run's folder, the job reports the slices it
+    # rewrote, and each is published expected at the version read here.
+    slices: SlicesOf | None = None
 
     @property
     def layer(self) -> str:

@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 from lake_assets.contracts.gate import PartitionVerdict, judge_partitions
 from lake_assets.events.model import DataReady
 from lake_assets.events.outbox import Announcement, stage
+from lake_assets.ingestion.publish import PartialPublish
 from lake_assets.layers.gate import InputState, gate
 from lake_assets.layers.model import DerivedTable, PlanInputs
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import LineageRecorder
 from lake_assets.runtime.jobs import RunJob
-from lake_assets.tables.locations import published_location
+from lake_assets.tables.locations import published_location, published_root
 from lake_assets.tables.publish import publish, version_of
-from lake_assets.tables.reader import resolve_published
-from resources.catalog import PartitionCatalog, PublishedPartition
+from lake_assets.tables.reader import published_uris, resolve_published
+from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.event_store import EventStore
 from resources.storage import LakeStorage
 
@@ -40,6 +41,13 @@ class StepOutcome:
     rows_out: int = 0
     left_out: tuple[str, ...] = ()
     result: dict = field(default_factory=dict)  # what the job returned
+    # A sliced table's (DerivedTable.slices) catalog partitions this build published; none
+    # when no slice changed (a replayed day).
+    published_slices: list[PublishedPartition] = field(default_factory=list)
+
+    @property
+    def published_any(self) -> bool:
+        return self.published is not None or bool(self.published_slices)
 
     @property
     def blocked_by_contract(self) -> tuple[str, ...]:
@@ -53,10 +61,12 @@ def derived_plan(
     catalog: PartitionCatalog,
     storage: LakeStorage,
     output_uri: str,
+    slices: dict[str, list[str]] | None = None,
 ) -> dict:
     """The plan of `table`'s job for `partition`: its inputs as resolved (dataset ->
     tables.reader.resolve_published, or None), where to write, the declared columns, the output
-    contract, and the table's own extra."""
+    contract, and the table's own extra; for a sliced table, the files of each slice it
+    rewrites (slice -> the current version's files, [] for a new one)."""
     extra = (
         table.plan_extra(PlanInputs(partition, resolved, catalog, storage))
         if table.plan_extra
@@ -66,6 +76,7 @@ def derived_plan(
         "inputs": resolved,
         "partition": partition,
         "output_uri": output_uri,
+        **({"slices": slices} if slices is not None else {}),
         "columns": dict(table.columns),
         "contract": table.contract.model_dump(by_alias=True, mode="json")
         if table.contract
@@ -105,16 +116,22 @@ def run_step(
             if versions and spec.dataset not in verdict.left_out
             else None
         )
-    location = published_location(table.dataset, run_id, partition)
-    plan = derived_plan(table, partition, resolved, catalog, storage, storage.uri(location))
+    if table.slices is None:
+        current = {partition: catalog.current(table.dataset, partition)}
+        folder = published_location(table.dataset, run_id, partition)
+        slices = None
+    else:
+        current = dict(table.slices(PlanInputs(partition, resolved, catalog, storage)))
+        folder = published_root(table.dataset, run_id)
+        slices = {s: published_uris(storage, v) if v else [] for s, v in current.items()}
+    plan = derived_plan(table, partition, resolved, catalog, storage, storage.uri(folder), slices)
     inputs = tuple(partition_address(d, v.partition) for d, vs in read.items() for v in vs)
-    replaced = version_of(catalog.current(table.dataset, partition))
     started = LineageRun(
         run_id=run_id,
         job="/".join(table.asset),
         partition=partition,
         inputs=inputs,
-        outputs=(partition_address(table.dataset, partition),),
+        outputs=tuple(partition_address(table.dataset, s) for s in sorted(current)),
         started_at=datetime.now(UTC).isoformat(),
         schema_version=DERIVED,
         column_lineage={c: list(v) for c, v in table.column_lineage.items()},
@@ -126,53 +143,72 @@ def run_step(
     )
     with recorder.track(started) as outputs:
         outcome.result = result = run_job(table.job, plan)
-        outcome.rows_out = result["rows"]
-        if table.contract is not None:
+        # What was written, per catalog partition: a sliced job reports the slices it rewrote.
+        written = result["slices"] if table.slices else {partition: result}
+        outcome.rows_out = sum(w["rows"] for w in written.values())
+        if table.contract is not None:  # judged over everything this build wrote
+            violations: dict[str, int] = {}
+            for w in written.values():
+                for rule, count in w["violations"].items():
+                    violations[rule] = violations.get(rule, 0) + count
             outcome.verdict = judge_partitions(
                 table.contract,
                 [partition],
-                {partition: result["violations"]},
-                {partition: result["rows"]},
+                {partition: violations},
+                {partition: outcome.rows_out},
                 {p.partition: p.row_count for p in catalog.partitions(table.dataset)},
                 {},
                 now or datetime.now(UTC),
             )[partition]
         if outcome.blocked_by_contract:
-            # Never resolved by anyone: the folder goes, the published version stays.
-            storage.delete_prefix(location)
+            # Never resolved by anyone: the folder goes, the published versions stay.
+            storage.delete_prefix(folder)
             outcome.held_by = outcome.blocked_by_contract
             return outcome
-        entry = PublishedPartition(
-            dataset=table.dataset,
-            partition=partition,
-            location=location,
-            run_id=run_id,
-            published_at=datetime.now(UTC).isoformat(),
-            row_count=result["rows"],
-            schema_version=DERIVED,
-            columns=dict(table.columns),
-        )
-        written = partition_outputs(table.dataset, partition, location, result["files"])
         built_from = sorted(
             f"{v.dataset}[{v.partition}]@{v.run_id}" for vs in read.values() for v in vs
         )
-        publish(
-            catalog,
-            storage,
-            entry,
-            result["files"],
-            replaced,
-            {"built_from": list(inputs), "rows_in": outcome.rows_in},
-            before_switch=None
-            if events is None
-            else lambda e: stage(
-                events,
-                Announcement(
-                    DataReady.from_published(e, built_from), written, datetime.now(UTC).isoformat()
-                ),
-            ),
-        )
-        outcome.published = entry
-        # Claimed only once published: a failed publish records no outputs.
-        outputs.extend(written)
+        for number, (part, w) in enumerate(sorted(written.items())):
+            entry = PublishedPartition(
+                dataset=table.dataset,
+                partition=part,
+                location=published_location(table.dataset, run_id, part),
+                run_id=run_id,
+                published_at=datetime.now(UTC).isoformat(),
+                row_count=w["rows"],
+                schema_version=DERIVED,
+                columns=dict(table.columns),
+            )
+            addresses = partition_outputs(table.dataset, part, entry.location, w["files"])
+            try:
+                publish(
+                    catalog,
+                    storage,
+                    entry,
+                    w["files"],
+                    version_of(current[part]),
+                    {"built_from": list(inputs), "rows_in": outcome.rows_in},
+                    before_switch=None
+                    if events is None
+                    else lambda e, addresses=addresses: stage(
+                        events,
+                        Announcement(
+                            DataReady.from_published(e, built_from),
+                            addresses,
+                            datetime.now(UTC).isoformat(),
+                        ),
+                    ),
+                )
+            except StalePublish as error:
+                if table.slices is None:
+                    raise
+                done = [p.partition for p in outcome.published_slices]
+                pending = sorted(written)[number + 1 :]
+                raise PartialPublish(table.dataset, done, part, pending, error) from error
+            if table.slices is None:
+                outcome.published = entry
+            else:
+                outcome.published_slices.append(entry)
+            # Claimed only once published: a failed publish records no outputs.
+            outputs.extend(addresses)
     return outcome

@@ -24,6 +24,7 @@ JOBS = {
     "silver_customer": "lake_assets.silver.customer:silver_customer_job",
     "silver_fx_rates": "lake_assets.silver.fx_rates:silver_fx_rates_job",
     "gold_table": "lake_assets.gold.build:gold_job",
+    "orders_merge": "lake_assets.silver.orders:orders_merge_job",
 }
 
 Job = Callable[[Any, dict], dict]

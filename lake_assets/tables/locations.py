@@ -34,8 +34,14 @@ def run_output_prefix(dataset: str, run_id: str) -> str:
     return f"curated/{dataset}/run={run_id}/"
 
 
+def published_root(dataset: str, run_id: str) -> str:
+    """The folder under which a run writes its partitions as `event_date=<d>/` subfolders (a
+    job writing several partitions at once writes here, partitioned by event_date)."""
+    return f"{run_output_prefix(dataset, run_id)}_zone=published/"
+
+
 def published_location(dataset: str, run_id: str, partition: str) -> str:
-    return f"{run_output_prefix(dataset, run_id)}_zone=published/event_date={partition}/"
+    return f"{published_root(dataset, run_id)}event_date={partition}/"
 
 
 def written_quarantine_location(dataset: str, run_id: str, partition: str) -> str:

@@ -1,0 +1,142 @@
+"""`silver_orders`: the current state of every order, merged from the order_events change stream.
+
+The state is one row per order (a tombstone for a deleted one), stored in slices by order date.
+A day's changes are merged into the current versions of the slices whose order dates they touch;
+every other slice is neither read nor written. Per order the change with the highest `seq`
+wins, whatever day or order it arrived in, so applying a day is idempotent and days may be
+applied (or re-applied) in any order: an older change arriving late never overwrites a newer
+one, and a delete leaves a tombstone holding its seq, so no older change resurrects the order.
+
+This module is the job side (Dagster-free and catalog-free, registered in
+lake_assets/runtime/jobs.py as `orders_merge`); orders_table.py declares the table for the
+derived-layer step, which plans the touched slices and publishes each.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from lake_assets.layers.job import contract_violations
+from lake_assets.silver.orders_schema import ORDER_COLUMNS
+from lake_assets.tables.frames import PARTITION, ddl, read_resolved
+
+# The order's attributes, carried from the winning change (null on a tombstone).
+ATTRIBUTES = ("customer_id", "status", "amount", "currency")
+# Where a candidate row came from: at an equal seq the stored state wins, so re-applying a
+# change that is already applied changes nothing (not even which row is kept).
+FROM_CHANGES, FROM_STATE = 0, 1
+APPLIED = "_applied"
+
+
+def change_rows(changes: DataFrame) -> DataFrame:
+    """Change events (curated order_events rows) as candidate state rows: a delete becomes a
+    tombstone. Events without an order date name no slice and are left out (counted by the job)."""
+    return changes.where(F.col("order_date").isNotNull()).select(
+        "order_id",
+        *ATTRIBUTES,
+        "order_date",
+        "seq",
+        "changed_at",
+        (F.col("op") == "delete").alias("deleted"),
+    )
+
+
+def merge_orders(state: DataFrame | None, changes: DataFrame) -> DataFrame:
+    """The state of every order in `state` or `changes` after applying `changes`: per order the
+    row with the highest seq, the stored row at an equal seq; ties between changes (a change
+    delivered twice) resolved by the rest of the row, so the outcome never depends on arrival.
+
+    Columns: ORDER_COLUMNS and `_applied` (true where a change won: the order changed)."""
+    candidates = change_rows(changes).withColumn("_from", F.lit(FROM_CHANGES))
+    if state is not None:
+        stored = state.select(*ORDER_COLUMNS).withColumn("_from", F.lit(FROM_STATE))
+        candidates = candidates.unionByName(stored)
+    # An order's order date is fixed when it is placed, so grouping by (order date, order id)
+    # is grouping by order; one shuffle by order date then serves the merge and the write
+    # (each slice is in one task: one file per slice, no second shuffle).
+    by_slice = candidates.repartition("order_date")
+    # max over a struct orders by its fields in turn: seq first, then the source.
+    ranked = ("seq", "_from", "changed_at", "deleted", *ATTRIBUTES)
+    winners = by_slice.groupBy("order_date", "order_id").agg(F.max(F.struct(*ranked)).alias("w"))
+    return winners.select(
+        *[
+            F.col(c) if c in ("order_id", "order_date") else F.col(f"w.{c}").alias(c)
+            for c in ORDER_COLUMNS
+        ],
+        (F.col("w._from") == FROM_CHANGES).alias(APPLIED),
+    )
+
+
+def current_orders(state: DataFrame) -> DataFrame:
+    """What readers of current orders see: the state without its tombstones."""
+    return state.where(~F.col("deleted")).drop("deleted")
+
+
+def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
+    """The registered Spark job `orders_merge`, as the derived-layer step plans it for a sliced
+    table (layers/step.py). Plan: `inputs["order_events"]`, the day's changes as
+    `tables.reader.resolve_published` resolved them; `slices`, per order date the changes
+    touch, the data files (URIs) of its current version ([] if none yet); `output_uri`, the
+    run's folder, under which each rewritten slice is written as `event_date=<order date>/`;
+    `contract`, the output contract (or None).
+
+    Result: `touched`, per touched slice its `rows`, `tombstones` and whether a change won
+    there (`rewritten`); `slices`, per rewritten slice the `rows` and `files` read back and each
+    contract rule's `violations`; `rows`, their sum. A replayed day rewrites no slice: its
+    folders are written but never published (the retention sweep removes them)."""
+    changes = read_resolved(spark, plan["inputs"]["order_events"])
+    uris = [uri for files in plan["slices"].values() for uri in files]
+    state = spark.read.schema(ddl(ORDER_COLUMNS)).parquet(*uris) if uris else None
+    # Every touched slice is written in the one pass that merges; which of them a change won
+    # is observed during that pass, and only those are reported for publishing.
+    observed = Observation("orders_merge")
+    merged = merge_orders(state, changes).observe(
+        observed,
+        F.count(F.lit(1)).alias("rows"),
+        # As text: Spark 3.5's Observation hands an array back as a bare Java object.
+        F.concat_ws(
+            ",", F.collect_set(F.when(F.col(APPLIED), F.col("order_date").cast("string")))
+        ).alias("won"),
+    )
+    merged.select(*ORDER_COLUMNS, F.col("order_date").alias(PARTITION)).write.mode(
+        "errorifexists"
+    ).partitionBy(PARTITION).parquet(plan["output_uri"])
+    metrics = observed.get
+    touched = _written(spark, plan) if metrics["rows"] else {}
+    unplanned = sorted(set(touched) - set(plan["slices"]))
+    if unplanned:  # the changes are not those the plan was made from: report nothing
+        raise ValueError(f"changes touch order dates the plan has no slice for: {unplanned}")
+    slices = {d: touched[d] for d in sorted(filter(None, metrics["won"].split(",")))}
+    return {
+        "touched": {
+            d: {"rows": t["rows"], "tombstones": t["tombstones"], "rewritten": d in slices}
+            for d, t in touched.items()
+        },
+        "slices": {
+            d: {k: s[k] for k in ("rows", "files", "violations")} for d, s in slices.items()
+        },
+        "rows": sum(s["rows"] for s in slices.values()),
+    }
+
+
+def _written(spark: SparkSession, plan: dict) -> dict:
+    """Per slice written, read back: its data files (names), rows, tombstones and contract
+    violations."""
+    written = spark.read.parquet(plan["output_uri"]).withColumn(
+        PARTITION, F.col(PARTITION).cast("string")
+    )
+    per_file = written.groupBy(PARTITION, F.col("_metadata.file_name").alias("file")).agg(
+        F.count(F.lit(1)).alias("rows"), F.sum(F.col("deleted").cast("int")).alias("tombstones")
+    )
+    slices: dict[str, dict] = {}
+    for r in per_file.collect():
+        day = slices.setdefault(
+            r[PARTITION], {"rows": 0, "tombstones": 0, "files": [], "violations": {}}
+        )
+        day["files"].append(r["file"])
+        day["rows"] += r["rows"]
+        day["tombstones"] += r["tombstones"] or 0
+    for day, counts in contract_violations(written, plan.get("contract")).items():
+        slices[day]["violations"] = counts
+    return {d: {**s, "files": sorted(s["files"])} for d, s in slices.items()}
