@@ -159,6 +159,7 @@ CHECKS = [
     "silver/fx_rates:contract_carried_from_an_earlier_day",
     "silver/fx_rates:contract_one_rate_per_currency",
     "silver/fx_rates:contract_rate_positive",
+    "silver/fx_rates:contract_rate_within_treasury_band",
     "silver/fx_rates:contract_schema_not_null_base_currency",
     "silver/fx_rates:contract_schema_not_null_carried_forward",
     "silver/fx_rates:contract_schema_not_null_quote_currency",

@@ -29,6 +29,7 @@ from lake_assets.cli.runs import dagster_instance, materialize_partitions, repor
 from lake_assets.contracts.model import load_contracts
 from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
+from lake_assets.demo.layers import play_layers
 from lake_assets.demo.medallion_data import generate_medallion
 from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
@@ -204,6 +205,9 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
         )
         if report_run(built):
             return 1
+
+    if play_layers(settings, resources, instance, start, last_day):
+        return 1
 
     # Classification of what was published, as the staleness sensor would request it: one
     # range run per source, so the webserver starts with nothing left to classify.

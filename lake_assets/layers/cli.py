@@ -49,23 +49,34 @@ def _each(listeners):
     return listen
 
 
-def cmd_build(args, settings: Settings) -> int:
+def build_layers(
+    settings: Settings, tables, first: str, last: str, resources=None, instance=None
+) -> int:
+    """Build `tables` for first..last, one run per layer in layer order, printing each
+    partition's outcome as the run records it; 1 when a partition was held or a step failed."""
     from dagster import AssetKey
 
-    tables = selected_tables(args.tables)
-    last = args.to or args.date
     status = 0
     for layer in dict.fromkeys(t.layer for t in tables):
         keys = [AssetKey(list(t.asset)) for t in tables if t.layer == layer]
-        print(
-            f"{layer}: building {', '.join(k.to_user_string() for k in keys)} "
-            f"{args.date}{'' if last == args.date else '..' + last}",
-            flush=True,
-        )
+        span = first if last == first else f"{first}..{last}"
+        print(f"{layer}: building {', '.join(k.to_user_string() for k in keys)} {span}", flush=True)
         listeners = [partition_progress(key, _printer(key.to_user_string())) for key in keys]
-        result = materialize_partitions(settings, keys, args.date, last, on_event=_each(listeners))
+        result = materialize_partitions(
+            settings,
+            keys,
+            first,
+            last,
+            resources=resources,
+            instance=instance,
+            on_event=_each(listeners),
+        )
         status = max(status, report_run(result))
     return status
+
+
+def cmd_build(args, settings: Settings) -> int:
+    return build_layers(settings, selected_tables(args.tables), args.date, args.to or args.date)
 
 
 def add_layer_commands(sub: argparse._SubParsersAction) -> None:
