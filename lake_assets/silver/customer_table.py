@@ -44,8 +44,12 @@ def crm_reads(inputs: PlanInputs, lookback_days: int = CRM_LOOKBACK_DAYS) -> dic
     }
 
 
+# Loaded with the code location, so a bad survivorship file fails there, naming file and key.
+SURVIVORSHIP = load_survivorship()
+
+
 def _customer_plan(inputs: PlanInputs) -> dict:
-    return {**crm_reads(inputs), "prefer": dict(load_survivorship().prefer)}
+    return {**crm_reads(inputs), "prefer": dict(SURVIVORSHIP.prefer)}
 
 
 # Each attribute from the columns of the systems that carry it; the key from customer_id.
