@@ -70,4 +70,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf lake .dagster bench-data spark-warehouse
+	rm -rf lake crm.sqlite .dagster bench-data spark-warehouse

@@ -20,6 +20,7 @@ from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
 from lake_assets.events.definitions import events_definitions
 from lake_assets.graph import checked_graph
+from lake_assets.pull.definitions import pull_definitions
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
 from resources import build_resources
@@ -33,6 +34,8 @@ CAPABILITY_JOBS = {
     "history": ("history", "Apply published snapshots to the bi-temporal history."),
     "marts": ("marts", "Build the marts from curated partitions."),
     "classification": ("classify", "Classify the columns of published curated partitions."),
+    "silver": ("silver", "Build the conformed silver tables from published bronze partitions."),
+    "gold": ("gold", "Build the gold facts, dimensions and KPIs from published silver."),
 }
 
 
@@ -75,6 +78,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         classification_definitions(settings, partitions_def),
         contracts_definitions(settings, contracts),
         events_definitions(rules),
+        pull_definitions(settings),
         Definitions(
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),

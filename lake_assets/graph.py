@@ -10,6 +10,7 @@ from lake_assets.contracts.model import load_contracts
 from lake_assets.events.model import check_rules, load_rules
 from lake_assets.history.definitions import history_definitions
 from lake_assets.ingestion.definitions import ingestion_definitions
+from lake_assets.layers.definitions import DERIVED_TABLES, layers_definitions
 from lake_assets.marts.definitions import marts_definitions
 from lake_assets.settings import Settings
 from partitions import daily_partitions
@@ -19,13 +20,14 @@ def checked_graph(
     settings: Settings, partitions_def: PartitionsDefinition
 ) -> tuple[dict, list, list[Definitions]]:
     """Contracts, dependency rules and the definitions of the data assets (ingestion, history,
-    marts), with every reference between them and the sources checked: a config error fails
+    marts, the derived layers), with every reference between them and the sources checked: a config error fails
     here, when the code location loads."""
     contracts = load_contracts(settings.contracts_dir, datasets=settings.sources)
     data = [
         ingestion_definitions(settings, partitions_def, contracts),
         history_definitions(settings, partitions_def),
         marts_definitions(partitions_def),
+        layers_definitions(partitions_def, contracts),
     ]
     rules = load_rules(settings.dependencies_file)
     targets = {
@@ -34,7 +36,8 @@ def checked_graph(
         for asset in part.assets
         for key in (asset.keys if isinstance(asset, AssetsDefinition) else [asset.key])
     }
-    check_rules(settings.dependencies_file, rules, settings.sources, targets)
+    announcing = [*settings.sources, *(t.dataset for t in DERIVED_TABLES)]
+    check_rules(settings.dependencies_file, rules, announcing, targets)
     return contracts, rules, data
 
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator, model_va
 from pydantic.dataclasses import dataclass as declared
 
 from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, WholeNumber, keyed, load_config
+from lake_assets.pull.model import PullConfig
 from lake_assets.tables.keys import check_source_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -80,11 +81,23 @@ class SourceConfig:
     redelivery: Literal["skip", "keep"] = "skip"
     # The payloads' character encoding, read alike by the profiler and Spark (payload_reading.py).
     encoding: Annotated[str, AfterValidator(_canonical_encoding)] = "UTF-8"
+    # Pulled from a database by `lake pull` and its schedule (lake_assets/pull/), not delivered.
+    pull: PullConfig | None = None
 
     @model_validator(mode="after")
     def _history_of_snapshots(self) -> SourceConfig:
         if self.history is not None and self.delivery != "snapshot":
             raise keyed("history", "history is kept for snapshot sources (delivery: snapshot)")
+        return self
+
+    @model_validator(mode="after")
+    def _pulled_as_json_lines(self) -> SourceConfig:
+        if self.pull is not None and self.format != "json":
+            raise keyed("pull", "a pulled source lands JSON lines: declare format: json")
+        if self.pull is not None and self.redelivery != "skip":
+            # A pull recovered after a crash lands its file again; the content hash makes the
+            # second landing a DUPLICATE (lake_assets/pull/service.py).
+            raise keyed("pull", "a pulled source needs redelivery: skip")
         return self
 
 

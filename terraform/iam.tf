@@ -7,9 +7,9 @@
 # Object grants name a zone prefix ("<bucket>/raw/*"), never the whole bucket, and ListBucket is
 # narrowed with s3:prefix to the zones the role reads or lists (so a missing object is a 404,
 # not a 403). Zones are written out literally (no locals) so that the test can check them.
-# Two prefixes are not lake zones: _pipes/ holds the Dagster Pipes sessions (the context the
-# orchestrator writes for a job, the message chunks the job writes back), _code/ the job code
-# `lake deploy` uploads and EMR Serverless runs.
+# Three prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
+# Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
+# job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs.
 
 locals {
   lake_arn = aws_s3_bucket.lake.arn
@@ -372,6 +372,25 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/_pipes/*"]
   }
 
+  # A pulled source's watermark and its staged pull in flight (lake_assets/pull/watermark.py).
+  statement {
+    sid    = "PullState"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/_state/*"]
+  }
+
+  # The pull reads its database's password; this secret only.
+  statement {
+    sid       = "ReadPulledDatabaseSecret"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.crm_db.arn]
+  }
+
   # `lake deploy` uploads the job code; a submission first checks that it is there.
   statement {
     sid    = "DeployJobCode"
@@ -398,12 +417,13 @@ data "aws_iam_policy_document" "orchestrator" {
         "quarantine/*",
         "_pipes/*",
         "_code/*",
+        "_state/*",
       ]
     }
   }
 
-  # SSE-KMS objects, the encrypted queue and topic, and the SSE-KMS Glue Data Catalog all use
-  # the caller's credentials for the key (Glue encrypts catalog objects with kms:Encrypt).
+  # SSE-KMS objects, the encrypted queue, topic and database secret, and the SSE-KMS Glue Data
+  # Catalog all use the caller's credentials for the key (Glue encrypts with kms:Encrypt).
   statement {
     sid    = "UseLakeKey"
     effect = "Allow"

@@ -100,3 +100,8 @@ output "kms_key_arn" {
   description = "The lake's customer managed key."
   value       = aws_kms_key.lake.arn
 }
+
+output "crm_db_secret_name" {
+  description = "The secret config/sources.yaml names for the crm_contacts pull (credentials.aws_secret_id)."
+  value       = aws_secretsmanager_secret.crm_db.name
+}

@@ -51,6 +51,8 @@ ALSO_NEEDED = {
     ("s3", "CompleteMultipartUpload"): _KMS_DATA_KEY,
     ("sqs", "ReceiveMessage"): _KMS_READ,
     ("sns", "Publish"): _KMS_DATA_KEY,
+    # The pulled databases' secrets are encrypted with the lake key (terraform/secrets.tf).
+    ("secretsmanager", "GetSecretValue"): _KMS_READ,
     # The job run gets the execution role, and tags (Pipes adds its own to every run), which
     # EMR Serverless authorises as TagResource on the new run.
     ("emr-serverless", "StartJobRun"): ("iam:PassRole", "emr-serverless:TagResource"),

@@ -73,7 +73,7 @@ CASES = {
         "inputs: [card_transactions, customers]",
         "inputs: [card_transactions, customer]",
         "rules[0].inputs[1]",
-        "unknown dataset 'customer': no source publishes it",
+        "unknown dataset 'customer': nothing announces it",
     ),
     "dependency_rule_with_an_unknown_target": (
         "dependencies.yaml",

@@ -113,12 +113,15 @@ CHECKS = [
 JOBS = [
     "classify",
     "compaction",
+    "gold",
     "history",
     "ingestion",
     "marts",
     "partition_deadlines",
     "profile",
     "promote",
+    "pull_crm_contacts",
+    "silver",
 ]
 SENSORS = [
     ("classification_staleness", "RUNNING"),
@@ -134,6 +137,7 @@ SCHEDULES = [
     ("daily_fx_rates", "0 2 * * *", "RUNNING"),
     ("daily_order_events", "0 2 * * *", "RUNNING"),
     ("partition_deadlines_schedule", "15 * * * *", "RUNNING"),
+    ("pull_crm_contacts_schedule", "*/15 * * * *", "STOPPED"),
 ]
 
 

@@ -34,6 +34,7 @@ EXPECTED_FILES = [
     "messaging.tf",
     "emr.tf",
     "iam.tf",
+    "secrets.tf",
     "outputs.tf",
 ]
 

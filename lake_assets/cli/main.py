@@ -27,7 +27,9 @@ from lake_assets.ingestion.promotion_cli import add_promotion_commands
 from lake_assets.ingestion.raw_cli import add_raw_commands
 from lake_assets.ingestion.registry_cli import add_registry_commands
 from lake_assets.ingestion.retention_cli import add_retention_commands
+from lake_assets.layers.cli import add_layer_commands
 from lake_assets.lineage.cli import add_lineage_commands
+from lake_assets.pull.cli import add_pull_commands
 from lake_assets.runtime.cli import add_deploy_commands
 from lake_assets.settings import ConfigError, load_settings
 
@@ -37,8 +39,10 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("-v", "--verbose", action="store_true")
     sub = top.add_subparsers(dest="command", required=True)
     add_intake_commands(sub)
+    add_pull_commands(sub, _resources)
     add_registry_commands(sub)
     add_promotion_commands(sub)
+    add_layer_commands(sub)
     add_event_commands(sub, _resources)
     add_lineage_commands(sub, _resources)
     add_compaction_commands(sub, _resources)

@@ -3,6 +3,7 @@ through Dagster (one run for a partition or a range) with a report of what faile
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,6 +17,16 @@ def _resources(settings: Settings) -> Mapping:
     from resources import command_resources
 
     return command_resources(settings)
+
+
+def date_argument(value: str) -> str:
+    """argparse type for a date that becomes part of a key: a real YYYY-MM-DD date."""
+    from lake_assets.tables.keys import check_date
+
+    try:
+        return check_date(value, "date")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 # --- runs through Dagster -------------------------------------------------------------------

@@ -5,8 +5,10 @@ The sources pushed to the lake deliver each day: card transactions and customer 
 
 Each day lands its payloads, profiles them (the registry asset, as the sensor would trigger)
 and promotes the day plus the day before (a one-day lookback, so late records are picked up).
-On the day the card processor renames `transaction_date`, the registry flags the version as
-BREAKING and promotion refuses; the demo then approves the proposed rename, as an operator
+The CRM's contacts are pulled, not delivered: each day changes the demo's CRM database
+(crm.sqlite beside the lake) and pulls `crm_contacts` from it (lake_assets/pull/); the file the
+pull lands is profiled and promoted with the day's deliveries. On the day the card processor
+renames `transaction_date`, the registry flags the version as BREAKING and promotion refuses; the demo then approves the proposed rename, as an operator
 would with `lake registry approve`, and backfills the blocked days in one run. The customer
 snapshots then build the bi-temporal history in one run, and a re-sent past snapshot shows a
 correction: what was true that day, as known before and after it. Last, the mart is built for
@@ -25,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
+from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.demo.medallion_data import generate_medallion
 from lake_assets.history.apply import history_as_of
@@ -129,6 +132,9 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
         for number, delivery in enumerate(d for d in deliveries if d.ingest_date == day):
             landed = landing + timedelta(minutes=7 * number)
             land_payload(storage, settings.source(delivery.source_id), delivery.path, day, landed)
+        # The CRM's contacts are pulled, not delivered: the day's changes, pulled after them.
+        for line in pull_crm_day(settings, resources, start, offset, landing.replace(minute=30)):
+            print(line)
         for sid in order:
             profiled = materialize_partitions(
                 settings, [registry_key_of(sid)], day, resources=resources, instance=instance

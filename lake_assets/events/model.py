@@ -133,7 +133,8 @@ def check_rules(
     datasets: Collection[str],
     targets: Collection[str],
 ) -> None:
-    """Every input is a dataset that announces its partitions (a declared source), and every
+    """Every input is a dataset that announces its partitions (a declared source or a derived
+    table), and every
     target an asset of the graph: an unknown input would wait forever in silence, an unknown
     target fail every sensor tick."""
     for index, rule in enumerate(rules):
@@ -143,8 +144,8 @@ def check_rules(
                 raise ConfigError(
                     path,
                     f"{key}.inputs[{position}]",
-                    f"unknown dataset {dataset!r}: no source publishes it; "
-                    f"declared sources: {', '.join(sorted(datasets))}",
+                    f"unknown dataset {dataset!r}: nothing announces it; "
+                    f"datasets that do: {', '.join(sorted(datasets))}",
                 )
         if "/".join(rule.target_path) not in targets:
             raise ConfigError(

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lake_assets.cli.runs import _resources
+from lake_assets.cli.runs import _resources, date_argument
 from lake_assets.settings import Settings
 
 # --- ingest and profile ----------------------------------------------------------------------
@@ -18,16 +18,6 @@ def _calendar(settings: Settings):
     from lake_assets.ingestion.raw_zone import PartitionCalendar
 
     return PartitionCalendar.until_today(settings.partitions_start)
-
-
-def _date_argument(value: str) -> str:
-    """argparse type for a date that becomes part of a key: a real YYYY-MM-DD date."""
-    from lake_assets.tables.keys import check_date
-
-    try:
-        return check_date(value, "date")
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def cmd_ingest(args, settings: Settings) -> int:
@@ -167,6 +157,9 @@ def cmd_status(args, settings: Settings) -> int:
     resources = _resources(settings)
     accounts = reconcile_sources(settings, resources)
     print(lake_summary(settings, resources, accounts))
+    from lake_assets.layers.cli import layers_summary
+
+    print("\n".join(layers_summary(resources)))
     return 0 if all(account.balanced for account in accounts.values()) else 1
 
 
@@ -174,7 +167,7 @@ def add_intake_commands(sub: argparse._SubParsersAction) -> None:
     """Register `ingest` and `profile`."""
     p = sub.add_parser("ingest", help="land payloads in the raw zone (never rejects one)")
     p.add_argument("--source", required=True)
-    p.add_argument("--ingest-date", type=_date_argument, help="YYYY-MM-DD; default today (UTC)")
+    p.add_argument("--ingest-date", type=date_argument, help="YYYY-MM-DD; default today (UTC)")
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(run=cmd_ingest)
 
@@ -182,7 +175,7 @@ def add_intake_commands(sub: argparse._SubParsersAction) -> None:
         "profile", help="profile raw payloads not yet profiled (what the sensor triggers)"
     )
     p.add_argument("--source")
-    p.add_argument("--date", type=_date_argument, help="only this ingest date")
+    p.add_argument("--date", type=date_argument, help="only this ingest date")
     p.set_defaults(run=cmd_profile)
 
 

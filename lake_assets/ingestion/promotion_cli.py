@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 from lake_assets.cli.runs import (
     _resources,
+    date_argument,
     materialize_partitions,
     partition_progress,
     report_run,
 )
-from lake_assets.ingestion.cli import _date_argument
 from lake_assets.settings import Settings
 
 
@@ -144,8 +144,8 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     """Register `promote`, `late list|fold-in`, `lateness` and `quarantine replay`."""
     p = sub.add_parser("promote", help="materialize curated partitions (one run for a range)")
     p.add_argument("--source", required=True)
-    p.add_argument("--date", required=True, type=_date_argument, help="first event date YYYY-MM-DD")
-    p.add_argument("--to", type=_date_argument, help="last event date of a range")
+    p.add_argument("--date", required=True, type=date_argument, help="first event date YYYY-MM-DD")
+    p.add_argument("--to", type=date_argument, help="last event date of a range")
     p.set_defaults(run=cmd_promote, checks_config=True)
 
     late = sub.add_parser("late", help="records later than the lookback window").add_subparsers(
@@ -167,5 +167,5 @@ def add_promotion_commands(sub: argparse._SubParsersAction) -> None:
     )
     p = quarantine.add_parser("replay", help="re-validate and publish what now passes")
     p.add_argument("dataset")
-    p.add_argument("--partition", required=True, type=_date_argument)
+    p.add_argument("--partition", required=True, type=date_argument)
     p.set_defaults(run=cmd_quarantine_replay, checks_config=True)

@@ -1,0 +1,178 @@
+"""A declared derived table as a partitioned Dagster asset: the gate reads its inputs' last
+attempts from Dagster's event log, step.py builds each partition of the run in order, and each
+partition's materialization carries its own figures (rows in per input, rows out, the run id,
+what held it back), with the gate and the output contract as partitioned checks."""
+
+from datetime import UTC, datetime, timedelta
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    BackfillPolicy,
+    DagsterInstance,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    ResourceParam,
+    asset,
+)
+
+from lake_assets.contracts.checks import contract_check_results, contract_check_specs
+from lake_assets.events.outbox import drain
+from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
+from lake_assets.ingestion.checks import partitioned_check_spec, per_partition
+from lake_assets.layers.gate import InputState
+from lake_assets.layers.model import DerivedTable
+from lake_assets.layers.step import StepOutcome, run_step
+from lake_assets.lineage.emitter import recorder_for
+from lake_assets.settings import Settings
+from resources.catalog import PartitionCatalog
+from resources.event_store import EventStore
+from resources.lineage_store import LineageStore
+from resources.spark_runner import SparkRunner
+from resources.storage import LakeStorage
+
+GATE = "inputs_passed_gate"
+
+
+def last_attempt(
+    instance: DagsterInstance, key: AssetKey, partition: str
+) -> tuple[tuple[str, ...], bool]:
+    """(rules named by the newest materialization's `blocked_by`, whether a failure to
+    materialize came after it) for one partition of an asset."""
+    where = AssetRecordsFilter(asset_key=key, asset_partitions=[partition])
+    done = instance.fetch_materializations(where, limit=1).records
+    failed = instance.fetch_failed_materializations(where, limit=1).records
+    blocked: tuple[str, ...] = ()
+    if done:
+        value = done[0].asset_materialization.metadata.get("blocked_by")
+        blocked = tuple(value.value) if value is not None else ()
+    after = bool(failed) and (not done or failed[0].storage_id > done[0].storage_id)
+    return blocked, after
+
+
+def input_states(
+    instance: DagsterInstance, catalog: PartitionCatalog, table: DerivedTable, partition: str
+) -> list[InputState]:
+    states = []
+    for spec in table.inputs:
+        for day in spec.partitions(partition):
+            blocked, failed = last_attempt(instance, AssetKey(list(spec.asset)), day)
+            published = catalog.current(spec.dataset, day) is not None
+            states.append(InputState(spec.dataset, day, published, blocked, failed))
+    return states
+
+
+def partition_metadata(outcome: StepOutcome, run_id: str, location_uri: str | None) -> dict:
+    metadata = {
+        "run_id": run_id,
+        "rows_out": outcome.rows_out if outcome.published else 0,
+        "rows_in": MetadataValue.json(outcome.rows_in),
+        PARTITION_ROW_COUNT: outcome.published.row_count if outcome.published else 0,
+        "inputs_left_out": MetadataValue.json(list(outcome.left_out)),
+    }
+    if outcome.held_by:
+        metadata["blocked_by"] = MetadataValue.json(list(outcome.held_by))
+    if location_uri:
+        metadata["location"] = MetadataValue.path(location_uri)
+        metadata[URI] = location_uri
+    return metadata
+
+
+def gate_result(outcome: StepOutcome) -> AssetCheckResult:
+    held = outcome.held_by if not outcome.blocked_by_contract else ()
+    return AssetCheckResult(
+        check_name=GATE,
+        passed=not held,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(held) or "every input partition passed its own checks",
+        metadata={"held_by": MetadataValue.json(list(held))},
+    )
+
+
+def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition):
+    key = AssetKey(list(table.asset))
+
+    @asset(
+        key=key,
+        deps=[AssetKey(list(spec.asset)) for spec in table.inputs],
+        partitions_def=partitions_def,
+        # A range runs as one run, its partitions in date order: a table built on its own
+        # previous day (silver state) is then built in the order it depends on.
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name=table.layer,
+        kinds={"spark", "parquet"},
+        description=table.description,
+        check_specs=[
+            partitioned_check_spec(
+                GATE,
+                key,
+                partitions_def,
+                blocking=True,
+                description="Every input partition this one reads passed its own checks "
+                "(its last attempt was neither blocked nor failed); otherwise the partition "
+                "is held and keeps its published version.",
+            ),
+            *contract_check_specs(key, table.contract, partitions_def),
+        ],
+    )
+    def layer_asset(
+        context: AssetExecutionContext,
+        settings: ResourceParam[Settings],
+        storage: ResourceParam[LakeStorage],
+        catalog: ResourceParam[PartitionCatalog],
+        lineage: ResourceParam[LineageStore],
+        events: ResourceParam[EventStore],
+        spark_runner: ResourceParam[SparkRunner],
+    ):
+        recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
+        run_job = spark_runner.bound(context)
+        outcomes = []
+        for partition in sorted(context.partition_keys):
+            states = input_states(context.instance, catalog, table, partition)
+            outcome = run_step(
+                table,
+                partition,
+                context.run_id,
+                states,
+                catalog,
+                storage,
+                recorder,
+                run_job,
+                events,
+            )
+            outcomes.append(outcome)
+            where = storage.uri(outcome.published.location) if outcome.published else None
+            context.add_asset_metadata(
+                partition_metadata(outcome, context.run_id, where), partition_key=partition
+            )
+            context.log.info(
+                f"{table.dataset}[{partition}]: "
+                + (
+                    f"published {outcome.rows_out} rows from {outcome.rows_in}"
+                    if outcome.published
+                    else "held: " + "; ".join(outcome.held_by)
+                )
+            )
+        drain(events, catalog, recorder, datetime.now(UTC), timedelta(days=settings.retention_days))
+        held = [o.partition for o in outcomes if o.held_by]
+        yield MaterializeResult(
+            metadata={
+                "run_id": context.run_id,
+                "partitions_published": MetadataValue.json(
+                    [o.partition for o in outcomes if o.published]
+                ),
+                "partitions_held": MetadataValue.json(held),
+                "rows_out": sum(o.rows_out for o in outcomes if o.published),
+            }
+        )
+        results = [(o.partition, gate_result(o)) for o in outcomes]
+        if table.contract is not None:
+            verdicts = {o.partition: o.verdict for o in outcomes if o.verdict is not None}
+            results += list(contract_check_results(table.contract, verdicts, {}, {}))
+        yield from per_partition(context, key, results)
+
+    return layer_asset

@@ -1,0 +1,70 @@
+"""What a derived table declares: its inputs, the Spark job that builds it, its columns, how
+each column derives from its inputs, and the contract its output must meet before it is
+published. Silver and gold modules declare their tables with these; assets.py builds them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from lake_assets.contracts.model import Contract
+
+
+@dataclass(frozen=True)
+class LayerInput:
+    """A table a derived table reads for partition p: partitions p-lookback_days .. p of
+    `dataset`, the asset `asset` (its path) publishes. A required input that has not published
+    p holds the build; an optional one is left out of the plan (None) and named in the
+    metadata, as the mart does without customers."""
+
+    dataset: str
+    asset: tuple[str, ...]
+    required: bool = True
+    lookback_days: int = 0
+
+    def partitions(self, partition: str) -> list[str]:
+        day = date.fromisoformat(partition)
+        return [
+            (day - timedelta(days=back)).isoformat() for back in range(self.lookback_days, -1, -1)
+        ]
+
+
+# The job-specific part of a plan: given the partition and the resolved inputs, what else the
+# job needs (settings from config, the previous version of the table itself, ...).
+PlanExtra = Callable[["PlanInputs"], dict]
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    partition: str
+    resolved: Mapping[str, dict | None]  # dataset -> tables.reader.resolve_published, or None
+    catalog: object
+    storage: object
+
+
+@dataclass(frozen=True)
+class DerivedTable:
+    """One derived table. `dataset` is its catalog name (e.g. silver_customer), `asset` the
+    Dagster asset path (e.g. ("silver", "customer")), `job` a registered Spark job
+    (lake_assets/runtime/jobs.py) whose result comes from job.write_derived."""
+
+    dataset: str
+    asset: tuple[str, ...]
+    job: str
+    inputs: tuple[LayerInput, ...]
+    columns: Mapping[str, str]
+    description: str
+    # output column -> [{"input": "<dataset>.<column>", "transformation": ..., "masking": ...}]
+    column_lineage: Mapping[str, list[dict]] = field(default_factory=dict)
+    plan_extra: PlanExtra | None = None
+    contract: Contract | None = None
+
+    @property
+    def layer(self) -> str:
+        return self.asset[0]
+
+    def with_contract(self, contracts: Mapping[str, Contract]) -> DerivedTable:
+        from dataclasses import replace
+
+        return replace(self, contract=contracts.get(self.dataset))

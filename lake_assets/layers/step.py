@@ -1,0 +1,164 @@
+"""One derived partition, Dagster-free: gate -> plan -> Spark job -> output contract -> publish
+or hold. assets.py wraps it; tests and benchmarks call it directly.
+
+Nothing is published unless every input passed the gate and the output passed its contract's
+blocking rules: a held or blocked partition keeps its previously published version, and a
+reader sees that version row for row (publish.py switches a partition's pointer or nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lake_assets.contracts.gate import PartitionVerdict, judge_partitions
+from lake_assets.events.model import DataReady
+from lake_assets.events.outbox import Announcement, stage
+from lake_assets.layers.gate import InputState, gate
+from lake_assets.layers.model import DerivedTable, PlanInputs
+from lake_assets.lineage import LineageRun, partition_address, partition_outputs
+from lake_assets.lineage.emitter import LineageRecorder
+from lake_assets.runtime.jobs import RunJob
+from lake_assets.tables.locations import published_location
+from lake_assets.tables.publish import publish, version_of
+from lake_assets.tables.reader import resolve_published
+from resources.catalog import PartitionCatalog, PublishedPartition
+from resources.event_store import EventStore
+from resources.storage import LakeStorage
+
+DERIVED = "derived"  # the schema version derived tables publish under: declared, not inferred
+
+
+@dataclass
+class StepOutcome:
+    partition: str
+    held_by: tuple[str, ...] = ()  # gate reasons, or the output's blocking rules
+    published: PublishedPartition | None = None
+    verdict: PartitionVerdict | None = None  # the output contract's, when the job ran
+    rows_in: dict[str, int] = field(default_factory=dict)  # input dataset -> rows read
+    rows_out: int = 0
+    left_out: tuple[str, ...] = ()
+    result: dict = field(default_factory=dict)  # what the job returned
+
+    @property
+    def blocked_by_contract(self) -> tuple[str, ...]:
+        return tuple(self.verdict.blocked_by) if self.verdict else ()
+
+
+def run_step(
+    table: DerivedTable,
+    partition: str,
+    run_id: str,
+    states: Sequence[InputState],
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    recorder: LineageRecorder,
+    run_job: RunJob,
+    events: EventStore | None = None,
+    now: datetime | None = None,
+) -> StepOutcome:
+    """Build `partition` of `table` unless the gate holds it; `states` are the last attempts at
+    its inputs' partitions (assets.py reads them from Dagster's event log). With `events`, the
+    publish stages its data-ready event (events/outbox.py), identified by the input versions it
+    was built from: rebuilt from the same versions, it is a duplicate that triggers nothing."""
+    verdict = gate(table, partition, states)
+    if not verdict.builds:
+        return StepOutcome(partition, held_by=verdict.held_by, left_out=verdict.left_out)
+    read: dict[str, list[PublishedPartition]] = {}
+    resolved: dict[str, dict | None] = {}
+    for spec in table.inputs:
+        versions = [
+            v for p in spec.partitions(partition) if (v := catalog.current(spec.dataset, p))
+        ]
+        read[spec.dataset] = versions
+        resolved[spec.dataset] = (
+            resolve_published(catalog, storage, spec.dataset, [v.partition for v in versions])
+            if versions and spec.dataset not in verdict.left_out
+            else None
+        )
+    location = published_location(table.dataset, run_id, partition)
+    extra = (
+        table.plan_extra(PlanInputs(partition, resolved, catalog, storage))
+        if table.plan_extra
+        else {}
+    )
+    plan = {
+        "inputs": resolved,
+        "partition": partition,
+        "output_uri": storage.uri(location),
+        "columns": dict(table.columns),
+        "contract": table.contract.model_dump(by_alias=True, mode="json")
+        if table.contract
+        else None,
+        **extra,
+    }
+    inputs = tuple(partition_address(d, v.partition) for d, vs in read.items() for v in vs)
+    replaced = version_of(catalog.current(table.dataset, partition))
+    started = LineageRun(
+        run_id=run_id,
+        job="/".join(table.asset),
+        partition=partition,
+        inputs=inputs,
+        outputs=(partition_address(table.dataset, partition),),
+        started_at=datetime.now(UTC).isoformat(),
+        schema_version=DERIVED,
+        column_lineage={c: list(v) for c, v in table.column_lineage.items()},
+    )
+    outcome = StepOutcome(
+        partition,
+        left_out=verdict.left_out,
+        rows_in={d: sum(v.row_count for v in vs) for d, vs in read.items()},
+    )
+    with recorder.track(started) as outputs:
+        outcome.result = result = run_job(table.job, plan)
+        outcome.rows_out = result["rows"]
+        if table.contract is not None:
+            outcome.verdict = judge_partitions(
+                table.contract,
+                [partition],
+                {partition: result["violations"]},
+                {partition: result["rows"]},
+                {p.partition: p.row_count for p in catalog.partitions(table.dataset)},
+                {},
+                now or datetime.now(UTC),
+            )[partition]
+        if outcome.blocked_by_contract:
+            # Never resolved by anyone: the folder goes, the published version stays.
+            storage.delete_prefix(location)
+            outcome.held_by = outcome.blocked_by_contract
+            return outcome
+        entry = PublishedPartition(
+            dataset=table.dataset,
+            partition=partition,
+            location=location,
+            run_id=run_id,
+            published_at=datetime.now(UTC).isoformat(),
+            row_count=result["rows"],
+            schema_version=DERIVED,
+            columns=dict(table.columns),
+        )
+        written = partition_outputs(table.dataset, partition, location, result["files"])
+        built_from = sorted(
+            f"{v.dataset}[{v.partition}]@{v.run_id}" for vs in read.values() for v in vs
+        )
+        publish(
+            catalog,
+            storage,
+            entry,
+            result["files"],
+            replaced,
+            {"built_from": list(inputs), "rows_in": outcome.rows_in},
+            before_switch=None
+            if events is None
+            else lambda e: stage(
+                events,
+                Announcement(
+                    DataReady.from_published(e, built_from), written, datetime.now(UTC).isoformat()
+                ),
+            ),
+        )
+        outcome.published = entry
+        # Claimed only once published: a failed publish records no outputs.
+        outputs.extend(written)
+    return outcome

@@ -1,0 +1,179 @@
+"""The derived-layer core (lake_assets/layers): the gate between layers, and a step that
+publishes, is held by a failed input, or is blocked by its output contract, always leaving the
+previously published version readable row for row."""
+
+from __future__ import annotations
+
+import pytest
+from lake_harness import Lake
+from pyspark.sql import functions as F
+
+from lake_assets.contracts.model import Contract
+from lake_assets.layers.gate import InputState, gate
+from lake_assets.layers.job import write_derived
+from lake_assets.layers.model import DerivedTable, LayerInput
+from lake_assets.layers.step import run_step
+from lake_assets.lineage.emitter import recorder_for
+from lake_assets.runtime import jobs
+from lake_assets.tables.frames import read_resolved
+from lake_assets.tables.reader import read_published
+
+DAY = "2026-03-02"
+CARDS = LayerInput("card_transactions", ("curated", "card_transactions"))
+CUSTOMERS = LayerInput("customers", ("curated", "customers"), required=False)
+
+
+def counts_job(spark, plan: dict) -> dict:
+    """A toy derived job: rows per customer of its first input."""
+    cards = read_resolved(spark, next(iter(plan["inputs"].values())))
+    rows = cards.groupBy("customer_id").agg(F.count(F.lit(1)).alias("transactions"))
+    return write_derived(spark, rows, plan)
+
+
+def table(cap: int) -> DerivedTable:
+    contract = Contract.model_validate(
+        {
+            "dataset": "silver_card_counts",
+            "owner": "data-platform",
+            "version": 1,
+            "schema": [
+                {"name": "customer_id", "type": "string", "nullable": False},
+                {"name": "transactions", "type": "integer"},
+            ],
+            "rules": [
+                {
+                    "name": "one_row_per_customer",
+                    "severity": "error",
+                    "unique": {"columns": ["customer_id"]},
+                },
+                {
+                    "name": "plausible",
+                    "severity": "error",
+                    "range": {"column": "transactions", "max": cap},
+                },
+            ],
+        }
+    )
+    return DerivedTable(
+        dataset="silver_card_counts",
+        asset=("silver", "card_counts"),
+        job="card_counts",
+        inputs=(CARDS, CUSTOMERS),
+        columns={"customer_id": "string", "transactions": "integer"},
+        description="toy",
+        column_lineage={
+            "transactions": [
+                {
+                    "input": "card_transactions.transaction_id",
+                    "transformation": "AGGREGATION",
+                    "masking": False,
+                }
+            ]
+        },
+        contract=contract,
+    )
+
+
+def state(dataset, day=DAY, published=True, blocked=(), failed=False) -> InputState:
+    return InputState(dataset, day, published, tuple(blocked), failed)
+
+
+def test_the_gate_holds_on_a_blocked_failed_or_missing_input_and_leaves_out_an_optional_one():
+    lookback = DerivedTable(
+        **{**table(9).__dict__, "inputs": (LayerInput("fx", ("curated", "fx"), False, 2),)}
+    )
+    assert gate(table(9), DAY, [state("card_transactions"), state("customers")]).builds
+    verdict = gate(table(9), DAY, [state("card_transactions"), state("customers", published=False)])
+    assert verdict.builds and verdict.left_out == ("customers",)
+    held = gate(table(9), DAY, [state("card_transactions", blocked=["contract_amount_positive"])])
+    assert held.held_by[0].startswith("card_transactions[2026-03-02] was held back by contract_")
+    assert (
+        "last run failed"
+        in gate(table(9), DAY, [state("card_transactions", failed=True)]).held_by[0]
+    )
+    assert gate(table(9), DAY, []).held_by == (
+        "card_transactions[2026-03-02] is not published yet",
+    )
+    # A blocked day inside the lookback window holds too; a missing one there does not.
+    friday = state("fx", "2026-02-28", blocked=["contract_rate_positive"])
+    assert not gate(lookback, DAY, [friday, state("fx")]).builds
+    assert gate(lookback, DAY, [state("fx")]).builds
+
+
+@pytest.fixture
+def lake(tmp_path, monkeypatch):
+    monkeypatch.setitem(jobs.JOBS, "card_counts", "test_layers:counts_job")
+    lake = Lake(tmp_path / "lake")
+    lake.deliver_cards(DAY, [1, 2, 3, 8])  # customers C001, C002, C003, C001
+    lake.promote("card_transactions", DAY)
+    return lake
+
+
+def step(lake, derived, run_id, states):
+    recorder = recorder_for(lake.lineage, lake.settings.state_dir, lake.storage.uri(""))
+    run_job = lake.spark_runner.bound(None)
+    return run_step(
+        derived, DAY, run_id, states, lake.catalog, lake.storage, recorder, run_job, lake.events
+    )
+
+
+def test_a_step_publishes_and_a_held_or_blocked_one_leaves_the_published_version(lake, spark):
+    good = [state("card_transactions"), state("customers", published=False)]
+    first = step(lake, table(9), "run-1", good)
+    assert first.published and first.rows_out == 3 and first.rows_in["card_transactions"] == 4
+    assert first.left_out == ("customers",)
+    before = sorted(
+        map(
+            tuple, read_published(spark, lake.catalog, lake.storage, "silver_card_counts").collect()
+        )
+    )
+    assert [r[:2] for r in before] == [("C001", 2), ("C002", 1), ("C003", 1)]
+    # Its data-ready event is staged for the outbox, identified by the input versions.
+    assert any("silver_card_counts" in body for _, body in lake.events.outbox())
+
+    held = step(lake, table(9), "run-2", [state("card_transactions", blocked=["contract_x"])])
+    assert held.published is None and "held back by contract_x" in held.held_by[0]
+    blocked = step(lake, table(1), "run-3", good)  # C001 has 2 > cap 1: the contract blocks
+    assert blocked.held_by == ("plausible",) and blocked.verdict.rules["plausible"].violations == 1
+    assert not list(lake.storage.list("curated/silver_card_counts/run=run-3/"))
+    after = sorted(
+        map(
+            tuple, read_published(spark, lake.catalog, lake.storage, "silver_card_counts").collect()
+        )
+    )
+    assert after == before
+    assert lake.catalog.current("silver_card_counts", DAY).run_id == "run-1"
+
+
+def test_as_assets_a_blocked_partition_holds_the_layer_built_on_it(lake):
+    """Through Dagster: the gate reads each input's last materialization from the event log."""
+    from dagster import AssetKey, materialize
+
+    from lake_assets.layers.assets import build_layer_asset
+    from partitions import daily_partitions
+
+    days = daily_partitions(lake.settings.partitions_start)
+    counts = LayerInput("silver_card_counts", ("silver", "card_counts"))
+    on_top = DerivedTable(
+        **{**table(9).__dict__, "dataset": "gold_counts", "asset": ("gold", "counts")},
+    )
+    on_top = DerivedTable(**{**on_top.__dict__, "inputs": (counts,), "contract": None})
+    run = lambda t: materialize(  # noqa: E731
+        [build_layer_asset(t, days)],
+        partition_key=DAY,
+        resources=lake.resources,
+        instance=lake.instance,
+        raise_on_error=False,
+    )
+    # Blocked by its contract: a materialization naming the rule, and the blocking check fails
+    # the step, as a curated partition's does.
+    assert not run(table(1)).success
+    silver = lake.instance.fetch_materializations(AssetKey(["silver", "card_counts"]), limit=1)
+    assert silver.records[0].asset_materialization.metadata["blocked_by"].value == ["plausible"]
+    held = run(on_top)
+    assert not held.success
+    gate_check = held.get_asset_check_evaluations()[0]
+    assert not gate_check.passed and "held back by plausible" in gate_check.description
+    assert lake.catalog.current("gold_counts", DAY) is None
+    assert run(table(9)).success and run(on_top).success  # repaired: both publish
+    assert lake.catalog.current("gold_counts", DAY).row_count == 3
