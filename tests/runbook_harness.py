@@ -4,7 +4,7 @@ from the code fails `make test`.
 A runbook's commands are its ```sh blocks, run in order. Each line is a `lake` command (run
 in-process, its placeholders `$NAME` filled from the scenario), `# expect: TEXT` (TEXT must be
 in the previous command's output), `# expect exit: N` (its exit status; 0 unless said), or
-any other comment (an operator's note). Nothing else may appear in a block: a runbook gives
+`# expect not: TEXT` (TEXT must not be), or any other comment (an operator's note). Nothing else may appear in a block: a runbook gives
 exact commands, and the test runs every one of them."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
 class Step:
     command: str
     expects: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
     exit: int = 0
 
 
@@ -39,6 +40,8 @@ def runbook_steps(path: Path) -> list[Step]:
                 steps[-1].exit = int(line.split(":", 1)[1])
             elif line.startswith("# expect:"):
                 steps[-1].expects.append(line.split(":", 1)[1].strip())
+            elif line.startswith("# expect not:"):
+                steps[-1].absent.append(line.split(":", 1)[1].strip())
             elif line.startswith("#"):
                 continue
             elif line.startswith("lake "):
@@ -48,14 +51,14 @@ def runbook_steps(path: Path) -> list[Step]:
     return steps
 
 
-def fill(command: str, variables: dict[str, str]) -> list[str]:
+def substitute(text: str, variables: dict[str, str]) -> str:
     def value(match: re.Match) -> str:
         name = match.group(1)
         if name not in variables:
             raise KeyError(f"the scenario does not set ${name}")
         return variables[name]
 
-    return shlex.split(re.sub(r"\$\{?([A-Z_]+)\}?", value, command))
+    return re.sub(r"\$\{?([A-Z_]+)\}?", value, text)
 
 
 def run_runbook(name: str, variables: dict[str, str], env: dict[str, str]) -> list[str]:
@@ -68,15 +71,19 @@ def run_runbook(name: str, variables: dict[str, str], env: dict[str, str]) -> li
     os.environ.update(env)
     try:
         for step in runbook_steps(RUNBOOKS / f"{name}.md"):
-            argv = fill(step.command, variables)
+            argv = shlex.split(substitute(step.command, variables))
             out = io.StringIO()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 code = main(argv[1:])
             text = out.getvalue()
             outputs.append(text)
             assert code == step.exit, f"{name}: `{' '.join(argv)}` exited {code}:\n{text}"
-            for expected in step.expects:
+            for expected in (substitute(e, variables) for e in step.expects):
                 assert expected in text, f"{name}: `{' '.join(argv)}` lacks {expected!r}:\n{text}"
+            for unwanted in (substitute(e, variables) for e in step.absent):
+                assert unwanted not in text, (
+                    f"{name}: `{' '.join(argv)}` says {unwanted!r}:\n{text}"
+                )
     finally:
         for key, old in saved.items():
             if old is None:

@@ -164,7 +164,7 @@ def test_lake_registry_show_and_approve(local_lake, tmp_path, capsys):
 def test_cli_errors_name_the_problem(local_lake, capsys):
     assert main(["registry", "show", "payroll"]) == 2
     assert (
-        "unknown source 'payroll'; declared sources: card_transactions, customers"
+        "unknown source 'payroll'; declared sources: card_transactions, crm_contacts, customers, fx_rates, order_events"
         in capsys.readouterr().err
     )
 
@@ -212,6 +212,7 @@ def test_oversized_and_empty_payloads_are_dead_lettered_not_lost(local_lake, tmp
 def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
     from lake_assets.definitions import build_definitions
     from lake_assets.history.assets import history_key_of
+    from lake_assets.layers.definitions import DERIVED_TABLES
 
     settings, res = local_lake
     defs = build_definitions(settings, res)
@@ -220,7 +221,9 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         f"{zone}/{source}"
         for zone in ("raw", "registry", "curated", "classification")
         for source in settings.sources
-    } | {"marts/spend_by_customer", "history/customers", "maintenance/compaction", "silver/orders"}
+    } | {"marts/spend_by_customer", "history/customers", "maintenance/compaction"} | {
+        "/".join(table.asset) for table in DERIVED_TABLES
+    }
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))
     assert history.parent_keys == {curated_key_of("customers")}
@@ -229,13 +232,14 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         ("registry/card_transactions", "schema_compatible"),
         ("registry/customers", "schema_compatible"),
     } <= checks
-    # Every contract rule is a check on its curated asset; fail rules block downstream.
     from lake_assets.contracts.gate import check_name
     from lake_assets.contracts.model import load_contracts
 
+    # Every contract rule is a check: a source's on its curated asset, a derived table's on it.
+    owner = {t.dataset: "/".join(t.asset) for t in DERIVED_TABLES}
     for dataset, contract in load_contracts(settings.contracts_dir).items():
         for rule in contract.all_rules:
-            assert (f"curated/{dataset}", check_name(rule)) in checks
+            assert (owner.get(dataset, f"curated/{dataset}"), check_name(rule)) in checks
     cards = graph.get(curated_key_of("card_transactions"))
     assert registry_key_of("card_transactions") in cards.parent_keys
     assert curated_key_of("customers") in cards.parent_keys  # the referential rule's input

@@ -11,6 +11,7 @@ import pytest
 from dagster import AssetKey, AssetRecordsFilter
 from lake_harness import Lake, failure_message
 
+from lake_assets.demo.medallion_data import FX_LEVELS
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR
 from lake_assets.silver.customer import customer_sk_of
@@ -53,7 +54,7 @@ def contact(cid, ref, day, city, merged_into=None) -> str:
 
 def rates(day: str) -> str:
     return "rate_date,base_currency,quote_currency,rate\n" + "".join(
-        f"{day},{c},MYR,{1 + i / 10}\n" for i, c in enumerate(CURRENCIES)
+        f"{day},{c},MYR,{FX_LEVELS[c] * (1 + i / 100):.6g}\n" for i, c in enumerate(CURRENCIES)
     )
 
 
@@ -62,11 +63,11 @@ def lake(tmp_path_factory):
     lake = Lake(tmp_path_factory.mktemp("silver") / "lake", contracts=DEFAULT_CONTRACTS_DIR)
     for day in (FRI, SAT):
         lake.deliver("customers", SAT, f"customers_{day}.csv", master(day))
-    # Friday: K1 is C00001's contact, K2 a duplicate without a reference; Saturday: the CRM
-    # merges K1 into K2, which moves.
-    crm = contact("K1", "C00001", FRI, "Ipoh") + contact("K2", None, FRI, "Ipoh")
-    crm += contact("K1", "C00001", SAT, "Ipoh", merged_into="K2")
-    crm += contact("K2", None, SAT, "Penang")
+    # Friday: K000001 is C00001's contact, K000002 a duplicate without a reference; Saturday:
+    # the CRM merges K000001 into K000002, which moves.
+    crm = contact("K000001", "C00001", FRI, "Ipoh") + contact("K000002", None, FRI, "Ipoh")
+    crm += contact("K000001", "C00001", SAT, "Ipoh", merged_into="K000002")
+    crm += contact("K000002", None, SAT, "Penang")
     lake.deliver("crm_contacts", SAT, "contacts.json", crm)
     lake.deliver("fx_rates", SAT, f"fx_{FRI}.csv", rates(FRI))
     lake.deliver("fx_rates", TUE, f"fx_{TUE}.csv", rates(TUE))
@@ -90,15 +91,18 @@ def test_customers_conformed_with_the_crm_and_a_stable_key(lake, spark):
     built = lake.materialize([CRM_STATE, CUSTOMER], FRI, SAT)
     assert built.success, failure_message(built)
     state = {r["contact_id"]: r for r in rows(lake, spark, "silver_crm_contacts", SAT)}
-    assert state["K1"]["merged_into"] == "K2" and state["K2"]["address__city"] == "Penang"
+    assert (
+        state["K000001"]["merged_into"] == "K000002"
+        and state["K000002"]["address__city"] == "Penang"
+    )
     friday, saturday = (
         {r["customer_id"]: r for r in rows(lake, spark, "silver_customer", day)}
         for day in (FRI, SAT)
     )
     assert sorted(saturday) == ["C00001", "C00002"]
     ana = saturday["C00001"]
-    assert json.loads(ana["crm_contact_ids"]) == ["K1", "K2"]
-    assert (ana["city"], ana["email"], ana["full_name"]) == ("Penang", "k2@crm.my", "Ana Lee")
+    assert json.loads(ana["crm_contact_ids"]) == ["K000001", "K000002"]
+    assert (ana["city"], ana["email"], ana["full_name"]) == ("Penang", "k000002@crm.my", "Ana Lee")
     assert ana["as_of_date"] == date(2026, 3, 7)
     # The same key on both days and across the merge: the documented function of customer_id.
     for day in (friday, saturday):

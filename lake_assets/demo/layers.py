@@ -27,7 +27,7 @@ def _fx_files(incoming: Path) -> list[Path]:
     return sorted(incoming.glob("*/fx_rates_*.csv"))
 
 
-def _resend(original: Path, folder: Path, factor: float) -> Path:
+def resent_fx(original: Path, folder: Path, factor: float) -> Path:
     """The vendor's re-sent file for the same day: every rate as it was, USD times `factor`."""
     with original.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -58,7 +58,7 @@ def play_layers(settings: Settings, resources: dict, instance, start: date, last
         f"\n--- the FX vendor re-sends {day} with the {SHIFTED} rate's decimal point moved"
         f"\n{WATCHED}[{day}] before: {before.row_count} rows, run {before.run_id[:8]}"
     )
-    bad = _resend(files[-1], settings.lake_root / "_incoming" / "resent-bad", 10)
+    bad = resent_fx(files[-1], settings.lake_root / "_incoming" / "resent-bad", 10)
     if _land_and_promote(settings, resources, instance, bad, day):
         return 1
     print("silver's gate holds the day; gold is held back and keeps what it had:")
@@ -78,7 +78,7 @@ def play_layers(settings: Settings, resources: dict, instance, start: date, last
         f"  lake promote --source fx_rates --date {day}\n"
         f"  lake build silver gold --date {day} --to {final}"
     )
-    good = _resend(files[-1], settings.lake_root / "_incoming" / "resent-good", 1)
+    good = resent_fx(files[-1], settings.lake_root / "_incoming" / "resent-good", 1)
     if _land_and_promote(settings, resources, instance, good, day):
         return 1
     if build_layers(settings, DERIVED_TABLES, day, final, **built):

@@ -105,10 +105,12 @@ def layers_summary(resources: dict, instance=None) -> list[str]:
     catalog = resources["catalog"]
     held = {}
     for table in DERIVED_TABLES:
+        key = AssetKey(list(table.asset))
+        # Published, or attempted: a held partition has a materialization naming its reason.
         days = {p.partition for p in catalog.partitions(table.dataset)}
-        days |= {p.partition for p in catalog.partitions(table.inputs[0].dataset)}
+        days |= set(instance.get_materialized_partitions(key))
         for day in sorted(days):
-            blocked, _ = last_attempt(instance, AssetKey(list(table.asset)), day)
+            blocked, _ = last_attempt(instance, key, day)
             if blocked:
                 held[(table.dataset, day)] = blocked
     return layer_lines(DERIVED_TABLES, catalog, resources["storage"], held)

@@ -1,0 +1,142 @@
+"""Every runbook in docs/runbooks runs, command for command, against a demo lake in the situation
+it is written for, and keeps the outcome it promises (tests/runbook_harness.py). The tests run in
+file order on one lake: each leaves it repaired for the next."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+
+import pytest
+from runbook_harness import RUNBOOKS, run_runbook, runbook_steps
+
+from lake_assets.cli.main import main
+from lake_assets.demo.demo import run_demo
+from lake_assets.demo.demo_data import _transaction, customers_snapshot, write_csv
+from lake_assets.demo.layers import resent_fx
+from lake_assets.ingestion.intake import land_payload
+from lake_assets.settings import load_settings
+from resources import build_resources
+
+TODAY = date(2026, 3, 6)  # the demo plays 2026-03-03 (Tue) .. 2026-03-05 (Thu)
+FIRST, DAY, NEXT = "2026-03-03", "2026-03-05", "2026-03-06"
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runbooks")
+    env = {"LAKE_ROOT": str(root / "lake"), "DAGSTER_HOME": str(root / "home")}
+    (root / "home").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        settings = load_settings()
+        assert run_demo(settings, days=3, today=TODAY) == 0
+    return {"env": env, "settings": settings, "root": root}
+
+
+def cli(lake, *argv: str) -> int:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in lake["env"].items():
+            patch.setenv(name, value)
+        return main(list(argv))
+
+
+def land(lake, source: str, day: str, path) -> str:
+    settings = lake["settings"]
+    landed = land_payload(build_resources(settings)["storage"], settings.source(source), path, day)
+    return landed.key
+
+
+def test_every_runbook_is_commands_the_harness_runs():
+    names = sorted(p.stem for p in RUNBOOKS.glob("*.md") if p.stem != "README")
+    assert names == [
+        "backfill-a-month",
+        "quality-gate-failover",
+        "rerun-failed-bronze-ingestion",
+        "restore-silver-from-bronze",
+        "schema-break",
+        "stuck-dependency",
+    ]
+    assert all(runbook_steps(RUNBOOKS / f"{n}.md") for n in names)
+
+
+def test_gold_held_back_by_a_bad_fx_day_then_silver_restored_from_bronze(lake):
+    fx = sorted((lake["settings"].lake_root / "_incoming").glob(f"{DAY}/fx_rates_*.csv"))[-1]
+    bad = resent_fx(fx, lake["root"] / "bad-fx", 10)
+    land(lake, "fx_rates", DAY, bad)
+    assert cli(lake, "promote", "--source", "fx_rates", "--date", DAY) == 0
+    assert cli(lake, "build", "silver", "gold", "--date", DAY) == 1  # held
+    run_runbook("quality-gate-failover", {"DAY": DAY}, lake["env"])
+    fixed = resent_fx(fx, lake["root"] / "fixed-fx", 1)
+    run_runbook(
+        "restore-silver-from-bronze",
+        {"DAY": DAY, "LAST": DAY, "FIXED_FILE": str(fixed)},
+        lake["env"],
+    )
+
+
+def _order_file(path, op: str):
+    event = {
+        "order_id": "O9000001",
+        "op": op,
+        "seq": 1,
+        "changed_at": f"{DAY}T09:00:00Z",
+        "order_date": DAY,
+        "customer_id": "C00001",
+        "status": "placed",
+        "amount": 99.5,
+        "currency": "MYR",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(event) + "\n")
+    return path
+
+
+def test_a_refused_bronze_day_rerun_after_the_source_resends(lake):
+    bad_key = land(
+        lake, "order_events", DAY, _order_file(lake["root"] / "bad" / "o.json", "upsert")
+    )
+    fixed = _order_file(lake["root"] / "fixed" / "o.json", "insert")
+    run_runbook(
+        "rerun-failed-bronze-ingestion",
+        {"SOURCE": "order_events", "DAY": DAY, "BAD_KEY": bad_key, "FIXED_FILE": str(fixed)},
+        lake["env"],
+    )
+
+
+def test_a_table_waiting_for_a_snapshot_that_arrives_late(lake):
+    assert cli(lake, "build", "silver/customer", "--date", NEXT) == 1  # no snapshot yet
+    (lake["root"] / "late").mkdir()
+    rows = customers_snapshot(date.fromisoformat(NEXT), 3)
+    late = write_csv(lake["root"] / "late" / f"customers_{NEXT}.csv", rows)
+    run_runbook("stuck-dependency", {"DAY": NEXT, "LATE_FILE": str(late)}, lake["env"])
+
+
+def test_a_breaking_rename_approved_and_promoted(lake):
+    rng = random.Random(7)
+    day = date.fromisoformat(NEXT)
+    records = [_transaction(rng, 900 + n, day, renamed=True, first=False) for n in range(5)]
+    path = lake["root"] / "renamed" / "cards.json"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    land(lake, "card_transactions", NEXT, path)
+    assert cli(lake, "build", "silver/fx_rates", "--date", NEXT) == 0  # Friday, carried
+    assert cli(lake, "profile", "--source", "card_transactions") == 0
+    registry = build_resources(lake["settings"])["registry"]
+    breaking = [v for v in registry.versions("card_transactions") if v.status == "BREAKING"]
+    run_runbook(
+        "schema-break",
+        {
+            "SOURCE": "card_transactions",
+            "DAY": NEXT,
+            "VERSION": breaking[-1].version,
+            "RENAME": "txn_date=transaction_date",
+        },
+        lake["env"],
+    )
+
+
+def test_a_range_backfilled_through_every_layer(lake):
+    run_runbook("backfill-a-month", {"FIRST": FIRST, "LAST": DAY}, lake["env"])
