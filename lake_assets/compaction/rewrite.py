@@ -68,7 +68,7 @@ def rewrite(
         frame = session.read.parquet(*source_uris)
     if columns is not None:
         frame = conformed(frame, columns)
-    frame.write.mode("errorifexists").parquet(target_uri)
+    frame.write.mode("error").parquet(target_uri)
     written = session.read.parquet(target_uri)
     per_file = dict(written.groupBy(F.col("_metadata.file_name").alias("file")).count().collect())
     # Listed, not only counted: a file of no rows is still a file of the version.

@@ -44,7 +44,7 @@ def history_apply(spark: SparkSession, plan: dict) -> dict:
     snapshots = read_resolved(spark, plan["snapshots"])
     history = spark.read.parquet(*plan["history"]) if plan["history"] else None
     merge = merge_history(history, snapshots, plan["dates"], spec, plan["transaction"])
-    merge.frame.write.mode("errorifexists").parquet(plan["output_uri"])
+    merge.frame.write.mode("error").parquet(plan["output_uri"])
     ambiguous = merge.ambiguity.get["rows"]
     if ambiguous:
         return {

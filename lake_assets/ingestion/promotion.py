@@ -120,19 +120,26 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
     """Cast text to registry types; a row gets reasons for every value that does not fit, and
     its original text (`_raw_record`) only when it has a reason, since most rows never need it."""
     data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
-    casts, failures = [], [F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed record"))]
+    casts, unfit = [], {}
     for column in data_columns:
         kind, raw = plan.columns[column], F.col(column)
         typed = raw if kind in ("string", "json") else try_cast(column, SPARK_TYPES[kind])
         casts.append(typed.alias(column))
-        failures.append(
-            F.when(
-                raw.isNotNull() & typed.isNull(),
-                F.concat(
-                    F.lit(f"{column}: cannot read "), F.substring(raw, 1, 60), F.lit(f" as {kind}")
-                ),
-            )
+        if kind not in ("string", "json"):  # text always fits
+            unfit[column] = (raw.isNotNull() & typed.isNull(), kind)
+    failures = [F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed record"))] + [
+        F.when(
+            fails,
+            F.concat(
+                F.lit(f"{column}: cannot read "), F.substring(column, 1, 60), F.lit(f" as {kind}")
+            ),
         )
+        for column, (fails, kind) in unfit.items()
+    ]
+    # Most rows have no reason: the reasons' array is built only for a row with one.
+    any_failure = F.col(CORRUPT).isNotNull()
+    for fails, _ in unfit.values():
+        any_failure = any_failure | fails
     # raw/source=<id>/ingest_date=<day>/<file>: the day is what follows the third segment's "=".
     ingest_date = F.substring_index(F.substring_index("_source_file", "/", 3), "=", -1)
     typed_frame = frame.select(
@@ -140,7 +147,7 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
         F.col("_source_file"),
         F.to_date(ingest_date).alias("_ingest_date"),
         F.col("_ingested_at"),
-        F.array(*failures).alias(REASONS),
+        F.when(any_failure, F.array(*failures)).alias(REASONS),
         F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)).alias(RAW_RECORD),
     )
     event_date = try_cast(plan.event_time_column, "date")
@@ -197,7 +204,7 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         .filter(in_window)
         .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
         .select(*plan.columns, *internal_columns(plan), ZONE, PARTITION)
-        .write.mode("errorifexists")
+        .write.mode("error")
         .partitionBy(ZONE, PARTITION)
         .parquet(output_uri)
     )
@@ -331,7 +338,7 @@ def _write_empty_partitions(
             continue
         folder = f"{output_uri.rstrip('/')}/{ZONE}={PUBLISHED}/{PARTITION}={partition}"
         # Spark writes one file holding the schema for a frame without rows.
-        empty_frame(spark, plan.columns).write.mode("errorifexists").parquet(folder)
+        empty_frame(spark, plan.columns).write.mode("error").parquet(folder)
         written = spark.read.parquet(folder).inputFiles()
         results[partition].files.extend(sorted(uri.rsplit("/", 1)[-1] for uri in written))
 

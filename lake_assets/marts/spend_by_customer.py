@@ -32,7 +32,7 @@ def spend_by_customer_job(spark: SparkSession, plan: dict) -> dict:
     `null_customer_ids`, the rows without a customer, for its check."""
     cards = read_resolved(spark, plan["cards"])
     customers = read_resolved(spark, plan["customers"]) if plan["customers"] else None
-    spend_by_customer_rows(cards, customers).write.mode("errorifexists").parquet(plan["output_uri"])
+    spend_by_customer_rows(cards, customers).write.mode("error").parquet(plan["output_uri"])
     # One pass over what was written: rows and card rows per file, and the file names.
     per_file = (
         spark.read.parquet(plan["output_uri"])
