@@ -100,7 +100,7 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
         ).alias("won"),
     )
     merged.select(*ORDER_COLUMNS, F.col("order_date").alias(PARTITION)).write.mode(
-        "errorifexists"
+        "error"
     ).partitionBy(PARTITION).parquet(plan["output_uri"])
     metrics = observed.get
     touched = _written(spark, plan) if metrics["rows"] else {}
