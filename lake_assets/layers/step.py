@@ -116,13 +116,17 @@ def run_step(
             if versions and spec.dataset not in verdict.left_out
             else None
         )
+    version = run_id
     if table.slices is None:
         current = {partition: catalog.current(table.dataset, partition)}
         folder = published_location(table.dataset, run_id, partition)
         slices = None
     else:
         current = dict(table.slices(PlanInputs(partition, resolved, catalog, storage)))
-        folder = published_root(table.dataset, run_id)
+        # One run may build several days (a range), and two days may rewrite the same slice:
+        # each day's slices are a version of their own, in a folder of their own.
+        version = f"{run_id}-{partition}"
+        folder = published_root(table.dataset, version)
         slices = {s: published_uris(storage, v) if v else [] for s, v in current.items()}
     plan = derived_plan(table, partition, resolved, catalog, storage, storage.uri(folder), slices)
     inputs = tuple(partition_address(d, v.partition) for d, vs in read.items() for v in vs)
@@ -172,8 +176,8 @@ def run_step(
             entry = PublishedPartition(
                 dataset=table.dataset,
                 partition=part,
-                location=published_location(table.dataset, run_id, part),
-                run_id=run_id,
+                location=published_location(table.dataset, version, part),
+                run_id=version,
                 published_at=datetime.now(UTC).isoformat(),
                 row_count=w["rows"],
                 schema_version=DERIVED,
