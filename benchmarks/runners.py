@@ -11,7 +11,8 @@ Both are called from a Dagster asset, as the orchestrator calls its runner, and 
 runner's `run` is timed. Each job's plan is the one the orchestrator would make over the
 benchmark lake (benchmarks.job_plans: the `--rows` card payload promoted into one day, and two
 customer snapshots); the runners alternate on it, after one warm-up each on the same plans over
-a WARM_UP_ROWS lake. A registered job with no plan in job_plans.JOB_PLANS fails the benchmark.
+a WARM_UP_ROWS lake. A registered job with no plan in job_plans.JOB_PLANS is named in the table
+and the summary as NOT MEASURED (the silver jobs need CRM and FX data the benchmark lake lacks).
 """
 
 from __future__ import annotations
@@ -44,15 +45,13 @@ def run(rows: int) -> str:
         PIPES: PipesSubprocessRunner(spark_conf=LOCAL_SPARK_CONFIG),
     }
     missing = sorted(set(JOBS) - set(JOB_PLANS))
-    if missing:
-        raise RuntimeError(f"add a plan to benchmarks.job_plans.JOB_PLANS for {missing}")
     instance = DagsterInstance.ephemeral()
     table, ratios = [], []
     try:
         with tempfile.TemporaryDirectory(dir=BENCH_DATA, prefix="lake-") as root:
             warm_up = job_plans(Path(root) / "warm-up", transactions_file(WARM_UP_ROWS))
             measured = job_plans(Path(root) / "measured", payload)
-            for job in JOBS:
+            for job in (j for j in JOBS if j in JOB_PLANS):
                 runs = _measure(instance, runners, job, warm_up, measured)
                 ratio = runs[PIPES].median / runs[IN_PROCESS].median
                 ratios.append(f"{job} {ratio:.2f} x")
@@ -69,12 +68,17 @@ def run(rows: int) -> str:
                 )
     finally:
         spark.stop()
+    table += [[job, "-", "-", "-", "NOT MEASURED: no plan in job_plans", ""] for job in missing]
     print_table(
         "Runners (median s of alternated runs; pipes starts a Python and a JVM per job)",
         ["job", IN_PROCESS, PIPES, "ratio", "target", "runs s (in-process | pipes)"],
         table,
     )
-    return f"runners: pipes subprocess / in-process {', '.join(ratios)} (target <= {TARGET})"
+    unmeasured = f"; NOT MEASURED {', '.join(missing)}" if missing else ""
+    return (
+        f"runners: pipes subprocess / in-process {', '.join(ratios)} (target <= {TARGET})"
+        + unmeasured
+    )
 
 
 def _measure(
