@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks"
-BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
+BLOCK = re.compile(r"^[ \t]*```sh\n(.*?)^[ \t]*```", re.S | re.M)
 
 
 @dataclass
