@@ -34,6 +34,9 @@ def resent_fx(original: Path, folder: Path, factor: float) -> Path:
     for row in rows:
         if row["base_currency"] == SHIFTED:
             row["rate"] = f"{float(row['rate']) * factor:.6g}"
+    # A re-sent file lists the currencies in another order: a correction with the original's
+    # very bytes would be recorded as a duplicate of it and never promoted.
+    rows.reverse()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / original.name
     with path.open("w", newline="") as handle:

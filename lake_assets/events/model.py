@@ -89,7 +89,7 @@ class DependencyRule(BaseModel):
 
     `lookback` names datasets whose partitions p-N..p the target's partition p also reads
     (a state with its late changes, a rate carried forward), none of them required: a publish
-    of q touches the target's partitions q..q+N, each run once its day has begun."""
+    of q touches the target's partitions q..q+N, each run once its day has ended (its partition exists)."""
 
     model_config = ConfigDict(**NO_UNKNOWN_KEYS, frozen=True)
 

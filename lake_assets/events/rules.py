@@ -36,9 +36,11 @@ def run_key_of(rule: DependencyRule, partition: str, inputs: dict[str, DataReady
     return f"deps/{rule.name}/{partition}/{digest}"
 
 
-def day_begins(partition: str) -> datetime:
-    """When a daily partition's day begins (UTC): no run for it before then."""
-    return datetime.combine(date.fromisoformat(partition), time(), UTC)
+def day_ends(partition: str) -> datetime:
+    """When a daily partition's day ends (UTC), and the partition exists in the calendar: no run
+    for it before then (a rule with a lookback would otherwise request today's partition, which
+    Dagster does not have yet, as soon as yesterday's input publishes)."""
+    return datetime.combine(date.fromisoformat(partition) + timedelta(days=1), time(), UTC)
 
 
 def lookback_key(dataset: str, partition: str) -> str:
@@ -75,11 +77,11 @@ def evaluate(
     """All inputs ready: run. Some missing before the deadline (first_seen + timeout): wait.
     After it, by the rule's policy: run_partial runs with the missing inputs flagged; skip gives
     up on the partition; wait becomes "dead_letter" (report it, and keep waiting). A partition
-    whose day has not begun waits. `ready` holds the ready inputs and, under `lookback_key`,
+    whose day has not ended waits. `ready` holds the ready inputs and, under `lookback_key`,
     the published partitions of the lookback: all of them are what the run reads."""
     inputs = dict(ready)
     missing = [d for d in rule.inputs if d not in ready]
-    if rule.lookback and now < day_begins(partition):
+    if rule.lookback and now < day_ends(partition):
         return Decision("wait", missing, inputs)
     if not missing:
         return Decision("run", [], inputs, run_key_of(rule, partition, inputs))

@@ -30,7 +30,7 @@ from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import drain
 from lake_assets.events.rules import (
     Decision,
-    day_begins,
+    day_ends,
     deadline_of,
     evaluate,
     lookback_key,
@@ -165,8 +165,8 @@ def evaluate_tick(
     for event in events:
         for rule in rules:
             for partition in touched_partitions(rule, event.dataset, event.partition):
-                # A later day touched through a lookback waits from when its day begins.
-                begins = day_begins(partition) if partition != event.partition else now
+                # A later day touched through a lookback waits from when its day ends.
+                begins = day_ends(partition) if partition != event.partition else now
                 store.touch(rule.name, partition, max(now, begins))
     tick = Tick(cursor=cursor)
     for pending in store.pending():
