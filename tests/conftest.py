@@ -19,6 +19,7 @@ os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSeri
 # The slowest files first (`make test` keeps collection order: --no-loadscope-reorder), so the
 # workers do not end with one of them running alone; every other file keeps its place after.
 SLOWEST_FIRST = (
+    "test_runbooks.py",
     "test_emr_jobs.py",
     "test_spark_jobs.py",
     "test_dev_after_demo.py",
@@ -36,6 +37,7 @@ SLOWEST_FIRST = (
     "test_silver.py",
     "test_gold.py",
     "test_silver_orders.py",
+    "test_bronze_contracts.py",
 )
 
 

@@ -23,9 +23,7 @@ def write_derived(spark: SparkSession, rows: DataFrame, plan: dict) -> dict:
     `plan["output_uri"]`. Result: `rows` and `files` written, and `violations`, the written
     rows breaking each rule of `plan["contract"]` (none without a contract)."""
     columns = plan["columns"]
-    conformed(rows, columns).select(*columns).write.mode("error").parquet(
-        plan["output_uri"]
-    )
+    conformed(rows, columns).select(*columns).write.mode("error").parquet(plan["output_uri"])
     written = spark.read.parquet(plan["output_uri"])
     per_file = (
         written.groupBy(F.col("_metadata.file_name").alias("file"))
