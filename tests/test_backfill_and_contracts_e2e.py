@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dagster import RunRequest, SkipReason, build_schedule_context
+from dagster import AssetKey, RunRequest, SkipReason, build_schedule_context
 from lake_harness import Lake, card, failure_message
 
 from lake_assets.cli.main import main
@@ -362,9 +362,14 @@ def test_publishing_both_inputs_triggers_the_mart_once(lake, spark):
     assert lake.promote("card_transactions", day).success
     assert tick() == []  # customers not ready yet: the rule waits
     assert lake.promote("customers", day).success
-    # The mart's inputs are both ready; the customers history needs customers alone.
+    # The mart's inputs are both ready; the customers history needs customers alone (and
+    # silver/customer, a rule of its own, conforms the snapshot).
     requests = {tuple(r.asset_selection): r for r in tick()}
-    assert set(requests) == {(SPEND_BY_CUSTOMER,), (history_key_of("customers"),)}
+    assert set(requests) == {
+        (SPEND_BY_CUSTOMER,),
+        (history_key_of("customers"),),
+        (AssetKey(["silver", "customer"]),),
+    }
     request = requests[(SPEND_BY_CUSTOMER,)]
     assert request.partition_key == day
     assert lake.promote("customers", day).success  # same content republished: no new event

@@ -50,7 +50,15 @@ def contract(rules: list[dict], bootstrap: int = 3) -> Contract:
 
 def test_shipped_contracts_load():
     contracts = load_contracts()
-    assert set(contracts) == {"card_transactions", "customers"}
+    assert set(contracts) == {
+        "card_transactions",
+        "crm_contacts",
+        "customers",
+        "fx_rates",
+        "order_events",
+        "silver_customer",
+        "silver_fx_rates",
+    }
     cards = contracts["card_transactions"]
     assert {r.kind for r in cards.rules} == {
         "unique",

@@ -221,23 +221,22 @@ def test_rules_with_a_lookback_rerun_the_days_that_read_a_changed_partition(tmp_
     friday = datetime(2026, 3, 6, 18, tzinfo=UTC)
     publish("fx_rates", "2026-03-06", friday)
     publish("crm_contacts", "2026-03-06", friday)
-    # Friday's rate runs Friday's calendar day now; the CRM change waits for the master.
-    assert tick(friday) == [("2026-03-06", "silver_fx_rates")]
     publish("customers", "2026-03-06", friday)
-    assert tick(friday) == [("2026-03-06", "silver_customer")]
-    # Saturday and Sunday carry Friday's rate, each once its day has begun.
-    assert tick(datetime(2026, 3, 7, 0, 5, tzinfo=UTC)) == [("2026-03-07", "silver_fx_rates")]
+    # A day runs once it has ended (its partition exists): nothing for Friday on Friday.
+    assert tick(friday) == []
+    saturday = datetime(2026, 3, 7, 0, 5, tzinfo=UTC)
+    assert tick(saturday) == [("2026-03-06", "silver_customer"), ("2026-03-06", "silver_fx_rates")]
     publish("customers", "2026-03-07", datetime(2026, 3, 7, 6, tzinfo=UTC))
-    assert tick(datetime(2026, 3, 7, 6, tzinfo=UTC)) == [("2026-03-07", "silver_customer")]
-    # A late CRM change for Friday re-conforms Friday and Saturday (its lookback), not Sunday.
+    assert tick(datetime(2026, 3, 7, 6, tzinfo=UTC)) == []
+    # Saturday carries Friday's rate once Saturday is over; a late CRM change for Friday
+    # re-conforms Friday and Saturday (its lookback); Sunday waits for its own end.
     sunday = datetime(2026, 3, 8, 9, tzinfo=UTC)
     publish("crm_contacts", "2026-03-06", sunday, content="late")
     publish("customers", "2026-03-08", sunday)
     assert tick(sunday) == [
         ("2026-03-06", "silver_customer"),
         ("2026-03-07", "silver_customer"),
-        ("2026-03-08", "silver_customer"),
-        ("2026-03-08", "silver_fx_rates"),
+        ("2026-03-07", "silver_fx_rates"),
     ]
     assert tick(sunday) == []
 
