@@ -20,7 +20,7 @@ from lake_assets.settings import load_settings
 from resources import build_resources
 
 TODAY = date(2026, 3, 6)  # the demo plays 2026-03-03 (Tue) .. 2026-03-05 (Thu)
-FIRST, DAY, NEXT = "2026-03-03", "2026-03-05", "2026-03-06"
+FIRST, DAY, NEXT = "2026-03-04", "2026-03-05", "2026-03-06"  # FIRST..DAY: the backfilled range
 
 
 @pytest.fixture(scope="module")
