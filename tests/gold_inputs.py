@@ -9,6 +9,9 @@ from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.layers.gate import InputState
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.silver.customer import CUSTOMER_COLUMNS
+from lake_assets.silver.fx_rates import FX_COLUMNS
+from lake_assets.silver.orders_schema import ORDER_COLUMNS
 from lake_assets.tables.frames import ddl
 from lake_assets.tables.locations import published_location
 from lake_assets.tables.publish import publish, version_of
@@ -19,40 +22,6 @@ DAY = "2026-03-02"
 D = date(2026, 3, 2)
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
-CUSTOMER_COLUMNS = {
-    "customer_sk": "string",
-    "customer_id": "string",
-    "full_name": "string",
-    "email": "string",
-    "phone": "string",
-    "segment": "string",
-    "date_of_birth": "date",
-    "risk_score": "integer",
-    "city": "string",
-    "country": "string",
-    "lifecycle_stage": "string",
-    "crm_contact_ids": "string",
-    "as_of_date": "date",
-}
-FX_COLUMNS = {
-    "rate_date": "date",
-    "base_currency": "string",
-    "quote_currency": "string",
-    "rate": "double",
-    "carried_forward": "boolean",
-    "source_rate_date": "date",
-}
-ORDER_COLUMNS = {
-    "order_id": "string",
-    "customer_id": "string",
-    "status": "string",
-    "amount": "double",
-    "currency": "string",
-    "order_date": "date",
-    "seq": "integer",
-    "changed_at": "timestamp",
-    "deleted": "boolean",
-}
 CARD_COLUMNS = {
     "transaction_id": "string",
     "customer_id": "string",
