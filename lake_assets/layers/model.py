@@ -5,7 +5,7 @@ published. Silver and gold modules declare their tables with these; assets.py bu
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from lake_assets.contracts.model import Contract
@@ -75,7 +75,5 @@ class DerivedTable:
         return self.asset[0]
 
     def with_contract(self, contracts: Mapping[str, Contract]) -> DerivedTable:
-        from dataclasses import replace
-
         # A contract in config/contracts/ wins; a table may declare its own (gold does).
         return replace(self, contract=contracts.get(self.dataset, self.contract))
