@@ -15,6 +15,7 @@ from benchmarks import (
     contracts,
     gold,
     lineage_events,
+    orders,
     profiling,
     promotion,
     runners,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "compaction": compaction.run,
     "classification": classification.run,
     "gold": gold.run,
+    "orders": orders.run,
 }
 
 
