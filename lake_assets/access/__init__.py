@@ -1,0 +1,6 @@
+"""Attribute-based access control (issue 14): YAML policies, one pure engine that answers every
+access question with an explained decision, an audit trail that replays, masked views per
+subject profile, and restrictions that follow column lineage into derived tables.
+
+`model` holds the shapes every part speaks (Subject, Resource, Context, Decision).
+"""
