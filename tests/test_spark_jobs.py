@@ -24,6 +24,7 @@ import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from gold_inputs import DAY as GOLD_DAY
 from gold_inputs import publish_inputs
+from lake_harness import Lake
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
@@ -498,8 +499,6 @@ def test_a_job_runs_through_pipes_on_spark_35(spark35_python, lake, spark):
 def on_spark_35(spark35_python, tmp_path_factory, spark) -> dict:
     """Every other job's plan, laid out in a tiny lake of its own, run on PySpark 3.5 in one
     session; per job, (its outcome, its plan, its lake)."""
-    from lake_harness import Lake
-
     jobs = sorted(set(JOB_CASES) - {THROUGH_PIPES})
     lakes = {job: Lake(tmp_path_factory.mktemp(job) / "lake") for job in jobs}
     plans = {job: JOB_CASES[job].plan(lakes[job], spark) for job in jobs}
