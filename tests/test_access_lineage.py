@@ -89,8 +89,9 @@ def lake(tmp_path_factory):
     catalog = SQLiteCatalog(root / "catalog.sqlite")
     columns = {c: "string" for c in sample.column_names}
     catalog.publish(
-        PublishedPartition("customers", "2026-03-02", "curated/customers/x/", "r1", "t", 30, "1",
-                           columns)  # fmt: skip
+        PublishedPartition(
+            "customers", "2026-03-02", "curated/customers/x/", "r1", "t", 30, "1", columns
+        )  # fmt: skip
     )
     store = SQLiteClassificationStore(root / "classification.sqlite")
     labels = classify_table("customers", sample, ("2026-03-02",) * 2, load_policy())
@@ -168,9 +169,7 @@ def test_a_two_hop_derivation_is_a_chain_of_origins(lake, tables):
     assert prefixes["token"].attributes["sensitivity"] == "internal"
 
 
-def test_an_aggregate_is_safe_only_counted_or_summed_over_the_declared_minimum_group(
-    lake, tables
-):
+def test_an_aggregate_is_safe_only_counted_or_summed_over_the_declared_minimum_group(lake, tables):
     table = tables["ids_by_segment"]
     columns = {c.name: c for c in resource(lake, table.dataset, tables=tables).columns}
     assert [o.safe for o in columns["with_id"].origins] == ["aggregate>=5"]
@@ -182,7 +181,9 @@ def test_an_aggregate_is_safe_only_counted_or_summed_over_the_declared_minimum_g
     rule = next(r for r in output_contract(table).rules if r.name == "customers_at_least_5")
     assert (rule.severity, rule.range.column, rule.range.min) == ("error", "customers", 5)
     # Without a declared minimum group, the same count is not safe.
-    plain = resource(lake, table.dataset, tables={**tables, table.name: replace(table, min_group=None)})
+    plain = resource(
+        lake, table.dataset, tables={**tables, table.name: replace(table, min_group=None)}
+    )
     assert [o.safe for o in plain.columns[2].origins] == [None]
     with pytest.raises(ValueError, match="below the floor"):
         replace(table, min_group=MinGroup("customers", 2))
