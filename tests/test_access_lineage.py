@@ -6,13 +6,14 @@ runs through gold SQL tables declared here (a tables mapping, like the project's
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
 
 from lake_assets.access.attributes import resource_of
-from lake_assets.access.model import Column, Resource
+from lake_assets.access.engine import load_policy_set
+from lake_assets.access.model import Column, Context, Resource
 from lake_assets.access.tokens import MissingTokenKey, register_lake_token, token
 from lake_assets.classification.classifier import classify_table
 from lake_assets.classification.policy import load_policy
@@ -20,10 +21,12 @@ from lake_assets.demo.demo_data import customers_snapshot
 from lake_assets.gold.derived import derived_table, output_contract
 from lake_assets.gold.tables import SILVER_CUSTOMER, GoldColumn, GoldTable, MinGroup
 from lake_assets.layers.model import LayerInput
+from lake_assets.settings import REPO_ROOT
 from resources.catalog import PublishedPartition, SQLiteCatalog
 from resources.classification_store import ColumnRecord, SQLiteClassificationStore
 
 NATIONAL_ID = "silver_customer.national_id"
+POLICIES = REPO_ROOT / "config" / "access"
 
 
 def gold(name, sql, inputs, folder, min_group=None, **columns) -> GoldTable:
@@ -138,8 +141,11 @@ def test_sha2_of_national_id_inherits_its_restriction_and_lake_token_is_relaxed(
         ("customers.national_id", "TRANSFORMATION", None),
     ]
     # Nobody classified the gold column: its derivation does, as strictly as its source.
-    assert hashed.attributes["sensitivity"] == "pii"
-    assert hashed.attributes["semantic_type"] == "mykad"
+    assert hashed.attributes == {
+        "sensitivity": "pii",
+        "semantic_type": "derived",
+        "classified_by": "lineage",
+    }
     # Unkeyed hashes are enumerable: none of them is safe; one path in the clear leaks too.
     for unsafe in ("md5_id", "sha1_id", "xx_id", "leak"):
         assert [o.safe for o in by_name[unsafe].origins] == [None], unsafe
@@ -239,3 +245,27 @@ def test_lake_token_is_a_keyed_hmac_the_gold_job_registers(spark, tables, monkey
     ).first()
     assert row["t"] == token("850101-14-5678", b"k1") != token("850101-14-5678", b"k2")
     assert row["t"] != row["h"]
+
+
+def test_the_engine_denies_the_hash_naming_its_source_and_reads_the_token(lake, tables, tmp_path):
+    # The shipped policies, and one more file letting fraud read this test's gold tables.
+    for path in POLICIES.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "test_gold.yaml").write_text(
+        "policies:\n  - id: fraud-reads-test-gold\n    effect: allow\n"
+        "    resource: {dataset: [gold_customer_ids, gold_id_prefixes]}\n"
+        "    subject: {team: fraud}\n"
+    )
+    policies = load_policy_set(tmp_path)
+    context = Context(datetime(2026, 12, 2, 10, tzinfo=UTC), "prod")
+    for dataset, column in (("gold_customer_ids", "hashed_national_id"),
+                            ("gold_id_prefixes", "id_prefix")):  # fmt: skip
+        asked = resource(lake, dataset, [column, "customer_sk"], tables)
+        decided = policies.decide(policies.profile("fraud_analyst"), asked, context)
+        hashed = decided.columns[column]
+        assert hashed.treatment.kind == "deny" and hashed.decided_by == "national-id-never"
+        assert hashed.path[0] == f"{dataset}.{column}"
+        assert hashed.path[-2:] == (NATIONAL_ID, "customers.national_id")
+    asked = resource(lake, "gold_customer_ids", ["national_id_token"], tables)
+    decided = policies.decide(policies.profile("fraud_analyst"), asked, context)
+    assert decided.columns["national_id_token"].treatment.kind == "clear"

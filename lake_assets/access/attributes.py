@@ -189,8 +189,10 @@ class LakeAttributes:
 def derived_attributes(origins: tuple[Origin, ...]) -> dict[str, Any]:
     """What a derived column nobody classified is, from its origins: the strictest of their
     sensitivities (a safe origin counts as what its transformation yields); no sensitivity if
-    any unsafe origin has none (not classified: denies); a column computed from no column (a
-    run id, a flag the job sets) is internal."""
+    any unsafe origin has none (not classified: denies). A copy of one column is of that
+    column's semantic type, anything computed is "derived": what it is computed from restricts
+    it through its origins, and the decision names that path. A column computed from no column
+    (a run id, a flag the job sets) is internal."""
     if not origins:
         return {"sensitivity": "internal", "classified_by": "lineage"}
     labels = [relaxed_attributes(o.safe) if o.safe else o.column.attributes for o in origins]
@@ -198,8 +200,9 @@ def derived_attributes(origins: tuple[Origin, ...]) -> dict[str, Any]:
     if None in levels:
         return {"classified_by": "lineage"}
     types = {label.get("semantic_type") for label in labels}
+    copied = len(types) == 1 and all(o.safe or o.transformation == "IDENTITY" for o in origins)
     return {
         "sensitivity": min(levels, key=SENSITIVITIES.index),
-        "semantic_type": types.pop() if len(types) == 1 else "derived",
+        "semantic_type": types.pop() if copied else "derived",
         "classified_by": "lineage",
     }

@@ -35,4 +35,4 @@ def relaxed_attributes(safe: str) -> dict[str, Any]:
     """What a column computed only through safe transformations is: no longer the source's
     sensitivity, "internal" (it stays inside the bank), and a token or an aggregate."""
     kind = "token" if safe == HMAC else "aggregate"
-    return {"sensitivity": "internal", "semantic_type": kind, "safe": safe}
+    return {"sensitivity": "internal", "semantic_type": kind}
