@@ -14,7 +14,13 @@ import pytest
 from lake_assets.access.attributes import resource_of
 from lake_assets.access.engine import load_policy_set
 from lake_assets.access.model import Column, Context, Resource
-from lake_assets.access.tokens import MissingTokenKey, register_lake_token, token
+from lake_assets.access.tokens import (
+    MissingTokenKey,
+    register_lake_token,
+    token,
+    token_key,
+    token_key_source,
+)
 from lake_assets.classification.classifier import classify_table
 from lake_assets.classification.policy import load_policy
 from lake_assets.demo.demo_data import customers_snapshot
@@ -269,3 +275,15 @@ def test_the_engine_denies_the_hash_naming_its_source_and_reads_the_token(lake, 
     asked = resource(lake, "gold_customer_ids", ["national_id_token"], tables)
     decided = policies.decide(policies.profile("fraud_analyst"), asked, context)
     assert decided.columns["national_id_token"].treatment.kind == "clear"
+
+
+def test_on_aws_the_token_key_is_a_secrets_manager_secret(aws_endpoint, monkeypatch):
+    import boto3
+
+    secrets = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name="eu-west-1")
+    secrets.create_secret(Name="lakehouse/token-key", SecretString="k-aws")
+    monkeypatch.setenv("LAKE_TOKEN_SECRET_ID", "lakehouse/token-key")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)  # the job's boto3 default endpoint
+    source = token_key_source()
+    assert source == {"aws_secret_id": "lakehouse/token-key"}
+    assert token_key(source) == b"k-aws"
