@@ -77,8 +77,16 @@ class SqlLineage(Mapping):
 
 def derived_table(table: GoldTable) -> DerivedTable:
     sql = table.sql()
-    # The key's whereabouts, never the key: the job reads it (access/tokens.py).
-    token = {"token_key": token_key_source()} if TOKEN_FUNCTION in sql.lower() else {}
+    tokens = TOKEN_FUNCTION in sql.lower()
+
+    def plan_extra(_) -> dict:
+        # Where the key is, read when the run is planned; never the key: the job reads it.
+        return {
+            "table": table.dataset,
+            "sql": sql,
+            **({"token_key": token_key_source()} if tokens else {}),
+        }
+
     return DerivedTable(
         dataset=table.dataset,
         asset=("gold", table.name),
@@ -87,7 +95,7 @@ def derived_table(table: GoldTable) -> DerivedTable:
         columns={name: column.type for name, column in table.columns.items()},
         description=table.description,
         column_lineage=SqlLineage(table),
-        plan_extra=lambda _: {"table": table.dataset, "sql": sql, **token},
+        plan_extra=plan_extra,
         contract=output_contract(table),
     )
 
