@@ -353,7 +353,7 @@ def test_policy_and_file_order_never_matter(tmp_path):
     ]
 
     def answers(policy_set):
-        return [policy_set.decide(*q).to_json() for q in questions]
+        return [policy_set.decide(*q) for q in questions]
 
     rng = random.Random(2026)
     expected = answers(build_policy_set(_split(entries, rng)))
@@ -364,3 +364,29 @@ def test_policy_and_file_order_never_matter(tmp_path):
         body = AccessFile.__pydantic_serializer__.to_python(document, mode="json", by_alias=True)
         (tmp_path / f"{n:02d}.yaml").write_text(yaml.safe_dump(body))
     assert answers(load_policy_set(tmp_path)) == expected
+
+
+def test_a_decision_evaluates_only_the_policies_its_keys_can_match(tmp_path):
+    grants = [
+        {"id": f"grant-{n:03d}", "effect": "allow", "resource": {"dataset": f"d{n:03d}"}}
+        for n in range(300)
+    ]
+    masks = [
+        {
+            "id": f"mask-{t}",
+            "effect": "allow",
+            "resource": {"semantic_type": t},
+            "treatment": "null",
+        }
+        for t in ("amount", "email", "code")
+    ]
+    raw_closed = {"id": "raw-closed", "effect": "deny", "resource": {"zone": "raw"}}
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump({"policies": [*grants, *masks, raw_closed]}))
+    lake = load_policy_set(tmp_path)
+    someone = Subject("someone")
+    decision = lake.decide(someone, Resource("d007", {"zone": "gold"}, (AMOUNT,)), NOON)
+    assert set(decision.policy_versions) == {"grant-007", "mask-amount"}
+    assert treatments(decision) == {"amount": "null"}
+    # a question without a zone also evaluates the denies filed under zone: fail closed
+    unzoned = lake.decide(someone, Resource("d007", {}, (AMOUNT,)), NOON)
+    assert unzoned.decided_by == "raw-closed" and unzoned.outcome == "deny"
