@@ -157,6 +157,7 @@ class _Deciding:
         self.unmet: list[str] = []
         self._dataset_evaluations: dict[str, tuple[Evaluation, ...]] = {}
         self._who = policies.subject_checks(subject)
+        self._columns: dict[str, ColumnDecision] = {}
 
     def decision(self, resource: Resource) -> Decision:
         own = self._dataset(resource)
@@ -230,7 +231,16 @@ class _Deciding:
     def _column(
         self, resource: Resource, column: Column, dataset: tuple[Evaluation, ...]
     ) -> ColumnDecision:
+        # A source column feeding several derived columns of one question is decided once.
         name = f"{resource.dataset}.{column.name}"
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = self._decide_column(resource, column, dataset, name)
+        return found
+
+    def _decide_column(
+        self, resource: Resource, column: Column, dataset: tuple[Evaluation, ...], name: str
+    ) -> ColumnDecision:
         if "sensitivity" not in column.attributes:
             self.unmet.append(f"{name}: not yet classified (no sensitivity)")
             own = ColumnDecision(column.name, DENY, None, f"{name} is not yet classified")
