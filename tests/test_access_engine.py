@@ -78,6 +78,14 @@ def test_the_seed_sentence_with_the_shipped_policies():
         assert decision.columns["segment"].treatment.kind == "clear"
     assert {"fraud_analyst", "marketing_analyst", "data_engineer", "auditor"} <= set(lake.profiles)
     assert set(lake.versions) == set(lake.rules)
+    # a row filter from the subject's region, as a SQL literal; no region, no rows
+    spend = Resource("gold_fact_card_spend", {"zone": "gold"}, (AMOUNT,))
+    assert lake.decide(marketing, spend, NOON).row_filter == "(merchant_country = 'MY')"
+    unregioned = Subject("marketing_intern", {"team": "marketing", "role": "analyst"})
+    blind = lake.decide(unregioned, spend, NOON)
+    assert blind.row_filter == "(FALSE)"
+    assert any("subject.region" in u and "no rows" in u for u in blind.unmet)
+    assert lake.decide(fraud, spend, NOON).row_filter is None
 
 
 def test_deny_overrides_and_the_strictest_mask_wins(tmp_path):

@@ -31,7 +31,7 @@ from lake_assets.access.model import (
     Subject,
     input_hash,
 )
-from lake_assets.access.policies import AccessFile
+from lake_assets.access.policies import AccessFile, render_row_filter
 from lake_assets.access.rules import (
     Evaluation,
     Rule,
@@ -178,12 +178,14 @@ class _Deciding:
             reason = f"allowed by {decided_by}"
             if columns:
                 reason += f"; {len(readable)} of {len(columns)} columns readable"
-        row_filters = sorted({r.row_filter for r in standing if r.row_filter})
+        row_filters = (
+            set(self._row_filters(resource.dataset, standing)) if outcome == "allow" else ()
+        )
+        row_filters = sorted(row_filters)
         question = input_hash(self.subject, resource, self.context)
+        decision_id = hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()
         return Decision(
-            decision_id=hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()[
-                :32
-            ],
+            decision_id=decision_id[:32],
             subject=self.subject.name,
             dataset=resource.dataset,
             outcome=outcome,
@@ -191,15 +193,22 @@ class _Deciding:
             decided_by=decided_by,
             reason=reason,
             matched=tuple(sorted(self.matched)),
-            unmet=tuple(dict.fromkeys(self.unmet))
-            if outcome == "deny" or len(readable) < len(columns)
-            else (),
-            row_filter=" AND ".join(f"({p})" for p in row_filters)
-            if outcome == "allow" and row_filters
-            else None,
+            unmet=tuple(dict.fromkeys(self.unmet)),
+            row_filter=" AND ".join(f"({p})" for p in row_filters) if row_filters else None,
             policy_versions=dict(sorted(self.evaluated.items())),
             input_hash=question,
         )
+
+    def _row_filters(self, dataset: str, standing: Iterable[Rule]) -> Iterable[str]:
+        for rule in standing:
+            if rule.row_filter:
+                predicate, lacking = render_row_filter(rule.row_filter, self.subject.attributes)
+                for attribute in lacking:
+                    self.unmet.append(
+                        f"{dataset}: row filter of {rule.id} needs subject.{attribute} "
+                        "(attribute missing or not a single value): no rows"
+                    )
+                yield predicate
 
     def _dataset(self, resource: Resource) -> tuple[Evaluation, ...]:
         """The dataset-level rules evaluated for `resource` (once per dataset per question)."""
