@@ -123,6 +123,16 @@ def test_deny_overrides_and_the_strictest_mask_wins(tmp_path):
     cards = lake.decide(lake.profile("marketing"), Resource("cards", {}, (AMOUNT, EMAIL)), NOON)
     # token (a keyed HMAC) is stricter than partial: the strictest applicable mask wins
     assert treatments(cards) == {"amount": "null", "email": "token(hmac-sha256)"}
+
+    # an exception for one column lifts the dataset's deny there only
+    (tmp_path / "lift.yaml").write_text(
+        "exceptions:\n  - {id: segments-ok, lifts: [marketing-no-customers], scope: {subject:"
+        " {team: marketing}, resource: {dataset: customers, column: segment}}, justification: j,"
+        " ticket: t, approver: a, expires: 2027-01-01}\n"
+    )
+    lifted = load_policy_set(tmp_path).decide(lake.profile("marketing"), resource, NOON)
+    assert treatments(lifted) == {"amount": "deny", "email": "deny", "segment": "clear"}
+    assert lifted.outcome == "allow" and lifted.decided_by == "segments-ok"
     assert cards.columns["email"].decided_by == "pii-token"
 
 

@@ -166,15 +166,18 @@ class _Deciding:
         standing, allowing = _standing(applying)
         deny = next((r for r in standing if r.kind == "deny"), None)
         readable = [d for d in columns.values() if d.treatment != DENY]
-        if deny is not None or (columns and not readable) or (not columns and not allowing):
+        # With columns asked, the dataset is readable when one of them is (a dataset-level deny
+        # denies every column unless an exception lifted it for some).
+        allowed = bool(readable) if columns else deny is None and bool(allowing)
+        if not allowed:
             outcome = "deny"
             decided_by, reason = _deny_reason(deny, columns, resource, self.subject)
             if not columns:
                 self._note_unmet(resource.dataset, own, {r.id for r in applying}, deny)
         else:
             outcome = "allow"
-            decider = allowing[0] if allowing else None
-            decided_by = decider.id if decider else readable[0].decided_by
+            dataset_allow = allowing[0] if allowing and deny is None else None
+            decided_by = dataset_allow.id if dataset_allow else readable[0].decided_by
             reason = f"allowed by {decided_by}"
             if columns:
                 reason += f"; {len(readable)} of {len(columns)} columns readable"
@@ -303,8 +306,9 @@ class _Deciding:
             return ColumnDecision(
                 column.name, DENY, None, f"no policy allows {self.subject.name} to read {name}"
             )
-        # The strictest wins; among equally strict, the lowest id (determinism).
-        decider = max(allowing, key=lambda r: r.grants.strictness)
+        # The strictest wins; among equally strict an exception (it is why the column is
+        # readable at all), then the lowest id (max keeps the first of equals).
+        decider = max(allowing, key=lambda r: (r.grants.strictness, r.kind == "exception"))
         return ColumnDecision(
             column.name, decider.grants, decider.id, _words(decider, f"{decider.grants} by")
         )
