@@ -187,6 +187,12 @@ def test_fail_closed(tmp_path):
           - id: no-unregioned
             effect: deny
             resource: {dataset: cards, region: {not: [MY]}}
+          - id: no-embargoed-datasets
+            effect: deny
+            resource: {tags: embargoed}
+          - id: no-secret-columns
+            effect: deny
+            resource: {column_tags: secret}
         """,
     )
     unclassified = Column("notes", {"semantic_type": "free_text"})
@@ -209,6 +215,12 @@ def test_fail_closed(tmp_path):
         lake.profile("fraud"), Resource("cards", {"region": "MY"}, (SEGMENT,)), NOON
     )
     assert known.outcome == "allow"
+    # tags: the dataset's deny the dataset, a column's deny that column
+    embargoed = Resource("customers", {"tags": ["embargoed"]})
+    assert lake.decide(lake.profile("fraud"), embargoed, NOON).decided_by == "no-embargoed-datasets"
+    secret = Column("risk", {"sensitivity": "internal", "tags": ["secret"]})
+    tagged = lake.decide(lake.profile("fraud"), Resource("customers", {}, (secret, SEGMENT)), NOON)
+    assert treatments(tagged) == {"risk": "deny", "segment": "clear"}
 
 
 def test_why_denied_names_the_unmet_conditions(tmp_path):

@@ -32,8 +32,10 @@ literal (a subject without it gets no rows). Row filters of every standing allow
 An attribute test is a value (equal, or for a list attribute such as tags: contains it), a list
 (any of), or a mapping `{not: value-or-list}`, `{min: n}`, `{max: n}`. Subject tests read the
 subject's attributes (`profile` is the subject's name); resource tests read the column's
-attributes, then the dataset's (`dataset` and `column` are the names); `when.context` tests read
-the context's attributes.
+`sensitivity`, `semantic_type` and `column_tags` (a policy testing one of them, or `column`,
+applies to the columns it matches; any other policy to the whole dataset), the dataset's `zone`,
+`tags`, `owner` and any other attribute (`dataset` and `column` are the names); `when.context`
+tests read the context's attributes.
 """
 
 from __future__ import annotations
