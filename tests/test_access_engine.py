@@ -294,6 +294,8 @@ def test_validation_errors_name_file_key_and_reason(tmp_path):
         "treatment: partial": "policies[0].treatment: partial needs a detail",
         "row_filter: 'region = = 1'": "policies[0].row_filter: not a Trino predicate",
         "colour: red": "policies[0].colour: unknown key",
+        "when: {time_of_day: {from: '08:00', to: '08:00'}}": "policies[0].when.time_of_day.to: must",
+        "when: {time_of_day: {from: '08:00', to: 18:00}}": "policies[0].when.time_of_day.to: must be a quoted time",
     }
     for line, expected in cases.items():
         (tmp_path / "bad.yaml").write_text(

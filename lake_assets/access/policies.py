@@ -192,6 +192,20 @@ class TimeOfDay:
     to: time
     from_: time = Field(alias="from")  # after `to`: a dataclass field with a Field() follows
 
+    @field_validator("to", "from_", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        # YAML reads an unquoted 18:00 as the number 1080 (base 60), which would be 00:18.
+        if not isinstance(value, str | time):
+            raise ValueError(f'must be a quoted time such as "18:00", got {value!r}')
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeOfDay:
+        if self.from_ == self.to:
+            raise keyed("to", "must differ from `from` (the window would be empty)")
+        return self
+
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class DateWindow:
