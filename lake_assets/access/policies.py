@@ -15,10 +15,10 @@ A file holds any of four sections:
         row_filter: "merchant_country = {subject.region}"   # a subject attribute, as a literal
     exceptions:                    # the only thing that lifts a deny or a mask, in its scope
       - id: ex-2026-114
-        lifts: [national-id-never]
-        scope: {subject: {profile: fraud_lead}, resource: {dataset: customers}}
-        treatment: partial(last4)
-        justification: chargeback investigation
+        lifts: [amounts-banded-outside-fraud]
+        scope: {subject: {profile: marketing_lead}, resource: {dataset: card_transactions}}
+        treatment: clear
+        justification: reconciling the Q4 campaign's spend
         ticket: SEC-114
         approver: ciso
         expires: 2026-12-31        # through that day (UTC); a datetime is exact
