@@ -248,6 +248,8 @@ def test_why_denied_names_the_unmet_conditions(tmp_path):
     assert lake.decide(lake.profile("fraud"), Resource("cases", {}, (SEGMENT,)), NOON).outcome == (
         "allow"
     )
+    nothing = lake.decide(lake.profile("fraud"), Resource("elsewhere", {}, (SEGMENT,)), NOON)
+    assert nothing.unmet == ("elsewhere.segment: no allow policy is about this resource",)
 
 
 def _hop(dataset: str, column: Column, safe: str | None = None) -> Origin:

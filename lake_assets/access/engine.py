@@ -334,6 +334,8 @@ class _Deciding:
             noted = True
         if deny is not None and not noted:
             self.unmet.append(f"{name}: no exception in scope lifts {deny.id}")
+        elif not noted:
+            self.unmet.append(f"{name}: no allow policy is about this resource")
 
 
 def _by_id(rule: Rule) -> str:
