@@ -16,7 +16,6 @@ from lake_assets.access.model import Column, Context, Origin, Resource, Subject
 from lake_assets.access.policies import AccessFile
 from lake_assets.config import ConfigError
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config" / "access"
 NOON = Context(datetime(2026, 12, 2, 12, tzinfo=UTC), environment="prod")
 
 AMOUNT = Column("amount", {"sensitivity": "confidential", "semantic_type": "amount"})
@@ -64,7 +63,7 @@ BASE = """
 
 def test_the_seed_sentence_with_the_shipped_policies():
     """Fraud sees transaction amounts, marketing does not, neither sees the national ID."""
-    lake = load_policy_set(SHIPPED)
+    lake = load_policy_set()  # config/access
     cards = Resource("card_transactions", {"zone": "curated"}, (AMOUNT,))
     customers = Resource("customers", {"zone": "curated"}, (NATIONAL_ID, SEGMENT))
     fraud, marketing = lake.profile("fraud_analyst"), lake.profile("marketing_analyst")

@@ -42,6 +42,7 @@ from lake_assets.access.rules import (
     subject_check,
 )
 from lake_assets.config import ConfigError, load_config
+from lake_assets.settings import DEFAULT_ACCESS_DIR
 
 _SUBJECTS_REMEMBERED = 1024
 
@@ -97,7 +98,7 @@ class PolicySet:
         return _Deciding(self, subject, context).decision(resource)
 
 
-def load_policy_set(folder: Path | str) -> PolicySet:
+def load_policy_set(folder: Path | str = DEFAULT_ACCESS_DIR) -> PolicySet:
     """Every *.yaml file of `folder`, validated; any invalid file fails the whole set (callers
     then have no policies to allow anything: fail closed)."""
     folder = Path(folder)
