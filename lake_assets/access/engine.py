@@ -3,7 +3,7 @@
 and deterministic: the same question against the same policies gives the same Decision, whatever
 order the policies or files come in (every collection is sorted by policy id before use).
 
-How a column's treatment is decided (ADR "access control: conflict resolution"):
+How a column's treatment is decided (ADR-0075):
 1. A column without a sensitivity (not yet classified) is denied.
 2. The applicable rules are the dataset's (policies that test no column attribute) and the
    column's. An applicable exception lifts the policies it names; the rest stand.
