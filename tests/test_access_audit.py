@@ -1,0 +1,213 @@
+"""The access audit trail and `lake access`: every decision appended (SQLite locally, DynamoDB on
+the moto server), replayed against the same policy versions, tampering and changed policies
+caught; check, explain and audit on the command line."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from lake_assets.access.audit import Mismatch, ReplayRefused, audit_entry, replay
+from lake_assets.access.model import (
+    CLEAR,
+    DENY,
+    Column,
+    ColumnDecision,
+    Context,
+    Decision,
+    Origin,
+    Resource,
+    Subject,
+    Treatment,
+    input_hash,
+)
+from resources.access_audit import AccessAuditTrail, AuditConflict, SQLiteAccessAuditTrail
+from resources.aws.dynamo_access_audit import DynamoAccessAuditTrail
+
+REGION = "eu-west-1"
+MORNING = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+EVENING = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+
+
+class FakePolicies:
+    """A policy set with the engine's method names: fraud sees amounts, marketing gets them
+    banded, nobody sees a national id (nor what lineage derives from it), an unclassified
+    column is denied."""
+
+    def __init__(self, versions=None):
+        self.versions = versions or {"amounts": "v1", "national_id": "v1"}
+        self.profiles = {
+            "fraud_analyst": Subject("fraud_analyst", {"team": "fraud"}),
+            "marketing_analyst": Subject("marketing_analyst", {"team": "marketing"}),
+        }
+
+    def profile(self, name: str) -> Subject:
+        return self.profiles[name]
+
+    def _column(self, subject: Subject, column: Column) -> ColumnDecision:
+        for origin in column.origins:
+            inherited = self._column(subject, origin.column)
+            if inherited.treatment == DENY and origin.safe is None:
+                path = (column.name, *(inherited.path or (origin.column.name,)))
+                return replace(inherited, column=column.name, path=path)
+        semantic = column.attributes.get("semantic_type")
+        if semantic is None:
+            return ColumnDecision(column.name, DENY, None, "not classified: fail closed")
+        if semantic == "mykad":
+            return ColumnDecision(column.name, DENY, "national_id", "national ids are denied")
+        if semantic == "amount" and subject.attributes.get("team") != "fraud":
+            return ColumnDecision(
+                column.name, Treatment("generalise", "band:1000"), "amounts", "marketing: bands"
+            )
+        return ColumnDecision(column.name, CLEAR, "amounts", "allowed")
+
+    def decide(self, subject: Subject, resource: Resource, context: Context) -> Decision:
+        columns = {c.name: self._column(subject, c) for c in resource.columns}
+        allowed = any(c.treatment != DENY for c in columns.values())
+        return Decision(
+            decision_id=str(uuid.uuid4()),
+            subject=subject.name,
+            dataset=resource.dataset,
+            outcome="allow" if allowed else "deny",
+            columns=columns,
+            decided_by="amounts" if allowed else "national_id",
+            reason="fraud and marketing read cards" if allowed else "every column denied",
+            matched=("amounts", "national_id"),
+            unmet=() if allowed else ("team in [fraud, marketing]",),
+            policy_versions=dict(self.versions),
+            input_hash=input_hash(subject, resource, context),
+        )
+
+
+def _cards(*names: str) -> Resource:
+    national_id = Column("national_id", {"sensitivity": "pii", "semantic_type": "mykad"})
+    columns = {
+        "amount": Column("amount", {"sensitivity": "confidential", "semantic_type": "amount"}),
+        "national_id": national_id,
+        "hashed_id": Column(
+            "hashed_id",
+            {"sensitivity": "internal", "semantic_type": "hash", "tags": ["derived"]},
+            (Origin("silver_customer", national_id, "TRANSFORMATION"),),
+        ),
+        "merchant": Column("merchant"),
+    }
+    return Resource("card_transactions", {"zone": "curated"}, tuple(columns[n] for n in names))
+
+
+def _trail(policies: FakePolicies) -> list:
+    """Three questions and their answers, as the trail records them."""
+    questions = [
+        ("fraud_analyst", ("amount", "national_id"), MORNING),
+        ("marketing_analyst", ("amount", "hashed_id", "merchant"), MORNING),
+        ("marketing_analyst", ("national_id",), EVENING),
+    ]
+    entries = []
+    for profile, columns, now in questions:
+        subject, resource = policies.profile(profile), _cards(*columns)
+        context = Context(now=now, environment="prod", attributes={"ticket": "SEC-1"})
+        entries.append(
+            audit_entry(subject, resource, context, policies.decide(subject, resource, context))
+        )
+    return entries
+
+
+@pytest.fixture(params=["local", "aws"])
+def audit_trail(request, tmp_path) -> AccessAuditTrail:
+    if request.param == "local":
+        return SQLiteAccessAuditTrail(tmp_path / "access_audit.db")
+    endpoint = request.getfixturevalue("aws_endpoint")
+    return DynamoAccessAuditTrail.create_table(
+        "lake-access-audit", endpoint_url=endpoint, region=REGION
+    )
+
+
+def test_entries_are_appended_read_back_and_never_replaced(audit_trail):
+    entries = _trail(FakePolicies())
+    for entry in reversed(entries):
+        audit_trail.append(entry)
+
+    assert audit_trail.entries() == sorted(entries, key=lambda e: (e.at, e.decision_id))
+    assert audit_trail.entries(since="2026-12-01T18:00:00+00:00") == [entries[2]]
+    assert audit_trail.entries(since="2026-12-02T02:00:00+08:00") == [entries[2]]  # the same
+    with pytest.raises(AuditConflict, match=entries[0].decision_id):
+        audit_trail.append(replace(entries[0], outcome="allow", subject="someone else"))
+    assert audit_trail.entries()[:2] == sorted(entries[:2], key=lambda e: e.decision_id)
+
+
+def test_a_local_entry_cannot_be_changed_or_removed_even_in_sql(tmp_path):
+    trail = SQLiteAccessAuditTrail(tmp_path / "access_audit.db")
+    trail.append(_trail(FakePolicies())[0])
+    with sqlite3.connect(trail.path) as db:
+        for sql in ("UPDATE access_audit SET body = '{}'", "DELETE FROM access_audit"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                db.execute(sql)
+
+
+def test_an_entry_holds_the_question_and_its_answer():
+    entry = _trail(FakePolicies())[1]
+    assert (entry.subject, entry.dataset, entry.columns, entry.environment, entry.at) == (
+        "marketing_analyst",
+        "card_transactions",
+        ("amount", "hashed_id", "merchant"),
+        "prod",
+        "2026-12-01T09:30:00+00:00",
+    )
+    assert (entry.outcome, entry.decided_by) == ("allow", "amounts")
+    assert entry.policy_versions == {"amounts": "v1", "national_id": "v1"}
+    assert entry.treatments == {
+        "amount": "generalise(band:1000)",
+        "hashed_id": "deny",
+        "merchant": "deny",
+    }
+    assert entry.decision["columns"]["hashed_id"]["path"] == ["hashed_id", "national_id"]
+    origin = entry.question["resource"]["columns"][1]["origins"][0]
+    assert origin["column"]["attributes"]["semantic_type"] == "mykad"
+
+
+def test_replay_reproduces_every_decision(tmp_path):
+    policies = FakePolicies()
+    trail = SQLiteAccessAuditTrail(tmp_path / "access_audit.db")
+    for entry in _trail(policies):
+        trail.append(entry)
+    assert replay(trail.entries(), policies) == []
+
+
+def test_replay_finds_a_tampered_answer_and_a_tampered_question():
+    policies = FakePolicies()
+    granted, rebanded, asked = _trail(policies)
+    columns = {**rebanded.decision["columns"]}
+    columns["amount"] = {**columns["amount"], "treatment": {"kind": "clear", "detail": None}}
+    question = {**asked.question, "subject": {"name": "marketing_analyst", "attributes": {}}}
+    tampered = [
+        replace(granted, outcome="deny"),
+        replace(rebanded, decision={**rebanded.decision, "columns": columns}),
+        replace(asked, question=question),
+    ]
+
+    found = replay(tampered, policies)
+
+    assert found[:2] == [
+        Mismatch(granted.decision_id, "outcome", "deny", "allow"),
+        Mismatch(rebanded.decision_id, "column amount", "clear", "generalise(band:1000)"),
+    ]
+    assert (found[2].decision_id, found[2].what, found[2].recorded) == (
+        asked.decision_id,
+        "question",
+        asked.input_hash,
+    )
+    assert len(found) == 3
+
+
+def test_replay_refuses_other_policy_versions_and_names_them():
+    entries = _trail(FakePolicies())
+    changed = FakePolicies({"amounts": "v2", "national_id": "v1", "new_rule": "v1"})
+    with pytest.raises(ReplayRefused) as refused:
+        replay(entries, changed)
+    assert "amounts v1 then, v2 now" in str(refused.value)
+    assert "new_rule absent then, v1 now" in str(refused.value)
+    assert set(refused.value.differences) == {e.decision_id for e in entries}
+    assert "national_id" not in str(refused.value)
