@@ -4,6 +4,7 @@ caught; check, explain and audit on the command line."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from dataclasses import replace
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from lake_assets.access import cli as access_cli
 from lake_assets.access.audit import Mismatch, ReplayRefused, audit_entry, replay
 from lake_assets.access.model import (
     CLEAR,
@@ -25,8 +27,14 @@ from lake_assets.access.model import (
     Treatment,
     input_hash,
 )
+from lake_assets.classification.model import ColumnClassification
+from lake_assets.cli.main import main
+from lake_assets.settings import load_settings
+from resources import command_resources
 from resources.access_audit import AccessAuditTrail, AuditConflict, SQLiteAccessAuditTrail
 from resources.aws.dynamo_access_audit import DynamoAccessAuditTrail
+from resources.catalog import PublishedPartition
+from resources.classification_store import ColumnRecord
 
 REGION = "eu-west-1"
 MORNING = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -211,3 +219,114 @@ def test_replay_refuses_other_policy_versions_and_names_them():
     assert "new_rule absent then, v1 now" in str(refused.value)
     assert set(refused.value.differences) == {e.decision_id for e in entries}
     assert "national_id" not in str(refused.value)
+
+
+# --- lake access ---------------------------------------------------------------------------------
+
+
+def _classified(dataset: str, column: str, semantic_type: str, sensitivity: str) -> ColumnRecord:
+    said = ColumnClassification(
+        dataset, column, (), semantic_type, sensitivity, 0.95, "test", ("2026-03-01",) * 2
+    )
+    return ColumnRecord(dataset, column, automated=said)
+
+
+@pytest.fixture
+def access_lake(tmp_path, monkeypatch):
+    """A local lake whose catalog publishes card_transactions (amount and national_id
+    classified, merchant not), asked through the fake policy set."""
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    monkeypatch.setattr(access_cli, "load_policies", lambda folder: FakePolicies())
+    stores = command_resources(load_settings())
+    columns = {"amount": "decimal", "national_id": "string", "merchant": "string"}
+    stores["catalog"].publish(
+        PublishedPartition(
+            "card_transactions", "2026-03-01", "curated/x/", "run-1", "t", 3, "v1", columns
+        )
+    )
+    stores["classification"].write(
+        "card_transactions",
+        [
+            _classified("card_transactions", "amount", "amount", "confidential"),
+            _classified("card_transactions", "national_id", "mykad", "pii"),
+        ],
+    )
+    return stores
+
+
+def _lake(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_explain_and_audit_on_the_command_line(access_lake, capsys):
+    code, out, _ = _lake(capsys, "access", "check", "--as", "fraud_analyst", "card_transactions")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "fraud_analyst on card_transactions: ALLOW (decided by amounts)"
+    assert lines[1].split() == ["amount", "clear", "amounts"]
+    assert lines[2].split() == ["national_id", "deny", "national_id"]
+    assert lines[3].split() == ["merchant", "deny", "-"]  # not classified: fail closed
+    assert lines[4].startswith("decision ") and lines[4].endswith("(in the audit trail)")
+
+    code, out, _ = _lake(capsys, "access", "check", "--as", "marketing_analyst",
+                         "card_transactions", "--column", "national_id")  # fmt: skip
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "marketing_analyst on card_transactions: DENY (decided by national_id)",
+        "  why: every column denied",
+    ]
+
+    code, out, _ = _lake(capsys, "access", "explain", "--as", "marketing_analyst",
+                         "card_transactions", "amount")  # fmt: skip
+    assert code == 0
+    assert out.splitlines()[1:5] == [
+        "  decided by: amounts",
+        "  why: fraud and marketing read cards",
+        "  policies that matched: amounts, national_id",
+        "  column amount: generalise(band:1000) by amounts: marketing: bands",
+    ]
+
+    # What the trail holds: the three answers above, in the order they were asked.
+    code, out, _ = _lake(capsys, "access", "audit")
+    assert code == 0
+    assert [line.split()[2:6] for line in out.splitlines()] == [
+        ["fraud_analyst", "on", "card_transactions:", "allow"],
+        ["marketing_analyst", "on", "card_transactions:", "deny"],
+        ["marketing_analyst", "on", "card_transactions:", "allow"],
+    ]
+    assert "[amount generalise(band:1000)]" in out.splitlines()[2]
+    code, out, _ = _lake(capsys, "access", "audit", "--json")
+    assert [e["columns"] for e in json.loads(out)][1:] == [["national_id"], ["amount"]]
+    code, out, _ = _lake(capsys, "access", "audit", "--replay")
+    assert (code, out) == (0, "replayed 3 decisions: every one reproduced\n")
+    code, out, _ = _lake(capsys, "access", "audit", "--since", "2999-01-01")
+    assert (code, out) == (0, "")
+
+
+def test_command_line_errors_name_the_thing_and_what_exists(access_lake, capsys):
+    code, _, err = _lake(capsys, "access", "check", "--as", "nobody", "card_transactions")
+    assert code == 2
+    assert (
+        "unknown profile 'nobody'; the policies' profiles: fraud_analyst, marketing_analyst" in err
+    )
+    code, _, err = _lake(capsys, "access", "explain", "--as", "fraud_analyst", "cards")
+    assert code == 2
+    assert "unknown dataset 'cards': nothing of it is published" in err
+    assert "card_transactions, crm_contacts, customers, fx_rates, order_events" in err
+    code, _, err = _lake(capsys, "access", "explain", "--as", "fraud_analyst",
+                         "card_transactions", "amnt")  # fmt: skip
+    assert code == 2
+    assert (
+        "card_transactions has no column 'amnt'; its columns: amount, national_id, merchant" in err
+    )
+    assert access_lake["access_audit"].entries() == []  # no question was answered
+
+
+def test_explain_names_the_lineage_path_of_an_inherited_restriction():
+    policies = FakePolicies()
+    subject, resource = policies.profile("fraud_analyst"), _cards("hashed_id")
+    decision = policies.decide(subject, resource, Context(now=MORNING))
+    assert "    lineage: hashed_id <- national_id" in access_cli.explain_lines(decision)
