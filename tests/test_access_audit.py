@@ -210,15 +210,22 @@ def test_replay_finds_a_tampered_answer_and_a_tampered_question():
     assert len(found) == 3
 
 
-def test_replay_refuses_other_policy_versions_and_names_them():
+@pytest.mark.parametrize(
+    "versions, named",
+    [
+        ({"amounts": "v2", "national_id": "v1"}, "amounts v1 then, v2 now"),
+        ({"national_id": "v1"}, "amounts v1 then, absent now"),
+        ({"amounts": "v1", "national_id": "v1", "new": "v1"}, "new absent then, v1 now"),
+    ],
+    ids=["changed", "removed", "added"],
+)
+def test_replay_refuses_other_policy_versions_and_names_them(versions, named):
     entries = _trail(FakePolicies())
-    changed = FakePolicies({"amounts": "v2", "national_id": "v1", "new_rule": "v1"})
     with pytest.raises(ReplayRefused) as refused:
-        replay(entries, changed)
-    assert "amounts v1 then, v2 now" in str(refused.value)
-    assert "new_rule absent then, v1 now" in str(refused.value)
+        replay(entries, FakePolicies(versions))
+    assert named in str(refused.value)
     assert set(refused.value.differences) == {e.decision_id for e in entries}
-    assert "national_id" not in str(refused.value)
+    assert "national_id" not in str(refused.value)  # its version is the same
 
 
 # --- lake access ---------------------------------------------------------------------------------

@@ -206,14 +206,24 @@ def _differences(entry: AuditEntry, replayed: Decision) -> list[Mismatch]:
 def replay(entries: Iterable[AuditEntry], policies: DecidingPolicies) -> list[Mismatch]:
     """Decide every entry's question again and return where the answer differs from the one
     recorded (none: the trail is reproduced). A question that no longer hashes to its input hash
-    was changed after it was recorded and is not decided. ReplayRefused, before deciding
-    anything, when an entry was decided under other policy versions than `policies`."""
+    was changed after it was recorded and is not decided.
+
+    ReplayRefused when an entry was decided under other policy versions: before deciding
+    anything when a policy it records changed or is gone, and after deciding when the replay
+    evaluated other policies than the entry records (one added since that now applies). A
+    decision records the versions of the policies it evaluated, not of every policy, so the
+    second check is what sees an added policy."""
     entries = list(entries)
     current = dict(policies.versions)
     refused = {
         entry.decision_id: differences
         for entry in entries
-        if (differences := version_differences(entry.policy_versions, current))
+        if (
+            differences := version_differences(
+                entry.policy_versions,
+                {p: current[p] for p in entry.policy_versions if p in current},
+            )
+        )
     }
     if refused:
         raise ReplayRefused(refused)
@@ -224,5 +234,11 @@ def replay(entries: Iterable[AuditEntry], policies: DecidingPolicies) -> list[Mi
         if asked != entry.input_hash:
             mismatches.append(Mismatch(entry.decision_id, "question", entry.input_hash, asked))
             continue
-        mismatches.extend(_differences(entry, policies.decide(subject, resource, context)))
+        replayed = policies.decide(subject, resource, context)
+        differences = version_differences(entry.policy_versions, replayed.policy_versions)
+        if differences:
+            refused[entry.decision_id] = differences
+        mismatches.extend(_differences(entry, replayed))
+    if refused:
+        raise ReplayRefused(refused)
     return mismatches
