@@ -129,10 +129,7 @@ def explain_lines(decision: Decision) -> list[str]:
         lines.append("  conditions not met:")
         lines.extend(f"    - {condition}" for condition in decision.unmet)
     for name, column in decision.columns.items():
-        lines.append(
-            f"  column {name}: {column.treatment} by {column.decided_by or '(no policy)'}: "
-            f"{column.reason}"
-        )
+        lines.append(f"  column {name}: {column.treatment}: {column.reason}")
         if column.path:
             lines.append(f"    lineage: {' <- '.join(column.path)}")
     if decision.row_filter:
@@ -143,7 +140,8 @@ def explain_lines(decision: Decision) -> list[str]:
 
 def entry_line(entry: AuditEntry) -> str:
     """One line of `lake access audit`."""
-    treatments = ", ".join(f"{c} {t}" for c, t in entry.treatments.items())
+    treatments = entry.treatments
+    treatments = ", ".join(f"{c} {treatments[c]}" for c in entry.columns if c in treatments)
     return (
         f"{entry.at}  {entry.decision_id}  {entry.subject} on {entry.dataset}: "
         f"{entry.outcome} by {entry.decided_by or '-'}"
