@@ -39,8 +39,11 @@ from lake_assets.access.rules import (
     evaluate,
     exception_rule,
     policy_rule,
+    subject_check,
 )
 from lake_assets.config import ConfigError, load_config
+
+_SUBJECTS_REMEMBERED = 1024
 
 
 class PolicySet:
@@ -59,6 +62,15 @@ class PolicySet:
         self.versions: Mapping[str, str] = {rule.id: rule.version for rule in ordered}
         self.digest = hashlib.sha256(repr(sorted(self.versions.items())).encode()).hexdigest()
         self._index = RuleIndex(ordered)
+        self._subject_checks: dict[tuple[str, str], dict] = {}
+
+    def subject_checks(self, subject: Subject) -> dict:
+        """Rule id -> its subject tests' result for `subject`, filled as rules are evaluated
+        and kept for the next question of the same subject (a lake has few profiles)."""
+        key = (subject.name, repr(sorted(subject.attributes.items())))
+        if len(self._subject_checks) > _SUBJECTS_REMEMBERED:
+            self._subject_checks.clear()
+        return self._subject_checks.setdefault(key, {})
 
     def is_safe(self, transformation: str | None) -> bool:
         """Whether a declared safe transformation covers `transformation`: the same name, or
@@ -144,6 +156,8 @@ class _Deciding:
         self.matched: set[str] = set()
         self.unmet: list[str] = []
         self._dataset_evaluations: dict[str, tuple[Evaluation, ...]] = {}
+        self._who = policies.subject_checks(subject)
+        self._columns: dict[str, ColumnDecision] = {}
 
     def decision(self, resource: Resource) -> Decision:
         own = self._dataset(resource)
@@ -204,7 +218,10 @@ class _Deciding:
     ) -> tuple[Evaluation, ...]:
         evaluations = []
         for rule in rules:
-            evaluation = evaluate(rule, self.subject, resource, column, self.context)
+            who = self._who.get(rule.id)
+            if who is None:
+                who = self._who[rule.id] = subject_check(rule, self.subject)
+            evaluation = evaluate(rule, resource, column, self.context, who)
             self.evaluated[rule.id] = rule.version
             if evaluation.applies:
                 self.matched.add(rule.id)
@@ -214,7 +231,16 @@ class _Deciding:
     def _column(
         self, resource: Resource, column: Column, dataset: tuple[Evaluation, ...]
     ) -> ColumnDecision:
+        # A source column feeding several derived columns of one question is decided once.
         name = f"{resource.dataset}.{column.name}"
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = self._decide_column(resource, column, dataset, name)
+        return found
+
+    def _decide_column(
+        self, resource: Resource, column: Column, dataset: tuple[Evaluation, ...], name: str
+    ) -> ColumnDecision:
         if "sensitivity" not in column.attributes:
             self.unmet.append(f"{name}: not yet classified (no sensitivity)")
             own = ColumnDecision(column.name, DENY, None, f"{name} is not yet classified")

@@ -36,7 +36,7 @@ the context's attributes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -88,6 +88,10 @@ class Test:
     attribute: str
     op: Literal["in", "not_in", "min", "max"]
     values: tuple[Any, ...]
+    value_set: frozenset = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value_set", frozenset(self.values))
 
     def holds(self, actual: Any) -> bool:
         """Whether the test holds for the attribute's value; raises on values it cannot
@@ -96,8 +100,10 @@ class Test:
             return actual >= self.values[0]
         if self.op == "max":
             return actual <= self.values[0]
-        present = set(actual) if isinstance(actual, list | tuple | set | frozenset) else {actual}
-        found = any(value in present for value in self.values)
+        if isinstance(actual, list | tuple | set | frozenset):  # e.g. tags: any of them
+            found = not self.value_set.isdisjoint(actual)
+        else:
+            found = actual in self.value_set
         return found if self.op == "in" else not found
 
     def words(self) -> str:
