@@ -56,9 +56,10 @@ def resource_of(dataset: str, columns: Sequence[str] | None, *, catalog, classif
             return {}
         return {"sensitivity": current.sensitivity, "semantic_type": current.semantic_type}
 
+    layer = dataset.split("_", 1)[0]
     return Resource(
         dataset=dataset,
-        attributes={"zone": dataset.split("_", 1)[0] if "_" in dataset else "curated"},
+        attributes={"zone": layer if layer in ("silver", "gold") else "curated"},
         columns=tuple(Column(name, attributes(name)) for name in (columns or known)),
     )
 
