@@ -78,6 +78,14 @@ def test_the_seed_sentence_with_the_shipped_policies():
         assert decision.columns["segment"].treatment.kind == "clear"
     assert {"fraud_analyst", "marketing_analyst", "data_engineer", "auditor"} <= set(lake.profiles)
     assert set(lake.versions) == set(lake.rules)
+    # a row filter from the subject's region, as a SQL literal; no region, no rows
+    spend = Resource("gold_fact_card_spend", {"zone": "gold"}, (AMOUNT,))
+    assert lake.decide(marketing, spend, NOON).row_filter == "(merchant_country = 'MY')"
+    unregioned = Subject("marketing_intern", {"team": "marketing", "role": "analyst"})
+    blind = lake.decide(unregioned, spend, NOON)
+    assert blind.row_filter == "(FALSE)"
+    assert any("subject.region" in u and "no rows" in u for u in blind.unmet)
+    assert lake.decide(fraud, spend, NOON).row_filter is None
 
 
 def test_deny_overrides_and_the_strictest_mask_wins(tmp_path):
@@ -115,6 +123,16 @@ def test_deny_overrides_and_the_strictest_mask_wins(tmp_path):
     cards = lake.decide(lake.profile("marketing"), Resource("cards", {}, (AMOUNT, EMAIL)), NOON)
     # token (a keyed HMAC) is stricter than partial: the strictest applicable mask wins
     assert treatments(cards) == {"amount": "null", "email": "token(hmac-sha256)"}
+
+    # an exception for one column lifts the dataset's deny there only
+    (tmp_path / "lift.yaml").write_text(
+        "exceptions:\n  - {id: segments-ok, lifts: [marketing-no-customers], scope: {subject:"
+        " {team: marketing}, resource: {dataset: customers, column: segment}}, justification: j,"
+        " ticket: t, approver: a, expires: 2027-01-01}\n"
+    )
+    lifted = load_policy_set(tmp_path).decide(lake.profile("marketing"), resource, NOON)
+    assert treatments(lifted) == {"amount": "deny", "email": "deny", "segment": "clear"}
+    assert lifted.outcome == "allow" and lifted.decided_by == "segments-ok"
     assert cards.columns["email"].decided_by == "pii-token"
 
 
@@ -169,6 +187,12 @@ def test_fail_closed(tmp_path):
           - id: no-unregioned
             effect: deny
             resource: {dataset: cards, region: {not: [MY]}}
+          - id: no-embargoed-datasets
+            effect: deny
+            resource: {tags: embargoed}
+          - id: no-secret-columns
+            effect: deny
+            resource: {column_tags: secret}
         """,
     )
     unclassified = Column("notes", {"semantic_type": "free_text"})
@@ -191,6 +215,12 @@ def test_fail_closed(tmp_path):
         lake.profile("fraud"), Resource("cards", {"region": "MY"}, (SEGMENT,)), NOON
     )
     assert known.outcome == "allow"
+    # tags: the dataset's deny the dataset, a column's deny that column
+    embargoed = Resource("customers", {"tags": ["embargoed"]})
+    assert lake.decide(lake.profile("fraud"), embargoed, NOON).decided_by == "no-embargoed-datasets"
+    secret = Column("risk", {"sensitivity": "internal", "tags": ["secret"]})
+    tagged = lake.decide(lake.profile("fraud"), Resource("customers", {}, (secret, SEGMENT)), NOON)
+    assert treatments(tagged) == {"risk": "deny", "segment": "clear"}
 
 
 def test_why_denied_names_the_unmet_conditions(tmp_path):
@@ -264,6 +294,8 @@ def test_validation_errors_name_file_key_and_reason(tmp_path):
         "treatment: partial": "policies[0].treatment: partial needs a detail",
         "row_filter: 'region = = 1'": "policies[0].row_filter: not a Trino predicate",
         "colour: red": "policies[0].colour: unknown key",
+        "when: {time_of_day: {from: '08:00', to: '08:00'}}": "policies[0].when.time_of_day.to: must",
+        "when: {time_of_day: {from: '08:00', to: 18:00}}": "policies[0].when.time_of_day.to: must be a quoted time",
     }
     for line, expected in cases.items():
         (tmp_path / "bad.yaml").write_text(

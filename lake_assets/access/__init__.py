@@ -3,4 +3,7 @@ access question with an explained decision, an audit trail that replays, masked 
 subject profile, and restrictions that follow column lineage into derived tables.
 
 `model` holds the shapes every part speaks (Subject, Resource, Context, Decision).
+`policies` the YAML model of config/access/*.yaml (profiles, policies, exceptions, safe
+transformations), `rules` a policy compiled for evaluation and the index that finds the rules a
+question can match, `engine` the PolicySet: load_policy_set, decide.
 """

@@ -31,7 +31,7 @@ from lake_assets.access.model import (
     Subject,
     input_hash,
 )
-from lake_assets.access.policies import AccessFile
+from lake_assets.access.policies import AccessFile, render_row_filter
 from lake_assets.access.rules import (
     Evaluation,
     Rule,
@@ -166,24 +166,29 @@ class _Deciding:
         standing, allowing = _standing(applying)
         deny = next((r for r in standing if r.kind == "deny"), None)
         readable = [d for d in columns.values() if d.treatment != DENY]
-        if deny is not None or (columns and not readable) or (not columns and not allowing):
+        # With columns asked, the dataset is readable when one of them is (a dataset-level deny
+        # denies every column unless an exception lifted it for some).
+        allowed = bool(readable) if columns else deny is None and bool(allowing)
+        if not allowed:
             outcome = "deny"
             decided_by, reason = _deny_reason(deny, columns, resource, self.subject)
             if not columns:
                 self._note_unmet(resource.dataset, own, {r.id for r in applying}, deny)
         else:
             outcome = "allow"
-            decider = allowing[0] if allowing else None
-            decided_by = decider.id if decider else readable[0].decided_by
+            dataset_allow = allowing[0] if allowing and deny is None else None
+            decided_by = dataset_allow.id if dataset_allow else readable[0].decided_by
             reason = f"allowed by {decided_by}"
             if columns:
                 reason += f"; {len(readable)} of {len(columns)} columns readable"
-        row_filters = sorted({r.row_filter for r in standing if r.row_filter})
+        row_filters = (
+            set(self._row_filters(resource.dataset, standing)) if outcome == "allow" else ()
+        )
+        row_filters = sorted(row_filters)
         question = input_hash(self.subject, resource, self.context)
+        decision_id = hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()
         return Decision(
-            decision_id=hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()[
-                :32
-            ],
+            decision_id=decision_id[:32],
             subject=self.subject.name,
             dataset=resource.dataset,
             outcome=outcome,
@@ -191,15 +196,22 @@ class _Deciding:
             decided_by=decided_by,
             reason=reason,
             matched=tuple(sorted(self.matched)),
-            unmet=tuple(dict.fromkeys(self.unmet))
-            if outcome == "deny" or len(readable) < len(columns)
-            else (),
-            row_filter=" AND ".join(f"({p})" for p in row_filters)
-            if outcome == "allow" and row_filters
-            else None,
+            unmet=tuple(dict.fromkeys(self.unmet)),
+            row_filter=" AND ".join(f"({p})" for p in row_filters) if row_filters else None,
             policy_versions=dict(sorted(self.evaluated.items())),
             input_hash=question,
         )
+
+    def _row_filters(self, dataset: str, standing: Iterable[Rule]) -> Iterable[str]:
+        for rule in standing:
+            if rule.row_filter:
+                predicate, lacking = render_row_filter(rule.row_filter, self.subject.attributes)
+                for attribute in lacking:
+                    self.unmet.append(
+                        f"{dataset}: row filter of {rule.id} needs subject.{attribute} "
+                        "(attribute missing or not a single value): no rows"
+                    )
+                yield predicate
 
     def _dataset(self, resource: Resource) -> tuple[Evaluation, ...]:
         """The dataset-level rules evaluated for `resource` (once per dataset per question)."""
@@ -294,8 +306,9 @@ class _Deciding:
             return ColumnDecision(
                 column.name, DENY, None, f"no policy allows {self.subject.name} to read {name}"
             )
-        # The strictest wins; among equally strict, the lowest id (determinism).
-        decider = max(allowing, key=lambda r: r.grants.strictness)
+        # The strictest wins; among equally strict an exception (it is why the column is
+        # readable at all), then the lowest id (max keeps the first of equals).
+        decider = max(allowing, key=lambda r: (r.grants.strictness, r.kind == "exception"))
         return ColumnDecision(
             column.name, decider.grants, decider.id, _words(decider, f"{decider.grants} by")
         )

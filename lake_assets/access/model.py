@@ -162,10 +162,23 @@ def input_hash(subject: Subject, resource: Resource, context: Context) -> str:
 def _plain(value: Any) -> Any:
     """`asdict` without its deep copies (the engine hashes every question; the JSON is the
     same): dataclasses and mappings to dicts, tuples to lists."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind in _SHAPES:
+        return {name: _plain(getattr(value, name)) for name in _SHAPES[kind]}
+    if kind is dict or isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Field names of the question's shapes, looked up once rather than per value.
+_SHAPES = {
+    shape: tuple(f.name for f in fields(shape))
+    for shape in (Subject, Resource, Column, Origin, Context)
+}

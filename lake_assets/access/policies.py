@@ -12,13 +12,13 @@ A file holds any of four sections:
         subject: {team: {not: fraud}, role: analyst}
         when: {time_of_day: {from: "07:00", to: "20:00"}, environment: [prod, dev]}
         treatment: generalise(band:1000)
-        row_filter: "region = 'MY'"
+        row_filter: "merchant_country = {subject.region}"   # a subject attribute, as a literal
     exceptions:                    # the only thing that lifts a deny or a mask, in its scope
       - id: ex-2026-114
-        lifts: [national-id-never]
-        scope: {subject: {profile: fraud_lead}, resource: {dataset: customers}}
-        treatment: partial(last4)
-        justification: chargeback investigation
+        lifts: [amounts-banded-outside-fraud]
+        scope: {subject: {profile: marketing_lead}, resource: {dataset: card_transactions}}
+        treatment: clear
+        justification: reconciling the Q4 campaign's spend
         ticket: SEC-114
         approver: ciso
         expires: 2026-12-31        # through that day (UTC); a datetime is exact
@@ -26,16 +26,22 @@ A file holds any of four sections:
       hmac: keyed HMAC with a key the lake manages               # restriction on;
       aggregate>=5: count, sum or avg over >= 5 individuals      # covers any k >= 5
 
+A row filter is a Trino predicate; `{subject.x}` puts the subject's attribute x in it as a SQL
+literal (a subject without it gets no rows). Row filters of every standing allow are ANDed.
+
 An attribute test is a value (equal, or for a list attribute such as tags: contains it), a list
 (any of), or a mapping `{not: value-or-list}`, `{min: n}`, `{max: n}`. Subject tests read the
 subject's attributes (`profile` is the subject's name); resource tests read the column's
-attributes, then the dataset's (`dataset` and `column` are the names); `when.context` tests read
-the context's attributes.
+`sensitivity`, `semantic_type` and `column_tags` (a policy testing one of them, or `column`,
+applies to the columns it matches; any other policy to the whole dataset), the dataset's `zone`,
+`tags`, `owner` and any other attribute (`dataset` and `column` are the names); `when.context`
+tests read the context's attributes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -134,6 +140,30 @@ def compile_tests(side: str, tests: dict[str, Any]) -> tuple[Test, ...]:
     return tuple(compiled)
 
 
+# `{subject.region}` in a row filter: the subject's attribute as a SQL literal.
+PLACEHOLDER = re.compile(r"\{subject\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render_row_filter(template: str, attributes: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The row filter for a subject, and the placeholders it lacks (or cannot put in SQL, e.g. a
+    list): with any lacking, the filter is FALSE (no rows: fail closed)."""
+    lacking = []
+
+    def literal(found: re.Match) -> str:
+        value = attributes.get(found.group(1))
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        lacking.append(found.group(1))
+        return "NULL"
+
+    rendered = PLACEHOLDER.sub(literal, template)
+    return ("FALSE" if lacking else rendered), tuple(lacking)
+
+
 def parse_treatment(text: str) -> Treatment:
     """`clear`, `null`, `deny`, `token`, `partial(last4)`, `generalise(month)`,
     `generalise(band:1000)`: a Treatment, or ValueError saying what is wrong."""
@@ -161,6 +191,20 @@ class TimeOfDay:
 
     to: time
     from_: time = Field(alias="from")  # after `to`: a dataclass field with a Field() follows
+
+    @field_validator("to", "from_", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        # YAML reads an unquoted 18:00 as the number 1080 (base 60), which would be 00:18.
+        if not isinstance(value, str | time):
+            raise ValueError(f'must be a quoted time such as "18:00", got {value!r}')
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeOfDay:
+        if self.from_ == self.to:
+            raise keyed("to", "must differ from `from` (the window would be empty)")
+        return self
 
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
@@ -207,7 +251,7 @@ class Policy:
     def _trino_predicate(cls, predicate: str | None) -> str | None:
         if predicate is not None:
             try:
-                sqlglot.parse_one(predicate, read="trino")
+                sqlglot.parse_one(PLACEHOLDER.sub("'x'", predicate), read="trino")
             except sqlglot.errors.ParseError as error:
                 raise ValueError(f"not a Trino predicate: {error}") from None
         return predicate

@@ -29,7 +29,7 @@ from lake_assets.access.policies import (
 
 # Resource attributes a column has and a dataset has not: a policy testing one of them is about
 # columns and applies only to those it matches; any other policy applies to the whole dataset.
-COLUMN_KEYS = frozenset({"column", "sensitivity", "semantic_type"})
+COLUMN_KEYS = frozenset({"column", "sensitivity", "semantic_type", "column_tags"})
 # The keys the index files rules under, most selective first: a rule is filed under the first
 # of them it tests with a plain value or list of values; the rest stay in the unkeyed bucket.
 INDEX_KEYS = ("dataset", "column", "semantic_type", "sensitivity", "zone")
@@ -207,16 +207,21 @@ def _subject_value(subject: Subject, name: str) -> Any:
 
 
 def _resource_value(resource: Resource, column: Column | None, name: str) -> Any:
-    """A column's attribute, else its dataset's; `tags` are both's."""
+    """`dataset` and `column` are the names, `tags` the dataset's and `column_tags` the
+    column's (none when absent); any other attribute is the column's if it has it (lineage may
+    give a source column its zone), else its dataset's."""
     if name == "dataset":
         return resource.dataset
-    if name == "column":
-        return column.name if column is not None else _MISSING
-    if name == "tags":
-        tags = [*resource.attributes.get("tags", ())]
-        if column is not None:
-            tags.extend(column.attributes.get("tags", ()))
-        return tags
+    if name in COLUMN_KEYS:
+        if column is None:
+            return _MISSING
+        if name == "column":
+            return column.name
+        if name == "column_tags":
+            return column.attributes.get("tags", ())
+        return column.attributes.get(name, _MISSING)
+    if name == "tags":  # tags are known to be none when none are given, unlike a value
+        return resource.attributes.get("tags", ())
     if column is not None and name in column.attributes:
         return column.attributes[name]
     return resource.attributes.get(name, _MISSING)
