@@ -6,4 +6,7 @@ subject profile, and restrictions that follow column lineage into derived tables
 `policies` the YAML model of config/access/*.yaml (profiles, policies, exceptions, safe
 transformations), `rules` a policy compiled for evaluation and the index that finds the rules a
 question can match, `engine` the PolicySet: load_policy_set, decide.
+`attributes` builds a dataset's Resource from what the lake records (zone, owner, the catalog's
+classifications, column lineage as origins), `safe` declares the transformations that relax a
+restriction, `tokens` the keyed HMAC `lake_token(col)` gold SQL may call.
 """
