@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lake_assets.access import cli as access_cli
 from lake_assets.access.audit import Mismatch, ReplayRefused, audit_entry, replay
 from lake_assets.access.model import (
     CLEAR,
@@ -244,7 +243,8 @@ def _classified(dataset: str, column: str, semantic_type: str, sensitivity: str)
 @pytest.fixture
 def access_lake(tmp_path, monkeypatch):
     """A local lake whose catalog publishes card_transactions (amount and national_id
-    classified, merchant not), asked under the project's policies (config/access)."""
+    classified, merchant not) and classifies the customer master's national_id, asked under
+    the project's policies (config/access)."""
     monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
     monkeypatch.delenv("LAKE_PROFILE", raising=False)
     stores = command_resources(load_settings())
@@ -260,6 +260,9 @@ def access_lake(tmp_path, monkeypatch):
             _classified("card_transactions", "amount", "amount", "confidential"),
             _classified("card_transactions", "national_id", "mykad", "pii"),
         ],
+    )
+    stores["classification"].write(
+        "customers", [_classified("customers", "national_id", "mykad", "pii")]
     )
     return stores
 
@@ -302,19 +305,29 @@ def test_check_explain_and_audit_on_the_command_line(access_lake, capsys):
     assert "    - card_transactions.merchant: not yet classified (no sensitivity)" in lines
     assert any(line.startswith("  column amount: null: ") for line in lines)
 
-    # What the trail holds: the three answers above, in the order they were asked.
+    # silver_customer.national_id copies the master's: it inherits the deny, and says from where.
+    code, out, _ = _lake(capsys, "access", "explain", "--as", "fraud_analyst",
+                         "silver_customer", "national_id")  # fmt: skip
+    lines = out.splitlines()
+    assert lines[0] == "fraud_analyst on silver_customer: DENY"
+    assert lines[1] == "  decided by: national-id-never"
+    assert "  column national_id: deny: inherits deny from customers.national_id" in out
+    assert "    lineage: silver_customer.national_id <- customers.national_id" in lines
+
+    # What the trail holds: the four answers above, in the order they were asked.
     code, out, _ = _lake(capsys, "access", "audit")
     assert code == 0
     assert [line.split()[2:6] for line in out.splitlines()] == [
         ["fraud_analyst", "on", "card_transactions:", "allow"],
         ["marketing_analyst", "on", "card_transactions:", "deny"],
         ["marketing_analyst", "on", "card_transactions:", "allow"],
+        ["fraud_analyst", "on", "silver_customer:", "deny"],
     ]
     assert out.splitlines()[2].endswith("[amount null, national_id deny, merchant deny]")
     code, out, _ = _lake(capsys, "access", "audit", "--json")
     assert [e["columns"] for e in json.loads(out)][1] == ["national_id"]
     code, out, _ = _lake(capsys, "access", "audit", "--replay")
-    assert (code, out) == (0, "replayed 3 decisions: every one reproduced\n")
+    assert (code, out) == (0, "replayed 4 decisions: every one reproduced\n")
     code, out, _ = _lake(capsys, "access", "audit", "--since", "2999-01-01")
     assert (code, out) == (0, "")
 
@@ -325,7 +338,8 @@ def test_command_line_errors_name_the_thing_and_what_exists(access_lake, capsys)
     assert "unknown profile 'nobody'; the policies' profiles: auditor, data_engineer, " in err
     code, _, err = _lake(capsys, "access", "explain", "--as", "fraud_analyst", "cards")
     assert code == 2
-    assert "unknown dataset 'cards'" in err and "card_transactions, crm_contacts" in err
+    assert "unknown dataset 'cards'; the lake's datasets: card_transactions, customers" in err
+    assert "silver_customer" in err and "gold_dim_customer" in err
     code, _, err = _lake(capsys, "access", "explain", "--as", "fraud_analyst",
                          "card_transactions", "amnt")  # fmt: skip
     assert code == 2
@@ -360,10 +374,3 @@ def test_the_access_commands_load_neither_dagster_nor_spark(access_lake):
     assert alone.returncode == 0, alone.stderr
     assert json.loads(alone.stdout.splitlines()[-1]) == [[0, 0, 0], []]
     assert "replayed 2 decisions: every one reproduced" in alone.stdout
-
-
-def test_explain_names_the_lineage_path_of_an_inherited_restriction():
-    policies = FakePolicies()
-    subject, resource = policies.profile("fraud_analyst"), _cards("hashed_id")
-    decision = policies.decide(subject, resource, Context(now=MORNING))
-    assert "    lineage: hashed_id <- national_id" in access_cli.explain_lines(decision)

@@ -1,8 +1,9 @@
 """`lake access check|explain|audit`: ask the policies a question as a subject profile, see why
 they answer so, and read (or replay) the audit trail every answer is appended to.
 
-Neither Dagster nor Spark is loaded (ADR-0063): the policies are YAML, the dataset's columns
-come from the catalog and their attributes from the classification store.
+Neither Dagster nor Spark is loaded (ADR-0063): the policies are YAML, a dataset's columns and
+their attributes come from the catalog, the classification store and the derived tables'
+declared column lineage (access/attributes.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lake_assets.access.audit import AuditEntry, audit_entry, replay
-from lake_assets.access.model import Column, Context, Decision, Resource
+from lake_assets.access.model import Context, Decision
 from lake_assets.instants import utc_now
 from lake_assets.settings import REPO_ROOT, Settings
 
@@ -31,37 +32,32 @@ def load_policies(folder: Path):
 
 
 def resource_of(dataset: str, columns: Sequence[str] | None, *, catalog, classifications, settings):
-    """The Resource of `dataset` (its `columns`, default all) as the catalog publishes it, each
-    column with its classification's sensitivity and semantic type (none while unclassified:
-    the engine denies such a column). Stands in for lake_assets/access/attributes.py."""
-    published = catalog.partitions(dataset)
-    if not published:
+    """The Resource of `dataset` (its `columns`, default all) with the attributes and lineage
+    the lake records (access/attributes.py); an unknown dataset or column is an error naming
+    what exists."""
+    from lake_assets.access.attributes import MART_DATASET, SILVER_TABLES, LakeAttributes
+    from lake_assets.history.apply import history_dataset
+
+    lake = LakeAttributes(catalog, classifications, settings.sources)
+    if lake.zone(dataset) is None:
+        declared = [
+            *lake.sources,
+            *(history_dataset(s.source_id) for s in lake.sources.values() if s.history),
+            *(t.dataset for t in SILVER_TABLES),
+            *lake.gold,
+            MART_DATASET,
+        ]
         raise LookupError(
-            f"unknown dataset {dataset!r}: nothing of it is published; the lake's sources: "
-            f"{', '.join(sorted(settings.sources))} (derived tables by their catalog name, "
-            "e.g. silver_customer)"
+            f"unknown dataset {dataset!r}; the lake's datasets: {', '.join(declared)}"
         )
-    known = list(dict.fromkeys(c for version in published for c in version.columns))
+    known = lake.columns_of(dataset)
     unknown = [c for c in columns or () if c not in known]
     if unknown:
         raise LookupError(
             f"{dataset} has no column {', '.join(map(repr, unknown))}; its columns: "
-            f"{', '.join(known)}"
+            f"{', '.join(known) or 'none published yet'}"
         )
-    records = classifications.columns(dataset)
-
-    def attributes(name: str) -> dict:
-        current = records[name].current if name in records else None
-        if current is None or current.semantic_type is None:
-            return {}
-        return {"sensitivity": current.sensitivity, "semantic_type": current.semantic_type}
-
-    layer = dataset.split("_", 1)[0]
-    return Resource(
-        dataset=dataset,
-        attributes={"zone": layer if layer in ("silver", "gold") else "curated"},
-        columns=tuple(Column(name, attributes(name)) for name in (columns or known)),
-    )
+    return lake.resource(dataset, columns or None)
 
 
 def _subject(policies, profile: str):
