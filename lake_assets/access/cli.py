@@ -83,7 +83,9 @@ def decide_and_record(
         classifications=stores["classification"],
         settings=settings,
     )
-    context = Context(now=utc_now(), environment=args.environment)
+    # The views' rule (access/service.py): the aws profile is production.
+    environment = args.environment or ("prod" if settings.profile == "aws" else "dev")
+    context = Context(now=utc_now(), environment=environment)
     decision = policies.decide(subject, resource, context)
     stores["access_audit"].append(audit_entry(subject, resource, context, decision))
     return decision
@@ -198,7 +200,9 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         parser = access.add_parser(name, help=help)
         parser.add_argument("--as", dest="profile", required=True, metavar="PROFILE")
         parser.add_argument("dataset")
-        parser.add_argument("--environment", default="dev", help="the context's (default: dev)")
+        parser.add_argument(
+            "--environment", help="the context's (default: prod on the aws profile, else dev)"
+        )
         parser.add_argument("--json", action="store_true", help="print the decision as JSON")
         policies_option(parser)
         return parser
