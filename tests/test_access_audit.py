@@ -331,6 +331,29 @@ def test_check_explain_and_audit_on_the_command_line(access_lake, capsys):
     code, out, _ = _lake(capsys, "access", "audit", "--since", "2999-01-01")
     assert (code, out) == (0, "")
 
+    # Someone with the file drops the guard and grants marketing the amounts: the replay says so.
+    banded = access_lake["access_audit"].entries()[2]  # marketing: amount null
+    forged = {
+        **banded.decision["columns"]["amount"],
+        "treatment": {"kind": "clear", "detail": None},
+    }
+    columns = {**banded.decision["columns"], "amount": forged}
+    forged = replace(banded, decision={**banded.decision, "columns": columns})
+    with sqlite3.connect(access_lake["access_audit"].path) as db:
+        db.execute("DROP TRIGGER access_audit_no_update")
+        db.execute(
+            "UPDATE access_audit SET body = ? WHERE decision_id = ?",
+            (json.dumps(forged.to_json()), banded.decision_id),
+        )
+    code, out, _ = _lake(capsys, "access", "audit", "--replay")
+    assert (code, out.splitlines()) == (
+        1,
+        [
+            "replayed 4 decisions: 1 differ",
+            f"  {banded.decision_id}: column amount: recorded clear, replayed null",
+        ],
+    )
+
 
 def test_command_line_errors_name_the_thing_and_what_exists(access_lake, capsys):
     code, _, err = _lake(capsys, "access", "check", "--as", "nobody", "card_transactions")
