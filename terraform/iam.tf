@@ -235,6 +235,18 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = [aws_dynamodb_table.lake["compaction_history"].arn]
   }
 
+  # The access audit trail (resources/aws/dynamo_access_audit.py) is append-only: an entry is a
+  # conditional put, the trail is read by a scan; nothing may update or delete an entry.
+  statement {
+    sid    = "AccessAudit"
+    effect = "Allow"
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+    ]
+    resources = [aws_dynamodb_table.lake["access_audit"].arn]
+  }
+
   # Partition catalog: publish is a pointer switch on the partition (resources/aws/glue.py);
   # sealing and compaction switch it the same way. The table carries the superseded locations
   # retention reads across tables, and widened columns: both are table updates.
