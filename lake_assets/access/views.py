@@ -1,0 +1,217 @@
+"""Masked views: a Decision's column treatments and row filter as one SQL view per (dataset,
+profile), in Trino's dialect (Athena), parsed and checked with sqlglot before anyone runs it.
+
+A view keeps each column's name and replaces its value by the treatment's expression, so a
+query that filters, groups or joins on a masked column works on the masked value and never sees
+the clear one (`WHERE national_id = '850101145678'` through a tokenised column matches nothing).
+A denied column is absent, so a query naming it fails. The row filter reads the clear columns of
+the source, before any mask. Each profile has a database of its own (`lake_views_<profile>`)
+holding a view per dataset named as the dataset, so a query reads the same for every profile
+and IAM grants a profile its one database.
+
+A keyed token needs its key in the view. In a Glue view the text is readable by everyone who may
+query it (Athena reads it with glue:GetTable), and whoever holds the key can test candidates
+(about 2x10^10 MyKad numbers), so `token_key=None` renders a token as null, the next stricter
+treatment: fail closed (ADR "masked views"). The local engine gets the key, in-process only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from lake_assets.access.model import Decision, Treatment
+
+DIALECT = "trino"
+VIEWS_PREFIX = "lake_views"
+# The lake's field types (lake_assets/tables/types.py) as Trino names them in a view.
+TRINO_TYPES = {
+    "null": "varchar",
+    "boolean": "boolean",
+    "integer": "bigint",
+    "double": "double",
+    "date": "date",
+    "timestamp": "timestamp",
+    "string": "varchar",
+    "json": "varchar",
+}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PARTIAL = re.compile(r"^(first|last)(\d+)$")
+_BAND = re.compile(r"^band:(\d+(?:\.\d+)?)$")
+
+
+class ViewError(ValueError):
+    """A view that cannot be generated safely: names the dataset, profile and reason."""
+
+    def __init__(self, dataset: str, profile: str, reason: str):
+        super().__init__(f"view of {dataset} for {profile}: {reason}")
+
+
+@dataclass(frozen=True)
+class ViewSource:
+    """The table a view reads: its database (the Glue database of curated tables) and its
+    columns (name -> the lake's field type), as the catalog records them."""
+
+    dataset: str
+    database: str
+    columns: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ViewColumn:
+    name: str
+    type: str  # Trino type of the view's column
+    treatment: Treatment
+
+
+@dataclass(frozen=True)
+class View:
+    dataset: str
+    profile: str
+    database: str  # the profile's views database; the view is named as the dataset
+    sql: str  # Trino SELECT, validated
+    columns: tuple[ViewColumn, ...]
+    # Columns whose token is rendered as null because no key may reach this view's text.
+    tokens_withheld: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.dataset
+
+
+def views_database(profile: str, prefix: str = VIEWS_PREFIX) -> str:
+    return f"{prefix}_{_identifier(profile, 'profile')}"
+
+
+def render_views(
+    decisions: Iterable[Decision],
+    sources: Mapping[str, ViewSource],
+    *,
+    token_key: str | None = None,
+    prefix: str = VIEWS_PREFIX,
+) -> list[View]:
+    """Every allowed decision's view, sorted by (profile, dataset); a denied dataset has none."""
+    views = [
+        render_view(d, sources[d.dataset], token_key=token_key, prefix=prefix) for d in decisions
+    ]
+    return sorted((v for v in views if v), key=lambda v: (v.profile, v.dataset))
+
+
+def render_view(
+    decision: Decision,
+    source: ViewSource,
+    *,
+    token_key: str | None = None,
+    prefix: str = VIEWS_PREFIX,
+) -> View | None:
+    """The view of `source` for the decision's subject, None when the dataset is denied. Columns
+    keep the source's order; a column the decision does not name is left out (fail closed)."""
+    if decision.outcome != "allow":
+        return None
+    if token_key is not None and not re.fullmatch(r"[0-9a-fA-F]{32,}", token_key):
+        raise ViewError(source.dataset, decision.subject, "the token key must be hex, >= 16 bytes")
+    selected, columns, withheld = [], [], []
+    for name, kind in source.columns.items():
+        column = decision.columns.get(name)
+        if column is None or column.treatment.kind == "deny":
+            continue
+        treatment = column.treatment
+        if treatment.kind == "token" and token_key is None:
+            withheld.append(name)
+            treatment = Treatment("null")
+        try:
+            sql, trino_type = _masked(_quoted(name), kind, treatment, token_key)
+        except ValueError as error:
+            raise ViewError(source.dataset, decision.subject, f"column {name}: {error}") from None
+        selected.append(f"{sql} AS {_quoted(name)}")
+        columns.append(ViewColumn(name, trino_type, column.treatment))
+    if not selected:
+        raise ViewError(source.dataset, decision.subject, "the decision leaves no column")
+    table = f"{_quoted(source.database)}.{_quoted(source.dataset)}"
+    sql = f"SELECT {', '.join(selected)} FROM {table}"
+    if decision.row_filter:
+        sql += f" WHERE ({decision.row_filter})"
+    validate(sql, source, decision.subject)
+    return View(
+        dataset=source.dataset,
+        profile=decision.subject,
+        database=views_database(decision.subject, prefix),
+        sql=sql,
+        columns=tuple(columns),
+        tokens_withheld=tuple(withheld),
+    )
+
+
+def validate(sql: str, source: ViewSource, profile: str) -> exp.Select:
+    """Parse `sql` as Trino: one SELECT, reading only its source table, no subquery (a row
+    filter cannot smuggle in another table or a UNION). Raises ViewError naming what is wrong."""
+    try:
+        statements = sqlglot.parse(sql, read=DIALECT)
+    except sqlglot.errors.ParseError as error:
+        raise ViewError(source.dataset, profile, f"not valid Trino SQL: {error}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Select):
+        raise ViewError(source.dataset, profile, "not one SELECT statement")
+    select = statements[0]
+    tables = {(t.db, t.name) for t in select.find_all(exp.Table)}
+    nested = sum(1 for _ in select.find_all(exp.Select)) > 1
+    if tables != {(source.database, source.dataset)} or nested:
+        raise ViewError(source.dataset, profile, f"reads more than its source table: {tables}")
+    return select
+
+
+def to_duckdb(sql: str) -> str:
+    """The same view for the local engine, transpiled, so one generator serves both."""
+    return sqlglot.transpile(sql, read=DIALECT, write="duckdb")[0]
+
+
+def _masked(column: str, kind: str, treatment: Treatment, token_key: str | None) -> tuple[str, str]:
+    """(SQL expression, Trino type) of `column` (quoted) of field type `kind` under `treatment`."""
+    trino = TRINO_TYPES.get(kind, "varchar")
+    text = f"CAST({column} AS varchar)"
+    detail = treatment.detail
+    if treatment.kind == "clear":
+        return column, trino
+    if treatment.kind == "null":
+        return f"CAST(NULL AS {trino})", trino
+    if treatment.kind == "token":
+        # Keyed HMAC-SHA256: equal values get equal tokens, so a join links rows; without the
+        # key nobody can compute the token of a guessed value.
+        key = f"from_hex('{token_key}')"
+        return f"to_hex(hmac_sha256(to_utf8({text}), {key}))", "varchar"
+    if treatment.kind == "partial":
+        shown = _PARTIAL.match(detail or "")
+        if not shown:
+            raise ValueError(f"partial needs 'lastN' or 'firstN', not {detail!r}")
+        n = int(shown.group(2))
+        part = f"substr({text}, -{n})" if shown.group(1) == "last" else f"substr({text}, 1, {n})"
+        pad = "lpad" if shown.group(1) == "last" else "rpad"
+        # A value no longer than what is shown would be shown whole: mask all of it.
+        size = f"CAST(length({text}) AS integer)"
+        return (
+            f"CASE WHEN length({text}) > {n} THEN {pad}({part}, {size}, '*') "
+            f"ELSE lpad('', {size}, '*') END",
+            "varchar",
+        )
+    if treatment.kind == "generalise":
+        if detail in ("month", "year") and kind in ("date", "timestamp"):
+            return f"CAST(date_trunc('{detail}', {column}) AS date)", "date"
+        band = _BAND.match(detail or "")
+        if band and kind in ("integer", "double"):
+            width = band.group(1)
+            return f"floor(CAST({column} AS double) / {width}) * {width}", "double"
+        raise ValueError(f"cannot generalise a {kind} column by {detail!r}")
+    raise ValueError(f"unknown treatment {treatment}")
+
+
+def _identifier(name: str, what: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"{what} {name!r} is not a plain SQL identifier (letters, digits, _)")
+    return name
+
+
+def _quoted(name: str) -> str:
+    return f'"{_identifier(name, "name")}"'

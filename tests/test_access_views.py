@@ -1,0 +1,201 @@
+"""Masked views (issue 14): every generated statement parsed, executed in DuckDB on tiny Parquet,
+and shown not to leak a masked column's clear value through a filter or a join; registered in
+Glue on the moto server; the blocking check fails when a view would read a masked column in
+clear. Decisions are constructed here, as the policy engine returns them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lake_assets.access.local_views import PartitionFiles, masked_connection
+from lake_assets.access.model import ColumnDecision, Decision, Treatment
+from lake_assets.access.views import (
+    ViewError,
+    ViewSource,
+    render_view,
+    render_views,
+    to_duckdb,
+)
+
+KEY = "00112233445566778899aabbccddeeff" * 2
+NATIONAL_ID = "850101145678"
+CUSTOMERS = ViewSource(
+    "customers",
+    "lakehouse_curated",
+    {
+        "customer_id": "string",
+        "national_id": "string",
+        "name": "string",
+        "card_number": "string",
+        "birth_date": "date",
+        "balance": "double",
+        "region": "string",
+        "event_date": "date",
+    },
+)
+PAYMENTS = ViewSource(
+    "payments",
+    "lakehouse_curated",
+    {"payment_id": "integer", "national_id": "string", "amount": "double", "event_date": "date"},
+)
+
+
+def decision(profile: str, dataset: str, treatments: dict, row_filter=None, outcome="allow"):
+    columns = {
+        name: ColumnDecision(name, Treatment(*spec.split(":", 1)), "policy-x", "test")
+        for name, spec in treatments.items()
+    }
+    return Decision(
+        f"d-{profile}-{dataset}", profile, dataset, outcome, columns, "policy-x", "test",
+        row_filter=row_filter,
+    )  # fmt: skip
+
+
+FRAUD = [
+    decision(
+        "fraud_analyst",
+        "customers",
+        {
+            "customer_id": "clear",
+            "national_id": "token",
+            "name": "null",
+            "card_number": "partial:last4",
+            "birth_date": "generalise:month",
+            "balance": "clear",
+            "region": "clear",
+            "event_date": "clear",
+        },
+    ),
+    decision(
+        "fraud_analyst",
+        "payments",
+        {"payment_id": "clear", "national_id": "token", "amount": "clear", "event_date": "clear"},
+    ),
+]
+MARKETING = [
+    decision(
+        "marketing_analyst",
+        "customers",
+        {
+            "customer_id": "clear",
+            "national_id": "deny",
+            "name": "clear",
+            "balance": "generalise:band:1000",
+            "region": "clear",
+            # card_number, birth_date, event_date: not named, so left out (fail closed)
+        },
+        row_filter="region = 'north'",
+    ),
+    decision("marketing_analyst", "payments", {"amount": "clear"}, outcome="deny"),
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("parquet")
+    customers = pa.table(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "national_id": [NATIONAL_ID, "900202085555", "770303031111"],
+            "name": ["Aminah", "Bala", "Chen"],
+            "card_number": ["4111111111111111", "5500005555555559", "123"],
+            "birth_date": [date(1985, 1, 17), date(1990, 2, 2), date(1977, 3, 30)],
+            "balance": [1234.5, 250.0, 98000.25],
+            "region": ["north", "south", "north"],
+        }
+    )
+    payments = pa.table(
+        {
+            "payment_id": [1, 2, 3],
+            "national_id": [NATIONAL_ID, NATIONAL_ID, "770303031111"],
+            "amount": [10.0, 20.0, 30.0],
+        }
+    )
+    pq.write_table(customers, folder / "customers.parquet")
+    pq.write_table(payments, folder / "payments.parquet")
+    return {
+        "customers": [PartitionFiles("2026-03-02", (str(folder / "customers.parquet"),))],
+        "payments": [PartitionFiles("2026-03-02", (str(folder / "payments.parquet"),))],
+    }
+
+
+def query(files, decisions, sql, key=KEY):
+    views = render_views(decisions, {"customers": CUSTOMERS, "payments": PAYMENTS}, token_key=key)
+    con = masked_connection(views, [CUSTOMERS, PAYMENTS], files, key)
+    return con.execute(to_duckdb(sql)).fetchall()
+
+
+def test_every_treatment_renders_as_valid_trino_and_runs_in_duckdb(files):
+    views = render_views(
+        FRAUD + MARKETING, {"customers": CUSTOMERS, "payments": PAYMENTS}, token_key=KEY
+    )
+    # Sorted by (profile, dataset); the denied dataset has no view.
+    assert [(v.profile, v.dataset) for v in views] == [
+        ("fraud_analyst", "customers"),
+        ("fraud_analyst", "payments"),
+        ("marketing_analyst", "customers"),
+    ]
+    assert views[0].database == "lake_views_fraud_analyst"
+    rows = query(
+        files,
+        FRAUD,
+        "SELECT customer_id, national_id, name, card_number, birth_date, balance "
+        "FROM customers ORDER BY customer_id",
+    )
+    c1 = rows[0]
+    assert c1[0] == "c1" and len(c1[1]) == 64 and c1[1] != NATIONAL_ID and c1[2] is None
+    assert c1[3] == "************1111" and c1[4] == date(1985, 1, 1) and c1[5] == 1234.5
+    assert rows[2][3] == "***"  # no longer than what partial shows: masked whole
+    marketing = query(files, MARKETING, "SELECT * FROM customers ORDER BY customer_id")
+    # Only the north; national_id denied and unnamed columns absent; balance in bands.
+    assert marketing == [("c1", "Aminah", 1000.0, "north"), ("c3", "Chen", 98000.0, "north")]
+
+
+def test_filtering_or_joining_on_a_masked_column_does_not_leak_it(files):
+    assert query(files, FRAUD, f"SELECT * FROM customers WHERE national_id = '{NATIONAL_ID}'") == []
+    # A join on the token links the customer's payments without revealing the number.
+    joined = query(
+        files,
+        FRAUD,
+        "SELECT c.customer_id, p.payment_id, p.national_id FROM customers c "
+        "JOIN payments p ON c.national_id = p.national_id ORDER BY p.payment_id",
+    )
+    assert [(c, p) for c, p, _ in joined] == [("c1", 1), ("c1", 2), ("c3", 3)]
+    assert NATIONAL_ID not in {token for _, _, token in joined}
+    # A denied column is absent: naming it fails; the filtered-out region cannot be read.
+    with pytest.raises(duckdb.BinderException):
+        query(files, MARKETING, "SELECT national_id FROM customers")
+    assert query(files, MARKETING, "SELECT count(*) FROM customers WHERE region = 'south'") == [
+        (0,)
+    ]
+    # Nothing but the masked tables is reachable: no clear source, no token function, no files.
+    views = render_views(FRAUD, {"customers": CUSTOMERS, "payments": PAYMENTS}, token_key=KEY)
+    con = masked_connection(views, [CUSTOMERS, PAYMENTS], files, KEY)
+    for attempt in (
+        'SELECT * FROM "lakehouse_curated"."customers"',
+        f"SELECT hmac_sha256(encode('{NATIONAL_ID}'), unhex('{KEY}'))",
+        f"SELECT * FROM read_parquet('{files['customers'][0].paths[0]}')",
+        "SET enable_external_access = true",
+    ):
+        with pytest.raises(duckdb.Error):
+            con.execute(attempt)
+
+
+def test_without_a_key_a_token_is_withheld_and_a_hostile_row_filter_is_refused():
+    view = render_view(FRAUD[0], CUSTOMERS, token_key=None)
+    assert view.tokens_withheld == ("national_id",)
+    assert 'CAST(NULL AS varchar) AS "national_id"' in view.sql and "from_hex" not in view.sql
+    for hostile in (
+        "1 = 1 UNION SELECT * FROM lakehouse_curated.payments",
+        "customer_id IN (SELECT customer_id FROM secret.allowed)",
+        "1 = 1; DROP TABLE x",
+    ):
+        with pytest.raises(ViewError):
+            render_view(decision("p", "customers", {"customer_id": "clear"}, hostile), CUSTOMERS)
+    with pytest.raises(ViewError, match="cannot generalise a string"):
+        render_view(decision("p", "customers", {"name": "generalise:month"}), CUSTOMERS)
