@@ -140,7 +140,7 @@ def test_every_treatment_renders_as_valid_trino_and_runs_in_duckdb(files):
         ("fraud_analyst", "payments"),
         ("marketing_analyst", "customers"),
     ]
-    assert views[0].database == "lake_views_fraud_analyst"
+    assert views[0].name == "customers__fraud_analyst"
     rows = query(
         files,
         FRAUD,
@@ -199,3 +199,34 @@ def test_without_a_key_a_token_is_withheld_and_a_hostile_row_filter_is_refused()
             render_view(decision("p", "customers", {"customer_id": "clear"}, hostile), CUSTOMERS)
     with pytest.raises(ViewError, match="cannot generalise a string"):
         render_view(decision("p", "customers", {"name": "generalise:month"}), CUSTOMERS)
+
+
+def test_views_are_registered_in_glue_as_athena_views(aws_endpoint):
+    import boto3
+
+    from resources.aws.glue_views import GlueViews, decode_presto_view
+
+    glue = boto3.client("glue", endpoint_url=aws_endpoint, region_name="eu-west-1")
+    glue.create_database(DatabaseInput={"Name": "lakehouse_curated_views"})  # Terraform's
+    views = GlueViews("lakehouse_curated_views", endpoint_url=aws_endpoint, region="eu-west-1")
+    sources = {"customers": CUSTOMERS, "payments": PAYMENTS}
+    done = views.sync(render_views(FRAUD + MARKETING, sources, database=views.database))
+    assert done["created"] == [
+        "customers__fraud_analyst",
+        "payments__fraud_analyst",
+        "customers__marketing_analyst",
+    ]
+    table = glue.get_table(DatabaseName=views.database, Name="customers__fraud_analyst")["Table"]
+    assert table["TableType"] == "VIRTUAL_VIEW" and table["Parameters"]["presto_view"] == "true"
+    body = decode_presto_view(table["ViewOriginalText"])
+    assert body["schema"] == "lakehouse_curated_views" and body["catalog"] == "awsdatacatalog"
+    assert body["originalSql"].startswith('SELECT "customer_id" AS "customer_id"')
+    # No key reaches Glue: the token is withheld (null) and says so.
+    assert "from_hex" not in body["originalSql"]
+    assert table["Parameters"]["lake_tokens_withheld"] == "national_id"
+    assert {"name": "card_number", "type": "varchar"} in body["columns"]
+    # Marketing loses the customers dataset: its view is deleted, the others stay untouched.
+    denied = decision("marketing_analyst", "customers", {}, outcome="deny")
+    done = views.sync(render_views([*FRAUD, denied], sources, database=views.database))
+    assert done == {"created": [], "updated": [], "deleted": ["customers__marketing_analyst"]}
+    assert sorted(views.tables()) == ["customers__fraud_analyst", "payments__fraud_analyst"]

@@ -90,13 +90,14 @@ def load_sources(
         )
 
 
-def materialise(con: duckdb.DuckDBPyConnection, views: Iterable[View], schema: str | None) -> None:
-    """Each view's rows as a table named as its dataset, in `schema` (None: each view's own
-    database). A table, not a DuckDB view, so the text (with the key) is not kept."""
+def materialise(con: duckdb.DuckDBPyConnection, views: Iterable[View], by_profile: bool) -> None:
+    """Each view's rows as a table named as its dataset, in the schema of its profile (or in
+    `main`, for one profile's query). A table, not a DuckDB view, so the text (with the key) is
+    not kept."""
     for view in views:
-        target = schema or view.database
+        target = view.profile if by_profile else "main"
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{target}"')
-        con.execute(f'CREATE TABLE "{target}"."{view.name}" AS {to_duckdb(view.sql)}')
+        con.execute(f'CREATE TABLE "{target}"."{view.dataset}" AS {to_duckdb(view.sql)}')
 
 
 def seal(con: duckdb.DuckDBPyConnection, sources: Iterable[ViewSource]) -> None:
@@ -123,7 +124,7 @@ def masked_connection(
     con = connect(token_key)
     wanted = {v.dataset for v in views}
     load_sources(con, [s for s in sources if s.dataset in wanted], files)
-    materialise(con, views, schema="main")
+    materialise(con, views, by_profile=False)
     seal(con, sources)
     return con
 

@@ -5,9 +5,9 @@ A view keeps each column's name and replaces its value by the treatment's expres
 query that filters, groups or joins on a masked column works on the masked value and never sees
 the clear one (`WHERE national_id = '850101145678'` through a tokenised column matches nothing).
 A denied column is absent, so a query naming it fails. The row filter reads the clear columns of
-the source, before any mask. Each profile has a database of its own (`lake_views_<profile>`)
-holding a view per dataset named as the dataset, so a query reads the same for every profile
-and IAM grants a profile its one database.
+the source, before any mask. The views live in one database beside the curated tables'
+(`<curated database>_views`), named `<dataset>__<profile>`: one database the orchestrator's
+role writes, with grants per profile on its views' names (ADR "masked views").
 
 A keyed token needs its key in the view. In a Glue view the text is readable by everyone who may
 query it (Athena reads it with glue:GetTable), and whoever holds the key can test candidates
@@ -27,7 +27,7 @@ from sqlglot import exp
 from lake_assets.access.model import Decision, Treatment
 
 DIALECT = "trino"
-VIEWS_PREFIX = "lake_views"
+VIEWS_DATABASE = "lake_views"
 # The lake's field types (lake_assets/tables/types.py) as Trino names them in a view.
 TRINO_TYPES = {
     "null": "varchar",
@@ -72,7 +72,7 @@ class ViewColumn:
 class View:
     dataset: str
     profile: str
-    database: str  # the profile's views database; the view is named as the dataset
+    database: str  # the views database
     sql: str  # Trino SELECT, validated
     columns: tuple[ViewColumn, ...]
     # Columns whose token is rendered as null because no key may reach this view's text.
@@ -80,11 +80,12 @@ class View:
 
     @property
     def name(self) -> str:
-        return self.dataset
+        return f"{self.dataset}__{self.profile}"
 
 
-def views_database(profile: str, prefix: str = VIEWS_PREFIX) -> str:
-    return f"{prefix}_{_identifier(profile, 'profile')}"
+def views_database(curated_database: str) -> str:
+    """The database of the masked views, beside the curated tables' (Terraform creates both)."""
+    return f"{curated_database}_views"
 
 
 def render_views(
@@ -92,11 +93,12 @@ def render_views(
     sources: Mapping[str, ViewSource],
     *,
     token_key: str | None = None,
-    prefix: str = VIEWS_PREFIX,
+    database: str = VIEWS_DATABASE,
 ) -> list[View]:
     """Every allowed decision's view, sorted by (profile, dataset); a denied dataset has none."""
     views = [
-        render_view(d, sources[d.dataset], token_key=token_key, prefix=prefix) for d in decisions
+        render_view(d, sources[d.dataset], token_key=token_key, database=database)
+        for d in decisions
     ]
     return sorted((v for v in views if v), key=lambda v: (v.profile, v.dataset))
 
@@ -106,12 +108,13 @@ def render_view(
     source: ViewSource,
     *,
     token_key: str | None = None,
-    prefix: str = VIEWS_PREFIX,
+    database: str = VIEWS_DATABASE,
 ) -> View | None:
     """The view of `source` for the decision's subject, None when the dataset is denied. Columns
     keep the source's order; a column the decision does not name is left out (fail closed)."""
     if decision.outcome != "allow":
         return None
+    _identifier(decision.subject, "profile")
     if token_key is not None and not re.fullmatch(r"[0-9a-fA-F]{32,}", token_key):
         raise ViewError(source.dataset, decision.subject, "the token key must be hex, >= 16 bytes")
     selected, columns, withheld = [], [], []
@@ -139,7 +142,7 @@ def render_view(
     return View(
         dataset=source.dataset,
         profile=decision.subject,
-        database=views_database(decision.subject, prefix),
+        database=database,
         sql=sql,
         columns=tuple(columns),
         tokens_withheld=tuple(withheld),
