@@ -1,0 +1,366 @@
+"""The access policy engine (lake_assets/access/engine.py): plain data in, Decision out; no
+Spark, no Dagster. Policies are written as YAML in a temporary folder, as an officer would."""
+
+from __future__ import annotations
+
+import random
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lake_assets.access.engine import build_policy_set, load_policy_set
+from lake_assets.access.model import Column, Context, Origin, Resource, Subject
+from lake_assets.access.policies import AccessFile
+from lake_assets.config import ConfigError
+
+SHIPPED = Path(__file__).resolve().parents[1] / "config" / "access"
+NOON = Context(datetime(2026, 12, 2, 12, tzinfo=UTC), environment="prod")
+
+AMOUNT = Column("amount", {"sensitivity": "confidential", "semantic_type": "amount"})
+NATIONAL_ID = Column("national_id", {"sensitivity": "pii", "semantic_type": "mykad"})
+SEGMENT = Column("segment", {"sensitivity": "internal", "semantic_type": "code"})
+EMAIL = Column("email", {"sensitivity": "pii", "semantic_type": "email"})
+
+
+def policies(tmp_path: Path, **files: str):
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(text))
+    return load_policy_set(tmp_path)
+
+
+def treatments(decision) -> dict[str, str]:
+    return {name: str(c.treatment) for name, c in decision.columns.items()}
+
+
+BASE = """
+    profiles:
+      fraud: {team: fraud, role: analyst, clearance: 3}
+      marketing: {team: marketing, role: analyst, clearance: 2}
+    safe_transformations:
+      hmac: keyed token
+      aggregate>=5: aggregate over at least five
+    policies:
+      - id: analysts-read
+        effect: allow
+        resource: {dataset: [customers, cards, gold_x, gold_y]}
+        subject: {role: analyst}
+      - id: amounts-null
+        effect: allow
+        resource: {semantic_type: amount}
+        subject: {team: {not: fraud}}
+        treatment: "null"
+      - id: pii-token
+        effect: allow
+        resource: {sensitivity: pii}
+        treatment: token
+      - id: mykad-never
+        effect: deny
+        resource: {semantic_type: mykad}
+"""
+
+
+def test_the_seed_sentence_with_the_shipped_policies():
+    """Fraud sees transaction amounts, marketing does not, neither sees the national ID."""
+    lake = load_policy_set(SHIPPED)
+    cards = Resource("card_transactions", {"zone": "curated"}, (AMOUNT,))
+    customers = Resource("customers", {"zone": "curated"}, (NATIONAL_ID, SEGMENT))
+    fraud, marketing = lake.profile("fraud_analyst"), lake.profile("marketing_analyst")
+
+    assert treatments(lake.decide(fraud, cards, NOON)) == {"amount": "clear"}
+    assert treatments(lake.decide(marketing, cards, NOON)) == {"amount": "null"}
+    for subject in (fraud, marketing):
+        decision = lake.decide(subject, customers, NOON)
+        assert decision.columns["national_id"].treatment.kind == "deny"
+        assert decision.columns["national_id"].decided_by == "national-id-never"
+        assert decision.columns["segment"].treatment.kind == "clear"
+    assert {"fraud_analyst", "marketing_analyst", "data_engineer", "auditor"} <= set(lake.profiles)
+    assert set(lake.versions) == set(lake.rules)
+
+
+def test_deny_overrides_and_the_strictest_mask_wins(tmp_path):
+    lake = policies(
+        tmp_path,
+        base=BASE,
+        more="""
+        policies:
+          - id: emails-partial-for-marketing
+            effect: allow
+            resource: {semantic_type: email}
+            subject: {team: marketing}
+            treatment: partial(last4)
+          - id: marketing-no-customers
+            effect: deny
+            resource: {dataset: customers}
+            subject: {team: marketing}
+        """,
+    )
+    resource = Resource("customers", {}, (AMOUNT, EMAIL, SEGMENT))
+    fraud = lake.decide(lake.profile("fraud"), resource, NOON)
+    # partial(last4) applies only to marketing; for fraud the token is the only mask
+    assert treatments(fraud) == {
+        "amount": "clear",
+        "email": "token(hmac-sha256)",
+        "segment": "clear",
+    }
+    assert fraud.outcome == "allow" and fraud.decided_by == "analysts-read"
+
+    marketing = lake.decide(lake.profile("marketing"), resource, NOON)
+    assert marketing.outcome == "deny" and marketing.decided_by == "marketing-no-customers"
+    assert set(treatments(marketing).values()) == {"deny"}
+    assert "analysts-read" in marketing.matched and "marketing-no-customers" in marketing.matched
+
+    cards = lake.decide(lake.profile("marketing"), Resource("cards", {}, (AMOUNT, EMAIL)), NOON)
+    # token (a keyed HMAC) is stricter than partial: the strictest applicable mask wins
+    assert treatments(cards) == {"amount": "null", "email": "token(hmac-sha256)"}
+    assert cards.columns["email"].decided_by == "pii-token"
+
+
+EXCEPTION = """
+    exceptions:
+      - id: ex-1
+        lifts: [mykad-never, pii-token]   # a deny and a mask
+        scope:
+          subject: {profile: fraud}
+          resource: {dataset: customers}
+        treatment: partial(last4)
+        justification: chargebacks
+        ticket: SEC-1
+        approver: ciso
+        expires: 2026-12-31
+"""
+
+
+def test_an_exception_lifts_only_in_its_scope_and_until_it_expires(tmp_path):
+    lake = policies(tmp_path, base=BASE, exceptions=EXCEPTION)
+    fraud, marketing = lake.profile("fraud"), lake.profile("marketing")
+    customers = Resource("customers", {}, (NATIONAL_ID, AMOUNT))
+
+    lifted = lake.decide(fraud, customers, NOON)
+    assert str(lifted.columns["national_id"].treatment) == "partial(last4)"
+    assert lifted.columns["national_id"].decided_by == "ex-1"
+    assert "SEC-1" in lifted.columns["national_id"].reason
+    # it lifts, it does not grant: other columns keep their own treatment
+    assert lifted.columns["amount"].treatment.kind == "clear"
+    # out of scope: another subject, another dataset
+    assert lake.decide(marketing, customers, NOON).columns["national_id"].treatment.kind == "deny"
+    other = lake.decide(fraud, Resource("cards", {}, (NATIONAL_ID,)), NOON)
+    assert other.columns["national_id"].decided_by == "mykad-never"
+    # through 2026-12-31 (UTC), then denied again, with the expiry named in "why denied"
+    last_day = Context(datetime(2026, 12, 31, 23, 59, tzinfo=UTC))
+    assert lake.decide(fraud, customers, last_day).columns["national_id"].decided_by == "ex-1"
+    expired = lake.decide(fraud, customers, Context(datetime(2027, 1, 1, tzinfo=UTC)))
+    assert expired.columns["national_id"].treatment.kind == "deny"
+    assert any("ex-1" in u and "expired" in u for u in expired.unmet)
+
+
+def test_fail_closed(tmp_path):
+    lake = policies(
+        tmp_path,
+        base=BASE,
+        more="""
+        policies:
+          - id: cleared-only
+            effect: allow
+            resource: {dataset: gold_y}
+            subject: {clearance: {min: 3}}
+          - id: no-unregioned
+            effect: deny
+            resource: {dataset: cards, region: {not: [MY]}}
+        """,
+    )
+    unclassified = Column("notes", {"semantic_type": "free_text"})
+    decision = lake.decide(lake.profile("fraud"), Resource("customers", {}, (unclassified,)), NOON)
+    assert decision.columns["notes"].treatment.kind == "deny"
+    assert "not yet classified" in decision.columns["notes"].reason
+
+    # a missing attribute: the allow needing it does not match (default deny) ...
+    nobody = Subject("contractor", {"team": "fraud"})
+    denied = lake.decide(nobody, Resource("gold_y", {}, (SEGMENT,)), NOON)
+    assert denied.outcome == "deny" and denied.decided_by is None
+    assert any("subject.clearance" in u and "missing" in u for u in denied.unmet)
+    # ... a condition that errors (a clearance that is not a number) does not match either ...
+    odd = Subject("odd", {"role": "x", "clearance": "high"})
+    assert lake.decide(odd, Resource("gold_y", {}, (SEGMENT,)), NOON).outcome == "deny"
+    # ... and a deny needing a missing attribute applies
+    unknown_region = lake.decide(lake.profile("fraud"), Resource("cards", {}, (SEGMENT,)), NOON)
+    assert unknown_region.decided_by == "no-unregioned"
+    known = lake.decide(
+        lake.profile("fraud"), Resource("cards", {"region": "MY"}, (SEGMENT,)), NOON
+    )
+    assert known.outcome == "allow"
+
+
+def test_why_denied_names_the_unmet_conditions(tmp_path):
+    lake = policies(
+        tmp_path,
+        base=BASE,
+        hours="""
+        policies:
+          - id: fraud-office-hours
+            effect: allow
+            resource: {dataset: cases}
+            subject: {team: fraud}
+            when:
+              time_of_day: {from: "08:00", to: "18:00"}
+              environment: [prod]
+        """,
+    )
+    night = Context(datetime(2026, 12, 2, 22, 30, tzinfo=UTC), environment="dev")
+    decision = lake.decide(lake.profile("marketing"), Resource("cases", {}, (SEGMENT,)), night)
+    assert decision.outcome == "deny"
+    (why,) = [u for u in decision.unmet if "fraud-office-hours" in u]
+    assert "subject.team is 'fraud' (is 'marketing')" in why
+    assert "time of day 08:00-18:00 UTC (is 22:30)" in why
+    assert "environment in ['prod'] (is 'dev')" in why
+    assert lake.decide(lake.profile("fraud"), Resource("cases", {}, (SEGMENT,)), NOON).outcome == (
+        "allow"
+    )
+
+
+def _hop(dataset: str, column: Column, safe: str | None = None) -> Origin:
+    return Origin(dataset, column, "TRANSFORMATION", safe)
+
+
+def test_restrictions_follow_lineage(tmp_path):
+    lake = policies(tmp_path, base=BASE)
+    fraud = lake.profile("fraud")
+    internal = {"sensitivity": "internal", "semantic_type": "identifier"}
+    # sha2(national_id, 256): an unkeyed hash inherits the deny, naming source, policy, path
+    hashed = Column("hashed_national_id", internal, (_hop("customers", NATIONAL_ID),))
+    decision = lake.decide(fraud, Resource("gold_x", {}, (hashed,)), NOON)
+    verdict = decision.columns["hashed_national_id"]
+    assert verdict.treatment.kind == "deny" and verdict.decided_by == "mykad-never"
+    assert "customers.national_id" in verdict.reason
+    assert verdict.path == ("gold_x.hashed_national_id", "customers.national_id")
+    # two hops: gold_y.copy <- gold_x.hashed_national_id <- customers.national_id
+    copy = Column("copy", internal, (_hop("gold_x", hashed),))
+    two = lake.decide(fraud, Resource("gold_y", {}, (copy,)), NOON).columns["copy"]
+    assert two.treatment.kind == "deny"
+    assert two.path == ("gold_y.copy", "gold_x.hashed_national_id", "customers.national_id")
+    # a declared safe transformation (keyed HMAC) relaxes; an undeclared one does not
+    token = Column("token", internal, (_hop("customers", NATIONAL_ID, safe="hmac"),))
+    forged = Column("forged", internal, (_hop("customers", NATIONAL_ID, safe="rot13"),))
+    big = Column("spend", internal, (_hop("cards", AMOUNT, safe="aggregate>=10"),))
+    small = Column("spend3", internal, (_hop("cards", AMOUNT, safe="aggregate>=3"),))
+    marketing = lake.decide(
+        lake.profile("marketing"), Resource("gold_x", {}, (token, forged, big, small)), NOON
+    )
+    assert treatments(marketing) == {
+        "token": "clear",
+        "forged": "deny",
+        "spend": "clear",
+        "spend3": "null",
+    }
+    assert "not a declared safe transformation" in marketing.columns["forged"].reason
+
+
+def test_validation_errors_name_file_key_and_reason(tmp_path):
+    cases = {
+        "effect: maybe": "policies[0].effect: must be allow or deny",
+        "treatment: blur": "policies[0].treatment: must be one of clear",
+        "treatment: partial": "policies[0].treatment: partial needs a detail",
+        "row_filter: 'region = = 1'": "policies[0].row_filter: not a Trino predicate",
+        "colour: red": "policies[0].colour: unknown key",
+    }
+    for line, expected in cases.items():
+        (tmp_path / "bad.yaml").write_text(
+            f"policies:\n  - id: p\n    effect: allow\n    {line}\n".replace(
+                "effect: allow\n    effect: maybe", "effect: maybe"
+            )
+        )
+        with pytest.raises(ConfigError) as raised:
+            load_policy_set(tmp_path)
+        assert str(raised.value).startswith(f"{tmp_path / 'bad.yaml'}: {expected}"), line
+
+    (tmp_path / "bad.yaml").write_text(
+        "policies:\n  - {id: p, effect: deny, resource: {dataset: x}}\n"
+        "exceptions:\n  - {id: e, lifts: [q], scope: {subject: {team: a}, resource: {dataset: x}},"
+        " justification: j, ticket: t, approver: a, expires: 2027-01-01}\n"
+    )
+    with pytest.raises(ConfigError, match=r"exceptions\[0\]\.lifts\[0\]: no policy 'q' to lift"):
+        load_policy_set(tmp_path)
+    (tmp_path / "bad.yaml").write_text("policies:\n  - {id: p, effect: deny}\n")
+    (tmp_path / "twin.yaml").write_text("policies:\n  - {id: p, effect: deny}\n")
+    with pytest.raises(ConfigError, match=r"twin.yaml: policies\[0\]\.id: id 'p' is also used in"):
+        load_policy_set(tmp_path)
+
+
+def _generated_files(seed: int) -> list[dict]:
+    """A generated policy set with overlapping allows, masks, denies and exceptions."""
+    rng = random.Random(seed)
+    kinds = ["clear", "partial(last4)", "generalise(month)", "token", "null"]
+    entries = []
+    for n in range(60):
+        effect = rng.choice(["allow", "allow", "allow", "deny"])
+        resource = {rng.choice(["dataset", "sensitivity", "semantic_type"]): None}
+        key = next(iter(resource))
+        resource[key] = {
+            "dataset": rng.sample(["d0", "d1", "d2"], 2),
+            "sensitivity": rng.choice(["pii", "internal", "confidential"]),
+            "semantic_type": rng.choice(["email", "amount", "code"]),
+        }[key]
+        policy = {"id": f"p{n:02d}", "effect": effect, "resource": resource}
+        policy["subject"] = {"team": rng.choice(["a", "b", {"not": "a"}])}
+        if effect == "allow" and rng.random() < 0.6:
+            policy["treatment"] = rng.choice(kinds)
+        entries.append(("policies", policy))
+    denies = [p["id"] for kind, p in entries if p["effect"] == "deny"]
+    for n in range(8):
+        entries.append(
+            (
+                "exceptions",
+                {
+                    "id": f"x{n}",
+                    "lifts": rng.sample(denies, 2),
+                    "scope": {"subject": {"team": "a"}, "resource": {"dataset": ["d1"]}},
+                    "treatment": rng.choice(kinds),
+                    "justification": "j",
+                    "ticket": "t",
+                    "approver": "a",
+                    "expires": f"2026-12-{rng.randint(1, 3):02d}",
+                },
+            )
+        )
+    return entries
+
+
+def _split(entries: list, rng: random.Random) -> list[tuple[str, AccessFile]]:
+    entries = entries[:]
+    rng.shuffle(entries)
+    files: list[dict] = [{} for _ in range(rng.randint(1, 6))]
+    for section, entry in entries:
+        files[rng.randrange(len(files))].setdefault(section, []).append(entry)
+    rng.shuffle(files)
+    return [(f"f{n}.yaml", AccessFile(**document)) for n, document in enumerate(files)]
+
+
+def test_policy_and_file_order_never_matter(tmp_path):
+    entries = _generated_files(seed=14)
+    columns = tuple(
+        Column(f"c{n}", {"sensitivity": s, "semantic_type": t})
+        for n, (s, t) in enumerate(
+            [("pii", "email"), ("confidential", "amount"), ("internal", "code")]
+        )
+    )
+    questions = [
+        (Subject(f"s{team}", {"team": team}), Resource(dataset, {}, columns), Context(now))
+        for team in ("a", "b")
+        for dataset in ("d0", "d1", "d2")
+        for now in (datetime(2026, 12, 2, tzinfo=UTC), datetime(2026, 12, 4, tzinfo=UTC))
+    ]
+
+    def answers(policy_set):
+        return [policy_set.decide(*q).to_json() for q in questions]
+
+    rng = random.Random(2026)
+    expected = answers(build_policy_set(_split(entries, rng)))
+    for _ in range(200):
+        assert answers(build_policy_set(_split(entries, rng))) == expected
+    # and through real files: the same documents written in another order and file names
+    for n, (_, document) in enumerate(_split(entries, rng)):
+        body = AccessFile.__pydantic_serializer__.to_python(document, mode="json", by_alias=True)
+        (tmp_path / f"{n:02d}.yaml").write_text(yaml.safe_dump(body))
+    assert answers(load_policy_set(tmp_path)) == expected
