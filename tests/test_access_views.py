@@ -5,6 +5,8 @@ clear. Decisions are constructed here, as the policy engine returns them."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 
 import duckdb
@@ -22,7 +24,7 @@ from lake_assets.access.views import (
     to_duckdb,
 )
 
-KEY = "00112233445566778899aabbccddeeff" * 2
+KEY = "a managed token key, 32 chars"
 NATIONAL_ID = "850101145678"
 CUSTOMERS = ViewSource(
     "customers",
@@ -148,7 +150,9 @@ def test_every_treatment_renders_as_valid_trino_and_runs_in_duckdb(files):
         "FROM customers ORDER BY customer_id",
     )
     c1 = rows[0]
-    assert c1[0] == "c1" and len(c1[1]) == 64 and c1[1] != NATIONAL_ID and c1[2] is None
+    # The token is the lake's keyed HMAC (as lake_token computes it in the gold tables).
+    assert c1[1] == hmac.new(KEY.encode(), NATIONAL_ID.encode(), hashlib.sha256).hexdigest()
+    assert c1[0] == "c1" and c1[2] is None
     assert c1[3] == "************1111" and c1[4] == date(1985, 1, 1) and c1[5] == 1234.5
     assert rows[2][3] == "***"  # no longer than what partial shows: masked whole
     marketing = query(files, MARKETING, "SELECT * FROM customers ORDER BY customer_id")
@@ -178,7 +182,7 @@ def test_filtering_or_joining_on_a_masked_column_does_not_leak_it(files):
     con = masked_connection(views, [CUSTOMERS, PAYMENTS], files, KEY)
     for attempt in (
         'SELECT * FROM "lakehouse_curated"."customers"',
-        f"SELECT hmac_sha256(encode('{NATIONAL_ID}'), unhex('{KEY}'))",
+        f"SELECT hmac_sha256(encode('{NATIONAL_ID}'), encode('{KEY}'))",
         f"SELECT * FROM read_parquet('{files['customers'][0].paths[0]}')",
         "SET enable_external_access = true",
     ):
@@ -189,7 +193,7 @@ def test_filtering_or_joining_on_a_masked_column_does_not_leak_it(files):
 def test_without_a_key_a_token_is_withheld_and_a_hostile_row_filter_is_refused():
     view = render_view(FRAUD[0], CUSTOMERS, token_key=None)
     assert view.tokens_withheld == ("national_id",)
-    assert 'CAST(NULL AS varchar) AS "national_id"' in view.sql and "from_hex" not in view.sql
+    assert 'CAST(NULL AS varchar) AS "national_id"' in view.sql and "hmac" not in view.sql
     for hostile in (
         "1 = 1 UNION SELECT * FROM lakehouse_curated.payments",
         "customer_id IN (SELECT customer_id FROM secret.allowed)",
@@ -222,7 +226,7 @@ def test_views_are_registered_in_glue_as_athena_views(aws_endpoint):
     assert body["schema"] == "lakehouse_curated_views" and body["catalog"] == "awsdatacatalog"
     assert body["originalSql"].startswith('SELECT "customer_id" AS "customer_id"')
     # No key reaches Glue: the token is withheld (null) and says so.
-    assert "from_hex" not in body["originalSql"]
+    assert "hmac" not in body["originalSql"] and KEY not in table["ViewOriginalText"]
     assert table["Parameters"]["lake_tokens_withheld"] == "national_id"
     assert {"name": "card_number", "type": "varchar"} in body["columns"]
     # Marketing loses the customers dataset: its view is deleted, the others stay untouched.

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
@@ -26,6 +25,8 @@ from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 
 PARTITION_COLUMN = "event_date"
+# The key lake_token uses in the gold jobs (access/tokens.py), so a view's token joins theirs.
+TOKEN_KEY_ENV = "LAKE_TOKEN_KEY"
 _DUCKDB_TYPES = {"date": "DATE", "timestamp": "TIMESTAMP"}
 
 
@@ -37,15 +38,10 @@ class PartitionFiles:
     paths: tuple[str, ...]
 
 
-def token_key(state_dir: Path) -> str:
-    """The local profile's managed token key (hex), created on first use, readable by its owner
-    only; it never leaves this process (not in a view's text, not in a log)."""
-    path = state_dir / "access" / "token.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
+def token_key(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The lake's managed token key, as the gold tables' lake_token reads it locally (the
+    environment, never a file or a log); None withholds tokens (they read as null)."""
+    return environ.get(TOKEN_KEY_ENV) or None
 
 
 def connect(token_key: str | None) -> duckdb.DuckDBPyConnection:

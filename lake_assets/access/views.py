@@ -115,8 +115,8 @@ def render_view(
     if decision.outcome != "allow":
         return None
     _identifier(decision.subject, "profile")
-    if token_key is not None and not re.fullmatch(r"[0-9a-fA-F]{32,}", token_key):
-        raise ViewError(source.dataset, decision.subject, "the token key must be hex, >= 16 bytes")
+    if token_key is not None and len(token_key) < 16:
+        raise ViewError(source.dataset, decision.subject, "the token key is shorter than 16")
     selected, columns, withheld = [], [], []
     for name, kind in source.columns.items():
         column = decision.columns.get(name)
@@ -182,9 +182,10 @@ def _masked(column: str, kind: str, treatment: Treatment, token_key: str | None)
         return f"CAST(NULL AS {trino})", trino
     if treatment.kind == "token":
         # Keyed HMAC-SHA256: equal values get equal tokens, so a join links rows; without the
-        # key nobody can compute the token of a guessed value.
-        key = f"from_hex('{token_key}')"
-        return f"to_hex(hmac_sha256(to_utf8({text}), {key}))", "varchar"
+        # key nobody can compute the token of a guessed value. Lower-case hex of the key's UTF-8
+        # bytes, as the gold tables' lake_token computes it, so a view's token joins theirs.
+        key = "to_utf8('{}')".format(token_key.replace("'", "''"))
+        return f"lower(to_hex(hmac_sha256(to_utf8({text}), {key})))", "varchar"
     if treatment.kind == "partial":
         shown = _PARTIAL.match(detail or "")
         if not shown:
