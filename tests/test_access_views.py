@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import date
 
 import duckdb
@@ -234,3 +235,32 @@ def test_views_are_registered_in_glue_as_athena_views(aws_endpoint):
     done = views.sync(render_views([*FRAUD, denied], sources, database=views.database))
     assert done == {"created": [], "updated": [], "deleted": ["customers__marketing_analyst"]}
     assert sorted(views.tables()) == ["customers__fraud_analyst", "payments__fraud_analyst"]
+
+
+def test_the_leak_check_executes_the_views_and_catches_one_that_reads_in_clear(files):
+    from dataclasses import replace
+
+    from lake_assets.access.view_plan import ViewPlan, find_leaks
+
+    sources = {"customers": CUSTOMERS, "payments": PAYMENTS}
+    decisions = tuple(FRAUD + MARKETING)
+    views = render_views(decisions, sources, token_key=KEY)
+    assert find_leaks(ViewPlan(decisions, sources, tuple(views), "f"), files, KEY) == []
+    # A view whose SQL reads national_id in clear and keeps the denied column: both caught.
+    clear_id = '"national_id" AS "national_id"'
+    bad = replace(
+        views[0],
+        sql=re.sub(r"lower\(to_hex\(.*?\)\)\)\) AS \"national_id\"", clear_id, views[0].sql),
+    )
+    keeps_denied = {**MARKETING[0].columns, "national_id": FRAUD[0].columns["customer_id"]}
+    marketing = render_view(replace(MARKETING[0], columns=keeps_denied), CUSTOMERS)
+    denied = render_view(replace(FRAUD[1], subject="marketing_analyst"), PAYMENTS, token_key=KEY)
+    leaks = find_leaks(
+        ViewPlan(decisions, sources, (bad, views[1], marketing, denied), "f"), files, KEY
+    )
+    assert [str(leak) for leak in leaks] == [
+        "fraud_analyst reads customers.national_id: token by policy-x, but all 3 "
+        "values shown are clear values",
+        "marketing_analyst reads customers.national_id: present, but denied",
+        "marketing_analyst reads payments: the dataset is denied",
+    ]
