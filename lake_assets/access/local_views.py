@@ -126,12 +126,17 @@ def masked_connection(
 
 
 def published_partition_files(
-    catalog: PartitionCatalog, storage: LakeStorage, datasets: Iterable[str], stack: ExitStack
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    datasets: Iterable[str],
+    stack: ExitStack,
+    latest: bool = False,
 ) -> dict[str, list[PartitionFiles]]:
-    """dataset -> its current published partitions' files as local paths (kept while `stack`
-    is open: on S3 each file is a temporary download)."""
+    """dataset -> its current published partitions' files (only the latest partition's with
+    `latest`) as local paths, kept while `stack` is open (on S3 each is a temporary download)."""
     found: dict[str, list[PartitionFiles]] = {}
     for dataset in datasets:
+        versions = catalog.partitions(dataset)
         found[dataset] = [
             PartitionFiles(
                 version.partition,
@@ -140,7 +145,7 @@ def published_partition_files(
                     for key in published_files(storage, version)
                 ),
             )
-            for version in catalog.partitions(dataset)
+            for version in (versions[-1:] if latest else versions)
         ]
     return found
 

@@ -1,7 +1,7 @@
 """From the lake's policies and published datasets to its masked views, and the check that the
 views mask what the policies say: every profile's Decision per dataset, each rendered as a view
 (views.py), with a fingerprint of what they were decided from (policy versions, the datasets'
-columns, each column's classification and lineage), so the views are rebuilt when any changes.
+columns, classifications and lineage, the decisions), so the views are rebuilt when any changes.
 
 The check executes the views (local_views.py, DuckDB over the published files) and compares
 what they return with the clear columns: it trusts the generated SQL no more than a consumer
@@ -67,27 +67,28 @@ def plan_views(
     )
     views = render_views(decisions, sources, token_key=token_key, database=database)
     return ViewPlan(
-        decisions,
-        sources,
-        tuple(views),
-        inputs_fingerprint(policies.versions, sources, resources, context.environment),
+        decisions, sources, tuple(views), views_fingerprint(policies.versions, resources, decisions)
     )
 
 
-def inputs_fingerprint(
+def views_fingerprint(
     policy_versions: Mapping[str, str],
-    sources: Mapping[str, ViewSource],
     resources: Sequence[Resource],
-    environment: str,
+    decisions: Sequence[Decision],
 ) -> str:
-    """What the views depend on: a change in a policy, a dataset's columns, a column's
-    classification or lineage (in the Resources) changes it."""
+    """What the views are made of: a change in a policy, a dataset's columns, a column's
+    classification or lineage (all in the Resources), or a decision (a time window that opened)
+    changes it. The key is not in it: it never leaves the process."""
+    answers = [
+        [d.subject, d.dataset, d.outcome, d.row_filter]
+        + sorted((c.column, str(c.treatment)) for c in d.columns.values())
+        for d in decisions
+    ]
     body = json.dumps(
         [
             sorted(policy_versions.items()),
-            {name: dict(s.columns) for name, s in sorted(sources.items())},
             sorted((asdict(r) for r in resources), key=lambda r: r["dataset"]),
-            environment,
+            answers,
         ],
         sort_keys=True,
         default=str,
