@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -263,4 +264,139 @@ def test_the_leak_check_executes_the_views_and_catches_one_that_reads_in_clear(f
         "values shown are clear values",
         "marketing_analyst reads customers.national_id: present, but denied",
         "marketing_analyst reads payments: the dataset is denied",
+    ]
+
+
+# --- lake query, through the real policies (config/access) ---------------------------------------
+
+
+@pytest.fixture
+def policy_lake(tmp_path, monkeypatch):
+    """A local lake that publishes `customers` (one partition, its columns classified but
+    event_date) and holds the token key lake_token uses."""
+    import io
+
+    from lake_assets.classification.model import ColumnClassification
+    from lake_assets.settings import load_settings
+    from lake_assets.tables.manifest import write_manifest
+    from resources import command_resources
+    from resources.catalog import PublishedPartition
+    from resources.classification_store import ColumnRecord
+
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("LAKE_TOKEN_KEY", KEY)
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    stores = command_resources(load_settings())
+    location = "curated/customers/run=r1/_zone=published/event_date=2026-03-02/"
+    rows = pa.table(
+        {
+            "customer_id": ["c1", "c2"],
+            "national_id": [NATIONAL_ID, "900202085555"],
+            "email": ["aminah@example.my", "bala@example.my"],
+            "date_of_birth": [date(1985, 1, 17), date(1990, 2, 2)],
+            "balance": [1234.5, 250.0],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(rows, buffer)
+    stores["storage"].put_bytes(location + "part-0.parquet", buffer.getvalue())
+    write_manifest(stores["storage"], location, {"files": ["part-0.parquet"]})
+    types = {"customer_id": "string", "national_id": "string", "email": "string"}
+    types |= {"date_of_birth": "date", "balance": "double"}
+    stores["catalog"].publish(
+        PublishedPartition("customers", "2026-03-02", location, "r1", "t", 2, "v1", types)
+    )
+    labels = {
+        "customer_id": ("customer_id", "internal"),
+        "national_id": ("mykad", "pii"),
+        "email": ("email", "pii"),
+        "date_of_birth": ("date_of_birth", "pii"),
+        "balance": ("amount", "confidential"),
+    }
+    stores["classification"].write(
+        "customers",
+        [
+            ColumnRecord(
+                "customers",
+                column,
+                automated=ColumnClassification(
+                    "customers", column, (), kind, level, 0.95, "test", ("2026-03-02",) * 2
+                ),
+            )
+            for column, (kind, level) in labels.items()
+        ],
+    )
+    return stores
+
+
+def lake(capsys, *argv):
+    from lake_assets.cli.main import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_lake_query_as_a_profile_reads_through_its_masked_view(policy_lake, capsys):
+    select = "SELECT customer_id, email, date_of_birth, balance FROM customers ORDER BY 1"
+    code, out, err = lake(capsys, "query", "--as", "fraud_analyst", select)
+    assert code == 0, err
+    token = hmac.new(KEY.encode(), b"aminah@example.my", hashlib.sha256).hexdigest()
+    lines = out.splitlines()
+    assert lines[0].split() == ["customer_id", "email", "date_of_birth", "balance"]
+    assert lines[2].split() == ["c1", token, "1985-01-01", "1234.5"]  # year of birth, amount
+    assert lines[-1] == "(2 rows)"
+    # Marketing does not see amounts; nobody sees the national id, so naming it fails.
+    code, out, _ = lake(capsys, "query", "--as", "marketing_analyst", select)
+    assert code == 0 and out.splitlines()[2].split() == ["c1", token, "1985-01-01", "NULL"]
+    code, _, err = lake(
+        capsys,
+        "query",
+        "--as",
+        "fraud_analyst",
+        f"SELECT count(*) FROM customers WHERE national_id = '{NATIONAL_ID}'",
+    )
+    assert (
+        code == 2
+        and "national_id" in err
+        and NATIONAL_ID not in err.replace(f"'{NATIONAL_ID}'", "")
+    )
+    code, _, err = lake(capsys, "query", "--as", "nobody", select)
+    assert code == 2 and "no subject profile 'nobody'" in err
+
+
+def test_the_asset_checks_its_views_before_registering_them(policy_lake, monkeypatch):
+    from dagster import materialize
+
+    from lake_assets.access import view_plan
+    from lake_assets.access.assets import NO_CLEAR_READS, masked_views
+
+    resources = {k: policy_lake[k] for k in ("settings", "storage", "catalog", "classification")}
+    result = materialize([masked_views], resources=resources, raise_on_error=False)
+    [check] = result.get_asset_check_evaluations()
+    [materialization] = result.get_asset_materialization_events()
+    metadata = materialization.materialization.metadata
+    assert check.check_name == NO_CLEAR_READS and check.passed
+    assert metadata["views_per_profile"].data == {
+        "auditor": 1,
+        "data_engineer": 1,
+        "fraud_analyst": 1,
+        "fraud_lead": 1,
+        "marketing_analyst": 1,
+    }
+
+    # A generator that forgot the balance mask: the check executes the views and fails.
+    def unmasked(decisions, sources, **kwargs):
+        views = render_views(decisions, sources, **kwargs)
+        return [
+            replace(v, sql=v.sql.replace('CAST(NULL AS double) AS "balance"', '"balance"'))
+            for v in views
+        ]
+
+    monkeypatch.setattr(view_plan, "render_views", unmasked)
+    result = materialize([masked_views], resources=resources, raise_on_error=False)
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.metadata["leaks"].data == [
+        "marketing_analyst reads customers.balance: null by amounts-hidden-outside-fraud-and-audit,"
+        " but all 2 values shown are clear values"
     ]

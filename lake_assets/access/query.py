@@ -5,6 +5,7 @@ The query is Trino SQL, as on Athena, and names datasets as the catalog does."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,8 +24,14 @@ def render_rows(columns: Sequence[str], rows: Sequence[tuple]) -> str:
 def cmd_query(args, settings, resources_for: Callable[[Any], Any]) -> int:
     from lake_assets.access.service import MaskedViews
 
+    import duckdb
+
     views = MaskedViews(settings, resources_for(settings))
-    columns, rows = views.query(args.profile, args.sql, utc_now())
+    try:
+        columns, rows = views.query(args.profile, args.sql, utc_now())
+    except duckdb.Error as error:  # the query's own mistake, e.g. a column its views lack
+        print(f"lake: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
     print(render_rows(columns, rows))
     return 0
 
