@@ -396,7 +396,14 @@ def test_the_asset_checks_its_views_before_registering_them(policy_lake, monkeyp
     monkeypatch.setattr(view_plan, "render_views", unmasked)
     result = materialize([masked_views], resources=resources, raise_on_error=False)
     [check] = result.get_asset_check_evaluations()
-    assert not check.passed and check.metadata["leaks"].data == [
-        "marketing_analyst reads customers.balance: null by amounts-hidden-outside-fraud-and-audit,"
-        " but all 2 values shown are clear values"
-    ]
+    # Blocking: the run fails, and the leaking views are not registered.
+    assert (
+        not result.success
+        and not check.passed
+        and check.metadata["leaks"].data
+        == [
+            f"{profile} reads customers.balance: null by amounts-hidden-outside-fraud-and-audit, "
+            "but all 2 values shown are clear values"
+            for profile in ("data_engineer", "marketing_analyst")
+        ]
+    )
