@@ -21,9 +21,10 @@ from lake_assets.access.model import ColumnDecision, Decision, Treatment
 from lake_assets.access.views import (
     ViewError,
     ViewSource,
+    query_to_duckdb,
     render_view,
     render_views,
-    to_duckdb,
+    validate,
 )
 
 KEY = "a managed token key, 32 chars"
@@ -131,7 +132,7 @@ def files(tmp_path_factory):
 def query(files, decisions, sql, key=KEY):
     views = render_views(decisions, {"customers": CUSTOMERS, "payments": PAYMENTS}, token_key=key)
     con = masked_connection(views, [CUSTOMERS, PAYMENTS], files, key)
-    return con.execute(to_duckdb(sql)).fetchall()
+    return con.execute(query_to_duckdb(sql)).fetchall()
 
 
 def test_every_treatment_renders_as_valid_trino_and_runs_in_duckdb(files):
@@ -145,6 +146,8 @@ def test_every_treatment_renders_as_valid_trino_and_runs_in_duckdb(files):
         ("marketing_analyst", "customers"),
     ]
     assert views[0].name == "customers__fraud_analyst"
+    for view in views:  # every statement parses whole as Trino, reading its source only
+        assert validate(view).sql(dialect="trino")
     rows = query(
         files,
         FRAUD,

@@ -93,7 +93,7 @@ def materialise(con: duckdb.DuckDBPyConnection, views: Iterable[View], by_profil
     for view in views:
         target = view.profile if by_profile else "main"
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{target}"')
-        con.execute(f'CREATE TABLE "{target}"."{view.dataset}" AS {to_duckdb(view.sql)}')
+        con.execute(f'CREATE TABLE "{target}"."{view.dataset}" AS {to_duckdb(view)}')
 
 
 def seal(con: duckdb.DuckDBPyConnection, sources: Iterable[ViewSource]) -> None:

@@ -22,9 +22,9 @@ def render_rows(columns: Sequence[str], rows: Sequence[tuple]) -> str:
 
 
 def cmd_query(args, settings, resources_for: Callable[[Any], Any]) -> int:
-    from lake_assets.access.service import MaskedViews
-
     import duckdb
+
+    from lake_assets.access.service import MaskedViews
 
     views = MaskedViews(settings, resources_for(settings))
     try:

@@ -132,7 +132,7 @@ def referenced_tables(sql: str) -> set[str]:
 
 
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
-    from lake_assets.access.views import to_duckdb
+    from lake_assets.access.views import query_to_duckdb
 
-    cursor = con.execute(to_duckdb(sql))
+    cursor = con.execute(query_to_duckdb(sql))
     return [d[0] for d in cursor.description], cursor.fetchall()

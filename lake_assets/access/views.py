@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -42,6 +43,7 @@ TRINO_TYPES = {
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PARTIAL = re.compile(r"^(first|last)(\d+)$")
 _BAND = re.compile(r"^band:(\d+(?:\.\d+)?)$")
+_COLUMN = '"__lake_column__"'  # the placeholder of a treatment's template
 
 
 class ViewError(ValueError):
@@ -77,6 +79,7 @@ class View:
     columns: tuple[ViewColumn, ...]
     # Columns whose token is rendered as null because no key may reach this view's text.
     tokens_withheld: tuple[str, ...] = ()
+    source_database: str = ""  # the database of the table it reads (the dataset's)
 
     @property
     def name(self) -> str:
@@ -111,12 +114,19 @@ def render_view(
     database: str = VIEWS_DATABASE,
 ) -> View | None:
     """The view of `source` for the decision's subject, None when the dataset is denied. Columns
-    keep the source's order; a column the decision does not name is left out (fail closed)."""
+    keep the source's order; a column the decision does not name is left out (fail closed).
+
+    Built from checked parts: each column expression is a treatment's template, parsed once per
+    (field type, treatment); names are plain identifiers, quoted; the row filter is parsed once
+    per text and may read no table. A SELECT list of valid expressions over one table with a
+    valid condition is valid, so parsing every statement whole (about 20 ms each) is left to the
+    engines that run them: `to_duckdb` parses and checks each one in full before DuckDB runs it
+    (the views' check runs every view so before any is registered)."""
     if decision.outcome != "allow":
         return None
     _identifier(decision.subject, "profile")
-    if token_key is not None and len(token_key) < 16:
-        raise ViewError(source.dataset, decision.subject, "the token key is shorter than 16")
+    if token_key is not None and (len(token_key) < 16 or _COLUMN in token_key):
+        raise ViewError(source.dataset, decision.subject, "the token key is unfit: 16+ chars")
     selected, columns, withheld = [], [], []
     for name, kind in source.columns.items():
         column = decision.columns.get(name)
@@ -127,18 +137,20 @@ def render_view(
             withheld.append(name)
             treatment = Treatment("null")
         try:
-            sql, trino_type = _masked(_quoted(name), kind, treatment, token_key)
+            template, trino_type = _template(kind, treatment, token_key)
         except ValueError as error:
             raise ViewError(source.dataset, decision.subject, f"column {name}: {error}") from None
-        selected.append(f"{sql} AS {_quoted(name)}")
+        quoted = _quoted(name)
+        selected.append(f"{template.replace(_COLUMN, quoted)} AS {quoted}")
         columns.append(ViewColumn(name, trino_type, column.treatment))
     if not selected:
         raise ViewError(source.dataset, decision.subject, "the decision leaves no column")
-    table = f"{_quoted(source.database)}.{_quoted(source.dataset)}"
-    sql = f"SELECT {', '.join(selected)} FROM {table}"
+    sql = f"SELECT {', '.join(selected)} FROM {_quoted(source.database)}.{_quoted(source.dataset)}"
     if decision.row_filter:
-        sql += f" WHERE ({decision.row_filter})"
-    validate(sql, source, decision.subject)
+        try:
+            sql += f" WHERE ({_checked_filter(decision.row_filter)})"
+        except ValueError as error:
+            raise ViewError(source.dataset, decision.subject, str(error)) from None
     return View(
         dataset=source.dataset,
         profile=decision.subject,
@@ -146,29 +158,64 @@ def render_view(
         sql=sql,
         columns=tuple(columns),
         tokens_withheld=tuple(withheld),
+        source_database=source.database,
     )
 
 
-def validate(sql: str, source: ViewSource, profile: str) -> exp.Select:
-    """Parse `sql` as Trino: one SELECT, reading only its source table, no subquery (a row
-    filter cannot smuggle in another table or a UNION). Raises ViewError naming what is wrong."""
+def validate(view: View) -> exp.Select:
+    """Parse the whole statement as Trino: one SELECT, reading only its source table, no
+    subquery. Raises ViewError naming what is wrong."""
     try:
-        statements = sqlglot.parse(sql, read=DIALECT)
+        statements = sqlglot.parse(view.sql, read=DIALECT)
     except sqlglot.errors.ParseError as error:
-        raise ViewError(source.dataset, profile, f"not valid Trino SQL: {error}") from None
+        raise ViewError(view.dataset, view.profile, f"not valid Trino SQL: {error}") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Select):
-        raise ViewError(source.dataset, profile, "not one SELECT statement")
+        raise ViewError(view.dataset, view.profile, "not one SELECT statement")
     select = statements[0]
     tables = {(t.db, t.name) for t in select.find_all(exp.Table)}
     nested = sum(1 for _ in select.find_all(exp.Select)) > 1
-    if tables != {(source.database, source.dataset)} or nested:
-        raise ViewError(source.dataset, profile, f"reads more than its source table: {tables}")
+    if tables != {(view.source_database, view.dataset)} or nested:
+        raise ViewError(view.dataset, view.profile, f"reads more than its source: {tables}")
     return select
 
 
-def to_duckdb(sql: str) -> str:
-    """The same view for the local engine, transpiled, so one generator serves both."""
+def to_duckdb(view: View) -> str:
+    """The view's statement for the local engine: parsed and checked whole (validate), then
+    transpiled, so one generator serves both engines."""
+    return validate(view).sql(dialect="duckdb")
+
+
+def query_to_duckdb(sql: str) -> str:
+    """A consumer's query, written in Trino as on Athena, for the local engine."""
     return sqlglot.transpile(sql, read=DIALECT, write="duckdb")[0]
+
+
+@lru_cache(maxsize=4096)
+def _template(kind: str, treatment: Treatment, token_key: str | None) -> tuple[str, str]:
+    """A treatment's expression over a placeholder column, parsed once: one expression, no
+    table, no subquery."""
+    sql, trino_type = _masked(_COLUMN, kind, treatment, token_key)
+    _parsed_condition(f"SELECT {sql} AS {_COLUMN}", "the treatment's expression")
+    return sql, trino_type
+
+
+@lru_cache(maxsize=4096)
+def _checked_filter(row_filter: str) -> str:
+    """A row filter that is one condition reading no table (no UNION, no subquery)."""
+    _parsed_condition(f"SELECT 1 WHERE ({row_filter})", "the row filter")
+    return row_filter
+
+
+def _parsed_condition(sql: str, what: str) -> None:
+    try:
+        statements = sqlglot.parse(sql, read=DIALECT)
+    except sqlglot.errors.ParseError as error:
+        raise ValueError(f"{what} is not valid Trino SQL: {error}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Select):
+        raise ValueError(f"{what} is not one expression")
+    tree = statements[0]
+    if tree.find(exp.Table) or sum(1 for _ in tree.find_all(exp.Select)) > 1:
+        raise ValueError(f"{what} reads a table")
 
 
 def _masked(column: str, kind: str, treatment: Treatment, token_key: str | None) -> tuple[str, str]:
