@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import replace
 from datetime import date
@@ -197,7 +198,7 @@ def test_filtering_or_joining_on_a_masked_column_does_not_leak_it(files):
 
 def test_without_a_key_a_token_is_withheld_and_a_hostile_row_filter_is_refused():
     view = render_view(FRAUD[0], CUSTOMERS, token_key=None)
-    assert view.tokens_withheld == ("national_id",)
+    assert view.withheld == (("national_id", "no key may reach this view"),)
     assert 'CAST(NULL AS varchar) AS "national_id"' in view.sql and "hmac" not in view.sql
     for hostile in (
         "1 = 1 UNION SELECT * FROM lakehouse_curated.payments",
@@ -206,8 +207,11 @@ def test_without_a_key_a_token_is_withheld_and_a_hostile_row_filter_is_refused()
     ):
         with pytest.raises(ViewError):
             render_view(decision("p", "customers", {"customer_id": "clear"}, hostile), CUSTOMERS)
-    with pytest.raises(ViewError, match="cannot generalise a string"):
-        render_view(decision("p", "customers", {"name": "generalise:month"}), CUSTOMERS)
+    # A treatment the column's type cannot take reads as null, and says why; no column, no view.
+    banded = render_view(decision("p", "customers", {"name": "generalise:month"}), CUSTOMERS)
+    assert banded.withheld == (("name", "cannot generalise a string column by 'month'"),)
+    assert banded.sql.startswith('SELECT CAST(NULL AS varchar) AS "name" FROM')
+    assert render_view(decision("p", "customers", {"name": "deny"}), CUSTOMERS) is None
 
 
 def test_views_are_registered_in_glue_as_athena_views(aws_endpoint):
@@ -232,7 +236,9 @@ def test_views_are_registered_in_glue_as_athena_views(aws_endpoint):
     assert body["originalSql"].startswith('SELECT "customer_id" AS "customer_id"')
     # No key reaches Glue: the token is withheld (null) and says so.
     assert "hmac" not in body["originalSql"] and KEY not in table["ViewOriginalText"]
-    assert table["Parameters"]["lake_tokens_withheld"] == "national_id"
+    assert json.loads(table["Parameters"]["lake_withheld"]) == {
+        "national_id": "no key may reach this view"
+    }
     assert {"name": "card_number", "type": "varchar"} in body["columns"]
     # Marketing loses the customers dataset: its view is deleted, the others stay untouched.
     denied = decision("marketing_analyst", "customers", {}, outcome="deny")

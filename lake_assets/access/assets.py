@@ -69,7 +69,9 @@ def masked_views(
             "views_per_profile": MetadataValue.json(
                 dict(sorted(Counter(v.profile for v in plan.views).items()))
             ),
-            "tokens_withheld": sum(len(v.tokens_withheld) for v in plan.views),
+            "withheld": MetadataValue.json(
+                {f"{v.name}.{column}": why for v in plan.views for column, why in v.withheld}
+            ),
             "registered": MetadataValue.json(registered),
         },
         check_results=[

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +62,17 @@ class MaskedViews:
             found[dataset] = ViewSource(dataset, self.settings.aws.glue_database, columns)
         return found
 
-    def plan(self, now: datetime, datasets: Sequence[str] | None = None) -> ViewPlan:
-        from lake_assets.access.attributes import LakeAttributes
+    @cached_property
+    def policies(self):
+        """The PolicySet of config/access (an invalid file fails it all: fail closed)."""
         from lake_assets.access.engine import load_policy_set
 
-        policies = load_policy_set(self.policies_dir)
+        return load_policy_set(self.policies_dir)
+
+    def plan(self, now: datetime, datasets: Sequence[str] | None = None) -> ViewPlan:
+        from lake_assets.access.attributes import LakeAttributes
+
+        policies = self.policies
         sources = self.sources(self.datasets() if datasets is None else datasets)
         lake = LakeAttributes(self.catalog, self.classifications, self.settings.sources)
         resources = [lake.resource(name, list(s.columns)) for name, s in sources.items()]
@@ -102,9 +109,7 @@ class MaskedViews:
     def query(self, profile: str, sql: str, now: datetime) -> tuple[list[str], list[tuple]]:
         """`sql` (Trino, as on Athena) as `profile`: the datasets it names, read through the
         profile's views only. Returns (column names, rows)."""
-        from lake_assets.access.engine import load_policy_set
-
-        load_policy_set(self.policies_dir).profile(profile)  # an unknown profile is an error
+        self.policies.profile(profile)  # an unknown profile is an error naming the known
         named = referenced_tables(sql)
         present = set(self.datasets())
         missing = sorted(named - present)

@@ -77,8 +77,9 @@ class View:
     database: str  # the views database
     sql: str  # Trino SELECT, validated
     columns: tuple[ViewColumn, ...]
-    # Columns whose token is rendered as null because no key may reach this view's text.
-    tokens_withheld: tuple[str, ...] = ()
+    # (column, why) of each column rendered as null instead of its treatment: a token where no
+    # key may reach the view's text, a treatment the column's type cannot take.
+    withheld: tuple[tuple[str, str], ...] = ()
     source_database: str = ""  # the database of the table it reads (the dataset's)
 
     @property
@@ -113,8 +114,9 @@ def render_view(
     token_key: str | None = None,
     database: str = VIEWS_DATABASE,
 ) -> View | None:
-    """The view of `source` for the decision's subject, None when the dataset is denied. Columns
-    keep the source's order; a column the decision does not name is left out (fail closed).
+    """The view of `source` for the decision's subject, None when the dataset or every column is
+    denied. Columns keep the source's order; a column the decision does not name is left out
+    (fail closed).
 
     Built from checked parts: each column expression is a treatment's template, parsed once per
     (field type, treatment); names are plain identifiers, quoted; the row filter is parsed once
@@ -134,17 +136,20 @@ def render_view(
             continue
         treatment = column.treatment
         if treatment.kind == "token" and token_key is None:
-            withheld.append(name)
+            withheld.append((name, "no key may reach this view"))
             treatment = Treatment("null")
         try:
             template, trino_type = _template(kind, treatment, token_key)
         except ValueError as error:
-            raise ViewError(source.dataset, decision.subject, f"column {name}: {error}") from None
+            # A treatment this column's type cannot take (a policy banding a text column): the
+            # next stricter that always applies, so one such column does not hold every view.
+            withheld.append((name, str(error)))
+            template, trino_type = _template(kind, Treatment("null"), None)
         quoted = _quoted(name)
         selected.append(f"{template.replace(_COLUMN, quoted)} AS {quoted}")
         columns.append(ViewColumn(name, trino_type, column.treatment))
     if not selected:
-        raise ViewError(source.dataset, decision.subject, "the decision leaves no column")
+        return None  # every column denied (e.g. none classified yet): nothing to view
     sql = f"SELECT {', '.join(selected)} FROM {_quoted(source.database)}.{_quoted(source.dataset)}"
     if decision.row_filter:
         try:
@@ -157,7 +162,7 @@ def render_view(
         database=database,
         sql=sql,
         columns=tuple(columns),
-        tokens_withheld=tuple(withheld),
+        withheld=tuple(withheld),
         source_database=source.database,
     )
 

@@ -49,9 +49,9 @@ def view_table_input(view: View) -> dict:
         "lake_dataset": view.dataset,
         "lake_profile": view.profile,
     }
-    if view.tokens_withheld:
-        # No key may reach a Glue view's text: these tokens read as null here (ADR).
-        parameters["lake_tokens_withheld"] = ",".join(view.tokens_withheld)
+    if view.withheld:
+        # Columns read as null instead of their treatment, e.g. a token (no key in Glue, ADR).
+        parameters["lake_withheld"] = json.dumps(dict(view.withheld), sort_keys=True)
     return {
         "Name": view.name,
         "TableType": "VIRTUAL_VIEW",
