@@ -215,39 +215,6 @@ def test_without_a_key_a_token_is_withheld_and_a_hostile_row_filter_is_refused()
     assert render_view(decision("p", "customers", {"name": "deny"}), CUSTOMERS) is None
 
 
-def test_views_are_registered_in_glue_as_athena_views(aws_endpoint):
-    import boto3
-
-    from resources.aws.glue_views import GlueViews, decode_presto_view
-
-    glue = boto3.client("glue", endpoint_url=aws_endpoint, region_name="eu-west-1")
-    glue.create_database(DatabaseInput={"Name": "lakehouse_curated_views"})  # Terraform's
-    views = GlueViews("lakehouse_curated_views", endpoint_url=aws_endpoint, region="eu-west-1")
-    sources = {"customers": CUSTOMERS, "payments": PAYMENTS}
-    done = views.sync(render_views(FRAUD + MARKETING, sources, database=views.database))
-    assert done["created"] == [
-        "customers__fraud_analyst",
-        "payments__fraud_analyst",
-        "customers__marketing_analyst",
-    ]
-    table = glue.get_table(DatabaseName=views.database, Name="customers__fraud_analyst")["Table"]
-    assert table["TableType"] == "VIRTUAL_VIEW" and table["Parameters"]["presto_view"] == "true"
-    body = decode_presto_view(table["ViewOriginalText"])
-    assert body["schema"] == "lakehouse_curated_views" and body["catalog"] == "awsdatacatalog"
-    assert body["originalSql"].startswith('SELECT "customer_id" AS "customer_id"')
-    # No key reaches Glue: the token is withheld (null) and says so.
-    assert "hmac" not in body["originalSql"] and KEY not in table["ViewOriginalText"]
-    assert json.loads(table["Parameters"]["lake_withheld"]) == {
-        "national_id": "no key may reach this view"
-    }
-    assert {"name": "card_number", "type": "varchar"} in body["columns"]
-    # Marketing loses the customers dataset: its view is deleted, the others stay untouched.
-    denied = decision("marketing_analyst", "customers", {}, outcome="deny")
-    done = views.sync(render_views([*FRAUD, denied], sources, database=views.database))
-    assert done == {"created": [], "updated": [], "deleted": ["customers__marketing_analyst"]}
-    assert sorted(views.tables()) == ["customers__fraud_analyst", "payments__fraud_analyst"]
-
-
 def test_the_leak_check_executes_the_views_and_catches_one_that_reads_in_clear(files):
     from dataclasses import replace
 
@@ -280,23 +247,16 @@ def test_the_leak_check_executes_the_views_and_catches_one_that_reads_in_clear(f
 # --- lake query, through the real policies (config/access) ---------------------------------------
 
 
-@pytest.fixture
-def policy_lake(tmp_path, monkeypatch):
-    """A local lake that publishes `customers` (one partition, its columns classified but
-    event_date) and holds the token key lake_token uses."""
+def publish_customers(stores) -> None:
+    """Publish `customers` (one partition, every column classified but event_date) in the lake
+    of `stores`, as promotion and classification leave it."""
     import io
 
     from lake_assets.classification.model import ColumnClassification
-    from lake_assets.settings import load_settings
     from lake_assets.tables.manifest import write_manifest
-    from resources import command_resources
     from resources.catalog import PublishedPartition
     from resources.classification_store import ColumnRecord
 
-    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.setenv("LAKE_TOKEN_KEY", KEY)
-    monkeypatch.delenv("LAKE_PROFILE", raising=False)
-    stores = command_resources(load_settings())
     location = "curated/customers/run=r1/_zone=published/event_date=2026-03-02/"
     rows = pa.table(
         {
@@ -336,6 +296,19 @@ def policy_lake(tmp_path, monkeypatch):
             for column, (kind, level) in labels.items()
         ],
     )
+
+
+@pytest.fixture
+def policy_lake(tmp_path, monkeypatch):
+    """A local lake with `customers` published and the token key lake_token uses."""
+    from lake_assets.settings import load_settings
+    from resources import command_resources
+
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("LAKE_TOKEN_KEY", KEY)
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    stores = command_resources(load_settings())
+    publish_customers(stores)
     return stores
 
 
@@ -417,3 +390,62 @@ def test_the_asset_checks_its_views_before_registering_them(policy_lake, monkeyp
             for profile in ("data_engineer", "marketing_analyst")
         ]
     )
+
+
+def test_on_aws_the_asset_registers_athena_views_in_glue_and_drops_stale_ones(
+    aws_endpoint, tmp_path, monkeypatch
+):
+    import boto3
+    from aws_lake import REGION, open_aws_lake
+    from dagster import materialize
+
+    from lake_assets.access.assets import masked_views
+    from resources.aws.glue_views import decode_presto_view
+
+    monkeypatch.setenv("LAKE_TOKEN_KEY", KEY)  # set, yet it must not reach Glue
+    settings, stores, _ = open_aws_lake(aws_endpoint, tmp_path)
+    publish_customers(stores)
+    glue = boto3.client("glue", endpoint_url=aws_endpoint, region_name=REGION)
+    views = f"{settings.aws.glue_database}_views"
+    glue.create_database(DatabaseInput={"Name": views})  # Terraform's
+    # A view of a profile that no longer reads customers, left from an earlier build.
+    glue.create_table(
+        DatabaseName=views, TableInput={"Name": "customers__former", "TableType": "VIRTUAL_VIEW"}
+    )
+    resources = {k: stores[k] for k in ("settings", "storage", "catalog", "classification")}
+    result = materialize([masked_views], resources=resources)
+    [materialization] = result.get_asset_materialization_events()
+    registered = materialization.materialization.metadata["registered"].data
+    assert registered["deleted"] == ["customers__former"] and registered["updated"] == []
+    names = sorted(t["Name"] for t in glue.get_tables(DatabaseName=views)["TableList"])
+    assert (
+        names
+        == registered["created"]
+        == [
+            "customers__auditor",
+            "customers__data_engineer",
+            "customers__fraud_analyst",
+            "customers__fraud_lead",
+            "customers__marketing_analyst",
+        ]
+    )
+    table = glue.get_table(DatabaseName=views, Name="customers__fraud_analyst")["Table"]
+    assert table["TableType"] == "VIRTUAL_VIEW" and table["Parameters"]["presto_view"] == "true"
+    body = decode_presto_view(table["ViewOriginalText"])
+    assert body["schema"] == views and body["catalog"] == "awsdatacatalog"
+    assert body["originalSql"].startswith('SELECT "customer_id" AS "customer_id", ')
+    assert f'FROM "{settings.aws.glue_database}"."customers"' in body["originalSql"]
+    assert {"name": "date_of_birth", "type": "date"} in body["columns"]
+    # No key reaches Glue: the email token reads as null there, and the view says so.
+    assert KEY not in table["ViewOriginalText"] and "hmac" not in body["originalSql"]
+    assert json.loads(table["Parameters"]["lake_withheld"]) == {
+        "email": "no key may reach this view"
+    }
+    # Nothing changed, nothing rewritten.
+    result = materialize([masked_views], resources=resources)
+    [materialization] = result.get_asset_materialization_events()
+    assert materialization.materialization.metadata["registered"].data == {
+        "created": [],
+        "updated": [],
+        "deleted": [],
+    }
