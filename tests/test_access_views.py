@@ -455,3 +455,31 @@ def test_on_aws_the_asset_registers_athena_views_in_glue_and_drops_stale_ones(
     assert json.loads(table["Parameters"]["lake_withheld"]) == {
         "email": "no key may reach this view"
     }
+
+
+def test_the_views_are_rebuilt_when_a_classification_changes(policy_lake):
+    from dagster import build_sensor_context
+
+    from lake_assets.access.sensors import masked_views_refresh
+    from lake_assets.classification.model import ColumnClassification
+    from resources.classification_store import ColumnRecord
+
+    resources = {k: policy_lake[k] for k in ("settings", "storage", "catalog", "classification")}
+
+    def tick(cursor):
+        context = build_sensor_context(cursor=cursor, resources=resources)
+        result = masked_views_refresh(context)
+        return len(result.run_requests or []), result.cursor or cursor
+
+    requested, cursor = tick(None)
+    assert requested == 1 and cursor
+    assert tick(cursor) == (0, cursor)  # nothing changed: nothing requested
+    # An operator reclassifies balance as public: the decisions change, the views are rebuilt.
+    said = ColumnClassification(
+        "customers", "balance", (), "amount", "public", 1.0, "test", ("2026-03-02",) * 2
+    )
+    policy_lake["classification"].write(
+        "customers", [ColumnRecord("customers", "balance", automated=said)]
+    )
+    requested, changed = tick(cursor)
+    assert requested == 1 and changed != cursor
