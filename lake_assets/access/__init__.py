@@ -3,4 +3,7 @@ access question with an explained decision, an audit trail that replays, masked 
 subject profile, and restrictions that follow column lineage into derived tables.
 
 `model` holds the shapes every part speaks (Subject, Resource, Context, Decision).
+Masked views: `views` renders a Decision as Trino SQL, `local_views` runs views in DuckDB,
+`view_plan` decides every profile's views and finds leaks by running them, `service` wires them
+to the lake (Glue on aws: resources/aws/glue_views.py); `assets`, `sensors`, `query` (`lake query`).
 """
