@@ -346,6 +346,8 @@ def test_lake_query_as_a_profile_reads_through_its_masked_view(policy_lake, caps
     )
     code, _, err = lake(capsys, "query", "--as", "nobody", select)
     assert code == 2 and "no subject profile 'nobody'" in err
+    code, _, err = lake(capsys, "query", "--as", "fraud_analyst", "SELECT * FROM payments")
+    assert code == 2 and "no published dataset payments in this lake" in err
 
 
 def test_the_asset_checks_its_views_before_registering_them(policy_lake, monkeypatch):
