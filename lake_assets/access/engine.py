@@ -31,7 +31,7 @@ from lake_assets.access.model import (
     Subject,
     input_hash,
 )
-from lake_assets.access.policies import AccessFile
+from lake_assets.access.policies import AccessFile, render_row_filter
 from lake_assets.access.rules import (
     Evaluation,
     Rule,
@@ -39,8 +39,11 @@ from lake_assets.access.rules import (
     evaluate,
     exception_rule,
     policy_rule,
+    subject_check,
 )
 from lake_assets.config import ConfigError, load_config
+
+_SUBJECTS_REMEMBERED = 1024
 
 
 class PolicySet:
@@ -59,6 +62,15 @@ class PolicySet:
         self.versions: Mapping[str, str] = {rule.id: rule.version for rule in ordered}
         self.digest = hashlib.sha256(repr(sorted(self.versions.items())).encode()).hexdigest()
         self._index = RuleIndex(ordered)
+        self._subject_checks: dict[tuple[str, str], dict] = {}
+
+    def subject_checks(self, subject: Subject) -> dict:
+        """Rule id -> its subject tests' result for `subject`, filled as rules are evaluated
+        and kept for the next question of the same subject (a lake has few profiles)."""
+        key = (subject.name, repr(sorted(subject.attributes.items())))
+        if len(self._subject_checks) > _SUBJECTS_REMEMBERED:
+            self._subject_checks.clear()
+        return self._subject_checks.setdefault(key, {})
 
     def is_safe(self, transformation: str | None) -> bool:
         """Whether a declared safe transformation covers `transformation`: the same name, or
@@ -144,6 +156,8 @@ class _Deciding:
         self.matched: set[str] = set()
         self.unmet: list[str] = []
         self._dataset_evaluations: dict[str, tuple[Evaluation, ...]] = {}
+        self._who = policies.subject_checks(subject)
+        self._columns: dict[str, ColumnDecision] = {}
 
     def decision(self, resource: Resource) -> Decision:
         own = self._dataset(resource)
@@ -152,24 +166,29 @@ class _Deciding:
         standing, allowing = _standing(applying)
         deny = next((r for r in standing if r.kind == "deny"), None)
         readable = [d for d in columns.values() if d.treatment != DENY]
-        if deny is not None or (columns and not readable) or (not columns and not allowing):
+        # With columns asked, the dataset is readable when one of them is (a dataset-level deny
+        # denies every column unless an exception lifted it for some).
+        allowed = bool(readable) if columns else deny is None and bool(allowing)
+        if not allowed:
             outcome = "deny"
             decided_by, reason = _deny_reason(deny, columns, resource, self.subject)
             if not columns:
                 self._note_unmet(resource.dataset, own, {r.id for r in applying}, deny)
         else:
             outcome = "allow"
-            decider = allowing[0] if allowing else None
-            decided_by = decider.id if decider else readable[0].decided_by
+            dataset_allow = allowing[0] if allowing and deny is None else None
+            decided_by = dataset_allow.id if dataset_allow else readable[0].decided_by
             reason = f"allowed by {decided_by}"
             if columns:
                 reason += f"; {len(readable)} of {len(columns)} columns readable"
-        row_filters = sorted({r.row_filter for r in standing if r.row_filter})
+        row_filters = (
+            set(self._row_filters(resource.dataset, standing)) if outcome == "allow" else ()
+        )
+        row_filters = sorted(row_filters)
         question = input_hash(self.subject, resource, self.context)
+        decision_id = hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()
         return Decision(
-            decision_id=hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()[
-                :32
-            ],
+            decision_id=decision_id[:32],
             subject=self.subject.name,
             dataset=resource.dataset,
             outcome=outcome,
@@ -177,15 +196,22 @@ class _Deciding:
             decided_by=decided_by,
             reason=reason,
             matched=tuple(sorted(self.matched)),
-            unmet=tuple(dict.fromkeys(self.unmet))
-            if outcome == "deny" or len(readable) < len(columns)
-            else (),
-            row_filter=" AND ".join(f"({p})" for p in row_filters)
-            if outcome == "allow" and row_filters
-            else None,
+            unmet=tuple(dict.fromkeys(self.unmet)),
+            row_filter=" AND ".join(f"({p})" for p in row_filters) if row_filters else None,
             policy_versions=dict(sorted(self.evaluated.items())),
             input_hash=question,
         )
+
+    def _row_filters(self, dataset: str, standing: Iterable[Rule]) -> Iterable[str]:
+        for rule in standing:
+            if rule.row_filter:
+                predicate, lacking = render_row_filter(rule.row_filter, self.subject.attributes)
+                for attribute in lacking:
+                    self.unmet.append(
+                        f"{dataset}: row filter of {rule.id} needs subject.{attribute} "
+                        "(attribute missing or not a single value): no rows"
+                    )
+                yield predicate
 
     def _dataset(self, resource: Resource) -> tuple[Evaluation, ...]:
         """The dataset-level rules evaluated for `resource` (once per dataset per question)."""
@@ -204,7 +230,10 @@ class _Deciding:
     ) -> tuple[Evaluation, ...]:
         evaluations = []
         for rule in rules:
-            evaluation = evaluate(rule, self.subject, resource, column, self.context)
+            who = self._who.get(rule.id)
+            if who is None:
+                who = self._who[rule.id] = subject_check(rule, self.subject)
+            evaluation = evaluate(rule, resource, column, self.context, who)
             self.evaluated[rule.id] = rule.version
             if evaluation.applies:
                 self.matched.add(rule.id)
@@ -214,7 +243,16 @@ class _Deciding:
     def _column(
         self, resource: Resource, column: Column, dataset: tuple[Evaluation, ...]
     ) -> ColumnDecision:
+        # A source column feeding several derived columns of one question is decided once.
         name = f"{resource.dataset}.{column.name}"
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = self._decide_column(resource, column, dataset, name)
+        return found
+
+    def _decide_column(
+        self, resource: Resource, column: Column, dataset: tuple[Evaluation, ...], name: str
+    ) -> ColumnDecision:
         if "sensitivity" not in column.attributes:
             self.unmet.append(f"{name}: not yet classified (no sensitivity)")
             own = ColumnDecision(column.name, DENY, None, f"{name} is not yet classified")
@@ -268,8 +306,9 @@ class _Deciding:
             return ColumnDecision(
                 column.name, DENY, None, f"no policy allows {self.subject.name} to read {name}"
             )
-        # The strictest wins; among equally strict, the lowest id (determinism).
-        decider = max(allowing, key=lambda r: r.grants.strictness)
+        # The strictest wins; among equally strict an exception (it is why the column is
+        # readable at all), then the lowest id (max keeps the first of equals).
+        decider = max(allowing, key=lambda r: (r.grants.strictness, r.kind == "exception"))
         return ColumnDecision(
             column.name, decider.grants, decider.id, _words(decider, f"{decider.grants} by")
         )

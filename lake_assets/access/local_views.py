@@ -19,14 +19,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from lake_assets.access.tokens import KEY_ENV
 from lake_assets.access.views import View, ViewSource, to_duckdb
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
 
 PARTITION_COLUMN = "event_date"
-# The key lake_token uses in the gold jobs (access/tokens.py), so a view's token joins theirs.
-TOKEN_KEY_ENV = "LAKE_TOKEN_KEY"
 _DUCKDB_TYPES = {"date": "DATE", "timestamp": "TIMESTAMP"}
 
 
@@ -41,7 +40,7 @@ class PartitionFiles:
 def token_key(environ: Mapping[str, str] = os.environ) -> str | None:
     """The lake's managed token key, as the gold tables' lake_token reads it locally (the
     environment, never a file or a log); None withholds tokens (they read as null)."""
-    return environ.get(TOKEN_KEY_ENV) or None
+    return environ.get(KEY_ENV) or None
 
 
 def connect(token_key: str | None) -> duckdb.DuckDBPyConnection:

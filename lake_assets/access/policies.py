@@ -12,7 +12,7 @@ A file holds any of four sections:
         subject: {team: {not: fraud}, role: analyst}
         when: {time_of_day: {from: "07:00", to: "20:00"}, environment: [prod, dev]}
         treatment: generalise(band:1000)
-        row_filter: "region = 'MY'"
+        row_filter: "merchant_country = {subject.region}"   # a subject attribute, as a literal
     exceptions:                    # the only thing that lifts a deny or a mask, in its scope
       - id: ex-2026-114
         lifts: [national-id-never]
@@ -26,17 +26,23 @@ A file holds any of four sections:
       hmac: keyed HMAC with a key the lake manages               # restriction on;
       aggregate>=5: count, sum or avg over >= 5 individuals      # covers any k >= 5
 
+A row filter is a Trino predicate; `{subject.x}` puts the subject's attribute x in it as a SQL
+literal (a subject without it gets no rows). Row filters of every standing allow are ANDed.
+
 An attribute test is a value (equal, or for a list attribute such as tags: contains it), a list
 (any of), or a mapping `{not: value-or-list}`, `{min: n}`, `{max: n}`. Subject tests read the
 subject's attributes (`profile` is the subject's name); resource tests read the column's
-attributes, then the dataset's (`dataset` and `column` are the names); `when.context` tests read
-the context's attributes.
+`sensitivity`, `semantic_type` and `column_tags` (a policy testing one of them, or `column`,
+applies to the columns it matches; any other policy to the whole dataset), the dataset's `zone`,
+`tags`, `owner` and any other attribute (`dataset` and `column` are the names); `when.context`
+tests read the context's attributes.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -88,6 +94,10 @@ class Test:
     attribute: str
     op: Literal["in", "not_in", "min", "max"]
     values: tuple[Any, ...]
+    value_set: frozenset = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value_set", frozenset(self.values))
 
     def holds(self, actual: Any) -> bool:
         """Whether the test holds for the attribute's value; raises on values it cannot
@@ -96,8 +106,10 @@ class Test:
             return actual >= self.values[0]
         if self.op == "max":
             return actual <= self.values[0]
-        present = set(actual) if isinstance(actual, list | tuple | set | frozenset) else {actual}
-        found = any(value in present for value in self.values)
+        if isinstance(actual, list | tuple | set | frozenset):  # e.g. tags: any of them
+            found = not self.value_set.isdisjoint(actual)
+        else:
+            found = actual in self.value_set
         return found if self.op == "in" else not found
 
     def words(self) -> str:
@@ -126,6 +138,30 @@ def compile_tests(side: str, tests: dict[str, Any]) -> tuple[Test, ...]:
             values = expected if isinstance(expected, list) else [expected]
             compiled.append(Test(side, attribute, "in", tuple(values)))
     return tuple(compiled)
+
+
+# `{subject.region}` in a row filter: the subject's attribute as a SQL literal.
+PLACEHOLDER = re.compile(r"\{subject\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render_row_filter(template: str, attributes: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The row filter for a subject, and the placeholders it lacks (or cannot put in SQL, e.g. a
+    list): with any lacking, the filter is FALSE (no rows: fail closed)."""
+    lacking = []
+
+    def literal(found: re.Match) -> str:
+        value = attributes.get(found.group(1))
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        lacking.append(found.group(1))
+        return "NULL"
+
+    rendered = PLACEHOLDER.sub(literal, template)
+    return ("FALSE" if lacking else rendered), tuple(lacking)
 
 
 def parse_treatment(text: str) -> Treatment:
@@ -201,7 +237,7 @@ class Policy:
     def _trino_predicate(cls, predicate: str | None) -> str | None:
         if predicate is not None:
             try:
-                sqlglot.parse_one(predicate, read="trino")
+                sqlglot.parse_one(PLACEHOLDER.sub("'x'", predicate), read="trino")
             except sqlglot.errors.ParseError as error:
                 raise ValueError(f"not a Trino predicate: {error}") from None
         return predicate

@@ -29,7 +29,7 @@ from lake_assets.access.policies import (
 
 # Resource attributes a column has and a dataset has not: a policy testing one of them is about
 # columns and applies only to those it matches; any other policy applies to the whole dataset.
-COLUMN_KEYS = frozenset({"column", "sensitivity", "semantic_type"})
+COLUMN_KEYS = frozenset({"column", "sensitivity", "semantic_type", "column_tags"})
 # The keys the index files rules under, most selective first: a rule is filed under the first
 # of them it tests with a plain value or list of values; the rest stay in the unkeyed bucket.
 INDEX_KEYS = ("dataset", "column", "semantic_type", "sensitivity", "zone")
@@ -56,11 +56,14 @@ class Rule:
     expires_at: datetime | None = None
     description: str = ""
     column_level: bool = field(init=False)
+    conditional: bool = field(init=False)  # reads the context: when, context tests, expiry
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "column_level", any(t.attribute in COLUMN_KEYS for t in self.resource)
         )
+        unconditional = When() == self.when and not self.context and self.expires_at is None
+        object.__setattr__(self, "conditional", not unconditional)
 
     @property
     def grants(self) -> Treatment:
@@ -123,46 +126,78 @@ class Evaluation:
     rule: Rule
     in_scope: bool  # the resource tests held: the rule is about this resource
     applies: bool
-    unmet: tuple[str, ...] = ()
-    unknown: tuple[str, ...] = ()
+    unmet: tuple[Failed | str, ...] = ()
+    unknown: tuple[Failed, ...] = ()
 
     def why_not(self) -> str:
-        return "; ".join((*self.unmet, *self.unknown))
+        return "; ".join(str(reason) for reason in (*self.unmet, *self.unknown))
 
 
 def evaluate(
-    rule: Rule, subject: Subject, resource: Resource, column: Column | None, context: Context
+    rule: Rule,
+    resource: Resource,
+    column: Column | None,
+    context: Context,
+    who: tuple[tuple[Failed, ...], tuple[Failed, ...]],
 ) -> Evaluation:
-    unmet: list[str] = []
-    unknown: list[str] = []
+    """`rule` against a question; `who` is `subject_check(rule, subject)` (the engine reuses
+    it across the columns and questions of one subject)."""
+    unmet: list[Failed | str] = []
+    unknown: list[Failed] = []
     _check(rule.resource, lambda name: _resource_value(resource, column, name), unmet, unknown)
-    in_scope = not unmet
-    if not in_scope:
+    if unmet:
         return Evaluation(rule, False, False, tuple(unmet), tuple(unknown))
-    _check(rule.subject, lambda name: _subject_value(subject, name), unmet, unknown)
-    _check(rule.context, lambda name: context.attributes.get(name, _MISSING), unmet, unknown)
-    unmet.extend(_when_unmet(rule.when, context))
-    if rule.expires_at is not None and _utc(context.now) >= rule.expires_at:
-        unmet.append(f"exception expired at {rule.expires_at.isoformat()}")
+    unmet.extend(who[0])
+    unknown.extend(who[1])
+    if rule.conditional:
+        _check(rule.context, lambda name: context.attributes.get(name, _MISSING), unmet, unknown)
+        unmet.extend(_when_unmet(rule.when, context))
+        if rule.expires_at is not None and _utc(context.now) >= rule.expires_at:
+            unmet.append(f"exception expired at {rule.expires_at.isoformat()}")
     # Fail closed: what cannot be known keeps an allow or exception from matching, and lets a
     # deny apply (unlike Cedar, which skips a policy whose evaluation errors).
     applies = not unmet and (rule.kind == "deny" or not unknown)
     return Evaluation(rule, True, applies, tuple(unmet), tuple(unknown))
 
 
-def _check(tests: Iterable[Test], value_of, unmet: list[str], unknown: list[str]) -> None:
+def subject_check(rule: Rule, subject: Subject) -> tuple[tuple[Failed, ...], tuple[Failed, ...]]:
+    """The rule's subject tests against `subject`: what is not met, what cannot be known."""
+    unmet: list[Failed] = []
+    unknown: list[Failed] = []
+    _check(rule.subject, lambda name: _subject_value(subject, name), unmet, unknown)
+    return tuple(unmet), tuple(unknown)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A test that did not hold, put in words only when an explanation needs it (most
+    evaluations fail a test and are never explained)."""
+
+    test: Test
+    actual: Any = _MISSING
+    error: str | None = None
+
+    def __str__(self) -> str:
+        if self.actual is _MISSING:
+            return f"needs {self.test.words()} (attribute missing)"
+        if self.error is not None:
+            return f"needs {self.test.words()} (cannot compare {self.actual!r}: {self.error})"
+        return f"needs {self.test.words()} (is {self.actual!r})"
+
+
+def _check(tests: Iterable[Test], value_of, unmet: list, unknown: list) -> None:
     for test in tests:
         actual = value_of(test.attribute)
         if actual is _MISSING:
-            unknown.append(f"needs {test.words()} (attribute missing)")
+            unknown.append(Failed(test))
             continue
         try:
             held = test.holds(actual)
         except TypeError as error:  # e.g. clearance "high" against {min: 3}
-            unknown.append(f"needs {test.words()} (cannot compare {actual!r}: {error})")
+            unknown.append(Failed(test, actual, str(error)))
             continue
         if not held:
-            unmet.append(f"needs {test.words()} (is {actual!r})")
+            unmet.append(Failed(test, actual))
 
 
 def _subject_value(subject: Subject, name: str) -> Any:
@@ -172,16 +207,21 @@ def _subject_value(subject: Subject, name: str) -> Any:
 
 
 def _resource_value(resource: Resource, column: Column | None, name: str) -> Any:
-    """A column's attribute, else its dataset's; `tags` are both's."""
+    """`dataset` and `column` are the names, `tags` the dataset's and `column_tags` the
+    column's (none when absent); any other attribute is the column's if it has it (lineage may
+    give a source column its zone), else its dataset's."""
     if name == "dataset":
         return resource.dataset
-    if name == "column":
-        return column.name if column is not None else _MISSING
-    if name == "tags":
-        tags = [*resource.attributes.get("tags", ())]
-        if column is not None:
-            tags.extend(column.attributes.get("tags", ()))
-        return tags
+    if name in COLUMN_KEYS:
+        if column is None:
+            return _MISSING
+        if name == "column":
+            return column.name
+        if name == "column_tags":
+            return column.attributes.get("tags", ())
+        return column.attributes.get(name, _MISSING)
+    if name == "tags":  # tags are known to be none when none are given, unlike a value
+        return resource.attributes.get("tags", ())
     if column is not None and name in column.attributes:
         return column.attributes[name]
     return resource.attributes.get(name, _MISSING)

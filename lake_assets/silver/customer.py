@@ -44,6 +44,7 @@ CUSTOMER_COLUMNS = {
     "segment": "string",
     "date_of_birth": "date",
     "risk_score": "integer",
+    "national_id": "string",
     "city": "string",
     "country": "string",
     "lifecycle_stage": "string",
@@ -59,6 +60,7 @@ MASTER_COLUMNS = {
     "segment": "string",
     "date_of_birth": "date",
     "risk_score": "integer",
+    "national_id": "string",
 }
 MASTER_VALUES = tuple(c for c in MASTER_COLUMNS if c != "customer_id")
 CRM_ATTRIBUTES = ("full_name", "email", "phone", "city", "country", "lifecycle_stage")
@@ -150,7 +152,7 @@ def conformed_customers(
 ) -> DataFrame:
     """One row per master customer: each attribute from the system `prefer` names, the other
     system's value where the winner has none."""
-    m, c = master.alias("m"), crm.alias("c")
+    m, c = with_master_columns(master).alias("m"), crm.alias("c")
     joined = m.join(c, F.col("m.customer_id") == F.col("c.customer_id"), "left")
 
     def surviving(attribute: str) -> Column:
@@ -199,7 +201,7 @@ def silver_customer_job(spark: SparkSession, plan: dict) -> dict:
     snapshot of `partition`; `crm_base` and `crm_changes` (crm_state_of); `prefer`
     (attribute -> system). Result: write_derived's, with `crm_unmatched`, the CRM customer
     references the master does not hold (not customers of the bank's record: left out)."""
-    master = with_master_columns(read_resolved(spark, plan["inputs"]["customers"]))
+    master = read_resolved(spark, plan["inputs"]["customers"])
     master = master.where(F.col("customer_id").isNotNull())
     state = crm_state_of(spark, plan).cache()
     crm = crm_customers(state, survivors_frame(spark, state)).cache()
