@@ -274,6 +274,7 @@ def test_version_time_is_utc(local_lake, tmp_path):
         ["scd"],
         ["compact"],
         ["compaction", "report"],
+        ["query"],
     ],
 )
 def test_the_lake_command_starts_in_a_fresh_interpreter(command):
