@@ -103,19 +103,19 @@ def find_leaks(
     its Decision allows: a view of a denied dataset, a column it should not have (denied, or
     not named by the Decision), or a masked column whose every shown value is a clear value."""
     wanted = {v.dataset for v in plan.views}
-    con = connect(token_key)
-    load_sources(con, [s for s in plan.sources.values() if s.dataset in wanted], files)
-    materialise(con, plan.views, by_profile=True)
     views = {(v.profile, v.dataset): v for v in plan.views}
     leaks = []
-    for decision in plan.decisions:
-        view = views.get((decision.subject, decision.dataset))
-        if view is None:
-            continue
-        if decision.outcome != "allow":
-            leaks.append(Leak(view.profile, view.dataset, None, "the dataset is denied"))
-            continue
-        leaks += _column_leaks(con, decision, view, plan.sources[view.dataset])
+    with connect(token_key) as con:
+        load_sources(con, [s for s in plan.sources.values() if s.dataset in wanted], files)
+        materialise(con, plan.views, by_profile=True)
+        for decision in plan.decisions:
+            view = views.get((decision.subject, decision.dataset))
+            if view is None:
+                continue
+            if decision.outcome != "allow":
+                leaks.append(Leak(view.profile, view.dataset, None, "the dataset is denied"))
+                continue
+            leaks += _column_leaks(con, decision, view, plan.sources[view.dataset])
     return leaks
 
 
