@@ -10,6 +10,8 @@ The two are not doing the same amount of work: Cedar answers allow or deny; `dec
 the column's treatment among the applicable masks, names every matched policy and the deciding
 one, and for a deny the unmet conditions, the policy versions and the input hash. The outcomes
 must agree on every question (printed), which checks that the policy sets are equivalent.
+
+`--rows N` asks N / 10 questions (100,000 by default).
 """
 
 from __future__ import annotations

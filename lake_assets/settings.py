@@ -25,6 +25,7 @@ DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
 DEFAULT_LAKE_FILE = REPO_ROOT / "config" / "lake.yaml"
+DEFAULT_ACCESS_DIR = REPO_ROOT / "config" / "access"
 
 Profile = Literal["local", "aws"]
 Compatibility = Literal[

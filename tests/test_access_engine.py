@@ -16,7 +16,6 @@ from lake_assets.access.model import Column, Context, Origin, Resource, Subject
 from lake_assets.access.policies import AccessFile
 from lake_assets.config import ConfigError
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config" / "access"
 NOON = Context(datetime(2026, 12, 2, 12, tzinfo=UTC), environment="prod")
 
 AMOUNT = Column("amount", {"sensitivity": "confidential", "semantic_type": "amount"})
@@ -64,7 +63,7 @@ BASE = """
 
 def test_the_seed_sentence_with_the_shipped_policies():
     """Fraud sees transaction amounts, marketing does not, neither sees the national ID."""
-    lake = load_policy_set(SHIPPED)
+    lake = load_policy_set()  # config/access
     cards = Resource("card_transactions", {"zone": "curated"}, (AMOUNT,))
     customers = Resource("customers", {"zone": "curated"}, (NATIONAL_ID, SEGMENT))
     fraud, marketing = lake.profile("fraud_analyst"), lake.profile("marketing_analyst")
@@ -248,6 +247,8 @@ def test_why_denied_names_the_unmet_conditions(tmp_path):
     assert lake.decide(lake.profile("fraud"), Resource("cases", {}, (SEGMENT,)), NOON).outcome == (
         "allow"
     )
+    nothing = lake.decide(lake.profile("fraud"), Resource("elsewhere", {}, (SEGMENT,)), NOON)
+    assert nothing.unmet == ("elsewhere.segment: no allow policy is about this resource",)
 
 
 def _hop(dataset: str, column: Column, safe: str | None = None) -> Origin:
@@ -294,6 +295,8 @@ def test_validation_errors_name_file_key_and_reason(tmp_path):
         "treatment: partial": "policies[0].treatment: partial needs a detail",
         "row_filter: 'region = = 1'": "policies[0].row_filter: not a Trino predicate",
         "colour: red": "policies[0].colour: unknown key",
+        "when: {time_of_day: {from: '08:00', to: '08:00'}}": "policies[0].when.time_of_day.to: must",
+        "when: {time_of_day: {from: '08:00', to: 18:00}}": "policies[0].when.time_of_day.to: must be a quoted time",
     }
     for line, expected in cases.items():
         (tmp_path / "bad.yaml").write_text(

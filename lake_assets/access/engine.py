@@ -3,7 +3,7 @@
 and deterministic: the same question against the same policies gives the same Decision, whatever
 order the policies or files come in (every collection is sorted by policy id before use).
 
-How a column's treatment is decided (ADR "access control: conflict resolution"):
+How a column's treatment is decided (ADR-0075):
 1. A column without a sensitivity (not yet classified) is denied.
 2. The applicable rules are the dataset's (policies that test no column attribute) and the
    column's. An applicable exception lifts the policies it names; the rest stand.
@@ -42,6 +42,7 @@ from lake_assets.access.rules import (
     subject_check,
 )
 from lake_assets.config import ConfigError, load_config
+from lake_assets.settings import DEFAULT_ACCESS_DIR
 
 _SUBJECTS_REMEMBERED = 1024
 
@@ -97,7 +98,7 @@ class PolicySet:
         return _Deciding(self, subject, context).decision(resource)
 
 
-def load_policy_set(folder: Path | str) -> PolicySet:
+def load_policy_set(folder: Path | str = DEFAULT_ACCESS_DIR) -> PolicySet:
     """Every *.yaml file of `folder`, validated; any invalid file fails the whole set (callers
     then have no policies to allow anything: fail closed)."""
     folder = Path(folder)
@@ -181,10 +182,7 @@ class _Deciding:
             reason = f"allowed by {decided_by}"
             if columns:
                 reason += f"; {len(readable)} of {len(columns)} columns readable"
-        row_filters = (
-            set(self._row_filters(resource.dataset, standing)) if outcome == "allow" else ()
-        )
-        row_filters = sorted(row_filters)
+        row_filters = sorted(set(self._row_filters(resource.dataset, standing, outcome)))
         question = input_hash(self.subject, resource, self.context)
         decision_id = hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()
         return Decision(
@@ -202,9 +200,10 @@ class _Deciding:
             input_hash=question,
         )
 
-    def _row_filters(self, dataset: str, standing: Iterable[Rule]) -> Iterable[str]:
+    def _row_filters(self, dataset: str, standing: Iterable[Rule], outcome: str) -> Iterable[str]:
+        """The standing allows' row filters for this subject (none for a denied dataset)."""
         for rule in standing:
-            if rule.row_filter:
+            if rule.row_filter and outcome == "allow":
                 predicate, lacking = render_row_filter(rule.row_filter, self.subject.attributes)
                 for attribute in lacking:
                     self.unmet.append(
@@ -259,6 +258,8 @@ class _Deciding:
         else:
             own = self._own_column(resource, column, dataset, name)
         for origin in column.origins:
+            if own.treatment == DENY:
+                break  # nothing an origin passes on is stricter
             if self.policies.is_safe(origin.safe):
                 continue  # a declared safe transformation does not pass the restriction on
             source = Resource(origin.dataset)
@@ -334,6 +335,8 @@ class _Deciding:
             noted = True
         if deny is not None and not noted:
             self.unmet.append(f"{name}: no exception in scope lifts {deny.id}")
+        elif not noted:
+            self.unmet.append(f"{name}: no allow policy is about this resource")
 
 
 def _by_id(rule: Rule) -> str:

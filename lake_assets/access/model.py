@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 # What a subject gets of a column, least revealing last. Among the treatments of the policies
 # that apply, the strictest wins (unless an exception lifts it), so this order is the security
-# argument; ADR "access control: conflict resolution" says why each step reveals less than the
+# argument; ADR-0075 says why each step reveals less than the
 # one before: a partial value shows part of the clear value; a generalised one (date to month,
 # amount to band) keeps a coarse version of all of it; a keyed token hides the value but still
 # links rows; null hides the value and the links; deny removes the column (and a query naming

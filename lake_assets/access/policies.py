@@ -15,10 +15,10 @@ A file holds any of four sections:
         row_filter: "merchant_country = {subject.region}"   # a subject attribute, as a literal
     exceptions:                    # the only thing that lifts a deny or a mask, in its scope
       - id: ex-2026-114
-        lifts: [national-id-never]
-        scope: {subject: {profile: fraud_lead}, resource: {dataset: customers}}
-        treatment: partial(last4)
-        justification: chargeback investigation
+        lifts: [amounts-banded-outside-fraud]
+        scope: {subject: {profile: marketing_lead}, resource: {dataset: card_transactions}}
+        treatment: clear
+        justification: reconciling the Q4 campaign's spend
         ticket: SEC-114
         approver: ciso
         expires: 2026-12-31        # through that day (UTC); a datetime is exact
@@ -191,6 +191,20 @@ class TimeOfDay:
 
     to: time
     from_: time = Field(alias="from")  # after `to`: a dataclass field with a Field() follows
+
+    @field_validator("to", "from_", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        # YAML reads an unquoted 18:00 as the number 1080 (base 60), which would be 00:18.
+        if not isinstance(value, str | time):
+            raise ValueError(f'must be a quoted time such as "18:00", got {value!r}')
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeOfDay:
+        if self.from_ == self.to:
+            raise keyed("to", "must differ from `from` (the window would be empty)")
+        return self
 
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)

@@ -1,8 +1,7 @@
 """The declared safe transformations: the only ways a derived column is relieved of the
 restriction of a column it is computed from. Everything else (a copy, a cast, an unkeyed hash
 such as sha2, md5, sha1 or xxhash64, any other expression) inherits it: about 2x10^10 MyKad
-numbers exist, so an unkeyed hash of one is reversed by enumerating them (ADR "access control:
-restrictions follow column lineage").
+numbers exist, so an unkeyed hash of one is reversed by enumerating them (ADR-0076).
 
 - "hmac": the lake's keyed token `lake_token(col)` (tokens.py: HMAC-SHA256 with a key the lake
   manages, from the environment locally and AWS Secrets Manager on aws). Without the key no one

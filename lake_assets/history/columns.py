@@ -2,6 +2,8 @@
 what the pyarrow point query filters on (point_query.py) and what `lake scd as-of` prints.
 Spark-free, so a point query imports no PySpark."""
 
+from lake_assets.lineage.model import ColumnInput, Transformation, derived_from
+
 VALID_FROM, VALID_TO = "valid_from", "valid_to"
 RECORDED_AT, SUPERSEDED_AT = "recorded_at", "superseded_at"
 RECORDED_BY, SUPERSEDED_BY = "recorded_by", "superseded_by"  # as stored: transaction ids
@@ -27,11 +29,8 @@ def history_column_lineage(
         and c not in (event_time_column, partition_column)
     ]
 
-    def inputs(names, transformation: str) -> list[dict]:
-        return [
-            {"input": f"{source_id}.{n}", "transformation": transformation, "masking": False}
-            for n in names
-        ]
+    def inputs(names, transformation: Transformation) -> list[ColumnInput]:
+        return derived_from(*(f"{source_id}.{n}" for n in names), transformation=transformation)
 
     return {
         **{c: inputs([c], "IDENTITY") for c in data},

@@ -25,6 +25,13 @@ class ColumnInput(TypedDict):
     safe: NotRequired[str]
 
 
+def derived_from(
+    *inputs: str, transformation: Transformation = "IDENTITY", masking: bool = False
+) -> list[ColumnInput]:
+    """A derived column's inputs ("<dataset>.<column>"), all transformed the same way."""
+    return [{"input": i, "transformation": transformation, "masking": masking} for i in inputs]
+
+
 def partition_address(dataset: str, partition: str) -> str:
     return f"{dataset}[{partition}]"
 
