@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from lake_assets.access.cli import add_access_commands
+from lake_assets.access.query import add_query_commands
 from lake_assets.classification.cli import add_classification_commands
 from lake_assets.cli.runs import _resources, quiet_dagster, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
@@ -55,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     add_raw_commands(sub, _resources)
     add_deploy_commands(sub, _resources)
     add_status_commands(sub)
+    add_query_commands(sub, _resources)
     add_demo_commands(sub)
     setup = sub.add_parser(
         "setup-home", help="write what the lake needs into $DAGSTER_HOME/dagster.yaml (make dev)"
