@@ -217,6 +217,12 @@ class Settings:
     aws: AwsSettings = field(default_factory=AwsSettings)
 
     @property
+    def environment(self) -> str:
+        """What access policies' `when: {environment: ...}` conditions see: the aws profile is
+        production, the embedded local default a developer's machine."""
+        return "prod" if self.profile == "aws" else "dev"
+
+    @property
     def state_dir(self) -> Path:
         """Where the local profile keeps its SQLite stores and alert log."""
         return self.lake_root / "_state"

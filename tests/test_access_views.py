@@ -344,6 +344,13 @@ def test_lake_query_as_a_profile_reads_through_its_masked_view(policy_lake, caps
         and "national_id" in err
         and NATIONAL_ID not in err.replace(f"'{NATIONAL_ID}'", "")
     )
+    # Each query's decision is in the audit trail, as every other access question's.
+    trail = [(e.subject, e.dataset, e.outcome) for e in policy_lake["access_audit"].entries()]
+    assert trail == [
+        ("fraud_analyst", "customers", "allow"),
+        ("marketing_analyst", "customers", "allow"),
+        ("fraud_analyst", "customers", "allow"),
+    ]
     code, _, err = lake(capsys, "query", "--as", "nobody", select)
     assert code == 2 and "no subject profile 'nobody'" in err
     code, _, err = lake(capsys, "query", "--as", "fraud_analyst", "SELECT * FROM payments")

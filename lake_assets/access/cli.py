@@ -17,9 +17,7 @@ from typing import Any
 from lake_assets.access.audit import AuditEntry, audit_entry, replay
 from lake_assets.access.model import Context, Decision
 from lake_assets.instants import utc_now
-from lake_assets.settings import REPO_ROOT, Settings
-
-POLICIES_DIR = REPO_ROOT / "config" / "access"
+from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
 
 ResourcesFor = Callable[[Settings], Any]
 
@@ -83,9 +81,7 @@ def decide_and_record(
         classifications=stores["classification"],
         settings=settings,
     )
-    # The views' rule (access/service.py): the aws profile is production.
-    environment = args.environment or ("prod" if settings.profile == "aws" else "dev")
-    context = Context(now=utc_now(), environment=environment)
+    context = Context(now=utc_now(), environment=args.environment or settings.environment)
     decision = policies.decide(subject, resource, context)
     stores["access_audit"].append(audit_entry(subject, resource, context, decision))
     return decision
@@ -209,7 +205,10 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
 
     def policies_option(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
-            "--policies", default=str(POLICIES_DIR), metavar="DIR", help="the policy files' folder"
+            "--policies",
+            default=str(DEFAULT_ACCESS_DIR),
+            metavar="DIR",
+            help="the policy files' folder",
         )
 
     p = question("check", "what PROFILE gets of DATASET (exit 1 when denied)")

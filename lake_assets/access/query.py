@@ -26,9 +26,10 @@ def cmd_query(args, settings, resources_for: Callable[[Any], Any]) -> int:
 
     from lake_assets.access.service import MaskedViews
 
-    views = MaskedViews(settings, resources_for(settings))
+    stores = resources_for(settings)
+    views = MaskedViews(settings, stores)
     try:
-        columns, rows = views.query(args.profile, args.sql, utc_now())
+        columns, rows = views.query(args.profile, args.sql, utc_now(), stores["access_audit"])
     except duckdb.Error as error:  # the query's own mistake, e.g. a column its views lack
         print(f"lake: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from lake_assets.access.audit import audit_entry
 from lake_assets.access.local_views import (
     PARTITION_COLUMN,
     masked_connection,
@@ -26,10 +27,9 @@ from lake_assets.access.local_views import (
 from lake_assets.access.model import Context
 from lake_assets.access.view_plan import Leak, ViewPlan, find_leaks, plan_views
 from lake_assets.access.views import ViewSource, views_database
-from lake_assets.settings import REPO_ROOT, Settings
+from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
 from lake_assets.tables.reader import table_columns
-
-POLICIES_DIR = REPO_ROOT / "config" / "access"
+from resources.access_audit import AccessAuditTrail
 
 
 class MaskedViews:
@@ -37,7 +37,7 @@ class MaskedViews:
         self,
         settings: Settings,
         resources: Mapping[str, Any],
-        policies_dir: Path = POLICIES_DIR,
+        policies_dir: Path = DEFAULT_ACCESS_DIR,
     ):
         self.settings = settings
         self.catalog, self.storage = resources["catalog"], resources["storage"]
@@ -76,12 +76,11 @@ class MaskedViews:
         sources = self.sources(self.datasets() if datasets is None else datasets)
         lake = LakeAttributes(self.catalog, self.classifications, self.settings.sources)
         resources = [lake.resource(name, list(s.columns)) for name, s in sources.items()]
-        environment = "prod" if self.settings.profile == "aws" else "dev"
         return plan_views(
             policies,
             resources,
             sources,
-            Context(now=now, environment=environment),
+            Context(now=now, environment=self.settings.environment),
             token_key=self.token_key,
             database=self.database,
         )
@@ -106,9 +105,12 @@ class MaskedViews:
         glue = GlueViews(self.database, endpoint_url=aws.endpoint_url, region=aws.region)
         return glue.sync(plan.views)
 
-    def query(self, profile: str, sql: str, now: datetime) -> tuple[list[str], list[tuple]]:
+    def query(
+        self, profile: str, sql: str, now: datetime, trail: AccessAuditTrail
+    ) -> tuple[list[str], list[tuple]]:
         """`sql` (Trino, as on Athena) as `profile`: the datasets it names, read through the
-        profile's views only. Returns (column names, rows)."""
+        profile's views only, each dataset's decision appended to `trail`. Returns (column
+        names, rows)."""
         self.policies.profile(profile)  # an unknown profile is an error naming the known
         named = referenced_tables(sql)
         present = set(self.datasets())
@@ -116,6 +118,11 @@ class MaskedViews:
         if missing:
             raise LookupError(f"no published dataset {', '.join(missing)} in this lake")
         plan = self.plan(now, sorted(named))
+        # A query is an access question per dataset it names: each answer goes to the trail.
+        subject = self.policies.profile(profile)
+        for decision in plan.decisions_of(profile):
+            resource = plan.resources[decision.dataset]
+            trail.append(audit_entry(subject, resource, plan.context, decision))
         views = plan.views_of(profile)
         denied = sorted(named - {v.dataset for v in views})
         if denied:

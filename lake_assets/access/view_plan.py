@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
@@ -29,9 +29,15 @@ class ViewPlan:
     sources: Mapping[str, ViewSource]
     views: tuple[View, ...]
     fingerprint: str
+    # What the decisions answered: each dataset's Resource, and when and where they were asked.
+    resources: Mapping[str, Resource] = field(default_factory=dict)
+    context: Context | None = None
 
     def views_of(self, profile: str) -> list[View]:
         return [v for v in self.views if v.profile == profile]
+
+    def decisions_of(self, profile: str) -> list[Decision]:
+        return [d for d in self.decisions if d.subject == profile]
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,12 @@ def plan_views(
     )
     views = render_views(decisions, sources, token_key=token_key, database=database)
     return ViewPlan(
-        decisions, sources, tuple(views), views_fingerprint(policies.versions, resources, decisions)
+        decisions,
+        sources,
+        tuple(views),
+        views_fingerprint(policies.versions, resources, decisions),
+        {r.dataset: r for r in resources},
+        context,
     )
 
 
