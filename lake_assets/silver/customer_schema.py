@@ -17,8 +17,8 @@ STATE_COLUMNS = {
     "updated_at": "timestamp",
     "_ingested_at": "timestamp",
 }
-CUSTOMER_COLUMNS = {
-    "customer_sk": "string",
+# Each system's value of an attribute (conformance.CARRIED_BY says which system has which).
+MASTER_COLUMNS = {
     "customer_id": "string",
     "full_name": "string",
     "email": "string",
@@ -27,6 +27,10 @@ CUSTOMER_COLUMNS = {
     "date_of_birth": "date",
     "risk_score": "integer",
     "national_id": "string",
+}
+CUSTOMER_COLUMNS = {
+    "customer_sk": "string",
+    **MASTER_COLUMNS,
     "city": "string",
     "country": "string",
     "lifecycle_stage": "string",
