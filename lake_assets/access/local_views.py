@@ -75,7 +75,9 @@ def load_sources(
             kind = _DUCKDB_TYPES.get(source.columns.get(PARTITION_COLUMN, ""), "VARCHAR")
             parts.append(
                 f"SELECT *, CAST('{_literal(each.partition)}' AS {kind}) AS {PARTITION_COLUMN} "
-                f"FROM read_parquet([{listed}], union_by_name = true)"
+                # The catalog says which partition the files are; DuckDB would otherwise add
+                # the `event_date=` folder as a second event_date column of its own.
+                f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
             )
         if not parts:
             raise LookupError(f"{source.dataset}: no published files to read")
