@@ -46,6 +46,11 @@ output "lake_compaction_history_table" {
   value       = aws_dynamodb_table.lake["compaction_history"].name
 }
 
+output "lake_access_audit_table" {
+  description = "LAKE_ACCESS_AUDIT_TABLE: DynamoDB table of the access audit trail."
+  value       = aws_dynamodb_table.lake["access_audit"].name
+}
+
 output "lake_glue_database" {
   description = "LAKE_GLUE_DATABASE: Glue database of curated tables."
   value       = aws_glue_catalog_database.curated.name
@@ -80,6 +85,7 @@ output "lake_env" {
     LAKE_EVENTS_TABLE             = aws_dynamodb_table.lake["events"].name
     LAKE_EVENT_STATE_TABLE        = aws_dynamodb_table.lake["event_state"].name
     LAKE_COMPACTION_HISTORY_TABLE = aws_dynamodb_table.lake["compaction_history"].name
+    LAKE_ACCESS_AUDIT_TABLE       = aws_dynamodb_table.lake["access_audit"].name
     LAKE_GLUE_DATABASE            = aws_glue_catalog_database.curated.name
     LAKE_EMR_APPLICATION_ID       = aws_emrserverless_application.spark.id
     LAKE_EMR_EXECUTION_ROLE_ARN   = aws_iam_role.emr_execution.arn

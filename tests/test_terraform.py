@@ -51,6 +51,7 @@ ENV_OUTPUTS = {
     "LAKE_EVENTS_TABLE": "lake_events_table",
     "LAKE_EVENT_STATE_TABLE": "lake_event_state_table",
     "LAKE_COMPACTION_HISTORY_TABLE": "lake_compaction_history_table",
+    "LAKE_ACCESS_AUDIT_TABLE": "lake_access_audit_table",
     "LAKE_GLUE_DATABASE": "lake_glue_database",
     "LAKE_EMR_APPLICATION_ID": "lake_emr_application_id",
     "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
@@ -486,12 +487,27 @@ def test_s3_notification_sends_only_raw_objects_to_the_arrivals_queue(config):
         ("events", "idempotency_key", None),
         ("event_state", "pk", "sk"),
         ("compaction_history", "dataset", "entry"),
+        ("access_audit", "decision_id", None),
     ],
 )
 def test_dynamodb_keys_match_the_stores(config, table, hash_key, range_key):
     locals_ = {k: v for block in config.get("locals", []) for k, v in block.items()}
     declared = locals_["dynamodb_tables"][table]
     assert (declared["hash_key"], declared["range_key"]) == (hash_key, range_key)
+
+
+def test_the_access_audit_trail_can_be_appended_and_read_but_not_changed(config):
+    """Append-only on AWS is the roles' grants: a conditional put and a scan
+    (resources/aws/dynamo_access_audit.py), nothing that updates or deletes an entry."""
+    table = '${aws_dynamodb_table.lake["access_audit"].arn}'
+    granted = {
+        (role, action)
+        for role, policy in ROLE_POLICIES.items()
+        for statement in _statements(_role_document(config, policy))
+        if table in _as_list(statement["resources"])
+        for action in _as_list(statement["actions"])
+    }
+    assert granted == {("orchestrator", "dynamodb:PutItem"), ("orchestrator", "dynamodb:Scan")}
 
 
 def test_every_dynamodb_table_is_on_demand_recoverable_and_encrypted(config):

@@ -9,4 +9,7 @@ question can match, `engine` the PolicySet: load_policy_set, decide.
 `attributes` builds a dataset's Resource from what the lake records (zone, owner, the catalog's
 classifications, column lineage as origins), `safe` declares the transformations that relax a
 restriction, `tokens` the keyed HMAC `lake_token(col)` gold SQL may call.
+Masked views: `views` renders a Decision as Trino SQL, `local_views` runs views in DuckDB,
+`view_plan` decides every profile's views and finds leaks by running them, `service` wires them
+to the lake (Glue on aws: resources/aws/glue_views.py); `assets`, `sensors`, `query` (`lake query`).
 """

@@ -24,6 +24,7 @@ from typing import Any
 from lake_assets.access.model import Column, Origin, Resource
 from lake_assets.access.safe import relaxed_attributes
 from lake_assets.classification.model import SENSITIVITIES
+from lake_assets.classification.service import classified_columns
 from lake_assets.contracts.model import Contract
 from lake_assets.gold.lineage import column_lineage as gold_column_lineage
 from lake_assets.gold.tables import GOLD_TABLES, GoldTable
@@ -46,6 +47,7 @@ SILVER_TABLES: tuple[DerivedTable, ...] = (
     SILVER_ORDERS,
 )
 PLATFORM_OWNER = "team:data-platform"
+PLATFORM_COLUMN = {"sensitivity": "internal", "semantic_type": "platform", "classified_by": "lake"}
 
 
 def resource_of(
@@ -136,7 +138,11 @@ class LakeAttributes:
             for source, column in [i["input"].rsplit(".", 1)]
         )
         own = self.labels(dataset).get(name)
-        if own is None and inputs is not None:
+        if own is None and not classified_columns([name]):
+            # The platform's own columns (the event date partition, the provenance columns),
+            # which the classifier leaves alone: the lake says what they are.
+            own = PLATFORM_COLUMN
+        elif own is None and inputs is not None:
             own = derived_attributes(origins)
         return Column(name, own or {}, origins)
 

@@ -16,52 +16,10 @@ from pyspark.sql import functions as F
 
 from lake_assets.layers.job import write_derived
 from lake_assets.silver.crm_merges import surviving_contacts
+from lake_assets.silver.customer_schema import CUSTOMER_COLUMNS, MASTER_COLUMNS, STATE_COLUMNS
 from lake_assets.tables.frames import conformed, ddl, read_resolved
 from lake_assets.tables.types import SPARK_TYPES
 
-# silver_crm_contacts: a contact's latest version; _ingested_at breaks ties of updated_at.
-STATE_COLUMNS = {
-    "contact_id": "string",
-    "customer_ref": "string",
-    "name__first": "string",
-    "name__last": "string",
-    "emails": "json",
-    "phone": "string",
-    "address__city": "string",
-    "address__postcode": "string",
-    "address__country": "string",
-    "lifecycle_stage": "string",
-    "merged_into": "string",
-    "updated_at": "timestamp",
-    "_ingested_at": "timestamp",
-}
-CUSTOMER_COLUMNS = {
-    "customer_sk": "string",
-    "customer_id": "string",
-    "full_name": "string",
-    "email": "string",
-    "phone": "string",
-    "segment": "string",
-    "date_of_birth": "date",
-    "risk_score": "integer",
-    "national_id": "string",
-    "city": "string",
-    "country": "string",
-    "lifecycle_stage": "string",
-    "crm_contact_ids": "json",
-    "as_of_date": "date",
-}
-# Each system's value of an attribute (conformance.CARRIED_BY says which system has which).
-MASTER_COLUMNS = {
-    "customer_id": "string",
-    "full_name": "string",
-    "email": "string",
-    "phone": "string",
-    "segment": "string",
-    "date_of_birth": "date",
-    "risk_score": "integer",
-    "national_id": "string",
-}
 MASTER_VALUES = tuple(c for c in MASTER_COLUMNS if c != "customer_id")
 CRM_ATTRIBUTES = ("full_name", "email", "phone", "city", "country", "lifecycle_stage")
 

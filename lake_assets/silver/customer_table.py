@@ -15,7 +15,7 @@ from lake_assets.layers.model import DerivedTable, LayerInput, PlanInputs
 from lake_assets.lineage.model import ColumnInput, Transformation, derived_from
 from lake_assets.settings import load_sources
 from lake_assets.silver.conformance import CARRIED_BY, load_survivorship
-from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS
+from lake_assets.silver.customer_schema import CUSTOMER_COLUMNS, STATE_COLUMNS
 from lake_assets.tables.reader import resolve_published
 
 CRM_STATE = "silver_crm_contacts"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from lake_assets.layers.model import DerivedTable, LayerInput, PlanInputs
 from lake_assets.lineage.model import derived_from
 from lake_assets.silver.conformance import load_fx_calendar
-from lake_assets.silver.fx_rates import FX_COLUMNS, window_start
+from lake_assets.silver.fx_rates_schema import FX_COLUMNS, window_start
 from lake_assets.tables.reader import resolve_published
 
 CALENDAR = load_fx_calendar()
