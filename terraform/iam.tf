@@ -119,6 +119,15 @@ data "aws_iam_policy_document" "emr_execution" {
     }
   }
 
+  # A gold job whose SQL uses lake_token reads the token key (lake_assets/access/tokens.py); this
+  # secret only. It is encrypted with the lake key, which UseLakeKey lets the job decrypt.
+  statement {
+    sid       = "ReadLakeTokenKey"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.lake_token.arn]
+  }
+
   statement {
     sid       = "UseLakeKey"
     effect    = "Allow"

@@ -66,6 +66,11 @@ output "lake_emr_execution_role_arn" {
   value       = aws_iam_role.emr_execution.arn
 }
 
+output "lake_token_secret_id" {
+  description = "LAKE_TOKEN_SECRET_ID: the secret holding lake_token's key, named in the gold jobs' plans."
+  value       = aws_secretsmanager_secret.lake_token.name
+}
+
 output "lake_env" {
   description = "Every environment variable of the aws profile, by name."
   value = {
@@ -84,6 +89,7 @@ output "lake_env" {
     LAKE_GLUE_DATABASE            = aws_glue_catalog_database.curated.name
     LAKE_EMR_APPLICATION_ID       = aws_emrserverless_application.spark.id
     LAKE_EMR_EXECUTION_ROLE_ARN   = aws_iam_role.emr_execution.arn
+    LAKE_TOKEN_SECRET_ID          = aws_secretsmanager_secret.lake_token.name
   }
 }
 

@@ -281,9 +281,12 @@ def test_on_aws_the_token_key_is_a_secrets_manager_secret(aws_endpoint, monkeypa
     import boto3
 
     secrets = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name="eu-west-1")
-    secrets.create_secret(Name="lakehouse/token-key", SecretString="k-aws")
+    secrets.create_secret(Name="lakehouse/token-key")  # as terraform/secrets.tf: no value yet
     monkeypatch.setenv("LAKE_TOKEN_SECRET_ID", "lakehouse/token-key")
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)  # the job's boto3 default endpoint
     source = token_key_source()
     assert source == {"aws_secret_id": "lakehouse/token-key"}
+    with pytest.raises(MissingTokenKey, match="lakehouse/token-key has no value"):
+        token_key(source)
+    secrets.put_secret_value(SecretId="lakehouse/token-key", SecretString="k-aws")
     assert token_key(source) == b"k-aws"

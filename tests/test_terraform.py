@@ -21,6 +21,8 @@ import pytest
 from aws_calls import RECORD_COMMAND, RECORDING, load_recording
 from iam_grants import S3_OBJECT_ACTIONS, Grants, grants_of
 
+from lake_assets.access.tokens import SECRET_ENV
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TF_DIR = REPO_ROOT / "terraform"
 SETTINGS_FILE = REPO_ROOT / "lake_assets" / "settings.py"
@@ -53,7 +55,10 @@ ENV_OUTPUTS = {
     "LAKE_GLUE_DATABASE": "lake_glue_database",
     "LAKE_EMR_APPLICATION_ID": "lake_emr_application_id",
     "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
+    "LAKE_TOKEN_SECRET_ID": "lake_token_secret_id",
 }
+# Read outside settings.py: where lake_token's key is goes into a gold job's plan (tokens.py).
+ENV_READ_ELSEWHERE = {SECRET_ENV}
 
 # The role policy of each role the recording names (tests/aws_calls.py).
 ROLE_POLICIES = {"orchestrator": "orchestrator", "job": "emr_execution"}
@@ -417,6 +422,32 @@ def test_pass_role_is_limited_to_the_execution_role(config):
     assert condition["values"] == ["emr-serverless.amazonaws.com"]
 
 
+def test_each_role_reads_only_the_secrets_its_code_reads(config):
+    """The orchestrator the pulled database's password, the job lake_token's key; nothing else."""
+    expected = {
+        "orchestrator": ["${aws_secretsmanager_secret.crm_db.arn}"],
+        "job": ["${aws_secretsmanager_secret.lake_token.arn}"],
+    }
+    for role, secrets in expected.items():
+        statements = [
+            s
+            for s in _statements(_role_document(config, ROLE_POLICIES[role]))
+            if any(a.startswith("secretsmanager:") for a in _as_list(s["actions"]))
+        ]
+        assert len(statements) == 1, (role, statements)
+        assert statements[0]["actions"] == ["secretsmanager:GetSecretValue"], role
+        assert statements[0]["resources"] == secrets, role
+
+
+def test_secrets_use_the_lake_key_and_terraform_holds_no_value(config):
+    """Secret values are put by their owners (terraform/secrets.tf), so no state file holds one."""
+    secrets = _resources(config, "aws_secretsmanager_secret")
+    assert {"crm_db", "lake_token"} <= set(secrets)
+    for name, secret in secrets.items():
+        assert secret["kms_key_id"] == "${aws_kms_key.lake.arn}", name
+    assert not _resources(config, "aws_secretsmanager_secret_version")
+
+
 def test_arrivals_queue_accepts_only_s3_from_the_lake_bucket(config):
     queue_policy = one(list(_resources(config, "aws_sqs_queue_policy").values()))
     assert queue_policy["queue_url"] == "${aws_sqs_queue.arrivals.id}"
@@ -548,6 +579,7 @@ def test_default_tags(config):
 
 def test_env_vars_are_the_ones_settings_reads():
     read = set(re.findall(r'env\.get\("(LAKE_[A-Z0-9_]+)"', SETTINGS_FILE.read_text()))
+    read |= ENV_READ_ELSEWHERE
     missing = set(ENV_OUTPUTS) - read
     assert not missing, f"settings.py does not read {sorted(missing)}; outputs would be unused"
 

@@ -49,7 +49,15 @@ def token_key(source: Mapping[str, str], environ: Mapping[str, str] = os.environ
     # Imported here: a local run never needs boto3.
     import boto3
 
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=source["aws_secret_id"])
+    secrets = boto3.client("secretsmanager")
+    try:
+        secret = secrets.get_secret_value(SecretId=source["aws_secret_id"])
+    except secrets.exceptions.ResourceNotFoundException as error:
+        # Terraform declares the secret, the security team puts its value (terraform/secrets.tf).
+        raise MissingTokenKey(
+            f"{TOKEN_FUNCTION} needs its key: secret {source['aws_secret_id']} has no value "
+            "(put one with `aws secretsmanager put-secret-value`, see terraform/secrets.tf)"
+        ) from error
     return secret["SecretString"].encode()
 
 

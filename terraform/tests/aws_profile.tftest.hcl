@@ -79,7 +79,7 @@ run "apply_with_mocks_wires_every_env_var" {
       "LAKE_ALERT_TOPIC_ARN", "LAKE_REGISTRY_TABLE", "LAKE_FILE_INDEX_TABLE",
       "LAKE_LINEAGE_TABLE", "LAKE_EVENTS_TABLE", "LAKE_EVENT_STATE_TABLE",
       "LAKE_COMPACTION_HISTORY_TABLE", "LAKE_ACCESS_AUDIT_TABLE", "LAKE_GLUE_DATABASE", "LAKE_EMR_APPLICATION_ID",
-      "LAKE_EMR_EXECUTION_ROLE_ARN",
+      "LAKE_EMR_EXECUTION_ROLE_ARN", "LAKE_TOKEN_SECRET_ID",
     ])
     error_message = "lake_env must name every environment variable of the aws profile."
   }
