@@ -1,5 +1,5 @@
 """`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
-[scd] [compaction] [classification] [gold] [orders] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+[scd] [compaction] [classification] [gold] [orders] [access] [access_views] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import os
 import time
 
 from benchmarks import (
+    access,
+    access_views,
     backfill,
     classification,
     compaction,
@@ -34,6 +36,8 @@ BENCHMARKS = {
     "classification": classification.run,
     "gold": gold.run,
     "orders": orders.run,
+    "access": access.run,
+    "access_views": access_views.run,
 }
 
 

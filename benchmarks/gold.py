@@ -35,13 +35,13 @@ from lake_assets.demo.demo_data import CURRENCIES
 from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.gold.tables import GOLD_TABLES, GoldTable
 from lake_assets.layers.gate import InputState
-from lake_assets.layers.step import derived_plan, run_step
+from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.jobs import run_job
 from lake_assets.tables.frames import conformed
 from lake_assets.tables.locations import published_location
 from lake_assets.tables.publish import publish
-from lake_assets.tables.reader import published_uris, resolve_published
+from lake_assets.tables.reader import published_uris
 from lake_assets.tables.types import SPARK_TYPES, field_type_of_spark
 from resources.catalog import PublishedPartition
 
@@ -98,14 +98,6 @@ def _rebuild(spark: SparkSession, resources: dict[str, Any], run_id: str) -> dic
             raise RuntimeError(f"{table.dataset}[{DAY}] held: {outcome.held_by}")
         written[table.dataset] = outcome.rows_out
     return written
-
-
-def gold_job_plan(resources: dict[str, Any], dataset: str, output_uri: str) -> dict:
-    """The plan the layers core makes for one gold table's job for EVENT_DAY."""
-    catalog, storage = resources["catalog"], resources["storage"]
-    table = next(t for t in GOLD_DERIVED_TABLES if t.dataset == dataset)
-    resolved = {i.dataset: resolve_published(catalog, storage, i.dataset, [DAY]) for i in table.inputs}  # fmt: skip
-    return derived_plan(table, DAY, resolved, catalog, storage, output_uri)
 
 
 def _plain(spark: SparkSession, resources: dict[str, Any], folder: str) -> dict:

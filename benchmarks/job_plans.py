@@ -26,24 +26,31 @@ from typing import Any
 from dagster import DagsterInstance
 
 from benchmarks.data import CUSTOMERS, EVENT_DAY
-from benchmarks.gold import gold_job_plan, publish_gold_inputs
+from benchmarks.gold import publish_gold_inputs
 from benchmarks.lake import SOURCE, land_and_profile, local_lake
 from benchmarks.timing import timed
 from lake_assets.cli.runs import materialize_partitions, step_failures
+from lake_assets.demo.medallion_data import fx_rate_days
 from lake_assets.history.apply import apply_snapshots, as_of_plan, merge_plan, plan_snapshots
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.ingestion.promotion_plan import PromotionPlan, plan_promotion
+from lake_assets.layers.definitions import GOLD_DERIVED_TABLES
 from lake_assets.layers.gate import InputState
-from lake_assets.layers.step import run_step
+from lake_assets.layers.model import DerivedTable
+from lake_assets.layers.step import run_step, step_plan
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.jobs import run_job
+from lake_assets.silver.customer_table import CRM, SILVER_CRM_CONTACTS, SILVER_CUSTOMER
+from lake_assets.silver.fx_rates_table import RATES, SILVER_FX_RATES
 from lake_assets.silver.orders_table import CHANGES_DATASET, SILVER_ORDERS
 from lake_assets.tables.reader import published_uris, resolve_published
 
 CUSTOMER_SOURCE = "customers"
+CRM_DATASET, FX_DATASET = CRM.dataset, RATES.dataset
+GOLD_CARD_SPEND = next(t for t in GOLD_DERIVED_TABLES if t.dataset == "gold_fact_card_spend")
 SNAPSHOT_DAYS = (EVENT_DAY, EVENT_DAY + timedelta(days=1))
-CHANGED_EVERY, LEFT_EVERY = 10, 100
+CHANGED_EVERY, LEFT_EVERY, DUPLICATE_EVERY = 10, 100, 50
 COMPACTION_TARGET_BYTES = 128 * 2**20  # the compaction policy's default target file size
 
 
@@ -132,29 +139,29 @@ def _gold_table(resources: dict[str, Any]) -> dict:
     """The card spend fact of the promoted cards, over silver inputs published for the day."""
     cards = resources["catalog"].current(SOURCE, EVENT_DAY.isoformat()).row_count
     publish_gold_inputs(resources["spark_runner"].spark_session, resources, cards)
-    return gold_job_plan(resources, "gold_fact_card_spend", output_uri="")
+    return _derived_plan(resources, GOLD_CARD_SPEND)
 
 
-class _Planned(Exception):
-    """Stops the derived-layer step once it has handed its job the plan."""
-
-
-def _orders_merge(resources: dict[str, Any]) -> dict:
-    """The plan silver/orders' step makes for EVENT_DAY's changes (the step stopped there)."""
+def _silver_customer(resources: dict[str, Any]) -> dict:
+    """After the CRM state is built (setup, in-process, through the step): the conformed
+    customers of EVENT_DAY from the master snapshot and that state."""
     catalog, storage, day = resources["catalog"], resources["storage"], EVENT_DAY.isoformat()
-    plans = []
-
-    def keep(job: str, plan: dict) -> dict:
-        plans.append(plan)
-        raise _Planned
-
     recorder = recorder_for(resources["lineage"], resources["settings"].state_dir, storage.uri(""))
-    states = [InputState(CHANGES_DATASET, day, published=True)]
-    try:
-        run_step(SILVER_ORDERS, day, "bench", states, catalog, storage, recorder, keep)
-    except _Planned:
-        return plans[0]
-    raise RuntimeError("setup: the silver/orders step ran no job")
+    spark = resources["spark_runner"].spark_session
+    states = [InputState(CRM_DATASET, day, published=True)]
+    built = run_step(
+        SILVER_CRM_CONTACTS, day, "bench-setup", states, catalog, storage, recorder,
+        partial(run_job, spark),
+    )  # fmt: skip
+    if not built.published_any:
+        raise RuntimeError(f"setup: silver_crm_contacts[{day}] held by {built.held_by}")
+    return _derived_plan(resources, SILVER_CUSTOMER)
+
+
+def _derived_plan(resources: dict[str, Any], table: DerivedTable) -> dict:
+    """The plan a derived table's step makes for EVENT_DAY over the catalog as it is."""
+    day, catalog, storage = EVENT_DAY.isoformat(), resources["catalog"], resources["storage"]
+    return step_plan(table, day, "bench", catalog, storage).plan
 
 
 @dataclass(frozen=True)
@@ -171,8 +178,11 @@ JOB_PLANS: dict[str, JobPlan] = {
     "compaction_rewrite": JobPlan(_compaction_rewrite, "target_uri"),
     "spend_by_customer": JobPlan(_spend_by_customer, "output_uri"),
     "lateness": JobPlan(_lateness, None),
+    "silver_crm_contacts": JobPlan(partial(_derived_plan, table=SILVER_CRM_CONTACTS), "output_uri"),
+    "silver_fx_rates": JobPlan(partial(_derived_plan, table=SILVER_FX_RATES), "output_uri"),
+    "silver_customer": JobPlan(_silver_customer, "output_uri"),
     "gold_table": JobPlan(_gold_table, "output_uri"),
-    "orders_merge": JobPlan(_orders_merge, "output_uri"),
+    "orders_merge": JobPlan(partial(_derived_plan, table=SILVER_ORDERS), "output_uri"),
 }
 
 
@@ -185,8 +195,10 @@ def job_plans(root: Path, payload: Path) -> JobPlans:
     snapshots = [(day, _customer_snapshot(root / "incoming", day)) for day in SNAPSHOT_DAYS]
     land_and_profile(resources, CUSTOMER_SOURCE, snapshots)
     land_and_profile(resources, CHANGES_DATASET, [(EVENT_DAY, _order_events(root / "incoming"))])
+    land_and_profile(resources, CRM_DATASET, [(EVENT_DAY, _crm_contacts(root / "incoming"))])
+    land_and_profile(resources, FX_DATASET, [(EVENT_DAY, _fx_rates(root / "incoming"))])
     instance = DagsterInstance.ephemeral()
-    promotions = [(SOURCE, EVENT_DAY), (CHANGES_DATASET, EVENT_DAY)] + [
+    promotions = [(s, EVENT_DAY) for s in (SOURCE, CHANGES_DATASET, CRM_DATASET, FX_DATASET)] + [
         (CUSTOMER_SOURCE, day) for day in SNAPSHOT_DAYS
     ]
     for source_id, day in promotions:
@@ -238,6 +250,46 @@ def _order_events(folder: Path) -> Path:
             change = {**order, "op": op, "seq": seq, "status": status, "changed_at": changed_at}
             lines.append(json.dumps(change) + "\n")
     path = folder / f"order_events_{EVENT_DAY:%Y%m%d}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    return path
+
+
+def _crm_contacts(folder: Path) -> Path:
+    """EVENT_DAY's CRM changes as JSON lines: a contact per customer (nested name and address,
+    a list of e-mails), and every DUPLICATE_EVERY-th customer a duplicate merged into it."""
+    lines = []
+    for n in range(1, CUSTOMERS + 1):
+        contact = {
+            "contact_id": f"K{n:06d}",
+            "customer_ref": f"C{n:05d}",
+            "name": {"first": f"Name{n}", "last": "Tan"},
+            "emails": [f"customer{n}@example.com.my"],
+            "phone": f"+6012{n:07d}",
+            "address": {
+                "city": "Kuala Lumpur",
+                "postcode": f"{50000 + n % 900:05d}",
+                "country": "MY",
+            },
+            "lifecycle_stage": "customer",
+            "merged_into": None,
+            "updated_at": f"{EVENT_DAY}T{n % 24:02d}:00:00Z",
+        }
+        lines.append(json.dumps(contact) + "\n")
+        if n % DUPLICATE_EVERY == 0:
+            duplicate = {**contact, "contact_id": f"K{CUSTOMERS + n:06d}", "merged_into": contact["contact_id"]}  # fmt: skip
+            lines.append(json.dumps(duplicate) + "\n")
+    return _write(folder / f"crm_contacts_{EVENT_DAY:%Y%m%d}.json", lines)
+
+
+def _fx_rates(folder: Path) -> Path:
+    """The vendor's rates of EVENT_DAY (a business day) as CSV, as the demo generates them."""
+    rows = fx_rate_days(EVENT_DAY, 1)[EVENT_DAY]
+    lines = [",".join(rows[0]) + "\n"] + [",".join(map(str, r.values())) + "\n" for r in rows]
+    return _write(folder / f"fx_rates_{EVENT_DAY:%Y%m%d}.csv", lines)
+
+
+def _write(path: Path, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines))
     return path

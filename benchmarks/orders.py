@@ -214,7 +214,8 @@ def run(rows: int) -> str:
         result = runs[SUBJECT].result
         changed, written = sorted(result["slices"]), result["rows"]
         merged = spark.read.parquet(
-            storage.uri(published_root(ORDERS_DATASET, f"bench-{REPEATS - 1}"))
+            # A sliced table's day is a version of its own: "<run>-<day>" (layers/step.py).
+            storage.uri(published_root(ORDERS_DATASET, f"bench-{REPEATS - 1}-{DAY}"))
         )
         kept = spark.read.parquet(state_root).where(~F.col(PARTITION).cast("string").isin(changed))
         subject_state = merged.select(*ORDER_COLUMNS).unionByName(kept.select(*ORDER_COLUMNS))

@@ -15,6 +15,7 @@ from dagster import (
     define_asset_job,
 )
 
+from lake_assets.access.definitions import access_definitions
 from lake_assets.classification.definitions import classification_definitions
 from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
@@ -79,6 +80,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         contracts_definitions(settings, contracts),
         events_definitions(rules),
         pull_definitions(settings),
+        access_definitions(),
         Definitions(
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),

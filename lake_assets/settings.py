@@ -25,6 +25,7 @@ DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
 DEFAULT_LAKE_FILE = REPO_ROOT / "config" / "lake.yaml"
+DEFAULT_ACCESS_DIR = REPO_ROOT / "config" / "access"
 
 Profile = Literal["local", "aws"]
 Compatibility = Literal[
@@ -191,6 +192,7 @@ class AwsSettings:
     events_table: str = "lake-events"
     event_state_table: str = "lake-event-state"
     compaction_history_table: str = "lake-compaction-history"
+    access_audit_table: str = "lake-access-audit"
     alert_topic_arn: str | None = None
     arrivals_queue_url: str | None = None
     emr_application_id: str | None = None
@@ -213,6 +215,12 @@ class Settings:
     platform_owner: str = "team:data-platform"
     retention_days: int = 7
     aws: AwsSettings = field(default_factory=AwsSettings)
+
+    @property
+    def environment(self) -> str:
+        """What access policies' `when: {environment: ...}` conditions see: the aws profile is
+        production, the embedded local default a developer's machine."""
+        return "prod" if self.profile == "aws" else "dev"
 
     @property
     def state_dir(self) -> Path:
@@ -255,6 +263,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         compaction_history_table=(
             env.get("LAKE_COMPACTION_HISTORY_TABLE") or AwsSettings.compaction_history_table
         ),
+        access_audit_table=env.get("LAKE_ACCESS_AUDIT_TABLE") or AwsSettings.access_audit_table,
         alert_topic_arn=env.get("LAKE_ALERT_TOPIC_ARN") or None,
         arrivals_queue_url=env.get("LAKE_ARRIVALS_QUEUE_URL") or None,
         emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from lake_assets.settings import Settings
+from resources.access_audit import SQLiteAccessAuditTrail
 from resources.arrivals import ListingArrivalFeed
 from resources.catalog import SQLiteCatalog
 from resources.classification_store import SQLiteClassificationStore
@@ -86,12 +87,14 @@ def _local_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], A
         "events": SQLiteEventStore(state / "events.db"),
         "lineage": SQLiteLineageStore(state / "lineage.db"),
         "compaction_history": SQLiteCompactionHistory(state / "compaction.db"),
+        "access_audit": SQLiteAccessAuditTrail(state / "access_audit.db"),
         "arrivals": ListingArrivalFeed(storage),
     }
     return stores, partial(_local_runner, state / "logs" / "spark.log")
 
 
 def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any]]:
+    from resources.aws.dynamo_access_audit import DynamoAccessAuditTrail
     from resources.aws.dynamo_compaction import DynamoCompactionHistory
     from resources.aws.dynamo_events import DynamoEventStore
     from resources.aws.dynamo_lineage import DynamoLineageStore
@@ -126,6 +129,7 @@ def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any
         "compaction_history": DynamoCompactionHistory(
             table=aws.compaction_history_table, **connection
         ),
+        "access_audit": DynamoAccessAuditTrail(table=aws.access_audit_table, **connection),
         "events": DynamoEventStore(
             events_table=aws.events_table, state_table=aws.event_state_table, **connection
         ),

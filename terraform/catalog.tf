@@ -9,6 +9,15 @@ resource "aws_glue_catalog_database" "curated" {
   location_uri = "s3://${aws_s3_bucket.lake.bucket}/curated/"
 }
 
+# The masked views of access control (lake_assets/access/views.py), one per dataset and subject
+# profile, named <dataset>__<profile>, which the orchestrator keeps in step with the policies
+# (resources/aws/glue_views.py). A database of their own: a consumer's role is granted its
+# profile's views here and nothing of the curated database.
+resource "aws_glue_catalog_database" "views" {
+  name        = "${var.glue_database_name}_views"
+  description = "Masked views of the ${var.name_prefix} lake's curated tables, one per dataset and subject profile."
+}
+
 # Catalog metadata (table and partition definitions, which reveal column names of confidential
 # data) encrypted with the lake key. This is one setting per account and region: switch it off
 # with manage_glue_catalog_encryption where another stack owns it.

@@ -10,6 +10,8 @@
 #   compaction_history  (dataset, entry)       resources/aws/dynamo_compaction.py: records keyed
 #                                              "<started_at>#<partition>#<run_id>", and the
 #                                              per-dataset lease (dataset, "lease")
+#   access_audit        (decision_id)          resources/aws/dynamo_access_audit.py: one item per
+#                                              access decision, appended with a conditional put
 
 locals {
   dynamodb_tables = {
@@ -19,6 +21,7 @@ locals {
     events             = { name = var.events_table_name, hash_key = "idempotency_key", range_key = null }
     event_state        = { name = var.event_state_table_name, hash_key = "pk", range_key = "sk" }
     compaction_history = { name = var.compaction_history_table_name, hash_key = "dataset", range_key = "entry" }
+    access_audit       = { name = var.access_audit_table_name, hash_key = "decision_id", range_key = null }
   }
 }
 

@@ -19,6 +19,8 @@ locals {
   # Tables are created by the orchestrator at publish time (one per curated dataset), so their
   # names are not known here: the grant is bounded to the tables of the curated database.
   glue_tables_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.curated.name}/*"
+  # The masked views are named from the datasets and the policies' profiles: bounded likewise.
+  glue_views_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.views.name}/*"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -115,6 +117,15 @@ data "aws_iam_policy_document" "emr_execution" {
         "_pipes/*",
       ]
     }
+  }
+
+  # A gold job whose SQL uses lake_token reads the token key (lake_assets/access/tokens.py); this
+  # secret only. It is encrypted with the lake key, which UseLakeKey lets the job decrypt.
+  statement {
+    sid       = "ReadLakeTokenKey"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.lake_token.arn]
   }
 
   statement {
@@ -235,6 +246,18 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = [aws_dynamodb_table.lake["compaction_history"].arn]
   }
 
+  # The access audit trail (resources/aws/dynamo_access_audit.py) is append-only: an entry is a
+  # conditional put, the trail is read by a scan; nothing may update or delete an entry.
+  statement {
+    sid    = "AccessAudit"
+    effect = "Allow"
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+    ]
+    resources = [aws_dynamodb_table.lake["access_audit"].arn]
+  }
+
   # Partition catalog: publish is a pointer switch on the partition (resources/aws/glue.py);
   # sealing and compaction switch it the same way. The table carries the superseded locations
   # retention reads across tables, and widened columns: both are table updates.
@@ -255,6 +278,24 @@ data "aws_iam_policy_document" "orchestrator" {
       local.glue_catalog_arn,
       local.glue_database_arn,
       local.glue_tables_arn,
+    ]
+  }
+
+  # Masked views: kept in step with the policies, a view a profile may no longer read deleted
+  # (resources/aws/glue_views.py); the views database only.
+  statement {
+    sid    = "MaskedViews"
+    effect = "Allow"
+    actions = [
+      "glue:CreateTable",
+      "glue:DeleteTable",
+      "glue:GetTables",
+      "glue:UpdateTable",
+    ]
+    resources = [
+      local.glue_catalog_arn,
+      aws_glue_catalog_database.views.arn,
+      local.glue_views_arn,
     ]
   }
 

@@ -46,6 +46,11 @@ output "lake_compaction_history_table" {
   value       = aws_dynamodb_table.lake["compaction_history"].name
 }
 
+output "lake_access_audit_table" {
+  description = "LAKE_ACCESS_AUDIT_TABLE: DynamoDB table of the access audit trail."
+  value       = aws_dynamodb_table.lake["access_audit"].name
+}
+
 output "lake_glue_database" {
   description = "LAKE_GLUE_DATABASE: Glue database of curated tables."
   value       = aws_glue_catalog_database.curated.name
@@ -59,6 +64,11 @@ output "lake_emr_application_id" {
 output "lake_emr_execution_role_arn" {
   description = "LAKE_EMR_EXECUTION_ROLE_ARN: execution role of the promotion job."
   value       = aws_iam_role.emr_execution.arn
+}
+
+output "lake_token_secret_id" {
+  description = "LAKE_TOKEN_SECRET_ID: the secret holding lake_token's key, named in the gold jobs' plans."
+  value       = aws_secretsmanager_secret.lake_token.name
 }
 
 output "lake_env" {
@@ -75,9 +85,11 @@ output "lake_env" {
     LAKE_EVENTS_TABLE             = aws_dynamodb_table.lake["events"].name
     LAKE_EVENT_STATE_TABLE        = aws_dynamodb_table.lake["event_state"].name
     LAKE_COMPACTION_HISTORY_TABLE = aws_dynamodb_table.lake["compaction_history"].name
+    LAKE_ACCESS_AUDIT_TABLE       = aws_dynamodb_table.lake["access_audit"].name
     LAKE_GLUE_DATABASE            = aws_glue_catalog_database.curated.name
     LAKE_EMR_APPLICATION_ID       = aws_emrserverless_application.spark.id
     LAKE_EMR_EXECUTION_ROLE_ARN   = aws_iam_role.emr_execution.arn
+    LAKE_TOKEN_SECRET_ID          = aws_secretsmanager_secret.lake_token.name
   }
 }
 

@@ -190,3 +190,9 @@ variable "compaction_history_table_name" {
   type        = string
   default     = "lake-compaction-history"
 }
+
+variable "access_audit_table_name" {
+  description = "DynamoDB table of the access audit trail (LAKE_ACCESS_AUDIT_TABLE)."
+  type        = string
+  default     = "lake-access-audit"
+}

@@ -11,6 +11,7 @@ import boto3
 
 from lake_assets.settings import load_settings
 from resources import build_resources
+from resources.aws.dynamo_access_audit import DynamoAccessAuditTrail
 from resources.aws.dynamo_compaction import DynamoCompactionHistory
 from resources.aws.dynamo_events import DynamoEventStore
 from resources.aws.dynamo_lineage import DynamoLineageStore
@@ -82,6 +83,7 @@ def open_aws_lake(aws_endpoint: str, tmp_path: Path, env: dict[str, str] | None 
         settings.aws.events_table, settings.aws.event_state_table, **connection
     )
     DynamoCompactionHistory.create_table(settings.aws.compaction_history_table, **connection)
+    DynamoAccessAuditTrail.create_table(settings.aws.access_audit_table, **connection)
     resources = build_resources(settings)
     resources["catalog"].ensure_database()
 

@@ -37,7 +37,7 @@ CARD_COLUMNS = {
 
 def customer(n: int, segment: str) -> tuple:
     return (f"SK{n}", f"C0000{n}", f"Name {n}", f"c{n}@x.my", None, segment, date(1990, 1, n),
-            n * 10, "KL", "MY", "customer", "[]", D)  # fmt: skip
+            n * 10, f"90010{n}-14-000{n}", "KL", "MY", "customer", "[]", D)  # fmt: skip
 
 
 def card(n: int, customer_id: str, amount: float, currency: str) -> tuple:

@@ -221,9 +221,12 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         f"{zone}/{source}"
         for zone in ("raw", "registry", "curated", "classification")
         for source in settings.sources
-    } | {"marts/spend_by_customer", "history/customers", "maintenance/compaction"} | {
-        "/".join(table.asset) for table in DERIVED_TABLES
-    }
+    } | {
+        "marts/spend_by_customer",
+        "history/customers",
+        "maintenance/compaction",
+        "access/masked_views",
+    } | {"/".join(table.asset) for table in DERIVED_TABLES}
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))
     assert history.parent_keys == {curated_key_of("customers")}
@@ -271,6 +274,7 @@ def test_version_time_is_utc(local_lake, tmp_path):
         ["scd"],
         ["compact"],
         ["compaction", "report"],
+        ["query"],
     ],
 )
 def test_the_lake_command_starts_in_a_fresh_interpreter(command):

@@ -10,6 +10,7 @@ from lake_assets.definitions import build_definitions
 from lake_assets.settings import load_settings
 
 ASSETS = [
+    "access/masked_views",
     "classification/card_transactions",
     "classification/crm_contacts",
     "classification/customers",
@@ -43,6 +44,7 @@ ASSETS = [
     "silver/orders",
 ]
 CHECKS = [
+    "access/masked_views:no_profile_reads_a_masked_column_in_clear",
     "curated/card_transactions:contract_amount_positive",
     "curated/card_transactions:contract_amount_unusually_large",
     "curated/card_transactions:contract_channel_known",
@@ -187,6 +189,7 @@ JOBS = [
 SENSORS = [
     ("classification_staleness", "RUNNING"),
     ("data_ready_dependencies", "RUNNING"),
+    ("masked_views_refresh", "STOPPED"),
     ("raw_arrivals", "RUNNING"),
 ]
 # (name, cron, default status)

@@ -11,6 +11,7 @@ import pytest
 from dagster import (
     DagsterInstance,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     build_schedule_context,
     build_sensor_context,
 )
@@ -51,6 +52,8 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
 
     requested = {}
     for sensor in defs.sensors:
+        if sensor.default_status == DefaultSensorStatus.STOPPED:
+            continue  # `make dev` does not tick it (the masked views' refresh: started by hand)
         context = build_sensor_context(instance=instance, resources=resources, definitions=defs)
         requested[sensor.name] = sensor.evaluate_tick(context).run_requests
     for schedule in defs.schedules:

@@ -1,7 +1,9 @@
 """Every registered Spark job besides promotion on EMR Serverless end to end, on moto: one tiny
 lake (a day of customers and cards, promoted on EMR), then the history apply, `lake scd as-of`,
-the mart, `lake lateness` and compaction each run once through the fake EMR Serverless
-(tests/emr_fake.py) and give what the same lake gives locally. This is also where the mart and
+the mart, `lake lateness`, compaction and a gold table using `lake_token` each run once through
+the fake EMR Serverless (tests/emr_fake.py) and give what the same lake gives locally. The
+token's key comes from Secrets Manager on EMR (the secret terraform/secrets.tf declares, read
+with the job's role) and from the environment locally. This is also where the mart and
 compaction assets are shown to publish the same on a remote runner (Pipes) as in-process."""
 
 from __future__ import annotations
@@ -9,16 +11,25 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import boto3
+from aws_lake import REGION
 from dagster import materialize
 from lake_harness import failure_message
 from test_history_e2e import snapshot
 from test_jobs_over_pipes import land_cards
 
+from lake_assets.access.tokens import KEY_ENV, SECRET_ENV, token
 from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
+from lake_assets.gold.derived import derived_table
+from lake_assets.gold.tables import GoldColumn, GoldTable
 from lake_assets.history.apply import current_history, history_as_of
 from lake_assets.history.assets import history_key_of
 from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
+from lake_assets.layers.gate import InputState
+from lake_assets.layers.model import LayerInput
+from lake_assets.layers.step import run_step
+from lake_assets.lineage.emitter import recorder_for
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.tables.reader import published_files, resolve_published
 
@@ -28,6 +39,8 @@ DAY = "2025-01-02"  # long out of the lookback window: compaction seals and rewr
 # time and a random id); the rows themselves must not.
 LANDING = ("_ingested_at", "_source_file")
 SEGMENTS = {"C000": "retail", "C001": "premier", "C002": "sme"}
+# lake_token's key, and the secret that holds it on aws (terraform/secrets.tf, default prefix).
+TOKEN_KEY, TOKEN_SECRET = "a key only the lake knows", "lakehouse/lake-token-key"
 
 
 def build(lake) -> None:
@@ -43,7 +56,27 @@ def build(lake) -> None:
         assert promoted.success, failure_message(promoted)
 
 
-def everything(lake, spark) -> dict:
+def customer_tokens(folder) -> GoldTable:
+    """A gold table that tokenises the customer id (the SQL in `folder`): not shipped."""
+    (folder / "customer_tokens.sql").write_text(
+        "SELECT customer_id, lake_token(customer_id) AS customer_token FROM customers"
+    )
+    columns = {"customer_id": GoldColumn("string"), "customer_token": GoldColumn("string")}
+    customers = LayerInput("customers", ("curated", "customers"))
+    return GoldTable("customer_tokens", (customers,), ("customer_id",), columns, "", None, folder)
+
+
+def build_gold(lake, table: GoldTable) -> None:
+    """`table` for DAY through the layers core, as its gold asset builds it."""
+    derived = derived_table(table)
+    states = [InputState(i.dataset, DAY, True) for i in derived.inputs]
+    recorder = recorder_for(lake.lineage, lake.settings.state_dir, lake.storage.uri(""))
+    outcome = run_step(derived, DAY, "gold-1", states, lake.catalog, lake.storage, recorder,
+                       lake.spark_runner.bound(None))  # fmt: skip
+    assert outcome.published, outcome
+
+
+def everything(lake, spark, gold: GoldTable) -> dict:
     """Each job run once on `lake`, and what it produced."""
     out = {}
     build(lake)
@@ -106,12 +139,29 @@ def everything(lake, spark) -> dict:
         len(published_files(lake.storage, after)),
     )
     out["compacted"] = sorted(tuple(r) for r in lake.rows(spark, CARDS).drop(*LANDING).collect())
+
+    build_gold(lake, gold)
+    tokens = lake.rows(spark, gold.dataset).select(*gold.columns)
+    out["tokens"] = sorted(tuple(r) for r in tokens.collect())
     return out
 
 
-def test_every_job_runs_on_emr_serverless_as_it_runs_locally(emr_lake, lake, spark):
-    on_emr = everything(emr_lake, spark)
-    local = everything(lake, spark)
+def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
+    emr_lake, lake, spark, tmp_path, monkeypatch
+):
+    (tmp_path / "gold_sql").mkdir()
+    gold = customer_tokens(tmp_path / "gold_sql")
+    # On aws the plan names the secret and the job reads it; the key is in no environment.
+    secrets = boto3.client(
+        "secretsmanager", endpoint_url=emr_lake.emr.moto_endpoint, region_name=REGION
+    )
+    secrets.create_secret(Name=TOKEN_SECRET, SecretString=TOKEN_KEY)
+    monkeypatch.setenv(SECRET_ENV, TOKEN_SECRET)
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    on_emr = everything(emr_lake, spark, gold)
+    monkeypatch.delenv(SECRET_ENV)
+    monkeypatch.setenv(KEY_ENV, TOKEN_KEY)
+    local = everything(lake, spark, gold)
 
     runs = [(r.request.get("name"), r.state) for r in emr_lake.emr.runs]
     print(runs)
@@ -126,4 +176,5 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(emr_lake, lake, spa
     assert on_emr["mart_version"] == (7, 1)
     assert on_emr["files"] == (2, 1)
     assert on_emr["compacted"] == on_emr["cards"]
+    assert on_emr["tokens"] == [(c, token(c, TOKEN_KEY.encode())) for c in sorted(SEGMENTS)]
     print(on_emr["lateness"])

@@ -84,6 +84,9 @@ def test_snapshots_flow_into_history_and_a_redelivery_is_a_correction(lake, spar
     # Correcting Monday re-read Tuesday too: both snapshots are inputs of the new version.
     assert latest.inputs == (f"customers[{MON}]", f"customers[{TUE}]")
     assert any(o.startswith("curated/customers_history/run=") for o in latest.outputs)
+    # ...column by column, so access restrictions follow it (issue 14).
+    assert latest.column_lineage["segment"][0]["input"] == "customers.segment"
+    assert latest.column_lineage["valid_from"][0]["input"] == "customers.snapshot_date"
 
 
 def test_late_snapshot_rejected_with_an_alert_or_resequenced(lake, spark):

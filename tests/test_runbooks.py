@@ -54,6 +54,7 @@ def land(lake, source: str, day: str, path) -> str:
 def test_every_runbook_is_commands_the_harness_runs():
     names = sorted(p.stem for p in RUNBOOKS.glob("*.md") if p.stem != "README")
     assert names == [
+        "access-denied",
         "backfill-a-month",
         "quality-gate-failover",
         "rerun-failed-bronze-ingestion",
@@ -142,3 +143,9 @@ def test_a_breaking_rename_approved_and_promoted(lake):
 
 def test_a_range_backfilled_through_every_layer(lake):
     run_runbook("backfill-a-month", {"FIRST": FIRST, "LAST": DAY}, lake["env"])
+
+
+def test_a_column_denied_until_classified_and_one_no_query_can_reach(lake):
+    """On the demo's own data: the classifier leaves risk_score for review (denied to all, as
+    nothing can be known of it) and labels national_id a MyKad number (denied by policy)."""
+    run_runbook("access-denied", {}, lake["env"])

@@ -125,23 +125,6 @@ def apply_day(lake, spark, day: str, run_id: str, run=None) -> list[str]:
     return [p.partition for p in outcome.published_slices]
 
 
-class Planned(Exception):
-    """Raised by a runner that only keeps the plan it was handed."""
-
-
-def step_plan(lake, spark, day: str) -> dict:
-    """The plan the step hands the orders_merge job for `day`, as it makes it."""
-    plans = []
-
-    def keep(job: str, plan: dict) -> dict:
-        plans.append(plan)
-        raise Planned
-
-    with pytest.raises(Planned):
-        build(lake, spark, day, "run-1", keep)
-    return plans[0]
-
-
 def versions(lake) -> dict[str, str]:
     """The run that wrote each slice's current version (a version is `<run>-<change day>`: a
     range run writes each day's slices apart)."""

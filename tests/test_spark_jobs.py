@@ -28,7 +28,7 @@ from lake_harness import Lake
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
-from test_silver_orders import change, deliver_changes, step_plan
+from test_silver_orders import change, deliver_changes
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import load_contract
@@ -39,11 +39,12 @@ from lake_assets.history.apply import (
     plan_snapshots,
 )
 from lake_assets.ingestion.lateness import lateness_plan
-from lake_assets.layers.step import derived_plan
+from lake_assets.layers.step import step_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
 from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS, customer_sk_of
 from lake_assets.silver.fx_rates import FX_COLUMNS
+from lake_assets.silver.orders_table import SILVER_ORDERS
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources import LOCAL_SPARK_CONFIG
 from resources.spark_runner import PipesSubprocessRunner
@@ -361,12 +362,7 @@ def _check_fx(result: dict, plan: dict, lake, spark) -> None:
 def _gold_plan(lake, spark) -> dict:
     publish_inputs(lake, spark)
     table = next(t for t in GOLD_DERIVED_TABLES if t.dataset == "gold_fact_card_spend")
-    resolved = {
-        i.dataset: resolve_published(lake.catalog, lake.storage, i.dataset, [GOLD_DAY])
-        for i in table.inputs
-    }
-    output = lake.storage.uri("runs/gold_table/")
-    return derived_plan(table, GOLD_DAY, resolved, lake.catalog, lake.storage, output)
+    return step_plan(table, GOLD_DAY, "gold-run", lake.catalog, lake.storage).plan
 
 
 def _check_gold(result: dict, plan: dict, lake, spark) -> None:
@@ -390,7 +386,7 @@ def _orders_plan(lake, spark) -> dict:
         change("O2", 1, op="delete", order_date=DAY),
     ]
     deliver_changes(lake, DAY, changes)
-    return step_plan(lake, spark, DAY)
+    return step_plan(SILVER_ORDERS, DAY, "run-1", lake.catalog, lake.storage).plan
 
 
 def _check_orders(result: dict, plan: dict, lake, spark) -> None:

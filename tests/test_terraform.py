@@ -21,6 +21,8 @@ import pytest
 from aws_calls import RECORD_COMMAND, RECORDING, load_recording
 from iam_grants import S3_OBJECT_ACTIONS, Grants, grants_of
 
+from lake_assets.access.tokens import SECRET_ENV
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TF_DIR = REPO_ROOT / "terraform"
 SETTINGS_FILE = REPO_ROOT / "lake_assets" / "settings.py"
@@ -49,10 +51,14 @@ ENV_OUTPUTS = {
     "LAKE_EVENTS_TABLE": "lake_events_table",
     "LAKE_EVENT_STATE_TABLE": "lake_event_state_table",
     "LAKE_COMPACTION_HISTORY_TABLE": "lake_compaction_history_table",
+    "LAKE_ACCESS_AUDIT_TABLE": "lake_access_audit_table",
     "LAKE_GLUE_DATABASE": "lake_glue_database",
     "LAKE_EMR_APPLICATION_ID": "lake_emr_application_id",
     "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
+    "LAKE_TOKEN_SECRET_ID": "lake_token_secret_id",
 }
+# Read outside settings.py: where lake_token's key is goes into a gold job's plan (tokens.py).
+ENV_READ_ELSEWHERE = {SECRET_ENV}
 
 # The role policy of each role the recording names (tests/aws_calls.py).
 ROLE_POLICIES = {"orchestrator": "orchestrator", "job": "emr_execution"}
@@ -416,6 +422,32 @@ def test_pass_role_is_limited_to_the_execution_role(config):
     assert condition["values"] == ["emr-serverless.amazonaws.com"]
 
 
+def test_each_role_reads_only_the_secrets_its_code_reads(config):
+    """The orchestrator the pulled database's password, the job lake_token's key; nothing else."""
+    expected = {
+        "orchestrator": ["${aws_secretsmanager_secret.crm_db.arn}"],
+        "job": ["${aws_secretsmanager_secret.lake_token.arn}"],
+    }
+    for role, secrets in expected.items():
+        statements = [
+            s
+            for s in _statements(_role_document(config, ROLE_POLICIES[role]))
+            if any(a.startswith("secretsmanager:") for a in _as_list(s["actions"]))
+        ]
+        assert len(statements) == 1, (role, statements)
+        assert statements[0]["actions"] == ["secretsmanager:GetSecretValue"], role
+        assert statements[0]["resources"] == secrets, role
+
+
+def test_secrets_use_the_lake_key_and_terraform_holds_no_value(config):
+    """Secret values are put by their owners (terraform/secrets.tf), so no state file holds one."""
+    secrets = _resources(config, "aws_secretsmanager_secret")
+    assert {"crm_db", "lake_token"} <= set(secrets)
+    for name, secret in secrets.items():
+        assert secret["kms_key_id"] == "${aws_kms_key.lake.arn}", name
+    assert not _resources(config, "aws_secretsmanager_secret_version")
+
+
 def test_arrivals_queue_accepts_only_s3_from_the_lake_bucket(config):
     queue_policy = one(list(_resources(config, "aws_sqs_queue_policy").values()))
     assert queue_policy["queue_url"] == "${aws_sqs_queue.arrivals.id}"
@@ -455,12 +487,27 @@ def test_s3_notification_sends_only_raw_objects_to_the_arrivals_queue(config):
         ("events", "idempotency_key", None),
         ("event_state", "pk", "sk"),
         ("compaction_history", "dataset", "entry"),
+        ("access_audit", "decision_id", None),
     ],
 )
 def test_dynamodb_keys_match_the_stores(config, table, hash_key, range_key):
     locals_ = {k: v for block in config.get("locals", []) for k, v in block.items()}
     declared = locals_["dynamodb_tables"][table]
     assert (declared["hash_key"], declared["range_key"]) == (hash_key, range_key)
+
+
+def test_the_access_audit_trail_can_be_appended_and_read_but_not_changed(config):
+    """Append-only on AWS is the roles' grants: a conditional put and a scan
+    (resources/aws/dynamo_access_audit.py), nothing that updates or deletes an entry."""
+    table = '${aws_dynamodb_table.lake["access_audit"].arn}'
+    granted = {
+        (role, action)
+        for role, policy in ROLE_POLICIES.items()
+        for statement in _statements(_role_document(config, policy))
+        if table in _as_list(statement["resources"])
+        for action in _as_list(statement["actions"])
+    }
+    assert granted == {("orchestrator", "dynamodb:PutItem"), ("orchestrator", "dynamodb:Scan")}
 
 
 def test_every_dynamodb_table_is_on_demand_recoverable_and_encrypted(config):
@@ -532,6 +579,7 @@ def test_default_tags(config):
 
 def test_env_vars_are_the_ones_settings_reads():
     read = set(re.findall(r'env\.get\("(LAKE_[A-Z0-9_]+)"', SETTINGS_FILE.read_text()))
+    read |= ENV_READ_ELSEWHERE
     missing = set(ENV_OUTPUTS) - read
     assert not missing, f"settings.py does not read {sorted(missing)}; outputs would be unused"
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 # What a subject gets of a column, least revealing last. Among the treatments of the policies
 # that apply, the strictest wins (unless an exception lifts it), so this order is the security
-# argument; ADR "access control: conflict resolution" says why each step reveals less than the
+# argument; ADR-0075 says why each step reveals less than the
 # one before: a partial value shows part of the clear value; a generalised one (date to month,
 # amount to band) keeps a coarse version of all of it; a keyed token hides the value but still
 # links rows; null hides the value and the links; deny removes the column (and a query naming
@@ -154,6 +154,31 @@ class Decision:
 def input_hash(subject: Subject, resource: Resource, context: Context) -> str:
     """A fingerprint of the question, so a replay can prove it asked the same one."""
     body = json.dumps(
-        [asdict(subject), asdict(resource), asdict(context)], sort_keys=True, default=str
+        [_plain(subject), _plain(resource), _plain(context)], sort_keys=True, default=str
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """`asdict` without its deep copies (the engine hashes every question; the JSON is the
+    same): dataclasses and mappings to dicts, tuples to lists."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind in _SHAPES:
+        return {name: _plain(getattr(value, name)) for name in _SHAPES[kind]}
+    if kind is dict or isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Field names of the question's shapes, looked up once rather than per value.
+_SHAPES = {
+    shape: tuple(f.name for f in fields(shape))
+    for shape in (Subject, Resource, Column, Origin, Context)
+}

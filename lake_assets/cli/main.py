@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from lake_assets.access.cli import add_access_commands
+from lake_assets.access.query import add_query_commands
 from lake_assets.classification.cli import add_classification_commands
 from lake_assets.cli.runs import _resources, quiet_dagster, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
@@ -47,12 +49,14 @@ def parser() -> argparse.ArgumentParser:
     add_lineage_commands(sub, _resources)
     add_compaction_commands(sub, _resources)
     add_classification_commands(sub, _resources)
+    add_access_commands(sub, _resources)
     add_scd_commands(sub, _resources)
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)
     add_raw_commands(sub, _resources)
     add_deploy_commands(sub, _resources)
     add_status_commands(sub)
+    add_query_commands(sub, _resources)
     add_demo_commands(sub)
     setup = sub.add_parser(
         "setup-home", help="write what the lake needs into $DAGSTER_HOME/dagster.yaml (make dev)"

@@ -232,6 +232,9 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
         f"  alerts:        {settings.state_dir / 'alerts.jsonl'}\n"
         "  registry:      .venv/bin/lake registry show card_transactions\n"
         f"  history:       .venv/bin/lake scd as-of customers --valid-at {last} --key C00001\n"
+        "  access:        .venv/bin/lake query --as marketing_analyst "
+        '"SELECT customer_id, email, date_of_birth, segment FROM customers LIMIT 3"\n'
+        "                 .venv/bin/lake access explain --as fraud_analyst customers national_id\n"
         "  webserver:     make dev, then http://127.0.0.1:3000 (runs, asset checks, partitions)"
     )
     return 0 if all(account.balanced for account in accounts.values()) else 1

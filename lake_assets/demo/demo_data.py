@@ -58,13 +58,19 @@ def _transaction(rng: random.Random, number: int, day: date, renamed: bool, firs
 CLOSED_FOR_A_DAY = 4  # the last customer's account is closed on this day and reopened the next
 
 
+def mykad(born: date, person: random.Random) -> str:
+    """A MyKad number as the customer master stores it: YYMMDD of birth, a place-of-birth code
+    of a Malaysian state (01-14) and four more digits, dashed (the classifier's mykad)."""
+    return f"{born:%y%m%d}-{person.randrange(1, 15):02d}-{person.randrange(10**4):04d}"
+
+
 def customers_snapshot(
     day: date, day_index: int, count: int = 60, amended: dict[str, dict] | None = None
 ) -> list[dict]:
-    """The customer master on `day`: stable people, a few changes a day for the history to
-    record. Every fifth customer moves up a segment once (on day `number % 7`); the last
-    customer, whom no card payment references, is missing on CLOSED_FOR_A_DAY and back the day
-    after. `amended` overrides fields per customer id (a correction re-sent by the source)."""
+    """The customer master on `day`: stable people (with their national ID, a MyKad number),
+    a few changes a day for the history to record. Every fifth customer moves up a segment once
+    (on day `number % 7`); the last customer, whom no card payment references, is missing on
+    CLOSED_FOR_A_DAY and back the day after. `amended` overrides fields per customer id (a correction re-sent by the source)."""
     names = ("Aisyah", "Wei Ling", "Rajesh", "Nur", "Daniel", "Mei", "Arjun", "Siti")
     rows = []
     for number in range(1, count + 1):
@@ -86,6 +92,8 @@ def customers_snapshot(
             "risk_score": person.randrange(1, 100),
             "snapshot_date": day.isoformat(),
         }
+        # Drawn last, so every other attribute stays what earlier demos generated.
+        row = {**row, "national_id": mykad(date.fromisoformat(row["date_of_birth"]), person)}
         rows.append({**row, **(amended or {}).get(customer_id, {})})
     return rows
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from pyspark.sql import DataFrame, SparkSession
 
+from lake_assets.access.tokens import register_lake_token
 from lake_assets.layers.job import write_derived
 from lake_assets.tables.frames import read_resolved
 from lake_assets.tables.types import field_type_of_spark
@@ -53,9 +54,12 @@ def gold_job(spark: SparkSession, plan: dict) -> dict:
     """The registered Spark job `gold_table`. Plan: a derived plan (layers/step.py: `inputs`
     by dataset, `columns`, `contract`, `partition`, `output_uri`) and `table` and `sql`. The
     SQL's own columns are checked against `columns` first (GoldSchemaMismatch, from Spark's
-    analysis: nothing is read); the result is write_derived's."""
+    analysis: nothing is read); the result is write_derived's. A plan with `token_key` (where
+    the key is) makes `lake_token(col)` callable in the SQL."""
     # A session of its own: its temp views are invisible to any other job in this JVM.
     session = spark.newSession()
+    if "token_key" in plan:
+        register_lake_token(session, plan["token_key"])
     inputs = {
         dataset: read_resolved(session, resolved)
         for dataset, resolved in plan["inputs"].items()

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 
+from lake_assets.access.safe import TOKEN_FUNCTION
+from lake_assets.access.tokens import token_key_source
 from lake_assets.contracts.model import Contract
 from lake_assets.gold.lineage import column_lineage
 from lake_assets.gold.tables import GOLD_TABLES, GoldTable
@@ -37,6 +39,16 @@ def output_contract(table: GoldTable) -> Contract:
                     "severity": "error",
                     "unique": {"columns": list(table.grain)},
                 },
+                *(
+                    # What makes the table's aggregates safe (access/safe.py): held, not published.
+                    {
+                        "name": f"{group.column}_at_least_{group.size}",
+                        "severity": "error",
+                        "range": {"column": group.column, "min": group.size},
+                    }
+                    for group in (table.min_group,)
+                    if group
+                ),
             ],
         }
     )
@@ -65,6 +77,16 @@ class SqlLineage(Mapping):
 
 def derived_table(table: GoldTable) -> DerivedTable:
     sql = table.sql()
+    tokens = TOKEN_FUNCTION in sql.lower()
+
+    def plan_extra(_) -> dict:
+        # Where the key is, read when the run is planned; never the key: the job reads it.
+        return {
+            "table": table.dataset,
+            "sql": sql,
+            **({"token_key": token_key_source()} if tokens else {}),
+        }
+
     return DerivedTable(
         dataset=table.dataset,
         asset=("gold", table.name),
@@ -73,7 +95,7 @@ def derived_table(table: GoldTable) -> DerivedTable:
         columns={name: column.type for name, column in table.columns.items()},
         description=table.description,
         column_lineage=SqlLineage(table),
-        plan_extra=lambda _: {"table": table.dataset, "sql": sql},
+        plan_extra=plan_extra,
         contract=output_contract(table),
     )
 

@@ -4,7 +4,10 @@ For each output column, sqlglot walks the SQL's scopes (CTEs, subqueries, unions
 to the columns of the input views it reads; a gold table read by another gold table (the KPIs
 over the facts) is expanded into its own SQL, so every gold column's lineage ends at the
 silver and bronze columns it comes from. The shape is the lineage store's (lineage/model.py
-ColumnInput): "<dataset>.<column>", how it is transformed, and whether it is masked.
+ColumnInput): "<dataset>.<column>", how it is transformed, whether it is masked, and `safe`,
+the declared safe transformation (lake_assets/access/safe.py) every path from the output column
+to that input goes through: the lake's keyed token ("hmac"), or count, sum or avg in a table
+that declares its minimum group size ("aggregate>=k"). One path in the clear and it is None.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping
 from sqlglot import exp
 from sqlglot.lineage import Node, lineage
 
+from lake_assets.access.safe import HMAC, SAFE_AGGREGATES, TOKEN_FUNCTION, aggregate
 from lake_assets.gold.tables import GOLD_TABLES, GoldTable
 from lake_assets.lineage.model import ColumnInput
 
@@ -29,7 +33,8 @@ def column_lineage(table: GoldTable, tables: Mapping[str, GoldTable] = GOLD_TABL
     sources = _expanded_sources(table, gold)
     # No schema: every column in the SQL is qualified or in a one-table scope.
     nodes = lineage(None, table.sql(), {}, sources=sources, dialect=DIALECT)
-    return {column: _inputs(node) for column, node in nodes.items()}
+    grouped = aggregate(table.min_group.size) if table.min_group else None
+    return {column: _inputs(node, grouped) for column, node in nodes.items()}
 
 
 def _expanded_sources(table: GoldTable, gold: Mapping[str, GoldTable]) -> dict[str, str]:
@@ -41,26 +46,71 @@ def _expanded_sources(table: GoldTable, gold: Mapping[str, GoldTable]) -> dict[s
     return sources
 
 
-def _inputs(root: Node) -> list[ColumnInput]:
+def _inputs(root: Node, grouped: str | None) -> list[ColumnInput]:
     found: dict[str, str] = {}
+    safe: dict[str, str | None] = {}
 
-    def walk(node: Node, transformation: str) -> None:
+    def walk(node: Node, transformation: str, protected: str | None) -> None:
         if not node.downstream:
             if isinstance(node.source, exp.Table):
                 key = f"{node.source.name}.{node.name.rsplit('.', 1)[-1]}"
                 if _STRENGTH[transformation] >= _STRENGTH.get(found.get(key, ""), -1):
                     found[key] = transformation
+                # Safe only if every path to the input is: one path in the clear leaks it.
+                safe[key] = protected if safe.get(key, protected) == protected else None
             return
         step = _transformation(node.expression)
         stronger = max(transformation, step, key=_STRENGTH.__getitem__)
         for child in node.downstream:
-            walk(child, stronger)
+            walk(child, stronger, protected or _protection(node.expression, child, grouped))
 
-    walk(root, "IDENTITY")
+    walk(root, "IDENTITY", None)
     return [
-        {"input": key, "transformation": kind, "masking": False}
+        {
+            "input": key,
+            "transformation": kind,
+            "masking": safe[key] == HMAC,
+            **({"safe": safe[key]} if safe[key] else {}),
+        }
         for key, kind in sorted(found.items())
     ]
+
+
+def _protection(expression: exp.Expr, child: Node, grouped: str | None) -> str | None:
+    """The safe transformation `expression` applies to every reference to `child`'s column,
+    or None."""
+    name = child.name.rsplit(".", 1)[-1]
+    table = child.name.rsplit(".", 1)[0] if "." in child.name else ""
+    references = [
+        c
+        for c in expression.find_all(exp.Column)
+        if c.name == name and (not c.table or not table or c.table == table)
+    ]
+    if references and all(_inside_token(c) for c in references):
+        return HMAC
+    if grouped and references and all(_inside_safe_aggregate(c) for c in references):
+        return grouped
+    return None
+
+
+def _inside_token(column: exp.Column) -> bool:
+    return any(
+        isinstance(f, exp.Anonymous) and f.name.lower() == TOKEN_FUNCTION
+        for f in _ancestors(column)
+    )
+
+
+def _inside_safe_aggregate(column: exp.Column) -> bool:
+    # Every aggregate around it must be safe: max(sum(x)) returns one subgroup's sum.
+    around = [f.key for f in _ancestors(column) if isinstance(f, exp.AggFunc)]
+    return bool(around) and all(key in SAFE_AGGREGATES for key in around)
+
+
+def _ancestors(node: exp.Expr):
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
 
 
 def _transformation(expression: exp.Expr) -> str:

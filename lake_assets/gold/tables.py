@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lake_assets.access.safe import MIN_GROUP_FLOOR
 from lake_assets.layers.model import LayerInput
 from lake_assets.settings import REPO_ROOT
 
@@ -25,19 +26,39 @@ class GoldColumn:
 
 
 @dataclass(frozen=True)
+class MinGroup:
+    """Every output row aggregates at least `size` individuals, counted by the output column
+    `column` (e.g. count(DISTINCT customer_id)): a blocking rule of the output contract holds a
+    partition with a smaller group, and the table's count, sum and avg columns are then a safe
+    transformation of their inputs (lake_assets/access/safe.py)."""
+
+    column: str
+    size: int
+
+
+@dataclass(frozen=True)
 class GoldTable:
     name: str  # the asset is gold/<name>, the catalog dataset gold_<name>
     inputs: tuple[LayerInput, ...]  # each read at partition d, as a view named by its dataset
     grain: tuple[str, ...]  # the columns that identify a row
     columns: dict[str, GoldColumn]
     description: str
+    min_group: MinGroup | None = None
+    sql_dir: Path = GOLD_SQL_DIR
+
+    def __post_init__(self) -> None:
+        if self.min_group and self.min_group.size < MIN_GROUP_FLOOR:
+            raise ValueError(
+                f"{self.dataset}: a minimum group of {self.min_group.size} is below the floor "
+                f"of {MIN_GROUP_FLOOR} (lake_assets/access/safe.py)"
+            )
 
     @property
     def dataset(self) -> str:
         return f"gold_{self.name}"
 
-    def sql(self, folder: Path = GOLD_SQL_DIR) -> str:
-        return (folder / f"{self.name}.sql").read_text(encoding="utf-8")
+    def sql(self) -> str:
+        return (self.sql_dir / f"{self.name}.sql").read_text(encoding="utf-8")
 
 
 SILVER_CUSTOMER = LayerInput("silver_customer", ("silver", "customer"))

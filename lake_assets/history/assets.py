@@ -26,8 +26,10 @@ from lake_assets.history.apply import (
     history_dataset,
     plan_snapshots,
 )
+from lake_assets.history.columns import history_column_lineage
 from lake_assets.history.ledger import OutOfOrderSnapshot
 from lake_assets.ingestion.asset_keys import curated_key_of
+from lake_assets.ingestion.promotion_plan import column_name
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings, SourceConfig
@@ -93,6 +95,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
         run = spark_runner.bound(context)
         # A late or corrected snapshot makes the merge re-read every later one: all are inputs.
         planned = plan_snapshots(catalog, storage, source, dates)
+        newest = next(filter(None, (catalog.current(sid, d) for d in reversed(dates))), None)
         started = LineageRun(
             run_id=context.run_id,
             job=f"history/{sid}",
@@ -101,6 +104,9 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
             outputs=(partition_address(dataset, WHOLE_TABLE),),
             started_at=datetime.now(UTC).isoformat(),
             code_version=HISTORY_CODE_VERSION,
+            column_lineage=history_column_lineage(
+                sid, newest.columns if newest else (), column_name(source.event_time_field)
+            ),
         )
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         with recorder.track(started) as outputs:

@@ -30,6 +30,7 @@ from lake_assets.history.columns import (
     OPENED_BY,
     RECORDED_AT,
     RECORDED_BY,
+    ROW_HASH,
     STORED_COLUMNS,
     SUPERSEDED_AT,
     SUPERSEDED_BY,
@@ -41,8 +42,6 @@ from lake_assets.instants import format_instant
 from lake_assets.runtime.columns import array_position
 from lake_assets.settings import HistoryConfig
 from lake_assets.tables.frames import PARTITION
-
-ROW_HASH = "row_hash"
 
 # Internal columns of the merge stream.
 _KIND, _IDX, _SEQ, _SEED_FROM, _SEED_OPENED = (

@@ -85,6 +85,55 @@ def derived_plan(
     }
 
 
+@dataclass(frozen=True)
+class StepPlan:
+    """What a build of one partition reads and rewrites, where it writes, and its job's plan."""
+
+    read: dict[str, list[PublishedPartition]]  # input dataset -> the versions read
+    current: dict[str, PublishedPartition | None]  # catalog partition -> version it replaces
+    version: str  # the run id the written partitions publish under
+    folder: str  # the lake key the job writes under
+    plan: dict
+
+
+def step_plan(
+    table: DerivedTable,
+    partition: str,
+    run_id: str,
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    left_out: Sequence[str] = (),
+) -> StepPlan:
+    """The plan of `table`'s build of `partition` over the catalog's current input versions,
+    the inputs in `left_out` (optional ones the gate left out) resolved as None."""
+    read: dict[str, list[PublishedPartition]] = {}
+    resolved: dict[str, dict | None] = {}
+    for spec in table.inputs:
+        versions = [
+            v for p in spec.partitions(partition) if (v := catalog.current(spec.dataset, p))
+        ]
+        read[spec.dataset] = versions
+        resolved[spec.dataset] = (
+            resolve_published(catalog, storage, spec.dataset, [v.partition for v in versions])
+            if versions and spec.dataset not in left_out
+            else None
+        )
+    version = run_id
+    if table.slices is None:
+        current = {partition: catalog.current(table.dataset, partition)}
+        folder = published_location(table.dataset, run_id, partition)
+        slices = None
+    else:
+        current = dict(table.slices(PlanInputs(partition, resolved, catalog, storage)))
+        # One run may build several days (a range), and two days may rewrite the same slice:
+        # each day's slices are a version of their own, in a folder of their own.
+        version = f"{run_id}-{partition}"
+        folder = published_root(table.dataset, version)
+        slices = {s: published_uris(storage, v) if v else [] for s, v in current.items()}
+    plan = derived_plan(table, partition, resolved, catalog, storage, storage.uri(folder), slices)
+    return StepPlan(read, current, version, folder, plan)
+
+
 def run_step(
     table: DerivedTable,
     partition: str,
@@ -104,31 +153,9 @@ def run_step(
     verdict = gate(table, partition, states)
     if not verdict.builds:
         return StepOutcome(partition, held_by=verdict.held_by, left_out=verdict.left_out)
-    read: dict[str, list[PublishedPartition]] = {}
-    resolved: dict[str, dict | None] = {}
-    for spec in table.inputs:
-        versions = [
-            v for p in spec.partitions(partition) if (v := catalog.current(spec.dataset, p))
-        ]
-        read[spec.dataset] = versions
-        resolved[spec.dataset] = (
-            resolve_published(catalog, storage, spec.dataset, [v.partition for v in versions])
-            if versions and spec.dataset not in verdict.left_out
-            else None
-        )
-    version = run_id
-    if table.slices is None:
-        current = {partition: catalog.current(table.dataset, partition)}
-        folder = published_location(table.dataset, run_id, partition)
-        slices = None
-    else:
-        current = dict(table.slices(PlanInputs(partition, resolved, catalog, storage)))
-        # One run may build several days (a range), and two days may rewrite the same slice:
-        # each day's slices are a version of their own, in a folder of their own.
-        version = f"{run_id}-{partition}"
-        folder = published_root(table.dataset, version)
-        slices = {s: published_uris(storage, v) if v else [] for s, v in current.items()}
-    plan = derived_plan(table, partition, resolved, catalog, storage, storage.uri(folder), slices)
+    planned = step_plan(table, partition, run_id, catalog, storage, verdict.left_out)
+    read, current, version, plan = planned.read, planned.current, planned.version, planned.plan
+    folder = planned.folder
     inputs = tuple(partition_address(d, v.partition) for d, vs in read.items() for v in vs)
     started = LineageRun(
         run_id=run_id,

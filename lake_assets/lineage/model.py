@@ -8,7 +8,7 @@ profile. A published partition appears among the outputs twice over: as its addr
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 State = Literal["START", "COMPLETE", "FAIL", "ABORT"]
 STATES: tuple[State, ...] = ("START", "COMPLETE", "FAIL", "ABORT")
@@ -21,6 +21,15 @@ class ColumnInput(TypedDict):
     input: str
     transformation: Transformation
     masking: bool
+    # The declared safe transformation applied to the input (lake_assets/access/safe.py), if any.
+    safe: NotRequired[str]
+
+
+def derived_from(
+    *inputs: str, transformation: Transformation = "IDENTITY", masking: bool = False
+) -> list[ColumnInput]:
+    """A derived column's inputs ("<dataset>.<column>"), all transformed the same way."""
+    return [{"input": i, "transformation": transformation, "masking": masking} for i in inputs]
 
 
 def partition_address(dataset: str, partition: str) -> str:

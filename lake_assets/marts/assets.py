@@ -24,6 +24,7 @@ from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.marts.columns import SPEND_COLUMN_LINEAGE, SPEND_COLUMNS
 from lake_assets.settings import Settings
 from lake_assets.tables.locations import published_location
 from lake_assets.tables.publish import publish, version_of
@@ -34,33 +35,10 @@ from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage
 
 SPEND_BY_CUSTOMER = AssetKey(["marts", "spend_by_customer"])
-# How each column derives from its inputs; access control will propagate restrictions along it.
-SPEND_COLUMN_LINEAGE = {
-    "customer_id": [
-        {"input": "card_transactions.customer_id", "transformation": "IDENTITY", "masking": False}
-    ],
-    "segment": [{"input": "customers.segment", "transformation": "IDENTITY", "masking": False}],
-    "transactions": [
-        {
-            "input": "card_transactions.transaction_id",
-            "transformation": "AGGREGATION",
-            "masking": False,
-        }
-    ],
-    "spend": [
-        {"input": "card_transactions.amount", "transformation": "AGGREGATION", "masking": False}
-    ],
-}
 RECONCILED, KEYS_NOT_NULL = "transactions_reconcile", "customer_id_not_null"
 # A day's card data is due daily, and the data-ready rule waits up to 6 hours for customers
 # (config/dependencies.yaml) before running without them.
 FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=30))
-SPEND_COLUMNS = {
-    "customer_id": "string",
-    "segment": "string",
-    "transactions": "integer",
-    "spend": "double",
-}
 
 
 class MartAuditFailed(RuntimeError):

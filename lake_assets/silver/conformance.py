@@ -25,6 +25,7 @@ CARRIED_BY: dict[str, frozenset[str]] = {
     "segment": frozenset({"master"}),
     "date_of_birth": frozenset({"master"}),
     "risk_score": frozenset({"master"}),
+    "national_id": frozenset({"master"}),
     "city": frozenset({"crm"}),
     "country": frozenset({"crm"}),
     "lifecycle_stage": frozenset({"crm"}),

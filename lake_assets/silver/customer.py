@@ -16,50 +16,10 @@ from pyspark.sql import functions as F
 
 from lake_assets.layers.job import write_derived
 from lake_assets.silver.crm_merges import surviving_contacts
+from lake_assets.silver.customer_schema import CUSTOMER_COLUMNS, MASTER_COLUMNS, STATE_COLUMNS
 from lake_assets.tables.frames import conformed, ddl, read_resolved
 from lake_assets.tables.types import SPARK_TYPES
 
-# silver_crm_contacts: a contact's latest version; _ingested_at breaks ties of updated_at.
-STATE_COLUMNS = {
-    "contact_id": "string",
-    "customer_ref": "string",
-    "name__first": "string",
-    "name__last": "string",
-    "emails": "json",
-    "phone": "string",
-    "address__city": "string",
-    "address__postcode": "string",
-    "address__country": "string",
-    "lifecycle_stage": "string",
-    "merged_into": "string",
-    "updated_at": "timestamp",
-    "_ingested_at": "timestamp",
-}
-CUSTOMER_COLUMNS = {
-    "customer_sk": "string",
-    "customer_id": "string",
-    "full_name": "string",
-    "email": "string",
-    "phone": "string",
-    "segment": "string",
-    "date_of_birth": "date",
-    "risk_score": "integer",
-    "city": "string",
-    "country": "string",
-    "lifecycle_stage": "string",
-    "crm_contact_ids": "json",
-    "as_of_date": "date",
-}
-# Each system's value of an attribute (conformance.CARRIED_BY says which system has which).
-MASTER_COLUMNS = {
-    "customer_id": "string",
-    "full_name": "string",
-    "email": "string",
-    "phone": "string",
-    "segment": "string",
-    "date_of_birth": "date",
-    "risk_score": "integer",
-}
 MASTER_VALUES = tuple(c for c in MASTER_COLUMNS if c != "customer_id")
 CRM_ATTRIBUTES = ("full_name", "email", "phone", "city", "country", "lifecycle_stage")
 
@@ -150,7 +110,7 @@ def conformed_customers(
 ) -> DataFrame:
     """One row per master customer: each attribute from the system `prefer` names, the other
     system's value where the winner has none."""
-    m, c = master.alias("m"), crm.alias("c")
+    m, c = with_master_columns(master).alias("m"), crm.alias("c")
     joined = m.join(c, F.col("m.customer_id") == F.col("c.customer_id"), "left")
 
     def surviving(attribute: str) -> Column:
@@ -199,7 +159,7 @@ def silver_customer_job(spark: SparkSession, plan: dict) -> dict:
     snapshot of `partition`; `crm_base` and `crm_changes` (crm_state_of); `prefer`
     (attribute -> system). Result: write_derived's, with `crm_unmatched`, the CRM customer
     references the master does not hold (not customers of the bank's record: left out)."""
-    master = with_master_columns(read_resolved(spark, plan["inputs"]["customers"]))
+    master = read_resolved(spark, plan["inputs"]["customers"])
     master = master.where(F.col("customer_id").isNotNull())
     state = crm_state_of(spark, plan).cache()
     crm = crm_customers(state, survivors_frame(spark, state)).cache()

@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from lake_assets.layers.model import DerivedTable, LayerInput, PlanInputs
+from lake_assets.lineage.model import ColumnInput, Transformation, derived_from
 from lake_assets.settings import load_sources
 from lake_assets.silver.conformance import CARRIED_BY, load_survivorship
-from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS
+from lake_assets.silver.customer_schema import CUSTOMER_COLUMNS, STATE_COLUMNS
 from lake_assets.tables.reader import resolve_published
 
 CRM_STATE = "silver_crm_contacts"
@@ -64,8 +65,10 @@ _CRM_SOURCES = {
 }
 
 
-def _derived(inputs: list[str], transformation: str = "TRANSFORMATION") -> list[dict]:
-    return [{"input": i, "transformation": transformation, "masking": False} for i in inputs]
+def _derived(
+    inputs: list[str], transformation: Transformation = "TRANSFORMATION"
+) -> list[ColumnInput]:
+    return derived_from(*inputs, transformation=transformation)
 
 
 CUSTOMER_LINEAGE = {

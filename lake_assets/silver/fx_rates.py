@@ -5,23 +5,12 @@ it carried forward (carried_forward, source_rate_date), but never over more than
 
 from __future__ import annotations
 
-from datetime import date
-
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lake_assets.layers.job import write_derived
+from lake_assets.silver.fx_rates_schema import FX_COLUMNS, window_start
 from lake_assets.tables.frames import conformed, ddl, read_resolved
-
-FX_COLUMNS = {
-    "rate_date": "date",
-    "base_currency": "string",
-    "quote_currency": "string",
-    "rate": "double",
-    "carried_forward": "boolean",
-    "source_rate_date": "date",
-}
-
 
 # What the calendar reads of curated fx_rates.
 RATE_COLUMNS = {
@@ -48,11 +37,6 @@ class FxGapTooLong(ValueError):
             f"for {named}; deliver the missing fx_rates days or raise max_gap_days in "
             "config/silver/fx_rates.yaml"
         )
-
-
-def window_start(day: str, max_gap_days: int) -> str:
-    """The first rate date that may still be carried to `day`: the partitions a run reads."""
-    return date.fromordinal(date.fromisoformat(day).toordinal() - max_gap_days).isoformat()
 
 
 def fx_calendar_rows(

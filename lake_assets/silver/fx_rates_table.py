@@ -5,8 +5,9 @@ be carried over (and one day more, so a gap's error names the last rate)."""
 from __future__ import annotations
 
 from lake_assets.layers.model import DerivedTable, LayerInput, PlanInputs
+from lake_assets.lineage.model import derived_from
 from lake_assets.silver.conformance import load_fx_calendar
-from lake_assets.silver.fx_rates import FX_COLUMNS, window_start
+from lake_assets.silver.fx_rates_schema import FX_COLUMNS, window_start
 from lake_assets.tables.reader import resolve_published
 
 CALENDAR = load_fx_calendar()
@@ -43,12 +44,12 @@ SILVER_FX_RATES = DerivedTable(
     "the last one carried forward (carried_forward, source_rate_date) over at most "
     "max_gap_days (config/silver/fx_rates.yaml); a longer gap fails the day.",
     column_lineage={
-        "rate_date": [{"input": "fx_rates.rate_date", "transformation": "TRANSFORMATION"}],
-        "base_currency": [{"input": "fx_rates.base_currency", "transformation": "IDENTITY"}],
-        "quote_currency": [{"input": "fx_rates.quote_currency", "transformation": "IDENTITY"}],
-        "rate": [{"input": "fx_rates.rate", "transformation": "IDENTITY"}],
-        "carried_forward": [{"input": "fx_rates.rate_date", "transformation": "TRANSFORMATION"}],
-        "source_rate_date": [{"input": "fx_rates.rate_date", "transformation": "IDENTITY"}],
+        "rate_date": derived_from("fx_rates.rate_date", transformation="TRANSFORMATION"),
+        "base_currency": derived_from("fx_rates.base_currency"),
+        "quote_currency": derived_from("fx_rates.quote_currency"),
+        "rate": derived_from("fx_rates.rate"),
+        "carried_forward": derived_from("fx_rates.rate_date", transformation="TRANSFORMATION"),
+        "source_rate_date": derived_from("fx_rates.rate_date"),
     },
     plan_extra=_fx_plan,
 )

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from lake_assets.layers.model import DerivedTable, LayerInput, PlanInputs
+from lake_assets.lineage.model import derived_from
 from lake_assets.silver.orders_schema import ORDER_COLUMNS, ORDERS_DATASET
 from lake_assets.tables.reader import read_published, read_version_arrow
 from resources.catalog import PublishedPartition
@@ -49,12 +50,6 @@ def order_slices(inputs: PlanInputs) -> dict[str, PublishedPartition | None]:
     return {d: inputs.catalog.current(ORDERS_DATASET, d) for d in touched if d != NO_ORDER_DATE}
 
 
-def _identity(column: str) -> list[dict]:
-    return [
-        {"input": f"{CHANGES_DATASET}.{column}", "transformation": "IDENTITY", "masking": False}
-    ]
-
-
 SILVER_ORDERS = DerivedTable(
     dataset=ORDERS_DATASET,
     asset=("silver", "orders"),
@@ -65,14 +60,8 @@ SILVER_ORDERS = DerivedTable(
     "order_events merged into the order dates they touch, the highest seq per order winning; "
     "deleted orders kept as tombstones (deleted = true) that readers filter.",
     column_lineage={
-        **{c: _identity(c) for c in ORDER_COLUMNS if c != "deleted"},
-        "deleted": [
-            {
-                "input": f"{CHANGES_DATASET}.op",
-                "transformation": "TRANSFORMATION",
-                "masking": False,
-            }
-        ],
+        **{c: derived_from(f"{CHANGES_DATASET}.{c}") for c in ORDER_COLUMNS if c != "deleted"},
+        "deleted": derived_from(f"{CHANGES_DATASET}.op", transformation="TRANSFORMATION"),
     },
     slices=order_slices,
 )

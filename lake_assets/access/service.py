@@ -1,0 +1,150 @@
+"""The masked views of one lake: what the asset, its check and `lake query` call. It reads the
+policies (config/access), the published datasets (catalog) and their attributes (classification
+and lineage, access/attributes.py), and on `aws` keeps the Glue views database in step.
+
+The token key: on `aws` none reaches the Glue views (views.py says why), so tokens read as null
+there; locally the key is the one lake_token uses (LAKE_TOKEN_KEY), handed to DuckDB in-process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from lake_assets.access.audit import audit_entry
+from lake_assets.access.local_views import (
+    PARTITION_COLUMN,
+    masked_connection,
+    published_partition_files,
+    token_key,
+)
+from lake_assets.access.model import Context
+from lake_assets.access.view_plan import Leak, ViewPlan, find_leaks, plan_views
+from lake_assets.access.views import ViewSource, views_database
+from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
+from lake_assets.tables.reader import table_columns
+from resources.access_audit import AccessAuditTrail
+
+
+class MaskedViews:
+    def __init__(
+        self,
+        settings: Settings,
+        resources: Mapping[str, Any],
+        policies_dir: Path = DEFAULT_ACCESS_DIR,
+    ):
+        self.settings = settings
+        self.catalog, self.storage = resources["catalog"], resources["storage"]
+        self.classifications = resources["classification"]
+        self.policies_dir = policies_dir
+        self.database = views_database(settings.aws.glue_database)
+        # Glue views hold no key; the local engine gets it.
+        self.token_key = None if settings.profile == "aws" else token_key()
+
+    def datasets(self) -> list[str]:
+        """Every dataset with a published partition, by name."""
+        folders = self.storage.folders("curated/")
+        names = sorted(folder.split("/")[1] for folder in folders)
+        return [name for name in names if self.catalog.partitions(name)]
+
+    def sources(self, datasets: Iterable[str]) -> dict[str, ViewSource]:
+        found = {}
+        for dataset in datasets:
+            columns = table_columns(self.catalog.partitions(dataset))
+            # The partition is a folder (a Glue partition key), read as a column everywhere.
+            columns.setdefault(PARTITION_COLUMN, "date")
+            found[dataset] = ViewSource(dataset, self.settings.aws.glue_database, columns)
+        return found
+
+    @cached_property
+    def policies(self):
+        """The PolicySet of config/access (an invalid file fails it all: fail closed)."""
+        from lake_assets.access.engine import load_policy_set
+
+        return load_policy_set(self.policies_dir)
+
+    def plan(self, now: datetime, datasets: Sequence[str] | None = None) -> ViewPlan:
+        from lake_assets.access.attributes import LakeAttributes
+
+        policies = self.policies
+        sources = self.sources(self.datasets() if datasets is None else datasets)
+        lake = LakeAttributes(self.catalog, self.classifications, self.settings.sources)
+        resources = [lake.resource(name, list(s.columns)) for name, s in sources.items()]
+        return plan_views(
+            policies,
+            resources,
+            sources,
+            Context(now=now, environment=self.settings.environment),
+            token_key=self.token_key,
+            database=self.database,
+        )
+
+    def leaks(self, plan: ViewPlan) -> list[Leak]:
+        """The check: every view executed over the latest published partition of its dataset
+        (enough to see a column shown in clear, and bounded on a large lake)."""
+        with ExitStack() as stack:
+            files = published_partition_files(
+                self.catalog, self.storage, {v.dataset for v in plan.views}, stack, latest=True
+            )
+            return find_leaks(plan, files, self.token_key)
+
+    def register(self, plan: ViewPlan) -> dict[str, list[str]]:
+        """On `aws`, the Glue views database made to hold exactly the plan's views; locally the
+        views are built per query (`lake query`), so there is nothing to register."""
+        if self.settings.profile != "aws":
+            return {}
+        from resources.aws.glue_views import GlueViews
+
+        aws = self.settings.aws
+        glue = GlueViews(self.database, endpoint_url=aws.endpoint_url, region=aws.region)
+        return glue.sync(plan.views)
+
+    def query(
+        self, profile: str, sql: str, now: datetime, trail: AccessAuditTrail
+    ) -> tuple[list[str], list[tuple]]:
+        """`sql` (Trino, as on Athena) as `profile`: the datasets it names, read through the
+        profile's views only, each dataset's decision appended to `trail`. Returns (column
+        names, rows)."""
+        self.policies.profile(profile)  # an unknown profile is an error naming the known
+        named = referenced_tables(sql)
+        present = set(self.datasets())
+        missing = sorted(named - present)
+        if missing:
+            raise LookupError(f"no published dataset {', '.join(missing)} in this lake")
+        plan = self.plan(now, sorted(named))
+        # A query is an access question per dataset it names: each answer goes to the trail.
+        subject = self.policies.profile(profile)
+        for decision in plan.decisions_of(profile):
+            resource = plan.resources[decision.dataset]
+            trail.append(audit_entry(subject, resource, plan.context, decision))
+        views = plan.views_of(profile)
+        denied = sorted(named - {v.dataset for v in views})
+        if denied:
+            raise LookupError(f"{profile} may not read {', '.join(denied)}: the policies deny it")
+        with ExitStack() as stack:
+            files = published_partition_files(self.catalog, self.storage, named, stack)
+            con = masked_connection(views, list(plan.sources.values()), files, self.token_key)
+        return run_query(con, sql)
+
+
+def referenced_tables(sql: str) -> set[str]:
+    """The tables a Trino query names (its CTEs excluded)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="trino")
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
+    from lake_assets.access.views import query_to_duckdb
+
+    cursor = con.execute(query_to_duckdb(sql))
+    return [d[0] for d in cursor.description], cursor.fetchall()

@@ -1,0 +1,71 @@
+"""The access audit trail on DynamoDB (AccessAuditTrail)."""
+
+from __future__ import annotations
+
+import json
+
+from lake_assets.access.audit import AuditEntry
+from lake_assets.instants import format_instant
+from resources.access_audit import AccessAuditTrail, AuditConflict, _ordered
+from resources.aws.clients import _attribute, _client, ensure_table
+
+
+class DynamoAccessAuditTrail(AccessAuditTrail):
+    """One item per decision, keyed by its decision id (random, so writes spread over the
+    table's partitions), with the entry's main fields as native attributes for the console and
+    the whole entry as the JSON string `body`. An append is a put that fails if the id exists;
+    reads scan, filtered on `at` (the trail is written on every decision and read by audits)."""
+
+    _ATTRIBUTES = ("at", "subject", "dataset", "outcome", "decided_by", "input_hash")
+
+    def __init__(self, table: str, *, endpoint_url: str | None, region: str):
+        self.table = table
+        self._dynamo = _client("dynamodb", endpoint_url, region)
+
+    @classmethod
+    def create_table(
+        cls, table: str, *, endpoint_url: str | None, region: str
+    ) -> DynamoAccessAuditTrail:
+        """Create the table (on-demand capacity) unless it exists, and wait until usable."""
+        store = cls(table, endpoint_url=endpoint_url, region=region)
+        ensure_table(store._dynamo, table, "decision_id")
+        return store
+
+    def append(self, entry: AuditEntry) -> None:
+        item = {
+            "decision_id": {"S": entry.decision_id},
+            "body": {"S": json.dumps(entry.to_json(), sort_keys=True)},
+        }
+        for name in self._ATTRIBUTES:
+            item[name] = _attribute(getattr(entry, name))
+        try:
+            self._dynamo.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(decision_id)",
+            )
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            raise AuditConflict(
+                f"decision {entry.decision_id} is in the audit trail already"
+            ) from None
+
+    def entries(self, since: str | None = None) -> list[AuditEntry]:
+        after = (
+            {
+                "FilterExpression": "#at >= :since",
+                "ExpressionAttributeNames": {"#at": "at"},
+                "ExpressionAttributeValues": {":since": {"S": format_instant(since)}},
+            }
+            if since
+            else {}
+        )
+        pages = self._dynamo.get_paginator("scan").paginate(
+            TableName=self.table, ConsistentRead=True, **after
+        )
+        return _ordered(
+            [
+                AuditEntry.from_json(json.loads(item["body"]["S"]))
+                for page in pages
+                for item in page["Items"]
+            ]
+        )
