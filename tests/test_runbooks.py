@@ -20,7 +20,7 @@ from lake_assets.settings import load_settings
 from resources import build_resources
 
 # The smallest demo the runbooks need: 2026-03-04 (Wed) and 2026-03-05 (Thu), each with its FX
-# file; a third day, which no runbook uses, made the demo a seventh longer.
+# file; a third day, which no runbook uses, made the demo about a fifth longer.
 TODAY = date(2026, 3, 6)
 FIRST, DAY, NEXT = "2026-03-04", "2026-03-05", "2026-03-06"  # FIRST..DAY: the backfilled range
 
