@@ -49,9 +49,12 @@ $(SPARK35)/.installed: requirements-spark35.txt
 	$(SPARK35)/bin/pip install --quiet -r requirements-spark35.txt
 	touch $@
 
-# One pytest worker per core, each test file kept on one worker (its module fixtures, one
-# SparkSession per worker), the slowest files first (tests/conftest.py SLOWEST_FIRST).
-test: install checkov $(SPARK35)/.installed
+# Its three environments built side by side (from a fresh clone, pip waits on downloads and the
+# disk more than on the CPU); then one pytest worker per core, each test file kept on one worker
+# (its module fixtures, one SparkSession per worker), the slowest files first
+# (tests/conftest.py SLOWEST_FIRST).
+test:
+	$(MAKE) --no-print-directory -j3 install checkov $(SPARK35)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 

@@ -21,10 +21,10 @@ os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSeri
 SLOWEST_FIRST = (
     "test_runbooks.py",
     "test_emr_jobs.py",
-    "test_spark_jobs.py",
     "test_dev_after_demo.py",
     "test_odd_records.py",
     "test_backfill_year.py",
+    "test_spark_jobs.py",
     "test_calm.py",
     "test_emr_serverless.py",
     "test_spark_runner.py",

@@ -1,7 +1,10 @@
-"""Every registered Spark job, through the Pipes subprocess runner, on PySpark 3.5 (EMR 7.x's
-Spark, the `.venv-spark35` that `make test` builds). On PySpark 4.x (this environment) every job
-runs through the same entry point on the fake EMR Serverless (test_emr_serverless.py for
-promotion, test_emr_jobs.py for the others), so it is not run a second time here.
+"""Every registered Spark job on PySpark 3.5 (EMR 7.x's Spark, the `.venv-spark35` that `make test`
+builds): promotion through the Pipes subprocess runner (the entry point and its channels under
+3.5), every other job after it in one 3.5 session (tests/jobs_in_one_session.py), as the local
+runner shares its session. On PySpark 4.x (this environment) promotion, the history, the mart,
+lateness and compaction run through the same entry point on the fake EMR Serverless
+(test_emr_serverless.py, test_emr_jobs.py), the silver and gold jobs in-process in their own
+tests, so none is run a second time here.
 
 One table names, per job, how to make a tiny plan and what its result and rows must be; a job
 registered in lake_assets/runtime/jobs.py without an entry here fails the suite.
@@ -15,11 +18,13 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from gold_inputs import DAY as GOLD_DAY
 from gold_inputs import publish_inputs
+from lake_harness import Lake
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
 from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
@@ -445,6 +450,14 @@ def spark35_python() -> str:
     return str(SPARK35_PYTHON)
 
 
+def _runner(python: str) -> PipesSubprocessRunner:
+    """The job code of this checkout (the 3.5 environment has no copy), on the session settings
+    the local profile uses: they reach the job's own session as spark-submit --confs."""
+    return PipesSubprocessRunner(
+        env={"PYTHONPATH": str(REPO_ROOT)}, python=python, spark_conf=LOCAL_SPARK_CONFIG
+    )
+
+
 def _run_through_pipes(runner: PipesSubprocessRunner, job: str, plan: dict) -> tuple[dict, str]:
     """Runs `job` from an asset, the way the orchestrator's assets call their runner; returns
     its result and what the job logged about its session."""
@@ -462,17 +475,48 @@ def _run_through_pipes(runner: PipesSubprocessRunner, job: str, plan: dict) -> t
     return results[job], next(line for line in logged if "running Spark job" in line)
 
 
-@pytest.mark.parametrize("job", sorted(JOB_CASES))
-def test_job_runs_through_pipes_on_spark_35(job, spark35_python, lake, spark):
-    case = JOB_CASES[job]
+# The job run through Pipes on 3.5: the entry point, its channels and its session under 3.5.
+# Every other job runs on 3.5 in one session (tests/jobs_in_one_session.py): a JVM per job
+# proves nothing more about the job's code and cost most of this file's time (ADR-0052).
+THROUGH_PIPES = "promote"
+SHUFFLE = LOCAL_SPARK_CONFIG["spark.sql.shuffle.partitions"]
+
+
+def test_a_job_runs_through_pipes_on_spark_35(spark35_python, lake, spark):
+    case = JOB_CASES[THROUGH_PIPES]
     plan = case.plan(lake, spark)
-    # The job code of this checkout (the 3.5 environment has no copy), on the session settings
-    # the local profile uses: they reach the job's own session as spark-submit --confs.
-    runner = PipesSubprocessRunner(
-        env={"PYTHONPATH": str(REPO_ROOT)}, python=spark35_python, spark_conf=LOCAL_SPARK_CONFIG
-    )
-    result, session = _run_through_pipes(runner, job, plan)
+    result, session = _run_through_pipes(_runner(spark35_python), THROUGH_PIPES, plan)
     assert "on Spark 3.5." in session, session
-    shuffle = LOCAL_SPARK_CONFIG["spark.sql.shuffle.partitions"]
-    assert f"(shuffle partitions {shuffle})" in session, session
+    assert f"(shuffle partitions {SHUFFLE})" in session, session
     case.check(result, plan, lake, spark)
+
+
+@pytest.fixture(scope="module")
+def on_spark_35(spark35_python, tmp_path_factory, spark) -> dict:
+    """Every other job's plan, laid out in a tiny lake of its own, run on PySpark 3.5 in one
+    session; per job, (its outcome, its plan, its lake)."""
+    jobs = sorted(set(JOB_CASES) - {THROUGH_PIPES})
+    lakes = {job: Lake(tmp_path_factory.mktemp(job) / "lake") for job in jobs}
+    plans = {job: JOB_CASES[job].plan(lakes[job], spark) for job in jobs}
+    folder = tmp_path_factory.mktemp("one-session")
+    (folder / "plans.json").write_text(json.dumps([[job, plans[job]] for job in jobs]))
+    runner = _runner(spark35_python)
+    finished = subprocess.run(
+        [runner.python, str(Path(__file__).with_name("jobs_in_one_session.py"))]
+        + [str(folder / "plans.json"), str(folder / "results.json")],
+        env={**os.environ, **runner.env},
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 0, finished.stderr[-5000:]
+    outcomes = json.loads((folder / "results.json").read_text())
+    assert outcomes["spark"].startswith("3.5."), outcomes["spark"]
+    assert outcomes["shuffle"] == SHUFFLE
+    return {job: (outcomes[job], plans[job], lakes[job]) for job in jobs}
+
+
+@pytest.mark.parametrize("job", sorted(set(JOB_CASES) - {THROUGH_PIPES}))
+def test_job_runs_on_spark_35(job, on_spark_35, spark):
+    outcome, plan, lake = on_spark_35[job]
+    assert "error" not in outcome, outcome["error"]
+    JOB_CASES[job].check(outcome["result"], plan, lake, spark)

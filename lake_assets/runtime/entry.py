@@ -65,6 +65,18 @@ def mirrored(value: Any, old: tuple[str, ...], new: str) -> Any:
     return value
 
 
+def job_session(job: str):
+    """The job's SparkSession: the settings spark-submit's `--conf`s give it (EMR's
+    sparkSubmitParameters, the subprocess runner's spark_conf), in UTC."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.appName(f"lakehouse-{job}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+
+
 def main() -> None:
     params = PipesEnvVarParamsLoader()
     context_loader, message_writer = pipes_channels(params)
@@ -75,17 +87,11 @@ def main() -> None:
         mirror = os.environ.get(S3_MIRROR_ENV)
         local = f"file://{os.path.abspath(mirror)}/" if mirror else None
         try:  # every failure from here on reaches the orchestrator with its type and message
-            from pyspark.sql import SparkSession
-
             # A local subprocess (its runner names a log file) keeps the JVM's chatter out of
             # the terminal; on EMR, stderr is the driver log and stays as it is.
             log_file = os.environ.get(SPARK_LOG_ENV)
             with local_jvm_output(Path(log_file)) if log_file else nullcontext():
-                spark = (
-                    SparkSession.builder.appName(f"lakehouse-{job}")
-                    .config("spark.sql.session.timeZone", "UTC")
-                    .getOrCreate()
-                )
+                spark = job_session(job)
             # The Spark it got and the one setting that most shapes a small job's time: what
             # an operator checks first when a job is slower on EMR than on a laptop.
             shuffle = spark.conf.get("spark.sql.shuffle.partitions")
