@@ -4,7 +4,7 @@ A contract's rules are checks of the curated asset: contracts/checks.py.
 
 A check is partitioned like its asset, and each result names its partition and the
 materialization of that partition it judged: the webserver then shows which day failed which
-check, and a later run of another day leaves that day's result as it was (ADR: pending-uichecks).
+check, and a later run of another day leaves that day's result as it was (ADR-0058).
 """
 
 from __future__ import annotations
