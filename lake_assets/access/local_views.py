@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from lake_assets.access.tokens import KEY_ENV
+from lake_assets.access.tokens import KEY_ENV, MissingTokenKey, token_key
 from lake_assets.access.views import View, ViewSource, to_duckdb
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog
@@ -37,10 +37,13 @@ class PartitionFiles:
     paths: tuple[str, ...]
 
 
-def token_key(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The lake's managed token key, as the gold tables' lake_token reads it locally (the
-    environment, never a file or a log); None withholds tokens (they read as null)."""
-    return environ.get(KEY_ENV) or None
+def local_token_key(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The lake's managed token key as lake_token reads it locally (tokens.py: the environment,
+    never a file or a log); None withholds tokens (they read as null)."""
+    try:
+        return token_key({"env": KEY_ENV}, environ).decode()
+    except MissingTokenKey:
+        return None
 
 
 def connect(token_key: str | None) -> duckdb.DuckDBPyConnection:

@@ -20,9 +20,9 @@ import duckdb
 from lake_assets.access.audit import audit_entry
 from lake_assets.access.local_views import (
     PARTITION_COLUMN,
+    local_token_key,
     masked_connection,
     published_partition_files,
-    token_key,
 )
 from lake_assets.access.model import Context
 from lake_assets.access.view_plan import Leak, ViewPlan, find_leaks, plan_views
@@ -45,7 +45,7 @@ class MaskedViews:
         self.policies_dir = policies_dir
         self.database = views_database(settings.aws.glue_database)
         # Glue views hold no key; the local engine gets it.
-        self.token_key = None if settings.profile == "aws" else token_key()
+        self.token_key = None if settings.profile == "aws" else local_token_key()
 
     def datasets(self) -> list[str]:
         """Every dataset with a published partition, by name."""

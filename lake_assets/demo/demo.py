@@ -235,6 +235,7 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
         "  access:        .venv/bin/lake query --as marketing_analyst "
         '"SELECT customer_id, email, date_of_birth, segment FROM customers LIMIT 3"\n'
         "                 .venv/bin/lake access explain --as fraud_analyst customers national_id\n"
+        "                 (tokens read as null until LAKE_TOKEN_KEY holds the lake's token key)\n"
         "  webserver:     make dev, then http://127.0.0.1:3000 (runs, asset checks, partitions)"
     )
     return 0 if all(account.balanced for account in accounts.values()) else 1
