@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator, model_va
 from pydantic.dataclasses import dataclass as declared
 
 from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, WholeNumber, keyed, load_config
+from lake_assets.pipelines.stamp import Generation
 from lake_assets.pull.model import PullConfig
 from lake_assets.tables.keys import check_source_id
 
@@ -84,6 +85,10 @@ class SourceConfig:
     encoding: Annotated[str, AfterValidator(_canonical_encoding)] = "UTF-8"
     # Pulled from a database by `lake pull` and its schedule (lake_assets/pull/), not delivered.
     pull: PullConfig | None = None
+    # Set when the declaration was generated from pipelines/<id>.yaml (lake_assets/pipelines/):
+    # read from the generated file's stamp, it gives the assets their code_version and names the
+    # pipeline's own Spark job.
+    generation: Generation | None = None
 
     @model_validator(mode="after")
     def _history_of_snapshots(self) -> SourceConfig:

@@ -1,0 +1,43 @@
+"""The extension points a pipeline spec names by dotted path (`module:function`).
+
+80% of pipelines are pure config; the rest inject code here instead of forking a template. A need
+that only one pipeline has is a hook, not a new spec option. This module runs inside the Spark
+job (locally, over Pipes, on EMR Serverless): no Dagster, no Jinja.
+
+| point            | called as                               | where                              |
+|------------------|-----------------------------------------|------------------------------------|
+| record_transform | f(record: dict[str, str | None]) -> dict | each record, before casting: same  |
+|                  |                                         | keys out as in, values stay text   |
+| frame_transform  | f(frame: DataFrame) -> DataFrame         | after casting, before the contract |
+|                  |                                         | judges rows: same columns and rows |
+| reader           | f(data: bytes, encoding: str)            | profiler and Spark alike, for      |
+|                  |   -> Iterable[dict[str, object]]        | `format: custom`                   |
+| partitioner      | f(event_time: str) -> str | None        | event time -> the ISO date of its  |
+|                  |                                         | partition; profiler and Spark alike|
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Each point's parameter names, in order: checked against a hook's signature at generate time.
+HOOK_POINTS: dict[str, tuple[str, ...]] = {
+    "record_transform": ("record",),
+    "frame_transform": ("frame",),
+    "reader": ("data", "encoding"),
+    "partitioner": ("event_time",),
+}
+
+
+@dataclass(frozen=True)
+class PipelineHooks:
+    """The hooks of one pipeline; None where the lake's own behaviour applies."""
+
+    record_transform: Callable | None = None
+    frame_transform: Callable | None = None
+    reader: Callable | None = None
+    partitioner: Callable | None = None
+
+
+NO_HOOKS = PipelineHooks()
