@@ -37,6 +37,7 @@ from lake_assets.ingestion.asset_metadata import (
     COLUMN_SCHEMA,
     arrival_metadata,
     curated_table_schema,
+    generated_metadata,
     promoted_partition_metadata,
 )
 from lake_assets.ingestion.checks import per_partition, schema_check_results, schema_check_spec
@@ -58,6 +59,7 @@ from lake_assets.ingestion.run_lineage import (
 from lake_assets.ingestion.schema_registry import latest_accepted
 from lake_assets.lineage import LineageRun, partition_address
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.runtime.jobs import pipeline_job_name
 from lake_assets.settings import Settings, SourceConfig
 from lake_assets.tables.locations import raw_prefix, run_output_prefix
 from lake_assets.tables.publish import expire_superseded
@@ -87,6 +89,12 @@ def build_source_assets(
     """The three assets of one source. Raw is external: payloads land through `lake ingest`
     (or any S3 writer) and the arrival sensor records them."""
     sid = source.source_id
+    # A generated source (lake_pipelines/<sid>/) stamps its assets' code_version from its
+    # template version and spec hash: a new template or a changed spec makes every partition
+    # materialized before stale. Promotion then runs the pipeline's own job, with its hooks.
+    code_version = source.generation.code_version if source.generation else None
+    spark_job = pipeline_job_name(sid) if source.generation else "promote"
+    generated = generated_metadata(source)
     raw = AssetSpec(
         key=raw_key_of(sid),
         partitions_def=partitions_def,
@@ -106,6 +114,8 @@ def build_source_assets(
         check_specs=[schema_check_spec(sid, partitions_def)],
         kinds={"python", "pyarrow"},
         owners=[f"team:{source.owner}"],
+        code_version=code_version,
+        metadata=generated,
     )
     def registry_asset(
         context: AssetExecutionContext,
@@ -172,6 +182,8 @@ def build_source_assets(
         owners=[f"team:{source.owner}"],
         check_specs=contract_check_specs(curated_key_of(sid), contract, partitions_def),
         freshness_policy=_freshness_policy(contract),
+        code_version=code_version,
+        metadata=generated,
     )
     def curated_asset(
         context: AssetExecutionContext,
@@ -248,7 +260,7 @@ def build_source_assets(
         )
         with recorder.track(started) as outputs:
             result = PromotionResult.from_dict(
-                spark_runner.run(context, "promote", {"plan": plan.to_dict(), "output_uri": output})
+                spark_runner.run(context, spark_job, {"plan": plan.to_dict(), "output_uri": output})
             )
             problems = audit(plan, result, expected_rows_read(plan, raw_files))
             if problems:

@@ -17,6 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
@@ -34,6 +35,7 @@ from lake_assets.contracts.rules import (
 from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
+from lake_assets.pipelines.hooks import NO_HOOKS, HookBroken, PipelineHooks, transformed_record
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame, read_locations
 from lake_assets.tables.types import SPARK_TYPES
@@ -164,12 +166,16 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
     )
 
 
-def promotion_job(spark: SparkSession, job: dict) -> dict:
-    """The registered Spark job (lake_assets/runtime/jobs.py): `promote` on a JSON plan."""
-    return promote(spark, PromotionPlan.from_dict(job["plan"]), job["output_uri"]).to_dict()
+def promotion_job(spark: SparkSession, job: dict, hooks: PipelineHooks = NO_HOOKS) -> dict:
+    """The registered Spark job (lake_assets/runtime/jobs.py): `promote` on a JSON plan; a
+    generated pipeline's job (lake_pipelines/<p>/job.py) passes its hooks."""
+    plan = PromotionPlan.from_dict(job["plan"])
+    return promote(spark, plan, job["output_uri"], hooks).to_dict()
 
 
-def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> PromotionResult:
+def promote(
+    spark: SparkSession, plan: PromotionPlan, output_uri: str, hooks: PipelineHooks = NO_HOOKS
+) -> PromotionResult:
     """Read, cast, validate and write the plan's partitions in one pass, then read back.
 
     Every row of the window is written once, under `output_uri`/_zone=published|quarantined/
@@ -184,7 +190,11 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     frame = frames[0]
     for other in frames[1:]:
         frame = frame.unionByName(other)
+    if hooks.record_transform is not None:
+        frame = _with_record_transform(frame, hooks.record_transform, plan)
     rows = _typed(frame, plan)
+    if hooks.frame_transform is not None:
+        rows = _with_frame_transform(rows, hooks.frame_transform)
     if plan.contract is not None:
         rows = _with_contract(spark, rows, plan)
     in_window = F.col(PARTITION).isin([date.fromisoformat(p) for p in plan.partitions])
@@ -214,6 +224,14 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     if profiled and counted["read"] != sum(profiled.values()):
         # Off the happy path: one more read of the inputs, counting records per file.
         by_file = {key: n for key, n in frame.groupBy("_source_file").count().collect()}
+        if hooks.frame_transform is not None and sum(by_file.values()) != counted["read"]:
+            raise HookBroken(
+                "frame_transform",
+                hooks.frame_transform,
+                f"changed the number of rows ({sum(by_file.values())} in, {counted['read']} "
+                f"out): it may not drop or add rows; to quarantine a row, give it a reason in "
+                f"{REASONS}",
+            )
     wrote_any = counted["published"] + counted["quarantined"] > 0
     # One read of what was written serves the audit and the contract counts.
     written = spark.read.parquet(output_uri) if wrote_any else None
@@ -241,6 +259,51 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         violation_samples=samples,
         rows_read_by_file=by_file,
     )
+
+
+def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:
+    """Each record's text through the pipeline's record_transform, before casting (mapInArrow:
+    Spark 3.5 and 4 alike). A malformed record has no fields and passes unchanged."""
+    data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
+
+    def transformed(batches):
+        for batch in batches:
+            values = {c: batch.column(c).to_pylist() for c in data_columns}
+            for i, corrupt in enumerate(batch.column(CORRUPT).to_pylist()):
+                if corrupt is None:
+                    out = transformed_record(transform, {c: values[c][i] for c in data_columns})
+                    for column in data_columns:
+                        values[column][i] = out[column]
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(values[name], pa.string()) if name in values else batch.column(name)
+                    for name in batch.schema.names
+                ],
+                schema=batch.schema,
+            )
+
+    return frame.mapInArrow(transformed, frame.schema)
+
+
+def _with_frame_transform(rows: DataFrame, transform) -> DataFrame:
+    """The typed rows through the pipeline's frame_transform, before the contract judges them.
+    Its columns and their types are checked here (the schema: no Spark action); its rows where
+    Spark counts them (promote), since the audit compares them with what profiling counted."""
+    out = transform(rows)
+    if not isinstance(out, DataFrame):
+        raise HookBroken("frame_transform", transform, f"returned {type(out).__name__}")
+    before = {f.name: f.dataType.simpleString() for f in rows.schema.fields}
+    after = {f.name: f.dataType.simpleString() for f in out.schema.fields}
+    if before != after:
+        changed = sorted(c for c in before.keys() & after.keys() if before[c] != after[c])
+        raise HookBroken(
+            "frame_transform",
+            transform,
+            "must keep the columns and their types: added "
+            f"{sorted(after.keys() - before.keys())}, removed "
+            f"{sorted(before.keys() - after.keys())}, retyped {changed}",
+        )
+    return out.select(*rows.columns)  # its own order is not the hook's to choose
 
 
 def _classify_orphans(

@@ -41,3 +41,39 @@ class PipelineHooks:
 
 
 NO_HOOKS = PipelineHooks()
+
+
+class HookBroken(RuntimeError):
+    """A hook broke the contract of its point; the message names the hook and what it did."""
+
+    def __init__(self, point: str, hook: Callable, reason: str):
+        self.point, self.hook = point, hook_name(hook)
+        super().__init__(f"{point} hook {self.hook} {reason}")
+
+
+def hook_name(hook: Callable) -> str:
+    """The dotted path a spec names a hook by (`module:function`)."""
+    return f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', repr(hook))}"
+
+
+def transformed_record(transform: Callable, record: dict[str, str | None]) -> dict:
+    """`record` through a record_transform, checked: the same keys out as in (the registry's
+    columns, which the plan fixed before any hook ran) and every value still text or null
+    (casting comes after, ADR-0011)."""
+    out = transform(dict(record))
+    if not isinstance(out, dict):
+        raise HookBroken("record_transform", transform, f"returned {type(out).__name__}, not dict")
+    if out.keys() != record.keys():
+        added, removed = sorted(out.keys() - record.keys()), sorted(record.keys() - out.keys())
+        raise HookBroken(
+            "record_transform",
+            transform,
+            f"must return the keys it is given (the registry's columns): added {added}, "
+            f"removed {removed}",
+        )
+    typed = sorted(k for k, v in out.items() if v is not None and not isinstance(v, str))
+    if typed:
+        raise HookBroken(
+            "record_transform", transform, f"must return text or None; not text: {typed}"
+        )
+    return out

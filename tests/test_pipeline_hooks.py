@@ -1,0 +1,167 @@
+"""A generated pipeline's hooks on the lake's engine (issue 15): each example hook changes real
+rows of a tiny local promotion, a hook that breaks its point's contract fails naming itself, and
+a generated source's assets run its own job and record its code_version."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from dagster import build_schedule_context, build_sensor_context
+from lake_harness import Lake, failure_message
+
+from lake_assets.definitions import build_definitions
+from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.ingestion.promotion import PUBLISHED, ZONE, promote
+from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
+from lake_assets.pipelines.hooks import HookBroken, PipelineHooks, transformed_record
+from lake_assets.pipelines.stamp import Generation
+from lake_assets.runtime.jobs import job_function
+from lake_assets.settings import DEFAULT_SOURCES_FILE
+from lake_hooks.examples import amount_in_cents, normalise_currency
+
+DAY = "2026-03-02"
+KEY = f"raw/source=cards/ingest_date={DAY}/a.json"
+RECORDS = [
+    {"transaction_id": "T1", "amount": "12.499999", "currency": " rm", "at": f"{DAY}T10:00:00Z"},
+    {"transaction_id": "T2", "amount": "3", "currency": "usd", "at": f"{DAY}T11:00:00Z"},
+]
+COLUMNS = {"transaction_id": "string", "amount": "double", "currency": "string", "at": "timestamp"}
+GENERATION = Generation(1, "5d41402abc4b2a76")
+# What `lake generate` renders as lake_pipelines/<p>/job.py (templates/job.py.j2), headers aside.
+JOB_MODULE = """
+from lake_assets.ingestion.promotion import promotion_job
+from lake_assets.pipelines.hooks import PipelineHooks
+from lake_hooks.examples import amount_in_cents, normalise_currency
+
+HOOKS = PipelineHooks(record_transform=normalise_currency, frame_transform=amount_in_cents)
+
+
+def job(spark, plan: dict) -> dict:
+    return promotion_job(spark, plan, hooks=HOOKS)
+"""
+
+
+def tiny_plan(tmp_path) -> PromotionPlan:
+    path = tmp_path / KEY
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    return PromotionPlan(
+        dataset="cards",
+        partitions=(DAY,),
+        event_time_column="at",
+        columns={**COLUMNS, **LINEAGE_COLUMNS},
+        inputs=(
+            PlannedInput(
+                version="v1",
+                format="json",
+                uris=(str(path),),
+                keys=(KEY,),
+                column_map={c: c for c in COLUMNS},
+                records={KEY: len(RECORDS)},
+            ),
+        ),
+        schema_version="v1",
+    )
+
+
+def published(spark, output: str) -> dict[str, tuple]:
+    rows = spark.read.parquet(output).filter(f"{ZONE} = '{PUBLISHED}'").collect()
+    return {r.transaction_id: (r.currency, r.amount) for r in rows}
+
+
+def test_the_example_hooks_are_plain_functions():
+    assert normalise_currency({"currency": " rm", "base_currency": "eur ", "x": None}) == {
+        "currency": "MYR",
+        "base_currency": "EUR",
+        "x": None,
+    }
+    with pytest.raises(
+        HookBroken,
+        match=r"record_transform hook test_pipeline_hooks:.*<lambda> must .*added \['y'\]",
+    ):
+        transformed_record(lambda r: {**r, "y": "1"}, {"x": "a"})
+    with pytest.raises(HookBroken, match=r"must return text or None; not text: \['x'\]"):
+        transformed_record(lambda r: {"x": 1}, {"x": "a"})
+
+
+def test_each_hook_changes_the_rows_a_promotion_writes(spark, tmp_path):
+    hooks = PipelineHooks(record_transform=normalise_currency, frame_transform=amount_in_cents)
+    result = promote(spark, tiny_plan(tmp_path), str(tmp_path / "out"), hooks)
+    # Before casting, " rm" became MYR (the contract's currency_known rule would see MYR);
+    # after casting, 12.499999 became 12.5.
+    assert published(spark, str(tmp_path / "out")) == {"T1": ("MYR", 12.5), "T2": ("USD", 3.0)}
+    assert (result.rows_read, result.observed_published) == (2, 2)
+
+
+def test_a_hook_that_breaks_its_contract_fails_naming_itself(spark, tmp_path):
+    plan = tiny_plan(tmp_path)
+
+    def adds_a_key(record):
+        return {**record, "note": "x"}
+
+    def adds_a_column(frame):
+        return frame.withColumn("note", frame.currency)
+
+    def drops_rows(frame):
+        return frame.filter("transaction_id = 'T1'")
+
+    with pytest.raises(Exception, match=r"record_transform hook .*adds_a_key must return the keys"):
+        promote(spark, plan, str(tmp_path / "a"), PipelineHooks(record_transform=adds_a_key))
+    with pytest.raises(
+        HookBroken, match=r"frame_transform hook .*adds_a_column .*added \['note'\]"
+    ):
+        promote(spark, plan, str(tmp_path / "b"), PipelineHooks(frame_transform=adds_a_column))
+    with pytest.raises(HookBroken, match=r"drops_rows changed the number of rows \(2 in, 1 out\)"):
+        promote(spark, plan, str(tmp_path / "c"), PipelineHooks(frame_transform=drops_rows))
+
+
+def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
+    spark, tmp_path, monkeypatch
+):
+    # The pipeline's generated job module, under the name the runtime resolves `pipeline.<p>` to.
+    (tmp_path / "job.py").write_text(JOB_MODULE)
+    spec = importlib.util.spec_from_file_location(
+        "lake_pipelines.card_transactions.job", tmp_path / "job.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    assert job_function("pipeline.card_transactions") is module.job
+    with pytest.raises(Exception, match="source id"):
+        job_function("pipeline.../x")
+
+    # The project's sources, card_transactions as a generated one.
+    declared = yaml.safe_load(DEFAULT_SOURCES_FILE.read_text())
+    declared["sources"]["card_transactions"]["generation"] = {
+        "template_version": GENERATION.template_version,
+        "spec_hash": GENERATION.spec_hash,
+    }
+    (tmp_path / "sources.yaml").write_text(json.dumps(declared))
+    lake = Lake(tmp_path / "lake", sources=tmp_path / "sources.yaml")
+    card = {"transaction_id": "TXN-00001", "customer_id": "C001", "amount": 12.499999}
+    lines = json.dumps({**card, "currency": "rm", "transaction_date": f"{DAY}T10:00:00Z"})
+    lake.deliver("card_transactions", DAY, "cards.json", lines + "\n")
+    # The runs its sensor and schedule request are tagged with the pipeline and its spec.
+    defs = build_definitions(lake.settings, lake.resources)
+    sensed = defs.resolve_sensor_def("raw_arrivals")(build_sensor_context(resources=lake.resources))
+    daily = defs.resolve_schedule_def("daily_card_transactions")(
+        build_schedule_context(
+            scheduled_execution_time=datetime(2026, 3, 3, 2, tzinfo=UTC), resources=lake.resources
+        )
+    )
+    pipeline = {"lake/pipeline": "card_transactions", "lake/spec_hash": GENERATION.spec_hash}
+    for request in (*sensed.run_requests, daily):
+        assert pipeline.items() <= request.tags.items()
+    for run in (lake.profile("card_transactions", DAY), lake.promote("card_transactions", DAY)):
+        assert run.success, failure_message(run)
+
+    for key in (registry_key_of("card_transactions"), curated_key_of("card_transactions")):
+        event = lake.instance.get_latest_materialization_event(key)
+        assert event.asset_materialization.tags["dagster/code_version"] == "t1-5d41402abc4b"
+    [row] = lake.rows(spark, "card_transactions").collect()
+    assert (row.currency, row.amount) == ("MYR", 12.5)  # the pipeline's hooks ran
