@@ -17,9 +17,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
-import pyarrow as pa
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import (
@@ -46,6 +46,7 @@ REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
 RAW_KEY_SEGMENTS = 4  # raw/source=<id>/ingest_date=<day>/<file>
+_HOOKED = "_hooked_record"
 
 
 @dataclass
@@ -262,27 +263,28 @@ def promote(
 
 
 def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:
-    """Each record's text through the pipeline's record_transform, before casting (mapInArrow:
-    Spark 3.5 and 4 alike). A malformed record has no fields and passes unchanged."""
+    """Each record's text through the pipeline's record_transform, before casting. A plain
+    Python UDF over the record as a struct: it runs on Spark 3.5 and 4 alike and needs neither
+    pandas nor pyarrow where the job runs (mapInArrow needs pandas on 3.5). A malformed record
+    has no fields and passes unchanged."""
     data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
 
-    def transformed(batches):
-        for batch in batches:
-            values = {c: batch.column(c).to_pylist() for c in data_columns}
-            for i, corrupt in enumerate(batch.column(CORRUPT).to_pylist()):
-                if corrupt is None:
-                    out = transformed_record(transform, {c: values[c][i] for c in data_columns})
-                    for column in data_columns:
-                        values[column][i] = out[column]
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array(values[name], pa.string()) if name in values else batch.column(name)
-                    for name in batch.schema.names
-                ],
-                schema=batch.schema,
-            )
+    def each(record) -> tuple:
+        *values, corrupt = record
+        if corrupt is not None:
+            return tuple(values)
+        out = transformed_record(transform, dict(zip(data_columns, values, strict=True)))
+        return tuple(out[column] for column in data_columns)
 
-    return frame.mapInArrow(transformed, frame.schema)
+    text = T.StructType([T.StructField(c, T.StringType()) for c in data_columns])
+    hooked = F.udf(each, text)(F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)))
+    # Spark evaluates the UDF once per row and each field below reads its result.
+    return frame.withColumn(_HOOKED, hooked).select(
+        *[
+            F.col(_HOOKED).getField(c).alias(c) if c in text.names else F.col(c)
+            for c in frame.columns
+        ]
+    )
 
 
 def _with_frame_transform(rows: DataFrame, transform) -> DataFrame:
