@@ -81,6 +81,10 @@ class SourceConfig:
     # "skip": a payload with the same bytes as an earlier one of the source is recorded as a
     # DUPLICATE and never promoted. "keep": a source whose identical files are distinct deliveries.
     redelivery: Literal["skip", "keep"] = "skip"
+    # "event_date": a row's partition is the day of its event time. "ingest_date": the day its
+    # file landed (a feed whose event times are no use for partitioning); the event time is
+    # still read, for lateness and the contract.
+    partitioning: Literal["event_date", "ingest_date"] = "event_date"
     # The payloads' character encoding, read alike by the profiler and Spark (payload_reading.py).
     encoding: Annotated[str, AfterValidator(_canonical_encoding)] = "UTF-8"
     # Pulled from a database by `lake pull` and its schedule (lake_assets/pull/), not delivered.
@@ -89,6 +93,12 @@ class SourceConfig:
     # read from the generated file's stamp, it gives the assets their code_version and names the
     # pipeline's own Spark job.
     generation: Generation | None = None
+
+    @property
+    def partition_field(self) -> str | None:
+        """The field whose dates partition the rows; None when they go by the day they landed
+        (promotion_plan.file_partitions then gives every row its file's ingest date)."""
+        return self.event_time_field if self.partitioning == "event_date" else None
 
     @model_validator(mode="after")
     def _history_of_snapshots(self) -> SourceConfig:

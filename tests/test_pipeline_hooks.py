@@ -135,17 +135,26 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
     with pytest.raises(Exception, match="source id"):
         job_function("pipeline.../x")
 
-    # The project's sources, card_transactions as a generated one.
+    # The project's sources, card_transactions as a generated one, partitioned by the day its
+    # files land.
     declared = yaml.safe_load(DEFAULT_SOURCES_FILE.read_text())
-    declared["sources"]["card_transactions"]["generation"] = {
-        "template_version": GENERATION.template_version,
-        "spec_hash": GENERATION.spec_hash,
+    declared["sources"]["card_transactions"] |= {
+        "generation": {
+            "template_version": GENERATION.template_version,
+            "spec_hash": GENERATION.spec_hash,
+        },
+        "partitioning": "ingest_date",
     }
     (tmp_path / "sources.yaml").write_text(json.dumps(declared))
     lake = Lake(tmp_path / "lake", sources=tmp_path / "sources.yaml")
-    card = {"transaction_id": "TXN-00001", "customer_id": "C001", "amount": 12.499999}
-    lines = json.dumps({**card, "currency": "rm", "transaction_date": f"{DAY}T10:00:00Z"})
-    lake.deliver("card_transactions", DAY, "cards.json", lines + "\n")
+    card = {"customer_id": "C001", "amount": 12.499999, "currency": "rm"}
+    lines = [
+        {**card, "transaction_id": "TXN-00001", "transaction_date": "2026-03-01T10:00:00Z"},
+        {**card, "transaction_id": "TXN-00002", "transaction_date": None},
+    ]
+    lake.deliver(
+        "card_transactions", DAY, "cards.json", "".join(json.dumps(r) + "\n" for r in lines)
+    )
     # The runs its sensor and schedule request are tagged with the pipeline and its spec.
     defs = build_definitions(lake.settings, lake.resources)
     sensed = defs.resolve_sensor_def("raw_arrivals")(build_sensor_context(resources=lake.resources))
@@ -163,5 +172,10 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
     for key in (registry_key_of("card_transactions"), curated_key_of("card_transactions")):
         event = lake.instance.get_latest_materialization_event(key)
         assert event.asset_materialization.tags["dagster/code_version"] == "t1-5d41402abc4b"
-    [row] = lake.rows(spark, "card_transactions").collect()
-    assert (row.currency, row.amount) == ("MYR", 12.5)  # the pipeline's hooks ran
+    rows = lake.rows(spark, "card_transactions", [DAY]).collect()
+    # Both rows in the day their file landed, the one without an event time too; and the
+    # pipeline's hooks ran.
+    assert sorted((r.transaction_id, r.currency, r.amount) for r in rows) == [
+        ("TXN-00001", "MYR", 12.5),
+        ("TXN-00002", "MYR", 12.5),
+    ]

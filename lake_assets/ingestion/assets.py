@@ -225,6 +225,7 @@ def build_source_assets(
             storage.uri,
             source.delivery,
             source.encoding,
+            source.partitioning,
         )
         if contract is not None:
             plan = replace(
@@ -243,7 +244,7 @@ def build_source_assets(
         output = storage.uri(run_output_prefix(sid, context.run_id))
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         # Each partition's own raw files: its lineage, its manifest's inputs, its content identity.
-        inputs = partition_inputs(plan, source.event_time_field, versions, raw_files)
+        inputs = partition_inputs(plan, source.partition_field, versions, raw_files)
         started = LineageRun(
             partition_inputs={
                 partition_address(sid, p): tuple(r.key for r in files)
@@ -325,7 +326,7 @@ def build_source_assets(
             notifier,
             find_late_arrivals(
                 sid,
-                source.event_time_field,
+                source.partition_field,
                 source.lookback_days,
                 plan.partitions,
                 versions,

@@ -153,10 +153,15 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
         F.when(any_failure, F.array(*failures)).alias(REASONS),
         F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)).alias(RAW_RECORD),
     )
-    event_date = try_cast(plan.event_time_column, "date")
-    missing_event = F.when(
-        event_date.isNull(), F.lit(f"missing or unreadable event time {plan.event_time_column}")
-    )
+    if plan.partitioning == "ingest_date":
+        # Every row goes to the day its file landed: an event time is no reason to quarantine.
+        event_date, missing_event = F.lit(None).cast("date"), F.lit(None).cast("string")
+    else:
+        event_date = try_cast(plan.event_time_column, "date")
+        missing_event = F.when(
+            event_date.isNull(),
+            F.lit(f"missing or unreadable event time {plan.event_time_column}"),
+        )
     return (
         typed_frame.withColumn(
             REASONS, F.nullif(F.concat_ws("; ", REASONS, missing_event), F.lit(""))
@@ -269,7 +274,7 @@ def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> 
     has no fields and passes unchanged."""
     data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
 
-    def each(record) -> tuple:
+    def each(record):
         *values, corrupt = record
         if corrupt is not None:
             return tuple(values)
