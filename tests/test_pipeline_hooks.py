@@ -102,6 +102,8 @@ def test_a_hook_that_breaks_its_contract_fails_naming_itself(spark, tmp_path):
         HookBroken, match=r"frame_transform hook .*adds_a_column .*added \['note'\]"
     ):
         promote(spark, plan, str(tmp_path / "b"), PipelineHooks(frame_transform=adds_a_column))
+    with pytest.raises(HookBroken, match=r"partitioner hook .*<lambda> is not run by the lake"):
+        promote(spark, plan, str(tmp_path / "d"), PipelineHooks(partitioner=lambda t: t[:10]))
     with pytest.raises(HookBroken, match=r"drops_rows changed the number of rows \(2 in, 1 out\)"):
         promote(spark, plan, str(tmp_path / "c"), PipelineHooks(frame_transform=drops_rows))
 

@@ -188,6 +188,7 @@ def promote(
     event_date=<d>/. Spark counts rows while it writes (an Observation), and the audit compares
     those counts with what the Parquet footers say was written.
     """
+    _refuse_hooks_not_run(hooks)
     results = {p: PartitionResult(p) for p in plan.partitions}
     if not plan.inputs:
         _write_empty_partitions(spark, plan, results, output_uri)
@@ -265,6 +266,19 @@ def promote(
         violation_samples=samples,
         rows_read_by_file=by_file,
     )
+
+
+def _refuse_hooks_not_run(hooks: PipelineHooks) -> None:
+    """A reader or partitioner must act alike in the profiler and here (else the plan's files
+    and Spark's partitions disagree and the audit refuses every run); neither side calls them
+    yet, so a pipeline that names one fails here rather than run without it."""
+    for point in ("reader", "partitioner"):
+        if (hook := getattr(hooks, point)) is not None:
+            raise HookBroken(
+                point,
+                hook,
+                "is not run by the lake yet: only record_transform and frame_transform are",
+            )
 
 
 def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:

@@ -14,6 +14,11 @@ job (locally, over Pipes, on EMR Serverless): no Dagster, no Jinja.
 |                  |   -> Iterable[dict[str, object]]        | `format: custom`                   |
 | partitioner      | f(event_time: str) -> str | None        | event time -> the ISO date of its  |
 |                  |                                         | partition; profiler and Spark alike|
+
+The engine (ingestion/promotion.py) runs record_transform and frame_transform and checks them
+where they run (HookBroken names the hook). reader and partitioner are declared, not run yet:
+each must act alike in the profiler and in Spark, and a job naming one fails rather than
+silently run without it.
 """
 
 from __future__ import annotations
