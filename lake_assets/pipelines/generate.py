@@ -59,12 +59,14 @@ class Survey:
 
 def survey(root: Path, specs_dir: Path, only: Path | None = None) -> Survey:
     """Render every spec of `specs_dir` (or only the spec file `only`, plus the indexes) and
-    compare with the files under `root`. Specs are validated here (ConfigError)."""
+    compare with the files under `root`. Specs and their hooks are validated here (ConfigError)."""
     every = specs.load_specs(specs_dir)
     hashes = {name: specs.spec_hash(spec, specs_dir) for name, spec in every.items()}
     names = sorted(every) if only is None else [only.stem]
     rendered: dict[Path, tuple[str, str]] = {}
     for name in names:
+        # The job imports its hooks: check them first, so an error names the spec's key.
+        specs.check_hooks(every[name], specs_dir / f"{name}.yaml")
         for path, text in render.render_pipeline(
             every[name], name, specs_dir, hashes[name]
         ).items():
