@@ -82,6 +82,9 @@ class SourceConfig:
     # "events": every file adds rows. "snapshot": each file is the whole state for its event
     # dates, so a later delivery for a date replaces the earlier ones (ADR-0024).
     delivery: Literal["events", "snapshot"] = "events"
+    # Which day a record's curated partition is: its event time's (event_date) or the day its
+    # payload landed (ingest_date, for sources whose event time says nothing about the day).
+    partitioning: Literal["event_date", "ingest_date"] = "event_date"
     history: HistoryConfig | None = None
     # "skip": a payload with the same bytes as an earlier one of the source is recorded as a
     # DUPLICATE and never promoted. "keep": a source whose identical files are distinct deliveries.

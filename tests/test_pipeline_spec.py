@@ -167,6 +167,11 @@ def test_hooks_are_importable_with_their_points_signature(hook, reason, specs, m
     assert reason in caught.value.reason
 
 
+def test_partitioning_by_ingest_date_reaches_the_source_declaration(specs):
+    path = edit(specs / "fx_rates.yaml", "compatibility: FULL\n", "partitioning: ingest_date\n")
+    assert load_spec(path).source_config("fx_rates").partitioning == "ingest_date"
+
+
 def test_spec_hash_counts_content_not_comments_and_follows_the_contract(specs):
     path = specs / "customers.yaml"
     original = spec_hash(load_spec(path), specs)

@@ -136,6 +136,7 @@ class PipelineSpec(_Strict):
             owner=self.owner,
             description=self.description,
             delivery=self.delivery,
+            partitioning=self.partitioning,
             history=self.history,
             redelivery=source.redelivery,
             encoding=source.encoding,
