@@ -13,10 +13,16 @@ import yaml
 from pydantic import TypeAdapter
 
 from lake_assets.config import ConfigError
-from lake_assets.contracts.model import Contract, load_contract, load_contracts
+from lake_assets.contracts.model import CONTRACTS_DIR, Contract, load_contracts
 from lake_assets.pipelines.spec import check_hooks, load_spec, load_specs, spec_hash
 from lake_assets.pipelines.stamp import Generation, stamped
-from lake_assets.settings import REPO_ROOT, SourceConfig, load_settings, load_sources
+from lake_assets.settings import (
+    DEFAULT_PIPELINES_DIR,
+    REPO_ROOT,
+    SourceConfig,
+    load_settings,
+    load_sources,
+)
 
 SPECS = REPO_ROOT / "pipelines"
 NAMES = ("card_transactions", "crm_contacts", "customers", "fx_rates", "order_events")
@@ -35,17 +41,18 @@ def edit(path: Path, old: str, new: str) -> Path:
     return path
 
 
-def test_the_five_specs_declare_todays_sources_and_contracts():
-    """The dogfooding proof: each spec gives the SourceConfig of today's config/sources.yaml
-    entry and the Contract of today's config/contracts file, freshness (now the spec's sla)
-    included."""
+def test_the_five_specs_declare_the_lakes_sources_and_contracts():
+    """The dogfooding proof: each spec gives the SourceConfig and the Contract (freshness, now
+    the spec's sla, included) the lake runs: config/sources.yaml's entry and config/contracts'
+    file until lake_pipelines/ is generated, the generated ones after."""
     specs = load_specs(SPECS)
     assert sorted(specs) == sorted(NAMES)
-    today = load_sources(REPO_ROOT / "config" / "sources.yaml")
+    sources = load_sources()
+    contracts = load_contracts(CONTRACTS_DIR, pipelines_dir=DEFAULT_PIPELINES_DIR)
     for name, spec in specs.items():
-        assert spec.source_config(name) == today[name], name
+        assert spec.source_config(name) == replace(sources[name], generation=None), name
         contract = Contract.model_validate(spec.contract_document(name, SPECS))
-        assert contract == load_contract(REPO_ROOT / "config" / "contracts" / f"{name}.yaml"), name
+        assert contract == contracts[name], name
     assert specs["card_transactions"].contract_document("card_transactions", SPECS)[
         "freshness"
     ] == {"deadline_hours": 6.0, "max_staleness_hours": 30.0}
@@ -218,17 +225,19 @@ def test_the_lake_reads_the_generated_sources_and_contracts(specs, tmp_path):
     assert settings.pipelines_dir == settings.pipeline_contracts_dir == pipelines
     contracts = load_contracts(hand_written, settings.sources, settings.pipeline_contracts_dir)
     assert sorted(contracts) == ["card_transactions", "customers"]
-    assert contracts["customers"] == load_contract(REPO_ROOT / "config/contracts/customers.yaml")
+    customers = load_spec(specs / "customers.yaml").contract_document("customers", specs)
+    assert contracts["customers"] == Contract.model_validate(customers)
 
     # LAKE_CONTRACTS_DIR names all the contracts; LAKE_SOURCES_FILE all the sources.
     chosen = load_settings({**env, "LAKE_CONTRACTS_DIR": str(hand_written)})
     assert (chosen.pipelines_dir, chosen.pipeline_contracts_dir) == (pipelines, None)
-    fixture = load_settings({**env, "LAKE_SOURCES_FILE": str(REPO_ROOT / "config/sources.yaml")})
-    assert fixture.pipelines_dir is None
-    assert sorted(fixture.sources) == sorted(NAMES)
+    sources_file = tmp_path / "sources.yaml"
+    sources_file.write_text("sources:\n  feed: {format: json, event_time_field: at}\n")
+    fixture = load_settings({**env, "LAKE_SOURCES_FILE": str(sources_file)})
+    assert (fixture.pipelines_dir, list(fixture.sources)) == (None, ["feed"])
 
     # A contract left in the hand-written folder beside the generated one is refused.
-    shutil.copy(REPO_ROOT / "config/contracts/customers.yaml", hand_written)
+    shutil.copy(pipelines / "customers" / "contract.yaml", hand_written / "customers.yaml")
     with pytest.raises(ConfigError, match="'customers' is also the contract of .*contract.yaml"):
         load_contracts(hand_written, settings.sources, pipelines)
 
