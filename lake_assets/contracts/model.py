@@ -306,15 +306,14 @@ def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
                 )
 
 
-def load_contract(path: Path | str) -> Contract:
+def load_contract(path: Path | str, pipeline: str | None = None) -> Contract:
     """Parse and validate one contract file; its `dataset:` must equal the file's stem, or for a
-    generated pipeline's contract.yaml, the pipeline's folder."""
+    generated pipeline's contract.yaml, the pipeline's name (its folder)."""
     path = Path(path)
     contract = load_config(path, Contract)
-    generated = path.name == GENERATED_CONTRACT
-    dataset = path.parent.name if generated else path.stem
+    dataset = pipeline or path.stem
     if contract.dataset != dataset:
-        named_by = "its pipeline's folder" if generated else "the file name"
+        named_by = "its pipeline's folder" if pipeline else "the file name"
         raise ConfigError(path, "dataset", f"must match {named_by} ({dataset!r})")
     return contract
 
@@ -332,6 +331,7 @@ def load_contracts(
     if not folder.is_dir():
         raise ConfigError(folder, "-", "contracts folder not found")
     files = {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    contracts = {dataset: load_contract(p) for dataset, p in files.items()}
     if pipelines_dir is not None:
         for path in sorted(Path(pipelines_dir).glob(f"*/{GENERATED_CONTRACT}")):
             dataset = path.parent.name
@@ -340,7 +340,7 @@ def load_contracts(
                     files[dataset], "dataset", f"{dataset!r} is also the contract of {path}"
                 )
             files[dataset] = path
-    contracts = {dataset: load_contract(p) for dataset, p in files.items()}
+            contracts[dataset] = load_contract(path, pipeline=dataset)
     for dataset, contract in contracts.items():
         for i, rule in enumerate(contract.rules):
             if not isinstance(rule.check, ReferentialIntegrity):
