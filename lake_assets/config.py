@@ -7,7 +7,7 @@ error a `ConfigError` naming the file, the key path and the reason:
 A loader that asks for it (`lines=True`, pipeline specs) also names the line, found by composing
 the YAML again only once there is an error, so a valid file is parsed once, as before:
 
-    pipelines/customers.yaml:9: history: history is kept for snapshot sources (delivery: snapshot)
+    pipelines/customers.yaml:10: history: history is kept for snapshot sources (delivery: snapshot)
 
 The models live beside the code that reads them (`settings.SourcesFile`, `contracts.model.Contract`,
 `events.model.DependencyRules`, `compaction.policy.CompactionPolicy`); this module imports none of

@@ -136,6 +136,7 @@ class PipelineSpec(_Strict):
             owner=self.owner,
             description=self.description,
             delivery=self.delivery,
+            partitioning=self.partitioning,
             history=self.history,
             redelivery=source.redelivery,
             encoding=source.encoding,
@@ -147,7 +148,8 @@ class PipelineSpec(_Strict):
         `sla`), from the referenced file or inline: validated, then dumped by alias."""
         spec_path = Path(specs_dir) / f"{name}.yaml"
         if isinstance(self.contract, ContractRef):
-            where = Path(specs_dir) / self.contract.file
+            # Errors name the contract file and its keys.
+            where, at = Path(specs_dir) / self.contract.file, ""
             document = _referenced_contract(spec_path, where)
             if "freshness" in document and self.sla is not None:
                 raise ConfigError.located(
@@ -155,14 +157,11 @@ class PipelineSpec(_Strict):
                     "sla",
                     f"{self.contract.file} also declares freshness: declare it once, as sla",
                 )
+        else:  # errors name the spec and the keys under its `contract:`
+            where, at, document = spec_path, "contract", self.contract
 
-            def within(key: str) -> str:
-                return key
-        else:
-            where, document = spec_path, self.contract
-
-            def within(key: str) -> str:
-                return f"contract.{key}" if key != "-" else "contract"
+        def within(key: str) -> str:
+            return ".".join(part for part in (at, key) if part)
 
         document = {"dataset": name, "owner": self.owner, **document}
         if self.sla is not None:
