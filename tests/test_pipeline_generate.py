@@ -19,6 +19,7 @@ from lake_assets.cli.main import main
 from lake_assets.pipelines import render
 from lake_assets.pipelines.spec import PipelineSpec
 from lake_assets.pipelines.stamp import Generation, body_of, read_stamp, stamped
+from lake_assets.pipelines.upgrade import merge
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = ("card_transactions", "crm_contacts", "customers", "fx_rates", "order_events")
@@ -103,6 +104,15 @@ def test_generate_needs_no_settings_nor_dagster_and_a_rerun_writes_nothing(
         + [p.as_posix() for p in render.INDEX_PATHS]
     )
     assert '"fx_rates_eod",' in (root / "lake_pipelines" / "__init__.py").read_text()
+
+    # Its spec deleted: its generated files go, folders and all, and the indexes follow.
+    (specs / "fx_rates_eod.yaml").unlink()
+    code, out = _generate(capsys)
+    assert code == 0
+    assert out[-1] == "lake generate: 2 written, 6 removed, 30 unchanged"
+    assert _tree(root) == before
+    assert not (root / "lake_pipelines" / "fx_rates_eod").exists()
+    assert not (root / "terraform" / "pipelines" / "fx_rates_eod").exists()
 
 
 def test_check_lists_every_kind_of_drift(tmp_path, monkeypatch, capsys):
@@ -290,3 +300,18 @@ def test_a_template_edit_comes_with_a_new_template_version():
         "lake_assets/pipelines/templates/ changed: bump TEMPLATE_VERSION in render.py and set "
         f'TEMPLATES_DIGEST = "{render.templates_digest()}"'
     )
+
+
+def test_a_merge_marks_what_both_sides_changed():
+    merged, conflicts = merge("x = 1\nhand = 1\n", "x = 1\ny = 2\n", "x = 1\ny = 3\n", 2)
+    assert conflicts == 1
+    assert merged.splitlines() == [
+        "x = 1",
+        "<<<<<<< on disk",
+        "hand = 1",
+        "||||||| as generated",
+        "y = 2",
+        "=======",
+        "y = 3",
+        ">>>>>>> template 2",
+    ]
