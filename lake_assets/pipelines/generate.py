@@ -19,7 +19,7 @@ the same survey, reported instead of acted on; `make test` runs it.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,12 +46,11 @@ class FileState:
 
 @dataclass(frozen=True)
 class Survey:
-    """Every generated file's state, and each pipeline's current spec hash."""
+    """Every generated file's state."""
 
     root: Path
     specs_dir: Path
     files: tuple[FileState, ...]
-    spec_hashes: Mapping[str, str]
 
     def of(self, *states: State) -> list[FileState]:
         return [file for file in self.files if file.state in states]
@@ -74,17 +73,15 @@ def survey(root: Path, specs_dir: Path, only: Path | None = None) -> Survey:
     for path, text in render.render_index(every, hashes).items():
         rendered[path] = (INDEX, text)
     files = [
-        _state(pipeline, path, text, _read(root / path), hashes.get(pipeline))
+        _state(pipeline, path, text, _read(root / path))
         for path, (pipeline, text) in sorted(rendered.items())
     ]
     if only is None:
         files += _orphans(root, set(rendered))
-    return Survey(root, specs_dir, tuple(files), hashes)
+    return Survey(root, specs_dir, tuple(files))
 
 
-def _state(
-    pipeline: str, path: Path, rendered: str, on_disk: str | None, spec: str | None
-) -> FileState:
+def _state(pipeline: str, path: Path, rendered: str, on_disk: str | None) -> FileState:
     if on_disk is None:
         state: State = "new"
     elif on_disk == rendered:
