@@ -25,7 +25,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = ("card_transactions", "crm_contacts", "customers", "fx_rates", "order_events")
 FILES_PER_PIPELINE = 6
 INDEX_FILES = 2
-KINDS = ("OUTDATED TEMPLATE", "EDITED BY HAND", "SPEC CHANGED", "MISSING", "ORPHANED")
+KINDS = (
+    "OUTDATED TEMPLATE",
+    "EDITED BY HAND",
+    "SPEC CHANGED",
+    "MISSING",
+    "ORPHANED",
+    "UNVERSIONED EDIT",
+)
 
 
 def _repository(tmp_path: Path, monkeypatch) -> Path:
@@ -141,6 +148,17 @@ def test_check_lists_every_kind_of_drift(tmp_path, monkeypatch, capsys):
     # A spec changed since generation.
     spec = root / "pipelines" / "customers.yaml"
     spec.write_text(spec.read_text().replace("deadline_hours: 4", "deadline_hours: 5"))
+    # Rendered differently under the same template version and spec (a template edited
+    # without a version bump): pristine, yet not what the templates render now.
+    glue = root / "lake_pipelines" / "crm_contacts" / "glue_table.yaml"
+    glue_stamp = read_stamp(glue.read_text())
+    glue.write_text(
+        stamped(
+            body_of(glue.read_text()).replace("EXTERNAL_TABLE", "MANAGED_TABLE"),
+            glue_stamp.generation,
+            "pipelines/crm_contacts.yaml",
+        )
+    )
     # A generated file deleted, and a pipeline whose spec was deleted.
     (root / "terraform" / "pipelines" / "order_events" / "main.tf").unlink()
     shutil.copytree(root / "lake_pipelines" / "crm_contacts", root / "lake_pipelines" / "old_feed")
@@ -161,6 +179,11 @@ def test_check_lists_every_kind_of_drift(tmp_path, monkeypatch, capsys):
     assert ("SPEC CHANGED", "customers", "pipelines/customers.yaml") in kinds
     assert ("MISSING", "order_events", "terraform/pipelines/order_events/main.tf") in kinds
     assert ("ORPHANED", "old_feed", "lake_pipelines/old_feed/job.py") in kinds
+    assert (
+        "UNVERSIONED EDIT",
+        "crm_contacts",
+        "lake_pipelines/crm_contacts/glue_table.yaml",
+    ) in kinds
     assert [line for line in out if "template 0, current 1" in line]
     assert _tree(root) == before  # --check writes nothing
 
