@@ -38,6 +38,8 @@ KINDS = (
 def _repository(tmp_path: Path, monkeypatch) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(REPO_ROOT / "pipelines", root / "pipelines")
+    if (REPO_ROOT / "lake_hooks").is_dir():  # first-party there, so job.py sorts its imports alike
+        shutil.copytree(REPO_ROOT / "lake_hooks", root / "lake_hooks")
     monkeypatch.setenv("LAKE_SPECS_DIR", str(root / "pipelines"))
     return root
 
