@@ -174,6 +174,10 @@ class GlueCatalog(PartitionCatalog):
             return None
         return self._decode(dataset, response["Partition"])
 
+    def datasets(self) -> list[str]:
+        pages = self._glue.get_paginator("get_tables").paginate(DatabaseName=self.database)
+        return sorted(table["Name"] for page in pages for table in page["TableList"])
+
     def partitions(self, dataset: str) -> list[PublishedPartition]:
         pages = self._glue.get_paginator("get_partitions").paginate(
             DatabaseName=self.database, TableName=dataset
