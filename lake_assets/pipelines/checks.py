@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -55,7 +54,7 @@ def build_drift_check(name: str, loaded: Generation, root: Path) -> AssetChecksD
         ),
     )
     def generated_code_current(
-        context: AssetCheckExecutionContext, pipeline_stamps: ResourceParam[PipelineStamps]
+        context, pipeline_stamps: ResourceParam[PipelineStamps]
     ) -> AssetCheckResult:
         spec = current_spec_hash(root / "pipelines" / f"{name}.yaml")
         repository = read_repository(root, name, spec, current_template_version())
