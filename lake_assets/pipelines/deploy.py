@@ -27,9 +27,11 @@ from typing import Any
 
 import yaml
 
+from lake_assets.config import ConfigError
 from lake_assets.pipelines.checks import current_spec_hash, current_template_version
 from lake_assets.pipelines.drift import (
     GLUE_PREFIX,
+    LOADED_FILE,
     Repository,
     glue_parameters,
     read_repository,
@@ -81,9 +83,20 @@ def preflight(settings: Settings, spec: Path, root: Path) -> Preflight:
             "LAKE_PROFILE=aws and the variables of `terraform output lake_env` (the local "
             "profile runs the code in place: there is nothing to deploy)"
         )
-    repository = read_repository(root, name, current_spec_hash(spec), current_template_version())
-    if repository.generation is None:
-        refusals.append(f"the generated files of {name}: run `lake generate --config {spec}`")
+    try:
+        spec_hash = current_spec_hash(spec)
+    except ConfigError as error:
+        refusals.append(f"a valid spec: {error}")
+        spec_hash = None
+    if spec_hash is None and not spec.is_file():
+        refusals.append(f"the spec {spec}")
+    repository = read_repository(root, name, spec_hash, current_template_version())
+    for generated in (LOADED_FILE, GLUE_TABLE_FILE):
+        if not (root / generated.format(name=name)).is_file():
+            refusals.append(
+                f"{generated.format(name=name)}: run `lake generate --config {spec}` (the "
+                "generated files of the pipeline)"
+            )
     refusals += [
         f"a clean `lake generate --check` of {name}: {finding.line()}"
         for finding in repository_findings(repository)

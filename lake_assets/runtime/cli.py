@@ -37,6 +37,8 @@ def add_deploy_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def deploy(args: argparse.Namespace, settings: Settings) -> int:
         if args.config:
             return _deploy_pipeline(args, settings, resources_for)
+        if args.apply:
+            raise ValueError("--apply applies a pipeline's Terraform module: name its --config")
         if settings.profile != "aws":
             raise ValueError(
                 "lake deploy uploads the Spark jobs' code for EMR Serverless to the aws "
