@@ -195,6 +195,6 @@ def compare(
 
 def summary(findings: Sequence[Finding]) -> str:
     if not findings:
-        return "runs and deploys the code generated from its spec now"
+        return "current: generated from the spec and templates as they are now, as loaded, deployed and run"
     kinds = sorted({finding.kind for finding in findings})
     return f"{len(findings)} finding(s): {', '.join(kinds)}"
