@@ -221,6 +221,26 @@ def test_a_stale_glue_stamp_is_drift_until_lake_deploy_config_stamps_it(
     s3.put_object(Bucket="lake", Key=f"_pipelines/{NAME}.json", Body=json.dumps(stamp).encode())
     assert _check(settings, resources) == (True, "none")
 
+    # With terraform (a stand-in noting its arguments) and an initialised terraform/, the deploy
+    # applies the pipeline's module and the notification its prefix joins.
+    bin_dir, calls = tmp_path / "bin", tmp_path / "terraform-calls"
+    bin_dir.mkdir()
+    (bin_dir / "terraform").write_text(f'#!/bin/sh\necho "$PWD $*" >> {calls}\n')
+    (bin_dir / "terraform").chmod(0o755)
+    (repo / "terraform" / ".terraform").mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert main(["deploy", "--config", str(repo / SPEC), "--apply"]) == 0
+    assert f"terraform/pipelines/{NAME} applied" in capsys.readouterr().out
+    assert calls.read_text().split() == [
+        str(repo / "terraform"),
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        f"-target=module.pipeline_{NAME}",
+        "-target=aws_s3_bucket_notification.lake",
+    ]
+
 
 def test_lake_deploy_config_refuses_naming_everything_missing(repo, monkeypatch, tmp_path, capsys):
     job = repo / f"lake_pipelines/{NAME}/__init__.py"
