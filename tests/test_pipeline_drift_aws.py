@@ -15,7 +15,8 @@ import boto3
 import pytest
 import yaml
 from aws_lake import REGION, open_aws_lake
-from dagster import AssetSpec, DagsterInstance, Definitions
+from dagster import AssetMaterialization, AssetSpec, DagsterInstance, Definitions
+from dagster._core.definitions.data_version import CODE_VERSION_TAG
 
 from lake_assets.cli.main import main
 from lake_assets.ingestion.asset_keys import curated_key_of
@@ -145,14 +146,14 @@ def aws_repo(aws_endpoint, tmp_path, repo, monkeypatch):
     return settings, resources, repo
 
 
-def _check(settings, resources) -> tuple[bool, str]:
+def _check(settings, resources, instance=None) -> tuple[bool, str]:
     """The drift check as the `pipeline_drift` job runs it: passed, and its findings."""
     defs = Definitions.merge(
         pipelines_definitions(settings),
         Definitions(assets=[AssetSpec(curated_key_of(NAME))], resources=resources),
     )
     result = defs.resolve_job_def("pipeline_drift").execute_in_process(
-        instance=DagsterInstance.ephemeral()
+        instance=instance or DagsterInstance.ephemeral()
     )
     [evaluation] = result.get_asset_check_evaluations()
     return evaluation.passed, evaluation.metadata["findings"].value
@@ -177,8 +178,14 @@ def test_a_stale_glue_stamp_is_drift_until_lake_deploy_config_stamps_it(
         },
     )
 
-    passed, findings = _check(settings, resources)
+    # The latest materialization ran the code of an older generation.
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(
+        AssetMaterialization(curated_key_of(NAME), tags={CODE_VERSION_TAG: OLD.code_version})
+    )
+    passed, findings = _check(settings, resources, instance)
     assert not passed
+    assert f"{RUNS_OUTDATED} curated/{NAME} latest materialization: {OLD.code_version}" in findings
     table = f"glue table {settings.aws.glue_database}.{NAME}"
     assert f"{DEPLOYED_OUTDATED} {table}: {OLD.code_version}" in findings
     assert f"{NOT_DEPLOYED} s3://lake/_code/deploy.json" in findings
