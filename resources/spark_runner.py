@@ -270,7 +270,7 @@ class EmrServerlessRunner(SparkRunner):
         )
 
     def run(self, context, job, plan) -> dict:
-        require_deployed_code(self.storage, job)  # refuse before anything is submitted
+        tags = require_deployed_code(self.storage, job)  # refuse before anything is submitted
         session = boto3.session.Session(region_name=self.region)
         s3 = session.client("s3", endpoint_url=self.endpoint_url)
         bucket = self.storage.bucket
@@ -294,6 +294,8 @@ class EmrServerlessRunner(SparkRunner):
                     "--conf spark.sql.session.timeZone=UTC",
                 }
             },
+            # A generated pipeline's run carries its stamps (Pipes adds its own tags).
+            **({"tags": tags} if tags else {}),
         }
         return _run_over_pipes(
             job,
