@@ -89,10 +89,6 @@ class SourceConfig:
     # "skip": a payload with the same bytes as an earlier one of the source is recorded as a
     # DUPLICATE and never promoted. "keep": a source whose identical files are distinct deliveries.
     redelivery: Literal["skip", "keep"] = "skip"
-    # "event_date": a row's partition is the day of its event time. "ingest_date": the day its
-    # file landed (a feed whose event times are no use for partitioning); the event time is
-    # still read, for lateness and the contract.
-    partitioning: Literal["event_date", "ingest_date"] = "event_date"
     # The payloads' character encoding, read alike by the profiler and Spark (payload_reading.py).
     encoding: Annotated[str, AfterValidator(_canonical_encoding)] = "UTF-8"
     # Pulled from a database by `lake pull` and its schedule (lake_assets/pull/), not delivered.
