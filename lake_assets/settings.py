@@ -70,7 +70,8 @@ class SourceConfig:
     """One producer of payloads, as declared in config/sources.yaml."""
 
     source_id: str
-    format: Literal["json", "csv"]
+    # custom: read by the pipeline's reader hook, alike by the profiler and Spark (issue 15).
+    format: Literal["json", "csv", "custom"]
     event_time_field: str
     compatibility: Compatibility = "FULL"
     max_payload_bytes: Annotated[WholeNumber, Field(ge=1)] = 2 * 1024**3

@@ -25,3 +25,14 @@ def amount_in_cents(frame):
     if "amount" not in frame.columns:
         return frame
     return frame.withColumn("amount", F.round("amount", 2))
+
+
+def key_value_lines(data: bytes, encoding: str):
+    """reader (`format: custom`): one record per line of `key=value` pairs split by `;`, as some
+    mainframe extracts send them. A line that is not such pairs is returned as it is: the lake
+    counts it as one malformed record, in the profiler and in Spark alike."""
+    for line in data.decode(encoding).splitlines():
+        if not line.strip():
+            continue
+        pairs = [part.split("=", 1) for part in line.split(";")]
+        yield dict(pairs) if all(len(pair) == 2 for pair in pairs) else line

@@ -16,13 +16,14 @@ from lake_harness import Lake, failure_message
 
 from lake_assets.definitions import build_definitions
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.ingestion.profiling import profile_file
 from lake_assets.ingestion.promotion import promote
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.pipelines.hooks import HookBroken, PipelineHooks, transformed_record
 from lake_assets.pipelines.stamp import Generation
 from lake_assets.runtime.jobs import job_function
 from lake_assets.settings import DEFAULT_SOURCES_FILE
-from lake_hooks.examples import normalise_currency
+from lake_hooks.examples import key_value_lines, normalise_currency
 
 DAY = "2026-03-02"
 KEY = f"raw/source=cards/ingest_date={DAY}/a.json"
@@ -46,10 +47,10 @@ def job(spark, plan: dict) -> dict:
 """
 
 
-def tiny_plan(tmp_path) -> PromotionPlan:
+def tiny_plan(tmp_path, payload: str | None = None, fmt: str = "json") -> PromotionPlan:
     path = tmp_path / KEY
     path.parent.mkdir(parents=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    path.write_text(payload or "".join(json.dumps(r) + "\n" for r in RECORDS))
     return PromotionPlan(
         dataset="cards",
         partitions=(DAY,),
@@ -58,11 +59,11 @@ def tiny_plan(tmp_path) -> PromotionPlan:
         inputs=(
             PlannedInput(
                 version="v1",
-                format="json",
+                format=fmt,
                 uris=(str(path),),
                 keys=(KEY,),
                 column_map={c: c for c in COLUMNS},
-                records={KEY: len(RECORDS)},
+                records={KEY: len(payload.splitlines()) if payload else len(RECORDS)},
             ),
         ),
         schema_version="v1",
@@ -106,6 +107,22 @@ def test_a_hook_that_breaks_its_contract_fails_naming_itself(spark, tmp_path):
         promote(spark, plan, str(tmp_path / "d"), PipelineHooks(partitioner=lambda t: t[:10]))
     with pytest.raises(HookBroken, match=r"drops_rows changed the number of rows \(2 in, 1 out\)"):
         promote(spark, plan, str(tmp_path / "c"), PipelineHooks(frame_transform=drops_rows))
+
+
+def test_a_reader_reads_a_custom_format_alike_in_the_profiler_and_in_spark(spark, tmp_path):
+    payload = (
+        f"transaction_id=T1;amount=12.5;currency=MYR;at={DAY}T10:00:00Z\n"
+        "a line that is no record\n"
+        f"transaction_id=T2;amount=3;currency=USD;at={DAY}T11:00:00Z\n"
+    )
+    plan = tiny_plan(tmp_path, payload, "custom")
+    profile = profile_file(tmp_path / KEY, "custom", reader=key_value_lines)
+    assert (profile.row_count, profile.malformed_rows) == (2, 1)
+    assert {f.name: f.type for f in profile.fields}["amount"] == "double"
+
+    result = promote(spark, plan, str(tmp_path / "out"), PipelineHooks(reader=key_value_lines))
+    # The audit's figures: Spark read the records the profiler counted, the bad one quarantined.
+    assert (result.rows_read, result.observed_published, result.observed_quarantined) == (3, 2, 1)
 
 
 def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(

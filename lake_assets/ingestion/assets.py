@@ -101,7 +101,7 @@ def build_source_assets(
         group_name="raw",
         description=f"Payloads of {sid} exactly as received, by ingest date. {source.description}",
         metadata={"format": source.format, "prefix": raw_prefix(sid)},
-        kinds={"json" if source.format == "json" else "csv"},
+        kinds={source.format},
         owners=[f"team:{source.owner}"],
     )
 

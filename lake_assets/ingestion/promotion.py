@@ -94,8 +94,10 @@ class PromotionResult:
         return cls(**data)
 
 
-def _read_input(spark: SparkSession, group: PlannedInput, plan: PromotionPlan) -> DataFrame:
-    frame = read_records(spark, group)
+def _read_input(
+    spark: SparkSession, group: PlannedInput, plan: PromotionPlan, reader=None
+) -> DataFrame:
+    frame = read_records(spark, group, reader)
     raw_columns = [
         (F.col(column) if column in frame.columns else F.lit(None).cast("string")).alias(column)
         for column in plan.columns
@@ -193,7 +195,7 @@ def promote(
     if not plan.inputs:
         _write_empty_partitions(spark, plan, results, output_uri)
         return PromotionResult(plan.dataset, 0, 0, 0, results, {})
-    frames = [_read_input(spark, group, plan) for group in plan.inputs]
+    frames = [_read_input(spark, group, plan, hooks.reader) for group in plan.inputs]
     frame = frames[0]
     for other in frames[1:]:
         frame = frame.unionByName(other)
@@ -269,16 +271,13 @@ def promote(
 
 
 def _refuse_hooks_not_run(hooks: PipelineHooks) -> None:
-    """A reader or partitioner must act alike in the profiler and here (else the plan's files
-    and Spark's partitions disagree and the audit refuses every run); neither side calls them
-    yet, so a pipeline that names one fails here rather than run without it."""
-    for point in ("reader", "partitioner"):
-        if (hook := getattr(hooks, point)) is not None:
-            raise HookBroken(
-                point,
-                hook,
-                "is not run by the lake yet: only record_transform and frame_transform are",
-            )
+    """A partitioner must act alike in the profiler's event-date counts and here (else the
+    plan's files and Spark's partitions disagree and the audit refuses every run); neither side
+    calls it yet, so a pipeline that names one fails here rather than run without it."""
+    if hooks.partitioner is not None:
+        raise HookBroken(
+            "partitioner", hooks.partitioner, "is not run by the lake yet: the other points are"
+        )
 
 
 def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:

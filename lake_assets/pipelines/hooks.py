@@ -16,13 +16,17 @@ job (locally, over Pipes, on EMR Serverless): no Dagster, no Jinja.
 |                  |                                         | partition; profiler and Spark alike|
 
 The engine (ingestion/promotion.py) runs record_transform and frame_transform and checks them
-where they run (HookBroken names the hook). reader and partitioner are declared, not run yet:
-each must act alike in the profiler and in Spark, and a job naming one fails rather than
-silently run without it.
+where they run (HookBroken names the hook). A reader is called alike by the profiler (which
+takes it from the pipeline's generated job, `hooks_of`) and by Spark (raw_records.py), on the
+payload's bytes as delivered. partitioner is declared, not run yet: it must act alike in the
+profiler's event-date counts and in Spark, and a job naming one fails rather than silently run
+without it.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,6 +63,29 @@ class HookBroken(RuntimeError):
 def hook_name(hook: Callable) -> str:
     """The dotted path a spec names a hook by (`module:function`)."""
     return f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', repr(hook))}"
+
+
+def hooks_of(pipeline: str) -> PipelineHooks:
+    """The hooks of a generated pipeline, from its generated job module (imported when a run
+    needs them, never when the code location loads)."""
+    from lake_assets.tables.keys import check_source_id
+
+    return importlib.import_module(f"lake_pipelines.{check_source_id(pipeline)}.job").HOOKS
+
+
+def read_payload(reader: Callable, data: bytes, encoding: str) -> list:
+    """A payload's records through a reader hook: what the profiler profiles and, as JSON texts
+    (`record_texts`), what Spark reads. A record that is not an object stays one (malformed)
+    record on both sides, as in a JSON array."""
+    try:
+        return list(reader(data, encoding))
+    except Exception as error:
+        raise HookBroken("reader", reader, f"failed: {type(error).__name__}: {error}") from error
+
+
+def record_texts(reader: Callable, data: bytes, encoding: str) -> list[str]:
+    """The reader's records as JSON texts, for Spark's JSON record reader."""
+    return [json.dumps(r, default=str) for r in read_payload(reader, data, encoding)]
 
 
 def transformed_record(transform: Callable, record: dict[str, str | None]) -> dict:
