@@ -37,9 +37,9 @@ GENERATION = Generation(1, "5d41402abc4b2a76")
 JOB_MODULE = """
 from lake_assets.ingestion.promotion import promotion_job
 from lake_assets.pipelines.hooks import PipelineHooks
-from lake_hooks.examples import amount_in_cents, normalise_currency
+from lake_hooks.examples import amount_in_cents, key_value_lines, normalise_currency
 
-HOOKS = PipelineHooks(record_transform=normalise_currency, frame_transform=amount_in_cents)
+HOOKS = PipelineHooks({hooks})
 
 
 def job(spark, plan: dict) -> dict:
@@ -68,6 +68,17 @@ def tiny_plan(tmp_path, payload: str | None = None, fmt: str = "json") -> Promot
         ),
         schema_version="v1",
     )
+
+
+def generated_job(tmp_path, monkeypatch, pipeline: str, hooks: str):
+    """A generated job module as `lake generate` renders it, importable for this test."""
+    path = tmp_path / f"{pipeline}_job.py"
+    path.write_text(JOB_MODULE.format(hooks=hooks))
+    spec = importlib.util.spec_from_file_location(f"lake_pipelines.{pipeline}.job", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    return module
 
 
 def test_the_example_hooks_are_plain_functions():
@@ -128,27 +139,28 @@ def test_a_reader_reads_a_custom_format_alike_in_the_profiler_and_in_spark(spark
 def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
     spark, tmp_path, monkeypatch
 ):
-    # The pipeline's generated job module, under the name the runtime resolves `pipeline.<p>` to.
-    (tmp_path / "job.py").write_text(JOB_MODULE)
-    spec = importlib.util.spec_from_file_location(
-        "lake_pipelines.card_transactions.job", tmp_path / "job.py"
+    # The pipelines' generated job modules, under the names `pipeline.<p>` resolves to.
+    module = generated_job(
+        tmp_path, monkeypatch, "card_transactions", "normalise_currency, amount_in_cents"
     )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setitem(sys.modules, spec.name, module)
+    generated_job(tmp_path, monkeypatch, "extracts", "reader=key_value_lines")
     assert job_function("pipeline.card_transactions") is module.job
     with pytest.raises(Exception, match="source id"):
         job_function("pipeline.../x")
 
     # The project's sources, card_transactions as a generated one, partitioned by the day its
     # files land.
+    # And a pipeline of a custom format, read by its reader hook.
     declared = yaml.safe_load(DEFAULT_SOURCES_FILE.read_text())
+    generation = {"template_version": 1, "spec_hash": GENERATION.spec_hash}
     declared["sources"]["card_transactions"] |= {
-        "generation": {
-            "template_version": GENERATION.template_version,
-            "spec_hash": GENERATION.spec_hash,
-        },
+        "generation": generation,
         "partitioning": "ingest_date",
+    }
+    declared["sources"]["extracts"] = {
+        "format": "custom",
+        "event_time_field": "at",
+        "generation": generation,
     }
     (tmp_path / "sources.yaml").write_text(json.dumps(declared))
     lake = Lake(tmp_path / "lake", sources=tmp_path / "sources.yaml")
@@ -160,6 +172,7 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
     lake.deliver(
         "card_transactions", DAY, "cards.json", "".join(json.dumps(r) + "\n" for r in lines)
     )
+    lake.deliver("extracts", DAY, "extract.txt", f"id=E1;at={DAY}T09:00:00Z\nno record\n")
     # The runs its sensor and schedule request are tagged with the pipeline and its spec.
     defs = build_definitions(lake.settings, lake.resources)
     sensed = defs.resolve_sensor_def("raw_arrivals")(build_sensor_context(resources=lake.resources))
@@ -168,16 +181,23 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
             scheduled_execution_time=datetime(2026, 3, 3, 2, tzinfo=UTC), resources=lake.resources
         )
     )
-    pipeline = {"lake/pipeline": "card_transactions", "lake/spec_hash": GENERATION.spec_hash}
+    assert {r.tags["lake/source"]: r.tags["lake/pipeline"] for r in sensed.run_requests} == {
+        "card_transactions": "card_transactions",
+        "extracts": "extracts",
+    }
+    assert daily.tags["lake/pipeline"] == "card_transactions"
     for request in (*sensed.run_requests, daily):
-        assert pipeline.items() <= request.tags.items()
+        assert request.tags["lake/spec_hash"] == GENERATION.spec_hash
     # Its assets link to the spec they were generated from.
     curated = defs.resolve_assets_def(curated_key_of("card_transactions"))
     [link] = curated.metadata_by_key[curated.key]["dagster/code_references"].code_references
     assert link.file_path.endswith("pipelines/card_transactions.yaml")
     # Its promotion runs the job `pipeline.card_transactions`: only that job has the hooks.
-    for run in (lake.profile("card_transactions", DAY), lake.promote("card_transactions", DAY)):
-        assert run.success, failure_message(run)
+    for source in ("card_transactions", "extracts"):
+        for run in (lake.profile(source, DAY), lake.promote(source, DAY)):
+            assert run.success, failure_message(run)
+    # The extract: its one record published, the line that is none quarantined.
+    assert [r.id for r in lake.rows(spark, "extracts", [DAY]).collect()] == ["E1"]
 
     for key in (registry_key_of("card_transactions"), curated_key_of("card_transactions")):
         event = lake.instance.get_latest_materialization_event(key)
