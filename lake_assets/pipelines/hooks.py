@@ -30,6 +30,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lake_assets.tables.keys import check_source_id
+
 # Each point's parameter names, in order: checked against a hook's signature at generate time.
 HOOK_POINTS: dict[str, tuple[str, ...]] = {
     "record_transform": ("record",),
@@ -68,8 +70,6 @@ def hook_name(hook: Callable) -> str:
 def hooks_of(pipeline: str) -> PipelineHooks:
     """The hooks of a generated pipeline, from its generated job module (imported when a run
     needs them, never when the code location loads)."""
-    from lake_assets.tables.keys import check_source_id
-
     return importlib.import_module(f"lake_pipelines.{check_source_id(pipeline)}.job").HOOKS
 
 
