@@ -2,7 +2,7 @@
 compaction policy): YAML parsed, validated into the pydantic model its owner declares, and every
 error a `ConfigError` naming the file, the key path and the reason:
 
-    config/sources.yaml: sources.customers.history.keys[0]: must be a string, got 5
+    pipelines/customers.yaml:11: history.keys[0]: must be a string, got 5
 
 A loader that asks for it (`lines=True`, pipeline specs) also names the line, found by composing
 the YAML again only once there is an error, so a valid file is parsed once, as before:

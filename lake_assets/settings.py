@@ -25,8 +25,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # What `lake generate` renders from pipelines/<p>.yaml: each pipeline's source.yaml and
 # contract.yaml, read at load time (lake_assets/pipelines/).
 DEFAULT_PIPELINES_DIR = REPO_ROOT / "lake_pipelines"
-# Read only while lake_pipelines/ holds no source.yaml (_generated_sources).
-DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
 DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
@@ -67,7 +65,8 @@ class HistoryConfig:
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class SourceConfig:
-    """One producer of payloads, as declared in config/sources.yaml."""
+    """One producer of payloads, as generated from its spec pipelines/<id>.yaml (or declared in
+    the sources file LAKE_SOURCES_FILE names)."""
 
     source_id: str
     # custom: read by the pipeline's reader hook, alike by the profiler and Spark (issue 15).
@@ -265,14 +264,8 @@ def load_sources(path: Path | str | None = None) -> dict[str, SourceConfig]:
     """Parse and validate the source declarations in the file at `path`, or by default the
     generated pipelines' (load_pipeline_sources); every error names file, key and reason."""
     if path is None:
-        return _generated_sources(DEFAULT_PIPELINES_DIR)
+        return load_pipeline_sources(DEFAULT_PIPELINES_DIR)
     return load_config(path, SourcesFile).sources
-
-
-def _generated_sources(pipelines_dir: Path) -> dict[str, SourceConfig]:
-    # config/sources.yaml only while no pipeline is generated: the lead's integration of issue 15
-    # generates lake_pipelines/, deletes the file, and this becomes load_pipeline_sources.
-    return load_pipeline_sources(pipelines_dir) or load_sources(DEFAULT_SOURCES_FILE)
 
 
 def load_pipeline_sources(pipelines_dir: Path | str) -> dict[str, SourceConfig]:
@@ -305,7 +298,7 @@ def _sources(env) -> tuple[Path | None, dict[str, SourceConfig]]:
     if env.get("LAKE_SOURCES_FILE"):
         return None, load_sources(env["LAKE_SOURCES_FILE"])
     pipelines_dir = Path(env.get("LAKE_PIPELINES_DIR") or DEFAULT_PIPELINES_DIR)
-    return pipelines_dir, _generated_sources(pipelines_dir)
+    return pipelines_dir, load_pipeline_sources(pipelines_dir)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

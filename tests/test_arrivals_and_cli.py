@@ -241,7 +241,9 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
 
     # Every contract rule is a check: a source's on its curated asset, a derived table's on it.
     owner = {t.dataset: "/".join(t.asset) for t in DERIVED_TABLES}
-    for dataset, contract in load_contracts(settings.contracts_dir).items():
+    for dataset, contract in load_contracts(
+        settings.contracts_dir, pipelines_dir=settings.pipeline_contracts_dir
+    ).items():
         for rule in contract.all_rules:
             assert (owner.get(dataset, f"curated/{dataset}"), check_name(rule)) in checks
     cards = graph.get(curated_key_of("card_transactions"))

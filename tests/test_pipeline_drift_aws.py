@@ -13,14 +13,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 from aws_lake import REGION, open_aws_lake
 from dagster import AssetMaterialization, AssetSpec, DagsterInstance, Definitions
 from dagster._core.definitions.data_version import CODE_VERSION_TAG
 
 from lake_assets.cli.main import main
 from lake_assets.ingestion.asset_keys import curated_key_of
-from lake_assets.pipelines.checks import current_spec_hash, current_template_version
 from lake_assets.pipelines.definitions import pipelines_definitions
 from lake_assets.pipelines.deploy import glue_table_input
 from lake_assets.pipelines.drift import (
@@ -47,27 +45,6 @@ SPEC = f"pipelines/{NAME}.yaml"
 OLD = Generation(1, "0123456789abcdef")
 
 
-def _generate(root: Path, generation: Generation) -> None:
-    """What `lake generate` would write for the pipeline, by hand: stamped files."""
-    declared = yaml.safe_load((REPO_ROOT / "config" / "sources.yaml").read_text())["sources"]
-    table = {
-        "Name": NAME,
-        "TableType": "EXTERNAL_TABLE",
-        "Parameters": {"classification": "parquet"},
-        "PartitionKeys": [{"Name": "event_date", "Type": "string"}],
-        "StorageDescriptor": {"Columns": [{"Name": "rate", "Type": "double"}]},
-    }
-    bodies = {
-        f"lake_pipelines/{NAME}/__init__.py": '"""Pipeline fx_rates."""\n',
-        f"lake_pipelines/{NAME}/source.yaml": yaml.safe_dump({"sources": {NAME: declared[NAME]}}),
-        f"lake_pipelines/{NAME}/glue_table.yaml": yaml.safe_dump(table),
-        f"terraform/pipelines/{NAME}/main.tf": 'locals {\n  pipeline = "fx_rates"\n}\n',
-    }
-    for path, body in bodies.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(stamped(body, generation, SPEC))
-
-
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A repository with the fx_rates spec, its generated files and what `lake deploy` builds
@@ -81,7 +58,9 @@ def repo(tmp_path) -> Path:
         '[project]\nname = "lakehouse"\nversion = "0.0.1"\n'
         '[tool.setuptools.packages.find]\ninclude = ["lake_pipelines*"]\n'
     )
-    _generate(root, Generation(current_template_version(), current_spec_hash(root / SPEC)))
+    # The pipeline's generated files as `lake generate` wrote them into the repository.
+    for folder in (f"lake_pipelines/{NAME}", f"terraform/pipelines/{NAME}"):
+        shutil.copytree(REPO_ROOT / folder, root / folder)
     return root
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
-from lake_assets.settings import REPO_ROOT
+from lake_assets.settings import DEFAULT_PIPELINES_DIR, REPO_ROOT
 from lake_assets.tables.types import FieldType
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
@@ -306,16 +306,24 @@ def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
                 )
 
 
-def load_contract(path: Path | str, pipeline: str | None = None) -> Contract:
+def load_contract(path: Path | str) -> Contract:
     """Parse and validate one contract file; its `dataset:` must equal the file's stem, or for a
     generated pipeline's contract.yaml, the pipeline's name (its folder)."""
     path = Path(path)
     contract = load_config(path, Contract)
-    dataset = pipeline or path.stem
+    generated = path.name == GENERATED_CONTRACT
+    dataset = path.parent.name if generated else path.stem
     if contract.dataset != dataset:
-        named_by = "its pipeline's folder" if pipeline else "the file name"
+        named_by = "its pipeline's folder" if generated else "the file name"
         raise ConfigError(path, "dataset", f"must match {named_by} ({dataset!r})")
     return contract
+
+
+def contract_file(dataset: str) -> Path:
+    """Where the repository keeps a dataset's contract: generated from its pipeline spec
+    (lake_pipelines/<dataset>/contract.yaml), or written by hand in config/contracts/."""
+    generated = DEFAULT_PIPELINES_DIR / dataset / GENERATED_CONTRACT
+    return generated if generated.exists() else CONTRACTS_DIR / f"{dataset}.yaml"
 
 
 def load_contracts(
@@ -340,7 +348,7 @@ def load_contracts(
                     files[dataset], "dataset", f"{dataset!r} is also the contract of {path}"
                 )
             files[dataset] = path
-            contracts[dataset] = load_contract(path, pipeline=dataset)
+            contracts[dataset] = load_contract(path)
     for dataset, contract in contracts.items():
         for i, rule in enumerate(contract.rules):
             if not isinstance(rule.check, ReferentialIntegrity):

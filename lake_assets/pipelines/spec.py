@@ -123,7 +123,7 @@ class PipelineSpec(_Strict):
         return self
 
     def source_config(self, name: str) -> SourceConfig:
-        """The source declaration the engine runs (what config/sources.yaml held). Raises
+        """The source declaration the engine runs (what config/sources.yaml held before pipelines were generated). Raises
         pydantic's ValidationError for what SourceConfig refuses; load_spec names the spec's key."""
         source = self.source
         return SourceConfig(
