@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 from dagster import build_schedule_context, build_sensor_context
-from lake_harness import Lake, failure_message
+from lake_harness import Lake, failure_message, sources_file
 
 from lake_assets.definitions import build_definitions
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
@@ -22,7 +22,6 @@ from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, 
 from lake_assets.pipelines.hooks import HookBroken, PipelineHooks, transformed_record
 from lake_assets.pipelines.stamp import Generation
 from lake_assets.runtime.jobs import job_function
-from lake_assets.settings import DEFAULT_SOURCES_FILE
 from lake_hooks.examples import key_value_lines, normalise_currency
 
 DAY = "2026-03-02"
@@ -151,7 +150,7 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
     # The project's sources, card_transactions as a generated one, partitioned by the day its
     # files land.
     # And a pipeline of a custom format, read by its reader hook.
-    declared = yaml.safe_load(DEFAULT_SOURCES_FILE.read_text())
+    declared = yaml.safe_load(sources_file(tmp_path / "sources.yaml").read_text())
     generation = {"template_version": 1, "spec_hash": GENERATION.spec_hash}
     declared["sources"]["card_transactions"] |= {
         "generation": generation,
