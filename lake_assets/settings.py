@@ -69,7 +69,8 @@ class SourceConfig:
     the sources file LAKE_SOURCES_FILE names)."""
 
     source_id: str
-    format: Literal["json", "csv"]
+    # custom: read by the pipeline's reader hook, alike by the profiler and Spark (issue 15).
+    format: Literal["json", "csv", "custom"]
     event_time_field: str
     compatibility: Compatibility = "FULL"
     max_payload_bytes: Annotated[WholeNumber, Field(ge=1)] = 2 * 1024**3
@@ -96,6 +97,12 @@ class SourceConfig:
     # read from the generated file's stamp, it gives the assets their code_version and names the
     # pipeline's own Spark job.
     generation: Generation | None = None
+
+    @property
+    def partition_field(self) -> str | None:
+        """The field whose dates partition the rows; None when they go by the day they landed
+        (promotion_plan.file_partitions then gives every row its file's ingest date)."""
+        return self.event_time_field if self.partitioning == "event_date" else None
 
     @model_validator(mode="after")
     def _history_of_snapshots(self) -> SourceConfig:

@@ -173,7 +173,8 @@ def test_sources_config_errors_name_file_key_and_reason(tmp_path):
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  cards:\n    format: xml\n    event_time_field: ts\n")
     with pytest.raises(
-        ConfigError, match=r"sources.yaml: sources.cards.format: must be json or csv"
+        ConfigError,
+        match=r"sources.yaml: sources.cards.format: must be one of json, csv or custom, got .xml.",
     ):
         load_sources(bad)
     bad.write_text("sources:\n  cards:\n    format: json\n")
