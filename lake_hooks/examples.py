@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 # Codes some feeds send for ringgit instead of ISO 4217's.
 _CURRENCY_ALIASES = {"RM": "MYR"}
 
@@ -36,3 +38,10 @@ def key_value_lines(data: bytes, encoding: str):
             continue
         pairs = [part.split("=", 1) for part in line.split(";")]
         yield dict(pairs) if all(len(pair) == 2 for pair in pairs) else line
+
+
+def friday_for_weekends(event_date: str) -> str:
+    """partitioner: a weekend's events in the Friday before, for a feed whose consumers read
+    business days only (a Saturday or Sunday settlement belongs to Friday's books)."""
+    day = date.fromisoformat(event_date)
+    return (day - timedelta(days=max(day.weekday() - 4, 0))).isoformat()

@@ -16,13 +16,14 @@ from lake_harness import Lake, failure_message, sources_file
 
 from lake_assets.definitions import build_definitions
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.profiling import profile_file
 from lake_assets.ingestion.promotion import promote
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.pipelines.hooks import HookBroken, PipelineHooks, transformed_record
 from lake_assets.pipelines.stamp import Generation
 from lake_assets.runtime.jobs import job_function
-from lake_hooks.examples import key_value_lines, normalise_currency
+from lake_hooks.examples import friday_for_weekends, key_value_lines, normalise_currency
 
 DAY = "2026-03-02"
 KEY = f"raw/source=cards/ingest_date={DAY}/a.json"
@@ -36,7 +37,12 @@ GENERATION = Generation(1, "5d41402abc4b2a76")
 JOB_MODULE = """
 from lake_assets.ingestion.promotion import promotion_job
 from lake_assets.pipelines.hooks import PipelineHooks
-from lake_hooks.examples import amount_in_cents, key_value_lines, normalise_currency
+from lake_hooks.examples import (
+    amount_in_cents,
+    friday_for_weekends,
+    key_value_lines,
+    normalise_currency,
+)
 
 HOOKS = PipelineHooks({hooks})
 
@@ -93,6 +99,14 @@ def test_the_example_hooks_are_plain_functions():
         transformed_record(lambda r: {**r, "y": "1"}, {"x": "a"})
     with pytest.raises(HookBroken, match=r"must return text or None; not text: \['x'\]"):
         transformed_record(lambda r: {"x": 1}, {"x": "a"})
+    # 2026-03-07 and -08 are a Saturday and a Sunday.
+    assert [friday_for_weekends(f"2026-03-0{d}") for d in (5, 6, 7, 8, 9)] == [
+        "2026-03-05",
+        "2026-03-06",
+        "2026-03-06",
+        "2026-03-06",
+        "2026-03-09",
+    ]
 
 
 def test_a_hook_that_breaks_its_contract_fails_naming_itself(spark, tmp_path):
@@ -113,8 +127,10 @@ def test_a_hook_that_breaks_its_contract_fails_naming_itself(spark, tmp_path):
         HookBroken, match=r"frame_transform hook .*adds_a_column .*added \['note'\]"
     ):
         promote(spark, plan, str(tmp_path / "b"), PipelineHooks(frame_transform=adds_a_column))
-    with pytest.raises(HookBroken, match=r"partitioner hook .*<lambda> is not run by the lake"):
-        promote(spark, plan, str(tmp_path / "d"), PipelineHooks(partitioner=lambda t: t[:10]))
+    with pytest.raises(
+        Exception, match=r"partitioner hook .*<lambda> returned 'friday' for 2026-03-02, not an"
+    ):
+        promote(spark, plan, str(tmp_path / "d"), PipelineHooks(partitioner=lambda d: "friday"))
     with pytest.raises(HookBroken, match=r"drops_rows changed the number of rows \(2 in, 1 out\)"):
         promote(spark, plan, str(tmp_path / "c"), PipelineHooks(frame_transform=drops_rows))
 
@@ -143,13 +159,15 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
         tmp_path, monkeypatch, "card_transactions", "normalise_currency, amount_in_cents"
     )
     generated_job(tmp_path, monkeypatch, "extracts", "reader=key_value_lines")
+    generated_job(tmp_path, monkeypatch, "ledger", "partitioner=friday_for_weekends")
     assert job_function("pipeline.card_transactions") is module.job
     with pytest.raises(Exception, match="source id"):
         job_function("pipeline.../x")
 
     # The project's sources, card_transactions as a generated one, partitioned by the day its
     # files land.
-    # And a pipeline of a custom format, read by its reader hook.
+    # And a pipeline of a custom format, read by its reader hook; one whose partitioner puts a
+    # weekend's events in the Friday before.
     declared = yaml.safe_load(sources_file(tmp_path / "sources.yaml").read_text())
     generation = {"template_version": 1, "spec_hash": GENERATION.spec_hash}
     declared["sources"]["card_transactions"] |= {
@@ -158,6 +176,11 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
     }
     declared["sources"]["extracts"] = {
         "format": "custom",
+        "event_time_field": "at",
+        "generation": generation,
+    }
+    declared["sources"]["ledger"] = {
+        "format": "json",
         "event_time_field": "at",
         "generation": generation,
     }
@@ -172,6 +195,10 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
         "card_transactions", DAY, "cards.json", "".join(json.dumps(r) + "\n" for r in lines)
     )
     lake.deliver("extracts", DAY, "extract.txt", f"id=E1;at={DAY}T09:00:00Z\nno record\n")
+    # Thursday to Sunday, delivered on the Sunday.
+    sunday, friday = "2026-03-08", "2026-03-06"
+    entries = [{"id": f"L{d}", "at": f"2026-03-0{d}T23:30:00+00:00"} for d in (5, 6, 7, 8)]
+    lake.deliver("ledger", sunday, "ledger.json", "".join(json.dumps(e) + "\n" for e in entries))
     # The runs its sensor and schedule request are tagged with the pipeline and its spec.
     defs = build_definitions(lake.settings, lake.resources)
     sensed = defs.resolve_sensor_def("raw_arrivals")(build_sensor_context(resources=lake.resources))
@@ -183,6 +210,7 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
     assert {r.tags["lake/source"]: r.tags["lake/pipeline"] for r in sensed.run_requests} == {
         "card_transactions": "card_transactions",
         "extracts": "extracts",
+        "ledger": "ledger",
     }
     assert daily.tags["lake/pipeline"] == "card_transactions"
     for request in (*sensed.run_requests, daily):
@@ -197,6 +225,17 @@ def test_a_generated_source_runs_its_pipeline_job_and_records_its_code_version(
             assert run.success, failure_message(run)
     # The extract: its one record published, the line that is none quarantined.
     assert [r.id for r in lake.rows(spark, "extracts", [DAY]).collect()] == ["E1"]
+    # The ledger: profiling counted the weekend's rows in Friday's partition, so Friday's plan
+    # takes the file and Spark put them there too: the audit agreed and the run succeeded.
+    for run in (lake.profile("ledger", sunday), lake.promote("ledger", friday)):
+        assert run.success, failure_message(run)
+    [indexed] = lake.registry.raw_files("ledger")
+    assert partition_rows(indexed, "at") == {"2026-03-05": 1, friday: 3}
+    assert sorted(r.id for r in lake.rows(spark, "ledger", [friday]).collect()) == [
+        "L6",
+        "L7",
+        "L8",
+    ]
 
     for key in (registry_key_of("card_transactions"), curated_key_of("card_transactions")):
         event = lake.instance.get_latest_materialization_event(key)

@@ -110,6 +110,15 @@ ERRORS = {
         "partitioning",
         "monthly partitions are not supported",
     ),
+    "partitioner_by_ingest_date": (
+        "fx_rates.yaml",
+        "compatibility: FULL\n",
+        "compatibility: FULL\npartitioning: ingest_date\n"
+        "hooks:\n  partitioner: lake_hooks.examples:friday_for_weekends\n",
+        13,
+        "hooks.partitioner",
+        "a partitioner maps event dates: it goes with partitioning: event_date",
+    ),
     "sla_and_contract_freshness": (
         "contracts/order_events.yaml",
         "version: 1\n",
@@ -172,6 +181,12 @@ def test_hooks_are_importable_with_their_points_signature(hook, reason, specs, m
         check_hooks(load_spec(path), path)
     assert (caught.value.line, caught.value.key) == (10, "hooks.record_transform")
     assert reason in caught.value.reason
+
+
+def test_the_example_partitioner_takes_an_event_date(specs):
+    hooks = "hooks:\n  partitioner: lake_hooks.examples:friday_for_weekends\n"
+    path = edit(specs / "fx_rates.yaml", "compatibility: FULL\n", hooks)
+    check_hooks(load_spec(path), path)  # (event_date), as HOOK_POINTS says
 
 
 def test_partitioning_by_ingest_date_reaches_the_source_declaration(specs):

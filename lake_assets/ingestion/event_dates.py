@@ -9,7 +9,7 @@ file's rows by them (ADR-0013 as amended). Pure: arrays and records in, counts o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 
 import pyarrow as pa
@@ -87,13 +87,39 @@ def decode_runs(runs: Sequence[Sequence]) -> dict[str, int]:
 
 
 def index_event_dates(
-    date_rows: Mapping[str, DateRows], event_field: str | None
+    date_rows: Mapping[str, DateRows],
+    event_field: str | None,
+    to_partition: Callable[[str], str] | None = None,
 ) -> dict[str, Runs]:
     """What the index keeps of a file's dates: the rows per date of its event-time field (its
     name in the file's schema version). While the version cannot name it (a rename not yet
-    approved), every date field is kept, since any of them may turn out to be the event time."""
+    approved), every date field is kept, since any of them may turn out to be the event time.
+    With a pipeline's partitioner (`to_partition`), the rows per partition date instead: what
+    the plan selects files by and Spark assigns rows to."""
     fields = [event_field] if event_field is not None else list(date_rows)
-    return {name: encode_runs(date_rows[name]) for name in fields if name in date_rows}
+    return {
+        name: encode_runs(
+            by_partition(date_rows[name], to_partition) if to_partition else date_rows[name]
+        )
+        for name in fields
+        if name in date_rows
+    }
+
+
+def by_partition(date_rows: DateRows, to_partition: Callable[[str], str]) -> DateRows:
+    """Rows per partition date: the counts of the dates one partition takes, summed. A text that
+    is no calendar date stays as it is: Spark reads no date from it either, so its rows go to
+    the file's ingest date on both sides."""
+    summed: dict[str, int] = {}
+    for text, rows in date_rows:
+        try:
+            day = date.fromisoformat(text).isoformat()
+        except ValueError:
+            summed[text] = summed.get(text, 0) + rows
+            continue
+        day = to_partition(day)
+        summed[day] = summed.get(day, 0) + rows
+    return tuple(sorted(summed.items()))
 
 
 def partition_rows(record: RawFile, event_field: str | None) -> dict[str, int]:

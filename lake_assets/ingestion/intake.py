@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from lake_assets.ingestion.event_dates import index_event_dates
@@ -41,7 +42,7 @@ from lake_assets.ingestion.schema_registry import (
     source_field,
 )
 from lake_assets.ingestion.schema_versions import SchemaVersion
-from lake_assets.pipelines.hooks import hooks_of
+from lake_assets.pipelines.hooks import NO_HOOKS, PipelineHooks, hooks_of, partition_date
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.locations import dead_letter_key, raw_key, raw_prefix
 from resources.notifier import Alert, Notifier
@@ -152,6 +153,7 @@ def profile_raw_object(
         return ProfileOutcome(info.key, "ALREADY_PROFILED", version=known.version)
 
     record = received_record(source.source_id, info, "PROFILED", now)
+    hooks = _hooks(source)
     try:
         with storage.local_path(info.key) as path:
             record.sha256 = content_sha256(path)
@@ -163,7 +165,7 @@ def profile_raw_object(
                     path,
                     "custom",
                     max_bytes=source.max_payload_bytes,
-                    reader=hooks_of(source.source_id).reader,
+                    reader=hooks.reader,
                     encoding=source.encoding,
                 )
             else:
@@ -190,7 +192,9 @@ def profile_raw_object(
     record.row_count = profile.row_count
     record.malformed_rows = profile.malformed_rows
     record.date_rows = index_event_dates(
-        profile.date_rows, source_field(version, source.event_time_field)
+        profile.date_rows,
+        source_field(version, source.event_time_field),
+        partial(partition_date, hooks.partitioner) if hooks.partitioner else None,
     )
     hold_empty_snapshot(notifier, source, record, profile)
     registry.put_raw_file(record)
@@ -201,6 +205,15 @@ def profile_raw_object(
         new_version=new_version,
         rows=profile.row_count,
     )
+
+
+def _hooks(source: SourceConfig) -> PipelineHooks:
+    """A generated pipeline's hooks, from its job module (imported when a file is profiled, never
+    when the code location loads): its reader, and its partitioner, which maps the counted event
+    dates as Spark maps the rows'. A source declared by hand has none."""
+    if source.generation is None and source.format != "custom":
+        return NO_HOOKS
+    return hooks_of(source.source_id)
 
 
 def _dead_letter(

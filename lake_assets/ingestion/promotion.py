@@ -35,7 +35,13 @@ from lake_assets.contracts.rules import (
 from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
-from lake_assets.pipelines.hooks import NO_HOOKS, HookBroken, PipelineHooks, transformed_record
+from lake_assets.pipelines.hooks import (
+    NO_HOOKS,
+    HookBroken,
+    PipelineHooks,
+    partition_date,
+    transformed_record,
+)
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame, read_locations
 from lake_assets.tables.types import SPARK_TYPES
@@ -121,9 +127,11 @@ def _read_input(
     )
 
 
-def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
+def _typed(frame: DataFrame, plan: PromotionPlan, partitioner=None) -> DataFrame:
     """Cast text to registry types; a row gets reasons for every value that does not fit, and
-    its original text (`_raw_record`) only when it has a reason, since most rows never need it."""
+    its original text (`_raw_record`) only when it has a reason, since most rows never need it.
+    A row's partition is its event date, through the pipeline's partitioner if it has one, or
+    the day its file landed."""
     data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
     casts, unfit = [], {}
     for column in data_columns:
@@ -164,6 +172,8 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
             event_date.isNull(),
             F.lit(f"missing or unreadable event time {plan.event_time_column}"),
         )
+        if partitioner is not None:
+            event_date = F.to_date(_partition_dates(partitioner)(event_date))
     return (
         typed_frame.withColumn(
             REASONS, F.nullif(F.concat_ws("; ", REASONS, missing_event), F.lit(""))
@@ -190,7 +200,6 @@ def promote(
     event_date=<d>/. Spark counts rows while it writes (an Observation), and the audit compares
     those counts with what the Parquet footers say was written.
     """
-    _refuse_hooks_not_run(hooks)
     results = {p: PartitionResult(p) for p in plan.partitions}
     if not plan.inputs:
         _write_empty_partitions(spark, plan, results, output_uri)
@@ -201,7 +210,7 @@ def promote(
         frame = frame.unionByName(other)
     if hooks.record_transform is not None:
         frame = _with_record_transform(frame, hooks.record_transform, plan)
-    rows = _typed(frame, plan)
+    rows = _typed(frame, plan, hooks.partitioner)
     if hooks.frame_transform is not None:
         rows = _with_frame_transform(rows, hooks.frame_transform)
     if plan.contract is not None:
@@ -270,16 +279,6 @@ def promote(
     )
 
 
-def _refuse_hooks_not_run(hooks: PipelineHooks) -> None:
-    """A partitioner must act alike in the profiler's event-date counts and here (else the
-    plan's files and Spark's partitions disagree and the audit refuses every run); neither side
-    calls it yet, so a pipeline that names one fails here rather than run without it."""
-    if hooks.partitioner is not None:
-        raise HookBroken(
-            "partitioner", hooks.partitioner, "is not run by the lake yet: the other points are"
-        )
-
-
 def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:
     """Each record's text through the pipeline's record_transform, before casting. A plain
     Python UDF over the record as a struct: it runs on Spark 3.5 and 4 alike and needs neither
@@ -303,6 +302,16 @@ def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> 
             for c in frame.columns
         ]
     )
+
+
+def _partition_dates(partitioner):
+    """The partitioner as a plain Python UDF over the event date (no pandas: see
+    _with_record_transform), through `partition_date`, as the profiler's counts go."""
+
+    def each(event_date):
+        return None if event_date is None else partition_date(partitioner, event_date.isoformat())
+
+    return F.udf(each, T.StringType())
 
 
 def _with_frame_transform(rows: DataFrame, transform) -> DataFrame:

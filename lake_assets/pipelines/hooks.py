@@ -12,15 +12,17 @@ job (locally, over Pipes, on EMR Serverless): no Dagster, no Jinja.
 |                  |                                         | judges rows: same columns and rows |
 | reader           | f(data: bytes, encoding: str)            | profiler and Spark alike, for      |
 |                  |   -> Iterable[dict[str, object]]        | `format: custom`                   |
-| partitioner      | f(event_time: str) -> str | None        | event time -> the ISO date of its  |
-|                  |                                         | partition; profiler and Spark alike|
+| partitioner      | f(event_date: str) -> str               | a record's ISO event date -> the   |
+|                  |                                         | ISO date of its partition; profiler|
+|                  |                                         | and Spark alike                    |
 
 The engine (ingestion/promotion.py) runs record_transform and frame_transform and checks them
-where they run (HookBroken names the hook). A reader is called alike by the profiler (which
-takes it from the pipeline's generated job, `hooks_of`) and by Spark (raw_records.py), on the
-payload's bytes as delivered. partitioner is declared, not run yet: it must act alike in the
-profiler's event-date counts and in Spark, and a job naming one fails rather than silently run
-without it.
+where they run (HookBroken names the hook). A reader and a partitioner are called alike by the
+profiler (which takes them from the pipeline's generated job, `hooks_of`) and by Spark: the
+reader on the payload's bytes as delivered (raw_records.py), the partitioner on each event date
+(`partition_date`), which the profiler's per-date counts and Spark's partition column both go
+through, so the plan's files and Spark's partitions agree. A row without a readable event date
+goes to its file's ingest date, as without a partitioner.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from lake_assets.tables.keys import check_source_id
 
@@ -37,7 +40,7 @@ HOOK_POINTS: dict[str, tuple[str, ...]] = {
     "record_transform": ("record",),
     "frame_transform": ("frame",),
     "reader": ("data", "encoding"),
-    "partitioner": ("event_time",),
+    "partitioner": ("event_date",),
 }
 
 
@@ -109,3 +112,20 @@ def transformed_record(transform: Callable, record: dict[str, str | None]) -> di
             "record_transform", transform, f"must return text or None; not text: {typed}"
         )
     return out
+
+
+def partition_date(partitioner: Callable, event_date: str) -> str:
+    """The ISO date of the partition an event date belongs in, through a partitioner, checked:
+    the profiler's counts and Spark's partition column both come from here."""
+    try:
+        out = partitioner(event_date)
+    except Exception as error:
+        raise HookBroken(
+            "partitioner", partitioner, f"failed on {event_date}: {type(error).__name__}: {error}"
+        ) from error
+    try:
+        return date.fromisoformat(out).isoformat()
+    except (TypeError, ValueError):
+        raise HookBroken(
+            "partitioner", partitioner, f"returned {out!r} for {event_date}, not an ISO date"
+        ) from None

@@ -101,6 +101,12 @@ class PipelineSpec(_Strict):
                 "monthly partitions are not supported: the lake keeps one daily calendar; "
                 "use event_date (daily) or a partitioner hook",
             )
+        if self.partitioning == "ingest_date" and self.hooks.partitioner is not None:
+            # Rows then go by the day their file landed: the hook would silently never run.
+            raise keyed(
+                "hooks.partitioner",
+                "a partitioner maps event dates: it goes with partitioning: event_date",
+            )
         return self
 
     @field_validator("contract", mode="wrap")
