@@ -26,7 +26,7 @@ from resources.storage import LakeStorage
     name="masked_views_refresh",
     minimum_interval_seconds=300,
     asset_selection=[MASKED_VIEWS_KEY],
-    # Started by the operator who deploys policies (ADR "masked views"): a lake without them
+    # Started by the operator who deploys policies (ADR-0078): a lake without them
     # would evaluate every five minutes for nothing.
     default_status=DefaultSensorStatus.STOPPED,
     description="Rebuilds the masked views when policies, schemas or classifications change.",

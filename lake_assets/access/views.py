@@ -7,12 +7,12 @@ the clear one (`WHERE national_id = '850101145678'` through a tokenised column m
 A denied column is absent, so a query naming it fails. The row filter reads the clear columns of
 the source, before any mask. The views live in one database beside the curated tables'
 (`<curated database>_views`), named `<dataset>__<profile>`: one database the orchestrator's
-role writes, with grants per profile on its views' names (ADR "masked views").
+role writes, with grants per profile on its views' names (ADR-0078).
 
 A keyed token needs its key in the view. In a Glue view the text is readable by everyone who may
 query it (Athena reads it with glue:GetTable), and whoever holds the key can test candidates
 (about 2x10^10 MyKad numbers), so `token_key=None` renders a token as null, the next stricter
-treatment: fail closed (ADR "masked views"). The local engine gets the key, in-process only.
+treatment: fail closed (ADR-0078). The local engine gets the key, in-process only.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every value a user or producer hands us that becomes part of a key (a source id, an ingest or
 event date, an object name) is checked here against its grammar, so a value can never name a
-place in another zone ("2026-03-05/../../curated/..."). See ADR "keys built from user input".
+place in another zone ("2026-03-05/../../curated/..."). See ADR-0028.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The schema stays small on purpose (seed 000 project 10): a need only one pipeline has is a hook
 (hooks.py), not a new option. A spec is validated when it is loaded (`lake generate`, `--check`);
 every error names the file, the line, the key and the reason. The code location never reads
-specs: it loads what `lake generate` rendered from them (ADR: pipelines are specs rendered to
+specs: it loads what `lake generate` rendered from them (ADR-0081: pipelines are specs rendered to
 files).
 """
 
@@ -81,7 +81,7 @@ class PipelineSpec(_Strict):
     source: FilesSource
     event_time_field: str = Field(min_length=1)
     # event_date: daily by the records' event time; ingest_date: daily by the day it landed.
-    # Monthly partitions are refused: the lake has one daily calendar (ADR: pipeline specs).
+    # Monthly partitions are refused: the lake has one daily calendar (ADR-0081).
     partitioning: Literal["event_date", "ingest_date", "monthly"] = "event_date"
     delivery: Literal["events", "snapshot"] = "events"
     lookback_days: WholeNumber = 3
