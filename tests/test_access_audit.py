@@ -361,7 +361,10 @@ def test_command_line_errors_name_the_thing_and_what_exists(access_lake, capsys)
     assert "unknown profile 'nobody'; the policies' profiles: auditor, data_engineer, " in err
     code, _, err = _lake(capsys, "access", "explain", "--as", "fraud_analyst", "cards")
     assert code == 2
-    assert "unknown dataset 'cards'; the lake's datasets: card_transactions, customers" in err
+    assert (
+        "unknown dataset 'cards'; the lake's datasets: card_transactions, crm_contacts, customers"
+        in err
+    )
     assert "silver_customer" in err and "gold_dim_customer" in err
     code, _, err = _lake(capsys, "access", "explain", "--as", "fraud_analyst",
                          "card_transactions", "amnt")  # fmt: skip

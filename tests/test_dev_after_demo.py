@@ -25,7 +25,7 @@ from lake_assets.settings import load_settings
 from resources import build_resources
 
 DEMO_DAYS = 2  # the smallest demo: two days of the sources, the history and the mart
-CLOCK_ONLY = {"partition_deadlines_schedule", "compaction_schedule"}
+CLOCK_ONLY = {"partition_deadlines_schedule", "compaction_schedule", "pipeline_drift_schedule"}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
             instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
         )
         requested[schedule.name] = schedule.evaluate_tick(context).run_requests
-    # On the clock, whatever the data: the hourly deadline check, and the 04:00 compaction,
+    # On the clock, whatever the data: the hourly deadline and drift checks, and the 04:00 compaction,
     # which has work once the demo's days leave the lookback window (sealing them).
     # Neither catches up missed ticks when the webserver starts.
     assert set(requested) - CLOCK_ONLY == {
@@ -232,7 +232,10 @@ def test_make_dev_after_the_demo_keeps_two_runs_in_flight_and_shows_the_demos_da
     # newest due day, unpartitioned).
     checks = node["assetChecksOrError"]["checks"]
     per_day = [c for c in checks if c["partitionStatuses"] is not None]
-    assert [c["name"] for c in checks if c not in per_day] == ["partition_deadline"]
+    assert sorted(c["name"] for c in checks if c not in per_day) == [
+        "generated_code_current",  # the generated pipeline's drift check (hourly)
+        "partition_deadline",
+    ]
     assert per_day
     for check in per_day:
         statuses = {
