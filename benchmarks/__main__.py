@@ -1,5 +1,5 @@
 """`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
-[scd] [compaction] [classification] [gold] [orders] [access] [access_views] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+[scd] [compaction] [classification] [gold] [orders] [access] [access_views] [pipelines] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from benchmarks import (
     gold,
     lineage_events,
     orders,
+    pipelines,
     profiling,
     promotion,
     runners,
@@ -38,6 +39,7 @@ BENCHMARKS = {
     "orders": orders.run,
     "access": access.run,
     "access_views": access_views.run,
+    "pipelines": pipelines.run,
 }
 
 

@@ -12,7 +12,7 @@ subject / baseline is what naming violations per row costs; the target is <= 2.
 Both read the same typed frame of the benchmark payload's rows in curated column names, cached
 and counted before either is timed, with a few per cent of rows made to break one rule each
 (and some made null, which must break nothing but not_null rules). Ten rules of
-config/contracts/card_transactions.yaml are checked: its row and unique rules, filled up with
+the card_transactions contract (lake_pipelines/card_transactions/contract.yaml) are checked: its row and unique rules, filled up with
 the schema's implicit not_null rules. Both must give the same counts per partition and rule.
 """
 
@@ -27,7 +27,7 @@ from benchmarks.data import transactions_file
 from benchmarks.lake import SOURCE, spark_session
 from benchmarks.timing import Runs, alternate, print_table, timed
 from lake_assets.contracts import Contract, load_contract
-from lake_assets.contracts.model import CONTRACTS_DIR, ROW_KINDS
+from lake_assets.contracts.model import ROW_KINDS, contract_file
 from lake_assets.contracts.rules import (
     VIOLATIONS,
     row_violations,
@@ -62,7 +62,7 @@ HAND_WRITTEN = {
 
 
 def run(rows: int) -> str:
-    contract = ten_rules(load_contract(CONTRACTS_DIR / f"{SOURCE}.yaml"))
+    contract = ten_rules(load_contract(contract_file(SOURCE)))
     payload = transactions_file(rows)
     print(f"\n[contracts] {payload.name}: {rows:,} rows, {RULES} rules", flush=True)
     spark = spark_session()

@@ -2,7 +2,12 @@
 compaction policy): YAML parsed, validated into the pydantic model its owner declares, and every
 error a `ConfigError` naming the file, the key path and the reason:
 
-    config/sources.yaml: sources.customers.history.keys[0]: must be a string, got 5
+    pipelines/customers.yaml:11: history.keys[0]: must be a string, got 5
+
+A loader that asks for it (`lines=True`, pipeline specs) also names the line, found by composing
+the YAML again only once there is an error, so a valid file is parsed once, as before:
+
+    pipelines/customers.yaml:10: history: history is kept for snapshot sources (delivery: snapshot)
 
 The models live beside the code that reads them (`settings.SourcesFile`, `contracts.model.Contract`,
 `events.model.DependencyRules`, `compaction.policy.CompactionPolicy`); this module imports none of
@@ -12,7 +17,9 @@ a rule naming an asset of the graph) raise the same `ConfigError` from their own
 
 from __future__ import annotations
 
+import re
 import reprlib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -37,35 +44,54 @@ PositiveNumber = Annotated[float, Field(strict=True, gt=0)]
 class ConfigError(ValueError):
     """A declarative config file is invalid; the message names the file, key and reason."""
 
-    def __init__(self, file: Path | str, key: str, reason: str):
-        self.file, self.key, self.reason = str(file), key, reason
-        super().__init__(f"{file}: {key}: {reason}")
+    def __init__(self, file: Path | str, key: str, reason: str, line: int | None = None):
+        self.file, self.key, self.reason, self.line = str(file), key, reason, line
+        where = f"{file}:{line}" if line else str(file)
+        super().__init__(f"{where}: {key}: {reason}")
+
+    @classmethod
+    def located(cls, file: Path | str, key: str, reason: str) -> ConfigError:
+        """The error with the line of `key` in `file` (None when the file or key is not there)."""
+        return cls(file, key, reason, line_of(file, key))
 
 
-def load_config(path: Path | str, model: type[Declared]) -> Declared:
-    """The file at `path` validated into `model` (a pydantic model or dataclass)."""
+def load_config(path: Path | str, model: type[Declared], *, lines: bool = False) -> Declared:
+    """The file at `path` validated into `model` (a pydantic model or dataclass); with `lines`,
+    an error also names the line of the key."""
     path = Path(path)
     document = _read_mapping(path)
     try:
         return _adapter(model).validate_python(document)
     except ValidationError as error:
-        raise _config_error(path, error) from None
+        raise config_error(path, error, lines=lines) from None
+
+
+def config_error(
+    path: Path | str,
+    error: ValidationError,
+    *,
+    within: Callable[[str], str] | None = None,
+    lines: bool = False,
+) -> ConfigError:
+    """The first of pydantic's errors, as file, key path and reason (and the key's line, with
+    `lines`). `within` maps the key in the validated data to its key in the file, for data that
+    sits elsewhere in the file (an inline contract under `contract:`) or was built from it."""
+    first = error.errors()[0]
+    key = _key_path(first["loc"])
+    relative = (first.get("ctx") or {}).get("key")
+    if relative:
+        key = f"{key}.{relative}" if key else relative
+    if within is not None:
+        key = within(key)
+    key = key or "-"
+    reason = _reason(first)
+    return ConfigError.located(path, key, reason) if lines else ConfigError(path, key, reason)
 
 
 def keyed(key: str, reason: str) -> PydanticCustomError:
     """An error for a validator that knows which key is wrong: a model-level check's own
     location is the model, so the key (relative to that model) travels in the error."""
     return PydanticCustomError("config", "{reason}", {"key": key, "reason": reason})
-
-
-def _config_error(path: Path, error: ValidationError) -> ConfigError:
-    """The first of pydantic's errors, as file, key path and reason."""
-    first = error.errors()[0]
-    key = _key_path(first["loc"])
-    relative = (first.get("ctx") or {}).get("key")
-    if relative:
-        key = f"{key}.{relative}" if key else relative
-    return ConfigError(path, key or "-", _reason(first))
 
 
 def _read_mapping(path: Path) -> dict:
@@ -78,6 +104,36 @@ def _read_mapping(path: Path) -> dict:
     if not isinstance(document, dict):
         raise ConfigError(path, "-", "expected a mapping")
     return document
+
+
+def line_of(path: Path | str, key: str) -> int | None:
+    """The line (from 1) where `key` (`rules[2].range.max`) is written in the YAML file at
+    `path`: the deepest part of the key that is there (a missing key: its mapping). None when the
+    file cannot be read or composed. Only error paths call this."""
+    try:
+        node = yaml.compose(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if node is None or key == "-":  # "-": the file as a whole
+        return None
+    line = node.start_mark.line
+    for part in _KEY_PARTS.findall(key):
+        name, index = part
+        if isinstance(node, yaml.MappingNode) and name:
+            found = [(k, v) for k, v in node.value if k.value == name]
+            if not found:
+                break
+            line, node = found[0][0].start_mark.line, found[0][1]
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line
+        else:
+            break
+    return line + 1
+
+
+# `a.b[2].c` -> ("a", ""), ("b", ""), ("", "2"), ("c", "")
+_KEY_PARTS = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @cache

@@ -21,6 +21,7 @@ from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
 from lake_assets.events.definitions import events_definitions
 from lake_assets.graph import checked_graph
+from lake_assets.pipelines.definitions import pipelines_definitions
 from lake_assets.pull.definitions import pull_definitions
 from lake_assets.settings import Settings, load_settings
 from partitions import daily_partitions
@@ -81,6 +82,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         events_definitions(rules),
         pull_definitions(settings),
         access_definitions(),
+        pipelines_definitions(settings),
         Definitions(
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),

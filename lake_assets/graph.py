@@ -22,7 +22,11 @@ def checked_graph(
     """Contracts, dependency rules and the definitions of the data assets (ingestion, history,
     marts, the derived layers), with every reference between them and the sources checked: a config error fails
     here, when the code location loads."""
-    contracts = load_contracts(settings.contracts_dir, datasets=settings.sources)
+    contracts = load_contracts(
+        settings.contracts_dir,
+        datasets=settings.sources,
+        pipelines_dir=settings.pipeline_contracts_dir,
+    )
     data = [
         ingestion_definitions(settings, partitions_def, contracts),
         history_definitions(settings, partitions_def),

@@ -6,6 +6,7 @@ Spark local[*]) and `aws` (S3, DynamoDB, Glue, SNS, SQS, EMR Serverless).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,12 +17,14 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator, model_va
 from pydantic.dataclasses import dataclass as declared
 
 from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, WholeNumber, keyed, load_config
-from lake_assets.pipelines.stamp import Generation
+from lake_assets.pipelines.stamp import Generation, read_stamp
 from lake_assets.pull.model import PullConfig
 from lake_assets.tables.keys import check_source_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
+# What `lake generate` renders from pipelines/<p>.yaml: each pipeline's source.yaml and
+# contract.yaml, read at load time (lake_assets/pipelines/).
+DEFAULT_PIPELINES_DIR = REPO_ROOT / "lake_pipelines"
 DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
@@ -62,10 +65,12 @@ class HistoryConfig:
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class SourceConfig:
-    """One producer of payloads, as declared in config/sources.yaml."""
+    """One producer of payloads, as generated from its spec pipelines/<id>.yaml (or declared in
+    the sources file LAKE_SOURCES_FILE names)."""
 
     source_id: str
-    format: Literal["json", "csv"]
+    # custom: read by the pipeline's reader hook, alike by the profiler and Spark (issue 15).
+    format: Literal["json", "csv", "custom"]
     event_time_field: str
     compatibility: Compatibility = "FULL"
     max_payload_bytes: Annotated[WholeNumber, Field(ge=1)] = 2 * 1024**3
@@ -77,6 +82,9 @@ class SourceConfig:
     # "events": every file adds rows. "snapshot": each file is the whole state for its event
     # dates, so a later delivery for a date replaces the earlier ones (ADR-0024).
     delivery: Literal["events", "snapshot"] = "events"
+    # Which day a record's curated partition is: its event time's (event_date) or the day its
+    # payload landed (ingest_date, for sources whose event time says nothing about the day).
+    partitioning: Literal["event_date", "ingest_date"] = "event_date"
     history: HistoryConfig | None = None
     # "skip": a payload with the same bytes as an earlier one of the source is recorded as a
     # DUPLICATE and never promoted. "keep": a source whose identical files are distinct deliveries.
@@ -89,6 +97,12 @@ class SourceConfig:
     # read from the generated file's stamp, it gives the assets their code_version and names the
     # pipeline's own Spark job.
     generation: Generation | None = None
+
+    @property
+    def partition_field(self) -> str | None:
+        """The field whose dates partition the rows; None when they go by the day they landed
+        (promotion_plan.file_partitions then gives every row its file's ingest date)."""
+        return self.event_time_field if self.partitioning == "event_date" else None
 
     @model_validator(mode="after")
     def _history_of_snapshots(self) -> SourceConfig:
@@ -108,7 +122,8 @@ class SourceConfig:
 
 
 class SourcesFile(BaseModel):
-    """config/sources.yaml: every source's declaration under its source id."""
+    """Source declarations under their source ids: a generated lake_pipelines/<p>/source.yaml
+    (one source), or a file of several that LAKE_SOURCES_FILE names (the tests' fixtures)."""
 
     model_config = NO_UNKNOWN_KEYS
 
@@ -214,6 +229,11 @@ class Settings:
     lake_root: Path
     sources: dict[str, SourceConfig]
     contracts_dir: Path = DEFAULT_CONTRACTS_DIR
+    # The generated pipelines the sources come from; None when LAKE_SOURCES_FILE names them.
+    pipelines_dir: Path | None = None
+    # The generated pipelines whose contract.yaml joins contracts_dir's contracts: pipelines_dir,
+    # unless LAKE_CONTRACTS_DIR chose another folder, which then holds all the contracts.
+    pipeline_contracts_dir: Path | None = None
     dependencies_file: Path = DEFAULT_DEPENDENCIES_FILE
     compaction_file: Path = DEFAULT_COMPACTION_FILE
     partitions_start: str = "2025-01-01"
@@ -240,14 +260,45 @@ class Settings:
             raise KeyError(f"unknown source {source_id!r}; declared sources: {known}") from None
 
 
-def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> dict[str, SourceConfig]:
-    """Parse and validate the source declarations; every error names file, key and reason."""
+def load_sources(path: Path | str | None = None) -> dict[str, SourceConfig]:
+    """Parse and validate the source declarations in the file at `path`, or by default the
+    generated pipelines' (load_pipeline_sources); every error names file, key and reason."""
+    if path is None:
+        return load_pipeline_sources(DEFAULT_PIPELINES_DIR)
     return load_config(path, SourcesFile).sources
+
+
+def load_pipeline_sources(pipelines_dir: Path | str) -> dict[str, SourceConfig]:
+    """The source of each generated pipeline, `<pipelines_dir>/<p>/source.yaml`, by name, with
+    the Generation its stamp records (the assets' code_version, the pipeline's Spark job)."""
+    sources = {}
+    for path in sorted(Path(pipelines_dir).glob("*/source.yaml")):
+        name = path.parent.name
+        declared = load_config(path, SourcesFile).sources
+        if set(declared) != {name}:
+            found = ", ".join(sorted(declared)) or "none"
+            raise ConfigError(path, "sources", f"must declare {name!r} only, found {found}")
+        stamp = read_stamp(path.read_text())
+        if stamp is None:
+            raise ConfigError(
+                path, "-", "no lake-generated stamp in its first two lines: run `lake generate`"
+            )
+        sources[name] = dataclasses.replace(declared[name], generation=stamp.generation)
+    return sources
 
 
 def load_lake_file(path: Path | str = DEFAULT_LAKE_FILE) -> LakeFile:
     """Parse and validate config/lake.yaml; every error names file, key and reason."""
     return load_config(path, LakeFile)
+
+
+def _sources(env) -> tuple[Path | None, dict[str, SourceConfig]]:
+    """The generated pipelines' folder and the sources: LAKE_SOURCES_FILE's, else the generated
+    pipelines' of LAKE_PIPELINES_DIR (default lake_pipelines/)."""
+    if env.get("LAKE_SOURCES_FILE"):
+        return None, load_sources(env["LAKE_SOURCES_FILE"])
+    pipelines_dir = Path(env.get("LAKE_PIPELINES_DIR") or DEFAULT_PIPELINES_DIR)
+    return pipelines_dir, load_pipeline_sources(pipelines_dir)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -277,11 +328,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     )
     lake = load_lake_file(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE))
     lake_root = Path(env.get("LAKE_ROOT", REPO_ROOT / "lake")).resolve()
+    pipelines_dir, sources = _sources(env)
+    contracts_dir = Path(env.get("LAKE_CONTRACTS_DIR", DEFAULT_CONTRACTS_DIR))
+    chosen = contracts_dir.resolve() != DEFAULT_CONTRACTS_DIR.resolve()
     return Settings(
         profile=profile,
         lake_root=lake_root,
-        sources=load_sources(env.get("LAKE_SOURCES_FILE", DEFAULT_SOURCES_FILE)),
-        contracts_dir=Path(env.get("LAKE_CONTRACTS_DIR", DEFAULT_CONTRACTS_DIR)),
+        sources=sources,
+        contracts_dir=contracts_dir,
+        pipelines_dir=pipelines_dir,
+        pipeline_contracts_dir=None if chosen else pipelines_dir,
         dependencies_file=Path(env.get("LAKE_DEPENDENCIES_FILE", DEFAULT_DEPENDENCIES_FILE)),
         compaction_file=Path(env.get("LAKE_COMPACTION_FILE", DEFAULT_COMPACTION_FILE)),
         partitions_start=_partitions_start(env, lake_root, lake.partitions_start),

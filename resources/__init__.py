@@ -17,6 +17,7 @@ from resources.compaction_history import SQLiteCompactionHistory
 from resources.event_store import SQLiteEventStore
 from resources.lineage_store import SQLiteLineageStore
 from resources.notifier import LocalNotifier
+from resources.pipeline_stamps import NothingDeployed
 from resources.registry_store import SQLiteRegistryStore
 from resources.storage import LocalStorage
 
@@ -89,6 +90,7 @@ def _local_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], A
         "compaction_history": SQLiteCompactionHistory(state / "compaction.db"),
         "access_audit": SQLiteAccessAuditTrail(state / "access_audit.db"),
         "arrivals": ListingArrivalFeed(storage),
+        "pipeline_stamps": NothingDeployed(),
     }
     return stores, partial(_local_runner, state / "logs" / "spark.log")
 
@@ -101,6 +103,7 @@ def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any
     from resources.aws.dynamo_registry import DynamoRegistryStore
     from resources.aws.glue import GlueCatalog
     from resources.aws.glue_classification import GlueClassificationStore
+    from resources.aws.pipeline_stamps import DeployedPipelineStamps
     from resources.aws.s3 import S3Storage
     from resources.aws.sns import SNSNotifier
     from resources.aws.sqs import SQSArrivalFeed
@@ -138,6 +141,7 @@ def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any
             if aws.arrivals_queue_url
             else ListingArrivalFeed(storage)
         ),
+        "pipeline_stamps": DeployedPipelineStamps(storage, catalog),
     }
     return stores, partial(
         _emr_runner,

@@ -49,6 +49,10 @@ class PartitionCatalog(ABC):
     def current(self, dataset: str, partition: str) -> PublishedPartition | None: ...
 
     @abstractmethod
+    def datasets(self) -> list[str]:
+        """Every dataset the catalog has a table for, by name."""
+
+    @abstractmethod
     def partitions(self, dataset: str) -> list[PublishedPartition]:
         """Every published partition of a dataset, in partition order."""
 
@@ -113,6 +117,11 @@ class SQLiteCatalog(PartitionCatalog):
                 (dataset, partition),
             ).fetchone()
         return self._decode(row[0]) if row else None
+
+    def datasets(self) -> list[str]:
+        with self._connect() as db:
+            rows = db.execute("SELECT DISTINCT dataset FROM partitions ORDER BY dataset")
+            return [dataset for (dataset,) in rows.fetchall()]
 
     def partitions(self, dataset: str) -> list[PublishedPartition]:
         with self._connect() as db:

@@ -38,6 +38,7 @@ from dagster_pyspark.resources import spark_session_from_config
 from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY, require_deployed_code
 from lake_assets.runtime.jobs import RunJob, run_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
+from lake_assets.runtime.python_workers import workers_on_this_python
 from resources.spark_guard import guarded_jvm
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class LocalSparkRunner(SparkRunner):
     @property
     def spark_session(self):
         # A killed process must not leave the JVM behind, nor its chatter in the terminal.
-        with guarded_jvm(), local_jvm_output(self.log_file):
+        with guarded_jvm(), local_jvm_output(self.log_file), workers_on_this_python():
             return spark_session_from_config(self.spark_config)
 
     def run(self, context, job, plan) -> dict:
@@ -269,7 +270,7 @@ class EmrServerlessRunner(SparkRunner):
         )
 
     def run(self, context, job, plan) -> dict:
-        require_deployed_code(self.storage, job)  # refuse before anything is submitted
+        tags = require_deployed_code(self.storage, job)  # refuse before anything is submitted
         session = boto3.session.Session(region_name=self.region)
         s3 = session.client("s3", endpoint_url=self.endpoint_url)
         bucket = self.storage.bucket
@@ -293,6 +294,8 @@ class EmrServerlessRunner(SparkRunner):
                     "--conf spark.sql.session.timeZone=UTC",
                 }
             },
+            # A generated pipeline's run carries its stamps (Pipes adds its own tags).
+            **({"tags": tags} if tags else {}),
         }
         return _run_over_pipes(
             job,

@@ -7,9 +7,10 @@
 # Object grants name a zone prefix ("<bucket>/raw/*"), never the whole bucket, and ListBucket is
 # narrowed with s3:prefix to the zones the role reads or lists (so a missing object is a 404,
 # not a 403). Zones are written out literally (no locals) so that the test can check them.
-# Three prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
+# Four prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
 # Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
-# job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs.
+# job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs,
+# _pipelines/ the stamp object of each generated pipeline's Terraform module.
 
 locals {
   lake_arn = aws_s3_bucket.lake.arn
@@ -443,6 +444,15 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/_code/*"]
   }
 
+  # The pipelines' drift check reads the stamp object each generated pipeline's Terraform
+  # module writes (terraform/pipelines/<name>/main.tf); Terraform writes it, the code never.
+  statement {
+    sid       = "ReadPipelineStamps"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.lake_arn}/_pipelines/*"]
+  }
+
   statement {
     sid       = "ListLakeZones"
     effect    = "Allow"
@@ -459,6 +469,7 @@ data "aws_iam_policy_document" "orchestrator" {
         "_pipes/*",
         "_code/*",
         "_state/*",
+        "_pipelines/*",
       ]
     }
   }

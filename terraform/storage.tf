@@ -208,15 +208,22 @@ resource "aws_s3_bucket_policy" "lake" {
   depends_on = [aws_s3_bucket_public_access_block.lake]
 }
 
-# New raw objects are announced on the arrivals queue; the sensor reads them from there.
+# New raw objects of the generated pipelines are announced on the arrivals queue; the sensor reads
+# them from there.
 resource "aws_s3_bucket_notification" "lake" {
   bucket = aws_s3_bucket.lake.id
 
-  queue {
-    id            = "raw-object-created"
-    queue_arn     = aws_sqs_queue.arrivals.arn
-    events        = ["s3:ObjectCreated:*"]
-    filter_prefix = "raw/"
+  # One rule per generated pipeline (local.pipeline_raw_prefixes, in the generated pipelines.tf);
+  # `lake deploy --config` applies this resource with the pipeline's module. The prefixes are
+  # disjoint (raw/source=<name>/), as S3 requires of rules for one event type.
+  dynamic "queue" {
+    for_each = local.pipeline_raw_prefixes
+    content {
+      id            = "raw-object-created-${queue.key}"
+      queue_arn     = aws_sqs_queue.arrivals.arn
+      events        = ["s3:ObjectCreated:*"]
+      filter_prefix = queue.value
+    }
   }
 
   depends_on = [aws_sqs_queue_policy.arrivals]

@@ -56,14 +56,17 @@ def no_dagster_home(monkeypatch):
 def spark():
     from pyspark.sql import SparkSession
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("lakehouse-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    from lake_assets.runtime.python_workers import workers_on_this_python
+
+    with workers_on_this_python():  # a pipeline's hooks run in Python workers
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("lakehouse-tests")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
     yield session
     session.stop()
 

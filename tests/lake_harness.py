@@ -6,12 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import yaml
 from dagster import DagsterInstance
 
 from lake_assets.cli.runs import materialize_partitions, step_failures
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.intake import land_payload
-from lake_assets.settings import load_settings
+from lake_assets.settings import DEFAULT_PIPELINES_DIR, load_settings
 from lake_assets.tables.reader import read_published
 from resources import build_resources
 
@@ -37,6 +38,16 @@ def card(number: int, day: str, renamed: bool = False, amount=12.5) -> dict:
         "merchant": {"name": "Grab", "country": "MY"},
         ("txn_date" if renamed else "transaction_date"): f"{day}T{number % 24:02d}:15:00Z",
     }
+
+
+def sources_file(path: Path, extra: str = "") -> Path:
+    """A sources file (LAKE_SOURCES_FILE) declaring the lake's generated sources and, in the
+    same YAML, `extra` source declarations indented under `sources:`."""
+    declared = {}
+    for generated in sorted(DEFAULT_PIPELINES_DIR.glob("*/source.yaml")):
+        declared |= yaml.safe_load(generated.read_text())["sources"]
+    path.write_text(yaml.safe_dump({"sources": declared}, sort_keys=False) + extra.lstrip("\n"))
+    return path
 
 
 class Lake:

@@ -173,7 +173,8 @@ def test_sources_config_errors_name_file_key_and_reason(tmp_path):
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  cards:\n    format: xml\n    event_time_field: ts\n")
     with pytest.raises(
-        ConfigError, match=r"sources.yaml: sources.cards.format: must be json or csv"
+        ConfigError,
+        match=r"sources.yaml: sources.cards.format: must be one of json, csv or custom, got .xml.",
     ):
         load_sources(bad)
     bad.write_text("sources:\n  cards:\n    format: json\n")
@@ -240,7 +241,9 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
 
     # Every contract rule is a check: a source's on its curated asset, a derived table's on it.
     owner = {t.dataset: "/".join(t.asset) for t in DERIVED_TABLES}
-    for dataset, contract in load_contracts(settings.contracts_dir).items():
+    for dataset, contract in load_contracts(
+        settings.contracts_dir, pipelines_dir=settings.pipeline_contracts_dir
+    ).items():
         for rule in contract.all_rules:
             assert (owner.get(dataset, f"curated/{dataset}"), check_name(rule)) in checks
     cards = graph.get(curated_key_of("card_transactions"))

@@ -154,8 +154,9 @@ def test_the_webserver_shows_each_days_check_results(tmp_path, spark, monkeypatc
 def test_every_rule_of_the_projects_contracts_is_described_with_its_columns_and_action():
     from lake_assets.contracts.model import CONTRACTS_DIR, load_contracts
     from lake_assets.contracts.verdicts import ACTION_EFFECTS, describe_rule
+    from lake_assets.settings import DEFAULT_PIPELINES_DIR
 
-    for contract in load_contracts(CONTRACTS_DIR).values():
+    for contract in load_contracts(CONTRACTS_DIR, pipelines_dir=DEFAULT_PIPELINES_DIR).values():
         for rule in contract.all_rules:
             text = describe_rule(rule, contract)
             assert text.startswith(f"{rule.name} ({rule.kind}): ")

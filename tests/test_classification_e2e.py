@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from lake_harness import Lake, failure_message
+from lake_harness import Lake, failure_message, sources_file
 
 from lake_assets.classification.assets import classification_key_of
 from lake_assets.classification.cli import explain
@@ -15,7 +15,6 @@ from lake_assets.classification.sensors import classification_requests
 from lake_assets.classification.service import DRIFT_ALERT
 from lake_assets.cli.runs import recorded_partition
 from lake_assets.ingestion.asset_keys import curated_key_of
-from lake_assets.settings import DEFAULT_SOURCES_FILE
 
 NOTES = "support_notes"
 DAY1, DAY2 = "2026-03-02", "2026-03-03"
@@ -48,8 +47,7 @@ def _notes(day: str, rows: int, ic_every: int | None = None) -> str:
 
 
 def test_pasted_ic_numbers_make_notes_pii_with_an_alert(tmp_path, spark):
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(DEFAULT_SOURCES_FILE.read_text() + SOURCE)
+    sources = sources_file(tmp_path / "sources.yaml", SOURCE)
     lake = Lake(tmp_path / "lake", sources=sources)
     key = classification_key_of(NOTES)
 

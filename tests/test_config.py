@@ -4,6 +4,7 @@ in the same words for every file. Each case edits one line of a copy of the ship
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from lake_assets.compaction.policy import CompactionPolicy, Prices, Selection, l
 from lake_assets.config import ConfigError
 from lake_assets.contracts.model import load_contract
 from lake_assets.events.model import load_rules
+from lake_assets.pipelines.spec import load_spec
 from lake_assets.settings import (
     REPO_ROOT,
     load_lake_file,
@@ -20,103 +22,96 @@ from lake_assets.settings import (
     record_partitions_start,
 )
 
-CONFIG = REPO_ROOT / "config"
 LOADERS = {
-    "sources.yaml": load_sources,
-    "contracts/customers.yaml": load_contract,
-    "dependencies.yaml": load_rules,
-    "compaction.yaml": load_policy,
-    "lake.yaml": load_lake_file,
+    "pipelines/card_transactions.yaml": load_spec,
+    "pipelines/customers.yaml": load_spec,
+    "pipelines/contracts/customers.yaml": load_contract,
+    "config/dependencies.yaml": load_rules,
+    "config/compaction.yaml": load_policy,
+    "config/lake.yaml": load_lake_file,
 }
 
 # file, text in the shipped file, its replacement, the key path, the reason (whole).
 CASES = {
     "lake_wrong_type": (
-        "lake.yaml",
+        "config/lake.yaml",
         "partitions_start: 2026-03-01",
         "partitions_start: last spring",
         "partitions_start",
         "must be a date (YYYY-MM-DD), got 'last spring'",
     ),
-    "sources_wrong_type": (
-        "sources.yaml",
+    "spec_wrong_type": (
+        "pipelines/customers.yaml",
         "keys: [customer_id]",
         "keys: [5]",
-        "sources.customers.history.keys[0]",
+        "history.keys[0]",
         "must be a string, got 5",
     ),
-    "sources_wrong_type_of_number": (
-        "sources.yaml",
-        "    compatibility: FULL\n    owner: payments-data",
-        "    compatibility: FULL\n    lookback_days: yes\n    owner: payments-data",
-        "sources.card_transactions.lookback_days",
+    "spec_wrong_type_of_number": (
+        "pipelines/card_transactions.yaml",
+        "compatibility: FULL\n",
+        "compatibility: FULL\nlookback_days: yes\n",
+        "lookback_days",
         "must be a whole number, got True",
     ),
-    "sources_unknown_key": (
-        "sources.yaml",
-        "owner: payments-data",
-        "ownr: payments-data",
-        "sources.card_transactions.ownr",
+    "spec_unknown_key": (
+        "pipelines/card_transactions.yaml",
+        "owner: payments-data\n",
+        "owner: payments-data\nschedule: hourly\n",
+        "schedule",
         "unknown key",
     ),
-    "sources_id_inside_a_declaration": (
-        "sources.yaml",
-        "  card_transactions:\n",
-        "  card_transactions:\n    source_id: cards\n",
-        "sources.card_transactions.source_id",
-        "unknown key",
-    ),
-    "sources_missing_required_key": (
-        "sources.yaml",
-        "    event_time_field: transaction_date\n",
+    "spec_missing_required_key": (
+        "pipelines/card_transactions.yaml",
+        "event_time_field: transaction_date\n",
         "",
-        "sources.card_transactions.event_time_field",
+        "event_time_field",
         "required",
     ),
     "contract_wrong_type": (
-        "contracts/customers.yaml",
+        "pipelines/contracts/customers.yaml",
         "bootstrap_partitions: 7",
         "bootstrap_partitions: [7]",
         "bootstrap_partitions",
         "must be a whole number, got [7]",
     ),
     "contract_unknown_key": (
-        "contracts/customers.yaml",
+        "pipelines/contracts/customers.yaml",
         "{name: email, type: string}",
         "{name: email, type: string, pii: true}",
         "schema[2].pii",
         "unknown key",
     ),
     "contract_missing_required_key": (
-        "contracts/customers.yaml",
+        "pipelines/contracts/customers.yaml",
         "owner: customer-data\n",
         "",
         "owner",
         "required",
     ),
     "dependencies_wrong_type": (
-        "dependencies.yaml",
+        "config/dependencies.yaml",
         "timeout_hours: 6",
         "timeout_hours: six",
         "rules[0].timeout_hours",
         "must be a number, got 'six'",
     ),
     "dependencies_unknown_key": (
-        "dependencies.yaml",
+        "config/dependencies.yaml",
         "    on_timeout: run_partial\n",
         "    on_timeout: run_partial\n    retries: 3\n",
         "rules[0].retries",
         "unknown key",
     ),
     "dependencies_missing_required_key": (
-        "dependencies.yaml",
+        "config/dependencies.yaml",
         "    target: marts/spend_by_customer\n",
         "",
         "rules[0].target",
         "required",
     ),
     "dependencies_wrong_choice": (
-        "dependencies.yaml",
+        "config/dependencies.yaml",
         "on_timeout: wait",
         "on_timeout: later",
         "rules[1].on_timeout",
@@ -125,14 +120,14 @@ CASES = {
     # Every key of the compaction policy is optional (the file states the defaults), so it has
     # no required key to leave out.
     "compaction_wrong_type": (
-        "compaction.yaml",
+        "config/compaction.yaml",
         "min_files: 5",
         "min_files: five",
         "selection.min_files",
         "must be a whole number, got 'five'",
     ),
     "compaction_unknown_key": (
-        "compaction.yaml",
+        "config/compaction.yaml",
         "  vcpus: 4 ",
         "  vcpu: 4 ",
         "cost.vcpu",
@@ -142,8 +137,10 @@ CASES = {
 
 
 def edited_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
-    text = (CONFIG / file).read_text()
+    text = (REPO_ROOT / file).read_text()
     assert old in text, f"{old!r} not in {file}"
+    if file.startswith("pipelines/"):  # a spec references its contract beside it
+        shutil.copytree(REPO_ROOT / "pipelines", tmp_path / "pipelines")
     path = tmp_path / file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.replace(old, new, 1))
@@ -157,12 +154,14 @@ def test_config_errors_name_file_key_and_reason(case, tmp_path):
     with pytest.raises(ConfigError) as refused:
         LOADERS[file](path)
     assert (refused.value.file, refused.value.key, refused.value.reason) == (str(path), key, reason)
-    assert str(refused.value) == f"{path}: {key}: {reason}"
+    # A pipeline spec's errors also name the line (load_config(..., lines=True)).
+    where = f"{path}:{refused.value.line}" if refused.value.line else f"{path}"
+    assert str(refused.value) == f"{where}: {key}: {reason}"
 
 
 @pytest.mark.parametrize("file", LOADERS)
 def test_every_shipped_config_file_loads(file):
-    assert LOADERS[file](CONFIG / file)
+    assert LOADERS[file](REPO_ROOT / file)
 
 
 def test_a_compaction_section_with_every_key_commented_out_is_the_defaults(tmp_path):

@@ -16,19 +16,19 @@ CONFIG = REPO_ROOT / "config"
 
 
 def configure(tmp_path: Path, monkeypatch, file: str, old: str, new: str) -> Path:
-    """A copy of the shipped config with `old` replaced by `new` in `file`, selected through the
-    environment as a deployment would."""
-    config = tmp_path / "config"
-    shutil.copytree(CONFIG, config)
-    edited = config / file
+    """A copy of the shipped config and of the generated pipelines (what the code location loads;
+    an edit there is a hand edit of generated code, or a bad template) with `old` replaced by
+    `new` in `file`, selected through the environment as a deployment would."""
+    shutil.copytree(CONFIG, tmp_path / "config")
+    shutil.copytree(REPO_ROOT / "lake_pipelines", tmp_path / "lake_pipelines")
+    edited = tmp_path / file
     text = edited.read_text()
     assert old in text, f"{old!r} not in {file}"
     edited.write_text(text.replace(old, new, 1))
     monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.setenv("LAKE_SOURCES_FILE", str(config / "sources.yaml"))
-    monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(config / "contracts"))
-    monkeypatch.setenv("LAKE_DEPENDENCIES_FILE", str(config / "dependencies.yaml"))
-    monkeypatch.setenv("LAKE_COMPACTION_FILE", str(config / "compaction.yaml"))
+    monkeypatch.setenv("LAKE_PIPELINES_DIR", str(tmp_path / "lake_pipelines"))
+    monkeypatch.setenv("LAKE_DEPENDENCIES_FILE", str(tmp_path / "config" / "dependencies.yaml"))
+    monkeypatch.setenv("LAKE_COMPACTION_FILE", str(tmp_path / "config" / "compaction.yaml"))
     return edited
 
 
@@ -41,42 +41,42 @@ def load_code_location():
 
 CASES = {
     "lookback_days_not_a_number": (
-        "sources.yaml",
-        "    compatibility: FULL\n    owner: payments-data",
-        "    compatibility: FULL\n    lookback_days: three\n    owner: payments-data",
+        "lake_pipelines/card_transactions/source.yaml",
+        "    lookback_days: 3\n",
+        "    lookback_days: three\n",
         "sources.card_transactions.lookback_days",
         "must be a whole number, got 'three'",
     ),
     "regex_valid_in_python_only": (
-        "contracts/customers.yaml",
-        r"pattern: '^C\d{5}$'",
-        r"pattern: '^(?P<prefix>C)\d{5}$'",
+        "lake_pipelines/customers/contract.yaml",
+        r"pattern: ^C\d{5}$",
+        r"pattern: ^(?P<prefix>C)\d{5}$",
         "rules[1].regex.pattern",
         "Java (Spark) writes (?<name>...)",
     ),
     "sql_rule_naming_a_missing_column": (
-        "contracts/customers.yaml",
-        'expression: "date_of_birth BETWEEN',
-        'expression: "date_of_brith BETWEEN',
+        "lake_pipelines/customers/contract.yaml",
+        "expression: date_of_birth BETWEEN",
+        "expression: date_of_brith BETWEEN",
         "rules[5].sql.expression",
         "rule 'date_of_birth_plausible' reads column 'date_of_brith', not in schema",
     ),
     "referential_rule_naming_an_unknown_dataset": (
-        "contracts/card_transactions.yaml",
-        "references: {dataset: customers,",
-        "references: {dataset: customer,",
+        "lake_pipelines/card_transactions/contract.yaml",
+        "      dataset: customers\n",
+        "      dataset: customer\n",
         "referential_integrity.references.dataset",
         "unknown dataset 'customer'",
     ),
     "dependency_rule_with_an_unknown_input": (
-        "dependencies.yaml",
+        "config/dependencies.yaml",
         "inputs: [card_transactions, customers]",
         "inputs: [card_transactions, customer]",
         "rules[0].inputs[1]",
         "unknown dataset 'customer': nothing announces it",
     ),
     "dependency_rule_with_an_unknown_target": (
-        "dependencies.yaml",
+        "config/dependencies.yaml",
         "target: history/customers",
         "target: history/customer",
         "rules[1].target",
@@ -98,13 +98,13 @@ def test_invalid_config_fails_when_the_code_location_loads_and_in_lake(
     assert main(["status"]) == 2
     err = capsys.readouterr().err
     assert str(edited) in err and key in err and reason in err
-    if file == "sources.yaml":  # read by every command, those that build no asset graph too
+    if file.endswith("source.yaml"):  # read by every command, those that build no asset graph too
         assert main(["lineage", "trace", "card_transactions[2026-03-02]"]) == 2
         assert capsys.readouterr().err == err
 
 
 def test_the_shipped_config_loads(tmp_path, monkeypatch):
-    configure(tmp_path, monkeypatch, "sources.yaml", "sources:", "sources:")
+    configure(tmp_path, monkeypatch, "config/lake.yaml", "partitions_start", "partitions_start")
     assert load_code_location().resolve_asset_graph().get_all_asset_keys()
 
 

@@ -8,7 +8,13 @@ from datetime import UTC, date, datetime
 import pytest
 import yaml
 
-from lake_assets.contracts.model import CONTRACTS_DIR, Contract, load_contract, load_contracts
+from lake_assets.contracts.model import (
+    CONTRACTS_DIR,
+    Contract,
+    contract_file,
+    load_contract,
+    load_contracts,
+)
 from lake_assets.contracts.verdicts import (
     blocking_rules,
     classify_missing_keys,
@@ -18,9 +24,9 @@ from lake_assets.contracts.verdicts import (
     staleness_verdict,
     volume_verdict,
 )
-from lake_assets.settings import ConfigError
+from lake_assets.settings import DEFAULT_PIPELINES_DIR, ConfigError
 
-CARDS = yaml.safe_load((CONTRACTS_DIR / "card_transactions.yaml").read_text())
+CARDS = yaml.safe_load((contract_file("card_transactions")).read_text())
 D1, D2 = date(2026, 3, 2), date(2026, 3, 3)
 
 
@@ -49,7 +55,7 @@ def contract(rules: list[dict], bootstrap: int = 3) -> Contract:
 
 
 def test_shipped_contracts_load():
-    contracts = load_contracts()
+    contracts = load_contracts(CONTRACTS_DIR, pipelines_dir=DEFAULT_PIPELINES_DIR)
     assert set(contracts) == {
         "card_transactions",
         "crm_contacts",
@@ -210,7 +216,7 @@ def test_referenced_column_must_be_in_the_referenced_contract(tmp_path):
     index = rule_index("customer_exists")
     cards["rules"][index]["referential_integrity"]["references"]["column"] = "cust_id"
     (tmp_path / "card_transactions.yaml").write_text(yaml.safe_dump(cards))
-    (tmp_path / "customers.yaml").write_text((CONTRACTS_DIR / "customers.yaml").read_text())
+    (tmp_path / "customers.yaml").write_text((contract_file("customers")).read_text())
     with pytest.raises(ConfigError) as caught:
         load_contracts(tmp_path)
     assert caught.value.key == f"rules[{index}].referential_integrity.references.column"
@@ -310,7 +316,7 @@ def test_row_violations_refuse_a_frame_missing_contract_columns(spark):
 def test_action_helpers_partition_the_rules():
     from lake_assets.contracts.rules import drop_rules, fail_rules, warn_rules
 
-    cards = load_contract(CONTRACTS_DIR / "card_transactions.yaml")
+    cards = load_contract(contract_file("card_transactions"))
     assert "currency_known" in drop_rules(cards)
     assert "schema.not_null.amount" in drop_rules(cards)
     assert {"transaction_id_unique", "daily_volume", "customer_exists"} <= fail_rules(cards)

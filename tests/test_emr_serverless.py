@@ -89,7 +89,8 @@ def test_a_failed_job_on_emr_serverless_fails_the_run_with_its_own_error(emr_lak
     [run] = emr_lake.emr.runs
     assert run.state == "FAILED"
     [reason] = step_failures(result)
-    assert "Spark job promote failed on EMR Serverless application" in reason
+    # A generated source runs its pipeline's own job (issue 15).
+    assert "Spark job pipeline.card_transactions failed on EMR Serverless application" in reason
     assert "AnalysisException: [PATH_NOT_FOUND] Path does not exist" in reason
     assert "plan.dataset=card_transactions" in reason and "plan.partitions=[2026-03-02]" in reason
     assert emr_lake.catalog.partitions("card_transactions") == []

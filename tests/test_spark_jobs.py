@@ -31,7 +31,7 @@ from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
 from test_silver_orders import change, deliver_changes
 from test_spark_runner import promotion_of
 
-from lake_assets.contracts.model import load_contract
+from lake_assets.contracts.model import contract_file, load_contract
 from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.history.apply import (
     history_as_of,
@@ -42,7 +42,7 @@ from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.layers.step import step_plan
 from lake_assets.runtime.jobs import JOBS
 from lake_assets.runtime.rows import take_rows
-from lake_assets.settings import DEFAULT_CONTRACTS_DIR, REPO_ROOT
+from lake_assets.settings import REPO_ROOT
 from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS, customer_sk_of
 from lake_assets.silver.fx_rates import FX_COLUMNS
 from lake_assets.silver.orders_table import SILVER_ORDERS
@@ -91,7 +91,7 @@ def _promotion_plan(lake, spark) -> dict:
     )
     assert lake.profile("card_transactions", DAY).success
     job = promotion_of(lake, DAY, "promote")
-    contract = load_contract(DEFAULT_CONTRACTS_DIR / "card_transactions.yaml")
+    contract = load_contract(contract_file("card_transactions"))
     job["plan"]["contract"] = contract.model_dump(by_alias=True, mode="json")
     return job
 

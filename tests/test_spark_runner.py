@@ -81,7 +81,11 @@ def test_a_failed_job_fails_the_run_and_the_command_with_its_own_error(lake):
 
     assert not result.success
     [reason] = step_failures(result)
-    assert "Spark job promote failed on a Pipes subprocess: AnalysisException: " in reason
+    # A generated source runs its pipeline's own job (issue 15).
+    assert (
+        "Spark job pipeline.card_transactions failed on a Pipes subprocess: AnalysisException: "
+        in reason
+    )
     assert "[PATH_NOT_FOUND] Path does not exist" in reason and landed.key in reason
     assert "plan.dataset=card_transactions" in reason and "plan.partitions=[2026-03-02]" in reason
     assert lake.catalog.partitions("card_transactions") == []

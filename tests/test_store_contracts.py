@@ -455,6 +455,7 @@ def test_partitions_come_in_partition_order(catalog: PartitionCatalog):
         "2026-03-03",
     ]
     assert catalog.partitions("payments_daily")[0] == _published("2026-02-28")
+    assert catalog.datasets() == ["cards_daily", "payments_daily"]
 
 
 def test_republish_switches_the_pointer_and_supersedes_the_old_folder(catalog: PartitionCatalog):

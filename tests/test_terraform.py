@@ -38,6 +38,7 @@ EXPECTED_FILES = [
     "iam.tf",
     "secrets.tf",
     "outputs.tf",
+    "pipelines.tf",
 ]
 
 # The environment variables the aws profile reads (lake_assets/settings.py), each an output.
@@ -468,14 +469,41 @@ def test_arrivals_queue_accepts_only_s3_from_the_lake_bucket(config):
 # --------------------------------------------------------------------------------------------
 
 
-def test_s3_notification_sends_only_raw_objects_to_the_arrivals_queue(config):
+def test_s3_notification_sends_each_pipelines_raw_objects_to_the_arrivals_queue(config):
     notification = _resources(config, "aws_s3_bucket_notification")["lake"]
     assert notification["bucket"] == "${aws_s3_bucket.lake.id}"
-    queue = one(notification["queue"])
-    assert queue["filter_prefix"] == "raw/"
+    assert "queue" not in notification  # one rule per pipeline, none for raw/ as a whole
+    dynamic = one(notification["dynamic"])["queue"]
+    assert dynamic["for_each"] == "${local.pipeline_raw_prefixes}"
+    queue = dynamic["content"][0]
+    assert queue["filter_prefix"] == "${queue.value}"
     assert queue["queue_arn"] == "${aws_sqs_queue.arrivals.arn}"
     assert queue["events"] == ["s3:ObjectCreated:*"]
     assert "lambda_function" not in notification and "topic" not in notification
+    prefixes = one(
+        [b["pipeline_raw_prefixes"] for b in config["locals"] if "pipeline_raw_prefixes" in b]
+    )
+    # Each pipeline's own prefix, as a literal or its module's output (generated pipelines.tf).
+    assert prefixes
+    for name, prefix in prefixes.items():
+        assert prefix in (f"raw/source={name}/", f"${{module.pipeline_{name}.raw_prefix}}"), name
+
+
+PIPELINE_MODULES = sorted((TF_DIR / "pipelines").glob("**/*.tf"))
+
+
+@pytest.mark.parametrize("path", PIPELINE_MODULES, ids=lambda p: str(p.relative_to(TF_DIR)))
+def test_every_generated_pipeline_module_parses_and_writes_its_stamp_object(path):
+    """terraform/pipelines/<name>/*.tf (rendered by `lake generate`): the stamp object the drift
+    check reads, under the prefix the orchestrator may read, encrypted with the lake key."""
+    parsed = _parse(path)
+    if path.name != "main.tf":
+        return  # parsed is enough: the stamp object is main.tf's
+    stamp = _resources(parsed, "aws_s3_object")["pipeline_stamp"]
+    assert stamp["key"] == f"_pipelines/{path.parent.name}.json"
+    assert stamp["kms_key_id"].startswith("${")
+    for tag in ("lake_pipeline", "lake_template_version", "lake_spec_hash"):
+        assert tag in str(stamp["tags"]), tag
 
 
 @pytest.mark.parametrize(

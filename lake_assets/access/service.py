@@ -48,10 +48,9 @@ class MaskedViews:
         self.token_key = None if settings.profile == "aws" else local_token_key()
 
     def datasets(self) -> list[str]:
-        """Every dataset with a published partition, by name."""
-        folders = self.storage.folders("curated/")
-        names = sorted(folder.split("/")[1] for folder in folders)
-        return [name for name in names if self.catalog.partitions(name)]
+        """Every dataset with a published partition, by name: from the catalog, which on aws
+        answers in one call per 100 tables, where listing the curated zone reads every object."""
+        return [name for name in self.catalog.datasets() if self.catalog.partitions(name)]
 
     def sources(self, datasets: Iterable[str]) -> dict[str, ViewSource]:
         found = {}

@@ -4,8 +4,9 @@ The entry point: each capability registers its command group (its cli.py), in th
 help lists them. A command that runs assets or Spark jobs (`set_defaults(checks_config=True)`)
 first checks the configuration as the code location would, which imports Dagster and builds the
 asset graph (seconds); the others import neither Dagster nor Spark unless they use them, so a
-point query or a lineage trace answers in about a second. Every command reads the settings, so
-a bad config file fails each command that reads it with the same ConfigError."""
+point query or a lineage trace answers in about a second. Every command but `lake generate`
+(`set_defaults(needs_settings=False)`) reads the settings, so a bad config file fails each
+command that reads it with the same ConfigError."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from lake_assets.ingestion.registry_cli import add_registry_commands
 from lake_assets.ingestion.retention_cli import add_retention_commands
 from lake_assets.layers.cli import add_layer_commands
 from lake_assets.lineage.cli import add_lineage_commands
+from lake_assets.pipelines.cli import add_generate_commands
 from lake_assets.pull.cli import add_pull_commands
 from lake_assets.runtime.cli import add_deploy_commands
 from lake_assets.settings import ConfigError, load_settings
@@ -54,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)
     add_raw_commands(sub, _resources)
+    add_generate_commands(sub)
     add_deploy_commands(sub, _resources)
     add_status_commands(sub)
     add_query_commands(sub, _resources)
@@ -81,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings = load_settings()
+        # `lake generate` repairs generated files the settings load, so it must not need them.
+        settings = load_settings() if getattr(args, "needs_settings", True) else None
         if getattr(args, "checks_config", False):
             quiet_dagster()
             from lake_assets.graph import check_config  # builds the asset graph

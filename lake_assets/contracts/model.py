@@ -1,4 +1,6 @@
-"""Data contracts: one YAML file per dataset in config/contracts/, validated into typed models.
+"""Data contracts: one YAML file per dataset, validated into typed models. A generated pipeline's
+contract is `lake_pipelines/<p>/contract.yaml` (rendered from pipelines/<p>.yaml); the derived
+tables' are in config/contracts/.
 
 A contract states what a curated partition must satisfy before it is published: the schema,
 row rules (checked per row, in the promotion pass), partition rules (unique keys, volume,
@@ -19,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
-from lake_assets.settings import REPO_ROOT
+from lake_assets.settings import DEFAULT_PIPELINES_DIR, REPO_ROOT
 from lake_assets.tables.types import FieldType
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
+GENERATED_CONTRACT = "contract.yaml"
 
 Severity = Literal["error", "warn"]
 Action = Literal["fail", "drop", "warn"]
@@ -304,25 +307,48 @@ def _check_rule(rule: Rule, key: str, types: dict[str, str]) -> None:
 
 
 def load_contract(path: Path | str) -> Contract:
-    """Parse and validate one contract file; its `dataset:` must equal the file's stem."""
+    """Parse and validate one contract file; its `dataset:` must equal the file's stem, or for a
+    generated pipeline's contract.yaml, the pipeline's name (its folder)."""
     path = Path(path)
     contract = load_config(path, Contract)
-    if contract.dataset != path.stem:
-        raise ConfigError(path, "dataset", f"must match the file name ({path.stem!r})")
+    generated = path.name == GENERATED_CONTRACT
+    dataset = path.parent.name if generated else path.stem
+    if contract.dataset != dataset:
+        named_by = "its pipeline's folder" if generated else "the file name"
+        raise ConfigError(path, "dataset", f"must match {named_by} ({dataset!r})")
     return contract
 
 
+def contract_file(dataset: str) -> Path:
+    """Where the repository keeps a dataset's contract: generated from its pipeline spec
+    (lake_pipelines/<dataset>/contract.yaml), or written by hand in config/contracts/."""
+    generated = DEFAULT_PIPELINES_DIR / dataset / GENERATED_CONTRACT
+    return generated if generated.exists() else CONTRACTS_DIR / f"{dataset}.yaml"
+
+
 def load_contracts(
-    folder: Path | str = CONTRACTS_DIR, datasets: Collection[str] | None = None
+    folder: Path | str = CONTRACTS_DIR,
+    datasets: Collection[str] | None = None,
+    pipelines_dir: Path | str | None = None,
 ) -> dict[str, Contract]:
-    """Every `<dataset>.yaml` in `folder`, by dataset. A referential_integrity rule references a
-    dataset of `datasets` (the declared sources) or one with a contract, and if it has a
-    contract, a column of that contract's schema."""
+    """Every `<dataset>.yaml` in `folder` and every generated `<pipelines_dir>/<dataset>/
+    contract.yaml`, by dataset. A referential_integrity rule references a dataset of `datasets`
+    (the declared sources) or one with a contract, and if it has a contract, a column of that
+    contract's schema."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(folder, "-", "contracts folder not found")
     files = {p.stem: p for p in sorted(folder.glob("*.yaml"))}
     contracts = {dataset: load_contract(p) for dataset, p in files.items()}
+    if pipelines_dir is not None:
+        for path in sorted(Path(pipelines_dir).glob(f"*/{GENERATED_CONTRACT}")):
+            dataset = path.parent.name
+            if dataset in files:  # a contract left behind when its pipeline was generated
+                raise ConfigError(
+                    files[dataset], "dataset", f"{dataset!r} is also the contract of {path}"
+                )
+            files[dataset] = path
+            contracts[dataset] = load_contract(path)
     for dataset, contract in contracts.items():
         for i, rule in enumerate(contract.rules):
             if not isinstance(rule.check, ReferentialIntegrity):

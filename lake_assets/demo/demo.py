@@ -51,7 +51,9 @@ from resources import build_resources
 
 def promotion_order(settings: Settings) -> list[str]:
     """Sources whose curated data others reference (dimensions) before those referencing them."""
-    contracts = load_contracts(settings.contracts_dir)
+    contracts = load_contracts(
+        settings.contracts_dir, pipelines_dir=settings.pipeline_contracts_dir
+    )
     referenced = {
         rule.check.references.dataset
         for contract in contracts.values()

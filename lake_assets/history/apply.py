@@ -199,7 +199,9 @@ def plan_snapshots(
 ) -> PlannedApply:
     """What applying `dates` would do to the current history (which snapshots it reads)."""
     if source.history is None:
-        raise ValueError(f"{source.source_id}: no history declared in config/sources.yaml")
+        raise ValueError(
+            f"{source.source_id}: no history declared in pipelines/{source.source_id}.yaml"
+        )
     current = committed_version(catalog, history_dataset(source.source_id), WHOLE_TABLE, clock)
     ledger = read_manifest(storage, current)["applied"] if current else {}
     applied = {day: entry["fingerprint"] for day, entry in ledger.items()}

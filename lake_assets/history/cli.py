@@ -31,7 +31,7 @@ def history_source(settings, dataset: str):
     """The declared source `dataset`, which must keep a history."""
     source = settings.source(dataset)
     if source.history is None:
-        raise ValueError(f"{dataset} keeps no history (history: in config/sources.yaml)")
+        raise ValueError(f"{dataset} keeps no history (history: in pipelines/{dataset}.yaml)")
     return source
 
 

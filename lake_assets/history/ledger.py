@@ -24,7 +24,7 @@ class OutOfOrderSnapshot(RuntimeError):
         super().__init__(
             f"{dataset}: snapshot(s) {', '.join(late)} arrived after {newest_applied} was applied "
             "and the out_of_order policy is reject; they were not applied. To accept them, set "
-            "history.out_of_order: resequence for the source in config/sources.yaml and "
+            f"history.out_of_order: resequence in pipelines/{dataset}.yaml, run `lake generate` and "
             "re-materialize those partitions: the history is then recomputed from the earliest."
         )
 

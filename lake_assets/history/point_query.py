@@ -31,7 +31,7 @@ from lake_assets.runtime.rows import json_value, python_rows
 
 
 def as_of_rows(plan: dict) -> list[dict]:
-    """The rows of `jobs.history_as_of(spark, plan)["rows"]`, without Spark."""
+    """The rows the `history_as_of` job answers for `plan` (apply.as_of_by_job), without Spark."""
     history = plan["history"]
     stored = _dataset(history["uris"])
     on = pa.scalar(date.fromisoformat(plan["valid_at"]), pa.date32())

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from dagster import (
+    CodeReferencesMetadataValue,
+    LocalFileCodeReference,
     MetadataValue,
     TableColumn,
     TableColumnConstraints,
@@ -18,6 +20,7 @@ from dagster import (
 
 from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.promotion import PartitionResult
+from lake_assets.settings import REPO_ROOT, SourceConfig
 from resources.classification_store import ColumnRecord
 from resources.storage import ObjectInfo
 
@@ -30,6 +33,27 @@ COLUMN_SCHEMA, PARTITION_ROW_COUNT, URI = (
     "dagster/partition_row_count",
     "dagster/uri",
 )
+
+
+def generated_metadata(source: SourceConfig) -> dict:
+    """A generated source's assets link to the spec they were generated from (the webserver
+    shows it as the asset's code reference, as for Dagster's own YAML components)."""
+    if source.generation is None:
+        return {}
+    spec = LocalFileCodeReference(
+        file_path=str(REPO_ROOT / "pipelines" / f"{source.source_id}.yaml"),
+        line_number=1,
+        label="pipeline spec",
+    )
+    return {"dagster/code_references": CodeReferencesMetadataValue(code_references=[spec])}
+
+
+def pipeline_run_tags(source: SourceConfig) -> dict[str, str]:
+    """Tags of the runs a schedule or sensor requests for a generated source: which pipeline,
+    generated from which spec, so a run can be traced to its spec without its code location."""
+    if source.generation is None:
+        return {}
+    return {"lake/pipeline": source.source_id, "lake/spec_hash": source.generation.spec_hash}
 
 
 def classification_tags(record: ColumnRecord | None) -> dict[str, str]:

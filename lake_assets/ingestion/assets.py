@@ -37,6 +37,7 @@ from lake_assets.ingestion.asset_metadata import (
     COLUMN_SCHEMA,
     arrival_metadata,
     curated_table_schema,
+    generated_metadata,
     promoted_partition_metadata,
 )
 from lake_assets.ingestion.checks import per_partition, schema_check_results, schema_check_spec
@@ -58,6 +59,7 @@ from lake_assets.ingestion.run_lineage import (
 from lake_assets.ingestion.schema_registry import latest_accepted
 from lake_assets.lineage import LineageRun, partition_address
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.runtime.jobs import pipeline_job_name
 from lake_assets.settings import Settings, SourceConfig
 from lake_assets.tables.locations import raw_prefix, run_output_prefix
 from lake_assets.tables.publish import expire_superseded
@@ -87,13 +89,19 @@ def build_source_assets(
     """The three assets of one source. Raw is external: payloads land through `lake ingest`
     (or any S3 writer) and the arrival sensor records them."""
     sid = source.source_id
+    # A generated source (lake_pipelines/<sid>/) stamps its assets' code_version from its
+    # template version and spec hash: a new template or a changed spec makes every partition
+    # materialized before stale. Promotion then runs the pipeline's own job, with its hooks.
+    code_version = source.generation.code_version if source.generation else None
+    spark_job = pipeline_job_name(sid) if source.generation else "promote"
+    generated = generated_metadata(source)
     raw = AssetSpec(
         key=raw_key_of(sid),
         partitions_def=partitions_def,
         group_name="raw",
         description=f"Payloads of {sid} exactly as received, by ingest date. {source.description}",
         metadata={"format": source.format, "prefix": raw_prefix(sid)},
-        kinds={"json" if source.format == "json" else "csv"},
+        kinds={source.format},
         owners=[f"team:{source.owner}"],
     )
 
@@ -106,6 +114,8 @@ def build_source_assets(
         check_specs=[schema_check_spec(sid, partitions_def)],
         kinds={"python", "pyarrow"},
         owners=[f"team:{source.owner}"],
+        code_version=code_version,
+        metadata=generated,
     )
     def registry_asset(
         context: AssetExecutionContext,
@@ -172,6 +182,8 @@ def build_source_assets(
         owners=[f"team:{source.owner}"],
         check_specs=contract_check_specs(curated_key_of(sid), contract, partitions_def),
         freshness_policy=_freshness_policy(contract),
+        code_version=code_version,
+        metadata=generated,
     )
     def curated_asset(
         context: AssetExecutionContext,
@@ -213,6 +225,7 @@ def build_source_assets(
             storage.uri,
             source.delivery,
             source.encoding,
+            source.partitioning,
         )
         if contract is not None:
             plan = replace(
@@ -231,7 +244,7 @@ def build_source_assets(
         output = storage.uri(run_output_prefix(sid, context.run_id))
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         # Each partition's own raw files: its lineage, its manifest's inputs, its content identity.
-        inputs = partition_inputs(plan, source.event_time_field, versions, raw_files)
+        inputs = partition_inputs(plan, source.partition_field, versions, raw_files)
         started = LineageRun(
             partition_inputs={
                 partition_address(sid, p): tuple(r.key for r in files)
@@ -248,7 +261,7 @@ def build_source_assets(
         )
         with recorder.track(started) as outputs:
             result = PromotionResult.from_dict(
-                spark_runner.run(context, "promote", {"plan": plan.to_dict(), "output_uri": output})
+                spark_runner.run(context, spark_job, {"plan": plan.to_dict(), "output_uri": output})
             )
             problems = audit(plan, result, expected_rows_read(plan, raw_files))
             if problems:
@@ -313,7 +326,7 @@ def build_source_assets(
             notifier,
             find_late_arrivals(
                 sid,
-                source.event_time_field,
+                source.partition_field,
                 source.lookback_days,
                 plan.partitions,
                 versions,

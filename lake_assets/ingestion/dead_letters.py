@@ -67,6 +67,6 @@ def replay_dead_letter(
     if outcome.status != "PROFILED":
         return Replay(raw_key, outcome.status, record)
     event_field = source_field(
-        registry.version(source.source_id, record.version), source.event_time_field
+        registry.version(source.source_id, record.version), source.partition_field
     )
     return Replay(raw_key, "PROFILED", record, tuple(sorted(file_partitions(record, event_field))))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, PartitionsDefinition, define_asset_job
 
 from lake_assets.contracts.model import Contract
+from lake_assets.ingestion.asset_metadata import pipeline_run_tags
 from lake_assets.ingestion.assets import build_source_assets
 from lake_assets.ingestion.schedules import build_daily_promotion
 from lake_assets.ingestion.sensors import build_arrival_sensor
@@ -30,7 +31,13 @@ def ingestion_definitions(
             )
         ],
         jobs=[ingestion_job],
-        sensors=[build_arrival_sensor(sorted(settings.sources), settings.partitions_start)],
+        sensors=[
+            build_arrival_sensor(
+                sorted(settings.sources),
+                settings.partitions_start,
+                {sid: pipeline_run_tags(s) for sid, s in settings.sources.items()},
+            )
+        ],
         schedules=[
             build_daily_promotion(s, settings.partitions_start) for s in settings.sources.values()
         ],

@@ -41,6 +41,7 @@ from lake_assets.ingestion.schema_registry import (
     source_field,
 )
 from lake_assets.ingestion.schema_versions import SchemaVersion
+from lake_assets.pipelines.hooks import hooks_of
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.locations import dead_letter_key, raw_key, raw_prefix
 from resources.notifier import Alert, Notifier
@@ -157,9 +158,18 @@ def profile_raw_object(
             duplicate = recognise_redelivery(registry, notifier, source, info, record.sha256, now)
             if duplicate is not None:
                 return ProfileOutcome(info.key, "DUPLICATE", duplicate_of=duplicate.duplicate_of)
-            with utf8_view(path, source.encoding) as text:
-                profile = profile_file(text, source.format, max_bytes=source.max_payload_bytes)
-                record.json_array = source.format == "json" and is_json_array(text)
+            if source.format == "custom":  # the reader takes the bytes as delivered
+                profile = profile_file(
+                    path,
+                    "custom",
+                    max_bytes=source.max_payload_bytes,
+                    reader=hooks_of(source.source_id).reader,
+                    encoding=source.encoding,
+                )
+            else:
+                with utf8_view(path, source.encoding) as text:
+                    profile = profile_file(text, source.format, max_bytes=source.max_payload_bytes)
+                    record.json_array = source.format == "json" and is_json_array(text)
     except MalformedPayload as error:
         return _dead_letter(storage, registry, notifier, record, name, error.reason)
     record.replayed_at = now.isoformat() if again else None

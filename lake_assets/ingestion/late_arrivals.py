@@ -52,7 +52,7 @@ def late_key(source_id: str, raw_key: str) -> str:
 
 def find_late_arrivals(
     source_id: str,
-    event_time_field: str,
+    partition_field: str | None,
     lookback_days: int,
     ingest_dates: Iterable[str],
     versions: Sequence[SchemaVersion],
@@ -73,7 +73,7 @@ def find_late_arrivals(
         oldest_allowed = (
             date.fromisoformat(record.ingest_date) - timedelta(days=lookback_days)
         ).isoformat()
-        field = source_field(accepted[record.version], event_time_field)
+        field = source_field(accepted[record.version], partition_field)
         too_late = sorted(d for d in file_partitions(record, field) if d < oldest_allowed)
         if too_late:
             found.append(

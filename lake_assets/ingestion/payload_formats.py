@@ -1,5 +1,6 @@
 """The payload formats read in bounded blocks: JSON lines, a JSON array (whole), CSV with a
-header row. Each yields the batches and bad records of payload_batches.
+header row; and a custom format, read whole by its pipeline's reader hook. Each yields the
+batches and bad records of payload_batches.
 """
 
 from __future__ import annotations
@@ -199,6 +200,21 @@ def _json_array_events(fh: IO[bytes]) -> Iterator[_Event]:
     except (ValueError, RecursionError) as error:
         raise MalformedPayload(f"not valid JSON: {_json_error(error)}") from error
     yield from _records_events((f"element {i}", value) for i, value in enumerate(document))
+
+
+# --- custom (a pipeline's reader hook) ------------------------------------------------------------
+
+
+def _custom_events(fh: IO[bytes], encoding: str, reader) -> Iterator[_Event]:
+    # Read whole, as a JSON array is. Profiled as the JSON texts Spark reads (record_texts), so
+    # that both sides see the same values and count the same records.
+    from lake_assets.pipelines.hooks import HookBroken, record_texts
+
+    try:
+        texts = record_texts(reader, fh.read(), encoding)
+    except HookBroken as error:
+        raise MalformedPayload(str(error)) from error
+    yield from _records_events((f"record {i}", json.loads(t)) for i, t in enumerate(texts))
 
 
 # --- CSV -----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Layout: a JSON payload whose first character (after a UTF-8 byte-order mark and 
 "[" is one array of records, as the profiler reads it; any other is JSON lines. The raw-file
 index records it, and promotion reads the file the same way (raw_records.py).
 
-Encoding: a source declares `encoding:` in config/sources.yaml (default UTF-8, whose byte-order mark is
+Encoding: a source declares `source.encoding:` in pipelines/<source>.yaml (default UTF-8, whose byte-order mark is
 skipped as before). The profiler reads UTF-8 only, so a payload in another encoding is profiled
 from a UTF-8 copy; Spark reads the raw bytes with the same charset. Raw keeps the bytes as sent.
 """

@@ -37,6 +37,7 @@ from lake_assets.ingestion.payload_batches import Hint, _BadRecord, _Column, _Ev
 from lake_assets.ingestion.payload_errors import MalformedPayload
 from lake_assets.ingestion.payload_formats import (
     _csv_events,
+    _custom_events,
     _json_array_events,
     _json_lines_events,
 )
@@ -269,17 +270,22 @@ def profile_file(
     *,
     max_bytes: int | None = None,
     block_size: int = 16 << 20,
+    reader=None,
+    encoding: str = "UTF-8",
 ) -> FileProfile:
-    """Profile one payload ("json": lines or an array of objects; "csv": with a header row).
+    """Profile one payload ("json": lines or an array of objects; "csv": with a header row;
+    "custom": the records `reader(bytes as delivered, encoding)` returns).
 
     Raises MalformedPayload, with its reason, for a payload that cannot be profiled.
     """
-    if fmt not in ("json", "csv"):
-        raise ValueError(f"unknown payload format {fmt!r}")
+    if fmt not in ("json", "csv", "custom") or (fmt == "custom") != (reader is not None):
+        raise ValueError(f"unknown payload format {fmt!r} (custom goes with a reader)")
     size = os.path.getsize(path)
     if max_bytes is not None and size > max_bytes:
         raise MalformedPayload(f"payload is {size} bytes, over the {max_bytes}-byte limit")
     with open(path, "rb") as fh:
+        if reader is not None:
+            return _fold(fmt, _custom_events(fh, encoding, reader))
         start, first = _payload_start(fh, block_size)
         if first is None:
             raise MalformedPayload("empty payload")

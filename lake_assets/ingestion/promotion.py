@@ -19,6 +19,7 @@ from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import (
@@ -34,6 +35,7 @@ from lake_assets.contracts.rules import (
 from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
+from lake_assets.pipelines.hooks import NO_HOOKS, HookBroken, PipelineHooks, transformed_record
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame, read_locations
 from lake_assets.tables.types import SPARK_TYPES
@@ -44,6 +46,7 @@ REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
 RAW_KEY_SEGMENTS = 4  # raw/source=<id>/ingest_date=<day>/<file>
+_HOOKED = "_hooked_record"
 
 
 @dataclass
@@ -91,8 +94,10 @@ class PromotionResult:
         return cls(**data)
 
 
-def _read_input(spark: SparkSession, group: PlannedInput, plan: PromotionPlan) -> DataFrame:
-    frame = read_records(spark, group)
+def _read_input(
+    spark: SparkSession, group: PlannedInput, plan: PromotionPlan, reader=None
+) -> DataFrame:
+    frame = read_records(spark, group, reader)
     raw_columns = [
         (F.col(column) if column in frame.columns else F.lit(None).cast("string")).alias(column)
         for column in plan.columns
@@ -150,10 +155,15 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
         F.when(any_failure, F.array(*failures)).alias(REASONS),
         F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)).alias(RAW_RECORD),
     )
-    event_date = try_cast(plan.event_time_column, "date")
-    missing_event = F.when(
-        event_date.isNull(), F.lit(f"missing or unreadable event time {plan.event_time_column}")
-    )
+    if plan.partitioning == "ingest_date":
+        # Every row goes to the day its file landed: an event time is no reason to quarantine.
+        event_date, missing_event = F.lit(None).cast("date"), F.lit(None).cast("string")
+    else:
+        event_date = try_cast(plan.event_time_column, "date")
+        missing_event = F.when(
+            event_date.isNull(),
+            F.lit(f"missing or unreadable event time {plan.event_time_column}"),
+        )
     return (
         typed_frame.withColumn(
             REASONS, F.nullif(F.concat_ws("; ", REASONS, missing_event), F.lit(""))
@@ -164,27 +174,36 @@ def _typed(frame: DataFrame, plan: PromotionPlan) -> DataFrame:
     )
 
 
-def promotion_job(spark: SparkSession, job: dict) -> dict:
-    """The registered Spark job (lake_assets/runtime/jobs.py): `promote` on a JSON plan."""
-    return promote(spark, PromotionPlan.from_dict(job["plan"]), job["output_uri"]).to_dict()
+def promotion_job(spark: SparkSession, job: dict, hooks: PipelineHooks = NO_HOOKS) -> dict:
+    """The registered Spark job (lake_assets/runtime/jobs.py): `promote` on a JSON plan; a
+    generated pipeline's job (lake_pipelines/<p>/job.py) passes its hooks."""
+    plan = PromotionPlan.from_dict(job["plan"])
+    return promote(spark, plan, job["output_uri"], hooks).to_dict()
 
 
-def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> PromotionResult:
+def promote(
+    spark: SparkSession, plan: PromotionPlan, output_uri: str, hooks: PipelineHooks = NO_HOOKS
+) -> PromotionResult:
     """Read, cast, validate and write the plan's partitions in one pass, then read back.
 
     Every row of the window is written once, under `output_uri`/_zone=published|quarantined/
     event_date=<d>/. Spark counts rows while it writes (an Observation), and the audit compares
     those counts with what the Parquet footers say was written.
     """
+    _refuse_hooks_not_run(hooks)
     results = {p: PartitionResult(p) for p in plan.partitions}
     if not plan.inputs:
         _write_empty_partitions(spark, plan, results, output_uri)
         return PromotionResult(plan.dataset, 0, 0, 0, results, {})
-    frames = [_read_input(spark, group, plan) for group in plan.inputs]
+    frames = [_read_input(spark, group, plan, hooks.reader) for group in plan.inputs]
     frame = frames[0]
     for other in frames[1:]:
         frame = frame.unionByName(other)
+    if hooks.record_transform is not None:
+        frame = _with_record_transform(frame, hooks.record_transform, plan)
     rows = _typed(frame, plan)
+    if hooks.frame_transform is not None:
+        rows = _with_frame_transform(rows, hooks.frame_transform)
     if plan.contract is not None:
         rows = _with_contract(spark, rows, plan)
     in_window = F.col(PARTITION).isin([date.fromisoformat(p) for p in plan.partitions])
@@ -214,6 +233,14 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
     if profiled and counted["read"] != sum(profiled.values()):
         # Off the happy path: one more read of the inputs, counting records per file.
         by_file = {key: n for key, n in frame.groupBy("_source_file").count().collect()}
+        if hooks.frame_transform is not None and sum(by_file.values()) != counted["read"]:
+            raise HookBroken(
+                "frame_transform",
+                hooks.frame_transform,
+                f"changed the number of rows ({sum(by_file.values())} in, {counted['read']} "
+                f"out): it may not drop or add rows; to quarantine a row, give it a reason in "
+                f"{REASONS}",
+            )
     wrote_any = counted["published"] + counted["quarantined"] > 0
     # One read of what was written serves the audit and the contract counts.
     written = spark.read.parquet(output_uri) if wrote_any else None
@@ -241,6 +268,62 @@ def promote(spark: SparkSession, plan: PromotionPlan, output_uri: str) -> Promot
         violation_samples=samples,
         rows_read_by_file=by_file,
     )
+
+
+def _refuse_hooks_not_run(hooks: PipelineHooks) -> None:
+    """A partitioner must act alike in the profiler's event-date counts and here (else the
+    plan's files and Spark's partitions disagree and the audit refuses every run); neither side
+    calls it yet, so a pipeline that names one fails here rather than run without it."""
+    if hooks.partitioner is not None:
+        raise HookBroken(
+            "partitioner", hooks.partitioner, "is not run by the lake yet: the other points are"
+        )
+
+
+def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:
+    """Each record's text through the pipeline's record_transform, before casting. A plain
+    Python UDF over the record as a struct: it runs on Spark 3.5 and 4 alike and needs neither
+    pandas nor pyarrow where the job runs (mapInArrow needs pandas on 3.5). A malformed record
+    has no fields and passes unchanged."""
+    data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
+
+    def each(record):
+        *values, corrupt = record
+        if corrupt is not None:
+            return tuple(values)
+        out = transformed_record(transform, dict(zip(data_columns, values, strict=True)))
+        return tuple(out[column] for column in data_columns)
+
+    text = T.StructType([T.StructField(c, T.StringType()) for c in data_columns])
+    hooked = F.udf(each, text)(F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)))
+    # Spark evaluates the UDF once per row and each field below reads its result.
+    return frame.withColumn(_HOOKED, hooked).select(
+        *[
+            F.col(_HOOKED).getField(c).alias(c) if c in text.names else F.col(c)
+            for c in frame.columns
+        ]
+    )
+
+
+def _with_frame_transform(rows: DataFrame, transform) -> DataFrame:
+    """The typed rows through the pipeline's frame_transform, before the contract judges them.
+    Its columns and their types are checked here (the schema: no Spark action); its rows where
+    Spark counts them (promote), since the audit compares them with what profiling counted."""
+    out = transform(rows)
+    if not isinstance(out, DataFrame):
+        raise HookBroken("frame_transform", transform, f"returned {type(out).__name__}")
+    before = {f.name: f.dataType.simpleString() for f in rows.schema.fields}
+    after = {f.name: f.dataType.simpleString() for f in out.schema.fields}
+    if before != after:
+        changed = sorted(c for c in before.keys() & after.keys() if before[c] != after[c])
+        raise HookBroken(
+            "frame_transform",
+            transform,
+            "must keep the columns and their types: added "
+            f"{sorted(after.keys() - before.keys())}, removed "
+            f"{sorted(before.keys() - after.keys())}, retyped {changed}",
+        )
+    return out.select(*rows.columns)  # its own order is not the hook's to choose
 
 
 def _classify_orphans(

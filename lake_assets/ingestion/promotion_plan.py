@@ -96,6 +96,7 @@ class PromotionPlan:
     schema_version: str  # newest accepted version the plan was made against
     contract: dict | None = None  # the dataset's data contract, as loaded from its YAML
     references: dict[str, Reference] = field(default_factory=dict)  # by referential rule name
+    partitioning: str = "event_date"  # or "ingest_date": rows go by the day their file landed
 
     @property
     def input_keys(self) -> list[str]:
@@ -168,6 +169,7 @@ def plan_promotion(
     uri_of,
     delivery: str = "events",
     encoding: str = "UTF-8",
+    partitioning: str = "event_date",
 ) -> PromotionPlan:
     """Plan the promotion of `partitions` (event dates) of one source.
 
@@ -197,9 +199,10 @@ def plan_promotion(
             f"(fields: {', '.join(columns)})"
         )
     wanted = set(partitions)
+    partition_field = event_time_field if partitioning == "event_date" else None
 
     def partitions_of(record: RawFile) -> set[str]:
-        return file_partitions(record, source_field(accepted[record.version], event_time_field))
+        return file_partitions(record, source_field(accepted[record.version], partition_field))
 
     readable = [r for r in raw_files if r.status == "PROFILED" and r.version in accepted]
     if delivery == "snapshot":
@@ -236,12 +239,13 @@ def plan_promotion(
         columns={**curated, **LINEAGE_COLUMNS},
         inputs=tuple(inputs),
         schema_version=max(accepted),
+        partitioning=partitioning,
     )
 
 
 def partition_inputs(
     plan: PromotionPlan,
-    event_time_field: str,
+    partition_field: str | None,
     versions: Sequence[SchemaVersion],
     raw_files: Sequence[RawFile],
 ) -> dict[str, list[RawFile]]:
@@ -252,7 +256,7 @@ def partition_inputs(
     for record in raw_files:
         if record.key not in planned:
             continue
-        field = source_field(by_version[record.version], event_time_field)
+        field = source_field(by_version[record.version], partition_field)
         for partition in file_partitions(record, field) & inputs.keys():
             inputs[partition].append(record)
     return inputs

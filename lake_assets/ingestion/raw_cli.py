@@ -26,7 +26,7 @@ def _dates(record: RawFile, source: SourceConfig) -> str:
     """The event dates the object feeds, as the file index knows them: where to re-promote."""
     from lake_assets.ingestion.promotion_plan import file_partitions  # pyarrow: only here
 
-    dates = sorted(file_partitions(record, source.event_time_field))
+    dates = sorted(file_partitions(record, source.partition_field))
     return ", ".join(dates[:5]) + (f" and {len(dates) - 5} more" if len(dates) > 5 else "")
 
 

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lake_assets.ingestion.promotion_plan import PlannedInput
+from lake_assets.pipelines.hooks import record_texts
 
 CORRUPT = "_corrupt_record"
 FILE_PATH = "_file_path"
@@ -30,12 +31,30 @@ _BLANK = r"^\s*$"
 _PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
 
 
-def read_records(spark: SparkSession, group: PlannedInput) -> DataFrame:
+def read_records(spark: SparkSession, group: PlannedInput, reader=None) -> DataFrame:
     """One row per record of the group's files: each delivered field of `group.column_map`
-    as text under its canonical column, CORRUPT (a malformed record's text) and FILE_PATH."""
+    as text under its canonical column, CORRUPT (a malformed record's text) and FILE_PATH.
+    A `custom` group is read by the pipeline's `reader` hook, as the profiler read it."""
     if group.format == "csv":
         return _csv_records(spark, group)
+    if group.format == "custom":
+        return _json_records(_custom_texts(spark, group, reader), group)
     return _json_records(_json_texts(spark, group), group)
+
+
+def _custom_texts(spark: SparkSession, group: PlannedInput, reader) -> DataFrame:
+    """(record text, file path): each record the reader returns for a file's bytes, as the JSON
+    text the profiler profiled (hooks.record_texts). A Python UDF: Spark 3.5 and 4 alike."""
+    if reader is None:
+        raise ValueError(f"{group.keys[0]}...: format custom needs the pipeline's reader hook")
+    encoding = group.encoding
+
+    def texts(content):
+        return record_texts(reader, bytes(content), encoding)
+
+    files = spark.read.format("binaryFile").load(list(group.uris))
+    records = F.udf(texts, T.ArrayType(T.StringType()))(F.col("content"))
+    return files.select(F.explode(records).alias(_TEXT), F.col("path").alias(FILE_PATH))
 
 
 # --- JSON --------------------------------------------------------------------------------------

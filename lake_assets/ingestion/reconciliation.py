@@ -182,7 +182,7 @@ def reconcile(
             account.unreconciled[record.status] = account.unreconciled.get(record.status, 0) + rows
         else:
             version = by_version.get(record.version)
-            event_field = source_field(version, source.event_time_field) if version else None
+            event_field = source_field(version, source.partition_field) if version else None
             shares += [(record, d, n) for d, n in partition_rows(record, event_field).items()]
 
     newest = _newest_delivery(shares) if source.delivery == "snapshot" else {}

@@ -74,7 +74,7 @@ def recognise_redelivery(
                 "duplicate_of": original,
                 "sha256": sha256,
                 "resolve_with": "nothing to do if it is a retry; a source that re-sends "
-                "identical files on purpose declares `redelivery: keep` in config/sources.yaml",
+                "identical files on purpose declares `source.redelivery: keep` in its pipelines/<source>.yaml",
             },
         )
     )

@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from lake_assets.ingestion.asset_keys import curated_key_of
+from lake_assets.ingestion.asset_metadata import pipeline_run_tags
 from lake_assets.ingestion.late_arrivals import lookback_window
 from lake_assets.ingestion.reconciliation import reconcile_source
 from lake_assets.settings import SourceConfig
@@ -49,6 +50,9 @@ def build_daily_promotion(source: SourceConfig, partitions_start: str):
         waiting = [day for day in account.not_yet_promoted if first <= day <= last]
         if not (waiting or account.unprofiled_files):
             return SkipReason(f"{source.source_id}: nothing new to promote in {first}..{last}")
-        return RunRequest(run_key=f"{source.source_id}/{last}", tags=range_tags(first, last))
+        return RunRequest(
+            run_key=f"{source.source_id}/{last}",
+            tags={**range_tags(first, last), **pipeline_run_tags(source)},
+        )
 
     return daily

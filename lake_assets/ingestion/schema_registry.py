@@ -321,8 +321,9 @@ def canonical_schema(history: Sequence[SchemaVersion]) -> dict[str, str]:
     return schema
 
 
-def source_field(version: SchemaVersion, canonical: str) -> str | None:
-    """The name `version` delivers the canonical field under, or None if it lacks it."""
+def source_field(version: SchemaVersion, canonical: str | None) -> str | None:
+    """The name `version` delivers the canonical field under, or None if it lacks it (or is
+    asked for none: a source partitioned by ingest date has no partition field)."""
     for name in version.fields:
         if version.approved_renames.get(name, name) == canonical:
             return name

@@ -5,6 +5,7 @@ Without the daemon, `lake profile` does the same work directly (see README).
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 
 from dagster import (
     AssetSelection,
@@ -34,6 +35,7 @@ def arrival_run_requests(
     source_ids: set[str],
     registry: RegistryStore,
     calendar: PartitionCalendar | None = None,
+    run_tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[list[RunRequest], list[str], dict[str, list]]:
     """Group new arrivals by (source, ingest date) into one profiling run each.
 
@@ -41,6 +43,7 @@ def arrival_run_requests(
     group's objects, so a group announced twice launches once. An arrival of a declared source
     whose key has no partition (an ingest date that is not a date, or outside `calendar`) is
     held: returned per source with its reason, never requested, so it cannot fail the tick.
+    `run_tags` are a source's own tags on its runs (a generated pipeline's stamp).
     """
     groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     ignored = []
@@ -64,13 +67,21 @@ def arrival_run_requests(
                 run_key=f"profile/{source_id}/{ingest_date}/{digest}",
                 asset_selection=[registry_key_of(source_id)],
                 partition_key=ingest_date,
-                tags={"lake/source": source_id, "lake/arrivals": str(len(objects))},
+                tags={
+                    "lake/source": source_id,
+                    "lake/arrivals": str(len(objects)),
+                    **(run_tags or {}).get(source_id, {}),
+                },
             )
         )
     return requests, ignored, dict(held)
 
 
-def build_arrival_sensor(source_ids: list[str], partitions_start: str):
+def build_arrival_sensor(
+    source_ids: list[str],
+    partitions_start: str,
+    run_tags: Mapping[str, Mapping[str, str]] | None = None,
+):
     @sensor(
         name="raw_arrivals",
         minimum_interval_seconds=30,
@@ -86,7 +97,9 @@ def build_arrival_sensor(source_ids: list[str], partitions_start: str):
     ):
         new, cursor = arrivals.poll(context.cursor)
         calendar = PartitionCalendar.until_today(partitions_start)
-        requests, ignored, held = arrival_run_requests(new, set(source_ids), registry, calendar)
+        requests, ignored, held = arrival_run_requests(
+            new, set(source_ids), registry, calendar, run_tags
+        )
         if ignored:
             context.log.warning(
                 f"ignored {len(ignored)} objects of undeclared sources: {ignored[:5]}"

@@ -1,4 +1,4 @@
-"""The `pull:` block of a source in config/sources.yaml: where a pulled source's rows come from
+"""The `source.pull:` block of a pipeline spec (pipelines/<source>.yaml): where a pulled source's rows come from
 and how far each pull reads. Validated with the rest of the file (lake_assets/config.py), so a
 mistake names the file, the key and the reason. Imports no SQLAlchemy: every `lake` command
 reads this file, and most of them never connect to a database."""

@@ -217,7 +217,7 @@ def pull_declared_source(
     environ: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> PullResult:
-    """Pull a source as config/sources.yaml declares it, with the credentials it names: what
+    """Pull a source as its pipeline spec declares it, with the credentials it names: what
     `lake pull` and the pull jobs run."""
     source = settings.source(source_id)
     if source.pull is None:

@@ -1,10 +1,13 @@
-"""`lake deploy`: build the Spark jobs' code and upload it where EMR Serverless runs it from."""
+"""`lake deploy`: build the Spark jobs' code and upload it where EMR Serverless runs it from;
+with `--config pipelines/<name>.yaml`, also that generated pipeline's Glue table and Terraform
+module (lake_assets/pipelines/deploy.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lake_assets.runtime.deploy import DeployError, deploy_code
@@ -13,8 +16,29 @@ from lake_assets.settings import Settings
 ResourcesFor = Callable[[Settings], dict[str, Any]]
 
 
+def _deploy_pipeline(args: argparse.Namespace, settings: Settings, resources_for) -> int:
+    from lake_assets.pipelines.deploy import DeployRefused, deploy_pipeline
+
+    try:
+        # The refusal names what is missing before any resource (which needs the aws
+        # profile's settings) is built.
+        resources = resources_for(settings) if settings.profile == "aws" else {}
+        done = deploy_pipeline(settings, resources, Path(args.config), apply=args.apply)
+    except (DeployRefused, DeployError) as error:
+        print(f"lake: error: {error}", file=sys.stderr)
+        return 2
+    for line in done.lines:
+        if line:
+            print(line)
+    return 0 if done.complete else 1
+
+
 def add_deploy_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def deploy(args: argparse.Namespace, settings: Settings) -> int:
+        if args.config:
+            return _deploy_pipeline(args, settings, resources_for)
+        if args.apply:
+            raise ValueError("--apply applies a pipeline's Terraform module: name its --config")
         if settings.profile != "aws":
             raise ValueError(
                 "lake deploy uploads the Spark jobs' code for EMR Serverless to the aws "
@@ -33,6 +57,16 @@ def add_deploy_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
 
     p = subparsers.add_parser(
         "deploy",
-        help="build the Spark jobs' code (wheel, entry script) and upload what changed to _code/",
+        help="build the Spark jobs' code (wheel, entry script) and upload what changed to _code/; "
+        "with --config, also a generated pipeline's Glue table and Terraform module",
+    )
+    p.add_argument(
+        "--config",
+        metavar="SPEC",
+        help="pipelines/<name>.yaml: deploy that generated pipeline (code, Glue table, "
+        "terraform plan of module.pipeline_<name>)",
+    )
+    p.add_argument(
+        "--apply", action="store_true", help="with --config: terraform apply instead of plan"
     )
     p.set_defaults(run=deploy)

@@ -7,7 +7,9 @@ Three objects at fixed keys under CODE_PREFIX in the lake bucket:
   root, which is what `--py-files` takes; Spark puts only .zip, .egg and .jar files on the
   executors' path, hence the name;
 - MANIFEST_KEY: version, sha256 and size of both, the EMR release and the runtime image tag,
-  written last, so a half-finished deploy never looks complete.
+  and the generation (template version, spec hash) of each generated pipeline the package holds
+  (`pipelines`, read by the pipelines' drift check), written last, so a half-finished deploy
+  never looks complete.
 
 Python 3.11 and the third-party wheels (pyarrow, pydantic-core, ...) are not uploaded: they are in
 the job runtime image built from deploy/emr/ (Dockerfile and requirements.txt), whose tag the
@@ -29,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lake_assets.pipelines.drift import LOADED_FILE, generation_in, stamp_record
+from lake_assets.pipelines.stamp import read_stamp
+
 if TYPE_CHECKING:
     from resources.storage import LakeStorage
 
@@ -40,6 +45,8 @@ CODE_PREFIX = "_code/"
 ENTRY_SCRIPT_KEY = CODE_PREFIX + "entry.py"
 PACKAGE_KEY = CODE_PREFIX + "lakehouse.zip"
 MANIFEST_KEY = CODE_PREFIX + "deploy.json"
+# The Spark job of a generated pipeline is `pipeline.<name>` (runtime/jobs.py).
+PIPELINE_JOB_PREFIX = "pipeline."
 
 # The EMR Serverless release of the application (terraform: emr_release_label; the Dockerfile's
 # base image) and the Python the job code runs on there; tests/test_deploy.py keeps them equal.
@@ -192,7 +199,20 @@ def code_artifacts(project_root: Path, wheel: Path) -> list[Artifact]:
     ]
 
 
-def deploy_manifest(artifacts: list[Artifact], version: str, image_tag: str) -> Artifact:
+def deployed_pipelines(project_root: Path) -> dict[str, dict]:
+    """The generation of each generated pipeline in the package: the stamp of its source.yaml
+    (the file the code location loads it from)."""
+    pipelines = {}
+    for path in sorted(project_root.glob(LOADED_FILE.format(name="*"))):
+        stamp = read_stamp(path.read_text(encoding="utf-8"))
+        if stamp is not None:
+            pipelines[path.parent.name] = stamp_record(stamp.generation)
+    return pipelines
+
+
+def deploy_manifest(
+    artifacts: list[Artifact], version: str, image_tag: str, pipelines: dict[str, dict]
+) -> Artifact:
     """The manifest: deterministic bytes (no time stamp), so an unchanged build rewrites nothing."""
     document = {
         "project": "lakehouse",
@@ -201,6 +221,7 @@ def deploy_manifest(artifacts: list[Artifact], version: str, image_tag: str) -> 
         "python": JOB_PYTHON,
         "runtime_image_tag": image_tag,
         "artifacts": {a.name: a.record() for a in artifacts},
+        "pipelines": pipelines,
     }
     data = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
     return Artifact("manifest", MANIFEST_KEY, "deploy manifest", data)
@@ -250,13 +271,14 @@ def deploy_code(storage: LakeStorage, project_root: Path = PROJECT_ROOT) -> Depl
         artifacts = code_artifacts(project_root, wheel)
     version = wheel.name.split("-")[1]
     image_tag = runtime_image_tag(project_root)
-    manifest = deploy_manifest(artifacts, version, image_tag)
+    manifest = deploy_manifest(artifacts, version, image_tag, deployed_pipelines(project_root))
     return upload_code(storage, artifacts, manifest, DeployReport(version, image_tag))
 
 
-def require_deployed_code(storage: LakeStorage, job: str) -> None:
+def require_deployed_code(storage: LakeStorage, job: str) -> dict:
     """Raise CodeNotDeployed, naming each missing or half-written object, unless the entry script
-    and the package a submission names are there as the deploy manifest recorded them."""
+    and the package a submission names are there as the deploy manifest recorded them. Returns
+    the tags of the job's run (run_tags)."""
     problems = []
     manifest = _manifest_bytes(storage)
     if manifest is None:
@@ -274,3 +296,25 @@ def require_deployed_code(storage: LakeStorage, job: str) -> None:
             )
     if problems:
         raise CodeNotDeployed(job, problems)
+    return run_tags(manifest, job)
+
+
+def run_tags(manifest: bytes | None, job: str) -> dict[str, str]:
+    """The stamps of a generated pipeline's job run (`pipeline.<name>`): the generation of the
+    code the manifest records as deployed, which is the code the run executes. None for the
+    engine's own jobs."""
+    name = job.removeprefix(PIPELINE_JOB_PREFIX)
+    if name == job:
+        return {}
+    try:
+        record = json.loads(manifest or b"{}").get("pipelines", {}).get(name)
+    except (ValueError, AttributeError):
+        record = None
+    generation = generation_in(record)
+    if generation is None:
+        return {"lake_pipeline": name}
+    return {
+        "lake_pipeline": name,
+        "lake_template_version": str(generation.template_version),
+        "lake_spec_hash": generation.spec_hash,
+    }

@@ -29,6 +29,7 @@ from dagster_pipes import (
 
 from lake_assets.runtime.jobs import run_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
+from lake_assets.runtime.python_workers import workers_on_this_python
 
 # A local folder standing in for S3 in Spark's own reads and writes: s3://<bucket>/<key> is
 # read and written at <folder>/<bucket>/<key>. Only the tests' EMR Serverless fake sets it
@@ -70,11 +71,12 @@ def job_session(job: str):
     sparkSubmitParameters, the subprocess runner's spark_conf), in UTC."""
     from pyspark.sql import SparkSession
 
-    return (
-        SparkSession.builder.appName(f"lakehouse-{job}")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    with workers_on_this_python():
+        return (
+            SparkSession.builder.appName(f"lakehouse-{job}")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
 
 
 def main() -> None:

@@ -6,6 +6,11 @@ runner puts it (in-process, a Pipes subprocess, EMR Serverless), and the orchest
 publishes. Jobs are named here as `module:function` so the remote entry point imports only the
 job it runs.
 
+A generated pipeline's job, `pipeline.<p>`, is its own module, `lake_pipelines.<p>.job:job` (the
+lake's promotion with the pipeline's hooks). It is resolved by name, not listed in JOBS: JOBS
+are the engine's jobs, which the runner benchmark measures (ADR-0064). A `.` rather than a `:`
+because the job name becomes part of an EMR run name.
+
 A result travels back inline, as one Pipes message (a line of the subprocess runner's message
 file, a chunk on S3 from EMR Serverless): a channel for reports, not data. A result of a few MiB
 was read cut in the middle (the orchestrator failed to parse it), so a result holds what does not
@@ -21,6 +26,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from lake_assets.tables.keys import check_source_id
+
 JOBS = {
     "promote": "lake_assets.ingestion.promotion:promotion_job",
     "history_apply": "lake_assets.history.jobs:history_apply",
@@ -34,6 +41,7 @@ JOBS = {
     "gold_table": "lake_assets.gold.build:gold_job",
     "orders_merge": "lake_assets.silver.orders:orders_merge_job",
 }
+PIPELINE_JOB_PREFIX = "pipeline."
 
 # Thousands of partitions' counts and file names fit; a job's rows do not, and must not try.
 MAX_RESULT_BYTES = 2**20
@@ -43,9 +51,21 @@ Job = Callable[[Any, dict], dict]
 RunJob = Callable[[str, dict], dict]
 
 
+def pipeline_job_name(pipeline: str) -> str:
+    """The Spark job name of a generated pipeline."""
+    return PIPELINE_JOB_PREFIX + check_source_id(pipeline)
+
+
 def job_function(name: str) -> Job:
+    if name.startswith(PIPELINE_JOB_PREFIX):
+        # The id is checked first: the name becomes a module path, never anything else.
+        pipeline = check_source_id(name.removeprefix(PIPELINE_JOB_PREFIX))
+        return importlib.import_module(f"lake_pipelines.{pipeline}.job").job
     if name not in JOBS:
-        raise KeyError(f"no Spark job named {name!r}; the registered jobs are {sorted(JOBS)}")
+        raise KeyError(
+            f"no Spark job named {name!r}; the registered jobs are {sorted(JOBS)} and "
+            f"{PIPELINE_JOB_PREFIX}<pipeline> for a generated pipeline"
+        )
     module, function = JOBS[name].split(":")
     return getattr(importlib.import_module(module), function)
 

@@ -41,6 +41,23 @@ def ensure_table(dynamo: Any, table: str, *keys: str) -> None:
     dynamo.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 2})
 
 
+class DynamoTable:
+    """A store kept in one DynamoDB table keyed by KEYS (hash, then optional range)."""
+
+    KEYS: tuple[str, ...] = ()
+
+    def __init__(self, table: str, *, endpoint_url: str | None, region: str):
+        self.table = table
+        self._dynamo = _client("dynamodb", endpoint_url, region)
+
+    @classmethod
+    def create_table(cls, table: str, *, endpoint_url: str | None, region: str, **options):
+        """Create the table (on-demand capacity) unless it exists, and wait until usable."""
+        store = cls(table, endpoint_url=endpoint_url, region=region, **options)
+        ensure_table(store._dynamo, table, *cls.KEYS)
+        return store
+
+
 def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 

@@ -7,29 +7,17 @@ import json
 from lake_assets.access.audit import AuditEntry
 from lake_assets.instants import format_instant
 from resources.access_audit import AccessAuditTrail, AuditConflict, _ordered
-from resources.aws.clients import _attribute, _client, ensure_table
+from resources.aws.clients import DynamoTable, _attribute
 
 
-class DynamoAccessAuditTrail(AccessAuditTrail):
+class DynamoAccessAuditTrail(DynamoTable, AccessAuditTrail):
     """One item per decision, keyed by its decision id (random, so writes spread over the
     table's partitions), with the entry's main fields as native attributes for the console and
     the whole entry as the JSON string `body`. An append is a put that fails if the id exists;
     reads scan, filtered on `at` (the trail is written on every decision and read by audits)."""
 
+    KEYS = ("decision_id",)
     _ATTRIBUTES = ("at", "subject", "dataset", "outcome", "decided_by", "input_hash")
-
-    def __init__(self, table: str, *, endpoint_url: str | None, region: str):
-        self.table = table
-        self._dynamo = _client("dynamodb", endpoint_url, region)
-
-    @classmethod
-    def create_table(
-        cls, table: str, *, endpoint_url: str | None, region: str
-    ) -> DynamoAccessAuditTrail:
-        """Create the table (on-demand capacity) unless it exists, and wait until usable."""
-        store = cls(table, endpoint_url=endpoint_url, region=region)
-        ensure_table(store._dynamo, table, "decision_id")
-        return store
 
     def append(self, entry: AuditEntry) -> None:
         item = {

@@ -8,14 +8,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from lake_assets.compaction.model import CompactionRecord
-from resources.aws.clients import _attribute, _client, ensure_table
+from resources.aws.clients import DynamoTable, _attribute
 from resources.compaction_history import CompactionBusy, CompactionHistory, _ordered
 
 
-class DynamoCompactionHistory(CompactionHistory):
+class DynamoCompactionHistory(DynamoTable, CompactionHistory):
     """Records and leases in one DynamoDB table. Items carry the record's main fields as
     native attributes for the console, and the whole record as the JSON string `body`."""
 
+    KEYS = ("dataset", "entry")
     LEASE = "lease"
     _ATTRIBUTES = ("run_id", "partition", "outcome", "files_before", "files_after")
 
@@ -27,17 +28,8 @@ class DynamoCompactionHistory(CompactionHistory):
         region: str,
         lease_seconds: int = 6 * 3600,  # longer than any compaction run
     ):
-        self.table, self.lease_seconds = table, lease_seconds
-        self._dynamo = _client("dynamodb", endpoint_url, region)
-
-    @classmethod
-    def create_table(
-        cls, table: str, *, endpoint_url: str | None, region: str, **options
-    ) -> DynamoCompactionHistory:
-        """Create the table (on-demand capacity) unless it exists, and wait until usable."""
-        store = cls(table, endpoint_url=endpoint_url, region=region, **options)
-        ensure_table(store._dynamo, table, "dataset", "entry")
-        return store
+        super().__init__(table, endpoint_url=endpoint_url, region=region)
+        self.lease_seconds = lease_seconds
 
     def record(self, record: CompactionRecord) -> None:
         item = {

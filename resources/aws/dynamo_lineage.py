@@ -5,27 +5,16 @@ from __future__ import annotations
 import json
 
 from lake_assets.lineage.model import LineageRun
-from resources.aws.clients import _client, ensure_table
+from resources.aws.clients import DynamoTable
 from resources.lineage_store import LineageStore
 
 
-class DynamoLineageStore(LineageStore):
+class DynamoLineageStore(DynamoTable, LineageStore):
     """Lineage records in one DynamoDB table. Items carry job, partition and times as native
     attributes for the console, and the whole record as the JSON string `body`. An item holds
     at most 400 KB, some thousands of keys: enough for a partition's files and raw inputs."""
 
-    def __init__(self, table: str, *, endpoint_url: str | None, region: str):
-        self.table = table
-        self._dynamo = _client("dynamodb", endpoint_url, region)
-
-    @classmethod
-    def create_table(
-        cls, table: str, *, endpoint_url: str | None, region: str
-    ) -> DynamoLineageStore:
-        """Create the table (on-demand capacity) unless it exists, and wait until usable."""
-        store = cls(table, endpoint_url=endpoint_url, region=region)
-        ensure_table(store._dynamo, table, "run_id", "state")
-        return store
+    KEYS = ("run_id", "state")
 
     def put_run(self, run: LineageRun) -> None:
         item = {

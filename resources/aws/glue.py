@@ -174,6 +174,10 @@ class GlueCatalog(PartitionCatalog):
             return None
         return self._decode(dataset, response["Partition"])
 
+    def datasets(self) -> list[str]:
+        pages = self._glue.get_paginator("get_tables").paginate(DatabaseName=self.database)
+        return sorted(table["Name"] for page in pages for table in page["TableList"])
+
     def partitions(self, dataset: str) -> list[PublishedPartition]:
         pages = self._glue.get_paginator("get_partitions").paginate(
             DatabaseName=self.database, TableName=dataset
@@ -271,6 +275,56 @@ class GlueCatalog(PartitionCatalog):
             return {"StorageDescriptor": {**descriptor, "Columns": list(merged.values())}}
 
         self._update_table(published.dataset, widened, "columns", archive=True)
+
+    def ensure_table(self, table_input: dict, stamp_prefix: str) -> str:
+        """The table of a generated pipeline, as `lake deploy --config` leaves it: created from
+        its generated TableInput when absent (the lake's Parquet layout and location filled in
+        where the input leaves them out), otherwise only the parameters under `stamp_prefix`
+        merged in. The orchestrator owns the rest of an existing table (widened columns,
+        classification, superseded locations), so a deploy never reverts it. Returns "created",
+        "stamped" or "unchanged"."""
+        dataset = table_input["Name"]
+        stamps = {
+            name: value
+            for name, value in table_input.get("Parameters", {}).items()
+            if name.startswith(stamp_prefix)
+        }
+        if self._table(dataset) is None:
+            descriptor = table_input.get("StorageDescriptor", {})
+            try:
+                self._glue.create_table(
+                    DatabaseName=self.database,
+                    TableInput={
+                        "TableType": "EXTERNAL_TABLE",
+                        "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "string"}],
+                        **table_input,
+                        "Parameters": {
+                            "classification": "parquet",
+                            "EXTERNAL": "TRUE",
+                            **table_input.get("Parameters", {}),
+                        },
+                        "StorageDescriptor": {
+                            **_PARQUET,
+                            "Location": f"{self._lake_uri}curated/{dataset}/",
+                            **descriptor,
+                        },
+                    },
+                )
+                return "created"
+            except self._glue.exceptions.AlreadyExistsException:
+                pass  # a first publish created it meanwhile: stamp it below
+        outcome = "unchanged"
+
+        def stamped(table: dict) -> dict | None:
+            nonlocal outcome
+            parameters = table.get("Parameters", {})
+            if all(parameters.get(name) == value for name, value in stamps.items()):
+                return None
+            outcome = "stamped"
+            return {"Parameters": {**parameters, **stamps}}
+
+        self._update_table(dataset, stamped, "pipeline stamps", archive=True)
+        return outcome
 
     def table(self, dataset: str) -> dict | None:
         """The dataset's Glue table as GetTable returns it (None before its first publish)."""

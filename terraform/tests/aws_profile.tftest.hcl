@@ -55,8 +55,11 @@ run "plan_names_and_keys" {
   }
 
   assert {
-    condition     = one(aws_s3_bucket_notification.lake.queue).filter_prefix == "raw/"
-    error_message = "Only objects under raw/ may be announced on the arrivals queue."
+    condition = alltrue([
+      for rule in aws_s3_bucket_notification.lake.queue :
+      startswith(rule.filter_prefix, "raw/source=") && endswith(rule.filter_prefix, "/")
+    ]) && length(aws_s3_bucket_notification.lake.queue) == length(local.pipeline_raw_prefixes)
+    error_message = "Only each generated pipeline's raw/source=<name>/ may be announced on the arrivals queue."
   }
 
   assert {
