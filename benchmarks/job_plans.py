@@ -174,7 +174,7 @@ class JobPlan:
 JOB_PLANS: dict[str, JobPlan] = {
     "promote": JobPlan(_promote, "output_uri"),
     "history_apply": JobPlan(_history_apply, "output_uri"),
-    "history_as_of": JobPlan(_history_as_of, None),
+    "history_as_of": JobPlan(_history_as_of, "output_uri"),
     "compaction_rewrite": JobPlan(_compaction_rewrite, "target_uri"),
     "spend_by_customer": JobPlan(_spend_by_customer, "output_uri"),
     "lateness": JobPlan(_lateness, None),

@@ -4,14 +4,18 @@ the mart, `lake lateness`, compaction and a gold table using `lake_token` each r
 the fake EMR Serverless (tests/emr_fake.py) and give what the same lake gives locally. The
 token's key comes from Secrets Manager on EMR (the secret terraform/secrets.tf declares, read
 with the job's role) and from the environment locally. This is also where the mart and
-compaction assets are shown to publish the same on a remote runner (Pipes) as in-process."""
+compaction assets are shown to publish the same on a remote runner (Pipes) as in-process, and
+where a job's answer too large for a Pipes message comes back through the lake."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 from aws_lake import REGION
 from dagster import materialize
 from lake_harness import failure_message
@@ -23,7 +27,7 @@ from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
 from lake_assets.gold.derived import derived_table
 from lake_assets.gold.tables import GoldColumn, GoldTable
-from lake_assets.history.apply import current_history, history_as_of
+from lake_assets.history.apply import as_of_by_job, current_history, history_as_of
 from lake_assets.history.assets import history_key_of
 from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
 from lake_assets.layers.gate import InputState
@@ -31,6 +35,7 @@ from lake_assets.layers.model import LayerInput
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
+from lake_assets.tables.locations import query_output_prefix
 from lake_assets.tables.reader import published_files, resolve_published
 
 CARDS = "card_transactions"
@@ -178,3 +183,59 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
     assert on_emr["compacted"] == on_emr["cards"]
     assert on_emr["tokens"] == [(c, token(c, TOKEN_KEY.encode())) for c in sorted(SEGMENTS)]
     print(on_emr["lateness"])
+    # On this lake's fake EMR rather than a lake of its own: one more job, no second deploy.
+    answer_too_large_for_a_pipes_message(emr_lake)
+
+
+def answer_too_large_for_a_pipes_message(emr_lake) -> None:
+    """An as-of answer of several MiB over a wide history (one version per customer, written
+    here with pyarrow: no apply needed): inline in the job's result it would be one Pipes
+    message over the 4 MiB at which a message line was read cut. The job writes its rows to the
+    plan's folder on S3, the Pipes result says where, the caller gets every row through the
+    lake's storage, and the folder is gone once read."""
+    storage, customers, wide = emr_lake.storage, 10_000, "x" * 400
+    history = pa.table(
+        {
+            "customer_id": [f"C{n:06d}" for n in range(customers)],
+            "segment": [f"{wide}{n}" for n in range(customers)],
+            "valid_from": pa.array([date(2025, 1, 1)] * customers, pa.date32()),
+            "valid_to": pa.nulls(customers, pa.date32()),
+            "recorded_by": ["t1"] * customers,
+            "superseded_by": pa.nulls(customers, pa.string()),
+        }
+    )
+    written = pa.BufferOutputStream()
+    pq.write_table(history, written)
+    storage.put_bytes("curated/wide_history/v1/part-0.parquet", written.getvalue().to_pybytes())
+    folder = query_output_prefix("wide_history", "big")
+    plan = {
+        "history": {
+            "uris": [storage.uri("curated/wide_history/v1/part-0.parquet")],
+            "instants": {"t1": "2025-01-01T00:00:00+00:00"},
+        },
+        "valid_at": DAY,
+        "known_at": "2999-01-01T00:00:00+00:00",
+        "keys": {},
+        "order_by": ["customer_id"],
+        "output_uri": storage.uri(folder),
+    }
+    results = []
+
+    def run(job: str, plan: dict) -> dict:
+        results.append(emr_lake.spark_runner.run_standalone(job, plan))
+        return results[-1]
+
+    rows = as_of_by_job(run, storage, plan)
+
+    assert len(json.dumps(rows)) > 4 * 2**20  # what the Pipes message would have carried
+    assert results == [{"rows": customers, "rows_at": plan["output_uri"]}]
+    assert [r["customer_id"] for r in rows] == [f"C{n:06d}" for n in range(customers)]
+    assert rows[-1] == {
+        "customer_id": "C009999",
+        "segment": f"{wide}9999",
+        "valid_from": "2025-01-01",
+        "valid_to": None,
+        "recorded_at": "2025-01-01T00:00:00+00:00",
+        "superseded_at": None,
+    }
+    assert list(storage.list(folder)) == []

@@ -41,6 +41,7 @@ from lake_assets.history.apply import (
 from lake_assets.ingestion.lateness import lateness_plan
 from lake_assets.layers.step import step_plan
 from lake_assets.runtime.jobs import JOBS
+from lake_assets.runtime.rows import take_rows
 from lake_assets.settings import REPO_ROOT
 from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS, customer_sk_of
 from lake_assets.silver.fx_rates import FX_COLUMNS
@@ -48,6 +49,7 @@ from lake_assets.silver.orders_table import SILVER_ORDERS
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources import LOCAL_SPARK_CONFIG
 from resources.spark_runner import PipesSubprocessRunner
+from resources.storage import LocalStorage
 
 SPARK35_PYTHON = REPO_ROOT / ".venv-spark35" / "bin" / "python"
 DAY = "2026-03-02"
@@ -147,15 +149,20 @@ def _applied(lake, spark) -> History:
     return history
 
 
+class _Planned(Exception):
+    """Stops an orchestrator function once its runner has the plan."""
+
+
 def _plan_handed_to_the_runner(ask) -> dict:
     """The plan an orchestrator function (`ask(run)`) hands its runner, as it makes it."""
     plans = []
 
     def run(job: str, plan: dict) -> dict:
         plans.append(plan)
-        return {"rows": [], "overlapping_versions": 0}
+        raise _Planned
 
-    ask(run)
+    with pytest.raises(_Planned):
+        ask(run)
     return plans[0]
 
 
@@ -194,12 +201,15 @@ def _as_of_plan(lake, spark) -> dict:
 
 
 def _check_as_of(result: dict, plan: dict, lake, spark) -> None:
-    # The rows travel as JSON values: dates and instants as text, as `lake` prints them.
-    assert [(r["customer_id"], r["segment"], r["valid_from"]) for r in result["rows"]] == [
+    # The rows stay out of the result (it travels over Pipes): written to the plan's folder,
+    # read back as JSON values, dates and instants as text, as `lake` prints them.
+    assert (result["rows"], result["rows_at"]) == (2, plan["output_uri"])
+    rows = take_rows(LocalStorage(lake.root.parent / "history"), result)
+    assert [(r["customer_id"], r["segment"], r["valid_from"]) for r in rows] == [
         ("C1", "premier", TUE),
         ("C3", "retail", MON),
     ]
-    assert all(isinstance(r["recorded_at"], str) for r in result["rows"])
+    assert all(isinstance(r["recorded_at"], str) for r in rows)
 
 
 # --- compaction, the mart, lateness ------------------------------------------------------------

@@ -18,6 +18,7 @@ from lake_harness import NOISE
 from lake_assets.cli.runs import step_failures
 from lake_assets.ingestion.promotion import PromotionResult
 from lake_assets.ingestion.promotion_plan import plan_promotion
+from lake_assets.runtime import jobs
 from lake_assets.runtime.entry import mirrored, pipes_channels
 from resources.spark_runner import (
     PipesSubprocessRunner,
@@ -91,6 +92,27 @@ def test_a_failed_job_fails_the_run_and_the_command_with_its_own_error(lake):
 
     with pytest.raises(SparkJobFailed, match=r"promote failed .* AnalysisException: \[PATH_NOT"):
         PipesSubprocessRunner().run_standalone("promote", promotion_of(lake, "2026-03-02", "c"))
+
+
+def every_row_inline(spark, plan: dict) -> dict:
+    """A job that answers with its rows in its result, as `history_as_of` once did."""
+    return {"rows": [{"customer_id": f"C{n:06d}", "segment": "retail"} for n in range(plan["n"])]}
+
+
+def test_a_result_too_large_for_a_pipes_message_is_refused_naming_the_job(monkeypatch):
+    """A result comes back as one Pipes message, which a few MiB were seen to corrupt: every
+    runner refuses a job's result over the declared limit, before it is sent (the entry point
+    reports the error over Pipes as any job's own error)."""
+    monkeypatch.setitem(jobs.JOBS, "rows_inline", f"{__name__}:every_row_inline")
+    assert len(jobs.run_job(None, "rows_inline", {"n": 10})["rows"]) == 10
+
+    with pytest.raises(jobs.JobResultTooLarge) as refused:
+        jobs.run_job(None, "rows_inline", {"n": 30_000})
+    assert str(refused.value).startswith(
+        "Spark job rows_inline returned a result of 1,470,010 bytes, over the 1,048,576 a result "
+        "may carry back over Pipes; a job whose result grows with its data writes it to its run "
+        "folder and returns where"
+    )
 
 
 def test_a_plan_is_summarised_in_one_line():

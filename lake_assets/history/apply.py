@@ -15,6 +15,7 @@ optimistic check; the loser re-plans against the winner's history and runs the j
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -35,8 +36,9 @@ from lake_assets.history.transactions import (
 )
 from lake_assets.instants import format_instant, utc_now
 from lake_assets.runtime.jobs import RunJob
+from lake_assets.runtime.rows import take_rows
 from lake_assets.settings import SourceConfig
-from lake_assets.tables.locations import run_output_prefix
+from lake_assets.tables.locations import query_output_prefix, run_output_prefix
 from lake_assets.tables.manifest import read_manifest
 from lake_assets.tables.publish import publish, version_of
 from lake_assets.tables.reader import published_uris, resolve_published
@@ -126,13 +128,16 @@ def as_of_plan(
 ) -> dict:
     """What a point query reads (the `history_as_of` job, or point_query.as_of_rows in this
     process): the committed current version, the date, the instant (instants.parse_instant:
-    naive is UTC) and the keys. Take `known_at` before calling: the history is resolved after."""
+    naive is UTC) and the keys; and the folder of its own where the job writes its rows. Take
+    `known_at` before calling: the history is resolved after."""
+    dataset = history_dataset(source.source_id)
     return {
         "history": resolve_history(catalog, storage, source.source_id),
         "valid_at": str(valid_at),
         "known_at": format_instant(known_at),
         "keys": dict(keys or {}),
         "order_by": list(source.history.keys),
+        "output_uri": storage.uri(query_output_prefix(dataset, uuid.uuid4().hex)),
     }
 
 
@@ -148,8 +153,15 @@ def history_as_of(
     """What was true on `valid_at`, as the platform believed it at `known_at` (merge.as_of), as
     rows ordered by the history's keys, run by the `history_as_of` job. Take `known_at` before
     calling: the history is resolved after it."""
-    plan = as_of_plan(catalog, storage, source, valid_at, known_at, keys)
-    return run("history_as_of", plan)["rows"]
+    return as_of_by_job(
+        run, storage, as_of_plan(catalog, storage, source, valid_at, known_at, keys)
+    )
+
+
+def as_of_by_job(run: RunJob, storage: LakeStorage, plan: dict) -> list[dict]:
+    """The rows of an as-of `plan` (as_of_plan), answered by the `history_as_of` job: it writes
+    them to the plan's folder, read back here through `storage` (rows.take_rows)."""
+    return take_rows(storage, run("history_as_of", plan))
 
 
 def snapshot_fingerprints(

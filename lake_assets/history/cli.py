@@ -36,7 +36,7 @@ def history_source(settings, dataset: str):
 
 
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
-    from lake_assets.history.apply import as_of_plan
+    from lake_assets.history.apply import as_of_by_job, as_of_plan
     from lake_assets.history.columns import BITEMPORAL_COLUMNS
 
     source = history_source(settings, args.dataset)
@@ -54,7 +54,7 @@ def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
         found = as_of_rows(plan)
     else:
         print(f"{args.dataset}: running the history_as_of job on the runner ...", file=sys.stderr)
-        found = res["spark_runner"].bound()("history_as_of", plan)["rows"]
+        found = as_of_by_job(res["spark_runner"].bound(), res["storage"], plan)
     print(
         f"{args.dataset} as true on {args.valid_at}, as known at {plan['known_at']}: "
         f"{len(found)} rows"

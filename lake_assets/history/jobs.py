@@ -5,13 +5,11 @@ store: the plan names every file to read, as URIs, and the folder to write.
 
 - `history_apply`: merge the planned snapshots into the current history, write the new version
   into the run folder, and report its counts, files, columns, ambiguity and interval check.
-- `history_as_of`: what was true on a date as known at a time, as rows.
+- `history_as_of`: what was true on a date as known at a time, as rows written to the run
+  folder the plan names.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -23,11 +21,10 @@ from lake_assets.history.merge import (
     merge_history,
     overlapping_versions,
 )
-from lake_assets.instants import format_instant
+from lake_assets.runtime.rows import write_rows
 from lake_assets.tables.frames import PARTITION, read_resolved
 from lake_assets.tables.types import field_type_of_spark
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How many examples of an ambiguous key the apply reports.
 AMBIGUITY_EXAMPLES = 5
 
@@ -64,26 +61,13 @@ def history_apply(spark: SparkSession, plan: dict) -> dict:
 
 def history_as_of(spark: SparkSession, plan: dict) -> dict:
     """The rows true on `plan["valid_at"]` as known at `plan["known_at"]`, narrowed to
-    `plan["keys"]` (column -> value), ordered by `plan["order_by"]`; internal columns left out.
-    Values are JSON scalars: dates as Python prints them, instants as the lake prints them
-    (instants.format_instant: ISO 8601 in UTC with the offset)."""
+    `plan["keys"]` (column -> value), ordered by `plan["order_by"]`, internal columns left out,
+    written to `plan["output_uri"]`: they grow with the history, so they do not travel in the
+    result (runtime/rows.py: the orchestrator reads them back as JSON values)."""
     history = read_history(spark, plan["history"])
     rows = as_of(history, plan["valid_at"], plan["known_at"], plan["keys"])
     shown = [c for c in rows.columns if c != "row_hash" and not c.startswith("_")]
-    # Instants leave Spark as microseconds since the epoch: collecting a timestamp would render
-    # it in the driver's local time zone, which differs between a laptop and EMR.
-    instants = {c for c, kind in rows.dtypes if kind == "timestamp"}
-    found = (
-        rows.select(*[F.unix_micros(c).alias(c) if c in instants else F.col(c) for c in shown])
-        .orderBy(*plan["order_by"])
-        .collect()
-    )
-    return {
-        "rows": [
-            {c: _instant(row[c]) if c in instants else _json_value(row[c]) for c in shown}
-            for row in found
-        ]
-    }
+    return write_rows(rows.select(*shown).orderBy(*plan["order_by"]), plan["output_uri"])
 
 
 def read_history(spark: SparkSession, resolved: dict) -> DataFrame:
@@ -123,15 +107,3 @@ def _duplicated_keys(snapshots: DataFrame, keys: tuple[str, ...]) -> list[dict]:
         {"date": str(r[PARTITION]), "key": {k: str(r[k]) for k in keys}, "rows": r["count"]}
         for r in duplicated
     ]
-
-
-def _instant(micros: int | None) -> str | None:
-    if micros is None:
-        return None
-    return format_instant(EPOCH + timedelta(microseconds=micros))
-
-
-def _json_value(value):
-    if isinstance(value, (date, Decimal)):
-        return str(value)
-    return value

@@ -11,7 +11,7 @@ what this suits. Remote storage or a larger table goes through the job (the `aws
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,11 +26,12 @@ from lake_assets.history.columns import (
     VALID_FROM,
     VALID_TO,
 )
-from lake_assets.instants import format_instant, parse_instant
+from lake_assets.instants import parse_instant
+from lake_assets.runtime.rows import json_value, python_rows
 
 
 def as_of_rows(plan: dict) -> list[dict]:
-    """The rows of `jobs.history_as_of(spark, plan)["rows"]`, without Spark."""
+    """The rows the `history_as_of` job answers for `plan` (apply.as_of_by_job), without Spark."""
     history = plan["history"]
     stored = _dataset(history["uris"])
     on = pa.scalar(date.fromisoformat(plan["valid_at"]), pa.date32())
@@ -48,7 +49,7 @@ def as_of_rows(plan: dict) -> list[dict]:
         if c != "row_hash" and not c.startswith("_")
     ]
     rows = []
-    for row in _python_rows(table):
+    for row in python_rows(table):
         # As jobs.with_transaction_times resolves them: an id without an instant is no time.
         recorded = instants.get(row.pop(RECORDED_BY))
         superseded_by = row.pop(SUPERSEDED_BY)
@@ -56,7 +57,7 @@ def as_of_rows(plan: dict) -> list[dict]:
         if recorded is None or recorded > known or (superseded is not None and superseded <= known):
             continue
         row[RECORDED_AT], row[SUPERSEDED_AT] = recorded, superseded
-        rows.append({c: _json_value(row[c]) for c in shown})
+        rows.append({c: json_value(row[c]) for c in shown})
     return sorted(rows, key=lambda r: [(r[k] is not None, r[k]) for k in plan["order_by"]])
 
 
@@ -64,23 +65,3 @@ def _dataset(uris: list[str]) -> ds.Dataset:
     filesystem, _ = fs.FileSystem.from_uri(uris[0])
     paths = [fs.FileSystem.from_uri(uri)[1] for uri in uris]
     return ds.dataset(paths, filesystem=filesystem, format="parquet")
-
-
-def _python_rows(table: pa.Table) -> list[dict]:
-    """Rows as Python values; timestamps at microseconds, as Spark keeps them."""
-    columns = [
-        table[c].cast(pa.timestamp("us", tz="UTC"))
-        if pa.types.is_timestamp(table.schema.field(c).type)
-        else table[c]
-        for c in table.column_names
-    ]
-    return pa.Table.from_arrays(columns, names=table.column_names).to_pylist()
-
-
-def _json_value(value):
-    """As the job renders its values: dates as text, instants in UTC with their offset."""
-    if isinstance(value, datetime):
-        return format_instant(value)
-    if isinstance(value, date):
-        return str(value)
-    return value

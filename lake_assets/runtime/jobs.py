@@ -10,11 +10,19 @@ A generated pipeline's job, `pipeline.<p>`, is its own module, `lake_pipelines.<
 lake's promotion with the pipeline's hooks). It is resolved by name, not listed in JOBS: JOBS
 are the engine's jobs, which the runner benchmark measures (ADR-0064). A `.` rather than a `:`
 because the job name becomes part of an EMR run name.
+
+A result travels back inline, as one Pipes message (a line of the subprocess runner's message
+file, a chunk on S3 from EMR Serverless): a channel for reports, not data. A result of a few MiB
+was read cut in the middle (the orchestrator failed to parse it), so a result holds what does not
+grow with the rows (counts, file names, small maps) and `run_job` refuses one over
+MAX_RESULT_BYTES on every runner alike. A job whose answer is rows writes them to the folder its
+plan names and returns where (runtime/rows.py).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +42,9 @@ JOBS = {
     "orders_merge": "lake_assets.silver.orders:orders_merge_job",
 }
 PIPELINE_JOB_PREFIX = "pipeline."
+
+# Thousands of partitions' counts and file names fit; a job's rows do not, and must not try.
+MAX_RESULT_BYTES = 2**20
 
 Job = Callable[[Any, dict], dict]
 # A runner bound to where its jobs run (SparkRunner.bound): what the Dagster-free core calls.
@@ -59,5 +70,24 @@ def job_function(name: str) -> Job:
     return getattr(importlib.import_module(module), function)
 
 
+class JobResultTooLarge(ValueError):
+    """A job returned more than a Pipes message may carry: what grows with the data belongs in
+    the job's run folder, with its location in the result (runtime/rows.py)."""
+
+    def __init__(self, job: str, size: int):
+        self.job, self.size = job, size
+        super().__init__(
+            f"Spark job {job} returned a result of {size:,} bytes, over the {MAX_RESULT_BYTES:,} "
+            "a result may carry back over Pipes; a job whose result grows with its data writes "
+            "it to its run folder and returns where (lake_assets/runtime/rows.py)"
+        )
+
+
 def run_job(spark, name: str, plan: dict) -> dict:
-    return job_function(name)(spark, plan)
+    """Run the registered job `name` on `plan`; its result, refused when it is too large to
+    travel back (JobResultTooLarge), whichever runner ran it."""
+    result = job_function(name)(spark, plan)
+    size = len(json.dumps(result, default=str).encode())
+    if size > MAX_RESULT_BYTES:
+        raise JobResultTooLarge(name, size)
+    return result

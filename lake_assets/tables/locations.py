@@ -1,6 +1,7 @@
 """Where everything lives in the lake: one prefix per zone, and in the table zone one folder
 per run (promotion, history apply, mart) or compaction pass. No reader resolves a run's folder
-until the catalog pointer of a partition is switched to it (publish.py).
+until the catalog pointer of a partition is switched to it (publish.py). A query job (the
+history's as-of) writes its rows to a folder of its own there too, removed once they are read.
 
 Zones: raw/ (landed bytes, kept), dead-letter/ (objects no reader can parse), curated/ (every
 published table: source datasets, histories, marts), quarantine/ (rejected rows, their own
@@ -32,6 +33,12 @@ def run_output_prefix(dataset: str, run_id: str) -> str:
     """Each run writes its own folder; no reader resolves it until the catalog pointer of a
     partition is switched to a subfolder of it."""
     return f"curated/{dataset}/run={run_id}/"
+
+
+def query_output_prefix(dataset: str, query_id: str) -> str:
+    """Where a query job over `dataset` (the history's as-of) writes its rows for the
+    orchestrator to read back (runtime/rows.py); removed once read, never published."""
+    return f"curated/{dataset}/query={query_id}/"
 
 
 def published_root(dataset: str, run_id: str) -> str:
