@@ -51,6 +51,11 @@ def published_location(dataset: str, run_id: str, partition: str) -> str:
     return f"{published_root(dataset, run_id)}event_date={partition}/"
 
 
+def published_month_location(dataset: str, run_id: str, month: str) -> str:
+    """A monthly table's partition (cost attribution's billing months, "YYYY-MM")."""
+    return f"{published_root(dataset, run_id)}month={month}/"
+
+
 def written_quarantine_location(dataset: str, run_id: str, partition: str) -> str:
     """Where the job leaves rejected rows, before the orchestrator moves them to quarantine/."""
     return f"{run_output_prefix(dataset, run_id)}_zone=quarantined/event_date={partition}/"
