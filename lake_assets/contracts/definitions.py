@@ -4,14 +4,9 @@ declared with it: ingestion/assets.py.)"""
 
 from __future__ import annotations
 
-from dagster import (
-    AssetSelection,
-    DefaultScheduleStatus,
-    Definitions,
-    ScheduleDefinition,
-    define_asset_job,
-)
+from dagster import Definitions
 
+from lake_assets.clock_checks import checked_hourly
 from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.asset_keys import curated_key_of
@@ -29,21 +24,9 @@ def contracts_definitions(settings: Settings, contracts: dict[str, Contract]) ->
         )
     ]
     # Deadlines pass whether or not anything runs, so they are checked on the clock.
-    freshness_job = define_asset_job(
+    return checked_hourly(
         "partition_deadlines",
-        selection=AssetSelection.checks(*deadline_checks),
-        description="Checks each dataset's newest partition past its deadline was published.",
-    )
-    return Definitions(
-        asset_checks=deadline_checks,
-        jobs=[freshness_job],
-        schedules=[
-            ScheduleDefinition(
-                job=freshness_job,
-                cron_schedule="15 * * * *",
-                execution_timezone="UTC",
-                description="Hourly: checks each dataset's newest partition past its deadline.",
-                default_status=DefaultScheduleStatus.RUNNING,
-            )
-        ],
+        deadline_checks,
+        minute=15,
+        what="checks each dataset's newest partition past its deadline was published.",
     )
