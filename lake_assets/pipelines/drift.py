@@ -16,14 +16,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lake_assets.pipelines.stamp import Generation, Stamp, body_of, digest, read_stamp
+from lake_assets.pipelines.stamp import (
+    GENERATED_DIRS,
+    NOT_GENERATED,
+    Generation,
+    Stamp,
+    body_of,
+    digest,
+    read_stamp,
+)
 
-# A pipeline's generated files: its package (what the code location and the Spark job load) and
-# its Terraform module, below the folder that holds lake_pipelines/ (the repository's root).
-GENERATED_FOLDERS = ("lake_pipelines/{name}", "terraform/pipelines/{name}")
 # The file whose stamp the code location reads into SourceConfig.generation.
 LOADED_FILE = "lake_pipelines/{name}/source.yaml"
-_NOT_GENERATED = ("__pycache__", ".terraform")
 
 # How a deployed artifact records its generation: these keys in a JSON record (the code
 # manifest's `pipelines` section, the Terraform stamp object) and, with GLUE_PREFIX, as Glue
@@ -95,9 +99,9 @@ def read_repository(
 ) -> Repository:
     """The stamps and body hashes of `name`'s generated files under `root`."""
     files = []
-    for folder in GENERATED_FOLDERS:
-        for path in sorted((root / folder.format(name=name)).rglob("*")):
-            if path.is_file() and not set(path.relative_to(root).parts) & set(_NOT_GENERATED):
+    for folder in GENERATED_DIRS:
+        for path in sorted((root / folder / name).rglob("*")):
+            if path.is_file() and not set(path.relative_to(root).parts) & NOT_GENERATED:
                 text = path.read_text(encoding="utf-8")
                 files.append(
                     GeneratedFile(

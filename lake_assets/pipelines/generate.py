@@ -26,13 +26,17 @@ from typing import Literal
 
 from lake_assets.pipelines import render
 from lake_assets.pipelines import spec as specs
-from lake_assets.pipelines.stamp import body_of, digest, edited_by_hand, read_stamp
+from lake_assets.pipelines.stamp import (
+    GENERATED_DIRS,
+    NOT_GENERATED,
+    body_of,
+    digest,
+    edited_by_hand,
+    read_stamp,
+)
 
 State = Literal["new", "same", "changed", "outdated", "edited", "orphan"]
 INDEX = "(index)"
-# Where generated files live, relative to the repository: only stamped files here are ever
-# taken for generated ones (and so reported or removed as orphans).
-GENERATED_DIRS = (Path("lake_pipelines"), Path("terraform") / "pipelines")
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def _orphans(root: Path, rendered: set[Path]) -> list[FileState]:
     for folder in GENERATED_DIRS:
         for path in sorted((root / folder).rglob("*")):
             relative = path.relative_to(root)
-            if not path.is_file() or relative in rendered or "__pycache__" in path.parts:
+            if not path.is_file() or relative in rendered or NOT_GENERATED & set(path.parts):
                 continue
             text = _read(path)
             if text is not None and read_stamp(text) is not None:

@@ -17,8 +17,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 HEADER_LINES = 2
+# Where generated files live, relative to the repository's root: each pipeline's folder under
+# each (its package, what the code location and the Spark job load, and its Terraform module),
+# plus the index files at their top. Only stamped files here are ever taken for generated ones;
+# what tools leave beside them (NOT_GENERATED folders) never is.
+GENERATED_DIRS = (Path("lake_pipelines"), Path("terraform") / "pipelines")
+NOT_GENERATED = frozenset({"__pycache__", ".terraform"})
 _STAMP = re.compile(r"^# lake-generated template=(\d+) spec=([0-9a-f]{16}) content=([0-9a-f]{16})$")
 
 
