@@ -17,7 +17,13 @@ from dagster import AssetKey, Definitions, asset, materialize
 from lake_assets.config import ConfigError
 from lake_assets.cost.model import CUR_DATASET, to_nanos
 from lake_assets.cost.tag_escalation import RESOLVED, escalate
-from lake_assets.cost.tagging import TaggingPolicy, TagProblem, check_tags, load_tagging_policy
+from lake_assets.cost.tagging import (
+    TAGS_TYPE,
+    TaggingPolicy,
+    TagProblem,
+    check_tags,
+    load_tagging_policy,
+)
 from lake_assets.cost.tagging_assets import TAGGING_CHECK, tagging_definitions
 from lake_assets.cost.tagging_cli import add_tagging_command
 from lake_assets.cost.tagging_service import (
@@ -151,6 +157,10 @@ def test_checker_reads_a_curated_table_with_a_map_of_tags_and_cost_nanos(known):
     assert (untagged.resource, untagged.cost_nanos, untagged.line_items) == (APP, 7, 1)
     assert untagged.current_problems == () and report.bill_nanos == 31
     assert report.seen == {APP, TABLE}
+    # Tags read as a struct would be no tags, and everything untagged: refused.
+    as_struct = table.set_column(3, "resource_tags", pa.array([{"user_team": "x"}] * 3))
+    with pytest.raises(TypeError, match="resource_tags must be a map"):
+        check_tags(MONTH, as_struct, POLICY, known)
 
 
 def _untagged_until(day: date, fixed_on: date | None = None) -> list[dict]:
@@ -293,15 +303,12 @@ def test_the_check_on_the_curated_cur_warns_with_the_untagged_cost(tmp_path, mon
         month, run_id = context.partition_key, context.run_id
         location = published_month_location(CUR_DATASET, run_id, month)
         path = tmp_path / "part-0.parquet"
-        pq.write_table(
-            pa.Table.from_pylist(
-                [
-                    line(APP, "3", GOOD) | {"cost_nanos": to_nanos("3")},
-                    line("lake-bucket", "1", {}) | {"cost_nanos": to_nanos("1")},
-                ]
-            ),
-            path,
-        )
+        rows = [
+            line(APP, "3", GOOD) | {"cost_nanos": to_nanos("3")},
+            line("lake-bucket", "1", {}) | {"cost_nanos": to_nanos("1")},
+        ]
+        tags = pa.array([row.pop("resource_tags") for row in rows], TAGS_TYPE)
+        pq.write_table(pa.Table.from_pylist(rows).append_column("resource_tags", tags), path)
         storage.put_file(location + "part-0.parquet", path)
         entry = PublishedPartition(
             CUR_DATASET, month, location, run_id, "2026-11-03T00:00:00", 2, "1"

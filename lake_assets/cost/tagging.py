@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field, model_validator
 
 from lake_assets.config import NO_UNKNOWN_KEYS, WholeNumber, keyed, load_config
@@ -217,6 +218,10 @@ LINE_COLUMNS = (
     "line_item_unblended_cost",
     "resource_tags",
 )
+# What joins a tag set into one string per line item, so Arrow can group lines by it: control
+# characters no tag key or value uses.
+_PAIR, _ENTRY = "\x1e", "\x1f"
+TAGS_TYPE = pa.map_(pa.string(), pa.string())  # resource_tags (model.CUR_COLUMNS)
 
 
 def check_tags(
@@ -226,64 +231,117 @@ def check_tags(
     known: Mapping[str, frozenset[str]],
 ) -> TaggingReport:
     """The month's untagged resources: `lines` are CUR line items (`model.CUR_COLUMNS`, with
-    `cost_nanos` when curated), `known` the values of tags with a known set (`vocabulary`)."""
-    if isinstance(lines, pa.Table):
-        present = [c for c in (*LINE_COLUMNS, "cost_nanos") if c in lines.column_names]
-        lines = lines.select(present).to_pylist()
-    judged: dict[frozenset, tuple[TagProblem, ...]] = {}  # a month has few distinct tag sets
+    `cost_nanos` when curated), `known` the values of tags with a known set (`vocabulary`).
+
+    Arrow groups the lines by resource, usage type and tag set first (a month of a million lines
+    is a few thousand groups); each distinct tag set is then judged once."""
+    table = lines if isinstance(lines, pa.Table) else _table_of(list(lines))
+    cost = _cost_nanos(table)
+    bill = pc.sum(cost).as_py() or 0
+    lines_of = pa.table(
+        {
+            "kind": _text(table, "line_item_line_item_type", "Usage"),
+            "resource_id": _text(table, "line_item_resource_id"),
+            "product": _text(table, "line_item_product_code"),
+            "usage_type": _text(table, "line_item_usage_type"),
+            "tags": _tags_text(table),
+            "start": _text(table, "line_item_usage_start_date")
+            if "line_item_usage_start_date" not in table.column_names
+            else table["line_item_usage_start_date"],
+            "cost": cost,
+        }
+    )
+    usage = lines_of.filter(pc.is_in(lines_of["kind"], pa.array(sorted(USAGE_LINE_TYPES))))
+    grouped = usage.group_by(["resource_id", "product", "usage_type", "tags"]).aggregate(
+        [("cost", "sum"), ("cost", "count"), ("start", "max")]
+    )
+    judged: dict[str, tuple[TagProblem, ...]] = {}
     groups: dict[str, _Group] = {}
-    bill = count = 0
-    seen = set()
-    for line in lines:
-        cost = line["cost_nanos"] if "cost_nanos" in line else None
-        cost = to_nanos(line.get("line_item_unblended_cost")) if cost is None else cost
-        bill += cost
-        count += 1
-        if (line.get("line_item_line_item_type") or "Usage") not in USAGE_LINE_TYPES:
-            continue
-        tags = _tag_map(line.get("resource_tags"))
-        signature = frozenset(tags.items())
-        if signature not in judged:
-            judged[signature] = tag_problems(tags, policy.required_tags, known)
-        resource_id = line.get("line_item_resource_id") or ""
-        product = line.get("line_item_product_code") or ""
-        key = resource_id or f"{product}/{line.get('line_item_usage_type') or ''}"
-        seen.add(key)
+    for row in grouped.to_pylist():
+        if row["tags"] not in judged:
+            judged[row["tags"]] = tag_problems(_tags_of(row["tags"]), policy.required_tags, known)
+        resource_id, product = row["resource_id"], row["product"]
+        key = resource_id or f"{product}/{row['usage_type']}"
         group = groups.setdefault(key, _Group(resource_id, product))
-        group.add(line, cost, judged[signature])
+        group.add(row, judged[row["tags"]])
     untagged = [group.untagged(key, bill) for key, group in groups.items() if group.problems]
     untagged.sort(key=lambda u: (-u.cost_nanos, u.resource))
-    return TaggingReport(month, bill, count, tuple(untagged), frozenset(seen))
+    return TaggingReport(month, bill, table.num_rows, tuple(untagged), frozenset(groups))
 
 
-def _tag_map(tags: Any) -> dict[str, str | None]:
-    """resource_tags as a dict: pyarrow reads a map column as a list of (key, value) pairs."""
-    if not tags:
+def _table_of(lines: list[Mapping[str, Any]]) -> pa.Table:
+    """Line items given as mappings (tests, the generator) as the curated table would hold them:
+    resource_tags a map, costs in nanos."""
+    tags = [line.get("resource_tags") for line in lines]  # a mapping or (key, value) pairs
+    columns = {
+        name: [line.get(name) for line in lines] for name in LINE_COLUMNS if name != "resource_tags"
+    }
+    columns["cost_nanos"] = [
+        line["cost_nanos"]
+        if line.get("cost_nanos") is not None
+        else to_nanos(line.get("line_item_unblended_cost"))
+        for line in lines
+    ]
+    columns["resource_tags"] = pa.array(tags, type=TAGS_TYPE)
+    return pa.table(columns)
+
+
+def _cost_nanos(table: pa.Table) -> pa.Array:
+    if "cost_nanos" in table.column_names:
+        return pc.fill_null(table["cost_nanos"], 0).cast(pa.int64())
+    # A raw CUR: the double converted as model.to_nanos does (once, exactly, half-even).
+    costs = table["line_item_unblended_cost"].to_pylist()
+    return pa.array([to_nanos(cost) for cost in costs], pa.int64())
+
+
+def _text(table: pa.Table, column: str, default: str = "") -> pa.Array:
+    if column not in table.column_names:
+        return pa.array([default] * table.num_rows, pa.string())
+    return pc.fill_null(table[column].cast(pa.string()), default)
+
+
+def _tags_text(table: pa.Table) -> pa.Array:
+    """Each line's resource_tags as one string ("k<pair>v<entry>k<pair>v"), "" for none."""
+    if "resource_tags" not in table.column_names or table.num_rows == 0:
+        return pa.array([""] * table.num_rows, pa.string())
+    tags = table["resource_tags"].combine_chunks()
+    if not pa.types.is_map(tags.type):
+        # Read as no tags, every line would be listed as untagged: refuse instead.
+        raise TypeError(f"resource_tags must be a {TAGS_TYPE}, got {tags.type}")
+    pairs = pc.binary_join_element_wise(
+        tags.keys, tags.items, _PAIR, null_handling="replace", null_replacement=""
+    )
+    entries = pa.ListArray.from_arrays(tags.offsets, pairs, mask=tags.is_null())
+    return pc.fill_null(pc.binary_join(entries, _ENTRY), "")
+
+
+def _tags_of(text: str) -> dict[str, str]:
+    if not text:
         return {}
-    return dict(tags.items() if isinstance(tags, Mapping) else tags)
+    return dict(entry.split(_PAIR, 1) for entry in text.split(_ENTRY))
 
 
 class _Group:
-    """The line items of one resource key, as they are added."""
+    """The line-item groups of one resource key, as they are added."""
 
     def __init__(self, resource_id: str, product: str):
         self.resource_id, self.product = resource_id, product
         self.usage_types: set[str] = set()
         self.problems: set[TagProblem] = set()
         self.cost = self.lines = 0
-        self.latest: tuple[str, set[TagProblem]] = ("", set())
+        self.latest: tuple[Any, set[TagProblem]] | None = None
 
-    def add(self, line: Mapping[str, Any], cost: int, problems: tuple[TagProblem, ...]) -> None:
-        started = str(line.get("line_item_usage_start_date") or "")
-        if started > self.latest[0]:
+    def add(self, row: Mapping[str, Any], problems: tuple[TagProblem, ...]) -> None:
+        started = row["start_max"]
+        if self.latest is None or (started is not None and started > self.latest[0]):
             self.latest = (started, set(problems))
         elif started == self.latest[0]:
             self.latest[1].update(problems)
         if problems:
             self.problems.update(problems)
-            self.usage_types.add(line.get("line_item_usage_type") or "")
-            self.cost += cost
-            self.lines += 1
+            self.usage_types.add(row["usage_type"])
+            self.cost += row["cost_sum"]
+            self.lines += row["cost_count"]
 
     def untagged(self, key: str, bill: int) -> Untagged:
         return Untagged(
@@ -292,7 +350,7 @@ class _Group:
             product=self.product,
             usage_types=tuple(sorted(self.usage_types)),
             problems=tuple(sorted(self.problems)),
-            current_problems=tuple(sorted(self.latest[1])),
+            current_problems=tuple(sorted(self.latest[1])) if self.latest else (),
             cost_nanos=self.cost,
             line_items=self.lines,
             bill_nanos=bill,
