@@ -245,9 +245,7 @@ def check_tags(
             "product": _text(table, "line_item_product_code"),
             "usage_type": _text(table, "line_item_usage_type"),
             "tags": _tags_text(table),
-            "start": _text(table, "line_item_usage_start_date")
-            if "line_item_usage_start_date" not in table.column_names
-            else table["line_item_usage_start_date"],
+            "start": _started(table),
             "cost": cost,
         }
     )
@@ -276,19 +274,22 @@ def _table_of(lines: list[Mapping[str, Any]]) -> pa.Table:
     columns = {
         name: [line.get(name) for line in lines] for name in LINE_COLUMNS if name != "resource_tags"
     }
-    columns["cost_nanos"] = [
-        line["cost_nanos"]
-        if line.get("cost_nanos") is not None
-        else to_nanos(line.get("line_item_unblended_cost"))
-        for line in lines
-    ]
+    columns["cost_nanos"] = pa.array(
+        [
+            line["cost_nanos"]
+            if line.get("cost_nanos") is not None
+            else to_nanos(line.get("line_item_unblended_cost"))
+            for line in lines
+        ],
+        pa.int64(),
+    )
     columns["resource_tags"] = pa.array(tags, type=TAGS_TYPE)
     return pa.table(columns)
 
 
 def _cost_nanos(table: pa.Table) -> pa.Array:
     if "cost_nanos" in table.column_names:
-        return pc.fill_null(table["cost_nanos"], 0).cast(pa.int64())
+        return pc.fill_null(table["cost_nanos"].cast(pa.int64()), 0)
     # A raw CUR: the double converted as model.to_nanos does (once, exactly, half-even).
     costs = table["line_item_unblended_cost"].to_pylist()
     return pa.array([to_nanos(cost) for cost in costs], pa.int64())
@@ -298,6 +299,14 @@ def _text(table: pa.Table, column: str, default: str = "") -> pa.Array:
     if column not in table.column_names:
         return pa.array([default] * table.num_rows, pa.string())
     return pc.fill_null(table[column].cast(pa.string()), default)
+
+
+def _started(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """When each line's usage started, as delivered (a timestamp, or text in ISO form)."""
+    column = "line_item_usage_start_date"
+    if column in table.column_names and not pa.types.is_null(table[column].type):
+        return table[column]
+    return _text(table, column)
 
 
 def _tags_text(table: pa.Table) -> pa.Array:
