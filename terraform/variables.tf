@@ -16,9 +16,49 @@ variable "name_prefix" {
 }
 
 variable "tags" {
-  description = "Extra tags for every resource; project, managed_by and data_classification are always set."
+  description = "Extra tags for every resource; project, managed_by, data_classification, team, pipeline and environment are always set."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = length(setintersection(keys(var.tags), ["team", "pipeline", "environment"])) == 0
+    error_message = "Set team, pipeline and environment with their own variables, not in tags."
+  }
+}
+
+# The tags every cost is attributed by (config/cost/tagging.yaml's required_tags); the values
+# must be ones the lake knows, or `lake cost tags` lists the resources as unattributable.
+variable "team" {
+  description = "Team tag of every resource a pipeline does not own: the platform owner's team (config/lake.yaml)."
+  type        = string
+  default     = "data-platform"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*$", var.team))
+    error_message = "team is a team's name as the lake's owners give it, e.g. data-platform."
+  }
+}
+
+variable "pipeline" {
+  description = "Pipeline tag of every resource a pipeline does not own (config/cost/tagging.yaml's shared_pipelines)."
+  type        = string
+  default     = "platform"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_-]*$", var.pipeline))
+    error_message = "pipeline is a pipeline's name or a shared one, e.g. platform."
+  }
+}
+
+variable "environment" {
+  description = "Environment tag of every resource (config/cost/tagging.yaml's environments)."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment is dev, staging or prod."
+  }
 }
 
 variable "lake_bucket_name" {

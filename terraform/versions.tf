@@ -15,11 +15,17 @@ provider "aws" {
   region = var.region
 
   # Credentials come from the environment (profile, SSO or instance role), never from here.
+  # Every taggable resource of this provider carries these, the modules' included: team,
+  # pipeline and environment are the tags the bill is attributed by (config/cost/tagging.yaml);
+  # a pipeline's module sets its own pipeline and team over them (pipelines/<name>/main.tf).
   default_tags {
     tags = merge(var.tags, {
       project             = "lakehouse"
       managed_by          = "terraform"
       data_classification = "confidential"
+      team                = var.team
+      pipeline            = var.pipeline
+      environment         = var.environment
     })
   }
 }

@@ -12,6 +12,7 @@ import pytest
 from lake_assets.compaction.policy import CompactionPolicy, Prices, Selection, load_policy
 from lake_assets.config import ConfigError
 from lake_assets.contracts.model import load_contract
+from lake_assets.cost.tagging import load_tagging_policy
 from lake_assets.events.model import load_rules
 from lake_assets.pipelines.spec import load_spec
 from lake_assets.settings import (
@@ -29,6 +30,7 @@ LOADERS = {
     "config/dependencies.yaml": load_rules,
     "config/compaction.yaml": load_policy,
     "config/lake.yaml": load_lake_file,
+    "config/cost/tagging.yaml": load_tagging_policy,
 }
 
 # file, text in the shipped file, its replacement, the key path, the reason (whole).
@@ -125,6 +127,20 @@ CASES = {
         "min_files: five",
         "selection.min_files",
         "must be a whole number, got 'five'",
+    ),
+    "tagging_wrong_type": (
+        "config/cost/tagging.yaml",
+        "alert_after_days: 3",
+        "alert_after_days: three",
+        "alert_after_days",
+        "must be a whole number, got 'three'",
+    ),
+    "tagging_incident_before_alert": (
+        "config/cost/tagging.yaml",
+        "incident_after_days: 7",
+        "incident_after_days: 2",
+        "incident_after_days",
+        "must be more than alert_after_days (3), got 2",
     ),
     "compaction_unknown_key": (
         "config/compaction.yaml",

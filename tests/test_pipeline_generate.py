@@ -186,7 +186,7 @@ def test_check_lists_every_kind_of_drift(tmp_path, monkeypatch, capsys):
         "crm_contacts",
         "lake_pipelines/crm_contacts/glue_table.yaml",
     ) in kinds
-    assert [line for line in out if "template 0, current 1" in line]
+    assert [line for line in out if f"template 0, current {render.TEMPLATE_VERSION}" in line]
     assert _tree(root) == before  # --check writes nothing
 
 
@@ -208,7 +208,8 @@ def test_upgrade_refuses_a_hand_edit_with_the_diff_then_forces_or_merges(
     template = templates / "job.py.j2"
     template.write_text(template.read_text().replace("with this pipeline's hooks.", "and hooks."))
     monkeypatch.setattr(render, "TEMPLATES_DIR", templates)
-    monkeypatch.setattr(render, "TEMPLATE_VERSION", 2)
+    current = render.TEMPLATE_VERSION
+    monkeypatch.setattr(render, "TEMPLATE_VERSION", current + 1)
     render._environment.cache_clear()
     try:
         # Without --upgrade nothing moves to the new template.
@@ -221,26 +222,27 @@ def test_upgrade_refuses_a_hand_edit_with_the_diff_then_forces_or_merges(
             read_stamp(
                 (root / "lake_pipelines/fx_rates/job.py").read_text()
             ).generation.template_version
-            == 1
+            == current
         )
 
         code, out = _generate(capsys, "--upgrade")
         assert code == 1
         text = "\n".join(out)
         assert "EDITED BY HAND     lake_pipelines/customers/job.py: not overwritten" in text
-        assert "--- lake_pipelines/customers/job.py (template 2)" in text
+        assert f"--- lake_pipelines/customers/job.py (template {current + 1})" in text
         assert "+# tuned by hand for the month-end load" in text
         assert "-Spark job of pipeline customers: the lake's promotion and hooks." not in text
         assert job.read_text() == edited  # refused: untouched
         fx_job = (root / "lake_pipelines/fx_rates/job.py").read_text()
-        assert read_stamp(fx_job).generation.template_version == 2 and "and hooks." in fx_job
+        assert read_stamp(fx_job).generation.template_version == current + 1
+        assert "and hooks." in fx_job
 
         # --merge: the hand edit, merged onto the new render (base: the committed generation).
         code, out = _generate(capsys, "--upgrade", "--merge")
         assert code == 0, out
         merged = job.read_text()
         assert "and hooks." in merged and "# tuned by hand for the month-end load" in merged
-        assert read_stamp(merged).generation.template_version == 2
+        assert read_stamp(merged).generation.template_version == current + 1
         code, out = _generate(capsys, "--check")
         assert out[0].startswith("EDITED BY HAND     customers"), out  # until it is a hook
 

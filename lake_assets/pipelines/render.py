@@ -24,6 +24,7 @@ import jinja2
 import yaml
 from pydantic import TypeAdapter
 
+from lake_assets.cost.model import team_of_owner
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
 from lake_assets.pipelines import spec as specs
 from lake_assets.pipelines.spec import PipelineSpec
@@ -31,10 +32,10 @@ from lake_assets.pipelines.stamp import Generation, data_hash, stamped
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.types import GLUE_TYPES
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 # sha256 over the template files (sorted by name): a test fails when they change and this does
 # not, with the digest to set once TEMPLATE_VERSION is bumped.
-TEMPLATES_DIGEST = "6d8c8c8cac4d922f"
+TEMPLATES_DIGEST = "635e51f41d048247"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # The partition column of every curated table, a folder level rather than a column in the files.
 PARTITION_COLUMN = "event_date"
@@ -94,6 +95,7 @@ def render_pipeline(
         "template_version": TEMPLATE_VERSION,
         "description": spec.description,
         "owner": spec.owner,
+        "team": team_of_owner(spec.owner),
         "source": source,
         "contract": _plain(contract),
         "contract_origin": origin,

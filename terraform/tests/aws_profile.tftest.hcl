@@ -123,3 +123,25 @@ run "runtime_image_tag_is_validated" {
 
   expect_failures = [var.emr_runtime_image_tag]
 }
+
+# The cost tags (team, pipeline, environment) come from their own variables, never from tags,
+# so a value in tags cannot replace them in default_tags.
+run "cost_tags_are_not_set_through_tags" {
+  command = plan
+
+  variables {
+    tags = { team = "payments-data" }
+  }
+
+  expect_failures = [var.tags]
+}
+
+run "environment_is_a_declared_one" {
+  command = plan
+
+  variables {
+    environment = "qa"
+  }
+
+  expect_failures = [var.environment]
+}
