@@ -2,8 +2,6 @@
 contract as a blocking check. Thin: the work is cur_run.CurMonth's. A restated month is a
 backfill of its one partition."""
 
-from __future__ import annotations
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
