@@ -16,7 +16,7 @@ import pytest
 from cur_inputs import MONTH, costs_in_nanos, tiny_delivery
 from dagster import materialize
 
-from lake_assets.cost.cur_assets import CONTRACT, build_cur_asset
+from lake_assets.cost.cur_assets import CONTRACT, CUR_ASSET, cur_definitions
 from lake_assets.cost.cur_data import generate_month
 from lake_assets.cost.cur_delivery import DeliveryManifest, delivery_objects, read_manifest
 from lake_assets.cost.cur_run import land_delivery, landed_deliveries
@@ -42,7 +42,6 @@ from lake_assets.cost.model import (
 from lake_assets.cost.own_bill import bill_for_drivers
 from lake_assets.tables.locations import CUR_EXPORT_PREFIX
 from lake_assets.tables.manifest import read_manifest as read_table_manifest
-from partitions import monthly_partitions
 from resources.aws.s3 import S3Storage
 from resources.storage import LocalStorage
 
@@ -231,7 +230,7 @@ def _export(storage, objects) -> None:
 def test_a_month_of_cur_through_dagster_restated_once(local_lake, spark):
     settings, resources = local_lake
     storage, catalog = resources["storage"], resources["catalog"]
-    asset = build_cur_asset(monthly_partitions(settings.partitions_start))
+    asset = cur_definitions(settings).get_assets_def(CUR_ASSET)
     first_cur, first = tiny_delivery("d-0001", seed=1)
     _export(storage, first)
     run = materialize([asset], partition_key=MONTH, resources=resources)
