@@ -44,83 +44,32 @@ import pyarrow.compute as pc
 
 from lake_assets.cost.cur_lines import (
     ACCOUNT,
+    CURATED,
+    DATASETS,
+    EMR,
+    EMR_USAGE,
+    LOGS,
+    MIB,
+    PLATFORM_TAGS,
+    RAW,
     REGION,
-    TEAMS,
+    TIER1_NANOS,
+    TIER2_NANOS,
     Bill,
     drivers_table,
     hour_labels,
     numbered,
     tag_maps,
-    team_of_tags,
 )
+from lake_assets.cost.cur_services import athena_lines, storage_lines, tagged_lines
 from lake_assets.cost.model import SHARED, UNALLOCATED, emr_application_arn
 
-# (team, pipeline, dataset) of the datasets the world's runs write.
-DATASETS = (
-    ("payments-data", "card_transactions", "card_transactions"),
-    ("payments-data", "order_events", "order_events"),
-    ("risk-analytics", "fx_rates", "fx_rates"),
-    ("risk-analytics", "credit_risk", "exposures"),
-    ("customer-data", "customers", "customers"),
-    ("customer-data", "crm_contacts", "crm_contacts"),
-    ("fraud-ml", "fraud_scoring", "fraud_features"),
-    ("fraud-ml", "fraud_scoring", "fraud_scores"),
-)
 # EMR Serverless applications: id, job-level cost allocation on, pre-initialised vCPUs, share
 # of the runs.
 APPLICATIONS = (
     ("00fjoblevel0000a", True, 4, 0.55),
     ("00fjoblevel0000b", True, 0, 0.30),
     ("00fshared00000c1", False, 8, 0.15),
-)
-PLATFORM_TAGS = {"user_team": "data-platform", "user_pipeline": "lake", "user_environment": "prod"}
-EMR = "ElasticMapReduce"
-EMR_USAGE = (  # usage type, amount per unit the generator bills, nanos per unit (list price)
-    ("EU-EMR-SERVERLESS-vCPUHours", 1e-3, 52_624),  # $0.052624 per vCPU-hour
-    ("EU-EMR-SERVERLESS-MemoryGBHours", 1e-2, 57_785),  # $0.0057785 per GB-hour
-    ("EU-EMR-SERVERLESS-StorageGBHours", 1e-3, 111),  # $0.000111 per GB-hour
-)
-S3_CLASSES = (  # usage type, driver measure, nanos per GB-month
-    ("EU-TimedStorage-ByteHrs", "storage_bytes_standard", 23_000_000),
-    ("EU-TimedStorage-SIA-ByteHrs", "storage_bytes_standard_ia", 12_500_000),
-    ("EU-TimedStorage-GlacierByteHrs", "storage_bytes_glacier", 3_600_000),
-)
-TIER1_NANOS, TIER2_NANOS = 5_000, 400  # $0.005 per 1,000 PUT/LIST, $0.0004 per 1,000 GET
-ATHENA_NANOS_PER_MB = 5_000  # $5 per TB scanned
-GIB, MIB = 2**30, 2**20
-CURATED, RAW, LOGS = (f"lake-{zone}-{ACCOUNT}" for zone in ("curated", "raw", "logs"))
-WORKGROUP_ARN = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/"
-DYNAMODB_TABLES = (  # table, tags (None: untagged)
-    ("lake-registry", PLATFORM_TAGS),
-    ("lake-lineage", PLATFORM_TAGS),
-    (
-        "payments-ledger-cache",
-        {
-            "user_team": "payments-data",
-            "user_pipeline": "card_transactions",
-            "user_environment": "prod",
-        },
-    ),
-    ("scratch-orders", None),
-    (
-        "risk-limits",
-        {"user_Team": "risk-analytics", "user_pipeline": "credit_risk", "user_environment": "prod"},
-    ),
-)
-GLUE_RESOURCES = (  # resource, tags
-    (
-        "job/cards-compaction",
-        {
-            "user_team": "payments-data",
-            "user_pipeline": "card_transactions",
-            "user_environment": "prod",
-        },
-    ),
-    ("crawler/raw-zone", PLATFORM_TAGS),
-    (
-        "job/legacy-export",
-        {"user_team": "paymnets-data", "user_pipeline": "legacy", "user_environment": "prod"},
-    ),
 )
 
 
@@ -150,26 +99,9 @@ def generate_month(
     w.job_level_lines(lines_per_run)
     w.application_lines()
     w.requests()
-    _storage(bill, rng, w)
-    _athena(bill, rng, w)
-    for category, product, resources, usage in (
-        (
-            "dynamodb",
-            "AmazonDynamoDB",
-            [
-                (f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}", tags)
-                for t, tags in DYNAMODB_TABLES
-            ],
-            (("EU-ReadRequestUnits", 100, 28_300), ("EU-WriteRequestUnits", 100, 141_350)),
-        ),
-        (
-            "glue",
-            "AWSGlue",
-            [(f"arn:aws:glue:{REGION}:{ACCOUNT}:{r}", tags) for r, tags in GLUE_RESOURCES],
-            (("EU-ETL-DPU-Hour", 1e-2, 4_400_000),),
-        ),
-    ):
-        _tagged_daily(bill, rng, category, product, resources, usage)
+    storage_lines(bill, rng, w.drivers)
+    athena_lines(bill, rng, runs, w.drivers)
+    tagged_lines(bill, rng)
     return CostWorld(month, bill.table(), pa.concat_tables(w.drivers), bill.answers(), bill.slack)
 
 
@@ -380,122 +312,3 @@ class _Runs:
             op="PutObject",
         )
         bill.owe("s3_requests", {UNALLOCATED: float(foreign.sum() * TIER1_NANOS)})
-
-
-def _storage(bill: Bill, rng: np.random.Generator, w: _Runs) -> None:
-    """Each dataset's GB per bucket and storage class (constant over the month), billed per
-    bucket, class and day; the logs bucket holds no dataset and no tags."""
-    n, days = len(DATASETS), bill.hours // 24
-    team_code = bill.team_codes(pa.array([d[0] for d in DATASETS]))
-    for bucket, classes, prefix in (
-        (CURATED, (0, 1, 2), "curated/"),
-        (RAW, (0, 2), "raw/source="),
-        (LOGS, (0,), None),
-    ):
-        for c in classes:
-            usage, measure, price = S3_CLASSES[c]
-            gb = rng.integers(10, 5_000, n) if prefix else np.array([800])
-            nanos = np.full(days, round(gb.sum() * price / days))
-            tags = bill.static_tags(days, PLATFORM_TAGS if prefix else None)
-            bill.lines(
-                "AmazonS3",
-                bucket,
-                usage,
-                np.arange(days) * 24,
-                24,
-                np.full(days, gb.sum() / days),
-                nanos,
-                tags,
-                op="StandardStorage",
-            )
-            if not prefix:
-                bill.owe("s3_storage", {UNALLOCATED: float(nanos.sum())})
-                continue
-            bill.owe_codes(
-                "s3_storage", team_code, nanos.sum() * gb / gb.sum(), split_lines=days * n
-            )
-            rows = pa.array(np.arange(n))
-            names = pa.array([d[2] for d in DATASETS])
-            w.drivers.append(
-                drivers_table(
-                    bill.month,
-                    "storage",
-                    pc.binary_join_element_wise(prefix, names, "/", ""),
-                    bucket,
-                    "",
-                    pa.array([d[0] for d in DATASETS]).take(rows),
-                    pa.array([d[1] for d in DATASETS]).take(rows),
-                    names,
-                    {measure: gb * float(GIB)},
-                    "catalog",
-                )
-            )
-
-
-def _athena(bill: Bill, rng: np.random.Generator, w: _Runs) -> None:
-    """Queries per team workgroup (and the untagged `primary`), billed per workgroup and hour."""
-    groups = (*sorted({d[0] for d in DATASETS}), "primary")
-    queries = max(50, w.runs // 5)
-    group = rng.integers(0, len(groups), queries)
-    hour = rng.integers(0, bill.hours, queries)
-    mb = rng.integers(10, 50_000, queries)  # Athena bills at least 10 MB a query
-    key = group * bill.hours + hour
-    per_key = np.bincount(key, mb, len(groups) * bill.hours).astype(np.int64)
-    keys = np.flatnonzero(per_key)
-    arns = pa.array([WORKGROUP_ARN + g for g in groups])
-    tags = [
-        tag_maps(1, {**PLATFORM_TAGS, "user_team": g, "user_pipeline": "analytics"})
-        for g in groups[:-1]
-    ] + [tag_maps(1, {})]
-    tagged = pa.concat_arrays(tags)
-    kg = pa.array(keys // bill.hours)
-    bill.lines(
-        "AmazonAthena",
-        arns.take(kg),
-        "EU-DataScannedInTB",
-        keys % bill.hours,
-        1,
-        per_key[keys] / 1e6,
-        per_key[keys] * ATHENA_NANOS_PER_MB,
-        tagged.take(kg),
-    )
-    teams = np.array([*(bill.code(g) for g in groups[:-1]), bill.code(UNALLOCATED)])
-    bill.owe_codes("athena", teams[group], mb * ATHENA_NANOS_PER_MB)
-    mine = np.flatnonzero(group < len(groups) - 1)
-    team_of = pa.array(groups).take(pa.array(group[mine]))
-    number = pa.array(mine).cast(pa.string())
-    datasets = pa.array([d[2] for d in DATASETS])
-    w.drivers.append(
-        drivers_table(
-            bill.month,
-            "query",
-            pc.binary_join_element_wise(f"{bill.seed:04x}-query-", number, ""),
-            arns.take(pa.array(group[mine])),
-            hour_labels(bill.month).take(pa.array(hour[mine])),
-            team_of,
-            "",
-            datasets.take(pa.array(rng.integers(0, len(DATASETS), len(mine)))),
-            {"bytes_scanned": mb[mine] * 1e6},
-            "query-history",
-        )
-    )
-
-
-def _tagged_daily(bill, rng, category, product, resources, usage) -> None:
-    """Resources attributed by their tags, billed per day and usage type."""
-    days = np.arange(bill.hours // 24)
-    for resource, tags in resources:
-        team = team_of_tags(tags)
-        for usage_type, unit, price in usage:
-            units = rng.integers(10, 2_000, len(days))
-            bill.lines(
-                product,
-                resource,
-                usage_type,
-                days * 24,
-                24,
-                units * unit,
-                units * price,
-                bill.static_tags(len(days), tags),
-            )
-            bill.owe(category, {team if team in TEAMS else UNALLOCATED: float(units.sum() * price)})

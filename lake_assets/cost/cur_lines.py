@@ -1,6 +1,7 @@
-"""The building blocks of generated CUR 2.0 bills (cur_data.py): columns of line items built
-from numpy and pyarrow arrays at once, tag maps, long-form driver tables, and the known answers
-a generator accumulates as it bills. Pure: no I/O."""
+"""The building blocks of generated CUR 2.0 bills (cur_data.py, cur_services.py, own_bill.py):
+the world's teams, datasets and list prices, columns of line items built from numpy and pyarrow
+arrays at once, tag maps, long-form driver tables, and the known answers a generator accumulates
+as it bills. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -17,6 +18,36 @@ from lake_assets.cost.model import CUR_COLUMNS, SHARED, UNALLOCATED, Driver, che
 REGION, ACCOUNT = "eu-west-1", "000000000000"
 # The teams of the generated worlds; a tag naming any other team is wrong.
 TEAMS = ("payments-data", "risk-analytics", "customer-data", "fraud-ml", "data-platform")
+# (team, pipeline, dataset) of the datasets the world's runs write.
+DATASETS = (
+    ("payments-data", "card_transactions", "card_transactions"),
+    ("payments-data", "order_events", "order_events"),
+    ("risk-analytics", "fx_rates", "fx_rates"),
+    ("risk-analytics", "credit_risk", "exposures"),
+    ("customer-data", "customers", "customers"),
+    ("customer-data", "crm_contacts", "crm_contacts"),
+    ("fraud-ml", "fraud_scoring", "fraud_features"),
+    ("fraud-ml", "fraud_scoring", "fraud_scores"),
+)
+# List prices (eu-west-1) in nano-dollars per whole unit the generators bill, so every line
+# costs a whole number of nano-dollars.
+PLATFORM_TAGS = {"user_team": "data-platform", "user_pipeline": "lake", "user_environment": "prod"}
+EMR = "ElasticMapReduce"
+EMR_USAGE = (  # usage type, amount per unit the generator bills, nanos per unit (list price)
+    ("EU-EMR-SERVERLESS-vCPUHours", 1e-3, 52_624),  # $0.052624 per vCPU-hour
+    ("EU-EMR-SERVERLESS-MemoryGBHours", 1e-2, 57_785),  # $0.0057785 per GB-hour
+    ("EU-EMR-SERVERLESS-StorageGBHours", 1e-3, 111),  # $0.000111 per GB-hour
+)
+S3_CLASSES = (  # usage type, driver measure, nanos per GB-month
+    ("EU-TimedStorage-ByteHrs", "storage_bytes_standard", 23_000_000),
+    ("EU-TimedStorage-SIA-ByteHrs", "storage_bytes_standard_ia", 12_500_000),
+    ("EU-TimedStorage-GlacierByteHrs", "storage_bytes_glacier", 3_600_000),
+)
+TIER1_NANOS, TIER2_NANOS = 5_000, 400  # $0.005 per 1,000 PUT/LIST, $0.0004 per 1,000 GET
+ATHENA_NANOS_PER_MB = 5_000  # $5 per TB scanned
+GIB, MIB = 2**30, 2**20
+CURATED, RAW, LOGS = (f"lake-{zone}-{ACCOUNT}" for zone in ("curated", "raw", "logs"))
+WORKGROUP_ARN = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/"
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 DRIVER_COLUMNS = tuple(Driver.__dataclass_fields__)
 

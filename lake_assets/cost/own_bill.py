@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lake_assets.cost.cur_data import (
+from lake_assets.cost.cur_lines import (
     ATHENA_NANOS_PER_MB,
     EMR,
     EMR_USAGE,
@@ -20,8 +20,10 @@ from lake_assets.cost.cur_data import (
     TIER1_NANOS,
     TIER2_NANOS,
     WORKGROUP_ARN,
+    Bill,
+    hour_labels,
+    tag_maps,
 )
-from lake_assets.cost.cur_lines import Bill, hour_labels, tag_maps
 from lake_assets.cost.model import emr_ids
 
 # The pre-initialised capacity an application keeps warm: idle in every hour it ran (vCPU-h,
