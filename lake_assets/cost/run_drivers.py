@@ -28,18 +28,17 @@ LIST_PRICES = Prices()
 @dataclass(frozen=True)
 class RecordedRun:
     """A run's drivers with what RunDrivers does not carry yet: the objects it read and wrote
-    (what S3 request lines are shared by) and its storage GB-seconds on EMR."""
+    (what S3 request lines are shared by)."""
 
     drivers: RunDrivers
     objects_read: int = 0
     objects_written: int = 0
 
-    @property
-    def key(self) -> str:
+    def key(self, region: str = "eu-west-1") -> str:
         """What identifies the execution: its EMR job run's ARN, or run, job and start."""
         d = self.drivers
         if d.job_run_id and d.application_id:
-            return emr_job_run_arn(d.application_id, d.job_run_id)
+            return emr_job_run_arn(d.application_id, d.job_run_id, region=region)
         return f"{d.dagster_run_id}/{d.job}/{d.started_at}"
 
     def as_json(self) -> dict:
@@ -69,8 +68,8 @@ def billed_usage(job_run: Mapping) -> dict | None:
         return None
     usage = {
         "vcpu_seconds": float(billed["vCPUHour"]) * 3600,
+        # storageGBHour (disk over 20 GB a worker) has no place in RunDrivers yet.
         "memory_gb_seconds": float(billed["memoryGBHour"]) * 3600,
-        "storage_gb_seconds": float(billed.get("storageGBHour", 0)) * 3600,
     }
     if job_run.get("totalExecutionDurationSeconds") is not None:
         usage["wall_clock_seconds"] = float(job_run["totalExecutionDurationSeconds"])
