@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.parquet as pq
 
 from lake_assets.cost import drivers
-from lake_assets.cost.model import DRIVERS_DATASET, Driver
+from lake_assets.cost.model import DRIVERS_DATASET, Driver, team_of_owner
 from lake_assets.cost.recording import recorded_runs
 from lake_assets.settings import Settings
 from lake_assets.tables.locations import published_month_location
@@ -47,6 +47,13 @@ def storage_sizes(catalog: PartitionCatalog, storage: LakeStorage) -> dict[str, 
     return sizes
 
 
+def team_workgroups(settings: Settings) -> set[str]:
+    """The Athena workgroups whose history is read: one per team, named after it (the teams
+    that own a source, and the platform's), and Athena's default, `primary`."""
+    owners = {source.owner for source in settings.sources.values()} | {settings.platform_owner}
+    return {team_of_owner(owner) for owner in owners} | {"primary"}
+
+
 def query_scans(settings: Settings, month: str) -> list[drivers.QueryScan]:
     if settings.profile != "aws":
         return []
@@ -54,7 +61,7 @@ def query_scans(settings: Settings, month: str) -> list[drivers.QueryScan]:
 
     start, end = drivers.month_window(month, slack=timedelta(0))
     history = AthenaQueryHistory(endpoint_url=settings.aws.endpoint_url, region=settings.aws.region)
-    return list(history.scans(start, end))
+    return list(history.scans(team_workgroups(settings), start, end))
 
 
 def month_drivers(month, instance, settings, catalog, storage) -> tuple[list[Driver], int]:
