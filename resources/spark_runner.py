@@ -40,9 +40,9 @@ from lake_assets.cost.model import team_of_owner
 from lake_assets.cost.run_drivers import billed_usage, job_run_tags, run_drivers
 from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY, require_deployed_code
 from lake_assets.runtime.jobs import DRIVERS_KEY, RunJob, run_measured_job
-from lake_assets.runtime.spark_metrics import timed
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 from lake_assets.runtime.python_workers import workers_on_this_python
+from lake_assets.runtime.spark_metrics import timed
 from resources.spark_guard import guarded_jvm
 
 if TYPE_CHECKING:

@@ -95,7 +95,9 @@ def test_a_steps_runs_are_shared_by_its_materializations_without_counting_twice(
 def test_run_drivers_of_a_month_are_its_hours_and_reconcile_to_the_run():
     run = recorded(datasets=("alpha", "beta"), team=None, pipeline=None)
     owners = {"alpha": "team:alpha-data"}.get
-    rows = drivers.run_rows("2026-12", [run], lambda d: owners(d, "team:data-platform"), "lake", REGION)
+    rows = drivers.run_rows(
+        "2026-12", [run], lambda d: owners(d, "team:data-platform"), "lake", REGION
+    )
 
     assert {r.hour for r in rows} == {"2026-12-01T00", "2026-12-01T01"}  # November's is not
     vcpu = [r for r in rows if r.measure == "vcpu_seconds"]
@@ -147,7 +149,12 @@ def test_a_local_job_records_its_drivers_and_the_month_publishes_them(lake, monk
 
     [run] = recorded_runs(lake.instance, *drivers.month_window(datetime.now(UTC).strftime("%Y-%m")))
     d = run.drivers
-    assert (d.origin, d.runner, d.job, d.dagster_run_id) == (SPARK_METRICS, "local", "tiny", built.run_id)
+    assert (d.origin, d.runner, d.job, d.dagster_run_id) == (
+        SPARK_METRICS,
+        "local",
+        "tiny",
+        built.run_id,
+    )
     assert d.vcpu_seconds > 0 and d.memory_gb_seconds > 0 and d.wall_clock_seconds > 0
     assert d.bytes_written > 0 and d.bytes_read > 0 and run.objects_written > 0
     assert (d.datasets, d.team, d.pipeline) == (("alpha", "beta"), "alpha-data", "alpha")
@@ -179,7 +186,12 @@ def test_a_local_job_records_its_drivers_and_the_month_publishes_them(lake, monk
     assert {r["key"] for r in runs} == {run.key()}
     storage = [r for r in rows if r["kind"] == drivers.STORAGE and r["dataset"] == "alpha"]
     assert [(r["key"], r["resource"], r["measure"], r["value"]) for r in storage] == [
-        ("curated/alpha/", lake.root.name, "storage_bytes_standard", float(sum(f.size for f in files)))
+        (
+            "curated/alpha/",
+            lake.root.name,
+            "storage_bytes_standard",
+            float(sum(f.size for f in files)),
+        )
     ]
     assert published.asset_materializations_for_node(COST_DRIVERS.to_python_identifier())
 
@@ -191,8 +203,11 @@ def test_athena_queries_are_read_from_the_workgroups_history(aws_endpoint, monke
     athena = boto3.client("athena", endpoint_url=aws_endpoint, region_name=REGION)
     athena.create_work_group(Name="payments-data", Configuration={})
     started = {
-        athena.start_query_execution(QueryString=f"SELECT {n}", WorkGroup="payments-data",
-                                     ResultConfiguration={"OutputLocation": "s3://q/"})["QueryExecutionId"]: n  # fmt: skip
+        athena.start_query_execution(
+            QueryString=f"SELECT {n}",
+            WorkGroup="payments-data",
+            ResultConfiguration={"OutputLocation": "s3://q/"},
+        )["QueryExecutionId"]: n  # fmt: skip
         for n in (1, 2, 3)
     }
     scanned = {query_id: 10_000_000 * n for query_id, n in started.items()}
@@ -209,7 +224,9 @@ def test_athena_queries_are_read_from_the_workgroups_history(aws_endpoint, monke
             })  # fmt: skip
         return json.dumps({"QueryExecutions": executions, "UnprocessedQueryExecutionIds": []})
 
-    monkeypatch.setattr(AthenaResponse, "batch_get_query_execution", batch_get_query_execution, raising=False)
+    monkeypatch.setattr(
+        AthenaResponse, "batch_get_query_execution", batch_get_query_execution, raising=False
+    )
     now = datetime.now(UTC)
     history = AthenaQueryHistory(endpoint_url=aws_endpoint, region=REGION)
     scans = list(history.scans(["payments-data", "primary"], now - timedelta(hours=1), now + timedelta(hours=1)))  # fmt: skip
@@ -218,5 +235,7 @@ def test_athena_queries_are_read_from_the_workgroups_history(aws_endpoint, monke
         ("payments-data", 10_000_000), ("payments-data", 20_000_000), ("payments-data", 30_000_000)
     ]  # fmt: skip
     rows = drivers.query_rows(now.strftime("%Y-%m"), scans)
-    assert {(r.resource, r.team, r.measure) for r in rows} == {("payments-data", "payments-data", "bytes_scanned")}
+    assert {(r.resource, r.team, r.measure) for r in rows} == {
+        ("payments-data", "payments-data", "bytes_scanned")
+    }
     assert sum(r.value for r in rows) == 60_000_000

@@ -90,28 +90,31 @@ def run_rows(
         d = run.drivers
         hours = [(h, s) for h, s in hours_overlapped(d.started_at, d.ended_at) if h[:7] == month]
         datasets = d.datasets or ("",)
-        per_dataset = 1 / len(datasets)
-        usage = {measure: float(getattr(d, measure)) for measure in MEASURED}
-        requests = float(run.objects_read + run.objects_written)
+        # (resource, measure, value): usage on the application, requests on the bucket.
+        measures = [(d.application_id or LOCAL_APPLICATION, m, getattr(d, m)) for m in MEASURED]
+        measures.append((bucket, "requests", run.objects_read + run.objects_written))
+        key = run.key(region)
         for dataset in datasets:
-            who = {
-                "team": d.team or team_of_owner(owner_of(dataset)),
-                "pipeline": d.pipeline or dataset,
-                "dataset": dataset,
-            }
+            team = d.team or team_of_owner(owner_of(dataset))
             for hour, share in hours:
-                common = {"month": month, "kind": RUN, "key": run.key(region), "hour": hour}
-                weight = share * per_dataset
-                resource = d.application_id or LOCAL_APPLICATION
+                weight = share / len(datasets)
                 rows += [
-                    Driver(**common, resource=resource, **who, measure=measure,
-                           value=value * weight, origin=d.origin)  # fmt: skip
-                    for measure, value in usage.items()
+                    Driver(
+                        month,
+                        RUN,
+                        key,
+                        resource,
+                        hour,
+                        team,
+                        d.pipeline or dataset,
+                        dataset,
+                        measure,
+                        float(value) * weight,
+                        d.origin,
+                    )  # fmt: skip
+                    for resource, measure, value in measures
                     if value
                 ]
-                if requests:
-                    rows.append(Driver(**common, resource=bucket, **who, measure="requests",
-                                       value=requests * weight, origin=d.origin))  # fmt: skip
     return rows
 
 
@@ -131,8 +134,19 @@ def storage_rows(
             by_measure[measure] = by_measure.get(measure, 0.0) + size
         team = team_of_owner(owner_of(dataset))
         rows += [
-            Driver(month, STORAGE, dataset_prefix(dataset), bucket, "", team, dataset, dataset,
-                   measure, value, CATALOG)  # fmt: skip
+            Driver(
+                month=month,
+                kind=STORAGE,
+                key=dataset_prefix(dataset),
+                resource=bucket,
+                hour="",
+                team=team,
+                pipeline=dataset,
+                dataset=dataset,
+                measure=measure,
+                value=value,
+                origin=CATALOG,
+            )
             for measure, value in sorted(by_measure.items())
             if value
         ]
@@ -149,8 +163,19 @@ def query_rows(month: str, scans: Iterable[QueryScan]) -> list[Driver]:
     is a team's (one workgroup per team, named after it): its team is its name."""
     check_month(month)
     return [
-        Driver(month, QUERY, scan.query_id, scan.workgroup, hour_of(scan.submitted_at),
-               scan.workgroup, "", "", "bytes_scanned", float(scan.bytes_scanned), QUERY_HISTORY)  # fmt: skip
+        Driver(
+            month=month,
+            kind=QUERY,
+            key=scan.query_id,
+            resource=scan.workgroup,
+            hour=hour_of(scan.submitted_at),
+            team=scan.workgroup,
+            pipeline="",
+            dataset="",
+            measure="bytes_scanned",
+            value=float(scan.bytes_scanned),
+            origin=QUERY_HISTORY,
+        )
         for scan in scans
         if hour_of(scan.submitted_at)[:7] == month and scan.bytes_scanned
     ]
@@ -166,9 +191,7 @@ def month_window(month: str, slack: timedelta = timedelta(days=1)) -> tuple[date
 
 def drivers_table(rows: Iterable[Driver]) -> pa.Table:
     """The rows as an Arrow table of COLUMNS, in a stable order (a re-run writes the same)."""
-    ordered = sorted(
-        rows, key=lambda r: (r.kind, r.resource, r.hour, r.key, r.dataset, r.measure)
-    )
+    ordered = sorted(rows, key=lambda r: (r.kind, r.resource, r.hour, r.key, r.dataset, r.measure))
     return pa.table(
         {
             name: pa.array(

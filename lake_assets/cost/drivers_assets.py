@@ -15,7 +15,6 @@ from dagster import (
 )
 
 from lake_assets.cost.drivers_service import month_drivers, publish_drivers
-from lake_assets.cost.model import DRIVERS_DATASET
 from lake_assets.settings import Settings
 from partitions import monthly_partitions
 from resources.catalog import PartitionCatalog

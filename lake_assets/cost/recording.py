@@ -41,7 +41,9 @@ def step_identity(context, job: str) -> dict:
     keys = _asset_keys(context)
     datasets = [key.path[-1] for key in keys]
     owners = context.assets_def.specs_by_key[keys[0]].owners if keys else ()
-    pipeline = job.removeprefix(PIPELINE_JOB_PREFIX) if job.startswith(PIPELINE_JOB_PREFIX) else None
+    pipeline = (
+        job.removeprefix(PIPELINE_JOB_PREFIX) if job.startswith(PIPELINE_JOB_PREFIX) else None
+    )
     return {
         "datasets": datasets,
         "team": team_of_owner(owners[0]) if owners else None,
@@ -69,7 +71,9 @@ def record(context, run: RecordedRun) -> None:
             context.add_asset_metadata(values, asset_key=key, partition_key=partition)
 
 
-def recorded_runs(instance: DagsterInstance, after: datetime, before: datetime) -> Iterator[RecordedRun]:
+def recorded_runs(
+    instance: DagsterInstance, after: datetime, before: datetime
+) -> Iterator[RecordedRun]:
     """Every run recorded on `instance` between the two instants (by when it was recorded)."""
     for key in instance.get_asset_keys():
         cursor = None

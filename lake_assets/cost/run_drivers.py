@@ -19,7 +19,13 @@ BILLED, SPARK_METRICS, WALL_CLOCK = "billed", "spark-metrics", "wall-clock"
 # The metadata entry holding a run's full record (an AssetObservation per job execution), and
 # the numeric entries on its assets' materializations, which the Dagster UI plots.
 RECORD_ENTRY = "cost/run_drivers"
-MEASURED = ("vcpu_seconds", "memory_gb_seconds", "wall_clock_seconds", "bytes_read", "bytes_written")
+MEASURED = (
+    "vcpu_seconds",
+    "memory_gb_seconds",
+    "wall_clock_seconds",
+    "bytes_read",
+    "bytes_written",
+)
 # EMR Serverless list prices, as declared for the query cost model (config/compaction.yaml,
 # ADR-0026): what `cost/estimated_usd` prices a run at before any bill arrives.
 LIST_PRICES = Prices()

@@ -100,7 +100,9 @@ def main() -> None:
             pipes.log.info(
                 f"running Spark job {job} on Spark {spark.version} (shuffle partitions {shuffle})"
             )
-            result = run_measured_job(spark, job, mirrored(plan, ("s3://",), local) if local else plan)
+            result = run_measured_job(
+                spark, job, mirrored(plan, ("s3://",), local) if local else plan
+            )
         except Exception as error:
             pipes.report_custom_message(
                 {"error": {"type": type(error).__name__, "message": str(error)}}

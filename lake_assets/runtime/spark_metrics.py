@@ -113,7 +113,10 @@ def memory_gb_per_core(spark) -> float:
     if sc.master.startswith("local"):
         memory, cores = conf.get("spark.driver.memory", "1g"), sc.defaultParallelism
     else:
-        memory, cores = conf.get("spark.executor.memory", "1g"), conf.get("spark.executor.cores", "1")
+        memory, cores = (
+            conf.get("spark.executor.memory", "1g"),
+            conf.get("spark.executor.cores", "1"),
+        )
     return _gigabytes(memory) / max(int(cores), 1)
 
 
@@ -126,7 +129,10 @@ def _gigabytes(size: str) -> float:
 
 def _files(spark, jobs: set[int]) -> tuple[int, int]:
     """Files read by scans and written by writers in the SQL executions that ran `jobs`."""
-    core, sql = spark.sparkContext._jsc.sc().statusStore(), spark._jsparkSession.sharedState().statusStore()
+    core, sql = (
+        spark.sparkContext._jsc.sc().statusStore(),
+        spark._jsparkSession.sharedState().statusStore(),
+    )
     executions = set()
     for job in jobs:
         execution = core.jobWithAssociatedSql(job)._2()  # the job's SQL execution, if any
