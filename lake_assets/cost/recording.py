@@ -1,12 +1,14 @@
 """Where a run's drivers go in Dagster: the one place every Spark job of every capability passes
 (the runner's `run(context, job, plan)`, resources/spark_runner.py) records them on its step.
 
-- Once per job execution, an AssetObservation on the step's first asset holds the full record
-  (RECORD_ENTRY, JSON): what the `cost/drivers` asset reads back from the instance's event log
-  (`recorded_runs`), one record per execution however many assets the step makes.
 - On every materialization of the step, numeric `cost/*` entries: the step's runs divided over
   the (asset, partition) materializations it makes, so the UI plots each dataset's consumption
   over time and sums never count a job twice.
+- On the first of them only, the full records of the step's runs (RECORD_ENTRY, JSON): what the
+  `cost/drivers` asset reads back from the instance's event log (`recorded_runs`), once per
+  execution however many assets and partitions the step makes. Not an AssetObservation: the
+  commands read a step's observations as partition outcomes (cli/runs.py, history/cli.py).
+  A step that fails after its job materializes nothing, and records nothing.
 
 Who ran it, for the record and for an EMR job run's tags: the step's assets name the datasets,
 the first asset's owner the team, and a generated pipeline's job its pipeline (otherwise the
@@ -19,7 +21,7 @@ import weakref
 from collections.abc import Iterator
 from datetime import datetime
 
-from dagster import AssetObservation, AssetRecordsFilter, DagsterInstance, MetadataValue
+from dagster import AssetRecordsFilter, DagsterInstance, MetadataValue
 
 from lake_assets.cost.model import team_of_owner
 from lake_assets.cost.run_drivers import RECORD_ENTRY, RecordedRun, materialization_metadata
@@ -56,19 +58,26 @@ def record(context, run: RecordedRun) -> None:
     keys = _asset_keys(context)
     if not keys:
         return
-    context.log_event(
-        AssetObservation(
-            asset_key=keys[0], metadata={RECORD_ENTRY: MetadataValue.json(run.as_json())}
-        )
-    )
     runs = _STEP_RUNS.setdefault(context, [])
     runs.append(run)
-    partitions = list(context.partition_keys) if context.has_partition_key_range else [None]
-    shares = len(keys) * len(partitions)
-    values = materialization_metadata(runs, shares)
-    for key in keys:
-        for partition in partitions:
-            context.add_asset_metadata(values, asset_key=key, partition_key=partition)
+    partitions = _partitions(context)
+    values = materialization_metadata(runs, len(keys) * len(partitions))
+    every = [(key, partition) for key in keys for partition in partitions]
+    for key, partition in every:
+        full = {RECORD_ENTRY: MetadataValue.json([r.as_json() for r in runs])}
+        context.add_asset_metadata(
+            {**values, **(full if (key, partition) == every[0] else {})},
+            asset_key=key,
+            partition_key=partition,
+        )
+
+
+def _partitions(context) -> list[str | None]:
+    """The partitions the step materializes ([None]: the asset has none)."""
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    if context.assets_def.partitions_def is None or not partitioned:
+        return [None]
+    return list(context.partition_keys)
 
 
 def recorded_runs(
@@ -78,7 +87,7 @@ def recorded_runs(
     for key in instance.get_asset_keys():
         cursor = None
         while True:
-            page = instance.fetch_observations(
+            page = instance.fetch_materializations(
                 AssetRecordsFilter(
                     asset_key=key,
                     after_timestamp=after.timestamp(),
@@ -88,9 +97,9 @@ def recorded_runs(
                 cursor=cursor,
             )
             for event in page.records:
-                entry = (event.asset_observation.metadata or {}).get(RECORD_ENTRY)
-                if entry is not None:
-                    yield RecordedRun.from_json(entry.value)
+                entry = (event.asset_materialization.metadata or {}).get(RECORD_ENTRY)
+                for record in entry.value if entry is not None else ():
+                    yield RecordedRun.from_json(record)
             if not page.has_more:
                 break
             cursor = page.cursor
