@@ -149,5 +149,7 @@ def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any
         application_id=aws.emr_application_id,
         execution_role_arn=aws.emr_execution_role_arn,
         poll_seconds=aws.emr_poll_seconds,
+        environment=settings.environment,
+        platform_owner=settings.platform_owner,
         **connection,
     )

@@ -35,10 +35,14 @@ from dagster_aws.pipes import (
 )
 from dagster_pyspark.resources import spark_session_from_config
 
+from lake_assets.cost import recording
+from lake_assets.cost.model import team_of_owner
+from lake_assets.cost.run_drivers import billed_usage, job_run_tags, run_drivers
 from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY, require_deployed_code
-from lake_assets.runtime.jobs import RunJob, run_job
+from lake_assets.runtime.jobs import DRIVERS_KEY, RunJob, run_measured_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 from lake_assets.runtime.python_workers import workers_on_this_python
+from lake_assets.runtime.spark_metrics import timed
 from resources.spark_guard import guarded_jvm
 
 if TYPE_CHECKING:
@@ -80,6 +84,22 @@ class SparkRunner(ABC):
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         return result.output_for_node("spark_job")
+
+    def recorded(self, context, job: str, result: dict, around: dict, **where) -> dict:
+        """`result` without the drivers it carries (runtime/jobs.py), which are recorded on the
+        step of `context` (lake_assets/cost/recording.py); `around` is when the runner ran it,
+        `where` the runner's name and, on EMR Serverless, what was billed."""
+        result = dict(result)
+        run = run_drivers(
+            result.pop(DRIVERS_KEY, None),
+            around,
+            dagster_run_id=context.run_id if context is not None else "",
+            job=job,
+            **recording.step_identity(context, job),
+            **where,
+        )
+        recording.record(context, run)
+        return result
 
     def bound(self, context: AssetExecutionContext | OpExecutionContext | None = None) -> RunJob:
         """`run` bound to where its jobs run: the Dagster step `context`, or, without one, a
@@ -147,7 +167,9 @@ class LocalSparkRunner(SparkRunner):
             return spark_session_from_config(self.spark_config)
 
     def run(self, context, job, plan) -> dict:
-        return run_job(self.spark_session, job, plan)
+        with timed() as around:
+            result = run_measured_job(self.spark_session, job, plan)
+        return self.recorded(context, job, result, around, runner="local")
 
     def run_standalone(self, job: str, plan: dict) -> dict:
         # The job runs in this process and reports nothing over Pipes: no step is needed.
@@ -182,7 +204,8 @@ def _run_over_pipes(
     where: str,
     reader: _KeepsCustomMessages,
     launch: Callable[[dict], PipesClientCompletedInvocation],
-) -> dict:
+) -> tuple[dict, PipesClientCompletedInvocation]:
+    """The job's result and the launcher's invocation."""
     try:
         invocation = launch({"job": job, "plan": plan})
     except Exception as failure:
@@ -191,7 +214,7 @@ def _run_over_pipes(
     result = _reported(invocation.get_custom_messages(), "result")
     if result is None:
         raise SparkJobFailed(job, plan, where, None, "it exited without a result")
-    return result
+    return result, invocation
 
 
 class _TempFileMessages(_KeepsCustomMessages, PipesTempFileMessageReader):
@@ -222,17 +245,19 @@ class PipesSubprocessRunner(SparkRunner):
 
     def run(self, context, job, plan) -> dict:
         reader = _TempFileMessages()
-        return _run_over_pipes(
-            job,
-            plan,
-            "a Pipes subprocess",
-            reader,
-            lambda extras: PipesSubprocessClient(env=self.env, message_reader=reader).run(
-                context=context,
-                command=[self.python, "-m", PIPES_ENTRY_MODULE],
-                extras=extras,
-            ),
-        )
+        with timed() as around:
+            result, _ = _run_over_pipes(
+                job,
+                plan,
+                "a Pipes subprocess",
+                reader,
+                lambda extras: PipesSubprocessClient(env=self.env, message_reader=reader).run(
+                    context=context,
+                    command=[self.python, "-m", PIPES_ENTRY_MODULE],
+                    extras=extras,
+                ),
+            )
+        return self.recorded(context, job, result, around, runner="pipes-subprocess")
 
 
 class _LakeS3Messages(_KeepsCustomMessages, PipesS3MessageReader):
@@ -251,6 +276,11 @@ class EmrServerlessRunner(SparkRunner):
     (the entry script and this package, checked before each submission) and, under
     PIPES_PREFIX, the job's context (its plan included, so a plan's size is not bounded by
     sparkSubmitParameters) and its messages.
+
+    Each job run is tagged with the cost tags (team, pipeline, environment) and the Dagster run
+    and job it serves, so a job-level CUR line names its run; the team of a step without an
+    owner (a `lake` command's) is `platform_owner`'s. After the run, GetJobRun's billed
+    utilisation is what its drivers record (lake_assets/cost/run_drivers.py).
     """
 
     def __init__(
@@ -261,6 +291,8 @@ class EmrServerlessRunner(SparkRunner):
         region: str,
         endpoint_url: str | None = None,
         poll_seconds: float = 5.0,
+        environment: str = "prod",
+        platform_owner: str = "team:data-platform",
     ):
         self.storage, self.application_id, self.poll_seconds = storage, application_id, poll_seconds
         self.execution_role_arn, self.region, self.endpoint_url = (
@@ -268,21 +300,24 @@ class EmrServerlessRunner(SparkRunner):
             region,
             endpoint_url,
         )
+        self.environment, self.platform_owner = environment, platform_owner
 
     def run(self, context, job, plan) -> dict:
-        tags = require_deployed_code(self.storage, job)  # refuse before anything is submitted
+        stamps = require_deployed_code(self.storage, job)  # refuse before anything is submitted
         session = boto3.session.Session(region_name=self.region)
         s3 = session.client("s3", endpoint_url=self.endpoint_url)
+        emr = session.client("emr-serverless", endpoint_url=self.endpoint_url)
         bucket = self.storage.bucket
         reader = _LakeS3Messages(bucket=bucket, client=s3, interval=self.poll_seconds)
         client = PipesEMRServerlessClient(
-            client=session.client("emr-serverless", endpoint_url=self.endpoint_url),
+            client=emr,
             poll_interval=self.poll_seconds,
             context_injector=PipesS3ContextInjector(
                 bucket=bucket, client=s3, key_prefix=PIPES_PREFIX
             ),
             message_reader=reader,
         )
+        who = recording.step_identity(context, job)
         params = {
             "applicationId": self.application_id,
             "executionRoleArn": self.execution_role_arn,
@@ -294,13 +329,42 @@ class EmrServerlessRunner(SparkRunner):
                     "--conf spark.sql.session.timeZone=UTC",
                 }
             },
-            # A generated pipeline's run carries its stamps (Pipes adds its own tags).
-            **({"tags": tags} if tags else {}),
+            # A generated pipeline's run keeps its stamps (and Pipes adds its own tags).
+            "tags": {
+                **stamps,
+                **job_run_tags(
+                    who["team"] or team_of_owner(self.platform_owner),
+                    who["pipeline"] or job,
+                    self.environment,
+                    context.run_id,
+                    job,
+                ),
+            },
         }
-        return _run_over_pipes(
+        with timed() as around:
+            result, invocation = _run_over_pipes(
+                job,
+                plan,
+                f"EMR Serverless application {self.application_id}",
+                reader,
+                lambda extras: client.run(
+                    context=context, start_job_run_params=params, extras=extras
+                ),
+            )
+        job_run_id = _text(invocation.metadata["AWS EMR Serverless Job Run ID"])
+        completed = emr.get_job_run(applicationId=self.application_id, jobRunId=job_run_id)
+        return self.recorded(
+            context,
             job,
-            plan,
-            f"EMR Serverless application {self.application_id}",
-            reader,
-            lambda extras: client.run(context=context, start_job_run_params=params, extras=extras),
+            result,
+            around,
+            runner="emr-serverless",
+            billed=billed_usage(completed["jobRun"]),
+            job_run_id=job_run_id,
+            application_id=self.application_id,
         )
+
+
+def _text(value) -> str:
+    """A Pipes invocation's metadata value as text (it may come back wrapped)."""
+    return str(getattr(value, "value", value))

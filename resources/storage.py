@@ -27,6 +27,9 @@ class ObjectInfo:
     size: int
     etag: str
     last_modified: datetime
+    # S3's storage class as ListObjectsV2 gives it (what an object's bytes are billed at); a
+    # local lake has one class.
+    storage_class: str = "STANDARD"
 
 
 class LakeStorage(ABC):

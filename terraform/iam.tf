@@ -317,6 +317,19 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = [aws_sqs_queue.arrivals.arn]
   }
 
+  # Cost attribution's Athena drivers: each team workgroup's query history and the bytes its
+  # queries scanned (resources/aws/athena.py); workgroups by name, never listed (ListWorkGroups
+  # is granted on "*" only).
+  statement {
+    sid    = "AthenaQueryHistory"
+    effect = "Allow"
+    actions = [
+      "athena:BatchGetQueryExecution",
+      "athena:ListQueryExecutions",
+    ]
+    resources = ["arn:${local.partition}:athena:${local.region}:${local.account_id}:workgroup/*"]
+  }
+
   # Dagster Pipes' EMR Serverless client starts a run (tagged with the Dagster run: tagging on
   # creation is authorised as TagResource on the new run), polls it, fetches its dashboard
   # link, reads the application's monitoring settings, and cancels the run when Dagster's is

@@ -11,7 +11,10 @@ forwards every AWS call to moto unchanged and plays the service in three of them
   The job's own S3 client talks to moto (AWS_ENDPOINT_URL), so Pipes' context and messages
   round-trip through S3 as they do on AWS.
 - GetJobRun: moto's answer with the run's state: SUBMITTED, RUNNING, then SUCCESS, or FAILED
-  with EMR's state details when the driver exits non-zero.
+  with EMR's state details when the driver exits non-zero; once the run is over, what EMR bills
+  it (`billedResourceUtilization`: vCPUHour, memoryGBHour, storageGBHour) and its
+  `totalExecutionDurationSeconds`, which moto does not give: the fake bills the driver's time as
+  EMR bills a worker of its default size (WORKER), with EMR's one-minute minimum.
 - GetDashboardForJobRun: a URL, as EMR answers.
 
 Spark's own reads and writes: local Spark has no s3:// filesystem (no hadoop-aws jars), so each
@@ -33,12 +36,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import re
 import shlex
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +70,10 @@ SPARK_DEFAULTS = (
 )
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _JOB_RUNS = re.compile(r"^/applications/([^/]+)/jobruns(?:/([^/?]+)(/dashboard)?)?/?(?:\?.*)?$")
+# What the fake bills a run as: one worker of EMR Serverless' default size, whose 20 GB of disk
+# are free (EMR bills storage over 20 GB a worker).
+WORKER = {"vcpu": 4, "memory_gb": 16}
+BILLED_MINIMUM_SECONDS = 60
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
@@ -80,6 +89,19 @@ class JobRun:
     spark_args: list[str] = field(default_factory=list)
     exit_code: int | None = None
     folder: Path | None = None
+    seconds: int | None = None  # how long the driver ran, once it is over
+
+    @property
+    def billed(self) -> dict | None:
+        """GetJobRun's billedResourceUtilization of the run, once it is over."""
+        if self.seconds is None:
+            return None
+        hours = max(self.seconds, BILLED_MINIMUM_SECONDS) / 3600
+        return {
+            "vCPUHour": round(WORKER["vcpu"] * hours, 6),
+            "memoryGBHour": round(WORKER["memory_gb"] * hours, 6),
+            "storageGBHour": 0.0,
+        }
 
     @property
     def driver_log(self) -> str:
@@ -136,6 +158,11 @@ class FakeEmrServerless:
             if run is not None:
                 answer = json.loads(payload)
                 answer["jobRun"].update(state=run.state, stateDetails=run.state_details)
+                if run.state in ("SUCCESS", "FAILED") and run.billed is not None:
+                    answer["jobRun"].update(
+                        billedResourceUtilization=run.billed,
+                        totalExecutionDurationSeconds=run.seconds,
+                    )
                 return _json(200, answer)
         return status, response_headers, payload
 
@@ -214,9 +241,12 @@ class FakeEmrServerless:
                 [self.python, str(entry)], env=env, cwd=run.folder, stdout=log, stderr=log
             )
             self._processes.append(process)
+            started = time.monotonic()
             exit_code = process.wait()
+            seconds = math.ceil(time.monotonic() - started)
         self._push(mirror, before)
         aws_calls.note_job_calls(run.folder / "aws_calls.json")  # the job role's, for IAM
+        run.seconds = seconds  # set before the state: a run over is a run billed
         return exit_code
 
     def pull(self, mirror: Path) -> dict[Path, tuple[int, int]]:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from aws_lake import REGION
 from dagster import materialize
 from lake_harness import failure_message
@@ -25,6 +26,7 @@ from test_jobs_over_pipes import land_cards
 from lake_assets.access.tokens import KEY_ENV, SECRET_ENV, token
 from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
+from lake_assets.cost.recording import recorded_runs
 from lake_assets.gold.derived import derived_table
 from lake_assets.gold.tables import GoldColumn, GoldTable
 from lake_assets.history.apply import as_of_by_job, current_history, history_as_of
@@ -183,8 +185,35 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
     assert on_emr["compacted"] == on_emr["cards"]
     assert on_emr["tokens"] == [(c, token(c, TOKEN_KEY.encode())) for c in sorted(SEGMENTS)]
     print(on_emr["lateness"])
+    drivers_billed_and_tagged(emr_lake)
     # On this lake's fake EMR rather than a lake of its own: one more job, no second deploy.
     answer_too_large_for_a_pipes_message(emr_lake)
+
+
+def drivers_billed_and_tagged(emr_lake) -> None:
+    """Every job run carries the cost tags and its Dagster run and job, beside a generated
+    pipeline's stamps; each run of an asset recorded its drivers as GetJobRun billed them (the
+    fake answers billedResourceUtilization as EMR documents it), with Spark's own bytes."""
+    application = emr_lake.settings.aws.emr_application_id
+    for run in emr_lake.emr.runs:
+        tags = run.request["tags"]
+        assert tags["environment"] == "prod" and tags["team"] and tags["pipeline"], tags
+        assert tags["job"] and tags["dagster_run_id"], tags
+        if tags["job"].startswith("pipeline."):
+            assert tags["lake_pipeline"] == tags["job"].removeprefix("pipeline."), tags
+    recorded = list(recorded_runs(emr_lake.instance, datetime(2000, 1, 1, tzinfo=UTC),
+                                  datetime.now(UTC)))  # fmt: skip
+    runs = {run.id: run for run in emr_lake.emr.runs}
+    assert {r.drivers.job for r in recorded} >= {"pipeline.customers", "spend_by_customer"}
+    for record in recorded:
+        d, run = record.drivers, runs[record.drivers.job_run_id]
+        assert (d.origin, d.runner, d.application_id) == ("billed", "emr-serverless", application)
+        assert d.vcpu_seconds == pytest.approx(run.billed["vCPUHour"] * 3600)
+        assert d.memory_gb_seconds == pytest.approx(run.billed["memoryGBHour"] * 3600)
+        assert d.wall_clock_seconds == run.seconds
+        assert run.request["tags"]["dagster_run_id"] == d.dagster_run_id
+        assert run.request["tags"]["team"] == d.team
+    assert all(r.drivers.bytes_written > 0 for r in recorded)  # from Spark, over Pipes
 
 
 def answer_too_large_for_a_pipes_message(emr_lake) -> None:

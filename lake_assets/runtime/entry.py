@@ -27,7 +27,7 @@ from dagster_pipes import (
     open_dagster_pipes,
 )
 
-from lake_assets.runtime.jobs import run_job
+from lake_assets.runtime.jobs import run_measured_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 from lake_assets.runtime.python_workers import workers_on_this_python
 
@@ -100,7 +100,9 @@ def main() -> None:
             pipes.log.info(
                 f"running Spark job {job} on Spark {spark.version} (shuffle partitions {shuffle})"
             )
-            result = run_job(spark, job, mirrored(plan, ("s3://",), local) if local else plan)
+            result = run_measured_job(
+                spark, job, mirrored(plan, ("s3://",), local) if local else plan
+            )
         except Exception as error:
             pipes.report_custom_message(
                 {"error": {"type": type(error).__name__, "message": str(error)}}

@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from lake_assets.runtime.spark_metrics import measured
 from lake_assets.tables.keys import check_source_id
 
 JOBS = {
@@ -43,6 +44,10 @@ JOBS = {
     "cost_cur": "lake_assets.cost.cur_job:cost_cur_job",
 }
 PIPELINE_JOB_PREFIX = "pipeline."
+
+# Where a measured job's result carries what the job consumed (spark_metrics.py) back to the
+# runner, which takes it out before the caller sees the result.
+DRIVERS_KEY = "_drivers"
 
 # Thousands of partitions' counts and file names fit; a job's rows do not, and must not try.
 MAX_RESULT_BYTES = 2**20
@@ -92,3 +97,11 @@ def run_job(spark, name: str, plan: dict) -> dict:
     if size > MAX_RESULT_BYTES:
         raise JobResultTooLarge(name, size)
     return result
+
+
+def run_measured_job(spark, name: str, plan: dict) -> dict:
+    """`run_job` under a job group of its own: its result, with what the job consumed by Spark's
+    own metrics under DRIVERS_KEY (a few numbers: the result stays a small Pipes message)."""
+    with measured(spark, name) as usage:
+        result = run_job(spark, name, plan)
+    return {**result, DRIVERS_KEY: usage}

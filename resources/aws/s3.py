@@ -53,9 +53,15 @@ class S3Storage(LakeStorage):
         return self.prefix + check_key(key, prefix)
 
     @staticmethod
-    def _info(key: str, size: int, etag: str, last_modified: datetime) -> ObjectInfo:
+    def _info(
+        key: str, size: int, etag: str, last_modified: datetime, storage_class: str = "STANDARD"
+    ) -> ObjectInfo:
         return ObjectInfo(
-            key=key, size=size, etag=etag.strip('"'), last_modified=last_modified.astimezone(UTC)
+            key=key,
+            size=size,
+            etag=etag.strip('"'),
+            last_modified=last_modified.astimezone(UTC),
+            storage_class=storage_class,
         )
 
     def _missing(self, key: str) -> FileNotFoundError:
@@ -109,6 +115,7 @@ class S3Storage(LakeStorage):
                     item["Size"],
                     item["ETag"],
                     item["LastModified"],
+                    item.get("StorageClass", "STANDARD"),
                 )
 
     def head(self, key: str) -> ObjectInfo | None:
