@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -21,6 +22,16 @@ from resources.catalog import (
 # --- Glue --------------------------------------------------------------------------------------
 
 PARTITION_KEY = "event_date"
+# Cost attribution's tables are monthly (partition "YYYY-MM", folders `month=`: tables/locations).
+MONTH_KEY = "month"
+_MONTH_PARTITION = re.compile(r"^\d{4}-\d{2}$")
+
+
+def partition_key_of(partition: str) -> str:
+    """The Glue partition column of a table whose partitions look like `partition`."""
+    return MONTH_KEY if _MONTH_PARTITION.match(partition) else PARTITION_KEY
+
+
 # Glue types a table column may change between: a file of the first reads as the second.
 _GLUE_WIDENINGS = {
     (GLUE_TYPES[narrow], GLUE_TYPES[wide])
@@ -62,7 +73,7 @@ def _glue_columns(columns: dict[str, str]) -> list[dict[str, str]]:
         {"Name": name, "Type": GLUE_TYPES[kind]}
         | ({"Comment": _UNTYPED_COMMENT} if kind == UNTYPED else {})
         for name, kind in columns.items()
-        if name != PARTITION_KEY
+        if name not in (PARTITION_KEY, MONTH_KEY)
     ]
 
 
@@ -118,7 +129,9 @@ class GlueCatalog(PartitionCatalog):
                     "Name": published.dataset,
                     "TableType": "EXTERNAL_TABLE",
                     "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
-                    "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "string"}],
+                    "PartitionKeys": [
+                        {"Name": partition_key_of(published.partition), "Type": "string"}
+                    ],
                     "StorageDescriptor": {
                         **_PARQUET,
                         "Columns": _glue_columns(published.columns),
