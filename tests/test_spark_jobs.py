@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from cur_inputs import costs_in_nanos, tiny_cur, tiny_delivery
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from gold_inputs import DAY as GOLD_DAY
 from gold_inputs import publish_inputs
@@ -418,6 +419,45 @@ def _check_orders(result: dict, plan: dict, lake, spark) -> None:
     ]
 
 
+# --- cost_cur: a CUR delivery curated, costs in nano-dollars as Python rounds them -------------
+
+
+def _cur_plan(lake, spark) -> dict:
+    _, objects = tiny_delivery("d-0001")
+    [data] = [key for key in objects if key.endswith(".parquet")]
+    lake.storage.put_bytes(f"exports/{data}", objects[data])
+    return {
+        "files": [lake.storage.uri(f"exports/{data}")],
+        "delivery_id": "d-0001",
+        "output_uri": lake.storage.uri("runs/cost_cur/"),
+    }
+
+
+def _check_cur(result: dict, plan: dict, lake, spark) -> None:
+    delivered = tiny_cur()
+    written = spark.read.parquet(plan["output_uri"])
+    assert result["rows"] == written.count() == delivered.num_rows
+    assert result["cost_nanos"] == sum(costs_in_nanos(delivered))
+    assert set(result["nulls"].values()) == {0}
+    rows = written.select("identity_line_item_id", "cost_nanos", "usage_hour").collect()
+    nanos_of = dict(
+        zip(delivered["identity_line_item_id"].to_pylist(), costs_in_nanos(delivered), strict=True)
+    )
+    assert {r["identity_line_item_id"]: r["cost_nanos"] for r in rows} == nanos_of  # ties too
+    hours = {
+        i: t.strftime("%Y-%m-%dT%H")  # naive delivered times are UTC
+        for i, t in zip(
+            delivered["identity_line_item_id"].to_pylist(),
+            delivered["line_item_usage_start_date"].to_pylist(),
+            strict=True,
+        )
+    }
+    assert {r["identity_line_item_id"]: r["usage_hour"] for r in rows} == hours
+    assert dict(written.schema["resource_tags"].dataType.jsonValue()) == {
+        "type": "map", "keyType": "string", "valueType": "string", "valueContainsNull": True,
+    }  # fmt: skip
+
+
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
     "history_apply": JobCase(_apply_plan, _check_apply),
@@ -430,6 +470,7 @@ JOB_CASES: dict[str, JobCase] = {
     "silver_fx_rates": JobCase(_fx_plan, _check_fx),
     "gold_table": JobCase(_gold_plan, _check_gold),
     "orders_merge": JobCase(_orders_plan, _check_orders),
+    "cost_cur": JobCase(_cur_plan, _check_cur),
 }
 
 

@@ -25,6 +25,20 @@ def raw_key(source_id: str, ingest_date: date | str, object_name: str) -> str:
     return f"{raw_prefix(source_id, ingest_date)}{check_object_name(object_name)}"
 
 
+# Where AWS Data Exports writes the CUR in the lake's bucket (the export's S3 prefix); the
+# cost/cur asset lands each new delivery from here into the raw zone.
+CUR_EXPORT_PREFIX = "exports/cur/"
+
+
+def cur_delivery_prefix(month: str, delivery_id: str | None = None) -> str:
+    """Where the CUR's deliveries of a billing month land in the raw zone, one folder per
+    delivery (AWS Data Exports' execution id), holding the export's files under their own
+    relative keys (data/..., metadata/...). Not an ingest-date folder: the arrival sensor
+    ignores the `cur` source, whose asset selects the month's latest complete delivery."""
+    prefix = f"{raw_prefix('cur')}billing_period={check_object_name(month)}/"
+    return prefix if delivery_id is None else f"{prefix}delivery={check_object_name(delivery_id)}/"
+
+
 def dead_letter_key(source_id: str, ingest_date: str, object_name: str) -> str:
     return f"dead-letter/source={source_id}/ingest_date={ingest_date}/{object_name}"
 

@@ -64,6 +64,9 @@ SPARK_TYPES = {
     "timestamp": "timestamp",
     "string": "string",
     "json": "string",
+    # Not a profiled type: a column a source delivers as a map (the CUR's resource_tags),
+    # kept as one so readers look keys up rather than parse text.
+    "map<string,string>": "map<string,string>",
 }
 # Glue (Hive DDL) names each of these types as Spark does; one table, named for each reader.
 GLUE_TYPES = SPARK_TYPES
