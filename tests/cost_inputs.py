@@ -5,8 +5,8 @@ Month 2026-11, known teams a and b:
 - application app1, hour 04: a vCPU line of $1.000000001 (1 vCPU-hour billed) and two runs of
   that hour, r1 (team a) 2700 vCPU-seconds and r2 (team b) 900: 75/25 to the nano.
 - app1, hour 05: $2 for 2 vCPU-hours billed, one run r3 (team a) of 3600 vCPU-seconds: $1 to
-  it, $1 idle pre-initialised capacity, shared by the teams' EMR usage of the month.
-- app1, hour 06: $0.50, no run, untagged: all idle, shared the same way under its own reason.
+  it, $1 idle pre-initialised capacity (kept as `shared`, or shared by the teams' EMR usage).
+- app1, hour 06: $0.50, no run: all idle capacity, the same way.
 - job run jr9 of app1: a job-level memory line of $0.40; its run (team b) recorded GB-seconds.
 - bucket lake-bucket: $3 of standard storage, 200 bytes under dataset x (team a), 100 under y.
 - workgroup analysts: $0.90, queries of team a (1 GB scanned) and team b (2 GB).

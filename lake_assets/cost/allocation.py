@@ -176,7 +176,10 @@ def allocate(
     )
     # Precedence step 3: pools no driver weighs go by each line's team tag.
     unweighed = subpools.join(shares.select(*POOL).distinct(), POOL, "left_anti")
-    valid = F.col("tag_team").isin(teams)
+    # Known teams: the plan's (declared, owners of sources) and those the drivers name.
+    named = {row["team"] for row in drivers.select("team").distinct().collect()}
+    by_tag = _per_method(policy, lambda m: F.lit(m.by_tag), F.lit(True))
+    valid = F.col("tag_team").isin(sorted((set(teams) | named) - {"", None})) & by_tag
     tagged = unweighed.where(valid).select(
         F.col("tag_team").alias("team"),
         F.col("tag_pipeline").alias("pipeline"),
@@ -190,9 +193,7 @@ def allocate(
         "pool_resource",
         "pool_hour",
     )
-    tag_problem = F.when(F.col("tag_team") == "", "missing_team_tag").otherwise(
-        "unknown_team_tag"
-    )
+    tag_problem = F.when(F.col("tag_team") == "", "missing_team_tag").otherwise("unknown_team_tag")
     untagged = unweighed.where(~valid).select(
         *POOL,
         "category",
@@ -200,7 +201,9 @@ def allocate(
         "lines",
         _leftover(policy, "rule", "unallocated").alias("rule"),
         F.concat_ws(
-            "/", _leftover(policy, "reason", policy.tag_attribution.unmatched_reason), tag_problem
+            "/",
+            _leftover(policy, "reason", policy.tag_attribution.unmatched_reason),
+            F.when(by_tag, tag_problem),
         ).alias("reason"),
         _no_drivers().alias("drivers"),
     )
@@ -319,8 +322,8 @@ def allocation_job(spark: SparkSession, plan: dict) -> dict:
     """The registered Spark job `cost_allocate`. Plan: `month`, `cur` and `drivers` (the URIs of
     the published files), `policy` (AllocationPolicy as a dict), `teams` (the known teams) and
     `output_uri` (the month's folder in the run's own folder). Result: the `bill_nanos` read,
-    the `rows` and `files` written (paths under output_uri), nanos per team and per unallocated
-    reason: counts and totals only."""
+    the `rows` and `files` written (paths under output_uri), nanos per team, per unallocated
+    reason and per dataset: counts and totals only."""
     policy = AllocationPolicy.model_validate(plan["policy"])
     lines = spark.read.parquet(*plan["cur"])
     drivers = (
@@ -337,6 +340,7 @@ def allocation_job(spark: SparkSession, plan: dict) -> dict:
             F.regexp_extract(F.col("_metadata.file_path"), r"(team=[^/]+/[^/]+)$", 1).alias("file"),
             F.col("team").cast("string").alias("team"),
             "reason",
+            "dataset",
         )
         .agg(F.count(F.lit(1)).alias("rows"), F.sum("cost_nanos").alias("nanos"))
         .collect()
@@ -344,10 +348,13 @@ def allocation_job(spark: SparkSession, plan: dict) -> dict:
     billed = bill.collect()[0]
     teams: dict[str, int] = {}
     reasons: dict[str, int] = {}
+    datasets: dict[str, int] = {}
     for row in written:
         teams[row["team"]] = teams.get(row["team"], 0) + row["nanos"]
         if row["team"] == UNALLOCATED:
             reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["nanos"]
+        if row["dataset"]:
+            datasets[row["dataset"]] = datasets.get(row["dataset"], 0) + row["nanos"]
     return {
         "bill_nanos": billed["nanos"] or 0,
         "line_items": billed["lines"],
@@ -355,4 +362,5 @@ def allocation_job(spark: SparkSession, plan: dict) -> dict:
         "files": sorted({row["file"] for row in written}),
         "team_nanos": dict(sorted(teams.items())),
         "unallocated_nanos": dict(sorted(reasons.items())),
+        "dataset_nanos": dict(sorted(datasets.items())),
     }

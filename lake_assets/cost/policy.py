@@ -10,8 +10,9 @@ Precedence, the same in the file's header and in the ADR:
    a job run; an application-level one does not). A line no method takes goes to step 3.
 2. The method's pools (its lines summed by its pool keys) are split over the drivers of the
    pool by the measure its lines name, else by the method's fallback measure.
-3. A pool no driver weighs: each of its lines goes to the team its `user_team` tag names, when
-   that team is a known one (direct attribution, method `tag_attribution.id`).
+3. A pool no driver weighs (of a method with `by_tag`, the default): each of its lines goes to
+   the team its `user_team` tag names, when that team is known (declared in `tag_attribution`,
+   owning a source, or named by a driver): direct attribution, method `tag_attribution.id`.
 4. Otherwise, and for the idle share of billed capacity, the method's `leftover` rule:
    `unallocated` with its reason, its own `shared` line, or shared over the teams in
    proportion to what the method's category allocated them this month (`share_by_usage`).
@@ -102,6 +103,9 @@ class Method(BaseModel):
     measures: dict[Regex, Measure] = Field(default_factory=dict)
     fallback: Measure | None = None  # weighs a pool none of its measure's drivers weigh
     billed_capacity: BilledCapacity | None = None
+    # Whether a pool no driver weighs goes by its lines' team tags (precedence step 3) before
+    # `leftover`: not for an application's idle hours, whose tag names the platform that runs it.
+    by_tag: bool = True
     leftover: Leftover
 
     @model_validator(mode="after")
@@ -110,7 +114,9 @@ class Method(BaseModel):
         if len(resources) != 1 or len(set(self.pool_by)) != len(self.pool_by):
             raise keyed("pool_by", f"name one of {', '.join(RESOURCE_KEYS)}, and hour if pooled")
         if self.drivers is None and (self.measures or self.fallback or self.billed_capacity):
-            raise keyed("drivers", "measures, fallback and billed capacity weigh drivers: name them")
+            raise keyed(
+                "drivers", "measures, fallback and billed capacity weigh drivers: name them"
+            )
         if self.drivers is not None and not self.measures:
             raise keyed("measures", "name the measure that weighs each usage type")
         return self

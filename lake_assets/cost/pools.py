@@ -131,7 +131,11 @@ def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
     return (
         classified.withColumn("measure", F.coalesce("measure", F.lit("")))
         .groupBy(*SUBPOOL)
-        .agg(F.sum("nanos").alias("nanos"), F.sum("lines").alias("lines"), F.sum("usage").alias("usage"))
+        .agg(
+            F.sum("nanos").alias("nanos"),
+            F.sum("lines").alias("lines"),
+            F.sum("usage").alias("usage"),
+        )
     )
 
 
@@ -147,7 +151,9 @@ def driver_pools(drivers: DataFrame, policy: AllocationPolicy) -> DataFrame:
             continue
         measures = sorted(set(method.measures.values()) | {method.fallback} - {None})
         per_method.append(
-            drivers.where((F.col("kind") == method.drivers) & F.col("measure").isin(measures)).select(
+            drivers.where(
+                (F.col("kind") == method.drivers) & F.col("measure").isin(measures)
+            ).select(
                 F.lit(index).alias("method"),
                 resource_key(method.resource_key, _text("resource"), False).alias("pool_resource"),
                 (_text("hour") if method.hourly else F.lit("")).alias("pool_hour"),
@@ -160,8 +166,9 @@ def driver_pools(drivers: DataFrame, policy: AllocationPolicy) -> DataFrame:
         )
     if not per_method:
         return drivers.sparkSession.createDataFrame(
-            [], "method int, pool_resource string, pool_hour string, d_measure string, "
-            "team string, pipeline string, dataset string, units decimal(38,0)"
+            [],
+            "method int, pool_resource string, pool_hour string, d_measure string, "
+            "team string, pipeline string, dataset string, units decimal(38,0)",
         )
     keys = ["method", "pool_resource", "pool_hour", "d_measure", "team", "pipeline", "dataset"]
     return (
