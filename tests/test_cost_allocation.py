@@ -311,7 +311,7 @@ def test_the_ledger_through_dagster_reconciles_and_reports_in_cents(local_lake, 
         ]: e.asset_observation_data.asset_observation.metadata[ATTRIBUTED_USD].value
         for e in runs[0].get_asset_observation_events()
     }
-    assert observed == {"x": 4.75, "y": 1.25}  # a: 0.75 + 1.00 + 2.00 to x; b: 0.25 + 1.00 to y
+    assert observed == {"x": 3.75, "y": 1.25}  # runs 0.75 + 1.00 and storage 2.00 to x
 
     # A re-run is a new version with the same content; the one it replaced is kept.
     current = catalog.current(LEDGER_DATASET, MONTH)

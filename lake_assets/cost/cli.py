@@ -20,8 +20,9 @@ def _dollars(cents: int) -> str:
     return f"${Decimal(cents) / 100:,.2f}"
 
 
-def add_cost_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
-    """Register `cost report`; it takes its resources from `resources_for(settings)`."""
+def add_cost_commands(subparsers: Any, resources_for: ResourcesFor) -> Any:
+    """Register `cost report`; it takes its resources from `resources_for(settings)`. Returns
+    the `cost` command group, for the other cost commands to join."""
 
     def report(args: argparse.Namespace, settings: Settings) -> int:
         resources = resources_for(settings)
@@ -67,3 +68,4 @@ def add_cost_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     p.add_argument("--by", choices=sorted(GROUPS), default="team")
     p.add_argument("--json", action="store_true", help="with each row's method and drivers")
     p.set_defaults(run=report)
+    return cost

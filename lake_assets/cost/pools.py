@@ -58,6 +58,16 @@ def resource_key(kind: str, resource: Column, of_a_line: bool) -> Column:
     return F.when(named != "", named).otherwise(resource)
 
 
+def _driver_resource(kind: str) -> Column:
+    """A driver's pool key: from its resource, or for a job run from its key when that is the
+    job run's ARN (a run recorded on its application names its job run there)."""
+    if kind != "job_run":
+        return resource_key(kind, _text("resource"), False)
+    named = F.regexp_extract(_text("resource"), EMR_ARN, 2)
+    keyed = F.regexp_extract(_text("key"), EMR_ARN, 2)
+    return F.when(named != "", named).when(keyed != "", keyed).otherwise(_text("resource"))
+
+
 def _usage_measure(method: Method) -> Column:
     """The measure of the first of the method's patterns the usage type matches, else null."""
     chosen = F.lit(None).cast("string")
@@ -155,7 +165,7 @@ def driver_pools(drivers: DataFrame, policy: AllocationPolicy) -> DataFrame:
                 (F.col("kind") == method.drivers) & F.col("measure").isin(measures)
             ).select(
                 F.lit(index).alias("method"),
-                resource_key(method.resource_key, _text("resource"), False).alias("pool_resource"),
+                _driver_resource(method.resource_key).alias("pool_resource"),
                 (_text("hour") if method.hourly else F.lit("")).alias("pool_hour"),
                 F.col("measure").alias("d_measure"),
                 _text("team").alias("team"),
