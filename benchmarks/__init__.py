@@ -11,6 +11,10 @@
   cached frame; both must agree.
 - backfill: 365 daily partitions of small data materialized as one Dagster run against one
   single-day run, through the same `materialize_partitions` the `lake promote` command uses.
+- cost: 10,000,000 generated CUR line items allocated against 100,000 runs by the
+  `cost_allocate` job against a plain Spark join-and-aggregate of the same files by the same
+  keys; the ledger must reconcile to the bill (cost.py; `python -m benchmarks.cost --lines N
+  --runs M` for a quicker run).
 - orders: the silver orders merge of a day's changes into the order-date slices they touch
   against a plain Spark recompute of the whole state from every event (orders.py).
 

@@ -1,5 +1,5 @@
 """`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
-[scd] [compaction] [classification] [gold] [orders] [access] [access_views] [pipelines] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+[scd] [compaction] [classification] [gold] [orders] [access] [access_views] [pipelines] [cost] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from benchmarks import (
     classification,
     compaction,
     contracts,
+    cost,
     gold,
     lineage_events,
     orders,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "access": access.run,
     "access_views": access_views.run,
     "pipelines": pipelines.run,
+    "cost": cost.run,
 }
 
 

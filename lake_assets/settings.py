@@ -28,6 +28,7 @@ DEFAULT_PIPELINES_DIR = REPO_ROOT / "lake_pipelines"
 DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
+DEFAULT_COST_FILE = REPO_ROOT / "config" / "cost" / "allocation.yaml"
 DEFAULT_LAKE_FILE = REPO_ROOT / "config" / "lake.yaml"
 DEFAULT_ACCESS_DIR = REPO_ROOT / "config" / "access"
 
@@ -236,6 +237,8 @@ class Settings:
     pipeline_contracts_dir: Path | None = None
     dependencies_file: Path = DEFAULT_DEPENDENCIES_FILE
     compaction_file: Path = DEFAULT_COMPACTION_FILE
+    # The cost allocation policy (lake_assets/cost/policy.py).
+    cost_file: Path = DEFAULT_COST_FILE
     partitions_start: str = "2025-01-01"
     platform_owner: str = "team:data-platform"
     retention_days: int = 7
@@ -340,6 +343,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pipeline_contracts_dir=None if chosen else pipelines_dir,
         dependencies_file=Path(env.get("LAKE_DEPENDENCIES_FILE", DEFAULT_DEPENDENCIES_FILE)),
         compaction_file=Path(env.get("LAKE_COMPACTION_FILE", DEFAULT_COMPACTION_FILE)),
+        cost_file=Path(env.get("LAKE_COST_FILE", DEFAULT_COST_FILE)),
         partitions_start=_partitions_start(env, lake_root, lake.partitions_start),
         platform_owner=lake.platform_owner,
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),

@@ -277,6 +277,7 @@ def test_version_time_is_utc(local_lake, tmp_path):
         ["scd"],
         ["compact"],
         ["compaction", "report"],
+        ["cost", "report"],
         ["query"],
     ],
 )

@@ -458,6 +458,42 @@ def _check_cur(result: dict, plan: dict, lake, spark) -> None:
     }  # fmt: skip
 
 
+# --- cost_allocate: the hand-made month of tests/cost_inputs.py, to the nano --------------------
+
+
+def _allocation_plan(lake, spark) -> dict:
+    from cost_inputs import MONTH, TEAMS, write_inputs
+
+    from lake_assets.cost.policy import load_policy
+
+    cur, drivers = write_inputs(spark, lake.storage.uri("inputs/cost"))
+    return {
+        "month": MONTH,
+        "cur": cur,
+        "drivers": drivers,
+        "policy": load_policy(REPO_ROOT / "config" / "cost" / "allocation.yaml").model_dump(
+            mode="json"
+        ),
+        "teams": TEAMS,
+        "output_uri": lake.storage.uri("runs/cost_ledger/"),
+    }
+
+
+def _check_allocation(result: dict, plan: dict, lake, spark) -> None:
+    from cost_inputs import LINES
+
+    written = spark.read.parquet(plan["output_uri"])
+    assert result["bill_nanos"] == sum(line["cost_nanos"] for line in LINES)
+    assert sum(result["team_nanos"].values()) == result["bill_nanos"]
+    assert result["rows"] == written.count()
+    hour = written.where("hour = '2026-11-03T04'").select("team", "cost_nanos").collect()
+    assert sorted((r["team"], r["cost_nanos"]) for r in hour) == [
+        ("a", 750_000_001),
+        ("b", 250_000_000),
+    ]
+    assert result["team_nanos"]["shared"] == 1_500_000_000  # idle capacity, its own line
+
+
 JOB_CASES: dict[str, JobCase] = {
     "promote": JobCase(_promotion_plan, _check_promotion),
     "history_apply": JobCase(_apply_plan, _check_apply),
@@ -471,6 +507,7 @@ JOB_CASES: dict[str, JobCase] = {
     "gold_table": JobCase(_gold_plan, _check_gold),
     "orders_merge": JobCase(_orders_plan, _check_orders),
     "cost_cur": JobCase(_cur_plan, _check_cur),
+    "cost_allocate": JobCase(_allocation_plan, _check_allocation),
 }
 
 

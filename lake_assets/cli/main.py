@@ -21,6 +21,7 @@ from lake_assets.access.query import add_query_commands
 from lake_assets.classification.cli import add_classification_commands
 from lake_assets.cli.runs import _resources, quiet_dagster, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
+from lake_assets.cost.cli import add_cost_commands
 from lake_assets.demo.cli import add_demo_commands
 from lake_assets.events.cli import add_event_commands
 from lake_assets.history.cli import add_scd_commands
@@ -50,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     add_event_commands(sub, _resources)
     add_lineage_commands(sub, _resources)
     add_compaction_commands(sub, _resources)
+    add_cost_commands(sub, _resources)
     add_classification_commands(sub, _resources)
     add_access_commands(sub, _resources)
     add_scd_commands(sub, _resources)

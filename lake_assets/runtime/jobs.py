@@ -41,6 +41,7 @@ JOBS = {
     "silver_fx_rates": "lake_assets.silver.fx_rates:silver_fx_rates_job",
     "gold_table": "lake_assets.gold.build:gold_job",
     "orders_merge": "lake_assets.silver.orders:orders_merge_job",
+    "cost_allocate": "lake_assets.cost.allocation:allocation_job",
     "cost_cur": "lake_assets.cost.cur_job:cost_cur_job",
 }
 PIPELINE_JOB_PREFIX = "pipeline."

@@ -67,6 +67,9 @@ SPARK_TYPES = {
     # Not a profiled type: a column a source delivers as a map (the CUR's resource_tags),
     # kept as one so readers look keys up rather than parse text.
     "map<string,string>": "map<string,string>",
+    # Not profiled either: the cost ledger's driver values and its exact dollars.
+    "map<string,double>": "map<string,double>",
+    "decimal(38,9)": "decimal(38,9)",
 }
 # Glue (Hive DDL) names each of these types as Spark does; one table, named for each reader.
 GLUE_TYPES = SPARK_TYPES

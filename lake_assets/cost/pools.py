@@ -1,0 +1,189 @@
+"""Pooling, the first half of allocation: the month's CUR line items summed into pools by the
+method that takes them (policy.py's precedence, step 1), and the drivers summed by the same
+pool keys. Ten million line items become a few hundred thousand pools before anything is joined
+or split. Spark only; runs on Spark 3.5 and 4.x (no 4.x-only API).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from lake_assets.cost.model import TAG_PREFIX
+from lake_assets.cost.policy import AllocationPolicy, Method
+from lake_assets.cost.split import weight_units
+
+# The Java spelling of model._EMR_ARN (group 1: the application, group 2: the job run).
+EMR_ARN = r"^arn:aws:emr-serverless:[^:]*:\d*:/applications/([^/]+)(?:/jobruns/([^/]+))?$"
+WORKGROUP_ARN = r"^arn:aws:athena:[^:]*:\d*:workgroup/(.+)$"
+UNMATCHED = -1  # the method index of a line no method takes
+POOL = ["method", "pool_resource", "pool_hour", "measure"]
+TAGS = ["tag_team", "tag_pipeline", "tag_dataset"]
+# What a pool of lines carries, whichever method took it.
+SUBPOOL = [*POOL, "category", *TAGS]
+DRIVER_COLUMNS = {
+    "month": "string",
+    "kind": "string",
+    "key": "string",
+    "resource": "string",
+    "hour": "string",
+    "team": "string",
+    "pipeline": "string",
+    "dataset": "string",
+    "measure": "string",
+    "value": "double",
+    "origin": "string",
+}
+
+
+def _text(name: str) -> Column:
+    return F.coalesce(F.col(name).cast("string"), F.lit(""))
+
+
+def resource_key(kind: str, resource: Column, of_a_line: bool) -> Column:
+    """What pool key `kind` reads from a resource id: "" when a line's id does not name one (the
+    method does not take the line). A driver's resource may be the bare id or the ARN."""
+    pattern, group = {
+        "application": (EMR_ARN, 1),
+        "job_run": (EMR_ARN, 2),
+        "workgroup": (WORKGROUP_ARN, 1),
+    }.get(kind, (None, 0))
+    if pattern is None:
+        return resource
+    named = F.regexp_extract(resource, pattern, group)
+    if kind == "job_run" and of_a_line:
+        return named  # an application-level line names no job run
+    return F.when(named != "", named).otherwise(resource)
+
+
+def _driver_resource(kind: str) -> Column:
+    """A driver's pool key: from its resource, or for a job run from its key when that is the
+    job run's ARN (a run recorded on its application names its job run there)."""
+    if kind != "job_run":
+        return resource_key(kind, _text("resource"), False)
+    named = F.regexp_extract(_text("resource"), EMR_ARN, 2)
+    keyed = F.regexp_extract(_text("key"), EMR_ARN, 2)
+    return F.when(named != "", named).when(keyed != "", keyed).otherwise(_text("resource"))
+
+
+def _usage_measure(method: Method) -> Column:
+    """The measure of the first of the method's patterns the usage type matches, else null."""
+    chosen = F.lit(None).cast("string")
+    for pattern, measure in reversed(method.measures.items()):
+        chosen = F.when(F.col("usage_type").rlike(pattern), measure).otherwise(chosen)
+    return chosen
+
+
+def _takes(method: Method) -> Column:
+    match = method.match
+    taken = F.col("line_type").isin(list(match.line_item_types))
+    if match.product_codes:
+        taken &= F.col("product").isin(list(match.product_codes))
+    if match.usage_types:
+        taken &= F.col("usage_type").rlike(match.usage_types)
+    if method.measures:
+        taken &= _usage_measure(method).isNotNull()
+    return taken & (resource_key(method.resource_key, F.col("resource_id"), True) != "")
+
+
+def _by_method(policy: AllocationPolicy, per_method, otherwise: Column) -> Column:
+    chosen = otherwise
+    for index in reversed(range(len(policy.methods))):
+        value = per_method(policy.methods[index])
+        chosen = F.when(F.col("method") == index, value).otherwise(chosen)
+    return chosen
+
+
+def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
+    """The month's line items summed per pool and tag: SUBPOOL with `nanos`, `lines` and
+    `usage` (line_item_usage_amount, exact in decimal)."""
+    tag = F.col("resource_tags")
+    raw = lines.select(
+        _text("line_item_product_code").alias("product"),
+        _text("line_item_line_item_type").alias("line_type"),
+        _text("line_item_usage_type").alias("usage_type"),
+        _text("line_item_resource_id").alias("resource_id"),
+        _text("usage_hour").alias("usage_hour"),
+        *[F.coalesce(tag.getItem(TAG_PREFIX + t), F.lit("")).alias(f"tag_{t}") for t in _TAG_NAMES],
+        F.col("cost_nanos").cast("bigint").alias("cost_nanos"),
+        F.coalesce(F.col("line_item_usage_amount"), F.lit(0.0)).cast("decimal(38,9)").alias("u"),
+    )
+    # Pool first: classifying is per distinct line shape, not per line item.
+    shapes = raw.groupBy(
+        "product", "line_type", "usage_type", "resource_id", "usage_hour", *TAGS
+    ).agg(
+        F.sum("cost_nanos").alias("nanos"),
+        F.count(F.lit(1)).alias("lines"),
+        F.sum("u").alias("usage"),
+    )
+    method = F.lit(UNMATCHED)
+    for index in reversed(range(len(policy.methods))):
+        method = F.when(_takes(policy.methods[index]), index).otherwise(method)
+    classified = shapes.withColumn("method", method).select(
+        "method",
+        _by_method(
+            policy,
+            lambda m: resource_key(m.resource_key, F.col("resource_id"), True),
+            F.col("resource_id"),
+        ).alias("pool_resource"),
+        _by_method(
+            policy, lambda m: F.col("usage_hour") if m.hourly else F.lit(""), F.lit("")
+        ).alias("pool_hour"),
+        _by_method(policy, _usage_measure, F.lit(None).cast("string")).alias("measure"),
+        _by_method(policy, lambda m: F.lit(m.category), F.lower("product")).alias("category"),
+        *TAGS,
+        "nanos",
+        "lines",
+        "usage",
+    )
+    return (
+        classified.withColumn("measure", F.coalesce("measure", F.lit("")))
+        .groupBy(*SUBPOOL)
+        .agg(
+            F.sum("nanos").alias("nanos"),
+            F.sum("lines").alias("lines"),
+            F.sum("usage").alias("usage"),
+        )
+    )
+
+
+_TAG_NAMES = ("team", "pipeline", "dataset")
+
+
+def driver_pools(drivers: DataFrame, policy: AllocationPolicy) -> DataFrame:
+    """Each method's drivers summed by its pool keys and recipient: `method`, `pool_resource`,
+    `pool_hour`, `d_measure`, team, pipeline, dataset and `units` (> 0, micro-units)."""
+    per_method = []
+    for index, method in enumerate(policy.methods):
+        if method.drivers is None:
+            continue
+        measures = sorted(set(method.measures.values()) | {method.fallback} - {None})
+        per_method.append(
+            drivers.where(
+                (F.col("kind") == method.drivers) & F.col("measure").isin(measures)
+            ).select(
+                F.lit(index).alias("method"),
+                _driver_resource(method.resource_key).alias("pool_resource"),
+                (_text("hour") if method.hourly else F.lit("")).alias("pool_hour"),
+                F.col("measure").alias("d_measure"),
+                _text("team").alias("team"),
+                _text("pipeline").alias("pipeline"),
+                _text("dataset").alias("dataset"),
+                weight_units(F.col("value")).alias("units"),
+            )
+        )
+    if not per_method:
+        return drivers.sparkSession.createDataFrame(
+            [],
+            "method int, pool_resource string, pool_hour string, d_measure string, "
+            "team string, pipeline string, dataset string, units decimal(38,0)",
+        )
+    keys = ["method", "pool_resource", "pool_hour", "d_measure", "team", "pipeline", "dataset"]
+    return (
+        reduce(DataFrame.unionByName, per_method)
+        .groupBy(*keys)
+        .agg(F.sum("units").alias("units"))
+        .where(F.col("units") > 0)
+    )

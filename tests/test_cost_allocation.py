@@ -1,0 +1,340 @@
+"""Cost allocation (issue 16): the policy, the exact split, the cost_allocate job on a hand-made
+month with known answers and on a generated month (reconciled to the nano, the same ledger on
+a re-run), and the report's cents."""
+
+from __future__ import annotations
+
+import random
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from cost_inputs import DRIVERS, LINES, MONTH, TEAMS, write_inputs
+
+from lake_assets.config import ConfigError
+from lake_assets.cost.allocation import LEDGER_COLUMNS
+from lake_assets.cost.cur_data import generate_month
+from lake_assets.cost.cur_lines import TEAMS as WORLD_TEAMS
+from lake_assets.cost.model import SHARED, UNALLOCATED, emr_ids, split_exactly
+from lake_assets.cost.policy import load_policy
+from lake_assets.cost.pools import EMR_ARN
+from lake_assets.cost.report import ledger_lines
+from lake_assets.runtime.jobs import run_job
+from lake_assets.settings import REPO_ROOT
+
+POLICY_FILE = REPO_ROOT / "config" / "cost" / "allocation.yaml"
+
+
+def _plan(policy, cur, drivers, output, month=MONTH, teams=TEAMS) -> dict:
+    return {
+        "month": month,
+        "cur": cur,
+        "drivers": drivers,
+        "policy": policy.model_dump(mode="json"),
+        "teams": teams,
+        "output_uri": output,
+    }
+
+
+def _ledger(output) -> pa.Table:
+    """The rows the job wrote, with their team from the folder, in file order."""
+    files = sorted(p for p in output.rglob("*.parquet"))
+    tables = [
+        pq.read_table(f).append_column(
+            "team", pa.array([f.parent.name[5:]] * pq.read_metadata(f).num_rows)
+        )
+        for f in files
+    ]
+    return pa.concat_tables(tables)
+
+
+def _by(rows: list[dict], *keys: str) -> dict:
+    totals: dict = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        totals[key] = totals.get(key, 0) + row["cost_nanos"]
+    return totals
+
+
+# --- the policy ----------------------------------------------------------------------------
+
+
+def test_the_shipped_policy_loads_with_its_precedence():
+    policy = load_policy(POLICY_FILE)
+    ids = [m.id for m in policy.methods]
+    # Job-level EMR lines must be taken before the application-level method could take them.
+    assert ids.index("emr_job_run") < ids.index("emr_application_hour")
+    assert policy.required_tags == ("team", "pipeline", "environment")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "reason"),
+    [
+        ("pool_by: [job_run]", "pool_by: [job_run, bucket]", "methods[0].pool_by", "must be"),
+        ("pool_by: [job_run]", "pool_by: [hour]", "methods[0].pool_by", "name one of"),
+        (
+            "fallback: wall_clock_seconds\n    leftover: {rule: unallocated",
+            "fallback: wall_clock_second\n    leftover: {rule: unallocated",
+            "methods[0].fallback",
+            "must be one of",
+        ),
+        (
+            '"vCPU": vcpu_seconds',
+            '"(?P<x>vCPU)": vcpu_seconds',
+            "methods[0].measures",
+            "Java (Spark) writes",
+        ),
+        ("reason: idle_capacity", "reason: Idle capacity", "methods[1].leftover.reason", "match"),
+        ("id: glue_by_tag", "id: dynamodb_by_tag", "methods[6].id", "declared twice"),
+    ],
+)
+def test_a_policy_error_names_file_key_and_reason(tmp_path, old, new, key, reason):
+    text = POLICY_FILE.read_text()
+    assert old in text
+    edited = tmp_path / "allocation.yaml"
+    edited.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as error:
+        load_policy(edited)
+    assert error.value.file == str(edited)
+    assert error.value.key.startswith(key), error.value.key
+    assert reason in error.value.reason
+
+
+# --- the split -----------------------------------------------------------------------------
+
+
+def test_the_spark_split_is_model_split_exactly(spark):
+    from lake_assets.cost.split import split_pools, weight_units
+
+    rng = random.Random(16)
+    pools = []
+    for pool in range(60):
+        total = rng.choice([1, 7, 10**9 + 1, rng.randrange(-(10**10), 10**12)])
+        weights = [(f"k{rng.randrange(50):02d}", rng.randrange(1, 40) / 2) for _ in range(5)]
+        pools.append((pool, total, dict(weights)))
+    rows = [(p, t, k, w) for p, t, ws in pools for k, w in ws.items()]
+    frame = spark.createDataFrame(rows, "pool int, nanos bigint, key string, weight double")
+    shares = split_pools(
+        frame.withColumn("units", weight_units(frame["weight"])), ["pool"], "key", "nanos", "units"
+    ).collect()
+    found = {(r["pool"], r["key"]): r["share"] for r in shares}
+    for pool, total, weights in pools:
+        expected = split_exactly(total, list(weights.items()))
+        assert {k: found[pool, k] for k in weights} == expected, (pool, total, weights)
+
+
+def test_the_java_arn_pattern_reads_as_the_model_does():
+    import re
+
+    for arn in (LINES[0]["line_item_resource_id"], LINES[3]["line_item_resource_id"], "bucket"):
+        found = re.match(EMR_ARN, arn)
+        assert (emr_ids(arn) is None) == (found is None)
+        if found:
+            assert emr_ids(arn) == (found[1], found[2])
+
+
+# --- the job on a hand-made month ----------------------------------------------------------
+
+
+def test_a_hand_made_month_gets_its_known_answers(spark, tmp_path):
+    policy = load_policy(POLICY_FILE)
+    # The alternative rule for idle capacity: shared by each team's EMR usage of the month.
+    emr_hours = policy.methods[1]
+    shared_by_usage = emr_hours.model_copy(
+        update={"leftover": emr_hours.leftover.model_copy(update={"rule": "share_by_usage"})}
+    )
+    policy = policy.model_copy(
+        update={"methods": (policy.methods[0], shared_by_usage, *policy.methods[2:])}
+    )
+    cur, drivers = write_inputs(spark, tmp_path / "in")
+    result = run_job(spark, "cost_allocate", _plan(policy, cur, drivers, str(tmp_path / "out")))
+
+    rows = [{**r, "drivers": dict(r["drivers"])} for r in _ledger(tmp_path / "out").to_pylist()]
+    bill = sum(line["cost_nanos"] for line in LINES)
+    assert result["bill_nanos"] == bill == sum(r["cost_nanos"] for r in rows)
+    assert result["rows"] == len(rows)
+    assert set(result["files"]) == {
+        str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.parquet")
+    }
+    hour4 = {
+        (r["team"], r["drivers"].get("vcpu_seconds")): r["cost_nanos"]
+        for r in rows
+        if r["hour"] == "2026-11-03T04"
+    }
+    # Two runs share an application hour 3:1: 75/25 of $1.000000001, the odd nano to the larger.
+    assert hour4 == {("a", 2700.0): 750_000_001, ("b", 900.0): 250_000_000}
+    direct = _by(rows, "team", "method", "resource")
+    assert direct["b", "emr_job_run", "jr9"] == 400_000_000  # a job-level line to its run
+    assert direct["a", "s3_storage_by_prefix", "lake-bucket"] == 2_000_000_000  # bytes 2:1
+    assert direct["b", "s3_storage_by_prefix", "lake-bucket"] == 1_000_000_000
+    assert direct["a", "athena_by_workgroup", "analysts"] == 300_000_000  # bytes scanned 1:2
+    assert direct["b", "athena_by_workgroup", "analysts"] == 600_000_000
+    assert direct["a", "tag_attribution", "orders-table"] == 100_000_000  # by its team tag
+    # Hour 05: the run used half the billed capacity; the idle half and the idle hour 06 (no
+    # run; its tag names the platform, not a user) are shared by the teams' EMR usage of the
+    # month (a: 1.750000001, b: 0.65).
+    idle = {
+        (r["team"], r["reason"]): r["cost_nanos"] for r in rows if r["reason"] == "idle_capacity"
+    }
+    shared = split_exactly(1_500_000_000, [("a", 1_750_000_001.0), ("b", 650_000_000.0)])
+    assert idle == {("a", "idle_capacity"): shared["a"], ("b", "idle_capacity"): shared["b"]}
+    unallocated = {r["reason"]: r["cost_nanos"] for r in rows if r["team"] == UNALLOCATED}
+    assert unallocated == {
+        "untagged/missing_team_tag": 50_000_000,  # DynamoDB, no tags
+        "untagged/unknown_team_tag": 20_000_000,  # Glue, tagged team ghost
+        "no_method/missing_team_tag": 70_000_000,  # EC2: no method, no tags
+    }
+    assert result["unallocated_nanos"] == unallocated
+    assert all(
+        r["month"] == MONTH and str(r["cost_usd"]) == f"{r['cost_nanos'] / 1e9:.9f}" for r in rows
+    )
+    assert len(DRIVERS) and list(LEDGER_COLUMNS)[:-1] == _ledger(tmp_path / "out").column_names[:-1]
+
+
+# --- the job on a generated month ----------------------------------------------------------
+
+
+def curated(cur: pa.Table) -> pa.Table:
+    """A generated bill as the curated cost_cur table holds it: with nanos and the usage hour."""
+    nanos = pc.round(pc.multiply(cur["line_item_unblended_cost"], 1e9)).cast(pa.int64())
+    hour = pc.strftime(cur["line_item_usage_start_date"], "%Y-%m-%dT%H")
+    return cur.append_column("cost_nanos", nanos).append_column("usage_hour", hour)
+
+
+def test_a_generated_month_reconciles_to_the_nano_and_reruns_the_same(spark, tmp_path):
+    world = generate_month(MONTH, runs=150, seed=7, lines_per_run=6)
+    pq.write_table(curated(world.cur), tmp_path / "cur.parquet")
+    pq.write_table(world.drivers, tmp_path / "drivers.parquet")
+    policy = load_policy(POLICY_FILE)
+    results, ledgers = [], []
+    for run in ("first", "again"):
+        plan = _plan(
+            policy,
+            [str(tmp_path / "cur.parquet")],
+            [str(tmp_path / "drivers.parquet")],
+            str(tmp_path / run),
+            teams=list(WORLD_TEAMS),
+        )
+        results.append(run_job(spark, "cost_allocate", plan))
+        ledgers.append(_ledger(tmp_path / run))
+    bill = int(pc.sum(curated(world.cur)["cost_nanos"]).as_py())
+    rows = ledgers[0].to_pylist()
+    assert results[0]["bill_nanos"] == bill == sum(r["cost_nanos"] for r in rows)
+    totals = _by(rows, "team", "category")
+    for (team, category), nanos in world.expected.items():
+        assert abs(totals.pop((team, category), 0) - nanos) <= world.slack.get(category, 0), (
+            team,
+            category,
+        )
+    assert not {k: v for k, v in totals.items() if v}, totals  # nothing the world did not owe
+    assert {SHARED, UNALLOCATED} <= {team for team, _ in world.expected}
+    # A re-run writes the same rows in the same order, file by file.
+    assert ledgers[0].equals(ledgers[1])
+    assert results[0] == results[1] | {"files": results[0]["files"]}
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def test_the_report_rows_add_up_to_its_total_in_cents():
+    rows = [
+        {
+            "team": t,
+            "pipeline": "",
+            "dataset": "",
+            "category": "c",
+            "method": "m",
+            "cost_nanos": n,
+            "drivers": {},
+            "reason": "",
+            "resource": "",
+            "hour": "",
+        }
+        for t, n in (("a", 1_004_000_000), ("b", 1_004_000_000), ("c", 1_004_000_000))
+    ]
+    lines, total = ledger_lines(rows, "team")
+    assert total == 301  # $3.012 is 301 cents; rounding each row alone would print 300
+    assert [line["cents"] for line in lines] == [101, 100, 100]  # ties by name
+    assert sum(line["cents"] for line in lines) == total
+
+
+# --- the ledger through Dagster, and `lake cost report` ------------------------------------
+
+
+def _publish_input(spark, storage, catalog, dataset: str, frame) -> None:
+    from datetime import UTC, datetime
+
+    from lake_assets.tables.locations import published_month_location
+    from lake_assets.tables.publish import publish
+    from resources.catalog import PublishedPartition
+
+    location = published_month_location(dataset, "given", MONTH)
+    frame.coalesce(1).write.parquet(storage.uri(location))
+    files = [i.key[len(location) :] for i in storage.list(location) if i.key.endswith(".parquet")]
+    entry = PublishedPartition(
+        dataset, MONTH, location, "given", datetime.now(UTC).isoformat(), frame.count(), "v1"
+    )
+    publish(catalog, storage, entry, files, "")
+
+
+def test_the_ledger_through_dagster_reconciles_and_reports_in_cents(local_lake, spark, capsys):
+    import json
+
+    from cost_inputs import cur_frame, driver_frame
+    from dagster import materialize
+
+    from lake_assets.cli.main import main
+    from lake_assets.cost.ledger_assets import ATTRIBUTED_USD, RECONCILES, build_ledger_asset
+    from lake_assets.cost.model import CUR_DATASET, DRIVERS_DATASET, LEDGER_DATASET, cents
+    from partitions import monthly_partitions
+
+    settings, resources = local_lake
+    storage, catalog = resources["storage"], resources["catalog"]
+    _publish_input(spark, storage, catalog, CUR_DATASET, cur_frame(spark))
+    _publish_input(spark, storage, catalog, DRIVERS_DATASET, driver_frame(spark))
+    asset = build_ledger_asset(monthly_partitions("2026-01-01"), load_policy(POLICY_FILE), TEAMS)
+    bill = sum(line["cost_nanos"] for line in LINES)
+
+    runs = [materialize([asset], partition_key=MONTH, resources=resources) for _ in range(2)]
+    assert all(run.success for run in runs)
+    [materialized] = runs[0].get_asset_materialization_events()
+    metadata = {k: v.value for k, v in materialized.materialization.metadata.items()}
+    assert metadata["total_usd"] == float(cents(bill)) == 8.04
+    assert metadata["unallocated_usd"] == 0.14  # DynamoDB, Glue and EC2 lines nobody owns
+    assert metadata["teams_usd"]["shared"] == 1.5  # idle capacity, its own line
+    [check] = runs[0].get_asset_check_evaluations()
+    assert (check.check_name, check.passed) == (RECONCILES, True)
+    observed = {
+        e.asset_observation_data.asset_observation.asset_key.path[
+            -1
+        ]: e.asset_observation_data.asset_observation.metadata[ATTRIBUTED_USD].value
+        for e in runs[0].get_asset_observation_events()
+    }
+    assert observed == {"x": 3.75, "y": 1.25}  # runs 0.75 + 1.00 and storage 2.00 to x
+
+    # A re-run is a new version with the same content; the one it replaced is kept.
+    current = catalog.current(LEDGER_DATASET, MONTH)
+    assert current.run_id == runs[1].run_id and current.row_count == metadata["rows"]
+    assert [s.partition for s in catalog.superseded(older_than=_far_future())] == [MONTH]
+    [lineage] = [
+        r
+        for r in resources["lineage"].runs()
+        if r.run_id == runs[1].run_id and r.state == "COMPLETE"
+    ]
+    assert lineage.inputs == (f"{CUR_DATASET}[{MONTH}]", f"{DRIVERS_DATASET}[{MONTH}]")
+
+    assert main(["cost", "report", "--month", MONTH, "--by", "dataset", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total_cents"] == 804
+    assert sum(line["cents"] for line in report["lines"]) == 804
+    emr = next(r for line in report["lines"] for r in line["rows"] if r["hour"] == "2026-11-03T04")
+    assert emr["method"] == "emr_application_hour" and "pool_vcpu_seconds" in emr["drivers"]
+    assert main(["cost", "report", "--month", MONTH]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["total", "$8.04"]
+
+
+def _far_future():
+    from datetime import UTC, datetime
+
+    return datetime(2100, 1, 1, tzinfo=UTC)
