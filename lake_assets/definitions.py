@@ -19,6 +19,7 @@ from lake_assets.access.definitions import access_definitions
 from lake_assets.classification.definitions import classification_definitions
 from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
+from lake_assets.cost.definitions import COST_GROUP, COST_JOB, cost_definitions
 from lake_assets.events.definitions import events_definitions
 from lake_assets.graph import checked_graph
 from lake_assets.pipelines.definitions import pipelines_definitions
@@ -57,11 +58,13 @@ def job_of(defs: Definitions, keys: Sequence[AssetKey]) -> str:
     """The named job that runs asset `keys`: the job of their group (one group per run)."""
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in keys}
-    names = {CAPABILITY_JOBS[group][0] for group in groups if group in CAPABILITY_JOBS}
+    # Cost attribution's job is partitioned by month: built with its assets (cost/definitions.py).
+    jobs = {group: name for group, (name, _) in CAPABILITY_JOBS.items()} | {COST_GROUP: COST_JOB}
+    names = {jobs[group] for group in groups if group in jobs}
     if len(groups) != 1 or len(names) != 1:
         raise ValueError(
             f"{', '.join(k.to_user_string() for k in keys)} are not the assets of one job "
-            f"({', '.join(name for name, _ in CAPABILITY_JOBS.values())})"
+            f"({', '.join(sorted(set(jobs.values())))})"
         )
     return names.pop()
 
@@ -83,6 +86,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         pull_definitions(settings),
         access_definitions(),
         pipelines_definitions(settings),
+        cost_definitions(settings),
         Definitions(
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),

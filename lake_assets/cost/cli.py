@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from lake_assets.cost.report import GROUPS, ledger_lines, read_ledger
+from lake_assets.cost.tagging_cli import add_tagging_command
 from lake_assets.settings import Settings
 
 ResourcesFor = Callable[[Settings], Any]
@@ -20,9 +21,26 @@ def _dollars(cents: int) -> str:
     return f"${Decimal(cents) / 100:,.2f}"
 
 
-def add_cost_commands(subparsers: Any, resources_for: ResourcesFor) -> Any:
-    """Register `cost report`; it takes its resources from `resources_for(settings)`. Returns
-    the `cost` command group, for the other cost commands to join."""
+def print_report(resources: Any, month: str, by: str = "team") -> None:
+    """The month's published ledger by `by`, as `lake cost report` prints it."""
+    rows = read_ledger(resources["catalog"], resources["storage"], month)
+    print_lines(month, by, *ledger_lines(rows, by))
+
+
+def print_lines(month: str, by: str, lines: list[dict], total: int) -> None:
+    keys = GROUPS[by]
+    width = max([len(" / ".join(line[k] or "-" for k in keys)) for line in lines] + [5])
+    print(f"cost ledger {month}, by {by}")
+    for line in lines:
+        name = " / ".join(line[k] or "-" for k in keys)
+        methods = ", ".join(sorted({r["method"] for r in line["rows"]}))
+        print(f"  {name:<{width}}  {_dollars(line['cents']):>14}  {methods}")
+    print(f"  {'total':<{width}}  {_dollars(total):>14}")
+
+
+def add_cost_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
+    """Register `cost report` and `cost tags`; they take their resources from
+    `resources_for(settings)`."""
 
     def report(args: argparse.Namespace, settings: Settings) -> int:
         resources = resources_for(settings)
@@ -51,21 +69,15 @@ def add_cost_commands(subparsers: Any, resources_for: ResourcesFor) -> Any:
                 )
             )
             return 0
-        width = max([len(" / ".join(line[k] or "-" for k in keys)) for line in lines] + [5])
-        print(f"cost ledger {args.month}, by {args.by}")
-        for line in lines:
-            name = " / ".join(line[k] or "-" for k in keys)
-            methods = ", ".join(sorted({r["method"] for r in line["rows"]}))
-            print(f"  {name:<{width}}  {_dollars(line['cents']):>14}  {methods}")
-        print(f"  {'total':<{width}}  {_dollars(total):>14}")
+        print_lines(args.month, args.by, lines, total)
         return 0
 
     cost = subparsers.add_parser(
-        "cost", help="cost attribution: the monthly ledger"
+        "cost", help="cost attribution: the monthly ledger and the tags it needs"
     ).add_subparsers(dest="cost_command", required=True)
     p = cost.add_parser("report", help="a month's ledger by team, pipeline or dataset, in cents")
     p.add_argument("--month", required=True, help="the billing month, YYYY-MM")
     p.add_argument("--by", choices=sorted(GROUPS), default="team")
     p.add_argument("--json", action="store_true", help="with each row's method and drivers")
     p.set_defaults(run=report)
-    return cost
+    add_tagging_command(cost, resources_for)

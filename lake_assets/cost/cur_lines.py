@@ -31,7 +31,11 @@ DATASETS = (
 )
 # List prices (eu-west-1) in nano-dollars per whole unit the generators bill, so every line
 # costs a whole number of nano-dollars.
-PLATFORM_TAGS = {"user_team": "data-platform", "user_pipeline": "lake", "user_environment": "prod"}
+PLATFORM_TAGS = {
+    "user_team": "data-platform",
+    "user_pipeline": "platform",
+    "user_environment": "prod",
+}
 EMR = "ElasticMapReduce"
 EMR_USAGE = (  # usage type, amount per unit the generator bills, nanos per unit (list price)
     ("EU-EMR-SERVERLESS-vCPUHours", 1e-3, 52_624),  # $0.052624 per vCPU-hour

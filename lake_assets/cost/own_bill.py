@@ -24,7 +24,7 @@ from lake_assets.cost.cur_lines import (
     hour_labels,
     tag_maps,
 )
-from lake_assets.cost.model import emr_ids
+from lake_assets.cost.model import emr_application_arn, emr_ids
 
 # The pre-initialised capacity an application keeps warm: idle in every hour it ran (vCPU-h,
 # GB-h of the hour).
@@ -32,21 +32,29 @@ IDLE_PER_HOUR = (1.0, 4.0)
 _PER_HOUR = {"vcpu_seconds": 0, "memory_gb_seconds": 1}
 
 
-def bill_for_drivers(month: str, drivers: pa.Table, seed: int = 0) -> pa.Table:
-    """CUR 2.0 line items (model.CUR_COLUMNS) for `drivers` (model.Driver columns) of `month`."""
+def bill_for_drivers(
+    month: str,
+    drivers: pa.Table,
+    seed: int = 0,
+    idle_per_hour: tuple[float, float] = IDLE_PER_HOUR,
+    price_factor: float = 1.0,
+) -> pa.Table:
+    """CUR 2.0 line items (model.CUR_COLUMNS) for `drivers` (model.Driver columns) of `month`:
+    `idle_per_hour` the application's idle capacity (vCPU, GB) in each hour it ran, every cost at
+    `price_factor` times list price (the demo's runs are too small for cents to show)."""
     bill = Bill(month, seed)
     drivers = drivers.filter(pc.equal(drivers["month"], month))
     hour_index = pc.index_in(drivers["hour"], hour_labels(month))
     drivers = drivers.set_column(
         drivers.schema.get_field_index("hour"), "hour", pc.fill_null(hour_index, 0)
     )
-    _emr(bill, drivers)
+    _emr(bill, drivers, idle_per_hour)
     _storage(bill, drivers)
     _requests(bill, drivers)
     _athena(bill, drivers)
     if not bill.parts:
         raise ValueError(f"no drivers of {month} to bill")
-    return bill.table()
+    return _priced(bill.table(), price_factor)
 
 
 def _sums(drivers: pa.Table, keys: list[str], **where: str | list[str]) -> pa.Table:
@@ -60,21 +68,22 @@ def _sums(drivers: pa.Table, keys: list[str], **where: str | list[str]) -> pa.Ta
     )
 
 
-def _emr(bill: Bill, drivers: pa.Table) -> None:
+def _emr(bill: Bill, drivers: pa.Table, idle_per_hour: tuple[float, float]) -> None:
     used = _sums(drivers, ["resource", "hour", "measure"], kind="run", measure=list(_PER_HOUR))
     for resource in pc.unique(used["resource"]).to_pylist():
-        if emr_ids(resource) is None:
-            continue
-        is_application = emr_ids(resource)[1] is None
+        # A run recorded on its application names it by id (drivers.py), the bill by ARN.
+        ids = emr_ids(resource) or (resource, None)
+        is_application = ids[1] is None
         mine = used.filter(pc.equal(used["resource"], resource))
+        arn = resource if emr_ids(resource) else emr_application_arn(resource)
         for measure, kind in _PER_HOUR.items():
             rows = mine.filter(pc.equal(mine["measure"], measure))
             hours = rows["hour"].to_numpy()
-            amount = rows["value_sum"].to_numpy() / 3600 + IDLE_PER_HOUR[kind] * is_application
+            amount = rows["value_sum"].to_numpy() / 3600 + idle_per_hour[kind] * is_application
             usage, unit, price = EMR_USAGE[kind]
             bill.lines(
                 EMR,
-                resource,
+                arn,
                 usage,
                 hours,
                 1,
@@ -145,3 +154,12 @@ def _athena(bill: Bill, drivers: pa.Table) -> None:
         np.rint(mb * ATHENA_NANOS_PER_MB),
         tag_maps(len(mb), {**PLATFORM_TAGS, "user_team": groups.combine_chunks()}),
     )
+
+
+def _priced(lines: pa.Table, factor: float) -> pa.Table:
+    if factor == 1.0:
+        return lines
+    for column in ("line_item_unblended_cost", "line_item_net_unblended_cost"):
+        index = lines.schema.get_field_index(column)
+        lines = lines.set_column(index, column, pc.multiply(lines[column], factor))
+    return lines

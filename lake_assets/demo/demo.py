@@ -11,8 +11,9 @@ pull lands is profiled and promoted with the day's deliveries. On the day the ca
 renames `transaction_date`, the registry flags the version as BREAKING and promotion refuses; the demo then approves the proposed rename, as an operator
 would with `lake registry approve`, and backfills the blocked days in one run. The customer
 snapshots then build the bi-temporal history in one run, and a re-sent past snapshot shows a
-correction: what was true that day, as known before and after it. Last, the mart is built for
-each day, so the demo leaves nothing for the sensors to do.
+correction: what was true that day, as known before and after it. Then the mart is built for
+each day, so the demo leaves nothing for the sensors to do. Last, the month's bill for the runs
+above is delivered and attributed (demo/cost.py).
 
 The demo plays the days ending yesterday, whatever day it is played, and records in its lake that
 the lake's data starts on its first day (settings.record_partitions_start): the webserver's views
@@ -27,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
+from lake_assets.demo.cost import play_cost
 from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.demo.layers import play_layers
@@ -227,6 +229,10 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
         if report_run(classified):
             return 1
 
+    # Last, the bill of everything above: its drivers, CUR and ledger.
+    if play_cost(settings, resources, instance):
+        return 1
+
     accounts = reconcile_sources(settings, resources)
     print("\n" + lake_summary(settings, resources, accounts))
     print(
@@ -238,6 +244,8 @@ def run_demo(settings: Settings, days: int = 6, today: date | None = None) -> in
         '"SELECT customer_id, email, date_of_birth, segment FROM customers LIMIT 3"\n'
         "                 .venv/bin/lake access explain --as fraud_analyst customers national_id\n"
         "                 (tokens read as null until LAKE_TOKEN_KEY holds the lake's token key)\n"
+        f"  cost:          .venv/bin/lake cost report --month {today:%Y-%m} --by dataset\n"
+        f"                 .venv/bin/lake cost tags --month {today:%Y-%m}\n"
         "  webserver:     make dev, then http://127.0.0.1:3000 (runs, asset checks, partitions)"
     )
     return 0 if all(account.balanced for account in accounts.values()) else 1

@@ -1,0 +1,70 @@
+"""Cost attribution's part of the code location: the CUR source, the drivers and the ledger,
+each partitioned by billing month, the tagging check on the CUR, the `cost` job that runs them
+for a month (or restates one: a backfill of its partition), and its daily schedule."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    RunRequest,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
+
+from lake_assets.cost.cur_assets import cur_definitions
+from lake_assets.cost.drivers_assets import drivers_definitions
+from lake_assets.cost.ledger_assets import ledger_definitions
+from lake_assets.cost.tagging_assets import tagging_definitions
+from lake_assets.settings import Settings
+from partitions import monthly_partitions
+
+COST_GROUP = "cost"
+COST_JOB = "cost"
+# AWS finalises a month's bill in the first days of the next: until then the month is rebuilt.
+CLOSING_DAYS = 5
+
+
+def open_months(today: date) -> list[str]:
+    """The billing months whose bill may still change on `today`: this month, and the one
+    before during its closing days."""
+    months = [today.strftime("%Y-%m")]
+    if today.day <= CLOSING_DAYS:
+        months.insert(0, (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"))
+    return months
+
+
+def cost_definitions(settings: Settings) -> Definitions:
+    cost_job = define_asset_job(
+        COST_JOB,
+        selection=AssetSelection.groups(COST_GROUP),
+        partitions_def=monthly_partitions(settings.partitions_start),
+        description="A billing month's CUR, drivers and ledger (a restated month: a backfill "
+        "of its partition).",
+    )
+
+    @schedule(
+        job=cost_job,
+        cron_schedule="30 6 * * *",
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Daily: the ledger of each month whose bill may still change (AWS delivers "
+        "the month's bill several times a day); a restated closed month is a backfill.",
+    )
+    def cost_daily(context: ScheduleEvaluationContext):
+        day = context.scheduled_execution_time.date()
+        return [
+            RunRequest(run_key=f"{month}@{day}", partition_key=month) for month in open_months(day)
+        ]
+
+    return Definitions.merge(
+        cur_definitions(settings),
+        drivers_definitions(settings),
+        ledger_definitions(settings),
+        tagging_definitions(settings),
+        Definitions(jobs=[cost_job], schedules=[cost_daily]),
+    )
