@@ -22,6 +22,7 @@ Both results must reconcile to the bill (the plain one to within its float error
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -52,15 +53,15 @@ def run(rows: int, lines: int = LINES, runs: int = RUNS) -> str:
     print(f"\n[cost] allocate {lines:,} CUR line items against {runs:,} runs", flush=True)
     cur, drivers, bill = month_inputs(lines, runs)
     spark = spark_session()
-    folder = cur.parent
     try:
-        timed = alternate(
-            {
-                PLAIN: lambda n: _plain(spark, cur, drivers, f"{folder}/plain-{n}"),
-                ALLOCATION: lambda n: _allocation(spark, cur, drivers, f"{folder}/ledger-{n}"),
-            },
-            REPEATS,
-        )
+        with tempfile.TemporaryDirectory(dir=cur.parent, prefix="out-") as folder:
+            timed = alternate(
+                {
+                    PLAIN: lambda n: _plain(spark, cur, drivers, f"{folder}/plain-{n}"),
+                    ALLOCATION: lambda n: _allocation(spark, cur, drivers, f"{folder}/ledger-{n}"),
+                },
+                REPEATS,
+            )
     finally:
         spark.stop()
     ledger = sum(timed[ALLOCATION].result["team_nanos"].values())

@@ -130,6 +130,8 @@ def allocate(
     """The month's ledger rows (LEDGER_COLUMNS) from its CUR `lines` (CUR columns with
     `cost_nanos` and `usage_hour`) and `drivers` (model.Driver's fields)."""
     check_month(month)
+    # The drivers are read by every driver method and for their teams: once, from the files.
+    drivers = drivers.select(*DRIVER_COLUMNS).localCheckpoint()
     # Checkpointed (eager, in the executors): every later step reads these small frames more
     # than once, and none of them should read the line items again.
     subpools = line_pools(lines, policy).localCheckpoint()
