@@ -16,6 +16,9 @@ ASSETS = [
     "classification/customers",
     "classification/fx_rates",
     "classification/order_events",
+    "cost/cur",
+    "cost/drivers",
+    "cost/ledger",
     "curated/card_transactions",
     "curated/crm_contacts",
     "curated/customers",
@@ -45,6 +48,9 @@ ASSETS = [
 ]
 CHECKS = [
     "access/masked_views:no_profile_reads_a_masked_column_in_clear",
+    "cost/cur:cur_contract",
+    "cost/cur:tags_complete",
+    "cost/ledger:ledger_reconciles",
     "curated/card_transactions:contract_amount_positive",
     "curated/card_transactions:contract_amount_unusually_large",
     "curated/card_transactions:contract_channel_known",
@@ -181,6 +187,7 @@ CHECKS = [
 JOBS = [
     "classify",
     "compaction",
+    "cost",
     "gold",
     "history",
     "ingestion",
@@ -201,6 +208,7 @@ SENSORS = [
 # (name, cron, default status)
 SCHEDULES = [
     ("compaction_schedule", "0 4 * * *", "RUNNING"),
+    ("cost_daily", "30 6 * * *", "RUNNING"),
     ("daily_card_transactions", "0 2 * * *", "RUNNING"),
     ("daily_crm_contacts", "0 2 * * *", "RUNNING"),
     ("daily_customers", "0 2 * * *", "RUNNING"),
@@ -243,3 +251,13 @@ def test_schedules_and_their_default_status(repository):
         (s.name, s.cron_schedule, s.default_status.value) for s in repository.schedule_defs
     ]
     assert sorted(schedules) == SCHEDULES
+
+
+def test_the_cost_schedule_rebuilds_each_month_whose_bill_may_still_change():
+    from datetime import date
+
+    from lake_assets.cost.definitions import open_months
+
+    assert open_months(date(2026, 12, 5)) == ["2026-11", "2026-12"]  # November still closing
+    assert open_months(date(2026, 12, 6)) == ["2026-12"]
+    assert open_months(date(2027, 1, 1)) == ["2026-12", "2027-01"]  # across the year

@@ -28,7 +28,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from lake_assets.config import NO_UNKNOWN_KEYS, PositiveNumber, keyed, load_config
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling
-from lake_assets.cost.model import MEASURES, REQUIRED_TAGS, SHARED, UNALLOCATED
+from lake_assets.cost.model import MEASURES, SHARED, UNALLOCATED
 
 # What a pool key reads from a line's resource id (and from a driver's `resource`): an EMR
 # Serverless ARN's application or job run, an Athena workgroup ARN's name, or the id as it is
@@ -147,8 +147,6 @@ class AllocationPolicy(BaseModel):
 
     model_config = NO_UNKNOWN_KEYS
 
-    # What the tagging compliance checker requires of every resource (CUR keys user_<tag>).
-    required_tags: tuple[str, ...] = REQUIRED_TAGS
     tag_attribution: TagAttribution = Field(default_factory=TagAttribution)
     methods: tuple[Method, ...] = Field(min_length=1)
 
