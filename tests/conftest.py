@@ -17,6 +17,10 @@ os.environ["LAKE_PARTITIONS_START"] = TESTS_PARTITIONS_START
 # thread is enough. Measured: about a fifth off a JVM-bound test (ADR-0054). They also map the
 # classes Spark loads from an archive (tests/jvm_archive.py) when there is one.
 JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# A developer's own SPARK_SUBMIT_OPTS wins; ours start with JVM_FLAGS (a worker inherits them).
+OUR_JVM_OPTS = os.environ.get("SPARK_SUBMIT_OPTS", JVM_FLAGS).startswith(JVM_FLAGS)
+if OUR_JVM_OPTS:
+    os.environ["SPARK_SUBMIT_OPTS"] = jvm_archive.options(JVM_FLAGS)
 
 # The slowest files first (`make test` keeps collection order: --no-loadscope-reorder), so the
 # workers do not end with one of them running alone; every other file keeps its place after.
@@ -44,11 +48,16 @@ SLOWEST_FIRST = (
 
 
 def pytest_configure(config):
-    """`make test` (pytest -n) dumps the JVM archive before its workers start; they inherit the
-    flags, as does every JVM they start."""
+    """`make test` (pytest -n) dumps the JVM archive beside its workers."""
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
-        jvm_archive.dump(JVM_FLAGS)
-    os.environ.setdefault("SPARK_SUBMIT_OPTS", jvm_archive.options(JVM_FLAGS))
+        jvm_archive.dump_beside(JVM_FLAGS)
+
+
+@pytest.fixture(autouse=True)
+def jvm_options():
+    """The JVMs a test starts take the archive once it is there."""
+    if OUR_JVM_OPTS:
+        os.environ["SPARK_SUBMIT_OPTS"] = jvm_archive.options(JVM_FLAGS)
 
 
 def pytest_collection_modifyitems(items):

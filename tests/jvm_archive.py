@@ -5,14 +5,15 @@ The suite starts about twenty short-lived JVMs besides the workers' own (the fak
 the Pipes subprocesses, `lake` commands in a subprocess): each spends most of its life loading
 classes. Measured on this machine: a JVM that starts a session and runs one query used 20.9 CPU
 seconds without the archive and 10.8-11.3 with it (ADR-0054's C1-only, serial-GC flags in
-both). `make test` (pytest -n) dumps it once, before its workers start, from one run of the
-kind of work the jobs do (JSON and CSV read, casts, a partitioned Parquet write, reading back,
-an aggregate); a plain `pytest` uses it when an earlier `make test` left it. Production JVMs
-are untouched.
+both). `make test` (pytest -n) dumps it once, beside its workers (a JVM started before it is
+ready runs without it), from one run of the kind of work the jobs do (JSON and CSV read, casts,
+a partitioned Parquet write, reading back, an aggregate); a plain `pytest` uses it when an
+earlier `make test` left it. Production JVMs are untouched.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -49,6 +50,7 @@ spark.stop()
 """
 
 
+@functools.cache
 def archive_path(flags: str) -> Path:
     """Where the archive of this Java, this PySpark and these flags is kept between runs."""
     import pyspark
@@ -66,6 +68,17 @@ def options(flags: str) -> str:
     return f"{flags} -XX:SharedArchiveFile={archive} {QUIET}" if archive.exists() else flags
 
 
+def dump_beside(flags: str) -> None:
+    """Dump the archive for `flags` in a process of its own, unless it exists."""
+    if not archive_path(flags).exists():
+        subprocess.Popen(
+            [sys.executable, __file__, flags],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def dump(flags: str) -> Path:
     """The archive for `flags`, dumped from one run of WORKLOAD unless it exists. Written under
     a name of its own and renamed, so runs side by side never read half an archive."""
@@ -81,3 +94,7 @@ def dump(flags: str) -> Path:
         if partial.exists():
             os.replace(partial, archive)
     return archive
+
+
+if __name__ == "__main__":
+    dump(sys.argv[1])
