@@ -6,6 +6,7 @@ import os
 import socket
 
 import aws_calls
+import jvm_archive
 import pytest
 
 # The tests' lakes hold days from 2025 on, before config/lake.yaml's calendar start.
@@ -13,8 +14,13 @@ TESTS_PARTITIONS_START = "2025-01-01"
 os.environ["LAKE_PARTITIONS_START"] = TESTS_PARTITIONS_START
 # Every JVM the tests start (the shared session, Pipes subprocesses, the fake EMR's jobs) lives
 # for seconds on tiny data: the C2 compiler's threads cost more than they return, and one GC
-# thread is enough. Measured: about a fifth off a JVM-bound test (ADR-0054).
-os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+# thread is enough. Measured: about a fifth off a JVM-bound test (ADR-0054). They also map the
+# classes Spark loads from an archive (tests/jvm_archive.py) when there is one.
+JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# A developer's own SPARK_SUBMIT_OPTS wins; ours start with JVM_FLAGS (a worker inherits them).
+OUR_JVM_OPTS = os.environ.get("SPARK_SUBMIT_OPTS", JVM_FLAGS).startswith(JVM_FLAGS)
+if OUR_JVM_OPTS:
+    os.environ["SPARK_SUBMIT_OPTS"] = jvm_archive.options(JVM_FLAGS)
 
 # The slowest files first (`make test` keeps collection order: --no-loadscope-reorder), so the
 # workers do not end with one of them running alone; every other file keeps its place after.
@@ -39,6 +45,19 @@ SLOWEST_FIRST = (
     "test_silver_orders.py",
     "test_bronze_contracts.py",
 )
+
+
+def pytest_configure(config):
+    """`make test` (pytest -n) dumps the JVM archive beside its workers."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        jvm_archive.dump_beside(JVM_FLAGS)
+
+
+@pytest.fixture(autouse=True)
+def jvm_options():
+    """The JVMs a test starts take the archive once it is there."""
+    if OUR_JVM_OPTS:
+        os.environ["SPARK_SUBMIT_OPTS"] = jvm_archive.options(JVM_FLAGS)
 
 
 def pytest_collection_modifyitems(items):

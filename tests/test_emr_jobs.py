@@ -4,8 +4,9 @@ the mart, `lake lateness`, compaction and a gold table using `lake_token` each r
 the fake EMR Serverless (tests/emr_fake.py) and give what the same lake gives locally. The
 token's key comes from Secrets Manager on EMR (the secret terraform/secrets.tf declares, read
 with the job's role) and from the environment locally. This is also where the mart and
-compaction assets are shown to publish the same on a remote runner (Pipes) as in-process, and
-where a job's answer too large for a Pipes message comes back through the lake."""
+compaction assets are shown to publish the same on a remote runner (Pipes) as in-process, where
+every job's context and messages are shown to travel through S3, and where a job's answer too
+large for a Pipes message comes back through the lake."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 from aws_lake import REGION
 from dagster import materialize
+from dagster_pipes import decode_param
 from lake_harness import failure_message
+from pyspark.sql import functions as F
 from test_history_e2e import snapshot
 from test_jobs_over_pipes import land_cards
 
@@ -39,12 +42,15 @@ from lake_assets.lineage.emitter import recorder_for
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.tables.locations import query_output_prefix
 from lake_assets.tables.reader import published_files, resolve_published
+from resources.spark_runner import PIPES_PREFIX
 
 CARDS = "card_transactions"
 DAY = "2025-01-02"  # long out of the lookback window: compaction seals and rewrites it
 # Where and when each file landed differs between the two lakes (the raw key holds the landing
-# time and a random id); the rows themselves must not.
+# time and a random id); the rows themselves must not, nor the name each row's file was
+# delivered as (the raw key ends with it).
 LANDING = ("_ingested_at", "_source_file")
+DELIVERED_AS = r"/[^/-]+-[^/-]+-([^/]+)$"
 SEGMENTS = {"C000": "retail", "C001": "premier", "C002": "sme"}
 # lake_token's key, and the secret that holds it on aws (terraform/secrets.tf, default prefix).
 TOKEN_KEY, TOKEN_SECRET = "a key only the lake knows", "lakehouse/lake-token-key"
@@ -83,11 +89,19 @@ def build_gold(lake, table: GoldTable) -> None:
     assert outcome.published, outcome
 
 
+def published_cards(lake, spark) -> list[tuple]:
+    """The published card rows with the name of the file each was delivered as."""
+    rows = lake.rows(spark, CARDS)
+    rows = rows.withColumn("delivered_as", F.regexp_extract("_source_file", DELIVERED_AS, 1))
+    return sorted(tuple(r) for r in rows.drop(*LANDING).collect())
+
+
 def everything(lake, spark, gold: GoldTable) -> dict:
     """Each job run once on `lake`, and what it produced."""
     out = {}
     build(lake)
-    out["cards"] = sorted(tuple(r) for r in lake.rows(spark, CARDS).drop(*LANDING).collect())
+    out["cards"] = published_cards(lake, spark)
+    out["counts"] = {p.partition: p.row_count for p in lake.catalog.partitions(CARDS)}
 
     applied = lake.materialize([history_key_of("customers")], DAY)
     assert applied.success, failure_message(applied)
@@ -145,7 +159,7 @@ def everything(lake, spark, gold: GoldTable) -> dict:
         len(published_files(lake.storage, before)),
         len(published_files(lake.storage, after)),
     )
-    out["compacted"] = sorted(tuple(r) for r in lake.rows(spark, CARDS).drop(*LANDING).collect())
+    out["compacted"] = published_cards(lake, spark)
 
     build_gold(lake, gold)
     tokens = lake.rows(spark, gold.dataset).select(*gold.columns)
@@ -177,7 +191,8 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
     ]
 
     assert on_emr == local
-    assert len(on_emr["cards"]) == 9
+    assert len(on_emr["cards"]) == 9 and on_emr["counts"] == {DAY: 9}
+    assert {r[-1] for r in on_emr["cards"]} == {f"{DAY}-0.json", f"{DAY}-5.json"}
     assert on_emr["history"] and on_emr["as_of"] == sorted(SEGMENTS.items())
     assert len(on_emr["mart"]) == 7 and sum(r[2] for r in on_emr["mart"]) == 9
     assert on_emr["mart_version"] == (7, 1)
@@ -186,6 +201,7 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
     assert on_emr["tokens"] == [(c, token(c, TOKEN_KEY.encode())) for c in sorted(SEGMENTS)]
     print(on_emr["lateness"])
     drivers_billed_and_tagged(emr_lake)
+    every_job_went_through_s3(emr_lake)
     # On this lake's fake EMR rather than a lake of its own: one more job, no second deploy.
     answer_too_large_for_a_pipes_message(emr_lake)
 
@@ -214,6 +230,33 @@ def drivers_billed_and_tagged(emr_lake) -> None:
         assert run.request["tags"]["dagster_run_id"] == d.dagster_run_id
         assert run.request["tags"]["team"] == d.team
     assert all(r.drivers.bytes_written > 0 for r in recorded)  # from Spark, over Pipes
+
+
+def pipes_params(run, name: str) -> dict:
+    """A Pipes bootstrap parameter (DAGSTER_PIPES_CONTEXT / _MESSAGES) the job was sent."""
+    return decode_param(run.driver_env[name])
+
+
+def every_job_went_through_s3(emr_lake) -> None:
+    """Each job's plan travelled in its Pipes context on S3, not inline in
+    sparkSubmitParameters; it wrote its messages, its result among them, to the S3 channel the
+    runner reads (the entry point once failed here with "DagsterPipesError: Invalid params for
+    PipesDefaultMessageWriter"); its context was removed once the run was over."""
+    s3 = emr_lake.emr.s3
+    for run in emr_lake.emr.runs:
+        parameters = run.request["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
+        assert not any(name in parameters for name in (CARDS, "customers", "spend_by_customer"))
+        context = pipes_params(run, "DAGSTER_PIPES_CONTEXT")
+        messages = pipes_params(run, "DAGSTER_PIPES_MESSAGES")
+        assert context["bucket"] == messages["bucket"] == "lake"
+        assert context["key"].startswith(PIPES_PREFIX) and context["key"].endswith("/context.json")
+        assert messages["key_prefix"].startswith(PIPES_PREFIX)
+        chunks = s3.list_objects_v2(Bucket="lake", Prefix=messages["key_prefix"] + "/")
+        assert any(
+            '"result"' in s3.get_object(Bucket="lake", Key=c["Key"])["Body"].read().decode()
+            for c in chunks["Contents"]
+        ), run.request["name"]
+        assert "Contents" not in s3.list_objects_v2(Bucket="lake", Prefix=context["key"])
 
 
 def answer_too_large_for_a_pipes_message(emr_lake) -> None:

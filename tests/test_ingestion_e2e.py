@@ -11,7 +11,7 @@ from lake_harness import card, failure_message  # noqa: E402
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.schema_registry import approve
 from lake_assets.tables.publish import expire_superseded
-from resources.spark_runner import LocalSparkRunner, PipesSubprocessRunner, SparkRunner
+from resources.spark_runner import LocalSparkRunner, SparkRunner
 
 
 def test_payloads_are_profiled_promoted_and_published(lake, spark):
@@ -178,18 +178,6 @@ def test_republishing_supersedes_and_retention_removes_the_old_version(lake, spa
     assert removed == [first.location]
     assert not list(lake.storage.list(first.location))
     assert list(lake.storage.list(second.location))
-
-
-def test_pipes_runs_the_same_job_as_the_local_path(lake, spark, tmp_path):
-    lake.deliver_cards("2026-03-02", range(0, 12))
-    lake.deliver_cards("2026-03-02", range(12, 52), name="one-bad.json", bad_amounts={20})
-    lake.profile("card_transactions", "2026-03-02")
-    lake.resources["spark_runner"] = PipesSubprocessRunner()
-    result = lake.promote("card_transactions", "2026-03-02")
-    assert result.success, failure_message(result)
-    published = lake.catalog.current("card_transactions", "2026-03-02")
-    assert published.row_count == 51
-    assert lake.rows(spark, "card_transactions").count() == 51
 
 
 def test_customers_csv_snapshots_are_promoted(lake, spark):
