@@ -227,6 +227,9 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         "history/customers",
         "maintenance/compaction",
         "access/masked_views",
+        "cost/cur",
+        "cost/drivers",
+        "cost/ledger",
     } | {"/".join(table.asset) for table in DERIVED_TABLES}
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))

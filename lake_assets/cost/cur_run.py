@@ -98,6 +98,15 @@ def land_from_export(
     return _land(storage, name, body, lambda n, key: storage.copy(prefix + n, key))
 
 
+def has_delivery(
+    storage: LakeStorage, month: str, export: str = "lake-cur", prefix: str = CUR_EXPORT_PREFIX
+) -> bool:
+    """Whether the month has a bill to build from: in the export, or landed already."""
+    return storage.exists(prefix + manifest_key(export, month)) or bool(
+        landed_deliveries(storage, month)
+    )
+
+
 def landed_deliveries(storage: LakeStorage, month: str) -> list[LandedDelivery]:
     """The month's deliveries in the raw zone whose manifest has landed."""
     root = cur_delivery_prefix(month)

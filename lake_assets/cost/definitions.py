@@ -4,12 +4,14 @@ for a month (or restates one: a backfill of its partition), and its daily schedu
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
+    AssetRecordsFilter,
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    ResourceParam,
     RunRequest,
     ScheduleEvaluationContext,
     define_asset_job,
@@ -17,11 +19,13 @@ from dagster import (
 )
 
 from lake_assets.cost.cur_assets import cur_definitions
+from lake_assets.cost.cur_run import has_delivery
 from lake_assets.cost.drivers_assets import drivers_definitions
-from lake_assets.cost.ledger_assets import ledger_definitions
+from lake_assets.cost.ledger_assets import LEDGER_ASSET, ledger_definitions
 from lake_assets.cost.tagging_assets import tagging_definitions
 from lake_assets.settings import Settings
 from partitions import monthly_partitions
+from resources.storage import LakeStorage
 
 COST_GROUP = "cost"
 COST_JOB = "cost"
@@ -36,6 +40,14 @@ def open_months(today: date) -> list[str]:
     if today.day <= CLOSING_DAYS:
         months.insert(0, (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"))
     return months
+
+
+def built_on(instance, month: str, day: date) -> bool:
+    """Whether the ledger of `month` was last materialized on `day` (UTC)."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=LEDGER_ASSET, asset_partitions=[month]), limit=1
+    ).records
+    return bool(records) and datetime.fromtimestamp(records[0].timestamp, UTC).date() == day
 
 
 def cost_definitions(settings: Settings) -> Definitions:
@@ -55,10 +67,14 @@ def cost_definitions(settings: Settings) -> Definitions:
         description="Daily: the ledger of each month whose bill may still change (AWS delivers "
         "the month's bill several times a day); a restated closed month is a backfill.",
     )
-    def cost_daily(context: ScheduleEvaluationContext):
+    def cost_daily(context: ScheduleEvaluationContext, storage: ResourceParam[LakeStorage]):
         day = context.scheduled_execution_time.date()
         return [
-            RunRequest(run_key=f"{month}@{day}", partition_key=month) for month in open_months(day)
+            RunRequest(run_key=f"{month}@{day}", partition_key=month)
+            for month in open_months(day)
+            # A month AWS has not billed yet has nothing to attribute; one whose ledger was
+            # built today (a backfill, the demo) is not built again.
+            if has_delivery(storage, month) and not built_on(context.instance, month, day)
         ]
 
     return Definitions.merge(
