@@ -261,3 +261,27 @@ def test_the_cost_schedule_rebuilds_each_month_whose_bill_may_still_change():
     assert open_months(date(2026, 12, 5)) == ["2026-11", "2026-12"]  # November still closing
     assert open_months(date(2026, 12, 6)) == ["2026-12"]
     assert open_months(date(2027, 1, 1)) == ["2026-12", "2027-01"]  # across the year
+
+
+def test_every_table_asset_and_its_catalog_dataset_name_each_other(repository):
+    """What cost drivers name a run's datasets by, and the asset the ledger's observation of a
+    dataset lands on: one mapping, both ways, for every asset that publishes a table."""
+    from dagster import AssetKey
+
+    from lake_assets.ingestion.asset_keys import asset_of, dataset_of
+
+    sources = {k.path[1] for k in repository.asset_graph.get_all_asset_keys() if k.path[0] == "raw"}
+    tables = {
+        key: dataset_of(key)
+        for key in repository.asset_graph.get_all_asset_keys()
+        if dataset_of(key) is not None
+    }
+    assert {tables[k] for k in tables if k.path[0] in ("silver", "cost")} >= {
+        "silver_customer",
+        "cost_ledger",
+    }
+    assert dataset_of(AssetKey(["history", "customers"])) == "customers_history"
+    assert dataset_of(AssetKey(["registry", "customers"])) is None
+    assert {key: asset_of(dataset, sources) for key, dataset in tables.items()} == {
+        key: key for key in tables
+    }

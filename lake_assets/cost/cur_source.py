@@ -27,6 +27,7 @@ from lake_assets.ingestion.schema_registry import (
     next_version_id,
 )
 from lake_assets.ingestion.schema_versions import SchemaVersion
+from lake_assets.tables.types import field_type_of_arrow
 
 # The curated table: the CUR's columns (split_line_item_* null where a delivery has none), the
 # costs as nano-dollars rounded once (model.to_nanos), the UTC hour a line starts in, and the
@@ -130,33 +131,12 @@ def decide(
     return MonthDecision("publish", chosen, reason)
 
 
-def field_type(kind: pa.DataType) -> str:
-    """A delivered Parquet column's type in the registry's words."""
-    if pa.types.is_dictionary(kind):
-        return field_type(kind.value_type)
-    if pa.types.is_map(kind):
-        return f"map<{field_type(kind.key_type)},{field_type(kind.item_type)}>"
-    for test, name in (
-        (pa.types.is_string, "string"),
-        (pa.types.is_large_string, "string"),
-        (pa.types.is_floating, "double"),
-        (pa.types.is_integer, "integer"),
-        (pa.types.is_decimal, "decimal"),
-        (pa.types.is_timestamp, "timestamp"),
-        (pa.types.is_date, "date"),
-        (pa.types.is_boolean, "boolean"),
-    ):
-        if test(kind):
-            return name
-    return str(kind)
-
-
 def delivery_fields(schemas: Sequence[tuple[str, pa.Schema]]) -> dict[str, str]:
     """The delivery's fields (column -> type) from each data file's schema; every file must
     hold every required column at a readable type, and the files must agree."""
     fields: dict[str, str] | None = None
     for file, schema in schemas:
-        found = {f.name: field_type(f.type) for f in schema}
+        found = {f.name: field_type_of_arrow(f.type) for f in schema}
         for column, kind in {**CUR_COLUMNS, **OPTIONAL_CUR_COLUMNS}.items():
             if column not in found:
                 if column in CUR_COLUMNS:

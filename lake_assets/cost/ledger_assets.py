@@ -20,7 +20,7 @@ from dagster import (
 from lake_assets.cost.ledger import LedgerDoesNotReconcile, allocate_month, known_teams
 from lake_assets.cost.model import UNALLOCATED, cents
 from lake_assets.cost.policy import AllocationPolicy, load_policy
-from lake_assets.ingestion.asset_keys import curated_key_of
+from lake_assets.ingestion.asset_keys import asset_of
 from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.settings import Settings
@@ -84,7 +84,7 @@ def build_ledger_asset(
         written = done.written
         for dataset, nanos in written["dataset_nanos"].items():
             yield AssetObservation(
-                asset_key=curated_key_of(dataset),
+                asset_key=asset_of(dataset, settings.sources),
                 metadata={ATTRIBUTED_USD: _usd(nanos), "cost/month": month},
             )
         unallocated = written["team_nanos"].get(UNALLOCATED, 0)

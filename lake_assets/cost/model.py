@@ -52,6 +52,9 @@ OPTIONAL_CUR_COLUMNS: dict[str, str] = {
     "split_line_item_parent_resource_id": "string",
 }
 
+# The pipeline of everything no generated pipeline runs (silver, gold, history, marts, cost):
+# what their job runs are tagged with, as Terraform tags the platform's resources.
+PLATFORM_PIPELINE = "platform"
 # The team a cost goes to when no rule attributes it; its rows carry the reason.
 UNALLOCATED = "unallocated"
 # The team of shared costs a declared rule keeps as their own line (e.g. idle capacity).

@@ -23,8 +23,9 @@ from datetime import datetime
 
 from dagster import AssetRecordsFilter, DagsterInstance, MetadataValue
 
-from lake_assets.cost.model import team_of_owner
+from lake_assets.cost.model import PLATFORM_PIPELINE, team_of_owner
 from lake_assets.cost.run_drivers import RECORD_ENTRY, RecordedRun, materialization_metadata
+from lake_assets.ingestion.asset_keys import dataset_of
 from lake_assets.runtime.jobs import PIPELINE_JOB_PREFIX
 
 # The runs each step recorded so far: a step that runs several jobs shows their sum.
@@ -41,7 +42,7 @@ def _asset_keys(context) -> list:
 def step_identity(context, job: str) -> dict:
     """datasets, team and pipeline of the step running `job` (empty outside an asset)."""
     keys = _asset_keys(context)
-    datasets = [key.path[-1] for key in keys]
+    datasets = [d for d in map(dataset_of, keys) if d is not None]
     owners = context.assets_def.specs_by_key[keys[0]].owners if keys else ()
     pipeline = (
         job.removeprefix(PIPELINE_JOB_PREFIX) if job.startswith(PIPELINE_JOB_PREFIX) else None
@@ -49,7 +50,9 @@ def step_identity(context, job: str) -> dict:
     return {
         "datasets": datasets,
         "team": team_of_owner(owners[0]) if owners else None,
-        "pipeline": pipeline or (datasets[0] if datasets else None),
+        # A generated pipeline's job is its pipeline's; every other job is the platform's (the
+        # value Terraform's resources and the tagging check know, config/cost/tagging.yaml).
+        "pipeline": pipeline or PLATFORM_PIPELINE,
     }
 
 

@@ -1,4 +1,5 @@
-"""The asset keys of a source's zones: raw/<source>, registry/<source> and curated/<source>."""
+"""The asset keys of a source's zones (raw/<source>, registry/<source>, curated/<source>), and
+the catalog dataset each table asset publishes."""
 
 from dagster import AssetKey
 
@@ -13,3 +14,34 @@ def registry_key_of(source_id: str) -> AssetKey:
 
 def curated_key_of(source_id: str) -> AssetKey:
     return AssetKey(["curated", source_id])
+
+
+# Tables and the assets that publish them. A zone's table asset <zone>/<name> publishes the
+# catalog dataset <zone>_<name> (silver, gold, cost), <name>_history (history), or <name>
+# (curated sources, marts): what cost drivers, the ledger and its observations name.
+PREFIXED_ZONES = ("silver", "gold", "cost")
+HISTORY_SUFFIX = "_history"
+
+
+def dataset_of(key: AssetKey) -> str | None:
+    """The catalog dataset asset `key` publishes; None for an asset that publishes no table
+    (raw, registry, classification, maintenance, access)."""
+    if len(key.path) != 2:
+        return None
+    zone, name = key.path
+    if zone in PREFIXED_ZONES:
+        return f"{zone}_{name}"
+    if zone == "history":
+        return name + HISTORY_SUFFIX
+    return name if zone in ("curated", "marts") else None
+
+
+def asset_of(dataset: str, sources) -> AssetKey:
+    """The asset that publishes catalog `dataset` (the inverse of dataset_of); `sources` are the
+    lake's source ids, whose tables are curated/<source> (any other bare name is a mart)."""
+    for zone in PREFIXED_ZONES:
+        if dataset.startswith(f"{zone}_"):
+            return AssetKey([zone, dataset.removeprefix(f"{zone}_")])
+    if dataset.endswith(HISTORY_SUFFIX):
+        return AssetKey(["history", dataset.removesuffix(HISTORY_SUFFIX)])
+    return curated_key_of(dataset) if dataset in sources else AssetKey(["marts", dataset])

@@ -93,3 +93,27 @@ def field_type_of_spark(spark_type: str) -> str:
         if spark == spark_type and field not in ("null", "json"):
             return field
     return spark_type
+
+
+def field_type_of_arrow(kind) -> str:
+    """The field type of a pyarrow type (a Parquet file's column read outside Spark); a type
+    outside the lattice is kept as pyarrow names it."""
+    import pyarrow as pa  # only where Parquet is read outside Spark
+
+    if pa.types.is_dictionary(kind):
+        return field_type_of_arrow(kind.value_type)
+    if pa.types.is_map(kind):
+        return f"map<{field_type_of_arrow(kind.key_type)},{field_type_of_arrow(kind.item_type)}>"
+    for test, name in (
+        (pa.types.is_string, "string"),
+        (pa.types.is_large_string, "string"),
+        (pa.types.is_floating, "double"),
+        (pa.types.is_integer, "integer"),
+        (pa.types.is_decimal, "decimal"),
+        (pa.types.is_timestamp, "timestamp"),
+        (pa.types.is_date, "date"),
+        (pa.types.is_boolean, "boolean"),
+    ):
+        if test(kind):
+            return name
+    return str(kind)
