@@ -107,7 +107,10 @@ CURATED = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ..
             ranges { startKey endKey status } } } } } } } }
     assetOrError(assetKey: $key) { ... on Asset { assetMaterializations(limit: 50) { partition
         metadataEntries { label ... on IntMetadataEntry { intValue }
-            ... on TableSchemaMetadataEntry { schema { columns { name type } } } } } } } }"""
+            ... on FloatMetadataEntry { floatValue }
+            ... on TableSchemaMetadataEntry { schema { columns { name type } } } } }
+        assetObservations(limit: 10) { metadataEntries { label
+            ... on FloatMetadataEntry { floatValue } } } } } }"""
 IN_FLIGHT = {"STARTING", "STARTED"}
 NOT_DONE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 SETTLING_SECONDS = 600  # a guard against a daemon that never settles, not a measurement
@@ -232,6 +235,18 @@ def test_make_dev_after_the_demo_keeps_two_runs_in_flight_and_shows_the_demos_da
         columns = {c["name"] for c in entries["dagster/column_schema"]["schema"]["columns"]}
         assert set(published[day].columns) <= columns, (day, columns)
     assert len({published[day].row_count for day in demo_days}) == DEMO_DAYS  # not a run total
+
+    # What its runs consumed, on each day's materialization, and what the ledger attributed to
+    # the dataset this month, as observations: the series the asset's plots show.
+    for day in demo_days:
+        assert latest[day]["cost/vcpu_seconds"]["floatValue"] > 0, latest[day].keys()
+    attributed = [
+        e["floatValue"]
+        for o in shown["assetOrError"]["assetObservations"]
+        for e in o["metadataEntries"]
+        if e["label"] == "cost/attributed_usd"
+    ]
+    assert attributed and attributed[0] > 0
 
     # ... and a result of every contract check for each day (the deadline check judges the
     # newest due day, unpartitioned).
