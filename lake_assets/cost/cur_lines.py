@@ -197,6 +197,24 @@ class Bill:
             )
         )
 
+    def daily_storage(self, bucket: str, usage_type: str, gb_month: float, price: int, tags):
+        """A month of storage in `bucket` as S3 bills it: a line a day, each a day's share of
+        the month's GB at `price` nanos per GB-month; returns the lines' nanos."""
+        days = self.hours // 24
+        nanos = np.full(days, round(gb_month * price / days))
+        self.lines(
+            "AmazonS3",
+            bucket,
+            usage_type,
+            np.arange(days) * 24,
+            24,
+            np.full(days, gb_month / days),
+            nanos,
+            self.static_tags(days, tags),
+            op="StandardStorage",
+        )
+        return nanos
+
     def owe(self, category: str, team_nanos: dict[str, float], split_lines: int = 0) -> None:
         for team, nanos in team_nanos.items():
             if nanos:

@@ -77,19 +77,8 @@ def storage_lines(bill: Bill, rng: np.random.Generator, drivers: list[pa.Table])
         for c in classes:
             usage, measure, price = S3_CLASSES[c]
             gb = rng.integers(10, 5_000, n) if prefix else np.array([800])
-            nanos = np.full(days, round(gb.sum() * price / days))
-            tags = bill.static_tags(days, PLATFORM_TAGS if prefix else None)
-            bill.lines(
-                "AmazonS3",
-                bucket,
-                usage,
-                np.arange(days) * 24,
-                24,
-                np.full(days, gb.sum() / days),
-                nanos,
-                tags,
-                op="StandardStorage",
-            )
+            tags = PLATFORM_TAGS if prefix else None
+            nanos = bill.daily_storage(bucket, usage, gb.sum(), price, tags)
             if not prefix:
                 bill.owe("s3_storage", {UNALLOCATED: float(nanos.sum())})
                 continue

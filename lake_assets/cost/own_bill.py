@@ -95,25 +95,13 @@ def _emr(bill: Bill, drivers: pa.Table, idle_per_hour: tuple[float, float]) -> N
 
 
 def _storage(bill: Bill, drivers: pa.Table) -> None:
-    days = bill.hours // 24
     measures = {measure: (usage, price) for usage, measure, price in S3_CLASSES}
     stored = _sums(drivers, ["resource", "measure"], kind="storage", measure=list(measures))
     for bucket, measure, size in zip(
         *(stored[c].to_pylist() for c in stored.column_names), strict=True
     ):
         usage, price = measures[measure]
-        gb_month = size / GIB
-        bill.lines(
-            "AmazonS3",
-            bucket,
-            usage,
-            np.arange(days) * 24,
-            24,
-            np.full(days, gb_month / days),
-            np.full(days, round(gb_month * price / days)),
-            tag_maps(days, PLATFORM_TAGS),
-            op="StandardStorage",
-        )
+        bill.daily_storage(bucket, usage, size / GIB, price, PLATFORM_TAGS)
 
 
 def _requests(bill: Bill, drivers: pa.Table) -> None:
