@@ -19,7 +19,6 @@ from moto.athena.responses import AthenaResponse
 
 from lake_assets.cost import drivers
 from lake_assets.cost.drivers_assets import COST_DRIVERS, build_drivers_asset
-from lake_assets.cost.drivers_service import DRIVERS_FILE
 from lake_assets.cost.model import DRIVERS_DATASET, LOCAL_APPLICATION, emr_job_run_arn
 from lake_assets.cost.recording import recorded_runs
 from lake_assets.cost.run_drivers import (
@@ -32,6 +31,7 @@ from lake_assets.cost.run_drivers import (
     run_drivers,
 )
 from lake_assets.runtime import jobs
+from lake_assets.tables.publish import TABLE_FILE
 from resources.aws.athena import AthenaQueryHistory
 from resources.catalog import PublishedPartition
 
@@ -177,7 +177,7 @@ def test_a_local_job_records_its_drivers_and_the_month_publishes_them(lake, monk
     )
     assert published.success, failure_message(published)
     entry = lake.catalog.current(DRIVERS_DATASET, month)
-    table = pq.read_table(io.BytesIO(lake.storage.get_bytes(entry.location + DRIVERS_FILE)))
+    table = pq.read_table(io.BytesIO(lake.storage.get_bytes(entry.location + TABLE_FILE)))
     rows = table.to_pylist()
     assert entry.row_count == len(rows)
     runs = [r for r in rows if r["kind"] == drivers.RUN]

@@ -7,22 +7,17 @@ Spark, which record no bytes scanned). Dagster-free but for the instance it is h
 
 from __future__ import annotations
 
-import io
 import uuid
-from datetime import UTC, datetime, timedelta
-
-import pyarrow.parquet as pq
+from datetime import timedelta
 
 from lake_assets.cost import drivers
 from lake_assets.cost.model import DRIVERS_DATASET, Driver, team_of_owner
 from lake_assets.cost.recording import recorded_runs
 from lake_assets.settings import Settings
 from lake_assets.tables.locations import published_month_location
-from lake_assets.tables.publish import publish, version_of
+from lake_assets.tables.publish import publish_table
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
-
-DRIVERS_FILE = "part-00000.parquet"
 
 
 def dataset_owners(settings: Settings):
@@ -82,22 +77,9 @@ def publish_drivers(
     catalog: PartitionCatalog,
     storage: LakeStorage,
 ) -> PublishedPartition:
-    """Write the rows as one Parquet file in a folder of the run's and publish it as the month's
-    partition of `cost_drivers` (a re-run replaces it)."""
-    replaced = version_of(catalog.current(DRIVERS_DATASET, month))
+    """Publish the rows as the month's partition of `cost_drivers` (a re-run replaces it)."""
     location = published_month_location(DRIVERS_DATASET, run_id or uuid.uuid4().hex, month)
-    written = io.BytesIO()
-    pq.write_table(drivers.drivers_table(rows), written)
-    storage.put_bytes(location + DRIVERS_FILE, written.getvalue())
-    entry = PublishedPartition(
-        dataset=DRIVERS_DATASET,
-        partition=month,
-        location=location,
-        run_id=run_id,
-        published_at=datetime.now(UTC).isoformat(),
-        row_count=len(rows),
-        schema_version="derived",
-        columns=dict(drivers.COLUMNS),
+    table = drivers.drivers_table(rows)
+    return publish_table(
+        catalog, storage, DRIVERS_DATASET, month, location, table, run_id, {"runs": runs}
     )
-    publish(catalog, storage, entry, [DRIVERS_FILE], replaced, {"runs": runs})
-    return entry

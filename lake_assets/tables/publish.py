@@ -14,6 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from lake_assets.tables.manifest import write_manifest
+from lake_assets.tables.types import field_type_of_arrow
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
 from resources.storage import LakeStorage
 
@@ -51,6 +52,44 @@ def publish(
     except StalePublish:
         storage.delete_prefix(entry.location)
         raise
+
+
+TABLE_FILE = "part-00000.parquet"
+
+
+def publish_table(
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    dataset: str,
+    partition: str,
+    location: str,
+    table,
+    run_id: str,
+    details: Mapping | None = None,
+) -> PublishedPartition:
+    """Publish a small table the orchestrator computed itself (a pyarrow Table: run drivers,
+    SLO states) as one Parquet file in `location`, a folder of its run's, replacing the
+    partition's current version; its columns are the catalog's as the Arrow schema gives them."""
+    import io
+
+    import pyarrow.parquet as pq  # only where an orchestrator writes Parquet itself
+
+    replaced = version_of(catalog.current(dataset, partition))
+    written = io.BytesIO()
+    pq.write_table(table, written)
+    storage.put_bytes(location + TABLE_FILE, written.getvalue())
+    entry = PublishedPartition(
+        dataset=dataset,
+        partition=partition,
+        location=location,
+        run_id=run_id,
+        published_at=datetime.now(UTC).isoformat(),
+        row_count=table.num_rows,
+        schema_version="derived",
+        columns={field.name: field_type_of_arrow(field.type) for field in table.schema},
+    )
+    publish(catalog, storage, entry, [TABLE_FILE], replaced, details)
+    return entry
 
 
 def expire_superseded(
