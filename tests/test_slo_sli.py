@@ -6,11 +6,10 @@ lineage and classification stores)."""
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-import pytest
 
 from lake_assets.classification.model import ColumnClassification
 from lake_assets.contracts.model import Contract
-from lake_assets.slo.model import BadEvent
+from lake_assets.slo.model import BadEvent, Slo
 from lake_assets.slo.sli_catalog import completeness_judged
 from lake_assets.slo.sli_cost import cost_judged, daily_nanos
 from lake_assets.slo.sli_freshness import Payload, freshness_events, latency_judged
@@ -272,8 +271,131 @@ def test_completeness_counts_owned_columns_classified_above_the_threshold():
 # --- the real stores of a tiny lake ------------------------------------------------------------
 
 
-@pytest.fixture
-def tiny_lake(tmp_path):
-    """Two runs of a partitioned asset whose blocking check fails on the second partition, a
-    third run launched by the dependency sensor, and the stores of one SQLite lake."""
-    ...
+def test_events_for_reads_the_real_stores_of_a_tiny_lake(tmp_path):
+    """Two runs of curated/cards, whose blocking check fails on the second partition (and so
+    fails its run), the first launched by the dependency sensor; a third partition still
+    waiting for its input; SQLite stores with the publishes, payloads and classifications."""
+    from dagster import (
+        AssetCheckResult,
+        AssetCheckSeverity,
+        AssetKey,
+        DagsterInstance,
+        DailyPartitionsDefinition,
+        MaterializeResult,
+        asset,
+        materialize,
+    )
+
+    from lake_assets.events.model import DataReady, DependencyRule
+    from lake_assets.ingestion.checks import partitioned_check_spec
+    from lake_assets.ingestion.raw_zone import RawFile
+    from lake_assets.lineage.model import LineageRun
+    from lake_assets.settings import SourceConfig
+    from lake_assets.slo.records import LakeRecords, events_for
+    from resources.catalog import PublishedPartition, SQLiteCatalog
+    from resources.classification_store import SQLiteClassificationStore
+    from resources.event_store import SQLiteEventStore
+    from resources.lineage_store import SQLiteLineageStore
+    from resources.registry_store import SQLiteRegistryStore
+
+    days = DailyPartitionsDefinition(start_date="2026-11-01")
+    key = AssetKey(["curated", "cards"])
+    check = "contract_amount_positive"
+
+    @asset(key=["raw", "cards"], partitions_def=days)
+    def raw_cards():
+        return None
+
+    @asset(
+        key=key,
+        deps=[raw_cards],
+        partitions_def=days,
+        check_specs=[partitioned_check_spec(check, key, days, blocking=True)],
+    )
+    def cards(context):
+        passed = context.partition_key != "2026-11-02"
+        return MaterializeResult(
+            check_results=[AssetCheckResult(check_name=check, passed=passed,
+                                            severity=AssetCheckSeverity.ERROR)]
+        )  # fmt: skip
+
+    catalog = SQLiteCatalog(tmp_path / "catalog.db")
+    events = SQLiteEventStore(tmp_path / "events.db")
+    registry = SQLiteRegistryStore(tmp_path / "registry.db")
+    lineage = SQLiteLineageStore(tmp_path / "lineage.db")
+    classifications = SQLiteClassificationStore(tmp_path / "classification.db")
+    now = datetime.now(UTC)
+
+    def published(partition: str, when: str, run_id: str, content: str) -> None:
+        version = PublishedPartition(
+            "cards", partition, f"curated/cards/{run_id}/", run_id, when, 2, "v1",
+            {"amount": "double", "merchant": "string", "event_date": "date"},
+        )  # fmt: skip
+        catalog.publish(version)
+        events.record(DataReady("cards", partition, "v1", 2, run_id, content, when))
+
+    published("2026-11-01", "2026-11-02T03:00:00+00:00", "r1", "c1")  # on time (due 06:00)
+    published("2026-11-02", "2026-11-03T09:00:00+00:00", "r2", "c2")  # 3 h late
+    published("2026-11-01", "2026-11-03T09:00:00+00:00", "r2", "c3")  # a late-window republish
+    fx_ready = (now - timedelta(minutes=20)).isoformat()
+    events.record(DataReady("fx", "2026-11-01", "v1", 1, "f1", "abc123def456ff", fx_ready))
+    events.touch("cards_rule", "2026-11-03", now - 2 * HOUR)  # fx of 2026-11-03 never came
+    for name, landed in (
+        ("a.json", "2026-11-02T01:00:00+00:00"),
+        ("b.json", "2026-11-02T23:00:00+00:00"),
+    ):
+        registry.put_raw_file(
+            RawFile("cards", f"raw/cards/{name}", "e", "2026-11-02", 1, "PROFILED", landed,
+                    landed_at=landed)
+        )  # fmt: skip
+    lineage.put_run(
+        LineageRun("r1", "curated/cards", "2026-11-01", ("raw/cards/a.json",),
+                   ("cards[2026-11-01]",), "2026-11-02T02:00:00+00:00",
+                   "2026-11-02T03:00:01+00:00", "COMPLETE")
+    )  # fmt: skip
+    classifications.write(
+        "cards",
+        [
+            ColumnRecord("cards", "amount", classification("amount", 0.9)),
+            ColumnRecord("cards", "merchant", classification("merchant", 0.4)),
+        ],
+    )
+    rule = DependencyRule(name="cards_rule", target="curated/cards", inputs=["fx"], timeout_hours=6)
+
+    with DagsterInstance.ephemeral() as instance:
+        sensor_tags = {"lake/rule": "cards_rule", "lake/inputs": "fx@abc123def456"}
+        for partition, tags in (("2026-11-01", sensor_tags), ("2026-11-02", {})):
+            materialize([raw_cards, cards], partition_key=partition, instance=instance,
+                        tags=tags, raise_on_error=False)  # fmt: skip
+        records = LakeRecords(
+            instance, catalog, events, registry, lineage, classifications, lambda month: [],
+            {"cards": contract(freshness={"deadline_hours": 6})}, [rule],
+            {"cards": SourceConfig("cards", "json", "event_time")},
+        )  # fmt: skip
+
+        def slo(sli: str, cadence=HOUR, threshold=None) -> Slo:
+            return Slo(f"cards.{sli}", ("cards",), sli, 0.99, timedelta(days=28), "critical",
+                       cadence, 10, "team:cards", threshold)  # fmt: skip
+
+        recent = (now - DAY, now + HOUR)
+        quality = events_for(slo("quality"), records, *recent)
+        assert (int(quality.good.sum()), int(quality.total.sum())) == (10, 20)
+        assert [(b.what, b.weight) for b in quality.bad] == [("cards/2026-11-02", 10)]
+        success = events_for(slo("success"), records, *recent)
+        assert (int(success.good.sum()), int(success.total.sum())) == (1, 2)
+        latency = events_for(slo("pipeline_latency", threshold=3600), records, *recent)
+        assert (int(latency.good.sum()), int(latency.total.sum())) == (1, 2)
+        assert [(b.what, b.upstream) for b in latency.bad] == [("cards_rule[2026-11-03]", "fx")]
+
+    november = (at("2026-11-02T00:00"), at("2026-11-04T00:00"))
+    freshness = events_for(slo("freshness"), records, *november)
+    # The republish of 2026-11-01 (2026-11-03 09:00) does not make it late: its first counts.
+    assert (int(freshness.good.sum()), int(freshness.total.sum())) == (42, 45)
+    assert [(b.what, b.weight, b.upstream) for b in freshness.bad] == [
+        ("cards/2026-11-02", 3, None)
+    ]
+    payloads = events_for(slo("latency", threshold=3 * 3600), records, *november)
+    assert [(b.what, b.at) for b in payloads.bad] == [("raw/cards/b.json", at("2026-11-03T02:00"))]
+    assert (int(payloads.good.sum()), int(payloads.total.sum())) == (1, 2)
+    complete = events_for(slo("completeness", DAY, 0.6), records, *november)
+    assert (complete.good.tolist(), complete.total.tolist()) == ([0, 1], [0, 2])
