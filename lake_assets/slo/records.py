@@ -105,27 +105,29 @@ class LakeRecords:
             found.setdefault((event.dataset, event.partition), []).append(event)
         return found
 
+    @cached_property
+    def _announced(self) -> dict[str, dict[str, list[datetime]]]:
+        """Dataset -> partition -> when each of its versions was published."""
+        found: dict[str, dict[str, list[datetime]]] = {}
+        for (dataset, partition), events in self.data_ready.items():
+            times = [instant(e.published_at) for e in events]
+            found.setdefault(dataset, {})[partition] = times
+        return found
+
     def first_published(self, dataset: str) -> dict[str, datetime]:
         """Partition -> when it was first published: the earliest data-ready event, or the
         catalog's publish time where no event was kept. The catalog alone holds the latest
         version only, and a daily run's republish of a late-arrival window must not make an
         on-time partition look late."""
         first = {p.partition: instant(p.published_at) for p in self.catalog.partitions(dataset)}
-        for (name, partition), events in self.data_ready.items():
-            if name == dataset:
-                earliest = min(instant(e.published_at) for e in events)
-                first[partition] = min(first.get(partition, earliest), earliest)
+        for partition, times in self._announced.get(dataset, {}).items():
+            first[partition] = min([*times, first.get(partition, times[0])])
         return first
 
     def publish_times(self, dataset: str) -> list[datetime]:
         """Every publish of the dataset, any partition, in time order."""
         times = {instant(p.published_at) for p in self.catalog.partitions(dataset)}
-        times |= {
-            instant(e.published_at)
-            for (name, _), events in self.data_ready.items()
-            if name == dataset
-            for e in events
-        }
+        times.update(*self._announced.get(dataset, {}).values())
         return sorted(times)
 
     @cached_property
@@ -180,6 +182,8 @@ _READERS = {
 def events_for(slo: Slo, records: LakeRecords, start: datetime, end: datetime) -> Events:
     """The SLO's good and total events per slice of its cadence over [start, end), UTC; a
     group's datasets summed. Raises SliUnavailable when no record can measure it."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be aware datetimes (UTC)")
     read = _READERS[slo.sli]
     return summed([read(slo, dataset, records, start, end) for dataset in slo.datasets])
 

@@ -68,7 +68,11 @@ def completeness_of(
     threshold = slo.threshold if slo.threshold is not None else records.review_threshold
     last_slice = start + slo.cadence * (slice_count(start, end, slo.cadence) - 1)
     judged = completeness_judged(
-        dataset, columns, records.classifications.columns(dataset), records.owner(dataset),
-        threshold, last_slice,
-    )  # fmt: skip
+        dataset,
+        columns,
+        records.classifications.columns(dataset),
+        records.owner(dataset),
+        threshold,
+        last_slice,
+    )
     return count_judged(start, end, slo.cadence, judged)

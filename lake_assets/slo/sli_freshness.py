@@ -13,7 +13,8 @@ window must not make an on-time partition look late), against the contract's Fre
 - max_staleness_hours: the newest publish may be at most this old (verdicts.staleness_verdict);
   the span from a publish's expiry to the next publish is bad.
 A slice is bad if any bad span overlaps it. A late partition whose upstream's same partition
-was itself published after the deadline (or never) names that upstream (slices.late_upstream).
+was itself published after the deadline (and before this one; or never, if this one is
+overdue) names that upstream (slices.late_upstream).
 
 Latency (event-based, one event per payload). From the raw-file index (RawFile.landed_at, when
 each payload reached the raw zone: what the arrival feed reported and the sensor indexed) and

@@ -145,14 +145,24 @@ def planned_runs(instance, asset_key, after: datetime, before: datetime) -> list
     return sorted({r.run_id for r in records})
 
 
-def run_records(instance, run_ids: Sequence[str] = (), tags: Mapping[str, str] | None = None,
-                created_after: datetime | None = None) -> list:  # fmt: skip
+def runs_by_id(instance, run_ids: Sequence[str]) -> list:
     from dagster import RunsFilter
 
-    if tags is not None:
-        return list(instance.get_run_records(RunsFilter(tags=tags, created_after=created_after)))
     chunks = [run_ids[i : i + 500] for i in range(0, len(run_ids), 500)]
     return [r for c in chunks for r in instance.get_run_records(RunsFilter(run_ids=list(c)))]
+
+
+def runs_of_rule(instance, rule: str, created_after: datetime) -> list:
+    """The runs the dependency sensor launched for `rule` (its RunRequests' `lake/rule` tag)."""
+    from dagster import RunsFilter
+
+    return list(
+        instance.get_run_records(RunsFilter(tags={RULE_TAG: rule}, created_after=created_after))
+    )
+
+
+def _tagged(run, tag: str) -> list[str]:
+    return [v for v in run.tags.get(tag, "").split(",") if v]
 
 
 def _at(timestamp: float | None) -> datetime | None:
@@ -164,17 +174,17 @@ def success_of(
 ) -> Events:
     key = asset_key_of(dataset, records.sources)
     outcomes = []
-    for record in run_records(
-        records.instance, planned_runs(records.instance, key, start - RUN_LEAD, end)
-    ):
+    ran = planned_runs(records.instance, key, start - RUN_LEAD, end)
+    for record in runs_by_id(records.instance, ran):
         run, ended = record.dagster_run, _at(record.end_time) or record.update_timestamp
-        missing = tuple(filter(None, run.tags.get(MISSING_TAG, "").split(",")))
+        missing = tuple(_tagged(run, MISSING_TAG))
         outcomes.append(RunOutcome(run.run_id, ended.astimezone(UTC), run.status.value, missing))
     return count_judged(start, end, slo.cadence, success_judged(outcomes))
 
 
-def _version_published(records: LakeRecords, dataset: str, partition: str, digest: str,
-                       before: datetime | None) -> datetime | None:  # fmt: skip
+def _version_published(
+    records: LakeRecords, dataset: str, partition: str, digest: str, before: datetime | None
+) -> datetime | None:
     """When the version of (dataset, partition) whose content hash starts with `digest` was
     published: the latest such publish before the run started (content can come back)."""
     times = [
@@ -200,25 +210,36 @@ def pipeline_latency_of(
         )
     waits = []
     for rule in rules:
-        tag = {RULE_TAG: rule.name}
-        for record in run_records(records.instance, tags=tag, created_after=start - RUN_LEAD):
-            run, started = record.dagster_run, _at(record.start_time)
-            partition = run.tags.get(PARTITION_TAG, "")
-            read = {
-                lookback_key(d, p) if p != partition else d: _version_published(
-                    records, d, p, digest, started
-                )
-                for d, p, digest in parse_inputs(run.tags.get(INPUTS_TAG, ""), partition)
-            }
-            read |= dict.fromkeys(filter(None, run.tags.get(MISSING_TAG, "").split(",")))
-            published = [t for t in read.values() if t is not None]
-            if published:
-                waits.append(DownstreamWait(run.run_id, min(published), started, read))
-        for pending in records.events.pending():
-            if pending.rule == rule.name:
-                ready = {d: records.data_ready.get((d, pending.partition)) for d in rule.inputs}
-                inputs = {d: instant(e[-1].published_at) if e else None for d, e in ready.items()}
-                what = f"{rule.name}[{pending.partition}]"
-                waits.append(DownstreamWait(what, pending.first_seen_at, None, inputs))
+        for record in runs_of_rule(records.instance, rule.name, start - RUN_LEAD):
+            waits += _run_wait(records, record)
+        waits += _open_waits(records, rule)
     judged = pipeline_latency_judged(waits, timedelta(seconds=slo.threshold), end)
     return count_judged(start, end, slo.cadence, judged)
+
+
+def _run_wait(records: LakeRecords, record) -> list[DownstreamWait]:
+    """A sensor's run and the input versions it read (its tags), each with its publish time;
+    the inputs it ran without (run_partial) as never published."""
+    run, started = record.dagster_run, _at(record.start_time)
+    partition = run.tags.get(PARTITION_TAG, "")
+    read = {
+        d if p == partition else lookback_key(d, p): _version_published(
+            records, d, p, digest, started
+        )
+        for d, p, digest in parse_inputs(run.tags.get(INPUTS_TAG, ""), partition)
+    }
+    read |= dict.fromkeys(_tagged(run, MISSING_TAG))
+    published = [t for t in read.values() if t is not None]
+    return [DownstreamWait(run.run_id, min(published), started, read)] if published else []
+
+
+def _open_waits(records: LakeRecords, rule) -> list[DownstreamWait]:
+    """The rule's partitions the event store still waits on, with what is ready of them."""
+    waits = []
+    for pending in records.events.pending():
+        if pending.rule == rule.name:
+            ready = {d: records.data_ready.get((d, pending.partition)) for d in rule.inputs}
+            inputs = {d: instant(e[-1].published_at) if e else None for d, e in ready.items()}
+            what = f"{rule.name}[{pending.partition}]"
+            waits.append(DownstreamWait(what, pending.first_seen_at, None, inputs))
+    return waits

@@ -109,7 +109,7 @@ def check_outcomes(
                         evaluation.passed,
                         evaluation.severity.value,
                         record.run_id,
-                    )  # fmt: skip
+                    )
                 )
             if len(page) < _PAGE or datetime.fromtimestamp(page[-1].create_timestamp, UTC) < start:
                 break
