@@ -11,7 +11,7 @@ from lake_assets.classification.model import ColumnClassification
 from lake_assets.contracts.model import Contract
 from lake_assets.slo.model import BadEvent, Slo
 from lake_assets.slo.sli_catalog import completeness_judged
-from lake_assets.slo.sli_cost import cost_judged, daily_nanos
+from lake_assets.slo.sli_cost import cost_judged, daily_nanos, months
 from lake_assets.slo.sli_freshness import Payload, freshness_events, latency_judged
 from lake_assets.slo.sli_pipeline import (
     DownstreamWait,
@@ -128,6 +128,8 @@ def test_staleness_spans_run_from_a_publish_expiring_to_the_next_publish():
     )
     assert np.flatnonzero(events.good < events.total).tolist() == list(range(24, 36))
     assert events.bad[0].reason.startswith("stale")
+    never = freshness_events("cards", publishes[0], publishes[1], HOUR, {}, [], None, 24)
+    assert int(never.total.sum()) == 0  # a dataset never published is no data yet
 
 
 def test_latency_judges_a_payload_when_curated_or_when_its_threshold_passes():
@@ -233,6 +235,12 @@ def test_cost_spreads_month_pools_exactly_and_flags_a_day_above_its_trend():
         ("cards/2026-11-08", True), ("cards/2026-11-09", False), ("cards/2026-11-10", True),
     ]  # fmt: skip
     assert "3.8x the trailing median" in judged[1].reason
+    # The ledgers read: from the first trend day before the window to the window's end.
+    assert months(at("2026-11-10T00:00"), at("2026-12-02T00:00")) == [
+        "2026-10",
+        "2026-11",
+        "2026-12",
+    ]
 
 
 # --- completeness ------------------------------------------------------------------------

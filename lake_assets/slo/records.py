@@ -40,6 +40,7 @@ from resources.event_store import EventStore
 from resources.lineage_store import LineageStore
 from resources.registry_store import RegistryStore
 
+UNOWNED = "unowned"  # SourceConfig.owner when a source's spec names nobody
 # A month ("YYYY-MM") -> the published ledger's rows of that month ([] when none is published).
 LedgerReader = Callable[[str], list[dict]]
 
@@ -153,7 +154,7 @@ class LakeRecords:
         if dataset in self.contracts:
             return self.contracts[dataset].owner
         source = self.sources.get(dataset)
-        return f"team:{source.owner}" if source else None
+        return f"team:{source.owner}" if source and source.owner != UNOWNED else None
 
     @cached_property
     def _readers(self) -> dict[str, list]:

@@ -108,8 +108,8 @@ def staleness_spans(
     """Spans when the newest publish (any partition) was older than the allowed staleness."""
     allowed = timedelta(hours=max_staleness_hours)
     spans = []
-    times = sorted(publishes)
-    for this, after in zip(times, [*times[1:], end], strict=True):
+    times = sorted(t for t in publishes if t <= end)  # later ones are not known at `end`
+    for this, after in zip(times, [*times[1:], end][: len(times)], strict=True):
         if this + allowed < after:
             verdict = staleness_verdict(this, after, max_staleness_hours)
             spans.append(
@@ -143,7 +143,7 @@ def freshness_events(
         )
     if max_staleness_hours is not None:
         spans += staleness_spans(dataset, publishes, max_staleness_hours, end)
-    return judge_spans(start, end, step, spans, min(publishes) if publishes else end)
+    return judge_spans(start, end, step, spans, min(publishes, default=end))
 
 
 # --- latency: pure ---------------------------------------------------------------------------
