@@ -142,12 +142,22 @@ class LakeRecords:
         for run in self._lineage_runs:
             if any((parse_address(o) or ("",))[0] == dataset for o in run.outputs):
                 found |= {a[0] for a in map(parse_address, run.inputs) if a}
-        target = sli_pipeline.target_of(dataset, self.sources)
+        target = self.target(dataset)
         for rule in self.rules:
             if "/".join(rule.target_path) == target:
                 found |= set(rule.datasets)
         found.discard(dataset)
         return tuple(sorted(found))
+
+    def asset_key(self, dataset: str):
+        """The Dagster asset that publishes `dataset` (its runs, its checks)."""
+        from lake_assets.ingestion.asset_keys import asset_of  # Dagster: for the readers only
+
+        return asset_of(dataset, self.sources)
+
+    def target(self, dataset: str) -> str:
+        """The asset path a dependency rule's `target` names for `dataset`."""
+        return "/".join(self.asset_key(dataset).path)
 
     def owner(self, dataset: str) -> str | None:
         """The dataset's declared owner: its contract's, else its source's; None: nobody."""

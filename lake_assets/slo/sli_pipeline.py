@@ -45,18 +45,6 @@ PARTITION_TAG = "dagster/partition"
 RUN_LEAD = timedelta(days=1)
 
 
-def asset_key_of(dataset: str, sources):
-    """The Dagster asset that publishes `dataset`."""
-    from lake_assets.ingestion.asset_keys import asset_of
-
-    return asset_of(dataset, sources)
-
-
-def target_of(dataset: str, sources) -> str:
-    """The asset path a dependency rule's `target` names for `dataset`."""
-    return "/".join(asset_key_of(dataset, sources).path)
-
-
 # --- success: pure ---------------------------------------------------------------------------
 
 
@@ -172,7 +160,7 @@ def _at(timestamp: float | None) -> datetime | None:
 def success_of(
     slo: Slo, dataset: str, records: LakeRecords, start: datetime, end: datetime
 ) -> Events:
-    key = asset_key_of(dataset, records.sources)
+    key = records.asset_key(dataset)
     outcomes = []
     ran = planned_runs(records.instance, key, start - RUN_LEAD, end)
     for record in runs_by_id(records.instance, ran):
@@ -201,7 +189,7 @@ def pipeline_latency_of(
 ) -> Events:
     if slo.threshold is None:
         raise SliUnavailable(f"SLO {slo.id}: a pipeline_latency SLO needs a threshold in seconds")
-    target = target_of(dataset, records.sources)
+    target = records.target(dataset)
     rules = [r for r in records.rules if "/".join(r.target_path) == target]
     if not rules:
         raise SliUnavailable(

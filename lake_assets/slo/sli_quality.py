@@ -98,19 +98,21 @@ def check_outcomes(
             )  # newest first
             for record in page:
                 evaluation = record.event.asset_check_evaluation if record.event else None
-                at = datetime.fromtimestamp(record.create_timestamp, UTC)
-                if evaluation is None or not start <= at < end:
+                if evaluation is None:
                     continue  # planned, skipped or errored: no verdict on the data
-                outcomes.append(
-                    CheckOutcome(
-                        at,
-                        name,
-                        record.partition,
-                        evaluation.passed,
-                        evaluation.severity.value,
-                        record.run_id,
+                # The row is created when the check is planned; the verdict is the event's.
+                at = datetime.fromtimestamp(record.event.timestamp, UTC)
+                if start <= at < end:
+                    outcomes.append(
+                        CheckOutcome(
+                            at,
+                            name,
+                            record.partition,
+                            evaluation.passed,
+                            evaluation.severity.value,
+                            record.run_id,
+                        )
                     )
-                )
             if len(page) < _PAGE or datetime.fromtimestamp(page[-1].create_timestamp, UTC) < start:
                 break
             cursor = page[-1].id
@@ -120,15 +122,11 @@ def check_outcomes(
 def quality_of(
     slo: Slo, dataset: str, records: LakeRecords, start: datetime, end: datetime
 ) -> Events:
-    from lake_assets.slo.sli_pipeline import asset_key_of
-
     contract = records.contracts.get(dataset)
     if contract is None or not contract.all_rules:
         raise SliUnavailable(f"SLO {slo.id}: {dataset} has no contract rules, so no checks")
     checks = [check_name(rule) for rule in contract.all_rules]
-    outcomes = check_outcomes(
-        records.instance, asset_key_of(dataset, records.sources), checks, start, end
-    )
+    outcomes = check_outcomes(records.instance, records.asset_key(dataset), checks, start, end)
     references = {r.check.references.dataset for r in contract.rules_of("referential_integrity")}
     published = {d: records.first_published(d) for d in references}
     blamed = {o: u for o in outcomes if (u := reference_blamed(contract, o, published))}
