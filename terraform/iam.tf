@@ -10,7 +10,8 @@
 # Four prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
 # Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
 # job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs,
-# _pipelines/ the stamp object of each generated pipeline's Terraform module.
+# _pipelines/ the stamp object of each generated pipeline's Terraform module. site/ holds pages
+# for people (the SLO dashboard), which the lake writes and never reads back.
 
 locals {
   lake_arn = aws_s3_bucket.lake.arn
@@ -466,6 +467,18 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/_pipelines/*"]
   }
 
+  # The SLO dashboard (lake_assets/slo/site.py) replaces site/slo/index.html at each
+  # evaluation; the storage reads the object's head back after the write.
+  statement {
+    sid    = "PublishDashboard"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/site/*"]
+  }
+
   statement {
     sid       = "ListLakeZones"
     effect    = "Allow"
@@ -483,6 +496,7 @@ data "aws_iam_policy_document" "orchestrator" {
         "_code/*",
         "_state/*",
         "_pipelines/*",
+        "site/*",
       ]
     }
   }
