@@ -110,9 +110,11 @@ def line_chart(
     rules: Sequence[Rule],
     x_labels: Sequence[str],
     data: Mapping[str, str],
+    note: str = "",
 ) -> str:
     """One chart: a path per series (downsampled), its rules with their labels on the left
-    axis, `x_labels` spread evenly under it, and a legend naming every series in text."""
+    axis, `x_labels` spread evenly under it, and a caption: the title, `note` (what the
+    thresholds mean) and a legend naming every series in text."""
     length = max((len(values) for values in series.values()), default=0)
     lines = []
     for rule in rules:
@@ -149,6 +151,8 @@ def line_chart(
         f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
         f'height="{HEIGHT - TOP - BOTTOM}"/>'
         f"{''.join(lines)}</svg>"
-        f'<figcaption>{escape(title)}<ul class="legend">{"".join(legend)}</ul></figcaption>'
+        f"<figcaption><b>{escape(title)}</b>"
+        + (f'<span class="note">{escape(note)}</span>' if note else "")
+        + f'<ul class="legend">{"".join(legend)}</ul></figcaption>'
         "</figure>"
     )

@@ -261,12 +261,13 @@ def _budget_chart(panel: Panel) -> str:
     if floor < 0:
         rules.append(Rule(floor, _percent(floor)))
     return line_chart(
-        f"{panel.slo.id}: error budget left (burn-down)",
+        "Error budget left (burn-down)",
         {"budget left": budget},
         Scale(floor, 1.0),
         rules,
         _x_labels(panel, len(budget)),
         {"slo": panel.slo.id, "chart": "budget"},
+        note="Dashed: exhausted (an incident opens).",
     )
 
 
@@ -290,15 +291,31 @@ def _burn_chart(panel: Panel, conditions: Sequence[BurnCondition]) -> str:
         )
     length = max((len(v) for v in series.values()), default=0)
     return line_chart(
-        f"{panel.slo.id}: burn rate per window (thresholds: "
-        + ", ".join(f"{c.factor:g}× over {_duration(c.long)}" for c in conditions)
-        + ")",
+        "Burn rate per window",
         series,
         Scale(0.0, highest, log=True),
         rules,
         _x_labels(panel, length),
         {"slo": panel.slo.id, "chart": "burn-rate"},
+        note=_thresholds_note(conditions),
     )
+
+
+def _thresholds_note(conditions: Sequence[BurnCondition]) -> str:
+    """What the dashed lines are, in words: "Dashed: fast burn (alert) at 14.4× over 1h and
+    5m, ...", since a line's colour alone must not tell which kind it is."""
+    told = []
+    for kind in (FAST_BURN, SLOW_BURN):
+        windows = [
+            f"{c.factor:g}× over {_duration(c.long)} and {_duration(c.short)}"
+            for c in conditions
+            if c.kind == kind
+        ]
+        if windows:
+            told.append(
+                f"{STATUS_TEXT[kind].lower()} ({TIER_OF_KIND[kind]}) at {', '.join(windows)}"
+            )
+    return "Dashed: " + "; ".join(told) + "." if told else ""
 
 
 def _panel(panel: Panel, conditions: Sequence[BurnCondition]) -> str:
@@ -343,7 +360,8 @@ th{background:#eef0f3}.budget.overspent{color:#8b0000;font-weight:600}
 .panel{background:#fff;border:1px solid #d6dae0;margin:12px 0;padding:8px 16px}
 .panel h3{margin:4px 0}.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}
 .facts dt{color:#5c6670}.facts dd{margin:0}
-.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{margin:0}
+.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{margin:0;max-width:640px}
+.note{display:block;color:#5c6670;font-size:12px}
 svg .frame{fill:#fbfcfd;stroke:#d6dae0}svg .axis{font-size:10px;fill:#5c6670}
 svg .rule{stroke:#e3e6ea}svg .threshold{stroke-dasharray:4 3;stroke-width:1.2}
 svg .threshold.fast_burn,svg .threshold.exhausted{stroke:#c62828}
