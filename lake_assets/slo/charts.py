@@ -151,7 +151,7 @@ def line_chart(
         f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
         f'height="{HEIGHT - TOP - BOTTOM}"/>'
         f"{''.join(lines)}</svg>"
-        f"<figcaption><b>{escape(title)}</b>"
+        f"<figcaption><strong>{escape(title)}</strong>"
         + (f'<span class="note">{escape(note)}</span>' if note else "")
         + f'<ul class="legend">{"".join(legend)}</ul></figcaption>'
         "</figure>"
