@@ -9,7 +9,7 @@ JOB_PYTHON ?= python3.11
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install dagster-home demo test dev lint format bench checkov aws-calls clean
+.PHONY: install dagster-home demo test dev lint format bench checkov chromium aws-calls clean
 
 # Reinstall only when the dependency list changes.
 $(BIN)/.installed: pyproject.toml
@@ -37,6 +37,17 @@ $(TOOLS)/bin/checkov:
 checkov: $(TOOLS)/bin/checkov
 	$(TOOLS)/bin/checkov -d terraform --config-file .checkov.yaml
 
+# The dashboard's browser test (tests/test_slo_dashboard.py) drives Debian's chromium through
+# Playwright, never a browser `playwright install` downloads. The package lists are refreshed
+# only when the install cannot find the package with the lists it has.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL := $(SUDO) apt-get install -y --no-install-recommends chromium
+$(CHROMIUM):
+	$(APT_INSTALL) || { $(SUDO) apt-get update && $(APT_INSTALL); }
+
+chromium: $(CHROMIUM)
+
 # Re-records terraform/tests/aws_calls.json, the AWS calls the code makes, from every test file
 # that uses the moto server (tests/aws_calls.py); terraform/iam.tf must then grant exactly those.
 AWS_CALL_TESTS = $(shell grep -l -E 'aws_endpoint|moto_server|emr_lake' tests/test_*.py)
@@ -49,13 +60,13 @@ $(SPARK35)/.installed: requirements-spark35.txt
 	$(SPARK35)/bin/pip install --quiet -r requirements-spark35.txt
 	touch $@
 
-# Its three environments built side by side (from a fresh clone, pip waits on downloads and the
+# Its three environments and the browser built side by side (from a fresh clone, pip waits on downloads and the
 # disk more than on the CPU); then one pytest worker per core, each test file kept on one worker
 # (its module fixtures, one SparkSession per worker), the slowest files first
 # (tests/conftest.py SLOWEST_FIRST). `lake generate --check` fails on generated pipelines that are
 # behind their specs or templates, or edited by hand.
 test:
-	$(MAKE) --no-print-directory -j3 install checkov $(SPARK35)/.installed
+	$(MAKE) --no-print-directory -j3 install checkov $(SPARK35)/.installed chromium
 	$(BIN)/ruff check .
 	$(BIN)/lake generate --check
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder

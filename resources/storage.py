@@ -34,7 +34,9 @@ class ObjectInfo:
 
 class LakeStorage(ABC):
     @abstractmethod
-    def put_bytes(self, key: str, data: bytes) -> ObjectInfo: ...
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
+        """Write `data` as the object `key`. `content_type` is what a browser is told the
+        object is (a page the lake serves, e.g. the SLO dashboard); a folder has no use for it."""
 
     @abstractmethod
     def put_file(self, key: str, local_path: Path) -> ObjectInfo:
@@ -124,7 +126,7 @@ class LocalStorage(LakeStorage):
             raise
         return self._info(key, target)
 
-    def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
         return self._atomic_write(key, lambda handle: handle.write(data))
 
     def put_file(self, key: str, local_path: Path) -> ObjectInfo:

@@ -10,7 +10,8 @@
 # Four prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
 # Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
 # job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs,
-# _pipelines/ the stamp object of each generated pipeline's Terraform module.
+# _pipelines/ the stamp object of each generated pipeline's Terraform module. site/ holds pages
+# for people (the SLO dashboard), which the lake writes and never reads back.
 
 locals {
   lake_arn = aws_s3_bucket.lake.arn
@@ -466,6 +467,18 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/_pipelines/*"]
   }
 
+  # The SLO dashboard (lake_assets/slo/site.py) replaces site/slo/index.html at each
+  # evaluation; the storage reads the object's head back after the write.
+  statement {
+    sid    = "PublishDashboard"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/site/*"]
+  }
+
   statement {
     sid       = "ListLakeZones"
     effect    = "Allow"
@@ -483,6 +496,7 @@ data "aws_iam_policy_document" "orchestrator" {
         "_code/*",
         "_state/*",
         "_pipelines/*",
+        "site/*",
       ]
     }
   }
@@ -505,4 +519,72 @@ resource "aws_iam_role_policy" "orchestrator" {
   name   = "orchestrator"
   role   = aws_iam_role.orchestrator.id
   policy = data.aws_iam_policy_document.orchestrator.json
+}
+
+# ---------------------------------------------------------------------------------------------
+# Readers of the SLO dashboard (site/slo/index.html, lake_assets/slo/site.py)
+# ---------------------------------------------------------------------------------------------
+# Not a public website: the bucket blocks public access and refuses plain HTTP, and an S3
+# website endpoint serves only anonymous HTTP. People sign in through the bank's IdP (IAM
+# Identity Center or SAML federation) into a role or permission set this policy is attached
+# to, and open the page over HTTPS (a presigned link, e.g. the S3 console's "Open"); with
+# dashboard_vpc_endpoint_ids set, only through the bank's S3 VPC endpoints. The page is one
+# self-contained object, so a presigned link to it is the whole site. See the ADR on the
+# dashboard.
+
+data "aws_iam_policy_document" "dashboard_reader" {
+  statement {
+    sid       = "ReadDashboard"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.lake_arn}/site/*"]
+
+    dynamic "condition" {
+      for_each = length(var.dashboard_vpc_endpoint_ids) == 0 ? [] : [var.dashboard_vpc_endpoint_ids]
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceVpce"
+        values   = condition.value
+      }
+    }
+  }
+
+  # So that the console can show site/ and a missing page is a 404, not a 403.
+  statement {
+    sid       = "ListDashboard"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.lake_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["site/*"]
+    }
+  }
+
+  # The page is encrypted with the lake key (SSE-KMS); S3 decrypts it for the reader, and
+  # only for this bucket (with S3 Bucket Keys the encryption context is the bucket's ARN;
+  # which objects may be read is ReadDashboard's).
+  statement {
+    sid       = "DecryptDashboard"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.lake.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [local.lake_arn]
+    }
+  }
+}
+
+resource "aws_iam_policy" "dashboard_reader" {
+  name        = "${var.name_prefix}-slo-dashboard-reader"
+  description = "Read the lake's SLO dashboard (site/ of the lake bucket); attach to the IdP's roles or permission sets."
+  policy      = data.aws_iam_policy_document.dashboard_reader.json
 }

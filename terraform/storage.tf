@@ -163,6 +163,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
   }
 
+  # The SLO dashboard is rewritten at every evaluation (site/slo/index.html): its superseded
+  # pages are kept a day, not for the retention of the lake's data.
+  rule {
+    id     = "expire-superseded-site-pages"
+    status = "Enabled"
+    filter {
+      prefix = "site/"
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.lake]
 }
 

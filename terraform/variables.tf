@@ -236,3 +236,14 @@ variable "access_audit_table_name" {
   type        = string
   default     = "lake-access-audit"
 }
+
+variable "dashboard_vpc_endpoint_ids" {
+  description = "The bank's S3 VPC endpoints (vpce-...) through which people may open the SLO dashboard; empty allows any network path of a signed-in reader."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.dashboard_vpc_endpoint_ids : can(regex("^vpce-[0-9a-f]+$", id))])
+    error_message = "dashboard_vpc_endpoint_ids are VPC endpoint ids (vpce-...)."
+  }
+}

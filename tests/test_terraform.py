@@ -615,6 +615,7 @@ TAGGABLE = {
     "aws_ecr_repository",
     "aws_emrserverless_application",
     "aws_glue_catalog_database",
+    "aws_iam_policy",
     "aws_iam_role",
     "aws_kms_key",
     "aws_s3_bucket",

@@ -67,8 +67,9 @@ class S3Storage(LakeStorage):
     def _missing(self, key: str) -> FileNotFoundError:
         return FileNotFoundError(f"no object {key!r} in {self.uri('')}")
 
-    def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
-        self._s3.put_object(Bucket=self.bucket, Key=self._s3_key(key), Body=data)
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
+        extra = {"ContentType": content_type} if content_type else {}
+        self._s3.put_object(Bucket=self.bucket, Key=self._s3_key(key), Body=data, **extra)
         return self._head_written(key)
 
     def put_file(self, key: str, local_path: Path) -> ObjectInfo:
