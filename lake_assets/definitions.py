@@ -25,6 +25,7 @@ from lake_assets.graph import checked_graph
 from lake_assets.pipelines.definitions import pipelines_definitions
 from lake_assets.pull.definitions import pull_definitions
 from lake_assets.settings import Settings, load_settings
+from lake_assets.slo.assets import slo_definitions
 from partitions import daily_partitions
 from resources import build_resources
 
@@ -87,6 +88,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         access_definitions(),
         pipelines_definitions(settings),
         cost_definitions(settings),
+        slo_definitions(settings),
         Definitions(
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),

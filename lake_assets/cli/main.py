@@ -37,6 +37,7 @@ from lake_assets.pipelines.cli import add_generate_commands
 from lake_assets.pull.cli import add_pull_commands
 from lake_assets.runtime.cli import add_deploy_commands
 from lake_assets.settings import ConfigError, load_settings
+from lake_assets.slo.cli import add_slo_commands
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     add_lineage_commands(sub, _resources)
     add_compaction_commands(sub, _resources)
     add_cost_commands(sub, _resources)
+    add_slo_commands(sub, _resources)
     add_classification_commands(sub, _resources)
     add_access_commands(sub, _resources)
     add_scd_commands(sub, _resources)

@@ -195,10 +195,16 @@ class Freshness(_Strict):
     max_staleness_hours: float | None = Field(default=None, gt=0)
 
 
+# How much a dataset matters to its consumers, most first: what its SLOs may promise
+# (config/slo/tiers.yaml gives each tier its floor and ceiling).
+TIERS = ("regulatory", "critical", "standard", "best_effort")
+
+
 class Contract(_Strict):
     dataset: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     version: int = Field(ge=1)
+    tier: Literal[TIERS] | None = None  # type: ignore[valid-type]
     # `schema` would shadow a BaseModel attribute, so the YAML key is an alias.
     columns: tuple[ColumnSpec, ...] = Field(alias="schema", min_length=1)
     rules: tuple[Rule, ...] = ()

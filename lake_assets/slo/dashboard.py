@@ -17,6 +17,7 @@ from html import escape
 
 import numpy as np
 
+from lake_assets.contracts.model import TIERS
 from lake_assets.slo.charts import Rule, Scale, line_chart
 from lake_assets.slo.model import (
     EXHAUSTED,
@@ -24,7 +25,6 @@ from lake_assets.slo.model import (
     SLOW_BURN,
     STATUSES,
     TIER_OF_KIND,
-    TIERS,
     BurnCondition,
     Incident,
     Slo,

@@ -27,9 +27,6 @@ COST = "cost"  # share of days the dataset's daily cost stays within its trend
 COMPLETENESS = "completeness"  # share of columns classified above the threshold and owned
 SLI_KINDS = (FRESHNESS, LATENCY, QUALITY, SUCCESS, PIPELINE_LATENCY, COST, COMPLETENESS)
 
-# --- importance tiers, most important first (config/slo/tiers.yaml gives each its floor) ----
-TIERS = ("regulatory", "critical", "standard", "best_effort")
-
 # --- what a burn is, and how loudly it is told -----------------------------------------------
 FAST_BURN = "fast_burn"  # an immediate alert (a page)
 SLOW_BURN = "slow_burn"  # a line in the weekly digest
@@ -58,7 +55,7 @@ class Slo:
     sli: str  # one of SLI_KINDS
     objective: float  # e.g. 0.99: the share of good events promised
     window: timedelta  # 28 or 30 days
-    tier: str  # one of TIERS, from the dataset's contract and the catalog
+    tier: str  # contracts.model.TIERS: the dataset's contract's, else its zone's
     cadence: timedelta  # one slice: a minute for time-based SLIs, a day for a daily batch
     min_events: int  # the low-event guard: fewer events in a long window never fire it
     owner: str

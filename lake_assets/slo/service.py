@@ -17,9 +17,11 @@ from typing import Any
 
 from lake_assets.contracts.model import load_contracts
 from lake_assets.events.model import load_rules
+from lake_assets.history.apply import history_dataset
+from lake_assets.marts.columns import MART_DATASET
 from lake_assets.settings import Settings
 from lake_assets.slo import alerting, engine
-from lake_assets.slo.config import load_slos
+from lake_assets.slo.config import TIERS_FILE, load_slos, load_tiers, slo_folder
 from lake_assets.slo.dashboard import Panel, render_dashboard
 from lake_assets.slo.model import Events, Incident, Slo, SloState
 from lake_assets.slo.records import LakeRecords, SliUnavailable, events_for
@@ -61,9 +63,23 @@ class Evaluation:
         return found
 
 
+def lake_datasets(settings: Settings) -> list[str]:
+    """Every table the lake publishes that consumers read: the sources, their histories, the
+    mart and the derived layers."""
+    from lake_assets.layers.definitions import DERIVED_TABLES
+
+    sources = list(settings.sources)
+    return [
+        *sources,
+        *(history_dataset(s) for s in sources),
+        MART_DATASET,
+        *(table.dataset for table in DERIVED_TABLES),
+    ]
+
+
 def lake_slos(settings: Settings) -> tuple[Slo, ...]:
-    """The lake's declared SLOs, validated against its contracts."""
-    return load_slos(settings, lake_contracts(settings))
+    """The lake's declared SLOs, validated against its contracts and tables."""
+    return load_slos(lake_contracts(settings), lake_datasets(settings))
 
 
 def lake_contracts(settings: Settings) -> Mapping:
@@ -111,18 +127,18 @@ def evaluate_lake(
     slos = tuple(slos if slos is not None else lake_slos(settings))
     records = lake_records(settings, resources, instance)
     measured = tuple(measure(slo, records, at) for slo in slos)
+    tiers = load_tiers(slo_folder() / TIERS_FILE).tiers
     advanced = alerting.advance(
         read_state(storage),
         [(m.slo, m.state, m.events) for m in measured],
         at,
+        {name: frozenset(tier.immediate) for name, tier in tiers.items()},
     )
     for alert in advanced.alerts:
         notifier.send(alert)
     storage.put_bytes(STATE_KEY, json.dumps(advanced.state, indent=1, sort_keys=True).encode())
     incidents = tuple(advanced.incidents)
-    published = publish_tables(
-        resources["catalog"], storage, measured, incidents, at, run_id
-    )
+    published = publish_tables(resources["catalog"], storage, measured, incidents, at, run_id)
     html = render_dashboard(
         [panel_of(m) for m in measured if m.events is not None],
         [i for i in incidents if i.open or i.closed_at >= at - RECENTLY_CLOSED],
