@@ -25,7 +25,7 @@ from lake_assets.graph import checked_graph
 from lake_assets.pipelines.definitions import pipelines_definitions
 from lake_assets.pull.definitions import pull_definitions
 from lake_assets.settings import Settings, load_settings
-from lake_assets.slo.assets import slo_definitions
+from lake_assets.slo.assets import SLO_GROUP, SLO_JOB, slo_definitions
 from partitions import daily_partitions
 from resources import build_resources
 
@@ -59,8 +59,11 @@ def job_of(defs: Definitions, keys: Sequence[AssetKey]) -> str:
     """The named job that runs asset `keys`: the job of their group (one group per run)."""
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in keys}
-    # Cost attribution's job is partitioned by month: built with its assets (cost/definitions.py).
-    jobs = {group: name for group, (name, _) in CAPABILITY_JOBS.items()} | {COST_GROUP: COST_JOB}
+    # Cost attribution's and the SLOs' jobs are built with their assets (their definitions).
+    jobs = {group: name for group, (name, _) in CAPABILITY_JOBS.items()} | {
+        COST_GROUP: COST_JOB,
+        SLO_GROUP: SLO_JOB,
+    }
     names = {jobs[group] for group in groups if group in jobs}
     if len(groups) != 1 or len(names) != 1:
         raise ValueError(

@@ -96,9 +96,11 @@ def materialize_partitions(
     resources=None,
     instance=None,
     on_event: Callable | None = None,
+    whole_job: bool = False,
 ):
     """Materialize asset `keys` for one partition or a range, as one run (single-run backfill)
-    of the named job of their capability (lake_assets/definitions.py), with `keys` selected.
+    of the named job of their capability (lake_assets/definitions.py), with `keys` selected
+    (with `whole_job`, the job as its schedule runs it: its checks on other assets too).
     `on_event(entry)` is called with each event of the run as the instance records it, while
     the run goes on (`partition_progress` makes one)."""
     from lake_assets.definitions import build_definitions, job_of
@@ -117,7 +119,7 @@ def materialize_partitions(
     if on_event is not None:
         instance.add_event_listener(run_id, on_event)
     return defs.resolve_job_def(job_of(defs, keys)).execute_in_process(
-        asset_selection=list(keys),
+        asset_selection=None if whole_job else list(keys),
         partition_key=partition_key,
         tags=tags,
         # The command line prints its own summary; Dagster's step log stays in the run record.

@@ -12,8 +12,9 @@ renames `transaction_date`, the registry flags the version as BREAKING and promo
 would with `lake registry approve`, and backfills the blocked days in one run. The customer
 snapshots then build the bi-temporal history in one run, and a re-sent past snapshot shows a
 correction: what was true that day, as known before and after it. Then the mart is built for
-each day, so the demo leaves nothing for the sensors to do. Last, the month's bill for the runs
-above is delivered and attributed (demo/cost.py).
+each day, so the demo leaves nothing for the sensors to do. Then the month's bill for the runs
+above is delivered and attributed (demo/cost.py), and last every SLO is evaluated on what the
+demo left in the lake's records, publishing the dashboard (demo/slo.py).
 
 The demo plays the days ending yesterday, whatever day it is played, and records in its lake that
 the lake's data starts on its first day (settings.record_partitions_start): the webserver's views
@@ -29,6 +30,8 @@ from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
 from lake_assets.demo.cost import play_cost
+from lake_assets.demo.slo import play_slo
+from lake_assets.slo.site import DASHBOARD_KEY
 from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.demo.layers import play_layers
@@ -232,8 +235,11 @@ def run_demo(
         if report_run(classified):
             return 1
 
-    # Last, the bill of everything above: its drivers, CUR and ledger.
+    # Then the bill of everything above: its drivers, CUR and ledger.
     if bill and play_cost(settings, resources, instance):
+        return 1
+    # Last, the SLOs of it all: budgets, burn rates, alerts, the dashboard.
+    if play_slo(settings, resources, instance):
         return 1
 
     accounts = reconcile_sources(settings, resources)
@@ -249,6 +255,9 @@ def run_demo(
         "                 (tokens read as null until LAKE_TOKEN_KEY holds the lake's token key)\n"
         f"  cost:          .venv/bin/lake cost report --month {today:%Y-%m} --by dataset\n"
         f"                 .venv/bin/lake cost tags --month {today:%Y-%m}\n"
+        "  SLOs:          .venv/bin/lake slo status; .venv/bin/lake slo explain "
+        "silver_fx_rates.quality\n"
+        f"                 {resources['storage'].uri(DASHBOARD_KEY)}\n"
         "  webserver:     make dev, then http://127.0.0.1:3000 (runs, asset checks, partitions)"
     )
     return 0 if all(account.balanced for account in accounts.values()) else 1

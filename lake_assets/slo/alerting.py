@@ -53,11 +53,15 @@ class Advanced:
     incidents: tuple[Incident, ...]  # open and recently closed, after this evaluation
 
 
-def _active(slo: Slo, state: SloState) -> set[str]:
-    """The kinds whose condition holds in this state."""
+SEVERITY = (SLOW_BURN, FAST_BURN, EXHAUSTED)  # least to most
+
+
+def worst(slo: Slo, state: SloState) -> str | None:
+    """The most severe kind whose condition holds in this state, if any."""
     kinds = {EXHAUSTED} if state.budget_remaining <= 0 else set()
     kind_of = {condition.name: condition.kind for condition in burn_conditions(slo.window)}
-    return kinds | {kind_of[name] for name in state.firing}
+    kinds |= {kind_of[name] for name in state.firing}
+    return max(kinds, key=SEVERITY.index) if kinds else None
 
 
 def cause_of(events: Events | None, since: datetime) -> str | None:
@@ -71,10 +75,10 @@ def cause_of(events: Events | None, since: datetime) -> str | None:
     return min(blamed, key=lambda u: (-blamed[u], u)) if blamed else None
 
 
-def _incident(slo_id: str, kind: str, entry: Mapping) -> Incident:
+def _incident(slo_id: str, entry: Mapping) -> Incident:
     return Incident(
         slo_id=slo_id,
-        kind=kind,
+        kind=entry["kind"],
         opened_at=datetime.fromisoformat(entry["opened_at"]),
         closed_at=datetime.fromisoformat(entry["closed_at"]) if entry.get("closed_at") else None,
         cause=entry.get("cause"),
@@ -84,12 +88,8 @@ def _incident(slo_id: str, kind: str, entry: Mapping) -> Incident:
 
 def incidents_of(state: Mapping) -> tuple[Incident, ...]:
     """Every item the state keeps: open ones, then the recently closed."""
-    opened = [
-        _incident(slo_id, kind, entry)
-        for slo_id, kinds in sorted(state.get("open", {}).items())
-        for kind, entry in sorted(kinds.items())
-    ]
-    closed = [_incident(e["slo_id"], e["kind"], e) for e in state.get("closed", [])]
+    opened = [_incident(slo_id, entry) for slo_id, entry in sorted(state.get("open", {}).items())]
+    closed = [_incident(entry["slo_id"], entry) for entry in state.get("closed", [])]
     return tuple(opened + closed)
 
 
@@ -113,51 +113,64 @@ def advance(
     immediate: Mapping[str, frozenset[str]] | None = None,
 ) -> Advanced:
     """Open what started, close what cleared, notify what must be notified now; `immediate`
-    maps a tier to the kinds it notifies at once (IMMEDIATE where a tier is not named)."""
+    maps a tier to the kinds it notifies at once (IMMEDIATE where a tier is not named).
+
+    An SLO has at most one open item, of the worst kind that holds: a slow burn turning fast
+    becomes an alert, a fast burn that spends the budget an incident (the lesser item closes
+    without a notice); an item closes when nothing holds or it eases, with one "resolved"
+    notice for a notified item that eases."""
     immediate = immediate or {}
-    opened: dict[str, dict] = {k: dict(v) for k, v in state.get("open", {}).items()}
-    closed: list[dict] = [
-        e
-        for e in state.get("closed", [])
-        if datetime.fromisoformat(e["closed_at"]) >= at - KEEP_CLOSED
-    ]
+    opened: dict[str, dict] = dict(state.get("open", {}))
+    since = at - KEEP_CLOSED
+    closed = [e for e in state.get("closed", []) if datetime.fromisoformat(e["closed_at"]) >= since]
     alerts: list[Alert] = []
+
+    def close(slo_id: str, reason: str) -> dict:
+        entry = opened.pop(slo_id)
+        closed.append({**entry, "slo_id": slo_id, "closed_at": at.isoformat(), "reason": reason})
+        return entry
+
     for slo, slo_state, events in measured:
         if slo_state.status == "no_data":
             continue  # nothing measured: nothing starts, nothing clears
-        now_active, mine = _active(slo, slo_state), opened.setdefault(slo.id, {})
-        loud = immediate.get(slo.tier, IMMEDIATE)
-        if EXHAUSTED in now_active:
-            # The incident says it all: a fast burn of a spent budget is not paged twice.
-            loud = loud - {FAST_BURN}
-        for kind in sorted(now_active - set(mine)):
-            cause = cause_of(events, at - timedelta(days=3))
-            detail = {
-                "budget_remaining": round(slo_state.budget_remaining, 6),
-                "burn_rates": {k: round(v, 4) for k, v in slo_state.burn_rates.items()},
-                "firing": list(slo_state.firing),
-                "tier": slo.tier,
-                "notified": kind in loud,
-            }
-            mine[kind] = {"opened_at": at.isoformat(), "cause": cause, "detail": detail}
-            if kind in loud:
+        kind, current = worst(slo, slo_state), opened.get(slo.id)
+        if current is not None and current["kind"] == kind:
+            continue  # still open: silent
+        if current is not None:
+            # Cleared, or became another kind: a notified item that eased is resolved aloud.
+            eased = kind is None or SEVERITY.index(kind) < SEVERITY.index(current["kind"])
+            entry = close(slo.id, "cleared" if kind is None else f"became {kind}")
+            if eased and entry["detail"].get("notified"):
                 alerts.append(
-                    Alert(
-                        alert_kind(kind),
-                        _subject(slo, kind, slo_state, cause),
-                        {"slo": slo.id, "datasets": list(slo.datasets), **detail, "cause": cause},
-                    )  # fmt: skip
-                )
-        for kind in sorted(set(mine) - now_active):
-            entry = mine.pop(kind)
-            closed.append({**entry, "slo_id": slo.id, "kind": kind, "closed_at": at.isoformat()})
-            if entry["detail"].get("notified"):
-                alerts.append(
-                    Alert(RESOLVED, f"SLO {slo.id}: {kind.replace('_', ' ')} resolved",
-                          {"slo": slo.id, "kind": kind, "opened_at": entry["opened_at"]})
+                    Alert(RESOLVED, f"SLO {slo.id}: {entry['kind'].replace('_', ' ')} resolved",
+                          {"slo": slo.id, "kind": entry["kind"], "opened_at": entry["opened_at"],
+                           "now": kind or "healthy"})
                 )  # fmt: skip
-        if not mine:
-            opened.pop(slo.id)
+        if kind is None:
+            continue
+        loud = kind in immediate.get(slo.tier, IMMEDIATE)
+        cause = cause_of(events, at - timedelta(days=3))
+        detail = {
+            "budget_remaining": round(slo_state.budget_remaining, 6),
+            "burn_rates": {k: round(v, 4) for k, v in slo_state.burn_rates.items()},
+            "firing": list(slo_state.firing),
+            "tier": slo.tier,
+            "notified": loud,
+        }
+        opened[slo.id] = {
+            "kind": kind,
+            "opened_at": at.isoformat(),
+            "cause": cause,
+            "detail": detail,
+        }
+        if loud:
+            alerts.append(
+                Alert(
+                    alert_kind(kind),
+                    _subject(slo, kind, slo_state, cause),
+                    {"slo": slo.id, "datasets": list(slo.datasets), **detail, "cause": cause},
+                )
+            )
     new_state = {"open": opened, "closed": closed, "digest_week": state.get("digest_week")}
     digest = weekly_digest(new_state, at)
     if digest is not None:

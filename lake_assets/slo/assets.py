@@ -5,8 +5,6 @@ shows commitments next to contracts), the `slo` job and its schedule every five 
 burn pages within one evaluation of its short window). Thin: the work is service.py's.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 from dagster import (
