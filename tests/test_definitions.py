@@ -45,6 +45,7 @@ ASSETS = [
     "silver/customer",
     "silver/fx_rates",
     "silver/orders",
+    "slo/evaluation",
 ]
 CHECKS = [
     "access/masked_views:no_profile_reads_a_masked_column_in_clear",
@@ -69,6 +70,7 @@ CHECKS = [
     "curated/card_transactions:contract_transaction_id_unique",
     "curated/card_transactions:generated_code_current",
     "curated/card_transactions:partition_deadline",
+    "curated/card_transactions:slo",
     "curated/crm_contacts:contract_contact_id_format",
     "curated/crm_contacts:contract_customer_has_ref",
     "curated/crm_contacts:contract_customer_ref_format",
@@ -79,6 +81,7 @@ CHECKS = [
     "curated/crm_contacts:contract_schema_not_null_contact_id",
     "curated/crm_contacts:contract_schema_not_null_updated_at",
     "curated/crm_contacts:generated_code_current",
+    "curated/crm_contacts:slo",
     "curated/customers:contract_customer_id_format",
     "curated/customers:contract_customer_id_unique",
     "curated/customers:contract_date_of_birth_plausible",
@@ -91,6 +94,7 @@ CHECKS = [
     "curated/customers:contract_snapshot_volume",
     "curated/customers:generated_code_current",
     "curated/customers:partition_deadline",
+    "curated/customers:slo",
     "curated/fx_rates:contract_base_currency_known",
     "curated/fx_rates:contract_currencies_complete",
     "curated/fx_rates:contract_quote_currency_myr",
@@ -102,6 +106,7 @@ CHECKS = [
     "curated/fx_rates:contract_schema_not_null_quote_currency",
     "curated/fx_rates:contract_schema_not_null_rate_date",
     "curated/fx_rates:generated_code_current",
+    "curated/fx_rates:slo",
     "curated/order_events:contract_amount_not_negative",
     "curated/order_events:contract_change_carries_the_order",
     "curated/order_events:contract_currency_known",
@@ -120,6 +125,7 @@ CHECKS = [
     "curated/order_events:contract_status_known",
     "curated/order_events:generated_code_current",
     "curated/order_events:partition_deadline",
+    "curated/order_events:slo",
     "gold/dim_customer:contract_as_of_date_not_null",
     "gold/dim_customer:contract_customer_id_not_null",
     "gold/dim_customer:contract_customer_sk_not_null",
@@ -152,8 +158,10 @@ CHECKS = [
     "gold/kpi_daily:contract_orders_not_null",
     "gold/kpi_daily:contract_segment_not_null",
     "gold/kpi_daily:inputs_passed_gate",
+    "gold/kpi_daily:slo",
     "history/customers:valid_intervals_disjoint",
     "marts/spend_by_customer:customer_id_not_null",
+    "marts/spend_by_customer:slo",
     "marts/spend_by_customer:transactions_reconcile",
     "registry/card_transactions:schema_compatible",
     "registry/crm_contacts:schema_compatible",
@@ -169,6 +177,7 @@ CHECKS = [
     "silver/customer:contract_schema_not_null_customer_id",
     "silver/customer:contract_schema_not_null_customer_sk",
     "silver/customer:inputs_passed_gate",
+    "silver/customer:slo",
     "silver/fx_rates:contract_carried_from_an_earlier_day",
     "silver/fx_rates:contract_one_rate_per_currency",
     "silver/fx_rates:contract_rate_positive",
@@ -180,7 +189,9 @@ CHECKS = [
     "silver/fx_rates:contract_schema_not_null_rate_date",
     "silver/fx_rates:contract_schema_not_null_source_rate_date",
     "silver/fx_rates:inputs_passed_gate",
+    "silver/fx_rates:slo",
     "silver/orders:inputs_passed_gate",
+    "silver/orders:slo",
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".
@@ -198,6 +209,7 @@ JOBS = [
     "promote",
     "pull_crm_contacts",
     "silver",
+    "slo",
 ]
 SENSORS = [
     ("classification_staleness", "RUNNING"),
@@ -217,6 +229,7 @@ SCHEDULES = [
     ("partition_deadlines_schedule", "15 * * * *", "RUNNING"),
     ("pipeline_drift_schedule", "45 * * * *", "RUNNING"),
     ("pull_crm_contacts_schedule", "*/15 * * * *", "STOPPED"),
+    ("slo_schedule", "*/5 * * * *", "RUNNING"),
 ]
 
 

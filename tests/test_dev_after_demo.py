@@ -25,7 +25,12 @@ from lake_assets.settings import load_settings
 from resources import build_resources
 
 DEMO_DAYS = 2  # the smallest demo: two days of the sources, the history and the mart
-CLOCK_ONLY = {"partition_deadlines_schedule", "compaction_schedule", "pipeline_drift_schedule"}
+CLOCK_ONLY = {
+    "partition_deadlines_schedule",
+    "compaction_schedule",
+    "pipeline_drift_schedule",
+    "slo_schedule",
+}
 
 
 @pytest.fixture(scope="module")

@@ -299,7 +299,8 @@ def test_events_for_reads_the_real_stores_of_a_tiny_lake(tmp_path):
     from lake_assets.ingestion.raw_zone import RawFile
     from lake_assets.lineage.model import LineageRun
     from lake_assets.settings import SourceConfig
-    from lake_assets.slo.records import LakeRecords, events_for
+    from lake_assets.slo.records import LakeRecords
+    from lake_assets.slo.sli import events_for
     from resources.catalog import PublishedPartition, SQLiteCatalog
     from resources.classification_store import SQLiteClassificationStore
     from resources.event_store import SQLiteEventStore

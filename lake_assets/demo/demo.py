@@ -30,12 +30,11 @@ from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import load_contracts
 from lake_assets.demo.cost import play_cost
-from lake_assets.demo.slo import play_slo
-from lake_assets.slo.site import DASHBOARD_KEY
 from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.demo.layers import play_layers
 from lake_assets.demo.medallion_data import generate_medallion
+from lake_assets.demo.slo import play_slo
 from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
@@ -51,6 +50,7 @@ from lake_assets.ingestion.schema_registry import (
 )
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
 from lake_assets.settings import Settings, record_partitions_start
+from lake_assets.slo.site import DASHBOARD_KEY
 from resources import build_resources
 
 

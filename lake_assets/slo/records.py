@@ -1,5 +1,4 @@
-"""The records the lake already keeps, as the SLIs read them, and the one entry point:
-`events_for(slo, records, start, end)` -> the SLO's good and total events per slice.
+"""The records the lake already keeps, as the SLIs read them (sli.py: `events_for`).
 
 Nothing here is new bookkeeping: the Dagster instance (runs, asset check evaluations), the
 partition catalog, the event store (every data-ready event, the dependency waits), the
@@ -21,19 +20,7 @@ from lake_assets.contracts.model import Contract
 from lake_assets.cost.report import read_ledger
 from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.settings import SourceConfig
-from lake_assets.slo import sli_catalog, sli_cost, sli_freshness, sli_pipeline, sli_quality
-from lake_assets.slo.model import (
-    COMPLETENESS,
-    COST,
-    FRESHNESS,
-    LATENCY,
-    PIPELINE_LATENCY,
-    QUALITY,
-    SUCCESS,
-    Events,
-    Slo,
-)
-from lake_assets.slo.slices import SliUnavailable, instant, parse_address, summed
+from lake_assets.slo.slices import instant, parse_address
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
 from resources.event_store import EventStore
@@ -177,26 +164,3 @@ class LakeRecords:
     def readers_of(self, key: str) -> list:
         """The completed runs (LineageRun) that read lake key `key`, earliest first."""
         return self._readers.get(key, [])
-
-
-_READERS = {
-    FRESHNESS: sli_freshness.freshness_of,
-    LATENCY: sli_freshness.latency_of,
-    QUALITY: sli_quality.quality_of,
-    SUCCESS: sli_pipeline.success_of,
-    PIPELINE_LATENCY: sli_pipeline.pipeline_latency_of,
-    COST: sli_cost.cost_of,
-    COMPLETENESS: sli_catalog.completeness_of,
-}
-
-
-def events_for(slo: Slo, records: LakeRecords, start: datetime, end: datetime) -> Events:
-    """The SLO's good and total events per slice of its cadence over [start, end), UTC; a
-    group's datasets summed. Raises SliUnavailable when no record can measure it."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("start and end must be aware datetimes (UTC)")
-    read = _READERS[slo.sli]
-    return summed([read(slo, dataset, records, start, end) for dataset in slo.datasets])
-
-
-__all__ = ["LakeRecords", "SliUnavailable", "events_for"]

@@ -24,8 +24,10 @@ from lake_assets.slo import alerting, engine
 from lake_assets.slo.config import TIERS_FILE, load_slos, load_tiers, slo_folder
 from lake_assets.slo.dashboard import Panel, render_dashboard
 from lake_assets.slo.model import Events, Incident, Slo, SloState
-from lake_assets.slo.records import LakeRecords, SliUnavailable, events_for
+from lake_assets.slo.records import LakeRecords
 from lake_assets.slo.site import publish_dashboard
+from lake_assets.slo.sli import events_for
+from lake_assets.slo.slices import SliUnavailable
 from lake_assets.slo.tables import publish_tables
 from resources.notifier import Alert
 
