@@ -29,6 +29,7 @@ from dagster import (
 
 from lake_assets.ingestion.asset_keys import asset_of
 from lake_assets.settings import Settings
+from lake_assets.slo.check_keys import SLO_CHECK
 from lake_assets.slo.model import EXHAUSTED, FAST_BURN, STATUS_DATASET
 from lake_assets.slo.service import evaluate_lake, lake_slos
 from lake_assets.tables.reader import read_version_arrow
@@ -44,7 +45,6 @@ from resources.storage import LakeStorage
 SLO_GROUP = "slo"
 SLO_JOB = "slo"
 EVALUATION = AssetKey(["slo", "evaluation"])
-SLO_CHECK = "slo"
 FAILING = (EXHAUSTED, FAST_BURN)  # a slow burn is the digest's, not a failed check
 
 

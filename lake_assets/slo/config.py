@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lake_assets.config import ConfigError, keyed, load_config
@@ -187,6 +188,19 @@ def _resolve(
         description=declared.description,
         source=str(path),
     )
+
+
+def declared_datasets(slo_dir: Path | str | None = None) -> set[str]:
+    """Every dataset the SLO files name, read without validation (check_keys.py): what is
+    malformed is skipped here and refused by load_slos."""
+    found: set[str] = set()
+    for path in sorted(slo_folder(slo_dir).glob("*.yaml")):
+        document = yaml.safe_load(path.read_text()) if path.name != TIERS_FILE else None
+        for declared in (document or {}).get("slos") or [] if isinstance(document, dict) else []:
+            if isinstance(declared, dict):
+                named = declared.get("datasets") or [declared.get("dataset")]
+                found.update(d for d in named if isinstance(d, str))
+    return found
 
 
 def slo_folder(slo_dir: Path | str | None = None) -> Path:
