@@ -26,7 +26,6 @@ from lake_assets.pipelines.definitions import pipelines_definitions
 from lake_assets.pull.definitions import pull_definitions
 from lake_assets.settings import Settings, load_settings
 from lake_assets.slo.assets import SLO_GROUP, SLO_JOB, slo_definitions
-from lake_assets.slo.check_keys import without_slo_checks
 from partitions import daily_partitions
 from resources import build_resources
 
@@ -44,11 +43,11 @@ CAPABILITY_JOBS = {
 }
 
 
-def capability_jobs(partitions_def: PartitionsDefinition, sources) -> list:
+def capability_jobs(partitions_def: PartitionsDefinition) -> list:
     return [
         define_asset_job(
             name,
-            selection=without_slo_checks(AssetSelection.groups(group), sources),
+            selection=AssetSelection.groups(group),
             partitions_def=partitions_def,
             description=description,
         )
@@ -87,14 +86,14 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         compaction_definitions(settings),
         classification_definitions(settings, partitions_def),
         contracts_definitions(settings, contracts),
-        events_definitions(rules, settings.sources),
+        events_definitions(rules),
         pull_definitions(settings),
         access_definitions(),
         pipelines_definitions(settings),
         cost_definitions(settings),
         slo_definitions(settings),
         Definitions(
-            jobs=capability_jobs(partitions_def, settings.sources),
+            jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),
         ),
     ).map_asset_specs(func=owned)

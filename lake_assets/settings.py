@@ -29,6 +29,7 @@ DEFAULT_CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
 DEFAULT_DEPENDENCIES_FILE = REPO_ROOT / "config" / "dependencies.yaml"
 DEFAULT_COMPACTION_FILE = REPO_ROOT / "config" / "compaction.yaml"
 DEFAULT_COST_FILE = REPO_ROOT / "config" / "cost" / "allocation.yaml"
+DEFAULT_SLO_DIR = REPO_ROOT / "config" / "slo"
 DEFAULT_LAKE_FILE = REPO_ROOT / "config" / "lake.yaml"
 DEFAULT_ACCESS_DIR = REPO_ROOT / "config" / "access"
 
@@ -239,6 +240,9 @@ class Settings:
     compaction_file: Path = DEFAULT_COMPACTION_FILE
     # The cost allocation policy (lake_assets/cost/policy.py).
     cost_file: Path = DEFAULT_COST_FILE
+    # The SLO files (lake_assets/slo/config.py): the repository's for its own sources and
+    # contracts; None (no SLOs) for a lake that chose its own, unless LAKE_SLO_DIR names some.
+    slo_dir: Path | None = DEFAULT_SLO_DIR
     partitions_start: str = "2025-01-01"
     platform_owner: str = "team:data-platform"
     retention_days: int = 7
@@ -344,6 +348,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         dependencies_file=Path(env.get("LAKE_DEPENDENCIES_FILE", DEFAULT_DEPENDENCIES_FILE)),
         compaction_file=Path(env.get("LAKE_COMPACTION_FILE", DEFAULT_COMPACTION_FILE)),
         cost_file=Path(env.get("LAKE_COST_FILE", DEFAULT_COST_FILE)),
+        slo_dir=Path(env["LAKE_SLO_DIR"])
+        if env.get("LAKE_SLO_DIR")
+        else (DEFAULT_SLO_DIR if not chosen and pipelines_dir is not None else None),
         partitions_start=_partitions_start(env, lake_root, lake.partitions_start),
         platform_owner=lake.platform_owner,
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,8 +76,7 @@ def test_a_record_arriving_feb_3_for_jan_15_lands_in_jan_15_exactly_once(
 
 def test_the_daily_schedule_promotes_the_lookback_window_as_one_range(tmp_path):
     lake = Lake(tmp_path / "lake")
-    settings = replace(lake.settings, partitions_start="2025-01-01")
-    schedule = build_daily_promotion(settings.source("card_transactions"), settings)
+    schedule = build_daily_promotion(lake.settings.source("card_transactions"), "2025-01-01")
 
     def tick():
         return schedule(

@@ -104,6 +104,7 @@ def materialize_partitions(
     `on_event(entry)` is called with each event of the run as the instance records it, while
     the run goes on (`partition_progress` makes one)."""
     from lake_assets.definitions import build_definitions, job_of
+    from lake_assets.slo.model import SLO_CHECK
 
     defs = build_definitions(settings, resources)
     tags = {}
@@ -118,8 +119,18 @@ def materialize_partitions(
     run_id = str(uuid4())
     if on_event is not None:
         instance.add_event_listener(run_id, on_event)
-    return defs.resolve_job_def(job_of(defs, keys)).execute_in_process(
-        asset_selection=None if whole_job else list(keys),
+    job = defs.resolve_job_def(job_of(defs, keys))
+    if not whole_job:
+        # A subset's checks default to every check of its assets, the `slo` checks included,
+        # which report the slo job's evaluation and belong to its runs.
+        checks = defs.resolve_asset_graph().asset_check_keys
+        job = job.get_subset(
+            asset_selection=set(keys),
+            asset_check_selection={
+                c for c in checks if c.asset_key in keys and c.name != SLO_CHECK
+            },
+        )
+    return job.execute_in_process(
         partition_key=partition_key,
         tags=tags,
         # The command line prints its own summary; Dagster's step log stays in the run record.

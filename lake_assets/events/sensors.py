@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
-    AssetCheckKey,
     AssetKey,
     AssetRecordsFilter,
     AssetSelection,
@@ -248,16 +247,14 @@ def build_dependency_sensor(
     name: str = "data_ready_dependencies",
     minimum_interval_seconds: int = 60,
     clock: Clock = _utcnow,
-    left_out: Sequence[AssetCheckKey] = (),
 ):
-    """A sensor running each rule's target for a partition once its inputs are ready; its
-    runs leave out the checks `left_out` (the SLO checks, which only the `slo` job runs)."""
+    """A sensor running each rule's target for a partition once its inputs are ready."""
     targets = [key for rule in rules for key in target_selection_for(rule)]
 
     @sensor(
         name=name,
         minimum_interval_seconds=minimum_interval_seconds,
-        asset_selection=AssetSelection.assets(*targets) - AssetSelection.checks(*left_out),
+        asset_selection=AssetSelection.assets(*targets),
         default_status=DefaultSensorStatus.RUNNING,
         description="Runs downstream assets when their inputs' data-ready events have arrived "
         "(config/dependencies.yaml).",

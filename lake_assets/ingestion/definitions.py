@@ -11,7 +11,6 @@ from lake_assets.ingestion.assets import build_source_assets
 from lake_assets.ingestion.schedules import build_daily_promotion
 from lake_assets.ingestion.sensors import build_arrival_sensor
 from lake_assets.settings import Settings
-from lake_assets.slo.check_keys import without_slo_checks
 
 
 def ingestion_definitions(
@@ -19,9 +18,7 @@ def ingestion_definitions(
 ) -> Definitions:
     ingestion_job = define_asset_job(
         "ingestion",
-        selection=without_slo_checks(
-            AssetSelection.groups("registry", "curated"), settings.sources
-        ),
+        selection=AssetSelection.groups("registry", "curated"),
         partitions_def=partitions_def,
         description="Profile a day's payloads, then promote the day's events to curated.",
     )
@@ -41,5 +38,7 @@ def ingestion_definitions(
                 {sid: pipeline_run_tags(s) for sid, s in settings.sources.items()},
             )
         ],
-        schedules=[build_daily_promotion(s, settings) for s in settings.sources.values()],
+        schedules=[
+            build_daily_promotion(s, settings.partitions_start) for s in settings.sources.values()
+        ],
     )

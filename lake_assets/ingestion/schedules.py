@@ -19,8 +19,7 @@ from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.asset_metadata import pipeline_run_tags
 from lake_assets.ingestion.late_arrivals import lookback_window
 from lake_assets.ingestion.reconciliation import reconcile_source
-from lake_assets.settings import Settings, SourceConfig
-from lake_assets.slo.check_keys import without_slo_checks
+from lake_assets.settings import SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage
@@ -30,14 +29,12 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
-def build_daily_promotion(source: SourceConfig, settings: Settings):
+def build_daily_promotion(source: SourceConfig, partitions_start: str):
     @schedule(
         name=f"daily_{source.source_id}",
         cron_schedule="0 2 * * *",
         execution_timezone="UTC",
-        target=without_slo_checks(
-            AssetSelection.assets(curated_key_of(source.source_id)), settings.sources
-        ),
+        target=AssetSelection.assets(curated_key_of(source.source_id)),
         default_status=DefaultScheduleStatus.RUNNING,
         description=f"Promotes yesterday and the {source.lookback_days} days before it.",
     )
@@ -48,7 +45,7 @@ def build_daily_promotion(source: SourceConfig, settings: Settings):
         catalog: ResourceParam[PartitionCatalog],
     ) -> RunRequest | SkipReason:
         yesterday = context.scheduled_execution_time.date() - timedelta(days=1)
-        first, last = lookback_window(yesterday, source.lookback_days, settings.partitions_start)
+        first, last = lookback_window(yesterday, source.lookback_days, partitions_start)
         account = reconcile_source(source, storage, registry, catalog)
         waiting = [day for day in account.not_yet_promoted if first <= day <= last]
         if not (waiting or account.unprofiled_files):

@@ -29,8 +29,7 @@ from dagster import (
 
 from lake_assets.ingestion.asset_keys import asset_of
 from lake_assets.settings import Settings
-from lake_assets.slo.check_keys import SLO_CHECK
-from lake_assets.slo.model import EXHAUSTED, FAST_BURN, STATUS_DATASET
+from lake_assets.slo.model import EXHAUSTED, FAST_BURN, SLO_CHECK, STATUS_DATASET
 from lake_assets.slo.service import evaluate_lake, lake_slos
 from lake_assets.tables.reader import read_version_arrow
 from partitions import daily_partitions
@@ -53,10 +52,11 @@ def _percent(share: float) -> str:
 
 
 def check_result(key: AssetKey, rows: list[dict]) -> AssetCheckResult:
-    """The dataset's SLOs (their rows of the evaluation's `slo_status`) as one check: failed, as
-    a warning, while one burns fast or has spent its budget."""
+    """The dataset's SLOs (their rows of the newest `slo_status`) as one check: failed, as a
+    warning, while one burns fast or has spent its budget; passed, saying so, before the first
+    evaluation."""
     worst = [row for row in rows if row["status"] in FAILING]
-    metadata = {}
+    metadata = {"evaluated_at": rows[0]["evaluated_at"] if rows else "not yet"}
     for row in rows:
         prefix = row["slo_id"]
         metadata[f"{prefix}: status"] = row["status"]
@@ -74,7 +74,8 @@ def check_result(key: AssetKey, rows: list[dict]) -> AssetCheckResult:
         check_name=SLO_CHECK,
         passed=not worst,
         severity=AssetCheckSeverity.WARN,
-        description="; ".join(f"{r['slo_id']} {r['status']}" for r in worst) or None,
+        description="; ".join(f"{r['slo_id']} {r['status']}" for r in worst)
+        or (None if rows else "no SLO evaluation yet: the slo job runs every five minutes"),
         metadata=metadata,
     )
 
@@ -146,12 +147,11 @@ def slo_definitions(settings: Settings) -> Definitions:
     def slo_checks(
         context, catalog: ResourceParam[PartitionCatalog], storage: ResourceParam[LakeStorage]
     ):
-        # Read back from the table the evaluation published: the checks' step may run in a
-        # process of its own.
-        published = catalog.current(STATUS_DATASET, context.partition_key)
-        if published is None:
-            raise LookupError(f"{STATUS_DATASET}[{context.partition_key}] is not published")
-        rows = read_version_arrow(storage, published).to_pylist()
+        # The newest evaluation, read back from the table it published: in the slo job the one
+        # just made (this step may run in a process of its own); in any other run that
+        # materializes the dataset (Dagster adds an asset's checks to its runs) the last one.
+        newest = max(catalog.partitions(STATUS_DATASET), key=lambda p: p.partition, default=None)
+        rows = read_version_arrow(storage, newest).to_pylist() if newest else []
         for check_key in context.selected_asset_check_keys:
             dataset = datasets_of[check_key.asset_key]
             mine = [row for row in rows if dataset in row["datasets"].split(",")]

@@ -11,18 +11,16 @@ ceiling is wasted effort (99.9% freshness for a dataset read weekly), and both a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lake_assets.config import ConfigError, keyed, load_config
 from lake_assets.contracts.model import TIERS, Contract
-from lake_assets.settings import REPO_ROOT
+from lake_assets.settings import DEFAULT_SLO_DIR
 from lake_assets.slo.model import (
     FRESHNESS,
     KINDS,
@@ -33,7 +31,6 @@ from lake_assets.slo.model import (
     Slo,
 )
 
-DEFAULT_SLO_DIR = REPO_ROOT / "config" / "slo"
 TIERS_FILE = "tiers.yaml"
 # One slice per minute for what is true or false at every moment; per day for daily batches.
 DEFAULT_CADENCE = {FRESHNESS: "1m", LATENCY: "1m", PIPELINE_LATENCY: "1m"}
@@ -190,32 +187,20 @@ def _resolve(
     )
 
 
-def declared_datasets(slo_dir: Path | str | None = None) -> set[str]:
-    """Every dataset the SLO files name, read without validation (check_keys.py): what is
-    malformed is skipped here and refused by load_slos."""
-    found: set[str] = set()
-    for path in sorted(slo_folder(slo_dir).glob("*.yaml")):
-        document = yaml.safe_load(path.read_text()) if path.name != TIERS_FILE else None
-        for declared in (document or {}).get("slos") or [] if isinstance(document, dict) else []:
-            if isinstance(declared, dict):
-                named = declared.get("datasets") or [declared.get("dataset")]
-                found.update(d for d in named if isinstance(d, str))
-    return found
-
-
-def slo_folder(slo_dir: Path | str | None = None) -> Path:
-    """The folder of the SLO files: `slo_dir`, else LAKE_SLO_DIR, else config/slo/."""
-    return Path(slo_dir or os.environ.get("LAKE_SLO_DIR") or DEFAULT_SLO_DIR)
+def tiers_file(slo_dir: Path | None) -> Path:
+    """The tiers of `slo_dir`, else the repository's (a lake without SLOs still alerts)."""
+    return (slo_dir or DEFAULT_SLO_DIR) / TIERS_FILE
 
 
 def load_slos(
-    contracts: Mapping[str, Contract],
-    datasets: Iterable[str],
-    slo_dir: Path | str | None = None,
+    contracts: Mapping[str, Contract], datasets: Iterable[str], slo_dir: Path | None
 ) -> tuple[Slo, ...]:
-    """Every SLO of `slo_dir` (LAKE_SLO_DIR, else config/slo/), in file and declaration order."""
-    folder = slo_folder(slo_dir)
-    tiers = load_tiers(folder / TIERS_FILE)
+    """Every SLO of `slo_dir` (Settings.slo_dir; none when None), in file and declaration
+    order."""
+    if slo_dir is None:
+        return ()
+    folder = Path(slo_dir)
+    tiers = load_tiers(tiers_file(folder))
     datasets = list(datasets)
     found: dict[str, Slo] = {}
     for path in sorted(folder.glob("*.yaml")):

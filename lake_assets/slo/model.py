@@ -44,6 +44,8 @@ STATUS_DATASET = "slo_status"  # per SLO at each evaluation: budget, burn rates,
 BUDGET_DATASET = "slo_budget"  # per SLO and day: budget remaining (the burn-down)
 INCIDENT_DATASET = "slo_incidents"  # every alert, digest entry and incident, open and closed
 SLO_DATASETS = (SLI_DATASET, STATUS_DATASET, BUDGET_DATASET, INCIDENT_DATASET)
+# The non-blocking check each dataset with an SLO carries (slo/assets.py).
+SLO_CHECK = "slo"
 
 
 @dataclass(frozen=True)

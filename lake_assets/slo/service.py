@@ -21,7 +21,7 @@ from lake_assets.history.apply import history_dataset
 from lake_assets.marts.columns import MART_DATASET
 from lake_assets.settings import Settings
 from lake_assets.slo import alerting, engine
-from lake_assets.slo.config import TIERS_FILE, load_slos, load_tiers, slo_folder
+from lake_assets.slo.config import load_slos, load_tiers, tiers_file
 from lake_assets.slo.dashboard import Panel, render_dashboard
 from lake_assets.slo.model import Events, Incident, Slo, SloState
 from lake_assets.slo.records import LakeRecords
@@ -81,7 +81,7 @@ def lake_datasets(settings: Settings) -> list[str]:
 
 def lake_slos(settings: Settings) -> tuple[Slo, ...]:
     """The lake's declared SLOs, validated against its contracts and tables."""
-    return load_slos(lake_contracts(settings), lake_datasets(settings))
+    return load_slos(lake_contracts(settings), lake_datasets(settings), settings.slo_dir)
 
 
 def lake_contracts(settings: Settings) -> Mapping:
@@ -129,7 +129,7 @@ def evaluate_lake(
     slos = tuple(slos if slos is not None else lake_slos(settings))
     records = lake_records(settings, resources, instance)
     measured = tuple(measure(slo, records, at) for slo in slos)
-    tiers = load_tiers(slo_folder() / TIERS_FILE).tiers
+    tiers = load_tiers(tiers_file(settings.slo_dir)).tiers
     advanced = alerting.advance(
         read_state(storage),
         [(m.slo, m.state, m.events) for m in measured],
