@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import aws_calls
 import jvm_archive
@@ -174,3 +175,30 @@ def emr_lake(aws_endpoint, tmp_path):
 
     with FakeEmrServerless(aws_endpoint, tmp_path / "emr") as emr:
         yield EmrLake(emr, tmp_path)
+
+
+# Debian's chromium, which `make test` installs (never a browser Playwright downloads), headless
+# and without the background requests a closed network refuses.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing (`make test` installs Debian's chromium with apt-get)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is missing (pip install -e '.[test]')"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

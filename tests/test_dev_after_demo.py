@@ -22,6 +22,7 @@ from lake_assets.definitions import build_definitions
 from lake_assets.demo.demo import run_demo
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.settings import load_settings
+from lake_assets.slo.site import DASHBOARD_KEY
 from resources import build_resources
 
 DEMO_DAYS = 2  # the smallest demo: two days of the sources, the history and the mart
@@ -117,6 +118,10 @@ CURATED = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ..
             ... on TableSchemaMetadataEntry { schema { columns { name type } } } } }
         assetObservations(limit: 10) { metadataEntries { label
             ... on FloatMetadataEntry { floatValue } } } } } }"""
+SLO_CHECK = """query($key: AssetKeyInput!) {
+    assetCheckExecutions(assetKey: $key, checkName: "slo", limit: 1) { status
+        evaluation { success severity description metadataEntries { label
+            ... on TextMetadataEntry { text } ... on FloatMetadataEntry { floatValue } } } } }"""
 IN_FLIGHT = {"STARTING", "STARTED"}
 NOT_DONE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 SETTLING_SECONDS = 600  # a guard against a daemon that never settles, not a measurement
@@ -209,6 +214,7 @@ def test_make_dev_after_the_demo_keeps_two_runs_in_flight_and_shows_the_demos_da
                 break
             time.sleep(1)
         shown = web.query(CURATED, {"key": curated})
+        slo = web.query(SLO_CHECK, {"key": curated})["assetCheckExecutions"]
 
     # At most two runs in flight at any moment; nothing launched here failed (the demo's own
     # silver and gold builds that its FX failure held fail their gate, by design); the daemon
@@ -261,6 +267,7 @@ def test_make_dev_after_the_demo_keeps_two_runs_in_flight_and_shows_the_demos_da
     assert sorted(c["name"] for c in checks if c not in per_day) == [
         "generated_code_current",  # the generated pipeline's drift check (hourly)
         "partition_deadline",
+        "slo",  # its SLOs, as the slo job evaluated them
     ]
     assert per_day
     for check in per_day:
@@ -272,3 +279,42 @@ def test_make_dev_after_the_demo_keeps_two_runs_in_flight_and_shows_the_demos_da
         assert {day: statuses.get(day) in {"SUCCEEDED", "FAILED"} for day in demo_days} == {
             day: True for day in demo_days
         }, (check["name"], statuses)
+
+    # Its SLOs next to its contract: the newest evaluation (the demo's, or the slo run launched
+    # above), a warning while one burns fast, with each SLO's budget, burn rates and tier.
+    [execution] = slo
+    evaluation = execution["evaluation"]
+    assert evaluation["severity"] == "WARN"
+    entries = {e["label"]: e for e in evaluation["metadataEntries"]}
+    assert entries["card_transactions.quality: tier"]["text"] == "regulatory"
+    assert "card_transactions.quality: budget remaining" in entries
+    assert "card_transactions.freshness: burn rate 1h" in entries
+    # Failed exactly when it names the SLOs burning fast or spent.
+    assert evaluation["success"] == (evaluation["description"] is None)
+
+
+def test_the_demos_dashboard_shows_a_fast_burn_a_slow_burn_and_healthy_slos(demo, browser):
+    """`make demo` ends with the SLOs of its own records: the dashboard it publishes, as a
+    browser shows it, has every status the demo's problems give, with their incidents."""
+    _, env = demo
+    storage = build_resources(load_settings(env))["storage"]
+    page = browser.new_page()
+    page.goto(storage.uri(DASHBOARD_KEY))
+    rows = page.locator("#slo-table tbody tr")
+    statuses = dict(
+        zip(
+            rows.evaluate_all("rows => rows.map(r => r.dataset.slo)"),
+            rows.evaluate_all("rows => rows.map(r => r.dataset.status)"),
+            strict=True,
+        )
+    )
+    # The treasury-band failure the demo stages in silver burns fast; warnings on card
+    # transactions' partitions burn slowly; customers' checks all pass.
+    assert statuses["silver_fx_rates.quality"] == "fast_burn"
+    assert statuses["card_transactions.quality"] == "slow_burn"
+    assert statuses["customers.quality"] == "healthy"
+    opened = page.locator("#open-incidents tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.slo)"
+    )
+    assert "silver_fx_rates.quality" in opened
+    page.close()

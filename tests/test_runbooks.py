@@ -34,8 +34,8 @@ def lake(tmp_path_factory):
         for name, value in env.items():
             patch.setenv(name, value)
         settings = load_settings()
-        # No runbook is about cost: the demo's bill is left out (tests/test_dev_after_demo.py).
-        assert run_demo(settings, days=2, today=TODAY, bill=False) == 0
+        # No runbook is about cost or SLOs: the demo leaves them out (tests/test_dev_after_demo.py).
+        assert run_demo(settings, days=2, today=TODAY, bill=False, slos=False) == 0
     return {"env": env, "settings": settings, "root": root}
 
 

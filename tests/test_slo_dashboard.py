@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import numpy as np
@@ -29,16 +28,6 @@ from lake_assets.slo.site import DASHBOARD_KEY, publish_dashboard
 from resources.aws.s3 import S3Storage
 from resources.storage import LocalStorage
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 NOW = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 # The SRE Workbook's conditions and Sloth's 3x over a day.
@@ -113,19 +102,6 @@ def _page(panels=None, incidents=INCIDENTS) -> str:
 # --------------------------------------------------------------------------------------------
 # In a real browser
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is missing (`make test` installs Debian's chromium with apt-get)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright is missing (pip install -e '.[test]')"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

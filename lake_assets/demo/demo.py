@@ -117,10 +117,15 @@ def _correct_a_snapshot(
 
 
 def run_demo(
-    settings: Settings, days: int = 6, today: date | None = None, bill: bool = True
+    settings: Settings,
+    days: int = 6,
+    today: date | None = None,
+    bill: bool = True,
+    slos: bool = True,
 ) -> int:
     """Play the `days` days before `today` (UTC) into the settings' lake, which must be empty;
-    with `bill`, end with the month's bill for the demo's runs (demo/cost.py)."""
+    with `bill`, end with the month's bill for the demo's runs (demo/cost.py), with `slos` the
+    SLOs of it all (demo/slo.py)."""
     today = today or datetime.now(UTC).date()
     start = today - timedelta(days=days)
     # The lake's calendar starts on the demo's first day (whose records are none of them late).
@@ -239,7 +244,7 @@ def run_demo(
     if bill and play_cost(settings, resources, instance):
         return 1
     # Last, the SLOs of it all: budgets, burn rates, alerts, the dashboard.
-    if play_slo(settings, resources, instance):
+    if slos and play_slo(settings, resources, instance):
         return 1
 
     accounts = reconcile_sources(settings, resources)
