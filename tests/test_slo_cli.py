@@ -1,0 +1,49 @@
+"""`lake slo status` and `lake slo explain` on an empty lake: every declared SLO listed with its
+tier and status, nothing measured yet, and an unknown SLO refused by name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lake_assets.cli.main import main
+from lake_assets.settings import load_settings
+from lake_assets.slo.service import lake_slos
+
+
+@pytest.fixture
+def empty_lake(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # an ephemeral instance: no runs
+
+
+def test_status_lists_every_slo_with_its_tier_and_status(empty_lake, capsys):
+    assert main(["slo", "status", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    declared = {slo.id: slo.tier for slo in lake_slos(load_settings())}
+    assert {s["id"]: s["tier"] for s in document["slos"]} == declared
+    # Nothing has run: no SLO has an event, none spent budget, nothing is open.
+    assert {s["status"] for s in document["slos"]} == {"no_data"}
+    assert {s["budget_remaining"] for s in document["slos"]} == {1.0}
+    assert document["open_incidents"] == []
+    # Each names its objective and window as declared (the tier's default where it says none).
+    by_id = {s["id"]: s for s in document["slos"]}
+    assert (
+        by_id["card_transactions.quality"]["objective"],
+        by_id["crm_contacts.latency"]["window_days"],
+    ) == (0.995, 28)
+
+
+def test_explain_prints_the_objective_and_that_nothing_burned(empty_lake, capsys):
+    assert main(["slo", "explain", "card_transactions.quality"]) == 0
+    out = capsys.readouterr().out
+    assert "card_transactions.quality: quality of card_transactions, objective 99.500%" in out
+    assert "over 30 days (regulatory)" in out
+    assert "nothing burned the budget" in out or "not measured" in out
+
+
+def test_explain_refuses_an_unknown_slo_naming_the_known(empty_lake, capsys):
+    assert main(["slo", "explain", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no SLO 'nope' in config/slo/" in err and "card_transactions.freshness" in err
