@@ -1,5 +1,6 @@
 """`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
-[scd] [compaction] [classification] [gold] [orders] [access] [access_views] [pipelines] [cost] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
+[scd] [compaction] [classification] [gold] [orders] [access] [access_views] [pipelines] [cost] [slo]
+[--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks import (
     promotion,
     runners,
     scd,
+    slo,
 )
 
 BENCHMARKS = {
@@ -42,6 +44,7 @@ BENCHMARKS = {
     "access_views": access_views.run,
     "pipelines": pipelines.run,
     "cost": cost.run,
+    "slo": slo.run,
 }
 
 
