@@ -66,7 +66,10 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
         if schedule.default_status == DefaultScheduleStatus.STOPPED:
             continue  # `make dev` does not tick it (the pulls: an operator starts them)
         context = build_schedule_context(
-            instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
+            instance=instance,
+            resources=resources,
+            scheduled_execution_time=datetime.now(UTC),
+            repository_def=defs.get_repository_def(),  # a partitioned request is checked there
         )
         requested[schedule.name] = schedule.evaluate_tick(context).run_requests
     # On the clock, whatever the data: the hourly deadline and drift checks, and the 04:00 compaction,

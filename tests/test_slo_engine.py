@@ -30,9 +30,7 @@ def minutes(bad_tail: int = 0, length: int = 30 * 1440) -> Events:
 
 
 def test_the_burn_rate_table_for_30_and_28_days():
-    table = {
-        (c.name, c.kind, c.factor, c.long, c.short) for c in engine.burn_conditions(30 * DAY)
-    }
+    table = {(c.name, c.kind, c.factor, c.long, c.short) for c in engine.burn_conditions(30 * DAY)}
     assert table == {
         ("14.4x_1h_5m", FAST_BURN, 14.4, HOUR, 5 * MINUTE),
         ("6x_6h_30m", FAST_BURN, 6.0, 6 * HOUR, 30 * MINUTE),
