@@ -230,6 +230,7 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         "cost/cur",
         "cost/drivers",
         "cost/ledger",
+        "slo/evaluation",
     } | {"/".join(table.asset) for table in DERIVED_TABLES}
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))
