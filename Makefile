@@ -69,7 +69,7 @@ test:
 	$(MAKE) --no-print-directory -j3 install checkov $(SPARK35)/.installed chromium
 	$(BIN)/ruff check .
 	$(BIN)/lake generate --check
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 dev: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
