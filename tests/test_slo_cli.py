@@ -9,7 +9,7 @@ import pytest
 
 from lake_assets.cli.main import main
 from lake_assets.settings import load_settings
-from lake_assets.slo.service import lake_slos
+from lake_assets.slo.service import evaluate_lake, lake_slos
 
 
 @pytest.fixture
@@ -47,3 +47,23 @@ def test_explain_refuses_an_unknown_slo_naming_the_known(empty_lake, capsys):
     assert main(["slo", "explain", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no SLO 'nope' in config/slo/" in err and "card_transactions.freshness" in err
+
+
+def test_the_slo_tables_are_queryable_like_any_table(empty_lake, capsys):
+    """What an evaluation publishes is read with `lake query`, under the access policies."""
+    from datetime import UTC, datetime
+
+    from dagster import DagsterInstance
+
+    from resources import build_resources
+
+    settings = load_settings()
+    at = datetime.now(UTC)
+    evaluate_lake(settings, build_resources(settings), DagsterInstance.ephemeral(), at, "run-1")
+    sql = "SELECT slo_id, tier, status FROM slo_status WHERE slo_id LIKE 'card%' ORDER BY slo_id"
+    assert main(["query", "--as", "marketing_analyst", sql]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows == [
+        [f"card_transactions.{sli}", "regulatory", "no_data"]
+        for sli in ("completeness", "freshness", "quality", "success")
+    ] + [["(4", "rows)"]]

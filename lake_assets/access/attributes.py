@@ -37,6 +37,7 @@ from lake_assets.settings import SourceConfig, load_sources
 from lake_assets.silver.customer_table import SILVER_CRM_CONTACTS, SILVER_CUSTOMER
 from lake_assets.silver.fx_rates_table import SILVER_FX_RATES
 from lake_assets.silver.orders_table import SILVER_ORDERS
+from lake_assets.slo.model import SLO_DATASETS
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
 
@@ -48,6 +49,7 @@ SILVER_TABLES: tuple[DerivedTable, ...] = (
 )
 PLATFORM_OWNER = "team:data-platform"
 PLATFORM_COLUMN = {"sensitivity": "internal", "semantic_type": "platform", "classified_by": "lake"}
+PLATFORM_DATASETS = frozenset(SLO_DATASETS)
 
 
 def resource_of(
@@ -138,7 +140,10 @@ class LakeAttributes:
             for source, column in [i["input"].rsplit(".", 1)]
         )
         own = self.labels(dataset).get(name)
-        if own is None and not classified_columns([name]):
+        if own is None and dataset in PLATFORM_DATASETS:
+            # The platform's own tables (the SLOs' states): what the lake says of itself.
+            own = PLATFORM_COLUMN
+        elif own is None and not classified_columns([name]):
             # The platform's own columns (the event date partition, the provenance columns),
             # which the classifier leaves alone: the lake says what they are.
             own = PLATFORM_COLUMN
