@@ -67,3 +67,29 @@ def test_the_slo_tables_are_queryable_like_any_table(empty_lake, capsys):
         [f"card_transactions.{sli}", "regulatory", "no_data"]
         for sli in ("completeness", "freshness", "quality", "success")
     ] + [["(4", "rows)"]]
+
+
+def test_a_past_days_evaluation_publishes_its_tables_and_alerts_nothing(empty_lake):
+    """A backfill of slo/evaluation for a past day: that day's tables, as of its end; the
+    alerting state (which follows the present) and the dashboard untouched."""
+    from datetime import UTC, datetime
+
+    from dagster import DagsterInstance
+
+    from lake_assets.slo.model import STATUS_DATASET
+    from lake_assets.slo.service import STATE_KEY
+    from lake_assets.slo.site import DASHBOARD_KEY
+    from lake_assets.tables.reader import read_version_arrow
+    from resources import build_resources
+
+    settings = load_settings()
+    resources = build_resources(settings)
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    instance = DagsterInstance.ephemeral()
+    evaluation = evaluate_lake(settings, resources, instance, at, "run-1", live=False)
+    assert evaluation.sent == () and evaluation.dashboard == ""
+    published = resources["catalog"].current(STATUS_DATASET, "2026-11-20")
+    rows = read_version_arrow(resources["storage"], published).to_pylist()
+    assert {r["evaluated_at"] for r in rows} == {at.isoformat()}
+    for key in (STATE_KEY, DASHBOARD_KEY):
+        assert not resources["storage"].exists(key), key

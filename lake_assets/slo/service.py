@@ -121,14 +121,21 @@ def evaluate_lake(
     at: datetime,
     run_id: str,
     slos: Sequence[Slo] | None = None,
+    live: bool = True,
 ) -> Evaluation:
-    """Evaluate every SLO at `at`: states, alerts sent, tables and dashboard published.
-    Alerts are sent before the state is kept: a crash in between sends one again rather than
-    never."""
+    """Evaluate every SLO at `at`: states, tables and, `live`, alerts sent and the dashboard
+    published. Alerts are sent before the state is kept: a crash in between sends one again
+    rather than never. An evaluation of a past day (a backfill of its partition, not `live`)
+    publishes that day's tables as of its end and alerts nothing: the alerting state follows
+    the present, and replaying history must not re-open what was closed."""
     storage, notifier = resources["storage"], resources["notifier"]
     slos = tuple(slos if slos is not None else lake_slos(settings))
     records = lake_records(settings, resources, instance)
     measured = tuple(measure(slo, records, at) for slo in slos)
+    if not live:
+        incidents = alerting.incidents_of(read_state(storage))
+        published = publish_tables(resources["catalog"], storage, measured, incidents, at, run_id)
+        return Evaluation(at, measured, incidents, (), published, "")
     tiers = load_tiers(tiers_file(settings.slo_dir)).tiers
     advanced = alerting.advance(
         read_state(storage),
