@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from lake_assets.access.definitions import access_definitions
+from lake_assets.alarms.definitions import alarms_definitions
 from lake_assets.classification.definitions import classification_definitions
 from lake_assets.compaction.definitions import compaction_definitions
 from lake_assets.contracts.definitions import contracts_definitions
@@ -89,6 +90,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         events_definitions(rules),
         pull_definitions(settings),
         access_definitions(),
+        alarms_definitions(),
         pipelines_definitions(settings),
         cost_definitions(settings),
         slo_definitions(settings),

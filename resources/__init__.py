@@ -16,6 +16,7 @@ from resources.classification_store import SQLiteClassificationStore
 from resources.compaction_history import SQLiteCompactionHistory
 from resources.event_store import SQLiteEventStore
 from resources.lineage_store import SQLiteLineageStore
+from resources.metrics import LocalMetrics
 from resources.notifier import LocalNotifier
 from resources.pipeline_stamps import NothingDeployed
 from resources.registry_store import SQLiteRegistryStore
@@ -85,6 +86,7 @@ def _local_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], A
         "catalog": SQLiteCatalog(state / "catalog.db"),
         "classification": SQLiteClassificationStore(state / "classification.db"),
         "notifier": LocalNotifier(state / "alerts.jsonl"),
+        "metrics": LocalMetrics(state / "metrics.jsonl"),
         "events": SQLiteEventStore(state / "events.db"),
         "lineage": SQLiteLineageStore(state / "lineage.db"),
         "compaction_history": SQLiteCompactionHistory(state / "compaction.db"),
@@ -96,6 +98,7 @@ def _local_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], A
 
 
 def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any]]:
+    from resources.aws.cloudwatch import CloudWatchMetrics
     from resources.aws.dynamo_access_audit import DynamoAccessAuditTrail
     from resources.aws.dynamo_compaction import DynamoCompactionHistory
     from resources.aws.dynamo_events import DynamoEventStore
@@ -128,6 +131,7 @@ def _aws_resources(settings: Settings) -> tuple[dict[str, Any], Callable[[], Any
             catalog, state_table=aws.file_index_table, **connection
         ),
         "notifier": SNSNotifier(topic_arn=aws.alert_topic_arn, **connection),
+        "metrics": CloudWatchMetrics(aws.bucket, **connection),
         "lineage": DynamoLineageStore(table=aws.lineage_table, **connection),
         "compaction_history": DynamoCompactionHistory(
             table=aws.compaction_history_table, **connection

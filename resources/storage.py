@@ -30,9 +30,29 @@ class ObjectInfo:
     # S3's storage class as ListObjectsV2 gives it (what an object's bytes are billed at); a
     # local lake has one class.
     storage_class: str = "STANDARD"
+    # S3's restore status of an archived object as HeadObject gives it (x-amz-restore:
+    # 'ongoing-request="true"' while restoring, then its expiry); None when never restored.
+    # Listings leave it out: only HeadObject tells.
+    restore: str | None = None
+
+
+class ArchivedObjectError(OSError):
+    """An object whose bytes are in an archive storage class (S3 Glacier Flexible Retrieval or
+    Deep Archive) and not restored: S3 refuses to read it until `lake restore` brings it back."""
+
+    def __init__(self, uri: str, storage_class: str):
+        self.uri, self.storage_class = uri, storage_class
+        super().__init__(
+            f"{uri} is archived in {storage_class} and cannot be read until it is restored: "
+            "run `lake restore` for the days it belongs to (docs/runbooks/restore-from-glacier.md)"
+        )
 
 
 class LakeStorage(ABC):
+    # Whether objects can move to an archive class that must be restored before a read (a
+    # bucket's lifecycle); a folder never does, so a local job skips the check entirely.
+    archives = False
+
     @abstractmethod
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
         """Write `data` as the object `key`. `content_type` is what a browser is told the
@@ -67,6 +87,11 @@ class LakeStorage(ABC):
     @abstractmethod
     def uri(self, key: str) -> str:
         """The address Spark and other engines use for `key` (file:// or s3://)."""
+
+    def restore(self, key: str, days: int, tier: str) -> None:
+        """Ask for a temporary copy of an archived object, readable for `days` (S3
+        RestoreObject). Only a bucket archives: a folder has one storage class."""
+        raise ValueError(f"{self.uri(key)} is not archived: this lake has one storage class")
 
     def exists(self, key: str) -> bool:
         return self.head(key) is not None

@@ -366,7 +366,8 @@ data "aws_iam_policy_document" "orchestrator" {
   }
 
   # Payloads are landed (multipart when large, aborted on failure) and read by profiling; raw
-  # is immutable, so nothing deletes there (ADR-0012).
+  # is immutable, so nothing deletes there (ADR-0012). `lake restore` asks for temporary
+  # copies of payloads the lifecycle archived (ADR-0107).
   statement {
     sid    = "LandAndReadRawPayloads"
     effect = "Allow"
@@ -374,8 +375,24 @@ data "aws_iam_policy_document" "orchestrator" {
       "s3:AbortMultipartUpload",
       "s3:GetObject",
       "s3:PutObject",
+      "s3:RestoreObject",
     ]
     resources = ["${local.lake_arn}/raw/*"]
+  }
+
+  # The platform's failure counts and SLO burn, which terraform/alarms.tf watches (ADR-0108).
+  # CloudWatch authorises PutMetricData on "*" only; the namespace condition narrows it to the
+  # lake's own metrics.
+  statement {
+    sid       = "PlatformMetrics"
+    effect    = "Allow"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Lakehouse"]
+    }
   }
 
   # Publish writes the manifest of a version, readers read it, and the retention sweep deletes

@@ -20,11 +20,17 @@ from resources.aws.dynamo_registry import DynamoRegistryStore
 REGION = "eu-west-1"
 
 
-def open_aws_lake(aws_endpoint: str, tmp_path: Path, env: dict[str, str] | None = None):
+def open_aws_lake(
+    aws_endpoint: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    environ_out: dict[str, str] | None = None,
+):
     """Settings, resources and an alert reader of a lake on the `aws` profile, against the
     moto server at `aws_endpoint`: bucket `lake` with S3 events on raw/ into an SQS queue, an
     SNS alert topic read through a queue, the DynamoDB tables and the Glue database. `env`
-    adds to or overrides the profile's settings (e.g. the EMR application to submit to)."""
+    adds to or overrides the profile's settings (e.g. the EMR application to submit to);
+    `environ_out` receives the environment that opens this lake (for `lake` commands)."""
     client = lambda name: boto3.client(name, endpoint_url=aws_endpoint, region_name=REGION)  # noqa: E731
     s3, sqs, sns = client("s3"), client("sqs"), client("sns")
     s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -55,22 +61,23 @@ def open_aws_lake(aws_endpoint: str, tmp_path: Path, env: dict[str, str] | None 
         Endpoint=alerts_arn,
         Attributes={"RawMessageDelivery": "true"},
     )
-    settings = load_settings(
-        {
-            "LAKE_PROFILE": "aws",
-            "LAKE_ROOT": str(tmp_path / "unused"),
-            "AWS_DEFAULT_REGION": REGION,
-            "LAKE_AWS_ENDPOINT_URL": aws_endpoint,
-            "LAKE_S3_BUCKET": "lake",
-            "LAKE_ALERT_TOPIC_ARN": topic_arn,
-            "LAKE_ARRIVALS_QUEUE_URL": queue_url,
-            "LAKE_EMR_APPLICATION_ID": "00fakeapp",
-            "LAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/promotion",
-            # the tests' calendar (conftest.py), as the local Lake harness has it
-            "LAKE_PARTITIONS_START": os.environ["LAKE_PARTITIONS_START"],
-            **(env or {}),
-        }
-    )
+    environ = {
+        "LAKE_PROFILE": "aws",
+        "LAKE_ROOT": str(tmp_path / "unused"),
+        "AWS_DEFAULT_REGION": REGION,
+        "LAKE_AWS_ENDPOINT_URL": aws_endpoint,
+        "LAKE_S3_BUCKET": "lake",
+        "LAKE_ALERT_TOPIC_ARN": topic_arn,
+        "LAKE_ARRIVALS_QUEUE_URL": queue_url,
+        "LAKE_EMR_APPLICATION_ID": "00fakeapp",
+        "LAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/promotion",
+        # the tests' calendar (conftest.py), as the local Lake harness has it
+        "LAKE_PARTITIONS_START": os.environ["LAKE_PARTITIONS_START"],
+        **(env or {}),
+    }
+    settings = load_settings(environ)
+    if environ_out is not None:
+        environ_out.update(environ)
     DynamoRegistryStore.create_tables(
         settings.aws.registry_table,
         settings.aws.file_index_table,

@@ -349,7 +349,7 @@ class EmrLake(Lake):
     def __init__(self, emr: FakeEmrServerless, tmp_path: Path, env: dict[str, str] | None = None):
         no_contracts = tmp_path / "no-contracts"  # the engine alone, as Lake has it
         no_contracts.mkdir(parents=True, exist_ok=True)
-        self.emr, self.root = emr, tmp_path / "lake"
+        self.emr, self.root, self.env = emr, tmp_path / "lake", {}
         self.settings, self.resources, self.alerts = open_aws_lake(
             emr.endpoint,
             tmp_path,
@@ -360,6 +360,7 @@ class EmrLake(Lake):
                 "LAKE_CONTRACTS_DIR": str(no_contracts),
                 **(env or {}),
             },
+            environ_out=self.env,  # `lake` commands open this lake with it
         )
         self.instance = DagsterInstance.ephemeral()
         self.deploy()

@@ -32,6 +32,7 @@ AUTHORISED_AS = {
     ("s3", "DeleteObjects"): "s3:DeleteObject",  # checked per key
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",  # checked per message
+    ("cloudwatch", "PutMetricData"): "cloudwatch:PutMetricData",  # signed as "monitoring"
 }
 
 _KMS_READ = ("kms:Decrypt",)
@@ -78,7 +79,13 @@ JOB_STORAGE = {
     "_code/": ("GetObject",),  # EMR Serverless fetches the entry point and the code archive
 }
 
-S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
+S3_OBJECT_ACTIONS = {
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:RestoreObject",
+}
 
 
 @dataclass

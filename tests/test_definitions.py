@@ -214,6 +214,8 @@ JOBS = [
 SENSORS = [
     ("classification_staleness", "RUNNING"),
     ("data_ready_dependencies", "RUNNING"),
+    ("failed_runs_metric", "RUNNING"),
+    ("failed_ticks_metric", "RUNNING"),
     ("masked_views_refresh", "STOPPED"),
     ("raw_arrivals", "RUNNING"),
 ]

@@ -17,6 +17,7 @@ from dagster import (
 )
 from webserver import Webserver
 
+from lake_assets.alarms.model import SLO_BUDGET_ALERTS
 from lake_assets.cli.runs import set_up_dagster_home
 from lake_assets.definitions import build_definitions
 from lake_assets.demo.demo import run_demo
@@ -85,6 +86,8 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
         "daily_customers",
         "daily_fx_rates",
         "daily_order_events",
+        "failed_runs_metric",
+        "failed_ticks_metric",
     }
     assert {
         name: [(r.partition_key, r.tags) for r in runs]
@@ -324,3 +327,8 @@ def test_the_demos_dashboard_shows_a_fast_burn_a_slow_burn_and_healthy_slos(demo
     )
     assert "silver_fx_rates.quality" in opened
     page.close()
+    # ... and the budget-burn alarm's metric counted them (locally a JSON-lines file).
+    counted = build_resources(load_settings(env))["metrics"].counted()
+    burning = sum(status in ("fast_burn", "exhausted") for status in statuses.values())
+    # (once per evaluation: the demo's, and any the webserver's daemon ran since)
+    assert {m["value"] for m in counted if m["name"] == SLO_BUDGET_ALERTS} == {burning}, counted

@@ -56,9 +56,11 @@ def test_every_runbook_is_commands_the_harness_runs():
     names = sorted(p.stem for p in RUNBOOKS.glob("*.md") if p.stem != "README")
     assert names == [
         "access-denied",
+        "alarm-response",
         "backfill-a-month",
         "quality-gate-failover",
         "rerun-failed-bronze-ingestion",
+        "restore-from-glacier",  # on the aws profile: tests/test_restore.py
         "restore-silver-from-bronze",
         "schema-break",
         "stuck-dependency",
@@ -150,3 +152,13 @@ def test_a_column_denied_until_classified_and_one_no_query_can_reach(lake):
     """On the demo's own data: the classifier leaves risk_score for review (denied to all, as
     nothing can be known of it) and labels national_id a MyKad number (denied by policy)."""
     run_runbook("access-denied", {}, lake["env"])
+
+
+def test_alarms_answered_a_dead_lettered_arrival_profiled_and_an_slo_explained(lake):
+    """The arrivals dead-letter queue's alarm: an object whose S3 notification was lost is
+    found and profiled by listing; the SLO alarm: the burning SLO is found and explained."""
+    (lake["root"] / "lost").mkdir()
+    rows = customers_snapshot(date.fromisoformat(NEXT), 4)  # other bytes than the late one
+    land(lake, "customers", NEXT, write_csv(lake["root"] / "lost" / f"customers_{NEXT}.csv", rows))
+    variables = {"SOURCE": "customers", "DAY": NEXT, "SLO": "customers.freshness"}
+    run_runbook("alarm-response", variables, lake["env"])

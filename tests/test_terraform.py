@@ -249,6 +249,16 @@ def _repository_policy_documents(config) -> set[str]:
     }
 
 
+# Actions AWS authorises on "*" only (no resource-level permissions), each with the condition
+# key that must narrow it (Service Authorization Reference).
+STAR_ONLY_ACTIONS = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
+
+
+def _narrowed_star(actions: list, statement: dict) -> bool:
+    conditions = {c.get("variable") for c in statement.get("condition", [])}
+    return bool(actions) and all(STAR_ONLY_ACTIONS.get(a) in conditions for a in actions)
+
+
 def _wildcard_problems(
     name: str, document: dict, is_key_policy: bool, resource_implied: bool = False
 ) -> list[str]:
@@ -277,8 +287,9 @@ def _wildcard_problems(
                 if not isinstance(resource, str):
                     problems.append(f"{where}: resource {resource!r} is not a string")
                 elif resource == "*":
-                    # In a KMS key policy "*" means "this key" and AWS requires it; nowhere else.
-                    if not is_key_policy:
+                    # In a KMS key policy "*" means "this key" and AWS requires it; elsewhere
+                    # only for an action AWS authorises on "*" alone, narrowed by its condition.
+                    if not (is_key_policy or _narrowed_star(actions, statement)):
                         problems.append(f"{where}: resource '*'")
                 elif "*" in (resource[:-2] if resource.endswith("/*") else resource):
                     # A trailing "/*" (objects under a prefix, job runs of an application,
@@ -314,6 +325,16 @@ def test_policy_documents_have_no_wildcard_actions_or_resources(config):
         ({"actions": ["s3:Get*"], "resources": ["${x}/raw/*"]}, "not one literal action"),
         ({"actions": ["*"], "resources": ["${x}"]}, "not one literal action"),
         ({"actions": ["s3:GetObject"], "resources": ["*"]}, "resource '*'"),
+        # on "*" only, but without the condition that narrows it
+        ({"actions": ["cloudwatch:PutMetricData"], "resources": ["*"]}, "resource '*'"),
+        (
+            {
+                "actions": ["cloudwatch:PutMetricData", "s3:GetObject"],
+                "resources": ["*"],
+                "condition": [{"variable": "cloudwatch:namespace"}],
+            },
+            "resource '*'",
+        ),
         (
             {"actions": ["dynamodb:GetItem"], "resources": ["arn:aws:dynamodb:*:1:table/t"]},
             "wildcard",

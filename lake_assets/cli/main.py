@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lake_assets.access.cli import add_access_commands
 from lake_assets.access.query import add_query_commands
+from lake_assets.archive.cli import add_restore_commands
 from lake_assets.classification.cli import add_classification_commands
 from lake_assets.cli.runs import _resources, quiet_dagster, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
@@ -59,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     add_scd_commands(sub, _resources)
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)
+    add_restore_commands(sub, _resources)
     add_raw_commands(sub, _resources)
     add_generate_commands(sub)
     add_deploy_commands(sub, _resources)

@@ -22,6 +22,7 @@ from dagster import (
     asset,
 )
 
+from lake_assets.archive.service import refuse_archived
 from lake_assets.compaction.migration import migrate_published
 from lake_assets.contracts.checks import (
     contract_check_results,
@@ -233,6 +234,9 @@ def build_source_assets(
                 contract=contract.model_dump(by_alias=True, mode="json"),
                 references=referenced_partitions(contract, plan.partitions, catalog, storage),
             )
+        # Before any compute: a backfill of days whose raw files Glacier holds waits for
+        # `lake restore` instead of failing midway or publishing the days without them.
+        refuse_archived(storage, plan.input_keys, sid, plan.partitions[0], plan.partitions[-1])
         context.log.info(
             f"promoting {sid} {plan.partitions[0]}..{plan.partitions[-1]} from "
             f"{len(plan.input_keys)} raw files under {plan.schema_version}"

@@ -37,6 +37,7 @@ from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
 from resources.event_store import EventStore
 from resources.lineage_store import LineageStore
+from resources.metrics import PlatformMetrics
 from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage
@@ -106,11 +107,12 @@ def slo_definitions(settings: Settings) -> Definitions:
         registry: ResourceParam[RegistryStore],
         lineage: ResourceParam[LineageStore],
         classification: ResourceParam[ClassificationStore],
+        metrics: ResourceParam[PlatformMetrics],
     ) -> MaterializeResult:
         resources = {
             "settings": settings, "storage": storage, "catalog": catalog, "notifier": notifier,
             "events": events, "registry": registry, "lineage": lineage,
-            "classification": classification,
+            "classification": classification, "metrics": metrics,
         }  # fmt: skip
         # Today's partition is the present; a past day's (a backfill) is evaluated as of its
         # end, without alerting.

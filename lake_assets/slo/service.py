@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from lake_assets.alarms.model import SLO_BUDGET_ALERTS
 from lake_assets.contracts.model import load_contracts
 from lake_assets.events.model import load_rules
 from lake_assets.history.apply import history_dataset
@@ -23,7 +24,7 @@ from lake_assets.settings import Settings
 from lake_assets.slo import alerting, engine
 from lake_assets.slo.config import load_slos, load_tiers, tiers_file
 from lake_assets.slo.dashboard import Panel, render_dashboard
-from lake_assets.slo.model import Events, Incident, Slo, SloState
+from lake_assets.slo.model import EXHAUSTED, FAST_BURN, Events, Incident, Slo, SloState
 from lake_assets.slo.records import LakeRecords
 from lake_assets.slo.site import publish_dashboard
 from lake_assets.slo.sli import events_for
@@ -145,6 +146,10 @@ def evaluate_lake(
     )
     for alert in advanced.alerts:
         notifier.send(alert)
+    # The budget-burn alarm's metric: counted while an SLO burns fast or has spent its budget
+    # (no data point otherwise, which the alarm reads as not breaching).
+    if burning := sum(m.state.status in (FAST_BURN, EXHAUSTED) for m in measured):
+        resources["metrics"].count(SLO_BUDGET_ALERTS, burning)
     storage.put_bytes(STATE_KEY, json.dumps(advanced.state, indent=1, sort_keys=True).encode())
     incidents = tuple(advanced.incidents)
     published = publish_tables(resources["catalog"], storage, measured, incidents, at, run_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -13,13 +14,17 @@ from botocore.exceptions import ClientError
 
 from lake_assets.tables.keys import check_key
 from resources.aws.clients import _client, _error_code
-from resources.storage import LakeStorage, ObjectInfo
+from resources.storage import ArchivedObjectError, LakeStorage, ObjectInfo
 
 MiB = 1024**2
 
 # --- S3 ----------------------------------------------------------------------------------------
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+# What S3 answers a GetObject of an archived object that is not restored.
+_ARCHIVED = "InvalidObjectState"
+# S3 refuses a second restore of an object while one is in progress.
+_RESTORING = "RestoreAlreadyInProgress"
 
 
 def _key_prefix(prefix: str) -> str:
@@ -33,6 +38,8 @@ class S3Storage(LakeStorage):
 
     `multipart_threshold` is also the part size; S3 requires parts of at least 5 MiB.
     """
+
+    archives = True
 
     def __init__(
         self,
@@ -67,6 +74,16 @@ class S3Storage(LakeStorage):
     def _missing(self, key: str) -> FileNotFoundError:
         return FileNotFoundError(f"no object {key!r} in {self.uri('')}")
 
+    def _unreadable(self, key: str, error: ClientError) -> Exception | None:
+        """The lake's error for a read S3 refused, or None for one to raise as it is."""
+        code = _error_code(error)
+        if code in _NOT_FOUND:
+            return self._missing(key)
+        if code == _ARCHIVED:
+            storage_class = error.response.get("Error", {}).get("StorageClass", "GLACIER")
+            return ArchivedObjectError(self.uri(key), storage_class)
+        return None
+
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
         extra = {"ContentType": content_type} if content_type else {}
         self._s3.put_object(Bucket=self.bucket, Key=self._s3_key(key), Body=data, **extra)
@@ -85,8 +102,8 @@ class S3Storage(LakeStorage):
     def get_bytes(self, key: str) -> bytes:
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=self._s3_key(key))
-        except self._s3.exceptions.NoSuchKey:
-            raise self._missing(key) from None
+        except ClientError as error:
+            raise (self._unreadable(key, error) or error) from None
         return response["Body"].read()
 
     @contextmanager
@@ -99,9 +116,7 @@ class S3Storage(LakeStorage):
                     self.bucket, self._s3_key(key), str(path), Config=self._transfer
                 )
             except ClientError as error:
-                if _error_code(error) in _NOT_FOUND:
-                    raise self._missing(key) from None
-                raise
+                raise (self._unreadable(key, error) or error) from None
             yield path
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
@@ -126,9 +141,27 @@ class S3Storage(LakeStorage):
             if _error_code(error) in _NOT_FOUND:
                 return None
             raise
-        return self._info(
-            key, response["ContentLength"], response["ETag"], response["LastModified"]
+        return replace(
+            self._info(
+                key,
+                response["ContentLength"],
+                response["ETag"],
+                response["LastModified"],
+                response.get("StorageClass", "STANDARD"),
+            ),
+            restore=response.get("Restore"),
         )
+
+    def restore(self, key: str, days: int, tier: str) -> None:
+        try:
+            self._s3.restore_object(
+                Bucket=self.bucket,
+                Key=self._s3_key(key),
+                RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}},
+            )
+        except ClientError as error:
+            if _error_code(error) != _RESTORING:  # asked already: the first request stands
+                raise
 
     def copy(self, source_key: str, target_key: str) -> None:
         # The managed copy switches to multipart copy above 5 GB, where copy_object stops.
