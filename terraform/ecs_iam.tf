@@ -81,7 +81,11 @@ data "aws_iam_policy_document" "dagster_task_execution" {
       "logs:CreateLogStream",
       "logs:PutLogEvents",
     ]
-    resources = [for group in aws_cloudwatch_log_group.dagster : "${group.arn}:log-stream:*"]
+    resources = [
+      "${aws_cloudwatch_log_group.dagster["webserver"].arn}:log-stream:*",
+      "${aws_cloudwatch_log_group.dagster["daemon"].arn}:log-stream:*",
+      "${aws_cloudwatch_log_group.dagster["run"].arn}:log-stream:*",
+    ]
   }
 
   statement {

@@ -26,5 +26,5 @@ zone_transitions = {
 quarantine_retention_days  = 400
 dead_letter_retention_days = 400
 
-alert_emails          = ["data-platform-oncall@example.bank"]
+alert_emails = ["data-platform-oncall@example.bank"]
 # alert_https_endpoints = ["https://<the on-call tool's SNS webhook>"]
