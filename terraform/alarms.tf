@@ -96,25 +96,10 @@ resource "aws_sns_topic_subscription" "alert_https" {
   endpoint_auto_confirms = false
 }
 
-# The account's principals publish through their IAM policies (the orchestrator's); CloudWatch
-# publishes the alarms of this account. The topic is encrypted with the lake key, whose policy
-# lets CloudWatch use it (storage.tf).
+# The topic's policy admits CloudWatch, for this account's alarms of the lake; the account's
+# own principals publish through their IAM policies (the orchestrator's). The topic is encrypted
+# with the lake key, whose policy lets CloudWatch use it (storage.tf).
 data "aws_iam_policy_document" "alert_topic" {
-  statement {
-    sid    = "AccountPublishesThroughIam"
-    effect = "Allow"
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-    actions = [
-      "sns:GetTopicAttributes",
-      "sns:Publish",
-      "sns:Subscribe",
-    ]
-    resources = [aws_sns_topic.schema_drift_alerts.arn]
-  }
-
   statement {
     sid    = "CloudWatchAlarmsPublish"
     effect = "Allow"
