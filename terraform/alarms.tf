@@ -6,19 +6,20 @@
 #     failed Dagster runs, failed sensor or schedule ticks, SLOs burning fast or out of budget.
 
 locals {
-  # The metrics the platform emits: names shared with the emitting code, do not rename one here
-  # alone.
+  # The metrics the platform emits: names shared with the emitting code
+  # (resources/aws/cloudwatch.py, lake_assets/alarms/model.py), never renamed here alone. Each
+  # alarm is named as the runbook's heading for it (docs/runbooks/alarm-response.md).
   platform_metric_namespace = "Lakehouse"
   platform_metrics = {
-    failed_runs = {
+    dagster-failed-runs = {
       metric      = "FailedRuns"
       description = "A Dagster run of the lake failed."
     }
-    failed_sensor_ticks = {
+    dagster-failed-ticks = {
       metric      = "FailedSensorTicks"
       description = "A sensor or schedule tick of the lake failed."
     }
-    slo_budget_alerts = {
+    slo-budget-burn = {
       metric      = "SloBudgetAlerts"
       description = "An SLO is burning its error budget fast, or has none left."
     }
@@ -27,7 +28,7 @@ locals {
 
 resource "aws_cloudwatch_metric_alarm" "platform" {
   for_each            = local.platform_metrics
-  alarm_name          = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  alarm_name          = "${var.name_prefix}-${each.key}"
   alarm_description   = "${each.value.description} See docs/runbooks/alarm-response.md."
   namespace           = local.platform_metric_namespace
   metric_name         = each.value.metric
@@ -44,7 +45,7 @@ resource "aws_cloudwatch_metric_alarm" "platform" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "arrivals_dead_letters" {
-  alarm_name          = "${var.name_prefix}-arrivals-dead-letters"
+  alarm_name          = "${var.name_prefix}-arrivals-dlq-depth"
   alarm_description   = "Arrival notifications the sensor could not process are on the dead-letter queue. See docs/runbooks/alarm-response.md."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"

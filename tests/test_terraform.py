@@ -24,6 +24,8 @@ from ecs_launcher_calls import launcher_actions, launcher_method_actions
 from iam_grants import S3_OBJECT_ACTIONS, Grants, grants_of
 
 from lake_assets.access.tokens import SECRET_ENV
+from lake_assets.alarms.model import METRICS
+from resources.aws.cloudwatch import LAKE_DIMENSION, NAMESPACE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TF_DIR = REPO_ROOT / "terraform"
@@ -1137,10 +1139,17 @@ def test_dagster_instance_output_has_what_the_renderer_reads(config):
 # --------------------------------------------------------------------------------------------
 
 ALERT_TOPIC = "${aws_sns_topic.schema_drift_alerts.arn}"
-# The metrics the platform's code emits (namespace, dimension, names), as the code names them.
-PLATFORM_NAMESPACE = "Lakehouse"
-PLATFORM_DIMENSION = {"Lake": "${local.lake_bucket_name}"}
-PLATFORM_METRICS = {"FailedRuns", "FailedSensorTicks", "SloBudgetAlerts"}
+ALARM_RUNBOOK = REPO_ROOT / "docs" / "runbooks" / "alarm-response.md"
+
+
+def _alarm_names(config) -> set[str]:
+    """Each alarm's name after the prefix ("${var.name_prefix}-emr-failed-jobs" -> its tail),
+    the platform metrics' from their keys."""
+    names = set()
+    for alarm in _resources(config, "aws_cloudwatch_metric_alarm").values():
+        tail = alarm["alarm_name"].removeprefix("${var.name_prefix}-")
+        names |= set(_locals(config)["platform_metrics"]) if tail == "${each.key}" else {tail}
+    return names
 
 
 def test_every_alarm_notifies_the_alert_topic(config):
@@ -1152,15 +1161,22 @@ def test_every_alarm_notifies_the_alert_topic(config):
         assert "alarm-response.md" in alarm["alarm_description"], name
 
 
+def test_every_alarm_has_its_section_in_the_alarm_runbook(config):
+    """The runbook names each alarm `<prefix>-<name>` in a heading; an alarm it does not name
+    leaves the person it wakes without instructions."""
+    headings = set(re.findall(r"^## .*\(`<prefix>-([a-z-]+)`\)", ALARM_RUNBOOK.read_text(), re.M))
+    assert _alarm_names(config) == headings
+
+
 def test_the_platform_alarms_watch_the_metrics_the_code_emits(config):
     alarm = _resources(config, "aws_cloudwatch_metric_alarm")["platform"]
     locals_ = _locals(config)
     assert alarm["for_each"] == "${local.platform_metrics}"
     assert alarm["namespace"] == "${local.platform_metric_namespace}"
-    assert locals_["platform_metric_namespace"] == PLATFORM_NAMESPACE
+    assert locals_["platform_metric_namespace"] == NAMESPACE
     assert alarm["metric_name"] == "${each.value.metric}"
-    assert {m["metric"] for m in locals_["platform_metrics"].values()} == PLATFORM_METRICS
-    assert alarm["dimensions"] == PLATFORM_DIMENSION
+    assert sorted(m["metric"] for m in locals_["platform_metrics"].values()) == sorted(METRICS)
+    assert alarm["dimensions"] == {LAKE_DIMENSION: "${local.lake_bucket_name}"}
     rule = (alarm["statistic"], alarm["period"], alarm["evaluation_periods"], alarm["threshold"])
     assert rule == ("Sum", 300, 1, 1)
     assert alarm["comparison_operator"] == "GreaterThanOrEqualToThreshold"
