@@ -1405,6 +1405,8 @@ def test_terraform_validate_and_mocked_test(tmp_path):
     run("init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}")
     run("validate")
     run("test")
+    for environment in ENVIRONMENTS:  # each environment's variables pass the validations
+        run("test", "-test-directory=tests/environments", f"-var-file=env/{environment}.tfvars")
     bootstrap = work / "bootstrap"  # the state bucket's own root module
     run("init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}", cwd=bootstrap)
     run("validate", cwd=bootstrap)
