@@ -97,20 +97,19 @@ def _as_actions(calls: set[tuple[str, str]]) -> set[str]:
     return {iam_action(service, operation) for service, operation in calls}
 
 
+def actions_in_source(source: str) -> frozenset[str]:
+    """The IAM action of every API call in a piece of Python source, read as the launcher's."""
+    return frozenset(_as_actions(_calls_in(ast.parse(textwrap.dedent(source)))))
+
+
 @cache
 def launcher_actions() -> frozenset[str]:
     """The IAM action of every API call in the launcher's modules."""
-    calls = set()
-    for module in LAUNCHER_MODULES:
-        calls |= _calls_in(ast.parse(inspect.getsource(module)))
-    return frozenset(_as_actions(calls))
+    return frozenset().union(*(actions_in_source(inspect.getsource(m)) for m in LAUNCHER_MODULES))
 
 
 def launcher_method_actions(*methods: str) -> frozenset[str]:
     """The IAM actions of the calls the launcher's own methods make directly (not through its
     helpers): what a process that only builds the launcher and calls these methods needs."""
-    calls = set()
-    for method in methods:
-        source = inspect.getsource(getattr(LAUNCHER_CLASS, method))
-        calls |= _calls_in(ast.parse(textwrap.dedent(source)))
-    return frozenset(_as_actions(calls))
+    sources = (inspect.getsource(getattr(LAUNCHER_CLASS, method)) for method in methods)
+    return frozenset().union(*(actions_in_source(source) for source in sources))

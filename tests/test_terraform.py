@@ -20,7 +20,7 @@ from pathlib import Path
 import hcl2
 import pytest
 from aws_calls import RECORD_COMMAND, RECORDING, load_recording
-from ecs_launcher_calls import launcher_actions, launcher_method_actions
+from ecs_launcher_calls import actions_in_source, launcher_actions, launcher_method_actions
 from iam_grants import S3_OBJECT_ACTIONS, Grants, grants_of
 
 from lake_assets.access.tokens import SECRET_ENV
@@ -924,6 +924,24 @@ def test_the_launcher_scan_finds_the_calls_of_dagster_aws():
     """The scan reads dagster-aws's source: RunTask and StopTask are the launcher's own calls."""
     assert {"ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks"} <= launcher_actions()
     assert launcher_method_actions("terminate") == {"ecs:DescribeTasks", "ecs:StopTask"}
+
+
+def test_the_launcher_scan_reads_client_calls_paginators_and_resource_loads():
+    source = """
+        def launch(self, ecs, secrets_manager, ec2):
+            self.ecs.run_task(cluster="c")
+            secrets_manager.get_paginator("list_secrets")
+            ec2.NetworkInterface("eni-1").groups
+            self.logs.get_log_events(logGroupName="g")
+            self.ecs.meta.service_model.shape_for("RunTaskRequest")
+            other.run_task()
+    """
+    assert actions_in_source(source) == {
+        "ecs:RunTask",
+        "secretsmanager:ListSecrets",
+        "ec2:DescribeNetworkInterfaces",
+        "logs:GetLogEvents",
+    }
 
 
 def test_the_daemon_may_make_exactly_the_run_launchers_calls(config):
