@@ -164,6 +164,10 @@ resource "aws_ecs_task_definition" "dagster" {
   execution_role_arn       = aws_iam_role.dagster_task_execution.arn
   task_role_arn            = local.dagster_task_roles[each.key]
 
+  # A new image is a new revision; the old one stays active, so a daemon that resolved the run
+  # family before the apply still launches until its own replacement starts.
+  skip_destroy = true
+
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = "X86_64"
