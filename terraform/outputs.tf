@@ -71,9 +71,10 @@ output "lake_token_secret_id" {
   value       = aws_secretsmanager_secret.lake_token.name
 }
 
-output "lake_env" {
-  description = "Every environment variable of the aws profile, by name."
-  value = {
+locals {
+  # Every environment variable of the aws profile, by name: the lake_env output, and the
+  # environment of the Dagster tasks (ecs.tf).
+  lake_env = {
     LAKE_PROFILE                  = "aws"
     AWS_DEFAULT_REGION            = local.region
     LAKE_S3_BUCKET                = aws_s3_bucket.lake.bucket
@@ -91,6 +92,11 @@ output "lake_env" {
     LAKE_EMR_EXECUTION_ROLE_ARN   = aws_iam_role.emr_execution.arn
     LAKE_TOKEN_SECRET_ID          = aws_secretsmanager_secret.lake_token.name
   }
+}
+
+output "lake_env" {
+  description = "Every environment variable of the aws profile, by name."
+  value       = local.lake_env
 }
 
 output "orchestrator_role_arn" {
@@ -116,4 +122,51 @@ output "kms_key_arn" {
 output "crm_db_secret_name" {
   description = "The secret config/sources.yaml names for the crm_contacts pull (credentials.aws_secret_id)."
   value       = aws_secretsmanager_secret.crm_db.name
+}
+
+output "dagster_repository_url" {
+  description = "ECR repository of the code location image (deploy/dagster/Dockerfile); push it under dagster_image_tag."
+  value       = aws_ecr_repository.dagster.repository_url
+}
+
+output "webserver_url" {
+  description = "Where the Dagster webserver is (sign in through Cognito); point domain_name's DNS record at dagster_load_balancer_dns_name."
+  value       = "https://${local.webserver_host}"
+}
+
+output "dagster_load_balancer_dns_name" {
+  description = "DNS name of the webserver's load balancer: the target of domain_name's CNAME or alias record."
+  value       = aws_lb.dagster.dns_name
+}
+
+output "dagster_user_pool_id" {
+  description = "Cognito user pool of the webserver's users (aws cognito-idp admin-create-user --user-pool-id ...)."
+  value       = aws_cognito_user_pool.dagster.id
+}
+
+# What the production dagster.yaml is rendered from (`lake platform instance --outputs ...`):
+# keep the keys, the renderer reads them by name.
+output "dagster_instance" {
+  description = "Dagster's instance in AWS: its PostgreSQL storage, the ECS run launcher, the S3 compute logs and the webserver's address."
+  value = {
+    region = local.region
+    postgres = {
+      hostname   = aws_db_instance.dagster.address
+      port       = aws_db_instance.dagster.port
+      db_name    = aws_db_instance.dagster.db_name
+      secret_arn = local.dagster_db_secret_arn
+    }
+    run_launcher = {
+      cluster         = aws_ecs_cluster.dagster.name
+      task_definition = aws_ecs_task_definition.dagster["run"].family
+      container_name  = "run"
+      subnets         = var.private_subnet_ids
+      security_groups = [aws_security_group.dagster_tasks.id]
+    }
+    compute_logs = {
+      bucket = aws_s3_bucket.lake.bucket
+      prefix = local.dagster_compute_logs
+    }
+    webserver_url = "https://${local.webserver_host}"
+  }
 }

@@ -82,6 +82,48 @@ data "aws_iam_policy_document" "lake_key" {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = ["*"]
   }
+
+  # CloudWatch publishes the lake's alarms to the encrypted alert topic (alarms.tf): the
+  # statement AWS documents for alarms -> encrypted SNS, for this account's alarms.
+  statement {
+    sid    = "CloudWatchPublishesEncryptedAlarms"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  # CloudWatch Logs encrypts the Dagster tasks' log groups (ecs.tf), and only those.
+  statement {
+    sid    = "CloudWatchLogsEncryptsDagsterLogs"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    actions = [
+      "kms:Decrypt",
+      "kms:DescribeKey",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+      "kms:ReEncryptFrom",
+      "kms:ReEncryptTo",
+    ]
+    resources = ["*"]
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/${var.name_prefix}/dagster/*"]
+    }
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +189,52 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
     expiration {
       expired_object_delete_marker = true
+    }
+  }
+
+  # Older objects of a zone move to colder storage (var.zone_transitions; by default raw/ to
+  # Glacier Flexible Retrieval after 90 days). An archived object must be restored before it can
+  # be read: `lake restore` brings back the days a backfill needs
+  # (docs/runbooks/restore-from-glacier.md).
+  dynamic "rule" {
+    for_each = var.zone_transitions
+    content {
+      id     = "transition-${trimsuffix(rule.key, "/")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.key
+      }
+      dynamic "transition" {
+        for_each = rule.value
+        content {
+          days          = transition.value.days
+          storage_class = transition.value.storage_class
+        }
+      }
+    }
+  }
+
+  # Quarantined rows and dead letters are kept for their declared retention, then expire (the
+  # expired objects' versions go with expire-noncurrent-versions).
+  rule {
+    id     = "expire-quarantine"
+    status = "Enabled"
+    filter {
+      prefix = "quarantine/"
+    }
+    expiration {
+      days = var.quarantine_retention_days
+    }
+  }
+
+  rule {
+    id     = "expire-dead-letters"
+    status = "Enabled"
+    filter {
+      prefix = "dead-letter/"
+    }
+    expiration {
+      days = var.dead_letter_retention_days
     }
   }
 
@@ -330,6 +418,17 @@ data "aws_iam_policy_document" "log_bucket" {
   }
 
   statement {
+    sid    = "LoadBalancerAccessLogs"
+    effect = "Allow"
+    principals {
+      type        = "AWS"
+      identifiers = [data.aws_elb_service_account.current.arn]
+    }
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/${local.alb_log_prefix}/AWSLogs/${local.account_id}/*"]
+  }
+
+  statement {
     sid    = "DenyInsecureTransport"
     effect = "Deny"
     principals {
@@ -353,6 +452,10 @@ data "aws_iam_policy_document" "log_bucket" {
     }
   }
 }
+
+# The load balancer's access logs (web.tf), written by Elastic Load Balancing's account of the
+# region under the load balancer's prefix of this account only.
+data "aws_elb_service_account" "current" {}
 
 resource "aws_s3_bucket_policy" "logs" {
   bucket     = aws_s3_bucket.logs.id

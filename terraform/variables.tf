@@ -247,3 +247,246 @@ variable "dashboard_vpc_endpoint_ids" {
     error_message = "dashboard_vpc_endpoint_ids are VPC endpoint ids (vpce-...)."
   }
 }
+
+# ---------------------------------------------------------------------------------------------
+# Storage lifecycle (storage.tf)
+# ---------------------------------------------------------------------------------------------
+
+variable "zone_transitions" {
+  description = "Per zone prefix of the lake bucket, the storage classes its objects move to and after how many days. Archived classes (GLACIER, DEEP_ARCHIVE) need `lake restore` before a backfill reads them."
+  type = map(list(object({
+    days          = number
+    storage_class = string
+  })))
+  default = {
+    "raw/" = [{ days = 90, storage_class = "GLACIER" }]
+  }
+
+  validation {
+    condition     = alltrue([for zone in keys(var.zone_transitions) : can(regex("^[a-z][a-z0-9_-]*/$", zone))])
+    error_message = "zone_transitions keys are zone prefixes of the lake bucket, e.g. raw/."
+  }
+  validation {
+    condition = alltrue(flatten([for rules in values(var.zone_transitions) : [
+      for rule in rules : contains(["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"], rule.storage_class)
+    ]]))
+    error_message = "storage_class is STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE."
+  }
+  # S3 refuses a transition to an infrequent-access class before 30 days; any class after 0.
+  validation {
+    condition = alltrue(flatten([for rules in values(var.zone_transitions) : [
+      for rule in rules : rule.days >= (contains(["STANDARD_IA", "ONEZONE_IA"], rule.storage_class) ? 30 : 0) && floor(rule.days) == rule.days
+    ]]))
+    error_message = "days is a whole number, at least 30 for STANDARD_IA and ONEZONE_IA."
+  }
+  validation {
+    condition     = alltrue([for rules in values(var.zone_transitions) : length(distinct([for rule in rules : rule.storage_class])) == length(rules)])
+    error_message = "A zone moves to each storage class once."
+  }
+}
+
+variable "quarantine_retention_days" {
+  description = "Days a quarantined row file is kept before it expires (quarantine/)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.quarantine_retention_days >= 30 && floor(var.quarantine_retention_days) == var.quarantine_retention_days
+    error_message = "quarantine_retention_days is a whole number of days, at least 30 (time to investigate and replay)."
+  }
+}
+
+variable "dead_letter_retention_days" {
+  description = "Days a dead-lettered payload is kept before it expires (dead-letter/)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.dead_letter_retention_days >= 30 && floor(var.dead_letter_retention_days) == var.dead_letter_retention_days
+    error_message = "dead_letter_retention_days is a whole number of days, at least 30 (time to investigate and replay)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Alerts (alarms.tf): who the alert topic notifies
+# ---------------------------------------------------------------------------------------------
+
+variable "alert_emails" {
+  description = "Email addresses subscribed to the alert topic (each confirms its subscription once)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for email in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", email))])
+    error_message = "alert_emails are email addresses."
+  }
+}
+
+variable "alert_https_endpoints" {
+  description = "HTTPS endpoints (an on-call tool's webhook) subscribed to the alert topic."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.alert_https_endpoints : startswith(url, "https://")])
+    error_message = "alert_https_endpoints are https:// URLs."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Dagster in AWS (ecs.tf, database.tf, web.tf): the network is the bank's, brought as inputs
+# ---------------------------------------------------------------------------------------------
+
+variable "vpc_id" {
+  description = "VPC of the Dagster services, its database and its load balancer."
+  type        = string
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id is a VPC id (vpc-...)."
+  }
+}
+
+variable "private_subnet_ids" {
+  description = "Private subnets (two or more availability zones) of the ECS tasks and the database; they reach AWS APIs through a NAT gateway or VPC endpoints."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.private_subnet_ids) >= 2 && alltrue([for id in var.private_subnet_ids : can(regex("^subnet-[0-9a-f]+$", id))])
+    error_message = "private_subnet_ids are two or more subnet ids (subnet-...), in different availability zones."
+  }
+}
+
+variable "load_balancer_subnet_ids" {
+  description = "Subnets of the load balancer: public ones for an internet-facing one, private ones for an internal one."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.load_balancer_subnet_ids) >= 2 && alltrue([for id in var.load_balancer_subnet_ids : can(regex("^subnet-[0-9a-f]+$", id))])
+    error_message = "load_balancer_subnet_ids are two or more subnet ids (subnet-...), in different availability zones."
+  }
+}
+
+variable "load_balancer_internal" {
+  description = "An internal load balancer (reached through the bank's network) instead of an internet-facing one."
+  type        = bool
+  default     = true
+}
+
+variable "webserver_ingress_cidrs" {
+  description = "Networks allowed to reach the load balancer (the bank's office and VPN ranges)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.webserver_ingress_cidrs) > 0 && alltrue([for cidr in var.webserver_ingress_cidrs : can(cidrhost(cidr, 0))])
+    error_message = "webserver_ingress_cidrs are one or more CIDR blocks."
+  }
+}
+
+variable "domain_name" {
+  description = "Host name of the Dagster webserver (dagster.example.bank): the ACM certificate's name; point it at the load balancer (webserver_url output). Null to use the load balancer's own name, which the certificate will not cover."
+  type        = string
+  default     = null
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate of domain_name, in the lake's region, for the HTTPS listener."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn))
+    error_message = "certificate_arn is an ACM certificate ARN."
+  }
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the Cognito hosted sign-in page (<prefix>.auth.<region>.amazoncognito.com); unique in the region. Default: <name_prefix>-dagster-<account>."
+  type        = string
+  default     = null
+}
+
+variable "dagster_image_tag" {
+  description = "Tag of the code location image (deploy/dagster/Dockerfile) in the dagster ECR repository, which the webserver, the daemon and the runs share."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", var.dagster_image_tag))
+    error_message = "dagster_image_tag is an image tag, e.g. 2026-12-03-0123456789ab."
+  }
+}
+
+variable "dagster_task_sizes" {
+  description = "CPU units and memory (MiB) of each Dagster task (Fargate combinations)."
+  type = map(object({
+    cpu    = number
+    memory = number
+  }))
+  default = {
+    webserver = { cpu = 1024, memory = 2048 }
+    daemon    = { cpu = 1024, memory = 2048 }
+    run       = { cpu = 2048, memory = 4096 }
+  }
+
+  validation {
+    condition     = length(setsubtract(["webserver", "daemon", "run"], keys(var.dagster_task_sizes))) == 0
+    error_message = "dagster_task_sizes sets webserver, daemon and run."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the Dagster services' and runs' CloudWatch logs are kept (one of CloudWatch's retention values)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days is one of CloudWatch Logs' retention values (1, 3, ..., 365, 400, ..., 3653)."
+  }
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class of Dagster's PostgreSQL database."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "db_allocated_storage_gb" {
+  description = "Storage of Dagster's database; it grows to db_max_allocated_storage_gb on its own."
+  type        = number
+  default     = 50
+}
+
+variable "db_max_allocated_storage_gb" {
+  description = "Upper bound of the database storage's autoscaling."
+  type        = number
+  default     = 200
+}
+
+variable "db_engine_version" {
+  description = "PostgreSQL major version of Dagster's database (minor upgrades are automatic)."
+  type        = string
+  default     = "16"
+}
+
+variable "db_multi_az" {
+  description = "A standby in a second availability zone (prod); off saves half the cost in dev."
+  type        = bool
+  default     = true
+}
+
+variable "db_backup_retention_days" {
+  description = "Days of automated backups (point-in-time recovery) of Dagster's database."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.db_backup_retention_days >= 1 && var.db_backup_retention_days <= 35
+    error_message = "db_backup_retention_days is 1-35 (0 would turn backups off)."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete Dagster's database (a final snapshot is taken when it is deleted), its load balancer and its user pool; off only for a throwaway dev stack."
+  type        = bool
+  default     = true
+}

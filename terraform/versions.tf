@@ -1,7 +1,12 @@
 # Provider and Terraform versions, and the tags every resource carries.
 
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.10: the S3 backend's own lock file (use_lockfile), no DynamoDB lock table.
+  required_version = ">= 1.10.0"
+
+  # State lives in the bucket terraform/bootstrap/ creates; which bucket and key is the
+  # environment's (terraform init -backend-config=env/<env>.s3.tfbackend, docs/deploy.md).
+  backend "s3" {}
 
   required_providers {
     aws = {

@@ -1,49 +1,21 @@
 # `terraform test` against a mocked AWS provider: plans and "applies" the root without an AWS
 # account, so variable validations, preconditions and the wiring of outputs are exercised.
-# (Mocked data sources return placeholders: policy JSON is checked by tests/test_terraform.py.)
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
-  }
-  mock_resource "aws_s3_bucket" {
-    defaults = { arn = "arn:aws:s3:::lakehouse-lake-123456789012-eu-west-1" }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = {
-      arn = "arn:aws:sqs:eu-west-1:123456789012:lakehouse-arrivals"
-      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/lakehouse-arrivals"
-    }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/lakehouse-promotion-job" }
-  }
-  mock_resource "aws_ecr_repository" {
-    defaults = { repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/lakehouse/emr-job-runtime" }
-  }
-  mock_resource "aws_emrserverless_application" {
-    defaults = {
-      id  = "00fabcdefgh12345"
-      arn = "arn:aws:emr-serverless:eu-west-1:123456789012:/applications/00fabcdefgh12345"
-    }
-  }
+  source = "./tests/mocks"
 }
 
-# The job runtime image tag has no default: an application without its image cannot run a job.
+# Inputs without defaults: the job runtime and code location images (an application or a
+# service without its image cannot run), and the bank's network and certificate.
 variables {
-  emr_runtime_image_tag = "emr-7.12.0-0123456789ab"
+  emr_runtime_image_tag    = "emr-7.12.0-0123456789ab"
+  dagster_image_tag        = "test-0123456789ab"
+  vpc_id                   = "vpc-0a1b2c3d4e5f60001"
+  private_subnet_ids       = ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"]
+  load_balancer_subnet_ids = ["subnet-0a1b2c3d4e5f60021", "subnet-0a1b2c3d4e5f60022"]
+  webserver_ingress_cidrs  = ["10.0.0.0/8"]
+  certificate_arn          = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000001"
+  alert_emails             = ["oncall@example.bank"]
 }
 
 run "plan_names_and_keys" {
@@ -144,4 +116,78 @@ run "environment_is_a_declared_one" {
   }
 
   expect_failures = [var.environment]
+}
+
+run "dagster_instance_for_the_rendered_dagster_yaml" {
+  command = apply
+
+  variables {
+    domain_name = "dagster.lake.example.bank"
+  }
+
+  assert {
+    condition = (
+      output.dagster_instance.run_launcher.container_name == "run" &&
+      output.dagster_instance.run_launcher.task_definition == "lakehouse-dagster-run" &&
+      output.dagster_instance.run_launcher.cluster == "lakehouse-dagster" &&
+      output.dagster_instance.run_launcher.subnets == var.private_subnet_ids
+    )
+    error_message = "The run launcher starts the run task definition's container \"run\" in the Dagster cluster's private subnets."
+  }
+
+  assert {
+    condition = (
+      output.dagster_instance.postgres.port == 5432 &&
+      output.dagster_instance.postgres.db_name == "dagster" &&
+      startswith(output.dagster_instance.postgres.secret_arn, "arn:aws:secretsmanager:")
+    )
+    error_message = "The instance's PostgreSQL is the RDS database, its credentials the secret RDS manages."
+  }
+
+  assert {
+    condition     = output.dagster_instance.webserver_url == "https://dagster.lake.example.bank"
+    error_message = "The webserver is reached at domain_name when it is set."
+  }
+
+  assert {
+    condition = alltrue([
+      for container in jsondecode(aws_ecs_task_definition.dagster["run"].container_definitions) :
+      container.name == "run" && length([for secret in container.secrets : secret if endswith(secret.valueFrom, ":password::")]) == 1
+    ])
+    error_message = "The run container is named run and gets the database password from the managed secret."
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.alert_email["oncall@example.bank"].protocol == "email"
+    error_message = "Each alert email subscribes to the alert topic."
+  }
+}
+
+run "webserver_url_defaults_to_the_load_balancer" {
+  command = apply
+
+  assert {
+    condition     = output.dagster_instance.webserver_url == "https://internal-lakehouse-dagster-web-123456789.eu-west-1.elb.amazonaws.com"
+    error_message = "Without domain_name the webserver is reached at the load balancer's name."
+  }
+}
+
+run "zone_transitions_are_validated" {
+  command = plan
+
+  variables {
+    zone_transitions = { "raw/" = [{ days = 10, storage_class = "STANDARD_IA" }] }
+  }
+
+  expect_failures = [var.zone_transitions]
+}
+
+run "zone_transition_storage_class_is_one_of_s3s" {
+  command = plan
+
+  variables {
+    zone_transitions = { "raw/" = [{ days = 90, storage_class = "COLD" }] }
+  }
+
+  expect_failures = [var.zone_transitions]
 }
