@@ -496,6 +496,20 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/site/*"]
   }
 
+  # Dagster's compute logs (dagster-aws's S3ComputeLogManager in the production dagster.yaml):
+  # each run's step logs uploaded, read back for the webserver's links, and deleted with the run.
+  statement {
+    sid    = "DagsterComputeLogs"
+    effect = "Allow"
+    actions = [
+      "s3:AbortMultipartUpload",
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/_dagster/*"]
+  }
+
   statement {
     sid       = "ListLakeZones"
     effect    = "Allow"
@@ -514,6 +528,7 @@ data "aws_iam_policy_document" "orchestrator" {
         "_state/*",
         "_pipelines/*",
         "site/*",
+        "_dagster/*",
       ]
     }
   }

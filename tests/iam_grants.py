@@ -9,6 +9,8 @@ tests/aws_calls.py in terraform/tests/aws_calls.json).
   tags Pipes puts on every job run.
 - The job's Spark reads and writes s3:// through Hadoop, not boto3, and EMR Serverless fetches
   the submitted code with the job's role: JOB_STORAGE states those S3 requests per zone.
+- Dagster's S3 compute logs are written by dagster-aws, not the lake's code: COMPUTE_LOG_CALLS
+  states its requests, checked against its source.
 - A role may list every zone it reads, so that a missing object is NoSuchKey (404) and not
   AccessDenied (403), which is what S3 answers a caller that may not list: the code tells the
   two apart (resources/aws/s3.py `head`, Pipes waiting for its first message chunk).
@@ -79,6 +81,24 @@ JOB_STORAGE = {
     "_code/": ("GetObject",),  # EMR Serverless fetches the entry point and the code archive
 }
 
+# Dagster's compute logs (the production dagster.yaml: dagster-aws's S3ComputeLogManager under
+# _dagster/compute-logs/), written by the runs and the daemon, both on the orchestrator's policy.
+# The manager's client calls, by the method it calls on its client -> the S3 requests each makes
+# (the managed transfers go multipart above their threshold); test_terraform.py reads the
+# manager's source and fails on a method this does not name.
+COMPUTE_LOGS_ZONE = "_dagster/"
+COMPUTE_LOG_CALLS = {
+    "upload_fileobj": (
+        "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
+    ),
+    "download_fileobj": ("HeadObject", "GetObject"),
+    "head_object": ("HeadObject",),
+    "list_objects": ("ListObjectsV2",),  # authorised as ListBucket, like V2
+    "list_objects_v2": ("ListObjectsV2",),
+    "delete_objects": ("DeleteObjects",),
+    "generate_presigned_url": ("GetObject",),  # the link a browser follows, signed as a GET
+}  # fmt: skip
+
 S3_OBJECT_ACTIONS = {
     "s3:GetObject",
     "s3:PutObject",
@@ -110,10 +130,18 @@ def iam_action(service: str, operation: str) -> str:
     return f"{model.signing_name or model.endpoint_prefix}:{operation}"
 
 
+def compute_log_calls() -> set[AwsCall]:
+    return {
+        AwsCall("orchestrator", "s3", operation, COMPUTE_LOGS_ZONE)
+        for operations in COMPUTE_LOG_CALLS.values()
+        for operation in operations
+    }
+
+
 def grants_of(calls: set[AwsCall]) -> dict[str, Grants]:
     """role -> what it must be granted for `calls` and the job's S3 requests outside boto3."""
     grants: dict[str, Grants] = {}
-    for call in calls | job_storage_calls():
+    for call in calls | job_storage_calls() | compute_log_calls():
         role = grants.setdefault(call.role, Grants())
         actions = {iam_action(call.service, call.operation)}
         actions.update(ALSO_NEEDED.get((call.service, call.operation), ()))

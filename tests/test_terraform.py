@@ -21,7 +21,7 @@ import hcl2
 import pytest
 from aws_calls import RECORD_COMMAND, RECORDING, load_recording
 from ecs_launcher_calls import actions_in_source, launcher_actions, launcher_method_actions
-from iam_grants import S3_OBJECT_ACTIONS, Grants, grants_of
+from iam_grants import COMPUTE_LOG_CALLS, S3_OBJECT_ACTIONS, Grants, grants_of
 
 from lake_assets.access.tokens import SECRET_ENV
 from lake_assets.alarms.model import METRICS
@@ -1428,3 +1428,16 @@ def test_terraform_validate_and_mocked_test(tmp_path):
     bootstrap = work / "bootstrap"  # the state bucket's own root module
     run("init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}", cwd=bootstrap)
     run("validate", cwd=bootstrap)
+
+
+def test_the_compute_log_grants_cover_every_call_dagster_aws_makes_for_them():
+    """COMPUTE_LOG_CALLS (the orchestrator's grants on _dagster/) names every method the S3
+    compute log manager calls on its client: a dagster-aws upgrade that calls another fails
+    here until its requests are stated and granted."""
+    import inspect
+
+    import dagster_aws.s3.compute_log_manager as manager
+
+    called = set(re.findall(r"_s3_session\.([a-z_0-9]+)\(", inspect.getsource(manager)))
+    assert {"upload_fileobj", "download_fileobj", "delete_objects"} <= called
+    assert called <= set(COMPUTE_LOG_CALLS), sorted(called - set(COMPUTE_LOG_CALLS))
