@@ -132,6 +132,9 @@ def production_instance(output: DagsterInstanceOutput) -> dict[str, Any]:
                     "password": {"env": PG_PASSWORD_ENV},
                     # libpq's default (prefer) would fall back to plain text; RDS serves TLS.
                     "params": {"sslmode": "require"},
+                    # The driver dagster-postgres brings and handles the errors of: SQLAlchemy
+                    # 2.1 maps a bare `postgresql` to psycopg 3, which is not installed.
+                    "scheme": "postgresql+psycopg2",
                 }
             }
         },
