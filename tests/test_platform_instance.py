@@ -178,9 +178,19 @@ def test_outputs_without_what_the_instance_needs_are_refused_naming_the_key(
     assert not out.exists()
 
 
-def provision_dagster_aws(endpoint: str) -> None:
-    """What Terraform creates for the instance, on the moto server: the ECS cluster, the run
-    task definition with its "run" container, the compute logs' bucket."""
+def provision_dagster_aws(endpoint: str) -> dict:
+    """What Terraform creates for the instance, on the moto server: the private subnets and the
+    runs' security group, the ECS cluster, the run task definition with its "run" container, the
+    compute logs' bucket; the `dagster_instance` output's networking for them."""
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # As the bank's VPC has it for its interface endpoints (and moto's ECS needs it for awsvpc).
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"]
+        for i in (1, 2)
+    ]
+    group = ec2.create_security_group(GroupName="dagster-run", Description="runs", VpcId=vpc)
     ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="eu-west-1")
     ecs.create_cluster(clusterName=CLUSTER)
     ecs.register_task_definition(
@@ -189,14 +199,16 @@ def provision_dagster_aws(endpoint: str) -> None:
         networkMode="awsvpc",
         cpu="1024",
         memory="4096",
+        # Container-level cpu and memory as well: moto sums them when it places a task.
         containerDefinitions=[
-            {"name": "run", "image": "lakehouse-dagster:test", "essential": True}
+            {"name": "run", "image": "lakehouse-dagster:test", "cpu": 1024, "memory": 4096}
         ],
     )
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-1")
     s3.create_bucket(
         Bucket=LOGS_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
+    return {"subnets": subnets, "security_groups": [group["GroupId"]]}
 
 
 @pytest.fixture
@@ -204,8 +216,10 @@ def production_home(tmp_path, postgres_server, aws_endpoint, monkeypatch):
     """DAGSTER_HOME holding the rendered dagster.yaml, pointed at the local PostgreSQL server
     (credentials in the environment, as ECS sets them) and the moto server (AWS_ENDPOINT_URL,
     which boto3 honours, as Dagster's own AWS classes build their clients)."""
-    provision_dagster_aws(aws_endpoint)
-    home = render(tmp_path, instance_output(postgres_server.host, postgres_server.port))
+    network = provision_dagster_aws(aws_endpoint)
+    output = instance_output(postgres_server.host, postgres_server.port)
+    output["run_launcher"].update(network)
+    home = render(tmp_path, output)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv(PG_USERNAME_ENV, postgres_server.username)
     monkeypatch.setenv(PG_PASSWORD_ENV, postgres_server.password)
@@ -264,3 +278,51 @@ def test_the_postgresql_instance_records_a_lake_materialization(
     assert isinstance(launcher, EcsRunLauncher)
     assert launcher.task_definition.endswith(f":task-definition/{TASK_DEFINITION}:1")
     assert isinstance(instance.compute_log_manager, S3ComputeLogManager)
+
+
+def test_the_ecs_run_launcher_starts_a_run_as_a_task_of_terraforms_definition(
+    production_home, aws_endpoint, local_lake
+):
+    """The daemon's launch of a queued run, through the rendered launcher against moto's ECS:
+    one task of the "run" task definition, in the cluster and subnets of the output, whose
+    "run" container's command executes that run; no task definition registered."""
+    import sys
+
+    from dagster import DagsterInstance
+    from dagster._core.test_utils import create_run_for_test, in_process_test_workspace
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    instance = DagsterInstance.get()
+    code = LoadableTargetOrigin(
+        executable_path=sys.executable,
+        module_name="lake_assets.definitions",
+        working_directory=str(Path(__file__).resolve().parents[1]),
+    )
+    with in_process_test_workspace(instance, code) as workspace:
+        [location_name] = workspace.code_location_names
+        location = workspace.get_code_location(location_name)
+        [repository] = location.get_repositories().values()
+        job = repository.get_full_job("profile")
+        run = create_run_for_test(
+            instance,
+            job_name="profile",
+            remote_job_origin=job.get_remote_origin(),
+            job_code_origin=job.get_python_origin(),
+        )
+        instance.launch_run(run.run_id, workspace)
+
+    ecs = boto3.client("ecs", endpoint_url=aws_endpoint, region_name="eu-west-1")
+    [task_arn] = ecs.list_tasks(cluster=CLUSTER)["taskArns"]
+    [task] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn], include=["TAGS"])["tasks"]
+    assert task["taskDefinitionArn"].endswith(f":task-definition/{TASK_DEFINITION}:1")
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == [task["taskDefinitionArn"]]
+    [container] = task["overrides"]["containerOverrides"]
+    assert container["name"] == "run"
+    command = container["command"]
+    # The `dagster` console script of the image (tests/test_dockerfile.py checks it is one).
+    assert command[:3] == ["dagster", "api", "execute_run"]
+    assert run.run_id in command[3]
+    assert {"key": "dagster/run_id", "value": run.run_id} in task["tags"]
+    # The run records where it runs, for run monitoring and termination.
+    tags = instance.get_run_by_id(run.run_id).tags
+    assert tags["ecs/task_arn"] == task_arn
