@@ -6,6 +6,7 @@ server, as the daemon, webserver and runs would load it from DAGSTER_HOME."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -284,14 +285,26 @@ def test_the_ecs_run_launcher_starts_a_run_as_a_task_of_terraforms_definition(
     production_home, aws_endpoint, local_lake
 ):
     """The daemon's launch of a queued run, through the rendered launcher against moto's ECS:
-    one task of the "run" task definition, in the cluster and subnets of the output, whose
-    "run" container's command executes that run; no task definition registered."""
+    one task of the "run" task definition, in the cluster of the output, whose "run"
+    container's command executes that run; no task definition registered. Then the test plays
+    ECS, as tests/emr_fake.py plays EMR: it runs that command, and the run worker records the
+    run in PostgreSQL and ships its step's output to the compute logs' bucket."""
+    import subprocess
     import sys
 
-    from dagster import DagsterInstance
+    from dagster import AssetCheckKey, DagsterInstance, DagsterRunStatus
     from dagster._core.test_utils import create_run_for_test, in_process_test_workspace
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+    from lake_assets.ingestion.asset_keys import registry_key_of
+    from lake_assets.ingestion.intake import land_payload
+
+    settings, resources = local_lake
+    payload = Path(os.environ["LAKE_ROOT"]).parent / "cards.json"
+    payload.write_text(
+        json.dumps({"transaction_id": "T1", "amount": 1.5, "transaction_date": "2026-03-02"}) + "\n"
+    )
+    land_payload(resources["storage"], settings.source("card_transactions"), payload, "2026-03-02")
     instance = DagsterInstance.get()
     code = LoadableTargetOrigin(
         executable_path=sys.executable,
@@ -303,9 +316,15 @@ def test_the_ecs_run_launcher_starts_a_run_as_a_task_of_terraforms_definition(
         location = workspace.get_code_location(location_name)
         [repository] = location.get_repositories().values()
         job = repository.get_full_job("profile")
+        # A day's profiling, as the arrivals sensor requests it.
         run = create_run_for_test(
             instance,
             job_name="profile",
+            tags={"dagster/partition": "2026-03-02"},
+            asset_selection=frozenset({registry_key_of("card_transactions")}),
+            asset_check_selection=frozenset(
+                {AssetCheckKey(registry_key_of("card_transactions"), "schema_compatible")}
+            ),
             remote_job_origin=job.get_remote_origin(),
             job_code_origin=job.get_python_origin(),
         )
@@ -323,6 +342,31 @@ def test_the_ecs_run_launcher_starts_a_run_as_a_task_of_terraforms_definition(
     assert command[:3] == ["dagster", "api", "execute_run"]
     assert run.run_id in command[3]
     assert {"key": "dagster/run_id", "value": run.run_id} in task["tags"]
+    assert task["launchType"] == "FARGATE" and task["clusterArn"].endswith(f"/{CLUSTER}")
     # The run records where it runs, for run monitoring and termination.
     tags = instance.get_run_by_id(run.run_id).tags
     assert tags["ecs/task_arn"] == task_arn
+
+    # Playing ECS: the run container executes exactly that command, in the environment its
+    # task definition gives it (the instance's variables, the lake's settings).
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / command[0]), *command[1:]],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = [
+        (e.message, str(e.dagster_event.event_specific_data)[:2000] if e.dagster_event else "")
+        for e in instance.all_logs(run.run_id)
+    ]
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.SUCCESS, events
+    [latest] = instance.fetch_materializations(
+        registry_key_of("card_transactions"), limit=1
+    ).records
+    assert latest.run_id == run.run_id and latest.partition_key == "2026-03-02"
+    # The run worker's step output went to the compute logs' bucket.
+    s3 = boto3.client("s3", endpoint_url=aws_endpoint, region_name="eu-west-1")
+    logs = s3.list_objects_v2(Bucket=LOGS_BUCKET, Prefix="compute-logs/").get("Contents", [])
+    assert any(run.run_id in item["Key"] for item in logs), [item["Key"] for item in logs]
