@@ -9,7 +9,7 @@ JOB_PYTHON ?= python3.11
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install dagster-home demo test dev lint format bench checkov chromium aws-calls clean
+.PHONY: install dagster-home demo test dev lint format bench checkov chromium postgres aws-calls clean
 
 # Reinstall only when the dependency list changes.
 $(BIN)/.installed: pyproject.toml
@@ -36,6 +36,7 @@ $(TOOLS)/bin/checkov:
 
 checkov: $(TOOLS)/bin/checkov
 	$(TOOLS)/bin/checkov -d terraform --config-file .checkov.yaml
+	$(TOOLS)/bin/checkov -f deploy/dagster/Dockerfile --framework dockerfile --skip-download --compact --quiet
 
 # The dashboard's browser test (tests/test_slo_dashboard.py) drives Debian's chromium through
 # Playwright, never a browser `playwright install` downloads. The package lists are refreshed
@@ -47,6 +48,14 @@ $(CHROMIUM):
 	$(APT_INSTALL) || { $(SUDO) apt-get update && $(APT_INSTALL); }
 
 chromium: $(CHROMIUM)
+
+# Dagster's instance on PostgreSQL is tested against a server the tests start (tests/postgres.py)
+# from Debian's server binaries, installed the same way where missing; their folder names the
+# major version, so the target checks for any.
+PG_CTL := $(firstword $(wildcard /usr/lib/postgresql/*/bin/pg_ctl))
+APT_INSTALL_POSTGRES := $(SUDO) apt-get install -y --no-install-recommends postgresql
+postgres:
+	$(if $(PG_CTL),@true,$(APT_INSTALL_POSTGRES) || { $(SUDO) apt-get update && $(APT_INSTALL_POSTGRES); })
 
 # Re-records terraform/tests/aws_calls.json, the AWS calls the code makes, from every test file
 # that uses the moto server (tests/aws_calls.py); terraform/iam.tf must then grant exactly those.
@@ -60,13 +69,13 @@ $(SPARK35)/.installed: requirements-spark35.txt
 	$(SPARK35)/bin/pip install --quiet -r requirements-spark35.txt
 	touch $@
 
-# Its three environments and the browser built side by side (from a fresh clone, pip waits on downloads and the
+# Its three environments, the browser and PostgreSQL built side by side (from a fresh clone, pip waits on downloads and the
 # disk more than on the CPU); then one pytest worker per core, each test file kept on one worker
 # (its module fixtures, one SparkSession per worker), the slowest files first
 # (tests/conftest.py SLOWEST_FIRST). `lake generate --check` fails on generated pipelines that are
 # behind their specs or templates, or edited by hand.
 test:
-	$(MAKE) --no-print-directory -j3 install checkov $(SPARK35)/.installed chromium
+	$(MAKE) --no-print-directory -j3 install checkov $(SPARK35)/.installed chromium postgres
 	$(BIN)/ruff check .
 	$(BIN)/lake generate --check
 	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder

@@ -9,6 +9,7 @@ from pathlib import Path
 import aws_calls
 import jvm_archive
 import pytest
+from postgres import postgres_server  # noqa: F401  (Dagster's instance on PostgreSQL)
 
 # The tests' lakes hold days from 2025 on, before config/lake.yaml's calendar start.
 TESTS_PARTITIONS_START = "2025-01-01"

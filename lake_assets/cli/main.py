@@ -4,9 +4,9 @@ The entry point: each capability registers its command group (its cli.py), in th
 help lists them. A command that runs assets or Spark jobs (`set_defaults(checks_config=True)`)
 first checks the configuration as the code location would, which imports Dagster and builds the
 asset graph (seconds); the others import neither Dagster nor Spark unless they use them, so a
-point query or a lineage trace answers in about a second. Every command but `lake generate`
-(`set_defaults(needs_settings=False)`) reads the settings, so a bad config file fails each
-command that reads it with the same ConfigError."""
+point query or a lineage trace answers in about a second. Every command but `lake generate` and
+`lake platform instance` (`set_defaults(needs_settings=False)`) reads the settings, so a bad
+config file fails each command that reads it with the same ConfigError."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from lake_assets.ingestion.retention_cli import add_retention_commands
 from lake_assets.layers.cli import add_layer_commands
 from lake_assets.lineage.cli import add_lineage_commands
 from lake_assets.pipelines.cli import add_generate_commands
+from lake_assets.platform.cli import add_platform_commands
 from lake_assets.pull.cli import add_pull_commands
 from lake_assets.runtime.cli import add_deploy_commands
 from lake_assets.settings import ConfigError, load_settings
@@ -64,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     add_raw_commands(sub, _resources)
     add_generate_commands(sub)
     add_deploy_commands(sub, _resources)
+    add_platform_commands(sub)
     add_status_commands(sub)
     add_query_commands(sub, _resources)
     add_demo_commands(sub)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from uuid import uuid4
 
+from lake_assets.platform.instance import LAKE_TELEMETRY, LOCAL_MAX_CONCURRENT_RUNS, run_queue
 from lake_assets.settings import Settings
 
 
@@ -32,13 +33,12 @@ def date_argument(value: str) -> str:
 # --- runs through Dagster -------------------------------------------------------------------
 
 
-# What the lake needs of a DAGSTER_HOME, each a top-level key of its dagster.yaml: no telemetry
-# (its banner would print in the middle of a command's output), and at most two runs in flight,
-# so a webserver started over a backlog (`make dev` after `make demo`) queues it instead of
-# starting a Spark process per run on a small machine.
+# What the lake needs of a local DAGSTER_HOME, each a top-level key of its dagster.yaml: no
+# telemetry and at most two runs in flight, as lake_assets/platform/instance.py says why (the
+# production instance it renders has the same keys).
 DAGSTER_HOME_SETTINGS = {
-    "telemetry": "telemetry:\n  enabled: false\n",
-    "concurrency": "concurrency:\n  runs:\n    max_concurrent_runs: 2\n",
+    "telemetry": LAKE_TELEMETRY,
+    "concurrency": run_queue(LOCAL_MAX_CONCURRENT_RUNS),
 }
 # Keys by which a user's dagster.yaml already decides what a setting would.
 _DECIDED_BY = {
@@ -59,7 +59,8 @@ def set_up_dagster_home(home: Path) -> list[str]:
     added = [key for key in DAGSTER_HOME_SETTINGS if not present & _DECIDED_BY[key]]
     if added:
         prefix = "" if not text or text.endswith("\n") else "\n"
-        config_file.write_text(text + prefix + "".join(DAGSTER_HOME_SETTINGS[k] for k in added))
+        settings = "".join(yaml.safe_dump({k: DAGSTER_HOME_SETTINGS[k]}) for k in added)
+        config_file.write_text(text + prefix + settings)
     return added
 
 
