@@ -215,7 +215,14 @@ def test_a_stale_glue_stamp_is_drift_until_lake_deploy_config_stamps_it(
     (bin_dir / "terraform").chmod(0o755)
     (repo / "terraform" / ".terraform").mkdir()
     monkeypatch.setenv("PATH", str(bin_dir))
-    assert main(["deploy", "--config", str(repo / SPEC), "--apply"]) == 0
+    variables = repo / "terraform" / "env" / "prod.tfvars"  # the environment's variables
+    argv = ["deploy", "--config", str(repo / SPEC), "--apply", "--var-file", str(variables)]
+    assert main(argv) == 2  # the file is missing: refused, nothing run
+    assert f"no variables file {variables}" in capsys.readouterr().err
+    assert not calls.exists()
+    variables.parent.mkdir(exist_ok=True)
+    variables.write_text('environment = "prod"\n')
+    assert main(argv) == 0
     assert f"terraform/pipelines/{NAME} applied" in capsys.readouterr().out
     assert calls.read_text().split() == [
         str(repo / "terraform"),
@@ -223,6 +230,7 @@ def test_a_stale_glue_stamp_is_drift_until_lake_deploy_config_stamps_it(
         "-auto-approve",
         "-input=false",
         "-no-color",
+        f"-var-file={variables}",
         f"-target=module.pipeline_{NAME}",
         "-target=aws_s3_bucket_notification.lake",
     ]

@@ -124,12 +124,17 @@ def glue_table_input(root: Path, repository: Repository) -> dict:
     return {**table_input, "Parameters": parameters}
 
 
-def _terraform(root: Path, name: str, apply: bool) -> subprocess.CompletedProcess:
+def _terraform(
+    root: Path, name: str, apply: bool, var_file: Path | None
+) -> subprocess.CompletedProcess:
     # The module, and the bucket's notification, whose rules come from every pipeline's raw prefix.
     targets = [f"-target=module.pipeline_{name}", "-target=aws_s3_bucket_notification.lake"]
     command = ["apply", "-auto-approve"] if apply else ["plan"]
+    # The root module's variables without defaults (the VPC, the certificate, ...) come from the
+    # environment's file (terraform/env/<env>.tfvars), as `terraform apply` gets them.
+    variables = [f"-var-file={var_file.resolve()}"] if var_file else []
     return subprocess.run(
-        ["terraform", *command, "-input=false", "-no-color", *targets],
+        ["terraform", *command, "-input=false", "-no-color", *variables, *targets],
         cwd=root / "terraform",
         capture_output=True,
         text=True,
@@ -138,7 +143,11 @@ def _terraform(root: Path, name: str, apply: bool) -> subprocess.CompletedProces
 
 
 def deploy_pipeline(
-    settings: Settings, resources: Mapping[str, Any], spec: Path, apply: bool = False
+    settings: Settings,
+    resources: Mapping[str, Any],
+    spec: Path,
+    apply: bool = False,
+    var_file: Path | None = None,
 ) -> PipelineDeploy:
     """Deploy the pipeline of `spec` (pipelines/<name>.yaml in the repository whose root is
     the spec's grandparent). Raises DeployRefused before doing anything when a step could not
@@ -146,6 +155,8 @@ def deploy_pipeline(
     spec = spec.resolve()
     root, name = spec.parent.parent, spec.stem
     checked = preflight(settings, spec, root)
+    if var_file is not None and not var_file.is_file():
+        checked.refusals.append(f"no variables file {var_file} (terraform/env/<env>.tfvars)")
     if checked.refusals:
         raise DeployRefused(name, checked.refusals + checked.terraform)
     storage, catalog = resources["storage"], resources["catalog"]
@@ -160,7 +171,7 @@ def deploy_pipeline(
         done.lines += checked.terraform
         done.complete = False
         return done
-    result = _terraform(root, name, apply)
+    result = _terraform(root, name, apply, var_file)
     done.lines += [result.stdout.rstrip(), result.stderr.rstrip()]
     verb = "applied" if apply else "planned"
     if result.returncode == 0:

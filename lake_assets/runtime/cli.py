@@ -23,7 +23,9 @@ def _deploy_pipeline(args: argparse.Namespace, settings: Settings, resources_for
         # The refusal names what is missing before any resource (which needs the aws
         # profile's settings) is built.
         resources = resources_for(settings) if settings.profile == "aws" else {}
-        done = deploy_pipeline(settings, resources, Path(args.config), apply=args.apply)
+        done = deploy_pipeline(
+            settings, resources, Path(args.config), apply=args.apply, var_file=args.var_file
+        )
     except (DeployRefused, DeployError) as error:
         print(f"lake: error: {error}", file=sys.stderr)
         return 2
@@ -37,8 +39,10 @@ def add_deploy_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def deploy(args: argparse.Namespace, settings: Settings) -> int:
         if args.config:
             return _deploy_pipeline(args, settings, resources_for)
-        if args.apply:
-            raise ValueError("--apply applies a pipeline's Terraform module: name its --config")
+        if args.apply or args.var_file:
+            raise ValueError(
+                "--apply and --var-file are for a pipeline's Terraform module: name its --config"
+            )
         if settings.profile != "aws":
             raise ValueError(
                 "lake deploy uploads the Spark jobs' code for EMR Serverless to the aws "
@@ -68,5 +72,12 @@ def add_deploy_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     )
     p.add_argument(
         "--apply", action="store_true", help="with --config: terraform apply instead of plan"
+    )
+    p.add_argument(
+        "--var-file",
+        type=Path,
+        metavar="TFVARS",
+        help="with --config: the environment's variables for the plan or apply "
+        "(terraform/env/<env>.tfvars)",
     )
     p.set_defaults(run=deploy)
