@@ -47,6 +47,11 @@ def restore_problem(storage_class: str, tier: str) -> str | None:
     return None
 
 
+def waiting(states: dict[str, Thaw]) -> list[str]:
+    """Keys a job cannot read yet: archived, or restoring."""
+    return [k for k, s in states.items() if s in (Thaw.ARCHIVED, Thaw.RESTORING)]
+
+
 @dataclass(frozen=True)
 class Thawing:
     """The raw objects of a range of days, each with its state after a restore was asked."""
@@ -66,8 +71,7 @@ class Thawing:
 
     @property
     def waiting(self) -> list[str]:
-        """Keys a job cannot read yet."""
-        return [k for k, s in self.states.items() if s in (Thaw.ARCHIVED, Thaw.RESTORING)]
+        return waiting(self.states)
 
     @property
     def ready_within_hours(self) -> float:

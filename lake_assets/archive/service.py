@@ -11,6 +11,7 @@ from lake_assets.archive.model import (
     Thawing,
     restore_problem,
     thaw_of,
+    waiting,
 )
 from lake_assets.ingestion.promotion_plan import file_partitions
 from resources.registry_store import RegistryStore
@@ -22,7 +23,7 @@ def thaw_states(storage: LakeStorage, keys: Iterable[str]) -> tuple[dict[str, Th
     folder gives every object's class; only archived objects cost a HeadObject each (the
     restore status is in no listing), so a backfill of fresh days makes no per-file call."""
     keys = sorted(set(keys))
-    if not storage.archives:
+    if not storage.archives:  # not even a listing: a folder has one storage class
         return dict.fromkeys(keys, Thaw.AVAILABLE), {}
     folders = sorted({key.rsplit("/", 1)[0] + "/" for key in keys})
     listed = {info.key: info for folder in folders for info in storage.list(folder)}
@@ -41,12 +42,9 @@ def refuse_archived(
 ) -> None:
     """Raise ArchivedInputsError when any of `keys` cannot be read yet; a job that read
     them would fail midway on EMR, or quietly miss their rows."""
-    if not storage.archives:  # skip even the listing: a local job reads what it lists
-        return
     states, _ = thaw_states(storage, keys)
-    waiting = [k for k, s in states.items() if s in (Thaw.ARCHIVED, Thaw.RESTORING)]
-    if waiting:
-        raise ArchivedInputsError(source, first, last, waiting, states)
+    if unreadable := waiting(states):
+        raise ArchivedInputsError(source, first, last, unreadable, states)
 
 
 def raw_keys_of_days(
