@@ -9,6 +9,8 @@ from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
 
+from resources.jsonl import append_line, read_lines
+
 log = logging.getLogger("lakehouse.metrics")
 
 
@@ -24,12 +26,8 @@ class LocalMetrics(PlatformMetrics):
 
     def count(self, name: str, value: int) -> None:
         log.info("metric %s += %s", name, value)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         at = datetime.now(UTC).isoformat()
-        with self.path.open("a") as handle:
-            handle.write(json.dumps({"name": name, "value": value, "at": at}) + "\n")
+        append_line(self.path, json.dumps({"name": name, "value": value, "at": at}))
 
     def counted(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines()]
+        return read_lines(self.path)

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from resources.jsonl import append_line, read_lines
+
 log = logging.getLogger("lakehouse.alerts")
 
 
@@ -34,11 +36,7 @@ class LocalNotifier(Notifier):
 
     def send(self, alert: Alert) -> None:
         log.warning("ALERT %s: %s", alert.kind, alert.subject)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as handle:
-            handle.write(alert.to_json() + "\n")
+        append_line(self.path, alert.to_json())
 
     def alerts(self) -> list[Alert]:
-        if not self.path.exists():
-            return []
-        return [Alert(**json.loads(line)) for line in self.path.read_text().splitlines()]
+        return [Alert(**fields) for fields in read_lines(self.path)]
