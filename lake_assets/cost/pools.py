@@ -42,9 +42,21 @@ def _text(name: str) -> Column:
     return F.coalesce(F.col(name).cast("string"), F.lit(""))
 
 
-def resource_key(kind: str, resource: Column, of_a_line: bool) -> Column:
-    """What pool key `kind` reads from a resource id: "" when a line's id does not name one (the
-    method does not take the line). A driver's resource may be the bare id or the ARN."""
+# The fixed start of the ARNs the patterns read: a cheap test that spares the regex on every line
+# item of another service (most of a bill).
+_ARN_PREFIX = {EMR_ARN: "arn:aws:emr-serverless:", WORKGROUP_ARN: "arn:aws:athena:"}
+_JOB_RUN = "/jobruns/"
+
+
+def _named(resource: Column, pattern: str, group: int) -> Column:
+    """The ARN `pattern`'s `group` in `resource`, "" when it is not such an ARN."""
+    return F.when(
+        resource.startswith(_ARN_PREFIX[pattern]), F.regexp_extract(resource, pattern, group)
+    ).otherwise(F.lit(""))
+
+
+def resource_key(kind: str, resource: Column) -> Column:
+    """What pool key `kind` reads from a driver's resource, the bare id or the ARN."""
     pattern, group = {
         "application": (EMR_ARN, 1),
         "job_run": (EMR_ARN, 2),
@@ -52,17 +64,34 @@ def resource_key(kind: str, resource: Column, of_a_line: bool) -> Column:
     }.get(kind, (None, 0))
     if pattern is None:
         return resource
-    named = F.regexp_extract(resource, pattern, group)
-    if kind == "job_run" and of_a_line:
-        return named  # an application-level line names no job run
+    named = _named(resource, pattern, group)
     return F.when(named != "", named).otherwise(resource)
+
+
+# What the ARN patterns read from a line's resource id, once per line (line_pools' first
+# projection; Spark keeps a regex that later expressions use more than once in its own).
+_NAMED = {"emr_application": (EMR_ARN, 1), "athena_workgroup": (WORKGROUP_ARN, 1)}
+
+
+def _line_key(kind: str) -> Column:
+    """The pool key `kind` of a line, from its `resource_id` and the _NAMED columns: "" where
+    the id names none (an application-level line names no job run), so no method of that kind
+    takes the line. The job run is the ARN's tail once the application matched."""
+    resource, application = F.col("resource_id"), F.col("emr_application")
+    if kind == "job_run":
+        return F.when(
+            (application != "") & resource.contains(_JOB_RUN),
+            F.substring_index(resource, _JOB_RUN, -1),
+        ).otherwise(F.lit(""))
+    named = {"application": application, "workgroup": F.col("athena_workgroup")}.get(kind)
+    return resource if named is None else F.when(named != "", named).otherwise(resource)
 
 
 def _driver_resource(kind: str) -> Column:
     """A driver's pool key: from its resource, or for a job run from its key when that is the
     job run's ARN (a run recorded on its application names its job run there)."""
     if kind != "job_run":
-        return resource_key(kind, _text("resource"), False)
+        return resource_key(kind, _text("resource"))
     named = F.regexp_extract(_text("resource"), EMR_ARN, 2)
     keyed = F.regexp_extract(_text("key"), EMR_ARN, 2)
     return F.when(named != "", named).when(keyed != "", keyed).otherwise(_text("resource"))
@@ -78,14 +107,15 @@ def _usage_measure(method: Method) -> Column:
 
 def _takes(method: Method) -> Column:
     match = method.match
+    # Cheapest and most selective first: Spark stops at the first false condition.
     taken = F.col("line_type").isin(list(match.line_item_types))
     if match.product_codes:
-        taken &= F.col("product").isin(list(match.product_codes))
+        taken = F.col("product").isin(list(match.product_codes)) & taken
     if match.usage_types:
         taken &= F.col("usage_type").rlike(match.usage_types)
     if method.measures:
         taken &= _usage_measure(method).isNotNull()
-    return taken & (resource_key(method.resource_key, F.col("resource_id"), True) != "")
+    return taken & (_line_key(method.resource_key) != "")
 
 
 def _by_method(policy: AllocationPolicy, per_method, otherwise: Column) -> Column:
@@ -98,7 +128,8 @@ def _by_method(policy: AllocationPolicy, per_method, otherwise: Column) -> Colum
 
 def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
     """The month's line items summed per pool and tag: SUBPOOL with `nanos`, `lines` and
-    `usage` (line_item_usage_amount, exact in decimal)."""
+    `usage` (line_item_usage_amount, exact in decimal, of the methods that bill capacity; null
+    for the others, which never read it)."""
     tag = F.col("resource_tags")
     raw = lines.select(
         _text("line_item_product_code").alias("product"),
@@ -108,44 +139,52 @@ def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
         _text("usage_hour").alias("usage_hour"),
         *[F.coalesce(tag.getItem(TAG_PREFIX + t), F.lit("")).alias(f"tag_{t}") for t in _TAG_NAMES],
         F.col("cost_nanos").cast("bigint").alias("cost_nanos"),
-        F.coalesce(F.col("line_item_usage_amount"), F.lit(0.0)).cast("decimal(38,9)").alias("u"),
+        F.col("line_item_usage_amount").alias("usage_amount"),
     )
-    # Pool first: classifying is per distinct line shape, not per line item.
-    shapes = raw.groupBy(
-        "product", "line_type", "usage_type", "resource_id", "usage_hour", *TAGS
-    ).agg(
-        F.sum("cost_nanos").alias("nanos"),
-        F.count(F.lit(1)).alias("lines"),
-        F.sum("u").alias("usage"),
+    raw = raw.select(
+        "*",
+        *[
+            _named(F.col("resource_id"), pattern, group).alias(name)
+            for name, (pattern, group) in _NAMED.items()
+        ],
     )
     method = F.lit(UNMATCHED)
     for index in reversed(range(len(policy.methods))):
         method = F.when(_takes(policy.methods[index]), index).otherwise(method)
-    classified = shapes.withColumn("method", method).select(
+    billing = [i for i, m in enumerate(policy.methods) if m.billed_capacity is not None]
+    # One aggregation of the line items by their pool keys, classified line by line: few,
+    # short keys (a method index, not the product and usage type it was chosen by), so the
+    # pass costs little more than reading the bill. The category is the method's, named after.
+    classified = raw.withColumn("method", method).select(
         "method",
-        _by_method(
-            policy,
-            lambda m: resource_key(m.resource_key, F.col("resource_id"), True),
-            F.col("resource_id"),
-        ).alias("pool_resource"),
+        _by_method(policy, lambda m: _line_key(m.resource_key), F.col("resource_id")).alias(
+            "pool_resource"
+        ),
         _by_method(
             policy, lambda m: F.col("usage_hour") if m.hourly else F.lit(""), F.lit("")
         ).alias("pool_hour"),
-        _by_method(policy, _usage_measure, F.lit(None).cast("string")).alias("measure"),
-        _by_method(policy, lambda m: F.lit(m.category), F.lower("product")).alias("category"),
+        F.coalesce(_by_method(policy, _usage_measure, F.lit(None).cast("string")), F.lit("")).alias(
+            "measure"
+        ),
+        F.when(F.col("method") == UNMATCHED, F.lower("product"))
+        .otherwise(F.lit(""))
+        .alias("product"),
         *TAGS,
-        "nanos",
-        "lines",
-        "usage",
+        "cost_nanos",
+        F.when(
+            F.col("method").isin(billing),
+            F.coalesce(F.col("usage_amount"), F.lit(0.0)).cast("decimal(38,9)"),
+        ).alias("u"),
     )
     return (
-        classified.withColumn("measure", F.coalesce("measure", F.lit("")))
-        .groupBy(*SUBPOOL)
+        classified.groupBy(*POOL, "product", *TAGS)
         .agg(
-            F.sum("nanos").alias("nanos"),
-            F.sum("lines").alias("lines"),
-            F.sum("usage").alias("usage"),
+            F.sum("cost_nanos").alias("nanos"),
+            F.count(F.lit(1)).alias("lines"),
+            F.sum("u").alias("usage"),
         )
+        .withColumn("category", _by_method(policy, lambda m: F.lit(m.category), F.col("product")))
+        .select(*SUBPOOL, "nanos", "lines", "usage")
     )
 
 
