@@ -6,8 +6,6 @@ or split. Spark only; runs on Spark 3.5 and 4.x (no 4.x-only API).
 
 from __future__ import annotations
 
-from functools import reduce
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -55,19 +53,6 @@ def _named(resource: Column, pattern: str, group: int) -> Column:
     ).otherwise(F.lit(""))
 
 
-def resource_key(kind: str, resource: Column) -> Column:
-    """What pool key `kind` reads from a driver's resource, the bare id or the ARN."""
-    pattern, group = {
-        "application": (EMR_ARN, 1),
-        "job_run": (EMR_ARN, 2),
-        "workgroup": (WORKGROUP_ARN, 1),
-    }.get(kind, (None, 0))
-    if pattern is None:
-        return resource
-    named = _named(resource, pattern, group)
-    return F.when(named != "", named).otherwise(resource)
-
-
 # What the ARN patterns read from a line's resource id, once per line (line_pools' first
 # projection; Spark keeps a regex that later expressions use more than once in its own).
 _NAMED = {"emr_application": (EMR_ARN, 1), "athena_workgroup": (WORKGROUP_ARN, 1)}
@@ -87,14 +72,21 @@ def _line_key(kind: str) -> Column:
     return resource if named is None else F.when(named != "", named).otherwise(resource)
 
 
-def _driver_resource(kind: str) -> Column:
-    """A driver's pool key: from its resource, or for a job run from its key when that is the
-    job run's ARN (a run recorded on its application names its job run there)."""
+def _driver_key(kind: str) -> Column:
+    """A driver's pool key `kind`: as a line's, from its resource (the bare id or the ARN); a
+    run recorded on its application names its job run in its key instead."""
     if kind != "job_run":
-        return resource_key(kind, _text("resource"))
-    named = F.regexp_extract(_text("resource"), EMR_ARN, 2)
-    keyed = F.regexp_extract(_text("key"), EMR_ARN, 2)
-    return F.when(named != "", named).when(keyed != "", keyed).otherwise(_text("resource"))
+        return _line_key(kind)
+    keyed = _named(F.col("key"), EMR_ARN, 2)
+    named = _line_key(kind)
+    return F.when(named != "", named).when(keyed != "", keyed).otherwise(F.col("resource_id"))
+
+
+def _named_columns(resource: Column) -> list[Column]:
+    """The _NAMED columns of a resource id, each regex once per row (behind its prefix)."""
+    return [
+        _named(resource, pattern, group).alias(name) for name, (pattern, group) in _NAMED.items()
+    ]
 
 
 def _usage_measure(method: Method) -> Column:
@@ -141,13 +133,7 @@ def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
         F.col("cost_nanos").cast("bigint").alias("cost_nanos"),
         F.col("line_item_usage_amount").alias("usage_amount"),
     )
-    raw = raw.select(
-        "*",
-        *[
-            _named(F.col("resource_id"), pattern, group).alias(name)
-            for name, (pattern, group) in _NAMED.items()
-        ],
-    )
+    raw = raw.select("*", *_named_columns(F.col("resource_id")))
     method = F.lit(UNMATCHED)
     for index in reversed(range(len(policy.methods))):
         method = F.when(_takes(policy.methods[index]), index).otherwise(method)
@@ -194,34 +180,49 @@ _TAG_NAMES = ("team", "pipeline", "dataset")
 def driver_pools(drivers: DataFrame, policy: AllocationPolicy) -> DataFrame:
     """Each method's drivers summed by its pool keys and recipient: `method`, `pool_resource`,
     `pool_hour`, `d_measure`, team, pipeline, dataset and `units` (> 0, micro-units)."""
-    per_method = []
+    weighing = {}
     for index, method in enumerate(policy.methods):
-        if method.drivers is None:
-            continue
-        measures = sorted(set(method.measures.values()) | {method.fallback} - {None})
-        per_method.append(
-            drivers.where(
-                (F.col("kind") == method.drivers) & F.col("measure").isin(measures)
-            ).select(
-                F.lit(index).alias("method"),
-                _driver_resource(method.resource_key).alias("pool_resource"),
-                (_text("hour") if method.hourly else F.lit("")).alias("pool_hour"),
-                F.col("measure").alias("d_measure"),
-                _text("team").alias("team"),
-                _text("pipeline").alias("pipeline"),
-                _text("dataset").alias("dataset"),
-                weight_units(F.col("value")).alias("units"),
-            )
-        )
-    if not per_method:
+        if method.drivers is not None:
+            measures = sorted(set(method.measures.values()) | {method.fallback} - {None})
+            weighing[index] = (F.col("kind") == method.drivers) & F.col("measure").isin(measures)
+    if not weighing:
         return drivers.sparkSession.createDataFrame(
             [],
             "method int, pool_resource string, pool_hour string, d_measure string, "
             "team string, pipeline string, dataset string, units decimal(38,0)",
         )
+    # One pass: each driver row's weight and ARN parts once, then a row per method it weighs.
+    rows = drivers.select(
+        "kind",
+        "measure",
+        _text("resource").alias("resource_id"),
+        _text("key").alias("key"),
+        _text("hour").alias("hour"),
+        _text("team").alias("team"),
+        _text("pipeline").alias("pipeline"),
+        _text("dataset").alias("dataset"),
+        weight_units(F.col("value")).alias("units"),
+    )
+    methods = F.array(*[F.when(weighs, F.lit(index)) for index, weighs in weighing.items()])
+    per_method = rows.select(
+        "*", *_named_columns(F.col("resource_id")), F.explode(methods).alias("method")
+    ).where(F.col("method").isNotNull())
     keys = ["method", "pool_resource", "pool_hour", "d_measure", "team", "pipeline", "dataset"]
     return (
-        reduce(DataFrame.unionByName, per_method)
+        per_method.select(
+            "method",
+            _by_method(policy, lambda m: _driver_key(m.resource_key), F.lit("")).alias(
+                "pool_resource"
+            ),
+            _by_method(policy, lambda m: F.col("hour") if m.hourly else F.lit(""), F.lit("")).alias(
+                "pool_hour"
+            ),
+            F.col("measure").alias("d_measure"),
+            "team",
+            "pipeline",
+            "dataset",
+            "units",
+        )
         .groupBy(*keys)
         .agg(F.sum("units").alias("units"))
         .where(F.col("units") > 0)
