@@ -103,24 +103,17 @@ def test_a_policy_error_names_file_key_and_reason(tmp_path, old, new, key, reaso
 # --- the split -----------------------------------------------------------------------------
 
 
-def test_the_spark_split_is_model_split_exactly(spark):
-    from lake_assets.cost.split import split_pools, weight_units
+def test_the_integer_split_is_model_split_exactly():
+    from lake_assets.cost.shares import UNITS_PER_VALUE, split_units
 
     rng = random.Random(16)
-    pools = []
     for pool in range(60):
         total = rng.choice([1, 7, 10**9 + 1, rng.randrange(-(10**10), 10**12)])
-        weights = [(f"k{rng.randrange(50):02d}", rng.randrange(1, 40) / 2) for _ in range(5)]
-        pools.append((pool, total, dict(weights)))
-    rows = [(p, t, k, w) for p, t, ws in pools for k, w in ws.items()]
-    frame = spark.createDataFrame(rows, "pool int, nanos bigint, key string, weight double")
-    shares = split_pools(
-        frame.withColumn("units", weight_units(frame["weight"])), ["pool"], "key", "nanos", "units"
-    ).collect()
-    found = {(r["pool"], r["key"]): r["share"] for r in shares}
-    for pool, total, weights in pools:
-        expected = split_exactly(total, list(weights.items()))
-        assert {k: found[pool, k] for k in weights} == expected, (pool, total, weights)
+        weights = dict((f"k{rng.randrange(50):02d}", rng.randrange(1, 40) / 2) for _ in range(5))
+        units = [(key, round(weight * UNITS_PER_VALUE)) for key, weight in weights.items()]
+        shares = split_units(total, units)
+        assert sum(shares.values()) == total
+        assert shares == split_exactly(total, list(weights.items())), (pool, total, weights)
 
 
 def test_the_java_arn_pattern_reads_as_the_model_does():

@@ -11,13 +11,13 @@ from pyspark.sql import functions as F
 
 from lake_assets.cost.model import TAG_PREFIX
 from lake_assets.cost.policy import AllocationPolicy, Method
-from lake_assets.cost.split import weight_units
+from lake_assets.cost.shares import POOL, UNITS_PER_VALUE, UNMATCHED
 
 # The Java spelling of model._EMR_ARN (group 1: the application, group 2: the job run).
 EMR_ARN = r"^arn:aws:emr-serverless:[^:]*:\d*:/applications/([^/]+)(?:/jobruns/([^/]+))?$"
 WORKGROUP_ARN = r"^arn:aws:athena:[^:]*:\d*:workgroup/(.+)$"
-UNMATCHED = -1  # the method index of a line no method takes
-POOL = ["method", "pool_resource", "pool_hour", "measure"]
+# Driver values are weighed in whole micro-units (shares.UNITS_PER_VALUE): exact sums.
+WHOLE = "decimal(38,0)"
 TAGS = ["tag_team", "tag_pipeline", "tag_dataset"]
 # What a pool of lines carries, whichever method took it.
 SUBPOOL = [*POOL, "category", *TAGS]
@@ -34,6 +34,11 @@ DRIVER_COLUMNS = {
     "value": "double",
     "origin": "string",
 }
+
+
+def weight_units(value: Column) -> Column:
+    """A driver value (double) as whole micro-units, rounded half-up once, per value."""
+    return F.round(value.cast("decimal(38,9)") * F.lit(UNITS_PER_VALUE)).cast(WHOLE)
 
 
 def _text(name: str) -> Column:
