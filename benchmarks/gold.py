@@ -8,8 +8,9 @@ currencies, ORDERS_PER_CARD orders per card transaction, the customers and the d
 - gold rebuild: the four gold tables of the day as the gold assets build them, in order (the
   KPIs read the published facts), through the layers core's step (layers/step.py): plan
   through the catalog, the registered job `gold_table` in-process (the SQL's columns checked
-  against the declaration, SQL over temp views, written, read back once for the output
-  contract: not-null columns and one row per grain), the contract's verdict, lineage, publish.
+  against the declaration, SQL over temp views, written with its rows and the not-null rules
+  counted in that pass, the grain's uniqueness over the written keys: ADR-0119), the
+  contract's verdict, lineage, publish.
 - plain Spark: the same four SQL files over temp views of the same files in one session, each
   table written as Parquet, the KPIs over the facts just written. Target: rebuild <= 1.3x.
 - pandera: pandera.pyspark validating each table the rebuild published against its declared

@@ -326,7 +326,12 @@ def test_action_helpers_partition_the_rules():
 
 
 def test_unique_flags_every_copy_within_a_partition_only(spark):
-    from lake_assets.contracts.rules import VIOLATIONS, row_violations, with_unique_violations
+    from lake_assets.contracts.rules import (
+        VIOLATIONS,
+        row_violations,
+        unique_violation_counts,
+        with_unique_violations,
+    )
 
     rules = contract(
         [
@@ -342,7 +347,7 @@ def test_unique_flags_every_copy_within_a_partition_only(spark):
         ("t1", D1, "C1", "x"),
         ("t1", D1, "C1", "y"),  # t1 twice on D1
         ("t1", D2, "C2", "x"),  # and once on D2: not a duplicate there
-        ("t2", D1, "C1", "x"),  # (C1, x) three times on D1
+        ("t2", D1, "C1", "x"),  # (C1, x) twice on D1
         (None, D1, "C3", "x"),
         (None, D1, "C3", None),  # null keys are never duplicates
     ]
@@ -361,6 +366,10 @@ def test_unique_flags_every_copy_within_a_partition_only(spark):
         ("t1", "2026-03-03", "C2", "x", ()),
         ("t2", "2026-03-02", "C1", "x", ("code_kind_unique",)),
     ]
+    # Counted without flagging (a derived write's audit), the same rows break the same rules.
+    assert unique_violation_counts(frame, rules, "event_date") == {
+        "2026-03-02": {"id_unique": 2, "code_kind_unique": 2}
+    }
 
 
 # --- referential integrity ------------------------------------------------------------

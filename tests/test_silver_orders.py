@@ -183,6 +183,15 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
     ]
     deliver_changes(lake, wed, wednesday)
 
+    def unplanned(job: str, plan: dict) -> dict:
+        """A plan that misses a slice the changes touch (order_events republished since)."""
+        del plan["slices"][tue]
+        return run_job(spark, job, plan)
+
+    with pytest.raises(ValueError, match=f"partitions the plan does not name: {tue}"):
+        build(lake, spark, wed, "run-unplanned", unplanned)
+    assert versions(lake) == {old: monday, recent: "run-tue", mon: "run-tue", tue: "run-tue"}
+
     def racing(job: str, plan: dict) -> dict:
         """The slow run's job, after the slow run read the slices and before it publishes:
         the fast run applies the whole day meanwhile."""

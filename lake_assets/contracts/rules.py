@@ -55,16 +55,22 @@ def _violated(rule: Rule) -> Column:
     raise ValueError(f"rule {rule.name!r} ({rule.kind}) is not a row rule")
 
 
-def row_violations(contract: Contract, frame_columns: Collection[str]) -> Column:
-    """array<string> of the row rules (not_null, range, regex, allowed_values, sql, and the
-    schema's `schema.not_null.<column>`) each row violates, in contract order."""
+def row_rules_violated(contract: Contract, frame_columns: Collection[str]) -> dict[str, Column]:
+    """Per row rule (not_null, range, regex, allowed_values, sql, and the schema's
+    `schema.not_null.<column>`), in contract order: true where a row violates it."""
     rules = contract.rules_of(*ROW_KINDS)
     missing = sorted({c for r in rules for c in r.columns} - set(frame_columns))
     if missing:
         raise ValueError(
             f"contract {contract.dataset!r} reads columns the frame lacks: {', '.join(missing)}"
         )
-    named = [F.when(_violated(rule), F.lit(rule.name)) for rule in rules]
+    return {rule.name: _violated(rule) for rule in rules}
+
+
+def row_violations(contract: Contract, frame_columns: Collection[str]) -> Column:
+    """array<string> of the row rules each row violates, in contract order."""
+    violated = row_rules_violated(contract, frame_columns)
+    named = [F.when(broken, F.lit(name)) for name, broken in violated.items()]
     return F.filter(F.array(*named), lambda name: name.isNotNull()).cast("array<string>")
 
 
@@ -80,6 +86,29 @@ def with_unique_violations(
         duplicated = (copies > 1) & _all_present(keys)
         frame = frame.withColumn(violations_col, _append_when(duplicated, violations_col, rule))
     return frame
+
+
+def unique_violation_counts(
+    frame: DataFrame, contract: Contract, partition_col: str
+) -> dict[str, dict[str, int]]:
+    """{partition: {unique rule: violating rows}} counted as `with_unique_violations` flags
+    them (every copy of a key present more than once), without flagging any row: one
+    aggregate over the partition and key columns per rule, so a columnar file is read for
+    those columns only. Clean partitions are absent."""
+    counts: dict[str, dict[str, int]] = {}
+    for rule in contract.rules_of("unique"):
+        keys = rule.columns
+        copies = (
+            frame.where(_all_present(keys))
+            .groupBy(partition_col, *keys)
+            .count()
+            .where(F.col("count") > 1)
+            .groupBy(partition_col)
+            .agg(F.sum("count").alias("rows"))
+        )
+        for partition, rows in copies.collect():
+            counts.setdefault(str(partition), {})[rule.name] = rows
+    return counts
 
 
 def with_referential_violations(

@@ -1,50 +1,128 @@
 """The Spark side every derived job ends with: write the built rows as the declared columns
-into the run's folder, then one read of what was written for the orchestrator's audit (rows
-and files) and the output contract (violating rows per rule). Dagster-free and catalog-free,
-like every registered job (lake_assets/runtime/jobs.py)."""
+into the run's folder, audited in that same pass. Dagster-free and catalog-free, like every
+registered job (lake_assets/runtime/jobs.py).
+
+The audit (rows, the counts a job asks for, the output contract's row rules) is a Spark
+`Observation` of the write: the rows counted are those the writer committed, and no second
+pass reads them back. The files are the committed folder's listing; only a contract's unique
+rules read the written files again, their key columns alone (ADR-0119).
+"""
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from collections.abc import Mapping, Sequence
+
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
-from lake_assets.contracts.rules import (
-    VIOLATIONS,
-    row_violations,
-    violation_counts,
-    with_unique_violations,
-)
+from lake_assets.contracts.rules import row_rules_violated, unique_violation_counts
 from lake_assets.tables.frames import PARTITION, conformed
 
 
-def write_derived(spark: SparkSession, rows: DataFrame, plan: dict) -> dict:
+def write_derived(
+    spark: SparkSession, rows: DataFrame, plan: dict, counted: Mapping[str, Column] | None = None
+) -> dict:
     """Write `rows` (the table's declared `plan["columns"]`, typed, in order) to
-    `plan["output_uri"]`. Result: `rows` and `files` written, and `violations`, the written
-    rows breaking each rule of `plan["contract"]` (none without a contract)."""
-    columns = plan["columns"]
-    conformed(rows, columns).select(*columns).write.mode("error").parquet(plan["output_uri"])
-    written = spark.read.parquet(plan["output_uri"])
-    per_file = (
-        written.groupBy(F.col("_metadata.file_name").alias("file"))
-        .agg(F.count(F.lit(1)).alias("rows"))
-        .collect()
-    )
-    checked = written.withColumn(PARTITION, F.lit(plan["partition"]))
-    violations = contract_violations(checked, plan.get("contract")).get(plan["partition"], {})
+    `plan["output_uri"]`. Result: `rows` and `files` written, `violations`, the written rows
+    breaking each rule of `plan["contract"]` (none without a contract), and per name in
+    `counted` the rows on which its condition holds."""
+    frame = conformed(rows, plan["columns"])
+    return write_audited(spark, frame, plan, None, counted)[plan["partition"]]
+
+
+def write_audited(
+    spark: SparkSession,
+    frame: DataFrame,
+    plan: dict,
+    partitions: Sequence[str] | None = None,
+    counted: Mapping[str, Column] | None = None,
+) -> dict[str, dict]:
+    """Write `frame`'s declared columns (`plan["columns"]`) to `plan["output_uri"]` and audit
+    them in the same pass. With `partitions`, the values its PARTITION column may hold, the
+    rows are written in `event_date=` folders and audited per partition; a row outside them
+    fails the job after the write (nothing reports it, so nothing is published). Without,
+    everything is `plan["partition"]`.
+
+    Result, per partition that received rows (or the one partition): `rows`, `files` (names),
+    `violations` (rule -> rows breaking it, from `plan["contract"]`), and per name in `counted`
+    the rows on which its condition holds."""
+    columns = list(plan["columns"])
+    contract = Contract.model_validate(plan["contract"]) if plan.get("contract") else None
+    conditions = {"rows": F.lit(True), **(counted or {})}
+    rules = row_rules_violated(contract, frame.columns) if contract else {}
+    keys = list(partitions) if partitions is not None else [plan["partition"]]
+    # One counter per (partition, condition), named by position: a rule's name is free text.
+    measured = [(key, name) for key in keys for name in (*conditions, *rules)]
+    aggregates = [
+        F.count(F.when(_in(key, partitions) & {**conditions, **rules}[name], True)).alias(f"m{i}")
+        for i, (key, name) in enumerate(measured)
+    ]
+    if partitions is not None:
+        outside = ~F.col(PARTITION).cast("string").isin(keys)
+        # As text: Spark 3.5's Observation hands an array back as a bare Java object.
+        aggregates.append(
+            F.concat_ws(",", F.collect_set(F.when(outside, F.col(PARTITION).cast("string")))).alias(
+                "outside"
+            )
+        )
+    observed = Observation("written")
+    audited = frame.observe(observed, *aggregates)
+    if partitions is None:
+        audited.select(*columns).write.mode("error").parquet(plan["output_uri"])
+    else:
+        audited.select(*columns, PARTITION).write.mode("error").partitionBy(PARTITION).parquet(
+            plan["output_uri"]
+        )
+    metrics = observed.get
+    if partitions is not None and metrics["outside"]:
+        raise ValueError(f"rows fall in partitions the plan does not name: {metrics['outside']}")
+    values: dict[str, dict[str, int]] = {}
+    for i, (key, name) in enumerate(measured):
+        values.setdefault(key, {})[name] = metrics[f"m{i}"]
+    files = _written_files(spark, plan["output_uri"], partitions is not None)
+    unique = _unique_violations(spark, plan, contract, partitions is not None)
     return {
-        "rows": sum(r["rows"] for r in per_file),
-        "files": sorted(r["file"] for r in per_file),
-        "violations": violations,
+        key: {
+            "rows": counts["rows"],
+            "files": files.get(key if partitions is not None else "", []),
+            "violations": {
+                **{rule: counts[rule] for rule in rules if counts[rule]},
+                **unique.get(key, {}),
+            },
+            **{name: counts[name] for name in counted or {}},
+        }
+        for key, counts in values.items()
+        if partitions is None or counts["rows"]
     }
 
 
-def contract_violations(written: DataFrame, contract: dict | None) -> dict[str, dict[str, int]]:
-    """Per partition (the `event_date` column of `written`), the rows breaking each rule of
-    `contract` (a plan's JSON form); none without a contract."""
-    if not contract:
+def _in(key: str, partitions: Sequence[str] | None) -> Column:
+    return F.lit(True) if partitions is None else F.col(PARTITION).cast("string") == key
+
+
+def _written_files(spark: SparkSession, uri: str, partitioned: bool) -> dict[str, list[str]]:
+    """The data files the write committed under `uri` (names), per `event_date=` folder when
+    `partitioned`: a listing, no data read. An unpartitioned write of no rows still commits
+    one file, which carries the schema."""
+    # A schema given, so that nothing is inferred (no footer read); the listing is all we use.
+    listed = spark.read.schema("`_` string").parquet(uri).inputFiles()
+    files: dict[str, list[str]] = {}
+    for path in listed:
+        folder, name = path.rsplit("/", 2)[-2:]
+        key = folder.split("=", 1)[1] if partitioned else ""
+        files.setdefault(key, []).append(name)
+    return {key: sorted(names) for key, names in files.items()}
+
+
+def _unique_violations(
+    spark: SparkSession, plan: dict, contract: Contract | None, partitioned: bool
+) -> dict[str, dict[str, int]]:
+    """The contract's unique rules over what was written (they need every row of a partition
+    at once, which the write's single pass does not give): their key columns read back."""
+    if contract is None or not contract.rules_of("unique"):
         return {}
-    rules = Contract.model_validate(contract)
-    checked = written.withColumn(VIOLATIONS, row_violations(rules, written.columns))
-    checked = with_unique_violations(checked, rules, PARTITION)
-    return violation_counts(checked, VIOLATIONS, PARTITION)
+    written = spark.read.parquet(plan["output_uri"])
+    if not partitioned:
+        written = written.withColumn(PARTITION, F.lit(plan["partition"]))
+    return unique_violation_counts(written, contract, PARTITION)

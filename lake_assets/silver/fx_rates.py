@@ -96,5 +96,5 @@ def silver_fx_rates_job(spark: SparkSession, plan: dict) -> dict:
         rates = spark.createDataFrame([], ddl(RATE_COLUMNS))
     rows = fx_calendar_rows(
         rates, plan["partition"], plan["currencies"], plan["quote_currency"], plan["max_gap_days"]
-    ).cache()
-    return {**write_derived(spark, rows, plan), "carried": rows.where("carried_forward").count()}
+    )
+    return write_derived(spark, rows, plan, {"carried": F.col("carried_forward")})

@@ -14,10 +14,10 @@ derived-layer step, which plans the touched slices and publishes each.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lake_assets.layers.job import contract_violations
+from lake_assets.layers.job import write_audited
 from lake_assets.silver.orders_schema import ORDER_COLUMNS
 from lake_assets.tables.frames import PARTITION, ddl, read_resolved
 
@@ -82,32 +82,24 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
     `contract`, the output contract (or None).
 
     Result: `touched`, per touched slice its `rows`, `tombstones` and whether a change won
-    there (`rewritten`); `slices`, per rewritten slice the `rows` and `files` read back and each
-    contract rule's `violations`; `rows`, their sum. A replayed day rewrites no slice: its
-    folders are written but never published (the retention sweep removes them)."""
+    there (`rewritten`); `slices`, per rewritten slice the `rows`, `files` and each contract
+    rule's `violations`; `rows`, their sum. A replayed day rewrites no slice: its folders are
+    written but never published (the retention sweep removes them). Changes on an order date
+    the plan has no slice for (order_events republished since the plan) fail the job."""
     changes = read_resolved(spark, plan["inputs"]["order_events"])
     uris = [uri for files in plan["slices"].values() for uri in files]
     state = spark.read.schema(ddl(ORDER_COLUMNS)).parquet(*uris) if uris else None
+    merged = merge_orders(state, changes).withColumn(PARTITION, F.col("order_date"))
     # Every touched slice is written in the one pass that merges; which of them a change won
-    # is observed during that pass, and only those are reported for publishing.
-    observed = Observation("orders_merge")
-    merged = merge_orders(state, changes).observe(
-        observed,
-        F.count(F.lit(1)).alias("rows"),
-        # As text: Spark 3.5's Observation hands an array back as a bare Java object.
-        F.concat_ws(
-            ",", F.collect_set(F.when(F.col(APPLIED), F.col("order_date").cast("string")))
-        ).alias("won"),
+    # is counted during that pass, and only those are reported for publishing.
+    touched = write_audited(
+        spark,
+        merged,
+        plan,
+        sorted(plan["slices"]),
+        {"tombstones": F.col("deleted"), "won": F.col(APPLIED)},
     )
-    merged.select(*ORDER_COLUMNS, F.col("order_date").alias(PARTITION)).write.mode(
-        "error"
-    ).partitionBy(PARTITION).parquet(plan["output_uri"])
-    metrics = observed.get
-    touched = _written(spark, plan) if metrics["rows"] else {}
-    unplanned = sorted(set(touched) - set(plan["slices"]))
-    if unplanned:  # the changes are not those the plan was made from: report nothing
-        raise ValueError(f"changes touch order dates the plan has no slice for: {unplanned}")
-    slices = {d: touched[d] for d in sorted(filter(None, metrics["won"].split(",")))}
+    slices = {d: t for d, t in sorted(touched.items()) if t["won"]}
     return {
         "touched": {
             d: {"rows": t["rows"], "tombstones": t["tombstones"], "rewritten": d in slices}
@@ -118,25 +110,3 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
         },
         "rows": sum(s["rows"] for s in slices.values()),
     }
-
-
-def _written(spark: SparkSession, plan: dict) -> dict:
-    """Per slice written, read back: its data files (names), rows, tombstones and contract
-    violations."""
-    written = spark.read.parquet(plan["output_uri"]).withColumn(
-        PARTITION, F.col(PARTITION).cast("string")
-    )
-    per_file = written.groupBy(PARTITION, F.col("_metadata.file_name").alias("file")).agg(
-        F.count(F.lit(1)).alias("rows"), F.sum(F.col("deleted").cast("int")).alias("tombstones")
-    )
-    slices: dict[str, dict] = {}
-    for r in per_file.collect():
-        day = slices.setdefault(
-            r[PARTITION], {"rows": 0, "tombstones": 0, "files": [], "violations": {}}
-        )
-        day["files"].append(r["file"])
-        day["rows"] += r["rows"]
-        day["tombstones"] += r["tombstones"] or 0
-    for day, counts in contract_violations(written, plan.get("contract")).items():
-        slices[day]["violations"] = counts
-    return {d: {**s, "files": sorted(s["files"])} for d, s in slices.items()}
