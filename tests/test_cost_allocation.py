@@ -129,6 +129,20 @@ def test_the_java_arn_pattern_reads_as_the_model_does():
 # --- the job on a hand-made month ----------------------------------------------------------
 
 
+def test_pools_reach_the_driver_through_arrow_as_collect_gives_them(spark):
+    """tables.frames.collected, which moves the pools to the shares: the values collect()
+    gives (text, None, 64-bit and decimal(38,0) integers), in order, and none for no rows."""
+    from decimal import Decimal
+
+    from lake_assets.tables.frames import collected
+
+    rows = [("emr", None, 2**62, Decimal(10**30)), ("s3", "team-a", -1, Decimal(0))]
+    frame = spark.createDataFrame(rows, "method string, team string, nanos bigint, u decimal(38,0)")
+    assert collected(frame) == [row.asDict() for row in frame.collect()]
+    assert collected(frame)[0] == {"method": "emr", "team": None, "nanos": 2**62, "u": 10**30}
+    assert collected(frame.where("false")) == []
+
+
 def test_a_hand_made_month_gets_its_known_answers(spark, tmp_path):
     policy = load_policy(POLICY_FILE)
     # The alternative rule for idle capacity: shared by each team's EMR usage of the month.

@@ -36,6 +36,23 @@ def conformed(frame: DataFrame, columns: Mapping[str, str]) -> DataFrame:
     )
 
 
+def collected(frame: DataFrame) -> list[dict]:
+    """`frame`'s rows as dicts, moved to Python as Arrow batches: several times cheaper than
+    `collect()`'s pickled Rows for the hundreds of thousands of small rows a driver-side step
+    takes (cost pools). Values as `collect()` gives them for text, integers, decimals and
+    booleans; a timestamp comes back aware (UTC) rather than naive."""
+    import pyarrow as pa  # on the job's side too: pyspark's Arrow support needs it
+
+    if hasattr(frame, "toArrow"):  # Spark 4
+        table = frame.toArrow()
+    else:  # Spark 3.5 (EMR 7): the same transfer, not yet public
+        batches = frame._collect_as_arrow()
+        if not batches:
+            return []
+        table = pa.Table.from_batches(batches)
+    return table.to_pylist()
+
+
 def ddl(columns: dict[str, str]) -> str:
     return ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
 
