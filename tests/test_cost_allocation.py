@@ -143,6 +143,26 @@ def test_pools_reach_the_driver_through_arrow_as_collect_gives_them(spark):
     assert collected(frame.where("false")) == []
 
 
+def test_the_ledger_frame_is_built_through_arrow_at_the_declared_types(spark):
+    """tables.frames.frame_of (Spark 4: an Arrow table; the 3.5 path runs in the job cases of
+    tests/test_spark_jobs.py): the ledger's columns at their Spark types, values unchanged."""
+    from decimal import Decimal
+
+    from lake_assets.tables.frames import ddl, frame_of
+
+    row = {column: None for column in LEDGER_COLUMNS} | {
+        "month": MONTH,
+        "cost_nanos": 1_234_567_891,
+        "cost_usd": Decimal("1.234567891"),
+        "drivers": {"vcpu_seconds": 2.5, "runs": 3},
+        "team": "team-a",
+    }
+    ledger = frame_of(spark, [row], LEDGER_COLUMNS)
+    assert ledger.schema == spark.createDataFrame([], ddl(LEDGER_COLUMNS)).schema
+    (built,) = ledger.collect()
+    assert built.asDict() == row | {"drivers": {"vcpu_seconds": 2.5, "runs": 3.0}}
+
+
 def test_a_hand_made_month_gets_its_known_answers(spark, tmp_path):
     policy = load_policy(POLICY_FILE)
     # The alternative rule for idle capacity: shared by each team's EMR usage of the month.

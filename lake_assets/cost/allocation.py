@@ -20,7 +20,7 @@ from lake_assets.cost.model import UNALLOCATED, check_month
 from lake_assets.cost.policy import AllocationPolicy
 from lake_assets.cost.pools import DRIVER_COLUMNS, driver_pools, line_pools
 from lake_assets.cost.shares import allocate_pools
-from lake_assets.tables.frames import collected, ddl
+from lake_assets.tables.frames import collected, ddl, frame_of
 
 # The ledger's columns in file order (`team` is the folder, team=<t>/): model.LedgerRow's fields,
 # money as both exact nanos and decimal dollars, and the pool a row came from.
@@ -60,18 +60,11 @@ def allocate(
         "lines": sum(part["lines"] for part in subpools),
     }
     billion, nano = Decimal(10**9), Decimal("1e-9")
-    columns = list(LEDGER_COLUMNS)
-    values = (
+    values = [
         {**row, "month": month, "cost_usd": (Decimal(row["cost_nanos"]) / billion).quantize(nano)}
         for row in rows
-    )
-    # The rows are built to the schema here: verifying each one again costs a second a million.
-    ledger = lines.sparkSession.createDataFrame(
-        [tuple(value[c] for c in columns) for value in values],
-        ddl(LEDGER_COLUMNS),
-        verifySchema=False,
-    )
-    return ledger, bill
+    ]
+    return frame_of(lines.sparkSession, values, LEDGER_COLUMNS), bill
 
 
 def write_ledger(ledger: DataFrame, output_uri: str) -> None:

@@ -10,7 +10,7 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lake_assets.tables.types import SPARK_TYPES
+from lake_assets.tables.types import SPARK_TYPES, arrow_type
 
 # Every table is partitioned by event date, a directory level of its published folders.
 PARTITION = "event_date"
@@ -51,6 +51,22 @@ def collected(frame: DataFrame) -> list[dict]:
             return []
         table = pa.Table.from_batches(batches)
     return table.to_pylist()
+
+
+def frame_of(spark: SparkSession, rows: list[dict], columns: dict[str, str]) -> DataFrame:
+    """`rows` (dicts holding `columns`, values at their field types) as a frame of those
+    columns: sent to the JVM as one Arrow table on Spark 4, twice as fast as pickled tuples
+    for the hundreds of thousands of rows a driver-side step builds (the cost ledger); Spark
+    3.5 (EMR 7) cannot take an Arrow table, so there the tuples, left unverified (the rows
+    are built to the schema)."""
+    if int(spark.version.split(".")[0]) >= 4:
+        import pyarrow as pa
+
+        schema = pa.schema([(name, arrow_type(kind)) for name, kind in columns.items()])
+        return spark.createDataFrame(pa.Table.from_pylist(rows, schema=schema))
+    return spark.createDataFrame(
+        [tuple(row[c] for c in columns) for row in rows], ddl(columns), verifySchema=False
+    )
 
 
 def ddl(columns: dict[str, str]) -> str:

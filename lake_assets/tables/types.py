@@ -6,6 +6,7 @@ not control, so the lattice only distinguishes what changes how a consumer must 
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 FieldType = Literal["null", "boolean", "integer", "double", "date", "timestamp", "string", "json"]
@@ -93,6 +94,19 @@ def field_type_of_spark(spark_type: str) -> str:
         if spark == spark_type and field not in ("null", "json"):
             return field
     return spark_type
+
+
+def arrow_type(kind: str):
+    """The pyarrow type of a field type, including the ledger's decimal and map types."""
+    import pyarrow as pa  # only where a frame is built from or read as Arrow
+
+    if kind in ARROW_TYPES:
+        return pa.type_for_alias(ARROW_TYPES[kind])
+    if decimal := re.fullmatch(r"decimal\((\d+),(\d+)\)", kind):
+        return pa.decimal128(int(decimal[1]), int(decimal[2]))
+    if mapping := re.fullmatch(r"map<(\w+),(\w+)>", kind):
+        return pa.map_(arrow_type(mapping[1]), arrow_type(mapping[2]))
+    raise ValueError(f"no Arrow type for the field type {kind!r}")
 
 
 def field_type_of_arrow(kind) -> str:
