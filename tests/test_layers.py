@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
 from lake_assets.layers.gate import InputState, gate
-from lake_assets.layers.job import write_derived
+from lake_assets.layers.job import write_audited, write_derived
 from lake_assets.layers.model import DerivedTable, LayerInput
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
@@ -115,6 +115,31 @@ def step(lake, derived, run_id, states):
     return run_step(
         derived, DAY, run_id, states, lake.catalog, lake.storage, recorder, run_job, lake.events
     )
+
+
+def test_an_audited_write_counts_in_its_own_pass_and_reports_only_what_it_wrote(spark, tmp_path):
+    """layers/job.write_audited (ADR-0119): per partition, rows, files and each rule's violating
+    rows (row rules counted during the write, the unique rule over the written keys); a write
+    of no rows reports no partition (sliced) or its one schema-only file (one partition)."""
+    contract = table(cap=2).contract.model_dump(by_alias=True, mode="json")
+    plan = {"columns": dict(table(2).columns), "contract": contract, "partition": DAY}
+    schema = "customer_id string, transactions bigint, day string"
+    rows = [("C1", 1, "2026-03-01"), ("C1", 3, "2026-03-01"), ("C2", 1, DAY), (None, 1, DAY)]
+    frame = spark.createDataFrame(rows, schema).select(
+        "customer_id", "transactions", F.to_date("day").alias("event_date")
+    )
+    out = {**plan, "output_uri": str(tmp_path / "sliced")}
+    written = write_audited(spark, frame, out, ["2026-03-01", DAY, "2026-03-03"])
+    assert {d: (w["rows"], len(w["files"]), w["violations"]) for d, w in written.items()} == {
+        "2026-03-01": (2, 1, {"plausible": 1, "one_row_per_customer": 2}),
+        DAY: (2, 1, {"schema.not_null.customer_id": 1}),
+    }
+    empty = frame.where("false")
+    assert write_audited(spark, empty, {**out, "output_uri": str(tmp_path / "none")}, [DAY]) == {}
+    alone = write_derived(
+        spark, empty.drop("event_date"), {**out, "output_uri": str(tmp_path / "one")}
+    )
+    assert (alone["rows"], len(alone["files"]), alone["violations"]) == (0, 1, {})
 
 
 def test_a_step_publishes_and_a_held_or_blocked_one_leaves_the_published_version(lake, spark):

@@ -81,7 +81,7 @@ def write_audited(
     for i, (key, name) in enumerate(measured):
         values.setdefault(key, {})[name] = metrics[f"m{i}"]
     files = _written_files(spark, plan["output_uri"], partitions is not None)
-    unique = _unique_violations(spark, plan, contract, partitions is not None)
+    unique = _unique_violations(spark, plan, contract, partitions is not None) if files else {}
     return {
         key: {
             "rows": counts["rows"],
@@ -119,7 +119,8 @@ def _unique_violations(
     spark: SparkSession, plan: dict, contract: Contract | None, partitioned: bool
 ) -> dict[str, dict[str, int]]:
     """The contract's unique rules over what was written (they need every row of a partition
-    at once, which the write's single pass does not give): their key columns read back."""
+    at once, which the write's single pass does not give): their key columns read back.
+    Called only when a file was written (a folder of none has no schema to read)."""
     if contract is None or not contract.rules_of("unique"):
         return {}
     written = spark.read.parquet(plan["output_uri"])
