@@ -224,15 +224,16 @@ def test_make_dev_after_the_demo_keeps_two_runs_in_flight_and_shows_the_demos_da
 
     # At most two runs in flight at any moment; nothing launched here failed (the demo's own
     # silver and gold builds that its FX failure held fail their gate, by design); the daemon
-    # launched nothing of its own (every sensor's ticks requested no run) but the SLO
-    # evaluation its schedule runs every five minutes; only what the user launched ran besides.
+    # launched nothing of its own (every sensor's ticks requested no run) but what its clock
+    # schedules run (the SLO evaluation every five minutes; the hourly deadline and drift checks
+    # when the test spans their minute); only what the user launched ran besides.
     assert max(len(ids) for ids in in_flight) <= 2, in_flight
     new = [r for r in runs if r["runId"] not in before]
     assert {r["runId"]: r["status"] for r in new if r["status"] != "SUCCESS"} == {}
     assert set(launched) <= {r["runId"] for r in new}
     of_its_own = [r for r in new if r["runId"] not in launched]
-    clock = {"key": "dagster/schedule_name", "value": "slo_schedule"}
-    assert [r["runId"] for r in of_its_own if clock not in r["tags"]] == [], of_its_own
+    clock = [{"key": "dagster/schedule_name", "value": name} for name in CLOCK_ONLY]
+    assert [r for r in of_its_own if not any(tag in r["tags"] for tag in clock)] == []
     ticks = [t for sensor in repository["sensors"] for t in sensor["sensorState"]["ticks"]]
     assert [t for t in ticks if t["runIds"] or t["error"]] == [], ticks
 
@@ -330,5 +331,9 @@ def test_the_demos_dashboard_shows_a_fast_burn_a_slow_burn_and_healthy_slos(demo
     # ... and the budget-burn alarm's metric counted them (locally a JSON-lines file).
     counted = build_resources(load_settings(env))["metrics"].counted()
     burning = sum(status in ("fast_burn", "exhausted") for status in statuses.values())
-    # (once per evaluation: the demo's, and any the webserver's daemon ran since)
-    assert {m["value"] for m in counted if m["name"] == SLO_BUDGET_ALERTS} == {burning}, counted
+    # Once per evaluation (the demo's, and any the webserver's daemon ran since); the dashboard
+    # is the newest one's, and an SLO may start burning between two (the demo publishes its
+    # last day now, after that day's deadline: how much of the window that leaves bad depends
+    # on the hour of the test).
+    alerts = [m for m in counted if m["name"] == SLO_BUDGET_ALERTS]
+    assert alerts and alerts[-1]["value"] == burning, counted
