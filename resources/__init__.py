@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
+from lake_assets.runtime.jobs import JOB_SESSION_CONF
 from lake_assets.settings import Settings
 from resources.access_audit import SQLiteAccessAuditTrail
 from resources.arrivals import ListingArrivalFeed
@@ -25,7 +26,7 @@ from resources.storage import LocalStorage
 LOCAL_SPARK_CONFIG = {
     "spark.master": "local[*]",
     "spark.app.name": "lakehouse",
-    "spark.sql.session.timeZone": "UTC",
+    **JOB_SESSION_CONF,
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.showConsoleProgress": "false",
     "spark.log.level": "ERROR",

@@ -77,6 +77,7 @@ def no_dagster_home(monkeypatch):
 def spark():
     from pyspark.sql import SparkSession
 
+    from lake_assets.runtime.jobs import JOB_SESSION_CONF
     from lake_assets.runtime.python_workers import workers_on_this_python
 
     with workers_on_this_python():  # a pipeline's hooks run in Python workers
@@ -85,7 +86,7 @@ def spark():
             .appName("lakehouse-tests")
             .config("spark.sql.shuffle.partitions", "2")
             .config("spark.ui.enabled", "false")
-            .config("spark.sql.session.timeZone", "UTC")
+            .config(map=JOB_SESSION_CONF)  # as every job's session is built
             .getOrCreate()
         )
     yield session

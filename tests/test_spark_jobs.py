@@ -575,7 +575,7 @@ def test_a_job_runs_through_pipes_on_spark_35(spark35_python, lake, spark):
     plan = case.plan(lake, spark)
     result, session = _run_through_pipes(_runner(spark35_python), THROUGH_PIPES, plan)
     assert "on Spark 3.5." in session, session
-    assert f"(shuffle partitions {SHUFFLE})" in session, session
+    assert f"(shuffle partitions {SHUFFLE}, call-site capture false)" in session, session
     case.check(result, plan, lake, spark)
 
 

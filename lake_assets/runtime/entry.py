@@ -27,7 +27,7 @@ from dagster_pipes import (
     open_dagster_pipes,
 )
 
-from lake_assets.runtime.jobs import run_measured_job
+from lake_assets.runtime.jobs import CALL_SITE_CAPTURE, JOB_SESSION_CONF, run_measured_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 from lake_assets.runtime.python_workers import workers_on_this_python
 
@@ -68,13 +68,13 @@ def mirrored(value: Any, old: tuple[str, ...], new: str) -> Any:
 
 def job_session(job: str):
     """The job's SparkSession: the settings spark-submit's `--conf`s give it (EMR's
-    sparkSubmitParameters, the subprocess runner's spark_conf), in UTC."""
+    sparkSubmitParameters, the subprocess runner's spark_conf) and JOB_SESSION_CONF."""
     from pyspark.sql import SparkSession
 
     with workers_on_this_python():
         return (
             SparkSession.builder.appName(f"lakehouse-{job}")
-            .config("spark.sql.session.timeZone", "UTC")
+            .config(map=JOB_SESSION_CONF)
             .getOrCreate()
         )
 
@@ -94,11 +94,13 @@ def main() -> None:
             log_file = os.environ.get(SPARK_LOG_ENV)
             with local_jvm_output(Path(log_file)) if log_file else nullcontext():
                 spark = job_session(job)
-            # The Spark it got and the one setting that most shapes a small job's time: what
-            # an operator checks first when a job is slower on EMR than on a laptop.
+            # The Spark it got and the settings that most shape a small job's time: what an
+            # operator checks first when a job is slower on EMR than on a laptop.
             shuffle = spark.conf.get("spark.sql.shuffle.partitions")
+            capture = spark.conf.get(CALL_SITE_CAPTURE, "true")
             pipes.log.info(
-                f"running Spark job {job} on Spark {spark.version} (shuffle partitions {shuffle})"
+                f"running Spark job {job} on Spark {spark.version} (shuffle partitions "
+                f"{shuffle}, call-site capture {capture})"
             )
             result = run_measured_job(
                 spark, job, mirrored(plan, ("s3://",), local) if local else plan

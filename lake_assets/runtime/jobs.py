@@ -29,6 +29,14 @@ from typing import Any
 from lake_assets.runtime.spark_metrics import measured
 from lake_assets.tables.keys import check_source_id
 
+# How every job's session is built, wherever it runs (the local runner's config, the entry
+# script's builder on EMR and in the Pipes subprocess). Besides UTC: PySpark 4 captures the
+# caller's Python stack on every DataFrame function call, for error context, at five JVM round
+# trips a call; the jobs build hundreds of columns each (casts, audits), which made that a tenth
+# of a one-day gold rebuild (ADR-0120). Spark 3.5 has no such setting and ignores it.
+CALL_SITE_CAPTURE = "spark.python.sql.dataFrameDebugging.enabled"
+JOB_SESSION_CONF = {"spark.sql.session.timeZone": "UTC", CALL_SITE_CAPTURE: "false"}
+
 JOBS = {
     "promote": "lake_assets.ingestion.promotion:promotion_job",
     "history_apply": "lake_assets.history.jobs:history_apply",
