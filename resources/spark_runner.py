@@ -325,8 +325,8 @@ class EmrServerlessRunner(SparkRunner):
             "jobDriver": {
                 "sparkSubmit": {
                     "entryPoint": self.storage.uri(ENTRY_SCRIPT_KEY),
-                    "sparkSubmitParameters": f"--py-files {self.storage.uri(PACKAGE_KEY)} "
-                    "--conf spark.sql.session.timeZone=UTC",
+                    # The session's own settings are the entry script's (JOB_SESSION_CONF).
+                    "sparkSubmitParameters": f"--py-files {self.storage.uri(PACKAGE_KEY)}",
                 }
             },
             # A generated pipeline's run keeps its stamps (and Pipes adds its own tags).
