@@ -46,7 +46,7 @@ from lake_assets.tables.reader import published_uris
 from lake_assets.tables.types import SPARK_TYPES, field_type_of_spark
 from resources.catalog import PublishedPartition
 
-REPEATS = 3
+REPEATS = 5
 TARGET = 1.3
 ORDERS_PER_CARD = 0.1
 DAY = EVENT_DAY.isoformat()
@@ -69,6 +69,7 @@ def run(rows: int) -> str:
                     PANDERA: lambda n: _pandera(spark, resources),
                 },
                 REPEATS,
+                warm_up=True,
             )
     finally:
         spark.stop()

@@ -38,12 +38,20 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def alternate(cases: dict[str, Callable[[int], Any]], repeats: int) -> dict[str, Runs]:
-    """Run every case once per round, in the given order, for `repeats` rounds.
+def alternate(
+    cases: dict[str, Callable[[int | str], Any]], repeats: int, warm_up: bool = False
+) -> dict[str, Runs]:
+    """Run every case once per round, in the given order, for `repeats` rounds; with
+    `warm_up`, once each before them, untimed (a cold JVM's first plans, compiled while
+    running, would otherwise land on whichever case runs first).
 
-    Each case is called with the round number, so it can write to a fresh location.
+    Each case is called with the round number ("warm-up" for that), so it can write to a
+    fresh location.
     """
     runs = {name: Runs() for name in cases}
+    for name, case in cases.items() if warm_up else ():
+        seconds, _ = timed(partial(case, "warm-up"))
+        print(f"  warm-up  {name:<24} {seconds:8.2f} s  (not timed)", flush=True)
     for round_number in range(repeats):
         for name, case in cases.items():
             seconds, runs[name].result = timed(partial(case, round_number))

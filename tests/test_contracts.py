@@ -366,10 +366,21 @@ def test_unique_flags_every_copy_within_a_partition_only(spark):
         ("t1", "2026-03-03", "C2", "x", ()),
         ("t2", "2026-03-02", "C1", "x", ("code_kind_unique",)),
     ]
-    # Counted without flagging (a derived write's audit), the same rows break the same rules.
-    assert unique_violation_counts(frame, rules, "event_date") == {
-        "2026-03-02": {"id_unique": 2, "code_kind_unique": 2}
-    }
+    # Counted without flagging (a derived write's audit), the same rows break the same rules,
+    # in a Spark aggregate or on the driver; a clean or empty frame breaks none.
+    for on_driver in (False, True):
+        assert unique_violation_counts(frame, rules, "event_date", on_driver) == {
+            "2026-03-02": {"id_unique": 2, "code_kind_unique": 2}
+        }
+        assert (
+            unique_violation_counts(frame.where("kind = 'y'"), rules, "event_date", on_driver) == {}
+        )
+        assert unique_violation_counts(frame.where("false"), rules, "event_date", on_driver) == {}
+        # One partition's rows, named by the caller: its partition column is not read.
+        one_day = frame.where(f"event_date = DATE'{D1}'").drop("event_date")
+        assert unique_violation_counts(one_day, rules, "event_date", on_driver, "d1") == {
+            "d1": {"id_unique": 2, "code_kind_unique": 2}
+        }
 
 
 # --- referential integrity ------------------------------------------------------------

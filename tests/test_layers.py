@@ -15,7 +15,7 @@ from lake_assets.layers.model import DerivedTable, LayerInput
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime import jobs
-from lake_assets.tables.frames import read_resolved
+from lake_assets.tables.frames import read_locations, read_resolved
 from lake_assets.tables.reader import read_published
 
 DAY = "2026-03-02"
@@ -117,10 +117,15 @@ def step(lake, derived, run_id, states):
     )
 
 
-def test_an_audited_write_counts_in_its_own_pass_and_reports_only_what_it_wrote(spark, tmp_path):
+@pytest.mark.parametrize("on_driver_rows", [2_000_000, 0], ids=["driver", "spark"])
+def test_an_audited_write_counts_in_its_own_pass_and_reports_only_what_it_wrote(
+    spark, tmp_path, monkeypatch, on_driver_rows
+):
     """layers/job.write_audited (ADR-0119): per partition, rows, files and each rule's violating
-    rows (row rules counted during the write, the unique rule over the written keys); a write
-    of no rows reports no partition (sliced) or its one schema-only file (one partition)."""
+    rows (row rules counted during the write, the unique rule over the written keys, on the
+    driver or in Spark: ADR-0121); a write of no rows reports no partition (sliced) or its one
+    schema-only file (one partition)."""
+    monkeypatch.setattr("lake_assets.layers.job.UNIQUE_ON_DRIVER_ROWS", on_driver_rows)
     contract = table(cap=2).contract.model_dump(by_alias=True, mode="json")
     plan = {"columns": dict(table(2).columns), "contract": contract, "partition": DAY}
     schema = "customer_id string, transactions bigint, day string"
@@ -140,6 +145,36 @@ def test_an_audited_write_counts_in_its_own_pass_and_reports_only_what_it_wrote(
         spark, empty.drop("event_date"), {**out, "output_uri": str(tmp_path / "one")}
     )
     assert (alone["rows"], len(alone["files"]), alone["violations"]) == (0, 1, {})
+
+
+def test_published_files_read_with_the_date_of_their_folder_whatever_their_layout(spark, tmp_path):
+    """tables.frames.read_locations: files of a run's folders and of a compaction's, read in one
+    frame, each row dated by its file's event_date= folder; a file outside one is refused."""
+    rows = {
+        "curated/t/run=r1/_zone=published/event_date=2026-03-01": ["a"],
+        "curated/t/run=r2/_zone=published/event_date=2026-03-02": ["b", "c"],
+        "curated/t/compaction=c1/event_date=2026-03-03": ["d"],
+    }
+    uris = []
+    for folder, ids in rows.items():
+        spark.createDataFrame([(i,) for i in ids], "id string").write.parquet(
+            str(tmp_path / folder)
+        )
+        uris += [str(f) for f in (tmp_path / folder).glob("*.parquet")]
+    read = read_locations(spark, uris, {"id": "string"})
+    assert read.columns == ["id", "event_date"]
+    assert sorted((r["id"], str(r["event_date"])) for r in read.collect()) == [
+        ("a", "2026-03-01"),
+        ("b", "2026-03-02"),
+        ("c", "2026-03-02"),
+        ("d", "2026-03-03"),
+    ]
+    with pytest.raises(ValueError, match="levels are run, _zone"):
+        read_locations(spark, uris[:1], {"id": "string", "run": "string"})
+    stray = tmp_path / "curated/t/loose"
+    spark.createDataFrame([("e",)], "id string").write.parquet(str(stray))
+    with pytest.raises(ValueError, match="loose/part-.*levels are none"):
+        read_locations(spark, [str(f) for f in stray.glob("*.parquet")], {"id": "string"})
 
 
 def test_a_step_publishes_and_a_held_or_blocked_one_leaves_the_published_version(lake, spark):

@@ -289,12 +289,16 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
 
 
 def _written(lake, spark, name: str, rows: list, ddl: str) -> dict:
-    """`rows` as a Parquet input folder of the lake, resolved as tables.reader resolves one."""
-    uri = lake.storage.uri(f"inputs/{name}/")
+    """`rows` as a published partition of the lake (SILVER_DAY's folder), resolved as
+    tables.reader resolves one: its files' URIs."""
+    folder = f"inputs/{name}/event_date={SILVER_DAY}/"
     frame = spark.createDataFrame(rows, ddl)
-    frame.write.parquet(uri)
+    frame.write.parquet(lake.storage.uri(folder))
+    uris = [
+        lake.storage.uri(i.key) for i in lake.storage.list(folder) if i.key.endswith(".parquet")
+    ]
     columns = {n: {"bigint": "integer"}.get(t, t) for n, t in frame.dtypes}
-    return {"dataset": name, "columns": columns, "groups": [{"columns": columns, "uris": [uri]}]}
+    return {"dataset": name, "columns": columns, "groups": [{"columns": columns, "uris": uris}]}
 
 
 def _silver_plan(lake, job: str, columns: dict, **extra) -> dict:

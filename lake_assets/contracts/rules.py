@@ -31,6 +31,7 @@ from lake_assets.contracts.model import (
     Rule,
     Sql,
 )
+from lake_assets.tables.frames import arrow_table
 
 VIOLATIONS = "_contract_violations"
 _REF_PARTITION, _REF_KEY, _REF_FOUND = "_ri_partition", "_ri_key", "_ri_found"
@@ -89,26 +90,55 @@ def with_unique_violations(
 
 
 def unique_violation_counts(
-    frame: DataFrame, contract: Contract, partition_col: str
+    frame: DataFrame,
+    contract: Contract,
+    partition_col: str,
+    on_driver: bool = False,
+    partition: str | None = None,
 ) -> dict[str, dict[str, int]]:
     """{partition: {unique rule: violating rows}} counted as `with_unique_violations` flags
     them (every copy of a key present more than once), without flagging any row: one
     aggregate over the partition and key columns per rule, so a columnar file is read for
-    those columns only. Clean partitions are absent."""
+    those columns only. Clean partitions are absent. With `partition`, `frame` holds that one
+    partition's rows and `partition_col` is not read.
+
+    `on_driver` moves those columns to the driver as Arrow and aggregates them there
+    (pyarrow's hash aggregate) instead of in a Spark shuffle: for the rows of a day, the
+    shuffle's fixed cost outweighs the transfer (ADR-0121). Only for rows the driver holds."""
+    by = [] if partition is not None else [partition_col]
+    copies = _copies_on_driver if on_driver else _copies
     counts: dict[str, dict[str, int]] = {}
     for rule in contract.rules_of("unique"):
-        keys = rule.columns
-        copies = (
-            frame.where(_all_present(keys))
-            .groupBy(partition_col, *keys)
-            .count()
-            .where(F.col("count") > 1)
-            .groupBy(partition_col)
-            .agg(F.sum("count").alias("rows"))
-        )
-        for partition, rows in copies.collect():
-            counts.setdefault(str(partition), {})[rule.name] = rows
+        present = frame.where(_all_present(rule.columns)).select(*by, *rule.columns)
+        for found, rows in copies(present, by, rule.columns):
+            counts.setdefault(str(found if partition is None else partition), {})[rule.name] = rows
     return counts
+
+
+def _copies(present: DataFrame, by: list[str], keys: list[str]) -> list[tuple]:
+    """(partition or None, rows whose key occurs more than once in it) for each partition
+    (`by`: its column, or none for one partition) that has any."""
+    copies = (
+        present.groupBy(*by, *keys)
+        .count()
+        .where(F.col("count") > 1)
+        .groupBy(*by)
+        .agg(F.sum("count").alias("rows"))
+    )
+    return [(row[0] if by else None, row["rows"]) for row in copies.collect() if row["rows"]]
+
+
+def _copies_on_driver(present: DataFrame, by: list[str], keys: list[str]) -> list[tuple]:
+    """As `_copies`, counted by pyarrow on the driver."""
+    import pyarrow.compute as pc
+
+    counted = arrow_table(present).group_by([*by, *keys]).aggregate([([], "count_all")])
+    copies = counted.filter(pc.greater(counted["count_all"], 1))
+    if not by:
+        rows = pc.sum(copies["count_all"]).as_py()
+        return [(None, rows)] if rows else []
+    summed = copies.group_by(by).aggregate([("count_all", "sum")])
+    return list(zip(summed[by[0]].to_pylist(), summed["count_all_sum"].to_pylist(), strict=True))
 
 
 def with_referential_violations(

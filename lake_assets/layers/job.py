@@ -19,6 +19,10 @@ from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import row_rules_violated, unique_violation_counts
 from lake_assets.tables.frames import PARTITION, conformed
 
+# Up to this many written rows, a unique rule's keys are counted on the driver (tens of MB of
+# Arrow), where a Spark shuffle's fixed cost would outweigh them: a day of a large table.
+UNIQUE_ON_DRIVER_ROWS = 2_000_000
+
 
 def write_derived(
     spark: SparkSession, rows: DataFrame, plan: dict, counted: Mapping[str, Column] | None = None
@@ -81,7 +85,10 @@ def write_audited(
     for i, (key, name) in enumerate(measured):
         values.setdefault(key, {})[name] = metrics[f"m{i}"]
     files = _written_files(spark, plan["output_uri"], partitions is not None)
-    unique = _unique_violations(spark, plan, contract, partitions is not None) if files else {}
+    written = sum(counts["rows"] for counts in values.values())
+    unique = (
+        _unique_violations(spark, plan, contract, partitions is not None, written) if files else {}
+    )
     return {
         key: {
             "rows": counts["rows"],
@@ -116,14 +123,15 @@ def _written_files(spark: SparkSession, uri: str, partitioned: bool) -> dict[str
 
 
 def _unique_violations(
-    spark: SparkSession, plan: dict, contract: Contract | None, partitioned: bool
+    spark: SparkSession, plan: dict, contract: Contract | None, partitioned: bool, rows: int
 ) -> dict[str, dict[str, int]]:
-    """The contract's unique rules over what was written (they need every row of a partition
-    at once, which the write's single pass does not give): their key columns read back.
-    Called only when a file was written (a folder of none has no schema to read)."""
+    """The contract's unique rules over the `rows` written (they need every row of a
+    partition at once, which the write's single pass does not give): their key columns read
+    back, and counted on the driver up to UNIQUE_ON_DRIVER_ROWS (ADR-0121). Called only when
+    a file was written (a folder of none has no schema to read)."""
     if contract is None or not contract.rules_of("unique"):
         return {}
     written = spark.read.parquet(plan["output_uri"])
-    if not partitioned:
-        written = written.withColumn(PARTITION, F.lit(plan["partition"]))
-    return unique_violation_counts(written, contract, PARTITION)
+    on_driver = rows <= UNIQUE_ON_DRIVER_ROWS
+    one = None if partitioned else plan["partition"]
+    return unique_violation_counts(written, contract, PARTITION, on_driver, one)

@@ -41,16 +41,20 @@ def collected(frame: DataFrame) -> list[dict]:
     `collect()`'s pickled Rows for the hundreds of thousands of small rows a driver-side step
     takes (cost pools). Values as `collect()` gives them for text, integers, decimals and
     booleans; a timestamp comes back aware (UTC) rather than naive."""
+    return arrow_table(frame).to_pylist()
+
+
+def arrow_table(frame: DataFrame):
+    """`frame`'s rows as one pyarrow Table (its schema even when it has no rows)."""
     import pyarrow as pa  # on the job's side too: pyspark's Arrow support needs it
 
     if hasattr(frame, "toArrow"):  # Spark 4
-        table = frame.toArrow()
-    else:  # Spark 3.5 (EMR 7): the same transfer, not yet public
-        batches = frame._collect_as_arrow()
-        if not batches:
-            return []
-        table = pa.Table.from_batches(batches)
-    return table.to_pylist()
+        return frame.toArrow()
+    # Spark 3.5 (EMR 7): the same transfer, not yet public
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    batches = frame._collect_as_arrow()
+    return pa.Table.from_batches(batches, schema=None if batches else to_arrow_schema(frame.schema))
 
 
 def frame_of(spark: SparkSession, rows: list[dict], columns: dict[str, str]) -> DataFrame:
@@ -74,13 +78,39 @@ def ddl(columns: dict[str, str]) -> str:
 
 
 def read_locations(spark: SparkSession, uris: list[str], columns: dict[str, str]) -> DataFrame:
-    """Published partition folders read with the catalog's columns (internal ones ignored),
-    and their event date taken from the folder name."""
-    schema = ddl(columns)
-    event_date = F.regexp_extract(
-        F.col("_metadata.file_path"), r"event_date=(\d{4}-\d{2}-\d{2})", 1
-    )
-    return spark.read.schema(schema).parquet(*uris).withColumn(PARTITION, F.to_date(event_date))
+    """Published partition files read with the catalog's columns (internal ones ignored),
+    and their event date taken from their `event_date=` folder.
+
+    The date is Spark's partition value of that folder (a constant per file), not parsed from
+    each row's file path (a quarter of a second per million rows): the files are read under
+    their dataset's folder, whose other levels (`run=`, `_zone=`, `compaction=`) Spark reads
+    as partitions too and which are dropped. Files of different layouts (a run's and a
+    compaction's) are read apart and unioned."""
+    layouts: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for uri in uris:
+        layouts.setdefault(_layout(uri), []).append(uri)
+    data = [c for c in columns if c != PARTITION]  # the folder's date stands for the files'
+    schema = ddl({**columns, PARTITION: "date"})
+    frames = []
+    for (root, levels), files in layouts.items():
+        shadowed = set(levels) & set(data)
+        if PARTITION not in levels or shadowed:
+            raise ValueError(
+                f"{files[0]}: a published file lies under an {PARTITION}= folder, whose other "
+                f"folder levels name no column; here the levels are {', '.join(levels) or 'none'}"
+            )
+        read = spark.read.schema(schema).option("basePath", root).parquet(*files)
+        frames.append(read.select(*[F.col(f"`{c}`") for c in data], PARTITION))
+    return reduce(DataFrame.unionByName, frames)
+
+
+def _layout(uri: str) -> tuple[str, tuple[str, ...]]:
+    """The dataset folder a file lies in and the `key=value` folder levels under it (keys)."""
+    folders = uri.rsplit("/", 1)[0].split("/")
+    top = len(folders)
+    while top and "=" in folders[top - 1]:
+        top -= 1
+    return "/".join(folders[:top]), tuple(f.split("=", 1)[0] for f in folders[top:])
 
 
 def read_resolved(spark: SparkSession, resolved: dict) -> DataFrame:
