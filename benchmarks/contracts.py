@@ -75,10 +75,7 @@ def run(rows: int) -> str:
             BASELINE: lambda _: _hand_written(spark),
             SUBJECT: partial(_contract_rules, frame, contract),
         }
-        for name, job in jobs.items():  # JIT and codegen, so neither timed run pays for them
-            seconds, _ = timed(partial(job, "warm-up"))
-            print(f"  warm-up  {name:<24} {seconds:8.2f} s  (not timed)")
-        runs = alternate(jobs, REPEATS)
+        runs = alternate(jobs, REPEATS, warm_up=True)  # JIT and codegen paid untimed
         same = _report(contract, cached, runs)
         frame.unpersist()
     finally:

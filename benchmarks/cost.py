@@ -61,6 +61,7 @@ def run(rows: int, lines: int = LINES, runs: int = RUNS) -> str:
                     ALLOCATION: lambda n: _allocation(spark, cur, drivers, f"{folder}/ledger-{n}"),
                 },
                 REPEATS,
+                warm_up=True,
             )
     finally:
         spark.stop()

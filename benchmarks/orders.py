@@ -207,10 +207,7 @@ def run(rows: int) -> str:
             BASELINE: partial(_baseline, spark, [history, changes_root], out),
             SUBJECT: partial(_subject, resources, spark, out / "catalog-before.db"),
         }
-        for name, job in jobs.items():
-            seconds, _ = timed(partial(job, "warm-up"))
-            print(f"  warm-up  {name:<24} {seconds:8.2f} s  (not timed)")
-        runs = alternate(jobs, REPEATS)
+        runs = alternate(jobs, REPEATS, warm_up=True)
         result = runs[SUBJECT].result
         changed, written = sorted(result["slices"]), result["rows"]
         merged = spark.read.parquet(
