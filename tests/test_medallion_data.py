@@ -9,6 +9,7 @@ from datetime import date
 
 from lake_assets.demo.medallion_data import (
     FX_LEVELS,
+    business_start,
     declared_holiday,
     fx_rate_days,
     generate_medallion,
@@ -32,6 +33,16 @@ def test_fx_rates_only_on_business_days_every_currency_to_myr_near_its_level():
             assert abs(row["rate"] / FX_LEVELS[row["base_currency"]] - 1) < 0.05, row
     assert fx_rate_days(START, 6, frozenset({holiday})) == rates  # deterministic
     assert declared_holiday(date(2026, 11, 28), 3) is None  # Sat..Mon: no gap to declare
+
+
+def test_a_demo_window_opens_on_a_business_day_so_its_first_day_has_a_rate():
+    saturday, sunday, monday = date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)
+    assert [business_start(d) for d in (saturday, sunday, monday)] == [
+        date(2026, 11, 27),
+        date(2026, 11, 27),
+        monday,
+    ]
+    assert date(2026, 11, 27) in fx_rate_days(business_start(saturday), 7)
 
 
 def test_order_events_carry_the_changes_silver_must_apply_in_sequence():

@@ -40,6 +40,13 @@ PART_FILES = 3  # the sink's files per day (one per Kafka partition flushed)
 # --- fx_rates ----------------------------------------------------------------------------------
 
 
+def business_start(start: date) -> date:
+    """`start`, or the Friday before it when it falls on a weekend. Vendor FX rates exist on
+    business days only and silver carries the last one forward: a window opening on a weekend
+    would have no rate to carry on its first days (silver_fx_rates fails: FxGapTooLong)."""
+    return start - timedelta(days=max(0, start.weekday() - 4))
+
+
 def declared_holiday(start: date, days: int) -> date | None:
     """The public holiday the demo declares inside its window (a cuti peristiwa, as Malaysia
     declares at short notice): the window's second weekday, so a rate precedes the gap; None
