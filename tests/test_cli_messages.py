@@ -10,7 +10,7 @@ import re
 import shlex
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterInstance
 from lake_harness import Lake, card, write_card_contract
 
 from lake_assets.cli.main import main
@@ -159,3 +159,24 @@ def test_the_refusal_and_the_alert_print_the_command_that_approves(tmp_path, mon
         f"[1/1] {SOURCE} 2026-03-03: published 8 rows, 0 quarantined, schema {breaking.version}"
         in out
     )
+
+
+def test_demo_reset_replaces_the_lake_and_wipes_the_runs_that_described_it(tmp_path, monkeypatch):
+    """`lake demo --reset` over an existing lake: the folder goes and so do the instance's runs
+    and events of it (kept, a second demo's run-less verdicts clashed with the first's)."""
+    from lake_assets.cli.runs import dagster_instance
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "old").write_text("the previous demo's lake")
+    instance = dagster_instance()
+    instance.report_runless_asset_event(AssetMaterialization("old_demo_table", partition="d"))
+    assert instance.get_latest_materialization_event(AssetKey("old_demo_table")) is not None
+    played = []
+    monkeypatch.setattr(
+        "lake_assets.demo.demo.run_demo", lambda settings, days: played.append(days) or 0
+    )
+    assert main(["demo", "--reset", "--days", "2"]) == 0
+    assert played == [2] and not (tmp_path / "lake").exists()
+    assert dagster_instance().get_latest_materialization_event(AssetKey("old_demo_table")) is None
