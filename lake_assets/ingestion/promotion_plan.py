@@ -75,6 +75,9 @@ class PlannedInput:
     encoding: str = "UTF-8"
     # raw key -> records profiling counted in it (rows and malformed), for the audit
     records: dict[str, int] = field(default_factory=dict)
+    # Profiling found every record of these files to be a JSON object: no malformed line, so
+    # Spark's JSON reader may read them (raw_records._object_lines, ADR-0123).
+    objects_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,14 +211,15 @@ def plan_promotion(
     if delivery == "snapshot":
         copies = [r for r in raw_files if r.status == "DUPLICATE"]
         readable = latest_deliveries(readable, partitions_of, copies)
-    # A group is read in one go: one schema version, one layout.
-    groups: dict[tuple[str, bool], list[RawFile]] = defaultdict(list)
+    # A group is read in one go: one schema version, one layout, and files with a malformed
+    # record apart from those without (which a faster reader may read).
+    groups: dict[tuple[str, bool, bool], list[RawFile]] = defaultdict(list)
     for record in readable:
         if partitions_of(record) & wanted:
-            groups[record.version, record.json_array].append(record)
+            groups[record.version, record.json_array, not record.malformed_rows].append(record)
     inputs = []
-    for version_id, json_array in sorted(groups):
-        version, records = accepted[version_id], groups[version_id, json_array]
+    for version_id, json_array, objects_only in sorted(groups):
+        version, records = accepted[version_id], groups[version_id, json_array, objects_only]
         inputs.append(
             PlannedInput(
                 version=version_id,
@@ -230,6 +234,7 @@ def plan_promotion(
                 json_array=json_array,
                 encoding=encoding,
                 records={r.key: r.row_count + r.malformed_rows for r in records},
+                objects_only=payload_format == "json" and objects_only,
             )
         )
     return PromotionPlan(

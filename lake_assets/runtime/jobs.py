@@ -33,9 +33,17 @@ from lake_assets.tables.keys import check_source_id
 # script's builder on EMR and in the Pipes subprocess). Besides UTC: PySpark 4 captures the
 # caller's Python stack on every DataFrame function call, for error context, at five JVM round
 # trips a call; the jobs build hundreds of columns each (casts, audits), which made that a tenth
-# of a one-day gold rebuild (ADR-0120). Spark 3.5 has no such setting and ignores it.
+# of a one-day gold rebuild (ADR-0120). And Spark 4's JSON reader keeps a nested value read
+# as text byte for byte from the file, where from_json (and Spark 3.5 everywhere) writes it
+# out compactly: promotion reads with both (raw_records.py), and one value must read the same
+# through either (ADR-0123). Spark 3.5 has neither setting and ignores them.
 CALL_SITE_CAPTURE = "spark.python.sql.dataFrameDebugging.enabled"
-JOB_SESSION_CONF = {"spark.sql.session.timeZone": "UTC", CALL_SITE_CAPTURE: "false"}
+EXACT_JSON_TEXT = "spark.sql.json.enableExactStringParsing"
+JOB_SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    CALL_SITE_CAPTURE: "false",
+    EXACT_JSON_TEXT: "false",
+}
 
 JOBS = {
     "promote": "lake_assets.ingestion.promotion:promotion_job",
