@@ -15,24 +15,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lake_assets.contracts.model import Contract
-from lake_assets.contracts.rules import (
-    VIOLATIONS,
-    drop_reasons,
-    row_violations,
-    violating_keys,
-    violation_counts,
-    violation_samples,
-    with_referential_violations,
-    with_unique_violations,
-)
-from lake_assets.contracts.verdicts import classify_missing_keys
+from lake_assets.contracts.rules import VIOLATIONS, violation_counts, violation_samples
+from lake_assets.ingestion.promotion_contract import classify_orphans, with_contract
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
 from lake_assets.pipelines.hooks import (
@@ -43,7 +34,7 @@ from lake_assets.pipelines.hooks import (
     transformed_record,
 )
 from lake_assets.runtime.columns import try_cast
-from lake_assets.tables.frames import PARTITION, empty_frame, read_locations
+from lake_assets.tables.frames import PARTITION, empty_frame
 from lake_assets.tables.types import SPARK_TYPES
 
 ZONE = "_zone"
@@ -214,7 +205,8 @@ def promote(
     if hooks.frame_transform is not None:
         rows = _with_frame_transform(rows, hooks.frame_transform)
     if plan.contract is not None:
-        rows = _with_contract(spark, rows, plan)
+        rows, dropped = with_contract(spark, rows, plan)
+        rows = rows.withColumn(REASONS, F.nullif(F.concat_ws("; ", REASONS, dropped), F.lit("")))
     in_window = F.col(PARTITION).isin([date.fromisoformat(p) for p in plan.partitions])
     valid = F.col(REASONS).isNull()
     observation = Observation(f"promote_{plan.dataset}")
@@ -258,7 +250,7 @@ def promote(
     violations, missing_keys, samples = {}, {}, {}
     if written is not None and plan.contract is not None:
         violations = violation_counts(written, VIOLATIONS, PARTITION)
-        missing_keys = _classify_orphans(spark, written, plan, violations)
+        missing_keys = classify_orphans(spark, written, plan, violations)
         if violations:
             contract = Contract.model_validate(plan.contract)
             samples = violation_samples(written, VIOLATIONS, contract, PARTITION)
@@ -335,65 +327,9 @@ def _with_frame_transform(rows: DataFrame, transform) -> DataFrame:
     return out.select(*rows.columns)  # its own order is not the hook's to choose
 
 
-def _classify_orphans(
-    spark: SparkSession, written: DataFrame, plan: PromotionPlan, violations: dict
-) -> dict[str, dict[str, dict[str, int]]]:
-    """For referential rules with orphans: were the keys in the reference's previous snapshot
-    (deleted since, the seed's failure mode) or never there? Runs only when orphans exist."""
-    contract = Contract.model_validate(plan.contract)
-    classified = {}
-    for rule in contract.rules_of("referential_integrity"):
-        reference = plan.references.get(rule.name)
-        if not reference or not any(rule.name in counts for counts in violations.values()):
-            continue
-        orphans = violating_keys(written, VIOLATIONS, rule, PARTITION)
-        snapshots = {}
-        if reference.uris:
-            known = read_locations(spark, list(reference.uris), reference.columns)
-            column = rule.check.references.column
-            for day, key in (
-                known.select(PARTITION, F.col(column).cast("string")).distinct().collect()
-            ):
-                snapshots.setdefault(day.isoformat(), set()).add(key)
-        classified[rule.name] = {
-            partition: classify_missing_keys(
-                keys,
-                snapshots.get((date.fromisoformat(partition) - timedelta(days=1)).isoformat(), ()),
-            )
-            for partition, keys in orphans.items()
-        }
-    return classified
-
-
 def internal_columns(plan: PromotionPlan) -> list[str]:
     """Columns written beside the data for the audit, never served to readers."""
     return [REASONS, RAW_RECORD] + ([VIOLATIONS] if plan.contract is not None else [])
-
-
-def _with_contract(spark: SparkSession, rows: DataFrame, plan: PromotionPlan) -> DataFrame:
-    """Name, per row, every contract rule it violates; rows violating a drop rule get a reason
-    and so go to quarantine. Evaluated in the same pass as the casts."""
-    contract = Contract.model_validate(plan.contract)
-    # A column the contract expects but no payload has delivered yet reads as null: a
-    # non-nullable one then violates its schema rule, a nullable one is simply empty. Only the
-    # plan's columns are written, so these stand-ins never reach the output.
-    for column, kind in contract.column_types.items():
-        if column not in rows.columns:
-            rows = rows.withColumn(column, F.lit(None).cast(SPARK_TYPES[kind]))
-    rows = rows.withColumn(VIOLATIONS, row_violations(contract, rows.columns))
-    rows = with_unique_violations(rows, contract, PARTITION)
-    for rule in contract.rules_of("referential_integrity"):
-        reference = plan.references.get(rule.name)
-        known = (
-            read_locations(spark, list(reference.uris), reference.columns)
-            if reference and reference.uris
-            else spark.createDataFrame(
-                [], f"{PARTITION} date, `{rule.check.references.column}` string"
-            )
-        )
-        rows = with_referential_violations(rows, rule, known, PARTITION)
-    dropped = drop_reasons(VIOLATIONS, contract)
-    return rows.withColumn(REASONS, F.nullif(F.concat_ws("; ", REASONS, dropped), F.lit("")))
 
 
 def _lateness_hours(plan: PromotionPlan) -> Column:
