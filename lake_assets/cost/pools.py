@@ -102,16 +102,40 @@ def _usage_measure(method: Method) -> Column:
     return chosen
 
 
-def _takes(method: Method) -> Column:
+def _matches(method: Method) -> Column:
+    """Whether a line is of the method's line item types, product codes and usage types."""
     match = method.match
     # Cheapest and most selective first: Spark stops at the first false condition.
-    taken = F.col("line_type").isin(list(match.line_item_types))
+    matched = F.col("line_type").isin(list(match.line_item_types))
     if match.product_codes:
-        taken = F.col("product").isin(list(match.product_codes)) & taken
+        matched = F.col("product").isin(list(match.product_codes)) & matched
     if match.usage_types:
-        taken &= F.col("usage_type").rlike(match.usage_types)
-    if method.measures:
-        taken &= _usage_measure(method).isNotNull()
+        matched &= F.col("usage_type").rlike(match.usage_types)
+    return matched
+
+
+def _measured(index: int) -> str:
+    return f"_measure{index}"
+
+
+def _measure_columns(policy: AllocationPolicy) -> list[Column]:
+    """Per method with measures, the measure its patterns read from a line it matches (null
+    where it matches none, or another method's line): line_pools' second projection, so each
+    pattern runs once per line, and only on the lines of the method's products. Choosing the
+    method and naming the line's measure both read these; inlined, the regular expressions ran
+    in each, and on every product's lines (13.0 s -> 12.1 s for ten million lines)."""
+    return [
+        F.when(_matches(method), _usage_measure(method)).alias(_measured(index))
+        for index, method in enumerate(policy.methods)
+        if method.measures
+    ]
+
+
+def _takes(index: int, method: Method) -> Column:
+    if method.measures:  # the measure column holds only lines the method matches
+        taken = F.col(_measured(index)).isNotNull()
+    else:
+        taken = _matches(method)
     return taken & (_line_key(method.resource_key) != "")
 
 
@@ -138,11 +162,13 @@ def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
         F.col("cost_nanos").cast("bigint").alias("cost_nanos"),
         F.col("line_item_usage_amount").alias("usage_amount"),
     )
-    raw = raw.select("*", *_named_columns(F.col("resource_id")))
+    raw = raw.select("*", *_named_columns(F.col("resource_id")), *_measure_columns(policy))
     method = F.lit(UNMATCHED)
     for index in reversed(range(len(policy.methods))):
-        method = F.when(_takes(policy.methods[index]), index).otherwise(method)
+        method = F.when(_takes(index, policy.methods[index]), index).otherwise(method)
     billing = [i for i, m in enumerate(policy.methods) if m.billed_capacity is not None]
+    measures = {m.id: F.col(_measured(i)) for i, m in enumerate(policy.methods) if m.measures}
+    no_measure = F.lit(None).cast("string")
     # One aggregation of the line items by their pool keys, classified line by line: few,
     # short keys (a method index, not the product and usage type it was chosen by), so the
     # pass costs little more than reading the bill. The category is the method's, named after.
@@ -154,9 +180,9 @@ def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
         _by_method(
             policy, lambda m: F.col("usage_hour") if m.hourly else F.lit(""), F.lit("")
         ).alias("pool_hour"),
-        F.coalesce(_by_method(policy, _usage_measure, F.lit(None).cast("string")), F.lit("")).alias(
-            "measure"
-        ),
+        F.coalesce(
+            _by_method(policy, lambda m: measures.get(m.id, no_measure), no_measure), F.lit("")
+        ).alias("measure"),
         F.when(F.col("method") == UNMATCHED, F.lower("product"))
         .otherwise(F.lit(""))
         .alias("product"),
