@@ -125,7 +125,10 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     )
     record = F.when(~malformed, F.col(_PARSED))
     return parsed.select(
-        *[_json_field(record, name, tree).alias(group.column_map[name]) for name in names],
+        *[
+            _or_nothing(_json_field(record, name, tree)).alias(group.column_map[name])
+            for name in names
+        ],
         F.when(malformed, F.coalesce(F.col(_TEXT), F.lit("null"))).alias(CORRUPT),
         F.col(FILE_PATH),
     )
@@ -149,8 +152,12 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     corrupt = F.col(positional[-1])
     # A malformed record has no fields, as in _json_records (Spark may fill some of them).
     record = F.when(corrupt.isNull(), F.struct(*fields[:-1]))
+    values = {name: _json_field(record, name, tree) for name in names}
+    if all(value is None for value in values.values()):
+        # Spark's reader refuses a read of its corrupt-record column alone: no field to read.
+        return _json_records(_json_texts(spark, group), group)
     return frame.select(
-        *[_json_field(record, name, tree).alias(group.column_map[name]) for name in names],
+        *[_or_nothing(values[name]).alias(group.column_map[name]) for name in names],
         corrupt.alias(CORRUPT),
         F.col(FILE_PATH),
     )
@@ -197,8 +204,12 @@ def _json_field(record: Column, name: str, tree: dict) -> Column:
     if "." in name and tree.get(name, {}) is None:
         ways.append(record.getField(name))
     if not ways:  # an object that never held a value of its own: nothing to read
-        return F.lit(None).cast("string")
+        return None
     return F.coalesce(*ways) if len(ways) > 1 else ways[0]
+
+
+def _or_nothing(value: Column | None) -> Column:
+    return F.lit(None).cast("string") if value is None else value
 
 
 # --- CSV ---------------------------------------------------------------------------------------
