@@ -191,7 +191,7 @@ def _text_schema(tree: dict) -> T.StructType:
     )
 
 
-def _json_field(record: Column, name: str, tree: dict) -> Column:
+def _json_field(record: Column, name: str, tree: dict) -> Column | None:
     ways = []
     node, value = tree, record
     for part in name.split("."):
