@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from lake_assets.ingestion.event_dates import partition_rows
+from lake_assets.ingestion.payload_reading import DEFAULT_ENCODING
 from lake_assets.ingestion.raw_zone import RawFile
 from lake_assets.ingestion.schema_registry import (
     ACCEPTED,
@@ -75,8 +76,8 @@ class PlannedInput:
     encoding: str = "UTF-8"
     # raw key -> records profiling counted in it (rows and malformed), for the audit
     records: dict[str, int] = field(default_factory=dict)
-    # Profiling found every record of these files to be a JSON object: no malformed line, so
-    # Spark's JSON reader may read them (raw_records._object_lines, ADR-0123).
+    # JSON lines in UTF-8 of which profiling found every record to be an object (no malformed
+    # line): Spark's JSON reader may read them (raw_records._object_lines, ADR-0123).
     objects_only: bool = False
 
 
@@ -211,12 +212,18 @@ def plan_promotion(
     if delivery == "snapshot":
         copies = [r for r in raw_files if r.status == "DUPLICATE"]
         readable = latest_deliveries(readable, partitions_of, copies)
-    # A group is read in one go: one schema version, one layout, and files with a malformed
-    # record apart from those without (which a faster reader may read).
+    # JSON lines in UTF-8 of which profiling found every record an object: Spark's JSON reader
+    # may read them (raw_records._object_lines, ADR-0123).
+    lines = payload_format == "json" and encoding == DEFAULT_ENCODING
+
+    def objects_only(record: RawFile) -> bool:
+        return lines and not record.json_array and not record.malformed_rows
+
+    # A group is read in one go: one schema version, one layout, one reader.
     groups: dict[tuple[str, bool, bool], list[RawFile]] = defaultdict(list)
     for record in readable:
         if partitions_of(record) & wanted:
-            groups[record.version, record.json_array, not record.malformed_rows].append(record)
+            groups[record.version, record.json_array, objects_only(record)].append(record)
     inputs = []
     for version_id, json_array, objects_only in sorted(groups):
         version, records = accepted[version_id], groups[version_id, json_array, objects_only]
@@ -234,7 +241,7 @@ def plan_promotion(
                 json_array=json_array,
                 encoding=encoding,
                 records={r.key: r.row_count + r.malformed_rows for r in records},
-                objects_only=payload_format == "json" and objects_only,
+                objects_only=objects_only,
             )
         )
     return PromotionPlan(

@@ -42,7 +42,7 @@ def read_records(spark: SparkSession, group: PlannedInput, reader=None) -> DataF
         return _csv_records(spark, group)
     if group.format == "custom":
         return _json_records(_custom_texts(spark, group, reader), group)
-    if group.objects_only and not group.json_array and group.encoding == "UTF-8":
+    if group.objects_only:
         return _object_lines(spark, group)
     return _json_records(_json_texts(spark, group), group)
 
@@ -144,10 +144,8 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     names = list(group.column_map)
     tree = _name_tree(names)
     schema = _text_schema(tree).add(CORRUPT, T.StringType())
-    read = spark.read.schema(schema).options(**_PARSE, lineSep="\n").json(list(group.uris))
     # Columns renamed by position, then the struct named by alias: no field name is parsed.
     positional = [f"_c{i}" for i in range(len(schema.fields))]
-    frame = read.select("*", F.col("_metadata.file_path")).toDF(*positional, FILE_PATH)
     fields = [F.col(c).alias(f.name) for c, f in zip(positional, schema.fields, strict=True)]
     corrupt = F.col(positional[-1])
     # A malformed record has no fields, as in _json_records (Spark may fill some of them).
@@ -156,6 +154,8 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     if all(value is None for value in values.values()):
         # Spark's reader refuses a read of its corrupt-record column alone: no field to read.
         return _json_records(_json_texts(spark, group), group)
+    read = spark.read.schema(schema).options(**_PARSE, lineSep="\n").json(list(group.uris))
+    frame = read.select("*", F.col("_metadata.file_path")).toDF(*positional, FILE_PATH)
     return frame.select(
         *[_or_nothing(values[name]).alias(group.column_map[name]) for name in names],
         corrupt.alias(CORRUPT),
