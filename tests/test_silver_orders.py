@@ -21,7 +21,12 @@ from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.jobs import run_job
 from lake_assets.silver.orders import APPLIED, current_orders, merge_orders
 from lake_assets.silver.orders_schema import ORDER_COLUMNS
-from lake_assets.silver.orders_table import SILVER_ORDERS, read_current_orders
+from lake_assets.silver.orders_table import (
+    NO_ORDER_DATE,
+    SILVER_ORDERS,
+    changes_per_order_date,
+    read_current_orders,
+)
 
 EVENTS = "order_events"
 ORDERS_ASSET = AssetKey(["silver", "orders"])
@@ -165,8 +170,16 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
         change("O2", 2, status="paid", order_date=recent, day=tue),
         change("O3", 4, op="delete", order_date=mon, day=tue),
         change("O4", 1, op="insert", status="placed", order_date=tue, day=tue),
+        change("O5", 1, op="insert", status="placed", order_date=None, day=tue),  # no slice
     ]
     deliver_changes(lake, tue, tuesday)
+    published_changes = lake.catalog.current(EVENTS, tue)
+    assert changes_per_order_date(lake.storage, published_changes) == {
+        recent: 2,
+        mon: 1,
+        tue: 1,
+        NO_ORDER_DATE: 1,
+    }
     assert apply_day(lake, spark, tue, "run-tue") == [recent, mon, tue]
     # The old order date was neither read nor rewritten: its version is Monday's.
     assert versions(lake) == {old: monday, recent: "run-tue", mon: "run-tue", tue: "run-tue"}

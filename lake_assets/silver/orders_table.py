@@ -12,7 +12,6 @@ are never read, written or published.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from lake_assets.layers.model import DerivedTable, LayerInput, PlanInputs
@@ -34,9 +33,20 @@ NO_ORDER_DATE = "none"
 def changes_per_order_date(storage: LakeStorage, changes: PublishedPartition) -> dict[str, int]:
     """How many of a published order_events version's changes fall on each order date; those
     without one (no slice to merge into: the job leaves them out) under NO_ORDER_DATE."""
+    import pyarrow.compute as pc
+
     dates = read_version_arrow(storage, changes, ["order_date"]).column("order_date")
-    counted = Counter(str(d) if d is not None else NO_ORDER_DATE for d in dates.to_pylist())
-    return dict(sorted(counted.items()))
+    # Counted by Arrow: a Python Counter over a day's hundred thousand dates took 0.3 s.
+    counted = pc.value_counts(dates.drop_null())
+    per_date = {
+        str(day): count
+        for day, count in zip(
+            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+        )
+    }
+    if dates.null_count:
+        per_date[NO_ORDER_DATE] = dates.null_count
+    return dict(sorted(per_date.items()))
 
 
 def order_slices(inputs: PlanInputs) -> dict[str, PublishedPartition | None]:
