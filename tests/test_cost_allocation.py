@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from cost_inputs import DRIVERS, LINES, MONTH, TEAMS, write_inputs
+from cost_inputs import DRIVERS, LINES, MONTH, TEAMS, cur_frame, line, write_inputs
 
 from lake_assets.config import ConfigError
 from lake_assets.cost.allocation import LEDGER_COLUMNS
@@ -114,6 +114,36 @@ def test_the_integer_split_is_model_split_exactly():
         shares = split_units(total, units)
         assert sum(shares.values()) == total
         assert shares == split_exactly(total, list(weights.items())), (pool, total, weights)
+
+
+def test_job_level_lines_pool_by_the_month_and_by_the_hour_where_a_method_needs_it(spark):
+    """line_pools sets the hour of job-level lines aside before classifying: the pools must be
+    those of pooling every line with its hour, also when a method that pools by the hour (and
+    bills capacity) takes job-level lines, here under a policy without the job-run method."""
+    from lake_assets.cost.pools import HOUR_NEEDED, _line_groups, _pooled, line_pools
+    from lake_assets.tables.frames import collected
+
+    later = line(11, "ElasticMapReduce", "EU-MemoryGBHours", LINES[3]["line_item_resource_id"], 0.3)
+    lines = cur_frame(spark, [*LINES, {**later, "usage_hour": "2026-11-03T05"}])
+    shipped = load_policy(POLICY_FILE)
+    without_job_runs = shipped.model_copy(update={"methods": shipped.methods[1:]})
+
+    def key(pool: dict) -> tuple:
+        return tuple(str(value) for value in pool.values())
+
+    pools = {}
+    for name, policy in (("shipped", shipped), ("without", without_job_runs)):
+        pools[name] = line_pools(lines, policy)
+        every_hour = collected(_pooled(_line_groups(lines, False), policy).drop(HOUR_NEEDED))
+        assert sorted(pools[name], key=key) == sorted(every_hour, key=key), name
+    (month,) = [p for p in pools["shipped"] if p["pool_resource"] == "jr9"]
+    assert (month["pool_hour"], month["lines"], month["nanos"]) == ("", 2, 700_000_000)
+    hours = {
+        p["pool_hour"]: (p["lines"], p["usage"])
+        for p in pools["without"]
+        if p["pool_resource"] == "app1" and p["measure"] == "memory_gb_seconds"
+    }
+    assert hours == {"2026-11-03T04": (1, 1), "2026-11-03T05": (1, 1)}
 
 
 def test_the_java_arn_pattern_reads_as_the_model_does():

@@ -50,7 +50,7 @@ def allocate(
     and `usage_hour`) and `drivers` (model.Driver's fields), and the bill it allocated
     (`nanos`, `lines`: every line is in exactly one subpool)."""
     check_month(month)
-    subpools = collected(line_pools(lines, policy))
+    subpools = line_pools(lines, policy)
     weighing = collected(driver_pools(drivers, policy))
     # Known teams: the plan's (declared, owners of sources) and those the drivers name.
     named = {row["team"] for row in drivers.select("team").distinct().collect()}

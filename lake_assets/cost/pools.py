@@ -1,7 +1,8 @@
 """Pooling, the first half of allocation: the month's CUR line items summed into pools by the
 method that takes them (policy.py's precedence, step 1), and the drivers summed by the same
 pool keys. Ten million line items become a few hundred thousand pools before anything is joined
-or split. Spark only; runs on Spark 3.5 and 4.x (no 4.x-only API).
+or split; the line pools come to the driver (Arrow), the driver pools stay a frame for the
+caller to collect. Runs on Spark 3.5 and 4.x (no 4.x-only API).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pyspark.sql import functions as F
 from lake_assets.cost.model import TAG_PREFIX
 from lake_assets.cost.policy import AllocationPolicy, Method
 from lake_assets.cost.shares import POOL, UNITS_PER_VALUE, UNMATCHED
+from lake_assets.tables.frames import collected
 
 # The Java spelling of model._EMR_ARN (group 1: the application, group 2: the job run).
 EMR_ARN = r"^arn:aws:emr-serverless:[^:]*:\d*:/applications/([^/]+)(?:/jobruns/([^/]+))?$"
@@ -58,8 +60,8 @@ def _named(resource: Column, pattern: str, group: int) -> Column:
     ).otherwise(F.lit(""))
 
 
-# What the ARN patterns read from a line's resource id, once per line (line_pools' first
-# projection; Spark keeps a regex that later expressions use more than once in its own).
+# What the ARN patterns read from a resource id, once per row (a projection of its own: Spark
+# keeps a regex that later expressions use more than once in its own).
 _NAMED = {"emr_application": (EMR_ARN, 1), "athena_workgroup": (WORKGROUP_ARN, 1)}
 
 
@@ -120,10 +122,10 @@ def _measured(index: int) -> str:
 
 def _measure_columns(policy: AllocationPolicy) -> list[Column]:
     """Per method with measures, the measure its patterns read from a line it matches (null
-    where it matches none, or another method's line): line_pools' second projection, so each
-    pattern runs once per line, and only on the lines of the method's products. Choosing the
-    method and naming the line's measure both read these; inlined, the regular expressions ran
-    in each, and on every product's lines (13.0 s -> 12.1 s for ten million lines)."""
+    where it matches none, or another method's line): a projection of its own, so each
+    pattern runs once per row, and only on the rows of the method's products. Choosing the
+    method and naming the measure both read these; inlined, the regular expressions ran in
+    each, and on every product's rows (13.0 s -> 12.1 s when they ran on ten million lines)."""
     return [
         F.when(_matches(method), _usage_measure(method)).alias(_measured(index))
         for index, method in enumerate(policy.methods)
@@ -147,31 +149,68 @@ def _by_method(policy: AllocationPolicy, per_method, otherwise: Column) -> Colum
     return chosen
 
 
-def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
-    """The month's line items summed per pool and tag: SUBPOOL with `nanos`, `lines` and
-    `usage` (line_item_usage_amount, exact in decimal, of the methods that bill capacity; null
-    for the others, which never read it)."""
+def line_pools(lines: DataFrame, policy: AllocationPolicy) -> list[dict]:
+    """The month's line items summed per pool and tag, on the driver: dicts of SUBPOOL with
+    `nanos`, `lines` and `usage` (line_item_usage_amount, exact in decimal, of the methods that
+    bill capacity; null for the others, which never read it).
+
+    The lines are first summed by everything a method reads of them, with the hour set aside
+    on job-level lines (their resource id names a job run): ten million lines become a few
+    hundred thousand groups, and only those are classified (the ARN and usage-type patterns
+    ran on every line before: 17-20 s of the 10M-line benchmark, now about 7). A job-run
+    method pools a month, not an hour, so the hour was never needed there. Should a method
+    that pools by the hour or bills capacity take job-level lines (a policy without a job-run
+    method, a malformed job-run ARN), the whole bill is pooled again with every hour kept."""
+    pools = collected(_pooled(_line_groups(lines, set_hours_aside=True), policy))
+    needed = [pool.pop(HOUR_NEEDED) for pool in pools]
+    if any(needed):
+        again = _pooled(_line_groups(lines, set_hours_aside=False), policy)
+        pools = collected(again.drop(HOUR_NEEDED))
+    return pools
+
+
+# A pool column that line_pools drops: it holds lines whose hour was set aside, and its method
+# pools by the hour or bills capacity.
+HOUR_NEEDED = "hour_needed"
+
+
+def _line_groups(lines: DataFrame, set_hours_aside: bool) -> DataFrame:
+    """The line items summed by product, line item type, usage type, resource id, tags and
+    usage hour (`hour_set_aside`: the hour left "" on a job-level line when `set_hours_aside`):
+    `nanos`, `lines`, and `usage` where the hour is kept (job-level usage is never billed
+    capacity unless HOUR_NEEDED says so)."""
     tag = F.col("resource_tags")
-    raw = lines.select(
+    resource = _text("line_item_resource_id")
+    aside = resource.contains(_JOB_RUN) if set_hours_aside else F.lit(False)
+    usage = F.coalesce(F.col("line_item_usage_amount"), F.lit(0.0)).cast("decimal(38,9)")
+    return lines.groupBy(
         _text("line_item_product_code").alias("product"),
         _text("line_item_line_item_type").alias("line_type"),
         _text("line_item_usage_type").alias("usage_type"),
-        _text("line_item_resource_id").alias("resource_id"),
-        _text("usage_hour").alias("usage_hour"),
+        resource.alias("resource_id"),
+        F.when(aside, F.lit("")).otherwise(_text("usage_hour")).alias("usage_hour"),
         *[F.coalesce(tag.getItem(TAG_PREFIX + t), F.lit("")).alias(f"tag_{t}") for t in _TAG_NAMES],
-        F.col("cost_nanos").cast("bigint").alias("cost_nanos"),
-        F.col("line_item_usage_amount").alias("usage_amount"),
+        aside.alias("hour_set_aside"),
+    ).agg(
+        F.sum(F.col("cost_nanos").cast("bigint")).alias("nanos"),
+        F.count(F.lit(1)).alias("lines"),
+        F.sum(F.when(~aside, usage)).alias("usage"),
     )
-    raw = raw.select("*", *_named_columns(F.col("resource_id")), *_measure_columns(policy))
+
+
+def _pooled(groups: DataFrame, policy: AllocationPolicy) -> DataFrame:
+    """_line_groups' groups classified by the method that takes them (policy.py's precedence,
+    step 1) and summed by its pool keys: SUBPOOL, `nanos`, `lines`, `usage`, HOUR_NEEDED."""
+    raw = groups.select("*", *_named_columns(F.col("resource_id")), *_measure_columns(policy))
     method = F.lit(UNMATCHED)
     for index in reversed(range(len(policy.methods))):
         method = F.when(_takes(index, policy.methods[index]), index).otherwise(method)
     billing = [i for i, m in enumerate(policy.methods) if m.billed_capacity is not None]
+    by_hour = [i for i, m in enumerate(policy.methods) if m.hourly or i in billing]
     measures = {m.id: F.col(_measured(i)) for i, m in enumerate(policy.methods) if m.measures}
     no_measure = F.lit(None).cast("string")
-    # One aggregation of the line items by their pool keys, classified line by line: few,
-    # short keys (a method index, not the product and usage type it was chosen by), so the
-    # pass costs little more than reading the bill. The category is the method's, named after.
+    # Few, short keys (a method index, not the product and usage type it was chosen by); the
+    # category is the method's, named after.
     classified = raw.withColumn("method", method).select(
         "method",
         _by_method(policy, lambda m: _line_key(m.resource_key), F.col("resource_id")).alias(
@@ -187,21 +226,20 @@ def line_pools(lines: DataFrame, policy: AllocationPolicy) -> DataFrame:
         .otherwise(F.lit(""))
         .alias("product"),
         *TAGS,
-        "cost_nanos",
-        F.when(
-            F.col("method").isin(billing),
-            F.coalesce(F.col("usage_amount"), F.lit(0.0)).cast("decimal(38,9)"),
-        ).alias("u"),
+        "nanos",
+        "lines",
+        F.when(F.col("method").isin(billing), F.col("usage")).alias("usage"),
+        (F.col("hour_set_aside") & F.col("method").isin(by_hour)).alias(HOUR_NEEDED),
     )
     return (
-        classified.groupBy(*POOL, "product", *TAGS)
+        classified.groupBy(*POOL, "product", *TAGS, HOUR_NEEDED)
         .agg(
-            F.sum("cost_nanos").alias("nanos"),
-            F.count(F.lit(1)).alias("lines"),
-            F.sum("u").alias("usage"),
+            F.sum("nanos").alias("nanos"),
+            F.sum("lines").alias("lines"),
+            F.sum("usage").alias("usage"),
         )
         .withColumn("category", _by_method(policy, lambda m: F.lit(m.category), F.col("product")))
-        .select(*SUBPOOL, "nanos", "lines", "usage")
+        .select(*SUBPOOL, "nanos", "lines", "usage", HOUR_NEEDED)
     )
 
 
