@@ -59,12 +59,11 @@ def allocate(
         "nanos": sum(part["nanos"] or 0 for part in subpools),
         "lines": sum(part["lines"] for part in subpools),
     }
-    billion, nano = Decimal(10**9), Decimal("1e-9")
-    values = [
-        {**row, "month": month, "cost_usd": (Decimal(row["cost_nanos"]) / billion).quantize(nano)}
-        for row in rows
-    ]
-    return frame_of(lines.sparkSession, values, LEDGER_COLUMNS), bill
+    # Nanos as dollars by moving the point: exact, nine places (a division and a quantize
+    # per row took a second of the 10M-line benchmark).
+    for row in rows:
+        row["month"], row["cost_usd"] = month, Decimal(row["cost_nanos"]).scaleb(-9)
+    return frame_of(lines.sparkSession, rows, LEDGER_COLUMNS), bill
 
 
 def write_ledger(ledger: DataFrame, output_uri: str) -> None:

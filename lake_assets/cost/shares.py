@@ -113,31 +113,40 @@ def allocate_pools(
     ledger = _Ledger(policy)
     by_pool: dict[tuple, list[Mapping]] = defaultdict(list)
     for row in subpools:
-        by_pool[tuple(row[key] for key in POOL)].append(row)
-    recipients: dict[tuple, list[Mapping]] = defaultdict(list)
+        by_pool[(row["method"], row["pool_resource"], row["pool_hour"], row["measure"])].append(row)
+    # Per pool (method, resource, hour), per measure: each recipient and its whole units.
+    weighing: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in driver_pools:
-        recipients[(row["method"], row["pool_resource"], row["pool_hour"])].append(row)
+        recipient = (row["team"], row["pipeline"], row["dataset"])
+        weighing[(row["method"], row["pool_resource"], row["pool_hour"])][row["d_measure"]].append(
+            (recipient, int(row["units"]))
+        )
     known = set(teams) - {"", None}
     held = []
-    for key in sorted(by_pool, key=_sortable):
+    # Pool keys hold no None (pools.py writes "" for a missing value): sorted as they are.
+    for key in sorted(by_pool):
         parts = by_pool[key]
+        first = parts[0]
         pool = {
-            **dict(zip(POOL, key, strict=True)),
-            "category": parts[0]["category"],
-            "nanos": sum(part["nanos"] or 0 for part in parts),
-            "lines": sum(part["lines"] for part in parts),
-            "usage": _sum_usage(parts),
+            "method": key[0],
+            "pool_resource": key[1],
+            "pool_hour": key[2],
+            "measure": key[3],
+            "category": first["category"],
+            "nanos": first["nanos"] or 0,
+            "lines": first["lines"],
+            "usage": first["usage"],
         }
-        index = pool["method"]
-        weighed = index != UNMATCHED and _split(ledger, pool, recipients.get(key[:3], ()), held)
-        if not weighed:
+        if len(parts) > 1:  # a pool of several tags
+            pool["nanos"] = sum(part["nanos"] or 0 for part in parts)
+            pool["lines"] = sum(part["lines"] for part in parts)
+            pool["usage"] = _sum_usage(parts)
+        index = key[0]
+        measures = weighing.get(key[:3]) if index != UNMATCHED else None
+        if not measures or not _split(ledger, pool, measures, held):
             held += _by_tag(ledger, index, parts, known)
     _share_by_usage(ledger, [h for h in held if h is not None])
     return ledger.rows
-
-
-def _sortable(key: tuple) -> tuple:
-    return tuple("" if part is None else str(part) for part in key)
 
 
 def _sum_usage(parts: list[Mapping]) -> Decimal | None:
@@ -145,34 +154,41 @@ def _sum_usage(parts: list[Mapping]) -> Decimal | None:
     return sum(usages, Decimal(0)) if usages else None
 
 
-def _split(ledger: _Ledger, pool: dict, candidates: Iterable[Mapping], held: list) -> bool:
+def _split(ledger: _Ledger, pool: dict, measures: Mapping[str, list], held: list) -> bool:
     """Precedence step 2: the pool split over the drivers of its measure, else of the method's
-    fallback, with billed capacity no run used going to the method's leftover. False when no
-    driver weighs the pool."""
+    fallback, with billed capacity no run used going to the method's leftover. `measures`:
+    per driver measure, the (recipient, units) weighing the pool. False when none does."""
     method = ledger.method(pool["method"])
-    primary = [c for c in candidates if c["d_measure"] == pool["measure"]]
-    used = pool["measure"] if sum(c["units"] for c in primary) > 0 else method.fallback
-    weighing = [c for c in candidates if c["d_measure"] == used]
+    # Driver pools hold units > 0 (pools.driver_pools): a measure with a recipient weighs.
+    used = pool["measure"] if pool["measure"] in measures else method.fallback
+    weighing = measures.get(used, ())
     if not weighing:
         return False
-    pool_units = sum(int(c["units"]) for c in weighing)
+    pool_units = weighing[0][1] if len(weighing) == 1 else sum(u for _, u in weighing)
     billed = _billed_units(method, pool) if used == pool["measure"] else None
-    units = {(c["team"], c["pipeline"], c["dataset"]): int(c["units"]) for c in weighing}
-    if billed is not None and billed > pool_units:
-        units[IDLE] = billed - pool_units
-    shares = split_units(pool["nanos"], ((SEPARATOR.join(r), u) for r, u in sorted(units.items())))
-    for recipient, weight in units.items():
-        nanos = shares[SEPARATOR.join(recipient)]
+    idle = billed - pool_units if billed is not None and billed > pool_units else 0
+    nanos = pool["nanos"]
+    if len(weighing) == 1 and not idle:  # one recipient takes the pool: nothing to split
+        ((recipient, weight),) = weighing
+        shares = {recipient: (weight, nanos)}
+    else:
+        units = dict(weighing)
+        if idle:
+            units[IDLE] = idle
+        split = split_units(nanos, ((SEPARATOR.join(r), u) for r, u in sorted(units.items())))
+        shares = {r: (u, split[SEPARATOR.join(r)]) for r, u in units.items()}
+    pooled = as_value(pool_units)
+    for recipient, (weight, share) in shares.items():
         if recipient != IDLE:
-            drivers = {used: as_value(weight), f"pool_{used}": as_value(pool_units)}
-            ledger.add(recipient, pool, method.id, nanos, drivers)
+            drivers = {used: as_value(weight), f"pool_{used}": pooled}
+            ledger.add(recipient, pool, method.id, share, drivers)
             continue
         drivers = {
             f"idle_{used}": as_value(weight),
             f"billed_{used}": as_value(billed),
-            f"pool_{used}": as_value(pool_units),
+            f"pool_{used}": pooled,
         }
-        held.append(ledger.leftover(pool["method"], pool, nanos, drivers))
+        held.append(ledger.leftover(pool["method"], pool, share, drivers))
     return True
 
 
