@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from benchmarks.data import BENCH_DATA
 from benchmarks.lake import spark_session
 from benchmarks.timing import alternate, print_table
-from lake_assets.cost.cur_data import generate_month
+from lake_assets.cost.cur_data import as_curated, generate_month
 from lake_assets.cost.cur_lines import TEAMS
 from lake_assets.cost.policy import load_policy
 from lake_assets.runtime.jobs import run_job
@@ -98,22 +98,11 @@ def month_inputs(lines: int, runs: int) -> tuple[Path, Path, int]:
         per_run = max(3, round(lines / (runs * JOB_LEVEL_SHARE) / 3) * 3)
         world = generate_month(MONTH, runs=runs, seed=16, lines_per_run=per_run)
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_curated(world.cur), cur, row_group_size=1_000_000)
+        pq.write_table(as_curated(world.cur), cur, row_group_size=1_000_000)
         pq.write_table(world.drivers, drivers)
     table = pq.read_table(cur, columns=["cost_nanos"])
     print(f"  {table.num_rows:,} line items, {pq.read_metadata(drivers).num_rows:,} driver rows")
     return cur, drivers, int(table["cost_nanos"].to_numpy().sum())
-
-
-def _curated(cur):
-    """As the cost_cur table holds a bill: with integer nanos and the usage hour (the generated
-    costs are whole nanos, so rounding the double recovers them)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    nanos = pc.round(pc.multiply(cur["line_item_unblended_cost"], 1e9)).cast(pa.int64())
-    hour = pc.strftime(cur["line_item_usage_start_date"], "%Y-%m-%dT%H")
-    return cur.append_column("cost_nanos", nanos).append_column("usage_hour", hour)
 
 
 def _allocation(spark: SparkSession, cur: Path, drivers: Path, output: str) -> dict:

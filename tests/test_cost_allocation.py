@@ -14,7 +14,7 @@ from cost_inputs import DRIVERS, LINES, MONTH, TEAMS, cur_frame, line, write_inp
 
 from lake_assets.config import ConfigError
 from lake_assets.cost.allocation import LEDGER_COLUMNS
-from lake_assets.cost.cur_data import generate_month
+from lake_assets.cost.cur_data import as_curated, generate_month
 from lake_assets.cost.cur_lines import TEAMS as WORLD_TEAMS
 from lake_assets.cost.model import SHARED, UNALLOCATED, emr_ids, split_exactly
 from lake_assets.cost.policy import load_policy
@@ -251,16 +251,9 @@ def test_a_hand_made_month_gets_its_known_answers(spark, tmp_path):
 # --- the job on a generated month ----------------------------------------------------------
 
 
-def curated(cur: pa.Table) -> pa.Table:
-    """A generated bill as the curated cost_cur table holds it: with nanos and the usage hour."""
-    nanos = pc.round(pc.multiply(cur["line_item_unblended_cost"], 1e9)).cast(pa.int64())
-    hour = pc.strftime(cur["line_item_usage_start_date"], "%Y-%m-%dT%H")
-    return cur.append_column("cost_nanos", nanos).append_column("usage_hour", hour)
-
-
 def test_a_generated_month_reconciles_to_the_nano_and_reruns_the_same(spark, tmp_path):
     world = generate_month(MONTH, runs=150, seed=7, lines_per_run=6)
-    pq.write_table(curated(world.cur), tmp_path / "cur.parquet")
+    pq.write_table(as_curated(world.cur), tmp_path / "cur.parquet")
     pq.write_table(world.drivers, tmp_path / "drivers.parquet")
     policy = load_policy(POLICY_FILE)
     results, ledgers = [], []
@@ -274,7 +267,7 @@ def test_a_generated_month_reconciles_to_the_nano_and_reruns_the_same(spark, tmp
         )
         results.append(run_job(spark, "cost_allocate", plan))
         ledgers.append(_ledger(tmp_path / run))
-    bill = int(pc.sum(curated(world.cur)["cost_nanos"]).as_py())
+    bill = int(pc.sum(as_curated(world.cur)["cost_nanos"]).as_py())
     rows = ledgers[0].to_pylist()
     assert results[0]["bill_nanos"] == bill == sum(r["cost_nanos"] for r in rows)
     totals = _by(rows, "team", "category")

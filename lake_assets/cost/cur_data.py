@@ -105,6 +105,15 @@ def generate_month(
     return CostWorld(month, bill.table(), pa.concat_tables(w.drivers), bill.answers(), bill.slack)
 
 
+def as_curated(cur: pa.Table) -> pa.Table:
+    """A generated bill as the curated cost_cur table holds it (cur_job.curated_lines): with
+    integer nanos and the usage hour. The generated costs are whole nanos, so rounding the
+    double recovers them."""
+    nanos = pc.round(pc.multiply(cur["line_item_unblended_cost"], 1e9)).cast(pa.int64())
+    hour = pc.strftime(cur["line_item_usage_start_date"], "%Y-%m-%dT%H")
+    return cur.append_column("cost_nanos", nanos).append_column("usage_hour", hour)
+
+
 class _Runs:
     """The world's runs and the EMR lines and drivers they cause."""
 
