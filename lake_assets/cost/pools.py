@@ -149,6 +149,11 @@ def _by_method(policy: AllocationPolicy, per_method, otherwise: Column) -> Colum
     return chosen
 
 
+# A pool column that line_pools drops: it holds lines whose hour was set aside, and its method
+# pools by the hour or bills capacity.
+HOUR_NEEDED = "hour_needed"
+
+
 def line_pools(lines: DataFrame, policy: AllocationPolicy) -> list[dict]:
     """The month's line items summed per pool and tag, on the driver: dicts of SUBPOOL with
     `nanos`, `lines` and `usage` (line_item_usage_amount, exact in decimal, of the methods that
@@ -167,11 +172,6 @@ def line_pools(lines: DataFrame, policy: AllocationPolicy) -> list[dict]:
         again = _pooled(_line_groups(lines, set_hours_aside=False), policy)
         pools = collected(again.drop(HOUR_NEEDED))
     return pools
-
-
-# A pool column that line_pools drops: it holds lines whose hour was set aside, and its method
-# pools by the hour or bills capacity.
-HOUR_NEEDED = "hour_needed"
 
 
 def _line_groups(lines: DataFrame, set_hours_aside: bool) -> DataFrame:

@@ -113,7 +113,7 @@ def allocate_pools(
     ledger = _Ledger(policy)
     by_pool: dict[tuple, list[Mapping]] = defaultdict(list)
     for row in subpools:
-        by_pool[(row["method"], row["pool_resource"], row["pool_hour"], row["measure"])].append(row)
+        by_pool[tuple(row[key] for key in POOL)].append(row)
     # Per pool (method, resource, hour), per measure: each recipient and its whole units.
     weighing: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in driver_pools:
@@ -126,21 +126,13 @@ def allocate_pools(
     # Pool keys hold no None (pools.py writes "" for a missing value): sorted as they are.
     for key in sorted(by_pool):
         parts = by_pool[key]
-        first = parts[0]
         pool = {
-            "method": key[0],
-            "pool_resource": key[1],
-            "pool_hour": key[2],
-            "measure": key[3],
-            "category": first["category"],
-            "nanos": first["nanos"] or 0,
-            "lines": first["lines"],
-            "usage": first["usage"],
+            **dict(zip(POOL, key, strict=True)),
+            "category": parts[0]["category"],
+            "nanos": sum(part["nanos"] or 0 for part in parts),
+            "lines": sum(part["lines"] for part in parts),
+            "usage": _sum_usage(parts),
         }
-        if len(parts) > 1:  # a pool of several tags
-            pool["nanos"] = sum(part["nanos"] or 0 for part in parts)
-            pool["lines"] = sum(part["lines"] for part in parts)
-            pool["usage"] = _sum_usage(parts)
         index = key[0]
         measures = weighing.get(key[:3]) if index != UNMATCHED else None
         if not measures or not _split(ledger, pool, measures, held):
@@ -164,7 +156,7 @@ def _split(ledger: _Ledger, pool: dict, measures: Mapping[str, list], held: list
     weighing = measures.get(used, ())
     if not weighing:
         return False
-    pool_units = weighing[0][1] if len(weighing) == 1 else sum(u for _, u in weighing)
+    pool_units = sum(u for _, u in weighing)
     billed = _billed_units(method, pool) if used == pool["measure"] else None
     idle = billed - pool_units if billed is not None and billed > pool_units else 0
     nanos = pool["nanos"]
