@@ -9,7 +9,7 @@ JOB_PYTHON ?= python3.11
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install dagster-home demo test dev lint format bench checkov chromium postgres aws-calls clean
+.PHONY: install spark-classes dagster-home demo test dev lint format bench checkov chromium postgres aws-calls clean
 
 # Reinstall only when the dependency list changes.
 $(BIN)/.installed: pyproject.toml
@@ -20,12 +20,17 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Each local Spark JVM (a `lake` command, a run, a Pipes subprocess job) maps Spark's classes from
+# an archive dumped once, instead of loading them from the jars (lake_assets/runtime/class_archive.py).
+spark-classes: install
+	$(BIN)/python -m lake_assets.runtime.class_archive
+
 # Telemetry off and at most two runs in flight (lake_assets/cli/runs.py), added to an existing
 # dagster.yaml too, so a home an older checkout created gets the run cap before `make dev`.
 dagster-home: install
 	$(BIN)/lake setup-home
 
-demo: install dagster-home
+demo: install spark-classes dagster-home
 	$(BIN)/lake demo --reset
 
 # checkov pins libraries that clash with dagster's, so it lives in its own venv.
@@ -80,7 +85,7 @@ test:
 	$(BIN)/lake generate --check
 	$(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
-dev: install dagster-home
+dev: install spark-classes dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
 
 lint: install
@@ -91,7 +96,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install spark-classes
 	$(BIN)/python -m benchmarks
 
 clean:

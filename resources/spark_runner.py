@@ -38,6 +38,7 @@ from dagster_pyspark.resources import spark_session_from_config
 from lake_assets.cost import recording
 from lake_assets.cost.model import team_of_owner
 from lake_assets.cost.run_drivers import billed_usage, job_run_tags, run_drivers
+from lake_assets.runtime.class_archive import classes_from_archive
 from lake_assets.runtime.deploy import ENTRY_SCRIPT_KEY, PACKAGE_KEY, require_deployed_code
 from lake_assets.runtime.jobs import DRIVERS_KEY, RunJob, run_measured_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
@@ -163,8 +164,9 @@ class LocalSparkRunner(SparkRunner):
     @property
     def spark_session(self):
         # A killed process must not leave the JVM behind, nor its chatter in the terminal.
-        with guarded_jvm(), local_jvm_output(self.log_file), workers_on_this_python():
-            return spark_session_from_config(self.spark_config)
+        with guarded_jvm(), local_jvm_output(self.log_file):
+            with workers_on_this_python(), classes_from_archive():
+                return spark_session_from_config(self.spark_config)
 
     def run(self, context, job, plan) -> dict:
         with timed() as around:

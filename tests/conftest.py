@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import aws_calls
-import jvm_archive
 import pytest
 from postgres import postgres_server  # noqa: F401  (Dagster's instance on PostgreSQL)
+
+from lake_assets.runtime import class_archive
 
 # The tests' lakes hold days from 2025 on, before config/lake.yaml's calendar start.
 TESTS_PARTITIONS_START = "2025-01-01"
@@ -17,12 +20,12 @@ os.environ["LAKE_PARTITIONS_START"] = TESTS_PARTITIONS_START
 # Every JVM the tests start (the shared session, Pipes subprocesses, the fake EMR's jobs) lives
 # for seconds on tiny data: the C2 compiler's threads cost more than they return, and one GC
 # thread is enough. Measured: about a fifth off a JVM-bound test (ADR-0054). They also map the
-# classes Spark loads from an archive (tests/jvm_archive.py) when there is one.
+# classes Spark loads from an archive of their own (runtime/class_archive.py) when there is one.
 JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 # A developer's own SPARK_SUBMIT_OPTS wins; ours start with JVM_FLAGS (a worker inherits them).
 OUR_JVM_OPTS = os.environ.get("SPARK_SUBMIT_OPTS", JVM_FLAGS).startswith(JVM_FLAGS)
 if OUR_JVM_OPTS:
-    os.environ["SPARK_SUBMIT_OPTS"] = jvm_archive.options(JVM_FLAGS)
+    os.environ["SPARK_SUBMIT_OPTS"] = class_archive.options(JVM_FLAGS)
 
 # The slowest files first (`make test` keeps collection order: --no-loadscope-reorder), so the
 # workers do not end with one of them running alone; every other file keeps its place after.
@@ -52,14 +55,22 @@ SLOWEST_FIRST = (
 def pytest_configure(config):
     """`make test` (pytest -n) dumps the JVM archive beside its workers."""
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
-        jvm_archive.dump_beside(JVM_FLAGS)
+        # In a process of its own: the workers start meanwhile (a JVM started before the
+        # archive is there runs without it).
+        if not class_archive.archive_path(JVM_FLAGS).exists():
+            subprocess.Popen(
+                [sys.executable, "-m", class_archive.__name__, JVM_FLAGS],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
 
 @pytest.fixture(autouse=True)
 def jvm_options():
     """The JVMs a test starts take the archive once it is there."""
     if OUR_JVM_OPTS:
-        os.environ["SPARK_SUBMIT_OPTS"] = jvm_archive.options(JVM_FLAGS)
+        os.environ["SPARK_SUBMIT_OPTS"] = class_archive.options(JVM_FLAGS)
 
 
 def pytest_collection_modifyitems(items):

@@ -27,6 +27,7 @@ from dagster_pipes import (
     open_dagster_pipes,
 )
 
+from lake_assets.runtime.class_archive import classes_from_archive
 from lake_assets.runtime.jobs import CALL_SITE_CAPTURE, JOB_SESSION_CONF, run_measured_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 from lake_assets.runtime.python_workers import workers_on_this_python
@@ -68,10 +69,11 @@ def mirrored(value: Any, old: tuple[str, ...], new: str) -> Any:
 
 def job_session(job: str):
     """The job's SparkSession: the settings spark-submit's `--conf`s give it (EMR's
-    sparkSubmitParameters, the subprocess runner's spark_conf) and JOB_SESSION_CONF."""
+    sparkSubmitParameters, the subprocess runner's spark_conf) and JOB_SESSION_CONF. A local
+    subprocess's JVM maps the class archive when there is one (runtime/class_archive.py)."""
     from pyspark.sql import SparkSession
 
-    with workers_on_this_python():
+    with workers_on_this_python(), classes_from_archive():
         return (
             SparkSession.builder.appName(f"lakehouse-{job}")
             .config(map=JOB_SESSION_CONF)
