@@ -173,6 +173,29 @@ def test_pools_reach_the_driver_through_arrow_as_collect_gives_them(spark):
     assert collected(frame.where("false")) == []
 
 
+def test_pools_collected_aside_count_in_the_jobs_metrics_and_raise_their_error(spark):
+    """tables.frames.collected_aside, which collects the driver pools while the line pools run:
+    the same rows, its Spark job under the caller's job group (the run's drivers count it), and
+    its failure raised where the rows are asked for."""
+    from lake_assets.runtime.spark_metrics import measured
+    from lake_assets.tables.frames import collected, collected_aside
+
+    def frame():  # a new one each time: a frame run again skips the stages it ran before
+        return spark.range(1000).selectExpr("id % 7 AS k").groupBy("k").count().orderBy("k")
+
+    with measured(spark, "aside") as alone:
+        collected(frame())
+    with measured(spark, "aside") as usage:
+        rows = collected_aside(frame())
+        assert rows() == collected(frame())
+    # The thread's jobs and the comparison's: both under the group, as if run in turn.
+    assert usage["tasks"] >= 2 * alone["tasks"] > 0, (usage, alone)
+    failing = spark.range(3).selectExpr("raise_error('no such pool') AS x")
+    rows = collected_aside(failing)
+    with pytest.raises(Exception, match="no such pool"):
+        rows()
+
+
 def test_the_ledger_frame_is_built_through_arrow_at_the_declared_types(spark):
     """tables.frames.frame_of (Spark 4: an Arrow table; the 3.5 path runs in the job cases of
     tests/test_spark_jobs.py): the ledger's columns at their Spark types, values unchanged."""

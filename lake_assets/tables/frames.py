@@ -4,7 +4,7 @@ them with these, wherever it runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -42,6 +42,33 @@ def collected(frame: DataFrame) -> list[dict]:
     takes (cost pools). Values as `collect()` gives them for text, integers, decimals and
     booleans; a timestamp comes back aware (UTC) rather than naive."""
     return arrow_table(frame).to_pylist()
+
+
+def collected_aside(frame: DataFrame) -> Callable[[], list[dict]]:
+    """`collected(frame)` started in a thread of its own, under the caller's job group (a
+    job's metrics count its jobs: runtime/spark_metrics.py); call the function it returns for
+    the rows, or the error. Two independent collections then overlap: on a small machine one's
+    driver-side work (the transfer, the dicts) runs while the other's tasks do."""
+    from pyspark import InheritableThread
+
+    outcome: dict = {}
+
+    def collect() -> None:
+        try:
+            outcome["rows"] = collected(frame)
+        except BaseException as error:  # raised where the rows are asked for
+            outcome["error"] = error
+
+    thread = InheritableThread(target=collect)
+    thread.start()
+
+    def rows() -> list[dict]:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["rows"]
+
+    return rows
 
 
 def arrow_table(frame: DataFrame):
