@@ -22,8 +22,9 @@ install: $(BIN)/.installed
 
 # Each local Spark JVM (a `lake` command, a run, a Pipes subprocess job) maps Spark's classes from
 # an archive dumped once, instead of loading them from the jars (lake_assets/runtime/class_archive.py).
+# A speed-up only: should the dump fail, it says why and everything runs without it.
 spark-classes: install
-	$(BIN)/python -m lake_assets.runtime.class_archive
+	-$(BIN)/python -m lake_assets.runtime.class_archive
 
 # Telemetry off and at most two runs in flight (lake_assets/cli/runs.py), added to an existing
 # dagster.yaml too, so a home an older checkout created gets the run cap before `make dev`.

@@ -72,3 +72,11 @@ def test_a_jvm_that_writes_no_archive_is_an_error(archive, monkeypatch):
     with pytest.raises(RuntimeError, match=re.escape("wrote no class archive")):
         class_archive.dump()
     assert not archive.exists()
+
+
+def test_a_failed_dump_says_why_and_that_jvms_start_without_it(archive, monkeypatch, capsys):
+    monkeypatch.setattr(class_archive, "WORKLOAD", "import sys; sys.exit('no Java here')")
+    assert class_archive.main("") == 1
+    said = capsys.readouterr().out
+    assert "Spark JVMs start without one" in said and "no Java here" in said
+    assert not archive.exists()

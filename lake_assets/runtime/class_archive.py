@@ -112,5 +112,17 @@ def dump(flags: str = "") -> Path:
     return archive
 
 
+def main(flags: str) -> int:
+    """Dump the archive; a failure says why and that JVMs start without one (exit 1)."""
+    try:
+        print(f"Spark class archive: {dump(flags)}")
+    except (subprocess.CalledProcessError, RuntimeError, OSError) as error:
+        said = getattr(error, "stderr", b"") or b""
+        last = said.decode(errors="replace").strip().splitlines()[-3:]
+        print(f"no Spark class archive ({error}); Spark JVMs start without one", *last, sep="\n")
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    print(f"Spark class archive: {dump(' '.join(sys.argv[1:]))}")
+    sys.exit(main(" ".join(sys.argv[1:])))
