@@ -25,9 +25,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from lake_assets.runtime.environ import unless_set
 
 # The variable spark-submit adds to the local driver JVM's options (client mode).
 SUBMIT_OPTS = "SPARK_SUBMIT_OPTS"
@@ -77,19 +78,10 @@ def options(flags: str = "") -> str:
     return f"{flags} -XX:SharedArchiveFile={archive} {QUIET}".strip() if archive.exists() else flags
 
 
-@contextmanager
-def classes_from_archive() -> Iterator[None]:
+def classes_from_archive() -> AbstractContextManager[None]:
     """Around the creation of a local SparkSession: its JVM maps the archive of the default
-    flags, when there is one. Whoever set SPARK_SUBMIT_OPTS (a user, the tests) keeps them.
-    Scoped, so that a process started later under another environment does not inherit it."""
-    if SUBMIT_OPTS in os.environ or not archive_path().exists():
-        yield
-        return
-    os.environ[SUBMIT_OPTS] = options()
-    try:
-        yield
-    finally:
-        os.environ.pop(SUBMIT_OPTS, None)
+    flags, when there is one, unless SPARK_SUBMIT_OPTS is someone else's (a user's, the tests')."""
+    return unless_set(SUBMIT_OPTS, options() if archive_path().exists() else None)
 
 
 def dump(flags: str = "") -> Path:

@@ -8,24 +8,15 @@ interpreter that runs the job.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+
+from lake_assets.runtime.environ import unless_set
 
 PYSPARK_PYTHON = "PYSPARK_PYTHON"
 
 
-@contextmanager
-def workers_on_this_python() -> Iterator[None]:
+def workers_on_this_python() -> AbstractContextManager[None]:
     """Around the creation of a SparkSession: its Python workers run this interpreter, unless
-    PYSPARK_PYTHON says otherwise. Scoped, so that a process started later (a job under another
-    environment, .venv-spark35) does not inherit it."""
-    if PYSPARK_PYTHON in os.environ:
-        yield
-        return
-    os.environ[PYSPARK_PYTHON] = sys.executable
-    try:
-        yield
-    finally:
-        os.environ.pop(PYSPARK_PYTHON, None)
+    PYSPARK_PYTHON says otherwise."""
+    return unless_set(PYSPARK_PYTHON, sys.executable)
