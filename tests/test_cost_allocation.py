@@ -146,6 +146,59 @@ def test_job_level_lines_pool_by_the_month_and_by_the_hour_where_a_method_needs_
     assert hours == {"2026-11-03T04": (1, 1), "2026-11-03T05": (1, 1)}
 
 
+def test_driver_pools_weigh_each_value_before_summing_and_read_a_job_run_from_the_key(spark):
+    """driver_pools sums a run's rows before it explodes them into the methods they weigh: each
+    value is still rounded to whole micro-units on its own (two half micro-units weigh 2, not
+    the 1 of their sum), and a run recorded on its application pools under the job run its key
+    names, its application's hour under the application."""
+    from cost_inputs import driver, driver_frame
+
+    from lake_assets.cost.model import emr_application_arn, emr_job_run_arn
+    from lake_assets.cost.pools import driver_pools
+    from lake_assets.tables.frames import collected
+
+    run = emr_job_run_arn("app7", "x7")
+    drivers = [
+        driver("run", "r1", run, "a", "vcpu_seconds", 0.0000005),
+        driver("run", "r2", run, "a", "vcpu_seconds", 0.0000005),
+        driver("run", run, emr_application_arn("app7"), "b", "vcpu_seconds", 2.5, "2026-11-03T04"),
+        driver("run", "r3", emr_application_arn("app7"), "b", "vcpu_seconds", 1.0, "2026-11-03T04"),
+    ]
+    policy = load_policy(POLICY_FILE)
+    methods = {index: method.id for index, method in enumerate(policy.methods)}
+    pools = {
+        (methods[p["method"]], p["pool_resource"], p["pool_hour"], p["team"]): int(p["units"])
+        for p in collected(driver_pools(driver_frame(spark, drivers), policy))
+        if p["d_measure"] == "vcpu_seconds"
+    }
+    assert pools == {
+        ("emr_job_run", "x7", "", "a"): 2,
+        ("emr_job_run", "x7", "", "b"): 2_500_000,
+        ("emr_job_run", emr_application_arn("app7"), "", "b"): 1_000_000,
+        ("emr_application_hour", "app7", "", "a"): 2,
+        ("emr_application_hour", "app7", "2026-11-03T04", "b"): 3_500_000,
+    }
+
+
+def test_allocation_pauses_the_garbage_collector_only_while_it_runs():
+    import gc
+
+    from lake_assets.cost.allocation import collection_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collection_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a failed allocation")
+    assert gc.isenabled()
+    gc.disable()  # someone else's choice is kept
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_the_java_arn_pattern_reads_as_the_model_does():
     import re
 
