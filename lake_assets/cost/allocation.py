@@ -6,7 +6,8 @@ files its plan names and writes the ledger to the folder its plan names.
 Spark pools (pools.py): the line items and the drivers are read once each and summed by pool
 keys, so ten million line items become a few hundred thousand pools. The pools then come to
 the driver, where shares.py splits them exactly, attributes what no driver weighs by tag and
-applies the methods' leftover rules; Spark writes the rows and reads them back for the audit.
+applies the methods' leftover rules; Spark writes the rows, counting each team's rows and nanos
+as it writes them (the audit: the ledger reconciles when the teams' nanos are the bill's).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.cost.model import UNALLOCATED, check_month
 from lake_assets.cost.policy import AllocationPolicy
 from lake_assets.cost.pools import DRIVER_COLUMNS, driver_pools, line_pools
 from lake_assets.cost.shares import allocate_pools
-from lake_assets.tables.frames import collected_aside, ddl, frame_of
+from lake_assets.tables.frames import collected_aside, ddl, frame_of, written_files
 
 # The ledger's columns in file order (`team` is the folder, team=<t>/): model.LedgerRow's fields,
 # money as both exact nanos and decimal dollars, and the pool a row came from.
@@ -48,8 +49,8 @@ ROW_ORDER = ["category", "method", "resource", "hour", "pipeline", "dataset", "r
 
 def allocate(
     lines: DataFrame, drivers: DataFrame, policy: AllocationPolicy, month: str, teams: list[str]
-) -> tuple[DataFrame, dict[str, int]]:
-    """The month's ledger (LEDGER_COLUMNS) from its CUR `lines` (CUR columns with `cost_nanos`
+) -> tuple[list[dict], dict[str, int]]:
+    """The month's ledger rows (dicts of LEDGER_COLUMNS) from its CUR `lines` (CUR columns with `cost_nanos`
     and `usage_hour`) and `drivers` (model.Driver's fields), and the bill it allocated
     (`nanos`, `lines`: every line is in exactly one subpool)."""
     check_month(month)
@@ -69,7 +70,7 @@ def allocate(
         # per row took a second of the 10M-line benchmark).
         for row in rows:
             row["month"], row["cost_usd"] = month, Decimal(row["cost_nanos"]).scaleb(-9)
-        return frame_of(lines.sparkSession, rows, LEDGER_COLUMNS), bill
+        return rows, bill
 
 
 @contextmanager
@@ -87,24 +88,45 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def write_ledger(ledger: DataFrame, output_uri: str) -> None:
+def write_ledger(ledger: DataFrame, output_uri: str, teams: list[str]) -> dict:
     """The ledger as Parquet, one folder per team (team=<t>/), each team's rows in one file in
-    ROW_ORDER: the same content on every run."""
+    ROW_ORDER: the same content on every run. What the writer received, counted by Spark in
+    the writing pass (an Observation, as every derived write is audited: ADR-0119) rather than
+    read back: `rows`, and per team of `teams` (those the rows name) its `rows` and `nanos`."""
+    observed = Observation("ledger")
+    team = F.col("team")
+    counters = [F.count(F.lit(1)).alias("rows")] + [
+        counter
+        for i, name in enumerate(teams)
+        for counter in (
+            F.count(F.when(team == name, True)).alias(f"rows{i}"),
+            F.sum(F.when(team == name, F.col("cost_nanos"))).alias(f"nanos{i}"),
+        )
+    ]
     (
         ledger.repartition("team")
         .sortWithinPartitions("team", *ROW_ORDER, "cost_nanos")
+        .observe(observed, *counters)
         .write.mode("error")
         .partitionBy("team")
         .parquet(output_uri)
     )
+    counted = observed.get
+    return {
+        "rows": counted["rows"],
+        "teams": {
+            name: {"rows": counted[f"rows{i}"], "nanos": counted[f"nanos{i}"] or 0}
+            for i, name in enumerate(teams)
+        },
+    }
 
 
 def allocation_job(spark: SparkSession, plan: dict) -> dict:
     """The registered Spark job `cost_allocate`. Plan: `month`, `cur` and `drivers` (the URIs of
     the published files), `policy` (AllocationPolicy as a dict), `teams` (the known teams) and
     `output_uri` (the month's folder in the run's own folder). Result: the `bill_nanos` read,
-    the `rows` and `files` written (paths under output_uri), nanos per team, per unallocated
-    reason and per dataset: counts and totals only."""
+    the `rows` and `files` written (paths under output_uri), nanos per team (as written), per
+    unallocated reason and per dataset: counts and totals only."""
     policy = AllocationPolicy.model_validate(plan["policy"])
     lines = spark.read.parquet(*plan["cur"])
     drivers = (
@@ -112,34 +134,23 @@ def allocation_job(spark: SparkSession, plan: dict) -> dict:
         if plan["drivers"]
         else spark.createDataFrame([], ddl(DRIVER_COLUMNS))
     )
-    ledger, billed = allocate(lines, drivers, policy, plan["month"], list(plan["teams"]))
-    write_ledger(ledger, plan["output_uri"])
-    written = (
-        spark.read.parquet(plan["output_uri"])
-        .groupBy(
-            F.regexp_extract(F.col("_metadata.file_path"), r"(team=[^/]+/[^/]+)$", 1).alias("file"),
-            F.col("team").cast("string").alias("team"),
-            "reason",
-            "dataset",
-        )
-        .agg(F.count(F.lit(1)).alias("rows"), F.sum("cost_nanos").alias("nanos"))
-        .collect()
-    )
-    teams: dict[str, int] = {}
+    rows, billed = allocate(lines, drivers, policy, plan["month"], list(plan["teams"]))
+    ledger = frame_of(spark, rows, LEDGER_COLUMNS)
+    written = write_ledger(ledger, plan["output_uri"], sorted({row["team"] for row in rows}))
     reasons: dict[str, int] = {}
     datasets: dict[str, int] = {}
-    for row in written:
-        teams[row["team"]] = teams.get(row["team"], 0) + row["nanos"]
+    for row in rows:
         if row["team"] == UNALLOCATED:
-            reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["nanos"]
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["cost_nanos"]
         if row["dataset"]:
-            datasets[row["dataset"]] = datasets.get(row["dataset"], 0) + row["nanos"]
+            datasets[row["dataset"]] = datasets.get(row["dataset"], 0) + row["cost_nanos"]
+    files = written_files(spark, plan["output_uri"], partitioned=True)
     return {
         "bill_nanos": billed["nanos"] or 0,
         "line_items": billed["lines"],
-        "rows": sum(row["rows"] for row in written),
-        "files": sorted({row["file"] for row in written}),
-        "team_nanos": dict(sorted(teams.items())),
+        "rows": written["rows"],
+        "files": sorted(f"team={team}/{name}" for team, names in files.items() for name in names),
+        "team_nanos": {team: counts["nanos"] for team, counts in sorted(written["teams"].items())},
         "unallocated_nanos": dict(sorted(reasons.items())),
         "dataset_nanos": dict(sorted(datasets.items())),
     }

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import row_rules_violated, unique_violation_counts
-from lake_assets.tables.frames import PARTITION, conformed
+from lake_assets.tables.frames import PARTITION, conformed, written_files
 
 # Up to this many written rows, a unique rule's keys are counted on the driver (tens of MB of
 # Arrow), where a Spark shuffle's fixed cost would outweigh them: a day of a large table.
@@ -84,7 +84,7 @@ def write_audited(
     values: dict[str, dict[str, int]] = {}
     for i, (key, name) in enumerate(measured):
         values.setdefault(key, {})[name] = metrics[f"m{i}"]
-    files = _written_files(spark, plan["output_uri"], partitions is not None)
+    files = written_files(spark, plan["output_uri"], partitions is not None)
     written = sum(counts["rows"] for counts in values.values())
     unique = (
         _unique_violations(spark, plan, contract, partitions is not None, written) if files else {}
@@ -106,20 +106,6 @@ def write_audited(
 
 def _in(key: str, partitions: Sequence[str] | None) -> Column:
     return F.lit(True) if partitions is None else F.col(PARTITION).cast("string") == key
-
-
-def _written_files(spark: SparkSession, uri: str, partitioned: bool) -> dict[str, list[str]]:
-    """The data files the write committed under `uri` (names), per `event_date=` folder when
-    `partitioned`: a listing, no data read. An unpartitioned write of no rows still commits
-    one file, which carries the schema."""
-    # A schema given, so that nothing is inferred (no footer read); the listing is all we use.
-    listed = spark.read.schema("`_` string").parquet(uri).inputFiles()
-    files: dict[str, list[str]] = {}
-    for path in listed:
-        folder, name = path.rsplit("/", 2)[-2:]
-        key = folder.split("=", 1)[1] if partitioned else ""
-        files.setdefault(key, []).append(name)
-    return {key: sorted(names) for key, names in files.items()}
 
 
 def _unique_violations(

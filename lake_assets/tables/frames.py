@@ -100,6 +100,20 @@ def frame_of(spark: SparkSession, rows: list[dict], columns: dict[str, str]) -> 
     )
 
 
+def written_files(spark: SparkSession, uri: str, partitioned: bool) -> dict[str, list[str]]:
+    """The data files the write committed under `uri` (names), per partition folder's value
+    as Spark wrote it (`event_date=<d>`, `team=<t>`) when `partitioned`: a listing, no data
+    read. An unpartitioned write of no rows still commits one file, which carries the schema."""
+    # A schema given, so that nothing is inferred (no footer read); the listing is all we use.
+    listed = spark.read.schema("`_` string").parquet(uri).inputFiles()
+    files: dict[str, list[str]] = {}
+    for path in listed:
+        folder, name = path.rsplit("/", 2)[-2:]
+        key = folder.split("=", 1)[1] if partitioned else ""
+        files.setdefault(key, []).append(name)
+    return {key: sorted(names) for key, names in files.items()}
+
+
 def ddl(columns: dict[str, str]) -> str:
     return ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
 
