@@ -7,10 +7,11 @@
 # Object grants name a zone prefix ("<bucket>/raw/*"), never the whole bucket, and ListBucket is
 # narrowed with s3:prefix to the zones the role reads or lists (so a missing object is a 404,
 # not a 403). Zones are written out literally (no locals) so that the test can check them.
-# Four prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
+# Five prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
 # Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
 # job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs,
-# _pipelines/ the stamp object of each generated pipeline's Terraform module. site/ holds pages
+# _pipelines/ the stamp object of each generated pipeline's Terraform module, exports/ the bill
+# AWS Data Exports delivers (cost.tf). site/ holds pages
 # for people (the SLO dashboard), which the lake writes and never reads back.
 
 locals {
@@ -445,6 +446,15 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/_pipes/*"]
   }
 
+  # The CUR export (cost.tf): the cost/cur asset reads a month's manifest and copies the
+  # delivery into raw/ (ADR-0086); Data Exports writes there, the lake only reads.
+  statement {
+    sid       = "ReadCurExport"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.lake_arn}/exports/*"]
+  }
+
   # A pulled source's watermark and its staged pull in flight (lake_assets/pull/watermark.py).
   statement {
     sid    = "PullState"
@@ -529,6 +539,7 @@ data "aws_iam_policy_document" "orchestrator" {
         "_pipelines/*",
         "site/*",
         "_dagster/*",
+        "exports/*",
       ]
     }
   }

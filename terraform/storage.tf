@@ -101,6 +101,29 @@ data "aws_iam_policy_document" "lake_key" {
     }
   }
 
+  # AWS Data Exports writes the CUR export (cost.tf) into the lake bucket, whose objects this
+  # key encrypts: for this account's exports only, as the bucket policy lets it write.
+  statement {
+    sid    = "DataExportsEncryptsTheBill"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["bcm-data-exports.amazonaws.com"]
+    }
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.cur_export_arn_pattern]
+    }
+  }
+
   # CloudWatch Logs encrypts the Dagster tasks' log groups (ecs.tf), and only those.
   statement {
     sid    = "CloudWatchLogsEncryptsDagsterLogs"
@@ -299,6 +322,50 @@ data "aws_iam_policy_document" "lake_bucket" {
       test     = "Bool"
       variable = "aws:SecureTransport"
       values   = ["false"]
+    }
+  }
+
+  # AWS Data Exports delivers the lake's CUR export (cost.tf) under exports/ only, for exports
+  # of this account: the statement AWS documents for an export's bucket, narrowed to its prefix.
+  statement {
+    sid    = "DataExportsDeliversTheBill"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["bcm-data-exports.amazonaws.com"]
+    }
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/exports/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.cur_export_arn_pattern]
+    }
+  }
+
+  statement {
+    sid    = "DataExportsChecksTheBucketPolicy"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["bcm-data-exports.amazonaws.com"]
+    }
+    actions   = ["s3:GetBucketPolicy"]
+    resources = [aws_s3_bucket.lake.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.cur_export_arn_pattern]
     }
   }
 }

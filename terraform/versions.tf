@@ -20,18 +20,19 @@ provider "aws" {
   region = var.region
 
   # Credentials come from the environment (profile, SSO or instance role), never from here.
-  # Every taggable resource of this provider carries these, the modules' included: team,
-  # pipeline and environment are the tags the bill is attributed by (config/cost/tagging.yaml);
-  # a pipeline's module sets its own pipeline and team over them (pipelines/<name>/main.tf).
   default_tags {
-    tags = merge(var.tags, {
-      project             = "lakehouse"
-      managed_by          = "terraform"
-      data_classification = "confidential"
-      team                = var.team
-      pipeline            = var.pipeline
-      environment         = var.environment
-    })
+    tags = local.provider_tags
+  }
+}
+
+# AWS Data Exports has one endpoint, in us-east-1: the lake's CUR export (cost.tf) is created
+# there, whatever the lake's region; it delivers to the lake bucket in its own region.
+provider "aws" {
+  alias  = "billing"
+  region = "us-east-1"
+
+  default_tags {
+    tags = local.provider_tags
   }
 }
 
@@ -42,6 +43,18 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  # Every taggable resource of both providers carries these, the modules' included: team,
+  # pipeline and environment are the tags the bill is attributed by (config/cost/tagging.yaml);
+  # a pipeline's module sets its own pipeline and team over them (pipelines/<name>/main.tf).
+  provider_tags = merge(var.tags, {
+    project             = "lakehouse"
+    managed_by          = "terraform"
+    data_classification = "confidential"
+    team                = var.team
+    pipeline            = var.pipeline
+    environment         = var.environment
+  })
+
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name

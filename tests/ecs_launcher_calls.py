@@ -1,7 +1,9 @@
 """The AWS calls dagster-aws's ECS run launcher makes, read from its installed source, so that
 the Dagster daemon's and webserver's grants (terraform/ecs_iam.tf) are checked against the
-library's code rather than a hand-written list; an upgrade of dagster-aws that calls something
-new fails tests/test_terraform.py until the grant (or the reason it is not needed) is added.
+library's code rather than a hand-written list, as is the one call of its Pipes EMR Serverless
+client that no test provokes (`pipes_termination_calls`); an upgrade of dagster-aws that calls
+something new fails tests/test_terraform.py until the grant (or the reason it is not needed) is
+added.
 
 The launcher holds its boto3 clients as attributes named after the service (`self.ecs`,
 `self.ec2`, `self.secrets_manager`, `self.logs`) and hands them to its helpers under the same
@@ -26,6 +28,7 @@ import dagster_aws.ecs.utils
 import dagster_aws.secretsmanager.secrets
 from botocore import xform_name
 from botocore.session import get_session
+from dagster_aws.pipes import PipesEMRServerlessClient
 from iam_grants import iam_action
 
 # The launcher and the helpers it calls (the secrets helpers list tagged secrets or name ARNs).
@@ -75,12 +78,13 @@ def _resource_loads(service: str) -> dict[str, str]:
     }
 
 
-def _calls_in(tree: ast.AST) -> set[tuple[str, str]]:
+def _calls_in(tree: ast.AST, clients: dict[str, str] = CLIENT_NAMES) -> set[tuple[str, str]]:
+    """(service, operation) of each call on a client named as in `clients` (name -> service)."""
     found = set()
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
-        service = CLIENT_NAMES.get(_receiver(node.func.value) or "")
+        service = clients.get(_receiver(node.func.value) or "")
         if service is None:
             continue
         method = node.func.attr
@@ -113,3 +117,12 @@ def launcher_method_actions(*methods: str) -> frozenset[str]:
     helpers): what a process that only builds the launcher and calls these methods needs."""
     sources = (inspect.getsource(getattr(LAUNCHER_CLASS, method)) for method in methods)
     return frozenset().union(*(actions_in_source(source) for source in sources))
+
+
+def pipes_termination_calls() -> frozenset[tuple[str, str]]:
+    """(service, operation) of what dagster-aws's Pipes EMR Serverless client calls when the
+    Dagster run it serves is terminated (forward_termination: it cancels the job run, through
+    its client `self.client`). No test terminates a run while its job runs on the fake EMR, so
+    the orchestrator's grant for it is read from the client's source, as the launcher's are."""
+    source = inspect.getsource(PipesEMRServerlessClient._terminate)
+    return frozenset(_calls_in(ast.parse(textwrap.dedent(source)), {"client": "emr-serverless"}))

@@ -370,6 +370,12 @@ class EmrLake(Lake):
         the entry script it uploaded."""
         deploy_code(self.resources["storage"])
 
+    def written_by_aws(self, key: str, body: bytes) -> None:
+        """An object an AWS service writes into the lake bucket, through a client of the test's
+        own: neither role makes this call (tests/aws_calls.py)."""
+        bucket, name = _bucket_and_key(self.storage.uri(key))
+        self.emr.s3.put_object(Bucket=bucket, Key=name, Body=body)
+
     def local_copy(self) -> LocalStorage:
         """A local copy of the lake bucket as it is now, for reading any zone with Spark."""
         copy = self.root / f"copy-{len(list(self.root.glob('copy-*')))}"

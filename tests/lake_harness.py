@@ -95,6 +95,11 @@ class Lake:
             notifier=self.notifier,
         )
 
+    def written_by_aws(self, key: str, body: bytes) -> None:
+        """An object an AWS service writes into the lake (a Data Export's delivery): not a call
+        of the lake's code."""
+        self.storage.put_bytes(key, body)
+
     def deliver_cards(self, day: str, numbers, renamed=False, name=None, bad_amounts=()) -> None:
         lines = "".join(
             json.dumps(card(n, day, renamed, amount="N/A" if n in bad_amounts else 12.5)) + "\n"

@@ -5,6 +5,7 @@ and one month through Dagster (nano-dollars in Spark as in Python)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -40,7 +41,7 @@ from lake_assets.cost.model import (
     to_nanos,
 )
 from lake_assets.cost.own_bill import bill_for_drivers
-from lake_assets.tables.locations import CUR_EXPORT_PREFIX
+from lake_assets.tables.locations import CUR_EXPORT, CUR_EXPORT_PREFIX
 from lake_assets.tables.manifest import read_manifest as read_table_manifest
 from resources.aws.s3 import S3Storage
 from resources.storage import LocalStorage
@@ -138,7 +139,7 @@ def test_the_bill_of_local_runs_charges_what_they_used_at_list_price():
 
 
 def _landed(delivery_id: str, at: str, missing: bool = False) -> LandedDelivery:
-    manifest = DeliveryManifest(delivery_id, MONTH, "lake-cur", at, ("data/a.parquet",))
+    manifest = DeliveryManifest(delivery_id, MONTH, CUR_EXPORT, at, ("data/a.parquet",))
     present = frozenset() if missing else frozenset({"data/a.parquet"})
     return LandedDelivery(manifest, f"raw/{delivery_id}/", present, f"raw/{delivery_id}/m")
 
@@ -162,6 +163,22 @@ def test_a_redelivered_delivery_lands_once(tmp_path):
     [landed] = landed_deliveries(storage, MONTH)
     assert landed.manifest.delivery_id == "d-0001" and not landed.missing
     assert len(list(storage.list("raw/source=cur/"))) == 2  # one data file, one manifest
+
+
+def test_a_manifest_naming_its_files_by_uri_lands_them_by_their_key_under_the_export(tmp_path):
+    """AWS's manifests name each data file by its whole URI in the export's bucket."""
+    _, objects = tiny_delivery("d-0001")
+    [manifest_key] = [k for k in objects if k.endswith(".json")]
+    body = json.loads(objects[manifest_key])
+    uri = f"s3://lake/{CUR_EXPORT_PREFIX}"
+    body["dataFiles"] = [uri + name for name in body["dataFiles"]]
+    land_delivery(LocalStorage(tmp_path), {**objects, manifest_key: json.dumps(body).encode()})
+    [landed] = landed_deliveries(LocalStorage(tmp_path), MONTH)
+    assert landed.manifest.data_files == tuple(k for k in objects if k.startswith("data/"))
+    assert not landed.missing
+    body["dataFiles"] = ["s3://lake/elsewhere/lake-cur-00001.snappy.parquet"]
+    with pytest.raises(ValueError, match="is not under the export's data/ folder"):
+        read_manifest(json.dumps(body), manifest_key)
 
 
 def test_a_missing_or_unreadable_required_column_names_the_file_and_column():

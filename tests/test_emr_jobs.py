@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from aws_lake import REGION
+from cur_inputs import MONTH, costs_in_nanos, tiny_delivery
 from dagster import materialize
 from dagster_pipes import decode_param
 from lake_harness import failure_message
@@ -29,7 +30,13 @@ from test_jobs_over_pipes import land_cards
 from lake_assets.access.tokens import KEY_ENV, SECRET_ENV, token
 from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
+from lake_assets.cost.allocation import LEDGER_COLUMNS
+from lake_assets.cost.cur_assets import CUR_ASSET
+from lake_assets.cost.cur_data import generate_month
+from lake_assets.cost.ledger_assets import LEDGER_ASSET
+from lake_assets.cost.model import DRIVERS_DATASET
 from lake_assets.cost.recording import recorded_runs
+from lake_assets.cost.report import read_ledger
 from lake_assets.gold.derived import derived_table
 from lake_assets.gold.tables import GoldColumn, GoldTable
 from lake_assets.history.apply import as_of_by_job, current_history, history_as_of
@@ -40,7 +47,12 @@ from lake_assets.layers.model import LayerInput
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
-from lake_assets.tables.locations import query_output_prefix
+from lake_assets.tables.locations import (
+    CUR_EXPORT_PREFIX,
+    published_month_location,
+    query_output_prefix,
+)
+from lake_assets.tables.publish import publish_table
 from lake_assets.tables.reader import published_files, resolve_published
 from resources.spark_runner import PIPES_PREFIX
 
@@ -58,10 +70,13 @@ TOKEN_KEY, TOKEN_SECRET = "a key only the lake knows", "lakehouse/lake-token-key
 
 def build(lake) -> None:
     """A day of customers and of cards in two files (a small-file partition), landed at fixed
-    instants (lateness is measured from them), profiled and promoted."""
+    instants (lateness is measured from them), and a card that cannot be read, profiled and
+    promoted."""
     lake.deliver("customers", DAY, "customers.csv", snapshot(DAY, SEGMENTS))
     land_cards(lake, DAY, range(0, 5), DAY, datetime(2025, 1, 2, 23, tzinfo=UTC))
-    land_cards(lake, DAY, range(5, 9), DAY, datetime(2025, 1, 4, 6, tzinfo=UTC))
+    # Card 9 has no transaction date (a null: no evidence against the field's type, so no schema
+    # change): promotion moves it to the quarantine zone.
+    land_cards(lake, DAY, range(5, 10), DAY, datetime(2025, 1, 4, 6, tzinfo=UTC), undated={9})
     for source in ("customers", CARDS):
         profiled = lake.profile(source, DAY)
         assert profiled.success, failure_message(profiled)
@@ -101,6 +116,9 @@ def everything(lake, spark, gold: GoldTable) -> dict:
     out = {}
     build(lake)
     out["cards"] = published_cards(lake, spark)
+    out["quarantined"] = sum(
+        1 for i in lake.storage.list("quarantine/") if i.key.endswith(".parquet")
+    )
     out["counts"] = {p.partition: p.row_count for p in lake.catalog.partitions(CARDS)}
 
     applied = lake.materialize([history_key_of("customers")], DAY)
@@ -164,7 +182,31 @@ def everything(lake, spark, gold: GoldTable) -> dict:
     build_gold(lake, gold)
     tokens = lake.rows(spark, gold.dataset).select(*gold.columns)
     out["tokens"] = sorted(tuple(r) for r in tokens.collect())
+
+    out["ledger"] = cost_ledger(lake)
     return out
+
+
+def cost_ledger(lake) -> list[tuple]:
+    """A month of CUR exported into the lake and curated (the cost_cur job), then allocated
+    (cost_allocate) against the drivers the month was generated with, published as they are:
+    the drivers each lake records of its own runs differ (EMR bills what Spark measures
+    locally). The ledger's rows (LEDGER_COLUMNS), each row's drivers as sorted pairs."""
+    _, delivery = tiny_delivery("d-0001")
+    for key, body in sorted(delivery.items(), key=lambda kv: kv[0].endswith(".json")):
+        lake.written_by_aws(CUR_EXPORT_PREFIX + key, body)  # the manifest last, as AWS does
+    curated = lake.materialize([CUR_ASSET], MONTH)
+    assert curated.success, failure_message(curated)
+    drivers = generate_month(MONTH, runs=12, seed=1, lines_per_run=3).drivers
+    location = published_month_location(DRIVERS_DATASET, "given", MONTH)
+    publish_table(lake.catalog, lake.storage, DRIVERS_DATASET, MONTH, location, drivers, "given")
+    allocated = lake.materialize([LEDGER_ASSET], MONTH)
+    assert allocated.success, failure_message(allocated)
+    rows = read_ledger(lake.catalog, lake.storage, MONTH)
+    return sorted(
+        tuple(sorted(row[c].items()) if c == "drivers" else row[c] for c in LEDGER_COLUMNS)
+        for row in rows
+    )
 
 
 def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
@@ -192,6 +234,7 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
 
     assert on_emr == local
     assert len(on_emr["cards"]) == 9 and on_emr["counts"] == {DAY: 9}
+    assert on_emr["quarantined"] == 1
     assert {r[-1] for r in on_emr["cards"]} == {f"{DAY}-0.json", f"{DAY}-5.json"}
     assert on_emr["history"] and on_emr["as_of"] == sorted(SEGMENTS.items())
     assert len(on_emr["mart"]) == 7 and sum(r[2] for r in on_emr["mart"]) == 9
@@ -199,6 +242,13 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
     assert on_emr["files"] == (2, 1)
     assert on_emr["compacted"] == on_emr["cards"]
     assert on_emr["tokens"] == [(c, token(c, TOKEN_KEY.encode())) for c in sorted(SEGMENTS)]
+    # The CUR month was curated and allocated by jobs on EMR, and every nano of its bill is in
+    # one ledger row, shared among several teams.
+    ran = {name.rsplit("-", 1)[0] for name, _ in runs}
+    assert {"cost_cur", "cost_allocate"} <= ran, ran
+    cost_nanos, team = list(LEDGER_COLUMNS).index("cost_nanos"), list(LEDGER_COLUMNS).index("team")
+    assert sum(r[cost_nanos] for r in on_emr["ledger"]) == sum(costs_in_nanos(tiny_delivery("")[0]))
+    assert len({r[team] for r in on_emr["ledger"]}) > 3
     print(on_emr["lateness"])
     drivers_billed_and_tagged(emr_lake)
     every_job_went_through_s3(emr_lake)

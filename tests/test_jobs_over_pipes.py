@@ -25,11 +25,16 @@ from resources.spark_runner import SparkRunner
 CARDS = "card_transactions"
 
 
-def land_cards(lake, day: str, numbers, event_day: str, landed: datetime) -> None:
-    """Cards of `event_day` landed at `landed` (a fixed instant: lateness is measured from it)."""
+def land_cards(lake, day: str, numbers, event_day: str, landed: datetime, undated=()) -> None:
+    """Cards of `event_day` landed at `landed` (a fixed instant: lateness is measured from it);
+    those numbered in `undated` have no transaction date."""
     path = lake.root.parent / "incoming" / f"{day}-{numbers[0]}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(card(n, event_day)) + "\n" for n in numbers))
+    cards = [card(n, event_day) for n in numbers]
+    for number, one in zip(numbers, cards, strict=True):
+        if number in undated:
+            one["transaction_date"] = None
+    path.write_text("".join(json.dumps(one) + "\n" for one in cards))
     source = lake.settings.source(CARDS)
     land_payload(lake.storage, source, path, day, landed, registry=lake.registry)
 

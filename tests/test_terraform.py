@@ -19,12 +19,19 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from aws_calls import RECORD_COMMAND, RECORDING, load_recording
-from ecs_launcher_calls import actions_in_source, launcher_actions, launcher_method_actions
+from aws_calls import RECORD_COMMAND, RECORDING, AwsCall, load_recording
+from ecs_launcher_calls import (
+    actions_in_source,
+    launcher_actions,
+    launcher_method_actions,
+    pipes_termination_calls,
+)
 from iam_grants import COMPUTE_LOG_CALLS, S3_OBJECT_ACTIONS, Grants, grants_of
 
 from lake_assets.access.tokens import SECRET_ENV
 from lake_assets.alarms.model import METRICS
+from lake_assets.cost.model import CUR_COLUMNS, OPTIONAL_CUR_COLUMNS
+from lake_assets.tables.locations import CUR_EXPORT, CUR_EXPORT_PREFIX
 from resources.aws.cloudwatch import LAKE_DIMENSION, NAMESPACE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -402,8 +409,14 @@ def _role_document(config, role_policy: str) -> dict:
 
 @pytest.fixture(scope="module")
 def needed() -> dict[str, Grants]:
-    """What each role must be granted for the calls the code makes."""
-    return grants_of(load_recording())
+    """What each role must be granted for the calls the code makes: those the tests recorded,
+    and the orchestrator's cancel of an EMR job run when its Dagster run is terminated."""
+    terminating = {AwsCall("orchestrator", *call) for call in pipes_termination_calls()}
+    return grants_of(load_recording() | terminating)
+
+
+def test_a_terminated_run_cancels_its_emr_job_run():
+    assert pipes_termination_calls() == {("emr-serverless", "CancelJobRun")}
 
 
 def _difference(granted: set, expected: set) -> str:
@@ -518,6 +531,43 @@ def test_arrivals_queue_accepts_only_s3_from_the_lake_bucket(config):
 # --------------------------------------------------------------------------------------------
 # Storage, messaging, registry
 # --------------------------------------------------------------------------------------------
+
+
+def test_the_cur_export_delivers_what_the_cur_source_reads_where_it_lands_from(config):
+    """The CUR 2.0 export (cost.tf) writes <S3 prefix>/<name>/, the prefix the cost/cur asset
+    lands deliveries from, as hourly Parquet overwritten per month, selecting exactly the
+    columns the CUR source reads; only Data Exports of this account may write there."""
+    [export] = _resources(config, "aws_bcmdataexports_export")["cur"]["export"]
+    locals_ = _locals(config)
+    assert _resolve_locals(export["name"], locals_) == CUR_EXPORT
+    [destination] = one(export["destination_configurations"])["s3_destination"]
+    assert destination["s3_bucket"] == "${aws_s3_bucket.lake.bucket}"
+    assert f"{destination['s3_prefix']}/{CUR_EXPORT}/" == CUR_EXPORT_PREFIX
+    output = one(destination["s3_output_configurations"])
+    assert (output["format"], output["overwrite"]) == ("PARQUET", "OVERWRITE_REPORT")
+    query = one(export["data_query"])
+    table = query["table_configurations"]["COST_AND_USAGE_REPORT"]
+    assert (table["TIME_GRANULARITY"], table["INCLUDE_RESOURCES"]) == ("HOURLY", "TRUE")
+    assert query["query_statement"] == (
+        'SELECT ${join(", ", local.cur_columns)} FROM COST_AND_USAGE_REPORT'
+    )
+    assert sorted(locals_["cur_columns"]) == sorted({**CUR_COLUMNS, **OPTIONAL_CUR_COLUMNS})
+
+    bucket = _statements(_policy_documents(config)["lake_bucket"])
+    allowed = [s for s in bucket if s["effect"] == "Allow"]
+    assert {r for s in allowed for r in s["resources"]} == {
+        "${aws_s3_bucket.lake.arn}/exports/*",
+        "${aws_s3_bucket.lake.arn}",
+    }
+    for statement in allowed:
+        assert statement["principals"] == [
+            {"type": "Service", "identifiers": ["bcm-data-exports.amazonaws.com"]}
+        ]
+        conditions = {c["variable"]: c["values"] for c in statement["condition"]}
+        assert conditions["aws:SourceAccount"] == ["${data.aws_caller_identity.current.account_id}"]
+        assert conditions["aws:SourceArn"][0].endswith(
+            ":bcm-data-exports:us-east-1:${data.aws_caller_identity.current.account_id}:export/*"
+        )
 
 
 def test_s3_notification_sends_each_pipelines_raw_objects_to_the_arrivals_queue(config):
@@ -639,16 +689,25 @@ def test_lake_bucket_is_private_versioned_logged_and_expires_old_versions(config
     assert any("noncurrent_version_expiration" in r for r in rules)
 
 
+def _provider_tags(config) -> list[str]:
+    """Each aws provider block's default_tags expression, a local it names resolved."""
+    providers = [block["aws"] for block in config["provider"] if "aws" in block]
+    assert providers
+    return [
+        _resolve_locals(one(provider["default_tags"])["tags"], _locals(config))
+        for provider in providers
+    ]
+
+
 def test_default_tags(config):
-    provider = one(config["provider"])["aws"]
-    tags = one(provider["default_tags"])["tags"]
-    assert tags.startswith("${merge(var.tags,"), tags
-    for key, value in {
-        "project": "lakehouse",
-        "managed_by": "terraform",
-        "data_classification": "confidential",
-    }.items():
-        assert re.search(rf'\b{key}\s*=\s*\\?"{value}\\?"', tags), f"{key} missing from {tags}"
+    for tags in _provider_tags(config):
+        assert tags.startswith("${merge(var.tags,"), tags
+        for key, value in {
+            "project": "lakehouse",
+            "managed_by": "terraform",
+            "data_classification": "confidential",
+        }.items():
+            assert re.search(rf'\b{key}\s*=\s*\\?"{value}\\?"', tags), f"{key} missing: {tags}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -661,6 +720,7 @@ def test_default_tags(config):
 # `tags_all`, so the provider's default_tags reach it). A new type fails
 # test_every_resource_type_is_placed until it is placed here.
 TAGGABLE = {
+    "aws_bcmdataexports_export",
     "aws_cloudwatch_log_group",
     "aws_cloudwatch_metric_alarm",
     "aws_cognito_user_pool",
@@ -768,10 +828,7 @@ def test_the_provider_tags_every_resource_with_the_required_tags(config, tagging
     declare no provider of their own); the required tags come last in the merge, from their
     own variables, whose defaults are values the lake knows."""
     policy, known = tagging
-    providers = [block["aws"] for block in config["provider"] if "aws" in block]
-    assert providers
-    for provider in providers:
-        tags = one(provider["default_tags"])["tags"]
+    for tags in _provider_tags(config):
         for tag in policy.required_tags:
             assert _literal_tag(tags, tag) == f"var.{tag}", f"default_tags: {tag} in {tags}"
     variables = {name: body for entry in config["variable"] for name, body in entry.items()}
@@ -829,8 +886,7 @@ def test_a_pipelines_resources_carry_its_own_pipeline_and_team(path, tagging):
 def test_a_pipelines_stamp_object_stays_within_the_tags_s3_allows(config):
     """default_tags, the spec's tags (pipelines.tf) and the stamp's own: at most 10 on an object
     (a spec with more tags fails the apply)."""
-    provider = one(config["provider"])["aws"]
-    defaults = set(re.findall(r"(\w+)\s*=", one(provider["default_tags"])["tags"]))
+    defaults = {key for tags in _provider_tags(config) for key in re.findall(r"(\w+)\s*=", tags)}
     modules = {name: body for entry in config["module"] for name, body in entry.items()}
     for path in PIPELINE_MODULES:
         if path.name != "main.tf":

@@ -1,8 +1,9 @@
 """CUR 2.0 deliveries as AWS Data Exports write them, and their manifests. Pure: bytes in,
 bytes out; the caller puts them in S3 or a folder.
 
-An export writes `<prefix>/data/BILLING_PERIOD=YYYY-MM/<export>-00001.snappy.parquet` (more
-files for a big month) and `<prefix>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json`,
+An export writes, under `<S3 prefix>/<export>/` (locations.CUR_EXPORT_PREFIX),
+`data/BILLING_PERIOD=YYYY-MM/<export>-00001.snappy.parquet` (more files for a big month) and
+`metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json`,
 overwriting the month's files at each delivery (Overwrite: OVERWRITE_REPORT). Each delivery, a
 restatement included, is one execution with its own id; the manifest names it, the month and
 the data files. The manifest's `totals` (the sums of the cost columns) are ours: a real export
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lake_assets.cost.model import check_month
+from lake_assets.tables.locations import CUR_EXPORT
 
 MANIFEST_SUFFIX = "-Manifest.json"
 COST_COLUMNS = ("line_item_unblended_cost", "line_item_net_unblended_cost")
@@ -61,6 +63,21 @@ def manifest_key(export: str, month: str) -> str:
     return f"metadata/BILLING_PERIOD={check_month(month)}/{export}{MANIFEST_SUFFIX}"
 
 
+_DATA_FOLDER = "/data/BILLING_PERIOD="
+
+
+def _under_export(name: str, where: str) -> str:
+    """A data file as its key under the export's prefix (`data/BILLING_PERIOD=.../<file>`):
+    AWS's manifests name each file by its whole URI (s3://<bucket>/<prefix>/<export>/data/...),
+    ours (and older tests') by that key already."""
+    if "://" not in name:
+        return name
+    start = name.find(_DATA_FOLDER)
+    if start < 0:
+        raise ValueError(f"{where}: data file {name!r} is not under the export's data/ folder")
+    return name[start + 1 :]
+
+
 def read_manifest(text: str | bytes, where: str = "manifest") -> DeliveryManifest:
     """A delivery manifest; a missing field is a ValueError naming `where` and the field."""
     try:
@@ -70,7 +87,7 @@ def read_manifest(text: str | bytes, where: str = "manifest") -> DeliveryManifes
             month=check_month(body["billingPeriod"]),
             export=str(body["exportName"]),
             delivered_at=str(body["deliveryTime"]),
-            data_files=tuple(body["dataFiles"]),
+            data_files=tuple(_under_export(name, where) for name in body["dataFiles"]),
             rows=body.get("rowCount"),
             totals=body.get("totals"),
         )
@@ -85,7 +102,7 @@ def delivery_objects(
     month: str,
     delivery_id: str,
     delivered_at: str,
-    export: str = "lake-cur",
+    export: str = CUR_EXPORT,
     rows_per_file: int = 5_000_000,
     totals: bool = True,
 ) -> dict[str, bytes]:

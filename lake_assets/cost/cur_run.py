@@ -32,6 +32,7 @@ from lake_assets.lineage.emitter import LineageRecorder
 from lake_assets.runtime.jobs import RunJob
 from lake_assets.tables import manifest as table_manifest
 from lake_assets.tables.locations import (
+    CUR_EXPORT,
     CUR_EXPORT_PREFIX,
     cur_delivery_prefix,
     published_month_location,
@@ -87,7 +88,7 @@ def land_delivery(storage: LakeStorage, objects: Mapping[str, bytes]) -> Landing
 
 
 def land_from_export(
-    storage: LakeStorage, month: str, export: str = "lake-cur", prefix: str = CUR_EXPORT_PREFIX
+    storage: LakeStorage, month: str, export: str = CUR_EXPORT, prefix: str = CUR_EXPORT_PREFIX
 ) -> Landing | None:
     """Land the month's delivery the export holds now (AWS overwrites it at each delivery),
     copied within the bucket; None when the export has not delivered the month."""
@@ -99,7 +100,7 @@ def land_from_export(
 
 
 def has_delivery(
-    storage: LakeStorage, month: str, export: str = "lake-cur", prefix: str = CUR_EXPORT_PREFIX
+    storage: LakeStorage, month: str, export: str = CUR_EXPORT, prefix: str = CUR_EXPORT_PREFIX
 ) -> bool:
     """Whether the month has a bill to build from: in the export, or landed already."""
     return storage.exists(prefix + manifest_key(export, month)) or bool(

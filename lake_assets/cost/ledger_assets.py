@@ -17,6 +17,8 @@ from dagster import (
     asset,
 )
 
+from lake_assets.cost.cur_assets import CUR_ASSET
+from lake_assets.cost.drivers_assets import COST_DRIVERS
 from lake_assets.cost.ledger import LedgerDoesNotReconcile, allocate_month, known_teams
 from lake_assets.cost.model import UNALLOCATED, cents
 from lake_assets.cost.policy import AllocationPolicy, load_policy
@@ -44,7 +46,7 @@ def build_ledger_asset(
 ):
     @asset(
         key=LEDGER_ASSET,
-        deps=[AssetKey(["cost", "cur"]), AssetKey(["cost", "drivers"])],
+        deps=[CUR_ASSET, COST_DRIVERS],
         partitions_def=partitions_def,
         group_name="cost",
         kinds={"spark", "parquet"},

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetKey,
     Definitions,
     MetadataValue,
     ResourceParam,
     asset_check,
 )
 
+from lake_assets.cost.cur_assets import CUR_ASSET
 from lake_assets.cost.model import cents
 from lake_assets.cost.tagging import load_tagging_policy
 from lake_assets.cost.tagging_service import escalate_and_notify, month_report
@@ -25,7 +25,6 @@ from resources.catalog import PartitionCatalog
 from resources.notifier import Notifier
 from resources.storage import LakeStorage
 
-CUR_ASSET = AssetKey(["cost", "cur"])
 TAGGING_CHECK = "tags_complete"
 TOP_RESOURCES = 10  # listed in the check's metadata
 

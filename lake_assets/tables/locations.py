@@ -25,9 +25,11 @@ def raw_key(source_id: str, ingest_date: date | str, object_name: str) -> str:
     return f"{raw_prefix(source_id, ingest_date)}{check_object_name(object_name)}"
 
 
-# Where AWS Data Exports writes the CUR in the lake's bucket (the export's S3 prefix); the
+# The lake's CUR 2.0 export (terraform/cost.tf) and where AWS Data Exports writes it in the
+# lake's bucket: `<S3 prefix>/<export name>/`, then data/ and metadata/ per billing period. The
 # cost/cur asset lands each new delivery from here into the raw zone.
-CUR_EXPORT_PREFIX = "exports/cur/"
+CUR_EXPORT = "lake-cur"
+CUR_EXPORT_PREFIX = f"exports/{CUR_EXPORT}/"
 
 
 def cur_delivery_prefix(month: str, delivery_id: str | None = None) -> str:

@@ -5,6 +5,12 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+# The provider Data Exports is called through (us-east-1, versions.tf), mocked alike.
+mock_provider "aws" {
+  alias  = "billing"
+  source = "./tests/mocks"
+}
+
 # Inputs without defaults: the job runtime and code location images (an application or a
 # service without its image cannot run), and the bank's network and certificate.
 variables {

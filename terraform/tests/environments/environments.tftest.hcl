@@ -8,6 +8,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+mock_provider "aws" {
+  alias  = "billing"
+  source = "./tests/mocks"
+}
+
 run "the_environment_plans" {
   command = plan
 
