@@ -42,6 +42,9 @@ resource "aws_bcmdataexports_export" "cur" {
       query_statement = "SELECT ${join(", ", local.cur_columns)} FROM COST_AND_USAGE_REPORT"
       table_configurations = {
         COST_AND_USAGE_REPORT = {
+          # AWS sets the account's primary billing view when none is given, and the provider
+          # then reports an inconsistent result on apply: named here as AWS would set it.
+          BILLING_VIEW_ARN                      = "arn:${local.partition}:billing::${local.account_id}:billingview/primary"
           TIME_GRANULARITY                      = "HOURLY"
           INCLUDE_RESOURCES                     = "TRUE"
           INCLUDE_SPLIT_COST_ALLOCATION_DATA    = "TRUE"

@@ -11,8 +11,8 @@
 # Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
 # job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs,
 # _pipelines/ the stamp object of each generated pipeline's Terraform module, exports/ the bill
-# AWS Data Exports delivers (cost.tf). site/ holds pages
-# for people (the SLO dashboard), which the lake writes and never reads back.
+# AWS Data Exports delivers (cost.tf). site/ holds pages for people (the SLO dashboard), which
+# the lake writes and never reads back.
 
 locals {
   lake_arn = aws_s3_bucket.lake.arn

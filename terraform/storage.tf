@@ -102,7 +102,8 @@ data "aws_iam_policy_document" "lake_key" {
   }
 
   # AWS Data Exports writes the CUR export (cost.tf) into the lake bucket, whose objects this
-  # key encrypts: for this account's exports only, as the bucket policy lets it write.
+  # key encrypts (S3 asks the key on its behalf): only through S3 in the lake's region, for
+  # exports of this account, as the bucket policy lets it write.
   statement {
     sid    = "DataExportsEncryptsTheBill"
     effect = "Allow"
@@ -118,9 +119,9 @@ data "aws_iam_policy_document" "lake_key" {
       values   = [local.account_id]
     }
     condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = [local.cur_export_arn_pattern]
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
     }
   }
 
@@ -296,9 +297,9 @@ resource "aws_s3_bucket_logging" "lake" {
   target_prefix = "s3-access/${local.lake_bucket_name}/"
 }
 
-# Refuse plain-HTTP requests. A Deny needs no wildcard to be useful here: it names every
-# bucket and object operation any principal of this lake is granted, plus the versioning ones.
 data "aws_iam_policy_document" "lake_bucket" {
+  # Refuse plain-HTTP requests. A Deny needs no wildcard to be useful here: it names every
+  # bucket and object operation any principal of this lake is granted, plus the versioning ones.
   statement {
     sid    = "DenyInsecureTransport"
     effect = "Deny"
@@ -325,8 +326,10 @@ data "aws_iam_policy_document" "lake_bucket" {
     }
   }
 
-  # AWS Data Exports delivers the lake's CUR export (cost.tf) under exports/ only, for exports
-  # of this account: the statement AWS documents for an export's bucket, narrowed to its prefix.
+  # AWS Data Exports delivers the lake's CUR export (cost.tf), for exports of this account only:
+  # the statement AWS documents for an export's bucket, which it checks when the export is
+  # created (a policy narrower than the documented one may be refused there). Where the export
+  # writes is its own S3 prefix, exports/.
   statement {
     sid    = "DataExportsDeliversTheBill"
     effect = "Allow"
@@ -334,29 +337,8 @@ data "aws_iam_policy_document" "lake_bucket" {
       type        = "Service"
       identifiers = ["bcm-data-exports.amazonaws.com"]
     }
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.lake.arn}/exports/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = [local.cur_export_arn_pattern]
-    }
-  }
-
-  statement {
-    sid    = "DataExportsChecksTheBucketPolicy"
-    effect = "Allow"
-    principals {
-      type        = "Service"
-      identifiers = ["bcm-data-exports.amazonaws.com"]
-    }
-    actions   = ["s3:GetBucketPolicy"]
-    resources = [aws_s3_bucket.lake.arn]
+    actions   = ["s3:GetBucketPolicy", "s3:PutObject"]
+    resources = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"

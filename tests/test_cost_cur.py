@@ -176,8 +176,11 @@ def test_a_manifest_naming_its_files_by_uri_lands_them_by_their_key_under_the_ex
     [landed] = landed_deliveries(LocalStorage(tmp_path), MONTH)
     assert landed.manifest.data_files == tuple(k for k in objects if k.startswith("data/"))
     assert not landed.missing
-    body["dataFiles"] = ["s3://lake/elsewhere/lake-cur-00001.snappy.parquet"]
-    with pytest.raises(ValueError, match="is not under the export's data/ folder"):
+    elsewhere = (
+        uri.replace(f"/{CUR_EXPORT}/", "/another-export/") + body["dataFiles"][0][len(uri) :]
+    )
+    body["dataFiles"] = [elsewhere]
+    with pytest.raises(ValueError, match=f"is not under the export's {CUR_EXPORT}/data/"):
         read_manifest(json.dumps(body), manifest_key)
 
 

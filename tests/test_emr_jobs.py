@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from aws_lake import REGION
-from cur_inputs import MONTH, costs_in_nanos, tiny_delivery
+from cur_inputs import MONTH, costs_in_nanos, tiny_cur, tiny_delivery
 from dagster import materialize
 from dagster_pipes import decode_param
 from lake_harness import failure_message
@@ -193,7 +193,11 @@ def cost_ledger(lake) -> list[tuple]:
     the drivers each lake records of its own runs differ (EMR bills what Spark measures
     locally). The ledger's rows (LEDGER_COLUMNS), each row's drivers as sorted pairs."""
     _, delivery = tiny_delivery("d-0001")
-    for key, body in sorted(delivery.items(), key=lambda kv: kv[0].endswith(".json")):
+    [manifest] = [key for key in delivery if key.endswith(".json")]
+    named = json.loads(delivery[manifest])  # AWS names each data file by its URI
+    named["dataFiles"] = [lake.storage.uri(CUR_EXPORT_PREFIX + f) for f in named["dataFiles"]]
+    delivery[manifest] = json.dumps(named).encode()
+    for key, body in sorted(delivery.items(), key=lambda kv: kv[0] == manifest):
         lake.written_by_aws(CUR_EXPORT_PREFIX + key, body)  # the manifest last, as AWS does
     curated = lake.materialize([CUR_ASSET], MONTH)
     assert curated.success, failure_message(curated)
@@ -242,12 +246,12 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
     assert on_emr["files"] == (2, 1)
     assert on_emr["compacted"] == on_emr["cards"]
     assert on_emr["tokens"] == [(c, token(c, TOKEN_KEY.encode())) for c in sorted(SEGMENTS)]
-    # The CUR month was curated and allocated by jobs on EMR, and every nano of its bill is in
-    # one ledger row, shared among several teams.
+    # The CUR month was curated and allocated by jobs on EMR; the ledger's rows add up to its
+    # bill to the nano, shared among several teams.
     ran = {name.rsplit("-", 1)[0] for name, _ in runs}
     assert {"cost_cur", "cost_allocate"} <= ran, ran
     cost_nanos, team = list(LEDGER_COLUMNS).index("cost_nanos"), list(LEDGER_COLUMNS).index("team")
-    assert sum(r[cost_nanos] for r in on_emr["ledger"]) == sum(costs_in_nanos(tiny_delivery("")[0]))
+    assert sum(r[cost_nanos] for r in on_emr["ledger"]) == sum(costs_in_nanos(tiny_cur()))
     assert len({r[team] for r in on_emr["ledger"]}) > 3
     print(on_emr["lateness"])
     drivers_billed_and_tagged(emr_lake)

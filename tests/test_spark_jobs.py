@@ -47,6 +47,7 @@ from lake_assets.settings import REPO_ROOT
 from lake_assets.silver.customer import CUSTOMER_COLUMNS, STATE_COLUMNS, customer_sk_of
 from lake_assets.silver.fx_rates import FX_COLUMNS
 from lake_assets.silver.orders_table import SILVER_ORDERS
+from lake_assets.tables.locations import CUR_EXPORT_PREFIX
 from lake_assets.tables.reader import published_uris, resolve_published
 from resources import LOCAL_SPARK_CONFIG
 from resources.spark_runner import PipesSubprocessRunner
@@ -429,9 +430,9 @@ def _check_orders(result: dict, plan: dict, lake, spark) -> None:
 def _cur_plan(lake, spark) -> dict:
     _, objects = tiny_delivery("d-0001")
     [data] = [key for key in objects if key.endswith(".parquet")]
-    lake.storage.put_bytes(f"exports/{data}", objects[data])
+    lake.storage.put_bytes(CUR_EXPORT_PREFIX + data, objects[data])
     return {
-        "files": [lake.storage.uri(f"exports/{data}")],
+        "files": [lake.storage.uri(CUR_EXPORT_PREFIX + data)],
         "delivery_id": "d-0001",
         "output_uri": lake.storage.uri("runs/cost_cur/"),
     }

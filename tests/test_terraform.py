@@ -415,7 +415,7 @@ def needed() -> dict[str, Grants]:
     return grants_of(load_recording() | terminating)
 
 
-def test_a_terminated_run_cancels_its_emr_job_run():
+def test_the_pipes_client_only_cancels_the_job_run_when_its_run_is_terminated():
     assert pipes_termination_calls() == {("emr-serverless", "CancelJobRun")}
 
 
@@ -536,7 +536,8 @@ def test_arrivals_queue_accepts_only_s3_from_the_lake_bucket(config):
 def test_the_cur_export_delivers_what_the_cur_source_reads_where_it_lands_from(config):
     """The CUR 2.0 export (cost.tf) writes <S3 prefix>/<name>/, the prefix the cost/cur asset
     lands deliveries from, as hourly Parquet overwritten per month, selecting exactly the
-    columns the CUR source reads; only Data Exports of this account may write there."""
+    columns the CUR source reads; only Data Exports of this account may write to the bucket
+    (as AWS documents the export bucket's policy) and encrypt with the lake key through S3."""
     [export] = _resources(config, "aws_bcmdataexports_export")["cur"]["export"]
     locals_ = _locals(config)
     assert _resolve_locals(export["name"], locals_) == CUR_EXPORT
@@ -544,30 +545,42 @@ def test_the_cur_export_delivers_what_the_cur_source_reads_where_it_lands_from(c
     assert destination["s3_bucket"] == "${aws_s3_bucket.lake.bucket}"
     assert f"{destination['s3_prefix']}/{CUR_EXPORT}/" == CUR_EXPORT_PREFIX
     output = one(destination["s3_output_configurations"])
-    assert (output["format"], output["overwrite"]) == ("PARQUET", "OVERWRITE_REPORT")
+    assert (output["format"], output["compression"], output["overwrite"]) == (
+        "PARQUET",
+        "PARQUET",
+        "OVERWRITE_REPORT",
+    )
     query = one(export["data_query"])
     table = query["table_configurations"]["COST_AND_USAGE_REPORT"]
-    assert (table["TIME_GRANULARITY"], table["INCLUDE_RESOURCES"]) == ("HOURLY", "TRUE")
+    assert table["TIME_GRANULARITY"] == "HOURLY"
+    # Resource ids, and the split_line_item_* columns the query selects, exist only when asked.
+    assert table["INCLUDE_RESOURCES"] == table["INCLUDE_SPLIT_COST_ALLOCATION_DATA"] == "TRUE"
+    assert table["BILLING_VIEW_ARN"].endswith(":billingview/primary")
     assert query["query_statement"] == (
         'SELECT ${join(", ", local.cur_columns)} FROM COST_AND_USAGE_REPORT'
     )
     assert sorted(locals_["cur_columns"]) == sorted({**CUR_COLUMNS, **OPTIONAL_CUR_COLUMNS})
 
+    account = "${data.aws_caller_identity.current.account_id}"
+    exports = f":bcm-data-exports:us-east-1:{account}:export/*"
     bucket = _statements(_policy_documents(config)["lake_bucket"])
-    allowed = [s for s in bucket if s["effect"] == "Allow"]
-    assert {r for s in allowed for r in s["resources"]} == {
-        "${aws_s3_bucket.lake.arn}/exports/*",
-        "${aws_s3_bucket.lake.arn}",
+    [delivers] = [s for s in bucket if s["effect"] == "Allow"]
+    assert delivers["principals"] == [
+        {"type": "Service", "identifiers": ["bcm-data-exports.amazonaws.com"]}
+    ]
+    assert sorted(delivers["actions"]) == ["s3:GetBucketPolicy", "s3:PutObject"]
+    conditions = {c["variable"]: c["values"] for c in delivers["condition"]}
+    assert conditions["aws:SourceAccount"] == [account]
+    assert conditions["aws:SourceArn"][0].endswith(exports)
+    key = {s["sid"]: s for s in _statements(_policy_documents(config)["lake_key"])}
+    encrypts = key["DataExportsEncryptsTheBill"]
+    assert encrypts["principals"] == delivers["principals"]
+    assert sorted(encrypts["actions"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    conditions = {c["variable"]: c["values"] for c in encrypts["condition"]}
+    assert conditions == {
+        "aws:SourceAccount": [account],
+        "kms:ViaService": ["s3.${data.aws_region.current.name}.amazonaws.com"],
     }
-    for statement in allowed:
-        assert statement["principals"] == [
-            {"type": "Service", "identifiers": ["bcm-data-exports.amazonaws.com"]}
-        ]
-        conditions = {c["variable"]: c["values"] for c in statement["condition"]}
-        assert conditions["aws:SourceAccount"] == ["${data.aws_caller_identity.current.account_id}"]
-        assert conditions["aws:SourceArn"][0].endswith(
-            ":bcm-data-exports:us-east-1:${data.aws_caller_identity.current.account_id}:export/*"
-        )
 
 
 def test_s3_notification_sends_each_pipelines_raw_objects_to_the_arrivals_queue(config):

@@ -63,31 +63,32 @@ def manifest_key(export: str, month: str) -> str:
     return f"metadata/BILLING_PERIOD={check_month(month)}/{export}{MANIFEST_SUFFIX}"
 
 
-_DATA_FOLDER = "/data/BILLING_PERIOD="
-
-
-def _under_export(name: str, where: str) -> str:
-    """A data file as its key under the export's prefix (`data/BILLING_PERIOD=.../<file>`):
+def _under_export(name: str, export: str, month: str, where: str) -> str:
+    """A data file as its key under the export's prefix (`data/BILLING_PERIOD=<month>/...`):
     AWS's manifests name each file by its whole URI (s3://<bucket>/<prefix>/<export>/data/...),
-    ours (and older tests') by that key already."""
+    ours (and older tests') by that key already. A URI of another export or month is refused."""
     if "://" not in name:
         return name
-    start = name.find(_DATA_FOLDER)
+    folder = f"/{export}/data/BILLING_PERIOD={month}/"
+    start = name.find(folder)
     if start < 0:
-        raise ValueError(f"{where}: data file {name!r} is not under the export's data/ folder")
-    return name[start + 1 :]
+        raise ValueError(f"{where}: data file {name!r} is not under the export's {folder[1:]}")
+    return name[start + len(export) + 2 :]
 
 
 def read_manifest(text: str | bytes, where: str = "manifest") -> DeliveryManifest:
     """A delivery manifest; a missing field is a ValueError naming `where` and the field."""
     try:
         body = json.loads(text)
+        month, export = check_month(body["billingPeriod"]), str(body["exportName"])
         return DeliveryManifest(
             delivery_id=str(body["executionId"]),
-            month=check_month(body["billingPeriod"]),
-            export=str(body["exportName"]),
+            month=month,
+            export=export,
             delivered_at=str(body["deliveryTime"]),
-            data_files=tuple(_under_export(name, where) for name in body["dataFiles"]),
+            data_files=tuple(
+                _under_export(name, export, month, where) for name in body["dataFiles"]
+            ),
             rows=body.get("rowCount"),
             totals=body.get("totals"),
         )
