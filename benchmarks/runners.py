@@ -1,7 +1,7 @@
 """Runners: each registered job through the Pipes subprocess runner against the same job
 in-process.
 
-The in-process runner (LocalSparkRunner) runs a job on the orchestrator's warm SparkSession; the
+The in-process runner (LocalSparkRunner) runs a job on its process's SparkSession; the
 Pipes subprocess runner starts a fresh Python and JVM per job, as EMR Serverless starts a job
 run, and passes plan and result through Dagster Pipes. The ratio pipes / in-process is what that
 isolation costs a job; the target is <= 1.3 for a one-day promotion, and every job is reported
@@ -13,6 +13,13 @@ benchmark lake (benchmarks.job_plans: the `--rows` card payload promoted into on
 customer snapshots); the runners alternate on it, after one warm-up each on the same plans over
 a WARM_UP_ROWS lake. A registered job with no plan in job_plans.JOB_PLANS is named in the table
 and the summary as NOT MEASURED (the silver jobs need CRM and FX data the benchmark lake lacks).
+
+Each job is measured twice over (ADR-0127):
+- warm: both runners called from an asset in this process, the in-process runner on the
+  benchmark's warm session, as a run executed in one process (a `lake` command) shares it;
+- step: both runners in a fresh step process of a Dagster run (benchmarks.runner_steps), as
+  the webserver's, sensors' and backfills' runs execute every asset: there the in-process
+  runner starts its JVM in the step, as the subprocess runner starts one per job.
 """
 
 from __future__ import annotations
@@ -26,59 +33,57 @@ from benchmarks.data import BENCH_DATA, transactions_file
 from benchmarks.job_plans import JOB_PLANS, JobPlans, job_plans
 from benchmarks.lake import spark_session
 from benchmarks.promotion import WARM_UP_ROWS
+from benchmarks.runner_steps import IN_PROCESS, PIPES, run_as_step, runners, step_instance
 from benchmarks.timing import Runs, print_table, timed
 from lake_assets.runtime.jobs import JOBS
-from resources import LOCAL_SPARK_CONFIG
-from resources.spark_runner import LocalSparkRunner, PipesSubprocessRunner, SparkRunner
+from resources.spark_runner import SparkRunner
 
 REPEATS = 2
 TARGET = 1.3
-IN_PROCESS, PIPES = "in-process", "pipes subprocess"
 
 
 def run(rows: int) -> str:
     payload = transactions_file(rows)
     print(f"\n[runners] {payload.name}: {rows:,} rows", flush=True)
     spark = spark_session()  # the warm session LocalSparkRunner shares (getOrCreate)
-    runners = {
-        IN_PROCESS: LocalSparkRunner({**LOCAL_SPARK_CONFIG, "spark.app.name": "lakehouse-bench"}),
-        PIPES: PipesSubprocessRunner(spark_conf=LOCAL_SPARK_CONFIG),
-    }
     missing = sorted(set(JOBS) - set(JOB_PLANS))
     instance = DagsterInstance.ephemeral()
-    table, ratios = [], []
+    table, warm_ratios, step_ratios = [], [], []
     try:
         with tempfile.TemporaryDirectory(dir=BENCH_DATA, prefix="lake-") as root:
             warm_up = job_plans(Path(root) / "warm-up", transactions_file(WARM_UP_ROWS))
             measured = job_plans(Path(root) / "measured", payload)
+            steps = step_instance(Path(root) / "dagster")
             for job in (j for j in JOBS if j in JOB_PLANS):
-                runs = _measure(instance, runners, job, warm_up, measured)
-                ratio = runs[PIPES].median / runs[IN_PROCESS].median
-                ratios.append(f"{job} {ratio:.2f} x")
-                verdict = "within" if ratio <= TARGET else "OVER"
-                table.append(
-                    [
-                        job,
-                        runs[IN_PROCESS].median,
-                        runs[PIPES].median,
-                        ratio,
-                        f"{verdict} {TARGET}",
-                        f"{runs[IN_PROCESS].spread()} | {runs[PIPES].spread()}",
-                    ]
-                )
+                warm = _measure(instance, runners(), job, warm_up, measured)
+                step = _measure_steps(steps, job, measured)
+                row = [job]
+                for runs, ratios in ((warm, warm_ratios), (step, step_ratios)):
+                    ratio = runs[PIPES].median / runs[IN_PROCESS].median
+                    ratios.append(f"{job} {ratio:.2f} x")
+                    row += [runs[IN_PROCESS].median, runs[PIPES].median, _verdict(ratio)]
+                table.append(row)
     finally:
         spark.stop()
-    table += [[job, "-", "-", "-", "NOT MEASURED: no plan in job_plans", ""] for job in missing]
+    table += [
+        [job, "-", "-", "NOT MEASURED: no plan in job_plans", "-", "-", "-"] for job in missing
+    ]
     print_table(
-        "Runners (median s of alternated runs; pipes starts a Python and a JVM per job)",
-        ["job", IN_PROCESS, PIPES, "ratio", "target", "runs s (in-process | pipes)"],
+        "Runners (median s of alternated runs; pipes starts a Python and a JVM per job; warm: "
+        "in-process on this process's warm session; step: each in a fresh Dagster step process)",
+        ["job", "warm in-process", "warm pipes", "ratio", "step in-process", "step pipes", "ratio"],
         table,
     )
     unmeasured = f"; NOT MEASURED {', '.join(missing)}" if missing else ""
     return (
-        f"runners: pipes subprocess / in-process {', '.join(ratios)} (target <= {TARGET})"
+        f"runners (target <= {TARGET}): pipes subprocess / in-process in a fresh step "
+        f"{', '.join(step_ratios)}; against a warm in-process session {', '.join(warm_ratios)}"
         + unmeasured
     )
+
+
+def _verdict(ratio: float) -> str:
+    return f"{ratio:.2f} ({'within' if ratio <= TARGET else 'OVER'} {TARGET})"
 
 
 def _measure(
@@ -101,6 +106,22 @@ def _measure(
             runs[name].seconds.append(_run_in_asset(instance, runner, job, plan))
             print(
                 f"  round {round_number + 1}/{REPEATS}  {job} {name:<20} "
+                f"{runs[name].seconds[-1]:8.2f} s",
+                flush=True,
+            )
+    return runs
+
+
+def _measure_steps(instance: DagsterInstance, job: str, measured: JobPlans) -> dict[str, Runs]:
+    """Both runners alternately, each run in a fresh step process of a Dagster run (no warm-up:
+    a step never has one)."""
+    runs = {name: Runs() for name in (IN_PROCESS, PIPES)}
+    for round_number in range(REPEATS):
+        for name in runs:
+            plan = measured.plan(job, f"step-{name}-{round_number}")
+            runs[name].seconds.append(run_as_step(instance, name, job, plan))
+            print(
+                f"  step {round_number + 1}/{REPEATS}   {job} {name:<20} "
                 f"{runs[name].seconds[-1]:8.2f} s",
                 flush=True,
             )

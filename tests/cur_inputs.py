@@ -21,8 +21,14 @@ TIMESTAMPS = (
 TIES = [float(Decimal(k) / Decimal(2 * 10**9)) for k in (1, 3, 5, 2_000_000_001, 123_456_789_013)]
 
 
+def tiny_world(seed: int = 1, runs: int = 12, month: str = MONTH):
+    """A small generated month (cur_data.generate_month): its CUR as generated and the drivers
+    of the runs that caused it."""
+    return generate_month(month, runs=runs, seed=seed, lines_per_run=3)
+
+
 def tiny_cur(seed: int = 1, runs: int = 12, month: str = MONTH) -> pa.Table:
-    cur = generate_month(month, runs=runs, seed=seed, lines_per_run=3).cur
+    cur = tiny_world(seed, runs, month).cur
     for column in ("line_item_unblended_cost", "line_item_net_unblended_cost"):
         costs = cur[column].to_numpy().copy()
         costs[: len(TIES)] = TIES

@@ -73,7 +73,7 @@ def _under_export(name: str, export: str, month: str, where: str) -> str:
     start = name.find(folder)
     if start < 0:
         raise ValueError(f"{where}: data file {name!r} is not under the export's {folder[1:]}")
-    return name[start + len(export) + 2 :]
+    return name[start + len(f"/{export}/") :]
 
 
 def read_manifest(text: str | bytes, where: str = "manifest") -> DeliveryManifest:

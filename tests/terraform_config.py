@@ -1,0 +1,159 @@
+"""Reading terraform/ for the tests that check it (test_terraform*.py): every top-level block of
+its *.tf files as plain Python values, and the policy documents, statements and resources in it.
+
+python-hcl2 8 keeps HCL syntax in what it returns: string literals keep their quotes
+('"s3:GetObject"'), references come back as '${aws_s3_bucket.lake.arn}', block labels are quoted
+and every block carries '__is_block__'. `clean_hcl` turns that into plain values, so a literal is
+'raw/' and a reference stays recognisable by its '${'.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import hcl2
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TF_DIR = REPO_ROOT / "terraform"
+BOOTSTRAP_FILES = sorted((TF_DIR / "bootstrap").glob("*.tf"))
+PIPELINE_MODULES = sorted((TF_DIR / "pipelines").glob("**/*.tf"))
+LAKE_ARN = "${aws_s3_bucket.lake.arn}"
+
+
+@cache
+def terraform_config() -> dict[str, list]:
+    """Every top-level block of terraform/*.tf, merged by kind ("resource", "data", ...)."""
+    merged: dict[str, list] = {}
+    for path in sorted(TF_DIR.glob("*.tf")):
+        for kind, entries in parse_hcl(path).items():
+            merged.setdefault(kind, []).extend(entries)
+    return merged
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]
+    return text
+
+
+# Keys python-hcl2 adds to what it returns: block markers, and a file's comments.
+HCL2_MARKERS = {"__is_block__", "__comments__"}
+
+
+def clean_hcl(value):
+    """python-hcl2 8 output -> plain Python values (literals unquoted, block markers dropped)."""
+    if isinstance(value, dict):
+        return {_unquote(k): clean_hcl(v) for k, v in value.items() if k not in HCL2_MARKERS}
+    if isinstance(value, list):
+        return [clean_hcl(v) for v in value]
+    if isinstance(value, str):
+        return _unquote(value)
+    return value
+
+
+def parse_hcl(path: Path) -> dict:
+    with path.open() as handle:
+        return clean_hcl(hcl2.load(handle))
+
+
+def labelled_blocks(config: dict, kind: str) -> dict[tuple[str, str], dict]:
+    """{(type, name): body} for two-label blocks (resource, data)."""
+    found = {}
+    for entry in config.get(kind, []):
+        for type_, named in entry.items():
+            for name, body in named.items():
+                assert (type_, name) not in found, f"duplicate {kind} {type_}.{name}"
+                found[(type_, name)] = body
+    return found
+
+
+def locals_of(config) -> dict:
+    return {k: v for block in config.get("locals", []) for k, v in block.items()}
+
+
+def variables_of(config) -> dict[str, dict]:
+    return {name: body for entry in config["variable"] for name, body in entry.items()}
+
+
+def resources_of(config, type_: str) -> dict[str, dict]:
+    return {
+        name: body for (t, name), body in labelled_blocks(config, "resource").items() if t == type_
+    }
+
+
+LOCAL_REFERENCE = re.compile(r"\$\{local\.([A-Za-z0-9_]+)\}")
+
+
+def resolve_locals(value, locals_: dict):
+    """Substitute '${local.x}' by the local's (string) expression, so a wildcard or a bucket-wide
+    ARN kept in a local is seen where it is used."""
+    if isinstance(value, dict):
+        return {k: resolve_locals(v, locals_) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_locals(v, locals_) for v in value]
+    if isinstance(value, str):
+        for _ in range(10):  # locals may refer to locals
+            expanded = LOCAL_REFERENCE.sub(
+                lambda m: locals_[m.group(1)] if isinstance(locals_.get(m.group(1)), str) else m[0],
+                value,
+            )
+            if expanded == value:
+                break
+            value = expanded
+    return value
+
+
+def policy_documents(config) -> dict[str, dict]:
+    """Every aws_iam_policy_document, with locals resolved."""
+    locals_ = {k: v for block in config.get("locals", []) for k, v in block.items()}
+    return {
+        name: resolve_locals(body, locals_)
+        for (t, name), body in labelled_blocks(config, "data").items()
+        if t == "aws_iam_policy_document"
+    }
+
+
+def statements_of(document: dict) -> list[dict]:
+    """Static statements and the content of `dynamic "statement"` blocks."""
+    statements = list(document.get("statement", []))
+    for dynamic in document.get("dynamic", []):
+        if "statement" in dynamic:
+            statements.extend(dynamic["statement"].get("content", []))
+    return statements
+
+
+def one(items: list):
+    assert len(items) == 1, items
+    return items[0]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def document_reference(expression: str) -> str | None:
+    """'${data.aws_iam_policy_document.x.json}' -> 'x'; anything else -> None."""
+    match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}", expression)
+    return match.group(1) if match else None
+
+
+def key_policy_documents(config) -> set[str]:
+    return {
+        document_reference(body["policy"])
+        for body in resources_of(config, "aws_kms_key").values()
+        if "policy" in body
+    }
+
+
+def policy_document(config, name: str) -> dict:
+    return policy_documents(config)[name]
+
+
+def actions_of(document: dict) -> set[str]:
+    return {a for s in statements_of(document) for a in as_list(s["actions"])}
+
+
+def statements_by_sid(document: dict) -> dict[str, dict]:
+    return {s["sid"]: s for s in statements_of(document)}
