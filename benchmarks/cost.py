@@ -105,16 +105,21 @@ def month_inputs(lines: int, runs: int) -> tuple[Path, Path, int]:
     return cur, drivers, int(table["cost_nanos"].to_numpy().sum())
 
 
-def _allocation(spark: SparkSession, cur: Path, drivers: Path, output: str) -> dict:
-    plan = {
+def allocation_plan(cur: list[str], drivers: list[str], output: str) -> dict:
+    """The plan cost/ledger makes for MONTH (ledger.allocate_month) over these curated CUR and
+    drivers files, with the shipped policy and the generated month's teams."""
+    return {
         "month": MONTH,
-        "cur": [str(cur)],
-        "drivers": [str(drivers)],
+        "cur": cur,
+        "drivers": drivers,
         "policy": load_policy(DEFAULT_COST_FILE).model_dump(mode="json"),
         "teams": list(TEAMS),
         "output_uri": output,
     }
-    return run_job(spark, "cost_allocate", plan)
+
+
+def _allocation(spark: SparkSession, cur: Path, drivers: Path, output: str) -> dict:
+    return run_job(spark, "cost_allocate", allocation_plan([str(cur)], [str(drivers)], output))
 
 
 def _plain(spark: SparkSession, cur: Path, drivers: Path, output: str) -> float:

@@ -7,7 +7,9 @@ CHANGED_EVERY-th customer changes segment, every LEFT_EVERY-th leaves), both pro
 history apply plan is made before the history exists (both snapshots, no earlier version); the
 history is then applied in-process, so the as-of query has a version to read. A day of order
 changes (an insert and an update per order of each customer, placed over the week before
-EVENT_DAY), promoted into order_events, is what the silver orders merge plans from.
+EVENT_DAY), promoted into order_events, is what the silver orders merge plans from. A
+generated month of CUR, about a line item per card, is what the cost jobs read: as Data Exports
+delivers it (cost_cur), and curated with the drivers of its runs (cost_allocate).
 
 `JOB_PLANS` names, per job, its plan and the plan key of the folder it writes (None: it writes
 nothing), so each run writes a folder of its own.
@@ -15,6 +17,7 @@ nothing), so each run writes a folder of its own.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +26,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from dagster import DagsterInstance
 
+from benchmarks import cost
 from benchmarks.data import CUSTOMERS, EVENT_DAY
 from benchmarks.gold import publish_gold_inputs
 from benchmarks.lake import SOURCE, land_and_profile, local_lake
 from benchmarks.timing import timed
 from lake_assets.cli.runs import materialize_partitions, step_failures
+from lake_assets.cost.cur_data import CostWorld, as_curated, generate_month
+from lake_assets.cost.cur_delivery import delivery_objects
 from lake_assets.demo.medallion_data import fx_rate_days
 from lake_assets.history.apply import apply_snapshots, as_of_plan, merge_plan, plan_snapshots
 from lake_assets.ingestion.asset_keys import curated_key_of
@@ -142,6 +149,37 @@ def _gold_table(resources: dict[str, Any]) -> dict:
     return _derived_plan(resources, GOLD_CARD_SPEND)
 
 
+def _cost_month(resources: dict[str, Any]) -> CostWorld:
+    """A generated month of CUR (the cost benchmark's generator) of about as many line items as
+    the day has cards, and the drivers of its runs: the same month on every call."""
+    cards = resources["catalog"].current(SOURCE, EVENT_DAY.isoformat()).row_count
+    return generate_month(cost.MONTH, runs=max(10, cards // 100), seed=16, lines_per_run=117)
+
+
+def _cost_cur(resources: dict[str, Any]) -> dict:
+    """The month's delivery as Data Exports writes it, curated as cost/cur plans it."""
+    storage = resources["storage"]
+    delivered = delivery_objects(_cost_month(resources).cur, cost.MONTH, "bench", "2026-12-01")
+    files = []
+    for key, body in delivered.items():
+        if key.endswith(".parquet"):
+            storage.put_bytes(f"bench-inputs/{key}", body)
+            files.append(storage.uri(f"bench-inputs/{key}"))
+    return {"files": files, "delivery_id": "bench", "output_uri": None}
+
+
+def _cost_allocate(resources: dict[str, Any]) -> dict:
+    """The month's curated CUR and its drivers, allocated as cost/ledger plans it."""
+    storage, month = resources["storage"], _cost_month(resources)
+    uris = {}
+    for name, table in (("cur", as_curated(month.cur)), ("drivers", month.drivers)):
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        storage.put_bytes(f"bench-inputs/cost-{name}.parquet", sink.getvalue())
+        uris[name] = [storage.uri(f"bench-inputs/cost-{name}.parquet")]
+    return cost.allocation_plan(uris["cur"], uris["drivers"], None)
+
+
 def _silver_customer(resources: dict[str, Any]) -> dict:
     """After the CRM state is built (setup, in-process, through the step): the conformed
     customers of EVENT_DAY from the master snapshot and that state."""
@@ -183,6 +221,8 @@ JOB_PLANS: dict[str, JobPlan] = {
     "silver_customer": JobPlan(_silver_customer, "output_uri"),
     "gold_table": JobPlan(_gold_table, "output_uri"),
     "orders_merge": JobPlan(partial(_derived_plan, table=SILVER_ORDERS), "output_uri"),
+    "cost_cur": JobPlan(_cost_cur, "output_uri"),
+    "cost_allocate": JobPlan(_cost_allocate, "output_uri"),
 }
 
 

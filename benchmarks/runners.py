@@ -12,7 +12,7 @@ runner's `run` is timed. Each job's plan is the one the orchestrator would make 
 benchmark lake (benchmarks.job_plans: the `--rows` card payload promoted into one day, and two
 customer snapshots); the runners alternate on it, after one warm-up each on the same plans over
 a WARM_UP_ROWS lake. A registered job with no plan in job_plans.JOB_PLANS is named in the table
-and the summary as NOT MEASURED (the silver jobs need CRM and FX data the benchmark lake lacks).
+and the summary as NOT MEASURED.
 
 Each job is measured twice over (ADR-0127):
 - warm: both runners called from an asset in this process, the in-process runner on the

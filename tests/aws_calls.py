@@ -7,6 +7,9 @@ Re-record after the code calls something new (runs every test file that uses the
 
     make aws-calls        # LAKE_RECORD_AWS_CALLS=1 pytest <those files>
 
+A re-recording keeps every call of the last one that no test made this time, and fails naming
+them, unless LAKE_DROP_AWS_CALLS names them (ADR-0128): a grant never leaves unnoticed.
+
 Which calls are the code's: calls through a boto3 client the code built (a frame of lake_assets/
 or resources/ on the stack when the client was made), except a call the test makes itself on
 such a client and the provisioning helpers that stand in for Terraform in tests (tables, the
@@ -40,6 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 RECORDING = REPO / "terraform" / "tests" / "aws_calls.json"
 RECORD_ENV = "LAKE_RECORD_AWS_CALLS"
 RECORD_COMMAND = "make aws-calls"
+# Calls a recording may lose, named as `call_name` spells them, comma-separated: a call the code
+# no longer makes. Any other call the last recording held and no test made this time is kept.
+DROP_ENV = "LAKE_DROP_AWS_CALLS"
 ROLES = ("orchestrator", "job")
 
 _CODE = tuple(str(REPO / folder) + os.sep for folder in ("lake_assets", "resources"))
@@ -87,6 +93,24 @@ def write_recording(calls: set[AwsCall], path: Path = RECORDING) -> None:
         "calls": tree,
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def call_name(call: AwsCall) -> str:
+    """role:service:Operation, and :zone for S3 (empty for the bucket itself), as DROP_ENV
+    names a call: `job:glue:GetTable`, `orchestrator:s3:GetObject:raw/`."""
+    zone = [] if call.zone is None else [call.zone]
+    return ":".join([call.role, call.service, call.operation, *zone])
+
+
+def rerecorded(
+    previous: set[AwsCall], seen: set[AwsCall], dropped: set[str]
+) -> tuple[set[AwsCall], set[AwsCall]]:
+    """The recording to write after a recording run that saw `seen`, and the calls of the
+    `previous` recording that no test made this time and `dropped` does not name. Those are
+    kept: a call the code still makes in production whose test went away (or did not run) must
+    not lose its grant unnoticed, as the quarantine copy's nearly did (ADR-0126)."""
+    lost = {call for call in previous - seen if call_name(call) not in dropped}
+    return seen | lost, lost
 
 
 def _files(frame: FrameType | None):
@@ -257,13 +281,30 @@ def check_test() -> None:
         _recorder.fail_on_unrecorded()
 
 
-def finish(exit_status: int) -> None:
+def finish(exit_status: int) -> int:
     """Writes the recording after a recording session that passed (a failed test may have
-    stopped before some of its calls, and the recording would lose them)."""
+    stopped before some of its calls, and the recording would lose them); returns the session's
+    exit status, 1 when the recording kept calls no test made (rerecorded), which it names."""
     global _recorder
     if _recorder is None:
-        return
+        return exit_status
     _recorder.uninstall()
-    if _recorder.expected is None and exit_status == 0:
-        write_recording(_recorder.seen)
-    _recorder = None
+    recording, _recorder = _recorder, None
+    if recording.expected is not None or exit_status != 0:
+        return exit_status
+    dropped = {name.strip() for name in os.environ.get(DROP_ENV, "").split(",") if name.strip()}
+    calls, lost = rerecorded(
+        load_recording() if RECORDING.exists() else set(), recording.seen, dropped
+    )
+    write_recording(calls)
+    if not lost:
+        return exit_status
+    listed = "\n".join(f"  {call_name(call)}" for call in sorted(lost))
+    print(
+        f"\n{RECORDING.relative_to(REPO)} kept calls no test made this time:\n{listed}\n"
+        "If the code still makes them, a test that made them is gone or did not run: restore it. "
+        f"If it no longer does, re-record with {DROP_ENV}=<the names, comma-separated> and say "
+        "why in the ADR that changed the code.",
+        file=sys.stderr,
+    )
+    return 1

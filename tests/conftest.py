@@ -138,7 +138,7 @@ def aws_calls_in_recording():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    aws_calls.finish(exitstatus)
+    session.exitstatus = aws_calls.finish(exitstatus)
 
 
 _FAKE_CREDENTIALS = {

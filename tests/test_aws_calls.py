@@ -9,8 +9,10 @@ from aws_calls import (
     RECORD_COMMAND,
     REPO,
     AwsCall,
+    call_name,
     load_recording,
     recording_apart,
+    rerecorded,
     write_recording,
 )
 from iam_grants import COMPUTE_LOGS_ZONE, grants_of
@@ -91,6 +93,22 @@ def test_the_recording_round_trips(tmp_path):
     }
     write_recording(calls, tmp_path / "calls.json")
     assert load_recording(tmp_path / "calls.json") == calls
+
+
+def test_a_rerecording_keeps_a_call_no_test_made_unless_it_is_named_as_dropped():
+    """The quarantine copy (ADR-0126): its test went away, and a new recording would have
+    dropped the call and, with it, the grant production needs."""
+    copy = AwsCall("orchestrator", "s3", "CopyObject", "quarantine/")
+    glue = AwsCall("job", "glue", "GetTable")
+    seen = {AwsCall("orchestrator", "s3", "GetObject", "raw/"), glue}
+    calls, lost = rerecorded({copy, glue}, seen, dropped=set())
+    assert (calls, lost) == (seen | {copy}, {copy})
+    calls, lost = rerecorded({copy, glue}, seen, dropped={"orchestrator:s3:CopyObject:quarantine/"})
+    assert (calls, lost) == (seen, set())
+    assert call_name(glue) == "job:glue:GetTable"
+    assert call_name(AwsCall("orchestrator", "s3", "ListObjectsV2", "")) == (
+        "orchestrator:s3:ListObjectsV2:"
+    )
 
 
 def test_grants_follow_from_the_calls():
