@@ -25,6 +25,7 @@ Each job is measured twice over (ADR-0127):
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
@@ -93,36 +94,35 @@ def _measure(
     warm_up: JobPlans,
     measured: JobPlans,
 ) -> dict[str, Runs]:
-    """Both runners once on the warm-up lake's plan, then alternately on the measured lake's
-    (timing.alternate's order, but each run's time is the runner's alone, not the Dagster run
-    around it)."""
+    """Both runners called from an asset in this process: once on the warm-up lake's plan,
+    then alternately on the measured lake's (each run's time is the runner's alone, not the
+    Dagster run around it)."""
     for name, runner in runners.items():
         seconds = _run_in_asset(instance, runner, job, warm_up.plan(job, f"{name}-warm-up"))
         print(f"  warm-up  {job} {name:<20} {seconds:8.2f} s  ({WARM_UP_ROWS:,} rows, not timed)")
-    runs = {name: Runs() for name in runners}
-    for round_number in range(REPEATS):
-        for name, runner in runners.items():
-            plan = measured.plan(job, f"{name}-{round_number}")
-            runs[name].seconds.append(_run_in_asset(instance, runner, job, plan))
-            print(
-                f"  round {round_number + 1}/{REPEATS}  {job} {name:<20} "
-                f"{runs[name].seconds[-1]:8.2f} s",
-                flush=True,
-            )
-    return runs
+    return _rounds(
+        job, measured, "round", lambda name, plan: _run_in_asset(instance, runners[name], job, plan)
+    )
 
 
 def _measure_steps(instance: DagsterInstance, job: str, measured: JobPlans) -> dict[str, Runs]:
-    """Both runners alternately, each run in a fresh step process of a Dagster run (no warm-up:
-    a step never has one)."""
+    """Both runners, each run in a fresh step process of a Dagster run (no warm-up: a step
+    never has one)."""
+    return _rounds(job, measured, "step", lambda name, plan: run_as_step(instance, name, job, plan))
+
+
+def _rounds(
+    job: str, measured: JobPlans, kind: str, run: Callable[[str, dict], float]
+) -> dict[str, Runs]:
+    """REPEATS rounds alternating the runners on the measured lake's plan of `job`, each plan
+    writing a folder of its own; `run(runner name, plan)` is the seconds one took."""
     runs = {name: Runs() for name in (IN_PROCESS, PIPES)}
     for round_number in range(REPEATS):
         for name in runs:
-            plan = measured.plan(job, f"step-{name}-{round_number}")
-            runs[name].seconds.append(run_as_step(instance, name, job, plan))
+            seconds = run(name, measured.plan(job, f"{kind}-{name}-{round_number}"))
+            runs[name].seconds.append(seconds)
             print(
-                f"  step {round_number + 1}/{REPEATS}   {job} {name:<20} "
-                f"{runs[name].seconds[-1]:8.2f} s",
+                f"  {kind} {round_number + 1}/{REPEATS}  {job} {name:<20} {seconds:8.2f} s",
                 flush=True,
             )
     return runs
