@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +151,12 @@ def _gold_table(resources: dict[str, Any]) -> dict:
 
 def _cost_month(resources: dict[str, Any]) -> CostWorld:
     """A generated month of CUR (the cost benchmark's generator) of about as many line items as
-    the day has cards, and the drivers of its runs: the same month on every call."""
-    cards = resources["catalog"].current(SOURCE, EVENT_DAY.isoformat()).row_count
+    the day has cards, and the drivers of its runs."""
+    return _generated_month(resources["catalog"].current(SOURCE, EVENT_DAY.isoformat()).row_count)
+
+
+@cache  # both cost jobs read the same month: generated once
+def _generated_month(cards: int) -> CostWorld:
     return generate_month(cost.MONTH, runs=max(10, cards // 100), seed=16, lines_per_run=117)
 
 

@@ -39,10 +39,16 @@ def tiny_cur(seed: int = 1, runs: int = 12, month: str = MONTH) -> pa.Table:
     return cur
 
 
-def tiny_delivery(delivery_id: str, seed: int = 1, delivered_at: str = "2026-12-01T06:00:00+00:00"):
-    """A tiny month's CUR and its delivery's objects (keys relative to the export prefix)."""
+def tiny_delivery(
+    delivery_id: str,
+    seed: int = 1,
+    delivered_at: str = "2026-12-01T06:00:00+00:00",
+    files_at: str | None = None,
+):
+    """A tiny month's CUR and its delivery's objects (keys relative to the export prefix; the
+    manifest names the data files by URI under `files_at` when given, as AWS's do)."""
     cur = tiny_cur(seed)
-    return cur, delivery_objects(cur, MONTH, delivery_id, delivered_at)
+    return cur, delivery_objects(cur, MONTH, delivery_id, delivered_at, files_at=files_at)
 
 
 def costs_in_nanos(cur: pa.Table) -> list[int]:

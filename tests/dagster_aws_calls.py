@@ -2,8 +2,8 @@
 the Dagster daemon's and webserver's grants (terraform/ecs_iam.tf) are checked against the
 library's code rather than a hand-written list, as is the one call of its Pipes EMR Serverless
 client that no test provokes (`pipes_termination_calls`); an upgrade of dagster-aws that calls
-something new fails tests/test_terraform.py until the grant (or the reason it is not needed) is
-added.
+something new fails tests/test_terraform_dagster.py (the launcher) or tests/test_terraform.py
+(the Pipes client) until the grant (or the reason it is not needed) is added.
 
 The launcher holds its boto3 clients as attributes named after the service (`self.ecs`,
 `self.ec2`, `self.secrets_manager`, `self.logs`) and hands them to its helpers under the same

@@ -5,7 +5,6 @@ and one month through Dagster (nano-dollars in Spark as in Python)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -167,21 +166,18 @@ def test_a_redelivered_delivery_lands_once(tmp_path):
 
 def test_a_manifest_naming_its_files_by_uri_lands_them_by_their_key_under_the_export(tmp_path):
     """AWS's manifests name each data file by its whole URI in the export's bucket."""
-    _, objects = tiny_delivery("d-0001")
-    [manifest_key] = [k for k in objects if k.endswith(".json")]
-    body = json.loads(objects[manifest_key])
     uri = f"s3://lake/{CUR_EXPORT_PREFIX}"
-    body["dataFiles"] = [uri + name for name in body["dataFiles"]]
-    land_delivery(LocalStorage(tmp_path), {**objects, manifest_key: json.dumps(body).encode()})
+    _, objects = tiny_delivery("d-0001", files_at=uri)
+    [manifest_key] = [k for k in objects if k.endswith(".json")]
+    land_delivery(LocalStorage(tmp_path), objects)
     [landed] = landed_deliveries(LocalStorage(tmp_path), MONTH)
     assert landed.manifest.data_files == tuple(k for k in objects if k.startswith("data/"))
     assert not landed.missing
-    elsewhere = (
-        uri.replace(f"/{CUR_EXPORT}/", "/another-export/") + body["dataFiles"][0][len(uri) :]
+    _, elsewhere = tiny_delivery(
+        "d-0001", files_at=uri.replace(f"/{CUR_EXPORT}/", "/another-export/")
     )
-    body["dataFiles"] = [elsewhere]
     with pytest.raises(ValueError, match=f"is not under the export's {CUR_EXPORT}/data/"):
-        read_manifest(json.dumps(body), manifest_key)
+        read_manifest(elsewhere[manifest_key], manifest_key)
 
 
 def test_a_missing_or_unreadable_required_column_names_the_file_and_column():

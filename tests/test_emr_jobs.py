@@ -191,11 +191,8 @@ def cost_ledger(lake) -> list[tuple]:
     (cost_allocate) against the drivers the month was generated with, published as they are:
     the drivers each lake records of its own runs differ (EMR bills what Spark measures
     locally). The ledger's rows (LEDGER_COLUMNS), each row's drivers as sorted pairs."""
-    _, delivery = tiny_delivery("d-0001")
+    _, delivery = tiny_delivery("d-0001", files_at=lake.storage.uri(CUR_EXPORT_PREFIX))
     [manifest] = [key for key in delivery if key.endswith(".json")]
-    named = json.loads(delivery[manifest])  # AWS names each data file by its URI
-    named["dataFiles"] = [lake.storage.uri(CUR_EXPORT_PREFIX + f) for f in named["dataFiles"]]
-    delivery[manifest] = json.dumps(named).encode()
     for key, body in sorted(delivery.items(), key=lambda kv: kv[0] == manifest):
         lake.written_by_aws(CUR_EXPORT_PREFIX + key, body)  # the manifest last, as AWS does
     curated = lake.materialize([CUR_ASSET], MONTH)

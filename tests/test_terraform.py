@@ -2,11 +2,8 @@
 provides what the code reads. No AWS account or terraform binary is needed; when terraform and
 a local copy of the AWS provider exist, `terraform validate` and `terraform test` run as well.
 
-python-hcl2 8 keeps HCL syntax in what it returns: string literals keep their quotes
-('"s3:GetObject"'), references come back as '${aws_s3_bucket.lake.arn}', block labels are quoted
-and every block carries '__is_block__': tests/terraform_config.py reads it as plain values. The
-tags and Dagster's own resources are checked in test_terraform_tags.py and
-test_terraform_dagster.py.
+tests/terraform_config.py reads terraform/ as plain values. The tags and Dagster's own resources
+are checked in test_terraform_tags.py and test_terraform_dagster.py.
 """
 
 from __future__ import annotations

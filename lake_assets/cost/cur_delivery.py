@@ -106,9 +106,12 @@ def delivery_objects(
     export: str = CUR_EXPORT,
     rows_per_file: int = 5_000_000,
     totals: bool = True,
+    files_at: str | None = None,
 ) -> dict[str, bytes]:
     """A delivery's objects, keyed relative to the export's prefix: the Parquet data files
-    (Snappy) and the manifest, which is written last by whoever stores them."""
+    (Snappy) and the manifest, which is written last by whoever stores them. The manifest names
+    each data file by its key, or, with `files_at` (the export's prefix as a URI, ending in
+    "/"), by its whole URI, as AWS's manifests do."""
     objects = {}
     for part, start in enumerate(range(0, max(cur.num_rows, 1), rows_per_file), start=1):
         sink = io.BytesIO()
@@ -120,7 +123,7 @@ def delivery_objects(
         month,
         export,
         delivered_at,
-        tuple(objects),
+        tuple(f"{files_at or ''}{key}" for key in objects),
         cur.num_rows,
         sums if totals else None,
     )
