@@ -383,6 +383,27 @@ def test_unique_flags_every_copy_within_a_partition_only(spark):
         }
 
 
+def test_unique_counts_on_the_driver_are_exact_when_key_hashes_collide(spark, monkeypatch):
+    """The driver's hash screen only decides whether keys are counted: with every hash equal
+    (each pair of keys colliding), distinct keys still break nothing and copies are counted."""
+    from pyspark.sql import functions as F
+
+    from lake_assets.contracts.rules import unique_violation_counts
+
+    frame = spark.createDataFrame(
+        [("t1", "C1"), ("t2", "C1"), ("t3", "C2"), ("t1", "C2")], "id string, code string"
+    )
+    rules = contract([{"name": "id_unique", "severity": "error", "unique": {"columns": ["id"]}}])
+    assert unique_violation_counts(frame, rules, "event_date", True, "d1") == {
+        "d1": {"id_unique": 2}
+    }
+    monkeypatch.setattr("lake_assets.contracts.rules.key_hash", lambda *columns: F.lit(7))
+    assert unique_violation_counts(frame.where("id != 't1'"), rules, "event_date", True, "d1") == {}
+    assert unique_violation_counts(frame, rules, "event_date", True, "d1") == {
+        "d1": {"id_unique": 2}
+    }
+
+
 # --- referential integrity ------------------------------------------------------------
 
 RI_RULE = {
