@@ -30,12 +30,16 @@ NOISE = (
 )
 
 
-def card(number: int, day: str, renamed: bool = False, amount=12.5) -> dict:
+def card(number: int, day: str, renamed: bool | str = False, amount=12.5) -> dict:
+    """A card transaction; `renamed` sends its time as `txn_date`, and `renamed="keeps old key"`
+    also sends `"transaction_date": null`, as a source mid-migration does."""
+    old_key = {"transaction_date": None} if renamed == "keeps old key" else {}
     return {
         "transaction_id": f"TXN-{number:05d}",
         "customer_id": f"C{number % 7:03d}",
         "amount": amount,
         "merchant": {"name": "Grab", "country": "MY"},
+        **old_key,
         ("txn_date" if renamed else "transaction_date"): f"{day}T{number % 24:02d}:15:00Z",
     }
 

@@ -77,13 +77,15 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
     assert metadata["2026-03-03"]["rows_published"].value == 20
 
 
-def test_a_rename_blocks_promotion_until_approved(lake, spark):
-    """The seed's silent drift: `transaction_date` becomes `txn_date`. Without the registry the
-    curated table would carry nulls for every new record; here promotion refuses instead."""
+@pytest.mark.parametrize("renamed", [True, "keeps old key"], ids=["old key gone", "old key null"])
+def test_a_rename_blocks_promotion_until_approved(lake, spark, renamed):
+    """The seed's silent drift: `transaction_date` becomes `txn_date`, the old key gone or still
+    sent as null (ADR-0130). Without the registry the curated table would carry nulls for every
+    new record; here promotion refuses instead."""
     lake.deliver_cards("2026-03-02", range(0, 20))
     assert lake.profile("card_transactions", "2026-03-02").success
     assert lake.promote("card_transactions", "2026-03-02").success
-    lake.deliver_cards("2026-03-03", range(20, 50), renamed=True)
+    lake.deliver_cards("2026-03-03", range(20, 50), renamed=renamed)
 
     profiled = lake.profile("card_transactions", "2026-03-03")
     assert not profiled.success

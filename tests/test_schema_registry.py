@@ -48,9 +48,16 @@ def field_profile(
     )
 
 
-def observed(**fields: str) -> FileProfile:
-    profiles = tuple(sorted((field_profile(n, k) for n, k in fields.items()), key=lambda p: p.name))
-    return FileProfile(format="json", row_count=100, malformed_rows=0, fields=profiles)
+def observed(empty: tuple[str, ...] = (), **fields: str) -> FileProfile:
+    """A payload of 100 records with `fields`, and those named in `empty` null in every one."""
+    profiles = [field_profile(n, k) for n, k in fields.items() if n not in empty]
+    profiles += [field_profile(n, "string", range(0), nulls=100) for n in empty]
+    return FileProfile(
+        format="json",
+        row_count=100,
+        malformed_rows=0,
+        fields=tuple(sorted(profiles, key=lambda p: p.name)),
+    )
 
 
 class Registry:
@@ -181,6 +188,31 @@ def test_rename_is_detected_and_proposed_with_confidence():
     assert candidate.confidence >= 0.75
     assert candidate.evidence["type"] == 1.0 and candidate.evidence["name"] == 0.9
     assert blocking_version(registry.history).version == version.version
+
+
+def test_a_rename_whose_old_key_still_arrives_null_is_proposed_and_blocks():
+    """The seed's drift in its quieter form: the source sends `txn_date` and keeps
+    `"transaction_date": null`. Typed from its history, the null key hid the removal: the
+    version was ACTIVE and curated filled transaction_date with nulls. Judged absent, the
+    rename is proposed and blocks until approved (ADR-0130)."""
+    registry = Registry()
+    registry.observe(observed(**CARDS_V1))
+    transitional = observed(empty=("transaction_date",), **CARDS_RENAMED)
+    breaking = registry.observe(transitional)
+    assert breaking.status == "BREAKING" and "transaction_date" not in breaking.fields
+    assert breaking.field_diff.removed == {"transaction_date": "timestamp"}
+    [candidate] = breaking.field_diff.renamed
+    assert (candidate.old, candidate.new) == ("transaction_date", "txn_date")
+    registry.approve(breaking.version, renames={"txn_date": "transaction_date"})
+    # Once approved, payloads with or without the null key join the version: the null key is
+    # never a second source of transaction_date.
+    assert registry.observe(transitional).version == breaking.version
+    assert registry.observe(observed(**CARDS_RENAMED)).version == breaking.version
+    # A field merely empty in a payload that adds nothing like it keeps its place.
+    quiet = registry.observe(observed(empty=("channel",), **CARDS_RENAMED))
+    assert quiet.version == breaking.version and registry.history[-1].status == "ACTIVE"
+    after_quiet = registry.observe(observed(empty=("amount",), **CARDS_RENAMED, risk="boolean"))
+    assert after_quiet.status == "ACTIVE" and after_quiet.fields["amount"] == "double"
 
 
 def test_value_overlap_raises_rename_confidence():

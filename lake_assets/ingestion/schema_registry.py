@@ -154,7 +154,8 @@ def register_observation(
     any earlier version whose status changes (the previous ACTIVE becomes DEPRECATED).
     """
     baseline = latest_accepted(history)
-    fields = evidenced_types(observed, baseline)
+    emptied = emptied_old_keys(observed, baseline)
+    fields = {n: k for n, k in evidenced_types(observed, baseline).items() if n not in emptied}
     print_ = fingerprint(fields)
     for existing in history:
         if existing.fingerprint == print_:
@@ -185,7 +186,7 @@ def register_observation(
         compatibility=compatibility,
         created_at=now.isoformat(),
         fingerprint=print_,
-        profiles={p.name: p.to_dict() for p in observed.fields},
+        profiles={p.name: p.to_dict() for p in observed.fields if p.name not in emptied},
         violations=reasons,
         approved_renames=renames,
     )
@@ -193,6 +194,39 @@ def register_observation(
     if version.status == "ACTIVE" and baseline is not None and baseline.status == "ACTIVE":
         changed.append(replace(baseline, status="DEPRECATED"))
     return version, changed
+
+
+def emptied_old_keys(observed: FileProfile, baseline: SchemaVersion | None) -> set[str]:
+    """The payload's fields that arrive without a value under a name another of its fields now
+    serves: the source renamed the field and still sends the old key, null (`"transaction_date":
+    null` beside `txn_date`, or an emptied CSV column). Either an approved rename already maps a
+    field of the payload to that name, or the payload adds a field that rename detection takes
+    for it (the old field had values). Such a field is judged absent: the rename is proposed and
+    blocks as a removal does, and once approved the null key is not a second source of the
+    canonical field (ADR-0130). An empty field with nothing like it in the payload keeps its
+    place (type_evidence)."""
+    if baseline is None:
+        return set()
+    before = _profiles_by_canonical(baseline)
+
+    def canonical(name: str) -> str:
+        return baseline.approved_renames.get(name, name)
+
+    valued = {f.name: f for f in observed.fields if f.null_count < f.row_count}
+    empty = {f.name for f in observed.fields if f.row_count and f.name not in valued}
+    served = {canonical(name) for name in valued}
+    emptied = {name for name in empty if canonical(name) in served}
+    had_values = {
+        canonical(name): name
+        for name in empty - emptied
+        if canonical(name) in before
+        and before[canonical(name)].null_count < before[canonical(name)].row_count
+    }
+    added = {name: f for name, f in valued.items() if canonical(name) not in before}
+    if had_values and added:
+        proposed = propose_renames({c: before[c] for c in had_values}, added)
+        emptied |= {had_values[candidate.old] for candidate in proposed}
+    return emptied
 
 
 def _profiles_by_canonical(version: SchemaVersion) -> dict[str, FieldProfile]:

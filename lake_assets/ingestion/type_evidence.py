@@ -4,7 +4,9 @@ A field with no non-null value (a header-only CSV, a key that is null in every r
 typed "string" by the profiler for want of anything else. Taken at its word, that string
 "changes" a date or narrows nothing into something and halts the source as BREAKING. Such a
 field keeps the type the accepted schema already gives it; a field nobody has typed yet is
-UNTYPED, which the first values refine without a breaking change.
+UNTYPED, which the first values refine without a breaking change. (Unless another field of the
+payload now serves its name: then it is an old key left behind by a rename, and the registry
+judges it absent: schema_registry.emptied_old_keys.)
 """
 
 from __future__ import annotations
