@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -159,6 +160,32 @@ def test_a_failed_or_unreconciled_run_leaves_the_published_version_in_place(lake
         assert "audit failed" in failure_message(result)
     assert lake.catalog.current("card_transactions", "2026-03-02") == before
     assert lake.rows(spark, "card_transactions").count() == 10
+
+
+class MeanwhileRunner(SparkRunner):
+    """Runs the job after `meanwhile`: what another process does while a promotion runs."""
+
+    def __init__(self, inner: SparkRunner, meanwhile):
+        self.inner, self.meanwhile = inner, meanwhile
+
+    def run(self, context, job, plan) -> dict:
+        self.meanwhile()
+        return self.inner.run(context, job, plan)
+
+
+def test_a_version_deprecated_while_a_promotion_runs_stays_deprecated(lake, spark):
+    """The run marks the versions it promoted on their current records, not on the ones it read
+    before the job: a payload of a new shape profiled meanwhile deprecated the version."""
+    lake.deliver_cards("2026-03-02", range(0, 10))
+    lake.profile("card_transactions", "2026-03-02")
+    [read] = lake.registry.versions("card_transactions")
+    lake.resources["spark_runner"] = MeanwhileRunner(
+        lake.resources["spark_runner"],
+        lambda: lake.registry.update_version(replace(read, status="DEPRECATED")),
+    )
+    assert lake.promote("card_transactions", "2026-03-02").success
+    [promoted] = lake.registry.versions("card_transactions")
+    assert promoted.status == "DEPRECATED" and promoted.promoted_at is not None
 
 
 def test_republishing_supersedes_and_retention_removes_the_old_version(lake, spark):

@@ -320,8 +320,10 @@ def build_source_assets(
         # Data-ready events of what was switched (this run's, and any a killed run left staged);
         # lineage is complete for this run already, a killed run's is completed here.
         drain(events, catalog, recorder, datetime.now(UTC), timedelta(days=settings.retention_days))
-        for version in versions:
-            if published and version.version in {g.version for g in plan.inputs}:
+        # Read again, not the records read before the job: a version deprecated or approved
+        # meanwhile keeps that change.
+        for version in registry.versions(sid) if published else []:
+            if version.version in {g.version for g in plan.inputs}:
                 registry.update_version(replace(version, promoted_at=published[0].published_at))
         expired = expire_superseded(catalog, storage, settings.retention_days)
         swept = sweep_orphans(catalog, storage, timedelta(days=settings.retention_days), [sid])

@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
@@ -186,8 +186,9 @@ def profile_raw_object(
     new_version = next((v for v in changed if v.version == version.version), None)
     for written in changed:
         (registry.put_version if written is new_version else registry.update_version)(written)
-    if new_version is not None and new_version.status == "BREAKING":
-        _alert_breaking(notifier, new_version, info.key)
+    if version.is_blocking and version.alerted_at is None:
+        _alert_breaking(notifier, version, info.key)
+        registry.update_version(replace(version, alerted_at=now.isoformat()))
     record.version = version.version
     record.row_count = profile.row_count
     record.malformed_rows = profile.malformed_rows
@@ -241,7 +242,8 @@ def _dead_letter(
         ).encode(),
     )
     record.status, record.reason = "DEAD_LETTER", reason
-    registry.put_raw_file(record)
+    # Sent before the file is recorded: a send that fails leaves the file unprofiled, so the
+    # next pass dead-letters it again and sends (at least once; ADR-0131).
     notifier.send(
         Alert(
             kind="payload.dead_lettered",
@@ -254,6 +256,7 @@ def _dead_letter(
             },
         )
     )
+    registry.put_raw_file(record)
     return ProfileOutcome(record.key, "DEAD_LETTER", reason=reason, dead_letter_key=target)
 
 

@@ -62,6 +62,9 @@ class SchemaVersion:
     approved_removals: list[str] = field(default_factory=list)
     approved_at: str | None = None
     promoted_at: str | None = None
+    # When the BREAKING alert went out: set after the send, so a send that failed is retried
+    # by the next payload of this shape (at least once; ADR-0131).
+    alerted_at: str | None = None
 
     @property
     def is_blocking(self) -> bool:

@@ -29,6 +29,7 @@ class DynamoRegistryStore(RegistryStore):
         "fingerprint",
         "approved_at",
         "promoted_at",
+        "alerted_at",
     )
     _RAW_FILE_ATTRIBUTES = (
         "etag",
