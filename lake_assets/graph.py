@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dagster import AssetsDefinition, Definitions, PartitionsDefinition
 
-from lake_assets.contracts.model import load_contracts
-from lake_assets.events.model import check_rules, load_rules
+from lake_assets.contracts.model import Contract, load_contracts
+from lake_assets.events.model import DependencyRule, check_rules, load_rules
 from lake_assets.history.definitions import history_definitions
+from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.definitions import ingestion_definitions
 from lake_assets.layers.definitions import DERIVED_TABLES, layers_definitions
 from lake_assets.marts.definitions import marts_definitions
@@ -33,7 +34,7 @@ def checked_graph(
         marts_definitions(partitions_def),
         layers_definitions(partitions_def, contracts),
     ]
-    rules = load_rules(settings.dependencies_file)
+    rules = [*load_rules(settings.dependencies_file), *referential_rechecks(contracts, settings)]
     targets = {
         key.to_user_string()
         for part in data
@@ -43,6 +44,35 @@ def checked_graph(
     announcing = [*settings.sources, *(t.dataset for t in DERIVED_TABLES)]
     check_rules(settings.dependencies_file, rules, announcing, targets)
     return contracts, rules, data
+
+
+def referential_rechecks(
+    contracts: dict[str, Contract], settings: Settings
+) -> list[DependencyRule]:
+    """A dependency rule per source and dataset its contract's referential rules reference:
+    when the reference publishes a day, the source's curated partition of that day is promoted
+    again if its last promotion left orphans unchecked (grace) or was held back by them, so
+    the check is made against the reference after all (ADR-0132). Derived, not configured: a
+    referential rule never lacks its recheck. Its only input is ready when it fires, so it
+    never waits or dead-letters."""
+    rechecks = []
+    for dataset, contract in sorted(contracts.items()):
+        references = {
+            r.check.references.dataset for r in contract.rules_of("referential_integrity")
+        }
+        if dataset not in settings.sources:
+            continue  # only promotion checks references (ADR-0014)
+        for reference in sorted(references):
+            rechecks.append(
+                DependencyRule(
+                    name=f"recheck_{dataset}_against_{reference}",
+                    target=curated_key_of(dataset).to_user_string(),
+                    inputs=(reference,),
+                    timeout_hours=24,
+                    only_awaiting_reference=True,
+                )
+            )
+    return rechecks
 
 
 def check_config(settings: Settings) -> None:

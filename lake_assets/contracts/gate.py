@@ -19,6 +19,10 @@ from lake_assets.contracts.verdicts import (
     volume_verdict,
 )
 
+# The materialization metadata naming a partition's referential rules that wait on their
+# reference: orphans in grace, or held back (ADR-0132).
+AWAITING = "awaiting_reference"
+
 
 @dataclass
 class RuleOutcome:
@@ -34,6 +38,8 @@ class RuleOutcome:
 class PartitionVerdict:
     partition: str
     rules: dict[str, RuleOutcome] = field(default_factory=dict)
+
+    awaiting: list[str] = field(default_factory=list)
 
     @property
     def blocked_by(self) -> list[str]:
@@ -86,6 +92,13 @@ def judge_partitions(
                 phase="grace" if rule.name in in_grace else "enforced",
                 blocks=rule.name in blocking,
             )
+        # Orphans its reference may yet resolve: unchecked in grace, or held back. Checked
+        # again when the reference publishes the day (ADR-0132).
+        verdict.awaiting = [
+            rule.name
+            for rule in contract.rules_of("referential_integrity")
+            if counts.get(rule.name, 0) and (rule.name in in_grace or rule.name in blocking)
+        ]
         verdicts[partition] = verdict
     return verdicts
 

@@ -99,6 +99,10 @@ class DependencyRule(BaseModel):
     lookback: dict[str, WholeNumber] = Field(default_factory=dict)
     timeout_hours: float = Field(gt=0)
     on_timeout: OnTimeout = "wait"
+    # Run only partitions whose target's last materialization awaits a reference (a contract's
+    # referential rule found orphans in grace, or was held back by them): the rule's inputs are
+    # that reference, and publishing it is the moment to check again (ADR-0132).
+    only_awaiting_reference: bool = False
 
     @field_validator("inputs")
     @classmethod

@@ -15,9 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetKey,
-    AssetRecordsFilter,
     AssetSelection,
-    DagsterInstance,
     DefaultSensorStatus,
     ResourceParam,
     RunRequest,
@@ -26,6 +24,7 @@ from dagster import (
     sensor,
 )
 
+from lake_assets.events.attempts import last_attempt, last_run_start
 from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import drain
 from lake_assets.events.rules import (
@@ -48,6 +47,8 @@ from resources.storage import LakeStorage
 Clock = Callable[[], datetime]
 # When the run that last materialized a rule's target for a partition started (None: never).
 LastRunStart = Callable[[DependencyRule, str], datetime | None]
+# Whether a rule's target's last materialization of a partition awaits a reference (ADR-0132).
+Awaiting = Callable[[DependencyRule, str], bool]
 
 
 def _utcnow() -> datetime:
@@ -71,29 +72,16 @@ def _never_ran(rule: DependencyRule, partition: str) -> None:
     return None
 
 
+def _awaits_nothing(rule: DependencyRule, partition: str) -> bool:
+    return False
+
+
 def _covers(started: datetime | None, inputs: dict[str, DataReady]) -> bool:
     """Whether a run started at `started` read every input version: each was published before."""
     if started is None:
         return False
     published = [datetime.fromisoformat(e.published_at) for e in inputs.values()]
     return all((p if p.tzinfo else p.replace(tzinfo=UTC)) <= started for p in published)
-
-
-def last_run_start(
-    instance: DagsterInstance, keys: Sequence[AssetKey], partition: str
-) -> datetime | None:
-    """When the earliest of the runs that last materialized each of `keys` for `partition`
-    started; None if one of them never was."""
-    starts = []
-    for key in keys:
-        records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-        ).records
-        run = instance.get_run_record_by_id(records[0].run_id) if records else None
-        if run is None or run.start_time is None:
-            return None
-        starts.append(run.start_time)
-    return datetime.fromtimestamp(min(starts), UTC)
 
 
 def _ready(store: EventStore, rule: DependencyRule, partition: str) -> dict[str, DataReady]:
@@ -155,11 +143,13 @@ def evaluate_tick(
         default_target_selection
     ),
     last_run_started: LastRunStart = _never_ran,
+    awaiting: Awaiting = _awaits_nothing,
 ) -> Tick:
     """One sensor evaluation, without Dagster: what the sensor and the tests both run.
 
     A partition whose target was last run after every input version was published (a run of
-    its own, `lake scd apply`, the demo) has nothing new to do: it is settled without a run."""
+    its own, `lake scd apply`, the demo) has nothing new to do: it is settled without a run, as
+    is one of an `only_awaiting_reference` rule whose target awaits no reference there."""
     events, cursor = store.events_since(cursor)
     by_name = {rule.name: rule for rule in rules}
     for event in events:
@@ -173,6 +163,9 @@ def evaluate_tick(
         rule = by_name.get(pending.rule)
         if rule is None or pending.status == "skipped":
             continue  # a rule removed from config, or given up on until replayed
+        if rule.only_awaiting_reference and not awaiting(rule, pending.partition):
+            store.clear_pending(rule.name, pending.partition)  # nothing there waits for it
+            continue
         decision = evaluate(
             rule,
             pending.partition,
@@ -285,6 +278,10 @@ def build_dependency_sensor(
             target_selection_for,
             lambda rule, partition: last_run_start(
                 context.instance, target_selection_for(rule), partition
+            ),
+            lambda rule, partition: any(
+                last_attempt(context.instance, key, partition).awaiting
+                for key in target_selection_for(rule)
             ),
         )
         for record in tick.dead_letters:

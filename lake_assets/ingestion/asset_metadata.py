@@ -18,6 +18,7 @@ from dagster import (
     TableSchema,
 )
 
+from lake_assets.contracts.gate import AWAITING
 from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.promotion import PartitionResult
 from lake_assets.settings import REPO_ROOT, SourceConfig
@@ -116,9 +117,11 @@ def promoted_partition_metadata(
     raw_keys: Sequence[str],
     location_uri: str | None,
     blocked_by: Sequence[str] = (),
+    awaiting: Sequence[str] = (),
 ) -> dict:
     """One partition's own materialization: its rows, files, raw inputs and published folder
-    (none when the contract blocked it: the partition keeps its earlier version)."""
+    (none when the contract blocked it: the partition keeps its earlier version), and the
+    referential rules `awaiting` their reference (ADR-0132)."""
     published = written.rows_published if written and location_uri else 0
     metadata = {
         "rows_in": written.rows_in if written else 0,
@@ -131,6 +134,8 @@ def promoted_partition_metadata(
     }
     if blocked_by:
         metadata["blocked_by"] = MetadataValue.json(list(blocked_by))
+    if awaiting:
+        metadata[AWAITING] = MetadataValue.json(list(awaiting))
     if location_uri:
         metadata["location"] = MetadataValue.path(location_uri)
         metadata[URI] = location_uri

@@ -350,6 +350,7 @@ def build_source_assets(
                     [r.key for r in inputs.get(p, ())],
                     locations.get(p),
                     blocked.get(p, ()),
+                    verdicts[p].awaiting if p in verdicts else (),
                 ),
                 partition_key=p,
             )

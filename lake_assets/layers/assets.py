@@ -10,7 +10,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    AssetRecordsFilter,
     BackfillPolicy,
     DagsterInstance,
     MaterializeResult,
@@ -21,6 +20,7 @@ from dagster import (
 )
 
 from lake_assets.contracts.checks import contract_check_results, contract_check_specs
+from lake_assets.events.attempts import last_attempt
 from lake_assets.events.outbox import drain
 from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.ingestion.checks import partitioned_check_spec, per_partition
@@ -38,31 +38,19 @@ from resources.storage import LakeStorage
 GATE = "inputs_passed_gate"
 
 
-def last_attempt(
-    instance: DagsterInstance, key: AssetKey, partition: str
-) -> tuple[tuple[str, ...], bool]:
-    """(rules named by the newest materialization's `blocked_by`, whether a failure to
-    materialize came after it) for one partition of an asset."""
-    where = AssetRecordsFilter(asset_key=key, asset_partitions=[partition])
-    done = instance.fetch_materializations(where, limit=1).records
-    failed = instance.fetch_failed_materializations(where, limit=1).records
-    blocked: tuple[str, ...] = ()
-    if done:
-        value = done[0].asset_materialization.metadata.get("blocked_by")
-        blocked = tuple(value.value) if value is not None else ()
-    after = bool(failed) and (not done or failed[0].storage_id > done[0].storage_id)
-    return blocked, after
-
-
 def input_states(
     instance: DagsterInstance, catalog: PartitionCatalog, table: DerivedTable, partition: str
 ) -> list[InputState]:
     states = []
     for spec in table.inputs:
         for day in spec.partitions(partition):
-            blocked, failed = last_attempt(instance, AssetKey(list(spec.asset)), day)
+            attempt = last_attempt(instance, AssetKey(list(spec.asset)), day)
             published = catalog.current(spec.dataset, day) is not None
-            states.append(InputState(spec.dataset, day, published, blocked, failed))
+            states.append(
+                InputState(
+                    spec.dataset, day, published, attempt.blocked, attempt.failed, attempt.awaiting
+                )
+            )
     return states
 
 

@@ -95,7 +95,7 @@ def layers_summary(resources: dict, instance=None) -> list[str]:
     from dagster import AssetKey
 
     from lake_assets.cli.runs import dagster_instance
-    from lake_assets.layers.assets import last_attempt
+    from lake_assets.events.attempts import last_attempt
     from lake_assets.layers.definitions import DERIVED_TABLES
     from lake_assets.layers.status import layer_lines
 
@@ -110,7 +110,6 @@ def layers_summary(resources: dict, instance=None) -> list[str]:
         days = {p.partition for p in catalog.partitions(table.dataset)}
         days |= set(instance.get_materialized_partitions(key))
         for day in sorted(days):
-            blocked, _ = last_attempt(instance, key, day)
-            if blocked:
+            if blocked := last_attempt(instance, key, day).blocked:
                 held[(table.dataset, day)] = blocked
     return layer_lines(DERIVED_TABLES, catalog, resources["storage"], held)

@@ -23,6 +23,9 @@ class InputState:
     published: bool  # the catalog holds a version of it
     blocked_by: tuple[str, ...] = ()  # its last materialization named rules that held it back
     failed: bool = False  # its last attempt failed after its last materialization
+    # Referential rules its last materialization published unchecked (the reference late): held
+    # until the reference publishes the day and the partition is promoted again (ADR-0132).
+    awaiting: tuple[str, ...] = ()
 
     @property
     def address(self) -> str:
@@ -40,9 +43,9 @@ class GateVerdict:
 
 
 def gate(table: DerivedTable, partition: str, states: Sequence[InputState]) -> GateVerdict:
-    """Held by any input partition (in its lookback window) that was blocked or failed, and by
-    a required input that has not published `partition` itself; an optional input that has
-    not is left out."""
+    """Held by any input partition (in its lookback window) that was blocked, failed or awaits
+    its reference, and by a required input that has not published `partition` itself; an
+    optional input that has not is left out."""
     by_address = {s.address: s for s in states}
     held, left_out = [], []
     for spec in table.inputs:
@@ -59,6 +62,12 @@ def gate(table: DerivedTable, partition: str, states: Sequence[InputState]) -> G
                 held.append(
                     f"{state.address}: its last run failed; {table.dataset}[{partition}] keeps "
                     "its published version until it is rebuilt"
+                )
+            elif state.awaiting:
+                held.append(
+                    f"{state.address} was published before {', '.join(state.awaiting)} could "
+                    f"check it against its reference; {table.dataset}[{partition}] waits for "
+                    "the check"
                 )
         own = by_address.get(f"{spec.dataset}[{partition}]")
         if own is None or not own.published:

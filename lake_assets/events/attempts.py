@@ -1,0 +1,53 @@
+"""What the Dagster instance recorded of a partition's last runs: when the runs that last
+materialized it started (the dependency sensor's "already settled" test) and what its last
+materialization said of its contract (the layers' gate, the referential recheck: ADR-0132)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+
+from lake_assets.contracts.gate import AWAITING
+
+
+def last_run_start(
+    instance: DagsterInstance, keys: Sequence[AssetKey], partition: str
+) -> datetime | None:
+    """When the earliest of the runs that last materialized each of `keys` for `partition`
+    started; None if one of them never was."""
+    starts = []
+    for key in keys:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        run = instance.get_run_record_by_id(records[0].run_id) if records else None
+        if run is None or run.start_time is None:
+            return None
+        starts.append(run.start_time)
+    return datetime.fromtimestamp(min(starts), UTC)
+
+
+class Attempt(NamedTuple):
+    """The last attempt at one partition of an asset: the rules its newest materialization
+    named as holding it back (`blocked_by`) and as awaiting their reference (AWAITING), and
+    whether a failure to materialize came after it."""
+
+    blocked: tuple[str, ...]
+    awaiting: tuple[str, ...]
+    failed: bool
+
+
+def last_attempt(instance: DagsterInstance, key: AssetKey, partition: str) -> Attempt:
+    where = AssetRecordsFilter(asset_key=key, asset_partitions=[partition])
+    done = instance.fetch_materializations(where, limit=1).records
+    failed = instance.fetch_failed_materializations(where, limit=1).records
+    metadata = done[0].asset_materialization.metadata if done else {}
+
+    def named(entry: str) -> tuple[str, ...]:
+        return tuple(metadata[entry].value) if entry in metadata else ()
+
+    after = bool(failed) and (not done or failed[0].storage_id > done[0].storage_id)
+    return Attempt(named("blocked_by"), named(AWAITING), after)

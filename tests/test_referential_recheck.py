@@ -1,0 +1,117 @@
+"""Seed 000, project 4: a fact published while its reference was late is checked again when the
+reference arrives, and nothing downstream builds from it meanwhile (ADR-0132)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dagster import AssetKey, build_sensor_context
+from lake_harness import card
+from test_backfill_and_contracts_e2e import (
+    REFERENTIAL,
+    check_results,
+    contract_lake,
+    deliver,
+    profile_all,
+)
+
+from lake_assets.contracts.gate import AWAITING, judge_partitions
+from lake_assets.contracts.model import Contract
+from lake_assets.events.sensors import build_dependency_sensor
+from lake_assets.graph import checked_graph
+from lake_assets.layers.assets import input_states
+from lake_assets.layers.definitions import DERIVED_TABLES
+from lake_assets.layers.gate import InputState, gate
+from partitions import daily_partitions
+
+CARDS = "card_transactions"
+FACT = next(t for t in DERIVED_TABLES if t.dataset == "gold_fact_card_spend")
+
+
+def _contract() -> Contract:
+    rule = {
+        "name": "customer_exists",
+        "severity": "error",
+        "referential_integrity": {
+            "column": "customer_id",
+            "references": {"dataset": "customers", "column": "customer_id"},
+            "grace_hours": 6,
+        },
+    }
+    return Contract.model_validate(
+        {
+            "dataset": CARDS,
+            "owner": "tests",
+            "version": 1,
+            "schema": [{"name": "customer_id", "type": "string"}],
+            "rules": [rule],
+        }
+    )
+
+
+def test_orphans_in_grace_or_held_back_await_the_reference_and_hold_what_reads_them():
+    now = datetime(2026, 3, 3, 1, tzinfo=UTC)  # 2026-03-02's grace runs to 06:00 on the 3rd
+    days = ["2026-03-01", "2026-03-02"]
+    orphans = {day: {"customer_exists": 2} for day in days}
+    unpublished = {("customer_exists", day): None for day in days}
+    verdicts = judge_partitions(_contract(), days, orphans, {}, {}, unpublished, now)
+    # In grace: published, awaiting; past it: held back, and awaiting too (the reference may
+    # arrive yet). A partition without orphans awaits nothing.
+    assert verdicts["2026-03-02"].blocked_by == [] and verdicts["2026-03-02"].awaiting == [
+        "customer_exists"
+    ]
+    assert (
+        verdicts["2026-03-01"].blocked_by == verdicts["2026-03-01"].awaiting == ["customer_exists"]
+    )
+    clean = judge_partitions(_contract(), days, {}, {}, {}, unpublished, now)
+    assert all(v.awaiting == [] for v in clean.values())
+
+    awaiting = InputState(CARDS, "2026-03-02", True, awaiting=("customer_exists",))
+    others = [InputState(i.dataset, "2026-03-02", True) for i in FACT.inputs[1:]]
+    [reason] = gate(FACT, "2026-03-02", [awaiting, *others]).held_by
+    assert reason.startswith("card_transactions[2026-03-02] was published before customer_exists")
+    assert gate(FACT, "2026-03-02", [InputState(CARDS, "2026-03-02", True), *others]).builds
+
+
+def test_a_fact_published_in_grace_is_promoted_again_when_its_reference_arrives(tmp_path, spark):
+    lake = contract_lake(tmp_path, extra=REFERENTIAL)
+    today = datetime.now(UTC).date().isoformat()
+    deliver(lake, today, [card(1, today), card(2, today)])  # customers C001 and C002
+    profile_all(lake)
+    _, rules, _ = checked_graph(lake.settings, daily_partitions(lake.settings.partitions_start))
+    sensor = build_dependency_sensor(rules)
+
+    def tick() -> list:
+        context = build_sensor_context(instance=lake.instance, resources=lake.resources)
+        return [
+            r
+            for r in sensor(context).run_requests
+            if r.asset_selection == [AssetKey(["curated", CARDS])]
+        ]
+
+    assert lake.promote(CARDS, today).success
+    materialization = lake.instance.get_latest_materialization_event(
+        AssetKey(["curated", CARDS])
+    ).asset_materialization
+    assert materialization.partition == today
+    assert materialization.metadata[AWAITING].value == ["customer_exists"]
+    # Published in grace, its orphans unchecked: gold's fact does not build from it.
+    held = gate(FACT, today, input_states(lake.instance, lake.catalog, FACT, today)).held_by
+    assert any("card_transactions" in r and "before customer_exists could" in r for r in held)
+
+    # The snapshot arrives without C002: the customers publish asks for the cards again.
+    header = "customer_id,full_name,snapshot_date\n"
+    lake.deliver("customers", today, "c.csv", header + f"C001,Aisyah,{today}\n")
+    profile_all(lake, "customers")
+    assert lake.promote("customers", today).success
+    [request] = tick()
+    assert request.partition_key == today
+
+    again = lake.promote(CARDS, today)
+    customer_exists = check_results(again)[("contract_customer_exists", today)]
+    assert customer_exists.passed is False and customer_exists.metadata["phase"].value == "enforced"
+    # Held back now: the grace version stays published, and what reads it stays held.
+    assert lake.catalog.current(CARDS, today).row_count == 2
+    [state] = input_states(lake.instance, lake.catalog, FACT, today)[:1]
+    assert state.blocked_by == ("customer_exists",)
+    assert tick() == []  # the same snapshot again: nothing new to check
