@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -327,6 +328,37 @@ def test_recorder_tracks_a_rerun_and_a_failure(tmp_path, monkeypatch):
     assert (tree.run_id, tree.supersedes, tree.leaves()) == ("run-2", "run-1", {raw(1), raw(3)})
     events = _events(tmp_path / "lineage" / "events.jsonl")
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"] * 2 + ["START", "FAIL"]
+
+
+def test_an_interrupted_run_is_aborted_and_a_lineage_server_down_fails_nothing(tmp_path):
+    """A run stopped from outside (Dagster's interruption is a BaseException, as is Ctrl-C)
+    ends ABORT, not FAIL; an OpenLineage server that refuses every event loses none of it:
+    the store has the run, and the publish the run wraps goes on."""
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    from lake_assets.lineage.emitter import LineageRecorder
+
+    class Unreachable:
+        def emit(self, run):
+            raise ConnectionError("lineage server down")
+
+    store = SQLiteLineageStore(tmp_path / "lineage.db")
+    recorder = LineageRecorder(store, Unreachable())
+    run = LineageRun("run-1", f"curated/{DATASET}", DAY, (raw(1),), (ADDRESS,), at(1))
+    with pytest.raises(DagsterExecutionInterruptedError), recorder.track(run) as outputs:
+        outputs.extend(curated("run-1"))
+        raise DagsterExecutionInterruptedError()
+    published = []
+    with recorder.track(replace(run, run_id="run-2")) as outputs:
+        outputs.extend(curated("run-2"))
+        published.append("run-2")
+    assert published == ["run-2"]
+    assert {(r.run_id, r.state) for r in store.runs()} == {
+        ("run-1", "START"),
+        ("run-1", "ABORT"),
+        ("run-2", "START"),
+        ("run-2", "COMPLETE"),
+    }
 
 
 def test_recorder_claims_no_outputs_when_nothing_was_published(tmp_path, monkeypatch):

@@ -112,6 +112,10 @@ def test_a_fact_published_in_grace_is_promoted_again_when_its_reference_arrives(
     assert customer_exists.passed is False and customer_exists.metadata["phase"].value == "enforced"
     # Held back now: the grace version stays published, and what reads it stays held.
     assert lake.catalog.current(CARDS, today).row_count == 2
-    [state] = input_states(lake.instance, lake.catalog, FACT, today)[:1]
-    assert state.blocked_by == ("customer_exists",)
+    states = input_states(lake.instance, lake.catalog, FACT, today)
+    assert states[0].blocked_by == ("customer_exists",)
+    assert any(
+        r.startswith("card_transactions[") and "held back by customer_exists" in r
+        for r in gate(FACT, today, states).held_by
+    )
     assert tick() == []  # the same snapshot again: nothing new to check
