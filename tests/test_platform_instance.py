@@ -120,6 +120,26 @@ def test_the_rendered_instance_passes_dagsters_validation_with_its_classes(tmp_p
     assert "password:" not in text.replace("password:\n        env:", "")
 
 
+def test_the_production_instance_retries_a_run_whose_worker_died_but_not_a_failed_asset(tmp_path):
+    """Dagster's own retry decision, on an instance with the rendered `run_retries`: a run
+    whose Fargate task stopped under it is launched again; a run whose asset failed is not."""
+    from dagster import DagsterInstance, DagsterRunStatus
+    from dagster._core.events import RunFailureReason
+    from dagster._core.execution.retries import auto_reexecution_should_retry_run
+    from dagster._core.test_utils import create_run_for_test
+
+    production = yaml.safe_load((render(tmp_path, instance_output()) / "dagster.yaml").read_text())
+    with DagsterInstance.local_temp(
+        str(tmp_path), overrides={"run_retries": production["run_retries"]}
+    ) as instance:
+        run = create_run_for_test(instance, job_name="curated", status=DagsterRunStatus.FAILURE)
+        # The worker stopped mid-run, or its task never started (run monitoring's timeout).
+        for died in (RunFailureReason.UNEXPECTED_TERMINATION, RunFailureReason.START_TIMEOUT):
+            assert auto_reexecution_should_retry_run(instance, run, died)
+        assert not auto_reexecution_should_retry_run(instance, run, RunFailureReason.STEP_FAILURE)
+        assert instance.run_retries_max_retries == 2
+
+
 def test_a_local_home_and_the_production_instance_share_their_settings(tmp_path):
     from lake_assets.cli.runs import set_up_dagster_home
 

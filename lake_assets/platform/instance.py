@@ -49,6 +49,12 @@ TICK_RETENTION = {
 # A Fargate task pulls the image (Java and Spark included) before the run starts: give it ten
 # minutes before run monitoring calls the start failed (Dagster's default is three).
 RUN_START_TIMEOUT_SECONDS = 600
+# A run whose worker died (its Fargate task stopped, out of memory, its host replaced) is
+# launched again, at most twice, from the steps that had not succeeded; a run whose asset or
+# check failed is not: the same input fails the same way, and its failure is the signal
+# (ADR-0133). The lake's writes make a re-run safe: a step that published before dying
+# publishes its partition again, never twice (write, audit, switch; ADR-0010).
+RUN_RETRIES = {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False}
 # Environment variables ECS sets from the RDS-managed secret (terraform/ecs.tf).
 PG_USERNAME_ENV = "DAGSTER_PG_USERNAME"
 PG_PASSWORD_ENV = "DAGSTER_PG_PASSWORD"
@@ -188,6 +194,7 @@ def production_instance(output: DagsterInstanceOutput) -> dict[str, Any]:
             "enabled": True,
             "start_timeout_seconds": RUN_START_TIMEOUT_SECONDS,
         },
+        "run_retries": RUN_RETRIES,
         "retention": TICK_RETENTION,
         "telemetry": LAKE_TELEMETRY,
     }
