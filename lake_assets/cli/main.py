@@ -40,6 +40,7 @@ from lake_assets.pull.cli import add_pull_commands
 from lake_assets.runtime.cli import add_deploy_commands
 from lake_assets.settings import ConfigError, load_settings
 from lake_assets.slo.cli import add_slo_commands
+from lake_assets.tables.cli import add_table_commands
 
 
 def parser() -> argparse.ArgumentParser:
@@ -58,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     add_slo_commands(sub, _resources)
     add_classification_commands(sub, _resources)
     add_access_commands(sub, _resources)
+    add_table_commands(sub, _resources)
     add_scd_commands(sub, _resources)
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)

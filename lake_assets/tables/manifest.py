@@ -12,7 +12,12 @@ MANIFEST = "_manifest.json"
 
 
 def read_manifest(storage: LakeStorage, published: PublishedPartition) -> dict:
-    return json.loads(storage.get_bytes(published.location + MANIFEST))
+    return read_manifest_at(storage, published.location)
+
+
+def read_manifest_at(storage: LakeStorage, location: str) -> dict:
+    """The manifest of the version in folder `location` (a superseded one too)."""
+    return json.loads(storage.get_bytes(location + MANIFEST))
 
 
 def write_manifest(storage: LakeStorage, location: str, manifest: dict) -> None:

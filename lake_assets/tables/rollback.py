@@ -1,0 +1,128 @@
+"""Time travel for recovery: the versions of a partition the lake still keeps, and a bad publish
+undone by making a kept version current again (ADR-0134).
+
+`publish` keeps every version it replaces, superseded, until the retention sweep expires it
+(LAKE_RETENTION_DAYS). A rollback copies a kept version's data files into a folder of its own
+run and publishes that as a new version, through the same `publish` as every writer: the
+optimistic check refuses it if the partition moved since it was read, the version it replaces
+is kept in turn (a rollback can be rolled back), the data-ready event it stages rebuilds what
+reads the partition, and its lineage names the kept files it copied, so a trace from the
+partition still reaches the raw files they were built from. The kept version is left as it
+was: its folder expires on its own schedule, never while it is current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from lake_assets.events.model import DataReady
+from lake_assets.events.outbox import Announcement, stage
+from lake_assets.lineage.emitter import LineageRecorder
+from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
+from lake_assets.tables.locations import published_root
+from lake_assets.tables.manifest import read_manifest, read_manifest_at
+from lake_assets.tables.publish import publish
+from resources.catalog import PartitionCatalog, PublishedPartition
+from resources.event_store import EventStore
+from resources.storage import LakeStorage
+
+# Every superseded version, however recent: the catalog lists those older than a moment.
+_ANY_AGE = datetime.max.replace(tzinfo=UTC)
+
+
+class RollbackError(ValueError):
+    """A rollback that cannot be made; the message names the partition and why."""
+
+
+@dataclass(frozen=True)
+class KeptVersion:
+    """A version of a partition: the current one (`superseded_at` None) or one kept."""
+
+    entry: PublishedPartition
+    files: tuple[str, ...]
+    superseded_at: str | None = None
+
+
+def kept_versions(
+    catalog: PartitionCatalog, storage: LakeStorage, dataset: str, partition: str
+) -> list[KeptVersion]:
+    """The partition's current version, then the versions it still keeps, newest first, each
+    as its manifest recorded it."""
+    current = catalog.current(dataset, partition)
+    if current is None:
+        return []
+    found = [KeptVersion(current, tuple(read_manifest(storage, current)["files"]))]
+    superseded = [
+        s
+        for s in catalog.superseded(older_than=_ANY_AGE)
+        if s.dataset == dataset and s.partition == partition
+    ]
+    for kept in sorted(superseded, key=lambda s: s.superseded_at, reverse=True):
+        manifest = read_manifest_at(storage, kept.location)
+        entry = PublishedPartition(
+            **{name: manifest[name] for name in PublishedPartition.__dataclass_fields__}
+        )
+        found.append(KeptVersion(entry, tuple(manifest["files"]), kept.superseded_at))
+    return found
+
+
+def roll_back(
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    events: EventStore,
+    recorder: LineageRecorder,
+    dataset: str,
+    partition: str,
+    to_run_id: str,
+    run_id: str,
+) -> PublishedPartition:
+    """Make the kept version of `dataset[partition]` published by run `to_run_id` current
+    again, as version `run_id`; returns the new version. RollbackError when the partition is
+    unpublished or keeps no such version (the message lists what it keeps)."""
+    versions = kept_versions(catalog, storage, dataset, partition)
+    if not versions:
+        raise RollbackError(f"{dataset}[{partition}] is not published")
+    current, kept = versions[0], {v.entry.run_id: v for v in versions[1:]}
+    if to_run_id == current.entry.run_id:
+        raise RollbackError(f"{dataset}[{partition}] is at run {to_run_id} already")
+    if to_run_id not in kept:
+        raise RollbackError(
+            f"{dataset}[{partition}] keeps no version of run {to_run_id!r}; it keeps "
+            + (", ".join(kept) or "none")
+            + " (superseded versions are kept for LAKE_RETENTION_DAYS days)"
+        )
+    old = kept[to_run_id]
+    # The kept folder's last level names the partition (event_date=..., month=...).
+    folder = old.entry.location.rstrip("/").rsplit("/", 1)[-1]
+    location = f"{published_root(dataset, run_id)}{folder}/"
+    now = datetime.now(UTC).isoformat()
+    entry = replace(old.entry, location=location, run_id=run_id, published_at=now, sealed_at=None)
+    # As the runs that wrote them named them (partition_outputs): keys, so a trace follows on.
+    copied = [old.entry.location + name for name in old.files]
+    outputs_of = partition_outputs(dataset, partition, location, old.files)
+    lineage = LineageRun(
+        run_id=run_id,
+        job=f"rollback/{dataset}",
+        partition=partition,
+        inputs=tuple(copied),
+        outputs=(partition_address(dataset, partition),),
+        started_at=now,
+        schema_version=entry.schema_version,
+    )
+    with recorder.track(lineage) as outputs:
+        for name in old.files:
+            storage.copy(old.entry.location + name, location + name)
+        publish(
+            catalog,
+            storage,
+            entry,
+            old.files,
+            current.entry.run_id,
+            {"rolled_back_to": to_run_id, "replaced": current.entry.run_id},
+            before_switch=lambda e: stage(
+                events, Announcement(DataReady.from_published(e, list(old.files)), outputs_of, now)
+            ),
+        )
+        outputs.extend(outputs_of)
+    return entry
