@@ -71,6 +71,8 @@ def test_a_bad_publish_is_rolled_back_to_a_kept_version_and_back_again(lake, cap
 
     assert main(["table", "rollback", DATASET, DAY, "--to", "missing"]) == 2
     assert "keeps no version of run 'missing'; it keeps good" in capsys.readouterr().err
+    assert main(["table", "rollback", DATASET, DAY, "--to", "bad"]) == 2
+    assert "is at run bad already" in capsys.readouterr().err
     assert main(["table", "rollback", DATASET, DAY, "--to", "good"]) == 0
     rolled = resources["catalog"].current(DATASET, DAY)
     assert rolled.run_id.startswith("rollback-") and rolled.row_count == 2
@@ -87,3 +89,15 @@ def test_a_bad_publish_is_rolled_back_to_a_kept_version_and_back_again(lake, cap
     assert runs == [rolled.run_id, "bad", "good"]
     assert main(["table", "rollback", DATASET, DAY, "--to", "bad"]) == 0
     assert _amounts(resources) == [-1.0]
+
+
+def test_a_kept_version_of_other_columns_is_not_rolled_back_to(local_lake, capsys):
+    settings, resources = local_lake
+    _publish(settings, resources, "narrow", [1.0], ["raw/day.json"])
+    storage, location = resources["storage"], published_location(DATASET, "wide", DAY)
+    table = pa.table({"amount": [1.0], "fee": [0.5]})
+    publish_table(resources["catalog"], storage, DATASET, DAY, location, table, "wide")
+    assert main(["table", "rollback", DATASET, DAY, "--to", "narrow"]) == 2
+    error = capsys.readouterr().err
+    assert "other columns than the current one (amount double against amount double, fee" in error
+    assert resources["catalog"].current(DATASET, DAY).run_id == "wide"

@@ -60,9 +60,8 @@ def kept_versions(
     ]
     for kept in sorted(superseded, key=lambda s: s.superseded_at, reverse=True):
         manifest = read_manifest_at(storage, kept.location)
-        entry = PublishedPartition(
-            **{name: manifest[name] for name in PublishedPartition.__dataclass_fields__}
-        )
+        fields = PublishedPartition.__dataclass_fields__
+        entry = PublishedPartition(**{k: v for k, v in manifest.items() if k in fields})
         found.append(KeptVersion(entry, tuple(manifest["files"]), kept.superseded_at))
     return found
 
@@ -93,6 +92,15 @@ def roll_back(
             + " (superseded versions are kept for LAKE_RETENTION_DAYS days)"
         )
     old = kept[to_run_id]
+    if old.entry.columns != current.entry.columns:
+        # The table's readers and catalog now expect the current columns (ADR-0027 migrates
+        # older versions before a new type is published); a kept version of others would not
+        # read as they expect.
+        raise RollbackError(
+            f"{dataset}[{partition}]: run {to_run_id}'s version has other columns than the "
+            f"current one ({_columns(old.entry)} against {_columns(current.entry)}); rebuild "
+            "the partition instead"
+        )
     # The kept folder's last level names the partition (event_date=..., month=...).
     folder = old.entry.location.rstrip("/").rsplit("/", 1)[-1]
     location = f"{published_root(dataset, run_id)}{folder}/"
@@ -126,3 +134,7 @@ def roll_back(
         )
         outputs.extend(outputs_of)
     return entry
+
+
+def _columns(entry: PublishedPartition) -> str:
+    return ", ".join(f"{name} {kind}" for name, kind in entry.columns.items())
