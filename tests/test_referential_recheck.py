@@ -14,6 +14,7 @@ from test_backfill_and_contracts_e2e import (
     deliver,
     profile_all,
 )
+from test_contracts import RI_RULE
 
 from lake_assets.contracts.gate import AWAITING, judge_partitions
 from lake_assets.contracts.model import Contract
@@ -29,22 +30,13 @@ FACT = next(t for t in DERIVED_TABLES if t.dataset == "gold_fact_card_spend")
 
 
 def _contract() -> Contract:
-    rule = {
-        "name": "customer_exists",
-        "severity": "error",
-        "referential_integrity": {
-            "column": "customer_id",
-            "references": {"dataset": "customers", "column": "customer_id"},
-            "grace_hours": 6,
-        },
-    }
     return Contract.model_validate(
         {
             "dataset": CARDS,
             "owner": "tests",
             "version": 1,
             "schema": [{"name": "customer_id", "type": "string"}],
-            "rules": [rule],
+            "rules": [RI_RULE],
         }
     )
 
