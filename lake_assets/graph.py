@@ -51,8 +51,9 @@ def referential_rechecks(
 ) -> list[DependencyRule]:
     """A dependency rule per source and dataset its contract's referential rules reference:
     when the reference publishes a day, the source's curated partition of that day is promoted
-    again if its last promotion left orphans unchecked (grace) or was held back by them, so
-    the check is made against the reference after all (ADR-0132). Derived, not configured: a
+    again if its last promotion left orphans unchecked (grace), was held back by them, or was
+    checked against an earlier version of the reference (a snapshot re-delivered without a
+    customer), so the check is made against what is published now (ADR-0132). Derived, not configured: a
     referential rule never lacks its recheck. Its only input is ready when it fires, so it
     never waits or dead-letters."""
     rechecks = []
@@ -69,7 +70,7 @@ def referential_rechecks(
                     target=curated_key_of(dataset).to_user_string(),
                     inputs=(reference,),
                     timeout_hours=24,
-                    only_awaiting_reference=True,
+                    recheck_references=True,
                 )
             )
     return rechecks

@@ -16,7 +16,7 @@ from test_backfill_and_contracts_e2e import (
 )
 from test_contracts import RI_RULE
 
-from lake_assets.contracts.gate import AWAITING, judge_partitions
+from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST, judge_partitions
 from lake_assets.contracts.model import Contract
 from lake_assets.events.sensors import build_dependency_sensor
 from lake_assets.graph import checked_graph
@@ -111,3 +111,42 @@ def test_a_fact_published_in_grace_is_promoted_again_when_its_reference_arrives(
         for r in gate(FACT, today, states).held_by
     )
     assert tick() == []  # the same snapshot again: nothing new to check
+
+
+def test_a_fact_checked_against_a_snapshot_redelivered_without_a_customer_is_checked_again(
+    tmp_path, spark
+):
+    """The fact passed against the day's snapshot; the snapshot is then re-delivered without
+    one of its customers (a correction). The cards' day is promoted again and held back."""
+    lake = contract_lake(tmp_path, extra=REFERENTIAL)
+    day, header = "2026-03-02", "customer_id,full_name,snapshot_date\n"
+    lake.deliver("customers", day, "c1.csv", header + f"C001,Aisyah,{day}\nC002,Wei,{day}\n")
+    profile_all(lake, "customers")
+    assert lake.promote("customers", day).success
+    first = lake.catalog.current("customers", day).run_id
+    deliver(lake, day, [card(1, day), card(2, day)])  # customers C001 and C002
+    profile_all(lake)
+    _, rules, _ = checked_graph(lake.settings, daily_partitions(lake.settings.partitions_start))
+    sensor = build_dependency_sensor(rules)
+
+    def tick() -> list:
+        context = build_sensor_context(instance=lake.instance, resources=lake.resources)
+        curated = [AssetKey(["curated", CARDS])]
+        return [r for r in sensor(context).run_requests if r.asset_selection == curated]
+
+    assert lake.promote(CARDS, day).success
+    assert lake.catalog.current(CARDS, day).row_count == 2
+    checked = lake.instance.get_latest_materialization_event(AssetKey(["curated", CARDS]))
+    assert checked.asset_materialization.metadata[CHECKED_AGAINST].value == {"customers": first}
+    assert tick() == []  # checked against what is published: nothing to do
+
+    lake.deliver("customers", day, "c2.csv", header + f"C001,Aisyah,{day}\n")
+    profile_all(lake, "customers")
+    assert lake.promote("customers", day).success
+    assert lake.catalog.current("customers", day).row_count == 1
+    [request] = tick()
+    assert request.partition_key == day
+    again = lake.promote(CARDS, day)
+    assert check_results(again)[("contract_customer_exists", day)].passed is False
+    states = input_states(lake.instance, lake.catalog, FACT, day)
+    assert states[0].blocked_by == ("customer_exists",)

@@ -151,6 +151,7 @@ def referenced_partitions(
             dataset=dataset,
             uris=tuple(uri for p in published for uri in published_uris(storage, p)),
             columns={rule.check.references.column: "string"},
+            versions={p.partition: p.run_id for p in published if p.partition in partitions},
         )
     return references
 

@@ -22,6 +22,8 @@ from lake_assets.contracts.verdicts import (
 # The materialization metadata naming a partition's referential rules that wait on their
 # reference: orphans in grace, or held back (ADR-0132).
 AWAITING = "awaiting_reference"
+# ... and the reference versions (dataset -> run) its referential rules checked it against.
+CHECKED_AGAINST = "references_checked"
 
 
 @dataclass

@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from lake_assets.contracts.gate import AWAITING
+from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST
+from resources.catalog import PartitionCatalog
 
 
 def last_run_start(
@@ -38,6 +39,7 @@ class Attempt(NamedTuple):
     blocked: tuple[str, ...]
     awaiting: tuple[str, ...]
     failed: bool
+    checked_against: dict[str, str]  # referenced dataset -> the run of the version checked
 
 
 def last_attempt(instance: DagsterInstance, key: AssetKey, partition: str) -> Attempt:
@@ -50,4 +52,26 @@ def last_attempt(instance: DagsterInstance, key: AssetKey, partition: str) -> At
         return tuple(metadata[entry].value) if entry in metadata else ()
 
     after = bool(failed) and (not done or failed[0].storage_id > done[0].storage_id)
-    return Attempt(named("blocked_by"), named(AWAITING), after)
+    checked = metadata[CHECKED_AGAINST].value if CHECKED_AGAINST in metadata else {}
+    return Attempt(named("blocked_by"), named(AWAITING), after, dict(checked))
+
+
+def recheck_due(
+    instance: DagsterInstance,
+    catalog: PartitionCatalog,
+    keys: Sequence[AssetKey],
+    references: Sequence[str],
+    partition: str,
+) -> bool:
+    """Whether the last materialization of `partition` of any of `keys` left its referential
+    rules waiting for a reference, or checked them against a version of one of `references`
+    that is no longer the published one (a snapshot re-delivered without a customer)."""
+    for key in keys:
+        attempt = last_attempt(instance, key, partition)
+        if attempt.awaiting:
+            return True
+        for dataset, checked in attempt.checked_against.items():
+            current = catalog.current(dataset, partition)
+            if dataset in references and current is not None and current.run_id != checked:
+                return True
+    return False

@@ -100,9 +100,10 @@ class DependencyRule(BaseModel):
     timeout_hours: float = Field(gt=0)
     on_timeout: OnTimeout = "wait"
     # Run only partitions whose target's last materialization awaits a reference (a contract's
-    # referential rule found orphans in grace, or was held back by them): the rule's inputs are
-    # that reference, and publishing it is the moment to check again (ADR-0132).
-    only_awaiting_reference: bool = False
+    # referential rule found orphans in grace, or was held back by them) or was checked against
+    # another version of it than the one now published: the rule's inputs are that reference,
+    # and publishing it is the moment to check again (ADR-0132).
+    recheck_references: bool = False
 
     @field_validator("inputs")
     @classmethod

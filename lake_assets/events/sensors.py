@@ -24,7 +24,7 @@ from dagster import (
     sensor,
 )
 
-from lake_assets.events.attempts import last_attempt, last_run_start
+from lake_assets.events.attempts import last_run_start, recheck_due
 from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import drain
 from lake_assets.events.rules import (
@@ -47,8 +47,8 @@ from resources.storage import LakeStorage
 Clock = Callable[[], datetime]
 # When the run that last materialized a rule's target for a partition started (None: never).
 LastRunStart = Callable[[DependencyRule, str], datetime | None]
-# Whether a rule's target's last materialization of a partition awaits a reference (ADR-0132).
-Awaiting = Callable[[DependencyRule, str], bool]
+# Whether a recheck_references rule's target is due to be checked again (ADR-0132).
+RecheckDue = Callable[[DependencyRule, str], bool]
 
 
 def _utcnow() -> datetime:
@@ -72,7 +72,7 @@ def _never_ran(rule: DependencyRule, partition: str) -> None:
     return None
 
 
-def _awaits_nothing(rule: DependencyRule, partition: str) -> bool:
+def _never_due(rule: DependencyRule, partition: str) -> bool:
     return False
 
 
@@ -143,13 +143,13 @@ def evaluate_tick(
         default_target_selection
     ),
     last_run_started: LastRunStart = _never_ran,
-    awaiting: Awaiting = _awaits_nothing,
+    due_for_recheck: RecheckDue = _never_due,
 ) -> Tick:
     """One sensor evaluation, without Dagster: what the sensor and the tests both run.
 
     A partition whose target was last run after every input version was published (a run of
     its own, `lake scd apply`, the demo) has nothing new to do: it is settled without a run, as
-    is one of an `only_awaiting_reference` rule whose target awaits no reference there."""
+    is one of a `recheck_references` rule whose target is not due a check there."""
     events, cursor = store.events_since(cursor)
     by_name = {rule.name: rule for rule in rules}
     for event in events:
@@ -163,7 +163,7 @@ def evaluate_tick(
         rule = by_name.get(pending.rule)
         if rule is None or pending.status == "skipped":
             continue  # a rule removed from config, or given up on until replayed
-        if rule.only_awaiting_reference and not awaiting(rule, pending.partition):
+        if rule.recheck_references and not due_for_recheck(rule, pending.partition):
             store.clear_pending(rule.name, pending.partition)  # nothing there waits for it
             continue
         decision = evaluate(
@@ -279,9 +279,8 @@ def build_dependency_sensor(
             lambda rule, partition: last_run_start(
                 context.instance, target_selection_for(rule), partition
             ),
-            lambda rule, partition: any(
-                last_attempt(context.instance, key, partition).awaiting
-                for key in target_selection_for(rule)
+            lambda rule, partition: recheck_due(
+                context.instance, catalog, target_selection_for(rule), rule.inputs, partition
             ),
         )
         for record in tick.dead_letters:

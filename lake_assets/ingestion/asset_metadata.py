@@ -18,7 +18,7 @@ from dagster import (
     TableSchema,
 )
 
-from lake_assets.contracts.gate import AWAITING
+from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST
 from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.promotion import PartitionResult
 from lake_assets.settings import REPO_ROOT, SourceConfig
@@ -118,10 +118,12 @@ def promoted_partition_metadata(
     location_uri: str | None,
     blocked_by: Sequence[str] = (),
     awaiting: Sequence[str] = (),
+    checked_against: Mapping[str, str] | None = None,
 ) -> dict:
     """One partition's own materialization: its rows, files, raw inputs and published folder
-    (none when the contract blocked it: the partition keeps its earlier version), and the
-    referential rules `awaiting` their reference (ADR-0132)."""
+    (none when the contract blocked it: the partition keeps its earlier version), the
+    referential rules `awaiting` their reference and the reference versions it was
+    `checked_against` (dataset -> run; ADR-0132)."""
     published = written.rows_published if written and location_uri else 0
     metadata = {
         "rows_in": written.rows_in if written else 0,
@@ -136,6 +138,8 @@ def promoted_partition_metadata(
         metadata["blocked_by"] = MetadataValue.json(list(blocked_by))
     if awaiting:
         metadata[AWAITING] = MetadataValue.json(list(awaiting))
+    if checked_against:
+        metadata[CHECKED_AGAINST] = MetadataValue.json(dict(checked_against))
     if location_uri:
         metadata["location"] = MetadataValue.path(location_uri)
         metadata[URI] = location_uri

@@ -351,6 +351,7 @@ def build_source_assets(
                     locations.get(p),
                     blocked.get(p, ()),
                     verdicts[p].awaiting if p in verdicts else (),
+                    {r.dataset: r.versions[p] for r in plan.references.values() if p in r.versions},
                 ),
                 partition_key=p,
             )

@@ -88,6 +88,9 @@ class Reference:
     dataset: str
     uris: tuple[str, ...]  # the data files of the published versions, as manifests list them
     columns: dict[str, str]
+    # Per promoted partition, the run of the reference's version read for it (none if the
+    # reference had not published it): what the partition was checked against (ADR-0132).
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
