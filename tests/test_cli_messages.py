@@ -161,7 +161,7 @@ def test_the_refusal_and_the_alert_print_the_command_that_approves(tmp_path, mon
     )
 
 
-def test_demo_reset_replaces_the_lake_and_wipes_the_runs_that_described_it(tmp_path, monkeypatch):
+def test_demo_refuses_aws_and_a_lake_it_would_replace_and_reset_wipes_its_runs(tmp_path, monkeypatch):
     """`lake demo --reset` over an existing lake: the folder goes and so do the instance's runs
     and events of it (kept, a second demo's run-less verdicts clashed with the first's)."""
     from lake_assets.cli.runs import dagster_instance
@@ -177,6 +177,15 @@ def test_demo_reset_replaces_the_lake_and_wipes_the_runs_that_described_it(tmp_p
     monkeypatch.setattr(
         "lake_assets.demo.demo.run_demo", lambda settings, days: played.append(days) or 0
     )
+    # Without --reset an existing lake is never replaced, and the demo never runs on aws.
+    with pytest.raises(SystemExit, match="exists; pass --reset to replace it"):
+        main(["demo", "--days", "2"])
+    assert (tmp_path / "lake" / "old").exists() and played == []
+    monkeypatch.setenv("LAKE_PROFILE", "aws")
+    with pytest.raises(SystemExit, match="runs on the embedded local profile"):
+        main(["demo", "--reset", "--days", "2"])
+    monkeypatch.delenv("LAKE_PROFILE")
+    assert (tmp_path / "lake" / "old").exists() and played == []
     assert main(["demo", "--reset", "--days", "2"]) == 0
     assert played == [2] and not (tmp_path / "lake").exists()
     assert dagster_instance().get_latest_materialization_event(AssetKey("old_demo_table")) is None
