@@ -161,7 +161,9 @@ def test_the_refusal_and_the_alert_print_the_command_that_approves(tmp_path, mon
     )
 
 
-def test_demo_refuses_aws_and_a_lake_it_would_replace_and_reset_wipes_its_runs(tmp_path, monkeypatch):
+def test_demo_refuses_aws_and_a_lake_it_would_replace_and_reset_wipes_its_runs(
+    tmp_path, monkeypatch
+):
     """`lake demo --reset` over an existing lake: the folder goes and so do the instance's runs
     and events of it (kept, a second demo's run-less verdicts clashed with the first's)."""
     from lake_assets.cli.runs import dagster_instance
