@@ -69,6 +69,12 @@ def test_a_bad_publish_is_rolled_back_to_a_kept_version_and_back_again(lake, cap
         ("good", False),
     ]
 
+    assert main(["table", "versions", DATASET, DAY]) == 0
+    [current, kept] = capsys.readouterr().out.strip().split("\n    ")[:2]
+    assert current.startswith("bad  published") and current.endswith("1 rows  1 files  current")
+    assert kept.startswith(resources["storage"].uri("curated/")) and "good  published" in kept
+    assert main(["table", "versions", DATASET, "2026-03-09"]) == 2
+    assert "card_transactions[2026-03-09] is not published" in capsys.readouterr().err
     assert main(["table", "rollback", DATASET, DAY, "--to", "missing"]) == 2
     assert "keeps no version of run 'missing'; it keeps good" in capsys.readouterr().err
     assert main(["table", "rollback", DATASET, DAY, "--to", "bad"]) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,15 +20,11 @@ def add_table_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def versions(args: argparse.Namespace, settings: Settings) -> int:
         from lake_assets.tables.rollback import kept_versions
 
-        storage = resources_for(settings)["storage"]
-        found = kept_versions(
-            resources_for(settings)["catalog"], storage, args.dataset, args.partition
-        )
+        resources = resources_for(settings)
+        storage = resources["storage"]
+        found = kept_versions(resources["catalog"], storage, args.dataset, args.partition)
         if not found:
-            print(
-                f"lake: error: {args.dataset}[{args.partition}] is not published", file=sys.stderr
-            )
-            return 2
+            raise LookupError(f"{args.dataset}[{args.partition}] is not published")
         if args.json:
             print(json.dumps([{**asdict(v.entry), "files": list(v.files),
                                "superseded_at": v.superseded_at,
