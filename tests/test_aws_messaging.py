@@ -201,3 +201,40 @@ def test_unreadable_messages_are_left_for_the_dead_letter_queue(aws_endpoint, cl
     assert feed.poll(None)[0] == []
     moved = sqs.receive_message(QueueUrl=dead_url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in moved) == sorted(unreadable)
+
+
+def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
+    """The clients every AWS store and feed of the lake uses (resources.aws.clients) retry a
+    503 SlowDown, as S3 throttles a hot prefix, up to five attempts in all, then give up."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from resources.aws.clients import _client
+
+    answered = []
+
+    class Throttling(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
+            answered.append(self.path)
+            slow = len(answered) <= 2
+            body = b"<Error><Code>SlowDown</Code></Error>" if slow else b"payload"
+            self.send_response(503 if slow else 200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s3 = _client("s3", f"http://127.0.0.1:{server.server_port}", "eu-west-1")
+        assert s3.get_object(Bucket="lake", Key="k")["Body"].read() == b"payload"
+        assert len(answered) == 3  # two throttled, then served
+        # At most five retries: giving up is not waited for here (up to 31 s of backoff).
+        assert s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+    finally:
+        server.shutdown()

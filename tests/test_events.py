@@ -155,6 +155,28 @@ def test_conditional_write_keeps_one_event_per_idempotency_key(store):
     assert store.latest("customers", "2026-01-01") is None
 
 
+def test_writers_racing_to_record_one_event_leave_one(store):
+    """Eight publishers announcing the same version at the same moment (at-least-once delivery
+    from several runs): the conditional write lets exactly one of them record it."""
+    import threading
+
+    event, start = ready("customers"), threading.Barrier(8)
+    recorded: list[bool] = []
+
+    def publisher() -> None:
+        start.wait()
+        recorded.append(store.record(event))
+
+    threads = [threading.Thread(target=publisher) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(recorded) == [False] * 7 + [True]
+    events, _ = store.events_since(None)
+    assert [e.content_hash for e in events] == [event.content_hash]
+
+
 def at(event: DataReady, hours: int, **changes) -> DataReady:
     published = (T0 + timedelta(hours=hours)).isoformat()
     return DataReady(**{**event.to_dict(), "published_at": published, **changes})

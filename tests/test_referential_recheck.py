@@ -102,8 +102,11 @@ def test_a_fact_published_in_grace_is_promoted_again_when_its_reference_arrives(
     again = lake.promote(CARDS, today)
     customer_exists = check_results(again)[("contract_customer_exists", today)]
     assert customer_exists.passed is False and customer_exists.metadata["phase"].value == "enforced"
-    # Held back now: the grace version stays published, and what reads it stays held.
+    # Held back now: the grace version stays published and announced as the latest (the
+    # held-back run announces nothing), and what reads it stays held.
     assert lake.catalog.current(CARDS, today).row_count == 2
+    grace_version = lake.catalog.current(CARDS, today).run_id
+    assert lake.resources["events"].latest(CARDS, today).run_id == grace_version
     states = input_states(lake.instance, lake.catalog, FACT, today)
     assert states[0].blocked_by == ("customer_exists",)
     assert any(
