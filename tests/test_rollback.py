@@ -15,6 +15,7 @@ from lake_assets.lineage.emitter import recorder_for
 from lake_assets.lineage.graph import trace
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
 from lake_assets.tables.locations import published_location
+from lake_assets.tables.manifest import read_manifest
 from lake_assets.tables.publish import TABLE_FILE, publish_table
 
 DATASET, DAY = "card_transactions", "2026-03-02"
@@ -47,7 +48,8 @@ def _publish(settings, resources, run_id: str, amounts: list[float], raw: list[s
     )
     with recorder.track(run) as outputs:
         table = pa.table({"amount": amounts})
-        publish_table(resources["catalog"], storage, DATASET, DAY, location, table, run_id)
+        publish_table(resources["catalog"], storage, DATASET, DAY, location, table, run_id,
+                      {"built_by": run_id})  # fmt: skip
         outputs.extend(partition_outputs(DATASET, DAY, location, [TABLE_FILE]))
 
 
@@ -82,6 +84,9 @@ def test_a_bad_publish_is_rolled_back_to_a_kept_version_and_back_again(lake, cap
     assert main(["table", "rollback", DATASET, DAY, "--to", "good"]) == 0
     rolled = resources["catalog"].current(DATASET, DAY)
     assert rolled.run_id.startswith("rollback-") and rolled.row_count == 2
+    # Its manifest carries the good version's own details (what `lake status` counts).
+    manifest = read_manifest(resources["storage"], rolled)
+    assert manifest["built_by"] == "good" and manifest["rolled_back_to"] == "good"
     assert _amounts(resources) == [1.0, 2.0]
     # Its lineage leads back to the good version's raw file, not the bad one's.
     assert trace(resources["lineage"].runs(), ADDRESS).leaves() == {"raw/day.json"}

@@ -62,6 +62,7 @@ def test_every_runbook_is_commands_the_harness_runs():
         "rerun-failed-bronze-ingestion",
         "restore-from-glacier",  # on the aws profile: tests/test_restore.py
         "restore-silver-from-bronze",
+        "roll-back-a-bad-publish",
         "schema-break",
         "stuck-dependency",
     ]
@@ -162,3 +163,18 @@ def test_alarms_answered_a_dead_lettered_arrival_profiled_and_an_slo_explained(l
     land(lake, "customers", NEXT, write_csv(lake["root"] / "lost" / f"customers_{NEXT}.csv", rows))
     variables = {"SOURCE": "customers", "DAY": NEXT, "SLO": "customers.freshness"}
     run_runbook("alarm-response", variables, lake["env"])
+
+
+def test_a_plausible_but_wrong_delivery_rolled_back_to_the_day_before_it(lake):
+    catalog = build_resources(lake["settings"])["catalog"]
+    good = catalog.current("fx_rates", DAY)
+    fx = sorted((lake["settings"].lake_root / "_incoming").glob(f"{DAY}/fx_rates_*.csv"))[-1]
+    wrong = resent_fx(fx, lake["root"] / "wrong-fx", 1.1)  # inside the treasury band
+    bad_key = land(lake, "fx_rates", DAY, wrong)
+    assert cli(lake, "promote", "--source", "fx_rates", "--date", DAY) == 0
+    assert catalog.current("fx_rates", DAY).run_id != good.run_id
+    variables = {"SOURCE": "fx_rates", "DAY": DAY, "LAST": DAY, "BAD_KEY": bad_key,
+                 "GOOD_RUN": good.run_id}  # fmt: skip
+    run_runbook("roll-back-a-bad-publish", variables, lake["env"])
+    restored = catalog.current("fx_rates", DAY)
+    assert restored.run_id.startswith("rollback-") and restored.row_count == good.row_count

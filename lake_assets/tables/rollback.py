@@ -13,7 +13,7 @@ was: its folder expires on its own schedule, never while it is current.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from lake_assets.events.model import DataReady
@@ -42,6 +42,9 @@ class KeptVersion:
     entry: PublishedPartition
     files: tuple[str, ...]
     superseded_at: str | None = None
+    # The rest of its manifest: what it was built from and its counts, which `lake status`
+    # and lineage read; a rollback's version carries them as its own.
+    details: dict = field(default_factory=dict)
 
 
 def kept_versions(
@@ -52,7 +55,7 @@ def kept_versions(
     current = catalog.current(dataset, partition)
     if current is None:
         return []
-    found = [KeptVersion(current, tuple(read_manifest(storage, current)["files"]))]
+    found = [_kept(current, read_manifest(storage, current))]
     superseded = [
         s
         for s in catalog.superseded(older_than=_ANY_AGE)
@@ -62,8 +65,14 @@ def kept_versions(
         manifest = read_manifest_at(storage, kept.location)
         fields = PublishedPartition.__dataclass_fields__
         entry = PublishedPartition(**{k: v for k, v in manifest.items() if k in fields})
-        found.append(KeptVersion(entry, tuple(manifest["files"]), kept.superseded_at))
+        found.append(_kept(entry, manifest, kept.superseded_at))
     return found
+
+
+def _kept(entry: PublishedPartition, manifest: dict, superseded_at: str | None = None):
+    fields = {*PublishedPartition.__dataclass_fields__, "files"}
+    details = {k: v for k, v in manifest.items() if k not in fields}
+    return KeptVersion(entry, tuple(manifest["files"]), superseded_at, details)
 
 
 def roll_back(
@@ -127,7 +136,7 @@ def roll_back(
             entry,
             old.files,
             current.entry.run_id,
-            {"rolled_back_to": to_run_id, "replaced": current.entry.run_id},
+            {**old.details, "rolled_back_to": to_run_id, "replaced": current.entry.run_id},
             before_switch=lambda e: stage(
                 events, Announcement(DataReady.from_published(e, list(old.files)), outputs_of, now)
             ),
