@@ -41,6 +41,20 @@ def _contract() -> Contract:
     )
 
 
+def _cards_requests(lake):
+    """A tick of the dependency sensor over the graph's rules (the derived rechecks with them):
+    the runs it requests of the cards' curated asset."""
+    _, rules, _ = checked_graph(lake.settings, daily_partitions(lake.settings.partitions_start))
+    sensor = build_dependency_sensor(rules)
+
+    def tick() -> list:
+        context = build_sensor_context(instance=lake.instance, resources=lake.resources)
+        curated = [AssetKey(["curated", CARDS])]
+        return [r for r in sensor(context).run_requests if r.asset_selection == curated]
+
+    return tick
+
+
 def test_orphans_in_grace_or_held_back_await_the_reference_and_hold_what_reads_them():
     now = datetime(2026, 3, 3, 1, tzinfo=UTC)  # 2026-03-02's grace runs to 06:00 on the 3rd
     days = ["2026-03-01", "2026-03-02"]
@@ -70,16 +84,7 @@ def test_a_fact_published_in_grace_is_promoted_again_when_its_reference_arrives(
     today = datetime.now(UTC).date().isoformat()
     deliver(lake, today, [card(1, today), card(2, today)])  # customers C001 and C002
     profile_all(lake)
-    _, rules, _ = checked_graph(lake.settings, daily_partitions(lake.settings.partitions_start))
-    sensor = build_dependency_sensor(rules)
-
-    def tick() -> list:
-        context = build_sensor_context(instance=lake.instance, resources=lake.resources)
-        return [
-            r
-            for r in sensor(context).run_requests
-            if r.asset_selection == [AssetKey(["curated", CARDS])]
-        ]
+    tick = _cards_requests(lake)
 
     assert lake.promote(CARDS, today).success
     materialization = lake.instance.get_latest_materialization_event(
@@ -129,13 +134,7 @@ def test_a_fact_checked_against_a_snapshot_redelivered_without_a_customer_is_che
     first = lake.catalog.current("customers", day).run_id
     deliver(lake, day, [card(1, day), card(2, day)])  # customers C001 and C002
     profile_all(lake)
-    _, rules, _ = checked_graph(lake.settings, daily_partitions(lake.settings.partitions_start))
-    sensor = build_dependency_sensor(rules)
-
-    def tick() -> list:
-        context = build_sensor_context(instance=lake.instance, resources=lake.resources)
-        curated = [AssetKey(["curated", CARDS])]
-        return [r for r in sensor(context).run_requests if r.asset_selection == curated]
+    tick = _cards_requests(lake)
 
     assert lake.promote(CARDS, day).success
     assert lake.catalog.current(CARDS, day).row_count == 2
