@@ -58,11 +58,11 @@ def referential_rechecks(
     never waits or dead-letters."""
     rechecks = []
     for dataset, contract in sorted(contracts.items()):
+        if dataset not in settings.sources:
+            continue  # only promotion checks references (ADR-0014)
         references = {
             r.check.references.dataset for r in contract.rules_of("referential_integrity")
         }
-        if dataset not in settings.sources:
-            continue  # only promotion checks references (ADR-0014)
         for reference in sorted(references):
             rechecks.append(
                 DependencyRule(
