@@ -70,8 +70,8 @@ def recheck_due(
         attempt = last_attempt(instance, key, partition)
         if attempt.awaiting:
             return True
-        for dataset, checked in attempt.checked_against.items():
+        for dataset in set(references) & attempt.checked_against.keys():
             current = catalog.current(dataset, partition)
-            if dataset in references and current is not None and current.run_id != checked:
+            if current is not None and current.run_id != attempt.checked_against[dataset]:
                 return True
     return False

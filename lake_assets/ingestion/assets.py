@@ -322,8 +322,9 @@ def build_source_assets(
         drain(events, catalog, recorder, datetime.now(UTC), timedelta(days=settings.retention_days))
         # Read again, not the records read before the job: a version deprecated or approved
         # meanwhile keeps that change.
+        promoted = {g.version for g in plan.inputs}
         for version in registry.versions(sid) if published else []:
-            if version.version in {g.version for g in plan.inputs}:
+            if version.version in promoted:
                 registry.update_version(replace(version, promoted_at=published[0].published_at))
         expired = expire_superseded(catalog, storage, settings.retention_days)
         swept = sweep_orphans(catalog, storage, timedelta(days=settings.retention_days), [sid])

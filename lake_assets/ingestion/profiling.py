@@ -78,6 +78,11 @@ class FieldProfile:
     dates: tuple[str, ...]  # date/timestamp fields: sorted distinct ISO dates (UTC if zoned)
     type_outliers: int = 0  # non-null values that do not conform to `type` (see TYPE_CONFORMANCE)
 
+    @property
+    def has_values(self) -> bool:
+        """Whether any record holds a value for the field: only values are type evidence."""
+        return self.null_count < self.row_count
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["value_sketch"] = list(self.value_sketch)

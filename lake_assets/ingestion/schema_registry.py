@@ -212,15 +212,14 @@ def emptied_old_keys(observed: FileProfile, baseline: SchemaVersion | None) -> s
     def canonical(name: str) -> str:
         return baseline.approved_renames.get(name, name)
 
-    valued = {f.name: f for f in observed.fields if f.null_count < f.row_count}
+    valued = {f.name: f for f in observed.fields if f.has_values}
     empty = {f.name for f in observed.fields if f.row_count and f.name not in valued}
     served = {canonical(name) for name in valued}
     emptied = {name for name in empty if canonical(name) in served}
     had_values = {
         canonical(name): name
         for name in empty - emptied
-        if canonical(name) in before
-        and before[canonical(name)].null_count < before[canonical(name)].row_count
+        if canonical(name) in before and before[canonical(name)].has_values
     }
     added = {name: f for name, f in valued.items() if canonical(name) not in before}
     if had_values and added:

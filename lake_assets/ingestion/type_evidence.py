@@ -22,6 +22,6 @@ def evidenced_types(observed: FileProfile, baseline: SchemaVersion | None) -> di
     types = observed.field_types()
     known = baseline.fields if baseline is not None else {}
     for field in observed.fields:
-        if field.null_count >= field.row_count:
+        if not field.has_values:
             types[field.name] = known.get(field.name, UNTYPED)
     return types

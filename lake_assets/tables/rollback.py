@@ -63,15 +63,18 @@ def kept_versions(
     ]
     for kept in sorted(superseded, key=lambda s: s.superseded_at, reverse=True):
         manifest = read_manifest_at(storage, kept.location)
-        fields = PublishedPartition.__dataclass_fields__
-        entry = PublishedPartition(**{k: v for k, v in manifest.items() if k in fields})
+        entry = PublishedPartition(**{k: v for k, v in manifest.items() if k in _ENTRY})
         found.append(_kept(entry, manifest, kept.superseded_at))
     return found
 
 
+# What a manifest records of its entry (publish writes `asdict(entry)`); the rest but `files`
+# are its details.
+_ENTRY = frozenset(PublishedPartition.__dataclass_fields__)
+
+
 def _kept(entry: PublishedPartition, manifest: dict, superseded_at: str | None = None):
-    fields = {*PublishedPartition.__dataclass_fields__, "files"}
-    details = {k: v for k, v in manifest.items() if k not in fields}
+    details = {k: v for k, v in manifest.items() if k not in _ENTRY | {"files"}}
     return KeptVersion(entry, tuple(manifest["files"]), superseded_at, details)
 
 
