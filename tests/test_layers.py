@@ -4,13 +4,15 @@ previously published version readable row for row."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 from lake_harness import Lake
 from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
 from lake_assets.layers.gate import InputState, gate
-from lake_assets.layers.job import write_audited, write_derived
+from lake_assets.layers.job import _slot_counts, write_audited, write_derived
 from lake_assets.layers.model import DerivedTable, LayerInput
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
@@ -145,6 +147,41 @@ def test_an_audited_write_counts_in_its_own_pass_and_reports_only_what_it_wrote(
         spark, empty.drop("event_date"), {**out, "output_uri": str(tmp_path / "one")}
     )
     assert (alone["rows"], len(alone["files"]), alone["violations"]) == (0, 1, {})
+
+
+def test_per_partition_tallies_are_exact_over_many_partitions_and_tasks(spark, tmp_path):
+    """A sliced write's counts per partition come from one histogram per condition
+    (ADR-0135): exact with 90 partitions, each spread over 6 tasks, against Spark's own
+    group-by; a histogram that came back with a merged bin is refused, not read."""
+    days = [str(date(2026, 1, 1) + timedelta(days=n)) for n in range(90)]
+    frame = (
+        spark.range(9_000)
+        .select(
+            F.col("id").cast("string").alias("customer_id"),
+            (F.col("id") % 7).alias("transactions"),
+            F.to_date(
+                F.element_at(F.array(*map(F.lit, days)), (F.col("id") % 90 + 1).cast("int"))
+            ).alias("event_date"),
+        )
+        .where(~((F.col("id") % 90 == 5) & (F.col("id") > 4_000)))  # one day far smaller
+        .repartition(6)
+    )
+    plan = {"columns": dict(table(2).columns), "contract": None, "partition": DAY}
+    out = {**plan, "output_uri": str(tmp_path / "many")}
+    written = write_audited(spark, frame, out, days, {"sevens": F.col("transactions") == 6})
+    expected = {
+        str(r["event_date"]): (r["rows"], r["sevens"])
+        for r in frame.groupBy("event_date")
+        .agg(
+            F.count("*").alias("rows"),
+            F.count(F.when(F.col("transactions") == 6, 1)).alias("sevens"),
+        )
+        .collect()
+    }
+    assert {d: (w["rows"], w["sevens"]) for d, w in written.items()} == expected
+    assert len(written) == 90 and written[days[5]]["rows"] == 45
+    with pytest.raises(RuntimeError, match="approximated"):
+        _slot_counts('[{"x":1,"y":3.0},{"x":1.5,"y":2.0}]', days[:2])
 
 
 def test_published_files_read_with_the_date_of_their_folder_whatever_their_layout(spark, tmp_path):

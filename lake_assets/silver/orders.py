@@ -52,13 +52,16 @@ def merge_orders(state: DataFrame | None, changes: DataFrame) -> DataFrame:
     if state is not None:
         stored = state.select(*ORDER_COLUMNS).withColumn("_from", F.lit(FROM_STATE))
         candidates = candidates.unionByName(stored)
-    # An order's order date is fixed when it is placed, so grouping by (order date, order id)
+    # An order's order date is fixed when it is placed, so grouping by (order id, order date)
     # is grouping by order; one shuffle by order date then serves the merge and the write
-    # (each slice is in one task: one file per slice, no second shuffle).
+    # (each slice is in one task: one file per slice, no second shuffle). The order id comes
+    # first in the group, so the merge's sort tells rows apart by its leading bytes (the
+    # sort's prefix) rather than by order date, which a whole slice shares; the write's own
+    # sort by order date then needs only that prefix (ADR-0135).
     by_slice = candidates.repartition("order_date")
     # max over a struct orders by its fields in turn: seq first, then the source.
     ranked = ("seq", "_from", "changed_at", "deleted", *ATTRIBUTES)
-    winners = by_slice.groupBy("order_date", "order_id").agg(F.max(F.struct(*ranked)).alias("w"))
+    winners = by_slice.groupBy("order_id", "order_date").agg(F.max(F.struct(*ranked)).alias("w"))
     return winners.select(
         *[
             F.col(c) if c in ("order_id", "order_date") else F.col(f"w.{c}").alias(c)
