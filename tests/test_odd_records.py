@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from urllib.parse import unquote
 
 import pytest
 from lake_harness import card, failure_message
@@ -184,6 +185,43 @@ def test_profiler_and_spark_count_the_same_records(spark, tmp_path, fmt, encodin
         # What the plan does with such a file: Spark's JSON reader, the same rows and values.
         fast = read_records(spark, replace(group, objects_only=True))
         assert sorted(map(tuple, fast.collect())) == sorted(map(tuple, records.collect()))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "objects_only", "json_array"),
+    [("json", False, False), ("json", True, False), ("json", False, True), ("csv", False, False)],
+)
+def test_every_record_names_the_file_it_came_from(spark, tmp_path, fmt, objects_only, json_array):
+    """Each reader of raw_records (text lines, Spark's JSON reader, whole documents, CSV) gives
+    every record its own file's path, also where Spark reads several files in one task."""
+    from lake_assets.ingestion.promotion_plan import PlannedInput
+    from lake_assets.ingestion.raw_records import FILE_PATH, read_records
+
+    paths = []
+    for n in range(3):
+        rows = [{"a": str(n), "b": str(i)} for i in range(n + 2)]
+        if fmt == "csv":
+            text = "a,b\n" + "".join(f"{r['a']},{r['b']}\n" for r in rows)
+        elif json_array:
+            text = json.dumps(rows)
+        else:
+            text = "".join(json.dumps(r) + "\n" for r in rows)
+        path = tmp_path / f"file-{n}.{fmt}"
+        path.write_text(text)
+        paths.append(path)
+    group = PlannedInput(
+        version="v",
+        format=fmt,
+        uris=tuple(p.as_uri() for p in paths),
+        keys=tuple(p.name for p in paths),
+        column_map={"a": "a", "b": "b"},
+        json_array=json_array,
+        objects_only=objects_only,
+    )
+    records = read_records(spark, group)
+    assert records.rdd.getNumPartitions() < len(paths)  # two files, at least, share a task
+    named = sorted((r["a"], unquote(r[FILE_PATH].rsplit("/", 1)[-1])) for r in records.collect())
+    assert named == sorted((str(n), f"file-{n}.{fmt}") for n in range(3) for _ in range(n + 2))
 
 
 def test_audit_names_the_file_and_an_operator_sets_it_aside_then_restores_it(
