@@ -131,3 +131,26 @@ def test_a_failed_gate_leaves_the_published_gold_version_readable_row_for_row(la
     assert lake.catalog.current("gold_dim_customer", DAY) == published
     after = read_published(spark, lake.catalog, lake.storage, "gold_dim_customer").collect()
     assert sorted(map(tuple, after)) == sorted(map(tuple, before)) and len(after) == 2
+
+
+def test_a_null_in_a_not_null_gold_column_holds_the_day_and_keeps_the_good_version(lake, spark):
+    """A column declared not null (`string!`) is a blocking rule of gold's output contract:
+    a silver customer without a customer id holds dim_customer's day, naming the rule, and
+    the version built from good inputs stays current, row for row."""
+    publish_inputs(lake, spark)
+    good_rows = build(lake, spark, "dim_customer", run_id="gold-1")
+    good = lake.catalog.current("gold_dim_customer", DAY)
+    no_id = [*CUSTOMERS, (*CUSTOMERS[0][:1], None, *CUSTOMERS[0][2:])]
+    no_id[-1] = ("SK3", *no_id[-1][1:])
+    publish_rows(lake, spark, "silver_customer", no_id, CUSTOMER_COLUMNS, "silver-2")
+
+    held = build(lake, spark, "dim_customer", run_id="gold-2")
+
+    assert held.held_by == ("customer_id_not_null",)
+    assert held.verdict.rules["customer_id_not_null"].violations == 1
+    assert lake.catalog.current("gold_dim_customer", DAY) == good
+    rows = read_published(spark, lake.catalog, lake.storage, "gold_dim_customer", [DAY])
+    assert (
+        sorted(tuple(r) for r in rows.select(*GOLD_TABLES["dim_customer"].columns).collect())
+        == good_rows
+    )

@@ -15,6 +15,7 @@ from lake_assets.cli.main import main
 from lake_assets.demo.demo import run_demo
 from lake_assets.demo.demo_data import _transaction, customers_snapshot, write_csv
 from lake_assets.demo.layers import resent_fx
+from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.settings import load_settings
 from resources import build_resources
@@ -178,3 +179,29 @@ def test_a_plausible_but_wrong_delivery_rolled_back_to_the_day_before_it(lake):
     run_runbook("roll-back-a-bad-publish", variables, lake["env"])
     restored = catalog.current("fx_rates", DAY)
     assert restored.run_id.startswith("rollback-") and restored.row_count == good.row_count
+
+
+def test_gold_failing_on_its_own_keeps_its_versions_and_is_rebuilt_alone(lake, monkeypatch):
+    """Gold's own job crashing (no gate: silver is intact) fails `lake build gold`; every gold
+    table keeps the version it had and silver is untouched. Once the job runs again, `lake
+    build gold` alone rebuilds gold from the same silver versions (seed 003: a gold failure
+    is repaired in gold, silver is not rebuilt)."""
+    catalog = build_resources(lake["settings"])["catalog"]
+    gold = [t.dataset for t in GOLD_DERIVED_TABLES]
+    silver = ["silver_customer", "silver_fx_rates", "silver_orders"]
+    before = {d: catalog.current(d, DAY) for d in gold + silver}
+    assert all(before.values()), before
+
+    def crash(spark, plan):
+        raise RuntimeError("ExecutorLostFailure: executor 1 exited")
+
+    monkeypatch.setattr("lake_assets.gold.build.gold_job", crash)
+    assert cli(lake, "build", "gold", "--date", DAY) == 1
+    assert {d: catalog.current(d, DAY) for d in gold + silver} == before
+
+    monkeypatch.undo()
+    assert cli(lake, "build", "gold", "--date", DAY) == 0
+    after = {d: catalog.current(d, DAY) for d in gold + silver}
+    assert all(after[d].run_id != before[d].run_id for d in gold)
+    assert {d: after[d].row_count for d in gold} == {d: before[d].row_count for d in gold}
+    assert {d: after[d] for d in silver} == {d: before[d] for d in silver}
