@@ -30,6 +30,13 @@ def _land(settings, res, tmp_path, source_id: str, name: str, content: str, sour
         # An unterminated quote swallows the rest of the file into one field.
         ("customers", "q.csv", f'customer_id,email,phone\nC1,"{EMAIL},{PHONE}\n', "line 2"),
         ("card_transactions", "j.json", f'{{"email": "{EMAIL}", "phone": {PHONE}}}\n', "line 1"),
+        # JSON lines sent to a CSV source: a wrong format, not a schema with odd field names.
+        (
+            "customers",
+            "j.csv",
+            f'{{"email": "{EMAIL}", "phone": "{PHONE}"}}\n' * 2,
+            "line 1 is JSON",
+        ),
     ],
 )
 def test_dead_letter_reasons_name_the_place_not_the_values(

@@ -227,6 +227,12 @@ def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
     try:
         with pcsv.open_csv(path, read_options=read, parse_options=parse) as header:
             names = header.schema.names
+        if names and names[0].lstrip("\ufeff \t").startswith(("{", "[")):
+            # JSON sent to a CSV source parses as CSV (its first line a header of odd names),
+            # and would show as a schema break: it is a payload of the wrong format.
+            raise MalformedPayload(
+                "not valid CSV: line 1 is JSON, not a header; the source declares format csv"
+            )
         # All text, typed per block by _TEXT_DETECTORS: pyarrow would fix each column's type
         # from the first block and fail on a later block that widens it.
         convert = pcsv.ConvertOptions(
