@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lake_harness import card, failure_message  # noqa: E402
 
-from lake_assets.ingestion.asset_keys import curated_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.schema_registry import approve
 from lake_assets.tables.publish import expire_superseded
 from resources.spark_runner import LocalSparkRunner, SparkRunner
@@ -60,6 +60,18 @@ def test_payloads_are_profiled_promoted_and_published(lake, spark):
         for i in lake.storage.list("dead-letter/source=card_transactions/ingest_date=2026-03-03/")
     ]
     assert len(letters) == 2 and any(k.endswith(".reason.json") for k in letters)
+    # The registry's materialization of the day counts what profiling did with its files.
+    profiled = lake.instance.fetch_materializations(registry_key_of("card_transactions"), 5)
+    [march3_profile] = [
+        r.asset_materialization.metadata
+        for r in profiled.records
+        if r.partition_key == "2026-03-03"
+    ]
+    assert {k: march3_profile[k].value for k in ("files_profiled", "files_dead_lettered")} == {
+        "files_profiled": 1,
+        "files_dead_lettered": 1,
+    }
+    assert march3_profile["rows_profiled"].value == 20
     # Profiling recorded the dead letter as an output of the raw payload it copied.
     from lake_assets.lineage.graph import trace
 
