@@ -201,11 +201,7 @@ def test_athena_queries_are_read_from_the_workgroups_history(aws_endpoint, monke
     """ListQueryExecutions per team workgroup, BatchGetQueryExecution for their bytes. moto has no
     BatchGetQueryExecution and scans nothing: its server answers it here from its own
     GetQueryExecution, with the bytes Athena would report."""
-    # A session of its own with the fake account's keys: boto3's default session is shared
-    # with every test that ran before on this worker.
-    athena = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    ).client("athena", endpoint_url=aws_endpoint)
+    athena = boto3.client("athena", endpoint_url=aws_endpoint, region_name=REGION)
     athena.create_work_group(Name="payments-data", Configuration={})
     started = {
         athena.start_query_execution(
