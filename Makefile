@@ -9,13 +9,14 @@ JOB_PYTHON ?= python3.11
 CHECKOV_VERSION := 3.3.30
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install spark-classes dagster-home demo test dev lint format bench checkov chromium postgres aws-calls clean
+.PHONY: install spark-classes dagster-home demo test dev lint format bench checkov chromium postgres aws-calls lock clean
 
-# Reinstall only when the dependency list changes.
-$(BIN)/.installed: pyproject.toml
+# Reinstall only when the dependency list or its pinned versions change. Every package is held
+# at the version constraints.txt names, the set the suite last passed with (ADR-0136).
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -69,11 +70,24 @@ AWS_CALL_TESTS = $(shell grep -l -E 'aws_endpoint|moto_server|emr_lake' tests/te
 aws-calls: install
 	LAKE_RECORD_AWS_CALLS=1 $(BIN)/pytest -q $(AWS_CALL_TESTS)
 
-$(SPARK35)/.installed: requirements-spark35.txt
+$(SPARK35)/.installed: requirements-spark35.txt constraints-spark35.txt
 	rm -rf $(SPARK35)
 	$(JOB_PYTHON) -m venv $(SPARK35)
-	$(SPARK35)/bin/pip install --quiet -r requirements-spark35.txt
+	$(SPARK35)/bin/pip install --quiet -c constraints-spark35.txt -r requirements-spark35.txt
 	touch $@
+
+# Re-resolves both environments to the newest versions their declarations allow, in scratch
+# venvs, and pins what it got; `make test` then says whether the suite still passes with them.
+LOCK_VENV := .venv-lock
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet -e '.[test]'
+	{ head -1 constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	rm -rf $(LOCK_VENV) && $(JOB_PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet -r requirements-spark35.txt
+	{ head -1 constraints-spark35.txt; $(LOCK_VENV)/bin/pip freeze; } > constraints-spark35.txt.new
+	rm -rf $(LOCK_VENV)
+	mv constraints.txt.new constraints.txt && mv constraints-spark35.txt.new constraints-spark35.txt
 
 # Its three environments, the browser and PostgreSQL built side by side (from a fresh clone, pip waits on downloads and the
 # disk more than on the CPU); then one pytest worker per core, each test file kept on one worker
