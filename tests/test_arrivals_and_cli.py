@@ -30,13 +30,15 @@ def write_cards(path, day="2026-03-02", count=5, date_field="transaction_date"):
     return path
 
 
-def test_sensor_requests_one_profiling_run_per_source_and_day(local_lake, tmp_path):
+def test_sensor_requests_one_profiling_run_per_source_and_day(local_lake, tmp_path, capsys):
     settings, res = local_lake
     source = settings.source("card_transactions")
     for name in ("a.json", "b.json"):
         land_payload(res["storage"], source, write_cards(tmp_path / name), "2026-03-02")
     land_payload(res["storage"], source, write_cards(tmp_path / "c.json"), "2026-03-03")
     res["storage"].put_bytes("raw/source=unknown/ingest_date=2026-03-02/x.json", b"{}")
+    # The CUR's delivery: the platform's own source, found by its asset, not the sensor.
+    res["storage"].put_bytes("raw/source=cur/billing_period=2026-03/delivery=d1/data/x", b"x")
 
     sensor = build_arrival_sensor(sorted(settings.sources), settings.partitions_start)
     resources = {k: res[k] for k in ("arrivals", "registry", "notifier")}
@@ -55,6 +57,18 @@ def test_sensor_requests_one_profiling_run_per_source_and_day(local_lake, tmp_pa
         )
     )
     assert again.run_requests == []
+
+    # The undeclared source's object (and not the CUR's): alerted once, when it arrived;
+    # `lake status` lists its folder and fails until a source owns it.
+    [alert] = [a for a in res["notifier"].alerts() if a.kind == "raw.undeclared_source"]
+    assert alert.detail["folders"] == ["raw/source=unknown/"]
+    assert alert.detail["raw_keys"] == ["raw/source=unknown/ingest_date=2026-03-02/x.json"]
+    capsys.readouterr()
+    assert main(["status"]) == 1
+    assert "  raw/source=unknown/: 1 objects" in capsys.readouterr().out
+    res["storage"].delete_prefix("raw/source=unknown/")
+    assert main(["status"]) == 0
+    assert "raw/source=unknown/" not in capsys.readouterr().out
 
 
 def test_an_arrival_announced_twice_is_profiled_once(local_lake, tmp_path):

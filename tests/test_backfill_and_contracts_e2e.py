@@ -74,6 +74,38 @@ def test_a_record_arriving_feb_3_for_jan_15_lands_in_jan_15_exactly_once(
     assert partitions_of("TXN-00030") == ["2026-01-15"]
 
 
+def test_the_lookback_window_promoted_again_counts_every_row_once(tmp_path, spark):
+    """Each day's schedule promotes the window of its last days again (and an operator may
+    rerun one): rows inside it are republished, never added twice, and a late one joins its
+    day once."""
+    from lake_assets.ingestion.reconciliation import reconcile_source
+
+    lake = Lake(tmp_path / "lake")
+    for offset, day in enumerate(("2026-02-01", "2026-02-02", "2026-02-03")):
+        lake.deliver_cards(day, range(offset * 10, offset * 10 + 5))
+    profile_all(lake)
+    window = ("card_transactions", "2026-01-31", "2026-02-03")
+    assert lake.promote(*window).success
+    first = rows_of(lake, spark)
+    assert len(first) == 15
+
+    assert lake.promote(*window).success  # the same window again
+    assert rows_of(lake, spark) == first
+
+    late = card(99, "2026-02-01")  # delivered on Feb 3, inside the window
+    lake.deliver("card_transactions", "2026-02-03", "late.json", json.dumps(late) + "\n")
+    profile_all(lake)
+    assert lake.promote(*window).success
+    assert lake.promote(*window).success
+    after = rows_of(lake, spark)
+    assert sorted(set(after) - set(first)) == [r for r in after if r[0] == "TXN-00099"]
+    assert len(after) == 16 and len({r[0] for r in after}) == 16
+    account = reconcile_source(
+        lake.settings.source("card_transactions"), lake.storage, lake.registry, lake.catalog
+    )
+    assert (account.received, account.published) == (16, 16) and account.balanced, account
+
+
 def test_the_daily_schedule_promotes_the_lookback_window_as_one_range(tmp_path):
     lake = Lake(tmp_path / "lake")
     schedule = build_daily_promotion(lake.settings.source("card_transactions"), "2025-01-01")
@@ -211,6 +243,54 @@ def test_volume_rules_observe_during_bootstrap_then_enforce(tmp_path, spark):
     assert volume.passed is False
     assert volume.metadata["phase"].value == "enforcing"
     assert lake.catalog.current("card_transactions", "2026-03-05") is None
+
+
+QUALITY_SCORE = """
+  - name: mostly_publishable
+    severity: error
+    quality_score: {min_share: 0.8}
+"""
+
+
+def test_a_day_mostly_quarantined_is_held_whole_by_its_quality_score(tmp_path, spark):
+    """Seed 004's "data quality score < threshold": drop rules alone would publish what is left
+    of a bad day; the score rule holds it, and the day's reconciliation still balances."""
+    from lake_assets.ingestion.reconciliation import reconcile_source
+
+    lake = contract_lake(tmp_path, extra=QUALITY_SCORE)
+    day1 = [card(n, "2026-03-02") for n in range(10)]
+    day1[0]["amount"] = -5.0  # 9 of 10 publishable: passes at 0.8
+    day2 = [card(n, "2026-03-03") for n in range(10, 20)]
+    for record in day2[:4]:
+        record["amount"] = -1.0  # 6 of 10: held
+    deliver(lake, "2026-03-02", day1)
+    deliver(lake, "2026-03-03", day2, "day2.json")
+    profile_all(lake)
+
+    result = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
+    assert not result.success  # a blocking check failed
+    checks = check_results(result)
+    assert checks[("contract_mostly_publishable", "2026-03-02")].passed is True
+    held = checks[("contract_mostly_publishable", "2026-03-03")]
+    assert held.passed is False
+    assert held.metadata["detail"].text == (
+        "score 0.600: 6 of 10 rows publishable, 4 quarantined (minimum 0.8)"
+    )
+    assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 9
+    assert lake.catalog.current("card_transactions", "2026-03-03") is None
+    scores = {
+        m.partition: m.metadata["quality_score"].value
+        for m in result.asset_materializations_for_node(
+            curated_key_of("card_transactions").to_python_identifier()
+        )
+        if m.partition
+    }
+    assert scores == {"2026-03-02": 0.9, "2026-03-03": 0.6}
+    account = reconcile_source(
+        lake.settings.source("card_transactions"), lake.storage, lake.registry, lake.catalog
+    )
+    assert (account.received, account.published, account.quarantined) == (20, 9, 1)
+    assert account.not_yet_promoted == {"2026-03-03": 10} and account.balanced, account
 
 
 def test_a_customer_deleted_from_todays_snapshot_blocks_the_fact_partition(tmp_path, spark):

@@ -74,6 +74,7 @@ def test_shipped_contracts_load():
         "not_null",
         "sql",
         "volume",
+        "quality_score",
         "referential_integrity",
     }
     assert len(cards.rules) >= 10
@@ -194,6 +195,11 @@ def drop_key(path: list):
             set_in(["rules", rule_index("customer_exists"), "action"], "drop"),
             f"rules[{rule_index('customer_exists')}]",
             "cannot drop rows",
+        ),
+        (
+            set_in(["rules", rule_index("daily_quality_score"), "action"], "drop"),
+            f"rules[{rule_index('daily_quality_score')}]",
+            "a quality_score rule judges a partition, not rows",
         ),
         (set_in(["dataset"], "cards"), "dataset", "must match the file name"),
     ],

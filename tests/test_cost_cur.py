@@ -32,7 +32,6 @@ from lake_assets.cost.cur_source import (
 from lake_assets.cost.model import (
     CUR_COLUMNS,
     CUR_DATASET,
-    CUR_SOURCE,
     LOCAL_APPLICATION,
     Driver,
     emr_application_arn,
@@ -40,7 +39,7 @@ from lake_assets.cost.model import (
     to_nanos,
 )
 from lake_assets.cost.own_bill import bill_for_drivers
-from lake_assets.tables.locations import CUR_EXPORT, CUR_EXPORT_PREFIX
+from lake_assets.tables.locations import CUR_EXPORT, CUR_EXPORT_PREFIX, CUR_SOURCE
 from lake_assets.tables.manifest import read_manifest as read_table_manifest
 from resources.aws.s3 import S3Storage
 from resources.storage import LocalStorage

@@ -58,6 +58,7 @@ CHECKS = [
     "curated/card_transactions:contract_currency_known",
     "curated/card_transactions:contract_customer_exists",
     "curated/card_transactions:contract_customer_id_format",
+    "curated/card_transactions:contract_daily_quality_score",
     "curated/card_transactions:contract_daily_volume",
     "curated/card_transactions:contract_merchant_country_iso",
     "curated/card_transactions:contract_merchant_named",
@@ -300,3 +301,25 @@ def test_every_table_asset_and_its_catalog_dataset_name_each_other(repository):
     assert {key: asset_of(dataset, sources) for key, dataset in tables.items()} == {
         key: key for key in tables
     }
+
+
+def test_the_cost_job_checks_the_tags_before_it_builds_the_ledger(repository):
+    """Issue 16: tagging compliance comes before attribution. The check blocks, so the ledger's
+    step waits for it; it warns, so an untagged resource never stops the ledger."""
+    from dagster._core.execution.api import create_execution_plan
+
+    from lake_assets.cost.cur_assets import CUR_ASSET
+    from lake_assets.cost.definitions import COST_JOB
+    from lake_assets.cost.ledger_assets import LEDGER_ASSET
+    from lake_assets.cost.tagging_assets import TAGGING_CHECK
+
+    job = repository.get_job(COST_JOB)
+    [check] = [c for c in job.asset_layer.asset_graph.asset_check_keys if c.name == TAGGING_CHECK]
+    assert check.asset_key == CUR_ASSET
+    spec = job.asset_layer.asset_graph.get_check_spec(check)
+    assert spec.blocking
+    plan = create_execution_plan(job, run_config={}, tags={"dagster/partition": "2026-11"})
+    steps = {step.key: step for step in plan.steps}
+    [check_step] = [key for key in steps if TAGGING_CHECK in key]
+    ledger_step = steps[LEDGER_ASSET.to_python_identifier()]
+    assert check_step in ledger_step.get_execution_dependency_keys()

@@ -17,7 +17,7 @@ from lake_harness import card, failure_message
 from lake_assets.cli.main import main
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
-from lake_assets.marts.assets import build_spend_by_customer
+from lake_assets.marts.assets import KEYS_NOT_NULL, RECONCILED, build_spend_by_customer
 from lake_assets.tables.reader import resolve_published
 from partitions import daily_partitions
 from resources.spark_runner import SparkRunner
@@ -101,6 +101,19 @@ def test_the_mart_is_not_published_when_its_job_miscounts_the_card_transactions(
     refused = materialize([mart], partition_key=day, resources=resources, raise_on_error=False)
     assert not refused.success
     assert "counted 8 card transactions" in failure_message(refused)
+    assert lake.catalog.current("spend_by_customer", day) == current
+
+    # A card without its customer (this lake has no contract to quarantine it) holds the day too.
+    orphan = {**card(50, day), "customer_id": None}
+    lake.deliver(CARDS, day, "orphan.json", json.dumps(orphan) + "\n")
+    assert lake.profile(CARDS, day).success and lake.promote(CARDS, day).success
+    keyed = {k: lake.resources[k] for k in keys}
+    held = materialize([mart], partition_key=day, resources=keyed, raise_on_error=False)
+    assert not held.success
+    assert "1 rows without a customer_id" in failure_message(held)
+    checks = {e.check_name: e for e in held.get_asset_check_evaluations()}
+    assert checks[KEYS_NOT_NULL].passed is False and checks[RECONCILED].passed is True
+    assert checks[KEYS_NOT_NULL].metadata["null_rows"].value == 1
     assert lake.catalog.current("spend_by_customer", day) == current
 
 

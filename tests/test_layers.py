@@ -10,7 +10,7 @@ import pytest
 from lake_harness import Lake
 from pyspark.sql import functions as F
 
-from lake_assets.contracts.model import Contract
+from lake_assets.contracts.model import Contract, Rule
 from lake_assets.layers.gate import InputState, gate
 from lake_assets.layers.job import _slot_counts, write_audited, write_derived
 from lake_assets.layers.model import DerivedTable, LayerInput
@@ -117,6 +117,18 @@ def step(lake, derived, run_id, states):
     return run_step(
         derived, DAY, run_id, states, lake.catalog, lake.storage, recorder, run_job, lake.events
     )
+
+
+def test_a_derived_tables_contract_may_not_score_quarantined_rows():
+    """A build quarantines nothing, so a quality_score rule there could never fail."""
+    toy = table(cap=10)
+    mostly_good = {"name": "mostly_good", "severity": "error", "quality_score": {"min_share": 0.9}}
+    scored = toy.contract.model_copy(
+        update={"rules": (*toy.contract.rules, Rule.model_validate(mostly_good))}
+    )
+    assert toy.with_contract({}).contract is toy.contract
+    with pytest.raises(ValueError, match="rule 'mostly_good' is a quality_score rule"):
+        toy.with_contract({"silver_card_counts": scored})
 
 
 @pytest.mark.parametrize("on_driver_rows", [2_000_000, 0], ids=["driver", "spark"])

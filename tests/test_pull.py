@@ -13,6 +13,7 @@ import boto3
 import pytest
 import sqlalchemy as sa
 from aws_lake import REGION, open_aws_lake
+from dagster import RunRequest, build_schedule_context
 
 import lake_assets.pull.service as service
 from lake_assets.cli.main import main
@@ -21,9 +22,10 @@ from lake_assets.demo.crm_database import contacts, play_crm_day
 from lake_assets.demo.demo_data import customers_snapshot
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.instants import format_instant
+from lake_assets.pull.breaker import CLOSED, after_failure
 from lake_assets.pull.credentials import MissingCredentials, connection_url
-from lake_assets.pull.model import Credentials
-from lake_assets.pull.service import PullFailed, pull_declared_source
+from lake_assets.pull.model import Breaker, Credentials
+from lake_assets.pull.service import CircuitOpen, PullFailed, pull_declared_source
 from lake_assets.pull.watermark import read_state, state_key
 from lake_assets.settings import AwsSettings, ConfigError, load_sources
 
@@ -286,6 +288,12 @@ BASE = """sources:
             "sources.crm_contacts.pull.password",
             "unknown key",
         ),
+        (
+            "table: contacts",
+            "table: contacts\n      breaker: {cooldown_minutes: 60, max_cooldown_minutes: 30}",
+            "sources.crm_contacts.pull.breaker.max_cooldown_minutes",
+            "must be at least cooldown_minutes",
+        ),
         ("format: json", "format: csv", "sources.crm_contacts.pull", "declare format: json"),
     ],
 )
@@ -318,3 +326,70 @@ def test_the_demo_crm_changes_daily_with_leads_conversions_and_merges(tmp_path):
     for day in range(4):
         play_crm_day(tmp_path / "again.sqlite", START, day)
     assert database_rows(tmp_path / "again.sqlite") == database_rows(path)  # deterministic
+
+
+def test_the_breaker_opens_after_failures_in_a_row_and_doubles_its_cooldown_to_a_cap():
+    breaker = Breaker(failures=3, cooldown_minutes=15, max_cooldown_minutes=40)
+    start = evening(0)
+    circuit = CLOSED
+    for n in (1, 2):
+        circuit = after_failure(circuit, breaker, "down", start)
+        assert circuit.failures == n and not circuit.is_open(start)
+    circuit = after_failure(circuit, breaker, "down", start)
+    assert circuit.open_until == start + timedelta(minutes=15) and circuit.is_open(start)
+    trial = start + timedelta(minutes=15)
+    assert not circuit.is_open(trial)  # the first pull after the cooldown is let through
+    circuit = after_failure(circuit, breaker, "still down", trial)
+    assert circuit.open_until == trial + timedelta(minutes=30)
+    circuit = after_failure(circuit, breaker, "still down", trial + timedelta(minutes=30))
+    assert circuit.open_until == trial + timedelta(minutes=70)  # 60 capped at 40
+    assert circuit.last_error == "still down" and circuit.opened == 3
+
+
+def test_a_database_that_keeps_failing_is_left_alone_until_its_cooldown_ends(crm, monkeypatch):
+    """Seed 003's circuit breakers for external calls: the CRM's database is missing (its file
+    not created yet), so each pull fails; after three the circuit opens, alerts once, refuses
+    without connecting and the schedule skips; a failed trial reopens it for twice as long; a
+    forced pull once the database is back closes it."""
+    settings, resources, path = crm
+    start = evening(0)
+    for _ in range(3):
+        with pytest.raises(PullFailed, match="unable to open database file"):
+            pull_declared_source(settings, resources, SOURCE, environ={}, now=start)
+    [opened] = [a for a in resources["notifier"].alerts() if a.kind == "pull.circuit_open"]
+    assert opened.detail["failures"] == 3
+    assert opened.detail["open_until"] == format_instant(start + timedelta(minutes=15))
+
+    connects = []
+    create_engine = service.sa.create_engine
+    monkeypatch.setattr(service.sa, "create_engine", lambda *a, **k: connects.append(a))
+    later = start + timedelta(minutes=5)
+    with pytest.raises(CircuitOpen, match="circuit is open after 3 failed pulls in a row"):
+        pull_declared_source(settings, resources, SOURCE, environ={}, now=later)
+    assert connects == []
+    monkeypatch.setattr(service.sa, "create_engine", create_engine)
+
+    schedule = build_definitions(settings, resources).get_schedule_def("pull_crm_contacts_schedule")
+
+    def tick(at):
+        context = build_schedule_context(
+            scheduled_execution_time=at, resources={"storage": resources["storage"]}
+        )
+        return schedule(context)
+
+    assert "circuit is open" in tick(later).skip_message
+    trial = start + timedelta(minutes=15)
+    assert isinstance(tick(trial), RunRequest)
+    with pytest.raises(PullFailed, match="unable to open database file"):
+        pull_declared_source(settings, resources, SOURCE, environ={}, now=trial)
+    circuit = read_state(resources["storage"], SOURCE).circuit
+    assert circuit.open_until == trial + timedelta(minutes=30)
+
+    play_crm_day(path, START, 0)  # the database is back
+    forced = pull_declared_source(
+        settings, resources, SOURCE, environ={}, now=trial + timedelta(minutes=1), force=True
+    )
+    assert forced.rows == 30
+    assert read_state(resources["storage"], SOURCE).circuit == CLOSED
+    kinds = [a.kind for a in resources["notifier"].alerts() if a.kind.startswith("pull.")]
+    assert kinds == ["pull.circuit_open", "pull.circuit_open", "pull.circuit_closed"]

@@ -1,8 +1,8 @@
 """The quality gate: which partitions of a promotion may be published, and why not.
 
-Pure: violation counts, volume history and reference publish times in; a verdict per partition
-and per rule out. The curated asset publishes the partitions that pass and reports every rule
-as a Dagster asset check.
+Pure: violation counts, row counts, volume history and reference publish times in; a verdict
+per partition and per rule out. The curated asset publishes the partitions that pass and reports
+every rule as a Dagster asset check.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from lake_assets.contracts.model import Contract, ReferentialIntegrity, Rule, Sq
 from lake_assets.contracts.verdicts import (
     ACTION_EFFECTS,
     blocking_rules,
+    quality_verdict,
     ri_phase,
     volume_verdict,
 )
@@ -32,6 +33,7 @@ class RuleOutcome:
 
     violations: int = 0
     phase: str = "enforced"  # enforced | grace (referential) | observing (volume)
+    # Said of a rule judged by the partition's counts (volume, quality score), not its rows.
     blocks: bool = False
     detail: str = ""
 
@@ -61,12 +63,15 @@ def judge_partitions(
     history: Mapping[str, int],
     reference_published_at: Mapping[tuple[str, str], datetime | None],
     now: datetime,
+    quarantined_rows: Mapping[str, int] | None = None,
 ) -> dict[str, PartitionVerdict]:
     """A verdict per partition.
 
     `history` holds the published row counts of earlier partitions (partition -> rows), the
     baseline of volume rules; `reference_published_at[(rule, partition)]` says when the
-    referenced dataset published that partition, None if it has not.
+    referenced dataset published that partition, None if it has not; `quarantined_rows` the
+    rows promotion quarantined per partition, which quality score rules weigh against the
+    published ones (a derived table's build quarantines none: its contract has no such rule).
     """
     verdicts = {}
     for partition in partitions:
@@ -87,6 +92,18 @@ def judge_partitions(
             if rule.kind == "volume":
                 verdict.rules[rule.name] = _volume_outcome(
                     contract, rule, partition, published_rows, history
+                )
+                continue
+            if rule.kind == "quality_score":
+                score = quality_verdict(
+                    rule,
+                    published_rows.get(partition, 0),
+                    (quarantined_rows or {}).get(partition, 0),
+                )
+                verdict.rules[rule.name] = RuleOutcome(
+                    violations=0 if score.passed else 1,
+                    blocks=not score.passed and rule.action == "fail",
+                    detail=score.detail,
                 )
                 continue
             verdict.rules[rule.name] = RuleOutcome(
@@ -137,6 +154,8 @@ def rule_subject(rule: Rule) -> str:
         on = f"column {check.column} -> {check.references.dataset}.{check.references.column}"
     elif rule.columns:
         on = f"column{'s' if len(rule.columns) > 1 else ''} {', '.join(rule.columns)}"
+    elif rule.kind == "quality_score":
+        on = "the share of the partition's rows published"
     else:
         on = "the partition's row count"
     return f"rule {rule.name!r} ({rule.kind} on {on})"
@@ -145,7 +164,7 @@ def rule_subject(rule: Rule) -> str:
 def violation_message(rule: Rule, partition: str, outcome: RuleOutcome) -> str:
     """What one rule found in one partition, and what that does: the rule, its column, the
     partition and the count of violating rows (a volume rule judges the count itself)."""
-    found = outcome.detail if rule.kind == "volume" else f"{outcome.violations} violating rows"
+    found = outcome.detail or f"{outcome.violations} violating rows"
     if outcome.phase == "grace":
         consequence = "not enforced: the reference is unpublished, within its grace window"
     else:

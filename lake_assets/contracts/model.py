@@ -4,7 +4,7 @@ tables' are in config/contracts/.
 
 A contract states what a curated partition must satisfy before it is published: the schema,
 row rules (checked per row, in the promotion pass), partition rules (unique keys, volume,
-referential integrity) and freshness. Everything wrong with a file is found when it is loaded,
+quality score, referential integrity) and freshness. Everything wrong with a file is found when it is loaded,
 and the error names the file, the key path (`rules[2].range.max`) and the reason.
 """
 
@@ -30,7 +30,9 @@ GENERATED_CONTRACT = "contract.yaml"
 Severity = Literal["error", "warn"]
 Action = Literal["fail", "drop", "warn"]
 ROW_KINDS = ("not_null", "range", "regex", "allowed_values", "sql")
-KINDS = (*ROW_KINDS, "unique", "volume", "referential_integrity")
+KINDS = (*ROW_KINDS, "unique", "volume", "quality_score", "referential_integrity")
+# Rules that judge a whole partition by its counts: no row violates them, so none can drop rows.
+COUNT_KINDS = ("volume", "quality_score")
 # Rows are compared with numbers; Spark would compare other types as strings, silently.
 NUMERIC = ("integer", "double")
 # What a YAML scalar in `allowed_values` must be for the column's type.
@@ -113,6 +115,15 @@ class Volume(_Strict):
         return self
 
 
+class QualityScore(_Strict):
+    """The share of a partition's rows that promotion publishes, of all it read for that
+    partition: the rest are quarantined (drop rules, values that do not fit their type,
+    malformed records). Below `min_share`, a day that is mostly bad is held as a whole instead
+    of publishing what is left of it."""
+
+    min_share: float = Field(gt=0, le=1)
+
+
 class Reference(_Strict):
     dataset: str
     column: str
@@ -124,7 +135,17 @@ class ReferentialIntegrity(_Strict):
     grace_hours: float = Field(default=0, ge=0)
 
 
-RuleCheck = NotNull | Range | Regex | AllowedValues | Unique | Sql | Volume | ReferentialIntegrity
+RuleCheck = (
+    NotNull
+    | Range
+    | Regex
+    | AllowedValues
+    | Unique
+    | Sql
+    | Volume
+    | QualityScore
+    | ReferentialIntegrity
+)
 
 
 class Rule(_Strict):
@@ -141,6 +162,7 @@ class Rule(_Strict):
     unique: Unique | None = None
     sql: Sql | None = None
     volume: Volume | None = None
+    quality_score: QualityScore | None = None
     referential_integrity: ReferentialIntegrity | None = None
 
     @model_validator(mode="before")
@@ -160,8 +182,8 @@ class Rule(_Strict):
             )
         if self.action == "fail" and self.severity == "warn":
             raise ValueError(f"rule {self.name!r}: action fail needs severity error")
-        if self.action == "drop" and kinds[0] == "volume":
-            raise ValueError(f"rule {self.name!r}: a volume rule judges a partition, not rows")
+        if self.action == "drop" and kinds[0] in COUNT_KINDS:
+            raise ValueError(f"rule {self.name!r}: a {kinds[0]} rule judges a partition, not rows")
         if self.action == "drop" and kinds[0] == "referential_integrity":
             # A reference snapshot that is merely late would quarantine every row.
             raise ValueError(

@@ -1,4 +1,5 @@
-"""Partition-level contract verdicts, pure: volume, freshness, referential grace, blocking.
+"""Partition-level contract verdicts, pure: volume, quality score, freshness, referential grace,
+blocking.
 
 The inputs are numbers and timestamps the orchestrator already has (published row counts,
 publish times, violation counts from the promotion), so none of this needs Spark.
@@ -17,6 +18,7 @@ from lake_assets.contracts.model import (
     AllowedValues,
     Contract,
     NotNull,
+    QualityScore,
     Range,
     ReferentialIntegrity,
     Regex,
@@ -126,6 +128,33 @@ def volume_verdict(
         return VolumeVerdict("observing", True, baseline, f"{seen}; {verdict}: {detail}")
     passed, detail = _judge(volume, today, baseline["mean"], baseline["std"])
     return VolumeVerdict("enforcing", passed, baseline, f"{today} rows, {detail}")
+
+
+# --- quality score -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityVerdict:
+    passed: bool
+    score: float
+    detail: str
+
+
+def quality_verdict(rule: Rule, published: int, quarantined: int) -> QualityVerdict:
+    """The share of the partition's rows that are published. A partition with no rows scores
+    1: an empty day is the volume rule's to judge, not this one's."""
+    quality = rule.check
+    if not isinstance(quality, QualityScore):
+        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not quality_score")
+    rows = published + quarantined
+    score = published / rows if rows else 1.0
+    passed = score >= quality.min_share
+    return QualityVerdict(
+        passed,
+        score,
+        f"score {score:.3f}: {published} of {rows} rows publishable, {quarantined} quarantined "
+        f"(minimum {quality.min_share:g})",
+    )
 
 
 # --- freshness -------------------------------------------------------------------------
@@ -245,6 +274,8 @@ def rule_test(rule: Rule) -> str:
             else f"within z ±{check.max_zscore:g} of"
         )
         return f"row count {limit} the trailing {check.trailing_partitions} partitions' mean"
+    if isinstance(check, QualityScore):
+        return f"at least {check.min_share:g} of the partition's rows published, not quarantined"
     references = check.references
     return f"{check.column} exists in {references.dataset}.{references.column} of the same day" + (
         f" (grace {check.grace_hours:g} h after the day ends)" if check.grace_hours else ""

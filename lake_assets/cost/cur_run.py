@@ -26,7 +26,7 @@ from lake_assets.cost.cur_source import (
     delivery_fields,
     schema_version,
 )
-from lake_assets.cost.model import CUR_DATASET, CUR_SOURCE, check_month
+from lake_assets.cost.model import CUR_DATASET, check_month
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import LineageRecorder
 from lake_assets.runtime.jobs import RunJob
@@ -34,6 +34,7 @@ from lake_assets.tables import manifest as table_manifest
 from lake_assets.tables.locations import (
     CUR_EXPORT,
     CUR_EXPORT_PREFIX,
+    CUR_SOURCE,
     cur_delivery_prefix,
     published_month_location,
 )

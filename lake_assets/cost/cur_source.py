@@ -19,7 +19,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from lake_assets.cost.cur_delivery import COST_COLUMNS, DeliveryManifest
-from lake_assets.cost.model import CUR_COLUMNS, CUR_SOURCE, OPTIONAL_CUR_COLUMNS
+from lake_assets.cost.model import CUR_COLUMNS, OPTIONAL_CUR_COLUMNS
 from lake_assets.ingestion.schema_registry import (
     diff_fields,
     fingerprint,
@@ -27,6 +27,7 @@ from lake_assets.ingestion.schema_registry import (
     next_version_id,
 )
 from lake_assets.ingestion.schema_versions import SchemaVersion
+from lake_assets.tables.locations import CUR_SOURCE
 from lake_assets.tables.types import field_type_of_arrow
 
 # The curated table: the CUR's columns (split_line_item_* null where a delivery has none), the

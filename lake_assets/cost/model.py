@@ -21,8 +21,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 CUR_DATASET = "cost_cur"  # the bill's line items, as delivered (latest delivery of a month)
 DRIVERS_DATASET = "cost_drivers"  # what the lake's runs, storage and queries consumed
 LEDGER_DATASET = "cost_ledger"  # the allocation: every nano-dollar of the bill, attributed or not
-# The CUR as a source of the lake: deliveries land under raw/source=cur/.
-CUR_SOURCE = "cur"
 
 # The tags a resource must carry (CUR 2.0 `resource_tags` keys are `user_<tag>`).
 REQUIRED_TAGS = ("team", "pipeline", "environment")

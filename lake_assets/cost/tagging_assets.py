@@ -35,7 +35,10 @@ def tagging_definitions(settings: Settings) -> Definitions:
     @asset_check(
         asset=CUR_ASSET,
         name=TAGGING_CHECK,
-        blocking=False,
+        # Blocking orders the check before the ledger (Dagster makes the CUR's downstream steps
+        # wait for it); it warns, so untagged cost never stops the ledger: that cost is
+        # attributed as unallocated, with its reason.
+        blocking=True,
         partitions_def=monthly_partitions(settings.partitions_start),
         description=(
             f"Every billed resource carries {', '.join(policy.required_tags)} with a value the "

@@ -129,6 +129,11 @@ def promoted_partition_metadata(
         "rows_in": written.rows_in if written else 0,
         "rows_published": published,
         "rows_quarantined": written.rows_quarantined if written else 0,
+        # The share of the day's rows that passed (what a quality_score rule judges), plotted
+        # per partition by the webserver; held or published alike.
+        "quality_score": round(written.rows_published / written.rows_in, 4)
+        if written and written.rows_in
+        else 1.0,
         "files_written": len(written.files) if written else 0,
         "raw_files_read": len(raw_keys),
         "raw_files": MetadataValue.json(list(raw_keys[:LISTED_KEYS])),

@@ -279,6 +279,7 @@ def build_source_assets(
                     {p.partition: p.row_count for p in catalog.partitions(sid)},
                     reference_publish_times(contract, plan.partitions, catalog),
                     datetime.now(UTC),
+                    {p: r.rows_quarantined for p, r in result.partitions.items()},
                 )
                 if contract is not None
                 else {}

@@ -153,14 +153,21 @@ def lake_summary(settings: Settings, resources: dict, accounts: dict | None = No
 
 
 def cmd_status(args, settings: Settings) -> int:
-    """Exits 1 when a source's rows do not balance, so a scheduled check can alert on it."""
+    """Exits 1 when a source's rows do not balance, or raw/ holds objects no declared source
+    owns (received, never profiled), so a scheduled check can alert on either."""
+    from lake_assets.ingestion.intake import undeclared_raw_folders
+    from lake_assets.layers.cli import layers_summary
+
     resources = _resources(settings)
     accounts = reconcile_sources(settings, resources)
     print(lake_summary(settings, resources, accounts))
-    from lake_assets.layers.cli import layers_summary
-
+    undeclared = undeclared_raw_folders(resources["storage"], settings.sources)
+    if undeclared:
+        print("\n== raw folders no declared source owns (never profiled: declare the source)")
+        print("\n".join(f"  {folder}: {n} objects" for folder, n in undeclared.items()))
     print("\n".join(layers_summary(resources)))
-    return 0 if all(account.balanced for account in accounts.values()) else 1
+    balanced = all(account.balanced for account in accounts.values())
+    return 0 if balanced and not undeclared else 1
 
 
 def add_intake_commands(sub: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
@@ -28,6 +28,7 @@ from lake_assets.ingestion.raw_zone import (
     landing_name,
     parse_raw_key,
     raw_key_problem,
+    raw_source_of,
     received_record,
 )
 from lake_assets.ingestion.redelivery import (
@@ -44,7 +45,12 @@ from lake_assets.ingestion.schema_registry import (
 from lake_assets.ingestion.schema_versions import SchemaVersion
 from lake_assets.pipelines.hooks import NO_HOOKS, PipelineHooks, hooks_of, partition_date
 from lake_assets.settings import SourceConfig
-from lake_assets.tables.locations import dead_letter_key, raw_key, raw_prefix
+from lake_assets.tables.locations import (
+    PLATFORM_RAW_SOURCES,
+    dead_letter_key,
+    raw_key,
+    raw_prefix,
+)
 from resources.notifier import Alert, Notifier
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage, ObjectInfo
@@ -313,6 +319,40 @@ def profile_objects(
     if summary.count("PROFILED") + summary.count("DEAD_LETTER"):
         settle_duplicate_counts(registry, source.source_id)  # originals profiled after copies
     return summary
+
+
+def owned(raw_source: str | None, declared: Collection[str]) -> bool:
+    """Whether a raw folder's source is declared, or one the platform lands itself (the CUR)."""
+    return raw_source in declared or raw_source in PLATFORM_RAW_SOURCES
+
+
+def undeclared_raw_folders(storage: LakeStorage, declared: Collection[str]) -> dict[str, int]:
+    """The folders under raw/ that no declared source owns, with their object counts: nobody
+    profiles them, so `lake status` lists them (and fails) until a source is declared for them
+    or the objects are moved."""
+    counts = {
+        folder: sum(1 for _ in storage.list(folder))
+        for folder in storage.folders("raw/")
+        if not owned(raw_source_of(folder), declared)
+    }
+    return {folder: n for folder, n in counts.items() if n}  # a local folder outlives its files
+
+
+def undeclared_alert(keys: list[str]) -> Alert:
+    """One alert for the raw objects of undeclared sources an arrival pass saw."""
+    folders = sorted({"/".join(key.split("/")[:2]) + "/" for key in keys})
+    return Alert(
+        kind="raw.undeclared_source",
+        subject=f"{len(keys)} raw objects under folders no declared source owns: "
+        + ", ".join(folders[:5]),
+        detail={
+            "folders": folders,
+            "raw_keys": keys[:100],
+            "resolve_with": "nothing profiles them: declare the source (pipelines/<source>.yaml, "
+            "`lake generate`), or land the objects again under a declared source's folder; "
+            "`lake status` lists them until then.",
+        },
+    )
 
 
 def held_alert(source_id: str, held: list[tuple[str, str]]) -> Alert:

@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from lake_assets.ingestion.asset_keys import registry_key_of
-from lake_assets.ingestion.intake import held_alert
+from lake_assets.ingestion.intake import held_alert, owned, undeclared_alert
 from lake_assets.ingestion.raw_zone import (
     PartitionCalendar,
     parse_raw_key,
@@ -100,10 +100,13 @@ def build_arrival_sensor(
         requests, ignored, held = arrival_run_requests(
             new, set(source_ids), registry, calendar, run_tags
         )
-        if ignored:
+        # The CUR's deliveries are its asset's to find; anything else is nobody's.
+        unowned = [key for key in ignored if not owned(raw_source_of(key), source_ids)]
+        if unowned:
             context.log.warning(
-                f"ignored {len(ignored)} objects of undeclared sources: {ignored[:5]}"
+                f"ignored {len(unowned)} objects of undeclared sources: {unowned[:5]}"
             )
+            notifier.send(undeclared_alert(unowned))
         for source_id, objects in sorted(held.items()):
             context.log.warning(f"{source_id}: held {len(objects)} objects: {objects[:5]}")
             notifier.send(held_alert(source_id, objects))

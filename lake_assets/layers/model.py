@@ -76,4 +76,13 @@ class DerivedTable:
 
     def with_contract(self, contracts: Mapping[str, Contract]) -> DerivedTable:
         # A contract in config/contracts/ wins; a table may declare its own (gold does).
-        return replace(self, contract=contracts.get(self.dataset, self.contract))
+        contract = contracts.get(self.dataset, self.contract)
+        scored = [r.name for r in contract.rules_of("quality_score")] if contract else []
+        if scored:
+            # A build quarantines no rows, so the score would always be 1: a rule that cannot fail.
+            raise ValueError(
+                f"contract {self.dataset}: rule {scored[0]!r} is a quality_score rule, which "
+                "judges the rows promotion quarantines; a derived table quarantines none, so "
+                "declare fail rules on what it must not contain instead"
+            )
+        return replace(self, contract=contract)

@@ -42,8 +42,8 @@ FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=30))
 
 
 class MartAuditFailed(RuntimeError):
-    """What the mart's job wrote does not count the rows of the inputs it read; nothing was
-    published."""
+    """What the mart's job wrote does not count the rows of the inputs it read, or has rows
+    without their customer; nothing was published."""
 
 
 def build_spend_by_customer(partitions_def: PartitionsDefinition):
@@ -58,13 +58,16 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
             AssetCheckSpec(
                 RECONCILED,
                 asset=SPEND_BY_CUSTOMER,
+                blocking=True,
                 description="The mart's `transactions` add up to the row count of the published "
                 "card_transactions partition it read; otherwise nothing is published.",
             ),
             AssetCheckSpec(
                 KEYS_NOT_NULL,
                 asset=SPEND_BY_CUSTOMER,
-                description="Every row of the mart names its customer (customer_id is not null).",
+                blocking=True,
+                description="Every row of the mart names its customer (customer_id is not null); "
+                "otherwise nothing is published.",
             ),
         ],
         freshness_policy=FRESHNESS,
@@ -114,6 +117,15 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
                     f" card transactions, the published card_transactions[{partition}] holds "
                     f"{cards}; nothing published"
                 )
+            keyed = {"partition": partition, "null_rows": written["null_customer_ids"]}
+            if keyed["null_rows"]:
+                # Spend nobody can be attributed to: the day keeps the version it had.
+                yield AssetCheckResult(check_name=RECONCILED, passed=True, metadata=reconciled)
+                yield AssetCheckResult(check_name=KEYS_NOT_NULL, passed=False, metadata=keyed)
+                raise MartAuditFailed(
+                    f"spend_by_customer[{partition}]: {keyed['null_rows']} rows without a "
+                    "customer_id; nothing published"
+                )
             entry = PublishedPartition(
                 dataset="spend_by_customer",
                 partition=partition,
@@ -139,11 +151,7 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
             },
             check_results=[
                 AssetCheckResult(check_name=RECONCILED, passed=True, metadata=reconciled),
-                AssetCheckResult(
-                    check_name=KEYS_NOT_NULL,
-                    passed=written["null_customer_ids"] == 0,
-                    metadata={"partition": partition, "null_rows": written["null_customer_ids"]},
-                ),
+                AssetCheckResult(check_name=KEYS_NOT_NULL, passed=True, metadata=keyed),
             ],
         )
 

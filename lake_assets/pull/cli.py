@@ -18,6 +18,9 @@ def add_pull_commands(sub: argparse._SubParsersAction, resources_for: ResourcesF
         "pull", help="pull a source from its database into the raw zone (config: pull:)"
     )
     p.add_argument("source", help="a source declared with a pull: block")
+    p.add_argument(
+        "--force", action="store_true", help="pull even while the source's circuit is open"
+    )
     p.set_defaults(run=lambda args, settings: cmd_pull(args, settings, resources_for))
 
 
@@ -25,7 +28,9 @@ def cmd_pull(args, settings: Settings, resources_for: ResourcesFor) -> int:
     from lake_assets.pull.service import PullFailed, pull_declared_source
 
     try:
-        result = pull_declared_source(settings, resources_for(settings), args.source)
+        result = pull_declared_source(
+            settings, resources_for(settings), args.source, force=args.force
+        )
     except PullFailed as error:
         print(f"lake: error: {error}", file=sys.stderr)
         return 1

@@ -1,9 +1,10 @@
 """Pulled sources in the code location: per source with a `pull:` block, a job `pull_<source>`
 that pulls it once (what `lake pull` does) and a schedule on the block's cron. The schedules
 start STOPPED: `make dev` starts calmly, without pulling from a database nobody has pointed it
-at, and an operator turns a pull on in the webserver (or with `dagster schedule start`). What
-lands is then profiled and promoted by the raw arrivals sensor and the daily schedules like any
-delivered file."""
+at, and an operator turns a pull on in the webserver (or with `dagster schedule start`). A tick
+while the source's circuit breaker is open is skipped, saying why (breaker.py). What lands is
+then profiled and promoted by the raw arrivals sensor and the daily schedules like any delivered
+file."""
 
 from dagster import (
     DefaultScheduleStatus,
@@ -12,13 +13,18 @@ from dagster import (
     OpExecutionContext,
     Output,
     ResourceParam,
-    ScheduleDefinition,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SkipReason,
     job,
     op,
+    schedule,
 )
 
-from lake_assets.instants import format_instant
+from lake_assets.instants import format_instant, utc_now
+from lake_assets.pull.breaker import describe
 from lake_assets.pull.service import pull_declared_source
+from lake_assets.pull.watermark import read_state
 from lake_assets.settings import Settings, SourceConfig
 from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
@@ -76,6 +82,27 @@ def _pull_job(source: SourceConfig):
     return pull_job
 
 
+def _pull_schedule(source: SourceConfig, pull_job):
+    source_id = source.source_id
+
+    @schedule(
+        name=f"{pull_job.name}_schedule",
+        job=pull_job,
+        cron_schedule=source.pull.cron,
+        execution_timezone="UTC",
+        description=f"Pulls {source_id} ({source.pull.cron} UTC), except while its circuit "
+        "breaker is open; off until an operator starts it.",
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    def pull_schedule(context: ScheduleEvaluationContext, storage: ResourceParam[LakeStorage]):
+        circuit = read_state(storage, source_id).circuit
+        if circuit.is_open(context.scheduled_execution_time or utc_now()):
+            return SkipReason(f"{source_id}: {describe(circuit)}")
+        return RunRequest()
+
+    return pull_schedule
+
+
 def pull_definitions(settings: Settings) -> Definitions:
     jobs, schedules = [], []
     for source in settings.sources.values():
@@ -83,15 +110,5 @@ def pull_definitions(settings: Settings) -> Definitions:
             continue
         pull_job = _pull_job(source)
         jobs.append(pull_job)
-        schedules.append(
-            ScheduleDefinition(
-                name=f"{pull_job.name}_schedule",
-                job=pull_job,
-                cron_schedule=source.pull.cron,
-                execution_timezone="UTC",
-                description=f"Pulls {source.source_id} ({source.pull.cron} UTC); off until an "
-                "operator starts it.",
-                default_status=DefaultScheduleStatus.STOPPED,
-            )
-        )
+        schedules.append(_pull_schedule(source, pull_job))
     return Definitions(jobs=jobs, schedules=schedules)

@@ -57,6 +57,23 @@ class Watermark:
 
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
+class Breaker:
+    """The circuit breaker in front of the source's database (breaker.py): after `failures`
+    pulls in a row fail, no pull connects for `cooldown_minutes`; each time the trial pull after
+    a cooldown fails too, the cooldown doubles, up to `max_cooldown_minutes`."""
+
+    failures: Annotated[WholeNumber, Field(ge=1)] = 3
+    cooldown_minutes: Annotated[WholeNumber, Field(ge=1)] = 15
+    max_cooldown_minutes: Annotated[WholeNumber, Field(ge=1)] = 360
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Breaker:
+        if self.max_cooldown_minutes < self.cooldown_minutes:
+            raise keyed("max_cooldown_minutes", "must be at least cooldown_minutes")
+        return self
+
+
+@declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class PullConfig:
     """An incremental extract from a SQL database (see lake_assets/pull/service.py)."""
 
@@ -78,6 +95,7 @@ class PullConfig:
     safety_lag_seconds: WholeNumber = 300
     # When the schedule pulls (cron, UTC); it starts stopped: an operator turns it on.
     cron: Annotated[str, Field(min_length=1)] = "*/15 * * * *"
+    breaker: Breaker = Breaker()
 
     @model_validator(mode="after")
     def _table_or_query(self) -> PullConfig:

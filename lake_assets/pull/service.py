@@ -21,6 +21,9 @@ commits within the lag is seen by a later pull even though its rows carry an ear
 pull never re-reads rows before its watermark: re-read rows would land in a file of other bytes,
 which the hash cannot recognise, and would be promoted twice. A transaction open longer than the
 lag is the one case this misses; the lag is set above the source's longest write transaction.
+
+A database that keeps failing opens the source's circuit breaker (breaker.py): no pull connects
+until its cooldown ends, and the state keeps the circuit with the watermark.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ from sqlalchemy.engine import URL
 from lake_assets.ingestion.intake import LandedPayload, land_payload
 from lake_assets.ingestion.redelivery import content_sha256
 from lake_assets.instants import format_instant, utc_now
+from lake_assets.pull.breaker import CLOSED, after_failure, describe
 from lake_assets.pull.credentials import connection_url, shown
 from lake_assets.pull.extract import Position, changed_pages, json_lines, position_of
 from lake_assets.pull.watermark import (
@@ -51,7 +55,7 @@ from lake_assets.pull.watermark import (
     write_state,
 )
 from lake_assets.settings import Settings, SourceConfig
-from resources.notifier import Notifier
+from resources.notifier import Alert, Notifier
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage
 
@@ -60,6 +64,10 @@ log = logging.getLogger("lakehouse.pull")
 
 class PullFailed(RuntimeError):
     """The source's database refused the pull; the message shows the URL without its password."""
+
+
+class CircuitOpen(PullFailed):
+    """The source's database failed the last pulls: this one did not connect."""
 
 
 @dataclass(frozen=True)
@@ -104,21 +112,35 @@ def pull_source(
     source: SourceConfig,
     url: URL,
     now: datetime | None = None,
+    force: bool = False,
 ) -> PullResult:
-    """Pull `source` (declared with a `pull:` block) from the database at `url`."""
+    """Pull `source` (declared with a `pull:` block) from the database at `url`; `force` pulls
+    even while its circuit is open (an operator who knows the database is back)."""
     if source.pull is None:
         raise ValueError(f"source {source.source_id!r} is not pulled (no pull: block)")
-    now = now or utc_now()
-    state = read_state(storage, source.source_id)
+    sid, now = source.source_id, now or utc_now()
+    state = read_state(storage, sid)
+    if state.circuit.is_open(now) and not force:
+        raise CircuitOpen(
+            f"{sid}: not pulled: {describe(state.circuit)}; its schedule tries again then, "
+            f"`lake pull {sid} --force` tries now"
+        )
     recovered = None
     if state.pending is not None:
         recovered = _land(storage, registry, notifier, source, state.pending, now)
-        state = PullState(watermark=state.pending.reaches)
-        write_state(storage, source.source_id, state)
+        state = PullState(watermark=state.pending.reaches, circuit=state.circuit)
+        write_state(storage, sid, state)
     upper = now - timedelta(seconds=source.pull.safety_lag_seconds)
     with tempfile.TemporaryDirectory(prefix="lake-pull-") as folder:
         extract = Path(folder) / "rows.jsonl"
-        rows, reaches = _extract(url, source, state.watermark, upper, extract)
+        try:
+            rows, reaches = _extract(url, source, state.watermark, upper, extract)
+        except PullFailed as error:
+            _failed(storage, notifier, source, state, str(error), now)
+            raise
+        if state.circuit != CLOSED:
+            _closed(storage, notifier, source, state)
+            state = replace(state, circuit=CLOSED)
         if rows == 0:
             return PullResult(source.source_id, upper, state.watermark, recovered=recovered)
         sha256 = content_sha256(extract)
@@ -164,6 +186,49 @@ def _extract(
         if engine is not None:
             engine.dispose()
     return rows, last
+
+
+def _failed(
+    storage: LakeStorage,
+    notifier: Notifier,
+    source: SourceConfig,
+    state: PullState,
+    error: str,
+    now: datetime,
+) -> None:
+    """Count the failure; the pull that opens the circuit alerts, once."""
+    circuit = after_failure(state.circuit, source.pull.breaker, error, now)
+    write_state(storage, source.source_id, replace(state, circuit=circuit))
+    if circuit.opened > state.circuit.opened:
+        notifier.send(
+            Alert(
+                kind="pull.circuit_open",
+                subject=f"{source.source_id}: {describe(circuit)}",
+                detail={
+                    "source_id": source.source_id,
+                    "failures": circuit.failures,
+                    "open_until": format_instant(circuit.open_until),
+                    "last_error": error,
+                    "resolve_with": f"once the database is back, `lake pull {source.source_id} "
+                    "--force`, or wait: the first pull after the cooldown is the trial",
+                },
+            )
+        )
+
+
+def _closed(
+    storage: LakeStorage, notifier: Notifier, source: SourceConfig, state: PullState
+) -> None:
+    """The database answered again: the circuit closes, and an open one says so."""
+    write_state(storage, source.source_id, replace(state, circuit=CLOSED))
+    if state.circuit.opened:
+        notifier.send(
+            Alert(
+                kind="pull.circuit_closed",
+                subject=f"{source.source_id}: the database answers again; pulls resume",
+                detail={"source_id": source.source_id, "failures": state.circuit.failures},
+            )
+        )
 
 
 def _without(error: Exception, url: URL) -> str:
@@ -216,6 +281,7 @@ def pull_declared_source(
     source_id: str,
     environ: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    force: bool = False,
 ) -> PullResult:
     """Pull a source as its pipeline spec declares it, with the credentials it names: what
     `lake pull` and the pull jobs run."""
@@ -225,5 +291,5 @@ def pull_declared_source(
         raise ValueError(f"source {source_id!r} is not pulled; pulled sources: {pulled}")
     url = connection_url(source.pull, os.environ if environ is None else environ, settings.aws)
     return pull_source(
-        resources["storage"], resources["registry"], resources["notifier"], source, url, now
+        resources["storage"], resources["registry"], resources["notifier"], source, url, now, force
     )

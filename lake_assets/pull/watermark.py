@@ -2,8 +2,9 @@
 through LakeStorage, so it works alike on the local folder and on S3, and travels with the lake
 it describes.
 
-- `state.json`: the watermark (the last landed row's position) and the pull in flight, if any:
-  the file it lands, its bytes' hash and the position it reaches.
+- `state.json`: the watermark (the last landed row's position), the pull in flight, if any
+  (the file it lands, its bytes' hash and the position it reaches), and the database's circuit
+  breaker (breaker.py).
 - `pending.jsonl`: the bytes of the pull in flight, staged before they are landed, so that a
   pull interrupted after staging can land exactly those bytes again (service.py).
 """
@@ -14,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from lake_assets.instants import format_instant, parse_instant
+from lake_assets.pull.breaker import CLOSED, Circuit
 from lake_assets.pull.extract import Position
 from lake_assets.tables.keys import check_source_id
 from resources.storage import LakeStorage
@@ -34,6 +36,7 @@ class PendingPull:
 class PullState:
     watermark: Position | None = None
     pending: PendingPull | None = None
+    circuit: Circuit = CLOSED
 
 
 def state_key(source_id: str) -> str:
@@ -50,12 +53,21 @@ def read_state(storage: LakeStorage, source_id: str) -> PullState:
     if not storage.exists(key):
         return PullState()
     document = json.loads(storage.get_bytes(key))
-    pending = document.get("pending")
+    pending, circuit = document.get("pending"), document.get("circuit")
     return PullState(
         watermark=_position(document.get("watermark")),
         pending=PendingPull(**{**pending, "reaches": _position(pending["reaches"])})
         if pending
         else None,
+        # A state written before the breaker existed has none: closed.
+        circuit=Circuit(
+            **{
+                **circuit,
+                "open_until": circuit["open_until"] and parse_instant(circuit["open_until"]),
+            }
+        )
+        if circuit
+        else CLOSED,
     )
 
 
@@ -64,6 +76,10 @@ def write_state(storage: LakeStorage, source_id: str, state: PullState) -> None:
     document = {
         "watermark": _document(state.watermark),
         "pending": {**vars(pending), "reaches": _document(pending.reaches)} if pending else None,
+        "circuit": {
+            **vars(state.circuit),
+            "open_until": state.circuit.open_until and format_instant(state.circuit.open_until),
+        },
     }
     storage.put_bytes(state_key(source_id), (json.dumps(document, indent=2) + "\n").encode())
 

@@ -25,6 +25,12 @@ def raw_key(source_id: str, ingest_date: date | str, object_name: str) -> str:
     return f"{raw_prefix(source_id, ingest_date)}{check_object_name(object_name)}"
 
 
+# The CUR as a source of the lake: deliveries land under raw/source=cur/. A raw source the
+# platform lands itself, owned by its capability (cost/cur_assets.py) rather than declared in
+# pipelines/: the arrival sensor leaves it alone and `lake status` does not call it undeclared.
+CUR_SOURCE = "cur"
+PLATFORM_RAW_SOURCES = frozenset({CUR_SOURCE})
+
 # The lake's CUR 2.0 export (terraform/cost.tf) and where AWS Data Exports writes it in the
 # lake's bucket: `<S3 prefix>/<export name>/`, then data/ and metadata/ per billing period. The
 # cost/cur asset lands each new delivery from here into the raw zone.
@@ -37,7 +43,7 @@ def cur_delivery_prefix(month: str, delivery_id: str | None = None) -> str:
     delivery (AWS Data Exports' execution id), holding the export's files under their own
     relative keys (data/..., metadata/...). Not an ingest-date folder: the arrival sensor
     ignores the `cur` source, whose asset selects the month's latest complete delivery."""
-    prefix = f"{raw_prefix('cur')}billing_period={check_object_name(month)}/"
+    prefix = f"{raw_prefix(CUR_SOURCE)}billing_period={check_object_name(month)}/"
     return prefix if delivery_id is None else f"{prefix}delivery={check_object_name(delivery_id)}/"
 
 

@@ -134,6 +134,17 @@ class S3Storage(LakeStorage):
                     item.get("StorageClass", "STANDARD"),
                 )
 
+    def folders(self, prefix: str) -> list[str]:
+        # S3 groups the keys itself (Delimiter): a page per 1,000 folders, not per 1,000 objects.
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._s3_key(prefix, prefix=True), Delimiter="/"
+        )
+        return sorted(
+            common["Prefix"][len(self.prefix) :]
+            for page in pages
+            for common in page.get("CommonPrefixes", [])
+        )
+
     def head(self, key: str) -> ObjectInfo | None:
         try:
             response = self._s3.head_object(Bucket=self.bucket, Key=self._s3_key(key))
