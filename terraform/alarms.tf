@@ -97,9 +97,10 @@ resource "aws_sns_topic_subscription" "alert_https" {
   endpoint_auto_confirms = false
 }
 
-# The topic's policy admits CloudWatch, for this account's alarms of the lake; the account's
+# The topic's policy admits CloudWatch, for this account's alarms of the lake, and AWS Budgets
+# and Cost Anomaly Detection, for this account's budget and monitor (budget.tf); the account's
 # own principals publish through their IAM policies (the orchestrator's). The topic is encrypted
-# with the lake key, whose policy lets CloudWatch use it (storage.tf).
+# with the lake key, whose policy lets these services use it (storage.tf).
 data "aws_iam_policy_document" "alert_topic" {
   statement {
     sid    = "CloudWatchAlarmsPublish"
@@ -119,6 +120,22 @@ data "aws_iam_policy_document" "alert_topic" {
       test     = "ArnLike"
       variable = "aws:SourceArn"
       values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name_prefix}-*"]
+    }
+  }
+
+  statement {
+    sid    = "CostAlertsPublish"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["budgets.amazonaws.com", "costalerts.amazonaws.com"]
+    }
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.schema_drift_alerts.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }

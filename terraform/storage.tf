@@ -101,6 +101,24 @@ data "aws_iam_policy_document" "lake_key" {
     }
   }
 
+  # AWS Budgets and Cost Anomaly Detection publish the lake's cost alerts (budget.tf) to the
+  # encrypted alert topic, for this account's budget and monitor.
+  statement {
+    sid    = "CostAlertsPublishEncrypted"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["budgets.amazonaws.com", "costalerts.amazonaws.com"]
+    }
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
   # AWS Data Exports writes the CUR export (cost.tf) into the lake bucket, whose objects this
   # key encrypts (S3 asks the key on its behalf): only through S3 in the lake's region, for
   # exports of this account, as the bucket policy lets it write.

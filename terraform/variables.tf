@@ -490,3 +490,25 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "monthly_budget_usd" {
+  description = "The lake's monthly AWS budget in USD (budget.tf): alerts at 80% spent and at a forecast over 100%."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "monthly_budget_usd must be positive."
+  }
+}
+
+variable "cost_anomaly_alert_usd" {
+  description = "Cost Anomaly Detection alerts on an anomaly of the lake's spend with at least this total impact, in USD."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.cost_anomaly_alert_usd > 0
+    error_message = "cost_anomaly_alert_usd must be positive."
+  }
+}

@@ -684,6 +684,38 @@ def test_cloudwatch_may_publish_to_the_encrypted_alert_topic(config):
     assert set(use["actions"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
 
 
+def test_the_budget_and_anomaly_monitor_watch_the_lakes_tag_and_alert_through_the_topic(config):
+    """Seed 003's budget alerts (ADR-0140): both read project=lakehouse, both publish to the
+    encrypted alert topic, whose policy and key admit exactly their services."""
+    budget = one(list(resources_of(config, "aws_budgets_budget").values()))
+    assert (budget["budget_type"], budget["time_unit"]) == ("COST", "MONTHLY")
+    assert one(budget["cost_filter"]) == {
+        "name": "TagKeyValue",
+        "values": ["user:project$${local.provider_tags.project}"],
+    }
+    alerts = {(n["notification_type"], n["threshold"]) for n in budget["notification"]}
+    assert alerts == {("ACTUAL", 80), ("FORECASTED", 100)}
+    assert all(n["subscriber_sns_topic_arns"] == [ALERT_TOPIC] for n in budget["notification"])
+
+    monitor = one(list(resources_of(config, "aws_ce_anomaly_monitor").values()))
+    subscription = one(list(resources_of(config, "aws_ce_anomaly_subscription").values()))
+    assert monitor["provider"] == subscription["provider"] == "${aws.billing}"  # us-east-1
+    assert one(subscription["subscriber"]) == {"type": "SNS", "address": ALERT_TOPIC}
+    assert subscription["frequency"] == "IMMEDIATE"
+
+    costs = {
+        "type": "Service",
+        "identifiers": ["budgets.amazonaws.com", "costalerts.amazonaws.com"],
+    }
+    policy = one(list(resources_of(config, "aws_sns_topic_policy").values()))
+    topic = statements_of(policy_document(config, document_reference(policy["policy"])))
+    publish = one([s for s in topic if s.get("principals") == [costs]])
+    assert (publish["actions"], publish["resources"]) == (["sns:Publish"], [ALERT_TOPIC])
+    key = statements_of(policy_document(config, "lake_key"))
+    use = one([s for s in key if s.get("principals") == [costs]])
+    assert set(use["actions"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
 # --------------------------------------------------------------------------------------------
 # Storage lifecycle: colder storage per zone, retention of quarantine and dead letters
 # --------------------------------------------------------------------------------------------

@@ -27,4 +27,9 @@ quarantine_retention_days  = 400
 dead_letter_retention_days = 400
 
 alert_emails = ["data-platform-oncall@example.bank"]
+
+# The month's AWS budget of the lake (alerts at 80% spent and at a forecast over 100%), and the
+# smallest cost anomaly worth an alert.
+monthly_budget_usd     = 25000
+cost_anomaly_alert_usd = 250
 # alert_https_endpoints = ["https://<the on-call tool's SNS webhook>"]

@@ -80,3 +80,6 @@ mock_resource "aws_lb_target_group" {
 mock_resource "aws_cognito_user_pool" {
   defaults = { arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEfGhI" }
 }
+mock_resource "aws_ce_anomaly_monitor" {
+  defaults = { arn = "arn:aws:ce::123456789012:anomalymonitor/00000000-0000-0000-0000-000000000000" }
+}

@@ -1,0 +1,73 @@
+# What the lake costs, watched where AWS bills it (seed 003's budget alerts; ADR-0140): a
+# monthly budget over the resources tagged project=lakehouse, and Cost Anomaly Detection on the
+# same tag, both alerting through the lake's alert topic. The ledger (issue 16) says who caused a
+# cost, a month at a time; these say within hours that spend is running away.
+#
+# Both read the `project` cost allocation tag, which the payer account activates once it has
+# seen the tag on a bill (Billing > Cost allocation tags; docs/deploy.md): AWS refuses to
+# activate a tag it has not billed yet, so a first apply could not do it.
+
+resource "aws_budgets_budget" "lake" {
+  name         = "${var.name_prefix}-${var.environment}-monthly"
+  budget_type  = "COST"
+  limit_amount = format("%.2f", var.monthly_budget_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  cost_filter {
+    name   = "TagKeyValue"
+    values = ["user:project$${local.provider_tags.project}"]
+  }
+
+  # Spent 80% of the month's budget; on course to spend all of it.
+  notification {
+    comparison_operator       = "GREATER_THAN"
+    threshold                 = 80
+    threshold_type            = "PERCENTAGE"
+    notification_type         = "ACTUAL"
+    subscriber_sns_topic_arns = [aws_sns_topic.schema_drift_alerts.arn]
+  }
+
+  notification {
+    comparison_operator       = "GREATER_THAN"
+    threshold                 = 100
+    threshold_type            = "PERCENTAGE"
+    notification_type         = "FORECASTED"
+    subscriber_sns_topic_arns = [aws_sns_topic.schema_drift_alerts.arn]
+  }
+}
+
+# Cost Explorer lives in us-east-1, whatever the lake's region (the billing provider).
+resource "aws_ce_anomaly_monitor" "lake" {
+  provider     = aws.billing
+  name         = "${var.name_prefix}-${var.environment}-lake"
+  monitor_type = "CUSTOM"
+
+  monitor_specification = jsonencode({
+    Tags = {
+      Key          = "project"
+      Values       = [local.provider_tags.project]
+      MatchOptions = ["EQUALS"]
+    }
+  })
+}
+
+resource "aws_ce_anomaly_subscription" "lake" {
+  provider         = aws.billing
+  name             = "${var.name_prefix}-${var.environment}-lake"
+  frequency        = "IMMEDIATE" # the only frequency an SNS subscriber may have
+  monitor_arn_list = [aws_ce_anomaly_monitor.lake.arn]
+
+  subscriber {
+    type    = "SNS"
+    address = aws_sns_topic.schema_drift_alerts.arn
+  }
+
+  threshold_expression {
+    dimension {
+      key           = "ANOMALY_TOTAL_IMPACT_ABSOLUTE"
+      match_options = ["GREATER_THAN_OR_EQUAL"]
+      values        = [format("%.2f", var.cost_anomaly_alert_usd)]
+    }
+  }
+}
