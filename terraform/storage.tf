@@ -101,6 +101,40 @@ data "aws_iam_policy_document" "lake_key" {
     }
   }
 
+  # CloudTrail encrypts the lake's trail files (audit.tf) for this account's trails only, and
+  # may describe the key it was given.
+  statement {
+    sid    = "CloudTrailEncryptsTheTrail"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    actions   = ["kms:GenerateDataKey"]
+    resources = ["*"]
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:cloudtrail:arn"
+      values   = ["arn:${local.partition}:cloudtrail:*:${local.account_id}:trail/*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceArn"
+      values   = [local.trail_arn]
+    }
+  }
+
+  statement {
+    sid    = "CloudTrailDescribesTheKey"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    actions   = ["kms:DescribeKey"]
+    resources = ["*"]
+  }
+
   # AWS Budgets and Cost Anomaly Detection publish the lake's cost alerts (budget.tf) to the
   # encrypted alert topic, for this account's budget and monitor.
   statement {
@@ -461,7 +495,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
   depends_on = [aws_s3_bucket_versioning.logs]
 }
 
-# Only the S3 logging service, and only for the lake bucket of this account, may write here.
+# Only the S3 logging service (for the lake bucket), the load balancer and CloudTrail (for the
+# lake's trail) of this account may write here, each under its own prefix.
 data "aws_iam_policy_document" "log_bucket" {
   statement {
     sid    = "S3ServerAccessLogsFromLakeBucket"
@@ -481,6 +516,44 @@ data "aws_iam_policy_document" "log_bucket" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+  }
+
+  # CloudTrail delivers the lake's trail (audit.tf) under its prefix, for that trail only.
+  statement {
+    sid    = "CloudTrailReadsTheBucketAcl"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    actions   = ["s3:GetBucketAcl"]
+    resources = [aws_s3_bucket.logs.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceArn"
+      values   = [local.trail_arn]
+    }
+  }
+
+  statement {
+    sid    = "CloudTrailDeliversTheTrail"
+    effect = "Allow"
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/${local.trail_log_prefix}/AWSLogs/${local.account_id}/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceArn"
+      values   = [local.trail_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-acl"
+      values   = ["bucket-owner-full-control"]
     }
   }
 

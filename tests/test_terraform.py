@@ -716,6 +716,59 @@ def test_the_budget_and_anomaly_monitor_watch_the_lakes_tag_and_alert_through_th
     assert set(use["actions"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
 
 
+def test_the_trail_records_the_lake_buckets_objects_and_the_accounts_management_events(config):
+    """Seed 003's access logging through CloudTrail (ADR-0141): who read or wrote which object
+    of the lake, Athena's reads for a consumer included, validated and encrypted, delivered
+    where only this trail may write."""
+    trail = one(list(resources_of(config, "aws_cloudtrail").values()))
+    assert trail["enable_log_file_validation"] is True and trail["is_multi_region_trail"] is True
+    assert trail["kms_key_id"] == "${aws_kms_key.lake.arn}"
+    assert (trail["s3_bucket_name"], trail["s3_key_prefix"]) == (
+        "${aws_s3_bucket.logs.id}",
+        "${local.trail_log_prefix}",
+    )
+    selectors = {
+        selector["name"]: {
+            f["field"]: f.get("equals", f.get("starts_with")) for f in selector["field_selector"]
+        }
+        for selector in trail["advanced_event_selector"]
+    }
+    assert selectors == {
+        "Management events": {"eventCategory": ["Management"]},
+        "Objects of the lake bucket": {
+            "eventCategory": ["Data"],
+            "resources.type": ["AWS::S3::Object"],
+            "resources.ARN": ["${aws_s3_bucket.lake.arn}/"],
+        },
+    }
+    cloudtrail = {"type": "Service", "identifiers": ["cloudtrail.amazonaws.com"]}
+    bucket = statements_of(policy_document(config, "log_bucket"))
+    put = one(
+        [
+            s
+            for s in bucket
+            if s.get("principals") == [cloudtrail] and "s3:PutObject" in s["actions"]
+        ]
+    )
+    account = "${data.aws_caller_identity.current.account_id}"
+    assert put["resources"] == [f"${{aws_s3_bucket.logs.arn}}/cloudtrail/AWSLogs/{account}/*"]
+    conditions = {c["variable"]: c["values"] for c in put["condition"]}
+    [trail_arn] = conditions.pop("aws:SourceArn")
+    assert trail_arn.endswith(f":{account}:trail/${{var.name_prefix}}-lake-access")
+    assert conditions == {"s3:x-amz-acl": ["bucket-owner-full-control"]}
+    key = statements_of(policy_document(config, "lake_key"))
+    encrypt = one(
+        [
+            s
+            for s in key
+            if s.get("principals") == [cloudtrail] and s["actions"] == ["kms:GenerateDataKey"]
+        ]
+    )
+    conditions = {c["variable"]: c["values"] for c in encrypt["condition"]}
+    assert conditions["aws:SourceArn"] == [trail_arn]
+    assert conditions["kms:EncryptionContext:aws:cloudtrail:arn"][0].endswith(f":{account}:trail/*")
+
+
 # --------------------------------------------------------------------------------------------
 # Storage lifecycle: colder storage per zone, retention of quarantine and dead letters
 # --------------------------------------------------------------------------------------------
