@@ -18,6 +18,7 @@ from lake_assets.slo.sli_pipeline import (
     RunOutcome,
     parse_inputs,
     pipeline_latency_judged,
+    recovery_judged,
     success_judged,
 )
 from lake_assets.slo.sli_quality import CheckOutcome, quality_judged, reference_blamed
@@ -189,6 +190,29 @@ def test_success_counts_finished_runs_and_names_a_missing_input():
     assert [(j.what, j.good, j.upstream) for j in judged] == [
         ("ok", True, None), ("partial", False, "customers"), ("killed", False, None),
     ]  # fmt: skip
+
+
+def test_recovery_judges_each_failure_episode_by_the_time_to_the_next_good_run():
+    """Seed 003's mean time to recovery < 30 minutes, as an SLI: one event per episode."""
+    t, minute = at("2026-11-02T07:00"), timedelta(minutes=1)
+    runs = [
+        RunOutcome("ok", t, "SUCCESS"),  # no episode open: nothing to judge
+        RunOutcome("fail-1", t + 10 * minute, "FAILURE"),
+        RunOutcome("fail-2", t + 20 * minute, "CANCELED"),  # the same episode
+        RunOutcome("fixed", t + 35 * minute, "SUCCESS"),  # 25 min after the first failure
+        RunOutcome("fail-3", t + 60 * minute, "FAILURE"),
+        RunOutcome("going", t + 70 * minute, "STARTED"),  # not judged
+        RunOutcome("slow-fix", t + 105 * minute, "SUCCESS"),  # 45 min
+        RunOutcome("fail-4", t + 120 * minute, "FAILURE"),  # still open
+    ]
+    judged = recovery_judged(runs, 30 * minute, now=t + 149 * minute)
+    assert [(j.what, j.good, j.at, j.reason) for j in judged] == [
+        ("fail-1", True, t + 35 * minute, ""),
+        ("fail-3", False, t + 105 * minute, "recovered after 45 min (run slow-fix)"),
+    ]
+    overdue = recovery_judged(runs, 30 * minute, now=t + 150 * minute)[-1]
+    assert (overdue.what, overdue.good, overdue.at) == ("fail-4", False, t + 150 * minute)
+    assert overdue.reason == "not recovered within 30 min"
 
 
 def test_pipeline_latency_blames_the_input_that_came_after_the_deadline():
@@ -392,6 +416,15 @@ def test_events_for_reads_the_real_stores_of_a_tiny_lake(tmp_path):
         assert [(b.what, b.weight) for b in quality.bad] == [("cards/2026-11-02", 10)]
         success = events_for(slo("success"), records, *recent)
         assert (int(success.good.sum()), int(success.total.sum())) == (1, 2)
+        # Recovery (MTTR): the failed run opened an episode, overdue at the window's end an
+        # hour and more later; the asset's next good run closes it in time.
+        mttr, later = slo("recovery", threshold=3600), (now - DAY, now + 2 * HOUR)
+        unrecovered = events_for(mttr, records, *later)
+        assert (int(unrecovered.good.sum()), int(unrecovered.total.sum())) == (0, 1)
+        assert [b.reason for b in unrecovered.bad] == ["not recovered within 60 min"]
+        materialize([raw_cards, cards], partition_key="2026-11-03", instance=instance)
+        recovered = events_for(mttr, records, *later)
+        assert (int(recovered.good.sum()), int(recovered.total.sum())) == (1, 1)
         latency = events_for(slo("pipeline_latency", threshold=3600), records, *recent)
         assert (int(latency.good.sum()), int(latency.total.sum())) == (1, 2)
         assert [(b.what, b.upstream) for b in latency.bad] == [("cards_rule[2026-11-03]", "fx")]

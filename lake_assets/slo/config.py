@@ -27,15 +27,16 @@ from lake_assets.slo.model import (
     LATENCY,
     PIPELINE_LATENCY,
     QUALITY,
+    RECOVERY,
     SLI_KINDS,
     Slo,
 )
 
 TIERS_FILE = "tiers.yaml"
 # One slice per minute for what is true or false at every moment; per day for daily batches.
-DEFAULT_CADENCE = {FRESHNESS: "1m", LATENCY: "1m", PIPELINE_LATENCY: "1m"}
+DEFAULT_CADENCE = {FRESHNESS: "1m", LATENCY: "1m", PIPELINE_LATENCY: "1m", RECOVERY: "1m"}
 UNITS = {"m": 60, "h": 3600, "d": 86400}
-NEEDS_THRESHOLD = (LATENCY, PIPELINE_LATENCY)  # seconds: there is no sensible default
+NEEDS_THRESHOLD = (LATENCY, PIPELINE_LATENCY, RECOVERY)  # seconds: no sensible default
 GOLD_PREFIX = "gold_"
 
 

@@ -22,10 +22,11 @@ FRESHNESS = "freshness"  # share of time the newest partition is within its cont
 LATENCY = "latency"  # share of arrivals curated within the threshold (event to curated)
 QUALITY = "quality"  # share of partitions passing their blocking checks, weighted by severity
 SUCCESS = "success"  # share of runs that succeeded
+RECOVERY = "recovery"  # share of failures a successful run followed within the threshold (MTTR)
 PIPELINE_LATENCY = "pipeline_latency"  # share of publishes whose downstream run started in time
 COST = "cost"  # share of days the dataset's daily cost stays within its trend
 COMPLETENESS = "completeness"  # share of columns classified above the threshold and owned
-SLI_KINDS = (FRESHNESS, LATENCY, QUALITY, SUCCESS, PIPELINE_LATENCY, COST, COMPLETENESS)
+SLI_KINDS = (FRESHNESS, LATENCY, QUALITY, SUCCESS, RECOVERY, PIPELINE_LATENCY, COST, COMPLETENESS)
 
 # --- what a burn is, and how loudly it is told -----------------------------------------------
 FAST_BURN = "fast_burn"  # an immediate alert (a page)

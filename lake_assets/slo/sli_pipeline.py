@@ -1,5 +1,5 @@
-"""Pipeline SLIs: do the runs that build a dataset succeed, and how soon after its inputs are
-published does the run that builds it start.
+"""Pipeline SLIs: do the runs that build a dataset succeed, how soon does a good run follow a
+failed one, and how soon after its inputs are published does the run that builds it start.
 
 Success (event-based, one event per run, at its end). From Dagster's records: the runs that
 planned to materialize the dataset's asset (the event log's ASSET_MATERIALIZATION_PLANNED
@@ -7,6 +7,12 @@ events name them, whichever job, schedule, sensor or command launched them) and 
 records (`instance.get_run_records`): SUCCESS is good, FAILURE and CANCELED are bad, a run
 still going is not judged. A failed run the dependency sensor launched with inputs missing
 (`lake/missing_inputs`, on_timeout run_partial) names the first missing input as its cause.
+
+Recovery (event-based, one event per failure episode: seed 003's mean time to recovery). From
+the same runs: an episode opens at the end of a failed or canceled run and closes at the end of
+the next successful one; it is good when it closed within `slo.threshold` seconds. An episode
+still open is judged bad once the threshold has passed (at that instant), so an outage that
+never recovers burns budget too.
 
 Publish-to-downstream-run latency (event-based, one event per downstream run or open wait).
 From the event store's data-ready events and the dependency sensor's runs of the dataset's
@@ -68,6 +74,32 @@ def success_judged(runs: Sequence[RunOutcome]) -> list[Judged]:
         for r in runs
         if r.status in JUDGED_STATUSES
     ]
+
+
+def recovery_judged(
+    runs: Sequence[RunOutcome], threshold: timedelta, now: datetime
+) -> list[Judged]:
+    """One event per failure episode, in run order: good if a successful run ended within
+    `threshold` of the first failure; an episode open at `now` is bad once it is overdue."""
+    judged, failed = [], None
+    for run in sorted((r for r in runs if r.status in JUDGED_STATUSES), key=lambda r: r.ended_at):
+        if run.status != "SUCCESS":
+            failed = failed or run
+            continue
+        if failed is not None:
+            took = run.ended_at - failed.ended_at
+            good = took <= threshold
+            reason = "" if good else f"recovered after {_minutes(took)} (run {run.run_id})"
+            judged.append(Judged(run.ended_at, good, failed.run_id, reason=reason))
+            failed = None
+    if failed is not None and now >= failed.ended_at + threshold:
+        reason = f"not recovered within {_minutes(threshold)}"
+        judged.append(Judged(failed.ended_at + threshold, False, failed.run_id, reason=reason))
+    return judged
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:.0f} min"
 
 
 # --- publish-to-downstream-run latency: pure -------------------------------------------------
@@ -157,17 +189,33 @@ def _at(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
 
 
-def success_of(
-    slo: Slo, dataset: str, records: LakeRecords, start: datetime, end: datetime
-) -> Events:
-    key = records.asset_key(dataset)
+def run_outcomes(
+    records: LakeRecords, dataset: str, after: datetime, before: datetime
+) -> list[RunOutcome]:
+    """The runs that planned to build the dataset's asset between the two instants."""
     outcomes = []
-    ran = planned_runs(records.instance, key, start - RUN_LEAD, end)
+    ran = planned_runs(records.instance, records.asset_key(dataset), after, before)
     for record in runs_by_id(records.instance, ran):
         run, ended = record.dagster_run, _at(record.end_time) or record.update_timestamp
         missing = tuple(_tagged(run, MISSING_TAG))
         outcomes.append(RunOutcome(run.run_id, ended.astimezone(UTC), run.status.value, missing))
+    return outcomes
+
+
+def success_of(
+    slo: Slo, dataset: str, records: LakeRecords, start: datetime, end: datetime
+) -> Events:
+    outcomes = run_outcomes(records, dataset, start - RUN_LEAD, end)
     return count_judged(start, end, slo.cadence, success_judged(outcomes))
+
+
+def recovery_of(
+    slo: Slo, dataset: str, records: LakeRecords, start: datetime, end: datetime
+) -> Events:
+    # An episode judged in the window may have opened before it: look back one window more.
+    outcomes = run_outcomes(records, dataset, start - (end - start) - RUN_LEAD, end)
+    threshold = timedelta(seconds=slo.threshold)
+    return count_judged(start, end, slo.cadence, recovery_judged(outcomes, threshold, end))
 
 
 def _version_published(
