@@ -23,6 +23,14 @@ locals {
       metric      = "SloBudgetAlerts"
       description = "An SLO is burning its error budget fast, or has none left."
     }
+    dead-lettered-payloads = {
+      metric      = "DeadLetteredPayloads"
+      description = "Profiling dead-lettered a raw payload it cannot read."
+    }
+    schema-breaks = {
+      metric      = "SchemaBreaks"
+      description = "A source sent a BREAKING schema; its promotion is halted until approved."
+    }
   }
 }
 

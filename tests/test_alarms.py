@@ -147,3 +147,23 @@ def test_on_aws_the_metrics_reach_cloudwatch_under_the_alarms_namespace(aws_endp
         Statistics=["Sum"],
     )
     assert sum(p["Sum"] for p in stats["Datapoints"]) == 3
+
+
+def test_profiling_counts_dead_lettered_payloads_and_schema_breaks_for_their_alarms(lake):
+    """The registry asset (what the arrivals sensor runs) counts what it dead-lettered and the
+    BREAKING versions it registered; a clean day counts nothing (no data is no failure)."""
+    from lake_assets.alarms.model import DEAD_LETTERED_PAYLOADS, SCHEMA_BREAKS
+    from lake_assets.ingestion.asset_keys import registry_key_of
+
+    lake.deliver_cards("2026-03-02", range(3))
+    assert lake.profile("card_transactions", "2026-03-02").success
+    metrics = lake.resources["metrics"]
+    assert metrics.counted() == []
+    lake.deliver_cards("2026-03-03", range(3, 6), renamed=True)  # txn_date: a rename, BREAKING
+    lake.deliver("card_transactions", "2026-03-03", "bad.json", "{not json\n")
+    lake.deliver("card_transactions", "2026-03-03", "worse.json", b"\xff\xfe{}\n")
+    profiled = lake.profile("card_transactions", "2026-03-03")  # its schema check fails (blocking)
+    node = registry_key_of("card_transactions").to_python_identifier()
+    assert profiled.asset_materializations_for_node(node)
+    counted = {(m["name"], m["value"]) for m in metrics.counted()}
+    assert counted == {(DEAD_LETTERED_PAYLOADS, 2), (SCHEMA_BREAKS, 1)}

@@ -22,6 +22,7 @@ from dagster import (
     asset,
 )
 
+from lake_assets.alarms.model import profiling_counts
 from lake_assets.archive.service import refuse_archived
 from lake_assets.compaction.migration import migrate_published
 from lake_assets.contracts.checks import (
@@ -69,6 +70,7 @@ from resources.classification_store import ClassificationStore
 from resources.compaction_history import CompactionHistory
 from resources.event_store import EventStore
 from resources.lineage_store import LineageStore
+from resources.metrics import PlatformMetrics
 from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
 from resources.spark_runner import SparkRunner
@@ -125,6 +127,7 @@ def build_source_assets(
         registry: ResourceParam[RegistryStore],
         notifier: ResourceParam[Notifier],
         lineage: ResourceParam[LineageStore],
+        metrics: ResourceParam[PlatformMetrics],
     ):
         pending = pending_objects(storage, registry, sid, context.partition_key)
         context.log.info(f"{sid} {context.partition_key}: {len(pending)} payloads to profile")
@@ -139,6 +142,8 @@ def build_source_assets(
             context.run_id,
             context.partition_key,
         )
+        for name, count in profiling_counts(summary).items():
+            metrics.count(name, count)  # the dead-letter and schema-break alarms
         if pending:
             # The raw asset is external (payloads land outside any run): the run that first
             # sees a day's new payloads records what that ingest date now holds.

@@ -62,6 +62,7 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 
 def cmd_profile(args, settings: Settings) -> int:
+    from lake_assets.alarms.model import profiling_counts
     from lake_assets.ingestion.intake import pending_objects, profile_objects
 
     res = _resources(settings)
@@ -76,6 +77,8 @@ def cmd_profile(args, settings: Settings) -> int:
             pending,
             calendar=_calendar(settings),
         )
+        for name, count in profiling_counts(summary).items():
+            res["metrics"].count(name, count)  # as the registry asset counts them
         print(
             f"{source.source_id}: {summary.count('PROFILED')} profiled, "
             f"{summary.count('DEAD_LETTER')} dead-lettered, {len(summary.new_versions)} new versions"
