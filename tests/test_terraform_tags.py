@@ -60,6 +60,10 @@ def test_default_tags(config):
 # test_every_resource_type_is_placed until it is placed here.
 TAGGABLE = {
     "aws_bcmdataexports_export",
+    "aws_budgets_budget",
+    "aws_ce_anomaly_monitor",
+    "aws_ce_anomaly_subscription",
+    "aws_cloudtrail",
     "aws_cloudwatch_log_group",
     "aws_cloudwatch_metric_alarm",
     "aws_cognito_user_pool",
