@@ -672,16 +672,22 @@ def test_the_alert_topics_subscribers_come_from_variables(config):
         assert subscription["endpoint"] == "${each.value}"
 
 
-def test_cloudwatch_may_publish_to_the_encrypted_alert_topic(config):
+def may_publish_to_the_encrypted_alert_topic(config, services: list[str]) -> None:
+    """The alert topic's policy lets the services publish to it, in one statement, and the lake
+    key's policy lets them encrypt for it."""
+    principal = {"type": "Service", "identifiers": services}
     policy = one(list(resources_of(config, "aws_sns_topic_policy").values()))
     assert policy["arn"] == ALERT_TOPIC
-    cloudwatch = {"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}
     topic = statements_of(policy_document(config, document_reference(policy["policy"])))
-    publish = one([s for s in topic if s.get("principals") == [cloudwatch]])
+    publish = one([s for s in topic if s.get("principals") == [principal]])
     assert (publish["actions"], publish["resources"]) == (["sns:Publish"], [ALERT_TOPIC])
     key = statements_of(policy_document(config, "lake_key"))
-    use = one([s for s in key if s.get("principals") == [cloudwatch]])
+    use = one([s for s in key if s.get("principals") == [principal]])
     assert set(use["actions"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
+def test_cloudwatch_may_publish_to_the_encrypted_alert_topic(config):
+    may_publish_to_the_encrypted_alert_topic(config, ["cloudwatch.amazonaws.com"])
 
 
 def test_the_budget_and_anomaly_monitor_watch_the_lakes_tag_and_alert_through_the_topic(config):
@@ -703,17 +709,8 @@ def test_the_budget_and_anomaly_monitor_watch_the_lakes_tag_and_alert_through_th
     assert one(subscription["subscriber"]) == {"type": "SNS", "address": ALERT_TOPIC}
     assert subscription["frequency"] == "IMMEDIATE"
 
-    costs = {
-        "type": "Service",
-        "identifiers": ["budgets.amazonaws.com", "costalerts.amazonaws.com"],
-    }
-    policy = one(list(resources_of(config, "aws_sns_topic_policy").values()))
-    topic = statements_of(policy_document(config, document_reference(policy["policy"])))
-    publish = one([s for s in topic if s.get("principals") == [costs]])
-    assert (publish["actions"], publish["resources"]) == (["sns:Publish"], [ALERT_TOPIC])
-    key = statements_of(policy_document(config, "lake_key"))
-    use = one([s for s in key if s.get("principals") == [costs]])
-    assert set(use["actions"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    services = ["budgets.amazonaws.com", "costalerts.amazonaws.com"]
+    may_publish_to_the_encrypted_alert_topic(config, services)
 
 
 def test_the_trail_records_the_lake_buckets_objects_and_the_accounts_management_events(config):
