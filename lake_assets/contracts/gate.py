@@ -33,8 +33,9 @@ class RuleOutcome:
 
     violations: int = 0
     phase: str = "enforced"  # enforced | grace (referential) | observing (volume)
-    # Said of a rule judged by the partition's counts (volume, quality score), not its rows.
     blocks: bool = False
+    # What a rule judged by the partition's counts (volume, quality score) found: its message
+    # says this instead of a number of violating rows.
     detail: str = ""
 
 

@@ -4,8 +4,8 @@ tables' are in config/contracts/.
 
 A contract states what a curated partition must satisfy before it is published: the schema,
 row rules (checked per row, in the promotion pass), partition rules (unique keys, volume,
-quality score, referential integrity) and freshness. Everything wrong with a file is found when it is loaded,
-and the error names the file, the key path (`rules[2].range.max`) and the reason.
+quality score, referential integrity) and freshness. Everything wrong with a file is found when
+it is loaded, and the error names the file, the key path (`rules[2].range.max`) and the reason.
 """
 
 from __future__ import annotations
