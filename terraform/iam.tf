@@ -1,6 +1,7 @@
 # Two roles, each with only the calls its code makes, on only the resources it touches:
 #   - the Spark jobs' EMR Serverless execution role;
 #   - the orchestrator role of the Dagster process.
+# (The third, CI's deploy role, is in cicd.tf.)
 # The calls are recorded from the code while the moto-server tests run
 # (terraform/tests/aws_calls.json, `make aws-calls`), and tests/test_terraform.py requires each
 # role's actions, and its object actions per zone, to equal what the recording needs.
@@ -9,7 +10,7 @@
 # not a 403). Zones are written out literally (no locals) so that the test can check them.
 # Five prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
 # Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
-# job writes back), _code/ the job code `lake deploy` uploads and EMR Serverless runs,
+# job writes back), _code/ the job code `lake deploy` uploads (cicd.tf) and EMR Serverless runs,
 # _pipelines/ the stamp object of each generated pipeline's Terraform module, exports/ the bill
 # AWS Data Exports delivers (cost.tf). site/ holds pages for people (the SLO dashboard), which
 # the lake writes and never reads back.
@@ -68,7 +69,7 @@ data "aws_iam_policy_document" "emr_execution" {
   }
 
   # EMR Serverless fetches the submitted entry point and code archive with this role;
-  # `lake deploy` (the orchestrator) uploads them.
+  # `lake deploy` (CI's deploy role, cicd.tf) uploads them.
   statement {
     sid       = "ReadSubmittedCode"
     effect    = "Allow"
@@ -474,14 +475,13 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = [aws_secretsmanager_secret.crm_db.arn]
   }
 
-  # `lake deploy` uploads the job code; a submission first checks that it is there.
+  # A submission first checks that the job code is there, as the deploy manifest recorded it.
+  # Only CI's deploy role writes it (cicd.tf, ADR-0143): this process cannot change the code
+  # the jobs run.
   statement {
-    sid    = "DeployJobCode"
-    effect = "Allow"
-    actions = [
-      "s3:GetObject",
-      "s3:PutObject",
-    ]
+    sid       = "CheckJobCode"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
     resources = ["${local.lake_arn}/_code/*"]
   }
 

@@ -104,6 +104,11 @@ output "orchestrator_role_arn" {
   value       = aws_iam_role.orchestrator.arn
 }
 
+output "ci_deploy_role_arn" {
+  description = "Role CI's deploy job assumes through GitHub OIDC (set it as the LAKE_DEPLOY_ROLE_ARN variable of the GitHub environment); null without github_repository."
+  value       = one(aws_iam_role.deployer[*].arn)
+}
+
 output "job_code_uri" {
   description = "Where `lake deploy` uploads the Spark jobs' code: wheel, entry script, deploy manifest (CODE_PREFIX in lake_assets/runtime/deploy.py)."
   value       = "s3://${aws_s3_bucket.lake.bucket}/_code/"

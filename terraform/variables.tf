@@ -512,3 +512,26 @@ variable "cost_anomaly_alert_usd" {
     error_message = "cost_anomaly_alert_usd must be positive."
   }
 }
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose CI deploys the job code (terraform/cicd.tf); null for no CI deploy role."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository == null || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository is owner/name, without wildcards."
+  }
+}
+
+variable "github_deploy_environment" {
+  description = "GitHub environment of the deploy job that may assume the CI deploy role; null for the environment variable's value (dev, staging, prod)."
+  type        = string
+  default     = null
+}
+
+variable "github_oidc_provider_arn" {
+  description = "ARN of the account's existing GitHub OIDC provider; null to create it (one per account)."
+  type        = string
+  default     = null
+}

@@ -17,8 +17,10 @@ Glue database). A test that looks at AWS through the code's own stores makes the
 look with a client of the test's own. The role: the Spark job's when the client was built under
 the job entry point (lake_assets/runtime/entry.py) in this process, or made by a job process the
 fake EMR runs (tests/job_process/sitecustomize.py notes those, `note_job_calls` adds them), the
-orchestrator's otherwise. S3
-calls carry the zone they touch: the key's first segment below the storage's root ("raw/"), ""
+orchestrator's otherwise. A call made while `lake deploy` uploads the job code (runtime/deploy.py
+`deploy_code` on the stack) is the deployer's, whoever built the client: CI deploys with a role
+of its own (terraform/cicd.tf, ADR-0143), and the orchestrator only checks that the code is
+there. S3 calls carry the zone they touch: the key's first segment below the storage's root ("raw/"), ""
 for the bucket itself.
 """
 
@@ -46,7 +48,6 @@ RECORD_COMMAND = "make aws-calls"
 # Calls a recording may lose, named as `call_name` spells them, comma-separated: a call the code
 # no longer makes. Any other call the last recording held and no test made this time is kept.
 DROP_ENV = "LAKE_DROP_AWS_CALLS"
-ROLES = ("orchestrator", "job")
 
 _CODE = tuple(str(REPO / folder) + os.sep for folder in ("lake_assets", "resources"))
 # The one entry point of every Spark job: its frames run in the job process only.
@@ -153,6 +154,7 @@ class AwsCallRecorder:
 
     def install(self) -> None:
         # Imported here: the provisioning helpers are recognised by their code objects.
+        from lake_assets.runtime.deploy import deploy_code
         from resources.aws.clients import ensure_table
         from resources.aws.glue import GlueCatalog
         from resources.aws.s3 import S3Storage
@@ -161,6 +163,7 @@ class AwsCallRecorder:
 
         self._provisioning = {ensure_table.__code__, GlueCatalog.ensure_database.__code__}
         self._storage_init = S3Storage.__init__.__code__
+        self._deploy = deploy_code.__code__
         original_init, original_call = BaseClient.__init__, BaseClient._make_api_call
         recorder = self
 
@@ -170,7 +173,10 @@ class AwsCallRecorder:
 
         def call(client, operation_name, api_params):
             origin = getattr(client, "_lake_origin", None)
-            if origin is not None and recorder._is_code_call(sys._getframe(1)):
+            frame = sys._getframe(1)
+            if origin is not None and recorder._is_code_call(frame):
+                if recorder._deploying(frame):
+                    origin = _Origin("deployer", origin.root)
                 recorder._note_call(
                     origin, client.meta.service_model.service_name, operation_name, api_params
                 )
@@ -191,6 +197,9 @@ class AwsCallRecorder:
         role = "job" if any(name == str(JOB_ENTRY) for _, name in files) else "orchestrator"
         storage = [f for f, _ in files if f.f_code is self._storage_init]
         return _Origin(role, storage[0].f_locals["self"].prefix if storage else "")
+
+    def _deploying(self, frame: FrameType | None) -> bool:
+        return any(each.f_code is self._deploy for each in _files(frame))
 
     def _is_code_call(self, frame: FrameType | None) -> bool:
         caller = None

@@ -134,8 +134,11 @@ def as_list(value) -> list:
 
 
 def document_reference(expression: str) -> str | None:
-    """'${data.aws_iam_policy_document.x.json}' -> 'x'; anything else -> None."""
-    match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}", expression)
+    """'${data.aws_iam_policy_document.x.json}' -> 'x' (also of a counted document's `x[0]`);
+    anything else -> None."""
+    match = re.fullmatch(
+        r"\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[0\])?\.json\}", expression
+    )
     return match.group(1) if match else None
 
 

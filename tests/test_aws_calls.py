@@ -64,6 +64,25 @@ def test_a_client_the_job_entry_point_builds_makes_the_jobs_calls(aws_endpoint, 
     assert recorder.seen == {AwsCall("job", "s3", "PutObject", "_pipes/")}
 
 
+def test_calls_made_while_lake_deploy_uploads_the_code_are_the_deployers(aws_endpoint, bucket):
+    """CI deploys with a role of its own (ADR-0143): whoever built the client, what
+    `deploy_code` calls is the deployer's; checking the code before a submission is not."""
+    from lake_assets.runtime.deploy import deploy_code, require_deployed_code
+
+    storage = S3Storage(BUCKET, "lake", endpoint_url=aws_endpoint, region=REGION)
+    with recording_apart() as recorder:
+        deploy_code(storage)
+        require_deployed_code(storage, "promote")
+    roles = {(call.role, call.operation) for call in recorder.seen}
+    assert ("deployer", "PutObject") in roles
+    assert ("orchestrator", "PutObject") not in roles
+    assert {call.role for call in recorder.seen if call.operation == "HeadObject"} == {
+        "deployer",
+        "orchestrator",
+    }
+    assert {call.zone for call in recorder.seen} == {"_code/"}
+
+
 def test_a_copy_is_recorded_as_a_write_and_a_read_of_its_source(aws_endpoint, bucket):
     storage = S3Storage(BUCKET, endpoint_url=aws_endpoint, region=REGION)
     storage.put_bytes("raw/source=a/x.json", b"{}")

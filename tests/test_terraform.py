@@ -69,6 +69,7 @@ EXPECTED_FILES = [
     "database.tf",
     "web.tf",
     "alarms.tf",
+    "cicd.tf",
 ]
 
 # The environment variables the aws profile reads (lake_assets/settings.py), each an output.
@@ -92,7 +93,7 @@ ENV_OUTPUTS = {
 ENV_READ_ELSEWHERE = {SECRET_ENV}
 
 # The role policy of each role the recording names (tests/aws_calls.py).
-ROLE_POLICIES = {"orchestrator": "orchestrator", "job": "emr_execution"}
+ROLE_POLICIES = {"orchestrator": "orchestrator", "job": "emr_execution", "deployer": "deployer"}
 
 # "service:Action" with nothing but letters and digits in the action: no "*" or "?" anywhere.
 LITERAL_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
@@ -144,6 +145,8 @@ def test_clean_unquotes_literals_and_keeps_references():
 
 
 POLICY_ATTRIBUTES = {"policy", "assume_role_policy"}
+# A trust policy's actions: it names no resource (the role it is attached to is it).
+TRUST_ACTIONS = {"sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"}
 
 
 def test_every_policy_attribute_comes_from_a_policy_document(config):
@@ -212,7 +215,7 @@ def _wildcard_problems(
                 problems.append(f"{where}: action {action!r} is not one literal action")
         resources = statement.get("resources")
         if resources is None:
-            if set(actions) != {"sts:AssumeRole"} and not resource_implied:
+            if not set(actions) <= TRUST_ACTIONS and not resource_implied:
                 problems.append(f"{where}: no resources (only trust policies may omit them)")
         else:
             for resource in as_list(resources):

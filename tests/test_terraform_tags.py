@@ -83,6 +83,7 @@ TAGGABLE = {
     "aws_ecr_repository",
     "aws_emrserverless_application",
     "aws_glue_catalog_database",
+    "aws_iam_openid_connect_provider",
     "aws_iam_policy",
     "aws_iam_role",
     "aws_kms_key",

@@ -22,3 +22,7 @@ deletion_protection      = false
 log_retention_days       = 30
 
 alert_emails = ["data-platform-dev@example.bank"]
+
+# CI's deploy role (cicd.tf): the repository whose deploy job, in the GitHub environment "dev",
+# uploads the job code after its suite passed.
+github_repository = "example-bank/lakehouse"

@@ -26,3 +26,17 @@ run "the_environment_plans" {
     error_message = "Runs start in the environment's private subnets."
   }
 }
+
+run "ci_deploys_with_its_own_role_where_a_repository_is_named" {
+  command = plan
+
+  assert {
+    condition     = length(aws_iam_role.deployer) == (var.github_repository == null ? 0 : 1)
+    error_message = "The deploy role exists exactly when github_repository names the repository."
+  }
+
+  assert {
+    condition     = length(aws_iam_openid_connect_provider.github) == (var.github_repository != null && var.github_oidc_provider_arn == null ? 1 : 0)
+    error_message = "GitHub's OIDC provider is created only where CI deploys and the account has none."
+  }
+}
