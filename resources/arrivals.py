@@ -22,6 +22,10 @@ class Arrival:
 
 
 class ArrivalFeed(ABC):
+    # Whether an object can land without the feed ever reporting it (a lost notification): the
+    # arrival sensor then also sweeps the recent raw folders (lake_assets/ingestion/sweep.py).
+    may_miss: bool = False
+
     @abstractmethod
     def poll(self, cursor: str | None, limit: int = 1000) -> tuple[list[Arrival], str | None]:
         """Arrivals not yet reported under `cursor`, and the cursor to store afterwards."""

@@ -13,6 +13,7 @@ from lake_assets.cli.main import main
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
 from lake_assets.ingestion.intake import land_payload, pending_objects, profile_objects
 from lake_assets.ingestion.sensors import arrival_run_requests, build_arrival_sensor
+from lake_assets.ingestion.sweep import SweepCursor
 from lake_assets.settings import ConfigError, load_sources
 from resources.arrivals import Arrival, ListingArrivalFeed
 
@@ -41,7 +42,7 @@ def test_sensor_requests_one_profiling_run_per_source_and_day(local_lake, tmp_pa
     res["storage"].put_bytes("raw/source=cur/billing_period=2026-03/delivery=d1/data/x", b"x")
 
     sensor = build_arrival_sensor(sorted(settings.sources), settings.partitions_start)
-    resources = {k: res[k] for k in ("arrivals", "registry", "notifier")}
+    resources = {k: res[k] for k in ("arrivals", "registry", "notifier", "storage")}
     context = build_sensor_context(resources=resources)
     result = sensor(context)
     assert sorted(r.partition_key for r in result.run_requests) == ["2026-03-02", "2026-03-03"]
@@ -103,6 +104,17 @@ def test_listing_cursor_never_hides_objects_with_equal_timestamps(local_lake, tm
     second, cursor = feed.poll(cursor, limit=1)
     third, _ = feed.poll(cursor)
     assert [a.key[-6:] for a in first + second] == ["a.json", "b.json"] and third == []
+
+
+def test_the_sensor_cursor_keeps_the_feeds_and_reads_one_stored_before_the_sweep(local_lake):
+    listing = json.dumps({"watermark": "2026-03-02T00:00:00+00:00", "keys": ["raw/a"]})
+    assert SweepCursor.parse(listing) == SweepCursor(feed=listing)
+    assert SweepCursor.parse(None) == SweepCursor() and SweepCursor.parse("x").feed == "x"
+    swept = SweepCursor(listing, datetime(2026, 3, 2, 9, tzinfo=UTC))
+    assert SweepCursor.parse(swept.dumps()) == swept
+    # A feed that misses nothing (the local listing) is never swept behind.
+    _, res = local_lake
+    assert res["arrivals"].may_miss is False
 
 
 def test_lake_ingest_and_profile_commands(local_lake, tmp_path, capsys):

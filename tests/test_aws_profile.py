@@ -7,6 +7,7 @@ is fed a promotion result; the Spark job is covered by the local end-to-end test
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -20,6 +21,7 @@ from lake_assets.ingestion.promotion import PartitionResult, PromotionResult
 from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.ingestion.publish import publish_partitions
 from lake_assets.ingestion.sensors import build_arrival_sensor
+from lake_assets.ingestion.sweep import SWEEP_EVERY, utc_now
 from resources.aws.glue import GlueCatalog
 
 
@@ -48,7 +50,7 @@ def test_s3_events_drive_profiling_into_dynamodb_and_alert_through_sns(aws_lake,
     assert res["storage"].uri(info.key).startswith("s3://lake/raw/source=card_transactions/")
 
     sensor = build_arrival_sensor(sorted(settings.sources), settings.partitions_start)
-    resources = {k: res[k] for k in ("arrivals", "registry", "notifier")}
+    resources = {k: res[k] for k in ("arrivals", "registry", "notifier", "storage")}
     tick = sensor(build_sensor_context(resources=resources))
     [request] = tick.run_requests
     assert request.partition_key == "2026-03-02"
@@ -102,6 +104,56 @@ def test_s3_events_drive_profiling_into_dynamodb_and_alert_through_sns(aws_lake,
         "new": "txn_date",
         "confidence": pytest.approx(alert["detail"]["rename_candidates"][0]["confidence"]),
     }
+
+
+def test_an_object_whose_notification_was_lost_is_found_by_the_hourly_sweep(
+    aws_lake, tmp_path, monkeypatch
+):
+    """A purged queue stands for any lost notification (a wrong queue policy for a while,
+    messages past retention): the object is profiled after the next sweep, and only once."""
+    settings, res, _ = aws_lake
+    source = settings.source("card_transactions")
+    start = utc_now()
+    today, yesterday = start.date(), start.date() - timedelta(days=1)
+    lost = land_payload(res["storage"], source, write(tmp_path / "a.json"), yesterday.isoformat())
+    sqs = boto3.client("sqs", endpoint_url=settings.aws.endpoint_url, region_name=REGION)
+    sqs.purge_queue(QueueUrl=settings.aws.arrivals_queue_url)
+    land_payload(res["storage"], source, write(tmp_path / "b.json"), today.isoformat())
+    sensor = build_arrival_sensor(sorted(settings.sources), settings.partitions_start)
+    resources = {k: res[k] for k in ("arrivals", "registry", "notifier", "storage")}
+    clock = [start]
+    monkeypatch.setattr("lake_assets.ingestion.sensors.utc_now", lambda: clock[0])
+    instance = DagsterInstance.ephemeral()
+    cursor = None
+
+    def tick(after: timedelta) -> list:
+        nonlocal cursor
+        clock[0] = start + after
+        result = sensor(build_sensor_context(cursor=cursor, resources=resources))
+        cursor = result.cursor
+        for request in result.run_requests:  # as the daemon would run them
+            run = materialize_partitions(
+                settings,
+                request.asset_selection,
+                request.partition_key,
+                resources=res,
+                instance=instance,
+            )
+            assert run.success
+        return result.run_requests
+
+    # The notified object at once; the sweep of this first tick leaves both objects alone
+    # (younger than SETTLE: their notifications may still be on their way).
+    [notified] = tick(timedelta(0))
+    assert notified.partition_key == today.isoformat() and "lake/found_by" not in notified.tags
+    assert res["registry"].get_raw_file("card_transactions", lost.key) is None
+    assert tick(timedelta(minutes=30)) == []  # no sweep within the hour
+    [found] = tick(SWEEP_EVERY + timedelta(minutes=1))
+    assert found.partition_key == yesterday.isoformat()
+    assert found.tags["lake/found_by"] == "sweep" and found.tags["lake/arrivals"] == "1"
+    assert res["registry"].get_raw_file("card_transactions", lost.key).etag == lost.etag
+    # Everything is profiled: the next sweep requests nothing.
+    assert tick(2 * SWEEP_EVERY + timedelta(minutes=2)) == []
 
 
 def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):

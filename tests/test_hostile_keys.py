@@ -167,7 +167,7 @@ def test_the_sensor_holds_odd_dates_and_still_serves_valid_ones(lake):
     defs = build_definitions(lake.settings, lake.resources)
     sensor = defs.resolve_sensor_def("raw_arrivals")
     context = build_sensor_context(
-        resources={k: lake.resources[k] for k in ("arrivals", "registry", "notifier")},
+        resources={k: lake.resources[k] for k in ("arrivals", "registry", "notifier", "storage")},
         definitions=defs,
         instance=lake.instance,
     )

@@ -1,4 +1,6 @@
-"""The arrival sensor: new raw objects trigger profiling, each exactly once.
+"""The arrival sensor: new raw objects trigger profiling, each exactly once; behind a feed that
+may miss objects (S3 notifications), an hourly sweep of the recent raw folders finds those whose
+notification was lost (sweep.py).
 
 Without the daemon, `lake profile` does the same work directly (see README).
 """
@@ -25,9 +27,14 @@ from lake_assets.ingestion.raw_zone import (
     raw_key_problem,
     raw_source_of,
 )
+from lake_assets.ingestion.sweep import SweepCursor, sweep_due, unannounced, utc_now
 from resources.arrivals import ArrivalFeed
 from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
+from resources.storage import LakeStorage
+
+# The tag a run requested by the sweep carries: its objects' notifications never came.
+FOUND_BY_SWEEP = {"lake/found_by": "sweep"}
 
 
 def arrival_run_requests(
@@ -36,6 +43,7 @@ def arrival_run_requests(
     registry: RegistryStore,
     calendar: PartitionCalendar | None = None,
     run_tags: Mapping[str, Mapping[str, str]] | None = None,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> tuple[list[RunRequest], list[str], dict[str, list]]:
     """Group new arrivals by (source, ingest date) into one profiling run each.
 
@@ -43,7 +51,8 @@ def arrival_run_requests(
     group's objects, so a group announced twice launches once. An arrival of a declared source
     whose key has no partition (an ingest date that is not a date, or outside `calendar`) is
     held: returned per source with its reason, never requested, so it cannot fail the tick.
-    `run_tags` are a source's own tags on its runs (a generated pipeline's stamp).
+    `run_tags` are a source's own tags on its runs (a generated pipeline's stamp), `extra_tags`
+    go on every run.
     """
     groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     ignored = []
@@ -71,6 +80,7 @@ def arrival_run_requests(
                     "lake/source": source_id,
                     "lake/arrivals": str(len(objects)),
                     **(run_tags or {}).get(source_id, {}),
+                    **(extra_tags or {}),
                 },
             )
         )
@@ -94,8 +104,10 @@ def build_arrival_sensor(
         arrivals: ResourceParam[ArrivalFeed],
         registry: ResourceParam[RegistryStore],
         notifier: ResourceParam[Notifier],
+        storage: ResourceParam[LakeStorage],
     ):
-        new, cursor = arrivals.poll(context.cursor)
+        state = SweepCursor.parse(context.cursor)
+        new, feed_cursor = arrivals.poll(state.feed)
         calendar = PartitionCalendar.until_today(partitions_start)
         requests, ignored, held = arrival_run_requests(
             new, set(source_ids), registry, calendar, run_tags
@@ -110,10 +122,29 @@ def build_arrival_sensor(
         for source_id, objects in sorted(held.items()):
             context.log.warning(f"{source_id}: held {len(objects)} objects: {objects[:5]}")
             notifier.send(held_alert(source_id, objects))
+        swept_at, now = state.swept_at, utc_now()
+        if arrivals.may_miss and sweep_due(swept_at, now):
+            announced = {(a.key, a.etag) for a in new}
+            found = unannounced(storage, source_ids, now, announced)
+            # Held and undeclared objects are left to the feed's alerts: a sweep would repeat
+            # them every hour. A group of objects the feed announced earlier has the same run
+            # key, so Dagster drops it.
+            swept, _, _ = arrival_run_requests(
+                found, set(source_ids), registry, calendar, run_tags, FOUND_BY_SWEEP
+            )
+            if swept:
+                context.log.warning(
+                    f"the sweep found {sum(int(r.tags['lake/arrivals']) for r in swept)} raw "
+                    f"objects no notification announced: {[r.run_key for r in swept][:5]}"
+                )
+            requests += swept
+            swept_at = now
         # Messages are acknowledged once the requests exist; if this tick is lost after that,
-        # the objects are still in the raw zone and `lake profile` (or the listing) finds them.
+        # the objects are still in the raw zone and the next sweep (or `lake profile`) finds them.
         arrivals.acknowledge(new)
         # The requested profiling run records the arrivals on raw/<source> (files, bytes).
-        return SensorResult(run_requests=requests, cursor=cursor)
+        return SensorResult(
+            run_requests=requests, cursor=SweepCursor(feed_cursor, swept_at).dumps()
+        )
 
     return raw_arrivals

@@ -52,8 +52,12 @@ class SQSArrivalFeed(ArrivalFeed):
     acknowledging an arrival deletes the message it came in.
 
     `bucket` and `prefix` say where the lake lives, as for S3Storage; events for objects
-    elsewhere (another bucket, when `bucket` is given) are not arrivals.
+    elsewhere (another bucket, when `bucket` is given) are not arrivals. A notification can be
+    lost (a wrong queue policy for a while, messages past the queue's retention, a purge), so
+    the sensor sweeps behind it (`may_miss`).
     """
+
+    may_miss = True
 
     def __init__(
         self,
