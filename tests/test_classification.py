@@ -179,6 +179,34 @@ def test_evaluation_set_precision_recall_and_account_told_from_ic():
     assert by_column["field_b"].candidates[0].evidence["phone_with.phone_country_code"] == 1.0
 
 
+def test_a_few_pasted_ic_numbers_drift_and_send_the_column_to_review():
+    """Seed 000, project 11: a few IC numbers pasted by careless operators, far below the share
+    that makes a column PII, still drift, and the column loses its label until an operator
+    decides (a column without a sensitivity is denied)."""
+    table, _ = generate(2000, seed=5, pool=400)
+    notes = table.column("notes").to_pylist()
+    pasted = [i for i, text in enumerate(notes) if " Customer IC " in text][:3]
+    clean = [text.split(" Customer IC ")[0] for text in notes]
+    after = [notes[i] if i in pasted else text for i, text in enumerate(clean)]
+    baseline = profile_table(pa.table({"notes": clean}))["notes"]
+    current = profile_table(pa.table({"notes": after}))["notes"]
+    assert current.embedded_shares == {"mykad": 0.0015}  # 3 rows of 2,000
+    assert current.embedded_shares["mykad"] < POLICY.embedded_pii_share
+
+    [moved] = detect_drift(baseline, current, POLICY.drift, POLICY.pii_types)
+    assert (moved.signal, moved.baseline, moved.threshold) == ("embedded.mykad", 0.0, 0.0)
+    # Without the PII types only the share counts, and 0.15% is below format_share.
+    assert detect_drift(baseline, current, POLICY.drift) == []
+    (again,) = classify_table(
+        "crm", pa.table({"notes": after}), ("2026-03-02", "2026-03-02"), POLICY,
+        {"notes": current},
+    )  # fmt: skip
+    assert again.needs_review and again.sensitivity is None
+    assert again.candidates[0].semantic_type == "free_text"
+    assert again.reason.startswith("mykad inside the values of 0.15% of rows")
+    assert detect_drift(current, current, POLICY.drift, POLICY.pii_types) == []
+
+
 def test_ic_numbers_pasted_into_notes_drift_and_make_the_column_pii():
     table, _ = generate(2000, seed=5, pool=400)
     clean = [text.split(" Customer IC ")[0] for text in table.column("notes").to_pylist()]

@@ -44,7 +44,10 @@ def core_classifier(policy: ClassificationPolicy | None = None) -> Classifier:
 
     def drift(baseline: dict, now: dict):
         found = detect_drift(
-            ColumnProfile.from_json(baseline), ColumnProfile.from_json(now), policy.drift
+            ColumnProfile.from_json(baseline),
+            ColumnProfile.from_json(now),
+            policy.drift,
+            policy.pii_types,
         )
         return found[0] if found else None  # the largest change names the alert
 

@@ -66,7 +66,23 @@ def _label(
     candidates, conflict = rank(profile, context, policy)
     best = candidates[0] if candidates else None
     labelled = best is not None and best.confidence >= policy.review_threshold
-    if labelled:
+    # PII inside the values of too few rows to make the column PII (embedded_pii_share) still
+    # exposes those people: an operator decides, and until then the column has no sensitivity,
+    # which access control denies.
+    pasted = {
+        name: share
+        for name, share in sorted(profile.embedded_shares.items())
+        if policy.is_pii(name) and share < policy.embedded_pii_share
+    }
+    if labelled and pasted and not policy.is_pii(best.semantic_type):
+        labelled = False
+        reason = (
+            ", ".join(f"{name} inside the values of {share:.2%} of rows" for name, share in
+                      pasted.items())
+            + f" (below embedded_pii_share {policy.embedded_pii_share:.2%}): decide whether "
+            f"{profile.column} holds PII"
+        )  # fmt: skip
+    elif labelled:
         reason = None
     elif best is None:
         reason = "no values in the sample" if not profile.distinct else "no signal suggests a type"

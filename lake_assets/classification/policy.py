@@ -70,6 +70,10 @@ class ClassificationPolicy:
     def is_pii(self, semantic_type: str) -> bool:
         return self.sensitivity_of(semantic_type) == "pii"
 
+    @property
+    def pii_types(self) -> frozenset[str]:
+        return frozenset(t for t in self.sensitivity if self.is_pii(t))
+
 
 def load_policy(path: Path | str = DEFAULT_CLASSIFICATION_FILE) -> ClassificationPolicy:
     """Parse and validate the classification policy file."""
