@@ -26,10 +26,12 @@ from lake_harness import failure_message
 from pyspark.sql import functions as F
 from test_history_e2e import snapshot
 from test_jobs_over_pipes import land_cards
+from test_spark_jobs import trial_contract
 
 from lake_assets.access.tokens import KEY_ENV, SECRET_ENV, token
 from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
+from lake_assets.contracts.trial import trial_plan
 from lake_assets.cost.allocation import LEDGER_COLUMNS
 from lake_assets.cost.cur_assets import CUR_ASSET
 from lake_assets.cost.ledger_assets import LEDGER_ASSET
@@ -154,6 +156,9 @@ def everything(lake, spark, gold: GoldTable) -> dict:
         "lateness", lateness_plan(resolved, "transaction_date")
     )
     out["lateness"] = LatenessReport.from_result(CARDS, result).describe(3)
+    out["trial"] = lake.spark_runner.run_standalone(
+        "contract_trial", trial_plan(resolved, trial_contract(20.0))
+    )
 
     before = lake.catalog.current(CARDS, DAY)
     keys = ("settings", "storage", "catalog", "lineage", "compaction_history", "spark_runner")
@@ -250,6 +255,15 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
     assert sum(r[cost_nanos] for r in on_emr["ledger"]) == sum(costs_in_nanos(tiny_cur()))
     assert len({r[team] for r in on_emr["ledger"]}) > 3
     print(on_emr["lateness"])
+    # Every published card breaks the tried minimum of 20 (contract_trial on EMR as locally).
+    assert (
+        sum(
+            p["violations"].get("amount_at_least", 0)
+            for p in on_emr["trial"]["partitions"].values()
+        )
+        == sum(p["rows"] for p in on_emr["trial"]["partitions"].values())
+        > 0
+    )
     drivers_billed_and_tagged(emr_lake)
     every_job_went_through_s3(emr_lake)
     # On this lake's fake EMR rather than a lake of its own: one more job, no second deploy.

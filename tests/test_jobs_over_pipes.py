@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import yaml
 from dagster import materialize
 from lake_harness import card, failure_message
 
@@ -65,6 +66,50 @@ def test_lake_lateness_prints_the_report_its_job_measures(lake, monkeypatch, cap
         f"{CARDS}: 11 published records; lateness p50 21.8 h, p95 47.8 h, p99 47.8 h\n"
         "  records by days late: 0 d: 6, 1 d: 2, 2 d: 3\n"
         "  a lookback of 2 days would have caught 99% of them (configured: 3)\n"
+    )
+
+
+def test_lake_contract_try_finds_a_tightened_rule_before_a_promotion_enforces_it(
+    lake, monkeypatch, capsys, tmp_path
+):
+    """Seed 000, project 4: a threshold set too tight stalls the pipeline. The published cards
+    all hold 12.5: a minimum of 0.01 holds on every row, one of 20 would quarantine them all."""
+    from test_spark_jobs import trial_contract
+
+    late_cards(lake)
+    monkeypatch.setenv("LAKE_ROOT", str(lake.root))
+    monkeypatch.setenv("LAKE_CONTRACTS_DIR", str(lake.settings.contracts_dir))
+    candidates = {}
+    for name, minimum in (("kept", 0.01), ("tightened", 20.0)):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            yaml.safe_dump(trial_contract(minimum).model_dump(by_alias=True, mode="json"))
+        )
+        candidates[name] = path
+
+    assert main(["contract", "try", CARDS, "--contract", str(candidates["kept"])]) == 0
+    kept = capsys.readouterr().out
+    assert "  amount_at_least (drop): holds on every published row" in kept
+    # A warn rule reports what it finds; only blocking rules refuse the contract.
+    assert "  customer_is_c00 (warn): 5 published rows break it: 2026-03-02 4, 2026-03-03 1" in kept
+    assert "not tried (judged per day at promotion): steady_volume (volume)" in kept
+    assert "  one_per_customer (warn): 4 published rows break it: 2026-03-02 4" in kept
+    assert kept.rstrip().endswith("no blocking rule rejects a published row")
+
+    assert main(["contract", "try", CARDS, "--contract", str(candidates["tightened"]),
+                 "--days", "1", "--json"]) == 1  # fmt: skip
+    tried = json.loads(capsys.readouterr().out)
+    assert list(tried["partitions"]) == ["2026-03-03"]  # the newest published partition only
+    assert tried["partitions"]["2026-03-03"]["violations"]["amount_at_least"] == 2
+    assert tried["rejecting"] == ["amount_at_least"]
+    assert main(["contract", "try", CARDS, "--contract", str(candidates["tightened"])]) == 1
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "STRICTER than what the lake published under: amount_at_least: its rows would be "
+            "quarantined. Start such a rule with action warn, or fix the data first."
+        )
     )
 
 

@@ -32,7 +32,8 @@ from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
 from test_silver_orders import change, deliver_changes
 from test_spark_runner import promotion_of
 
-from lake_assets.contracts.model import contract_file, load_contract
+from lake_assets.contracts.model import Contract, contract_file, load_contract
+from lake_assets.contracts.trial import trial_plan
 from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.history.apply import (
     history_as_of,
@@ -286,6 +287,49 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
     }
 
 
+def trial_contract(min_amount: float = 0.01) -> Contract:
+    """A contract of the published cards (`late_cards`: 11 rows of amount 12.5, customer ids
+    C000..C006, ids TXN-00000..TXN-00010), its amount rule at `min_amount`."""
+    return Contract.model_validate({
+        "dataset": CARDS,
+        "owner": "payments-data",
+        "version": 1,
+        "schema": [
+            {"name": "transaction_id", "type": "string", "nullable": False},
+            {"name": "customer_id", "type": "string", "nullable": False},
+            {"name": "amount", "type": "double", "nullable": False},
+            {"name": "transaction_date", "type": "timestamp", "nullable": False},
+        ],
+        "rules": [
+            {"name": "amount_at_least", "severity": "error", "action": "drop",
+             "range": {"column": "amount", "min": min_amount}},
+            {"name": "customer_is_c00", "severity": "warn",
+             "regex": {"column": "customer_id", "pattern": "^C00[0-2]$"}},
+            {"name": "one_per_customer", "severity": "warn",
+             "unique": {"columns": ["customer_id"]}},
+            {"name": "steady_volume", "severity": "error", "action": "fail",
+             "volume": {"max_change_pct": 50.0, "trailing_partitions": 7}},
+        ],
+    })  # fmt: skip
+
+
+def _trial_plan(lake, spark) -> dict:
+    late_cards(lake)
+    return trial_plan(resolve_published(lake.catalog, lake.storage, CARDS), trial_contract(20.0))
+
+
+def _check_trial(result: dict, plan: dict, lake, spark) -> None:
+    # Published by event day: 03-02 cards 0-8 (customers 0,1,2,3,4,5,6,0,1), 03-03 cards 9-10
+    # (customers 2,3); every amount 12.5, below the tried 20.
+    assert result["partitions"] == {
+        "2026-03-02": {
+            "rows": 9,
+            "violations": {"amount_at_least": 9, "customer_is_c00": 4, "one_per_customer": 4},
+        },
+        "2026-03-03": {"rows": 2, "violations": {"amount_at_least": 2, "customer_is_c00": 1}},
+    }
+
+
 # --- silver: the CRM state, the conformed customer, the FX calendar ----------------------------
 
 
@@ -506,6 +550,7 @@ JOB_CASES: dict[str, JobCase] = {
     "compaction_rewrite": JobCase(_rewrite_plan, _check_rewrite),
     "spend_by_customer": JobCase(_mart_plan, _check_mart),
     "lateness": JobCase(_lateness_plan, _check_lateness),
+    "contract_trial": JobCase(_trial_plan, _check_trial),
     "silver_crm_contacts": JobCase(_crm_state_plan, _check_crm_state),
     "silver_customer": JobCase(_customer_plan, _check_customer),
     "silver_fx_rates": JobCase(_fx_plan, _check_fx),

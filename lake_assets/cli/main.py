@@ -22,6 +22,7 @@ from lake_assets.archive.cli import add_restore_commands
 from lake_assets.classification.cli import add_classification_commands
 from lake_assets.cli.runs import _resources, quiet_dagster, set_up_dagster_home
 from lake_assets.compaction.cli import add_compaction_commands
+from lake_assets.contracts.cli import add_contract_commands
 from lake_assets.cost.cli import add_cost_commands
 from lake_assets.demo.cli import add_demo_commands
 from lake_assets.events.cli import add_event_commands
@@ -51,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     add_pull_commands(sub, _resources)
     add_registry_commands(sub)
     add_promotion_commands(sub)
+    add_contract_commands(sub, _resources)
     add_layer_commands(sub)
     add_event_commands(sub, _resources)
     add_lineage_commands(sub, _resources)

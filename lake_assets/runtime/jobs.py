@@ -52,6 +52,7 @@ JOBS = {
     "compaction_rewrite": "lake_assets.compaction.rewrite:rewrite_job",
     "spend_by_customer": "lake_assets.marts.spend_by_customer:spend_by_customer_job",
     "lateness": "lake_assets.ingestion.lateness:lateness_job",
+    "contract_trial": "lake_assets.contracts.trial:contract_trial_job",
     "silver_crm_contacts": "lake_assets.silver.customer:silver_crm_contacts_job",
     "silver_customer": "lake_assets.silver.customer:silver_customer_job",
     "silver_fx_rates": "lake_assets.silver.fx_rates:silver_fx_rates_job",
