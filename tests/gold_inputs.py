@@ -83,15 +83,22 @@ def publish_rows(lake, spark, dataset: str, rows: list[tuple], columns: dict, ru
     )
 
 
-def build(lake, spark, name: str, run_id: str = "gold-1"):
-    """gold/<name> for DAY through the layers core (Dagster-free), its inputs taken as passed;
-    the published rows, sorted, or the step's outcome when it published nothing."""
+def build_step(lake, name: str, run_id: str = "gold-1"):
+    """gold/<name> for DAY through the layers core (Dagster-free), its inputs taken as passed:
+    the step's outcome."""
     table = next(t for t in GOLD_DERIVED_TABLES if t.asset == ("gold", name))
     states = [InputState(i.dataset, DAY, lake.catalog.current(i.dataset, DAY) is not None)
               for i in table.inputs]  # fmt: skip
     recorder = recorder_for(lake.lineage, lake.settings.state_dir, lake.storage.uri(""))
-    outcome = run_step(table, DAY, run_id, states, lake.catalog, lake.storage, recorder,
-                       lake.spark_runner.bound(None))  # fmt: skip
+    return run_step(table, DAY, run_id, states, lake.catalog, lake.storage, recorder,
+                    lake.spark_runner.bound(None))  # fmt: skip
+
+
+def build(lake, spark, name: str, run_id: str = "gold-1"):
+    """gold/<name> built as build_step builds it: the published rows, sorted, or the step's
+    outcome when it published nothing."""
+    table = next(t for t in GOLD_DERIVED_TABLES if t.asset == ("gold", name))
+    outcome = build_step(lake, name, run_id)
     if not outcome.published:
         return outcome
     rows = read_published(spark, lake.catalog, lake.storage, table.dataset, [DAY])

@@ -5,6 +5,8 @@ is a case of test_spark_jobs.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from dagster import AssetKey, AssetMaterialization
 from gold_inputs import (
@@ -15,6 +17,7 @@ from gold_inputs import (
     FX,
     FX_COLUMNS,
     build,
+    build_step,
     publish_inputs,
     publish_rows,
 )
@@ -88,6 +91,20 @@ def test_gold_tables_from_tiny_silver_partitions(lake, spark):
         ("retail", 19.0, 2, 1, 0, 0.0),
         ("unknown", 1.0, 1, 1, 0, 0.0),
     ]
+
+
+def test_an_orphan_of_the_customer_join_is_kept_counted_and_warned(lake, spark):
+    """Seed 000, project 4: the join downstream produces nulls. T4's customer is unknown to
+    silver: the fact keeps the row, and its build reports the orphan (a warn rule, no hold)."""
+    publish_inputs(lake, spark)
+    outcome = build_step(lake, "fact_card_spend")
+    found = outcome.verdict.rules["customer_sk_found"]
+    assert (found.violations, found.blocks) == (1, False)
+    assert outcome.published is not None and outcome.published.row_count == 4
+    orders = build_step(lake, "fact_orders")  # every order's customer is known
+    assert orders.verdict.rules["customer_sk_found"].violations == 0
+    with pytest.raises(ValueError, match="joined key 'segment' must be a declared nullable"):
+        replace(FACT_CARD_SPEND, joined_keys=("segment", "customer_id"), columns={})
 
 
 def test_broken_silver_inputs_hold_or_fail_the_build_naming_what_broke(lake, spark):

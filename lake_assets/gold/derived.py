@@ -19,9 +19,11 @@ OWNER = "team:data-platform"
 
 
 def output_contract(table: GoldTable) -> Contract:
-    """One blocking not_null rule per column declared not null and one unique rule on the grain.
-    The schema's own nullability is left open: in a contract it drops the row (a quarantine,
-    ADR-0014), and a derived table has nothing to drop it to; a null there must hold the build."""
+    """One blocking not_null rule per column declared not null and one unique rule on the grain;
+    one warn not_null rule per joined key (`<column>_found`: the orphans a LEFT JOIN keeps are
+    counted and reported, never held; ADR-0147). The schema's own nullability is left open: in
+    a contract it drops the row (a quarantine, ADR-0014), and a derived table has nothing to
+    drop it to; a null there must hold the build."""
     return Contract.model_validate(
         {
             "dataset": table.dataset,
@@ -33,6 +35,10 @@ def output_contract(table: GoldTable) -> Contract:
                     {"name": f"{name}_not_null", "severity": "error", "not_null": {"column": name}}
                     for name, column in table.columns.items()
                     if not column.nullable
+                ),
+                *(
+                    {"name": f"{name}_found", "severity": "warn", "not_null": {"column": name}}
+                    for name in table.joined_keys
                 ),
                 {
                     "name": "one_row_per_" + "_".join(table.grain),

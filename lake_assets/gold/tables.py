@@ -44,9 +44,19 @@ class GoldTable:
     columns: dict[str, GoldColumn]
     description: str
     min_group: MinGroup | None = None
+    # Columns a LEFT JOIN fills from a reference (the customer's surrogate key from
+    # silver_customer): null where the reference lacks the key, an orphan the row keeps. Each
+    # gets a warn rule `<column>_found` of the output contract, so every build counts them.
+    joined_keys: tuple[str, ...] = ()
     sql_dir: Path = GOLD_SQL_DIR
 
     def __post_init__(self) -> None:
+        for key in self.joined_keys:
+            if key not in self.columns or not self.columns[key].nullable:
+                raise ValueError(
+                    f"{self.dataset}: joined key {key!r} must be a declared nullable column "
+                    "(null is how an orphan of the join shows)"
+                )
         if self.min_group and self.min_group.size < MIN_GROUP_FLOOR:
             raise ValueError(
                 f"{self.dataset}: a minimum group of {self.min_group.size} is below the floor "
@@ -122,6 +132,7 @@ FACT_CARD_SPEND = GoldTable(
     ),
     description="Each card transaction of day d in MYR at day d's rate, with the customer's "
     "surrogate key and segment.",
+    joined_keys=("customer_sk",),
 )
 FACT_ORDERS = GoldTable(
     name="fact_orders",
@@ -142,6 +153,7 @@ FACT_ORDERS = GoldTable(
         last_changed_at="timestamp!",
     ),
     description="The current, non-deleted orders placed on day d, in MYR at day d's rate.",
+    joined_keys=("customer_sk",),
 )
 KPI_DAILY = GoldTable(
     name="kpi_daily",
