@@ -361,6 +361,64 @@ def test_an_interrupted_run_is_aborted_and_a_lineage_server_down_fails_nothing(t
     }
 
 
+def test_events_a_lineage_server_missed_are_sent_again_from_the_store(
+    tmp_path, monkeypatch, caplog, capsys
+):
+    """The server is down while a run is recorded: the warning says how to send it again, and
+    `lake lineage resend --since` does, in order, leaving out runs that started before."""
+    from types import SimpleNamespace
+
+    from lake_assets.lineage.emitter import LineageRecorder
+    from resources.storage import LocalStorage
+
+    class Unreachable:
+        def emit(self, run):
+            raise ConnectionError("lineage server down")
+
+    store = SQLiteLineageStore(tmp_path / "lineage.db")
+    store.put_run(done("earlier", "j", [raw(9)], ["t[a]"], 1))  # started at(0)
+    recorder = LineageRecorder(store, Unreachable())
+    with recorder.track(LineageRun("missed", "j", DAY, (raw(1),), (ADDRESS,), at(1))) as out:
+        out.append(ADDRESS)
+    assert f"`lake lineage resend --since {at(1)}` sends it again" in caplog.text
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    top = argparse.ArgumentParser()
+    storage = LocalStorage(tmp_path / "lake")
+    add_lineage_commands(
+        top.add_subparsers(dest="command"), lambda s: {"lineage": store, "storage": storage}
+    )
+    args = top.parse_args(["lineage", "resend", "--since", at(1)])
+    try:
+        monkeypatch.delenv("LAKE_OPENLINEAGE_URL", raising=False)
+        with pytest.raises(ValueError, match="LAKE_OPENLINEAGE_URL is not set"):
+            args.run(args, SimpleNamespace(state_dir=tmp_path))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("LAKE_OPENLINEAGE_URL", f"http://127.0.0.1:{server.server_port}")
+        assert args.run(args, SimpleNamespace(state_dir=tmp_path)) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(e["eventType"], e["run"]["runId"]) for e in received] == [
+        ("START", openlineage_run_id("missed")),
+        ("COMPLETE", openlineage_run_id("missed")),
+    ]
+    assert received[1]["outputs"]  # the complete run claims what it published
+    assert f"sent 2 events of 1 runs started since {at(1)}" in capsys.readouterr().out
+
+
 def test_recorder_claims_no_outputs_when_nothing_was_published(tmp_path, monkeypatch):
     from lake_assets.lineage.emitter import LineageRecorder
 

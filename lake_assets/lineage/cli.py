@@ -1,4 +1,5 @@
-"""`lake lineage trace|impact`: file-level lineage on the command line."""
+"""`lake lineage trace|impact|resend`: file-level lineage on the command line, and the runs a
+lineage server missed sent to it again."""
 
 from __future__ import annotations
 
@@ -39,6 +40,27 @@ def cmd_lineage_impact(args, settings, resources_for: Callable[[Any], dict]) -> 
     return 0
 
 
+def cmd_lineage_resend(args, settings, resources_for: Callable[[Any], dict]) -> int:
+    import os
+
+    from lake_assets.instants import format_instant
+    from lake_assets.lineage.emitter import LineageEmitter, default_transport, resend
+
+    url = os.environ.get("LAKE_OPENLINEAGE_URL")
+    if not url:
+        raise ValueError(
+            "LAKE_OPENLINEAGE_URL is not set: without a lineage server the events go to "
+            f"{settings.state_dir / 'lineage'}, written as each run happens"
+        )
+    res = resources_for(settings)
+    since = format_instant(args.since)
+    emitter = LineageEmitter(default_transport(settings.state_dir), res["storage"].uri(""))
+    sent = resend(res["lineage"], emitter, since)
+    runs = len({event.run.runId for event in sent})
+    print(f"sent {len(sent)} events of {runs} runs started since {since} to {url}")
+    return 0
+
+
 def add_lineage_commands(
     subparsers: argparse._SubParsersAction, resources_for: Callable[[Any], dict]
 ) -> None:
@@ -56,3 +78,9 @@ def add_lineage_commands(
     p.add_argument("raw_path", help="a raw file key or URI")
     p.add_argument("--json", action="store_true", help="print JSON instead of a tree")
     p.set_defaults(run=lambda args, settings: cmd_lineage_impact(args, settings, resources_for))
+    p = lineage.add_parser(
+        "resend",
+        help="send the lineage server again every run recorded since a time (after an outage)",
+    )
+    p.add_argument("--since", required=True, help="ISO 8601 time; without an offset, UTC")
+    p.set_defaults(run=lambda args, settings: cmd_lineage_resend(args, settings, resources_for))

@@ -152,8 +152,16 @@ class LineageRecorder:
         try:
             self.emitter.emit(run)
         except Exception:
-            # A lineage server that is down must not fail a publish; the store has the record.
-            log.warning("could not emit lineage event for run %s", run.run_id, exc_info=True)
+            # A lineage server that is down must not fail a publish; the store has the record,
+            # and the server gets it again from there.
+            log.warning(
+                "could not emit lineage event %s of run %s; the lineage store has it: "
+                "`lake lineage resend --since %s` sends it again",
+                run.state,
+                run.run_id,
+                run.started_at,
+                exc_info=True,
+            )
 
     @contextmanager
     def track(self, run: LineageRun) -> Iterator[list[str]]:
@@ -174,6 +182,17 @@ class LineageRecorder:
         previous = [r for r in self.store.runs() if r.run_id != run.run_id]
         done = replace(run, outputs=final, supersedes=supersedes_for(previous, final))
         self.record(done.finished("COMPLETE", datetime.now(UTC).isoformat()))
+
+
+def resend(store: LineageStore, emitter: LineageEmitter, since: str) -> list[RunEvent]:
+    """Every event of the runs the store holds that started at or after `since` (ISO 8601
+    UTC), sent again in the order they happened (each run's START before its end). For a
+    lineage server that was down: OpenLineage consumers key runs by run id, so an event the
+    server already had repeats its run, never makes a second one. Stops at the first event
+    that cannot be sent (the server is still down), raising its error."""
+    records = [r for r in store.runs() if r.started_at >= since]
+    records.sort(key=lambda r: (r.started_at, r.run_id, r.state != "START"))
+    return [emitter.emit(record) for record in records]
 
 
 def recorder_for(store: LineageStore, state_dir: Path, lake_uri: str) -> LineageRecorder:
