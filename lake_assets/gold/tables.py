@@ -44,11 +44,11 @@ class GoldTable:
     columns: dict[str, GoldColumn]
     description: str
     min_group: MinGroup | None = None
+    sql_dir: Path = GOLD_SQL_DIR
     # Columns a LEFT JOIN fills from a reference (the customer's surrogate key from
     # silver_customer): null where the reference lacks the key, an orphan the row keeps. Each
     # gets a warn rule `<column>_found` of the output contract, so every build counts them.
     joined_keys: tuple[str, ...] = ()
-    sql_dir: Path = GOLD_SQL_DIR
 
     def __post_init__(self) -> None:
         for key in self.joined_keys:
