@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dagster import AssetsDefinition, Definitions, PartitionsDefinition
 
-from lake_assets.contracts.model import Contract, load_contracts
+from lake_assets.contracts.model import Contract, lake_contracts
 from lake_assets.events.model import DependencyRule, check_rules, load_rules
 from lake_assets.history.definitions import history_definitions
 from lake_assets.ingestion.asset_keys import curated_key_of
@@ -23,11 +23,7 @@ def checked_graph(
     """Contracts, dependency rules and the definitions of the data assets (ingestion, history,
     marts, the derived layers), with every reference between them and the sources checked: a config error fails
     here, when the code location loads."""
-    contracts = load_contracts(
-        settings.contracts_dir,
-        datasets=settings.sources,
-        pipelines_dir=settings.pipeline_contracts_dir,
-    )
+    contracts = lake_contracts(settings)
     data = [
         ingestion_definitions(settings, partitions_def, contracts),
         history_definitions(settings, partitions_def),

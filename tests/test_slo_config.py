@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from lake_assets.config import ConfigError
+from lake_assets.contracts.model import lake_contracts
 from lake_assets.settings import DEFAULT_SLO_DIR, load_settings
 from lake_assets.slo.config import load_slos, tier_of
 from lake_assets.slo.model import SLI_KINDS
-from lake_assets.slo.service import lake_contracts, lake_datasets, lake_slos
+from lake_assets.slo.service import lake_datasets, lake_slos
 
 
 @pytest.fixture(scope="module")

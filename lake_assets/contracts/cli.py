@@ -17,7 +17,7 @@ ResourcesFor = Callable[[Settings], dict[str, Any]]
 def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def try_contract(args: argparse.Namespace, settings: Settings) -> int:
         from lake_assets.config import load_config
-        from lake_assets.contracts.model import Contract, load_contracts
+        from lake_assets.contracts.model import Contract, lake_contracts
         from lake_assets.contracts.trial import TrialReport, trial_plan
         from lake_assets.tables.reader import resolve_published
 
@@ -30,11 +30,7 @@ def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
                     args.contract, "dataset", f"must be {args.dataset!r} to try it on it"
                 )
         else:
-            contract = load_contracts(
-                settings.contracts_dir,
-                datasets=settings.sources,
-                pipelines_dir=settings.pipeline_contracts_dir,
-            ).get(args.dataset)
+            contract = lake_contracts(settings).get(args.dataset)
             if contract is None:
                 raise LookupError(f"{args.dataset} has no contract; name one with --contract")
         resources = resources_for(settings)

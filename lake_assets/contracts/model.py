@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
-from lake_assets.settings import DEFAULT_PIPELINES_DIR, REPO_ROOT
+from lake_assets.settings import DEFAULT_PIPELINES_DIR, REPO_ROOT, Settings
 from lake_assets.tables.types import FieldType
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
@@ -399,3 +399,14 @@ def load_contracts(
                     f"{target.dataset!r}",
                 )
     return contracts
+
+
+def lake_contracts(settings: Settings) -> dict[str, Contract]:
+    """The lake's contracts as `settings` place them (its contracts folder and its generated
+    pipelines'), every referential rule checked against its sources: what the code location,
+    the SLOs and `lake contract try` read."""
+    return load_contracts(
+        settings.contracts_dir,
+        datasets=settings.sources,
+        pipelines_dir=settings.pipeline_contracts_dir,
+    )

@@ -44,7 +44,7 @@ def cmd_lineage_resend(args, settings, resources_for: Callable[[Any], dict]) -> 
     import os
 
     from lake_assets.instants import format_instant
-    from lake_assets.lineage.emitter import LineageEmitter, default_transport, resend
+    from lake_assets.lineage.emitter import recorder_for
 
     url = os.environ.get("LAKE_OPENLINEAGE_URL")
     if not url:
@@ -54,8 +54,8 @@ def cmd_lineage_resend(args, settings, resources_for: Callable[[Any], dict]) -> 
         )
     res = resources_for(settings)
     since = format_instant(args.since)
-    emitter = LineageEmitter(default_transport(settings.state_dir), res["storage"].uri(""))
-    sent = resend(res["lineage"], emitter, since)
+    recorder = recorder_for(res["lineage"], settings.state_dir, res["storage"].uri(""))
+    sent = recorder.resend(since)
     runs = len({event.run.runId for event in sent})
     print(f"sent {len(sent)} events of {runs} runs started since {since} to {url}")
     return 0

@@ -163,6 +163,16 @@ class LineageRecorder:
                 exc_info=True,
             )
 
+    def resend(self, since: str) -> list[RunEvent]:
+        """Every event of the runs the store holds that started at or after `since` (ISO 8601
+        UTC), sent again in the order they happened (each run's START before its end). For a
+        lineage server that was down: OpenLineage consumers key runs by run id, so an event the
+        server already had repeats its run, never makes a second one. Stops at the first event
+        that cannot be sent (the server is still down), raising its error."""
+        records = [r for r in self.store.runs() if r.started_at >= since]
+        records.sort(key=lambda r: (r.started_at, r.run_id, r.state != "START"))
+        return [self.emitter.emit(record) for record in records]
+
     @contextmanager
     def track(self, run: LineageRun) -> Iterator[list[str]]:
         """Record START (with the run's declared outputs), yield a list the body appends what
@@ -182,17 +192,6 @@ class LineageRecorder:
         previous = [r for r in self.store.runs() if r.run_id != run.run_id]
         done = replace(run, outputs=final, supersedes=supersedes_for(previous, final))
         self.record(done.finished("COMPLETE", datetime.now(UTC).isoformat()))
-
-
-def resend(store: LineageStore, emitter: LineageEmitter, since: str) -> list[RunEvent]:
-    """Every event of the runs the store holds that started at or after `since` (ISO 8601
-    UTC), sent again in the order they happened (each run's START before its end). For a
-    lineage server that was down: OpenLineage consumers key runs by run id, so an event the
-    server already had repeats its run, never makes a second one. Stops at the first event
-    that cannot be sent (the server is still down), raising its error."""
-    records = [r for r in store.runs() if r.started_at >= since]
-    records.sort(key=lambda r: (r.started_at, r.run_id, r.state != "START"))
-    return [emitter.emit(record) for record in records]
 
 
 def recorder_for(store: LineageStore, state_dir: Path, lake_uri: str) -> LineageRecorder:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lake_assets.alarms.model import SLO_BUDGET_ALERTS
-from lake_assets.contracts.model import load_contracts
+from lake_assets.contracts.model import lake_contracts
 from lake_assets.events.model import load_rules
 from lake_assets.history.apply import history_dataset
 from lake_assets.marts.columns import MART_DATASET
@@ -83,14 +83,6 @@ def lake_datasets(settings: Settings) -> list[str]:
 def lake_slos(settings: Settings) -> tuple[Slo, ...]:
     """The lake's declared SLOs, validated against its contracts and tables."""
     return load_slos(lake_contracts(settings), lake_datasets(settings), settings.slo_dir)
-
-
-def lake_contracts(settings: Settings) -> Mapping:
-    return load_contracts(
-        settings.contracts_dir,
-        datasets=settings.sources,
-        pipelines_dir=settings.pipeline_contracts_dir,
-    )
 
 
 def lake_records(settings: Settings, resources: Mapping[str, Any], instance) -> LakeRecords:
