@@ -249,6 +249,44 @@ def test_pools_collected_aside_count_in_the_jobs_metrics_and_raise_their_error(s
         rows()
 
 
+def test_a_job_whose_skipped_stage_the_status_store_dropped_keeps_its_figures(spark):
+    """Past spark.ui.retainedStages Spark's status store drops the stages that never ran first
+    (its cleanup, done here with the same store call): the job's figures stay those of the
+    stages that ran, not zeros (seen in CI once the shared session passed the retention)."""
+    from py4j.java_gateway import JavaClass
+
+    from lake_assets.runtime.spark_metrics import SPARK_METRICS, measured
+    from lake_assets.tables.frames import collected
+
+    def frame():  # a sort after an aggregation: its last job lists the shuffle as skipped
+        return spark.range(1000).selectExpr("id % 7 AS k").groupBy("k").count().orderBy("k")
+
+    with measured(spark, "whole") as whole:
+        collected(frame())
+    jsc = spark.sparkContext._jsc.sc()
+    with measured(spark, "dropped") as dropped:
+        collected(frame())
+        tracker, store = jsc.statusTracker(), jsc.statusStore()
+        group = spark.sparkContext.getLocalProperty("spark.jobGroup.id")
+        stages = {
+            s
+            for j in tracker.getJobIdsForGroup(group)
+            for s in tracker.getJobInfo(j).get().stageIds()
+        }
+        skipped = [s for s in stages if store.lastStageAttempt(s).status().toString() == "SKIPPED"]
+        assert skipped, "the frame's jobs list no skipped stage: the test needs one"
+        gateway = spark.sparkContext._gateway
+        wrapper = JavaClass("java.lang.Class", gateway._gateway_client).forName(
+            "org.apache.spark.status.StageDataWrapper"
+        )
+        for stage in skipped:
+            key = gateway.new_array(gateway.jvm.int, 2)
+            key[0], key[1] = stage, store.lastStageAttempt(stage).attemptId()
+            store.store().delete(wrapper, key)
+    assert dropped["origin"] == SPARK_METRICS, dropped.get("metrics_error")
+    assert dropped["tasks"] == whole["tasks"] > 0, (dropped, whole)
+
+
 def test_the_ledger_frame_is_built_through_arrow_at_the_declared_types(spark):
     """tables.frames.frame_of (Spark 4: an Arrow table; the 3.5 path runs in the job cases of
     tests/test_spark_jobs.py): the ledger's columns at their Spark types, values unchanged."""

@@ -96,7 +96,9 @@ def _consumed(spark, group: str) -> dict:
             stages.update(info.get().stageIds())
     usage, run_ms = _nothing(), 0
     for stage in sorted(stages):
-        data = store.lastStageAttempt(stage)  # a skipped stage reports zeros
+        data = _last_attempt(store, stage)
+        if data is None:  # dropped by the store: a stage that never ran
+            continue
         run_ms += data.executorRunTime()
         usage["bytes_read"] += data.inputBytes()
         usage["bytes_written"] += data.outputBytes()
@@ -105,6 +107,21 @@ def _consumed(spark, group: str) -> dict:
     usage["memory_gb_seconds"] = usage["vcpu_seconds"] * memory_gb_per_core(spark)
     usage["objects_read"], usage["objects_written"] = _files(spark, jobs)
     return {**usage, "origin": SPARK_METRICS}
+
+
+def _last_attempt(store, stage: int):
+    """The stage's last attempt, or None when the status store no longer holds it. Past
+    `spark.ui.retainedStages` (a long-lived session, like the test suite's, gets there) Spark
+    drops the stages without a completion time first: the skipped ones, which never ran and
+    would report zeros. Without this one such stage turned a whole job's figures to zero."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        return store.lastStageAttempt(stage)
+    except Py4JJavaError as error:
+        if error.java_exception.getClass().getName() != "java.util.NoSuchElementException":
+            raise
+        return None
 
 
 def memory_gb_per_core(spark) -> float:
