@@ -25,6 +25,7 @@ from lake_assets.events.definitions import events_definitions
 from lake_assets.graph import checked_graph
 from lake_assets.pipelines.definitions import pipelines_definitions
 from lake_assets.pull.definitions import pull_definitions
+from lake_assets.recovery.definitions import recovery_definitions
 from lake_assets.settings import Settings, load_settings
 from lake_assets.slo.assets import SLO_GROUP, SLO_JOB, slo_definitions
 from partitions import daily_partitions
@@ -94,6 +95,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         pipelines_definitions(settings),
         cost_definitions(settings),
         slo_definitions(settings),
+        recovery_definitions(),
         Definitions(
             jobs=capability_jobs(partitions_def),
             resources=resources if resources is not None else build_resources(settings),

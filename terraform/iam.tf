@@ -494,6 +494,20 @@ data "aws_iam_policy_document" "orchestrator" {
     resources = ["${local.lake_arn}/_pipelines/*"]
   }
 
+  # Disaster recovery (lake_assets/recovery/, ADR-0149): the catalog export the schedule writes
+  # every 15 minutes and prunes past the retention, read back by `lake dr check|restore` (in the
+  # recovery region, from the replica, where this role is the DR deployment's).
+  statement {
+    sid    = "CatalogExports"
+    effect = "Allow"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${local.lake_arn}/_recovery/*"]
+  }
+
   # The SLO dashboard (lake_assets/slo/site.py) replaces site/slo/index.html at each
   # evaluation; the storage reads the object's head back after the write.
   statement {
@@ -540,6 +554,7 @@ data "aws_iam_policy_document" "orchestrator" {
         "site/*",
         "_dagster/*",
         "exports/*",
+        "_recovery/*",
       ]
     }
   }

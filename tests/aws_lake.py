@@ -25,21 +25,24 @@ def open_aws_lake(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     environ_out: dict[str, str] | None = None,
+    region: str = REGION,
+    bucket: str = "lake",
 ):
     """Settings, resources and an alert reader of a lake on the `aws` profile, against the
     moto server at `aws_endpoint`: bucket `lake` with S3 events on raw/ into an SQS queue, an
     SNS alert topic read through a queue, the DynamoDB tables and the Glue database. `env`
     adds to or overrides the profile's settings (e.g. the EMR application to submit to);
-    `environ_out` receives the environment that opens this lake (for `lake` commands)."""
-    client = lambda name: boto3.client(name, endpoint_url=aws_endpoint, region_name=REGION)  # noqa: E731
+    `environ_out` receives the environment that opens this lake (for `lake` commands); `region`
+    and `bucket` place it elsewhere (a disaster-recovery region's lake)."""
+    client = lambda name: boto3.client(name, endpoint_url=aws_endpoint, region_name=region)  # noqa: E731
     s3, sqs, sns = client("s3"), client("sqs"), client("sns")
-    s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     queue_url = sqs.create_queue(QueueName="arrivals")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
     s3.put_bucket_notification_configuration(
-        Bucket="lake",
+        Bucket=bucket,
         NotificationConfiguration={
             "QueueConfigurations": [
                 {
@@ -64,9 +67,9 @@ def open_aws_lake(
     environ = {
         "LAKE_PROFILE": "aws",
         "LAKE_ROOT": str(tmp_path / "unused"),
-        "AWS_DEFAULT_REGION": REGION,
+        "AWS_DEFAULT_REGION": region,
         "LAKE_AWS_ENDPOINT_URL": aws_endpoint,
-        "LAKE_S3_BUCKET": "lake",
+        "LAKE_S3_BUCKET": bucket,
         "LAKE_ALERT_TOPIC_ARN": topic_arn,
         "LAKE_ARRIVALS_QUEUE_URL": queue_url,
         "LAKE_EMR_APPLICATION_ID": "00fakeapp",
@@ -82,9 +85,9 @@ def open_aws_lake(
         settings.aws.registry_table,
         settings.aws.file_index_table,
         endpoint_url=aws_endpoint,
-        region=REGION,
+        region=region,
     )
-    connection = {"endpoint_url": aws_endpoint, "region": REGION}
+    connection = {"endpoint_url": aws_endpoint, "region": region}
     DynamoLineageStore.create_table(settings.aws.lineage_table, **connection)
     DynamoEventStore.create_tables(
         settings.aws.events_table, settings.aws.event_state_table, **connection

@@ -257,6 +257,7 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         "cost/drivers",
         "cost/ledger",
         "slo/evaluation",
+        "recovery/catalog_export",
     } | {"/".join(table.asset) for table in DERIVED_TABLES}
     graph = defs.resolve_asset_graph()
     history = graph.get(history_key_of("customers"))

@@ -36,6 +36,7 @@ ASSETS = [
     "raw/customers",
     "raw/fx_rates",
     "raw/order_events",
+    "recovery/catalog_export",
     "registry/card_transactions",
     "registry/crm_contacts",
     "registry/customers",
@@ -199,6 +200,7 @@ CHECKS = [
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
 # start with "__".
 JOBS = [
+    "catalog_export",
     "classify",
     "compaction",
     "cost",
@@ -224,6 +226,7 @@ SENSORS = [
 ]
 # (name, cron, default status)
 SCHEDULES = [
+    ("catalog_export_schedule", "*/15 * * * *", "RUNNING"),
     ("compaction_schedule", "0 4 * * *", "RUNNING"),
     ("cost_daily", "30 6 * * *", "RUNNING"),
     ("daily_card_transactions", "0 2 * * *", "RUNNING"),

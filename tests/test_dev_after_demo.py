@@ -28,6 +28,7 @@ from resources import build_resources
 
 DEMO_DAYS = 2  # the smallest demo: two days of the sources, the history and the mart
 CLOCK_ONLY = {
+    "catalog_export_schedule",
     "partition_deadlines_schedule",
     "compaction_schedule",
     "pipeline_drift_schedule",

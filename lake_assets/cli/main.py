@@ -38,6 +38,7 @@ from lake_assets.lineage.cli import add_lineage_commands
 from lake_assets.pipelines.cli import add_generate_commands
 from lake_assets.platform.cli import add_platform_commands
 from lake_assets.pull.cli import add_pull_commands
+from lake_assets.recovery.cli import add_recovery_commands
 from lake_assets.runtime.cli import add_deploy_commands
 from lake_assets.settings import ConfigError, load_settings
 from lake_assets.slo.cli import add_slo_commands
@@ -66,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     add_dead_letter_commands(sub, _resources)
     add_retention_commands(sub, _resources)
     add_restore_commands(sub, _resources)
+    add_recovery_commands(sub, _resources)
     add_raw_commands(sub, _resources)
     add_generate_commands(sub)
     add_deploy_commands(sub, _resources)

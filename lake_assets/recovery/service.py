@@ -1,0 +1,90 @@
+"""Export the catalog into the bucket, and restore a catalog from the exports a bucket holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from lake_assets.recovery.model import (
+    EXPORT_PREFIX,
+    RESTORE,
+    CatalogExport,
+    RecoveryPlan,
+    export_document,
+    export_key,
+    parse_export,
+    plan_recovery,
+)
+from lake_assets.tables.reader import published_files
+from resources.catalog import PartitionCatalog, PublishedPartition
+from resources.storage import LakeStorage
+
+
+def export_catalog(
+    catalog: PartitionCatalog, storage: LakeStorage, at: datetime, retention: timedelta
+) -> tuple[str, int, int]:
+    """Write every current pointer under `_recovery/catalog/`; remove the exports older than the
+    retention (their superseded versions are expired too, so they could not be restored), never
+    the one just written. Returns the key, the partitions exported and the exports removed."""
+    partitions = [p for dataset in catalog.datasets() for p in catalog.partitions(dataset)]
+    key = export_key(at)
+    storage.put_bytes(key, export_document(partitions, at), "application/json")
+    expired = [k for k in export_keys(storage) if k < export_key(at - retention) and k != key]
+    for old in expired:
+        storage.delete_prefix(old)
+    return key, len(partitions), len(expired)
+
+
+def export_keys(storage: LakeStorage) -> list[str]:
+    """The exports in the bucket, newest first."""
+    keys = [info.key for info in storage.list(EXPORT_PREFIX) if info.key.endswith(".json")]
+    return sorted(keys, reverse=True)
+
+
+def read_exports(storage: LakeStorage, keys: list[str]) -> Iterator[CatalogExport]:
+    for key in keys:
+        yield parse_export(key, storage.get_bytes(key))
+
+
+def missing_here(storage: LakeStorage):
+    """What a version lacks in `storage`: its manifest or a file it lists (the reader's own
+    check, so restored means readable)."""
+
+    def missing(version: PublishedPartition) -> tuple[str, ...]:
+        try:
+            published_files(storage, version)
+        except FileNotFoundError as error:
+            return (str(error),)
+        return ()
+
+    return missing
+
+
+class NoExport(LookupError):
+    pass
+
+
+def recovery_plan(
+    catalog: PartitionCatalog, storage: LakeStorage, replace: bool = False
+) -> RecoveryPlan:
+    keys = export_keys(storage)
+    if not keys:
+        raise NoExport(
+            f"no catalog export under {storage.uri(EXPORT_PREFIX)}: the lake exports its "
+            "catalog on the recovery/catalog_export schedule or with `lake dr export`"
+        )
+    exports = read_exports(storage, keys)
+    return plan_recovery(
+        next(exports), exports, missing_here(storage), catalog.current, replace=replace
+    )
+
+
+def restore(catalog: PartitionCatalog, plan: RecoveryPlan) -> int:
+    """Publish each partition the plan restores, under the optimistic check: the catalog must
+    still hold what the plan saw (StalePublish otherwise). Returns how many were published."""
+    published = 0
+    for item in plan.partitions:
+        if item.outcome == RESTORE:
+            catalog.publish(item.version, expected_run_id=item.replaces)
+            published += 1
+    return published
