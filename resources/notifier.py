@@ -25,6 +25,42 @@ class Alert:
         return json.dumps(asdict(self), sort_keys=True, default=str)
 
 
+# AWS Chatbot's custom notification schema, which it posts to a Slack (or Teams) channel: a
+# title, a markdown description and keywords. The limits are Chatbot's.
+_CHAT_TITLE, _CHAT_DESCRIPTION = 250, 8000
+
+
+def chat_notification(alert: Alert) -> dict:
+    """The alert as a chat channel shows it (terraform/chat.tf subscribes AWS Chatbot to the
+    alert topic): the subject as the title, each detail a line, the kind a keyword."""
+    lines = [f"*{name}*: {_plain(value)}" for name, value in sorted(alert.detail.items())]
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "content": {
+            "textType": "client-markdown",
+            "title": " ".join(alert.subject.split())[:_CHAT_TITLE],
+            "description": ("\n".join(lines) or alert.kind)[:_CHAT_DESCRIPTION],
+            "keywords": [alert.kind],
+        },
+        "metadata": {
+            "eventType": alert.kind,
+            "summary": alert.subject[:100],
+            "additionalContext": {"raised_at": alert.raised_at},
+        },
+    }
+
+
+def email_text(alert: Alert) -> str:
+    """The alert as an email subscriber reads it."""
+    details = "".join(f"{name}: {_plain(value)}\n" for name, value in sorted(alert.detail.items()))
+    return f"{alert.subject}\n\nkind: {alert.kind}\nraised at: {alert.raised_at}\n{details}"
+
+
+def _plain(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
 class Notifier(ABC):
     @abstractmethod
     def send(self, alert: Alert) -> None: ...

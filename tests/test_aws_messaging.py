@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import boto3
 import pytest
@@ -81,7 +84,10 @@ def test_sns_notifier_delivers_the_alert_to_a_subscribed_queue(aws_endpoint, cli
         detail={"source_id": "payments", "removed": ["acct"], "confidence": 0.25},
     )
 
-    SNSNotifier(topic, endpoint_url=aws_endpoint, region=REGION).send(alert)
+    with _web_subscriber() as (endpoint, posted):
+        # A web endpoint as AWS Chatbot's is (terraform/chat.tf; https there, http here).
+        clients["sns"].subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint)
+        SNSNotifier(topic, endpoint_url=aws_endpoint, region=REGION).send(alert)
 
     [message] = clients["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     envelope = json.loads(message["Body"])
@@ -90,6 +96,40 @@ def test_sns_notifier_delivers_the_alert_to_a_subscribed_queue(aws_endpoint, cli
     assert len(envelope["Subject"]) == 100
     assert envelope["Subject"].startswith("payments: field acct removed ?berweisung xxx")
     assert envelope["MessageAttributes"]["kind"]["Value"] == "schema.breaking"
+    # The chat channel gets Chatbot's custom notification, not the alert's JSON.
+    [chat] = [json.loads(json.loads(body)["Message"]) for body in posted]
+    assert (chat["version"], chat["source"]) == ("1.0", "custom")
+    assert chat["content"]["title"].startswith("payments: field acct removed Überweisung xxx")
+    assert chat["content"]["description"].splitlines() == [
+        "*confidence*: 0.25",
+        '*removed*: ["acct"]',
+        "*source_id*: payments",
+    ]
+    assert chat["content"]["keywords"] == ["schema.breaking"]
+
+
+@contextmanager
+def _web_subscriber():
+    """An HTTP endpoint on 127.0.0.1 that keeps the bodies posted to it."""
+    posted: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posted.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/chat", posted
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_feed_reports_raw_objects_from_bucket_notifications(aws_endpoint, clients):

@@ -1,9 +1,13 @@
-"""Alerts as SNS messages (Notifier)."""
+"""Alerts as SNS messages (Notifier): one publish, each subscriber's protocol its own format
+(SNS's MessageStructure "json"): queues and Lambda the alert's JSON, which the lake's consumers
+parse; HTTPS endpoints (AWS Chatbot, into Slack) a chat notification; email readable text."""
 
 from __future__ import annotations
 
+import json
+
 from resources.aws.clients import _client
-from resources.notifier import Alert, Notifier
+from resources.notifier import Alert, Notifier, chat_notification, email_text
 
 
 def _sns_subject(alert: Alert) -> str:
@@ -18,9 +22,18 @@ class SNSNotifier(Notifier):
         self._sns = _client("sns", endpoint_url, region)
 
     def send(self, alert: Alert) -> None:
+        chat = json.dumps(chat_notification(alert))
         self._sns.publish(
             TopicArn=self.topic_arn,
             Subject=_sns_subject(alert),
-            Message=alert.to_json(),
+            Message=json.dumps(
+                {
+                    "default": alert.to_json(),
+                    "https": chat,
+                    "http": chat,
+                    "email": email_text(alert),
+                }
+            ),
+            MessageStructure="json",
             MessageAttributes={"kind": {"DataType": "String", "StringValue": alert.kind}},
         )
