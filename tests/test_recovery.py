@@ -21,7 +21,8 @@ from lake_assets.recovery.model import ALREADY, KEPT, LOST, RESTORE, ExportError
 from lake_assets.recovery.service import export_catalog, export_keys, recovery_plan, restore
 from lake_assets.settings import load_settings
 from lake_assets.tables.locations import published_location
-from lake_assets.tables.manifest import write_manifest
+from lake_assets.tables.publish import publish as tables_publish
+from lake_assets.tables.publish import version_of
 from lake_assets.tables.reader import read_version_arrow
 from resources import build_resources
 from resources.catalog import PublishedPartition
@@ -31,20 +32,24 @@ NOW = datetime(2026, 3, 4, 12, tzinfo=UTC)
 WEEK = timedelta(days=7)
 
 
-def publish(stores, dataset: str, partition: str, run_id: str, amounts: list[float]):
-    """A version as a job leaves it (a Parquet file and its manifest), then published."""
+def publish(stores, dataset, partition, run_id, amounts, published_at: datetime = NOW):
+    """A version as a job leaves it (a Parquet file), published as every writer publishes."""
     storage, catalog = stores["storage"], stores["catalog"]
     location = published_location(dataset, run_id, partition)
     buffer = io.BytesIO()
     pq.write_table(pa.table({"amount": amounts}), buffer)
     storage.put_bytes(location + "part-0.parquet", buffer.getvalue())
-    write_manifest(storage, location, {"files": ["part-0.parquet"]})
-    have = catalog.current(dataset, partition)
     version = PublishedPartition(
-        dataset, partition, location, run_id, NOW.isoformat(), len(amounts), "v1",
+        dataset, partition, location, run_id, published_at.isoformat(), len(amounts), "v1",
         {"amount": "double"},
     )  # fmt: skip
-    catalog.publish(version, expected_run_id=have.run_id if have else "")
+    tables_publish(
+        catalog,
+        storage,
+        version,
+        ["part-0.parquet"],
+        version_of(catalog.current(dataset, partition)),
+    )
     return version
 
 
@@ -65,6 +70,7 @@ def test_a_replica_behind_restores_each_partition_at_its_newest_complete_version
     export_catalog(primary["catalog"], primary["storage"], NOW, WEEK)
     newer = publish(primary, "cards", DAY, "r3", [1.0, 2.0, 5.0])
     export_catalog(primary["catalog"], primary["storage"], NOW + timedelta(minutes=15), WEEK)
+    late = publish(primary, "cards", NEXT, "r4", [4.0], NOW + timedelta(minutes=20))
 
     # The replica: every object but r3's data file, still in flight; its catalog lost.
     shutil.copytree(
@@ -81,6 +87,8 @@ def test_a_replica_behind_restores_each_partition_at_its_newest_complete_version
     assert "part-0.parquet" in day.missing[0] and day.from_export != plan.export.key
     assert (next_day.outcome, next_day.version.run_id, next_day.older) == (RESTORE, "r2", False)
     assert replica["catalog"].current("cards", DAY) is None  # a check changes nothing
+    # Published after the newest export: named, to rebuild from raw, not restored.
+    assert [p.run_id for p in plan.published_after] == [late.run_id]
 
     assert restore(replica["catalog"], plan) == 2
     assert amounts(replica, "cards", DAY) == [1.0, 2.0]  # r1, readable: no pointer ahead of files

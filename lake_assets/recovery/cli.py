@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,15 @@ def describe(plan: RecoveryPlan, storage_uri: str, now: datetime) -> list[str]:
             f"  LOST {item.dataset}[{item.partition}]: no exported version is complete here: "
             f"{item.missing[0]}; rebuild it from raw (lake promote, lake layer build)"
         )
+    if plan.published_after:
+        lines.append(
+            f"  published after the export, not restored ({len(plan.published_after)} "
+            "partitions): rebuild these days from raw (lake promote, lake build)"
+        )
+        lines.extend(
+            f"    {p.dataset}[{p.partition}] run {p.run_id} published {p.published_at}"
+            for p in plan.published_after[:20]
+        )
     kept = [p for p in plan.partitions if p.outcome == KEPT]
     for item in kept[:10]:
         lines.append(
@@ -52,6 +62,7 @@ def as_json(plan: RecoveryPlan) -> dict:
         "export": plan.export.key,
         "exported_at": plan.export.exported_at.isoformat(),
         "counts": plan.counts(),
+        "published_after": [asdict(p) for p in plan.published_after],
         "partitions": [
             {"dataset": p.dataset, "partition": p.partition, "outcome": p.outcome,
              "run_id": p.version.run_id if p.version else None, "from_export": p.from_export,

@@ -93,6 +93,8 @@ class PartitionRecovery:
 class RecoveryPlan:
     export: CatalogExport
     partitions: list[PartitionRecovery] = field(default_factory=list)
+    # Versions published after the export (their manifests are in the bucket): not restored.
+    published_after: list[PublishedPartition] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

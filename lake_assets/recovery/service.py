@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 from lake_assets.recovery.model import (
@@ -15,6 +17,7 @@ from lake_assets.recovery.model import (
     parse_export,
     plan_recovery,
 )
+from lake_assets.tables.manifest import MANIFEST
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
@@ -74,9 +77,35 @@ def recovery_plan(
             "catalog on the recovery/catalog_export schedule or with `lake dr export`"
         )
     exports = read_exports(storage, keys)
-    return plan_recovery(
-        next(exports), exports, missing_here(storage), catalog.current, replace=replace
-    )
+    newest = next(exports)
+    plan = plan_recovery(newest, exports, missing_here(storage), catalog.current, replace=replace)
+    plan.published_after = published_after(storage, newest)
+    return plan
+
+
+_ENTRY = {f.name for f in fields(PublishedPartition)}
+
+
+def published_after(storage: LakeStorage, export: CatalogExport) -> list[PublishedPartition]:
+    """The newest version of each partition published after the export, from the manifests in
+    the bucket (a publish writes its manifest just before the switch): what the restore cannot
+    bring back, to rebuild from raw. Only manifests written since the export are read."""
+    newest: dict[tuple[str, str], PublishedPartition] = {}
+    for dataset in sorted({p.dataset for p in export.partitions}):
+        for info in storage.list(f"curated/{dataset}/"):
+            if not info.key.endswith("/" + MANIFEST) or info.last_modified <= export.exported_at:
+                continue
+            manifest = json.loads(storage.get_bytes(info.key))
+            if (
+                not _ENTRY <= set(manifest)
+                or manifest["published_at"] <= export.exported_at.isoformat()
+            ):
+                continue
+            entry = PublishedPartition(**{name: manifest[name] for name in _ENTRY})
+            key = (entry.dataset, entry.partition)
+            if key not in newest or entry.published_at > newest[key].published_at:
+                newest[key] = entry
+    return sorted(newest.values(), key=lambda p: (p.dataset, p.partition))
 
 
 def restore(catalog: PartitionCatalog, plan: RecoveryPlan) -> int:
