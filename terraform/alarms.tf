@@ -3,7 +3,9 @@
 #   - arrivals the sensor could not take, now on the dead-letter queue;
 #   - Spark job runs that failed on EMR Serverless;
 #   - what the platform's code emits (namespace Lakehouse, dimension Lake = the lake bucket):
-#     failed Dagster runs, failed sensor or schedule ticks, SLOs burning fast or out of budget.
+#     failed Dagster runs, failed sensor or schedule ticks, SLOs burning fast or out of budget;
+#   - with dr_region (dr.tf), the bucket's replication falling behind its recovery point or
+#     failing.
 
 locals {
   # The metrics the platform emits: names shared with the emitting code
@@ -84,6 +86,53 @@ resource "aws_cloudwatch_metric_alarm" "emr_failed_jobs" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.schema_drift_alerts.arn]
   ok_actions          = [aws_sns_topic.schema_drift_alerts.arn]
+}
+
+# S3 publishes the replication rule's metrics (AWS/S3, per source bucket, destination bucket and
+# rule) in the lake's region, every minute while objects replicate (Replication Time Control's
+# metrics, dr.tf). ReplicationLatency is in seconds: past the recovery point objective, what the
+# region's loss would cost is more than the lake promises.
+resource "aws_cloudwatch_metric_alarm" "replication_latency" {
+  count               = local.dr_enabled ? 1 : 0
+  alarm_name          = "${var.name_prefix}-replication-latency"
+  alarm_description   = "The lake bucket's replica is more than the ${local.replication_rpo_minutes}-minute recovery point behind. See docs/runbooks/alarm-response.md."
+  namespace           = "AWS/S3"
+  metric_name         = "ReplicationLatency"
+  dimensions          = local.replication_metric_dimensions
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = local.replication_rpo_minutes * 60
+  comparison_operator = "GreaterThanThreshold"
+  # No data is no lag: S3 publishes the latency only while objects replicate.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = [aws_sns_topic.schema_drift_alerts.arn]
+  ok_actions         = [aws_sns_topic.schema_drift_alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_failed" {
+  count               = local.dr_enabled ? 1 : 0
+  alarm_name          = "${var.name_prefix}-replication-failed"
+  alarm_description   = "Objects of the lake bucket failed to replicate to its replica. See docs/runbooks/alarm-response.md."
+  namespace           = "AWS/S3"
+  metric_name         = "OperationsFailedReplication"
+  dimensions          = local.replication_metric_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.schema_drift_alerts.arn]
+  ok_actions          = [aws_sns_topic.schema_drift_alerts.arn]
+}
+
+locals {
+  replication_metric_dimensions = {
+    SourceBucket      = local.lake_bucket_name
+    DestinationBucket = local.replica_bucket_name
+    RuleId            = local.replication_rule_id
+  }
 }
 
 # ---------------------------------------------------------------------------------------------

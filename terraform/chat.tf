@@ -1,4 +1,4 @@
-# Alerts in Slack through AWS Chatbot (ADR-0150): the channel subscribes to the lake's alert
+# Alerts in Slack through AWS Chatbot (ADR-0151): the channel subscribes to the lake's alert
 # topic, so CloudWatch's alarms arrive as Chatbot renders them, and the lake's own alerts (schema
 # breaks, dead letters, SLO burns, ...) as the custom notifications resources/aws/sns.py sends to
 # HTTPS subscribers. No webhook URL to keep secret and no code in the lake that calls Slack.

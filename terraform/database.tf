@@ -119,3 +119,15 @@ resource "aws_iam_role_policy_attachment" "rds_monitoring" {
   role       = aws_iam_role.rds_monitoring.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
+
+# The recovery region keeps the database's automated backups (dr.tf): RDS copies each snapshot
+# and the transaction logs there, so the database can be restored in that region to any time
+# within the same retention as here, encrypted with the recovery region's key.
+resource "aws_db_instance_automated_backups_replication" "dagster" {
+  count    = local.dr_enabled ? 1 : 0
+  provider = aws.dr
+
+  source_db_instance_arn = aws_db_instance.dagster.arn
+  kms_key_id             = aws_kms_key.dr[0].arn
+  retention_period       = aws_db_instance.dagster.backup_retention_period
+}

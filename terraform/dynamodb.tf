@@ -1,6 +1,6 @@
 # Every DynamoDB table of the aws profile, one per store in resources/aws/. Keys mirror the
 # SQLite stores; all are on demand, with point-in-time recovery, deletion protection and the
-# lake's customer managed key.
+# lake's customer managed key, and, with dr_region, a replica in the recovery region (dr.tf).
 #   schema_registry     (source_id, version)   resources/aws/dynamo_registry.py
 #   raw_file_index      (source_id, key)       resources/aws/dynamo_registry.py
 #   lineage             (run_id, state)        resources/aws/dynamo_lineage.py
@@ -49,6 +49,24 @@ resource "aws_dynamodb_table" "lake" {
   server_side_encryption {
     enabled     = true
     kms_key_arn = aws_kms_key.lake.arn
+  }
+
+  # With dr_region (dr.tf), each table has a replica there (a global table): DynamoDB replicates
+  # every write through the table's stream, which replicas require with both images. Only the
+  # lake's region writes; the replica is read by a recovery deployment, so the global tables'
+  # last-writer-wins never meets two writers of one item (the conditional puts of the events'
+  # deduplication, the compaction lease and the audit trail stay within one region).
+  stream_enabled   = local.dr_enabled
+  stream_view_type = local.dr_enabled ? "NEW_AND_OLD_IMAGES" : null
+
+  dynamic "replica" {
+    for_each = local.dr_enabled ? [var.dr_region] : []
+    content {
+      region_name            = replica.value
+      kms_key_arn            = aws_kms_key.dr[0].arn
+      point_in_time_recovery = true
+      propagate_tags         = true
+    }
   }
 }
 

@@ -119,6 +119,21 @@ output "job_runtime_repository_url" {
   value       = aws_ecr_repository.job_runtime.repository_url
 }
 
+output "dr_region" {
+  description = "The recovery region (dr.tf); null when the lake lives in one region."
+  value       = var.dr_region
+}
+
+output "dr_replica_bucket" {
+  description = "The lake bucket's replica in the recovery region: LAKE_S3_BUCKET of a recovery deployment (docs/runbooks/disaster-recovery.md); null without dr_region."
+  value       = one(aws_s3_bucket.replica[*].bucket)
+}
+
+output "dr_replica_bucket_arn" {
+  description = "ARN of the lake bucket's replica; null without dr_region."
+  value       = one(aws_s3_bucket.replica[*].arn)
+}
+
 output "kms_key_arn" {
   description = "The lake's customer managed key."
   value       = aws_kms_key.lake.arn

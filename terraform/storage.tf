@@ -206,8 +206,9 @@ data "aws_iam_policy_document" "lake_key" {
 # The lake bucket: raw/, curated/, quarantine/, dead-letter/.
 # ---------------------------------------------------------------------------------------------
 
+# With dr_region set, the whole bucket replicates into its replica in the recovery region
+# (dr.tf); without it (dev) the lake lives in one region, recovered there from its versions.
 resource "aws_s3_bucket" "lake" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication needs a second region, key and bucket chosen by the bank's DR design; this root deploys one region. Versioning and PITR cover recovery within it.
   bucket = local.lake_bucket_name
 }
 
@@ -437,7 +438,7 @@ resource "aws_s3_bucket_notification" "lake" {
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication is a DR decision of the bank, outside this single-region root.
+  #checkov:skip=CKV_AWS_144:The access logs and the trail stay in the lake's region: copying audit records to a second region is the bank's audit retention decision, not what a recovery serves from; the replica logs its own access there (dr.tf).
   #checkov:skip=CKV_AWS_145:S3 server access logging cannot deliver to an SSE-KMS bucket; SSE-S3 (AES256) is the only supported encryption for the target.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events of the log bucket; notifications would only add cost.
   bucket = local.log_bucket_name

@@ -4,6 +4,17 @@ variable "region" {
   default     = "eu-west-1"
 }
 
+variable "dr_region" {
+  description = "Recovery region of the lake (dr.tf): the bucket replicated there within 15 minutes, the Dagster database's backups and the DynamoDB tables' replicas. Null: one region, no DR resources."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dr_region == null || (can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.dr_region)) && var.dr_region != var.region)
+    error_message = "dr_region is an AWS region (e.g. eu-central-1) other than region: a replica in the lake's own region recovers nothing when that region is lost."
+  }
+}
+
 variable "name_prefix" {
   description = "Prefix of every resource name that is not set explicitly below."
   type        = string

@@ -36,6 +36,18 @@ provider "aws" {
   }
 }
 
+# The recovery region (dr.tf): the lake bucket's replica, the database's replicated backups and
+# the DynamoDB tables' replicas are created there. Without dr_region nothing uses it, and it
+# points at the lake's own region.
+provider "aws" {
+  alias  = "dr"
+  region = coalesce(var.dr_region, var.region)
+
+  default_tags {
+    tags = local.provider_tags
+  }
+}
+
 data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}

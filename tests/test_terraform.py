@@ -70,6 +70,7 @@ EXPECTED_FILES = [
     "web.tf",
     "alarms.tf",
     "cicd.tf",
+    "dr.tf",
 ]
 
 # The environment variables the aws profile reads (lake_assets/settings.py), each an output.
@@ -556,7 +557,7 @@ def test_every_dynamodb_table_is_on_demand_recoverable_and_encrypted(config):
     assert body["for_each"] == "${local.dynamodb_tables}"
     assert body["billing_mode"] == "PAY_PER_REQUEST"
     assert body["deletion_protection_enabled"] is True
-    attribute = one(body["dynamic"])["attribute"]
+    attribute = one([d["attribute"] for d in body["dynamic"] if "attribute" in d])
     assert "each.value.hash_key" in attribute["for_each"]
     assert "each.value.range_key" in attribute["for_each"]
     assert one(body["point_in_time_recovery"])["enabled"] is True
@@ -621,7 +622,13 @@ def _alarm_names(config) -> set[str]:
 
 def test_every_alarm_notifies_the_alert_topic(config):
     alarms = resources_of(config, "aws_cloudwatch_metric_alarm")
-    assert set(alarms) == {"platform", "arrivals_dead_letters", "emr_failed_jobs"}
+    assert set(alarms) == {
+        "platform",
+        "arrivals_dead_letters",
+        "emr_failed_jobs",
+        "replication_latency",  # with dr_region: dr.tf, tests/test_terraform_dr.py
+        "replication_failed",
+    }
     for name, alarm in alarms.items():
         assert alarm["alarm_actions"] == [ALERT_TOPIC], name
         assert alarm["treat_missing_data"] == "notBreaching", name

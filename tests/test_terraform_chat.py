@@ -1,4 +1,4 @@
-"""Alerts in Slack through AWS Chatbot (terraform/chat.tf, ADR-0150), read from the HCL as the
+"""Alerts in Slack through AWS Chatbot (terraform/chat.tf, ADR-0151), read from the HCL as the
 other Terraform tests read it; what the channel receives is tested on the moto server
 (tests/test_aws_messaging.py::test_sns_notifier_delivers_the_alert_to_a_subscribed_queue)."""
 

@@ -63,6 +63,7 @@ TAGGABLE = {
     "aws_budgets_budget",
     "aws_ce_anomaly_monitor",
     "aws_ce_anomaly_subscription",
+    "aws_chatbot_slack_channel_configuration",
     "aws_cloudtrail",
     "aws_cloudwatch_log_group",
     "aws_cloudwatch_metric_alarm",
@@ -95,6 +96,7 @@ TAGGABLE = {
 }
 UNTAGGABLE = {
     "aws_cognito_user_pool_client",
+    "aws_db_instance_automated_backups_replication",
     "aws_cognito_user_pool_domain",
     "aws_ecr_repository_policy",
     "aws_ecs_cluster_capacity_providers",
@@ -110,6 +112,7 @@ UNTAGGABLE = {
     "aws_s3_bucket_ownership_controls",
     "aws_s3_bucket_policy",
     "aws_s3_bucket_public_access_block",
+    "aws_s3_bucket_replication_configuration",
     "aws_s3_bucket_server_side_encryption_configuration",
     "aws_s3_bucket_versioning",
     "aws_sqs_queue_policy",

@@ -14,6 +14,10 @@ certificate_arn          = "arn:aws:acm:eu-west-1:222222222222:certificate/00000
 emr_runtime_image_tag = "emr-7.12.0-0123456789ab"
 dagster_image_tag     = "prod-0123456789ab"
 
+# Disaster recovery (dr.tf): the bucket replicated within 15 minutes, the database's backups
+# and the DynamoDB tables' replicas in a second region (docs/runbooks/disaster-recovery.md).
+dr_region = "eu-central-1"
+
 db_instance_class        = "db.m7g.large"
 db_multi_az              = true
 db_backup_retention_days = 35

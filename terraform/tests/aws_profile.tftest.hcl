@@ -11,6 +11,12 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+# The recovery region's provider (dr.tf, versions.tf), mocked alike.
+mock_provider "aws" {
+  alias  = "dr"
+  source = "./tests/mocks"
+}
+
 # Inputs without defaults: the job runtime and code location images (an application or a
 # service without its image cannot run), and the bank's network and certificate.
 variables {
@@ -196,4 +202,87 @@ run "zone_transition_storage_class_is_one_of_s3s" {
   }
 
   expect_failures = [var.zone_transitions]
+}
+
+# Without dr_region the lake lives in one region: nothing of dr.tf exists.
+run "one_region_without_dr_region" {
+  command = plan
+
+  assert {
+    condition = (
+      length(aws_s3_bucket.replica) == 0 &&
+      length(aws_s3_bucket_replication_configuration.lake) == 0 &&
+      length(aws_iam_role.replication) == 0 &&
+      length(aws_kms_key.dr) == 0 &&
+      length(aws_db_instance_automated_backups_replication.dagster) == 0 &&
+      length(aws_cloudwatch_metric_alarm.replication_latency) == 0 &&
+      length(aws_cloudwatch_metric_alarm.replication_failed) == 0 &&
+      length(aws_dynamodb_table.lake["events"].replica) == 0
+    )
+    error_message = "Without dr_region no recovery-region resource, replication or replica may exist."
+  }
+
+  assert {
+    condition     = output.dr_region == null && output.dr_replica_bucket == null
+    error_message = "Without dr_region the DR outputs are null."
+  }
+}
+
+# With dr_region the bucket replicates into the recovery region within the RPO, the database's
+# backups and the tables' replicas are there, and the alarms watch the replication.
+run "dr_region_replicates_the_lake_into_the_recovery_region" {
+  command = apply
+
+  variables {
+    dr_region = "eu-central-1"
+  }
+
+  assert {
+    condition = (
+      output.dr_region == "eu-central-1" &&
+      output.dr_replica_bucket == "lakehouse-lake-123456789012-eu-west-1-dr" &&
+      output.dr_replica_bucket_arn == aws_s3_bucket.replica[0].arn
+    )
+    error_message = "The replica is <lake bucket>-dr, named in the outputs with the recovery region."
+  }
+
+  assert {
+    condition = (
+      length(aws_s3_bucket_replication_configuration.lake[0].rule) == 1 &&
+      aws_s3_bucket_replication_configuration.lake[0].rule[0].status == "Enabled" &&
+      aws_s3_bucket_replication_configuration.lake[0].rule[0].delete_marker_replication[0].status == "Enabled" &&
+      aws_s3_bucket_replication_configuration.lake[0].rule[0].destination[0].replication_time[0].time[0].minutes == 15 &&
+      aws_s3_bucket_replication_configuration.lake[0].rule[0].destination[0].metrics[0].event_threshold[0].minutes == 15 &&
+      aws_s3_bucket_replication_configuration.lake[0].rule[0].destination[0].encryption_configuration[0].replica_kms_key_id == aws_kms_key.dr[0].arn
+    )
+    error_message = "One rule replicates the whole bucket, deletes included, within 15 minutes, encrypted with the recovery key."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.replication_latency[0].threshold == 900 &&
+      aws_cloudwatch_metric_alarm.replication_latency[0].dimensions["DestinationBucket"] == output.dr_replica_bucket &&
+      aws_cloudwatch_metric_alarm.replication_latency[0].dimensions["RuleId"] == aws_s3_bucket_replication_configuration.lake[0].rule[0].id &&
+      aws_cloudwatch_metric_alarm.replication_failed[0].threshold == 0
+    )
+    error_message = "The latency alarm fires past the 15-minute RPO (900 s) of the replication rule it names; the failure alarm at the first failure."
+  }
+
+  assert {
+    condition = (
+      aws_db_instance_automated_backups_replication.dagster[0].retention_period == var.db_backup_retention_days &&
+      alltrue([for table in aws_dynamodb_table.lake : one(table.replica[*].region_name) == "eu-central-1" && table.stream_view_type == "NEW_AND_OLD_IMAGES"])
+    )
+    error_message = "The database's backups are kept as long in the recovery region, and every table has its replica there."
+  }
+}
+
+run "dr_region_is_another_region" {
+  command = plan
+
+  variables {
+    dr_region = "eu-west-1"
+  }
+
+  expect_failures = [var.dr_region]
 }

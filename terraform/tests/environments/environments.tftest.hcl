@@ -13,6 +13,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+mock_provider "aws" {
+  alias  = "dr"
+  source = "./tests/mocks"
+}
+
 run "the_environment_plans" {
   command = plan
 
@@ -38,5 +43,25 @@ run "ci_deploys_with_its_own_role_where_a_repository_is_named" {
   assert {
     condition     = length(aws_iam_openid_connect_provider.github) == (var.github_repository != null && var.github_oidc_provider_arn == null ? 1 : 0)
     error_message = "GitHub's OIDC provider is created only where CI deploys and the account has none."
+  }
+}
+
+# prod names a recovery region and replicates into it; dev lives in one region.
+run "prod_replicates_into_its_recovery_region_and_dev_does_not" {
+  command = plan
+
+  assert {
+    condition     = (var.environment == "prod") == (var.dr_region != null)
+    error_message = "prod sets dr_region (a second region for disaster recovery); dev does not."
+  }
+
+  assert {
+    condition = (
+      length(aws_s3_bucket_replication_configuration.lake) == (var.dr_region == null ? 0 : 1) &&
+      length(aws_s3_bucket.replica) == length(aws_s3_bucket_replication_configuration.lake) &&
+      length(aws_db_instance_automated_backups_replication.dagster) == length(aws_s3_bucket.replica) &&
+      alltrue([for table in aws_dynamodb_table.lake : length(table.replica) == length(aws_s3_bucket.replica)])
+    )
+    error_message = "The bucket's replication, its replica, the database's backups and the tables' replicas exist exactly where dr_region is set."
   }
 }

@@ -47,6 +47,7 @@ mock_data "aws_elb_service_account" {
 }
 mock_resource "aws_db_instance" {
   defaults = {
+    arn     = "arn:aws:rds:eu-west-1:123456789012:db:lakehouse-dagster-db"
     address = "lakehouse-dagster-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
     port    = 5432
     master_user_secret = [{
