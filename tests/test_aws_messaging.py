@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import boto3
 import pytest
+from http_receiver import http_receiver
 
 from resources.aws.s3 import S3Storage
 from resources.aws.sns import SNSNotifier
@@ -84,9 +82,9 @@ def test_sns_notifier_delivers_the_alert_to_a_subscribed_queue(aws_endpoint, cli
         detail={"source_id": "payments", "removed": ["acct"], "confidence": 0.25},
     )
 
-    with _web_subscriber() as (endpoint, posted):
+    with http_receiver() as (endpoint, posted):
         # A web endpoint as AWS Chatbot's is (terraform/chat.tf; https there, http here).
-        clients["sns"].subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint)
+        clients["sns"].subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint + "/chat")
         SNSNotifier(topic, endpoint_url=aws_endpoint, region=REGION).send(alert)
 
     [message] = clients["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
@@ -97,7 +95,7 @@ def test_sns_notifier_delivers_the_alert_to_a_subscribed_queue(aws_endpoint, cli
     assert envelope["Subject"].startswith("payments: field acct removed ?berweisung xxx")
     assert envelope["MessageAttributes"]["kind"]["Value"] == "schema.breaking"
     # The chat channel gets Chatbot's custom notification, not the alert's JSON.
-    [chat] = [json.loads(json.loads(body)["Message"]) for body in posted]
+    [chat] = [json.loads(json.loads(p.body)["Message"]) for p in posted]
     assert (chat["version"], chat["source"]) == ("1.0", "custom")
     assert chat["content"]["title"].startswith("payments: field acct removed Überweisung xxx")
     assert chat["content"]["description"].splitlines() == [
@@ -106,30 +104,6 @@ def test_sns_notifier_delivers_the_alert_to_a_subscribed_queue(aws_endpoint, cli
         "*source_id*: payments",
     ]
     assert chat["content"]["keywords"] == ["schema.breaking"]
-
-
-@contextmanager
-def _web_subscriber():
-    """An HTTP endpoint on 127.0.0.1 that keeps the bodies posted to it."""
-    posted: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            posted.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/chat", posted
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_feed_reports_raw_objects_from_bucket_notifications(aws_endpoint, clients):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from http_receiver import http_receiver
 
 from lake_assets.lineage.cli import add_lineage_commands
 from lake_assets.lineage.emitter import LineageEmitter, default_transport, openlineage_run_id
@@ -233,31 +232,14 @@ def test_emitter_file_transport_writes_start_and_complete(tmp_path, monkeypatch)
 
 
 def test_emitter_http_transport_posts_to_a_lineage_server(tmp_path, monkeypatch):
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"path": self.path, "event": json.loads(body)})
-            self.send_response(201)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_receiver(201) as (url, posted):
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        monkeypatch.setenv("LAKE_OPENLINEAGE_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("LAKE_OPENLINEAGE_URL", url)
         emitter = LineageEmitter(default_transport(tmp_path), "s3://lakehouse")
         start = LineageRun("run-1", "curated/x", DAY, (raw(1),), ("x[d]",), at(1))
         emitter.emit(start)
         emitter.emit(start.finished("FAIL", at(2)))
-    finally:
-        server.shutdown()
-        server.server_close()
+    received = [{"path": p.path, "event": json.loads(p.body)} for p in posted]
     assert [r["path"] for r in received] == ["/api/v1/lineage"] * 2
     assert [r["event"]["eventType"] for r in received] == ["START", "FAIL"]
     assert received[0]["event"]["run"]["runId"] == received[1]["event"]["run"]["runId"]
@@ -382,35 +364,20 @@ def test_events_a_lineage_server_missed_are_sent_again_from_the_store(
         out.append(ADDRESS)
     assert f"`lake lineage resend --since {at(1)}` sends it again" in caplog.text
 
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(201)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     top = argparse.ArgumentParser()
     storage = LocalStorage(tmp_path / "lake")
     add_lineage_commands(
         top.add_subparsers(dest="command"), lambda s: {"lineage": store, "storage": storage}
     )
     args = top.parse_args(["lineage", "resend", "--since", at(1)])
-    try:
+    with http_receiver(201) as (url, posted):
         monkeypatch.delenv("LAKE_OPENLINEAGE_URL", raising=False)
         with pytest.raises(ValueError, match="LAKE_OPENLINEAGE_URL is not set"):
             args.run(args, SimpleNamespace(state_dir=tmp_path))
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        monkeypatch.setenv("LAKE_OPENLINEAGE_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("LAKE_OPENLINEAGE_URL", url)
         assert args.run(args, SimpleNamespace(state_dir=tmp_path)) == 0
-    finally:
-        server.shutdown()
-        server.server_close()
+    received = [json.loads(p.body) for p in posted]
     assert [(e["eventType"], e["run"]["runId"]) for e in received] == [
         ("START", openlineage_run_id("missed")),
         ("COMPLETE", openlineage_run_id("missed")),

@@ -1,0 +1,39 @@
+"""An HTTP server on 127.0.0.1 that keeps what is POSTed to it: the stand-in for a lineage server
+or an SNS web subscriber (AWS Chatbot) in the tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+@dataclass(frozen=True)
+class Posted:
+    path: str
+    body: bytes
+
+
+@contextmanager
+def http_receiver(status: int = 200) -> Iterator[tuple[str, list[Posted]]]:
+    """Yields the server's base URL and the requests posted to it, in order; answers `status`."""
+    posted: list[Posted] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            posted.append(Posted(self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", posted
+    finally:
+        server.shutdown()
+        server.server_close()
