@@ -194,3 +194,26 @@ def test_a_lake_opened_in_the_recovery_region_from_the_replicated_bucket(aws_end
     assert amounts(replica, "cards", DAY) == [1.0, 2.0]
     assert amounts(replica, "cards", NEXT) == [3.0]
     assert LOST not in recovery_plan(replica["catalog"], replica["storage"]).counts()
+
+
+def test_the_schedule_exports_through_the_asset_every_15_minutes(tmp_path):
+    """What the webserver runs: the schedule's job materializes recovery/catalog_export, which
+    writes the export with the catalog's partitions and says where."""
+    from dagster import materialize
+
+    from lake_assets.recovery.definitions import catalog_export, catalog_export_schedule
+
+    settings, stores = local_stores(tmp_path / "lake")
+    publish(stores, "cards", DAY, "r1", [1.0])
+    result = materialize(
+        [catalog_export],
+        resources={k: stores[k] for k in ("settings", "storage", "catalog")},
+    )
+    [materialization] = result.asset_materializations_for_node("recovery__catalog_export")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    [key] = export_keys(stores["storage"])
+    assert metadata["export"] == stores["storage"].uri(key) and metadata["partitions"] == 1
+    [exported] = parse_export(key, stores["storage"].get_bytes(key)).partitions
+    assert exported == stores["catalog"].current("cards", DAY)
+    assert catalog_export_schedule.cron_schedule == "*/15 * * * *"
+    assert catalog_export_schedule.job_name == "catalog_export"
