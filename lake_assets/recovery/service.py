@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import fields
 from datetime import datetime, timedelta
 
 from lake_assets.recovery.model import (
@@ -17,7 +16,7 @@ from lake_assets.recovery.model import (
     parse_export,
     plan_recovery,
 )
-from lake_assets.tables.manifest import MANIFEST
+from lake_assets.tables.manifest import MANIFEST, entry_of
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
@@ -83,9 +82,6 @@ def recovery_plan(
     return plan
 
 
-_ENTRY = {f.name for f in fields(PublishedPartition)}
-
-
 def published_after(storage: LakeStorage, export: CatalogExport) -> list[PublishedPartition]:
     """The newest version of each partition published after the export, from the manifests in
     the bucket (a publish writes its manifest just before the switch): what the restore cannot
@@ -95,13 +91,9 @@ def published_after(storage: LakeStorage, export: CatalogExport) -> list[Publish
         for info in storage.list(f"curated/{dataset}/"):
             if not info.key.endswith("/" + MANIFEST) or info.last_modified <= export.exported_at:
                 continue
-            manifest = json.loads(storage.get_bytes(info.key))
-            if (
-                not _ENTRY <= set(manifest)
-                or manifest["published_at"] <= export.exported_at.isoformat()
-            ):
+            entry = entry_of(json.loads(storage.get_bytes(info.key)))
+            if entry is None or entry.published_at <= export.exported_at.isoformat():
                 continue
-            entry = PublishedPartition(**{name: manifest[name] for name in _ENTRY})
             key = (entry.dataset, entry.partition)
             if key not in newest or entry.published_at > newest[key].published_at:
                 newest[key] = entry

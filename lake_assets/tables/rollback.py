@@ -21,7 +21,7 @@ from lake_assets.events.outbox import Announcement, stage
 from lake_assets.lineage.emitter import LineageRecorder
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
 from lake_assets.tables.locations import published_root
-from lake_assets.tables.manifest import read_manifest, read_manifest_at
+from lake_assets.tables.manifest import ENTRY_FIELDS, entry_of, read_manifest, read_manifest_at
 from lake_assets.tables.publish import publish
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.event_store import EventStore
@@ -63,18 +63,13 @@ def kept_versions(
     ]
     for kept in sorted(superseded, key=lambda s: s.superseded_at, reverse=True):
         manifest = read_manifest_at(storage, kept.location)
-        entry = PublishedPartition(**{k: v for k, v in manifest.items() if k in _ENTRY})
+        entry = entry_of(manifest)
         found.append(_kept(entry, manifest, kept.superseded_at))
     return found
 
 
-# What a manifest records of its entry (publish writes `asdict(entry)`); the rest but `files`
-# are its details.
-_ENTRY = frozenset(PublishedPartition.__dataclass_fields__)
-
-
 def _kept(entry: PublishedPartition, manifest: dict, superseded_at: str | None = None):
-    details = {k: v for k, v in manifest.items() if k not in _ENTRY | {"files"}}
+    details = {k: v for k, v in manifest.items() if k not in ENTRY_FIELDS | {"files"}}
     return KeptVersion(entry, tuple(manifest["files"]), superseded_at, details)
 
 
