@@ -81,6 +81,11 @@ class PartitionCatalog(ABC):
     @abstractmethod
     def forget_superseded(self, location: SupersededLocation) -> None: ...
 
+    @abstractmethod
+    def keep_superseded(self, entries: list[SupersededLocation]) -> None:
+        """Record versions as superseded (kept until they expire), those not already recorded:
+        a catalog restored from an export keeps what the lost one kept (lake dr restore)."""
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
@@ -179,3 +184,10 @@ class SQLiteCatalog(PartitionCatalog):
     def forget_superseded(self, location: SupersededLocation) -> None:
         with self._connect() as db:
             db.execute("DELETE FROM superseded WHERE location = ?", (location.location,))
+
+    def keep_superseded(self, entries: list[SupersededLocation]) -> None:
+        with self._connect() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO superseded VALUES (?, ?, ?, ?)",
+                [(e.dataset, e.partition, e.location, e.superseded_at) for e in entries],
+            )

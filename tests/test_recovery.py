@@ -24,6 +24,7 @@ from lake_assets.tables.locations import published_location
 from lake_assets.tables.publish import publish as tables_publish
 from lake_assets.tables.publish import version_of
 from lake_assets.tables.reader import read_version_arrow
+from lake_assets.tables.rollback import kept_versions
 from resources import build_resources
 from resources.catalog import PublishedPartition
 
@@ -99,6 +100,7 @@ def test_a_replica_behind_restores_each_partition_at_its_newest_complete_version
 
 def test_a_partition_no_export_can_restore_is_lost_and_fails_the_command(tmp_path, capsys):
     _, primary = local_stores(tmp_path / "lake")
+    publish(primary, "cards", DAY, "r0", [0.5])
     publish(primary, "cards", DAY, "r1", [1.0])
     gone = publish(primary, "cards", NEXT, "r2", [2.0])
     export_catalog(primary["catalog"], primary["storage"], datetime.now(UTC), WEEK)
@@ -114,9 +116,12 @@ def test_a_partition_no_export_can_restore_is_lost_and_fails_the_command(tmp_pat
         assert main(["dr", "restore"]) == 1
     out = capsys.readouterr().out
     assert f"LOST cards[{NEXT}]" in out and "part-0.parquet" in out
-    assert "restored 1 partitions" in out
+    assert "restored 1 partitions" in out and "1 superseded versions kept" in out
     _, replica = local_stores(tmp_path / "replica")
     assert amounts(replica, "cards", DAY) == [1.0]
+    # r0 is kept as the lost catalog kept it: a rollback to it still works after the failover.
+    kept = kept_versions(replica["catalog"], replica["storage"], "cards", DAY)
+    assert [v.entry.run_id for v in kept] == ["r1", "r0"]
     assert replica["catalog"].current("cards", NEXT) is None
 
 
@@ -158,6 +163,7 @@ def test_a_lake_opened_in_the_recovery_region_from_the_replicated_bucket(aws_end
     (S3 replication played by the test, which copies what replication copies), and `lake dr
     restore` run where the DR deployment runs it, rebuilding that region's Glue catalog."""
     _, primary, _ = open_aws_lake(aws_endpoint, tmp_path / "primary")
+    publish(primary, "cards", DAY, "r0", [9.0])
     publish(primary, "cards", DAY, "r1", [1.0, 2.0])
     publish(primary, "cards", NEXT, "r2", [3.0])
     at = datetime.now(UTC)
@@ -194,6 +200,8 @@ def test_a_lake_opened_in_the_recovery_region_from_the_replicated_bucket(aws_end
     assert amounts(replica, "cards", DAY) == [1.0, 2.0]
     assert amounts(replica, "cards", NEXT) == [3.0]
     assert LOST not in recovery_plan(replica["catalog"], replica["storage"]).counts()
+    kept = kept_versions(replica["catalog"], replica["storage"], "cards", DAY)
+    assert [v.entry.run_id for v in kept] == ["r1", "r0"]  # in the DR region's Glue table
 
 
 def test_the_schedule_exports_through_the_asset_every_15_minutes(tmp_path):

@@ -100,7 +100,8 @@ def add_recovery_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
             print("\n".join(describe(plan, storage.uri(""), now)))
             if args.dr_command == "restore":
                 print(f"restored {restored} partitions into the catalog; "
-                      f"{plan.counts().get(ALREADY, 0)} were already there")  # fmt: skip
+                      f"{plan.counts().get(ALREADY, 0)} were already there; "
+                      f"{len(plan.superseded)} superseded versions kept for rollback")  # fmt: skip
             elif plan.counts().get(RESTORE):
                 print("lake dr restore puts them into this lake's catalog")
             elif not plan.lost:

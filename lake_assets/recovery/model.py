@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
-from resources.catalog import PublishedPartition
+from resources.catalog import PublishedPartition, SupersededLocation
 
 EXPORT_PREFIX = "_recovery/catalog/"
 EXPORT_FORMAT = 1
-_FIELDS = {f.name for f in fields(PublishedPartition)}
 
 
 def export_key(exported_at: datetime) -> str:
@@ -28,12 +27,17 @@ def export_key(exported_at: datetime) -> str:
     return f"{EXPORT_PREFIX}{exported_at.strftime('%Y%m%dT%H%M%S%fZ')}.json"
 
 
-def export_document(partitions: list[PublishedPartition], exported_at: datetime) -> bytes:
+def export_document(
+    partitions: list[PublishedPartition],
+    superseded: list[SupersededLocation],
+    exported_at: datetime,
+) -> bytes:
     return json.dumps(
         {
             "format": EXPORT_FORMAT,
             "exported_at": exported_at.isoformat(),
             "partitions": [asdict(p) for p in partitions],
+            "superseded": [asdict(s) for s in superseded],
         },
         indent=1,
     ).encode()
@@ -44,6 +48,8 @@ class CatalogExport:
     key: str
     exported_at: datetime
     partitions: tuple[PublishedPartition, ...]
+    # The versions the catalog kept for rollback until they expire (tables/rollback.py).
+    superseded: tuple[SupersededLocation, ...] = ()
 
 
 class ExportError(ValueError):
@@ -61,16 +67,27 @@ def parse_export(key: str, data: bytes) -> CatalogExport:
         exported_at = datetime.fromisoformat(document["exported_at"])
     except (KeyError, TypeError, ValueError):
         raise ExportError(f"{key}: field 'exported_at' must be an ISO timestamp") from None
-    partitions = []
-    for number, entry in enumerate(document.get("partitions", [])):
-        unknown = set(entry) - _FIELDS if isinstance(entry, dict) else {"(not an object)"}
+    partitions = tuple(
+        _entries(key, "partitions", document.get("partitions", []), PublishedPartition)
+    )
+    superseded = tuple(
+        _entries(key, "superseded", document.get("superseded", []), SupersededLocation)
+    )
+    return CatalogExport(key, exported_at, partitions, superseded)
+
+
+def _entries(key: str, name: str, entries: list, kind: type) -> list:
+    known = {f.name for f in fields(kind)}
+    found = []
+    for number, entry in enumerate(entries):
+        unknown = set(entry) - known if isinstance(entry, dict) else {"(not an object)"}
         if unknown:
-            raise ExportError(f"{key}: partitions[{number}] has unknown fields {sorted(unknown)}")
+            raise ExportError(f"{key}: {name}[{number}] has unknown fields {sorted(unknown)}")
         try:
-            partitions.append(PublishedPartition(**entry))
+            found.append(kind(**entry))
         except TypeError as error:
-            raise ExportError(f"{key}: partitions[{number}]: {error}") from None
-    return CatalogExport(key, exported_at, tuple(partitions))
+            raise ExportError(f"{key}: {name}[{number}]: {error}") from None
+    return found
 
 
 # What restoring does to one partition.
@@ -95,6 +112,8 @@ class RecoveryPlan:
     partitions: list[PartitionRecovery] = field(default_factory=list)
     # Versions published after the export (their manifests are in the bucket): not restored.
     published_after: list[PublishedPartition] = field(default_factory=list)
+    # The export's superseded versions whose folders are here: kept again, for rollback.
+    superseded: list[SupersededLocation] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

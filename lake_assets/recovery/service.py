@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from lake_assets.recovery.model import (
     EXPORT_PREFIX,
@@ -29,8 +29,9 @@ def export_catalog(
     retention (their superseded versions are expired too, so they could not be restored), never
     the one just written. Returns the key, the partitions exported and the exports removed."""
     partitions = [p for dataset in catalog.datasets() for p in catalog.partitions(dataset)]
+    superseded = catalog.superseded(older_than=datetime.max.replace(tzinfo=UTC))
     key = export_key(at)
-    storage.put_bytes(key, export_document(partitions, at), "application/json")
+    storage.put_bytes(key, export_document(partitions, superseded, at), "application/json")
     expired = [k for k in export_keys(storage) if k < export_key(at - retention) and k != key]
     for old in expired:
         storage.delete_prefix(old)
@@ -79,6 +80,12 @@ def recovery_plan(
     newest = next(exports)
     plan = plan_recovery(newest, exports, missing_here(storage), catalog.current, replace=replace)
     plan.published_after = published_after(storage, newest)
+    current = {p.version.location for p in plan.partitions if p.version is not None}
+    plan.superseded = [
+        s
+        for s in newest.superseded
+        if s.location not in current and storage.exists(s.location + MANIFEST)
+    ]
     return plan
 
 
@@ -102,10 +109,12 @@ def published_after(storage: LakeStorage, export: CatalogExport) -> list[Publish
 
 def restore(catalog: PartitionCatalog, plan: RecoveryPlan) -> int:
     """Publish each partition the plan restores, under the optimistic check: the catalog must
-    still hold what the plan saw (StalePublish otherwise). Returns how many were published."""
+    still hold what the plan saw (StalePublish otherwise), then keep the superseded versions
+    for rollback and expiry. Returns how many partitions were published."""
     published = 0
     for item in plan.partitions:
         if item.outcome == RESTORE:
             catalog.publish(item.version, expected_run_id=item.replaces)
             published += 1
+    catalog.keep_superseded(plan.superseded)
     return published

@@ -395,3 +395,13 @@ class GlueCatalog(PartitionCatalog):
             location.dataset,
             lambda entries: [entry for entry in entries if entry.location != location.location],
         )
+
+    def keep_superseded(self, entries: list[SupersededLocation]) -> None:
+        for dataset in sorted({entry.dataset for entry in entries}):
+            mine = [entry for entry in entries if entry.dataset == dataset]
+
+            def added(kept: list[SupersededLocation], mine=mine) -> list[SupersededLocation]:
+                known = {entry.location for entry in kept}
+                return [*kept, *(entry for entry in mine if entry.location not in known)]
+
+            self._update_superseded(dataset, added)
