@@ -72,6 +72,7 @@ def test_a_replica_behind_restores_each_partition_at_its_newest_complete_version
     newer = publish(primary, "cards", DAY, "r3", [1.0, 2.0, 5.0])
     export_catalog(primary["catalog"], primary["storage"], NOW + timedelta(minutes=15), WEEK)
     late = publish(primary, "cards", NEXT, "r4", [4.0], NOW + timedelta(minutes=20))
+    new_table = publish(primary, "fx", DAY, "r5", [1.1], NOW + timedelta(minutes=25))
 
     # The replica: every object but r3's data file, still in flight; its catalog lost.
     shutil.copytree(
@@ -89,7 +90,7 @@ def test_a_replica_behind_restores_each_partition_at_its_newest_complete_version
     assert (next_day.outcome, next_day.version.run_id, next_day.older) == (RESTORE, "r2", False)
     assert replica["catalog"].current("cards", DAY) is None  # a check changes nothing
     # Published after the newest export: named, to rebuild from raw, not restored.
-    assert [p.run_id for p in plan.published_after] == [late.run_id]
+    assert [p.run_id for p in plan.published_after] == [late.run_id, new_table.run_id]
 
     assert restore(replica["catalog"], plan) == 2
     assert amounts(replica, "cards", DAY) == [1.0, 2.0]  # r1, readable: no pointer ahead of files

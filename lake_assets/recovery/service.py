@@ -92,18 +92,18 @@ def recovery_plan(
 def published_after(storage: LakeStorage, export: CatalogExport) -> list[PublishedPartition]:
     """The newest version of each partition published after the export, from the manifests in
     the bucket (a publish writes its manifest just before the switch): what the restore cannot
-    bring back, to rebuild from raw. Only manifests written since the export are read."""
+    bring back, to rebuild from raw; a table first published after the export too. Only
+    manifests written since the export are read."""
     newest: dict[tuple[str, str], PublishedPartition] = {}
-    for dataset in sorted({p.dataset for p in export.partitions}):
-        for info in storage.list(f"curated/{dataset}/"):
-            if not info.key.endswith("/" + MANIFEST) or info.last_modified <= export.exported_at:
-                continue
-            entry = entry_of(json.loads(storage.get_bytes(info.key)))
-            if entry is None or entry.published_at <= export.exported_at.isoformat():
-                continue
-            key = (entry.dataset, entry.partition)
-            if key not in newest or entry.published_at > newest[key].published_at:
-                newest[key] = entry
+    for info in storage.list("curated/"):
+        if not info.key.endswith("/" + MANIFEST) or info.last_modified <= export.exported_at:
+            continue
+        entry = entry_of(json.loads(storage.get_bytes(info.key)))
+        if entry is None or entry.published_at <= export.exported_at.isoformat():
+            continue
+        key = (entry.dataset, entry.partition)
+        if key not in newest or entry.published_at > newest[key].published_at:
+            newest[key] = entry
     return sorted(newest.values(), key=lambda p: (p.dataset, p.partition))
 
 
