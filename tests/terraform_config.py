@@ -88,12 +88,15 @@ LOCAL_REFERENCE = re.compile(r"\$\{local\.([A-Za-z0-9_]+)\}")
 
 def resolve_locals(value, locals_: dict):
     """Substitute '${local.x}' by the local's (string) expression, so a wildcard or a bucket-wide
-    ARN kept in a local is seen where it is used."""
+    ARN kept in a local is seen where it is used; a value that is one list local is that list."""
     if isinstance(value, dict):
         return {k: resolve_locals(v, locals_) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve_locals(v, locals_) for v in value]
     if isinstance(value, str):
+        whole = LOCAL_REFERENCE.fullmatch(value)
+        if whole and isinstance(locals_.get(whole.group(1)), list):  # a list kept in a local
+            return resolve_locals(locals_[whole.group(1)], locals_)
         for _ in range(10):  # locals may refer to locals
             expanded = LOCAL_REFERENCE.sub(
                 lambda m: locals_[m.group(1)] if isinstance(locals_.get(m.group(1)), str) else m[0],
