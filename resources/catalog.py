@@ -16,6 +16,9 @@ from pathlib import Path
 
 from resources.registry_store import connect_sqlite
 
+# `superseded(older_than=ANY_AGE)`: every version the catalog keeps, whatever its age.
+ANY_AGE = datetime.max.replace(tzinfo=UTC)
+
 
 class StalePublish(RuntimeError):
     """The partition changed since the publisher read it (optimistic concurrency check)."""

@@ -92,7 +92,7 @@ def add_recovery_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         resources = resources_for(settings)
         storage, catalog = resources["storage"], resources["catalog"]
         now = datetime.now(UTC)
-        plan = recovery_plan(catalog, storage, replace=getattr(args, "replace", False))
+        plan = recovery_plan(catalog, storage, replace=args.replace)
         restored = restore(catalog, plan) if args.dr_command == "restore" else 0
         if args.json:
             print(json.dumps(as_json(plan) | {"restored": restored}, indent=2))
@@ -128,4 +128,6 @@ def add_recovery_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         if name == "restore":
             p.add_argument("--replace", action="store_true",
                            help="also put back partitions this catalog holds at another version")  # fmt: skip
+        else:
+            p.set_defaults(replace=False)
         p.set_defaults(run=check_or_restore)

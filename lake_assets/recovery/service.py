@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from lake_assets.recovery.model import (
     EXPORT_PREFIX,
@@ -18,7 +18,7 @@ from lake_assets.recovery.model import (
 )
 from lake_assets.tables.manifest import MANIFEST, entry_of
 from lake_assets.tables.reader import published_files
-from resources.catalog import PartitionCatalog, PublishedPartition
+from resources.catalog import ANY_AGE, PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
 
 
@@ -29,7 +29,7 @@ def export_catalog(
     retention (their superseded versions are expired too, so they could not be restored), never
     the one just written. Returns the key, the partitions exported and the exports removed."""
     partitions = [p for dataset in catalog.datasets() for p in catalog.partitions(dataset)]
-    superseded = catalog.superseded(older_than=datetime.max.replace(tzinfo=UTC))
+    superseded = catalog.superseded(older_than=ANY_AGE)
     key = export_key(at)
     storage.put_bytes(key, export_document(partitions, superseded, at), "application/json")
     expired = [k for k in export_keys(storage) if k < export_key(at - retention) and k != key]

@@ -23,12 +23,9 @@ from lake_assets.lineage.model import LineageRun, partition_address, partition_o
 from lake_assets.tables.locations import published_root
 from lake_assets.tables.manifest import ENTRY_FIELDS, entry_of, read_manifest, read_manifest_at
 from lake_assets.tables.publish import publish
-from resources.catalog import PartitionCatalog, PublishedPartition
+from resources.catalog import ANY_AGE, PartitionCatalog, PublishedPartition
 from resources.event_store import EventStore
 from resources.storage import LakeStorage
-
-# Every superseded version, however recent: the catalog lists those older than a moment.
-_ANY_AGE = datetime.max.replace(tzinfo=UTC)
 
 
 class RollbackError(ValueError):
@@ -58,7 +55,7 @@ def kept_versions(
     found = [_kept(current, read_manifest(storage, current))]
     superseded = [
         s
-        for s in catalog.superseded(older_than=_ANY_AGE)
+        for s in catalog.superseded(older_than=ANY_AGE)
         if s.dataset == dataset and s.partition == partition
     ]
     for kept in sorted(superseded, key=lambda s: s.superseded_at, reverse=True):
