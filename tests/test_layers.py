@@ -12,12 +12,12 @@ from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract, Rule
 from lake_assets.layers.gate import InputState, gate
-from lake_assets.layers.job import _slot_counts, write_audited, write_derived
+from lake_assets.layers.job import TALLIED_TOGETHER, _slot_counts, write_audited, write_derived
 from lake_assets.layers.model import DerivedTable, LayerInput
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime import jobs
-from lake_assets.tables.frames import read_locations, read_resolved
+from lake_assets.tables.frames import dealt, read_locations, read_resolved, spark_hash_int
 from lake_assets.tables.reader import read_published
 
 DAY = "2026-03-02"
@@ -162,9 +162,10 @@ def test_an_audited_write_counts_in_its_own_pass_and_reports_only_what_it_wrote(
 
 
 def test_per_partition_tallies_are_exact_over_many_partitions_and_tasks(spark, tmp_path):
-    """A sliced write's counts per partition come from one histogram per condition
-    (ADR-0135): exact with 90 partitions, each spread over 6 tasks, against Spark's own
-    group-by; a histogram that came back with a merged bin is refused, not read."""
+    """A sliced write's counts per partition come from histograms of codes, a partition's slot
+    and a bit per condition (ADR-0135, ADR-0152): exact with 90 partitions, each spread over 6
+    tasks, and more conditions than one histogram codes, against Spark's own group-by; a
+    histogram that came back with a merged bin is refused, not read."""
     days = [str(date(2026, 1, 1) + timedelta(days=n)) for n in range(90)]
     frame = (
         spark.range(9_000)
@@ -180,20 +181,48 @@ def test_per_partition_tallies_are_exact_over_many_partitions_and_tasks(spark, t
     )
     plan = {"columns": dict(table(2).columns), "contract": None, "partition": DAY}
     out = {**plan, "output_uri": str(tmp_path / "many")}
-    written = write_audited(spark, frame, out, days, {"sevens": F.col("transactions") == 6})
-    expected = {
-        str(r["event_date"]): (r["rows"], r["sevens"])
-        for r in frame.groupBy("event_date")
-        .agg(
-            F.count("*").alias("rows"),
-            F.count(F.when(F.col("transactions") == 6, 1)).alias("sevens"),
-        )
-        .collect()
-    }
-    assert {d: (w["rows"], w["sevens"]) for d, w in written.items()} == expected
+    counted = {f"is_{n}": F.col("transactions") == n for n in range(7)}
+    counted["at_least_5"] = F.col("transactions") >= 5  # with "rows": 9, over two histograms
+    assert len(counted) + 1 > TALLIED_TOGETHER
+    written = write_audited(spark, frame, out, days, counted)
+    grouped = frame.groupBy("event_date").agg(
+        F.count("*").alias("rows"),
+        *[F.count(F.when(c, 1)).alias(name) for name, c in counted.items()],
+    )
+    expected = {str(r["event_date"]): r.asDict() for r in grouped.collect()}
+    for counts in expected.values():
+        del counts["event_date"]
+    assert {d: {k: w[k] for k in ("rows", *counted)} for d, w in written.items()} == expected
     assert len(written) == 90 and written[days[5]]["rows"] == 45
     with pytest.raises(RuntimeError, match="approximated"):
-        _slot_counts('[{"x":1,"y":3.0},{"x":1.5,"y":2.0}]', days[:2])
+        _slot_counts(['[{"x":1,"y":3.0},{"x":1.5,"y":2.0}]'], days[:2], 1)
+
+
+def test_dealt_values_each_fill_one_task_and_share_the_tasks_evenly(spark):
+    """tables.frames.dealt (ADR-0152): each value's rows in one task, the values dealt in turn
+    over the tasks asked for (where Spark's own hash of 8 dates into 2 partitions put 6 in one),
+    rows of a value not named in one task of their own kind; the integer keys are placed by
+    Spark's hash as `spark_hash_int` computes it."""
+    values = [int(v) for v in (0, 1, 7, 42, -1, -7, 2**31 - 1, -(2**31), 123_456_789)]
+    hashed = spark.range(1).select(*[F.hash(F.lit(v).cast("int")) for v in values]).first()
+    assert list(hashed) == [spark_hash_int(v) for v in values]
+    days = [str(date(2026, 3, 1) + timedelta(days=n)) for n in range(8)]
+    frame = spark.range(8_000).select(
+        F.date_add(F.lit(date(2026, 3, 1)), (F.col("id") % 9).cast("int")).alias("day")
+    )  # the ninth day is not named
+    placed = (
+        dealt(frame, "day", days, 2)
+        .groupBy(F.spark_partition_id().alias("task"), "day")
+        .count()
+        .collect()
+    )
+    tasks = {}
+    for row in placed:
+        tasks.setdefault(str(row["day"]), set()).add(row["task"])
+    assert all(len(t) == 1 for t in tasks.values())  # a value's rows in one task
+    named = [tasks[d].pop() for d in days]
+    assert sorted(named.count(t) for t in set(named)) == [4, 4]
+    assert dealt(frame, "day", days, 16).rdd.getNumPartitions() == len(days)
 
 
 def test_published_files_read_with_the_date_of_their_folder_whatever_their_layout(spark, tmp_path):

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import reduce
+from operator import add
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -23,6 +26,9 @@ from lake_assets.tables.frames import PARTITION, conformed, written_files
 # Up to this many written rows, a unique rule's keys are counted on the driver (tens of MB of
 # Arrow), where a Spark shuffle's fixed cost would outweigh them: a day of a large table.
 UNIQUE_ON_DRIVER_ROWS = 2_000_000
+# Conditions one partition tally codes (_slot_tallies): its codes stay whole numbers a double
+# holds exactly (below 2^53) and its bins an int, for up to 2^23 partitions in a plan.
+TALLIED_TOGETHER = 8
 
 
 def write_derived(
@@ -58,20 +64,14 @@ def write_audited(
     rules = row_rules_violated(contract, frame.columns) if contract else {}
     tallied = {**conditions, **rules}
     keys = list(partitions) if partitions is not None else [plan["partition"]]
-    # One tally per condition, named by position: a rule's name is free text.
+    # One tally per condition, named by position (a rule's name is free text), or per partition
+    # one coded histogram for several conditions.
     if partitions is None:
         aggregates = [
             F.count(F.when(c, True)).alias(f"m{i}") for i, c in enumerate(tallied.values())
         ]
     else:
-        aggregates = _slot_tallies(list(tallied.values()), keys)
-        outside = ~F.col(PARTITION).cast("string").isin(keys)
-        # As text: Spark 3.5's Observation hands an array back as a bare Java object.
-        aggregates.append(
-            F.concat_ws(",", F.collect_set(F.when(outside, F.col(PARTITION).cast("string")))).alias(
-                "outside"
-            )
-        )
+        aggregates = _slot_tallies(list(tallied.values()), keys, frame.schema[PARTITION].dataType)
     observed = Observation("written")
     audited = frame.observe(observed, *aggregates)
     if partitions is None:
@@ -81,18 +81,19 @@ def write_audited(
             plan["output_uri"]
         )
     metrics = observed.get
-    if partitions is not None and metrics["outside"]:
-        raise ValueError(f"rows fall in partitions the plan does not name: {metrics['outside']}")
-    values: dict[str, dict[str, int]] = {key: {} for key in keys}
-    for i, name in enumerate(tallied):
-        per_key = (
-            {keys[0]: metrics[f"m{i}"]}
-            if partitions is None
-            else _slot_counts(metrics[f"m{i}"], keys)
-        )
-        for key in keys:
-            values[key][name] = per_key.get(key, 0)
     files = written_files(spark, plan["output_uri"], partitions is not None)
+    if partitions is not None:
+        # A row outside `keys` has no slot and is in no tally; its folder names it.
+        outside = sorted(unquote(key) for key in files if unquote(key) not in keys)
+        if outside:
+            raise ValueError(
+                f"rows fall in partitions the plan does not name: {', '.join(outside)}"
+            )
+        tallies = [metrics[f"t{i}"] for i in range(len(aggregates))]
+        per_key = _slot_counts(tallies, keys, len(tallied))
+        values = {key: dict(zip(tallied, per_key[key], strict=True)) for key in keys}
+    else:
+        values = {keys[0]: {name: metrics[f"m{i}"] for i, name in enumerate(tallied)}}
     written = sum(counts["rows"] for counts in values.values())
     unique = (
         _unique_violations(spark, plan, contract, partitions is not None, written) if files else {}
@@ -112,38 +113,54 @@ def write_audited(
     }
 
 
-def _slot_tallies(conditions: Sequence[Column], keys: Sequence[str]) -> list[Column]:
-    """Per condition, how many rows of each of `keys` (a row's slot: its position in `keys`)
-    it holds on, as one aggregate: Spark's `histogram_numeric` of the slots.
+def _slot_tallies(conditions: Sequence[Column], keys: Sequence[str], key_type) -> list[Column]:
+    """Each condition's rows per partition of `keys`, counted by as few aggregates as possible:
+    a row's code is its slot (its partition's position in `keys`) shifted left by the number of
+    conditions, plus one bit per condition that holds on it, and one Spark `histogram_numeric`
+    counts the codes (TALLIED_TOGETHER conditions per histogram).
 
-    Why not a count per (partition, condition): an Observation pays for every aggregate on
-    every row, and a day of orders touching 8 order dates made 24 counts cost a fifth of the
-    merge (ADR-0135). The histogram is exact here: it keeps one bin per distinct value and
-    merges bins (its approximation) only when there are more distinct values than bins, and
-    it is given a bin for every slot. Merging the two bins of one slot (from two tasks) averages
-    their centres in floating point, which may leave 20.999999999999996 for slot 21: the slots
-    go in as doubles, so that nothing truncates them, and come out rounded."""
-    slots = F.create_map(*[v for n, k in enumerate(keys, 1) for v in (F.lit(k), F.lit(n))])
-    slot = slots[F.col(PARTITION).cast("string")]  # null outside `keys`: "outside" names those
-    return [
-        # As JSON text, for the same reason as "outside" below.
-        F.to_json(F.histogram_numeric(F.when(c, slot).cast("double"), F.lit(len(keys) + 1))).alias(
-            f"m{i}"
+    Why a histogram of codes: an Observation pays for every aggregate on every row; a day of
+    orders touching 8 order dates made 24 counts cost a fifth of the merge, a histogram per
+    condition still a seventh (ADR-0135, ADR-0152). The histogram is exact here: it keeps one bin
+    per distinct value and merges bins (its approximation) only when it sees more distinct
+    values than bins, and it is given a bin for every possible code. Merging one code's bins from
+    two tasks averages their centres in floating point (20.999999999999996 for 21): the codes
+    go in as doubles, so that nothing truncates them, and come out rounded. The slots are looked
+    up by the partition column's own value (`key_type`): casting each row's value to text for
+    the lookup cost more than the counting."""
+    slots = F.create_map(
+        *[v for n, k in enumerate(keys) for v in (F.lit(k).cast(key_type), F.lit(n))]
+    )
+    slot = slots[F.col(PARTITION)].cast("bigint")  # null outside `keys`: counted nowhere
+    tallies = []
+    for start in range(0, len(conditions), TALLIED_TOGETHER):
+        together = conditions[start : start + TALLIED_TOGETHER]
+        bits = reduce(add, [F.when(c, 1 << i).otherwise(0) for i, c in enumerate(together)])
+        code = slot * (1 << len(together)) + bits
+        bins = F.lit(len(keys) << len(together))
+        # As JSON text: Spark 3.5's Observation hands an array back as a bare Java object.
+        tallies.append(
+            F.to_json(F.histogram_numeric(code.cast("double"), bins)).alias(f"t{len(tallies)}")
         )
-        for i, c in enumerate(conditions)
-    ]
+    return tallies
 
 
-def _slot_counts(tally: str, keys: Sequence[str]) -> dict[str, int]:
-    """The counts per partition of one `_slot_tallies` histogram (bins of one slot may come
-    back apart, from different tasks: they are summed)."""
-    counts: dict[str, int] = {}
-    for bin_ in json.loads(tally or "[]"):
-        slot, rows = round(bin_["x"]), bin_["y"]
-        if abs(bin_["x"] - slot) > 1e-6 or not 1 <= slot <= len(keys) or rows != int(rows):
-            raise RuntimeError(f"a partition tally came back approximated: {tally}")
-        key = keys[slot - 1]
-        counts[key] = counts.get(key, 0) + int(rows)
+def _slot_counts(tallies: Sequence[str], keys: Sequence[str], conditions: int) -> dict[str, list]:
+    """Per partition of `keys`, the rows on which each of the `conditions` holds, in the order
+    they went into `_slot_tallies`. Bins of one code may come back apart, from different tasks:
+    they are summed."""
+    counts = {key: [0] * conditions for key in keys}
+    for number, tally in enumerate(tallies):
+        first = number * TALLIED_TOGETHER
+        together = min(TALLIED_TOGETHER, conditions - first)
+        for bin_ in json.loads(tally or "[]"):
+            code, rows = round(bin_["x"]), bin_["y"]
+            slot = code >> together
+            if abs(bin_["x"] - code) > 1e-6 or not 0 <= slot < len(keys) or rows != int(rows):
+                raise RuntimeError(f"a partition tally came back approximated: {tally}")
+            for bit in range(together):
+                if code >> bit & 1:
+                    counts[keys[slot]][first + bit] += int(rows)
     return counts
 
 

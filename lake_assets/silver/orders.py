@@ -14,12 +14,14 @@ derived-layer step, which plans the touched slices and publishes each.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.layers.job import write_audited
 from lake_assets.silver.orders_schema import ORDER_COLUMNS
-from lake_assets.tables.frames import PARTITION, ddl, read_resolved
+from lake_assets.tables.frames import PARTITION, TASK, ddl, dealt, read_resolved
 
 # The order's attributes, carried from the winning change (null on a tombstone).
 ATTRIBUTES = ("customer_id", "status", "amount", "currency")
@@ -51,10 +53,14 @@ def change_rows(changes: DataFrame) -> DataFrame:
     )
 
 
-def merge_orders(state: DataFrame | None, changes: DataFrame) -> DataFrame:
+def merge_orders(
+    state: DataFrame | None, changes: DataFrame, order_dates: Sequence[str] = (), tasks: int = 1
+) -> DataFrame:
     """The state of every order in `state` or `changes` after applying `changes`: per order the
     row with the highest seq, the stored row at an equal seq; ties between changes (a change
     delivered twice) resolved by the rest of the row, so the outcome never depends on arrival.
+    The `order_dates` the plan expects are dealt over `tasks` tasks, each date's rows in one
+    (any other date's rows in one task).
 
     Columns: ORDER_COLUMNS and `_applied` (true where a change won: the order changed)."""
     candidates = change_rows(changes).selectExpr("*", f"{FROM_CHANGES} AS _from")
@@ -63,13 +69,14 @@ def merge_orders(state: DataFrame | None, changes: DataFrame) -> DataFrame:
         candidates = candidates.unionByName(stored)
     # An order's order date is fixed when it is placed, so grouping by (order id, order date)
     # is grouping by order; one shuffle by order date then serves the merge and the write
-    # (each slice is in one task: one file per slice, no second shuffle). The order id comes
-    # first in the group, so the merge's sort tells rows apart by its leading bytes (the
-    # sort's prefix) rather than by order date, which a whole slice shares; the write's own
-    # sort by order date then needs only that prefix (ADR-0135).
+    # (each slice is in one task: one file per slice, no second shuffle), the slices dealt
+    # evenly over the tasks (tables.frames.dealt). The order id comes first in the group, so
+    # the merge's sort tells rows apart by its leading bytes (the sort's prefix) rather than
+    # by order date, which a whole slice shares; the write's own sort by order date then needs
+    # only that prefix (ADR-0135).
     winners = (
-        candidates.repartition("order_date")
-        .groupBy("order_id", "order_date")
+        dealt(candidates, "order_date", order_dates, tasks)
+        .groupBy("order_id", "order_date", TASK)
         .agg(F.expr(f"max(struct({', '.join(RANKED)})) AS w"))
     )
     return winners.selectExpr(
@@ -99,14 +106,18 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
     changes = read_resolved(spark, plan["inputs"]["order_events"])
     uris = [uri for files in plan["slices"].values() for uri in files]
     state = spark.read.schema(ddl(ORDER_COLUMNS)).parquet(*uris) if uris else None
-    merged = merge_orders(state, changes).withColumn(PARTITION, F.col("order_date"))
+    order_dates = sorted(plan["slices"])
+    tasks = spark.sparkContext.defaultParallelism
+    merged = merge_orders(state, changes, order_dates, tasks).withColumn(
+        PARTITION, F.col("order_date")
+    )
     # Every touched slice is written in the one pass that merges; which of them a change won
     # is counted during that pass, and only those are reported for publishing.
     touched = write_audited(
         spark,
         merged,
         plan,
-        sorted(plan["slices"]),
+        order_dates,
         {"tombstones": F.col("deleted"), "won": F.col(APPLIED)},
     )
     slices = {d: t for d, t in sorted(touched.items()) if t["won"]}

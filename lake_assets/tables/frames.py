@@ -4,7 +4,7 @@ them with these, wherever it runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -14,6 +14,8 @@ from lake_assets.tables.types import SPARK_TYPES, arrow_type
 
 # Every table is partitioned by event date, a directory level of its published folders.
 PARTITION = "event_date"
+# The column `dealt` adds: the key of the task a row's value was dealt to.
+TASK = "_task"
 
 
 def empty_frame(spark: SparkSession, columns: dict[str, str]) -> DataFrame:
@@ -169,3 +171,56 @@ def read_resolved(spark: SparkSession, resolved: dict) -> DataFrame:
     if not frames:
         return empty_frame(spark, {**table, PARTITION: "date"})
     return reduce(DataFrame.unionByName, frames)
+
+
+def dealt(frame: DataFrame, column: str, values: Sequence[str], tasks: int) -> DataFrame:
+    """`frame` shuffled so that each of `values` (of `column`, given as text) has all its rows
+    in one task and the values are dealt in turn over `tasks` tasks (no more tasks than
+    values), each row carrying its task's key in TASK; rows of any other value share one task.
+
+    Why not `repartition(column)`: Spark hashes the values into its shuffle partitions, where
+    two may collide while another partition gets none, and adaptive execution then merges
+    partitions by size: a day of orders touching 8 order dates ran as 3 tasks on 2 cores, the
+    third alone after the first two (ADR-0152). A number of partitions given explicitly is kept
+    as it is, and each value's key is an integer Spark's hash puts in the task chosen for it."""
+    tasks = max(1, min(tasks, len(values)))
+    keys = _task_keys(tasks)
+    kind = frame.schema[column].dataType
+    if not values:
+        return frame.withColumn(TASK, F.lit(None).cast("int")).repartition(1, TASK)
+    key_of = F.create_map(
+        *[
+            v
+            for n, value in enumerate(values)
+            for v in (F.lit(value).cast(kind), F.lit(keys[n % tasks]))
+        ]
+    )
+    return frame.withColumn(TASK, key_of[F.col(column)]).repartition(tasks, TASK)
+
+
+def _task_keys(tasks: int) -> list[int]:
+    """For each of `tasks` shuffle partitions, the least integer Spark's hash partitioning puts
+    there (pmod of the hash by the number of partitions)."""
+    keys: dict[int, int] = {}
+    candidate = 0
+    while len(keys) < tasks:
+        keys.setdefault(spark_hash_int(candidate) % tasks, candidate)
+        candidate += 1
+    return [keys[task] for task in range(tasks)]
+
+
+def spark_hash_int(value: int) -> int:
+    """Spark's `hash` of an int value: Murmur3 x86 32-bit with seed 42, as HashPartitioning
+    places rows (Spark 3.5 and 4 alike)."""
+    mask = 0xFFFFFFFF
+
+    def rotated(x: int, by: int) -> int:
+        return ((x << by) | (x >> (32 - by))) & mask
+
+    k = rotated((value & mask) * 0xCC9E2D51 & mask, 15) * 0x1B873593 & mask
+    h = (rotated(42 ^ k, 13) * 5 + 0xE6546B64) & mask
+    h ^= 4  # the length in bytes
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & mask
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & mask
+    h ^= h >> 16
+    return h - (1 << 32) if h & 0x80000000 else h
