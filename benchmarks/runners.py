@@ -33,12 +33,12 @@ from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from benchmarks.data import BENCH_DATA, transactions_file
 from benchmarks.job_plans import JOB_PLANS, JobPlans, job_plans
 from benchmarks.lake import spark_session
-from benchmarks.promotion import WARM_UP_ROWS
 from benchmarks.runner_steps import IN_PROCESS, PIPES, run_as_step, runners, step_instance
 from benchmarks.timing import Runs, print_table, timed
 from lake_assets.runtime.jobs import JOBS
 from resources.spark_runner import SparkRunner
 
+WARM_UP_ROWS = 20_000  # the warm-up lake's rows: each job's plans compiled before timing
 REPEATS = 2
 TARGET = 1.3
 
