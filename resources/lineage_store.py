@@ -25,6 +25,14 @@ class LineageStore(ABC):
     def runs(self) -> list[LineageRun]:
         """Every record, ordered by run id then state."""
 
+    @abstractmethod
+    def breaker_state(self) -> dict | None:
+        """The lineage server's circuit breaker, as LineageRecorder keeps it (None: never kept)."""
+
+    @abstractmethod
+    def put_breaker_state(self, state: dict) -> None:
+        """Replace the lineage server's circuit breaker state."""
+
     def runs_touching(self, key: str) -> list[LineageRun]:
         """Records that read or wrote `key`."""
         return [run for run in self.runs() if key in run.inputs or key in run.outputs]
@@ -39,6 +47,10 @@ class SQLiteLineageStore(LineageStore):
                 """CREATE TABLE IF NOT EXISTS lineage_runs (
                     run_id TEXT NOT NULL, state TEXT NOT NULL, job TEXT NOT NULL,
                     body TEXT NOT NULL, PRIMARY KEY (run_id, state))"""
+            )
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS lineage_breaker (
+                    one INTEGER PRIMARY KEY CHECK (one = 1), body TEXT NOT NULL)"""
             )
 
     def _connect(self) -> sqlite3.Connection:
@@ -55,3 +67,12 @@ class SQLiteLineageStore(LineageStore):
         with self._connect() as db:
             rows = db.execute("SELECT body FROM lineage_runs ORDER BY run_id, state").fetchall()
         return [LineageRun.from_dict(json.loads(body)) for (body,) in rows]
+
+    def breaker_state(self) -> dict | None:
+        with self._connect() as db:
+            row = db.execute("SELECT body FROM lineage_breaker").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_breaker_state(self, state: dict) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO lineage_breaker VALUES (1, ?)", (json.dumps(state),))

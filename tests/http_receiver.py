@@ -4,7 +4,7 @@ or an SNS web subscriber (AWS Chatbot) in the tests."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -17,14 +17,17 @@ class Posted:
 
 
 @contextmanager
-def http_receiver(status: int = 200) -> Iterator[tuple[str, list[Posted]]]:
-    """Yields the server's base URL and the requests posted to it, in order; answers `status`."""
+def http_receiver(
+    status: int | Callable[[], int] = 200,
+) -> Iterator[tuple[str, list[Posted]]]:
+    """Yields the server's base URL and the requests posted to it, in order; answers `status`
+    (or what it returns at each request: a server that is down, then back)."""
     posted: list[Posted] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             posted.append(Posted(self.path, self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(status)
+            self.send_response(status() if callable(status) else status)
             self.end_headers()
 
         def log_message(self, *args):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
+from datetime import UTC
 
 import pytest
 from http_receiver import http_receiver
@@ -182,6 +183,11 @@ def test_stores_round_trip_and_upsert(store, fan_in):
     assert start in runs and start.finished("COMPLETE", at(2)) in runs
     assert trace(runs, ADDRESS).leaves() == {raw(i) for i in range(200)}
     assert {r.run_id for r in store.runs_touching(raw(1))} == {"batch-1", "run-9"}
+    assert store.breaker_state() is None
+    store.put_breaker_state({"circuit": {"failures": 2}, "missed_since": at(1)})
+    store.put_breaker_state({"circuit": {"failures": 3}, "missed_since": at(1)})
+    assert store.breaker_state() == {"circuit": {"failures": 3}, "missed_since": at(1)}
+    assert len(store.runs()) == len(fan_in) + 2  # the breaker's state is no run
 
 
 def _events(path) -> list[dict]:
@@ -384,6 +390,54 @@ def test_events_a_lineage_server_missed_are_sent_again_from_the_store(
     ]
     assert received[1]["outputs"]  # the complete run claims what it published
     assert f"sent 2 events of 1 runs started since {at(1)}" in capsys.readouterr().out
+
+
+def test_a_lineage_server_that_keeps_failing_is_left_alone_then_gets_what_it_missed(
+    tmp_path, monkeypatch, caplog
+):
+    """ADR-0153: through the HTTP transport runs use, a server answering 503 fails a run's two
+    events and opens the circuit: the runs recorded during the cooldown never call it (nothing
+    posted), even once it is back; the first run after the cooldown sends, in order, every
+    event the server missed before its own, and the circuit closes."""
+    from datetime import datetime, timedelta
+
+    from lake_assets.lineage.emitter import LineageRecorder
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    answer = {"status": 503}
+    store = SQLiteLineageStore(tmp_path / "lineage.db")
+    now = [datetime(2025, 1, 2, tzinfo=UTC)]
+    with http_receiver(lambda: answer["status"]) as (url, posted):
+        emitter = LineageEmitter(default_transport(tmp_path, url), "file:///lake")
+        recorder = LineageRecorder(store, emitter, clock=lambda: now[0])
+
+        def run(n: int) -> None:
+            started = LineageRun(f"run-{n}", "j", DAY, (raw(n),), (ADDRESS,), at(n))
+            with recorder.track(started) as outputs:
+                outputs.append(ADDRESS)
+
+        run(1)  # START and COMPLETE fail: the circuit opens for 10 minutes
+        tried = len(posted)
+        assert tried == 2 * 3  # each event tried three times (two retries)
+        assert store.breaker_state()["missed_since"] == at(1)
+        now[0] += timedelta(minutes=1)
+        run(2)
+        answer["status"] = 201  # back, but the circuit is still open: left alone
+        now[0] += timedelta(minutes=5)
+        run(3)
+        assert len(posted) == tried
+        assert "not sent: the circuit is open after 2 failed lineage events" in caplog.text
+        now[0] += timedelta(minutes=5)  # the cooldown is over: the next event is the trial
+        run(4)
+    received = [json.loads(p.body) for p in posted[tried:]]
+    assert [(e["eventType"], e["run"]["runId"]) for e in received] == [
+        (state, openlineage_run_id(f"run-{n}"))
+        for n in (1, 2, 3, 4)
+        for state in ("START", "COMPLETE")
+    ]
+    assert store.breaker_state() == {
+        "circuit": {"failures": 0, "opened": 0, "open_until": None, "last_error": ""}
+    }
 
 
 def test_recorder_claims_no_outputs_when_nothing_was_published(tmp_path, monkeypatch):

@@ -3,6 +3,11 @@
 Events go to a JSON-lines file under the lake's state folder by default, or to an OpenLineage
 HTTP endpoint (Marquez) when LAKE_OPENLINEAGE_URL is set. A run emits START when it begins and
 COMPLETE, FAIL or ABORT when it ends, under one runId (the Dagster run id when it is a UUID).
+
+The lineage store is the record; the server gets a copy. A server that keeps failing opens a
+circuit breaker (lake_assets/circuit.py, its state in the store): while it is open no run calls
+the server (none waits for its timeouts), and the first event it accepts again is preceded by
+every event it missed, from the store, in order (ADR-0153).
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +28,10 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import RunFacet, column_lineage_dataset
 from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
 from openlineage.client.transport.transport import Transport
 
+from lake_assets.circuit import CLOSED, after_failure, circuit_document, circuit_of, describe
 from lake_assets.lineage.graph import supersedes_for
 from lake_assets.lineage.model import LineageRun
 
@@ -117,11 +124,26 @@ def run_event(run: LineageRun, lake_uri: str) -> RunEvent:
     )
 
 
+# Two failed events in a row open the lineage server's circuit for 10 minutes, doubling with each
+# failed trial up to 4 hours: a run records two events, so a server that is down costs one run.
+@dataclass(frozen=True)
+class LineageBreaker:
+    failures: int = 2
+    cooldown_minutes: int = 10
+    max_cooldown_minutes: int = 240
+
+
+LINEAGE_BREAKER = LineageBreaker()
+# Two retries, not the client's five (about 40 s an event against a server that hangs): an event
+# a server misses is not lost (the store has it, the breaker sends it again).
+HTTP_RETRY = {**DEFAULT_RETRY_CONFIG, "total": 2, "read": 2, "connect": 2}
+
+
 def default_transport(state_dir: Path, url: str | None = None) -> Transport:
     """HTTP to `url` (or LAKE_OPENLINEAGE_URL) when set, else a JSON-lines file in state_dir."""
     url = url or os.environ.get("LAKE_OPENLINEAGE_URL")
     if url:
-        return HttpTransport(HttpConfig(url=url))
+        return HttpTransport(HttpConfig(url=url, retry=HTTP_RETRY))
     folder = Path(state_dir) / "lineage"
     folder.mkdir(parents=True, exist_ok=True)
     # append=True: one file of events, not one file per event (the client's default).
@@ -142,26 +164,56 @@ class LineageEmitter:
 
 
 class LineageRecorder:
-    """Stores each record (the source of truth for traces), then emits it."""
+    """Stores each record (the source of truth for traces), then emits it, behind the lineage
+    server's circuit breaker."""
 
-    def __init__(self, store: LineageStore, emitter: LineageEmitter):
-        self.store, self.emitter = store, emitter
+    def __init__(
+        self,
+        store: LineageStore,
+        emitter: LineageEmitter,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.store, self.emitter, self.clock = store, emitter, clock
 
     def record(self, run: LineageRun) -> None:
+        """Store `run`, then send it: with every event the server missed before it when some
+        are owed, not at all while the circuit is open. A lineage server that is down must not
+        fail a publish: the store has the record, and the server gets it again from there."""
         self.store.put_run(run)
+        held = self.store.breaker_state() or {}
+        circuit, missed_since = circuit_of(held.get("circuit")), held.get("missed_since")
+        owed = min(filter(None, (missed_since, run.started_at)))
+        now = self.clock()
+        if circuit.is_open(now):
+            if owed != missed_since:
+                self.store.put_breaker_state({**held, "missed_since": owed})
+            log.warning(
+                "lineage event %s of run %s not sent: %s; the lineage store has it, and it is "
+                "sent when the server answers again (or `lake lineage resend --since %s`)",
+                run.state,
+                run.run_id,
+                describe(circuit, "lineage events"),
+                owed,
+            )
+            return
         try:
-            self.emitter.emit(run)
-        except Exception:
-            # A lineage server that is down must not fail a publish; the store has the record,
-            # and the server gets it again from there.
+            sent = self.resend(missed_since) if missed_since else [self.emitter.emit(run)]
+        except Exception as error:
+            failed = after_failure(circuit, LINEAGE_BREAKER, str(error), now)
+            self.store.put_breaker_state(
+                {"circuit": circuit_document(failed), "missed_since": owed}
+            )
             log.warning(
                 "could not emit lineage event %s of run %s; the lineage store has it: "
                 "`lake lineage resend --since %s` sends it again",
                 run.state,
                 run.run_id,
-                run.started_at,
+                owed,
                 exc_info=True,
             )
+            return
+        if missed_since:
+            log.info("the lineage server answers again: %d events sent since %s", len(sent), owed)
 
     def resend(self, since: str) -> list[RunEvent]:
         """Every event of the runs the store holds that started at or after `since` (ISO 8601
@@ -171,7 +223,11 @@ class LineageRecorder:
         that cannot be sent (the server is still down), raising its error."""
         records = [r for r in self.store.runs() if r.started_at >= since]
         records.sort(key=lambda r: (r.started_at, r.run_id, r.state != "START"))
-        return [self.emitter.emit(record) for record in records]
+        sent = [self.emitter.emit(record) for record in records]
+        held = self.store.breaker_state()
+        if held and held.get("missed_since") and held["missed_since"] >= since:  # all sent
+            self.store.put_breaker_state({"circuit": circuit_document(CLOSED)})
+        return sent
 
     @contextmanager
     def track(self, run: LineageRun) -> Iterator[list[str]]:

@@ -2,7 +2,7 @@
 that pulls it once (what `lake pull` does) and a schedule on the block's cron. The schedules
 start STOPPED: `make dev` starts calmly, without pulling from a database nobody has pointed it
 at, and an operator turns a pull on in the webserver (or with `dagster schedule start`). A tick
-while the source's circuit breaker is open is skipped, saying why (breaker.py). What lands is
+while the source's circuit breaker is open is skipped, saying why (lake_assets/circuit.py). What lands is
 then profiled and promoted by the raw arrivals sensor and the daily schedules like any delivered
 file."""
 
@@ -21,8 +21,8 @@ from dagster import (
     schedule,
 )
 
+from lake_assets.circuit import describe
 from lake_assets.instants import format_instant, utc_now
-from lake_assets.pull.breaker import describe
 from lake_assets.pull.service import pull_declared_source
 from lake_assets.pull.watermark import read_state
 from lake_assets.settings import Settings, SourceConfig

@@ -58,7 +58,7 @@ class Watermark:
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class Breaker:
-    """The circuit breaker in front of the source's database (breaker.py): after `failures`
+    """The circuit breaker in front of the source's database (lake_assets/circuit.py): after `failures`
     pulls in a row fail, no pull connects for `cooldown_minutes`; each time the trial pull after
     a cooldown fails too, the cooldown doubles, up to `max_cooldown_minutes`."""
 

@@ -22,7 +22,7 @@ pull never re-reads rows before its watermark: re-read rows would land in a file
 which the hash cannot recognise, and would be promoted twice. A transaction open longer than the
 lag is the one case this misses; the lag is set above the source's longest write transaction.
 
-A database that keeps failing opens the source's circuit breaker (breaker.py): no pull connects
+A database that keeps failing opens the source's circuit breaker (lake_assets/circuit.py): no pull connects
 until its cooldown ends, and the state keeps the circuit with the watermark.
 """
 
@@ -41,10 +41,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from lake_assets.circuit import CLOSED, after_failure, describe
 from lake_assets.ingestion.intake import LandedPayload, land_payload
 from lake_assets.ingestion.redelivery import content_sha256
 from lake_assets.instants import format_instant, utc_now
-from lake_assets.pull.breaker import CLOSED, after_failure, describe
 from lake_assets.pull.credentials import connection_url, shown
 from lake_assets.pull.extract import Position, changed_pages, json_lines, position_of
 from lake_assets.pull.watermark import (

@@ -4,7 +4,7 @@ it describes.
 
 - `state.json`: the watermark (the last landed row's position), the pull in flight, if any
   (the file it lands, its bytes' hash and the position it reaches), and the database's circuit
-  breaker (breaker.py).
+  breaker (lake_assets/circuit.py).
 - `pending.jsonl`: the bytes of the pull in flight, staged before they are landed, so that a
   pull interrupted after staging can land exactly those bytes again (service.py).
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from lake_assets.circuit import CLOSED, Circuit, circuit_document, circuit_of
 from lake_assets.instants import format_instant, parse_instant
-from lake_assets.pull.breaker import CLOSED, Circuit
 from lake_assets.pull.extract import Position
 from lake_assets.tables.keys import check_source_id
 from resources.storage import LakeStorage
@@ -59,15 +59,7 @@ def read_state(storage: LakeStorage, source_id: str) -> PullState:
         pending=PendingPull(**{**pending, "reaches": _position(pending["reaches"])})
         if pending
         else None,
-        # A state written before the breaker existed has none: closed.
-        circuit=Circuit(
-            **{
-                **circuit,
-                "open_until": circuit["open_until"] and parse_instant(circuit["open_until"]),
-            }
-        )
-        if circuit
-        else CLOSED,
+        circuit=circuit_of(circuit),
     )
 
 
@@ -76,10 +68,7 @@ def write_state(storage: LakeStorage, source_id: str, state: PullState) -> None:
     document = {
         "watermark": _document(state.watermark),
         "pending": {**vars(pending), "reaches": _document(pending.reaches)} if pending else None,
-        "circuit": {
-            **vars(state.circuit),
-            "open_until": state.circuit.open_until and format_instant(state.circuit.open_until),
-        },
+        "circuit": circuit_document(state.circuit),
     }
     storage.put_bytes(state_key(source_id), (json.dumps(document, indent=2) + "\n").encode())
 
