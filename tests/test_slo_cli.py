@@ -1,5 +1,6 @@
 """`lake slo status` and `lake slo explain` on an empty lake: every declared SLO listed with its
-tier and status, nothing measured yet, and an unknown SLO refused by name."""
+tier and status, nothing measured yet, and an unknown SLO refused by name; the `slo` job run
+through Dagster across evaluations."""
 
 from __future__ import annotations
 
@@ -93,3 +94,57 @@ def test_a_past_days_evaluation_publishes_its_tables_and_alerts_nothing(empty_la
     assert {r["evaluated_at"] for r in rows} == {at.isoformat()}
     for key in (STATE_KEY, DASHBOARD_KEY):
         assert not resources["storage"].exists(key), key
+
+
+def test_the_slo_job_sends_an_incident_once_across_evaluations_and_fails_the_check(empty_lake):
+    """The path production takes: the `slo` job (what its five-minute schedule launches) run
+    twice through Dagster on a lake whose card_transactions stopped four days ago. The first
+    evaluation opens the incident (the budget is spent), sends it through the notifier and
+    fails the dataset's slo check as a warning; the second finds it open and sends nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from dagster import AssetCheckSeverity, DagsterInstance
+
+    from lake_assets.definitions import build_definitions
+    from lake_assets.slo.assets import SLO_JOB
+    from resources import build_resources
+    from resources.catalog import PublishedPartition
+
+    settings = load_settings()
+    resources = build_resources(settings)
+    now = datetime.now(UTC)
+    day = (now - timedelta(days=4)).date().isoformat()
+    published = PublishedPartition(
+        "card_transactions",
+        day,
+        f"curated/card_transactions/run=r1/_zone=published/event_date={day}/",
+        "r1",
+        (now - timedelta(days=3, hours=12)).isoformat(),
+        10,
+        "v1",
+        {"transaction_id": "string"},
+    )
+    resources["catalog"].publish(published, "")
+    job = build_definitions(settings, resources).resolve_job_def(SLO_JOB)
+    instance = DagsterInstance.ephemeral()
+    today = now.date().isoformat()
+
+    first = job.execute_in_process(partition_key=today, instance=instance)
+    incidents = [a for a in resources["notifier"].alerts() if a.kind == "slo.exhausted"]
+    assert "card_transactions.freshness" in {a.subject.split()[1] for a in incidents}
+    checks = {
+        e.asset_key.path[-1]: e
+        for e in first.get_asset_check_evaluations()
+        if e.check_name == "slo"
+    }
+    freshness = checks["card_transactions"]
+    assert not freshness.passed and freshness.severity == AssetCheckSeverity.WARN
+    assert "card_transactions.freshness exhausted" in freshness.description
+
+    second = job.execute_in_process(partition_key=today, instance=instance)
+    assert second.success
+    again = [a for a in resources["notifier"].alerts() if a.kind == "slo.exhausted"]
+    assert again == incidents  # still open: not sent again
+    (evaluation,) = second.asset_materializations_for_node("slo__evaluation")
+    assert evaluation.metadata["alerts sent"].value == 0
+    assert evaluation.metadata["open incidents"].value >= 1
