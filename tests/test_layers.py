@@ -315,3 +315,49 @@ def test_as_assets_a_blocked_partition_holds_the_layer_built_on_it(lake):
     assert lake.catalog.current("gold_counts", DAY) is None
     assert run(table(9)).success and run(on_top).success  # repaired: both publish
     assert lake.catalog.current("gold_counts", DAY).row_count == 3
+
+
+def test_as_assets_an_input_whose_last_run_failed_holds_the_layer_and_keeps_its_version(lake):
+    """Through Dagster: the input published once, then its next run failed (the failure is in
+    the event log, after the materialization): the layer on top is held naming it, and the
+    input's published version stays the one read."""
+    from dagster import materialize
+
+    from lake_assets.layers.assets import build_layer_asset
+    from partitions import daily_partitions
+
+    class BrokenRunner:
+        def bound(self, context):
+            def run_job(job, plan):
+                raise RuntimeError("the executor was lost")
+
+            return run_job
+
+    days = daily_partitions(lake.settings.partitions_start)
+    counts = LayerInput("silver_card_counts", ("silver", "card_counts"))
+    on_top = DerivedTable(
+        **{**table(9).__dict__, "dataset": "gold_counts", "asset": ("gold", "counts")},
+    )
+    on_top = DerivedTable(**{**on_top.__dict__, "inputs": (counts,), "contract": None})
+
+    def run(t, **resources):
+        return materialize(
+            [build_layer_asset(t, days)],
+            partition_key=DAY,
+            resources={**lake.resources, **resources},
+            instance=lake.instance,
+            raise_on_error=False,
+        )
+
+    assert run(table(9)).success
+    published = lake.catalog.current("silver_card_counts", DAY)
+    assert not run(table(9), spark_runner=BrokenRunner()).success
+    held = run(on_top)
+    assert not held.success
+    gate_check = held.get_asset_check_evaluations()[0]
+    assert not gate_check.passed
+    assert "silver_card_counts[2026-03-02]: its last run failed" in gate_check.description
+    assert lake.catalog.current("gold_counts", DAY) is None
+    assert lake.catalog.current("silver_card_counts", DAY) == published
+    assert run(table(9)).success and run(on_top).success  # rerun: both publish
+    assert lake.catalog.current("gold_counts", DAY).row_count == 3

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus
 
 from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST
 from resources.catalog import PartitionCatalog
@@ -31,6 +31,10 @@ def last_run_start(
     return datetime.fromtimestamp(min(starts), UTC)
 
 
+# How a run ends that planned a partition and never materialized it.
+ENDED_UNMATERIALIZED = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+
+
 class Attempt(NamedTuple):
     """The last attempt at one partition of an asset: the rules its newest materialization
     named as holding it back (`blocked_by`) and as awaiting their reference (AWAITING), and
@@ -45,15 +49,22 @@ class Attempt(NamedTuple):
 def last_attempt(instance: DagsterInstance, key: AssetKey, partition: str) -> Attempt:
     where = AssetRecordsFilter(asset_key=key, asset_partitions=[partition])
     done = instance.fetch_materializations(where, limit=1).records
-    failed = instance.fetch_failed_materializations(where, limit=1).records
     metadata = done[0].asset_materialization.metadata if done else {}
 
     def named(entry: str) -> tuple[str, ...]:
         return tuple(metadata[entry].value) if entry in metadata else ()
 
-    after = bool(failed) and (not done or failed[0].storage_id > done[0].storage_id)
+    # A run plans the partition's materialization when it starts; a run that failed (or was
+    # canceled) after planning one, and planned it after the last materialization, is a failed
+    # attempt. Dagster's "failed to materialize" events are not written by the open-source
+    # executor of 1.13 (nothing emits them), so they cannot say it.
+    planned = instance.get_latest_planned_materialization_info(key, partition)
+    failed = False
+    if planned is not None and (not done or planned.storage_id > done[0].storage_id):
+        run = instance.get_run_record_by_id(planned.run_id)
+        failed = run is not None and run.dagster_run.status in ENDED_UNMATERIALIZED
     checked = metadata[CHECKED_AGAINST].value if CHECKED_AGAINST in metadata else {}
-    return Attempt(named("blocked_by"), named(AWAITING), after, dict(checked))
+    return Attempt(named("blocked_by"), named(AWAITING), failed, dict(checked))
 
 
 def recheck_due(
