@@ -200,6 +200,39 @@ def test_a_version_deprecated_while_a_promotion_runs_stays_deprecated(lake, spar
     assert promoted.status == "DEPRECATED" and promoted.promoted_at is not None
 
 
+def test_a_range_whose_day_another_run_published_meanwhile_publishes_the_rest_and_names_it(
+    lake, spark
+):
+    """Range atomicity is per partition (ADR-0018): a promotion of two days whose second day
+    another run published while its job ran publishes the first, refuses the second (its
+    version moved) and names both in its failure; the other run's version stays, no row is
+    doubled, and re-running the range publishes both."""
+    mon, tue = "2026-03-02", "2026-03-03"
+    for day, numbers in ((mon, range(0, 10)), (tue, range(10, 20))):
+        lake.deliver_cards(day, numbers)
+        lake.profile("card_transactions", day)
+    inner = lake.resources["spark_runner"]
+
+    def meanwhile():
+        lake.resources["spark_runner"] = inner  # the other run's own runner
+        assert lake.promote("card_transactions", tue).success
+
+    lake.resources["spark_runner"] = MeanwhileRunner(inner, meanwhile)
+    result = lake.promote("card_transactions", mon, tue)
+    assert not result.success
+    message = failure_message(result)
+    assert f"published ['{mon}']; publishing {tue} failed" in message
+    assert "Re-run the range" in message
+    slow, fast = (lake.catalog.current("card_transactions", d) for d in (mon, tue))
+    assert slow.run_id == result.run_id and fast.run_id != result.run_id
+    assert f"card_transactions[{tue}] is at run {fast.run_id}" in message  # and why
+    assert lake.rows(spark, "card_transactions").count() == 20
+    assert lake.promote("card_transactions", mon, tue).success  # the range again
+    again = [lake.catalog.current("card_transactions", d) for d in (mon, tue)]
+    assert again[0].run_id == again[1].run_id not in (slow.run_id, fast.run_id)
+    assert lake.rows(spark, "card_transactions").count() == 20
+
+
 def test_republishing_supersedes_and_retention_removes_the_old_version(lake, spark):
     lake.deliver_cards("2026-03-02", range(0, 10))
     lake.profile("card_transactions", "2026-03-02")

@@ -28,7 +28,9 @@ class AuditFailed(RuntimeError):
 
 
 class PartialPublish(RuntimeError):
-    """Publishing stopped part-way through a range; names what was and was not published."""
+    """Publishing stopped part-way through a range; names what was and was not published, and
+    why (the cause's own message). Raised without chaining the cause: a failed step reports its
+    innermost error (lake_assets/cli/runs.py), which would hide what was published."""
 
     def __init__(
         self, dataset: str, published: list[str], failed: str, pending: list[str], error: Exception
@@ -149,6 +151,6 @@ def publish_partitions(
                 partition,
                 chosen[index + 1 :],
                 error,
-            ) from error
+            ) from None  # its message names the cause, and is what `lake` and Dagster show
         published.append(entry)
     return published

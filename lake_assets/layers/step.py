@@ -235,7 +235,7 @@ def run_step(
                     raise
                 done = [p.partition for p in outcome.published_slices]
                 pending = sorted(written)[number + 1 :]
-                raise PartialPublish(table.dataset, done, part, pending, error) from error
+                raise PartialPublish(table.dataset, done, part, pending, error) from None
             if table.slices is None:
                 outcome.published = entry
             else:
