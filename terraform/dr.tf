@@ -123,94 +123,50 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "replica" {
   }
 }
 
-# The lake bucket's lifecycle, rule for rule (tests/test_terraform_dr.py compares them): S3 does
-# not replicate what a lifecycle rule expires, so the replica must expire quarantined rows, dead
-# letters and old versions after the same retention itself, or it would keep them for ever.
+# The lake bucket's lifecycle rules (local.lake_lifecycle_rules, storage.tf), applied the same
+# way: S3 does not replicate what a lifecycle rule expires, so the replica must expire quarantined
+# rows, dead letters and old versions after the same retention itself, or it would keep them for
+# ever.
 resource "aws_s3_bucket_lifecycle_configuration" "replica" {
   count    = local.dr_enabled ? 1 : 0
   provider = aws.dr
   bucket   = aws_s3_bucket.replica[0].id
 
-  rule {
-    id     = "abort-incomplete-multipart-uploads"
-    status = "Enabled"
-    filter {}
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  rule {
-    id     = "expire-noncurrent-versions"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_retention_days
-    }
-    expiration {
-      expired_object_delete_marker = true
-    }
-  }
-
   dynamic "rule" {
-    for_each = var.zone_transitions
+    for_each = local.lake_lifecycle_rules
     content {
-      id     = "transition-${trimsuffix(rule.key, "/")}"
+      id     = rule.value.id
       status = "Enabled"
+      # The provider wants a filter in every rule: a null prefix leaves it empty (whole bucket).
       filter {
-        prefix = rule.key
+        prefix = rule.value.prefix
+      }
+      dynamic "abort_incomplete_multipart_upload" {
+        for_each = rule.value.abort_incomplete_multipart_upload_days == null ? [] : [rule.value.abort_incomplete_multipart_upload_days]
+        content {
+          days_after_initiation = abort_incomplete_multipart_upload.value
+        }
+      }
+      dynamic "noncurrent_version_expiration" {
+        for_each = rule.value.noncurrent_version_expiration_days == null ? [] : [rule.value.noncurrent_version_expiration_days]
+        content {
+          noncurrent_days = noncurrent_version_expiration.value
+        }
+      }
+      dynamic "expiration" {
+        for_each = rule.value.expiration_days == null && rule.value.expired_object_delete_marker == null ? [] : [rule.value]
+        content {
+          days                         = expiration.value.expiration_days
+          expired_object_delete_marker = expiration.value.expired_object_delete_marker
+        }
       }
       dynamic "transition" {
-        for_each = rule.value
+        for_each = rule.value.transitions
         content {
           days          = transition.value.days
           storage_class = transition.value.storage_class
         }
       }
-    }
-  }
-
-  rule {
-    id     = "expire-quarantine"
-    status = "Enabled"
-    filter {
-      prefix = "quarantine/"
-    }
-    expiration {
-      days = var.quarantine_retention_days
-    }
-  }
-
-  rule {
-    id     = "expire-dead-letters"
-    status = "Enabled"
-    filter {
-      prefix = "dead-letter/"
-    }
-    expiration {
-      days = var.dead_letter_retention_days
-    }
-  }
-
-  rule {
-    id     = "expire-pipes-messages"
-    status = "Enabled"
-    filter {
-      prefix = "_pipes/"
-    }
-    expiration {
-      days = 3
-    }
-  }
-
-  rule {
-    id     = "expire-superseded-site-pages"
-    status = "Enabled"
-    filter {
-      prefix = "site/"
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 1
     }
   }
 

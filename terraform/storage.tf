@@ -251,99 +251,126 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
   }
 }
 
+# The lake bucket's lifecycle, declared once, in the order S3 receives it: the lake's own
+# (aws_s3_bucket_lifecycle_configuration.lake) and its replica's (dr.tf), which must expire what
+# the lake expires. A rule without prefix (null) applies to the whole bucket; an action a rule
+# does not take is null (no transitions: []).
+locals {
+  lake_lifecycle_rules = flatten([
+    {
+      id                                     = "abort-incomplete-multipart-uploads"
+      prefix                                 = null
+      abort_incomplete_multipart_upload_days = 7
+      expiration_days                        = null
+      expired_object_delete_marker           = null
+      noncurrent_version_expiration_days     = null
+      transitions                            = []
+    },
+    {
+      id                                     = "expire-noncurrent-versions"
+      prefix                                 = null
+      abort_incomplete_multipart_upload_days = null
+      expiration_days                        = null
+      expired_object_delete_marker           = true
+      noncurrent_version_expiration_days     = var.noncurrent_version_retention_days
+      transitions                            = []
+    },
+    # Older objects of a zone move to colder storage (var.zone_transitions; by default raw/ to
+    # Glacier Flexible Retrieval after 90 days). An archived object must be restored before it can
+    # be read: `lake restore` brings back the days a backfill needs
+    # (docs/runbooks/restore-from-glacier.md).
+    [for zone, transitions in var.zone_transitions : {
+      id                                     = "transition-${trimsuffix(zone, "/")}"
+      prefix                                 = zone
+      abort_incomplete_multipart_upload_days = null
+      expiration_days                        = null
+      expired_object_delete_marker           = null
+      noncurrent_version_expiration_days     = null
+      transitions                            = transitions
+    }],
+    # Quarantined rows and dead letters are kept for their declared retention, then expire (the
+    # expired objects' versions go with expire-noncurrent-versions).
+    {
+      id                                     = "expire-quarantine"
+      prefix                                 = "quarantine/"
+      abort_incomplete_multipart_upload_days = null
+      expiration_days                        = var.quarantine_retention_days
+      expired_object_delete_marker           = null
+      noncurrent_version_expiration_days     = null
+      transitions                            = []
+    },
+    {
+      id                                     = "expire-dead-letters"
+      prefix                                 = "dead-letter/"
+      abort_incomplete_multipart_upload_days = null
+      expiration_days                        = var.dead_letter_retention_days
+      expired_object_delete_marker           = null
+      noncurrent_version_expiration_days     = null
+      transitions                            = []
+    },
+    # Dagster Pipes leaves each job's message chunks under _pipes/ (resources/spark_runner.py):
+    # read once, by the orchestrator, while the job runs.
+    {
+      id                                     = "expire-pipes-messages"
+      prefix                                 = "_pipes/"
+      abort_incomplete_multipart_upload_days = null
+      expiration_days                        = 3
+      expired_object_delete_marker           = null
+      noncurrent_version_expiration_days     = null
+      transitions                            = []
+    },
+    # The SLO dashboard is rewritten at every evaluation (site/slo/index.html): its superseded
+    # pages are kept a day, not for the retention of the lake's data.
+    {
+      id                                     = "expire-superseded-site-pages"
+      prefix                                 = "site/"
+      abort_incomplete_multipart_upload_days = null
+      expiration_days                        = null
+      expired_object_delete_marker           = null
+      noncurrent_version_expiration_days     = 1
+      transitions                            = []
+    },
+  ])
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "lake" {
   bucket = aws_s3_bucket.lake.id
 
-  rule {
-    id     = "abort-incomplete-multipart-uploads"
-    status = "Enabled"
-    filter {}
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  rule {
-    id     = "expire-noncurrent-versions"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_retention_days
-    }
-    expiration {
-      expired_object_delete_marker = true
-    }
-  }
-
-  # Older objects of a zone move to colder storage (var.zone_transitions; by default raw/ to
-  # Glacier Flexible Retrieval after 90 days). An archived object must be restored before it can
-  # be read: `lake restore` brings back the days a backfill needs
-  # (docs/runbooks/restore-from-glacier.md).
   dynamic "rule" {
-    for_each = var.zone_transitions
+    for_each = local.lake_lifecycle_rules
     content {
-      id     = "transition-${trimsuffix(rule.key, "/")}"
+      id     = rule.value.id
       status = "Enabled"
+      # The provider wants a filter in every rule: a null prefix leaves it empty (whole bucket).
       filter {
-        prefix = rule.key
+        prefix = rule.value.prefix
+      }
+      dynamic "abort_incomplete_multipart_upload" {
+        for_each = rule.value.abort_incomplete_multipart_upload_days == null ? [] : [rule.value.abort_incomplete_multipart_upload_days]
+        content {
+          days_after_initiation = abort_incomplete_multipart_upload.value
+        }
+      }
+      dynamic "noncurrent_version_expiration" {
+        for_each = rule.value.noncurrent_version_expiration_days == null ? [] : [rule.value.noncurrent_version_expiration_days]
+        content {
+          noncurrent_days = noncurrent_version_expiration.value
+        }
+      }
+      dynamic "expiration" {
+        for_each = rule.value.expiration_days == null && rule.value.expired_object_delete_marker == null ? [] : [rule.value]
+        content {
+          days                         = expiration.value.expiration_days
+          expired_object_delete_marker = expiration.value.expired_object_delete_marker
+        }
       }
       dynamic "transition" {
-        for_each = rule.value
+        for_each = rule.value.transitions
         content {
           days          = transition.value.days
           storage_class = transition.value.storage_class
         }
       }
-    }
-  }
-
-  # Quarantined rows and dead letters are kept for their declared retention, then expire (the
-  # expired objects' versions go with expire-noncurrent-versions).
-  rule {
-    id     = "expire-quarantine"
-    status = "Enabled"
-    filter {
-      prefix = "quarantine/"
-    }
-    expiration {
-      days = var.quarantine_retention_days
-    }
-  }
-
-  rule {
-    id     = "expire-dead-letters"
-    status = "Enabled"
-    filter {
-      prefix = "dead-letter/"
-    }
-    expiration {
-      days = var.dead_letter_retention_days
-    }
-  }
-
-  # Dagster Pipes leaves each job's message chunks under _pipes/ (resources/spark_runner.py):
-  # read once, by the orchestrator, while the job runs.
-  rule {
-    id     = "expire-pipes-messages"
-    status = "Enabled"
-    filter {
-      prefix = "_pipes/"
-    }
-    expiration {
-      days = 3
-    }
-  }
-
-  # The SLO dashboard is rewritten at every evaluation (site/slo/index.html): its superseded
-  # pages are kept a day, not for the retention of the lake's data.
-  rule {
-    id     = "expire-superseded-site-pages"
-    status = "Enabled"
-    filter {
-      prefix = "site/"
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 1
     }
   }
 
