@@ -233,6 +233,35 @@ def test_a_range_whose_day_another_run_published_meanwhile_publishes_the_rest_an
     assert lake.rows(spark, "card_transactions").count() == 20
 
 
+def test_a_rerun_without_a_set_aside_file_traces_to_the_files_it_read(lake, spark):
+    """End to end (the unit tests use synthetic runs): a day promoted from two files, one of
+    them then set aside and the day promoted again. Its trace leads to the one file it was
+    rebuilt from, not to the superseded run's second file; as of the first run, to both."""
+    from lake_assets.ingestion.raw_decisions import set_aside
+    from lake_assets.lineage.graph import trace
+    from lake_assets.lineage.model import partition_address
+
+    day = "2026-03-02"
+    lake.deliver_cards(day, range(0, 5), name="good.json")
+    lake.deliver_cards(day, range(5, 8), name="wrong.json")
+    lake.profile("card_transactions", day)
+    first = lake.promote("card_transactions", day)
+    assert first.success
+    landed = [r.key for r in lake.registry.raw_files("card_transactions")]
+    keys = {
+        name: next(k for k in landed if k.endswith(name)) for name in ("good.json", "wrong.json")
+    }
+    set_aside(lake.registry, lake.notifier, "card_transactions", keys["wrong.json"], "wrong", "ops")
+    second = lake.promote("card_transactions", day)
+    assert second.success and lake.catalog.current("card_transactions", day).row_count == 5
+    address = partition_address("card_transactions", day)
+    now = trace(lake.lineage.runs(), address)
+    assert now.leaves() == {keys["good.json"]}
+    assert now.run_id == second.run_id and now.supersedes == first.run_id
+    then = trace(lake.lineage.runs(), address, as_of_run=first.run_id)
+    assert then.leaves() == {keys["good.json"], keys["wrong.json"]}
+
+
 def test_republishing_supersedes_and_retention_removes_the_old_version(lake, spark):
     lake.deliver_cards("2026-03-02", range(0, 10))
     lake.profile("card_transactions", "2026-03-02")
