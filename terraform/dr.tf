@@ -123,10 +123,10 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "replica" {
   }
 }
 
-# The lake bucket's lifecycle rules (local.lake_lifecycle_rules, storage.tf), applied the same
-# way: S3 does not replicate what a lifecycle rule expires, so the replica must expire quarantined
-# rows, dead letters and old versions after the same retention itself, or it would keep them for
-# ever.
+# The lake bucket's lifecycle rules (local.lake_lifecycle_rules, storage.tf), made into S3's rules
+# as the lake's are: S3 does not replicate what a lifecycle rule expires, so the replica must
+# expire quarantined rows, dead letters and old versions after the same retention itself, or it
+# would keep them for ever.
 resource "aws_s3_bucket_lifecycle_configuration" "replica" {
   count    = local.dr_enabled ? 1 : 0
   provider = aws.dr

@@ -251,10 +251,11 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
   }
 }
 
-# The lake bucket's lifecycle, declared once, in the order S3 receives it: the lake's own
+# The lake bucket's lifecycle rules, declared once: the lake's own lifecycle
 # (aws_s3_bucket_lifecycle_configuration.lake) and its replica's (dr.tf), which must expire what
 # the lake expires. A rule without prefix (null) applies to the whole bucket; an action a rule
-# does not take is null (no transitions: []).
+# does not take is null (no transitions: []). The order is S3's: the provider keeps the rules as
+# a list, so another order is a change to apply.
 locals {
   lake_lifecycle_rules = flatten([
     {

@@ -38,8 +38,9 @@ def _unquote(text: str) -> str:
     return text
 
 
-# Keys python-hcl2 adds to what it returns: block markers, and a file's comments.
-HCL2_MARKERS = {"__is_block__", "__comments__"}
+# Keys python-hcl2 adds to what it returns: block markers, a file's comments, and the comments
+# inside an expression (those between local.lake_lifecycle_rules' rules).
+HCL2_MARKERS = {"__is_block__", "__comments__", "__inline_comments__"}
 
 
 def clean_hcl(value):
@@ -163,3 +164,68 @@ def actions_of(document: dict) -> set[str]:
 
 def statements_by_sid(document: dict) -> dict[str, dict]:
     return {s["sid"]: s for s in statements_of(document)}
+
+
+# --------------------------------------------------------------------------------------------
+# The lake bucket's lifecycle rules (local.lake_lifecycle_rules, storage.tf)
+# --------------------------------------------------------------------------------------------
+
+# python-hcl2 keeps a function call whole, as its text: the rules are `flatten([...])` of rule
+# objects and, in their place in the order, the zones' `for` expression.
+FLATTENED_LIST = re.compile(r"\$\{flatten\((\[.*\])\)\}", re.DOTALL)
+ZONE_RULES = re.compile(
+    r"\$\{\[for zone, transitions in var\.zone_transitions : (\{.*\})\]\}", re.DOTALL
+)
+
+
+def _expression(text: str):
+    """The value python-hcl2 reads from an HCL expression's text, markers dropped, literals
+    still quoted (so a literal "zone" and the reference zone stay apart)."""
+    return _without_markers(hcl2.loads(f"value = {text}\n")["value"])
+
+
+def _without_markers(value):
+    if isinstance(value, dict):
+        return {k: _without_markers(v) for k, v in value.items() if k not in HCL2_MARKERS}
+    if isinstance(value, list):
+        return [_without_markers(v) for v in value]
+    return value
+
+
+def _zone_rule(template: dict, zone: str, transitions: list) -> dict:
+    """The zones' `for` expression's rule for one zone. It may refer to its own variables only
+    (zone, transitions, trimsuffix(zone, "/")): anything else fails, not guessed."""
+    templates = {"${zone}": zone, '${trimsuffix(zone, "/")}': zone.removesuffix("/")}
+    rule = {}
+    for key, raw in template.items():
+        if raw in ("zone", "transitions"):  # python-hcl2 gives a bare variable as its name
+            value = {"zone": zone, "transitions": transitions}[raw]
+        elif isinstance(raw, str) and raw.startswith('"'):
+            value = _unquote(raw)
+            for placeholder, replacement in templates.items():
+                value = value.replace(placeholder, replacement)
+        else:
+            value = raw
+        assert not (isinstance(value, str) and "${" in value), f"{key} = {raw}: not evaluated"
+        rule[key] = value
+    return rule
+
+
+def lake_lifecycle_rules(config, zone_transitions: dict) -> list[dict]:
+    """local.lake_lifecycle_rules as Terraform makes it for `zone_transitions` (var's value): the
+    rules in order, one rule per zone in the order of its key. Other variables stay references
+    ("${var.quarantine_retention_days}"): the rules use the variable, whatever its value."""
+    expression = locals_of(config)["lake_lifecycle_rules"]
+    listed = FLATTENED_LIST.fullmatch(expression)
+    assert listed, f"local.lake_lifecycle_rules is not flatten([...]): {expression}"
+    rules = []
+    for entry in _expression(listed.group(1)):
+        if isinstance(entry, dict):
+            rules.append(clean_hcl(entry))
+            continue
+        per_zone = ZONE_RULES.fullmatch(entry)
+        assert per_zone, f"neither a rule nor the zones' rules: {entry}"
+        template = _expression(per_zone.group(1))
+        for zone in sorted(zone_transitions):  # Terraform's `for` over a map: in key order
+            rules.append(_zone_rule(template, zone, zone_transitions[zone]))
+    return rules

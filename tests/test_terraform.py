@@ -32,6 +32,7 @@ from terraform_config import (
     document_reference,
     key_policy_documents,
     labelled_blocks,
+    lake_lifecycle_rules,
     locals_of,
     one,
     parse_hcl,
@@ -597,9 +598,18 @@ def test_lake_bucket_is_private_versioned_logged_and_expires_old_versions(config
     assert one(versioning["versioning_configuration"])["status"] == "Enabled"
     logging = resources_of(config, "aws_s3_bucket_logging")["lake"]
     assert logging["target_bucket"] == "${aws_s3_bucket.logs.id}"
-    rules = resources_of(config, "aws_s3_bucket_lifecycle_configuration")["lake"]["rule"]
-    assert any("abort_incomplete_multipart_upload" in r for r in rules)
-    assert any("noncurrent_version_expiration" in r for r in rules)
+    # Over the whole bucket: the parts of a failed multipart upload go after a week, an object's
+    # past versions after their retention, and the delete markers left without one.
+    rules = {rule["id"]: rule for rule in lake_lifecycle_rules(config, {})}
+    multipart = rules["abort-incomplete-multipart-uploads"]
+    assert multipart["prefix"] is None
+    assert multipart["abort_incomplete_multipart_upload_days"] == 7
+    versions = rules["expire-noncurrent-versions"]
+    assert versions["prefix"] is None
+    assert versions["noncurrent_version_expiration_days"] == (
+        "${var.noncurrent_version_retention_days}"
+    )
+    assert versions["expired_object_delete_marker"] is True
 
 
 # --------------------------------------------------------------------------------------------
@@ -781,36 +791,142 @@ def test_the_trail_records_the_lake_buckets_objects_and_the_accounts_management_
 # --------------------------------------------------------------------------------------------
 
 
-def test_raw_objects_move_to_glacier_after_90_days_by_default(config):
-    assert variables_of(config)["zone_transitions"]["default"] == {
-        "raw/": [{"days": 90, "storage_class": "GLACIER"}]
+# What each rule of local.lake_lifecycle_rules (storage.tf) states: every action, null where the
+# rule does not take it (no transitions: []). Both lifecycles read each of them.
+LIFECYCLE_RULE_FIELDS = {
+    "id",
+    "prefix",
+    "abort_incomplete_multipart_upload_days",
+    "expiration_days",
+    "expired_object_delete_marker",
+    "noncurrent_version_expiration_days",
+    "transitions",
+}
+
+
+def _only_with(field: str) -> str:
+    """A dynamic action block's for_each: the block exists where the rule has the action."""
+    return f"${{rule.value.{field} == null ? [] : [rule.value.{field}]}}"
+
+
+def test_the_lake_lifecycle_rules_and_their_order(config):
+    """The rules S3 receives for two zones: whole-bucket housekeeping, each zone's transitions,
+    then what expires under a prefix, each with its actions and nothing else. The provider keeps
+    the rules as a list: another order would be a change to apply."""
+    zones = {
+        "raw/": [
+            {"days": 90, "storage_class": "GLACIER"},
+            {"days": 365, "storage_class": "DEEP_ARCHIVE"},
+        ],
+        "curated/": [{"days": 30, "storage_class": "STANDARD_IA"}],
     }
+    rules = lake_lifecycle_rules(config, zones)
+    for rule in rules:
+        assert set(rule) == LIFECYCLE_RULE_FIELDS, rule["id"]
+    assert [(rule["id"], rule["prefix"]) for rule in rules] == [
+        ("abort-incomplete-multipart-uploads", None),
+        ("expire-noncurrent-versions", None),
+        ("transition-curated", "curated/"),
+        ("transition-raw", "raw/"),
+        ("expire-quarantine", "quarantine/"),
+        ("expire-dead-letters", "dead-letter/"),
+        ("expire-pipes-messages", "_pipes/"),
+        ("expire-superseded-site-pages", "site/"),
+    ]
+    taken = {
+        rule["id"]: {
+            field: value
+            for field, value in rule.items()
+            if field not in ("id", "prefix") and value not in (None, [])
+        }
+        for rule in rules
+    }
+    assert taken == {
+        "abort-incomplete-multipart-uploads": {"abort_incomplete_multipart_upload_days": 7},
+        "expire-noncurrent-versions": {
+            "noncurrent_version_expiration_days": "${var.noncurrent_version_retention_days}",
+            "expired_object_delete_marker": True,
+        },
+        "transition-curated": {"transitions": zones["curated/"]},
+        "transition-raw": {"transitions": zones["raw/"]},
+        "expire-quarantine": {"expiration_days": "${var.quarantine_retention_days}"},
+        "expire-dead-letters": {"expiration_days": "${var.dead_letter_retention_days}"},
+        # Dagster Pipes' message chunks are read once, while their job runs.
+        "expire-pipes-messages": {"expiration_days": 3},
+        # The SLO dashboard's superseded pages are kept a day.
+        "expire-superseded-site-pages": {"noncurrent_version_expiration_days": 1},
+    }
+
+
+def test_each_lifecycle_rule_becomes_its_s3_rule(config):
+    """The lake's lifecycle is local.lake_lifecycle_rules and nothing else, each rule with its
+    filter (a null prefix: an empty one, the whole bucket; the provider wants a filter in every
+    rule) and an action block for each action the rule takes, with the rule's value. The
+    replica's is the same (test_terraform_dr.py)."""
     lifecycle = resources_of(config, "aws_s3_bucket_lifecycle_configuration")["lake"]
-    zones = one([d["rule"] for d in lifecycle["dynamic"] if "rule" in d])
-    assert zones["for_each"] == "${var.zone_transitions}"
-    content = one(zones["content"])
-    assert one(content["filter"])["prefix"] == "${rule.key}"
-    transition = one(content["dynamic"])["transition"]
-    assert transition["for_each"] == "${rule.value}"
-    assert one(transition["content"]) == {
-        "days": "${transition.value.days}",
-        "storage_class": "${transition.value.storage_class}",
+    assert "rule" not in lifecycle
+    rules = one([d["rule"] for d in lifecycle["dynamic"] if "rule" in d])
+    assert rules["for_each"] == "${local.lake_lifecycle_rules}"
+    content = one(rules["content"])
+    assert content["id"] == "${rule.value.id}"
+    assert content["status"] == "Enabled"
+    assert content["filter"] == [{"prefix": "${rule.value.prefix}"}]
+    actions = {block: body for d in content["dynamic"] for block, body in d.items()}
+    assert actions == {
+        "abort_incomplete_multipart_upload": {
+            "for_each": _only_with("abort_incomplete_multipart_upload_days"),
+            "content": [{"days_after_initiation": "${abort_incomplete_multipart_upload.value}"}],
+        },
+        "noncurrent_version_expiration": {
+            "for_each": _only_with("noncurrent_version_expiration_days"),
+            "content": [{"noncurrent_days": "${noncurrent_version_expiration.value}"}],
+        },
+        "expiration": {
+            "for_each": "${rule.value.expiration_days == null"
+            " && rule.value.expired_object_delete_marker == null ? [] : [rule.value]}",
+            "content": [
+                {
+                    "days": "${expiration.value.expiration_days}",
+                    "expired_object_delete_marker": (
+                        "${expiration.value.expired_object_delete_marker}"
+                    ),
+                }
+            ],
+        },
+        "transition": {
+            "for_each": "${rule.value.transitions}",
+            "content": [
+                {
+                    "days": "${transition.value.days}",
+                    "storage_class": "${transition.value.storage_class}",
+                }
+            ],
+        },
     }
+    assert lifecycle["depends_on"] == ["${aws_s3_bucket_versioning.lake}"]
+
+
+def test_raw_objects_move_to_glacier_after_90_days_by_default(config):
+    default = variables_of(config)["zone_transitions"]["default"]
+    assert default == {"raw/": [{"days": 90, "storage_class": "GLACIER"}]}
+    transitions = [rule for rule in lake_lifecycle_rules(config, default) if rule["transitions"]]
+    assert [(rule["id"], rule["prefix"], rule["transitions"]) for rule in transitions] == [
+        ("transition-raw", "raw/", [{"days": 90, "storage_class": "GLACIER"}])
+    ]
 
 
 def test_quarantine_and_dead_letters_expire_after_their_declared_retention(config):
-    rules = {
-        rule["id"]: rule
-        for rule in resources_of(config, "aws_s3_bucket_lifecycle_configuration")["lake"]["rule"]
-    }
+    rules = {rule["id"]: rule for rule in lake_lifecycle_rules(config, {})}
     for rule_id, prefix, variable in (
         ("expire-quarantine", "quarantine/", "quarantine_retention_days"),
         ("expire-dead-letters", "dead-letter/", "dead_letter_retention_days"),
     ):
-        assert one(rules[rule_id]["filter"])["prefix"] == prefix
-        assert one(rules[rule_id]["expiration"])["days"] == f"${{var.{variable}}}"
+        assert rules[rule_id]["prefix"] == prefix
+        assert rules[rule_id]["expiration_days"] == f"${{var.{variable}}}"
         assert variables_of(config)[variable]["default"] >= 30
-    assert "noncurrent_version_expiration" in rules["expire-noncurrent-versions"]
+    # Their expired objects' versions go with the versions of the whole bucket.
+    versions = rules["expire-noncurrent-versions"]
+    assert versions["prefix"] is None and versions["noncurrent_version_expiration_days"]
 
 
 def test_zone_transitions_are_validated(config):

@@ -292,36 +292,53 @@ def test_the_replica_refuses_plain_http(config):
     assert set(deny["actions"]) == set(lake_deny["actions"]) | replicates
 
 
-def _lifecycle_rules(body: dict) -> list:
-    """A lifecycle's rules, static and dynamic, in order of id: what it does, not where."""
-    rules = list(body.get("rule", []))
-    rules += [d["rule"] for d in body.get("dynamic", []) if "rule" in d]
-    return sorted(rules, key=lambda r: str(r.get("id", r.get("content"))))
+def _rules_source(body: dict) -> dict:
+    """Where a lifecycle's rules come from: its own `rule` blocks, and each `dynamic "rule"`'s
+    for_each and content (how an entry of the list becomes S3's rule)."""
+    return {
+        "rule": body.get("rule", []),
+        "dynamic": [d["rule"] for d in body.get("dynamic", []) if "rule" in d],
+    }
 
 
 def test_the_replica_expires_what_the_lake_expires(config):
-    """S3 does not replicate what a lifecycle rule expires: the replica's lifecycle is the
-    lake's, rule for rule (retention of quarantine, dead letters, old versions; the zones'
-    colder storage), or the replica would keep them for ever."""
+    """S3 does not replicate what a lifecycle rule expires: the replica's lifecycle is the lake's
+    rules (local.lake_lifecycle_rules: retention of quarantine, dead letters, old versions; the
+    zones' colder storage; test_terraform.py checks them) made into S3's rules the lake's way, or
+    the replica would keep them for ever."""
     lifecycles = resources_of(config, "aws_s3_bucket_lifecycle_configuration")
     lake, replica = lifecycles["lake"], lifecycles["replica"]
-    assert _lifecycle_rules(replica) == _lifecycle_rules(lake)
+    source = _rules_source(replica)
+    assert source["rule"] == []
+    assert one(source["dynamic"])["for_each"] == "${local.lake_lifecycle_rules}"
+    assert source == _rules_source(lake)
+    assert replica["bucket"] == "${aws_s3_bucket.replica[0].id}"
     assert replica["depends_on"] == ["${aws_s3_bucket_versioning.replica}"]
-    rules = {r["id"]: r for r in replica["rule"]}
-    noncurrent = one(rules["expire-noncurrent-versions"]["noncurrent_version_expiration"])
-    assert noncurrent["noncurrent_days"] == "${var.noncurrent_version_retention_days}"
-    multipart = one(
-        rules["abort-incomplete-multipart-uploads"]["abort_incomplete_multipart_upload"]
-    )
-    assert multipart["days_after_initiation"] == 7
 
 
-def test_the_lifecycle_comparison_sees_a_changed_retention(config):
+def test_the_lifecycle_comparison_sees_a_replica_with_rules_of_its_own(config):
     lake = resources_of(config, "aws_s3_bucket_lifecycle_configuration")["lake"]
-    changed = {**lake, "rule": [dict(r) for r in lake["rule"]]}
-    quarantine = next(r for r in changed["rule"] if r["id"] == "expire-quarantine")
-    quarantine["expiration"] = [{"days": 30}]
-    assert _lifecycle_rules(changed) != _lifecycle_rules(lake)
+    rules = one([d["rule"] for d in lake["dynamic"] if "rule" in d])
+    content = one(rules["content"])
+    quarantine = {
+        "id": "expire-quarantine",
+        "status": "Enabled",
+        "filter": [{"prefix": "quarantine/"}],
+        "expiration": [{"days": 30}],
+    }
+    replicas = {
+        "a rule of its own": {**lake, "rule": [quarantine]},
+        "a list of its own": {
+            **lake,
+            "dynamic": [{"rule": {**rules, "for_each": "${local.replica_lifecycle_rules}"}}],
+        },
+        "its own way to S3's rule": {
+            **lake,
+            "dynamic": [{"rule": {**rules, "content": [{**content, "status": "Disabled"}]}}],
+        },
+    }
+    for name, replica in replicas.items():
+        assert _rules_source(replica) != _rules_source(lake), name
 
 
 def test_the_replicas_access_logs_stay_in_the_recovery_region_from_the_replica_only(config):
