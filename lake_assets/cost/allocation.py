@@ -24,7 +24,7 @@ from lake_assets.cost.model import UNALLOCATED, check_month
 from lake_assets.cost.policy import AllocationPolicy
 from lake_assets.cost.pools import DRIVER_COLUMNS, driver_pools, line_pools
 from lake_assets.cost.shares import allocate_pools
-from lake_assets.tables.frames import collected_aside, ddl, frame_of, written_files
+from lake_assets.tables.frames import TASK, collected_aside, ddl, dealt, frame_of, written_files
 
 # The ledger's columns in file order (`team` is the folder, team=<t>/): model.LedgerRow's fields,
 # money as both exact nanos and decimal dollars, and the pool a row came from.
@@ -98,8 +98,11 @@ def write_ledger(ledger: DataFrame, output_uri: str, teams: list[str]) -> dict:
         F.sum(F.when(F.col("team") == name, F.col("cost_nanos"))).alias(f"nanos{i}")
         for i, name in enumerate(teams)
     ]
+    # Each team's rows in one task (one file), the teams dealt evenly over the cores.
+    tasks = ledger.sparkSession.sparkContext.defaultParallelism
     (
-        ledger.repartition("team")
+        dealt(ledger, "team", teams, tasks)
+        .drop(TASK)
         .sortWithinPartitions("team", *ROW_ORDER, "cost_nanos")
         .observe(observed, *counters)
         .write.mode("error")
