@@ -15,17 +15,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Annotated
 
+from pydantic import Field, model_validator
+from pydantic.dataclasses import dataclass as declared
+
+from lake_assets.config import NO_UNKNOWN_KEYS, WholeNumber, keyed
 from lake_assets.instants import format_instant, parse_instant
 
 
-class Breaker(Protocol):
-    """When a circuit opens and for how long (pull.model.Breaker declares a source's)."""
+@declared(frozen=True, config=NO_UNKNOWN_KEYS)
+class Breaker:
+    """When a circuit opens and for how long: after `failures` calls in a row fail, nothing
+    calls for `cooldown_minutes`; each time the trial call after a cooldown fails too, the
+    cooldown doubles, up to `max_cooldown_minutes`. A pulled source declares its own
+    (`pull.breaker` in its spec); the lineage server's is LINEAGE_BREAKER (lineage/emitter.py)."""
 
-    failures: int
-    cooldown_minutes: int
-    max_cooldown_minutes: int
+    failures: Annotated[WholeNumber, Field(ge=1)] = 3
+    cooldown_minutes: Annotated[WholeNumber, Field(ge=1)] = 15
+    max_cooldown_minutes: Annotated[WholeNumber, Field(ge=1)] = 360
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Breaker:
+        if self.max_cooldown_minutes < self.cooldown_minutes:
+            raise keyed("max_cooldown_minutes", "must be at least cooldown_minutes")
+        return self
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from aws_lake import REGION, open_aws_lake
 from dagster import RunRequest, build_schedule_context
 
 import lake_assets.pull.service as service
-from lake_assets.circuit import CLOSED, after_failure
+from lake_assets.circuit import CLOSED, Breaker, after_failure
 from lake_assets.cli.main import main
 from lake_assets.definitions import build_definitions
 from lake_assets.demo.crm_database import contacts, play_crm_day
@@ -24,7 +24,7 @@ from lake_assets.demo.demo_data import customers_snapshot
 from lake_assets.ingestion.intake import pending_objects, profile_objects
 from lake_assets.instants import format_instant
 from lake_assets.pull.credentials import MissingCredentials, connection_url
-from lake_assets.pull.model import Breaker, Credentials
+from lake_assets.pull.model import Credentials
 from lake_assets.pull.service import CircuitOpen, PullFailed, pull_declared_source
 from lake_assets.pull.watermark import read_state, state_key
 from lake_assets.settings import AwsSettings, ConfigError, load_sources

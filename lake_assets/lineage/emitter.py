@@ -17,7 +17,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +31,14 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
 from openlineage.client.transport.transport import Transport
 
-from lake_assets.circuit import CLOSED, after_failure, circuit_document, circuit_of, describe
+from lake_assets.circuit import (
+    CLOSED,
+    Breaker,
+    after_failure,
+    circuit_document,
+    circuit_of,
+    describe,
+)
 from lake_assets.lineage.graph import supersedes_for
 from lake_assets.lineage.model import LineageRun
 
@@ -126,14 +133,7 @@ def run_event(run: LineageRun, lake_uri: str) -> RunEvent:
 
 # Two failed events in a row open the lineage server's circuit for 10 minutes, doubling with each
 # failed trial up to 4 hours: a run records two events, so a server that is down costs one run.
-@dataclass(frozen=True)
-class LineageBreaker:
-    failures: int = 2
-    cooldown_minutes: int = 10
-    max_cooldown_minutes: int = 240
-
-
-LINEAGE_BREAKER = LineageBreaker()
+LINEAGE_BREAKER = Breaker(failures=2, cooldown_minutes=10, max_cooldown_minutes=240)
 # Two retries, not the client's five (about 40 s an event against a server that hangs): an event
 # a server misses is not lost (the store has it, the breaker sends it again).
 HTTP_RETRY = {**DEFAULT_RETRY_CONFIG, "total": 2, "read": 2, "connect": 2}

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, model_validator
 from pydantic.dataclasses import dataclass as declared
 
+from lake_assets.circuit import Breaker
 from lake_assets.config import NO_UNKNOWN_KEYS, WholeNumber, keyed
 
 # SQLAlchemy's URL grammar: dialect[+driver]://[user[:password]@][host][:port]/[database][?...]
@@ -54,23 +55,6 @@ class Watermark:
 
     column: Annotated[str, Field(pattern=_NAME)]
     tie_breaker: Annotated[str, Field(pattern=_NAME)]
-
-
-@declared(frozen=True, config=NO_UNKNOWN_KEYS)
-class Breaker:
-    """The circuit breaker in front of the source's database (lake_assets/circuit.py): after `failures`
-    pulls in a row fail, no pull connects for `cooldown_minutes`; each time the trial pull after
-    a cooldown fails too, the cooldown doubles, up to `max_cooldown_minutes`."""
-
-    failures: Annotated[WholeNumber, Field(ge=1)] = 3
-    cooldown_minutes: Annotated[WholeNumber, Field(ge=1)] = 15
-    max_cooldown_minutes: Annotated[WholeNumber, Field(ge=1)] = 360
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Breaker:
-        if self.max_cooldown_minutes < self.cooldown_minutes:
-            raise keyed("max_cooldown_minutes", "must be at least cooldown_minutes")
-        return self
 
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
