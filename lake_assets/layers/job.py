@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import row_rules_violated, unique_violation_counts
-from lake_assets.tables.frames import PARTITION, conformed, written_files
+from lake_assets.tables.frames import PARTITION, conformed, value_lookup, written_files
 
 # Up to this many written rows, a unique rule's keys are counted on the driver (tens of MB of
 # Arrow), where a Spark shuffle's fixed cost would outweigh them: a day of a large table.
@@ -126,11 +126,8 @@ def _slot_tallies(conditions: Sequence[Column], keys: Sequence[str], key_type) -
     values than bins, and it is given a bin for every possible code. Merging one code's bins from
     two tasks averages their centres in floating point (20.999999999999996 for 21): the codes
     go in as doubles, so that nothing truncates them, and come out rounded. The slots are looked
-    up by the partition column's own value (`key_type`): casting each row's value to text for
-    the lookup cost more than the counting."""
-    slots = F.create_map(
-        *[v for n, k in enumerate(keys) for v in (F.lit(k).cast(key_type), F.lit(n))]
-    )
+    up by the partition column's own value (`key_type`, tables.frames.value_lookup)."""
+    slots = value_lookup(keys, key_type, range(len(keys)))
     slot = slots[F.col(PARTITION)].cast("bigint")  # null outside `keys`: counted nowhere
     tallies = []
     for start in range(0, len(conditions), TALLIED_TOGETHER):

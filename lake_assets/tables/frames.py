@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.tables.types import SPARK_TYPES, arrow_type
@@ -183,19 +183,27 @@ def dealt(frame: DataFrame, column: str, values: Sequence[str], tasks: int) -> D
     partitions by size: a day of orders touching 8 order dates ran as 3 tasks on 2 cores, the
     third alone after the first two (ADR-0152). A number of partitions given explicitly is kept
     as it is, and each value's key is an integer Spark's hash puts in the task chosen for it."""
-    tasks = max(1, min(tasks, len(values)))
-    keys = _task_keys(tasks)
-    kind = frame.schema[column].dataType
     if not values:
         return frame.withColumn(TASK, F.lit(None).cast("int")).repartition(1, TASK)
-    key_of = F.create_map(
-        *[
-            v
-            for n, value in enumerate(values)
-            for v in (F.lit(value).cast(kind), F.lit(keys[n % tasks]))
-        ]
+    tasks = max(1, min(tasks, len(values)))
+    keys = _task_keys(tasks)
+    key_of = value_lookup(
+        values, frame.schema[column].dataType, [keys[n % tasks] for n in range(len(values))]
     )
     return frame.withColumn(TASK, key_of[F.col(column)]).repartition(tasks, TASK)
+
+
+def value_lookup(values: Sequence[str], kind, results: Sequence[int]) -> Column:
+    """A map from each of `values` (given as text, cast once to the column's type `kind`) to its
+    result, for a row to look up by its own value: casting every row's value to text to look it
+    up cost more than the work it served (ADR-0152). A value not among them finds null."""
+    return F.create_map(
+        *[
+            v
+            for value, result in zip(values, results, strict=True)
+            for v in (F.lit(value).cast(kind), F.lit(result))
+        ]
+    )
 
 
 def _task_keys(tasks: int) -> list[int]:
