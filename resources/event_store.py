@@ -31,12 +31,16 @@ def _stamp(at: datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class Pending:
-    """A rule waiting for one partition's inputs since `first_seen` (its first input event)."""
+    """A rule waiting for one partition's inputs since `first_seen` (its first input event).
+
+    `run_key` names the run a tick requested for it: the wait is closed only once Dagster has
+    that run, so a tick lost before Dagster recorded its requests asks again (ADR-0155)."""
 
     rule: str
     partition: str
     first_seen: str
     status: PendingStatus = "waiting"
+    run_key: str | None = None
 
     @property
     def first_seen_at(self) -> datetime:

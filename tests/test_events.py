@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunRequest,
+    RunsFilter,
+    build_sensor_context,
+    job,
+    op,
+)
 
 from lake_assets.events.model import DataReady, DependencyRule, content_hash_of, load_rules
 from lake_assets.events.rules import evaluate
@@ -66,6 +75,29 @@ def sqlite_store(tmp_path):
     return SQLiteEventStore(tmp_path / "events.db")
 
 
+RUN_KEY_TAG, SENSOR_NAME_TAG = "dagster/run_key", "dagster/sensor_name"
+
+
+@op
+def stand_in() -> None:
+    """What a requested run does here: nothing. The sensor asks only whether the run exists."""
+
+
+@job
+def requested_run():
+    stand_in()
+
+
+def launch(instance: DagsterInstance, request: RunRequest, sensor_name: str) -> None:
+    """Launch a requested run as the daemon does: once per run key (a key with a run past
+    NOT_STARTED is skipped), tagged with the key and the sensor's name."""
+    runs = instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: request.run_key}))
+    if all(run.status == DagsterRunStatus.NOT_STARTED for run in runs):
+        requested_run.execute_in_process(
+            instance=instance, tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor_name}
+        )
+
+
 class Harness:
     """The sensor over one store and notifier, ticking with its cursor like the daemon."""
 
@@ -76,16 +108,24 @@ class Harness:
         self.sensor = build_dependency_sensor(self.rules, clock=self.clock)
         # The sensor drains the outbox first: it reads the catalog and completes lineage.
         self.lake_resources = build_resources(load_settings({"LAKE_ROOT": str(tmp_path)}))
-        # Where the sensor looks up its targets' runs, as the daemon's tick does: none ran here.
+        # Where the sensor looks up its targets' runs and its requested ones, as the daemon's
+        # tick does: the requested runs are stand-ins, so no target is ever materialized here.
         self.instance = DagsterInstance.ephemeral()
 
-    def tick(self):
+    def evaluate(self):
+        """One evaluation of the sensor at the cursor the daemon last kept."""
         resources = {**self.lake_resources, "events": self.store, "notifier": self.notifier}
         context = build_sensor_context(
             cursor=self.cursor, resources=resources, instance=self.instance
         )
-        result = self.sensor(context)
+        return self.sensor(context)
+
+    def tick(self):
+        """A tick the daemon records: its cursor kept and the runs it requested launched."""
+        result = self.evaluate()
         self.cursor = result.cursor
+        for request in result.run_requests:
+            launch(self.instance, request, self.sensor.name)
         return result.run_requests
 
 
@@ -286,10 +326,11 @@ def test_timeout_with_wait_dead_letters_alerts_once_and_keeps_waiting(sqlite_sto
         ["customers"],
     )
     assert [a.kind for a in lake.notifier.alerts()] == ["events.dead_lettered"]
-    # Still waiting: the input arriving runs the rule and settles the dead letter.
+    # Still waiting: the input arriving runs the rule, and its run settles the dead letter.
     lake.store.record(ready("customers"))
     (request,) = lake.tick()
     assert request.partition_key == P
+    assert lake.tick() == []  # the run exists: the wait closes
     assert lake.store.dead_letters() == []
     assert lake.store.get_dead_letter(letter.id).resolved_at is not None
 
@@ -315,8 +356,8 @@ def test_timeout_with_skip_dead_letters_and_replay_runs_after_the_input_arrives(
     (request,) = lake.tick()
     assert request.run_key == decision.run_key
     assert request.tags["lake/replay"] == letter.id
-    assert lake.store.dead_letters() == []
     assert lake.tick() == []
+    assert lake.store.dead_letters() == []
 
 
 def test_cli_lists_dead_letters_and_replays_one(sqlite_store, tmp_path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from dagster import build_sensor_context
+from test_events import launch
 
 from lake_assets.cli.main import main
 from lake_assets.events.model import DataReady, DependencyRule
@@ -40,6 +41,8 @@ class Sensor:
         )
         result = self.sensor(context)
         self.cursor = result.cursor
+        for request in result.run_requests:  # as the daemon does
+            launch(self.lake.instance, request, self.sensor.name)
         return result.run_requests
 
 

@@ -207,15 +207,16 @@ def test_rules_with_a_lookback_rerun_the_days_that_read_a_changed_partition(tmp_
         timeout_hours=24,
     )
     store, notifier = SQLiteEventStore(tmp_path / "e.db"), LocalNotifier(tmp_path / "a.jsonl")
-    cursor = None
+    cursor, launched = None, set()
 
     def publish(dataset, partition, at, content="a"):
         store.record(DataReady(dataset, partition, "v1", 1, "run", content, at.isoformat()))
 
     def tick(at):
         nonlocal cursor
-        found = evaluate_tick([fx, customer], store, notifier, cursor, at)
+        found = evaluate_tick([fx, customer], store, notifier, cursor, at, launched=launched)
         cursor = found.cursor
+        launched.update(r.run_key for r in found.run_requests)  # as the daemon does
         return sorted((r.partition_key, r.tags["lake/rule"]) for r in found.run_requests)
 
     friday = datetime(2026, 3, 6, 18, tzinfo=UTC)

@@ -1,14 +1,16 @@
 """What the Dagster instance recorded of a partition's last runs: when the runs that last
-materialized it started (the dependency sensor's "already settled" test) and what its last
-materialization said of its contract (the layers' gate, the referential recheck: ADR-0132)."""
+materialized it started (the dependency sensor's "already settled" test), which of the runs the
+sensor requested it has (ADR-0155) and what its last materialization said of its contract (the
+layers' gate, the referential recheck: ADR-0132)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import RUN_KEY_TAG
 
 from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST
 from resources.catalog import PartitionCatalog
@@ -29,6 +31,20 @@ def last_run_start(
             return None
         starts.append(run.start_time)
     return datetime.fromtimestamp(min(starts), UTC)
+
+
+def launched_run_keys(instance: DagsterInstance, run_keys: Iterable[str]) -> frozenset[str]:
+    """The run keys among `run_keys` that Dagster has launched a run for: one tagged with the
+    key that has left NOT_STARTED. A run the daemon created and never submitted does not count:
+    requesting its key again is what makes the daemon submit it."""
+    return frozenset(
+        key
+        for key in set(run_keys)
+        if any(
+            run.status != DagsterRunStatus.NOT_STARTED
+            for run in instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: key}))
+        )
+    )
 
 
 # How a run ends that planned a partition and never materialized it.

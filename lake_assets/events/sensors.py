@@ -3,13 +3,16 @@
 Each tick reads the events recorded since its cursor, starts waiting for every (rule, partition)
 they touch, and evaluates every waiting rule, so deadlines pass even when no event comes.
 Duplicated deliveries never reach it (the store keeps one event per idempotency key), and run
-keys derived from the input versions make a repeated request launch once.
+keys derived from the input versions make a repeated request launch once. A wait that requested
+a run is closed by a later tick that finds the run in Dagster, not by the tick that asked: its
+store writes happen before Dagster records the tick, and a lost tick's request is asked again
+under the same run key (ADR-0155).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +27,7 @@ from dagster import (
     sensor,
 )
 
-from lake_assets.events.attempts import last_run_start, recheck_due
+from lake_assets.events.attempts import last_run_start, launched_run_keys, recheck_due
 from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import drain
 from lake_assets.events.rules import (
@@ -118,6 +121,10 @@ def _run_request(
     )
 
 
+def _open_letters(store: EventStore, rule: DependencyRule, partition: str) -> list[str]:
+    return [d.id for d in store.dead_letters() if d.rule == rule.name and d.partition == partition]
+
+
 def _dead_letter_for(rule: DependencyRule, pending: Pending, decision: Decision) -> DeadLetter:
     # One dead letter per wait: the id is fixed by when the wait began, so a repeated tick
     # cannot write (or alert) twice.
@@ -144,12 +151,15 @@ def evaluate_tick(
     ),
     last_run_started: LastRunStart = _never_ran,
     due_for_recheck: RecheckDue = _never_due,
+    launched: Collection[str] = frozenset(),
 ) -> Tick:
     """One sensor evaluation, without Dagster: what the sensor and the tests both run.
 
     A partition whose target was last run after every input version was published (a run of
     its own, `lake scd apply`, the demo) has nothing new to do: it is settled without a run, as
-    is one of a `recheck_references` rule whose target is not due a check there."""
+    is one of a `recheck_references` rule whose target is not due a check there. A run request
+    leaves its wait open with the run key; the wait is closed once that key is among `launched`
+    (the requested run keys Dagster has a run for) and requested again while it is not."""
     events, cursor = store.events_since(cursor)
     by_name = {rule.name: rule for rule in rules}
     for event in events:
@@ -173,29 +183,32 @@ def evaluate_tick(
             pending.first_seen_at,
             now,
         )
-        if (
+        asked = decision.run_key is not None and decision.run_key == pending.run_key
+        if (asked and decision.run_key in launched) or (
             decision.action == "run"
             and pending.status != "replay"  # a replay asks for a run
             and _covers(last_run_started(rule, pending.partition), decision.inputs)
         ):
+            # The run it asked for exists, or one of its own read these inputs: a run settles
+            # the partition's open dead letters, whichever way it came about, and the wait is
+            # forgotten (the next version of any input starts a new one). Letters first, so a
+            # tick lost in between leaves the wait to finish it.
+            for id in _open_letters(store, rule, pending.partition):
+                store.resolve_dead_letter(id, now)
             store.clear_pending(rule.name, pending.partition)
         elif decision.action in ("run", "run_partial"):
-            # A run settles the partition's open dead letters, whichever way it came about.
-            open_letters = [
-                d.id
-                for d in store.dead_letters()
-                if d.rule == rule.name and d.partition == pending.partition
-            ]
-            replayed = open_letters if pending.status == "replay" else []
+            replayed = (
+                _open_letters(store, rule, pending.partition) if pending.status == "replay" else []
+            )
             tick.run_requests.append(
                 _run_request(
                     rule, pending.partition, decision, target_selection_for(rule), replayed
                 )
             )
-            for id in open_letters:
-                store.resolve_dead_letter(id, now)
-            # Forgotten once requested: the next version of any input starts a new wait.
-            store.clear_pending(rule.name, pending.partition)
+            # Open until Dagster has the run: this write comes before Dagster records the tick,
+            # so a tick lost in between leaves the wait to ask for the same run key again.
+            if not asked:
+                store.set_pending(replace(pending, run_key=decision.run_key))
         elif decision.action in ("dead_letter", "skip") and pending.status != "dead_lettered":
             record = _dead_letter_for(rule, pending, decision)
             if store.put_dead_letter(record):
@@ -269,6 +282,8 @@ def build_dependency_sensor(
                 f"announced {event.dataset}[{event.partition}] of run {event.run_id}, "
                 "published by a run that stopped before announcing it"
             )
+        # Which of the runs earlier ticks requested Dagster has: their waits can close.
+        requested = [p.run_key for p in events.pending() if p.run_key is not None]
         tick = evaluate_tick(
             rules,
             events,
@@ -282,6 +297,7 @@ def build_dependency_sensor(
             lambda rule, partition: recheck_due(
                 context.instance, catalog, target_selection_for(rule), rule.inputs, partition
             ),
+            launched=launched_run_keys(context.instance, requested),
         )
         for record in tick.dead_letters:
             context.log.warning(
