@@ -32,6 +32,8 @@ DEFAULT_COST_FILE = REPO_ROOT / "config" / "cost" / "allocation.yaml"
 DEFAULT_SLO_DIR = REPO_ROOT / "config" / "slo"
 DEFAULT_LAKE_FILE = REPO_ROOT / "config" / "lake.yaml"
 DEFAULT_ACCESS_DIR = REPO_ROOT / "config" / "access"
+# What outlasts boto3's own retries is transient too: tried again after 30 s, then 60 s (ADR-0156).
+STEP_RETRIES, STEP_RETRY_SECONDS = 2, 30.0
 
 Profile = Literal["local", "aws"]
 Compatibility = Literal[
@@ -246,6 +248,10 @@ class Settings:
     partitions_start: str = "2025-01-01"
     platform_owner: str = "team:data-platform"
     retention_days: int = 7
+    # A step failing on a transient error is tried again this many times, after this many
+    # seconds, doubling (runtime/retries.py, ADR-0156).
+    step_retries: int = STEP_RETRIES
+    step_retry_seconds: float = STEP_RETRY_SECONDS
     aws: AwsSettings = field(default_factory=AwsSettings)
 
     @property
@@ -354,5 +360,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         partitions_start=_partitions_start(env, lake_root, lake.partitions_start),
         platform_owner=lake.platform_owner,
         retention_days=int(env.get("LAKE_RETENTION_DAYS", "7")),
+        step_retries=int(env.get("LAKE_STEP_RETRIES", STEP_RETRIES)),
+        step_retry_seconds=float(env.get("LAKE_STEP_RETRY_SECONDS", STEP_RETRY_SECONDS)),
         aws=aws,
     )

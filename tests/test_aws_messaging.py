@@ -219,7 +219,8 @@ def test_unreadable_messages_are_left_for_the_dead_letter_queue(aws_endpoint, cl
 
 def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
     """The clients every AWS store and feed of the lake uses (resources.aws.clients) retry a
-    503 SlowDown, as S3 throttles a hot prefix, up to five attempts in all, then give up."""
+    503 SlowDown, as S3 throttles a hot prefix, up to six attempts in all (AWS_MAX_ATTEMPTS
+    unless set), then give up."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

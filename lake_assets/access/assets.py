@@ -4,14 +4,13 @@ decided together in well under a second; its blocking check executes the views b
 registered, so a view that would show a masked column in clear never reaches Glue. Thin wiring:
 the work is in service.py."""
 
-from __future__ import annotations
-
 from collections import Counter
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetExecutionContext,
     AssetKey,
     DataVersion,
     MaterializeResult,
@@ -22,6 +21,7 @@ from dagster import (
 
 from lake_assets.access.service import MaskedViews
 from lake_assets.instants import utc_now
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
@@ -48,7 +48,9 @@ NO_CLEAR_READS = "no_profile_reads_a_masked_column_in_clear"
     ],
     kinds={"sql"},
 )
+@retried_when_transient
 def masked_views(
+    context: AssetExecutionContext,
     settings: ResourceParam[Settings],
     storage: ResourceParam[LakeStorage],
     catalog: ResourceParam[PartitionCatalog],

@@ -17,6 +17,7 @@ from dagster import (
 from lake_assets.classification.service import ClassificationService, table_columns_of
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.asset_metadata import COLUMN_SCHEMA, classified_table_schema
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
@@ -44,6 +45,7 @@ def build_classification_asset(source: SourceConfig, partitions_def: PartitionsD
         kinds={"python", "pyarrow"},
         owners=[f"team:{source.owner}"],
     )
+    @retried_when_transient
     def classification_asset(
         context: AssetExecutionContext,
         storage: ResourceParam[LakeStorage],

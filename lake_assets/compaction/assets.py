@@ -19,6 +19,7 @@ from lake_assets.compaction.policy import CompactionPolicy
 from lake_assets.compaction.service import compaction_pass
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.lineage import partition_address
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.compaction_history import CompactionHistory
@@ -40,6 +41,7 @@ def build_compaction_asset(sources: Sequence[SourceConfig], policy: CompactionPo
         ),
         kinds={"spark", "parquet"},
     )
+    @retried_when_transient
     def compaction(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

@@ -19,6 +19,7 @@ from lake_assets.cost.cur_run import CurContractFailed, CurMonth
 from lake_assets.cost.model import cents
 from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from partitions import monthly_partitions
 from resources.catalog import PartitionCatalog
@@ -51,6 +52,7 @@ def build_cur_asset(partitions_def: PartitionsDefinition):
             )
         ],
     )
+    @retried_when_transient
     def cost_cur(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from lake_assets.cost.drivers_service import month_drivers, publish_drivers
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from partitions import monthly_partitions
 from resources.catalog import PartitionCatalog
@@ -33,6 +34,7 @@ def build_drivers_asset(settings: Settings):
         description="What the lake's runs, storage and Athena queries consumed in a month, one "
         "measure a row: the weights cost attribution shares the bill by.",
     )
+    @retried_when_transient
     def cost_drivers(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

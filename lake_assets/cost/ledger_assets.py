@@ -25,6 +25,7 @@ from lake_assets.cost.policy import AllocationPolicy, load_policy
 from lake_assets.ingestion.asset_keys import asset_of
 from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from partitions import monthly_partitions
 from resources.catalog import PartitionCatalog
@@ -63,6 +64,7 @@ def build_ledger_asset(
             )
         ],
     )
+    @retried_when_transient
     def cost_ledger(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

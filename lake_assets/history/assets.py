@@ -32,6 +32,7 @@ from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.promotion_plan import column_name
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings, SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.lineage_store import LineageStore
@@ -82,6 +83,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
             )
         ],
     )
+    @retried_when_transient
     def history_asset(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

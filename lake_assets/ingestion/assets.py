@@ -62,6 +62,7 @@ from lake_assets.ingestion.schema_registry import latest_accepted
 from lake_assets.lineage import LineageRun, partition_address
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.jobs import pipeline_job_name
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings, SourceConfig
 from lake_assets.tables.locations import raw_prefix, run_output_prefix
 from lake_assets.tables.publish import expire_superseded
@@ -120,6 +121,7 @@ def build_source_assets(
         code_version=code_version,
         metadata=generated,
     )
+    @retried_when_transient
     def registry_asset(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],
@@ -191,6 +193,7 @@ def build_source_assets(
         code_version=code_version,
         metadata=generated,
     )
+    @retried_when_transient
     def curated_asset(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

@@ -30,12 +30,15 @@ class AuditFailed(RuntimeError):
 class PartialPublish(RuntimeError):
     """Publishing stopped part-way through a range; names what was and was not published, and
     why (the cause's own message). Raised without chaining the cause: a failed step reports its
-    innermost error (lake_assets/cli/runs.py), which would hide what was published."""
+    innermost error (lake_assets/cli/runs.py), which would hide what was published. The cause
+    is kept as `cause`: a transient one has the step tried again, which publishes the rest
+    (runtime/retries.py)."""
 
     def __init__(
         self, dataset: str, published: list[str], failed: str, pending: list[str], error: Exception
     ):
         self.published, self.failed, self.pending = published, failed, pending
+        self.cause = error
         super().__init__(
             f"{dataset}: published {published or 'no partitions'}; publishing {failed} failed "
             f"({error}); not published: {pending}. Re-run the range: publishing is idempotent."

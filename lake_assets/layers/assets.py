@@ -28,6 +28,7 @@ from lake_assets.layers.gate import InputState
 from lake_assets.layers.model import DerivedTable
 from lake_assets.layers.step import StepOutcome, run_step
 from lake_assets.lineage.emitter import recorder_for
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog
 from resources.event_store import EventStore
@@ -123,6 +124,7 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
             *contract_check_specs(key, table.contract, partitions_def),
         ],
     )
+    @retried_when_transient
     def layer_asset(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

@@ -25,6 +25,7 @@ from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.marts.columns import SPEND_COLUMN_LINEAGE, SPEND_COLUMNS
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from lake_assets.tables.locations import published_location
 from lake_assets.tables.publish import publish, version_of
@@ -72,6 +73,7 @@ def build_spend_by_customer(partitions_def: PartitionsDefinition):
         ],
         freshness_policy=FRESHNESS,
     )
+    @retried_when_transient
     def spend_by_customer(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

@@ -1,11 +1,10 @@
 """Recovery's part of the code location: the catalog export, every 15 minutes (the bucket's
 replication RPO, terraform/dr.tf), so a replica carries pointers at most that old."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
+    AssetExecutionContext,
     AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
@@ -18,6 +17,7 @@ from dagster import (
 )
 
 from lake_assets.recovery.service import export_catalog
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
@@ -32,7 +32,9 @@ CATALOG_EXPORT = AssetKey(["recovery", "catalog_export"])
     "a replica of the bucket is then a lake `lake dr restore` can open (ADR-0149).",
     kinds={"s3"},
 )
+@retried_when_transient
 def catalog_export(
+    context: AssetExecutionContext,
     settings: ResourceParam[Settings],
     storage: ResourceParam[LakeStorage],
     catalog: ResourceParam[PartitionCatalog],

@@ -28,6 +28,7 @@ from dagster import (
 )
 
 from lake_assets.ingestion.asset_keys import asset_of
+from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from lake_assets.slo.model import EXHAUSTED, FAST_BURN, SLO_CHECK, STATUS_DATASET
 from lake_assets.slo.service import evaluate_lake, lake_slos
@@ -97,6 +98,7 @@ def slo_definitions(settings: Settings) -> Definitions:
         "error budgets, multi-window burn rates, alerts (fast burn: at once; slow burn: the "
         "weekly digest; exhausted budget: an incident), the slo_* tables and the dashboard.",
     )
+    @retried_when_transient
     def slo_evaluation(
         context: AssetExecutionContext,
         settings: ResourceParam[Settings],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -14,12 +15,16 @@ from botocore.exceptions import ClientError
 
 def _client(service: str, endpoint_url: str | None, region: str) -> Any:
     # A session per client: boto3's default session is not safe to share across the threads
-    # Dagster runs sensors and ops in, while the clients themselves are.
+    # Dagster runs sensors and ops in, while the clients themselves are. Retries: botocore's
+    # standard mode, AWS_MAX_ATTEMPTS attempts in all (its own variable; six, five of them
+    # retries, unless set); what outlasts them fails the step, which is tried again if it was
+    # transient (ADR-0156).
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 6)
     return boto3.session.Session().client(
         service,
         region_name=region,
         endpoint_url=endpoint_url,
-        config=Config(retries={"mode": "standard", "max_attempts": 5}),
+        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
     )
 
 
