@@ -249,6 +249,18 @@ def test_pools_collected_aside_count_in_the_jobs_metrics_and_raise_their_error(s
         rows()
 
 
+def _last_attempt(store, stage: int):
+    """The status store's last attempt of `stage`, None once the store has dropped it."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        return store.lastStageAttempt(stage)
+    except Py4JJavaError as error:
+        if error.java_exception.getClass().getName() != "java.util.NoSuchElementException":
+            raise
+        return None
+
+
 def test_a_job_whose_skipped_stage_the_status_store_dropped_keeps_its_figures(spark):
     """Past spark.ui.retainedStages Spark's status store drops the stages that never ran first
     (its cleanup, done here with the same store call): the job's figures stay those of the
@@ -273,15 +285,19 @@ def test_a_job_whose_skipped_stage_the_status_store_dropped_keeps_its_figures(sp
             for j in tracker.getJobIdsForGroup(group)
             for s in tracker.getJobInfo(j).get().stageIds()
         }
-        skipped = [s for s in stages if store.lastStageAttempt(s).status().toString() == "SKIPPED"]
-        assert skipped, "the frame's jobs list no skipped stage: the test needs one"
+        # Under load the shared session's own cleanup may have dropped a stage already: that
+        # is the case under test too.
+        attempts = {s: _last_attempt(store, s) for s in stages}
+        skipped = [s for s, a in attempts.items() if a and a.status().toString() == "SKIPPED"]
+        gone = [s for s, a in attempts.items() if a is None]
+        assert skipped or gone, "the frame's jobs list no skipped stage: the test needs one"
         gateway = spark.sparkContext._gateway
         wrapper = JavaClass("java.lang.Class", gateway._gateway_client).forName(
             "org.apache.spark.status.StageDataWrapper"
         )
         for stage in skipped:
             key = gateway.new_array(gateway.jvm.int, 2)
-            key[0], key[1] = stage, store.lastStageAttempt(stage).attemptId()
+            key[0], key[1] = stage, attempts[stage].attemptId()
             store.store().delete(wrapper, key)
     assert dropped["origin"] == SPARK_METRICS, dropped.get("metrics_error")
     assert dropped["tasks"] == whole["tasks"] > 0, (dropped, whole)
