@@ -221,6 +221,12 @@ class AwsSettings:
     arrivals_queue_url: str | None = None
     emr_application_id: str | None = None
     emr_execution_role_arn: str | None = None
+    # The lake's CloudTrail trail (terraform/audit.tf): the access-log bucket it delivers to and
+    # its key prefix, read by `lake access reads` (access/trail.py); the orchestrator's role,
+    # whose reads (with the Spark jobs', emr_execution_role_arn) are the lake's own.
+    cloudtrail_bucket: str | None = None
+    cloudtrail_prefix: str = "cloudtrail"
+    orchestrator_role_arn: str | None = None
     # How often the orchestrator asks EMR Serverless for a running job's state and reads its
     # Pipes messages from S3. AWS-friendly by default; the tests' fake EMR answers in under a
     # second, so they ask more often (each job would otherwise wait about two polls).
@@ -337,6 +343,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         arrivals_queue_url=env.get("LAKE_ARRIVALS_QUEUE_URL") or None,
         emr_application_id=env.get("LAKE_EMR_APPLICATION_ID") or None,
         emr_execution_role_arn=env.get("LAKE_EMR_EXECUTION_ROLE_ARN") or None,
+        cloudtrail_bucket=env.get("LAKE_CLOUDTRAIL_BUCKET") or None,
+        cloudtrail_prefix=env.get("LAKE_CLOUDTRAIL_PREFIX") or AwsSettings.cloudtrail_prefix,
+        orchestrator_role_arn=env.get("LAKE_ORCHESTRATOR_ROLE_ARN") or None,
         emr_poll_seconds=float(env.get("LAKE_EMR_POLL_SECONDS") or AwsSettings.emr_poll_seconds),
     )
     lake = load_lake_file(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE))

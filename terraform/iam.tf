@@ -8,6 +8,8 @@
 # Object grants name a zone prefix ("<bucket>/raw/*"), never the whole bucket, and ListBucket is
 # narrowed with s3:prefix to the zones the role reads or lists (so a missing object is a 404,
 # not a 403). Zones are written out literally (no locals) so that the test can check them.
+# One grant is on another bucket: the orchestrator reads the CloudTrail trail's files in the
+# access-log bucket, under the trail's own prefix (local.trail_log_prefix, audit.tf).
 # Five prefixes are not lake zones: _state/ holds the pulled sources' watermarks, _pipes/ the
 # Dagster Pipes sessions (the context the orchestrator writes for a job, the message chunks the
 # job writes back), _code/ the job code `lake deploy` uploads (cicd.tf) and EMR Serverless runs,
@@ -532,6 +534,28 @@ data "aws_iam_policy_document" "orchestrator" {
       "s3:PutObject",
     ]
     resources = ["${local.lake_arn}/_dagster/*"]
+  }
+
+  # `lake access reads` (lake_assets/access/trail.py, ADR-0157): the trail's log files in the
+  # access-log bucket (audit.tf), listed by account, region and day and read; not its digest
+  # files, nor the bucket's other logs. They are encrypted with the lake key: UseLakeKey.
+  statement {
+    sid       = "ReadTrailFiles"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/${local.trail_log_prefix}/AWSLogs/${local.account_id}/CloudTrail/*"]
+  }
+
+  statement {
+    sid       = "ListTrailFiles"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.logs.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.trail_log_prefix}/AWSLogs/*"]
+    }
   }
 
   statement {

@@ -66,6 +66,16 @@ output "lake_emr_execution_role_arn" {
   value       = aws_iam_role.emr_execution.arn
 }
 
+output "lake_cloudtrail_bucket" {
+  description = "LAKE_CLOUDTRAIL_BUCKET: the access-log bucket the lake's CloudTrail trail delivers to (audit.tf), read by `lake access reads`."
+  value       = aws_s3_bucket.logs.bucket
+}
+
+output "lake_cloudtrail_prefix" {
+  description = "LAKE_CLOUDTRAIL_PREFIX: the trail's key prefix in that bucket."
+  value       = local.trail_log_prefix
+}
+
 output "lake_token_secret_id" {
   description = "LAKE_TOKEN_SECRET_ID: the secret holding lake_token's key, named in the gold jobs' plans."
   value       = aws_secretsmanager_secret.lake_token.name
@@ -91,6 +101,9 @@ locals {
     LAKE_EMR_APPLICATION_ID       = aws_emrserverless_application.spark.id
     LAKE_EMR_EXECUTION_ROLE_ARN   = aws_iam_role.emr_execution.arn
     LAKE_TOKEN_SECRET_ID          = aws_secretsmanager_secret.lake_token.name
+    LAKE_CLOUDTRAIL_BUCKET        = aws_s3_bucket.logs.bucket
+    LAKE_CLOUDTRAIL_PREFIX        = local.trail_log_prefix
+    LAKE_ORCHESTRATOR_ROLE_ARN    = aws_iam_role.orchestrator.arn
   }
 }
 
@@ -100,7 +113,7 @@ output "lake_env" {
 }
 
 output "orchestrator_role_arn" {
-  description = "Role for the Dagster process (not an env var: attach it to the task, instance or pod that runs Dagster)."
+  description = "Role for the Dagster process: attach it to the task, instance or pod that runs Dagster. Also LAKE_ORCHESTRATOR_ROLE_ARN, whose reads `lake access reads` tells apart as the lake's own."
   value       = aws_iam_role.orchestrator.arn
 }
 

@@ -21,7 +21,9 @@ orchestrator's otherwise. A call made while `lake deploy` uploads the job code (
 `deploy_code` on the stack) is the deployer's, whoever built the client: CI deploys with a role
 of its own (terraform/cicd.tf, ADR-0143), and the orchestrator only checks that the code is
 there. S3 calls carry the zone they touch: the key's first segment below the storage's root ("raw/"), ""
-for the bucket itself.
+for the bucket itself. A call on another bucket than the lake's is told apart by the code that
+built its client (`other_buckets`): the trail reader's reach the access-log bucket, and their
+zones are spelt "<bucket>:<zone>" ("logs:cloudtrail/"), the bucket named as Terraform names it.
 """
 
 from __future__ import annotations
@@ -69,6 +71,20 @@ class AwsCall:
 class _Origin:
     role: str
     root: str  # the S3 storage's key prefix, stripped before the zone is taken
+    bucket: str = ""  # "" for the lake bucket, else its `other_buckets` name
+
+
+def other_buckets() -> dict:
+    """The code object that builds the clients of a bucket other than the lake's -> that
+    bucket's name in terraform/ (aws_s3_bucket.<name>)."""
+    from resources.aws.cloudtrail import CloudTrailFiles
+
+    return {CloudTrailFiles.__init__.__code__: "logs"}
+
+
+def zone_in(bucket: str, zone: str) -> str:
+    """A zone of the lake bucket ("" bucket) as it is, another bucket's as "<bucket>:<zone>"."""
+    return f"{bucket}:{zone}" if bucket else zone
 
 
 def load_recording(path: Path = RECORDING) -> set[AwsCall]:
@@ -163,6 +179,7 @@ class AwsCallRecorder:
 
         self._provisioning = {ensure_table.__code__, GlueCatalog.ensure_database.__code__}
         self._storage_init = S3Storage.__init__.__code__
+        self._other_buckets = other_buckets()
         self._deploy = deploy_code.__code__
         original_init, original_call = BaseClient.__init__, BaseClient._make_api_call
         recorder = self
@@ -196,7 +213,11 @@ class AwsCallRecorder:
             return None
         role = "job" if any(name == str(JOB_ENTRY) for _, name in files) else "orchestrator"
         storage = [f for f, _ in files if f.f_code is self._storage_init]
-        return _Origin(role, storage[0].f_locals["self"].prefix if storage else "")
+        bucket = [
+            self._other_buckets[f.f_code] for f, _ in files if f.f_code in self._other_buckets
+        ]
+        root = storage[0].f_locals["self"].prefix if storage else ""
+        return _Origin(role, root, bucket[0] if bucket else "")
 
     def _deploying(self, frame: FrameType | None) -> bool:
         return any(each.f_code is self._deploy for each in _files(frame))
@@ -215,10 +236,10 @@ class AwsCallRecorder:
             self._note(AwsCall(origin.role, service, operation))
             return
         for zone in _zones(params, origin.root):
-            self._note(AwsCall(origin.role, service, operation, zone))
+            self._note(AwsCall(origin.role, service, operation, zone_in(origin.bucket, zone)))
         source = _copy_source_zone(params, origin.root)
         if source is not None:
-            self._note(AwsCall(origin.role, service, "CopySource", source))
+            self._note(AwsCall(origin.role, service, "CopySource", zone_in(origin.bucket, source)))
 
     def _note(self, call: AwsCall) -> None:
         self.seen.add(call)

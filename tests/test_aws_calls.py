@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import boto3
 import pytest
 from aws_calls import (
@@ -62,6 +64,25 @@ def test_a_client_the_job_entry_point_builds_makes_the_jobs_calls(aws_endpoint, 
         exec(compile(job_code, entry, "exec"), scope)
         scope["s3"].list_objects_v2(Bucket=BUCKET)  # the test's call on it: not recorded
     assert recorder.seen == {AwsCall("job", "s3", "PutObject", "_pipes/")}
+
+
+def test_the_trail_readers_calls_are_on_the_access_log_buckets_zone(aws_endpoint, bucket):
+    """The CloudTrail trail's files are in the access-log bucket, not the lake's (ADR-0157):
+    its reader's calls are noted in that bucket's zone, and granted there."""
+    from resources.aws.cloudtrail import CloudTrailFiles
+
+    day = "cloudtrail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/12/01/"
+    bucket.put_object(Bucket=BUCKET, Key=f"{day}a.json.gz", Body=b"")
+    with recording_apart() as recorder:
+        trail = CloudTrailFiles(BUCKET, "cloudtrail", endpoint_url=aws_endpoint, region=REGION)
+        assert [f.key for f in trail.files([date(2026, 12, 1)])] == [f"{day}a.json.gz"]
+    assert recorder.seen == {
+        AwsCall("orchestrator", "s3", "ListObjectsV2", "logs:cloudtrail/"),
+        AwsCall("orchestrator", "s3", "GetObject", "logs:cloudtrail/"),
+    }
+    grants = grants_of(recorder.seen)["orchestrator"]
+    assert ("s3:GetObject", "logs:cloudtrail/") in grants.objects
+    assert "logs:cloudtrail/" in grants.listed
 
 
 def test_calls_made_while_lake_deploy_uploads_the_code_are_the_deployers(aws_endpoint, bucket):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from aws_calls import RECORD_COMMAND, RECORDING, AwsCall, load_recording
+from aws_calls import RECORD_COMMAND, RECORDING, AwsCall, load_recording, zone_in
 from dagster_aws_calls import (
     pipes_termination_calls,
 )
@@ -48,6 +48,7 @@ from terraform_config import (
 from lake_assets.access.tokens import SECRET_ENV
 from lake_assets.alarms.model import METRICS
 from lake_assets.cost.model import CUR_COLUMNS, OPTIONAL_CUR_COLUMNS
+from lake_assets.settings import AwsSettings
 from lake_assets.tables.locations import CUR_EXPORT, CUR_EXPORT_PREFIX
 from resources.aws.cloudwatch import LAKE_DIMENSION, NAMESPACE
 
@@ -90,6 +91,9 @@ ENV_OUTPUTS = {
     "LAKE_EMR_APPLICATION_ID": "lake_emr_application_id",
     "LAKE_EMR_EXECUTION_ROLE_ARN": "lake_emr_execution_role_arn",
     "LAKE_TOKEN_SECRET_ID": "lake_token_secret_id",
+    "LAKE_CLOUDTRAIL_BUCKET": "lake_cloudtrail_bucket",
+    "LAKE_CLOUDTRAIL_PREFIX": "lake_cloudtrail_prefix",
+    "LAKE_ORCHESTRATOR_ROLE_ARN": "orchestrator_role_arn",
 }
 # Read outside settings.py: where lake_token's key is goes into a gold job's plan (tokens.py).
 ENV_READ_ELSEWHERE = {SECRET_ENV}
@@ -101,6 +105,11 @@ ROLE_POLICIES = {"orchestrator": "orchestrator", "job": "emr_execution", "deploy
 LITERAL_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 # One zone of the bucket and what is in it: "${aws_s3_bucket.lake.arn}/raw/*" -> "raw/".
 ZONE_OBJECTS = re.compile(re.escape(LAKE_ARN) + r"/([A-Za-z0-9_-]+/)\*")
+# The access-log bucket, the one other bucket a role reads (the CloudTrail trail's files): its
+# grants may name a folder below a zone ("<logs>/cloudtrail/AWSLogs/<account>/CloudTrail/*"),
+# recorded as the zone "logs:cloudtrail/" (tests/aws_calls.py `zone_in`).
+LOGS_ARN = "${aws_s3_bucket.logs.arn}"
+LOG_OBJECTS = re.compile(re.escape(LOGS_ARN) + r"/([A-Za-z0-9_-]+/)\S*\*")
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,15 +363,21 @@ def test_s3_grants_are_the_zones_the_code_touches(config, needed, role):
             assert actions <= S3_OBJECT_ACTIONS, f"mix of S3 object and other actions: {actions}"
             for resource in resources:
                 zone = ZONE_OBJECTS.fullmatch(resource)
-                assert zone, f"{role}: object grant on {resource!r}, not on one zone"
-                objects |= {(action, zone.group(1)) for action in actions}
+                logs = LOG_OBJECTS.fullmatch(resource)
+                assert zone or logs, f"{role}: object grant on {resource!r}, not on one zone"
+                place = zone.group(1) if zone else zone_in("logs", logs.group(1))
+                objects |= {(action, place) for action in actions}
         if "s3:ListBucket" in actions:
-            assert resources == [LAKE_ARN], f"{role}: ListBucket on {resources}"
+            assert resources in ([LAKE_ARN], [LOGS_ARN]), f"{role}: ListBucket on {resources}"
             conditions = statement.get("condition", [])
             prefixes = [c for c in conditions if c["variable"] == "s3:prefix"]
             assert prefixes, f"{role}: ListBucket without an s3:prefix condition"
             assert all(c["test"] == "StringLike" for c in prefixes)
             for value in (v for c in prefixes for v in as_list(c["values"])):
+                if resources == [LOGS_ARN]:
+                    assert re.fullmatch(r"[A-Za-z0-9_-]+/\S*\*", value), f"{role}: {value}"
+                    listed.add(zone_in("logs", value.split("/", 1)[0] + "/"))
+                    continue
                 assert re.fullmatch(r"[A-Za-z0-9_-]+/\*", value), f"{role}: s3:prefix {value}"
                 listed.add(value[:-1])
     assert objects == needed[role].objects, _difference(objects, needed[role].objects)
@@ -784,6 +799,34 @@ def test_the_trail_records_the_lake_buckets_objects_and_the_accounts_management_
     conditions = {c["variable"]: c["values"] for c in encrypt["condition"]}
     assert conditions["aws:SourceArn"] == [trail_arn]
     assert conditions["kms:EncryptionContext:aws:cloudtrail:arn"][0].endswith(f":{account}:trail/*")
+
+
+def test_the_orchestrator_reads_the_trails_log_files_and_nothing_else_of_the_log_bucket(config):
+    """`lake access reads` (ADR-0157): the trail's own files (not its digests, not the bucket's
+    other logs) under the prefix the trail delivers to and the settings read by default, listed
+    under that prefix; no other role reaches the log bucket."""
+    account = "${data.aws_caller_identity.current.account_id}"
+    prefix = locals_of(config)["trail_log_prefix"]
+    assert prefix == AwsSettings.cloudtrail_prefix == "cloudtrail"
+    on_logs = {
+        role: [
+            s
+            for s in statements_of(_role_document(config, policy))
+            if any(str(r).startswith(LOGS_ARN) for r in as_list(s.get("resources", [])))
+        ]
+        for role, policy in ROLE_POLICIES.items()
+    }
+    assert {role for role, found in on_logs.items() if found} == {"orchestrator"}
+    listing, reading = sorted(on_logs["orchestrator"], key=lambda s: s["sid"])
+    assert (listing["sid"], listing["actions"]) == ("ListTrailFiles", ["s3:ListBucket"])
+    assert listing["resources"] == [LOGS_ARN]
+    assert one(listing["condition"]) == {
+        "test": "StringLike",
+        "variable": "s3:prefix",
+        "values": [f"{prefix}/AWSLogs/*"],
+    }
+    assert (reading["sid"], reading["actions"]) == ("ReadTrailFiles", ["s3:GetObject"])
+    assert reading["resources"] == [f"{LOGS_ARN}/{prefix}/AWSLogs/{account}/CloudTrail/*"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""`lake access check|explain|audit`: ask the policies a question as a subject profile, see why
-they answer so, and read (or replay) the audit trail every answer is appended to.
+"""`lake access check|explain|audit|reads`: ask the policies a question as a subject profile, see
+why they answer so, read (or replay) the audit trail every answer is appended to, and read who
+actually read what on AWS from the CloudTrail trail's files (access/trail.py, ADR-0157).
 
 Neither Dagster nor Spark is loaded (ADR-0063): the policies are YAML, a dataset's columns and
 their attributes come from the catalog, the classification store and the derived tables'
@@ -11,13 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lake_assets.access.audit import AuditEntry, audit_entry, replay
 from lake_assets.access.model import Context, Decision
 from lake_assets.instants import utc_now
 from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
+
+if TYPE_CHECKING:
+    from lake_assets.access.trail import Read, TrailReads, TrailScope
+    from resources.aws.cloudtrail import CloudTrailFiles
 
 ResourcesFor = Callable[[Settings], Any]
 
@@ -144,9 +150,74 @@ def entry_line(entry: AuditEntry) -> str:
     )
 
 
+def trail_scope(settings: Settings) -> TrailScope:
+    """What of the trail is the lake's: its bucket, its two Glue databases, its own roles."""
+    from lake_assets.access.trail import TrailScope
+    from lake_assets.access.views import views_database
+
+    aws = settings.aws
+    roles = (aws.orchestrator_role_arn, aws.emr_execution_role_arn)
+    return TrailScope(
+        bucket=aws.bucket,
+        curated_database=aws.glue_database.lower(),
+        views_database=views_database(aws.glue_database).lower(),
+        lake_roles=frozenset(role for role in roles if role),
+    )
+
+
+def trail_files(settings: Settings) -> CloudTrailFiles:
+    """The trail's files in the access-log bucket; an error saying why there are none."""
+    if settings.profile != "aws":
+        raise ValueError(
+            "CloudTrail exists only on the aws profile (LAKE_PROFILE=aws, terraform/audit.tf): "
+            "a local lake has no trail of reads; its own decisions are in `lake access audit`"
+        )
+    aws = settings.aws
+    if not aws.cloudtrail_bucket:
+        raise ValueError(
+            "LAKE_CLOUDTRAIL_BUCKET is not set: the access-log bucket the trail delivers to "
+            "(`terraform output lake_env`)"
+        )
+    from resources.aws.cloudtrail import CloudTrailFiles
+
+    return CloudTrailFiles(
+        aws.cloudtrail_bucket,
+        aws.cloudtrail_prefix,
+        endpoint_url=aws.endpoint_url,
+        region=aws.region,
+    )
+
+
+def reads_summary(found: TrailReads, shown: Sequence[Read], own: int, days: str) -> list[str]:
+    """The lines after the reads: how many, the lake's own left out (`own`), what was skipped
+    and what could not be read."""
+    lines = [
+        f"{len(shown)} reads in {found.files} trail files of {days}"
+        + (f"; {own} by the lake's own roles not listed (--with-lake-roles)" if own else "")
+    ]
+    skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(found.skipped.items()))
+    lines.append(
+        f"skipped {sum(found.skipped.values())} records that are not reads of the lake"
+        + (f" ({skipped})" if skipped else "")
+    )
+    if found.malformed:
+        lines.append(f"malformed {len(found.malformed)}:")
+        lines.extend(f"  {m}" for m in found.malformed)
+    return lines
+
+
+def _day(value: str) -> date:
+    from lake_assets.tables.keys import check_date
+
+    try:
+        return date.fromisoformat(check_date(value, "date"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
-    """Register `access check|explain|audit`; each takes its stores from
-    `resources_for(settings)`."""
+    """Register `access check|explain|audit|reads`; the first three take their stores from
+    `resources_for(settings)`, `reads` the trail's files from the settings' log bucket."""
 
     def check(args: argparse.Namespace, settings: Settings) -> int:
         decision = decide_and_record(args, settings, resources_for, args.column)
@@ -188,8 +259,26 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
                 print(entry_line(entry))
         return 0
 
+    def reads(args: argparse.Namespace, settings: Settings) -> int:
+        from lake_assets.access.trail import days_to_list, read_line, trail_reads
+
+        until = args.until or utc_now().date()
+        days = days_to_list(args.since, until)
+        files = trail_files(settings).files(days)
+        found = trail_reads(files, trail_scope(settings), args.since, until)
+        asked = [r for r in found.reads if args.dataset is None or r.dataset == args.dataset]
+        shown = [r for r in asked if args.with_lake_roles or not r.by_lake]
+        own = len(asked) - len(shown)
+        if args.json:
+            body = {**found.to_json(), "reads": [r.to_json() for r in shown], "lake_own": own}
+            print(json.dumps(body, indent=2))
+        else:
+            summary = reads_summary(found, shown, own, f"{args.since}..{until}")
+            print("\n".join([*map(read_line, shown), *summary]))
+        return 1 if found.malformed else 0
+
     access = subparsers.add_parser(
-        "access", help="access control: check and explain decisions, read the audit trail"
+        "access", help="access control: check and explain decisions, read the audit trails"
     ).add_subparsers(dest="access_command", required=True)
 
     def question(name: str, help: str) -> argparse.ArgumentParser:
@@ -225,3 +314,17 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     p.add_argument("--json", action="store_true")
     policies_option(p)
     p.set_defaults(run=audit)
+    p = access.add_parser(
+        "reads",
+        help="aws: who read what, from the CloudTrail trail (exit 1 when a file is malformed)",
+    )
+    p.add_argument("--since", required=True, type=_day, help="first day YYYY-MM-DD (UTC)")
+    p.add_argument("--until", type=_day, help="last day YYYY-MM-DD (UTC; default today)")
+    p.add_argument("--dataset", help="reads of this dataset only")
+    p.add_argument(
+        "--with-lake-roles",
+        action="store_true",
+        help="list the reads of the lake's own roles too (the orchestrator's, the Spark jobs')",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=reads)

@@ -26,7 +26,7 @@ from lake_assets.access.local_views import (
 )
 from lake_assets.access.model import Context
 from lake_assets.access.view_plan import Leak, ViewPlan, find_leaks, plan_views
-from lake_assets.access.views import ViewSource, views_database
+from lake_assets.access.views import ViewSource, named_tables, views_database
 from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
 from lake_assets.tables.reader import table_columns
 from resources.access_audit import AccessAuditTrail
@@ -134,12 +134,7 @@ class MaskedViews:
 
 def referenced_tables(sql: str) -> set[str]:
     """The tables a Trino query names (its CTEs excluded)."""
-    import sqlglot
-    from sqlglot import exp
-
-    tree = sqlglot.parse_one(sql, read="trino")
-    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-    return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+    return {name for _, name in named_tables(sql)}
 
 
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:

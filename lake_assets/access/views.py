@@ -92,6 +92,27 @@ def views_database(curated_database: str) -> str:
     return f"{curated_database}_views"
 
 
+def view_parts(name: str) -> tuple[str, str] | None:
+    """(dataset, profile) of a view's name (`View.name`), None for a name no view has. The
+    profile is what follows the last "__": a dataset may hold "__", the policies' profiles
+    hold none."""
+    dataset, separator, profile = name.rpartition("__")
+    return (dataset, profile) if separator and dataset and profile else None
+
+
+def named_tables(sql: str) -> set[tuple[str, str]]:
+    """(database, table) of every table a Trino query names, its CTEs excluded, as written; the
+    database is "" where the query leaves it to the session's. sqlglot's ParseError when the
+    text is not a query it reads."""
+    tree = sqlglot.parse_one(sql, read=DIALECT)
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    return {
+        (table.db, table.name)
+        for table in tree.find_all(exp.Table)
+        if table.db or table.name not in ctes
+    }
+
+
 def render_views(
     decisions: Iterable[Decision],
     sources: Mapping[str, ViewSource],

@@ -10,6 +10,8 @@ access policy). Every part built from user input is checked by keys.py first.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
 
 from lake_assets.tables.keys import check_date, check_object_name, check_source_id
@@ -95,3 +97,65 @@ def compacted_location(dataset: str, run_id: str, partition: str) -> str:
     """A compaction run writes each partition to a folder of its own; like a promotion run's
     folder, no reader resolves it until the partition's catalog pointer is switched to it."""
     return f"{compaction_prefix(dataset, run_id)}event_date={partition}/"
+
+
+# --- from a key back to its dataset and partition ---------------------------------------------
+# What reads a key it did not build (an audit of the bucket's object reads, access/trail.py)
+# asks where it is. The layouts are the builders' own output with placeholders, so a layout
+# changed above is recognised the same way here; the most specific come first. A raw key is the
+# raw zone's own (ingestion/raw_zone.py parses it with its grammar).
+
+
+@dataclass(frozen=True)
+class Located:
+    """The lake's place of a key: its zone (its first folder), its dataset (a source for
+    dead-letter/), and its partition (an event date, a billing month, a dead letter's ingest
+    date; None where the folder names none: a history version, a query's output, a run's
+    other files)."""
+
+    zone: str
+    dataset: str
+    partition: str | None
+
+
+_DATASET, _RUN, _PARTITION = "\x00dataset\x00", "\x00run\x00", "\x00partition\x00"
+_PLACES = {
+    _DATASET: r"(?P<dataset>[^/=]+)",
+    _RUN: r"[^/]+",
+    _PARTITION: r"(?P<partition>[^/]+)",
+}
+
+
+def _layout(built: str) -> re.Pattern:
+    pattern = re.escape(built)
+    for placeholder, group in _PLACES.items():
+        pattern = pattern.replace(re.escape(placeholder), group)
+    return re.compile(pattern)
+
+
+_LAYOUTS = tuple(
+    _layout(built)
+    for built in (
+        published_location(_DATASET, _RUN, _PARTITION),
+        published_month_location(_DATASET, _RUN, _PARTITION),
+        written_quarantine_location(_DATASET, _RUN, _PARTITION),
+        compacted_location(_DATASET, _RUN, _PARTITION),
+        quarantine_location(_DATASET, _RUN, _PARTITION),
+        dead_letter_key(_DATASET, _PARTITION, ""),
+        # Anything else in a dataset's folder of the zones of tables: a run's or a compaction's
+        # other files, a history version, a query's output, the late arrivals in quarantine/.
+        f"curated/{_DATASET}/",
+        f"quarantine/{_DATASET}/",
+    )
+)
+
+
+def located(key: str) -> Located | None:
+    """Where `key` lies in the curated, quarantine or dead-letter zone; None for a key of no
+    dataset there (another zone, the platform's own folders)."""
+    for layout in _LAYOUTS:
+        match = layout.match(key)
+        if match:
+            groups = match.groupdict()
+            return Located(key.split("/", 1)[0], groups["dataset"], groups.get("partition"))
+    return None

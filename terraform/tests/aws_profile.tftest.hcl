@@ -66,7 +66,8 @@ run "apply_with_mocks_wires_every_env_var" {
       "LAKE_ALERT_TOPIC_ARN", "LAKE_REGISTRY_TABLE", "LAKE_FILE_INDEX_TABLE",
       "LAKE_LINEAGE_TABLE", "LAKE_EVENTS_TABLE", "LAKE_EVENT_STATE_TABLE",
       "LAKE_COMPACTION_HISTORY_TABLE", "LAKE_ACCESS_AUDIT_TABLE", "LAKE_GLUE_DATABASE", "LAKE_EMR_APPLICATION_ID",
-      "LAKE_EMR_EXECUTION_ROLE_ARN", "LAKE_TOKEN_SECRET_ID",
+      "LAKE_EMR_EXECUTION_ROLE_ARN", "LAKE_TOKEN_SECRET_ID", "LAKE_CLOUDTRAIL_BUCKET",
+      "LAKE_CLOUDTRAIL_PREFIX", "LAKE_ORCHESTRATOR_ROLE_ARN",
     ])
     error_message = "lake_env must name every environment variable of the aws profile."
   }
@@ -74,6 +75,16 @@ run "apply_with_mocks_wires_every_env_var" {
   assert {
     condition     = output.lake_env["LAKE_EMR_EXECUTION_ROLE_ARN"] == output.lake_emr_execution_role_arn
     error_message = "lake_env and the single outputs must agree."
+  }
+
+  assert {
+    condition = (
+      output.lake_env["LAKE_CLOUDTRAIL_BUCKET"] == output.lake_cloudtrail_bucket &&
+      output.lake_cloudtrail_bucket == "lakehouse-access-logs-123456789012-eu-west-1" &&
+      output.lake_env["LAKE_CLOUDTRAIL_PREFIX"] == aws_cloudtrail.lake.s3_key_prefix &&
+      output.lake_env["LAKE_ORCHESTRATOR_ROLE_ARN"] == output.orchestrator_role_arn
+    )
+    error_message = "`lake access reads` must read where the trail delivers, and know the orchestrator's role."
   }
 }
 
