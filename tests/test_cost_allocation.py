@@ -249,25 +249,13 @@ def test_pools_collected_aside_count_in_the_jobs_metrics_and_raise_their_error(s
         rows()
 
 
-def _last_attempt(store, stage: int):
-    """The status store's last attempt of `stage`, None once the store has dropped it."""
-    from py4j.protocol import Py4JJavaError
-
-    try:
-        return store.lastStageAttempt(stage)
-    except Py4JJavaError as error:
-        if error.java_exception.getClass().getName() != "java.util.NoSuchElementException":
-            raise
-        return None
-
-
 def test_a_job_whose_skipped_stage_the_status_store_dropped_keeps_its_figures(spark):
     """Past spark.ui.retainedStages Spark's status store drops the stages that never ran first
     (its cleanup, done here with the same store call): the job's figures stay those of the
     stages that ran, not zeros (seen in CI once the shared session passed the retention)."""
     from py4j.java_gateway import JavaClass
 
-    from lake_assets.runtime.spark_metrics import SPARK_METRICS, measured
+    from lake_assets.runtime.spark_metrics import SPARK_METRICS, last_stage_attempt, measured
     from lake_assets.tables.frames import collected
 
     def frame():  # a sort after an aggregation: its last job lists the shuffle as skipped
@@ -287,7 +275,7 @@ def test_a_job_whose_skipped_stage_the_status_store_dropped_keeps_its_figures(sp
         }
         # Under load the shared session's own cleanup may have dropped a stage already: that
         # is the case under test too.
-        attempts = {s: _last_attempt(store, s) for s in stages}
+        attempts = {s: last_stage_attempt(store, s) for s in stages}  # None: dropped
         skipped = [s for s, a in attempts.items() if a and a.status().toString() == "SKIPPED"]
         gone = [s for s, a in attempts.items() if a is None]
         assert skipped or gone, "the frame's jobs list no skipped stage: the test needs one"

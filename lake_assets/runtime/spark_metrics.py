@@ -96,7 +96,7 @@ def _consumed(spark, group: str) -> dict:
             stages.update(info.get().stageIds())
     usage, run_ms = _nothing(), 0
     for stage in sorted(stages):
-        data = _last_attempt(store, stage)
+        data = last_stage_attempt(store, stage)
         if data is None:  # dropped by the store: a stage that never ran
             continue
         run_ms += data.executorRunTime()
@@ -109,7 +109,7 @@ def _consumed(spark, group: str) -> dict:
     return {**usage, "origin": SPARK_METRICS}
 
 
-def _last_attempt(store, stage: int):
+def last_stage_attempt(store, stage: int):
     """The stage's last attempt, or None when the status store no longer holds it. Past
     `spark.ui.retainedStages` (a long-lived session, like the test suite's, gets there) Spark
     drops the stages without a completion time first: the skipped ones, which never ran and
