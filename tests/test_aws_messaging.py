@@ -221,8 +221,9 @@ def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
     """The clients every AWS store and feed of the lake uses (resources.aws.clients) retry a
     503 SlowDown, as S3 throttles a hot prefix, up to six attempts in all (AWS_MAX_ATTEMPTS
     unless set), then give up."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
+
+    from http_receiver import serving
 
     from resources.aws.clients import _client
 
@@ -243,13 +244,9 @@ def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        s3 = _client("s3", f"http://127.0.0.1:{server.server_port}", "eu-west-1")
+    with serving(Throttling) as url:
+        s3 = _client("s3", url, "eu-west-1")
         assert s3.get_object(Bucket="lake", Key="k")["Body"].read() == b"payload"
         assert len(answered) == 3  # two throttled, then served
         # At most five retries: giving up is not waited for here (up to 31 s of backoff).
         assert s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
-    finally:
-        server.shutdown()
