@@ -103,4 +103,11 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
     ).map_asset_specs(func=owned)
 
 
-defs = build_definitions(load_settings())
+def lake_definitions() -> Definitions:
+    """The code location as the environment's settings make it now: `defs` below, and the job a
+    re-execution from failure reconstructs by this name (lake_assets/cli/runs.py), which must
+    not be the `defs` an earlier import built for another lake."""
+    return build_definitions(load_settings())
+
+
+defs = lake_definitions()

@@ -1,10 +1,13 @@
 """The metrics the alarms watch: a failed run and a failed tick are each counted once, an SLO
 burning its budget is counted at its evaluation, and on the aws profile each reaches CloudWatch
-(the moto server) under the namespace and dimension terraform/alarms.tf's alarms watch."""
+(the moto server) under the namespace and dimension terraform/alarms.tf's alarms watch. And what
+the operator answering them reads (`lake runs`, `lake ticks`; their runbook sections run in
+tests/test_runbooks.py and tests/test_emr_serverless.py)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -32,6 +35,15 @@ from dagster._core.scheduler.instigation import (
 from dagster._core.test_utils import instance_for_test
 from dagster._utils.error import SerializableErrorInfo
 
+from lake_assets.alarms.failures import (
+    FailedRun,
+    TickRecord,
+    failed_runs_report,
+    latest_ticks_report,
+    partitions_of,
+    recorded_outcome,
+    tick_line,
+)
 from lake_assets.alarms.model import FAILED_RUNS, FAILED_TICKS, TickSeen, failures_since
 from lake_assets.alarms.sensors import failed_runs_metric, failed_ticks_metric
 from resources.aws.cloudwatch import LAKE_DIMENSION, NAMESPACE
@@ -167,3 +179,99 @@ def test_profiling_counts_dead_lettered_payloads_and_schema_breaks_for_their_ala
     assert profiled.asset_materializations_for_node(node)
     counted = {(m["name"], m["value"]) for m in metrics.counted()}
     assert counted == {(DEAD_LETTERED_PAYLOADS, 2), (SCHEMA_BREAKS, 1)}
+
+
+# --- what the operator reads when the alarms fire: `lake runs failed|reexecute`, `lake ticks` --
+
+
+def test_a_failed_run_waits_for_the_operator_until_a_re_execution_takes_it_up():
+    at = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
+    waiting = FailedRun(
+        "r2",
+        "silver",
+        partitions_of({"dagster/partition": "2026-03-11"}),
+        at,
+        ("FAILED silver__fx_rates: FxGapTooLong: no rate",),
+    )
+    taken_up = replace(waiting, run_id="r1", reexecutions=(("r3", "SUCCESS"),))
+    assert failed_runs_report([waiting, taken_up]) == [
+        "r2 silver 2026-03-11, failed at 2026-03-12T02:00:00+00:00",
+        "  FAILED silver__fx_rates: FxGapTooLong: no rate",
+        "  once the cause is fixed: lake runs reexecute r2",
+        "1 failed runs re-executed already (--all lists them)",
+    ]
+    assert failed_runs_report([waiting, taken_up], include_reexecuted=True)[3:] == [
+        "r1 silver 2026-03-11, failed at 2026-03-12T02:00:00+00:00",
+        "  FAILED silver__fx_rates: FxGapTooLong: no rate",
+        "  re-executed: run r3 SUCCESS",
+    ]
+    assert failed_runs_report([taken_up]) == ["no failed run waits for a re-execution"]
+    assert partitions_of({"dagster/asset_partition_range_start": "2026-03-01",
+                          "dagster/asset_partition_range_end": "2026-03-31"}) == "2026-03-01..2026-03-31"  # fmt: skip
+    assert partitions_of({}) is None
+
+
+def test_a_re_executed_partition_says_whether_it_was_held_refused_or_materialized():
+    assert recorded_outcome("2026-03-11", {"rows_out": 6}) == "materialized"
+    held = {"blocked_by": ["customers[2026-03-11] is not published yet"]}
+    assert (
+        recorded_outcome("2026-03-11", held) == "held: customers[2026-03-11] is not published yet"
+    )
+    refused = {"partitions_blocked": {"2026-03-11": ["amount_positive"]}}
+    assert (
+        recorded_outcome("2026-03-11", refused) == "refused: contract rules amount_positive failed"
+    )
+    assert recorded_outcome("2026-03-12", refused) == "materialized"
+
+
+def test_a_tick_says_why_it_failed_or_what_it_requested_failed_ones_first():
+    at = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
+    failed = TickRecord("raw_arrivals", "sensor", at, "FAILURE", 0, "PermissionError: denied")
+    launched = TickRecord("daily_fx_rates", "schedule", at, "SUCCESS", 2)
+    assert latest_ticks_report([launched, failed]) == [
+        "raw_arrivals (sensor) 2026-03-12T02:00:00+00:00: FAILURE: PermissionError: denied",
+        "daily_fx_rates (schedule) 2026-03-12T02:00:00+00:00: SUCCESS, 2 runs requested",
+    ]
+    assert tick_line(replace(launched, runs=1)).endswith("SUCCESS, 1 run requested")
+    assert "is the daemon running?" in latest_ticks_report([])[0]
+
+
+@op
+def fine():
+    pass
+
+
+@job
+def fine_job():
+    fine()
+
+
+def test_lake_runs_lists_a_failed_run_and_re_executes_only_a_failed_run_of_the_location(
+    tmp_path, monkeypatch, capsys
+):
+    """`lake runs failed` names the failed step and its error; `lake runs reexecute` refuses what
+    it cannot re-execute from failure, naming why: a run the instance does not hold, a run that
+    did not fail, a run of a job the code location does not have."""
+    from lake_assets.cli.main import main
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = DagsterInstance.from_config(str(home))
+    failed = breaking_job.execute_in_process(instance=instance, raise_on_error=False).run_id
+    succeeded = fine_job.execute_in_process(instance=instance).run_id
+
+    assert main(["runs", "failed"]) == 0
+    listed = capsys.readouterr().out
+    assert f"{failed} breaking_job, failed at" in listed
+    assert "  FAILED breaks: RuntimeError: the source system is down" in listed
+    assert f"lake runs reexecute {failed}" in listed and succeeded not in listed
+
+    for run_id, reason in [
+        ("no-such-run", f"no run no-such-run in the Dagster instance of {home}"),
+        (succeeded, f"run {succeeded} is SUCCESS: only a failed run is re-executed"),
+        (failed, f"run {failed} ran breaking_job, which the code location has no job of"),
+    ]:
+        assert main(["runs", "reexecute", run_id]) == 2
+        assert reason in capsys.readouterr().err

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from runbook_harness import RUNBOOKS, run_runbook, runbook_steps
+from daemon_tick import sensor_tick
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.scheduler.instigation import TickStatus
+from dagster._core.storage.tags import PARENT_RUN_ID_TAG
+from runbook_harness import RUNBOOKS, run_runbook, runbook_sections, runbook_steps
 
 from lake_assets.cli.main import main
 from lake_assets.demo.demo import run_demo
@@ -19,11 +23,20 @@ from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.settings import load_settings
 from resources import build_resources
+from resources.arrivals import ListingArrivalFeed
 
 # The smallest demo the runbooks need: 2026-03-04 (Wed) and 2026-03-05 (Thu), each with its FX
 # file; a third day, which no runbook uses, made the demo about a fifth longer.
 TODAY = date(2026, 3, 6)
 FIRST, DAY, NEXT = "2026-03-04", "2026-03-05", "2026-03-06"  # FIRST..DAY: the backfilled range
+# GAP: more than max_gap_days (5) after the last FX rate (DAY's), so silver/fx_rates fails there
+# until its own rates come; LATER: a day whose FX file arrives while the arrivals sensor fails.
+GAP, LATER = "2026-03-11", "2026-03-12"
+# alarm-response.md's sections with commands; the EMR alarm's runs on the aws profile, with its
+# Spark jobs on the fake EMR Serverless (tests/test_emr_serverless.py).
+DLQ_ALARM, EMR_ALARM = "Arrivals dead-letter queue not empty", "EMR Serverless job runs failed"
+RUNS_ALARM, TICKS_ALARM = "Dagster runs failed", "Sensor or schedule ticks failed"
+SLO_ALARM = "An SLO burns its error budget"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +66,19 @@ def land(lake, source: str, day: str, path) -> str:
     return landed.key
 
 
+def fx_file(lake, day: str):
+    """The FX vendor's file for `day`: DAY's rates, dated `day`."""
+    original = sorted((lake["settings"].lake_root / "_incoming").glob(f"{DAY}/fx_rates_*.csv"))
+    path = lake["root"] / "fx" / f"fx_rates_{day.replace('-', '')}.csv"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(original[-1].read_text().replace(DAY, day))
+    return path
+
+
+def instance_of(lake) -> DagsterInstance:
+    return DagsterInstance.from_config(lake["env"]["DAGSTER_HOME"])
+
+
 def test_every_runbook_is_commands_the_harness_runs():
     names = sorted(p.stem for p in RUNBOOKS.glob("*.md") if p.stem != "README")
     assert names == [
@@ -69,6 +95,34 @@ def test_every_runbook_is_commands_the_harness_runs():
         "stuck-dependency",
     ]
     assert all(runbook_steps(RUNBOOKS / f"{n}.md") for n in names)
+    # Each alarm with commands is run by a test of its own situation.
+    assert runbook_sections(RUNBOOKS / "alarm-response.md") == [
+        DLQ_ALARM,
+        EMR_ALARM,
+        RUNS_ALARM,
+        TICKS_ALARM,
+        SLO_ALARM,
+    ]
+
+
+def test_a_section_runs_alone_and_a_wait_is_the_scenario_s_to_make_happen(tmp_path):
+    book = tmp_path / "book.md"
+    book.write_text(
+        "# A book\n```sh\nlake status\n```\n"
+        "## One alarm (`prefix-one`)\n```sh\nlake ticks\n# expect: FAILURE\n"
+        "# wait: the next tick\nlake ticks x\n```\n"
+        "## Two\n```sh\nlake runs failed\n```\n"
+    )
+    assert runbook_sections(book) == ["", "One alarm", "Two"]
+    steps = runbook_steps(book, sections=["One alarm"])
+    assert [(s.command, s.wait, s.expects) for s in steps] == [
+        ("lake ticks", None, ["FAILURE"]),
+        (None, "the next tick", []),
+        ("lake ticks x", None, []),
+    ]
+    book.write_text("```sh\n# wait: the next tick\n# expect: SUCCESS\n```\n")
+    with pytest.raises(ValueError, match="follows no command"):
+        runbook_steps(book)
 
 
 def test_gold_held_back_by_a_bad_fx_day_then_silver_restored_from_bronze(lake):
@@ -164,7 +218,85 @@ def test_alarms_answered_a_dead_lettered_arrival_profiled_and_an_slo_explained(l
     rows = customers_snapshot(date.fromisoformat(NEXT), 4)  # other bytes than the late one
     land(lake, "customers", NEXT, write_csv(lake["root"] / "lost" / f"customers_{NEXT}.csv", rows))
     variables = {"SOURCE": "customers", "DAY": NEXT, "SLO": "customers.freshness"}
-    run_runbook("alarm-response", variables, lake["env"])
+    run_runbook("alarm-response", variables, lake["env"], sections=[DLQ_ALARM, SLO_ALARM])
+
+
+def test_a_failed_run_listed_then_re_executed_from_failure_once_its_input_arrived(lake):
+    """The failed-runs alarm: a run of silver/crm_contacts and silver/fx_rates for a day a week
+    after the last FX rate fails in silver/fx_rates alone (FxGapTooLong). `lake runs failed`
+    names the step and its error; once the vendor's file for the day is promoted, `lake runs
+    reexecute` runs that step alone, in a new run of the failed run's group, and it publishes;
+    silver/crm_contacts keeps the version the failed run published."""
+    assert cli(lake, "build", "silver/crm_contacts", "silver/fx_rates", "--date", GAP) == 1
+    instance = instance_of(lake)
+    [failed] = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]), limit=1)
+    catalog = build_resources(lake["settings"])["catalog"]
+    crm = catalog.current("silver_crm_contacts", GAP)
+    assert crm.run_id == failed.run_id and catalog.current("silver_fx_rates", GAP) is None
+
+    variables = {"RUN": failed.run_id, "DAY": GAP, "FX_FILE": str(fx_file(lake, GAP))}
+    run_runbook("alarm-response", variables, lake["env"], sections=[RUNS_ALARM])
+
+    [again] = instance.get_runs(RunsFilter(tags={PARENT_RUN_ID_TAG: failed.run_id}))
+    assert again.status == DagsterRunStatus.SUCCESS
+    assert (again.job_name, again.parent_run_id, again.root_run_id) == (
+        "silver",
+        failed.run_id,
+        failed.run_id,
+    )
+    assert again.step_keys_to_execute == ["silver__fx_rates"]
+    assert again.tags["dagster/partition"] == GAP
+    assert catalog.current("silver_fx_rates", GAP).run_id == again.run_id
+    assert catalog.current("silver_crm_contacts", GAP) == crm
+
+
+def test_a_failing_sensor_shown_then_catching_up_at_its_next_tick_once_fixed(lake):
+    """The failed-ticks alarm, on ticks as the sensor daemon records them (tests/daemon_tick.py):
+    the arrivals sensor fails while the daemon's user cannot read the raw zone (the tests run as
+    root, whom no permission stops: the listing raises what the refused read raises), and an FX
+    file arrives meanwhile. `lake ticks` shows the error; once the access is back, the next tick
+    succeeds and requests the file's profiling run, which waits in the run queue."""
+    instance = instance_of(lake)
+    raw = lake["settings"].lake_root / "raw"
+    refusal = pytest.MonkeyPatch()
+
+    def refused(feed, cursor, limit=1000):
+        raise PermissionError(13, "Permission denied", str(raw / "source=fx_rates"))
+
+    failed_at = datetime.now(UTC)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in lake["env"].items():
+            patch.setenv(name, value)
+        refusal.setattr(ListingArrivalFeed, "poll", refused)
+        land(lake, "fx_rates", LATER, fx_file(lake, LATER))
+        assert sensor_tick(instance, "raw_arrivals", failed_at).status == TickStatus.FAILURE
+
+    ticked = []
+
+    def access_back_and_next_tick():
+        refusal.undo()
+        interval = timedelta(seconds=31)  # past raw_arrivals' minimum interval (30 s)
+        ticked.append(sensor_tick(instance, "raw_arrivals", failed_at + interval))
+
+    try:
+        run_runbook(
+            "alarm-response",
+            {"SENSOR": "raw_arrivals"},
+            lake["env"],
+            sections=[TICKS_ALARM],
+            waits={"the sensor's next tick": access_back_and_next_tick},
+        )
+    finally:
+        refusal.undo()
+    [tick] = ticked
+    assert tick.status == TickStatus.SUCCESS
+    [profiling] = [instance.get_run_by_id(run_id) for run_id in tick.run_ids]
+    assert profiling.status == DagsterRunStatus.QUEUED
+    assert profiling.tags["dagster/partition"] == LATER
+    assert profiling.tags["lake/source"] == "fx_rates"
+    # What the daemon's queue would run: the next tests find the file profiled.
+    instance.delete_run(profiling.run_id)
+    assert cli(lake, "profile", "--source", "fx_rates", "--date", LATER) == 0
 
 
 def test_a_plausible_but_wrong_delivery_rolled_back_to_the_day_before_it(lake):

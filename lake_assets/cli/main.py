@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lake_assets.access.cli import add_access_commands
 from lake_assets.access.query import add_query_commands
+from lake_assets.alarms.cli import add_alarm_commands
 from lake_assets.archive.cli import add_restore_commands
 from lake_assets.classification.cli import add_classification_commands
 from lake_assets.cli.runs import _resources, quiet_dagster, set_up_dagster_home
@@ -72,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
     add_generate_commands(sub)
     add_deploy_commands(sub, _resources)
     add_platform_commands(sub)
+    add_alarm_commands(sub)
     add_status_commands(sub)
     add_query_commands(sub, _resources)
     add_demo_commands(sub)

@@ -186,16 +186,80 @@ def step_failures(result) -> list[str]:
     return [_reason(event) for event in result.all_events if event.is_step_failure]
 
 
-def report_run(result) -> int:
-    """Print what failed (steps and checks), each with its reason; the exit status."""
-    for event in result.all_events:
+def failure_lines(events) -> list[str]:
+    """What failed among a run's `events` (Dagster events), each with its reason: a step
+    (`FAILED step: error`), a check (`CHECK FAILED asset:check: description`), or the run
+    itself when no step says why (its worker died, it could not start)."""
+    lines = []
+    for event in events:
         # A step stopped by a blocking check: the check's own line below says which and why.
         if event.is_step_failure and _root_cause(event).cls_name != "DagsterAssetCheckFailedError":
-            print(f"FAILED {_reason(event)}")
-    for event in result.all_events:
+            lines.append(f"FAILED {_reason(event)}")
+    for event in events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
                 reason = f": {data.description}" if data.description else ""
-                print(f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}{reason}")
+                lines.append(
+                    f"CHECK FAILED {data.asset_key.to_user_string()}:{data.check_name}{reason}"
+                )
+    if not any(event.is_step_failure for event in events):
+        lines += [f"FAILED run: {event.message}" for event in events if event.is_run_failure]
+    return lines
+
+
+def report_run(result) -> int:
+    """Print what failed (steps and checks), each with its reason; the exit status."""
+    for line in failure_lines(result.all_events):
+        print(line)
     return 0 if result.success else 1
+
+
+def reexecute_from_failure(run_id: str, instance=None):
+    """Re-execute failed run `run_id` from failure, as the webserver's "Re-execute from failure"
+    does (ReexecutionOptions.from_failure): a new run in the failed run's group (its parent and
+    root run ids), with its tags and config, that executes only the steps that failed or never
+    ran, the steps that succeeded being known from the parent's event log. The job is the code
+    location's (lake_assets.definitions, rebuilt from the settings now), run in this process as
+    every `lake` run is. Returns the new run's result."""
+    from dagster import DagsterRunStatus, ReexecutionOptions, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.storage.tags import (
+        PARENT_RUN_ID_TAG,
+        RESUME_RETRY_TAG,
+        ROOT_RUN_ID_TAG,
+        TAGS_TO_MAYBE_OMIT_ON_RETRY,
+    )
+
+    instance = instance or dagster_instance()
+    parent = instance.get_run_by_id(run_id)
+    if parent is None:
+        where = os.environ.get("DAGSTER_HOME") or "no DAGSTER_HOME (set it to the runs' home)"
+        raise LookupError(f"no run {run_id} in the Dagster instance of {where}")
+    if parent.status != DagsterRunStatus.FAILURE:
+        raise ValueError(
+            f"run {run_id} is {parent.status.value}: only a failed run is re-executed from failure"
+        )
+    location = ReconstructableRepository.for_module("lake_assets.definitions", "lake_definitions")
+    if not location.get_definition().has_job(parent.job_name):
+        raise ValueError(
+            f"run {run_id} ran {parent.job_name}, which the code location has no job of: "
+            "run its assets again (lake promote, lake build, ...)"
+        )
+    # The tags the webserver's re-execution gives: the parent's but those of its outcome, and
+    # the run group's (which execute_job records as fields only).
+    tags = {k: v for k, v in parent.tags.items() if k not in TAGS_TO_MAYBE_OMIT_ON_RETRY}
+    tags |= {
+        PARENT_RUN_ID_TAG: run_id,
+        ROOT_RUN_ID_TAG: parent.root_run_id or run_id,
+        RESUME_RETRY_TAG: "true",
+    }
+    return execute_job(
+        location.get_reconstructable_job(parent.job_name),
+        instance,
+        # In this process, as every `lake` run (the daemon's runs execute each step in a
+        # process of its own; the steps are the same).
+        run_config={**parent.run_config, "execution": {"config": {"in_process": {}}}},
+        tags=tags,
+        reexecution_options=ReexecutionOptions.from_failure(run_id, instance),
+    )
