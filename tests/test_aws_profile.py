@@ -7,7 +7,7 @@ is fed a promotion result; the Spark job is covered by the local end-to-end test
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
@@ -21,7 +21,7 @@ from lake_assets.ingestion.promotion import PartitionResult, PromotionResult
 from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.ingestion.publish import publish_partitions
 from lake_assets.ingestion.sensors import build_arrival_sensor
-from lake_assets.ingestion.sweep import SWEEP_EVERY, utc_now
+from lake_assets.ingestion.sweep import MAX_SWEPT_DAYS, SWEEP_EVERY, swept_days, utc_now
 from resources.aws.glue import GlueCatalog
 
 
@@ -154,6 +154,52 @@ def test_an_object_whose_notification_was_lost_is_found_by_the_hourly_sweep(
     assert res["registry"].get_raw_file("card_transactions", lost.key).etag == lost.etag
     # Everything is profiled: the next sweep requests nothing.
     assert tick(2 * SWEEP_EVERY + timedelta(minutes=2)) == []
+
+
+def test_after_days_without_a_sweep_it_lists_every_ingest_date_since_the_last_one(
+    aws_lake, tmp_path, monkeypatch
+):
+    """The daemon was down six days and the queue's messages outlived it: the object landed five
+    days ago is under an ingest date three days of sweeping would not list."""
+    settings, res, _ = aws_lake
+    source = settings.source("card_transactions")
+    now = utc_now()
+    sensor = build_arrival_sensor(sorted(settings.sources), settings.partitions_start)
+    resources = {k: res[k] for k in ("arrivals", "registry", "notifier", "storage")}
+    clock = [now - timedelta(days=6)]
+    monkeypatch.setattr("lake_assets.ingestion.sensors.utc_now", lambda: clock[0])
+    before = sensor(build_sensor_context(resources=resources))  # the last tick before the pause
+    assert before.run_requests == []
+
+    five_days_ago = (now - timedelta(days=5)).date().isoformat()
+    lost = land_payload(res["storage"], source, write(tmp_path / "a.json"), five_days_ago)
+    sqs = boto3.client("sqs", endpoint_url=settings.aws.endpoint_url, region_name=REGION)
+    sqs.purge_queue(QueueUrl=settings.aws.arrivals_queue_url)
+
+    clock[0] = now + SWEEP_EVERY
+    [found] = sensor(build_sensor_context(cursor=before.cursor, resources=resources)).run_requests
+    assert found.partition_key == five_days_ago and found.tags["lake/found_by"] == "sweep"
+    assert found.tags["lake/arrivals"] == "1"
+    run = materialize_partitions(
+        settings,
+        found.asset_selection,
+        found.partition_key,
+        resources=res,
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert run.success
+    assert res["registry"].get_raw_file("card_transactions", lost.key).etag == lost.etag
+
+
+def test_the_days_a_sweep_lists_reach_back_to_its_last_sweep_within_a_bound():
+    today = date(2026, 3, 10)
+    at = lambda day: datetime(2026, 3, day, 12, tzinfo=UTC)  # noqa: E731
+    assert swept_days(today, None) == ([date(2026, 3, 10), date(2026, 3, 9), date(2026, 3, 8)], 0)
+    assert swept_days(today, at(10))[0] == swept_days(today, None)[0]  # an hour ago
+    days, left_out = swept_days(today, at(4))  # six days ago: from the day before it
+    assert (days[-1], len(days), left_out) == (date(2026, 3, 3), 8, 0)
+    days, left_out = swept_days(date(2026, 5, 10), at(1))  # 70 days: the bound, the rest named
+    assert len(days) == MAX_SWEPT_DAYS and left_out == 72 - MAX_SWEPT_DAYS
 
 
 def test_publish_switches_the_glue_partition_location(aws_lake, tmp_path):

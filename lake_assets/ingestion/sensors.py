@@ -27,7 +27,13 @@ from lake_assets.ingestion.raw_zone import (
     raw_key_problem,
     raw_source_of,
 )
-from lake_assets.ingestion.sweep import SweepCursor, sweep_due, unannounced, utc_now
+from lake_assets.ingestion.sweep import (
+    SweepCursor,
+    sweep_due,
+    swept_days,
+    unannounced,
+    utc_now,
+)
 from resources.arrivals import ArrivalFeed
 from resources.notifier import Notifier
 from resources.registry_store import RegistryStore
@@ -125,7 +131,13 @@ def build_arrival_sensor(
         swept_at, now = state.swept_at, utc_now()
         if arrivals.may_miss and sweep_due(swept_at, now):
             announced = {(a.key, a.etag) for a in new}
-            found = unannounced(storage, source_ids, now, announced)
+            days, left_out = swept_days(now.date(), swept_at)
+            if left_out:
+                context.log.warning(
+                    f"the sweep last ran {swept_at.isoformat()}: it lists the last {len(days)} "
+                    f"ingest dates; run `lake profile` for the {left_out} days before them"
+                )
+            found = unannounced(storage, source_ids, now, days, announced)
             # Held and undeclared objects are left to the feed's alerts: a sweep would repeat
             # them every hour. A group of objects the feed announced earlier has the same run
             # key, so Dagster drops it.
