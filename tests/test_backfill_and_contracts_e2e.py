@@ -293,6 +293,42 @@ def test_a_day_mostly_quarantined_is_held_whole_by_its_quality_score(tmp_path, s
     assert account.not_yet_promoted == {"2026-03-03": 10} and account.balanced, account
 
 
+NULL_KEY_FAILS = """
+  - name: transaction_id_present
+    severity: error
+    not_null: {column: transaction_id}
+"""
+
+
+def test_a_null_key_quarantines_its_row_and_a_declared_fail_rule_holds_the_day(tmp_path, spark):
+    """Seed 004's "pipelines fail if required fields are null": a non-nullable key quarantines
+    the row by default (the schema's implicit drop rule); a contract that wants the day to stop
+    declares the not_null rule with action fail (the default of severity error), and the day is
+    held, its rows accounted as not yet promoted."""
+    from lake_assets.ingestion.reconciliation import reconcile_source
+
+    lake = contract_lake(tmp_path, extra=NULL_KEY_FAILS)
+    day1 = [card(n, "2026-03-02") for n in range(10)]
+    day2 = [card(n, "2026-03-03") for n in range(10, 20)]
+    day2[3]["transaction_id"] = None
+    deliver(lake, "2026-03-02", day1)
+    deliver(lake, "2026-03-03", day2, "day2.json")
+    profile_all(lake)
+
+    result = lake.promote("card_transactions", "2026-03-02", "2026-03-03")
+    assert not result.success
+    checks = check_results(result)
+    present = checks[("contract_transaction_id_present", "2026-03-03")]
+    assert present.passed is False and present.metadata["violating_rows"].value == 1
+    assert checks[("contract_transaction_id_present", "2026-03-02")].passed is True
+    assert lake.catalog.current("card_transactions", "2026-03-03") is None
+    assert lake.catalog.current("card_transactions", "2026-03-02").row_count == 10
+    account = reconcile_source(
+        lake.settings.source("card_transactions"), lake.storage, lake.registry, lake.catalog
+    )
+    assert account.not_yet_promoted == {"2026-03-03": 10} and account.balanced, account
+
+
 def test_a_customer_deleted_from_todays_snapshot_blocks_the_fact_partition(tmp_path, spark):
     lake = contract_lake(tmp_path, extra=REFERENTIAL)
     header = "customer_id,full_name,snapshot_date\n"
