@@ -77,6 +77,13 @@ def test_a_bad_publish_is_rolled_back_to_a_kept_version_and_back_again(lake, cap
     assert kept.startswith(resources["storage"].uri("curated/")) and "good  published" in kept
     assert main(["table", "versions", DATASET, "2026-03-09"]) == 2
     assert "card_transactions[2026-03-09] is not published" in capsys.readouterr().err
+    # As of a time: the version readers saw then, by its publish and supersede times.
+    good_at, bad_at = listed[1]["published_at"], listed[0]["published_at"]
+    for instant, run in ((good_at, "good"), (bad_at, "bad"), ("2099-01-01", "bad")):
+        assert main(["table", "versions", DATASET, DAY, "--as-of", instant, "--json"]) == 0
+        assert [v["run_id"] for v in json.loads(capsys.readouterr().out)] == [run], instant
+    assert main(["table", "versions", DATASET, DAY, "--as-of", "2026-01-01"]) == 2
+    assert "keeps no version current at 2026-01-01T00:00:00+00:00" in capsys.readouterr().err
     assert main(["table", "rollback", DATASET, DAY, "--to", "missing"]) == 2
     assert "keeps no version of run 'missing'; it keeps good" in capsys.readouterr().err
     assert main(["table", "rollback", DATASET, DAY, "--to", "bad"]) == 2

@@ -1,5 +1,6 @@
-"""`lake table versions DATASET PARTITION` and `lake table rollback DATASET PARTITION --to RUN`:
-the versions a partition keeps, and a bad publish undone (tables/rollback.py, ADR-0134)."""
+"""`lake table versions DATASET PARTITION [--as-of TIME]` and `lake table rollback DATASET
+PARTITION --to RUN`: the versions a partition keeps (or the one current at a time), and a bad
+publish undone (tables/rollback.py, ADR-0134)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,25 @@ ResourcesFor = Callable[[Settings], dict[str, Any]]
 
 def add_table_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def versions(args: argparse.Namespace, settings: Settings) -> int:
-        from lake_assets.tables.rollback import kept_versions
+        from lake_assets.instants import parse_instant
+        from lake_assets.tables.rollback import current_at, kept_versions
 
         resources = resources_for(settings)
         storage = resources["storage"]
         found = kept_versions(resources["catalog"], storage, args.dataset, args.partition)
         if not found:
             raise LookupError(f"{args.dataset}[{args.partition}] is not published")
+        if args.as_of is not None:
+            instant = parse_instant(args.as_of)
+            then = current_at(found, instant)
+            if then is None:
+                raise LookupError(
+                    f"{args.dataset}[{args.partition}] keeps no version current at "
+                    f"{instant.isoformat()}: the oldest it keeps was published "
+                    f"{found[-1].entry.published_at} (superseded versions are kept "
+                    f"{settings.retention_days} days, LAKE_RETENTION_DAYS)"
+                )
+            found = [then]
         if args.json:
             print(json.dumps([{**asdict(v.entry), "files": list(v.files),
                                "superseded_at": v.superseded_at,
@@ -65,6 +78,11 @@ def add_table_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     p = table.add_parser("versions", help="the current version and those kept, newest first")
     p.add_argument("dataset")
     p.add_argument("partition")
+    p.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="only the version readers saw at TIME (ISO 8601; UTC without an offset)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=versions)
     p = table.add_parser(

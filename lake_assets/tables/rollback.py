@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from lake_assets.events.model import DataReady
 from lake_assets.events.outbox import Announcement, stage
+from lake_assets.instants import parse_instant
 from lake_assets.lineage.emitter import LineageRecorder
 from lake_assets.lineage.model import LineageRun, partition_address, partition_outputs
 from lake_assets.tables.locations import published_root
@@ -63,6 +64,19 @@ def kept_versions(
         entry = entry_of(manifest)
         found.append(_kept(entry, manifest, kept.superseded_at))
     return found
+
+
+def current_at(versions: list[KeptVersion], instant: datetime) -> KeptVersion | None:
+    """Of a partition's `versions` (kept_versions), the one readers saw at `instant`: published
+    by then and not yet superseded; None before the oldest kept version was published (one
+    older has expired, or the partition was not yet published)."""
+    for version in versions:
+        superseded = version.superseded_at
+        if parse_instant(version.entry.published_at) <= instant and (
+            superseded is None or instant < parse_instant(superseded)
+        ):
+            return version
+    return None
 
 
 def _kept(entry: PublishedPartition, manifest: dict, superseded_at: str | None = None):
