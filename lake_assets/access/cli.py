@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lake_assets.access.audit import AuditEntry, audit_entry, replay
 from lake_assets.access.model import Context, Decision
+from lake_assets.cli.runs import date_argument
 from lake_assets.instants import utc_now
 from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
 
@@ -207,12 +208,7 @@ def reads_summary(found: TrailReads, shown: Sequence[Read], own: int, days: str)
 
 
 def _day(value: str) -> date:
-    from lake_assets.tables.keys import check_date
-
-    try:
-        return date.fromisoformat(check_date(value, "date"))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    return date.fromisoformat(date_argument(value))
 
 
 def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:

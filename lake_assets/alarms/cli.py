@@ -73,15 +73,11 @@ def _reexecuted_after(instance, record) -> tuple[tuple[str, str], ...]:
     return tuple((r.dagster_run.run_id, r.dagster_run.status.value) for r in later)
 
 
-def _innermost(error) -> str:
-    while error.cause is not None:
-        error = error.cause
-    return error.message.strip()
-
-
 def read_ticks(instance, name: str | None = None, limit: int = 1) -> list[TickRecord]:
     """The last `limit` ticks of every sensor and schedule (of `name` only), newest first."""
     from dagster._core.scheduler.instigation import InstigatorType
+
+    from lake_assets.cli.runs import innermost
 
     ticks = []
     for state in instance.all_instigator_state():
@@ -96,7 +92,7 @@ def read_ticks(instance, name: str | None = None, limit: int = 1) -> list[TickRe
                     _instant(tick.timestamp),
                     tick.status.value,
                     len(tick.run_ids),
-                    _innermost(tick.error) if tick.error else tick.skip_reason,
+                    innermost(tick.error).message.strip() if tick.error else tick.skip_reason,
                 )
             )
     return sorted(ticks, key=lambda t: t.at, reverse=True)

@@ -169,12 +169,16 @@ def recorded_partition(event, asset_key) -> tuple[str, dict] | None:
     return recorded.partition, {name: value.value for name, value in recorded.metadata.items()}
 
 
-def _root_cause(failure_event):
-    """Dagster wraps a step's error; the innermost cause says it in the user's terms."""
-    error = failure_event.event_specific_data.error
+def innermost(error):
+    """Dagster wraps an error (a step's, a tick's); the innermost cause says it in the user's
+    terms."""
     while error.cause is not None:
         error = error.cause
     return error
+
+
+def _root_cause(failure_event):
+    return innermost(failure_event.event_specific_data.error)
 
 
 def _reason(failure_event) -> str:
