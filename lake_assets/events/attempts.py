@@ -37,14 +37,14 @@ def launched_run_keys(instance: DagsterInstance, run_keys: Iterable[str]) -> fro
     """The run keys among `run_keys` that Dagster has launched a run for: one tagged with the
     key that has left NOT_STARTED. A run the daemon created and never submitted does not count:
     requesting its key again is what makes the daemon submit it."""
+    keys = sorted(set(run_keys))
+    if not keys:
+        return frozenset()
+    # One query for all of them: a tag filter with several values matches any.
+    runs = instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: keys}))
     return frozenset(
-        key
-        for key in set(run_keys)
-        if any(
-            run.status != DagsterRunStatus.NOT_STARTED
-            for run in instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: key}))
-        )
-    )
+        run.tags[RUN_KEY_TAG] for run in runs if run.status != DagsterRunStatus.NOT_STARTED
+    ) & frozenset(keys)
 
 
 # How a run ends that planned a partition and never materialized it.
