@@ -40,12 +40,12 @@ from lake_assets.alarms.failures import (
     TickRecord,
     failed_runs_report,
     latest_ticks_report,
-    partitions_of,
     recorded_outcome,
     tick_line,
 )
 from lake_assets.alarms.model import FAILED_RUNS, FAILED_TICKS, TickSeen, failures_since
 from lake_assets.alarms.sensors import failed_runs_metric, failed_ticks_metric
+from lake_assets.runtime.run_tags import partitions_of
 from resources.aws.cloudwatch import LAKE_DIMENSION, NAMESPACE
 from resources.metrics import LocalMetrics
 

@@ -328,3 +328,15 @@ def test_the_cost_job_checks_the_tags_before_it_builds_the_ledger(repository):
     [check_step] = [key for key in steps if TAGGING_CHECK in key]
     ledger_step = steps[LEDGER_ASSET.to_python_identifier()]
     assert check_step in ledger_step.get_execution_dependency_keys()
+
+
+def test_the_partition_tags_the_lake_spells_are_dagsters():
+    """Dagster keeps them in a private module; a rename there must fail here, not leave the
+    lake's range runs untagged (lake_assets/runtime/run_tags.py)."""
+    from dagster._core.storage import tags as dagster_tags
+
+    from lake_assets.runtime import run_tags
+
+    assert run_tags.PARTITION_TAG == dagster_tags.PARTITION_NAME_TAG
+    assert run_tags.RANGE_START_TAG == dagster_tags.ASSET_PARTITION_RANGE_START_TAG
+    assert run_tags.RANGE_END_TAG == dagster_tags.ASSET_PARTITION_RANGE_END_TAG

@@ -14,10 +14,10 @@ from lake_assets.alarms.failures import (
     TickRecord,
     failed_runs_report,
     latest_ticks_report,
-    partitions_of,
     recorded_outcome,
     tick_line,
 )
+from lake_assets.runtime.run_tags import partitions_of
 from lake_assets.settings import Settings
 
 

@@ -11,10 +11,6 @@ from datetime import datetime
 
 from lake_assets.instants import format_instant
 
-# The tags a run of one partition, or of a range as one run, carries (Dagster's own).
-PARTITION_TAG = "dagster/partition"
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
-
 
 @dataclass(frozen=True)
 class FailedRun:
@@ -36,16 +32,6 @@ class TickRecord:
     status: str  # SUCCESS, SKIPPED, FAILURE, STARTED
     runs: int = 0  # runs it requested
     reason: str | None = None  # a failed tick's error, a skipped one's reason
-
-
-def partitions_of(tags: Mapping[str, str]) -> str | None:
-    """The partition a run covers, or its range, from its tags."""
-    if PARTITION_TAG in tags:
-        return tags[PARTITION_TAG]
-    first, last = (tags.get(tag) for tag in RANGE_TAGS)
-    if first is None:
-        return None
-    return first if last in (None, first) else f"{first}..{last}"
 
 
 def failed_run_lines(run: FailedRun) -> list[str]:

@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from lake_assets.classification.assets import classification_key_of
+from lake_assets.runtime.run_tags import range_tags
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
 
@@ -39,10 +40,7 @@ def classification_requests(
             RunRequest(
                 run_key=f"classify/{sid}/{hashlib.sha256(versions.encode()).hexdigest()[:16]}",
                 asset_selection=[classification_key_of(sid)],
-                tags={
-                    "dagster/asset_partition_range_start": first,
-                    "dagster/asset_partition_range_end": last,
-                },
+                tags=range_tags(first, last),
             )
         )
     return requests

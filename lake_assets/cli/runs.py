@@ -10,6 +10,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from lake_assets.platform.instance import LAKE_TELEMETRY, LOCAL_MAX_CONCURRENT_RUNS, run_queue
+from lake_assets.runtime.run_tags import range_tags
 from lake_assets.settings import Settings
 
 
@@ -112,10 +113,7 @@ def materialize_partitions(
     partition_key = first
     if last and last != first:
         partition_key = None
-        tags = {
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-        }
+        tags = range_tags(first, last)
     instance = instance or dagster_instance()
     run_id = str(uuid4())
     if on_event is not None:

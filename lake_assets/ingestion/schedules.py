@@ -19,14 +19,11 @@ from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.asset_metadata import pipeline_run_tags
 from lake_assets.ingestion.late_arrivals import lookback_window
 from lake_assets.ingestion.reconciliation import reconcile_source
+from lake_assets.runtime.run_tags import range_tags
 from lake_assets.settings import SourceConfig
 from resources.catalog import PartitionCatalog
 from resources.registry_store import RegistryStore
 from resources.storage import LakeStorage
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
 def build_daily_promotion(source: SourceConfig, partitions_start: str):

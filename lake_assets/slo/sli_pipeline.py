@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from lake_assets.events.rules import lookback_key
+from lake_assets.runtime.run_tags import PARTITION_TAG
 from lake_assets.slo.model import Events, Slo
 from lake_assets.slo.slices import (
     Judged,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 JUDGED_STATUSES = ("SUCCESS", "FAILURE", "CANCELED")
 RULE_TAG, INPUTS_TAG, MISSING_TAG = "lake/rule", "lake/inputs", "lake/missing_inputs"
-PARTITION_TAG = "dagster/partition"
 # A run is looked for from this long before the window: it may start in it, or end in it.
 RUN_LEAD = timedelta(days=1)
 
