@@ -227,6 +227,10 @@ class AwsSettings:
     cloudtrail_bucket: str | None = None
     cloudtrail_prefix: str = "cloudtrail"
     orchestrator_role_arn: str | None = None
+    # The masked views' definer role and the consumer roles' ARN up to the profile's name
+    # (terraform/consumers.tf): the views are created and granted as the definer (ADR-0161).
+    view_definer_role_arn: str | None = None
+    consumer_role_arn_prefix: str | None = None
     # How often the orchestrator asks EMR Serverless for a running job's state and reads its
     # Pipes messages from S3. AWS-friendly by default; the tests' fake EMR answers in under a
     # second, so they ask more often (each job would otherwise wait about two polls).
@@ -346,6 +350,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cloudtrail_bucket=env.get("LAKE_CLOUDTRAIL_BUCKET") or None,
         cloudtrail_prefix=env.get("LAKE_CLOUDTRAIL_PREFIX") or AwsSettings.cloudtrail_prefix,
         orchestrator_role_arn=env.get("LAKE_ORCHESTRATOR_ROLE_ARN") or None,
+        view_definer_role_arn=env.get("LAKE_VIEW_DEFINER_ROLE_ARN") or None,
+        consumer_role_arn_prefix=env.get("LAKE_CONSUMER_ROLE_ARN_PREFIX") or None,
         emr_poll_seconds=float(env.get("LAKE_EMR_POLL_SECONDS") or AwsSettings.emr_poll_seconds),
     )
     lake = load_lake_file(env.get("LAKE_CONFIG_FILE", DEFAULT_LAKE_FILE))

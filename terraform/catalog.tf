@@ -7,15 +7,21 @@ resource "aws_glue_catalog_database" "curated" {
 
   # Tables live under curated/ of the lake bucket.
   location_uri = "s3://${aws_s3_bucket.lake.bucket}/curated/"
+
+  # Created once Lake Formation gives new databases no IAMAllowedPrincipals grant, which
+  # definer views refuse (consumers.tf).
+  depends_on = [aws_lakeformation_data_lake_settings.this]
 }
 
 # The masked views of access control (lake_assets/access/views.py), one per dataset and subject
-# profile, named <dataset>__<profile>, which the orchestrator keeps in step with the policies
-# (resources/aws/glue_views.py). A database of their own: a consumer's role is granted its
-# profile's views here and nothing of the curated database.
+# profile, named <dataset>__<profile>, which the view definer keeps in step with the policies
+# (resources/aws/glue_views.py, consumers.tf). A database of their own: a consumer's role is
+# granted its profile's views here and nothing of the curated database.
 resource "aws_glue_catalog_database" "views" {
   name        = "${var.glue_database_name}_views"
   description = "Masked views of the ${var.name_prefix} lake's curated tables, one per dataset and subject profile."
+
+  depends_on = [aws_lakeformation_data_lake_settings.this]
 }
 
 # Catalog metadata (table and partition definitions, which reveal column names of confidential

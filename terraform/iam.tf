@@ -1,7 +1,8 @@
 # Two roles, each with only the calls its code makes, on only the resources it touches:
 #   - the Spark jobs' EMR Serverless execution role;
 #   - the orchestrator role of the Dagster process.
-# (The third, CI's deploy role, is in cicd.tf.)
+# (CI's deploy role is in cicd.tf; the view definer, the consumer roles and Lake Formation's role
+# for the curated zone in consumers.tf.)
 # The calls are recorded from the code while the moto-server tests run
 # (terraform/tests/aws_calls.json, `make aws-calls`), and tests/test_terraform.py requires each
 # role's actions, and its object actions per zone, to equal what the recording needs.
@@ -266,7 +267,8 @@ data "aws_iam_policy_document" "orchestrator" {
 
   # Partition catalog: publish is a pointer switch on the partition (resources/aws/glue.py);
   # sealing and compaction switch it the same way. The table carries the superseded locations
-  # retention reads across tables, and widened columns: both are table updates.
+  # retention reads across tables, and widened columns: both are table updates. Lake Formation
+  # governs the curated tables: it must allow these calls too (consumers.tf).
   statement {
     sid    = "CuratedCatalog"
     effect = "Allow"
@@ -287,22 +289,14 @@ data "aws_iam_policy_document" "orchestrator" {
     ]
   }
 
-  # Masked views: kept in step with the policies, a view a profile may no longer read deleted
-  # (resources/aws/glue_views.py); the views database only.
+  # The masked views are created, replaced, deleted and granted as the view definer
+  # (consumers.tf, ADR-0161): only the role that creates a definer view may be its Definer. The
+  # orchestrator holds nothing on the views database itself.
   statement {
-    sid    = "MaskedViews"
-    effect = "Allow"
-    actions = [
-      "glue:CreateTable",
-      "glue:DeleteTable",
-      "glue:GetTables",
-      "glue:UpdateTable",
-    ]
-    resources = [
-      local.glue_catalog_arn,
-      aws_glue_catalog_database.views.arn,
-      local.glue_views_arn,
-    ]
+    sid       = "ActAsViewDefiner"
+    effect    = "Allow"
+    actions   = ["sts:AssumeRole"]
+    resources = [aws_iam_role.view_definer.arn]
   }
 
   statement {

@@ -104,6 +104,8 @@ locals {
     LAKE_CLOUDTRAIL_BUCKET        = aws_s3_bucket.logs.bucket
     LAKE_CLOUDTRAIL_PREFIX        = local.trail_log_prefix
     LAKE_ORCHESTRATOR_ROLE_ARN    = aws_iam_role.orchestrator.arn
+    LAKE_VIEW_DEFINER_ROLE_ARN    = aws_iam_role.view_definer.arn
+    LAKE_CONSUMER_ROLE_ARN_PREFIX = local.consumer_role_arn_prefix
   }
 }
 
@@ -115,6 +117,21 @@ output "lake_env" {
 output "orchestrator_role_arn" {
   description = "Role for the Dagster process: attach it to the task, instance or pod that runs Dagster. Also LAKE_ORCHESTRATOR_ROLE_ARN, whose reads `lake access reads` tells apart as the lake's own."
   value       = aws_iam_role.orchestrator.arn
+}
+
+output "view_definer_role_arn" {
+  description = "LAKE_VIEW_DEFINER_ROLE_ARN: the role the masked views are created and granted as, and run as (consumers.tf)."
+  value       = aws_iam_role.view_definer.arn
+}
+
+output "consumer_role_arn_prefix" {
+  description = "LAKE_CONSUMER_ROLE_ARN_PREFIX: an access profile's consumer role is this followed by the profile's name."
+  value       = local.consumer_role_arn_prefix
+}
+
+output "consumer_workgroups" {
+  description = "The Athena workgroup of each access profile's consumers, by profile."
+  value       = { for profile, workgroup in aws_athena_workgroup.consumer : profile => workgroup.name }
 }
 
 output "ci_deploy_role_arn" {

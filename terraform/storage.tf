@@ -320,6 +320,17 @@ locals {
       noncurrent_version_expiration_days     = null
       transitions                            = []
     },
+    # A consumer's Athena results (consumers.tf): a query's answer, fetched once by the console
+    # or a driver; asked again, the query runs again.
+    {
+      id                                     = "expire-athena-results"
+      prefix                                 = "athena-results/"
+      abort_incomplete_multipart_upload_days = null
+      expiration_days                        = 7
+      expired_object_delete_marker           = null
+      noncurrent_version_expiration_days     = null
+      transitions                            = []
+    },
     # The SLO dashboard is rewritten at every evaluation (site/slo/index.html): its superseded
     # pages are kept a day, not for the retention of the lake's data.
     {

@@ -319,6 +319,32 @@ variable "dead_letter_retention_days" {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Consumers and Lake Formation (consumers.tf)
+# ---------------------------------------------------------------------------------------------
+
+variable "lake_formation_admins" {
+  description = "IAM roles or users that administer Lake Formation besides the identity applying Terraform; the settings replace the account's list of administrators, so name every identity that applies Terraform (CI's deploy role, people's roles)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.lake_formation_admins : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[^*]+$", arn))])
+    error_message = "lake_formation_admins are full IAM role or user ARNs without wildcards."
+  }
+}
+
+variable "consumer_query_scan_cutoff_gb" {
+  description = "Athena cancels a consumer's query that scans more than this many GiB (each profile's workgroup)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.consumer_query_scan_cutoff_gb >= 1 && floor(var.consumer_query_scan_cutoff_gb) == var.consumer_query_scan_cutoff_gb
+    error_message = "consumer_query_scan_cutoff_gb is a whole number of GiB, at least 1."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
 # Alerts (alarms.tf): who the alert topic notifies
 # ---------------------------------------------------------------------------------------------
 

@@ -17,7 +17,9 @@ Glue database). A test that looks at AWS through the code's own stores makes the
 look with a client of the test's own. The role: the Spark job's when the client was built under
 the job entry point (lake_assets/runtime/entry.py) in this process, or made by a job process the
 fake EMR runs (tests/job_process/sitecustomize.py notes those, `note_job_calls` adds them), the
-orchestrator's otherwise. A call made while `lake deploy` uploads the job code (runtime/deploy.py
+orchestrator's otherwise; a client built by `AssumedRole.client` (resources/aws/clients.py) is
+the assumed role's, by its `name` ("view_definer"), while asking STS for it is the caller's.
+A call made while `lake deploy` uploads the job code (runtime/deploy.py
 `deploy_code` on the stack) is the deployer's, whoever built the client: CI deploys with a role
 of its own (terraform/cicd.tf, ADR-0143), and the orchestrator only checks that the code is
 there. S3 calls carry the zone they touch: the key's first segment below the storage's root ("raw/"), ""
@@ -171,7 +173,7 @@ class AwsCallRecorder:
     def install(self) -> None:
         # Imported here: the provisioning helpers are recognised by their code objects.
         from lake_assets.runtime.deploy import deploy_code
-        from resources.aws.clients import ensure_table
+        from resources.aws.clients import AssumedRole, ensure_table
         from resources.aws.glue import GlueCatalog
         from resources.aws.s3 import S3Storage
 
@@ -179,6 +181,7 @@ class AwsCallRecorder:
 
         self._provisioning = {ensure_table.__code__, GlueCatalog.ensure_database.__code__}
         self._storage_init = S3Storage.__init__.__code__
+        self._assumed_client = AssumedRole.client.__code__
         self._other_buckets = other_buckets()
         self._deploy = deploy_code.__code__
         original_init, original_call = BaseClient.__init__, BaseClient._make_api_call
@@ -211,7 +214,13 @@ class AwsCallRecorder:
         files = [(f, f.f_code.co_filename) for f in _files(frame)]
         if not any(name.startswith(_CODE) for _, name in files):
             return None
-        role = "job" if any(name == str(JOB_ENTRY) for _, name in files) else "orchestrator"
+        assumed = [f for f, _ in files if f.f_code is self._assumed_client]
+        if assumed:
+            role = assumed[0].f_locals["self"].name
+        elif any(name == str(JOB_ENTRY) for _, name in files):
+            role = "job"
+        else:
+            role = "orchestrator"
         storage = [f for f, _ in files if f.f_code is self._storage_init]
         bucket = [
             self._other_buckets[f.f_code] for f, _ in files if f.f_code in self._other_buckets

@@ -60,6 +60,12 @@ ALSO_NEEDED = {
     # EMR Serverless authorises as TagResource on the new run.
     ("emr-serverless", "StartJobRun"): ("iam:PassRole", "emr-serverless:TagResource"),
 }
+# A definer view names its Definer, a role Glue and Lake Formation then act as: creating or
+# replacing one passes that role (Lake Formation's "Prerequisites for creating views").
+ROLE_ALSO_NEEDED = {
+    ("view_definer", "glue", "CreateTable"): ("iam:PassRole",),
+    ("view_definer", "glue", "UpdateTable"): ("iam:PassRole",),
+}
 # Every client of an SSE-KMS Data Catalog, reader or writer, needs all three (Glue developer
 # guide, "Setting up encryption").
 CATALOG_KMS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
@@ -145,6 +151,7 @@ def grants_of(calls: set[AwsCall]) -> dict[str, Grants]:
         role = grants.setdefault(call.role, Grants())
         actions = {iam_action(call.service, call.operation)}
         actions.update(ALSO_NEEDED.get((call.service, call.operation), ()))
+        actions.update(ROLE_ALSO_NEEDED.get((call.role, call.service, call.operation), ()))
         if call.service == "glue":
             actions.update(CATALOG_KMS)
         role.actions |= actions

@@ -138,10 +138,11 @@ def as_list(value) -> list:
 
 
 def document_reference(expression: str) -> str | None:
-    """'${data.aws_iam_policy_document.x.json}' -> 'x' (also of a counted document's `x[0]`);
-    anything else -> None."""
+    """'${data.aws_iam_policy_document.x.json}' -> 'x' (also of a counted document's `x[0]`,
+    and of one per key's `x[each.key]`); anything else -> None."""
     match = re.fullmatch(
-        r"\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[0\])?\.json\}", expression
+        r"\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)(?:\[(?:0|each\.key)\])?\.json\}",
+        expression,
     )
     return match.group(1) if match else None
 

@@ -401,7 +401,26 @@ def test_the_asset_checks_its_views_before_registering_them(policy_lake, monkeyp
     )
 
 
-def test_on_aws_the_asset_registers_athena_views_in_glue_and_drops_stale_ones(
+ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/"
+DEFINER, CONSUMER = f"{ACCOUNT_ROLE}lake-view-definer", f"{ACCOUNT_ROLE}lake-consumer-"
+
+
+def _consumer_grants(lakeformation, database: str) -> set[tuple[str, str, tuple]]:
+    """(principal, view, permissions) of every table grant on the views database."""
+    return {
+        (
+            p["Principal"]["DataLakePrincipalIdentifier"].removeprefix(ACCOUNT_ROLE),
+            p["Resource"]["Table"]["Name"],
+            tuple(p["Permissions"]),
+        )
+        for p in lakeformation.list_permissions(ResourceType="TABLE")[
+            "PrincipalResourcePermissions"
+        ]
+        if p["Resource"].get("Table", {}).get("DatabaseName") == database
+    }
+
+
+def test_on_aws_the_asset_registers_definer_views_grants_each_to_its_profile_and_drops_stale_ones(
     aws_endpoint, tmp_path, monkeypatch
 ):
     import boto3
@@ -411,7 +430,6 @@ def test_on_aws_the_asset_registers_athena_views_in_glue_and_drops_stale_ones(
     from lake_assets.settings import load_settings
     from resources.aws.glue import GlueCatalog
     from resources.aws.glue_classification import GlueClassificationStore
-    from resources.aws.glue_views import decode_presto_view
     from resources.aws.s3 import S3Storage
 
     monkeypatch.setenv("LAKE_TOKEN_KEY", KEY)  # set, yet it must not reach Glue
@@ -419,7 +437,13 @@ def test_on_aws_the_asset_registers_athena_views_in_glue_and_drops_stale_ones(
     s3 = boto3.client("s3", endpoint_url=aws_endpoint, region_name=region)
     s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": region})
     settings = load_settings(
-        {"LAKE_PROFILE": "aws", "LAKE_AWS_ENDPOINT_URL": aws_endpoint, "LAKE_S3_BUCKET": "lake"}
+        {
+            "LAKE_PROFILE": "aws",
+            "LAKE_AWS_ENDPOINT_URL": aws_endpoint,
+            "LAKE_S3_BUCKET": "lake",
+            "LAKE_VIEW_DEFINER_ROLE_ARN": DEFINER,
+            "LAKE_CONSUMER_ROLE_ARN_PREFIX": CONSUMER,
+        }
     )
     connection = {"endpoint_url": aws_endpoint, "region": region}
     catalog = GlueCatalog(settings.aws.glue_database, "lake", **connection)
@@ -430,40 +454,117 @@ def test_on_aws_the_asset_registers_athena_views_in_glue_and_drops_stale_ones(
     stores |= {"catalog": catalog, "classification": classification}
     publish_customers(stores)
     glue = boto3.client("glue", endpoint_url=aws_endpoint, region_name=region)
+    lakeformation = boto3.client("lakeformation", endpoint_url=aws_endpoint, region_name=region)
     views = f"{settings.aws.glue_database}_views"
     glue.create_database(DatabaseInput={"Name": views})  # Terraform's
-    # A view of a profile that no longer reads customers, left from an earlier build.
+    # Left from an earlier build: a view of a profile that no longer reads customers, granted
+    # to its consumer; the fraud analyst granted the marketing analyst's view; and a grant of
+    # someone else's (an auditing tool's), which is not the views' to manage.
     glue.create_table(
         DatabaseName=views, TableInput={"Name": "customers__former", "TableType": "VIRTUAL_VIEW"}
     )
+    # The auditor's view as an older policy had it: replaced.
+    glue.create_table(
+        DatabaseName=views,
+        TableInput={
+            "Name": "customers__auditor",
+            "TableType": "VIRTUAL_VIEW",
+            "Parameters": {"lake_view_fingerprint": "an older policy's"},
+        },
+    )
+    earlier = [
+        (f"{CONSUMER}former", "customers__former", ["SELECT"]),
+        (f"{CONSUMER}fraud_analyst", "customers__marketing_analyst", ["SELECT"]),
+        (f"{ACCOUNT_ROLE}catalog-auditor", "customers__former", ["DESCRIBE"]),
+    ]
+    for principal, view, permissions in earlier:
+        lakeformation.grant_permissions(
+            Principal={"DataLakePrincipalIdentifier": principal},
+            Resource={"Table": {"DatabaseName": views, "Name": view}},
+            Permissions=permissions,
+        )
     result = materialize([masked_views], resources=stores)
     [materialization] = result.get_asset_materialization_events()
     registered = materialization.materialization.metadata["registered"].data
-    assert registered["deleted"] == ["customers__former"] and registered["updated"] == []
+    assert registered["deleted"] == ["customers__former"]
+    assert registered["updated"] == ["customers__auditor"]
+    profiles = ["auditor", "data_engineer", "fraud_analyst", "fraud_lead", "marketing_analyst"]
     names = sorted(t["Name"] for t in glue.get_tables(DatabaseName=views)["TableList"])
-    assert (
-        names
-        == registered["created"]
-        == [
-            "customers__auditor",
-            "customers__data_engineer",
-            "customers__fraud_analyst",
-            "customers__fraud_lead",
-            "customers__marketing_analyst",
-        ]
-    )
+    assert names == sorted(registered["created"] + registered["updated"])
+    assert names == [f"customers__{p}" for p in profiles]
+    auditor = glue.get_table(DatabaseName=views, Name="customers__auditor")["Table"]
+    assert auditor["ViewDefinition"]["Definer"] == DEFINER
+    # Each consumer role may select its own profile's view, and only that; the stale grants
+    # went first, the auditing tool's stays.
+    assert _consumer_grants(lakeformation, views) == {
+        (f"lake-consumer-{p}", f"customers__{p}", ("SELECT",)) for p in profiles
+    } | {("catalog-auditor", "customers__former", ("DESCRIBE",))}
+    assert registered["revoked"] == [
+        "customers__former to lake-consumer-former",
+        "customers__marketing_analyst to lake-consumer-fraud_analyst",
+    ]
+    assert registered["granted"] == [f"customers__{p} to lake-consumer-{p}" for p in profiles]
+
     table = glue.get_table(DatabaseName=views, Name="customers__fraud_analyst")["Table"]
-    assert table["TableType"] == "VIRTUAL_VIEW" and table["Parameters"]["presto_view"] == "true"
-    body = decode_presto_view(table["ViewOriginalText"])
-    assert body["schema"] == views and body["catalog"] == "awsdatacatalog"
-    assert body["originalSql"].startswith('SELECT "customer_id" AS "customer_id", ')
-    assert f'FROM "{settings.aws.glue_database}"."customers"' in body["originalSql"]
-    assert {"name": "date_of_birth", "type": "date"} in body["columns"]
+    definition = table["ViewDefinition"]
+    assert table["TableType"] == "VIRTUAL_VIEW" and "ViewOriginalText" not in table
+    assert definition["Definer"] == DEFINER and definition["IsProtected"] is True
+    assert definition["SubObjects"] == [
+        f"arn:aws:glue:{region}:123456789012:table/{settings.aws.glue_database}/customers"
+    ]
+    [athena] = definition["Representations"]
+    assert (athena["Dialect"], athena["DialectVersion"]) == ("ATHENA", "3")
+    sql = athena["ViewOriginalText"]
+    assert sql.startswith('SELECT "customer_id" AS "customer_id", ')
+    assert f'FROM "{settings.aws.glue_database}"."customers"' in sql
+    columns = table["StorageDescriptor"]["Columns"]
+    assert {"Name": "date_of_birth", "Type": "date"} in columns
     # No key reaches Glue: the email token reads as null there, and the view says so.
-    assert KEY not in table["ViewOriginalText"] and "hmac" not in body["originalSql"]
+    assert KEY not in json.dumps(table, default=str) and "hmac" not in sql
     assert json.loads(table["Parameters"]["lake_withheld"]) == {
         "email": "no key may reach this view"
     }
+
+    # Built again with nothing changed: nothing is created, replaced, granted or revoked.
+    again = materialize([masked_views], resources=stores)
+    [materialization] = again.get_asset_materialization_events()
+    registered = materialization.materialization.metadata["registered"].data
+    assert not any(registered.values()), registered
+
+
+def test_on_aws_the_views_are_not_registered_without_the_definer_and_consumer_roles():
+    from lake_assets.access.service import MaskedViews
+    from lake_assets.settings import load_settings
+
+    settings = load_settings({"LAKE_PROFILE": "aws", "LAKE_VIEW_DEFINER_ROLE_ARN": DEFINER})
+    service = MaskedViews(settings, {"catalog": None, "storage": None, "classification": None})
+    with pytest.raises(ValueError, match=r"^LAKE_CONSUMER_ROLE_ARN_PREFIX not set: .*consumer"):
+        service.register(plan=None)
+
+
+def test_a_grant_lake_formation_refuses_names_the_view_the_role_and_the_reason():
+    import boto3
+    from botocore.stub import Stubber
+
+    from resources.aws.lake_formation import GrantRefused, ViewGrant, ViewGrants
+
+    lakeformation = boto3.client(
+        "lakeformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    grants = ViewGrants("lake_views", lakeformation, CONSUMER)
+    refused = {"ErrorCode": "EntityNotFoundException", "ErrorMessage": "Table not found"}
+    with Stubber(lakeformation) as stub:
+        stub.add_response(
+            "batch_grant_permissions",
+            {"Failures": [{"RequestEntry": {"Id": "1"}, "Error": refused}]},
+        )
+        with pytest.raises(GrantRefused) as error:
+            grants.grant(
+                [ViewGrant(f"{CONSUMER}auditor", "a__auditor"), ViewGrant(f"{CONSUMER}x", "b__x")]
+            )
+    assert str(error.value) == (
+        "Lake Formation refused:\nb__x to lake-consumer-x: EntityNotFoundException Table not found"
+    )
 
 
 def test_the_views_are_rebuilt_when_a_classification_changes(policy_lake):

@@ -94,12 +94,19 @@ ENV_OUTPUTS = {
     "LAKE_CLOUDTRAIL_BUCKET": "lake_cloudtrail_bucket",
     "LAKE_CLOUDTRAIL_PREFIX": "lake_cloudtrail_prefix",
     "LAKE_ORCHESTRATOR_ROLE_ARN": "orchestrator_role_arn",
+    "LAKE_VIEW_DEFINER_ROLE_ARN": "view_definer_role_arn",
+    "LAKE_CONSUMER_ROLE_ARN_PREFIX": "consumer_role_arn_prefix",
 }
 # Read outside settings.py: where lake_token's key is goes into a gold job's plan (tokens.py).
 ENV_READ_ELSEWHERE = {SECRET_ENV}
 
 # The role policy of each role the recording names (tests/aws_calls.py).
-ROLE_POLICIES = {"orchestrator": "orchestrator", "job": "emr_execution", "deployer": "deployer"}
+ROLE_POLICIES = {
+    "orchestrator": "orchestrator",
+    "job": "emr_execution",
+    "deployer": "deployer",
+    "view_definer": "view_definer",
+}
 
 # "service:Action" with nothing but letters and digits in the action: no "*" or "?" anywhere.
 LITERAL_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
@@ -191,6 +198,11 @@ STAR_ONLY_ACTIONS = {
     "cloudwatch:PutMetricData": "cloudwatch:namespace",
     "ecr:GetAuthorizationToken": None,
     "ecs:DescribeTaskDefinition": None,
+    # Lake Formation's data access and grants; its own grants are the boundary.
+    "lakeformation:GetDataAccess": None,
+    "lakeformation:BatchGrantPermissions": None,
+    "lakeformation:BatchRevokePermissions": None,
+    "lakeformation:ListPermissions": None,
 }
 # The only wildcard a resource may carry, at its very end: objects under a prefix, job runs of an
 # application, tables of a database ("/*"); revisions of a task definition family, streams of a
@@ -874,6 +886,7 @@ def test_the_lake_lifecycle_rules_and_their_order(config):
         ("expire-quarantine", "quarantine/"),
         ("expire-dead-letters", "dead-letter/"),
         ("expire-pipes-messages", "_pipes/"),
+        ("expire-athena-results", "athena-results/"),
         ("expire-superseded-site-pages", "site/"),
     ]
     taken = {
@@ -896,6 +909,8 @@ def test_the_lake_lifecycle_rules_and_their_order(config):
         "expire-dead-letters": {"expiration_days": "${var.dead_letter_retention_days}"},
         # Dagster Pipes' message chunks are read once, while their job runs.
         "expire-pipes-messages": {"expiration_days": 3},
+        # A consumer's Athena results are fetched once.
+        "expire-athena-results": {"expiration_days": 7},
         # The SLO dashboard's superseded pages are kept a day.
         "expire-superseded-site-pages": {"noncurrent_version_expiration_days": 1},
     }
@@ -1095,6 +1110,8 @@ PLUGIN_DIR = Path(os.environ.get("LAKE_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 def test_terraform_validate_and_mocked_test(tmp_path):
     work = tmp_path / "terraform"
     shutil.copytree(TF_DIR, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    # consumers.tf reads the access profiles from the repository's config, beside terraform/.
+    shutil.copytree(REPO_ROOT / "config" / "access", tmp_path / "config" / "access")
     env = {
         **os.environ,
         "TF_IN_AUTOMATION": "1",

@@ -59,6 +59,7 @@ def test_default_tags(config):
 # `tags_all`, so the provider's default_tags reach it). A new type fails
 # test_every_resource_type_is_placed until it is placed here.
 TAGGABLE = {
+    "aws_athena_workgroup",
     "aws_bcmdataexports_export",
     "aws_budgets_budget",
     "aws_ce_anomaly_monitor",
@@ -106,6 +107,9 @@ UNTAGGABLE = {
     "aws_glue_data_catalog_encryption_settings",
     "aws_iam_role_policy",
     "aws_kms_alias",
+    "aws_lakeformation_data_lake_settings",
+    "aws_lakeformation_permissions",
+    "aws_lakeformation_resource",
     "aws_s3_bucket_lifecycle_configuration",
     "aws_s3_bucket_logging",
     "aws_s3_bucket_notification",

@@ -94,15 +94,44 @@ class MaskedViews:
             return find_leaks(plan, files, self.token_key)
 
     def register(self, plan: ViewPlan) -> dict[str, list[str]]:
-        """On `aws`, the Glue views database made to hold exactly the plan's views; locally the
-        views are built per query (`lake query`), so there is nothing to register."""
+        """On `aws`, the Glue views database made to hold exactly the plan's views, and each
+        consumer role granted exactly its profile's, all as the view definer (ADR-0161);
+        locally the views are built per query (`lake query`), so there is nothing to register.
+        Grants that must go are revoked first, before anything else changes."""
         if self.settings.profile != "aws":
             return {}
+        from resources.aws.clients import AssumedRole
         from resources.aws.glue_views import GlueViews
+        from resources.aws.lake_formation import ViewGrants, consumer_grants
 
         aws = self.settings.aws
-        glue = GlueViews(self.database, endpoint_url=aws.endpoint_url, region=aws.region)
-        return glue.sync(plan.views)
+        missing = [
+            name
+            for name, value in (
+                ("LAKE_VIEW_DEFINER_ROLE_ARN", aws.view_definer_role_arn),
+                ("LAKE_CONSUMER_ROLE_ARN_PREFIX", aws.consumer_role_arn_prefix),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"{' and '.join(missing)} not set: the masked views are created by the view "
+                "definer role and granted to the consumer roles (Terraform's outputs "
+                "view_definer_role_arn and consumer_role_arn_prefix, in lake_env)"
+            )
+        definer = AssumedRole(
+            aws.view_definer_role_arn,
+            "view_definer",
+            endpoint_url=aws.endpoint_url,
+            region=aws.region,
+        )
+        prefix = aws.consumer_role_arn_prefix
+        grants = ViewGrants(self.database, definer.client("lakeformation"), prefix)
+        wanted = consumer_grants(plan.views, prefix)
+        current = grants.current()
+        revoked = grants.revoke(current - wanted)
+        done = GlueViews(self.database, definer).sync(plan.views)
+        return done | {"revoked": revoked, "granted": grants.grant(wanted - current)}
 
     def query(
         self, profile: str, sql: str, now: datetime, trail: AccessAuditTrail

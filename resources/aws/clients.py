@@ -13,19 +13,44 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 
-def _client(service: str, endpoint_url: str | None, region: str) -> Any:
+def _client(
+    service: str, endpoint_url: str | None, region: str, credentials: dict | None = None
+) -> Any:
     # A session per client: boto3's default session is not safe to share across the threads
     # Dagster runs sensors and ops in, while the clients themselves are. Retries: botocore's
     # standard mode, AWS_MAX_ATTEMPTS attempts in all (its own variable; six, five of them
     # retries, unless set); what outlasts them fails the step, which is tried again if it was
-    # transient (ADR-0156).
+    # transient (ADR-0156). `credentials` (boto3 Session keywords): another role's, else the
+    # process's own.
     attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 6)
-    return boto3.session.Session().client(
+    return boto3.session.Session(**(credentials or {})).client(
         service,
         region_name=region,
         endpoint_url=endpoint_url,
         config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
     )
+
+
+class AssumedRole:
+    """Clients that act as another role: its credentials asked of STS once (an hour's worth,
+    STS's default, far longer than the work done with them). `name` says which of the lake's
+    roles it is (Terraform's name for it, e.g. "view_definer"); the session is named after it,
+    so CloudTrail shows `lake-<name>` behind each call."""
+
+    def __init__(self, role_arn: str, name: str, *, endpoint_url: str | None, region: str):
+        self.role_arn, self.name = role_arn, name
+        self.endpoint_url, self.region = endpoint_url, region
+        sts = _client("sts", endpoint_url, region)
+        granted = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"lake-{name}")
+        credentials = granted["Credentials"]
+        self._credentials = {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+
+    def client(self, service: str) -> Any:
+        return _client(service, self.endpoint_url, self.region, self._credentials)
 
 
 def ensure_table(dynamo: Any, table: str, *keys: str) -> None:

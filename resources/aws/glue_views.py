@@ -1,51 +1,57 @@
-"""The masked views as Athena views in the Glue Data Catalog (lake_assets/access/views.py renders
-them). Athena reads a Glue table of type VIRTUAL_VIEW whose ViewOriginalText is
-`/* Presto View: <base64 of a JSON with the SQL and the columns> */`; its Hive columns are
-what other Glue readers list.
+"""The masked views as AWS Glue Data Catalog views (lake_assets/access/views.py renders them):
+definer views, each a Glue table of type VIRTUAL_VIEW with a `ViewDefinition` whose Definer is
+the lake's view definer role and whose Athena representation is the view's SQL (ADR-0161).
+Athena runs such a view with the definer's Lake Formation grant on the curated table it reads,
+so a consumer granted the view reads the masked rows without any grant on the table or its S3
+objects; a Presto view (the Athena-only kind) would run with the consumer's own and need both.
+Protected: the engine does not push a consumer's filters into the view's plan, where they would
+run on the clear values before the mask.
 
 `sync` makes the views database hold exactly the given views: a view whose profile is now denied
-the dataset is deleted, not left behind with yesterday's grants.
+the dataset is deleted, not left behind with yesterday's grants. It runs as the definer
+(`AssumedRole`): only the role that creates a definer view may be its Definer.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Sequence
 
 from lake_assets.access.views import View
-from resources.aws.clients import _client
+from resources.aws.clients import AssumedRole
 
-CATALOG = "awsdatacatalog"
 FINGERPRINT = "lake_view_fingerprint"
+# Athena's dialect and engine version of the view's SQL (Trino text, engine version 3).
+DIALECT, DIALECT_VERSION = "ATHENA", "3"
 # Trino names -> Hive names for the Glue columns of a view.
 _HIVE_TYPES = {"varchar": "string"}
 
 
-def presto_view_text(view: View) -> str:
-    body = {
-        "originalSql": view.sql,
-        "catalog": CATALOG,
-        "schema": view.database,
-        "columns": [{"name": c.name, "type": c.type} for c in view.columns],
+def table_arn(definer_arn: str, region: str, database: str, table: str) -> str:
+    """The Glue ARN of a table in the definer's account (Glue names a view's base tables so)."""
+    partition, account = definer_arn.split(":")[1], definer_arn.split(":")[4]
+    return f"arn:{partition}:glue:{region}:{account}:table/{database}/{table}"
+
+
+def view_table_input(view: View, definer_arn: str, region: str) -> dict:
+    definition = {
+        "IsProtected": True,
+        "Definer": definer_arn,
+        "Representations": [
+            {
+                "Dialect": DIALECT,
+                "DialectVersion": DIALECT_VERSION,
+                "ViewOriginalText": view.sql,
+                "ViewExpandedText": view.sql,  # its one table is already named in full
+            }
+        ],
+        "SubObjects": [table_arn(definer_arn, region, view.source_database, view.dataset)],
     }
-    encoded = base64.b64encode(json.dumps(body, sort_keys=True).encode()).decode()
-    return f"/* Presto View: {encoded} */"
-
-
-def decode_presto_view(text: str) -> dict:
-    """The JSON inside a Presto view's text (what Athena reads back)."""
-    encoded = text.removeprefix("/* Presto View: ").removesuffix(" */")
-    return json.loads(base64.b64decode(encoded))
-
-
-def view_table_input(view: View) -> dict:
-    text = presto_view_text(view)
+    columns = [{"Name": c.name, "Type": _HIVE_TYPES.get(c.type, c.type)} for c in view.columns]
+    body = json.dumps([definition, columns], sort_keys=True)
     parameters = {
-        "presto_view": "true",
-        "comment": "Presto View",
-        FINGERPRINT: hashlib.sha256(text.encode()).hexdigest(),
+        FINGERPRINT: hashlib.sha256(body.encode()).hexdigest(),
         "lake_dataset": view.dataset,
         "lake_profile": view.profile,
     }
@@ -56,24 +62,17 @@ def view_table_input(view: View) -> dict:
         "Name": view.name,
         "TableType": "VIRTUAL_VIEW",
         "Parameters": parameters,
-        "ViewOriginalText": text,
-        "ViewExpandedText": "/* Presto View */",
-        "StorageDescriptor": {
-            "Columns": [
-                {"Name": c.name, "Type": _HIVE_TYPES.get(c.type, c.type)} for c in view.columns
-            ],
-            "SerdeInfo": {},
-            "Location": "",
-        },
+        "ViewDefinition": definition,
+        "StorageDescriptor": {"Columns": columns, "SerdeInfo": {}, "Location": ""},
     }
 
 
 class GlueViews:
-    """The views database of the Glue Data Catalog (Terraform creates it)."""
+    """The views database of the Glue Data Catalog (Terraform creates it), kept by `definer`."""
 
-    def __init__(self, database: str, *, endpoint_url: str | None, region: str):
-        self.database = database
-        self._glue = _client("glue", endpoint_url, region)
+    def __init__(self, database: str, definer: AssumedRole):
+        self.database, self.definer = database, definer
+        self._glue = definer.client("glue")
 
     def tables(self) -> dict[str, dict]:
         pages = self._glue.get_paginator("get_tables").paginate(DatabaseName=self.database)
@@ -85,7 +84,7 @@ class GlueViews:
         existing = self.tables()
         done: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
         for view in views:
-            table = view_table_input(view)
+            table = view_table_input(view, self.definer.role_arn, self.definer.region)
             current = existing.get(view.name)
             if current is None:
                 self._glue.create_table(DatabaseName=self.database, TableInput=table)

@@ -67,7 +67,8 @@ run "apply_with_mocks_wires_every_env_var" {
       "LAKE_LINEAGE_TABLE", "LAKE_EVENTS_TABLE", "LAKE_EVENT_STATE_TABLE",
       "LAKE_COMPACTION_HISTORY_TABLE", "LAKE_ACCESS_AUDIT_TABLE", "LAKE_GLUE_DATABASE", "LAKE_EMR_APPLICATION_ID",
       "LAKE_EMR_EXECUTION_ROLE_ARN", "LAKE_TOKEN_SECRET_ID", "LAKE_CLOUDTRAIL_BUCKET",
-      "LAKE_CLOUDTRAIL_PREFIX", "LAKE_ORCHESTRATOR_ROLE_ARN",
+      "LAKE_CLOUDTRAIL_PREFIX", "LAKE_ORCHESTRATOR_ROLE_ARN", "LAKE_VIEW_DEFINER_ROLE_ARN",
+      "LAKE_CONSUMER_ROLE_ARN_PREFIX",
     ])
     error_message = "lake_env must name every environment variable of the aws profile."
   }
@@ -85,6 +86,15 @@ run "apply_with_mocks_wires_every_env_var" {
       output.lake_env["LAKE_ORCHESTRATOR_ROLE_ARN"] == output.orchestrator_role_arn
     )
     error_message = "`lake access reads` must read where the trail delivers, and know the orchestrator's role."
+  }
+
+  assert {
+    condition = (
+      output.lake_env["LAKE_VIEW_DEFINER_ROLE_ARN"] == output.view_definer_role_arn &&
+      output.lake_env["LAKE_CONSUMER_ROLE_ARN_PREFIX"] == "arn:aws:iam::123456789012:role/lakehouse-consumer-" &&
+      length(output.consumer_workgroups) == length(yamldecode(file("../config/access/profiles.yaml")).profiles)
+    )
+    error_message = "The masked views' definer and consumer roles must reach the code, one workgroup per access profile."
   }
 }
 

@@ -4,7 +4,14 @@
 # (Mocked data sources return placeholders: policy JSON is checked by tests/test_terraform.py.)
 
 mock_data "aws_caller_identity" {
-  defaults = { account_id = "123456789012" }
+  defaults = {
+    account_id = "123456789012"
+    arn        = "arn:aws:sts::123456789012:assumed-role/terraform/session"
+  }
+}
+# The identity applying Terraform, a Lake Formation administrator (consumers.tf).
+mock_data "aws_iam_session_context" {
+  defaults = { issuer_arn = "arn:aws:iam::123456789012:role/terraform" }
 }
 mock_data "aws_partition" {
   defaults = { partition = "aws" }
