@@ -9,8 +9,8 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import replace
-from datetime import date
+from dataclasses import asdict, replace
+from datetime import date, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -253,6 +253,7 @@ def publish_customers(stores) -> None:
     import io
 
     from lake_assets.classification.model import ColumnClassification
+    from lake_assets.instants import utc_now
     from lake_assets.tables.manifest import write_manifest
     from resources.catalog import PublishedPartition
     from resources.classification_store import ColumnRecord
@@ -270,12 +271,15 @@ def publish_customers(stores) -> None:
     buffer = io.BytesIO()
     pq.write_table(rows, buffer)
     stores["storage"].put_bytes(location + "part-0.parquet", buffer.getvalue())
-    write_manifest(stores["storage"], location, {"files": ["part-0.parquet"]})
     types = {"customer_id": "string", "national_id": "string", "email": "string"}
     types |= {"date_of_birth": "date", "balance": "double"}
-    stores["catalog"].publish(
-        PublishedPartition("customers", "2026-03-02", location, "r1", "t", 2, "v1", types)
+    # Published an hour ago: within the retention, so a time travel can read it.
+    published_at = (utc_now() - timedelta(hours=1)).isoformat()
+    entry = PublishedPartition(
+        "customers", "2026-03-02", location, "r1", published_at, 2, "v1", types
     )
+    write_manifest(stores["storage"], location, {**asdict(entry), "files": ["part-0.parquet"]})
+    stores["catalog"].publish(entry)
     labels = {
         "customer_id": ("customer_id", "internal"),
         "national_id": ("mykad", "pii"),
@@ -355,6 +359,44 @@ def test_lake_query_as_a_profile_reads_through_its_masked_view(policy_lake, caps
     assert code == 2 and "no subject profile 'nobody'" in err
     code, _, err = lake(capsys, "query", "--as", "fraud_analyst", "SELECT * FROM payments")
     assert code == 2 and "no published dataset payments in this lake" in err
+
+
+def test_lake_query_as_of_a_time_reads_each_partition_at_the_version_readers_saw(
+    policy_lake, capsys
+):
+    from lake_assets.instants import utc_now
+    from lake_assets.tables.locations import published_location
+    from lake_assets.tables.publish import publish_table
+
+    # A correction republishes the partition: the balance the fraud analyst sees changes.
+    first_at = policy_lake["catalog"].current("customers", "2026-03-02").published_at
+    corrected = pa.table(
+        {
+            "customer_id": ["c1", "c2"],
+            "national_id": [NATIONAL_ID, "900202085555"],
+            "email": ["aminah@example.my", "bala@example.my"],
+            "date_of_birth": [date(1985, 1, 17), date(1990, 2, 2)],
+            "balance": [99.0, 250.0],
+        }
+    )
+    location = published_location("customers", "r2", "2026-03-02")
+    publish_table(policy_lake["catalog"], policy_lake["storage"], "customers", "2026-03-02",
+                  location, corrected, "r2")  # fmt: skip
+    select = "SELECT customer_id, balance FROM customers WHERE customer_id = 'c1'"
+    half_an_hour_ago = (utc_now() - timedelta(minutes=30)).isoformat()
+    for as_of, balance in (([], "99.0"), (["--as-of", first_at], "1234.5"),
+                           (["--as-of", half_an_hour_ago], "1234.5")):  # fmt: skip
+        code, out, err = lake(capsys, "query", "--as", "fraud_analyst", *as_of, select)
+        assert code == 0, err
+        assert out.splitlines()[2].split() == ["c1", balance], as_of
+    # Before the first publish there was nothing; before the retention, nothing can be known.
+    two_hours_ago = (utc_now() - timedelta(hours=2)).isoformat()
+    code, _, err = lake(capsys, "query", "--as", "fraud_analyst", "--as-of", two_hours_ago, select)
+    assert code == 2 and "customers had no partition published by" in err
+    code, _, err = lake(capsys, "query", "--as", "fraud_analyst", "--as-of", "2026-01-01", select)
+    assert code == 2
+    assert "customers cannot be read as of 2026-01-01T00:00:00+00:00: superseded versions are " \
+        "kept 7 days (LAKE_RETENTION_DAYS)" in err  # fmt: skip
 
 
 def test_the_asset_checks_its_views_before_registering_them(policy_lake, monkeypatch):

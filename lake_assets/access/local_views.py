@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ import duckdb
 from lake_assets.access.tokens import KEY_ENV, MissingTokenKey, token_key
 from lake_assets.access.views import View, ViewSource, to_duckdb
 from lake_assets.tables.reader import published_files
-from resources.catalog import PartitionCatalog
+from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
 
 PARTITION_COLUMN = "event_date"
@@ -135,12 +135,14 @@ def published_partition_files(
     datasets: Iterable[str],
     stack: ExitStack,
     latest: bool = False,
+    versions_of: Callable[[str], Sequence[PublishedPartition]] | None = None,
 ) -> dict[str, list[PartitionFiles]]:
-    """dataset -> its current published partitions' files (only the latest partition's with
-    `latest`) as local paths, kept while `stack` is open (on S3 each is a temporary download)."""
+    """dataset -> its published partitions' files (only the latest partition's with `latest`)
+    as local paths, kept while `stack` is open (on S3 each is a temporary download): the
+    current versions, or those `versions_of(dataset)` names (a time travel's)."""
     found: dict[str, list[PartitionFiles]] = {}
     for dataset in datasets:
-        versions = catalog.partitions(dataset)
+        versions = (versions_of or catalog.partitions)(dataset)
         found[dataset] = [
             PartitionFiles(
                 version.partition,

@@ -1,5 +1,6 @@
-"""`lake query --as PROFILE "SELECT ..."`: read the lake as a subject profile would, through its
-masked views only (service.py builds them over the catalog's current partitions in DuckDB).
+"""`lake query --as PROFILE [--as-of TIME] "SELECT ..."`: read the lake as a subject profile
+would, through its masked views only (service.py builds them over the catalog's current
+partitions in DuckDB, or over each partition's version of TIME).
 The query is Trino SQL, as on Athena, and names datasets as the catalog does."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lake_assets.instants import utc_now
+from lake_assets.instants import parse_instant, utc_now
 
 
 def render_rows(columns: Sequence[str], rows: Sequence[tuple]) -> str:
@@ -28,8 +29,11 @@ def cmd_query(args, settings, resources_for: Callable[[Any], Any]) -> int:
 
     stores = resources_for(settings)
     views = MaskedViews(settings, stores)
+    as_of = None if args.as_of is None else parse_instant(args.as_of)
     try:
-        columns, rows = views.query(args.profile, args.sql, utc_now(), stores["access_audit"])
+        columns, rows = views.query(
+            args.profile, args.sql, utc_now(), stores["access_audit"], as_of=as_of
+        )
     except duckdb.Error as error:  # the query's own mistake, e.g. a column its views lack
         print(f"lake: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -45,5 +49,11 @@ def add_query_commands(
         "query", help="query the lake as a subject profile, through its masked views"
     )
     p.add_argument("--as", dest="profile", required=True, help="a profile of config/access")
+    p.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="read every partition at the version readers saw at TIME (ISO 8601; UTC without an "
+        "offset), within LAKE_RETENTION_DAYS",
+    )
     p.add_argument("sql", help="a SELECT in Trino SQL naming datasets, e.g. customers")
     p.set_defaults(run=lambda args, settings: cmd_query(args, settings, resources_for))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from lake_assets.access.views import ViewSource, named_tables, views_database
 from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
 from lake_assets.tables.reader import table_columns
 from resources.access_audit import AccessAuditTrail
+from resources.catalog import PublishedPartition
 
 
 class MaskedViews:
@@ -134,11 +135,17 @@ class MaskedViews:
         return done | {"revoked": revoked, "granted": grants.grant(wanted - current)}
 
     def query(
-        self, profile: str, sql: str, now: datetime, trail: AccessAuditTrail
+        self,
+        profile: str,
+        sql: str,
+        now: datetime,
+        trail: AccessAuditTrail,
+        as_of: datetime | None = None,
     ) -> tuple[list[str], list[tuple]]:
         """`sql` (Trino, as on Athena) as `profile`: the datasets it names, read through the
         profile's views only, each dataset's decision appended to `trail`. Returns (column
-        names, rows)."""
+        names, rows). With `as_of`, every partition is read at the version readers saw then
+        (tables/rollback.py `table_at`), through today's views: the policies decide now."""
         self.policies.profile(profile)  # an unknown profile is an error naming the known
         named = referenced_tables(sql)
         present = set(self.datasets())
@@ -155,10 +162,28 @@ class MaskedViews:
         denied = sorted(named - {v.dataset for v in views})
         if denied:
             raise LookupError(f"{profile} may not read {', '.join(denied)}: the policies deny it")
+        versions_of = None if as_of is None else self._versions_at(as_of, now)
         with ExitStack() as stack:
-            files = published_partition_files(self.catalog, self.storage, named, stack)
+            files = published_partition_files(
+                self.catalog, self.storage, named, stack, versions_of=versions_of
+            )
             con = masked_connection(views, list(plan.sources.values()), files, self.token_key)
         return run_query(con, sql)
+
+    def _versions_at(self, instant: datetime, now: datetime):
+        from lake_assets.tables.rollback import table_at
+
+        kept_for = timedelta(days=self.settings.retention_days)
+
+        def versions_of(dataset: str) -> list[PublishedPartition]:
+            found = table_at(
+                self.catalog, self.storage, dataset, instant, now=now, kept_for=kept_for
+            )
+            if not found:
+                raise LookupError(f"{dataset} had no partition published by {instant.isoformat()}")
+            return found
+
+        return versions_of
 
 
 def referenced_tables(sql: str) -> set[str]:

@@ -13,8 +13,9 @@ was: its folder expires on its own schedule, never while it is current.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from lake_assets.events.model import DataReady
 from lake_assets.events.outbox import Announcement, stage
@@ -24,7 +25,7 @@ from lake_assets.lineage.model import LineageRun, partition_address, partition_o
 from lake_assets.tables.locations import published_root
 from lake_assets.tables.manifest import ENTRY_FIELDS, entry_of, read_manifest, read_manifest_at
 from lake_assets.tables.publish import publish
-from resources.catalog import ANY_AGE, PartitionCatalog, PublishedPartition
+from resources.catalog import ANY_AGE, PartitionCatalog, PublishedPartition, SupersededLocation
 from resources.event_store import EventStore
 from resources.storage import LakeStorage
 
@@ -53,16 +54,55 @@ def kept_versions(
     current = catalog.current(dataset, partition)
     if current is None:
         return []
+    return _versions(storage, current, _superseded_by_partition(catalog, dataset)[partition])
+
+
+def table_at(
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    dataset: str,
+    instant: datetime,
+    *,
+    now: datetime,
+    kept_for: timedelta,
+) -> list[PublishedPartition]:
+    """Every partition of `dataset` at the version readers saw at `instant` (`current_at`), in
+    partition order; a partition not yet published then is left out. Exact within the retention:
+    the version current at `instant` was superseded after it, and is kept `kept_for` after that.
+    An older instant is refused, naming the retention: what was current then may be gone."""
+    oldest = now - kept_for
+    if instant < oldest:
+        raise RollbackError(
+            f"{dataset} cannot be read as of {instant.isoformat()}: superseded versions are "
+            f"kept {kept_for.days} days (LAKE_RETENTION_DAYS), so the oldest time the lake can "
+            f"answer for is {oldest.isoformat(timespec='seconds')}"
+        )
+    superseded = _superseded_by_partition(catalog, dataset)
+    found = []
+    for current in catalog.partitions(dataset):
+        then = current_at(_versions(storage, current, superseded[current.partition]), instant)
+        if then is not None:
+            found.append(then.entry)
+    return found
+
+
+def _superseded_by_partition(
+    catalog: PartitionCatalog, dataset: str
+) -> defaultdict[str, list[SupersededLocation]]:
+    found: defaultdict[str, list[SupersededLocation]] = defaultdict(list)
+    for kept in catalog.superseded(older_than=ANY_AGE):
+        if kept.dataset == dataset:
+            found[kept.partition].append(kept)
+    return found
+
+
+def _versions(
+    storage: LakeStorage, current: PublishedPartition, superseded: list[SupersededLocation]
+) -> list[KeptVersion]:
     found = [_kept(current, read_manifest(storage, current))]
-    superseded = [
-        s
-        for s in catalog.superseded(older_than=ANY_AGE)
-        if s.dataset == dataset and s.partition == partition
-    ]
     for kept in sorted(superseded, key=lambda s: s.superseded_at, reverse=True):
         manifest = read_manifest_at(storage, kept.location)
-        entry = entry_of(manifest)
-        found.append(_kept(entry, manifest, kept.superseded_at))
+        found.append(_kept(entry_of(manifest), manifest, kept.superseded_at))
     return found
 
 
