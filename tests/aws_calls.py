@@ -307,12 +307,14 @@ JOB_PROCESS_HOOKS = REPO / "tests" / "job_process"
 
 
 def note_job_calls(path: Path) -> None:
-    """The calls a Spark job process made (as the fake EMR ran it), attributed to the job role
-    and recorded or checked like the orchestrator's."""
-    if _recorder is None or not path.exists():
+    """The calls a Spark job's processes made (as the fake EMR ran it: `path` with each
+    process's id appended), attributed to the job role and recorded or checked like the
+    orchestrator's."""
+    if _recorder is None:
         return
-    for service, operation, zone in json.loads(path.read_text()):
-        _recorder._note(AwsCall("job", service, operation, zone))
+    for noted in sorted(path.parent.glob(f"{path.name}.*")):
+        for service, operation, zone in json.loads(noted.read_text()):
+            _recorder._note(AwsCall("job", service, operation, zone))
 
 
 def check_test() -> None:

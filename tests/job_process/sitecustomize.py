@@ -1,7 +1,7 @@
 """Loaded at start-up by the job process of the fake EMR (tests/emr_fake.py puts this folder on
 its PYTHONPATH): notes each AWS call the Spark job makes (service, operation, S3 zone) and
-writes them to the file LAKE_JOB_AWS_CALLS names when the process ends, for tests/aws_calls.py
-to attribute to the job role. Everything the job process calls is the job's."""
+writes them, when the process ends, to the file LAKE_JOB_AWS_CALLS names with the process id
+appended, for tests/aws_calls.py to attribute to the job role. Everything the job process calls is the job's."""
 
 import atexit
 import json
@@ -27,8 +27,11 @@ if _OUT:
         return _original(client, operation_name, api_params)
 
     def _write() -> None:
-        with open(_OUT, "w") as out:
-            json.dump(sorted(_calls, key=str), out)
+        # A file per process: Spark's Python daemon loads this too and ends after the driver,
+        # and one shared file would keep only the last process's calls (the daemon's, none).
+        if _calls:
+            with open(f"{_OUT}.{os.getpid()}", "w") as out:
+                json.dump(sorted(_calls, key=str), out)
 
     BaseClient._make_api_call = _noted
     atexit.register(_write)
