@@ -41,10 +41,11 @@ LAKE_BUCKET = "lake"
 LOG_BUCKET = "lake-access-logs"
 CURATED, VIEWS = "lakehouse_curated", "lakehouse_curated_views"  # settings' default database
 ORCHESTRATOR = f"arn:aws:iam::{ACCOUNT}:role/lakehouse-orchestrator"
-FRAUD = f"arn:aws:iam::{ACCOUNT}:role/lake-fraud-analyst"
-MARKETING = f"arn:aws:iam::{ACCOUNT}:role/lake-marketing-analyst"
-ALICE = f"arn:aws:sts::{ACCOUNT}:assumed-role/lake-fraud-analyst/alice@bank.example"
-BOB = f"arn:aws:sts::{ACCOUNT}:assumed-role/lake-marketing-analyst/bob@bank.example"
+# The consumer roles of two access profiles (terraform/consumers.tf names them so).
+CONSUMERS = f"arn:aws:iam::{ACCOUNT}:role/lakehouse-consumer-"
+FRAUD, MARKETING = f"{CONSUMERS}fraud_analyst", f"{CONSUMERS}marketing_analyst"
+ALICE = f"arn:aws:sts::{ACCOUNT}:assumed-role/lakehouse-consumer-fraud_analyst/alice@bank.example"
+BOB = f"arn:aws:sts::{ACCOUNT}:assumed-role/lakehouse-consumer-marketing_analyst/bob@bank.example"
 RUN = "3f9d2c1e-7a4b-4c55-9e0a-2b8f6d1c4e77"
 PARQUET = (
     f"curated/card_transactions/run={RUN}/_zone=published/event_date=2026-11-30/"
@@ -301,7 +302,7 @@ def trail_files() -> dict[str, bytes]:
                 alice,
                 "iam.amazonaws.com",
                 "GetRole",
-                {"roleName": "lake-fraud-analyst"},
+                {"roleName": "lakehouse-consumer-fraud_analyst"},
                 "10.20.30.40",
                 CLI,
             ),
@@ -334,6 +335,7 @@ def trail_lake(aws_endpoint, tmp_path, monkeypatch):
         "LAKE_S3_BUCKET": LAKE_BUCKET,
         "LAKE_CLOUDTRAIL_BUCKET": LOG_BUCKET,
         "LAKE_ORCHESTRATOR_ROLE_ARN": ORCHESTRATOR,
+        "LAKE_CONSUMER_ROLE_ARN_PREFIX": CONSUMERS,
         "LAKE_EMR_EXECUTION_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/lakehouse-promotion-job",
     }
     for name, value in environ.items():
@@ -365,8 +367,8 @@ def _lake(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-ALICE_BY = f"by {ALICE} (role {FRAUD})"
-BOB_BY = f"by {BOB} (role {MARKETING})"
+ALICE_BY = f"by {ALICE} (role {FRAUD}) as profile fraud_analyst"
+BOB_BY = f"by {BOB} (role {MARKETING}) as profile marketing_analyst"
 
 
 def test_lake_access_reads_lists_who_read_what_from_the_trail_files(trail_lake, capsys):
@@ -376,7 +378,8 @@ def test_lake_access_reads_lists_who_read_what_from_the_trail_files(trail_lake, 
     assert (code, err) == (1, "")  # a malformed file
     assert out.splitlines() == [
         f"2026-12-01T09:31:12+00:00  s3:GetObject  card_transactions[2026-11-30] (curated)  "
-        f"{ALICE_BY}  from 10.20.30.40 [{CLI}]  event 1b0c6f2e-8a3d-4c7e-b5f1-0d9e8c7b6a51",
+        f"{ALICE_BY}  from 10.20.30.40 [{CLI}]  event 1b0c6f2e-8a3d-4c7e-b5f1-0d9e8c7b6a51  "
+        "AROUND THE MASKS: read the lake's objects, not a masked view",
         f"2026-12-01T09:33:40+00:00  athena:StartQueryExecution  card_transactions (view "
         f"{VIEWS}.card_transactions__marketing_analyst) in workgroup marketing  {BOB_BY}  "
         f"from 198.51.100.23 [{CONSOLE}]  event c4f2a8e6-5b1d-4f3a-9e7c-8d6b4a2f0e13",
@@ -396,6 +399,7 @@ def test_lake_access_reads_lists_who_read_what_from_the_trail_files(trail_lake, 
         "malformed 1:",
         f"  {CORRUPT_FILE}: not a gzip file (Compressed file ended before the end-of-stream "
         "marker was reached)",
+        "1 reads by consumer roles went around the masks",
     ]  # fmt: skip
 
 
@@ -581,3 +585,44 @@ def test_the_core_reads_queries_tables_and_principals_and_names_what_it_cannot_r
     assert found.files == 4
     with pytest.raises(MalformedRecord, match="without its queryString"):
         reads_of({**records[0], "requestParameters": {}}, SCOPE)
+
+
+def test_a_consumer_reading_anything_but_its_profiles_views_went_around_the_masks(
+    trail_lake, capsys
+):
+    """A consumer role may read its profile's masked views and nothing else (ADR-0161); a read
+    the trail shows succeeding elsewhere is a grant that should not exist, and is flagged."""
+    scope = TrailScope(LAKE_BUCKET, CURATED, VIEWS, frozenset({ORCHESTRATOR}), CONSUMERS)
+    alice = assumed_role(FRAUD, "alice@bank.example")
+    engineer = {"type": "IAMUser", "principalId": "AIDA3EXAMPLE", "arn": ENGINEER,
+                "accountId": ACCOUNT, "userName": "dana"}  # fmt: skip
+    at = "2026-12-01T10:00:00Z"
+    records = [
+        start_query("own", at, alice, 'SELECT * FROM "customers__fraud_analyst"', VIEWS, "wg"),
+        start_query("other", at, alice, "SELECT * FROM customers__marketing_analyst", VIEWS,
+                    "wg"),
+        start_query("table", at, alice, "SELECT * FROM lakehouse_curated.customers", VIEWS,
+                    "wg"),
+        get_object("object", at, alice, LAKE_BUCKET, PARQUET, "10.20.30.40", CLI),
+        get_object("refused", at, alice, LAKE_BUCKET, PARQUET, "10.20.30.40", CLI,
+                   errorCode="AccessDenied"),
+        start_query("engineer", at, engineer, "SELECT * FROM lakehouse_curated.customers",
+                    CURATED, "engineering"),
+    ]  # fmt: skip
+    found = trail_reads([TrailFile("a.json.gz", delivered(*records))], scope,
+                        since=date(2026, 12, 1), until=date(2026, 12, 1))  # fmt: skip
+    assert [(r.event_id, r.as_profile, r.around_masks) for r in found.reads] == [
+        ("engineer", None, None),  # not a consumer role: shown, not judged
+        ("object", "fraud_analyst", "read the lake's objects, not a masked view"),
+        ("other", "fraud_analyst", "read the view of profile marketing_analyst"),
+        ("own", "fraud_analyst", None),
+        ("refused", "fraud_analyst", None),  # refused: Lake Formation held
+        ("table", "fraud_analyst", "read a curated table, not a masked view"),
+    ]
+    # The command lists only those with --around-masks, and fails while there is one.
+    code, out, _ = _lake(capsys, "access", "reads", "--since", "2026-12-01", "--until",
+                         "2026-12-01", "--around-masks")  # fmt: skip
+    lines = out.splitlines()
+    assert code == 1 and "1b0c6f2e-8a3d-4c7e-b5f1-0d9e8c7b6a51" in lines[0]
+    assert lines[1].startswith("1 reads in 4 trail files of 2026-12-01..2026-12-01")
+    assert lines[-1] == "1 reads by consumer roles went around the masks"

@@ -157,12 +157,13 @@ def trail_scope(settings: Settings) -> TrailScope:
     from lake_assets.access.views import views_database
 
     aws = settings.aws
-    roles = (aws.orchestrator_role_arn, aws.emr_execution_role_arn)
+    roles = (aws.orchestrator_role_arn, aws.emr_execution_role_arn, aws.view_definer_role_arn)
     return TrailScope(
         bucket=aws.bucket,
         curated_database=aws.glue_database.lower(),
         views_database=views_database(aws.glue_database).lower(),
         lake_roles=frozenset(role for role in roles if role),
+        consumer_role_prefix=aws.consumer_role_arn_prefix or "",
     )
 
 
@@ -265,13 +266,18 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         asked = [r for r in found.reads if args.dataset is None or r.dataset == args.dataset]
         shown = [r for r in asked if args.with_lake_roles or not r.by_lake]
         own = len(asked) - len(shown)
+        around = [r for r in shown if r.around_masks]
+        if args.around_masks:
+            shown = around
         if args.json:
             body = {**found.to_json(), "reads": [r.to_json() for r in shown], "lake_own": own}
             print(json.dumps(body, indent=2))
         else:
             summary = reads_summary(found, shown, own, f"{args.since}..{until}")
+            if around:
+                summary.append(f"{len(around)} reads by consumer roles went around the masks")
             print("\n".join([*map(read_line, shown), *summary]))
-        return 1 if found.malformed else 0
+        return 1 if found.malformed or around else 0
 
     access = subparsers.add_parser(
         "access", help="access control: check and explain decisions, read the audit trails"
@@ -312,7 +318,8 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     p.set_defaults(run=audit)
     p = access.add_parser(
         "reads",
-        help="aws: who read what, from the CloudTrail trail (exit 1 when a file is malformed)",
+        help="aws: who read what, from the CloudTrail trail (exit 1 when a file is malformed or "
+        "a consumer read around the masks)",
     )
     p.add_argument("--since", required=True, type=_day, help="first day YYYY-MM-DD (UTC)")
     p.add_argument("--until", type=_day, help="last day YYYY-MM-DD (UTC; default today)")
@@ -321,6 +328,12 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         "--with-lake-roles",
         action="store_true",
         help="list the reads of the lake's own roles too (the orchestrator's, the Spark jobs')",
+    )
+    p.add_argument(
+        "--around-masks",
+        action="store_true",
+        help="only the reads by a consumer role of anything but its profile's masked views "
+        "(exit 1 when there is one, listed or not)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=reads)

@@ -23,7 +23,7 @@ import json
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -75,13 +75,22 @@ def days_to_list(since: date, until: date) -> list[date]:
 @dataclass(frozen=True)
 class TrailScope:
     """What of the trail is the lake's: its bucket, its Glue databases (the curated tables'
-    and the masked views'), and the roles the lake itself runs as (the orchestrator, the Spark
-    jobs), whose reads are told apart from everyone else's."""
+    and the masked views'), the roles the lake itself runs as (the orchestrator, the Spark
+    jobs, the view definer), whose reads are told apart from everyone else's, and the consumer
+    roles' ARN up to the profile (terraform/consumers.tf, ADR-0161)."""
 
     bucket: str
     curated_database: str
     views_database: str
     lake_roles: frozenset[str] = frozenset()
+    consumer_role_prefix: str = ""
+
+    def profile_of(self, role: str | None) -> str | None:
+        """The access profile whose consumer role `role` is, else None."""
+        prefix = self.consumer_role_prefix
+        if prefix and role and role.startswith(prefix):
+            return role.removeprefix(prefix)
+        return None
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,8 @@ class Read:
     region: str = ""
     error: str | None = None  # the call was refused: its errorCode (an attempt, not a read)
     by_lake: bool = False  # made by one of the lake's own roles
+    as_profile: str | None = None  # made by the consumer role of this access profile
+    around_masks: str | None = None  # why this read of a consumer went around its views
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -266,6 +277,22 @@ def _table_reads(record: Mapping[str, Any], scope: TrailScope) -> list[dict] | s
 _READERS = {GET_OBJECT: _object_reads, START_QUERY: _query_reads, GET_TABLE: _table_reads}
 
 
+def around_masks(read: Read) -> str | None:
+    """Why a consumer's read reached data other than through its own profile's masked views,
+    or None. A consumer role may read nothing else (ADR-0161: Lake Formation refuses the rest),
+    so a successful one means a grant that should not exist. Judged for consumer roles only:
+    other principals (a service, an administrator) are shown as they are."""
+    if read.as_profile is None or read.error is not None:
+        return None
+    if read.action == "s3:GetObject":
+        return "read the lake's objects, not a masked view"
+    if read.view_profile is None:
+        return "read a curated table, not a masked view"
+    if read.view_profile != read.as_profile:
+        return f"read the view of profile {read.view_profile}"
+    return None
+
+
 def reads_of(record: Any, scope: TrailScope) -> list[Read] | str:
     """The lake's reads one record holds, or why it holds none (NOT_A_READ, OTHER_BUCKET,
     OTHER_DATABASE). MalformedRecord when it lacks what every CloudTrail record has, or a part
@@ -305,8 +332,10 @@ def _reads_of(record: Any, scope: TrailScope) -> list[Read] | str:
         "region": str(record.get("awsRegion") or ""),
         "error": record.get("errorCode"),
         "by_lake": bool({principal, role} & scope.lake_roles),
+        "as_profile": scope.profile_of(role),
     }
-    return [Read(**common, **read) for read in found]
+    reads = [Read(**common, **read) for read in found]
+    return [replace(read, around_masks=around_masks(read)) for read in reads]
 
 
 def trail_reads(
@@ -356,6 +385,7 @@ def _what(read: Read) -> str:
 def read_line(read: Read) -> str:
     """One line of `lake access reads`."""
     who = read.principal + (f" (role {read.role})" if read.role else "")
+    who += f" as profile {read.as_profile}" if read.as_profile else ""
     where = read.source_ip + (f" via {read.invoked_by}" if read.invoked_by else "")
     where += f" [{read.user_agent}]" if read.user_agent else ""
     return (
@@ -363,4 +393,5 @@ def read_line(read: Read) -> str:
         + (f" in workgroup {read.workgroup}" if read.workgroup else "")
         + f"  by {who}  from {where}  event {read.event_id}"
         + (f"  REFUSED: {read.error}" if read.error else "")
+        + (f"  AROUND THE MASKS: {read.around_masks}" if read.around_masks else "")
     )
