@@ -90,7 +90,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         contracts_definitions(settings, contracts),
         events_definitions(rules),
         pull_definitions(settings),
-        access_definitions(),
+        access_definitions(settings),
         alarms_definitions(),
         pipelines_definitions(settings),
         cost_definitions(settings),

@@ -626,3 +626,61 @@ def test_a_consumer_reading_anything_but_its_profiles_views_went_around_the_mask
     assert code == 1 and "1b0c6f2e-8a3d-4c7e-b5f1-0d9e8c7b6a51" in lines[0]
     assert lines[1].startswith("1 reads in 4 trail files of 2026-12-01..2026-12-01")
     assert lines[-1] == "1 reads by consumer roles went around the masks"
+
+
+def test_every_morning_a_check_reads_yesterdays_trail_and_alerts_on_reads_around_the_masks(
+    trail_lake, tmp_path, monkeypatch
+):
+    """The consumer_reads_watch job (daily at 07:10 UTC, on from the start) judges the day
+    before: Alice's direct read of a curated object fails it and reaches the alert topic once;
+    the corrupt file is named too, since it may hide a read."""
+    from datetime import UTC, datetime
+
+    from dagster import DefaultScheduleStatus, Definitions
+
+    from lake_assets.access.definitions import access_definitions
+    from lake_assets.settings import load_settings
+    from resources.notifier import LocalNotifier
+
+    monkeypatch.setattr(
+        "lake_assets.access.checks.utc_now", lambda: datetime(2026, 12, 2, 7, 10, tzinfo=UTC)
+    )
+    settings = load_settings()
+    defs = access_definitions(settings)
+    [schedule] = defs.schedules
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("10 7 * * *", "UTC")
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+    notifier = LocalNotifier(tmp_path / "alerts.jsonl")
+    # The check belongs to the masked views' asset, whose stores the job must name; only the
+    # check runs, so they are never used.
+    unused = dict.fromkeys(["storage", "catalog", "classification"], "not used")
+    stores = unused | {"settings": settings, "notifier": notifier}
+    job = Definitions.merge(defs, Definitions(resources=stores)).resolve_job_def(
+        "consumer_reads_watch"
+    )
+    result = job.execute_in_process()
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "no_consumer_read_around_the_masks"
+    assert not evaluation.passed and evaluation.severity.value == "ERROR"
+    metadata = {name: value.value for name, value in evaluation.metadata.items()}
+    assert (metadata["day"], metadata["trail_files"], metadata["reads"]) == ("2026-12-01", 4, 6)
+    [line] = metadata["around_the_masks"]
+    assert (
+        "event 1b0c6f2e-8a3d-4c7e-b5f1-0d9e8c7b6a51" in line and "as profile fraud_analyst" in line
+    )
+    assert [m.split(":")[0] for m in metadata["malformed"]] == [CORRUPT_FILE]
+    [alert] = notifier.alerts()
+    assert alert.kind == "access.read_around_the_masks"
+    assert alert.subject == "1 consumer reads went around the masked views on 2026-12-01"
+    assert alert.detail["reads"] == [line]
+
+
+def test_the_consumer_reads_watch_exists_only_where_there_is_a_trail(tmp_path, monkeypatch):
+    from lake_assets.access.definitions import access_definitions
+    from lake_assets.settings import load_settings
+
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.delenv("LAKE_PROFILE", raising=False)
+    assert not access_definitions(load_settings()).schedules
+    aws = load_settings({"LAKE_PROFILE": "aws", "LAKE_S3_BUCKET": LAKE_BUCKET})
+    assert not access_definitions(aws).schedules

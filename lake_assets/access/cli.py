@@ -23,8 +23,7 @@ from lake_assets.instants import utc_now
 from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
 
 if TYPE_CHECKING:
-    from lake_assets.access.trail import Read, TrailReads, TrailScope
-    from resources.aws.cloudtrail import CloudTrailFiles
+    from lake_assets.access.trail import Read, TrailReads
 
 ResourcesFor = Callable[[Settings], Any]
 
@@ -151,45 +150,6 @@ def entry_line(entry: AuditEntry) -> str:
     )
 
 
-def trail_scope(settings: Settings) -> TrailScope:
-    """What of the trail is the lake's: its bucket, its two Glue databases, its own roles."""
-    from lake_assets.access.trail import TrailScope
-    from lake_assets.access.views import views_database
-
-    aws = settings.aws
-    roles = (aws.orchestrator_role_arn, aws.emr_execution_role_arn, aws.view_definer_role_arn)
-    return TrailScope(
-        bucket=aws.bucket,
-        curated_database=aws.glue_database.lower(),
-        views_database=views_database(aws.glue_database).lower(),
-        lake_roles=frozenset(role for role in roles if role),
-        consumer_role_prefix=aws.consumer_role_arn_prefix or "",
-    )
-
-
-def trail_files(settings: Settings) -> CloudTrailFiles:
-    """The trail's files in the access-log bucket; an error saying why there are none."""
-    if settings.profile != "aws":
-        raise ValueError(
-            "CloudTrail exists only on the aws profile (LAKE_PROFILE=aws, terraform/audit.tf): "
-            "a local lake has no trail of reads; its own decisions are in `lake access audit`"
-        )
-    aws = settings.aws
-    if not aws.cloudtrail_bucket:
-        raise ValueError(
-            "LAKE_CLOUDTRAIL_BUCKET is not set: the access-log bucket the trail delivers to "
-            "(`terraform output lake_env`)"
-        )
-    from resources.aws.cloudtrail import CloudTrailFiles
-
-    return CloudTrailFiles(
-        aws.cloudtrail_bucket,
-        aws.cloudtrail_prefix,
-        endpoint_url=aws.endpoint_url,
-        region=aws.region,
-    )
-
-
 def reads_summary(found: TrailReads, shown: Sequence[Read], own: int, days: str) -> list[str]:
     """The lines after the reads: how many, the lake's own left out (`own`), what was skipped
     and what could not be read."""
@@ -257,12 +217,11 @@ def add_access_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         return 0
 
     def reads(args: argparse.Namespace, settings: Settings) -> int:
-        from lake_assets.access.trail import days_to_list, read_line, trail_reads
+        from lake_assets.access.trail import read_line
+        from lake_assets.access.trail_reader import lake_reads
 
         until = args.until or utc_now().date()
-        days = days_to_list(args.since, until)
-        files = trail_files(settings).files(days)
-        found = trail_reads(files, trail_scope(settings), args.since, until)
+        found = lake_reads(settings, args.since, until)
         asked = [r for r in found.reads if args.dataset is None or r.dataset == args.dataset]
         shown = [r for r in asked if args.with_lake_roles or not r.by_lake]
         own = len(asked) - len(shown)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from lake_assets.clock_checks import checked_hourly
+from lake_assets.clock_checks import checked_on_the_clock
 from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import Contract
 from lake_assets.ingestion.asset_keys import curated_key_of
@@ -24,7 +24,7 @@ def contracts_definitions(settings: Settings, contracts: dict[str, Contract]) ->
         )
     ]
     # Deadlines pass whether or not anything runs, so they are checked on the clock.
-    return checked_hourly(
+    return checked_on_the_clock(
         "partition_deadlines",
         deadline_checks,
         minute=15,

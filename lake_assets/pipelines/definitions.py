@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from lake_assets.clock_checks import checked_hourly
+from lake_assets.clock_checks import checked_on_the_clock
 from lake_assets.pipelines.checks import build_drift_check
 from lake_assets.settings import Settings
 
@@ -17,7 +17,7 @@ def pipelines_definitions(settings: Settings) -> Definitions:
         # A generation declared by hand in a LAKE_SOURCES_FILE has no generated files to check.
         if source.generation is not None and settings.pipelines_dir is not None
     ]
-    return checked_hourly(
+    return checked_on_the_clock(
         "pipeline_drift",
         checks,
         minute=45,
