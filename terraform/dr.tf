@@ -124,53 +124,26 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "replica" {
 }
 
 # The lake bucket's lifecycle rules (local.lake_lifecycle_rules, storage.tf), made into S3's rules
-# as the lake's are: S3 does not replicate what a lifecycle rule expires, so the replica must
-# expire quarantined rows, dead letters and old versions after the same retention itself, or it
-# would keep them for ever.
-resource "aws_s3_bucket_lifecycle_configuration" "replica" {
-  count    = local.dr_enabled ? 1 : 0
-  provider = aws.dr
-  bucket   = aws_s3_bucket.replica[0].id
+# by the module that makes the lake's (modules/lifecycle): S3 does not replicate what a lifecycle
+# rule expires, so the replica must expire quarantined rows, dead letters and old versions after
+# the same retention itself, or it would keep them for ever.
+module "replica_lifecycle" {
+  source    = "./modules/lifecycle"
+  count     = local.dr_enabled ? 1 : 0
+  providers = { aws = aws.dr }
 
-  dynamic "rule" {
-    for_each = local.lake_lifecycle_rules
-    content {
-      id     = rule.value.id
-      status = "Enabled"
-      # The provider wants a filter in every rule: a null prefix leaves it empty (whole bucket).
-      filter {
-        prefix = rule.value.prefix
-      }
-      dynamic "abort_incomplete_multipart_upload" {
-        for_each = rule.value.abort_incomplete_multipart_upload_days == null ? [] : [rule.value.abort_incomplete_multipart_upload_days]
-        content {
-          days_after_initiation = abort_incomplete_multipart_upload.value
-        }
-      }
-      dynamic "noncurrent_version_expiration" {
-        for_each = rule.value.noncurrent_version_expiration_days == null ? [] : [rule.value.noncurrent_version_expiration_days]
-        content {
-          noncurrent_days = noncurrent_version_expiration.value
-        }
-      }
-      dynamic "expiration" {
-        for_each = rule.value.expiration_days == null && rule.value.expired_object_delete_marker == null ? [] : [rule.value]
-        content {
-          days                         = expiration.value.expiration_days
-          expired_object_delete_marker = expiration.value.expired_object_delete_marker
-        }
-      }
-      dynamic "transition" {
-        for_each = rule.value.transitions
-        content {
-          days          = transition.value.days
-          storage_class = transition.value.storage_class
-        }
-      }
-    }
-  }
+  bucket = aws_s3_bucket.replica[0].id
+  rules  = local.lake_lifecycle_rules
 
   depends_on = [aws_s3_bucket_versioning.replica]
+}
+
+# The replica's lifecycle was this file's own resource before the module shared the lake's: the
+# state moves to the module's address. Instance to instance: moving the whole counted resource
+# would look for this[0] in the module, whose resource is not counted, and replace it.
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.replica[0]
+  to   = module.replica_lifecycle[0].aws_s3_bucket_lifecycle_configuration.this
 }
 
 resource "aws_s3_bucket_logging" "replica" {

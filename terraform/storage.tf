@@ -251,11 +251,11 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
   }
 }
 
-# The lake bucket's lifecycle rules, declared once: the lake's own lifecycle
-# (aws_s3_bucket_lifecycle_configuration.lake) and its replica's (dr.tf), which must expire what
-# the lake expires. A rule without prefix (null) applies to the whole bucket; an action a rule
-# does not take is null (no transitions: []). The order is S3's: the provider keeps the rules as
-# a list, so another order is a change to apply.
+# The lake bucket's lifecycle rules, declared once: the lake's own lifecycle (module.lake_lifecycle
+# below) and its replica's (dr.tf), which must expire what the lake expires; one module
+# (modules/lifecycle) makes them into S3's rules for both. A rule without prefix (null) applies to
+# the whole bucket; an action a rule does not take is null (no transitions: []). The order is S3's:
+# the provider keeps the rules as a list, so another order is a change to apply.
 locals {
   lake_lifecycle_rules = flatten([
     {
@@ -345,48 +345,21 @@ locals {
   ])
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "lake" {
+module "lake_lifecycle" {
+  source = "./modules/lifecycle"
+
   bucket = aws_s3_bucket.lake.id
+  rules  = local.lake_lifecycle_rules
 
-  dynamic "rule" {
-    for_each = local.lake_lifecycle_rules
-    content {
-      id     = rule.value.id
-      status = "Enabled"
-      # The provider wants a filter in every rule: a null prefix leaves it empty (whole bucket).
-      filter {
-        prefix = rule.value.prefix
-      }
-      dynamic "abort_incomplete_multipart_upload" {
-        for_each = rule.value.abort_incomplete_multipart_upload_days == null ? [] : [rule.value.abort_incomplete_multipart_upload_days]
-        content {
-          days_after_initiation = abort_incomplete_multipart_upload.value
-        }
-      }
-      dynamic "noncurrent_version_expiration" {
-        for_each = rule.value.noncurrent_version_expiration_days == null ? [] : [rule.value.noncurrent_version_expiration_days]
-        content {
-          noncurrent_days = noncurrent_version_expiration.value
-        }
-      }
-      dynamic "expiration" {
-        for_each = rule.value.expiration_days == null && rule.value.expired_object_delete_marker == null ? [] : [rule.value]
-        content {
-          days                         = expiration.value.expiration_days
-          expired_object_delete_marker = expiration.value.expired_object_delete_marker
-        }
-      }
-      dynamic "transition" {
-        for_each = rule.value.transitions
-        content {
-          days          = transition.value.days
-          storage_class = transition.value.storage_class
-        }
-      }
-    }
-  }
-
+  # Rules on noncurrent versions: the bucket's versioning is set first.
   depends_on = [aws_s3_bucket_versioning.lake]
+}
+
+# The lifecycle was this file's own resource before the module shared it with the replica: the
+# state moves to the module's address and S3's lifecycle is left as it is.
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.lake
+  to   = module.lake_lifecycle.aws_s3_bucket_lifecycle_configuration.this
 }
 
 resource "aws_s3_bucket_logging" "lake" {

@@ -19,14 +19,25 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TF_DIR = REPO_ROOT / "terraform"
 BOOTSTRAP_FILES = sorted((TF_DIR / "bootstrap").glob("*.tf"))
 PIPELINE_MODULES = sorted((TF_DIR / "pipelines").glob("**/*.tf"))
+# The modules the root calls more than once (terraform/modules/<name>/), and the one the lake
+# bucket's lifecycle and its replica's are made by.
+SHARED_MODULES = sorted((TF_DIR / "modules").glob("**/*.tf"))
+LIFECYCLE_MODULE = TF_DIR / "modules" / "lifecycle"
 LAKE_ARN = "${aws_s3_bucket.lake.arn}"
 
 
 @cache
 def terraform_config() -> dict[str, list]:
     """Every top-level block of terraform/*.tf, merged by kind ("resource", "data", ...)."""
+    return module_config(TF_DIR)
+
+
+@cache
+def module_config(directory: Path) -> dict[str, list]:
+    """Every top-level block of a module's own *.tf (the root's, or LIFECYCLE_MODULE's), merged
+    by kind."""
     merged: dict[str, list] = {}
-    for path in sorted(TF_DIR.glob("*.tf")):
+    for path in sorted(directory.glob("*.tf")):
         for kind, entries in parse_hcl(path).items():
             merged.setdefault(kind, []).extend(entries)
     return merged
@@ -76,6 +87,11 @@ def locals_of(config) -> dict:
 
 def variables_of(config) -> dict[str, dict]:
     return {name: body for entry in config["variable"] for name, body in entry.items()}
+
+
+def modules_of(config) -> dict[str, dict]:
+    """{name: body} of the module calls."""
+    return {name: body for entry in config.get("module", []) for name, body in entry.items()}
 
 
 def resources_of(config, type_: str) -> dict[str, dict]:

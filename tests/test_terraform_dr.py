@@ -15,6 +15,7 @@ from terraform_config import (
     as_list,
     document_reference,
     locals_of,
+    modules_of,
     one,
     parse_hcl,
     policy_document,
@@ -292,53 +293,29 @@ def test_the_replica_refuses_plain_http(config):
     assert set(deny["actions"]) == set(lake_deny["actions"]) | replicates
 
 
-def _rules_source(body: dict) -> dict:
-    """Where a lifecycle's rules come from: its own `rule` blocks, and each `dynamic "rule"`'s
-    for_each and content (how an entry of the list becomes S3's rule)."""
-    return {
-        "rule": body.get("rule", []),
-        "dynamic": [d["rule"] for d in body.get("dynamic", []) if "rule" in d],
-    }
-
-
 def test_the_replica_expires_what_the_lake_expires(config):
     """S3 does not replicate what a lifecycle rule expires: the replica's lifecycle is the lake's
     rules (local.lake_lifecycle_rules: retention of quarantine, dead letters, old versions; the
-    zones' colder storage; test_terraform.py checks them) made into S3's rules the lake's way, or
-    the replica would keep them for ever."""
-    lifecycles = resources_of(config, "aws_s3_bucket_lifecycle_configuration")
-    lake, replica = lifecycles["lake"], lifecycles["replica"]
-    source = _rules_source(replica)
-    assert source["rule"] == []
-    assert one(source["dynamic"])["for_each"] == "${local.lake_lifecycle_rules}"
-    assert source == _rules_source(lake)
-    assert replica["bucket"] == "${aws_s3_bucket.replica[0].id}"
-    assert replica["depends_on"] == ["${aws_s3_bucket_versioning.replica}"]
-
-
-def test_the_lifecycle_comparison_sees_a_replica_with_rules_of_its_own(config):
-    lake = resources_of(config, "aws_s3_bucket_lifecycle_configuration")["lake"]
-    rules = one([d["rule"] for d in lake["dynamic"] if "rule" in d])
-    content = one(rules["content"])
-    quarantine = {
-        "id": "expire-quarantine",
-        "status": "Enabled",
-        "filter": [{"prefix": "quarantine/"}],
-        "expiration": [{"days": 30}],
+    zones' colder storage; test_terraform.py checks them) made into S3's rules by the lake's
+    module, or the replica would keep them for ever."""
+    modules = modules_of(config)
+    lake = modules["lake_lifecycle"]
+    # Nothing else is given to the module: no input of the replica's own could change its rules.
+    assert modules["replica_lifecycle"] == {
+        "source": lake["source"],
+        "count": ONLY_WITH_DR,
+        "providers": {"aws": DR_PROVIDER},
+        "bucket": "${aws_s3_bucket.replica[0].id}",
+        "rules": lake["rules"],
+        "depends_on": ["${aws_s3_bucket_versioning.replica}"],
     }
-    replicas = {
-        "a rule of its own": {**lake, "rule": [quarantine]},
-        "a list of its own": {
-            **lake,
-            "dynamic": [{"rule": {**rules, "for_each": "${local.replica_lifecycle_rules}"}}],
-        },
-        "its own way to S3's rule": {
-            **lake,
-            "dynamic": [{"rule": {**rules, "content": [{**content, "status": "Disabled"}]}}],
-        },
-    }
-    for name, replica in replicas.items():
-        assert _rules_source(replica) != _rules_source(lake), name
+    assert lake["rules"] == "${local.lake_lifecycle_rules}"
+    # The replica's lifecycle deployed before the module keeps its object (an instance of a
+    # counted resource moves to the module's instance).
+    assert {
+        "from": "${aws_s3_bucket_lifecycle_configuration.replica[0]}",
+        "to": "${module.replica_lifecycle[0].aws_s3_bucket_lifecycle_configuration.this}",
+    } in config["moved"]
 
 
 def test_the_replicas_access_logs_stay_in_the_recovery_region_from_the_replica_only(config):

@@ -12,9 +12,11 @@ import pytest
 from terraform_config import (
     BOOTSTRAP_FILES,
     PIPELINE_MODULES,
+    SHARED_MODULES,
     TF_DIR,
     clean_hcl,
     locals_of,
+    modules_of,
     one,
     parse_hcl,
     resolve_locals,
@@ -146,10 +148,10 @@ def tagging():
 
 @cache
 def _every_resource() -> list[tuple[str, str, str, dict]]:
-    """(file, type, name, body) of each resource of the root, the pipeline modules and the state
-    bootstrap."""
+    """(file, type, name, body) of each resource of the root, the pipeline and shared modules and
+    the state bootstrap."""
     found = []
-    for path in sorted(TF_DIR.glob("*.tf")) + PIPELINE_MODULES + BOOTSTRAP_FILES:
+    for path in sorted(TF_DIR.glob("*.tf")) + PIPELINE_MODULES + SHARED_MODULES + BOOTSTRAP_FILES:
         for entry in parse_hcl(path).get("resource", []):
             for type_, named in entry.items():
                 for name, body in named.items():
@@ -172,9 +174,10 @@ def test_every_resource_type_is_placed():
 
 
 def test_the_provider_tags_every_resource_with_the_required_tags(config, tagging):
-    """default_tags reach every taggable resource of the provider, the modules' too (they
-    declare no provider of their own); the required tags come last in the merge, from their
-    own variables, whose defaults are values the lake knows."""
+    """default_tags reach every taggable resource of the providers, the modules' too (they
+    declare no provider of their own and are given one of the root's, the default aws when the
+    call names none); the required tags come last in the merge, from their own variables, whose
+    defaults are values the lake knows."""
     policy, known = tagging
     for tags in _provider_tags(config):
         for tag in policy.required_tags:
@@ -187,13 +190,18 @@ def test_the_provider_tags_every_resource_with_the_required_tags(config, tagging
     assert variables["environment"]["default"] in policy.environments
     allowed = one(variables["environment"]["validation"])["condition"]
     assert re.findall(r'"([a-z]+)"', allowed) == list(policy.environments), allowed
-    for path in PIPELINE_MODULES:
+    for path in PIPELINE_MODULES + SHARED_MODULES:
         assert "provider" not in parse_hcl(path), (
             f"{path}: a module's own provider drops default_tags"
         )
-    for entry in config["module"]:
-        for name, body in entry.items():
-            assert "providers" not in body, f"module {name} must use the root's aws provider"
+    root_providers = {
+        f"${{aws.{block['aws']['alias']}}}" if "alias" in block["aws"] else "${aws}"
+        for block in config["provider"]
+        if "aws" in block
+    }
+    for name, body in modules_of(config).items():
+        given = set(body.get("providers", {}).values())
+        assert given <= root_providers, f"module {name} must use the root's aws providers: {given}"
 
 
 def test_no_resource_overrides_a_required_tag_with_a_bad_value(tagging):

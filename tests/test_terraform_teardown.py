@@ -6,6 +6,7 @@ from __future__ import annotations
 from terraform_config import (
     BOOTSTRAP_FILES,
     PIPELINE_MODULES,
+    SHARED_MODULES,
     TF_DIR,
     one,
     parse_hcl,
@@ -25,7 +26,7 @@ def _resources(path) -> list[tuple[str, str, dict]]:
 
 
 def test_no_bucket_is_emptied_by_a_destroy_and_the_state_bucket_cannot_be_destroyed():
-    files = [*sorted(TF_DIR.glob("*.tf")), *BOOTSTRAP_FILES, *PIPELINE_MODULES]
+    files = [*sorted(TF_DIR.glob("*.tf")), *BOOTSTRAP_FILES, *PIPELINE_MODULES, *SHARED_MODULES]
     buckets = [(path, name, body) for path in files for t, name, body in _resources(path)
                if t == "aws_s3_bucket"]  # fmt: skip
     assert len(buckets) >= 2  # the lake's and the state's, at least
