@@ -247,6 +247,19 @@ def test_the_leak_check_executes_the_views_and_catches_one_that_reads_in_clear(f
 # --- lake query, through the real policies (config/access) ---------------------------------------
 
 
+def customer_rows(first_balance: float = 1234.5) -> pa.Table:
+    """The two customers of the published partition, the first with `first_balance`."""
+    return pa.table(
+        {
+            "customer_id": ["c1", "c2"],
+            "national_id": [NATIONAL_ID, "900202085555"],
+            "email": ["aminah@example.my", "bala@example.my"],
+            "date_of_birth": [date(1985, 1, 17), date(1990, 2, 2)],
+            "balance": [first_balance, 250.0],
+        }
+    )
+
+
 def publish_customers(stores) -> None:
     """Publish `customers` (one partition, every column classified but event_date) in the lake
     of `stores`, as promotion and classification leave it."""
@@ -259,17 +272,8 @@ def publish_customers(stores) -> None:
     from resources.classification_store import ColumnRecord
 
     location = "curated/customers/run=r1/_zone=published/event_date=2026-03-02/"
-    rows = pa.table(
-        {
-            "customer_id": ["c1", "c2"],
-            "national_id": [NATIONAL_ID, "900202085555"],
-            "email": ["aminah@example.my", "bala@example.my"],
-            "date_of_birth": [date(1985, 1, 17), date(1990, 2, 2)],
-            "balance": [1234.5, 250.0],
-        }
-    )
     buffer = io.BytesIO()
-    pq.write_table(rows, buffer)
+    pq.write_table(customer_rows(), buffer)
     stores["storage"].put_bytes(location + "part-0.parquet", buffer.getvalue())
     types = {"customer_id": "string", "national_id": "string", "email": "string"}
     types |= {"date_of_birth": "date", "balance": "double"}
@@ -370,15 +374,7 @@ def test_lake_query_as_of_a_time_reads_each_partition_at_the_version_readers_saw
 
     # A correction republishes the partition: the balance the fraud analyst sees changes.
     first_at = policy_lake["catalog"].current("customers", "2026-03-02").published_at
-    corrected = pa.table(
-        {
-            "customer_id": ["c1", "c2"],
-            "national_id": [NATIONAL_ID, "900202085555"],
-            "email": ["aminah@example.my", "bala@example.my"],
-            "date_of_birth": [date(1985, 1, 17), date(1990, 2, 2)],
-            "balance": [99.0, 250.0],
-        }
-    )
+    corrected = customer_rows(first_balance=99.0)
     location = published_location("customers", "r2", "2026-03-02")
     publish_table(policy_lake["catalog"], policy_lake["storage"], "customers", "2026-03-02",
                   location, corrected, "r2")  # fmt: skip
