@@ -7,6 +7,15 @@
 # seen the tag on a bill (Billing > Cost allocation tags; docs/deploy.md): AWS refuses to
 # activate a tag it has not billed yet, so a first apply could not do it.
 
+locals {
+  # When a budget alerts, the lake's and each team's alike: spent 80% of the month's budget; on
+  # course to spend all of it.
+  budget_alerts = [
+    { threshold = 80, type = "ACTUAL" },
+    { threshold = 100, type = "FORECASTED" },
+  ]
+}
+
 resource "aws_budgets_budget" "lake" {
   name         = "${var.name_prefix}-${var.environment}-monthly"
   budget_type  = "COST"
@@ -19,21 +28,44 @@ resource "aws_budgets_budget" "lake" {
     values = ["user:project$${local.provider_tags.project}"]
   }
 
-  # Spent 80% of the month's budget; on course to spend all of it.
-  notification {
-    comparison_operator       = "GREATER_THAN"
-    threshold                 = 80
-    threshold_type            = "PERCENTAGE"
-    notification_type         = "ACTUAL"
-    subscriber_sns_topic_arns = [aws_sns_topic.schema_drift_alerts.arn]
+  dynamic "notification" {
+    for_each = local.budget_alerts
+    content {
+      comparison_operator       = "GREATER_THAN"
+      threshold                 = notification.value.threshold
+      threshold_type            = "PERCENTAGE"
+      notification_type         = notification.value.type
+      subscriber_sns_topic_arns = [aws_sns_topic.schema_drift_alerts.arn]
+    }
+  }
+}
+
+# A budget per team that asks for one (team_monthly_budgets_usd): the spend the `team` cost
+# allocation tag names, which the lake's resources and runs carry (config/cost/tagging.yaml), so
+# a team hears within hours that its pipelines are running away, where the monthly ledger would
+# say so at the month's end. Activated like `project` (docs/deploy.md).
+resource "aws_budgets_budget" "team" {
+  for_each     = var.team_monthly_budgets_usd
+  name         = "${var.name_prefix}-${var.environment}-team-${each.key}-monthly"
+  budget_type  = "COST"
+  limit_amount = format("%.2f", each.value)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  cost_filter {
+    name   = "TagKeyValue"
+    values = ["user:team$${each.key}"]
   }
 
-  notification {
-    comparison_operator       = "GREATER_THAN"
-    threshold                 = 100
-    threshold_type            = "PERCENTAGE"
-    notification_type         = "FORECASTED"
-    subscriber_sns_topic_arns = [aws_sns_topic.schema_drift_alerts.arn]
+  dynamic "notification" {
+    for_each = local.budget_alerts
+    content {
+      comparison_operator       = "GREATER_THAN"
+      threshold                 = notification.value.threshold
+      threshold_type            = "PERCENTAGE"
+      notification_type         = notification.value.type
+      subscriber_sns_topic_arns = [aws_sns_topic.schema_drift_alerts.arn]
+    }
   }
 }
 

@@ -539,6 +539,17 @@ variable "monthly_budget_usd" {
   }
 }
 
+variable "team_monthly_budgets_usd" {
+  description = "A monthly AWS budget in USD per team, by the team's `team` tag value (e.g. data-platform): each alerts like the lake's budget (budget.tf). None by default."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for team, usd in var.team_monthly_budgets_usd : usd > 0 && can(regex("^[a-z0-9][a-z0-9-]*$", team))])
+    error_message = "team_monthly_budgets_usd: each team is a `team` tag value (lower case, digits, hyphens) with a positive amount."
+  }
+}
+
 variable "cost_anomaly_alert_usd" {
   description = "Cost Anomaly Detection alerts on an anomaly of the lake's spend with at least this total impact, in USD."
   type        = number

@@ -747,15 +747,13 @@ def test_cloudwatch_may_publish_to_the_encrypted_alert_topic(config):
 def test_the_budget_and_anomaly_monitor_watch_the_lakes_tag_and_alert_through_the_topic(config):
     """Seed 003's budget alerts (ADR-0140): both read project=lakehouse, both publish to the
     encrypted alert topic, whose policy and key admit exactly their services."""
-    budget = one(list(resources_of(config, "aws_budgets_budget").values()))
+    budget = resources_of(config, "aws_budgets_budget")["lake"]
     assert (budget["budget_type"], budget["time_unit"]) == ("COST", "MONTHLY")
     assert one(budget["cost_filter"]) == {
         "name": "TagKeyValue",
         "values": ["user:project$${local.provider_tags.project}"],
     }
-    alerts = {(n["notification_type"], n["threshold"]) for n in budget["notification"]}
-    assert alerts == {("ACTUAL", 80), ("FORECASTED", 100)}
-    assert all(n["subscriber_sns_topic_arns"] == [ALERT_TOPIC] for n in budget["notification"])
+    assert budget_alerts(config, budget) == {("ACTUAL", 80), ("FORECASTED", 100)}
 
     monitor = one(list(resources_of(config, "aws_ce_anomaly_monitor").values()))
     subscription = one(list(resources_of(config, "aws_ce_anomaly_subscription").values()))
@@ -765,6 +763,44 @@ def test_the_budget_and_anomaly_monitor_watch_the_lakes_tag_and_alert_through_th
 
     services = ["budgets.amazonaws.com", "costalerts.amazonaws.com"]
     may_publish_to_the_encrypted_alert_topic(config, services)
+
+
+def budget_alerts(config, budget: dict) -> set[tuple[str, int]]:
+    """(type, threshold %) of each notification a budget makes from local.budget_alerts, each
+    to the alert topic."""
+    notifications = one([d["notification"] for d in budget["dynamic"] if "notification" in d])
+    assert notifications["for_each"] == "${local.budget_alerts}"
+    content = one(notifications["content"])
+    assert content["subscriber_sns_topic_arns"] == [ALERT_TOPIC]
+    assert content["threshold_type"] == "PERCENTAGE"
+    assert content["comparison_operator"] == "GREATER_THAN"
+    alerts = locals_of(config)["budget_alerts"]
+    return {(alert["type"], alert["threshold"]) for alert in alerts}
+
+
+def test_a_team_that_asks_for_a_budget_gets_one_on_its_team_tag(config):
+    """team_monthly_budgets_usd: a budget per team on the `team` cost allocation tag, alerting as
+    the lake's does; each team budgeted in an environment is a team the lake knows (the `team`
+    values its tagging check accepts)."""
+    from lake_assets.cost.tagging import load_tagging_policy
+    from lake_assets.cost.tagging_service import lake_vocabulary
+    from lake_assets.settings import load_settings
+
+    team = resources_of(config, "aws_budgets_budget")["team"]
+    assert team["for_each"] == "${var.team_monthly_budgets_usd}"
+    assert team["limit_amount"] == '${format("%.2f", each.value)}'
+    assert one(team["cost_filter"]) == {"name": "TagKeyValue", "values": ["user:team$${each.key}"]}
+    assert budget_alerts(config, team) == {("ACTUAL", 80), ("FORECASTED", 100)}
+    assert variables_of(config)["team_monthly_budgets_usd"]["default"] == {}
+    policy = load_tagging_policy()
+    teams = lake_vocabulary(load_settings(), policy)["team"]
+    budgeted = {
+        name: set(parse_hcl(ENV_DIR / f"{name}.tfvars").get("team_monthly_budgets_usd", {}))
+        for name in ENVIRONMENTS
+    }
+    assert budgeted["prod"], "prod declares team budgets (the example of the variable)"
+    for environment, names in budgeted.items():
+        assert names <= teams, f"{environment}: {sorted(names - teams)} are no team of the lake"
 
 
 def test_the_trail_records_the_lake_buckets_objects_and_the_accounts_management_events(config):

@@ -36,4 +36,9 @@ alert_emails = ["data-platform-oncall@example.bank"]
 # smallest cost anomaly worth an alert.
 monthly_budget_usd     = 25000
 cost_anomaly_alert_usd = 250
+# The teams that asked for a budget of their own, by their `team` tag.
+team_monthly_budgets_usd = {
+  "payments-data" = 8000
+  "data-platform" = 6000
+}
 # alert_https_endpoints = ["https://<the on-call tool's SNS webhook>"]
