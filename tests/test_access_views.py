@@ -602,6 +602,8 @@ def test_a_grant_lake_formation_refuses_names_the_view_the_role_and_the_reason()
             )
     assert str(error.value) == (
         "Lake Formation refused:\nb__x to lake-consumer-x: EntityNotFoundException Table not found"
+        "\n(each access profile's consumer role is made by terraform/consumers.tf from "
+        "config/access/profiles.yaml: apply it after adding a profile)"
     )
 
 

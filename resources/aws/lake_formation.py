@@ -18,6 +18,11 @@ from lake_assets.access.views import View
 SELECT = "SELECT"
 # BatchGrantPermissions and BatchRevokePermissions take at most 20 entries a call.
 BATCH = 20
+# The likeliest cause: a profile added to config/access before Terraform made its role.
+REFUSED_HINT = (
+    "(each access profile's consumer role is made by terraform/consumers.tf from "
+    "config/access/profiles.yaml: apply it after adding a profile)"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -97,5 +102,7 @@ class ViewGrants:
                 error = failure.get("Error", {})
                 refused.append(f"{grant}: {error.get('ErrorCode')} {error.get('ErrorMessage')}")
         if refused:
-            raise GrantRefused("Lake Formation refused:\n" + "\n".join(refused))
+            raise GrantRefused(
+                "Lake Formation refused:\n" + "\n".join(refused) + f"\n{REFUSED_HINT}"
+            )
         return [str(grant) for grant in grants]
