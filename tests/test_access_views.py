@@ -571,13 +571,12 @@ def test_on_aws_the_asset_registers_definer_views_grants_each_to_its_profile_and
 
 
 def test_on_aws_the_views_are_not_registered_without_the_definer_and_consumer_roles():
-    from lake_assets.access.service import MaskedViews
     from lake_assets.settings import load_settings
+    from resources.aws.glue_views import register_views
 
     settings = load_settings({"LAKE_PROFILE": "aws", "LAKE_VIEW_DEFINER_ROLE_ARN": DEFINER})
-    service = MaskedViews(settings, {"catalog": None, "storage": None, "classification": None})
     with pytest.raises(ValueError, match=r"^LAKE_CONSUMER_ROLE_ARN_PREFIX not set: .*consumer"):
-        service.register(plan=None)
+        register_views([], "lake_views", settings.aws)
 
 
 def test_a_grant_lake_formation_refuses_names_the_view_the_role_and_the_reason():

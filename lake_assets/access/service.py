@@ -101,38 +101,9 @@ class MaskedViews:
         Grants that must go are revoked first, before anything else changes."""
         if self.settings.profile != "aws":
             return {}
-        from resources.aws.clients import AssumedRole
-        from resources.aws.glue_views import GlueViews
-        from resources.aws.lake_formation import ViewGrants, consumer_grants
+        from resources.aws.glue_views import register_views
 
-        aws = self.settings.aws
-        missing = [
-            name
-            for name, value in (
-                ("LAKE_VIEW_DEFINER_ROLE_ARN", aws.view_definer_role_arn),
-                ("LAKE_CONSUMER_ROLE_ARN_PREFIX", aws.consumer_role_arn_prefix),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValueError(
-                f"{' and '.join(missing)} not set: the masked views are created by the view "
-                "definer role and granted to the consumer roles (Terraform's outputs "
-                "view_definer_role_arn and consumer_role_arn_prefix, in lake_env)"
-            )
-        definer = AssumedRole(
-            aws.view_definer_role_arn,
-            "view_definer",
-            endpoint_url=aws.endpoint_url,
-            region=aws.region,
-        )
-        prefix = aws.consumer_role_arn_prefix
-        grants = ViewGrants(self.database, definer.client("lakeformation"), prefix)
-        wanted = consumer_grants(plan.views, prefix)
-        current = grants.current()
-        revoked = grants.revoke(current - wanted)
-        done = GlueViews(self.database, definer).sync(plan.views)
-        return done | {"revoked": revoked, "granted": grants.grant(wanted - current)}
+        return register_views(plan.views, self.database, self.settings.aws)
 
     def query(
         self,

@@ -19,7 +19,9 @@ import json
 from collections.abc import Sequence
 
 from lake_assets.access.views import View
+from lake_assets.settings import AwsSettings
 from resources.aws.clients import AssumedRole
+from resources.aws.lake_formation import ViewGrants, consumer_grants
 
 FINGERPRINT = "lake_view_fingerprint"
 # Athena's dialect and engine version of the view's SQL (Trino text, engine version 3).
@@ -98,3 +100,33 @@ class GlueViews:
                 self._glue.delete_table(DatabaseName=self.database, Name=name)
                 done["deleted"].append(name)
         return done
+
+
+def register_views(views: Sequence[View], database: str, aws: AwsSettings) -> dict[str, list[str]]:
+    """The views database made to hold exactly `views`, and each consumer role granted exactly
+    its profile's, all as the view definer (ADR-0161); grants that must go are revoked first,
+    before anything else changes. Returns the names per action."""
+    missing = [
+        name
+        for name, value in (
+            ("LAKE_VIEW_DEFINER_ROLE_ARN", aws.view_definer_role_arn),
+            ("LAKE_CONSUMER_ROLE_ARN_PREFIX", aws.consumer_role_arn_prefix),
+        )
+        if not value
+    ]
+    if missing:
+        raise ValueError(
+            f"{' and '.join(missing)} not set: the masked views are created by the view "
+            "definer role and granted to the consumer roles (Terraform's outputs "
+            "view_definer_role_arn and consumer_role_arn_prefix, in lake_env)"
+        )
+    definer = AssumedRole(
+        aws.view_definer_role_arn, "view_definer", endpoint_url=aws.endpoint_url, region=aws.region
+    )
+    prefix = aws.consumer_role_arn_prefix
+    grants = ViewGrants(database, definer.client("lakeformation"), prefix)
+    wanted = consumer_grants(views, prefix)
+    current = grants.current()
+    revoked = grants.revoke(current - wanted)
+    done = GlueViews(database, definer).sync(views)
+    return done | {"revoked": revoked, "granted": grants.grant(wanted - current)}
