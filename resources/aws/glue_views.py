@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from lake_assets.access.views import View
 from lake_assets.settings import AwsSettings
 from resources.aws.clients import AssumedRole
-from resources.aws.lake_formation import ViewGrants, consumer_grants
+from resources.aws.lake_formation import ViewGrant, ViewGrants, consumer_grants
 
 FINGERPRINT = "lake_view_fingerprint"
 # Athena's dialect and engine version of the view's SQL (Trino text, engine version 3).
@@ -106,6 +106,23 @@ def register_views(views: Sequence[View], database: str, aws: AwsSettings) -> di
     """The views database made to hold exactly `views`, and each consumer role granted exactly
     its profile's, all as the view definer (ADR-0161); grants that must go are revoked first,
     before anything else changes. Returns the names per action."""
+    definer, grants = _as_definer(database, aws)
+    wanted = consumer_grants(views, grants.role_arn_prefix)
+    current = grants.current()
+    revoked = grants.revoke(current - wanted)
+    done = GlueViews(database, definer).sync(views)
+    return done | {"revoked": revoked, "granted": grants.grant(wanted - current)}
+
+
+def view_grants(
+    views: Sequence[View], database: str, aws: AwsSettings
+) -> tuple[set[ViewGrant], set[ViewGrant]]:
+    """(the grants `views` call for, the grants Lake Formation holds): `lake access grants`."""
+    _, grants = _as_definer(database, aws)
+    return consumer_grants(views, grants.role_arn_prefix), grants.current()
+
+
+def _as_definer(database: str, aws: AwsSettings) -> tuple[AssumedRole, ViewGrants]:
     missing = [
         name
         for name, value in (
@@ -124,9 +141,4 @@ def register_views(views: Sequence[View], database: str, aws: AwsSettings) -> di
         aws.view_definer_role_arn, "view_definer", endpoint_url=aws.endpoint_url, region=aws.region
     )
     prefix = aws.consumer_role_arn_prefix
-    grants = ViewGrants(database, definer.client("lakeformation"), prefix)
-    wanted = consumer_grants(views, prefix)
-    current = grants.current()
-    revoked = grants.revoke(current - wanted)
-    done = GlueViews(database, definer).sync(views)
-    return done | {"revoked": revoked, "granted": grants.grant(wanted - current)}
+    return definer, ViewGrants(database, definer.client("lakeformation"), prefix)
