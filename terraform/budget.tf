@@ -7,9 +7,23 @@
 # seen the tag on a bill (Billing > Cost allocation tags; docs/deploy.md): AWS refuses to
 # activate a tag it has not billed yet, so a first apply could not do it.
 
+# The lake's budget over the `project` tag, and a budget per team that asks for one
+# (team_monthly_budgets_usd) over the `team` tag, which the lake's resources and runs carry
+# (config/cost/tagging.yaml): a team hears within hours that its pipelines are running away,
+# where the monthly ledger would say so at the month's end. `team` is activated like `project`
+# (docs/deploy.md).
 locals {
-  # When a budget alerts, the lake's and each team's alike: spent 80% of the month's budget; on
-  # course to spend all of it.
+  budgets = merge(
+    { monthly = { usd = var.monthly_budget_usd, tag = format(local.budget_tag, "project", local.provider_tags.project) } },
+    {
+      for team, usd in var.team_monthly_budgets_usd :
+      "team-${team}-monthly" => { usd = usd, tag = format(local.budget_tag, "team", team) }
+    },
+  )
+  # A budget's TagKeyValue filter, `user:<key>$<value>`: made with format, since "$${" in an HCL
+  # string is an escaped "${", which would leave the reference unevaluated.
+  budget_tag = "user:%s$%s"
+  # When each alerts: spent 80% of the month's budget; on course to spend all of it.
   budget_alerts = [
     { threshold = 80, type = "ACTUAL" },
     { threshold = 100, type = "FORECASTED" },
@@ -17,15 +31,16 @@ locals {
 }
 
 resource "aws_budgets_budget" "lake" {
-  name         = "${var.name_prefix}-${var.environment}-monthly"
+  for_each     = local.budgets
+  name         = "${var.name_prefix}-${var.environment}-${each.key}"
   budget_type  = "COST"
-  limit_amount = format("%.2f", var.monthly_budget_usd)
+  limit_amount = format("%.2f", each.value.usd)
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 
   cost_filter {
     name   = "TagKeyValue"
-    values = ["user:project$${local.provider_tags.project}"]
+    values = [each.value.tag]
   }
 
   dynamic "notification" {
@@ -40,33 +55,10 @@ resource "aws_budgets_budget" "lake" {
   }
 }
 
-# A budget per team that asks for one (team_monthly_budgets_usd): the spend the `team` cost
-# allocation tag names, which the lake's resources and runs carry (config/cost/tagging.yaml), so
-# a team hears within hours that its pipelines are running away, where the monthly ledger would
-# say so at the month's end. Activated like `project` (docs/deploy.md).
-resource "aws_budgets_budget" "team" {
-  for_each     = var.team_monthly_budgets_usd
-  name         = "${var.name_prefix}-${var.environment}-team-${each.key}-monthly"
-  budget_type  = "COST"
-  limit_amount = format("%.2f", each.value)
-  limit_unit   = "USD"
-  time_unit    = "MONTHLY"
-
-  cost_filter {
-    name   = "TagKeyValue"
-    values = ["user:team$${each.key}"]
-  }
-
-  dynamic "notification" {
-    for_each = local.budget_alerts
-    content {
-      comparison_operator       = "GREATER_THAN"
-      threshold                 = notification.value.threshold
-      threshold_type            = "PERCENTAGE"
-      notification_type         = notification.value.type
-      subscriber_sns_topic_arns = [aws_sns_topic.schema_drift_alerts.arn]
-    }
-  }
+# The lake's budget was the resource itself before the teams' joined it.
+moved {
+  from = aws_budgets_budget.lake
+  to   = aws_budgets_budget.lake["monthly"]
 }
 
 # Cost Explorer lives in us-east-1, whatever the lake's region (the billing provider).

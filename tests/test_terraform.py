@@ -747,12 +747,15 @@ def test_cloudwatch_may_publish_to_the_encrypted_alert_topic(config):
 def test_the_budget_and_anomaly_monitor_watch_the_lakes_tag_and_alert_through_the_topic(config):
     """Seed 003's budget alerts (ADR-0140): both read project=lakehouse, both publish to the
     encrypted alert topic, whose policy and key admit exactly their services."""
-    budget = resources_of(config, "aws_budgets_budget")["lake"]
+    budget = one(list(resources_of(config, "aws_budgets_budget").values()))
     assert (budget["budget_type"], budget["time_unit"]) == ("COST", "MONTHLY")
-    assert one(budget["cost_filter"]) == {
-        "name": "TagKeyValue",
-        "values": ["user:project$${local.provider_tags.project}"],
-    }
+    assert budget["for_each"] == "${local.budgets}"
+    assert one(budget["cost_filter"]) == {"name": "TagKeyValue", "values": ["${each.value.tag}"]}
+    # The lake's own is the budget `monthly` on the project tag (the mocked plan in
+    # terraform/tests/aws_profile.tftest.hcl evaluates local.budgets, teams included).
+    budgets = locals_of(config)["budgets"]
+    assert 'monthly = {usd = var.monthly_budget_usd, tag = format(local.budget_tag, "project", ' \
+        'local.provider_tags.project)}' in budgets  # fmt: skip
     assert budget_alerts(config, budget) == {("ACTUAL", 80), ("FORECASTED", 100)}
 
     monitor = one(list(resources_of(config, "aws_ce_anomaly_monitor").values()))
@@ -786,11 +789,12 @@ def test_a_team_that_asks_for_a_budget_gets_one_on_its_team_tag(config):
     from lake_assets.cost.tagging_service import lake_vocabulary
     from lake_assets.settings import load_settings
 
-    team = resources_of(config, "aws_budgets_budget")["team"]
-    assert team["for_each"] == "${var.team_monthly_budgets_usd}"
-    assert team["limit_amount"] == '${format("%.2f", each.value)}'
-    assert one(team["cost_filter"]) == {"name": "TagKeyValue", "values": ["user:team$${each.key}"]}
-    assert budget_alerts(config, team) == {("ACTUAL", 80), ("FORECASTED", 100)}
+    budgets = locals_of(config)["budgets"]
+    assert "for team, usd in var.team_monthly_budgets_usd" in budgets
+    assert (
+        '"team-${team}-monthly" => {usd = usd, tag = format(local.budget_tag, "team", team)}'
+        in budgets
+    )
     assert variables_of(config)["team_monthly_budgets_usd"]["default"] == {}
     policy = load_tagging_policy()
     teams = lake_vocabulary(load_settings(), policy)["team"]

@@ -307,3 +307,30 @@ run "dr_region_is_another_region" {
 
   expect_failures = [var.dr_region]
 }
+
+run "a_budget_for_the_lake_and_each_team_that_asks" {
+  command = plan
+
+  variables {
+    team_monthly_budgets_usd = { "payments-data" = 8000 }
+  }
+
+  assert {
+    condition = (
+      toset(keys(aws_budgets_budget.lake)) == toset(["monthly", "team-payments-data-monthly"]) &&
+      aws_budgets_budget.lake["monthly"].name == "lakehouse-dev-monthly" &&
+      aws_budgets_budget.lake["monthly"].limit_amount == "1000.00" &&
+      tolist(one(aws_budgets_budget.lake["monthly"].cost_filter).values) == tolist(["user:project$lakehouse"]) &&
+      aws_budgets_budget.lake["team-payments-data-monthly"].limit_amount == "8000.00" &&
+      tolist(one(aws_budgets_budget.lake["team-payments-data-monthly"].cost_filter).values) == tolist(["user:team$payments-data"])
+    )
+    error_message = "The lake's budget watches the project tag, a team's its team tag, each with its amount."
+  }
+
+  assert {
+    condition = alltrue([
+      for budget in aws_budgets_budget.lake : length(budget.notification) == 2
+    ])
+    error_message = "Every budget alerts at 80% spent and at a forecast over 100%."
+  }
+}
