@@ -608,6 +608,10 @@ def test_a_consumer_reading_anything_but_its_profiles_views_went_around_the_mask
                    errorCode="AccessDenied"),
         start_query("engineer", at, engineer, "SELECT * FROM lakehouse_curated.customers",
                     CURATED, "engineering"),
+        management("planned", at, assumed_role(FRAUD, "alice@bank.example",
+                                               invokedBy="athena.amazonaws.com"),
+                   "glue.amazonaws.com", "GetTable", {"databaseName": CURATED, "name": "customers"},
+                   "athena.amazonaws.com", "athena.amazonaws.com"),
     ]  # fmt: skip
     found = trail_reads([TrailFile("a.json.gz", delivered(*records))], scope,
                         since=date(2026, 12, 1), until=date(2026, 12, 1))  # fmt: skip
@@ -616,6 +620,7 @@ def test_a_consumer_reading_anything_but_its_profiles_views_went_around_the_mask
         ("object", "fraud_analyst", "read the lake's objects, not a masked view"),
         ("other", "fraud_analyst", "read the view of profile marketing_analyst"),
         ("own", "fraud_analyst", None),
+        ("planned", "fraud_analyst", None),  # Athena's, for the query: judged by the query
         ("refused", "fraud_analyst", None),  # refused: Lake Formation held
         ("table", "fraud_analyst", "read a curated table, not a masked view"),
     ]

@@ -281,8 +281,10 @@ def around_masks(read: Read) -> str | None:
     """Why a consumer's read reached data other than through its own profile's masked views,
     or None. A consumer role may read nothing else (ADR-0161: Lake Formation refuses the rest),
     so a successful one means a grant that should not exist. Judged for consumer roles only:
-    other principals (a service, an administrator) are shown as they are."""
-    if read.as_profile is None or read.error is not None:
+    other principals (a service, an administrator) are shown as they are. Nor is a call a
+    service made for the consumer (Athena's GetTable while it plans a query): what the consumer
+    asked for is the query's own record, judged by the tables it names."""
+    if read.as_profile is None or read.error is not None or read.invoked_by:
         return None
     if read.action == "s3:GetObject":
         return "read the lake's objects, not a masked view"
