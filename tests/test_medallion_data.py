@@ -7,13 +7,17 @@ import csv
 from collections import defaultdict
 from datetime import date
 
+import pytest
+
 from lake_assets.demo.medallion_data import (
     FX_LEVELS,
     business_start,
     declared_holiday,
+    demo_start,
     fx_rate_days,
     generate_medallion,
     order_event_days,
+    staged_days,
 )
 
 START = date(2026, 11, 26)  # a Thursday: the window holds a weekend
@@ -106,3 +110,28 @@ def test_the_files_land_per_ingest_day_with_no_fx_file_on_a_weekend(tmp_path):
         assert next(csv.reader(handle)) == ["rate_date", "base_currency", "quote_currency", "rate"]
     orders = [d for d in deliveries if d.source_id == "order_events"]
     assert len(orders) == 12 and all(d.path.parent.name == d.ingest_date for d in orders)
+
+
+@pytest.mark.parametrize(
+    "today, days, start, staged",
+    [
+        # A Sunday's two days are Friday and Saturday: Friday's rate is carried over Saturday,
+        # so the window opens on Thursday, whose rate Friday's replaces.
+        ("2026-12-06", 2, "2026-12-03", "2026-12-03"),
+        # A Monday's: back to Thursday too (Friday's is carried over the weekend).
+        ("2026-12-07", 2, "2026-12-03", "2026-12-03"),
+        # A Tuesday's open on Friday (the weekend's first day), Monday is the last.
+        ("2026-12-08", 2, "2026-12-04", "2026-12-07"),
+        # The six days of `make demo` on a Sunday: Monday, the holiday Tuesday, then Wednesday
+        # to Friday; Thursday is the latest whose rate nothing carries.
+        ("2026-12-06", 6, "2026-11-30", "2026-12-03"),
+    ],
+)
+def test_a_demo_window_holds_a_day_to_stage_its_fx_failure_on(today, days, start, staged):
+    """One silver day fails the treasury band whatever weekday `make demo` runs on: a Friday's
+    wrong rate, carried over the weekend, would fail three and spend the SLO's budget outright
+    (the dashboard test expects it burning fast)."""
+    first = demo_start(date.fromisoformat(today), days)
+    assert first.isoformat() == start
+    length = (date.fromisoformat(today) - first).days
+    assert max(staged_days(first, length)).isoformat() == staged

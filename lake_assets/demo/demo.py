@@ -33,7 +33,7 @@ from lake_assets.demo.cost import play_cost
 from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.demo.layers import play_layers
-from lake_assets.demo.medallion_data import business_start, generate_medallion
+from lake_assets.demo.medallion_data import demo_start, generate_medallion
 from lake_assets.demo.slo import play_slo
 from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
@@ -124,11 +124,12 @@ def run_demo(
     slos: bool = True,
 ) -> int:
     """Play the `days` days before `today` (UTC) into the settings' lake, which must be empty,
-    from the Friday before when the first falls on a weekend (business_start);
+    from earlier when the first falls on a weekend or the window has no day to stage the FX
+    failure on (medallion_data.demo_start);
     with `bill`, end with the month's bill for the demo's runs (demo/cost.py), with `slos` the
     SLOs of it all (demo/slo.py)."""
     today = today or datetime.now(UTC).date()
-    start = business_start(today - timedelta(days=days))
+    start = demo_start(today, days)
     days = (today - start).days
     # The lake's calendar starts on the demo's first day (whose records are none of them late).
     record_partitions_start(settings.lake_root, start)

@@ -1,8 +1,9 @@
 """The demo's silver and gold: every day built through the layers, then the silver failure an
 operator meets and repairs, following docs/runbooks/restore-silver-from-bronze.md.
 
-The failure: the FX vendor re-sends its last business day with the USD rate's decimal point
-moved (42.1 MYR to the dollar). Bronze publishes it (its plausibility range only warns), silver's
+The failure: the FX vendor re-sends a business day with the USD rate's decimal point moved (42.1
+MYR to the dollar): the latest whose rate no later day of the window carries forward, so one
+silver day fails whatever weekday the demo runs on (medallion_data.staged_days). Bronze publishes it (its plausibility range only warns), silver's
 treasury band blocks the day, and gold keeps the version it had, row for row. The vendor then
 re-sends the correct file, and the runbook's commands rebuild silver and gold."""
 
@@ -13,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from lake_assets.cli.runs import materialize_partitions, report_run
+from lake_assets.demo.medallion_data import staged_days
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.layers.cli import build_layers, layers_summary
@@ -53,15 +55,16 @@ def play_layers(settings: Settings, resources: dict, instance, start: date, last
     if build_layers(settings, DERIVED_TABLES, first, final, **built):
         return 1
 
-    files = _fx_files(settings.lake_root / "_incoming")
-    day = files[-1].parent.name  # the vendor's last business day in the window
+    # The latest day whose rate no later day carries: one silver day fails (demo_start).
+    day = max(staged_days(start, (last - start).days + 1)).isoformat()
+    [staged] = [f for f in _fx_files(settings.lake_root / "_incoming") if f.parent.name == day]
     catalog = resources["catalog"]
     before = catalog.current(WATCHED, day)
     print(
         f"\n--- the FX vendor re-sends {day} with the {SHIFTED} rate's decimal point moved"
         f"\n{WATCHED}[{day}] before: {before.row_count} rows, run {before.run_id[:8]}"
     )
-    bad = resent_fx(files[-1], settings.lake_root / "_incoming" / "resent-bad", 10)
+    bad = resent_fx(staged, settings.lake_root / "_incoming" / "resent-bad", 10)
     if _land_and_promote(settings, resources, instance, bad, day):
         return 1
     print("silver's gate holds the day; gold is held back and keeps what it had:")
@@ -81,7 +84,7 @@ def play_layers(settings: Settings, resources: dict, instance, start: date, last
         f"  lake promote --source fx_rates --date {day}\n"
         f"  lake build silver gold --date {day} --to {final}"
     )
-    good = resent_fx(files[-1], settings.lake_root / "_incoming" / "resent-good", 1)
+    good = resent_fx(staged, settings.lake_root / "_incoming" / "resent-good", 1)
     if _land_and_promote(settings, resources, instance, good, day):
         return 1
     if build_layers(settings, DERIVED_TABLES, day, final, **built):

@@ -47,6 +47,26 @@ def business_start(start: date) -> date:
     return start - timedelta(days=max(0, start.weekday() - 4))
 
 
+def demo_start(today: date, days: int) -> date:
+    """The first day of a demo of the `days` days before `today`: `business_start` of it, then
+    a business day further back at a time until the window holds a day to stage the FX failure
+    on (`staged_days`). A Friday's wrong rate, carried over the weekend, would fail three silver
+    days and spend the SLO's whole budget, where the demo shows it burning fast."""
+    start = business_start(today - timedelta(days=days))
+    while not staged_days(start, (today - start).days):
+        start = business_start(start - timedelta(days=1))
+    return start
+
+
+def staged_days(start: date, days: int) -> list[date]:
+    """The window's days whose rate no later day of it carries: rate days that are the window's
+    last or are followed by another rate day. A wrong rate on one fails one silver day."""
+    holiday = declared_holiday(start, days)
+    rates = fx_rate_days(start, days, frozenset({holiday} - {None}))
+    last = start + timedelta(days=days - 1)
+    return [day for day in rates if day == last or day + timedelta(days=1) in rates]
+
+
 def declared_holiday(start: date, days: int) -> date | None:
     """The public holiday the demo declares inside its window (a cuti peristiwa, as Malaysia
     declares at short notice): the window's second weekday, so a rate precedes the gap; None
