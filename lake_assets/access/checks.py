@@ -1,5 +1,5 @@
 """The consumer boundary watched on the clock (ADR-0164): every morning the trail of the day
-before is read for consumer reads around the masked views (trail.around_masks, ADR-0163). A
+before is read for consumer reads around the masked views (trail.Read.around_masks, ADR-0163). A
 consumer role may read its profile's views and nothing else, so one such read is a grant that
 should not exist: the check fails naming each, and the alert topic hears of it once, since
 each run judges one day. Only on `aws` with the trail's bucket set: a local lake has no trail."""

@@ -23,7 +23,7 @@ import json
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -116,10 +116,27 @@ class Read:
     error: str | None = None  # the call was refused: its errorCode (an attempt, not a read)
     by_lake: bool = False  # made by one of the lake's own roles
     as_profile: str | None = None  # made by the consumer role of this access profile
-    around_masks: str | None = None  # why this read of a consumer went around its views
+
+    @property
+    def around_masks(self) -> str | None:
+        """Why a consumer's read reached data other than through its own profile's masked views,
+        or None. A consumer role may read nothing else (ADR-0161: Lake Formation refuses the rest),
+        so a successful one means a grant that should not exist. Judged for consumer roles only:
+        other principals (a service, an administrator) are shown as they are. Nor is a call a
+        service made for the consumer (Athena's GetTable while it plans a query): what the consumer
+        asked for is the query's own record, judged by the tables it names."""
+        if self.as_profile is None or self.error is not None or self.invoked_by:
+            return None
+        if self.action == "s3:GetObject":
+            return "read the lake's objects, not a masked view"
+        if self.view_profile is None:
+            return "read a curated table, not a masked view"
+        if self.view_profile != self.as_profile:
+            return f"read the view of profile {self.view_profile}"
+        return None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "around_masks": self.around_masks}
 
 
 @dataclass(frozen=True)
@@ -277,24 +294,6 @@ def _table_reads(record: Mapping[str, Any], scope: TrailScope) -> list[dict] | s
 _READERS = {GET_OBJECT: _object_reads, START_QUERY: _query_reads, GET_TABLE: _table_reads}
 
 
-def around_masks(read: Read) -> str | None:
-    """Why a consumer's read reached data other than through its own profile's masked views,
-    or None. A consumer role may read nothing else (ADR-0161: Lake Formation refuses the rest),
-    so a successful one means a grant that should not exist. Judged for consumer roles only:
-    other principals (a service, an administrator) are shown as they are. Nor is a call a
-    service made for the consumer (Athena's GetTable while it plans a query): what the consumer
-    asked for is the query's own record, judged by the tables it names."""
-    if read.as_profile is None or read.error is not None or read.invoked_by:
-        return None
-    if read.action == "s3:GetObject":
-        return "read the lake's objects, not a masked view"
-    if read.view_profile is None:
-        return "read a curated table, not a masked view"
-    if read.view_profile != read.as_profile:
-        return f"read the view of profile {read.view_profile}"
-    return None
-
-
 def reads_of(record: Any, scope: TrailScope) -> list[Read] | str:
     """The lake's reads one record holds, or why it holds none (NOT_A_READ, OTHER_BUCKET,
     OTHER_DATABASE). MalformedRecord when it lacks what every CloudTrail record has, or a part
@@ -336,8 +335,7 @@ def _reads_of(record: Any, scope: TrailScope) -> list[Read] | str:
         "by_lake": bool({principal, role} & scope.lake_roles),
         "as_profile": scope.profile_of(role),
     }
-    reads = [Read(**common, **read) for read in found]
-    return [replace(read, around_masks=around_masks(read)) for read in reads]
+    return [Read(**common, **read) for read in found]
 
 
 def trail_reads(
