@@ -61,10 +61,15 @@ def demo_start(today: date, days: int) -> date:
 def staged_days(start: date, days: int) -> list[date]:
     """The window's days whose rate no later day of it carries: rate days that are the window's
     last or are followed by another rate day. A wrong rate on one fails one silver day."""
-    holiday = declared_holiday(start, days)
-    rates = fx_rate_days(start, days, frozenset({holiday} - {None}))
+    rates = window_fx_rates(start, days)
     last = start + timedelta(days=days - 1)
     return [day for day in rates if day == last or day + timedelta(days=1) in rates]
+
+
+def window_fx_rates(start: date, days: int) -> dict[date, list[dict]]:
+    """The vendor's rates of a demo window: its business days but the holiday it declares."""
+    holiday = declared_holiday(start, days)
+    return fx_rate_days(start, days, frozenset({holiday} - {None}))
 
 
 def declared_holiday(start: date, days: int) -> date | None:
@@ -218,8 +223,7 @@ def _held_back(events: list[dict]) -> dict:
 def generate_medallion(out_dir: Path, start: date, days: int) -> list[DemoDelivery]:
     """Write each day's order_events part files and fx_rates file under out_dir/<ingest date>/
     and list them in delivery order."""
-    holiday = declared_holiday(start, days)
-    fx = fx_rate_days(start, days, frozenset({holiday} if holiday else ()))
+    fx = window_fx_rates(start, days)
     deliveries = []
     offset = 0
     for day, parts in order_event_days(start, days).items():
