@@ -28,7 +28,7 @@ def checked_graph(
         ingestion_definitions(settings, partitions_def, contracts),
         history_definitions(settings, partitions_def),
         marts_definitions(partitions_def),
-        layers_definitions(partitions_def, contracts),
+        layers_definitions(partitions_def, contracts, settings.sources),
     ]
     rules = [*load_rules(settings.dependencies_file), *referential_rechecks(contracts, settings)]
     targets = {

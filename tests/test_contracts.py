@@ -64,6 +64,7 @@ def test_shipped_contracts_load():
         "order_events",
         "silver_customer",
         "silver_fx_rates",
+        "silver_orders",
     }
     cards = contracts["card_transactions"]
     assert {r.kind for r in cards.rules} == {

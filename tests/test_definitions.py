@@ -194,6 +194,11 @@ CHECKS = [
     "silver/fx_rates:contract_schema_not_null_source_rate_date",
     "silver/fx_rates:inputs_passed_gate",
     "silver/fx_rates:slo",
+    "silver/orders:contract_customer_known",
+    "silver/orders:contract_schema_not_null_deleted",
+    "silver/orders:contract_schema_not_null_order_date",
+    "silver/orders:contract_schema_not_null_order_id",
+    "silver/orders:contract_schema_not_null_seq",
     "silver/orders:inputs_passed_gate",
     "silver/orders:slo",
 ]

@@ -161,6 +161,80 @@ def test_an_audited_write_counts_in_its_own_pass_and_reports_only_what_it_wrote(
     assert (alone["rows"], len(alone["files"]), alone["violations"]) == (0, 1, {})
 
 
+CUSTOMER_KNOWN = {
+    "name": "customer_known",
+    "severity": "error",
+    "referential_integrity": {
+        "column": "customer_id",
+        "references": {"dataset": "silver_known", "column": "customer_id"},
+    },
+}
+
+
+def with_rule(derived: DerivedTable, rule: dict, **changes) -> DerivedTable:
+    """`derived` with `rule` added to its contract, and `changes` to its fields."""
+    contract = derived.contract.model_copy(
+        update={"rules": (*derived.contract.rules, Rule.model_validate(rule))}
+    )
+    return DerivedTable(**{**derived.__dict__, "contract": contract, **changes})
+
+
+def test_an_audited_write_counts_a_referential_rules_orphans_in_the_same_pass(spark, tmp_path):
+    """A referential rule of a derived table's contract (ADR-0167): the reference's keys, as the
+    plan resolved them, joined in before the write; per partition the orphans counted with the
+    other rules, a null key none, a key the reference holds twice no extra row; still one file
+    per slice. A plan that does not resolve the reference is refused naming the rule."""
+    folder = tmp_path / "known" / f"event_date={DAY}"
+    spark.createDataFrame([("C1",), ("C1",), ("C3",)], "customer_id string").coalesce(
+        1
+    ).write.parquet(str(folder))
+    uris = [str(p) for p in folder.glob("*.parquet")]
+    known = {
+        "dataset": "silver_known",
+        "columns": {"customer_id": "string"},
+        "groups": [{"columns": {"customer_id": "string"}, "uris": uris}],
+    }
+    contract = with_rule(table(9), CUSTOMER_KNOWN).contract.model_dump(by_alias=True, mode="json")
+    rows = [("C1", 1, "2026-03-01"), ("C2", 1, "2026-03-01"), ("C2", 2, DAY), (None, 1, DAY)]
+    rows.append(("C3", 1, DAY))
+    frame = spark.createDataFrame(rows, "customer_id string, transactions bigint, day string")
+    frame = frame.select("customer_id", "transactions", F.to_date("day").alias("event_date"))
+    plan = {
+        "columns": dict(table(9).columns),
+        "contract": contract,
+        "partition": DAY,
+        "inputs": {"silver_known": known},
+        "output_uri": str(tmp_path / "sliced"),
+    }
+    written = write_audited(spark, frame.repartition(1), plan, ["2026-03-01", DAY])
+    assert {d: (w["rows"], len(w["files"]), w["violations"]) for d, w in written.items()} == {
+        "2026-03-01": (2, 1, {"customer_known": 1}),
+        DAY: (3, 1, {"customer_known": 1, "schema.not_null.customer_id": 1}),
+    }
+    unresolved = {**plan, "inputs": {}, "output_uri": str(tmp_path / "unresolved")}
+    with pytest.raises(ValueError, match="rule 'customer_known' checks customer_id against "):
+        write_audited(spark, frame, unresolved, [DAY])
+
+
+def test_a_derived_tables_reference_becomes_a_required_input_of_the_same_day():
+    """with_contract: the dataset a referential rule checks against is read for the day built,
+    and required, so the gate holds the build until it is published and passed its checks;
+    a reference the table reads as optional or over several days is refused."""
+    ruled = with_rule(table(9), CUSTOMER_KNOWN)
+    added = ruled.with_contract({}, lambda dataset: ("silver", dataset.removeprefix("silver_")))
+    assert added.inputs == (CARDS, CUSTOMERS, LayerInput("silver_known", ("silver", "known")))
+    assert gate(added, DAY, [state("card_transactions")]).held_by == (
+        "silver_known[2026-03-02] is not published yet",
+    )
+    optional = LayerInput("silver_known", ("silver", "known"), required=False)
+    over_days = LayerInput("silver_known", ("silver", "known"), lookback_days=2)
+    for declared in (optional, over_days):
+        with pytest.raises(ValueError, match="an input the table reads as optional or over"):
+            with_rule(table(9), CUSTOMER_KNOWN, inputs=(CARDS, declared)).with_contract({})
+    with pytest.raises(ValueError, match="checks against silver_known, whose asset nobody named"):
+        ruled.with_contract({})
+
+
 def test_per_partition_tallies_are_exact_over_many_partitions_and_tasks(spark, tmp_path):
     """A sliced write's counts per partition come from histograms of codes, a partition's slot
     and a bit per condition (ADR-0135, ADR-0152): exact with 90 partitions, each spread over 6
@@ -315,6 +389,80 @@ def test_as_assets_a_blocked_partition_holds_the_layer_built_on_it(lake):
     assert lake.catalog.current("gold_counts", DAY) is None
     assert run(table(9)).success and run(on_top).success  # repaired: both publish
     assert lake.catalog.current("gold_counts", DAY).row_count == 3
+
+
+FORGOTTEN: set[str] = set()  # customers the toy reference leaves out of its next build
+
+
+def known_job(spark, plan: dict) -> dict:
+    """A toy reference: the customers of the day's cards, but for `plan["forgotten"]`."""
+    cards = read_resolved(spark, plan["inputs"]["card_transactions"])
+    known = cards.select("customer_id").distinct()
+    return write_derived(spark, known.where(~F.col("customer_id").isin(plan["forgotten"])), plan)
+
+
+KNOWN = DerivedTable(
+    dataset="silver_known",
+    asset=("silver", "known"),
+    job="known_customers",
+    inputs=(CARDS,),
+    columns={"customer_id": "string"},
+    description="toy reference",
+    plan_extra=lambda _: {"forgotten": sorted(FORGOTTEN)},
+)
+
+
+def test_as_assets_an_orphan_of_a_referential_rule_holds_the_day_and_keeps_its_version(
+    lake, spark, monkeypatch
+):
+    """Seed 000's failure mode one layer up (ADR-0167): the reference drops a customer the
+    table's rows still name; each passes its own checks, and the rule at the boundary holds
+    the table's day, naming the rule and the orphans, with the version built before readable
+    row for row. The reference is an input (with_contract), so one run builds it first."""
+    from dagster import AssetKey, materialize
+
+    from lake_assets.layers.assets import build_layer_asset
+    from partitions import daily_partitions
+
+    monkeypatch.setitem(jobs.JOBS, "known_customers", "test_layers:known_job")
+    monkeypatch.setattr("test_layers.FORGOTTEN", set())
+    days = daily_partitions(lake.settings.partitions_start)
+    counts = with_rule(table(9), CUSTOMER_KNOWN, inputs=(CARDS,)).with_contract(
+        {}, lambda dataset: KNOWN.asset
+    )
+    counts_asset = build_layer_asset(counts, days)
+    assert AssetKey(["silver", "known"]) in counts_asset.asset_deps[counts_asset.key]
+
+    def run():
+        assets = [build_layer_asset(KNOWN, days), counts_asset]
+        return materialize(
+            assets,
+            partition_key=DAY,
+            resources=lake.resources,
+            instance=lake.instance,
+            raise_on_error=False,
+        )
+
+    assert run().success
+    before = sorted(map(tuple, lake.rows(spark, "silver_card_counts").collect()))
+    FORGOTTEN.add("C002")
+    held = run()
+    assert not held.success
+    assert lake.catalog.current("silver_known", DAY).row_count == 2  # the reference published
+    check = next(
+        c for c in held.get_asset_check_evaluations() if c.check_name == "contract_customer_known"
+    )
+    assert not check.passed
+    assert "rule 'customer_known' (referential_integrity on column customer_id -> " in (
+        check.description
+    )
+    assert "1 violating rows; the partition is not published" in check.description
+    counts_key = AssetKey(["silver", "card_counts"])
+    last = lake.instance.fetch_materializations(counts_key, limit=1).records[0]
+    assert last.asset_materialization.metadata["blocked_by"].value == ["customer_known"]
+    assert sorted(map(tuple, lake.rows(spark, "silver_card_counts").collect())) == before
+    FORGOTTEN.clear()
+    assert run().success  # the reference knows C002 again: the day builds
 
 
 def test_as_assets_an_input_whose_last_run_failed_holds_the_layer_and_keeps_its_version(lake):

@@ -223,3 +223,50 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
     ]
     tombstone = lake.rows(spark, "silver_orders", [mon]).where("order_id = 'O3'").first()
     assert (tombstone["deleted"], tombstone["seq"]) == (True, 4)
+
+
+def test_an_order_whose_customer_silver_no_longer_holds_holds_the_day_under_the_shipped_contract(
+    tmp_path, spark
+):
+    """config/contracts/silver_orders.yaml's `customer_known` (ADR-0167), through Dagster: the
+    day's conformed customers lack C00007, whom an order names; the day is held naming the
+    rule and its one orphan (a tombstone's null customer is none), nothing is published; once
+    silver_customer holds C00007, the same day publishes."""
+    import shutil
+
+    from gold_inputs import CUSTOMER_COLUMNS, CUSTOMERS, customer, publish_rows
+    from lake_harness import Lake
+
+    from lake_assets.settings import DEFAULT_CONTRACTS_DIR
+
+    contracts = tmp_path / "contracts"  # silver's alone: bronze's would hold the orders first
+    contracts.mkdir()
+    for name in ("silver_orders.yaml", "silver_customer.yaml"):
+        shutil.copy(DEFAULT_CONTRACTS_DIR / name, contracts / name)
+    lake = Lake(tmp_path / "lake", contracts)
+    mon = "2026-03-02"
+    publish_rows(lake, spark, "silver_customer", CUSTOMERS, CUSTOMER_COLUMNS, "silver-1")
+    deliver_changes(
+        lake,
+        mon,
+        [
+            change("O1", 1, op="insert", status="placed", customer_id="C00001"),
+            change("O2", 1, op="insert", status="placed", customer_id="C00007"),
+            change("O3", 2, op="delete", order_date=mon),
+        ],
+    )
+    held = lake.materialize([ORDERS_ASSET], mon)
+    assert not held.success
+    check = next(
+        c for c in held.get_asset_check_evaluations() if c.check_name == "contract_customer_known"
+    )
+    assert not check.passed and "in partition 2026-03-02: 1 violating rows" in check.description
+    assert lake.catalog.partitions("silver_orders") == []
+    with_seven = [*CUSTOMERS, customer(7, "retail")]  # C00007
+    publish_rows(lake, spark, "silver_customer", with_seven, CUSTOMER_COLUMNS, "silver-2")
+    built = lake.materialize([ORDERS_ASSET], mon)
+    assert built.success, failure_message(built)
+    assert sorted(p.partition for p in lake.catalog.partitions("silver_orders")) == [
+        "2026-03-01",
+        mon,
+    ]

@@ -153,6 +153,46 @@ def key_hash(*columns: str) -> Column:
     return F.xxhash64(*columns)
 
 
+def with_reference_found(
+    frame: DataFrame,
+    rule: Rule,
+    reference: DataFrame,
+    found_col: str,
+    partition_col: str | None = None,
+) -> DataFrame:
+    """`frame` with `found_col`: whether the rule's column names a key of `reference` (in the
+    reference's same `partition_col` partition, when one is given). An orphan is a row whose
+    key is not null and not found (`orphaned`).
+
+    An EXISTS subquery, which Spark plans as an existence join: it never multiplies a row,
+    however often the reference holds its key, so the reference's keys need no distinct (a
+    shuffle: a third of the orders merge's time, ADR-0167). The reference is broadcast: limit
+    it to the partitions being checked."""
+    check = rule.check
+    if not isinstance(check, ReferentialIntegrity):
+        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
+    on_partition = [partition_col] if partition_col else []
+    known = reference.select(
+        *[F.col(c).alias(_REF_PARTITION) for c in on_partition],
+        F.col(check.references.column).alias(_REF_KEY),
+    )
+    matches = f"r.{_REF_KEY} = f.`{check.column}`" + "".join(
+        f" AND r.{_REF_PARTITION} = f.`{c}`" for c in on_partition
+    )
+    return frame.sparkSession.sql(
+        f"SELECT f.*, EXISTS (SELECT /*+ BROADCAST(r) */ 1 FROM {{known}} r WHERE {matches}) "
+        f"AS `{found_col}` FROM {{frame}} f",
+        known=known,
+        frame=frame,
+    )
+
+
+def orphaned(rule: Rule, found_col: str) -> Column:
+    """True on a row of with_reference_found whose key the reference does not hold; a null key
+    is no orphan."""
+    return F.col(rule.columns[0]).isNotNull() & ~F.col(found_col)
+
+
 def with_referential_violations(
     frame: DataFrame,
     rule: Rule,
@@ -166,26 +206,10 @@ def with_referential_violations(
     to the partitions being promoted, since it is broadcast. A partition the reference has not
     published flags every row: `ri_phase` decides whether that counts.
     """
-    check = rule.check
-    if not isinstance(check, ReferentialIntegrity):
-        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
-    # Distinct keys, so the left join can never multiply rows and upset the row counts.
-    known = (
-        reference.select(
-            F.col(partition_col).alias(_REF_PARTITION),
-            F.col(check.references.column).alias(_REF_KEY),
-        )
-        .distinct()
-        .withColumn(_REF_FOUND, F.lit(True))
-    )
-    matches = (F.col(partition_col) == F.col(_REF_PARTITION)) & (
-        F.col(check.column) == F.col(_REF_KEY)
-    )
-    orphan = F.col(check.column).isNotNull() & F.col(_REF_FOUND).isNull()
     return (
-        frame.join(F.broadcast(known), matches, "left")
-        .withColumn(violations_col, _append_when(orphan, violations_col, rule))
-        .drop(_REF_PARTITION, _REF_KEY, _REF_FOUND)
+        with_reference_found(frame, rule, reference, _REF_FOUND, partition_col)
+        .withColumn(violations_col, _append_when(orphaned(rule, _REF_FOUND), violations_col, rule))
+        .drop(_REF_FOUND)
     )
 
 

@@ -3,12 +3,13 @@ output contract (config/contracts/<dataset>.yaml) when it has one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from dagster import Definitions, PartitionsDefinition
 
 from lake_assets.contracts.model import Contract
 from lake_assets.gold.derived import GOLD_DERIVED_TABLES
+from lake_assets.ingestion.asset_keys import asset_of
 from lake_assets.layers.assets import build_layer_asset
 from lake_assets.layers.model import DerivedTable
 from lake_assets.silver.customer_table import SILVER_CRM_CONTACTS, SILVER_CUSTOMER
@@ -28,8 +29,17 @@ DERIVED_TABLES: tuple[DerivedTable, ...] = (
 def layers_definitions(
     partitions_def: PartitionsDefinition,
     contracts: Mapping[str, Contract],
+    sources: Collection[str] = (),
     tables: Sequence[DerivedTable] = DERIVED_TABLES,
 ) -> Definitions:
+    """`sources`: the lake's source ids, whose tables a referential rule may check against."""
+
+    def reference_asset(dataset: str) -> tuple[str, ...]:
+        return tuple(asset_of(dataset, sources).path)
+
     return Definitions(
-        assets=[build_layer_asset(t.with_contract(contracts), partitions_def) for t in tables]
+        assets=[
+            build_layer_asset(t.with_contract(contracts, reference_asset), partitions_def)
+            for t in tables
+        ]
     )

@@ -2,10 +2,11 @@
 into the run's folder, audited in that same pass. Dagster-free and catalog-free, like every
 registered job (lake_assets/runtime/jobs.py).
 
-The audit (rows, the counts a job asks for, the output contract's row rules) is a Spark
-`Observation` of the write: the rows counted are those the writer committed, and no second
-pass reads them back. The files are the committed folder's listing; only a contract's unique
-rules read the written files again, their key columns alone (ADR-0119).
+The audit (rows, the counts a job asks for, the output contract's row rules and referential
+rules) is a Spark `Observation` of the write: the rows counted are those the writer committed,
+and no second pass reads them back. A referential rule's reference keys are joined in before
+the write (a broadcast: ADR-0167). The files are the committed folder's listing; only a
+contract's unique rules read the written files again, their key columns alone (ADR-0119).
 """
 
 from __future__ import annotations
@@ -20,8 +21,19 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
-from lake_assets.contracts.rules import row_rules_violated, unique_violation_counts
-from lake_assets.tables.frames import PARTITION, conformed, value_lookup, written_files
+from lake_assets.contracts.rules import (
+    orphaned,
+    row_rules_violated,
+    unique_violation_counts,
+    with_reference_found,
+)
+from lake_assets.tables.frames import (
+    PARTITION,
+    conformed,
+    read_resolved,
+    value_lookup,
+    written_files,
+)
 
 # Up to this many written rows, a unique rule's keys are counted on the driver (tens of MB of
 # Arrow), where a Spark shuffle's fixed cost would outweigh them: a day of a large table.
@@ -62,6 +74,9 @@ def write_audited(
     contract = Contract.model_validate(plan["contract"]) if plan.get("contract") else None
     conditions = {"rows": F.lit(True), **(counted or {})}
     rules = row_rules_violated(contract, frame.columns) if contract else {}
+    if contract is not None:
+        frame, orphans = _with_references(spark, frame, plan, contract)
+        rules = {**rules, **orphans}
     tallied = {**conditions, **rules}
     keys = list(partitions) if partitions is not None else [plan["partition"]]
     # One tally per condition, named by position (a rule's name is free text), or per partition
@@ -111,6 +126,28 @@ def write_audited(
         for key, counts in values.items()
         if partitions is None or counts["rows"]
     }
+
+
+def _with_references(
+    spark: SparkSession, frame: DataFrame, plan: dict, contract: Contract
+) -> tuple[DataFrame, dict[str, Column]]:
+    """`frame` joined to the keys of each referential rule's reference, read as the plan
+    resolved it (the reference is an input of the table: layers.model.DerivedTable
+    .with_contract), and per rule the condition that holds on its orphans. The join is a
+    broadcast that keeps the frame's partitioning: a sliced write still writes a file per slice."""
+    orphans = {}
+    for number, rule in enumerate(contract.rules_of("referential_integrity")):
+        reference = rule.check.references.dataset
+        resolved = plan["inputs"].get(reference)
+        if resolved is None:
+            raise ValueError(
+                f"rule {rule.name!r} checks {rule.check.column} against {reference}, which "
+                f"the plan of {plan['partition']} does not resolve"
+            )
+        found = f"_reference_found{number}"
+        frame = with_reference_found(frame, rule, read_resolved(spark, resolved), found)
+        orphans[rule.name] = orphaned(rule, found)
+    return frame, orphans
 
 
 def _slot_tallies(conditions: Sequence[Column], keys: Sequence[str], key_type) -> list[Column]:

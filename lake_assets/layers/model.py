@@ -74,8 +74,16 @@ class DerivedTable:
     def layer(self) -> str:
         return self.asset[0]
 
-    def with_contract(self, contracts: Mapping[str, Contract]) -> DerivedTable:
-        # A contract in config/contracts/ wins; a table may declare its own (gold does).
+    def with_contract(
+        self,
+        contracts: Mapping[str, Contract],
+        asset_of: Callable[[str], tuple[str, ...]] | None = None,
+    ) -> DerivedTable:
+        """The table with its contract from `contracts` (config wins over the declared one), and
+        each dataset a referential rule of it checks against as a required input of the same
+        day (`asset_of` names the reference's asset): the gate then holds the build until the
+        reference has published the day and passed its own checks, and the plan resolves the
+        version the rule is checked against (ADR-0167)."""
         contract = contracts.get(self.dataset, self.contract)
         scored = [r.name for r in contract.rules_of("quality_score")] if contract else []
         if scored:
@@ -85,4 +93,23 @@ class DerivedTable:
                 "judges the rows promotion quarantines; a derived table quarantines none, so "
                 "declare fail rules on what it must not contain instead"
             )
-        return replace(self, contract=contract)
+        inputs = list(self.inputs)
+        for rule in contract.rules_of("referential_integrity") if contract else ():
+            reference = rule.check.references.dataset
+            declared = next((i for i in inputs if i.dataset == reference), None)
+            if declared is None:
+                if asset_of is None:
+                    raise ValueError(
+                        f"contract {self.dataset}: rule {rule.name!r} checks against "
+                        f"{reference}, whose asset nobody named"
+                    )
+                inputs.append(LayerInput(reference, asset_of(reference)))
+            elif not declared.required or declared.lookback_days:
+                # Left out when it has not published the day (the rule would check nothing), or
+                # read over several days (a key gone today would still be found).
+                raise ValueError(
+                    f"contract {self.dataset}: rule {rule.name!r} checks against {reference}, "
+                    "an input the table reads as optional or over several days; a reference "
+                    "is read for the day built, and required"
+                )
+        return replace(self, contract=contract, inputs=tuple(inputs))

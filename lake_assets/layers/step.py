@@ -134,6 +134,20 @@ def step_plan(
     return StepPlan(read, current, version, folder, plan)
 
 
+def _references_published(
+    table: DerivedTable, partition: str, read: dict[str, list[PublishedPartition]]
+) -> dict[tuple[str, str], datetime | None]:
+    """When each referential rule's reference published the version the build read (an input
+    of the same day, so published: the gate held the build otherwise)."""
+    published = {}
+    for rule in table.contract.rules_of("referential_integrity"):
+        versions = read.get(rule.check.references.dataset) or []
+        published[(rule.name, partition)] = (
+            datetime.fromisoformat(versions[-1].published_at) if versions else None
+        )
+    return published
+
+
 def run_step(
     table: DerivedTable,
     partition: str,
@@ -188,7 +202,7 @@ def run_step(
                 {partition: violations},
                 {partition: outcome.rows_out},
                 {p.partition: p.row_count for p in catalog.partitions(table.dataset)},
-                {},
+                _references_published(table, partition, read),
                 now or datetime.now(UTC),
             )[partition]
         if outcome.blocked_by_contract:
