@@ -183,7 +183,8 @@ def test_an_audited_write_counts_a_referential_rules_orphans_in_the_same_pass(sp
     """A referential rule of a derived table's contract (ADR-0167): the reference's keys, as the
     plan resolved them, joined in before the write; per partition the orphans counted with the
     other rules, a null key none, a key the reference holds twice no extra row; still one file
-    per slice. A plan that does not resolve the reference is refused naming the rule."""
+    per slice, and its first orphan keys. A plan that does not resolve the reference is refused
+    naming the rule."""
     folder = tmp_path / "known" / f"event_date={DAY}"
     spark.createDataFrame([("C1",), ("C1",), ("C3",)], "customer_id string").coalesce(
         1
@@ -211,6 +212,8 @@ def test_an_audited_write_counts_a_referential_rules_orphans_in_the_same_pass(sp
         "2026-03-01": (2, 1, {"customer_known": 1}),
         DAY: (3, 1, {"customer_known": 1, "schema.not_null.customer_id": 1}),
     }
+    # The orphan keys, read back only because there are some: what to look up in the reference.
+    assert {w["orphan_keys"]["customer_known"] == ["C2"] for w in written.values()} == {True}
     unresolved = {**plan, "inputs": {}, "output_uri": str(tmp_path / "unresolved")}
     with pytest.raises(ValueError, match="rule 'customer_known' checks customer_id against "):
         write_audited(spark, frame, unresolved, [DAY])
@@ -456,7 +459,10 @@ def test_as_assets_an_orphan_of_a_referential_rule_holds_the_day_and_keeps_its_v
     assert "rule 'customer_known' (referential_integrity on column customer_id -> " in (
         check.description
     )
-    assert "1 violating rows; the partition is not published" in check.description
+    assert (
+        "1 violating rows, customer_id not in silver_known: C002; the partition is not published"
+        in check.description
+    )
     counts_key = AssetKey(["silver", "card_counts"])
     last = lake.instance.fetch_materializations(counts_key, limit=1).records[0]
     assert last.asset_materialization.metadata["blocked_by"].value == ["customer_known"]

@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import (
+    SAMPLE_ROWS,
     orphaned,
     row_rules_violated,
     unique_violation_counts,
@@ -113,6 +114,7 @@ def write_audited(
     unique = (
         _unique_violations(spark, plan, contract, partitions is not None, written) if files else {}
     )
+    orphans = _orphan_keys(spark, plan, contract, {r for c in values.values() for r in c if c[r]})
     return {
         key: {
             "rows": counts["rows"],
@@ -121,6 +123,7 @@ def write_audited(
                 **{rule: counts[rule] for rule in rules if counts[rule]},
                 **unique.get(key, {}),
             },
+            **({"orphan_keys": orphans} if orphans else {}),
             **{name: counts[name] for name in counted or {}},
         }
         for key, counts in values.items()
@@ -148,6 +151,33 @@ def _with_references(
         frame = with_reference_found(frame, rule, read_resolved(spark, resolved), found)
         orphans[rule.name] = orphaned(rule, found)
     return frame, orphans
+
+
+def _orphan_keys(
+    spark: SparkSession, plan: dict, contract: Contract | None, broken: set[str]
+) -> dict[str, list[str]]:
+    """Per referential rule that found orphans in the write (`broken` names the conditions
+    that held on some row), the first SAMPLE_ROWS of its orphan keys in order: what an operator
+    looks up in the reference. Read back from the written files, the key column alone, and
+    only when a rule found some: a write without orphans pays nothing for it."""
+    if contract is None:
+        return {}
+    ruled = [r for r in contract.rules_of("referential_integrity") if r.name in broken]
+    samples = {}
+    for number, rule in enumerate(ruled):
+        column, found = rule.check.column, f"_reference_found{number}"
+        written = spark.read.parquet(plan["output_uri"]).select(column)
+        reference = read_resolved(spark, plan["inputs"][rule.check.references.dataset])
+        keys = (
+            with_reference_found(written, rule, reference, found)
+            .where(orphaned(rule, found))
+            .select(F.col(column).cast("string"))
+            .distinct()
+            .orderBy(column)
+            .limit(SAMPLE_ROWS)
+        )
+        samples[rule.name] = [row[0] for row in keys.collect()]
+    return samples
 
 
 def _slot_tallies(conditions: Sequence[Column], keys: Sequence[str], key_type) -> list[Column]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from lake_assets.contracts.gate import PartitionVerdict, judge_partitions
+from lake_assets.contracts.rules import SAMPLE_ROWS
 from lake_assets.events.model import DataReady
 from lake_assets.events.outbox import Announcement, stage
 from lake_assets.ingestion.publish import PartialPublish
@@ -148,6 +149,20 @@ def _references_published(
     return published
 
 
+def _name_orphans(verdict: PartitionVerdict, written, contract) -> None:
+    """A referential rule's outcome names its first orphan keys (job.write_audited samples
+    them), so its check says which keys to look up in the reference, not only how many."""
+    for rule in contract.rules_of("referential_integrity"):
+        keys = sorted({k for w in written for k in w.get("orphan_keys", {}).get(rule.name, [])})
+        outcome = verdict.rules[rule.name]
+        if keys and outcome.violations:
+            shown = ", ".join(keys[:SAMPLE_ROWS])
+            outcome.detail = (
+                f"{outcome.violations} violating rows, {rule.check.column} not in "
+                f"{rule.check.references.dataset}: {shown}{', ...' if len(keys) > SAMPLE_ROWS else ''}"
+            )
+
+
 def run_step(
     table: DerivedTable,
     partition: str,
@@ -205,6 +220,7 @@ def run_step(
                 _references_published(table, partition, read),
                 now or datetime.now(UTC),
             )[partition]
+            _name_orphans(outcome.verdict, written.values(), table.contract)
         if outcome.blocked_by_contract:
             # Never resolved by anyone: the folder goes, the published versions stay.
             storage.delete_prefix(folder)

@@ -99,8 +99,9 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
     `contract`, the output contract (or None).
 
     Result: `touched`, per touched slice its `rows`, `tombstones` and whether a change won
-    there (`rewritten`); `slices`, per rewritten slice the `rows`, `files` and each contract
-    rule's `violations`; `rows`, their sum. A replayed day rewrites no slice: its folders are
+    there (`rewritten`); `slices`, per rewritten slice the `rows`, `files`, each contract
+    rule's `violations` and, where a referential rule found any, its `orphan_keys`; `rows`,
+    their sum. A replayed day rewrites no slice: its folders are
     written but never published (the retention sweep removes them). Changes on an order date
     the plan has no slice for (order_events republished since the plan) fail the job."""
     changes = read_resolved(spark, plan["inputs"]["order_events"])
@@ -127,7 +128,8 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
             for d, t in touched.items()
         },
         "slices": {
-            d: {k: s[k] for k in ("rows", "files", "violations")} for d, s in slices.items()
+            d: {k: s[k] for k in ("rows", "files", "violations", "orphan_keys") if k in s}
+            for d, s in slices.items()
         },
         "rows": sum(s["rows"] for s in slices.values()),
     }
