@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from cur_inputs import costs_in_nanos, tiny_cur, tiny_delivery
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from gold_inputs import CUSTOMERS, publish_inputs, publish_rows
 from gold_inputs import DAY as GOLD_DAY
-from gold_inputs import publish_inputs
 from lake_harness import Lake
 from test_history import MON, TUE, History
 from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
@@ -441,31 +441,42 @@ def _check_gold(result: dict, plan: dict, lake, spark) -> None:
 
 
 def _orders_plan(lake, spark) -> dict:
+    """With the shipped contract: its referential rule joins the day's silver_customer, where
+    C00009 is missing (ADR-0167)."""
     changes = [
         change("O1", 2, status="paid"),  # before its insert in the file: seq decides
         change("O1", 1, op="insert", status="placed"),
         change("O2", 1, op="delete", order_date=DAY),
+        change("O3", 1, op="insert", status="placed", customer_id="C00009"),
     ]
     deliver_changes(lake, DAY, changes)
-    return step_plan(SILVER_ORDERS, DAY, "run-1", lake.catalog, lake.storage).plan
+    publish_rows(lake, spark, "silver_customer", CUSTOMERS, CUSTOMER_COLUMNS, "silver-1")
+    contract = load_contract(contract_file(SILVER_ORDERS.dataset))
+    shipped = SILVER_ORDERS.with_contract(
+        {SILVER_ORDERS.dataset: contract}, lambda dataset: ("silver", "customer")
+    )
+    return step_plan(shipped, DAY, "run-1", lake.catalog, lake.storage).plan
 
 
 def _check_orders(result: dict, plan: dict, lake, spark) -> None:
     touched = result["touched"]
     assert {d: (s["rows"], s["tombstones"], s["rewritten"]) for d, s in touched.items()} == {
-        "2026-03-01": (1, 0, True),
+        "2026-03-01": (2, 0, True),
         DAY: (1, 1, True),
     }
-    assert {d: (s["rows"], len(s["files"])) for d, s in result["slices"].items()} == {
-        "2026-03-01": (1, 1),
-        DAY: (1, 1),
+    slices = result["slices"]
+    assert {d: (s["rows"], len(s["files"]), s["violations"]) for d, s in slices.items()} == {
+        "2026-03-01": (2, 1, {"customer_known": 1}),
+        DAY: (1, 1, {}),  # a tombstone names no customer
     }
+    assert slices["2026-03-01"]["orphan_keys"] == {"customer_known": ["C00009"]}
     written = spark.read.parquet(plan["output_uri"])
     assert sorted(
         tuple(r) for r in written.select("order_id", "status", "seq", "deleted").collect()
     ) == [
         ("O1", "paid", 2, False),
         ("O2", None, 1, True),
+        ("O3", "placed", 1, False),
     ]
 
 
