@@ -4,6 +4,8 @@ both the same way, naming file, key and reason."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dagster import AssetsDefinition, Definitions, PartitionsDefinition
 
 from lake_assets.contracts.model import Contract, lake_contracts
@@ -11,7 +13,8 @@ from lake_assets.events.model import DependencyRule, check_rules, load_rules
 from lake_assets.history.definitions import history_definitions
 from lake_assets.ingestion.asset_keys import curated_key_of
 from lake_assets.ingestion.definitions import ingestion_definitions
-from lake_assets.layers.definitions import DERIVED_TABLES, layers_definitions
+from lake_assets.layers.definitions import DERIVED_TABLES, contracted_tables, layers_definitions
+from lake_assets.layers.model import DerivedTable
 from lake_assets.marts.definitions import marts_definitions
 from lake_assets.settings import Settings
 from partitions import daily_partitions
@@ -24,13 +27,14 @@ def checked_graph(
     marts, the derived layers), with every reference between them and the sources checked: a config error fails
     here, when the code location loads."""
     contracts = lake_contracts(settings)
+    tables = contracted_tables(contracts, settings.sources)
     data = [
         ingestion_definitions(settings, partitions_def, contracts),
         history_definitions(settings, partitions_def),
         marts_definitions(partitions_def),
-        layers_definitions(partitions_def, contracts, settings.sources),
+        layers_definitions(partitions_def, tables),
     ]
-    rules = [*load_rules(settings.dependencies_file), *referential_rechecks(contracts, settings)]
+    rules = lake_rules(settings, contracts, tables)
     targets = {
         key.to_user_string()
         for part in data
@@ -40,6 +44,61 @@ def checked_graph(
     announcing = [*settings.sources, *(t.dataset for t in DERIVED_TABLES)]
     check_rules(settings.dependencies_file, rules, announcing, targets)
     return contracts, rules, data
+
+
+def lake_rules(
+    settings: Settings,
+    contracts: dict[str, Contract] | None = None,
+    tables: Sequence[DerivedTable] | None = None,
+) -> list[DependencyRule]:
+    """Every dependency rule the data-ready sensor evaluates: config/dependencies.yaml's, one
+    per derived table no configured rule targets (`derived_table_rules`), and the referential
+    rechecks. What the sensor, `lake events replay` and the SLOs read."""
+    if contracts is None:
+        contracts = lake_contracts(settings)
+    if tables is None:
+        tables = contracted_tables(contracts, settings.sources)
+    configured = load_rules(settings.dependencies_file)
+    return [
+        *configured,
+        *derived_table_rules(tables, configured),
+        *referential_rechecks(contracts, settings),
+    ]
+
+
+# What a derived table's own rule does when an input has not published the day within a day:
+# wait, with a dead letter and its alert (config/dependencies.yaml's silver rules do the same).
+DERIVED_RULE_TIMEOUT_HOURS = 24
+
+
+def derived_table_rules(
+    tables: Sequence[DerivedTable], configured: Sequence[DependencyRule]
+) -> list[DependencyRule]:
+    """A rule per derived table that no configured rule targets, from its declared inputs: the
+    table's day p runs once every required input (read for p alone) has published p, and again
+    when a new version of any of them is published; an input read optionally or over several
+    days is the rule's lookback (ADR-0070). Derived, so a table added to a layer is built by
+    events without a second declaration, and one whose inputs change (a reference a contract
+    adds: ADR-0167) is run on them (ADR-0168). A configured rule for the table's asset replaces
+    its derived one (another timeout or on_timeout)."""
+    targeted = {rule.target for rule in configured}
+    rules = []
+    for table in tables:
+        target = "/".join(table.asset)
+        if target in targeted:
+            continue
+        day_only = [i for i in table.inputs if i.required and not i.lookback_days]
+        rules.append(
+            DependencyRule(
+                name=table.dataset,
+                target=target,
+                inputs=tuple(i.dataset for i in day_only),
+                lookback={i.dataset: i.lookback_days for i in table.inputs if i not in day_only},
+                timeout_hours=DERIVED_RULE_TIMEOUT_HOURS,
+                on_timeout="wait",
+            )
+        )
+    return rules
 
 
 def referential_rechecks(

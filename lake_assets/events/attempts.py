@@ -1,4 +1,4 @@
-"""What the Dagster instance recorded of a partition's last runs: when the runs that last
+"""What the Dagster instance recorded of a partition's last runs: when the steps that last
 materialized it started (the dependency sensor's "already settled" test), which of the runs the
 sensor requested it has (ADR-0155) and what its last materialization said of its contract (the
 layers' gate, the referential recheck: ADR-0132)."""
@@ -9,7 +9,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST
@@ -19,18 +26,40 @@ from resources.catalog import PartitionCatalog
 def last_run_start(
     instance: DagsterInstance, keys: Sequence[AssetKey], partition: str
 ) -> datetime | None:
-    """When the earliest of the runs that last materialized each of `keys` for `partition`
-    started; None if one of them never was."""
+    """When the earliest of the steps that last materialized each of `keys` for `partition`
+    started (the run's start if the step's is not recorded); None if one of them never was.
+
+    The step, not the run: a layer's run builds its tables in order (facts, then the KPIs read
+    from them), so the KPIs' step starts after the facts it reads were published, while the run
+    started before (ADR-0168). A step reads what it reads after it starts."""
     starts = []
     for key in keys:
         records = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
         ).records
-        run = instance.get_run_record_by_id(records[0].run_id) if records else None
-        if run is None or run.start_time is None:
+        if not records:
             return None
-        starts.append(run.start_time)
+        started = _step_start(instance, records[0].run_id, records[0].event_log_entry.step_key)
+        if started is None:
+            run = instance.get_run_record_by_id(records[0].run_id)
+            if run is None or run.start_time is None:
+                return None
+            started = run.start_time
+        starts.append(started)
     return datetime.fromtimestamp(min(starts), UTC)
+
+
+def _step_start(instance: DagsterInstance, run_id: str, step_key: str | None) -> float | None:
+    """When step `step_key` of run `run_id` started (its last start, if it was retried)."""
+    if step_key is None:
+        return None
+    started = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.STEP_START, ascending=False
+    ).records
+    return next(
+        (r.event_log_entry.timestamp for r in started if r.event_log_entry.step_key == step_key),
+        None,
+    )
 
 
 def launched_run_keys(instance: DagsterInstance, run_keys: Iterable[str]) -> frozenset[str]:

@@ -35,9 +35,10 @@ def add_event_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
 
     def replay_one(args: argparse.Namespace, settings: Settings) -> int:
         from lake_assets.events.sensors import replay  # the sensor's own rule: Dagster
+        from lake_assets.graph import lake_rules  # the derived rules too: the code location's
 
         store = resources_for(settings)["events"]
-        rules = load_rules(args.rules or settings.dependencies_file)
+        rules = load_rules(args.rules) if args.rules else lake_rules(settings)
         decision = replay(rules, store, args.id, datetime.now(UTC))
         if decision.action != "run":
             print(f"{args.id}: still missing {', '.join(decision.missing)}; nothing queued")

@@ -26,20 +26,23 @@ DERIVED_TABLES: tuple[DerivedTable, ...] = (
 )
 
 
-def layers_definitions(
-    partitions_def: PartitionsDefinition,
+def contracted_tables(
     contracts: Mapping[str, Contract],
     sources: Collection[str] = (),
     tables: Sequence[DerivedTable] = DERIVED_TABLES,
-) -> Definitions:
-    """`sources`: the lake's source ids, whose tables a referential rule may check against."""
+) -> tuple[DerivedTable, ...]:
+    """The declared tables as the lake builds them: each with its contract, and the datasets its
+    referential rules check against as inputs (`sources`: the lake's source ids, whose tables
+    such a rule may name)."""
 
     def reference_asset(dataset: str) -> tuple[str, ...]:
         return tuple(asset_of(dataset, sources).path)
 
-    return Definitions(
-        assets=[
-            build_layer_asset(t.with_contract(contracts, reference_asset), partitions_def)
-            for t in tables
-        ]
-    )
+    return tuple(t.with_contract(contracts, reference_asset) for t in tables)
+
+
+def layers_definitions(
+    partitions_def: PartitionsDefinition, tables: Sequence[DerivedTable]
+) -> Definitions:
+    """`tables` (contracted_tables) as partitioned assets."""
+    return Definitions(assets=[build_layer_asset(t, partitions_def) for t in tables])

@@ -17,7 +17,6 @@ from typing import Any
 
 from lake_assets.alarms.model import SLO_BUDGET_ALERTS
 from lake_assets.contracts.model import lake_contracts
-from lake_assets.events.model import load_rules
 from lake_assets.history.apply import history_dataset
 from lake_assets.marts.columns import MART_DATASET
 from lake_assets.settings import Settings
@@ -86,8 +85,11 @@ def lake_slos(settings: Settings) -> tuple[Slo, ...]:
 
 
 def lake_records(settings: Settings, resources: Mapping[str, Any], instance) -> LakeRecords:
+    from lake_assets.graph import lake_rules  # the asset graph's modules: not on import
+
+    contracts = lake_contracts(settings)
     return LakeRecords.from_resources(
-        resources, instance, lake_contracts(settings), load_rules(settings.dependencies_file)
+        resources, instance, contracts, lake_rules(settings, contracts)
     )
 
 
