@@ -219,6 +219,24 @@ def test_an_audited_write_counts_a_referential_rules_orphans_in_the_same_pass(sp
         write_audited(spark, frame, unresolved, [DAY])
 
 
+def test_a_held_referential_rule_names_its_first_orphan_keys_and_says_when_there_are_more():
+    """The step names what the job sampled: up to five keys, and "..." when it found a sixth."""
+    from lake_assets.contracts.gate import PartitionVerdict, RuleOutcome
+    from lake_assets.layers.step import _name_orphans
+
+    contract = with_rule(table(9), CUSTOMER_KNOWN).contract
+    for sampled, shown in (
+        (["C2"], "C2"),
+        ([f"C{n}" for n in range(6)], "C0, C1, C2, C3, C4, ..."),
+    ):
+        verdict = PartitionVerdict(DAY, {"customer_known": RuleOutcome(violations=9, blocks=True)})
+        slices = [{"orphan_keys": {"customer_known": sampled}}, {}]  # a slice without orphans
+        _name_orphans(verdict, slices, contract)
+        assert verdict.rules["customer_known"].detail == (
+            f"9 violating rows, customer_id not in silver_known: {shown}"
+        )
+
+
 def test_a_derived_tables_reference_becomes_a_required_input_of_the_same_day():
     """with_contract: the dataset a referential rule checks against is read for the day built,
     and required, so the gate holds the build until it is published and passed its checks;

@@ -157,9 +157,10 @@ def _orphan_keys(
     spark: SparkSession, plan: dict, contract: Contract | None, broken: set[str]
 ) -> dict[str, list[str]]:
     """Per referential rule that found orphans in the write (`broken` names the conditions
-    that held on some row), the first SAMPLE_ROWS of its orphan keys in order: what an operator
-    looks up in the reference. Read back from the written files, the key column alone, and
-    only when a rule found some: a write without orphans pays nothing for it."""
+    that held on some row), its first orphan keys in order, one more than SAMPLE_ROWS (so that
+    whoever shows SAMPLE_ROWS knows there are more): what an operator looks up in the
+    reference. Read back from the written files, the key column alone, and only when a rule
+    found some: a write without orphans pays nothing for it."""
     if contract is None:
         return {}
     ruled = [r for r in contract.rules_of("referential_integrity") if r.name in broken]
@@ -174,7 +175,7 @@ def _orphan_keys(
             .select(F.col(column).cast("string"))
             .distinct()
             .orderBy(column)
-            .limit(SAMPLE_ROWS)
+            .limit(SAMPLE_ROWS + 1)
         )
         samples[rule.name] = [row[0] for row in keys.collect()]
     return samples

@@ -156,10 +156,10 @@ def _name_orphans(verdict: PartitionVerdict, written, contract) -> None:
         keys = sorted({k for w in written for k in w.get("orphan_keys", {}).get(rule.name, [])})
         outcome = verdict.rules[rule.name]
         if keys and outcome.violations:
-            shown = ", ".join(keys[:SAMPLE_ROWS])
+            shown = ", ".join(keys[:SAMPLE_ROWS]) + (", ..." if len(keys) > SAMPLE_ROWS else "")
             outcome.detail = (
                 f"{outcome.violations} violating rows, {rule.check.column} not in "
-                f"{rule.check.references.dataset}: {shown}{', ...' if len(keys) > SAMPLE_ROWS else ''}"
+                f"{rule.check.references.dataset}: {shown}"
             )
 
 
