@@ -75,8 +75,9 @@ def write_audited(
     contract = Contract.model_validate(plan["contract"]) if plan.get("contract") else None
     conditions = {"rows": F.lit(True), **(counted or {})}
     rules = row_rules_violated(contract, frame.columns) if contract else {}
+    references: dict[str, DataFrame] = {}
     if contract is not None:
-        frame, orphans = _with_references(spark, frame, plan, contract)
+        frame, orphans, references = _with_references(spark, frame, plan, contract)
         rules = {**rules, **orphans}
     tallied = {**conditions, **rules}
     keys = list(partitions) if partitions is not None else [plan["partition"]]
@@ -114,7 +115,8 @@ def write_audited(
     unique = (
         _unique_violations(spark, plan, contract, partitions is not None, written) if files else {}
     )
-    orphans = _orphan_keys(spark, plan, contract, {r for c in values.values() for r in c if c[r]})
+    broken = {r for c in values.values() for r in c if c[r]}
+    orphans = _orphan_keys(spark, plan, contract, references, broken) if contract else {}
     return {
         key: {
             "rows": counts["rows"],
@@ -133,12 +135,13 @@ def write_audited(
 
 def _with_references(
     spark: SparkSession, frame: DataFrame, plan: dict, contract: Contract
-) -> tuple[DataFrame, dict[str, Column]]:
+) -> tuple[DataFrame, dict[str, Column], dict[str, DataFrame]]:
     """`frame` joined to the keys of each referential rule's reference, read as the plan
     resolved it (the reference is an input of the table: layers.model.DerivedTable
-    .with_contract), and per rule the condition that holds on its orphans. The join is a
+    .with_contract), per rule the condition that holds on its orphans, and per rule the
+    reference read (for `_orphan_keys`). The join is a
     broadcast that keeps the frame's partitioning: a sliced write still writes a file per slice."""
-    orphans = {}
+    orphans, references = {}, {}
     for number, rule in enumerate(contract.rules_of("referential_integrity")):
         reference = rule.check.references.dataset
         resolved = plan["inputs"].get(reference)
@@ -148,29 +151,31 @@ def _with_references(
                 f"the plan of {plan['partition']} does not resolve"
             )
         found = f"_reference_found{number}"
-        frame = with_reference_found(frame, rule, read_resolved(spark, resolved), found)
+        references[rule.name] = read_resolved(spark, resolved)
+        frame = with_reference_found(frame, rule, references[rule.name], found)
         orphans[rule.name] = orphaned(rule, found)
-    return frame, orphans
+    return frame, orphans, references
 
 
 def _orphan_keys(
-    spark: SparkSession, plan: dict, contract: Contract | None, broken: set[str]
+    spark: SparkSession,
+    plan: dict,
+    contract: Contract,
+    references: dict[str, DataFrame],
+    broken: set[str],
 ) -> dict[str, list[str]]:
     """Per referential rule that found orphans in the write (`broken` names the conditions
     that held on some row), its first orphan keys in order, one more than SAMPLE_ROWS (so that
     whoever shows SAMPLE_ROWS knows there are more): what an operator looks up in the
     reference. Read back from the written files, the key column alone, and only when a rule
     found some: a write without orphans pays nothing for it."""
-    if contract is None:
-        return {}
     ruled = [r for r in contract.rules_of("referential_integrity") if r.name in broken]
     samples = {}
     for number, rule in enumerate(ruled):
         column, found = rule.check.column, f"_reference_found{number}"
         written = spark.read.parquet(plan["output_uri"]).select(column)
-        reference = read_resolved(spark, plan["inputs"][rule.check.references.dataset])
         keys = (
-            with_reference_found(written, rule, reference, found)
+            with_reference_found(written, rule, references[rule.name], found)
             .where(orphaned(rule, found))
             .select(F.col(column).cast("string"))
             .distinct()
