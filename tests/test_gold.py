@@ -16,6 +16,7 @@ from gold_inputs import (
     DAY,
     FX,
     FX_COLUMNS,
+    INPUTS,
     build,
     build_step,
     publish_inputs,
@@ -88,6 +89,24 @@ def test_gold_tables_from_tiny_silver_partitions(lake, spark):
     # segment, spend MYR, card transactions, active customers, orders, order revenue MYR
     assert [r[1:] for r in kpis] == [
         ("premier", 13.0, 1, 1, 2, 450.0),
+        ("retail", 19.0, 2, 1, 0, 0.0),
+        ("unknown", 1.0, 1, 1, 0, 0.0),
+    ]
+
+
+def test_a_day_without_orders_builds_an_empty_fact_and_kpis_counting_none(lake, spark):
+    """A change day that placed no order publishes its empty silver_orders slice (ADR-0169):
+    gold builds the day from it rather than waiting for orders that never come."""
+    for dataset, (rows, columns) in INPUTS.items():
+        publish_rows(lake, spark, dataset, [] if dataset == "silver_orders" else rows, columns,
+                     "silver-1")  # fmt: skip
+    orders = build_step(lake, "fact_orders")
+    assert orders.published is not None and orders.published.row_count == 0
+    assert build_step(lake, "fact_card_spend").published is not None
+    kpis = build(lake, spark, "kpi_daily")
+    # segment, spend MYR, card transactions, active customers, orders, order revenue MYR
+    assert [r[1:] for r in kpis] == [
+        ("premier", 13.0, 1, 1, 0, 0.0),
         ("retail", 19.0, 2, 1, 0, 0.0),
         ("unknown", 1.0, 1, 1, 0, 0.0),
     ]

@@ -27,6 +27,7 @@ from lake_assets.silver.orders_table import (
     changes_per_order_date,
     read_current_orders,
 )
+from lake_assets.tables.reader import published_uris
 
 EVENTS = "order_events"
 ORDERS_ASSET = AssetKey(["silver", "orders"])
@@ -190,6 +191,7 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
 
     # Wednesday: an older change of the deleted order (it must not resurrect it) and a newer
     # change of O4, applied by two runs at once: the slower one is refused for O4's slice.
+    # No order is placed on Wednesday: its slice is published empty, so gold builds the day.
     wednesday = [
         change("O3", 2, status="paid", order_date=mon, day=wed),
         change("O4", 2, status="paid", order_date=tue, day=wed),
@@ -208,13 +210,26 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
     def racing(job: str, plan: dict) -> dict:
         """The slow run's job, after the slow run read the slices and before it publishes:
         the fast run applies the whole day meanwhile."""
-        assert sorted(plan["slices"]) == [mon, tue]
-        assert apply_day(lake, spark, wed, "run-fast") == [tue]
+        assert plan["slices"][wed] == []  # no version yet
+        assert sorted(plan["slices"]) == [mon, tue, wed]
+        assert apply_day(lake, spark, wed, "run-fast") == [tue, wed]
         return run_job(spark, job, plan)
 
     with pytest.raises(PartialPublish, match=f"publishing {tue} failed"):
         build(lake, spark, wed, "run-slow", racing)
-    assert versions(lake) == {old: monday, recent: "run-tue", mon: "run-tue", tue: "run-fast"}
+    assert versions(lake) == {
+        old: monday,
+        recent: "run-tue",
+        mon: "run-tue",
+        tue: "run-fast",
+        wed: "run-fast",
+    }
+    empty = lake.catalog.current("silver_orders", wed)
+    assert empty.row_count == 0
+    assert len(published_uris(lake.storage, empty)) == 1  # the schema's file: readable
+    assert lake.rows(spark, "silver_orders", [wed]).count() == 0
+    # Applied again, Wednesday finds its slice published and opens nothing.
+    assert apply_day(lake, spark, wed, "run-wed-again") == []
     rows = read_current_orders(spark, lake.catalog, lake.storage).collect()
     assert sorted((r["order_id"], r["status"], r["seq"]) for r in rows) == [
         ("O1", "placed", 1),

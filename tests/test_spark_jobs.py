@@ -440,13 +440,17 @@ def _check_gold(result: dict, plan: dict, lake, spark) -> None:
 # --- silver orders: a day of changes merged into order-date slices ------------------------------
 
 
+EARLIER = "2026-02-27"
+
+
 def _orders_plan(lake, spark) -> dict:
     """With the shipped contract: its referential rule joins the day's silver_customer, where
-    C00009 is missing (ADR-0167)."""
+    C00009 is missing (ADR-0167). No order is placed on DAY: its slice is written empty
+    (ADR-0169)."""
     changes = [
         change("O1", 2, status="paid"),  # before its insert in the file: seq decides
         change("O1", 1, op="insert", status="placed"),
-        change("O2", 1, op="delete", order_date=DAY),
+        change("O2", 1, op="delete", order_date=EARLIER),
         change("O3", 1, op="insert", status="placed", customer_id="C00009"),
     ]
     deliver_changes(lake, DAY, changes)
@@ -461,14 +465,16 @@ def _orders_plan(lake, spark) -> dict:
 def _check_orders(result: dict, plan: dict, lake, spark) -> None:
     touched = result["touched"]
     assert {d: (s["rows"], s["tombstones"], s["rewritten"]) for d, s in touched.items()} == {
+        EARLIER: (1, 1, True),
         "2026-03-01": (2, 0, True),
-        DAY: (1, 1, True),
     }
     slices = result["slices"]
     assert {d: (s["rows"], len(s["files"]), s["violations"]) for d, s in slices.items()} == {
+        EARLIER: (1, 1, {}),  # a tombstone names no customer
         "2026-03-01": (2, 1, {"customer_known": 1}),
-        DAY: (1, 1, {}),  # a tombstone names no customer
+        DAY: (0, 1, {}),  # the schema's file
     }
+    assert spark.read.parquet(f"{plan['output_uri']}/event_date={DAY}").count() == 0
     assert slices["2026-03-01"]["orphan_keys"] == {"customer_known": ["C00009"]}
     written = spark.read.parquet(plan["output_uri"])
     assert sorted(

@@ -21,7 +21,15 @@ from pyspark.sql import functions as F
 
 from lake_assets.layers.job import write_audited
 from lake_assets.silver.orders_schema import ORDER_COLUMNS
-from lake_assets.tables.frames import PARTITION, TASK, ddl, dealt, read_resolved
+from lake_assets.tables.frames import (
+    PARTITION,
+    TASK,
+    ddl,
+    dealt,
+    empty_frame,
+    read_resolved,
+    written_files,
+)
 
 # The order's attributes, carried from the winning change (null on a tombstone).
 ATTRIBUTES = ("customer_id", "status", "amount", "currency")
@@ -103,7 +111,9 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
     rule's `violations` and, where a referential rule found any, its `orphan_keys`; `rows`,
     their sum. A replayed day rewrites no slice: its folders are
     written but never published (the retention sweep removes them). Changes on an order date
-    the plan has no slice for (order_events republished since the plan) fail the job."""
+    the plan has no slice for (order_events republished since the plan) fail the job. A
+    planned slice without a version that no change touches is written empty (one file holding
+    the schema) and reported with no rows (ADR-0169)."""
     changes = read_resolved(spark, plan["inputs"]["order_events"])
     uris = [uri for files in plan["slices"].values() for uri in files]
     state = spark.read.schema(ddl(ORDER_COLUMNS)).parquet(*uris) if uris else None
@@ -122,6 +132,11 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
         {"tombstones": F.col("deleted"), "won": F.col(APPLIED)},
     )
     slices = {d: t for d, t in sorted(touched.items()) if t["won"]}
+    # A planned slice with no version yet is published even if no row lands in it: the change
+    # day's own order date, so that the day's orders are known (none) and gold builds it.
+    for day in sorted(d for d, files in plan["slices"].items() if not files and d not in touched):
+        slices[day] = _empty_slice(spark, plan, day)
+    slices = dict(sorted(slices.items()))
     return {
         "touched": {
             d: {"rows": t["rows"], "tombstones": t["tombstones"], "rewritten": d in slices}
@@ -133,3 +148,11 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
         },
         "rows": sum(s["rows"] for s in slices.values()),
     }
+
+
+def _empty_slice(spark: SparkSession, plan: dict, day: str) -> dict:
+    """Slice `day` written with no rows under the run's folder, as the partitioned write would
+    have named it: Spark commits one file holding the schema for a write of no rows."""
+    folder = f"{plan['output_uri']}/{PARTITION}={day}"
+    empty_frame(spark, plan["columns"]).write.mode("error").parquet(folder)
+    return {"rows": 0, "files": written_files(spark, folder, False)[""], "violations": {}}

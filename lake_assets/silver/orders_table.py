@@ -7,7 +7,8 @@ order dates its changes touch from their `order_date` column alone (pyarrow, no 
 current version of each of those slices, once. The job (orders.py) merges and writes the slices
 where a change won; the step publishes each expected at the version read here, so a writer
 that published the slice meanwhile is refused, never overwritten. Slices the day does not touch
-are never read, written or published.
+are never read, written or published, except the change day's own date, published empty the
+first time (`order_slices`).
 """
 
 from __future__ import annotations
@@ -51,13 +52,20 @@ def changes_per_order_date(storage: LakeStorage, changes: PublishedPartition) ->
 
 def order_slices(inputs: PlanInputs) -> dict[str, PublishedPartition | None]:
     """The current version (None: not yet published) of each order-date slice the change day
-    `inputs.partition` touches. If order_events is republished after this read, the job finds
-    order dates this did not name and refuses to write."""
-    changes = inputs.catalog.current(CHANGES_DATASET, inputs.partition)
+    `inputs.partition` touches, and of the change day's own date if it has none yet: the job
+    then publishes it, empty if no change placed an order that day. Otherwise a day without
+    new orders never published its slice, and gold's fact_orders and kpi_daily of that day
+    waited for it until they dead-lettered (ADR-0169). If order_events is republished after
+    this read, the job finds order dates this did not name and refuses to write."""
+    day = inputs.partition
+    changes = inputs.catalog.current(CHANGES_DATASET, day)
     if changes is None:
         return {}
     touched = changes_per_order_date(inputs.storage, changes)
-    return {d: inputs.catalog.current(ORDERS_DATASET, d) for d in touched if d != NO_ORDER_DATE}
+    slices = {d: inputs.catalog.current(ORDERS_DATASET, d) for d in touched if d != NO_ORDER_DATE}
+    if day not in slices and inputs.catalog.current(ORDERS_DATASET, day) is None:
+        slices[day] = None
+    return dict(sorted(slices.items()))
 
 
 SILVER_ORDERS = DerivedTable(
