@@ -23,7 +23,7 @@ from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST
 from resources.catalog import PartitionCatalog
 
 
-def last_run_start(
+def last_build_start(
     instance: DagsterInstance, keys: Sequence[AssetKey], partition: str
 ) -> datetime | None:
     """When the earliest of the steps that last materialized each of `keys` for `partition`

@@ -27,7 +27,7 @@ from dagster import (
     sensor,
 )
 
-from lake_assets.events.attempts import last_run_start, launched_run_keys, recheck_due
+from lake_assets.events.attempts import last_build_start, launched_run_keys, recheck_due
 from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import drain
 from lake_assets.events.rules import (
@@ -49,7 +49,7 @@ from resources.storage import LakeStorage
 
 Clock = Callable[[], datetime]
 # When the run that last materialized a rule's target for a partition started (None: never).
-LastRunStart = Callable[[DependencyRule, str], datetime | None]
+LastBuildStart = Callable[[DependencyRule, str], datetime | None]
 # Whether a recheck_references rule's target is due to be checked again (ADR-0132).
 RecheckDue = Callable[[DependencyRule, str], bool]
 
@@ -71,7 +71,7 @@ class Tick:
     cursor: str | None = None
 
 
-def _never_ran(rule: DependencyRule, partition: str) -> None:
+def _never_built(rule: DependencyRule, partition: str) -> None:
     return None
 
 
@@ -149,7 +149,7 @@ def evaluate_tick(
     target_selection_for: Callable[[DependencyRule], Sequence[AssetKey]] = (
         default_target_selection
     ),
-    last_run_started: LastRunStart = _never_ran,
+    last_build_started: LastBuildStart = _never_built,
     due_for_recheck: RecheckDue = _never_due,
     launched: Collection[str] = frozenset(),
 ) -> Tick:
@@ -187,7 +187,7 @@ def evaluate_tick(
         if (asked and decision.run_key in launched) or (
             decision.action == "run"
             and pending.status != "replay"  # a replay asks for a run
-            and _covers(last_run_started(rule, pending.partition), decision.inputs)
+            and _covers(last_build_started(rule, pending.partition), decision.inputs)
         ):
             # The run it asked for exists, or one of its own read these inputs: a run settles
             # the partition's open dead letters, whichever way it came about, and the wait is
@@ -291,7 +291,7 @@ def build_dependency_sensor(
             context.cursor,
             clock(),
             target_selection_for,
-            lambda rule, partition: last_run_start(
+            lambda rule, partition: last_build_start(
                 context.instance, target_selection_for(rule), partition
             ),
             lambda rule, partition: recheck_due(
