@@ -113,15 +113,22 @@ def test_lake_contract_try_finds_a_tightened_rule_before_a_promotion_enforces_it
     )
 
 
+def customers_of(lake, day: str, numbers) -> None:
+    """The customers snapshot of `day`, published: C00<n> for each of `numbers` (the customer
+    ids of `card`), odd ones retail, even ones premier."""
+    header = "customer_id,segment,snapshot_date\n"
+    segments = "".join(f"C00{n},{'retail' if n % 2 else 'premier'},{day}\n" for n in numbers)
+    lake.deliver("customers", day, "c.csv", header + segments)
+    assert lake.profile("customers", day).success
+    assert lake.promote("customers", day).success
+
+
 def mart_inputs(lake, day: str) -> None:
     """The mart's inputs for `day`, published: 9 cards of 7 customers in two segments."""
     lake.deliver_cards(day, range(0, 9))
-    header = "customer_id,segment,snapshot_date\n"
-    segments = "".join(f"C00{n},{'retail' if n % 2 else 'premier'},{day}\n" for n in range(7))
-    lake.deliver("customers", day, "c.csv", header + segments)
-    for source in (CARDS, "customers"):
-        assert lake.profile(source, day).success
-        assert lake.promote(source, day).success
+    assert lake.profile(CARDS, day).success
+    assert lake.promote(CARDS, day).success
+    customers_of(lake, day, range(7))
 
 
 def test_the_mart_is_not_published_when_its_job_miscounts_the_card_transactions(lake, spark):

@@ -27,13 +27,13 @@ from gold_inputs import CUSTOMERS, publish_inputs, publish_rows
 from gold_inputs import DAY as GOLD_DAY
 from lake_harness import Lake
 from test_history import MON, TUE, History
-from test_jobs_over_pipes import CARDS, late_cards, mart_inputs
+from test_jobs_over_pipes import CARDS, customers_of, late_cards, mart_inputs
 from test_silver import CALENDAR, CRM_DDL, FX_DDL, PREFER, contact
 from test_silver_orders import change, deliver_changes
 from test_spark_runner import promotion_of
 
 from lake_assets.contracts.model import Contract, contract_file, load_contract
-from lake_assets.contracts.trial import trial_plan
+from lake_assets.contracts.trial import reference_checks, trial_plan
 from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.history.apply import (
     history_as_of,
@@ -287,9 +287,14 @@ def _check_lateness(result: dict, plan: dict, lake, spark) -> None:
     }
 
 
-def trial_contract(min_amount: float = 0.01) -> Contract:
+def trial_contract(min_amount: float = 0.01, customers: str | None = None) -> Contract:
     """A contract of the published cards (`late_cards`: 11 rows of amount 12.5, customer ids
-    C000..C006, ids TXN-00000..TXN-00010), its amount rule at `min_amount`."""
+    C000..C006, ids TXN-00000..TXN-00010), its amount rule at `min_amount`; with `customers`
+    (an action), a referential rule `customer_exists` on the customers snapshot too."""
+    known = {"name": "customer_exists", "severity": "error", "action": customers,
+             "referential_integrity": {"column": "customer_id",
+                                       "references": {"dataset": "customers",
+                                                      "column": "customer_id"}}}  # fmt: skip
     return Contract.model_validate({
         "dataset": CARDS,
         "owner": "payments-data",
@@ -309,24 +314,45 @@ def trial_contract(min_amount: float = 0.01) -> Contract:
              "unique": {"columns": ["customer_id"]}},
             {"name": "steady_volume", "severity": "error", "action": "fail",
              "volume": {"max_change_pct": 50.0, "trailing_partitions": 7}},
+            *([known] if customers else []),
         ],
     })  # fmt: skip
 
 
 def _trial_plan(lake, spark) -> dict:
+    """The cards of `late_cards`, and customers C000..C005 published for 03-02 alone."""
     late_cards(lake)
-    return trial_plan(resolve_published(lake.catalog, lake.storage, CARDS), trial_contract(20.0))
+    customers_of(lake, "2026-03-02", range(6))
+    contract = trial_contract(20.0, customers="fail")
+    days = ["2026-03-02", "2026-03-03"]
+    references = reference_checks(lake.catalog, lake.storage, contract, days, sliced=False)
+    resolved = resolve_published(lake.catalog, lake.storage, CARDS)
+    return trial_plan(resolved, contract, references)
 
 
 def _check_trial(result: dict, plan: dict, lake, spark) -> None:
     # Published by event day: 03-02 cards 0-8 (customers 0,1,2,3,4,5,6,0,1), 03-03 cards 9-10
-    # (customers 2,3); every amount 12.5, below the tried 20.
+    # (customers 2,3); every amount 12.5, below the tried 20. C006 is not among 03-02's
+    # customers; 03-03 has no customers to check its cards against.
     assert result["partitions"] == {
         "2026-03-02": {
             "rows": 9,
-            "violations": {"amount_at_least": 9, "customer_is_c00": 4, "one_per_customer": 4},
+            "violations": {
+                "amount_at_least": 9,
+                "customer_is_c00": 4,
+                "customer_exists": 1,
+                "one_per_customer": 4,
+            },
         },
         "2026-03-03": {"rows": 2, "violations": {"amount_at_least": 2, "customer_is_c00": 1}},
+    }
+    assert result["references"] == {
+        "customer_exists": {
+            "dataset": "customers",
+            "against": None,
+            "untried": ["2026-03-03"],
+            "orphan_keys": ["C006"],
+        }
     }
 
 

@@ -1,5 +1,7 @@
 """`lake contract try DATASET [--contract FILE]`: a contract's rules tried on what the lake has
-published, before a promotion enforces them (trial.py, ADR-0146)."""
+published, before a promotion or a build enforces them (trial.py, ADR-0146): its row, unique and
+referential rules, the last against the reference's partitions as the lake checks them (the same
+day; a sliced derived table's, the reference's newest)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def try_contract(args: argparse.Namespace, settings: Settings) -> int:
         from lake_assets.config import load_config
         from lake_assets.contracts.model import Contract, lake_contracts
-        from lake_assets.contracts.trial import TrialReport, trial_plan
+        from lake_assets.contracts.trial import TrialReport, reference_checks, trial_plan
+        from lake_assets.layers.definitions import contracted_tables
         from lake_assets.tables.reader import resolve_published
 
         if args.days < 1:
             raise ValueError(f"--days must be at least 1, got {args.days}")
+        contracts = lake_contracts(settings)
         if args.contract:
             contract = load_config(args.contract, Contract)
             if contract.dataset != args.dataset:
@@ -30,20 +34,28 @@ def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
                     args.contract, "dataset", f"must be {args.dataset!r} to try it on it"
                 )
         else:
-            contract = lake_contracts(settings).get(args.dataset)
+            contract = contracts.get(args.dataset)
             if contract is None:
                 raise LookupError(f"{args.dataset} has no contract; name one with --contract")
+        # A sliced table's partitions are not the days it is built for: the next build checks
+        # the slices it rewrites against the reference's newest day (layers.model.DerivedTable).
+        sliced = any(
+            t.dataset == args.dataset and t.slices is not None
+            for t in contracted_tables(contracts, settings.sources)
+        )
         resources = resources_for(settings)
         catalog, storage = resources["catalog"], resources["storage"]
         # Partitions published empty (a day with no rows) have nothing to try.
         published = sorted(p.partition for p in catalog.partitions(args.dataset) if p.row_count)
         if not published:
             raise LookupError(f"{args.dataset}: no published rows to try the contract on")
-        resolved = resolve_published(catalog, storage, args.dataset, published[-args.days :])
+        days = published[-args.days :]
+        resolved = resolve_published(catalog, storage, args.dataset, days)
+        references = reference_checks(catalog, storage, contract, days, sliced)
         result = resources["spark_runner"].run_standalone(
-            "contract_trial", trial_plan(resolved, contract)
+            "contract_trial", trial_plan(resolved, contract, references)
         )
-        report = TrialReport(args.dataset, contract, result["partitions"])
+        report = TrialReport(args.dataset, contract, result["partitions"], result["references"])
         if args.json:
             print(json.dumps({**result, "rejecting": report.rejecting}, indent=2))
         else:
