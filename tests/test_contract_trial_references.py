@@ -10,6 +10,7 @@ import json
 import shutil
 
 import yaml
+from dagster import DagsterInstance
 from gold_inputs import CUSTOMER_COLUMNS, CUSTOMERS, publish_rows
 from lake_harness import Lake
 from test_jobs_over_pipes import CARDS, customers_of, late_cards
@@ -18,6 +19,7 @@ from test_spark_jobs import trial_contract
 
 from lake_assets.cli.main import main
 from lake_assets.contracts.trial import TrialReport
+from lake_assets.definitions import build_definitions
 from lake_assets.settings import DEFAULT_CONTRACTS_DIR
 
 
@@ -64,6 +66,18 @@ def test_a_card_whose_customer_the_days_snapshot_lacks_is_named_and_a_day_withou
     assert not any("not tried on" in line for line in tried)
 
 
+def watched(lake):
+    """The daily `references_watch` job run as its schedule runs it: its one evaluation."""
+    job = build_definitions(lake.settings, lake.resources).resolve_job_def("references_watch")
+    result = job.execute_in_process(instance=DagsterInstance.ephemeral())
+    [evaluation] = result.get_asset_check_evaluations()
+    assert (evaluation.asset_key.path, evaluation.check_name) == (
+        ["silver", "orders"],
+        "references_still_hold",
+    )
+    return evaluation
+
+
 def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     tmp_path, spark, monkeypatch, capsys
 ):
@@ -71,7 +85,8 @@ def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     of order date 03-01, built on change day 03-02 when silver_customer held their customers,
     are tried against silver_customer's newest day, what the next build checks them against;
     the same day, 03-01, was never published. Once that day lacks C00002, the order naming
-    C00002 would hold the next build."""
+    C00002 would hold the next build: `lake contract try` says so, and so does the morning's
+    watch (ADR-0171), before a late change to that order holds a change day."""
     contracts = tmp_path / "contracts"  # silver's alone: bronze's would hold the orders first
     contracts.mkdir()
     for name in ("silver_orders.yaml", "silver_customer.yaml"):
@@ -93,6 +108,7 @@ def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     assert (
         f"  customer_known (fail) against silver_customer {day}: holds on every published row"
     ) in held
+    assert watched(lake).passed
 
     without_c2 = [c for c in CUSTOMERS if c[1] != "C00002"]  # a CRM merge gone wrong
     publish_rows(lake, spark, "silver_customer", without_c2, CUSTOMER_COLUMNS, "silver-2")
@@ -105,6 +121,14 @@ def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     assert broken[-1].startswith(
         "STRICTER than what the lake published under: customer_known: its days would fail."
     )
+    warned = watched(lake)
+    assert (warned.passed, warned.severity.value) == (False, "WARN")
+    assert warned.description == (
+        f"customer_known (fail) against silver_customer {day}: 1 published rows break it: "
+        "2026-03-01 1; e.g. C00002"
+    )
+    by_rule = warned.metadata["by_rule"].value["customer_known"]
+    assert (warned.metadata["orphans"].value, by_rule["orphan_keys"]) == (1, ["C00002"])
 
 
 def test_a_rule_tried_on_some_days_holds_on_those_and_one_tried_on_none_only_says_so():

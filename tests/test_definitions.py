@@ -200,6 +200,7 @@ CHECKS = [
     "silver/orders:contract_schema_not_null_order_id",
     "silver/orders:contract_schema_not_null_seq",
     "silver/orders:inputs_passed_gate",
+    "silver/orders:references_still_hold",
     "silver/orders:slo",
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
@@ -218,6 +219,7 @@ JOBS = [
     "profile",
     "promote",
     "pull_crm_contacts",
+    "references_watch",
     "silver",
     "slo",
 ]
@@ -242,6 +244,7 @@ SCHEDULES = [
     ("partition_deadlines_schedule", "15 * * * *", "RUNNING"),
     ("pipeline_drift_schedule", "45 * * * *", "RUNNING"),
     ("pull_crm_contacts_schedule", "*/15 * * * *", "STOPPED"),
+    ("references_watch_schedule", "50 6 * * *", "RUNNING"),
     ("slo_schedule", "*/5 * * * *", "RUNNING"),
 ]
 

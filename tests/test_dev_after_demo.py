@@ -33,6 +33,7 @@ CLOCK_ONLY = {
     "partition_deadlines_schedule",
     "compaction_schedule",
     "pipeline_drift_schedule",
+    "references_watch_schedule",
     "slo_schedule",
 }
 
@@ -75,9 +76,9 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
             repository_def=defs.get_repository_def(),  # a partitioned request is checked there
         )
         requested[schedule.name] = schedule.evaluate_tick(context).run_requests
-    # On the clock, whatever the data: the hourly deadline and drift checks, and the 04:00 compaction,
-    # which has work once the demo's days leave the lookback window (sealing them).
-    # Neither catches up missed ticks when the webserver starts.
+    # On the clock, whatever the data: the hourly deadline and drift checks, the 06:50 references
+    # watch, and the 04:00 compaction, which has work once the demo's days leave the lookback
+    # window (sealing them). None catches up missed ticks when the webserver starts.
     assert set(requested) - CLOCK_ONLY == {
         "raw_arrivals",
         "data_ready_dependencies",

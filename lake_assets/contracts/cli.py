@@ -20,9 +20,8 @@ def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def try_contract(args: argparse.Namespace, settings: Settings) -> int:
         from lake_assets.config import load_config
         from lake_assets.contracts.model import Contract, lake_contracts
-        from lake_assets.contracts.trial import TrialReport, reference_checks, trial_plan
+        from lake_assets.contracts.trial import try_published
         from lake_assets.layers.definitions import contracted_tables
-        from lake_assets.tables.reader import resolve_published
 
         if args.days < 1:
             raise ValueError(f"--days must be at least 1, got {args.days}")
@@ -44,18 +43,15 @@ def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
             for t in contracted_tables(contracts, settings.sources)
         )
         resources = resources_for(settings)
-        catalog, storage = resources["catalog"], resources["storage"]
-        # Partitions published empty (a day with no rows) have nothing to try.
-        published = sorted(p.partition for p in catalog.partitions(args.dataset) if p.row_count)
-        if not published:
-            raise LookupError(f"{args.dataset}: no published rows to try the contract on")
-        days = published[-args.days :]
-        resolved = resolve_published(catalog, storage, args.dataset, days)
-        references = reference_checks(catalog, storage, contract, days, sliced)
-        result = resources["spark_runner"].run_standalone(
-            "contract_trial", trial_plan(resolved, contract, references)
+        result, report = try_published(
+            args.dataset,
+            contract,
+            args.days,
+            sliced,
+            resources["catalog"],
+            resources["storage"],
+            resources["spark_runner"].run_standalone,
         )
-        report = TrialReport(args.dataset, contract, result["partitions"], result["references"])
         if args.json:
             print(json.dumps({**result, "rejecting": report.rejecting}, indent=2))
         else:

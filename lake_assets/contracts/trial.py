@@ -46,6 +46,7 @@ from lake_assets.tables.frames import PARTITION, read_resolved
 from lake_assets.tables.reader import resolve_published
 
 if TYPE_CHECKING:  # the orchestrator's side only
+    from lake_assets.runtime.jobs import RunJob
     from resources.catalog import PartitionCatalog
     from resources.storage import LakeStorage
 
@@ -78,6 +79,29 @@ def reference_checks(
             "resolved": resolve_published(catalog, storage, reference, read) if read else None,
         }
     return checks
+
+
+def try_published(
+    dataset: str,
+    contract: Contract,
+    days: int | None,
+    sliced: bool,
+    catalog: PartitionCatalog,
+    storage: LakeStorage,
+    run_job: RunJob,
+) -> tuple[dict, TrialReport]:
+    """`contract` tried on the newest `days` (None: all) published partitions of `dataset` that
+    hold rows (`sliced`: see reference_checks), by the job wherever `run_job` runs it: the
+    job's result and its report. LookupError when no partition holds rows."""
+    # Partitions published empty (a day with no rows) have nothing to try.
+    published = sorted(p.partition for p in catalog.partitions(dataset) if p.row_count)
+    if not published:
+        raise LookupError(f"{dataset}: no published rows to try the contract on")
+    tried = published[-days:] if days else published
+    resolved = resolve_published(catalog, storage, dataset, tried)
+    references = reference_checks(catalog, storage, contract, tried, sliced)
+    result = run_job("contract_trial", trial_plan(resolved, contract, references))
+    return result, TrialReport(dataset, contract, result["partitions"], result["references"])
 
 
 def trial_plan(resolved: dict, contract: Contract, references: dict | None = None) -> dict:
@@ -192,12 +216,11 @@ class TrialReport:
         total = sum(p["rows"] for p in self.partitions.values())
         out = [f"{self.dataset}: contract tried on {len(days)} published partitions "
                f"({days[0]} .. {days[-1]}), {total:,} rows"]  # fmt: skip
-        broken = self.broken
         for rule in self.contract.rules_of(*TRIED_KINDS):
             check = self.references.get(rule.name, {})
             untried = check.get("untried", [])
             if len(untried) < len(days):
-                out.append(self._tried(rule.name, rule.action, broken.get(rule.name), check))
+                out.append(self.tried_line(rule.name))
             if untried:
                 them = "it" if len(untried) == 1 else "them"
                 out.append(f"  {rule.name}: not tried on {', '.join(untried)} "
@@ -217,10 +240,11 @@ class TrialReport:
             out.append("no blocking rule rejects a published row")
         return out
 
-    @staticmethod
-    def _tried(name: str, action: str, per_day: dict[str, int] | None, check: dict) -> str:
+    def tried_line(self, name: str) -> str:
         """A tried rule's line; a referential rule's names what it was checked against when not
         the same day, and its first orphan keys."""
+        action, per_day = self.contract.rule(name).action, self.broken.get(name)
+        check = self.references.get(name, {})
         against = f" against {check['dataset']} {check['against']}" if check.get("against") else ""
         head = f"  {name} ({action}){against}"
         if not per_day:

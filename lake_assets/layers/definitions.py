@@ -1,5 +1,6 @@
 """The derived layers' part of the code location: each declared table as an asset, with its
-output contract (config/contracts/<dataset>.yaml) when it has one."""
+output contract (config/contracts/<dataset>.yaml) when it has one, and the daily watch of a
+sliced table's references."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.ingestion.asset_keys import asset_of
 from lake_assets.layers.assets import build_layer_asset
 from lake_assets.layers.model import DerivedTable
+from lake_assets.layers.references_watch import references_watch
 from lake_assets.silver.customer_table import SILVER_CRM_CONTACTS, SILVER_CUSTOMER
 from lake_assets.silver.fx_rates_table import SILVER_FX_RATES
 from lake_assets.silver.orders_table import SILVER_ORDERS
@@ -44,5 +46,9 @@ def contracted_tables(
 def layers_definitions(
     partitions_def: PartitionsDefinition, tables: Sequence[DerivedTable]
 ) -> Definitions:
-    """`tables` (contracted_tables) as partitioned assets."""
-    return Definitions(assets=[build_layer_asset(t, partitions_def) for t in tables])
+    """`tables` (contracted_tables) as partitioned assets, and the daily watch of the sliced
+    ones' references (references_watch.py)."""
+    return Definitions.merge(
+        Definitions(assets=[build_layer_asset(t, partitions_def) for t in tables]),
+        references_watch(tables),
+    )
