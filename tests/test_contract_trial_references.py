@@ -7,20 +7,17 @@ job itself on PySpark 3.5 is the `contract_trial` case of test_spark_jobs.py."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import yaml
 from dagster import DagsterInstance
 from gold_inputs import CUSTOMER_COLUMNS, CUSTOMERS, publish_rows
-from lake_harness import Lake
 from test_jobs_over_pipes import CARDS, customers_of, late_cards
-from test_silver_orders import apply_day, change, deliver_changes
+from test_silver_orders import apply_day, change, deliver_changes, silver_lake
 from test_spark_jobs import trial_contract
 
 from lake_assets.cli.main import main
 from lake_assets.contracts.trial import TrialReport
 from lake_assets.definitions import build_definitions
-from lake_assets.settings import DEFAULT_CONTRACTS_DIR
 
 
 def test_a_card_whose_customer_the_days_snapshot_lacks_is_named_and_a_day_without_one_untried(
@@ -87,13 +84,8 @@ def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     the same day, 03-01, was never published. Once that day lacks C00002, the order naming
     C00002 would hold the next build: `lake contract try` says so, and so does the morning's
     watch (ADR-0171), before a late change to that order holds a change day."""
-    contracts = tmp_path / "contracts"  # silver's alone: bronze's would hold the orders first
-    contracts.mkdir()
-    for name in ("silver_orders.yaml", "silver_customer.yaml"):
-        shutil.copy(DEFAULT_CONTRACTS_DIR / name, contracts / name)
-    lake = Lake(tmp_path / "lake", contracts)
+    lake = silver_lake(tmp_path, spark)
     day = "2026-03-02"
-    publish_rows(lake, spark, "silver_customer", CUSTOMERS, CUSTOMER_COLUMNS, "silver-1")
     placed = [
         change("O1", 1, op="insert", status="placed", customer_id="C00001"),
         change("O2", 1, op="insert", status="placed", customer_id="C00002"),

@@ -240,6 +240,25 @@ def test_a_day_rewrites_only_the_order_dates_it_touches_and_a_replay_nothing(lak
     assert (tombstone["deleted"], tombstone["seq"]) == (True, 4)
 
 
+def silver_lake(tmp_path, spark):
+    """A lake under silver's shipped contracts alone (bronze's would hold the orders first),
+    its silver_customer of 2026-03-02 published (gold_inputs.CUSTOMERS)."""
+    import shutil
+
+    from gold_inputs import CUSTOMER_COLUMNS, CUSTOMERS, publish_rows
+    from lake_harness import Lake
+
+    from lake_assets.settings import DEFAULT_CONTRACTS_DIR
+
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    for name in ("silver_orders.yaml", "silver_customer.yaml"):
+        shutil.copy(DEFAULT_CONTRACTS_DIR / name, contracts / name)
+    lake = Lake(tmp_path / "lake", contracts)
+    publish_rows(lake, spark, "silver_customer", CUSTOMERS, CUSTOMER_COLUMNS, "silver-1")
+    return lake
+
+
 def test_an_order_whose_customer_silver_no_longer_holds_holds_the_day_under_the_shipped_contract(
     tmp_path, spark
 ):
@@ -247,20 +266,10 @@ def test_an_order_whose_customer_silver_no_longer_holds_holds_the_day_under_the_
     day's conformed customers lack C00007, whom an order names; the day is held naming the
     rule and its one orphan (a tombstone's null customer is none), nothing is published; once
     silver_customer holds C00007, the same day publishes."""
-    import shutil
-
     from gold_inputs import CUSTOMER_COLUMNS, CUSTOMERS, customer, publish_rows
-    from lake_harness import Lake
 
-    from lake_assets.settings import DEFAULT_CONTRACTS_DIR
-
-    contracts = tmp_path / "contracts"  # silver's alone: bronze's would hold the orders first
-    contracts.mkdir()
-    for name in ("silver_orders.yaml", "silver_customer.yaml"):
-        shutil.copy(DEFAULT_CONTRACTS_DIR / name, contracts / name)
-    lake = Lake(tmp_path / "lake", contracts)
+    lake = silver_lake(tmp_path, spark)
     mon = "2026-03-02"
-    publish_rows(lake, spark, "silver_customer", CUSTOMERS, CUSTOMER_COLUMNS, "silver-1")
     deliver_changes(
         lake,
         mon,
