@@ -4,13 +4,14 @@ file order on one lake: each leaves it repaired for the next."""
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from daemon_tick import sensor_tick
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 from runbook_harness import RUNBOOKS, run_runbook, runbook_sections, runbook_steps
@@ -22,6 +23,7 @@ from lake_assets.demo.layers import resent_fx
 from lake_assets.gold.derived import GOLD_DERIVED_TABLES
 from lake_assets.ingestion.intake import land_payload
 from lake_assets.settings import load_settings
+from lake_assets.tables.reader import read_version_arrow
 from resources import build_resources
 from resources.arrivals import ListingArrivalFeed
 
@@ -37,6 +39,8 @@ GAP, LATER = "2026-03-11", "2026-03-12"
 DLQ_ALARM, EMR_ALARM = "Arrivals dead-letter queue not empty", "EMR Serverless job runs failed"
 RUNS_ALARM, TICKS_ALARM = "Dagster runs failed", "Sensor or schedule ticks failed"
 SLO_ALARM = "An SLO burns its error budget"
+# quality-gate-failover.md's section run in its own situation (the rest: a bad FX day).
+HELD_BY_REFERENCE = "A silver table held by a referential rule"
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +99,7 @@ def test_every_runbook_is_commands_the_harness_runs():
         "stuck-dependency",
     ]
     assert all(runbook_steps(RUNBOOKS / f"{n}.md") for n in names)
+    assert runbook_sections(RUNBOOKS / "quality-gate-failover.md") == ["", HELD_BY_REFERENCE]
     # Each alarm with commands is run by a test of its own situation.
     assert runbook_sections(RUNBOOKS / "alarm-response.md") == [
         DLQ_ALARM,
@@ -131,7 +136,7 @@ def test_gold_held_back_by_a_bad_fx_day_then_silver_restored_from_bronze(lake):
     land(lake, "fx_rates", DAY, bad)
     assert cli(lake, "promote", "--source", "fx_rates", "--date", DAY) == 0
     assert cli(lake, "build", "silver", "gold", "--date", DAY) == 1  # held
-    run_runbook("quality-gate-failover", {"DAY": DAY}, lake["env"])
+    run_runbook("quality-gate-failover", {"DAY": DAY}, lake["env"], sections=[""])
     fixed = resent_fx(fx, lake["root"] / "fixed-fx", 1)
     run_runbook(
         "restore-silver-from-bronze",
@@ -140,7 +145,7 @@ def test_gold_held_back_by_a_bad_fx_day_then_silver_restored_from_bronze(lake):
     )
 
 
-def _order_file(path, op: str):
+def _order_file(path, op: str, **fields):
     event = {
         "order_id": "O9000001",
         "op": op,
@@ -151,6 +156,7 @@ def _order_file(path, op: str):
         "status": "placed",
         "amount": 99.5,
         "currency": "MYR",
+        **fields,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(event) + "\n")
@@ -167,6 +173,73 @@ def test_a_refused_bronze_day_rerun_after_the_source_resends(lake):
         {"SOURCE": "order_events", "DAY": DAY, "BAD_KEY": bad_key, "FIXED_FILE": str(fixed)},
         lake["env"],
     )
+
+
+def test_silver_orders_held_by_an_unknown_customer_until_the_master_redelivers_it(lake, capsys):
+    """An order naming a customer the day's master snapshot lacks (C99999, which it never had)
+    holds silver/orders' change day on `customer_known` (ADR-0167): `lake build` exits 1 and
+    prints the check naming the orphan key; the order date it rewrites and the gold that reads
+    it keep their versions. The runbook's repair, the master redelivering the day with
+    the customer, publishes the day with the check passing and the order joined in gold."""
+    resources = build_resources(lake["settings"])
+    catalog, storage = resources["catalog"], resources["storage"]
+    # The new order rewrites the order date DAY alone (DAY's other changes are merged already).
+    # gold/dim_customer and fact_card_spend do not read orders: the gate lets them build.
+    kept = [("silver_orders", DAY), ("gold_fact_orders", DAY), ("gold_kpi_daily", DAY)]
+    before = {key: catalog.current(*key) for key in kept}
+    assert all(before.values()), before
+
+    orphan = _order_file(
+        lake["root"] / "orphan" / "o.json", "insert", order_id="O9000002", customer_id="C99999"
+    )
+    land(lake, "order_events", DAY, orphan)
+    # Bronze's customer_exists only reports an unknown customer: an order is revenue.
+    assert cli(lake, "promote", "--source", "order_events", "--date", DAY) == 0
+    capsys.readouterr()
+    assert cli(lake, "build", "silver", "gold", "--date", DAY) == 1  # held
+    printed = capsys.readouterr().out.splitlines()
+    [check] = [line for line in printed if line.startswith("CHECK FAILED silver/orders:")]
+    assert check.startswith("CHECK FAILED silver/orders:contract_customer_known: ")
+    assert check.endswith(
+        "1 violating rows, customer_id not in silver_customer: C99999; the partition is not "
+        "published"
+    )
+    assert (
+        f"  gold/fact_orders {DAY}: held: silver_orders[{DAY}] was held back by customer_known; "
+        f"gold_fact_orders[{DAY}] keeps its published version"
+    ) in printed
+    assert {key: catalog.current(*key) for key in kept} == before
+
+    # The source redelivers DAY's snapshot as it was, plus the customer its orders name.
+    delivered = sorted((lake["settings"].lake_root / "_incoming").glob(f"{DAY}/customers_*.csv"))
+    with delivered[-1].open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    new = {"customer_id": "C99999", "full_name": "Nur Lim", "segment": "retail"}
+    new |= {"email": "customer99999@example.com.my", "phone": "+60120099999"}
+    new |= {"date_of_birth": "1990-01-01", "national_id": "900101-14-0099"}
+    rows.append({**rows[0], **new})
+    (lake["root"] / "redelivered").mkdir()
+    redelivered = write_csv(lake["root"] / "redelivered" / f"customers_{DAY}.csv", rows)
+    variables = {"DAY": DAY, "ORPHAN": "C99999", "CUSTOMERS_FILE": str(redelivered)}
+    run_runbook("quality-gate-failover", variables, lake["env"], sections=[HELD_BY_REFERENCE])
+
+    after = {key: catalog.current(*key) for key in kept}
+    assert all(after[key].run_id != before[key].run_id for key in kept), after
+    orders = read_version_arrow(storage, after[("silver_orders", DAY)]).to_pylist()
+    assert len(orders) == before[("silver_orders", DAY)].row_count + 1
+    assert [(o["customer_id"], o["deleted"]) for o in orders if o["order_id"] == "O9000002"] == [
+        ("C99999", False)
+    ]
+    # In gold the order has the redelivered customer's key and segment, not an unknown one.
+    facts = read_version_arrow(storage, after[("gold_fact_orders", DAY)]).to_pylist()
+    [fact] = [f for f in facts if f["order_id"] == "O9000002"]
+    assert fact["customer_sk"] is not None and fact["segment"] == "retail"
+    # The check passed in the run that published the day.
+    [latest] = instance_of(lake).event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey(["silver", "orders"]), "contract_customer_known"), limit=1
+    )
+    assert latest.event.dagster_event.event_specific_data.passed and latest.partition == DAY
+    assert after[("silver_orders", DAY)].run_id == f"{latest.run_id}-{DAY}"
 
 
 def test_a_table_waiting_for_a_snapshot_that_arrives_late(lake):
