@@ -43,7 +43,6 @@ from lake_assets.contracts.rules import (
     with_reference_found,
 )
 from lake_assets.tables.frames import PARTITION, read_resolved
-from lake_assets.tables.reader import resolve_published
 
 if TYPE_CHECKING:  # the orchestrator's side only
     from lake_assets.runtime.jobs import RunJob
@@ -66,6 +65,10 @@ def reference_checks(
     are not the days it is built for), every day against that one, the reference's newest.
     `untried` the days whose reference partition is not published, `resolved` the reference's
     partitions read (None when there are none)."""
+    # The orchestrator's side: the job's module must not import the catalog's (on EMR there is
+    # none; tests/test_jobs_over_pipes.py holds job modules to it).
+    from lake_assets.tables.reader import resolve_published
+
     checks = {}
     for rule in contract.rules_of("referential_integrity"):
         reference = rule.check.references.dataset
@@ -93,6 +96,8 @@ def try_published(
     """`contract` tried on the newest `days` (None: all) published partitions of `dataset` that
     hold rows (`sliced`: see reference_checks), by the job wherever `run_job` runs it: the
     job's result and its report. LookupError when no partition holds rows."""
+    from lake_assets.tables.reader import resolve_published  # as in reference_checks
+
     # Partitions published empty (a day with no rows) have nothing to try.
     published = sorted(p.partition for p in catalog.partitions(dataset) if p.row_count)
     if not published:
