@@ -63,10 +63,10 @@ def test_a_card_whose_customer_the_days_snapshot_lacks_is_named_and_a_day_withou
     assert not any("not tried on" in line for line in tried)
 
 
-def watched(lake):
+def watched(lake, instance):
     """The daily `references_watch` job run as its schedule runs it: its one evaluation."""
     job = build_definitions(lake.settings, lake.resources).resolve_job_def("references_watch")
-    result = job.execute_in_process(instance=DagsterInstance.ephemeral())
+    result = job.execute_in_process(instance=instance)
     [evaluation] = result.get_asset_check_evaluations()
     assert (evaluation.asset_key.path, evaluation.check_name) == (
         ["silver", "orders"],
@@ -100,7 +100,8 @@ def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     assert (
         f"  customer_known (fail) against silver_customer {day}: holds on every published row"
     ) in held
-    assert watched(lake).passed
+    instance = DagsterInstance.ephemeral()  # one, as the deployment's: the check reads its last
+    assert watched(lake, instance).passed
 
     without_c2 = [c for c in CUSTOMERS if c[1] != "C00002"]  # a CRM merge gone wrong
     publish_rows(lake, spark, "silver_customer", without_c2, CUSTOMER_COLUMNS, "silver-2")
@@ -113,7 +114,7 @@ def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     assert broken[-1].startswith(
         "STRICTER than what the lake published under: customer_known: its days would fail."
     )
-    warned = watched(lake)
+    warned = watched(lake, instance)
     assert (warned.passed, warned.severity.value) == (False, "WARN")
     assert warned.description == (
         f"customer_known (fail) against silver_customer {day}: 1 published rows break it: "
@@ -121,6 +122,14 @@ def test_silver_orders_are_tried_against_the_newest_conformed_customers(
     )
     by_rule = warned.metadata["by_rule"].value["customer_known"]
     assert (warned.metadata["orphans"].value, by_rule["orphan_keys"]) == (1, ["C00002"])
+    # The alert topic hears of it once: the next morning finds the same orphans, and warns again.
+    [alert] = lake.notifier.alerts()
+    assert (alert.kind, alert.detail["rules"]) == ("layers.references_lost", [warned.description])
+    assert alert.subject == (
+        "1 published rows of silver_orders name keys their references no longer hold"
+    )
+    assert not watched(lake, instance).passed
+    assert len(lake.notifier.alerts()) == 1
 
 
 def test_a_rule_tried_on_some_days_holds_on_those_and_one_tried_on_none_only_says_so():

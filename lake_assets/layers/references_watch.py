@@ -7,7 +7,8 @@ an order date no later change touches is never checked again: if its customer le
 (and gold with it). Every morning the check `references_still_hold` tries the table's
 referential rules on all its published slices against the reference's newest partition (the
 trial of `lake contract try`, ADR-0170) and fails with WARN naming the orphans, so the operator
-hears of a lost customer before a build is held by it.
+hears of a lost customer before a build is held by it. The alert topic hears of it when the
+orphans change (`layers.references_lost`), not every morning they stay.
 
 The other derived tables need no watch: a new version of a reference is an input of their day,
 which rebuilds and checks it (ADR-0167, ADR-0168); a source is promoted again (ADR-0132)."""
@@ -17,10 +18,12 @@ from collections.abc import Sequence
 
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetKey,
+    DagsterInstance,
     Definitions,
     MetadataValue,
     ResourceParam,
@@ -32,10 +35,12 @@ from lake_assets.contracts.trial import try_published
 from lake_assets.layers.model import DerivedTable
 from lake_assets.runtime.retries import retried_when_transient
 from resources.catalog import PartitionCatalog
+from resources.notifier import Alert, Notifier
 from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage
 
 REFERENCES_STILL_HOLD = "references_still_hold"
+ALERT_KIND = "layers.references_lost"
 
 
 def watched(tables: Sequence[DerivedTable]) -> list[DerivedTable]:
@@ -57,8 +62,10 @@ def build_references_check(table: DerivedTable) -> AssetChecksDefinition:
         update={"rules": tuple(contract.rule(name) for name in rules)}
     )
 
+    key = AssetCheckKey(AssetKey(list(table.asset)), REFERENCES_STILL_HOLD)
+
     @asset_check(
-        asset=AssetKey(list(table.asset)),
+        asset=key.asset_key,
         name=REFERENCES_STILL_HOLD,
         description=(
             f"Every published slice of {table.dataset} still names keys its references hold "
@@ -71,6 +78,7 @@ def build_references_check(table: DerivedTable) -> AssetChecksDefinition:
         catalog: ResourceParam[PartitionCatalog],
         storage: ResourceParam[LakeStorage],
         spark_runner: ResourceParam[SparkRunner],
+        notifier: ResourceParam[Notifier],
     ) -> AssetCheckResult:
         try:
             result, report = try_published(
@@ -93,28 +101,53 @@ def build_references_check(table: DerivedTable) -> AssetChecksDefinition:
             else report.tried_line(name).strip()
             for name in rules
         ]
+        by_rule = {
+            name: {
+                "orphans": orphans[name],
+                "against": result["references"][name]["against"],
+                "orphan_keys": result["references"][name]["orphan_keys"],
+                "days": broken.get(name, {}),
+            }
+            for name in rules
+        }
+        if any(orphans.values()) and _lost(by_rule) != _lost(_last(context.instance, key)):
+            lost = sum(orphans.values())
+            notifier.send(
+                Alert(
+                    ALERT_KIND,
+                    f"{lost} published rows of {table.dataset} name keys their references "
+                    "no longer hold",
+                    {"dataset": table.dataset, "rules": lines, "check": key.to_user_string()},
+                )
+            )
         return AssetCheckResult(
             passed=not any(orphans.values()) and not any(untried.values()),
             severity=AssetCheckSeverity.WARN,
             metadata={
                 "slices": len(report.partitions),
                 "orphans": sum(orphans.values()),
-                "by_rule": MetadataValue.json(
-                    {
-                        name: {
-                            "orphans": orphans[name],
-                            "against": result["references"][name]["against"],
-                            "orphan_keys": result["references"][name]["orphan_keys"],
-                            "days": broken.get(name, {}),
-                        }
-                        for name in rules
-                    }
-                ),
+                "by_rule": MetadataValue.json(by_rule),
             },
             description="\n".join(lines),
         )
 
     return references_still_hold
+
+
+def _last(instance: DagsterInstance, key: AssetCheckKey) -> dict:
+    """`by_rule` of the check's last evaluation ({} if none): the records come newest first,
+    the run under way's own (planned, not yet evaluated) among them."""
+    for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=5):
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if evaluation is not None:
+            found = evaluation.metadata.get("by_rule")
+            return found.value if found is not None else {}
+    return {}
+
+
+def _lost(by_rule: dict) -> dict:
+    """What an alert is about: per rule its orphans and their first keys."""
+    return {name: (r["orphans"], r["orphan_keys"]) for name, r in by_rule.items() if r["orphans"]}
 
 
 def references_watch(tables: Sequence[DerivedTable]) -> Definitions:
