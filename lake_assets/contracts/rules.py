@@ -193,6 +193,14 @@ def orphaned(rule: Rule, found_col: str) -> Column:
     return F.col(rule.columns[0]).isNotNull() & ~F.col(found_col)
 
 
+def first_keys(frame: DataFrame, column: str, where: Column, count: int) -> list[str]:
+    """The first `count` distinct values of `column` (as text, in order) on the rows of `frame`
+    where `where` holds: the orphan keys an operator looks up in the reference. A pass of its
+    own: call it only for a rule that found some."""
+    keys = frame.where(where).select(F.col(column).cast("string").alias("key")).distinct()
+    return [row["key"] for row in keys.orderBy("key").limit(count).collect()]
+
+
 def with_referential_violations(
     frame: DataFrame,
     rule: Rule,

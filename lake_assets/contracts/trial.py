@@ -37,6 +37,7 @@ from pyspark.sql import functions as F
 from lake_assets.contracts.model import ROW_KINDS, Contract
 from lake_assets.contracts.rules import (
     SAMPLE_ROWS,
+    first_keys,
     orphaned,
     row_rules_violated,
     unique_violation_counts,
@@ -155,7 +156,9 @@ def contract_trial_job(spark: SparkSession, plan: dict) -> dict:
             "dataset": check["dataset"],
             "against": check["against"],
             "untried": check["untried"],
-            "orphan_keys": _first_keys(checked, column, orphans[name]) if name in broken else [],
+            "orphan_keys": first_keys(checked, column, orphans[name], SAMPLE_ROWS)
+            if name in broken
+            else [],
         }
     return {"partitions": dict(sorted(partitions.items())), "references": references}
 
@@ -182,13 +185,6 @@ def _with_references(
             condition = condition & ~F.col(PARTITION).isin(untried)
         orphans[rule.name] = condition
     return rows, orphans
-
-
-def _first_keys(checked: DataFrame, column: str, orphan: Column) -> list[str]:
-    """The first SAMPLE_ROWS distinct keys, in order, of the rows where `orphan` holds: what an
-    operator looks up in the reference. A second pass, run only for a rule with orphans."""
-    keys = checked.where(orphan).select(F.col(column).cast("string").alias("key")).distinct()
-    return [row["key"] for row in keys.orderBy("key").limit(SAMPLE_ROWS).collect()]
 
 
 @dataclass(frozen=True)

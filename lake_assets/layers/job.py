@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import (
     SAMPLE_ROWS,
+    first_keys,
     orphaned,
     row_rules_violated,
     unique_violation_counts,
@@ -174,15 +175,8 @@ def _orphan_keys(
     for number, rule in enumerate(ruled):
         column, found = rule.check.column, f"_reference_found{number}"
         written = spark.read.parquet(plan["output_uri"]).select(column)
-        keys = (
-            with_reference_found(written, rule, references[rule.name], found)
-            .where(orphaned(rule, found))
-            .select(F.col(column).cast("string"))
-            .distinct()
-            .orderBy(column)
-            .limit(SAMPLE_ROWS + 1)
-        )
-        samples[rule.name] = [row[0] for row in keys.collect()]
+        checked = with_reference_found(written, rule, references[rule.name], found)
+        samples[rule.name] = first_keys(checked, column, orphaned(rule, found), SAMPLE_ROWS + 1)
     return samples
 
 

@@ -134,7 +134,7 @@ def orders_merge_job(spark: SparkSession, plan: dict) -> dict:
     slices = {d: t for d, t in sorted(touched.items()) if t["won"]}
     # A planned slice with no version yet is published even if no row lands in it: the change
     # day's own order date, so that the day's orders are known (none) and gold builds it.
-    for day in sorted(d for d, files in plan["slices"].items() if not files and d not in touched):
+    for day in [d for d, files in plan["slices"].items() if not files and d not in touched]:
         slices[day] = _empty_slice(spark, plan, day)
     slices = dict(sorted(slices.items()))
     return {
