@@ -1,6 +1,7 @@
 """Every registered Spark job besides promotion on EMR Serverless end to end, on moto: one tiny
 lake (a day of customers and cards, promoted on EMR), then the history apply, `lake scd as-of`,
-the mart, `lake lateness`, compaction and a gold table using `lake_token` each run once through
+the mart, `lake lateness`, `lake contract try`, the morning's `references_still_hold` check
+(from a check's step), compaction and a gold table using `lake_token` each run once through
 the fake EMR Serverless (tests/emr_fake.py) and give what the same lake gives locally. The
 token's key comes from Secrets Manager on EMR (the secret terraform/secrets.tf declares, read
 with the job's role) and from the environment locally. This is also where the mart and
@@ -20,8 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 from aws_lake import REGION
 from cur_inputs import MONTH, costs_in_nanos, tiny_cur, tiny_delivery, tiny_world
-from dagster import materialize
+from dagster import Definitions, materialize
 from dagster_pipes import decode_param
+from emr_fake import EmrLake
 from lake_harness import failure_message
 from pyspark.sql import functions as F
 from test_history_e2e import snapshot
@@ -44,7 +46,8 @@ from lake_assets.history.apply import as_of_by_job, current_history, history_as_
 from lake_assets.history.assets import history_key_of
 from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
 from lake_assets.layers.gate import InputState
-from lake_assets.layers.model import LayerInput
+from lake_assets.layers.model import DerivedTable, LayerInput
+from lake_assets.layers.references_watch import ALERT_KIND, references_watch
 from lake_assets.layers.step import run_step
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.marts.assets import SPEND_BY_CUSTOMER
@@ -55,6 +58,7 @@ from lake_assets.tables.locations import (
 )
 from lake_assets.tables.publish import publish_table
 from lake_assets.tables.reader import published_files, resolve_published
+from resources.notifier import Alert
 from resources.spark_runner import PIPES_PREFIX
 
 CARDS = "card_transactions"
@@ -159,6 +163,7 @@ def everything(lake, spark, gold: GoldTable) -> dict:
     out["trial"] = lake.spark_runner.run_standalone(
         "contract_trial", trial_plan(resolved, trial_contract(20.0))
     )
+    out["references"] = references_watched(lake)
 
     before = lake.catalog.current(CARDS, DAY)
     keys = ("settings", "storage", "catalog", "lineage", "compaction_history", "spark_runner")
@@ -189,6 +194,30 @@ def everything(lake, spark, gold: GoldTable) -> dict:
 
     out["ledger"] = cost_ledger(lake)
     return out
+
+
+def references_watched(lake) -> tuple:
+    """The morning's `references_still_hold` (ADR-0171) of a sliced table with a referential
+    rule, here the cards as if sliced (their customers against the customers snapshot), run as
+    its job runs it: the trial is launched from the check's own step, over Pipes on EMR. Its
+    evaluation and the alert it sent, and the Dagster job of each EMR job run it made (none
+    locally)."""
+    table = DerivedTable(CARDS, ("curated", CARDS), "none", (), {}, "", slices=lambda _: {},
+                         contract=trial_contract(customers="fail"))  # fmt: skip
+    keys = ("catalog", "storage", "spark_runner", "notifier")
+    watch = Definitions.merge(
+        references_watch([table]), Definitions(resources={k: lake.resources[k] for k in keys})
+    )
+    result = watch.resolve_job_def("references_watch").execute_in_process(instance=lake.instance)
+    assert result.success
+    [evaluation] = result.get_asset_check_evaluations()
+    by_rule = evaluation.metadata["by_rule"].value
+    # On aws the alert went to SNS, heard here on the queue subscribed to the topic (raw).
+    sent = (
+        [Alert(**m) for m in lake.alerts()] if isinstance(lake, EmrLake) else lake.notifier.alerts()
+    )
+    alerts = [a.subject for a in sent if a.kind == ALERT_KIND]
+    return evaluation.passed, evaluation.severity.value, evaluation.description, by_rule, alerts
 
 
 def cost_ledger(lake) -> list[tuple]:
@@ -264,6 +293,19 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
         == sum(p["rows"] for p in on_emr["trial"]["partitions"].values())
         > 0
     )
+    # The customers snapshot holds C000..C002; the cards of C003..C006 are orphans.
+    passed, severity, description, by_rule, alerts = on_emr["references"]
+    assert (passed, severity) == (False, "WARN")
+    assert description.startswith("customer_exists (fail) against customers 2025-01-02: 4 ")
+    assert by_rule["customer_exists"]["orphan_keys"] == ["C003", "C004", "C005", "C006"]
+    assert alerts == [f"4 published rows of {CARDS} name keys their references no longer hold"]
+    # The trial ran on EMR, submitted from the watch's run (`lake contract try`'s run is on an
+    # ephemeral instance of its own).
+    trials = [r for r in emr_lake.emr.runs if r.request["tags"]["job"] == "contract_trial"]
+    launched_by = [
+        emr_lake.instance.get_run_by_id(r.request["tags"]["dagster_run_id"]) for r in trials
+    ]
+    assert [run.job_name for run in launched_by if run is not None] == ["references_watch"]
     drivers_billed_and_tagged(emr_lake)
     every_job_went_through_s3(emr_lake)
     # On this lake's fake EMR rather than a lake of its own: one more job, no second deploy.
