@@ -9,7 +9,9 @@ history is then applied in-process, so the as-of query has a version to read. A 
 changes (an insert and an update per order of each customer, placed over the week before
 EVENT_DAY), promoted into order_events, is what the silver orders merge plans from. A
 generated month of CUR, about a line item per card, is what the cost jobs read: as Data Exports
-delivers it (cost_cur), and curated with the drivers of its runs (cost_allocate).
+delivers it (cost_cur), and curated with the drivers of its runs (cost_allocate). `lake contract
+try` (contract_trial) tries a card contract with a row, a unique and a referential rule (each
+card's customer against the day's snapshot) on the promoted day.
 
 `JOB_PLANS` names, per job, its plan and the plan key of the folder it writes (None: it writes
 nothing), so each run writes a folder of its own.
@@ -35,6 +37,8 @@ from benchmarks.gold import publish_gold_inputs
 from benchmarks.lake import SOURCE, land_and_profile, local_lake
 from benchmarks.timing import timed
 from lake_assets.cli.runs import materialize_partitions, step_failures
+from lake_assets.contracts.model import Contract
+from lake_assets.contracts.trial import reference_checks, trial_plan
 from lake_assets.cost.cur_data import CostWorld, as_curated, generate_month
 from lake_assets.cost.cur_delivery import delivery_objects
 from lake_assets.demo.medallion_data import fx_rate_days
@@ -184,6 +188,34 @@ def _cost_allocate(resources: dict[str, Any]) -> dict:
     return cost.allocation_plan(uris["cur"], uris["drivers"], None)
 
 
+# A card contract as `lake contract try` would try it: a row rule, a unique rule (read back on
+# the driver) and a referential rule (a broadcast existence join against the day's customers).
+CARD_TRIAL = Contract.model_validate({
+    "dataset": SOURCE, "owner": "payments-data", "version": 2,
+    "schema": [{"name": "transaction_id", "type": "string", "nullable": False},
+               {"name": "customer_id", "type": "string", "nullable": False},
+               {"name": "amount", "type": "double", "nullable": False}],
+    "rules": [
+        {"name": "amount_positive", "severity": "error", "action": "drop",
+         "range": {"column": "amount", "min": 0.01}},
+        {"name": "one_row_per_transaction", "severity": "error", "action": "fail",
+         "unique": {"columns": ["transaction_id"]}},
+        {"name": "customer_known", "severity": "error", "action": "fail",
+         "referential_integrity": {"column": "customer_id",
+                                   "references": {"dataset": CUSTOMER_SOURCE,
+                                                  "column": "customer_id"}}},
+    ],
+})  # fmt: skip
+
+
+def _contract_trial(resources: dict[str, Any]) -> dict:
+    """CARD_TRIAL tried on the promoted card day, as `lake contract try` plans it."""
+    catalog, storage, day = resources["catalog"], resources["storage"], [EVENT_DAY.isoformat()]
+    resolved = resolve_published(catalog, storage, SOURCE, day)
+    references = reference_checks(catalog, storage, CARD_TRIAL, day, sliced=False)
+    return trial_plan(resolved, CARD_TRIAL, references)
+
+
 def _silver_customer(resources: dict[str, Any]) -> dict:
     """After the CRM state is built (setup, in-process, through the step): the conformed
     customers of EVENT_DAY from the master snapshot and that state."""
@@ -227,6 +259,7 @@ JOB_PLANS: dict[str, JobPlan] = {
     "orders_merge": JobPlan(partial(_derived_plan, table=SILVER_ORDERS), "output_uri"),
     "cost_cur": JobPlan(_cost_cur, "output_uri"),
     "cost_allocate": JobPlan(_cost_allocate, "output_uri"),
+    "contract_trial": JobPlan(_contract_trial, None),
 }
 
 
