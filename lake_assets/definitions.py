@@ -77,7 +77,7 @@ def job_of(defs: Definitions, keys: Sequence[AssetKey]) -> str:
 
 def build_definitions(settings: Settings, resources: dict | None = None) -> Definitions:
     partitions_def = daily_partitions(settings.partitions_start)
-    contracts, rules, data = checked_graph(settings, partitions_def)
+    contracts, tables, rules, data = checked_graph(settings, partitions_def)
 
     # Applied once here: a source's assets name the source's owner, the rest are the platform's.
     def owned(spec: AssetSpec) -> AssetSpec:
@@ -87,7 +87,7 @@ def build_definitions(settings: Settings, resources: dict | None = None) -> Defi
         *data,
         compaction_definitions(settings),
         classification_definitions(settings, partitions_def),
-        contracts_definitions(settings, contracts),
+        contracts_definitions(settings, contracts, tables),
         events_definitions(rules),
         pull_definitions(settings),
         access_definitions(settings),

@@ -5,6 +5,7 @@ both the same way, naming file, key and reason."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from dagster import AssetsDefinition, Definitions, PartitionsDefinition
 
@@ -20,11 +21,17 @@ from lake_assets.settings import Settings
 from partitions import daily_partitions
 
 
-def checked_graph(
-    settings: Settings, partitions_def: PartitionsDefinition
-) -> tuple[dict, list, list[Definitions]]:
-    """Contracts, dependency rules and the definitions of the data assets (ingestion, history,
-    marts, the derived layers), with every reference between them and the sources checked: a config error fails
+class CheckedGraph(NamedTuple):
+    contracts: dict[str, Contract]
+    tables: tuple[DerivedTable, ...]  # the derived tables as the lake builds them
+    rules: list[DependencyRule]
+    data: list[Definitions]  # the data assets' definitions
+
+
+def checked_graph(settings: Settings, partitions_def: PartitionsDefinition) -> CheckedGraph:
+    """Contracts, the derived tables as the lake builds them (with their contracts), dependency
+    rules and the definitions of the data assets (ingestion, history, marts, the derived
+    layers), with every reference between them and the sources checked: a config error fails
     here, when the code location loads."""
     contracts = lake_contracts(settings)
     tables = contracted_tables(contracts, settings.sources)
@@ -43,7 +50,7 @@ def checked_graph(
     }
     announcing = [*settings.sources, *(t.dataset for t in DERIVED_TABLES)]
     check_rules(settings.dependencies_file, rules, announcing, targets)
-    return contracts, rules, data
+    return CheckedGraph(contracts, tables, rules, data)
 
 
 def lake_rules(

@@ -69,7 +69,7 @@ def watched(lake, instance):
     result = job.execute_in_process(instance=instance)
     [evaluation] = result.get_asset_check_evaluations()
     assert (evaluation.asset_key.path, evaluation.check_name) == (
-        ["silver", "orders"],
+        ["contracts", "silver_orders"],
         "references_still_hold",
     )
     return evaluation

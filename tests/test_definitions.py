@@ -5,6 +5,7 @@ shows here, in review."""
 from __future__ import annotations
 
 import pytest
+from dagster import AssetKey
 
 from lake_assets.definitions import build_definitions
 from lake_assets.settings import load_settings
@@ -16,6 +17,14 @@ ASSETS = [
     "classification/customers",
     "classification/fx_rates",
     "classification/order_events",
+    "contracts/card_transactions",
+    "contracts/crm_contacts",
+    "contracts/customers",
+    "contracts/fx_rates",
+    "contracts/order_events",
+    "contracts/silver_customer",
+    "contracts/silver_fx_rates",
+    "contracts/silver_orders",
     "cost/cur",
     "cost/drivers",
     "cost/ledger",
@@ -50,6 +59,15 @@ ASSETS = [
 ]
 CHECKS = [
     "access/masked_views:no_profile_reads_a_masked_column_in_clear",
+    "contracts/card_transactions:contract_holds_on_published",
+    "contracts/crm_contacts:contract_holds_on_published",
+    "contracts/customers:contract_holds_on_published",
+    "contracts/fx_rates:contract_holds_on_published",
+    "contracts/order_events:contract_holds_on_published",
+    "contracts/silver_customer:contract_holds_on_published",
+    "contracts/silver_fx_rates:contract_holds_on_published",
+    "contracts/silver_orders:contract_holds_on_published",
+    "contracts/silver_orders:references_still_hold",
     "cost/cur:cur_contract",
     "cost/cur:tags_complete",
     "cost/ledger:ledger_reconciles",
@@ -200,7 +218,6 @@ CHECKS = [
     "silver/orders:contract_schema_not_null_order_id",
     "silver/orders:contract_schema_not_null_seq",
     "silver/orders:inputs_passed_gate",
-    "silver/orders:references_still_hold",
     "silver/orders:slo",
 ]
 # Jobs named in the code; Dagster's own (the implicit asset job, a schedule's anonymous job)
@@ -209,6 +226,7 @@ JOBS = [
     "catalog_export",
     "classify",
     "compaction",
+    "contract_trials",
     "cost",
     "gold",
     "history",
@@ -225,6 +243,7 @@ JOBS = [
 ]
 SENSORS = [
     ("classification_staleness", "RUNNING"),
+    ("contract_changes", "RUNNING"),
     ("data_ready_dependencies", "RUNNING"),
     ("failed_runs_metric", "RUNNING"),
     ("failed_ticks_metric", "RUNNING"),
@@ -268,6 +287,27 @@ def test_asset_checks(repository):
 def test_jobs(repository):
     names = [job.name for job in repository.get_all_jobs() if not job.name.startswith("__")]
     assert sorted(names) == JOBS
+
+
+def test_a_table_wide_trial_runs_in_its_own_job_never_with_a_build(repository):
+    """references_still_hold and contract_holds_on_published try whole tables with Spark: they
+    hang on the contract's asset, so no job that builds a table (whose run would select its
+    checks) runs them."""
+    apart = {"references_still_hold", "contract_holds_on_published"}
+    by_job = {
+        job.name: {k.name for k in job.asset_layer.asset_graph.asset_check_keys} & apart
+        for job in repository.get_all_jobs()
+        if not job.name.startswith("__")
+    }
+    assert {name: checks for name, checks in by_job.items() if checks} == {
+        "contract_trials": {"contract_holds_on_published"},
+        "references_watch": {"references_still_hold"},
+    }
+    graph = repository.asset_graph
+    assert {k.asset_key.path[0] for k in graph.asset_check_keys if k.name in apart} == {"contracts"}
+    assert graph.get(AssetKey(["contracts", "silver_orders"])).parent_keys == {
+        AssetKey(["silver", "orders"])
+    }
 
 
 def test_sensors_and_their_default_status(repository):

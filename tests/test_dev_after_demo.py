@@ -83,6 +83,7 @@ def test_after_the_demo_no_sensor_or_schedule_requests_a_run(demo):
         "raw_arrivals",
         "data_ready_dependencies",
         "classification_staleness",
+        "contract_changes",
         "cost_daily",
         "daily_card_transactions",
         "daily_crm_contacts",

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from aws_lake import REGION
 from cur_inputs import MONTH, costs_in_nanos, tiny_cur, tiny_delivery, tiny_world
-from dagster import Definitions, materialize
+from dagster import AssetSpec, Definitions, materialize
 from dagster_pipes import decode_param
 from emr_fake import EmrLake
 from lake_harness import failure_message
@@ -34,6 +34,7 @@ from lake_assets.access.tokens import KEY_ENV, SECRET_ENV, token
 from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
 from lake_assets.contracts.trial import trial_plan
+from lake_assets.contracts.trial_watch import contract_asset
 from lake_assets.cost.allocation import LEDGER_COLUMNS
 from lake_assets.cost.cur_assets import CUR_ASSET
 from lake_assets.cost.ledger_assets import LEDGER_ASSET
@@ -206,7 +207,11 @@ def references_watched(lake) -> tuple:
                          contract=trial_contract(customers="fail"))  # fmt: skip
     keys = ("catalog", "storage", "spark_runner", "notifier")
     watch = Definitions.merge(
-        references_watch([table]), Definitions(resources={k: lake.resources[k] for k in keys})
+        references_watch([table]),
+        Definitions(
+            assets=[AssetSpec(contract_asset(CARDS))],  # the contract's asset the check is on
+            resources={k: lake.resources[k] for k in keys},
+        ),
     )
     result = watch.resolve_job_def("references_watch").execute_in_process(instance=lake.instance)
     assert result.success

@@ -44,7 +44,7 @@ def _contract() -> Contract:
 def _cards_requests(lake):
     """A tick of the dependency sensor over the graph's rules (the derived rechecks with them):
     the runs it requests of the cards' curated asset."""
-    _, rules, _ = checked_graph(lake.settings, daily_partitions(lake.settings.partitions_start))
+    rules = checked_graph(lake.settings, daily_partitions(lake.settings.partitions_start)).rules
     sensor = build_dependency_sensor(rules)
 
     def tick() -> list:

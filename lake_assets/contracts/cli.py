@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lake_assets.contracts.model import TRIED_DAYS
 from lake_assets.settings import ConfigError, Settings
 
 ResourcesFor = Callable[[Settings], dict[str, Any]]
@@ -72,6 +73,8 @@ def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
         metavar="FILE",
         help="the contract to try (default: the dataset's contract as the repository holds it)",
     )
-    p.add_argument("--days", type=int, default=30, help="the newest published partitions tried")
+    p.add_argument(
+        "--days", type=int, default=TRIED_DAYS, help="the newest published partitions tried"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=try_contract, checks_config=True)

@@ -33,6 +33,8 @@ ROW_KINDS = ("not_null", "range", "regex", "allowed_values", "sql")
 KINDS = (*ROW_KINDS, "unique", "volume", "quality_score", "referential_integrity")
 # Rules that judge a whole partition by its counts: no row violates them, so none can drop rows.
 COUNT_KINDS = ("volume", "quality_score")
+# The newest published partitions a contract trial reads (trial.py): a month of days.
+TRIED_DAYS = 30
 # Rows are compared with numbers; Spark would compare other types as strings, silently.
 NUMERIC = ("integer", "double")
 # What a YAML scalar in `allowed_values` must be for the column's type.
