@@ -24,7 +24,7 @@ hung on the table itself would run with every build of it."""
 # No `from __future__ import annotations`: Dagster reads the context's annotation as a type.
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -35,6 +35,7 @@ from dagster import (
     AssetKey,
     AssetSelection,
     AssetSpec,
+    DagsterInstance,
     DefaultSensorStatus,
     Definitions,
     ResourceParam,
@@ -47,7 +48,7 @@ from dagster import (
 )
 
 from lake_assets.contracts.model import TRIED_DAYS, Contract
-from lake_assets.contracts.trial import try_published
+from lake_assets.contracts.trial import TrialReport, try_published
 from lake_assets.runtime.retries import retried_when_transient
 from resources.catalog import PartitionCatalog
 from resources.notifier import Alert, Notifier
@@ -103,36 +104,48 @@ def changed_contracts(
     return changed, json.dumps({"changes": changes, "contracts": now})
 
 
-def build_trial_check(dataset: str, contract: Contract, sliced: bool) -> AssetChecksDefinition:
-    @asset_check(
-        asset=contract_asset(dataset),
-        name=CHECK_NAME,
-        description=(
-            f"The contract in force on {dataset} (version {contract.version}) tried on its "
-            f"newest {TRIED_DAYS} published partitions when it changes: no blocking rule may "
-            "reject a published row."
-        ),
-    )
+# What a trial check makes of a trial: the Dagster instance (the check's history), the notifier,
+# the job's result and its report.
+Judge = Callable[[DagsterInstance, Notifier, dict, TrialReport], AssetCheckResult]
+
+
+def trial_check(
+    key: AssetCheckKey,
+    description: str,
+    dataset: str,
+    contract: Contract,
+    days: int | None,
+    sliced: bool,
+    judge: Judge,
+) -> AssetChecksDefinition:
+    """The asset check `key` that tries `contract` on the newest `days` (None: all) published
+    partitions of `dataset` (`try_published`, on the runner bound to the check's step) and
+    returns what `judge` makes of it; a dataset with no published rows passes, saying so. The
+    trial checks of this module and of layers.references_watch."""
+
+    @asset_check(asset=key.asset_key, name=key.name, description=description)
     @retried_when_transient
-    def contract_holds_on_published(
+    def tried(
         context: AssetCheckExecutionContext,
         catalog: ResourceParam[PartitionCatalog],
         storage: ResourceParam[LakeStorage],
         spark_runner: ResourceParam[SparkRunner],
         notifier: ResourceParam[Notifier],
     ) -> AssetCheckResult:
+        run_job = spark_runner.bound(context.op_execution_context)
         try:
             result, report = try_published(
-                dataset,
-                contract,
-                TRIED_DAYS,
-                sliced,
-                catalog,
-                storage,
-                spark_runner.bound(context.op_execution_context),
+                dataset, contract, days, sliced, catalog, storage, run_job
             )
         except LookupError as nothing:
             return AssetCheckResult(passed=True, description=str(nothing))
+        return judge(context.instance, notifier, result, report)
+
+    return tried
+
+
+def build_trial_check(dataset: str, contract: Contract, sliced: bool) -> AssetChecksDefinition:
+    def judge(_, notifier: Notifier, result: dict, report: TrialReport) -> AssetCheckResult:
         lines = report.lines()
         if report.rejecting:
             notifier.send(
@@ -156,7 +169,17 @@ def build_trial_check(dataset: str, contract: Contract, sliced: bool) -> AssetCh
             description="\n".join(lines),
         )
 
-    return contract_holds_on_published
+    return trial_check(
+        AssetCheckKey(contract_asset(dataset), CHECK_NAME),
+        f"The contract in force on {dataset} (version {contract.version}) tried on its "
+        f"newest {TRIED_DAYS} published partitions when it changes: no blocking rule may "
+        "reject a published row.",
+        dataset,
+        contract,
+        TRIED_DAYS,
+        sliced,
+        judge,
+    )
 
 
 def contract_trials(

@@ -13,11 +13,11 @@ orphans change (`layers.references_lost`), not every morning they stay.
 The other derived tables need no watch: a new version of a reference is an input of their day,
 which rebuilds and checks it (ADR-0167, ADR-0168); a source is promoted again (ADR-0132)."""
 
-# No `from __future__ import annotations`: Dagster reads the context's annotation as a type.
+from __future__ import annotations
+
 from collections.abc import Sequence
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
@@ -25,19 +25,13 @@ from dagster import (
     DagsterInstance,
     Definitions,
     MetadataValue,
-    ResourceParam,
-    asset_check,
 )
 
 from lake_assets.clock_checks import DAILY, checked_on_the_clock
-from lake_assets.contracts.trial import try_published
-from lake_assets.contracts.trial_watch import contract_asset
+from lake_assets.contracts.trial import TrialReport
+from lake_assets.contracts.trial_watch import contract_asset, trial_check
 from lake_assets.layers.model import DerivedTable
-from lake_assets.runtime.retries import retried_when_transient
-from resources.catalog import PartitionCatalog
 from resources.notifier import Alert, Notifier
-from resources.spark_runner import SparkRunner
-from resources.storage import LakeStorage
 
 REFERENCES_STILL_HOLD = "references_still_hold"
 ALERT_KIND = "layers.references_lost"
@@ -65,34 +59,9 @@ def build_references_check(table: DerivedTable) -> AssetChecksDefinition:
     # On the contract's asset, not the table's: a run that builds the table would run it too.
     key = AssetCheckKey(contract_asset(table.dataset), REFERENCES_STILL_HOLD)
 
-    @asset_check(
-        asset=key.asset_key,
-        name=REFERENCES_STILL_HOLD,
-        description=(
-            f"Every published slice of {table.dataset} still names keys its references hold "
-            f"({', '.join(rules)}), against each reference's newest partition."
-        ),
-    )
-    @retried_when_transient
-    def references_still_hold(
-        context: AssetCheckExecutionContext,
-        catalog: ResourceParam[PartitionCatalog],
-        storage: ResourceParam[LakeStorage],
-        spark_runner: ResourceParam[SparkRunner],
-        notifier: ResourceParam[Notifier],
+    def judge(
+        instance: DagsterInstance, notifier: Notifier, result: dict, report: TrialReport
     ) -> AssetCheckResult:
-        try:
-            result, report = try_published(
-                table.dataset,
-                referential,
-                None,
-                True,
-                catalog,
-                storage,
-                spark_runner.bound(context.op_execution_context),
-            )
-        except LookupError as nothing:
-            return AssetCheckResult(passed=True, description=str(nothing))
         broken = report.broken
         orphans = {name: sum(broken.get(name, {}).values()) for name in rules}
         untried = {name: result["references"][name]["untried"] for name in rules}
@@ -111,7 +80,7 @@ def build_references_check(table: DerivedTable) -> AssetChecksDefinition:
             }
             for name in rules
         }
-        if any(orphans.values()) and _lost(by_rule) != _lost(_last(context.instance, key)):
+        if any(orphans.values()) and _lost(by_rule) != _lost(_last(instance, key)):
             lost = sum(orphans.values())
             notifier.send(
                 Alert(
@@ -132,7 +101,16 @@ def build_references_check(table: DerivedTable) -> AssetChecksDefinition:
             description="\n".join(lines),
         )
 
-    return references_still_hold
+    return trial_check(
+        key,
+        f"Every published slice of {table.dataset} still names keys its references hold "
+        f"({', '.join(rules)}), against each reference's newest partition.",
+        table.dataset,
+        referential,
+        None,
+        True,
+        judge,
+    )
 
 
 def _last(instance: DagsterInstance, key: AssetCheckKey) -> dict:
