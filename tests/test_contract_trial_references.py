@@ -7,6 +7,7 @@ job itself on PySpark 3.5 is the `contract_trial` case of test_spark_jobs.py."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import yaml
 from dagster import DagsterInstance
@@ -16,6 +17,7 @@ from test_silver_orders import apply_day, change, deliver_changes, silver_lake
 from test_spark_jobs import trial_contract
 
 from lake_assets.cli.main import main
+from lake_assets.contracts.rules import with_reference_found
 from lake_assets.contracts.trial import TrialReport
 from lake_assets.definitions import build_definitions
 
@@ -154,3 +156,34 @@ def test_a_rule_tried_on_some_days_holds_on_those_and_one_tried_on_none_only_say
     assert about == [
         "  customer_exists: not tried on 2026-03-02, 2026-03-03 (customers has not published them)"
     ]
+
+
+def test_a_month_of_reference_days_is_not_forced_into_a_broadcast(spark):
+    """The same-day trial reads up to a month of the reference's partitions (the automatic
+    trial of ADR-0172 reads 30): Spark may shuffle them rather than broadcast a month of a large
+    master. With broadcasts off, the check shuffles both sides and finds the same keys; the
+    build's one-day check still forces its broadcast."""
+    rule = trial_contract(customers="fail").rule("customer_exists")
+    d2, d3 = date(2026, 3, 2), date(2026, 3, 3)
+    schema = "customer_id string, event_date date"
+    rows = spark.createDataFrame([("C1", d2), ("C2", d2), ("C1", d3)], schema)
+    reference = spark.createDataFrame([("C1", d2), ("C2", d3)], schema)
+    threshold = "spark.sql.autoBroadcastJoinThreshold"
+    previous = spark.conf.get(threshold)
+    spark.conf.set(threshold, "-1")
+    try:
+        found = with_reference_found(rows, rule, reference, "found", "event_date", broadcast=False)
+        assert "BroadcastExchange" not in plan_of(found)
+        assert sorted(tuple(r) for r in found.collect()) == [
+            ("C1", d2, True),
+            ("C1", d3, False),
+            ("C2", d2, False),
+        ]
+        forced = with_reference_found(rows, rule, reference, "found", "event_date")
+        assert "BroadcastExchange" in plan_of(forced)
+    finally:
+        spark.conf.set(threshold, previous)
+
+
+def plan_of(frame) -> str:
+    return frame._jdf.queryExecution().executedPlan().toString()

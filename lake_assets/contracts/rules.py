@@ -159,6 +159,7 @@ def with_reference_found(
     reference: DataFrame,
     found_col: str,
     partition_col: str | None = None,
+    broadcast: bool = True,
 ) -> DataFrame:
     """`frame` with `found_col`: whether the rule's column names a key of `reference` (in the
     reference's same `partition_col` partition, when one is given). An orphan is a row whose
@@ -166,8 +167,10 @@ def with_reference_found(
 
     An EXISTS subquery, which Spark plans as an existence join: it never multiplies a row,
     however often the reference holds its key, so the reference's keys need no distinct (a
-    shuffle: a third of the orders merge's time, ADR-0167). The reference is broadcast: limit
-    it to the partitions being checked."""
+    shuffle: a third of the orders merge's time, ADR-0167). With `broadcast` the reference is
+    broadcast whatever its size (the join keeps the frame's partitioning): limit it to the
+    partitions being checked. Without, Spark broadcasts it only when its size estimate is under
+    `spark.sql.autoBroadcastJoinThreshold`, and shuffles both sides otherwise."""
     check = rule.check
     if not isinstance(check, ReferentialIntegrity):
         raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
@@ -180,7 +183,8 @@ def with_reference_found(
         f" AND r.{_REF_PARTITION} = f.`{c}`" for c in on_partition
     )
     return frame.sparkSession.sql(
-        f"SELECT f.*, EXISTS (SELECT /*+ BROADCAST(r) */ 1 FROM {{known}} r WHERE {matches}) "
+        f"SELECT f.*, EXISTS (SELECT {'/*+ BROADCAST(r) */ ' if broadcast else ''}1 "
+        f"FROM {{known}} r WHERE {matches}) "
         f"AS `{found_col}` FROM {{frame}} f",
         known=known,
         frame=frame,

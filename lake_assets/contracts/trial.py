@@ -178,7 +178,11 @@ def _with_references(
         found = f"_reference_found{number}"
         same_day = PARTITION if check["against"] is None else None
         reference = read_resolved(spark, check["resolved"])
-        rows = with_reference_found(rows, rule, reference, found, same_day)
+        # Each day against its own: up to a month of the reference's partitions (a month of a
+        # large master's snapshots), more than a driver should be made to broadcast (ADR-0172).
+        rows = with_reference_found(
+            rows, rule, reference, found, same_day, broadcast=same_day is None
+        )
         condition = orphaned(rule, found)
         if check["untried"]:  # no reference partition to find the keys in: not orphans
             untried = [date.fromisoformat(d) for d in check["untried"]]

@@ -7,7 +7,7 @@ quarantined valid rows or held the day (seed 000 project 4's failure mode: thres
 tight stall the pipeline). Here the lake runs the trial itself. The sensor `contract_changes`
 compares each contract in force (the code location loads them when it is deployed) with the
 one it saw last, by fingerprint, and for each contract that changed on a dataset that has
-published rows launches the check `contract_holds_on_published` of that dataset's asset. The
+published rows launches the check `contract_holds_on_published` of the contract's asset. The
 check is the trial of the command (the newest TRIED_DAYS partitions, wherever the profile runs
 Spark); it fails with WARN, its lines the command's, when a blocking rule would reject published
 rows, and the alert topic hears of it (`contracts.stricter_than_published`) while there is still
