@@ -446,6 +446,32 @@ def test_lake_access_reads_of_one_dataset_with_the_lakes_own_as_json(trail_lake,
     assert found["reads"][3]["invoked_by"] == "athena.amazonaws.com"
 
 
+def test_an_organizations_trail_is_read_for_each_account_it_delivers_for(trail_lake, capsys):
+    """An AWS Organization's trail delivers under `AWSLogs/<organization id>/<account>/`: a
+    member account's files are read beside the account trail's (a role of that account reading
+    the lake's bucket across accounts)."""
+    member = "444455556666"
+    key = (
+        f"cloudtrail/AWSLogs/o-a1b2c3d4e5/{member}/CloudTrail/{REGION}/2026/12/01/"
+        f"{member}_CloudTrail_{REGION}_20261201T1100Z_Pq8R2sTuVw3XyZ4a.json.gz"
+    )
+    analyst = assumed_role(f"arn:aws:iam::{member}:role/risk-analyst", "carol@bank.example")
+    read = get_object("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "2026-12-01T10:55:00Z", analyst,
+                      LAKE_BUCKET, PARQUET, "10.40.50.60", CLI)  # fmt: skip
+    trail_lake.put_object(Bucket=LOG_BUCKET, Key=key, Body=delivered(read))
+
+    code, out, _ = _lake(capsys, "access", "reads", "--since", "2026-12-01", "--until",
+                         "2026-12-01", "--json")  # fmt: skip
+    found = json.loads(out)
+    assert found["files"] == 5  # the account trail's four, and the member's one
+    [carol] = [r for r in found["reads"] if r["event_id"].startswith("0f1e2d3c")]
+    assert (carol["role"], carol["dataset"], carol["target"]) == (
+        f"arn:aws:iam::{member}:role/risk-analyst",
+        "card_transactions",
+        PARQUET,
+    )
+
+
 def test_lake_access_reads_says_cloudtrail_is_on_aws_only(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
     monkeypatch.delenv("LAKE_PROFILE", raising=False)

@@ -49,14 +49,17 @@ OTHER_BUCKET = "another bucket's object"
 OTHER_DATABASE = "no table of the lake's databases"
 
 
-def trail_folder(prefix: str, account: str | None = None, region: str | None = None) -> str:
-    """Where CloudTrail delivers under the trail's S3 key prefix: `<prefix>/AWSLogs/`, then
-    `<account>/CloudTrail/` and `<region>/` when given."""
-    folder = f"{prefix.strip('/')}/AWSLogs/" if prefix.strip("/") else "AWSLogs/"
-    if account is None:
-        return folder
-    folder += f"{account}/CloudTrail/"
-    return folder if region is None else f"{folder}{region}/"
+def trail_folder(prefix: str) -> str:
+    """Where CloudTrail delivers under the trail's S3 key prefix: `<prefix>/AWSLogs/` (then
+    `<account>/CloudTrail/<region>/`, or an organization's trail `<organization id>/<account>/
+    CloudTrail/<region>/`)."""
+    return f"{prefix.strip('/')}/AWSLogs/" if prefix.strip("/") else "AWSLogs/"
+
+
+def is_organization(folder: str) -> bool:
+    """Whether a folder under AWSLogs/ is an AWS Organization's (`o-` and its id), whose
+    account folders are under it, rather than an account's (twelve digits)."""
+    return folder.startswith("o-")
 
 
 def day_folder(region_folder: str, day: date) -> str:

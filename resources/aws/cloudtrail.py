@@ -2,8 +2,10 @@
 by day under the trail's prefix and fetched, for lake_assets/access/trail.py to read.
 
 CloudTrail delivers `<prefix>/AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/<file>.json.gz`
-for every region of a multi-region trail; the accounts and regions are what the bucket holds
-(listed a folder level at a time), the days what the caller asks for. The files are SSE-KMS
+for every region of a multi-region trail, and an AWS Organization's trail
+`<prefix>/AWSLogs/<organization id>/<account>/CloudTrail/...` for every account of the
+organization; the organizations, accounts and regions are what the bucket holds (listed a
+folder level at a time), the days what the caller asks for. The files are SSE-KMS
 encrypted with the lake key, which S3 decrypts with the caller's kms:Decrypt.
 """
 
@@ -15,7 +17,7 @@ from datetime import date
 
 from botocore.exceptions import ClientError
 
-from lake_assets.access.trail import TrailFile, day_folder, trail_folder
+from lake_assets.access.trail import TrailFile, day_folder, is_organization, trail_folder
 from resources.aws.clients import _client, _error_code
 
 # A day of a multi-region trail is thousands of small files: fetched a few at a time, and
@@ -47,12 +49,20 @@ class CloudTrailFiles:
         """The log files of `days`, of every account and region the trail delivered for."""
         days = list(days)
         keys = []
-        for account in self._folders(trail_folder(self.prefix)):
-            account_id = account.rstrip("/").rsplit("/", 1)[-1]
-            for region in self._folders(trail_folder(self.prefix, account_id)):
+        for account in self._account_folders():
+            for region in self._folders(f"{account}CloudTrail/"):
                 for day in days:
                     keys += self._keys(day_folder(region, day))
         return keys
+
+    def _account_folders(self) -> list[str]:
+        """`AWSLogs/<account>/` of each account the trail delivered for: directly under
+        AWSLogs/ for an account's trail, under `<organization id>/` for an organization's."""
+        accounts = []
+        for folder in self._folders(trail_folder(self.prefix)):
+            name = folder.rstrip("/").rsplit("/", 1)[-1]
+            accounts += self._folders(folder) if is_organization(name) else [folder]
+        return accounts
 
     def _fetch(self, key: str) -> TrailFile:
         try:
