@@ -12,6 +12,7 @@ from datetime import date
 import yaml
 from dagster import DagsterInstance
 from gold_inputs import CUSTOMER_COLUMNS, CUSTOMERS, publish_rows
+from pyspark.sql import functions as F
 from test_jobs_over_pipes import CARDS, customers_of, late_cards
 from test_silver_orders import apply_day, change, deliver_changes, silver_lake
 from test_spark_jobs import trial_contract
@@ -183,6 +184,24 @@ def test_a_month_of_reference_days_is_not_forced_into_a_broadcast(spark):
         assert "BroadcastExchange" in plan_of(forced)
     finally:
         spark.conf.set(threshold, previous)
+
+
+def test_rows_read_as_a_union_of_schema_versions_are_checked(spark):
+    """Published partitions of two schema versions are read as a union (tables.frames
+    .read_resolved). Spark pushed the check's projection, which holds the correlated EXISTS,
+    down through that union and lost the subquery's column ("key not found: _ri_key"): `lake
+    contract try card_transactions` failed on the runbooks' demo lake. Both joins now count."""
+    rule = trial_contract(customers="fail").rule("customer_exists")
+    d2, d3 = date(2026, 3, 2), date(2026, 3, 3)
+    schema = "customer_id string, event_date date"
+    rows = spark.createDataFrame([("C1", d2), ("C2", d2)], schema).unionByName(
+        spark.createDataFrame([("C1", d3)], schema)
+    )
+    reference = spark.createDataFrame([("C1", d2), ("C2", d3)], schema)
+    for broadcast in (True, False):
+        found = with_reference_found(rows, rule, reference, "found", "event_date", broadcast)
+        orphans = found.groupBy("event_date").agg(F.count(F.when(~F.col("found"), True)))
+        assert sorted(tuple(r) for r in orphans.collect()) == [(d2, 1), (d3, 1)], broadcast
 
 
 def plan_of(frame) -> str:

@@ -10,6 +10,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import yaml
 from daemon_tick import sensor_tick
 from dagster import AssetCheckKey, AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.scheduler.instigation import TickStatus
@@ -17,6 +18,7 @@ from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 from runbook_harness import RUNBOOKS, run_runbook, runbook_sections, runbook_steps
 
 from lake_assets.cli.main import main
+from lake_assets.contracts.model import lake_contracts
 from lake_assets.demo.demo import run_demo
 from lake_assets.demo.demo_data import _transaction, customers_snapshot, write_csv
 from lake_assets.demo.layers import resent_fx
@@ -89,6 +91,7 @@ def test_every_runbook_is_commands_the_harness_runs():
         "access-denied",
         "alarm-response",
         "backfill-a-month",
+        "contract-too-strict",
         "disaster-recovery",
         "quality-gate-failover",
         "rerun-failed-bronze-ingestion",
@@ -272,6 +275,37 @@ def test_a_breaking_rename_approved_and_promoted(lake):
         },
         lake["env"],
     )
+
+
+def test_a_contract_deployed_too_strict_is_tried_then_relaxed_before_a_promotion(lake):
+    """The lake's contracts, copied to a folder of their own, with a rule added to the cards'
+    that rejects every published card not in MYR (`drop`): what a deploy that trips the
+    contract trial looks like. The candidate starts that rule as `warn`; the wait deploys it."""
+    contracts = lake["root"] / "deployed-contracts"
+    contracts.mkdir()
+    for dataset, contract in lake_contracts(lake["settings"]).items():
+        as_yaml = contract.model_dump(by_alias=True, mode="json")
+        (contracts / f"{dataset}.yaml").write_text(yaml.safe_dump(as_yaml))
+    cards = yaml.safe_load((contracts / "card_transactions.yaml").read_text())
+    rule = {"name": "myr_only", "severity": "error", "action": "drop",
+            "allowed_values": {"column": "currency", "values": ["MYR"]}}  # fmt: skip
+    cards["rules"].append(rule)
+    (contracts / "card_transactions.yaml").write_text(yaml.safe_dump(cards))
+    cards["rules"][-1] = {**rule, "action": "warn"}
+    candidate = lake["root"] / "candidate-card_transactions.yaml"
+    candidate.write_text(yaml.safe_dump(cards))
+
+    def deployed() -> None:
+        (contracts / "card_transactions.yaml").write_text(candidate.read_text())
+
+    variables = {"DATASET": "card_transactions", "RULE": "myr_only", "CANDIDATE": str(candidate)}
+    env = {**lake["env"], "LAKE_CONTRACTS_DIR": str(contracts)}
+    outputs = run_runbook(
+        "contract-too-strict", variables, env, waits={"the change deployed": deployed}
+    )
+    # Step 1 named the days whose cards the rule rejects; step 3 found them warned, not dropped.
+    assert "  myr_only (drop): " in outputs[0]
+    assert "  myr_only (warn): " in outputs[2]
 
 
 def test_a_range_backfilled_through_every_layer(lake):
