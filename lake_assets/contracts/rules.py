@@ -186,7 +186,8 @@ def with_reference_found(
         # Spark (3.5 and 4.x) pushes a projection holding a correlated EXISTS down through a
         # union and loses the subquery's own column ("key not found: _ri_key"): a trial over
         # partitions of two schema versions (tables.frames.read_resolved) failed so. An
-        # observed count between them is a node the projection is not pushed through.
+        # observed count between them is a node the projection is not pushed through (and
+        # costs a count per row: only where it is needed).
         frame = frame.observe(f"_before_{found_col}", F.count(F.lit(1)))
     return frame.sparkSession.sql(
         f"SELECT f.*, EXISTS (SELECT {'/*+ BROADCAST(r) */ ' if broadcast else ''}1 "
@@ -197,10 +198,17 @@ def with_reference_found(
     )
 
 
+# Plan nodes Spark's optimizer moves a projection through on its way down to a union.
+_PASSED_THROUGH = ("Project", "Filter", "SubqueryAlias")
+
+
 def _is_union(frame: DataFrame) -> bool:
-    """Whether `frame`'s plan unions several inputs (its analyzed plan names a Union node)."""
-    plan = frame._jdf.queryExecution().analyzed().toString()
-    return any(line.lstrip(":+- ").startswith("Union") for line in plan.splitlines())
+    """Whether `frame`'s rows come straight from a union: its analyzed plan is a Union under
+    projections and filters only (a union under an aggregate or a join is out of reach)."""
+    plan = frame._jdf.queryExecution().analyzed()
+    while plan.nodeName() in _PASSED_THROUGH:
+        plan = plan.children().apply(0)
+    return plan.nodeName() == "Union"
 
 
 def orphaned(rule: Rule, found_col: str) -> Column:
