@@ -13,7 +13,7 @@ from lake_assets.clock_checks import checked_on_the_clock
 from lake_assets.contracts.checks import build_deadline_check
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.trial_watch import contract_trials
-from lake_assets.ingestion.asset_keys import curated_key_of
+from lake_assets.ingestion.asset_keys import asset_of, curated_key_of
 from lake_assets.layers.model import DerivedTable
 from lake_assets.settings import Settings
 
@@ -50,7 +50,5 @@ def tried_assets(
 ) -> dict[str, AssetKey]:
     """Per contracted dataset that an asset publishes (a source's curated asset, a derived
     table's), that asset: where its contract's trial is a check."""
-    assets = {s: curated_key_of(s) for s in settings.sources} | {
-        t.dataset: AssetKey(list(t.asset)) for t in tables
-    }
-    return {d: assets[d] for d in sorted(contracts) if d in assets}
+    published = {*settings.sources, *(t.dataset for t in tables)}
+    return {d: asset_of(d, settings.sources) for d in sorted(contracts) if d in published}
