@@ -6,9 +6,11 @@ evaluation."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import yaml
-from dagster import AssetCheckKey, AssetKey, build_sensor_context
+from daemon_tick import sensor_tick
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, build_sensor_context
 from test_jobs_over_pipes import CARDS, late_cards
 from test_spark_jobs import trial_contract
 
@@ -111,3 +113,27 @@ def test_a_tightened_contract_is_tried_on_the_published_days_before_the_next_pro
     assert evaluation.passed
     assert evaluation.description.splitlines()[-1] == "no blocking rule rejects a published row"
     assert len([a for a in lake.notifier.alerts() if a.kind == ALERT_KIND]) == 1
+
+
+def test_the_daemons_tick_queues_a_run_of_the_changed_contracts_check_alone(
+    lake, monkeypatch, tmp_path
+):
+    """The sensor as Dagster's sensor daemon ticks it (tests/daemon_tick.py): the code location
+    loaded from the environment, the run it requests submitted to the instance's queue. A
+    changed card contract queues one run of `contract_trials` selecting the cards' check and no
+    asset."""
+    late_cards(lake)
+    write_contract(lake, trial_contract(0.01).model_dump(by_alias=True, mode="json"))
+    for name, value in lake.env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "home").mkdir()
+    instance = DagsterInstance.local_temp(str(tmp_path / "home"))
+    first = datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert sensor_tick(instance, "contract_changes", first).run_ids == []
+
+    write_contract(lake, trial_contract(20.0).model_dump(by_alias=True, mode="json"))
+    tick = sensor_tick(instance, "contract_changes", first + timedelta(seconds=61))
+    [run] = [instance.get_run_by_id(run_id) for run_id in tick.run_ids]
+    assert run.job_name == "contract_trials"
+    assert not run.asset_selection
+    assert run.asset_check_selection == {AssetCheckKey(AssetKey(["contracts", CARDS]), CHECK_NAME)}
