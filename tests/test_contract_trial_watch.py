@@ -15,8 +15,10 @@ from test_jobs_over_pipes import CARDS, late_cards
 from test_spark_jobs import trial_contract
 
 from lake_assets.contracts.trial_watch import ALERT_KIND, CHECK_NAME, changed_contracts
+from lake_assets.cost.recording import recorded_runs
 from lake_assets.definitions import build_definitions
 
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 CUSTOMERS_CONTRACT = {
     "dataset": "customers",
     "owner": "crm-data",
@@ -101,6 +103,11 @@ def test_a_tightened_contract_is_tried_on_the_published_days_before_the_next_pro
     [alert] = [a for a in lake.notifier.alerts() if a.kind == ALERT_KIND]
     assert alert.subject == (f"contract {CARDS} v1 would reject published rows: amount_at_least")
     assert alert.detail["lines"] == lines
+    # Its Spark job is charged to the cards and their owner, not to the platform: recorded once,
+    # as an observation of the contract's asset, where the cost drivers read a month's runs.
+    [trial] = [r.drivers for r in recorded_runs(lake.instance, EPOCH, datetime.now(UTC))
+               if r.drivers.job == "contract_trial"]  # fmt: skip
+    assert (trial.datasets, trial.team) == ((CARDS,), lake.settings.sources[CARDS].owner)
 
     # Nothing changed since: nothing requested. Relaxed to warn: tried again, and it holds.
     assert tick(lake, cursor)[1] == []

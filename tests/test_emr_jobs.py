@@ -34,7 +34,6 @@ from lake_assets.access.tokens import KEY_ENV, SECRET_ENV, token
 from lake_assets.compaction.assets import build_compaction_asset
 from lake_assets.compaction.policy import CompactionPolicy, Selection
 from lake_assets.contracts.trial import trial_plan
-from lake_assets.contracts.trial_watch import contract_asset
 from lake_assets.cost.allocation import LEDGER_COLUMNS
 from lake_assets.cost.cur_assets import CUR_ASSET
 from lake_assets.cost.ledger_assets import LEDGER_ASSET
@@ -45,6 +44,7 @@ from lake_assets.gold.derived import derived_table
 from lake_assets.gold.tables import GoldColumn, GoldTable
 from lake_assets.history.apply import as_of_by_job, current_history, history_as_of
 from lake_assets.history.assets import history_key_of
+from lake_assets.ingestion.asset_keys import contract_key_of
 from lake_assets.ingestion.lateness import LatenessReport, lateness_plan
 from lake_assets.layers.gate import InputState
 from lake_assets.layers.model import DerivedTable, LayerInput
@@ -209,7 +209,8 @@ def references_watched(lake) -> tuple:
     watch = Definitions.merge(
         references_watch([table]),
         Definitions(
-            assets=[AssetSpec(contract_asset(CARDS))],  # the contract's asset the check is on
+            # The contract's asset the check is on, owned as the lake declares it (contracts/).
+            assets=[AssetSpec(contract_key_of(CARDS), owners=[f"team:{owner_of_cards(lake)}"])],
             resources={k: lake.resources[k] for k in keys},
         ),
     )
@@ -223,6 +224,10 @@ def references_watched(lake) -> tuple:
     )
     alerts = [a.subject for a in sent if a.kind == ALERT_KIND]
     return evaluation.passed, evaluation.severity.value, evaluation.description, by_rule, alerts
+
+
+def owner_of_cards(lake) -> str:
+    return lake.settings.sources[CARDS].owner
 
 
 def cost_ledger(lake) -> list[tuple]:
@@ -311,6 +316,9 @@ def test_every_job_runs_on_emr_serverless_as_it_runs_locally(
         emr_lake.instance.get_run_by_id(r.request["tags"]["dagster_run_id"]) for r in trials
     ]
     assert [run.job_name for run in launched_by if run is not None] == ["references_watch"]
+    # ... and is charged to the cards' owner, not the platform: tagged so, and recorded.
+    watched = [t for t, run in zip(trials, launched_by, strict=True) if run is not None]
+    assert {trial.request["tags"]["team"] for trial in watched} == {owner_of_cards(emr_lake)}
     drivers_billed_and_tagged(emr_lake)
     every_job_went_through_s3(emr_lake)
     # On this lake's fake EMR rather than a lake of its own: one more job, no second deploy.
@@ -332,6 +340,9 @@ def drivers_billed_and_tagged(emr_lake) -> None:
                                   datetime.now(UTC)))  # fmt: skip
     runs = {run.id: run for run in emr_lake.emr.runs}
     assert {r.drivers.job for r in recorded} >= {"pipeline.customers", "spend_by_customer"}
+    # A check's step records its runs too (the watch's trial, observed on the contract's asset).
+    [trial] = [r.drivers for r in recorded if r.drivers.job == "contract_trial"]
+    assert trial.datasets == (CARDS,)
     for record in recorded:
         d, run = record.drivers, runs[record.drivers.job_run_id]
         assert (d.origin, d.runner, d.application_id) == ("billed", "emr-serverless", application)
@@ -340,7 +351,9 @@ def drivers_billed_and_tagged(emr_lake) -> None:
         assert d.wall_clock_seconds == run.seconds
         assert run.request["tags"]["dagster_run_id"] == d.dagster_run_id
         assert run.request["tags"]["team"] == d.team
-    assert all(r.drivers.bytes_written > 0 for r in recorded)  # from Spark, over Pipes
+    # Spark's bytes, over Pipes: the trial only reads.
+    assert trial.bytes_read > 0 and trial.bytes_written == 0
+    assert all(r.drivers.bytes_written > 0 for r in recorded if r.drivers != trial)
 
 
 def pipes_params(run, name: str) -> dict:

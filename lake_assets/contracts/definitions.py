@@ -41,7 +41,13 @@ def contracts_definitions(
             minute=15,
             what="checks each dataset's newest partition past its deadline was published.",
         ),
-        contract_trials(contracts, tried_assets(settings, contracts, tables), sliced),
+        contract_trials(
+            contracts,
+            tried_assets(settings, contracts, tables),
+            sliced,
+            # A source's assets name its owner (ingestion/assets.py); the rest are the platform's.
+            {s: [f"team:{source.owner}"] for s, source in settings.sources.items()},
+        ),
     )
 
 

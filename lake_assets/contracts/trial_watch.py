@@ -16,7 +16,7 @@ time before the next delivery: relax the rule to `warn`, or fix the data. It hol
 The sensor's first evaluation only records the contracts in force: they are what the lake
 published under, and trying them all at once would flood a fresh `make dev` with runs.
 
-The check hangs on an asset of its own, `contracts/<dataset>` (`contract_asset`): the contract
+The check hangs on an asset of its own, `contracts/<dataset>` (`contract_key_of`): the contract
 in force, an external asset downstream of the table it governs. A Dagster run that selects an
 asset runs its checks too (a group's job, a backfill's run, a sensor's request), so a trial
 hung on the table itself would run with every build of it."""
@@ -24,7 +24,7 @@ hung on the table itself would run with every build of it."""
 # No `from __future__ import annotations`: Dagster reads the context's annotation as a type.
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -49,29 +49,27 @@ from dagster import (
 
 from lake_assets.contracts.model import TRIED_DAYS, Contract
 from lake_assets.contracts.trial import TrialReport, try_published
+from lake_assets.ingestion.asset_keys import CONTRACTS_ZONE, contract_key_of
 from lake_assets.runtime.retries import retried_when_transient
 from resources.catalog import PartitionCatalog
 from resources.notifier import Alert, Notifier
 from resources.spark_runner import SparkRunner
 from resources.storage import LakeStorage
 
-CONTRACTS_GROUP = "contracts"
 CHECK_NAME = "contract_holds_on_published"
 JOB_NAME = "contract_trials"
 ALERT_KIND = "contracts.stricter_than_published"
 
 
-def contract_asset(dataset: str) -> AssetKey:
-    """The asset that stands for `dataset`'s contract in force, where the checks that try it on
-    the whole published table hang (this module's; layers.references_watch's)."""
-    return AssetKey([CONTRACTS_GROUP, dataset])
-
-
-def contract_spec(dataset: str, table: AssetKey, contract: Contract) -> AssetSpec:
+def contract_spec(
+    dataset: str, table: AssetKey, contract: Contract, owners: Sequence[str]
+) -> AssetSpec:
+    """`owners`: the table's, so that a trial's run is charged to whoever owns the dataset."""
     return AssetSpec(
-        contract_asset(dataset),
+        contract_key_of(dataset),
         deps=[table],
-        group_name=CONTRACTS_GROUP,
+        owners=owners,
+        group_name=CONTRACTS_ZONE,
         description=f"The contract in force on {dataset} (config), tried on the rows "
         f"{table.to_user_string()} published.",
         metadata={
@@ -170,7 +168,7 @@ def build_trial_check(dataset: str, contract: Contract, sliced: bool) -> AssetCh
         )
 
     return trial_check(
-        AssetCheckKey(contract_asset(dataset), CHECK_NAME),
+        AssetCheckKey(contract_key_of(dataset), CHECK_NAME),
         f"The contract in force on {dataset} (version {contract.version}) tried on its "
         f"newest {TRIED_DAYS} published partitions when it changes: no blocking rule may "
         "reject a published row.",
@@ -183,12 +181,16 @@ def build_trial_check(dataset: str, contract: Contract, sliced: bool) -> AssetCh
 
 
 def contract_trials(
-    contracts: Mapping[str, Contract], assets: Mapping[str, AssetKey], sliced: set[str]
+    contracts: Mapping[str, Contract],
+    assets: Mapping[str, AssetKey],
+    sliced: set[str],
+    owners: Mapping[str, Sequence[str]],
 ) -> Definitions:
     """Per contracted dataset in `assets` (dataset -> the asset that publishes it; `sliced`: the
     datasets whose partitions are not the days they are built for,
-    layers.model.DerivedTable.slices), its contract's asset and trial check; the job that runs
-    the checks and the sensor that launches a dataset's when its contract changes."""
+    layers.model.DerivedTable.slices; `owners`: the owners of a dataset's asset, if it names
+    any), its contract's asset and trial check; the job that runs the checks and the sensor
+    that launches a dataset's when its contract changes."""
     tried = {d: contracts[d] for d in sorted(assets)}
     if not tried:
         return Definitions()
@@ -220,7 +222,7 @@ def contract_trials(
             RunRequest(
                 run_key=f"contract-trial/{dataset}/{changes}",
                 asset_selection=[],
-                asset_check_keys=[AssetCheckKey(contract_asset(dataset), CHECK_NAME)],
+                asset_check_keys=[AssetCheckKey(contract_key_of(dataset), CHECK_NAME)],
                 tags={
                     "lake/contract": dataset,
                     "lake/contract_version": str(tried[dataset].version),
@@ -235,7 +237,7 @@ def contract_trials(
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return Definitions(
-        assets=[contract_spec(d, assets[d], c) for d, c in tried.items()],
+        assets=[contract_spec(d, assets[d], c, owners.get(d, ())) for d, c in tried.items()],
         asset_checks=list(checks.values()),
         jobs=[job],
         sensors=[contract_changes],

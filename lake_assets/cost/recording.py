@@ -6,13 +6,17 @@
   over time and sums never count a job twice.
 - On the first of them only, the full records of the step's runs (RECORD_ENTRY, JSON): what the
   `cost/drivers` asset reads back from the instance's event log (`recorded_runs`), once per
-  execution however many assets and partitions the step makes. Not an AssetObservation: the
-  commands read a step's observations as partition outcomes (cli/runs.py, history/cli.py).
-  A step that fails after its job materializes nothing, and records nothing.
+  execution however many assets and partitions the step makes. Not an observation of the
+  table: the commands read a step's observations as partition outcomes (cli/runs.py,
+  history/cli.py). A step that fails after its job materializes nothing, and records nothing.
+- A check's step (a contract's trial, contracts/trial_watch.py) materializes nothing: each of
+  its runs is an observation, with the same entries, of the asset it checks (a contract's,
+  which no command reads as a partition's outcome), so its runs reach the drivers too and are
+  charged to the dataset the check is for. A check that fails after its job still records it.
 
-Who ran it, for the record and for an EMR job run's tags: the step's assets name the datasets,
-the first asset's owner the team, and a generated pipeline's job its pipeline (otherwise the
-dataset the step makes is its pipeline).
+Who ran it, for the record and for an EMR job run's tags: the step's assets (a check's step: the
+checked assets) name the datasets, the first one's owner the team, and a generated pipeline's
+job its pipeline (otherwise the dataset the step makes is its pipeline).
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ import weakref
 from collections.abc import Iterator
 from datetime import datetime
 
-from dagster import AssetRecordsFilter, DagsterInstance, MetadataValue
+from dagster import AssetObservation, AssetRecordsFilter, DagsterInstance, MetadataValue
 
 from lake_assets.cost.model import PLATFORM_PIPELINE, team_of_owner
 from lake_assets.cost.run_drivers import RECORD_ENTRY, RecordedRun, materialization_metadata
-from lake_assets.ingestion.asset_keys import dataset_of
+from lake_assets.ingestion.asset_keys import charged_dataset
 from lake_assets.runtime.jobs import PIPELINE_JOB_PREFIX
 
 # The runs each step recorded so far: a step that runs several jobs shows their sum.
@@ -33,17 +37,30 @@ _STEP_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PAGE = 1000
 
 
+def _in_asset(context) -> bool:
+    # Not an op outside any asset (`run_standalone`).
+    return context is not None and getattr(context, "has_assets_def", False)
+
+
 def _asset_keys(context) -> list:
-    if context is None or not getattr(context, "has_assets_def", False):
-        return []  # an op outside any asset (`run_standalone`): nothing to record it on
-    return sorted(context.selected_asset_keys, key=lambda key: key.to_user_string())
+    """The assets the step materializes."""
+    keys = context.selected_asset_keys if _in_asset(context) else ()
+    return sorted(keys, key=lambda key: key.to_user_string())
+
+
+def _checked_assets(context) -> list:
+    """The assets whose checks the step runs without materializing them (a check's step)."""
+    if not _in_asset(context) or context.selected_asset_keys:
+        return []
+    checked = {check.asset_key for check in context.selected_asset_check_keys}
+    return sorted(checked, key=lambda key: key.to_user_string())
 
 
 def step_identity(context, job: str) -> dict:
     """datasets, team and pipeline of the step running `job` (empty outside an asset)."""
-    keys = _asset_keys(context)
-    datasets = [d for d in map(dataset_of, keys) if d is not None]
-    owners = context.assets_def.specs_by_key[keys[0]].owners if keys else ()
+    keys = _asset_keys(context) or _checked_assets(context)
+    datasets = [d for d in map(charged_dataset, keys) if d is not None]
+    owners = context.job_def.asset_layer.asset_graph.get(keys[0]).owners if keys else ()
     pipeline = (
         job.removeprefix(PIPELINE_JOB_PREFIX) if job.startswith(PIPELINE_JOB_PREFIX) else None
     )
@@ -60,6 +77,7 @@ def record(context, run: RecordedRun) -> None:
     """Record `run` on the step of `context` (nothing outside an asset)."""
     keys = _asset_keys(context)
     if not keys:
+        _observe(context, run)
         return
     runs = _STEP_RUNS.setdefault(context, [])
     runs.append(run)
@@ -75,6 +93,18 @@ def record(context, run: RecordedRun) -> None:
         )
 
 
+def _observe(context, run: RecordedRun) -> None:
+    """`run` as an observation of each asset a check's step checks (its own entries: every run
+    of such a step is observed once)."""
+    checked = _checked_assets(context)
+    if not checked:
+        return  # outside any asset (`run_standalone`): nothing to record it on
+    values = materialization_metadata([run], len(checked))
+    for key in checked:
+        full = {RECORD_ENTRY: MetadataValue.json([run.as_json()])} if key == checked[0] else {}
+        context.log_event(AssetObservation(asset_key=key, metadata={**values, **full}))
+
+
 def _partitions(context) -> list[str | None]:
     """The partitions the step materializes ([None]: the asset has none)."""
     partitioned = context.has_partition_key or context.has_partition_key_range
@@ -86,23 +116,21 @@ def _partitions(context) -> list[str | None]:
 def recorded_runs(
     instance: DagsterInstance, after: datetime, before: datetime
 ) -> Iterator[RecordedRun]:
-    """Every run recorded on `instance` between the two instants (by when it was recorded)."""
+    """Every run recorded on `instance` between the two instants (by when it was recorded), on
+    a materialization or an observation."""
     for key in instance.get_asset_keys():
-        cursor = None
-        while True:
-            page = instance.fetch_materializations(
-                AssetRecordsFilter(
-                    asset_key=key,
-                    after_timestamp=after.timestamp(),
-                    before_timestamp=before.timestamp(),
-                ),
-                limit=_PAGE,
-                cursor=cursor,
-            )
-            for event in page.records:
-                entry = (event.asset_materialization.metadata or {}).get(RECORD_ENTRY)
-                for record in entry.value if entry is not None else ():
-                    yield RecordedRun.from_json(record)
-            if not page.has_more:
-                break
-            cursor = page.cursor
+        window = AssetRecordsFilter(
+            asset_key=key, after_timestamp=after.timestamp(), before_timestamp=before.timestamp()
+        )
+        for fetch in (instance.fetch_materializations, instance.fetch_observations):
+            cursor = None
+            while True:
+                page = fetch(window, limit=_PAGE, cursor=cursor)
+                for event in page.records:
+                    recorded = event.asset_event
+                    entry = (recorded.metadata or {}).get(RECORD_ENTRY)
+                    for record in entry.value if entry is not None else ():
+                        yield RecordedRun.from_json(record)
+                if not page.has_more:
+                    break
+                cursor = page.cursor

@@ -1,5 +1,5 @@
-"""The asset keys of a source's zones (raw/<source>, registry/<source>, curated/<source>), and
-the catalog dataset each table asset publishes."""
+"""The asset keys of a source's zones (raw/<source>, registry/<source>, curated/<source>), of a
+contract in force (contracts/<dataset>), and the catalog dataset each table asset publishes."""
 
 from dagster import AssetKey
 
@@ -14,6 +14,15 @@ def registry_key_of(source_id: str) -> AssetKey:
 
 def curated_key_of(source_id: str) -> AssetKey:
     return AssetKey(["curated", source_id])
+
+
+# The asset standing for a dataset's contract in force (contracts/trial_watch.py), where the
+# checks that try it on the whole published table hang.
+CONTRACTS_ZONE = "contracts"
+
+
+def contract_key_of(dataset: str) -> AssetKey:
+    return AssetKey([CONTRACTS_ZONE, dataset])
 
 
 # Tables and the assets that publish them. A zone's table asset <zone>/<name> publishes the
@@ -34,6 +43,14 @@ def dataset_of(key: AssetKey) -> str | None:
     if zone == "history":
         return name + HISTORY_SUFFIX
     return name if zone in ("curated", "marts") else None
+
+
+def charged_dataset(key: AssetKey) -> str | None:
+    """The dataset a step on asset `key` works for, which its cost is charged to: the one it
+    publishes, or the one whose contract it stands for (a trial run from a check's step)."""
+    if len(key.path) == 2 and key.path[0] == CONTRACTS_ZONE:
+        return key.path[1]
+    return dataset_of(key)
 
 
 def asset_of(dataset: str, sources) -> AssetKey:

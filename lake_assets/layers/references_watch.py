@@ -29,7 +29,8 @@ from dagster import (
 
 from lake_assets.clock_checks import DAILY, checked_on_the_clock
 from lake_assets.contracts.trial import TrialReport
-from lake_assets.contracts.trial_watch import contract_asset, trial_check
+from lake_assets.contracts.trial_watch import trial_check
+from lake_assets.ingestion.asset_keys import contract_key_of
 from lake_assets.layers.model import DerivedTable
 from resources.notifier import Alert, Notifier
 
@@ -57,7 +58,7 @@ def build_references_check(table: DerivedTable) -> AssetChecksDefinition:
     )
 
     # On the contract's asset, not the table's: a run that builds the table would run it too.
-    key = AssetCheckKey(contract_asset(table.dataset), REFERENCES_STILL_HOLD)
+    key = AssetCheckKey(contract_key_of(table.dataset), REFERENCES_STILL_HOLD)
 
     def judge(
         instance: DagsterInstance, notifier: Notifier, result: dict, report: TrialReport
