@@ -228,6 +228,30 @@ def test_ic_numbers_pasted_into_notes_drift_and_make_the_column_pii():
     assert detect_drift(current, current, POLICY.drift) == []
 
 
+def test_a_small_days_shares_move_by_chance_and_only_a_large_samples_drift():
+    """The demo's 30-row days reclassified names and cities back and forth on chance moves of a
+    share (60% person names one day, 40% the next); the same move over 3,000 values is drift."""
+    values = profile_table(pa.table({"name": [f"v{i % 6}" for i in range(30)]}))["name"]
+    day = replace(values, format_shares={"person_name": 0.6}, cardinality_ratio=0.2)
+    moved = replace(day, format_shares={"person_name": 0.4})
+    assert detect_drift(day, moved, POLICY.drift) == []
+    big, big_moved = replace(day, rows=3000), replace(moved, rows=3000)
+    [drift] = detect_drift(big, big_moved, POLICY.drift)
+    assert drift.signal == "format.person_name" and POLICY.drift.format_share < drift.threshold
+    assert drift.threshold == pytest.approx(3 * ((0.5 * 0.5 * 2 / 3000) ** 0.5), abs=1e-3)
+
+    # Distinct values over 30 rows and over 6 say more about the sample's size than the column.
+    few = replace(day, rows=6, cardinality_ratio=0.7)
+    assert detect_drift(day, few, POLICY.drift) == []
+    assert [d.signal for d in detect_drift(big, replace(few, rows=3000), POLICY.drift)] == [
+        "cardinality_ratio"
+    ]
+    # A PII type pasted into one value of a small day still drifts (ADR-0145).
+    pasted = replace(day, embedded_shares={"mykad": 1 / 30})
+    [ic] = detect_drift(day, pasted, POLICY.drift, POLICY.pii_types)
+    assert (ic.signal, ic.threshold) == ("embedded.mykad", 0.0)
+
+
 def test_a_nested_column_is_profiled_by_what_it_holds():
     # A list column (curated tables keep JSON arrays as lists): its values are read as text.
     profile = profile_table(

@@ -217,6 +217,39 @@ def test_an_operators_decision_is_never_overwritten(backend: Backend):
     assert "the operator decided free_text" in run.disagreements["notes"]
 
 
+def test_automation_tightens_a_column_at_once_but_only_an_operator_relaxes_it(backend: Backend):
+    """A day whose sample looks harmless must not unmask a column: automation's opinion that
+    would open a column to more readers sends it to review (denied to every reader) instead."""
+    service = backend.service
+    backend.publish("2026-03-02", {"notes": _notes(None)})
+    service.classify_partition("support_tickets", "2026-03-02")
+    backend.publish("2026-03-03", {"notes": _notes(25)})  # IC numbers pasted: tightened at once
+    service.classify_partition("support_tickets", "2026-03-03")
+    assert backend.store.columns("support_tickets")["notes"].current.sensitivity == "pii"
+
+    backend.publish("2026-03-04", {"notes": _notes(None)})  # a day without any
+    quiet = service.classify_partition("support_tickets", "2026-03-04")
+    assert quiet.drifted["notes"].observed == 0.0 and quiet.review == ("notes",)
+    held = backend.store.columns("support_tickets")["notes"].current
+    assert (held.semantic_type, held.sensitivity, held.decided_by) == (None, None, "classifier")
+    assert held.reason == (
+        "automation would relax it from mykad (pii) to free_text (internal): an operator "
+        "decides (lake classify set)"
+    )
+    assert held.candidates[0].semantic_type == "free_text"  # what automation saw, kept
+    alert = backend.notifier.alerts()[-1]
+    assert alert.subject.endswith("reclassified as needs review")
+    assert alert.detail["reason"] == held.reason
+    # Another harmless day: still held, however sure automation is.
+    backend.publish("2026-03-05", {"notes": _notes(None, rows=50)})
+    service.classify_partition("support_tickets", "2026-03-05", everything=True)
+    assert backend.store.columns("support_tickets")["notes"].current.needs_review
+
+    service.decide("support_tickets", "notes", "free_text", "the pasted numbers were purged")
+    record = backend.store.columns("support_tickets")["notes"]
+    assert (record.current.semantic_type, record.current.sensitivity) == ("free_text", "internal")
+
+
 def test_glue_holds_the_classification_and_is_written_only_on_change(aws_endpoint, tmp_path):
     glue = boto3.client("glue", endpoint_url=aws_endpoint, region_name=REGION)
 

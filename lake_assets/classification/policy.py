@@ -19,12 +19,19 @@ DEFAULT_CLASSIFICATION_FILE = REPO_ROOT / "config" / "classification.yaml"
 
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class DriftThresholds:
-    """Absolute changes of a column's profile, against its baseline, that count as drift."""
+    """Absolute changes of a column's profile, against its baseline, that count as drift, and
+    what two samples must show beyond chance (drift.py)."""
 
     format_share: float = Field(0.01, strict=True, ge=0, le=1)
     entropy: float = Field(0.15, strict=True, ge=0, le=1)
     cardinality_ratio: float = Field(0.2, strict=True, ge=0, le=1)
     null_ratio: float = Field(0.2, strict=True, ge=0, le=1)
+    # A share's change must also exceed this many standard errors of the difference between
+    # two samples of their sizes: a small day's shares move by chance.
+    standard_errors: float = Field(3.0, strict=True, ge=0)
+    # Entropy and cardinality are compared only between samples of at least this many
+    # non-null values each: below it they measure the sample's size more than the column.
+    min_values: int = Field(100, strict=True, ge=1)
 
 
 _SENSITIVITY: dict[str, Sensitivity] = {

@@ -107,9 +107,10 @@ class ClassificationService:
         )
         stored = self.store.columns(dataset)
         records = [
-            replace(stored.get(r.column) or ColumnRecord(dataset, r.column), automated=r)
+            _with_opinion(stored.get(r.column) or ColumnRecord(dataset, r.column), r)
             for r in results
         ]
+        results = [record.automated for record in records]
         written = self.store.write(dataset, records)
         self.store.put_baselines(dataset, {r.column: profiles[r.column] for r in results})
         self.store.mark_classified(dataset, partition, version.run_id)
@@ -163,6 +164,39 @@ class ClassificationService:
         return record
 
 
+# Strictest first. A column that needs review has no sensitivity and is denied to every reader
+# (ADR-0076), so it is stricter than pii, which some profiles read masked.
+_OPENNESS = {None: 0, "pii": 1, "confidential": 2, "internal": 3, "public": 4}
+
+
+def _with_opinion(record: ColumnRecord, opinion: ColumnClassification) -> ColumnRecord:
+    """`record` with automation's new `opinion`, unless that would open a column automation had
+    classified to more readers while no operator decided it: then the column needs review until
+    one does (`lake classify set`). Automation tightens at once; only a person relaxes, so a
+    day whose sample happens to look harmless never unmasks a column."""
+    before = record.automated
+    relaxes = (
+        record.decision is None
+        and before is not None
+        and _OPENNESS[opinion.sensitivity] > _OPENNESS[before.sensitivity]
+    )
+    if relaxes:
+        opinion = replace(
+            opinion,
+            semantic_type=None,
+            sensitivity=None,
+            reason=f"automation would relax it from {_label(before)} to {_label(opinion)}: "
+            "an operator decides (lake classify set)",
+        )
+    return replace(record, automated=opinion)
+
+
+def _label(classification: ColumnClassification) -> str:
+    if classification.needs_review:
+        return "needs review"
+    return f"{classification.semantic_type} ({classification.sensitivity})"
+
+
 def table_columns_of(catalog: PartitionCatalog, dataset: str) -> list[str]:
     """A dataset's classifiable columns as the catalog publishes them; an unknown dataset is an
     error naming it."""
@@ -178,12 +212,11 @@ def table_columns_of(catalog: PartitionCatalog, dataset: str) -> list[str]:
 def drift_alert(
     dataset: str, partition: str, column: str, moved: Drift, now: ColumnClassification
 ) -> Alert:
-    label = f"{now.semantic_type} ({now.sensitivity})" if now.semantic_type else "needs review"
     return Alert(
         kind=DRIFT_ALERT,
         subject=(
             f"{dataset}.{column} drifted in partition {partition}: {moved.signal} "
-            f"{moved.baseline:.1%} -> {moved.observed:.1%}; reclassified as {label}"
+            f"{moved.baseline:.1%} -> {moved.observed:.1%}; reclassified as {_label(now)}"
         ),
         detail={
             "dataset": dataset,
@@ -195,5 +228,6 @@ def drift_alert(
             "semantic_type": now.semantic_type,
             "sensitivity": now.sensitivity,
             "confidence": now.confidence,
+            "reason": now.reason,
         },
     )
