@@ -259,3 +259,15 @@ def test_a_nested_column_is_profiled_by_what_it_holds():
     )["contacts"]
     assert profile.null_ratio == pytest.approx(1 / 3, abs=1e-3)
     assert profile.embedded_shares["email"] == 1.0
+    # A `json` field is curated as its text (the demo's crm_contacts.emails): it was labelled
+    # identifier (internal), its addresses readable unmasked. Read as the list it holds now.
+    emails = pa.table({"emails": [f'["customer{i}@example.com.my"]' for i in range(30)]})
+    held = profile_table(emails)["emails"]
+    assert held.embedded_shares == {"email": 1.0}
+    (column,) = classify_table(
+        "crm", emails, ("2026-03-02", "2026-03-02"), POLICY, {"emails": held}
+    )
+    assert (column.semantic_type, column.sensitivity) == ("email", "pii")
+    # Text that only opens like JSON is text.
+    tagged = pa.table({"notes": ["[draft] call ali@example.com back"] * 30})
+    assert profile_table(tagged)["notes"].embedded_shares == {}

@@ -113,6 +113,8 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
     values = pc.drop_null(column)
     if nested:  # a list or struct is read as its JSON text: what it holds is still found in it
         values = pa.array([json.dumps(v, default=str) for v in values.to_pylist()], pa.string())
+    # A `json` field is curated as its text (ADR-0123): read as the list or struct it holds.
+    nested = nested or (_is_text(kind) and _holds_json(values))
     values = _as_text(values) if text else values
     counts = pc.value_counts(values).field("counts").to_numpy() if non_null else np.empty(0)
     entropy = _entropy(counts)
@@ -189,6 +191,14 @@ _NEEDS = {
 _DIGITS = np.arange(ord("0"), ord("9") + 1)
 _LETTERS = np.r_[ord("A") : ord("Z") + 1, ord("a") : ord("z") + 1]
 _SPACES = np.array([ord(c) for c in " \t\n\r"])
+
+
+def _holds_json(values: pa.Array) -> bool:
+    """Whether every value is the JSON text of an array or an object (a `json` field's)."""
+    if not len(values):
+        return False
+    shaped = pc.match_substring_regex(values, r"(?s)^\s*(\[.*\]|\{.*\})\s*$")
+    return pc.all(shaped).as_py()
 
 
 def _is_text(kind: pa.DataType) -> bool:
