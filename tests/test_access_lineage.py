@@ -165,6 +165,27 @@ def test_sha2_of_national_id_inherits_its_restriction_and_lake_token_is_relaxed(
     }
 
 
+def test_a_derived_column_sent_to_review_is_denied_not_labelled_by_its_derivation(
+    lake, tables, tmp_path
+):
+    """`lake classify` on a gold table put its token in review (ADR-0174): no sensitivity, so
+    denied, though its derivation alone would make it internal."""
+    catalog, store = lake
+    reviewed = SQLiteClassificationStore(tmp_path / "classification.sqlite")
+    reviewed.write("customers", list(store.columns("customers").values()))
+    [token] = classify_table(
+        "gold_customer_ids", pa.table({"national_id_token": ["a1"] * 3}), ("2026-03-02",) * 2,
+        load_policy(),
+    )  # fmt: skip
+    held = replace(token, semantic_type=None, sensitivity=None, reason="automation would ...")
+    reviewed.write("gold_customer_ids", [ColumnRecord("gold_customer_ids", token.column, held)])
+    ids = resource_of("gold_customer_ids", None, catalog=catalog, classifications=reviewed,
+                      gold_tables=tables)  # fmt: skip
+    by_name = {c.name: c for c in ids.columns}
+    assert by_name["national_id_token"].attributes == {"classified_by": "classifier"}
+    assert by_name["hashed_national_id"].attributes["classified_by"] == "lineage"
+
+
 def test_a_two_hop_derivation_is_a_chain_of_origins(lake, tables):
     prefixes = {c.name: c for c in resource(lake, "gold_id_prefixes", tables=tables).columns}
     assert chain(prefixes["id_prefix"]) == [

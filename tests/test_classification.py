@@ -250,6 +250,16 @@ def test_a_small_days_shares_move_by_chance_and_only_a_large_samples_drift():
     pasted = replace(day, embedded_shares={"mykad": 1 / 30})
     [ic] = detect_drift(day, pasted, POLICY.drift, POLICY.pii_types)
     assert (ic.signal, ic.threshold) == ("embedded.mykad", 0.0)
+    # So does a PII format in whole values, over a small baseline or one of no values at all:
+    # a fifth of a large day holding IC numbers is never within a small first day's noise.
+    ics = replace(day, rows=10_000, format_shares={"person_name": 0.6, "mykad": 0.2})
+    empty = replace(day, rows=30, null_ratio=1.0, format_shares={})
+    for baseline in (day, empty):
+        found = {
+            d.signal: d.threshold
+            for d in detect_drift(baseline, ics, POLICY.drift, POLICY.pii_types)
+        }
+        assert found["format.mykad"] == 0.0
 
 
 def test_a_nested_column_is_profiled_by_what_it_holds():
@@ -268,6 +278,13 @@ def test_a_nested_column_is_profiled_by_what_it_holds():
         "crm", emails, ("2026-03-02", "2026-03-02"), POLICY, {"emails": held}
     )
     assert (column.semantic_type, column.sensitivity) == ("email", "pii")
-    # Text that only opens like JSON is text.
-    tagged = pa.table({"notes": ["[draft] call ali@example.com back"] * 30})
-    assert profile_table(tagged)["notes"].embedded_shares == {}
+    # Dictionary-encoded, and with a day's odd plain value among them: still read as lists.
+    odd = pa.array([*emails.column("emails").to_pylist()[:29], "none"]).dictionary_encode()
+    assert profile_table(pa.table({"emails": odd}))["emails"].embedded_shares == {
+        "email": pytest.approx(29 / 30, abs=1e-3)
+    }
+    # Bracketed log lines and templates are not JSON: text, as before.
+    logged = pa.table(
+        {"log": [f"[INFO 2026-03-02] mailed u{i}@example.com [ok]" for i in range(30)]}
+    )
+    assert profile_table(logged)["log"].embedded_shares == {}

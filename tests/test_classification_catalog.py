@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 
 import boto3
 import pyarrow as pa
@@ -233,7 +234,7 @@ def test_automation_tightens_a_column_at_once_but_only_an_operator_relaxes_it(ba
     held = backend.store.columns("support_tickets")["notes"].current
     assert (held.semantic_type, held.sensitivity, held.decided_by) == (None, None, "classifier")
     assert held.reason == (
-        "automation would relax it from mykad (pii) to free_text (internal): an operator "
+        "automation would change it from mykad (pii) to free_text (internal): an operator "
         "decides (lake classify set)"
     )
     assert held.candidates[0].semantic_type == "free_text"  # what automation saw, kept
@@ -248,6 +249,48 @@ def test_automation_tightens_a_column_at_once_but_only_an_operator_relaxes_it(ba
     service.decide("support_tickets", "notes", "free_text", "the pasted numbers were purged")
     record = backend.store.columns("support_tickets")["notes"]
     assert (record.current.semantic_type, record.current.sensitivity) == ("free_text", "internal")
+
+
+def test_a_type_access_treats_apart_is_held_a_label_given_on_no_evidence_is_not(backend: Backend):
+    """mykad is denied and phone or bank_account tokenised (config/access/columns.yaml): a change
+    between two pii types opens the column too. A first day without values labels nothing, and
+    the first label given on values applies at once."""
+    said = iter([("", None), ("mykad", "pii"), ("bank_account", "pii"), ("mykad", "pii")])
+
+    def opinions(dataset, sample, partitions, columns, profiles):
+        kind, sensitivity = next(said)
+        evidence = (Candidate(kind, 0.9, {}),) if kind else ()
+        return [ColumnClassification(dataset, "ref", evidence, kind or None, sensitivity,
+                                     0.9 if kind else 0.0, "stand-in-1", partitions)]  # fmt: skip
+
+    moved = Drift("ref", "format.mykad", 0.0, 1.0, 0.0)
+    service = ClassificationService(
+        backend.catalog, backend.storage, backend.store, backend.notifier,
+        replace(STAND_IN, classify=opinions, drift=lambda baseline, now: moved),
+    )  # fmt: skip
+    current = []
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"):
+        backend.publish(day, {"ref": ["900101-14-5001"] * 10})
+        service.classify_partition("support_tickets", day)
+        current.append(backend.store.columns("support_tickets")["ref"].current)
+    assert [c.semantic_type for c in current] == [None, "mykad", None, None]
+    assert current[2].reason == (
+        "automation would change it from mykad (pii) to bank_account (pii): an operator "
+        "decides (lake classify set)"
+    )
+
+
+def test_a_baseline_too_small_to_judge_drift_is_outgrown_quietly(backend: Backend):
+    service = ClassificationService(
+        backend.catalog, backend.storage, backend.store, backend.notifier,
+        replace(STAND_IN, outgrows=lambda baseline, now: True),
+    )  # fmt: skip
+    backend.publish("2026-03-02", {"notes": _notes(None)})
+    service.classify_partition("support_tickets", "2026-03-02")
+    backend.publish("2026-03-03", {"notes": _notes(None)})
+    again = service.classify_partition("support_tickets", "2026-03-03")
+    assert [c.column for c in again.classified] == ["notes"] and again.drifted == {}
+    assert backend.notifier.alerts() == []
 
 
 def test_glue_holds_the_classification_and_is_written_only_on_change(aws_endpoint, tmp_path):

@@ -13,11 +13,23 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 from aws_lake import REGION
-from dagster import AssetSpec, materialize, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    DagsterInstance,
+    Definitions,
+    asset_check,
+    define_asset_job,
+    materialize,
+    multi_asset,
+)
 from lake_harness import failure_message
 from moto.athena.responses import AthenaResponse
 
-from lake_assets.cost import drivers
+from lake_assets.cost import drivers, recording
 from lake_assets.cost.drivers_assets import COST_DRIVERS, build_drivers_asset
 from lake_assets.cost.model import DRIVERS_DATASET, LOCAL_APPLICATION, emr_job_run_arn
 from lake_assets.cost.recording import recorded_runs
@@ -90,6 +102,51 @@ def test_a_steps_runs_are_shared_by_its_materializations_without_counting_twice(
     values = materialization_metadata(runs, shares=4)  # 2 assets x 2 partitions
     assert values["cost/vcpu_seconds"] * 4 == 180.0
     assert values["cost/estimated_usd"] > 0
+
+
+def test_a_checks_own_step_records_its_runs_on_the_checked_asset_a_tables_check_subset_does_not(
+    tmp_path,
+):
+    """A contract trial (an @asset_check's step) is observed on the contract's asset, charged to
+    its dataset and owner; a multi-asset's step run for its checks alone records nothing, since
+    the commands read a table's observations as partition outcomes (ADR-0173)."""
+    contract = AssetSpec(AssetKey(["contracts", "cards"]), owners=["team:payments-data"])
+
+    @asset_check(asset=contract.key, name="tried")
+    def tried(context):
+        recording.record(context.op_execution_context, recorded(
+            **recording.step_identity(context.op_execution_context, "contract_trial")))  # fmt: skip
+        return AssetCheckResult(passed=True)
+
+    table = AssetKey(["history", "cards"])
+
+    @multi_asset(specs=[AssetSpec(table)], can_subset=True,
+                 check_specs=[AssetCheckSpec("applied", asset=table)])  # fmt: skip
+    def history(context):
+        recording.record(context, recorded())
+        yield AssetCheckResult(passed=True, asset_key=table, check_name="applied")
+
+    instance = DagsterInstance.ephemeral()
+    defs = Definitions(assets=[contract, history], asset_checks=[tried])
+    checks = define_asset_job("checks", selection=AssetSelection.checks(tried, history))
+    result = (
+        Definitions.merge(defs, Definitions(jobs=[checks]))
+        .resolve_job_def("checks")
+        .execute_in_process(instance=instance)
+    )
+    assert result.success
+    [run] = recorded_runs(instance, datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
+    assert (run.drivers.datasets, run.drivers.team, run.drivers.job) == (
+        ("cards",),
+        "payments-data",
+        "promote",
+    )
+    observed = result.get_asset_observation_events()
+    assert [e.asset_key for e in observed] == [contract.key]
+    assert (
+        observed[0].event_specific_data.asset_observation.metadata["cost/vcpu_seconds"].value
+        == 90.0
+    )
 
 
 def test_run_drivers_of_a_month_are_its_hours_and_reconcile_to_the_run():

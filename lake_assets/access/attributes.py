@@ -163,6 +163,10 @@ class LakeAttributes:
                         "semantic_type": current.semantic_type,
                         "classified_by": current.decided_by,
                     }
+                elif current:
+                    # Sent to review (ADR-0145, ADR-0174): no sensitivity, so denied, and not
+                    # labelled by its derivation meanwhile, which may be laxer.
+                    found[column] = {"classified_by": current.decided_by}
             self._labels[dataset] = found
         return self._labels[dataset]
 

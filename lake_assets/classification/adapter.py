@@ -36,6 +36,9 @@ class Classifier:
         list[ColumnClassification],
     ]
     sensitivity_of: Callable[[str], str]  # semantic type -> sensitivity (KeyError: unknown)
+    # baseline, now -> whether the column should be classified again on `now`, a larger sample
+    # than a baseline too small to judge drift against (none: the stand-ins' samples never are)
+    outgrows: Callable[[dict, dict], bool] = lambda baseline, now: False
 
 
 def core_classifier(policy: ClassificationPolicy | None = None) -> Classifier:
@@ -50,6 +53,12 @@ def core_classifier(policy: ClassificationPolicy | None = None) -> Classifier:
             policy.pii_types,
         )
         return found[0] if found else None  # the largest change names the alert
+
+    def outgrows(baseline: dict, now: dict) -> bool:
+        # A first day of few values (or none) would otherwise be the column's baseline for
+        # good: its entropy never compared, its shares judged with wide margins.
+        before, after = ColumnProfile.from_json(baseline), ColumnProfile.from_json(now)
+        return before.non_null < policy.drift.min_values and after.non_null > before.non_null
 
     def classify(dataset, sample, partitions, columns, profiles):
         known = {name: ColumnProfile.from_json(body) for name, body in profiles.items()}
@@ -69,4 +78,5 @@ def core_classifier(policy: ClassificationPolicy | None = None) -> Classifier:
         drift=drift,
         classify=classify,
         sensitivity_of=sensitivity_of,
+        outgrows=outgrows,
     )

@@ -47,9 +47,9 @@ def detect_drift(
     of the difference between two samples of their sizes, so a day of thirty rows does not
     reclassify a column by chance; entropy and cardinality are compared only between samples of
     `min_values` non-null values or more. A format that appears or vanishes counts from a share
-    of 0. A PII type of `pii_types` found inside the values where the baseline had none drifts
-    whatever its share: a few IC numbers pasted into notes are a few customers exposed (its
-    limit reads 0)."""
+    of 0. A PII type of `pii_types` found in or inside the values where the baseline had none
+    drifts whatever its share and however small the baseline: a few IC numbers pasted into
+    notes are a few customers exposed (its limit reads 0)."""
     on_values, on_rows = (baseline.non_null, current.non_null), (baseline.rows, current.rows)
     shares: list[tuple[str, float, float, float, tuple[int, int]]] = [
         (f"format.{name}", *_shares(baseline.format_shares, current.format_shares, name),
@@ -74,9 +74,13 @@ def detect_drift(
              thresholds.cardinality_ratio),
         ]  # fmt: skip
     appeared = {
-        f"embedded.{name}"
-        for name in current.embedded_shares.keys() - baseline.embedded_shares.keys()
-        if name in pii_types
+        f"{where}.{name}"
+        for where, before, now in (
+            ("format", baseline.format_shares, current.format_shares),
+            ("embedded", baseline.embedded_shares, current.embedded_shares),
+        )
+        for name in now.keys() - {n for n, share in before.items() if share}
+        if name in pii_types and now[name]
     }
     drifts = [
         Drift(current.column, signal, before, after, 0.0 if signal in appeared else limit)

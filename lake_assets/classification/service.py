@@ -2,10 +2,12 @@
 
 After a curated partition is published, `classify_partition` reads that partition only (through
 the table reader, the catalog's pointer and manifest), samples and profiles it, and classifies
-only the columns that are new (a new schema version added them) or whose values drifted from
-their baseline past the policy's thresholds; a year of history is never re-read. Automation's
-opinion is merged under any operator decision (never over it), written back only where it
-changed, and every drift is an alert naming dataset, column, partition and the share observed.
+only the columns that are new (a new schema version added them), whose values drifted from
+their baseline past the policy's limits, or whose baseline was too small to judge and is
+outgrown; a year of history is never re-read. Automation's opinion is merged under any operator
+decision (never over it) and never opens a column by itself (`_with_opinion`), is written back
+only where it changed, and every drift is an alert naming dataset, column, partition and the
+share observed.
 
 Dagster-free: the asset, the sensor and the CLI call this with the profile's resources; the
 classifier's functions come in a `Classifier` (the core's by default, a test's own in tests).
@@ -99,7 +101,15 @@ class ClassificationService:
             for c in columns
             if c in baselines and (moved := self.classifier.drift(baselines[c], profiles[c]))
         }
-        chosen = columns if everything else [*new, *drifted]
+        # Classified again, quietly: a baseline too small to judge drift against, outgrown.
+        outgrown = [
+            c
+            for c in columns
+            if c in baselines
+            and c not in drifted
+            and self.classifier.outgrows(baselines[c], profiles[c])
+        ]
+        chosen = columns if everything else [*new, *drifted, *outgrown]
         results = (
             self.classifier.classify(dataset, sample, (partition, partition), chosen, profiles)
             if chosen
@@ -164,28 +174,32 @@ class ClassificationService:
         return record
 
 
-# Strictest first. A column that needs review has no sensitivity and is denied to every reader
-# (ADR-0076), so it is stricter than pii, which some profiles read masked.
-_OPENNESS = {None: 0, "pii": 1, "confidential": 2, "internal": 3, "public": 4}
+# How far a sensitivity closes a column. A column that needs review has none and is denied to
+# every reader (ADR-0076): the strictest.
+_STRICTNESS = {"public": 0, "internal": 1, "confidential": 2, "pii": 3, None: 4}
 
 
 def _with_opinion(record: ColumnRecord, opinion: ColumnClassification) -> ColumnRecord:
-    """`record` with automation's new `opinion`, unless that would open a column automation had
-    classified to more readers while no operator decided it: then the column needs review until
-    one does (`lake classify set`). Automation tightens at once; only a person relaxes, so a
-    day whose sample happens to look harmless never unmasks a column."""
+    """`record` with automation's new `opinion`, applied at once when nobody decided the column
+    and it keeps the label automation gave it on evidence, closes the column further, or
+    replaces a label given on no evidence (an empty sample). Any other change (a laxer
+    sensitivity, or another type of the same one: access treats `mykad` and `phone` apart)
+    sends the column to review until an operator decides (`lake classify set`), so a day whose
+    sample happens to look harmless never opens a column."""
     before = record.automated
-    relaxes = (
+    held = (
         record.decision is None
         and before is not None
-        and _OPENNESS[opinion.sensitivity] > _OPENNESS[before.sensitivity]
+        and bool(before.candidates)
+        and opinion.semantic_type != before.semantic_type
+        and _STRICTNESS[opinion.sensitivity] <= _STRICTNESS[before.sensitivity]
     )
-    if relaxes:
+    if held:
         opinion = replace(
             opinion,
             semantic_type=None,
             sensitivity=None,
-            reason=f"automation would relax it from {_label(before)} to {_label(opinion)}: "
+            reason=f"automation would change it from {_label(before)} to {_label(opinion)}: "
             "an operator decides (lake classify set)",
         )
     return replace(record, automated=opinion)

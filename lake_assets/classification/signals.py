@@ -23,6 +23,9 @@ from lake_assets.classification.formats import DETECTORS, EMBEDDED, format_name
 
 # Prose is looked into for embedded formats: most values have five words or more.
 PROSE_SHARE = 0.5
+# So is a text column holding JSON: nearly all its values parse as an array or an object (a
+# day's odd plain value does not turn it back into opaque text and make it drift).
+JSON_SHARE = 0.9
 
 
 def sample_table(source: pa.Table | Iterable[pa.RecordBatch], size: int, seed: int = 0) -> pa.Table:
@@ -113,9 +116,9 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
     values = pc.drop_null(column)
     if nested:  # a list or struct is read as its JSON text: what it holds is still found in it
         values = pa.array([json.dumps(v, default=str) for v in values.to_pylist()], pa.string())
+    values = _as_text(values) if text else values
     # A `json` field is curated as its text (ADR-0123): read as the list or struct it holds.
     nested = nested or (_is_text(kind) and _holds_json(values))
-    values = _as_text(values) if text else values
     counts = pc.value_counts(values).field("counts").to_numpy() if non_null else np.empty(0)
     entropy = _entropy(counts)
     lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False) if text else np.zeros(0)
@@ -194,11 +197,20 @@ _SPACES = np.array([ord(c) for c in " \t\n\r"])
 
 
 def _holds_json(values: pa.Array) -> bool:
-    """Whether every value is the JSON text of an array or an object (a `json` field's)."""
+    """Whether JSON_SHARE of the (trimmed) values or more parse as the JSON text of an array or
+    an object (a `json` field's); a bracketed log line or template is not JSON."""
     if not len(values):
         return False
-    shaped = pc.match_substring_regex(values, r"(?s)^\s*(\[.*\]|\{.*\})\s*$")
-    return pc.all(shaped).as_py()
+    least = JSON_SHARE * len(values)
+    bracketed = values.filter(pc.match_substring_regex(values, r"(?s)^(\[.*\]|\{.*\})$"))
+    return len(bracketed) >= least and sum(map(_is_json, bracketed.to_pylist())) >= least
+
+
+def _is_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), list | dict)
+    except ValueError:
+        return False
 
 
 def _is_text(kind: pa.DataType) -> bool:

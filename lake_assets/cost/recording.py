@@ -29,7 +29,7 @@ from dagster import AssetObservation, AssetRecordsFilter, DagsterInstance, Metad
 
 from lake_assets.cost.model import PLATFORM_PIPELINE, team_of_owner
 from lake_assets.cost.run_drivers import RECORD_ENTRY, RecordedRun, materialization_metadata
-from lake_assets.ingestion.asset_keys import charged_dataset
+from lake_assets.ingestion.asset_keys import charged_dataset, contract_of
 from lake_assets.runtime.jobs import PIPELINE_JOB_PREFIX
 
 # The runs each step recorded so far: a step that runs several jobs shows their sum.
@@ -49,11 +49,15 @@ def _asset_keys(context) -> list:
 
 
 def _checked_assets(context) -> list:
-    """The assets whose checks the step runs without materializing them (a check's step)."""
+    """The contracts' assets a step that materializes nothing checks (a trial's step): declared,
+    never built, and no command reads their observations. Not a table's: a multi-asset's step
+    run for its checks alone records nothing, since the commands read a table's observations
+    as partition outcomes."""
     if not _in_asset(context) or context.selected_asset_keys:
         return []
     checked = {check.asset_key for check in context.selected_asset_check_keys}
-    return sorted(checked, key=lambda key: key.to_user_string())
+    contracts = [key for key in checked if contract_of(key) is not None]
+    return sorted(contracts, key=lambda key: key.to_user_string())
 
 
 def step_identity(context, job: str) -> dict:

@@ -45,12 +45,15 @@ def dataset_of(key: AssetKey) -> str | None:
     return name if zone in ("curated", "marts") else None
 
 
+def contract_of(key: AssetKey) -> str | None:
+    """The dataset whose contract asset `key` stands for (None: `key` is no contract's)."""
+    return key.path[1] if len(key.path) == 2 and key.path[0] == CONTRACTS_ZONE else None
+
+
 def charged_dataset(key: AssetKey) -> str | None:
     """The dataset a step on asset `key` works for, which its cost is charged to: the one it
     publishes, or the one whose contract it stands for (a trial run from a check's step)."""
-    if len(key.path) == 2 and key.path[0] == CONTRACTS_ZONE:
-        return key.path[1]
-    return dataset_of(key)
+    return contract_of(key) or dataset_of(key)
 
 
 def asset_of(dataset: str, sources) -> AssetKey:
