@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lake_assets.classification.adapter import Classifier
+from lake_assets.classification.cli import row
 from lake_assets.classification.drift import Drift
 from lake_assets.classification.model import Candidate, ColumnClassification
 from lake_assets.classification.service import DRIFT_ALERT, ClassificationService
@@ -238,6 +239,9 @@ def test_automation_tightens_a_column_at_once_but_only_an_operator_relaxes_it(ba
         "decides (lake classify set)"
     )
     assert held.candidates[0].semantic_type == "free_text"  # what automation saw, kept
+    # `lake catalog show` says why, which is what the operator is asked to decide.
+    shown = row("notes", backend.store.columns("support_tickets")["notes"])
+    assert shown.split()[:3] == ["notes", "REVIEW", "-"] and shown.endswith(held.reason)
     alert = backend.notifier.alerts()[-1]
     assert alert.subject.endswith("reclassified as needs review")
     assert alert.detail["reason"] == held.reason

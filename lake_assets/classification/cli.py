@@ -124,12 +124,15 @@ def row(column: str, record: ColumnRecord | None) -> str:
     if current is None:
         return f"{column:<24} {'(not classified)'}"
     kind = current.semantic_type or "REVIEW"
+    # A column in review says why (what the operator is asked to decide); a label its evidence.
     said = (
         f"operator: {current.reason}"
         if current.decided_by == "operator"
+        else current.reason
+        if current.needs_review and current.reason
         else _evidence(current.candidates[0].evidence)
         if current.candidates
-        else current.reason or ""
+        else ""
     )
     line = (
         f"{column:<24} {kind:<16} {current.sensitivity or '-':<13} {current.confidence:>5.2f}  "
