@@ -17,7 +17,6 @@ from lake_assets.contracts.model import (
 )
 from lake_assets.contracts.verdicts import (
     blocking_rules,
-    classify_missing_keys,
     deadline_verdict,
     partition_deadline,
     ri_phase,
@@ -430,7 +429,6 @@ def test_referential_integrity_finds_a_customer_deleted_since_yesterday(spark):
     from lake_assets.contracts.rules import (
         VIOLATIONS,
         row_violations,
-        violating_keys,
         violation_counts,
         with_referential_violations,
     )
@@ -466,12 +464,11 @@ def test_referential_integrity_finds_a_customer_deleted_since_yesterday(spark):
     assert violation_counts(checked, VIOLATIONS, "event_date") == {
         "2026-03-03": {"customer_exists": 3}
     }
-    missing = violating_keys(checked, VIOLATIONS, rule, "event_date")
-    assert missing == {"2026-03-03": {"C00002", "C00009"}}
-    yesterday = [r[0] for r in customers.where(F.col("event_date") == D1).collect()]
-    assert classify_missing_keys(missing["2026-03-03"], yesterday) == {
-        "deleted_since_previous_snapshot": 1,
-        "never_seen": 1,
+    from lake_assets.ingestion.promotion_contract import missing_key_counts
+
+    # C00002 (twice) was in yesterday's snapshot, C00009 never: each key counted once.
+    assert missing_key_counts(checked, VIOLATIONS, rule, "event_date", customers) == {
+        "2026-03-03": {"deleted_since_previous_snapshot": 1, "never_seen": 1}
     }
 
 
@@ -496,6 +493,40 @@ def test_an_unpublished_reference_partition_orphans_every_row(spark):
     }
 
 
+def test_a_ranges_reference_is_one_row_per_key_and_span_and_finds_each_day_alone(spark):
+    """A backfill of 70 days against the customers' daily snapshots: what is broadcast is a row
+    per key and 63-day span, not a row per key and day; each day is still checked against its
+    own snapshot, across a span's edge and a gap (ADR-0175)."""
+    from datetime import timedelta
+
+    from pyspark.sql import functions as F
+
+    from lake_assets.contracts.rules import (
+        SPAN_DAYS,
+        VIOLATIONS,
+        reference_days,
+        with_referential_violations,
+    )
+
+    rule = contract([RI_RULE]).rule("customer_exists")
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(70)]
+    gone = {days[20], days[64]}  # C2 missing from two snapshots, one past a span's edge
+    snapshots = [("C1", d) for d in days] + [("C2", d) for d in days if d not in gone]
+    customers = spark.createDataFrame(snapshots, "customer_id string, event_date date")
+    spans = {(d - date(1970, 1, 1)).days // SPAN_DAYS for d in days}
+    compressed = reference_days(customers, "customer_id", "event_date")
+    assert compressed.count() == 2 * len(spans) < len(snapshots)
+    cards = spark.createDataFrame(
+        [(f"t{n}", c, d, []) for n, d in enumerate(days) for c in ("C1", "C2", "C3")],
+        f"id string, customer_id string, event_date date, {VIOLATIONS} array<string>",
+    )
+    checked = with_referential_violations(cards, rule, customers, "event_date")
+    orphans = checked.where(F.size(VIOLATIONS) > 0).select("customer_id", "event_date").collect()
+    assert sorted((r[0], r[1]) for r in orphans) == sorted(
+        [("C2", d) for d in gone] + [("C3", d) for d in days]
+    )
+
+
 def test_ri_phase_grace_until_the_window_closes():
     rule = contract([RI_RULE]).rule("customer_exists")
     closes = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)  # end of 2026-03-03 plus 6 hours
@@ -505,17 +536,6 @@ def test_ri_phase_grace_until_the_window_closes():
     assert ri_phase(rule, D2, None, closes) == "enforced"
     published = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
     assert ri_phase(rule, D2, published, just_before) == "enforced"
-
-
-def test_classify_missing_keys():
-    assert classify_missing_keys([], ["C1"]) == {
-        "deleted_since_previous_snapshot": 0,
-        "never_seen": 0,
-    }
-    assert classify_missing_keys(["C1", "C2", "C3"], {"C1", "C3", "C4"}) == {
-        "deleted_since_previous_snapshot": 2,
-        "never_seen": 1,
-    }
 
 
 def test_blocking_rules_waive_referential_rules_in_grace():

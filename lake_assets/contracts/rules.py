@@ -2,8 +2,8 @@
 
 Every rule a row violates is named in one array<string> column (`_contract_violations`): row
 rules are one expression and add no Spark job; a unique rule adds a window (a shuffle) and
-referential integrity a broadcast left join of the reference's keys, so the input is still
-read once and every row written once. Counting violations is one aggregate over that column
+referential integrity a broadcast existence join of the reference's keys (per key and span of
+days, for a same-day rule), so the input is still read once and every row written once. Counting violations is one aggregate over that column
 of the written output.
 
 Null semantics, as in SQL CHECK constraints and every contract tool: a null violates only
@@ -34,7 +34,10 @@ from lake_assets.contracts.model import (
 from lake_assets.tables.frames import arrow_table
 
 VIOLATIONS = "_contract_violations"
-_REF_PARTITION, _REF_KEY, _REF_FOUND = "_ri_partition", "_ri_key", "_ri_found"
+_REF_KEY, _REF_FOUND, _REF_SPAN, _REF_DAYS = "_ri_key", "_ri_found", "_ri_span", "_ri_days"
+# The days one row of a same-day reference stands for: the bits of a long, its sign bit aside.
+SPAN_DAYS = 63
+_DAY_NUMBER = "datediff({}, DATE'1970-01-01')"
 
 
 def _violated(rule: Rule) -> Column:
@@ -174,14 +177,16 @@ def with_reference_found(
     check = rule.check
     if not isinstance(check, ReferentialIntegrity):
         raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
-    on_partition = [partition_col] if partition_col else []
-    known = reference.select(
-        *[F.col(c).alias(_REF_PARTITION) for c in on_partition],
-        F.col(check.references.column).alias(_REF_KEY),
-    )
-    matches = f"r.{_REF_KEY} = f.`{check.column}`" + "".join(
-        f" AND r.{_REF_PARTITION} = f.`{c}`" for c in on_partition
-    )
+    matches = f"r.{_REF_KEY} = f.`{check.column}`"
+    if partition_col:
+        known = reference_days(reference, check.references.column, partition_col)
+        day = _DAY_NUMBER.format(f"f.`{partition_col}`")
+        matches += (
+            f" AND r.{_REF_SPAN} = floor({day} / {SPAN_DAYS})"
+            f" AND shiftright(r.{_REF_DAYS}, pmod({day}, {SPAN_DAYS})) & 1 = 1"
+        )
+    else:
+        known = reference.select(F.col(check.references.column).alias(_REF_KEY))
     if _is_union(frame):
         # Spark (3.5 and 4.x) pushes a projection holding a correlated EXISTS down through a
         # union and loses the subquery's own column ("key not found: _ri_key"): a trial over
@@ -195,6 +200,21 @@ def with_reference_found(
         f"AS `{found_col}` FROM {{frame}} f",
         known=known,
         frame=frame,
+    )
+
+
+def reference_days(reference: DataFrame, key_col: str, partition_col: str) -> DataFrame:
+    """`reference` as one row per key and span of SPAN_DAYS days (its `partition_col`): the key,
+    the span's number and, as the bits of a long, the days of the span holding the key. What a
+    same-day existence join broadcasts: a range's daily snapshots of a master hold nearly the
+    same keys every day, so a month of a million customers is a million rows, not thirty
+    million, on the driver (ADR-0175). An aggregate of the reference alone: the rows checked
+    keep their partitioning."""
+    day = F.expr(_DAY_NUMBER.format(f"`{partition_col}`"))
+    return (
+        reference.select(F.col(key_col).alias(_REF_KEY), day.alias("_ri_day"))
+        .groupBy(_REF_KEY, F.floor(F.col("_ri_day") / SPAN_DAYS).alias(_REF_SPAN))
+        .agg(F.expr(f"bit_or(shiftleft(1L, pmod(_ri_day, {SPAN_DAYS})))").alias(_REF_DAYS))
     )
 
 
@@ -306,26 +326,6 @@ def violation_counts(
     for partition, rule, count in rows:
         counts.setdefault(str(partition), {})[rule] = count
     return counts
-
-
-def violating_keys(
-    frame: DataFrame, violations_col: str, rule: Rule, partition_col: str
-) -> dict[str, set[str]]:
-    """{partition: distinct keys} of the rows violating a referential rule, for
-    `classify_missing_keys`; at most one partition's worth of the reference's keys."""
-    if not isinstance(rule.check, ReferentialIntegrity):
-        raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
-    column = rule.check.column
-    rows = (
-        frame.where(F.array_contains(violations_col, rule.name))
-        .select(partition_col, F.col(column).cast("string"))
-        .distinct()
-        .collect()
-    )
-    keys: dict[str, set[str]] = {}
-    for partition, key in rows:
-        keys.setdefault(str(partition), set()).add(key)
-    return keys
 
 
 SAMPLE_ROWS = 5  # violating rows kept per partition and rule, to show what broke the rule

@@ -52,16 +52,6 @@ def ri_phase(
     return "grace" if reference_published_at is None and now < closes else "enforced"
 
 
-def classify_missing_keys(
-    keys_missing_today: Iterable[str], previous_snapshot_keys: Iterable[str]
-) -> dict[str, int]:
-    """Split orphan keys into those the previous reference snapshot still had (the reference
-    deleted them: a downstream join now yields nulls) and those it never had."""
-    missing, previous = set(keys_missing_today), set(previous_snapshot_keys)
-    deleted = len(missing & previous)
-    return {"deleted_since_previous_snapshot": deleted, "never_seen": len(missing) - deleted}
-
-
 # --- volume ----------------------------------------------------------------------------
 
 

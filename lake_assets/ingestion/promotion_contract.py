@@ -4,24 +4,22 @@ were deleted from the reference or never in it. Job side: Spark, no Dagster, no 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lake_assets.contracts.model import Contract
+from lake_assets.contracts.model import Contract, Rule
 from lake_assets.contracts.rules import (
     VIOLATIONS,
     drop_reasons,
     row_violations,
-    violating_keys,
     with_referential_violations,
     with_unique_violations,
 )
-from lake_assets.contracts.verdicts import classify_missing_keys
 from lake_assets.ingestion.promotion_plan import PromotionPlan
 from lake_assets.tables.frames import PARTITION, read_locations
 from lake_assets.tables.types import SPARK_TYPES
+
+_KEY, _HELD = "_orphan_key", "_held_the_day_before"
 
 
 def with_contract(
@@ -39,16 +37,16 @@ def with_contract(
     rows = rows.withColumn(VIOLATIONS, row_violations(contract, rows.columns))
     rows = with_unique_violations(rows, contract, PARTITION)
     for rule in contract.rules_of("referential_integrity"):
-        reference = plan.references.get(rule.name)
-        known = (
-            read_locations(spark, list(reference.uris), reference.columns)
-            if reference and reference.uris
-            else spark.createDataFrame(
-                [], f"{PARTITION} date, `{rule.check.references.column}` string"
-            )
-        )
-        rows = with_referential_violations(rows, rule, known, PARTITION)
+        rows = with_referential_violations(rows, rule, _reference(spark, plan, rule), PARTITION)
     return rows, drop_reasons(VIOLATIONS, contract)
+
+
+def _reference(spark: SparkSession, plan: PromotionPlan, rule: Rule) -> DataFrame:
+    """The referenced dataset's partitions the plan resolved for `rule` (none: no rows)."""
+    reference = plan.references.get(rule.name)
+    if reference and reference.uris:
+        return read_locations(spark, list(reference.uris), reference.columns)
+    return spark.createDataFrame([], f"{PARTITION} date, `{rule.check.references.column}` string")
 
 
 def classify_orphans(
@@ -57,25 +55,47 @@ def classify_orphans(
     """For referential rules with orphans: were the keys in the reference's previous snapshot
     (deleted since, the seed's failure mode) or never there? Runs only when orphans exist."""
     contract = Contract.model_validate(plan.contract)
-    classified = {}
-    for rule in contract.rules_of("referential_integrity"):
-        reference = plan.references.get(rule.name)
-        if not reference or not any(rule.name in counts for counts in violations.values()):
-            continue
-        orphans = violating_keys(written, VIOLATIONS, rule, PARTITION)
-        snapshots = {}
-        if reference.uris:
-            known = read_locations(spark, list(reference.uris), reference.columns)
-            column = rule.check.references.column
-            for day, key in (
-                known.select(PARTITION, F.col(column).cast("string")).distinct().collect()
-            ):
-                snapshots.setdefault(day.isoformat(), set()).add(key)
-        classified[rule.name] = {
-            partition: classify_missing_keys(
-                keys,
-                snapshots.get((date.fromisoformat(partition) - timedelta(days=1)).isoformat(), ()),
-            )
-            for partition, keys in orphans.items()
+    return {
+        rule.name: missing_key_counts(
+            written, VIOLATIONS, rule, PARTITION, _reference(spark, plan, rule)
+        )
+        for rule in contract.rules_of("referential_integrity")
+        if rule.name in plan.references
+        and any(rule.name in counts for counts in violations.values())
+    }
+
+
+def missing_key_counts(
+    frame: DataFrame, violations_col: str, rule: Rule, partition_col: str, reference: DataFrame
+) -> dict[str, dict[str, int]]:
+    """Per partition, the distinct keys a referential rule orphaned in `frame`, split into those
+    the reference held the day before (deleted since: a downstream join now yields nulls) and
+    those it never held. Counted in Spark: only the counts reach the driver, however many keys a
+    range orphans or however large the reference."""
+    check = rule.check
+    orphans = (
+        frame.where(F.array_contains(violations_col, rule.name))
+        .select(partition_col, F.col(check.column).cast("string").alias(_KEY))
+        .distinct()
+    )
+    held_before = (
+        reference.select(
+            F.date_add(F.col(partition_col), 1).alias(partition_col),
+            F.col(check.references.column).cast("string").alias(_KEY),
+        )
+        .distinct()
+        .withColumn(_HELD, F.lit(True))
+    )
+    counted = (
+        orphans.join(held_before, [partition_col, _KEY], "left")
+        .groupBy(partition_col)
+        .agg(F.count(_HELD).alias("deleted"), F.count(F.lit(1)).alias("missing"))
+        .collect()
+    )
+    return {
+        str(row[partition_col]): {
+            "deleted_since_previous_snapshot": row["deleted"],
+            "never_seen": row["missing"] - row["deleted"],
         }
-    return classified
+        for row in counted
+    }
