@@ -124,6 +124,11 @@ class SourceConfig:
             raise keyed("pull", "a pulled source needs redelivery: skip")
         return self
 
+    @property
+    def asset_owner(self) -> str:
+        """The owner its assets name in Dagster (a team: `owner` is the team's name)."""
+        return f"team:{self.owner}"
+
 
 class SourcesFile(BaseModel):
     """Source declarations under their source ids: a generated lake_pipelines/<p>/source.yaml

@@ -105,7 +105,7 @@ class LakeAttributes:
         if dataset in self.contracts:
             return self.contracts[dataset].owner
         source = self.sources.get(dataset) or self._histories.get(dataset)
-        return f"team:{source.owner}" if source else PLATFORM_OWNER
+        return source.asset_owner if source else PLATFORM_OWNER
 
     def resource(self, dataset: str, columns: Iterable[str] | None = None) -> Resource:
         attributes = {"dataset": dataset, "owner": self.owner(dataset)}

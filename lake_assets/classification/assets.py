@@ -43,7 +43,7 @@ def build_classification_asset(source: SourceConfig, partitions_def: PartitionsD
             "evidence: new columns and drifted values of each published partition."
         ),
         kinds={"python", "pyarrow"},
-        owners=[f"team:{source.owner}"],
+        owners=[source.asset_owner],
     )
     @retried_when_transient
     def classification_asset(

@@ -45,8 +45,8 @@ def contracts_definitions(
             contracts,
             tried_assets(settings, contracts, tables),
             sliced,
-            # A source's assets name its owner (ingestion/assets.py); the rest are the platform's.
-            {s: [f"team:{source.owner}"] for s, source in settings.sources.items()},
+            # A source's assets name its owner (SourceConfig.asset_owner); the rest the platform's.
+            {s: [source.asset_owner] for s, source in settings.sources.items()},
         ),
     )
 

@@ -3,8 +3,8 @@
 Every rule a row violates is named in one array<string> column (`_contract_violations`): row
 rules are one expression and add no Spark job; a unique rule adds a window (a shuffle) and
 referential integrity a broadcast existence join of the reference's keys (per key and span of
-days, for a same-day rule), so the input is still read once and every row written once. Counting violations is one aggregate over that column
-of the written output.
+days, for a same-day rule), so the input is still read once and every row written once.
+Counting violations is one aggregate over that column of the written output.
 
 Null semantics, as in SQL CHECK constraints and every contract tool: a null violates only
 not_null rules and non-nullable schema columns. range, regex and allowed_values skip nulls, an

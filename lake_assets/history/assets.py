@@ -61,7 +61,7 @@ def build_history_asset(source: SourceConfig, partitions_def: PartitionsDefiniti
                 deps=[curated_key_of(sid)],
                 group_name="history",
                 kinds={"spark", "parquet"},
-                owners=[f"team:{source.owner}"],
+                owners=[source.asset_owner],
                 skippable=True,
                 description=(
                     f"Bi-temporal SCD2 history of {sid}: valid_from/valid_to (true in the world) "

@@ -106,7 +106,7 @@ def build_source_assets(
         description=f"Payloads of {sid} exactly as received, by ingest date. {source.description}",
         metadata={"format": source.format, "prefix": raw_prefix(sid)},
         kinds={source.format},
-        owners=[f"team:{source.owner}"],
+        owners=[source.asset_owner],
     )
 
     @asset(
@@ -117,7 +117,7 @@ def build_source_assets(
         description=f"Schema versions of {sid}: profiles the day's unprofiled raw payloads.",
         check_specs=[schema_check_spec(sid, partitions_def)],
         kinds={"python", "pyarrow"},
-        owners=[f"team:{source.owner}"],
+        owners=[source.asset_owner],
         code_version=code_version,
         metadata=generated,
     )
@@ -187,7 +187,7 @@ def build_source_assets(
         group_name="curated",
         description=f"{sid} as typed Parquet by event date, published through the catalog.",
         kinds={"spark", "parquet"},
-        owners=[f"team:{source.owner}"],
+        owners=[source.asset_owner],
         check_specs=contract_check_specs(curated_key_of(sid), contract, partitions_def),
         freshness_policy=_freshness_policy(contract),
         code_version=code_version,

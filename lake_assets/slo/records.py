@@ -151,7 +151,7 @@ class LakeRecords:
         if dataset in self.contracts:
             return self.contracts[dataset].owner
         source = self.sources.get(dataset)
-        return f"team:{source.owner}" if source and source.owner != UNOWNED else None
+        return source.asset_owner if source and source.owner != UNOWNED else None
 
     @cached_property
     def _readers(self) -> dict[str, list]:
