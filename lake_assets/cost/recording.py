@@ -102,7 +102,7 @@ def _observe(context, run: RecordedRun) -> None:
     of such a step is observed once)."""
     checked = _checked_assets(context)
     if not checked:
-        return  # outside any asset (`run_standalone`): nothing to record it on
+        return  # no contract's asset (an op outside any asset, a table's checks alone)
     values = materialization_metadata([run], len(checked))
     for key in checked:
         full = {RECORD_ENTRY: MetadataValue.json([run.as_json()])} if key == checked[0] else {}
