@@ -254,6 +254,23 @@ def test_a_local_job_records_its_drivers_and_the_month_publishes_them(lake, monk
     assert published.asset_materializations_for_node(COST_DRIVERS.to_python_identifier())
 
 
+def test_a_jobs_metrics_count_the_files_it_read_and_wrote_and_its_core_memory(spark, tmp_path):
+    """measured() reads the files a job's scans read and its writers wrote from the SQL status
+    store's plan metrics (their text parsed in one call), and weighs core time by the driver's
+    memory per local core."""
+    from lake_assets.runtime.spark_metrics import measured
+
+    spark.range(30).repartition(3).write.parquet(str(tmp_path / "in"))  # three files
+    with measured(spark, "files") as usage:
+        spark.read.parquet(str(tmp_path / "in")).repartition(2).write.parquet(str(tmp_path / "out"))
+    written = [p for p in (tmp_path / "out").iterdir() if p.suffix == ".parquet"]
+    assert (usage["objects_read"], usage["objects_written"], len(written)) == (3, 2, 2)
+    memory = spark.conf.get("spark.driver.memory", "1g")
+    per_core = float(memory[:-1]) / spark.sparkContext.defaultParallelism  # "<n>g" or default
+    assert usage["vcpu_seconds"] > 0
+    assert usage["memory_gb_seconds"] == pytest.approx(usage["vcpu_seconds"] * per_core)
+
+
 def test_athena_queries_are_read_from_the_workgroups_history(aws_endpoint, monkeypatch):
     """ListQueryExecutions per team workgroup, BatchGetQueryExecution for their bytes. moto has no
     BatchGetQueryExecution and scans nothing: its server answers it here from its own

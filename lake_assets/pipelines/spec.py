@@ -15,7 +15,6 @@ from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from lake_assets.config import (
@@ -25,6 +24,8 @@ from lake_assets.config import (
     config_error,
     keyed,
     load_config,
+    parse_yaml,
+    read_mapping,
 )
 from lake_assets.contracts.model import Contract
 from lake_assets.pipelines.hooks import HOOK_POINTS
@@ -185,13 +186,7 @@ def _referenced_contract(spec_path: Path, path: Path) -> dict:
     """The parsed contract file a spec references; a missing or unreadable one names the spec."""
     if not path.is_file():
         raise ConfigError.located(spec_path, "contract.file", f"{path} not found")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(path, "-", f"not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(path, "-", "expected a mapping")
-    return document
+    return read_mapping(path)
 
 
 def load_spec(path: Path | str) -> PipelineSpec:
@@ -231,7 +226,7 @@ def spec_hash(spec: PipelineSpec, specs_dir: Path) -> str:
     referenced = None
     if isinstance(spec.contract, ContractRef):
         path = Path(specs_dir) / spec.contract.file
-        referenced = yaml.safe_load(path.read_text())
+        referenced = parse_yaml(path.read_text())
     return data_hash({"spec": spec.model_dump(mode="json"), "contract": referenced})
 
 

@@ -21,6 +21,7 @@ zero and the origin "wall-clock".
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from datetime import UTC, datetime
 
 SPARK_METRICS, WALL_CLOCK = "spark-metrics", "wall-clock"
 _FILES_READ, _FILES_WRITTEN = "number of files read", "number of written files"
+# How a plan metric prints (a case class: Spark 3.5 and 4.x alike): SQLPlanMetric(name,id,type).
+_PLAN_METRIC = re.compile(r"SQLPlanMetric\((.+?),(\d+),\w+\)")
 # What setJobGroup sets, restored afterwards: a job that runs inside another's group keeps it.
 _GROUP_PROPERTIES = ("spark.jobGroup.id", "spark.job.description")
 # The status store is fed by the listener bus, behind the job's own completion. The wait is
@@ -128,7 +131,7 @@ def memory_gb_per_core(spark) -> float:
     """The executor memory that comes with one core: locally the driver is the executor and
     its cores are the master's threads."""
     sc = spark.sparkContext
-    conf = sc.getConf()
+    conf = spark.conf  # the session's: SparkContext.getConf copies every setting, 16 ms a job
     if sc.master.startswith("local"):
         memory, cores = conf.get("spark.driver.memory", "1g"), sc.defaultParallelism
     else:
@@ -144,6 +147,17 @@ def _gigabytes(size: str) -> float:
     units = {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1, "t": 1024}
     size = size.strip().lower().removesuffix("b")
     return float(size[:-1]) * units[size[-1]] if size[-1] in units else float(size) / 1024
+
+
+def _file_metrics(metrics) -> list[tuple[str, int]]:
+    """The (name, accumulator id) of the file counts among an execution's plan metrics (a Scala
+    Seq of SQLPlanMetric), read from its text in one call: walking the Seq over py4j took four
+    round trips per metric, hundreds per execution, a fifth of a second after every job."""
+    return [
+        (name, int(accumulator))
+        for name, accumulator in _PLAN_METRIC.findall(metrics.toString())
+        if name in (_FILES_READ, _FILES_WRITTEN)
+    ]
 
 
 def _files(spark, jobs: set[int]) -> tuple[int, int]:
@@ -162,16 +176,12 @@ def _files(spark, jobs: set[int]) -> tuple[int, int]:
         execution = sql.execution(execution_id)
         if not execution.isDefined():
             continue
-        values, seen = sql.executionMetrics(execution_id), set()
-        metrics = execution.get().metrics().iterator()
-        while metrics.hasNext():
-            metric = metrics.next()
-            if metric.name() not in (_FILES_READ, _FILES_WRITTEN) or metric.accumulatorId() in seen:
-                continue  # an adaptive plan lists one scan's metric under each re-plan
-            seen.add(metric.accumulatorId())
-            value = values.get(metric.accumulatorId())
+        values = sql.executionMetrics(execution_id)
+        # An adaptive plan lists one scan's metric under each re-plan: each accumulator once.
+        for name, accumulator in dict.fromkeys(_file_metrics(execution.get().metrics())):
+            value = values.get(accumulator)
             count = int(value.get().replace(",", "")) if value.isDefined() else 0
-            if metric.name() == _FILES_READ:
+            if name == _FILES_READ:
                 read += count
             else:
                 written += count
