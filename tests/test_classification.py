@@ -92,7 +92,9 @@ def test_dates_and_dates_of_birth():
 
 def test_person_name_address_free_text():
     names = ["Ahmad bin Ismail", "TAN WEI MING", "Suresh a/l Rajan", "John Smith"]
-    assert detect(formats.person_name, [*names, "the quick brown fox", "MYR"]).valid == 4
+    found = detect(formats.person_name, [*names, "the quick brown fox", "MYR", "Aisyah"])
+    # One capitalised word has a name's shape, not its format.
+    assert (found.shaped, found.valid, found.failed) == (6, 4, {"single_word": 2})
     addresses = ["No. 12, Jalan Ampang 3/4, Taman Melati, 50450 Kuala Lumpur",
                  "144 Lisa Fork, Port Yvetteburgh, IA 59992"]  # fmt: skip
     assert detect(formats.address, [*addresses, "Jalan Ampang"]).valid == 2
@@ -158,6 +160,25 @@ def test_values_outweigh_names_and_low_confidence_goes_to_review():
     assert "below the review threshold" in no_hp.reason
     assert contact.classifier_version == CLASSIFIER_VERSION
     assert ColumnClassification.from_json(contact.to_json()) == contact
+
+
+def test_a_single_word_is_a_name_only_where_the_columns_name_says_so():
+    """Seed 000, project 11: the column's name as context. First names alone (one word each)
+    under `first_name` are a person's name (pii, masked), not a review that denies them; the
+    same words under `branch` are no one's name, and a few repeated words under `scheme_name`
+    are a code."""
+    table, _ = generate(1000, seed=3, pool=400)
+    firsts = table.column("nama_pertama")
+    tiers = pa.array(["Gold", "Platinum", "Classic", "Infinite"] * 250)
+    sample = pa.table({"first_name": firsts, "branch": firsts, "scheme_name": tiers})
+    first, branch, scheme = classify_table("accounts", sample, ("2026-03-01",) * 2, POLICY)
+    assert (first.semantic_type, first.sensitivity) == ("person_name", "pii")
+    assert first.confidence >= POLICY.review_threshold
+    assert first.candidates[0].evidence["name"] == "first_name"
+    assert first.candidates[0].evidence["shape.person_name"] == 1.0
+    assert all(c.semantic_type != "person_name" for c in branch.candidates)
+    assert branch.sensitivity != "pii"
+    assert (scheme.semantic_type, scheme.sensitivity) == ("code", "internal")
 
 
 def test_evaluation_set_precision_recall_and_account_told_from_ic():

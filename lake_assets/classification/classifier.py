@@ -20,7 +20,7 @@ from lake_assets.classification.signals import ColumnProfile, profile_column
 from lake_assets.classification.signals import sample_table as _sample
 
 # Bump when detectors, weights or fusion change: the catalog records which version decided.
-CLASSIFIER_VERSION = "1"
+CLASSIFIER_VERSION = "2"
 SUPPORTED = 0.5  # a format share from which a column takes part in cross-column checks
 
 

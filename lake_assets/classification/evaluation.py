@@ -38,6 +38,9 @@ LABELS = {
     "instrument": "payment_card",
     "d1": "date_of_birth",
     "holder": "person_name",
+    "nama_pertama": "person_name",  # first names alone: one word each, the column's name says so
+    "surname": "person_name",
+    "bandar": "code",  # towns, one capitalised word each: name-shaped, no one's name
     "alamat": "address",
     "notes": "mykad",  # free text, but an IC number pasted into a few percent of rows
     "remarks": "free_text",
@@ -53,6 +56,8 @@ MALAY_FIRST = ("Ahmad", "Muhammad", "Nur", "Siti", "Aisyah", "Hafiz", "Farah", "
 MALAY_FATHER = ("Ismail", "Hassan", "Abdullah", "Osman", "Yusof", "Ibrahim", "Rahman", "Salleh")
 CHINESE = ("Tan Wei Ming", "Lim Mei Ling", "Wong Kar Wai", "Lee Chong Wei", "Ng Siew Lan")
 INDIAN = (("Suresh", "Rajan"), ("Kavitha", "Subramaniam"), ("Arjun", "Krishnan"))
+SINGLE_WORD_TOWNS = ("Ipoh", "Kuching", "Seremban", "Kuantan", "Melaka", "Sibu", "Miri", "Klang",
+                     "Kajang", "Sandakan", "Tawau", "Taiping")  # fmt: skip
 STREETS = ("Ampang", "Tun Razak", "Bukit Bintang", "Sultan Ismail", "Klang Lama", "Gasing")
 TOWNS = (("50450", "Kuala Lumpur"), ("46000", "Petaling Jaya"), ("10200", "George Town"),
          ("80000", "Johor Bahru"), ("88000", "Kota Kinabalu"), ("93000", "Kuching"))  # fmt: skip
@@ -82,6 +87,9 @@ def generate(rows: int, seed: int = 12, pool: int = POOL) -> tuple[pa.Table, dic
         "instrument": drawn(lambda: fake.credit_card_number(str(rng.choice(CARD_TYPES)))),
         "d1": [d.strftime("%d/%m/%Y") for d in born],
         "holder": drawn(lambda: _person(fake, rng)),
+        "nama_pertama": drawn(lambda: _first_name(fake, rng)),
+        "surname": drawn(lambda: _cased(fake.last_name(), rng)),
+        "bandar": rng.choice(SINGLE_WORD_TOWNS, rows).tolist(),
         "alamat": drawn(lambda: _address(fake, rng)),
         "notes": _notes(rng, drawn(lambda: fake.sentence(nb_words=10)), born),
         "remarks": drawn(lambda: fake.sentence(nb_words=8)),
@@ -202,6 +210,16 @@ def _person(fake: Faker, rng: np.random.Generator) -> str:
         name = f"{first} a/l {father}"
     else:
         name = f"{fake.first_name()} {fake.last_name()}"
+    return _cased(name, rng)
+
+
+def _first_name(fake: Faker, rng: np.random.Generator) -> str:
+    first = str(rng.choice(MALAY_FIRST)) if rng.random() < 0.4 else fake.first_name()
+    return _cased(first, rng)
+
+
+def _cased(name: str, rng: np.random.Generator) -> str:
+    """As a bank's older systems often write names: in capitals, three times in ten."""
     return name.upper() if rng.random() < 0.3 else name
 
 

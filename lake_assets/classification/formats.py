@@ -62,7 +62,7 @@ SHAPES = {
     "payment_card": r"\d(?:[ -]?\d){12,18}",
     "bank_account": r"\d{2,16}(?:-\d{2,8}){0,3}",
     "date": r"\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}|\d{2}-\d{2}-\d{4}",
-    "person_name": rf"[A-Z][A-Za-z'.-]+(?: (?:{_NAME_WORD})){{1,4}}",
+    "person_name": rf"[A-Z][A-Za-z'.-]+(?: (?:{_NAME_WORD})){{0,4}}",
     "address": (
         rf"(?is:[^\n]*\d[^\n]*\b(?:{_STREET})\b.*{_POSTCODE}.*"
         rf"|(?:no\.?\s*)?\d+[a-z]?,?\s+[a-z][^,\n]*[,\n].*{_POSTCODE}(?:\s+[a-z][a-z .]*)?)"
@@ -240,9 +240,12 @@ def date_of_birth(values: pa.Array, within_text: bool = False) -> Detection:
 
 def person_name(values: pa.Array, within_text: bool = False) -> Detection:
     """A person's name: two to five capitalised words (or all capitals), with the Malay and
-    Indian connectives `bin`, `binti`, `a/l`, `a/p`, `@`."""
+    Indian connectives `bin`, `binti`, `a/l`, `a/p`, `@`. A single capitalised word has the
+    shape and fails the check `single_word`: alone it is as likely a city, a status or a
+    product, so only a column's name makes it a part of a name (fusion._name_parts)."""
     shaped = _shaped(values, SHAPES["person_name"], within_text)
-    return Detection(len(shaped), len(shaped))
+    several = pc.match_substring(shaped, " ").to_numpy(zero_copy_only=False)
+    return _detection(shaped, {"single_word": several})
 
 
 def address(values: pa.Array, within_text: bool = False) -> Detection:

@@ -71,11 +71,12 @@ def rank(
     for name, share in profile.format_shares.items():
         if share > 0:
             add(name, CONCLUSIVE[name] * share, **_format_evidence(profile, name))
+    hints = name_hints(profile.column)
+    _name_parts(profile, hints, add)
     _from_type_and_statistics(profile, add, scores)
     _account_not_ic(profile, evidence)
     _cross_columns(profile, context, add, scores)
 
-    hints = name_hints(profile.column)
     for hint in hints:
         if scores.get(hint, 0.0) > 0 and _supported(profile, hint, scores):
             add(hint, min(1.0, scores[hint] + NAME_AGREES), name=profile.column)
@@ -124,6 +125,22 @@ def _embedded(profile: ColumnProfile, policy: ClassificationPolicy, add, scores)
                 scores["free_text"] = min(scores["free_text"], score - 0.05)
 
 
+def _name_parts(profile: ColumnProfile, hints: list[str], add) -> None:
+    """Single capitalised words under a column whose name says a person's name (`first_name`,
+    `surname`, `name__last`): the parts of names. One word has a name's shape but not its
+    format, and alone is as likely a city or a status; the column's name is the context that
+    settles it (seed 000, project 11). Added before the statistics, so that a column of a few
+    hundred first names is not taken for a key; a few values repeated (`scheme_name`: Gold,
+    Platinum) stay a code."""
+    shape = profile.shape_shares.get("person_name", 0.0)
+    if "person_name" in hints and shape >= SUPPORTED and not _few_values(profile):
+        add(
+            "person_name",
+            CONCLUSIVE["person_name"] * shape,
+            **{"shape.person_name": shape, "name": profile.column},
+        )
+
+
 def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:
     """Types no value format shows: the column's Arrow type, its cardinality."""
     kind = profile.arrow_type
@@ -136,8 +153,7 @@ def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:
         add("amount", 0.75, **signals)
         add("number", 0.6, **signals)
     strongest = max(scores.values(), default=0.0)
-    few_values = 0 < profile.distinct <= 100 and profile.cardinality_ratio <= 0.2
-    if few_values and strongest < SUPPORTED and not kind.startswith("timestamp"):
+    if _few_values(profile) and strongest < SUPPORTED and not kind.startswith("timestamp"):
         add("code", 0.85, **signals, distinct=profile.distinct)
     elif (
         strongest < SUPPORTED
@@ -146,6 +162,11 @@ def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:
         and not profile.char_classes.get("space")
     ):  # a key: (nearly) unique, one token
         add("identifier", 0.65, **signals, entropy=profile.normalised_entropy)
+
+
+def _few_values(profile: ColumnProfile) -> bool:
+    """A handful of values, each repeated: a code's column, whatever the values look like."""
+    return 0 < profile.distinct <= 100 and profile.cardinality_ratio <= 0.2
 
 
 def _account_not_ic(profile: ColumnProfile, evidence: dict) -> None:
