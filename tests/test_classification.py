@@ -9,6 +9,7 @@ from datetime import date
 
 import pyarrow as pa
 import pytest
+from faker import Faker
 
 from lake_assets.classification import formats
 from lake_assets.classification.classifier import (
@@ -166,12 +167,20 @@ def test_a_single_word_is_a_name_only_where_the_columns_name_says_so():
     """Seed 000, project 11: the column's name as context. First names alone (one word each)
     under `first_name` are a person's name (pii, masked), not a review that denies them; the
     same words under `branch` are no one's name, and a few repeated words under `scheme_name`
-    are a code."""
+    are a code. Towns of one or two words ("Lake Kristin") under `address__city` are a place,
+    although two capitalised words are also a person-name's format."""
     table, _ = generate(1000, seed=3, pool=400)
     firsts = table.column("nama_pertama")
     tiers = pa.array(["Gold", "Platinum", "Classic", "Infinite"] * 250)
-    sample = pa.table({"first_name": firsts, "branch": firsts, "scheme_name": tiers})
-    first, branch, scheme = classify_table("accounts", sample, ("2026-03-01",) * 2, POLICY)
+    fake = Faker("en_US")
+    fake.seed_instance(3)
+    towns = pa.array([fake.city() for _ in range(1000)])
+    sample = pa.table(
+        {"first_name": firsts, "branch": firsts, "scheme_name": tiers, "address__city": towns}
+    )
+    first, branch, scheme, city = classify_table("accounts", sample, ("2026-03-01",) * 2, POLICY)
+    assert (city.semantic_type, city.sensitivity) == ("place", "internal")
+    assert city.candidates[1].semantic_type == "person_name"  # what the values alone show
     assert (first.semantic_type, first.sensitivity) == ("person_name", "pii")
     assert first.confidence >= POLICY.review_threshold
     assert first.candidates[0].evidence["name"] == "first_name"

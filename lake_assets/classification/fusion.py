@@ -38,6 +38,8 @@ NAME_AGREES = 0.1  # what a name adds to a type the values support
 NAME_ONLY = 0.3  # the confidence of a type only the name suggests
 SUPPORTED = 0.5  # a format share from which the values support a type
 CROSS_CHECK = 0.15  # what a cross-column confirmation adds, times its share
+# What words shaped like names may be, as the column's name says (fusion._name_parts).
+NAMED_WORDS = ("person_name", "place")
 # A dataset about people makes a person's data likelier than elsewhere: a nudge, not proof.
 PERSON_DATASETS = frozenset(("customer", "customers", "kyc", "party", "member", "pelanggan"))
 ABOUT_PEOPLE = 0.02
@@ -126,19 +128,24 @@ def _embedded(profile: ColumnProfile, policy: ClassificationPolicy, add, scores)
 
 
 def _name_parts(profile: ColumnProfile, hints: list[str], add) -> None:
-    """Single capitalised words under a column whose name says a person's name (`first_name`,
-    `surname`, `name__last`): the parts of names. One word has a name's shape but not its
-    format, and alone is as likely a city or a status; the column's name is the context that
-    settles it (seed 000, project 11). Added before the statistics, so that a column of a few
-    hundred first names is not taken for a key; a few values repeated (`scheme_name`: Gold,
-    Platinum) stay a code."""
+    """Capitalised words under a column whose name says whose they are: a person's
+    (`first_name`, `surname`, `name__last`) or a place's (`city`, `bandar`, `country`). One
+    word has a name's shape but not its format, and two words ("Kuala Lumpur") have both: the
+    values alone cannot tell a first name from a town, and the column's name is the context
+    that settles it (seed 000, project 11). Added before the statistics, so that a column of
+    a few hundred first names is not taken for a key; a few values repeated (`scheme_name`:
+    Gold, Platinum) stay a code. A place's name then agrees with what its values support and
+    outranks the person-name format they also show."""
     shape = profile.shape_shares.get("person_name", 0.0)
-    if "person_name" in hints and shape >= SUPPORTED and not _few_values(profile):
-        add(
-            "person_name",
-            CONCLUSIVE["person_name"] * shape,
-            **{"shape.person_name": shape, "name": profile.column},
-        )
+    if shape < SUPPORTED or _few_values(profile):
+        return
+    for semantic_type in NAMED_WORDS:
+        if semantic_type in hints:
+            add(
+                semantic_type,
+                CONCLUSIVE["person_name"] * shape,
+                **{"shape.person_name": shape, "name": profile.column},
+            )
 
 
 def _from_type_and_statistics(profile: ColumnProfile, add, scores) -> None:

@@ -25,6 +25,8 @@ HINTS: dict[str, tuple[str, ...]] = {
     "person_name": ("name", "nama", "full_name", "first_name", "last_name", "surname",
                     "given_name", "family_name", "middle_name", "forename"),
     "address": ("address", "addr", "alamat", "street", "postcode", "poskod"),
+    # Not `state`: an account's or a job's state is a status far more often than a place.
+    "place": ("city", "town", "bandar", "country", "negara", "negeri", "district", "daerah"),
     "free_text": ("notes", "note", "remarks", "remark", "catatan", "comment", "comments",
                   "description", "memo", "narrative"),
     "amount": ("amount", "amt", "jumlah", "balance", "baki", "total", "price", "value"),

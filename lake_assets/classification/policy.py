@@ -41,7 +41,9 @@ _SENSITIVITY: dict[str, Sensitivity] = {
         "pii",
     ),
     "amount": "confidential",
-    **dict.fromkeys(("free_text", "identifier", "timestamp", "date", "code", "number"), "internal"),
+    **dict.fromkeys(
+        ("free_text", "identifier", "timestamp", "date", "code", "number", "place"), "internal"
+    ),
     "flag": "public",
 }  # fmt: skip
 
