@@ -489,3 +489,78 @@ resource "aws_iam_role_policy" "replication" {
   role   = aws_iam_role.replication[0].id
   policy = data.aws_iam_policy_document.replication[0].json
 }
+
+# ---------------------------------------------------------------------------------------------
+# Objects already in the lake when replication is turned on are not replicated by it. An S3
+# Batch Replication job copies them once, on the rule above, as this role
+# (docs/runbooks/disaster-recovery.md, "Replicating what the lake held before"): S3 lists the
+# objects the rule makes eligible and not yet replicated (its manifest generator), initiates
+# each one's replication (which the replication role then carries out, keys and all) and
+# writes the manifest and the completion report under one prefix of the log bucket.
+# ---------------------------------------------------------------------------------------------
+
+locals {
+  batch_replication_prefix = "batch-replication"
+}
+
+data "aws_iam_policy_document" "batch_replication_trust" {
+  count = local.dr_enabled ? 1 : 0
+
+  statement {
+    sid     = "BatchOperationsReplicatesForThisAccount"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["batchoperations.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "batch_replication" {
+  count                = local.dr_enabled ? 1 : 0
+  name                 = "${var.name_prefix}-lake-batch-replication"
+  description          = "S3 Batch Replication of what the lake bucket held before its replication existed."
+  assume_role_policy   = data.aws_iam_policy_document.batch_replication_trust[0].json
+  max_session_duration = 3600
+}
+
+# What S3 documents for a Batch Replication job with a generated manifest, each on the one
+# bucket or prefix it concerns. No key: the objects are read and written by the replication
+# role, and the log bucket is SSE-S3.
+data "aws_iam_policy_document" "batch_replication" {
+  count = local.dr_enabled ? 1 : 0
+
+  statement {
+    sid       = "InitiateTheLakesReplication"
+    effect    = "Allow"
+    actions   = ["s3:InitiateReplication"]
+    resources = ["${aws_s3_bucket.lake.arn}/*"]
+  }
+
+  statement {
+    sid       = "ListWhatTheRuleMakesEligible"
+    effect    = "Allow"
+    actions   = ["s3:GetReplicationConfiguration", "s3:PutInventoryConfiguration"]
+    resources = [aws_s3_bucket.lake.arn]
+  }
+
+  statement {
+    sid       = "WriteAndReadTheManifestAndReport"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/${local.batch_replication_prefix}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "batch_replication" {
+  count  = local.dr_enabled ? 1 : 0
+  name   = "lake-batch-replication"
+  role   = aws_iam_role.batch_replication[0].id
+  policy = data.aws_iam_policy_document.batch_replication[0].json
+}

@@ -164,6 +164,16 @@ output "dr_replica_bucket_arn" {
   value       = one(aws_s3_bucket.replica[*].arn)
 }
 
+output "dr_batch_replication_role_arn" {
+  description = "The role an S3 Batch Replication job runs as, to copy what the lake held before replication existed (docs/runbooks/disaster-recovery.md); null without dr_region."
+  value       = one(aws_iam_role.batch_replication[*].arn)
+}
+
+output "dr_batch_replication_reports" {
+  description = "Where that job's generated manifest and completion report go: the log bucket's ARN and prefix; null without dr_region."
+  value       = local.dr_enabled ? "${aws_s3_bucket.logs.arn}/${local.batch_replication_prefix}" : null
+}
+
 output "kms_key_arn" {
   description = "The lake's customer managed key."
   value       = aws_kms_key.lake.arn

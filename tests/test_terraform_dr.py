@@ -8,6 +8,8 @@ environments/environments.tftest.hcl, run by test_terraform.py)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from terraform_config import (
     LAKE_ARN,
@@ -96,6 +98,8 @@ def test_every_dr_resource_exists_only_with_dr_region_and_lives_where_it_must(co
         ("aws_s3_bucket_replication_configuration", "lake"),
         ("aws_iam_role", "replication"),
         ("aws_iam_role_policy", "replication"),
+        ("aws_iam_role", "batch_replication"),
+        ("aws_iam_role_policy", "batch_replication"),
     }
     resources = [
         (type_, name, body)
@@ -114,6 +118,8 @@ def test_every_dr_resource_exists_only_with_dr_region_and_lives_where_it_must(co
         "replica_log_bucket",
         "replication",
         "replication_trust",
+        "batch_replication",
+        "batch_replication_trust",
     ):
         data = [
             entry["aws_iam_policy_document"][name]
@@ -227,6 +233,61 @@ def test_the_replication_role_may_do_exactly_what_replication_needs(config):
         f"missing: {sorted(REPLICATION_GRANTS - granted)}"
     )
     assert not any("*" in action for action, _ in granted)
+
+
+def test_a_batch_replication_job_for_what_was_there_before_has_a_role_of_its_own(config):
+    """Replication copies what is written after it exists; what the lake held before is copied
+    once by an S3 Batch Replication job on the rule (the disaster-recovery runbook's command).
+    Its role is S3 Batch Operations' for this account, may initiate the lake's replication and
+    list what the rule makes eligible, and writes its manifest and report under one prefix of
+    the log bucket; the outputs name both for the runbook."""
+    role = resources_of(config, "aws_iam_role")["batch_replication"]
+    assert document_reference(role["assume_role_policy"]) == "batch_replication_trust"
+    trust = one(statements_of(policy_document(config, "batch_replication_trust")))
+    assert trust["actions"] == ["sts:AssumeRole"]
+    assert trust["principals"] == [
+        {"type": "Service", "identifiers": ["batchoperations.s3.amazonaws.com"]}
+    ]
+    assert [(c["variable"], c["values"]) for c in trust["condition"]] == [
+        ("aws:SourceAccount", ["${data.aws_caller_identity.current.account_id}"])
+    ]
+    [policy] = [
+        body
+        for body in resources_of(config, "aws_iam_role_policy").values()
+        if body["role"] == "${aws_iam_role.batch_replication[0].id}"
+    ]
+    statements = statements_of(policy_document(config, document_reference(policy["policy"])))
+    reports = "${aws_s3_bucket.logs.arn}/batch-replication"  # the prefix's local, resolved
+    granted = {
+        (action, resource)
+        for s in statements
+        for action in as_list(s["actions"])
+        for resource in as_list(s["resources"])
+    }
+    assert all(s["effect"] == "Allow" for s in statements)
+    assert granted == {
+        ("s3:InitiateReplication", f"{LAKE_ARN}/*"),
+        ("s3:GetReplicationConfiguration", LAKE_ARN),
+        ("s3:PutInventoryConfiguration", LAKE_ARN),
+        ("s3:PutObject", f"{reports}/*"),
+        ("s3:GetObject", f"{reports}/*"),
+        ("s3:GetObjectVersion", f"{reports}/*"),
+    }
+    outputs = {name: body for entry in config["output"] for name, body in entry.items()}
+    assert outputs["dr_batch_replication_role_arn"]["value"] == (
+        "${one(aws_iam_role.batch_replication[*].arn)}"
+    )
+    assert outputs["dr_batch_replication_reports"]["value"] == (
+        '${local.dr_enabled ? "${aws_s3_bucket.logs.arn}/${local.batch_replication_prefix}" : null}'
+    )
+
+
+def test_every_output_the_terraform_readme_reads_is_declared(config):
+    """The README's commands (the batch replication job's among them) read outputs by name."""
+    read = set(re.findall(r"terraform output -raw (\w+)", (TF_DIR / "README.md").read_text()))
+    declared = {name for entry in config["output"] for name in entry}
+    assert {"lake_s3_bucket", "dr_batch_replication_role_arn"} <= read
+    assert read <= declared, sorted(read - declared)
 
 
 def test_the_replication_role_uses_each_key_only_through_s3_in_its_region(config):
