@@ -2,7 +2,7 @@
 the sample's memory against the rows it is drawn from, and precision/recall beside Presidio.
 
 The data is the evaluation generator's labelled table (lake_assets/classification/evaluation.py,
-19 columns with misleading names), `rows` rows written once to bench-data/ as Parquet in chunks
+22 columns, most with misleading names), `rows` rows written once to bench-data/ as Parquet in chunks
 and reused. The baseline is what a regex-only classifier does: per column, one pyarrow.compute
 pass of every format's shape regex (`formats.SHAPES`), counting matches; nothing else. The
 classifier's cost on top of it (checks, profile, fusion) should stay within 2x. The memory part

@@ -124,7 +124,7 @@ def line_of(path: Path | str, key: str) -> int | None:
     `path`: the deepest part of the key that is there (a missing key: its mapping). None when the
     file cannot be read or composed. Only error paths call this."""
     try:
-        node = yaml.compose(Path(path).read_text())
+        node = yaml.compose(Path(path).read_text(), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError):
         return None
     if node is None or key == "-":  # "-": the file as a whole

@@ -493,7 +493,7 @@ resource "aws_iam_role_policy" "replication" {
 # ---------------------------------------------------------------------------------------------
 # Objects already in the lake when replication is turned on are not replicated by it. An S3
 # Batch Replication job copies them once, on the rule above, as this role
-# (docs/runbooks/disaster-recovery.md, "Replicating what the lake held before"): S3 lists the
+# (the `aws s3control create-job` command of terraform/README.md): S3 lists the
 # objects the rule makes eligible and not yet replicated (its manifest generator), initiates
 # each one's replication (which the replication role then carries out, keys and all) and
 # writes the manifest and the completion report under one prefix of the log bucket.

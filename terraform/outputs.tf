@@ -165,7 +165,7 @@ output "dr_replica_bucket_arn" {
 }
 
 output "dr_batch_replication_role_arn" {
-  description = "The role an S3 Batch Replication job runs as, to copy what the lake held before replication existed (docs/runbooks/disaster-recovery.md); null without dr_region."
+  description = "The role an S3 Batch Replication job runs as, to copy what the lake held before replication existed (terraform/README.md); null without dr_region."
   value       = one(aws_iam_role.batch_replication[*].arn)
 }
 

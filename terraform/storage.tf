@@ -515,7 +515,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
 }
 
 # Only the S3 logging service (for the lake bucket), the load balancer and CloudTrail (for the
-# lake's trail) of this account may write here, each under its own prefix.
+# lake's trail) of this account may write here, each under its own prefix; so may, by its own
+# role's policy, the batch replication of what the lake held before (dr.tf, batch-replication/).
 data "aws_iam_policy_document" "log_bucket" {
   statement {
     sid    = "S3ServerAccessLogsFromLakeBucket"

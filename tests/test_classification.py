@@ -93,9 +93,10 @@ def test_dates_and_dates_of_birth():
 
 def test_person_name_address_free_text():
     names = ["Ahmad bin Ismail", "TAN WEI MING", "Suresh a/l Rajan", "John Smith"]
-    found = detect(formats.person_name, [*names, "the quick brown fox", "MYR", "Aisyah"])
-    # One capitalised word has a name's shape, not its format.
-    assert (found.shaped, found.valid, found.failed) == (6, 4, {"single_word": 2})
+    words = ["MYR", "Aisyah", "Ng", "O'Brien", "MY", "SG", "ahmad"]
+    found = detect(formats.person_name, [*names, "the quick brown fox", *words])
+    # One capitalised word has a name's shape, not its format; two capitals are a code's.
+    assert (found.shaped, found.valid, found.failed) == (8, 4, {"single_word": 4})
     addresses = ["No. 12, Jalan Ampang 3/4, Taman Melati, 50450 Kuala Lumpur",
                  "144 Lisa Fork, Port Yvetteburgh, IA 59992"]  # fmt: skip
     assert detect(formats.address, [*addresses, "Jalan Ampang"]).valid == 2
@@ -175,12 +176,22 @@ def test_a_single_word_is_a_name_only_where_the_columns_name_says_so():
     fake = Faker("en_US")
     fake.seed_instance(3)
     towns = pa.array([fake.city() for _ in range(1000)])
+    holders = table.column("holder")
     sample = pa.table(
-        {"first_name": firsts, "branch": firsts, "scheme_name": tiers, "address__city": towns}
+        {
+            "first_name": firsts,
+            "branch": firsts,
+            "scheme_name": tiers,
+            "address__city": towns,
+            "city_contact": holders,  # a person, whom a place qualifies
+        }
     )
-    first, branch, scheme, city = classify_table("accounts", sample, ("2026-03-01",) * 2, POLICY)
+    first, branch, scheme, city, contact = classify_table(
+        "accounts", sample, ("2026-03-01",) * 2, POLICY
+    )
     assert (city.semantic_type, city.sensitivity) == ("place", "internal")
     assert city.candidates[1].semantic_type == "person_name"  # what the values alone show
+    assert (contact.semantic_type, contact.sensitivity) == ("person_name", "pii")
     assert (first.semantic_type, first.sensitivity) == ("person_name", "pii")
     assert first.confidence >= POLICY.review_threshold
     assert first.candidates[0].evidence["name"] == "first_name"

@@ -271,6 +271,52 @@ def test_a_jobs_metrics_count_the_files_it_read_and_wrote_and_its_core_memory(sp
     assert usage["memory_gb_seconds"] == pytest.approx(usage["vcpu_seconds"] * per_core)
 
 
+def test_plan_metrics_read_from_their_text_and_walked_where_it_does_not_parse():
+    """A data source's own metric type (`v2Custom_<class>`) has dots and still parses; a text
+    that parses into fewer metrics than the Seq holds is walked metric by metric instead."""
+    from types import SimpleNamespace
+
+    from lake_assets.runtime.spark_metrics import _file_metrics
+
+    class Seq:  # a Scala Seq of SQLPlanMetric, as py4j hands it over
+        def __init__(self, text, metrics):
+            self.text, self.metrics = text, metrics
+
+        def toString(self):  # noqa: N802 - the JVM's name
+            return self.text
+
+        def size(self):
+            return len(self.metrics)
+
+        def iterator(self):
+            items = iter(self.metrics)
+            pending = list(self.metrics)
+            return SimpleNamespace(
+                hasNext=lambda: bool(pending), next=lambda: (pending.pop(0), next(items))[1]
+            )
+
+    def metric(name, accumulator, kind):
+        return SimpleNamespace(
+            name=lambda: name, accumulatorId=lambda: accumulator, metricType=lambda: kind
+        )
+
+    metrics = [
+        metric("custom", 4, "v2Custom_org.example.Rows"),
+        metric("number of files read", 5, "sum"),
+        metric("number of written files", 9, "sum"),
+    ]
+    text = (
+        "List("
+        + ", ".join(
+            f"SQLPlanMetric({m.name()},{m.accumulatorId()},{m.metricType()})" for m in metrics
+        )
+        + ")"
+    )
+    expected = [("number of files read", 5), ("number of written files", 9)]
+    assert _file_metrics(Seq(text, metrics)) == expected
+    assert _file_metrics(Seq("Vector(<unreadable>)", metrics)) == expected
+
+
 def test_athena_queries_are_read_from_the_workgroups_history(aws_endpoint, monkeypatch):
     """ListQueryExecutions per team workgroup, BatchGetQueryExecution for their bytes. moto has no
     BatchGetQueryExecution and scans nothing: its server answers it here from its own

@@ -40,7 +40,7 @@ LABELS = {
     "holder": "person_name",
     "nama_pertama": "person_name",  # first names alone: one word each, the column's name says so
     "surname": "person_name",
-    "bandar": "code",  # towns, one capitalised word each: name-shaped, no one's name
+    "bandar": "place",  # towns of one or two capitalised words: name-shaped, no one's name
     "alamat": "address",
     "notes": "mykad",  # free text, but an IC number pasted into a few percent of rows
     "remarks": "free_text",
@@ -56,8 +56,6 @@ MALAY_FIRST = ("Ahmad", "Muhammad", "Nur", "Siti", "Aisyah", "Hafiz", "Farah", "
 MALAY_FATHER = ("Ismail", "Hassan", "Abdullah", "Osman", "Yusof", "Ibrahim", "Rahman", "Salleh")
 CHINESE = ("Tan Wei Ming", "Lim Mei Ling", "Wong Kar Wai", "Lee Chong Wei", "Ng Siew Lan")
 INDIAN = (("Suresh", "Rajan"), ("Kavitha", "Subramaniam"), ("Arjun", "Krishnan"))
-SINGLE_WORD_TOWNS = ("Ipoh", "Kuching", "Seremban", "Kuantan", "Melaka", "Sibu", "Miri", "Klang",
-                     "Kajang", "Sandakan", "Tawau", "Taiping")  # fmt: skip
 STREETS = ("Ampang", "Tun Razak", "Bukit Bintang", "Sultan Ismail", "Klang Lama", "Gasing")
 TOWNS = (("50450", "Kuala Lumpur"), ("46000", "Petaling Jaya"), ("10200", "George Town"),
          ("80000", "Johor Bahru"), ("88000", "Kota Kinabalu"), ("93000", "Kuching"))  # fmt: skip
@@ -89,7 +87,7 @@ def generate(rows: int, seed: int = 12, pool: int = POOL) -> tuple[pa.Table, dic
         "holder": drawn(lambda: _person(fake, rng)),
         "nama_pertama": drawn(lambda: _first_name(fake, rng)),
         "surname": drawn(lambda: _cased(fake.last_name(), rng)),
-        "bandar": rng.choice(SINGLE_WORD_TOWNS, rows).tolist(),
+        "bandar": drawn(fake.city),
         "alamat": drawn(lambda: _address(fake, rng)),
         "notes": _notes(rng, drawn(lambda: fake.sentence(nb_words=10)), born),
         "remarks": drawn(lambda: fake.sentence(nb_words=8)),

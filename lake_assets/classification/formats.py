@@ -62,7 +62,11 @@ SHAPES = {
     "payment_card": r"\d(?:[ -]?\d){12,18}",
     "bank_account": r"\d{2,16}(?:-\d{2,8}){0,3}",
     "date": r"\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}|\d{2}-\d{2}-\d{4}",
-    "person_name": rf"[A-Z][A-Za-z'.-]+(?: (?:{_NAME_WORD})){{0,4}}",
+    # Two to five words, or one: a mixed-case word (`Ng`, `O'Brien`) or three capitals or more
+    # (`TAN`), so that two-letter codes (`MY`, `SG`) are not names' words.
+    "person_name": (
+        rf"[A-Z][A-Za-z'.-]+(?: (?:{_NAME_WORD})){{1,4}}|[A-Z][a-z'][A-Za-z'.-]*|[A-Z][A-Z'.-]{{2,}}"
+    ),
     "address": (
         rf"(?is:[^\n]*\d[^\n]*\b(?:{_STREET})\b.*{_POSTCODE}.*"
         rf"|(?:no\.?\s*)?\d+[a-z]?,?\s+[a-z][^,\n]*[,\n].*{_POSTCODE}(?:\s+[a-z][a-z .]*)?)"

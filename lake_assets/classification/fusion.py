@@ -94,7 +94,8 @@ def rank(
                     dataset=context.dataset,
                 )
 
-    ranked = sorted(scores, key=lambda t: (-scores[t], t))
+    # Between equal scores the stricter sensitivity ranks first: a tie never opens a column.
+    ranked = sorted(scores, key=lambda t: (-scores[t], not policy.is_pii(t), t))
     candidates = tuple(
         Candidate(t, round(min(1.0, scores[t]), 4), dict(sorted(evidence[t].items())))
         for t in ranked

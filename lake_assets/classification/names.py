@@ -35,10 +35,14 @@ HINTS: dict[str, tuple[str, ...]] = {
     "code": ("code", "kod", "status", "type", "category", "currency", "channel", "segment"),
 }  # fmt: skip
 
-# A name qualified by one of these is not a person's: `merchant_name`, `branch_name`.
+# Types a name suggests only when it ends with one of their words (`address__city`,
+# `nama_bandar`, `birth_country`), its head: elsewhere the word qualifies something else.
+HEAD_ONLY = frozenset(("place",))
+# A name qualified by one of these is not a person's: `merchant_name`, `branch_name`, and a
+# place's (`nama_bandar`, a town's name).
 NOT_A_PERSON = frozenset(
     ("merchant", "branch", "bank", "product", "company", "file", "user", "table", "column",
-     "city", "state", "country", "syarikat", "cawangan")
+     "state", "syarikat", "cawangan", *HINTS["place"])
 )  # fmt: skip
 # Columns whose presence beside another says that one is a phone number.
 PHONE_NEIGHBOURS = ("phone_country_code", "country_calling_code", "dial_code", "calling_code",
@@ -64,6 +68,8 @@ def name_hints(name: str) -> list[str]:
         length = max((runs[f] for f in fragments if f in runs), default=0)
         if semantic_type == "person_name" and NOT_A_PERSON.intersection(words):
             length = 0
+        if semantic_type in HEAD_ONLY and words and words[-1] not in fragments:
+            length = 0  # `city_contact`, `country_manager`: a person qualified by a place
         if length:
             found[semantic_type] = length
     return sorted(found, key=lambda t: -found[t])

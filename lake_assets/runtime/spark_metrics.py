@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 SPARK_METRICS, WALL_CLOCK = "spark-metrics", "wall-clock"
 _FILES_READ, _FILES_WRITTEN = "number of files read", "number of written files"
 # How a plan metric prints (a case class: Spark 3.5 and 4.x alike): SQLPlanMetric(name,id,type).
-_PLAN_METRIC = re.compile(r"SQLPlanMetric\((.+?),(\d+),\w+\)")
+# A data source's own metric has a type like `v2Custom_org.example.Metric`.
+_PLAN_METRIC = re.compile(r"SQLPlanMetric\((.+?),(\d+),([^,()\s]+)\)")
 # What setJobGroup sets, restored afterwards: a job that runs inside another's group keeps it.
 _GROUP_PROPERTIES = ("spark.jobGroup.id", "spark.job.description")
 # The status store is fed by the listener bus, behind the job's own completion. The wait is
@@ -152,10 +153,18 @@ def _gigabytes(size: str) -> float:
 def _file_metrics(metrics) -> list[tuple[str, int]]:
     """The (name, accumulator id) of the file counts among an execution's plan metrics (a Scala
     Seq of SQLPlanMetric), read from its text in one call: walking the Seq over py4j took four
-    round trips per metric, hundreds per execution, a fifth of a second after every job."""
+    round trips per metric, hundreds per execution, a fifth of a second after every job. The
+    Seq is walked only when the text does not parse into as many metrics as it holds."""
+    parsed = _PLAN_METRIC.findall(metrics.toString())
+    if len(parsed) != metrics.size():  # a text this pattern misreads: walk the Seq instead
+        listed = metrics.iterator()
+        parsed = []
+        while listed.hasNext():
+            metric = listed.next()
+            parsed.append((metric.name(), metric.accumulatorId(), metric.metricType()))
     return [
         (name, int(accumulator))
-        for name, accumulator in _PLAN_METRIC.findall(metrics.toString())
+        for name, accumulator, _ in parsed
         if name in (_FILES_READ, _FILES_WRITTEN)
     ]
 
