@@ -63,12 +63,15 @@ class SparkRunner(ABC):
         """Run the registered Spark `job` on `plan` (JSON-able) and return its result; an
         asset's context, or an op's (`run_standalone`)."""
 
-    def run_standalone(self, job: str, plan: dict) -> dict:
-        """Run `job` for a `lake` command, outside any asset or run of the instance.
+    def run_standalone(self, job: str, plan: dict, charge: recording.Charge | None = None) -> dict:
+        """Run `job` for a `lake` command, outside any asset.
 
         Pipes reports through a step's context, so the job runs as the one op of an in-process
-        job on an ephemeral instance: nothing is launched or recorded, and a failure raises the
-        same `SparkJobFailed` an asset would.
+        `lake_command` job, and a failure raises the same `SparkJobFailed` an asset would. With
+        a `charge`, that run is on the charge's instance and its tags name the dataset: the job
+        run is tagged with its owner's team and its drivers are recorded
+        (lake_assets/cost/recording.py). Without one, on an ephemeral instance: nothing is
+        recorded.
         """
 
         @dagster.op(name="spark_job")
@@ -80,7 +83,8 @@ class SparkRunner(ABC):
             spark_job()
 
         result = lake_command.execute_in_process(
-            instance=DagsterInstance.ephemeral(),
+            instance=charge.instance if charge else DagsterInstance.ephemeral(),
+            tags=charge.tags if charge else None,
             # The command prints its own outcome; Pipes' step log stays out of the terminal.
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
@@ -173,9 +177,12 @@ class LocalSparkRunner(SparkRunner):
             result = run_measured_job(self.spark_session, job, plan)
         return self.recorded(context, job, result, around, runner="local")
 
-    def run_standalone(self, job: str, plan: dict) -> dict:
-        # The job runs in this process and reports nothing over Pipes: no step is needed.
-        return self.run(None, job, plan)
+    def run_standalone(self, job: str, plan: dict, charge: recording.Charge | None = None) -> dict:
+        # The job runs in this process and reports nothing over Pipes: a step is needed only
+        # to record what it consumed.
+        if charge is None:
+            return self.run(None, job, plan)
+        return super().run_standalone(job, plan, charge)
 
 
 class _KeepsCustomMessages:

@@ -256,6 +256,7 @@ def test_definitions_load_with_every_asset_check_and_sensor(local_lake):
         "access/masked_views",
         "cost/cur",
         "cost/drivers",
+        "cost/lake_commands",
         "cost/ledger",
         "slo/evaluation",
         "recovery/catalog_export",

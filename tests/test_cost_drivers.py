@@ -317,6 +317,45 @@ def test_plan_metrics_read_from_their_text_and_walked_where_it_does_not_parse():
     assert _file_metrics(Seq("Vector(<unreadable>)", metrics)) == expected
 
 
+def test_a_lake_commands_run_is_charged_to_the_dataset_it_read_and_recorded_once(
+    lake, monkeypatch, tmp_path
+):
+    """`lake lateness`, `lake contract try` and `lake scd as-of` run Spark outside any asset.
+    With a charge (cli.runs.command_charge), the run is a `lake_command` run on the lake's
+    instance (DAGSTER_HOME) whose tags name the dataset, and its drivers one observation of
+    cost/lake_commands, charged to the team of the dataset's source (a table of none: the
+    platform's). Without one, nothing is recorded."""
+    from lake_assets.cli.runs import command_charge
+    from lake_assets.cost.recording import LAKE_COMMANDS
+
+    monkeypatch.setitem(jobs.JOBS, "tiny", f"{__name__}:tiny_job")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    settings = lake.settings
+    cards = settings.source("card_transactions")
+    charge = command_charge(settings, "card_transactions")
+    assert command_charge(settings, "silver_orders").owner == settings.platform_owner
+    runner = lake.resources["spark_runner"]
+
+    assert runner.run_standalone("tiny", {"out": str(tmp_path / "a")}, charge) == {"rows": 7}
+    assert runner.run_standalone("tiny", {"out": str(tmp_path / "b")}) == {"rows": 7}
+
+    month = drivers.month_window(datetime.now(UTC).strftime("%Y-%m"))
+    [run] = recorded_runs(charge.instance, *month)
+    d = run.drivers
+    assert (d.datasets, d.team, d.pipeline, d.job) == (
+        ("card_transactions",),
+        cards.owner,
+        "platform",
+        "tiny",
+    )
+    assert d.vcpu_seconds > 0
+    [command] = charge.instance.get_runs()
+    assert (command.job_name, command.run_id) == ("lake_command", d.dagster_run_id)
+    assert command.tags["lake/charged_dataset"] == "card_transactions"
+    observed = charge.instance.fetch_observations(LAKE_COMMANDS, limit=5).records
+    assert len(observed) == 1
+
+
 def test_athena_queries_are_read_from_the_workgroups_history(aws_endpoint, monkeypatch):
     """ListQueryExecutions per team workgroup, BatchGetQueryExecution for their bytes. moto has no
     BatchGetQueryExecution and scans nothing: its server answers it here from its own

@@ -27,6 +27,7 @@ ASSETS = [
     "contracts/silver_orders",
     "cost/cur",
     "cost/drivers",
+    "cost/lake_commands",
     "cost/ledger",
     "curated/card_transactions",
     "curated/crm_contacts",

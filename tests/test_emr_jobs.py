@@ -38,7 +38,7 @@ from lake_assets.cost.allocation import LEDGER_COLUMNS
 from lake_assets.cost.cur_assets import CUR_ASSET
 from lake_assets.cost.ledger_assets import LEDGER_ASSET
 from lake_assets.cost.model import DRIVERS_DATASET
-from lake_assets.cost.recording import recorded_runs
+from lake_assets.cost.recording import Charge, recorded_runs
 from lake_assets.cost.report import read_ledger
 from lake_assets.gold.derived import derived_table
 from lake_assets.gold.tables import GoldColumn, GoldTable
@@ -157,8 +157,10 @@ def everything(lake, spark, gold: GoldTable) -> dict:
     )
 
     resolved = resolve_published(lake.catalog, lake.storage, CARDS)
+    # As `lake lateness` runs it: charged to the cards (cli.runs.command_charge).
+    charge = Charge(CARDS, lake.settings.sources[CARDS].asset_owner, lake.instance)
     result = lake.spark_runner.run_standalone(
-        "lateness", lateness_plan(resolved, "transaction_date")
+        "lateness", lateness_plan(resolved, "transaction_date"), charge
     )
     out["lateness"] = LatenessReport.from_result(CARDS, result).describe(3)
     out["trial"] = lake.spark_runner.run_standalone(
@@ -343,6 +345,9 @@ def drivers_billed_and_tagged(emr_lake) -> None:
     # A check's step records its runs too (the watch's trial, observed on the contract's asset).
     [trial] = [r.drivers for r in recorded if r.drivers.job == "contract_trial"]
     assert trial.datasets == (CARDS,)
+    # So does a `lake` command's run, charged to the dataset it read and tagged with its team.
+    [lateness] = [r.drivers for r in recorded if r.drivers.job == "lateness"]
+    assert (lateness.datasets, lateness.team) == ((CARDS,), owner_of_cards(emr_lake))
     for record in recorded:
         d, run = record.drivers, runs[record.drivers.job_run_id]
         assert (d.origin, d.runner, d.application_id) == ("billed", "emr-serverless", application)
@@ -351,9 +356,10 @@ def drivers_billed_and_tagged(emr_lake) -> None:
         assert d.wall_clock_seconds == run.seconds
         assert run.request["tags"]["dagster_run_id"] == d.dagster_run_id
         assert run.request["tags"]["team"] == d.team
-    # Spark's bytes, over Pipes: the trial only reads.
+    # Spark's bytes, over Pipes: the trial and the lateness only read.
     assert trial.bytes_read > 0 and trial.bytes_written == 0
-    assert all(r.drivers.bytes_written > 0 for r in recorded if r.drivers != trial)
+    assert lateness.bytes_read > 0 and lateness.bytes_written == 0
+    assert all(r.drivers.bytes_written > 0 for r in recorded if r.drivers not in (trial, lateness))
 
 
 def pipes_params(run, name: str) -> dict:

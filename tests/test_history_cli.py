@@ -75,14 +75,12 @@ class JobRunner:
     """The runner of the aws profile, running its jobs on the test session."""
 
     def __init__(self, spark):
-        self.spark, self.jobs = spark, []
+        self.spark, self.jobs, self.charged = spark, [], []
 
-    def bound(self, *args):
-        def run(job: str, plan: dict) -> dict:
-            self.jobs.append(job)
-            return run_job(self.spark, job, plan)
-
-        return run
+    def run_standalone(self, job: str, plan: dict, charge=None) -> dict:
+        self.jobs.append(job)
+        self.charged.append((charge.dataset, charge.owner) if charge else None)
+        return run_job(self.spark, job, plan)
 
 
 def test_point_queries_read_the_files_with_pyarrow_and_answer_as_the_job_does(history, spark):
@@ -126,6 +124,8 @@ def test_lake_scd_as_of_answers_locally_without_spark_and_on_aws_through_the_job
     assert cmd_scd_as_of(args, on_aws, lambda s: {**lake.resources, "spark_runner": runner}) == 0
     captured = capsys.readouterr()
     assert runner.jobs == ["history_as_of"]
+    # Charged to the history it read, and to its source's team (the cost of a `lake` command).
+    assert runner.charged == [("customers_history", lake.settings.source("customers").asset_owner)]
     assert captured.out == local
     assert "running the history_as_of job" in captured.err  # a long command says so
 

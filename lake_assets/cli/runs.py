@@ -90,6 +90,17 @@ def dagster_instance():
     return DagsterInstance.get()
 
 
+def command_charge(settings: Settings, dataset: str, source_id: str | None = None):
+    """Whom a `lake` command's Spark run on `dataset` is charged to: the team of the source it
+    comes from (`source_id`, or the dataset itself when it is a source), else the platform's;
+    recorded on DAGSTER_HOME's instance (an ephemeral one without it keeps nothing)."""
+    from lake_assets.cost.recording import Charge
+
+    source = settings.sources.get(source_id or dataset)
+    owner = source.asset_owner if source else settings.platform_owner
+    return Charge(dataset, owner, dagster_instance())
+
+
 def materialize_partitions(
     settings,
     keys,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ ResourcesFor = Callable[[Settings], dict[str, Any]]
 
 def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
     def try_contract(args: argparse.Namespace, settings: Settings) -> int:
+        from lake_assets.cli.runs import command_charge
         from lake_assets.config import load_config
         from lake_assets.contracts.model import Contract, lake_contracts
         from lake_assets.contracts.trial import try_published
@@ -51,7 +53,10 @@ def add_contract_commands(subparsers: Any, resources_for: ResourcesFor) -> None:
             sliced,
             resources["catalog"],
             resources["storage"],
-            resources["spark_runner"].run_standalone,
+            partial(
+                resources["spark_runner"].run_standalone,
+                charge=command_charge(settings, args.dataset),
+            ),
         )
         if args.json:
             print(json.dumps({**result, "rejecting": report.rejecting}, indent=2))

@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from lake_assets.cost.drivers_service import month_drivers, publish_drivers
+from lake_assets.cost.recording import lake_commands_spec
 from lake_assets.runtime.retries import retried_when_transient
 from lake_assets.settings import Settings
 from partitions import monthly_partitions
@@ -60,5 +61,8 @@ def build_drivers_asset(settings: Settings):
 
 
 def drivers_definitions(settings: Settings) -> Definitions:
-    """Cost attribution's drivers in the code location (the lead wires it in definitions.py)."""
-    return Definitions(assets=[build_drivers_asset(settings)])
+    """Cost attribution's drivers in the code location (the lead wires it in definitions.py),
+    and the asset the runs of `lake` commands are recorded on."""
+    return Definitions(
+        assets=[build_drivers_asset(settings), lake_commands_spec(settings.platform_owner)]
+    )

@@ -14,23 +14,71 @@
   which no command reads as a partition's outcome), so its runs reach the drivers too and are
   charged to the dataset the check is for. A check that fails after its job still records it.
 
+- A `lake` command's run (`SparkRunner.run_standalone` with a `Charge`: `lake lateness`,
+  `lake contract try`, `lake scd as-of` on the aws profile) is the one op of a `lake_command`
+  run on the lake's instance, whose tags name the dataset it is for and its owner; each of its
+  runs is an observation of LAKE_COMMANDS, an asset declared for them and read by no command.
+
 Who ran it, for the record and for an EMR job run's tags: the step's assets (a check's step: the
-checked assets) name the datasets, the first one's owner the team, and a generated pipeline's
-job its pipeline (otherwise the dataset the step makes is its pipeline).
+checked assets; a command's run: its charge) name the datasets, the first one's owner the team,
+and a generated pipeline's job its pipeline (otherwise the dataset the step makes is its
+pipeline).
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
-from dagster import AssetObservation, AssetRecordsFilter, DagsterInstance, MetadataValue
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    AssetRecordsFilter,
+    AssetSpec,
+    DagsterInstance,
+    MetadataValue,
+)
 
 from lake_assets.cost.model import PLATFORM_PIPELINE, team_of_owner
 from lake_assets.cost.run_drivers import RECORD_ENTRY, RecordedRun, materialization_metadata
 from lake_assets.ingestion.asset_keys import charged_dataset, contract_of
 from lake_assets.runtime.jobs import PIPELINE_JOB_PREFIX
+
+# Where the runs of `lake` commands are observed, and the tags of such a run naming whom it is for.
+LAKE_COMMANDS = AssetKey(["cost", "lake_commands"])
+CHARGED_DATASET_TAG, CHARGED_OWNER_TAG = "lake/charged_dataset", "lake/charged_owner"
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Whom a `lake` command's Spark run is for: the dataset it reads, that dataset's owner
+    (`team:<name>`; None: the platform's), and the lake's instance its run is recorded on (an
+    ephemeral one keeps nothing: a lake without DAGSTER_HOME)."""
+
+    dataset: str
+    owner: str | None
+    instance: DagsterInstance
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            CHARGED_DATASET_TAG: self.dataset,
+            **({CHARGED_OWNER_TAG: self.owner} if self.owner else {}),
+        }
+
+
+def lake_commands_spec(platform_owner: str) -> AssetSpec:
+    return AssetSpec(
+        LAKE_COMMANDS,
+        group_name="lake_commands",
+        owners=[platform_owner],
+        description="The Spark runs of `lake` commands (lateness, contract trials, as-of "
+        "queries on the runner): each an observation carrying its drivers, charged to the "
+        "dataset the command read.",
+    )
+
 
 # The runs each step recorded so far: a step that runs several jobs shows their sum.
 _STEP_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -60,11 +108,23 @@ def _checked_assets(context) -> list:
     return sorted(contracts, key=lambda key: key.to_user_string())
 
 
+def _charged(context) -> tuple[str | None, str | None]:
+    """The dataset and owner a `lake` command's run is for (its Charge's tags), else Nones."""
+    if context is None or _in_asset(context):
+        return None, None
+    tags = context.run.tags
+    return tags.get(CHARGED_DATASET_TAG), tags.get(CHARGED_OWNER_TAG)
+
+
 def step_identity(context, job: str) -> dict:
-    """datasets, team and pipeline of the step running `job` (empty outside an asset)."""
+    """datasets, team and pipeline of the step running `job` (empty outside an asset and
+    without a charge)."""
     keys = _asset_keys(context) or _checked_assets(context)
     datasets = [d for d in map(charged_dataset, keys) if d is not None]
     owners = context.job_def.asset_layer.asset_graph.get(keys[0]).owners if keys else ()
+    if not keys:
+        dataset, owner = _charged(context)
+        datasets, owners = ([dataset] if dataset else []), ([owner] if owner else ())
     pipeline = (
         job.removeprefix(PIPELINE_JOB_PREFIX) if job.startswith(PIPELINE_JOB_PREFIX) else None
     )
@@ -98,11 +158,11 @@ def record(context, run: RecordedRun) -> None:
 
 
 def _observe(context, run: RecordedRun) -> None:
-    """`run` as an observation of each asset a check's step checks (its own entries: every run
-    of such a step is observed once)."""
-    checked = _checked_assets(context)
+    """`run` as an observation of each asset a check's step checks, or of LAKE_COMMANDS for a
+    charged command's run (its own entries: every such run is observed once)."""
+    checked = _checked_assets(context) or ([LAKE_COMMANDS] if _charged(context)[0] else [])
     if not checked:
-        return  # no contract's asset (an op outside any asset, a table's checks alone)
+        return  # no contract's asset and no charge (a table's checks alone, a bare command)
     values = materialization_metadata([run], len(checked))
     for key in checked:
         full = {RECORD_ENTRY: MetadataValue.json([run.as_json()])} if key == checked[0] else {}

@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
 from lake_assets.instants import parse_instant, utc_now
@@ -54,7 +55,13 @@ def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
         found = as_of_rows(plan)
     else:
         print(f"{args.dataset}: running the history_as_of job on the runner ...", file=sys.stderr)
-        found = as_of_by_job(res["spark_runner"].bound(), res["storage"], plan)
+        # Here, not above: a local point query loads neither Dagster nor PySpark.
+        from lake_assets.cli.runs import command_charge
+        from lake_assets.ingestion.asset_keys import HISTORY_SUFFIX
+
+        charge = command_charge(settings, f"{source.source_id}{HISTORY_SUFFIX}", source.source_id)
+        run = partial(res["spark_runner"].run_standalone, charge=charge)
+        found = as_of_by_job(run, res["storage"], plan)
     print(
         f"{args.dataset} as true on {args.valid_at}, as known at {plan['known_at']}: "
         f"{len(found)} rows"

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from lake_assets.cli.runs import (
     _resources,
+    command_charge,
     date_argument,
     materialize_partitions,
     partition_progress,
@@ -114,7 +115,8 @@ def cmd_lateness(args, settings: Settings) -> int:
     res = _resources(settings)
     resolved = resolve_published(res["catalog"], res["storage"], source.source_id)
     plan = lateness_plan(resolved, source.event_time_field)
-    result = res["spark_runner"].run_standalone("lateness", plan)
+    charge = command_charge(settings, source.source_id)
+    result = res["spark_runner"].run_standalone("lateness", plan, charge)
     print(LatenessReport.from_result(source.source_id, result).describe(source.lookback_days))
     return 0
 
