@@ -317,8 +317,11 @@ def test_compaction_the_mart_and_lateness_run_their_jobs_on_the_aws_profiles_run
     }
     submitted = []
 
+    charged = {}
+
     def played(runner, context, job, plan):
         submitted.append((type(runner), job, plan))
+        charged[job] = {k: v for k, v in context.run.tags.items() if k.startswith("lake/charged")}
         answer, folder = answers[job]
         for name in answer["files"] if folder else ():
             storage.put_bytes(plan[folder].removeprefix("s3://lake/") + name, b"PAR1")
@@ -339,6 +342,11 @@ def test_compaction_the_mart_and_lateness_run_their_jobs_on_the_aws_profiles_run
     assert manifest["files"] == ["part-00000.parquet"]
     assert cmd_lateness(argparse.Namespace(source="card_transactions"), settings) == 0
     assert "card_transactions: 4 published records; lateness p50 1.5 h" in capsys.readouterr().out
+    # `lake lateness`'s run names what it is charged to, as the EMR job run's tags will.
+    assert charged["lateness"] == {
+        "lake/charged_dataset": "card_transactions",
+        "lake/charged_owner": source.asset_owner,
+    }
 
     assert [(kind, job) for kind, job, _ in submitted] == [
         (EmrServerlessRunner, "compaction_rewrite"),

@@ -90,13 +90,14 @@ def dagster_instance():
     return DagsterInstance.get()
 
 
-def command_charge(settings: Settings, dataset: str, source_id: str | None = None):
+def command_charge(settings: Settings, dataset: str):
     """Whom a `lake` command's Spark run on `dataset` is charged to: the team of the source it
-    comes from (`source_id`, or the dataset itself when it is a source), else the platform's;
-    recorded on DAGSTER_HOME's instance (an ephemeral one without it keeps nothing)."""
+    comes from (a source's table or its history), else the platform's; recorded on
+    DAGSTER_HOME's instance (an ephemeral one without it keeps nothing)."""
     from lake_assets.cost.recording import Charge
+    from lake_assets.ingestion.asset_keys import HISTORY_SUFFIX
 
-    source = settings.sources.get(source_id or dataset)
+    source = settings.sources.get(dataset.removesuffix(HISTORY_SUFFIX))
     owner = source.asset_owner if source else settings.platform_owner
     return Charge(dataset, owner, dagster_instance())
 

@@ -54,19 +54,16 @@ CHARGED_DATASET_TAG, CHARGED_OWNER_TAG = "lake/charged_dataset", "lake/charged_o
 @dataclass(frozen=True)
 class Charge:
     """Whom a `lake` command's Spark run is for: the dataset it reads, that dataset's owner
-    (`team:<name>`; None: the platform's), and the lake's instance its run is recorded on (an
-    ephemeral one keeps nothing: a lake without DAGSTER_HOME)."""
+    (`team:<name>`, the platform's for a table of no source), and the lake's instance its run
+    is recorded on (an ephemeral one keeps nothing: a lake without DAGSTER_HOME)."""
 
     dataset: str
-    owner: str | None
+    owner: str
     instance: DagsterInstance
 
     @property
     def tags(self) -> dict[str, str]:
-        return {
-            CHARGED_DATASET_TAG: self.dataset,
-            **({CHARGED_OWNER_TAG: self.owner} if self.owner else {}),
-        }
+        return {CHARGED_DATASET_TAG: self.dataset, CHARGED_OWNER_TAG: self.owner}
 
 
 def lake_commands_spec(platform_owner: str) -> AssetSpec:

@@ -37,7 +37,7 @@ def history_source(settings, dataset: str):
 
 
 def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
-    from lake_assets.history.apply import as_of_by_job, as_of_plan
+    from lake_assets.history.apply import as_of_by_job, as_of_plan, history_dataset
     from lake_assets.history.columns import BITEMPORAL_COLUMNS
 
     source = history_source(settings, args.dataset)
@@ -57,9 +57,8 @@ def cmd_scd_as_of(args, settings, resources_for: Callable[[Any], dict]) -> int:
         print(f"{args.dataset}: running the history_as_of job on the runner ...", file=sys.stderr)
         # Here, not above: a local point query loads neither Dagster nor PySpark.
         from lake_assets.cli.runs import command_charge
-        from lake_assets.ingestion.asset_keys import HISTORY_SUFFIX
 
-        charge = command_charge(settings, f"{source.source_id}{HISTORY_SUFFIX}", source.source_id)
+        charge = command_charge(settings, history_dataset(source.source_id))
         run = partial(res["spark_runner"].run_standalone, charge=charge)
         found = as_of_by_job(run, res["storage"], plan)
     print(

@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lake_assets.config import ConfigError
+from lake_assets.config import ConfigError, parse_yaml
 from lake_assets.pipelines.checks import current_spec_hash, current_template_version
 from lake_assets.pipelines.drift import (
     GLUE_PREFIX,
@@ -119,7 +117,7 @@ def preflight(settings: Settings, spec: Path, root: Path) -> Preflight:
 def glue_table_input(root: Path, repository: Repository) -> dict:
     """The generated TableInput, with the stamps of the generation the repository holds."""
     text = (root / GLUE_TABLE_FILE.format(name=repository.name)).read_text(encoding="utf-8")
-    table_input = yaml.safe_load(body_of(text))
+    table_input = parse_yaml(body_of(text))
     parameters = {**table_input.get("Parameters", {}), **glue_parameters(repository.generation)}
     return {**table_input, "Parameters": parameters}
 
