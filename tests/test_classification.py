@@ -192,6 +192,11 @@ def test_a_single_word_is_a_name_only_where_the_columns_name_says_so():
     assert (city.semantic_type, city.sensitivity) == ("place", "internal")
     assert city.candidates[1].semantic_type == "person_name"  # what the values alone show
     assert (contact.semantic_type, contact.sensitivity) == ("person_name", "pii")
+    # The demo's contacts: 30 rows, six towns repeated (a few values, still places).
+    demo_towns = ["Kuala Lumpur", "Petaling Jaya", "Ipoh", "Johor Bahru", "Shah Alam", "Kuching"]
+    few = pa.table({"address__city": demo_towns * 5})
+    (few_towns,) = classify_table("crm_contacts", few, ("2026-03-01",) * 2, POLICY)
+    assert (few_towns.semantic_type, few_towns.sensitivity) == ("place", "internal")
     assert (first.semantic_type, first.sensitivity) == ("person_name", "pii")
     assert first.confidence >= POLICY.review_threshold
     assert first.candidates[0].evidence["name"] == "first_name"

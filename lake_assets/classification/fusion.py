@@ -134,14 +134,15 @@ def _name_parts(profile: ColumnProfile, hints: list[str], add) -> None:
     word has a name's shape but not its format, and two words ("Kuala Lumpur") have both: the
     values alone cannot tell a first name from a town, and the column's name is the context
     that settles it (seed 000, project 11). Added before the statistics, so that a column of
-    a few hundred first names is not taken for a key; a few values repeated (`scheme_name`:
-    Gold, Platinum) stay a code. A place's name then agrees with what its values support and
+    a few hundred first names is not taken for a key; a few values repeated under a person's
+    name (`scheme_name`: Gold, Platinum) stay a code, a few towns are still places. A place's name then agrees with what its values support and
     outranks the person-name format they also show."""
     shape = profile.shape_shares.get("person_name", 0.0)
-    if shape < SUPPORTED or _few_values(profile):
+    if shape < SUPPORTED:
         return
     for semantic_type in NAMED_WORDS:
-        if semantic_type in hints:
+        # A town repeats (an address's city); a handful of repeated "names" is a tier's code.
+        if semantic_type in hints and not (semantic_type == "person_name" and _few_values(profile)):
             add(
                 semantic_type,
                 CONCLUSIVE["person_name"] * shape,
