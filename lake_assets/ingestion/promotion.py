@@ -14,25 +14,28 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import VIOLATIONS, violation_counts, violation_samples
 from lake_assets.ingestion.promotion_contract import classify_orphans, with_contract
-from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
-from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, read_records
-from lake_assets.pipelines.hooks import (
-    NO_HOOKS,
-    HookBroken,
-    PipelineHooks,
-    partition_date,
-    transformed_record,
+from lake_assets.ingestion.promotion_hooks import (
+    partition_dates,
+    with_frame_transform,
+    with_record_transform,
 )
+from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
+from lake_assets.ingestion.raw_records import (
+    CORRUPT,
+    FILE_PATH,
+    MALFORMED_ON_FAST_PATH,
+    read_records,
+)
+from lake_assets.pipelines.hooks import NO_HOOKS, HookBroken, PipelineHooks
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame
 from lake_assets.tables.types import SPARK_TYPES
@@ -43,7 +46,6 @@ REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
 RAW_KEY_SEGMENTS = 4  # raw/source=<id>/ingest_date=<day>/<file>
-_HOOKED = "_hooked_record"
 
 
 @dataclass
@@ -102,19 +104,41 @@ def _read_input(
     ]
     # The raw key is the tail of whatever URI the engine reports (file:/, s3://, s3a://): its
     # last RAW_KEY_SEGMENTS. Sliced rather than matched: this runs on every row.
-    key = F.substring_index(F.col(FILE_PATH), "/", -RAW_KEY_SEGMENTS)
-    landed_at = F.lit(None).cast("timestamp")
-    if group.landed_at:
-        # Literal timestamps, parsed once when Spark folds the map; a row only looks one up.
-        landed = F.create_map(
-            *[c for k, v in group.landed_at.items() for c in (F.lit(k), F.to_timestamp(F.lit(v)))]
-        )
-        landed_at = landed[key]
+    tail = F.substring_index(F.col(FILE_PATH), "/", -RAW_KEY_SEGMENTS)
+    # A file's lineage is the same for each of its rows: looked up once per row rather than
+    # parsed out of its path (ADR-0180). A tail the map lacks (none should) still gets its day
+    # from the path, and every row keeps its partition.
+    lineage = _file_lineage(spark, group)[tail]
+    day_in_path = F.substring_index(F.substring_index(tail, "/", 3), "=", -1)
     return frame.select(
         *raw_columns,
         F.col(CORRUPT),
-        key.alias("_source_file"),
-        landed_at.alias("_ingested_at"),
+        F.coalesce(lineage.getField("key"), tail).alias("_source_file"),
+        F.coalesce(lineage.getField("day"), F.to_date(day_in_path)).alias("_ingest_date"),
+        lineage.getField("at").alias("_ingested_at"),
+    )
+
+
+def _file_lineage(spark: SparkSession, group: PlannedInput) -> Column:
+    """A map of literals: each file's path tail, as the engine reports it, to its raw key, the
+    day its folder names (raw/source=<id>/ingest_date=<day>/<file>) and when it landed.
+
+    Spark reports a path percent-encoded by Hadoop (a space as %20), its binary reader plain:
+    both forms are keys, so that a raw key with such a character keeps its lineage. Hadoop
+    encodes it here the way it does for the reader."""
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    entries = {}
+    for raw_key, uri in zip(group.keys, group.uris, strict=True):
+        value = F.struct(
+            F.lit(raw_key).alias("key"),
+            F.lit(raw_key.split("/")[2].split("=", 1)[-1]).cast("date").alias("day"),
+            F.to_timestamp(F.lit(group.landed_at.get(raw_key)).cast("string")).alias("at"),
+        )
+        encoded = hadoop_path(uri).toUri().toString()
+        for tail in (raw_key, "/".join(encoded.split("/")[-RAW_KEY_SEGMENTS:])):
+            entries[tail] = value
+    return F.create_map(
+        *[column for tail, value in entries.items() for column in (F.lit(tail), value)]
     )
 
 
@@ -144,12 +168,10 @@ def _typed(frame: DataFrame, plan: PromotionPlan, partitioner=None) -> DataFrame
     any_failure = F.col(CORRUPT).isNotNull()
     for fails, _ in unfit.values():
         any_failure = any_failure | fails
-    # raw/source=<id>/ingest_date=<day>/<file>: the day is what follows the third segment's "=".
-    ingest_date = F.substring_index(F.substring_index("_source_file", "/", 3), "=", -1)
     typed_frame = frame.select(
         *casts,
         F.col("_source_file"),
-        F.to_date(ingest_date).alias("_ingest_date"),
+        F.col("_ingest_date"),
         F.col("_ingested_at"),
         F.when(any_failure, F.array(*failures)).alias(REASONS),
         F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)).alias(RAW_RECORD),
@@ -164,7 +186,7 @@ def _typed(frame: DataFrame, plan: PromotionPlan, partitioner=None) -> DataFrame
             F.lit(f"missing or unreadable event time {plan.event_time_column}"),
         )
         if partitioner is not None:
-            event_date = F.to_date(_partition_dates(partitioner)(event_date))
+            event_date = F.to_date(partition_dates(partitioner)(event_date))
     return (
         typed_frame.withColumn(
             REASONS, F.nullif(F.concat_ws("; ", REASONS, missing_event), F.lit(""))
@@ -190,7 +212,25 @@ def promote(
     Every row of the window is written once, under `output_uri`/_zone=published|quarantined/
     event_date=<d>/. Spark counts rows while it writes (an Observation), and the audit compares
     those counts with what the Parquet footers say was written.
+
+    Files profiling found to hold one JSON object per line are read by Spark's JSON reader,
+    which stops at a line it cannot parse (raw_records._object_lines). Were there one after all
+    (the profiler and Spark disagreeing), the write is done again, replacing what it left, with
+    every file read as text lines, where such a line is a malformed record kept with its text.
     """
+    try:
+        return _promote(spark, plan, output_uri, hooks, "error")
+    except Exception as error:
+        fast = any(group.objects_only for group in plan.inputs)
+        if not (fast and MALFORMED_ON_FAST_PATH in str(error)):
+            raise
+    exact = replace(plan, inputs=tuple(replace(g, objects_only=False) for g in plan.inputs))
+    return _promote(spark, exact, output_uri, hooks, "overwrite")
+
+
+def _promote(
+    spark: SparkSession, plan: PromotionPlan, output_uri: str, hooks: PipelineHooks, mode: str
+) -> PromotionResult:
     results = {p: PartitionResult(p) for p in plan.partitions}
     if not plan.inputs:
         _write_empty_partitions(spark, plan, results, output_uri)
@@ -200,10 +240,10 @@ def promote(
     for other in frames[1:]:
         frame = frame.unionByName(other)
     if hooks.record_transform is not None:
-        frame = _with_record_transform(frame, hooks.record_transform, plan)
+        frame = with_record_transform(frame, hooks.record_transform, plan)
     rows = _typed(frame, plan, hooks.partitioner)
     if hooks.frame_transform is not None:
-        rows = _with_frame_transform(rows, hooks.frame_transform)
+        rows = with_frame_transform(rows, hooks.frame_transform)
     if plan.contract is not None:
         rows, dropped = with_contract(spark, rows, plan)
         rows = rows.withColumn(REASONS, F.nullif(F.concat_ws("; ", REASONS, dropped), F.lit("")))
@@ -224,7 +264,8 @@ def promote(
         .filter(in_window)
         .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
         .select(*plan.columns, *internal_columns(plan), ZONE, PARTITION)
-        .write.mode("error")
+        .write.mode(mode)
+        .option("partitionOverwriteMode", "static")  # an overwrite replaces the whole folder
         .partitionBy(ZONE, PARTITION)
         .parquet(output_uri)
     )
@@ -269,62 +310,6 @@ def promote(
         violation_samples=samples,
         rows_read_by_file=by_file,
     )
-
-
-def _with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:
-    """Each record's text through the pipeline's record_transform, before casting. A plain
-    Python UDF over the record as a struct: it runs on Spark 3.5 and 4 alike and needs neither
-    pandas nor pyarrow where the job runs (mapInArrow needs pandas on 3.5). A malformed record
-    has no fields and passes unchanged."""
-    data_columns = [c for c in plan.columns if c not in LINEAGE_COLUMNS]
-
-    def each(record):
-        *values, corrupt = record
-        if corrupt is not None:
-            return tuple(values)
-        out = transformed_record(transform, dict(zip(data_columns, values, strict=True)))
-        return tuple(out[column] for column in data_columns)
-
-    text = T.StructType([T.StructField(c, T.StringType()) for c in data_columns])
-    hooked = F.udf(each, text)(F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)))
-    # Spark evaluates the UDF once per row and each field below reads its result.
-    return frame.withColumn(_HOOKED, hooked).select(
-        *[
-            F.col(_HOOKED).getField(c).alias(c) if c in text.names else F.col(c)
-            for c in frame.columns
-        ]
-    )
-
-
-def _partition_dates(partitioner):
-    """The partitioner as a plain Python UDF over the event date (no pandas: see
-    _with_record_transform), through `partition_date`, as the profiler's counts go."""
-
-    def each(event_date):
-        return None if event_date is None else partition_date(partitioner, event_date.isoformat())
-
-    return F.udf(each, T.StringType())
-
-
-def _with_frame_transform(rows: DataFrame, transform) -> DataFrame:
-    """The typed rows through the pipeline's frame_transform, before the contract judges them.
-    Its columns and their types are checked here (the schema: no Spark action); its rows where
-    Spark counts them (promote), since the audit compares them with what profiling counted."""
-    out = transform(rows)
-    if not isinstance(out, DataFrame):
-        raise HookBroken("frame_transform", transform, f"returned {type(out).__name__}")
-    before = {f.name: f.dataType.simpleString() for f in rows.schema.fields}
-    after = {f.name: f.dataType.simpleString() for f in out.schema.fields}
-    if before != after:
-        changed = sorted(c for c in before.keys() & after.keys() if before[c] != after[c])
-        raise HookBroken(
-            "frame_transform",
-            transform,
-            "must keep the columns and their types: added "
-            f"{sorted(after.keys() - before.keys())}, removed "
-            f"{sorted(before.keys() - after.keys())}, retyped {changed}",
-        )
-    return out.select(*rows.columns)  # its own order is not the hook's to choose
 
 
 def internal_columns(plan: PromotionPlan) -> list[str]:

@@ -6,7 +6,8 @@ What a record is, per payload layout (profiling.py reads the same bytes the same
 - JSON array: each element of the one array; an element that is not an object is malformed.
 - JSON lines that profiling found all to be objects (`PlannedInput.objects_only`): read by
   Spark's own JSON reader, which frames such lines exactly as above and skips the text pass
-  (ADR-0123): the same parser and options, so the same values, a fifth of promotion's time.
+  (ADR-0123): the same parser, so the same values, a fifth of promotion's time; it stops at
+  a line it cannot parse, and promotion then reads the files as text (ADR-0180).
 - CSV: each record after the header, RFC 4180 style: a quoted value may hold newlines, and a
   quote inside one is doubled.
 Spark's own JSON reader expands arrays into rows and its CSV reader splits quoted newlines by
@@ -14,6 +15,10 @@ default: either makes the two counts differ and the audit refuse the partition f
 
 Field names come from payloads, so no name is ever parsed as an expression: JSON fields are
 taken with getField from a parsed struct, CSV columns by their position in the header.
+
+A record's file is `input_file_name()`, not `_metadata.file_path`: the metadata column costs
+a copy of every row it joins (a tenth of promotion's time; ADR-0180); both report the path
+percent-encoded, the binary reader's `path` plain.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ _OBJECT = "_record_is_object"
 _PARSED = "_record_parsed"
 _BLANK = r"^\s*$"
 _PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+# How Spark (3.5 and 4.x) names the failure of a FAILFAST read at a line it cannot parse.
+MALFORMED_ON_FAST_PATH = "MALFORMED_RECORD_IN_PARSING"
 
 
 def read_records(spark: SparkSession, group: PlannedInput, reader=None) -> DataFrame:
@@ -71,7 +78,7 @@ def _json_texts(spark: SparkSession, group: PlannedInput) -> DataFrame:
     if not group.json_array and group.encoding == "UTF-8":
         lines = spark.read.option("lineSep", "\n").text(uris)
         return lines.select(
-            F.col("value").alias(_TEXT), F.col("_metadata.file_path").alias(FILE_PATH)
+            F.col("value").alias(_TEXT), F.input_file_name().alias(FILE_PATH)
         ).filter(_not_blank(F.col(_TEXT)))
     # Read whole: an array is one document, and Spark's text reader knows only UTF-8.
     documents = (
@@ -136,29 +143,30 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
 
 def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     """`_json_records` of JSON-lines files in which profiling found no line that is not one
-    object. Spark's JSON reader parses each line with the parser and options from_json uses
-    there, and for such a file it frames records alike: a blank line is none, a byte-order
-    mark or CRLF is skipped. It cannot tell an array line from the records it expands it into,
-    which is why only these files come here; were a line malformed after all (the profiler and
-    Spark disagreeing), it is one malformed record here too, and the audit's count names it."""
+    object. Spark's JSON reader parses each line with the parser from_json uses there, and for
+    such a file it frames records alike: a blank line is none, a byte-order mark or CRLF is
+    skipped. It cannot tell an array line from the records it expands it into, which is why
+    only these files come here. Nor does it keep a line's text unless asked (the corrupt-record
+    column, a sixth of the read's time), so it is asked to stop instead (FAILFAST): were a line
+    malformed after all (the profiler and Spark disagreeing), the job fails with
+    MALFORMED_ON_FAST_PATH and promotion reads the files as text (ADR-0180)."""
     names = list(group.column_map)
     tree = _name_tree(names)
-    schema = _text_schema(tree).add(CORRUPT, T.StringType())
+    schema = _text_schema(tree)
     # Columns renamed by position, then the struct named by alias: no field name is parsed.
     positional = [f"_c{i}" for i in range(len(schema.fields))]
-    fields = [F.col(c).alias(f.name) for c, f in zip(positional, schema.fields, strict=True)]
-    corrupt = F.col(positional[-1])
-    # A malformed record has no fields, as in _json_records (Spark may fill some of them).
-    record = F.when(corrupt.isNull(), F.struct(*fields[:-1]))
+    record = F.struct(
+        *[F.col(c).alias(f.name) for c, f in zip(positional, schema.fields, strict=True)]
+    )
     values = {name: _json_field(record, name, tree) for name in names}
     if all(value is None for value in values.values()):
-        # Spark's reader refuses a read of its corrupt-record column alone: no field to read.
+        # Spark's reader refuses a read of no column at all: no field to read.
         return _json_records(_json_texts(spark, group), group)
-    read = spark.read.schema(schema).options(**_PARSE, lineSep="\n").json(list(group.uris))
-    frame = read.select("*", F.col("_metadata.file_path")).toDF(*positional, FILE_PATH)
+    read = spark.read.schema(schema).options(mode="FAILFAST", lineSep="\n").json(list(group.uris))
+    frame = read.select("*", F.input_file_name()).toDF(*positional, FILE_PATH)
     return frame.select(
         *[_or_nothing(values[name]).alias(group.column_map[name]) for name in names],
-        corrupt.alias(CORRUPT),
+        F.lit(None).cast("string").alias(CORRUPT),
         F.col(FILE_PATH),
     )
 
@@ -226,7 +234,7 @@ def _csv_records(spark: SparkSession, group: PlannedInput) -> DataFrame:
         .csv(list(group.uris))
     )
     header = frame.columns
-    frame = frame.withColumn(FILE_PATH, F.col("_metadata.file_path"))
+    frame = frame.withColumn(FILE_PATH, F.input_file_name())
     frame = frame.toDF(*[f"_c{i}" for i in range(len(header))], FILE_PATH)
     position = {name: i for i, name in reversed(list(enumerate(header)))}
     return frame.select(
