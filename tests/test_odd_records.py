@@ -224,22 +224,24 @@ def test_every_record_names_the_file_it_came_from(spark, tmp_path, fmt, objects_
     assert named == sorted((str(n), f"file-{n}.{fmt}") for n in range(3) for _ in range(n + 2))
 
 
-def _one_file_plan(tmp_path, key: str, lines: str, objects_only: bool):
-    """A promotion plan over one raw file written at `key` in a local lake under tmp_path, as
-    the planner makes it: two text columns and the lineage, the day 2026-03-02, landed at noon."""
+def _one_file_plan(tmp_path, key: str, payload: str, objects_only=False, fmt="json"):
+    """A promotion plan over one raw file of two records written at `key` in a local lake under
+    tmp_path, as the planner makes it: two text columns and the lineage, the day 2026-03-02,
+    landed at noon."""
     from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
     from resources.storage import LocalStorage
 
     storage = LocalStorage(tmp_path)
-    storage.put_bytes(key, lines.encode())
+    storage.put_bytes(key, payload.encode())
     group = PlannedInput(
         version="v1",
-        format="json",
+        format=fmt,
         uris=(storage.uri(key),),
         keys=(key,),
         column_map={"id": "id", "at": "at"},
         landed_at={key: "2026-03-02T12:00:00+00:00"},
-        records={key: lines.count("\n")},
+        records={key: 2},
+        json_array=payload.startswith("["),
         objects_only=objects_only,
     )
     columns = {"id": "string", "at": "timestamp", **LINEAGE_COLUMNS}
@@ -258,30 +260,39 @@ def test_a_line_only_sparks_json_reader_refuses_is_quarantined_with_its_text(spa
     out = (tmp_path / "out").as_uri()
     result = promote(spark, plan, out)
     assert (result.rows_read, result.observed_published, result.observed_quarantined) == (2, 1, 1)
+    assert "MALFORMED_RECORD_IN_PARSING" in result.fast_read_refused
     (held,) = spark.read.parquet(out).filter(f"{ZONE} = '{QUARANTINED}'").collect()
     assert "malformed record" in held[REASONS]
     assert json.loads(held[RAW_RECORD])["_corrupt_record"] == cut_short
 
 
-def test_a_raw_key_spark_reports_percent_encoded_keeps_its_lineage(spark, tmp_path):
-    """A producer writing to S3 directly may name a file with a space or a "%"; Spark reports
-    its path percent-encoded. Each row still names the raw key and when it landed, and a row
-    without an event time goes to the day its file landed (ADR-0180)."""
+@pytest.mark.parametrize(
+    ("fmt", "payload", "objects_only"),
+    [
+        ("json", '{"id": "1", "at": "2026-03-02T10:00:00Z"}\n{"id": "2"}\n', True),
+        ("json", '{"id": "1", "at": "2026-03-02T10:00:00Z"}\n{"id": "2"}\n', False),
+        ("json", '[{"id": "1", "at": "2026-03-02T10:00:00Z"}, {"id": "2"}]', False),
+        ("csv", "id,at\n1,2026-03-02T10:00:00Z\n2,\n", False),
+    ],
+    ids=["json-reader", "text-lines", "json-array", "csv"],
+)
+def test_a_raw_key_spark_reports_percent_encoded_keeps_its_lineage(
+    spark, tmp_path, fmt, payload, objects_only
+):
+    """A producer writing to S3 directly may name a file with a space or a "%"; Spark's readers
+    report its path percent-encoded, its binary reader (arrays) plain. Each row still names
+    the raw key and when it landed, and a row without an event time goes to the day its file
+    landed (ADR-0180)."""
     from datetime import date, datetime
 
     from lake_assets.ingestion.promotion import promote
 
-    key = "raw/source=cards/ingest_date=2026-03-02/cards 1%.json"
-    lines = '{"id": "1", "at": "2026-03-02T10:00:00Z"}\n{"id": "2"}\n'
-    for objects_only in (True, False):
-        out = (tmp_path / f"out-{objects_only}").as_uri()
-        plan = _one_file_plan(tmp_path / str(objects_only), key, lines, objects_only)
-        result = promote(spark, plan, out)
-        assert result.partitions["2026-03-02"].rows_in == 2
-        rows = spark.read.parquet(out).select("_source_file", "_ingest_date", "_ingested_at")
-        assert set(map(tuple, rows.collect())) == {
-            (key, date(2026, 3, 2), datetime(2026, 3, 2, 12, 0))
-        }
+    key = f"raw/source=cards/ingest_date=2026-03-02/cards 1%.{fmt}"
+    out = (tmp_path / "out").as_uri()
+    result = promote(spark, _one_file_plan(tmp_path, key, payload, objects_only, fmt), out)
+    assert result.partitions["2026-03-02"].rows_in == 2
+    rows = spark.read.parquet(out).select("_source_file", "_ingest_date", "_ingested_at")
+    assert set(map(tuple, rows.collect())) == {(key, date(2026, 3, 2), datetime(2026, 3, 2, 12))}
 
 
 def test_audit_names_the_file_and_an_operator_sets_it_aside_then_restores_it(

@@ -376,6 +376,12 @@ def build_source_assets(
                 "partitions_published": MetadataValue.json(publishable),
                 "partitions_blocked": MetadataValue.json(blocked),
                 "lateness_hours": MetadataValue.json(result.lateness_hours),
+                # Profiling and Spark's JSON reader disagreed on a file: read as text instead.
+                **(
+                    {"fast_read_refused": result.fast_read_refused}
+                    if result.fast_read_refused
+                    else {}
+                ),
                 "superseded_versions_removed": len(expired),
                 "orphan_folders_removed": MetadataValue.json(swept.deleted),
                 "partitions_migrated": MetadataValue.json([r.partition for r in migrated]),

@@ -14,6 +14,7 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
@@ -22,6 +23,7 @@ from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import VIOLATIONS, violation_counts, violation_samples
+from lake_assets.ingestion.file_lineage import lineage_columns
 from lake_assets.ingestion.promotion_contract import classify_orphans, with_contract
 from lake_assets.ingestion.promotion_hooks import (
     partition_dates,
@@ -45,7 +47,7 @@ PUBLISHED, QUARANTINED = "published", "quarantined"
 REASONS = "_reject_reasons"
 RAW_RECORD = "_raw_record"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
-RAW_KEY_SEGMENTS = 4  # raw/source=<id>/ingest_date=<day>/<file>
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +84,9 @@ class PromotionResult:
     # Records read per raw key; counted only when rows_read differs from what profiling
     # counted, so that the audit can name the files that disagree.
     rows_read_by_file: dict[str, int] = field(default_factory=dict)
+    # Why Spark's JSON reader refused a file profiled as all objects, which was then read as
+    # text lines (ADR-0180); "" when it did not.
+    fast_read_refused: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,43 +107,8 @@ def _read_input(
         for column in plan.columns
         if column not in LINEAGE_COLUMNS
     ]
-    # The raw key is the tail of whatever URI the engine reports (file:/, s3://, s3a://): its
-    # last RAW_KEY_SEGMENTS. Sliced rather than matched: this runs on every row.
-    tail = F.substring_index(F.col(FILE_PATH), "/", -RAW_KEY_SEGMENTS)
-    # A file's lineage is the same for each of its rows: looked up once per row rather than
-    # parsed out of its path (ADR-0180). A tail the map lacks (none should) still gets its day
-    # from the path, and every row keeps its partition.
-    lineage = _file_lineage(spark, group)[tail]
-    day_in_path = F.substring_index(F.substring_index(tail, "/", 3), "=", -1)
     return frame.select(
-        *raw_columns,
-        F.col(CORRUPT),
-        F.coalesce(lineage.getField("key"), tail).alias("_source_file"),
-        F.coalesce(lineage.getField("day"), F.to_date(day_in_path)).alias("_ingest_date"),
-        lineage.getField("at").alias("_ingested_at"),
-    )
-
-
-def _file_lineage(spark: SparkSession, group: PlannedInput) -> Column:
-    """A map of literals: each file's path tail, as the engine reports it, to its raw key, the
-    day its folder names (raw/source=<id>/ingest_date=<day>/<file>) and when it landed.
-
-    Spark reports a path percent-encoded by Hadoop (a space as %20), its binary reader plain:
-    both forms are keys, so that a raw key with such a character keeps its lineage. Hadoop
-    encodes it here the way it does for the reader."""
-    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
-    entries = {}
-    for raw_key, uri in zip(group.keys, group.uris, strict=True):
-        value = F.struct(
-            F.lit(raw_key).alias("key"),
-            F.lit(raw_key.split("/")[2].split("=", 1)[-1]).cast("date").alias("day"),
-            F.to_timestamp(F.lit(group.landed_at.get(raw_key)).cast("string")).alias("at"),
-        )
-        encoded = hadoop_path(uri).toUri().toString()
-        for tail in (raw_key, "/".join(encoded.split("/")[-RAW_KEY_SEGMENTS:])):
-            entries[tail] = value
-    return F.create_map(
-        *[column for tail, value in entries.items() for column in (F.lit(tail), value)]
+        *raw_columns, F.col(CORRUPT), *lineage_columns(spark, group, F.col(FILE_PATH))
     )
 
 
@@ -220,12 +190,18 @@ def promote(
     """
     try:
         return _promote(spark, plan, output_uri, hooks, "error")
-    except Exception as error:
-        fast = any(group.objects_only for group in plan.inputs)
-        if not (fast and MALFORMED_ON_FAST_PATH in str(error)):
-            raise
-    exact = replace(plan, inputs=tuple(replace(g, objects_only=False) for g in plan.inputs))
-    return _promote(spark, exact, output_uri, hooks, "overwrite")
+    except FastReadRefused as refused:
+        log.warning("%s: %s; reading every file as text lines", plan.dataset, refused)
+        exact = replace(plan, inputs=tuple(replace(g, objects_only=False) for g in plan.inputs))
+        result = _promote(spark, exact, output_uri, hooks, "overwrite")
+        result.fast_read_refused = str(refused)
+        return result
+
+
+class FastReadRefused(Exception):
+    """Spark's JSON reader stopped at a line of a file profiling found all objects. Raised only
+    by the write, which refuses a folder that exists before it parses a line: the folder holds
+    nothing but what this failed write left."""
 
 
 def _promote(
@@ -250,7 +226,7 @@ def _promote(
     in_window = F.col(PARTITION).isin([date.fromisoformat(p) for p in plan.partitions])
     valid = F.col(REASONS).isNull()
     observation = Observation(f"promote_{plan.dataset}")
-    (
+    writer = (
         rows.observe(
             observation,
             F.count(F.lit(1)).alias("read"),
@@ -267,8 +243,14 @@ def _promote(
         .write.mode(mode)
         .option("partitionOverwriteMode", "static")  # an overwrite replaces the whole folder
         .partitionBy(ZONE, PARTITION)
-        .parquet(output_uri)
     )
+    try:
+        writer.parquet(output_uri)
+    except Exception as error:
+        said = [line for line in str(error).splitlines() if MALFORMED_ON_FAST_PATH in line]
+        if said and any(g.objects_only for g in plan.inputs):
+            raise FastReadRefused(said[0].strip()[:300]) from error
+        raise
     counted = observation.get
     profiled = {key: n for group in plan.inputs for key, n in group.records.items()}
     by_file = {}

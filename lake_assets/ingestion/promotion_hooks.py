@@ -42,7 +42,7 @@ def with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> D
 
 def partition_dates(partitioner):
     """The partitioner as a plain Python UDF over the event date (no pandas: see
-    _with_record_transform), through `partition_date`, as the profiler's counts go."""
+    with_record_transform), through `partition_date`, as the profiler's counts go."""
 
     def each(event_date):
         return None if event_date is None else partition_date(partitioner, event_date.isoformat())

@@ -16,9 +16,10 @@ default: either makes the two counts differ and the audit refuse the partition f
 Field names come from payloads, so no name is ever parsed as an expression: JSON fields are
 taken with getField from a parsed struct, CSV columns by their position in the header.
 
-A record's file is `input_file_name()`, not `_metadata.file_path`: the metadata column costs
-a copy of every row it joins (a tenth of promotion's time; ADR-0180); both report the path
-percent-encoded, the binary reader's `path` plain.
+A record's file is `input_file_name()` where Hadoop's text, JSON and CSV readers read it, not
+`_metadata.file_path`: the metadata column costs a copy of every row it joins (a tenth of
+promotion's time; ADR-0180). Both report the path percent-encoded; the binary reader's `path`
+(custom readers, arrays, other encodings) is plain (`reports_encoded_paths`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def read_records(spark: SparkSession, group: PlannedInput, reader=None) -> DataF
     if group.objects_only:
         return _object_lines(spark, group)
     return _json_records(_json_texts(spark, group), group)
+
+
+def reports_encoded_paths(group: PlannedInput) -> bool:
+    """Whether `read_records` takes the group's files from Hadoop's text, JSON or CSV readers,
+    which report a path percent-encoded, rather than from its binary reader, which reports it
+    plain (custom readers, JSON arrays, encodings other than UTF-8)."""
+    return group.format == "csv" or (
+        group.format == "json" and not group.json_array and group.encoding == "UTF-8"
+    )
 
 
 def _custom_texts(spark: SparkSession, group: PlannedInput, reader) -> DataFrame:
