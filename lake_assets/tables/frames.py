@@ -9,6 +9,7 @@ from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lake_assets.tables.types import SPARK_TYPES, arrow_type
 
@@ -196,14 +197,11 @@ def dealt(frame: DataFrame, column: str, values: Sequence[str], tasks: int) -> D
 def value_lookup(values: Sequence[str], kind, results: Sequence[int]) -> Column:
     """A map from each of `values` (given as text, cast once to the column's type `kind`) to its
     result, for a row to look up by its own value: casting every row's value to text to look it
-    up cost more than the work it served (ADR-0152). A value not among them finds null."""
-    return F.create_map(
-        *[
-            v
-            for value, result in zip(values, results, strict=True)
-            for v in (F.lit(value).cast(kind), F.lit(result))
-        ]
-    )
+    up cost more than the work it served (ADR-0152). A value not among them finds null. Built
+    from two array literals, which Spark folds into one map: a few calls to the JVM whatever
+    the number of values (a literal per value cost two; ADR-0180)."""
+    keys = F.lit(list(values)).cast(T.ArrayType(kind))
+    return F.map_from_arrays(keys, F.lit(list(results)).cast("array<int>"))
 
 
 def _task_keys(tasks: int) -> list[int]:
