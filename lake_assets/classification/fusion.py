@@ -135,8 +135,9 @@ def _name_parts(profile: ColumnProfile, hints: list[str], add) -> None:
     values alone cannot tell a first name from a town, and the column's name is the context
     that settles it (seed 000, project 11). Added before the statistics, so that a column of
     a few hundred first names is not taken for a key; a few values repeated under a person's
-    name (`scheme_name`: Gold, Platinum) stay a code, a few towns are still places. A place's name then agrees with what its values support and
-    outranks the person-name format they also show."""
+    name (`scheme_name`: Gold, Platinum) stay a code, a few towns are still places. A place's
+    name then agrees with what its values support and outranks the person-name format they
+    also show."""
     shape = profile.shape_shares.get("person_name", 0.0)
     if shape < SUPPORTED:
         return

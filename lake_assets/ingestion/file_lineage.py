@@ -14,9 +14,11 @@ from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import PlannedInput
 from lake_assets.ingestion.raw_records import reports_encoded_paths
+from lake_assets.ingestion.raw_zone import parse_raw_key
+from lake_assets.instants import parse_instant
 
 _FILES = "map<string,struct<key:string,day:date,at:bigint>>"
-_DAY = r"ingest_date=([^/]+)"
+_DAY = r"ingest_date=([^/]+)"  # the day a path names, where the map has no entry for it
 # Characters a URI keeps as they are: a path made of them reads the same encoded or plain.
 _KEPT = re.compile(r"[A-Za-z0-9._/:=-]*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,10 +33,10 @@ def lineage_columns(spark: SparkSession, group: PlannedInput, file_path: Column)
     files = {}
     for raw_key, uri in zip(group.keys, group.uris, strict=True):
         reported = _encoded(spark, uri) if reports_encoded_paths(group) else uri
-        day = re.search(_DAY, raw_key)
+        parsed = parse_raw_key(raw_key)
         files["/".join(reported.split("/")[-segments:])] = {
             "key": raw_key,
-            "day": day[1] if day else None,
+            "day": parsed[1] if parsed else None,
             "at": _micros(group.landed_at.get(raw_key)),
         }
     # One literal parsed once (Spark folds it): a few calls to the JVM for any number of files.
@@ -57,10 +59,8 @@ def _encoded(spark: SparkSession, uri: str) -> str:
 
 
 def _micros(landed_at: str | None) -> int | None:
-    """An ISO instant as microseconds since the epoch; without an offset it is UTC, the jobs'
-    session time zone (runtime/jobs.JOB_SESSION_CONF), as Spark would read it."""
+    """An ISO instant as microseconds since the epoch (without an offset it is UTC, as Spark
+    reads it in the jobs' session time zone)."""
     if not landed_at:
         return None
-    at = datetime.fromisoformat(landed_at)
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return (at - _EPOCH) // timedelta(microseconds=1)
+    return (parse_instant(landed_at) - _EPOCH) // timedelta(microseconds=1)
