@@ -1,13 +1,18 @@
 """Each promoted row's lineage: the raw key of its file, the day the file landed under
 (raw/source=<id>/ingest_date=<day>/<name>) and when it landed. It is the same for every row of
-a file, so it is looked up once per row, in one literal map of the plan's files keyed by the
-tail of the path the reader reports, rather than parsed out of each row's path (ADR-0180)."""
+a file, so each row looks it up by the path its reader reports, exactly as reported, in a
+literal map of the group's files; nothing is parsed out of a row's path, since deriving a
+string per row costs a tenth of promotion (ADR-0180, ADR-0181)."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, urlsplit
 
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
@@ -17,31 +22,44 @@ from lake_assets.ingestion.raw_records import reports_encoded_paths
 from lake_assets.ingestion.raw_zone import parse_raw_key
 from lake_assets.instants import parse_instant
 
-_FILES = "map<string,struct<key:string,day:date,at:bigint>>"
-_DAY = r"ingest_date=([^/]+)"  # the day a path names, where the map has no entry for it
+_FILES = "array<map<string,struct<key:string,day:date,at:bigint>>>"
+# Files per map: Spark looks a key up in a map by comparing it with each of the map's keys, so
+# a group of many files is spread over several maps, a row's map chosen by its path's CRC-32.
+_PER_MAP = 16
+_DAY = r"ingest_date=([^/]+)"  # the day a path names, where no map has an entry for it
 # Characters a URI keeps as they are: a path made of them reads the same encoded or plain.
 _KEPT = re.compile(r"[A-Za-z0-9._/:=-]*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def lineage_columns(spark: SparkSession, group: PlannedInput, file_path: Column) -> list[Column]:
+def lineage_columns(
+    spark: SparkSession, group: PlannedInput, file_path: Column, reported: Sequence[str]
+) -> list[Column]:
     """`_source_file`, `_ingest_date` and `_ingested_at` of each row of `group`, whose reader
-    reports its file as `file_path`. A path the map lacks (none should) keeps its tail as the
-    key and the day its path names, so that no row loses its partition."""
+    reports its file as `file_path`; `reported` is what Spark says the read's files are
+    (DataFrame.inputFiles(): URIs as Hadoop's readers report them). A path no map holds (none
+    should) keeps its tail as the key and the day its path names, so no row loses its
+    partition."""
+    files = {}
+    for uri in reported:
+        raw_key = _raw_key(uri, group.keys)
+        if raw_key is not None:
+            parsed = parse_raw_key(raw_key)
+            files[_as_read(spark, group, uri)] = {
+                "key": raw_key,
+                "day": parsed[1] if parsed else None,
+                "at": _micros(group.landed_at.get(raw_key)),
+            }
+    count = max(1, math.ceil(len(files) / _PER_MAP))
+    maps: list[dict] = [{} for _ in range(count)]
+    for path, entry in files.items():
+        maps[_crc32(path) % count][path] = entry
+    which = F.lit(0) if count == 1 else F.pmod(F.crc32(file_path.cast("binary")), F.lit(count))
+    # One literal parsed once (Spark folds it): a few calls to the JVM for any number of files.
+    found = F.from_json(F.lit(json.dumps(maps)), _FILES)[which][file_path]
+    # Evaluated only where the lookup found nothing (coalesce stops at its first value).
     segments = max(len(key.split("/")) for key in group.keys)
     tail = F.substring_index(file_path, "/", -segments)
-    files = {}
-    for raw_key, uri in zip(group.keys, group.uris, strict=True):
-        reported = _encoded(spark, uri) if reports_encoded_paths(group) else uri
-        parsed = parse_raw_key(raw_key)
-        files["/".join(reported.split("/")[-segments:])] = {
-            "key": raw_key,
-            "day": parsed[1] if parsed else None,
-            "at": _micros(group.landed_at.get(raw_key)),
-        }
-    # One literal parsed once (Spark folds it): a few calls to the JVM for any number of files.
-    found = F.from_json(F.lit(json.dumps(files)), _FILES)[tail]
-    # Evaluated only where the lookup found nothing (coalesce stops at its first value).
     day_in_path = F.try_to_timestamp(F.regexp_extract(tail, _DAY, 1), F.lit("yyyy-MM-dd"))
     return [
         F.coalesce(found.getField("key"), tail).alias("_source_file"),
@@ -50,12 +68,27 @@ def lineage_columns(spark: SparkSession, group: PlannedInput, file_path: Column)
     ]
 
 
-def _encoded(spark: SparkSession, uri: str) -> str:
-    """`uri` as Spark's Hadoop readers report it: percent-encoded by Hadoop's Path (a space as
-    %20, "%" as %25, other letters kept). Asked of Hadoop only where it could differ."""
-    if _KEPT.fullmatch(uri):
+def _raw_key(uri: str, keys: Sequence[str]) -> str | None:
+    """The raw key whose file `uri` (percent-encoded) is: raw keys are relative to the lake's
+    root, and a URI names the root first."""
+    path = unquote(urlsplit(uri).path)
+    matches = [key for key in keys if path.endswith("/" + key)]
+    return max(matches, key=len) if matches else None
+
+
+def _as_read(spark: SparkSession, group: PlannedInput, uri: str) -> str:
+    """`uri` as the group's reader reports a row's file: as it is from Hadoop's text, JSON and
+    CSV readers; as Hadoop's Path prints it from the binary reader (file:/ for file:///, and
+    not percent-encoded), asked of Hadoop itself."""
+    if reports_encoded_paths(group) or (_KEPT.fullmatch(uri) and not uri.startswith("file:")):
         return uri
-    return spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri).toUri().toString()
+    jvm = spark.sparkContext._jvm
+    return jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(uri)).toString()
+
+
+def _crc32(path: str) -> int:
+    """Spark's crc32 of a string's UTF-8 bytes."""
+    return zlib.crc32(path.encode())
 
 
 def _micros(landed_at: str | None) -> int | None:

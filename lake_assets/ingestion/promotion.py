@@ -31,12 +31,7 @@ from lake_assets.ingestion.promotion_hooks import (
     with_record_transform,
 )
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
-from lake_assets.ingestion.raw_records import (
-    CORRUPT,
-    FILE_PATH,
-    MALFORMED_ON_FAST_PATH,
-    read_records,
-)
+from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, fast_read_refusal, read_records
 from lake_assets.pipelines.hooks import NO_HOOKS, HookBroken, PipelineHooks
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame
@@ -99,17 +94,19 @@ class PromotionResult:
 
 
 def _read_input(
-    spark: SparkSession, group: PlannedInput, plan: PromotionPlan, reader=None
+    spark: SparkSession, group: PlannedInput, plan: PromotionPlan, hooks: PipelineHooks
 ) -> DataFrame:
-    frame = read_records(spark, group, reader)
+    # Values are read typed where the reader can (ADR-0181), unless a record_transform is to
+    # see each record's text.
+    kinds = plan.columns if hooks.record_transform is None else None
+    frame = read_records(spark, group, hooks.reader, kinds)
     raw_columns = [
         (F.col(column) if column in frame.columns else F.lit(None).cast("string")).alias(column)
         for column in plan.columns
         if column not in LINEAGE_COLUMNS
     ]
-    return frame.select(
-        *raw_columns, F.col(CORRUPT), *lineage_columns(spark, group, F.col(FILE_PATH))
-    )
+    lineage = lineage_columns(spark, group, F.col(FILE_PATH), frame.inputFiles())
+    return frame.select(*raw_columns, F.col(CORRUPT), *lineage)
 
 
 def _typed(frame: DataFrame, plan: PromotionPlan, partitioner=None) -> DataFrame:
@@ -184,9 +181,10 @@ def promote(
     those counts with what the Parquet footers say was written.
 
     Files profiling found to hold one JSON object per line are read by Spark's JSON reader,
-    which stops at a line it cannot parse (raw_records._object_lines). Were there one after all
-    (the profiler and Spark disagreeing), the write is done again, replacing what it left, with
-    every file read as text lines, where such a line is a malformed record kept with its text.
+    which stops at a line it cannot parse, or at a value it would read otherwise than the text
+    path (raw_records._object_lines). Were there one after all, the write is done again,
+    replacing what it left, with every file read as text lines, where such a line is a
+    malformed record kept with its text and such a value is cast as any other.
     """
     try:
         return _promote(spark, plan, output_uri, hooks, "error")
@@ -199,9 +197,9 @@ def promote(
 
 
 class FastReadRefused(Exception):
-    """Spark's JSON reader stopped at a line of a file profiling found all objects. Raised only
-    by the write, which refuses a folder that exists before it parses a line: the folder holds
-    nothing but what this failed write left."""
+    """Spark's JSON reader stopped at a line or value of a file profiling found all objects
+    (raw_records.fast_read_refusal). Raised only by the write, which refuses a folder that
+    exists before it parses a line: the folder holds nothing but what this failed write left."""
 
 
 def _promote(
@@ -211,7 +209,7 @@ def _promote(
     if not plan.inputs:
         _write_empty_partitions(spark, plan, results, output_uri)
         return PromotionResult(plan.dataset, 0, 0, 0, results, {})
-    frames = [_read_input(spark, group, plan, hooks.reader) for group in plan.inputs]
+    frames = [_read_input(spark, group, plan, hooks) for group in plan.inputs]
     frame = frames[0]
     for other in frames[1:]:
         frame = frame.unionByName(other)
@@ -247,9 +245,9 @@ def _promote(
     try:
         writer.parquet(output_uri)
     except Exception as error:
-        said = [line for line in str(error).splitlines() if MALFORMED_ON_FAST_PATH in line]
-        if said and any(g.objects_only for g in plan.inputs):
-            raise FastReadRefused(said[0].strip()[:300]) from error
+        refusal = fast_read_refusal(error)
+        if refusal and any(g.objects_only for g in plan.inputs):
+            raise FastReadRefused(refusal) from error
         raise
     counted = observation.get
     profiled = {key: n for group in plan.inputs for key, n in group.records.items()}
