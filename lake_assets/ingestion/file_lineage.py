@@ -40,9 +40,9 @@ def lineage_columns(
     (DataFrame.inputFiles(): URIs as Hadoop's readers report them). A path no map holds (none
     should) keeps its tail as the key and the day its path names, so no row loses its
     partition."""
-    files = {}
+    keys, files = set(group.keys), {}
     for uri in reported:
-        raw_key = _raw_key(uri, group.keys)
+        raw_key = _raw_key(uri, keys)
         if raw_key is not None:
             parsed = parse_raw_key(raw_key)
             files[_as_read(spark, group, uri)] = {
@@ -68,20 +68,23 @@ def lineage_columns(
     ]
 
 
-def _raw_key(uri: str, keys: Sequence[str]) -> str | None:
+def _raw_key(uri: str, keys: set[str]) -> str | None:
     """The raw key whose file `uri` (percent-encoded) is: raw keys are relative to the lake's
-    root, and a URI names the root first."""
-    path = unquote(urlsplit(uri).path)
-    matches = [key for key in keys if path.endswith("/" + key)]
-    return max(matches, key=len) if matches else None
+    root, and a URI names the root first. The longest key the path ends with, by the path's
+    suffixes (a few per path, whatever the number of keys)."""
+    parts = unquote(urlsplit(uri).path).split("/")
+    suffixes = ("/".join(parts[i:]) for i in range(1, len(parts)))
+    return next((suffix for suffix in suffixes if suffix in keys), None)
 
 
 def _as_read(spark: SparkSession, group: PlannedInput, uri: str) -> str:
     """`uri` as the group's reader reports a row's file: as it is from Hadoop's text, JSON and
-    CSV readers; as Hadoop's Path prints it from the binary reader (file:/ for file:///, and
-    not percent-encoded), asked of Hadoop itself."""
-    if reports_encoded_paths(group) or (_KEPT.fullmatch(uri) and not uri.startswith("file:")):
+    CSV readers; as Hadoop's Path prints it from the binary reader (not percent-encoded, and
+    file:/ for file:///), asked of Hadoop only where that could differ."""
+    if reports_encoded_paths(group):
         return uri
+    if _KEPT.fullmatch(uri):
+        return uri.replace("file:///", "file:/", 1)
     jvm = spark.sparkContext._jvm
     return jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(uri)).toString()
 

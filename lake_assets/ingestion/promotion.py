@@ -31,7 +31,12 @@ from lake_assets.ingestion.promotion_hooks import (
     with_record_transform,
 )
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
-from lake_assets.ingestion.raw_records import CORRUPT, FILE_PATH, fast_read_refusal, read_records
+from lake_assets.ingestion.raw_records import (
+    CORRUPT,
+    FILE_PATH,
+    MALFORMED_ON_FAST_PATH,
+    read_records,
+)
 from lake_assets.pipelines.hooks import NO_HOOKS, HookBroken, PipelineHooks
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame
@@ -94,12 +99,9 @@ class PromotionResult:
 
 
 def _read_input(
-    spark: SparkSession, group: PlannedInput, plan: PromotionPlan, hooks: PipelineHooks
+    spark: SparkSession, group: PlannedInput, plan: PromotionPlan, reader=None
 ) -> DataFrame:
-    # Values are read typed where the reader can (ADR-0181), unless a record_transform is to
-    # see each record's text.
-    kinds = plan.columns if hooks.record_transform is None else None
-    frame = read_records(spark, group, hooks.reader, kinds)
+    frame = read_records(spark, group, reader)
     raw_columns = [
         (F.col(column) if column in frame.columns else F.lit(None).cast("string")).alias(column)
         for column in plan.columns
@@ -181,10 +183,9 @@ def promote(
     those counts with what the Parquet footers say was written.
 
     Files profiling found to hold one JSON object per line are read by Spark's JSON reader,
-    which stops at a line it cannot parse, or at a value it would read otherwise than the text
-    path (raw_records._object_lines). Were there one after all, the write is done again,
-    replacing what it left, with every file read as text lines, where such a line is a
-    malformed record kept with its text and such a value is cast as any other.
+    which stops at a line it cannot parse (raw_records._object_lines). Were there one after all
+    (the profiler and Spark disagreeing), the write is done again, replacing what it left, with
+    every file read as text lines, where such a line is a malformed record kept with its text.
     """
     try:
         return _promote(spark, plan, output_uri, hooks, "error")
@@ -197,9 +198,9 @@ def promote(
 
 
 class FastReadRefused(Exception):
-    """Spark's JSON reader stopped at a line or value of a file profiling found all objects
-    (raw_records.fast_read_refusal). Raised only by the write, which refuses a folder that
-    exists before it parses a line: the folder holds nothing but what this failed write left."""
+    """Spark's JSON reader stopped at a line of a file profiling found all objects. Raised only
+    by the write, which refuses a folder that exists before it parses a line: the folder holds
+    nothing but what this failed write left."""
 
 
 def _promote(
@@ -209,7 +210,7 @@ def _promote(
     if not plan.inputs:
         _write_empty_partitions(spark, plan, results, output_uri)
         return PromotionResult(plan.dataset, 0, 0, 0, results, {})
-    frames = [_read_input(spark, group, plan, hooks) for group in plan.inputs]
+    frames = [_read_input(spark, group, plan, hooks.reader) for group in plan.inputs]
     frame = frames[0]
     for other in frames[1:]:
         frame = frame.unionByName(other)
@@ -245,9 +246,9 @@ def _promote(
     try:
         writer.parquet(output_uri)
     except Exception as error:
-        refusal = fast_read_refusal(error)
-        if refusal and any(g.objects_only for g in plan.inputs):
-            raise FastReadRefused(refusal) from error
+        said = [line for line in str(error).splitlines() if MALFORMED_ON_FAST_PATH in line]
+        if said and any(g.objects_only for g in plan.inputs):
+            raise FastReadRefused(said[0].strip()[:300]) from error
         raise
     counted = observation.get
     profiled = {key: n for group in plan.inputs for key, n in group.records.items()}

@@ -5,10 +5,9 @@ What a record is, per payload layout (profiling.py reads the same bytes the same
   scalar, `null`, junk) is one malformed record, never expanded into several rows.
 - JSON array: each element of the one array; an element that is not an object is malformed.
 - JSON lines that profiling found all to be objects (`PlannedInput.objects_only`): read by
-  Spark's own JSON reader, which frames such lines as above and skips the text pass
-  (ADR-0123): the same parser, so the same values, a fifth of promotion's time. It stops at
-  a line it cannot parse, or a value it would read otherwise than the text path, and
-  promotion then reads the files as text (ADR-0180, ADR-0181).
+  Spark's own JSON reader, which frames such lines exactly as above and skips the text pass
+  (ADR-0123): the same parser, so the same values, a fifth of promotion's time; it stops at
+  a line it cannot parse, and promotion then reads the files as text (ADR-0180).
 - CSV: each record after the header, RFC 4180 style: a quoted value may hold newlines, and a
   quote inside one is doubled.
 Spark's own JSON reader expands arrays into rows and its CSV reader splits quoted newlines by
@@ -25,8 +24,6 @@ promotion's time; ADR-0180). Both report the path percent-encoded; the binary re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -41,40 +38,21 @@ _OBJECT = "_record_is_object"
 _PARSED = "_record_parsed"
 _BLANK = r"^\s*$"
 _PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-# How Spark (3.5 and 4.x) names the failure of a FAILFAST read at a line it cannot parse, or
-# at a value not of the JSON type a typed field takes; and how _object_lines names its own stop.
+# How Spark (3.5 and 4.x) names the failure of a FAILFAST read at a line it cannot parse.
 MALFORMED_ON_FAST_PATH = "MALFORMED_RECORD_IN_PARSING"
-NOT_FINITE_ON_FAST_PATH = "NOT_FINITE_ON_FAST_PATH"
-# Registry kinds Spark's JSON reader reads typed on the fast path: read as text, such a value
-# is written back out by a JSON generator made for each one (a tenth of the read, ADR-0181).
-_READ_TYPED = {"integer": T.LongType(), "double": T.DoubleType(), "boolean": T.BooleanType()}
 
 
-def read_records(
-    spark: SparkSession, group: PlannedInput, reader=None, kinds: Mapping[str, str] | None = None
-) -> DataFrame:
+def read_records(spark: SparkSession, group: PlannedInput, reader=None) -> DataFrame:
     """One row per record of the group's files: each delivered field of `group.column_map`
     as text under its canonical column, CORRUPT (a malformed record's text) and FILE_PATH.
-    A `custom` group is read by the pipeline's `reader` hook, as the profiler read it.
-
-    `kinds` (canonical column -> registry kind) is for a caller that casts each column to its
-    kind anyway: an `objects_only` group then reads integers, doubles and booleans typed, as
-    the cast of their text would make them (ADR-0181)."""
+    A `custom` group is read by the pipeline's `reader` hook, as the profiler read it."""
     if group.format == "csv":
         return _csv_records(spark, group)
     if group.format == "custom":
         return _json_records(_custom_texts(spark, group, reader), group)
     if group.objects_only:
-        return _object_lines(spark, group, kinds or {})
+        return _object_lines(spark, group)
     return _json_records(_json_texts(spark, group), group)
-
-
-def fast_read_refusal(error: Exception) -> str:
-    """The line of a failed job's error that says the fast path (_object_lines) stopped, or ""
-    when it failed for another reason."""
-    markers = (MALFORMED_ON_FAST_PATH, NOT_FINITE_ON_FAST_PATH)
-    said = [line for line in str(error).splitlines() if any(m in line for m in markers)]
-    return said[0].strip()[:300] if said else ""
 
 
 def reports_encoded_paths(group: PlannedInput) -> bool:
@@ -173,7 +151,7 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     )
 
 
-def _object_lines(spark: SparkSession, group: PlannedInput, kinds: Mapping[str, str]) -> DataFrame:
+def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     """`_json_records` of JSON-lines files in which profiling found no line that is not one
     object. Spark's JSON reader parses each line with the parser from_json uses there, and for
     such a file it frames records alike: a blank line is none, a byte-order mark or CRLF is
@@ -181,24 +159,10 @@ def _object_lines(spark: SparkSession, group: PlannedInput, kinds: Mapping[str, 
     only these files come here. Nor does it keep a line's text unless asked (the corrupt-record
     column, a sixth of the read's time), so it is asked to stop instead (FAILFAST): were a line
     malformed after all (the profiler and Spark disagreeing), the job fails with
-    MALFORMED_ON_FAST_PATH and promotion reads the files as text (ADR-0180).
-
-    It splits lines with Hadoop's own line reader, which also ends a line at a lone carriage
-    return (a custom separator costs a tenth of the read): such a return can only be white
-    space inside an object, and the halves then fail to parse as above (ADR-0181).
-
-    A field of a kind in _READ_TYPED is read typed. Spark's reader then takes a JSON number
-    (integer, double) or true/false (boolean) as the cast of its text would, and stops at a
-    value of any other JSON type. Only a double that is not finite ("NaN", "Infinity", 1e400)
-    reads differently, and stops the read as well (NOT_FINITE_ON_FAST_PATH)."""
+    MALFORMED_ON_FAST_PATH and promotion reads the files as text (ADR-0180)."""
     names = list(group.column_map)
     tree = _name_tree(names)
-    typed = {
-        name: _READ_TYPED[kinds[column]]
-        for name, column in group.column_map.items()
-        if kinds.get(column) in _READ_TYPED
-    }
-    schema = _text_schema(tree, typed)
+    schema = _text_schema(tree)
     # Columns renamed by position, then the struct named by alias: no field name is parsed.
     positional = [f"_c{i}" for i in range(len(schema.fields))]
     record = F.struct(
@@ -208,24 +172,13 @@ def _object_lines(spark: SparkSession, group: PlannedInput, kinds: Mapping[str, 
     if all(value is None for value in values.values()):
         # Spark's reader refuses a read of no column at all: no field to read.
         return _json_records(_json_texts(spark, group), group)
-    read = spark.read.schema(schema).options(mode="FAILFAST").json(list(group.uris))
+    read = spark.read.schema(schema).options(mode="FAILFAST", lineSep="\n").json(list(group.uris))
     frame = read.select("*", F.input_file_name()).toDF(*positional, FILE_PATH)
     return frame.select(
-        *[
-            _finite(_or_nothing(values[name]), typed.get(name)).alias(group.column_map[name])
-            for name in names
-        ],
+        *[_or_nothing(values[name]).alias(group.column_map[name]) for name in names],
         F.lit(None).cast("string").alias(CORRUPT),
         F.col(FILE_PATH),
     )
-
-
-def _finite(value: Column, kind: T.DataType | None) -> Column:
-    if not isinstance(kind, T.DoubleType):
-        return value
-    not_finite = F.isnan(value) | (F.abs(value) == F.lit(float("inf")))
-    stop = F.raise_error(F.lit(f"{NOT_FINITE_ON_FAST_PATH}: a double that is not finite"))
-    return F.when(not_finite, stop).otherwise(value)
 
 
 def _name_tree(names: list[str]) -> dict:
@@ -247,20 +200,10 @@ def _name_tree(names: list[str]) -> dict:
     return tree
 
 
-def _text_schema(
-    tree: dict, typed: Mapping[str, T.DataType] | None = None, path=""
-) -> T.StructType:
-    """Every leaf text, but those `typed` names by their dotted path."""
-    typed = typed or {}
+def _text_schema(tree: dict) -> T.StructType:
     return T.StructType(
         [
-            T.StructField(
-                name,
-                typed.get(path + name, T.StringType())
-                if child is None
-                else _text_schema(child, typed, f"{path}{name}."),
-                True,
-            )
+            T.StructField(name, T.StringType() if child is None else _text_schema(child), True)
             for name, child in tree.items()
         ]
     )
