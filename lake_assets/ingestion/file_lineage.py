@@ -10,15 +10,14 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
-from pyspark.sql import Column, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lake_assets.ingestion.promotion_plan import PlannedInput
-from lake_assets.ingestion.raw_records import reports_encoded_paths
+from lake_assets.ingestion.raw_records import FILE_PATH, reports_encoded_paths
 from lake_assets.ingestion.raw_zone import parse_raw_key
 from lake_assets.instants import parse_instant
 
@@ -32,20 +31,18 @@ _KEPT = re.compile(r"[A-Za-z0-9._/:=-]*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def lineage_columns(
-    spark: SparkSession, group: PlannedInput, file_path: Column, reported: Sequence[str]
-) -> list[Column]:
-    """`_source_file`, `_ingest_date` and `_ingested_at` of each row of `group`, whose reader
-    reports its file as `file_path`; `reported` is what Spark says the read's files are
-    (DataFrame.inputFiles(): URIs as Hadoop's readers report them). A path no map holds (none
-    should) keeps its tail as the key and the day its path names, so no row loses its
-    partition."""
+def lineage_columns(group: PlannedInput, records: DataFrame) -> list[Column]:
+    """`_source_file`, `_ingest_date` and `_ingested_at` of each row of `records`, the group's
+    records as raw_records.read_records reads them (each row's file in FILE_PATH). The files
+    are those Spark says the read has (`inputFiles()`: URIs as Hadoop's readers report them).
+    A path no map holds (none should) keeps its tail as the key and the day its path names, so
+    no row loses its partition."""
     keys, files = set(group.keys), {}
-    for uri in reported:
+    for uri in records.inputFiles():
         raw_key = _raw_key(uri, keys)
         if raw_key is not None:
             parsed = parse_raw_key(raw_key)
-            files[_as_read(spark, group, uri)] = {
+            files[_as_read(records.sparkSession, group, uri)] = {
                 "key": raw_key,
                 "day": parsed[1] if parsed else None,
                 "at": _micros(group.landed_at.get(raw_key)),
@@ -53,7 +50,8 @@ def lineage_columns(
     count = max(1, math.ceil(len(files) / _PER_MAP))
     maps: list[dict] = [{} for _ in range(count)]
     for path, entry in files.items():
-        maps[_crc32(path) % count][path] = entry
+        maps[zlib.crc32(path.encode()) % count][path] = entry  # Spark's crc32 of UTF-8 bytes
+    file_path = F.col(FILE_PATH)
     which = F.lit(0) if count == 1 else F.pmod(F.crc32(file_path.cast("binary")), F.lit(count))
     # One literal parsed once (Spark folds it): a few calls to the JVM for any number of files.
     found = F.from_json(F.lit(json.dumps(maps)), _FILES)[which][file_path]
@@ -87,11 +85,6 @@ def _as_read(spark: SparkSession, group: PlannedInput, uri: str) -> str:
         return uri.replace("file:///", "file:/", 1)
     jvm = spark.sparkContext._jvm
     return jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(uri)).toString()
-
-
-def _crc32(path: str) -> int:
-    """Spark's crc32 of a string's UTF-8 bytes."""
-    return zlib.crc32(path.encode())
 
 
 def _micros(landed_at: str | None) -> int | None:

@@ -33,7 +33,6 @@ from lake_assets.ingestion.promotion_hooks import (
 from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
 from lake_assets.ingestion.raw_records import (
     CORRUPT,
-    FILE_PATH,
     MALFORMED_ON_FAST_PATH,
     read_records,
 )
@@ -107,8 +106,7 @@ def _read_input(
         for column in plan.columns
         if column not in LINEAGE_COLUMNS
     ]
-    lineage = lineage_columns(spark, group, F.col(FILE_PATH), frame.inputFiles())
-    return frame.select(*raw_columns, F.col(CORRUPT), *lineage)
+    return frame.select(*raw_columns, F.col(CORRUPT), *lineage_columns(group, frame))
 
 
 def _typed(frame: DataFrame, plan: PromotionPlan, partitioner=None) -> DataFrame:
