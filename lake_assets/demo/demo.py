@@ -54,16 +54,22 @@ from lake_assets.slo.site import DASHBOARD_KEY
 from resources import build_resources
 
 
-def promotion_order(settings: Settings) -> list[str]:
-    """Sources whose curated data others reference (dimensions) before those referencing them."""
+def _references(settings: Settings) -> dict[str, set[str]]:
+    """The datasets each contract's referential rules reference, by the contract's dataset."""
     contracts = load_contracts(
         settings.contracts_dir, pipelines_dir=settings.pipeline_contracts_dir
     )
-    referenced = {
-        rule.check.references.dataset
-        for contract in contracts.values()
-        for rule in contract.rules_of("referential_integrity")
+    return {
+        dataset: {
+            rule.check.references.dataset for rule in contract.rules_of("referential_integrity")
+        }
+        for dataset, contract in contracts.items()
     }
+
+
+def promotion_order(settings: Settings) -> list[str]:
+    """Sources whose curated data others reference (dimensions) before those referencing them."""
+    referenced = set().union(*_references(settings).values())
     return sorted(settings.sources, key=lambda sid: (sid not in referenced, sid))
 
 
@@ -93,9 +99,21 @@ def _correct_a_snapshot(
     path.parent.mkdir(parents=True, exist_ok=True)  # a day the demo did not generate
     write_csv(path, customers_snapshot(day, day_index, amended={customer: fixed}))
     land_payload(storage, settings.source("customers"), path, landed_on)
-    for keys, partition in ((registry_key_of, landed_on), (curated_key_of, day.isoformat())):
+    # The re-sent day is profiled and promoted; then, as the dependency sensor's referential
+    # rechecks would (ADR-0132), the sources whose contracts reference customers are promoted
+    # again for that day, checked against the corrected snapshot: `make dev` finds them done.
+    referencing = sorted(
+        sid
+        for sid, refs in _references(settings).items()
+        if "customers" in refs and sid in settings.sources
+    )
+    for key, partition in (
+        (registry_key_of("customers"), landed_on),
+        (curated_key_of("customers"), day.isoformat()),
+        *((curated_key_of(sid), day.isoformat()) for sid in referencing),
+    ):
         run = materialize_partitions(
-            settings, [keys("customers")], partition, resources=resources, instance=instance
+            settings, [key], partition, resources=resources, instance=instance
         )
         if report_run(run):
             return 1

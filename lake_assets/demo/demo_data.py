@@ -1,7 +1,7 @@
 """A small banking lake to try the platform on: card transactions (JSON lines) and customer
 snapshots (CSV) over several days, with the realities the platform must handle: a release that
 renames `transaction_date` to `txn_date` and adds two fields, a few late records, unreadable
-amounts, one corrupt file, customers who change segment or close and reopen their account.
+amounts every day, one corrupt file, customers who change segment or close and reopen their account.
 Deterministic for a given seed."""
 
 from __future__ import annotations
@@ -128,8 +128,12 @@ def generate(
             for _ in range(transactions_per_day // 2):
                 number += 1
                 records.append(_transaction(rng, number, day, renamed, first=offset == 0))
-            if offset == 1 and batch == 2:
-                records[3]["amount"] = "N/A"  # an unreadable value: quarantined, not nulled
+            if batch == 2:
+                # Unreadable values, one to three a day: quarantined, not nulled. Each day's
+                # contract warning burns card_transactions' quality budget slowly, whatever
+                # number of days the demo plays (one bad day would be diluted by the rest).
+                for record in records[3 : 4 + offset % 3]:
+                    record["amount"] = "N/A"
             path = folder / f"card_transactions_{day:%Y%m%d}_{batch}.json"
             path.write_text("".join(json.dumps(r) + "\n" for r in records))
             deliveries.append(DemoDelivery("card_transactions", day.isoformat(), path))

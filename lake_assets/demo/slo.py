@@ -2,8 +2,9 @@
 on what the demo's runs left in the lake's records, as its schedule would every five minutes:
 the SLO tables, the alerts, each dataset's `slo` check and the dashboard. The demo's staged
 problems burn budgets for real: the breaking schema change refused card_transactions' first
-promotions (failed runs), the treasury band failure in silver_fx_rates (a blocking check), late
-partitions; the rest stays healthy.
+promotions (failed runs), its unreadable amounts (a warning every day: a slow burn), the
+treasury band failure in silver_fx_rates (a blocking check), late partitions; the rest stays
+healthy.
 """
 
 from __future__ import annotations
