@@ -132,6 +132,15 @@ AGREEMENT_SHAPES = [
     *[("json", "UTF-8", content.encode()) for _, _, content, _, _ in list(ODD_SHAPES.values())[:4]],
     ("json", "UTF-8", b'{"a": 1}\n{"a": {"b": [1, 2]}}\n{}\n"text"\n{"a": 2'),  # no final newline
     ("json", "UTF-8", b'{"a": 1} {"a": 2}\n[]\n[{"a": 3}]\n'),
+    # More than one value on a line, which pyarrow reads as several rows and Spark's parsers
+    # as the first alone: each such line one malformed record (NaN stays a value).
+    ("json", "UTF-8", b'{"a": 1} {"a": 2}\n{"a": 3}{"a": 4}\n\n \r\n{"a": 5}\r{"a": 6}\n{"a": 7}'),
+    ("json", "UTF-8", b'{"a": 1} {"a": 2}\n\n\n{"a": 3}\n'),  # fewer rows than lines
+    (
+        "json",
+        "UTF-8",
+        b'{"a": 1} {"a": 2}\n{"a": 7}, {"a": 8}\n{"a": 9}]\n{"a": 10} x\n{"a": NaN}\n\n{"a": 11}\n',
+    ),
     ("json", "UTF-8", b' \n [\n {"a": 1},\n null, [1], {"a": {"b": 2}}\n ]\n'),
     ("json", "UTF-16", '{"a": "José"}\n{"a": "Ærø"}\n'.encode("utf-16")),
     # Every line an object (the reader of objects_only files): a byte-order mark, CRLF, blank
@@ -260,6 +269,34 @@ def test_audit_names_the_file_and_an_operator_sets_it_aside_then_restores_it(
         "set-aside",
         "restore",
     ]
+
+
+def test_a_line_of_two_objects_is_one_record_quarantined_with_its_text(lake, spark):
+    """pyarrow reads `{..} {..}` as two rows, Spark's parsers the first object alone: such a
+    line is one malformed record to both, kept whole with its reason, never a lost second card.
+    A blank line that would hide it from the profiler's count makes the audit refuse the file."""
+    day = "2026-03-02"
+    cards = [json.dumps(card(n, day)) for n in range(5)]
+    lake.deliver(
+        CARDS, day, "two.json", "\n".join([cards[0], f"{cards[1]} {cards[2]}", *cards[3:]])
+    )
+    assert lake.profile(CARDS, day).success
+    [record] = lake.registry.raw_files(CARDS)
+    assert (record.row_count, record.malformed_rows) == (3, 1)
+    result = lake.promote(CARDS, day)
+    assert result.success, failure_message(result)
+    assert lake.catalog.current(CARDS, day).row_count == 3
+    quarantined = spark.read.parquet(lake.storage.uri(f"quarantine/{CARDS}/"))
+    [bad] = quarantined.collect()
+    assert bad["_reject_reasons"].startswith("malformed record")
+    assert json.loads(bad["_raw_record"])["_corrupt_record"] == f"{cards[1]} {cards[2]}"
+
+    later = "2026-03-03"
+    hidden = [json.dumps(card(n, later)) for n in range(3)]
+    lake.deliver(CARDS, later, "hidden.json", f"{hidden[0]} {hidden[1]}\n\n{hidden[2]}\n")
+    assert lake.profile(CARDS, later).success
+    failed = lake.promote(CARDS, later)
+    assert not failed.success and "hidden.json" in failure_message(failed)
 
 
 # --- item 8: no rows, no evidence ------------------------------------------------------------------

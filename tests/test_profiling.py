@@ -521,10 +521,11 @@ def test_json_lines_are_read_in_bounded_chunks_of_whole_lines():
 
     chunks = list(payload_formats._line_chunks(io.BytesIO(data), 1024))
 
-    assert b"".join(bytes(chunk) for _, chunk in chunks) == data
-    assert all(len(chunk) <= 1024 and bytes(chunk).endswith(b"\n") for _, chunk in chunks)
-    assert [first for first, _ in chunks] == [
-        1 + sum(bytes(c).count(b"\n") for _, c in chunks[:i]) for i in range(len(chunks))
+    assert b"".join(bytes(chunk) for _, _, chunk in chunks) == data
+    assert all(len(chunk) <= 1024 and bytes(chunk).endswith(b"\n") for _, _, chunk in chunks)
+    assert [lines for _, lines, chunk in chunks] == [bytes(c).count(b"\n") for _, _, c in chunks]
+    assert [first for first, _, _ in chunks] == [
+        1 + sum(lines for _, lines, _ in chunks[:i]) for i in range(len(chunks))
     ]
 
 

@@ -111,9 +111,10 @@ _LEADING_NULL = re.compile(rb"[ \t\r\n]*null")
 
 
 def _arrow_batch(
-    chunk: memoryview, pins: pa.StructType | None
+    chunk: memoryview, pins: pa.StructType | None, lines: int
 ) -> tuple[_Batch | None, pa.StructType | None]:
-    """The chunk as read by pyarrow, or None where pyarrow cannot read it or be trusted to."""
+    """The chunk of `lines` lines as read by pyarrow, or None where pyarrow cannot read it or be
+    trusted to."""
     if _LEADING_NULL.match(chunk):  # pyarrow 26 segfaults when the first row is `null`
         return None, pins
     try:
@@ -121,7 +122,40 @@ def _arrow_batch(
         batch = _table_batch(table, "typed")
     except (pa.ArrowException, UnicodeDecodeError):  # the latter from invalid UTF-8 keys
         return None, pins
-    return (None if _has_empty_row(table) else batch), pins
+    if _has_empty_row(table) or _values_apart(table.num_rows, lines, chunk):
+        return None, pins
+    return batch, pins
+
+
+def _values_apart(rows: int, lines: int, chunk: memoryview) -> bool:
+    """Whether pyarrow's rows are not one per line that is not blank. pyarrow reads a row from
+    each, unless a line holds more than one JSON value (`{..} {..}`, or two split by a lone CR):
+    it reads several rows there, and Spark's parsers the first value alone. Such a line is one
+    malformed record, to json.loads (the fallback: "Extra data") and to promotion
+    (raw_records._one_value). Rows as many as lines is taken as every line one value: a chunk
+    with a blank line is looked at line by line, and the one left unseen, a blank line and a
+    line of two values in one chunk, reads fewer records in Spark than profiled, which the
+    audit refuses, naming the file."""
+    return rows > lines or (rows < lines and rows != _value_lines(chunk))
+
+
+_NEWLINE = re.compile(rb"\n")
+# Lines holding nothing but JSON's whitespace (blank: no record): the first, one between two
+# newlines (the last, where a file ends without a newline, is looked at apart).
+_BLANK_FIRST = re.compile(rb"[ \t\r]*\n")
+_BLANK_BETWEEN = re.compile(rb"\n[ \t\r]*(?=\n)")
+
+
+def _value_lines(chunk: memoryview) -> int:
+    """The chunk's lines that are not blank."""
+    newlines = len(_NEWLINE.findall(chunk))
+    blank = len(_BLANK_BETWEEN.findall(chunk)) + (_BLANK_FIRST.match(chunk) is not None)
+    if chunk[-1:] == b"\n":
+        return newlines - blank
+    # The last line has no newline: only a file's last chunk, so its copy costs once per file.
+    text = bytes(chunk)
+    last = text[text.rfind(b"\n") + 1 :]
+    return newlines + 1 - blank - (not last.strip(b" \t\r"))
 
 
 def _has_empty_row(table: pa.Table) -> bool:
@@ -132,8 +166,9 @@ def _has_empty_row(table: pa.Table) -> bool:
     return not pc.all(filled).as_py()
 
 
-def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, memoryview | None]]:
-    """(first line number, whole lines) about block_size at a time; None for an over-long line.
+def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, int, memoryview | None]]:
+    """(first line number, lines, whole lines) about block_size at a time; None for an over-long
+    line.
 
     Zero-copy: a chunk is a view of the block read, and the partial line after its last newline
     is read again with the next block rather than copied into it.
@@ -146,8 +181,11 @@ def _line_chunks(fh: IO[bytes], block_size: int) -> Iterator[tuple[int, memoryvi
         else:
             block = _rest_of_line(fh, block, block_size)
             cut = len(block)
-        yield number, memoryview(block)[:cut] if cut else None
-        number += block.count(b"\n", 0, cut) if cut else 1
+        newlines = block.count(b"\n", 0, cut)
+        # The last line of a file may have no newline of its own.
+        lines = newlines + (0 < cut and block[cut - 1 : cut] != b"\n")
+        yield number, lines, memoryview(block)[:cut] if cut else None
+        number += newlines if cut else 1
 
 
 def _rest_of_line(fh: IO[bytes], head: bytes, block_size: int) -> bytes:
@@ -173,11 +211,11 @@ def _json_lines_events(fh: IO[bytes], block_size: int) -> Iterator[_Event]:
     # fails on a later block with a new field or a widened type, which is the drift we profile.
     # Each chunk is read whole by read_json instead; chunks are bounded, so memory still is.
     pins = None
-    for first_line, chunk in _line_chunks(fh, block_size):
+    for first_line, lines, chunk in _line_chunks(fh, block_size):
         if chunk is None:
             yield _BadRecord(f"line {first_line}", f"longer than {MAX_LINE_BYTES} bytes")
             continue
-        batch, pins = _arrow_batch(chunk, pins)
+        batch, pins = _arrow_batch(chunk, pins, lines)
         if batch is None:
             # pyarrow rejects a whole chunk for one bad line or one field changing JSON type;
             # json.loads finds the bad lines and keeps the good ones.

@@ -122,6 +122,18 @@ def _is_object(text: Column) -> Column:
     return text.startswith("{") | text.rlike(r"^\s*\{")
 
 
+def _one_value(text: Column) -> Column:
+    """Whether the text holds one JSON value and nothing after it. from_json reads the first
+    value and ignores what follows (`{..} {..}`, `{..} x`: the second record would be lost), so
+    the text is read again as the first element of an array with a second one after it: one
+    value makes two elements; anything after it (a value, a stray bracket or comma) makes
+    another number or no JSON at all. The same parser and options as from_json, so a value it
+    accepts (NaN, say) is one value here too. Only where every OR before it is false: a
+    malformed text costs nothing more."""
+    elements = F.from_json(F.concat(F.lit("["), text, F.lit(",0]")), "array<string>", _PARSE)
+    return F.coalesce(F.size(elements) == 2, F.lit(False))
+
+
 def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     names = list(group.column_map)
     tree = _name_tree(names)
@@ -140,6 +152,8 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     malformed = (
         F.col(_TEXT).isNull() | ~F.col(_OBJECT) | F.col(_PARSED).getField(CORRUPT).isNotNull()
     )
+    if not group.json_array:  # an array's element is one value by construction
+        malformed = malformed | ~_one_value(text)
     record = F.when(~malformed, F.col(_PARSED))
     return parsed.select(
         *[
