@@ -136,6 +136,8 @@ AGREEMENT_SHAPES = [
     # as the first alone: each such line one malformed record (NaN stays a value).
     ("json", "UTF-8", b'{"a": 1} {"a": 2}\n{"a": 3}{"a": 4}\n\n \r\n{"a": 5}\r{"a": 6}\n{"a": 7}'),
     ("json", "UTF-8", b'{"a": 1} {"a": 2}\n\n\n{"a": 3}\n'),  # fewer rows than lines
+    ("json", "UTF-8", b'{"a": 1}\r\n{"a": 2} {"a": 3}\r\n\r\n'),  # as many: a blank last line
+    ("json", "UTF-8", b'{"a": 1}, {"a": 2}]\n{"a": 3}\n{"a": 4},0] {"a": 5}\n'),  # "]" closes
     (
         "json",
         "UTF-8",

@@ -105,7 +105,8 @@ def _correct_a_snapshot(
     referencing = sorted(
         sid
         for sid, refs in _references(settings).items()
-        if "customers" in refs and sid in settings.sources
+        # A source with nothing delivered yet has nothing to check again.
+        if "customers" in refs and sid in settings.sources and resources["registry"].versions(sid)
     )
     for key, partition in (
         (registry_key_of("customers"), landed_on),

@@ -132,14 +132,28 @@ def _values_apart(rows: int, lines: int, chunk: memoryview) -> bool:
     each, unless a line holds more than one JSON value (`{..} {..}`, or two split by a lone CR):
     it reads several rows there, and Spark's parsers the first value alone. Such a line is one
     malformed record, to json.loads (the fallback: "Extra data") and to promotion
-    (raw_records._one_value). Rows as many as lines is taken as every line one value: a chunk
-    with a blank line is looked at line by line, and the one left unseen, a blank line and a
-    line of two values in one chunk, reads fewer records in Spark than profiled, which the
-    audit refuses, naming the file."""
-    return rows > lines or (rows < lines and rows != _value_lines(chunk))
+    (raw_records._one_value). Fewer rows than lines, or a blank first or last line (a byte-order
+    mark alone, a file's trailing empty line), has the chunk's blank lines counted; else rows as
+    many as lines is taken as one value a line. Left unseen: blank lines inside a chunk hiding
+    as many extra values. Spark then reads fewer records than profiled, and the audit refuses
+    the file, naming it."""
+    if rows > lines:
+        return True
+    if rows < lines or _BLANK_FIRST.match(chunk) or _last_line_blank(chunk):
+        return rows != _value_lines(chunk)
+    return False
+
+
+def _last_line_blank(chunk: memoryview) -> bool:
+    """Whether the chunk's last line holds only whitespace, from its last few bytes."""
+    tail = bytes(chunk[-_TAIL_BYTES:])
+    if tail.endswith(b"\n"):
+        tail = tail[:-1]  # the last line's own newline
+    return not tail[tail.rfind(b"\n") + 1 :].strip(b" \t\r")
 
 
 _NEWLINE = re.compile(rb"\n")
+_TAIL_BYTES = 64
 # Lines holding nothing but JSON's whitespace (blank: no record): the first, one between two
 # newlines (the last, where a file ends without a newline, is looked at apart).
 _BLANK_FIRST = re.compile(rb"[ \t\r]*\n")

@@ -126,12 +126,18 @@ def _one_value(text: Column) -> Column:
     """Whether the text holds one JSON value and nothing after it. from_json reads the first
     value and ignores what follows (`{..} {..}`, `{..} x`: the second record would be lost), so
     the text is read again as the first element of an array with a second one after it: one
-    value makes two elements; anything after it (a value, a stray bracket or comma) makes
-    another number or no JSON at all. The same parser and options as from_json, so a value it
-    accepts (NaN, say) is one value here too. Only where every OR before it is false: a
-    malformed text costs nothing more."""
-    elements = F.from_json(F.concat(F.lit("["), text, F.lit(",0]")), "array<string>", _PARSE)
-    return F.coalesce(F.size(elements) == 2, F.lit(False))
+    value makes two elements; anything after it (a value, a stray comma) makes another number
+    or no JSON at all. A text with a "]" could close that array itself (`{..}, {..}]`: two
+    elements, both its own); there, one more element after it must make one more. The same
+    parser and options as from_json, so a value it accepts (NaN, say) is one value here too.
+    Only where every OR before it is false: a malformed text costs nothing more."""
+
+    def elements(after: str) -> Column:
+        wrapped = F.concat(F.lit("["), text, F.lit(after))
+        return F.size(F.from_json(wrapped, "array<string>", _PARSE))
+
+    one = (elements(",0]") == 2) & (~text.contains("]") | (elements(",0,0]") == 3))
+    return F.coalesce(one, F.lit(False))
 
 
 def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
