@@ -26,19 +26,22 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+from dagster import AssetKey
+
 from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
-from lake_assets.contracts.model import load_contracts
+from lake_assets.contracts.model import lake_contracts, load_contracts
 from lake_assets.demo.cost import play_cost
 from lake_assets.demo.crm_database import pull_crm_day
 from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.demo.layers import play_layers
 from lake_assets.demo.medallion_data import demo_start, generate_medallion
 from lake_assets.demo.slo import play_slo
+from lake_assets.graph import referential_rechecks
 from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
 from lake_assets.history.cli import applied_summaries
-from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.ingestion.asset_keys import curated_key_of, dataset_of, registry_key_of
 from lake_assets.ingestion.checks import record_schema_verdict
 from lake_assets.ingestion.cli import lake_summary, reconcile_sources
 from lake_assets.ingestion.intake import land_payload
@@ -54,22 +57,16 @@ from lake_assets.slo.site import DASHBOARD_KEY
 from resources import build_resources
 
 
-def _references(settings: Settings) -> dict[str, set[str]]:
-    """The datasets each contract's referential rules reference, by the contract's dataset."""
+def promotion_order(settings: Settings) -> list[str]:
+    """Sources whose curated data others reference (dimensions) before those referencing them."""
     contracts = load_contracts(
         settings.contracts_dir, pipelines_dir=settings.pipeline_contracts_dir
     )
-    return {
-        dataset: {
-            rule.check.references.dataset for rule in contract.rules_of("referential_integrity")
-        }
-        for dataset, contract in contracts.items()
+    referenced = {
+        rule.check.references.dataset
+        for contract in contracts.values()
+        for rule in contract.rules_of("referential_integrity")
     }
-
-
-def promotion_order(settings: Settings) -> list[str]:
-    """Sources whose curated data others reference (dimensions) before those referencing them."""
-    referenced = set().union(*_references(settings).values())
     return sorted(settings.sources, key=lambda sid: (sid not in referenced, sid))
 
 
@@ -99,19 +96,20 @@ def _correct_a_snapshot(
     path.parent.mkdir(parents=True, exist_ok=True)  # a day the demo did not generate
     write_csv(path, customers_snapshot(day, day_index, amended={customer: fixed}))
     land_payload(storage, settings.source("customers"), path, landed_on)
-    # The re-sent day is profiled and promoted; then, as the dependency sensor's referential
-    # rechecks would (ADR-0132), the sources whose contracts reference customers are promoted
-    # again for that day, checked against the corrected snapshot: `make dev` finds them done.
-    referencing = sorted(
-        sid
-        for sid, refs in _references(settings).items()
-        # A source with nothing delivered yet has nothing to check again.
-        if "customers" in refs and sid in settings.sources and resources["registry"].versions(sid)
-    )
+    # The re-sent day is profiled and promoted; then what the dependency sensor's referential
+    # rechecks on customers target (ADR-0132) is promoted again for that day, checked against
+    # the corrected snapshot: `make dev` finds them done.
+    rechecked = [
+        key
+        for rule in referential_rechecks(lake_contracts(settings), settings)
+        if rule.inputs == ("customers",)
+        for key in [AssetKey.from_user_string(rule.target)]
+        if resources["registry"].versions(dataset_of(key))  # nothing delivered: nothing to check
+    ]
     for key, partition in (
         (registry_key_of("customers"), landed_on),
         (curated_key_of("customers"), day.isoformat()),
-        *((curated_key_of(sid), day.isoformat()) for sid in referencing),
+        *((key, day.isoformat()) for key in rechecked),
     ):
         run = materialize_partitions(
             settings, [key], partition, resources=resources, instance=instance

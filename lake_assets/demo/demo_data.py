@@ -1,8 +1,8 @@
 """A small banking lake to try the platform on: card transactions (JSON lines) and customer
 snapshots (CSV) over several days, with the realities the platform must handle: a release that
 renames `transaction_date` to `txn_date` and adds two fields, a few late records, unreadable
-amounts every day, one corrupt file, customers who change segment or close and reopen their account.
-Deterministic for a given seed."""
+amounts every day, one corrupt file, customers who change segment or close and reopen their
+account. Deterministic for a given seed."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ def _values_apart(rows: int, lines: int, chunk: memoryview) -> bool:
     if rows > lines:
         return True
     if rows < lines or _BLANK_FIRST.match(chunk) or _last_line_blank(chunk):
-        return rows != _value_lines(chunk)
+        return rows != _value_lines(chunk, lines)
     return False
 
 
@@ -152,7 +152,6 @@ def _last_line_blank(chunk: memoryview) -> bool:
     return not tail[tail.rfind(b"\n") + 1 :].strip(b" \t\r")
 
 
-_NEWLINE = re.compile(rb"\n")
 _TAIL_BYTES = 64
 # Lines holding nothing but JSON's whitespace (blank: no record): the first, one between two
 # newlines (the last, where a file ends without a newline, is looked at apart).
@@ -160,16 +159,14 @@ _BLANK_FIRST = re.compile(rb"[ \t\r]*\n")
 _BLANK_BETWEEN = re.compile(rb"\n[ \t\r]*(?=\n)")
 
 
-def _value_lines(chunk: memoryview) -> int:
-    """The chunk's lines that are not blank."""
-    newlines = len(_NEWLINE.findall(chunk))
+def _value_lines(chunk: memoryview, lines: int) -> int:
+    """The chunk's lines (`lines` of them) that are not blank."""
     blank = len(_BLANK_BETWEEN.findall(chunk)) + (_BLANK_FIRST.match(chunk) is not None)
     if chunk[-1:] == b"\n":
-        return newlines - blank
+        return lines - blank
     # The last line has no newline: only a file's last chunk, so its copy costs once per file.
     text = bytes(chunk)
-    last = text[text.rfind(b"\n") + 1 :]
-    return newlines + 1 - blank - (not last.strip(b" \t\r"))
+    return lines - blank - (not text[text.rfind(b"\n") + 1 :].strip(b" \t\r"))
 
 
 def _has_empty_row(table: pa.Table) -> bool:
