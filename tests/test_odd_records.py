@@ -143,6 +143,8 @@ AGREEMENT_SHAPES = [
         "UTF-8",
         b'{"a": 1} {"a": 2}\n{"a": 7}, {"a": 8}\n{"a": 9}]\n{"a": 10} x\n{"a": NaN}\n\n{"a": 11}\n',
     ),
+    # Single quotes, which Spark's parser takes by default and the profiler's do not.
+    ("json", "UTF-8", b'{\'a\': 1}\n{"a": \'x\'}\n{"a": "it\'s"}\n'),
     ("json", "UTF-8", b' \n [\n {"a": 1},\n null, [1], {"a": {"b": 2}}\n ]\n'),
     ("json", "UTF-16", '{"a": "José"}\n{"a": "Ærø"}\n'.encode("utf-16")),
     # Every line an object (the reader of objects_only files): a byte-order mark, CRLF, blank

@@ -37,7 +37,11 @@ _TEXT = "_record_text"
 _OBJECT = "_record_is_object"
 _PARSED = "_record_parsed"
 _BLANK = r"^\s*$"
-_PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+# Jackson, Spark's JSON parser, takes 'single-quoted' names and text by default; the profiler's
+# parsers (pyarrow, json.loads) do not, and what they find malformed must be malformed here:
+# a Python dict's repr logged as a line would otherwise be published as a record.
+_STRICT = {"allowSingleQuotes": "false"}
+_PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, **_STRICT}
 # How Spark (3.5 and 4.x) names the failure of a FAILFAST read at a line it cannot parse.
 MALFORMED_ON_FAST_PATH = "MALFORMED_RECORD_IN_PARSING"
 
@@ -192,7 +196,11 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     if all(value is None for value in values.values()):
         # Spark's reader refuses a read of no column at all: no field to read.
         return _json_records(_json_texts(spark, group), group)
-    read = spark.read.schema(schema).options(mode="FAILFAST", lineSep="\n").json(list(group.uris))
+    read = (
+        spark.read.schema(schema)
+        .options(mode="FAILFAST", lineSep="\n", **_STRICT)
+        .json(list(group.uris))
+    )
     frame = read.select("*", F.input_file_name()).toDF(*positional, FILE_PATH)
     return frame.select(
         *[_or_nothing(values[name]).alias(group.column_map[name]) for name in names],
