@@ -143,6 +143,9 @@ AGREEMENT_SHAPES = [
         "UTF-8",
         b'{"a": 1} {"a": 2}\n{"a": 7}, {"a": 8}\n{"a": 9}]\n{"a": 10} x\n{"a": NaN}\n\n{"a": 11}\n',
     ),
+    # Lines of Unicode line separators alone (U+0085, U+2028, U+2029), which Java's regular
+    # expressions end a line at, and one of ASCII whitespace alone: only the last is blank.
+    ("json", "UTF-8", b'{"a": 1}\n\xc2\x85\n\xe2\x80\xa8\n \xe2\x80\xa9\n \x0c\t\n{"a": 2}\n'),
     # Single quotes, which Spark's parser takes by default and the profiler's do not.
     ("json", "UTF-8", b'{\'a\': 1}\n{"a": \'x\'}\n{"a": "it\'s"}\n'),
     ("json", "UTF-8", b' \n [\n {"a": 1},\n null, [1], {"a": {"b": 2}}\n ]\n'),

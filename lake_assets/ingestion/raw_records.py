@@ -36,7 +36,10 @@ FILE_PATH = "_file_path"
 _TEXT = "_record_text"
 _OBJECT = "_record_is_object"
 _PARSED = "_record_parsed"
-_BLANK = r"^\s*$"
+# Blank as the profiler's bytes.strip() sees it: Java's \s is the same six ASCII characters, but
+# its $ also matches before a final U+0085, U+2028 or U+2029, which makes such a line blank here
+# and a malformed record to the profiler; \z is the end of the text alone.
+_BLANK = r"^\s*\z"
 # Jackson, Spark's JSON parser, takes 'single-quoted' names and text by default; the profiler's
 # parsers (pyarrow, json.loads) do not, and what they find malformed must be malformed here:
 # a Python dict's repr logged as a line would otherwise be published as a record.
