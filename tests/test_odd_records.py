@@ -146,6 +146,15 @@ AGREEMENT_SHAPES = [
     # Lines of Unicode line separators alone (U+0085, U+2028, U+2029), which Java's regular
     # expressions end a line at, and one of ASCII whitespace alone: only the last is blank.
     ("json", "UTF-8", b'{"a": 1}\n\xc2\x85\n\xe2\x80\xa8\n \xe2\x80\xa9\n \x0c\t\n{"a": 2}\n'),
+    # Bytes that are not UTF-8 (a lone byte, an overlong NUL, one in a name, an encoded
+    # surrogate), which Spark's parser read as U+FFFD; and NULs, from which json.loads of bytes
+    # guessed UTF-16: each such line is malformed.
+    (
+        "json",
+        "UTF-8",
+        b'{"a": 1}\n{"a": "\xff"}\n{"a": "\xc0\x80"}\n{"\x80": 1}\n{"a": "\xed\xa0\x80"}\n'
+        b'{\x00}\x00\n\xef\xbb\xbf{"a": 2}\n',
+    ),
     # Single quotes, which Spark's parser takes by default and the profiler's do not.
     ("json", "UTF-8", b'{\'a\': 1}\n{"a": \'x\'}\n{"a": "it\'s"}\n'),
     ("json", "UTF-8", b' \n [\n {"a": 1},\n null, [1], {"a": {"b": 2}}\n ]\n'),

@@ -171,6 +171,8 @@ def _parsed_lines(chunk: memoryview, first_line: int) -> Iterator[tuple[str, obj
     for number, line in enumerate(bytes(chunk).split(b"\n"), start=first_line):
         if line.strip():
             try:
-                yield f"line {number}", json.loads(line)
+                # Decoded first: json.loads guesses UTF-16 or UTF-32 for bytes with NULs in
+                # them, where Spark reads every line as UTF-8 (a BOM is skipped on both sides).
+                yield f"line {number}", json.loads(line.decode("utf-8-sig"))
             except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
                 yield _BadRecord(f"line {number}", _clip(_json_error(error)))

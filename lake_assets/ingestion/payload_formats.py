@@ -242,7 +242,7 @@ def _json_array_events(fh: IO[bytes]) -> Iterator[_Event]:
     # A JSON array is one document, so it is parsed whole and its memory grows with the file:
     # only max_bytes bounds it. Large feeds should send JSON lines, which stream.
     try:
-        document = json.loads(fh.read())
+        document = json.loads(fh.read().decode("utf-8-sig"))  # UTF-8 always: no guessing
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}: {error.msg} at column {error.colno}"
         raise MalformedPayload(f"not valid JSON: {where}") from error

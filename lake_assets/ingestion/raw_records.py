@@ -66,9 +66,12 @@ def reports_encoded_paths(group: PlannedInput) -> bool:
     """Whether `read_records` takes the group's files from Hadoop's text, JSON or CSV readers,
     which report a path percent-encoded, rather than from its binary reader, which reports it
     plain (custom readers, JSON arrays, encodings other than UTF-8)."""
-    return group.format == "csv" or (
-        group.format == "json" and not group.json_array and group.encoding == "UTF-8"
-    )
+    return group.format == "csv" or _utf8_lines(group)
+
+
+def _utf8_lines(group: PlannedInput) -> bool:
+    """Whether the group's files are JSON lines in UTF-8, which Spark's text reader reads."""
+    return group.format == "json" and not group.json_array and group.encoding == "UTF-8"
 
 
 def _custom_texts(spark: SparkSession, group: PlannedInput, reader) -> DataFrame:
@@ -92,7 +95,7 @@ def _custom_texts(spark: SparkSession, group: PlannedInput, reader) -> DataFrame
 def _json_texts(spark: SparkSession, group: PlannedInput) -> DataFrame:
     """(record text, file path): a line or an array element each; null for a null element."""
     uris = list(group.uris)
-    if not group.json_array and group.encoding == "UTF-8":
+    if _utf8_lines(group):
         lines = spark.read.option("lineSep", "\n").text(uris)
         return lines.select(
             F.col("value").alias(_TEXT), F.input_file_name().alias(FILE_PATH)
@@ -147,6 +150,16 @@ def _one_value(text: Column) -> Column:
     return F.coalesce(one, F.lit(False))
 
 
+def _valid_utf8(text: Column) -> Column:
+    """Whether a line's bytes are UTF-8. Spark's text reader keeps a line's bytes as they are,
+    and its JSON parser reads an invalid sequence as U+FFFD: such a record was published with
+    a character its file never held, where the profiler calls it malformed (ADR-0183)."""
+    if hasattr(F, "is_valid_utf8"):  # Spark 4
+        return F.is_valid_utf8(text)
+    raw = text.cast("binary")  # Spark 3.5 decodes an invalid sequence as U+FFFD
+    return F.encode(F.decode(raw, "UTF-8"), "UTF-8") == raw
+
+
 def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     names = list(group.column_map)
     tree = _name_tree(names)
@@ -167,6 +180,8 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     )
     if not group.json_array:  # an array's element is one value by construction
         malformed = malformed | ~_one_value(text)
+    if _utf8_lines(group):  # decoded from another encoding or by a reader: valid text
+        malformed = malformed | ~_valid_utf8(F.col(_TEXT))
     record = F.when(~malformed, F.col(_PARSED))
     return parsed.select(
         *[
