@@ -315,6 +315,24 @@ def test_a_line_of_two_objects_is_one_record_quarantined_with_its_text(lake, spa
     assert not failed.success and "hidden.json" in failure_message(failed)
 
 
+def test_a_record_profiled_malformed_is_not_published_where_spark_reads_it_whole(lake, spark):
+    """A JSON array's element that is a string holding an object (JSON encoded twice) is
+    malformed to the profiler; Spark reads an array's elements as text, so it read the string's
+    content as a record. The audit compares the malformed counts and refuses the file, naming
+    it, rather than publish a record profiling rejected (ADR-0185)."""
+    day = "2026-03-02"
+    cards = [card(n, day) for n in range(3)]
+    lake.deliver(CARDS, day, "twice.json", json.dumps([cards[0], json.dumps(cards[1]), cards[2]]))
+    assert lake.profile(CARDS, day).success
+    [record] = lake.registry.raw_files(CARDS)
+    assert (record.row_count, record.malformed_rows) == (2, 1)
+    failed = lake.promote(CARDS, day)
+    assert not failed.success
+    message = failure_message(failed)
+    assert "Spark found 0 malformed records, profiling 1" in message
+    assert "twice.json: Spark found 0 malformed records, profiling 1" in message
+
+
 # --- item 8: no rows, no evidence ------------------------------------------------------------------
 
 

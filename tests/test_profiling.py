@@ -179,6 +179,19 @@ def test_a_null_line_is_malformed(tmp_path):
     assert (profile.row_count, profile.malformed_rows) == (2, 2)
 
 
+def test_objects_nested_hundreds_deep_are_records_not_a_crash(tmp_path):
+    """pyarrow reads objects nested ~500 deep, and walking their type recursed past Python's
+    limit (RecursionError, no reason, no dead letter): such lines are now read by json.loads,
+    as Spark reads them; past json.loads' own limit the payload is malformed, with its reason."""
+    path = tmp_path / "payload.json"
+    deep = [b'{"a":' * depth + b"1" + b"}" * depth for depth in (494, 900)]
+    path.write_bytes(b"\n".join(deep) + b"\n")
+    profile = profile_file(path, "json")
+    assert (profile.row_count, profile.malformed_rows) == (2, 0)
+    path.write_bytes(b'{"a":' * 1200 + b"1" + b"}" * 1200 + b"\n")
+    assert "RecursionError" in malformed_reason(path, "json")
+
+
 def test_entirely_invalid_json_names_the_first_bad_line(tmp_path):
     path = tmp_path / "payload.json"
     path.write_text("\nnot json\n{also: not}\n")
@@ -296,6 +309,26 @@ def test_csv_types_widen_across_blocks(tmp_path):
     profile = profile_csv(tmp_path, text, block_size=256)
 
     assert profile.field_types() == {"v": "double", "d": "timestamp"}
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("a,,b", "line 1, column 2 has no name"),
+        ("id,a,id", "line 1 names column 1 ('id') again in column 3 ('id')"),
+        ("Amount,amount,x", "line 1 names column 1 ('Amount') again in column 2 ('amount')"),
+    ],
+)
+def test_a_csv_header_spark_would_rename_is_malformed(tmp_path, header, reason):
+    """Spark's CSV reader renames an empty or repeated name, so promotion would publish that
+    column empty: the payload is refused at profiling instead, naming the column."""
+    path = tmp_path / "payload.csv"
+    path.write_text(f"{header}\n1,2,3\n")
+    assert malformed_reason(path, "csv") == f"not valid CSV: {reason}" + (
+        "; names differing only in case are one column to Spark, Glue and Athena"
+        if "again" in reason
+        else ""
+    )
 
 
 def test_header_only_csv_has_fields_and_no_rows(tmp_path):

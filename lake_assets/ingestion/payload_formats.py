@@ -120,7 +120,9 @@ def _arrow_batch(
     try:
         table, pins = _read_chunk(chunk, pins)
         batch = _table_batch(table, "typed")
-    except (pa.ArrowException, UnicodeDecodeError):  # the latter from invalid UTF-8 keys
+    # UnicodeDecodeError from invalid UTF-8 keys; RecursionError from walking a type nested
+    # some 500 deep, which pyarrow reads and json.loads (iterated by _flat) takes too.
+    except (pa.ArrowException, UnicodeDecodeError, RecursionError):
         return None, pins
     if _has_empty_row(table) or _values_apart(table.num_rows, lines, chunk):
         return None, pins
@@ -269,6 +271,23 @@ def _custom_events(fh: IO[bytes], encoding: str, reader) -> Iterator[_Event]:
 # --- CSV -----------------------------------------------------------------------------------------
 
 
+def _check_header(names: list[str]) -> None:
+    """Refuses a header that Spark's CSV reader would rename: an empty name (read as `_c<i>`)
+    or a name given twice in any case (each read with its position appended). Promotion finds
+    columns by the profiled names, so such a column was published empty (ADR-0185)."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise MalformedPayload(f"not valid CSV: line 1, column {position} has no name")
+        first = seen.setdefault(name.lower(), position)
+        if first != position:
+            raise MalformedPayload(
+                f"not valid CSV: line 1 names column {first} ({names[first - 1]!r}) again in "
+                f"column {position} ({name!r}); names differing only in case are one column "
+                "to Spark, Glue and Athena"
+            )
+
+
 def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
     read = pcsv.ReadOptions(block_size=block_size)
     # Exports quote multi-line memos and addresses; allowing that costs pyarrow some parallelism.
@@ -282,6 +301,7 @@ def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
             raise MalformedPayload(
                 "not valid CSV: line 1 is JSON, not a header; the source declares format csv"
             )
+        _check_header(names)
         # All text, typed per block by _TEXT_DETECTORS: pyarrow would fix each column's type
         # from the first block and fail on a later block that widens it.
         convert = pcsv.ConvertOptions(

@@ -43,6 +43,7 @@ from lake_assets.tables.types import SPARK_TYPES
 ZONE = "_zone"
 PUBLISHED, QUARANTINED = "published", "quarantined"
 REASONS = "_reject_reasons"
+MALFORMED = "malformed record"  # the first reason of a record that is not one JSON object
 RAW_RECORD = "_raw_record"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
 log = logging.getLogger(__name__)
@@ -79,9 +80,12 @@ class PromotionResult:
     missing_keys: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     # A few violating rows per partition and rule, as text: {partition: {rule: [row]}}
     violation_samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
-    # Records read per raw key; counted only when rows_read differs from what profiling
-    # counted, so that the audit can name the files that disagree.
+    # Records read that are not one JSON object, counted while writing like rows_read.
+    malformed_read: int = 0
+    # Records read, and malformed ones, per raw key; counted only when Spark and profiling
+    # disagree on either, so that the audit can name the files that do.
     rows_read_by_file: dict[str, int] = field(default_factory=dict)
+    malformed_by_file: dict[str, int] = field(default_factory=dict)
     # Why Spark's JSON reader refused a file profiled as all objects, which was then read as
     # text lines (ADR-0180); "" when it did not.
     fast_read_refused: str = ""
@@ -121,7 +125,7 @@ def _typed(frame: DataFrame, plan: PromotionPlan, partitioner=None) -> DataFrame
         casts.append(typed.alias(column))
         if kind not in ("string", "json"):  # text always fits
             unfit[column] = (raw.isNotNull() & typed.isNull(), kind)
-    failures = [F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed record"))] + [
+    failures = [F.when(F.col(CORRUPT).isNotNull(), F.lit(MALFORMED))] + [
         F.when(
             fails,
             F.concat(
@@ -228,6 +232,7 @@ def _promote(
             F.count(F.lit(1)).alias("read"),
             F.count_if(in_window & valid).alias("published"),
             F.count_if(in_window & ~valid).alias("quarantined"),
+            F.count_if(F.col(REASONS).startswith(MALFORMED)).alias("malformed"),
         )
         .filter(in_window)
         .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
@@ -245,10 +250,17 @@ def _promote(
         raise
     counted = observation.get
     profiled = {key: n for group in plan.inputs for key, n in group.records.items()}
-    by_file = {}
-    if profiled and counted["read"] != sum(profiled.values()):
+    profiled_malformed = sum(n for group in plan.inputs for n in group.malformed.values())
+    by_file, malformed_by_file = {}, {}
+    if profiled and (
+        counted["read"] != sum(profiled.values()) or counted["malformed"] < profiled_malformed
+    ):
         # Off the happy path: one more read of the inputs, counting records per file.
-        by_file = {key: n for key, n in frame.groupBy("_source_file").count().collect()}
+        per_file = frame.groupBy("_source_file").agg(
+            F.count(F.lit(1)), F.count_if(F.col(CORRUPT).isNotNull())
+        )
+        for key, records, malformed in per_file.collect():
+            by_file[key], malformed_by_file[key] = records, malformed
         if hooks.frame_transform is not None and sum(by_file.values()) != counted["read"]:
             raise HookBroken(
                 "frame_transform",
@@ -281,7 +293,9 @@ def _promote(
         violations=violations,
         missing_keys=missing_keys,
         violation_samples=samples,
+        malformed_read=counted["malformed"],
         rows_read_by_file=by_file,
+        malformed_by_file=malformed_by_file,
     )
 
 

@@ -76,6 +76,8 @@ class PlannedInput:
     encoding: str = "UTF-8"
     # raw key -> records profiling counted in it (rows and malformed), for the audit
     records: dict[str, int] = field(default_factory=dict)
+    # raw key -> malformed records among them, where profiling found any (ADR-0185)
+    malformed: dict[str, int] = field(default_factory=dict)
     # JSON lines in UTF-8 of which profiling found every record to be an object (no malformed
     # line): Spark's JSON reader may read them (raw_records._object_lines, ADR-0123).
     objects_only: bool = False
@@ -244,6 +246,7 @@ def plan_promotion(
                 json_array=json_array,
                 encoding=encoding,
                 records={r.key: r.row_count + r.malformed_rows for r in records},
+                malformed={r.key: r.malformed_rows for r in records if r.malformed_rows},
                 objects_only=objects_only,
             )
         )

@@ -59,6 +59,14 @@ def audit(plan: PromotionPlan, result: PromotionResult, expected_read: int) -> l
             f"read {result.rows_read} rows from the input files, profiling counted {expected_read}"
         )
         problems += disagreeing_files(plan, result)
+    profiled_malformed = sum(n for group in plan.inputs for n in group.malformed.values())
+    if result.malformed_read < profiled_malformed:
+        # The other way round is safe: a record profiled as good, quarantined with its text.
+        problems.append(
+            f"Spark found {result.malformed_read} malformed records, profiling "
+            f"{profiled_malformed}: a record profiling found malformed would be published"
+        )
+        problems += malformed_elsewhere(plan, result)
     written = result.partitions.values()
     for zone, observed, footers in (
         ("published", result.observed_published, sum(r.rows_published for r in written)),
@@ -80,12 +88,26 @@ def disagreeing_files(plan: PromotionPlan, result: PromotionResult) -> list[str]
     command that lets the rest of its partitions publish."""
     return [
         f"{key}: Spark read {result.rows_read_by_file.get(key, 0)} records, profiling counted "
-        f"{profiled} (to publish without it: lake raw set-aside {plan.dataset} {key} "
-        '--reason "...")'
+        f"{profiled} {_set_aside(plan, key)}"
         for group in plan.inputs
         for key, profiled in group.records.items()
         if result.rows_read_by_file and result.rows_read_by_file.get(key, 0) != profiled
     ]
+
+
+def malformed_elsewhere(plan: PromotionPlan, result: PromotionResult) -> list[str]:
+    """One problem per raw file in which Spark found fewer malformed records than profiling."""
+    return [
+        f"{key}: Spark found {result.malformed_by_file.get(key, 0)} malformed records, "
+        f"profiling {profiled} {_set_aside(plan, key)}"
+        for group in plan.inputs
+        for key, profiled in group.malformed.items()
+        if result.malformed_by_file.get(key, 0) < profiled
+    ]
+
+
+def _set_aside(plan: PromotionPlan, key: str) -> str:
+    return f'(to publish without it: lake raw set-aside {plan.dataset} {key} --reason "...")'
 
 
 def move_quarantine(storage: LakeStorage, plan: PromotionPlan, run_id: str) -> dict[str, str]:
