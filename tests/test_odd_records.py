@@ -318,19 +318,24 @@ def test_a_line_of_two_objects_is_one_record_quarantined_with_its_text(lake, spa
 def test_a_record_profiled_malformed_is_not_published_where_spark_reads_it_whole(lake, spark):
     """A JSON array's element that is a string holding an object (JSON encoded twice) is
     malformed to the profiler; Spark reads an array's elements as text, so it read the string's
-    content as a record. The audit compares the malformed counts and refuses the file, naming
-    it, rather than publish a record profiling rejected (ADR-0185)."""
+    content as a record. Delivered beside a file where Spark finds one malformed record more
+    than profiling (`-Inf`: pyarrow reads it, Jackson does not), the totals agree, yet the
+    audit names the file that would publish a record profiling rejected (ADR-0185)."""
     day = "2026-03-02"
-    cards = [card(n, day) for n in range(3)]
+    cards = [card(n, day) for n in range(5)]
     lake.deliver(CARDS, day, "twice.json", json.dumps([cards[0], json.dumps(cards[1]), cards[2]]))
+    inf = json.dumps(cards[4]).replace('"amount": 12.5', '"amount": -Inf')
+    lake.deliver(CARDS, day, "inf.json", f"{json.dumps(cards[3])}\n{inf}\n")
     assert lake.profile(CARDS, day).success
-    [record] = lake.registry.raw_files(CARDS)
-    assert (record.row_count, record.malformed_rows) == (2, 1)
+    profiled = {r.key.endswith("twice.json"): r for r in lake.registry.raw_files(CARDS)}
+    assert (profiled[True].row_count, profiled[True].malformed_rows) == (2, 1)
+    assert (profiled[False].row_count, profiled[False].malformed_rows) == (2, 0)
     failed = lake.promote(CARDS, day)
     assert not failed.success
     message = failure_message(failed)
-    assert "Spark found 0 malformed records, profiling 1" in message
+    assert "Spark found 1 malformed records, profiling 1" in message
     assert "twice.json: Spark found 0 malformed records, profiling 1" in message
+    assert "inf.json:" not in message  # one more malformed record is quarantined, not refused
 
 
 # --- item 8: no rows, no evidence ------------------------------------------------------------------

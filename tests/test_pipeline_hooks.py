@@ -7,12 +7,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 import yaml
 from dagster import build_schedule_context, build_sensor_context
 from lake_harness import Lake, failure_message, sources_file
+from pyspark.sql import functions as F
 
 from lake_assets.definitions import build_definitions
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
@@ -133,6 +135,19 @@ def test_a_hook_that_breaks_its_contract_fails_naming_itself(spark, tmp_path):
         promote(spark, plan, str(tmp_path / "d"), PipelineHooks(partitioner=lambda d: "friday"))
     with pytest.raises(HookBroken, match=r"drops_rows changed the number of rows \(2 in, 1 out\)"):
         promote(spark, plan, str(tmp_path / "c"), PipelineHooks(frame_transform=drops_rows))
+
+    def overwrites_reasons(frame):  # should add its reason after those already there
+        return frame.withColumn("_reject_reasons", F.lit("checked by hand"))
+
+    # A malformed line, whose reason the hook drops: the audit would think it published.
+    bad = tiny_plan(tmp_path / "bad", json.dumps(RECORDS[0]) + "\nnot json\n")
+    bad = replace(bad, inputs=(replace(bad.inputs[0], malformed={KEY: 1}),))
+    with pytest.raises(
+        HookBroken,
+        match=r"overwrites_reasons changed the reasons of malformed records \(1 in, 0 out",
+    ):
+        hooks = PipelineHooks(frame_transform=overwrites_reasons)
+        promote(spark, bad, str(tmp_path / "e"), hooks)
 
 
 def test_a_reader_reads_a_custom_format_alike_in_the_profiler_and_in_spark(spark, tmp_path):

@@ -14,6 +14,7 @@ zones is what keeps promotion a single pass (ADR-0011). Readers use the catalog'
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
@@ -225,6 +226,7 @@ def _promote(
         rows = rows.withColumn(REASONS, F.nullif(F.concat_ws("; ", REASONS, dropped), F.lit("")))
     in_window = F.col(PARTITION).isin([date.fromisoformat(p) for p in plan.partitions])
     valid = F.col(REASONS).isNull()
+    malformed = (F.col(REASONS) == MALFORMED) | F.col(REASONS).startswith(f"{MALFORMED}; ")
     observation = Observation(f"promote_{plan.dataset}")
     writer = (
         rows.observe(
@@ -232,7 +234,12 @@ def _promote(
             F.count(F.lit(1)).alias("read"),
             F.count_if(in_window & valid).alias("published"),
             F.count_if(in_window & ~valid).alias("quarantined"),
-            F.count_if(F.col(REASONS).startswith(MALFORMED)).alias("malformed"),
+            F.count_if(malformed).alias("malformed"),
+            # Which files hold them, as a sum of their keys' CRC-32 (zlib's): counts shifted
+            # between files (one more here, one fewer there) do not cancel out in it.
+            F.sum(F.when(malformed, F.crc32(F.col("_source_file").cast("binary")))).alias(
+                "malformed_files"
+            ),
         )
         .filter(in_window)
         .withColumn(ZONE, F.when(valid, F.lit(PUBLISHED)).otherwise(F.lit(QUARANTINED)))
@@ -250,25 +257,22 @@ def _promote(
         raise
     counted = observation.get
     profiled = {key: n for group in plan.inputs for key, n in group.records.items()}
-    profiled_malformed = sum(n for group in plan.inputs for n in group.malformed.values())
+    malformed_profiled = [(k, n) for group in plan.inputs for k, n in group.malformed.items()]
     by_file, malformed_by_file = {}, {}
     if profiled and (
-        counted["read"] != sum(profiled.values()) or counted["malformed"] < profiled_malformed
+        counted["read"] != sum(profiled.values())
+        or counted["malformed"] != sum(n for _, n in malformed_profiled)
+        or (counted["malformed_files"] or 0)
+        != sum(n * zlib.crc32(key.encode()) for key, n in malformed_profiled)
     ):
         # Off the happy path: one more read of the inputs, counting records per file.
         per_file = frame.groupBy("_source_file").agg(
             F.count(F.lit(1)), F.count_if(F.col(CORRUPT).isNotNull())
         )
-        for key, records, malformed in per_file.collect():
-            by_file[key], malformed_by_file[key] = records, malformed
-        if hooks.frame_transform is not None and sum(by_file.values()) != counted["read"]:
-            raise HookBroken(
-                "frame_transform",
-                hooks.frame_transform,
-                f"changed the number of rows ({sum(by_file.values())} in, {counted['read']} "
-                f"out): it may not drop or add rows; to quarantine a row, give it a reason in "
-                f"{REASONS}",
-            )
+        for key, records, malformed_records in per_file.collect():
+            by_file[key], malformed_by_file[key] = records, malformed_records
+        if hooks.frame_transform is not None:
+            _check_frame_transform(hooks, counted, by_file, malformed_by_file)
     wrote_any = counted["published"] + counted["quarantined"] > 0
     # One read of what was written serves the audit and the contract counts.
     written = spark.read.parquet(output_uri) if wrote_any else None
@@ -299,6 +303,28 @@ def _promote(
     )
 
 
+def _check_frame_transform(
+    hooks: PipelineHooks, counted: dict, by_file: dict[str, int], malformed: dict[str, int]
+) -> None:
+    """A frame_transform may add rows' reasons but not drop rows, nor a reason already there:
+    what was read (per file, before it) and what came out of it must agree."""
+    said = None
+    if sum(by_file.values()) != counted["read"]:
+        said = f"changed the number of rows ({sum(by_file.values())} in, {counted['read']} out)"
+    elif sum(malformed.values()) != counted["malformed"]:
+        said = (
+            f"changed the reasons of malformed records ({sum(malformed.values())} in, "
+            f"{counted['malformed']} out still starting {MALFORMED!r})"
+        )
+    if said:
+        raise HookBroken(
+            "frame_transform",
+            hooks.frame_transform,
+            f"{said}: it may not drop or add rows; to quarantine a row, add a reason to "
+            f"{REASONS} after those already there",
+        )
+
+
 def internal_columns(plan: PromotionPlan) -> list[str]:
     """Columns written beside the data for the audit, never served to readers."""
     return [REASONS, RAW_RECORD] + ([VIOLATIONS] if plan.contract is not None else [])
@@ -308,7 +334,7 @@ def _lateness(written: DataFrame, plan: PromotionPlan) -> dict[str, float]:
     """p50, p95 and p99 of processing time minus event time, in hours, over the rows written
     (the window's, both zones; a row whose event time is unreadable has none). Read back from
     the run folder: two Parquet columns, where the same sketch in the write's Observation fed
-    every row through it inside the one pass, about a tenth of promotion's CPU (ADR-0184)."""
+    every row through it inside the one pass (ADR-0184)."""
     event_time = try_cast(plan.event_time_column, "timestamp")
     hours = (F.unix_micros(F.col("_ingested_at")) - F.unix_micros(event_time)) / 3_600_000_000
     [quantiles] = written.select(F.percentile_approx(hours, LATENESS_QUANTILES)).first()
