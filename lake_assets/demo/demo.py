@@ -26,8 +26,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from dagster import AssetKey
-
 from lake_assets.classification.assets import classification_key_of
 from lake_assets.cli.runs import dagster_instance, materialize_partitions, report_run
 from lake_assets.contracts.model import lake_contracts, load_contracts
@@ -37,6 +35,7 @@ from lake_assets.demo.demo_data import customers_snapshot, generate, write_csv
 from lake_assets.demo.layers import play_layers
 from lake_assets.demo.medallion_data import demo_start, generate_medallion
 from lake_assets.demo.slo import play_slo
+from lake_assets.events.sensors import default_target_selection
 from lake_assets.graph import referential_rechecks
 from lake_assets.history.apply import history_as_of
 from lake_assets.history.assets import history_key_of
@@ -103,7 +102,7 @@ def _correct_a_snapshot(
         key
         for rule in referential_rechecks(lake_contracts(settings), settings)
         if rule.inputs == ("customers",)
-        for key in [AssetKey.from_user_string(rule.target)]
+        for key in default_target_selection(rule)
         if resources["registry"].versions(dataset_of(key))  # nothing delivered: nothing to check
     ]
     for key, partition in (

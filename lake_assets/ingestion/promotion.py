@@ -257,13 +257,13 @@ def _promote(
         raise
     counted = observation.get
     profiled = {key: n for group in plan.inputs for key, n in group.records.items()}
-    malformed_profiled = [(k, n) for group in plan.inputs for k, n in group.malformed.items()]
+    malformed_profiled = plan.malformed_profiled
     by_file, malformed_by_file = {}, {}
     if profiled and (
         counted["read"] != sum(profiled.values())
-        or counted["malformed"] != sum(n for _, n in malformed_profiled)
+        or counted["malformed"] != sum(malformed_profiled.values())
         or (counted["malformed_files"] or 0)
-        != sum(n * zlib.crc32(key.encode()) for key, n in malformed_profiled)
+        != sum(n * zlib.crc32(key.encode()) for key, n in malformed_profiled.items())
     ):
         # Off the happy path: one more read of the inputs, counting records per file.
         per_file = frame.groupBy("_source_file").agg(

@@ -111,6 +111,11 @@ class PromotionPlan:
     def input_keys(self) -> list[str]:
         return [key for group in self.inputs for key in group.keys]
 
+    @property
+    def malformed_profiled(self) -> dict[str, int]:
+        """Raw key -> malformed records profiling counted in it, for the files with any."""
+        return {key: n for group in self.inputs for key, n in group.malformed.items()}
+
     def to_dict(self) -> dict:
         return asdict(self)
 

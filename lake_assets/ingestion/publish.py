@@ -59,7 +59,7 @@ def audit(plan: PromotionPlan, result: PromotionResult, expected_read: int) -> l
             f"read {result.rows_read} rows from the input files, profiling counted {expected_read}"
         )
         problems += disagreeing_files(plan, result)
-    profiled_malformed = sum(n for group in plan.inputs for n in group.malformed.values())
+    profiled_malformed = sum(plan.malformed_profiled.values())
     # Files are compared where the job found the two sides apart (ADR-0185). Spark finding
     # more is safe: a record profiled as good, quarantined with its text.
     short = malformed_elsewhere(plan, result) if result.malformed_by_file else []
@@ -102,8 +102,7 @@ def malformed_elsewhere(plan: PromotionPlan, result: PromotionResult) -> list[st
     return [
         f"{key}: Spark found {result.malformed_by_file.get(key, 0)} malformed records, "
         f"profiling {profiled} {_set_aside(plan, key)}"
-        for group in plan.inputs
-        for key, profiled in group.malformed.items()
+        for key, profiled in plan.malformed_profiled.items()
         if result.malformed_by_file.get(key, 0) < profiled
     ]
 

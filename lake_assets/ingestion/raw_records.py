@@ -30,6 +30,7 @@ from pyspark.sql import types as T
 
 from lake_assets.ingestion.promotion_plan import PlannedInput
 from lake_assets.pipelines.hooks import record_texts
+from lake_assets.runtime.columns import valid_utf8
 
 CORRUPT = "_corrupt_record"
 FILE_PATH = "_file_path"
@@ -150,16 +151,6 @@ def _one_value(text: Column) -> Column:
     return F.coalesce(one, F.lit(False))
 
 
-def _valid_utf8(text: Column) -> Column:
-    """Whether a line's bytes are UTF-8. Spark's text reader keeps a line's bytes as they are,
-    and its JSON parser reads an invalid sequence as U+FFFD: such a record was published with
-    a character its file never held, where the profiler calls it malformed (ADR-0183)."""
-    if hasattr(F, "is_valid_utf8"):  # Spark 4
-        return F.is_valid_utf8(text)
-    raw = text.cast("binary")  # Spark 3.5 decodes an invalid sequence as U+FFFD
-    return F.encode(F.decode(raw, "UTF-8"), "UTF-8") == raw
-
-
 def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     names = list(group.column_map)
     tree = _name_tree(names)
@@ -181,7 +172,9 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     if not group.json_array:  # an array's element is one value by construction
         malformed = malformed | ~_one_value(text)
     if _utf8_lines(group):  # decoded from another encoding or by a reader: valid text
-        malformed = malformed | ~_valid_utf8(F.col(_TEXT))
+        # Spark's text reader keeps a line's bytes as they are, and its JSON parser reads a bad
+        # sequence as U+FFFD: published with a character its file never held (ADR-0183).
+        malformed = malformed | ~valid_utf8(F.col(_TEXT))
     record = F.when(~malformed, F.col(_PARSED))
     return parsed.select(
         *[
