@@ -195,9 +195,15 @@ def test_conditional_write_keeps_one_event_per_idempotency_key(store):
     assert store.latest("customers", "2026-01-01") is None
 
 
-def test_writers_racing_to_record_one_event_leave_one(store):
+def test_writers_racing_to_record_one_event_leave_one(sqlite_store):
     """Eight publishers announcing the same version at the same moment (at-least-once delivery
-    from several runs): the conditional write lets exactly one of them record it."""
+    from several runs): the conditional write lets exactly one of them record it.
+
+    The local store only: moto's DynamoDB evaluates a condition and writes in two steps across
+    its server's request threads, so under load two writers can both pass it, which real
+    DynamoDB never allows. The Dynamo store's conditional write is checked one writer at a time
+    by the tests above and below, where moto applies the condition as AWS does."""
+    store = sqlite_store
     import threading
 
     event, start = ready("customers"), threading.Barrier(8)
