@@ -37,6 +37,13 @@ def _land(settings, res, tmp_path, source_id: str, name: str, content: str, sour
             f'{{"email": "{EMAIL}", "phone": "{PHONE}"}}\n' * 2,
             "line 1 is JSON",
         ),
+        # Keys that are one column to Spark, Glue and Athena (ADR-0186): named, not their values.
+        (
+            "card_transactions",
+            "k.json",
+            f'{{"email": "{EMAIL}", "Email": "{PHONE}"}}\n',
+            "fields 'Email' and 'email': one column (email)",
+        ),
     ],
 )
 def test_dead_letter_reasons_name_the_place_not_the_values(

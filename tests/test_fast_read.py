@@ -25,7 +25,8 @@ def _plan(tmp_path, files: dict, columns=None, objects_only=False, fmt="json", l
     """A promotion plan over `files` ({raw key: payload}) written in a local lake under
     tmp_path, as the planner makes it: by default two text columns and the lineage, the day
     2026-03-02, every file landed at noon (or as `landed` says, per key)."""
-    from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
+    from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS
+    from lake_assets.ingestion.promotion_plan import PlannedInput, PromotionPlan
     from resources.storage import LocalStorage
 
     storage = LocalStorage(tmp_path)
@@ -54,7 +55,8 @@ def test_a_line_only_sparks_json_reader_refuses_is_quarantined_with_its_text(spa
     """Profiling found every line one object, so the plan reads the file with Spark's JSON
     reader, which stops at a line it cannot parse (ADR-0180): were the two to disagree, the
     file is read again as text, and the line is quarantined with its text, not lost."""
-    from lake_assets.ingestion.promotion import QUARANTINED, RAW_RECORD, REASONS, ZONE, promote
+    from lake_assets.ingestion.curated_columns import RAW_RECORD, REASONS, ZONE
+    from lake_assets.ingestion.promotion import QUARANTINED, promote
 
     cut_short = '{"id": "2", "at": "2026-03-02T11:00:00Z"'
     lines = '{"id": "1", "at": "2026-03-02T10:00:00Z"}\n' + cut_short + "\n"

@@ -39,7 +39,16 @@ def _lake_cli(lake, monkeypatch, *argv) -> int:
 def test_field_names_with_backticks_dots_and_spaces_promote_and_read_back(lake, spark):
     day = "2026-03-02"
     odd = [
-        {**card(n, day), "memo`x": f"m{n}", "ref.no": f"R{n}", "branch code": f"B{n}"}
+        {
+            **card(n, day),
+            "memo`x": f"m{n}",
+            "ref.no": f"R{n}",
+            "branch code": f"B{n}",
+            # Keys holding a dot below the top, and a dotted key holding an object: the profile
+            # names each "merchant.site.id", "app.v1.build", as it would nested objects.
+            "merchant": {"name": "Grab", "site.id": f"S{n}"},
+            "app.v1": {"build": f"b{n}"},
+        }
         for n in range(4)
     ]
     lake.deliver(CARDS, day, "odd-keys.json", _lines(odd))
@@ -60,6 +69,8 @@ def test_field_names_with_backticks_dots_and_spaces_promote_and_read_back(lake, 
     assert cards["TXN-00002"]["memo_x"] == "m2"
     assert cards["TXN-00002"]["ref__no"] == "R2"  # a literal dotted key reads like a nested one
     assert cards["TXN-00002"]["branch_code"] == "B2"
+    assert cards["TXN-00002"]["merchant__site__id"] == "S2"  # was null: read as merchant.site
+    assert cards["TXN-00002"]["app__v1__build"] == "b2"
     customers = {r["customer_id"]: r for r in lake.rows(spark, CUSTOMERS).collect()}
     assert customers["C00002"]["_nick_"] == "dog"
     assert customers["C00002"]["home_town"] == "KL"
@@ -176,10 +187,11 @@ AGREEMENT_SHAPES = [
 
 @pytest.mark.parametrize(("fmt", "encoding", "content"), AGREEMENT_SHAPES)
 def test_profiler_and_spark_count_the_same_records(spark, tmp_path, fmt, encoding, content):
+    from lake_assets.ingestion.curated_columns import column_name
     from lake_assets.ingestion.payload_errors import MalformedPayload
     from lake_assets.ingestion.payload_reading import is_json_array, utf8_view
     from lake_assets.ingestion.profiling import profile_file
-    from lake_assets.ingestion.promotion_plan import PlannedInput, column_name
+    from lake_assets.ingestion.promotion_plan import PlannedInput
     from lake_assets.ingestion.raw_records import read_records
 
     path = tmp_path / f"payload.{fmt}"
@@ -219,8 +231,9 @@ def test_profiler_and_spark_count_the_same_records(spark, tmp_path, fmt, encodin
 def test_every_record_names_the_file_it_came_from(spark, tmp_path, fmt, objects_only, json_array):
     """Each reader of raw_records (text lines, Spark's JSON reader, whole documents, CSV) gives
     every record its own file's path, also where Spark reads several files in one task."""
+    from lake_assets.ingestion.curated_columns import FILE_PATH
     from lake_assets.ingestion.promotion_plan import PlannedInput
-    from lake_assets.ingestion.raw_records import FILE_PATH, read_records
+    from lake_assets.ingestion.raw_records import read_records
 
     paths = []
     for n in range(3):

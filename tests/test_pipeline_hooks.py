@@ -18,10 +18,11 @@ from pyspark.sql import functions as F
 
 from lake_assets.definitions import build_definitions
 from lake_assets.ingestion.asset_keys import curated_key_of, registry_key_of
+from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS
 from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.profiling import profile_file
 from lake_assets.ingestion.promotion import promote
-from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
+from lake_assets.ingestion.promotion_plan import PlannedInput, PromotionPlan
 from lake_assets.pipelines.hooks import HookBroken, PipelineHooks, transformed_record
 from lake_assets.pipelines.stamp import Generation
 from lake_assets.runtime.jobs import job_function

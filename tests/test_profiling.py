@@ -330,6 +330,62 @@ def test_a_csv_header_spark_would_rename_is_malformed(tmp_path, header, reason):
     )
 
 
+@pytest.mark.parametrize(
+    ("fmt", "content", "reason"),
+    [
+        (
+            "json",
+            '{"id": 1, "memo": "a", "MEMO": "b"}\n',
+            "fields 'MEMO' and 'memo': one column (memo) to Spark, Glue and Athena",
+        ),
+        (  # one spelling per record: still one column
+            "json",
+            '{"id": 1, "memo": "a"}\n{"id": 2, "Memo": "b"}\n',
+            "fields 'Memo' and 'memo': one column (memo) to Spark, Glue and Athena",
+        ),
+        (
+            "json",
+            '{"id": 1, "branch code": "a", "branch_code": "b"}\n',
+            "fields 'branch code' and 'branch_code': one column (branch_code) to Spark, Glue "
+            "and Athena",
+        ),
+        (
+            "json",
+            '{"id": 1, "ref": {"no": "a"}, "REF__NO": "b"}\n',
+            "fields 'REF__NO' and 'ref.no': one column (ref__no) to Spark, Glue and Athena",
+        ),
+        (
+            "json",
+            '{"id": 1, "_source_file": "x.csv"}\n',
+            "field '_source_file': '_source_file' is a column name the lake uses itself",
+        ),
+        (
+            "json",
+            '{"id": 1, "_corrupt_record": "x"}\n',
+            "field '_corrupt_record': '_corrupt_record' is a column name the lake uses itself",
+        ),
+        (
+            "csv",
+            "id,Event Date\n1,2026-03-02\n",
+            "field 'Event Date': 'event_date' is a column name the lake uses itself",
+        ),
+    ],
+)
+def test_fields_that_cannot_each_be_a_curated_column_are_malformed(tmp_path, fmt, content, reason):
+    """Published as they were, Spark failed the promotion (COLUMN_ALREADY_EXISTS,
+    AMBIGUOUS_REFERENCE) or, for `_source_file`, published the lake's value in place of the
+    source's: the payload is refused at profiling instead, naming the fields (ADR-0186)."""
+    path = tmp_path / f"payload.{fmt}"
+    path.write_text(content)
+    assert malformed_reason(path, fmt) == f"fields the lake cannot publish: {reason}"
+
+
+def test_a_field_named_like_a_lake_column_but_not_one_is_profiled(tmp_path):
+    path = tmp_path / "payload.json"
+    path.write_text('{"_id": "a", "source_file": "x", "zone": 1}\n')
+    assert [f.name for f in profile_file(path, "json").fields] == ["_id", "source_file", "zone"]
+
+
 def test_header_only_csv_has_fields_and_no_rows(tmp_path):
     profile = profile_csv(tmp_path, "a,b,c\n")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lake_assets.ingestion.profiling import FieldProfile, FileProfile
+from lake_assets.ingestion.promotion_plan import plan_promotion
 from lake_assets.ingestion.rename_detection import name_similarity
 from lake_assets.ingestion.schema_registry import (
     SchemaRegistryError,
@@ -276,6 +278,42 @@ def test_approval_must_resolve_every_breaking_change():
     )
     assert registry.history[-1].approved_removals == ["merchant"]
     assert "merchant" in canonical_schema(registry.history)
+
+
+def test_a_new_spelling_accepted_beside_the_removed_one_is_refused_for_a_rename():
+    """`Memo` replacing `memo`, approved as an addition and a removal, would keep both as curated
+    columns, which Spark, Glue and Athena take for one (ADR-0186): the approval is refused
+    and says to map one onto the other; the rename is approved."""
+    registry = Registry()
+    registry.observe(observed(id="string", memo="string"))
+    breaking = registry.observe(observed(id="string", Memo="string"))
+    with pytest.raises(SchemaRegistryError) as refused:
+        registry.approve(breaking.version, removals=["memo"])
+    assert str(refused.value) == (
+        f"cards {breaking.version} approved so would publish fields that cannot each be a "
+        "curated column: fields 'Memo' and 'memo': one column (memo) to Spark, Glue and Athena; "
+        "map the new spelling onto the old one with --rename NEW=OLD"
+    )
+    assert blocking_version(registry.history) == breaking
+    registry.approve(breaking.version, renames={"Memo": "memo"})
+    assert canonical_schema(registry.history) == {"id": "string", "memo": "string"}
+
+
+def test_a_registry_approved_before_the_refusal_is_refused_by_the_plan_naming_the_fields():
+    """A registry whose versions were accepted before profiling and approval refused such
+    fields: promotion fails with the lake's reason, not Spark's COLUMN_ALREADY_EXISTS."""
+    registry = Registry()
+    registry.observe(observed(id="string", memo="string", transaction_date="timestamp"))
+    breaking = registry.observe(observed(id="string", Memo="string", transaction_date="timestamp"))
+    registry._write([replace(breaking, status="ACTIVE", approved_removals=["memo"])])
+    with pytest.raises(LookupError) as refused:
+        plan_promotion(
+            "cards", "transaction_date", "json", ["2026-03-02"], registry.history, [], str
+        )
+    assert str(refused.value) == (
+        "cards: its accepted schema versions hold fields that cannot each be a curated column: "
+        "fields 'Memo' and 'memo': one column (memo) to Spark, Glue and Athena"
+    )
 
 
 def test_only_breaking_versions_need_approval():

@@ -30,7 +30,7 @@ from lake_assets.gold.lineage import column_lineage as gold_column_lineage
 from lake_assets.gold.tables import GOLD_TABLES, GoldTable
 from lake_assets.history.apply import WHOLE_TABLE, history_dataset
 from lake_assets.history.columns import history_column_lineage
-from lake_assets.ingestion.promotion_plan import column_name
+from lake_assets.ingestion.curated_columns import column_name
 from lake_assets.layers.model import DerivedTable
 from lake_assets.marts.columns import MART_DATASET, SPEND_COLUMN_LINEAGE, SPEND_COLUMNS
 from lake_assets.settings import SourceConfig, load_sources

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
-from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
+from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS
 from lake_assets.settings import DEFAULT_PIPELINES_DIR, REPO_ROOT, Settings
 from lake_assets.tables.types import FieldType
 

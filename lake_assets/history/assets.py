@@ -29,7 +29,7 @@ from lake_assets.history.apply import (
 from lake_assets.history.columns import history_column_lineage
 from lake_assets.history.ledger import OutOfOrderSnapshot
 from lake_assets.ingestion.asset_keys import curated_key_of
-from lake_assets.ingestion.promotion_plan import column_name
+from lake_assets.ingestion.curated_columns import column_name
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import recorder_for
 from lake_assets.runtime.retries import retried_when_transient

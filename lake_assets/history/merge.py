@@ -37,7 +37,7 @@ from lake_assets.history.columns import (
     VALID_FROM,
     VALID_TO,
 )
-from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, column_name
+from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS, column_name
 from lake_assets.instants import format_instant
 from lake_assets.runtime.columns import array_position
 from lake_assets.settings import HistoryConfig

@@ -16,8 +16,9 @@ from urllib.parse import unquote, urlsplit
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lake_assets.ingestion.curated_columns import FILE_PATH
 from lake_assets.ingestion.promotion_plan import PlannedInput
-from lake_assets.ingestion.raw_records import FILE_PATH, reports_encoded_paths
+from lake_assets.ingestion.raw_records import reports_encoded_paths
 from lake_assets.ingestion.raw_zone import parse_raw_key
 from lake_assets.instants import parse_instant
 

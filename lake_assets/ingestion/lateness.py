@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lake_assets.ingestion.promotion_plan import column_name
+from lake_assets.ingestion.curated_columns import column_name
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import read_resolved
 

@@ -32,6 +32,7 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake_assets.ingestion.curated_columns import column_clashes
 from lake_assets.ingestion.event_dates import DateRows, merge_date_rows
 from lake_assets.ingestion.payload_batches import Hint, _BadRecord, _Column, _Event
 from lake_assets.ingestion.payload_errors import MalformedPayload
@@ -237,6 +238,9 @@ def _fold(fmt: str, events: Generator[_Event, None, None]) -> FileProfile:
         for name, acc in sorted(fields.items())
         if not _is_placeholder(name, acc, fields)
     )
+    if clashes := column_clashes(p.name for p in profiles):
+        # Spark would fail the promotion, or silently publish one value for both (ADR-0186).
+        raise MalformedPayload(f"fields the lake cannot publish: {'; '.join(clashes)}")
     dated = {p.name: fields[p.name].dates for p in profiles if p.type in _TEMPORAL_TYPES}
     return FileProfile(fmt, rows, bad, profiles, dated)
 

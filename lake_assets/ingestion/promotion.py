@@ -23,6 +23,13 @@ from pyspark.sql import functions as F
 
 from lake_assets.contracts.model import Contract
 from lake_assets.contracts.rules import VIOLATIONS, violation_counts, violation_samples
+from lake_assets.ingestion.curated_columns import (
+    CORRUPT,
+    LINEAGE_COLUMNS,
+    RAW_RECORD,
+    REASONS,
+    ZONE,
+)
 from lake_assets.ingestion.file_lineage import lineage_columns
 from lake_assets.ingestion.promotion_contract import classify_orphans, with_contract
 from lake_assets.ingestion.promotion_hooks import (
@@ -30,22 +37,15 @@ from lake_assets.ingestion.promotion_hooks import (
     with_frame_transform,
     with_record_transform,
 )
-from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PlannedInput, PromotionPlan
-from lake_assets.ingestion.raw_records import (
-    CORRUPT,
-    MALFORMED_ON_FAST_PATH,
-    read_records,
-)
+from lake_assets.ingestion.promotion_plan import PlannedInput, PromotionPlan
+from lake_assets.ingestion.raw_records import MALFORMED_ON_FAST_PATH, read_records
 from lake_assets.pipelines.hooks import NO_HOOKS, HookBroken, PipelineHooks
 from lake_assets.runtime.columns import try_cast
 from lake_assets.tables.frames import PARTITION, empty_frame
 from lake_assets.tables.types import SPARK_TYPES
 
-ZONE = "_zone"
 PUBLISHED, QUARANTINED = "published", "quarantined"
-REASONS = "_reject_reasons"
 MALFORMED = "malformed record"  # the first reason of a record that is not one JSON object
-RAW_RECORD = "_raw_record"
 LATENESS_QUANTILES = [0.5, 0.95, 0.99]
 log = logging.getLogger(__name__)
 

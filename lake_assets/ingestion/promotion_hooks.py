@@ -8,11 +8,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS, PromotionPlan
-from lake_assets.ingestion.raw_records import CORRUPT
+from lake_assets.ingestion.curated_columns import CORRUPT, HOOKED, LINEAGE_COLUMNS
+from lake_assets.ingestion.promotion_plan import PromotionPlan
 from lake_assets.pipelines.hooks import HookBroken, partition_date, transformed_record
-
-_HOOKED = "_hooked_record"
 
 
 def with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> DataFrame:
@@ -32,9 +30,9 @@ def with_record_transform(frame: DataFrame, transform, plan: PromotionPlan) -> D
     text = T.StructType([T.StructField(c, T.StringType()) for c in data_columns])
     hooked = F.udf(each, text)(F.struct(*[F.col(c) for c in data_columns], F.col(CORRUPT)))
     # Spark evaluates the UDF once per row and each field below reads its result.
-    return frame.withColumn(_HOOKED, hooked).select(
+    return frame.withColumn(HOOKED, hooked).select(
         *[
-            F.col(_HOOKED).getField(c).alias(c) if c in text.names else F.col(c)
+            F.col(HOOKED).getField(c).alias(c) if c in text.names else F.col(c)
             for c in frame.columns
         ]
     )

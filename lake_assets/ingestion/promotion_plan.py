@@ -6,11 +6,11 @@ all the Spark job needs, so it can be handed to an EMR Serverless job through Da
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS, column_clashes, column_name
 from lake_assets.ingestion.event_dates import partition_rows
 from lake_assets.ingestion.payload_reading import DEFAULT_ENCODING
 from lake_assets.ingestion.raw_zone import RawFile
@@ -22,23 +22,6 @@ from lake_assets.ingestion.schema_registry import (
     source_field,
 )
 from lake_assets.ingestion.schema_versions import SchemaVersion
-
-# Added to every curated row so a record can be traced to the payload and day it came from.
-# Event time is the source's own field; processing time is `_ingested_at`, when the payload
-# landed. Both stay in curated data, so lateness can be measured and backfills reasoned about.
-LINEAGE_COLUMNS = {"_source_file": "string", "_ingest_date": "date", "_ingested_at": "timestamp"}
-
-
-# Field names come from payloads (JSON keys, CSV headers) and may hold anything: backticks,
-# spaces, quotes. A curated column is a plain identifier, the same in Spark, SQL, Athena and Glue.
-_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
-
-
-def column_name(canonical: str) -> str:
-    """Curated column for a canonical field: nested paths are flattened with "__", because
-    dots in column names trip up every SQL engine that reads the curated zone, and any other
-    character that is not a letter, digit or underscore becomes "_"."""
-    return _NOT_IDENTIFIER.sub("_", canonical.replace(".", "__"))
 
 
 class SchemaDriftBlocked(RuntimeError):
@@ -197,16 +180,13 @@ def plan_promotion(
     if not accepted:
         raise LookupError(f"{dataset}: no accepted schema version yet; profile its raw files first")
     columns = canonical_schema(versions)
-    curated = {column_name(c): kind for c, kind in columns.items()}
-    if len(curated) != len(columns):
-        by_column = defaultdict(list)
-        for canonical in columns:
-            by_column[column_name(canonical)].append(canonical)
-        clashing = {c: names for c, names in by_column.items() if len(names) > 1}
+    if clashes := column_clashes(columns):
+        # Profiling and approval refuse such fields (ADR-0186): a registry from before them.
         raise LookupError(
-            f"{dataset}: fields {clashing} map to the same curated column; rename one with "
-            "`lake registry approve --rename`"
+            f"{dataset}: its accepted schema versions hold fields that cannot each be a curated "
+            f"column: {'; '.join(clashes)}"
         )
+    curated = {column_name(c): kind for c, kind in columns.items()}
     if event_time_field not in columns:
         raise LookupError(
             f"{dataset}: event-time field {event_time_field!r} is in no accepted version "

@@ -24,16 +24,17 @@ promotion's time; ADR-0180). Both report the path percent-encoded; the binary re
 
 from __future__ import annotations
 
+import itertools
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lake_assets.ingestion.curated_columns import CORRUPT, FILE_PATH
 from lake_assets.ingestion.promotion_plan import PlannedInput
 from lake_assets.pipelines.hooks import record_texts
 from lake_assets.runtime.columns import valid_utf8
 
-CORRUPT = "_corrupt_record"
-FILE_PATH = "_file_path"
 _TEXT = "_record_text"
 _OBJECT = "_record_is_object"
 _PARSED = "_record_parsed"
@@ -46,6 +47,8 @@ _BLANK = r"^\s*\z"
 # a Python dict's repr logged as a line would otherwise be published as a record.
 _STRICT = {"allowSingleQuotes": "false"}
 _PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, **_STRICT}
+# 2**8 ways to read a name of 8 dots (_key_paths): beyond that, a schema too wide to parse.
+_MOST_DOTS = 8
 # How Spark (3.5 and 4.x) names the failure of a FAILFAST read at a line it cannot parse.
 MALFORMED_ON_FAST_PATH = "MALFORMED_RECORD_IN_PARSING"
 
@@ -220,22 +223,39 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     )
 
 
+def _key_paths(name: str) -> list[tuple[str, ...]]:
+    """The keys a dotted profile name can stand for, nested all the way down first. The profile
+    joins levels with a dot and a key may hold one itself ("ref.no"), so "a.b.c" is a→b→c,
+    a→"b.c", "a.b"→c or the one key "a.b.c"; whichever the record has is read. A name of more
+    than _MOST_DOTS dots is read only the first and last of these ways."""
+    parts = name.split(".")
+    if len(parts) - 1 > _MOST_DOTS:
+        return [tuple(parts), (name,)]
+    paths = []
+    for joins in itertools.product((False, True), repeat=len(parts) - 1):
+        path = [parts[0]]
+        for join, part in zip(joins, parts[1:], strict=True):
+            if join:
+                path[-1] += "." + part
+            else:
+                path.append(part)
+        paths.append(tuple(path))
+    return paths
+
+
 def _name_tree(names: list[str]) -> dict:
-    """Dotted profile names as a tree of nested objects (a leaf is None). A key that itself
-    holds a dot ("ref.no") reads the same as a nested one, so each dotted name is also a
-    top-level leaf; whichever the record has is taken."""
+    """Every key path of the dotted profile names (`_key_paths`) as a tree of nested objects,
+    in which a leaf is None."""
     tree: dict = {}
     for name in names:
-        node, *parents, leaf = [tree, *name.split(".")]
-        for part in parents:
-            child = node.setdefault(part, {})
-            if child is None:  # a scalar elsewhere under this name: no nesting to follow
-                break
-            node = child
-        else:
-            node.setdefault(leaf, None)
-        if "." in name:
-            tree.setdefault(name, None)
+        for *parents, leaf in _key_paths(name):
+            node = tree
+            for part in parents:
+                node = node.setdefault(part, {})
+                if node is None:  # a scalar elsewhere under this key: no nesting to follow
+                    break
+            else:
+                node.setdefault(leaf, None)
     return tree
 
 
@@ -250,16 +270,15 @@ def _text_schema(tree: dict) -> T.StructType:
 
 def _json_field(record: Column, name: str, tree: dict) -> Column | None:
     ways = []
-    node, value = tree, record
-    for part in name.split("."):
-        if not isinstance(node, dict) or part not in node:
-            break
-        node, value = node[part], value.getField(part)
-    else:
-        if node is None:
-            ways.append(value)
-    if "." in name and tree.get(name, {}) is None:
-        ways.append(record.getField(name))
+    for path in _key_paths(name):
+        node, value = tree, record
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node, value = node[part], value.getField(part)
+        else:
+            if node is None:
+                ways.append(value)
     if not ways:  # an object that never held a value of its own: nothing to read
         return None
     return F.coalesce(*ways) if len(ways) > 1 else ways[0]

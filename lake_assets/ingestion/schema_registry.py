@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lake_assets.ingestion.curated_columns import column_clashes
 from lake_assets.ingestion.profiling import FieldProfile, FileProfile
 from lake_assets.ingestion.rename_detection import propose_renames
 from lake_assets.ingestion.schema_versions import FieldDiff, SchemaVersion
@@ -296,6 +297,14 @@ def approve(
         approved_removals=sorted(removals),
         approved_at=now.isoformat(),
     )
+    # A field accepted as removed stays a curated column: a new spelling of it (`Memo` for
+    # `memo`) would be a second column of the same name to Spark, Glue and Athena.
+    if clashes := column_clashes(canonical_schema([*history, approved])):
+        raise SchemaRegistryError(
+            f"{version.source_id} {version_id} approved so would publish fields that cannot "
+            f"each be a curated column: {'; '.join(clashes)}; map the new spelling onto the "
+            "old one with --rename NEW=OLD"
+        )
     changed = [approved]
     baseline = latest_accepted([v for v in history if v.version < version_id])
     if baseline is not None and baseline.status == "ACTIVE":

@@ -25,7 +25,7 @@ import yaml
 from pydantic import TypeAdapter
 
 from lake_assets.cost.model import team_of_owner
-from lake_assets.ingestion.promotion_plan import LINEAGE_COLUMNS
+from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS
 from lake_assets.pipelines import spec as specs
 from lake_assets.pipelines.spec import PipelineSpec
 from lake_assets.pipelines.stamp import Generation, data_hash, stamped

@@ -11,10 +11,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lake_assets.tables.locations import PARTITION
 from lake_assets.tables.types import SPARK_TYPES, arrow_type
 
-# Every table is partitioned by event date, a directory level of its published folders.
-PARTITION = "event_date"
 # The column `dealt` adds: the key of the task a row's value was dealt to.
 TASK = "_task"
 

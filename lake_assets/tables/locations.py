@@ -16,6 +16,9 @@ from datetime import date
 
 from lake_assets.tables.keys import check_date, check_object_name, check_source_id
 
+# Every table is partitioned by event date, a directory level of its published folders.
+PARTITION = "event_date"
+
 
 def raw_prefix(source_id: str, ingest_date: date | str | None = None) -> str:
     prefix = f"raw/source={check_source_id(source_id)}/"
