@@ -303,8 +303,9 @@ NULL_KEY_FAILS = """
 def test_a_null_key_quarantines_its_row_and_a_declared_fail_rule_holds_the_day(tmp_path, spark):
     """Seed 004's "pipelines fail if required fields are null": a non-nullable key quarantines
     the row by default (the schema's implicit drop rule); a contract that wants the day to stop
-    declares the not_null rule with action fail (the default of severity error), and the day is
-    held, its rows accounted as not yet promoted."""
+    declares the not_null rule with action fail (the default of severity error), as the shipped
+    card_transactions contract does (ADR-0187), and the day is held, its rows accounted as not
+    yet promoted."""
     from lake_assets.ingestion.reconciliation import reconcile_source
 
     lake = contract_lake(tmp_path, extra=NULL_KEY_FAILS)

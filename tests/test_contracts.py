@@ -331,6 +331,33 @@ def test_action_helpers_partition_the_rules():
     assert everything == {r.name for r in cards.all_rules}
 
 
+@pytest.mark.parametrize(
+    ("dataset", "key", "held"),
+    [
+        ("card_transactions", "transaction_id", True),
+        ("customers", "customer_id", True),
+        ("fx_rates", "base_currency", True),
+        # An event is applied by (order_id, seq) and can be replayed; a contact never changes
+        # money: one row is set aside (their contracts say why).
+        ("order_events", "order_id", False),
+        ("crm_contacts", "contact_id", False),
+    ],
+)
+def test_the_shipped_contracts_hold_a_day_with_a_null_key_where_a_row_cannot_be_set_aside(
+    dataset, key, held
+):
+    """Seed 004: "pipelines fail if required fields are null" (ADR-0187). Where a shipped
+    contract declares the key's not_null rule blocking, the day is held as
+    tests/test_backfill_and_contracts_e2e.py shows for a declared rule; elsewhere the
+    non-nullable key quarantines the row."""
+    from lake_assets.contracts.rules import drop_rules, fail_rules
+
+    shipped = load_contract(contract_file(dataset))
+    on_key = {r.name for r in shipped.rules_of("not_null") if r.check.column == key}
+    assert bool(on_key & fail_rules(shipped)) is held
+    assert f"schema.not_null.{key}" in drop_rules(shipped)
+
+
 def test_unique_flags_every_copy_within_a_partition_only(spark):
     from lake_assets.contracts.rules import (
         VIOLATIONS,
