@@ -364,6 +364,22 @@ def test_a_csv_header_spark_would_rename_is_malformed(tmp_path, header, reason):
             '{"id": 1, "_corrupt_record": "x"}\n',
             "field '_corrupt_record': '_corrupt_record' is a column name the lake uses itself",
         ),
+        (  # the contract's own column beside the row's
+            "json",
+            '{"id": 1, "_contract_violations": "x"}\n',
+            "field '_contract_violations': '_contract_violations' is a column name the lake uses "
+            "itself",
+        ),
+        (  # two keys of one object in two spellings: Spark's parser takes them for one
+            "json",
+            '{"id": 1, "x": {"Y": {"z": 1}, "y": 2}}\n',
+            "keys 'x.Y' and 'x.y': one key to Spark, Glue and Athena",
+        ),
+        (
+            "json",
+            '{"a": {"b": 1}}\n{"A": {"c": 2}}\n',
+            "keys 'A' and 'a': one key to Spark, Glue and Athena",
+        ),
         (
             "csv",
             "id,Event Date\n1,2026-03-02\n",
@@ -378,6 +394,31 @@ def test_fields_that_cannot_each_be_a_curated_column_are_malformed(tmp_path, fmt
     path = tmp_path / f"payload.{fmt}"
     path.write_text(content)
     assert malformed_reason(path, fmt) == f"fields the lake cannot publish: {reason}"
+
+
+@pytest.mark.parametrize("layout", ["lines", "array"])  # pyarrow's path, then Python's
+def test_keys_a_dotted_name_does_not_tell_are_recorded(tmp_path, layout):
+    """A key holding a dot below the top level, or holding an object, is recorded with its keys
+    for promotion to read (ADR-0186); names it reads by their dots are not."""
+    records = [
+        {"id": 1, "ref.no": "R1", "merchant": {"name": "Grab", "site.id": "S1"}},
+        {"id": 2, "app.v1": {"build": "b2"}, "merchant": {"name": "Grab"}},
+    ]
+    path = tmp_path / "payload.json"
+    text = json.dumps(records) if layout == "array" else "".join(map(json.dumps, records))
+    path.write_text(text if layout == "array" else "\n".join(map(json.dumps, records)) + "\n")
+    profile = profile_file(path, "json")
+    assert [f.name for f in profile.fields] == [
+        "app.v1.build",
+        "id",
+        "merchant.name",
+        "merchant.site.id",
+        "ref.no",
+    ]
+    assert profile.key_paths == {
+        "app.v1.build": [["app.v1", "build"]],
+        "merchant.site.id": [["merchant", "site.id"]],
+    }
 
 
 def test_a_field_named_like_a_lake_column_but_not_one_is_profiled(tmp_path):

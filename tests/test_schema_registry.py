@@ -299,6 +299,27 @@ def test_a_new_spelling_accepted_beside_the_removed_one_is_refused_for_a_rename(
     assert canonical_schema(registry.history) == {"id": "string", "memo": "string"}
 
 
+@pytest.mark.parametrize("mode", ["BACKWARD", "NONE"])
+def test_a_new_spelling_is_breaking_even_where_the_mode_allows_the_removal(mode):
+    """BACKWARD and NONE accept a removed field; `Status` for `status` would then be a second
+    column of one name, which no promotion can publish: the version blocks until approved as a
+    rename (ADR-0186)."""
+    registry = Registry(mode)
+    registry.observe(observed(id="string", status="string"))
+    assert registry.observe(observed(id="string", extra="string")).status == "ACTIVE"
+    spelled = registry.observe(observed(id="string", Status="string"))
+    assert spelled.status == "BREAKING"
+    assert spelled.violations[-1] == (
+        "fields 'Status' and 'status': one column (status) to Spark, Glue and Athena"
+    )
+    registry.approve(spelled.version, renames={"Status": "status"}, removals=["extra"])
+    assert canonical_schema(registry.history) == {
+        "extra": "string",
+        "id": "string",
+        "status": "string",
+    }
+
+
 def test_a_registry_approved_before_the_refusal_is_refused_by_the_plan_naming_the_fields():
     """A registry whose versions were accepted before profiling and approval refused such
     fields: promotion fails with the lake's reason, not Spark's COLUMN_ALREADY_EXISTS."""

@@ -31,10 +31,17 @@ from lake_assets.contracts.model import (
     Rule,
     Sql,
 )
+from lake_assets.ingestion.curated_columns import (
+    REF_DAYS,
+    REF_FOUND,
+    REF_KEY,
+    REF_SPAN,
+    SAMPLE_RANK,
+    SAMPLE_RULE,
+    VIOLATIONS,
+)
 from lake_assets.tables.frames import arrow_table
 
-VIOLATIONS = "_contract_violations"
-_REF_KEY, _REF_FOUND, _REF_SPAN, _REF_DAYS = "_ri_key", "_ri_found", "_ri_span", "_ri_days"
 # The days one row of a same-day reference stands for: the bits of a long, its sign bit aside.
 SPAN_DAYS = 63
 _DAY_NUMBER = "datediff({}, DATE'1970-01-01')"
@@ -177,16 +184,16 @@ def with_reference_found(
     check = rule.check
     if not isinstance(check, ReferentialIntegrity):
         raise ValueError(f"rule {rule.name!r} is {rule.kind}, not referential_integrity")
-    matches = f"r.{_REF_KEY} = f.`{check.column}`"
+    matches = f"r.{REF_KEY} = f.`{check.column}`"
     if partition_col:
         known = reference_days(reference, check.references.column, partition_col)
         day = _DAY_NUMBER.format(f"f.`{partition_col}`")
         matches += (
-            f" AND r.{_REF_SPAN} = floor({day} / {SPAN_DAYS})"
-            f" AND shiftright(r.{_REF_DAYS}, pmod({day}, {SPAN_DAYS})) & 1 = 1"
+            f" AND r.{REF_SPAN} = floor({day} / {SPAN_DAYS})"
+            f" AND shiftright(r.{REF_DAYS}, pmod({day}, {SPAN_DAYS})) & 1 = 1"
         )
     else:
-        known = reference.select(F.col(check.references.column).alias(_REF_KEY))
+        known = reference.select(F.col(check.references.column).alias(REF_KEY))
     if _is_union(frame):
         # Spark (3.5 and 4.x) pushes a projection holding a correlated EXISTS down through a
         # union and loses the subquery's own column ("key not found: _ri_key"): a trial over
@@ -212,9 +219,9 @@ def reference_days(reference: DataFrame, key_col: str, partition_col: str) -> Da
     keep their partitioning."""
     day = F.expr(_DAY_NUMBER.format(f"`{partition_col}`"))
     return (
-        reference.select(F.col(key_col).alias(_REF_KEY), day.alias("_ri_day"))
-        .groupBy(_REF_KEY, F.floor(F.col("_ri_day") / SPAN_DAYS).alias(_REF_SPAN))
-        .agg(F.expr(f"bit_or(shiftleft(1L, pmod(_ri_day, {SPAN_DAYS})))").alias(_REF_DAYS))
+        reference.select(F.col(key_col).alias(REF_KEY), day.alias("_ri_day"))
+        .groupBy(REF_KEY, F.floor(F.col("_ri_day") / SPAN_DAYS).alias(REF_SPAN))
+        .agg(F.expr(f"bit_or(shiftleft(1L, pmod(_ri_day, {SPAN_DAYS})))").alias(REF_DAYS))
     )
 
 
@@ -259,9 +266,9 @@ def with_referential_violations(
     published flags every row: `ri_phase` decides whether that counts.
     """
     return (
-        with_reference_found(frame, rule, reference, _REF_FOUND, partition_col)
-        .withColumn(violations_col, _append_when(orphaned(rule, _REF_FOUND), violations_col, rule))
-        .drop(_REF_FOUND)
+        with_reference_found(frame, rule, reference, REF_FOUND, partition_col)
+        .withColumn(violations_col, _append_when(orphaned(rule, REF_FOUND), violations_col, rule))
+        .drop(REF_FOUND)
     )
 
 
@@ -354,18 +361,18 @@ def violation_samples(
     columns = sorted({c for names in shown.values() for c in names} | {SAMPLE_FILE})
     violating = frame.where(F.size(violations_col) > 0).select(
         F.col(partition_col).cast("string").alias(partition_col),
-        F.explode(violations_col).alias("_rule"),
+        F.explode(violations_col).alias(SAMPLE_RULE),
         *[F.col(c).cast("string").alias(c) for c in columns],
     )
-    first = Window.partitionBy(partition_col, "_rule").orderBy(*columns)
+    first = Window.partitionBy(partition_col, SAMPLE_RULE).orderBy(*columns)
     rows = (
-        violating.withColumn("_n", F.row_number().over(first))
-        .where(F.col("_n") <= per_rule)
+        violating.withColumn(SAMPLE_RANK, F.row_number().over(first))
+        .where(F.col(SAMPLE_RANK) <= per_rule)
         .collect()
     )
     samples: dict[str, dict[str, list[dict[str, str | None]]]] = {}
-    for row in sorted(rows, key=lambda r: (r[partition_col], r["_rule"], r["_n"])):
-        rule = row["_rule"]
+    for row in sorted(rows, key=lambda r: (r[partition_col], r[SAMPLE_RULE], r[SAMPLE_RANK])):
+        rule = row[SAMPLE_RULE]
         samples.setdefault(row[partition_col], {}).setdefault(rule, []).append(
             {c: row[c] for c in (*shown.get(rule, ()), SAMPLE_FILE)}
         )

@@ -198,6 +198,7 @@ def profile_raw_object(
     record.version = version.version
     record.row_count = profile.row_count
     record.malformed_rows = profile.malformed_rows
+    record.key_paths = profile.key_paths
     record.date_rows = index_event_dates(
         profile.date_rows,
         source_field(version, source.event_time_field),

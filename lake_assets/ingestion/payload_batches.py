@@ -23,12 +23,23 @@ Hint = Literal["typed", "text", "json"]
 
 
 _Column = tuple[str, "pa.Array | pa.ChunkedArray", Hint]  # a name may repeat within a batch
+KeyPath = tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class _Batch:
     rows: int
     columns: list[_Column]
+    # The keys of leaves nested under or in a key that holds a dot ({"merchant": {"site.id"}}):
+    # their dotted name does not say which keys they are (see dotted_key_path).
+    key_paths: frozenset[KeyPath] = frozenset()
+
+
+def dotted_key_path(path: KeyPath) -> bool:
+    """Whether a leaf's keys are not read from its dotted name alone. Promotion reads a name as
+    nested at every dot, or as one key (ADR-0029); a key holding a dot below the top level, or
+    one holding an object, is neither (ADR-0186)."""
+    return len(path) > 1 and any("." in key for key in path)
 
 
 @dataclass(frozen=True)
@@ -44,39 +55,45 @@ _Event = _Batch | _BadRecord
 
 
 def _leaves(
-    name: str, column: pa.Array | pa.ChunkedArray
-) -> Iterator[tuple[str, pa.Array | pa.ChunkedArray]]:
-    """Struct columns as dotted leaf columns; a parent's nulls carry into its children."""
+    path: KeyPath, column: pa.Array | pa.ChunkedArray
+) -> Iterator[tuple[KeyPath, pa.Array | pa.ChunkedArray]]:
+    """Struct columns as leaf columns with their keys; a parent's nulls carry into its
+    children."""
     t = column.type
     if pa.types.is_struct(t) and t.num_fields:
         for child, field in zip(column.flatten(), t, strict=True):
-            yield from _leaves(f"{name}.{field.name}", child)
+            yield from _leaves((*path, field.name), child)
     else:
-        yield name, column
+        yield path, column
 
 
 def _table_batch(table: pa.Table | pa.RecordBatch, hint: Hint) -> _Batch:
-    columns = [
-        (leaf, values, hint)
+    leaves = [
+        leaf
         for name, column in zip(table.column_names, table.columns, strict=True)
-        for leaf, values in _leaves(name, column)
+        for leaf in _leaves((name,), column)
     ]
-    return _Batch(table.num_rows, columns)
+    return _Batch(
+        table.num_rows,
+        [(".".join(path), values, hint) for path, values in leaves],
+        frozenset(path for path, _ in leaves if dotted_key_path(path)),
+    )
 
 
 # --- Python records (fallback and JSON arrays) ---------------------------------------------------
 
 
-def _flat(record: dict) -> Iterator[tuple[str, object]]:
-    """Dotted leaves of a parsed record; iterative, since json.loads nests up to ~1000 deep."""
-    stack = [("", record)]
+def _flat(record: dict) -> Iterator[tuple[KeyPath, object]]:
+    """The leaves of a parsed record with their keys; iterative, since json.loads nests up to
+    ~1000 deep."""
+    stack: list[tuple[KeyPath, dict]] = [((), record)]
     while stack:
         prefix, obj = stack.pop()
         for key, value in obj.items():
             if isinstance(value, dict) and value:
-                stack.append((f"{prefix}{key}.", value))
+                stack.append(((*prefix, key), value))
             else:
-                yield f"{prefix}{key}", value
+                yield (*prefix, key), value
 
 
 def _python_arrays(values: list) -> Iterator[tuple[pa.Array, Hint]]:
@@ -127,12 +144,16 @@ def _utf8_array(texts: list[str]) -> pa.Array:
 
 def _records_batch(records: list[dict]) -> _Batch:
     columns: dict[str, list] = {}
+    paths: set[KeyPath] = set()
     for record in records:
-        for name, value in _flat(record):
-            columns.setdefault(name, []).append(value)
+        for path, value in _flat(record):
+            columns.setdefault(".".join(path), []).append(value)
+            if dotted_key_path(path):
+                paths.add(path)
     return _Batch(
         len(records),
         [(name, a, hint) for name, vals in columns.items() for a, hint in _python_arrays(vals)],
+        frozenset(paths),
     )
 
 

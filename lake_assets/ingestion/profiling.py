@@ -109,6 +109,9 @@ class FileProfile:
     fields: tuple[FieldProfile, ...]  # sorted by name
     # Date and timestamp fields: rows per date, every date (what the raw-file index keeps).
     date_rows: dict[str, DateRows] = field(default_factory=dict)
+    # Fields read under keys their dotted name does not tell (payload_batches.dotted_key_path):
+    # name -> each sequence of keys it was found under, for promotion to read it by (ADR-0186).
+    key_paths: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def field_types(self) -> dict[str, str]:
         return {f.name: f.type for f in self.fields}
@@ -215,6 +218,7 @@ def _observe_column(column: _Column, seen: dict[str, _Partial]) -> _Partial:
 
 def _fold(fmt: str, events: Generator[_Event, None, None]) -> FileProfile:
     fields: dict[str, _Partial] = {}
+    key_paths: set[tuple[str, ...]] = set()
     rows, bad, first_bad = 0, 0, None
     # Fields of a batch are observed in parallel and the next batch is parsed meanwhile:
     # pyarrow and numpy release the GIL, and read_json, the yardstick, uses every core too.
@@ -225,6 +229,7 @@ def _fold(fmt: str, events: Generator[_Event, None, None]) -> FileProfile:
                 first_bad = first_bad or f"{event.where}: {event.reason}"
                 continue
             rows += event.rows
+            key_paths |= event.key_paths
             seen = {name: fields.get(name, _EMPTY) for name, _, _ in event.columns}
             observed = pool.map(_observe_column, event.columns, repeat(seen))
             for (name, _, _), partial in zip(event.columns, observed, strict=True):
@@ -242,7 +247,10 @@ def _fold(fmt: str, events: Generator[_Event, None, None]) -> FileProfile:
         # Spark would fail the promotion, or silently publish one value for both (ADR-0186).
         raise MalformedPayload(f"fields the lake cannot publish: {'; '.join(clashes)}")
     dated = {p.name: fields[p.name].dates for p in profiles if p.type in _TEMPORAL_TYPES}
-    return FileProfile(fmt, rows, bad, profiles, dated)
+    paths: dict[str, list[list[str]]] = {}
+    for path in sorted(key_paths):
+        paths.setdefault(".".join(path), []).append(list(path))
+    return FileProfile(fmt, rows, bad, profiles, dated, paths)
 
 
 def _read_ahead(events: Generator[_Event, None, None]) -> Iterator[_Event]:

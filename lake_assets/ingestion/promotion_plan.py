@@ -64,6 +64,9 @@ class PlannedInput:
     # JSON lines in UTF-8 of which profiling found every record to be an object (no malformed
     # line): Spark's JSON reader may read them (raw_records._object_lines, ADR-0123).
     objects_only: bool = False
+    # source field -> the key sequences profiling found it under where its dotted name does
+    # not tell them (a key holding a dot below the top level; raw_records._key_paths)
+    key_paths: dict[str, list[list[str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,8 @@ def plan_promotion(
         raise LookupError(f"{dataset}: no accepted schema version yet; profile its raw files first")
     columns = canonical_schema(versions)
     if clashes := column_clashes(columns):
-        # Profiling and approval refuse such fields (ADR-0186): a registry from before them.
+        # Profiling, registration and approval refuse such fields (ADR-0186): a registry from
+        # before them.
         raise LookupError(
             f"{dataset}: its accepted schema versions hold fields that cannot each be a curated "
             f"column: {'; '.join(clashes)}"
@@ -233,6 +237,7 @@ def plan_promotion(
                 records={r.key: r.row_count + r.malformed_rows for r in records},
                 malformed={r.key: r.malformed_rows for r in records if r.malformed_rows},
                 objects_only=objects_only,
+                key_paths=_key_paths(records, version.fields),
             )
         )
     return PromotionPlan(
@@ -244,6 +249,17 @@ def plan_promotion(
         schema_version=max(accepted),
         partitioning=partitioning,
     )
+
+
+def _key_paths(records: Sequence[RawFile], fields) -> dict[str, list[list[str]]]:
+    """The group's fields' key sequences as its files' profiles found them, each once."""
+    found: dict[str, list[list[str]]] = {}
+    for record in records:
+        for name, paths in record.key_paths.items():
+            if name in fields:
+                found.setdefault(name, [])
+                found[name] += [p for p in paths if p not in found[name]]
+    return found
 
 
 def partition_inputs(

@@ -24,8 +24,6 @@ promotion's time; ADR-0180). Both report the path percent-encoded; the binary re
 
 from __future__ import annotations
 
-import itertools
-
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -47,8 +45,6 @@ _BLANK = r"^\s*\z"
 # a Python dict's repr logged as a line would otherwise be published as a record.
 _STRICT = {"allowSingleQuotes": "false"}
 _PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, **_STRICT}
-# 2**8 ways to read a name of 8 dots (_key_paths): beyond that, a schema too wide to parse.
-_MOST_DOTS = 8
 # How Spark (3.5 and 4.x) names the failure of a FAILFAST read at a line it cannot parse.
 MALFORMED_ON_FAST_PATH = "MALFORMED_RECORD_IN_PARSING"
 
@@ -156,7 +152,7 @@ def _one_value(text: Column) -> Column:
 
 def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     names = list(group.column_map)
-    tree = _name_tree(names)
+    tree = _name_tree(names, group)
     schema = _text_schema(tree).add(CORRUPT, T.StringType())
     text = _without_bom(F.col(_TEXT))
     # Parsed in a projection of its own: every field below reads the parsed record, and inlined
@@ -181,7 +177,7 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     record = F.when(~malformed, F.col(_PARSED))
     return parsed.select(
         *[
-            _or_nothing(_json_field(record, name, tree)).alias(group.column_map[name])
+            _or_nothing(_json_field(record, name, tree, group)).alias(group.column_map[name])
             for name in names
         ],
         F.when(malformed, F.coalesce(F.col(_TEXT), F.lit("null"))).alias(CORRUPT),
@@ -199,14 +195,14 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     malformed after all (the profiler and Spark disagreeing), the job fails with
     MALFORMED_ON_FAST_PATH and promotion reads the files as text (ADR-0180)."""
     names = list(group.column_map)
-    tree = _name_tree(names)
+    tree = _name_tree(names, group)
     schema = _text_schema(tree)
     # Columns renamed by position, then the struct named by alias: no field name is parsed.
     positional = [f"_c{i}" for i in range(len(schema.fields))]
     record = F.struct(
         *[F.col(c).alias(f.name) for c, f in zip(positional, schema.fields, strict=True)]
     )
-    values = {name: _json_field(record, name, tree) for name in names}
+    values = {name: _json_field(record, name, tree, group) for name in names}
     if all(value is None for value in values.values()):
         # Spark's reader refuses a read of no column at all: no field to read.
         return _json_records(_json_texts(spark, group), group)
@@ -223,32 +219,20 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     )
 
 
-def _key_paths(name: str) -> list[tuple[str, ...]]:
-    """The keys a dotted profile name can stand for, nested all the way down first. The profile
-    joins levels with a dot and a key may hold one itself ("ref.no"), so "a.b.c" is a→b→c,
-    a→"b.c", "a.b"→c or the one key "a.b.c"; whichever the record has is read. A name of more
-    than _MOST_DOTS dots is read only the first and last of these ways."""
-    parts = name.split(".")
-    if len(parts) - 1 > _MOST_DOTS:
-        return [tuple(parts), (name,)]
-    paths = []
-    for joins in itertools.product((False, True), repeat=len(parts) - 1):
-        path = [parts[0]]
-        for join, part in zip(joins, parts[1:], strict=True):
-            if join:
-                path[-1] += "." + part
-            else:
-                path.append(part)
-        paths.append(tuple(path))
-    return paths
+def _key_paths(name: str, group: PlannedInput) -> list[tuple[str, ...]]:
+    """The keys a dotted profile name stands for, whichever the record has being read: nested
+    at every dot, the one key of that name ("ref.no", ADR-0029), and the sequences profiling
+    recorded where the name tells neither ({"merchant": {"site.id": ..}}, ADR-0186)."""
+    ways = [tuple(name.split(".")), *map(tuple, group.key_paths.get(name, ())), (name,)]
+    return list(dict.fromkeys(ways))
 
 
-def _name_tree(names: list[str]) -> dict:
+def _name_tree(names: list[str], group: PlannedInput) -> dict:
     """Every key path of the dotted profile names (`_key_paths`) as a tree of nested objects,
     in which a leaf is None."""
     tree: dict = {}
     for name in names:
-        for *parents, leaf in _key_paths(name):
+        for *parents, leaf in _key_paths(name, group):
             node = tree
             for part in parents:
                 node = node.setdefault(part, {})
@@ -268,9 +252,9 @@ def _text_schema(tree: dict) -> T.StructType:
     )
 
 
-def _json_field(record: Column, name: str, tree: dict) -> Column | None:
+def _json_field(record: Column, name: str, tree: dict, group: PlannedInput) -> Column | None:
     ways = []
-    for path in _key_paths(name):
+    for path in _key_paths(name, group):
         node, value = tree, record
         for part in path:
             if not isinstance(node, dict) or part not in node:

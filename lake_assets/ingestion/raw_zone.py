@@ -135,6 +135,8 @@ class RawFile:
     duplicate_of: str | None = None  # a DUPLICATE's original, the object that claimed the hash
     replayed_at: str | None = None  # when a dead letter was profiled again and joined the index
     json_array: bool = False  # a JSON payload that is one array of records, not JSON lines
+    # Fields under keys their dotted name does not tell: name -> key sequences (FileProfile).
+    key_paths: dict[str, list[list[str]]] = field(default_factory=dict)
     # Operator decisions on this object, oldest first: {action, from, to, reason, by, at}.
     decisions: list[dict] = field(default_factory=list)
 

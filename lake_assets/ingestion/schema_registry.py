@@ -178,6 +178,10 @@ def register_observation(
             ),
         )
     reasons = compatibility_violations(compatibility, canonical_observed, history)
+    # In any mode: a mode that allows the removal (BACKWARD, NONE) would otherwise accept
+    # `Status` for `status` as a second column of one name, which no promotion can publish;
+    # approved as a rename, it is one column (ADR-0186).
+    reasons += column_clashes({**canonical_schema(history), **canonical_observed})
     version = SchemaVersion(
         source_id=source_id,
         version=next_version_id(history, now),
@@ -261,24 +265,27 @@ def approve(
             "need approval"
         )
     diff = version.field_diff
+    # A rename maps onto a field this version removed, or onto one an accepted version delivered
+    # and this one lacks: `Status` for the `status` a BACKWARD source dropped before (ADR-0186).
+    delivered = canonical_fields(version)
+    gone = {n: k for n, k in canonical_schema(history).items() if n not in delivered}
+    gone |= diff.removed
     for new, old in renames.items():
         if new not in diff.added:
             raise SchemaRegistryError(
                 f"{version.source_id} {version_id}: {new!r} is not a field this version added "
                 f"(added: {', '.join(diff.added) or 'none'})"
             )
-        if old not in diff.removed:
+        if old not in gone:
             raise SchemaRegistryError(
                 f"{version.source_id} {version_id}: {old!r} is not a field this version removed "
-                f"(removed: {', '.join(diff.removed) or 'none'})"
+                f"or an earlier one delivered (removed: {', '.join(gone) or 'none'})"
             )
-        if diff.removed[old] != diff.added[new] and not is_widening(
-            diff.removed[old], diff.added[new]
-        ):
+        if gone[old] != diff.added[new] and not is_widening(gone[old], diff.added[new]):
             if new not in type_changes:
                 raise SchemaRegistryError(
                     f"{version.source_id} {version_id}: renaming {new!r} to {old!r} also changes "
-                    f"its type {diff.removed[old]} -> {diff.added[new]}; accept the type change too"
+                    f"its type {gone[old]} -> {diff.added[new]}; accept the type change too"
                 )
     unresolved = [
         name for name in diff.removed if name not in renames.values() and name not in removals
