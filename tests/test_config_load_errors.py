@@ -51,14 +51,14 @@ CASES = {
         "lake_pipelines/customers/contract.yaml",
         r"pattern: ^C\d{5}$",
         r"pattern: ^(?P<prefix>C)\d{5}$",
-        "rules[1].regex.pattern",
+        "rules[2].regex.pattern",
         "Java (Spark) writes (?<name>...)",
     ),
     "sql_rule_naming_a_missing_column": (
         "lake_pipelines/customers/contract.yaml",
         "expression: date_of_birth BETWEEN",
         "expression: date_of_brith BETWEEN",
-        "rules[5].sql.expression",
+        "rules[6].sql.expression",
         "rule 'date_of_birth_plausible' reads column 'date_of_brith', not in schema",
     ),
     "referential_rule_naming_an_unknown_dataset": (
