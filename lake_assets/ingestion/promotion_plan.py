@@ -237,7 +237,7 @@ def plan_promotion(
                 records={r.key: r.row_count + r.malformed_rows for r in records},
                 malformed={r.key: r.malformed_rows for r in records if r.malformed_rows},
                 objects_only=objects_only,
-                key_paths=_key_paths(records, version.fields),
+                key_paths=_recorded_key_paths(records, version.fields),
             )
         )
     return PromotionPlan(
@@ -251,8 +251,11 @@ def plan_promotion(
     )
 
 
-def _key_paths(records: Sequence[RawFile], fields) -> dict[str, list[list[str]]]:
-    """The group's fields' key sequences as its files' profiles found them, each once."""
+def _recorded_key_paths(
+    records: Sequence[RawFile], fields: dict[str, str]
+) -> dict[str, list[list[str]]]:
+    """The group's fields' key sequences as its files' profiles recorded them, each once
+    (raw_records._key_paths reads by them)."""
     found: dict[str, list[list[str]]] = {}
     for record in records:
         for name, paths in record.key_paths.items():

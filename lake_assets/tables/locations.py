@@ -75,7 +75,7 @@ def published_root(dataset: str, run_id: str) -> str:
 
 
 def published_location(dataset: str, run_id: str, partition: str) -> str:
-    return f"{published_root(dataset, run_id)}event_date={partition}/"
+    return f"{published_root(dataset, run_id)}{PARTITION}={partition}/"
 
 
 def published_month_location(dataset: str, run_id: str, month: str) -> str:
@@ -85,11 +85,11 @@ def published_month_location(dataset: str, run_id: str, month: str) -> str:
 
 def written_quarantine_location(dataset: str, run_id: str, partition: str) -> str:
     """Where the job leaves rejected rows, before the orchestrator moves them to quarantine/."""
-    return f"{run_output_prefix(dataset, run_id)}_zone=quarantined/event_date={partition}/"
+    return f"{run_output_prefix(dataset, run_id)}_zone=quarantined/{PARTITION}={partition}/"
 
 
 def quarantine_location(dataset: str, run_id: str, partition: str) -> str:
-    return f"quarantine/{dataset}/event_date={partition}/run={run_id}/"
+    return f"quarantine/{dataset}/{PARTITION}={partition}/run={run_id}/"
 
 
 def compaction_prefix(dataset: str, run_id: str) -> str:
@@ -99,7 +99,7 @@ def compaction_prefix(dataset: str, run_id: str) -> str:
 def compacted_location(dataset: str, run_id: str, partition: str) -> str:
     """A compaction run writes each partition to a folder of its own; like a promotion run's
     folder, no reader resolves it until the partition's catalog pointer is switched to it."""
-    return f"{compaction_prefix(dataset, run_id)}event_date={partition}/"
+    return f"{compaction_prefix(dataset, run_id)}{PARTITION}={partition}/"
 
 
 # --- from a key back to its dataset and partition ---------------------------------------------
