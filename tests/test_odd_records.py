@@ -80,6 +80,46 @@ def test_field_names_with_backticks_dots_and_spaces_promote_and_read_back(lake, 
     assert all(c.replace("_", "").isalnum() for c in columns)
 
 
+def test_a_key_holding_a_value_in_one_record_and_an_object_in_another_publishes_both(lake, spark):
+    """{"note": "x"} beside {"note": {"by": ..}}: the object's keys are published under their
+    own columns (they were null), a text that only looks like an object gives them nothing,
+    and an object where the type is a number is quarantined naming the field (ADR-0189)."""
+    day = "2026-03-02"
+    records = [
+        {**card(0, day), "note": "x", "points": 1},
+        {**card(1, day), "note": {"by": "ops", "tag": {"id": "T1"}}, "points": 2},
+        {**card(2, day), "note": '{"by": "not a key"}'},
+        {**card(3, day), "points": {"earned": 3}},
+    ]
+    lake.deliver(CARDS, day, "shapes.json", _lines(records))
+    assert lake.profile(CARDS, day).success
+    result = lake.promote(CARDS, day)
+    assert result.success, failure_message(result)
+
+    rows = {r["transaction_id"]: r.asDict() for r in lake.rows(spark, CARDS).collect()}
+    assert set(rows) == {"TXN-00000", "TXN-00001", "TXN-00002"}
+    columns = ("note", "note__by", "note__tag__id", "points", "points__earned")
+    assert [rows["TXN-00000"][c] for c in columns] == ["x", None, None, 1, None]
+    assert [rows["TXN-00001"][c] for c in columns] == [
+        '{"by":"ops","tag":{"id":"T1"}}',
+        "ops",
+        "T1",
+        2,
+        None,
+    ]
+    assert [rows["TXN-00002"][c] for c in columns] == [
+        '{"by": "not a key"}',
+        None,
+        None,
+        None,
+        None,
+    ]
+    quarantined = spark.read.parquet(lake.storage.uri(f"quarantine/{CARDS}/")).collect()
+    assert [
+        (q["transaction_id"], q["_reject_reasons"], q["points__earned"]) for q in quarantined
+    ] == [("TXN-00003", 'points: cannot read {"earned":3} as integer', 3)]
+
+
 # --- item 7: what a record is ---------------------------------------------------------------------
 
 CARD_LINES = [card(n, "2026-03-02") for n in range(3)]

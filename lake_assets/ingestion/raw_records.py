@@ -152,7 +152,7 @@ def _one_value(text: Column) -> Column:
 
 def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     names = list(group.column_map)
-    tree = _name_tree(names, group)
+    tree, _ = _name_tree(names, group)
     schema = _text_schema(tree).add(CORRUPT, T.StringType())
     text = _without_bom(F.col(_TEXT))
     # Parsed in a projection of its own: every field below reads the parsed record, and inlined
@@ -177,7 +177,9 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     record = F.when(~malformed, F.col(_PARSED))
     return parsed.select(
         *[
-            _or_nothing(_json_field(record, name, tree, group)).alias(group.column_map[name])
+            _or_nothing(_json_field(record, name, tree, group, F.when(~malformed, text))).alias(
+                group.column_map[name]
+            )
             for name in names
         ],
         F.when(malformed, F.coalesce(F.col(_TEXT), F.lit("null"))).alias(CORRUPT),
@@ -195,7 +197,7 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     malformed after all (the profiler and Spark disagreeing), the job fails with
     MALFORMED_ON_FAST_PATH and promotion reads the files as text (ADR-0180)."""
     names = list(group.column_map)
-    tree = _name_tree(names, group)
+    tree, below_a_value = _name_tree(names, group)
     schema = _text_schema(tree)
     # Columns renamed by position, then the struct named by alias: no field name is parsed.
     positional = [f"_c{i}" for i in range(len(schema.fields))]
@@ -203,8 +205,9 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
         *[F.col(c).alias(f.name) for c, f in zip(positional, schema.fields, strict=True)]
     )
     values = {name: _json_field(record, name, tree, group) for name in names}
-    if all(value is None for value in values.values()):
-        # Spark's reader refuses a read of no column at all: no field to read.
+    if below_a_value or all(value is None for value in values.values()):
+        # Keys below a value are read from a record's text, which this reader does not keep;
+        # and Spark's reader refuses a read of no column at all.
         return _json_records(_json_texts(spark, group), group)
     read = (
         spark.read.schema(schema)
@@ -227,20 +230,25 @@ def _key_paths(name: str, group: PlannedInput) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(ways))
 
 
-def _name_tree(names: list[str], group: PlannedInput) -> dict:
+def _name_tree(names: list[str], group: PlannedInput) -> tuple[dict, bool]:
     """Every key path of the dotted profile names (`_key_paths`) as a tree of nested objects,
-    in which a leaf is None."""
+    in which a leaf is None; and whether a path runs on below a leaf. A key that holds a value
+    in one record and an object in another ({"a": 1}, {"a": {"b": 2}}) is a leaf: read as
+    text, it holds the object's JSON, and the keys below it are read from the record's text
+    (`_json_field`, ADR-0189)."""
+    paths = [path for name in names for path in _key_paths(name, group)]
+    values = set(paths)
     tree: dict = {}
-    for name in names:
-        for *parents, leaf in _key_paths(name, group):
-            node = tree
-            for part in parents:
-                node = node.setdefault(part, {})
-                if node is None:  # a scalar elsewhere under this key: no nesting to follow
-                    break
-            else:
-                node.setdefault(leaf, None)
-    return tree
+    below_a_value = False
+    for path in paths:
+        node = tree
+        for depth, part in enumerate(path, start=1):
+            if path[:depth] in values:
+                node[part] = None
+                below_a_value = below_a_value or depth < len(path)
+                break
+            node = node.setdefault(part, {})
+    return tree, below_a_value
 
 
 def _text_schema(tree: dict) -> T.StructType:
@@ -252,12 +260,22 @@ def _text_schema(tree: dict) -> T.StructType:
     )
 
 
-def _json_field(record: Column, name: str, tree: dict, group: PlannedInput) -> Column | None:
+def _json_field(
+    record: Column, name: str, tree: dict, group: PlannedInput, text: Column | None = None
+) -> Column | None:
+    """The field's value in the parsed record, by whichever of its key paths the record has.
+    A path that runs on below a leaf is read from the record's `text` by that path, which
+    takes nothing from a text value that merely looks like an object."""
     ways = []
     for path in _key_paths(name, group):
         node, value = tree, record
         for part in path:
-            if not isinstance(node, dict) or part not in node:
+            if node is None:
+                if text is not None and not any("'" in key for key in path):
+                    steps = "".join(f"['{key}']" for key in path)  # brackets: a key's dots
+                    ways.append(F.get_json_object(text, f"${steps}"))
+                break
+            if part not in node:
                 break
             node, value = node[part], value.getField(part)
         else:
