@@ -391,6 +391,36 @@ def test_a_record_profiled_malformed_is_not_published_where_spark_reads_it_whole
     assert "inf.json:" not in message  # one more malformed record is quarantined, not refused
 
 
+def test_a_csv_whose_lines_end_in_two_ways_is_dead_lettered_and_its_day_publishes(lake, spark):
+    """A CSV whose header ends in CRLF and a record in LF was read by Spark as one record, and
+    the audit refused the day; one whose header ends in LF kept a CR in a record's last value.
+    Profiling now dead-letters the file naming the record, and the day's other file publishes."""
+    day = "2026-03-02"
+    header = "customer_id,name,segment,snapshot_date"
+    mixed = f"{header}\r\nC00001,Ann,retail,{day}\nC00002,Bob,retail,{day}\r\n"
+    lake.deliver(CUSTOMERS, day, "mixed.csv", mixed.encode())
+    # Windows line endings throughout, the last value a text: read with no CR left in it.
+    windows = "".join(
+        f"{line}\r\n"
+        for line in (
+            "customer_id,name,snapshot_date,segment",
+            *(f"C0000{n},N{n},{day},retail" for n in (3, 4)),
+        )
+    )
+    lake.deliver(CUSTOMERS, day, "windows.csv", windows)
+    assert lake.profile(CUSTOMERS, day).success
+    [dead] = [r for r in lake.registry.raw_files(CUSTOMERS) if r.status == "DEAD_LETTER"]
+    assert dead.key.endswith("mixed.csv")
+    assert dead.reason.startswith(
+        "not valid CSV: the header ends with CRLF and record 1 with LF; Spark reads"
+    )
+    result = lake.promote(CUSTOMERS, day)
+    assert result.success, failure_message(result)
+    rows = {r["customer_id"]: r for r in lake.rows(spark, CUSTOMERS).collect()}
+    assert sorted(rows) == ["C00003", "C00004"]
+    assert {r["segment"] for r in rows.values()} == {"retail"}
+
+
 # --- item 8: no rows, no evidence ------------------------------------------------------------------
 
 

@@ -427,6 +427,41 @@ def test_a_field_named_like_a_lake_column_but_not_one_is_profiled(tmp_path):
     assert [f.name for f in profile_file(path, "json").fields] == ["_id", "source_file", "zone"]
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"a,b\r\n1,x\n2,y\r\n", "the header ends with CRLF and record 1 with LF"),
+        (b"a,b\n1,x\r\n2,y\n", "the header ends with LF and record 1 with CRLF"),
+        (b"a,b\n1,x\n2,y\r3,z\n", "the header ends with LF and record 2 with CR"),
+        # A quote inside a value opens nothing: the CRLF after it ends the record.
+        (b'a,b\n1,x"y\r\n2,z\n', "the header ends with LF and record 1 with CRLF"),
+    ],
+)
+def test_a_csv_whose_lines_end_in_more_than_one_way_is_malformed(tmp_path, content, reason):
+    """pyarrow ends a record at CRLF, LF or CR; Spark's reader at the first line's ending alone.
+    A file that mixes them was refused by promotion's audit (read as one record) or published
+    with a CR kept at the end of its last values: refused here, naming the record."""
+    path = tmp_path / "payload.csv"
+    path.write_bytes(content)
+    assert malformed_reason(path, "csv").startswith(f"not valid CSV: {reason}; ")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"a,b\r\n1,x\r\n2,y",  # Windows, the last line unterminated
+        b'a,b\r\n1,"two\nlines"\r\n2,"said ""hi\r"""\r\n',  # other endings inside quotes
+        b'a,b\r1,"two\r\nlines"\r2,y\r',  # a lone CR throughout
+    ],
+)
+@pytest.mark.parametrize("block_size", [5, 1 << 20])
+def test_a_csv_whose_records_end_alike_is_profiled(tmp_path, content, block_size):
+    path = tmp_path / "payload.csv"
+    path.write_bytes(content)
+    assert payload_formats._check_line_endings(str(path), block_size) is None
+    assert profile_file(path, "csv").row_count == 2
+
+
 def test_header_only_csv_has_fields_and_no_rows(tmp_path):
     profile = profile_csv(tmp_path, "a,b,c\n")
 

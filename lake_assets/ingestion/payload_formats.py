@@ -6,6 +6,7 @@ batches and bad records of payload_batches.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
 from collections.abc import Iterator
@@ -288,10 +289,56 @@ def _check_header(names: list[str]) -> None:
             )
 
 
+# A record's end outside quotes: a quoted value (a quote opens one only where a value starts,
+# doubled quotes inside) is matched whole, so the newlines it holds are skipped.
+_CSV_FRAMING = re.compile(rb'(?<![^,\r\n])"[^"]*(?:""[^"]*)*"|(\r\n|\r|\n)')
+_ENDINGS = {b"\r\n": "CRLF", b"\n": "LF", b"\r": "CR"}
+
+
+def _check_line_endings(path: str, block_size: int) -> None:
+    """Refuses a CSV whose records end in more than one way (CRLF, LF, a lone CR). pyarrow ends
+    a record at any of them; Spark's reader at the ending of the file's first line alone, so
+    it reads such a file as fewer records (the audit refuses the day) or keeps a CR at the end
+    of a record's last value (published as part of it). Counting each ending costs a pass at
+    C speed; only a file where they differ (or whose quoted values hold another) is framed
+    record by record to tell which."""
+    counts, previous = {b"\r\n": 0, b"\r": 0, b"\n": 0}, b""
+    with open(path, "rb") as fh:
+        while block := fh.read(block_size):
+            counts[b"\n"] += block.count(b"\n")
+            counts[b"\r\n"] += previous.endswith(b"\r") and block.startswith(b"\n")
+            if cr := block.count(b"\r"):
+                counts[b"\r"] += cr
+                counts[b"\r\n"] += block.count(b"\r\n")
+            previous = block
+    lone = (counts[b"\r"] - counts[b"\r\n"], counts[b"\n"] - counts[b"\r\n"])
+    if sum(1 for n in (counts[b"\r\n"], *lone) if n) < 2:
+        return
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as content:
+        first, record, end = _first_other_ending(content)
+    if end:
+        raise MalformedPayload(
+            f"not valid CSV: the header ends with {_ENDINGS[first]} and record {record} with "
+            f"{_ENDINGS[end]}; Spark reads a file's records by its first line's ending, so "
+            "every line must end alike (re-send it with one kind of line ending)"
+        )
+
+
+def _first_other_ending(content) -> tuple[bytes, int, bytes | None]:
+    """The header's ending, and the first record (from 1) that ends otherwise, with its ending."""
+    ends = (match[1] for match in _CSV_FRAMING.finditer(content) if match[1])
+    first = next(ends)
+    for record, end in enumerate(ends, start=1):
+        if end != first:
+            return first, record, end
+    return first, 0, None
+
+
 def _csv_events(path: str, block_size: int) -> Iterator[_Event]:
     read = pcsv.ReadOptions(block_size=block_size)
     # Exports quote multi-line memos and addresses; allowing that costs pyarrow some parallelism.
     parse = pcsv.ParseOptions(newlines_in_values=True)
+    _check_line_endings(path, block_size)
     try:
         with pcsv.open_csv(path, read_options=read, parse_options=parse) as header:
             names = header.schema.names
