@@ -21,11 +21,11 @@ import duckdb
 
 from lake_assets.access.tokens import KEY_ENV, MissingTokenKey, token_key
 from lake_assets.access.views import View, ViewSource, to_duckdb
+from lake_assets.tables.locations import PARTITION
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.storage import LakeStorage
 
-PARTITION_COLUMN = "event_date"
 _DUCKDB_TYPES = {"date": "DATE", "timestamp": "TIMESTAMP"}
 
 
@@ -75,9 +75,9 @@ def load_sources(
             if not each.paths:
                 continue
             listed = ", ".join(f"'{_literal(p)}'" for p in each.paths)
-            kind = _DUCKDB_TYPES.get(source.columns.get(PARTITION_COLUMN, ""), "VARCHAR")
+            kind = _DUCKDB_TYPES.get(source.columns.get(PARTITION, ""), "VARCHAR")
             parts.append(
-                f"SELECT *, CAST('{_literal(each.partition)}' AS {kind}) AS {PARTITION_COLUMN} "
+                f"SELECT *, CAST('{_literal(each.partition)}' AS {kind}) AS {PARTITION} "
                 # The catalog says which partition the files are; DuckDB would otherwise add
                 # the `event_date=` folder as a second event_date column of its own.
                 f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"

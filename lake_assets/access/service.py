@@ -19,7 +19,6 @@ import duckdb
 
 from lake_assets.access.audit import audit_entry
 from lake_assets.access.local_views import (
-    PARTITION_COLUMN,
     local_token_key,
     masked_connection,
     published_partition_files,
@@ -28,6 +27,7 @@ from lake_assets.access.model import Context
 from lake_assets.access.view_plan import Leak, ViewPlan, find_leaks, plan_views
 from lake_assets.access.views import ViewSource, named_tables, views_database
 from lake_assets.settings import DEFAULT_ACCESS_DIR, Settings
+from lake_assets.tables.locations import PARTITION
 from lake_assets.tables.reader import table_columns
 from resources.access_audit import AccessAuditTrail
 from resources.catalog import PublishedPartition
@@ -58,7 +58,7 @@ class MaskedViews:
         for dataset in datasets:
             columns = table_columns(self.catalog.partitions(dataset))
             # The partition is a folder (a Glue partition key), read as a column everywhere.
-            columns.setdefault(PARTITION_COLUMN, "date")
+            columns.setdefault(PARTITION, "date")
             found[dataset] = ViewSource(dataset, self.settings.aws.glue_database, columns)
         return found
 

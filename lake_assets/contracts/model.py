@@ -22,6 +22,7 @@ from lake_assets.config import NO_UNKNOWN_KEYS, ConfigError, keyed, load_config
 from lake_assets.contracts.dialects import java_regex_problem, python_spelling, sql_columns
 from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS
 from lake_assets.settings import DEFAULT_PIPELINES_DIR, REPO_ROOT, Settings
+from lake_assets.tables.locations import PARTITION
 from lake_assets.tables.types import FieldType
 
 CONTRACTS_DIR = REPO_ROOT / "config" / "contracts"
@@ -46,9 +47,8 @@ SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
 }
 SCHEMA_NOT_NULL = "schema.not_null."
-# Columns a row rule sees besides the schema: lineage and the partition column
-# (promotion.PARTITION, which imports this module).
-PROMOTION_COLUMNS = (*LINEAGE_COLUMNS, "event_date")
+# Columns a row rule sees besides the schema: lineage and the partition column.
+PROMOTION_COLUMNS = (*LINEAGE_COLUMNS, PARTITION)
 
 
 class _Strict(BaseModel):

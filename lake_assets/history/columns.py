@@ -3,6 +3,7 @@ what the pyarrow point query filters on (point_query.py) and what `lake scd as-o
 Spark-free, so a point query imports no PySpark."""
 
 from lake_assets.lineage.model import ColumnInput, Transformation, derived_from
+from lake_assets.tables.locations import PARTITION
 
 VALID_FROM, VALID_TO = "valid_from", "valid_to"
 RECORDED_AT, SUPERSEDED_AT = "recorded_at", "superseded_at"
@@ -16,7 +17,7 @@ _APPLY_COLUMNS = (RECORDED_AT, SUPERSEDED_AT, RECORDED_BY, SUPERSEDED_BY, OPENED
 
 
 def history_column_lineage(
-    source_id: str, columns, event_time_column: str, partition_column: str = "event_date"
+    source_id: str, columns, event_time_column: str, partition_column: str = PARTITION
 ) -> dict[str, list[dict]]:
     """Each history column's input columns in the curated snapshot `source_id` (the lineage
     store's ColumnInput), from the snapshot's columns or the history's own: a key, attribute or

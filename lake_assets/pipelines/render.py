@@ -30,6 +30,7 @@ from lake_assets.pipelines import spec as specs
 from lake_assets.pipelines.spec import PipelineSpec
 from lake_assets.pipelines.stamp import Generation, data_hash, stamped
 from lake_assets.settings import SourceConfig
+from lake_assets.tables.locations import PARTITION
 from lake_assets.tables.types import GLUE_TYPES
 
 TEMPLATE_VERSION = 2
@@ -38,7 +39,6 @@ TEMPLATE_VERSION = 2
 TEMPLATES_DIGEST = "635e51f41d048247"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # The partition column of every curated table, a folder level rather than a column in the files.
-PARTITION_COLUMN = "event_date"
 # The spec path an index file names in its header: it is generated from every spec.
 INDEX_SOURCE = "pipelines/*.yaml"
 
@@ -144,7 +144,7 @@ def _source_document(spec: PipelineSpec, name: str) -> dict:
 def _glue_columns(contract: dict) -> list[tuple[str, str]]:
     declared = {column["name"]: column["type"] for column in contract.get("schema", [])}
     columns = {**declared, **LINEAGE_COLUMNS}
-    return [(name, GLUE_TYPES[kind]) for name, kind in columns.items() if name != PARTITION_COLUMN]
+    return [(name, GLUE_TYPES[kind]) for name, kind in columns.items() if name != PARTITION]
 
 
 def _hooks(spec: PipelineSpec) -> list[tuple[str, str]]:

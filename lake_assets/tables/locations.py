@@ -16,8 +16,10 @@ from datetime import date
 
 from lake_assets.tables.keys import check_date, check_object_name, check_source_id
 
-# Every table is partitioned by event date, a directory level of its published folders.
+# Every table is partitioned by event date, a directory level of its published folders; cost
+# attribution's tables by month ("YYYY-MM").
 PARTITION = "event_date"
+MONTH = "month"
 
 
 def raw_prefix(source_id: str, ingest_date: date | str | None = None) -> str:
@@ -80,7 +82,7 @@ def published_location(dataset: str, run_id: str, partition: str) -> str:
 
 def published_month_location(dataset: str, run_id: str, month: str) -> str:
     """A monthly table's partition (cost attribution's billing months, "YYYY-MM")."""
-    return f"{published_root(dataset, run_id)}month={month}/"
+    return f"{published_root(dataset, run_id)}{MONTH}={month}/"
 
 
 def written_quarantine_location(dataset: str, run_id: str, partition: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 
+from lake_assets.tables.locations import MONTH, PARTITION
 from lake_assets.tables.types import GLUE_TYPES, UNTYPED, is_widening
 from resources.aws.clients import _client
 from resources.aws.s3 import _key_prefix
@@ -21,15 +22,12 @@ from resources.catalog import (
 
 # --- Glue --------------------------------------------------------------------------------------
 
-PARTITION_KEY = "event_date"
-# Cost attribution's tables are monthly (partition "YYYY-MM", folders `month=`: tables/locations).
-MONTH_KEY = "month"
 _MONTH_PARTITION = re.compile(r"^\d{4}-\d{2}$")
 
 
 def partition_key_of(partition: str) -> str:
     """The Glue partition column of a table whose partitions look like `partition`."""
-    return MONTH_KEY if _MONTH_PARTITION.match(partition) else PARTITION_KEY
+    return MONTH if _MONTH_PARTITION.match(partition) else PARTITION
 
 
 # Glue types a table column may change between: a file of the first reads as the second.
@@ -73,7 +71,7 @@ def _glue_columns(columns: dict[str, str]) -> list[dict[str, str]]:
         {"Name": name, "Type": GLUE_TYPES[kind]}
         | ({"Comment": _UNTYPED_COMMENT} if kind == UNTYPED else {})
         for name, kind in columns.items()
-        if name not in (PARTITION_KEY, MONTH_KEY)
+        if name not in (PARTITION, MONTH)
     ]
 
 
@@ -309,7 +307,7 @@ class GlueCatalog(PartitionCatalog):
                     DatabaseName=self.database,
                     TableInput={
                         "TableType": "EXTERNAL_TABLE",
-                        "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "string"}],
+                        "PartitionKeys": [{"Name": PARTITION, "Type": "string"}],
                         **table_input,
                         "Parameters": {
                             "classification": "parquet",
