@@ -90,8 +90,8 @@ lock:
 	mv constraints.txt.new constraints.txt && mv constraints-spark35.txt.new constraints-spark35.txt
 
 # Its three environments, the browser and PostgreSQL built side by side (from a fresh clone, pip waits on downloads and the
-# disk more than on the CPU); then four pytest workers on the two cores (ADR-0188: the suite
-# mostly waits), each test file kept on one worker
+# disk more than on the CPU); then four pytest workers on the two cores (ADR-0188: a fourth
+# keeps the cores busy while the long files wait on their subprocesses), each test file kept on one worker
 # (its module fixtures, one SparkSession per worker), the slowest files first
 # (tests/conftest.py SLOWEST_FIRST). `lake generate --check` fails on generated pipelines that are
 # behind their specs or templates, or edited by hand.
