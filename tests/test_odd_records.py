@@ -82,7 +82,8 @@ def test_field_names_with_backticks_dots_and_spaces_promote_and_read_back(lake, 
 
 def test_a_key_holding_a_value_in_one_record_and_an_object_in_another_publishes_both(lake, spark):
     """{"note": "x"} beside {"note": {"by": ..}}: the object's keys are published under their
-    own columns (they were null), a text that only looks like an object gives them nothing,
+    own columns (they were null), at any depth and whatever the keys are (" by" and "*" are
+    not keys to Spark's JSON path), a text that only looks like an object gives them nothing,
     and an object where the type is a number is quarantined naming the field (ADR-0189)."""
     day = "2026-03-02"
     records = [
@@ -90,6 +91,7 @@ def test_a_key_holding_a_value_in_one_record_and_an_object_in_another_publishes_
         {**card(1, day), "note": {"by": "ops", "tag": {"id": "T1"}}, "points": 2},
         {**card(2, day), "note": '{"by": "not a key"}'},
         {**card(3, day), "points": {"earned": 3}},
+        {**card(4, day), "note": {" by": "lead", "*": "star", "tag": "plain"}},
     ]
     lake.deliver(CARDS, day, "shapes.json", _lines(records))
     assert lake.profile(CARDS, day).success
@@ -97,23 +99,23 @@ def test_a_key_holding_a_value_in_one_record_and_an_object_in_another_publishes_
     assert result.success, failure_message(result)
 
     rows = {r["transaction_id"]: r.asDict() for r in lake.rows(spark, CARDS).collect()}
-    assert set(rows) == {"TXN-00000", "TXN-00001", "TXN-00002"}
-    columns = ("note", "note__by", "note__tag__id", "points", "points__earned")
-    assert [rows["TXN-00000"][c] for c in columns] == ["x", None, None, 1, None]
-    assert [rows["TXN-00001"][c] for c in columns] == [
-        '{"by":"ops","tag":{"id":"T1"}}',
-        "ops",
-        "T1",
-        2,
-        None,
-    ]
-    assert [rows["TXN-00002"][c] for c in columns] == [
-        '{"by": "not a key"}',
-        None,
-        None,
-        None,
-        None,
-    ]
+    columns = ("note", "note__by", "note__tag", "note__tag__id", "note___by", "note___", "points")
+    published = {txn: tuple(row[c] for c in columns) for txn, row in rows.items()}
+    assert published == {
+        "TXN-00000": ("x", None, None, None, None, None, 1),
+        "TXN-00001": ('{"by":"ops","tag":{"id":"T1"}}', "ops", '{"id":"T1"}', "T1", None, None, 2),
+        "TXN-00002": ('{"by": "not a key"}', None, None, None, None, None, None),
+        "TXN-00004": (
+            '{" by":"lead","*":"star","tag":"plain"}',
+            None,
+            "plain",
+            None,
+            "lead",
+            "star",
+            None,
+        ),
+    }
+    assert all(row["points__earned"] is None for row in rows.values())
     quarantined = spark.read.parquet(lake.storage.uri(f"quarantine/{CARDS}/")).collect()
     assert [
         (q["transaction_id"], q["_reject_reasons"], q["points__earned"]) for q in quarantined
@@ -412,7 +414,7 @@ def test_a_csv_whose_lines_end_in_two_ways_is_dead_lettered_and_its_day_publishe
     [dead] = [r for r in lake.registry.raw_files(CUSTOMERS) if r.status == "DEAD_LETTER"]
     assert dead.key.endswith("mixed.csv")
     assert dead.reason.startswith(
-        "not valid CSV: the header ends with CRLF and record 1 with LF; Spark reads"
+        "not valid CSV: the file's first line break is CRLF and record 1 ends with LF; "
     )
     result = lake.promote(CUSTOMERS, day)
     assert result.success, failure_message(result)

@@ -430,36 +430,60 @@ def test_a_field_named_like_a_lake_column_but_not_one_is_profiled(tmp_path):
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"a,b\r\n1,x\n2,y\r\n", "the header ends with CRLF and record 1 with LF"),
-        (b"a,b\n1,x\r\n2,y\n", "the header ends with LF and record 1 with CRLF"),
-        (b"a,b\n1,x\n2,y\r3,z\n", "the header ends with LF and record 2 with CR"),
+        (b"a,b\r\n1,x\n2,y\r\n", "the file's first line break is CRLF and record 1 ends with LF"),
+        (b"a,b\n1,x\r\n2,y\n", "the file's first line break is LF and record 1 ends with CRLF"),
+        (b"a,b\n1,x\n2,y\r3,z\n", "the file's first line break is LF and record 2 ends with CR"),
         # A quote inside a value opens nothing: the CRLF after it ends the record.
-        (b'a,b\n1,x"y\r\n2,z\n', "the header ends with LF and record 1 with CRLF"),
+        (b'a,b\n1,x"y\r\n2,z\n', "the file's first line break is LF and record 1 ends with CRLF"),
+        # Spark takes the first line break even inside quotes (a BOM before it or not).
+        (b'"a\nx",b\r\n1,2\r\n', "the file's first line break is LF and the header ends with CRLF"),
+        (
+            b'\xef\xbb\xbf"a\nx",b\r\n1,2\r\n',
+            "the file's first line break is LF and the header ends with CRLF",
+        ),
     ],
 )
 def test_a_csv_whose_lines_end_in_more_than_one_way_is_malformed(tmp_path, content, reason):
-    """pyarrow ends a record at CRLF, LF or CR; Spark's reader at the first line's ending alone.
-    A file that mixes them was refused by promotion's audit (read as one record) or published
-    with a CR kept at the end of its last values: refused here, naming the record."""
+    """pyarrow ends a record at CRLF, LF or CR; Spark's reader as the file's first line break
+    ends, wherever it is. A file that mixes them was refused by promotion's audit (read as one
+    record) or published with a CR kept at the end of its last values: refused here, naming
+    the record."""
     path = tmp_path / "payload.csv"
     path.write_bytes(content)
     assert malformed_reason(path, "csv").startswith(f"not valid CSV: {reason}; ")
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "rows"),
     [
-        b"a,b\r\n1,x\r\n2,y",  # Windows, the last line unterminated
-        b'a,b\r\n1,"two\nlines"\r\n2,"said ""hi\r"""\r\n',  # other endings inside quotes
-        b'a,b\r1,"two\r\nlines"\r2,y\r',  # a lone CR throughout
+        (b"a,b\r\n1,x\r\n2,y", 2),  # Windows, the last line unterminated
+        (b'a,b\r\n1,"two\nlines"\r\n2,"said ""hi\r"""\r\n', 2),  # other breaks in quotes
+        (b'a,b\r1,"two\nlines"\r2,y\r', 2),  # a lone CR throughout
+        (b'\xef\xbb\xbf"a",b\r\n1,"x\ny"\r\n', 1),  # a quoted first name after a BOM
     ],
 )
 @pytest.mark.parametrize("block_size", [5, 1 << 20])
-def test_a_csv_whose_records_end_alike_is_profiled(tmp_path, content, block_size):
+def test_a_csv_whose_records_end_alike_is_profiled(tmp_path, content, rows, block_size):
     path = tmp_path / "payload.csv"
     path.write_bytes(content)
     assert payload_formats._check_line_endings(str(path), block_size) is None
-    assert profile_file(path, "csv").row_count == 2
+    assert profile_file(path, "csv").row_count == rows
+
+
+def test_a_csv_header_name_holding_a_carriage_return_is_malformed(tmp_path):
+    """Spark's reader rewrites a quoted CRLF as LF, so the name it reads is not the profile's
+    and the column would be published empty."""
+    path = tmp_path / "payload.csv"
+    path.write_bytes(b'a,"b\r\nc",d\r\n1,2,3\r\n')
+    reason = "not valid CSV: line 1, column 2 ('b\\r\\nc') holds a carriage return"
+    assert malformed_reason(path, "csv") == reason
+
+
+def test_a_csv_whose_only_line_breaks_are_quoted_is_malformed_not_a_crash(tmp_path):
+    """No record ends outside quotes: nothing to compare, and pyarrow names the problem."""
+    path = tmp_path / "payload.csv"
+    path.write_bytes(b'id,"name\r\n1,x\n2,y"')
+    assert malformed_reason(path, "csv").startswith("not valid CSV: ")
 
 
 def test_header_only_csv_has_fields_and_no_rows(tmp_path):

@@ -273,13 +273,18 @@ def _custom_events(fh: IO[bytes], encoding: str, reader) -> Iterator[_Event]:
 
 
 def _check_header(names: list[str]) -> None:
-    """Refuses a header that Spark's CSV reader would rename: an empty name (read as `_c<i>`)
-    or a name given twice in any case (each read with its position appended). Promotion finds
-    columns by the profiled names, so such a column was published empty (ADR-0185)."""
+    """Refuses a header that Spark's CSV reader would rename: an empty name (read as `_c<i>`),
+    a name holding a CR (read with LF instead) or a name given twice in any case (each read
+    with its position appended). Promotion finds columns by the profiled names, so such a
+    column was published empty (ADR-0185, ADR-0190)."""
     seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
         if not name:
             raise MalformedPayload(f"not valid CSV: line 1, column {position} has no name")
+        if "\r" in name:  # Spark's reader rewrites a CR or CRLF in a quoted value as LF
+            raise MalformedPayload(
+                f"not valid CSV: line 1, column {position} ({name!r}) holds a carriage return"
+            )
         first = seen.setdefault(name.lower(), position)
         if first != position:
             raise MalformedPayload(
@@ -289,19 +294,21 @@ def _check_header(names: list[str]) -> None:
             )
 
 
-# A record's end outside quotes: a quoted value (a quote opens one only where a value starts,
-# doubled quotes inside) is matched whole, so the newlines it holds are skipped.
-_CSV_FRAMING = re.compile(rb'(?<![^,\r\n])"[^"]*(?:""[^"]*)*"|(\r\n|\r|\n)')
+# A record's end outside quotes: a quoted value (a quote opens one only where a value starts:
+# after a comma, a line break, or at the file's start, a byte-order mark's too; doubled quotes
+# inside) is matched whole, so the line breaks it holds are skipped.
+_CSV_FRAMING = re.compile(rb'(?:(?<![^,\r\n])|(?<=\A\xef\xbb\xbf))"[^"]*(?:""[^"]*)*"|(\r\n|\r|\n)')
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _ENDINGS = {b"\r\n": "CRLF", b"\n": "LF", b"\r": "CR"}
 
 
 def _check_line_endings(path: str, block_size: int) -> None:
     """Refuses a CSV whose records end in more than one way (CRLF, LF, a lone CR). pyarrow ends
-    a record at any of them; Spark's reader at the ending of the file's first line alone, so
-    it reads such a file as fewer records (the audit refuses the day) or keeps a CR at the end
-    of a record's last value (published as part of it). Counting each ending costs a pass at
-    C speed; only a file where they differ (or whose quoted values hold another) is framed
-    record by record to tell which."""
+    a record at any of them; Spark's reader at the kind of the file's first line break alone
+    (inside quotes or not), so it reads such a file as fewer records (the audit refuses the
+    day) or keeps a CR at the end of a record's last value (published as part of it).
+    Counting each kind costs a pass at C speed; only a file holding two kinds (in records'
+    ends or in quoted values) is framed record by record to tell which."""
     counts, previous = {b"\r\n": 0, b"\r": 0, b"\n": 0}, b""
     with open(path, "rb") as fh:
         while block := fh.read(block_size):
@@ -317,18 +324,19 @@ def _check_line_endings(path: str, block_size: int) -> None:
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as content:
         first, record, end = _first_other_ending(content)
     if end:
+        where = "the header" if record == 0 else f"record {record}"
         raise MalformedPayload(
-            f"not valid CSV: the header ends with {_ENDINGS[first]} and record {record} with "
-            f"{_ENDINGS[end]}; Spark reads a file's records by its first line's ending, so "
-            "every line must end alike (re-send it with one kind of line ending)"
+            f"not valid CSV: the file's first line break is {_ENDINGS[first]} and {where} "
+            f"ends with {_ENDINGS[end]}; Spark ends every record as the first line break ends, "
+            "so every line must end alike (re-send it with one kind of line ending)"
         )
 
 
 def _first_other_ending(content) -> tuple[bytes, int, bytes | None]:
-    """The header's ending, and the first record (from 1) that ends otherwise, with its ending."""
+    """The file's first line break; the first record (0: the header) that ends otherwise."""
+    first = _LINE_BREAK.search(content)[0]
     ends = (match[1] for match in _CSV_FRAMING.finditer(content) if match[1])
-    first = next(ends)
-    for record, end in enumerate(ends, start=1):
+    for record, end in enumerate(ends):
         if end != first:
             return first, record, end
     return first, 0, None

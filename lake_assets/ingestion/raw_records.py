@@ -24,6 +24,9 @@ promotion's time; ADR-0180). Both report the path percent-encoded; the binary re
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -152,8 +155,8 @@ def _one_value(text: Column) -> Column:
 
 def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
     names = list(group.column_map)
-    tree, _ = _name_tree(names, group)
-    schema = _text_schema(tree).add(CORRUPT, T.StringType())
+    keys = _KeyTree(names, group)
+    schema = _text_schema(keys.tree).add(CORRUPT, T.StringType())
     text = _without_bom(F.col(_TEXT))
     # Parsed in a projection of its own: every field below reads the parsed record, and inlined
     # into each of them from_json would run once per field (Spark keeps a costly expression
@@ -175,9 +178,10 @@ def _json_records(texts: DataFrame, group: PlannedInput) -> DataFrame:
         # sequence as U+FFFD: published with a character its file never held (ADR-0183).
         malformed = malformed | ~valid_utf8(F.col(_TEXT))
     record = F.when(~malformed, F.col(_PARSED))
+    reparsed = keys.reparsed(F.when(~malformed, text)) if keys.runs_below_a_value else None
     return parsed.select(
         *[
-            _or_nothing(_json_field(record, name, tree, group, F.when(~malformed, text))).alias(
+            _or_nothing(_json_field(record, name, keys, group, reparsed)).alias(
                 group.column_map[name]
             )
             for name in names
@@ -197,15 +201,15 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     malformed after all (the profiler and Spark disagreeing), the job fails with
     MALFORMED_ON_FAST_PATH and promotion reads the files as text (ADR-0180)."""
     names = list(group.column_map)
-    tree, below_a_value = _name_tree(names, group)
-    schema = _text_schema(tree)
+    keys = _KeyTree(names, group)
+    schema = _text_schema(keys.tree)
     # Columns renamed by position, then the struct named by alias: no field name is parsed.
     positional = [f"_c{i}" for i in range(len(schema.fields))]
     record = F.struct(
         *[F.col(c).alias(f.name) for c, f in zip(positional, schema.fields, strict=True)]
     )
-    values = {name: _json_field(record, name, tree, group) for name in names}
-    if below_a_value or all(value is None for value in values.values()):
+    values = {name: _json_field(record, name, keys, group) for name in names}
+    if keys.runs_below_a_value or all(value is None for value in values.values()):
         # Keys below a value are read from a record's text, which this reader does not keep;
         # and Spark's reader refuses a read of no column at all.
         return _json_records(_json_texts(spark, group), group)
@@ -230,25 +234,56 @@ def _key_paths(name: str, group: PlannedInput) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(ways))
 
 
-def _name_tree(names: list[str], group: PlannedInput) -> tuple[dict, bool]:
-    """Every key path of the dotted profile names (`_key_paths`) as a tree of nested objects,
-    in which a leaf is None; and whether a path runs on below a leaf. A key that holds a value
-    in one record and an object in another ({"a": 1}, {"a": {"b": 2}}) is a leaf: read as
-    text, it holds the object's JSON, and the keys below it are read from the record's text
-    (`_json_field`, ADR-0189)."""
-    paths = [path for name in names for path in _key_paths(name, group)]
-    values = set(paths)
-    tree: dict = {}
-    below_a_value = False
-    for path in paths:
-        node = tree
-        for depth, part in enumerate(path, start=1):
-            if path[:depth] in values:
-                node[part] = None
-                below_a_value = below_a_value or depth < len(path)
-                break
-            node = node.setdefault(part, {})
-    return tree, below_a_value
+class _KeyTree:
+    """The key paths of a group's profile names (`_key_paths`) as the parse schema's tree of
+    nested objects, in which a leaf is None. A key that one record holds a value at and
+    another an object ({"a": 1}, {"a": {"b": 2}}) is a leaf: read as text, it holds the
+    object's JSON. A path that runs on below it is read from the record's text parsed again
+    with that key as an object (`reparsed`), which gives nothing where the record holds a
+    value there, or a text that merely looks like an object (ADR-0189)."""
+
+    def __init__(self, names: list[str], group: PlannedInput):
+        self.paths = [path for name in names for path in _key_paths(name, group)]
+        self.values = set(self.paths)
+        self.tree = self._tree(self.paths)
+
+    def _tree(self, paths: list[tuple[str, ...]]) -> dict:
+        values, tree = set(paths), {}
+        for path in paths:
+            node = tree
+            for depth, part in enumerate(path, start=1):
+                if path[:depth] in values:
+                    node[part] = None
+                    break
+                node = node.setdefault(part, {})
+        return tree
+
+    def value_above(self, path: tuple[str, ...]) -> int:
+        """How many of the path's keys lead to the last key above its end that a profiled
+        field holds a value at; 0 for none."""
+        return max((d for d in range(1, len(path)) if path[:d] in self.values), default=0)
+
+    @property
+    def runs_below_a_value(self) -> bool:
+        return any(self.value_above(path) for path in self.paths)
+
+    def reparsed(self, text: Column) -> Callable[[tuple[str, ...]], tuple[Column, dict]]:
+        """For a key path's first keys (`prefix`), the value there in the record's `text`
+        parsed with each of them an object, and the tree of the keys below it."""
+
+        @functools.cache
+        def at(prefix: tuple[str, ...]) -> tuple[Column, dict]:
+            n = len(prefix)
+            below = self._tree([p[n:] for p in self.paths if len(p) > n and p[:n] == prefix])
+            schema = _text_schema(below)
+            for key in reversed(prefix):
+                schema = T.StructType([T.StructField(key, schema, True)])
+            value = F.from_json(text, schema, _STRICT)
+            for key in prefix:
+                value = value.getField(key)
+            return value, below
+
+        return at
 
 
 def _text_schema(tree: dict) -> T.StructType:
@@ -261,21 +296,19 @@ def _text_schema(tree: dict) -> T.StructType:
 
 
 def _json_field(
-    record: Column, name: str, tree: dict, group: PlannedInput, text: Column | None = None
+    record: Column, name: str, keys: _KeyTree, group: PlannedInput, reparsed=None
 ) -> Column | None:
-    """The field's value in the parsed record, by whichever of its key paths the record has.
-    A path that runs on below a leaf is read from the record's `text` by that path, which
-    takes nothing from a text value that merely looks like an object."""
+    """The field's value in the parsed record, by whichever of its key paths the record has;
+    below a key read as a value, in the record's text parsed again (`_KeyTree.reparsed`)."""
     ways = []
     for path in _key_paths(name, group):
-        node, value = tree, record
-        for part in path:
-            if node is None:
-                if text is not None and not any("'" in key for key in path):
-                    steps = "".join(f"['{key}']" for key in path)  # brackets: a key's dots
-                    ways.append(F.get_json_object(text, f"${steps}"))
-                break
-            if part not in node:
+        node, value, rest = keys.tree, record, path
+        if above := keys.value_above(path):
+            if reparsed is None:
+                continue
+            (value, node), rest = reparsed(path[:above]), path[above:]
+        for part in rest:
+            if not isinstance(node, dict) or part not in node:
                 break
             node, value = node[part], value.getField(part)
         else:
