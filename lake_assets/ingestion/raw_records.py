@@ -202,6 +202,8 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
     MALFORMED_ON_FAST_PATH and promotion reads the files as text (ADR-0180)."""
     names = list(group.column_map)
     keys = _KeyTree(names, group)
+    if keys.runs_below_a_value:  # read from a record's text, which this reader does not keep
+        return _json_records(_json_texts(spark, group), group)
     schema = _text_schema(keys.tree)
     # Columns renamed by position, then the struct named by alias: no field name is parsed.
     positional = [f"_c{i}" for i in range(len(schema.fields))]
@@ -209,9 +211,8 @@ def _object_lines(spark: SparkSession, group: PlannedInput) -> DataFrame:
         *[F.col(c).alias(f.name) for c, f in zip(positional, schema.fields, strict=True)]
     )
     values = {name: _json_field(record, name, keys, group) for name in names}
-    if keys.runs_below_a_value or all(value is None for value in values.values()):
-        # Keys below a value are read from a record's text, which this reader does not keep;
-        # and Spark's reader refuses a read of no column at all.
+    if all(value is None for value in values.values()):
+        # Spark's reader refuses a read of no column at all: no field to read.
         return _json_records(_json_texts(spark, group), group)
     read = (
         spark.read.schema(schema)
@@ -245,27 +246,13 @@ class _KeyTree:
     def __init__(self, names: list[str], group: PlannedInput):
         self.paths = [path for name in names for path in _key_paths(name, group)]
         self.values = set(self.paths)
-        self.tree = self._tree(self.paths)
-
-    def _tree(self, paths: list[tuple[str, ...]]) -> dict:
-        values, tree = set(paths), {}
-        for path in paths:
-            node = tree
-            for depth, part in enumerate(path, start=1):
-                if path[:depth] in values:
-                    node[part] = None
-                    break
-                node = node.setdefault(part, {})
-        return tree
+        self.tree = _tree(self.paths)
+        self.runs_below_a_value = any(self.value_above(path) for path in self.paths)
 
     def value_above(self, path: tuple[str, ...]) -> int:
         """How many of the path's keys lead to the last key above its end that a profiled
         field holds a value at; 0 for none."""
         return max((d for d in range(1, len(path)) if path[:d] in self.values), default=0)
-
-    @property
-    def runs_below_a_value(self) -> bool:
-        return any(self.value_above(path) for path in self.paths)
 
     def reparsed(self, text: Column) -> Callable[[tuple[str, ...]], tuple[Column, dict]]:
         """For a key path's first keys (`prefix`), the value there in the record's `text`
@@ -274,7 +261,7 @@ class _KeyTree:
         @functools.cache
         def at(prefix: tuple[str, ...]) -> tuple[Column, dict]:
             n = len(prefix)
-            below = self._tree([p[n:] for p in self.paths if len(p) > n and p[:n] == prefix])
+            below = _tree([p[n:] for p in self.paths if len(p) > n and p[:n] == prefix])
             schema = _text_schema(below)
             for key in reversed(prefix):
                 schema = T.StructType([T.StructField(key, schema, True)])
@@ -284,6 +271,19 @@ class _KeyTree:
             return value, below
 
         return at
+
+
+def _tree(paths: list[tuple[str, ...]]) -> dict:
+    """`paths` as nested objects; a key that a path ends at is a leaf (None) for every path."""
+    values, tree = set(paths), {}
+    for path in paths:
+        node = tree
+        for depth, part in enumerate(path, start=1):
+            if path[:depth] in values:
+                node[part] = None
+                break
+            node = node.setdefault(part, {})
+    return tree
 
 
 def _text_schema(tree: dict) -> T.StructType:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from lake_assets.tables.locations import PARTITION
 from lake_assets.tables.manifest import MANIFEST
 from resources.catalog import PartitionCatalog
 from resources.storage import LakeStorage
@@ -71,7 +72,7 @@ def candidate_folders(storage: LakeStorage, datasets: Iterable[str]) -> list[str
     for dataset in datasets:
         found += storage.folders(f"curated/{dataset}/")
         for day in storage.folders(f"quarantine/{dataset}/"):
-            if day.rstrip("/").rsplit("/", 1)[-1].startswith("event_date="):
+            if day.rstrip("/").rsplit("/", 1)[-1].startswith(f"{PARTITION}="):
                 found += storage.folders(day)
     return [folder for folder in found if "=" in folder.rstrip("/").rsplit("/", 1)[-1]]
 

@@ -38,7 +38,6 @@ TEMPLATE_VERSION = 2
 # not, with the digest to set once TEMPLATE_VERSION is bumped.
 TEMPLATES_DIGEST = "635e51f41d048247"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-# The partition column of every curated table, a folder level rather than a column in the files.
 # The spec path an index file names in its header: it is generated from every spec.
 INDEX_SOURCE = "pipelines/*.yaml"
 
