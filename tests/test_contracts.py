@@ -658,3 +658,44 @@ def test_staleness_verdicts():
         "last published 31.0 h ago",
     )
     assert staleness_verdict(None, at(4, 13), 30).passed is False
+
+
+def test_violation_samples_show_source_fields_named_like_the_samplers_own_columns(spark):
+    """A source's `_rule` and `_n`, read by its rules, were the sampler's working columns (the
+    violated rule, its place in the sample): Spark found two columns of one name, so profiling
+    refused such payloads (ADR-0186). Its columns are now named apart: the samples show them."""
+    from pyspark.sql import functions as F
+
+    from lake_assets.contracts.rules import VIOLATIONS, row_violations, violation_samples
+
+    rules = Contract.model_validate(
+        {
+            "dataset": "ledger",
+            "owner": "tests",
+            "version": 1,
+            "bootstrap_partitions": 1,
+            "schema": [{"name": "_rule", "type": "string"}, {"name": "_n", "type": "integer"}],
+            "rules": [
+                {
+                    "name": "rule_known",
+                    "severity": "warn",
+                    "allowed_values": {"column": "_rule", "values": ["R1"]},
+                },
+                {"name": "n_positive", "severity": "warn", "range": {"column": "_n", "min": 1}},
+            ],
+        }
+    )
+    frame = spark.createDataFrame(
+        [("R1", 1, "a.json"), ("R9", 0, "b.json"), ("R1", -2, "c.json")],
+        "_rule string, _n long, _source_file string",
+    ).withColumn("event_date", F.lit(D1))
+    checked = frame.withColumn(VIOLATIONS, row_violations(rules, ["_rule", "_n"]))
+    assert violation_samples(checked, VIOLATIONS, rules, "event_date") == {
+        "2026-03-02": {
+            "n_positive": [
+                {"_n": "-2", "_source_file": "c.json"},
+                {"_n": "0", "_source_file": "b.json"},
+            ],
+            "rule_known": [{"_rule": "R9", "_source_file": "b.json"}],
+        }
+    }
