@@ -26,8 +26,8 @@ HOOKED = "_hooked_record"  # a record after the pipeline's record_transform
 # Beside them while the contract's rules judge the rows (contracts/rules.py).
 VIOLATIONS = "_contract_violations"  # the rules a row violates
 REF_KEY, REF_FOUND, REF_SPAN, REF_DAYS = "_ri_key", "_ri_found", "_ri_span", "_ri_days"
-# A violating row's rule, and its place in the sample: named apart from what a source calls a
-# field (`_rule` and `_n` once refused payloads whose rules read such a field).
+# A violating row's rule, and its place in the sample, beside the columns its rules read: named
+# apart from what a source may call a field, which would make Spark's reference ambiguous.
 SAMPLE_RULE, SAMPLE_RANK = "_violated_rule", "_violation_rank"
 LAKE_COLUMNS = frozenset(
     {
