@@ -250,3 +250,63 @@ def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
         assert len(answered) == 3  # two throttled, then served
         # At most five retries: giving up is not waited for here (up to 31 s of backoff).
         assert s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+
+
+def test_a_lake_client_signs_as_the_process_is_now_and_each_thread_keeps_one_session(
+    monkeypatch,
+):
+    """resources.aws.clients makes a boto3 session once per thread, not per client (ADR-0192):
+    clients of one thread share it, another thread gets its own (a session is not thread-safe),
+    and a client made after the process's AWS_ variables change signs with the new credentials,
+    as does one made with an assumed role's."""
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    import boto3.session
+    from http_receiver import serving
+
+    from resources.aws import clients
+
+    signed = []
+
+    class Signed(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
+            # "AWS4-HMAC-SHA256 Credential=<key id>/<date>/<region>/s3/aws4_request, ..."
+            signed.append(self.headers["Authorization"].split("Credential=")[1].split("/")[0])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    made = []
+
+    class CountedSession(boto3.session.Session):
+        def __init__(self, *args, **kwargs):
+            made.append(threading.get_ident())
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(boto3.session, "Session", CountedSession)
+    monkeypatch.setattr(clients, "_per_thread", threading.local())
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    def read(**credentials) -> None:
+        s3 = clients._client("s3", url, "eu-west-1", credentials or None)
+        assert s3.get_object(Bucket="lake", Key="k")["Body"].read() == b"ok"
+
+    with serving(Signed) as url:
+        read()
+        read()
+        assert len(made) == 1  # two clients, one session
+        elsewhere = threading.Thread(target=read)
+        elsewhere.start()
+        elsewhere.join()
+        assert len(made) == 2 and made[1] != made[0]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")  # rotated, as a CI runner's are
+        read()
+        read(aws_access_key_id="role", aws_secret_access_key="s", aws_session_token="t")
+    assert signed == ["first", "first", "first", "second", "role"]
+    assert len(made) == 4
