@@ -1,6 +1,6 @@
 """`python -m benchmarks [profiling] [promotion] [runners] [contracts] [backfill] [lineage]
 [scd] [compaction] [classification] [gold] [orders] [access] [access_views] [pipelines] [cost] [slo]
-[--rows N]`: run the benchmarks (all by default), each printing its own tables,
+[aws_clients] [--rows N]`: run the benchmarks (all by default), each printing its own tables,
 then one summary line per benchmark."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from benchmarks import (
     access,
     access_views,
+    aws_clients,
     backfill,
     classification,
     compaction,
@@ -45,6 +46,7 @@ BENCHMARKS = {
     "pipelines": pipelines.run,
     "cost": cost.run,
     "slo": slo.run,
+    "aws_clients": aws_clients.run,
 }
 
 
