@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import dagster
 from dagster import (
     AssetExecutionContext,
@@ -44,6 +43,7 @@ from lake_assets.runtime.jobs import DRIVERS_KEY, RunJob, run_measured_job
 from lake_assets.runtime.jvm_log import SPARK_LOG_ENV, local_jvm_output
 from lake_assets.runtime.python_workers import workers_on_this_python
 from lake_assets.runtime.spark_metrics import timed
+from resources.aws.clients import _client
 from resources.spark_guard import guarded_jvm
 
 if TYPE_CHECKING:
@@ -311,11 +311,17 @@ class EmrServerlessRunner(SparkRunner):
         )
         self.environment, self.platform_owner = environment, platform_owner
 
+    def clients(self) -> tuple[Any, Any]:
+        """S3 (the job's context and messages) and EMR Serverless, made as every client of the
+        lake is: retried as ADR-0156 says, from this thread's session (ADR-0192)."""
+        return (
+            _client("s3", self.endpoint_url, self.region),
+            _client("emr-serverless", self.endpoint_url, self.region),
+        )
+
     def run(self, context, job, plan) -> dict:
         stamps = require_deployed_code(self.storage, job)  # refuse before anything is submitted
-        session = boto3.session.Session(region_name=self.region)
-        s3 = session.client("s3", endpoint_url=self.endpoint_url)
-        emr = session.client("emr-serverless", endpoint_url=self.endpoint_url)
+        s3, emr = self.clients()
         bucket = self.storage.bucket
         reader = _LakeS3Messages(bucket=bucket, client=s3, interval=self.poll_seconds)
         client = PipesEMRServerlessClient(

@@ -218,14 +218,15 @@ def test_unreadable_messages_are_left_for_the_dead_letter_queue(aws_endpoint, cl
 
 
 def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
-    """The clients every AWS store and feed of the lake uses (resources.aws.clients) retry a
-    503 SlowDown, as S3 throttles a hot prefix, up to six attempts in all (AWS_MAX_ATTEMPTS
-    unless set), then give up."""
+    """The clients every AWS store, feed and runner of the lake uses (resources.aws.clients)
+    retry a 503 SlowDown, as S3 throttles a hot prefix, up to six attempts in all
+    (AWS_MAX_ATTEMPTS unless set), then give up."""
     from http.server import BaseHTTPRequestHandler
 
     from http_receiver import serving
 
     from resources.aws.clients import _client
+    from resources.spark_runner import EmrServerlessRunner
 
     answered = []
 
@@ -250,6 +251,11 @@ def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
         assert len(answered) == 3  # two throttled, then served
         # At most five retries: giving up is not waited for here (up to 31 s of backoff).
         assert s3.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+        # ... and so do the EMR Serverless runner's, which submit and watch the Spark jobs.
+        storage = S3Storage(bucket="lake", endpoint_url=url, region="eu-west-1")
+        role = "arn:aws:iam::123456789012:role/lake-job"
+        runner = EmrServerlessRunner(storage, "00app", role, "eu-west-1", endpoint_url=url)
+        assert [c.meta.config.retries for c in runner.clients()] == [s3.meta.config.retries] * 2
 
 
 def test_a_lake_client_signs_as_the_process_is_now_and_each_thread_keeps_one_session(
