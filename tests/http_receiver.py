@@ -1,5 +1,6 @@
 """An HTTP server on 127.0.0.1 that keeps what is POSTed to it: the stand-in for a lineage server
-or an SNS web subscriber (AWS Chatbot) in the tests."""
+or an SNS web subscriber (AWS Chatbot) in the tests; and one that answers each GET as a test says
+(an AWS endpoint throttling, or one that shows how a request was signed)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,22 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def answering(answer: Callable[[BaseHTTPRequestHandler], tuple[int, bytes]]) -> Iterator[str]:
+    """A server whose answer to each GET is `answer(request)`: its status and body."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            status, body = answer(self)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with serving(Handler) as url:
+        yield url

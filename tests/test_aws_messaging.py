@@ -221,31 +221,22 @@ def test_every_lake_client_retries_a_throttled_call_with_backoff(monkeypatch):
     """The clients every AWS store, feed and runner of the lake uses (resources.aws.clients)
     retry a 503 SlowDown, as S3 throttles a hot prefix, up to six attempts in all
     (AWS_MAX_ATTEMPTS unless set), then give up."""
-    from http.server import BaseHTTPRequestHandler
-
-    from http_receiver import serving
+    from http_receiver import answering
 
     from resources.aws.clients import _client
     from resources.spark_runner import EmrServerlessRunner
 
     answered = []
 
-    class Throttling(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
-            answered.append(self.path)
-            slow = len(answered) <= 2
-            body = b"<Error><Code>SlowDown</Code></Error>" if slow else b"payload"
-            self.send_response(503 if slow else 200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+    def throttling(request) -> tuple[int, bytes]:
+        answered.append(request.path)
+        if len(answered) <= 2:
+            return 503, b"<Error><Code>SlowDown</Code></Error>"
+        return 200, b"payload"
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with serving(Throttling) as url:
+    with answering(throttling) as url:
         s3 = _client("s3", url, "eu-west-1")
         assert s3.get_object(Bucket="lake", Key="k")["Body"].read() == b"payload"
         assert len(answered) == 3  # two throttled, then served
@@ -266,26 +257,18 @@ def test_a_lake_client_signs_as_the_process_is_now_and_each_thread_keeps_one_ses
     and a client made after the process's AWS_ variables change signs with the new credentials,
     as does one made with an assumed role's."""
     import threading
-    from http.server import BaseHTTPRequestHandler
 
     import boto3.session
-    from http_receiver import serving
+    from http_receiver import answering
 
     from resources.aws import clients
 
     signed = []
 
-    class Signed(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
-            # "AWS4-HMAC-SHA256 Credential=<key id>/<date>/<region>/s3/aws4_request, ..."
-            signed.append(self.headers["Authorization"].split("Credential=")[1].split("/")[0])
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
+    def signing_key(request) -> tuple[int, bytes]:
+        # "AWS4-HMAC-SHA256 Credential=<key id>/<date>/<region>/s3/aws4_request, ..."
+        signed.append(request.headers["Authorization"].split("Credential=")[1].split("/")[0])
+        return 200, b"ok"
 
     made = []
 
@@ -303,7 +286,7 @@ def test_a_lake_client_signs_as_the_process_is_now_and_each_thread_keeps_one_ses
         s3 = clients._client("s3", url, "eu-west-1", credentials or None)
         assert s3.get_object(Bucket="lake", Key="k")["Body"].read() == b"ok"
 
-    with serving(Signed) as url:
+    with answering(signing_key) as url:
         read()
         read()
         assert len(made) == 1  # two clients, one session
