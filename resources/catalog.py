@@ -161,6 +161,8 @@ class SQLiteCatalog(PartitionCatalog):
                 "INSERT OR REPLACE INTO partitions VALUES (?, ?, ?)",
                 (published.dataset, published.partition, json.dumps(published.__dict__)),
             )
+            # A superseded version made current again (a restore) is no longer to expire.
+            db.execute("DELETE FROM superseded WHERE location = ?", (published.location,))
             if previous and previous.location != published.location:
                 db.execute(
                     "INSERT OR REPLACE INTO superseded VALUES (?, ?, ?, ?)",

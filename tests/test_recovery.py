@@ -21,12 +21,12 @@ from lake_assets.recovery.model import ALREADY, KEPT, LOST, RESTORE, ExportError
 from lake_assets.recovery.service import export_catalog, export_keys, recovery_plan, restore
 from lake_assets.settings import load_settings
 from lake_assets.tables.locations import published_location
+from lake_assets.tables.publish import expire_superseded, version_of
 from lake_assets.tables.publish import publish as tables_publish
-from lake_assets.tables.publish import version_of
 from lake_assets.tables.reader import read_version_arrow
 from lake_assets.tables.rollback import kept_versions
 from resources import build_resources
-from resources.catalog import PublishedPartition
+from resources.catalog import PublishedPartition, SupersededLocation
 
 DAY, NEXT = "2026-03-02", "2026-03-03"
 NOW = datetime(2026, 3, 4, 12, tzinfo=UTC)
@@ -126,17 +126,44 @@ def test_a_partition_no_export_can_restore_is_lost_and_fails_the_command(tmp_pat
     assert replica["catalog"].current("cards", NEXT) is None
 
 
-def test_a_catalog_at_another_version_is_kept_unless_replace(tmp_path):
-    _, stores = local_stores(tmp_path / "lake")
+@pytest.fixture(params=["local", "aws"])
+def stores(request, tmp_path):
+    """The lake's stores on the local profile (SQLite catalog) and on aws (Glue, on moto)."""
+    if request.param == "local":
+        return local_stores(tmp_path / "lake")[1]
+    return open_aws_lake(request.getfixturevalue("aws_endpoint"), tmp_path / "lake")[1]
+
+
+def test_a_catalog_at_another_version_is_kept_unless_replace_and_retention_keeps_it(stores):
     publish(stores, "cards", DAY, "r1", [1.0])
     export_catalog(stores["catalog"], stores["storage"], NOW, WEEK)
-    publish(stores, "cards", DAY, "r2", [9.0])  # published after the export
+    bad = publish(stores, "cards", DAY, "r2", [9.0])  # published after the export
 
     [kept] = recovery_plan(stores["catalog"], stores["storage"]).partitions
     assert (kept.outcome, kept.replaces, kept.version.run_id) == (KEPT, "r2", "r1")
     plan = recovery_plan(stores["catalog"], stores["storage"], replace=True)
     assert restore(stores["catalog"], plan) == 1
     assert amounts(stores, "cards", DAY) == [1.0]
+    # r1 is current again, so off the superseded list; r2, which it replaced, is on it. Before,
+    # r1 stayed listed and retention deleted the folder the restored pointer names.
+    listed = stores["catalog"].superseded(older_than=datetime.now(UTC) + WEEK)
+    assert [entry.location for entry in listed] == [bad.location]
+    later = datetime.now(UTC) + WEEK
+    assert expire_superseded(stores["catalog"], stores["storage"], 0, now=later) == [bad.location]
+    assert amounts(stores, "cards", DAY) == [1.0]
+
+
+def test_retention_never_deletes_the_version_a_pointer_names(stores):
+    """A version listed as superseded while it is current (a publish that lost a race on a
+    catalog whose switch cannot be conditional leaves one so) is forgotten, not deleted."""
+    current = publish(stores, "cards", DAY, "r1", [1.0])
+    stores["catalog"].keep_superseded(
+        [SupersededLocation("cards", DAY, current.location, NOW.isoformat())]
+    )
+    later = datetime.now(UTC) + WEEK
+    assert expire_superseded(stores["catalog"], stores["storage"], 0, now=later) == []
+    assert amounts(stores, "cards", DAY) == [1.0]
+    assert stores["catalog"].superseded(older_than=later) == []
 
 
 def test_exports_past_the_retention_are_removed_and_a_broken_one_is_named(tmp_path):

@@ -98,10 +98,17 @@ def expire_superseded(
     retention_days: int,
     now: datetime | None = None,
 ) -> list[str]:
-    """Delete partition versions superseded more than `retention_days` ago."""
+    """Delete partition versions superseded more than `retention_days` ago, never the one its
+    partition's pointer names: a version listed while current (a publish that lost a race with
+    another, on a catalog whose switch cannot be conditional) is forgotten, not deleted, and is
+    listed again when something replaces it."""
     now = now or datetime.now(UTC)
     removed = []
     for old in catalog.superseded(older_than=now - timedelta(days=retention_days)):
+        current = catalog.current(old.dataset, old.partition)
+        if current is not None and current.location == old.location:
+            catalog.forget_superseded(old)
+            continue
         storage.delete_prefix(old.location)
         catalog.forget_superseded(old)
         removed.append(old.location)

@@ -241,13 +241,24 @@ class GlueCatalog(PartitionCatalog):
                 PartitionValueList=[published.partition],
                 PartitionInput=partition_input,
             )
-        if previous and previous.location != published.location:
-            # Recorded after the switch: a crash in between leaks the old folder, while the
-            # reverse order could let expire delete the folder the pointer still names.
-            entry = SupersededLocation(
-                previous.dataset, previous.partition, previous.location, now_iso()
-            )
-            self._update_superseded(published.dataset, lambda entries: [*entries, entry])
+        replaced = previous if previous and previous.location != published.location else None
+
+        def listed(entries: list[SupersededLocation]) -> list[SupersededLocation]:
+            # The published folder leaves the list: a restore (`lake dr restore --replace`)
+            # makes a superseded version current again, and expire must never delete the
+            # folder the pointer names. The replaced folder joins it, once.
+            gone = {published.location, replaced.location if replaced else None}
+            kept = [entry for entry in entries if entry.location not in gone]
+            if replaced is not None:
+                at = now_iso()
+                kept.append(
+                    SupersededLocation(replaced.dataset, replaced.partition, replaced.location, at)
+                )
+            return kept
+
+        # Recorded after the switch: a crash in between leaks the old folder, while the reverse
+        # order could let expire delete the folder the pointer still names.
+        self._update_superseded(published.dataset, listed)
         return previous
 
     @staticmethod
@@ -258,8 +269,12 @@ class GlueCatalog(PartitionCatalog):
     def _update_superseded(
         self, dataset: str, change: Callable[[list[SupersededLocation]], list[SupersededLocation]]
     ) -> None:
-        def with_entries(table: dict) -> dict:
-            entries = [asdict(entry) for entry in change(self._superseded_of(table))]
+        def with_entries(table: dict) -> dict | None:
+            before = self._superseded_of(table)
+            after = change(before)
+            if after == before:
+                return None  # nothing to save: no UpdateTable
+            entries = [asdict(entry) for entry in after]
             return {"Parameters": {**table.get("Parameters", {}), _SUPERSEDED: json.dumps(entries)}}
 
         # Bookkeeping changes need no archived table version; the account's table-version
