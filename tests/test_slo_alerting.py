@@ -20,6 +20,7 @@ from lake_assets.slo.model import (
     BadEvent,
     Events,
     Slo,
+    SloState,
 )
 
 START = datetime(2026, 11, 1, tzinfo=UTC)  # a Sunday: the scenarios start on Tuesday 1 December
@@ -100,6 +101,26 @@ def test_a_slow_burn_appears_only_in_the_weekly_digest():
     assert SCENARIO + at * MINUTE == datetime(2026, 12, 7, tzinfo=UTC)  # the new ISO week
     assert digest.detail["week"] == "2026-W49"
     assert [line.split(":")[0] for line in digest.detail["slow_burns"]] == ["d.slo"]
+
+
+def test_a_page_opened_at_a_new_weeks_first_evaluation_is_in_that_weeks_digest_only():
+    """The digest is sent from the evaluation that opens the new week, after it has opened its
+    own items: before, a burn that started then was told in the week before's digest too."""
+    the_slo, state, digests = slo(), {}, {}
+    evaluations = [
+        (datetime(2026, 12, 6, 23, 55, tzinfo=UTC), "healthy", ()),  # Sunday, W49
+        (datetime(2026, 12, 7, tzinfo=UTC), FAST_BURN, ("14.4x_1h_5m",)),  # Monday, W50
+        (datetime(2026, 12, 7, 0, 30, tzinfo=UTC), "healthy", ()),
+        (datetime(2026, 12, 14, tzinfo=UTC), "healthy", ()),  # Monday, W51
+    ]
+    for at, status, firing in evaluations:
+        state_now = SloState(the_slo.id, at, 100, 100, 0.9, {}, firing, status)
+        advanced = alerting.advance(state, [(the_slo, state_now, None)], at)
+        state = json.loads(json.dumps(advanced.state))
+        for alert in advanced.alerts:
+            if alert.kind == alerting.DIGEST:
+                digests[alert.detail["week"]] = alert.detail["alerts_and_incidents"]
+    assert {week: len(items) for week, items in digests.items()} == {"2026-W49": 0, "2026-W50": 1}
 
 
 def test_a_single_failure_of_a_daily_job_does_not_page():

@@ -7,6 +7,7 @@ local lake and to S3 (the moto server) as a page."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -19,7 +20,6 @@ from lake_assets.slo.model import (
     EXHAUSTED,
     FAST_BURN,
     SLOW_BURN,
-    BurnCondition,
     Incident,
     Slo,
     SloState,
@@ -30,13 +30,6 @@ from resources.storage import LocalStorage
 
 NOW = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
-# The SRE Workbook's conditions and Sloth's 3x over a day.
-CONDITIONS = (
-    BurnCondition("14.4x_1h_5m", FAST_BURN, 14.4, HOUR, 5 * MINUTE),
-    BurnCondition("6x_6h_30m", FAST_BURN, 6.0, 6 * HOUR, 30 * MINUTE),
-    BurnCondition("3x_1d_2h", SLOW_BURN, 3.0, DAY, 2 * HOUR),
-    BurnCondition("1x_3d_6h", SLOW_BURN, 1.0, 3 * DAY, 6 * HOUR),
-)
 HOSTILE = '<script>alert("x")</script> & "quotes"'
 
 
@@ -96,7 +89,7 @@ INCIDENTS = (
 
 def _page(panels=None, incidents=INCIDENTS) -> str:
     panels = panels if panels is not None else [_healthy(), _slow_burn(), _fast_burn()]
-    return render_dashboard(panels, incidents, NOW, CONDITIONS)
+    return render_dashboard(panels, incidents, NOW)
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,3 +267,21 @@ def test_published_to_s3_as_a_page(aws_endpoint):
     stored = s3.get_object(Bucket=bucket, Key="lake/site/slo/index.html")
     assert stored["ContentType"] == "text/html; charset=utf-8"
     assert stored["Body"].read().decode("utf-8") == page
+
+
+def test_each_slo_is_drawn_with_the_thresholds_the_engine_alerts_it_at():
+    """A best-effort SLO's window is 28 days: its burn chart's lines are the factors the engine
+    fires at for that window (engine.burn_conditions), not a 30-day SLO's."""
+    thirty = _slow_burn()
+    best_effort = replace(
+        thirty, slo=replace(thirty.slo, id="crm_contacts.latency", window=28 * DAY)
+    )
+    page = _page([thirty, best_effort], [])
+    drawn = {}
+    for article in page.split('<article class="panel"')[1:]:
+        slo_id = re.search(r'data-slo="([^"]+)"', article).group(1)
+        drawn[slo_id] = set(re.findall(r'data-value="([0-9.]+)"', article)) - {"0"}  # the axis
+    assert drawn == {
+        "customer_360.quality": {"1", "3", "6", "14.4"},
+        "crm_contacts.latency": {"0.933333", "2.8", "5.6", "13.44"},
+    }

@@ -113,3 +113,25 @@ def test_explain_lists_the_windows_bad_events_costliest_first():
     small = BadEvent(START + 41 * DAY, 1, "run 1", "run failure")
     events = Events(START, MINUTE, np.ones(1, np.int64), np.ones(1, np.int64), (old, late, small))
     assert engine.explain(slo(), events, START + 42 * DAY) == [late, small]
+
+
+def test_a_budget_spent_exactly_is_exhausted_and_a_burn_at_exactly_the_factor_fires():
+    """In binary floating point 1 - 0.99 is a hair over 0.01, so these came out a hair short of
+    their lines (budget left 1e-15, healthy; a burn of 0.9999999999999992, not firing)."""
+    # 30 bad of 3,000 daily events at 99%: the whole budget, spread too thinly to burn.
+    daily = slo(objective=0.99, cadence=DAY, min_events=3, sli=SUCCESS)
+    total = np.full(30, 100, dtype=np.int64)
+    good = total.copy()
+    good[:15] -= 2
+    spent = engine.evaluate(daily, Events(START, DAY, good, total), START + 30 * DAY)
+    assert spent.budget_remaining == pytest.approx(0.0, abs=1e-9)
+    assert spent.status == "exhausted"
+    # 5% of the last three days' minutes bad at 95%: 1x over 3 days and over 6 hours.
+    total = np.ones(30 * 1440, dtype=np.int64)
+    good = total.copy()
+    good[np.arange(27 * 1440, 30 * 1440, 20)] = 0
+    at_factor = engine.evaluate(
+        slo(objective=0.95, min_events=3), Events(START, MINUTE, good, total), START + 30 * DAY
+    )
+    assert at_factor.burn_rates["3d"] == pytest.approx(1.0)
+    assert at_factor.firing == ("1x_3d_6h",) and at_factor.status == SLOW_BURN

@@ -4,11 +4,13 @@ weights, bad events, the upstream blamed), then once against the real stores of 
 lineage and classification stores)."""
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 
 from lake_assets.classification.model import ColumnClassification
 from lake_assets.contracts.model import Contract
+from lake_assets.events.model import DataReady
 from lake_assets.slo.model import BadEvent, Slo
 from lake_assets.slo.sli_catalog import completeness_judged
 from lake_assets.slo.sli_cost import cost_judged, daily_nanos, months
@@ -16,6 +18,7 @@ from lake_assets.slo.sli_freshness import Payload, freshness_events, latency_jud
 from lake_assets.slo.sli_pipeline import (
     DownstreamWait,
     RunOutcome,
+    _run_wait,
     parse_inputs,
     pipeline_latency_judged,
     recovery_judged,
@@ -213,6 +216,47 @@ def test_recovery_judges_each_failure_episode_by_the_time_to_the_next_good_run()
     overdue = recovery_judged(runs, 30 * minute, now=t + 150 * minute)[-1]
     assert (overdue.what, overdue.good, overdue.at) == ("fail-4", False, t + 150 * minute)
     assert overdue.reason == "not recovered within 30 min"
+
+
+def test_a_run_waits_from_the_publish_of_what_it_reads_new_not_from_older_inputs():
+    """The sensor's first run of a day waits from its own inputs' first publish (not from the
+    earlier day its lookback reads); its re-run for a republished input waits from that
+    republish, not from the other input's publish days before (which judged it days late)."""
+    day = "2026-11-02"
+
+    def ready(dataset, partition, digest, published):
+        return DataReady(dataset, partition, "1", 10, "r", digest, published.isoformat())
+
+    records = SimpleNamespace(data_ready={
+        ("customers", day): [ready("customers", day, "cust01", at("2026-11-03T01:00"))],
+        ("customers", "2026-11-01"): [ready("customers", "2026-11-01", "old001",
+                                            at("2026-11-02T01:00"))],
+        ("cards", day): [ready("cards", day, "cards1", at("2026-11-03T02:00")),
+                         ready("cards", day, "cards2", at("2026-11-05T02:00"))],
+    })  # fmt: skip
+
+    def run(run_id, started, inputs):
+        tags = {"dagster/partition": day, "lake/inputs": inputs}
+        return SimpleNamespace(
+            dagster_run=SimpleNamespace(run_id=run_id, tags=tags), start_time=started.timestamp()
+        )
+
+    lookback = "customers[2026-11-01]@old001"
+    read_before = set()
+    [first] = _run_wait(
+        records, run("first", at("2026-11-03T02:05"), f"cards@cards1,customers@cust01,{lookback}"),
+        read_before,
+    )  # fmt: skip
+    [rerun], [retry] = (
+        _run_wait(records, run(name, started, f"cards@cards2,customers@cust01,{lookback}"),
+                  read_before)
+        for name, started in (("rerun", at("2026-11-05T02:02")), ("retry", at("2026-11-05T03:00")))
+    )  # fmt: skip
+    assert first.waiting_since == at("2026-11-03T01:00")  # customers, the day's first input
+    assert rerun.waiting_since == at("2026-11-05T02:00")  # the republished cards
+    assert retry.waiting_since == at("2026-11-03T01:00")  # nothing new: the day's first input
+    judged = pipeline_latency_judged([first, rerun], HOUR * 6, at("2026-11-06T00:00"))
+    assert [(j.what, j.good) for j in judged] == [("first", True), ("rerun", True)]
 
 
 def test_pipeline_latency_blames_the_input_that_came_after_the_deadline():

@@ -192,7 +192,14 @@ def weekly_digest(state: Mapping, at: datetime) -> Alert | None:
         return None
     week_start = at - timedelta(days=at.weekday() + 7)
     week_start = week_start.replace(hour=0, minute=0, second=0, microsecond=0)
-    items = [i for i in incidents_of(state) if i.closed_at is None or i.closed_at >= week_start]
+    # The state is this evaluation's: what it opened belongs to the new week's digest, not to
+    # the one it sends (each incident is in the digest of each week it was open in, once).
+    week_end = week_start + timedelta(days=7)
+    items = [
+        i
+        for i in incidents_of(state)
+        if i.opened_at < week_end and (i.closed_at is None or i.closed_at >= week_start)
+    ]
     slow = [i for i in items if i.kind == SLOW_BURN]
     loud = [i for i in items if i.kind != SLOW_BURN and i.opened_at >= week_start]
     lines = [

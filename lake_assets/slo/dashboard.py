@@ -19,6 +19,7 @@ import numpy as np
 
 from lake_assets.contracts.model import TIERS
 from lake_assets.slo.charts import Rule, Scale, line_chart
+from lake_assets.slo.engine import burn_conditions
 from lake_assets.slo.model import (
     EXHAUSTED,
     FAST_BURN,
@@ -63,12 +64,11 @@ def render_dashboard(
     panels: Sequence[Panel],
     incidents: Sequence[Incident],
     evaluated_at: datetime,
-    conditions: Sequence[BurnCondition],
 ) -> str:
     """The page: the evaluation time and a count per status, a table of every SLO's state
     (worst first), the open and the recently closed incidents (the caller chooses which
     closed ones), and a panel per SLO with its burn-down and burn-rate charts, the burn-rate
-    chart showing `conditions`' thresholds."""
+    chart showing the thresholds the engine alerts at for that SLO's window."""
     ordered = sorted(panels, key=_severity)
     open_incidents = sorted((i for i in incidents if i.open), key=lambda i: i.opened_at)
     closed = sorted((i for i in incidents if not i.open), key=lambda i: i.closed_at, reverse=True)
@@ -83,7 +83,7 @@ def render_dashboard(
             _open_incidents(open_incidents, evaluated_at),
             _closed_incidents(closed),
             '<section id="panels"><h2>Service level objectives</h2>',
-            "".join(_panel(panel, conditions) for panel in ordered),
+            "".join(_panel(panel) for panel in ordered),
             "</section></main>",
         ]
     )
@@ -318,8 +318,10 @@ def _thresholds_note(conditions: Sequence[BurnCondition]) -> str:
     return "Dashed: " + "; ".join(told) + "." if told else ""
 
 
-def _panel(panel: Panel, conditions: Sequence[BurnCondition]) -> str:
+def _panel(panel: Panel) -> str:
     slo, state = panel.slo, panel.state
+    # A 28-day SLO alerts at other factors than a 30-day one (engine.burn_conditions).
+    conditions = burn_conditions(slo.window)
     firing = ", ".join(state.firing) or "none"
     facts = [
         ("Datasets", ", ".join(slo.datasets)),

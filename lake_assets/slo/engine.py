@@ -46,6 +46,11 @@ POLICY = (
     (SLOW_BURN, Fraction(10, 100), timedelta(days=3), timedelta(hours=6)),
 )
 
+# The error budget's share is 1 - objective, in binary floating point: 1 - 0.99 is
+# 0.010000000000000009. A budget spent exactly, or a burn at exactly a condition's factor, comes
+# out a hair short of the line; what is within this of it counts as on it.
+ROUNDING = 1e-9
+
 
 def label(window: timedelta) -> str:
     """ "5m", "1h", "1d": how windows are named in states, tables and charts."""
@@ -163,13 +168,15 @@ def evaluate(slo: Slo, events: Events, at: datetime) -> SloState:
         long_bad, long_total = sums.over(end, _slices(condition.long, slo, events))
         if long_total < slo.min_events:
             continue  # too few events to tell a trend from one unlucky run
-        if min(rates[label(condition.long)], rates[label(condition.short)]) >= condition.factor:
+        if min(rates[label(condition.long)], rates[label(condition.short)]) >= (
+            condition.factor - ROUNDING
+        ):
             firing.append(condition)
     left = float(_budget_left(sums, end, slo, events))
     kinds = {c.kind for c in firing}
     status = (
         EXHAUSTED
-        if left <= 0
+        if left <= ROUNDING
         else FAST_BURN
         if FAST_BURN in kinds
         else SLOW_BURN

@@ -151,7 +151,6 @@ def evaluate_lake(
         [panel_of(m) for m in measured if m.events is not None],
         [i for i in incidents if i.open or i.closed_at >= at - RECENTLY_CLOSED],
         at,
-        engine.burn_conditions(timedelta(days=30)),
     )
     page = publish_dashboard(html, storage)
     return Evaluation(at, measured, incidents, tuple(advanced.alerts), published, page.key)

@@ -246,26 +246,38 @@ def pipeline_latency_of(
         )
     waits = []
     for rule in rules:
-        for record in runs_of_rule(records.instance, rule.name, start - RUN_LEAD):
-            waits += _run_wait(records, record)
+        read_before: set = set()  # the input versions earlier runs of the rule read
+        runs = runs_of_rule(records.instance, rule.name, start - RUN_LEAD)
+        for record in sorted(runs, key=lambda r: r.create_timestamp.timestamp()):
+            waits += _run_wait(records, record, read_before)
         waits += _open_waits(records, rule)
     judged = pipeline_latency_judged(waits, timedelta(seconds=slo.threshold), end)
     return count_judged(start, end, slo.cadence, judged)
 
 
-def _run_wait(records: LakeRecords, record) -> list[DownstreamWait]:
+def _run_wait(records: LakeRecords, record, read_before: set) -> list[DownstreamWait]:
     """A sensor's run and the input versions it read (its tags), each with its publish time;
-    the inputs it ran without (run_partial) as never published."""
+    the inputs it ran without (run_partial) as never published. It waited from the first
+    publish among the versions no earlier run of its partition read (`read_before`, which it
+    adds its own to), its own partition's before a lookback's: a run for a republished input
+    waits from that publish, not from its other inputs' older ones, and a partition's first run
+    not from the earlier days its lookback reads. A run that read nothing new (a retry) waited
+    from its partition's first input's."""
     run, started = record.dagster_run, _at(record.start_time)
     partition = run.tags.get(PARTITION_TAG, "")
-    read = {
-        d if p == partition else lookback_key(d, p): _version_published(
-            records, d, p, digest, started
-        )
-        for d, p, digest in parse_inputs(run.tags.get(INPUTS_TAG, ""), partition)
-    }
+    read, new = {}, []
+    for d, p, digest in parse_inputs(run.tags.get(INPUTS_TAG, ""), partition):
+        name = d if p == partition else lookback_key(d, p)
+        read[name] = _version_published(records, d, p, digest, started)
+        if (partition, d, p, digest) not in read_before:
+            read_before.add((partition, d, p, digest))
+            new.append(name)
+    own = [name for name in read if "[" not in name]  # not lookback_key's `<dataset>[<day>]`
+    since = [n for n in new if n in own] or new or own
     read |= dict.fromkeys(_tagged(run, MISSING_TAG))
-    published = [t for t in read.values() if t is not None]
+    published = [read[n] for n in since if read[n] is not None] or [
+        t for t in read.values() if t is not None
+    ]
     return [DownstreamWait(run.run_id, min(published), started, read)] if published else []
 
 
