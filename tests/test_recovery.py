@@ -153,6 +153,21 @@ def test_a_catalog_at_another_version_is_kept_unless_replace_and_retention_keeps
     assert amounts(stores, "cards", DAY) == [1.0]
 
 
+def test_a_restore_never_lists_the_version_a_kept_partition_points_at(stores):
+    """The export lists r1 as superseded; since, r1 was made current again (as a rollback
+    does). The restore keeps the partition (no --replace) and lists only what is not current."""
+    first = publish(stores, "cards", DAY, "r1", [1.0])
+    second = publish(stores, "cards", DAY, "r2", [2.0])
+    export_catalog(stores["catalog"], stores["storage"], NOW, WEEK)
+    publish(stores, "cards", DAY, "r1", [1.0])
+    plan = recovery_plan(stores["catalog"], stores["storage"])
+    assert [p.outcome for p in plan.partitions] == [KEPT]
+    restore(stores["catalog"], plan)
+    assert stores["catalog"].current("cards", DAY).location == first.location
+    listed = stores["catalog"].superseded(older_than=datetime.now(UTC) + WEEK)
+    assert [entry.location for entry in listed] == [second.location]
+
+
 def test_retention_never_deletes_the_version_a_pointer_names(stores):
     """A version listed as superseded while it is current (a publish that lost a race on a
     catalog whose switch cannot be conditional leaves one so) is forgotten, not deleted."""

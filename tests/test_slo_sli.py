@@ -21,6 +21,7 @@ from lake_assets.slo.sli_pipeline import (
     _run_wait,
     parse_inputs,
     pipeline_latency_judged,
+    pipeline_latency_of,
     recovery_judged,
     success_judged,
 )
@@ -257,6 +258,48 @@ def test_a_run_waits_from_the_publish_of_what_it_reads_new_not_from_older_inputs
     assert retry.waiting_since == at("2026-11-03T01:00")  # nothing new: the day's first input
     judged = pipeline_latency_judged([first, rerun], HOUR * 6, at("2026-11-06T00:00"))
     assert [(j.what, j.good) for j in judged] == [("first", True), ("rerun", True)]
+
+
+def test_a_re_run_weeks_later_waits_from_the_republish_though_its_first_run_is_out_of_range():
+    """The SLO reads the runs of its window (and a day before); a partition's earlier runs are
+    read too, so a re-run for a republished input does not count its other inputs as new."""
+    day = "2026-10-01"
+
+    def ready(dataset, digest, published):
+        return DataReady(dataset, day, "1", 10, "r", digest, f"{published}:00+00:00")
+
+    records = SimpleNamespace(data_ready={
+        ("customers", day): [ready("customers", "cust01", "2026-10-02T01:00")],
+        ("cards", day): [ready("cards", "cards1", "2026-10-02T02:00"),
+                         ready("cards", "cards2", "2026-11-20T02:00")],
+    })  # fmt: skip
+
+    def run(run_id, created, inputs):
+        tags = {"dagster/partition": day, "lake/inputs": inputs, "lake/rule": "spend"}
+        run = SimpleNamespace(run_id=run_id, tags=tags)
+        return SimpleNamespace(dagster_run=run, start_time=created.timestamp(),
+                               create_timestamp=created)  # fmt: skip
+
+    runs = [run("first", at("2026-10-02T02:05"), "cards@cards1,customers@cust01"),
+            run("rerun", at("2026-11-20T02:02"), "cards@cards2,customers@cust01")]  # fmt: skip
+
+    def get_run_records(filters):  # as Dagster's run storage filters them
+        return [
+            r for r in runs
+            if all(r.dagster_run.tags.get(k) == v for k, v in filters.tags.items())
+            and (filters.created_after is None or r.create_timestamp > filters.created_after)
+            and (filters.created_before is None or r.create_timestamp < filters.created_before)
+        ]  # fmt: skip
+
+    records.instance = SimpleNamespace(get_run_records=get_run_records)
+    records.rules = [SimpleNamespace(name="spend", target_path=("marts", "spend"))]
+    records.target = lambda dataset: "marts/spend"
+    records.events = SimpleNamespace(pending=lambda: [])
+    latency = Slo("spend.pipeline_latency", ("spend",), "pipeline_latency", 0.99,
+                  timedelta(days=30), "critical", DAY, 1, "team:x", 6 * 3600)  # fmt: skip
+    events = pipeline_latency_of(latency, "spend", records, at("2026-10-22T00:00"),
+                                 at("2026-11-21T00:00"))  # fmt: skip
+    assert (int(events.good.sum()), int(events.total.sum()), events.bad) == (1, 1, ())
 
 
 def test_pipeline_latency_blames_the_input_that_came_after_the_deadline():

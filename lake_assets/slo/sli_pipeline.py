@@ -172,13 +172,20 @@ def runs_by_id(instance, run_ids: Sequence[str]) -> list:
     return [r for c in chunks for r in instance.get_run_records(RunsFilter(run_ids=list(c)))]
 
 
-def runs_of_rule(instance, rule: str, created_after: datetime) -> list:
-    """The runs the dependency sensor launched for `rule` (its RunRequests' `lake/rule` tag)."""
+def runs_of_rule(
+    instance,
+    rule: str,
+    created_after: datetime | None,
+    partition: str | None = None,
+    created_before: datetime | None = None,
+) -> list:
+    """The runs the dependency sensor launched for `rule` (its RunRequests' `lake/rule` tag),
+    of one `partition` when named."""
     from dagster import RunsFilter
 
-    return list(
-        instance.get_run_records(RunsFilter(tags={RULE_TAG: rule}, created_after=created_after))
-    )
+    tags = {RULE_TAG: rule} | ({PARTITION_TAG: partition} if partition is not None else {})
+    found = RunsFilter(tags=tags, created_after=created_after, created_before=created_before)
+    return list(instance.get_run_records(found))
 
 
 def _tagged(run, tag: str) -> list[str]:
@@ -246,9 +253,17 @@ def pipeline_latency_of(
         )
     waits = []
     for rule in rules:
-        read_before: set = set()  # the input versions earlier runs of the rule read
+        read_before: set = set()  # the input versions earlier runs of each partition read
         runs = runs_of_rule(records.instance, rule.name, start - RUN_LEAD)
         for record in sorted(runs, key=lambda r: r.create_timestamp.timestamp()):
+            partition = record.dagster_run.tags.get(PARTITION_TAG, "")
+            if not any(key[0] == partition for key in read_before):
+                # Its runs before the range read versions too: a re-run weeks later for a
+                # republished input must not count its other inputs as new.
+                earlier = runs_of_rule(records.instance, rule.name, None, partition,
+                                       created_before=record.create_timestamp)  # fmt: skip
+                for run in earlier:
+                    read_before.update(_versions_read(run.dagster_run))
             waits += _run_wait(records, record, read_before)
         waits += _open_waits(records, rule)
     judged = pipeline_latency_judged(waits, timedelta(seconds=slo.threshold), end)
@@ -264,13 +279,13 @@ def _run_wait(records: LakeRecords, record, read_before: set) -> list[Downstream
     not from the earlier days its lookback reads. A run that read nothing new (a retry) waited
     from its partition's first input's."""
     run, started = record.dagster_run, _at(record.start_time)
-    partition = run.tags.get(PARTITION_TAG, "")
     read, new = {}, []
-    for d, p, digest in parse_inputs(run.tags.get(INPUTS_TAG, ""), partition):
+    for key in _versions_read(run):
+        partition, d, p, digest = key
         name = d if p == partition else lookback_key(d, p)
         read[name] = _version_published(records, d, p, digest, started)
-        if (partition, d, p, digest) not in read_before:
-            read_before.add((partition, d, p, digest))
+        if key not in read_before:
+            read_before.add(key)
             new.append(name)
     own = [name for name in read if "[" not in name]  # not lookback_key's `<dataset>[<day>]`
     since = [n for n in new if n in own] or new or own
@@ -279,6 +294,12 @@ def _run_wait(records: LakeRecords, record, read_before: set) -> list[Downstream
         t for t in read.values() if t is not None
     ]
     return [DownstreamWait(run.run_id, min(published), started, read)] if published else []
+
+
+def _versions_read(run) -> list[tuple[str, str, str, str]]:
+    """(the run's partition, dataset, partition, content-hash prefix) of each version it read."""
+    partition = run.tags.get(PARTITION_TAG, "")
+    return [(partition, *found) for found in parse_inputs(run.tags.get(INPUTS_TAG, ""), partition)]
 
 
 def _open_waits(records: LakeRecords, rule) -> list[DownstreamWait]:
