@@ -286,7 +286,8 @@ def test_a_re_run_weeks_later_waits_from_the_republish_though_its_first_run_is_o
     def get_run_records(filters):  # as Dagster's run storage filters them
         return [
             r for r in runs
-            if all(r.dagster_run.tags.get(k) == v for k, v in filters.tags.items())
+            if all(r.dagster_run.tags.get(k) in ([v] if isinstance(v, str) else v)
+                   for k, v in filters.tags.items())
             and (filters.created_after is None or r.create_timestamp > filters.created_after)
             and (filters.created_before is None or r.create_timestamp < filters.created_before)
         ]  # fmt: skip

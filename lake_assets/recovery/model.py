@@ -152,12 +152,14 @@ def plan_recovery(
         if not wanting:
             break
     plan = RecoveryPlan(newest)
+    pointed = set()  # what the plan restores and what the catalog points at: never superseded
     for wanted in newest.partitions:
         key = (wanted.dataset, wanted.partition)
         chosen, source = (
             (wanted, newest.key) if not missing[key] else fallback.get(key, (None, None))
         )
         have = current(*key)
+        pointed |= {v.location for v in (chosen, have) if v is not None}
         if chosen is None:
             outcome = LOST
         elif have is not None and have.run_id == chosen.run_id:
@@ -177,4 +179,7 @@ def plan_recovery(
                 have.run_id if have else "",
             )  # fmt: skip
         )
+    # A kept partition may point at a version the export lists (rolled back since): a current
+    # version is never listed as superseded (ADR-0193).
+    plan.superseded = [s for s in newest.superseded if s.location not in pointed]
     return plan

@@ -80,16 +80,7 @@ def recovery_plan(
     newest = next(exports)
     plan = plan_recovery(newest, exports, missing_here(storage), catalog.current, replace=replace)
     plan.published_after = published_after(storage, newest)
-    current = {p.version.location for p in plan.partitions if p.version is not None}
-    # Nor what this catalog's pointers name (a kept partition's version may be on the export's
-    # list): a current version is never listed as superseded (ADR-0193).
-    here = (catalog.current(p.dataset, p.partition) for p in plan.partitions)
-    current |= {version.location for version in here if version is not None}
-    plan.superseded = [
-        s
-        for s in newest.superseded
-        if s.location not in current and storage.exists(s.location + MANIFEST)
-    ]
+    plan.superseded = [s for s in plan.superseded if storage.exists(s.location + MANIFEST)]
     return plan
 
 

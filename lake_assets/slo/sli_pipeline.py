@@ -176,14 +176,14 @@ def runs_of_rule(
     instance,
     rule: str,
     created_after: datetime | None,
-    partition: str | None = None,
+    partitions: Sequence[str] | None = None,
     created_before: datetime | None = None,
 ) -> list:
     """The runs the dependency sensor launched for `rule` (its RunRequests' `lake/rule` tag),
-    of one `partition` when named."""
+    of `partitions` when named."""
     from dagster import RunsFilter
 
-    tags = {RULE_TAG: rule} | ({PARTITION_TAG: partition} if partition is not None else {})
+    tags = {RULE_TAG: rule} | ({PARTITION_TAG: list(partitions)} if partitions else {})
     found = RunsFilter(tags=tags, created_after=created_after, created_before=created_before)
     return list(instance.get_run_records(found))
 
@@ -253,17 +253,14 @@ def pipeline_latency_of(
         )
     waits = []
     for rule in rules:
-        read_before: set = set()  # the input versions earlier runs of each partition read
-        runs = runs_of_rule(records.instance, rule.name, start - RUN_LEAD)
+        since = start - RUN_LEAD
+        runs = runs_of_rule(records.instance, rule.name, since)
+        # What the same partitions' runs before the range read, in one query: a re-run weeks
+        # later for a republished input must not count its other inputs as new.
+        partitions = sorted({r.dagster_run.tags.get(PARTITION_TAG, "") for r in runs})
+        earlier = runs_of_rule(records.instance, rule.name, None, partitions, since) if runs else []
+        read_before = {key for r in earlier for key in _versions_read(r.dagster_run)}
         for record in sorted(runs, key=lambda r: r.create_timestamp.timestamp()):
-            partition = record.dagster_run.tags.get(PARTITION_TAG, "")
-            if not any(key[0] == partition for key in read_before):
-                # Its runs before the range read versions too: a re-run weeks later for a
-                # republished input must not count its other inputs as new.
-                earlier = runs_of_rule(records.instance, rule.name, None, partition,
-                                       created_before=record.create_timestamp)  # fmt: skip
-                for run in earlier:
-                    read_before.update(_versions_read(run.dagster_run))
             waits += _run_wait(records, record, read_before)
         waits += _open_waits(records, rule)
     judged = pipeline_latency_judged(waits, timedelta(seconds=slo.threshold), end)
@@ -279,15 +276,16 @@ def _run_wait(records: LakeRecords, record, read_before: set) -> list[Downstream
     not from the earlier days its lookback reads. A run that read nothing new (a retry) waited
     from its partition's first input's."""
     run, started = record.dagster_run, _at(record.start_time)
-    read, new = {}, []
+    read, new, own = {}, [], []
     for key in _versions_read(run):
         partition, d, p, digest = key
         name = d if p == partition else lookback_key(d, p)
         read[name] = _version_published(records, d, p, digest, started)
+        if p == partition:
+            own.append(name)
         if key not in read_before:
             read_before.add(key)
             new.append(name)
-    own = [name for name in read if "[" not in name]  # not lookback_key's `<dataset>[<day>]`
     since = [n for n in new if n in own] or new or own
     read |= dict.fromkeys(_tagged(run, MISSING_TAG))
     published = [read[n] for n in since if read[n] is not None] or [

@@ -106,10 +106,8 @@ def expire_superseded(
     removed = []
     for old in catalog.superseded(older_than=now - timedelta(days=retention_days)):
         current = catalog.current(old.dataset, old.partition)
-        if current is not None and current.location == old.location:
-            catalog.forget_superseded(old)
-            continue
-        storage.delete_prefix(old.location)
+        if current is None or current.location != old.location:
+            storage.delete_prefix(old.location)
+            removed.append(old.location)
         catalog.forget_superseded(old)
-        removed.append(old.location)
     return removed
