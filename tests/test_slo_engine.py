@@ -74,6 +74,22 @@ def test_a_young_slo_spends_the_windows_budget_not_all_of_it_on_its_first_bad_da
     assert state.budget_remaining == pytest.approx(1 - 1 / 43.2)
 
 
+def test_a_state_judged_for_the_whole_window_spends_the_budget_by_its_ratio_alone():
+    """A completeness SLI judges the catalog once, at the evaluation: its ten columns land in
+    the last slice. Read as a young SLO's first day, two bad columns at 99% spent a third of
+    the budget ("fast_burn"); the state stands for the window, so it has spent it 20 times."""
+    daily = slo(objective=0.99, cadence=DAY, min_events=1)
+    total, good = np.zeros(30, np.int64), np.zeros(30, np.int64)
+    total[-1], good[-1] = 10, 8
+    young = engine.evaluate(daily, Events(START, DAY, good, total), START + 30 * DAY)
+    assert young.budget_remaining == pytest.approx(1 - 2 / 3)
+    whole = Events(START, DAY, good, total, record_from=START)
+    state = engine.evaluate(daily, whole, START + 30 * DAY)
+    assert state.budget_remaining == pytest.approx(1 - 20)
+    assert state.status == "exhausted"
+    assert engine.budget_series(daily, whole)[-1] == pytest.approx(state.budget_remaining)
+
+
 def test_windows_are_widened_to_the_cadence_and_few_events_never_fire():
     daily = slo(objective=0.95, cadence=DAY, min_events=3, sli=SUCCESS)
     good = np.ones(30, dtype=np.int64)

@@ -3,16 +3,19 @@ weights, bad events, the upstream blamed), then once against the real stores of 
 (a Dagster instance with real runs and check evaluations, SQLite catalog, event, registry,
 lineage and classification stores)."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from lake_assets.classification.model import ColumnClassification
 from lake_assets.contracts.model import Contract
 from lake_assets.events.model import DataReady
+from lake_assets.slo import engine
 from lake_assets.slo.model import BadEvent, Slo
-from lake_assets.slo.sli_catalog import completeness_judged
+from lake_assets.slo.sli_catalog import completeness_judged, completeness_of
 from lake_assets.slo.sli_cost import cost_judged, daily_nanos, months
 from lake_assets.slo.sli_freshness import Payload, freshness_events, latency_judged
 from lake_assets.slo.sli_pipeline import (
@@ -77,6 +80,10 @@ def test_judged_events_land_in_their_slice_and_outside_ones_are_dropped():
     assert events.bad == (BadEvent(at("2026-11-01T00:50"), 3, "b", "late", "u"),)
     group = summed([events, events])
     assert group.total.tolist() == [8, 0, 4] and len(group.bad) == 2
+    assert group.record_from is None
+    # A group of states judged for the whole window keeps the start of record they declare.
+    whole = replace(events, record_from=events.start)
+    assert summed([whole, whole]).record_from == events.start
 
 
 def test_the_upstream_blamed_is_the_last_one_ready_after_the_deadline():
@@ -386,6 +393,30 @@ def test_completeness_counts_owned_columns_classified_above_the_threshold():
     ]
     unowned = completeness_judged("cards", ["amount"], records, None, 0.6, t)
     assert unowned[0].reason == "the dataset has no declared owner"
+
+
+def test_a_completeness_slo_spends_its_budget_by_the_catalogs_ratio_however_young():
+    """The catalog's state, judged at the evaluation, stands for the whole window: two of ten
+    columns unclassified at 99% is exhausted, not a young SLO's first bad day."""
+    completeness = Slo("cards.completeness", ("cards",), "completeness", 0.99,
+                       timedelta(days=30), "critical", DAY, 1, "team:cards")  # fmt: skip
+    columns = [f"c{i}" for i in range(10)]
+    records = SimpleNamespace(
+        catalog=SimpleNamespace(partitions=lambda d: [SimpleNamespace(columns=columns)]),
+        classifications=SimpleNamespace(
+            columns=lambda d: {
+                c: ColumnRecord("cards", c, classification(c, 0.9)) for c in columns[2:]
+            }
+        ),
+        owner=lambda d: "team:cards",
+        review_threshold=0.6,
+    )
+    end = at("2026-11-30T00:00")
+    events = completeness_of(completeness, "cards", records, end - timedelta(days=30), end)
+    assert (int(events.total.sum()), int(events.good.sum()), int(events.total[-1])) == (10, 8, 10)
+    state = engine.evaluate(completeness, events, end)
+    assert state.budget_remaining == pytest.approx(1 - 20)
+    assert state.status == "exhausted"
 
 
 # --- the real stores of a tiny lake ------------------------------------------------------------

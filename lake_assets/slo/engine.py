@@ -14,6 +14,8 @@ burn rates and the multi-window multi-burn-rate verdicts out.
 - The budget is the window's: bad events against (1 - objective) of the events the window is
   expected to hold. A young SLO (events for less than a window) extrapolates its event rate
   over the whole window, so its first bad day costs what a bad day costs, not the whole budget.
+  An SLI that judges a state once, at the evaluation, declares that its record covers the
+  window (Events.record_from): its budget is the ratio itself.
 
 Every count is an integer and every window sum a difference of cumulative integer sums, so the
 series (burn_rate_series, budget_series: the dashboard and the benchmark) and a single
@@ -92,9 +94,13 @@ class _Sums:
     def __init__(self, events: Events):
         self.good = _cumulative(events.good)
         self.total = _cumulative(events.total)
-        # Boundary of the first slice holding an event: where the SLO's record begins.
-        nonzero = np.flatnonzero(events.total)
-        self.first = int(nonzero[0]) if len(nonzero) else len(events.total)
+        # Where the SLO's record begins: the boundary the SLI declares (before the series
+        # when its record is older), else that of the first slice holding an event.
+        if events.record_from is not None:
+            self.first = (events.record_from - events.start) // events.step
+        else:
+            nonzero = np.flatnonzero(events.total)
+            self.first = int(nonzero[0]) if len(nonzero) else len(events.total)
 
     def over(self, ends: np.ndarray | int, width: int):
         """(bad, total) over the `width` slices before each boundary in `ends`."""

@@ -94,6 +94,10 @@ class Events:
     good: np.ndarray  # int64, one per slice
     total: np.ndarray  # int64, one per slice, >= good
     bad: tuple[BadEvent, ...] = ()
+    # Where the SLI's record begins, when that is not the first slice holding an event: a state
+    # judged once, at the evaluation (the catalog's completeness), stands for its whole window
+    # and is not a young SLO's first day (engine._budget_left). None: the first such slice.
+    record_from: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.good.shape != self.total.shape:

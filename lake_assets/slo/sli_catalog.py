@@ -13,12 +13,15 @@ operator's decision is always confident.
 The lake keeps the classification of now, not its history, so the SLI is judged at the
 evaluation: one event per column, all in the last slice of [start, end). The history of the
 SLI is the SLO tables the evaluation publishes (slo_sli, one row per SLO and day), not a new
-record in the classification store.
+record in the classification store. That state stands for the whole window (the events'
+`record_from` is the window's start), so its budget is the ratio itself: two columns in ten
+unclassified against 99% have spent it twenty times over, however young the SLO.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -75,4 +78,4 @@ def completeness_of(
         threshold,
         last_slice,
     )
-    return count_judged(start, end, slo.cadence, judged)
+    return replace(count_judged(start, end, slo.cadence, judged), record_from=start)

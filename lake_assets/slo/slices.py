@@ -129,6 +129,7 @@ def summed(parts: list[Events]) -> Events:
         np.sum([p.good for p in parts], axis=0).astype(np.int64),
         np.sum([p.total for p in parts], axis=0).astype(np.int64),
         tuple(sorted((b for p in parts for b in p.bad), key=lambda b: (b.at, b.what))),
+        min((p.record_from for p in parts if p.record_from is not None), default=None),
     )
 
 
