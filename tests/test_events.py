@@ -195,6 +195,68 @@ def test_conditional_write_keeps_one_event_per_idempotency_key(store):
     assert store.latest("customers", "2026-01-01") is None
 
 
+def test_a_delivery_that_died_before_moving_the_latest_pointer_is_repaired_by_its_redelivery(
+    tmp_path, aws_endpoint, monkeypatch
+):
+    """DynamoDB writes the event, then the partition's latest pointer. A delivery that died in
+    between (a throttle past boto3's retries, a killed process) left the pointer at the old
+    version; its redelivery found the event's key taken and stopped, so every rule kept reading
+    the old version and its run key, and downstream never ran for the new one."""
+    lake = Harness(
+        DynamoEventStore.create_tables(
+            "lake-events", "lake-event-state", endpoint_url=aws_endpoint, region="eu-west-1"
+        ),
+        tmp_path,
+    )
+    store = lake.store
+    store.record(ready("card_transactions"))
+    store.record(ready("customers"))
+    (first,) = lake.tick()
+    newer = at(ready("customers", files=("b.parquet",)), 1)
+    put_item = store._dynamo.put_item
+
+    def dies_moving_the_pointer(**request):
+        if request["Item"].get("pk", {}).get("S", "").startswith("latest#"):
+            raise ConnectionError("the publisher died between the two writes")
+        return put_item(**request)
+
+    monkeypatch.setattr(store._dynamo, "put_item", dies_moving_the_pointer)
+    with pytest.raises(ConnectionError):
+        store.record(newer)
+    monkeypatch.setattr(store._dynamo, "put_item", put_item)
+    assert store.latest("customers", P) == ready("customers")
+    assert store.record(newer) is False  # its event was stored: a redelivery, not new ...
+    assert store.latest("customers", P) == newer  # ... that still moves the pointer
+    (second,) = lake.tick()
+    assert second.run_key != first.run_key
+
+
+def test_an_event_landing_after_a_newer_one_was_read_is_read_once(aws_endpoint, monkeypatch):
+    """A writer stamps its event before the put lands; a put boto3 retried, or a writer whose
+    clock is behind the sensor's, lands after a tick read a newer stamp. A cursor at the newest
+    stamp read skipped it for good, and the rules it touches never ran."""
+    import resources.aws.dynamo_events as dynamo
+
+    store = DynamoEventStore.create_tables(
+        "lake-events", "lake-event-state", endpoint_url=aws_endpoint, region="eu-west-1"
+    )
+    stamped, now = dynamo._stamp, {"at": T0}
+    monkeypatch.setattr(dynamo, "_stamp", lambda at=None: stamped(at or now["at"]))
+    now["at"] = T0 + timedelta(seconds=2)
+    store.record(ready("card_transactions"))
+    events, cursor = store.events_since(None)
+    assert [e.dataset for e in events] == ["card_transactions"]
+    now["at"] = T0  # stamped two seconds earlier, landed after that read
+    store.record(ready("customers"))
+    events, cursor = store.events_since(cursor)
+    assert [e.dataset for e in events] == ["customers"]
+    assert store.events_since(cursor) == ([], cursor)  # each handed over once
+    # A cursor kept before the margin was (a bare stamp) reads the margin again: the sensor's
+    # waits and run keys make an event read twice harmless.
+    events, _ = store.events_since(stamped(T0 + timedelta(seconds=2)))
+    assert [e.dataset for e in events] == ["customers", "card_transactions"]
+
+
 def test_writers_racing_to_record_one_event_leave_one(sqlite_store):
     """Eight publishers announcing the same version at the same moment (at-least-once delivery
     from several runs): the conditional write lets exactly one of them record it.
@@ -339,6 +401,30 @@ def test_timeout_with_wait_dead_letters_alerts_once_and_keeps_waiting(sqlite_sto
     assert lake.tick() == []  # the run exists: the wait closes
     assert lake.store.dead_letters() == []
     assert lake.store.get_dead_letter(letter.id).resolved_at is not None
+
+
+def test_a_dead_letter_alert_whose_send_failed_is_sent_by_the_next_tick(sqlite_store, tmp_path):
+    """The letter used to be written before its alert: a send that failed (SNS unavailable)
+    failed the tick, and the next tick found the letter written and sent nothing, ever."""
+
+    class SnsDownOnce(LocalNotifier):
+        def send(self, alert):
+            if not hasattr(self, "failed"):
+                self.failed = True
+                raise ConnectionError("SNS unavailable")
+            super().send(alert)
+
+    lake = Harness(sqlite_store, tmp_path, "wait")
+    lake.notifier = SnsDownOnce(tmp_path / "alerts.jsonl")
+    lake.store.record(ready("card_transactions"))
+    lake.tick()
+    lake.clock.now += timedelta(hours=7)
+    with pytest.raises(ConnectionError):
+        lake.tick()
+    assert lake.store.dead_letters() == []
+    assert lake.tick() == [] and lake.tick() == []
+    assert len(lake.store.dead_letters()) == 1
+    assert [a.kind for a in lake.notifier.alerts()] == ["events.dead_lettered"]
 
 
 def test_timeout_with_skip_dead_letters_and_replay_runs_after_the_input_arrives(

@@ -127,7 +127,7 @@ def _open_letters(store: EventStore, rule: DependencyRule, partition: str) -> li
 
 def _dead_letter_for(rule: DependencyRule, pending: Pending, decision: Decision) -> DeadLetter:
     # One dead letter per wait: the id is fixed by when the wait began, so a repeated tick
-    # cannot write (or alert) twice.
+    # cannot write it twice.
     digest = hashlib.sha256(f"{rule.name}|{pending.partition}|{pending.first_seen}".encode())
     return DeadLetter(
         id=digest.hexdigest()[:12],
@@ -211,15 +211,18 @@ def evaluate_tick(
                 store.set_pending(replace(pending, run_key=decision.run_key))
         elif decision.action in ("dead_letter", "skip") and pending.status != "dead_lettered":
             record = _dead_letter_for(rule, pending, decision)
-            if store.put_dead_letter(record):
-                notifier.send(
-                    Alert(
-                        kind="events.dead_lettered",
-                        subject=f"{rule.name}[{pending.partition}] is missing "
-                        f"{', '.join(decision.missing)} past its deadline",
-                        detail={**asdict(record), "action": decision.action},
-                    )
+            # The alert before the letter (as ADR-0131 for ingestion): a send that fails fails
+            # the tick with the wait still open, and the next tick sends it; a tick lost after
+            # the send may send it twice, never not at all.
+            notifier.send(
+                Alert(
+                    kind="events.dead_lettered",
+                    subject=f"{rule.name}[{pending.partition}] is missing "
+                    f"{', '.join(decision.missing)} past its deadline",
+                    detail={**asdict(record), "action": decision.action},
                 )
+            )
+            if store.put_dead_letter(record):
                 tick.dead_letters.append(record)
             status = "skipped" if decision.action == "skip" else "dead_lettered"
             store.set_pending(replace(pending, status=status))

@@ -4,19 +4,48 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lake_assets.events.model import DataReady
 from resources.aws.clients import _client, ensure_table
 from resources.event_store import DeadLetter, EventStore, Pending, _dead_letter, _stamp
+
+# How long after its stamp an event may still land and be read: boto3's retries of a put, and
+# writers' clocks behind the sensor's.
+LATE_LANDING = timedelta(minutes=15)
+
+
+def _seen_key(key: str) -> str:
+    # 64 bits of the key: enough to tell the events of one margin apart, and a quarter the size
+    # in the cursor Dagster keeps with every tick.
+    return key[:16]
+
+
+def _read_cursor(cursor: str | None) -> tuple[str | None, set[str]]:
+    """(newest stamp read, keys handed over within the margin) of a cursor; a bare stamp is a
+    cursor written before the margin was kept."""
+    if cursor is None or not cursor.startswith("{"):
+        return cursor, set()
+    state = json.loads(cursor)
+    return state["at"], set(state["seen"])
+
+
+def _before(stamp: str | None, margin: timedelta) -> str:
+    """The stamp `margin` before `stamp` ("" before every stamp when there is none)."""
+    if stamp is None:
+        return ""
+    return _stamp(datetime.fromisoformat(stamp) - margin)
 
 
 class DynamoEventStore(EventStore):
     """Two tables: events by idempotency key, and a state table (PK `pk`, SK `sk`) holding each
     partition's latest version (`latest#<dataset>`), pending rules, dead letters and the outbox.
 
-    The sensor's cursor is the `recorded_at` stamp; a scan reads past it. Writers' clocks must
-    agree to within a tick for that to miss nothing (DynamoDB Streams would remove the need).
+    A writer stamps `recorded_at` before its put lands, and the put may land later (boto3
+    retried it, or the writer's clock is behind the sensor's): a cursor at the newest stamp read
+    would skip it for good. So the cursor also keeps the keys handed over within `LATE_LANDING`
+    of its stamp, and each read goes back that far and leaves them out. An event landing later
+    than that after its stamp is still missed (DynamoDB Streams would remove the bound).
     """
 
     def __init__(
@@ -80,9 +109,10 @@ class DynamoEventStore(EventStore):
             "partition": {"S": event.partition},
             "body": {"S": body},
         }
-        if not self._put_if_absent(self.events_table, item, "idempotency_key"):
-            return False
-        # The pointer to the latest version moves forward only, whatever the delivery order.
+        new = self._put_if_absent(self.events_table, item, "idempotency_key")
+        # The pointer is moved even when the key exists: a delivery that died between the two
+        # writes left it behind, and only its redelivery (the same key, chained to the same
+        # predecessor) can move it. It moves forward only, whatever the delivery order.
         try:
             self._dynamo.put_item(
                 TableName=self.state_table,
@@ -98,7 +128,7 @@ class DynamoEventStore(EventStore):
             )
         except self._dynamo.exceptions.ConditionalCheckFailedException:
             pass  # an older version delivered late: recorded, but not the latest
-        return True
+        return new
 
     def _latest_entry(self, dataset: str, partition: str) -> tuple[str, DataReady] | None:
         item = self._dynamo.get_item(
@@ -130,18 +160,26 @@ class DynamoEventStore(EventStore):
         )
 
     def events_since(self, cursor: str | None) -> tuple[list[DataReady], str | None]:
+        newest, seen = _read_cursor(cursor)
         pages = self._dynamo.get_paginator("scan").paginate(
             TableName=self.events_table,
             FilterExpression="recorded_at > :c",
-            ExpressionAttributeValues={":c": {"S": cursor or ""}},
+            ExpressionAttributeValues={":c": {"S": _before(newest, LATE_LANDING)}},
             ConsistentRead=True,
         )
         items = sorted(
             (item for page in pages for item in page["Items"]),
             key=lambda i: (i["recorded_at"]["S"], i["idempotency_key"]["S"]),
         )
-        events = [DataReady.from_dict(json.loads(i["body"]["S"])) for i in items]
-        return events, items[-1]["recorded_at"]["S"] if items else cursor
+        fresh = [i for i in items if _seen_key(i["idempotency_key"]["S"]) not in seen]
+        events = [DataReady.from_dict(json.loads(i["body"]["S"])) for i in fresh]
+        if items:
+            newest = max(newest or "", items[-1]["recorded_at"]["S"])
+        margin = _before(newest, LATE_LANDING)
+        kept = sorted(
+            _seen_key(i["idempotency_key"]["S"]) for i in items if i["recorded_at"]["S"] > margin
+        )
+        return events, json.dumps({"at": newest, "seen": kept}) if newest else None
 
     def touch(self, rule: str, partition: str, at: datetime) -> Pending:
         fresh = Pending(rule, partition, _stamp(at))
