@@ -173,6 +173,36 @@ def test_an_exception_lifts_only_in_its_scope_and_until_it_expires(tmp_path):
     assert any("ex-1" in u and "expired" in u for u in expired.unmet)
 
 
+def test_an_exception_lifting_a_mask_keeps_the_row_filter_of_the_allow_it_lifts(tmp_path):
+    """ADR-0075: exceptions lift masks and denies, never row filters. Lifting the banded allow
+    dropped the whole rule, its region filter with it: every region's rows were shown."""
+    lake = policies(
+        tmp_path,
+        base="""
+        profiles:
+          lead: {team: marketing, region: MY}
+        policies:
+          - id: marketing-sees-its-region-banded
+            effect: allow
+            resource: {dataset: spend}
+            subject: {team: marketing}
+            treatment: generalise(band:1000)
+            row_filter: "merchant_country = {subject.region}"
+        exceptions:
+          - id: ex-1
+            lifts: [marketing-sees-its-region-banded]
+            scope: {subject: {profile: lead}, resource: {dataset: spend}}
+            justification: reconciling amounts
+            ticket: SEC-1
+            approver: ciso
+            expires: 2027-12-31
+        """,
+    )
+    decision = lake.decide(lake.profile("lead"), Resource("spend", {}, (AMOUNT,)), NOON)
+    assert treatments(decision) == {"amount": "clear"}
+    assert decision.row_filter == "(merchant_country = 'MY')"
+
+
 def test_fail_closed(tmp_path):
     lake = policies(
         tmp_path,
@@ -297,6 +327,10 @@ def test_validation_errors_name_file_key_and_reason(tmp_path):
         "colour: red": "policies[0].colour: unknown key",
         "when: {time_of_day: {from: '08:00', to: '08:00'}}": "policies[0].when.time_of_day.to: must",
         "when: {time_of_day: {from: '08:00', to: 18:00}}": "policies[0].when.time_of_day.to: must be a quoted time",
+        # Compared with the UTC clock, an offset failed every decision that reached the policy.
+        "when: {time_of_day: {from: '09:00+08:00', to: '18:00'}}": 'policies[0].when.time_of_day.from: is in UTC: write "01:00", not 09:00+08:00',
+        # A view has one WHERE: a column-level allow's filter was silently never applied.
+        "resource: {semantic_type: amount}\n    row_filter: 'region = 1'": "policies[0].row_filter: filters a dataset's rows, but this policy is about columns (it tests semantic_type)",
     }
     for line, expected in cases.items():
         (tmp_path / "bad.yaml").write_text(

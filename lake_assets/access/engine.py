@@ -182,7 +182,10 @@ class _Deciding:
             reason = f"allowed by {decided_by}"
             if columns:
                 reason += f"; {len(readable)} of {len(columns)} columns readable"
-        row_filters = sorted(set(self._row_filters(resource.dataset, standing, outcome)))
+        # Every applying allow's row filter, lifted or not: an exception lifts a mask or a
+        # deny, never a row filter (ADR-0075).
+        allows = [r for r in applying if r.kind == "allow"]
+        row_filters = sorted(set(self._row_filters(resource.dataset, allows, outcome)))
         question = input_hash(self.subject, resource, self.context)
         decision_id = hashlib.sha256(f"{question}:{self.policies.digest}".encode()).hexdigest()
         return Decision(
@@ -200,9 +203,9 @@ class _Deciding:
             input_hash=question,
         )
 
-    def _row_filters(self, dataset: str, standing: Iterable[Rule], outcome: str) -> Iterable[str]:
-        """The standing allows' row filters for this subject (none for a denied dataset)."""
-        for rule in standing:
+    def _row_filters(self, dataset: str, allows: Iterable[Rule], outcome: str) -> Iterable[str]:
+        """The allows' row filters for this subject (none for a denied dataset)."""
+        for rule in allows:
             if rule.row_filter and outcome == "allow":
                 predicate, lacking = render_row_filter(rule.row_filter, self.subject.attributes)
                 for attribute in lacking:

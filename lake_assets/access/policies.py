@@ -27,7 +27,8 @@ A file holds any of four sections:
       aggregate>=5: count, sum or avg over >= 5 individuals      # covers any k >= 5
 
 A row filter is a Trino predicate; `{subject.x}` puts the subject's attribute x in it as a SQL
-literal (a subject without it gets no rows). Row filters of every standing allow are ANDed.
+literal (a subject without it gets no rows). Row filters belong to allows of whole datasets; those
+of every applying allow are ANDed, and an exception lifting an allow's mask keeps its filter.
 
 An attribute test is a value (equal, or for a list attribute such as tags: contains it), a list
 (any of), or a mapping `{not: value-or-list}`, `{min: n}`, `{max: n}`. Subject tests read the
@@ -58,6 +59,9 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 NonEmpty = Annotated[str, Field(min_length=1)]
 # lake_assets/access/safe.py's names: "hmac", "aggregate>=k".
 SafeName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*(>=[1-9]\d*)?$")]
+# Resource attributes a column has and a dataset has not: a policy testing one of them is about
+# columns and applies only to those it matches; any other policy applies to the whole dataset.
+COLUMN_KEYS = frozenset({"column", "sensitivity", "semantic_type", "column_tags"})
 
 # Details a masking view can implement, per treatment kind (lake_assets/access/views.py).
 _DETAILS = {
@@ -200,6 +204,15 @@ class TimeOfDay:
             raise ValueError(f'must be a quoted time such as "18:00", got {value!r}')
         return value
 
+    @field_validator("to", "from_")
+    @classmethod
+    def _utc(cls, value: time) -> time:
+        # The window is compared with the UTC clock; "09:00+08:00" would fail every decision.
+        if value.tzinfo is not None:
+            utc = datetime.combine(date.min, value.replace(tzinfo=None)) - value.utcoffset()
+            raise ValueError(f'is in UTC: write "{utc:%H:%M}", not {value.isoformat("minutes")}')
+        return value
+
     @model_validator(mode="after")
     def _not_empty(self) -> TimeOfDay:
         if self.from_ == self.to:
@@ -261,6 +274,17 @@ class Policy:
         if self.effect == "deny" and (self.treatment or self.row_filter):
             key = "treatment" if self.treatment else "row_filter"
             raise keyed(key, "a deny removes the column; only an allow has a treatment")
+        return self
+
+    @model_validator(mode="after")
+    def _row_filter_on_datasets(self) -> Policy:
+        # A view has one WHERE for all its columns: a filter on some columns has no place.
+        if self.row_filter and (tested := sorted(COLUMN_KEYS & set(self.resource))):
+            raise keyed(
+                "row_filter",
+                f"filters a dataset's rows, but this policy is about columns (it tests "
+                f"{', '.join(tested)}): put the filter on an allow of the whole dataset",
+            )
         return self
 
 

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 
 from lake_assets.access.model import CLEAR, Column, Context, Resource, Subject, Treatment
 from lake_assets.access.policies import (
+    COLUMN_KEYS,
     WEEKDAYS,
     Policy,
     PolicyException,
@@ -27,9 +28,6 @@ from lake_assets.access.policies import (
     parse_treatment,
 )
 
-# Resource attributes a column has and a dataset has not: a policy testing one of them is about
-# columns and applies only to those it matches; any other policy applies to the whole dataset.
-COLUMN_KEYS = frozenset({"column", "sensitivity", "semantic_type", "column_tags"})
 # The keys the index files rules under, most selective first: a rule is filed under the first
 # of them it tests with a plain value or list of values; the rest stay in the unkeyed bucket.
 INDEX_KEYS = ("dataset", "column", "semantic_type", "sensitivity", "zone")
