@@ -533,3 +533,62 @@ def test_as_assets_an_input_whose_last_run_failed_holds_the_layer_and_keeps_its_
     assert lake.catalog.current("silver_card_counts", DAY) == published
     assert run(table(9)).success and run(on_top).success  # rerun: both publish
     assert lake.catalog.current("gold_counts", DAY).row_count == 3
+
+
+def test_a_range_failing_on_a_later_day_records_the_days_it_published_so_nothing_holds_them(
+    lake,
+):
+    """A single-run range publishes its days one by one. When a later day failed (a gap in the
+    rates, a lost executor), the days before it were published and announced but had no
+    materialization: the gate read the failed run as theirs and held the table built on them,
+    and their rebuild (the same inputs, so no new event) never released it."""
+    from dagster import AssetKey, materialize
+
+    from lake_assets.events.attempts import last_attempt
+    from lake_assets.layers.assets import build_layer_asset
+    from lake_assets.runtime.run_tags import range_tags
+    from partitions import daily_partitions
+
+    later = "2026-03-03"
+    lake.deliver_cards(later, [1, 2])
+    lake.promote("card_transactions", later)
+
+    class FailsOnTheLaterDay:
+        def bound(self, context):
+            run_job = lake.spark_runner.bound(context)
+
+            def on_day(job, plan):
+                if plan["partition"] == later:
+                    raise RuntimeError("no rate within the gap")
+                return run_job(job, plan)
+
+            return on_day
+
+    days = daily_partitions(lake.settings.partitions_start)
+    counts = LayerInput("silver_card_counts", ("silver", "card_counts"))
+    on_top = DerivedTable(
+        **{**table(9).__dict__, "dataset": "gold_counts", "asset": ("gold", "counts")},
+    )
+    on_top = DerivedTable(**{**on_top.__dict__, "inputs": (counts,), "contract": None})
+    ranged = materialize(
+        [build_layer_asset(table(9), days)],
+        tags=range_tags(DAY, later),
+        resources={**lake.resources, "spark_runner": FailsOnTheLaterDay()},
+        instance=lake.instance,
+        raise_on_error=False,
+    )
+    assert not ranged.success
+    assert lake.catalog.current("silver_card_counts", DAY).run_id == ranged.run_id
+    assert lake.catalog.current("silver_card_counts", later) is None
+    key = AssetKey(["silver", "card_counts"])
+    assert not last_attempt(lake.instance, key, DAY).failed
+    assert last_attempt(lake.instance, key, later).failed
+    gold = materialize(
+        [build_layer_asset(on_top, days)],
+        partition_key=DAY,
+        resources=lake.resources,
+        instance=lake.instance,
+        raise_on_error=False,
+    )
+    assert gold.success
+    assert lake.catalog.current("gold_counts", DAY).row_count == 3

@@ -10,6 +10,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     BackfillPolicy,
     DagsterInstance,
     MaterializeResult,
@@ -136,26 +137,45 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
     ):
         recorder = recorder_for(lineage, settings.state_dir, storage.uri(""))
         run_job = spark_runner.bound(context)
+
+        def where(outcome: StepOutcome) -> str | None:
+            return storage.uri(outcome.published.location) if outcome.published else None
+
         outcomes = []
-        for partition in sorted(context.partition_keys):
-            states = input_states(context.instance, catalog, table, partition)
-            outcome = run_step(
-                table,
-                partition,
-                context.run_id,
-                states,
-                catalog,
-                storage,
-                recorder,
-                run_job,
-                events,
-            )
-            outcomes.append(outcome)
-            where = storage.uri(outcome.published.location) if outcome.published else None
-            context.add_asset_metadata(
-                partition_metadata(outcome, context.run_id, where), partition_key=partition
-            )
-            context.log.info(f"{table.dataset}[{partition}]: {describe(outcome)}")
+        try:
+            for partition in sorted(context.partition_keys):
+                states = input_states(context.instance, catalog, table, partition)
+                outcome = run_step(
+                    table,
+                    partition,
+                    context.run_id,
+                    states,
+                    catalog,
+                    storage,
+                    recorder,
+                    run_job,
+                    events,
+                )
+                outcomes.append(outcome)
+                context.add_asset_metadata(
+                    partition_metadata(outcome, context.run_id, where(outcome)),
+                    partition_key=partition,
+                )
+                context.log.info(f"{table.dataset}[{partition}]: {describe(outcome)}")
+        except Exception:
+            # The days of a range built before the one that failed are published and announced.
+            # Their materializations go to the event log before the step fails: otherwise the
+            # gate of each table built on them reads this run's failure as theirs and holds it,
+            # and their rebuild (the same inputs: no new event) never releases it.
+            for done in outcomes:
+                context.log_event(
+                    AssetMaterialization(
+                        asset_key=key,
+                        partition=done.partition,
+                        metadata=partition_metadata(done, context.run_id, where(done)),
+                    )
+                )
+            raise
         drain(events, catalog, recorder, datetime.now(UTC), timedelta(days=settings.retention_days))
         held = [o.partition for o in outcomes if o.held_by]
         yield MaterializeResult(
