@@ -235,6 +235,51 @@ def test_several_rows_for_a_key_without_a_sequence_are_refused(history):
     assert history.catalog.current(history_dataset("customers"), WHOLE_TABLE) is None
 
 
+def test_rows_of_a_key_with_the_same_sequence_value_are_refused(tmp_path, spark):
+    """ADR-0022 refuses a key's rows that nothing orders; with a sequence field, two rows with
+    the same value of it were ordered by their hash instead: an arbitrary current version."""
+    history = History(tmp_path / "lake", spark, source(sequence="seq"))
+    history.deliver(MON, {"C1": [(7, "retail"), (7, "premier")], "C2": [(1, "sme"), (2, "retail")]})
+    with pytest.raises(
+        AmbiguousSnapshot,
+        match=r"the same seq, so nothing orders them, e\.g\. 2026-03-02 customer_id=C1, seq=7 \(2 rows\)",
+    ):
+        history.apply(MON)
+    assert history.catalog.current(history_dataset("customers"), WHOLE_TABLE) is None
+
+
+def test_a_step_retried_in_its_run_after_a_busy_catalog_applies_once(history, monkeypatch):
+    """A transient failure at the switch (SQLite busy, Glue throttled) makes Dagster retry the
+    step in the same run (ADR-0156): the retry wrote to the folder the first try had left and
+    failed the same way every time (PATH_ALREADY_EXISTS)."""
+    import sqlite3
+
+    history.deliver(MON, {"C1": "retail"})
+    history.apply(MON)
+    history.deliver(TUE, {"C1": "premier"})
+    publish, busy = history.catalog.publish, []
+
+    def busy_once(entry, expected_run_id=None):
+        if not busy:
+            busy.append(entry.location)
+            raise sqlite3.OperationalError("database is locked")
+        return publish(entry, expected_run_id)
+
+    monkeypatch.setattr(history.catalog, "publish", busy_once)
+    retried_step = dict(run_id="dagster-run-1", clock=lambda: history.clock)
+    run = partial(run_job, history.spark)
+    with pytest.raises(sqlite3.OperationalError):
+        apply_snapshots(
+            run, history.catalog, history.storage, history.source, [TUE], **retried_step
+        )
+    assert not list(history.storage.list(busy[0]))  # the failed try's folder is gone
+    applied = apply_snapshots(
+        run, history.catalog, history.storage, history.source, [TUE], **retried_step
+    )
+    assert applied.published.location != busy[0]
+    assert [row[2] for row in history.current("C1")] == ["retail", "premier"]
+
+
 def test_reapplying_an_applied_snapshot_is_a_noop(history):
     history.deliver(MON, {"C1": "retail"})
     history.deliver(TUE, {"C1": "premier"})

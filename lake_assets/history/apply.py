@@ -293,48 +293,58 @@ def _merge_and_publish(
 ) -> HistoryApplied:
     dataset = history_dataset(source.source_id)
     plan, current, ledger = planned.plan, planned.current, planned.ledger
-    transaction, started = f"{run_id}/{attempt}", clock().isoformat()
+    # A try of its own: a step retried in the same run (ADR-0156) after this try wrote its
+    # folder must not meet that folder again.
+    try_id = f"{attempt}-{uuid.uuid4().hex[:8]}"
+    transaction, started = f"{run_id}/{try_id}", clock().isoformat()
     earlier = [day for day in plan.dates if day not in planned.incoming]
     fingerprints = {
         **planned.incoming,
         **snapshot_fingerprints(catalog, storage, source.source_id, earlier),
     }
-    location = f"{run_output_prefix(dataset, run_id)}version={attempt}/"
-    job_plan = merge_plan(catalog, storage, source, planned, transaction, location)
-    merged = run("history_apply", job_plan)
-    counts, ambiguous = merged["counts"], merged["ambiguous"]
-    if ambiguous["rows"]:
-        storage.delete_prefix(location)
-        raise AmbiguousSnapshot(_ambiguity_report(ambiguous, source))
-    entry = PublishedPartition(
-        dataset=dataset,
-        partition=WHOLE_TABLE,
-        location=location,
-        run_id=transaction,
-        published_at=started,  # until committed: then the instant it became visible
-        row_count=counts["rows"],
-        schema_version=current.schema_version if current else "history-v1",
-        columns=merged["columns"],
-    )
-    applied_now = {
-        day: {"fingerprint": fingerprints[day], "applied_at": started, "run_id": run_id}
-        for day in plan.dates
-    }
-    switched = uncommitted(entry)
-    details = {
-        # The manifest names the transaction; the catalog's copy carries the uncommitted mark
-        # until `commit` stamps it.
-        "run_id": entry.run_id,
-        "applied": {**ledger, **applied_now},
-        "recompute_from": plan.recompute_from,
-        "recorded": counts["recorded"],
-        "superseded": counts["superseded"],
-        "notes": plan.notes,
-        # Commit instants of the applies whose ids the rows carry; this one's is in the catalog.
-        "transactions": commit_instants(storage, current) if current else {},
-    }
-    # The manifest lists the job's files, so readers read this version's files and nothing else.
-    publish(catalog, storage, switched, merged["files"], version_of(current), details)
+    location = f"{run_output_prefix(dataset, run_id)}version={try_id}/"
+    try:
+        job_plan = merge_plan(catalog, storage, source, planned, transaction, location)
+        merged = run("history_apply", job_plan)
+        counts, ambiguous = merged["counts"], merged["ambiguous"]
+        if ambiguous["rows"]:
+            raise AmbiguousSnapshot(_ambiguity_report(ambiguous, source))
+        entry = PublishedPartition(
+            dataset=dataset,
+            partition=WHOLE_TABLE,
+            location=location,
+            run_id=transaction,
+            published_at=started,  # until committed: then the instant it became visible
+            row_count=counts["rows"],
+            schema_version=current.schema_version if current else "history-v1",
+            columns=merged["columns"],
+        )
+        applied_now = {
+            day: {"fingerprint": fingerprints[day], "applied_at": started, "run_id": run_id}
+            for day in plan.dates
+        }
+        switched = uncommitted(entry)
+        details = {
+            # The manifest names the transaction; the catalog's copy carries the uncommitted mark
+            # until `commit` stamps it.
+            "run_id": entry.run_id,
+            "applied": {**ledger, **applied_now},
+            "recompute_from": plan.recompute_from,
+            "recorded": counts["recorded"],
+            "superseded": counts["superseded"],
+            "notes": plan.notes,
+            # Commit instants of the applies whose ids the rows carry; this one's is in the catalog.
+            "transactions": commit_instants(storage, current) if current else {},
+        }
+        # The manifest lists the job's files, so readers read this version's files and nothing else.
+        publish(catalog, storage, switched, merged["files"], version_of(current), details)
+    except Exception:
+        # A folder the catalog does not point at is one no reader resolves: a try that failed
+        # before its switch (the job, an ambiguity, a lost race, a busy catalog) leaves nothing.
+        now_current = catalog.current(dataset, WHOLE_TABLE)
+        if now_current is None or now_current.location != location:
+            storage.delete_prefix(location)
+        raise
     committed = commit(catalog, switched, clock) or _as_committed(catalog, entry)
     return HistoryApplied(
         dataset,
@@ -363,8 +373,14 @@ def _ambiguity_report(ambiguous: dict, source: SourceConfig) -> str:
         + f" ({e['rows']} rows)"
         for e in ambiguous["examples"]
     )
+    sequence = source.history.sequence_field
+    if sequence is None:
+        unordered = "no history.sequence_field orders them"
+        fix = "Declare the column that orders same-day changes as history.sequence_field."
+    else:
+        unordered = f"the same {sequence}, so nothing orders them"
+        fix = f"Correct the snapshot so that {sequence} orders each key's changes."
     return (
         f"{source.source_id}: {ambiguous['rows']} rows share a key within one snapshot with "
-        f"different values and no history.sequence_field orders them, e.g. {examples}. Nothing "
-        "was applied. Declare the column that orders same-day changes as history.sequence_field."
+        f"different values and {unordered}, e.g. {examples}. Nothing was applied. {fix}"
     )

@@ -44,9 +44,11 @@ def history_apply(spark: SparkSession, plan: dict) -> dict:
     merge.frame.write.mode("error").parquet(plan["output_uri"])
     ambiguous = merge.ambiguity.get["rows"]
     if ambiguous:
+        # A sequence field tells a key's rows apart: the examples are the rows it cannot.
+        told_by = (*spec.keys, spec.sequence) if spec.sequence else spec.keys
         return {
             "counts": merge.counts.get,
-            "ambiguous": {"rows": ambiguous, "examples": _duplicated_keys(snapshots, spec.keys)},
+            "ambiguous": {"rows": ambiguous, "examples": _duplicated_keys(snapshots, told_by)},
         }
     # Read back as every reader will: the version's files, checked as stored.
     written = spark.read.parquet(plan["output_uri"])

@@ -224,10 +224,12 @@ def merge_history(
         .when((prev_kind == DORMANT) | gap_before, "reinstate")
         .otherwise("update")
         .alias(OPENED_BY),
+        # Two rows of a key in one snapshot with different values and nothing ordering them:
+        # no sequence field (each row's _SEQ is null), or the same value of it.
         (
-            (next_idx == idx) & (F.lead(ROW_HASH).over(by_key) != F.col(ROW_HASH))
-            if spec.sequence is None
-            else F.lit(False)
+            (next_idx == idx)
+            & F.lead(_SEQ).over(by_key).eqNullSafe(F.col(_SEQ))
+            & (F.lead(ROW_HASH).over(by_key) != F.col(ROW_HASH))
         ).alias("_ambiguous"),
     )
     ambiguity = Observation("history_ambiguity")

@@ -1,7 +1,7 @@
 """The retention sweep: run folders and quarantine copies that nothing references any more.
 
 Every writer stages into a folder of its own (`curated/<dataset>/run=<id>/`, `.../compaction=<id>/`,
-the history's `run=<id>/version=<n>/`) and moves rejected rows to
+the history's `run=<id>/version=<try>/`) and moves rejected rows to
 `quarantine/<dataset>/event_date=<d>/run=<id>/`. `expire_superseded` removes the folder of a
 version superseded past the retention period, but a run killed before its switch, a partition
 blocked by its contract, or the rest of a run folder whose versions all expired (Spark's
