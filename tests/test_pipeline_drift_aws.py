@@ -19,6 +19,7 @@ from dagster._core.definitions.data_version import CODE_VERSION_TAG
 
 from lake_assets.cli.main import main
 from lake_assets.ingestion.asset_keys import curated_key_of
+from lake_assets.pipelines.checks import current_spec_hash, current_template_version
 from lake_assets.pipelines.definitions import pipelines_definitions
 from lake_assets.pipelines.deploy import glue_table_input
 from lake_assets.pipelines.drift import (
@@ -26,6 +27,7 @@ from lake_assets.pipelines.drift import (
     EDITED_BY_HAND,
     GLUE_PREFIX,
     LOADED_OUTDATED,
+    MISSING,
     NOT_DEPLOYED,
     OUTDATED_TEMPLATE,
     RUNS_OUTDATED,
@@ -35,6 +37,7 @@ from lake_assets.pipelines.drift import (
     Repository,
     compare,
     read_repository,
+    repository_findings,
 )
 from lake_assets.pipelines.stamp import Generation, body_of, digest, read_stamp, stamped
 from lake_assets.runtime.deploy import require_deployed_code
@@ -256,3 +259,27 @@ def test_lake_deploy_config_refuses_naming_everything_missing(repo, monkeypatch,
         f"- terraform not installed: terraform/pipelines/{NAME} not planned",
     ):
         assert missing in refusal
+
+
+def test_a_deleted_generated_file_is_drift_and_refuses_the_deploy(repo, monkeypatch, capsys):
+    spec = repo / SPEC
+
+    def findings() -> list[tuple[str, str]]:
+        repository = read_repository(
+            repo, NAME, current_spec_hash(spec), current_template_version()
+        )
+        return [(finding.kind, finding.artifact) for finding in repository_findings(repository)]
+
+    assert findings() == []
+    # Deleted files leave no stamp behind: only the list of what is generated shows them.
+    job, module = f"lake_pipelines/{NAME}/job.py", f"terraform/pipelines/{NAME}/main.tf"
+    (repo / job).unlink()
+    (repo / module).unlink()
+    assert findings() == [(MISSING, job), (MISSING, module)]
+
+    monkeypatch.setenv("LAKE_PROFILE", "local")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["deploy", "--config", str(spec)]) == 2
+    refusal = capsys.readouterr().err
+    for path in (job, module):
+        assert f"- a clean `lake generate --check` of {NAME}: {MISSING} {path}: absent" in refusal

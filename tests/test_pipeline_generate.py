@@ -16,6 +16,7 @@ import hcl2
 import pytest
 
 from lake_assets.cli.main import main
+from lake_assets.config import parse_yaml
 from lake_assets.pipelines import render
 from lake_assets.pipelines.spec import PipelineSpec
 from lake_assets.pipelines.stamp import Generation, body_of, read_stamp, stamped
@@ -122,6 +123,18 @@ def test_generate_needs_no_settings_nor_dagster_and_a_rerun_writes_nothing(
     assert _tree(root) == before
     assert not (root / "lake_pipelines" / "fx_rates_eod").exists()
     assert not (root / "terraform" / "pipelines" / "fx_rates_eod").exists()
+
+
+def test_a_spec_not_named_name_yaml_is_refused_naming_the_file(tmp_path, monkeypatch, capsys):
+    root = _repository(tmp_path, monkeypatch)
+    spec = root / "pipelines" / "fx_rates_eod.yml"
+    shutil.copy(root / "pipelines" / "fx_rates.yaml", spec)
+    assert main(["generate", "--config", str(spec)]) == 2
+    assert capsys.readouterr().err == (
+        f"lake: error: {spec}: -: not a spec: a spec is <name>.yaml directly in the specs "
+        f"directory {root / 'pipelines'}\n"
+    )
+    assert not (root / "lake_pipelines").exists()  # nothing generated
 
 
 def test_check_lists_every_kind_of_drift(tmp_path, monkeypatch, capsys):
@@ -320,6 +333,29 @@ def test_rendered_python_passes_ruff_and_terraform_parses(hooks):
                     ["terraform", "fmt", "-check", "-"], input=text, capture_output=True, text=True
                 )
                 assert fmt.returncode == 0, f"{path} is not terraform fmt-clean:\n{fmt.stdout}"
+
+
+def test_names_yaml_reads_as_booleans_or_null_come_back_as_written():
+    # YAML 1.1 (PyYAML, `lake deploy`'s reader) reads on, no, yes, off and null as booleans and
+    # None: unquoted, such a column or pipeline would reach Glue as True or None.
+    words = ["on", "no", "yes", "off", "null"]
+    spec = _spec().model_copy(
+        update={
+            "contract": {
+                "version": 1,
+                "schema": [{"name": "at", "type": "timestamp"}]
+                + [{"name": word, "type": "string"} for word in words],
+            }
+        }
+    )
+    files = render.render_pipeline(spec, "on", REPO_ROOT / "pipelines", "0" * 16)
+    package = Path("lake_pipelines/on")
+    glue = parse_yaml(body_of(files[package / "glue_table.yaml"]))
+    assert glue["Name"] == "on"
+    assert [column["Name"] for column in glue["StorageDescriptor"]["Columns"]][:6] == ["at", *words]
+    assert list(parse_yaml(body_of(files[package / "source.yaml"]))["sources"]) == ["on"]
+    contract = parse_yaml(body_of(files[package / "contract.yaml"]))
+    assert (contract["dataset"], [c["name"] for c in contract["schema"]]) == ("on", ["at", *words])
 
 
 def test_a_template_edit_comes_with_a_new_template_version():

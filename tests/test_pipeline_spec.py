@@ -127,6 +127,24 @@ ERRORS = {
         "sla",
         "contracts/order_events.yaml also declares freshness: declare it once, as sla",
     ),
+    "sla_and_inline_contract_freshness": (
+        "card_transactions.yaml",
+        "contract: {file: contracts/card_transactions.yaml}\n",
+        "contract:\n  version: 1\n  freshness: {max_staleness_hours: 26}\n  schema:\n"
+        "    - {name: transaction_date, type: timestamp}\n",
+        10,
+        "sla",
+        "the inline contract also declares freshness: declare it once, as sla",
+    ),
+    "two_hooks_of_one_function_name": (
+        "card_transactions.yaml",
+        "compatibility: FULL\n",
+        "compatibility: FULL\nhooks:\n  record_transform: lake_hooks.examples:trim_text\n"
+        "  frame_transform: bank_hooks.cleanup:trim_text\n",
+        12,
+        "hooks.frame_transform",
+        "bank_hooks.cleanup:trim_text and lake_hooks.examples:trim_text share the function name",
+    ),
     "missing_contract_file": (
         "card_transactions.yaml",
         "contracts/card_transactions.yaml",

@@ -8,7 +8,8 @@ content hash), so drift is visible in the repository (`lake generate --check`), 
 deployed and on the runs (an asset check per pipeline).
 
 Modules (the functional core is Dagster-free):
-- stamp.py     the header of a generated file, its hashes and `Generation` (pure)
+- stamp.py     the header of a generated file, its hashes, `Generation` and the paths
+               generated for a pipeline (pure)
 - spec.py      PipelineSpec: the YAML schema, validated with file, line, key and reason
 - hooks.py     the extension points a spec names by dotted path (runs on EMR: no Dagster)
 - render.py    spec -> {path: text}, from templates/ (the only module that imports Jinja2)

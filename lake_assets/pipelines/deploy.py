@@ -29,7 +29,6 @@ from lake_assets.config import ConfigError, parse_yaml
 from lake_assets.pipelines.checks import current_spec_hash, current_template_version
 from lake_assets.pipelines.drift import (
     GLUE_PREFIX,
-    LOADED_FILE,
     Repository,
     glue_parameters,
     read_repository,
@@ -89,12 +88,8 @@ def preflight(settings: Settings, spec: Path, root: Path) -> Preflight:
     if spec_hash is None and not spec.is_file():
         refusals.append(f"the spec {spec}")
     repository = read_repository(root, name, spec_hash, current_template_version())
-    for generated in (LOADED_FILE, GLUE_TABLE_FILE):
-        if not (root / generated.format(name=name)).is_file():
-            refusals.append(
-                f"{generated.format(name=name)}: run `lake generate --config {spec}` (the "
-                "generated files of the pipeline)"
-            )
+    # A clean generation: all of its files there (a deleted job.py or main.tf is MISSING), none
+    # edited or behind the spec and templates.
     refusals += [
         f"a clean `lake generate --check` of {name}: {finding.line()}"
         for finding in repository_findings(repository)

@@ -2,9 +2,10 @@
 with the spec and templates as they are now, with what the code location loaded, with the stamps
 on what is deployed and with the code_version of its latest materialization.
 
-Every comparison reads stamps, never renders a template: the asset check (checks.py) runs it
-hourly in the code location, where Jinja and the hooks are not imported. `lake generate --check`
-is the full comparison (it renders); this one is what can be seen from headers and stamps.
+Every comparison reads stamps (and, for a deleted file, the list of paths a generation holds),
+never renders a template: the asset check (checks.py) runs it hourly in the code location, where
+Jinja and the hooks are not imported. `lake generate --check` is the full comparison (it
+renders); this one is what can be seen from headers, stamps and paths.
 
 A finding names the artifact that drifted, what the repository calls for (`expected`) and what
 the artifact carries (`found`).
@@ -23,6 +24,7 @@ from lake_assets.pipelines.stamp import (
     Stamp,
     body_of,
     digest,
+    pipeline_paths,
     read_stamp,
 )
 
@@ -40,6 +42,7 @@ TERRAFORM_STAMP_KEY = "_pipelines/{name}.json"
 OUTDATED_TEMPLATE = "OUTDATED_TEMPLATE"  # a file generated from an older template version
 SPEC_CHANGED = "SPEC_CHANGED"  # the spec (or its contract) changed since generation
 EDITED_BY_HAND = "EDITED_BY_HAND"  # a file's body no longer matches its header
+MISSING = "MISSING"  # a file the pipeline's generation holds is absent
 NOT_DEPLOYED = "NOT_DEPLOYED"  # a deployed artifact carries no stamp of the pipeline
 DEPLOYED_OUTDATED = "DEPLOYED_OUTDATED"  # a deployed artifact carries another generation
 RUNS_OUTDATED = "RUNS_OUTDATED"  # the latest materialization ran another code_version
@@ -85,6 +88,7 @@ class Repository:
     files: tuple[GeneratedFile, ...]
     spec_hash: str | None  # of pipelines/<name>.yaml as it is now; None: the spec is gone
     template_version: int  # of the templates as they are now
+    missing: tuple[str, ...] = ()  # the files generated for it (pipeline_paths) that are absent
 
     @property
     def generation(self) -> Generation | None:
@@ -97,7 +101,8 @@ class Repository:
 def read_repository(
     root: Path, name: str, spec_hash: str | None, template_version: int
 ) -> Repository:
-    """The stamps and body hashes of `name`'s generated files under `root`."""
+    """The stamps and body hashes of `name`'s generated files under `root`, and which of the
+    files generated for it are absent."""
     files = []
     for folder in GENERATED_DIRS:
         for path in sorted((root / folder / name).rglob("*")):
@@ -108,7 +113,12 @@ def read_repository(
                         path.relative_to(root).as_posix(), read_stamp(text), digest(body_of(text))
                     )
                 )
-    return Repository(name, tuple(files), spec_hash, template_version)
+    # A deleted file leaves no stamp to compare: only the list of what is generated shows it.
+    present = {file.path for file in files}
+    missing = tuple(
+        path.as_posix() for path in pipeline_paths(name) if path.as_posix() not in present
+    )
+    return Repository(name, tuple(files), spec_hash, template_version, missing)
 
 
 def stamp_record(generation: Generation) -> dict:
@@ -133,8 +143,12 @@ def generation_in(record: Mapping | None, prefix: str = "") -> Generation | None
 
 
 def repository_findings(repository: Repository) -> list[Finding]:
-    """The repository against the spec and the templates as they are now, and against itself."""
-    findings = []
+    """The repository against the spec and the templates as they are now, and against itself:
+    every file of the pipeline's generation present, each body as its stamp records."""
+    findings = [
+        Finding(MISSING, path, "the file `lake generate` renders", "absent")
+        for path in repository.missing
+    ]
     for file in repository.files:
         if file.stamp is None:
             findings.append(Finding(EDITED_BY_HAND, file.path, "a lake-generated header", "none"))

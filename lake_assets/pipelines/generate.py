@@ -19,11 +19,12 @@ the same survey, reported instead of acted on; `make test` runs it.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from lake_assets.config import ConfigError
 from lake_assets.pipelines import render
 from lake_assets.pipelines import spec as specs
 from lake_assets.pipelines.stamp import (
@@ -65,7 +66,7 @@ def survey(root: Path, specs_dir: Path, only: Path | None = None) -> Survey:
     compare with the files under `root`. Specs and their hooks are validated here (ConfigError)."""
     every = specs.load_specs(specs_dir)
     hashes = {name: specs.spec_hash(spec, specs_dir) for name, spec in every.items()}
-    names = sorted(every) if only is None else [only.stem]
+    names = sorted(every) if only is None else [_name_of(only, every, specs_dir)]
     rendered: dict[Path, tuple[str, str]] = {}
     for name in names:
         # The job imports its hooks: check them first, so an error names the spec's key.
@@ -83,6 +84,18 @@ def survey(root: Path, specs_dir: Path, only: Path | None = None) -> Survey:
     if only is None:
         files += _orphans(root, set(rendered))
     return Survey(root, specs_dir, tuple(files))
+
+
+def _name_of(spec: Path, every: Collection[str], specs_dir: Path) -> str:
+    """The pipeline of the spec file `spec`: one of those load_specs read, else a ConfigError
+    naming it (a `pipelines/x.yml` is never read as a spec, nor taken for an `x.yaml` beside it)."""
+    if spec.suffix != ".yaml" or spec.stem not in every:
+        raise ConfigError(
+            spec,
+            "-",
+            f"not a spec: a spec is <name>.yaml directly in the specs directory {specs_dir}",
+        )
+    return spec.stem
 
 
 def _state(pipeline: str, path: Path, rendered: str, on_disk: str | None) -> FileState:

@@ -28,15 +28,15 @@ from lake_assets.cost.model import team_of_owner
 from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS
 from lake_assets.pipelines import spec as specs
 from lake_assets.pipelines.spec import PipelineSpec
-from lake_assets.pipelines.stamp import Generation, data_hash, stamped
+from lake_assets.pipelines.stamp import Generation, data_hash, pipeline_paths, stamped
 from lake_assets.settings import SourceConfig
 from lake_assets.tables.locations import PARTITION
 from lake_assets.tables.types import GLUE_TYPES
 
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3
 # sha256 over the template files (sorted by name): a test fails when they change and this does
 # not, with the digest to set once TEMPLATE_VERSION is bumped.
-TEMPLATES_DIGEST = "635e51f41d048247"
+TEMPLATES_DIGEST = "7a8e1a4fead636e2"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # The spec path an index file names in its header: it is generated from every spec.
 INDEX_SOURCE = "pipelines/*.yaml"
@@ -48,19 +48,6 @@ def templates_digest(directory: Path = TEMPLATES_DIR) -> str:
     for path in sorted(directory.glob("*.j2")):
         sha.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return sha.hexdigest()[:16]
-
-
-def pipeline_paths(name: str) -> dict[Path, str]:
-    """Each file generated for pipeline `name` (relative to the repository) -> its template."""
-    package = Path("lake_pipelines") / name
-    return {
-        package / "__init__.py": "__init__.py.j2",
-        package / "job.py": "job.py.j2",
-        package / "source.yaml": "source.yaml.j2",
-        package / "contract.yaml": "contract.yaml.j2",
-        package / "glue_table.yaml": "glue_table.yaml.j2",
-        Path("terraform") / "pipelines" / name / "main.tf": "main.tf.j2",
-    }
 
 
 INDEX_PATHS: dict[Path, str] = {
@@ -159,16 +146,11 @@ def _job_imports(spec: PipelineSpec, root: Path) -> list[list[tuple[str, list[st
         "lake_assets.ingestion.promotion": {"promotion_job"},
         "lake_assets.pipelines.hooks": {"PipelineHooks"},
     }
-    imported: dict[str, str] = {}
+    # The spec refuses two hooks of one function name from different modules (PipelineSpec).
     for path in spec.hooks.model_dump().values():
         if not path:
             continue
         module, function = path.split(":")
-        if imported.setdefault(function, module) != module:
-            raise ValueError(
-                f"hooks {imported[function]}:{function} and {path} share a name; "
-                "give one of the functions another name"
-            )
         modules.setdefault(module, set()).add(function)
 
     def first_party(module: str) -> bool:

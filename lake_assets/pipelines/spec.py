@@ -124,6 +124,24 @@ class PipelineSpec(_Strict):
         return handler(value)
 
     @model_validator(mode="after")
+    def _one_hook_per_function_name(self) -> PipelineSpec:
+        # job.py imports each hook's function by its own name: two of one name from different
+        # modules would be one name for two functions.
+        modules: dict[str, str] = {}
+        for point, dotted in self.hooks.model_dump().items():
+            if dotted is None:
+                continue
+            module, function = dotted.split(":")
+            first = modules.setdefault(function, module)
+            if first != module:
+                raise keyed(
+                    f"hooks.{point}",
+                    f"{dotted} and {first}:{function} share the function name {function} "
+                    "(the generated job imports both by it): rename one of the functions",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _reader_for_custom(self) -> PipelineSpec:
         if (self.source.format == "custom") != (self.hooks.reader is not None):
             raise keyed("hooks.reader", "format: custom and a reader hook go together")
@@ -158,14 +176,15 @@ class PipelineSpec(_Strict):
             # Errors name the contract file and its keys.
             where, at = Path(specs_dir) / self.contract.file, ""
             document = _referenced_contract(spec_path, where)
-            if "freshness" in document and self.sla is not None:
-                raise ConfigError.located(
-                    spec_path,
-                    "sla",
-                    f"{self.contract.file} also declares freshness: declare it once, as sla",
-                )
+            origin = self.contract.file
         else:  # errors name the spec and the keys under its `contract:`
             where, at, document = spec_path, "contract", self.contract
+            origin = "the inline contract"
+        if "freshness" in document and self.sla is not None:
+            # The sla would replace the contract's freshness below: one of them silently lost.
+            raise ConfigError.located(
+                spec_path, "sla", f"{origin} also declares freshness: declare it once, as sla"
+            )
 
         def within(key: str) -> str:
             return ".".join(part for part in (at, key) if part)

@@ -1,4 +1,5 @@
-"""The stamp every generated file carries, and the hashes in it (pure; no Jinja, no Dagster).
+"""The stamp every generated file carries, the hashes in it, and which files a pipeline's
+generation holds (pure; no Jinja, no Dagster).
 
 A generated file starts with exactly two comment lines (every generated file is .py, .yaml or
 .tf, so `#` comments work everywhere):
@@ -27,6 +28,21 @@ HEADER_LINES = 2
 GENERATED_DIRS = (Path("lake_pipelines"), Path("terraform") / "pipelines")
 NOT_GENERATED = frozenset({"__pycache__", ".terraform"})
 _STAMP = re.compile(r"^# lake-generated template=(\d+) spec=([0-9a-f]{16}) content=([0-9a-f]{16})$")
+
+
+def pipeline_paths(name: str) -> dict[Path, str]:
+    """Each file generated for pipeline `name` (relative to the repository) -> its template.
+    Here rather than in render.py so the drift check knows which files should exist without
+    importing Jinja2."""
+    package = Path("lake_pipelines") / name
+    return {
+        package / "__init__.py": "__init__.py.j2",
+        package / "job.py": "job.py.j2",
+        package / "source.yaml": "source.yaml.j2",
+        package / "contract.yaml": "contract.yaml.j2",
+        package / "glue_table.yaml": "glue_table.yaml.j2",
+        Path("terraform") / "pipelines" / name / "main.tf": "main.tf.j2",
+    }
 
 
 def digest(text: str) -> str:
