@@ -60,18 +60,22 @@ class History:
         self.clock = T0
         self.deliveries = 0
 
-    def deliver(self, day: str, segments: dict[str, str | list[tuple[int, str]]]) -> None:
+    def deliver(
+        self, day: str, segments: dict[str, str | list[tuple[int, str]]], seq_type: str = "bigint"
+    ) -> None:
         """Publish the snapshot of `day`: customer -> segment, or -> [(seq, segment), ...]."""
         self.deliveries += 1
         run = f"promote-{self.deliveries}"
         rows = []
         for customer, value in segments.items():
             for seq, segment in value if isinstance(value, list) else [(1, value)]:
+                seq = float(seq) if seq_type == "double" else seq
                 rows.append((customer, segment, seq, day, f"raw/{run}.csv"))
         location = published_location("customers", run, day)
         frame = self.spark.createDataFrame(
             rows,
-            "customer_id string, segment string, seq bigint, snapshot_date string, _source_file string",
+            f"customer_id string, segment string, seq {seq_type}, snapshot_date string, "
+            "_source_file string",
         ).selectExpr(
             "customer_id",
             "segment",
@@ -80,8 +84,9 @@ class History:
             "_source_file",
         )
         frame.write.parquet(self.storage.uri(location))
+        columns = {**COLUMNS, "seq": "double"} if seq_type == "double" else COLUMNS
         entry = PublishedPartition(
-            "customers", day, location, run, self.clock.isoformat(), len(rows), "v1", COLUMNS
+            "customers", day, location, run, self.clock.isoformat(), len(rows), "v1", columns
         )
         files = [i.key.rsplit("/", 1)[-1] for i in self.storage.list(location)]
         manifest = {
@@ -278,6 +283,23 @@ def test_a_step_retried_in_its_run_after_a_busy_catalog_applies_once(history, mo
     )
     assert applied.published.location != busy[0]
     assert [row[2] for row in history.current("C1")] == ["retail", "premier"]
+
+
+def test_a_column_widened_since_the_last_apply_changes_no_unchanged_row(history):
+    """A column widened by the registry (integer to double, ADR-0027) reads 1 as 1.0. The
+    seeds kept the row hash made over the integer, so every key with a value there got an
+    update on the first day of the wider type, though nothing about it changed."""
+    history.deliver(MON, {"C1": "retail", "C2": "sme"})
+    history.deliver(TUE, {"C1": "retail", "C2": "sme"})
+    history.apply(MON, TUE)
+    history.deliver(WED, {"C1": "retail", "C2": "premier"}, seq_type="double")
+    applied = history.apply(WED)
+    assert history.current("C1") == [(MON, None, "retail", "insert", None)]
+    assert history.current("C2") == [
+        (MON, WED, "sme", "insert", "update"),
+        (WED, None, "premier", "update", None),
+    ]
+    assert (applied.recorded, applied.superseded) == (2, 1)
 
 
 def test_reapplying_an_applied_snapshot_is_a_noop(history):

@@ -42,14 +42,16 @@ from lake_assets.instants import format_instant
 from lake_assets.runtime.columns import array_position
 from lake_assets.settings import HistoryConfig
 from lake_assets.tables.frames import PARTITION
+from lake_assets.tables.types import SPARK_TYPES, field_type_of_spark, widest
 
 # Internal columns of the merge stream.
-_KIND, _IDX, _SEQ, _SEED_FROM, _SEED_OPENED = (
+_KIND, _IDX, _SEQ, _SEED_FROM, _SEED_OPENED, _COMPARED = (
     "_kind",
     "_idx",
     "_seq",
     "_seed_valid_from",
     "_seed_opened_by",
+    "_compared_hash",
 )
 SEED, DORMANT, SNAPSHOT = "seed", "dormant", "snapshot"
 
@@ -111,9 +113,33 @@ class HistoryMerge:
     ambiguity: Observation  # key rows in one snapshot that no sequence orders
 
 
-def _row_hash(columns: Sequence[str]) -> Column:
+def _row_hash(columns: Sequence[str], types: Mapping[str, str] | None = None) -> Column:
     # to_json leaves out nulls, so a column added later (null in older rows) changes no hash.
-    return F.sha2(F.to_json(F.struct(*[F.col(c) for c in sorted(columns)])), 256)
+    # With `types` (Spark type names), each column is read as that type first.
+    read = [
+        F.col(c) if types is None else F.col(c).cast(types[c]).alias(c) for c in sorted(columns)
+    ]
+    return F.sha2(F.to_json(F.struct(*read)), 256)
+
+
+def _compared_types(history: DataFrame | None, snapshots: DataFrame, columns: Sequence[str]):
+    """The type each tracked column is compared at: the wider of the history's and the
+    snapshots' (ADR-0027's widenings), so a value stored before its column widened (1 as an
+    integer) is the same value read now (1.0)."""
+    types = {}
+    for column in columns:
+        new = snapshots.schema[column].dataType.simpleString()
+        old = history.schema[column].dataType.simpleString() if history is not None else new
+        wide = widest(field_type_of_spark(old), field_type_of_spark(new))
+        types[column] = new if old == new else SPARK_TYPES.get(wide, "string")
+    return types
+
+
+def _compared_hash(frame: DataFrame, columns: Sequence[str], types: Mapping[str, str]) -> Column:
+    """The row hash at the compared types: the stored one where `frame` already has them."""
+    if all(frame.schema[c].dataType.simpleString() == types[c] for c in columns):
+        return F.col(ROW_HASH)
+    return _row_hash(columns, types)
 
 
 def _identity(spec: HistorySpec) -> list[str]:
@@ -167,7 +193,6 @@ def merge_history(
         F.lit(None).cast("date").alias(_SEED_FROM),
         F.lit(None).cast("string").alias(_SEED_OPENED),
     )
-    stream = snapshot_rows
     affected = untouched = None
     if history is not None:
         for column in attributes:  # a column the history predates
@@ -175,12 +200,20 @@ def merge_history(
                 history = history.withColumn(
                     column, F.lit(None).cast(snapshots.schema[column].dataType)
                 )
+    # Rows are compared by a hash of their tracked values at one type per column; each keeps
+    # the hash it is stored with (a seed's, made under the types of its day, is its identity).
+    compared = _compared_types(history, snapshots, spec.tracked)
+    stream = snapshot_rows.withColumn(
+        _COMPARED, _compared_hash(snapshot_rows, spec.tracked, compared)
+    )
+    if history is not None:
         current = _is_current(start)
         affected, untouched = history.where(current), history.where(~current)
         seeds = affected.where(F.col(VALID_FROM) < F.lit(start).cast("date")).select(
             *spec.keys,
             *attributes,
             ROW_HASH,
+            _compared_hash(affected, spec.tracked, compared).alias(_COMPARED),
             F.lit(SEED).alias(_KIND),
             F.lit(-1).alias(_IDX),
             F.col(VALID_FROM).alias(_SEED_FROM),
@@ -197,10 +230,10 @@ def merge_history(
             dormant, allowMissingColumns=True
         )
 
-    by_key = Window.partitionBy(*spec.keys).orderBy(_IDX, _SEQ, ROW_HASH)
+    by_key = Window.partitionBy(*spec.keys).orderBy(_IDX, _SEQ, _COMPARED)
     idx, kind = F.col(_IDX), F.col(_KIND)
     prev_idx, prev_kind = F.lag(_IDX).over(by_key), F.lag(_KIND).over(by_key)
-    prev_hash, next_idx = F.lag(ROW_HASH).over(by_key), F.lead(_IDX).over(by_key)
+    prev_hash, next_idx = F.lag(_COMPARED).over(by_key), F.lead(_IDX).over(by_key)
     gap_before = prev_idx < idx - 1  # absent from the snapshot(s) in between: deleted meanwhile
     marked = stream.select(
         "*",
@@ -211,7 +244,7 @@ def merge_history(
                 & (
                     prev_idx.isNull()
                     | (prev_kind == DORMANT)
-                    | (prev_hash != F.col(ROW_HASH))
+                    | (prev_hash != F.col(_COMPARED))
                     | gap_before
                 )
             )
@@ -229,7 +262,7 @@ def merge_history(
         (
             (next_idx == idx)
             & F.lead(_SEQ).over(by_key).eqNullSafe(F.col(_SEQ))
-            & (F.lead(ROW_HASH).over(by_key) != F.col(ROW_HASH))
+            & (F.lead(_COMPARED).over(by_key) != F.col(_COMPARED))
         ).alias("_ambiguous"),
     )
     ambiguity = Observation("history_ambiguity")
