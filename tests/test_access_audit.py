@@ -299,7 +299,8 @@ def test_check_explain_and_audit_on_the_command_line(access_lake, capsys):
         "  decided by: marketing-reads-customers-and-marts",
         "  why: allowed by marketing-reads-customers-and-marts; 1 of 3 columns readable",
         "  policies that matched: amounts-hidden-outside-fraud-and-audit, "
-        "marketing-reads-customers-and-marts, national-id-never",
+        "marketing-reads-customers-and-marts, marketing-sees-its-region-in-card-transactions, "
+        "national-id-never",
     ]
     assert "  conditions not met:" in lines
     assert "    - card_transactions.merchant: not yet classified (no sensitivity)" in lines

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from lake_assets.access.attributes import resource_of
+from lake_assets.access.audit import audit_entry, replay
 from lake_assets.access.engine import load_policy_set
 from lake_assets.access.model import Column, Context, Resource
 from lake_assets.access.tokens import (
@@ -23,9 +24,18 @@ from lake_assets.access.tokens import (
 )
 from lake_assets.classification.classifier import classify_table
 from lake_assets.classification.policy import load_policy
+from lake_assets.classification.service import classified_columns
 from lake_assets.demo.demo_data import customers_snapshot
 from lake_assets.gold.derived import derived_table, output_contract
-from lake_assets.gold.tables import SILVER_CUSTOMER, GoldColumn, GoldTable, MinGroup
+from lake_assets.gold.lineage import column_lineage
+from lake_assets.gold.tables import (
+    GOLD_TABLES,
+    SILVER_CUSTOMER,
+    GoldColumn,
+    GoldTable,
+    MinGroup,
+)
+from lake_assets.ingestion.curated_columns import column_name
 from lake_assets.layers.model import LayerInput
 from lake_assets.settings import REPO_ROOT
 from resources.catalog import PublishedPartition, SQLiteCatalog
@@ -222,6 +232,50 @@ def test_an_aggregate_is_safe_only_counted_or_summed_over_the_declared_minimum_g
         replace(table, min_group=MinGroup("customers", 2))
 
 
+def test_an_aggregate_that_picks_its_rows_is_not_safe(lake, tmp_path):
+    """A group of k holds k rows, but a sum over a CASE, IF, FILTER or window, or over a literal
+    (x * (id - 7) / (id - 7) leaves customer 7 out, and the difference is theirs), adds up the
+    rows it picked: one customer's national ID comes out of a "safe" aggregate. Only columns,
+    DISTINCT, casts and arithmetic between columns keep it an aggregate of the group."""
+    picked = {
+        "one_id": "sum(CASE WHEN customer_id = 'C00001' THEN national_id END)",
+        "if_id": "sum(IF(customer_id = 'C00001', national_id, 0))",
+        "filtered_id": "sum(national_id) FILTER (WHERE customer_id = 'C00001')",
+        "window_id": "sum(national_id) OVER (PARTITION BY customer_id)",
+        "all_but_one": "sum(national_id * (customer_id - 1) / (customer_id - 1))",
+        "through_cte": "sum(picked)",
+    }
+    kept = {
+        "ids": "sum(national_id)",
+        "distinct_ids": "count(DISTINCT national_id)",
+        "scaled": "avg(CAST(national_id AS DOUBLE) * risk_score)",
+    }
+    sql = (
+        "WITH c AS (SELECT segment, customer_id, national_id, risk_score,\n"
+        "  CASE WHEN customer_id = 'C00001' THEN national_id END AS picked FROM silver_customer)\n"
+        "SELECT segment, count(DISTINCT customer_id) AS customers, "
+        + ", ".join(f"{e} AS {n}" for n, e in {**picked, **kept}.items())
+        + "\nFROM c GROUP BY segment"
+    )
+    table = gold("id_sums", sql, (SILVER_CUSTOMER,), tmp_path, MinGroup("customers", 5),
+                 segment="string", customers="integer",
+                 **dict.fromkeys({**picked, **kept}, "integer"))  # fmt: skip
+    asked = resource(lake, table.dataset, tables={table.name: table})
+    columns = {c.name: c for c in asked.columns}
+    for name in picked:
+        ids = [o for o in columns[name].origins if o.column.name == "national_id"]
+        assert [o.safe for o in ids] == [None], name
+        assert columns[name].attributes["sensitivity"] == "pii", name
+    for name in kept:
+        assert {o.safe for o in columns[name].origins} == {"aggregate>=5"}, name
+        assert columns[name].attributes["sensitivity"] == "internal", name
+    policies = load_policy_set(POLICIES)
+    context = Context(datetime(2026, 12, 2, 10, tzinfo=UTC), "prod")
+    decided = policies.decide(policies.profile("marketing_analyst"), asked, context)
+    assert decided.columns["one_id"].treatment.kind == "deny"
+    assert decided.columns["one_id"].path[-1] == "customers.national_id"
+
+
 def test_silver_history_and_the_mart_carry_their_declared_lineage(lake):
     silver = resource(lake, "silver_customer", ["national_id", "city"])
     assert silver.attributes["zone"] == "silver"
@@ -255,6 +309,31 @@ def test_an_operator_decision_wins_over_automation(lake, tmp_path):
     column = resource((catalog, own), "customers", ["national_id"]).columns[0]
     assert column.attributes["sensitivity"] == "confidential"
     assert column.attributes["classified_by"] == "operator"
+
+
+def test_a_payload_field_curated_with_a_leading_underscore_is_classified_not_the_platforms(lake):
+    """A payload's `#nric` is curated as `_nric`. The classifier skips the lake's own columns by
+    name, and access reads only those the lake adds to every row (lineage, partition) as its
+    own: any other column is classified, and denied until it is, `_raw_record` (a quarantined
+    row's payload) too."""
+    assert column_name("#nric") == "_nric"
+    written = ["_nric", "_source_file", "_ingested_at", "event_date", "_raw_record", "email"]
+    assert classified_columns(written) == ["_nric", "email"]
+    asked = resource(lake, "customers", ["_nric", "_raw_record", "_ingested_at", "event_date"])
+    nric, raw, ingested, partition = asked.columns
+    assert "sensitivity" not in nric.attributes and "sensitivity" not in raw.attributes
+    assert (
+        ingested.attributes["semantic_type"] == partition.attributes["semantic_type"] == "platform"
+    )
+    policies = load_policy_set(POLICIES)
+    context = Context(datetime(2026, 12, 2, 10, tzinfo=UTC), "prod")
+    decided = policies.decide(policies.profile("marketing_analyst"), asked, context)
+    assert {name: str(c.treatment) for name, c in decided.columns.items()} == {
+        "_nric": "deny",
+        "_raw_record": "deny",
+        "_ingested_at": "clear",
+        "event_date": "clear",
+    }
 
 
 def test_lake_token_is_a_keyed_hmac_the_gold_job_registers(spark, tables, monkeypatch):
@@ -296,6 +375,56 @@ def test_the_engine_denies_the_hash_naming_its_source_and_reads_the_token(lake, 
     asked = resource(lake, "gold_customer_ids", ["national_id_token"], tables)
     decided = policies.decide(policies.profile("fraud_analyst"), asked, context)
     assert decided.columns["national_id_token"].treatment.kind == "clear"
+
+
+def test_an_origin_is_decided_with_its_own_datasets_zone(lake, tmp_path):
+    """A grant by zone covers a derived column's origin in a zone it names: silver_customer's
+    segment copies the curated master's, so granting curated and silver reads it, and granting
+    silver alone denies it, naming the curated origin. The trail keeps the origin's attributes,
+    so its replay decides the same."""
+    asked = resource(lake, "silver_customer", ["segment"])
+    [origin] = asked.columns[0].origins
+    assert origin.dataset_attributes == {
+        "dataset": "customers",
+        "owner": "team:customer-data",
+        "zone": "curated",
+    }
+    context = Context(datetime(2026, 12, 2, 10, tzinfo=UTC))
+
+    def granting(zones: str):
+        (tmp_path / "zones.yaml").write_text(
+            "profiles:\n  analyst: {role: analyst}\npolicies:\n  - id: analysts-read-zones\n"
+            f"    effect: allow\n    resource: {{zone: {zones}}}\n    subject: {{role: analyst}}\n"
+        )
+        policies = load_policy_set(tmp_path)
+        return policies, policies.profile("analyst")
+
+    policies, analyst = granting("[curated, silver]")
+    granted = policies.decide(analyst, asked, context)
+    assert str(granted.columns["segment"].treatment) == "clear"
+    assert replay([audit_entry(analyst, asked, context, granted)], policies) == []
+    policies, analyst = granting("[silver]")
+    segment = policies.decide(analyst, asked, context).columns["segment"]
+    assert segment.treatment.kind == "deny"
+    assert segment.path == ("silver_customer.segment", "customers.segment")
+
+
+def test_marketing_reads_its_regions_card_rows_only_in_every_table_holding_them():
+    """marketing-sees-its-region filters gold_fact_card_spend by merchant country. Row filters
+    do not follow lineage, so a table the fact copies its rows from (its merchant_country is
+    card_transactions.merchant__country) carries the same filter, or marketing reads every
+    region there."""
+    copied = column_lineage(GOLD_TABLES["fact_card_spend"], {})["merchant_country"]
+    sources = [i["input"] for i in copied if i["transformation"] == "IDENTITY"]
+    assert sources == ["card_transactions.merchant__country"]
+    policies = load_policy_set(POLICIES)
+    marketing = policies.profile("marketing_analyst")
+    context = Context(datetime(2026, 12, 2, 10, tzinfo=UTC), "prod")
+    for held in ["gold_fact_card_spend.merchant_country", *sources]:
+        dataset, column = held.split(".")
+        country = Column(column, {"sensitivity": "internal", "semantic_type": "place"})
+        decided = policies.decide(marketing, Resource(dataset, {}, (country,)), context)
+        assert decided.outcome == "deny" or decided.row_filter == f"({column} = 'MY')", held
 
 
 def test_on_aws_the_token_key_is_a_secrets_manager_secret(aws_endpoint, monkeypatch):

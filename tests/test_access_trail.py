@@ -659,6 +659,32 @@ def test_a_consumer_reading_anything_but_its_profiles_views_went_around_the_mask
     assert lines[-1] == "1 reads by consumer roles went around the masks"
 
 
+def test_a_read_through_prepare_execute_or_explain_is_judged_as_any_query():
+    """sqlglot keeps PREPARE, EXECUTE and EXPLAIN ANALYZE as text, naming no table, which read
+    as "no table of the lake's databases" and went unjudged. The statement a PREPARE or EXPLAIN
+    runs is read for its tables; EXECUTE may read anything, so in a lake database it is a read
+    of that database, as a query that cannot be parsed is."""
+    scope = TrailScope(LAKE_BUCKET, CURATED, VIEWS, frozenset(), CONSUMERS)
+    alice = assumed_role(FRAUD, "alice@bank.example")
+
+    def judged(sql: str, database: str):
+        found = reads_of(
+            start_query("q", "2026-12-01T10:00:00Z", alice, sql, database, "wg"), scope
+        )
+        return found if isinstance(found, str) else [(r.target, r.around_masks) for r in found]
+
+    around = "read a curated table, not a masked view"
+    prepared = f"PREPARE p FROM SELECT * FROM {CURATED}.customers WHERE customer_id = ?"
+    assert judged(prepared, "default") == [(f"{CURATED}.customers", around)]
+    explained = f"EXPLAIN ANALYZE VERBOSE SELECT count(*) FROM {CURATED}.customers"
+    assert judged(explained, "default") == [(f"{CURATED}.customers", around)]
+    own = 'PREPARE own FROM SELECT * FROM "customers__fraud_analyst"'
+    assert judged(own, VIEWS) == [(f"{VIEWS}.customers__fraud_analyst", None)]
+    [(target, why)] = judged("EXECUTE p USING 'C00001'", CURATED)
+    assert target.startswith(f"{CURATED}.? (query not parsed: EXECUTE") and why == around
+    assert judged("EXECUTE p USING 'C00001'", "default") == "no table of the lake's databases"
+
+
 def test_every_morning_a_check_reads_yesterdays_trail_and_alerts_on_reads_around_the_masks(
     trail_lake, tmp_path, monkeypatch
 ):

@@ -606,23 +606,41 @@ def test_a_grant_lake_formation_refuses_names_the_view_the_role_and_the_reason()
     )
 
 
-def test_the_views_are_rebuilt_when_a_classification_changes(policy_lake):
-    from dagster import build_sensor_context
+def test_the_views_are_rebuilt_when_a_classification_changes_until_a_build_succeeds(
+    policy_lake, monkeypatch
+):
+    """The refresh compares the plan with what the views were last built from, not with what it
+    last asked for: a build that fails (Glue refusing past the retries) is asked for again."""
+    from dagster import DagsterInstance, build_sensor_context, materialize
 
+    from lake_assets.access import sensors
+    from lake_assets.access.assets import masked_views
     from lake_assets.access.sensors import masked_views_refresh
+    from lake_assets.access.service import MaskedViews
     from lake_assets.classification.model import ColumnClassification
+    from lake_assets.instants import utc_now
     from resources.classification_store import ColumnRecord
 
     resources = {k: policy_lake[k] for k in ("settings", "storage", "catalog", "classification")}
+    instance = DagsterInstance.ephemeral()
+    later = sensors.RETRY_FAILED_AFTER  # how far the sensor's clock is moved on
 
-    def tick(cursor):
-        context = build_sensor_context(cursor=cursor, resources=resources)
-        result = masked_views_refresh(context)
-        return len(result.run_requests or []), result.cursor or cursor
+    def tick(after=None) -> list[str]:
+        context = build_sensor_context(instance=instance, resources=resources)
+        with monkeypatch.context() as clock:
+            if after is not None:
+                clock.setattr(sensors, "utc_now", lambda: utc_now() + after)
+            result = masked_views_refresh(context)
+        return [r.run_key for r in result.run_requests]
 
-    requested, cursor = tick(None)
-    assert requested == 1 and cursor
-    assert tick(cursor) == (0, cursor)  # nothing changed: nothing requested
+    def build() -> bool:
+        run = materialize(
+            [masked_views], resources=resources, instance=instance, raise_on_error=False
+        )
+        return run.success
+
+    assert len(tick()) == 1 and build()
+    assert tick() == []  # nothing changed: nothing requested
     # An operator reclassifies balance as public: the decisions change, the views are rebuilt.
     said = ColumnClassification(
         "customers", "balance", (), "amount", "public", 1.0, "test", ("2026-03-02",) * 2
@@ -630,8 +648,24 @@ def test_the_views_are_rebuilt_when_a_classification_changes(policy_lake):
     policy_lake["classification"].write(
         "customers", [ColumnRecord("customers", "balance", automated=said)]
     )
-    requested, changed = tick(cursor)
-    assert requested == 1 and changed != cursor
+    [asked] = tick()
+
+    def refused(self, plan):
+        raise PermissionError("Lake Formation refused the definer role (not transient)")
+
+    with monkeypatch.context() as glue:
+        glue.setattr(MaskedViews, "register", refused)
+        assert not build()
+    assert tick() == []  # not every tick: the failure has been alerted, the next try waits
+    [again] = tick(after=later)
+    assert again != asked  # a key Dagster has not launched yet
+    # While a build runs, a tick asks for nothing more.
+    during = []
+    with monkeypatch.context() as glue:
+        glue.setattr(MaskedViews, "register", lambda self, plan: during.append(tick()) or {})
+        assert build()
+    assert during == [[]]
+    assert tick() == []
 
 
 def test_lake_access_grants_compares_the_views_grants_with_what_the_policies_call_for(

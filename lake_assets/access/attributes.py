@@ -24,13 +24,12 @@ from typing import Any
 from lake_assets.access.model import Column, Origin, Resource
 from lake_assets.access.safe import relaxed_attributes
 from lake_assets.classification.model import SENSITIVITIES
-from lake_assets.classification.service import classified_columns
 from lake_assets.contracts.model import Contract
 from lake_assets.gold.lineage import column_lineage as gold_column_lineage
 from lake_assets.gold.tables import GOLD_TABLES, GoldTable
 from lake_assets.history.apply import WHOLE_TABLE, history_dataset
 from lake_assets.history.columns import history_column_lineage
-from lake_assets.ingestion.curated_columns import column_name
+from lake_assets.ingestion.curated_columns import LINEAGE_COLUMNS, column_name
 from lake_assets.layers.model import DerivedTable
 from lake_assets.marts.columns import MART_DATASET, SPEND_COLUMN_LINEAGE, SPEND_COLUMNS
 from lake_assets.settings import SourceConfig, load_sources
@@ -38,6 +37,7 @@ from lake_assets.silver.customer_table import SILVER_CRM_CONTACTS, SILVER_CUSTOM
 from lake_assets.silver.fx_rates_table import SILVER_FX_RATES
 from lake_assets.silver.orders_table import SILVER_ORDERS
 from lake_assets.slo.model import SLO_DATASETS
+from lake_assets.tables.locations import PARTITION
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
 
@@ -50,6 +50,9 @@ SILVER_TABLES: tuple[DerivedTable, ...] = (
 PLATFORM_OWNER = "team:data-platform"
 PLATFORM_COLUMN = {"sensitivity": "internal", "semantic_type": "platform", "classified_by": "lake"}
 PLATFORM_DATASETS = frozenset(SLO_DATASETS)
+# The columns the lake adds to every row, which it labels itself. Not every name it uses: a
+# quarantined row's `_raw_record` holds the payload as delivered.
+PLATFORM_COLUMNS = frozenset({*LINEAGE_COLUMNS, PARTITION})
 
 
 def resource_of(
@@ -108,12 +111,19 @@ class LakeAttributes:
         return source.asset_owner if source else PLATFORM_OWNER
 
     def resource(self, dataset: str, columns: Iterable[str] | None = None) -> Resource:
+        names = self.columns_of(dataset) if columns is None else list(columns)
+        return Resource(
+            dataset, self.attributes(dataset), tuple(self.column(dataset, n) for n in names)
+        )
+
+    def attributes(self, dataset: str) -> dict[str, str]:
+        """The dataset's own attributes: its name, owner and zone (none for a dataset the lake
+        does not know, so a policy naming a zone does not match it)."""
         attributes = {"dataset": dataset, "owner": self.owner(dataset)}
         zone = self.zone(dataset)
         if zone:
             attributes["zone"] = zone
-        names = self.columns_of(dataset) if columns is None else list(columns)
-        return Resource(dataset, attributes, tuple(self.column(dataset, n) for n in names))
+        return attributes
 
     def columns_of(self, dataset: str) -> list[str]:
         """The dataset's columns: declared for a derived table, else as last published."""
@@ -135,6 +145,8 @@ class LakeAttributes:
                 column=self.column(source, column, (*within, here)),
                 transformation=i["transformation"],
                 safe=i.get("safe"),
+                # Decided as the source dataset is: a grant by zone or owner covers it there.
+                dataset_attributes=self.attributes(source),
             )
             for i in inputs or ()
             for source, column in [i["input"].rsplit(".", 1)]
@@ -143,9 +155,10 @@ class LakeAttributes:
         if own is None and dataset in PLATFORM_DATASETS:
             # The platform's own tables (the SLOs' states): what the lake says of itself.
             own = PLATFORM_COLUMN
-        elif own is None and not classified_columns([name]):
+        elif own is None and name in PLATFORM_COLUMNS:
             # The platform's own columns (the event date partition, the provenance columns),
-            # which the classifier leaves alone: the lake says what they are.
+            # which the classifier leaves alone: the lake says what they are. Named, so a
+            # payload's `_nric` is classified like any column, and denied until it is.
             own = PLATFORM_COLUMN
         elif own is None and inputs is not None:
             own = derived_attributes(origins)

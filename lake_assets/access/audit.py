@@ -99,6 +99,8 @@ def _column(body: Mapping[str, Any]) -> Column:
                 column=_column(origin["column"]),
                 transformation=origin["transformation"],
                 safe=origin["safe"],
+                # Absent from entries recorded before origins carried them (ADR-0198).
+                dataset_attributes=origin.get("dataset_attributes", {}),
             )
             for origin in body["origins"]
         ),

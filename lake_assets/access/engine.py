@@ -265,7 +265,7 @@ class _Deciding:
                 break  # nothing an origin passes on is stricter
             if self.policies.is_safe(origin.safe):
                 continue  # a declared safe transformation does not pass the restriction on
-            source = Resource(origin.dataset)
+            source = Resource(origin.dataset, origin.dataset_attributes)
             inherited = self._column(source, origin.column, self._dataset(source))
             if inherited.treatment.strictness <= own.treatment.strictness:
                 continue

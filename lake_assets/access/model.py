@@ -73,12 +73,15 @@ class Origin:
     attributes and origins, so a two-hop derivation is a chain), how it was transformed, and
     the declared safe transformation that relaxes the source's restriction (a keyed HMAC with a
     managed key, an aggregate over at least k individuals), or None: an unkeyed hash, a copy or
-    any other expression inherits the source's restriction."""
+    any other expression inherits the source's restriction. `dataset_attributes` are the source
+    dataset's (zone, owner), as its Resource has them, so the origin is decided as it would be
+    asked about itself."""
 
     dataset: str
     column: Column
     transformation: Transformation = "IDENTITY"
     safe: str | None = None
+    dataset_attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,16 @@
 """The masked views' refresh: a run of `access/masked_views` whenever what they are made of
 changes (a policy, a dataset's columns, a classification, lineage, a decision in a time window),
-as the plan's fingerprint says; a tick with nothing changed requests nothing."""
+as the plan's fingerprint says against the one the views were last built from (the asset's last
+materialization): a tick with nothing changed requests nothing, and a build that failed is
+requested again, one run at a time, half an hour after it failed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     ResourceParam,
     RunRequest,
@@ -20,6 +26,9 @@ from lake_assets.settings import Settings
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
 from resources.storage import LakeStorage
+
+# How long after a failed build the views are asked for again.
+RETRY_FAILED_AFTER = timedelta(minutes=30)
 
 
 @sensor(
@@ -41,9 +50,41 @@ def masked_views_refresh(
     service = MaskedViews(
         settings, {"storage": storage, "catalog": catalog, "classification": classification}
     )
-    fingerprint = service.plan(utc_now()).fingerprint
-    if fingerprint == context.cursor:
+    now = utc_now()
+    fingerprint = service.plan(now).fingerprint
+    if fingerprint == built_from(context.instance):
         return SensorResult(run_requests=[])
+    planned = context.instance.get_latest_planned_materialization_info(MASKED_VIEWS_KEY)
+    record = context.instance.get_run_record_by_id(planned.run_id) if planned else None
+    last = record.dagster_run if record else None
+    # One build at a time; a run created and never submitted (NOT_STARTED) builds nothing.
+    if last is not None and not last.is_finished and last.status != DagsterRunStatus.NOT_STARTED:
+        return SensorResult(run_requests=[], skip_reason=f"run {last.run_id} builds the views")
+    # A failure its step's retries did not mend (a refused grant) is not asked again every
+    # tick: the run's failure alert has gone out, and the next try waits.
+    if last is not None and last.status == DagsterRunStatus.FAILURE and record.end_time:
+        again = datetime.fromtimestamp(record.end_time, UTC) + RETRY_FAILED_AFTER
+        if now < again:
+            return SensorResult(
+                run_requests=[],
+                skip_reason=f"run {last.run_id} failed to build the views; asked again at "
+                f"{again:%H:%M} UTC",
+            )
+    # Keyed by the run before it: a tick evaluated again asks for a key Dagster has launched,
+    # which Dagster skips; after a failed run the key is new.
+    after = last.run_id if last else "none"
     return SensorResult(
-        run_requests=[RunRequest(asset_selection=[MASKED_VIEWS_KEY])], cursor=fingerprint
+        run_requests=[
+            RunRequest(run_key=f"{fingerprint}/after/{after}", asset_selection=[MASKED_VIEWS_KEY])
+        ]
     )
+
+
+def built_from(instance: DagsterInstance) -> str | None:
+    """The fingerprint of the plan the masked views were last built from, None before the
+    first build. A plan whose views leaked was recorded and not registered: built again, it
+    would leak again, so it waits for a change as a registered one does."""
+    event = instance.get_latest_materialization_event(MASKED_VIEWS_KEY)
+    materialization = event.asset_materialization if event else None
+    recorded = materialization.metadata.get("fingerprint") if materialization else None
+    return recorded.value if recorded else None

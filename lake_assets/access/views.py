@@ -24,10 +24,18 @@ from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import ParseError
 
 from lake_assets.access.model import Decision, Treatment
 
 DIALECT = "trino"
+# Where the statement a Trino PREPARE or EXPLAIN runs begins, after the keyword.
+_STATEMENT_AFTER = {
+    "PREPARE": re.compile(r"\S+\s+FROM\s+(?P<run>.+)", re.I | re.S),
+    "EXPLAIN": re.compile(
+        r"(?:ANALYZE\s+)?(?:VERBOSE\s+)?(?:\([^)]*\)\s*)?(?P<run>.+)", re.I | re.S
+    ),
+}
 VIEWS_DATABASE = "lake_views"
 # The lake's field types (lake_assets/tables/types.py) as Trino names them in a view.
 TRINO_TYPES = {
@@ -103,8 +111,18 @@ def view_parts(name: str) -> tuple[str, str] | None:
 def named_tables(sql: str) -> set[tuple[str, str]]:
     """(database, table) of every table a Trino query names, its CTEs excluded, as written; the
     database is "" where the query leaves it to the session's. sqlglot's ParseError when the
-    text is not a query it reads."""
+    text is not a query it reads.
+
+    sqlglot keeps some statements as text (a Command, naming no table): the statement a PREPARE
+    or EXPLAIN [ANALYZE] runs is read for its tables; any other (EXECUTE) may read anything,
+    and is a ParseError too."""
     tree = sqlglot.parse_one(sql, read=DIALECT)
+    if isinstance(tree, exp.Command):
+        after = _STATEMENT_AFTER.get(tree.this)
+        runs = after.fullmatch(tree.expression.name) if after else None
+        if runs is None:
+            raise ParseError(f"{tree.this} is kept as text: what it reads is unknown")
+        return named_tables(runs["run"])
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     return {
         (table.db, table.name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from lake_assets.classification.adapter import Classifier, core_classifier
 from lake_assets.classification.drift import Drift
 from lake_assets.classification.model import ColumnClassification
-from lake_assets.tables.locations import PARTITION
+from lake_assets.ingestion.curated_columns import LAKE_COLUMNS
 from lake_assets.tables.reader import read_version_arrow
 from resources.catalog import PartitionCatalog, PublishedPartition
 from resources.classification_store import ClassificationStore, ColumnRecord
@@ -47,8 +47,10 @@ class PartitionClassification:
 
 
 def classified_columns(columns: Sequence[str]) -> list[str]:
-    # Lineage columns (_source_file, _ingest_date, _ingested_at) are the platform's own.
-    return [c for c in columns if not c.startswith("_") and c != PARTITION]
+    # The lake's own columns (lineage, the partition, what promotion writes beside a row), by
+    # name: no field may take one (ADR-0186), while a payload's `_nric` (or `#nric`, curated as
+    # `_nric`) is someone's data however it begins.
+    return [c for c in columns if c not in LAKE_COLUMNS]
 
 
 class ClassificationService:

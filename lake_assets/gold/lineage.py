@@ -7,7 +7,8 @@ silver and bronze columns it comes from. The shape is the lineage store's (linea
 ColumnInput): "<dataset>.<column>", how it is transformed, whether it is masked, and `safe`,
 the declared safe transformation (lake_assets/access/safe.py) every path from the output column
 to that input goes through: the lake's keyed token ("hmac"), or count, sum or avg in a table
-that declares its minimum group size ("aggregate>=k"). One path in the clear and it is None.
+that declares its minimum group size ("aggregate>=k"), over every row of the group: over columns
+only, with no CASE, FILTER, window or literal to pick rows. One path in the clear and it is None.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from lake_assets.lineage.model import ColumnInput
 DIALECT = "spark"
 # The strongest transformation on any path from an output column to an input column wins.
 _STRENGTH = {"IDENTITY": 0, "TRANSFORMATION": 1, "AGGREGATION": 2}
+# What may stand between a safe aggregate and its columns (a cast's type is not an operand).
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Paren, exp.Cast)
 
 
 def column_lineage(table: GoldTable, tables: Mapping[str, GoldTable] = GOLD_TABLES) -> dict:
@@ -61,6 +64,9 @@ def _inputs(root: Node, grouped: str | None) -> list[ColumnInput]:
             return
         step = _transformation(node.expression)
         stronger = max(transformation, step, key=_STRENGTH.__getitem__)
+        if grouped and protected == grouped and not _over_columns_only(_unaliased(node.expression)):
+            # Below the aggregate, a CTE's CASE picks its rows as one inside it would.
+            protected = None
         for child in node.downstream:
             walk(child, stronger, protected or _protection(node.expression, child, grouped))
 
@@ -102,8 +108,37 @@ def _inside_token(column: exp.Column) -> bool:
 
 def _inside_safe_aggregate(column: exp.Column) -> bool:
     # Every aggregate around it must be safe: max(sum(x)) returns one subgroup's sum.
-    around = [f.key for f in _ancestors(column) if isinstance(f, exp.AggFunc)]
-    return bool(around) and all(key in SAFE_AGGREGATES for key in around)
+    around = [f for f in _ancestors(column) if isinstance(f, exp.AggFunc)]
+    return bool(around) and all(_aggregates_the_group(f) for f in around)
+
+
+def _aggregates_the_group(function: exp.AggFunc) -> bool:
+    """Whether `function` is a safe aggregate over every row of its group: a FILTER clause
+    picks rows, and OVER makes it a window, one value per row (PARTITION BY customer_id)."""
+    if function.key not in SAFE_AGGREGATES or isinstance(function.parent, exp.Filter | exp.Window):
+        return False
+    arguments = list(function.iter_expressions())
+    return bool(arguments) and all(_over_columns_only(a) for a in arguments)
+
+
+def _over_columns_only(expression: exp.Expr) -> bool:
+    """Columns, optionally DISTINCT, cast or in arithmetic with each other. Anything else may
+    pick rows: sum(CASE WHEN customer_id = 'C1' THEN amount END) is one customer's amount in a
+    group of k, and so is a literal in plain arithmetic, by difference: sum(amount) less
+    sum(amount * (id - 7) / (id - 7)), which is null, so left out, for customer 7 only."""
+    if isinstance(expression, exp.Column):
+        return True
+    if isinstance(expression, exp.Distinct):
+        operands = expression.expressions
+    elif isinstance(expression, _ARITHMETIC):
+        operands = [expression.this, expression.args.get("expression")]
+    else:
+        return False
+    return all(_over_columns_only(o) for o in operands if o is not None)
+
+
+def _unaliased(expression: exp.Expr) -> exp.Expr:
+    return expression.this if isinstance(expression, exp.Alias) else expression
 
 
 def _ancestors(node: exp.Expr):
@@ -115,7 +150,7 @@ def _ancestors(node: exp.Expr):
 
 def _transformation(expression: exp.Expr) -> str:
     """What one select expression does to the columns it reads."""
-    inner = expression.this if isinstance(expression, exp.Alias) else expression
+    inner = _unaliased(expression)
     if inner.find(exp.AggFunc):
         return "AGGREGATION"
     return "IDENTITY" if isinstance(inner, exp.Column) else "TRANSFORMATION"
