@@ -9,7 +9,10 @@ The lease is what makes a `started` record of another run mean "that run is dead
 its dataset's lease from before it cleans up until it has finished, so a second run that gets
 the lease knows no other is writing. Locally it is an OS file lock, which the kernel releases
 when its process dies however it dies; on DynamoDB a conditional write with an expiry, so the
-lease of a killed run lapses after `lease_seconds`.
+lease of a killed run lapses after `lease_seconds`. A live run can outlast that expiry (a long
+migration), so it renews the lease before each partition's rewrite and again before its switch:
+if the lease lapsed and another run took it, that run may have deleted the folder as a dead
+run's, and the renewal's LeaseLost stops the partition before it publishes (ADR-0200).
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ class CompactionBusy(RuntimeError):
     """Another compaction run holds the dataset's lease."""
 
 
+class LeaseLost(RuntimeError):
+    """The run's lease lapsed and it no longer holds it: it must publish nothing more."""
+
+
 class CompactionHistory(ABC):
     @abstractmethod
     def record(self, record: CompactionRecord) -> None:
@@ -45,6 +52,11 @@ class CompactionHistory(ABC):
     def lease(self, dataset: str, run_id: str) -> Iterator[None]:
         """Hold the dataset's compaction lease for the block; CompactionBusy if another run
         holds it."""
+
+    @abstractmethod
+    def renew(self, dataset: str, run_id: str) -> None:
+        """Extend the run's lease of the dataset to a full term from now; LeaseLost if the run
+        no longer holds it."""
 
 
 def _ordered(records: list[CompactionRecord]) -> list[CompactionRecord]:
@@ -105,3 +117,7 @@ class SQLiteCompactionHistory(CompactionHistory):
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def renew(self, dataset: str, run_id: str) -> None:
+        """Nothing to extend: the kernel keeps the file lock until its holder releases it or
+        dies, so a live run never loses it."""

@@ -4,7 +4,10 @@ Each partition is its own write-audit-publish: the rewrite goes to a folder of i
 rows are reconciled with the version it read, and the catalog pointer is switched under the
 optimistic check that the partition is still at that version. If a writer published meanwhile
 the switch is refused, the rewrite is deleted and the partition waits for the next pass: the
-writer's version stays, nothing is lost or counted twice (ADR-0025).
+writer's version stays, nothing is lost or counted twice (ADR-0025). The run renews its
+lease before each partition's rewrite and again before the switch: a run that outlived its
+lease may have had its folder deleted by the run that took the lease over, so it aborts the
+partition and publishes nothing (ADR-0200).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from lake_assets.tables.manifest import read_manifest
 from lake_assets.tables.publish import publish
 from lake_assets.tables.reader import published_files
 from resources.catalog import PartitionCatalog, PublishedPartition, StalePublish
-from resources.compaction_history import CompactionBusy, CompactionHistory
+from resources.compaction_history import CompactionBusy, CompactionHistory, LeaseLost
 from resources.storage import LakeStorage
 
 # Recorded in lineage events; bump when what a compaction or a migration writes changes.
@@ -144,7 +147,8 @@ class CompactionPass:
     def clean_up_dead_runs(self, dataset: str) -> list[CompactionRecord]:
         """Finish the records of runs that died mid-way, which the lease proves dead: a folder
         the catalog never pointed at is deleted (`abandoned`); one it did point at was
-        published just before the run died (`compacted`)."""
+        published just before the run died (`compacted`). A run still alive past its lease
+        loses nothing by it: its renewal before the switch fails, and it publishes nothing."""
         referenced = {p.location for p in self.catalog.partitions(dataset)} | {
             s.location
             for s in self.catalog.superseded(datetime.max.replace(tzinfo=UTC))
@@ -240,6 +244,12 @@ class CompactionPass:
             rows=current.row_count,
             migrated_to=schema.version if schema else None,
         )
+        try:
+            # Each partition starts a full term, so a long run (a migration of hundreds of
+            # partitions) keeps its lease; a run that lost it records and stages nothing more.
+            self.history.renew(dataset, self.run_id)
+        except LeaseLost as lost:
+            return self._abort(started, clock, lost)
         self.history.record(started)
         self.progress(
             f"{dataset}[{partition}]: rewriting {len(layout.files)} files "
@@ -262,12 +272,17 @@ class CompactionPass:
         try:
             with self.recorder.track(lineage) as outputs:
                 files, details = self._stage(layout, rewritten)
+                # Fencing: past its lease, the run that took it over may have deleted this
+                # folder as a dead run's, and the catalog must not point at what is left.
+                self.history.renew(dataset, self.run_id)
                 publish(self.catalog, self.storage, rewritten, files, current.run_id, details)
                 switched = True
                 outputs.extend(partition_outputs(dataset, partition, location, sorted(files)))
         except StalePublish as stale:
-            self.progress(f"{dataset}[{partition}]: aborted, {stale}")
-            return self._finish(started, clock, "aborted", reason=str(stale))
+            return self._abort(started, clock, stale)  # publish removed the folder
+        except LeaseLost as lost:
+            self.storage.delete_prefix(location)
+            return self._abort(started, clock, lost)
         except Exception as error:
             # After the switch the folder is the published version, whatever failed next (the
             # lineage record); its history record is finished by the next run's clean-up.
@@ -326,6 +341,12 @@ class CompactionPass:
                 "schema_version": current.schema_version,
             },
         }
+
+    def _abort(
+        self, started: CompactionRecord, clock: float, why: StalePublish | LeaseLost
+    ) -> CompactionRecord:
+        self.progress(f"{started.dataset}[{started.partition}]: aborted, {why}")
+        return self._finish(started, clock, "aborted", reason=str(why))
 
     def _finish(
         self, started: CompactionRecord, clock: float, outcome: Outcome, **changes

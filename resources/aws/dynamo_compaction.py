@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from lake_assets.compaction.model import CompactionRecord
 from resources.aws.clients import DynamoTable, _attribute
-from resources.compaction_history import CompactionBusy, CompactionHistory, _ordered
+from resources.compaction_history import CompactionBusy, CompactionHistory, LeaseLost, _ordered
 
 
 class DynamoCompactionHistory(DynamoTable, CompactionHistory):
@@ -26,7 +26,8 @@ class DynamoCompactionHistory(DynamoTable, CompactionHistory):
         *,
         endpoint_url: str | None,
         region: str,
-        lease_seconds: int = 6 * 3600,  # longer than any compaction run
+        # Longer than any one partition's rewrite: a run renews it before each (CompactionPass).
+        lease_seconds: int = 6 * 3600,
     ):
         super().__init__(table, endpoint_url=endpoint_url, region=region)
         self.lease_seconds = lease_seconds
@@ -67,25 +68,18 @@ class DynamoCompactionHistory(DynamoTable, CompactionHistory):
 
     @contextmanager
     def lease(self, dataset: str, run_id: str) -> Iterator[None]:
-        now = datetime.now(UTC)
-        key = {"dataset": {"S": dataset}, "entry": {"S": self.LEASE}}
+        key, now = self._lease_key(dataset), datetime.now(UTC)
         try:
-            self._dynamo.put_item(
-                TableName=self.table,
-                Item={
-                    **key,
-                    "run_id": {"S": run_id},
-                    "expires_at": {"S": (now + timedelta(seconds=self.lease_seconds)).isoformat()},
-                },
-                ConditionExpression="attribute_not_exists(dataset) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"S": now.isoformat()}},
+            self._write_lease(
+                key,
+                run_id,
+                now,
+                "attribute_not_exists(dataset) OR expires_at < :now",
+                {":now": {"S": now.isoformat()}},
             )
         except self._dynamo.exceptions.ConditionalCheckFailedException:
-            holder = self._dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True)
-            item = holder.get("Item", {})
             raise CompactionBusy(
-                f"{dataset}: another compaction holds the lease (run "
-                f"{item.get('run_id', {}).get('S')} until {item.get('expires_at', {}).get('S')})"
+                f"{dataset}: another compaction holds the lease ({self._holder(key)})"
             ) from None
         try:
             yield
@@ -99,3 +93,41 @@ class DynamoCompactionHistory(DynamoTable, CompactionHistory):
                 )
             except self._dynamo.exceptions.ConditionalCheckFailedException:
                 pass  # it lapsed and another run took it over: that lease is not ours to end
+
+    def renew(self, dataset: str, run_id: str) -> None:
+        # A put of the whole item under the holder's condition: the lease item is only its
+        # holder and expiry, and PutItem is the call that took the lease (no other grant).
+        key = self._lease_key(dataset)
+        try:
+            self._write_lease(
+                key, run_id, datetime.now(UTC), "run_id = :me", {":me": {"S": run_id}}
+            )
+        except self._dynamo.exceptions.ConditionalCheckFailedException:
+            raise LeaseLost(
+                f"{dataset}: run {run_id} no longer holds the compaction lease, it lapsed "
+                f"({self._holder(key)})"
+            ) from None
+
+    def _lease_key(self, dataset: str) -> dict:
+        return {"dataset": {"S": dataset}, "entry": {"S": self.LEASE}}
+
+    def _write_lease(
+        self, key: dict, run_id: str, now: datetime, condition: str, values: dict
+    ) -> None:
+        """The lease for `run_id` until a full term after `now`, if `condition` holds."""
+        self._dynamo.put_item(
+            TableName=self.table,
+            Item={
+                **key,
+                "run_id": {"S": run_id},
+                "expires_at": {"S": (now + timedelta(seconds=self.lease_seconds)).isoformat()},
+            },
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+
+    def _holder(self, key: dict) -> str:
+        item = self._dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+        if "Item" not in item:
+            return "no run holds it now"
+        return f"run {item['Item']['run_id']['S']} until {item['Item']['expires_at']['S']}"
