@@ -105,3 +105,36 @@ def test_an_announcement_whose_switch_never_came_is_kept_for_a_while_then_abando
     gone = drain(events, catalog, None, now + timedelta(days=7), timedelta(days=7))
     assert [a.event.run_id for a in gone.abandoned] == ["run-dead"]
     assert events.outbox() == [] and events.latest(DS, DAY) is None
+
+
+def test_a_retried_step_staging_its_partition_again_keeps_what_its_first_try_owes(tmp_path):
+    """A step retried in its run (ADR-0156) stages the partition again under the same run id.
+    Keyed by run, the second staging overwrote the first try's announcement, which had
+    switched and not yet been delivered; when the second try then died before its switch, the
+    version readers see was announced nowhere, and its entry was abandoned."""
+    from resources.catalog import PublishedPartition
+
+    events, catalog = SQLiteEventStore(tmp_path / "e.db"), SQLiteCatalog(tmp_path / "c.db")
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    first, second = "2026-03-10T00:00:00+00:00", "2026-03-10T00:05:00+00:00"
+    stage(events, announcement(first, now))
+    location = f"curated/{DS}/run=run-dead/event_date={DAY}/"
+    catalog.publish(PublishedPartition(DS, DAY, location, "run-dead", first, 3, "v1", {}))
+    stage(events, announcement(second, now))  # the retry, dead before its switch
+    drained = drain(events, catalog, None, now, timedelta(days=7))
+    assert [e.published_at for e in drained.recorded] == [first]
+    assert events.latest(DS, DAY).published_at == first
+    assert [Announcement.from_json(body).event.published_at for _, body in events.outbox()] == [
+        second
+    ]
+
+
+def test_an_entry_staged_under_the_older_id_is_delivered_and_forgotten(tmp_path):
+    events, catalog = SQLiteEventStore(tmp_path / "e.db"), SQLiteCatalog(tmp_path / "c.db")
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    staged = announcement("2026-03-09T00:00:00+00:00", now - timedelta(days=8))
+    events.put_outbox(f"{DS}|{DAY}|run-dead", staged.to_json())  # as a release before kept it
+    assert [
+        a.event.run_id for a in drain(events, catalog, None, now, timedelta(days=7)).abandoned
+    ] == ["run-dead"]
+    assert events.outbox() == []

@@ -38,7 +38,10 @@ class Announcement:
 
     @property
     def id(self) -> str:
-        return f"{self.event.dataset}|{self.event.partition}|{self.event.run_id}"
+        # The version, not only the run: a step retried in its run (ADR-0156) stages the
+        # partition again, and must not overwrite what its first try switched and still owes.
+        event = self.event
+        return f"{event.dataset}|{event.partition}|{event.run_id}|{event.published_at}"
 
     def to_json(self) -> str:
         return json.dumps(
@@ -111,7 +114,8 @@ def drain(
     One whose switch has not happened is left for a run still publishing, and forgotten once
     older than `abandon_after`."""
     drained = Drained()
-    staged = [Announcement.from_json(body) for _, body in events.outbox()]
+    # Forgotten by the key it is kept under (an entry staged under an older id too).
+    staged = {Announcement.from_json(body): key for key, body in events.outbox()}
     by_run: dict[str, list[str]] = {}
     for announcement in sorted(staged, key=lambda a: a.event.published_at):
         if _switched(catalog, announcement.event):
@@ -127,5 +131,5 @@ def drain(
     # Forgotten only once everything it owed is delivered, so a drain killed half-way is
     # finished by the next one.
     for announcement in (*drained.delivered, *drained.abandoned):
-        events.delete_outbox(announcement.id)
+        events.delete_outbox(staged[announcement])
     return drained
