@@ -84,7 +84,7 @@ def derived_table_rules(
     """A rule per derived table that no configured rule targets, from its declared inputs: the
     table's day p runs once every required input (read for p alone) has published p, and again
     when a new version of any of them is published; an input read optionally or over several
-    days is the rule's lookback (ADR-0070). Derived, so a table added to a layer is built by
+    days is the rule's lookback (ADR-0070), and the base a day is built on its base (ADR-0202). Derived, so a table added to a layer is built by
     events without a second declaration, and one whose inputs change (a reference a contract
     adds: ADR-0167) is run on them (ADR-0168). A configured rule for the table's asset replaces
     its derived one (another timeout or on_timeout)."""
@@ -94,13 +94,19 @@ def derived_table_rules(
         target = "/".join(table.asset)
         if target in targeted:
             continue
-        day_only = [i for i in table.inputs if i.required and not i.lookback_days]
+        day_only = [i for i in table.inputs if i.required and not i.lookback_days + i.base_days]
+        bases = [i for i in table.inputs if i.base_days]
         rules.append(
             DependencyRule(
                 name=table.dataset,
                 target=target,
                 inputs=tuple(i.dataset for i in day_only),
-                lookback={i.dataset: i.lookback_days for i in table.inputs if i not in day_only},
+                lookback={
+                    i.dataset: i.lookback_days
+                    for i in table.inputs
+                    if i not in day_only and i not in bases
+                },
+                base={i.dataset: i.base_days for i in bases},
                 timeout_hours=DERIVED_RULE_TIMEOUT_HOURS,
                 on_timeout="wait",
             )

@@ -119,6 +119,29 @@ def step(lake, derived, run_id, states):
     )
 
 
+def test_the_gate_holds_on_the_base_a_day_is_built_on_and_builds_without_one_it_lacks():
+    """A state built on its day p-4 (ADR-0202): the base is gated as any input, its own day
+    is not asked of it, and where it has none the build reads an older base."""
+    state = LayerInput("state", ("silver", "state"), required=False, base_days=4)
+    derived = DerivedTable(
+        dataset="state", asset=("silver", "state"), job="j", inputs=(CARDS, state),
+        columns={}, description="",
+    )  # fmt: skip
+    assert state.partitions(DAY) == ["2026-02-26"]
+    cards = InputState("card_transactions", DAY, True)
+    held = gate(derived, DAY, [cards, InputState("state", "2026-02-26", True, ("plausible",))])
+    assert held.held_by == (
+        "state[2026-02-26] was held back by plausible; state[2026-03-02] keeps its published "
+        "version",
+    )
+    failed = gate(derived, DAY, [cards, InputState("state", "2026-02-26", True, failed=True)])
+    assert "state[2026-02-26]: its last run failed" in failed.held_by[0]
+    state_of = gate(derived, DAY, [cards, InputState("state", "2026-02-26", True)])
+    assert state_of.builds and state_of.left_out == ()
+    first_days = gate(derived, DAY, [cards])
+    assert first_days.builds and first_days.left_out == ("state",)
+
+
 def test_a_derived_tables_contract_may_not_score_quarantined_rows():
     """A build quarantines nothing, so a quality_score rule there could never fail."""
     toy = table(cap=10)

@@ -4,7 +4,7 @@ Spark, the job functions on a few rows each with the session's Spark."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -242,9 +242,57 @@ def test_rules_with_a_lookback_rerun_the_days_that_read_a_changed_partition(tmp_
     assert tick(sunday) == []
 
 
+def test_a_republished_state_reruns_the_days_built_on_it_one_base_at_a_time(tmp_path):
+    """A CRM day corrected after its lookback re-ran only the days that read it (p..p+L): the
+    later states, each built on a base from before the correction, never saw it, nor did
+    silver_customer (ADR-0202). The rules' base re-runs the day each republished state is the
+    base of, so the correction travels to today."""
+    from lake_assets.events.model import DataReady, load_rules
+    from lake_assets.events.sensors import evaluate_tick
+    from resources.event_store import SQLiteEventStore
+    from resources.notifier import LocalNotifier
+
+    rules = [r for r in load_rules() if r.name in ("silver_crm_contacts", "silver_customer")]
+    store, notifier = SQLiteEventStore(tmp_path / "e.db"), LocalNotifier(tmp_path / "a.jsonl")
+    cursor, launched = None, set()
+
+    def tick(at):
+        nonlocal cursor
+        found = evaluate_tick(rules, store, notifier, cursor, at, launched=launched)
+        cursor = found.cursor
+        launched.update(r.run_key for r in found.run_requests)
+        return sorted((r.partition_key, r.tags["lake/rule"]) for r in found.run_requests)
+
+    def publish(dataset, day, at, content="a"):
+        store.record(DataReady(dataset, day, "v1", 1, "run", content, at.isoformat()))
+
+    days = [f"2026-03-0{d}" for d in range(2, 7)]
+    before = datetime(2026, 3, 19, tzinfo=UTC)
+    for day in days:
+        publish("customers", day, before)
+    assert tick(before) == [(day, "silver_customer") for day in days]
+    now = datetime(2026, 3, 20, 9, tzinfo=UTC)
+    publish("crm_contacts", "2026-03-02", now, content="fixed")  # a replay, past its lookback
+    both = ("silver_crm_contacts", "silver_customer")
+    assert tick(now) == [(day, rule) for day in days[:4] for rule in both]
+    # The state of 03-02 is published again: the days built on it (03-06) run, and so on.
+    later = now + timedelta(hours=1)
+    publish("silver_crm_contacts", "2026-03-02", later, content="corrected")
+    assert tick(later) == [("2026-03-06", rule) for rule in both]
+    # A day built on a state of the future waits for its own day to end.
+    publish("silver_crm_contacts", "2026-03-18", later, content="corrected")
+    assert tick(later) == []
+    assert tick(datetime(2026, 3, 23, 0, 5, tzinfo=UTC)) == [("2026-03-22", "silver_crm_contacts")]
+
+
 def test_the_rules_lookbacks_match_what_the_silver_tables_read():
     from lake_assets.events.model import load_rules
-    from lake_assets.silver.customer_table import CRM_LOOKBACK_DAYS
+    from lake_assets.silver.customer_table import (
+        CRM_LOOKBACK_DAYS,
+        SILVER_CRM_CONTACTS,
+        SILVER_CUSTOMER,
+        STATE_BASE,
+    )
     from lake_assets.silver.fx_rates_table import RATES
 
     lookbacks = {r.name: r.lookback for r in load_rules()}
@@ -252,3 +300,7 @@ def test_the_rules_lookbacks_match_what_the_silver_tables_read():
     assert RATES.lookback_days == CALENDAR.max_gap_days + 1
     crm = {"crm_contacts": CRM_LOOKBACK_DAYS}
     assert lookbacks["silver_customer"] == lookbacks["silver_crm_contacts"] == crm
+    bases = {r.name: r.base for r in load_rules()}
+    state = {"silver_crm_contacts": STATE_BASE.base_days}
+    assert bases["silver_customer"] == bases["silver_crm_contacts"] == state
+    assert STATE_BASE in SILVER_CUSTOMER.inputs and STATE_BASE in SILVER_CRM_CONTACTS.inputs

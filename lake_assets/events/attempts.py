@@ -22,16 +22,22 @@ from dagster._core.storage.tags import RUN_KEY_TAG
 from lake_assets.contracts.gate import AWAITING, CHECKED_AGAINST
 from resources.catalog import PartitionCatalog
 
+# A layer's materialization metadata: when the build of its partition began (ADR-0202).
+BUILD_STARTED_AT = "build_started_at"
+
 
 def last_build_start(
     instance: DagsterInstance, keys: Sequence[AssetKey], partition: str
 ) -> datetime | None:
-    """When the earliest of the steps that last materialized each of `keys` for `partition`
-    started (the run's start if the step's is not recorded); None if one of them never was.
+    """When the earliest of the builds that last materialized each of `keys` for `partition`
+    started: the partition's own build where its materialization says (a layer's), else its
+    step's, else its run's; None if one of them never was.
 
     The step, not the run: a layer's run builds its tables in order (facts, then the KPIs read
     from them), so the KPIs' step starts after the facts it reads were published, while the run
-    started before (ADR-0168). A step reads what it reads after it starts."""
+    started before (ADR-0168). The partition, not the step: a range builds its days in order,
+    and a state's day reads the base its step published earlier (ADR-0202). A build reads what
+    it reads after it starts."""
     starts = []
     for key in keys:
         records = instance.fetch_materializations(
@@ -39,6 +45,10 @@ def last_build_start(
         ).records
         if not records:
             return None
+        recorded = records[0].asset_materialization.metadata.get(BUILD_STARTED_AT)
+        if recorded is not None and recorded.value:
+            starts.append(datetime.fromisoformat(recorded.value).timestamp())
+            continue
         started = _step_start(instance, records[0].run_id, records[0].event_log_entry.step_key)
         if started is None:
             run = instance.get_run_record_by_id(records[0].run_id)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -89,7 +89,10 @@ class DependencyRule(BaseModel):
 
     `lookback` names datasets whose partitions p-N..p the target's partition p also reads
     (a state with its late changes, a rate carried forward), none of them required: a publish
-    of q touches the target's partitions q..q+N, each run once its day has ended (its partition exists)."""
+    of q touches the target's partitions q..q+N, each run once its day has ended (its partition exists).
+    `base` names datasets whose partition p-N the target's p is built on (a state carried from
+    an earlier day, the target's own included), not required: a publish of q touches q+N, so a
+    corrected day reaches every later state, one base at a time (ADR-0202)."""
 
     model_config = ConfigDict(**NO_UNKNOWN_KEYS, frozen=True)
 
@@ -97,6 +100,7 @@ class DependencyRule(BaseModel):
     target: str = Field(min_length=1)  # an asset key path, "marts/daily_spend"
     inputs: tuple[str, ...] = ()
     lookback: dict[str, WholeNumber] = Field(default_factory=dict)
+    base: dict[str, Annotated[int, Field(strict=True, gt=0)]] = Field(default_factory=dict)
     timeout_hours: float = Field(gt=0)
     on_timeout: OnTimeout = "wait"
     # Run only partitions whose target's last materialization awaits a reference (a contract's
@@ -116,12 +120,21 @@ class DependencyRule(BaseModel):
     def _reads_something(self) -> DependencyRule:
         if not self.inputs and not self.lookback:
             raise keyed("inputs", "must not be empty unless the rule has a lookback")
+        if twice := sorted(set(self.base) & {*self.inputs, *self.lookback}):
+            raise keyed(f"base.{twice[0]}", "is also an input or a lookback of the rule")
         return self
 
     @property
     def datasets(self) -> tuple[str, ...]:
-        """Every dataset whose publish concerns the rule: its inputs, then its lookback's."""
-        return self.inputs + tuple(d for d in self.lookback if d not in self.inputs)
+        """Every dataset whose publish concerns the rule: its inputs, then its lookback's and
+        its bases'."""
+        return self.inputs + tuple(d for d in (*self.lookback, *self.base) if d not in self.inputs)
+
+    @property
+    def waits_for_its_day(self) -> bool:
+        """Whether a publish of an earlier day touches the rule's partitions: those wait until
+        their day has ended (their partition exists)."""
+        return bool(self.lookback or self.base)
 
     @property
     def target_path(self) -> list[str]:
@@ -162,6 +175,7 @@ def check_rules(
         key = f"rules[{index}]"
         named = [(f"inputs[{i}]", d) for i, d in enumerate(rule.inputs)]
         named += [(f"lookback.{d}", d) for d in rule.lookback]
+        named += [(f"base.{d}", d) for d in rule.base]
         for place, dataset in named:
             if dataset not in datasets:
                 raise ConfigError(

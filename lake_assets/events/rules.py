@@ -55,12 +55,20 @@ def lookback_partitions(rule: DependencyRule, dataset: str, partition: str) -> l
     return [(day - timedelta(days=n)).isoformat() for n in range(rule.lookback[dataset] + 1)]
 
 
+def base_partition(rule: DependencyRule, dataset: str, partition: str) -> str:
+    """The partition of `dataset` the rule's partition `partition` is built on."""
+    return (date.fromisoformat(partition) - timedelta(days=rule.base[dataset])).isoformat()
+
+
 def touched_partitions(rule: DependencyRule, dataset: str, partition: str) -> list[str]:
     """The rule's partitions whose inputs a publish of `dataset`[`partition`] changed: the same
-    partition for an input, and the N days after it for a lookback dataset."""
+    partition for an input, the N days after it for a lookback dataset, and the day N after it
+    for a base."""
+    day = date.fromisoformat(partition)
+    if dataset in rule.base:
+        return [(day + timedelta(days=rule.base[dataset])).isoformat()]
     touched = [partition] if dataset in rule.datasets else []
     if dataset in rule.lookback:
-        day = date.fromisoformat(partition)
         touched += [
             (day + timedelta(days=n)).isoformat() for n in range(1, rule.lookback[dataset] + 1)
         ]
@@ -78,10 +86,10 @@ def evaluate(
     After it, by the rule's policy: run_partial runs with the missing inputs flagged; skip gives
     up on the partition; wait becomes "dead_letter" (report it, and keep waiting). A partition
     whose day has not ended waits. `ready` holds the ready inputs and, under `lookback_key`,
-    the published partitions of the lookback: all of them are what the run reads."""
+    the published partitions of the lookback and the bases: all of them are what the run reads."""
     inputs = dict(ready)
     missing = [d for d in rule.inputs if d not in ready]
-    if rule.lookback and now < day_ends(partition):
+    if rule.waits_for_its_day and now < day_ends(partition):
         return Decision("wait", missing, inputs)
     if not missing:
         return Decision("run", [], inputs, run_key_of(rule, partition, inputs))

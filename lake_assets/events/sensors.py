@@ -32,6 +32,7 @@ from lake_assets.events.model import DataReady, DependencyRule
 from lake_assets.events.outbox import drain
 from lake_assets.events.rules import (
     Decision,
+    base_partition,
     day_ends,
     deadline_of,
     evaluate,
@@ -92,6 +93,9 @@ def _ready(store: EventStore, rule: DependencyRule, partition: str) -> dict[str,
     for dataset in rule.lookback:
         for day in lookback_partitions(rule, dataset, partition):
             found[lookback_key(dataset, day)] = store.latest(dataset, day)
+    for dataset in rule.base:
+        day = base_partition(rule, dataset, partition)
+        found[lookback_key(dataset, day)] = store.latest(dataset, day)
     return {d: event for d, event in found.items() if event is not None}
 
 

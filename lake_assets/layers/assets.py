@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from lake_assets.contracts.checks import contract_check_results, contract_check_specs
-from lake_assets.events.attempts import last_attempt
+from lake_assets.events.attempts import BUILD_STARTED_AT, last_attempt
 from lake_assets.events.outbox import drain
 from lake_assets.ingestion.asset_metadata import PARTITION_ROW_COUNT, URI
 from lake_assets.ingestion.checks import partitioned_check_spec, per_partition
@@ -64,6 +64,7 @@ def partition_metadata(outcome: StepOutcome, run_id: str, location_uri: str | No
         "rows_in": MetadataValue.json(outcome.rows_in),
         PARTITION_ROW_COUNT: rows_out,
         "inputs_left_out": MetadataValue.json(list(outcome.left_out)),
+        BUILD_STARTED_AT: outcome.started_at,
     }
     if outcome.result.get("slices") is not None:  # a sliced table: which it rewrote
         metadata["slices_published"] = MetadataValue.json(
@@ -104,7 +105,9 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
 
     @asset(
         key=key,
-        deps=[AssetKey(list(spec.asset)) for spec in table.inputs],
+        # A table built on its own earlier day (its base) is no dependency of itself: the graph
+        # has no cycles, and a range builds its days in date order.
+        deps=[AssetKey(list(spec.asset)) for spec in table.inputs if spec.asset != table.asset],
         partitions_def=partitions_def,
         # A range runs as one run, its partitions in date order: a table built on its own
         # previous day (silver state) is then built in the order it depends on.

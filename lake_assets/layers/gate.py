@@ -43,9 +43,9 @@ class GateVerdict:
 
 
 def gate(table: DerivedTable, partition: str, states: Sequence[InputState]) -> GateVerdict:
-    """Held by any input partition (in its lookback window) that was blocked, failed or awaits
-    its reference, and by a required input that has not published `partition` itself; an
-    optional input that has not is left out."""
+    """Held by any input partition (in its lookback window, or the base it builds on) that was
+    blocked, failed or awaits its reference, and by a required input that has not published
+    `partition` itself; an optional input that has not is left out."""
     by_address = {s.address: s for s in states}
     held, left_out = [], []
     for spec in table.inputs:
@@ -69,10 +69,11 @@ def gate(table: DerivedTable, partition: str, states: Sequence[InputState]) -> G
                     f"check it against its reference; {table.dataset}[{partition}] waits for "
                     "the check"
                 )
-        own = by_address.get(f"{spec.dataset}[{partition}]")
+        newest = spec.partitions(partition)[-1]  # `partition` itself, but for a base
+        own = by_address.get(f"{spec.dataset}[{newest}]")
         if own is None or not own.published:
             if spec.required:
-                held.append(f"{spec.dataset}[{partition}] is not published yet")
+                held.append(f"{spec.dataset}[{newest}] is not published yet")
             else:
                 left_out.append(spec.dataset)
     return GateVerdict(tuple(held), tuple(left_out))

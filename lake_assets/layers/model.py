@@ -15,17 +15,20 @@ from resources.catalog import PublishedPartition
 @dataclass(frozen=True)
 class LayerInput:
     """A table a derived table reads for partition p: partitions p-lookback_days .. p of
-    `dataset`, the asset `asset` (its path) publishes. A required input that has not published
-    p holds the build; an optional one is left out of the plan (None) and named in the
-    metadata, as the mart does without customers."""
+    `dataset`, the asset `asset` (its path) publishes, or with `base_days` the one partition
+    p-base_days its p is built on (a state carried from an earlier day: the table itself, or
+    what another table carries). A required input that has not published its newest partition
+    holds the build; an optional one is left out of the plan (None) and named in the metadata,
+    as the mart does without customers."""
 
     dataset: str
     asset: tuple[str, ...]
     required: bool = True
     lookback_days: int = 0
+    base_days: int = 0
 
     def partitions(self, partition: str) -> list[str]:
-        day = date.fromisoformat(partition)
+        day = date.fromisoformat(partition) - timedelta(days=self.base_days)
         return [
             (day - timedelta(days=back)).isoformat() for back in range(self.lookback_days, -1, -1)
         ]

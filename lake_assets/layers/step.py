@@ -45,6 +45,7 @@ class StepOutcome:
     # A sliced table's (DerivedTable.slices) catalog partitions this build published; none
     # when no slice changed (a replayed day).
     published_slices: list[PublishedPartition] = field(default_factory=list)
+    started_at: str = ""  # when this partition's build began, before it read its inputs
 
     @property
     def published_any(self) -> bool:
@@ -179,9 +180,12 @@ def run_step(
     its inputs' partitions (assets.py reads them from Dagster's event log). With `events`, the
     publish stages its data-ready event (events/outbox.py), identified by the input versions it
     was built from: rebuilt from the same versions, it is a duplicate that triggers nothing."""
+    began = datetime.now(UTC).isoformat()
     verdict = gate(table, partition, states)
     if not verdict.builds:
-        return StepOutcome(partition, held_by=verdict.held_by, left_out=verdict.left_out)
+        return StepOutcome(
+            partition, held_by=verdict.held_by, left_out=verdict.left_out, started_at=began
+        )
     planned = step_plan(table, partition, run_id, catalog, storage, verdict.left_out)
     read, current, version, plan = planned.read, planned.current, planned.version, planned.plan
     folder = planned.folder
@@ -200,6 +204,7 @@ def run_step(
         partition,
         left_out=verdict.left_out,
         rows_in={d: sum(v.row_count for v in vs) for d, vs in read.items()},
+        started_at=began,
     )
     with recorder.track(started) as outputs:
         outcome.result = result = run_job(table.job, plan)

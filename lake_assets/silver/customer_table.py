@@ -5,7 +5,13 @@ The CRM state as of d is the newest silver_crm_contacts partition published on o
 d - L - 1 (L: crm_contacts' `lookback_days`, the late-data window, so no late change can alter
 that base) with every CRM change after it through d applied. A late change of day p re-runs
 p..p+L (the rules' lookback in config/dependencies.yaml), each from a base before p: those runs
-do not depend on each other, in whatever order they run."""
+do not depend on each other, in whatever order they run.
+
+The state of d - L - 1 is an input of both tables (`STATE_BASE`, ADR-0202): the gate holds a day
+whose base was held back or failed, the base's version is among what a day is built from, and
+the rules' `base` re-runs d when its base is published again, so a corrected day older than the
+window reaches every later state, one base at a time. Only where that day has no state (the
+first days, a gap) is an older one read, as the newest before it."""
 
 from __future__ import annotations
 
@@ -23,11 +29,15 @@ CRM_STATE = "silver_crm_contacts"
 CRM_LOOKBACK_DAYS = load_sources()["crm_contacts"].lookback_days
 CRM = LayerInput("crm_contacts", ("curated", "crm_contacts"), False, CRM_LOOKBACK_DAYS)
 MASTER = LayerInput("customers", ("curated", "customers"))
+STATE_BASE = LayerInput(
+    CRM_STATE, ("silver", "crm_contacts"), required=False, base_days=CRM_LOOKBACK_DAYS + 1
+)
 
 
 def crm_reads(inputs: PlanInputs, lookback_days: int = CRM_LOOKBACK_DAYS) -> dict:
-    """`crm_base` (the newest state on or before partition - lookback - 1) and `crm_changes`
-    (crm_contacts after it through the partition), resolved for the job; None when none."""
+    """`crm_base` (the state of partition - lookback - 1, else the newest before it) and
+    `crm_changes` (crm_contacts after it through the partition), resolved for the job; None
+    when none."""
     before = (date.fromisoformat(inputs.partition) - timedelta(days=lookback_days + 1)).isoformat()
     catalog, storage = inputs.catalog, inputs.storage
     bases = [p.partition for p in catalog.partitions(CRM_STATE) if p.partition <= before]
@@ -37,8 +47,12 @@ def crm_reads(inputs: PlanInputs, lookback_days: int = CRM_LOOKBACK_DAYS) -> dic
         for p in catalog.partitions("crm_contacts")
         if (base is None or p.partition > base) and p.partition <= inputs.partition
     ]
+    # The state of `before` is the declared input (STATE_BASE), resolved as the gate passed it.
+    crm_base = inputs.resolved.get(CRM_STATE) or (
+        resolve_published(catalog, storage, CRM_STATE, [base]) if base else None
+    )
     return {
-        "crm_base": resolve_published(catalog, storage, CRM_STATE, [base]) if base else None,
+        "crm_base": crm_base,
         "crm_changes": (
             resolve_published(catalog, storage, "crm_contacts", changes) if changes else None
         ),
@@ -83,7 +97,7 @@ SILVER_CRM_CONTACTS = DerivedTable(
     dataset=CRM_STATE,
     asset=("silver", "crm_contacts"),
     job="silver_crm_contacts",
-    inputs=(CRM,),
+    inputs=(CRM, STATE_BASE),
     columns=STATE_COLUMNS,
     description="The CRM's state as of each day: the latest version of every contact (CRM "
     "files carry only the contacts changed that day). silver/customer's incremental base.",
@@ -94,7 +108,7 @@ SILVER_CUSTOMER = DerivedTable(
     dataset="silver_customer",
     asset=("silver", "customer"),
     job="silver_customer",
-    inputs=(MASTER, CRM),
+    inputs=(MASTER, CRM, STATE_BASE),
     columns=CUSTOMER_COLUMNS,
     description="One row per customer of the day's master snapshot, conformed with the CRM "
     "as of that day: merges folded, survivorship by config/silver/customer.yaml, and a "
