@@ -678,6 +678,11 @@ def test_a_read_through_prepare_execute_or_explain_is_judged_as_any_query():
     assert judged(prepared, "default") == [(f"{CURATED}.customers", around)]
     explained = f"EXPLAIN ANALYZE VERBOSE SELECT count(*) FROM {CURATED}.customers"
     assert judged(explained, "default") == [(f"{CURATED}.customers", around)]
+    # A parenthesised query is the statement, not EXPLAIN's (FORMAT ...) options.
+    union = f"(SELECT national_id FROM {CURATED}.customers) UNION ALL (SELECT 1)"
+    assert judged(f"EXPLAIN ANALYZE {union}", "default") == [(f"{CURATED}.customers", around)]
+    formatted = f"EXPLAIN (FORMAT JSON) SELECT * FROM {CURATED}.customers"
+    assert judged(formatted, "default") == [(f"{CURATED}.customers", around)]
     own = 'PREPARE own FROM SELECT * FROM "customers__fraud_analyst"'
     assert judged(own, VIEWS) == [(f"{VIEWS}.customers__fraud_analyst", None)]
     [(target, why)] = judged("EXECUTE p USING 'C00001'", CURATED)

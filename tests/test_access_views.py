@@ -633,13 +633,19 @@ def test_the_views_are_rebuilt_when_a_classification_changes_until_a_build_succe
             result = masked_views_refresh(context)
         return [r.run_key for r in result.run_requests]
 
-    def build() -> bool:
+    def build(run_key: str) -> bool:
+        """The requested run, launched as the daemon launches it: tagged with its key."""
         run = materialize(
-            [masked_views], resources=resources, instance=instance, raise_on_error=False
+            [masked_views],
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+            tags={"dagster/run_key": run_key},
         )
         return run.success
 
-    assert len(tick()) == 1 and build()
+    [first] = tick()
+    assert build(first)
     assert tick() == []  # nothing changed: nothing requested
     # An operator reclassifies balance as public: the decisions change, the views are rebuilt.
     said = ColumnClassification(
@@ -655,15 +661,24 @@ def test_the_views_are_rebuilt_when_a_classification_changes_until_a_build_succe
 
     with monkeypatch.context() as glue:
         glue.setattr(MaskedViews, "register", refused)
-        assert not build()
+        assert not build(asked)
     assert tick() == []  # not every tick: the failure has been alerted, the next try waits
     [again] = tick(after=later)
     assert again != asked  # a key Dagster has not launched yet
+    # A plan changed since the failure (a policy tightened) is asked for at once.
+    tightened = ColumnClassification(
+        "customers", "balance", (), "amount", "internal", 1.0, "test", ("2026-03-02",) * 2
+    )
+    policy_lake["classification"].write(
+        "customers", [ColumnRecord("customers", "balance", automated=tightened)]
+    )
+    [changed] = tick()
+    assert changed.split("/after/")[0] != again.split("/after/")[0]
     # While a build runs, a tick asks for nothing more.
     during = []
     with monkeypatch.context() as glue:
         glue.setattr(MaskedViews, "register", lambda self, plan: during.append(tick()) or {})
-        assert build()
+        assert build(changed)
     assert during == [[]]
     assert tick() == []
 

@@ -140,6 +140,35 @@ def test_the_gate_holds_on_the_base_a_day_is_built_on_and_builds_without_one_it_
     assert state_of.builds and state_of.left_out == ()
     first_days = gate(derived, DAY, [cards])
     assert first_days.builds and first_days.left_out == ("state",)
+    with pytest.raises(ValueError, match="read as a base or over a lookback"):
+        LayerInput("state", ("silver", "state"), base_days=4, lookback_days=1)
+
+
+def test_in_a_range_a_day_is_gated_on_the_base_its_own_step_built_before_it(tmp_path):
+    """A range's materializations reach the event log when its step ends: gated from the
+    event log, a day held earlier in the same range was read as it stood before the run, so
+    the day built on it was built (ADR-0202). And only a build that ran says when it read its
+    inputs: a held one, timed so, let the sensor settle the day it held on a stale base."""
+    from dagster import DagsterInstance
+
+    from lake_assets.events.attempts import BUILD_STARTED_AT
+    from lake_assets.layers.assets import input_states, partition_metadata
+    from lake_assets.layers.step import StepOutcome
+    from resources.catalog import SQLiteCatalog
+
+    state = LayerInput("state", ("silver", "state"), required=False, base_days=4)
+    derived = DerivedTable(
+        dataset="state", asset=("silver", "state"), job="j", inputs=(state,), columns={},
+        description="",
+    )  # fmt: skip
+    held = StepOutcome("2026-02-26", held_by=("crm_contacts[2026-02-26] was held back by x",))
+    states = input_states(
+        DagsterInstance.ephemeral(), SQLiteCatalog(tmp_path / "c.db"), derived, DAY,
+        {"2026-02-26": held},
+    )  # fmt: skip
+    assert [(s.address, s.blocked_by) for s in states] == [("state[2026-02-26]", held.held_by)]
+    assert not gate(derived, DAY, states).builds
+    assert BUILD_STARTED_AT not in partition_metadata(held, "run", None)
 
 
 def test_a_derived_tables_contract_may_not_score_quarantined_rows():

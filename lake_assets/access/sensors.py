@@ -18,6 +18,7 @@ from dagster import (
     SensorResult,
     sensor,
 )
+from dagster._core.storage.tags import RUN_KEY_TAG
 
 from lake_assets.access.assets import MASKED_VIEWS_KEY
 from lake_assets.access.service import MaskedViews
@@ -61,8 +62,15 @@ def masked_views_refresh(
     if last is not None and not last.is_finished and last.status != DagsterRunStatus.NOT_STARTED:
         return SensorResult(run_requests=[], skip_reason=f"run {last.run_id} builds the views")
     # A failure its step's retries did not mend (a refused grant) is not asked again every
-    # tick: the run's failure alert has gone out, and the next try waits.
-    if last is not None and last.status == DagsterRunStatus.FAILURE and record.end_time:
+    # tick: the run's failure alert has gone out, and the next try of the same plan waits. A
+    # plan changed since (a policy tightened) is asked for at once.
+    failed_plan = last.tags.get(RUN_KEY_TAG, "").split("/after/")[0] if last else None
+    if (
+        last is not None
+        and last.status == DagsterRunStatus.FAILURE
+        and record.end_time
+        and failed_plan == fingerprint
+    ):
         again = datetime.fromtimestamp(record.end_time, UTC) + RETRY_FAILED_AFTER
         if now < again:
             return SensorResult(

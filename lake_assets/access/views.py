@@ -32,8 +32,10 @@ DIALECT = "trino"
 # Where the statement a Trino PREPARE or EXPLAIN runs begins, after the keyword.
 _STATEMENT_AFTER = {
     "PREPARE": re.compile(r"\S+\s+FROM\s+(?P<run>.+)", re.I | re.S),
+    # Trino's options are FORMAT and TYPE: a parenthesised query is the statement, not them.
     "EXPLAIN": re.compile(
-        r"(?:ANALYZE\s+)?(?:VERBOSE\s+)?(?:\([^)]*\)\s*)?(?P<run>.+)", re.I | re.S
+        r"(?:ANALYZE\s+)?(?:VERBOSE\s+)?(?:\(\s*(?:FORMAT|TYPE)\b[^)]*\)\s*)?(?P<run>.+)",
+        re.I | re.S,
     ),
 }
 VIEWS_DATABASE = "lake_views"

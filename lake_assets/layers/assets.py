@@ -3,6 +3,7 @@ attempts from Dagster's event log, step.py builds each partition of the run in o
 partition's materialization carries its own figures (rows in per input, rows out, the run id,
 what held it back), with the gate and the output contract as partitioned checks."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
@@ -41,13 +42,23 @@ GATE = "inputs_passed_gate"
 
 
 def input_states(
-    instance: DagsterInstance, catalog: PartitionCatalog, table: DerivedTable, partition: str
+    instance: DagsterInstance,
+    catalog: PartitionCatalog,
+    table: DerivedTable,
+    partition: str,
+    built: Mapping[str, StepOutcome] | None = None,
 ) -> list[InputState]:
+    """The last attempt at each input partition `partition` reads. `built`: the days this step
+    has built already (a range), whose materializations reach the event log only when the step
+    ends: a day built on an earlier one of its own range reads that day's outcome."""
     states = []
     for spec in table.inputs:
         for day in spec.partitions(partition):
-            attempt = last_attempt(instance, AssetKey(list(spec.asset)), day)
             published = catalog.current(spec.dataset, day) is not None
+            if spec.dataset == table.dataset and built and day in built:
+                states.append(InputState(spec.dataset, day, published, built[day].held_by))
+                continue
+            attempt = last_attempt(instance, AssetKey(list(spec.asset)), day)
             states.append(
                 InputState(
                     spec.dataset, day, published, attempt.blocked, attempt.failed, attempt.awaiting
@@ -64,8 +75,11 @@ def partition_metadata(outcome: StepOutcome, run_id: str, location_uri: str | No
         "rows_in": MetadataValue.json(outcome.rows_in),
         PARTITION_ROW_COUNT: rows_out,
         "inputs_left_out": MetadataValue.json(list(outcome.left_out)),
-        BUILD_STARTED_AT: outcome.started_at,
     }
+    if outcome.published_any:
+        # When it read its inputs: the sensor's "already built on them" (ADR-0202). A held
+        # build read nothing, and is timed by its step.
+        metadata[BUILD_STARTED_AT] = outcome.started_at
     if outcome.result.get("slices") is not None:  # a sliced table: which it rewrote
         metadata["slices_published"] = MetadataValue.json(
             [p.partition for p in outcome.published_slices]
@@ -147,7 +161,8 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
         outcomes = []
         try:
             for partition in sorted(context.partition_keys):
-                states = input_states(context.instance, catalog, table, partition)
+                built = {o.partition: o for o in outcomes}
+                states = input_states(context.instance, catalog, table, partition, built)
                 outcome = run_step(
                     table,
                     partition,

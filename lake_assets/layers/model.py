@@ -27,6 +27,11 @@ class LayerInput:
     lookback_days: int = 0
     base_days: int = 0
 
+    def __post_init__(self) -> None:
+        if self.base_days and self.lookback_days:
+            # The rules touch a base's one day (DependencyRule.base), not a window of them.
+            raise ValueError(f"{self.dataset}: an input is read as a base or over a lookback")
+
     def partitions(self, partition: str) -> list[str]:
         day = date.fromisoformat(partition) - timedelta(days=self.base_days)
         return [

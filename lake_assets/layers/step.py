@@ -45,7 +45,7 @@ class StepOutcome:
     # A sliced table's (DerivedTable.slices) catalog partitions this build published; none
     # when no slice changed (a replayed day).
     published_slices: list[PublishedPartition] = field(default_factory=list)
-    started_at: str = ""  # when this partition's build began, before it read its inputs
+    started_at: str = ""  # when a build that ran began, before it read its inputs
 
     @property
     def published_any(self) -> bool:
@@ -183,9 +183,7 @@ def run_step(
     began = datetime.now(UTC).isoformat()
     verdict = gate(table, partition, states)
     if not verdict.builds:
-        return StepOutcome(
-            partition, held_by=verdict.held_by, left_out=verdict.left_out, started_at=began
-        )
+        return StepOutcome(partition, held_by=verdict.held_by, left_out=verdict.left_out)
     planned = step_plan(table, partition, run_id, catalog, storage, verdict.left_out)
     read, current, version, plan = planned.read, planned.current, planned.version, planned.plan
     folder = planned.folder

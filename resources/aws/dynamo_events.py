@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -15,10 +16,12 @@ from resources.event_store import DeadLetter, EventStore, Pending, _dead_letter,
 LATE_LANDING = timedelta(minutes=15)
 
 
-def _seen_key(key: str) -> str:
-    # 64 bits of the key: enough to tell the events of one margin apart, and a quarter the size
-    # in the cursor Dagster keeps with every tick.
-    return key[:16]
+def _seen_key(item: dict) -> str:
+    # An event as stamped (a repaired one is stamped again, to be read again), in 64 bits:
+    # enough to tell the events of one margin apart, and a quarter the size in the cursor
+    # Dagster keeps with every tick.
+    stamped = f"{item['idempotency_key']['S']}|{item['recorded_at']['S']}"
+    return hashlib.sha256(stamped.encode()).hexdigest()[:16]
 
 
 def _read_cursor(cursor: str | None) -> tuple[str | None, set[str]]:
@@ -112,7 +115,8 @@ class DynamoEventStore(EventStore):
         new = self._put_if_absent(self.events_table, item, "idempotency_key")
         # The pointer is moved even when the key exists: a delivery that died between the two
         # writes left it behind, and only its redelivery (the same key, chained to the same
-        # predecessor) can move it. It moves forward only, whatever the delivery order.
+        # predecessor) can move it. It moves forward only, whatever the delivery order; a
+        # redelivery moves it only if it is behind.
         try:
             self._dynamo.put_item(
                 TableName=self.state_table,
@@ -123,11 +127,18 @@ class DynamoEventStore(EventStore):
                     "event_key": {"S": key},
                     "body": {"S": body},
                 },
-                ConditionExpression="attribute_not_exists(pk) OR published_at <= :at",
+                ConditionExpression="attribute_not_exists(pk) OR published_at "
+                + ("<= :at" if new else "< :at"),
                 ExpressionAttributeValues={":at": {"S": event.published_at}},
             )
         except self._dynamo.exceptions.ConditionalCheckFailedException:
-            pass  # an older version delivered late: recorded, but not the latest
+            return new  # an older version delivered late (or a redelivery): not the latest
+        if not new:
+            # Repaired: a tick may have read the event while the pointer was behind and
+            # settled its rules on the old version. Stamped again, it is read again.
+            self._dynamo.put_item(
+                TableName=self.events_table, Item={**item, "recorded_at": {"S": _stamp()}}
+            )
         return new
 
     def _latest_entry(self, dataset: str, partition: str) -> tuple[str, DataReady] | None:
@@ -171,14 +182,12 @@ class DynamoEventStore(EventStore):
             (item for page in pages for item in page["Items"]),
             key=lambda i: (i["recorded_at"]["S"], i["idempotency_key"]["S"]),
         )
-        fresh = [i for i in items if _seen_key(i["idempotency_key"]["S"]) not in seen]
+        fresh = [i for i in items if _seen_key(i) not in seen]
         events = [DataReady.from_dict(json.loads(i["body"]["S"])) for i in fresh]
         if items:
             newest = max(newest or "", items[-1]["recorded_at"]["S"])
         margin = _before(newest, LATE_LANDING)
-        kept = sorted(
-            _seen_key(i["idempotency_key"]["S"]) for i in items if i["recorded_at"]["S"] > margin
-        )
+        kept = sorted(_seen_key(i) for i in items if i["recorded_at"]["S"] > margin)
         return events, json.dumps({"at": newest, "seen": kept}) if newest else None
 
     def touch(self, rule: str, partition: str, at: datetime) -> Pending:
