@@ -67,6 +67,10 @@ class HistoryConfig:
     out_of_order: OutOfOrderPolicy = "resequence"
 
 
+# A source's owner when its spec names nobody: no team, whatever reads it (SLOs, cost, tags).
+UNOWNED = "unowned"
+
+
 @declared(frozen=True, config=NO_UNKNOWN_KEYS)
 class SourceConfig:
     """One producer of payloads, as generated from its spec pipelines/<id>.yaml (or declared in
@@ -81,7 +85,7 @@ class SourceConfig:
     # A daily run re-publishes the partitions of the last `lookback_days` days, so records up
     # to that late land in their event date's partition; later ones are held as late arrivals.
     lookback_days: WholeNumber = 3
-    owner: str = "unowned"
+    owner: str = UNOWNED
     description: str = ""
     # "events": every file adds rows. "snapshot": each file is the whole state for its event
     # dates, so a later delivery for a date replaces the earlier ones (ADR-0024).

@@ -216,6 +216,34 @@ def test_escalation_over_days_notifies_each_level_once_and_resolves_once(tmp_pat
     assert read_state(storage)["resources"] == {}
 
 
+def test_a_team_tag_with_a_stray_space_is_an_unknown_value_as_allocation_reads_it(known):
+    """Allocation matches a tag's team exactly: "payments-data " is no team, its cost
+    unallocated. The check stripped it and called it compliant, so the money went into the
+    black hole with no warning (the seed's failure mode)."""
+    report = check_tags(
+        MONTH, [line(TABLE, "10.00", {**GOOD, "user_team": "payments-data "})], POLICY, known
+    )
+    [untagged] = report.untagged
+    assert untagged.problems == (
+        TagProblem("team", "unknown value", "user_team", "payments-data "),
+    )
+
+
+def test_a_resources_line_without_a_start_date_is_checked_not_a_crash(known):
+    undated = line(TABLE, "1.00", GOOD, line_item_usage_start_date=None)
+    report = check_tags(MONTH, [undated, line(TABLE, "2.00", {})], POLICY, known)
+    assert [u.resource for u in report.untagged] == [TABLE]
+
+
+def test_checks_days_apart_send_every_stage_they_passed(known):
+    """Checked on day 0 and day 8 (the schedule paused): the alert stage was skipped, and its
+    audience never told."""
+    report = check_tags(MONTH, [line("lake-bucket", "1.00", {})], POLICY, known)
+    first = escalate({}, report, date(2026, 11, 2), POLICY)
+    later = escalate(first.state, report, date(2026, 11, 10), POLICY)
+    assert [n.level for n in (*first.notices, *later.notices)] == ["warning", "alert", "incident"]
+
+
 def test_an_older_month_escalates_nothing_and_a_gone_resource_resolves_after_a_month(known):
     december = check_tags("2026-12", [line("lake-bucket", "1", {})], POLICY, known)
     state = escalate({}, december, date(2026, 12, 2), POLICY).state
@@ -343,3 +371,32 @@ def test_the_check_on_the_curated_cur_warns_with_the_untagged_cost(tmp_path, mon
     args = top.parse_args(["cost", "tags", "--month", MONTH])
     assert args.run(args, settings) == 1
     assert "$        1.00   25.00%  lake-bucket  [warning since " in capsys.readouterr().out
+
+
+def test_a_source_that_names_no_owner_is_no_team_and_its_cost_is_unallocated():
+    """SourceConfig.owner defaults to "unowned": that became a ledger team, a tag could name
+    it, and the source's runs and storage were attributed to it, money no team owns."""
+    from types import SimpleNamespace
+
+    from lake_assets.cost.drivers import storage_rows
+    from lake_assets.cost.ledger import known_teams
+    from lake_assets.cost.model import UNALLOCATED
+    from lake_assets.cost.policy import load_policy
+    from lake_assets.cost.shares import UNOWNED_DATASET, allocate_pools
+    from lake_assets.settings import REPO_ROOT, UNOWNED
+
+    policy = load_policy(REPO_ROOT / "config" / "cost" / "allocation.yaml")
+    settings = SimpleNamespace(
+        platform_owner="team:data-platform", sources={"s": SimpleNamespace(owner=UNOWNED)}
+    )
+    assert UNOWNED not in known_teams(settings, policy)
+    [driver] = storage_rows(MONTH, {"s": {"STANDARD": 100}}, lambda dataset: UNOWNED, "lake")
+    assert driver.team == UNALLOCATED
+    storage = next(i for i, m in enumerate(policy.methods) if m.id == "s3_storage_by_prefix")
+    pool = {"method": storage, "pool_resource": "lake", "pool_hour": "", "measure": driver.measure}
+    subpool = {**pool, "category": "s3_storage", "tag_team": "", "tag_pipeline": "",
+               "tag_dataset": "", "nanos": 10**9, "lines": 1, "usage": None}  # fmt: skip
+    weighing = {**pool, "d_measure": driver.measure, "units": 100, "team": driver.team,
+                "pipeline": driver.pipeline, "dataset": driver.dataset}  # fmt: skip
+    [row] = allocate_pools([subpool], [weighing], policy, ["data-platform"])
+    assert (row["team"], row["reason"], row["dataset"]) == (UNALLOCATED, UNOWNED_DATASET, "s")

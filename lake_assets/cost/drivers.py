@@ -24,8 +24,15 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from lake_assets.cost.model import LOCAL_APPLICATION, Driver, check_month, team_of_owner
+from lake_assets.cost.model import (
+    LOCAL_APPLICATION,
+    UNALLOCATED,
+    Driver,
+    check_month,
+    team_of_owner,
+)
 from lake_assets.cost.run_drivers import MEASURED, RecordedRun
+from lake_assets.settings import UNOWNED
 
 RUN, STORAGE, QUERY = "run", "storage", "query"
 CATALOG, QUERY_HISTORY = "catalog", "query-history"
@@ -52,6 +59,12 @@ class QueryScan:
     workgroup: str
     submitted_at: datetime
     bytes_scanned: int
+
+
+def _team_of(owner: str) -> str:
+    """The team a dataset's drivers weigh for: its owner's, and none for a dataset whose source
+    names nobody: its share is an unallocated row (shares.UNOWNED_DATASET), not a team's."""
+    return UNALLOCATED if owner == UNOWNED else team_of_owner(owner)
 
 
 def hour_of(instant: datetime) -> str:
@@ -95,7 +108,7 @@ def run_rows(
         measures.append((bucket, "requests", run.objects_read + run.objects_written))
         key = run.key(region)
         for dataset in datasets:
-            team = d.team or team_of_owner(owner_of(dataset))
+            team = d.team or _team_of(owner_of(dataset))
             for hour, share in hours:
                 weight = share / len(datasets)
                 rows += [
@@ -132,7 +145,7 @@ def storage_rows(
         for storage_class, size in classes.items():
             measure = STORAGE_MEASURES.get(storage_class, "storage_bytes_standard")
             by_measure[measure] = by_measure.get(measure, 0.0) + size
-        team = team_of_owner(owner_of(dataset))
+        team = _team_of(owner_of(dataset))
         rows += [
             Driver(
                 month=month,

@@ -22,7 +22,7 @@ from lake_assets.cost.policy import AllocationPolicy
 from lake_assets.lineage import LineageRun, partition_address, partition_outputs
 from lake_assets.lineage.emitter import LineageRecorder
 from lake_assets.runtime.jobs import RunJob
-from lake_assets.settings import Settings
+from lake_assets.settings import UNOWNED, Settings
 from lake_assets.tables.locations import published_month_location
 from lake_assets.tables.publish import publish, version_of
 from lake_assets.tables.reader import published_uris
@@ -54,8 +54,10 @@ class LedgerOutcome:
 
 
 def known_teams(settings: Settings, policy: AllocationPolicy) -> list[str]:
-    """The teams a tag may name: the policy's, the platform's and every source owner's."""
+    """The teams a tag may name: the policy's, the platform's and every source owner's (a
+    source that names nobody names no team)."""
     owners = [settings.platform_owner, *(s.owner for s in settings.sources.values())]
+    owners = [owner for owner in owners if owner != UNOWNED]
     return sorted({*policy.tag_attribution.teams, *(team_of_owner(o) for o in owners)})
 
 

@@ -19,6 +19,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from lake_assets.cost.model import SHARED, UNALLOCATED
 from lake_assets.cost.policy import AllocationPolicy, Method
 
+# Why a run's or a dataset's share is unallocated: its source names no owner (drivers._team_of).
+UNOWNED_DATASET = "unowned_dataset"
+
 # Driver values are weighed in whole micro-units: exact sums, finer than any driver is measured.
 UNITS_PER_VALUE = 10**6
 UNMATCHED = -1  # the method index of a line no method takes
@@ -121,7 +124,7 @@ def allocate_pools(
         weighing[(row["method"], row["pool_resource"], row["pool_hour"])][row["d_measure"]].append(
             (recipient, int(row["units"]))
         )
-    known = set(teams) - {"", None}
+    known = set(teams) - {"", None, UNALLOCATED, SHARED}
     held = []
     # Pool keys hold no None (pools.py writes "" for a missing value): sorted as they are.
     for key in sorted(by_pool):
@@ -173,7 +176,8 @@ def _split(ledger: _Ledger, pool: dict, measures: Mapping[str, list], held: list
     for recipient, (weight, share) in shares.items():
         if recipient != IDLE:
             drivers = {used: as_value(weight), f"pool_{used}": pooled}
-            ledger.add(recipient, pool, method.id, share, drivers)
+            unowned = UNOWNED_DATASET if recipient[0] == UNALLOCATED else ""
+            ledger.add(recipient, pool, method.id, share, drivers, unowned)
             continue
         drivers = {
             f"idle_{used}": as_value(weight),

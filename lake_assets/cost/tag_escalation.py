@@ -74,7 +74,10 @@ def escalate(
         days = (today - date.fromisoformat(entry["first_seen"])).days
         level = level_after(days, policy)
         if _rank(level) > _rank(entry["level"]):
-            notices.append(_notice(level, untagged, entry["first_seen"], days))
+            # Every stage passed since the last check, in order: checks days apart (a paused
+            # schedule, a month checked late) still tell the alert stage's audience.
+            for passed in LEVELS[_rank(entry["level"]) + 1 : _rank(level) + 1]:
+                notices.append(_notice(passed, untagged, entry["first_seen"], days))
         else:
             level = entry["level"]
         resources[key] = {

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from lake_assets.config import NO_UNKNOWN_KEYS, WholeNumber, keyed, load_config
 from lake_assets.cost.model import REQUIRED_TAGS, TAG_PREFIX, cents, team_of_owner, to_nanos
-from lake_assets.settings import REPO_ROOT
+from lake_assets.settings import REPO_ROOT, UNOWNED
 
 DEFAULT_TAGGING_FILE = REPO_ROOT / "config" / "cost" / "tagging.yaml"
 
@@ -71,7 +71,7 @@ def vocabulary(
     and the platform (`owners`, as declared: "team:payments-data"), `pipeline` the lake's
     pipelines and the shared ones, `environment` the declared environments. A required tag not
     named here only needs a value."""
-    teams = {team_of_owner(owner) for owner in owners if owner != "unowned"}
+    teams = {team_of_owner(owner) for owner in owners if owner != UNOWNED}
     return {
         "team": frozenset(teams),
         "pipeline": frozenset(pipelines) | frozenset(policy.shared_pipelines),
@@ -185,8 +185,10 @@ def tag_problems(
                 TagProblem(tag, "misspelt", near) if near else TagProblem(tag, "missing")
             )
             continue
-        value = (tags[key] or "").strip()
-        if not value:
+        # Exact, as allocation reads it: "payments-data " names no team there, so it is an
+        # unknown value here, not a compliant tag whose cost the ledger leaves unallocated.
+        value = tags[key] or ""
+        if not value.strip():
             problems.append(TagProblem(tag, "empty", key))
         elif tag in known and value not in known[tag]:
             problems.append(TagProblem(tag, "unknown value", key, value))
@@ -342,7 +344,8 @@ class _Group:
 
     def add(self, row: Mapping[str, Any], problems: tuple[TagProblem, ...]) -> None:
         started = row["start_max"]
-        if self.latest is None or (started is not None and started > self.latest[0]):
+        latest = self.latest[0] if self.latest else None
+        if self.latest is None or (started is not None and (latest is None or started > latest)):
             self.latest = (started, set(problems))
         elif started == self.latest[0]:
             self.latest[1].update(problems)

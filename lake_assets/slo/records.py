@@ -19,7 +19,7 @@ from lake_assets.classification.policy import ClassificationPolicy, load_policy
 from lake_assets.contracts.model import Contract
 from lake_assets.cost.report import read_ledger
 from lake_assets.events.model import DataReady, DependencyRule
-from lake_assets.settings import SourceConfig
+from lake_assets.settings import UNOWNED, SourceConfig
 from lake_assets.slo.slices import instant, parse_address
 from resources.catalog import PartitionCatalog
 from resources.classification_store import ClassificationStore
@@ -27,7 +27,6 @@ from resources.event_store import EventStore
 from resources.lineage_store import LineageStore
 from resources.registry_store import RegistryStore
 
-UNOWNED = "unowned"  # SourceConfig.owner when a source's spec names nobody
 # A month ("YYYY-MM") -> the published ledger's rows of that month ([] when none is published).
 LedgerReader = Callable[[str], list[dict]]
 
