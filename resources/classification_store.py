@@ -11,9 +11,10 @@ SQLite next to the catalog locally; on aws the classification is Glue column `Pa
 from __future__ import annotations
 
 import json
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lake_assets.classification.model import SENSITIVITIES, ColumnClassification
@@ -78,6 +79,23 @@ class ColumnRecord:
         )
 
 
+def keeping_decision(record: ColumnRecord, stored: ColumnRecord | None) -> ColumnRecord:
+    """Automation's `record` over what the store holds now: its opinion replaces the stored
+    one, and the stored decision stays, including one an operator made after the run read it."""
+    return replace(record, decision=stored.decision if stored else None)
+
+
+def changed_records(
+    stored: dict[str, ColumnRecord], records: Sequence[ColumnRecord]
+) -> list[ColumnRecord]:
+    """The records whose fingerprint differs from the stored one's (or that are new)."""
+    return [
+        r
+        for r in records
+        if r.column not in stored or stored[r.column].fingerprint != r.fingerprint
+    ]
+
+
 def highest_sensitivity(records: Sequence[ColumnRecord]) -> str | None:
     """The dataset's highest sensitivity over its labelled columns (pii first)."""
     found = {r.current.sensitivity for r in records if r.current and r.current.sensitivity}
@@ -90,8 +108,12 @@ class ClassificationStore(ABC):
         """Every classified column of a dataset."""
 
     @abstractmethod
-    def write(self, dataset: str, records: Sequence[ColumnRecord]) -> list[str]:
-        """Store `records`, writing only those whose fingerprint changed; returns their columns."""
+    def write(
+        self, dataset: str, records: Sequence[ColumnRecord], *, keep_decisions: bool = False
+    ) -> list[str]:
+        """Store `records`, writing only those whose fingerprint changed; returns their columns.
+        `keep_decisions` (automation's writes): each record's `automated` replaces the stored
+        one and the decision the store holds at write time is kept (keeping_decision)."""
 
     @abstractmethod
     def baselines(self, dataset: str) -> dict[str, dict]:
@@ -108,12 +130,7 @@ class ClassificationStore(ABC):
     def mark_classified(self, dataset: str, partition: str, run_id: str) -> None: ...
 
     def changed(self, dataset: str, records: Sequence[ColumnRecord]) -> list[ColumnRecord]:
-        stored = self.columns(dataset)
-        return [
-            r
-            for r in records
-            if r.column not in stored or stored[r.column].fingerprint != r.fingerprint
-        ]
+        return changed_records(self.columns(dataset), records)
 
 
 class SQLiteClassificationStore(ClassificationStore):
@@ -140,19 +157,32 @@ class SQLiteClassificationStore(ClassificationStore):
             return db.execute(sql, args).fetchall()
 
     def columns(self, dataset: str) -> dict[str, ColumnRecord]:
-        rows = self._rows(
-            "SELECT column_name, body FROM columns WHERE dataset = ? ORDER BY rowid", dataset
-        )
-        return {c: ColumnRecord.from_json(dataset, c, json.loads(body)) for c, body in rows}
-
-    def write(self, dataset: str, records: Sequence[ColumnRecord]) -> list[str]:
-        changed = self.changed(dataset, records)
         with connect_sqlite(self.path) as db:
+            return _columns(db, dataset)
+
+    def write(
+        self, dataset: str, records: Sequence[ColumnRecord], *, keep_decisions: bool = False
+    ) -> list[str]:
+        db = connect_sqlite(self.path, isolation_level=None)
+        try:
+            # BEGIN IMMEDIATE takes the write lock before reading: a decision `lake classify set`
+            # saved since the run read the store is seen here, and kept.
+            db.execute("BEGIN IMMEDIATE")
+            stored = _columns(db, dataset)
+            if keep_decisions:
+                records = [keeping_decision(r, stored.get(r.column)) for r in records]
+            changed = changed_records(stored, records)
             db.executemany(
                 "INSERT INTO columns VALUES (?, ?, ?) ON CONFLICT (dataset, column_name) "
                 "DO UPDATE SET body = excluded.body",
                 [(dataset, r.column, json.dumps(r.to_json(), sort_keys=True)) for r in changed],
             )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
         return [r.column for r in changed]
 
     def baselines(self, dataset: str) -> dict[str, dict]:
@@ -176,3 +206,10 @@ class SQLiteClassificationStore(ClassificationStore):
             db.execute(
                 "INSERT OR REPLACE INTO classified VALUES (?, ?, ?)", (dataset, partition, run_id)
             )
+
+
+def _columns(db: sqlite3.Connection, dataset: str) -> dict[str, ColumnRecord]:
+    rows = db.execute(
+        "SELECT column_name, body FROM columns WHERE dataset = ? ORDER BY rowid", (dataset,)
+    ).fetchall()
+    return {c: ColumnRecord.from_json(dataset, c, json.loads(body)) for c, body in rows}

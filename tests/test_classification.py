@@ -329,8 +329,49 @@ def test_a_nested_column_is_profiled_by_what_it_holds():
     assert profile_table(pa.table({"emails": odd}))["emails"].embedded_shares == {
         "email": pytest.approx(29 / 30, abs=1e-3)
     }
-    # Bracketed log lines and templates are not JSON: text, as before.
+    # Bracketed log lines and templates are not JSON: text, looked into as a short note is
+    # (ADR-0203), so the address they hold beside other words is found all the same.
     logged = pa.table(
         {"log": [f"[INFO 2026-03-02] mailed u{i}@example.com [ok]" for i in range(30)]}
     )
-    assert profile_table(logged)["log"].embedded_shares == {}
+    assert profile_table(logged)["log"].embedded_shares == {"email": 1.0}
+
+
+SHORT_NOTES = ["called back", "no answer", "left voicemail", "card blocked", "promised to pay"]
+
+
+def test_an_ic_number_pasted_into_short_notes_drifts_and_sends_the_column_to_review():
+    """Notes of fewer than five words are no prose, and were never looked into."""
+    clean = [SHORT_NOTES[i % 5] for i in range(2000)]
+    pasted = ["IC 850101-14-5678 verified" if i % 20 == 0 else n for i, n in enumerate(clean)]
+    baseline, now = (profile_table(pa.table({"notes": n}))["notes"] for n in (clean, pasted))
+    assert now.embedded_shares == {"mykad": 0.05}
+    drifts = detect_drift(baseline, now, POLICY.drift, POLICY.pii_types)
+    assert "embedded.mykad" in {d.signal for d in drifts}
+    (column,) = classify_table("crm", pa.table({"notes": pasted}), ("d", "d"), POLICY)
+    assert column.sensitivity in (None, "pii")
+
+
+def test_a_few_whole_value_ic_numbers_send_a_column_to_review():
+    """Three IC numbers typed as a whole remark (0.15%, below embedded_pii_share): fail closed,
+    as ADR-0145 does for pasted ones."""
+    remarks = ["850101-14-5678" if i < 3 else SHORT_NOTES[i % 5] for i in range(2000)]
+    (column,) = classify_table("crm", pa.table({"remarks": remarks}), ("d", "d"), POLICY)
+    assert column.needs_review
+    assert "mykad as the whole value of 0.15% of rows" in column.reason
+    assert column.reason.endswith(
+        "(below embedded_pii_share 0.50%): decide whether remarks holds PII"
+    )
+
+
+def test_ic_numbers_stored_as_integers_keep_those_born_in_the_2000s():
+    """An integer drops the leading 0 of an IC number born in 2000-2009 (11 digits left)."""
+    ics = [int(f"0{1 + i % 9}{1 + i % 12:02d}{1 + i % 28:02d}14{i:04d}") for i in range(500)]
+    table = pa.table({"ic_number": pa.array(ics, pa.int64())})
+    assert profile_table(table)["ic_number"].format_shares["mykad"] == 1.0
+    (column,) = classify_table("customers", table, ("d", "d"), POLICY)
+    assert column.semantic_type == "mykad"
+    # Eleven-digit account numbers are still accounts: only the IC's test reads them padded.
+    accounts = pa.table({"account_no": pa.array([51234567890 + i for i in range(500)])})
+    shares = profile_table(accounts)["account_no"].format_shares
+    assert shares["bank_account"] == 1.0 and shares.get("mykad", 0.0) == 0.0

@@ -219,6 +219,30 @@ def test_an_operators_decision_is_never_overwritten(backend: Backend):
     assert "the operator decided free_text" in run.disagreements["notes"]
 
 
+def test_an_operators_decision_made_during_a_run_is_kept(backend: Backend, monkeypatch):
+    """`lake classify set` lands after a run read the store and before it writes: the run
+    writes only automation's opinion, and the decision it finds at write time stays."""
+    service = backend.service
+    backend.publish("2026-03-02", {"notes": _notes(None), "amount": [1.0] * 100})
+    service.classify_partition("support_tickets", "2026-03-02")
+    backend.publish("2026-03-03", {"notes": _notes(20), "amount": [1.0] * 100})  # drifts
+    write = backend.store.write
+
+    def decided_meanwhile(dataset, records, *, keep_decisions=False):
+        if keep_decisions:  # the run's write
+            service.decide("support_tickets", "notes", "mykad", "DPO: IC numbers pasted here")
+        return write(dataset, records, keep_decisions=keep_decisions)
+
+    monkeypatch.setattr(backend.store, "write", decided_meanwhile)
+    service.classify_partition("support_tickets", "2026-03-03")
+    record = backend.store.columns("support_tickets")["notes"]
+    assert (record.current.decided_by, record.current.reason) == (
+        "operator",
+        "DPO: IC numbers pasted here",
+    )
+    assert record.automated.partitions == ("2026-03-03", "2026-03-03")  # the run's, written
+
+
 def test_automation_tightens_a_column_at_once_but_only_an_operator_relaxes_it(backend: Backend):
     """A day whose sample looks harmless must not unmask a column: automation's opinion that
     would open a column to more readers sends it to review (denied to every reader) instead."""

@@ -66,22 +66,20 @@ def _label(
     candidates, conflict = rank(profile, context, policy)
     best = candidates[0] if candidates else None
     labelled = best is not None and best.confidence >= policy.review_threshold
-    # PII inside the values of too few rows to make the column PII (embedded_pii_share) still
-    # exposes those people: an operator decides, and until then the column has no sensitivity,
-    # which access control denies.
-    pasted = {
-        name: share
-        for name, share in sorted(profile.embedded_shares.items())
-        if policy.is_pii(name) and share < policy.embedded_pii_share
-    }
+    # PII in too few rows to make the column PII (embedded_pii_share), pasted inside the values
+    # (ADR-0145) or typed as a few whole values (ADR-0174's drift), still exposes those people:
+    # an operator decides, and until then the column has no sensitivity, which access control
+    # denies.
+    pasted = _few_pii_rows(profile.embedded_shares, "inside the values", policy) + _few_pii_rows(
+        profile.format_shares, "as the whole value", policy
+    )
     if labelled and pasted and not policy.is_pii(best.semantic_type):
         labelled = False
         reason = (
-            ", ".join(f"{name} inside the values of {share:.2%} of rows" for name, share in
-                      pasted.items())
+            ", ".join(pasted)
             + f" (below embedded_pii_share {policy.embedded_pii_share:.2%}): decide whether "
             f"{profile.column} holds PII"
-        )  # fmt: skip
+        )
     elif labelled:
         reason = None
     elif best is None:
@@ -103,6 +101,15 @@ def _label(
         reason=reason,
         conflict=conflict,
     )
+
+
+def _few_pii_rows(shares: Mapping[str, float], where: str, policy: ClassificationPolicy) -> list:
+    """Each PII type found `where` in some rows but below embedded_pii_share, said so."""
+    return [
+        f"{name} {where} of {share:.2%} of rows"
+        for name, share in sorted(shares.items())
+        if policy.is_pii(name) and 0 < share < policy.embedded_pii_share
+    ]
 
 
 def _cross_signals(

@@ -124,7 +124,8 @@ class ClassificationService:
             for r in results
         ]
         results = [record.automated for record in records]
-        written = self.store.write(dataset, records)
+        # Only automation's opinions: a decision an operator made during this run is kept.
+        written = self.store.write(dataset, records, keep_decisions=True)
         self.store.put_baselines(dataset, {r.column: profiles[r.column] for r in results})
         self.store.mark_classified(dataset, partition, version.run_id)
         by_column = {r.column: r for r in results}

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lake_assets.classification.formats import DETECTORS, EMBEDDED, format_name
+from lake_assets.classification.formats import DETECTORS, EMBEDDED, format_name, mykad
 
 # Prose is looked into for embedded formats: most values have five words or more.
 PROSE_SHARE = 0.5
@@ -89,7 +89,7 @@ class ColumnProfile:
     # Detector -> share with its shape; "detector.check" -> share of the shaped failing a check.
     shape_shares: dict[str, float] = field(default_factory=dict)
     check_failures: dict[str, float] = field(default_factory=dict)
-    # Prose only: detector -> share of non-null values holding the format somewhere inside.
+    # Text only: detector -> share of non-null values holding the format somewhere inside.
     embedded_shares: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -125,7 +125,9 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
     bytes_seen = _bytes_seen(values) if text else np.zeros(256, dtype=np.int64)
     classes = _char_classes(bytes_seen)
     formats, shapes, failures, embedded = (
-        _formats(values, bytes_seen, nested) if text else ({}, {}, {}, {})
+        _formats(values, bytes_seen, nested, _is_text(kind), pa.types.is_integer(kind))
+        if text
+        else ({}, {}, {}, {})
     )
     return ColumnProfile(
         column=name,
@@ -147,7 +149,11 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnProfi
 
 
 def _formats(
-    values: pa.Array, bytes_seen: np.ndarray, nested: bool = False
+    values: pa.Array,
+    bytes_seen: np.ndarray,
+    nested: bool = False,
+    typed_text: bool = False,
+    integers: bool = False,
 ) -> tuple[dict, dict, dict, dict]:
     formats, shapes, failures, embedded = {}, {}, {}, {}
     n = len(values)
@@ -163,7 +169,7 @@ def _formats(
         name = format_name(detector)
         if not all(has[needed] for needed in _NEEDS.get(name, ())):
             continue
-        found = detector(values)
+        found = detector(_ic_printed(values) if integers and detector is mykad else values)
         if found.shaped:
             shapes[name] = _ratio(found.shaped, n)
             formats[name] = _ratio(found.valid, n)
@@ -173,7 +179,15 @@ def _formats(
         # A list's or struct's text holds its values among JSON punctuation, as prose does.
         # Pasted numbers and addresses are rare in prose: look only in rows with a digit or @.
         candidates = values.filter(pc.match_substring_regex(values, r"[0-9@]"))
-        for detector in EMBEDDED if len(candidates) else ():
+    elif typed_text:
+        # A short note ("IC 850101-14-5678 verified") is no prose but holds a pasted number as
+        # well: look in the rows where a digit or @ stands beside other words (a whole value in
+        # a format is counted above).
+        candidates = values.filter(pc.match_substring_regex(values, r"(?s)[0-9@].*\s|\s.*[0-9@]"))
+    else:
+        candidates = values.slice(0, 0)
+    if len(candidates):
+        for detector in EMBEDDED:
             found = detector(candidates, within_text=True)
             if found.valid:
                 embedded[format_name(detector)] = _ratio(found.valid, n)
@@ -194,6 +208,14 @@ _NEEDS = {
 _DIGITS = np.arange(ord("0"), ord("9") + 1)
 _LETTERS = np.r_[ord("A") : ord("Z") + 1, ord("a") : ord("z") + 1]
 _SPACES = np.array([ord(c) for c in " \t\n\r"])
+
+
+def _ic_printed(values: pa.Array) -> pa.Array:
+    """Integers as an IC number is printed: one born in 2000-2009 starts with 0, which an integer
+    column drops, leaving 11 digits. Only the IC's test reads them padded: 11 digits are a bank
+    account's length too."""
+    eleven = pc.equal(pc.utf8_length(values), 11)
+    return pc.if_else(eleven, pc.utf8_lpad(values, 12, "0"), values)
 
 
 def _holds_json(values: pa.Array) -> bool:

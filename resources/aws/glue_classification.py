@@ -20,7 +20,12 @@ from collections.abc import Sequence
 
 from resources.aws.clients import _client
 from resources.aws.glue import GlueCatalog
-from resources.classification_store import ClassificationStore, ColumnRecord, highest_sensitivity
+from resources.classification_store import (
+    ClassificationStore,
+    ColumnRecord,
+    highest_sensitivity,
+    keeping_decision,
+)
 
 PREFIX = "classification."
 RECORD = PREFIX + "record"
@@ -66,7 +71,9 @@ class GlueClassificationStore(ClassificationStore):
             if RECORD in c.get("Parameters", {})
         }
 
-    def write(self, dataset: str, records: Sequence[ColumnRecord]) -> list[str]:
+    def write(
+        self, dataset: str, records: Sequence[ColumnRecord], *, keep_decisions: bool = False
+    ) -> list[str]:
         changed = {r.column: r for r in self.changed(dataset, records)}
         if not changed:
             return []  # nothing new: no UpdateTable, no table version
@@ -80,6 +87,12 @@ class GlueClassificationStore(ClassificationStore):
             columns = []
             for column in descriptor["Columns"]:
                 record = changed.get(column["Name"])
+                if record is not None and keep_decisions:
+                    # The column as this try of the update reads it: a decision saved since the
+                    # run read the catalog is kept (a concurrent save makes Glue retry the read).
+                    now = column.get("Parameters", {}).get(RECORD)
+                    held = now and ColumnRecord.from_json(dataset, column["Name"], json.loads(now))
+                    record = keeping_decision(record, held or None)
                 if record is not None:
                     kept = {
                         k: v
