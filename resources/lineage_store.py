@@ -12,14 +12,16 @@ import sqlite3
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from lake_assets.lineage.graph import completed_with
 from lake_assets.lineage.model import LineageRun
 from resources.registry_store import connect_sqlite
 
 
 class LineageStore(ABC):
     @abstractmethod
-    def put_run(self, run: LineageRun) -> None:
-        """Insert or replace the record for (run.run_id, run.state)."""
+    def put_run(self, run: LineageRun) -> LineageRun:
+        """Insert or replace the record for (run.run_id, run.state), a COMPLETE one merged with
+        the one kept, in one step (graph.completed_with); the record as kept."""
 
     @abstractmethod
     def runs(self) -> list[LineageRun]:
@@ -56,12 +58,26 @@ class SQLiteLineageStore(LineageStore):
     def _connect(self) -> sqlite3.Connection:
         return connect_sqlite(self.path)
 
-    def put_run(self, run: LineageRun) -> None:
-        with self._connect() as db:
+    def put_run(self, run: LineageRun) -> LineageRun:
+        db = connect_sqlite(self.path, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")  # the write lock before the read it merges with
+            row = db.execute(
+                "SELECT body FROM lineage_runs WHERE run_id = ? AND state = ?",
+                (run.run_id, run.state),
+            ).fetchone()
+            run = completed_with(LineageRun.from_dict(json.loads(row[0])) if row else None, run)
             db.execute(
                 "INSERT OR REPLACE INTO lineage_runs VALUES (?, ?, ?, ?)",
                 (run.run_id, run.state, run.job, json.dumps(run.to_dict())),
             )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+        return run
 
     def runs(self) -> list[LineageRun]:
         with self._connect() as db:

@@ -482,3 +482,142 @@ def test_a_window_run_traces_each_partition_to_its_own_inputs():
         "curated/cards/w/d2/p2.parquet",
     }
     assert LineageRun.from_dict(run.to_dict()) == run
+
+
+def test_a_year_of_backfill_records_its_lineage_on_either_store(store):
+    """A year's backfill of a source delivering eight files a day names some 3,000 raw keys,
+    twice (inputs, and per partition): 460 KB of JSON, past DynamoDB's 400 KB item. The run
+    failed after it had published, and every drain after tried the same record again."""
+    from datetime import date, datetime, timedelta
+
+    from lake_assets.lineage.emitter import LineageRecorder
+
+    class Quiet:
+        def emit(self, run):
+            return run
+
+    days = [(date(2025, 1, 1) + timedelta(n)).isoformat() for n in range(365)]
+    raw = {
+        d: tuple(
+            f"raw/card_transactions/ingest_date={d}/cards_{d}_{h:02d}00.json"
+            for h in range(0, 24, 3)
+        )
+        for d in days
+    }
+    per_partition = {partition_address("card_transactions", d): raw[d] for d in days}
+    started = LineageRun(
+        "0b8c9d2e-1111-4a4a-9b9b-123456789abc", "curated/card_transactions",
+        f"{days[0]}..{days[-1]}", tuple(k for d in days for k in raw[d]), tuple(per_partition),
+        datetime.now(UTC).isoformat(), partition_inputs=per_partition,
+    )  # fmt: skip
+    assert len(json.dumps(started.to_dict())) > 400_000
+    with LineageRecorder(store, Quiet()).track(started) as outputs:
+        for d in days:
+            folder = f"curated/card_transactions/run={started.run_id}/event_date={d}"
+            outputs.extend(partition_outputs("card_transactions", d, folder, ["part-0.parquet"]))
+    address = partition_address("card_transactions", days[100])
+    assert trace(store.runs(), address).leaves() == set(raw[days[100]])
+
+
+def test_an_event_of_a_run_that_started_before_the_first_miss_is_sent_when_the_server_answers(
+    tmp_path,
+):
+    """One event failed (the circuit still closed) and marked what is owed from its run's
+    start. A longer run that started before it then finished: the resend from that mark left
+    out the finishing run's own event and closed the breaker, so the server never heard the
+    run complete."""
+    from datetime import datetime
+
+    from lake_assets.lineage.emitter import LineageRecorder
+
+    class FailsOnce:
+        def __init__(self):
+            self.sent, self.fail_next = [], 0
+
+        def emit(self, run):
+            if self.fail_next:
+                self.fail_next -= 1
+                raise ConnectionError("server down")
+            self.sent.append((run.run_id, run.state))
+            return run
+
+    store, emitter = SQLiteLineageStore(tmp_path / "l.db"), FailsOnce()
+    recorder = LineageRecorder(store, emitter, clock=lambda: datetime(2026, 3, 3, 12, tzinfo=UTC))
+    long = LineageRun("long", "j", "d", ("raw/a",), ("ds[d]",), "2026-03-03T10:00:00+00:00")
+    recorder.record(long)
+    short = LineageRun("short", "j", "d2", ("raw/b",), ("ds[d2]",), "2026-03-03T10:05:00+00:00")
+    emitter.fail_next = 1
+    recorder.record(short)
+    recorder.record(long.finished("COMPLETE", "2026-03-03T10:30:00+00:00"))
+    assert ("long", "COMPLETE") in emitter.sent and ("short", "START") in emitter.sent
+
+
+def test_a_complete_record_only_grows_whoever_writes_it_and_in_whatever_order(store):
+    """The run completes its record with every partition it published, and the sensor's drain
+    of its outbox (another process) with the one it drained, from what it read before. The
+    later write replaced the record: the drain's stale one dropped a published partition's
+    producer for good (the outbox entries were gone)."""
+    p1 = partition_outputs("ds", "2026-03-01", "curated/ds/run=X/event_date=2026-03-01", ["a"])
+    p2 = partition_outputs("ds", "2026-03-02", "curated/ds/run=X/event_date=2026-03-02", ["b"])
+    start = LineageRun(
+        "X", "curated/ds", "2026-03-01..2026-03-02", ("raw/1", "raw/2"),
+        ("ds[2026-03-01]", "ds[2026-03-02]"), at(0),
+        partition_inputs={"ds[2026-03-01]": ("raw/1",), "ds[2026-03-02]": ("raw/2",)},
+    )  # fmt: skip
+    store.put_run(start)
+    by_the_run = replace(start, outputs=(*p1, *p2)).finished("COMPLETE", at(2))
+    by_the_drain = replace(start, outputs=p1).finished("COMPLETE", at(1))
+    assert store.put_run(by_the_run).outputs == (*p1, *p2)
+    assert store.put_run(by_the_drain).outputs == (*p1, *p2)  # stale, and merged
+    [complete] = [r for r in store.runs() if r.state == "COMPLETE"]
+    assert complete.outputs == (*p1, *p2)
+    assert trace(store.runs(), "ds[2026-03-02]").leaves() == {"raw/2"}
+
+
+def test_on_dynamodb_a_merged_write_that_lost_the_race_reads_again(aws_endpoint, monkeypatch):
+    """Two writers of one record: the one whose read is stale (it read before the other's
+    write) fails its conditional put, reads again and merges with what won."""
+    store = DynamoLineageStore.create_table(
+        "lake-lineage", endpoint_url=aws_endpoint, region="eu-west-1"
+    )
+    p1, p2 = ("ds[1]", "curated/ds/1/a"), ("ds[2]", "curated/ds/2/b")
+    start = LineageRun("X", "curated/ds", None, ("raw/1", "raw/2"), ("ds[1]", "ds[2]"), at(0))
+    store.put_run(replace(start, outputs=(*p1, *p2)).finished("COMPLETE", at(2)))
+    get_item, reads = store._dynamo.get_item, []
+
+    def read_before_the_winner(**request):
+        reads.append(request["Key"]["state"]["S"])
+        return {} if len(reads) == 1 else get_item(**request)
+
+    monkeypatch.setattr(store._dynamo, "get_item", read_before_the_winner)
+    kept = store.put_run(replace(start, outputs=p1).finished("COMPLETE", at(1)))
+    assert reads == ["COMPLETE", "COMPLETE"] and kept.outputs == (*p1, *p2)
+
+
+def test_a_rerun_over_the_ranges_of_two_runs_retires_what_it_rewrote_of_each(tmp_path):
+    """R1 published days 1-2, R2 days 3-4; R3 reruns days 2-3, day 3 from raw/3b (raw/3 set
+    aside). R3 supersedes one run (R1): R2's day 3 stayed current, so `impact(raw/3)` named a
+    replaced file as fed today and a trace of the table's folder reached the set-aside raw/3."""
+    runs = []
+    for run_id, minute, inputs_of in (
+        ("R1", 0, {"1": "raw/1", "2": "raw/2"}),
+        ("R2", 1, {"3": "raw/3", "4": "raw/4"}),
+        ("R3", 2, {"2": "raw/2", "3": "raw/3b"}),
+    ):
+        outputs = tuple(
+            key
+            for day in inputs_of
+            for key in partition_outputs(
+                "ds", day, f"curated/ds/run={run_id}/event_date={day}", ["p"]
+            )
+        )
+        pins = {partition_address("ds", day): (raw,) for day, raw in inputs_of.items()}
+        started = LineageRun(
+            run_id, "curated/ds", None, tuple(inputs_of.values()), outputs, at(minute),
+            partition_inputs=pins, supersedes=supersedes_for(runs, outputs),
+        )  # fmt: skip
+        runs.append(started.finished("COMPLETE", at(minute + 1)))
+    assert runs[-1].supersedes == "R1"
+    assert trace(runs, "ds[3]").leaves() == {"raw/3b"}
+    assert impact(runs, "raw/3").leaves() == {"raw/3"}  # feeds nothing published
+    assert trace(runs, "curated/ds/").leaves() == {"raw/1", "raw/2", "raw/3b", "raw/4"}

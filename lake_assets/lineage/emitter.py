@@ -179,7 +179,7 @@ class LineageRecorder:
         """Store `run`, then send it: with every event the server missed before it when some
         are owed, not at all while the circuit is open. A lineage server that is down must not
         fail a publish: the store has the record, and the server gets it again from there."""
-        self.store.put_run(run)
+        run = self.store.put_run(run)  # what is kept is what the server is told
         held = self.store.breaker_state() or {}
         circuit, missed_since = circuit_of(held.get("circuit")), held.get("missed_since")
         owed = min(filter(None, (missed_since, run.started_at)))
@@ -197,7 +197,9 @@ class LineageRecorder:
             )
             return
         try:
-            sent = self.resend(missed_since) if missed_since else [self.emitter.emit(run)]
+            # From what is owed, this event's run included: a run that started before the
+            # first miss (a long one) has its event sent too before the breaker closes.
+            sent = self.resend(owed) if missed_since else [self.emitter.emit(run)]
         except Exception as error:
             failed = after_failure(circuit, LINEAGE_BREAKER, str(error), now)
             self.store.put_breaker_state(

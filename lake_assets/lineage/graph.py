@@ -9,7 +9,7 @@ trace never mixes their inputs into what is published now.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lake_assets.lineage.model import LineageRun
@@ -71,11 +71,11 @@ def _writers(
     runs: Sequence[LineageRun], as_of: LineageRun | None = None
 ) -> tuple[dict[str, LineageRun], dict[str, LineageRun]]:
     """(current, historic): output key -> its current producer, and -> the latest run that
-    wrote it at all. A run that supersedes another retires, of the other's outputs, each
-    partition it rewrote (the address with its files) and each plain key it rewrote, so a
-    rerun of one partition of a range leaves the range run the producer of the rest. With
-    `as_of`, producers are as that run saw them: itself for its outputs, otherwise runs
-    finished before it started."""
+    wrote it at all. A run retires, of every earlier run's outputs, each partition it rewrote
+    (the address with its files) and each plain key it rewrote, so a rerun of one partition of
+    a range leaves the range run the producer of the rest, and a rerun over the ranges of
+    several runs retires what it rewrote of each. With `as_of`, producers are as that run saw
+    them: itself for its outputs, otherwise runs finished before it started."""
     completed = _completed(runs)
     if as_of is not None:
         completed = [
@@ -85,7 +85,7 @@ def _writers(
         ]
     by_id = {run.run_id: run for run in completed}
     retired: set[tuple[str, str]] = set()
-    for run in completed:
+    for run in completed:  # what a run superseded, even if that run finished later
         old = by_id.get(run.supersedes or "")
         if old is None:
             continue
@@ -93,6 +93,18 @@ def _writers(
         for group in _groups(old.outputs):
             if group[0] in rewritten:
                 retired.update((old.run_id, key) for key in group)
+    # Then the last run to write each partition (or plain key) of what is left: a rerun may
+    # span the ranges of several runs, and `supersedes` names one of them.
+    kept = [
+        (run.run_id, group)
+        for run in completed
+        for group in _groups(run.outputs)
+        if (run.run_id, group[0]) not in retired
+    ]
+    last_writer = {group[0]: run_id for run_id, group in kept}
+    retired.update(
+        (run_id, key) for run_id, group in kept if last_writer[group[0]] != run_id for key in group
+    )
     current: dict[str, LineageRun] = {}
     historic: dict[str, LineageRun] = {}
     for run in completed:  # oldest first, so later runs win
@@ -140,7 +152,17 @@ def trace(runs: Sequence[LineageRun], target: str, as_of_run: str | None = None)
         found = _producers_of(key, current) or _producers_of(key, historic)
         if not found:
             return LineageTree(key)
-        inputs = dict.fromkeys(i for run in found for i in _inputs_behind(run, key))
+        # A folder traces through the outputs in it that are current, not every partition its
+        # producers ever wrote there (one a later run replaced read other inputs).
+        inside = [
+            (out, r) for out, r in current.items() if key.endswith("/") and out.startswith(key)
+        ]
+        behind = (
+            (i for out, r in inside for i in _inputs_behind(r, out))
+            if inside
+            else (i for run in found for i in _inputs_behind(run, key))
+        )
+        inputs = dict.fromkeys(behind)
         children = tuple(walk(i, path | {key}) for i in inputs)
         run = found[0]
         if len(found) > 1:  # a folder written by several runs: name them all
@@ -173,6 +195,24 @@ def impact(runs: Sequence[LineageRun], raw_key: str) -> LineageTree:
         return LineageTree(key, children=children, **node)
 
     return walk(raw_key, None, frozenset())
+
+
+def completed_with(stored: LineageRun | None, run: LineageRun) -> LineageRun:
+    """`run` as its record is kept over `stored`, the run's record already kept: a COMPLETE
+    record only grows, whoever completes it (the run itself, a drain of its outbox, a retried
+    step), in whatever order they write. Its partitions are the union, a partition `run` names
+    again as `run` names it."""
+    if stored is None or run.state != "COMPLETE" or stored.state != "COMPLETE":
+        return run
+    groups = {group[0]: group for group in _groups(stored.outputs)}
+    groups.update({group[0]: group for group in _groups(run.outputs)})
+    return replace(
+        run,
+        inputs=tuple(dict.fromkeys((*stored.inputs, *run.inputs))),
+        outputs=tuple(key for group in groups.values() for key in group),
+        partition_inputs={**stored.partition_inputs, **run.partition_inputs},
+        supersedes=run.supersedes or stored.supersedes,
+    )
 
 
 def supersedes_for(runs: Sequence[LineageRun], outputs: Iterable[str]) -> str | None:
