@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lake_assets.classification.model import SENSITIVITIES, ColumnClassification
-from resources.registry_store import connect_sqlite
+from resources.registry_store import connect_sqlite, write_transaction
 
 
 @dataclass(frozen=True)
@@ -163,11 +163,9 @@ class SQLiteClassificationStore(ClassificationStore):
     def write(
         self, dataset: str, records: Sequence[ColumnRecord], *, keep_decisions: bool = False
     ) -> list[str]:
-        db = connect_sqlite(self.path, isolation_level=None)
-        try:
-            # BEGIN IMMEDIATE takes the write lock before reading: a decision `lake classify set`
-            # saved since the run read the store is seen here, and kept.
-            db.execute("BEGIN IMMEDIATE")
+        # The write lock before reading: a decision `lake classify set` saved since the run read
+        # the store is seen here, and kept.
+        with write_transaction(self.path) as db:
             stored = _columns(db, dataset)
             if keep_decisions:
                 records = [keeping_decision(r, stored.get(r.column)) for r in records]
@@ -177,12 +175,6 @@ class SQLiteClassificationStore(ClassificationStore):
                 "DO UPDATE SET body = excluded.body",
                 [(dataset, r.column, json.dumps(r.to_json(), sort_keys=True)) for r in changed],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
         return [r.column for r in changed]
 
     def baselines(self, dataset: str) -> dict[str, dict]:

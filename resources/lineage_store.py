@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lake_assets.lineage.graph import completed_with
 from lake_assets.lineage.model import LineageRun
-from resources.registry_store import connect_sqlite
+from resources.registry_store import connect_sqlite, write_transaction
 
 
 class LineageStore(ABC):
@@ -59,9 +59,7 @@ class SQLiteLineageStore(LineageStore):
         return connect_sqlite(self.path)
 
     def put_run(self, run: LineageRun) -> LineageRun:
-        db = connect_sqlite(self.path, isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE")  # the write lock before the read it merges with
+        with write_transaction(self.path) as db:  # the write lock before the read it merges with
             row = db.execute(
                 "SELECT body FROM lineage_runs WHERE run_id = ? AND state = ?",
                 (run.run_id, run.state),
@@ -71,12 +69,6 @@ class SQLiteLineageStore(LineageStore):
                 "INSERT OR REPLACE INTO lineage_runs VALUES (?, ?, ?, ?)",
                 (run.run_id, run.state, run.job, json.dumps(run.to_dict())),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
         return run
 
     def runs(self) -> list[LineageRun]:

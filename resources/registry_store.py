@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,6 +25,23 @@ def connect_sqlite(path: Path, isolation_level: str | None = "") -> sqlite3.Conn
     db = sqlite3.connect(path, timeout=30, isolation_level=isolation_level)
     db.execute("PRAGMA journal_mode=WAL")
     return db
+
+
+@contextmanager
+def write_transaction(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection holding the write lock from its first statement (BEGIN IMMEDIATE), so a read
+    and the write made from it are one step; committed when the block ends, rolled back if it
+    raises."""
+    db = connect_sqlite(path, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    finally:
+        db.close()
 
 
 class VersionConflict(RuntimeError):
