@@ -158,10 +158,9 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
         def where(outcome: StepOutcome) -> str | None:
             return storage.uri(outcome.published.location) if outcome.published else None
 
-        outcomes = []
+        built: dict[str, StepOutcome] = {}  # partition -> its outcome, in date order
         try:
             for partition in sorted(context.partition_keys):
-                built = {o.partition: o for o in outcomes}
                 states = input_states(context.instance, catalog, table, partition, built)
                 outcome = run_step(
                     table,
@@ -174,7 +173,7 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
                     run_job,
                     events,
                 )
-                outcomes.append(outcome)
+                built[partition] = outcome
                 context.add_asset_metadata(
                     partition_metadata(outcome, context.run_id, where(outcome)),
                     partition_key=partition,
@@ -185,7 +184,7 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
             # Their materializations go to the event log before the step fails: otherwise the
             # gate of each table built on them reads this run's failure as theirs and holds it,
             # and their rebuild (the same inputs: no new event) never releases it.
-            for done in outcomes:
+            for done in built.values():
                 context.log_event(
                     AssetMaterialization(
                         asset_key=key,
@@ -195,6 +194,7 @@ def build_layer_asset(table: DerivedTable, partitions_def: PartitionsDefinition)
                 )
             raise
         drain(events, catalog, recorder, datetime.now(UTC), timedelta(days=settings.retention_days))
+        outcomes = list(built.values())
         held = [o.partition for o in outcomes if o.held_by]
         yield MaterializeResult(
             metadata={

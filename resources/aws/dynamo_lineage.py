@@ -28,6 +28,9 @@ class DynamoLineageStore(DynamoTable, LineageStore):
     BREAKER = {"run_id": {"S": "#breaker"}, "state": {"S": "#breaker"}}
 
     def put_run(self, run: LineageRun) -> LineageRun:
+        if run.state != "COMPLETE":  # only a COMPLETE record is merged (completed_with)
+            self._dynamo.put_item(TableName=self.table, Item=_item(run))
+            return run
         # Merged with the record kept, then written on condition that it is still the one read
         # (its `rev`): a writer that lost the race reads again and merges with the winner's.
         key = {"run_id": {"S": run.run_id}, "state": {"S": run.state}}
@@ -37,18 +40,6 @@ class DynamoLineageStore(DynamoTable, LineageStore):
             merged = completed_with(
                 LineageRun.from_dict(json.loads(_body(stored))) if stored else None, run
             )
-            body = json.dumps(merged.to_dict())
-            item = {
-                **key,
-                "job": {"S": merged.job},
-                "started_at": {"S": merged.started_at},
-                "body_z": {"B": zlib.compress(body.encode())},
-                "rev": {"S": hashlib.sha256(body.encode()).hexdigest()[:16]},
-            }
-            if merged.partition:
-                item["partition"] = {"S": merged.partition}
-            if merged.ended_at:
-                item["ended_at"] = {"S": merged.ended_at}
             if stored is None:
                 condition = {"ConditionExpression": "attribute_not_exists(run_id)"}
             elif "rev" in stored:
@@ -59,7 +50,7 @@ class DynamoLineageStore(DynamoTable, LineageStore):
             else:  # a record written before records had a rev
                 condition = {"ConditionExpression": "attribute_not_exists(rev)"}
             try:
-                self._dynamo.put_item(TableName=self.table, Item=item, **condition)
+                self._dynamo.put_item(TableName=self.table, Item=_item(merged), **condition)
             except self._dynamo.exceptions.ConditionalCheckFailedException:
                 continue
             return merged
@@ -92,3 +83,22 @@ class DynamoLineageStore(DynamoTable, LineageStore):
 def _body(item: dict) -> str:
     """A record's JSON, compressed (`body_z`) or as text (`body`, items written before)."""
     return zlib.decompress(item["body_z"]["B"]).decode() if "body_z" in item else item["body"]["S"]
+
+
+def _item(run: LineageRun) -> dict:
+    """The record's item: its keys, native attributes for the console, the compressed JSON and
+    its `rev` (a hash of it, what a merged write is conditional on)."""
+    body = json.dumps(run.to_dict())
+    item = {
+        "run_id": {"S": run.run_id},
+        "state": {"S": run.state},
+        "job": {"S": run.job},
+        "started_at": {"S": run.started_at},
+        "body_z": {"B": zlib.compress(body.encode())},
+        "rev": {"S": hashlib.sha256(body.encode()).hexdigest()[:16]},
+    }
+    if run.partition:
+        item["partition"] = {"S": run.partition}
+    if run.ended_at:
+        item["ended_at"] = {"S": run.ended_at}
+    return item
